@@ -1,0 +1,4 @@
+from konvsync.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""Whether a custom field value fits its account field: one rule for the
+sandbox server and for offline validation of configs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def value_fits(value: str, field_type: str, options: list[str]) -> bool:
+    if field_type == "NUMBER":
+        try:
+            float(value)
+        except ValueError:
+            return False
+        return True
+    if field_type == "DATE":
+        if not _DATE.match(value):
+            return False
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            return False
+        return True
+    if field_type == "BOOLEAN":
+        return value in ("true", "false")
+    if field_type == "SELECT":
+        return value in options
+    return True

@@ -1,0 +1,100 @@
+"""The one exception tree of konvsync and the exit codes it maps to.
+
+Every error a user can cause is a ``KonvsyncError``; ``cli.main`` turns it into
+one line on stderr and ``exit_code``. Exit codes are a contract (DESIGN §3):
+0 success, 1 any error (usage included), 2 only "changes present" under
+``--detailed-exitcode``, 3 plan refused (unsafe or stale).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+EXIT_REFUSED = 3
+
+
+class KonvsyncError(Exception):
+    """Base of every error konvsync reports to a user."""
+
+    exit_code = EXIT_ERROR
+
+
+class UsageError(KonvsyncError):
+    """Wrong flags or arguments."""
+
+
+class ConfigError(KonvsyncError):
+    """The desired-state YAML cannot be used."""
+
+
+@dataclass(frozen=True, order=True)
+class ConfigProblem:
+    """One problem found in the configuration, with its place."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class ConfigInvalid(ConfigError):
+    """One or more validation problems; all are reported at once."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = sorted(problems)
+        noun = "problem" if len(self.problems) == 1 else "problems"
+        super().__init__(f"configuration invalid: {len(self.problems)} {noun}")
+
+
+class CredentialsError(KonvsyncError):
+    """Credentials are missing or unusable."""
+
+
+class AuthError(KonvsyncError):
+    """The portal rejected the credentials or the token."""
+
+
+class TransportError(KonvsyncError):
+    """The portal could not be reached or kept failing."""
+
+
+class AmbiguousRequestError(TransportError):
+    """A non-idempotent request was sent and no answer came back.
+
+    The server may or may not have applied it; the caller must read the
+    object back before deciding to send it again.
+    """
+
+
+class RemoteError(KonvsyncError):
+    """The API answered with a GraphQL error."""
+
+    def __init__(self, message: str, code: str = "INTERNAL") -> None:
+        self.code = code
+        super().__init__(f"{message} ({code})")
+
+
+class PlanError(KonvsyncError):
+    """The plan cannot be made (conflicting remote objects, broken references)."""
+
+
+class UnsafePlanError(KonvsyncError):
+    """The plan is refused: mass delete or portal guard mismatch."""
+
+    exit_code = EXIT_REFUSED
+
+
+class StalePlanError(KonvsyncError):
+    """A saved plan no longer matches the portal."""
+
+    exit_code = EXIT_REFUSED
+
+
+class ApplyFailed(KonvsyncError):
+    """Some mutations failed; the summary has already been rendered."""

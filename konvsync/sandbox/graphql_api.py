@@ -1,0 +1,206 @@
+"""The sandbox's GraphQL execution: ``schemas/konvert.graphql`` with resolvers
+over the store, and contract error codes on every error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    ExecutionResult,
+    GraphQLError,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    build_schema,
+    execute,
+    parse,
+    validate,
+)
+
+from konvsync.resources import konvert_sdl
+from konvsync.sandbox.store import Store, StoreError
+
+Resolver = Callable[..., Any]
+
+
+@dataclass
+class RequestContext:
+    store: Store
+    api_key: str
+    portal_name: str
+    page_cap: int | None
+    cache: dict[tuple[str, int], dict[str, Any] | None]
+
+
+@dataclass
+class GraphQLOutcome:
+    """What one POST /api produced: the result, and whether it was a request
+    error (the document never executed) or contained a mutation."""
+
+    result: ExecutionResult
+    request_error: bool
+    is_mutation: bool
+
+
+def _coded(error: GraphQLError, code: str) -> GraphQLError:
+    extensions = dict(error.extensions or {})
+    extensions.setdefault("code", code)
+    return GraphQLError(error.message, error.nodes, error.source, error.positions, error.path,
+                        error.original_error, extensions)
+
+
+def _store_call(fn: Callable[..., Any]) -> Resolver:
+    def resolver(_obj: Any, info: GraphQLResolveInfo, **kwargs: Any) -> Any:
+        try:
+            return fn(info.context, **kwargs)
+        except StoreError as exc:
+            raise GraphQLError(str(exc), extensions={"code": exc.code}) from exc
+
+    return resolver
+
+
+def _page(table: str) -> Resolver:
+    def read(ctx: RequestContext, first: int | None = 50, after: str | None = None) -> Any:
+        if first is not None and ctx.page_cap is not None and first > ctx.page_cap:
+            if first > 100:
+                raise StoreError(f"first must be between 0 and 100, got {first}", "BAD_USER_INPUT")
+            first = ctx.page_cap
+        return ctx.store.page(table, first, after)
+
+    return _store_call(read)
+
+
+def _one(table: str, key: str, column: str, lower: bool = False) -> Resolver:
+    def read(ctx: RequestContext, id: str | None = None, **kwargs: Any) -> Any:
+        value = kwargs.get(key)
+        if (id is None) == (value is None):
+            raise StoreError(f"give exactly one of id or {key}", "BAD_USER_INPUT")
+        if id is not None:
+            return ctx.store.get(table, "id", id)
+        return ctx.store.get(table, column, value.lower() if lower else value)
+
+    return _store_call(read)
+
+
+def _cached(ctx: RequestContext, table: str, pk: int) -> dict[str, Any] | None:
+    cache_key = (table, pk)
+    if cache_key not in ctx.cache:
+        rows = ctx.store.get_many(table, [pk])
+        ctx.cache[cache_key] = rows[0] if rows else None
+    return ctx.cache[cache_key]
+
+
+def _groups_of(field: str) -> Resolver:
+    def resolve(obj: dict[str, Any], info: GraphQLResolveInfo) -> list[dict[str, Any]]:
+        ctx: RequestContext = info.context
+        out = []
+        for pk in obj[field]:
+            group = _cached(ctx, "groups", pk)
+            if group is not None:
+                out.append(group)
+        return out
+
+    return resolve
+
+
+def _account_of(obj: dict[str, Any], info: GraphQLResolveInfo) -> dict[str, Any] | None:
+    if obj["_accountId"] is None:
+        return None
+    return _cached(info.context, "accounts", obj["_accountId"])
+
+
+def _locations_of(obj: dict[str, Any], info: GraphQLResolveInfo) -> list[dict[str, Any]]:
+    ctx: RequestContext = info.context
+    return ctx.store.locations_of(obj["_pk"])
+
+
+def _mutations(store_call: Callable[[Callable[..., Any]], Resolver]) -> dict[str, Resolver]:
+    def s(ctx: RequestContext) -> Store:
+        return ctx.store
+
+    return {
+        "createGroup": store_call(lambda c, input: s(c).create_group(input)),
+        "updateGroup": store_call(lambda c, id, input: s(c).update_group(id, input)),
+        "deleteGroup": store_call(lambda c, id: s(c).delete_group(id)),
+        "createAccountField": store_call(lambda c, input: s(c).create_account_field(input)),
+        "updateAccountField": store_call(lambda c, id, input: s(c).update_account_field(id, input)),
+        "deleteAccountField": store_call(lambda c, id: s(c).delete_account_field(id)),
+        "createAccount": store_call(lambda c, input: s(c).create_account(input)),
+        "updateAccount": store_call(lambda c, id, input: s(c).update_account(id, input)),
+        "deleteAccount": store_call(lambda c, id: s(c).delete_account(id)),
+        "createLocation": store_call(
+            lambda c, accountId, input: s(c).create_location(accountId, input)),
+        "updateLocation": store_call(lambda c, id, input: s(c).update_location(id, input)),
+        "deleteLocation": store_call(lambda c, id: s(c).delete_location(id)),
+        "createUser": store_call(
+            lambda c, input, sendWelcomeEmail=True: s(c).create_user(
+                input, send_welcome_email=sendWelcomeEmail is not False)),
+        "updateUser": store_call(lambda c, id, input: s(c).update_user(id, input)),
+        "deleteUser": store_call(lambda c, id: s(c).delete_user(id)),
+    }
+
+
+def build_sandbox_schema() -> GraphQLSchema:
+    schema = build_schema(konvert_sdl())
+    query = schema.query_type
+    mutation = schema.mutation_type
+    assert query is not None and mutation is not None
+    query.fields["viewer"].resolve = lambda _o, info: {
+        "apiKey": info.context.api_key, "portalName": info.context.portal_name}
+    for name, table in (("groups", "groups"), ("accountFields", "account_fields"),
+                        ("accounts", "accounts"), ("users", "users")):
+        query.fields[name].resolve = _page(table)
+    query.fields["group"].resolve = _one("groups", "externalId", "external_id")
+    query.fields["account"].resolve = _one("accounts", "externalId", "external_id")
+    query.fields["user"].resolve = _one("users", "email", "email_lower", lower=True)
+    for name, resolver in _mutations(_store_call).items():
+        mutation.fields[name].resolve = resolver
+    account = schema.get_type("Account")
+    user = schema.get_type("User")
+    assert isinstance(account, GraphQLObjectType) and isinstance(user, GraphQLObjectType)
+    account.fields["userGroups"].resolve = _groups_of("_userGroupIds")
+    account.fields["locations"].resolve = _locations_of
+    user.fields["groups"].resolve = _groups_of("_groupIds")
+    user.fields["account"].resolve = _account_of
+    return schema
+
+
+def run_graphql(schema: GraphQLSchema, context: RequestContext, query: str,
+                variables: dict[str, Any] | None, operation_name: str | None) -> GraphQLOutcome:
+    """Parse, validate and execute one request; never raises for bad input."""
+    try:
+        document = parse(query)
+    except GraphQLError as error:
+        return GraphQLOutcome(ExecutionResult(None, [_coded(error, "BAD_USER_INPUT")]), True, False)
+    errors = validate(schema, document)
+    if errors:
+        coded = [_coded(e, "BAD_USER_INPUT") for e in errors]
+        return GraphQLOutcome(ExecutionResult(None, coded), True, False)
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [o for o in operations if operation_name is None or
+              (o.name is not None and o.name.value == operation_name)]
+    is_mutation = any(o.operation == OperationType.MUTATION for o in chosen)
+    result = execute(schema, document, context_value=context, variable_values=variables,
+                     operation_name=operation_name)
+    if result.errors:
+        result.errors = [_error_code(e) for e in result.errors]
+        if result.data is None and all(e.path is None for e in result.errors):
+            return GraphQLOutcome(result, True, is_mutation)
+    return GraphQLOutcome(result, False, is_mutation)
+
+
+def _error_code(error: GraphQLError) -> GraphQLError:
+    if error.extensions and "code" in error.extensions:
+        return error
+    if error.path is None:
+        return _coded(error, "BAD_USER_INPUT")
+    original = error.original_error
+    if original is not None and not isinstance(original, GraphQLError):
+        return GraphQLError("internal error", error.nodes, error.source, error.positions,
+                             error.path, None, {"code": "INTERNAL"})
+    return _coded(error, "INTERNAL")
+

@@ -1,0 +1,496 @@
+"""SQLite storage for the sandbox, enforcing the contract's data rules.
+
+Rows come back as dicts in the API's shape (camelCase, IDs as strings).
+Every public mutating method runs in one transaction and raises
+``StoreError`` with a contract error code on bad input.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from konvsync.custom_values import value_fits
+
+MAX_PAGE = 100
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS groups (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, external_id TEXT UNIQUE, name TEXT NOT NULL,
+  permissions TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS account_fields (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, label TEXT NOT NULL,
+  type TEXT NOT NULL, options TEXT NOT NULL, required INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, external_id TEXT UNIQUE, name TEXT NOT NULL,
+  website TEXT, user_group_ids TEXT NOT NULL, custom_fields TEXT NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS locations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, account_id INTEGER NOT NULL, name TEXT NOT NULL,
+  phone TEXT, address TEXT);
+CREATE INDEX IF NOT EXISTS locations_account ON locations(account_id);
+CREATE TABLE IF NOT EXISTS users (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, email TEXT NOT NULL, email_lower TEXT NOT NULL UNIQUE,
+  title TEXT, first_name TEXT NOT NULL, last_name TEXT NOT NULL, account_id INTEGER,
+  group_ids TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS welcome_emails (user_id INTEGER NOT NULL, email TEXT NOT NULL);
+"""
+
+PREFIX = {
+    "groups": "grp",
+    "account_fields": "fld",
+    "accounts": "acc",
+    "locations": "loc",
+    "users": "usr",
+}
+_ADDRESS_KEYS = ("street", "city", "region", "postalCode", "country")
+
+
+class StoreError(Exception):
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def encode_cursor(row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"cursor:{row_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+        prefix, _, number = text.partition(":")
+        if prefix != "cursor":
+            raise ValueError
+        return int(number)
+    except (ValueError, UnicodeError) as exc:
+        raise StoreError(f"invalid cursor {cursor!r}", "BAD_USER_INPUT") from exc
+
+
+def parse_id(table: str, value: str) -> int:
+    prefix, _, number = str(value).partition("_")
+    if prefix != PREFIX[table] or not number.isdigit():
+        raise StoreError(f"no {table[:-1].replace('_', ' ')} with id {value!r}", "NOT_FOUND")
+    return int(number)
+
+
+def format_id(table: str, row_id: int) -> str:
+    return f"{PREFIX[table]}_{row_id}"
+
+
+class Store:
+    """The sandbox's data, in SQLite (a file or ``:memory:``)."""
+
+    def __init__(self, path: str = ":memory:") -> None:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA foreign_keys=OFF")
+        self._db.executescript(_TABLES)
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # ------------------------------------------------------------------ reads
+
+    def page(self, table: str, first: int | None, after: str | None) -> dict[str, Any]:
+        if first is None:
+            first = 50
+        if first < 0 or first > MAX_PAGE:
+            raise StoreError(f"first must be between 0 and {MAX_PAGE}, got {first}", "BAD_USER_INPUT")
+        start = decode_cursor(after) if after else 0
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT * FROM {table} WHERE id > ? ORDER BY id LIMIT ?", (start, first + 1)
+            ).fetchall()
+            total = self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+        has_next = len(rows) > first
+        rows = rows[:first]
+        nodes = [self._shape(table, row) for row in rows]
+        end = encode_cursor(rows[-1]["id"]) if rows else None
+        return {"nodes": nodes, "pageInfo": {"hasNextPage": has_next, "endCursor": end}, "totalCount": total}
+
+    def get(self, table: str, column: str, value: Any) -> dict[str, Any] | None:
+        if column == "id":
+            try:
+                value = parse_id(table, value)
+            except StoreError:
+                return None
+        with self._lock:
+            row = self._db.execute(f"SELECT * FROM {table} WHERE {column} = ?", (value,)).fetchone()
+        return self._shape(table, row) if row else None
+
+    def get_many(self, table: str, ids: list[int]) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = self._db.execute(f"SELECT * FROM {table} WHERE id IN ({marks})", ids).fetchall()
+        by_id = {row["id"]: self._shape(table, row) for row in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def locations_of(self, account_id: int) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM locations WHERE account_id = ? ORDER BY id", (account_id,)
+            ).fetchall()
+        return [self._shape("locations", row) for row in rows]
+
+    def count(self, table: str) -> int:
+        with self._lock:
+            return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+    def welcome_emails(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT email FROM welcome_emails ORDER BY rowid")]
+
+    def _shape(self, table: str, row: sqlite3.Row) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": format_id(table, row["id"]), "_pk": row["id"]}
+        if table == "groups":
+            out.update(externalId=row["external_id"], name=row["name"],
+                       permissions=json.loads(row["permissions"]),
+                       createdAt=row["created_at"], updatedAt=row["updated_at"])
+        elif table == "account_fields":
+            out.update(key=row["key"], label=row["label"], type=row["type"],
+                       options=json.loads(row["options"]), required=bool(row["required"]))
+        elif table == "accounts":
+            out.update(externalId=row["external_id"], name=row["name"], website=row["website"],
+                       _userGroupIds=json.loads(row["user_group_ids"]),
+                       customFields=json.loads(row["custom_fields"]),
+                       createdAt=row["created_at"], updatedAt=row["updated_at"])
+        elif table == "locations":
+            out.update(name=row["name"], phone=row["phone"],
+                       address=json.loads(row["address"]) if row["address"] else None,
+                       _accountId=row["account_id"])
+        elif table == "users":
+            out.update(email=row["email"], title=row["title"], firstName=row["first_name"],
+                       lastName=row["last_name"], _accountId=row["account_id"],
+                       _groupIds=json.loads(row["group_ids"]),
+                       createdAt=row["created_at"], updatedAt=row["updated_at"])
+        return out
+
+    # -------------------------------------------------------------- mutations
+
+    def _require(self, data: dict[str, Any], fields: tuple[str, ...]) -> None:
+        for name in fields:
+            value = data.get(name)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                raise StoreError(f"{name} is required", "BAD_USER_INPUT")
+
+    def _not_null(self, data: dict[str, Any], fields: tuple[str, ...]) -> None:
+        for name in fields:
+            if name in data and (data[name] is None or str(data[name]).strip() == ""):
+                raise StoreError(f"{name} cannot be null or empty", "BAD_USER_INPUT")
+
+    def _row_id(self, db: sqlite3.Connection, table: str, value: str) -> int:
+        row_id = parse_id(table, value)
+        if db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (row_id,)).fetchone() is None:
+            raise StoreError(f"no {table[:-1].replace('_', ' ')} with id {value!r}", "NOT_FOUND")
+        return row_id
+
+    def _unique(self, db: sqlite3.Connection, table: str, column: str, value: Any,
+                label: str, own_id: int | None = None) -> None:
+        if value is None:
+            return
+        row = db.execute(f"SELECT id FROM {table} WHERE {column} = ?", (value,)).fetchone()
+        if row is not None and row["id"] != own_id:
+            raise StoreError(f"{label} {value!r} is already taken", "CONFLICT")
+
+    def _group_ids(self, db: sqlite3.Connection, ids: list[str]) -> list[int]:
+        out: list[int] = []
+        for value in ids:
+            row_id = self._row_id(db, "groups", value)
+            if row_id not in out:
+                out.append(row_id)
+        return out
+
+    def _dedupe(self, values: list[str]) -> list[str]:
+        return list(dict.fromkeys(values))
+
+    # groups
+    def create_group(self, data: dict[str, Any]) -> dict[str, Any]:
+        self._require(data, ("name",))
+        with self.transaction() as db:
+            self._unique(db, "groups", "external_id", data.get("externalId"), "externalId")
+            now = _now()
+            cur = db.execute(
+                "INSERT INTO groups (external_id, name, permissions, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (data.get("externalId"), data["name"],
+                 json.dumps(self._dedupe(data.get("permissions") or [])), now, now))
+            row_id = cur.lastrowid
+        return self._fetch("groups", row_id)
+
+    def update_group(self, gid: str, data: dict[str, Any]) -> dict[str, Any]:
+        self._not_null(data, ("name", "permissions"))
+        with self.transaction() as db:
+            row_id = self._row_id(db, "groups", gid)
+            sets: dict[str, Any] = {}
+            if "externalId" in data:
+                self._unique(db, "groups", "external_id", data["externalId"], "externalId", row_id)
+                sets["external_id"] = data["externalId"]
+            if "name" in data:
+                sets["name"] = data["name"]
+            if "permissions" in data:
+                sets["permissions"] = json.dumps(self._dedupe(data["permissions"]))
+            self._set(db, "groups", row_id, sets, stamp=True)
+        return self._fetch("groups", row_id)
+
+    def delete_group(self, gid: str) -> str:
+        with self.transaction() as db:
+            row_id = self._row_id(db, "groups", gid)
+            db.execute("DELETE FROM groups WHERE id = ?", (row_id,))
+            for table, column in (("accounts", "user_group_ids"), ("users", "group_ids")):
+                for row in db.execute(
+                    f"SELECT id, {column} FROM {table} WHERE {column} LIKE ?", (f"%{row_id}%",)
+                ).fetchall():
+                    ids = [i for i in json.loads(row[column]) if i != row_id]
+                    db.execute(f"UPDATE {table} SET {column} = ? WHERE id = ?",
+                               (json.dumps(ids), row["id"]))
+        return gid
+
+    # account fields
+    def create_account_field(self, data: dict[str, Any]) -> dict[str, Any]:
+        self._require(data, ("key", "label", "type"))
+        self._check_field_options(data.get("type"), data.get("options") or [])
+        with self.transaction() as db:
+            self._unique(db, "account_fields", "key", data["key"], "key")
+            cur = db.execute(
+                "INSERT INTO account_fields (key, label, type, options, required) VALUES (?,?,?,?,?)",
+                (data["key"], data["label"], data["type"], json.dumps(data.get("options") or []),
+                 int(bool(data.get("required")))))
+            row_id = cur.lastrowid
+        return self._fetch("account_fields", row_id)
+
+    def update_account_field(self, fid: str, data: dict[str, Any]) -> dict[str, Any]:
+        self._not_null(data, ("key", "label", "type", "options", "required"))
+        with self.transaction() as db:
+            row_id = self._row_id(db, "account_fields", fid)
+            current = self._fetch("account_fields", row_id)
+            self._check_field_options(data.get("type", current["type"]),
+                                      data.get("options", current["options"]))
+            sets: dict[str, Any] = {}
+            if "key" in data:
+                self._unique(db, "account_fields", "key", data["key"], "key", row_id)
+                sets["key"] = data["key"]
+            for name in ("label", "type"):
+                if name in data:
+                    sets[name] = data[name]
+            if "options" in data:
+                sets["options"] = json.dumps(data["options"])
+            if "required" in data:
+                sets["required"] = int(bool(data["required"]))
+            self._set(db, "account_fields", row_id, sets, stamp=False)
+        return self._fetch("account_fields", row_id)
+
+    def delete_account_field(self, fid: str) -> str:
+        with self.transaction() as db:
+            row_id = self._row_id(db, "account_fields", fid)
+            key = db.execute("SELECT key FROM account_fields WHERE id = ?", (row_id,)).fetchone()[0]
+            db.execute("DELETE FROM account_fields WHERE id = ?", (row_id,))
+            for row in db.execute("SELECT id, custom_fields FROM accounts").fetchall():
+                values = json.loads(row["custom_fields"])
+                kept = [v for v in values if v["key"] != key]
+                if len(kept) != len(values):
+                    db.execute("UPDATE accounts SET custom_fields = ? WHERE id = ?",
+                               (json.dumps(kept), row["id"]))
+        return fid
+
+    def _check_field_options(self, field_type: str | None, options: list[str]) -> None:
+        if field_type == "SELECT" and not options:
+            raise StoreError("a SELECT field needs at least one option", "BAD_USER_INPUT")
+
+    # accounts
+    def _custom_fields(self, db: sqlite3.Connection, values: list[dict[str, Any]]) -> str:
+        fields = {r["key"]: r for r in db.execute("SELECT * FROM account_fields").fetchall()}
+        seen: dict[str, str | None] = {}
+        for item in values:
+            key, value = item["key"], item.get("value")
+            field = fields.get(key)
+            if field is None:
+                raise StoreError(f"unknown custom field {key!r}", "BAD_USER_INPUT")
+            if key in seen:
+                raise StoreError(f"custom field {key!r} given twice", "BAD_USER_INPUT")
+            if value is not None:
+                check_custom_value(key, value, field["type"], json.loads(field["options"]))
+            seen[key] = value
+        for key, field in fields.items():
+            if field["required"] and seen.get(key) in (None, ""):
+                raise StoreError(f"custom field {key!r} is required", "BAD_USER_INPUT")
+        return json.dumps([{"key": k, "value": v} for k, v in seen.items()])
+
+    def create_account(self, data: dict[str, Any]) -> dict[str, Any]:
+        self._require(data, ("name",))
+        with self.transaction() as db:
+            self._unique(db, "accounts", "external_id", data.get("externalId"), "externalId")
+            groups = self._group_ids(db, data.get("userGroupIds") or [])
+            custom = self._custom_fields(db, data.get("customFields") or [])
+            now = _now()
+            cur = db.execute(
+                "INSERT INTO accounts (external_id, name, website, user_group_ids, custom_fields,"
+                " created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
+                (data.get("externalId"), data["name"], data.get("website"), json.dumps(groups),
+                 custom, now, now))
+            row_id = cur.lastrowid
+        return self._fetch("accounts", row_id)
+
+    def update_account(self, aid: str, data: dict[str, Any]) -> dict[str, Any]:
+        self._not_null(data, ("name",))
+        with self.transaction() as db:
+            row_id = self._row_id(db, "accounts", aid)
+            sets: dict[str, Any] = {}
+            if "externalId" in data:
+                self._unique(db, "accounts", "external_id", data["externalId"], "externalId", row_id)
+                sets["external_id"] = data["externalId"]
+            for name, column in (("name", "name"), ("website", "website")):
+                if name in data:
+                    sets[column] = data[name]
+            if "userGroupIds" in data:
+                sets["user_group_ids"] = json.dumps(self._group_ids(db, data["userGroupIds"] or []))
+            if "customFields" in data:
+                sets["custom_fields"] = self._custom_fields(db, data["customFields"] or [])
+            self._set(db, "accounts", row_id, sets, stamp=True)
+        return self._fetch("accounts", row_id)
+
+    def delete_account(self, aid: str) -> str:
+        with self.transaction() as db:
+            row_id = self._row_id(db, "accounts", aid)
+            db.execute("DELETE FROM accounts WHERE id = ?", (row_id,))
+            db.execute("DELETE FROM locations WHERE account_id = ?", (row_id,))
+            db.execute("UPDATE users SET account_id = NULL WHERE account_id = ?", (row_id,))
+        return aid
+
+    # locations
+    def create_location(self, aid: str, data: dict[str, Any]) -> dict[str, Any]:
+        self._require(data, ("name",))
+        with self.transaction() as db:
+            account = self._row_id(db, "accounts", aid)
+            cur = db.execute(
+                "INSERT INTO locations (account_id, name, phone, address) VALUES (?,?,?,?)",
+                (account, data["name"], data.get("phone"), _address(data.get("address"))))
+            row_id = cur.lastrowid
+            db.execute("UPDATE accounts SET updated_at = ? WHERE id = ?", (_now(), account))
+        return self._fetch("locations", row_id)
+
+    def update_location(self, lid: str, data: dict[str, Any]) -> dict[str, Any]:
+        self._not_null(data, ("name",))
+        with self.transaction() as db:
+            row_id = self._row_id(db, "locations", lid)
+            sets: dict[str, Any] = {}
+            for name in ("name", "phone"):
+                if name in data:
+                    sets[name] = data[name]
+            if "address" in data:
+                sets["address"] = _address(data["address"])
+            self._set(db, "locations", row_id, sets, stamp=False)
+        return self._fetch("locations", row_id)
+
+    def delete_location(self, lid: str) -> str:
+        with self.transaction() as db:
+            row_id = self._row_id(db, "locations", lid)
+            db.execute("DELETE FROM locations WHERE id = ?", (row_id,))
+        return lid
+
+    # users
+    def create_user(self, data: dict[str, Any], send_welcome_email: bool) -> dict[str, Any]:
+        self._require(data, ("email", "firstName", "lastName"))
+        _check_email(data["email"])
+        with self.transaction() as db:
+            self._unique(db, "users", "email_lower", data["email"].lower(), "email")
+            account = self._row_id(db, "accounts", data["accountId"]) if data.get("accountId") else None
+            groups = self._group_ids(db, data.get("groupIds") or [])
+            now = _now()
+            cur = db.execute(
+                "INSERT INTO users (email, email_lower, title, first_name, last_name, account_id,"
+                " group_ids, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (data["email"], data["email"].lower(), data.get("title"), data["firstName"],
+                 data["lastName"], account, json.dumps(groups), now, now))
+            row_id = cur.lastrowid
+            if send_welcome_email:
+                db.execute("INSERT INTO welcome_emails VALUES (?, ?)", (row_id, data["email"]))
+        return self._fetch("users", row_id)
+
+    def update_user(self, uid: str, data: dict[str, Any]) -> dict[str, Any]:
+        self._not_null(data, ("email", "firstName", "lastName"))
+        with self.transaction() as db:
+            row_id = self._row_id(db, "users", uid)
+            sets: dict[str, Any] = {}
+            if "email" in data:
+                _check_email(data["email"])
+                self._unique(db, "users", "email_lower", data["email"].lower(), "email", row_id)
+                sets["email"] = data["email"]
+                sets["email_lower"] = data["email"].lower()
+            for name, column in (("title", "title"), ("firstName", "first_name"),
+                                 ("lastName", "last_name")):
+                if name in data:
+                    sets[column] = data[name]
+            if "accountId" in data:
+                sets["account_id"] = (self._row_id(db, "accounts", data["accountId"])
+                                      if data["accountId"] else None)
+            if "groupIds" in data:
+                sets["group_ids"] = json.dumps(self._group_ids(db, data["groupIds"] or []))
+            self._set(db, "users", row_id, sets, stamp=True)
+        return self._fetch("users", row_id)
+
+    def delete_user(self, uid: str) -> str:
+        with self.transaction() as db:
+            row_id = self._row_id(db, "users", uid)
+            db.execute("DELETE FROM users WHERE id = ?", (row_id,))
+        return uid
+
+    # helpers
+    def _set(self, db: sqlite3.Connection, table: str, row_id: int, sets: dict[str, Any],
+             stamp: bool) -> None:
+        if stamp:
+            sets["updated_at"] = _now()
+        if not sets:
+            return
+        assignments = ", ".join(f"{column} = ?" for column in sets)
+        db.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", (*sets.values(), row_id))
+
+    def _fetch(self, table: str, row_id: int | None) -> dict[str, Any]:
+        with self._lock:
+            row = self._db.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,)).fetchone()
+        return self._shape(table, row)
+
+
+def _address(value: dict[str, Any] | None) -> str | None:
+    if value is None:
+        return None
+    return json.dumps({key: value.get(key) for key in _ADDRESS_KEYS})
+
+
+def _check_email(email: str) -> None:
+    if "@" not in email or email.startswith("@") or email.endswith("@"):
+        raise StoreError(f"{email!r} is not an e-mail address", "BAD_USER_INPUT")
+
+
+def check_custom_value(key: str, value: str, field_type: str, options: list[str]) -> None:
+    """Raise BAD_USER_INPUT when ``value`` does not fit the account field."""
+    if not value_fits(value, field_type, options):
+        raise StoreError(f"value {value!r} does not fit custom field {key!r} ({field_type})",
+                         "BAD_USER_INPUT")
