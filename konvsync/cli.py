@@ -1,2 +1,263 @@
+"""The command line: click commands that parse, call one function and render.
+
+Exit codes are one contract for every command (DESIGN §3): 0 success,
+1 any error (usage errors included), 2 changes present under
+``--detailed-exitcode``, 3 plan refused. ``KonvsyncCLI.main`` is the one
+place where exceptions become exit codes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import click
+
+from konvsync import __version__
+from konvsync.api.connect import ConnectionOptions, portal_target
+from konvsync.errors import (
+    EXIT_ERROR,
+    EXIT_OK,
+    ConfigInvalid,
+    KonvsyncError,
+)
+from konvsync.logs import configure_logging
+from konvsync.redact import redact
+
+
+@dataclass
+class GlobalOptions:
+    connection: ConnectionOptions
+    verbosity: int
+    color: bool
+    show_traceback: bool
+
+
+class KonvsyncCLI(click.Group):
+    """Turns every error into one redacted line on stderr and its exit code."""
+
+    def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> NoReturn:
+        show_traceback = "--traceback" in (args if args is not None else sys.argv[1:])
+        try:
+            code = super().main(args=args, prog_name=prog_name or "konvsync",
+                                complete_var=complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Exit as exc:
+            code = exc.exit_code
+        except click.UsageError as exc:
+            hint = f"\nRun '{exc.ctx.command_path} --help' for usage." if exc.ctx else ""
+            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+            code = EXIT_ERROR
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            code = EXIT_ERROR
+        except ConfigInvalid as exc:
+            for problem in exc.problems:
+                click.echo(redact(str(problem)), err=True)
+            click.echo(f"Error: {exc}", err=True)
+            code = exc.exit_code
+        except KonvsyncError as exc:
+            if show_traceback:
+                click.echo(redact(traceback.format_exc()), err=True)
+            click.echo(f"Error: {redact(str(exc))}", err=True)
+            code = exc.exit_code
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            code = EXIT_ERROR
+        except click.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            code = EXIT_ERROR
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _color(no_color: bool) -> bool:
+    if no_color or os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty()
+
+
+@click.group(cls=KonvsyncCLI, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="konvsync")
+@click.option("--endpoint", envvar="KONVSYNC_ENDPOINT", metavar="NAME|URL",
+              help="production, staging, sandbox or a base URL (env KONVSYNC_ENDPOINT; "
+                   "default: the config's endpoint).")
+@click.option("--auth", type=click.Choice(["oauth", "jwt"]), envvar="KONVSYNC_AUTH",
+              default="oauth", show_default=True,
+              help="OAuth client credentials, or a self-signed HS256 JWT (env KONVSYNC_AUTH).")
+@click.option("--credentials-file", type=click.Path(dir_okay=False),
+              help="YAML/JSON file with api_key and api_secret (default: env "
+                   "KONVERT_API_KEY and KONVERT_API_SECRET).")
+@click.option("--token-lifetime", type=int, default=3600, show_default=True,
+              help="JWT lifetime in seconds with --auth jwt (at most 21600).")
+@click.option("--timeout", type=float, default=30.0, show_default=True,
+              help="Seconds before one API request times out.")
+@click.option("--max-retries", type=click.IntRange(0, 20), default=5, show_default=True,
+              help="Retries of a failed request (429, 5xx, timeouts) before giving up.")
+@click.option("--insecure-http", is_flag=True,
+              help="Allow a plain-http endpoint that is not loopback.")
+@click.option("-v", "--verbose", count=True, help="More log on stderr (-vv: request bodies).")
+@click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR set).")
+@click.option("--traceback", "show_traceback", is_flag=True,
+              help="Print the traceback of an error.")
+@click.pass_context
+def cli(ctx: click.Context, endpoint: str | None, auth: str, credentials_file: str | None,
+        token_lifetime: int, timeout: float, max_retries: int, insecure_http: bool,
+        verbose: int, no_color: bool, show_traceback: bool) -> None:
+    """konvsync: keep a Konvert portal's configuration in version-controlled YAML.
+
+    \b
+    validate  check a config offline        plan    show what apply would change
+    apply     make the portal match         export  write the portal as YAML
+    doctor    check credentials and API     sandbox run a local Konvert API
+    schema    print the config JSON Schema
+
+    Exit codes: 0 ok; 1 error; 2 changes present (plan --detailed-exitcode);
+    3 plan refused (unsafe or stale).
+    """
+    configure_logging(verbose)
+    ctx.obj = GlobalOptions(
+        connection=ConnectionOptions(endpoint=endpoint, auth=auth,
+                                     credentials_file=credentials_file,
+                                     token_lifetime=token_lifetime, timeout=timeout,
+                                     max_retries=max_retries, insecure_http=insecure_http),
+        verbosity=verbose, color=_color(no_color), show_traceback=show_traceback)
+
+
+# ---------------------------------------------------------------- validate
+
+
+@cli.command()
+@click.argument("path", type=click.Path())
+@click.option("--allow-external-refs", is_flag=True,
+              help="Accept references to objects the config does not define "
+                   "(they may exist in the portal).")
+def validate(path: str, allow_external_refs: bool) -> int:
+    """Check the config at PATH offline: YAML, schema, duplicates, references.
+
+    PATH is a file or a directory of *.yaml/*.yml files. Every problem is
+    printed as file:line:col: message. Exit 0 valid, 1 invalid.
+    """
+    from konvsync.config.loader import load_config
+
+    state = load_config(path, allow_external_refs=allow_external_refs)
+    counts = ", ".join(f"{len(v)} {k}" for k, v in state.objects.items()) or "no objects"
+    click.echo(f"{path}: valid ({counts}).")
+    return EXIT_OK
+
+
+@cli.command()
+def schema() -> int:
+    """Print the JSON Schema of the config format (draft 2020-12)."""
+    from konvsync.resources import config_schema
+
+    click.echo(json.dumps(config_schema(), indent=2))
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ doctor
+
+
+@cli.command()
+@click.option("--config", "config_path", type=click.Path(),
+              help="Take the endpoint from this config when --endpoint is not given.")
+@click.pass_obj
+def doctor(options: GlobalOptions, config_path: str | None) -> int:
+    """Check endpoint, credentials, and every konvsync operation against the
+    portal's live schema. Exit 0 when all is well, 1 otherwise."""
+    from konvsync.doctor import run_doctor
+
+    config_endpoint = _config_endpoint(config_path)
+    with portal_target(options.connection, config_endpoint) as target:
+        report = run_doctor(target)
+    for check in report.checks:
+        mark = "ok  " if check.ok else "FAIL"
+        line = f"{mark} {check.name}: {redact(check.detail)}"
+        click.echo(click.style(line, fg="green" if check.ok else "red") if options.color else line)
+    click.echo("All checks passed." if report.ok else "Some checks failed.")
+    return EXIT_OK if report.ok else EXIT_ERROR
+
+
+def _config_endpoint(config_path: str | None) -> str | None:
+    if not config_path:
+        return None
+    from konvsync.config.loader import load_config
+
+    return load_config(config_path, allow_external_refs=True).endpoint
+
+
+# ----------------------------------------------------------------- sandbox
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--db", default=".konvsync/sandbox.db", show_default=True,
+              help="SQLite file, or :memory:.")
+@click.option("--api-key", envvar="KONVSYNC_SANDBOX_API_KEY", help="Accepted API key.")
+@click.option("--api-secret", envvar="KONVSYNC_SANDBOX_API_SECRET",
+              help="Accepted API secret (env KONVSYNC_SANDBOX_API_SECRET is safer).")
+@click.option("--portal-name", default=None, help="viewer.portalName.")
+@click.option("--seed", type=click.Path(exists=True),
+              help="Load initial data from a konvsync config (file or directory).")
+@click.option("--token-ttl", type=click.IntRange(1, 21600), default=21600, show_default=True,
+              help="Lifetime of issued OAuth tokens, seconds.")
+@click.option("--latency-ms", type=click.FloatRange(0), default=0.0,
+              help="Delay every request by this many milliseconds.")
+@click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0,
+              help="Share of API requests answered 503 before doing anything.")
+@click.option("--rate-limit", type=click.FloatRange(0), default=0.0,
+              help="API requests per second; over it, 429 with Retry-After.")
+@click.option("--drop-after-commit-rate", type=click.FloatRange(0, 1), default=0.0,
+              help="Share of mutation requests that commit, then drop the connection.")
+@click.option("--page-cap", type=click.IntRange(1, 100), default=None,
+              help="Pages hold at most this many nodes, whatever 'first' asks.")
+@click.option("--fault-seed", type=int, default=None, help="Seed for the fault dice.")
+def sandbox(host: str, port: int, db: str, api_key: str | None, api_secret: str | None,
+            portal_name: str | None, seed: str | None, token_ttl: int, latency_ms: float,
+            fail_rate: float, rate_limit: float, drop_after_commit_rate: float,
+            page_cap: int | None, fault_seed: int | None) -> int:
+    """Run the local Konvert sandbox: POST /oauth/token and POST /api.
+
+    Without --api-key/--api-secret it accepts the documented defaults
+    sandbox-key / sandbox-secret. Stop it with Ctrl-C.
+    """
+    import logging
+
+    from konvsync.sandbox.faults import FaultSettings
+    from konvsync.sandbox.run import serve_forever
+    from konvsync.sandbox.server import (
+        DEFAULT_API_KEY,
+        DEFAULT_API_SECRET,
+        DEFAULT_PORTAL_NAME,
+        SandboxSettings,
+    )
+
+    logging.getLogger("konvsync.sandbox").setLevel(logging.INFO)
+    settings = SandboxSettings(
+        host=host, port=port, db=db,
+        api_key=api_key or DEFAULT_API_KEY, api_secret=api_secret or DEFAULT_API_SECRET,
+        portal_name=portal_name or DEFAULT_PORTAL_NAME, token_ttl=token_ttl,
+        faults=FaultSettings(latency_ms=latency_ms, fail_rate=fail_rate, rate_limit=rate_limit,
+                             drop_after_commit_rate=drop_after_commit_rate, page_cap=page_cap,
+                             seed=fault_seed))
+    secret_text = "sandbox-secret (default)" if api_secret is None else "(as given, not shown)"
+
+    def announce(url: str, seeded: int) -> None:
+        click.echo(f"Konvert sandbox serving {url}/api (token URL {url}/oauth/token)", err=True)
+        click.echo(f"  portal: {settings.portal_name}; data: {db}", err=True)
+        click.echo(f"  API key: {settings.api_key}; API secret: {secret_text}", err=True)
+        if seeded:
+            click.echo(f"  seeded {seeded} objects from {seed}", err=True)
+        click.echo("Press Ctrl-C to stop.", err=True)
+
+    serve_forever(settings, seed, announce)
+    return EXIT_OK
+
+
 def main() -> None:
-    pass
+    cli.main()

@@ -1,0 +1,128 @@
+"""Getting a Bearer token: OAuth 2.0 client credentials or a self-signed
+HS256 JWT. Tokens are cached for the process and renewed 60 s before they
+expire, or at once after a 401."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from typing import Protocol
+from urllib.parse import quote
+
+import aiohttp
+import jwt
+
+from konvsync.api.credentials import Credentials
+from konvsync.errors import AuthError, TransportError, UsageError
+
+MAX_JWT_LIFETIME = 21600
+RENEW_BEFORE = 60.0
+
+
+class TokenSource(Protocol):
+    mode: str
+
+    async def token(self, session: aiohttp.ClientSession) -> str: ...
+
+    def invalidate(self) -> None: ...
+
+
+class _CachedToken:
+    def __init__(self) -> None:
+        self._token: str | None = None
+        self._expires = 0.0
+        self._lock = asyncio.Lock()
+        self.issued = 0
+
+    def invalidate(self) -> None:
+        self._token = None
+
+    def _fresh(self) -> str | None:
+        if self._token and time.monotonic() < self._expires - RENEW_BEFORE:
+            return self._token
+        return None
+
+
+class OAuthTokens(_CachedToken):
+    """RFC 6749 §4.4: Basic client authentication to the token URL."""
+
+    mode = "oauth"
+
+    def __init__(self, credentials: Credentials, token_url: str) -> None:
+        super().__init__()
+        self._credentials = credentials
+        self._url = token_url
+
+    async def token(self, session: aiohttp.ClientSession) -> str:
+        current = self._fresh()
+        if current:
+            return current
+        async with self._lock:
+            current = self._fresh()
+            if current:
+                return current
+            self._token, lifetime = await self._request(session)
+            self._expires = time.monotonic() + lifetime
+            self.issued += 1
+            return self._token
+
+    async def _request(self, session: aiohttp.ClientSession) -> tuple[str, float]:
+        pair = f"{quote(self._credentials.api_key, safe='')}:" \
+               f"{quote(self._credentials.api_secret, safe='')}"
+        headers = {
+            "Authorization": "Basic " + base64.b64encode(pair.encode()).decode(),
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+        }
+        try:
+            async with session.post(self._url, data="grant_type=client_credentials",
+                                    headers=headers) as response:
+                status = response.status
+                try:
+                    body = await response.json(content_type=None)
+                except ValueError:
+                    body = None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransportError(f"cannot reach token endpoint {self._url}: "
+                                 f"{type(exc).__name__}") from None
+        if status == 401 or (isinstance(body, dict) and body.get("error") == "invalid_client"):
+            raise AuthError("authentication failed: the portal rejected the API key and secret "
+                            "(invalid_client)")
+        if status != 200 or not isinstance(body, dict) or "access_token" not in body:
+            error = body.get("error") if isinstance(body, dict) else None
+            raise AuthError(f"token request failed with HTTP {status}"
+                            + (f" ({error})" if error else ""))
+        return str(body["access_token"]), float(body.get("expires_in", 3600))
+
+
+class JwtTokens(_CachedToken):
+    """A JWT signed with the secret: HS256, ``sub`` = API key."""
+
+    mode = "jwt"
+
+    def __init__(self, credentials: Credentials, lifetime: int) -> None:
+        super().__init__()
+        if not 60 < lifetime <= MAX_JWT_LIFETIME:
+            raise UsageError(f"--token-lifetime must be between 61 and {MAX_JWT_LIFETIME} "
+                             f"seconds, got {lifetime}")
+        self._credentials = credentials
+        self._lifetime = lifetime
+
+    async def token(self, session: aiohttp.ClientSession) -> str:
+        current = self._fresh()
+        if current:
+            return current
+        now = int(time.time())
+        claims = {"sub": self._credentials.api_key, "iat": now, "exp": now + self._lifetime}
+        self._token = jwt.encode(claims, self._credentials.api_secret, algorithm="HS256")
+        self._expires = time.monotonic() + self._lifetime
+        self.issued += 1
+        return self._token
+
+
+def token_source(mode: str, credentials: Credentials, token_url: str,
+                 jwt_lifetime: int) -> OAuthTokens | JwtTokens:
+    if mode == "jwt":
+        return JwtTokens(credentials, jwt_lifetime)
+    return OAuthTokens(credentials, token_url)

@@ -1,0 +1,107 @@
+"""Many mutations in few requests: calls of one operation are merged into
+aliased documents of at most ``batch_size`` fields (``m0: createUser(...)``,
+variables renamed ``$input_0``), sent ``parallelism`` at a time. Each call
+gets its own outcome, matched by alias through the error ``path``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from konvsync.api.client import PortalClient
+from konvsync.api.documents import aliased_document
+from konvsync.errors import AmbiguousRequestError, KonvsyncError
+from konvsync.kinds.base import Kind
+
+
+@dataclass(frozen=True)
+class MutationCall:
+    kind: Kind
+    operation: str
+    """Operation name in the kind's .graphql file, e.g. ``CreateUser``."""
+    variables: dict[str, Any]
+
+    @property
+    def retry_safe(self) -> bool:
+        return not self.operation.startswith("Create")
+
+
+@dataclass(frozen=True)
+class MutationOutcome:
+    call: MutationCall
+    data: Any = None
+    error: str | None = None
+    code: str | None = None
+    ambiguous: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+async def run_mutations(client: PortalClient, calls: Sequence[MutationCall], batch_size: int,
+                        parallelism: int,
+                        on_done: Callable[[int], None] | None = None) -> list[MutationOutcome]:
+    """Send ``calls`` (grouped by operation) and return one outcome per call, in order."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for index, call in enumerate(calls):
+        groups.setdefault((call.kind.name, call.operation), []).append(index)
+    batches = [[calls[i] for i in chunk] for indexes in groups.values()
+               for chunk in chunks(indexes, batch_size)]
+    order = [i for indexes in groups.values() for chunk in chunks(indexes, batch_size)
+             for i in chunk]
+    semaphore = asyncio.Semaphore(parallelism)
+
+    async def send(batch: list[MutationCall]) -> list[MutationOutcome]:
+        async with semaphore:
+            outcomes = await _send_batch(client, batch)
+        if on_done:
+            on_done(len(batch))
+        return outcomes
+
+    results = await asyncio.gather(*(send(b) for b in batches))
+    flat = [outcome for batch in results for outcome in batch]
+    by_index = dict(zip(order, flat, strict=True))
+    return [by_index[i] for i in range(len(calls))]
+
+
+async def _send_batch(client: PortalClient, batch: list[MutationCall]) -> list[MutationOutcome]:
+    first = batch[0]
+    document = aliased_document(first.kind, first.operation, len(batch))
+    variables: dict[str, Any] = {}
+    for index, call in enumerate(batch):
+        for name, value in call.variables.items():
+            variables[f"{name}_{index}"] = value
+    try:
+        response = await client.execute(document, variables, retry_safe=first.retry_safe,
+                                        label=f"{first.operation} x{len(batch)}")
+    except AmbiguousRequestError as exc:
+        return [MutationOutcome(call, error=str(exc), ambiguous=True) for call in batch]
+    except KonvsyncError as exc:
+        return [MutationOutcome(call, error=str(exc)) for call in batch]
+    errors: dict[str, dict[str, Any]] = {}
+    general: list[dict[str, Any]] = []
+    for error in response.errors:
+        path = error.get("path") or []
+        if path and isinstance(path[0], str):
+            errors.setdefault(path[0], error)
+        else:
+            general.append(error)
+    data = response.data or {}
+    outcomes = []
+    for index, call in enumerate(batch):
+        alias = f"m{index}"
+        error = errors.get(alias) or (general[0] if general else None)
+        if error is not None or data.get(alias) is None:
+            error = error or {"message": "no result returned"}
+            code = (error.get("extensions") or {}).get("code", "INTERNAL")
+            outcomes.append(MutationOutcome(call, error=str(error.get("message")), code=code))
+        else:
+            outcomes.append(MutationOutcome(call, data=data[alias]))
+    return outcomes

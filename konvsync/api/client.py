@@ -1,0 +1,215 @@
+"""The portal client: gql's aiohttp transport with Bearer auth, bounded
+retries and the safe/ambiguous distinction every caller relies on.
+
+- 429 waits ``Retry-After`` (capped); 503 (the server did nothing), connect
+  failures (nothing was sent) and, for idempotent requests, 502/504, timeouts
+  and dropped connections retry with exponential backoff and full jitter, at
+  most ``max_retries`` times.
+- A request marked ``retry_safe=False`` (creates) is never resent after it
+  may have reached the server: ``AmbiguousRequestError`` goes to the caller,
+  which reads the object back first.
+- A 401 gets one new token and one more try.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from gql import GraphQLRequest
+from gql.transport.aiohttp import AIOHTTPTransport
+from graphql import DocumentNode
+
+from konvsync.api.auth import TokenSource
+from konvsync.api.endpoints import Endpoint
+from konvsync.errors import AmbiguousRequestError, AuthError, RemoteError, TransportError
+
+log = logging.getLogger("konvsync.api")
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    timeout: float = 30.0
+    max_retries: int = 5
+    retry_after_cap: float = 60.0
+    backoff_base: float = 0.25
+    backoff_cap: float = 15.0
+
+
+@dataclass
+class Response:
+    data: dict[str, Any] | None
+    errors: list[dict[str, Any]]
+
+    def raise_for_errors(self, what: str) -> dict[str, Any]:
+        """The data, or a ``RemoteError`` naming the first error."""
+        if self.errors:
+            error = self.errors[0]
+            code = (error.get("extensions") or {}).get("code", "INTERNAL")
+            raise RemoteError(f"{what}: {error.get('message', 'error')}", code)
+        if self.data is None:
+            raise RemoteError(f"{what}: the API returned no data", "INTERNAL")
+        return self.data
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0
+    retries: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+
+
+class _HttpStatus(Exception):
+    def __init__(self, status: int, retry_after: str | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+class _NotSent(Exception):
+    """The connection failed before the request left: always safe to retry."""
+
+
+class _Transport(AIOHTTPTransport):
+    """gql's aiohttp transport, raising with the status and Retry-After of
+    the response that failed (gql keeps only the last response's headers,
+    which concurrent requests overwrite)."""
+
+    async def execute_with(self, request: GraphQLRequest, headers: dict[str, str]) -> Any:
+        assert self.session is not None
+        post_args = self._prepare_request(request, {"headers": headers})
+        try:
+            async with self.session.post(self.url, ssl=self.ssl, **post_args) as response:
+                if response.status in (401, 429) or response.status >= 500:
+                    raise _HttpStatus(response.status, response.headers.get("Retry-After"))
+                return await self._prepare_result(response)
+        except aiohttp.ClientConnectorError as exc:
+            raise _NotSent(str(exc)) from exc
+
+
+class PortalClient:
+    """One connection pool to one portal; use as ``async with``."""
+
+    def __init__(self, endpoint: Endpoint, tokens: TokenSource,
+                 settings: ClientSettings | None = None) -> None:
+        self.endpoint = endpoint
+        self.tokens = tokens
+        self.settings = settings or ClientSettings()
+        self.stats = ClientStats()
+        self._transport = _Transport(
+            url=endpoint.api_url,
+            ssl=True,
+            client_session_args={
+                "timeout": aiohttp.ClientTimeout(total=self.settings.timeout),
+                "connector": aiohttp.TCPConnector(limit=32),
+            },
+        )
+        self._rng = random.Random()
+
+    async def __aenter__(self) -> PortalClient:
+        await self._transport.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._transport.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert self._transport.session is not None
+        return self._transport.session
+
+    async def execute(self, document: DocumentNode | str, variables: dict[str, Any] | None = None,
+                      *, retry_safe: bool = True, label: str = "request") -> Response:
+        request = GraphQLRequest(document, variable_values=variables)
+        attempt = 0
+        renewed = False
+        while True:
+            token = await self.tokens.token(self.session)
+            started = time.perf_counter()
+            self.stats.requests += 1
+            try:
+                result = await self._transport.execute_with(
+                    request, {"Authorization": f"Bearer {token}"})
+                self._log(label, 200, started)
+                errors = list(result.errors or [])
+                if _has_code(errors, "UNAUTHENTICATED") and not renewed:
+                    self.tokens.invalidate()
+                    renewed = True
+                    continue
+                return Response(result.data, errors)
+            except _HttpStatus as exc:
+                self._log(label, exc.status, started)
+                self.stats.by_status[exc.status] = self.stats.by_status.get(exc.status, 0) + 1
+                if exc.status == 401:
+                    if renewed:
+                        raise AuthError("authentication failed: the portal rejected the token "
+                                        "(check the API key, secret and --auth mode)") from None
+                    self.tokens.invalidate()
+                    renewed = True
+                    continue
+                if exc.status == 429:
+                    delay = _retry_after(exc.retry_after, self.settings.retry_after_cap)
+                elif exc.status == 503 or (retry_safe and exc.status in (502, 504)):
+                    delay = self._backoff(attempt)
+                elif exc.status in (502, 504):
+                    raise AmbiguousRequestError(
+                        f"{label}: HTTP {exc.status} after sending; it may have been applied"
+                    ) from None
+                else:
+                    raise TransportError(f"{label}: HTTP {exc.status} from "
+                                         f"{self.endpoint.api_url}") from None
+                last = f"HTTP {exc.status}"
+            except _NotSent as exc:
+                self._log(label, 0, started)
+                delay = self._backoff(attempt)
+                last = f"cannot connect ({exc})"
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                self._log(label, 0, started)
+                if not retry_safe:
+                    raise AmbiguousRequestError(
+                        f"{label}: {_describe(exc)} after sending; it may have been applied"
+                    ) from None
+                delay = self._backoff(attempt)
+                last = _describe(exc)
+            attempt += 1
+            if attempt > self.settings.max_retries:
+                raise TransportError(f"{label}: gave up after {self.settings.max_retries} "
+                                     f"retries ({last}) at {self.endpoint.api_url}")
+            self.stats.retries += 1
+            log.info("retrying %s in %.2fs (%s)", label, delay, last)
+            await asyncio.sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * (2 ** attempt))
+        return self._rng.uniform(0, ceiling)
+
+    def _log(self, label: str, status: int, started: float) -> None:
+        if log.isEnabledFor(logging.INFO):
+            ms = (time.perf_counter() - started) * 1000
+            log.info("POST %s %s %s %.0fms", self.endpoint.api_url, label,
+                     status or "no-answer", ms)
+
+
+def _has_code(errors: list[dict[str, Any]], code: str) -> bool:
+    return any((e.get("extensions") or {}).get("code") == code for e in errors)
+
+
+def _retry_after(value: str | None, cap: float) -> float:
+    try:
+        seconds = float(value) if value is not None else 1.0
+    except ValueError:
+        seconds = 1.0
+    return max(0.0, min(seconds, cap))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "connection dropped"
+    return type(exc).__name__

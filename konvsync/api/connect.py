@@ -1,0 +1,90 @@
+"""From global options to a connected ``PortalClient``: endpoint,
+credentials, token source; ``sandbox`` starts the in-process sandbox."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from konvsync import redact
+from konvsync.api.auth import JwtTokens, OAuthTokens, token_source
+from konvsync.api.client import ClientSettings, PortalClient
+from konvsync.api.credentials import Credentials, load_credentials
+from konvsync.api.endpoints import Endpoint, resolve_endpoint
+
+SANDBOX_DB = ".konvsync/sandbox.db"
+
+
+@dataclass(frozen=True)
+class ConnectionOptions:
+    endpoint: str | None = None
+    auth: str = "oauth"
+    credentials_file: str | None = None
+    token_lifetime: int = 3600
+    timeout: float = 30.0
+    max_retries: int = 5
+    insecure_http: bool = False
+
+
+@dataclass(frozen=True)
+class PortalTarget:
+    endpoint: Endpoint
+    credentials: Credentials
+    options: ConnectionOptions
+
+    def tokens(self) -> OAuthTokens | JwtTokens:
+        return token_source(self.options.auth, self.credentials, self.endpoint.token_url,
+                            self.options.token_lifetime)
+
+    def client(self) -> PortalClient:
+        settings = ClientSettings(timeout=self.options.timeout,
+                                  max_retries=self.options.max_retries)
+        return PortalClient(self.endpoint, _Registering(self.tokens()), settings)
+
+
+class _Registering:
+    """Wraps a token source so every token it hands out is redacted."""
+
+    def __init__(self, inner: OAuthTokens | JwtTokens) -> None:
+        self._inner = inner
+        self.mode = inner.mode
+
+    async def token(self, session: object) -> str:
+        value = await self._inner.token(session)  # type: ignore[arg-type]
+        redact.register(value)
+        return value
+
+    def invalidate(self) -> None:
+        self._inner.invalidate()
+
+    @property
+    def issued(self) -> int:
+        return self._inner.issued
+
+
+@contextmanager
+def portal_target(options: ConnectionOptions, config_endpoint: str | None = None
+                  ) -> Iterator[PortalTarget]:
+    """Resolve where to connect; for ``sandbox``, serve the sandbox in-process
+    (data in ``.konvsync/sandbox.db``) for as long as the block runs."""
+    endpoint = resolve_endpoint(options.endpoint, config_endpoint, options.insecure_http)
+    if not endpoint.is_sandbox:
+        credentials = load_credentials(options.credentials_file)
+        redact.register(credentials.api_secret)
+        yield PortalTarget(endpoint, credentials, options)
+        return
+    from konvsync.sandbox.server import (
+        DEFAULT_API_KEY,
+        DEFAULT_API_SECRET,
+        SandboxSettings,
+        running_sandbox,
+    )
+
+    db = os.environ.get("KONVSYNC_SANDBOX_DB", SANDBOX_DB)
+    settings = SandboxSettings(port=0, db=db, api_key=DEFAULT_API_KEY,
+                               api_secret=DEFAULT_API_SECRET)
+    with running_sandbox(settings) as sandbox:
+        credentials = Credentials(DEFAULT_API_KEY, DEFAULT_API_SECRET)
+        yield PortalTarget(Endpoint("sandbox", sandbox.url), credentials, options)

@@ -1,0 +1,52 @@
+"""The service connection's API key and secret: from ``KONVERT_API_KEY`` and
+``KONVERT_API_SECRET`` or a credentials file; never from flags."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from konvsync.errors import CredentialsError
+
+
+@dataclass(frozen=True)
+class Credentials:
+    api_key: str
+    api_secret: str = field(repr=False)
+    warnings: tuple[str, ...] = ()
+
+
+def load_credentials(credentials_file: str | None) -> Credentials:
+    if credentials_file:
+        return _from_file(Path(credentials_file))
+    key = os.environ.get("KONVERT_API_KEY")
+    secret = os.environ.get("KONVERT_API_SECRET")
+    if key and secret:
+        return Credentials(key, secret)
+    missing = [n for n, v in (("KONVERT_API_KEY", key), ("KONVERT_API_SECRET", secret)) if not v]
+    raise CredentialsError(f"no credentials: set {' and '.join(missing)} "
+                           "(or use --credentials-file FILE)")
+
+
+def _from_file(path: Path) -> Credentials:
+    try:
+        text = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CredentialsError(f"{path}: cannot read credentials file") from exc
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise CredentialsError(f"{path}: not valid YAML or JSON") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("api_key"), str) \
+            or not isinstance(data.get("api_secret"), str):
+        raise CredentialsError(f"{path}: needs string fields api_key and api_secret")
+    warnings: tuple[str, ...] = ()
+    if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        warnings = (f"{path} is readable by group or others; run: chmod 600 {path}",)
+    return Credentials(data["api_key"], data["api_secret"], warnings)

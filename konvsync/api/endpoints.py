@@ -1,0 +1,71 @@
+"""Which portal API to talk to: ``production``, ``staging``, ``sandbox`` or
+a base URL, resolved from the flag, the environment and the config."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from konvsync.errors import UsageError
+
+NAMED = {
+    "production": "https://api.konvertapp.com",
+    "staging": "https://api.staging.konvertapp.com",
+}
+SANDBOX = "sandbox"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    """What the user wrote: a name or the base URL."""
+    base_url: str
+    """Empty for the in-process sandbox until it is started."""
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.base_url}/oauth/token"
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.name == SANDBOX
+
+
+def resolve_endpoint(flag: str | None, config_value: str | None,
+                     insecure_http: bool = False) -> Endpoint:
+    """``--endpoint``/``KONVSYNC_ENDPOINT`` (click merges the two), else the
+    config's ``endpoint``. There is no default: a production portal is never
+    reached by accident."""
+    value = flag or config_value
+    if not value:
+        raise UsageError("no endpoint: set --endpoint, KONVSYNC_ENDPOINT or 'endpoint:' "
+                         "in the config (production, staging, sandbox or a URL)")
+    if value in NAMED:
+        return Endpoint(value, NAMED[value])
+    if value == SANDBOX:
+        return Endpoint(SANDBOX, "")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"endpoint {value!r} is not production, staging, sandbox or an "
+                         "http(s) URL")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname) and not insecure_http:
+        raise UsageError(f"endpoint {value!r} is plain http to a non-loopback host; "
+                         "use https, or --insecure-http if you really mean it")
+    base = value.rstrip("/")
+    if base.endswith("/api"):
+        base = base[: -len("/api")]
+    return Endpoint(value, base)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,212 @@
+"""Load a config path into a ``DesiredState``: read every file, merge them
+kind by kind, check keys, references and custom fields, and report every
+problem at once (``ConfigInvalid``)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from konvsync.config.documents import ConfigDocument, discover, read_document
+from konvsync.config.model import DesiredObject, DesiredState, Policy, Source
+from konvsync.config.yaml_loader import YamlList, YamlMap
+from konvsync.custom_values import value_fits
+from konvsync.errors import ConfigInvalid, ConfigProblem
+from konvsync.kinds import TOP_LEVEL_KINDS, kind
+from konvsync.kinds.locations import location_key
+
+SUPPORTED_VERSIONS = (1,)
+MAX_OBJECTS = 100_000
+_SETTINGS = ("konvsync", "endpoint", "portal", "policy")
+
+
+@dataclass
+class _Merged:
+    settings: dict[str, tuple[Any, Source]] = field(default_factory=dict)
+    items: dict[str, list[tuple[YamlMap, Source]]] = field(default_factory=dict)
+    digest: str = ""
+
+
+def load_config(path: str, allow_external_refs: bool = False) -> DesiredState:
+    """Read and check the configuration at ``path`` (a file or directory)."""
+    problems: list[ConfigProblem] = []
+    documents = [read_document(p, problems) for p in discover(path)]
+    merged = _merge(documents, problems)
+    state = _build(merged, [d.path for d in documents], problems)
+    _check_references(state, allow_external_refs, problems)
+    if problems:
+        raise ConfigInvalid(problems)
+    return state
+
+
+def _merge(documents: list[ConfigDocument], problems: list[ConfigProblem]) -> _Merged:
+    merged = _Merged()
+    total = 0
+    digest = hashlib.sha256()
+    for document in documents:
+        digest.update(f"{document.path}\0{document.digest}\0".encode())
+        data = document.data
+        if data is None:
+            continue
+        for name in _SETTINGS:
+            if name not in data:
+                continue
+            here = data.key_source(name)
+            if name in merged.settings:
+                first = merged.settings[name][1]
+                problems.append(ConfigProblem(here.file, here.line, here.column,
+                                              f"{name} is set twice (also at {first})"))
+                continue
+            merged.settings[name] = (data[name], here)
+        for k in TOP_LEVEL_KINDS:
+            items = data.get(k.name)
+            if not isinstance(items, YamlList):
+                if k.name in data:
+                    merged.items.setdefault(k.name, [])
+                continue
+            entries = merged.items.setdefault(k.name, [])
+            for index, item in enumerate(items):
+                if isinstance(item, YamlMap):
+                    entries.append((item, items.item_source(index)))
+            total += len(items)
+    merged.digest = "sha256:" + digest.hexdigest()
+    if total > MAX_OBJECTS:
+        first = documents[0].path
+        problems.append(ConfigProblem(first, 1, 1, f"configuration holds {total:,} objects; "
+                                      f"konvsync reads at most {MAX_OBJECTS:,}"))
+    return merged
+
+
+def _build(merged: _Merged, files: list[str], problems: list[ConfigProblem]) -> DesiredState:
+    version_value = merged.settings.get("konvsync")
+    if version_value is None:
+        where = files[0] if files else "<config>"
+        problems.append(ConfigProblem(where, 1, 1,
+                                      "missing format version: add 'konvsync: 1' to one file"))
+        version = 1
+    else:
+        version = version_value[0] if version_value[0] in SUPPORTED_VERSIONS else 1
+    objects: dict[str, dict[str, DesiredObject]] = {}
+    owners: set[str] = set()
+    for kind_name, entries in merged.items.items():
+        k = kind(kind_name)
+        bucket = objects.setdefault(kind_name, {})
+        for item, where in entries:
+            key = k.key_of(item)
+            if key is None or not isinstance(item.get(k.key_field), str):
+                continue
+            _add(bucket, DesiredObject(kind_name, key, item, where), problems)
+            if kind_name == "accounts" and isinstance(item.get("locations"), YamlList):
+                owners.add(key)
+                locations = objects.setdefault("locations", {})
+                for index, loc in enumerate(item["locations"]):
+                    if isinstance(loc, YamlMap) and isinstance(loc.get("name"), str):
+                        data = {"account": key, **loc}
+                        lkey = location_key(key, loc["name"])
+                        source = item["locations"].item_source(index)
+                        _add(locations, DesiredObject("locations", lkey, data, source), problems)
+    if "accounts" in objects:
+        objects.setdefault("locations", {})
+    policy_value = merged.settings.get("policy", ({}, None))[0] or {}
+    policy = _policy(policy_value)
+    endpoint = merged.settings.get("endpoint", (None, None))[0]
+    portal = merged.settings.get("portal", (None, None))[0]
+    return DesiredState(
+        version=version,
+        endpoint=endpoint if isinstance(endpoint, str) else None,
+        portal=portal if isinstance(portal, str) else None,
+        policy=policy,
+        objects=objects,
+        files=files,
+        digest=merged.digest,
+        location_owners=owners,
+    )
+
+
+def _add(bucket: dict[str, DesiredObject], obj: DesiredObject,
+         problems: list[ConfigProblem]) -> None:
+    first = bucket.get(obj.key)
+    if first is not None:
+        k = kind(obj.kind)
+        problems.append(ConfigProblem(
+            obj.source.file, obj.source.line, obj.source.column,
+            f"duplicate {k.singular} {obj.key!r} (first defined at {first.source})"))
+        return
+    bucket[obj.key] = obj
+
+
+def _policy(data: dict[str, Any]) -> Policy:
+    def per_kind(name: str) -> dict[str, frozenset[str]]:
+        value = data.get(name) or {}
+        out: dict[str, frozenset[str]] = {}
+        for kind_name, keys in value.items():
+            k = kind(kind_name)
+            if name == "protect" and k.field_map[k.key_field].lowercase:
+                keys = [str(key).lower() for key in keys]
+            out[kind_name] = frozenset(str(key) for key in keys or [])
+        return out
+
+    return Policy(
+        prune=frozenset(data.get("prune") or []),
+        protect=per_kind("protect"),
+        ignore_changes=per_kind("ignore_changes"),
+        max_delete_percent=float(data.get("max_delete_percent", 25)),
+        send_welcome_email=bool(data.get("send_welcome_email", True)),
+    )
+
+
+def _check_references(state: DesiredState, allow_external: bool,
+                      problems: list[ConfigProblem]) -> None:
+    """References to keys this config does not define, and custom field values."""
+    for kind_name, objects in state.objects.items():
+        k = kind(kind_name)
+        for obj in objects.values():
+            for f in k.references:
+                if k.parent == f.ref:
+                    continue
+                value = obj.data.get(f.name)
+                keys = value if isinstance(value, list) else [value] if value else []
+                target = kind(f.ref or "")
+                known = state.objects.get(target.name, {})
+                for ref in keys:
+                    ref_key = str(ref).lower() if target.field_map[target.key_field].lowercase \
+                        else str(ref)
+                    if ref_key in known or allow_external:
+                        continue
+                    problems.append(ConfigProblem(
+                        obj.source.file, obj.source.line, obj.source.column,
+                        f"{k.singular} {obj.key!r}: {f.name} refers to {target.singular} "
+                        f"{ref!r}, which the configuration does not define "
+                        "(--allow-external-refs if it exists in the portal)"))
+    _check_custom_fields(state, allow_external, problems)
+
+
+def _check_custom_fields(state: DesiredState, allow_external: bool,
+                         problems: list[ConfigProblem]) -> None:
+    fields = state.objects.get("accountFields", {})
+    for account in state.objects.get("accounts", {}).values():
+        values = account.data.get("customFields")
+        if not isinstance(values, dict):
+            continue
+        where = account.source
+        for key, value in values.items():
+            definition = fields.get(str(key))
+            if definition is None:
+                if not allow_external:
+                    problems.append(ConfigProblem(
+                        where.file, where.line, where.column,
+                        f"account {account.key!r}: custom field {key!r} is not defined in "
+                        "accountFields"))
+                continue
+            if value is None:
+                continue
+            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            ftype = definition.data.get("type", "TEXT")
+            options = definition.data.get("options") or []
+            if not value_fits(text, ftype, options):
+                expected = f"one of {', '.join(options)}" if ftype == "SELECT" else ftype
+                problems.append(ConfigProblem(
+                    where.file, where.line, where.column,
+                    f"account {account.key!r}: custom field {key!r} value {value!r} "
+                    f"is not {expected}"))

@@ -1,0 +1,58 @@
+"""The desired state as the plan consumes it: per kind, objects keyed by
+natural key with their source positions, and the policy with its defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, order=True)
+class Source:
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class DesiredObject:
+    kind: str
+    key: str
+    data: dict[str, Any]
+    source: Source
+
+
+@dataclass(frozen=True)
+class Policy:
+    prune: frozenset[str] = frozenset()
+    protect: dict[str, frozenset[str]] = field(default_factory=dict)
+    ignore_changes: dict[str, frozenset[str]] = field(default_factory=dict)
+    max_delete_percent: float = 25.0
+    send_welcome_email: bool = True
+
+    def is_protected(self, kind: str, key: str) -> bool:
+        return key in self.protect.get(kind, frozenset())
+
+
+@dataclass
+class DesiredState:
+    version: int
+    endpoint: str | None
+    portal: str | None
+    policy: Policy
+    objects: dict[str, dict[str, DesiredObject]]
+    """kind -> natural key -> object, for every kind the config names."""
+    files: list[str]
+    digest: str
+    location_owners: set[str] = field(default_factory=set)
+    """Keys of accounts that list ``locations`` (they own their whole set)."""
+
+    @property
+    def kinds(self) -> list[str]:
+        return list(self.objects)
+
+    def count(self) -> int:
+        return sum(len(v) for v in self.objects.values())

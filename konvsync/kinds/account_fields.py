@@ -1,0 +1,19 @@
+"""Account fields: the custom fields every account may carry, keyed by ``key``."""
+
+from konvsync.kinds.base import Field, Kind
+
+KIND = Kind(
+    name="accountFields",
+    singular="account field",
+    key_field="key",
+    fields=(
+        Field("key"),
+        Field("label"),
+        Field("type"),
+        Field("options", shape="list"),
+        Field("required"),
+    ),
+    step=10,
+    operations_file="account_fields.graphql",
+    type_name="AccountField",
+)

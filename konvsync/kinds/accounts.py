@@ -1,0 +1,20 @@
+"""Accounts: dealer/partner companies, keyed by ``externalId``. Their
+locations are a kind of their own (``locations.py``), read with them."""
+
+from konvsync.kinds.base import Field, Kind
+
+KIND = Kind(
+    name="accounts",
+    singular="account",
+    key_field="externalId",
+    fields=(
+        Field("externalId"),
+        Field("name"),
+        Field("website"),
+        Field("userGroups", shape="set", ref="groups", input_name="userGroupIds"),
+        Field("customFields", shape="map"),
+    ),
+    step=20,
+    operations_file="accounts.graphql",
+    type_name="Account",
+)

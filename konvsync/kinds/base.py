@@ -1,0 +1,206 @@
+"""What a kind of portal object is to konvsync: its natural key, its managed
+fields and their shapes, its references to other kinds, its apply step and
+its GraphQL operations.
+
+Everything kind-specific lives in the kind's own module and ``.graphql`` file;
+normalization, input building and comparison below are driven by the
+``Field`` declarations, so a new kind is one module plus its operations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from graphql import DocumentNode, OperationDefinitionNode, parse
+
+Shape = Literal["scalar", "set", "list", "map", "object"]
+IdResolver = Callable[[str, str], str]
+"""(kind, natural key) -> server ID; raises KeyError when unknown."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One managed field, named as in the API and the YAML."""
+
+    name: str
+    shape: Shape = "scalar"
+    ref: str | None = None
+    """Kind whose natural keys this field holds (scalar or set)."""
+    input_name: str | None = None
+    """Name in the mutation input when it differs (``userGroups`` -> ``userGroupIds``)."""
+    lowercase: bool = False
+    """Compared case-insensitively (e-mail addresses)."""
+
+    @property
+    def input_key(self) -> str:
+        return self.input_name or self.name
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    """Plural, as the YAML's top-level key: ``groups``."""
+    singular: str
+    key_field: str
+    fields: tuple[Field, ...]
+    step: int
+    """Apply order: smaller first; deletes run in reverse."""
+    operations_file: str
+    type_name: str
+    """GraphQL type and operation stem: ``Group`` -> ReadGroups, CreateGroup..."""
+    parent: str | None = None
+    """Kind that holds this one (locations live inside accounts)."""
+    read_via: str | None = None
+    """Kind whose read query also returns this one."""
+
+    # ------------------------------------------------------------- metadata
+
+    @cached_property
+    def field_map(self) -> dict[str, Field]:
+        return {f.name: f for f in self.fields}
+
+    @property
+    def managed_field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    @property
+    def references(self) -> list[Field]:
+        return [f for f in self.fields if f.ref is not None]
+
+    def key_of(self, data: Mapping[str, Any]) -> str | None:
+        value = data.get(self.key_field)
+        if value is None:
+            return None
+        value = str(value)
+        return value.lower() if self.field_map[self.key_field].lowercase else value
+
+    # ------------------------------------------------------------ documents
+
+    @cached_property
+    def document_text(self) -> str:
+        return (Path(__file__).parent / self.operations_file).read_text(encoding="utf-8")
+
+    @cached_property
+    def document(self) -> DocumentNode:
+        return parse(self.document_text)
+
+    def operation(self, name: str) -> OperationDefinitionNode:
+        for definition in self.document.definitions:
+            if isinstance(definition, OperationDefinitionNode) and definition.name \
+                    and definition.name.value == name:
+                return definition
+        raise KeyError(f"{self.operations_file} has no operation {name}")
+
+    @property
+    def read_operation(self) -> str:
+        return f"Read{self.type_name}s"
+
+    @property
+    def get_operation(self) -> str:
+        return f"Get{self.type_name}"
+
+    @property
+    def create_operation(self) -> str:
+        return f"Create{self.type_name}"
+
+    @property
+    def update_operation(self) -> str:
+        return f"Update{self.type_name}"
+
+    @property
+    def delete_operation(self) -> str:
+        return f"Delete{self.type_name}"
+
+    # -------------------------------------------------------- normalization
+
+    def normalize_remote(self, node: Mapping[str, Any]) -> dict[str, Any]:
+        """A remote node in the config's shape, every managed field present."""
+        out: dict[str, Any] = {}
+        for f in self.fields:
+            out[f.name] = _normalize_remote_value(f, node.get(f.name))
+        return out
+
+    def normalize_desired(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Desired data in the compared shape; only the fields it names."""
+        out: dict[str, Any] = {}
+        for f in self.fields:
+            if f.name in data:
+                out[f.name] = normalize_value(f, data[f.name])
+        return out
+
+    def build_input(self, values: Mapping[str, Any], resolve: IdResolver) -> dict[str, Any]:
+        """A mutation input from config-shaped ``values`` (refs by key)."""
+        out: dict[str, Any] = {}
+        for name, value in values.items():
+            f = self.field_map.get(name)
+            if f is None or (self.parent is not None and f.ref == self.parent):
+                continue
+            out[f.input_key] = _input_value(f, value, resolve)
+        return out
+
+
+def _stringify(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def normalize_value(f: Field, value: Any) -> Any:
+    if value is None:
+        return None
+    if f.shape == "set":
+        items = [str(v).lower() if f.lowercase else str(v) for v in value]
+        return sorted(set(items))
+    if f.shape == "list":
+        return list(value)
+    if f.shape == "map":
+        return {str(k): _stringify(v) for k, v in sorted(value.items()) if v is not None}
+    if f.shape == "object":
+        cleaned = {k: v for k, v in sorted(value.items()) if v is not None}
+        return cleaned or None
+    if f.lowercase and isinstance(value, str):
+        return value.lower()
+    return value
+
+
+def _normalize_remote_value(f: Field, value: Any) -> Any:
+    if f.ref is not None:
+        if f.shape == "set":
+            value = [ref_key(item) for item in value or []]
+        else:
+            value = ref_key(value) if value else None
+    elif f.shape == "map":
+        value = {item["key"]: item.get("value") for item in value or []}
+    elif f.shape == "list" and value is None:
+        value = []
+    return normalize_value(f, value)
+
+
+def ref_key(node: Mapping[str, Any]) -> str:
+    """The natural key of a referenced node, or a placeholder naming its ID
+    when it has none (it can never equal a desired key)."""
+    for key_field in ("externalId", "key", "email"):
+        if node.get(key_field):
+            value = str(node[key_field])
+            return value.lower() if key_field == "email" else value
+    return f"<id {node.get('id')}>"
+
+
+def _input_value(f: Field, value: Any, resolve: IdResolver) -> Any:
+    if value is None:
+        return [] if f.shape in ("set", "list") else None
+    if f.ref is not None:
+        if f.shape == "set":
+            return [resolve(f.ref, key) for key in value]
+        return resolve(f.ref, value)
+    if f.shape == "map":
+        return [{"key": k, "value": _stringify(v)} for k, v in value.items()]
+    if f.shape == "set":
+        return list(value)
+    return value

@@ -1,0 +1,17 @@
+"""Groups: permission sets, keyed by ``externalId``."""
+
+from konvsync.kinds.base import Field, Kind
+
+KIND = Kind(
+    name="groups",
+    singular="group",
+    key_field="externalId",
+    fields=(
+        Field("externalId"),
+        Field("name"),
+        Field("permissions", shape="set"),
+    ),
+    step=10,
+    operations_file="groups.graphql",
+    type_name="Group",
+)

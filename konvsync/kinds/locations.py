@@ -1,0 +1,37 @@
+"""Locations: the addresses of an account, keyed by ``name`` within it.
+
+In the YAML they are listed under their account; konvsync keys them as
+``<account externalId>/<name>``. An account that lists ``locations`` owns
+that whole set (extra remote ones are deleted); one that omits the key
+leaves its locations alone. They are read with their accounts.
+"""
+
+from konvsync.kinds.base import Field, Kind
+
+SEPARATOR = "/"
+
+KIND = Kind(
+    name="locations",
+    singular="location",
+    key_field="name",
+    fields=(
+        Field("account", ref="accounts"),
+        Field("name"),
+        Field("phone"),
+        Field("address", shape="object"),
+    ),
+    step=30,
+    operations_file="locations.graphql",
+    type_name="Location",
+    parent="accounts",
+    read_via="accounts",
+)
+
+
+def location_key(account_key: str, name: str) -> str:
+    return f"{account_key}{SEPARATOR}{name}"
+
+
+def split_location_key(key: str) -> tuple[str, str]:
+    account, _, name = key.partition(SEPARATOR)
+    return account, name
