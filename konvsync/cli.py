@@ -19,11 +19,15 @@ import click
 
 from konvsync import __version__
 from konvsync.api.connect import ConnectionOptions, portal_target
+from konvsync.cli_progress import StderrProgress
 from konvsync.errors import (
+    EXIT_CHANGES,
     EXIT_ERROR,
     EXIT_OK,
+    ApplyCancelled,
     ConfigInvalid,
     KonvsyncError,
+    UsageError,
 )
 from konvsync.logs import configure_logging
 from konvsync.redact import redact
@@ -257,6 +261,111 @@ def sandbox(host: str, port: int, db: str, api_key: str | None, api_secret: str 
 
     serve_forever(settings, seed, announce)
     return EXIT_OK
+
+
+# -------------------------------------------------------------- plan/apply
+
+
+def _plan_options(targets: tuple[str, ...], allow_mass_delete: bool) -> Any:
+    from konvsync.plan.planner import PlanOptions
+
+    return PlanOptions(targets=targets, allow_mass_delete=allow_mass_delete)
+
+
+_target_option = click.option(
+    "--target", "targets", multiple=True, metavar="KIND[/KEY]",
+    help="Limit the plan to a kind or one object (repeatable); what it needs is included.")
+_mass_delete_option = click.option(
+    "--allow-mass-delete", is_flag=True,
+    help="Accept deleting more than policy.max_delete_percent of a kind.")
+
+
+@cli.command()
+@click.argument("path", type=click.Path())
+@click.option("--out", "out_file", type=click.Path(dir_okay=False),
+              help="Also save the plan to FILE for 'konvsync apply FILE'.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]),
+              default="text", show_default=True, help="Output format.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 when there are no changes, 2 when there are (1 error, 3 refused).")
+@_target_option
+@_mass_delete_option
+@click.pass_obj
+def plan(options: GlobalOptions, path: str, out_file: str | None, fmt: str,
+         detailed_exitcode: bool, targets: tuple[str, ...], allow_mass_delete: bool) -> int:
+    """Read the portal and show what apply would change to match PATH.
+
+    Exit 0 (with --detailed-exitcode: 0 no changes, 2 changes); 1 error;
+    3 refused (mass delete, portal guard).
+    """
+    from konvsync.render import render_plan
+    from konvsync.workflows import plan_config
+
+    progress = StderrProgress(enabled=options.verbosity >= 0)
+    outcome = plan_config(path, options.connection, _plan_options(targets, allow_mass_delete),
+                          out_file, on_page=progress.page)
+    progress.clear()
+    click.echo(render_plan(outcome.plan, fmt, color=options.color and fmt == "text"))
+    if out_file:
+        click.echo(f"Saved the plan to {out_file}. Apply exactly it with: "
+                   f"konvsync apply {out_file}", err=True)
+    if detailed_exitcode and outcome.plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("path", type=click.Path())
+@click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+@click.option("--parallelism", type=click.IntRange(1, 32), default=4, show_default=True,
+              help="Mutation requests in flight at once.")
+@click.option("--batch-size", type=click.IntRange(1, 100), default=50, show_default=True,
+              help="Mutations per request (aliased in one document).")
+@_target_option
+@_mass_delete_option
+@click.pass_obj
+def apply(options: GlobalOptions, path: str, auto_approve: bool, parallelism: int,
+          batch_size: int, targets: tuple[str, ...], allow_mass_delete: bool) -> int:
+    """Make the portal match PATH (a config), or apply a saved PLANFILE.
+
+    With a config: plans, shows the plan, asks for 'yes' (or --auto-approve).
+    With a plan file: re-reads what it touches and refuses (exit 3) if the
+    portal changed since; applies without asking, as reviewed.
+    Exit 0 done; 1 error or partial failure; 3 refused.
+    """
+    from konvsync.apply import ApplyOptions
+    from konvsync.plan.changes import Plan
+    from konvsync.render import render_plan
+    from konvsync.render.apply_report import render_apply_report
+    from konvsync.workflows import apply_path
+
+    progress = StderrProgress()
+
+    def confirm(plan: Plan) -> None:
+        progress.clear()
+        click.echo(render_plan(plan, "text", color=options.color))
+        click.echo("")
+        if auto_approve:
+            return
+        if not sys.stdin.isatty():
+            raise UsageError("refusing to apply without confirmation: stdin is not a terminal; "
+                             "pass --auto-approve, or apply a saved plan file")
+        answer = click.prompt("Do you want to perform these actions? Only 'yes' will be "
+                              "accepted", default="", show_default=False)
+        if answer.strip() != "yes":
+            raise ApplyCancelled("Apply cancelled.")
+
+    result = apply_path(path, options.connection, _plan_options(targets, allow_mass_delete),
+                        ApplyOptions(batch_size=batch_size, parallelism=parallelism),
+                        confirm, on_page=progress.page, progress=progress.step)
+    progress.clear()
+    if result.report is None:
+        from konvsync.render.values import NO_CHANGES
+
+        click.echo(NO_CHANGES)
+        return EXIT_OK
+    click.echo(render_apply_report(result.report))
+    return EXIT_OK if result.report.ok else EXIT_ERROR
 
 
 def main() -> None:

@@ -96,5 +96,5 @@ class StalePlanError(KonvsyncError):
     exit_code = EXIT_REFUSED
 
 
-class ApplyFailed(KonvsyncError):
-    """Some mutations failed; the summary has already been rendered."""
+class ApplyCancelled(KonvsyncError):
+    """The user did not answer 'yes'; nothing was changed."""

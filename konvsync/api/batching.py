@@ -47,8 +47,10 @@ def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
 
 async def run_mutations(client: PortalClient, calls: Sequence[MutationCall], batch_size: int,
                         parallelism: int,
-                        on_done: Callable[[int], None] | None = None) -> list[MutationOutcome]:
-    """Send ``calls`` (grouped by operation) and return one outcome per call, in order."""
+                        on_done: Callable[[int], None] | None = None,
+                        should_stop: Callable[[], bool] | None = None) -> list[MutationOutcome]:
+    """Send ``calls`` (grouped by operation) and return one outcome per call, in
+    order. Once ``should_stop()`` is true, batches not yet sent are not sent."""
     groups: dict[tuple[str, str], list[int]] = {}
     for index, call in enumerate(calls):
         groups.setdefault((call.kind.name, call.operation), []).append(index)
@@ -60,6 +62,9 @@ async def run_mutations(client: PortalClient, calls: Sequence[MutationCall], bat
 
     async def send(batch: list[MutationCall]) -> list[MutationOutcome]:
         async with semaphore:
+            if should_stop is not None and should_stop():
+                return [MutationOutcome(call, error="not sent: interrupted", code="INTERRUPTED")
+                        for call in batch]
             outcomes = await _send_batch(client, batch)
         if on_done:
             on_done(len(batch))

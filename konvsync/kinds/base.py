@@ -88,6 +88,10 @@ class Kind:
     def document(self) -> DocumentNode:
         return parse(self.document_text)
 
+    def has_operation(self, name: str) -> bool:
+        return any(isinstance(d, OperationDefinitionNode) and d.name and d.name.value == name
+                   for d in self.document.definitions)
+
     def operation(self, name: str) -> OperationDefinitionNode:
         for definition in self.document.definitions:
             if isinstance(definition, OperationDefinitionNode) and definition.name \
@@ -124,12 +128,16 @@ class Kind:
             out[f.name] = _normalize_remote_value(f, node.get(f.name))
         return out
 
-    def normalize_desired(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        """Desired data in the compared shape; only the fields it names."""
+    def normalize_desired(self, data: Mapping[str, Any], keep_case: bool = False
+                          ) -> dict[str, Any]:
+        """Desired data in the compared shape; only the fields it names.
+        ``keep_case`` keeps case-insensitive fields as written (for creates)."""
         out: dict[str, Any] = {}
         for f in self.fields:
             if f.name in data:
-                out[f.name] = normalize_value(f, data[f.name])
+                value = data[f.name]
+                out[f.name] = value if keep_case and f.lowercase and f.shape == "scalar" \
+                    else normalize_value(f, value)
         return out
 
     def build_input(self, values: Mapping[str, Any], resolve: IdResolver) -> dict[str, Any]:

@@ -1,0 +1,154 @@
+"""Changes as small value objects: ``Create``, ``Update``, ``Delete``, each
+with kind, key, before, after and field-level changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from konvsync.config.model import Source
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    path: str
+    """Dotted path below the object: ``name``, ``customFields.tier``."""
+    before: Any
+    after: Any
+
+    @property
+    def top(self) -> str:
+        return self.path.split(".", 1)[0]
+
+    def to_data(self) -> dict[str, Any]:
+        return {"path": self.path, "before": self.before, "after": self.after}
+
+
+@dataclass(frozen=True)
+class Change:
+    action: ClassVar[str] = ""
+    symbol: ClassVar[str] = ""
+
+    kind: str
+    key: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    fields: tuple[FieldChange, ...] = ()
+    remote_id: str | None = None
+    source: Source | None = None
+    note: str | None = None
+    """Why, when it is not obvious: adoption, cascade."""
+
+    @property
+    def address(self) -> str:
+        return f"{self.kind}/{self.key}"
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "action": self.action,
+            "kind": self.kind,
+            "key": self.key,
+            "before": self.before,
+            "after": self.after,
+            "fields": [f.to_data() for f in self.fields],
+        }
+        if self.remote_id is not None:
+            data["id"] = self.remote_id
+        if self.source is not None:
+            data["source"] = str(self.source)
+        if self.note:
+            data["note"] = self.note
+        return data
+
+
+@dataclass(frozen=True)
+class Create(Change):
+    action: ClassVar[str] = "create"
+    symbol: ClassVar[str] = "+"
+
+
+@dataclass(frozen=True)
+class Update(Change):
+    action: ClassVar[str] = "update"
+    symbol: ClassVar[str] = "~"
+    adopt: bool = False
+    """Sets the natural key on a remote object that had none."""
+
+    def changed_fields(self) -> list[str]:
+        return list(dict.fromkeys(f.top for f in self.fields))
+
+    def to_data(self) -> dict[str, Any]:
+        return {**super().to_data(), "adopt": self.adopt}
+
+
+@dataclass(frozen=True)
+class Delete(Change):
+    action: ClassVar[str] = "delete"
+    symbol: ClassVar[str] = "-"
+    cascade: bool = False
+    """Deleted by the server with its parent; no mutation of its own."""
+
+    def to_data(self) -> dict[str, Any]:
+        return {**super().to_data(), "cascade": self.cascade}
+
+
+CHANGE_TYPES: dict[str, type[Change]] = {c.action: c for c in (Create, Update, Delete)}
+
+
+def change_from_data(data: dict[str, Any]) -> Change:
+    """The inverse of ``Change.to_data`` (for saved plans)."""
+    cls = CHANGE_TYPES[data["action"]]
+    extra: dict[str, Any] = {}
+    if cls is Update:
+        extra["adopt"] = bool(data.get("adopt"))
+    if cls is Delete:
+        extra["cascade"] = bool(data.get("cascade"))
+    return cls(
+        kind=data["kind"], key=data["key"], before=data.get("before"), after=data.get("after"),
+        fields=tuple(FieldChange(f["path"], f["before"], f["after"]) for f in data["fields"]),
+        remote_id=data.get("id"), source=None, note=data.get("note"), **extra)
+
+
+@dataclass
+class Plan:
+    """Changes in apply order, with what a reviewer needs to know."""
+
+    changes: list[Change]
+    endpoint: str
+    portal: str | None
+    warnings: list[str] = field(default_factory=list)
+    welcome_emails: int = 0
+
+    FORMAT_VERSION: ClassVar[str] = "1"
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {"add": 0, "change": 0, "destroy": 0}
+        for change in self.changes:
+            counts[{"create": "add", "update": "change", "delete": "destroy"}[change.action]] += 1
+        return counts
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def by_kind(self) -> dict[str, list[Change]]:
+        out: dict[str, list[Change]] = {}
+        for change in self.changes:
+            out.setdefault(change.kind, []).append(change)
+        return out
+
+    @property
+    def data(self) -> dict[str, Any]:
+        from konvsync import __version__
+
+        return {
+            "format_version": self.FORMAT_VERSION,
+            "konvsync_version": __version__,
+            "endpoint": self.endpoint,
+            "portal": self.portal,
+            "summary": self.counts,
+            "warnings": list(self.warnings),
+            "welcome_emails": self.welcome_emails,
+            "changes": [c.to_data() for c in self.changes],
+        }

@@ -1,0 +1,157 @@
+"""Desired vs remote, kind by kind, by natural key.
+
+Normalized objects are compared with ``==`` first; deepdiff runs only on the
+objects that differ, to explain them field by field. Fields the config omits
+and fields in ``policy.ignore_changes`` are not compared; ``null`` clears.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from konvsync.config.model import DesiredObject, DesiredState, Policy
+from konvsync.kinds import KINDS, kind
+from konvsync.kinds.base import Kind
+from konvsync.kinds.locations import split_location_key
+from konvsync.plan.changes import Change, Create, Delete, FieldChange, Update
+from konvsync.plan.remote import RemoteKind, RemoteObject, RemoteState
+
+
+def diff_state(desired: DesiredState, remote: RemoteState) -> list[Change]:
+    """Every change, creates and updates in apply order, then deletes in reverse."""
+    upserts: list[Change] = []
+    deletes: list[list[Change]] = []
+    adopted_accounts: dict[str, str] = {}
+    for k in KINDS:
+        wanted = desired.objects.get(k.name)
+        pruned = k.name in desired.policy.prune
+        if wanted is None and not pruned and k.name != "locations":
+            continue
+        remote_kind = remote.get(k.name)
+        if k.name == "locations":
+            remote_kind = _rekey_locations(remote_kind, adopted_accounts)
+        kind_upserts, adopted = _upserts(k, wanted or {}, remote_kind, desired.policy)
+        if k.name == "accounts":
+            adopted_accounts = adopted
+        upserts.extend(kind_upserts)
+        deletes.append(_deletes(k, wanted or {}, remote_kind, desired, remote, adopted))
+    return upserts + [c for group in reversed(deletes) for c in group]
+
+
+def _upserts(k: Kind, wanted: dict[str, DesiredObject], remote: RemoteKind,
+             policy: Policy) -> tuple[list[Change], dict[str, str]]:
+    ignored = policy.ignore_changes.get(k.name, frozenset())
+    changes: list[Change] = []
+    adopted: dict[str, str] = {}
+    adoptable = _adoptable(remote)
+    for key, obj in wanted.items():
+        after = k.normalize_desired(obj.data)
+        current = remote.objects.get(key)
+        if current is None:
+            candidate = adoptable.get(after.get("name")) if "name" in after else None
+            if candidate is None:
+                changes.append(Create(k.name, key, None, k.normalize_desired(obj.data, True),
+                                      source=obj.source))
+                continue
+            current = candidate
+            adopted[candidate.id] = key
+        compared = {name: value for name, value in after.items()
+                    if name not in ignored or current.key is None and name == k.key_field}
+        before = {name: current.data.get(name) for name in compared}
+        if before == compared:
+            continue
+        fields = field_changes(before, compared)
+        if current.key is None:
+            changes.append(Update(k.name, key, before, compared, fields, current.id, obj.source,
+                                  note=f"adopts the existing {k.singular} {current.id} "
+                                       f"(same name, no {k.key_field})", adopt=True))
+        else:
+            changes.append(Update(k.name, key, before, compared, fields, current.id, obj.source))
+    return changes, adopted
+
+
+def _adoptable(remote: RemoteKind) -> dict[Any, RemoteObject]:
+    """Keyless remote objects by name, when the name is unique among them."""
+    by_name: dict[Any, list[RemoteObject]] = {}
+    for obj in remote.keyless:
+        by_name.setdefault(obj.data.get("name"), []).append(obj)
+    return {name: objs[0] for name, objs in by_name.items() if len(objs) == 1}
+
+
+def _rekey_locations(remote: RemoteKind, adopted_accounts: dict[str, str]) -> RemoteKind:
+    """Locations of an adopted account take the account's new key."""
+    if not adopted_accounts:
+        return remote
+    placeholders = {f"<id {rid}>": key for rid, key in adopted_accounts.items()}
+    rekeyed = RemoteKind(keyless=remote.keyless)
+    for key, obj in remote.objects.items():
+        account, name = split_location_key(key)
+        if account in placeholders:
+            key = f"{placeholders[account]}/{name}"
+            obj = RemoteObject(obj.kind, key, obj.id, {**obj.data, "account": placeholders[account]})
+        rekeyed.objects[key] = obj
+    return rekeyed
+
+
+def _deletes(k: Kind, wanted: dict[str, DesiredObject], remote: RemoteKind,
+             desired: DesiredState, state: RemoteState, adopted: dict[str, str]) -> list[Change]:
+    policy = desired.policy
+    out: list[Change] = []
+    if k.name == "locations":
+        deleted_accounts = _pruned_keys(kind("accounts"), desired, state)
+        for key, obj in remote.objects.items():
+            account, _ = split_location_key(key)
+            if account in deleted_accounts:
+                out.append(Delete(k.name, key, obj.data, None, remote_id=obj.id,
+                                  note=f"deleted with account {account}", cascade=True))
+            elif account in desired.location_owners and key not in wanted \
+                    and not policy.is_protected(k.name, key):
+                out.append(Delete(k.name, key, obj.data, None, remote_id=obj.id))
+        return out
+    if k.name not in policy.prune:
+        return out
+    for key in sorted(_pruned_keys(k, desired, state)):
+        obj = remote.objects[key]
+        out.append(Delete(k.name, key, obj.data, None, remote_id=obj.id))
+    return out
+
+
+def _pruned_keys(k: Kind, desired: DesiredState, state: RemoteState) -> set[str]:
+    policy = desired.policy
+    if k.name not in policy.prune:
+        return set()
+    wanted = desired.objects.get(k.name, {})
+    return {key for key in state.get(k.name).objects
+            if key not in wanted and not policy.is_protected(k.name, key)}
+
+
+def field_changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[FieldChange, ...]:
+    """Field-level changes between two normalized objects, by deepdiff.
+
+    Changes inside a list are reported as the whole list (a set of
+    permissions reads better whole than by index)."""
+    tree = DeepDiff(before, after, view="tree", verbose_level=2)
+    paths: set[tuple[Any, ...]] = set()
+    for levels in tree.values():
+        for level in levels:
+            path: list[Any] = []
+            for part in level.path(output_format="list"):
+                if isinstance(part, int):
+                    break
+                path.append(part)
+            if path:
+                paths.add(tuple(path))
+    # A whole-object change (address: null -> {...}) hides its parts.
+    paths = {p for p in paths if not any(p[: len(q)] == q and p != q for q in paths)}
+    return tuple(FieldChange(".".join(map(str, p)), _at(before, p), _at(after, p))
+                 for p in sorted(paths, key=lambda p: tuple(map(str, p))))
+
+
+def _at(value: Any, path: tuple[Any, ...]) -> Any:
+    for part in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value

@@ -1,0 +1,111 @@
+"""Saved plans: what was reviewed, so that exactly that is applied.
+
+The file holds the plan's data (changes with before/after), the config
+digest, the kinds read, and a digest of every remote object the plan
+touches. No secret or token is ever in it: none is in the plan's data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from konvsync import __version__
+from konvsync.config.model import Policy
+from konvsync.errors import ConfigError, StalePlanError
+from konvsync.plan.changes import Change, Plan, change_from_data
+from konvsync.plan.planner import PlanOutcome, find_by_id
+from konvsync.plan.remote import RemoteState
+
+PLANFILE_FORMAT = "konvsync-plan/1"
+
+
+@dataclass
+class SavedPlan:
+    plan: Plan
+    endpoint: str
+    config_digest: str
+    read_kinds: list[str]
+    remote_digests: dict[str, str | None]
+    send_welcome_email: bool
+
+
+def write_planfile(path: str, outcome: PlanOutcome, config_digest: str, policy: Policy) -> None:
+    document = {
+        "planfile": PLANFILE_FORMAT,
+        "konvsync_version": __version__,
+        "config_digest": config_digest,
+        "read_kinds": outcome.read_kinds,
+        "send_welcome_email": policy.send_welcome_email,
+        "remote_digests": outcome.remote_digests,
+        "plan": outcome.plan.data,
+    }
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2, sort_keys=False, default=str)
+            handle.write("\n")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def is_planfile(path: str) -> bool:
+    candidate = Path(path)
+    if not candidate.is_file() or candidate.suffix in (".yaml", ".yml"):
+        return False
+    try:
+        with candidate.open("rb") as handle:
+            head = handle.read(64)
+    except OSError:
+        return False
+    return head.lstrip().startswith(b"{")
+
+
+def read_planfile(path: str) -> SavedPlan:
+    try:
+        document: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not a readable konvsync plan file") from exc
+    if not isinstance(document, dict) or document.get("planfile") != PLANFILE_FORMAT:
+        raise StalePlanError(f"{path}: plan file format {document.get('planfile')!r} is not "
+                             f"{PLANFILE_FORMAT!r} (made by another konvsync release); "
+                             "run plan again")
+    data = document["plan"]
+    if data.get("format_version") != Plan.FORMAT_VERSION:
+        raise StalePlanError(f"{path}: plan format_version {data.get('format_version')!r} is "
+                             "not supported by this release; run plan again")
+    plan = Plan(
+        changes=[change_from_data(c) for c in data["changes"]],
+        endpoint=data["endpoint"], portal=data.get("portal"),
+        warnings=list(data.get("warnings", [])), welcome_emails=data.get("welcome_emails", 0))
+    return SavedPlan(plan, data["endpoint"], document["config_digest"], document["read_kinds"],
+                     document["remote_digests"], bool(document.get("send_welcome_email", True)))
+
+
+def check_fresh(saved: SavedPlan, endpoint_name: str, remote: RemoteState) -> None:
+    """Refuse (StalePlanError) if the portal moved since the plan was made."""
+    if saved.endpoint != endpoint_name:
+        raise StalePlanError(f"stale plan: it was made for endpoint {saved.endpoint!r}, not "
+                             f"{endpoint_name!r}; run plan again")
+    if saved.plan.portal is not None and remote.portal_name != saved.plan.portal:
+        raise StalePlanError(f"stale plan: it was made for portal {saved.plan.portal!r}, the "
+                             f"endpoint serves {remote.portal_name!r}; run plan again")
+    for change in saved.plan.changes:
+        if _changed(change, saved.remote_digests.get(change.address), remote):
+            raise StalePlanError(f"stale plan: {change.address} changed since the plan was "
+                                 "made; run plan again")
+
+
+def _changed(change: Change, digest: str | None, remote: RemoteState) -> bool:
+    if change.remote_id is None:
+        return remote.lookup(change.address) is not None
+    current = find_by_id(remote, change.kind, change.remote_id)
+    return current is None or current.digest != digest

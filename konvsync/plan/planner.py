@@ -1,0 +1,177 @@
+"""Making a plan: read what the config needs, normalize, diff, check
+references and safety, narrow to ``--target``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from konvsync.api.client import PortalClient
+from konvsync.api.documents import viewer_query
+from konvsync.api.pagination import read_kinds
+from konvsync.config.model import DesiredState
+from konvsync.errors import ConfigInvalid, ConfigProblem, UsageError
+from konvsync.kinds import KINDS, KINDS_BY_NAME, kind
+from konvsync.kinds.locations import split_location_key
+from konvsync.plan.changes import Change, Create, Delete, Plan
+from konvsync.plan.diff import diff_state
+from konvsync.plan.remote import RemoteObject, RemoteState, normalize_nodes
+from konvsync.plan.safety import check_mass_delete, check_portal, welcome_emails
+
+ProgressCallback = Callable[[str, int], None]
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    targets: tuple[str, ...] = ()
+    allow_mass_delete: bool = False
+
+
+@dataclass
+class PlanOutcome:
+    plan: Plan
+    remote: RemoteState
+    read_kinds: list[str]
+    remote_digests: dict[str, str | None] = field(default_factory=dict)
+
+
+def kinds_to_read(desired: DesiredState) -> list[str]:
+    """Kinds the config names or prunes, the kinds they reference, and the
+    kinds that carry them (locations come with accounts)."""
+    wanted = set(desired.objects) | set(desired.policy.prune)
+    pending = list(wanted)
+    while pending:
+        k = kind(pending.pop())
+        for f in k.references:
+            if f.ref and f.ref not in wanted:
+                wanted.add(f.ref)
+                pending.append(f.ref)
+        if k.read_via and k.read_via not in wanted:
+            wanted.add(k.read_via)
+            pending.append(k.read_via)
+    return [k.name for k in KINDS if k.name in wanted and k.read_via is None]
+
+
+async def read_remote(client: PortalClient, kind_names: list[str],
+                      on_page: ProgressCallback | None = None) -> RemoteState:
+    viewer_task = client.execute(viewer_query(), label="Viewer")
+    nodes_task = read_kinds(client, [kind(n) for n in kind_names], on_page)
+    viewer, nodes = await asyncio.gather(viewer_task, nodes_task)
+    state = normalize_nodes(nodes)
+    state.portal_name = viewer.raise_for_errors("viewer")["viewer"]["portalName"]
+    return state
+
+
+async def create_plan(client: PortalClient, desired: DesiredState, endpoint_name: str,
+                      options: PlanOptions, on_page: ProgressCallback | None = None
+                      ) -> PlanOutcome:
+    targets = parse_targets(options.targets)
+    names = kinds_to_read(desired)
+    remote = await read_remote(client, names, on_page)
+    check_portal(desired, remote)
+    check_references(desired, remote)
+    changes = diff_state(desired, remote)
+    warnings: list[str] = []
+    if targets:
+        changes = select_targets(changes, targets)
+        warnings.append("--target limits this plan to part of the configuration; the rest "
+                        "may still differ (use it for exceptional cases, as in Terraform)")
+    check_mass_delete(changes, desired, remote, options.allow_mass_delete)
+    emails = welcome_emails(changes, desired)
+    if emails:
+        warnings.append(f"{emails} new user(s) will receive a welcome e-mail "
+                        "(policy.send_welcome_email: false turns this off)")
+    plan = Plan(changes, endpoint_name, remote.portal_name, warnings, emails)
+    return PlanOutcome(plan, remote, names, remote_digests(changes, remote))
+
+
+def remote_digests(changes: list[Change], remote: RemoteState) -> dict[str, str | None]:
+    """For every change, the digest of the remote object it touches as read
+    (None: the object must still be absent)."""
+    digests: dict[str, str | None] = {}
+    for change in changes:
+        obj = find_by_id(remote, change.kind, change.remote_id) if change.remote_id else None
+        digests[change.address] = obj.digest if obj else None
+    return digests
+
+
+def find_by_id(remote: RemoteState, kind_name: str, remote_id: str | None) -> RemoteObject | None:
+    for obj in remote.get(kind_name).all():
+        if obj.id == remote_id:
+            return obj
+    return None
+
+
+def check_references(desired: DesiredState, remote: RemoteState) -> None:
+    """Every reference resolves in the config or in the portal."""
+    problems: list[ConfigProblem] = []
+    for kind_name, objects in desired.objects.items():
+        k = kind(kind_name)
+        for obj in objects.values():
+            for f in k.references:
+                if f.ref == k.parent:
+                    continue
+                target = kind(f.ref or "")
+                value = obj.data.get(f.name)
+                for ref in value if isinstance(value, list) else [value] if value else []:
+                    key = str(ref).lower() if target.field_map[target.key_field].lowercase \
+                        else str(ref)
+                    if key in desired.objects.get(target.name, {}) \
+                            or key in remote.get(target.name).objects:
+                        continue
+                    problems.append(ConfigProblem(
+                        obj.source.file, obj.source.line, obj.source.column,
+                        f"{k.singular} {obj.key!r}: {f.name} refers to {target.singular} "
+                        f"{ref!r}, which neither the configuration nor the portal has"))
+    if problems:
+        raise ConfigInvalid(problems)
+
+
+def parse_targets(targets: tuple[str, ...]) -> list[tuple[str, str | None]]:
+    out = []
+    for target in targets:
+        kind_name, sep, key = target.partition("/")
+        if kind_name not in KINDS_BY_NAME:
+            raise UsageError(f"--target {target!r}: unknown kind {kind_name!r} "
+                             f"(one of {', '.join(KINDS_BY_NAME)})")
+        if sep and not key:
+            raise UsageError(f"--target {target!r}: give KIND or KIND/KEY")
+        k = kind(kind_name)
+        if key and k.field_map[k.key_field].lowercase:
+            key = key.lower()
+        out.append((kind_name, key or None))
+    return out
+
+
+def select_targets(changes: list[Change], targets: list[tuple[str, str | None]]) -> list[Change]:
+    """The targeted changes, plus the creates they depend on and, for a
+    targeted account, its locations."""
+    by_address = {c.address: c for c in changes}
+
+    def targeted(change: Change) -> bool:
+        for kind_name, key in targets:
+            if change.kind == kind_name and (key is None or change.key == key):
+                return True
+            if change.kind == "locations" and kind_name == "accounts":
+                account, _ = split_location_key(change.key)
+                if key is None or account == key:
+                    return True
+        return False
+
+    selected = {c.address for c in changes if targeted(c)}
+    pending = list(selected)
+    while pending:
+        change = by_address[pending.pop()]
+        if isinstance(change, Delete) or change.after is None:
+            continue
+        k = kind(change.kind)
+        for f in k.references:
+            value = change.after.get(f.name)
+            for ref in value if isinstance(value, list) else [value] if value else []:
+                address = f"{f.ref}/{ref}"
+                dependency = by_address.get(address)
+                if isinstance(dependency, Create) and address not in selected:
+                    selected.add(address)
+                    pending.append(address)
+    return [c for c in changes if c.address in selected]

@@ -1,0 +1,99 @@
+"""The portal's current state, read and normalized to the config's shape:
+per kind, objects by natural key with their server IDs and digests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from konvsync.errors import PlanError
+from konvsync.kinds import KINDS_BY_NAME, kind
+from konvsync.kinds.base import ref_key
+from konvsync.kinds.locations import location_key
+
+
+@dataclass
+class RemoteObject:
+    kind: str
+    key: str | None
+    """None for an object without a natural key (adoptable)."""
+    id: str
+    data: dict[str, Any]
+
+    @property
+    def digest(self) -> str:
+        return object_digest(self.id, self.data)
+
+
+def object_digest(remote_id: str, data: dict[str, Any]) -> str:
+    text = json.dumps({"id": remote_id, "data": data}, sort_keys=True, default=str)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass
+class RemoteKind:
+    objects: dict[str, RemoteObject] = field(default_factory=dict)
+    keyless: list[RemoteObject] = field(default_factory=list)
+
+    def all(self) -> Iterable[RemoteObject]:
+        yield from self.objects.values()
+        yield from self.keyless
+
+    def __len__(self) -> int:
+        return len(self.objects) + len(self.keyless)
+
+
+@dataclass
+class RemoteState:
+    kinds: dict[str, RemoteKind]
+    portal_name: str | None = None
+
+    def get(self, kind_name: str) -> RemoteKind:
+        return self.kinds.get(kind_name) or RemoteKind()
+
+    def id_of(self, kind_name: str, key: str) -> str | None:
+        obj = self.get(kind_name).objects.get(key)
+        return obj.id if obj else None
+
+    def lookup(self, address: str) -> RemoteObject | None:
+        kind_name, _, key = address.partition("/")
+        return self.get(kind_name).objects.get(key)
+
+
+def normalize_nodes(nodes_by_kind: dict[str, list[dict[str, Any]]]) -> RemoteState:
+    """Normalize raw nodes; locations come from their accounts' nodes."""
+    kinds: dict[str, RemoteKind] = {}
+    for kind_name, nodes in nodes_by_kind.items():
+        k = kind(kind_name)
+        bucket = kinds.setdefault(kind_name, RemoteKind())
+        for node in nodes:
+            _add(bucket, RemoteObject(kind_name, k.key_of(node), node["id"],
+                                      k.normalize_remote(node)))
+        for child in (c for c in KINDS_BY_NAME.values() if c.read_via == kind_name):
+            children = kinds.setdefault(child.name, RemoteKind())
+            for node in nodes:
+                parent_key = k.key_of(node) or ref_key(node)
+                for item in node.get(child.name) or []:
+                    data = child.normalize_remote({**item, "account": node})
+                    _add(children, RemoteObject(child.name, location_key(parent_key, item["name"]),
+                                                item["id"], data))
+    return RemoteState(kinds)
+
+
+def _add(bucket: RemoteKind, obj: RemoteObject) -> None:
+    if obj.key is None:
+        bucket.keyless.append(obj)
+        return
+    other = bucket.objects.get(obj.key)
+    if other is not None:
+        if obj.kind == "locations":
+            # Two locations of one account share a name: keep both visible by ID.
+            obj.key = f"{obj.key}#{obj.id}"
+            bucket.objects[obj.key] = obj
+            return
+        raise PlanError(f"two remote {obj.kind} claim the key {obj.key!r}: IDs {other.id} and "
+                        f"{obj.id}; fix one of them in the portal first")
+    bucket.objects[obj.key] = obj

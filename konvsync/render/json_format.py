@@ -1,0 +1,12 @@
+"""The JSON plan: ``plan.data`` as is, described by schemas/plan.schema.json
+(``format_version`` "1")."""
+
+from __future__ import annotations
+
+import json
+
+from konvsync.plan.changes import Plan
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan.data, indent=2, ensure_ascii=False, default=str)

@@ -1,0 +1,73 @@
+"""Markdown for a pull-request comment: a summary table, deletes first, one
+collapsible ``<details>`` section per kind, and never longer than a comment
+may be (65,536 characters): past that it says what it left out."""
+
+from __future__ import annotations
+
+from konvsync.plan.changes import Change, Delete, Plan, Update
+from konvsync.render.values import NO_CHANGES, show, summary_line
+
+MAX_COMMENT = 65_536
+_RESERVE = 600
+_ORDER = {"delete": 0, "update": 1, "create": 2}
+
+
+def render_markdown(plan: Plan, limit: int = MAX_COMMENT) -> str:
+    head = [f"### konvsync plan for `{plan.endpoint}`", ""]
+    if not plan.has_changes:
+        return "\n".join([*head, f"**{NO_CHANGES}**", ""])
+    head.append(f"**{summary_line(plan.counts)}**")
+    head.append("")
+    head.append("| kind | add | change | destroy |")
+    head.append("|---|---:|---:|---:|")
+    by_kind = plan.by_kind()
+    kinds = sorted(by_kind, key=lambda k: (not any(isinstance(c, Delete) for c in by_kind[k]),
+                                           list(by_kind).index(k)))
+    for kind_name in kinds:
+        counts = {a: sum(1 for c in by_kind[kind_name] if c.action == a)
+                  for a in ("create", "update", "delete")}
+        destroy = f"**{counts['delete']}**" if counts["delete"] else "0"
+        head.append(f"| {kind_name} | {counts['create']} | {counts['update']} | {destroy} |")
+    head.append("")
+    for warning in plan.warnings:
+        head.append(f"> [!WARNING]\n> {_escape(warning)}")
+        head.append("")
+    out = "\n".join(head)
+    budget = limit - _RESERVE
+    omitted = 0
+    for kind_name in kinds:
+        changes = sorted(by_kind[kind_name], key=lambda c: _ORDER[c.action])
+        opening = (f"<details><summary><b>{kind_name}</b>: {len(changes)} change(s)</summary>"
+                   "\n\n```diff\n")
+        closing = "```\n\n</details>\n"
+        if len(out) + len(opening) + len(closing) > budget:
+            omitted += len(changes)
+            continue
+        section = opening
+        for index, change in enumerate(changes):
+            line = _line(change)
+            if len(out) + len(section) + len(line) + len(closing) > budget:
+                omitted += len(changes) - index
+                break
+            section += line
+        out += "\n" + section + closing
+    if omitted:
+        out += (f"\n_{omitted} of {len(plan.changes)} changes are not shown: the plan is longer "
+                "than a pull-request comment may be. The JSON plan (`--format json`) or the "
+                "saved plan file has them all._\n")
+    return out
+
+
+def _line(change: Change) -> str:
+    prefix = {"create": "+", "update": "!", "delete": "-"}[change.action]
+    text = f"{prefix} {change.address}"
+    if isinstance(change, Update):
+        parts = [f"{f.path}: {show(f.before)} -> {show(f.after)}" for f in change.fields]
+        text += "  " + "; ".join(parts)
+    if change.note:
+        text += f"  ({change.note})"
+    return _escape(text).replace("\n", " ") + "\n"
+
+
+def _escape(text: str) -> str:
+    return text.replace("```", "'''")

@@ -1,0 +1,24 @@
+"""Rendering one value the same way in every human-readable format."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def show(value: Any) -> str:
+    if value is None:
+        return "null"
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def action_label(action: str) -> str:
+    return {"create": "created", "update": "updated in-place", "delete": "destroyed"}[action]
+
+
+def summary_line(counts: dict[str, int]) -> str:
+    return (f"Plan: {counts['add']} to add, {counts['change']} to change, "
+            f"{counts['destroy']} to destroy.")
+
+
+NO_CHANGES = "No changes. The portal matches the configuration."

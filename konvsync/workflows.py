@@ -1,0 +1,104 @@
+"""The use cases behind ``plan`` and ``apply``: config -> portal -> plan ->
+(confirm) -> apply. The CLI supplies the callbacks that talk to the user."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from konvsync.api.connect import ConnectionOptions, PortalTarget, portal_target
+from konvsync.apply import ApplyOptions, ApplyReport, Interrupted, PlanExecutor, Progress
+from konvsync.config.loader import load_config
+from konvsync.config.model import DesiredState
+from konvsync.plan.changes import Plan
+from konvsync.plan.planfile import check_fresh, is_planfile, read_planfile, write_planfile
+from konvsync.plan.planner import PlanOptions, PlanOutcome, ProgressCallback, create_plan, read_remote
+from konvsync.plan.remote import RemoteState
+
+
+@dataclass
+class ApplyResult:
+    plan: Plan
+    report: ApplyReport | None
+    """None when there was nothing to do."""
+    from_planfile: bool
+
+
+def plan_config(path: str, connection: ConnectionOptions, options: PlanOptions,
+                out_file: str | None = None, on_page: ProgressCallback | None = None
+                ) -> PlanOutcome:
+    desired = load_config(path, allow_external_refs=True)
+    with portal_target(connection, desired.endpoint) as target:
+        outcome = _plan(target, desired, options, on_page)
+    if out_file:
+        write_planfile(out_file, outcome, desired.digest, desired.policy)
+    return outcome
+
+
+def _plan(target: PortalTarget, desired: DesiredState, options: PlanOptions,
+          on_page: ProgressCallback | None) -> PlanOutcome:
+    async def run() -> PlanOutcome:
+        async with target.client() as client:
+            return await create_plan(client, desired, target.endpoint.name, options, on_page)
+
+    return asyncio.run(run())
+
+
+def apply_path(path: str, connection: ConnectionOptions, plan_options: PlanOptions,
+               apply_options: ApplyOptions, confirm: Callable[[Plan], None],
+               on_page: ProgressCallback | None = None, progress: Progress | None = None
+               ) -> ApplyResult:
+    """Apply a config (plan, ``confirm`` raises to stop, apply) or a saved
+    plan file (re-read what it touches, refuse if stale, apply unasked)."""
+    if is_planfile(path):
+        return _apply_saved(path, connection, apply_options, on_page, progress)
+    desired = load_config(path, allow_external_refs=True)
+    with portal_target(connection, desired.endpoint) as target:
+        outcome = _plan(target, desired, plan_options, on_page)
+        if not outcome.plan.has_changes:
+            return ApplyResult(outcome.plan, None, False)
+        confirm(outcome.plan)
+        options = ApplyOptions(apply_options.batch_size, apply_options.parallelism,
+                               desired.policy.send_welcome_email)
+        report = _execute(target, outcome.remote, outcome.plan, options, progress)
+    return ApplyResult(outcome.plan, report, False)
+
+
+def _apply_saved(path: str, connection: ConnectionOptions, apply_options: ApplyOptions,
+                 on_page: ProgressCallback | None, progress: Progress | None) -> ApplyResult:
+    saved = read_planfile(path)
+    with portal_target(connection, saved.endpoint) as target:
+
+        async def reread() -> RemoteState:
+            async with target.client() as client:
+                return await read_remote(client, saved.read_kinds, on_page)
+
+        remote = asyncio.run(reread())
+        check_fresh(saved, target.endpoint.name, remote)
+        if not saved.plan.has_changes:
+            return ApplyResult(saved.plan, None, True)
+        options = ApplyOptions(apply_options.batch_size, apply_options.parallelism,
+                               saved.send_welcome_email)
+        report = _execute(target, remote, saved.plan, options, progress)
+    return ApplyResult(saved.plan, report, True)
+
+
+def _execute(target: PortalTarget, remote: RemoteState, plan: Plan, options: ApplyOptions,
+             progress: Progress | None) -> ApplyReport:
+    stop = Interrupted()
+
+    async def run() -> ApplyReport:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGINT, stop.set)
+        try:
+            async with target.client() as client:
+                return await PlanExecutor(client, remote, options, progress, stop).execute(plan)
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGINT)
+
+    return asyncio.run(run())
