@@ -51,8 +51,11 @@ class ApplyReport:
     interrupted: bool = False
 
     def count(self, status: str, action: str | None = None) -> int:
-        return sum(1 for r in self.results
-                   if r.status == status and (action is None or r.change.action == action))
+        return sum(
+            1
+            for r in self.results
+            if r.status == status and (action is None or r.change.action == action)
+        )
 
     @property
     def ok(self) -> bool:
@@ -74,8 +77,14 @@ class Interrupted:
 
 
 class PlanExecutor:
-    def __init__(self, client: PortalClient, remote: RemoteState, options: ApplyOptions,
-                 progress: Progress | None = None, stop: Interrupted | None = None) -> None:
+    def __init__(
+        self,
+        client: PortalClient,
+        remote: RemoteState,
+        options: ApplyOptions,
+        progress: Progress | None = None,
+        stop: Interrupted | None = None,
+    ) -> None:
         self.client = client
         self.options = options
         self.progress = progress
@@ -105,8 +114,11 @@ class PlanExecutor:
         for change in changes:
             blocker = self._blocker(change)
             if blocker:
-                self._record(change, "skipped", f"depends on {blocker}, which "
-                             f"{self.unavailable[blocker].split(':')[0]}")
+                self._record(
+                    change,
+                    "skipped",
+                    f"depends on {blocker}, which {self.unavailable[blocker].split(':')[0]}",
+                )
             elif isinstance(change, Delete) and change.cascade:
                 self._record(change, "done")
             else:
@@ -130,8 +142,12 @@ class PlanExecutor:
             if not pending or self.stop.is_set:
                 break
         for change in pending:
-            self._record(change, "failed", "no answer to the create after "
-                         f"{MAX_AMBIGUOUS_ROUNDS} tries; it was not found by its key")
+            self._record(
+                change,
+                "failed",
+                "no answer to the create after "
+                f"{MAX_AMBIGUOUS_ROUNDS} tries; it was not found by its key",
+            )
 
     async def _send(self, changes: list[Change], advance: Callable[[int], None]) -> list[Change]:
         """Send ``changes``; return the creates to send again (ambiguous and
@@ -144,9 +160,14 @@ class PlanExecutor:
                 sendable.append(change)
             except KeyError as exc:
                 self._record(change, "failed", f"cannot resolve reference {exc.args[0]}")
-        outcomes = await run_mutations(self.client, calls, self.options.batch_size,
-                                       self.options.parallelism, on_done=advance,
-                                       should_stop=lambda: self.stop.is_set)
+        outcomes = await run_mutations(
+            self.client,
+            calls,
+            self.options.batch_size,
+            self.options.parallelism,
+            on_done=advance,
+            should_stop=lambda: self.stop.is_set,
+        )
         resend: list[Change] = []
         ambiguous: list[Change] = []
         for change, outcome in zip(sendable, outcomes, strict=True):
@@ -180,8 +201,9 @@ class PlanExecutor:
             try:
                 found = await fetch_object(self.client, kind(change.kind), change.key)
             except KonvsyncError as exc:
-                self._record(change, "failed", f"no answer to the create, and reading it back "
-                             f"failed: {exc}")
+                self._record(
+                    change, "failed", f"no answer to the create, and reading it back failed: {exc}"
+                )
                 continue
             if found is None:
                 resend.append(change)
@@ -195,13 +217,17 @@ class PlanExecutor:
             self._record(change, "done", "created (confirmed by reading it back)")
         if follow_ups:
             calls = [self._call(u, fields=list((u.after or {}).keys())) for u in follow_ups]
-            outcomes = await run_mutations(self.client, calls, self.options.batch_size,
-                                           self.options.parallelism)
+            outcomes = await run_mutations(
+                self.client, calls, self.options.batch_size, self.options.parallelism
+            )
             for update, outcome in zip(follow_ups, outcomes, strict=True):
                 if not outcome.ok:
                     self.unavailable[update.address] = "failed: update after create"
-                    self._replace(update.address, "failed",
-                                  f"created, but the update that followed failed: {outcome.error}")
+                    self._replace(
+                        update.address,
+                        "failed",
+                        f"created, but the update that followed failed: {outcome.error}",
+                    )
         return resend
 
     # --------------------------------------------------------------- helpers
@@ -214,8 +240,11 @@ class PlanExecutor:
         if isinstance(change, Update):
             names = fields if fields is not None else change.changed_fields()
             values = {name: after.get(name) for name in names}
-            return MutationCall(k, k.update_operation,
-                                {"id": change.remote_id, "input": k.build_input(values, self._id)})
+            return MutationCall(
+                k,
+                k.update_operation,
+                {"id": change.remote_id, "input": k.build_input(values, self._id)},
+            )
         variables: dict[str, Any] = {"input": k.build_input(after, self._id)}
         if k.parent is not None:
             parent_key, _ = split_location_key(change.key)
@@ -270,14 +299,17 @@ def _steps(changes: list[Change]) -> list[tuple[str, list[Change]]]:
         if upserts:
             steps.append((f"{k.name}: create/update", upserts))
     for k in reversed(KINDS):
-        deletes = [c for c in changes if c.kind == k.name and isinstance(c, Delete)]
+        deletes: list[Change] = [
+            c for c in changes if c.kind == k.name and isinstance(c, Delete)
+        ]
         if deletes:
             steps.append((f"{k.name}: delete", deletes))
     return steps
 
 
-async def fetch_object(client: PortalClient, k: Kind, key: str
-                       ) -> tuple[str, dict[str, Any]] | None:
+async def fetch_object(
+    client: PortalClient, k: Kind, key: str
+) -> tuple[str, dict[str, Any]] | None:
     """Read one object by its natural key: (ID, normalized data) or None."""
     if k.parent is not None:
         parent_key, _ = split_location_key(key)
@@ -285,8 +317,11 @@ async def fetch_object(client: PortalClient, k: Kind, key: str
     else:
         lookup_kind, lookup_key = k, key
     if lookup_kind.has_operation(lookup_kind.get_operation):
-        response = await client.execute(operation_text(lookup_kind, lookup_kind.get_operation),
-                                        {"key": lookup_key}, label=lookup_kind.get_operation)
+        response = await client.execute(
+            operation_text(lookup_kind, lookup_kind.get_operation),
+            {"key": lookup_key},
+            label=lookup_kind.get_operation,
+        )
         data = response.raise_for_errors(f"reading {lookup_kind.singular} {lookup_key}")
         node = next(iter(data.values()))
         nodes = [node] if node else []
@@ -295,4 +330,3 @@ async def fetch_object(client: PortalClient, k: Kind, key: str
     state = normalize_nodes({lookup_kind.name: nodes})
     found = state.get(k.name).objects.get(key)
     return (found.id, found.data) if found else None
-

@@ -44,13 +44,23 @@ class GlobalOptions:
 class KonvsyncCLI(click.Group):
     """Turns every error into one redacted line on stderr and its exit code."""
 
-    def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
-             complete_var: str | None = None, standalone_mode: bool = True,
-             **extra: Any) -> NoReturn:
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> NoReturn:
         show_traceback = "--traceback" in (args if args is not None else sys.argv[1:])
         try:
-            code = super().main(args=args, prog_name=prog_name or "konvsync",
-                                complete_var=complete_var, standalone_mode=False, **extra)
+            code = super().main(
+                args=args,
+                prog_name=prog_name or "konvsync",
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
         except click.exceptions.Exit as exc:
             code = exc.exit_code
         except click.UsageError as exc:
@@ -87,31 +97,70 @@ def _color(no_color: bool) -> bool:
 
 @click.group(cls=KonvsyncCLI, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="konvsync")
-@click.option("--endpoint", envvar="KONVSYNC_ENDPOINT", metavar="NAME|URL",
-              help="production, staging, sandbox or a base URL (env KONVSYNC_ENDPOINT; "
-                   "default: the config's endpoint).")
-@click.option("--auth", type=click.Choice(["oauth", "jwt"]), envvar="KONVSYNC_AUTH",
-              default="oauth", show_default=True,
-              help="OAuth client credentials, or a self-signed HS256 JWT (env KONVSYNC_AUTH).")
-@click.option("--credentials-file", type=click.Path(dir_okay=False),
-              help="YAML/JSON file with api_key and api_secret (default: env "
-                   "KONVERT_API_KEY and KONVERT_API_SECRET).")
-@click.option("--token-lifetime", type=int, default=3600, show_default=True,
-              help="JWT lifetime in seconds with --auth jwt (at most 21600).")
-@click.option("--timeout", type=float, default=30.0, show_default=True,
-              help="Seconds before one API request times out.")
-@click.option("--max-retries", type=click.IntRange(0, 20), default=5, show_default=True,
-              help="Retries of a failed request (429, 5xx, timeouts) before giving up.")
-@click.option("--insecure-http", is_flag=True,
-              help="Allow a plain-http endpoint that is not loopback.")
+@click.option(
+    "--endpoint",
+    envvar="KONVSYNC_ENDPOINT",
+    metavar="NAME|URL",
+    help="production, staging, sandbox or a base URL (env KONVSYNC_ENDPOINT; "
+    "default: the config's endpoint).",
+)
+@click.option(
+    "--auth",
+    type=click.Choice(["oauth", "jwt"]),
+    envvar="KONVSYNC_AUTH",
+    default="oauth",
+    show_default=True,
+    help="OAuth client credentials, or a self-signed HS256 JWT (env KONVSYNC_AUTH).",
+)
+@click.option(
+    "--credentials-file",
+    type=click.Path(dir_okay=False),
+    help="YAML/JSON file with api_key and api_secret (default: env "
+    "KONVERT_API_KEY and KONVERT_API_SECRET).",
+)
+@click.option(
+    "--token-lifetime",
+    type=int,
+    default=3600,
+    show_default=True,
+    help="JWT lifetime in seconds with --auth jwt (at most 21600).",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds before one API request times out.",
+)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(0, 20),
+    default=5,
+    show_default=True,
+    help="Retries of a failed request (429, 5xx, timeouts) before giving up.",
+)
+@click.option(
+    "--insecure-http", is_flag=True, help="Allow a plain-http endpoint that is not loopback."
+)
 @click.option("-v", "--verbose", count=True, help="More log on stderr (-vv: request bodies).")
 @click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR set).")
-@click.option("--traceback", "show_traceback", is_flag=True,
-              help="Print the traceback of an error.")
+@click.option(
+    "--traceback", "show_traceback", is_flag=True, help="Print the traceback of an error."
+)
 @click.pass_context
-def cli(ctx: click.Context, endpoint: str | None, auth: str, credentials_file: str | None,
-        token_lifetime: int, timeout: float, max_retries: int, insecure_http: bool,
-        verbose: int, no_color: bool, show_traceback: bool) -> None:
+def cli(
+    ctx: click.Context,
+    endpoint: str | None,
+    auth: str,
+    credentials_file: str | None,
+    token_lifetime: int,
+    timeout: float,
+    max_retries: int,
+    insecure_http: bool,
+    verbose: int,
+    no_color: bool,
+    show_traceback: bool,
+) -> None:
     """konvsync: keep a Konvert portal's configuration in version-controlled YAML.
 
     \b
@@ -125,11 +174,19 @@ def cli(ctx: click.Context, endpoint: str | None, auth: str, credentials_file: s
     """
     configure_logging(verbose)
     ctx.obj = GlobalOptions(
-        connection=ConnectionOptions(endpoint=endpoint, auth=auth,
-                                     credentials_file=credentials_file,
-                                     token_lifetime=token_lifetime, timeout=timeout,
-                                     max_retries=max_retries, insecure_http=insecure_http),
-        verbosity=verbose, color=_color(no_color), show_traceback=show_traceback)
+        connection=ConnectionOptions(
+            endpoint=endpoint,
+            auth=auth,
+            credentials_file=credentials_file,
+            token_lifetime=token_lifetime,
+            timeout=timeout,
+            max_retries=max_retries,
+            insecure_http=insecure_http,
+        ),
+        verbosity=verbose,
+        color=_color(no_color),
+        show_traceback=show_traceback,
+    )
 
 
 # ---------------------------------------------------------------- validate
@@ -137,9 +194,11 @@ def cli(ctx: click.Context, endpoint: str | None, auth: str, credentials_file: s
 
 @cli.command()
 @click.argument("path", type=click.Path())
-@click.option("--allow-external-refs", is_flag=True,
-              help="Accept references to objects the config does not define "
-                   "(they may exist in the portal).")
+@click.option(
+    "--allow-external-refs",
+    is_flag=True,
+    help="Accept references to objects the config does not define (they may exist in the portal).",
+)
 def validate(path: str, allow_external_refs: bool) -> int:
     """Check the config at PATH offline: YAML, schema, duplicates, references.
 
@@ -167,8 +226,12 @@ def schema() -> int:
 
 
 @cli.command()
-@click.option("--config", "config_path", type=click.Path(),
-              help="Take the endpoint from this config when --endpoint is not given.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(),
+    help="Take the endpoint from this config when --endpoint is not given.",
+)
 @click.pass_obj
 def doctor(options: GlobalOptions, config_path: str | None) -> int:
     """Check endpoint, credentials, and every konvsync operation against the
@@ -200,31 +263,77 @@ def _config_endpoint(config_path: str | None) -> str | None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--db", default=".konvsync/sandbox.db", show_default=True,
-              help="SQLite file, or :memory:.")
+@click.option(
+    "--db", default=".konvsync/sandbox.db", show_default=True, help="SQLite file, or :memory:."
+)
 @click.option("--api-key", envvar="KONVSYNC_SANDBOX_API_KEY", help="Accepted API key.")
-@click.option("--api-secret", envvar="KONVSYNC_SANDBOX_API_SECRET",
-              help="Accepted API secret (env KONVSYNC_SANDBOX_API_SECRET is safer).")
+@click.option(
+    "--api-secret",
+    envvar="KONVSYNC_SANDBOX_API_SECRET",
+    help="Accepted API secret (env KONVSYNC_SANDBOX_API_SECRET is safer).",
+)
 @click.option("--portal-name", default=None, help="viewer.portalName.")
-@click.option("--seed", type=click.Path(exists=True),
-              help="Load initial data from a konvsync config (file or directory).")
-@click.option("--token-ttl", type=click.IntRange(1, 21600), default=21600, show_default=True,
-              help="Lifetime of issued OAuth tokens, seconds.")
-@click.option("--latency-ms", type=click.FloatRange(0), default=0.0,
-              help="Delay every request by this many milliseconds.")
-@click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0,
-              help="Share of API requests answered 503 before doing anything.")
-@click.option("--rate-limit", type=click.FloatRange(0), default=0.0,
-              help="API requests per second; over it, 429 with Retry-After.")
-@click.option("--drop-after-commit-rate", type=click.FloatRange(0, 1), default=0.0,
-              help="Share of mutation requests that commit, then drop the connection.")
-@click.option("--page-cap", type=click.IntRange(1, 100), default=None,
-              help="Pages hold at most this many nodes, whatever 'first' asks.")
+@click.option(
+    "--seed",
+    type=click.Path(exists=True),
+    help="Load initial data from a konvsync config (file or directory).",
+)
+@click.option(
+    "--token-ttl",
+    type=click.IntRange(1, 21600),
+    default=21600,
+    show_default=True,
+    help="Lifetime of issued OAuth tokens, seconds.",
+)
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(0),
+    default=0.0,
+    help="Delay every request by this many milliseconds.",
+)
+@click.option(
+    "--fail-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Share of API requests answered 503 before doing anything.",
+)
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(0),
+    default=0.0,
+    help="API requests per second; over it, 429 with Retry-After.",
+)
+@click.option(
+    "--drop-after-commit-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Share of mutation requests that commit, then drop the connection.",
+)
+@click.option(
+    "--page-cap",
+    type=click.IntRange(1, 100),
+    default=None,
+    help="Pages hold at most this many nodes, whatever 'first' asks.",
+)
 @click.option("--fault-seed", type=int, default=None, help="Seed for the fault dice.")
-def sandbox(host: str, port: int, db: str, api_key: str | None, api_secret: str | None,
-            portal_name: str | None, seed: str | None, token_ttl: int, latency_ms: float,
-            fail_rate: float, rate_limit: float, drop_after_commit_rate: float,
-            page_cap: int | None, fault_seed: int | None) -> int:
+@click.option("--read-only", is_flag=True, help="Answer every mutation with FORBIDDEN.")
+def sandbox(
+    host: str,
+    port: int,
+    db: str,
+    api_key: str | None,
+    api_secret: str | None,
+    portal_name: str | None,
+    seed: str | None,
+    token_ttl: int,
+    latency_ms: float,
+    fail_rate: float,
+    rate_limit: float,
+    drop_after_commit_rate: float,
+    page_cap: int | None,
+    fault_seed: int | None,
+    read_only: bool,
+) -> int:
     """Run the local Konvert sandbox: POST /oauth/token and POST /api.
 
     Without --api-key/--api-secret it accepts the documented defaults
@@ -243,12 +352,23 @@ def sandbox(host: str, port: int, db: str, api_key: str | None, api_secret: str 
 
     logging.getLogger("konvsync.sandbox").setLevel(logging.INFO)
     settings = SandboxSettings(
-        host=host, port=port, db=db,
-        api_key=api_key or DEFAULT_API_KEY, api_secret=api_secret or DEFAULT_API_SECRET,
-        portal_name=portal_name or DEFAULT_PORTAL_NAME, token_ttl=token_ttl,
-        faults=FaultSettings(latency_ms=latency_ms, fail_rate=fail_rate, rate_limit=rate_limit,
-                             drop_after_commit_rate=drop_after_commit_rate, page_cap=page_cap,
-                             seed=fault_seed))
+        host=host,
+        port=port,
+        db=db,
+        api_key=api_key or DEFAULT_API_KEY,
+        api_secret=api_secret or DEFAULT_API_SECRET,
+        portal_name=portal_name or DEFAULT_PORTAL_NAME,
+        token_ttl=token_ttl,
+        read_only=read_only,
+        faults=FaultSettings(
+            latency_ms=latency_ms,
+            fail_rate=fail_rate,
+            rate_limit=rate_limit,
+            drop_after_commit_rate=drop_after_commit_rate,
+            page_cap=page_cap,
+            seed=fault_seed,
+        ),
+    )
     secret_text = "sandbox-secret (default)" if api_secret is None else "(as given, not shown)"
 
     def announce(url: str, seeded: int) -> None:
@@ -273,26 +393,52 @@ def _plan_options(targets: tuple[str, ...], allow_mass_delete: bool) -> Any:
 
 
 _target_option = click.option(
-    "--target", "targets", multiple=True, metavar="KIND[/KEY]",
-    help="Limit the plan to a kind or one object (repeatable); what it needs is included.")
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="KIND[/KEY]",
+    help="Limit the plan to a kind or one object (repeatable); what it needs is included.",
+)
 _mass_delete_option = click.option(
-    "--allow-mass-delete", is_flag=True,
-    help="Accept deleting more than policy.max_delete_percent of a kind.")
+    "--allow-mass-delete",
+    is_flag=True,
+    help="Accept deleting more than policy.max_delete_percent of a kind.",
+)
 
 
 @cli.command()
 @click.argument("path", type=click.Path())
-@click.option("--out", "out_file", type=click.Path(dir_okay=False),
-              help="Also save the plan to FILE for 'konvsync apply FILE'.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]),
-              default="text", show_default=True, help="Output format.")
-@click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 0 when there are no changes, 2 when there are (1 error, 3 refused).")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False),
+    help="Also save the plan to FILE for 'konvsync apply FILE'.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there are no changes, 2 when there are (1 error, 3 refused).",
+)
 @_target_option
 @_mass_delete_option
 @click.pass_obj
-def plan(options: GlobalOptions, path: str, out_file: str | None, fmt: str,
-         detailed_exitcode: bool, targets: tuple[str, ...], allow_mass_delete: bool) -> int:
+def plan(
+    options: GlobalOptions,
+    path: str,
+    out_file: str | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    allow_mass_delete: bool,
+) -> int:
     """Read the portal and show what apply would change to match PATH.
 
     Exit 0 (with --detailed-exitcode: 0 no changes, 2 changes); 1 error;
@@ -302,13 +448,20 @@ def plan(options: GlobalOptions, path: str, out_file: str | None, fmt: str,
     from konvsync.workflows import plan_config
 
     progress = StderrProgress(enabled=options.verbosity >= 0)
-    outcome = plan_config(path, options.connection, _plan_options(targets, allow_mass_delete),
-                          out_file, on_page=progress.page)
+    outcome = plan_config(
+        path,
+        options.connection,
+        _plan_options(targets, allow_mass_delete),
+        out_file,
+        on_page=progress.page,
+    )
     progress.clear()
     click.echo(render_plan(outcome.plan, fmt, color=options.color and fmt == "text"))
     if out_file:
-        click.echo(f"Saved the plan to {out_file}. Apply exactly it with: "
-                   f"konvsync apply {out_file}", err=True)
+        click.echo(
+            f"Saved the plan to {out_file}. Apply exactly it with: konvsync apply {out_file}",
+            err=True,
+        )
     if detailed_exitcode and outcome.plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
@@ -317,15 +470,32 @@ def plan(options: GlobalOptions, path: str, out_file: str | None, fmt: str,
 @cli.command()
 @click.argument("path", type=click.Path())
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
-@click.option("--parallelism", type=click.IntRange(1, 32), default=4, show_default=True,
-              help="Mutation requests in flight at once.")
-@click.option("--batch-size", type=click.IntRange(1, 100), default=50, show_default=True,
-              help="Mutations per request (aliased in one document).")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 32),
+    default=4,
+    show_default=True,
+    help="Mutation requests in flight at once.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 100),
+    default=50,
+    show_default=True,
+    help="Mutations per request (aliased in one document).",
+)
 @_target_option
 @_mass_delete_option
 @click.pass_obj
-def apply(options: GlobalOptions, path: str, auto_approve: bool, parallelism: int,
-          batch_size: int, targets: tuple[str, ...], allow_mass_delete: bool) -> int:
+def apply(
+    options: GlobalOptions,
+    path: str,
+    auto_approve: bool,
+    parallelism: int,
+    batch_size: int,
+    targets: tuple[str, ...],
+    allow_mass_delete: bool,
+) -> int:
     """Make the portal match PATH (a config), or apply a saved PLANFILE.
 
     With a config: plans, shows the plan, asks for 'yes' (or --auto-approve).
@@ -348,16 +518,27 @@ def apply(options: GlobalOptions, path: str, auto_approve: bool, parallelism: in
         if auto_approve:
             return
         if not sys.stdin.isatty():
-            raise UsageError("refusing to apply without confirmation: stdin is not a terminal; "
-                             "pass --auto-approve, or apply a saved plan file")
-        answer = click.prompt("Do you want to perform these actions? Only 'yes' will be "
-                              "accepted", default="", show_default=False)
+            raise UsageError(
+                "refusing to apply without confirmation: stdin is not a terminal; "
+                "pass --auto-approve, or apply a saved plan file"
+            )
+        answer = click.prompt(
+            "Do you want to perform these actions? Only 'yes' will be accepted",
+            default="",
+            show_default=False,
+        )
         if answer.strip() != "yes":
             raise ApplyCancelled("Apply cancelled.")
 
-    result = apply_path(path, options.connection, _plan_options(targets, allow_mass_delete),
-                        ApplyOptions(batch_size=batch_size, parallelism=parallelism),
-                        confirm, on_page=progress.page, progress=progress.step)
+    result = apply_path(
+        path,
+        options.connection,
+        _plan_options(targets, allow_mass_delete),
+        ApplyOptions(batch_size=batch_size, parallelism=parallelism),
+        confirm,
+        on_page=progress.page,
+        progress=progress.step,
+    )
     progress.clear()
     if result.report is None:
         from konvsync.render.values import NO_CHANGES

@@ -55,8 +55,9 @@ async def _remote_checks(target: PortalTarget, report: DoctorReport) -> None:
         report.add("auth", True, f"{target.options.auth}: token obtained")
         viewer = (await client.execute(viewer_query(), label="Viewer")).raise_for_errors("viewer")
         report.add("viewer", True, f"portal {viewer['viewer']['portalName']!r}")
-        introspection = (await client.execute(get_introspection_query(), label="introspection")
-                         ).raise_for_errors("introspection")
+        introspection = (
+            await client.execute(get_introspection_query(), label="introspection")
+        ).raise_for_errors("introspection")
         schema = build_client_schema(introspection)  # type: ignore[arg-type]
         operations = package_operations()
         broken = 0
@@ -66,5 +67,8 @@ async def _remote_checks(target: PortalTarget, report: DoctorReport) -> None:
                 broken += 1
                 report.add("schema", False, f"{operation.name} ({operation.file}): {error.message}")
         if not broken:
-            report.add("schema", True, f"all {len(operations)} operations valid against the "
-                       "portal's schema")
+            report.add(
+                "schema",
+                True,
+                f"all {len(operations)} operations valid against the portal's schema",
+            )

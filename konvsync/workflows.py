@@ -15,7 +15,13 @@ from konvsync.config.loader import load_config
 from konvsync.config.model import DesiredState
 from konvsync.plan.changes import Plan
 from konvsync.plan.planfile import check_fresh, is_planfile, read_planfile, write_planfile
-from konvsync.plan.planner import PlanOptions, PlanOutcome, ProgressCallback, create_plan, read_remote
+from konvsync.plan.planner import (
+    PlanOptions,
+    PlanOutcome,
+    ProgressCallback,
+    create_plan,
+    read_remote,
+)
 from konvsync.plan.remote import RemoteState
 
 
@@ -27,9 +33,13 @@ class ApplyResult:
     from_planfile: bool
 
 
-def plan_config(path: str, connection: ConnectionOptions, options: PlanOptions,
-                out_file: str | None = None, on_page: ProgressCallback | None = None
-                ) -> PlanOutcome:
+def plan_config(
+    path: str,
+    connection: ConnectionOptions,
+    options: PlanOptions,
+    out_file: str | None = None,
+    on_page: ProgressCallback | None = None,
+) -> PlanOutcome:
     desired = load_config(path, allow_external_refs=True)
     with portal_target(connection, desired.endpoint) as target:
         outcome = _plan(target, desired, options, on_page)
@@ -38,8 +48,12 @@ def plan_config(path: str, connection: ConnectionOptions, options: PlanOptions,
     return outcome
 
 
-def _plan(target: PortalTarget, desired: DesiredState, options: PlanOptions,
-          on_page: ProgressCallback | None) -> PlanOutcome:
+def _plan(
+    target: PortalTarget,
+    desired: DesiredState,
+    options: PlanOptions,
+    on_page: ProgressCallback | None,
+) -> PlanOutcome:
     async def run() -> PlanOutcome:
         async with target.client() as client:
             return await create_plan(client, desired, target.endpoint.name, options, on_page)
@@ -47,10 +61,15 @@ def _plan(target: PortalTarget, desired: DesiredState, options: PlanOptions,
     return asyncio.run(run())
 
 
-def apply_path(path: str, connection: ConnectionOptions, plan_options: PlanOptions,
-               apply_options: ApplyOptions, confirm: Callable[[Plan], None],
-               on_page: ProgressCallback | None = None, progress: Progress | None = None
-               ) -> ApplyResult:
+def apply_path(
+    path: str,
+    connection: ConnectionOptions,
+    plan_options: PlanOptions,
+    apply_options: ApplyOptions,
+    confirm: Callable[[Plan], None],
+    on_page: ProgressCallback | None = None,
+    progress: Progress | None = None,
+) -> ApplyResult:
     """Apply a config (plan, ``confirm`` raises to stop, apply) or a saved
     plan file (re-read what it touches, refuse if stale, apply unasked)."""
     if is_planfile(path):
@@ -61,14 +80,20 @@ def apply_path(path: str, connection: ConnectionOptions, plan_options: PlanOptio
         if not outcome.plan.has_changes:
             return ApplyResult(outcome.plan, None, False)
         confirm(outcome.plan)
-        options = ApplyOptions(apply_options.batch_size, apply_options.parallelism,
-                               desired.policy.send_welcome_email)
+        options = ApplyOptions(
+            apply_options.batch_size, apply_options.parallelism, desired.policy.send_welcome_email
+        )
         report = _execute(target, outcome.remote, outcome.plan, options, progress)
     return ApplyResult(outcome.plan, report, False)
 
 
-def _apply_saved(path: str, connection: ConnectionOptions, apply_options: ApplyOptions,
-                 on_page: ProgressCallback | None, progress: Progress | None) -> ApplyResult:
+def _apply_saved(
+    path: str,
+    connection: ConnectionOptions,
+    apply_options: ApplyOptions,
+    on_page: ProgressCallback | None,
+    progress: Progress | None,
+) -> ApplyResult:
     saved = read_planfile(path)
     with portal_target(connection, saved.endpoint) as target:
 
@@ -80,14 +105,20 @@ def _apply_saved(path: str, connection: ConnectionOptions, apply_options: ApplyO
         check_fresh(saved, target.endpoint.name, remote)
         if not saved.plan.has_changes:
             return ApplyResult(saved.plan, None, True)
-        options = ApplyOptions(apply_options.batch_size, apply_options.parallelism,
-                               saved.send_welcome_email)
+        options = ApplyOptions(
+            apply_options.batch_size, apply_options.parallelism, saved.send_welcome_email
+        )
         report = _execute(target, remote, saved.plan, options, progress)
     return ApplyResult(saved.plan, report, True)
 
 
-def _execute(target: PortalTarget, remote: RemoteState, plan: Plan, options: ApplyOptions,
-             progress: Progress | None) -> ApplyReport:
+def _execute(
+    target: PortalTarget,
+    remote: RemoteState,
+    plan: Plan,
+    options: ApplyOptions,
+    progress: Progress | None,
+) -> ApplyReport:
     stop = Interrupted()
 
     async def run() -> ApplyReport:

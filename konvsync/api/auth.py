@@ -68,31 +68,37 @@ class OAuthTokens(_CachedToken):
             return self._token
 
     async def _request(self, session: aiohttp.ClientSession) -> tuple[str, float]:
-        pair = f"{quote(self._credentials.api_key, safe='')}:" \
-               f"{quote(self._credentials.api_secret, safe='')}"
+        pair = (
+            f"{quote(self._credentials.api_key, safe='')}:"
+            f"{quote(self._credentials.api_secret, safe='')}"
+        )
         headers = {
             "Authorization": "Basic " + base64.b64encode(pair.encode()).decode(),
             "Content-Type": "application/x-www-form-urlencoded",
             "Accept": "application/json",
         }
         try:
-            async with session.post(self._url, data="grant_type=client_credentials",
-                                    headers=headers) as response:
+            async with session.post(
+                self._url, data="grant_type=client_credentials", headers=headers
+            ) as response:
                 status = response.status
                 try:
                     body = await response.json(content_type=None)
                 except ValueError:
                     body = None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransportError(f"cannot reach token endpoint {self._url}: "
-                                 f"{type(exc).__name__}") from None
+            raise TransportError(
+                f"cannot reach token endpoint {self._url}: {type(exc).__name__}"
+            ) from None
         if status == 401 or (isinstance(body, dict) and body.get("error") == "invalid_client"):
-            raise AuthError("authentication failed: the portal rejected the API key and secret "
-                            "(invalid_client)")
+            raise AuthError(
+                "authentication failed: the portal rejected the API key and secret (invalid_client)"
+            )
         if status != 200 or not isinstance(body, dict) or "access_token" not in body:
             error = body.get("error") if isinstance(body, dict) else None
-            raise AuthError(f"token request failed with HTTP {status}"
-                            + (f" ({error})" if error else ""))
+            raise AuthError(
+                f"token request failed with HTTP {status}" + (f" ({error})" if error else "")
+            )
         return str(body["access_token"]), float(body.get("expires_in", 3600))
 
 
@@ -104,8 +110,10 @@ class JwtTokens(_CachedToken):
     def __init__(self, credentials: Credentials, lifetime: int) -> None:
         super().__init__()
         if not 60 < lifetime <= MAX_JWT_LIFETIME:
-            raise UsageError(f"--token-lifetime must be between 61 and {MAX_JWT_LIFETIME} "
-                             f"seconds, got {lifetime}")
+            raise UsageError(
+                f"--token-lifetime must be between 61 and {MAX_JWT_LIFETIME} "
+                f"seconds, got {lifetime}"
+            )
         self._credentials = credentials
         self._lifetime = lifetime
 
@@ -121,8 +129,9 @@ class JwtTokens(_CachedToken):
         return self._token
 
 
-def token_source(mode: str, credentials: Credentials, token_url: str,
-                 jwt_lifetime: int) -> OAuthTokens | JwtTokens:
+def token_source(
+    mode: str, credentials: Credentials, token_url: str, jwt_lifetime: int
+) -> OAuthTokens | JwtTokens:
     if mode == "jwt":
         return JwtTokens(credentials, jwt_lifetime)
     return OAuthTokens(credentials, token_url)

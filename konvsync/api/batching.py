@@ -45,26 +45,36 @@ def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-async def run_mutations(client: PortalClient, calls: Sequence[MutationCall], batch_size: int,
-                        parallelism: int,
-                        on_done: Callable[[int], None] | None = None,
-                        should_stop: Callable[[], bool] | None = None) -> list[MutationOutcome]:
+async def run_mutations(
+    client: PortalClient,
+    calls: Sequence[MutationCall],
+    batch_size: int,
+    parallelism: int,
+    on_done: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[MutationOutcome]:
     """Send ``calls`` (grouped by operation) and return one outcome per call, in
     order. Once ``should_stop()`` is true, batches not yet sent are not sent."""
     groups: dict[tuple[str, str], list[int]] = {}
     for index, call in enumerate(calls):
         groups.setdefault((call.kind.name, call.operation), []).append(index)
-    batches = [[calls[i] for i in chunk] for indexes in groups.values()
-               for chunk in chunks(indexes, batch_size)]
-    order = [i for indexes in groups.values() for chunk in chunks(indexes, batch_size)
-             for i in chunk]
+    batches = [
+        [calls[i] for i in chunk]
+        for indexes in groups.values()
+        for chunk in chunks(indexes, batch_size)
+    ]
+    order = [
+        i for indexes in groups.values() for chunk in chunks(indexes, batch_size) for i in chunk
+    ]
     semaphore = asyncio.Semaphore(parallelism)
 
     async def send(batch: list[MutationCall]) -> list[MutationOutcome]:
         async with semaphore:
             if should_stop is not None and should_stop():
-                return [MutationOutcome(call, error="not sent: interrupted", code="INTERRUPTED")
-                        for call in batch]
+                return [
+                    MutationOutcome(call, error="not sent: interrupted", code="INTERRUPTED")
+                    for call in batch
+                ]
             outcomes = await _send_batch(client, batch)
         if on_done:
             on_done(len(batch))
@@ -84,8 +94,12 @@ async def _send_batch(client: PortalClient, batch: list[MutationCall]) -> list[M
         for name, value in call.variables.items():
             variables[f"{name}_{index}"] = value
     try:
-        response = await client.execute(document, variables, retry_safe=first.retry_safe,
-                                        label=f"{first.operation} x{len(batch)}")
+        response = await client.execute(
+            document,
+            variables,
+            retry_safe=first.retry_safe,
+            label=f"{first.operation} x{len(batch)}",
+        )
     except AmbiguousRequestError as exc:
         return [MutationOutcome(call, error=str(exc), ambiguous=True) for call in batch]
     except KonvsyncError as exc:
@@ -102,9 +116,9 @@ async def _send_batch(client: PortalClient, batch: list[MutationCall]) -> list[M
     outcomes = []
     for index, call in enumerate(batch):
         alias = f"m{index}"
-        error = errors.get(alias) or (general[0] if general else None)
-        if error is not None or data.get(alias) is None:
-            error = error or {"message": "no result returned"}
+        found = errors.get(alias) or (general[0] if general else None)
+        if found is not None or data.get(alias) is None:
+            error = found or {"message": "no result returned"}
             code = (error.get("extensions") or {}).get("code", "INTERNAL")
             outcomes.append(MutationOutcome(call, error=str(error.get("message")), code=code))
         else:

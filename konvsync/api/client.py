@@ -95,8 +95,9 @@ class _Transport(AIOHTTPTransport):
 class PortalClient:
     """One connection pool to one portal; use as ``async with``."""
 
-    def __init__(self, endpoint: Endpoint, tokens: TokenSource,
-                 settings: ClientSettings | None = None) -> None:
+    def __init__(
+        self, endpoint: Endpoint, tokens: TokenSource, settings: ClientSettings | None = None
+    ) -> None:
         self.endpoint = endpoint
         self.tokens = tokens
         self.settings = settings or ClientSettings()
@@ -123,8 +124,14 @@ class PortalClient:
         assert self._transport.session is not None
         return self._transport.session
 
-    async def execute(self, document: DocumentNode | str, variables: dict[str, Any] | None = None,
-                      *, retry_safe: bool = True, label: str = "request") -> Response:
+    async def execute(
+        self,
+        document: DocumentNode | str,
+        variables: dict[str, Any] | None = None,
+        *,
+        retry_safe: bool = True,
+        label: str = "request",
+    ) -> Response:
         request = GraphQLRequest(document, variable_values=variables)
         attempt = 0
         renewed = False
@@ -134,7 +141,8 @@ class PortalClient:
             self.stats.requests += 1
             try:
                 result = await self._transport.execute_with(
-                    request, {"Authorization": f"Bearer {token}"})
+                    request, {"Authorization": f"Bearer {token}"}
+                )
                 self._log(label, 200, started)
                 errors = list(result.errors or [])
                 if _has_code(errors, "UNAUTHENTICATED") and not renewed:
@@ -147,8 +155,10 @@ class PortalClient:
                 self.stats.by_status[exc.status] = self.stats.by_status.get(exc.status, 0) + 1
                 if exc.status == 401:
                     if renewed:
-                        raise AuthError("authentication failed: the portal rejected the token "
-                                        "(check the API key, secret and --auth mode)") from None
+                        raise AuthError(
+                            "authentication failed: the portal rejected the token "
+                            "(check the API key, secret and --auth mode)"
+                        ) from None
                     self.tokens.invalidate()
                     renewed = True
                     continue
@@ -161,8 +171,9 @@ class PortalClient:
                         f"{label}: HTTP {exc.status} after sending; it may have been applied"
                     ) from None
                 else:
-                    raise TransportError(f"{label}: HTTP {exc.status} from "
-                                         f"{self.endpoint.api_url}") from None
+                    raise TransportError(
+                        f"{label}: HTTP {exc.status} from {self.endpoint.api_url}"
+                    ) from None
                 last = f"HTTP {exc.status}"
             except _NotSent as exc:
                 self._log(label, 0, started)
@@ -178,21 +189,24 @@ class PortalClient:
                 last = _describe(exc)
             attempt += 1
             if attempt > self.settings.max_retries:
-                raise TransportError(f"{label}: gave up after {self.settings.max_retries} "
-                                     f"retries ({last}) at {self.endpoint.api_url}")
+                raise TransportError(
+                    f"{label}: gave up after {self.settings.max_retries} "
+                    f"retries ({last}) at {self.endpoint.api_url}"
+                )
             self.stats.retries += 1
             log.info("retrying %s in %.2fs (%s)", label, delay, last)
             await asyncio.sleep(delay)
 
     def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * (2 ** attempt))
+        ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * (2**attempt))
         return self._rng.uniform(0, ceiling)
 
     def _log(self, label: str, status: int, started: float) -> None:
         if log.isEnabledFor(logging.INFO):
             ms = (time.perf_counter() - started) * 1000
-            log.info("POST %s %s %s %.0fms", self.endpoint.api_url, label,
-                     status or "no-answer", ms)
+            log.info(
+                "POST %s %s %s %.0fms", self.endpoint.api_url, label, status or "no-answer", ms
+            )
 
 
 def _has_code(errors: list[dict[str, Any]], code: str) -> bool:

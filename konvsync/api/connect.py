@@ -35,12 +35,17 @@ class PortalTarget:
     options: ConnectionOptions
 
     def tokens(self) -> OAuthTokens | JwtTokens:
-        return token_source(self.options.auth, self.credentials, self.endpoint.token_url,
-                            self.options.token_lifetime)
+        return token_source(
+            self.options.auth,
+            self.credentials,
+            self.endpoint.token_url,
+            self.options.token_lifetime,
+        )
 
     def client(self) -> PortalClient:
-        settings = ClientSettings(timeout=self.options.timeout,
-                                  max_retries=self.options.max_retries)
+        settings = ClientSettings(
+            timeout=self.options.timeout, max_retries=self.options.max_retries
+        )
         return PortalClient(self.endpoint, _Registering(self.tokens()), settings)
 
 
@@ -65,8 +70,9 @@ class _Registering:
 
 
 @contextmanager
-def portal_target(options: ConnectionOptions, config_endpoint: str | None = None
-                  ) -> Iterator[PortalTarget]:
+def portal_target(
+    options: ConnectionOptions, config_endpoint: str | None = None
+) -> Iterator[PortalTarget]:
     """Resolve where to connect; for ``sandbox``, serve the sandbox in-process
     (data in ``.konvsync/sandbox.db``) for as long as the block runs."""
     endpoint = resolve_endpoint(options.endpoint, config_endpoint, options.insecure_http)
@@ -83,8 +89,9 @@ def portal_target(options: ConnectionOptions, config_endpoint: str | None = None
     )
 
     db = os.environ.get("KONVSYNC_SANDBOX_DB", SANDBOX_DB)
-    settings = SandboxSettings(port=0, db=db, api_key=DEFAULT_API_KEY,
-                               api_secret=DEFAULT_API_SECRET)
+    settings = SandboxSettings(
+        port=0, db=db, api_key=DEFAULT_API_KEY, api_secret=DEFAULT_API_SECRET
+    )
     with running_sandbox(settings) as sandbox:
         credentials = Credentials(DEFAULT_API_KEY, DEFAULT_API_SECRET)
         yield PortalTarget(Endpoint("sandbox", sandbox.url), credentials, options)

@@ -29,8 +29,9 @@ def load_credentials(credentials_file: str | None) -> Credentials:
     if key and secret:
         return Credentials(key, secret)
     missing = [n for n, v in (("KONVERT_API_KEY", key), ("KONVERT_API_SECRET", secret)) if not v]
-    raise CredentialsError(f"no credentials: set {' and '.join(missing)} "
-                           "(or use --credentials-file FILE)")
+    raise CredentialsError(
+        f"no credentials: set {' and '.join(missing)} (or use --credentials-file FILE)"
+    )
 
 
 def _from_file(path: Path) -> Credentials:
@@ -43,8 +44,11 @@ def _from_file(path: Path) -> Credentials:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
         raise CredentialsError(f"{path}: not valid YAML or JSON") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("api_key"), str) \
-            or not isinstance(data.get("api_secret"), str):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("api_key"), str)
+        or not isinstance(data.get("api_secret"), str)
+    ):
         raise CredentialsError(f"{path}: needs string fields api_key and api_secret")
     warnings: tuple[str, ...] = ()
     if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):

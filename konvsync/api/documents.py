@@ -49,8 +49,9 @@ def package_operations() -> list[Operation]:
         document = parse(path.read_text(encoding="utf-8"))
         for definition in document.definitions:
             if isinstance(definition, OperationDefinitionNode) and definition.name:
-                text = print_ast(DocumentNode(
-                    definitions=(definition, *fragments_used(document, definition))))
+                text = print_ast(
+                    DocumentNode(definitions=(definition, *fragments_used(document, definition)))
+                )
                 out.append(Operation(str(path.relative_to(_PACKAGE)), definition.name.value, text))
     return out
 
@@ -78,20 +79,37 @@ def aliased_document(kind: Kind, operation: str, count: int) -> str:
     fields: list[FieldNode] = []
     for index in range(count):
         for definition in op.variable_definitions or ():
-            definitions.append(VariableDefinitionNode(
-                variable=_variable(definition.variable, index), type=definition.type,
-                default_value=definition.default_value, directives=()))
+            definitions.append(
+                VariableDefinitionNode(
+                    variable=_variable(definition.variable, index),
+                    type=definition.type,
+                    default_value=definition.default_value,
+                    directives=(),
+                )
+            )
         arguments = tuple(
-            ArgumentNode(name=a.name, value=_variable(a.value, index)
-                         if isinstance(a.value, VariableNode) else a.value)
-            for a in field.arguments or ())
-        fields.append(FieldNode(alias=NameNode(value=f"m{index}"), name=field.name,
-                                arguments=arguments, directives=(),
-                                selection_set=field.selection_set))
+            ArgumentNode(
+                name=a.name,
+                value=_variable(a.value, index) if isinstance(a.value, VariableNode) else a.value,
+            )
+            for a in field.arguments or ()
+        )
+        fields.append(
+            FieldNode(
+                alias=NameNode(value=f"m{index}"),
+                name=field.name,
+                arguments=arguments,
+                directives=(),
+                selection_set=field.selection_set,
+            )
+        )
     operation_node = OperationDefinitionNode(
-        operation=OperationType.MUTATION, name=NameNode(value=f"{operation}Batch"),
-        variable_definitions=tuple(definitions), directives=(),
-        selection_set=SelectionSetNode(selections=tuple(fields)))
+        operation=OperationType.MUTATION,
+        name=NameNode(value=f"{operation}Batch"),
+        variable_definitions=tuple(definitions),
+        directives=(),
+        selection_set=SelectionSetNode(selections=tuple(fields)),
+    )
     fragments = fragments_used(kind.document, field)
     return print_ast(DocumentNode(definitions=(operation_node, *fragments)))
 
@@ -102,8 +120,9 @@ def _variable(node: VariableNode, index: int) -> VariableNode:
 
 def fragments_used(document: DocumentNode, root: Node) -> list[FragmentDefinitionNode]:
     """Fragment definitions that ``root`` spreads, transitively."""
-    available = {d.name.value: d for d in document.definitions
-                 if isinstance(d, FragmentDefinitionNode)}
+    available = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
     needed: dict[str, FragmentDefinitionNode] = {}
     pending: list[Node] = [root]
     while pending:
@@ -118,4 +137,3 @@ def fragments_used(document: DocumentNode, root: Node) -> list[FragmentDefinitio
             else:
                 pending.append(selection)
     return list(needed.values())
-

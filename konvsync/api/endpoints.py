@@ -36,26 +36,32 @@ class Endpoint:
         return self.name == SANDBOX
 
 
-def resolve_endpoint(flag: str | None, config_value: str | None,
-                     insecure_http: bool = False) -> Endpoint:
+def resolve_endpoint(
+    flag: str | None, config_value: str | None, insecure_http: bool = False
+) -> Endpoint:
     """``--endpoint``/``KONVSYNC_ENDPOINT`` (click merges the two), else the
     config's ``endpoint``. There is no default: a production portal is never
     reached by accident."""
     value = flag or config_value
     if not value:
-        raise UsageError("no endpoint: set --endpoint, KONVSYNC_ENDPOINT or 'endpoint:' "
-                         "in the config (production, staging, sandbox or a URL)")
+        raise UsageError(
+            "no endpoint: set --endpoint, KONVSYNC_ENDPOINT or 'endpoint:' "
+            "in the config (production, staging, sandbox or a URL)"
+        )
     if value in NAMED:
         return Endpoint(value, NAMED[value])
     if value == SANDBOX:
         return Endpoint(SANDBOX, "")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"endpoint {value!r} is not production, staging, sandbox or an "
-                         "http(s) URL")
+        raise UsageError(
+            f"endpoint {value!r} is not production, staging, sandbox or an http(s) URL"
+        )
     if parts.scheme == "http" and not _is_loopback(parts.hostname) and not insecure_http:
-        raise UsageError(f"endpoint {value!r} is plain http to a non-loopback host; "
-                         "use https, or --insecure-http if you really mean it")
+        raise UsageError(
+            f"endpoint {value!r} is plain http to a non-loopback host; "
+            "use https, or --insecure-http if you really mean it"
+        )
     base = value.rstrip("/")
     if base.endswith("/api"):
         base = base[: -len("/api")]

@@ -16,8 +16,9 @@ from konvsync.kinds.base import Kind
 PAGE_SIZE = 100
 
 
-async def read_all(client: PortalClient, kind: Kind,
-                   on_page: Callable[[str, int], None] | None = None) -> list[dict[str, Any]]:
+async def read_all(
+    client: PortalClient, kind: Kind, on_page: Callable[[str, int], None] | None = None
+) -> list[dict[str, Any]]:
     """Every node of ``kind``'s read query."""
     operation = kind.operation(kind.read_operation)
     field = operation.selection_set.selections[0]
@@ -26,8 +27,9 @@ async def read_all(client: PortalClient, kind: Kind,
     nodes: list[dict[str, Any]] = []
     after: str | None = None
     while True:
-        response = await client.execute(text, {"first": PAGE_SIZE, "after": after},
-                                        label=kind.read_operation)
+        response = await client.execute(
+            text, {"first": PAGE_SIZE, "after": after}, label=kind.read_operation
+        )
         connection = response.raise_for_errors(f"reading {kind.name}")[name]
         nodes.extend(connection["nodes"])
         if on_page:
@@ -36,14 +38,16 @@ async def read_all(client: PortalClient, kind: Kind,
         if not page["hasNextPage"]:
             return nodes
         if not page.get("endCursor") or page["endCursor"] == after:
-            raise RemoteError(f"reading {kind.name}: the API said there is a next page "
-                              "but gave no new cursor", "INTERNAL")
+            raise RemoteError(
+                f"reading {kind.name}: the API said there is a next page but gave no new cursor",
+                "INTERNAL",
+            )
         after = page["endCursor"]
 
 
-async def read_kinds(client: PortalClient, kinds: Sequence[Kind],
-                     on_page: Callable[[str, int], None] | None = None
-                     ) -> dict[str, list[dict[str, Any]]]:
+async def read_kinds(
+    client: PortalClient, kinds: Sequence[Kind], on_page: Callable[[str, int], None] | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """``read_all`` for several kinds concurrently, keyed by kind name."""
     results = await asyncio.gather(*(read_all(client, k, on_page) for k in kinds))
     return {k.name: nodes for k, nodes in zip(kinds, results, strict=True)}

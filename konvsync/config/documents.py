@@ -45,8 +45,10 @@ def discover(path: str) -> list[Path]:
         return [root]
     if root.is_dir():
         files = sorted(
-            p for p in root.rglob("*")
-            if p.suffix in (".yaml", ".yml") and p.is_file()
+            p
+            for p in root.rglob("*")
+            if p.suffix in (".yaml", ".yml")
+            and p.is_file()
             and not any(part.startswith(".") for part in p.relative_to(root).parts)
         )
         if not files:
@@ -60,9 +62,16 @@ def read_document(path: Path, problems: list[ConfigProblem]) -> ConfigDocument:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            problems.append(ConfigProblem(name, 1, 1, f"file is {size / 1e6:.1f} MB; "
-                                          f"konvsync reads config files up to "
-                                          f"{MAX_FILE_BYTES // (1024 * 1024)} MB"))
+            problems.append(
+                ConfigProblem(
+                    name,
+                    1,
+                    1,
+                    f"file is {size / 1e6:.1f} MB; "
+                    f"konvsync reads config files up to "
+                    f"{MAX_FILE_BYTES // (1024 * 1024)} MB",
+                )
+            )
             return ConfigDocument(name, None)
         raw = path.read_bytes()
     except OSError as exc:
@@ -87,13 +96,22 @@ def read_document(path: Path, problems: list[ConfigProblem]) -> ConfigDocument:
     if data is None:
         return ConfigDocument(name, empty_map(name))
     if not isinstance(data, YamlMap):
-        problems.append(ConfigProblem(name, 1, 1, "the top level must be a mapping "
-                                      "(konvsync: 1, groups: [...], ...)"))
+        problems.append(
+            ConfigProblem(
+                name, 1, 1, "the top level must be a mapping (konvsync: 1, groups: [...], ...)"
+            )
+        )
         return ConfigDocument(name, None)
     expanded = _expanded_size(data, {}) if loaded.aliased else 0
     if expanded > MAX_EXPANDED_NODES:
-        problems.append(ConfigProblem(name, 1, 1, f"file expands to {expanded:,} values "
-                                      "(YAML aliases?); refusing to read it"))
+        problems.append(
+            ConfigProblem(
+                name,
+                1,
+                1,
+                f"file expands to {expanded:,} values (YAML aliases?); refusing to read it",
+            )
+        )
         return ConfigDocument(name, None)
     env_used: dict[str, str | None] = {}
     if "${env:" in text:
@@ -120,8 +138,9 @@ def _expanded_size(value: Any, seen: dict[int, int]) -> int:
     return 1
 
 
-def _substitute_env(value: Any, problems: list[ConfigProblem], done: set[int],
-                    used: dict[str, str | None]) -> None:
+def _substitute_env(
+    value: Any, problems: list[ConfigProblem], done: set[int], used: dict[str, str | None]
+) -> None:
     if id(value) in done:
         return
     done.add(id(value))
@@ -139,8 +158,9 @@ def _substitute_env(value: Any, problems: list[ConfigProblem], done: set[int],
                 _substitute_env(item, problems, done, used)
 
 
-def _expand(text: str, where: Source, problems: list[ConfigProblem],
-            used: dict[str, str | None]) -> str:
+def _expand(
+    text: str, where: Source, problems: list[ConfigProblem], used: dict[str, str | None]
+) -> str:
     if "${env:" not in text:
         return text
 
@@ -152,9 +172,15 @@ def _expand(text: str, where: Source, problems: list[ConfigProblem],
             return value
         if default is not None:
             return default
-        problems.append(ConfigProblem(where.file, where.line, where.column,
-                                      f"environment variable {name} is not set "
-                                      f"(write ${{env:{name}:-default}} for a default)"))
+        problems.append(
+            ConfigProblem(
+                where.file,
+                where.line,
+                where.column,
+                f"environment variable {name} is not set "
+                f"(write ${{env:{name}:-default}} for a default)",
+            )
+        )
         return match.group(0)
 
     return _ENV.sub(replace, text)
@@ -163,7 +189,7 @@ def _expand(text: str, where: Source, problems: list[ConfigProblem],
 @cache
 def _validator() -> jsonschema.protocols.Validator:
     cls = jsonschema.validators.validator_for(config_schema())
-    return cls(config_schema())  # type: ignore[no-any-return]
+    return cls(config_schema())
 
 
 @cache
@@ -178,15 +204,16 @@ def _schema_problems(data: YamlMap, file: str, problems: list[ConfigProblem]) ->
         _fast_validator()(data)
         return
     except fastjsonschema.JsonSchemaException as exc:
-        fast_message = exc.message
+        fast_message = str(exc)
     by_path: dict[tuple[Any, ...], list[ValidationError]] = {}
     for error in _validator().iter_errors(data):
         by_path.setdefault(tuple(error.absolute_path), []).append(error)
     for path, errors in by_path.items():
         error = best_match(errors)
         where, subject = _locate(data, path, error)
-        problems.append(ConfigProblem(file, where.line, where.column,
-                                      f"{subject}: {_message(error)}"))
+        problems.append(
+            ConfigProblem(file, where.line, where.column, f"{subject}: {_message(error)}")
+        )
     if not by_path:
         problems.append(ConfigProblem(file, 1, 1, fast_message))
 
@@ -204,10 +231,11 @@ def _message(error: ValidationError) -> str:
 
 
 def _allowed(error: ValidationError) -> list[Any]:
+    options: Any = error.validator_value
     if error.validator == "enum":
-        return list(error.validator_value)
+        return list(options)
     values: list[Any] = []
-    for option in error.validator_value:
+    for option in options:
         values.extend(option.get("enum", []))
         if "pattern" in option:
             values.append("an http(s) URL")
@@ -229,7 +257,8 @@ def _locate(data: YamlMap, path: tuple[Any, ...], error: ValidationError) -> tup
         else:
             break
     if error.validator == "additionalProperties" and isinstance(node, YamlMap):
-        allowed = error.schema.get("properties", {})
+        schema: Any = error.schema
+        allowed = schema.get("properties", {})
         extra = [k for k in node if k not in allowed]
         if extra:
             where = node.key_source(extra[0])

@@ -55,8 +55,11 @@ def _merge(documents: list[ConfigDocument], problems: list[ConfigProblem]) -> _M
             here = data.key_source(name)
             if name in merged.settings:
                 first = merged.settings[name][1]
-                problems.append(ConfigProblem(here.file, here.line, here.column,
-                                              f"{name} is set twice (also at {first})"))
+                problems.append(
+                    ConfigProblem(
+                        here.file, here.line, here.column, f"{name} is set twice (also at {first})"
+                    )
+                )
                 continue
             merged.settings[name] = (data[name], here)
         for k in TOP_LEVEL_KINDS:
@@ -72,18 +75,25 @@ def _merge(documents: list[ConfigDocument], problems: list[ConfigProblem]) -> _M
             total += len(items)
     merged.digest = "sha256:" + digest.hexdigest()
     if total > MAX_OBJECTS:
-        first = documents[0].path
-        problems.append(ConfigProblem(first, 1, 1, f"configuration holds {total:,} objects; "
-                                      f"konvsync reads at most {MAX_OBJECTS:,}"))
+        first_file = documents[0].path
+        problems.append(
+            ConfigProblem(
+                first_file,
+                1,
+                1,
+                f"configuration holds {total:,} objects; konvsync reads at most {MAX_OBJECTS:,}",
+            )
+        )
     return merged
 
 
 def _build(merged: _Merged, files: list[str], problems: list[ConfigProblem]) -> DesiredState:
     version_value = merged.settings.get("konvsync")
     if version_value is None:
-        where = files[0] if files else "<config>"
-        problems.append(ConfigProblem(where, 1, 1,
-                                      "missing format version: add 'konvsync: 1' to one file"))
+        first_file = files[0] if files else "<config>"
+        problems.append(
+            ConfigProblem(first_file, 1, 1, "missing format version: add 'konvsync: 1' to one file")
+        )
         version = 1
     else:
         version = version_value[0] if version_value[0] in SUPPORTED_VERSIONS else 1
@@ -104,11 +114,12 @@ def _build(merged: _Merged, files: list[str], problems: list[ConfigProblem]) -> 
                     if isinstance(loc, YamlMap) and isinstance(loc.get("name"), str):
                         data = {"account": key, **loc}
                         lkey = location_key(key, loc["name"])
-                        source = item["locations"].item_source(index)
-                        _add(locations, DesiredObject("locations", lkey, data, source), problems)
+                        loc_source = item["locations"].item_source(index)
+                        location = DesiredObject("locations", lkey, data, loc_source)
+                        _add(locations, location, problems)
     if "accounts" in objects:
         objects.setdefault("locations", {})
-    policy_value = merged.settings.get("policy", ({}, None))[0] or {}
+    policy_value: dict[str, Any] = merged.settings.get("policy", ({}, None))[0] or {}
     policy = _policy(policy_value)
     endpoint = merged.settings.get("endpoint", (None, None))[0]
     portal = merged.settings.get("portal", (None, None))[0]
@@ -124,14 +135,20 @@ def _build(merged: _Merged, files: list[str], problems: list[ConfigProblem]) -> 
     )
 
 
-def _add(bucket: dict[str, DesiredObject], obj: DesiredObject,
-         problems: list[ConfigProblem]) -> None:
+def _add(
+    bucket: dict[str, DesiredObject], obj: DesiredObject, problems: list[ConfigProblem]
+) -> None:
     first = bucket.get(obj.key)
     if first is not None:
         k = kind(obj.kind)
-        problems.append(ConfigProblem(
-            obj.source.file, obj.source.line, obj.source.column,
-            f"duplicate {k.singular} {obj.key!r} (first defined at {first.source})"))
+        problems.append(
+            ConfigProblem(
+                obj.source.file,
+                obj.source.line,
+                obj.source.column,
+                f"duplicate {k.singular} {obj.key!r} (first defined at {first.source})",
+            )
+        )
         return
     bucket[obj.key] = obj
 
@@ -156,8 +173,9 @@ def _policy(data: dict[str, Any]) -> Policy:
     )
 
 
-def _check_references(state: DesiredState, allow_external: bool,
-                      problems: list[ConfigProblem]) -> None:
+def _check_references(
+    state: DesiredState, allow_external: bool, problems: list[ConfigProblem]
+) -> None:
     """References to keys this config does not define, and custom field values."""
     for kind_name, objects in state.objects.items():
         k = kind(kind_name)
@@ -170,20 +188,29 @@ def _check_references(state: DesiredState, allow_external: bool,
                 target = kind(f.ref or "")
                 known = state.objects.get(target.name, {})
                 for ref in keys:
-                    ref_key = str(ref).lower() if target.field_map[target.key_field].lowercase \
+                    ref_key = (
+                        str(ref).lower()
+                        if target.field_map[target.key_field].lowercase
                         else str(ref)
+                    )
                     if ref_key in known or allow_external:
                         continue
-                    problems.append(ConfigProblem(
-                        obj.source.file, obj.source.line, obj.source.column,
-                        f"{k.singular} {obj.key!r}: {f.name} refers to {target.singular} "
-                        f"{ref!r}, which the configuration does not define "
-                        "(--allow-external-refs if it exists in the portal)"))
+                    problems.append(
+                        ConfigProblem(
+                            obj.source.file,
+                            obj.source.line,
+                            obj.source.column,
+                            f"{k.singular} {obj.key!r}: {f.name} refers to {target.singular} "
+                            f"{ref!r}, which the configuration does not define "
+                            "(--allow-external-refs if it exists in the portal)",
+                        )
+                    )
     _check_custom_fields(state, allow_external, problems)
 
 
-def _check_custom_fields(state: DesiredState, allow_external: bool,
-                         problems: list[ConfigProblem]) -> None:
+def _check_custom_fields(
+    state: DesiredState, allow_external: bool, problems: list[ConfigProblem]
+) -> None:
     fields = state.objects.get("accountFields", {})
     for account in state.objects.get("accounts", {}).values():
         values = account.data.get("customFields")
@@ -194,10 +221,15 @@ def _check_custom_fields(state: DesiredState, allow_external: bool,
             definition = fields.get(str(key))
             if definition is None:
                 if not allow_external:
-                    problems.append(ConfigProblem(
-                        where.file, where.line, where.column,
-                        f"account {account.key!r}: custom field {key!r} is not defined in "
-                        "accountFields"))
+                    problems.append(
+                        ConfigProblem(
+                            where.file,
+                            where.line,
+                            where.column,
+                            f"account {account.key!r}: custom field {key!r} is not defined in "
+                            "accountFields",
+                        )
+                    )
                 continue
             if value is None:
                 continue
@@ -206,7 +238,12 @@ def _check_custom_fields(state: DesiredState, allow_external: bool,
             options = definition.data.get("options") or []
             if not value_fits(text, ftype, options):
                 expected = f"one of {', '.join(options)}" if ftype == "SELECT" else ftype
-                problems.append(ConfigProblem(
-                    where.file, where.line, where.column,
-                    f"account {account.key!r}: custom field {key!r} value {value!r} "
-                    f"is not {expected}"))
+                problems.append(
+                    ConfigProblem(
+                        where.file,
+                        where.line,
+                        where.column,
+                        f"account {account.key!r}: custom field {key!r} value {value!r} "
+                        f"is not {expected}",
+                    )
+                )

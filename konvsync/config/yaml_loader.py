@@ -83,7 +83,12 @@ class YamlList(list[Any]):
 
 def empty_map(file: str) -> YamlMap:
     result = YamlMap()
-    result.file, result.position, result.key_positions, result.value_positions = file, (1, 1), {}, {}
+    result.file, result.position, result.key_positions, result.value_positions = (
+        file,
+        (1, 1),
+        {},
+        {},
+    )
     return result
 
 
@@ -124,8 +129,11 @@ class _Builder:
 
     def _unsafe(self, node: yaml.Node) -> None:
         mark = node.start_mark
-        raise YamlLoadError(ConfigProblem(self.file, mark.line + 1, mark.column + 1,
-                                          f"unsupported YAML tag {node.tag}"))
+        raise YamlLoadError(
+            ConfigProblem(
+                self.file, mark.line + 1, mark.column + 1, f"unsupported YAML tag {node.tag}"
+            )
+        )
 
     def _map(self, node: yaml.MappingNode) -> YamlMap:
         self.loader.flatten_mapping(node)
@@ -140,12 +148,16 @@ class _Builder:
             kmark = key_node.start_mark
             here = (kmark.line + 1, kmark.column + 1)
             if not isinstance(key_node, yaml.ScalarNode):
-                raise YamlLoadError(ConfigProblem(self.file, *here,
-                                                  "mapping keys must be plain scalars"))
+                raise YamlLoadError(
+                    ConfigProblem(self.file, *here, "mapping keys must be plain scalars")
+                )
             key = key_node.value if key_node.tag == _STR else self.build(key_node)
             if key in keys:
-                raise YamlLoadError(ConfigProblem(
-                    self.file, *here, f"duplicate key {key!r} (first at line {keys[key][0]})"))
+                raise YamlLoadError(
+                    ConfigProblem(
+                        self.file, *here, f"duplicate key {key!r} (first at line {keys[key][0]})"
+                    )
+                )
             if value_node.tag == _STR and type(value_node) is yaml.ScalarNode:
                 result[key] = value_node.value
             else:
@@ -164,8 +176,9 @@ class _Builder:
         result.file = self.file
         result.position = (mark.line + 1, mark.column + 1)
         result.extend(self.build(child) for child in node.value)
-        result.item_positions = [(c.start_mark.line + 1, c.start_mark.column + 1)
-                                 for c in node.value]
+        result.item_positions = [
+            (c.start_mark.line + 1, c.start_mark.column + 1) for c in node.value
+        ]
         return result
 
 
@@ -190,8 +203,9 @@ def load_yaml(text: str, file_name: str) -> LoadedYaml:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = exc.problem or exc.context or "invalid YAML"
-        raise YamlLoadError(ConfigProblem(file_name, line, column, f"invalid YAML: {message}")) \
-            from exc
+        raise YamlLoadError(
+            ConfigProblem(file_name, line, column, f"invalid YAML: {message}")
+        ) from exc
     except yaml.YAMLError as exc:
         raise YamlLoadError(ConfigProblem(file_name, 1, 1, f"invalid YAML: {exc}")) from exc
     except RecursionError as exc:

@@ -89,13 +89,18 @@ class Kind:
         return parse(self.document_text)
 
     def has_operation(self, name: str) -> bool:
-        return any(isinstance(d, OperationDefinitionNode) and d.name and d.name.value == name
-                   for d in self.document.definitions)
+        return any(
+            isinstance(d, OperationDefinitionNode) and d.name and d.name.value == name
+            for d in self.document.definitions
+        )
 
     def operation(self, name: str) -> OperationDefinitionNode:
         for definition in self.document.definitions:
-            if isinstance(definition, OperationDefinitionNode) and definition.name \
-                    and definition.name.value == name:
+            if (
+                isinstance(definition, OperationDefinitionNode)
+                and definition.name
+                and definition.name.value == name
+            ):
                 return definition
         raise KeyError(f"{self.operations_file} has no operation {name}")
 
@@ -128,16 +133,18 @@ class Kind:
             out[f.name] = _normalize_remote_value(f, node.get(f.name))
         return out
 
-    def normalize_desired(self, data: Mapping[str, Any], keep_case: bool = False
-                          ) -> dict[str, Any]:
+    def normalize_desired(self, data: Mapping[str, Any], keep_case: bool = False) -> dict[str, Any]:
         """Desired data in the compared shape; only the fields it names.
         ``keep_case`` keeps case-insensitive fields as written (for creates)."""
         out: dict[str, Any] = {}
         for f in self.fields:
             if f.name in data:
                 value = data[f.name]
-                out[f.name] = value if keep_case and f.lowercase and f.shape == "scalar" \
+                out[f.name] = (
+                    value
+                    if keep_case and f.lowercase and f.shape == "scalar"
                     else normalize_value(f, value)
+                )
         return out
 
     def build_input(self, values: Mapping[str, Any], resolve: IdResolver) -> dict[str, Any]:

@@ -104,9 +104,16 @@ def change_from_data(data: dict[str, Any]) -> Change:
     if cls is Delete:
         extra["cascade"] = bool(data.get("cascade"))
     return cls(
-        kind=data["kind"], key=data["key"], before=data.get("before"), after=data.get("after"),
+        kind=data["kind"],
+        key=data["key"],
+        before=data.get("before"),
+        after=data.get("after"),
         fields=tuple(FieldChange(f["path"], f["before"], f["after"]) for f in data["fields"]),
-        remote_id=data.get("id"), source=None, note=data.get("note"), **extra)
+        remote_id=data.get("id"),
+        source=None,
+        note=data.get("note"),
+        **extra,
+    )
 
 
 @dataclass

@@ -40,8 +40,9 @@ def diff_state(desired: DesiredState, remote: RemoteState) -> list[Change]:
     return upserts + [c for group in reversed(deletes) for c in group]
 
 
-def _upserts(k: Kind, wanted: dict[str, DesiredObject], remote: RemoteKind,
-             policy: Policy) -> tuple[list[Change], dict[str, str]]:
+def _upserts(
+    k: Kind, wanted: dict[str, DesiredObject], remote: RemoteKind, policy: Policy
+) -> tuple[list[Change], dict[str, str]]:
     ignored = policy.ignore_changes.get(k.name, frozenset())
     changes: list[Change] = []
     adopted: dict[str, str] = {}
@@ -52,21 +53,38 @@ def _upserts(k: Kind, wanted: dict[str, DesiredObject], remote: RemoteKind,
         if current is None:
             candidate = adoptable.get(after.get("name")) if "name" in after else None
             if candidate is None:
-                changes.append(Create(k.name, key, None, k.normalize_desired(obj.data, True),
-                                      source=obj.source))
+                changes.append(
+                    Create(
+                        k.name, key, None, k.normalize_desired(obj.data, True), source=obj.source
+                    )
+                )
                 continue
             current = candidate
             adopted[candidate.id] = key
-        compared = {name: value for name, value in after.items()
-                    if name not in ignored or current.key is None and name == k.key_field}
+        compared = {
+            name: value
+            for name, value in after.items()
+            if name not in ignored or (current.key is None and name == k.key_field)
+        }
         before = {name: current.data.get(name) for name in compared}
         if before == compared:
             continue
         fields = field_changes(before, compared)
         if current.key is None:
-            changes.append(Update(k.name, key, before, compared, fields, current.id, obj.source,
-                                  note=f"adopts the existing {k.singular} {current.id} "
-                                       f"(same name, no {k.key_field})", adopt=True))
+            changes.append(
+                Update(
+                    k.name,
+                    key,
+                    before,
+                    compared,
+                    fields,
+                    current.id,
+                    obj.source,
+                    note=f"adopts the existing {k.singular} {current.id} "
+                    f"(same name, no {k.key_field})",
+                    adopt=True,
+                )
+            )
         else:
             changes.append(Update(k.name, key, before, compared, fields, current.id, obj.source))
     return changes, adopted
@@ -90,13 +108,21 @@ def _rekey_locations(remote: RemoteKind, adopted_accounts: dict[str, str]) -> Re
         account, name = split_location_key(key)
         if account in placeholders:
             key = f"{placeholders[account]}/{name}"
-            obj = RemoteObject(obj.kind, key, obj.id, {**obj.data, "account": placeholders[account]})
+            obj = RemoteObject(
+                obj.kind, key, obj.id, {**obj.data, "account": placeholders[account]}
+            )
         rekeyed.objects[key] = obj
     return rekeyed
 
 
-def _deletes(k: Kind, wanted: dict[str, DesiredObject], remote: RemoteKind,
-             desired: DesiredState, state: RemoteState, adopted: dict[str, str]) -> list[Change]:
+def _deletes(
+    k: Kind,
+    wanted: dict[str, DesiredObject],
+    remote: RemoteKind,
+    desired: DesiredState,
+    state: RemoteState,
+    adopted: dict[str, str],
+) -> list[Change]:
     policy = desired.policy
     out: list[Change] = []
     if k.name == "locations":
@@ -104,10 +130,22 @@ def _deletes(k: Kind, wanted: dict[str, DesiredObject], remote: RemoteKind,
         for key, obj in remote.objects.items():
             account, _ = split_location_key(key)
             if account in deleted_accounts:
-                out.append(Delete(k.name, key, obj.data, None, remote_id=obj.id,
-                                  note=f"deleted with account {account}", cascade=True))
-            elif account in desired.location_owners and key not in wanted \
-                    and not policy.is_protected(k.name, key):
+                out.append(
+                    Delete(
+                        k.name,
+                        key,
+                        obj.data,
+                        None,
+                        remote_id=obj.id,
+                        note=f"deleted with account {account}",
+                        cascade=True,
+                    )
+                )
+            elif (
+                account in desired.location_owners
+                and key not in wanted
+                and not policy.is_protected(k.name, key)
+            ):
                 out.append(Delete(k.name, key, obj.data, None, remote_id=obj.id))
         return out
     if k.name not in policy.prune:
@@ -123,8 +161,11 @@ def _pruned_keys(k: Kind, desired: DesiredState, state: RemoteState) -> set[str]
     if k.name not in policy.prune:
         return set()
     wanted = desired.objects.get(k.name, {})
-    return {key for key in state.get(k.name).objects
-            if key not in wanted and not policy.is_protected(k.name, key)}
+    return {
+        key
+        for key in state.get(k.name).objects
+        if key not in wanted and not policy.is_protected(k.name, key)
+    }
 
 
 def field_changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[FieldChange, ...]:
@@ -145,8 +186,10 @@ def field_changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[FieldC
                 paths.add(tuple(path))
     # A whole-object change (address: null -> {...}) hides its parts.
     paths = {p for p in paths if not any(p[: len(q)] == q and p != q for q in paths)}
-    return tuple(FieldChange(".".join(map(str, p)), _at(before, p), _at(after, p))
-                 for p in sorted(paths, key=lambda p: tuple(map(str, p))))
+    return tuple(
+        FieldChange(".".join(map(str, p)), _at(before, p), _at(after, p))
+        for p in sorted(paths, key=lambda p: tuple(map(str, p)))
+    )
 
 
 def _at(value: Any, path: tuple[Any, ...]) -> Any:

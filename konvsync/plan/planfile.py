@@ -75,33 +75,51 @@ def read_planfile(path: str) -> SavedPlan:
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not a readable konvsync plan file") from exc
     if not isinstance(document, dict) or document.get("planfile") != PLANFILE_FORMAT:
-        raise StalePlanError(f"{path}: plan file format {document.get('planfile')!r} is not "
-                             f"{PLANFILE_FORMAT!r} (made by another konvsync release); "
-                             "run plan again")
+        raise StalePlanError(
+            f"{path}: plan file format {document.get('planfile')!r} is not "
+            f"{PLANFILE_FORMAT!r} (made by another konvsync release); "
+            "run plan again"
+        )
     data = document["plan"]
     if data.get("format_version") != Plan.FORMAT_VERSION:
-        raise StalePlanError(f"{path}: plan format_version {data.get('format_version')!r} is "
-                             "not supported by this release; run plan again")
+        raise StalePlanError(
+            f"{path}: plan format_version {data.get('format_version')!r} is "
+            "not supported by this release; run plan again"
+        )
     plan = Plan(
         changes=[change_from_data(c) for c in data["changes"]],
-        endpoint=data["endpoint"], portal=data.get("portal"),
-        warnings=list(data.get("warnings", [])), welcome_emails=data.get("welcome_emails", 0))
-    return SavedPlan(plan, data["endpoint"], document["config_digest"], document["read_kinds"],
-                     document["remote_digests"], bool(document.get("send_welcome_email", True)))
+        endpoint=data["endpoint"],
+        portal=data.get("portal"),
+        warnings=list(data.get("warnings", [])),
+        welcome_emails=data.get("welcome_emails", 0),
+    )
+    return SavedPlan(
+        plan,
+        data["endpoint"],
+        document["config_digest"],
+        document["read_kinds"],
+        document["remote_digests"],
+        bool(document.get("send_welcome_email", True)),
+    )
 
 
 def check_fresh(saved: SavedPlan, endpoint_name: str, remote: RemoteState) -> None:
     """Refuse (StalePlanError) if the portal moved since the plan was made."""
     if saved.endpoint != endpoint_name:
-        raise StalePlanError(f"stale plan: it was made for endpoint {saved.endpoint!r}, not "
-                             f"{endpoint_name!r}; run plan again")
+        raise StalePlanError(
+            f"stale plan: it was made for endpoint {saved.endpoint!r}, not "
+            f"{endpoint_name!r}; run plan again"
+        )
     if saved.plan.portal is not None and remote.portal_name != saved.plan.portal:
-        raise StalePlanError(f"stale plan: it was made for portal {saved.plan.portal!r}, the "
-                             f"endpoint serves {remote.portal_name!r}; run plan again")
+        raise StalePlanError(
+            f"stale plan: it was made for portal {saved.plan.portal!r}, the "
+            f"endpoint serves {remote.portal_name!r}; run plan again"
+        )
     for change in saved.plan.changes:
         if _changed(change, saved.remote_digests.get(change.address), remote):
-            raise StalePlanError(f"stale plan: {change.address} changed since the plan was "
-                                 "made; run plan again")
+            raise StalePlanError(
+                f"stale plan: {change.address} changed since the plan was made; run plan again"
+            )
 
 
 def _changed(change: Change, digest: str | None, remote: RemoteState) -> bool:

@@ -53,8 +53,9 @@ def kinds_to_read(desired: DesiredState) -> list[str]:
     return [k.name for k in KINDS if k.name in wanted and k.read_via is None]
 
 
-async def read_remote(client: PortalClient, kind_names: list[str],
-                      on_page: ProgressCallback | None = None) -> RemoteState:
+async def read_remote(
+    client: PortalClient, kind_names: list[str], on_page: ProgressCallback | None = None
+) -> RemoteState:
     viewer_task = client.execute(viewer_query(), label="Viewer")
     nodes_task = read_kinds(client, [kind(n) for n in kind_names], on_page)
     viewer, nodes = await asyncio.gather(viewer_task, nodes_task)
@@ -63,9 +64,13 @@ async def read_remote(client: PortalClient, kind_names: list[str],
     return state
 
 
-async def create_plan(client: PortalClient, desired: DesiredState, endpoint_name: str,
-                      options: PlanOptions, on_page: ProgressCallback | None = None
-                      ) -> PlanOutcome:
+async def create_plan(
+    client: PortalClient,
+    desired: DesiredState,
+    endpoint_name: str,
+    options: PlanOptions,
+    on_page: ProgressCallback | None = None,
+) -> PlanOutcome:
     targets = parse_targets(options.targets)
     names = kinds_to_read(desired)
     remote = await read_remote(client, names, on_page)
@@ -75,13 +80,17 @@ async def create_plan(client: PortalClient, desired: DesiredState, endpoint_name
     warnings: list[str] = []
     if targets:
         changes = select_targets(changes, targets)
-        warnings.append("--target limits this plan to part of the configuration; the rest "
-                        "may still differ (use it for exceptional cases, as in Terraform)")
+        warnings.append(
+            "--target limits this plan to part of the configuration; the rest "
+            "may still differ (use it for exceptional cases, as in Terraform)"
+        )
     check_mass_delete(changes, desired, remote, options.allow_mass_delete)
     emails = welcome_emails(changes, desired)
     if emails:
-        warnings.append(f"{emails} new user(s) will receive a welcome e-mail "
-                        "(policy.send_welcome_email: false turns this off)")
+        warnings.append(
+            f"{emails} new user(s) will receive a welcome e-mail "
+            "(policy.send_welcome_email: false turns this off)"
+        )
     plan = Plan(changes, endpoint_name, remote.portal_name, warnings, emails)
     return PlanOutcome(plan, remote, names, remote_digests(changes, remote))
 
@@ -115,15 +124,25 @@ def check_references(desired: DesiredState, remote: RemoteState) -> None:
                 target = kind(f.ref or "")
                 value = obj.data.get(f.name)
                 for ref in value if isinstance(value, list) else [value] if value else []:
-                    key = str(ref).lower() if target.field_map[target.key_field].lowercase \
+                    key = (
+                        str(ref).lower()
+                        if target.field_map[target.key_field].lowercase
                         else str(ref)
-                    if key in desired.objects.get(target.name, {}) \
-                            or key in remote.get(target.name).objects:
+                    )
+                    if (
+                        key in desired.objects.get(target.name, {})
+                        or key in remote.get(target.name).objects
+                    ):
                         continue
-                    problems.append(ConfigProblem(
-                        obj.source.file, obj.source.line, obj.source.column,
-                        f"{k.singular} {obj.key!r}: {f.name} refers to {target.singular} "
-                        f"{ref!r}, which neither the configuration nor the portal has"))
+                    problems.append(
+                        ConfigProblem(
+                            obj.source.file,
+                            obj.source.line,
+                            obj.source.column,
+                            f"{k.singular} {obj.key!r}: {f.name} refers to {target.singular} "
+                            f"{ref!r}, which neither the configuration nor the portal has",
+                        )
+                    )
     if problems:
         raise ConfigInvalid(problems)
 
@@ -133,8 +152,10 @@ def parse_targets(targets: tuple[str, ...]) -> list[tuple[str, str | None]]:
     for target in targets:
         kind_name, sep, key = target.partition("/")
         if kind_name not in KINDS_BY_NAME:
-            raise UsageError(f"--target {target!r}: unknown kind {kind_name!r} "
-                             f"(one of {', '.join(KINDS_BY_NAME)})")
+            raise UsageError(
+                f"--target {target!r}: unknown kind {kind_name!r} "
+                f"(one of {', '.join(KINDS_BY_NAME)})"
+            )
         if sep and not key:
             raise UsageError(f"--target {target!r}: give KIND or KIND/KEY")
         k = kind(kind_name)

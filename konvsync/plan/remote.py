@@ -70,16 +70,22 @@ def normalize_nodes(nodes_by_kind: dict[str, list[dict[str, Any]]]) -> RemoteSta
         k = kind(kind_name)
         bucket = kinds.setdefault(kind_name, RemoteKind())
         for node in nodes:
-            _add(bucket, RemoteObject(kind_name, k.key_of(node), node["id"],
-                                      k.normalize_remote(node)))
+            _add(
+                bucket,
+                RemoteObject(kind_name, k.key_of(node), node["id"], k.normalize_remote(node)),
+            )
         for child in (c for c in KINDS_BY_NAME.values() if c.read_via == kind_name):
             children = kinds.setdefault(child.name, RemoteKind())
             for node in nodes:
                 parent_key = k.key_of(node) or ref_key(node)
                 for item in node.get(child.name) or []:
                     data = child.normalize_remote({**item, "account": node})
-                    _add(children, RemoteObject(child.name, location_key(parent_key, item["name"]),
-                                                item["id"], data))
+                    _add(
+                        children,
+                        RemoteObject(
+                            child.name, location_key(parent_key, item["name"]), item["id"], data
+                        ),
+                    )
     return RemoteState(kinds)
 
 
@@ -94,6 +100,8 @@ def _add(bucket: RemoteKind, obj: RemoteObject) -> None:
             obj.key = f"{obj.key}#{obj.id}"
             bucket.objects[obj.key] = obj
             return
-        raise PlanError(f"two remote {obj.kind} claim the key {obj.key!r}: IDs {other.id} and "
-                        f"{obj.id}; fix one of them in the portal first")
+        raise PlanError(
+            f"two remote {obj.kind} claim the key {obj.key!r}: IDs {other.id} and "
+            f"{obj.id}; fix one of them in the portal first"
+        )
     bucket.objects[obj.key] = obj

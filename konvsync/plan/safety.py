@@ -13,22 +13,29 @@ MASS_DELETE_MIN_OBJECTS = 10
 
 
 def check_portal(desired: DesiredState, remote: RemoteState) -> None:
-    if desired.portal is not None and remote.portal_name is not None \
-            and desired.portal != remote.portal_name:
-        raise UnsafePlanError(f"portal guard: the config is for {desired.portal!r} but the "
-                              f"endpoint serves {remote.portal_name!r}; nothing was changed")
+    if (
+        desired.portal is not None
+        and remote.portal_name is not None
+        and desired.portal != remote.portal_name
+    ):
+        raise UnsafePlanError(
+            f"portal guard: the config is for {desired.portal!r} but the "
+            f"endpoint serves {remote.portal_name!r}; nothing was changed"
+        )
 
 
-def check_mass_delete(changes: list[Change], desired: DesiredState, remote: RemoteState,
-                      allow_mass_delete: bool) -> None:
+def check_mass_delete(
+    changes: list[Change], desired: DesiredState, remote: RemoteState, allow_mass_delete: bool
+) -> None:
     if allow_mass_delete:
         return
     limit = desired.policy.max_delete_percent
     refused = []
     for kind_name in {c.kind for c in changes if isinstance(c, Delete)}:
         existing = len(remote.get(kind_name))
-        deleting = sum(1 for c in changes
-                       if isinstance(c, Delete) and c.kind == kind_name and not c.cascade)
+        deleting = sum(
+            1 for c in changes if isinstance(c, Delete) and c.kind == kind_name and not c.cascade
+        )
         if existing >= MASS_DELETE_MIN_OBJECTS and deleting * 100 > limit * existing:
             percent = math.floor(deleting * 1000 / existing) / 10
             refused.append(f"{deleting} of {existing} {kind_name} ({percent:g}%)")
@@ -36,7 +43,8 @@ def check_mass_delete(changes: list[Change], desired: DesiredState, remote: Remo
         raise UnsafePlanError(
             f"refusing to delete {'; '.join(sorted(refused))}: more than max_delete_percent "
             f"{limit:g}%; nothing was changed. Re-run with --allow-mass-delete if this is "
-            "intended")
+            "intended"
+        )
 
 
 def welcome_emails(changes: list[Change], desired: DesiredState) -> int:

@@ -21,11 +21,15 @@ def render_markdown(plan: Plan, limit: int = MAX_COMMENT) -> str:
     head.append("| kind | add | change | destroy |")
     head.append("|---|---:|---:|---:|")
     by_kind = plan.by_kind()
-    kinds = sorted(by_kind, key=lambda k: (not any(isinstance(c, Delete) for c in by_kind[k]),
-                                           list(by_kind).index(k)))
+    kinds = sorted(
+        by_kind,
+        key=lambda k: (not any(isinstance(c, Delete) for c in by_kind[k]), list(by_kind).index(k)),
+    )
     for kind_name in kinds:
-        counts = {a: sum(1 for c in by_kind[kind_name] if c.action == a)
-                  for a in ("create", "update", "delete")}
+        counts = {
+            a: sum(1 for c in by_kind[kind_name] if c.action == a)
+            for a in ("create", "update", "delete")
+        }
         destroy = f"**{counts['delete']}**" if counts["delete"] else "0"
         head.append(f"| {kind_name} | {counts['create']} | {counts['update']} | {destroy} |")
     head.append("")
@@ -37,8 +41,9 @@ def render_markdown(plan: Plan, limit: int = MAX_COMMENT) -> str:
     omitted = 0
     for kind_name in kinds:
         changes = sorted(by_kind[kind_name], key=lambda c: _ORDER[c.action])
-        opening = (f"<details><summary><b>{kind_name}</b>: {len(changes)} change(s)</summary>"
-                   "\n\n```diff\n")
+        opening = (
+            f"<details><summary><b>{kind_name}</b>: {len(changes)} change(s)</summary>\n\n```diff\n"
+        )
         closing = "```\n\n</details>\n"
         if len(out) + len(opening) + len(closing) > budget:
             omitted += len(changes)
@@ -52,9 +57,11 @@ def render_markdown(plan: Plan, limit: int = MAX_COMMENT) -> str:
             section += line
         out += "\n" + section + closing
     if omitted:
-        out += (f"\n_{omitted} of {len(plan.changes)} changes are not shown: the plan is longer "
-                "than a pull-request comment may be. The JSON plan (`--format json`) or the "
-                "saved plan file has them all._\n")
+        out += (
+            f"\n_{omitted} of {len(plan.changes)} changes are not shown: the plan is longer "
+            "than a pull-request comment may be. The JSON plan (`--format json`) or the "
+            "saved plan file has them all._\n"
+        )
     return out
 
 

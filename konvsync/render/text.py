@@ -24,8 +24,10 @@ def render_text(plan: Plan, color: bool = False) -> str:
             lines.extend(_block(change, paint))
             lines.append("")
     for warning in plan.warnings:
-        lines.append(("Warning: " if not color else click.style("Warning: ", fg="yellow",
-                                                                  bold=True)) + warning)
+        lines.append(
+            ("Warning: " if not color else click.style("Warning: ", fg="yellow", bold=True))
+            + warning
+        )
     if plan.warnings:
         lines.append("")
     lines.append(summary_line(plan.counts) if plan.has_changes else NO_CHANGES)
@@ -39,13 +41,16 @@ def _block(change: Change, paint: object) -> list[str]:
     header = f"  # {change.address} will be {action_label(change.action)}"
     if change.note:
         header += f" ({change.note})"
-    lines = [header, paint(f"  {symbol} {k.singular.replace(' ', '_')} {show(change.key)} {{",
-                           symbol)]
+    lines = [
+        header,
+        paint(f"  {symbol} {k.singular.replace(' ', '_')} {show(change.key)} {{", symbol),
+    ]
     if isinstance(change, Update):
         width = max(len(f.path) for f in change.fields) if change.fields else 0
         for f in change.fields:
-            lines.append(paint(f"      ~ {f.path.ljust(width)} = {show(f.before)} -> "
-                               f"{show(f.after)}", "~"))
+            lines.append(
+                paint(f"      ~ {f.path.ljust(width)} = {show(f.before)} -> {show(f.after)}", "~")
+            )
     else:
         values = change.before if isinstance(change, Delete) else change.after
         values = values or {}

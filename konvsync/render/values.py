@@ -17,8 +17,10 @@ def action_label(action: str) -> str:
 
 
 def summary_line(counts: dict[str, int]) -> str:
-    return (f"Plan: {counts['add']} to add, {counts['change']} to change, "
-            f"{counts['destroy']} to destroy.")
+    return (
+        f"Plan: {counts['add']} to add, {counts['change']} to change, "
+        f"{counts['destroy']} to destroy."
+    )
 
 
 NO_CHANGES = "No changes. The portal matches the configuration."

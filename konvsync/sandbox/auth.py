@@ -39,8 +39,9 @@ class TokenAuthority:
 
     def issue(self, authorization: str | None, content_type: str, body: bytes) -> dict[str, object]:
         if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
-            raise OAuthError("invalid_request",
-                             "Content-Type must be application/x-www-form-urlencoded")
+            raise OAuthError(
+                "invalid_request", "Content-Type must be application/x-www-form-urlencoded"
+            )
         try:
             form = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError as exc:
@@ -53,8 +54,10 @@ class TokenAuthority:
             raise OAuthError("invalid_request", "grant_type is required")
         if grant != "client_credentials":
             raise OAuthError("unsupported_grant_type", "only client_credentials is supported")
-        if not (secrets.compare_digest(client_id, self.api_key)
-                and secrets.compare_digest(client_secret, self.api_secret)):
+        if not (
+            secrets.compare_digest(client_id, self.api_key)
+            and secrets.compare_digest(client_secret, self.api_secret)
+        ):
             raise OAuthError("invalid_client", "client authentication failed", 401)
         token = secrets.token_urlsafe(32)
         self._issued[token] = time.time() + self.token_ttl
@@ -108,8 +111,12 @@ class TokenAuthority:
         if header.get("alg") != "HS256":
             raise Unauthenticated("JWT must be signed with HS256")
         try:
-            claims = jwt.decode(token, self.api_secret, algorithms=["HS256"],
-                                options={"require": ["exp", "iat", "sub"]})
+            claims = jwt.decode(
+                token,
+                self.api_secret,
+                algorithms=["HS256"],
+                options={"require": ["exp", "iat", "sub"]},
+            )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated("JWT expired") from exc
         except jwt.MissingRequiredClaimError as exc:
@@ -120,5 +127,8 @@ class TokenAuthority:
             raise Unauthenticated("invalid JWT") from exc
         if claims.get("sub") != self.api_key:
             raise Unauthenticated("JWT sub is not a known API key")
-        if not isinstance(claims.get("iat"), int | float) or claims["exp"] - claims["iat"] > MAX_JWT_LIFETIME:
+        if (
+            not isinstance(claims.get("iat"), int | float)
+            or claims["exp"] - claims["iat"] > MAX_JWT_LIFETIME
+        ):
             raise Unauthenticated(f"JWT lifetime exceeds {MAX_JWT_LIFETIME} seconds")

@@ -16,7 +16,7 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     build_schema,
-    execute,
+    execute_sync,
     parse,
     validate,
 )
@@ -34,6 +34,7 @@ class RequestContext:
     portal_name: str
     page_cap: int | None
     cache: dict[tuple[str, int], dict[str, Any] | None]
+    read_only: bool = False
 
 
 @dataclass
@@ -49,12 +50,23 @@ class GraphQLOutcome:
 def _coded(error: GraphQLError, code: str) -> GraphQLError:
     extensions = dict(error.extensions or {})
     extensions.setdefault("code", code)
-    return GraphQLError(error.message, error.nodes, error.source, error.positions, error.path,
-                        error.original_error, extensions)
+    return GraphQLError(
+        error.message,
+        error.nodes,
+        error.source,
+        error.positions,
+        error.path,
+        error.original_error,
+        extensions,
+    )
 
 
-def _store_call(fn: Callable[..., Any]) -> Resolver:
+def _store_call(fn: Callable[..., Any], mutation: bool = False) -> Resolver:
     def resolver(_obj: Any, info: GraphQLResolveInfo, **kwargs: Any) -> Any:
+        if mutation and info.context.read_only:
+            raise GraphQLError(
+                "this service connection may not change data", extensions={"code": "FORBIDDEN"}
+            )
         try:
             return fn(info.context, **kwargs)
         except StoreError as exc:
@@ -81,7 +93,7 @@ def _one(table: str, key: str, column: str, lower: bool = False) -> Resolver:
             raise StoreError(f"give exactly one of id or {key}", "BAD_USER_INPUT")
         if id is not None:
             return ctx.store.get(table, "id", id)
-        return ctx.store.get(table, column, value.lower() if lower else value)
+        return ctx.store.get(table, column, str(value).lower() if lower else value)
 
     return _store_call(read)
 
@@ -118,9 +130,12 @@ def _locations_of(obj: dict[str, Any], info: GraphQLResolveInfo) -> list[dict[st
     return ctx.store.locations_of(obj["_pk"])
 
 
-def _mutations(store_call: Callable[[Callable[..., Any]], Resolver]) -> dict[str, Resolver]:
+def _mutations() -> dict[str, Resolver]:
     def s(ctx: RequestContext) -> Store:
         return ctx.store
+
+    def store_call(fn: Callable[..., Any]) -> Resolver:
+        return _store_call(fn, mutation=True)
 
     return {
         "createGroup": store_call(lambda c, input: s(c).create_group(input)),
@@ -133,32 +148,42 @@ def _mutations(store_call: Callable[[Callable[..., Any]], Resolver]) -> dict[str
         "updateAccount": store_call(lambda c, id, input: s(c).update_account(id, input)),
         "deleteAccount": store_call(lambda c, id: s(c).delete_account(id)),
         "createLocation": store_call(
-            lambda c, accountId, input: s(c).create_location(accountId, input)),
+            lambda c, accountId, input: s(c).create_location(accountId, input)
+        ),
         "updateLocation": store_call(lambda c, id, input: s(c).update_location(id, input)),
         "deleteLocation": store_call(lambda c, id: s(c).delete_location(id)),
         "createUser": store_call(
             lambda c, input, sendWelcomeEmail=True: s(c).create_user(
-                input, send_welcome_email=sendWelcomeEmail is not False)),
+                input, send_welcome_email=sendWelcomeEmail is not False
+            )
+        ),
         "updateUser": store_call(lambda c, id, input: s(c).update_user(id, input)),
         "deleteUser": store_call(lambda c, id: s(c).delete_user(id)),
     }
 
 
-def build_sandbox_schema() -> GraphQLSchema:
-    schema = build_schema(konvert_sdl())
+def build_sandbox_schema(sdl: str | None = None) -> GraphQLSchema:
+    schema = build_schema(sdl or konvert_sdl())
     query = schema.query_type
     mutation = schema.mutation_type
     assert query is not None and mutation is not None
     query.fields["viewer"].resolve = lambda _o, info: {
-        "apiKey": info.context.api_key, "portalName": info.context.portal_name}
-    for name, table in (("groups", "groups"), ("accountFields", "account_fields"),
-                        ("accounts", "accounts"), ("users", "users")):
+        "apiKey": info.context.api_key,
+        "portalName": info.context.portal_name,
+    }
+    for name, table in (
+        ("groups", "groups"),
+        ("accountFields", "account_fields"),
+        ("accounts", "accounts"),
+        ("users", "users"),
+    ):
         query.fields[name].resolve = _page(table)
     query.fields["group"].resolve = _one("groups", "externalId", "external_id")
     query.fields["account"].resolve = _one("accounts", "externalId", "external_id")
     query.fields["user"].resolve = _one("users", "email", "email_lower", lower=True)
-    for name, resolver in _mutations(_store_call).items():
-        mutation.fields[name].resolve = resolver
+    for name, resolver in _mutations().items():
+        if name in mutation.fields:
+            mutation.fields[name].resolve = resolver
     account = schema.get_type("Account")
     user = schema.get_type("User")
     assert isinstance(account, GraphQLObjectType) and isinstance(user, GraphQLObjectType)
@@ -169,8 +194,13 @@ def build_sandbox_schema() -> GraphQLSchema:
     return schema
 
 
-def run_graphql(schema: GraphQLSchema, context: RequestContext, query: str,
-                variables: dict[str, Any] | None, operation_name: str | None) -> GraphQLOutcome:
+def run_graphql(
+    schema: GraphQLSchema,
+    context: RequestContext,
+    query: str,
+    variables: dict[str, Any] | None,
+    operation_name: str | None,
+) -> GraphQLOutcome:
     """Parse, validate and execute one request; never raises for bad input."""
     try:
         document = parse(query)
@@ -181,11 +211,19 @@ def run_graphql(schema: GraphQLSchema, context: RequestContext, query: str,
         coded = [_coded(e, "BAD_USER_INPUT") for e in errors]
         return GraphQLOutcome(ExecutionResult(None, coded), True, False)
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    chosen = [o for o in operations if operation_name is None or
-              (o.name is not None and o.name.value == operation_name)]
+    chosen = [
+        o
+        for o in operations
+        if operation_name is None or (o.name is not None and o.name.value == operation_name)
+    ]
     is_mutation = any(o.operation == OperationType.MUTATION for o in chosen)
-    result = execute(schema, document, context_value=context, variable_values=variables,
-                     operation_name=operation_name)
+    result = execute_sync(
+        schema,
+        document,
+        context_value=context,
+        variable_values=variables,
+        operation_name=operation_name,
+    )
     if result.errors:
         result.errors = [_error_code(e) for e in result.errors]
         if result.data is None and all(e.path is None for e in result.errors):
@@ -200,7 +238,13 @@ def _error_code(error: GraphQLError) -> GraphQLError:
         return _coded(error, "BAD_USER_INPUT")
     original = error.original_error
     if original is not None and not isinstance(original, GraphQLError):
-        return GraphQLError("internal error", error.nodes, error.source, error.positions,
-                             error.path, None, {"code": "INTERNAL"})
+        return GraphQLError(
+            "internal error",
+            error.nodes,
+            error.source,
+            error.positions,
+            error.path,
+            None,
+            {"code": "INTERNAL"},
+        )
     return _coded(error, "INTERNAL")
-

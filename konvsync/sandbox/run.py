@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 from aiohttp import web
 
 from konvsync.errors import UsageError
 from konvsync.sandbox.seed import seed_store
-from konvsync.sandbox.server import SandboxSettings, create_app
+from konvsync.sandbox.server import SandboxSettings, bound_port, create_app
 from konvsync.sandbox.store import Store
 
 
-def serve_forever(settings: SandboxSettings, seed: str | None,
-                  announce: Callable[[str, int], None]) -> None:
+def serve_forever(
+    settings: SandboxSettings, seed: str | None, announce: Callable[[str, int], None]
+) -> None:
     store = Store(settings.db)
     seeded = seed_store(store, seed) if seed else 0
     app = create_app(settings, store)
@@ -26,10 +28,10 @@ def serve_forever(settings: SandboxSettings, seed: str | None,
         try:
             await site.start()
         except OSError as exc:
-            raise UsageError(f"cannot listen on {settings.host}:{settings.port}: "
-                             f"{exc.strerror}") from None
-        server = site._server
-        port = server.sockets[0].getsockname()[1] if server else settings.port  # type: ignore[union-attr]
+            raise UsageError(
+                f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}"
+            ) from None
+        port = bound_port(site, settings.port)
         announce(f"http://{settings.host}:{port}", seeded)
         try:
             await asyncio.Event().wait()
@@ -37,7 +39,5 @@ def serve_forever(settings: SandboxSettings, seed: str | None,
             await runner.cleanup()
             store.close()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
-    except KeyboardInterrupt:
-        pass

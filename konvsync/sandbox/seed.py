@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from konvsync.config.loader import load_config
+from konvsync.errors import ConfigError
 from konvsync.kinds.locations import split_location_key
 from konvsync.sandbox.store import Store, StoreError
-from konvsync.errors import ConfigError
 
 
 def seed_store(store: Store, path: str) -> int:
@@ -21,8 +21,10 @@ def seed_store(store: Store, path: str) -> int:
         for obj in state.objects.get("accounts", {}).values():
             data = {k: v for k, v in obj.data.items() if k not in ("userGroups", "locations")}
             data["userGroupIds"] = [ids["groups", g] for g in obj.data.get("userGroups") or []]
-            data["customFields"] = [{"key": k, "value": None if v is None else str(v)}
-                                    for k, v in (obj.data.get("customFields") or {}).items()]
+            data["customFields"] = [
+                {"key": k, "value": None if v is None else str(v)}
+                for k, v in (obj.data.get("customFields") or {}).items()
+            ]
             ids["accounts", obj.key] = store.create_account(data)["id"]
         for obj in state.objects.get("locations", {}).values():
             account, _ = split_location_key(obj.key)

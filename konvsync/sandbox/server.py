@@ -43,6 +43,10 @@ class SandboxSettings:
     api_secret: str = DEFAULT_API_SECRET
     portal_name: str = DEFAULT_PORTAL_NAME
     token_ttl: int = 21600
+    read_only: bool = False
+    """Mutations answer FORBIDDEN, as for a read-only service connection."""
+    sdl: str | None = None
+    """Serve this schema instead of schemas/konvert.graphql (tests of doctor)."""
     faults: FaultSettings = field(default_factory=FaultSettings)
 
 
@@ -59,16 +63,27 @@ class SandboxState:
 STATE: web.AppKey[SandboxState] = web.AppKey("state", SandboxState)
 
 
-def _json(payload: Any, status: int = 200, content_type: str = "application/json",
-          headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(text=json.dumps(payload), status=status, headers=headers,
-                        content_type=content_type, charset="utf-8")
+def _json(
+    payload: Any,
+    status: int = 200,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    return web.Response(
+        text=json.dumps(payload),
+        status=status,
+        headers=headers,
+        content_type=content_type,
+        charset="utf-8",
+    )
 
 
-def _graphql_error(message: str, code: str, status: int,
-                   headers: dict[str, str] | None = None) -> web.Response:
-    return _json({"errors": [{"message": message, "extensions": {"code": code}}]}, status,
-                 headers=headers)
+def _graphql_error(
+    message: str, code: str, status: int, headers: dict[str, str] | None = None
+) -> web.Response:
+    return _json(
+        {"errors": [{"message": message, "extensions": {"code": code}}]}, status, headers=headers
+    )
 
 
 @web.middleware
@@ -98,8 +113,9 @@ async def _inject_faults(request: web.Request, handler: Handler) -> web.StreamRe
         wait = state.faults.retry_after()
         if wait is not None:
             state.requests["429"] += 1
-            return _graphql_error("rate limit exceeded", "RATE_LIMITED", 429,
-                                  {"Retry-After": str(wait)})
+            return _graphql_error(
+                "rate limit exceeded", "RATE_LIMITED", 429, {"Retry-After": str(wait)}
+            )
         if state.faults.should_fail():
             state.requests["503"] += 1
             return web.Response(status=503, text="service unavailable (injected fault)")
@@ -110,14 +126,16 @@ async def _token(request: web.Request) -> web.Response:
     state = request.app[STATE]
     body = await request.read()
     try:
-        answer = state.authority.issue(request.headers.get("Authorization"),
-                                       request.headers.get("Content-Type", ""), body)
+        answer = state.authority.issue(
+            request.headers.get("Authorization"), request.headers.get("Content-Type", ""), body
+        )
     except OAuthError as exc:
         headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
         if exc.status == 401:
             headers["WWW-Authenticate"] = 'Basic realm="konvert"'
-        return _json({"error": exc.error, "error_description": exc.description}, exc.status,
-                     headers=headers)
+        return _json(
+            {"error": exc.error, "error_description": exc.description}, exc.status, headers=headers
+        )
     return _json(answer, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
@@ -130,8 +148,9 @@ async def _api(request: web.Request) -> web.StreamResponse:
     try:
         state.authority.check_bearer(request.headers.get("Authorization"))
     except Unauthenticated as exc:
-        return _graphql_error(str(exc), "UNAUTHENTICATED", 401,
-                              {"WWW-Authenticate": 'Bearer realm="konvert"'})
+        return _graphql_error(
+            str(exc), "UNAUTHENTICATED", 401, {"WWW-Authenticate": 'Bearer realm="konvert"'}
+        )
     media = request.content_type
     if media != "application/json":
         return _graphql_error("Content-Type must be application/json", "BAD_USER_INPUT", 415)
@@ -145,10 +164,17 @@ async def _api(request: web.Request) -> web.StreamResponse:
     problem = _check_params(body)
     if problem:
         return _graphql_error(problem, "BAD_USER_INPUT", 400)
-    context = RequestContext(state.store, state.settings.api_key, state.settings.portal_name,
-                             state.faults.settings.page_cap, {})
-    outcome = run_graphql(state.schema, context, body["query"], body.get("variables"),
-                          body.get("operationName"))
+    context = RequestContext(
+        state.store,
+        state.settings.api_key,
+        state.settings.portal_name,
+        state.faults.settings.page_cap,
+        {},
+        state.settings.read_only,
+    )
+    outcome = run_graphql(
+        state.schema, context, body["query"], body.get("variables"), body.get("operationName")
+    )
     if outcome.is_mutation and not outcome.request_error and state.faults.should_drop():
         state.requests["dropped"] += 1
         if request.transport is not None:
@@ -177,9 +203,13 @@ def _check_params(body: Any) -> str | None:
 
 async def _stats(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    return _json({"requests": dict(state.requests),
-                  "tokens_issued": state.authority.tokens_issued,
-                  "welcome_emails": len(state.store.welcome_emails())})
+    return _json(
+        {
+            "requests": dict(state.requests),
+            "tokens_issued": state.authority.tokens_issued,
+            "welcome_emails": len(state.store.welcome_emails()),
+        }
+    )
 
 
 async def _revoke(request: web.Request) -> web.Response:
@@ -197,7 +227,7 @@ def create_app(settings: SandboxSettings, store: Store | None = None) -> web.App
     app[STATE] = SandboxState(
         settings=settings,
         store=store if store is not None else Store(settings.db),
-        schema=build_sandbox_schema(),
+        schema=build_sandbox_schema(settings.sdl),
         authority=TokenAuthority(settings.api_key, settings.api_secret, settings.token_ttl),
         faults=Faults(settings.faults),
     )
@@ -207,6 +237,15 @@ def create_app(settings: SandboxSettings, store: Store | None = None) -> web.App
     app.router.add_get("/_sandbox/stats", _stats)
     app.router.add_post("/_sandbox/revoke-tokens", _revoke)
     return app
+
+
+def bound_port(site: web.TCPSite, requested: int) -> int:
+    """The port a site listens on (the OS picks one for port 0)."""
+    server = site._server
+    sockets = getattr(server, "sockets", None)
+    if not sockets:
+        return requested
+    return int(sockets[0].getsockname()[1])
 
 
 @dataclass
@@ -227,7 +266,9 @@ class RunningSandbox:
 
 
 @contextmanager
-def running_sandbox(settings: SandboxSettings, store: Store | None = None) -> Iterator[RunningSandbox]:
+def running_sandbox(
+    settings: SandboxSettings, store: Store | None = None
+) -> Iterator[RunningSandbox]:
     """Serve the sandbox on ``settings.host`` and a free port (``port=0``) or
     the given one, in a thread with its own event loop; stop cleanly on exit."""
     app = create_app(settings, store)
@@ -240,9 +281,7 @@ def running_sandbox(settings: SandboxSettings, store: Store | None = None) -> It
         await runner.setup()
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()
-        server = site._server
-        assert server is not None
-        holder["port"] = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        holder["port"] = bound_port(site, settings.port)
 
     def serve() -> None:
         asyncio.set_event_loop(loop)

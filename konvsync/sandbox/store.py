@@ -97,7 +97,9 @@ class Store:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA foreign_keys=OFF")
+        self._db.execute(
+            "PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA foreign_keys=OFF"
+        )
         self._db.executescript(_TABLES)
         self._lock = threading.RLock()
 
@@ -121,7 +123,9 @@ class Store:
         if first is None:
             first = 50
         if first < 0 or first > MAX_PAGE:
-            raise StoreError(f"first must be between 0 and {MAX_PAGE}, got {first}", "BAD_USER_INPUT")
+            raise StoreError(
+                f"first must be between 0 and {MAX_PAGE}, got {first}", "BAD_USER_INPUT"
+            )
         start = decode_cursor(after) if after else 0
         with self._lock:
             rows = self._db.execute(
@@ -132,7 +136,11 @@ class Store:
         rows = rows[:first]
         nodes = [self._shape(table, row) for row in rows]
         end = encode_cursor(rows[-1]["id"]) if rows else None
-        return {"nodes": nodes, "pageInfo": {"hasNextPage": has_next, "endCursor": end}, "totalCount": total}
+        return {
+            "nodes": nodes,
+            "pageInfo": {"hasNextPage": has_next, "endCursor": end},
+            "totalCount": total,
+        }
 
     def get(self, table: str, column: str, value: Any) -> dict[str, Any] | None:
         if column == "id":
@@ -166,31 +174,56 @@ class Store:
 
     def welcome_emails(self) -> list[str]:
         with self._lock:
-            return [r[0] for r in self._db.execute("SELECT email FROM welcome_emails ORDER BY rowid")]
+            return [
+                r[0] for r in self._db.execute("SELECT email FROM welcome_emails ORDER BY rowid")
+            ]
 
     def _shape(self, table: str, row: sqlite3.Row) -> dict[str, Any]:
         out: dict[str, Any] = {"id": format_id(table, row["id"]), "_pk": row["id"]}
         if table == "groups":
-            out.update(externalId=row["external_id"], name=row["name"],
-                       permissions=json.loads(row["permissions"]),
-                       createdAt=row["created_at"], updatedAt=row["updated_at"])
+            out.update(
+                externalId=row["external_id"],
+                name=row["name"],
+                permissions=json.loads(row["permissions"]),
+                createdAt=row["created_at"],
+                updatedAt=row["updated_at"],
+            )
         elif table == "account_fields":
-            out.update(key=row["key"], label=row["label"], type=row["type"],
-                       options=json.loads(row["options"]), required=bool(row["required"]))
+            out.update(
+                key=row["key"],
+                label=row["label"],
+                type=row["type"],
+                options=json.loads(row["options"]),
+                required=bool(row["required"]),
+            )
         elif table == "accounts":
-            out.update(externalId=row["external_id"], name=row["name"], website=row["website"],
-                       _userGroupIds=json.loads(row["user_group_ids"]),
-                       customFields=json.loads(row["custom_fields"]),
-                       createdAt=row["created_at"], updatedAt=row["updated_at"])
+            out.update(
+                externalId=row["external_id"],
+                name=row["name"],
+                website=row["website"],
+                _userGroupIds=json.loads(row["user_group_ids"]),
+                customFields=json.loads(row["custom_fields"]),
+                createdAt=row["created_at"],
+                updatedAt=row["updated_at"],
+            )
         elif table == "locations":
-            out.update(name=row["name"], phone=row["phone"],
-                       address=json.loads(row["address"]) if row["address"] else None,
-                       _accountId=row["account_id"])
+            out.update(
+                name=row["name"],
+                phone=row["phone"],
+                address=json.loads(row["address"]) if row["address"] else None,
+                _accountId=row["account_id"],
+            )
         elif table == "users":
-            out.update(email=row["email"], title=row["title"], firstName=row["first_name"],
-                       lastName=row["last_name"], _accountId=row["account_id"],
-                       _groupIds=json.loads(row["group_ids"]),
-                       createdAt=row["created_at"], updatedAt=row["updated_at"])
+            out.update(
+                email=row["email"],
+                title=row["title"],
+                firstName=row["first_name"],
+                lastName=row["last_name"],
+                _accountId=row["account_id"],
+                _groupIds=json.loads(row["group_ids"]),
+                createdAt=row["created_at"],
+                updatedAt=row["updated_at"],
+            )
         return out
 
     # -------------------------------------------------------------- mutations
@@ -212,8 +245,15 @@ class Store:
             raise StoreError(f"no {table[:-1].replace('_', ' ')} with id {value!r}", "NOT_FOUND")
         return row_id
 
-    def _unique(self, db: sqlite3.Connection, table: str, column: str, value: Any,
-                label: str, own_id: int | None = None) -> None:
+    def _unique(
+        self,
+        db: sqlite3.Connection,
+        table: str,
+        column: str,
+        value: Any,
+        label: str,
+        own_id: int | None = None,
+    ) -> None:
         if value is None:
             return
         row = db.execute(f"SELECT id FROM {table} WHERE {column} = ?", (value,)).fetchone()
@@ -240,8 +280,14 @@ class Store:
             cur = db.execute(
                 "INSERT INTO groups (external_id, name, permissions, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (data.get("externalId"), data["name"],
-                 json.dumps(self._dedupe(data.get("permissions") or [])), now, now))
+                (
+                    data.get("externalId"),
+                    data["name"],
+                    json.dumps(self._dedupe(data.get("permissions") or [])),
+                    now,
+                    now,
+                ),
+            )
             row_id = cur.lastrowid
         return self._fetch("groups", row_id)
 
@@ -269,8 +315,10 @@ class Store:
                     f"SELECT id, {column} FROM {table} WHERE {column} LIKE ?", (f"%{row_id}%",)
                 ).fetchall():
                     ids = [i for i in json.loads(row[column]) if i != row_id]
-                    db.execute(f"UPDATE {table} SET {column} = ? WHERE id = ?",
-                               (json.dumps(ids), row["id"]))
+                    db.execute(
+                        f"UPDATE {table} SET {column} = ? WHERE id = ?",
+                        (json.dumps(ids), row["id"]),
+                    )
         return gid
 
     # account fields
@@ -280,9 +328,16 @@ class Store:
         with self.transaction() as db:
             self._unique(db, "account_fields", "key", data["key"], "key")
             cur = db.execute(
-                "INSERT INTO account_fields (key, label, type, options, required) VALUES (?,?,?,?,?)",
-                (data["key"], data["label"], data["type"], json.dumps(data.get("options") or []),
-                 int(bool(data.get("required")))))
+                "INSERT INTO account_fields (key, label, type, options, required)"
+                " VALUES (?,?,?,?,?)",
+                (
+                    data["key"],
+                    data["label"],
+                    data["type"],
+                    json.dumps(data.get("options") or []),
+                    int(bool(data.get("required"))),
+                ),
+            )
             row_id = cur.lastrowid
         return self._fetch("account_fields", row_id)
 
@@ -291,8 +346,9 @@ class Store:
         with self.transaction() as db:
             row_id = self._row_id(db, "account_fields", fid)
             current = self._fetch("account_fields", row_id)
-            self._check_field_options(data.get("type", current["type"]),
-                                      data.get("options", current["options"]))
+            self._check_field_options(
+                data.get("type", current["type"]), data.get("options", current["options"])
+            )
             sets: dict[str, Any] = {}
             if "key" in data:
                 self._unique(db, "account_fields", "key", data["key"], "key", row_id)
@@ -316,8 +372,10 @@ class Store:
                 values = json.loads(row["custom_fields"])
                 kept = [v for v in values if v["key"] != key]
                 if len(kept) != len(values):
-                    db.execute("UPDATE accounts SET custom_fields = ? WHERE id = ?",
-                               (json.dumps(kept), row["id"]))
+                    db.execute(
+                        "UPDATE accounts SET custom_fields = ? WHERE id = ?",
+                        (json.dumps(kept), row["id"]),
+                    )
         return fid
 
     def _check_field_options(self, field_type: str | None, options: list[str]) -> None:
@@ -353,8 +411,16 @@ class Store:
             cur = db.execute(
                 "INSERT INTO accounts (external_id, name, website, user_group_ids, custom_fields,"
                 " created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
-                (data.get("externalId"), data["name"], data.get("website"), json.dumps(groups),
-                 custom, now, now))
+                (
+                    data.get("externalId"),
+                    data["name"],
+                    data.get("website"),
+                    json.dumps(groups),
+                    custom,
+                    now,
+                    now,
+                ),
+            )
             row_id = cur.lastrowid
         return self._fetch("accounts", row_id)
 
@@ -364,7 +430,9 @@ class Store:
             row_id = self._row_id(db, "accounts", aid)
             sets: dict[str, Any] = {}
             if "externalId" in data:
-                self._unique(db, "accounts", "external_id", data["externalId"], "externalId", row_id)
+                self._unique(
+                    db, "accounts", "external_id", data["externalId"], "externalId", row_id
+                )
                 sets["external_id"] = data["externalId"]
             for name, column in (("name", "name"), ("website", "website")):
                 if name in data:
@@ -391,7 +459,8 @@ class Store:
             account = self._row_id(db, "accounts", aid)
             cur = db.execute(
                 "INSERT INTO locations (account_id, name, phone, address) VALUES (?,?,?,?)",
-                (account, data["name"], data.get("phone"), _address(data.get("address"))))
+                (account, data["name"], data.get("phone"), _address(data.get("address"))),
+            )
             row_id = cur.lastrowid
             db.execute("UPDATE accounts SET updated_at = ? WHERE id = ?", (_now(), account))
         return self._fetch("locations", row_id)
@@ -421,14 +490,26 @@ class Store:
         _check_email(data["email"])
         with self.transaction() as db:
             self._unique(db, "users", "email_lower", data["email"].lower(), "email")
-            account = self._row_id(db, "accounts", data["accountId"]) if data.get("accountId") else None
+            account = (
+                self._row_id(db, "accounts", data["accountId"]) if data.get("accountId") else None
+            )
             groups = self._group_ids(db, data.get("groupIds") or [])
             now = _now()
             cur = db.execute(
                 "INSERT INTO users (email, email_lower, title, first_name, last_name, account_id,"
                 " group_ids, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (data["email"], data["email"].lower(), data.get("title"), data["firstName"],
-                 data["lastName"], account, json.dumps(groups), now, now))
+                (
+                    data["email"],
+                    data["email"].lower(),
+                    data.get("title"),
+                    data["firstName"],
+                    data["lastName"],
+                    account,
+                    json.dumps(groups),
+                    now,
+                    now,
+                ),
+            )
             row_id = cur.lastrowid
             if send_welcome_email:
                 db.execute("INSERT INTO welcome_emails VALUES (?, ?)", (row_id, data["email"]))
@@ -444,13 +525,17 @@ class Store:
                 self._unique(db, "users", "email_lower", data["email"].lower(), "email", row_id)
                 sets["email"] = data["email"]
                 sets["email_lower"] = data["email"].lower()
-            for name, column in (("title", "title"), ("firstName", "first_name"),
-                                 ("lastName", "last_name")):
+            for name, column in (
+                ("title", "title"),
+                ("firstName", "first_name"),
+                ("lastName", "last_name"),
+            ):
                 if name in data:
                     sets[column] = data[name]
             if "accountId" in data:
-                sets["account_id"] = (self._row_id(db, "accounts", data["accountId"])
-                                      if data["accountId"] else None)
+                sets["account_id"] = (
+                    self._row_id(db, "accounts", data["accountId"]) if data["accountId"] else None
+                )
             if "groupIds" in data:
                 sets["group_ids"] = json.dumps(self._group_ids(db, data["groupIds"] or []))
             self._set(db, "users", row_id, sets, stamp=True)
@@ -463,8 +548,9 @@ class Store:
         return uid
 
     # helpers
-    def _set(self, db: sqlite3.Connection, table: str, row_id: int, sets: dict[str, Any],
-             stamp: bool) -> None:
+    def _set(
+        self, db: sqlite3.Connection, table: str, row_id: int, sets: dict[str, Any], stamp: bool
+    ) -> None:
         if stamp:
             sets["updated_at"] = _now()
         if not sets:
@@ -492,5 +578,6 @@ def _check_email(email: str) -> None:
 def check_custom_value(key: str, value: str, field_type: str, options: list[str]) -> None:
     """Raise BAD_USER_INPUT when ``value`` does not fit the account field."""
     if not value_fits(value, field_type, options):
-        raise StoreError(f"value {value!r} does not fit custom field {key!r} ({field_type})",
-                         "BAD_USER_INPUT")
+        raise StoreError(
+            f"value {value!r} does not fit custom field {key!r} ({field_type})", "BAD_USER_INPUT"
+        )
