@@ -299,9 +299,7 @@ def _steps(changes: list[Change]) -> list[tuple[str, list[Change]]]:
         if upserts:
             steps.append((f"{k.name}: create/update", upserts))
     for k in reversed(KINDS):
-        deletes: list[Change] = [
-            c for c in changes if c.kind == k.name and isinstance(c, Delete)
-        ]
+        deletes: list[Change] = [c for c in changes if c.kind == k.name and isinstance(c, Delete)]
         if deletes:
             steps.append((f"{k.name}: delete", deletes))
     return steps

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 from dataclasses import dataclass, field
@@ -14,11 +15,13 @@ import yaml
 from konvsync.errors import CredentialsError
 
 
+log = logging.getLogger("konvsync.credentials")
+
+
 @dataclass(frozen=True)
 class Credentials:
     api_key: str
     api_secret: str = field(repr=False)
-    warnings: tuple[str, ...] = ()
 
 
 def load_credentials(credentials_file: str | None) -> Credentials:
@@ -50,7 +53,6 @@ def _from_file(path: Path) -> Credentials:
         or not isinstance(data.get("api_secret"), str)
     ):
         raise CredentialsError(f"{path}: needs string fields api_key and api_secret")
-    warnings: tuple[str, ...] = ()
     if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
-        warnings = (f"{path} is readable by group or others; run: chmod 600 {path}",)
-    return Credentials(data["api_key"], data["api_secret"], warnings)
+        log.warning("%s is readable by group or others; run: chmod 600 %s", path, path)
+    return Credentials(data["api_key"], data["api_secret"])

@@ -1,0 +1,210 @@
+"""The API client against a real sandbox: auth, retries, ambiguity,
+pagination and batching."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import pytest
+import requests
+
+from konvsync.api.auth import token_source
+from konvsync.api.batching import MutationCall, run_mutations
+from konvsync.api.client import ClientSettings, PortalClient
+from konvsync.api.credentials import Credentials
+from konvsync.api.endpoints import Endpoint, resolve_endpoint
+from konvsync.api.pagination import read_all, read_kinds
+from konvsync.errors import AmbiguousRequestError, AuthError, TransportError, UsageError
+from konvsync.kinds import kind
+from konvsync.sandbox.server import RunningSandbox
+from tests.conftest import KEY, SECRET, SandboxFactory
+
+T = TypeVar("T")
+VIEWER = "{ viewer { apiKey portalName } }"
+FAST = ClientSettings(timeout=5, max_retries=5, backoff_base=0.01, backoff_cap=0.05)
+
+
+def run(sandbox: RunningSandbox, body: Callable[[PortalClient], Awaitable[T]], auth: str = "oauth",
+        secret: str = SECRET, settings: ClientSettings = FAST) -> T:
+    endpoint = Endpoint(sandbox.url, sandbox.url)
+    tokens = token_source(auth, Credentials(KEY, secret), endpoint.token_url, 3600)
+
+    async def main() -> T:
+        async with PortalClient(endpoint, tokens, settings) as client:
+            return await body(client)
+
+    return asyncio.run(main())
+
+
+async def viewer(client: PortalClient) -> dict[str, Any]:
+    return (await client.execute(VIEWER)).raise_for_errors("viewer")
+
+
+@pytest.mark.parametrize("auth", ["oauth", "jwt"])
+def test_both_auth_modes_reach_the_api(sandbox: RunningSandbox, auth: str) -> None:
+    data = run(sandbox, viewer, auth=auth)
+    assert data["viewer"]["apiKey"] == KEY
+    issued = sandbox.state.authority.tokens_issued
+    assert issued == (1 if auth == "oauth" else 0)
+
+
+def test_wrong_secret_is_an_auth_error_without_the_secret(sandbox: RunningSandbox) -> None:
+    for auth in ("oauth", "jwt"):
+        with pytest.raises(AuthError) as caught:
+            run(sandbox, viewer, auth=auth, secret="definitely-wrong-secret")
+        assert "authentication failed" in str(caught.value)
+        assert "definitely-wrong-secret" not in str(caught.value)
+
+
+def test_token_is_renewed_before_it_expires(sandbox_factory: SandboxFactory) -> None:
+    sandbox = sandbox_factory(token_ttl=62)  # renewed 60 s early: after 2 s
+
+    async def twice(client: PortalClient) -> None:
+        await viewer(client)
+        await viewer(client)
+        await asyncio.sleep(2.2)
+        await viewer(client)
+
+    run(sandbox, twice)
+    assert sandbox.state.authority.tokens_issued == 2
+
+
+def test_a_401_gets_one_new_token(sandbox: RunningSandbox) -> None:
+    async def revoke_between(client: PortalClient) -> None:
+        await viewer(client)
+        await asyncio.to_thread(requests.post, f"{sandbox.url}/_sandbox/revoke-tokens", timeout=5)
+        await viewer(client)
+
+    run(sandbox, revoke_between)
+    assert sandbox.state.authority.tokens_issued == 2
+
+
+def test_429_waits_retry_after(sandbox_factory: SandboxFactory) -> None:
+    sandbox = sandbox_factory(rate_limit=3)
+
+    async def burst(client: PortalClient) -> float:
+        started = time.monotonic()
+        await asyncio.gather(*(viewer(client) for _ in range(8)))
+        assert client.stats.by_status.get(429, 0) >= 1
+        return time.monotonic() - started
+
+    elapsed = run(sandbox, burst)
+    assert elapsed >= 1.0  # Retry-After: 1 was honoured, not hammered
+    assert sandbox.state.requests["429"] >= 1
+
+
+def test_503s_are_retried_until_success(sandbox_factory: SandboxFactory) -> None:
+    sandbox = sandbox_factory(fail_rate=0.5, seed=7)
+
+    async def many(client: PortalClient) -> int:
+        for _ in range(10):
+            await viewer(client)
+        return client.stats.retries
+
+    assert run(sandbox, many) > 0
+    assert sandbox.state.requests["503"] > 0
+
+
+def test_retries_are_bounded(sandbox_factory: SandboxFactory) -> None:
+    sandbox = sandbox_factory(fail_rate=1.0)
+    settings = ClientSettings(timeout=5, max_retries=3, backoff_base=0.01, backoff_cap=0.02)
+    with pytest.raises(TransportError, match="gave up after 3 retries"):
+        run(sandbox, viewer, settings=settings)
+    assert sandbox.state.requests["/api"] == 4
+
+
+def test_an_unanswered_create_is_ambiguous_and_never_resent(
+        sandbox_factory: SandboxFactory) -> None:
+    sandbox = sandbox_factory(drop_after_commit_rate=1.0)
+    create = "mutation { createGroup(input: {externalId: \"g\", name: \"G\"}) { id } }"
+
+    async def send(client: PortalClient) -> None:
+        await client.execute(create, retry_safe=False, label="CreateGroup")
+
+    with pytest.raises(AmbiguousRequestError, match="may have been applied"):
+        run(sandbox, send)
+    assert sandbox.state.requests["/api"] == 1
+    assert sandbox.store.count("groups") == 1
+
+
+def test_an_unanswered_update_is_retried(sandbox_factory: SandboxFactory) -> None:
+    sandbox = sandbox_factory(drop_after_commit_rate=1.0)
+    gid = sandbox.store.create_group({"externalId": "g", "name": "G"})["id"]
+    update = 'mutation($id: ID!) { updateGroup(id: $id, input: {name: "H"}) { id } }'
+    settings = ClientSettings(timeout=5, max_retries=2, backoff_base=0.01, backoff_cap=0.02)
+
+    async def send(client: PortalClient) -> None:
+        await client.execute(update, {"id": gid}, retry_safe=True)
+
+    with pytest.raises(TransportError, match="gave up after 2 retries"):
+        run(sandbox, send, settings=settings)
+    assert sandbox.state.requests["/api"] == 3
+    assert sandbox.store.get("groups", "external_id", "g")["name"] == "H"  # type: ignore[index]
+
+
+def test_pagination_follows_cursors_not_counts(sandbox_factory: SandboxFactory) -> None:
+    sandbox = sandbox_factory(page_cap=7)
+    for i in range(30):
+        sandbox.store.create_user({"email": f"u{i}@x.example", "firstName": "F",
+                                   "lastName": "L"}, send_welcome_email=False)
+    for i in range(3):
+        sandbox.store.create_group({"externalId": f"g{i}", "name": f"G{i}"})
+
+    async def read(client: PortalClient) -> dict[str, list[dict[str, Any]]]:
+        return await read_kinds(client, [kind("users"), kind("groups")])
+
+    nodes = run(sandbox, read)
+    assert len({n["email"] for n in nodes["users"]}) == 30
+    assert len(nodes["groups"]) == 3
+    assert sandbox.state.requests["/api"] == 5 + 1
+
+
+def test_read_all_asks_for_full_pages(sandbox: RunningSandbox) -> None:
+    for i in range(250):
+        sandbox.store.create_group({"externalId": f"g{i}", "name": f"G{i}"})
+    nodes = run(sandbox, lambda client: read_all(client, kind("groups")))
+    assert len(nodes) == 250
+    assert sandbox.state.requests["/api"] == 3
+
+
+def test_one_failing_mutation_in_a_batch_does_not_fail_the_others(
+        sandbox: RunningSandbox) -> None:
+    sandbox.store.create_group({"externalId": "taken", "name": "T"})
+    groups = kind("groups")
+    calls = [MutationCall(groups, "CreateGroup", {"input": {"externalId": key, "name": key}})
+             for key in ("a", "taken", "b", "c")]
+
+    async def send(client: PortalClient) -> list[Any]:
+        return await run_mutations(client, calls, batch_size=2, parallelism=2)
+
+    outcomes = run(sandbox, send)
+    assert [o.ok for o in outcomes] == [True, False, True, True]
+    assert outcomes[1].code == "CONFLICT"
+    assert outcomes[0].data["externalId"] == "a"
+    assert sandbox.state.requests["/api"] == 2
+    assert sandbox.store.count("groups") == 4
+
+
+def test_endpoint_resolution() -> None:
+    assert resolve_endpoint("production", None).api_url == "https://api.konvertapp.com/api"
+    assert resolve_endpoint(None, "staging").token_url == \
+        "https://api.staging.konvertapp.com/oauth/token"
+    assert resolve_endpoint("https://portal.example/", None).api_url == \
+        "https://portal.example/api"
+    assert resolve_endpoint("http://127.0.0.1:8765", None).api_url == "http://127.0.0.1:8765/api"
+    assert resolve_endpoint("sandbox", "production").is_sandbox
+    with pytest.raises(UsageError, match="plain http"):
+        resolve_endpoint("http://portal.example", None)
+    assert resolve_endpoint("http://portal.example", None, insecure_http=True).base_url
+    with pytest.raises(UsageError, match="no endpoint"):
+        resolve_endpoint(None, None)
+    with pytest.raises(UsageError):
+        resolve_endpoint("ftp://x", None)
+
+
+def test_jwt_lifetime_is_bounded() -> None:
+    with pytest.raises(UsageError, match="21600"):
+        token_source("jwt", Credentials(KEY, SECRET), "", 21601)

@@ -1,0 +1,327 @@
+"""The sandbox server: OAuth token endpoint, bearer checks, GraphQL over
+HTTP, contract rules and fault injection, over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+import jwt
+import pytest
+import requests
+from gql import Client, gql
+from gql.transport.requests import RequestsHTTPTransport
+from oauthlib.oauth2 import BackendApplicationClient
+from requests_oauthlib import OAuth2Session
+
+from konvsync.sandbox.server import RunningSandbox
+from tests.conftest import KEY, SECRET, SandboxFactory
+
+
+def token(sandbox: RunningSandbox) -> str:
+    response = requests.post(f"{sandbox.url}/oauth/token", auth=(KEY, SECRET),
+                             data={"grant_type": "client_credentials"}, timeout=5)
+    assert response.status_code == 200
+    return str(response.json()["access_token"])
+
+
+def gql_post(sandbox: RunningSandbox, query: str, variables: dict[str, Any] | None = None,
+             bearer: str | None = None, **kwargs: Any) -> requests.Response:
+    headers = {"Authorization": f"Bearer {bearer or token(sandbox)}"}
+    return requests.post(f"{sandbox.url}/api", json={"query": query, "variables": variables},
+                         headers=headers, timeout=5, **kwargs)
+
+
+def codes(response: requests.Response) -> list[str]:
+    return [e["extensions"]["code"] for e in response.json().get("errors", [])]
+
+
+# ------------------------------------------------------------------ OAuth
+
+
+def test_third_party_oauth_client_gets_a_token_and_gql_loads_the_schema(
+        sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # loopback http, as documented
+    session = OAuth2Session(client=BackendApplicationClient(client_id=KEY))
+    issued = session.fetch_token(token_url=f"{sandbox.url}/oauth/token", client_id=KEY,
+                                 client_secret=SECRET)
+    assert issued["token_type"] == "Bearer"
+    assert issued["expires_in"] == 21600
+    transport = RequestsHTTPTransport(
+        url=f"{sandbox.url}/api", headers={"Authorization": f"Bearer {issued['access_token']}"})
+    client = Client(transport=transport, fetch_schema_from_transport=True)
+    with client as session_client:
+        result = session_client.execute(gql("{ viewer { portalName } }"))
+    assert result["viewer"]["portalName"] == "Konvsync Sandbox"
+    assert client.schema is not None
+    assert "Account" in client.schema.type_map
+    assert "createUser" in client.schema.mutation_type.fields  # type: ignore[union-attr]
+
+
+def test_token_answer_is_not_cached(sandbox: RunningSandbox) -> None:
+    response = requests.post(f"{sandbox.url}/oauth/token", auth=(KEY, SECRET),
+                             data={"grant_type": "client_credentials"}, timeout=5)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize(
+    ("auth", "data", "headers", "status", "error"),
+    [
+        ((KEY, "wrong"), {"grant_type": "client_credentials"}, {}, 401, "invalid_client"),
+        (("nobody", SECRET), {"grant_type": "client_credentials"}, {}, 401, "invalid_client"),
+        (None, {"grant_type": "client_credentials"}, {}, 401, "invalid_client"),
+        ((KEY, SECRET), {}, {}, 400, "invalid_request"),
+        ((KEY, SECRET), {"grant_type": "password"}, {}, 400, "unsupported_grant_type"),
+        ((KEY, SECRET), "grant_type=client_credentials",
+         {"Content-Type": "application/json"}, 400, "invalid_request"),
+    ],
+    ids=["bad-secret", "unknown-key", "no-auth", "no-grant", "other-grant", "json-body"],
+)
+def test_token_errors_follow_rfc6749(sandbox: RunningSandbox, auth: Any, data: Any,
+                                     headers: dict[str, str], status: int, error: str) -> None:
+    response = requests.post(f"{sandbox.url}/oauth/token", auth=auth, data=data,
+                             headers=headers, timeout=5)
+    assert response.status_code == status
+    assert response.json()["error"] == error
+    if status == 401:
+        assert response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+# ------------------------------------------------------- bearer rejections
+
+
+def _jwt(claims: dict[str, Any], key: str = SECRET, algorithm: str = "HS256") -> str:
+    return jwt.encode(claims, key, algorithm=algorithm)
+
+
+def _unsigned(claims: dict[str, Any]) -> str:
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+NOW = int(time.time())
+GOOD = {"sub": KEY, "iat": NOW, "exp": NOW + 600}
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "Basic abc",
+        "Bearer",
+        "Bearer not-a-token-we-issued",
+        "Bearer " + _unsigned(GOOD),
+        "Bearer " + _jwt(GOOD, SECRET * 3, "HS512"),
+        "Bearer " + _jwt(GOOD, "another-secret"),
+        "Bearer " + _jwt({**GOOD, "sub": "someone-else"}),
+        "Bearer " + _jwt({"sub": KEY, "iat": NOW - 7200, "exp": NOW - 3600}),
+        "Bearer " + _jwt({"sub": KEY, "iat": NOW}),
+        "Bearer " + _jwt({"sub": KEY, "iat": NOW, "exp": NOW + 21601}),
+        "Bearer a.b.c",
+    ],
+    ids=["missing", "not-bearer", "empty", "unknown-opaque", "alg-none", "hs512",
+         "bad-signature", "unknown-sub", "expired", "no-exp", "lifetime-over-6h", "malformed"],
+)
+def test_bad_bearer_tokens_are_rejected(sandbox: RunningSandbox, header: str | None) -> None:
+    headers = {"Authorization": header} if header else {}
+    response = requests.post(f"{sandbox.url}/api", json={"query": "{ viewer { apiKey } }"},
+                             headers=headers, timeout=5)
+    assert response.status_code == 401
+    assert codes(response) == ["UNAUTHENTICATED"]
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_client_signed_jwt_is_accepted(sandbox: RunningSandbox) -> None:
+    response = gql_post(sandbox, "{ viewer { apiKey portalName } }", bearer=_jwt(GOOD))
+    assert response.status_code == 200
+    assert response.json()["data"]["viewer"]["apiKey"] == KEY
+
+
+def test_expired_issued_token_is_rejected(sandbox_factory: SandboxFactory) -> None:
+    sandbox = sandbox_factory(token_ttl=1)
+    issued = token(sandbox)
+    assert gql_post(sandbox, "{ viewer { apiKey } }", bearer=issued).status_code == 200
+    time.sleep(1.2)
+    assert gql_post(sandbox, "{ viewer { apiKey } }", bearer=issued).status_code == 401
+
+
+# ------------------------------------------------------ contract behaviour
+
+CREATE_GROUP = "mutation($i: GroupInput!) { createGroup(input: $i) { id externalId name } }"
+
+
+def create_group(sandbox: RunningSandbox, external_id: str, name: str = "G") -> str:
+    response = gql_post(sandbox, CREATE_GROUP, {"i": {"externalId": external_id, "name": name}})
+    return str(response.json()["data"]["createGroup"]["id"])
+
+
+def test_error_codes(sandbox_factory: SandboxFactory) -> None:
+    sandbox = sandbox_factory()
+    create_group(sandbox, "dup")
+    conflict = gql_post(sandbox, CREATE_GROUP, {"i": {"externalId": "dup", "name": "x"}})
+    assert codes(conflict) == ["CONFLICT"]
+    missing_name = gql_post(sandbox, CREATE_GROUP, {"i": {"externalId": "n"}})
+    assert codes(missing_name) == ["BAD_USER_INPUT"]
+    not_found = gql_post(sandbox, 'mutation { deleteGroup(id: "grp_999") }')
+    assert codes(not_found) == ["NOT_FOUND"]
+    unknown_field = gql_post(sandbox, "{ viewer { secretSauce } }")
+    assert codes(unknown_field) == ["BAD_USER_INPUT"]
+    read_only = sandbox_factory(read_only=True)
+    assert codes(gql_post(read_only, CREATE_GROUP, {"i": {"name": "x"}})) == ["FORBIDDEN"]
+    limited = sandbox_factory(rate_limit=1)
+    bearer = token(limited)
+    statuses = [gql_post(limited, "{ viewer { apiKey } }", bearer=bearer) for _ in range(3)]
+    throttled = [r for r in statuses if r.status_code == 429]
+    assert throttled and codes(throttled[0]) == ["RATE_LIMITED"]
+    assert throttled[0].headers["Retry-After"] == "1"
+
+
+def test_aliased_mutations_fail_one_by_one(sandbox: RunningSandbox) -> None:
+    create_group(sandbox, "taken")
+    response = gql_post(sandbox, """mutation {
+        a: createGroup(input: {externalId: "new", name: "New"}) { id }
+        b: createGroup(input: {externalId: "taken", name: "Again"}) { id }
+        c: createGroup(input: {externalId: "other", name: "Other"}) { id } }""")
+    body = response.json()
+    assert body["data"]["a"] and body["data"]["c"] and body["data"]["b"] is None
+    assert [e["path"] for e in body["errors"]] == [["b"]]
+    assert body["errors"][0]["extensions"]["code"] == "CONFLICT"
+
+
+def test_update_is_a_patch_and_null_clears(sandbox: RunningSandbox) -> None:
+    gid = create_group(sandbox, "g")
+    user = gql_post(sandbox, """mutation($g: ID!) { createUser(sendWelcomeEmail: false,
+        input: {email: "A@x.example", firstName: "A", lastName: "B", title: "T", groupIds: [$g]})
+        { id } }""", {"g": gid}).json()["data"]["createUser"]["id"]
+    patched = gql_post(sandbox, """mutation($id: ID!) { updateUser(id: $id, input: {lastName: "C"})
+        { title lastName groups { externalId } } }""", {"id": user}).json()
+    assert patched["data"]["updateUser"] == {"title": "T", "lastName": "C",
+                                             "groups": [{"externalId": "g"}]}
+    cleared = gql_post(sandbox, """mutation($id: ID!) { updateUser(id: $id, input: {title: null})
+        { title } }""", {"id": user}).json()
+    assert cleared["data"]["updateUser"]["title"] is None
+    again = gql_post(sandbox, """mutation { createUser(input: {email: "a@X.EXAMPLE",
+        firstName: "x", lastName: "y"}) { id } }""")
+    assert codes(again) == ["CONFLICT"]
+
+
+def test_custom_fields_are_checked_and_account_delete_cascades(sandbox: RunningSandbox) -> None:
+    gql_post(sandbox, """mutation { createAccountField(input: {key: "tier", label: "Tier",
+        type: SELECT, options: ["gold"], required: true}) { id } }""")
+    bad = gql_post(sandbox, """mutation { createAccount(input: {externalId: "a", name: "A",
+        customFields: [{key: "tier", value: "bronze"}]}) { id } }""")
+    assert codes(bad) == ["BAD_USER_INPUT"]
+    required = gql_post(sandbox, 'mutation { createAccount(input: {name: "A"}) { id } }')
+    assert codes(required) == ["BAD_USER_INPUT"]
+    account = gql_post(sandbox, """mutation { createAccount(input: {externalId: "a", name: "A",
+        customFields: [{key: "tier", value: "gold"}]}) { id } }""").json()
+    aid = account["data"]["createAccount"]["id"]
+    gql_post(sandbox, 'mutation($a: ID!) { createLocation(accountId: $a, input: {name: "HQ"}) '
+                      '{ id } }', {"a": aid})
+    user = gql_post(sandbox, """mutation($a: ID!) { createUser(input: {email: "u@a.example",
+        firstName: "U", lastName: "V", accountId: $a}) { id } }""", {"a": aid}).json()
+    assert "errors" not in user
+    gql_post(sandbox, "mutation($a: ID!) { deleteAccount(id: $a) }", {"a": aid})
+    assert sandbox.store.count("locations") == 0
+    users = gql_post(sandbox, "{ users { nodes { email account { id } } } }").json()
+    assert users["data"]["users"]["nodes"] == [{"email": "u@a.example", "account": None}]
+
+
+def test_page_cap_returns_short_pages_and_cursors_reach_everything(
+        sandbox_factory: SandboxFactory) -> None:
+    sandbox = sandbox_factory(page_cap=7)
+    for i in range(30):
+        sandbox.store.create_user({"email": f"u{i}@x.example", "firstName": "F",
+                                   "lastName": "L"}, send_welcome_email=False)
+    bearer = token(sandbox)
+    emails: list[str] = []
+    pages = 0
+    after = None
+    while True:
+        page = gql_post(sandbox, """query($after: String) { users(first: 100, after: $after) {
+            nodes { email } pageInfo { hasNextPage endCursor } totalCount } }""",
+                        {"after": after}, bearer=bearer).json()["data"]["users"]
+        pages += 1
+        assert len(page["nodes"]) <= 7 and page["totalCount"] == 30
+        emails += [n["email"] for n in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert pages == 5
+    assert len(set(emails)) == 30
+
+
+def test_drop_after_commit_gives_no_answer_but_commits(sandbox_factory: SandboxFactory) -> None:
+    sandbox = sandbox_factory(drop_after_commit_rate=1.0)
+    bearer = token(sandbox)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        gql_post(sandbox, CREATE_GROUP, {"i": {"externalId": "dropped", "name": "D"}},
+                 bearer=bearer)
+    assert sandbox.store.get("groups", "external_id", "dropped") is not None
+
+
+def test_fail_rate_answers_503_before_doing_anything(sandbox_factory: SandboxFactory) -> None:
+    sandbox = sandbox_factory(fail_rate=1.0)
+    response = gql_post(sandbox, CREATE_GROUP, {"i": {"externalId": "x", "name": "X"}})
+    assert response.status_code == 503
+    assert sandbox.store.count("groups") == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected_status"),
+    [
+        (b"{not json", "application/json", 400),
+        (b"[1, 2]", "application/json", 400),
+        (b'"just a string"', "application/json", 400),
+        (b'{"query": 42}', "application/json", 400),
+        (b'{"query": "{ viewer { apiKey } }", "variables": [1]}', "application/json", 400),
+        (b'{"query": "{ viewer { apiKey "}', "application/json", 200),
+        (b'{"query": "{ users(first: 100000) { totalCount } }"}', "application/json", 200),
+        (b'{"query": "{ users(first: 99999999999) { totalCount } }"}', "application/json", 200),
+        (b'{"query": "{ nothingHere }"}', "application/json", 200),
+        (b"query=%7Bviewer%7D", "application/x-www-form-urlencoded", 415),
+        (b"\xff\xfe\x00\x01", "application/json", 400),
+    ],
+    ids=["malformed", "array", "string", "query-not-string", "variables-not-object",
+         "syntax-error", "huge-first", "int-overflow", "unknown-field", "form-body", "binary"],
+)
+def test_bad_input_never_crashes_the_server(sandbox: RunningSandbox, body: bytes,
+                                            content_type: str, expected_status: int) -> None:
+    bearer = token(sandbox)
+    response = requests.post(f"{sandbox.url}/api", data=body, timeout=5, headers={
+        "Authorization": f"Bearer {bearer}", "Content-Type": content_type})
+    assert response.status_code == expected_status
+    errors = response.json()["errors"]
+    assert errors and all(e["message"] and e["extensions"]["code"] for e in errors)
+    follow_up = gql_post(sandbox, "{ viewer { apiKey } }", bearer=bearer)
+    assert follow_up.status_code == 200 and follow_up.json()["data"]["viewer"]["apiKey"] == KEY
+
+
+def test_graphql_response_media_type_uses_400_for_request_errors(sandbox: RunningSandbox) -> None:
+    response = requests.post(
+        f"{sandbox.url}/api", json={"query": "{ nope }"}, timeout=5,
+        headers={"Authorization": f"Bearer {token(sandbox)}",
+                 "Accept": "application/graphql-response+json"})
+    assert response.status_code == 400
+    assert response.headers["Content-Type"].startswith("application/graphql-response+json")
+
+
+def test_errors_carry_locations_and_path(sandbox: RunningSandbox) -> None:
+    response = gql_post(sandbox, 'mutation {\n  x: deleteGroup(id: "grp_1")\n}')
+    error = response.json()["errors"][0]
+    assert error["path"] == ["x"] and error["locations"] == [{"line": 2, "column": 3}]
+
+
+def test_requests_are_logged_without_tokens(sandbox: RunningSandbox,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="konvsync.sandbox")
+    bearer = token(sandbox)
+    gql_post(sandbox, "{ viewer { apiKey } }", bearer=bearer)
+    lines = [r.getMessage() for r in caplog.records if r.name == "konvsync.sandbox"]
+    assert any(line.startswith("POST /api 200 ") and line.endswith("ms") for line in lines)
+    assert not any(bearer in line or SECRET in line for line in lines)

@@ -1,0 +1,39 @@
+"""schemas/konvert.graphql implements the contract; every document konvsync
+sends is valid against it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from graphql import build_schema, find_breaking_changes, parse, validate
+
+from konvsync.api.documents import package_operations
+from konvsync.resources import konvert_sdl
+
+CONTRACT = Path(__file__).parent / "contract" / "konvert.contract.graphql"
+
+
+def test_schema_has_no_breaking_change_from_the_contract() -> None:
+    contract = build_schema(CONTRACT.read_text(encoding="utf-8"))
+    ours = build_schema(konvert_sdl())
+    assert find_breaking_changes(contract, ours) == []
+
+
+def test_breaking_change_detection_works() -> None:
+    contract = build_schema(CONTRACT.read_text(encoding="utf-8"))
+    broken = build_schema(konvert_sdl().replace("  title: String\n", "", 1))
+    assert find_breaking_changes(contract, broken)
+
+
+@pytest.mark.parametrize("operation", package_operations(), ids=lambda o: o.name)
+def test_every_operation_is_valid_against_the_schema(operation: object) -> None:
+    schema = build_schema(konvert_sdl())
+    errors = validate(schema, parse(operation.text))  # type: ignore[attr-defined]
+    assert errors == []
+
+
+def test_operations_cover_every_kind() -> None:
+    names = {o.name for o in package_operations()}
+    for stem in ("Group", "AccountField", "Account", "Location", "User"):
+        assert {f"Create{stem}", f"Update{stem}", f"Delete{stem}"} <= names

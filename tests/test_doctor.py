@@ -1,0 +1,121 @@
+"""``konvsync doctor`` through the CLI against real sandboxes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from konvsync.resources import konvert_sdl
+from tests.conftest import KEY, SECRET, SandboxFactory, invoke
+
+
+def test_doctor_against_the_sandbox_passes(sandbox_factory: SandboxFactory) -> None:
+    sandbox = sandbox_factory()
+    result = invoke(["--endpoint", sandbox.url, "doctor"])
+    assert result.exit_code == 0, result.output
+    assert "ok   auth: oauth: token obtained" in result.stdout
+    assert "ok   viewer: portal 'Konvsync Sandbox'" in result.stdout
+    assert "operations valid against the portal's schema" in result.stdout
+    assert result.stdout.strip().endswith("All checks passed.")
+
+
+def test_doctor_with_jwt_auth(sandbox_factory: SandboxFactory) -> None:
+    sandbox = sandbox_factory()
+    result = invoke(["--endpoint", sandbox.url, "--auth", "jwt", "doctor"])
+    assert result.exit_code == 0, result.output
+    assert "jwt: token obtained" in result.stdout
+    assert sandbox.state.authority.tokens_issued == 0
+
+
+def test_doctor_on_the_embedded_sandbox() -> None:
+    result = invoke(["--endpoint", "sandbox", "doctor"])
+    assert result.exit_code == 0, result.output
+    assert Path(".konvsync/sandbox.db").exists()
+
+
+@pytest.mark.parametrize("verbosity", [[], ["-v"], ["-vv"]])
+@pytest.mark.parametrize("auth", ["oauth", "jwt"])
+def test_wrong_secret_fails_in_one_line_without_leaking(
+        sandbox_factory: SandboxFactory, verbosity: list[str], auth: str) -> None:
+    sandbox = sandbox_factory()
+    wrong = "wrong-secret-value-123"
+    result = invoke([*verbosity, "--endpoint", sandbox.url, "--auth", auth, "doctor"],
+                    env={"KONVERT_API_SECRET": wrong})
+    assert result.exit_code == 1
+    failures = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
+    assert len(failures) == 1 and "authentication failed" in failures[0]
+    assert wrong not in result.output
+    assert SECRET not in result.output
+
+
+def test_no_token_appears_at_any_verbosity(sandbox_factory: SandboxFactory,
+                                           capfd: pytest.CaptureFixture[str]) -> None:
+    sandbox = sandbox_factory()
+    result = invoke(["-vv", "--endpoint", sandbox.url, "doctor"])
+    assert result.exit_code == 0
+    issued = list(sandbox.state.authority._issued)
+    assert issued
+    captured = capfd.readouterr()
+    everything = result.output + captured.out + captured.err
+    assert "POST " in everything  # -vv did log requests
+    for token in issued:
+        assert token not in everything
+    assert SECRET not in everything
+
+
+def test_schema_missing_a_field_is_reported_by_operation_and_field(
+        sandbox_factory: SandboxFactory) -> None:
+    sdl = konvert_sdl().replace("  title: String\n  firstName: String!\n",
+                                "  firstName: String!\n", 1)
+    assert sdl != konvert_sdl()
+    sandbox = sandbox_factory(sdl=sdl)
+    result = invoke(["--endpoint", sandbox.url, "doctor"])
+    assert result.exit_code == 1
+    assert "FAIL schema: ReadUsers (kinds/users.graphql): Cannot query field 'title' on type " \
+           "'User'." in result.stdout
+
+
+def test_missing_credentials_say_which_variables(sandbox_factory: SandboxFactory) -> None:
+    sandbox = sandbox_factory()
+    result = invoke(["--endpoint", sandbox.url, "doctor"],
+                    env={"KONVERT_API_KEY": "", "KONVERT_API_SECRET": ""})
+    assert result.exit_code == 1
+    assert result.stderr.strip() == ("Error: no credentials: set KONVERT_API_KEY and "
+                                     "KONVERT_API_SECRET (or use --credentials-file FILE)")
+
+
+def test_credentials_file_and_its_permissions(sandbox_factory: SandboxFactory,
+                                              tmp_path: Path) -> None:
+    sandbox = sandbox_factory()
+    secrets_file = tmp_path / "creds.yaml"
+    secrets_file.write_text(f"api_key: {KEY}\napi_secret: {SECRET}\n")
+    os.chmod(secrets_file, 0o644)
+    result = invoke(["--endpoint", sandbox.url, "--credentials-file", str(secrets_file),
+                     "doctor"], env={"KONVERT_API_KEY": "", "KONVERT_API_SECRET": ""})
+    assert result.exit_code == 0, result.output
+    assert "readable by group or others" in result.stderr
+    os.chmod(secrets_file, 0o600)
+    quiet = invoke(["--endpoint", sandbox.url, "--credentials-file", str(secrets_file),
+                    "doctor"])
+    assert "readable by group" not in quiet.stderr
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"api_key": 1}')
+    bad = invoke(["--endpoint", sandbox.url, "--credentials-file", str(broken), "doctor"])
+    assert bad.exit_code == 1 and "needs string fields api_key and api_secret" in bad.stderr
+
+
+def test_unreachable_endpoint_is_one_line(tmp_path: Path) -> None:
+    result = invoke(["--max-retries", "1", "--endpoint", "http://127.0.0.1:9", "doctor"])
+    assert result.exit_code == 1
+    assert "cannot reach token endpoint" in result.stdout
+    assert "Traceback" not in result.output
+
+
+def test_usage_errors_exit_1() -> None:
+    assert invoke(["doctor", "--bogus"]).exit_code == 1
+    assert invoke(["--auth", "kerberos", "doctor"]).exit_code == 1
+    assert invoke(["nonsense"]).exit_code == 1
+    result = invoke(["--endpoint", "http://portal.example", "doctor"])
+    assert result.exit_code == 1 and "plain http" in result.stderr
