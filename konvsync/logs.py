@@ -11,8 +11,13 @@ from konvsync.redact import RedactingFormatter
 def configure_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter("%(levelname)s: %(message)s" if verbosity <= 0
-                                            else "%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        RedactingFormatter(
+            "%(levelname)s: %(message)s"
+            if verbosity <= 0
+            else "%(levelname)s %(name)s: %(message)s"
+        )
+    )
     root = logging.getLogger()
     for existing in list(root.handlers):
         if getattr(existing, "_konvsync", False):

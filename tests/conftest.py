@@ -56,8 +56,14 @@ def sandbox_factory() -> Iterator[SandboxFactory]:
     stack: list[Any] = []
 
     def start(store: Store | None = None, **kwargs: Any) -> RunningSandbox:
-        fault_keys = {"latency_ms", "fail_rate", "rate_limit", "drop_after_commit_rate",
-                      "page_cap", "seed"}
+        fault_keys = {
+            "latency_ms",
+            "fail_rate",
+            "rate_limit",
+            "drop_after_commit_rate",
+            "page_cap",
+            "seed",
+        }
         faults = FaultSettings(**{k: kwargs.pop(k) for k in list(kwargs) if k in fault_keys})
         settings = SandboxSettings(port=0, db=":memory:", faults=faults, **kwargs)
         context = running_sandbox(settings, store)

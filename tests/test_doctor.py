@@ -38,11 +38,14 @@ def test_doctor_on_the_embedded_sandbox() -> None:
 @pytest.mark.parametrize("verbosity", [[], ["-v"], ["-vv"]])
 @pytest.mark.parametrize("auth", ["oauth", "jwt"])
 def test_wrong_secret_fails_in_one_line_without_leaking(
-        sandbox_factory: SandboxFactory, verbosity: list[str], auth: str) -> None:
+    sandbox_factory: SandboxFactory, verbosity: list[str], auth: str
+) -> None:
     sandbox = sandbox_factory()
     wrong = "wrong-secret-value-123"
-    result = invoke([*verbosity, "--endpoint", sandbox.url, "--auth", auth, "doctor"],
-                    env={"KONVERT_API_SECRET": wrong})
+    result = invoke(
+        [*verbosity, "--endpoint", sandbox.url, "--auth", auth, "doctor"],
+        env={"KONVERT_API_SECRET": wrong},
+    )
     assert result.exit_code == 1
     failures = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
     assert len(failures) == 1 and "authentication failed" in failures[0]
@@ -50,8 +53,9 @@ def test_wrong_secret_fails_in_one_line_without_leaking(
     assert SECRET not in result.output
 
 
-def test_no_token_appears_at_any_verbosity(sandbox_factory: SandboxFactory,
-                                           capfd: pytest.CaptureFixture[str]) -> None:
+def test_no_token_appears_at_any_verbosity(
+    sandbox_factory: SandboxFactory, capfd: pytest.CaptureFixture[str]
+) -> None:
     sandbox = sandbox_factory()
     result = invoke(["-vv", "--endpoint", sandbox.url, "doctor"])
     assert result.exit_code == 0
@@ -66,39 +70,48 @@ def test_no_token_appears_at_any_verbosity(sandbox_factory: SandboxFactory,
 
 
 def test_schema_missing_a_field_is_reported_by_operation_and_field(
-        sandbox_factory: SandboxFactory) -> None:
-    sdl = konvert_sdl().replace("  title: String\n  firstName: String!\n",
-                                "  firstName: String!\n", 1)
+    sandbox_factory: SandboxFactory,
+) -> None:
+    sdl = konvert_sdl().replace(
+        "  title: String\n  firstName: String!\n", "  firstName: String!\n", 1
+    )
     assert sdl != konvert_sdl()
     sandbox = sandbox_factory(sdl=sdl)
     result = invoke(["--endpoint", sandbox.url, "doctor"])
     assert result.exit_code == 1
-    assert "FAIL schema: ReadUsers (kinds/users.graphql): Cannot query field 'title' on type " \
-           "'User'." in result.stdout
+    assert (
+        "FAIL schema: ReadUsers (kinds/users.graphql): Cannot query field 'title' on type "
+        "'User'." in result.stdout
+    )
 
 
 def test_missing_credentials_say_which_variables(sandbox_factory: SandboxFactory) -> None:
     sandbox = sandbox_factory()
-    result = invoke(["--endpoint", sandbox.url, "doctor"],
-                    env={"KONVERT_API_KEY": "", "KONVERT_API_SECRET": ""})
+    result = invoke(
+        ["--endpoint", sandbox.url, "doctor"], env={"KONVERT_API_KEY": "", "KONVERT_API_SECRET": ""}
+    )
     assert result.exit_code == 1
-    assert result.stderr.strip() == ("Error: no credentials: set KONVERT_API_KEY and "
-                                     "KONVERT_API_SECRET (or use --credentials-file FILE)")
+    assert result.stderr.strip() == (
+        "Error: no credentials: set KONVERT_API_KEY and "
+        "KONVERT_API_SECRET (or use --credentials-file FILE)"
+    )
 
 
-def test_credentials_file_and_its_permissions(sandbox_factory: SandboxFactory,
-                                              tmp_path: Path) -> None:
+def test_credentials_file_and_its_permissions(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
     sandbox = sandbox_factory()
     secrets_file = tmp_path / "creds.yaml"
     secrets_file.write_text(f"api_key: {KEY}\napi_secret: {SECRET}\n")
     os.chmod(secrets_file, 0o644)
-    result = invoke(["--endpoint", sandbox.url, "--credentials-file", str(secrets_file),
-                     "doctor"], env={"KONVERT_API_KEY": "", "KONVERT_API_SECRET": ""})
+    result = invoke(
+        ["--endpoint", sandbox.url, "--credentials-file", str(secrets_file), "doctor"],
+        env={"KONVERT_API_KEY": "", "KONVERT_API_SECRET": ""},
+    )
     assert result.exit_code == 0, result.output
     assert "readable by group or others" in result.stderr
     os.chmod(secrets_file, 0o600)
-    quiet = invoke(["--endpoint", sandbox.url, "--credentials-file", str(secrets_file),
-                    "doctor"])
+    quiet = invoke(["--endpoint", sandbox.url, "--credentials-file", str(secrets_file), "doctor"])
     assert "readable by group" not in quiet.stderr
     broken = tmp_path / "broken.json"
     broken.write_text('{"api_key": 1}')

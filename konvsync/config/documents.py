@@ -209,7 +209,8 @@ def _schema_problems(data: YamlMap, file: str, problems: list[ConfigProblem]) ->
     for error in _validator().iter_errors(data):
         by_path.setdefault(tuple(error.absolute_path), []).append(error)
     for path, errors in by_path.items():
-        error = best_match(errors)
+        either = [e for e in errors if e.validator == "anyOf"]
+        error = either[0] if either else best_match(errors)
         where, subject = _locate(data, path, error)
         problems.append(
             ConfigProblem(file, where.line, where.column, f"{subject}: {_message(error)}")
@@ -227,6 +228,11 @@ def _message(error: ValidationError) -> str:
         allowed = _allowed(error)
         if allowed:
             return f"{error.instance!r} is not one of {', '.join(map(str, allowed))}"
+    if error.validator == "type" and isinstance(error.instance, bool):
+        return (
+            f"{error.message} (YAML reads unquoted yes/no/on/off/true/false as booleans: "
+            "quote the value)"
+        )
     return error.message
 
 

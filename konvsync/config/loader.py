@@ -13,7 +13,7 @@ from konvsync.config.model import DesiredObject, DesiredState, Policy, Source
 from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.custom_values import value_fits
 from konvsync.errors import ConfigInvalid, ConfigProblem
-from konvsync.kinds import TOP_LEVEL_KINDS, kind
+from konvsync.kinds import KINDS_BY_NAME, TOP_LEVEL_KINDS, kind
 from konvsync.kinds.locations import location_key
 
 SUPPORTED_VERSIONS = (1,)
@@ -33,7 +33,8 @@ def load_config(path: str, allow_external_refs: bool = False) -> DesiredState:
     problems: list[ConfigProblem] = []
     documents = [read_document(p, problems) for p in discover(path)]
     merged = _merge(documents, problems)
-    state = _build(merged, [d.path for d in documents], problems)
+    unreadable = any(d.data is None for d in documents)
+    state = _build(merged, [d.path for d in documents], problems, unreadable)
     _check_references(state, allow_external_refs, problems)
     if problems:
         raise ConfigInvalid(problems)
@@ -87,16 +88,18 @@ def _merge(documents: list[ConfigDocument], problems: list[ConfigProblem]) -> _M
     return merged
 
 
-def _build(merged: _Merged, files: list[str], problems: list[ConfigProblem]) -> DesiredState:
+def _build(
+    merged: _Merged, files: list[str], problems: list[ConfigProblem], unreadable: bool = False
+) -> DesiredState:
     version_value = merged.settings.get("konvsync")
-    if version_value is None:
+    if version_value is None and not unreadable:
         first_file = files[0] if files else "<config>"
         problems.append(
             ConfigProblem(first_file, 1, 1, "missing format version: add 'konvsync: 1' to one file")
         )
-        version = 1
-    else:
-        version = version_value[0] if version_value[0] in SUPPORTED_VERSIONS else 1
+    version = 1
+    if version_value is not None and version_value[0] in SUPPORTED_VERSIONS:
+        version = version_value[0]
     objects: dict[str, dict[str, DesiredObject]] = {}
     owners: set[str] = set()
     for kind_name, entries in merged.items.items():
@@ -157,19 +160,29 @@ def _policy(data: dict[str, Any]) -> Policy:
     def per_kind(name: str) -> dict[str, frozenset[str]]:
         value = data.get(name) or {}
         out: dict[str, frozenset[str]] = {}
+        if not isinstance(value, dict):
+            return out
         for kind_name, keys in value.items():
+            if kind_name not in KINDS_BY_NAME or not isinstance(keys, list):
+                continue  # the schema check has reported it
             k = kind(kind_name)
             if name == "protect" and k.field_map[k.key_field].lowercase:
                 keys = [str(key).lower() for key in keys]
             out[kind_name] = frozenset(str(key) for key in keys or [])
         return out
 
+    if not isinstance(data, dict):
+        return Policy()
+    prune = data.get("prune")
+    percent = data.get("max_delete_percent", 25)
     return Policy(
-        prune=frozenset(data.get("prune") or []),
+        prune=frozenset(k for k in prune if k in KINDS_BY_NAME)
+        if isinstance(prune, list)
+        else frozenset(),
         protect=per_kind("protect"),
         ignore_changes=per_kind("ignore_changes"),
-        max_delete_percent=float(data.get("max_delete_percent", 25)),
-        send_welcome_email=bool(data.get("send_welcome_email", True)),
+        max_delete_percent=float(percent) if isinstance(percent, int | float) else 25.0,
+        send_welcome_email=data.get("send_welcome_email", True) is not False,
     )
 
 

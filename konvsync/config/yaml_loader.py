@@ -136,7 +136,10 @@ class _Builder:
         )
 
     def _map(self, node: yaml.MappingNode) -> YamlMap:
+        own = sum(1 for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge")
         self.loader.flatten_mapping(node)
+        # flatten_mapping puts the pairs merged in by ``<<`` first.
+        merged = len(node.value) - own
         result = YamlMap()
         self.done[id(node)] = result
         mark = node.start_mark
@@ -144,7 +147,8 @@ class _Builder:
         result.position = (mark.line + 1, mark.column + 1)
         keys: dict[Any, Position] = {}
         values: dict[Any, Position] = {}
-        for key_node, value_node in node.value:
+        own_keys: set[Any] = set()
+        for index, (key_node, value_node) in enumerate(node.value):
             kmark = key_node.start_mark
             here = (kmark.line + 1, kmark.column + 1)
             if not isinstance(key_node, yaml.ScalarNode):
@@ -152,12 +156,16 @@ class _Builder:
                     ConfigProblem(self.file, *here, "mapping keys must be plain scalars")
                 )
             key = key_node.value if key_node.tag == _STR else self.build(key_node)
-            if key in keys:
+            if index < merged:
+                pass  # merged in by <<: the mapping's own keys may override it
+            elif key in own_keys:
                 raise YamlLoadError(
                     ConfigProblem(
                         self.file, *here, f"duplicate key {key!r} (first at line {keys[key][0]})"
                     )
                 )
+            else:
+                own_keys.add(key)
             if value_node.tag == _STR and type(value_node) is yaml.ScalarNode:
                 result[key] = value_node.value
             else:

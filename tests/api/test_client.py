@@ -27,8 +27,13 @@ VIEWER = "{ viewer { apiKey portalName } }"
 FAST = ClientSettings(timeout=5, max_retries=5, backoff_base=0.01, backoff_cap=0.05)
 
 
-def run(sandbox: RunningSandbox, body: Callable[[PortalClient], Awaitable[T]], auth: str = "oauth",
-        secret: str = SECRET, settings: ClientSettings = FAST) -> T:
+def run(
+    sandbox: RunningSandbox,
+    body: Callable[[PortalClient], Awaitable[T]],
+    auth: str = "oauth",
+    secret: str = SECRET,
+    settings: ClientSettings = FAST,
+) -> T:
     endpoint = Endpoint(sandbox.url, sandbox.url)
     tokens = token_source(auth, Credentials(KEY, secret), endpoint.token_url, 3600)
 
@@ -117,9 +122,10 @@ def test_retries_are_bounded(sandbox_factory: SandboxFactory) -> None:
 
 
 def test_an_unanswered_create_is_ambiguous_and_never_resent(
-        sandbox_factory: SandboxFactory) -> None:
+    sandbox_factory: SandboxFactory,
+) -> None:
     sandbox = sandbox_factory(drop_after_commit_rate=1.0)
-    create = "mutation { createGroup(input: {externalId: \"g\", name: \"G\"}) { id } }"
+    create = 'mutation { createGroup(input: {externalId: "g", name: "G"}) { id } }'
 
     async def send(client: PortalClient) -> None:
         await client.execute(create, retry_safe=False, label="CreateGroup")
@@ -148,8 +154,10 @@ def test_an_unanswered_update_is_retried(sandbox_factory: SandboxFactory) -> Non
 def test_pagination_follows_cursors_not_counts(sandbox_factory: SandboxFactory) -> None:
     sandbox = sandbox_factory(page_cap=7)
     for i in range(30):
-        sandbox.store.create_user({"email": f"u{i}@x.example", "firstName": "F",
-                                   "lastName": "L"}, send_welcome_email=False)
+        sandbox.store.create_user(
+            {"email": f"u{i}@x.example", "firstName": "F", "lastName": "L"},
+            send_welcome_email=False,
+        )
     for i in range(3):
         sandbox.store.create_group({"externalId": f"g{i}", "name": f"G{i}"})
 
@@ -170,12 +178,13 @@ def test_read_all_asks_for_full_pages(sandbox: RunningSandbox) -> None:
     assert sandbox.state.requests["/api"] == 3
 
 
-def test_one_failing_mutation_in_a_batch_does_not_fail_the_others(
-        sandbox: RunningSandbox) -> None:
+def test_one_failing_mutation_in_a_batch_does_not_fail_the_others(sandbox: RunningSandbox) -> None:
     sandbox.store.create_group({"externalId": "taken", "name": "T"})
     groups = kind("groups")
-    calls = [MutationCall(groups, "CreateGroup", {"input": {"externalId": key, "name": key}})
-             for key in ("a", "taken", "b", "c")]
+    calls = [
+        MutationCall(groups, "CreateGroup", {"input": {"externalId": key, "name": key}})
+        for key in ("a", "taken", "b", "c")
+    ]
 
     async def send(client: PortalClient) -> list[Any]:
         return await run_mutations(client, calls, batch_size=2, parallelism=2)
@@ -190,10 +199,11 @@ def test_one_failing_mutation_in_a_batch_does_not_fail_the_others(
 
 def test_endpoint_resolution() -> None:
     assert resolve_endpoint("production", None).api_url == "https://api.konvertapp.com/api"
-    assert resolve_endpoint(None, "staging").token_url == \
-        "https://api.staging.konvertapp.com/oauth/token"
-    assert resolve_endpoint("https://portal.example/", None).api_url == \
-        "https://portal.example/api"
+    assert (
+        resolve_endpoint(None, "staging").token_url
+        == "https://api.staging.konvertapp.com/oauth/token"
+    )
+    assert resolve_endpoint("https://portal.example/", None).api_url == "https://portal.example/api"
     assert resolve_endpoint("http://127.0.0.1:8765", None).api_url == "http://127.0.0.1:8765/api"
     assert resolve_endpoint("sandbox", "production").is_sandbox
     with pytest.raises(UsageError, match="plain http"):

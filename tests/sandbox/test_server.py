@@ -21,17 +21,31 @@ from tests.conftest import KEY, SECRET, SandboxFactory
 
 
 def token(sandbox: RunningSandbox) -> str:
-    response = requests.post(f"{sandbox.url}/oauth/token", auth=(KEY, SECRET),
-                             data={"grant_type": "client_credentials"}, timeout=5)
+    response = requests.post(
+        f"{sandbox.url}/oauth/token",
+        auth=(KEY, SECRET),
+        data={"grant_type": "client_credentials"},
+        timeout=5,
+    )
     assert response.status_code == 200
     return str(response.json()["access_token"])
 
 
-def gql_post(sandbox: RunningSandbox, query: str, variables: dict[str, Any] | None = None,
-             bearer: str | None = None, **kwargs: Any) -> requests.Response:
+def gql_post(
+    sandbox: RunningSandbox,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    bearer: str | None = None,
+    **kwargs: Any,
+) -> requests.Response:
     headers = {"Authorization": f"Bearer {bearer or token(sandbox)}"}
-    return requests.post(f"{sandbox.url}/api", json={"query": query, "variables": variables},
-                         headers=headers, timeout=5, **kwargs)
+    return requests.post(
+        f"{sandbox.url}/api",
+        json={"query": query, "variables": variables},
+        headers=headers,
+        timeout=5,
+        **kwargs,
+    )
 
 
 def codes(response: requests.Response) -> list[str]:
@@ -42,15 +56,18 @@ def codes(response: requests.Response) -> list[str]:
 
 
 def test_third_party_oauth_client_gets_a_token_and_gql_loads_the_schema(
-        sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # loopback http, as documented
     session = OAuth2Session(client=BackendApplicationClient(client_id=KEY))
-    issued = session.fetch_token(token_url=f"{sandbox.url}/oauth/token", client_id=KEY,
-                                 client_secret=SECRET)
+    issued = session.fetch_token(
+        token_url=f"{sandbox.url}/oauth/token", client_id=KEY, client_secret=SECRET
+    )
     assert issued["token_type"] == "Bearer"
     assert issued["expires_in"] == 21600
     transport = RequestsHTTPTransport(
-        url=f"{sandbox.url}/api", headers={"Authorization": f"Bearer {issued['access_token']}"})
+        url=f"{sandbox.url}/api", headers={"Authorization": f"Bearer {issued['access_token']}"}
+    )
     client = Client(transport=transport, fetch_schema_from_transport=True)
     with client as session_client:
         result = session_client.execute(gql("{ viewer { portalName } }"))
@@ -61,8 +78,12 @@ def test_third_party_oauth_client_gets_a_token_and_gql_loads_the_schema(
 
 
 def test_token_answer_is_not_cached(sandbox: RunningSandbox) -> None:
-    response = requests.post(f"{sandbox.url}/oauth/token", auth=(KEY, SECRET),
-                             data={"grant_type": "client_credentials"}, timeout=5)
+    response = requests.post(
+        f"{sandbox.url}/oauth/token",
+        auth=(KEY, SECRET),
+        data={"grant_type": "client_credentials"},
+        timeout=5,
+    )
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Content-Type"].startswith("application/json")
 
@@ -75,15 +96,22 @@ def test_token_answer_is_not_cached(sandbox: RunningSandbox) -> None:
         (None, {"grant_type": "client_credentials"}, {}, 401, "invalid_client"),
         ((KEY, SECRET), {}, {}, 400, "invalid_request"),
         ((KEY, SECRET), {"grant_type": "password"}, {}, 400, "unsupported_grant_type"),
-        ((KEY, SECRET), "grant_type=client_credentials",
-         {"Content-Type": "application/json"}, 400, "invalid_request"),
+        (
+            (KEY, SECRET),
+            "grant_type=client_credentials",
+            {"Content-Type": "application/json"},
+            400,
+            "invalid_request",
+        ),
     ],
     ids=["bad-secret", "unknown-key", "no-auth", "no-grant", "other-grant", "json-body"],
 )
-def test_token_errors_follow_rfc6749(sandbox: RunningSandbox, auth: Any, data: Any,
-                                     headers: dict[str, str], status: int, error: str) -> None:
-    response = requests.post(f"{sandbox.url}/oauth/token", auth=auth, data=data,
-                             headers=headers, timeout=5)
+def test_token_errors_follow_rfc6749(
+    sandbox: RunningSandbox, auth: Any, data: Any, headers: dict[str, str], status: int, error: str
+) -> None:
+    response = requests.post(
+        f"{sandbox.url}/oauth/token", auth=auth, data=data, headers=headers, timeout=5
+    )
     assert response.status_code == status
     assert response.json()["error"] == error
     if status == 401:
@@ -124,13 +152,26 @@ GOOD = {"sub": KEY, "iat": NOW, "exp": NOW + 600}
         "Bearer " + _jwt({"sub": KEY, "iat": NOW, "exp": NOW + 21601}),
         "Bearer a.b.c",
     ],
-    ids=["missing", "not-bearer", "empty", "unknown-opaque", "alg-none", "hs512",
-         "bad-signature", "unknown-sub", "expired", "no-exp", "lifetime-over-6h", "malformed"],
+    ids=[
+        "missing",
+        "not-bearer",
+        "empty",
+        "unknown-opaque",
+        "alg-none",
+        "hs512",
+        "bad-signature",
+        "unknown-sub",
+        "expired",
+        "no-exp",
+        "lifetime-over-6h",
+        "malformed",
+    ],
 )
 def test_bad_bearer_tokens_are_rejected(sandbox: RunningSandbox, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
-    response = requests.post(f"{sandbox.url}/api", json={"query": "{ viewer { apiKey } }"},
-                             headers=headers, timeout=5)
+    response = requests.post(
+        f"{sandbox.url}/api", json={"query": "{ viewer { apiKey } }"}, headers=headers, timeout=5
+    )
     assert response.status_code == 401
     assert codes(response) == ["UNAUTHENTICATED"]
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
@@ -183,10 +224,13 @@ def test_error_codes(sandbox_factory: SandboxFactory) -> None:
 
 def test_aliased_mutations_fail_one_by_one(sandbox: RunningSandbox) -> None:
     create_group(sandbox, "taken")
-    response = gql_post(sandbox, """mutation {
+    response = gql_post(
+        sandbox,
+        """mutation {
         a: createGroup(input: {externalId: "new", name: "New"}) { id }
         b: createGroup(input: {externalId: "taken", name: "Again"}) { id }
-        c: createGroup(input: {externalId: "other", name: "Other"}) { id } }""")
+        c: createGroup(input: {externalId: "other", name: "Other"}) { id } }""",
+    )
     body = response.json()
     assert body["data"]["a"] and body["data"]["c"] and body["data"]["b"] is None
     assert [e["path"] for e in body["errors"]] == [["b"]]
@@ -195,36 +239,70 @@ def test_aliased_mutations_fail_one_by_one(sandbox: RunningSandbox) -> None:
 
 def test_update_is_a_patch_and_null_clears(sandbox: RunningSandbox) -> None:
     gid = create_group(sandbox, "g")
-    user = gql_post(sandbox, """mutation($g: ID!) { createUser(sendWelcomeEmail: false,
+    user = gql_post(
+        sandbox,
+        """mutation($g: ID!) { createUser(sendWelcomeEmail: false,
         input: {email: "A@x.example", firstName: "A", lastName: "B", title: "T", groupIds: [$g]})
-        { id } }""", {"g": gid}).json()["data"]["createUser"]["id"]
-    patched = gql_post(sandbox, """mutation($id: ID!) { updateUser(id: $id, input: {lastName: "C"})
-        { title lastName groups { externalId } } }""", {"id": user}).json()
-    assert patched["data"]["updateUser"] == {"title": "T", "lastName": "C",
-                                             "groups": [{"externalId": "g"}]}
-    cleared = gql_post(sandbox, """mutation($id: ID!) { updateUser(id: $id, input: {title: null})
-        { title } }""", {"id": user}).json()
+        { id } }""",
+        {"g": gid},
+    ).json()["data"]["createUser"]["id"]
+    patched = gql_post(
+        sandbox,
+        """mutation($id: ID!) { updateUser(id: $id, input: {lastName: "C"})
+        { title lastName groups { externalId } } }""",
+        {"id": user},
+    ).json()
+    assert patched["data"]["updateUser"] == {
+        "title": "T",
+        "lastName": "C",
+        "groups": [{"externalId": "g"}],
+    }
+    cleared = gql_post(
+        sandbox,
+        """mutation($id: ID!) { updateUser(id: $id, input: {title: null})
+        { title } }""",
+        {"id": user},
+    ).json()
     assert cleared["data"]["updateUser"]["title"] is None
-    again = gql_post(sandbox, """mutation { createUser(input: {email: "a@X.EXAMPLE",
-        firstName: "x", lastName: "y"}) { id } }""")
+    again = gql_post(
+        sandbox,
+        """mutation { createUser(input: {email: "a@X.EXAMPLE",
+        firstName: "x", lastName: "y"}) { id } }""",
+    )
     assert codes(again) == ["CONFLICT"]
 
 
 def test_custom_fields_are_checked_and_account_delete_cascades(sandbox: RunningSandbox) -> None:
-    gql_post(sandbox, """mutation { createAccountField(input: {key: "tier", label: "Tier",
-        type: SELECT, options: ["gold"], required: true}) { id } }""")
-    bad = gql_post(sandbox, """mutation { createAccount(input: {externalId: "a", name: "A",
-        customFields: [{key: "tier", value: "bronze"}]}) { id } }""")
+    gql_post(
+        sandbox,
+        """mutation { createAccountField(input: {key: "tier", label: "Tier",
+        type: SELECT, options: ["gold"], required: true}) { id } }""",
+    )
+    bad = gql_post(
+        sandbox,
+        """mutation { createAccount(input: {externalId: "a", name: "A",
+        customFields: [{key: "tier", value: "bronze"}]}) { id } }""",
+    )
     assert codes(bad) == ["BAD_USER_INPUT"]
     required = gql_post(sandbox, 'mutation { createAccount(input: {name: "A"}) { id } }')
     assert codes(required) == ["BAD_USER_INPUT"]
-    account = gql_post(sandbox, """mutation { createAccount(input: {externalId: "a", name: "A",
-        customFields: [{key: "tier", value: "gold"}]}) { id } }""").json()
+    account = gql_post(
+        sandbox,
+        """mutation { createAccount(input: {externalId: "a", name: "A",
+        customFields: [{key: "tier", value: "gold"}]}) { id } }""",
+    ).json()
     aid = account["data"]["createAccount"]["id"]
-    gql_post(sandbox, 'mutation($a: ID!) { createLocation(accountId: $a, input: {name: "HQ"}) '
-                      '{ id } }', {"a": aid})
-    user = gql_post(sandbox, """mutation($a: ID!) { createUser(input: {email: "u@a.example",
-        firstName: "U", lastName: "V", accountId: $a}) { id } }""", {"a": aid}).json()
+    gql_post(
+        sandbox,
+        'mutation($a: ID!) { createLocation(accountId: $a, input: {name: "HQ"}) { id } }',
+        {"a": aid},
+    )
+    user = gql_post(
+        sandbox,
+        """mutation($a: ID!) { createUser(input: {email: "u@a.example",
+        firstName: "U", lastName: "V", accountId: $a}) { id } }""",
+        {"a": aid},
+    ).json()
     assert "errors" not in user
     gql_post(sandbox, "mutation($a: ID!) { deleteAccount(id: $a) }", {"a": aid})
     assert sandbox.store.count("locations") == 0
@@ -233,19 +311,26 @@ def test_custom_fields_are_checked_and_account_delete_cascades(sandbox: RunningS
 
 
 def test_page_cap_returns_short_pages_and_cursors_reach_everything(
-        sandbox_factory: SandboxFactory) -> None:
+    sandbox_factory: SandboxFactory,
+) -> None:
     sandbox = sandbox_factory(page_cap=7)
     for i in range(30):
-        sandbox.store.create_user({"email": f"u{i}@x.example", "firstName": "F",
-                                   "lastName": "L"}, send_welcome_email=False)
+        sandbox.store.create_user(
+            {"email": f"u{i}@x.example", "firstName": "F", "lastName": "L"},
+            send_welcome_email=False,
+        )
     bearer = token(sandbox)
     emails: list[str] = []
     pages = 0
     after = None
     while True:
-        page = gql_post(sandbox, """query($after: String) { users(first: 100, after: $after) {
+        page = gql_post(
+            sandbox,
+            """query($after: String) { users(first: 100, after: $after) {
             nodes { email } pageInfo { hasNextPage endCursor } totalCount } }""",
-                        {"after": after}, bearer=bearer).json()["data"]["users"]
+            {"after": after},
+            bearer=bearer,
+        ).json()["data"]["users"]
         pages += 1
         assert len(page["nodes"]) <= 7 and page["totalCount"] == 30
         emails += [n["email"] for n in page["nodes"]]
@@ -260,8 +345,9 @@ def test_drop_after_commit_gives_no_answer_but_commits(sandbox_factory: SandboxF
     sandbox = sandbox_factory(drop_after_commit_rate=1.0)
     bearer = token(sandbox)
     with pytest.raises(requests.exceptions.ConnectionError):
-        gql_post(sandbox, CREATE_GROUP, {"i": {"externalId": "dropped", "name": "D"}},
-                 bearer=bearer)
+        gql_post(
+            sandbox, CREATE_GROUP, {"i": {"externalId": "dropped", "name": "D"}}, bearer=bearer
+        )
     assert sandbox.store.get("groups", "external_id", "dropped") is not None
 
 
@@ -287,14 +373,30 @@ def test_fail_rate_answers_503_before_doing_anything(sandbox_factory: SandboxFac
         (b"query=%7Bviewer%7D", "application/x-www-form-urlencoded", 415),
         (b"\xff\xfe\x00\x01", "application/json", 400),
     ],
-    ids=["malformed", "array", "string", "query-not-string", "variables-not-object",
-         "syntax-error", "huge-first", "int-overflow", "unknown-field", "form-body", "binary"],
+    ids=[
+        "malformed",
+        "array",
+        "string",
+        "query-not-string",
+        "variables-not-object",
+        "syntax-error",
+        "huge-first",
+        "int-overflow",
+        "unknown-field",
+        "form-body",
+        "binary",
+    ],
 )
-def test_bad_input_never_crashes_the_server(sandbox: RunningSandbox, body: bytes,
-                                            content_type: str, expected_status: int) -> None:
+def test_bad_input_never_crashes_the_server(
+    sandbox: RunningSandbox, body: bytes, content_type: str, expected_status: int
+) -> None:
     bearer = token(sandbox)
-    response = requests.post(f"{sandbox.url}/api", data=body, timeout=5, headers={
-        "Authorization": f"Bearer {bearer}", "Content-Type": content_type})
+    response = requests.post(
+        f"{sandbox.url}/api",
+        data=body,
+        timeout=5,
+        headers={"Authorization": f"Bearer {bearer}", "Content-Type": content_type},
+    )
     assert response.status_code == expected_status
     errors = response.json()["errors"]
     assert errors and all(e["message"] and e["extensions"]["code"] for e in errors)
@@ -304,9 +406,14 @@ def test_bad_input_never_crashes_the_server(sandbox: RunningSandbox, body: bytes
 
 def test_graphql_response_media_type_uses_400_for_request_errors(sandbox: RunningSandbox) -> None:
     response = requests.post(
-        f"{sandbox.url}/api", json={"query": "{ nope }"}, timeout=5,
-        headers={"Authorization": f"Bearer {token(sandbox)}",
-                 "Accept": "application/graphql-response+json"})
+        f"{sandbox.url}/api",
+        json={"query": "{ nope }"},
+        timeout=5,
+        headers={
+            "Authorization": f"Bearer {token(sandbox)}",
+            "Accept": "application/graphql-response+json",
+        },
+    )
     assert response.status_code == 400
     assert response.headers["Content-Type"].startswith("application/graphql-response+json")
 
@@ -317,8 +424,9 @@ def test_errors_carry_locations_and_path(sandbox: RunningSandbox) -> None:
     assert error["path"] == ["x"] and error["locations"] == [{"line": 2, "column": 3}]
 
 
-def test_requests_are_logged_without_tokens(sandbox: RunningSandbox,
-                                            caplog: pytest.LogCaptureFixture) -> None:
+def test_requests_are_logged_without_tokens(
+    sandbox: RunningSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level("INFO", logger="konvsync.sandbox")
     bearer = token(sandbox)
     gql_post(sandbox, "{ viewer { apiKey } }", bearer=bearer)

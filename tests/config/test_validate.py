@@ -1,0 +1,230 @@
+"""``konvsync validate`` through the CLI: every bad config reports its
+problem at the right line, good ones pass, and no input crashes it."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import invoke
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+BAD = sorted((CONFIGS / "bad").glob("*.yaml"))
+GOOD = sorted((CONFIGS / "good").glob("*.yaml"))
+EXPECT = re.compile(r"^# expect: (\d+): (.+)$")
+
+
+def expectations(path: Path) -> list[tuple[int, str]]:
+    found = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = EXPECT.match(line)
+        if match:
+            found.append((int(match.group(1)), match.group(2)))
+    assert found, f"{path.name} declares no '# expect: LINE: fragment'"
+    return found
+
+
+def test_there_are_at_least_30_bad_cases() -> None:
+    assert len(BAD) >= 30
+
+
+@pytest.mark.parametrize("path", BAD, ids=lambda p: p.stem)
+def test_bad_config_is_reported_at_its_line(path: Path) -> None:
+    result = invoke(["validate", str(path)])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.splitlines()
+    for line_number, fragment in expectations(path):
+        prefix = f"{path}:{line_number}:"
+        matching = [line for line in lines if line.startswith(prefix) and fragment in line]
+        assert matching, f"expected {prefix} ... {fragment!r} in:\n{result.stderr}"
+    assert "Traceback" not in result.output
+    assert lines[-1].startswith("Error: configuration invalid: ")
+
+
+@pytest.mark.parametrize("path", GOOD, ids=lambda p: p.stem)
+def test_good_config_is_valid(path: Path) -> None:
+    result = invoke(["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"{path}: valid")
+
+
+def test_problems_are_sorted_and_all_reported() -> None:
+    path = CONFIGS / "bad" / "several-problems.yaml"
+    result = invoke(["validate", str(path)])
+    problems = [line for line in result.stderr.splitlines() if line.startswith(str(path))]
+    assert len(problems) == 3
+    assert problems == sorted(problems, key=lambda line: int(line.split(":")[1]))
+    assert "3 problems" in result.stderr
+
+
+def test_env_substitution(write_config: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = CONFIGS / "good" / "env-and-anchors.yaml"
+    monkeypatch.setenv("KONVSYNC_TEST_GROUP", "from-env")
+    from konvsync.config.loader import load_config
+
+    state = load_config(str(path))
+    assert sorted(state.objects["groups"]) == ["from-env", "support"]
+    assert state.objects["groups"]["support"].data["name"] == "Support team"
+
+
+def test_env_value_cannot_inject_structure(
+    write_config: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KONVSYNC_TEST_INJECT", "x}\nusers: [{email: evil@x.example}]")
+    path = write_config("""\
+        konvsync: 1
+        groups:
+          - {externalId: a, name: "${env:KONVSYNC_TEST_INJECT}"}
+        """)
+    from konvsync.config.loader import load_config
+
+    state = load_config(str(path))
+    assert "users" not in state.objects
+    assert state.objects["groups"]["a"].data["name"].startswith("x}\nusers")
+
+
+def test_external_refs_are_allowed_on_request() -> None:
+    path = CONFIGS / "bad" / "unknown-ref-account.yaml"
+    assert invoke(["validate", "--allow-external-refs", str(path)]).exit_code == 0
+
+
+def test_directory_is_merged_and_duplicates_across_files_name_both(
+    write_config: object, tmp_path: Path
+) -> None:
+    config = tmp_path / "portal"
+    (config / "groups").mkdir(parents=True)
+    (config / "konvsync.yaml").write_text("konvsync: 1\nendpoint: sandbox\n")
+    (config / "groups" / "a.yaml").write_text("groups:\n  - {externalId: a, name: A}\n")
+    (config / "groups" / "b.yml").write_text("groups:\n  - {externalId: b, name: B}\n")
+    (config / "notes.txt").write_text("not yaml")
+    ok = invoke(["validate", str(config)])
+    assert ok.exit_code == 0 and "2 groups" in ok.stdout
+    (config / "groups" / "c.yaml").write_text("groups:\n  - {externalId: a, name: Again}\n")
+    dup = invoke(["validate", str(config)])
+    assert dup.exit_code == 1
+    first = config / "groups" / "a.yaml"
+    assert (
+        f"{config / 'groups' / 'c.yaml'}:2:5: duplicate group 'a' (first defined at "
+        f"{first}:2:5)" in dup.stderr
+    )
+    (config / "more.yaml").write_text("endpoint: production\n")
+    twice = invoke(["validate", str(config)])
+    assert "endpoint is set twice (also at" in twice.stderr
+
+
+def test_missing_path_and_empty_directory(tmp_path: Path) -> None:
+    missing = invoke(["validate", str(tmp_path / "nope.yaml")])
+    assert missing.exit_code == 1 and "no such file or directory" in missing.stderr
+    (tmp_path / "empty").mkdir()
+    empty = invoke(["validate", str(tmp_path / "empty")])
+    assert empty.exit_code == 1 and "no *.yaml or *.yml files" in empty.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (os.urandom(4096), None),
+        (b"", "missing format version"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not UTF-8"),
+        (b"konvsync: 1\n\x00\x01\x02", "binary"),
+        (b"konvsync: 1\ngroups:\n  - name: caf\xe9\n", "not UTF-8"),
+        (b"- a\n- b\n", "top level must be a mapping"),
+        (b"konvsync: 1\nx: " + b"[" * 5000 + b"]" * 5000 + b"\n", None),
+        (b"konvsync: 1\nx: " + b"{a: " * 3000 + b"1" + b"}" * 3000 + b"\n", None),
+        (
+            b"a: &a [1,2]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+            b"d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+            b"f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
+            b"h: [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n",
+            "refusing to read it",
+        ),
+    ],
+    ids=[
+        "random-bytes",
+        "empty",
+        "png",
+        "nul-bytes",
+        "latin-1",
+        "list",
+        "deep-lists",
+        "deep-maps",
+        "billion-laughs",
+    ],
+)
+def test_no_input_crashes_validate(tmp_path: Path, content: bytes, fragment: str | None) -> None:
+    path = tmp_path / "input.yaml"
+    path.write_bytes(content)
+    result = invoke(["validate", str(path)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: ")
+    if fragment:
+        assert fragment in result.stderr
+
+
+def test_large_file_of_users_validates(tmp_path: Path) -> None:
+    lines = ["konvsync: 1", "users:"]
+    size = 0
+    index = 0
+    while size < 5_000_000:
+        entry = (
+            f"  - email: user{index}@example.com\n    firstName: First{index}\n"
+            f"    lastName: Last{index}\n    title: Engineer\n"
+        )
+        lines.append(entry.rstrip("\n"))
+        size += len(entry)
+        index += 1
+    path = tmp_path / "users.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    result = invoke(["validate", str(path)])
+    assert result.exit_code == 0, result.output[-500:]
+    assert f"{index} users" in result.stdout
+
+
+def test_oversized_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    path.write_bytes(b"konvsync: 1\n# " + b"x" * (11 * 1024 * 1024) + b"\n")
+    result = invoke(["validate", str(path)])
+    assert result.exit_code == 1
+    assert "konvsync reads config files up to 10 MB" in result.stderr
+
+
+def test_too_many_objects_is_refused(tmp_path: Path) -> None:
+    items = "\n".join(f"  - {{externalId: g{i}, name: G}}" for i in range(100_001))
+    path = tmp_path / "many.yaml"
+    path.write_text(f"konvsync: 1\ngroups:\n{items}\n")
+    result = invoke(["validate", str(path)])
+    assert result.exit_code == 1
+    assert "konvsync reads at most 100,000" in result.stderr
+
+
+def test_schema_command_prints_the_json_schema() -> None:
+    import json
+
+    result = invoke(["schema"])
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["properties"]["konvsync"]["const"] == 1
+
+
+def test_every_schema_property_has_a_description() -> None:
+    import json
+
+    schema = json.loads((CONFIGS.parent.parent / "schemas" / "konvsync.schema.json").read_text())
+
+    def walk(node: object, path: str) -> None:
+        if isinstance(node, dict):
+            for name, sub in (node.get("properties") or {}).items():
+                assert "description" in sub or "$ref" in sub, f"{path}.{name} lacks a description"
+                walk(sub, f"{path}.{name}")
+            for key in ("items", "additionalProperties"):
+                if isinstance(node.get(key), dict):
+                    walk(node[key], path)
+            for name, sub in (node.get("$defs") or {}).items():
+                walk(sub, f"$defs.{name}")
+
+    walk(schema, "")
