@@ -14,7 +14,6 @@ import yaml
 
 from konvsync.errors import CredentialsError
 
-
 log = logging.getLogger("konvsync.credentials")
 
 
