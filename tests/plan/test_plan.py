@@ -11,7 +11,7 @@ import pytest
 
 from konvsync.sandbox.seed import seed_store
 from konvsync.sandbox.server import RunningSandbox
-from tests.conftest import SECRET, SandboxFactory, invoke
+from tests.conftest import SECRET, invoke
 
 BASE = """\
 konvsync: 1
@@ -49,8 +49,9 @@ def seeded(sandbox: RunningSandbox, write_config: ConfigWriter) -> RunningSandbo
     return sandbox
 
 
-def test_unchanged_portal_gives_no_changes(seeded: RunningSandbox,
-                                           write_config: ConfigWriter) -> None:
+def test_unchanged_portal_gives_no_changes(
+    seeded: RunningSandbox, write_config: ConfigWriter
+) -> None:
     code, out, _ = plan(seeded, write_config(BASE), "--detailed-exitcode")
     assert code == 0
     assert out.strip() == "No changes. The portal matches the configuration."
@@ -65,14 +66,16 @@ def test_no_perpetual_diffs(seeded: RunningSandbox, write_config: ConfigWriter) 
     store.update_group(group["id"], {"permissions": ["VIEW_ACCOUNT_USERS", "MANAGE_USERS"]})
     account = store.get("accounts", "external_id", "acme")
     assert account is not None
-    store.update_account(account["id"], {"customFields": [{"key": "region", "value": "east"},
-                                                          {"key": "tier", "value": "gold"}]})
+    store.update_account(
+        account["id"],
+        {"customFields": [{"key": "region", "value": "east"}, {"key": "tier", "value": "gold"}]},
+    )
     user = store.get("users", "email_lower", "jane@acme.example")
     assert user is not None
     store.update_user(user["id"], {"email": "JANE@ACME.EXAMPLE"})
-    reordered = BASE.replace("[MANAGE_USERS, VIEW_ACCOUNT_USERS]", "[VIEW_ACCOUNT_USERS, "
-                             "MANAGE_USERS]").replace("{tier: gold, region: east}",
-                                                      "{region: east, tier: gold}")
+    reordered = BASE.replace(
+        "[MANAGE_USERS, VIEW_ACCOUNT_USERS]", "[VIEW_ACCOUNT_USERS, MANAGE_USERS]"
+    ).replace("{tier: gold, region: east}", "{region: east, tier: gold}")
     code, out, _ = plan(seeded, write_config(reordered), "--detailed-exitcode")
     assert code == 0, out
 
@@ -83,11 +86,13 @@ def test_each_action_with_its_fields(seeded: RunningSandbox, write_config: Confi
     account = store.get("accounts", "external_id", "acme")
     assert account is not None
     store.create_location(account["id"], {"name": "Old depot"})
-    drifted = (BASE.replace("name: ACME\n", "name: ACME Corp\n")
-               .replace("tier: gold", "tier: silver")
-               .replace("title: VP,", "title: null,")
-               .replace("- {name: HQ, phone: \"+1 555\"", "- {name: HQ, phone: \"+1 556\"")
-               + "  - {email: new@acme.example, firstName: New, lastName: User}\n")
+    drifted = (
+        BASE.replace("name: ACME\n", "name: ACME Corp\n")
+        .replace("tier: gold", "tier: silver")
+        .replace("title: VP,", "title: null,")
+        .replace('- {name: HQ, phone: "+1 555"', '- {name: HQ, phone: "+1 556"')
+        + "  - {email: new@acme.example, firstName: New, lastName: User}\n"
+    )
     code, out, err = plan(seeded, write_config(drifted), "--detailed-exitcode")
     assert code == 2, err
     assert '~ name              = "ACME" -> "ACME Corp"' in out
@@ -101,12 +106,18 @@ def test_each_action_with_its_fields(seeded: RunningSandbox, write_config: Confi
     assert "1 new user(s) will receive a welcome e-mail" in out
 
 
-def test_omitted_fields_are_not_compared(seeded: RunningSandbox,
-                                         write_config: ConfigWriter) -> None:
-    sparse = BASE.replace("title: VP, ", "").replace("    customFields: {tier: gold, region: "
-                                                     "east}\n", "").replace(
-        "    locations:\n      - {name: HQ, phone: \"+1 555\", address: {city: Springfield, "
-        "country: US}}\n", "")
+def test_omitted_fields_are_not_compared(
+    seeded: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    sparse = (
+        BASE.replace("title: VP, ", "")
+        .replace("    customFields: {tier: gold, region: east}\n", "")
+        .replace(
+            '    locations:\n      - {name: HQ, phone: "+1 555", address: {city: Springfield, '
+            "country: US}}\n",
+            "",
+        )
+    )
     assert "locations" not in sparse and "title" not in sparse
     code, out, _ = plan(seeded, write_config(sparse), "--detailed-exitcode")
     assert code == 0, out
@@ -114,13 +125,13 @@ def test_omitted_fields_are_not_compared(seeded: RunningSandbox,
 
 def test_ignore_changes(seeded: RunningSandbox, write_config: ConfigWriter) -> None:
     ignoring = BASE.replace("title: VP,", "title: CEO,").replace(
-        "  prune: [groups]\n", "  prune: [groups]\n  ignore_changes: {users: [title]}\n")
+        "  prune: [groups]\n", "  prune: [groups]\n  ignore_changes: {users: [title]}\n"
+    )
     code, out, _ = plan(seeded, write_config(ignoring), "--detailed-exitcode")
     assert code == 0, out
 
 
-def test_adoption_instead_of_duplicate(sandbox: RunningSandbox,
-                                       write_config: ConfigWriter) -> None:
+def test_adoption_instead_of_duplicate(sandbox: RunningSandbox, write_config: ConfigWriter) -> None:
     sandbox.store.create_group({"name": "Sales", "permissions": ["MANAGE_USERS"]})
     config = write_config("""\
         konvsync: 1
@@ -134,8 +145,9 @@ def test_adoption_instead_of_duplicate(sandbox: RunningSandbox,
     assert "Plan: 0 to add, 1 to change, 0 to destroy." in out
 
 
-def test_account_delete_shows_its_locations(seeded: RunningSandbox,
-                                            write_config: ConfigWriter) -> None:
+def test_account_delete_shows_its_locations(
+    seeded: RunningSandbox, write_config: ConfigWriter
+) -> None:
     config = write_config("""\
         konvsync: 1
         policy: {prune: [accounts]}
@@ -147,8 +159,9 @@ def test_account_delete_shows_its_locations(seeded: RunningSandbox,
     assert "# locations/acme/HQ will be destroyed (deleted with account acme)" in out
 
 
-def test_protected_objects_are_never_deleted(seeded: RunningSandbox,
-                                             write_config: ConfigWriter) -> None:
+def test_protected_objects_are_never_deleted(
+    seeded: RunningSandbox, write_config: ConfigWriter
+) -> None:
     config = write_config("""\
         konvsync: 1
         policy: {prune: [groups], protect: {groups: [sales]}}
@@ -161,9 +174,9 @@ def test_protected_objects_are_never_deleted(seeded: RunningSandbox,
     assert "Plan: 0 to add, 0 to change, 0 to destroy." in out or "No changes" in out
 
 
-def test_mass_delete_is_refused_and_nothing_written(sandbox: RunningSandbox,
-                                                    write_config: ConfigWriter,
-                                                    tmp_path: Path) -> None:
+def test_mass_delete_is_refused_and_nothing_written(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
     for i in range(12):
         sandbox.store.create_group({"externalId": f"g{i}", "name": f"G{i}"})
     config = write_config("""\
@@ -180,8 +193,9 @@ def test_mass_delete_is_refused_and_nothing_written(sandbox: RunningSandbox,
     assert not out_file.exists()
     allowed = plan(sandbox, config, "--allow-mass-delete", "--detailed-exitcode")
     assert allowed[0] == 2
-    raised = write_config(config.read_text().replace("{prune: [groups]}",
-                                                     "{prune: [groups], max_delete_percent: 90}"))
+    raised = write_config(
+        config.read_text().replace("{prune: [groups]}", "{prune: [groups], max_delete_percent: 90}")
+    )
     assert plan(sandbox, raised, "--detailed-exitcode")[0] == 2
 
 
@@ -189,21 +203,25 @@ def test_portal_guard(seeded: RunningSandbox, write_config: ConfigWriter) -> Non
     config = write_config(BASE.replace("konvsync: 1\n", "konvsync: 1\nportal: Other Portal\n"))
     code, _, err = plan(seeded, config)
     assert code == 3
-    assert "portal guard: the config is for 'Other Portal' but the endpoint serves " \
-           "'Konvsync Sandbox'" in err
+    assert (
+        "portal guard: the config is for 'Other Portal' but the endpoint serves "
+        "'Konvsync Sandbox'" in err
+    )
     right = write_config(BASE.replace("konvsync: 1\n", "konvsync: 1\nportal: Konvsync Sandbox\n"))
     assert plan(seeded, right)[0] == 0
 
 
 def test_broken_config_exits_1(sandbox: RunningSandbox, write_config: ConfigWriter) -> None:
-    code, _, err = plan(sandbox, write_config("konvsync: 1\ngroups: [{name: x}]\n"),
-                        "--detailed-exitcode")
+    code, _, err = plan(
+        sandbox, write_config("konvsync: 1\ngroups: [{name: x}]\n"), "--detailed-exitcode"
+    )
     assert code == 1
     assert "'externalId' is a required property" in err
 
 
-def test_reference_found_nowhere_names_file_and_line(seeded: RunningSandbox,
-                                                     write_config: ConfigWriter) -> None:
+def test_reference_found_nowhere_names_file_and_line(
+    seeded: RunningSandbox, write_config: ConfigWriter
+) -> None:
     config = write_config("""\
         konvsync: 1
         users:
@@ -212,13 +230,16 @@ def test_reference_found_nowhere_names_file_and_line(seeded: RunningSandbox,
         """)
     code, _, err = plan(seeded, config)
     assert code == 1
-    assert f"{config}:4:5: user 'b@x.example': account refers to account 'nowhere', which " \
-           "neither the configuration nor the portal has" in err
+    assert (
+        f"{config}:4:5: user 'b@x.example': account refers to account 'nowhere', which "
+        "neither the configuration nor the portal has" in err
+    )
     assert "a@x.example" not in err  # acme exists in the portal
 
 
-def test_target_limits_the_plan_and_keeps_dependencies(sandbox: RunningSandbox,
-                                                       write_config: ConfigWriter) -> None:
+def test_target_limits_the_plan_and_keeps_dependencies(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
     config = write_config(BASE)
     code, out, _ = plan(sandbox, config, "--target", "users/JANE@acme.example")
     assert code == 0
@@ -231,8 +252,9 @@ def test_target_limits_the_plan_and_keeps_dependencies(sandbox: RunningSandbox,
     assert bad.exit_code == 1 and "unknown kind 'widgets'" in bad.stderr
 
 
-def test_json_output_validates_against_its_schema(seeded: RunningSandbox,
-                                                  write_config: ConfigWriter) -> None:
+def test_json_output_validates_against_its_schema(
+    seeded: RunningSandbox, write_config: ConfigWriter
+) -> None:
     drifted = BASE.replace("name: ACME\n", "name: ACME Corp\n")
     code, out, _ = plan(seeded, write_config(drifted), "--format", "json")
     assert code == 0
@@ -241,13 +263,14 @@ def test_json_output_validates_against_its_schema(seeded: RunningSandbox,
     jsonschema.validate(data, schema)
     assert data["format_version"] == "1"
     assert data["summary"] == {"add": 0, "change": 1, "destroy": 0}
-    assert data["changes"][0]["fields"] == [{"path": "name", "before": "ACME",
-                                             "after": "ACME Corp"}]
+    assert data["changes"][0]["fields"] == [
+        {"path": "name", "before": "ACME", "after": "ACME Corp"}
+    ]
 
 
-def test_saved_plan_file_has_digests_and_no_secrets(seeded: RunningSandbox,
-                                                    write_config: ConfigWriter,
-                                                    tmp_path: Path) -> None:
+def test_saved_plan_file_has_digests_and_no_secrets(
+    seeded: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
     drifted = BASE.replace("name: ACME\n", "name: ACME Corp\n")
     out_file = tmp_path / "plans" / "plan.json"
     code, _, err = plan(seeded, write_config(drifted), "--out", str(out_file))

@@ -24,37 +24,79 @@ def fixed_plan() -> Plan:
     source = Source("portal/konvsync.yaml", 12, 5)
     return Plan(
         changes=[
-            Create("groups", "sales-east", None,
-                   {"externalId": "sales-east", "name": "Sales - East",
-                    "permissions": ["MANAGE_ACCOUNT_USERS", "VIEW_ACCOUNT_USERS"]},
-                   source=source),
-            Update("accounts", "acme", {"name": "ACME", "customFields": {"tier": "gold"}},
-                   {"name": "ACME Corp", "customFields": {"tier": "silver"}},
-                   (FieldChange("customFields.tier", "gold", "silver"),
-                    FieldChange("name", "ACME", "ACME Corp")), "acc_1", source),
-            Update("groups", "legacy", {"externalId": None}, {"externalId": "legacy"},
-                   (FieldChange("externalId", None, "legacy"),), "grp_9", source,
-                   note="adopts the existing group grp_9 (same name, no externalId)",
-                   adopt=True),
-            Create("users", "jane@acme.example", None,
-                   {"email": "jane@acme.example", "firstName": "Jane", "lastName": "Doe",
-                    "title": None, "account": "acme", "groups": ["sales-east"]}),
-            Delete("locations", "old/HQ", {"account": "old", "name": "HQ", "phone": None,
-                                           "address": None}, None, remote_id="loc_3",
-                   note="deleted with account old", cascade=True),
-            Delete("accounts", "old", {"externalId": "old", "name": "Old Co"}, None,
-                   remote_id="acc_2"),
+            Create(
+                "groups",
+                "sales-east",
+                None,
+                {
+                    "externalId": "sales-east",
+                    "name": "Sales - East",
+                    "permissions": ["MANAGE_ACCOUNT_USERS", "VIEW_ACCOUNT_USERS"],
+                },
+                source=source,
+            ),
+            Update(
+                "accounts",
+                "acme",
+                {"name": "ACME", "customFields": {"tier": "gold"}},
+                {"name": "ACME Corp", "customFields": {"tier": "silver"}},
+                (
+                    FieldChange("customFields.tier", "gold", "silver"),
+                    FieldChange("name", "ACME", "ACME Corp"),
+                ),
+                "acc_1",
+                source,
+            ),
+            Update(
+                "groups",
+                "legacy",
+                {"externalId": None},
+                {"externalId": "legacy"},
+                (FieldChange("externalId", None, "legacy"),),
+                "grp_9",
+                source,
+                note="adopts the existing group grp_9 (same name, no externalId)",
+                adopt=True,
+            ),
+            Create(
+                "users",
+                "jane@acme.example",
+                None,
+                {
+                    "email": "jane@acme.example",
+                    "firstName": "Jane",
+                    "lastName": "Doe",
+                    "title": None,
+                    "account": "acme",
+                    "groups": ["sales-east"],
+                },
+            ),
+            Delete(
+                "locations",
+                "old/HQ",
+                {"account": "old", "name": "HQ", "phone": None, "address": None},
+                None,
+                remote_id="loc_3",
+                note="deleted with account old",
+                cascade=True,
+            ),
+            Delete(
+                "accounts", "old", {"externalId": "old", "name": "Old Co"}, None, remote_id="acc_2"
+            ),
         ],
         endpoint="production",
         portal="ACME Partner Portal",
-        warnings=["1 new user(s) will receive a welcome e-mail "
-                  "(policy.send_welcome_email: false turns this off)"],
+        warnings=[
+            "1 new user(s) will receive a welcome e-mail "
+            "(policy.send_welcome_email: false turns this off)"
+        ],
         welcome_emails=1,
     )
 
 
-@pytest.mark.parametrize(("fmt", "name"), [("text", "plan.txt"), ("json", "plan.json"),
-                                           ("markdown", "plan.md")])
+@pytest.mark.parametrize(
+    ("fmt", "name"), [("text", "plan.txt"), ("json", "plan.json"), ("markdown", "plan.md")]
+)
 def test_renderer_matches_golden_file(fmt: str, name: str) -> None:
     rendered = render_plan(fixed_plan(), fmt) + "\n"
     golden = GOLDEN / name
@@ -83,16 +125,24 @@ def test_empty_plan_renders_no_changes() -> None:
 def test_markdown_puts_deletes_first() -> None:
     markdown = render_markdown(fixed_plan())
     assert markdown.index("<b>accounts</b>") < markdown.index("<b>groups</b>")
-    section = markdown[markdown.index("<b>accounts</b>"):]
+    section = markdown[markdown.index("<b>accounts</b>") :]
     assert section.index("- accounts/old") < section.index("! accounts/acme")
 
 
 def test_markdown_never_exceeds_a_comment_and_says_what_it_left_out() -> None:
-    changes = [Create("users", f"user{i}@example.com", None,
-                      {"email": f"user{i}@example.com", "firstName": "F" * 40,
-                       "lastName": "L"}) for i in range(20_000)]
-    changes += [Delete("groups", f"g{i}", {"externalId": f"g{i}"}, None, remote_id=f"grp_{i}")
-                for i in range(50)]
+    changes = [
+        Create(
+            "users",
+            f"user{i}@example.com",
+            None,
+            {"email": f"user{i}@example.com", "firstName": "F" * 40, "lastName": "L"},
+        )
+        for i in range(20_000)
+    ]
+    changes += [
+        Delete("groups", f"g{i}", {"externalId": f"g{i}"}, None, remote_id=f"grp_{i}")
+        for i in range(50)
+    ]
     markdown = render_markdown(Plan(changes, "production", "P"))
     assert len(markdown) <= MAX_COMMENT
     assert "changes are not shown" in markdown

@@ -1,0 +1,258 @@
+"""``konvsync apply`` through the CLI against real sandboxes: order, every
+action, saved plans, partial failure, and convergence under faults."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from konvsync.sandbox.server import RunningSandbox
+from tests.conftest import CliRun, SandboxFactory, invoke
+
+ROOT = Path(__file__).resolve().parent.parent
+ConfigWriter = Callable[..., Path]
+
+
+def apply(sandbox: RunningSandbox, path: Path, *extra: str) -> CliRun:
+    return invoke(["--endpoint", sandbox.url, "apply", str(path), "--auto-approve", *extra])
+
+
+def plan_code(sandbox: RunningSandbox, path: Path) -> int:
+    return invoke(["--endpoint", sandbox.url, "plan", str(path), "--detailed-exitcode"]).exit_code
+
+
+def test_quickstart_cold_apply_then_nothing_to_do(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "examples" / "quickstart", tmp_path / "quickstart")
+    first = invoke(["apply", "quickstart", "--auto-approve"])
+    assert first.exit_code == 0, first.output
+    assert "Apply complete! Resources: 12 added, 0 changed, 0 destroyed." in first.stdout
+    assert (tmp_path / ".konvsync" / "sandbox.db").exists()
+    again = invoke(["plan", "quickstart", "--detailed-exitcode"])
+    assert again.exit_code == 0, again.output
+    assert "No changes." in again.stdout
+    noop = invoke(["apply", "quickstart"])
+    assert noop.exit_code == 0 and "No changes." in noop.stdout
+
+
+def test_every_action_end_to_end(sandbox: RunningSandbox, write_config: ConfigWriter) -> None:
+    store = sandbox.store
+    store.create_group({"name": "Legacy", "permissions": []})  # adopted below
+    store.create_group({"externalId": "stale", "name": "Stale"})  # pruned
+    old = store.create_account({"externalId": "old", "name": "Old Co"})
+    store.create_location(old["id"], {"name": "Depot"})  # deleted with its account
+    first = write_config("""\
+        konvsync: 1
+        policy: {prune: [groups, accounts, users]}
+        groups:
+          - {externalId: legacy, name: Legacy, permissions: [MANAGE_NEWS]}
+          - {externalId: sales, name: Sales}
+        accounts:
+          - externalId: acme
+            name: ACME
+            userGroups: [sales]
+            locations: [{name: HQ, phone: "1"}, {name: Lab}]
+        users:
+          - {email: a@acme.example, firstName: A, lastName: One, account: acme, groups: [sales]}
+        """)
+    result = apply(sandbox, first)
+    assert result.exit_code == 0, result.output
+    assert "Apply complete! Resources: 5 added, 1 changed, 3 destroyed." in result.stdout
+    assert store.count("groups") == 2 and store.count("accounts") == 1
+    assert {g["externalId"] for g in store.page("groups", 100, None)["nodes"]} == {
+        "legacy",
+        "sales",
+    }
+    assert store.count("locations") == 2
+    assert plan_code(sandbox, first) == 0
+    second = write_config(
+        first.read_text()
+        .replace('[{name: HQ, phone: "1"}, {name: Lab}]', '[{name: HQ, phone: "2"}, {name: Annex}]')
+        .replace("firstName: A,", "firstName: Ann,")
+    )
+    result = apply(sandbox, second)
+    assert result.exit_code == 0, result.output
+    assert "Resources: 1 added, 2 changed, 1 destroyed." in result.stdout
+    names = {
+        loc["name"]
+        for loc in store.locations_of(store.get("accounts", "external_id", "acme")["_pk"])
+    }  # type: ignore[index]
+    assert names == {"HQ", "Annex"}
+    assert plan_code(sandbox, second) == 0
+    third = write_config("""\
+        konvsync: 1
+        policy: {prune: [groups, accounts, users]}
+        groups:
+          - {externalId: legacy, name: Legacy, permissions: [MANAGE_NEWS]}
+        accounts: []
+        users: []
+        """)
+    result = apply(sandbox, third)
+    assert result.exit_code == 0, result.output
+    assert "Resources: 0 added, 0 changed, 5 destroyed." in result.stdout
+    assert store.count("locations") == 0 and store.count("users") == 0
+    assert plan_code(sandbox, third) == 0
+
+
+def test_created_references_use_new_ids_and_welcome_emails(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    config = write_config("""\
+        konvsync: 1
+        groups: [{externalId: g, name: G}]
+        accounts: [{externalId: a, name: A, userGroups: [g]}]
+        users:
+          - {email: u1@a.example, firstName: U, lastName: One, account: a, groups: [g]}
+          - {email: u2@a.example, firstName: U, lastName: Two}
+        """)
+    result = apply(sandbox, config)
+    assert result.exit_code == 0, result.output
+    assert "2 new user(s) will receive a welcome e-mail" in result.stdout
+    assert sandbox.store.welcome_emails() == ["u1@a.example", "u2@a.example"]
+    user = sandbox.store.get("users", "email_lower", "u1@a.example")
+    assert user is not None and user["_groupIds"] and user["_accountId"]
+    quiet = write_config(
+        config.read_text()
+        .replace("konvsync: 1\n", "konvsync: 1\npolicy: {send_welcome_email: false}\n")
+        .replace("u2@", "u3@")
+    )
+    apply(sandbox, quiet)
+    assert sandbox.store.welcome_emails() == ["u1@a.example", "u2@a.example"]
+
+
+def test_saved_plan_is_applied_as_reviewed_or_refused_when_stale(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    store = sandbox.store
+    store.create_group({"externalId": "g", "name": "Old"})
+    config = write_config("konvsync: 1\ngroups: [{externalId: g, name: New}]\n")
+    planfile = tmp_path / "reviewed.plan"
+    made = invoke(["--endpoint", sandbox.url, "plan", str(config), "--out", str(planfile)])
+    assert made.exit_code == 0
+    group = store.get("groups", "external_id", "g")
+    assert group is not None
+    store.update_group(group["id"], {"name": "Changed by hand"})
+    before = dict(sandbox.state.requests)
+    stale = invoke(["--endpoint", sandbox.url, "apply", str(planfile)])
+    assert stale.exit_code == 3
+    assert stale.stderr.strip() == (
+        "Error: stale plan: groups/g changed since the plan was made; run plan again"
+    )
+    assert store.get("groups", "external_id", "g")["name"] == "Changed by hand"  # type: ignore[index]
+    mutations = sandbox.state.requests["/api"] - before.get("/api", 0)
+    assert mutations == 2  # the viewer and the re-read, nothing else
+    fresh = invoke(["--endpoint", sandbox.url, "plan", str(config), "--out", str(planfile)])
+    assert fresh.exit_code == 0
+    applied = invoke(["--endpoint", sandbox.url, "apply", str(planfile)])
+    assert applied.exit_code == 0, applied.output
+    assert "Resources: 0 added, 1 changed, 0 destroyed." in applied.stdout
+    assert store.get("groups", "external_id", "g")["name"] == "New"  # type: ignore[index]
+    other = invoke(["--endpoint", "sandbox", "apply", str(planfile)])
+    assert other.exit_code == 3 and "made for endpoint" in other.stderr
+    document = json.loads(planfile.read_text())
+    document["planfile"] = "konvsync-plan/99"
+    planfile.write_text(json.dumps(document))
+    future = invoke(["--endpoint", sandbox.url, "apply", str(planfile)])
+    assert future.exit_code == 3 and "run plan again" in future.stderr
+
+
+def test_partial_failure_skips_dependents_and_a_rerun_converges(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    store = sandbox.store
+    field = store.create_account_field(
+        {"key": "vat", "label": "VAT", "type": "TEXT", "required": True}
+    )
+    config = write_config("""\
+        konvsync: 1
+        groups: [{externalId: g, name: G}]
+        accounts: [{externalId: broken, name: Broken}]
+        users:
+          - {email: in@broken.example, firstName: I, lastName: N, account: broken}
+          - {email: free@x.example, firstName: F, lastName: R, groups: [g]}
+        """)
+    result = apply(sandbox, config)
+    assert result.exit_code == 1
+    assert (
+        "failed: accounts/broken (create): custom field 'vat' is required (BAD_USER_INPUT)"
+        in result.stdout
+    )
+    assert (
+        "skipped: users/in@broken.example (create): depends on accounts/broken, which "
+        "failed" in result.stdout
+    )
+    assert (
+        "Apply incomplete: 2 done (2 added, 0 changed, 0 destroyed), 1 failed, 1 skipped."
+        in result.stdout
+    )
+    assert store.get("users", "email_lower", "free@x.example") is not None
+    store.update_account_field(field["id"], {"required": False})
+    rerun = apply(sandbox, config)
+    assert rerun.exit_code == 0, rerun.output
+    assert "Resources: 2 added, 0 changed, 0 destroyed." in rerun.stdout
+    assert plan_code(sandbox, config) == 0
+
+
+def test_apply_never_hangs_without_a_terminal(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    config = write_config("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    result = invoke(["--endpoint", sandbox.url, "apply", str(config)], input="yes\n")
+    assert result.exit_code == 1
+    assert "stdin is not a terminal; pass --auto-approve" in result.stderr
+    assert sandbox.store.count("groups") == 0
+
+
+def test_batches_and_parallelism(sandbox: RunningSandbox, write_config: ConfigWriter) -> None:
+    groups = "\n".join(f"  - {{externalId: g{i}, name: G{i}}}" for i in range(120))
+    config = write_config(f"konvsync: 1\ngroups:\n{groups}\n")
+    result = apply(sandbox, config, "--batch-size", "50", "--parallelism", "2")
+    assert result.exit_code == 0, result.output
+    assert sandbox.store.count("groups") == 120
+    assert sandbox.state.requests["/api"] == 2 + 3  # viewer, read; ceil(120 / 50) creates
+
+
+def _big_config(users: int, accounts: int, groups: int) -> str:
+    lines = ["konvsync: 1", "policy: {send_welcome_email: false}", "groups:"]
+    lines += [
+        f"  - {{externalId: g{i}, name: Group {i}, permissions: [MANAGE_USERS]}}"
+        for i in range(groups)
+    ]
+    lines.append("accounts:")
+    lines += [
+        f"  - {{externalId: a{i}, name: Account {i}, userGroups: [g{i % groups}], "
+        f"locations: [{{name: HQ, phone: '{i}'}}]}}"
+        for i in range(accounts)
+    ]
+    lines.append("users:")
+    lines += [
+        f"  - {{email: u{i}@example.com, firstName: U{i}, lastName: L, account: "
+        f"a{i % accounts}, groups: [g{i % groups}]}}"
+        for i in range(users)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_convergence_under_faults(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter, seed: int
+) -> None:
+    sandbox = sandbox_factory(fail_rate=0.2, drop_after_commit_rate=0.1, rate_limit=50, seed=seed)
+    config = write_config(_big_config(500, 50, 20))
+    result = apply(sandbox, config)
+    assert result.exit_code == 0, result.output[-2000:]
+    assert "Apply complete! Resources: 620 added, 0 changed, 0 destroyed." in result.stdout
+    store = sandbox.store
+    assert (
+        store.count("groups"),
+        store.count("accounts"),
+        store.count("locations"),
+        store.count("users"),
+    ) == (20, 50, 50, 500)
+    emails = [u["email"] for u in store.page("users", 100, None)["nodes"]]
+    assert len(emails) == len(set(emails))
+    assert sandbox.state.requests["dropped"] > 0 and sandbox.state.requests["503"] > 0
+    assert plan_code(sandbox, config) == 0
