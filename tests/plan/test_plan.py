@@ -187,7 +187,7 @@ def test_mass_delete_is_refused_and_nothing_written(
           - {externalId: g1, name: G1}
         """)
     out_file = tmp_path / "plan.json"
-    code, out, err = plan(sandbox, config, "--out", str(out_file), "--detailed-exitcode")
+    code, _, err = plan(sandbox, config, "--out", str(out_file), "--detailed-exitcode")
     assert code == 3
     assert "refusing to delete 10 of 12 groups (83.3%): more than max_delete_percent 25%" in err
     assert not out_file.exists()
