@@ -549,5 +549,57 @@ def apply(
     return EXIT_OK if result.report.ok else EXIT_ERROR
 
 
+# ------------------------------------------------------------------ export
+
+
+@cli.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Write konvsync.yaml and one file per kind into DIR (default: one document on stdout).",
+)
+@click.option(
+    "--kinds",
+    "kinds_text",
+    metavar="KIND,...",
+    help="Only these kinds (default: groups,accountFields,accounts,users; "
+    "locations come with accounts).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["yaml"]),
+    default="yaml",
+    show_default=True,
+    help="Output format.",
+)
+@click.pass_obj
+def export(options: GlobalOptions, out_dir: str | None, kinds_text: str | None, fmt: str) -> int:
+    """Write the portal's current state as konvsync YAML (adopt a portal).
+
+    Objects are sorted by key, references are keys, defaults are left out,
+    and a second export is byte-identical. Then: konvsync plan DIR says
+    there is nothing to do.
+    """
+    from konvsync.export import parse_kinds
+    from konvsync.workflows import export_state
+
+    progress = StderrProgress()
+    result = export_state(
+        options.connection, parse_kinds(kinds_text), out_dir, on_page=progress.page
+    )
+    progress.clear()
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    counts = ", ".join(f"{n} {k}" for k, n in result.counts.items())
+    if out_dir:
+        click.echo(f"Exported {counts} to {out_dir}/ ({len(result.files)} files).", err=True)
+    else:
+        click.echo(result.single_document(), nl=False)
+        click.echo(f"Exported {counts}.", err=True)
+    return EXIT_OK
+
+
 def main() -> None:
     cli.main()

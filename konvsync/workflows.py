@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from konvsync.api.connect import ConnectionOptions, PortalTarget, portal_target
 from konvsync.apply import ApplyOptions, ApplyReport, Interrupted, PlanExecutor, Progress
 from konvsync.config.loader import load_config
 from konvsync.config.model import DesiredState
+from konvsync.export import ExportResult, export_portal
 from konvsync.plan.changes import Plan
 from konvsync.plan.planfile import check_fresh, is_planfile, read_planfile, write_planfile
 from konvsync.plan.planner import (
@@ -31,6 +35,45 @@ class ApplyResult:
     report: ApplyReport | None
     """None when there was nothing to do."""
     from_planfile: bool
+
+
+def export_state(
+    connection: ConnectionOptions,
+    kind_names: list[str],
+    out_dir: str | None,
+    on_page: ProgressCallback | None = None,
+) -> ExportResult:
+    """Read the portal and render it as konvsync YAML; with ``out_dir``,
+    write one file per kind (all written to temporary names first, then
+    renamed, so a failure leaves no half-written export)."""
+    with portal_target(connection, None) as target:
+
+        async def run() -> ExportResult:
+            async with target.client() as client:
+                return await export_portal(client, kind_names, target.endpoint.name, on_page)
+
+        result = asyncio.run(run())
+    if out_dir:
+        write_files(Path(out_dir), result.files)
+    return result
+
+
+def write_files(directory: Path, files: dict[str, str]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, text in files.items():
+            target = directory / name
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            staged.append((Path(tmp), target))
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, target in staged:
+        os.replace(tmp, target)
 
 
 def plan_config(

@@ -22,6 +22,8 @@ class RemoteObject:
     """None for an object without a natural key (adoptable)."""
     id: str
     data: dict[str, Any]
+    written_key: str | None = None
+    """The key as the server spells it (e-mails keep their case)."""
 
     @property
     def digest(self) -> str:
@@ -72,7 +74,13 @@ def normalize_nodes(nodes_by_kind: dict[str, list[dict[str, Any]]]) -> RemoteSta
         for node in nodes:
             _add(
                 bucket,
-                RemoteObject(kind_name, k.key_of(node), node["id"], k.normalize_remote(node)),
+                RemoteObject(
+                    kind_name,
+                    k.key_of(node),
+                    node["id"],
+                    k.normalize_remote(node),
+                    node.get(k.key_field),
+                ),
             )
         for child in (c for c in KINDS_BY_NAME.values() if c.read_via == kind_name):
             children = kinds.setdefault(child.name, RemoteKind())

@@ -1,0 +1,108 @@
+"""``konvsync export`` through the CLI: round trip, stability, keyless objects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from konvsync.sandbox.seed import seed_store
+from konvsync.sandbox.server import RunningSandbox
+from tests.conftest import invoke
+
+EVERY_KIND = """\
+konvsync: 1
+groups:
+  - {externalId: sales, name: Sales, permissions: [VIEW_ACCOUNT_USERS, MANAGE_USERS]}
+  - {externalId: empty, name: Nobody}
+accountFields:
+  - {key: tier, label: Tier, type: SELECT, options: [silver, gold], required: true}
+  - {key: since, label: Since, type: DATE}
+  - {key: vip, label: VIP, type: BOOLEAN}
+accounts:
+  - externalId: acme
+    name: ACME
+    website: https://acme.example
+    userGroups: [sales]
+    customFields: {tier: gold, since: "2020-02-02", vip: true}
+    locations:
+      - {name: HQ, phone: "+1 555", address: {street: 1 Main, city: Springfield, country: US}}
+      - {name: Annex}
+  - {externalId: bare, name: Bare, customFields: {tier: silver}}
+users:
+  - {email: Jane.Doe@Acme.example, firstName: Jane, lastName: Doe, title: VP, account: acme,
+     groups: [sales]}
+  - {email: solo@x.example, firstName: Solo, lastName: User}
+"""
+
+
+def test_export_then_plan_has_no_changes(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    seed_store(sandbox.store, str(write_config(EVERY_KIND, "seed.yaml")))
+    out = tmp_path / "exported"
+    result = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "accountFields.yaml",
+        "accounts.yaml",
+        "groups.yaml",
+        "konvsync.yaml",
+        "users.yaml",
+    ]
+    assert "Exported 2 groups, 3 accountFields, 2 accounts, 2 users" in result.stderr
+    users = yaml.safe_load((out / "users.yaml").read_text())["users"]
+    assert users[0]["email"] == "Jane.Doe@Acme.example"  # as the portal spells it
+    assert "title" not in users[1] and "account" not in users[1]  # defaults left out
+    accounts = yaml.safe_load((out / "accounts.yaml").read_text())["accounts"]
+    assert [loc["name"] for loc in accounts[0]["locations"]] == ["Annex", "HQ"]
+    assert accounts[0]["customFields"] == {"since": "2020-02-02", "tier": "gold", "vip": "true"}
+    header = yaml.safe_load((out / "konvsync.yaml").read_text())
+    assert header == {"konvsync": 1, "endpoint": sandbox.url, "portal": "Konvsync Sandbox"}
+    plan = invoke(["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"])
+    assert plan.exit_code == 0, plan.output
+    assert "No changes." in plan.stdout
+    assert invoke(["validate", str(out)]).exit_code == 0
+
+
+def test_second_export_is_byte_identical(
+    sandbox: RunningSandbox, write_config: Callable[..., Path]
+) -> None:
+    seed_store(sandbox.store, str(write_config(EVERY_KIND, "seed.yaml")))
+    first = invoke(["--endpoint", sandbox.url, "export"])
+    second = invoke(["--endpoint", sandbox.url, "export"])
+    assert first.exit_code == 0 and first.stdout == second.stdout
+    document = yaml.safe_load(first.stdout)
+    assert [g["externalId"] for g in document["groups"]] == ["empty", "sales"]
+    assert document["groups"][1]["permissions"] == ["MANAGE_USERS", "VIEW_ACCOUNT_USERS"]
+
+
+def test_objects_without_a_key_become_comments_with_a_warning(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    store = sandbox.store
+    legacy = store.create_group({"name": "Legacy", "permissions": ["MANAGE_NEWS"]})
+    store.create_user(
+        {"email": "u@x.example", "firstName": "U", "lastName": "V", "groupIds": [legacy["id"]]},
+        send_welcome_email=False,
+    )
+    out = tmp_path / "exported"
+    result = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
+    assert result.exit_code == 0
+    assert "Warning: group grp_1 ('Legacy') has no externalId" in result.stderr
+    assert "konvsync then adopts it by name" in result.stderr
+    text = (out / "groups.yaml").read_text()
+    assert "# group grp_1 has no externalId; to adopt it, add it above with one:" in text
+    assert yaml.safe_load(text) == {"groups": []}
+    assert "users" not in yaml.safe_load((out / "users.yaml").read_text())["users"][0]
+    assert "refers to group grp_1, which has no natural key" in result.stderr
+
+
+def test_kinds_filter_and_errors(sandbox: RunningSandbox) -> None:
+    sandbox.store.create_group({"externalId": "g", "name": "G"})
+    only = invoke(["--endpoint", sandbox.url, "export", "--kinds", "groups"])
+    assert only.exit_code == 0
+    assert set(yaml.safe_load(only.stdout)) == {"konvsync", "endpoint", "portal", "groups"}
+    bad = invoke(["--endpoint", sandbox.url, "export", "--kinds", "groups,widgets"])
+    assert bad.exit_code == 1 and "unknown kind(s) widgets" in bad.stderr
