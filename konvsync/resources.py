@@ -27,8 +27,14 @@ def konvert_sdl() -> str:
 
 
 @cache
+def _schema_text(name: str) -> str:
+    return (schemas_dir() / name).read_text(encoding="utf-8")
+
+
 def json_schema(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((schemas_dir() / name).read_text(encoding="utf-8"))
+    """A fresh copy on every call: some validators (fastjsonschema) modify
+    the schema they are given."""
+    loaded: dict[str, Any] = json.loads(_schema_text(name))
     return loaded
 
 

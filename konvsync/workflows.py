@@ -64,16 +64,16 @@ def write_files(directory: Path, files: dict[str, str]) -> None:
     try:
         for name, text in files.items():
             target = directory / name
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+            fd, name_tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
-            staged.append((Path(tmp), target))
+            staged.append((Path(name_tmp), target))
     except BaseException:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
+        for staged_tmp, _ in staged:
+            staged_tmp.unlink(missing_ok=True)
         raise
-    for tmp, target in staged:
-        os.replace(tmp, target)
+    for staged_tmp, target in staged:
+        os.replace(staged_tmp, target)
 
 
 def plan_config(
