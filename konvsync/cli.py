@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 import click
 
 from konvsync import __version__
-from konvsync.api.connect import ConnectionOptions, portal_target
+from konvsync.api.options import ConnectionOptions
 from konvsync.cli_progress import StderrProgress
 from konvsync.errors import (
     EXIT_CHANGES,
@@ -236,6 +236,7 @@ def schema() -> int:
 def doctor(options: GlobalOptions, config_path: str | None) -> int:
     """Check endpoint, credentials, and every konvsync operation against the
     portal's live schema. Exit 0 when all is well, 1 otherwise."""
+    from konvsync.api.connect import portal_target
     from konvsync.doctor import run_doctor
 
     config_endpoint = _config_endpoint(config_path)

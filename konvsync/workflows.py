@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from konvsync.api.connect import ConnectionOptions, PortalTarget, portal_target
+from konvsync.api.connect import PortalTarget, portal_target
+from konvsync.api.options import ConnectionOptions
 from konvsync.apply import ApplyOptions, ApplyReport, Interrupted, PlanExecutor, Progress
 from konvsync.config.loader import load_config
 from konvsync.config.model import DesiredState

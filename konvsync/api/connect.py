@@ -13,19 +13,9 @@ from konvsync.api.auth import JwtTokens, OAuthTokens, token_source
 from konvsync.api.client import ClientSettings, PortalClient
 from konvsync.api.credentials import Credentials, load_credentials
 from konvsync.api.endpoints import Endpoint, resolve_endpoint
+from konvsync.api.options import ConnectionOptions
 
 SANDBOX_DB = ".konvsync/sandbox.db"
-
-
-@dataclass(frozen=True)
-class ConnectionOptions:
-    endpoint: str | None = None
-    auth: str = "oauth"
-    credentials_file: str | None = None
-    token_lifetime: int = 3600
-    timeout: float = 30.0
-    max_retries: int = 5
-    insecure_http: bool = False
 
 
 @dataclass(frozen=True)
