@@ -3,11 +3,13 @@ over the store, and contract error codes on every error."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     ExecutionResult,
     GraphQLError,
     GraphQLObjectType,
@@ -194,22 +196,45 @@ def build_sandbox_schema(sdl: str | None = None) -> GraphQLSchema:
     return schema
 
 
+class DocumentCache:
+    """Parsed and validated documents by query text. Clients send the same
+    few documents again and again (a batch of 50 creates is one text), and
+    parsing plus validation cost more than executing them."""
+
+    def __init__(self, schema: GraphQLSchema, size: int = 256) -> None:
+        self.schema = schema
+        self.size = size
+        self._entries: OrderedDict[str, DocumentNode | list[GraphQLError]] = OrderedDict()
+
+    def get(self, query: str) -> DocumentNode | list[GraphQLError]:
+        entry = self._entries.get(query)
+        if entry is not None:
+            self._entries.move_to_end(query)
+            return entry
+        try:
+            document = parse(query)
+        except GraphQLError as error:
+            return [_coded(error, "BAD_USER_INPUT")]
+        errors = validate(self.schema, document)
+        entry = [_coded(e, "BAD_USER_INPUT") for e in errors] if errors else document
+        self._entries[query] = entry
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return entry
+
+
 def run_graphql(
-    schema: GraphQLSchema,
+    documents: DocumentCache,
     context: RequestContext,
     query: str,
     variables: dict[str, Any] | None,
     operation_name: str | None,
 ) -> GraphQLOutcome:
     """Parse, validate and execute one request; never raises for bad input."""
-    try:
-        document = parse(query)
-    except GraphQLError as error:
-        return GraphQLOutcome(ExecutionResult(None, [_coded(error, "BAD_USER_INPUT")]), True, False)
-    errors = validate(schema, document)
-    if errors:
-        coded = [_coded(e, "BAD_USER_INPUT") for e in errors]
-        return GraphQLOutcome(ExecutionResult(None, coded), True, False)
+    schema = documents.schema
+    document = documents.get(query)
+    if isinstance(document, list):
+        return GraphQLOutcome(ExecutionResult(None, document), True, False)
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     chosen = [
         o

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import Callable
 
 from aiohttp import web
@@ -33,8 +34,15 @@ def serve_forever(
             ) from None
         port = bound_port(site, settings.port)
         announce(f"http://{settings.host}:{port}", seeded)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            # Explicit handlers: a shell starts background jobs with SIGINT
+            # ignored, and SIGTERM should also shut down cleanly.
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, stop.set)
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
             await runner.cleanup()
             store.close()

@@ -20,7 +20,12 @@ from graphql import GraphQLSchema
 
 from konvsync.sandbox.auth import OAuthError, TokenAuthority, Unauthenticated
 from konvsync.sandbox.faults import Faults, FaultSettings
-from konvsync.sandbox.graphql_api import RequestContext, build_sandbox_schema, run_graphql
+from konvsync.sandbox.graphql_api import (
+    DocumentCache,
+    RequestContext,
+    build_sandbox_schema,
+    run_graphql,
+)
 from konvsync.sandbox.store import Store
 
 log = logging.getLogger("konvsync.sandbox")
@@ -55,6 +60,7 @@ class SandboxState:
     settings: SandboxSettings
     store: Store
     schema: GraphQLSchema
+    documents: DocumentCache
     authority: TokenAuthority
     faults: Faults
     requests: Counter[str] = field(default_factory=Counter)
@@ -173,7 +179,7 @@ async def _api(request: web.Request) -> web.StreamResponse:
         state.settings.read_only,
     )
     outcome = run_graphql(
-        state.schema, context, body["query"], body.get("variables"), body.get("operationName")
+        state.documents, context, body["query"], body.get("variables"), body.get("operationName")
     )
     if outcome.is_mutation and not outcome.request_error and state.faults.should_drop():
         state.requests["dropped"] += 1
@@ -224,10 +230,12 @@ async def _method_not_allowed(request: web.Request) -> web.Response:
 def create_app(settings: SandboxSettings, store: Store | None = None) -> web.Application:
     """The aiohttp application; ``store`` defaults to ``settings.db``."""
     app = web.Application(middlewares=[_log_requests, _inject_faults], client_max_size=MAX_BODY)
+    schema = build_sandbox_schema(settings.sdl)
     app[STATE] = SandboxState(
         settings=settings,
         store=store if store is not None else Store(settings.db),
-        schema=build_sandbox_schema(settings.sdl),
+        schema=schema,
+        documents=DocumentCache(schema),
         authority=TokenAuthority(settings.api_key, settings.api_secret, settings.token_ttl),
         faults=Faults(settings.faults),
     )

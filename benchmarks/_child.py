@@ -1,0 +1,21 @@
+"""Run one konvsync command in this fresh process and record its exit code
+and peak RSS to $KONVSYNC_BENCH_RESULT (used by sync_bench.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+
+from konvsync.cli import cli
+
+code: object = 0
+try:
+    cli.main(args=sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+with open(os.environ["KONVSYNC_BENCH_RESULT"], "w", encoding="utf-8") as handle:
+    json.dump({"exit": code, "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss},
+              handle)
+sys.exit(code if isinstance(code, int) else 1)

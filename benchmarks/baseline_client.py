@@ -1,0 +1,81 @@
+"""A per-resource client, as Terraform-style tools without batching work:
+one mutation per request, one object read per request, 10 in flight.
+sync_bench.py runs it on the same data to show what batching buys.
+
+    python benchmarks/baseline_client.py URL CONFIG apply|read
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import resource
+import sys
+import time
+from typing import Any
+
+import aiohttp
+
+from konvsync.api.documents import operation_text
+from konvsync.config.loader import load_config
+from konvsync.kinds import KINDS, kind
+from konvsync.kinds.locations import split_location_key
+
+PARALLELISM = 10
+
+
+async def run(url: str, config: str, mode: str) -> dict[str, Any]:
+    state = load_config(config)
+    requests = 0
+    semaphore = asyncio.Semaphore(PARALLELISM)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=PARALLELISM)) as http:
+        basic = base64.b64encode(b"sandbox-key:sandbox-secret").decode()
+        async with http.post(f"{url}/oauth/token", data="grant_type=client_credentials",
+                             headers={"Authorization": f"Basic {basic}", "Content-Type":
+                                      "application/x-www-form-urlencoded"}) as response:
+            token = (await response.json())["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+
+        async def call(query: str, variables: dict[str, Any]) -> Any:
+            nonlocal requests
+            async with semaphore:
+                requests += 1
+                async with http.post(f"{url}/api", json={"query": query, "variables": variables},
+                                     headers=headers) as response:
+                    body = await response.json()
+            if body.get("errors"):
+                raise RuntimeError(body["errors"][0]["message"])
+            return next(iter(body["data"].values()))
+
+        ids: dict[tuple[str, str], str] = {}
+
+        def resolve(kind_name: str, key: str) -> str:
+            return ids[kind_name, key]
+
+        started = time.perf_counter()
+        for k in KINDS:
+            objects = list(state.objects.get(k.name, {}).values())
+            if mode == "apply":
+                text = operation_text(k, k.create_operation)
+
+                async def create(obj: Any, k: Any = k, text: str = text) -> None:
+                    variables: dict[str, Any] = {"input": k.build_input(
+                        k.normalize_desired(obj.data, keep_case=True), resolve)}
+                    if k.parent:
+                        variables["accountId"] = resolve(k.parent, split_location_key(obj.key)[0])
+                    if k.name == "users":
+                        variables["sendWelcomeEmail"] = False
+                    ids[k.name, obj.key] = (await call(text, variables))["id"]
+
+                await asyncio.gather(*(create(obj) for obj in objects))
+            elif k.has_operation(k.get_operation):
+                text = operation_text(k, k.get_operation)
+                await asyncio.gather(*(call(text, {"key": obj.key}) for obj in objects))
+        seconds = time.perf_counter() - started
+    return {"requests": requests, "seconds": seconds,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(run(sys.argv[1], sys.argv[2], sys.argv[3]))))
