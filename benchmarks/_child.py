@@ -16,6 +16,7 @@ try:
 except SystemExit as exc:
     code = exc.code
 with open(os.environ["KONVSYNC_BENCH_RESULT"], "w", encoding="utf-8") as handle:
-    json.dump({"exit": code, "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss},
-              handle)
+    json.dump(
+        {"exit": code, "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}, handle
+    )
 sys.exit(code if isinstance(code, int) else 1)

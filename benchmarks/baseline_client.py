@@ -19,7 +19,7 @@ import aiohttp
 
 from konvsync.api.documents import operation_text
 from konvsync.config.loader import load_config
-from konvsync.kinds import KINDS, kind
+from konvsync.kinds import KINDS
 from konvsync.kinds.locations import split_location_key
 
 PARALLELISM = 10
@@ -31,9 +31,14 @@ async def run(url: str, config: str, mode: str) -> dict[str, Any]:
     semaphore = asyncio.Semaphore(PARALLELISM)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=PARALLELISM)) as http:
         basic = base64.b64encode(b"sandbox-key:sandbox-secret").decode()
-        async with http.post(f"{url}/oauth/token", data="grant_type=client_credentials",
-                             headers={"Authorization": f"Basic {basic}", "Content-Type":
-                                      "application/x-www-form-urlencoded"}) as response:
+        async with http.post(
+            f"{url}/oauth/token",
+            data="grant_type=client_credentials",
+            headers={
+                "Authorization": f"Basic {basic}",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        ) as response:
             token = (await response.json())["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
 
@@ -41,8 +46,9 @@ async def run(url: str, config: str, mode: str) -> dict[str, Any]:
             nonlocal requests
             async with semaphore:
                 requests += 1
-                async with http.post(f"{url}/api", json={"query": query, "variables": variables},
-                                     headers=headers) as response:
+                async with http.post(
+                    f"{url}/api", json={"query": query, "variables": variables}, headers=headers
+                ) as response:
                     body = await response.json()
             if body.get("errors"):
                 raise RuntimeError(body["errors"][0]["message"])
@@ -60,8 +66,11 @@ async def run(url: str, config: str, mode: str) -> dict[str, Any]:
                 text = operation_text(k, k.create_operation)
 
                 async def create(obj: Any, k: Any = k, text: str = text) -> None:
-                    variables: dict[str, Any] = {"input": k.build_input(
-                        k.normalize_desired(obj.data, keep_case=True), resolve)}
+                    variables: dict[str, Any] = {
+                        "input": k.build_input(
+                            k.normalize_desired(obj.data, keep_case=True), resolve
+                        )
+                    }
                     if k.parent:
                         variables["accountId"] = resolve(k.parent, split_location_key(obj.key)[0])
                     if k.name == "users":
@@ -73,8 +82,11 @@ async def run(url: str, config: str, mode: str) -> dict[str, Any]:
                 text = operation_text(k, k.get_operation)
                 await asyncio.gather(*(call(text, {"key": obj.key}) for obj in objects))
         seconds = time.perf_counter() - started
-    return {"requests": requests, "seconds": seconds,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "requests": requests,
+        "seconds": seconds,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 if __name__ == "__main__":

@@ -28,10 +28,11 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 PAGE = 100
@@ -62,25 +63,40 @@ def shape(n: int) -> tuple[int, int, int]:
 
 def config_text(n: int, changed: bool) -> str:
     users, accounts, groups = shape(n)
-    lines = ["konvsync: 1", "policy:", "  prune: [users]", "  send_welcome_email: false",
-             f"  max_delete_percent: 5", "groups:"]
-    lines += [f"  - {{externalId: g{i}, name: Group {i}, permissions: [VIEW_ACCOUNT_USERS]}}"
-              for i in range(groups)]
+    lines = [
+        "konvsync: 1",
+        "policy:",
+        "  prune: [users]",
+        "  send_welcome_email: false",
+        "  max_delete_percent: 5",
+        "groups:",
+    ]
+    lines += [
+        f"  - {{externalId: g{i}, name: Group {i}, permissions: [VIEW_ACCOUNT_USERS]}}"
+        for i in range(groups)
+    ]
     lines.append("accounts:")
     for i in range(accounts):
         name = f"Account {i}" + (" (renamed)" if changed and i % 10 == 0 else "")
-        lines.append(f"  - {{externalId: a{i}, name: '{name}', userGroups: [g{i % groups}], "
-                     f"locations: [{{name: HQ, phone: '+1 555 {i:05d}'}}]}}")
+        lines.append(
+            f"  - {{externalId: a{i}, name: '{name}', userGroups: [g{i % groups}], "
+            f"locations: [{{name: HQ, phone: '+1 555 {i:05d}'}}]}}"
+        )
     lines.append("users:")
     for i in range(users):
         if changed and i % 100 == 1:
             continue  # 1 % deleted (users are pruned)
         title = "Manager" if changed and i % 10 == 0 else "Engineer"
-        lines.append(f"  - {{email: user{i}@example.com, firstName: First{i}, lastName: Last, "
-                     f"title: {title}, account: a{i % accounts}, groups: [g{i % groups}]}}")
+        lines.append(
+            f"  - {{email: user{i}@example.com, firstName: First{i}, lastName: Last, "
+            f"title: {title}, account: a{i % accounts}, groups: [g{i % groups}]}}"
+        )
     if changed:
-        lines += [f"  - {{email: new{i}@example.com, firstName: New{i}, lastName: User, "
-                  f"account: a{i % accounts}}}" for i in range(users // 100)]
+        lines += [
+            f"  - {{email: new{i}@example.com, firstName: New{i}, lastName: User, "
+            f"account: a{i % accounts}}}"
+            for i in range(users // 100)
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -101,8 +117,7 @@ def write_steps(n: int, changed: bool, batch: int) -> list[int]:
     return [renamed, users // 100 + retitled, math.ceil((users - 1) / 100)]
 
 
-def minimums(n: int, phase: str, batch: int, parallelism: int, latency: float
-             ) -> tuple[int, float]:
+def minimums(n: int, phase: str, batch: int, parallelism: int, latency: float) -> tuple[int, float]:
     users, _, _ = shape(n)
     if phase == "cold apply":
         steps = write_steps(n, False, batch)
@@ -128,9 +143,21 @@ def sandbox(directory: Path, latency_ms: float) -> Iterator[str]:
     port_probe.close()
     log = (directory / f"sandbox-{port}.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "konvsync", "sandbox", "--port", str(port),
-         "--db", str(directory / f"sandbox-{port}.db"), "--latency-ms", str(latency_ms)],
-        stdout=log, stderr=log)
+        [
+            sys.executable,
+            "-m",
+            "konvsync",
+            "sandbox",
+            "--port",
+            str(port),
+            "--db",
+            str(directory / f"sandbox-{port}.db"),
+            "--latency-ms",
+            str(latency_ms),
+        ],
+        stdout=log,
+        stderr=log,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -155,37 +182,59 @@ def api_requests(url: str) -> int:
     return int(stats(url)["requests"].get("/api", 0))
 
 
-def run_phase(name: str, url: str, args: list[str], n: int, options: argparse.Namespace,
-              workdir: Path) -> Phase:
+def run_phase(
+    name: str, url: str, args: list[str], n: int, options: argparse.Namespace, workdir: Path
+) -> Phase:
     result_file = workdir / "child.json"
-    env = {**os.environ, "KONVERT_API_KEY": KEY, "KONVERT_API_SECRET": SECRET,
-           "KONVSYNC_BENCH_RESULT": str(result_file), "NO_COLOR": "1"}
+    env = {
+        **os.environ,
+        "KONVERT_API_KEY": KEY,
+        "KONVERT_API_SECRET": SECRET,
+        "KONVSYNC_BENCH_RESULT": str(result_file),
+        "NO_COLOR": "1",
+    }
     before = api_requests(url)
     started = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, str(HERE / "_child.py"), "--endpoint", url, *args],
-        env=env, capture_output=True, text=True, cwd=workdir)
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+    )
     seconds = time.perf_counter() - started
     requests = api_requests(url) - before
     child = json.loads(result_file.read_text())
     if completed.returncode not in (0, 2):
         sys.stderr.write(completed.stdout[-2000:] + completed.stderr[-2000:])
-    minimum, seconds_min = minimums(n, name, options.batch_size, options.parallelism,
-                                    options.latency_ms / 1000)
-    return Phase(name, requests, minimum, round(seconds, 2), round(seconds_min, 2),
-                 round(child["peak_rss_kb"] / 1024, 1), completed.returncode)
+    minimum, seconds_min = minimums(
+        n, name, options.batch_size, options.parallelism, options.latency_ms / 1000
+    )
+    return Phase(
+        name,
+        requests,
+        minimum,
+        round(seconds, 2),
+        round(seconds_min, 2),
+        round(child["peak_rss_kb"] / 1024, 1),
+        completed.returncode,
+    )
 
 
 def run_baseline(url: str, config: Path, mode: str) -> dict[str, Any]:
     completed = subprocess.run(
         [sys.executable, str(HERE / "baseline_client.py"), url, str(config), mode],
-        capture_output=True, text=True, check=True)
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return dict(json.loads(completed.stdout))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-n", "--users", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--batch-size", type=int, default=50)
@@ -199,18 +248,41 @@ def main() -> None:
         full, changed = workdir / "full.yaml", workdir / "changed.yaml"
         full.write_text(config_text(n, changed=False))
         changed.write_text(config_text(n, changed=True))
-        tuning = ["--batch-size", str(options.batch_size),
-                  "--parallelism", str(options.parallelism)]
+        tuning = [
+            "--batch-size",
+            str(options.batch_size),
+            "--parallelism",
+            str(options.parallelism),
+        ]
         with sandbox(workdir, options.latency_ms) as url:
             phases = [
-                run_phase("cold apply", url, ["apply", str(full), "--auto-approve", *tuning],
-                          n, options, workdir),
-                run_phase("no-op plan", url, ["plan", str(full), "--detailed-exitcode"],
-                          n, options, workdir),
-                run_phase("10% change apply", url,
-                          ["apply", str(changed), "--auto-approve", *tuning], n, options, workdir),
-                run_phase("export", url, ["export", "--out", str(workdir / "export")],
-                          n, options, workdir),
+                run_phase(
+                    "cold apply",
+                    url,
+                    ["apply", str(full), "--auto-approve", *tuning],
+                    n,
+                    options,
+                    workdir,
+                ),
+                run_phase(
+                    "no-op plan",
+                    url,
+                    ["plan", str(full), "--detailed-exitcode"],
+                    n,
+                    options,
+                    workdir,
+                ),
+                run_phase(
+                    "10% change apply",
+                    url,
+                    ["apply", str(changed), "--auto-approve", *tuning],
+                    n,
+                    options,
+                    workdir,
+                ),
+                run_phase(
+                    "export", url, ["export", "--out", str(workdir / "export")], n, options, workdir
+                ),
             ]
         baseline: dict[str, dict[str, Any]] = {}
         if not options.no_baseline:
@@ -220,8 +292,9 @@ def main() -> None:
     report(n, options, phases, baseline)
 
 
-def report(n: int, options: argparse.Namespace, phases: list[Phase],
-           baseline: dict[str, dict[str, Any]]) -> None:
+def report(
+    n: int, options: argparse.Namespace, phases: list[Phase], baseline: dict[str, dict[str, Any]]
+) -> None:
     if options.json:
         for phase in phases:
             data = asdict(phase)
@@ -232,33 +305,44 @@ def report(n: int, options: argparse.Namespace, phases: list[Phase],
             print(json.dumps(data))
         return
     users, accounts, groups = shape(n)
-    print(f"konvsync sync benchmark: {users:,} users, {accounts:,} accounts (1 location "
-          f"each), {groups:,} groups; latency {options.latency_ms:g} ms; batch "
-          f"{options.batch_size}, parallelism {options.parallelism}")
-    print(f"{'phase':<18} {'requests':>9} {'min':>7} {'ratio':>6} {'seconds':>8} "
-          f"{'sec_min':>8} {'peak MB':>8} {'exit':>5}")
+    print(
+        f"konvsync sync benchmark: {users:,} users, {accounts:,} accounts (1 location "
+        f"each), {groups:,} groups; latency {options.latency_ms:g} ms; batch "
+        f"{options.batch_size}, parallelism {options.parallelism}"
+    )
+    print(
+        f"{'phase':<18} {'requests':>9} {'min':>7} {'ratio':>6} {'seconds':>8} "
+        f"{'sec_min':>8} {'peak MB':>8} {'exit':>5}"
+    )
     for p in phases:
-        print(f"{p.phase:<18} {p.requests:>9} {p.requests_min:>7} {p.request_ratio:>6.3f} "
-              f"{p.seconds:>8.2f} {p.seconds_min:>8.2f} {p.peak_rss_mb:>8.1f} {p.exit_code:>5}")
+        print(
+            f"{p.phase:<18} {p.requests:>9} {p.requests_min:>7} {p.request_ratio:>6.3f} "
+            f"{p.seconds:>8.2f} {p.seconds_min:>8.2f} {p.peak_rss_mb:>8.1f} {p.exit_code:>5}"
+        )
     for name, figures in baseline.items():
         ours = next(p for p in phases if p.phase == name)
-        print(f"baseline {name}: {figures['requests']:,} requests, {figures['seconds']:.2f} s "
-              f"-> konvsync is {figures['seconds'] / ours.seconds:.1f}x faster")
+        print(
+            f"baseline {name}: {figures['requests']:,} requests, {figures['seconds']:.2f} s "
+            f"-> konvsync is {figures['seconds'] / ours.seconds:.1f}x faster"
+        )
     by_name = {p.phase: p for p in phases}
     checks = [
-        ("requests <= 1.1 x minimum in every phase",
-         all(p.request_ratio <= 1.1 for p in phases)),
-        ("no-op plan < 2 x seconds_min + 1 s",
-         by_name["no-op plan"].seconds < 2 * by_name["no-op plan"].seconds_min + 1),
+        ("requests <= 1.1 x minimum in every phase", all(p.request_ratio <= 1.1 for p in phases)),
+        (
+            "no-op plan < 2 x seconds_min + 1 s",
+            by_name["no-op plan"].seconds < 2 * by_name["no-op plan"].seconds_min + 1,
+        ),
         ("cold apply < 30 s", by_name["cold apply"].seconds < 30),
         ("peak RSS < 300 MB", all(p.peak_rss_mb < 300 for p in phases)),
-        ("every phase exited as expected",
-         [p.exit_code for p in phases] == [0, 0, 0, 0]),
+        ("every phase exited as expected", [p.exit_code for p in phases] == [0, 0, 0, 0]),
     ]
     if baseline:
-        checks.append(("at least 10x faster than the baseline (cold apply, no-op plan)",
-                       all(baseline[name]["seconds"] / by_name[name].seconds >= 10
-                           for name in baseline)))
+        checks.append(
+            (
+                "at least 10x faster than the baseline (cold apply, no-op plan)",
+                all(baseline[name]["seconds"] / by_name[name].seconds >= 10 for name in baseline),
+            )
+        )
     for label, ok in checks:
         print(f"  [{'ok' if ok else 'MISSED'}] {label}")
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from konvsync.custom_values import value_fits
+from konvsync.errors import UsageError
 
 MAX_PAGE = 100
 
@@ -97,9 +98,24 @@ class Store:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        self._db.execute(
-            "PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA foreign_keys=OFF"
-        )
+        if path != ":memory:":
+            # One sandbox process owns its file: WAL, exclusive locking (no
+            # shared-memory locking per transaction, which doubled the cost
+            # of a commit) and synchronous=NORMAL (a crash of the process
+            # loses nothing). The lock is taken now, so a second sandbox on
+            # the same file fails at once with a clear message.
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                self._db.close()
+                raise UsageError(
+                    f"sandbox database {path} is in use by another sandbox "
+                    f"process ({exc}); stop it or use another --db"
+                ) from None
         self._db.executescript(_TABLES)
         self._lock = threading.RLock()
 

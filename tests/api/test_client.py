@@ -192,7 +192,7 @@ def test_one_failing_mutation_in_a_batch_does_not_fail_the_others(sandbox: Runni
     outcomes = run(sandbox, send)
     assert [o.ok for o in outcomes] == [True, False, True, True]
     assert outcomes[1].code == "CONFLICT"
-    assert outcomes[0].data["externalId"] == "a"
+    assert outcomes[0].data["id"] == sandbox.store.get("groups", "external_id", "a")["id"]  # type: ignore[index]
     assert sandbox.state.requests["/api"] == 2
     assert sandbox.store.count("groups") == 4
 
