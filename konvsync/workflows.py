@@ -18,6 +18,7 @@ from konvsync.apply import ApplyOptions, ApplyReport, Interrupted, PlanExecutor,
 from konvsync.config.loader import load_config
 from konvsync.config.model import DesiredState
 from konvsync.export import ExportResult, export_portal
+from konvsync.gcpause import gc_paused
 from konvsync.plan.changes import Plan
 from konvsync.plan.planfile import check_fresh, is_planfile, read_planfile, write_planfile
 from konvsync.plan.planner import (
@@ -53,7 +54,8 @@ def export_state(
             async with target.client() as client:
                 return await export_portal(client, kind_names, target.endpoint.name, on_page)
 
-        result = asyncio.run(run())
+        with gc_paused():
+            result = asyncio.run(run())
     if out_dir:
         write_files(Path(out_dir), result.files)
     return result
@@ -102,7 +104,8 @@ def _plan(
         async with target.client() as client:
             return await create_plan(client, desired, target.endpoint.name, options, on_page)
 
-    return asyncio.run(run())
+    with gc_paused():
+        return asyncio.run(run())
 
 
 def apply_path(

@@ -11,7 +11,6 @@ from typing import Protocol
 from urllib.parse import quote
 
 import aiohttp
-import jwt
 
 from konvsync.api.credentials import Credentials
 from konvsync.errors import AuthError, TransportError, UsageError
@@ -121,6 +120,8 @@ class JwtTokens(_CachedToken):
         current = self._fresh()
         if current:
             return current
+        import jwt  # only this auth mode needs it
+
         now = int(time.time())
         claims = {"sub": self._credentials.api_key, "iat": now, "exp": now + self._lifetime}
         self._token = jwt.encode(claims, self._credentials.api_secret, algorithm="HS256")

@@ -4,10 +4,7 @@ problem at once (``ConfigInvalid``)."""
 
 from __future__ import annotations
 
-import gc
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +13,7 @@ from konvsync.config.model import DesiredObject, DesiredState, Policy, Source
 from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.custom_values import value_fits
 from konvsync.errors import ConfigInvalid, ConfigProblem
+from konvsync.gcpause import gc_paused
 from konvsync.kinds import KINDS_BY_NAME, TOP_LEVEL_KINDS, kind
 from konvsync.kinds.locations import location_key
 
@@ -35,20 +33,6 @@ def load_config(path: str, allow_external_refs: bool = False) -> DesiredState:
     """Read and check the configuration at ``path`` (a file or directory)."""
     with gc_paused():
         return _load(path, allow_external_refs)
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Loading creates millions of objects without cycles; Python's cyclic
-    collector would rescan all of them again and again (it tripled the time
-    of a 5 MB file). Pause it for the load, restore it afterwards."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _load(path: str, allow_external_refs: bool) -> DesiredState:

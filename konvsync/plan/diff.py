@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from konvsync.config.model import DesiredObject, DesiredState, Policy
 from konvsync.kinds import KINDS, kind
 from konvsync.kinds.base import Kind
@@ -173,6 +171,8 @@ def field_changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[FieldC
 
     Changes inside a list are reported as the whole list (a set of
     permissions reads better whole than by index)."""
+    from deepdiff import DeepDiff  # only objects that differ need it; slow to import
+
     tree = DeepDiff(before, after, view="tree", verbose_level=2)
     paths: set[tuple[Any, ...]] = set()
     for levels in tree.values():
