@@ -84,7 +84,7 @@ async def run(url: str, config: str, mode: str) -> dict[str, Any]:
         seconds = time.perf_counter() - started
     return {
         "requests": requests,
-        "seconds": seconds,
+        "request_seconds": seconds,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 

@@ -222,13 +222,18 @@ def run_phase(
 
 
 def run_baseline(url: str, config: Path, mode: str) -> dict[str, Any]:
+    """The baseline in its own process, timed like konvsync's phases: the
+    whole process, start-up and config loading included."""
+    started = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, str(HERE / "baseline_client.py"), url, str(config), mode],
         capture_output=True,
         text=True,
         check=True,
     )
-    return dict(json.loads(completed.stdout))
+    figures = dict(json.loads(completed.stdout))
+    figures["seconds"] = time.perf_counter() - started
+    return figures
 
 
 def main() -> None:
