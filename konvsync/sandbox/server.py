@@ -187,6 +187,8 @@ async def _api(request: web.Request) -> web.StreamResponse:
             request.transport.abort()
         return web.Response(status=499, text="dropped")
     payload = outcome.result.formatted
+    if outcome.request_error:
+        payload = {"errors": payload["errors"]}  # the document never executed: no data entry
     if _wants_graphql_response(request):
         status = 400 if outcome.request_error else 200
         return _json(payload, status, content_type=GRAPHQL_RESPONSE)

@@ -416,6 +416,7 @@ def test_graphql_response_media_type_uses_400_for_request_errors(sandbox: Runnin
     )
     assert response.status_code == 400
     assert response.headers["Content-Type"].startswith("application/graphql-response+json")
+    assert "data" not in response.json()  # the document never executed
 
 
 def test_errors_carry_locations_and_path(sandbox: RunningSandbox) -> None:
