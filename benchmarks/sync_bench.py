@@ -337,10 +337,15 @@ def report(
             "no-op plan < 2 x seconds_min + 1 s",
             by_name["no-op plan"].seconds < 2 * by_name["no-op plan"].seconds_min + 1,
         ),
-        ("cold apply < 30 s", by_name["cold apply"].seconds < 30),
-        ("peak RSS < 300 MB", all(p.peak_rss_mb < 300 for p in phases)),
         ("every phase exited as expected", [p.exit_code for p in phases] == [0, 0, 0, 0]),
     ]
+    # The time and memory targets are stated for N = 10,000 (and 50,000 for
+    # the no-op plan's memory); at other sizes they are not checked.
+    if n <= 10_000:
+        checks.append(("cold apply < 30 s", by_name["cold apply"].seconds < 30))
+        checks.append(("peak RSS < 300 MB", all(p.peak_rss_mb < 300 for p in phases)))
+    if n >= 50_000:
+        checks.append(("no-op plan peak RSS < 600 MB", by_name["no-op plan"].peak_rss_mb < 600))
     if baseline:
         checks.append(
             (

@@ -18,7 +18,7 @@ from konvsync import __version__
 from konvsync.config.model import Policy
 from konvsync.errors import ConfigError, StalePlanError
 from konvsync.plan.changes import Change, Plan, change_from_data
-from konvsync.plan.planner import PlanOutcome, find_by_id
+from konvsync.plan.planner import PlanOutcome
 from konvsync.plan.remote import RemoteState
 
 PLANFILE_FORMAT = "konvsync-plan/1"
@@ -125,5 +125,5 @@ def check_fresh(saved: SavedPlan, endpoint_name: str, remote: RemoteState) -> No
 def _changed(change: Change, digest: str | None, remote: RemoteState) -> bool:
     if change.remote_id is None:
         return remote.lookup(change.address) is not None
-    current = find_by_id(remote, change.kind, change.remote_id)
+    current = remote.find(change.kind, change.remote_id)
     return current is None or current.digest != digest

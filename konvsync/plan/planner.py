@@ -16,7 +16,7 @@ from konvsync.kinds import KINDS, KINDS_BY_NAME, kind
 from konvsync.kinds.locations import split_location_key
 from konvsync.plan.changes import Change, Create, Delete, Plan
 from konvsync.plan.diff import diff_state
-from konvsync.plan.remote import RemoteObject, RemoteState, normalize_nodes
+from konvsync.plan.remote import RemoteState, normalize_nodes
 from konvsync.plan.safety import check_mass_delete, check_portal, welcome_emails
 
 ProgressCallback = Callable[[str, int], None]
@@ -100,16 +100,9 @@ def remote_digests(changes: list[Change], remote: RemoteState) -> dict[str, str 
     (None: the object must still be absent)."""
     digests: dict[str, str | None] = {}
     for change in changes:
-        obj = find_by_id(remote, change.kind, change.remote_id) if change.remote_id else None
+        obj = remote.find(change.kind, change.remote_id) if change.remote_id else None
         digests[change.address] = obj.digest if obj else None
     return digests
-
-
-def find_by_id(remote: RemoteState, kind_name: str, remote_id: str | None) -> RemoteObject | None:
-    for obj in remote.get(kind_name).all():
-        if obj.id == remote_id:
-            return obj
-    return None
 
 
 def check_references(desired: DesiredState, remote: RemoteState) -> None:

@@ -52,6 +52,16 @@ class RemoteKind:
 class RemoteState:
     kinds: dict[str, RemoteKind]
     portal_name: str | None = None
+    _by_id: dict[tuple[str, str], RemoteObject] | None = field(default=None, repr=False)
+
+    def find(self, kind_name: str, remote_id: str | None) -> RemoteObject | None:
+        """The object of ``kind_name`` with server ID ``remote_id`` (keyed or
+        keyless), through an index built on first use."""
+        if self._by_id is None:
+            self._by_id = {
+                (name, obj.id): obj for name, bucket in self.kinds.items() for obj in bucket.all()
+            }
+        return self._by_id.get((kind_name, remote_id or ""))
 
     def get(self, kind_name: str) -> RemoteKind:
         return self.kinds.get(kind_name) or RemoteKind()
