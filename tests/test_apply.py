@@ -256,3 +256,61 @@ def test_convergence_under_faults(
     assert len(emails) == len(set(emails))
     assert sandbox.state.requests["dropped"] > 0 and sandbox.state.requests["503"] > 0
     assert plan_code(sandbox, config) == 0
+
+
+def test_ctrl_c_stops_new_work_reports_and_a_rerun_converges(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    sandbox = sandbox_factory(latency_ms=150)
+    config = write_config(_big_config(400, 10, 5))
+    env = {
+        **os.environ,
+        "KONVERT_API_KEY": "sandbox-key",
+        "KONVERT_API_SECRET": "sandbox-secret",
+        "NO_COLOR": "1",
+    }
+    out_path, err_path = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with out_path.open("w") as out, err_path.open("w") as err:  # files: a full pipe would block
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "konvsync",
+                "--endpoint",
+                sandbox.url,
+                "apply",
+                str(config),
+                "--auto-approve",
+                "--parallelism",
+                "1",
+                "--batch-size",
+                "20",
+            ],
+            stdout=out,
+            stderr=err,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+        )
+        deadline = time.monotonic() + 60
+        while sandbox.store.count("users") == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    stdout, stderr = out_path.read_text(), err_path.read_text()
+    assert process.returncode == 1, stdout[-2000:] + stderr
+    assert "Apply interrupted: no new work was sent after Ctrl-C" in stdout
+    assert "skipped: users/" in stdout and "not sent: interrupted" in stdout
+    created = sandbox.store.count("users")
+    assert 0 < created < 400
+    done = int(stdout.rsplit("Apply incomplete: ", 1)[1].split(" done")[0])
+    assert done == 5 + 10 + 10 + created  # groups, accounts, locations, users so far
+    rerun = apply(sandbox, config)
+    assert rerun.exit_code == 0, rerun.output
+    assert f"Resources: {400 - created} added, 0 changed, 0 destroyed." in rerun.stdout
