@@ -19,7 +19,7 @@ from konvsync.api.client import PortalClient
 from konvsync.api.documents import operation_text
 from konvsync.api.pagination import read_all
 from konvsync.errors import KonvsyncError
-from konvsync.kinds import KINDS, kind
+from konvsync.kinds import KINDS, kind, references
 from konvsync.kinds.base import Kind
 from konvsync.kinds.locations import split_location_key
 from konvsync.plan.changes import Change, Create, Delete, Plan, Update
@@ -266,14 +266,9 @@ class PlanExecutor:
                 address = f"accounts/{parent}"
                 return address if address in self.unavailable else None
             return None
-        k = kind(change.kind)
-        values = change.after or {}
-        for f in k.references:
-            value = values.get(f.name)
-            for ref in value if isinstance(value, list) else [value] if value else []:
-                address = f"{f.ref}/{ref}"
-                if address in self.unavailable:
-                    return address
+        for ref in references(kind(change.kind), change.after or {}):
+            if ref.address in self.unavailable:
+                return ref.address
         return None
 
     def _record(self, change: Change, status: str, message: str | None = None) -> None:

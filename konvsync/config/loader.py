@@ -14,7 +14,7 @@ from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.custom_values import value_fits
 from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.gcpause import gc_paused
-from konvsync.kinds import KINDS_BY_NAME, TOP_LEVEL_KINDS, kind
+from konvsync.kinds import KINDS_BY_NAME, TOP_LEVEL_KINDS, kind, references
 from konvsync.kinds.locations import location_key
 
 SUPPORTED_VERSIONS = (1,)
@@ -199,31 +199,19 @@ def _check_references(
     for kind_name, objects in state.objects.items():
         k = kind(kind_name)
         for obj in objects.values():
-            for f in k.references:
-                if k.parent == f.ref:
+            for ref in references(k, obj.data, include_parent=False):
+                if allow_external or ref.key in state.objects.get(ref.target.name, {}):
                     continue
-                value = obj.data.get(f.name)
-                keys = value if isinstance(value, list) else [value] if value else []
-                target = kind(f.ref or "")
-                known = state.objects.get(target.name, {})
-                for ref in keys:
-                    ref_key = (
-                        str(ref).lower()
-                        if target.field_map[target.key_field].lowercase
-                        else str(ref)
+                problems.append(
+                    ConfigProblem(
+                        obj.source.file,
+                        obj.source.line,
+                        obj.source.column,
+                        f"{k.singular} {obj.key!r}: {ref.field.name} refers to "
+                        f"{ref.target.singular} {ref.written!r}, which the configuration does "
+                        "not define (--allow-external-refs if it exists in the portal)",
                     )
-                    if ref_key in known or allow_external:
-                        continue
-                    problems.append(
-                        ConfigProblem(
-                            obj.source.file,
-                            obj.source.line,
-                            obj.source.column,
-                            f"{k.singular} {obj.key!r}: {f.name} refers to {target.singular} "
-                            f"{ref!r}, which the configuration does not define "
-                            "(--allow-external-refs if it exists in the portal)",
-                        )
-                    )
+                )
     _check_custom_fields(state, allow_external, problems)
 
 

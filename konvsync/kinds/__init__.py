@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
 from konvsync.kinds import account_fields, accounts, groups, locations, users
 from konvsync.kinds.base import Field, Kind
 
@@ -19,4 +23,45 @@ def kind(name: str) -> Kind:
     return KINDS_BY_NAME[name]
 
 
-__all__ = ["KINDS", "KINDS_BY_NAME", "TOP_LEVEL_KINDS", "Field", "Kind", "kind"]
+@dataclass(frozen=True)
+class Reference:
+    """One reference from an object's data to another object, by key."""
+
+    field: Field
+    target: Kind
+    written: Any
+    """As the data has it."""
+    key: str
+    """The target's natural key, normalized as the target compares keys."""
+
+    @property
+    def address(self) -> str:
+        return f"{self.target.name}/{self.key}"
+
+
+def references(
+    k: Kind, data: Mapping[str, Any], include_parent: bool = True
+) -> Iterator[Reference]:
+    """Every reference in ``data`` (an object of kind ``k``), single or listed.
+    ``include_parent=False`` skips the parent link (a location's account)."""
+    for f in k.references:
+        if f.ref == k.parent and not include_parent:
+            continue
+        target = KINDS_BY_NAME[f.ref or ""]
+        lowercase = target.field_map[target.key_field].lowercase
+        value = data.get(f.name)
+        for written in value if isinstance(value, list) else [value] if value else []:
+            key = str(written).lower() if lowercase else str(written)
+            yield Reference(f, target, written, key)
+
+
+__all__ = [
+    "KINDS",
+    "KINDS_BY_NAME",
+    "TOP_LEVEL_KINDS",
+    "Field",
+    "Kind",
+    "Reference",
+    "kind",
+    "references",
+]

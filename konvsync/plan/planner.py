@@ -12,7 +12,7 @@ from konvsync.api.documents import viewer_query
 from konvsync.api.pagination import read_kinds
 from konvsync.config.model import DesiredState
 from konvsync.errors import ConfigInvalid, ConfigProblem, UsageError
-from konvsync.kinds import KINDS, KINDS_BY_NAME, kind
+from konvsync.kinds import KINDS, KINDS_BY_NAME, kind, references
 from konvsync.kinds.locations import split_location_key
 from konvsync.plan.changes import Change, Create, Delete, Plan
 from konvsync.plan.diff import diff_state
@@ -111,31 +111,20 @@ def check_references(desired: DesiredState, remote: RemoteState) -> None:
     for kind_name, objects in desired.objects.items():
         k = kind(kind_name)
         for obj in objects.values():
-            for f in k.references:
-                if f.ref == k.parent:
+            for ref in references(k, obj.data, include_parent=False):
+                name = ref.target.name
+                if ref.key in desired.objects.get(name, {}) or ref.key in remote.get(name).objects:
                     continue
-                target = kind(f.ref or "")
-                value = obj.data.get(f.name)
-                for ref in value if isinstance(value, list) else [value] if value else []:
-                    key = (
-                        str(ref).lower()
-                        if target.field_map[target.key_field].lowercase
-                        else str(ref)
+                problems.append(
+                    ConfigProblem(
+                        obj.source.file,
+                        obj.source.line,
+                        obj.source.column,
+                        f"{k.singular} {obj.key!r}: {ref.field.name} refers to "
+                        f"{ref.target.singular} {ref.written!r}, which neither the "
+                        "configuration nor the portal has",
                     )
-                    if (
-                        key in desired.objects.get(target.name, {})
-                        or key in remote.get(target.name).objects
-                    ):
-                        continue
-                    problems.append(
-                        ConfigProblem(
-                            obj.source.file,
-                            obj.source.line,
-                            obj.source.column,
-                            f"{k.singular} {obj.key!r}: {f.name} refers to {target.singular} "
-                            f"{ref!r}, which neither the configuration nor the portal has",
-                        )
-                    )
+                )
     if problems:
         raise ConfigInvalid(problems)
 
@@ -179,13 +168,9 @@ def select_targets(changes: list[Change], targets: list[tuple[str, str | None]])
         change = by_address[pending.pop()]
         if isinstance(change, Delete) or change.after is None:
             continue
-        k = kind(change.kind)
-        for f in k.references:
-            value = change.after.get(f.name)
-            for ref in value if isinstance(value, list) else [value] if value else []:
-                address = f"{f.ref}/{ref}"
-                dependency = by_address.get(address)
-                if isinstance(dependency, Create) and address not in selected:
-                    selected.add(address)
-                    pending.append(address)
+        for ref in references(kind(change.kind), change.after):
+            dependency = by_address.get(ref.address)
+            if isinstance(dependency, Create) and ref.address not in selected:
+                selected.add(ref.address)
+                pending.append(ref.address)
     return [c for c in changes if c.address in selected]
