@@ -211,6 +211,7 @@ def test_batches_and_parallelism(sandbox: RunningSandbox, write_config: ConfigWr
     config = write_config(f"konvsync: 1\ngroups:\n{groups}\n")
     result = apply(sandbox, config, "--batch-size", "50", "--parallelism", "2")
     assert result.exit_code == 0, result.output
+    assert "groups: create/update: 120 change(s)" in result.stderr  # progress, not a TTY
     assert sandbox.store.count("groups") == 120
     assert sandbox.state.requests["/api"] == 2 + 3  # viewer, read; ceil(120 / 50) creates
 

@@ -9,5 +9,5 @@ pid=$!
 trap 'kill "$pid" 2>/dev/null; rm -rf "$workdir"' EXIT
 sleep 1.5
 cd "$here"
-[ -d node_modules ] || npm install --no-audit --no-fund --silent
+[ -d node_modules ] || npm install --no-audit --no-fund --no-package-lock --silent
 node audit.mjs "http://127.0.0.1:$port"
