@@ -10,36 +10,85 @@ from konvsync.plan.remote import normalize_nodes
 
 
 def test_two_remote_objects_claiming_one_key_name_both_ids() -> None:
-    nodes = {"groups": [
-        {"id": "grp_1", "externalId": "sales", "name": "Sales", "permissions": []},
-        {"id": "grp_7", "externalId": "sales", "name": "Sales again", "permissions": []},
-    ]}
-    with pytest.raises(PlanError, match=r"two remote groups claim the key 'sales': IDs grp_1 "
-                                        r"and grp_7"):
+    nodes = {
+        "groups": [
+            {"id": "grp_1", "externalId": "sales", "name": "Sales", "permissions": []},
+            {"id": "grp_7", "externalId": "sales", "name": "Sales again", "permissions": []},
+        ]
+    }
+    with pytest.raises(
+        PlanError,
+        match=r"two remote groups claim the key 'sales': IDs grp_1 "
+        r"and grp_7",
+    ):
         normalize_nodes(nodes)
 
 
 def test_normalized_shape_matches_the_config() -> None:
-    state = normalize_nodes({"users": [{
-        "id": "usr_1", "email": "Jane@Acme.example", "title": None, "firstName": "Jane",
-        "lastName": "Doe", "account": {"id": "acc_1", "externalId": "acme"},
-        "groups": [{"id": "grp_2", "externalId": "b"}, {"id": "grp_1", "externalId": "a"},
-                   {"id": "grp_9", "externalId": None}],
-    }], "accounts": [{
-        "id": "acc_1", "externalId": "acme", "name": "ACME", "website": None, "userGroups": [],
-        "customFields": [{"key": "tier", "value": "gold"}, {"key": "empty", "value": None}],
-        "locations": [{"id": "loc_1", "name": "HQ", "phone": None,
-                       "address": {"street": None, "city": "X", "region": None,
-                                   "postalCode": None, "country": "US"}}],
-    }]})
+    state = normalize_nodes(
+        {
+            "users": [
+                {
+                    "id": "usr_1",
+                    "email": "Jane@Acme.example",
+                    "title": None,
+                    "firstName": "Jane",
+                    "lastName": "Doe",
+                    "account": {"id": "acc_1", "externalId": "acme"},
+                    "groups": [
+                        {"id": "grp_2", "externalId": "b"},
+                        {"id": "grp_1", "externalId": "a"},
+                        {"id": "grp_9", "externalId": None},
+                    ],
+                }
+            ],
+            "accounts": [
+                {
+                    "id": "acc_1",
+                    "externalId": "acme",
+                    "name": "ACME",
+                    "website": None,
+                    "userGroups": [],
+                    "customFields": [
+                        {"key": "tier", "value": "gold"},
+                        {"key": "empty", "value": None},
+                    ],
+                    "locations": [
+                        {
+                            "id": "loc_1",
+                            "name": "HQ",
+                            "phone": None,
+                            "address": {
+                                "street": None,
+                                "city": "X",
+                                "region": None,
+                                "postalCode": None,
+                                "country": "US",
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
+    )
     user = state.get("users").objects["jane@acme.example"]
     assert user.written_key == "Jane@Acme.example"
-    assert user.data == {"email": "jane@acme.example", "firstName": "Jane", "lastName": "Doe",
-                         "title": None, "account": "acme", "groups": ["<id grp_9>", "a", "b"]}
+    assert user.data == {
+        "email": "jane@acme.example",
+        "firstName": "Jane",
+        "lastName": "Doe",
+        "title": None,
+        "account": "acme",
+        "groups": ["<id grp_9>", "a", "b"],
+    }
     account = state.get("accounts").objects["acme"]
     assert account.data["customFields"] == {"tier": "gold"}
     location = state.get("locations").objects["acme/HQ"]
-    assert location.data == {"account": "acme", "name": "HQ", "phone": None,
-                             "address": {"city": "X", "country": "US"}}
+    assert location.data == {
+        "account": "acme",
+        "name": "HQ",
+        "phone": None,
+        "address": {"city": "X", "country": "US"},
+    }
     assert state.find("locations", "loc_1") is location
     assert state.find("users", "loc_1") is None
