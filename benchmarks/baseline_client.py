@@ -30,7 +30,7 @@ async def run(url: str, config: str, mode: str) -> dict[str, Any]:
     requests = 0
     semaphore = asyncio.Semaphore(PARALLELISM)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=PARALLELISM)) as http:
-        basic = base64.b64encode(b"sandbox-key:sandbox-secret").decode()
+        basic = base64.b64encode(b"sandbox-key:sandbox-secret-not-for-production").decode()
         async with http.post(
             f"{url}/oauth/token",
             data="grant_type=client_credentials",

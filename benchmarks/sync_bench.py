@@ -36,7 +36,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 PAGE = 100
-KEY, SECRET = "sandbox-key", "sandbox-secret"
+KEY, SECRET = "sandbox-key", "sandbox-secret-not-for-production"
 
 
 @dataclass

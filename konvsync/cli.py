@@ -338,7 +338,7 @@ def sandbox(
     """Run the local Konvert sandbox: POST /oauth/token and POST /api.
 
     Without --api-key/--api-secret it accepts the documented defaults
-    sandbox-key / sandbox-secret. Stop it with Ctrl-C.
+    sandbox-key / sandbox-secret-not-for-production. Stop it with Ctrl-C.
     """
     import logging
 
@@ -370,7 +370,9 @@ def sandbox(
             seed=fault_seed,
         ),
     )
-    secret_text = "sandbox-secret (default)" if api_secret is None else "(as given, not shown)"
+    secret_text = (
+        f"{DEFAULT_API_SECRET} (default)" if api_secret is None else "(as given, not shown)"
+    )
 
     def announce(url: str, seeded: int) -> None:
         click.echo(f"Konvert sandbox serving {url}/api (token URL {url}/oauth/token)", err=True)

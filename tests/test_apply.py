@@ -273,7 +273,7 @@ def test_ctrl_c_stops_new_work_reports_and_a_rerun_converges(
     env = {
         **os.environ,
         "KONVERT_API_KEY": "sandbox-key",
-        "KONVERT_API_SECRET": "sandbox-secret",
+        "KONVERT_API_SECRET": "sandbox-secret-not-for-production",
         "NO_COLOR": "1",
     }
     out_path, err_path = tmp_path / "stdout.txt", tmp_path / "stderr.txt"

@@ -41,7 +41,7 @@ def test_wrong_secret_fails_in_one_line_without_leaking(
     sandbox_factory: SandboxFactory, verbosity: list[str], auth: str
 ) -> None:
     sandbox = sandbox_factory()
-    wrong = "wrong-secret-value-123"
+    wrong = "wrong-secret-value-123-padded-to-32-bytes"
     result = invoke(
         [*verbosity, "--endpoint", sandbox.url, "--auth", auth, "doctor"],
         env={"KONVERT_API_SECRET": wrong},

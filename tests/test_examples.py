@@ -72,7 +72,10 @@ def konvsync_commands(text: str) -> list[list[str]]:
 def assert_valid_invocation(argv: list[str]) -> None:
     """Parse ``argv`` with the real CLI: unknown commands or flags fail."""
     with cli.make_context("konvsync", list(argv), resilient_parsing=False) as ctx:
-        name, command, rest = cli.resolve_command(ctx, ctx.protected_args + ctx.args)
+        # Click 8 keeps the subcommand in protected_args (deprecated, merged
+        # into args in Click 9): take both without touching the deprecated name.
+        remaining = [*getattr(ctx, "_protected_args", []), *ctx.args]
+        name, command, rest = cli.resolve_command(ctx, remaining)
         assert command is not None, f"unknown command in {argv}"
         command.make_context(name or "", rest, parent=ctx).close()
 

@@ -10,7 +10,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 work="$(mktemp -d)"
 port="${KONVSYNC_DRIFT_PORT:-8799}"
 url="http://127.0.0.1:${port}"
-export KONVERT_API_KEY=sandbox-key KONVERT_API_SECRET=sandbox-secret
+export KONVERT_API_KEY=sandbox-key KONVERT_API_SECRET=sandbox-secret-not-for-production
 
 konvsync sandbox --port "$port" --db "$work/portal.db" 2>"$work/sandbox.log" &
 sandbox_pid=$!
@@ -29,7 +29,7 @@ echo "== 2. someone edits the portal by hand"
 python3 - "$url" <<'PY'
 import base64, json, sys, urllib.request
 url = sys.argv[1]
-basic = base64.b64encode(b"sandbox-key:sandbox-secret").decode()
+basic = base64.b64encode(b"sandbox-key:sandbox-secret-not-for-production").decode()
 request = urllib.request.Request(url + "/oauth/token", data=b"grant_type=client_credentials",
     headers={"Authorization": "Basic " + basic,
              "Content-Type": "application/x-www-form-urlencoded"})

@@ -31,7 +31,8 @@ from konvsync.sandbox.store import Store
 log = logging.getLogger("konvsync.sandbox")
 
 DEFAULT_API_KEY = "sandbox-key"
-DEFAULT_API_SECRET = "sandbox-secret"
+DEFAULT_API_SECRET = "sandbox-secret-not-for-production"
+"""At least 32 bytes, as RFC 7518 §3.2 asks of an HS256 key."""
 DEFAULT_PORTAL_NAME = "Konvsync Sandbox"
 MAX_BODY = 10 * 1024 * 1024
 GRAPHQL_RESPONSE = "application/graphql-response+json"

@@ -59,9 +59,9 @@ def test_both_auth_modes_reach_the_api(sandbox: RunningSandbox, auth: str) -> No
 def test_wrong_secret_is_an_auth_error_without_the_secret(sandbox: RunningSandbox) -> None:
     for auth in ("oauth", "jwt"):
         with pytest.raises(AuthError) as caught:
-            run(sandbox, viewer, auth=auth, secret="definitely-wrong-secret")
+            run(sandbox, viewer, auth=auth, secret="definitely-wrong-secret-padded-to-32b")
         assert "authentication failed" in str(caught.value)
-        assert "definitely-wrong-secret" not in str(caught.value)
+        assert "definitely-wrong-secret-padded-to-32b" not in str(caught.value)
 
 
 def test_token_is_renewed_before_it_expires(sandbox_factory: SandboxFactory) -> None:

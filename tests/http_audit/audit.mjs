@@ -6,7 +6,7 @@ import { auditServer } from 'graphql-http';
 
 const base = process.argv[2] ?? 'http://127.0.0.1:8765';
 const key = process.env.KONVERT_API_KEY ?? 'sandbox-key';
-const secret = process.env.KONVERT_API_SECRET ?? 'sandbox-secret';
+const secret = process.env.KONVERT_API_SECRET ?? 'sandbox-secret-not-for-production';
 
 const tokenResponse = await fetch(`${base}/oauth/token`, {
   method: 'POST',

@@ -145,7 +145,7 @@ GOOD = {"sub": KEY, "iat": NOW, "exp": NOW + 600}
         "Bearer not-a-token-we-issued",
         "Bearer " + _unsigned(GOOD),
         "Bearer " + _jwt(GOOD, SECRET * 3, "HS512"),
-        "Bearer " + _jwt(GOOD, "another-secret"),
+        "Bearer " + _jwt(GOOD, "another-secret-that-is-long-enough-0123"),
         "Bearer " + _jwt({**GOOD, "sub": "someone-else"}),
         "Bearer " + _jwt({"sub": KEY, "iat": NOW - 7200, "exp": NOW - 3600}),
         "Bearer " + _jwt({"sub": KEY, "iat": NOW}),
