@@ -120,10 +120,10 @@ def _color(no_color: bool) -> bool:
 )
 @click.option(
     "--token-lifetime",
-    type=int,
+    type=click.IntRange(61, 21600),
     default=3600,
     show_default=True,
-    help="JWT lifetime in seconds with --auth jwt (at most 21600).",
+    help="JWT lifetime in seconds with --auth jwt (61 to 21600).",
 )
 @click.option(
     "--timeout",

@@ -315,3 +315,53 @@ def test_ctrl_c_stops_new_work_reports_and_a_rerun_converges(
     rerun = apply(sandbox, config)
     assert rerun.exit_code == 0, rerun.output
     assert f"Resources: {400 - created} added, 0 changed, 0 destroyed." in rerun.stdout
+
+
+@pytest.mark.parametrize(("answer", "code"), [("yes", 0), ("no", 1)])
+def test_apply_asks_on_a_terminal(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path, answer: str, code: int
+) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+    import time
+
+    config = write_config("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    env = {
+        **os.environ,
+        "KONVERT_API_KEY": "sandbox-key",
+        "KONVERT_API_SECRET": "sandbox-secret-not-for-production",
+        "NO_COLOR": "1",
+    }
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "konvsync", "--endpoint", sandbox.url, "apply", str(config)],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+        cwd=tmp_path,
+    )
+    os.close(terminal)
+    seen = b""
+    deadline = time.monotonic() + 30
+    while b"Only 'yes' will be accepted" not in seen and time.monotonic() < deadline:
+        seen += os.read(controller, 4096)
+    os.write(controller, f"{answer}\n".encode())
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            seen += os.read(controller, 4096)
+        except OSError:
+            break
+    process.wait(timeout=30)
+    os.close(controller)
+    text = seen.decode()
+    assert "Plan: 1 to add, 0 to change, 0 to destroy." in text
+    assert process.returncode == code, text
+    if answer == "yes":
+        assert "Apply complete! Resources: 1 added" in text
+        assert sandbox.store.count("groups") == 1
+    else:
+        assert "Apply cancelled." in text
+        assert sandbox.store.count("groups") == 0

@@ -127,6 +127,9 @@ def test_unreachable_endpoint_is_one_line(tmp_path: Path) -> None:
 
 
 def test_usage_errors_exit_1() -> None:
+    too_long = invoke(["--auth", "jwt", "--token-lifetime", "21601", "doctor"])
+    assert too_long.exit_code == 1
+    assert "--token-lifetime" in too_long.stderr and "21600" in too_long.stderr
     assert invoke(["doctor", "--bogus"]).exit_code == 1
     assert invoke(["--auth", "kerberos", "doctor"]).exit_code == 1
     assert invoke(["nonsense"]).exit_code == 1
