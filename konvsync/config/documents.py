@@ -173,10 +173,7 @@ def _expand(
         if default is not None:
             return default
         problems.append(
-            ConfigProblem(
-                where.file,
-                where.line,
-                where.column,
+            where.problem(
                 f"environment variable {name} is not set "
                 f"(write ${{env:{name}:-default}} for a default)",
             )

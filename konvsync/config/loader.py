@@ -62,11 +62,7 @@ def _merge(documents: list[ConfigDocument], problems: list[ConfigProblem]) -> _M
             here = data.key_source(name)
             if name in merged.settings:
                 first = merged.settings[name][1]
-                problems.append(
-                    ConfigProblem(
-                        here.file, here.line, here.column, f"{name} is set twice (also at {first})"
-                    )
-                )
+                problems.append(here.problem(f"{name} is set twice (also at {first})"))
                 continue
             merged.settings[name] = (data[name], here)
         for k in TOP_LEVEL_KINDS:
@@ -151,10 +147,7 @@ def _add(
     if first is not None:
         k = kind(obj.kind)
         problems.append(
-            ConfigProblem(
-                obj.source.file,
-                obj.source.line,
-                obj.source.column,
+            obj.source.problem(
                 f"duplicate {k.singular} {obj.key!r} (first defined at {first.source})",
             )
         )
@@ -203,10 +196,7 @@ def _check_references(
                 if allow_external or ref.key in state.objects.get(ref.target.name, {}):
                     continue
                 problems.append(
-                    ConfigProblem(
-                        obj.source.file,
-                        obj.source.line,
-                        obj.source.column,
+                    obj.source.problem(
                         f"{k.singular} {obj.key!r}: {ref.field.name} refers to "
                         f"{ref.target.singular} {ref.written!r}, which the configuration does "
                         "not define (--allow-external-refs if it exists in the portal)",
@@ -229,10 +219,7 @@ def _check_custom_fields(
             if definition is None:
                 if not allow_external:
                     problems.append(
-                        ConfigProblem(
-                            where.file,
-                            where.line,
-                            where.column,
+                        where.problem(
                             f"account {account.key!r}: custom field {key!r} is not defined in "
                             "accountFields",
                         )
@@ -246,10 +233,7 @@ def _check_custom_fields(
             if not value_fits(text, ftype, options):
                 expected = f"one of {', '.join(options)}" if ftype == "SELECT" else ftype
                 problems.append(
-                    ConfigProblem(
-                        where.file,
-                        where.line,
-                        where.column,
+                    where.problem(
                         f"account {account.key!r}: custom field {key!r} value {value!r} "
                         f"is not {expected}",
                     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from konvsync.errors import ConfigProblem
+
 
 @dataclass(frozen=True, order=True)
 class Source:
@@ -15,6 +17,10 @@ class Source:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
+
+    def problem(self, message: str) -> ConfigProblem:
+        """A validation problem at this place."""
+        return ConfigProblem(self.file, self.line, self.column, message)
 
 
 @dataclass(frozen=True)

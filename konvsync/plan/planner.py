@@ -116,10 +116,7 @@ def check_references(desired: DesiredState, remote: RemoteState) -> None:
                 if ref.key in desired.objects.get(name, {}) or ref.key in remote.get(name).objects:
                     continue
                 problems.append(
-                    ConfigProblem(
-                        obj.source.file,
-                        obj.source.line,
-                        obj.source.column,
+                    obj.source.problem(
                         f"{k.singular} {obj.key!r}: {ref.field.name} refers to "
                         f"{ref.target.singular} {ref.written!r}, which neither the "
                         "configuration nor the portal has",
