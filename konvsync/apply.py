@@ -10,6 +10,7 @@ answer) the object is read back by its key before anything is resent.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,6 +100,11 @@ class PlanExecutor:
         self.report = ApplyReport()
 
     async def execute(self, plan: Plan) -> ApplyReport:
+        for change in plan.changes:
+            if isinstance(change, Update) and change.adopt and change.remote_id:
+                # An adopted object is known by its desired key from now on,
+                # so what references it in this run resolves to its ID.
+                self.ids[change.kind, change.key] = change.remote_id
         for label, changes in _steps(plan.changes):
             if self.stop.is_set:
                 self._finish(changes, "skipped", "not started: interrupted")
@@ -197,12 +203,22 @@ class PlanExecutor:
         created (and is updated if it differs); else it is sent again."""
         resend: list[Change] = []
         follow_ups: list[Change] = []
-        for change in creates:
-            try:
-                found = await fetch_object(self.client, kind(change.kind), change.key)
-            except KonvsyncError as exc:
+        semaphore = asyncio.Semaphore(self.options.parallelism)
+
+        async def read(change: Change) -> tuple[str, dict[str, Any]] | KonvsyncError | None:
+            async with semaphore:
+                try:
+                    return await fetch_object(self.client, kind(change.kind), change.key)
+                except KonvsyncError as exc:
+                    return exc
+
+        results = await asyncio.gather(*(read(change) for change in creates))
+        for change, found in zip(creates, results, strict=True):
+            if isinstance(found, KonvsyncError):
                 self._record(
-                    change, "failed", f"no answer to the create, and reading it back failed: {exc}"
+                    change,
+                    "failed",
+                    f"no answer to the create, and reading it back failed: {found}",
                 )
                 continue
             if found is None:

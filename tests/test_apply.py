@@ -365,3 +365,29 @@ def test_apply_asks_on_a_terminal(
     else:
         assert "Apply cancelled." in text
         assert sandbox.store.count("groups") == 0
+
+
+def test_references_to_adopted_objects_resolve_in_the_same_run(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    store = sandbox.store
+    group = store.create_group({"name": "Dealers"})  # no externalId: adopted below
+    account = store.create_account({"name": "ACME"})
+    store.create_location(account["id"], {"name": "HQ", "phone": "1"})
+    config = write_config("""\
+        konvsync: 1
+        groups: [{externalId: dealers, name: Dealers}]
+        accounts:
+          - {externalId: acme, name: ACME, userGroups: [dealers],
+             locations: [{name: HQ, phone: "2"}, {name: Lab}]}
+        users:
+          - {email: u@acme.example, firstName: U, lastName: V, account: acme, groups: [dealers]}
+        """)
+    result = apply(sandbox, config)
+    assert result.exit_code == 0, result.output
+    assert "Resources: 2 added, 3 changed, 0 destroyed." in result.stdout
+    assert store.count("groups") == 1 and store.count("accounts") == 1
+    user = store.get("users", "email_lower", "u@acme.example")
+    assert user is not None and user["_groupIds"] == [group["_pk"]]
+    assert user["_accountId"] == account["_pk"]
+    assert plan_code(sandbox, config) == 0
