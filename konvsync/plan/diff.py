@@ -49,7 +49,7 @@ def _upserts(
         after = k.normalize_desired(obj.data)
         current = remote.objects.get(key)
         if current is None:
-            candidate = adoptable.get(after.get("name")) if "name" in after else None
+            candidate = adoptable.pop(after.get("name"), None) if "name" in after else None
             if candidate is None:
                 changes.append(
                     Create(

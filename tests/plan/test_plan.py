@@ -284,3 +284,19 @@ def test_saved_plan_file_has_digests_and_no_secrets(
     assert SECRET not in text
     for token in seeded.state.authority._issued:
         assert token not in text
+
+
+def test_one_remote_object_is_adopted_once(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    sandbox.store.create_group({"name": "Sales"})
+    config = write_config("""\
+        konvsync: 1
+        groups:
+          - {externalId: sales-a, name: Sales}
+          - {externalId: sales-b, name: Sales}
+        """)
+    code, out, _ = plan(sandbox, config)
+    assert code == 0
+    assert out.count("adopts the existing group grp_1") == 1
+    assert "Plan: 1 to add, 1 to change, 0 to destroy." in out
