@@ -63,6 +63,9 @@ class KonvsyncCLI(click.Group):
             )
         except click.exceptions.Exit as exc:
             code = exc.exit_code
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.format_message(), err=True)  # the help: no command was given
+            code = EXIT_ERROR
         except click.UsageError as exc:
             hint = f"\nRun '{exc.ctx.command_path} --help' for usage." if exc.ctx else ""
             click.echo(f"Error: {exc.format_message()}{hint}", err=True)

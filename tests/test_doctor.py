@@ -133,5 +133,7 @@ def test_usage_errors_exit_1() -> None:
     assert invoke(["doctor", "--bogus"]).exit_code == 1
     assert invoke(["--auth", "kerberos", "doctor"]).exit_code == 1
     assert invoke(["nonsense"]).exit_code == 1
+    bare = invoke([])
+    assert bare.exit_code == 1 and bare.stderr.startswith("Usage: konvsync")
     result = invoke(["--endpoint", "http://portal.example", "doctor"])
     assert result.exit_code == 1 and "plain http" in result.stderr
