@@ -56,7 +56,7 @@ class KonvsyncCLI(click.Group):
         try:
             code = super().main(
                 args=args,
-                prog_name=prog_name or "konvsync",
+                prog_name="konvsync",
                 complete_var=complete_var,
                 standalone_mode=False,
                 **extra,
