@@ -7,8 +7,6 @@ Every public mutating method runs in one transaction and raises
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import json
 import sqlite3
 import threading
@@ -17,77 +15,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from konvsync.custom_values import value_fits
 from konvsync.errors import UsageError
-
-MAX_PAGE = 100
-
-_TABLES = """
-CREATE TABLE IF NOT EXISTS groups (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, external_id TEXT UNIQUE, name TEXT NOT NULL,
-  permissions TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS account_fields (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, label TEXT NOT NULL,
-  type TEXT NOT NULL, options TEXT NOT NULL, required INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS accounts (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, external_id TEXT UNIQUE, name TEXT NOT NULL,
-  website TEXT, user_group_ids TEXT NOT NULL, custom_fields TEXT NOT NULL,
-  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS locations (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, account_id INTEGER NOT NULL, name TEXT NOT NULL,
-  phone TEXT, address TEXT);
-CREATE INDEX IF NOT EXISTS locations_account ON locations(account_id);
-CREATE TABLE IF NOT EXISTS users (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, email TEXT NOT NULL, email_lower TEXT NOT NULL UNIQUE,
-  title TEXT, first_name TEXT NOT NULL, last_name TEXT NOT NULL, account_id INTEGER,
-  group_ids TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS welcome_emails (user_id INTEGER NOT NULL, email TEXT NOT NULL);
-"""
-
-PREFIX = {
-    "groups": "grp",
-    "account_fields": "fld",
-    "accounts": "acc",
-    "locations": "loc",
-    "users": "usr",
-}
-_ADDRESS_KEYS = ("street", "city", "region", "postalCode", "country")
-
-
-class StoreError(Exception):
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def encode_cursor(row_id: int) -> str:
-    return base64.urlsafe_b64encode(f"cursor:{row_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        prefix, _, number = text.partition(":")
-        if prefix != "cursor":
-            raise ValueError
-        return int(number)
-    except (ValueError, UnicodeError) as exc:
-        raise StoreError(f"invalid cursor {cursor!r}", "BAD_USER_INPUT") from exc
-
-
-def parse_id(table: str, value: str) -> int:
-    prefix, _, number = str(value).partition("_")
-    if prefix != PREFIX[table] or not number.isdigit():
-        raise StoreError(f"no {table[:-1].replace('_', ' ')} with id {value!r}", "NOT_FOUND")
-    return int(number)
-
-
-def format_id(table: str, row_id: int) -> str:
-    return f"{PREFIX[table]}_{row_id}"
+from konvsync.sandbox.rows import (
+    MAX_PAGE,
+    TABLES,
+    StoreError,
+    address_json,
+    check_custom_value,
+    check_email,
+    decode_cursor,
+    encode_cursor,
+    now_stamp,
+    parse_id,
+    shape_row,
+)
 
 
 class Store:
@@ -116,7 +57,7 @@ class Store:
                     f"sandbox database {path} is in use by another sandbox "
                     f"process ({exc}); stop it or use another --db"
                 ) from None
-        self._db.executescript(_TABLES)
+        self._db.executescript(TABLES)
         self._lock = threading.RLock()
 
     def close(self) -> None:
@@ -150,7 +91,7 @@ class Store:
             total = self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
         has_next = len(rows) > first
         rows = rows[:first]
-        nodes = [self._shape(table, row) for row in rows]
+        nodes = [shape_row(table, row) for row in rows]
         end = encode_cursor(rows[-1]["id"]) if rows else None
         return {
             "nodes": nodes,
@@ -166,7 +107,7 @@ class Store:
                 return None
         with self._lock:
             row = self._db.execute(f"SELECT * FROM {table} WHERE {column} = ?", (value,)).fetchone()
-        return self._shape(table, row) if row else None
+        return shape_row(table, row) if row else None
 
     def get_many(self, table: str, ids: list[int]) -> list[dict[str, Any]]:
         if not ids:
@@ -174,7 +115,7 @@ class Store:
         marks = ",".join("?" * len(ids))
         with self._lock:
             rows = self._db.execute(f"SELECT * FROM {table} WHERE id IN ({marks})", ids).fetchall()
-        by_id = {row["id"]: self._shape(table, row) for row in rows}
+        by_id = {row["id"]: shape_row(table, row) for row in rows}
         return [by_id[i] for i in ids if i in by_id]
 
     def locations_of(self, account_id: int) -> list[dict[str, Any]]:
@@ -182,7 +123,7 @@ class Store:
             rows = self._db.execute(
                 "SELECT * FROM locations WHERE account_id = ? ORDER BY id", (account_id,)
             ).fetchall()
-        return [self._shape("locations", row) for row in rows]
+        return [shape_row("locations", row) for row in rows]
 
     def count(self, table: str) -> int:
         with self._lock:
@@ -193,54 +134,6 @@ class Store:
             return [
                 r[0] for r in self._db.execute("SELECT email FROM welcome_emails ORDER BY rowid")
             ]
-
-    def _shape(self, table: str, row: sqlite3.Row) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": format_id(table, row["id"]), "_pk": row["id"]}
-        if table == "groups":
-            out.update(
-                externalId=row["external_id"],
-                name=row["name"],
-                permissions=json.loads(row["permissions"]),
-                createdAt=row["created_at"],
-                updatedAt=row["updated_at"],
-            )
-        elif table == "account_fields":
-            out.update(
-                key=row["key"],
-                label=row["label"],
-                type=row["type"],
-                options=json.loads(row["options"]),
-                required=bool(row["required"]),
-            )
-        elif table == "accounts":
-            out.update(
-                externalId=row["external_id"],
-                name=row["name"],
-                website=row["website"],
-                _userGroupIds=json.loads(row["user_group_ids"]),
-                customFields=json.loads(row["custom_fields"]),
-                createdAt=row["created_at"],
-                updatedAt=row["updated_at"],
-            )
-        elif table == "locations":
-            out.update(
-                name=row["name"],
-                phone=row["phone"],
-                address=json.loads(row["address"]) if row["address"] else None,
-                _accountId=row["account_id"],
-            )
-        elif table == "users":
-            out.update(
-                email=row["email"],
-                title=row["title"],
-                firstName=row["first_name"],
-                lastName=row["last_name"],
-                _accountId=row["account_id"],
-                _groupIds=json.loads(row["group_ids"]),
-                createdAt=row["created_at"],
-                updatedAt=row["updated_at"],
-            )
-        return out
 
     # -------------------------------------------------------------- mutations
 
@@ -292,7 +185,7 @@ class Store:
         self._require(data, ("name",))
         with self.transaction() as db:
             self._unique(db, "groups", "external_id", data.get("externalId"), "externalId")
-            now = _now()
+            now = now_stamp()
             cur = db.execute(
                 "INSERT INTO groups (external_id, name, permissions, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -423,7 +316,7 @@ class Store:
             self._unique(db, "accounts", "external_id", data.get("externalId"), "externalId")
             groups = self._group_ids(db, data.get("userGroupIds") or [])
             custom = self._custom_fields(db, data.get("customFields") or [])
-            now = _now()
+            now = now_stamp()
             cur = db.execute(
                 "INSERT INTO accounts (external_id, name, website, user_group_ids, custom_fields,"
                 " created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
@@ -475,10 +368,10 @@ class Store:
             account = self._row_id(db, "accounts", aid)
             cur = db.execute(
                 "INSERT INTO locations (account_id, name, phone, address) VALUES (?,?,?,?)",
-                (account, data["name"], data.get("phone"), _address(data.get("address"))),
+                (account, data["name"], data.get("phone"), address_json(data.get("address"))),
             )
             row_id = cur.lastrowid
-            db.execute("UPDATE accounts SET updated_at = ? WHERE id = ?", (_now(), account))
+            db.execute("UPDATE accounts SET updated_at = ? WHERE id = ?", (now_stamp(), account))
         return self._fetch("locations", row_id)
 
     def update_location(self, lid: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -490,7 +383,7 @@ class Store:
                 if name in data:
                     sets[name] = data[name]
             if "address" in data:
-                sets["address"] = _address(data["address"])
+                sets["address"] = address_json(data["address"])
             self._set(db, "locations", row_id, sets, stamp=False)
         return self._fetch("locations", row_id)
 
@@ -503,14 +396,14 @@ class Store:
     # users
     def create_user(self, data: dict[str, Any], send_welcome_email: bool) -> dict[str, Any]:
         self._require(data, ("email", "firstName", "lastName"))
-        _check_email(data["email"])
+        check_email(data["email"])
         with self.transaction() as db:
             self._unique(db, "users", "email_lower", data["email"].lower(), "email")
             account = (
                 self._row_id(db, "accounts", data["accountId"]) if data.get("accountId") else None
             )
             groups = self._group_ids(db, data.get("groupIds") or [])
-            now = _now()
+            now = now_stamp()
             cur = db.execute(
                 "INSERT INTO users (email, email_lower, title, first_name, last_name, account_id,"
                 " group_ids, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -537,7 +430,7 @@ class Store:
             row_id = self._row_id(db, "users", uid)
             sets: dict[str, Any] = {}
             if "email" in data:
-                _check_email(data["email"])
+                check_email(data["email"])
                 self._unique(db, "users", "email_lower", data["email"].lower(), "email", row_id)
                 sets["email"] = data["email"]
                 sets["email_lower"] = data["email"].lower()
@@ -568,7 +461,7 @@ class Store:
         self, db: sqlite3.Connection, table: str, row_id: int, sets: dict[str, Any], stamp: bool
     ) -> None:
         if stamp:
-            sets["updated_at"] = _now()
+            sets["updated_at"] = now_stamp()
         if not sets:
             return
         assignments = ", ".join(f"{column} = ?" for column in sets)
@@ -577,23 +470,4 @@ class Store:
     def _fetch(self, table: str, row_id: int | None) -> dict[str, Any]:
         with self._lock:
             row = self._db.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,)).fetchone()
-        return self._shape(table, row)
-
-
-def _address(value: dict[str, Any] | None) -> str | None:
-    if value is None:
-        return None
-    return json.dumps({key: value.get(key) for key in _ADDRESS_KEYS})
-
-
-def _check_email(email: str) -> None:
-    if "@" not in email or email.startswith("@") or email.endswith("@"):
-        raise StoreError(f"{email!r} is not an e-mail address", "BAD_USER_INPUT")
-
-
-def check_custom_value(key: str, value: str, field_type: str, options: list[str]) -> None:
-    """Raise BAD_USER_INPUT when ``value`` does not fit the account field."""
-    if not value_fits(value, field_type, options):
-        raise StoreError(
-            f"value {value!r} does not fit custom field {key!r} ({field_type})", "BAD_USER_INPUT"
-        )
+        return shape_row(table, row)
