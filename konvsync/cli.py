@@ -20,6 +20,7 @@ import click
 from konvsync import __version__
 from konvsync.api.options import ConnectionOptions
 from konvsync.cli_progress import StderrProgress
+from konvsync.cli_sandbox import sandbox
 from konvsync.errors import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -192,6 +193,9 @@ def cli(
     )
 
 
+cli.add_command(sandbox)
+
+
 # ---------------------------------------------------------------- validate
 
 
@@ -259,134 +263,6 @@ def _config_endpoint(config_path: str | None) -> str | None:
     from konvsync.config.loader import load_config
 
     return load_config(config_path, allow_external_refs=True).endpoint
-
-
-# ----------------------------------------------------------------- sandbox
-
-
-@cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
-@click.option(
-    "--db", default=".konvsync/sandbox.db", show_default=True, help="SQLite file, or :memory:."
-)
-@click.option("--api-key", envvar="KONVSYNC_SANDBOX_API_KEY", help="Accepted API key.")
-@click.option(
-    "--api-secret",
-    envvar="KONVSYNC_SANDBOX_API_SECRET",
-    help="Accepted API secret (env KONVSYNC_SANDBOX_API_SECRET is safer).",
-)
-@click.option("--portal-name", default=None, help="viewer.portalName.")
-@click.option(
-    "--seed",
-    type=click.Path(exists=True),
-    help="Load initial data from a konvsync config (file or directory).",
-)
-@click.option(
-    "--token-ttl",
-    type=click.IntRange(1, 21600),
-    default=21600,
-    show_default=True,
-    help="Lifetime of issued OAuth tokens, seconds.",
-)
-@click.option(
-    "--latency-ms",
-    type=click.FloatRange(0),
-    default=0.0,
-    help="Delay every request by this many milliseconds.",
-)
-@click.option(
-    "--fail-rate",
-    type=click.FloatRange(0, 1),
-    default=0.0,
-    help="Share of API requests answered 503 before doing anything.",
-)
-@click.option(
-    "--rate-limit",
-    type=click.FloatRange(0),
-    default=0.0,
-    help="API requests per second; over it, 429 with Retry-After.",
-)
-@click.option(
-    "--drop-after-commit-rate",
-    type=click.FloatRange(0, 1),
-    default=0.0,
-    help="Share of mutation requests that commit, then drop the connection.",
-)
-@click.option(
-    "--page-cap",
-    type=click.IntRange(1, 100),
-    default=None,
-    help="Pages hold at most this many nodes, whatever 'first' asks.",
-)
-@click.option("--fault-seed", type=int, default=None, help="Seed for the fault dice.")
-@click.option("--read-only", is_flag=True, help="Answer every mutation with FORBIDDEN.")
-def sandbox(
-    host: str,
-    port: int,
-    db: str,
-    api_key: str | None,
-    api_secret: str | None,
-    portal_name: str | None,
-    seed: str | None,
-    token_ttl: int,
-    latency_ms: float,
-    fail_rate: float,
-    rate_limit: float,
-    drop_after_commit_rate: float,
-    page_cap: int | None,
-    fault_seed: int | None,
-    read_only: bool,
-) -> int:
-    """Run the local Konvert sandbox: POST /oauth/token and POST /api.
-
-    Without --api-key/--api-secret it accepts the documented defaults
-    sandbox-key / sandbox-secret-not-for-production. Stop it with Ctrl-C.
-    """
-    import logging
-
-    from konvsync.sandbox.faults import FaultSettings
-    from konvsync.sandbox.run import serve_forever
-    from konvsync.sandbox.server import (
-        DEFAULT_API_KEY,
-        DEFAULT_API_SECRET,
-        DEFAULT_PORTAL_NAME,
-        SandboxSettings,
-    )
-
-    logging.getLogger("konvsync.sandbox").setLevel(logging.INFO)
-    settings = SandboxSettings(
-        host=host,
-        port=port,
-        db=db,
-        api_key=api_key or DEFAULT_API_KEY,
-        api_secret=api_secret or DEFAULT_API_SECRET,
-        portal_name=portal_name or DEFAULT_PORTAL_NAME,
-        token_ttl=token_ttl,
-        read_only=read_only,
-        faults=FaultSettings(
-            latency_ms=latency_ms,
-            fail_rate=fail_rate,
-            rate_limit=rate_limit,
-            drop_after_commit_rate=drop_after_commit_rate,
-            page_cap=page_cap,
-            seed=fault_seed,
-        ),
-    )
-    secret_text = (
-        f"{DEFAULT_API_SECRET} (default)" if api_secret is None else "(as given, not shown)"
-    )
-
-    def announce(url: str, seeded: int) -> None:
-        click.echo(f"Konvert sandbox serving {url}/api (token URL {url}/oauth/token)", err=True)
-        click.echo(f"  portal: {settings.portal_name}; data: {db}", err=True)
-        click.echo(f"  API key: {settings.api_key}; API secret: {secret_text}", err=True)
-        if seeded:
-            click.echo(f"  seeded {seeded} objects from {seed}", err=True)
-        click.echo("Press Ctrl-C to stop.", err=True)
-
-    serve_forever(settings, seed, announce)
-    return EXIT_OK
 
 
 # -------------------------------------------------------------- plan/apply
