@@ -23,6 +23,10 @@ _STR = "tag:yaml.org,2002:str"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+_SAFE_SCALARS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "binary")
+)
 
 Position = tuple[int, int]
 
@@ -98,95 +102,143 @@ class YamlLoadError(Exception):
         self.problem = problem
 
 
+Pair = tuple[Any, Any, Position, Position]
+
+
+def _position(event: yaml.Event) -> Position:
+    mark = event.start_mark
+    return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+
+
 class _Builder:
-    def __init__(self, loader: yaml.SafeLoader, file: str) -> None:
+    """Builds ``YamlMap``/``YamlList`` straight from libyaml's parser events,
+    with ``safe_load`` semantics. PyYAML's composer would first build a node
+    graph (a Python object and two marks per value: 168 MB for a 5 MB file)
+    only for it to be thrown away."""
+
+    def __init__(self, loader: _Loader, file: str) -> None:
         self.loader = loader
         self.file = file
-        self.done: dict[int, Any] = {}
+        self.anchors: dict[str, Any] = {}
         self.aliased = False
-        """Whether a node was reached twice (a YAML alias): only then can the
-        loaded data be larger than the text."""
+        """Whether an alias was used: only then can the data be larger than the text."""
 
-    def build(self, node: yaml.Node) -> Any:
-        ident = id(node)
-        if ident in self.done:
-            self.aliased = True
-            return self.done[ident]
-        if isinstance(node, yaml.ScalarNode):
-            if node.tag == _STR or node.tag == _TIMESTAMP:
-                return node.value
-            return self.loader.construct_object(node)
-        if isinstance(node, yaml.MappingNode):
-            if node.tag != _MAP:
-                self._unsafe(node)
-            return self._map(node)
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != _SEQ:
-                self._unsafe(node)
-            return self._list(node)
-        self._unsafe(node)
-        return None
+    def problem(self, event: yaml.Event, message: str) -> YamlLoadError:
+        return YamlLoadError(ConfigProblem(self.file, *_position(event), message))
 
-    def _unsafe(self, node: yaml.Node) -> None:
-        mark = node.start_mark
-        raise YamlLoadError(
-            ConfigProblem(
-                self.file, mark.line + 1, mark.column + 1, f"unsupported YAML tag {node.tag}"
+    def document(self) -> Any:
+        loader = self.loader
+        loader.get_event()  # stream start
+        if loader.check_event(yaml.StreamEndEvent):
+            return None
+        loader.get_event()  # document start
+        data = self.build(loader.get_event())
+        loader.get_event()  # document end
+        if not loader.check_event(yaml.StreamEndEvent):
+            raise self.problem(
+                loader.peek_event(),
+                "invalid YAML: expected a single document in the file, found another",
             )
-        )
+        return data
 
-    def _map(self, node: yaml.MappingNode) -> YamlMap:
-        own = sum(1 for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge")
-        self.loader.flatten_mapping(node)
-        # flatten_mapping puts the pairs merged in by ``<<`` first.
-        merged = len(node.value) - own
-        result = YamlMap()
-        self.done[id(node)] = result
-        mark = node.start_mark
-        result.file = self.file
-        result.position = (mark.line + 1, mark.column + 1)
-        keys: dict[Any, Position] = {}
-        values: dict[Any, Position] = {}
+    def build(self, event: yaml.Event) -> Any:
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor not in self.anchors:
+                raise self.problem(event, f"unknown or recursive alias *{event.anchor}")
+            self.aliased = True
+            return self.anchors[event.anchor]
+        if isinstance(event, yaml.ScalarEvent):
+            value = self._scalar(event)
+        elif isinstance(event, yaml.SequenceStartEvent):
+            self._check_collection_tag(event, _SEQ)
+            value = self._list(event)
+        elif isinstance(event, yaml.MappingStartEvent):
+            self._check_collection_tag(event, _MAP)
+            value = self._map(event)
+        else:
+            raise self.problem(event, "invalid YAML: unexpected event")
+        if event.anchor is not None:
+            self.anchors[event.anchor] = value
+        return value
+
+    def _tag(self, event: yaml.ScalarEvent) -> str:
+        if event.tag is None:
+            return self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        return _STR if event.tag == "!" else str(event.tag)
+
+    def _scalar(self, event: yaml.ScalarEvent) -> Any:
+        tag = self._tag(event)
+        if tag in (_STR, _TIMESTAMP):
+            return event.value
+        if tag not in _SAFE_SCALARS:
+            raise self.problem(event, f"unsupported YAML tag {tag}")
+        node = yaml.ScalarNode(tag, event.value, style=event.style)
+        return self.loader.construct_object(node)
+
+    def _check_collection_tag(self, event: yaml.CollectionStartEvent, expected: str) -> None:
+        if event.tag not in (None, "!", expected):
+            raise self.problem(event, f"unsupported YAML tag {event.tag}")
+
+    def _map(self, start: yaml.MappingStartEvent) -> YamlMap:
+        loader = self.loader
+        merged: dict[Any, Pair] = {}
+        own: list[Pair] = []
         own_keys: set[Any] = set()
-        for index, (key_node, value_node) in enumerate(node.value):
-            kmark = key_node.start_mark
-            here = (kmark.line + 1, kmark.column + 1)
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise YamlLoadError(
-                    ConfigProblem(self.file, *here, "mapping keys must be plain scalars")
-                )
-            key = key_node.value if key_node.tag == _STR else self.build(key_node)
-            if index < merged:
-                pass  # merged in by <<: the mapping's own keys may override it
-            elif key in own_keys:
-                raise YamlLoadError(
-                    ConfigProblem(
-                        self.file, *here, f"duplicate key {key!r} (first at line {keys[key][0]})"
-                    )
-                )
-            else:
-                own_keys.add(key)
-            if value_node.tag == _STR and type(value_node) is yaml.ScalarNode:
-                result[key] = value_node.value
-            else:
-                result[key] = self.build(value_node)
-            keys[key] = here
-            vmark = value_node.start_mark
-            values[key] = (vmark.line + 1, vmark.column + 1)
-        result.key_positions = keys
-        result.value_positions = values
+        while not loader.check_event(yaml.MappingEndEvent):
+            key_event = loader.get_event()
+            if not isinstance(key_event, yaml.ScalarEvent):
+                raise self.problem(key_event, "mapping keys must be plain scalars")
+            if key_event.tag is None and self._tag(key_event) == _MERGE:
+                for pair in self._merge_pairs(loader.get_event()):
+                    merged.setdefault(pair[0], pair)  # the first merged occurrence wins
+                continue
+            key = self._scalar(key_event)
+            if key in own_keys:
+                first = next(pair[2][0] for pair in own if pair[0] == key)
+                raise self.problem(key_event, f"duplicate key {key!r} (first at line {first})")
+            own_keys.add(key)
+            value_event = loader.get_event()
+            own.append((key, self.build(value_event), _position(key_event), _position(value_event)))
+        loader.get_event()  # mapping end
+        result = YamlMap()
+        result.file = self.file
+        result.position = _position(start)
+        result.key_positions = {}
+        result.value_positions = {}
+        # As PyYAML: keys merged in by << first, the mapping's own keys override them.
+        for key, value, key_at, value_at in [*merged.values(), *own]:
+            result[key] = value
+            result.key_positions[key] = key_at
+            result.value_positions[key] = value_at
         return result
 
-    def _list(self, node: yaml.SequenceNode) -> YamlList:
+    def _merge_pairs(self, event: yaml.Event) -> list[Pair]:
+        """The pairs a ``<<`` value contributes, in order (a mapping, or a list
+        of mappings of which the first to have a key wins)."""
+        value = self.build(event)
+        sources = list(value) if isinstance(value, YamlList) else [value]
+        pairs: list[Pair] = []
+        for source in sources:
+            if not isinstance(source, YamlMap):
+                raise self.problem(event, "<< must merge a mapping or a list of mappings")
+            pairs.extend(
+                (key, item, source.key_positions[key], source.value_positions[key])
+                for key, item in source.items()
+            )
+        return pairs
+
+    def _list(self, start: yaml.SequenceStartEvent) -> YamlList:
+        loader = self.loader
         result = YamlList()
-        self.done[id(node)] = result
-        mark = node.start_mark
+        positions: list[Position] = []
+        while not loader.check_event(yaml.SequenceEndEvent):
+            event = loader.get_event()
+            positions.append(_position(event))
+            result.append(self.build(event))
+        loader.get_event()  # sequence end
         result.file = self.file
-        result.position = (mark.line + 1, mark.column + 1)
-        result.extend(self.build(child) for child in node.value)
-        result.item_positions = [
-            (c.start_mark.line + 1, c.start_mark.column + 1) for c in node.value
-        ]
+        result.position = _position(start)
+        result.item_positions = positions
         return result
 
 
@@ -200,11 +252,9 @@ def load_yaml(text: str, file_name: str) -> LoadedYaml:
     """Parse one YAML document; raise ``YamlLoadError`` with its position."""
     loader = _Loader(text)
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return LoadedYaml(None, False)
         builder = _Builder(loader, file_name)
-        return LoadedYaml(builder.build(node), builder.aliased)
+        data = builder.document()
+        return LoadedYaml(data, builder.aliased)
     except YamlLoadError:
         raise
     except yaml.MarkedYAMLError as exc:
