@@ -52,6 +52,10 @@ class ConfigInvalid(ConfigError):
         super().__init__(f"configuration invalid: {len(self.problems)} {noun}")
 
 
+class OutputError(KonvsyncError):
+    """An output file (plan, export) could not be written."""
+
+
 class CredentialsError(KonvsyncError):
     """Credentials are missing or unusable."""
 

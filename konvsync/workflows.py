@@ -1,13 +1,12 @@
-"""The use cases behind ``plan`` and ``apply``: config -> portal -> plan ->
-(confirm) -> apply. The CLI supplies the callbacks that talk to the user."""
+"""The use cases behind ``plan``, ``apply`` and ``export``: config -> portal
+-> plan -> (confirm) -> apply. The CLI supplies the callbacks that talk to
+the user."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from konvsync.apply import ApplyOptions, ApplyReport, Interrupted, PlanExecutor,
 from konvsync.config.loader import load_config
 from konvsync.config.model import DesiredState
 from konvsync.export import ExportResult, export_portal
+from konvsync.files import write_files
 from konvsync.gcpause import gc_paused
 from konvsync.plan.changes import Plan
 from konvsync.plan.planfile import check_fresh, is_planfile, read_planfile, write_planfile
@@ -57,26 +57,8 @@ def export_state(
         with gc_paused():
             result = asyncio.run(run())
     if out_dir:
-        write_files(Path(out_dir), result.files)
+        write_files({Path(out_dir) / name: text for name, text in result.files.items()})
     return result
-
-
-def write_files(directory: Path, files: dict[str, str]) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for name, text in files.items():
-            target = directory / name
-            fd, name_tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            staged.append((Path(name_tmp), target))
-    except BaseException:
-        for staged_tmp, _ in staged:
-            staged_tmp.unlink(missing_ok=True)
-        raise
-    for staged_tmp, target in staged:
-        os.replace(staged_tmp, target)
 
 
 def plan_config(

@@ -106,3 +106,21 @@ def test_kinds_filter_and_errors(sandbox: RunningSandbox) -> None:
     assert set(yaml.safe_load(only.stdout)) == {"konvsync", "endpoint", "portal", "groups"}
     bad = invoke(["--endpoint", sandbox.url, "export", "--kinds", "groups,widgets"])
     assert bad.exit_code == 1 and "unknown kind(s) widgets" in bad.stderr
+
+
+def test_unwritable_output_is_one_line_and_writes_nothing(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = invoke(["--endpoint", sandbox.url, "export", "--out", str(blocker / "out")])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: cannot write {blocker / 'out'}")
+    assert "nothing was written" in result.stderr and "Traceback" not in result.output
+    config = tmp_path / "c.yaml"
+    config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    planned = invoke(
+        ["--endpoint", sandbox.url, "plan", str(config), "--out", str(blocker / "plan.json")]
+    )
+    assert planned.exit_code == 1 and "cannot write" in planned.stderr
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

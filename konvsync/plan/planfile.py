@@ -8,8 +8,6 @@ touches. No secret or token is ever in it: none is in the plan's data.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 from konvsync import __version__
 from konvsync.config.model import Policy
 from konvsync.errors import ConfigError, StalePlanError
+from konvsync.files import write_files
 from konvsync.plan.changes import Change, Plan, change_from_data
 from konvsync.plan.planner import PlanOutcome
 from konvsync.plan.remote import RemoteState
@@ -44,17 +43,8 @@ def write_planfile(path: str, outcome: PlanOutcome, config_digest: str, policy: 
         "remote_digests": outcome.remote_digests,
         "plan": outcome.plan.data,
     }
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, sort_keys=False, default=str)
-            handle.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = json.dumps(document, indent=2, sort_keys=False, default=str) + "\n"
+    write_files({Path(path): text})
 
 
 def is_planfile(path: str) -> bool:
