@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
@@ -37,6 +37,7 @@ class RequestContext:
     page_cap: int | None
     cache: dict[tuple[str, int], dict[str, Any] | None]
     read_only: bool = False
+    locations: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -83,9 +84,29 @@ def _page(table: str) -> Resolver:
             if first > 100:
                 raise StoreError(f"first must be between 0 and 100, got {first}", "BAD_USER_INPUT")
             first = ctx.page_cap
-        return ctx.store.page(table, first, after)
+        connection = ctx.store.page(table, first, after)
+        _prefetch(ctx, table, connection["nodes"])
+        return connection
 
     return _store_call(read)
+
+
+def _prefetch(ctx: RequestContext, table: str, nodes: list[dict[str, Any]]) -> None:
+    """Load what a page's nested fields need in a few queries (the DataLoader
+    pattern) instead of one query per object and reference."""
+    wanted: dict[str, set[int]] = {"accounts": set(), "groups": set()}
+    for node in nodes:
+        if node.get("_accountId") is not None:
+            wanted["accounts"].add(node["_accountId"])
+        wanted["groups"].update(node.get("_groupIds") or node.get("_userGroupIds") or ())
+    for name, pks in wanted.items():
+        missing = [pk for pk in pks if (name, pk) not in ctx.cache]
+        for row in ctx.store.get_many(name, missing):
+            ctx.cache[name, row["_pk"]] = row
+    if table == "accounts":
+        by_account = ctx.store.locations_of_many([node["_pk"] for node in nodes])
+        for node in nodes:
+            ctx.locations[node["_pk"]] = by_account.get(node["_pk"], [])
 
 
 def _one(table: str, key: str, column: str, lower: bool = False) -> Resolver:
@@ -129,7 +150,8 @@ def _account_of(obj: dict[str, Any], info: GraphQLResolveInfo) -> dict[str, Any]
 
 def _locations_of(obj: dict[str, Any], info: GraphQLResolveInfo) -> list[dict[str, Any]]:
     ctx: RequestContext = info.context
-    return ctx.store.locations_of(obj["_pk"])
+    prefetched = ctx.locations.get(obj["_pk"])
+    return prefetched if prefetched is not None else ctx.store.locations_of(obj["_pk"])
 
 
 def _mutations() -> dict[str, Resolver]:

@@ -125,6 +125,20 @@ class Store:
             ).fetchall()
         return [shape_row("locations", row) for row in rows]
 
+    def locations_of_many(self, account_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        """Locations of several accounts in one query, by account ID."""
+        out: dict[int, list[dict[str, Any]]] = {}
+        if not account_ids:
+            return out
+        marks = ",".join("?" * len(account_ids))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT * FROM locations WHERE account_id IN ({marks}) ORDER BY id", account_ids
+            ).fetchall()
+        for row in rows:
+            out.setdefault(row["account_id"], []).append(shape_row("locations", row))
+        return out
+
     def count(self, table: str) -> int:
         with self._lock:
             return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
