@@ -40,7 +40,3 @@ def json_schema(name: str) -> dict[str, Any]:
 
 def config_schema() -> dict[str, Any]:
     return json_schema("konvsync.schema.json")
-
-
-def plan_schema() -> dict[str, Any]:
-    return json_schema("plan.schema.json")

@@ -36,7 +36,6 @@ class ApplyResult:
     plan: Plan
     report: ApplyReport | None
     """None when there was nothing to do."""
-    from_planfile: bool
 
 
 def export_state(
@@ -107,13 +106,13 @@ def apply_path(
     with portal_target(connection, desired.endpoint) as target:
         outcome = _plan(target, desired, plan_options, on_page)
         if not outcome.plan.has_changes:
-            return ApplyResult(outcome.plan, None, False)
+            return ApplyResult(outcome.plan, None)
         confirm(outcome.plan)
         options = ApplyOptions(
             apply_options.batch_size, apply_options.parallelism, desired.policy.send_welcome_email
         )
         report = _execute(target, outcome.remote, outcome.plan, options, progress)
-    return ApplyResult(outcome.plan, report, False)
+    return ApplyResult(outcome.plan, report)
 
 
 def _apply_saved(
@@ -133,12 +132,12 @@ def _apply_saved(
         remote = asyncio.run(reread())
         check_fresh(saved, target.endpoint.name, remote)
         if not saved.plan.has_changes:
-            return ApplyResult(saved.plan, None, True)
+            return ApplyResult(saved.plan, None)
         options = ApplyOptions(
             apply_options.batch_size, apply_options.parallelism, saved.send_welcome_email
         )
         report = _execute(target, remote, saved.plan, options, progress)
-    return ApplyResult(saved.plan, report, True)
+    return ApplyResult(saved.plan, report)
 
 
 def _execute(

@@ -32,8 +32,8 @@ Position = tuple[int, int]
 
 
 class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """The safe loader with a lean tag resolver: SafeLoader has no path
-    resolvers, so the general machinery libyaml calls per node is skipped."""
+    """The safe loader with a lean tag resolver for plain scalars (SafeLoader
+    has no path resolvers, so their general machinery is skipped)."""
 
     def resolve(self, kind: type[yaml.Node], value: str, implicit: tuple[bool, bool]) -> str:
         if kind is yaml.ScalarNode:
@@ -43,12 +43,6 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
                         return str(tag)
             return _STR
         return _SEQ if kind is yaml.SequenceNode else _MAP
-
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        return None
-
-    def ascend_resolver(self) -> None:
-        return None
 
 
 class YamlMap(dict[Any, Any]):

@@ -64,10 +64,6 @@ class Kind:
         return {f.name: f for f in self.fields}
 
     @property
-    def managed_field_names(self) -> list[str]:
-        return [f.name for f in self.fields]
-
-    @property
     def references(self) -> list[Field]:
         return [f for f in self.fields if f.ref is not None]
 

@@ -66,10 +66,6 @@ class RemoteState:
     def get(self, kind_name: str) -> RemoteKind:
         return self.kinds.get(kind_name) or RemoteKind()
 
-    def id_of(self, kind_name: str, key: str) -> str | None:
-        obj = self.get(kind_name).objects.get(key)
-        return obj.id if obj else None
-
     def lookup(self, address: str) -> RemoteObject | None:
         kind_name, _, key = address.partition("/")
         return self.get(kind_name).objects.get(key)
