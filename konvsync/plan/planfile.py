@@ -17,7 +17,7 @@ from konvsync.config.model import Policy
 from konvsync.errors import ConfigError, StalePlanError
 from konvsync.files import write_files
 from konvsync.plan.changes import Change, Plan, change_from_data
-from konvsync.plan.planner import PlanOutcome
+from konvsync.plan.planner import PlanOutcome, remote_digests
 from konvsync.plan.remote import RemoteState
 
 PLANFILE_FORMAT = "konvsync-plan/1"
@@ -40,7 +40,7 @@ def write_planfile(path: str, outcome: PlanOutcome, config_digest: str, policy: 
         "config_digest": config_digest,
         "read_kinds": outcome.read_kinds,
         "send_welcome_email": policy.send_welcome_email,
-        "remote_digests": outcome.remote_digests,
+        "remote_digests": remote_digests(outcome.plan.changes, outcome.remote),
         "plan": outcome.plan.data,
     }
     text = json.dumps(document, indent=2, sort_keys=False, default=str) + "\n"

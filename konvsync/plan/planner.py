@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from konvsync.api.client import PortalClient
 from konvsync.api.documents import viewer_query
@@ -33,7 +33,6 @@ class PlanOutcome:
     plan: Plan
     remote: RemoteState
     read_kinds: list[str]
-    remote_digests: dict[str, str | None] = field(default_factory=dict)
 
 
 def kinds_to_read(desired: DesiredState) -> list[str]:
@@ -92,7 +91,7 @@ async def create_plan(
             "(policy.send_welcome_email: false turns this off)"
         )
     plan = Plan(changes, endpoint_name, remote.portal_name, warnings, emails)
-    return PlanOutcome(plan, remote, names, remote_digests(changes, remote))
+    return PlanOutcome(plan, remote, names)
 
 
 def remote_digests(changes: list[Change], remote: RemoteState) -> dict[str, str | None]:
