@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from konvsync import redact
 from konvsync.api.credentials import Credentials
 from konvsync.errors import AuthError, TransportError, UsageError
 
@@ -37,6 +38,14 @@ class _CachedToken:
     def invalidate(self) -> None:
         self._token = None
 
+    def _remember(self, token: str, lifetime: float) -> str:
+        """Cache a new token; from now on it is redacted from all output."""
+        redact.register(token)
+        self._token = token
+        self._expires = time.monotonic() + lifetime
+        self.issued += 1
+        return token
+
     def _fresh(self) -> str | None:
         if self._token and time.monotonic() < self._expires - RENEW_BEFORE:
             return self._token
@@ -61,10 +70,7 @@ class OAuthTokens(_CachedToken):
             current = self._fresh()
             if current:
                 return current
-            self._token, lifetime = await self._request(session)
-            self._expires = time.monotonic() + lifetime
-            self.issued += 1
-            return self._token
+            return self._remember(*await self._request(session))
 
     async def _request(self, session: aiohttp.ClientSession) -> tuple[str, float]:
         pair = (
@@ -124,10 +130,8 @@ class JwtTokens(_CachedToken):
 
         now = int(time.time())
         claims = {"sub": self._credentials.api_key, "iat": now, "exp": now + self._lifetime}
-        self._token = jwt.encode(claims, self._credentials.api_secret, algorithm="HS256")
-        self._expires = time.monotonic() + self._lifetime
-        self.issued += 1
-        return self._token
+        token = jwt.encode(claims, self._credentials.api_secret, algorithm="HS256")
+        return self._remember(token, self._lifetime)
 
 
 def token_source(

@@ -36,27 +36,7 @@ class PortalTarget:
         settings = ClientSettings(
             timeout=self.options.timeout, max_retries=self.options.max_retries
         )
-        return PortalClient(self.endpoint, _Registering(self.tokens()), settings)
-
-
-class _Registering:
-    """Wraps a token source so every token it hands out is redacted."""
-
-    def __init__(self, inner: OAuthTokens | JwtTokens) -> None:
-        self._inner = inner
-        self.mode = inner.mode
-
-    async def token(self, session: object) -> str:
-        value = await self._inner.token(session)  # type: ignore[arg-type]
-        redact.register(value)
-        return value
-
-    def invalidate(self) -> None:
-        self._inner.invalidate()
-
-    @property
-    def issued(self) -> int:
-        return self._inner.issued
+        return PortalClient(self.endpoint, self.tokens(), settings)
 
 
 @contextmanager
