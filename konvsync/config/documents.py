@@ -44,17 +44,30 @@ def discover(path: str) -> list[Path]:
     if root.is_file():
         return [root]
     if root.is_dir():
-        files = sorted(
-            p
-            for p in root.rglob("*")
-            if p.suffix in (".yaml", ".yml")
-            and p.is_file()
-            and not any(part.startswith(".") for part in p.relative_to(root).parts)
-        )
+        files: list[Path] = []
+        try:
+            for directory, subdirectories, names in os.walk(root, onerror=_raise):
+                # Hidden directories (.git, .konvsync) are skipped; symlinked
+                # directories are not followed (os.walk's default), so no loops.
+                subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
+                files.extend(
+                    Path(directory) / name
+                    for name in names
+                    if name.endswith((".yaml", ".yml")) and not name.startswith(".")
+                )
+        except OSError as exc:
+            raise ConfigError(
+                f"{exc.filename or path}: cannot read directory: {exc.strerror or exc}"
+            ) from None
+        files.sort()
         if not files:
             raise ConfigError(f"{path}: no *.yaml or *.yml files in this directory")
         return files
     raise ConfigError(f"{path}: no such file or directory")
+
+
+def _raise(error: OSError) -> None:
+    raise error
 
 
 def read_document(path: Path, problems: list[ConfigProblem]) -> ConfigDocument:

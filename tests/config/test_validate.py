@@ -228,3 +228,16 @@ def test_every_schema_property_has_a_description() -> None:
                 walk(sub, f"$defs.{name}")
 
     walk(schema, "")
+
+
+def test_directory_walk_skips_hidden_and_symlink_loops(tmp_path: Path) -> None:
+    config = tmp_path / "portal"
+    (config / "groups").mkdir(parents=True)
+    (config / "konvsync.yaml").write_text("konvsync: 1\n")
+    (config / "groups" / "a.yaml").write_text("groups:\n  - {externalId: a, name: A}\n")
+    (config / "groups" / "loop").symlink_to(config)
+    (config / ".hidden").mkdir()
+    (config / ".hidden" / "x.yaml").write_text("groups:\n  - {externalId: a, name: Dup}\n")
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "1 groups" in result.stdout
