@@ -90,6 +90,16 @@ class KonvsyncCLI(click.Group):
         except click.ClickException as exc:
             click.echo(f"Error: {exc.format_message()}", err=True)
             code = EXIT_ERROR
+        except Exception as exc:  # a bug, or an answer outside the API contract
+            if show_traceback:
+                click.echo(redact(traceback.format_exc()), err=True)
+            detail = redact(f"{type(exc).__name__}: {exc}")
+            click.echo(
+                f"Error: unexpected {detail} (run with --traceback for details, and "
+                "please report it)",
+                err=True,
+            )
+            code = EXIT_ERROR
         sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 

@@ -137,3 +137,47 @@ def test_usage_errors_exit_1() -> None:
     assert bare.exit_code == 1 and bare.stderr.startswith("Usage: konvsync")
     result = invoke(["--endpoint", "http://portal.example", "doctor"])
     assert result.exit_code == 1 and "plain http" in result.stderr
+
+
+def test_an_answer_outside_the_contract_is_one_line(write_config: object, tmp_path: Path) -> None:
+    """A fake portal (the true boundary) whose /api answers break the contract:
+    konvsync says so in one line, never with a traceback."""
+    import http.server
+    import json as jsonlib
+    import threading
+
+    class BrokenPortal(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if self.path == "/oauth/token":
+                body = {
+                    "access_token": "fake-token-value",
+                    "token_type": "Bearer",
+                    "expires_in": 3600,
+                }
+            else:  # a page without pageInfo, a viewer without portalName
+                body = {"data": {"viewer": {"apiKey": "k"}, "groups": {"nodes": []}}}
+            payload = jsonlib.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), BrokenPortal)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = tmp_path / "c.yaml"
+        config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = invoke(["--endpoint", url, "plan", str(config)])
+    finally:
+        server.shutdown()
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith("Error: unexpected KeyError")
+    assert "--traceback" in result.stderr
+    assert "fake-token-value" not in result.output
