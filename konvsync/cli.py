@@ -12,13 +12,13 @@ import json
 import os
 import sys
 import traceback
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import click
 
 from konvsync import __version__
 from konvsync.api.options import ConnectionOptions
+from konvsync.cli_options import GlobalOptions, accepts_global_options
 from konvsync.cli_progress import StderrProgress
 from konvsync.cli_sandbox import sandbox
 from konvsync.errors import (
@@ -32,14 +32,6 @@ from konvsync.errors import (
 )
 from konvsync.logs import configure_logging
 from konvsync.redact import redact
-
-
-@dataclass
-class GlobalOptions:
-    connection: ConnectionOptions
-    verbosity: int
-    color: bool
-    show_traceback: bool
 
 
 class KonvsyncCLI(click.Group):
@@ -243,6 +235,7 @@ def schema() -> int:
 
 
 @cli.command()
+@accepts_global_options
 @click.option(
     "--config",
     "config_path",
@@ -299,6 +292,7 @@ _mass_delete_option = click.option(
 
 
 @cli.command()
+@accepts_global_options
 @click.argument("path", type=click.Path())
 @click.option(
     "--out",
@@ -360,6 +354,7 @@ def plan(
 
 
 @cli.command()
+@accepts_global_options
 @click.argument("path", type=click.Path())
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option(
@@ -445,6 +440,7 @@ def apply(
 
 
 @cli.command()
+@accepts_global_options
 @click.option(
     "--out",
     "out_dir",

@@ -181,3 +181,27 @@ def test_an_answer_outside_the_contract_is_one_line(write_config: object, tmp_pa
     assert result.stderr.startswith("Error: unexpected KeyError")
     assert "--traceback" in result.stderr
     assert "fake-token-value" not in result.output
+
+
+def test_global_options_are_accepted_after_the_command(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = sandbox_factory()
+    late = invoke(["doctor", "--endpoint", sandbox.url, "--auth", "jwt", "-v"])
+    assert late.exit_code == 0, late.output
+    assert "jwt: token obtained" in late.stdout
+    assert "POST " in late.stderr  # -v took effect
+    config = tmp_path / "c.yaml"
+    config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    planned = invoke(
+        [
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "plan",
+            str(config),
+            "--endpoint",
+            sandbox.url,
+            "--detailed-exitcode",
+        ]
+    )
+    assert planned.exit_code == 2, planned.output  # the later --endpoint wins
