@@ -80,11 +80,7 @@ def _store_call(fn: Callable[..., Any], mutation: bool = False) -> Resolver:
 
 def _page(table: str) -> Resolver:
     def read(ctx: RequestContext, first: int | None = 50, after: str | None = None) -> Any:
-        if first is not None and ctx.page_cap is not None and first > ctx.page_cap:
-            if first > 100:
-                raise StoreError(f"first must be between 0 and 100, got {first}", "BAD_USER_INPUT")
-            first = ctx.page_cap
-        connection = ctx.store.page(table, first, after)
+        connection = ctx.store.page(table, first, after, cap=ctx.page_cap)
         _prefetch(ctx, table, connection["nodes"])
         return connection
 

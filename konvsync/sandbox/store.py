@@ -76,13 +76,19 @@ class Store:
 
     # ------------------------------------------------------------------ reads
 
-    def page(self, table: str, first: int | None, after: str | None) -> dict[str, Any]:
+    def page(
+        self, table: str, first: int | None, after: str | None, cap: int | None = None
+    ) -> dict[str, Any]:
+        """One page; ``cap`` (the sandbox's --page-cap) shortens a valid
+        ``first``, as a server of the contract may."""
         if first is None:
             first = 50
         if first < 0 or first > MAX_PAGE:
             raise StoreError(
                 f"first must be between 0 and {MAX_PAGE}, got {first}", "BAD_USER_INPUT"
             )
+        if cap is not None:
+            first = min(first, cap)
         start = decode_cursor(after) if after else 0
         with self._lock:
             rows = self._db.execute(
