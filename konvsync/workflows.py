@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from konvsync.api.connect import PortalTarget, portal_target
@@ -108,9 +108,7 @@ def apply_path(
         if not outcome.plan.has_changes:
             return ApplyResult(outcome.plan, None)
         confirm(outcome.plan)
-        options = ApplyOptions(
-            apply_options.batch_size, apply_options.parallelism, desired.policy.send_welcome_email
-        )
+        options = replace(apply_options, send_welcome_email=desired.policy.send_welcome_email)
         report = _execute(target, outcome.remote, outcome.plan, options, progress)
     return ApplyResult(outcome.plan, report)
 
@@ -133,9 +131,7 @@ def _apply_saved(
         check_fresh(saved, target.endpoint.name, remote)
         if not saved.plan.has_changes:
             return ApplyResult(saved.plan, None)
-        options = ApplyOptions(
-            apply_options.batch_size, apply_options.parallelism, saved.send_welcome_email
-        )
+        options = replace(apply_options, send_welcome_email=saved.send_welcome_email)
         report = _execute(target, remote, saved.plan, options, progress)
     return ApplyResult(saved.plan, report)
 
