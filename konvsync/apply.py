@@ -11,7 +11,7 @@ answer) the object is read back by its key before anything is resent.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ from konvsync.errors import KonvsyncError
 from konvsync.kinds import KINDS, kind, references
 from konvsync.kinds.base import Kind
 from konvsync.kinds.locations import split_location_key
-from konvsync.plan.changes import Change, Create, Delete, Plan, Update
+from konvsync.plan.changes import Change, Create, Delete, FieldChange, Plan, Update
 from konvsync.plan.remote import RemoteState, normalize_nodes
 
 MAX_AMBIGUOUS_ROUNDS = 5
@@ -202,7 +202,8 @@ class PlanExecutor:
         """After an ambiguous create: does the object exist? Then it was
         created (and is updated if it differs); else it is sent again."""
         resend: list[Change] = []
-        follow_ups: list[Change] = []
+        confirmed: list[Change] = []
+        follow_ups: dict[str, Update] = {}
         semaphore = asyncio.Semaphore(self.options.parallelism)
 
         async def read(change: Change) -> tuple[str, dict[str, Any]] | KonvsyncError | None:
@@ -227,35 +228,49 @@ class PlanExecutor:
             remote_id, data = found
             self.ids[change.kind, change.key] = remote_id
             wanted = kind(change.kind).normalize_desired(change.after or {})
-            differs = {name: value for name, value in wanted.items() if data.get(name) != value}
-            if differs:
-                follow_ups.append(Update(change.kind, change.key, data, differs, (), remote_id))
-            self._record(change, "done", "created (confirmed by reading it back)")
-        if follow_ups:
-            calls = [self._call(u, fields=list((u.after or {}).keys())) for u in follow_ups]
-            outcomes = await run_mutations(
-                self.client, calls, self.options.batch_size, self.options.parallelism
+            fields = tuple(
+                FieldChange(name, data.get(name), value)
+                for name, value in wanted.items()
+                if data.get(name) != value
             )
-            for update, outcome in zip(follow_ups, outcomes, strict=True):
-                if not outcome.ok:
-                    self.unavailable[update.address] = "failed: update after create"
-                    self._replace(
-                        update.address,
-                        "failed",
-                        f"created, but the update that followed failed: {outcome.error}",
-                    )
+            if fields:
+                follow_ups[change.address] = Update(
+                    change.kind,
+                    change.key,
+                    data,
+                    {f.path: f.after for f in fields},
+                    fields,
+                    remote_id,
+                )
+            confirmed.append(change)
+        updates = list(follow_ups.values())
+        outcomes = await run_mutations(
+            self.client,
+            [self._call(u) for u in updates],
+            self.options.batch_size,
+            self.options.parallelism,
+        )
+        failed = {u.address: o.error for u, o in zip(updates, outcomes, strict=True) if not o.ok}
+        for change in confirmed:
+            if change.address in failed:
+                self._record(
+                    change,
+                    "failed",
+                    f"created, but the update that followed failed: {failed[change.address]}",
+                )
+            else:
+                self._record(change, "done", "created (confirmed by reading it back)")
         return resend
 
     # --------------------------------------------------------------- helpers
 
-    def _call(self, change: Change, fields: Sequence[str] | None = None) -> MutationCall:
+    def _call(self, change: Change) -> MutationCall:
         k = kind(change.kind)
         if isinstance(change, Delete):
             return MutationCall(k, k.delete_operation, {"id": change.remote_id})
         after = change.after or {}
         if isinstance(change, Update):
-            names = fields if fields is not None else change.changed_fields()
-            values = {name: after.get(name) for name in names}
+            values = {name: after.get(name) for name in change.changed_fields()}
             return MutationCall(
                 k,
                 k.update_operation,
@@ -291,11 +306,6 @@ class PlanExecutor:
         if status != "done":
             self.unavailable[change.address] = f"{status}: {message}"
         self.report.results.append(ChangeResult(change, status, message))
-
-    def _replace(self, address: str, status: str, message: str) -> None:
-        for index, result in enumerate(self.report.results):
-            if result.change.address == address:
-                self.report.results[index] = ChangeResult(result.change, status, message)
 
     def _finish(self, changes: list[Change], status: str, message: str) -> None:
         for change in changes:
