@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,6 +19,8 @@ from konvsync.api.options import ConnectionOptions
 from konvsync.apply import ApplyOptions, ApplyReport, Interrupted, PlanExecutor, Progress
 from konvsync.config.loader import load_config
 from konvsync.config.model import DesiredState
+from konvsync.config.outline import ConfigOutline, outline_config
+from konvsync.errors import KonvsyncError
 from konvsync.export import ExportResult, export_portal
 from konvsync.files import write_files
 from konvsync.gcpause import gc_paused
@@ -26,6 +31,8 @@ from konvsync.plan.planner import (
     PlanOutcome,
     ProgressCallback,
     create_plan,
+    needed_kinds,
+    plan_while_loading,
     read_remote,
 )
 from konvsync.plan.remote import RemoteState
@@ -67,12 +74,87 @@ def plan_config(
     out_file: str | None = None,
     on_page: ProgressCallback | None = None,
 ) -> PlanOutcome:
-    desired = load_config(path, allow_external_refs=True)
-    with portal_target(connection, desired.endpoint) as target:
-        outcome = _plan(target, desired, options, on_page)
+    with _planned(path, connection, options, on_page) as (_target, desired, outcome):
+        pass
     if out_file:
         write_planfile(out_file, outcome, desired.digest, desired.policy)
     return outcome
+
+
+@contextmanager
+def _planned(
+    path: str,
+    connection: ConnectionOptions,
+    options: PlanOptions,
+    on_page: ProgressCallback | None,
+) -> Iterator[tuple[PortalTarget, DesiredState, PlanOutcome]]:
+    """Load the config and plan it against the portal, which stays connected
+    (and the in-process sandbox running) inside the block.
+
+    When the config's text says where to connect and what to read (see
+    ``config.outline``), the portal is read while the config loads in a
+    worker thread: the reads mostly wait on the network, the load is CPU."""
+    outline = outline_config(path)
+    guessed = _guessed_endpoint(connection, outline)
+    if outline is None or guessed is None:
+        desired = load_config(path, allow_external_refs=True)
+        with portal_target(connection, desired.endpoint) as target:
+            yield target, desired, _plan(target, desired, options, on_page)
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="konvsync-load") as pool:
+        loading = pool.submit(load_config, path, True)
+        try:
+            with portal_target(connection, guessed) as target:
+                desired, outcome = _plan_while_loading(target, loading, outline, options, on_page)
+                if _endpoint_value(connection, desired) == guessed:
+                    yield target, desired, outcome
+                    return
+        except KonvsyncError:
+            loading.result()  # a config problem is reported before anything else
+            raise
+    # The guess named another endpoint than the loaded config: plan again there.
+    with portal_target(connection, desired.endpoint) as target:
+        yield target, desired, _plan(target, desired, options, on_page)
+
+
+def _guessed_endpoint(connection: ConnectionOptions, outline: ConfigOutline | None) -> str | None:
+    if connection.endpoint:
+        return connection.endpoint
+    return outline.endpoint if outline is not None else None
+
+
+def _endpoint_value(connection: ConnectionOptions, desired: DesiredState) -> str | None:
+    return connection.endpoint or desired.endpoint
+
+
+def _plan_while_loading(
+    target: PortalTarget,
+    loading: Future[DesiredState],
+    outline: ConfigOutline,
+    options: PlanOptions,
+    on_page: ProgressCallback | None,
+) -> tuple[DesiredState, PlanOutcome]:
+    guessed_kinds = needed_kinds(outline.keys | outline.prune)
+
+    async def run() -> tuple[DesiredState, PlanOutcome]:
+        async with target.client() as client:
+            return await plan_while_loading(
+                client,
+                asyncio.wrap_future(loading),
+                guessed_kinds,
+                target.endpoint.name,
+                options,
+                on_page,
+            )
+
+    # Page answers are handled promptly while the loader thread holds the GIL.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
+    try:
+        with gc_paused():
+            return asyncio.run(run())
+    finally:
+        sys.setswitchinterval(interval)
 
 
 def _plan(
@@ -102,9 +184,7 @@ def apply_path(
     plan file (re-read what it touches, refuse if stale, apply unasked)."""
     if is_planfile(path):
         return _apply_saved(path, connection, apply_options, on_page, progress)
-    desired = load_config(path, allow_external_refs=True)
-    with portal_target(connection, desired.endpoint) as target:
-        outcome = _plan(target, desired, plan_options, on_page)
+    with _planned(path, connection, plan_options, on_page) as (target, desired, outcome):
         if not outcome.plan.has_changes:
             return ApplyResult(outcome.plan, None)
         confirm(outcome.plan)

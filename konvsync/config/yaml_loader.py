@@ -116,6 +116,8 @@ class _Builder:
         self.anchors: dict[str, Any] = {}
         self.aliased = False
         """Whether an alias was used: only then can the data be larger than the text."""
+        self.plain: dict[str, Any] = {}
+        """Plain scalar text -> its value (strings, numbers, booleans, null)."""
 
     def problem(self, event: yaml.Event, message: str) -> YamlLoadError:
         return YamlLoadError(ConfigProblem(self.file, *_position(event), message))
@@ -161,6 +163,18 @@ class _Builder:
         return _STR if event.tag == "!" else str(event.tag)
 
     def _scalar(self, event: yaml.ScalarEvent) -> Any:
+        if event.tag is None:
+            if not event.implicit[0]:
+                return event.value  # quoted: always a string
+            # Plain scalars repeat (every key of every user): resolve each text once.
+            try:
+                return self.plain[event.value]
+            except KeyError:
+                value = self.plain[event.value] = self._construct(event)
+                return value
+        return self._construct(event)
+
+    def _construct(self, event: yaml.ScalarEvent) -> Any:
         tag = self._tag(event)
         if tag in (_STR, _TIMESTAMP):
             return event.value
@@ -175,35 +189,60 @@ class _Builder:
 
     def _map(self, start: yaml.MappingStartEvent) -> YamlMap:
         loader = self.loader
-        merged: dict[Any, Pair] = {}
-        own: list[Pair] = []
-        own_keys: set[Any] = set()
+        result = YamlMap()
+        key_positions: dict[Any, Position] = {}
+        value_positions: dict[Any, Position] = {}
+        merged: dict[Any, Pair] | None = None
         while not loader.check_event(yaml.MappingEndEvent):
             key_event = loader.get_event()
             if not isinstance(key_event, yaml.ScalarEvent):
                 raise self.problem(key_event, "mapping keys must be plain scalars")
-            if key_event.tag is None and self._tag(key_event) == _MERGE:
+            if key_event.tag is None and key_event.implicit[0] and key_event.value == "<<":
+                merged = {} if merged is None else merged
                 for pair in self._merge_pairs(loader.get_event()):
                     merged.setdefault(pair[0], pair)  # the first merged occurrence wins
                 continue
             key = self._scalar(key_event)
-            if key in own_keys:
-                first = next(pair[2][0] for pair in own if pair[0] == key)
+            if key in key_positions:
+                first = key_positions[key][0]
                 raise self.problem(key_event, f"duplicate key {key!r} (first at line {first})")
-            own_keys.add(key)
+            key_positions[key] = _position(key_event)
             value_event = loader.get_event()
-            own.append((key, self.build(value_event), _position(key_event), _position(value_event)))
+            value_positions[key] = _position(value_event)
+            result[key] = self.build(value_event)
         loader.get_event()  # mapping end
-        result = YamlMap()
         result.file = self.file
         result.position = _position(start)
-        result.key_positions = {}
-        result.value_positions = {}
-        # As PyYAML: keys merged in by << first, the mapping's own keys override them.
-        for key, value, key_at, value_at in [*merged.values(), *own]:
-            result[key] = value
-            result.key_positions[key] = key_at
-            result.value_positions[key] = value_at
+        if merged:
+            return self._with_merged(result, key_positions, value_positions, merged)
+        result.key_positions = key_positions
+        result.value_positions = value_positions
+        return result
+
+    @staticmethod
+    def _with_merged(
+        own: YamlMap,
+        key_positions: dict[Any, Position],
+        value_positions: dict[Any, Position],
+        merged: dict[Any, Pair],
+    ) -> YamlMap:
+        """As PyYAML: keys merged in by << come first, the mapping's own keys
+        override their values and follow."""
+        result = YamlMap()
+        result.file, result.position = own.file, own.position
+        result.key_positions, result.value_positions = {}, {}
+        pairs = [
+            (key, own[key], key_positions[key], value_positions[key])
+            if key in own
+            else (key, value, key_at, value_at)
+            for key, value, key_at, value_at in merged.values()
+        ]
+        pairs += [(key, own[key], key_positions[key], value_positions[key]) for key in own]
+        for key, value, key_at, value_at in pairs:
+            if key not in result:
+                result[key] = value
+                result.key_positions[key] = key_at
+                result.value_positions[key] = value_at
         return result
 
     def _merge_pairs(self, event: yaml.Event) -> list[Pair]:

@@ -4,8 +4,9 @@ references and safety, narrow to ``--target``."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from konvsync.api.client import PortalClient
 from konvsync.api.documents import viewer_query
@@ -38,7 +39,13 @@ class PlanOutcome:
 def kinds_to_read(desired: DesiredState) -> list[str]:
     """Kinds the config names or prunes, the kinds they reference, and the
     kinds that carry them (locations come with accounts)."""
-    wanted = set(desired.objects) | set(desired.policy.prune)
+    return needed_kinds(set(desired.objects) | set(desired.policy.prune))
+
+
+def needed_kinds(named: Iterable[str]) -> list[str]:
+    """The kinds to read for configs naming ``named`` (unknown names are
+    ignored), in registry order."""
+    wanted = {name for name in named if name in KINDS_BY_NAME}
     pending = list(wanted)
     while pending:
         k = kind(pending.pop())
@@ -52,15 +59,32 @@ def kinds_to_read(desired: DesiredState) -> list[str]:
     return [k.name for k in KINDS if k.name in wanted and k.read_via is None]
 
 
-async def read_remote(
+@dataclass
+class RemoteRead:
+    """Raw nodes by kind and the portal's name, before normalization."""
+
+    nodes: dict[str, list[dict[str, Any]]]
+    portal_name: str
+
+    def state(self, kind_names: list[str]) -> RemoteState:
+        state = normalize_nodes({name: self.nodes[name] for name in kind_names})
+        state.portal_name = self.portal_name
+        return state
+
+
+async def read_nodes(
     client: PortalClient, kind_names: list[str], on_page: ProgressCallback | None = None
-) -> RemoteState:
+) -> RemoteRead:
     viewer_task = client.execute(viewer_query(), label="Viewer")
     nodes_task = read_kinds(client, [kind(n) for n in kind_names], on_page)
     viewer, nodes = await asyncio.gather(viewer_task, nodes_task)
-    state = normalize_nodes(nodes)
-    state.portal_name = viewer.raise_for_errors("viewer")["viewer"]["portalName"]
-    return state
+    return RemoteRead(nodes, viewer.raise_for_errors("viewer")["viewer"]["portalName"])
+
+
+async def read_remote(
+    client: PortalClient, kind_names: list[str], on_page: ProgressCallback | None = None
+) -> RemoteState:
+    return (await read_nodes(client, kind_names, on_page)).state(kind_names)
 
 
 async def create_plan(
@@ -70,9 +94,49 @@ async def create_plan(
     options: PlanOptions,
     on_page: ProgressCallback | None = None,
 ) -> PlanOutcome:
-    targets = parse_targets(options.targets)
+    parse_targets(options.targets)
     names = kinds_to_read(desired)
     remote = await read_remote(client, names, on_page)
+    return plan_against(desired, remote, names, endpoint_name, options)
+
+
+async def plan_while_loading(
+    client: PortalClient,
+    loading: Awaitable[DesiredState],
+    guessed_kinds: list[str],
+    endpoint_name: str,
+    options: PlanOptions,
+    on_page: ProgressCallback | None = None,
+) -> tuple[DesiredState, PlanOutcome]:
+    """``create_plan`` for a config still loading: read ``guessed_kinds``
+    meanwhile, then read what the guess missed and ignore what it read
+    needlessly. A config error wins over any read error."""
+    parse_targets(options.targets)
+    reading = asyncio.ensure_future(read_nodes(client, guessed_kinds, on_page))
+    try:
+        desired = await loading
+    except BaseException:
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)
+        raise
+    remote_read = await reading
+    names = kinds_to_read(desired)
+    missing = [name for name in names if name not in remote_read.nodes]
+    if missing:
+        remote_read.nodes.update(await read_kinds(client, [kind(n) for n in missing], on_page))
+    outcome = plan_against(desired, remote_read.state(names), names, endpoint_name, options)
+    return desired, outcome
+
+
+def plan_against(
+    desired: DesiredState,
+    remote: RemoteState,
+    read_kind_names: list[str],
+    endpoint_name: str,
+    options: PlanOptions,
+) -> PlanOutcome:
+    """The plan from the config and the portal as read."""
+    targets = parse_targets(options.targets)
     check_portal(desired, remote)
     check_references(desired, remote)
     changes = diff_state(desired, remote)
@@ -91,7 +155,7 @@ async def create_plan(
             "(policy.send_welcome_email: false turns this off)"
         )
     plan = Plan(changes, endpoint_name, remote.portal_name, warnings, emails)
-    return PlanOutcome(plan, remote, names)
+    return PlanOutcome(plan, remote, read_kind_names)
 
 
 def remote_digests(changes: list[Change], remote: RemoteState) -> dict[str, str | None]:

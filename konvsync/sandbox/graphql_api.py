@@ -24,6 +24,7 @@ from graphql import (
 )
 
 from konvsync.resources import konvert_sdl
+from konvsync.sandbox.fast_query import CompiledQuery, Fallback, compile_query
 from konvsync.sandbox.store import Store, StoreError
 
 Resolver = Callable[..., Any]
@@ -215,14 +216,16 @@ def build_sandbox_schema(sdl: str | None = None) -> GraphQLSchema:
 
 
 class DocumentCache:
-    """Parsed and validated documents by query text. Clients send the same
-    few documents again and again (a batch of 50 creates is one text), and
-    parsing plus validation cost more than executing them."""
+    """Parsed and validated documents by query text, with their compiled
+    queries (``fast_query``). Clients send the same few documents again and
+    again (a batch of 50 creates is one text), and parsing plus validation
+    cost more than executing them."""
 
     def __init__(self, schema: GraphQLSchema, size: int = 256) -> None:
         self.schema = schema
         self.size = size
         self._entries: OrderedDict[str, DocumentNode | list[GraphQLError]] = OrderedDict()
+        self._compiled: dict[tuple[str, str | None], CompiledQuery | None] = {}
 
     def get(self, query: str) -> DocumentNode | list[GraphQLError]:
         entry = self._entries.get(query)
@@ -237,8 +240,19 @@ class DocumentCache:
         entry = [_coded(e, "BAD_USER_INPUT") for e in errors] if errors else document
         self._entries[query] = entry
         if len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+            evicted, _ = self._entries.popitem(last=False)
+            for name in [k for k in self._compiled if k[0] == evicted]:
+                del self._compiled[name]
         return entry
+
+    def compiled(
+        self, query: str, document: DocumentNode, operation_name: str | None
+    ) -> CompiledQuery | None:
+        """The compiled query of a valid document (None: graphql-core runs it)."""
+        key = (query, operation_name)
+        if key not in self._compiled:
+            self._compiled[key] = compile_query(self.schema, document, operation_name)
+        return self._compiled[key]
 
 
 def run_graphql(
@@ -253,6 +267,14 @@ def run_graphql(
     document = documents.get(query)
     if isinstance(document, list):
         return GraphQLOutcome(ExecutionResult(None, document), True, False)
+    compiled = documents.compiled(query, document, operation_name)
+    if compiled is not None:
+        try:
+            return GraphQLOutcome(
+                ExecutionResult(compiled.run(schema, context, variables)), False, False
+            )
+        except Fallback:
+            pass
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     chosen = [
         o
