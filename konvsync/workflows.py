@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from konvsync import aio
 from konvsync.api.connect import PortalTarget, portal_target
 from konvsync.api.options import ConnectionOptions
 from konvsync.apply import ApplyOptions, ApplyReport, Interrupted, PlanExecutor, Progress
@@ -61,7 +62,7 @@ def export_state(
                 return await export_portal(client, kind_names, target.endpoint.name, on_page)
 
         with gc_paused():
-            result = asyncio.run(run())
+            result = aio.run(run())
     if out_dir:
         write_files({Path(out_dir) / name: text for name, text in result.files.items()})
     return result
@@ -152,7 +153,7 @@ def _plan_while_loading(
     sys.setswitchinterval(0.0005)
     try:
         with gc_paused():
-            return asyncio.run(run())
+            return aio.run(run())
     finally:
         sys.setswitchinterval(interval)
 
@@ -168,7 +169,7 @@ def _plan(
             return await create_plan(client, desired, target.endpoint.name, options, on_page)
 
     with gc_paused():
-        return asyncio.run(run())
+        return aio.run(run())
 
 
 def apply_path(
@@ -207,7 +208,7 @@ def _apply_saved(
             async with target.client() as client:
                 return await read_remote(client, saved.read_kinds, on_page)
 
-        remote = asyncio.run(reread())
+        remote = aio.run(reread())
         check_fresh(saved, target.endpoint.name, remote)
         if not saved.plan.has_changes:
             return ApplyResult(saved.plan, None)
@@ -236,4 +237,4 @@ def _execute(
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGINT)
 
-    return asyncio.run(run())
+    return aio.run(run())

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from konvsync.api.client import PortalClient
+from konvsync.api.client import PortalClient, Response
 from konvsync.api.documents import operation_text
 from konvsync.errors import RemoteError
 from konvsync.kinds.base import Kind
@@ -16,38 +16,64 @@ from konvsync.kinds.base import Kind
 PAGE_SIZE = 100
 
 
+NodesCallback = Callable[[str, list[dict[str, Any]]], None]
+"""Called with each page's nodes while the next page is on its way."""
+
+
 async def read_all(
-    client: PortalClient, kind: Kind, on_page: Callable[[str, int], None] | None = None
+    client: PortalClient,
+    kind: Kind,
+    on_page: Callable[[str, int], None] | None = None,
+    on_nodes: NodesCallback | None = None,
 ) -> list[dict[str, Any]]:
     """Every node of ``kind``'s read query."""
     operation = kind.operation(kind.read_operation)
     field = operation.selection_set.selections[0]
     name = getattr(field, "name").value  # noqa: B009 - FieldNode
     text = operation_text(kind, kind.read_operation)
+
+    def fetch(after: str | None) -> asyncio.Future[Response]:
+        return asyncio.ensure_future(
+            client.execute(text, {"first": PAGE_SIZE, "after": after}, label=kind.read_operation)
+        )
+
     nodes: list[dict[str, Any]] = []
     after: str | None = None
-    while True:
-        response = await client.execute(
-            text, {"first": PAGE_SIZE, "after": after}, label=kind.read_operation
-        )
-        connection = response.raise_for_errors(f"reading {kind.name}")[name]
-        nodes.extend(connection["nodes"])
-        if on_page:
-            on_page(kind.name, len(nodes))
-        page = connection["pageInfo"]
-        if not page["hasNextPage"]:
-            return nodes
-        if not page.get("endCursor") or page["endCursor"] == after:
-            raise RemoteError(
-                f"reading {kind.name}: the API said there is a next page but gave no new cursor",
-                "INTERNAL",
-            )
-        after = page["endCursor"]
+    pending = fetch(None)
+    try:
+        while True:
+            connection = (await pending).raise_for_errors(f"reading {kind.name}")[name]
+            page = connection["pageInfo"]
+            more = page["hasNextPage"]
+            if more:
+                if not page.get("endCursor") or page["endCursor"] == after:
+                    raise RemoteError(
+                        f"reading {kind.name}: the API said there is a next page but gave "
+                        "no new cursor",
+                        "INTERNAL",
+                    )
+                after = page["endCursor"]
+                pending = fetch(after)
+                await asyncio.sleep(0)  # let the request go out before the work below
+            nodes.extend(connection["nodes"])
+            if on_nodes:
+                on_nodes(kind.name, connection["nodes"])
+            if on_page:
+                on_page(kind.name, len(nodes))
+            if not more:
+                return nodes
+    finally:
+        if not pending.done():
+            pending.cancel()
+            await asyncio.gather(pending, return_exceptions=True)
 
 
 async def read_kinds(
-    client: PortalClient, kinds: Sequence[Kind], on_page: Callable[[str, int], None] | None = None
+    client: PortalClient,
+    kinds: Sequence[Kind],
+    on_page: Callable[[str, int], None] | None = None,
+    on_nodes: NodesCallback | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """``read_all`` for several kinds concurrently, keyed by kind name."""
-    results = await asyncio.gather(*(read_all(client, k, on_page) for k in kinds))
+    results = await asyncio.gather(*(read_all(client, k, on_page, on_nodes) for k in kinds))
     return {k.name: nodes for k, nodes in zip(kinds, results, strict=True)}

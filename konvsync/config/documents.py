@@ -11,16 +11,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
-import jsonschema
-from jsonschema.exceptions import ValidationError, best_match
 
 from konvsync.config.model import Source
 from konvsync.config.yaml_loader import YamlList, YamlLoadError, YamlMap, empty_map, load_yaml
 from konvsync.errors import ConfigError, ConfigProblem
 from konvsync.resources import config_schema
+
+if TYPE_CHECKING:
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_EXPANDED_NODES = 3_000_000
@@ -198,6 +200,9 @@ def _expand(
 
 @cache
 def _validator() -> jsonschema.protocols.Validator:
+    # jsonschema only explains invalid documents, so it is imported only then.
+    import jsonschema
+
     cls = jsonschema.validators.validator_for(config_schema())
     return cls(config_schema())
 
@@ -215,6 +220,8 @@ def _schema_problems(data: YamlMap, file: str, problems: list[ConfigProblem]) ->
         return
     except fastjsonschema.JsonSchemaException as exc:
         fast_message = str(exc)
+    from jsonschema.exceptions import best_match
+
     by_path: dict[tuple[Any, ...], list[ValidationError]] = {}
     for error in _validator().iter_errors(data):
         by_path.setdefault(tuple(error.absolute_path), []).append(error)

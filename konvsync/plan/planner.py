@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from konvsync.api.client import PortalClient
 from konvsync.api.documents import viewer_query
@@ -17,7 +16,7 @@ from konvsync.kinds import KINDS, KINDS_BY_NAME, kind, references
 from konvsync.kinds.locations import split_location_key
 from konvsync.plan.changes import Change, Create, Delete, Plan
 from konvsync.plan.diff import diff_state
-from konvsync.plan.remote import RemoteState, normalize_nodes
+from konvsync.plan.remote import RemoteState, RemoteStateBuilder
 from konvsync.plan.safety import check_mass_delete, check_portal, welcome_emails
 
 ProgressCallback = Callable[[str, int], None]
@@ -61,24 +60,28 @@ def needed_kinds(named: Iterable[str]) -> list[str]:
 
 @dataclass
 class RemoteRead:
-    """Raw nodes by kind and the portal's name, before normalization."""
+    """What was read: the kinds, normalized page by page, and the portal's name."""
 
-    nodes: dict[str, list[dict[str, Any]]]
+    builder: RemoteStateBuilder
     portal_name: str
 
     def state(self, kind_names: list[str]) -> RemoteState:
-        state = normalize_nodes({name: self.nodes[name] for name in kind_names})
+        state = self.builder.state(kind_names)
         state.portal_name = self.portal_name
         return state
 
 
 async def read_nodes(
-    client: PortalClient, kind_names: list[str], on_page: ProgressCallback | None = None
+    client: PortalClient,
+    kind_names: list[str],
+    on_page: ProgressCallback | None = None,
+    builder: RemoteStateBuilder | None = None,
 ) -> RemoteRead:
+    builder = builder or RemoteStateBuilder()
     viewer_task = client.execute(viewer_query(), label="Viewer")
-    nodes_task = read_kinds(client, [kind(n) for n in kind_names], on_page)
-    viewer, nodes = await asyncio.gather(viewer_task, nodes_task)
-    return RemoteRead(nodes, viewer.raise_for_errors("viewer")["viewer"]["portalName"])
+    nodes_task = read_kinds(client, [kind(n) for n in kind_names], on_page, builder.add)
+    viewer, _nodes = await asyncio.gather(viewer_task, nodes_task)
+    return RemoteRead(builder, viewer.raise_for_errors("viewer")["viewer"]["portalName"])
 
 
 async def read_remote(
@@ -121,9 +124,10 @@ async def plan_while_loading(
         raise
     remote_read = await reading
     names = kinds_to_read(desired)
-    missing = [name for name in names if name not in remote_read.nodes]
+    missing = [name for name in names if name not in remote_read.builder.kinds]
     if missing:
-        remote_read.nodes.update(await read_kinds(client, [kind(n) for n in missing], on_page))
+        builder = remote_read.builder
+        await read_kinds(client, [kind(n) for n in missing], on_page, builder.add)
     outcome = plan_against(desired, remote_read.state(names), names, endpoint_name, options)
     return desired, outcome
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from konvsync.errors import PlanError
 from konvsync.kinds import KINDS_BY_NAME, kind
-from konvsync.kinds.base import ref_key
+from konvsync.kinds.base import Kind, ref_key
 from konvsync.kinds.locations import location_key
 
 
@@ -71,12 +71,16 @@ class RemoteState:
         return self.get(kind_name).objects.get(key)
 
 
-def normalize_nodes(nodes_by_kind: dict[str, list[dict[str, Any]]]) -> RemoteState:
-    """Normalize raw nodes; locations come from their accounts' nodes."""
-    kinds: dict[str, RemoteKind] = {}
-    for kind_name, nodes in nodes_by_kind.items():
+class RemoteStateBuilder:
+    """Normalizes raw nodes page by page, as they arrive (while the next page
+    is on its way); locations come from their accounts' nodes."""
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, RemoteKind] = {}
+
+    def add(self, kind_name: str, nodes: list[dict[str, Any]]) -> None:
         k = kind(kind_name)
-        bucket = kinds.setdefault(kind_name, RemoteKind())
+        bucket = self.kinds.setdefault(kind_name, RemoteKind())
         for node in nodes:
             _add(
                 bucket,
@@ -88,8 +92,8 @@ def normalize_nodes(nodes_by_kind: dict[str, list[dict[str, Any]]]) -> RemoteSta
                     node.get(k.key_field),
                 ),
             )
-        for child in (c for c in KINDS_BY_NAME.values() if c.read_via == kind_name):
-            children = kinds.setdefault(child.name, RemoteKind())
+        for child in _children(kind_name):
+            children = self.kinds.setdefault(child.name, RemoteKind())
             for node in nodes:
                 parent_key = k.key_of(node) or ref_key(node)
                 for item in node.get(child.name) or []:
@@ -100,7 +104,26 @@ def normalize_nodes(nodes_by_kind: dict[str, list[dict[str, Any]]]) -> RemoteSta
                             child.name, location_key(parent_key, item["name"]), item["id"], data
                         ),
                     )
-    return RemoteState(kinds)
+
+    def state(self, kind_names: Iterable[str] | None = None) -> RemoteState:
+        """The state of ``kind_names`` (and the kinds read with them), or of
+        every kind added."""
+        if kind_names is None:
+            return RemoteState(dict(self.kinds))
+        names = [n for name in kind_names for n in (name, *(c.name for c in _children(name)))]
+        return RemoteState({name: self.kinds.get(name) or RemoteKind() for name in names})
+
+
+def _children(kind_name: str) -> list[Kind]:
+    return [c for c in KINDS_BY_NAME.values() if c.read_via == kind_name]
+
+
+def normalize_nodes(nodes_by_kind: dict[str, list[dict[str, Any]]]) -> RemoteState:
+    """Normalize raw nodes of whole kinds."""
+    builder = RemoteStateBuilder()
+    for kind_name, nodes in nodes_by_kind.items():
+        builder.add(kind_name, nodes)
+    return builder.state()
 
 
 def _add(bucket: RemoteKind, obj: RemoteObject) -> None:

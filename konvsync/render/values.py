@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+"""One encoder for every value (``json.dumps`` with options builds a new one per call)."""
+
 
 def show(value: Any) -> str:
     if value is None:
         return "null"
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return _ENCODE(value)
 
 
 def action_label(action: str) -> str:
