@@ -24,7 +24,12 @@ from graphql import (
 )
 
 from konvsync.resources import konvert_sdl
-from konvsync.sandbox.fast_query import CompiledQuery, Fallback, compile_query
+from konvsync.sandbox.fast_execution import (
+    CompiledMutation,
+    CompiledQuery,
+    compile_operation,
+)
+from konvsync.sandbox.fast_inputs import Fallback
 from konvsync.sandbox.store import Store, StoreError
 
 Resolver = Callable[..., Any]
@@ -217,7 +222,7 @@ def build_sandbox_schema(sdl: str | None = None) -> GraphQLSchema:
 
 class DocumentCache:
     """Parsed and validated documents by query text, with their compiled
-    queries (``fast_query``). Clients send the same few documents again and
+    queries (``fast_execution``). Clients send the same few documents again and
     again (a batch of 50 creates is one text), and parsing plus validation
     cost more than executing them."""
 
@@ -225,7 +230,7 @@ class DocumentCache:
         self.schema = schema
         self.size = size
         self._entries: OrderedDict[str, DocumentNode | list[GraphQLError]] = OrderedDict()
-        self._compiled: dict[tuple[str, str | None], CompiledQuery | None] = {}
+        self._compiled: dict[tuple[str, str | None], CompiledQuery | CompiledMutation | None] = {}
 
     def get(self, query: str) -> DocumentNode | list[GraphQLError]:
         entry = self._entries.get(query)
@@ -247,11 +252,11 @@ class DocumentCache:
 
     def compiled(
         self, query: str, document: DocumentNode, operation_name: str | None
-    ) -> CompiledQuery | None:
-        """The compiled query of a valid document (None: graphql-core runs it)."""
+    ) -> CompiledQuery | CompiledMutation | None:
+        """The compiled operation of a valid document (None: graphql-core runs it)."""
         key = (query, operation_name)
         if key not in self._compiled:
-            self._compiled[key] = compile_query(self.schema, document, operation_name)
+            self._compiled[key] = compile_operation(self.schema, document, operation_name)
         return self._compiled[key]
 
 
@@ -268,13 +273,16 @@ def run_graphql(
     if isinstance(document, list):
         return GraphQLOutcome(ExecutionResult(None, document), True, False)
     compiled = documents.compiled(query, document, operation_name)
-    if compiled is not None:
-        try:
-            return GraphQLOutcome(
-                ExecutionResult(compiled.run(schema, context, variables)), False, False
-            )
-        except Fallback:
-            pass
+    try:
+        if isinstance(compiled, CompiledQuery):
+            data = compiled.run(schema, context, variables)
+            return GraphQLOutcome(ExecutionResult(data), False, False)
+        if isinstance(compiled, CompiledMutation):
+            result = compiled.run(context, variables)
+            result.errors = [_error_code(e) for e in result.errors] if result.errors else None
+            return GraphQLOutcome(result, False, True)
+    except Fallback:
+        pass  # graphql-core decides; nothing has run yet
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     chosen = [
         o

@@ -81,7 +81,7 @@ def format_id(table: str, row_id: int) -> str:
     return f"{PREFIX[table]}_{row_id}"
 
 
-def shape_row(table: str, row: sqlite3.Row) -> dict[str, Any]:
+def shape_row(table: str, row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
     """A row in the API's shape (camelCase, string IDs; ``_`` keys are internal)."""
     out: dict[str, Any] = {"id": format_id(table, row["id"]), "_pk": row["id"]}
     if table == "groups":

@@ -424,25 +424,27 @@ class Store:
             )
             groups = self._group_ids(db, data.get("groupIds") or [])
             now = now_stamp()
+            row = {
+                "email": data["email"],
+                "email_lower": data["email"].lower(),
+                "title": data.get("title"),
+                "first_name": data["firstName"],
+                "last_name": data["lastName"],
+                "account_id": account,
+                "group_ids": json.dumps(groups),
+                "created_at": now,
+                "updated_at": now,
+            }
             cur = db.execute(
                 "INSERT INTO users (email, email_lower, title, first_name, last_name, account_id,"
                 " group_ids, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    data["email"],
-                    data["email"].lower(),
-                    data.get("title"),
-                    data["firstName"],
-                    data["lastName"],
-                    account,
-                    json.dumps(groups),
-                    now,
-                    now,
-                ),
+                tuple(row.values()),
             )
-            row_id = cur.lastrowid
+            row["id"] = cur.lastrowid
             if send_welcome_email:
-                db.execute("INSERT INTO welcome_emails VALUES (?, ?)", (row_id, data["email"]))
-        return self._fetch("users", row_id)
+                db.execute("INSERT INTO welcome_emails VALUES (?, ?)", (row["id"], data["email"]))
+        # The row as written (users are the bulk of creates: no read-back query).
+        return shape_row("users", row)
 
     def update_user(self, uid: str, data: dict[str, Any]) -> dict[str, Any]:
         self._not_null(data, ("email", "firstName", "lastName"))

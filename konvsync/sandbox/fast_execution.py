@@ -23,6 +23,7 @@ from typing import Any, cast
 
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -39,17 +40,18 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    VariableNode,
     get_argument_values,
     get_named_type,
     is_leaf_type,
+    located_error,
+    type_from_ast,
 )
 from graphql.execution.values import get_variable_values
 
+from konvsync.sandbox.fast_inputs import Check, Fallback, NotCompiled, has_default, input_checker
+
 Project = Callable[[Any, "_Info"], Any]
-
-
-class Fallback(Exception):
-    """This request needs graphql-core's full execution."""
 
 
 @dataclass
@@ -94,10 +96,59 @@ class CompiledQuery:
         return data
 
 
-def compile_query(
+@dataclass(frozen=True)
+class _MutationField:
+    response_key: str
+    definition: GraphQLField
+    node: FieldNode
+    arguments: tuple[tuple[str, str], ...]
+    """(argument name, variable name) for each argument given."""
+    defaulted: tuple[str, ...]
+    """Variables given to arguments that have a default (they must be sent)."""
+    project: Project
+
+
+@dataclass(frozen=True)
+class CompiledMutation:
+    """Root mutation fields run one after the other, as graphql-core does;
+    each failure is that field's error and null, the others go on (the
+    contract's mutation fields are all nullable, or this is not compiled)."""
+
+    variables: tuple[tuple[str, Check], ...]
+    fields: tuple[_MutationField, ...]
+
+    def run(self, context: Any, variables: dict[str, Any] | None) -> ExecutionResult:
+        given = variables or {}
+        names = {name for name, _ in self.variables}
+        if not names.issuperset(given):
+            raise Fallback
+        if any(var not in given for field in self.fields for var in field.defaulted):
+            raise Fallback  # the schema's default applies: graphql-core's job
+        coerced = {name: check(given[name]) for name, check in self.variables if name in given}
+        info = _Info(context)
+        data: dict[str, Any] = {}
+        errors: list[GraphQLError] = []
+        for field in self.fields:
+            args = {arg: coerced[var] for arg, var in field.arguments if var in coerced}
+            try:
+                value = field.definition.resolve(None, cast(GraphQLResolveInfo, info), **args)  # type: ignore[misc]
+                data[field.response_key] = field.project(value, info)
+            except Exception as exc:
+                data[field.response_key] = None
+                errors.append(_located(exc, field))
+        return ExecutionResult(data, errors or None)
+
+
+def _located(exc: Exception, field: _MutationField) -> GraphQLError:
+    if isinstance(exc, Fallback):
+        exc = GraphQLError("internal error: the result does not fit the schema")
+    return located_error(exc, [field.node], [field.response_key])
+
+
+def compile_operation(
     schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
-) -> CompiledQuery | None:
-    """The compiled query, or None when the document is not of the shape
+) -> CompiledQuery | CompiledMutation | None:
+    """The compiled operation, or None when the document is not of the shape
     this module runs (graphql-core then executes it)."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     chosen = [
@@ -105,33 +156,83 @@ def compile_query(
         for o in operations
         if operation_name is None or (o.name is not None and o.name.value == operation_name)
     ]
-    query_type = schema.query_type
-    if len(chosen) != 1 or chosen[0].operation != OperationType.QUERY or query_type is None:
-        return None
-    operation = chosen[0]
-    if operation.directives:
+    if len(chosen) != 1 or chosen[0].directives:
         return None
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     try:
-        nodes = _field_nodes(operation.selection_set, query_type, fragments)
-        root = tuple(
-            _RootField(
-                key,
-                query_type.fields[node.name.value],
-                node,
-                _projector(query_type.fields[node.name.value].type, node, fragments),
-            )
-            for key, node in nodes
-        )
-    except (_NotCompiled, KeyError):
+        if chosen[0].operation == OperationType.QUERY:
+            return _compile_query(schema, chosen[0], fragments)
+        if chosen[0].operation == OperationType.MUTATION:
+            return _compile_mutation(schema, chosen[0], fragments)
+    except (NotCompiled, KeyError):
         return None
+    return None
+
+
+def _compile_query(
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    fragments: dict[str, FragmentDefinitionNode],
+) -> CompiledQuery:
+    query_type = schema.query_type
+    if query_type is None:
+        raise NotCompiled
+    nodes = _field_nodes(operation.selection_set, query_type, fragments)
+    root = tuple(
+        _RootField(
+            key,
+            query_type.fields[node.name.value],
+            node,
+            _projector(query_type.fields[node.name.value].type, node, fragments),
+        )
+        for key, node in nodes
+    )
     return CompiledQuery(operation, root)
 
 
-class _NotCompiled(Exception):
-    pass
+def _compile_mutation(
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    fragments: dict[str, FragmentDefinitionNode],
+) -> CompiledMutation:
+    mutation_type = schema.mutation_type
+    if mutation_type is None:
+        raise NotCompiled
+    variables = []
+    for definition in operation.variable_definitions or ():
+        var_type = type_from_ast(schema, definition.type)
+        if definition.default_value is not None or definition.directives or var_type is None:
+            raise NotCompiled
+        variables.append((definition.variable.name.value, input_checker(var_type)))  # type: ignore[arg-type]
+    fields = []
+    for key, node in _field_nodes(operation.selection_set, mutation_type, fragments):
+        definition = mutation_type.fields[node.name.value]
+        if isinstance(definition.type, GraphQLNonNull) or definition.resolve is None:
+            raise NotCompiled
+        given = {}
+        for argument in node.arguments or ():
+            if not isinstance(argument.value, VariableNode):
+                raise NotCompiled
+            given[argument.name.value] = argument.value.name.value
+        defaulted = []
+        for name, argument_definition in definition.args.items():
+            if has_default(argument_definition):
+                if name not in given:
+                    raise NotCompiled
+                defaulted.append(given[name])
+        fields.append(
+            _MutationField(
+                key,
+                definition,
+                node,
+                tuple(given.items()),
+                tuple(defaulted),
+                _projector(definition.type, node, fragments),
+            )
+        )
+    return CompiledMutation(tuple(variables), tuple(fields))
 
 
 def _field_nodes(
@@ -142,27 +243,27 @@ def _field_nodes(
     """The fields selected on ``parent`` in order, fragment spreads of its
     own type inlined; anything else is not compiled."""
     if selection_set is None:
-        raise _NotCompiled
+        raise NotCompiled
     out: list[tuple[str, FieldNode]] = []
     for selection in selection_set.selections:
         if selection.directives:
-            raise _NotCompiled
+            raise NotCompiled
         if isinstance(selection, FieldNode):
             if selection.name.value.startswith("__"):
-                raise _NotCompiled
+                raise NotCompiled
             out.append(((selection.alias or selection.name).value, selection))
         elif isinstance(selection, FragmentSpreadNode):
             fragment = fragments.get(selection.name.value)
             if fragment is None or fragment.type_condition.name.value != parent.name:
-                raise _NotCompiled
+                raise NotCompiled
             if fragment.directives or getattr(selection, "arguments", None):
-                raise _NotCompiled
+                raise NotCompiled
             out.extend(_field_nodes(fragment.selection_set, parent, fragments))
         else:
-            raise _NotCompiled
+            raise NotCompiled
     keys = [key for key, _ in out]
     if len(set(keys)) != len(keys):
-        raise _NotCompiled  # merging repeated keys is graphql-core's job
+        raise NotCompiled  # merging repeated keys is graphql-core's job
     return out
 
 
@@ -198,11 +299,11 @@ def _projector(
 
         return leaf
     if not isinstance(type_, GraphQLObjectType):
-        raise _NotCompiled  # interfaces and unions
+        raise NotCompiled  # interfaces and unions
     fields = []
     for key, child in _field_nodes(node.selection_set, type_, fragments):
         if child.arguments:
-            raise _NotCompiled
+            raise NotCompiled
         definition = type_.fields[child.name.value]
         fields.append(
             (
