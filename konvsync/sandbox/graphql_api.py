@@ -103,8 +103,8 @@ def _prefetch(ctx: RequestContext, table: str, nodes: list[dict[str, Any]]) -> N
         wanted["groups"].update(node.get("_groupIds") or node.get("_userGroupIds") or ())
     for name, pks in wanted.items():
         missing = [pk for pk in pks if (name, pk) not in ctx.cache]
-        for row in ctx.store.get_many(name, missing):
-            ctx.cache[name, row["_pk"]] = row
+        for pk, row in ctx.store.rows_by_id(name, missing).items():
+            ctx.cache[name, pk] = row
     if table == "accounts":
         by_account = ctx.store.locations_of_many([node["_pk"] for node in nodes])
         for node in nodes:
@@ -126,8 +126,7 @@ def _one(table: str, key: str, column: str, lower: bool = False) -> Resolver:
 def _cached(ctx: RequestContext, table: str, pk: int) -> dict[str, Any] | None:
     cache_key = (table, pk)
     if cache_key not in ctx.cache:
-        rows = ctx.store.get_many(table, [pk])
-        ctx.cache[cache_key] = rows[0] if rows else None
+        ctx.cache[cache_key] = ctx.store.rows_by_id(table, [pk])[pk]
     return ctx.cache[cache_key]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,9 @@ class Store:
                 ) from None
         self._db.executescript(TABLES)
         self._lock = threading.RLock()
+        self._rows: dict[tuple[str, int], dict[str, Any] | None] = {}
+        """Shaped rows that nested fields referred to, by (table, id); every
+        write empties it, so it never answers with anything stale."""
 
     def close(self) -> None:
         self._db.close()
@@ -72,6 +75,8 @@ class Store:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            finally:
+                self._rows.clear()
             self._db.execute("COMMIT")
 
     # ------------------------------------------------------------------ reads
@@ -123,6 +128,19 @@ class Store:
             rows = self._db.execute(f"SELECT * FROM {table} WHERE id IN ({marks})", ids).fetchall()
         by_id = {row["id"]: shape_row(table, row) for row in rows}
         return [by_id[i] for i in ids if i in by_id]
+
+    def rows_by_id(self, table: str, ids: Iterable[int]) -> dict[int, dict[str, Any] | None]:
+        """Shaped rows by ID (None: no such row), from the cache of referred
+        rows where it has them: pages of users refer to the same accounts
+        and groups again and again."""
+        with self._lock:
+            wanted = list(ids)
+            missing = [i for i in wanted if (table, i) not in self._rows]
+            if missing:
+                found = {row["_pk"]: row for row in self.get_many(table, missing)}
+                for i in missing:
+                    self._rows[table, i] = found.get(i)
+            return {i: self._rows[table, i] for i in wanted}
 
     def locations_of(self, account_id: int) -> list[dict[str, Any]]:
         with self._lock:

@@ -231,3 +231,29 @@ def test_unusual_variables_are_left_to_graphql_core(variables: dict[str, Any]) -
         SCHEMA, parse(query), context_value=context(fresh_store()), variable_values=variables
     )
     assert (outcome.result.errors is None) == (expected.errors is None)
+
+
+def test_rows_that_nested_fields_refer_to_are_never_served_stale() -> None:
+    store = fresh_store()
+    documents = DocumentCache(SCHEMA)
+    read = '{ user(email: "jane@acme.example") { account { externalId } groups { name } } }'
+
+    def user() -> Any:
+        return run_graphql(documents, context(store), read, {}, None).result.data
+
+    assert user() == {"user": {"account": {"externalId": "acme"}, "groups": [{"name": "Sales"}]}}
+    account = store.get("accounts", "external_id", "acme")
+    group = store.get("groups", "external_id", "sales")
+    assert account is not None and group is not None
+    rename = aliased_document(kind("accounts"), "UpdateAccount", 1)
+    run_graphql(
+        documents,
+        context(store),
+        rename,
+        {"id_0": account["id"], "input_0": {"externalId": "acme2"}},
+        None,
+    )
+    store.update_group(group["id"], {"name": "Sales EMEA"})
+    assert user() == {
+        "user": {"account": {"externalId": "acme2"}, "groups": [{"name": "Sales EMEA"}]}
+    }
