@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -277,7 +278,8 @@ def run_graphql(
             data = compiled.run(schema, context, variables)
             return GraphQLOutcome(ExecutionResult(data), False, False)
         if isinstance(compiled, CompiledMutation):
-            result = compiled.run(context, variables)
+            with _one_commit(context, len(compiled.fields)):
+                result = compiled.run(context, variables)
             result.errors = [_error_code(e) for e in result.errors] if result.errors else None
             return GraphQLOutcome(result, False, True)
     except Fallback:
@@ -289,18 +291,26 @@ def run_graphql(
         if operation_name is None or (o.name is not None and o.name.value == operation_name)
     ]
     is_mutation = any(o.operation == OperationType.MUTATION for o in chosen)
-    result = execute_sync(
-        schema,
-        document,
-        context_value=context,
-        variable_values=variables,
-        operation_name=operation_name,
-    )
+    fields = sum(len(o.selection_set.selections) for o in chosen) if is_mutation else 0
+    with _one_commit(context, fields):
+        result = execute_sync(
+            schema,
+            document,
+            context_value=context,
+            variable_values=variables,
+            operation_name=operation_name,
+        )
     if result.errors:
         result.errors = [_error_code(e) for e in result.errors]
         if result.data is None and all(e.path is None for e in result.errors):
             return GraphQLOutcome(result, True, is_mutation)
     return GraphQLOutcome(result, False, is_mutation)
+
+
+def _one_commit(context: RequestContext, mutations: int) -> AbstractContextManager[None]:
+    """A document of several mutations commits once (each is still all or
+    nothing on its own); a single mutation is its own transaction."""
+    return context.store.request() if mutations > 1 else nullcontext()
 
 
 def _error_code(error: GraphQLError) -> GraphQLError:

@@ -257,3 +257,25 @@ def test_rows_that_nested_fields_refer_to_are_never_served_stale() -> None:
     assert user() == {
         "user": {"account": {"externalId": "acme2"}, "groups": [{"name": "Sales EMEA"}]}
     }
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_batch_commits_once_and_each_mutation_still_stands_alone(compiled: bool) -> None:
+    store = fresh_store()
+    documents = DocumentCache(SCHEMA)
+    query = aliased_document(kind("users"), "CreateUser", 3)
+    if not compiled:  # the same mutations in a shape left to graphql-core
+        query = query.replace(" id", " id __typename")
+        assert compile_operation(SCHEMA, parse(query), None) is None
+    variables: dict[str, Any] = {}
+    for index, email in enumerate(["one@x.example", "JANE@acme.example", "two@x.example"]):
+        variables[f"input_{index}"] = {"email": email, "firstName": "F", "lastName": "L"}
+        variables[f"sendWelcomeEmail_{index}"] = True
+    outcome = run_graphql(documents, context(store), query, variables, None)
+    assert [e.extensions["code"] for e in outcome.result.errors or []] == ["CONFLICT"]
+    emails = [u["email"] for u in table(store, "users")]
+    assert emails[-2:] == ["one@x.example", "two@x.example"]
+    assert store.welcome_emails() == ["one@x.example", "two@x.example"]
+    # The request's transaction is over: the store takes a write of its own.
+    store.create_user({"email": "after@x.example", "firstName": "A", "lastName": "B"}, False)
+    assert table(store, "users")[-1]["email"] == "after@x.example"
