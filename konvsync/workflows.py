@@ -13,20 +13,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from konvsync import aio
 from konvsync.api.connect import PortalTarget, portal_target
 from konvsync.api.options import ConnectionOptions
-from konvsync.apply import ApplyOptions, ApplyReport, Interrupted, PlanExecutor, Progress
-from konvsync.config.loader import load_config
 from konvsync.config.model import DesiredState
 from konvsync.config.outline import ConfigOutline, outline_config
 from konvsync.errors import KonvsyncError
-from konvsync.export import ExportResult, export_portal
-from konvsync.files import write_files
 from konvsync.gcpause import gc_paused
 from konvsync.plan.changes import Plan
-from konvsync.plan.planfile import check_fresh, is_planfile, read_planfile, write_planfile
 from konvsync.plan.planner import (
     PlanOptions,
     PlanOutcome,
@@ -37,6 +33,11 @@ from konvsync.plan.planner import (
     read_remote,
 )
 from konvsync.plan.remote import RemoteState
+
+if TYPE_CHECKING:
+    # Imported where used: ``plan`` sends its first request sooner without them.
+    from konvsync.apply import ApplyOptions, ApplyReport, Progress
+    from konvsync.export import ExportResult
 
 
 @dataclass
@@ -56,6 +57,7 @@ def export_state(
     write one file per kind (all written to temporary names first, then
     renamed, so a failure leaves no half-written export)."""
     with portal_target(connection, None) as target:
+        from konvsync.export import export_portal
 
         async def run() -> ExportResult:
             async with target.client() as client:
@@ -64,6 +66,8 @@ def export_state(
         with gc_paused():
             result = aio.run(run())
     if out_dir:
+        from konvsync.files import write_files
+
         write_files({Path(out_dir) / name: text for name, text in result.files.items()})
     return result
 
@@ -78,6 +82,8 @@ def plan_config(
     with _planned(path, connection, options, on_page) as (_target, desired, outcome):
         pass
     if out_file:
+        from konvsync.plan.planfile import write_planfile
+
         write_planfile(out_file, outcome, desired.digest, desired.policy)
     return outcome
 
@@ -98,12 +104,12 @@ def _planned(
     outline = outline_config(path)
     guessed = _guessed_endpoint(connection, outline)
     if outline is None or guessed is None:
-        desired = load_config(path, allow_external_refs=True)
+        desired = _load_config(path)
         with portal_target(connection, desired.endpoint) as target:
             yield target, desired, _plan(target, desired, options, on_page)
         return
     with ThreadPoolExecutor(1, thread_name_prefix="konvsync-load") as pool:
-        loading = pool.submit(load_config, path, True)
+        loading = pool.submit(_load_config, path)
         try:
             with portal_target(connection, guessed) as target:
                 desired, outcome = _plan_while_loading(target, loading, outline, options, on_page)
@@ -116,6 +122,12 @@ def _planned(
     # The guess named another endpoint than the loaded config: plan again there.
     with portal_target(connection, desired.endpoint) as target:
         yield target, desired, _plan(target, desired, options, on_page)
+
+
+def _load_config(path: str) -> DesiredState:
+    from konvsync.config.loader import load_config
+
+    return load_config(path, allow_external_refs=True)
 
 
 def _guessed_endpoint(connection: ConnectionOptions, outline: ConfigOutline | None) -> str | None:
@@ -183,6 +195,8 @@ def apply_path(
 ) -> ApplyResult:
     """Apply a config (plan, ``confirm`` raises to stop, apply) or a saved
     plan file (re-read what it touches, refuse if stale, apply unasked)."""
+    from konvsync.plan.planfile import is_planfile
+
     if is_planfile(path):
         return _apply_saved(path, connection, apply_options, on_page, progress)
     with _planned(path, connection, plan_options, on_page) as (target, desired, outcome):
@@ -201,6 +215,8 @@ def _apply_saved(
     on_page: ProgressCallback | None,
     progress: Progress | None,
 ) -> ApplyResult:
+    from konvsync.plan.planfile import check_fresh, read_planfile
+
     saved = read_planfile(path)
     with portal_target(connection, saved.endpoint) as target:
 
@@ -224,6 +240,8 @@ def _execute(
     options: ApplyOptions,
     progress: Progress | None,
 ) -> ApplyReport:
+    from konvsync.apply import Interrupted, PlanExecutor
+
     stop = Interrupted()
 
     async def run() -> ApplyReport:

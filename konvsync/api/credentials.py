@@ -10,8 +10,6 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from konvsync.errors import CredentialsError
 
 log = logging.getLogger("konvsync.credentials")
@@ -42,6 +40,8 @@ def _from_file(path: Path) -> Credentials:
         mode = path.stat().st_mode
     except (OSError, UnicodeDecodeError) as exc:
         raise CredentialsError(f"{path}: cannot read credentials file") from exc
+    import yaml  # only for credentials files, not the environment
+
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:

@@ -17,7 +17,7 @@ import fastjsonschema
 
 from konvsync.config.model import Source
 from konvsync.config.yaml_loader import YamlList, YamlLoadError, YamlMap, empty_map, load_yaml
-from konvsync.errors import ConfigError, ConfigProblem
+from konvsync.errors import ConfigProblem
 from konvsync.resources import config_schema
 
 if TYPE_CHECKING:
@@ -37,39 +37,6 @@ class ConfigDocument:
     data: YamlMap | None
     digest: str = ""
     """sha256 of the file's bytes and of the environment values it used."""
-
-
-def discover(path: str) -> list[Path]:
-    """The YAML files of a config path: the file itself, or every
-    ``*.yaml``/``*.yml`` below a directory in sorted order."""
-    root = Path(path)
-    if root.is_file():
-        return [root]
-    if root.is_dir():
-        files: list[Path] = []
-        try:
-            for directory, subdirectories, names in os.walk(root, onerror=_raise):
-                # Hidden directories (.git, .konvsync) are skipped; symlinked
-                # directories are not followed (os.walk's default), so no loops.
-                subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
-                files.extend(
-                    Path(directory) / name
-                    for name in names
-                    if name.endswith((".yaml", ".yml")) and not name.startswith(".")
-                )
-        except OSError as exc:
-            raise ConfigError(
-                f"{exc.filename or path}: cannot read directory: {exc.strerror or exc}"
-            ) from None
-        files.sort()
-        if not files:
-            raise ConfigError(f"{path}: no *.yaml or *.yml files in this directory")
-        return files
-    raise ConfigError(f"{path}: no such file or directory")
-
-
-def _raise(error: OSError) -> None:
-    raise error
 
 
 def read_document(path: Path, problems: list[ConfigProblem]) -> ConfigDocument:

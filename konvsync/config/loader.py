@@ -8,8 +8,9 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from konvsync.config.documents import ConfigDocument, discover, read_document
+from konvsync.config.documents import ConfigDocument, read_document
 from konvsync.config.model import DesiredObject, DesiredState, Policy, Source
+from konvsync.config.paths import discover
 from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.custom_values import value_fits
 from konvsync.errors import ConfigInvalid, ConfigProblem

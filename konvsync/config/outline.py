@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from konvsync.config.documents import discover
+from konvsync.config.paths import discover
 from konvsync.errors import KonvsyncError
 
 _TOP_LEVEL_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)[ \t]*:(.*)$", re.MULTILINE)
