@@ -30,6 +30,7 @@ from konvsync.plan.planner import (
     create_plan,
     needed_kinds,
     plan_while_loading,
+    prepare,
     read_remote,
 )
 from konvsync.plan.remote import RemoteState
@@ -109,7 +110,7 @@ def _planned(
             yield target, desired, _plan(target, desired, options, on_page)
         return
     with ThreadPoolExecutor(1, thread_name_prefix="konvsync-load") as pool:
-        loading = pool.submit(_load_config, path)
+        loading = pool.submit(lambda: prepare(_load_config(path)))
         try:
             with portal_target(connection, guessed) as target:
                 desired, outcome = _plan_while_loading(target, loading, outline, options, on_page)

@@ -190,11 +190,15 @@ def _check_references(
     state: DesiredState, allow_external: bool, problems: list[ConfigProblem]
 ) -> None:
     """References to keys this config does not define, and custom field values."""
+    state.external_references = []
     for kind_name, objects in state.objects.items():
         k = kind(kind_name)
         for obj in objects.values():
             for ref in references(k, obj.data, include_parent=False):
-                if allow_external or ref.key in state.objects.get(ref.target.name, {}):
+                if ref.key in state.objects.get(ref.target.name, {}):
+                    continue
+                if allow_external:
+                    state.external_references.append((obj, ref))
                     continue
                 problems.append(
                     obj.source.problem(

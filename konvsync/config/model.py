@@ -55,6 +55,12 @@ class DesiredState:
     digest: str
     location_owners: set[str] = field(default_factory=set)
     """Keys of accounts that list ``locations`` (they own their whole set)."""
+    external_references: list[tuple[DesiredObject, Any]] | None = field(default=None, repr=False)
+    """(object, ``kinds.Reference``) for each reference to a key the config
+    does not define, found while loading: only these need the portal."""
+    normalized: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict, repr=False)
+    """Normalized data by (kind, key), filled ahead of the diff when there
+    is time for it (``planner.prepare``)."""
 
     @property
     def kinds(self) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from konvsync.config.model import DesiredObject, DesiredState, Policy
+from konvsync.config.model import DesiredObject, DesiredState
 from konvsync.kinds import KINDS, kind
 from konvsync.kinds.base import Kind
 from konvsync.kinds.locations import split_location_key
@@ -30,7 +30,7 @@ def diff_state(desired: DesiredState, remote: RemoteState) -> list[Change]:
         remote_kind = remote.get(k.name)
         if k.name == "locations":
             remote_kind = _rekey_locations(remote_kind, adopted_accounts)
-        kind_upserts, adopted = _upserts(k, wanted or {}, remote_kind, desired.policy)
+        kind_upserts, adopted = _upserts(k, wanted or {}, remote_kind, desired)
         if k.name == "accounts":
             adopted_accounts = adopted
         upserts.extend(kind_upserts)
@@ -39,14 +39,15 @@ def diff_state(desired: DesiredState, remote: RemoteState) -> list[Change]:
 
 
 def _upserts(
-    k: Kind, wanted: dict[str, DesiredObject], remote: RemoteKind, policy: Policy
+    k: Kind, wanted: dict[str, DesiredObject], remote: RemoteKind, desired: DesiredState
 ) -> tuple[list[Change], dict[str, str]]:
-    ignored = policy.ignore_changes.get(k.name, frozenset())
+    ignored = desired.policy.ignore_changes.get(k.name, frozenset())
+    normalized = desired.normalized
     changes: list[Change] = []
     adopted: dict[str, str] = {}
     adoptable = _adoptable(remote)
     for key, obj in wanted.items():
-        after = k.normalize_desired(obj.data)
+        after = normalized.get((k.name, key)) or k.normalize_desired(obj.data)
         current = remote.objects.get(key)
         if current is None:
             candidate = adoptable.pop(after.get("name"), None) if "name" in after else None

@@ -4,15 +4,15 @@ references and safety, narrow to ``--target``."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from konvsync.api.client import PortalClient
 from konvsync.api.documents import viewer_query
 from konvsync.api.pagination import read_kinds
-from konvsync.config.model import DesiredState
+from konvsync.config.model import DesiredObject, DesiredState
 from konvsync.errors import ConfigInvalid, ConfigProblem, UsageError
-from konvsync.kinds import KINDS, KINDS_BY_NAME, kind, references
+from konvsync.kinds import KINDS, KINDS_BY_NAME, Reference, kind, references
 from konvsync.kinds.locations import split_location_key
 from konvsync.plan.changes import Change, Create, Delete, Plan
 from konvsync.plan.diff import diff_state
@@ -175,22 +175,42 @@ def remote_digests(changes: list[Change], remote: RemoteState) -> dict[str, str 
 def check_references(desired: DesiredState, remote: RemoteState) -> None:
     """Every reference resolves in the config or in the portal."""
     problems: list[ConfigProblem] = []
+    for obj, ref in _outside_references(desired):
+        if ref.key in remote.get(ref.target.name).objects:
+            continue
+        k = kind(obj.kind)
+        problems.append(
+            obj.source.problem(
+                f"{k.singular} {obj.key!r}: {ref.field.name} refers to "
+                f"{ref.target.singular} {ref.written!r}, which neither the "
+                "configuration nor the portal has",
+            )
+        )
+    if problems:
+        raise ConfigInvalid(problems)
+
+
+def _outside_references(desired: DesiredState) -> Iterator[tuple[DesiredObject, Reference]]:
+    """References to keys the config does not define (the loader found them)."""
+    if desired.external_references is not None:
+        yield from desired.external_references
+        return
     for kind_name, objects in desired.objects.items():
         k = kind(kind_name)
         for obj in objects.values():
             for ref in references(k, obj.data, include_parent=False):
-                name = ref.target.name
-                if ref.key in desired.objects.get(name, {}) or ref.key in remote.get(name).objects:
-                    continue
-                problems.append(
-                    obj.source.problem(
-                        f"{k.singular} {obj.key!r}: {ref.field.name} refers to "
-                        f"{ref.target.singular} {ref.written!r}, which neither the "
-                        "configuration nor the portal has",
-                    )
-                )
-    if problems:
-        raise ConfigInvalid(problems)
+                if ref.key not in desired.objects.get(ref.target.name, {}):
+                    yield obj, ref
+
+
+def prepare(desired: DesiredState) -> DesiredState:
+    """Normalize the config's objects ahead of the diff (``plan`` does it in
+    the loader thread while the portal is still being read)."""
+    for kind_name, objects in desired.objects.items():
+        k = kind(kind_name)
+        for key, obj in objects.items():
+            desired.normalized[kind_name, key] = k.normalize_desired(obj.data)
+    return desired
 
 
 def parse_targets(targets: tuple[str, ...]) -> list[tuple[str, str | None]]:
