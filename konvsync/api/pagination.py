@@ -26,7 +26,7 @@ async def read_all(
     on_page: Callable[[str, int], None] | None = None,
     on_nodes: NodesCallback | None = None,
 ) -> list[dict[str, Any]]:
-    """Every node of ``kind``'s read query."""
+    """Every node of ``kind``'s read query (none when ``on_nodes`` takes them)."""
     operation = kind.operation(kind.read_operation)
     field = operation.selection_set.selections[0]
     name = getattr(field, "name").value  # noqa: B009 - FieldNode
@@ -38,6 +38,7 @@ async def read_all(
         )
 
     nodes: list[dict[str, Any]] = []
+    count = 0
     after: str | None = None
     pending = fetch(None)
     try:
@@ -55,11 +56,15 @@ async def read_all(
                 after = page["endCursor"]
                 pending = fetch(after)
                 await asyncio.sleep(0)  # let the request go out before the work below
-            nodes.extend(connection["nodes"])
+            count += len(connection["nodes"])
             if on_nodes:
+                # Handed over page by page, not kept: freed while the next
+                # page is on its way instead of all at once at the end.
                 on_nodes(kind.name, connection["nodes"])
+            else:
+                nodes.extend(connection["nodes"])
             if on_page:
-                on_page(kind.name, len(nodes))
+                on_page(kind.name, count)
             if not more:
                 return nodes
     finally:

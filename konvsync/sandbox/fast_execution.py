@@ -305,12 +305,15 @@ def _projector(
         if child.arguments:
             raise NotCompiled
         definition = type_.fields[child.name.value]
+        named = get_named_type(definition.type)
+        same = _UNCHANGED.get(named.name) if definition.resolve is None else None
         fields.append(
             (
                 key,
                 child.name.value,
                 definition.resolve,
                 _projector(definition.type, child, fragments),
+                same,
             )
         )
 
@@ -318,9 +321,14 @@ def _projector(
         if value is None:
             return None
         result: dict[str, Any] = {}
-        for key, name, resolve, project in fields:
+        for key, name, resolve, project, same in fields:
             raw = resolve(value, info) if resolve is not None else value.get(name)
-            result[key] = project(raw, info)
+            # A str for String/ID, a bool for Boolean: serialized as it is.
+            result[key] = raw if type(raw) is same else project(raw, info)
         return result
 
     return obj
+
+
+_UNCHANGED: dict[str, type] = {"String": str, "ID": str, "Boolean": bool}
+"""Scalars whose serializer returns a value of this Python type unchanged."""
