@@ -38,6 +38,18 @@ def test_quickstart_cold_apply_then_nothing_to_do(tmp_path: Path) -> None:
     assert noop.exit_code == 0 and "No changes." in noop.stdout
 
 
+def test_plan_and_apply_share_one_token(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    config = write_config("""\
+        konvsync: 1
+        groups: [{externalId: sales, name: Sales}]
+        """)
+    result = apply(sandbox, config)
+    assert result.exit_code == 0, result.output
+    assert sandbox.state.authority.tokens_issued == 1
+
+
 def test_every_action_end_to_end(sandbox: RunningSandbox, write_config: ConfigWriter) -> None:
     store = sandbox.store
     store.create_group({"name": "Legacy", "permissions": []})  # adopted below

@@ -32,8 +32,18 @@ class _CachedToken:
     def __init__(self) -> None:
         self._token: str | None = None
         self._expires = 0.0
-        self._lock = asyncio.Lock()
+        self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
         self.issued = 0
+
+    def _renewal_lock(self) -> asyncio.Lock:
+        """The lock that lets one request renew the token while the others
+        wait; one per event loop, as ``plan`` and ``apply`` run in two loops
+        and share the token."""
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock_loop is not loop:
+            self._lock, self._lock_loop = asyncio.Lock(), loop
+        return self._lock
 
     def invalidate(self) -> None:
         self._token = None
@@ -66,7 +76,7 @@ class OAuthTokens(_CachedToken):
         current = self._fresh()
         if current:
             return current
-        async with self._lock:
+        async with self._renewal_lock():
             current = self._fresh()
             if current:
                 return current

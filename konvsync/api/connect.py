@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 
 from konvsync import redact
 from konvsync.api.auth import JwtTokens, OAuthTokens, token_source
@@ -24,7 +25,10 @@ class PortalTarget:
     credentials: Credentials
     options: ConnectionOptions
 
+    @cached_property
     def tokens(self) -> OAuthTokens | JwtTokens:
+        """One token source for every client of this target: ``apply`` plans
+        with one client and applies with another, on one token."""
         return token_source(
             self.options.auth,
             self.credentials,
@@ -36,7 +40,7 @@ class PortalTarget:
         settings = ClientSettings(
             timeout=self.options.timeout, max_retries=self.options.max_retries
         )
-        return PortalClient(self.endpoint, self.tokens(), settings)
+        return PortalClient(self.endpoint, self.tokens, settings)
 
 
 @contextmanager
