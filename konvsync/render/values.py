@@ -9,9 +9,15 @@ _ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 """One encoder for every value (``json.dumps`` with options builds a new one per call)."""
 
 
+_ENCODE_STR = json.encoder.encode_basestring
+"""The encoder's own string step (C), without its per-call set-up."""
+
+
 def show(value: Any) -> str:
     if value is None:
         return "null"
+    if type(value) is str:
+        return _ENCODE_STR(value)
     return _ENCODE(value)
 
 
