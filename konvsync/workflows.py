@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -110,10 +111,13 @@ def _planned(
             yield target, desired, _plan(target, desired, options, on_page)
         return
     with ThreadPoolExecutor(1, thread_name_prefix="konvsync-load") as pool:
-        loading = pool.submit(lambda: prepare(_load_config(path)))
+        reads_done = threading.Event()
+        loading = pool.submit(lambda: prepare(_load_config(path), reads_done.is_set))
         try:
             with portal_target(connection, guessed) as target:
-                desired, outcome = _plan_while_loading(target, loading, outline, options, on_page)
+                desired, outcome = _plan_while_loading(
+                    target, loading, outline, options, on_page, reads_done.set
+                )
                 if _endpoint_value(connection, desired) == guessed:
                     yield target, desired, outcome
                     return
@@ -147,6 +151,7 @@ def _plan_while_loading(
     outline: ConfigOutline,
     options: PlanOptions,
     on_page: ProgressCallback | None,
+    on_read: Callable[[], None],
 ) -> tuple[DesiredState, PlanOutcome]:
     guessed_kinds = needed_kinds(outline.keys | outline.prune)
 
@@ -159,6 +164,7 @@ def _plan_while_loading(
                 target.endpoint.name,
                 options,
                 on_page,
+                on_read,
             )
 
     # Page answers are handled promptly while the loader thread holds the GIL.

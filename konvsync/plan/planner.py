@@ -110,12 +110,16 @@ async def plan_while_loading(
     endpoint_name: str,
     options: PlanOptions,
     on_page: ProgressCallback | None = None,
+    on_read: Callable[[], None] | None = None,
 ) -> tuple[DesiredState, PlanOutcome]:
     """``create_plan`` for a config still loading: read ``guessed_kinds``
-    meanwhile, then read what the guess missed and ignore what it read
-    needlessly. A config error wins over any read error."""
+    meanwhile (``on_read`` is called when that is done), then read what the
+    guess missed and ignore what it read needlessly. A config error wins over
+    any read error."""
     parse_targets(options.targets)
     reading = asyncio.ensure_future(read_nodes(client, guessed_kinds, on_page))
+    if on_read is not None:
+        reading.add_done_callback(lambda _task: on_read())
     try:
         desired = await loading
     except BaseException:
@@ -203,10 +207,13 @@ def _outside_references(desired: DesiredState) -> Iterator[tuple[DesiredObject, 
                     yield obj, ref
 
 
-def prepare(desired: DesiredState) -> DesiredState:
+def prepare(desired: DesiredState, stop: Callable[[], bool] = lambda: False) -> DesiredState:
     """Normalize the config's objects ahead of the diff (``plan`` does it in
-    the loader thread while the portal is still being read)."""
+    the loader thread while the portal is still being read; once ``stop()``
+    says the reads are done, the diff does the rest itself)."""
     for kind_name, objects in desired.objects.items():
+        if stop():
+            break
         k = kind(kind_name)
         for key, obj in objects.items():
             desired.normalized[kind_name, key] = k.normalize_desired(obj.data)
