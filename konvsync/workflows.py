@@ -112,17 +112,23 @@ def _planned(
         return
     with ThreadPoolExecutor(1, thread_name_prefix="konvsync-load") as pool:
         reads_done = threading.Event()
-        loading = pool.submit(lambda: prepare(_load_config(path), reads_done.is_set))
+        loading: Future[DesiredState] | None = None
         try:
             with portal_target(connection, guessed) as target:
-                desired, outcome = _plan_while_loading(
-                    target, loading, outline, options, on_page, reads_done.set
-                )
+                with _fine_thread_switching():
+                    loading = pool.submit(lambda: prepare(_load_config(path), reads_done.is_set))
+                    desired, outcome = _plan_while_loading(
+                        target, loading, outline, options, on_page, reads_done.set
+                    )
                 if _endpoint_value(connection, desired) == guessed:
                     yield target, desired, outcome
                     return
         except KonvsyncError:
-            loading.result()  # a config problem is reported before anything else
+            # A config problem is reported before anything else.
+            if loading is not None:
+                loading.result()
+            else:
+                _load_config(path)
             raise
     # The guess named another endpoint than the loaded config: plan again there.
     with portal_target(connection, desired.endpoint) as target:
@@ -167,12 +173,18 @@ def _plan_while_loading(
                 on_read,
             )
 
-    # Page answers are handled promptly while the loader thread holds the GIL.
+    with gc_paused():
+        return aio.run(run())
+
+
+@contextmanager
+def _fine_thread_switching() -> Iterator[None]:
+    """Switch threads every 0.5 ms instead of 5: page answers are handled
+    promptly while the loader thread computes."""
     interval = sys.getswitchinterval()
     sys.setswitchinterval(0.0005)
     try:
-        with gc_paused():
-            return aio.run(run())
+        yield
     finally:
         sys.setswitchinterval(interval)
 

@@ -300,3 +300,42 @@ def test_one_remote_object_is_adopted_once(
     assert code == 0
     assert out.count("adopts the existing group grp_1") == 1
     assert "Plan: 1 to add, 1 to change, 0 to destroy." in out
+
+
+def test_kinds_the_outline_misses_are_read_after_the_config_loads(
+    seeded: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """``prune`` written as a block list is not in the text outline: the
+    account fields it prunes are read once the config has loaded."""
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          max_delete_percent: 100
+          prune:
+            - accountFields
+        groups:
+          - {externalId: sales, name: Sales, permissions: [MANAGE_USERS, VIEW_ACCOUNT_USERS]}
+        """)
+    before = seeded.state.requests["/api"]
+    code, out, err = plan(seeded, config, "--detailed-exitcode")
+    assert code == 2, err
+    assert "# accountFields/tier will be destroyed" in out
+    assert "# accountFields/region will be destroyed" in out
+    assert "groups/" not in out
+    # viewer, groups, then account fields: one page each, nothing read twice
+    assert seeded.state.requests["/api"] - before == 3
+
+
+def test_a_config_problem_wins_over_an_unreachable_portal(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    config = write_config("""\
+        konvsync: 1
+        endpoint: http://127.0.0.1:9
+        users:
+          - {email: a@b.example, firstName: A, lastNme: B}
+        """)
+    result = invoke(["plan", str(config)])
+    assert result.exit_code == 1
+    assert "unknown key" in result.stderr and "lastNme" in result.stderr
+    assert "cannot" not in result.stderr.lower()
