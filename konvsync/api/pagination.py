@@ -79,6 +79,12 @@ async def read_kinds(
     on_page: Callable[[str, int], None] | None = None,
     on_nodes: NodesCallback | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """``read_all`` for several kinds concurrently, keyed by kind name."""
-    results = await asyncio.gather(*(read_all(client, k, on_page, on_nodes) for k in kinds))
-    return {k.name: nodes for k, nodes in zip(kinds, results, strict=True)}
+    """``read_all`` for several kinds concurrently, keyed by kind name.
+
+    The kinds start in reverse order: users come last in apply order and are
+    by far the longest chain of pages, so their first request goes out (and
+    is served) first, and the other kinds' pages queue behind it rather
+    than delay it."""
+    ordered = list(reversed(kinds))
+    results = await asyncio.gather(*(read_all(client, k, on_page, on_nodes) for k in ordered))
+    return {k.name: nodes for k, nodes in zip(ordered, results, strict=True)}

@@ -78,9 +78,9 @@ async def read_nodes(
     builder: RemoteStateBuilder | None = None,
 ) -> RemoteRead:
     builder = builder or RemoteStateBuilder()
-    viewer_task = client.execute(viewer_query(), label="Viewer")
     nodes_task = read_kinds(client, [kind(n) for n in kind_names], on_page, builder.add)
-    viewer, _nodes = await asyncio.gather(viewer_task, nodes_task)
+    viewer_task = client.execute(viewer_query(), label="Viewer")
+    _nodes, viewer = await asyncio.gather(nodes_task, viewer_task)
     return RemoteRead(builder, viewer.raise_for_errors("viewer")["viewer"]["portalName"])
 
 
