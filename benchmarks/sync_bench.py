@@ -20,6 +20,7 @@ prints konvsync's speed-up over it.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import math
 import os
@@ -248,6 +249,11 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true")
     options = parser.parse_args()
     n = options.users
+    # As installed from a wheel: pip byte-compiles a package when it installs
+    # it, but an editable install under PYTHONDONTWRITEBYTECODE (set on some
+    # CI machines) never caches bytecode, and each fresh process below would
+    # compile konvsync's sources again. Both clients import konvsync.
+    compileall.compile_dir(str(HERE.parent / "konvsync"), quiet=1)
     with tempfile.TemporaryDirectory(prefix="konvsync-bench-") as tmp:
         workdir = Path(tmp)
         full, changed = workdir / "full.yaml", workdir / "changed.yaml"
