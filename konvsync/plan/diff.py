@@ -47,16 +47,16 @@ def _upserts(
     adopted: dict[str, str] = {}
     adoptable = _adoptable(remote)
     for key, obj in wanted.items():
-        after = normalized.get((k.name, key)) or k.normalize_desired(obj.data)
         current = remote.objects.get(key)
+        if current is None and not adoptable:
+            # Nothing to compare with or adopt (every object of a cold apply).
+            changes.append(_create(k, key, obj))
+            continue
+        after = normalized.get((k.name, key)) or k.normalize_desired(obj.data)
         if current is None:
             candidate = adoptable.pop(after.get("name"), None) if "name" in after else None
             if candidate is None:
-                changes.append(
-                    Create(
-                        k.name, key, None, k.normalize_desired(obj.data, True), source=obj.source
-                    )
-                )
+                changes.append(_create(k, key, obj))
                 continue
             current = candidate
             adopted[candidate.id] = key
@@ -87,6 +87,10 @@ def _upserts(
         else:
             changes.append(Update(k.name, key, before, compared, fields, current.id, obj.source))
     return changes, adopted
+
+
+def _create(k: Kind, key: str, obj: DesiredObject) -> Create:
+    return Create(k.name, key, None, k.normalize_desired(obj.data, True), source=obj.source)
 
 
 def _adoptable(remote: RemoteKind) -> dict[Any, RemoteObject]:
