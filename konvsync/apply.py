@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from konvsync.api.batching import MutationCall, MutationOutcome, run_mutations
+from konvsync.api.batching import CallNotBuilt, MutationCall, MutationOutcome, run_mutations
 from konvsync.api.client import PortalClient
 from konvsync.api.documents import operation_text
 from konvsync.api.pagination import read_all
@@ -158,17 +158,9 @@ class PlanExecutor:
     async def _send(self, changes: list[Change], advance: Callable[[int], None]) -> list[Change]:
         """Send ``changes``; return the creates to send again (ambiguous and
         not found on read-back)."""
-        calls: list[MutationCall] = []
-        sendable: list[Change] = []
-        for change in changes:
-            try:
-                calls.append(self._call(change))
-                sendable.append(change)
-            except KeyError as exc:
-                self._record(change, "failed", f"cannot resolve reference {exc.args[0]}")
         outcomes = await run_mutations(
             self.client,
-            calls,
+            [self._call(change) for change in changes],
             self.options.batch_size,
             self.options.parallelism,
             on_done=advance,
@@ -176,7 +168,7 @@ class PlanExecutor:
         )
         resend: list[Change] = []
         ambiguous: list[Change] = []
-        for change, outcome in zip(sendable, outcomes, strict=True):
+        for change, outcome in zip(changes, outcomes, strict=True):
             if outcome.ambiguous and isinstance(change, Create):
                 ambiguous.append(change)
             else:
@@ -265,30 +257,33 @@ class PlanExecutor:
     # --------------------------------------------------------------- helpers
 
     def _call(self, change: Change) -> MutationCall:
+        """The mutation for ``change``; its variables are built when its
+        batch goes out."""
         k = kind(change.kind)
         if isinstance(change, Delete):
             return MutationCall(k, k.delete_operation, {"id": change.remote_id})
+        operation = k.update_operation if isinstance(change, Update) else k.create_operation
+        return MutationCall(k, operation, lambda: self._variables(change))
+
+    def _variables(self, change: Change) -> dict[str, Any]:
+        k = kind(change.kind)
         after = change.after or {}
         if isinstance(change, Update):
             values = {name: after.get(name) for name in change.changed_fields()}
-            return MutationCall(
-                k,
-                k.update_operation,
-                {"id": change.remote_id, "input": k.build_input(values, self._id)},
-            )
+            return {"id": change.remote_id, "input": k.build_input(values, self._id)}
         variables: dict[str, Any] = {"input": k.build_input(after, self._id)}
         if k.parent is not None:
             parent_key, _ = split_location_key(change.key)
             variables["accountId"] = self._id(k.parent, parent_key)
         if k.name == "users":
             variables["sendWelcomeEmail"] = self.options.send_welcome_email
-        return MutationCall(k, k.create_operation, variables)
+        return variables
 
     def _id(self, kind_name: str, key: str) -> str:
         try:
             return self.ids[kind_name, key]
         except KeyError:
-            raise KeyError(f"{kind_name}/{key}") from None
+            raise CallNotBuilt(f"cannot resolve reference {kind_name}/{key}") from None
 
     def _blocker(self, change: Change) -> str | None:
         if isinstance(change, Delete):

@@ -16,16 +16,26 @@ from konvsync.errors import AmbiguousRequestError, KonvsyncError
 from konvsync.kinds.base import Kind
 
 
+class CallNotBuilt(Exception):
+    """A call's variables cannot be built (e.g. a reference has no ID)."""
+
+
 @dataclass(frozen=True)
 class MutationCall:
     kind: Kind
     operation: str
     """Operation name in the kind's .graphql file, e.g. ``CreateUser``."""
-    variables: dict[str, Any]
+    variables: dict[str, Any] | Callable[[], dict[str, Any]]
+    """Or how to build them, just before the call's batch is sent (IDs made
+    by earlier steps are known then, and 10,000 calls are not all built
+    before the first batch can go)."""
 
     @property
     def retry_safe(self) -> bool:
         return not self.operation.startswith("Create")
+
+    def built_variables(self) -> dict[str, Any]:
+        return self.variables() if callable(self.variables) else self.variables
 
 
 @dataclass(frozen=True)
@@ -86,13 +96,31 @@ async def run_mutations(
     return [by_index[i] for i in range(len(calls))]
 
 
-async def _send_batch(client: PortalClient, batch: list[MutationCall]) -> list[MutationOutcome]:
+async def _send_batch(client: PortalClient, calls: list[MutationCall]) -> list[MutationOutcome]:
+    """One request for the calls whose variables can be built; an outcome
+    for every call, in order."""
+    unbuilt: dict[int, MutationOutcome] = {}
+    batch: list[MutationCall] = []
+    variables: dict[str, Any] = {}
+    for position, call in enumerate(calls):
+        try:
+            built = call.built_variables()
+        except CallNotBuilt as exc:
+            unbuilt[position] = MutationOutcome(call, error=str(exc))
+            continue
+        for name, value in built.items():
+            variables[f"{name}_{len(batch)}"] = value
+        batch.append(call)
+    sent = await _send_built(client, batch, variables) if batch else []
+    outcomes = iter(sent)
+    return [unbuilt.get(position) or next(outcomes) for position in range(len(calls))]
+
+
+async def _send_built(
+    client: PortalClient, batch: list[MutationCall], variables: dict[str, Any]
+) -> list[MutationOutcome]:
     first = batch[0]
     document = aliased_document(first.kind, first.operation, len(batch))
-    variables: dict[str, Any] = {}
-    for index, call in enumerate(batch):
-        for name, value in call.variables.items():
-            variables[f"{name}_{index}"] = value
     try:
         response = await client.execute(
             document,

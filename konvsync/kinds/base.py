@@ -19,7 +19,7 @@ from graphql import DocumentNode, OperationDefinitionNode, parse
 
 Shape = Literal["scalar", "set", "list", "map", "object"]
 IdResolver = Callable[[str, str], str]
-"""(kind, natural key) -> server ID; raises KeyError when unknown."""
+"""(kind, natural key) -> server ID; raises (an exception of the caller's choice) when unknown."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from konvsync.api.auth import token_source
-from konvsync.api.batching import MutationCall, run_mutations
+from konvsync.api.batching import CallNotBuilt, MutationCall, run_mutations
 from konvsync.api.client import ClientSettings, PortalClient
 from konvsync.api.credentials import Credentials
 from konvsync.api.endpoints import Endpoint, resolve_endpoint
@@ -195,6 +195,30 @@ def test_one_failing_mutation_in_a_batch_does_not_fail_the_others(sandbox: Runni
     assert outcomes[0].data["id"] == sandbox.store.get("groups", "external_id", "a")["id"]  # type: ignore[index]
     assert sandbox.state.requests["/api"] == 2
     assert sandbox.store.count("groups") == 4
+
+
+def test_a_call_that_cannot_be_built_fails_alone_and_is_not_sent(
+    sandbox: RunningSandbox,
+) -> None:
+    groups = kind("groups")
+
+    def unresolvable() -> dict[str, Any]:
+        raise CallNotBuilt("cannot resolve reference groups/ghost")
+
+    calls = [
+        MutationCall(groups, "CreateGroup", lambda: {"input": {"externalId": "a", "name": "A"}}),
+        MutationCall(groups, "CreateGroup", unresolvable),
+        MutationCall(groups, "CreateGroup", {"input": {"externalId": "b", "name": "B"}}),
+    ]
+
+    async def send(client: PortalClient) -> list[Any]:
+        return await run_mutations(client, calls, batch_size=50, parallelism=2)
+
+    outcomes = run(sandbox, send)
+    assert [o.ok for o in outcomes] == [True, False, True]
+    assert outcomes[1].error == "cannot resolve reference groups/ghost"
+    assert sandbox.state.requests["/api"] == 1
+    assert sandbox.store.count("groups") == 2
 
 
 def test_endpoint_resolution() -> None:

@@ -344,7 +344,7 @@ def test_a_config_problem_wins_over_an_unreachable_portal(
 def test_an_empty_portal_is_read_once(sandbox: RunningSandbox, write_config: ConfigWriter) -> None:
     config = write_config(BASE)
     before = sandbox.state.requests["/api"]
-    code, out, err = plan(sandbox, config, "--detailed-exitcode")
+    code, _out, err = plan(sandbox, config, "--detailed-exitcode")
     assert code == 2, err
     # viewer + one (empty) page of groups, accountFields, accounts and users
     assert sandbox.state.requests["/api"] - before == 5
