@@ -286,6 +286,8 @@ class PlanExecutor:
             raise CallNotBuilt(f"cannot resolve reference {kind_name}/{key}") from None
 
     def _blocker(self, change: Change) -> str | None:
+        if not self.unavailable:
+            return None  # nothing has failed or been skipped: nothing blocks
         if isinstance(change, Delete):
             if change.cascade:
                 parent, _ = split_location_key(change.key)
