@@ -400,6 +400,6 @@ def test_references_to_adopted_objects_resolve_in_the_same_run(
     assert "Resources: 2 added, 3 changed, 0 destroyed." in result.stdout
     assert store.count("groups") == 1 and store.count("accounts") == 1
     user = store.get("users", "email_lower", "u@acme.example")
-    assert user is not None and user["_groupIds"] == [group["_pk"]]
+    assert user is not None and list(user["_groupIds"]) == [group["_pk"]]
     assert user["_accountId"] == account["_pk"]
     assert plan_code(sandbox, config) == 0

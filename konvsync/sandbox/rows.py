@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import json
 import sqlite3
+from functools import lru_cache
 from typing import Any
 
 from konvsync.custom_values import value_fits
@@ -81,6 +82,13 @@ def format_id(table: str, row_id: int) -> str:
     return f"{PREFIX[table]}_{row_id}"
 
 
+@lru_cache(maxsize=65536)
+def _ids(text: str) -> tuple[int, ...]:
+    """A stored list of row IDs; users share a few such lists, so each text
+    is parsed once (a tuple: the same one is handed to every row)."""
+    return tuple(json.loads(text))
+
+
 def shape_row(table: str, row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
     """A row in the API's shape (camelCase, string IDs; ``_`` keys are internal)."""
     out: dict[str, Any] = {"id": format_id(table, row["id"]), "_pk": row["id"]}
@@ -105,7 +113,7 @@ def shape_row(table: str, row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
             externalId=row["external_id"],
             name=row["name"],
             website=row["website"],
-            _userGroupIds=json.loads(row["user_group_ids"]),
+            _userGroupIds=_ids(row["user_group_ids"]),
             customFields=json.loads(row["custom_fields"]),
             createdAt=row["created_at"],
             updatedAt=row["updated_at"],
@@ -124,7 +132,7 @@ def shape_row(table: str, row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
             firstName=row["first_name"],
             lastName=row["last_name"],
             _accountId=row["account_id"],
-            _groupIds=json.loads(row["group_ids"]),
+            _groupIds=_ids(row["group_ids"]),
             createdAt=row["created_at"],
             updatedAt=row["updated_at"],
         )

@@ -70,6 +70,10 @@ class SandboxState:
 STATE: web.AppKey[SandboxState] = web.AppKey("state", SandboxState)
 
 
+_ENCODE_JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+"""Compact JSON (answers are data, not documents for people), one encoder for all."""
+
+
 def _json(
     payload: Any,
     status: int = 200,
@@ -77,7 +81,7 @@ def _json(
     headers: dict[str, str] | None = None,
 ) -> web.Response:
     return web.Response(
-        text=json.dumps(payload),
+        text=_ENCODE_JSON(payload),
         status=status,
         headers=headers,
         content_type=content_type,
