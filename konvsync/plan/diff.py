@@ -60,6 +60,8 @@ def _upserts(
                 continue
             current = candidate
             adopted[candidate.id] = key
+        if not ignored and current.data == after:
+            continue  # the common case, compared at C speed
         compared = {
             name: value
             for name, value in after.items()
