@@ -72,12 +72,9 @@ class RemoteRead:
 
 
 async def read_nodes(
-    client: PortalClient,
-    kind_names: list[str],
-    on_page: ProgressCallback | None = None,
-    builder: RemoteStateBuilder | None = None,
+    client: PortalClient, kind_names: list[str], on_page: ProgressCallback | None = None
 ) -> RemoteRead:
-    builder = builder or RemoteStateBuilder()
+    builder = RemoteStateBuilder()
     nodes_task = read_kinds(client, [kind(n) for n in kind_names], on_page, builder.add)
     viewer_task = client.execute(viewer_query(), label="Viewer")
     _nodes, viewer = await asyncio.gather(nodes_task, viewer_task)
