@@ -1,4 +1,7 @@
-"""``asyncio.run`` for results of any size.
+"""asyncio helpers: ``run`` for results of any size, ``gather`` that leaves
+nothing running behind a failure.
+
+``run``:
 
 When ``asyncio.run`` restores the SIGINT handler it replaced, CPython's
 ``signal.signal`` turns the old handler into an enum member or, failing
@@ -11,7 +14,7 @@ out of that repr.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -34,3 +37,18 @@ async def _boxed(coroutine: Coroutine[Any, Any, T]) -> _Box[T]:
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     """``asyncio.run(coroutine)``."""
     return asyncio.run(_boxed(coroutine)).value
+
+
+async def gather(*awaitables: Awaitable[Any]) -> list[Any]:
+    """``asyncio.gather``, except that when one fails the others are
+    cancelled and waited for before the failure is raised: no request is
+    left in flight on a connection that is about to close (``asyncio.run``
+    would otherwise report its failure during shutdown, after ours)."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -205,3 +206,47 @@ def test_global_options_are_accepted_after_the_command(
         ]
     )
     assert planned.exit_code == 2, planned.output  # the later --endpoint wins
+
+
+def test_a_failed_read_leaves_nothing_in_flight(tmp_path: Path) -> None:
+    """One kind's page breaks the contract while the viewer's answer is slow:
+    the read in flight is cancelled before the connection closes, so the
+    output is the one error line and nothing from asyncio's shutdown."""
+    import http.server
+    import json as jsonlib
+    import threading
+    import time as timelib
+
+    class SlowViewerPortal(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            request = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if self.path == "/oauth/token":
+                body: dict[str, object] = {"access_token": "t", "expires_in": 3600}
+            elif b"viewer" in request:
+                timelib.sleep(0.5)
+                body = {"data": {"viewer": {"apiKey": "k", "portalName": "P"}}}
+            else:
+                body = {"data": {"groups": {"nodes": []}}}  # no pageInfo
+            payload = jsonlib.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            with contextlib.suppress(OSError):
+                self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowViewerPortal)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = tmp_path / "c.yaml"
+        config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = invoke(["--endpoint", url, "plan", str(config)])
+    finally:
+        server.shutdown()
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: unexpected KeyError"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from konvsync import aio
 from konvsync.api.client import PortalClient, Response
 from konvsync.api.documents import operation_text
 from konvsync.errors import RemoteError
@@ -92,5 +93,5 @@ async def read_kinds(
     is served) first, and the other kinds' pages queue behind it rather
     than delay it."""
     ordered = list(reversed(kinds))
-    results = await asyncio.gather(*(read_all(client, k, on_page, on_nodes) for k in ordered))
+    results = await aio.gather(*(read_all(client, k, on_page, on_nodes) for k in ordered))
     return {k.name: nodes for k, nodes in zip(ordered, results, strict=True)}

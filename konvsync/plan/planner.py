@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from konvsync import aio
 from konvsync.api.client import PortalClient
 from konvsync.api.documents import viewer_query
 from konvsync.api.pagination import read_kinds
@@ -77,7 +78,7 @@ async def read_nodes(
     builder = RemoteStateBuilder()
     nodes_task = read_kinds(client, [kind(n) for n in kind_names], on_page, builder.add)
     viewer_task = client.execute(viewer_query(), label="Viewer")
-    _nodes, viewer = await asyncio.gather(nodes_task, viewer_task)
+    _nodes, viewer = await aio.gather(nodes_task, viewer_task)
     return RemoteRead(builder, viewer.raise_for_errors("viewer")["viewer"]["portalName"])
 
 
