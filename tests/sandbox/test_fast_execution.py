@@ -215,6 +215,7 @@ def test_a_read_only_connection_is_refused_per_field_as_graphql_core() -> None:
         {"input_0": {"email": "a@b.c", "nick": "A"}, "sendWelcomeEmail_0": False},
         {"input_0": {"email": "a@b.c", "firstName": "A", "lastName": "B"}},  # schema default
         {"input_0": {"email": "a@b.c", "firstName": "A", "lastName": "B", "groupIds": "Group_1"}},
+        {"sendWelcomeEmail_0": False},  # a required variable left out
     ],
 )
 def test_unusual_variables_are_left_to_graphql_core(variables: dict[str, Any]) -> None:
