@@ -115,8 +115,8 @@ def _exact(python_type: type) -> Check:
 
 
 def _object_checker(type_: GraphQLInputObjectType, outer: frozenset[str]) -> Check:
-    if type_.name in outer:
-        raise NotCompiled  # a recursive input type
+    if type_.name in outer or getattr(type_, "is_one_of", False):
+        raise NotCompiled  # a recursive input type, or @oneOf's extra rule
     inside = outer | {type_.name}
     fields = []
     for name, field in type_.fields.items():
