@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from konvsync.resources import konvert_sdl
-from tests.conftest import KEY, SECRET, SandboxFactory, invoke
+from tests.conftest import KEY, SECRET, CliRun, SandboxFactory, invoke
 
 
 def test_doctor_against_the_sandbox_passes(sandbox_factory: SandboxFactory) -> None:
@@ -140,43 +141,49 @@ def test_usage_errors_exit_1() -> None:
     assert result.exit_code == 1 and "plain http" in result.stderr
 
 
-def test_an_answer_outside_the_contract_is_one_line(write_config: object, tmp_path: Path) -> None:
-    """A fake portal (the true boundary) whose /api answers break the contract:
-    konvsync says so in one line, never with a traceback."""
+def plan_against_fake_portal(tmp_path: Path, answer: Callable[[str, bytes], object]) -> CliRun:
+    """``plan`` of a one-group config against a fake portal (the true
+    boundary) that answers each POST with ``answer(path, body)`` as JSON."""
     import http.server
     import json as jsonlib
     import threading
 
-    class BrokenPortal(http.server.BaseHTTPRequestHandler):
+    class FakePortal(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            if self.path == "/oauth/token":
-                body = {
-                    "access_token": "fake-token-value",
-                    "token_type": "Bearer",
-                    "expires_in": 3600,
-                }
-            else:  # a page without pageInfo, a viewer without portalName
-                body = {"data": {"viewer": {"apiKey": "k"}, "groups": {"nodes": []}}}
-            payload = jsonlib.dumps(body).encode()
+            request = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            payload = jsonlib.dumps(answer(self.path, request)).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(payload)
+            with contextlib.suppress(OSError):  # the client may have gone already
+                self.wfile.write(payload)
 
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), BrokenPortal)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakePortal)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         config = tmp_path / "c.yaml"
         config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        result = invoke(["--endpoint", url, "plan", str(config)])
+        return invoke(["--endpoint", url, "plan", str(config)])
     finally:
         server.shutdown()
+
+
+def test_an_answer_outside_the_contract_is_one_line(write_config: object, tmp_path: Path) -> None:
+    """A fake portal whose /api answers break the contract: konvsync says so
+    in one line, never with a traceback."""
+
+    def answer(path: str, _request: bytes) -> object:
+        if path == "/oauth/token":
+            return {"access_token": "fake-token-value", "token_type": "Bearer", "expires_in": 3600}
+        # a page without pageInfo, a viewer without portalName
+        return {"data": {"viewer": {"apiKey": "k"}, "groups": {"nodes": []}}}
+
+    result = plan_against_fake_portal(tmp_path, answer)
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert result.stderr.startswith("Error: unexpected KeyError")
@@ -212,41 +219,17 @@ def test_a_failed_read_leaves_nothing_in_flight(tmp_path: Path) -> None:
     """One kind's page breaks the contract while the viewer's answer is slow:
     the read in flight is cancelled before the connection closes, so the
     output is the one error line and nothing from asyncio's shutdown."""
-    import http.server
-    import json as jsonlib
-    import threading
     import time as timelib
 
-    class SlowViewerPortal(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            request = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            if self.path == "/oauth/token":
-                body: dict[str, object] = {"access_token": "t", "expires_in": 3600}
-            elif b"viewer" in request:
-                timelib.sleep(0.5)
-                body = {"data": {"viewer": {"apiKey": "k", "portalName": "P"}}}
-            else:
-                body = {"data": {"groups": {"nodes": []}}}  # no pageInfo
-            payload = jsonlib.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            with contextlib.suppress(OSError):
-                self.wfile.write(payload)
+    def answer(path: str, request: bytes) -> object:
+        if path == "/oauth/token":
+            return {"access_token": "t", "expires_in": 3600}
+        if b"viewer" in request:
+            timelib.sleep(0.5)
+            return {"data": {"viewer": {"apiKey": "k", "portalName": "P"}}}
+        return {"data": {"groups": {"nodes": []}}}  # no pageInfo
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowViewerPortal)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        config = tmp_path / "c.yaml"
-        config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        result = invoke(["--endpoint", url, "plan", str(config)])
-    finally:
-        server.shutdown()
+    result = plan_against_fake_portal(tmp_path, answer)
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: unexpected KeyError"), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
