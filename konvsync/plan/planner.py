@@ -95,10 +95,10 @@ async def create_plan(
     options: PlanOptions,
     on_page: ProgressCallback | None = None,
 ) -> PlanOutcome:
-    parse_targets(options.targets)
+    targets = parse_targets(options.targets)  # a usage error before any read
     names = kinds_to_read(desired)
     remote = await read_remote(client, names, on_page)
-    return plan_against(desired, remote, names, endpoint_name, options)
+    return plan_against(desired, remote, names, endpoint_name, options, targets)
 
 
 async def plan_while_loading(
@@ -114,7 +114,7 @@ async def plan_while_loading(
     meanwhile (``on_read`` is called when that is done), then read what the
     guess missed and ignore what it read needlessly. A config error wins over
     any read error."""
-    parse_targets(options.targets)
+    targets = parse_targets(options.targets)  # a usage error before any read
     reading = asyncio.ensure_future(read_nodes(client, guessed_kinds, on_page))
     if on_read is not None:
         reading.add_done_callback(lambda _task: on_read())
@@ -130,7 +130,9 @@ async def plan_while_loading(
     if missing:
         builder = remote_read.builder
         await read_kinds(client, [kind(n) for n in missing], on_page, builder.add)
-    outcome = plan_against(desired, remote_read.state(names), names, endpoint_name, options)
+    outcome = plan_against(
+        desired, remote_read.state(names), names, endpoint_name, options, targets
+    )
     return desired, outcome
 
 
@@ -140,9 +142,10 @@ def plan_against(
     read_kind_names: list[str],
     endpoint_name: str,
     options: PlanOptions,
+    targets: list[tuple[str, str | None]],
 ) -> PlanOutcome:
-    """The plan from the config and the portal as read."""
-    targets = parse_targets(options.targets)
+    """The plan from the config and the portal as read (``targets``: the
+    parsed ``options.targets``)."""
     check_portal(desired, remote)
     check_references(desired, remote)
     changes = diff_state(desired, remote)
