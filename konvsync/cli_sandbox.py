@@ -65,6 +65,14 @@ from konvsync.errors import EXIT_OK
 )
 @click.option("--fault-seed", type=int, default=None, help="Seed for the fault dice.")
 @click.option("--read-only", is_flag=True, help="Answer every mutation with FORBIDDEN.")
+@click.option(
+    "--ignore-field",
+    "ignore_fields",
+    multiple=True,
+    metavar="FIELD",
+    help="Update mutations answer as if they stored this input field (e.g. name) but "
+    "keep the old value: a server that silently ignores a field. Repeatable.",
+)
 def sandbox(
     host: str,
     port: int,
@@ -81,6 +89,7 @@ def sandbox(
     page_cap: int | None,
     fault_seed: int | None,
     read_only: bool,
+    ignore_fields: tuple[str, ...],
 ) -> int:
     """Run the local Konvert sandbox: POST /oauth/token and POST /api.
 
@@ -115,6 +124,7 @@ def sandbox(
             drop_after_commit_rate=drop_after_commit_rate,
             page_cap=page_cap,
             seed=fault_seed,
+            ignore_fields=ignore_fields,
         ),
     )
     secret_text = (

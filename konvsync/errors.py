@@ -84,6 +84,19 @@ class RemoteError(KonvsyncError):
         super().__init__(f"{message} ({code})")
 
 
+class ContractError(KonvsyncError):
+    """The portal answered something the API contract does not allow: a
+    field missing or of the wrong type, a read that does not add up. Nothing
+    is planned or written on the strength of such an answer."""
+
+    PREFIX = "the portal's answer does not fit the API contract: "
+
+    def __init__(self, operation: str, detail: str) -> None:
+        self.operation = operation
+        self.detail = detail
+        super().__init__(f"{self.PREFIX}{operation}: {detail}")
+
+
 class PlanError(KonvsyncError):
     """The plan cannot be made (conflicting remote objects, broken references)."""
 

@@ -10,9 +10,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from konvsync.api.client import PortalClient
+from graphql import FieldNode
+
+from konvsync.api.answers import Misfit, check_field, format_path
+from konvsync.api.client import PortalClient, error_code
 from konvsync.api.documents import aliased_document
-from konvsync.errors import AmbiguousRequestError, KonvsyncError
+from konvsync.errors import AmbiguousRequestError, ContractError, KonvsyncError
 from konvsync.kinds.base import Kind
 
 
@@ -127,6 +130,7 @@ async def _send_built(
             variables,
             retry_safe=first.retry_safe,
             label=f"{first.operation} x{len(batch)}",
+            verify=False,  # alias by alias below: each succeeds or fails on its own
         )
     except AmbiguousRequestError as exc:
         return [MutationOutcome(call, error=str(exc), ambiguous=True) for call in batch]
@@ -135,20 +139,36 @@ async def _send_built(
     errors: dict[str, dict[str, Any]] = {}
     general: list[dict[str, Any]] = []
     for error in response.errors:
-        path = error.get("path") or []
-        if path and isinstance(path[0], str):
+        path = error.get("path")
+        if isinstance(path, list) and path and isinstance(path[0], str):
             errors.setdefault(path[0], error)
         else:
             general.append(error)
     data = response.data or {}
+    field = _root_field(first)
     outcomes = []
     for index, call in enumerate(batch):
         alias = f"m{index}"
         found = errors.get(alias) or (general[0] if general else None)
         if found is not None or data.get(alias) is None:
             error = found or {"message": "no result returned"}
-            code = (error.get("extensions") or {}).get("code", "INTERNAL")
-            outcomes.append(MutationOutcome(call, error=str(error.get("message")), code=code))
-        else:
-            outcomes.append(MutationOutcome(call, data=data[alias]))
+            outcomes.append(
+                MutationOutcome(call, error=str(error["message"]), code=error_code(error))
+            )
+            continue
+        try:
+            check_field(document, alias, data[alias])
+        except Misfit as misfit:
+            where = format_path((field, *misfit.path[1:]))
+            problem = str(ContractError(first.operation, f"{where} {misfit.problem}"))
+            outcomes.append(MutationOutcome(call, error=problem, code="CONTRACT"))
+            continue
+        outcomes.append(MutationOutcome(call, data=data[alias]))
     return outcomes
+
+
+def _root_field(call: MutationCall) -> str:
+    """The mutation field of ``call``'s operation: ``createGroup``."""
+    selection = call.kind.operation(call.operation).selection_set.selections[0]
+    assert isinstance(selection, FieldNode)
+    return selection.name.value

@@ -25,9 +25,16 @@ import aiohttp
 from gql.transport.aiohttp import AIOHTTPTransport
 from graphql import DocumentNode, print_ast
 
+from konvsync.api.answers import Misfit, check_data, describe
 from konvsync.api.auth import TokenSource
 from konvsync.api.endpoints import Endpoint
-from konvsync.errors import AmbiguousRequestError, AuthError, RemoteError, TransportError
+from konvsync.errors import (
+    AmbiguousRequestError,
+    AuthError,
+    ContractError,
+    RemoteError,
+    TransportError,
+)
 
 log = logging.getLogger("konvsync.api")
 
@@ -39,6 +46,8 @@ class ClientSettings:
     retry_after_cap: float = 60.0
     backoff_base: float = 0.25
     backoff_cap: float = 15.0
+    max_answer_bytes: int = 64 * 1024 * 1024
+    """Answers larger than this are refused, not buffered."""
 
 
 @dataclass
@@ -50,8 +59,7 @@ class Response:
         """The data, or a ``RemoteError`` naming the first error."""
         if self.errors:
             error = self.errors[0]
-            code = (error.get("extensions") or {}).get("code", "INTERNAL")
-            raise RemoteError(f"{what}: {error.get('message', 'error')}", code)
+            raise RemoteError(f"{what}: {error['message']}", error_code(error))
         if self.data is None:
             raise RemoteError(f"{what}: the API returned no data", "INTERNAL")
         return self.data
@@ -75,12 +83,26 @@ class _NotSent(Exception):
     """The connection failed before the request left: always safe to retry."""
 
 
-class _Transport(AIOHTTPTransport):
-    """gql's aiohttp transport, raising with the status and Retry-After of
-    the response that failed (gql keeps only the last response's headers,
-    which concurrent requests overwrite)."""
+class _AnswerTooLarge(Exception):
+    pass
 
-    async def execute_with(self, payload: dict[str, Any], headers: dict[str, str]) -> Any:
+
+@dataclass(frozen=True)
+class _RawAnswer:
+    status: int
+    content_type: str
+    body: bytes
+
+
+class _Transport(AIOHTTPTransport):
+    """gql's aiohttp transport (connection pool, session), raising with the
+    status and Retry-After of the response that failed (gql keeps only the
+    last response's headers, which concurrent requests overwrite), and
+    reading the body itself, up to a size cap."""
+
+    async def execute_with(
+        self, payload: dict[str, Any], headers: dict[str, str], max_bytes: int
+    ) -> _RawAnswer:
         """POST ``payload`` as is: konvsync's documents are its own validated
         ``.graphql`` text, so they are not parsed and printed again per
         request (which cost more CPU than the rest of an apply)."""
@@ -91,7 +113,14 @@ class _Transport(AIOHTTPTransport):
             ) as response:
                 if response.status in (401, 429) or response.status >= 500:
                     raise _HttpStatus(response.status, response.headers.get("Retry-After"))
-                return await self._prepare_result(response)
+                if (response.content_length or 0) > max_bytes:
+                    raise _AnswerTooLarge()
+                body = bytearray()
+                async for chunk in response.content.iter_chunked(1 << 16):
+                    body += chunk
+                    if len(body) > max_bytes:
+                        raise _AnswerTooLarge()
+                return _RawAnswer(response.status, response.content_type, bytes(body))
         except aiohttp.ClientConnectorError as exc:
             raise _NotSent(str(exc)) from exc
 
@@ -135,7 +164,12 @@ class PortalClient:
         *,
         retry_safe: bool = True,
         label: str = "request",
+        verify: bool = True,
     ) -> Response:
+        """Send one document. The answer's envelope is always checked; with
+        ``verify``, a query's data is checked against the contract and the
+        document (mutation documents are checked alias by alias by their
+        caller, since each alias succeeds or fails on its own)."""
         query = document if isinstance(document, str) else print_ast(document)
         payload: dict[str, Any] = {"query": query}
         if variables is not None:
@@ -149,16 +183,24 @@ class PortalClient:
             started = time.perf_counter()
             self.stats.requests += 1
             try:
-                result = await self._transport.execute_with(
-                    payload, {"Authorization": f"Bearer {token}"}
+                raw = await self._transport.execute_with(
+                    payload, {"Authorization": f"Bearer {token}"}, self.settings.max_answer_bytes
                 )
-                self._log(label, 200, started)
-                errors = list(result.errors or [])
-                if _has_code(errors, "UNAUTHENTICATED") and not renewed:
+                self._log(label, raw.status, started)
+                response = _parse_answer(label, raw, self.endpoint.api_url)
+                if _has_code(response.errors, "UNAUTHENTICATED") and not renewed:
                     self.tokens.invalidate()
                     renewed = True
                     continue
-                return Response(result.data, errors)
+                if verify and not response.errors:
+                    _check_query_answer(label, query, response.data)
+                return response
+            except _AnswerTooLarge:
+                raise ContractError(
+                    label,
+                    f"the answer is larger than {self.settings.max_answer_bytes} bytes "
+                    "(the size cap); it was not read",
+                ) from None
             except _HttpStatus as exc:
                 self._log(label, exc.status, started)
                 self.stats.by_status[exc.status] = self.stats.by_status.get(exc.status, 0) + 1
@@ -218,8 +260,53 @@ class PortalClient:
             )
 
 
+def _parse_answer(label: str, raw: _RawAnswer, url: str) -> Response:
+    """The GraphQL-over-HTTP envelope: a JSON object with ``data`` (an object
+    or null) and/or ``errors`` (a list of objects with a ``message``)."""
+    try:
+        answer = json.loads(raw.body)
+    except (ValueError, UnicodeDecodeError):
+        if raw.status != 200:
+            raise TransportError(f"{label}: HTTP {raw.status} from {url}") from None
+        kind = raw.content_type or "no content type"
+        raise ContractError(
+            label, f"the answer is not JSON ({kind}, {len(raw.body)} bytes)"
+        ) from None
+    if not isinstance(answer, dict):
+        raise ContractError(label, f"the answer is {describe(answer)}, not a GraphQL response")
+    if "data" not in answer and "errors" not in answer:
+        if raw.status != 200:
+            raise TransportError(f"{label}: HTTP {raw.status} from {url}")
+        raise ContractError(label, "the answer has neither data nor errors")
+    data = answer.get("data")
+    errors = answer.get("errors") or []
+    if data is not None and not isinstance(data, dict):
+        raise ContractError(label, f"data is {describe(data)}, the contract says an object")
+    if not isinstance(errors, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("message"), str) for e in errors
+    ):
+        raise ContractError(label, "errors is not a list of objects with a message")
+    return Response(data, errors)
+
+
+def _check_query_answer(label: str, query: str, data: dict[str, Any] | None) -> None:
+    if not query.lstrip().startswith("query"):
+        return
+    try:
+        check_data(query, data)
+    except Misfit as misfit:
+        raise ContractError(label, str(misfit)) from None
+
+
+def error_code(error: dict[str, Any]) -> str:
+    """A GraphQL error's ``extensions.code``; INTERNAL when it has none."""
+    extensions = error.get("extensions")
+    code = extensions.get("code") if isinstance(extensions, dict) else None
+    return code if isinstance(code, str) else "INTERNAL"
+
+
 def _has_code(errors: list[dict[str, Any]], code: str) -> bool:
-    return any((e.get("extensions") or {}).get("code") == code for e in errors)
+    return any(error_code(e) == code for e in errors)
 
 
 def _retry_after(value: str | None, cap: float) -> float:

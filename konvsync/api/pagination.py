@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from konvsync import aio
 from konvsync.api.client import PortalClient, Response
 from konvsync.api.documents import operation_text
-from konvsync.errors import RemoteError
+from konvsync.errors import ContractError
 from konvsync.kinds.base import Kind
 
 PAGE_SIZE = 100
@@ -22,17 +22,92 @@ NodesCallback = Callable[[str, list[dict[str, Any]]], None]
 """Called with each page's nodes while the next page is on its way."""
 
 
+PAGE_SLACK = 5
+"""Pages allowed beyond ``totalCount`` (one node a page) before a chain of
+pages is taken for endless."""
+
+
+class ReadCheck:
+    """What holds for a whole read of one kind, page by page: every ID once,
+    no cursor twice, ``totalCount`` the same on every page and equal to the
+    nodes read, and no more pages than ``totalCount`` allows."""
+
+    def __init__(self, operation: str, field: str) -> None:
+        self.operation = operation
+        self.field = field
+        self.ids: set[str] = set()
+        self.cursors: set[str] = set()
+        self.total: int | None = None
+        self.pages = 0
+        self.count = 0
+
+    def page(self, connection: dict[str, Any]) -> str | None:
+        """Check one page; the cursor to read next, or None at the end."""
+        self.pages += 1
+        total = connection["totalCount"]
+        if self.total is None:
+            self.total = total
+        elif total != self.total:
+            self._fail(
+                f"{self.field}.totalCount changed from {self.total} to {total} between pages "
+                "(the portal changed while it was read, or it counts wrongly); run again"
+            )
+        for index, node in enumerate(connection["nodes"]):
+            node_id = node["id"]
+            if node_id in self.ids:
+                self._fail(
+                    f"{self.field}.nodes[{index}].id {node_id!r} on page {self.pages} "
+                    "was read before: an ID appears twice in one read"
+                )
+            self.ids.add(node_id)
+        self.count += len(connection["nodes"])
+        if self.count > self.total:
+            self._fail(
+                f"{self.count} nodes read by page {self.pages}, more than "
+                f"{self.field}.totalCount {self.total}"
+            )
+        info = connection["pageInfo"]
+        if not info["hasNextPage"]:
+            if self.count != self.total:
+                self._fail(
+                    f"{self.field}.totalCount is {self.total} but the last page came after "
+                    f"{self.count} nodes (pageInfo.hasNextPage false too early?)"
+                )
+            return None
+        cursor = info["endCursor"]
+        if cursor is None:
+            self._fail(f"{self.field}.pageInfo.endCursor is null while hasNextPage is true")
+        if cursor in self.cursors:
+            self._fail(
+                f"{self.field}.pageInfo.endCursor {cursor!r} came back a second time "
+                f"(page {self.pages}): the pages run in a circle"
+            )
+        if self.pages >= self.total + PAGE_SLACK:
+            self._fail(
+                f"{self.pages} pages for {self.field}.totalCount {self.total} and still "
+                "hasNextPage: the pages do not end"
+            )
+        self.cursors.add(cursor)
+        return str(cursor)
+
+    def _fail(self, detail: str) -> NoReturn:
+        raise ContractError(self.operation, detail)
+
+
 async def read_all(
     client: PortalClient,
     kind: Kind,
     on_page: Callable[[str, int], None] | None = None,
     on_nodes: NodesCallback | None = None,
 ) -> list[dict[str, Any]]:
-    """Every node of ``kind``'s read query (none when ``on_nodes`` takes them)."""
+    """Every node of ``kind``'s read query (none when ``on_nodes`` takes them),
+    each answer checked against the contract and the read as a whole by
+    ``ReadCheck`` before any of it is used."""
     operation = kind.operation(kind.read_operation)
     field = operation.selection_set.selections[0]
     name = getattr(field, "name").value  # noqa: B009 - FieldNode
     text = operation_text(kind, kind.read_operation)
+    check = ReadCheck(kind.read_operation, name)
 
     def fetch(after: str | None) -> asyncio.Future[Response]:
         return asyncio.ensure_future(
@@ -40,25 +115,14 @@ async def read_all(
         )
 
     nodes: list[dict[str, Any]] = []
-    count = 0
-    after: str | None = None
     pending = fetch(None)
     try:
         while True:
             connection = (await pending).raise_for_errors(f"reading {kind.name}")[name]
-            page = connection["pageInfo"]
-            more = page["hasNextPage"]
-            if more:
-                if not page.get("endCursor") or page["endCursor"] == after:
-                    raise RemoteError(
-                        f"reading {kind.name}: the API said there is a next page but gave "
-                        "no new cursor",
-                        "INTERNAL",
-                    )
-                after = page["endCursor"]
+            after = check.page(connection)
+            if after is not None:
                 pending = fetch(after)
                 await asyncio.sleep(0)  # let the request go out before the work below
-            count += len(connection["nodes"])
             if on_nodes:
                 # Handed over page by page, not kept: freed while the next
                 # page is on its way instead of all at once at the end; in
@@ -71,8 +135,8 @@ async def read_all(
             else:
                 nodes.extend(connection["nodes"])
             if on_page:
-                on_page(kind.name, count)
-            if not more:
+                on_page(kind.name, check.count)
+            if after is None:
                 return nodes
     finally:
         if not pending.done():

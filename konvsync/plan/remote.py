@@ -9,10 +9,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from konvsync.errors import PlanError
+from konvsync.errors import ContractError, PlanError
 from konvsync.kinds import KINDS_BY_NAME, kind
 from konvsync.kinds.base import Kind, ref_key
-from konvsync.kinds.locations import location_key
+from konvsync.kinds.locations import location_key, split_location_key
 
 
 @dataclass
@@ -132,13 +132,17 @@ def _add(bucket: RemoteKind, obj: RemoteObject) -> None:
         return
     other = bucket.objects.get(obj.key)
     if other is not None:
-        if obj.kind == "locations":
-            # Two locations of one account share a name: keep both visible by ID.
-            obj.key = f"{obj.key}#{obj.id}"
-            bucket.objects[obj.key] = obj
-            return
-        raise PlanError(
-            f"two remote {obj.kind} claim the key {obj.key!r}: IDs {other.id} and "
-            f"{obj.id}; fix one of them in the portal first"
+        k = kind(obj.kind)
+        if k.parent is not None:
+            parent_key, name = split_location_key(obj.key)
+            raise PlanError(
+                f"{kind(k.parent).singular} {parent_key!r} has two {k.name} named {name!r} "
+                f"(IDs {other.id} and {obj.id}): konvsync cannot tell them apart; rename or "
+                "delete one in the portal first"
+            )
+        raise ContractError(
+            k.read_operation,
+            f"two {k.name} have the {k.key_field} {obj.key!r} (IDs {other.id} and {obj.id}), "
+            f"which the contract says is unique",
         )
     bucket.objects[obj.key] = obj

@@ -17,6 +17,8 @@ class FaultSettings:
     drop_after_commit_rate: float = 0.0
     page_cap: int | None = None
     seed: int | None = None
+    ignore_fields: tuple[str, ...] = ()
+    """Input fields that update mutations pretend to store (scalars only)."""
 
 
 @dataclass

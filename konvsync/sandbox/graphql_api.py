@@ -45,6 +45,7 @@ class RequestContext:
     cache: dict[tuple[str, int], dict[str, Any] | None]
     read_only: bool = False
     locations: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    ignore_fields: tuple[str, ...] = ()
 
 
 @dataclass
@@ -78,11 +79,26 @@ def _store_call(fn: Callable[..., Any], mutation: bool = False) -> Resolver:
                 "this service connection may not change data", extensions={"code": "FORBIDDEN"}
             )
         try:
-            return fn(info.context, **kwargs)
+            ignored = _ignored_input(info, kwargs) if mutation else {}
+            result = fn(info.context, **kwargs)
+            return {**result, **ignored} if ignored else result
         except StoreError as exc:
             raise GraphQLError(str(exc), extensions={"code": exc.code}) from exc
 
     return resolver
+
+
+def _ignored_input(info: GraphQLResolveInfo, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The fault ``--ignore-field``: an update's scalar input fields that are
+    taken out of the input (so the old value stays) and put back into the
+    answer (so the answer claims they were stored)."""
+    names = info.context.ignore_fields
+    given = kwargs.get("input")
+    if not names or not info.field_name.startswith("update") or not isinstance(given, dict):
+        return {}
+    ignored = {name: given[name] for name in names if name in given}
+    kwargs["input"] = {k: v for k, v in given.items() if k not in ignored}
+    return ignored
 
 
 def _page(table: str) -> Resolver:

@@ -182,6 +182,7 @@ async def _api(request: web.Request) -> web.StreamResponse:
         state.faults.settings.page_cap,
         {},
         state.settings.read_only,
+        ignore_fields=state.faults.settings.ignore_fields,
     )
     outcome = run_graphql(
         state.documents, context, body["query"], body.get("variables"), body.get("operationName")

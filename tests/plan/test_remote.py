@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from konvsync.errors import PlanError
+from konvsync.errors import ContractError
 from konvsync.plan.remote import normalize_nodes
 
 
@@ -17,9 +17,9 @@ def test_two_remote_objects_claiming_one_key_name_both_ids() -> None:
         ]
     }
     with pytest.raises(
-        PlanError,
-        match=r"two remote groups claim the key 'sales': IDs grp_1 "
-        r"and grp_7",
+        ContractError,
+        match=r"does not fit the API contract: ReadGroups: two groups have the externalId "
+        r"'sales' \(IDs grp_1 and grp_7\)",
     ):
         normalize_nodes(nodes)
 

@@ -1,0 +1,243 @@
+"""Checking an answer against the contract before anything uses it.
+
+konvsync knows every document it sends, so it knows the shape of every
+answer: each selected field present, non-null where the schema says ``!``,
+lists as lists without ``null`` in a ``[T!]`` list, enums among their values,
+IDs and strings as strings, integers as 32-bit integers. A checker is
+compiled once per document from the schema (``schemas/konvert.graphql``) and
+the document's selections; nothing here is written per field.
+
+graphql-core has no "validate a result" function: executing the document
+over the answer with default resolvers would coerce instead of check (an
+``id`` of 5 becomes ``"5"``, a string passes for ``[Permission!]``), which is
+exactly what must not happen here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLEnumType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    build_schema,
+    parse,
+)
+
+from konvsync.resources import konvert_sdl
+
+Path = tuple[str | int, ...]
+
+
+class Misfit(Exception):
+    """Where an answer leaves the contract, and how."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{format_path(path)} {problem}")
+
+
+Checker = Callable[[Any, Path], None]
+"""Raises ``Misfit`` when the value at ``path`` does not fit."""
+
+_INT_RANGE = range(-(2**31), 2**31)
+
+
+def format_path(path: Path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def describe(value: Any) -> str:
+    """A short, safe rendering of a value from the portal."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"{json.dumps(value)} (a boolean)"
+    if isinstance(value, int | float):
+        return f"{_short(json.dumps(value))} (a number)"
+    if isinstance(value, str):
+        return f"{_short(json.dumps(value))} (a string)"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@cache
+def contract_schema() -> GraphQLSchema:
+    return build_schema(konvert_sdl())
+
+
+@cache
+def document_checkers(document_text: str) -> dict[str, Checker]:
+    """For a document of one operation: a checker per response key of its
+    root selection (aliases included), compiled from the schema."""
+    document = parse(document_text)
+    schema = contract_schema()
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+    root = schema.get_root_type(operation.operation)
+    assert root is not None, f"the contract has no {operation.operation.value} type"
+    return _fields(root, operation.selection_set, fragments)
+
+
+def check_field(document_text: str, key: str, value: Any) -> None:
+    """Raise ``Misfit`` unless ``value`` fits the root field ``key``."""
+    document_checkers(document_text)[key](value, (key,))
+
+
+def check_data(document_text: str, data: Any) -> None:
+    """Raise ``Misfit`` unless ``data`` fits the whole selection."""
+    if not isinstance(data, dict):
+        raise Misfit(("data",), f"is {describe(data)}, the contract says an object")
+    for key, checker in document_checkers(document_text).items():
+        if key not in data:
+            raise Misfit((key,), "is missing")
+        checker(data[key], (key,))
+
+
+def _fields(
+    parent: GraphQLObjectType,
+    selection_set: SelectionSetNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+) -> dict[str, Checker]:
+    out: dict[str, Checker] = {}
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            key = selection.alias.value if selection.alias else selection.name.value
+            if selection.name.value == "__typename":
+                out[key] = _typename(parent.name)
+                continue
+            field_type = parent.fields[selection.name.value].type
+            out[key] = _checker(field_type, selection.selection_set, fragments)
+        elif isinstance(selection, FragmentSpreadNode):
+            out.update(_fields(parent, fragments[selection.name.value].selection_set, fragments))
+        elif isinstance(selection, InlineFragmentNode):
+            out.update(_fields(parent, selection.selection_set, fragments))
+    return out
+
+
+def _checker(
+    output_type: GraphQLOutputType,
+    selection_set: SelectionSetNode | None,
+    fragments: Mapping[str, FragmentDefinitionNode],
+) -> Checker:
+    if isinstance(output_type, GraphQLNonNull):
+        inner = _checker(output_type.of_type, selection_set, fragments)
+        expected = str(output_type)
+
+        def non_null(value: Any, path: Path) -> None:
+            if value is None:
+                raise Misfit(path, f"is null, the schema says {expected}")
+            inner(value, path)
+
+        return non_null
+    expected = str(output_type)
+    if isinstance(output_type, GraphQLList):
+        item = _checker(output_type.of_type, selection_set, fragments)
+
+        def listed(value: Any, path: Path) -> None:
+            if value is None:
+                return
+            if not isinstance(value, list):
+                raise Misfit(path, f"is {describe(value)}, the schema says {expected}")
+            for index, element in enumerate(value):
+                item(element, (*path, index))
+
+        return listed
+    if isinstance(output_type, GraphQLObjectType):
+        assert selection_set is not None
+        fields = _fields(output_type, selection_set, fragments)
+
+        def obj(value: Any, path: Path) -> None:
+            if value is None:
+                return
+            if not isinstance(value, dict):
+                raise Misfit(path, f"is {describe(value)}, the schema says {expected}")
+            for key, checker in fields.items():
+                if key not in value:
+                    raise Misfit((*path, key), "is missing")
+                checker(value[key], (*path, key))
+
+        return obj
+    if isinstance(output_type, GraphQLEnumType):
+        allowed = frozenset(output_type.values)
+
+        def enum(value: Any, path: Path) -> None:
+            if value is not None and (not isinstance(value, str) or value not in allowed):
+                raise Misfit(path, f"is {describe(value)}, not a value of enum {expected}")
+
+        return enum
+    assert isinstance(output_type, GraphQLScalarType)
+    accepts = _SCALARS.get(output_type.name, _is_string)
+
+    def scalar(value: Any, path: Path) -> None:
+        if value is not None and not accepts(value):
+            raise Misfit(path, f"is {describe(value)}, the schema says {expected}")
+
+    return scalar
+
+
+def _typename(name: str) -> Checker:
+    def typename(value: Any, path: Path) -> None:
+        if value != name:
+            raise Misfit(path, f"is {describe(value)}, the schema says {name!r}")
+
+    return typename
+
+
+def _is_string(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value in _INT_RANGE
+
+
+def _is_float(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
+
+
+_SCALARS: dict[str, Callable[[Any], bool]] = {
+    "ID": _is_string,
+    "String": _is_string,
+    "Int": _is_int,
+    "Float": _is_float,
+    "Boolean": lambda value: isinstance(value, bool),
+}
+"""Custom scalars (DateTime) are strings."""
+
+
+def parsed(document_text: str) -> DocumentNode:
+    return parse(document_text)
