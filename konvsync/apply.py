@@ -19,7 +19,14 @@ from konvsync.api.batching import CallNotBuilt, MutationCall, MutationOutcome, r
 from konvsync.api.client import PortalClient
 from konvsync.api.documents import operation_text
 from konvsync.api.pagination import read_all
-from konvsync.errors import KonvsyncError
+from konvsync.apply_checks import (
+    PortalLookup,
+    answer_mismatch,
+    applied_mismatch,
+    moved_since_plan,
+    wanted_for,
+)
+from konvsync.errors import KonvsyncError, StalePlanError
 from konvsync.kinds import KINDS, kind, references
 from konvsync.kinds.base import Kind
 from konvsync.kinds.locations import split_location_key
@@ -36,6 +43,8 @@ class ApplyOptions:
     batch_size: int = 50
     parallelism: int = 4
     send_welcome_email: bool = True
+    verify: bool = True
+    """Read back what was changed and compare it with the plan."""
 
 
 @dataclass(frozen=True)
@@ -46,10 +55,21 @@ class ChangeResult:
     message: str | None = None
 
 
+@dataclass(frozen=True)
+class Mismatch:
+    """An object the portal does not hold as planned, found after the run."""
+
+    change: Change
+    message: str
+
+
 @dataclass
 class ApplyReport:
     results: list[ChangeResult] = field(default_factory=list)
     interrupted: bool = False
+    mismatches: list[Mismatch] = field(default_factory=list)
+    verified: bool = False
+    """The changed objects were read back after the run."""
 
     def count(self, status: str, action: str | None = None) -> int:
         return sum(
@@ -60,7 +80,11 @@ class ApplyReport:
 
     @property
     def ok(self) -> bool:
-        return not self.interrupted and all(r.status == "done" for r in self.results)
+        return (
+            not self.interrupted
+            and not self.mismatches
+            and all(r.status == "done" for r in self.results)
+        )
 
     @property
     def problems(self) -> list[ChangeResult]:
@@ -87,9 +111,17 @@ class PlanExecutor:
         stop: Interrupted | None = None,
     ) -> None:
         self.client = client
+        self.remote = remote
         self.options = options
         self.progress = progress
         self.stop = stop or Interrupted()
+        self.lookup = PortalLookup(
+            client, remote, self._known_id, options.batch_size, options.parallelism
+        )
+        self.adopted: dict[str, str] = {}
+        """Placeholders of keyless objects this run adopts -> their new keys."""
+        self.refused: str | None = None
+        """Why the rest of the run is not sent: the portal moved under it."""
         self.ids: dict[tuple[str, str], str] = {
             (kind_name, key): obj.id
             for kind_name, remote_kind in remote.kinds.items()
@@ -105,13 +137,76 @@ class PlanExecutor:
                 # An adopted object is known by its desired key from now on,
                 # so what references it in this run resolves to its ID.
                 self.ids[change.kind, change.key] = change.remote_id
+                self.adopted[f"<id {change.remote_id}>"] = change.key
         for label, changes in _steps(plan.changes):
             if self.stop.is_set:
                 self._finish(changes, "skipped", "not started: interrupted")
                 continue
+            if self.refused is not None:
+                self._finish(changes, "skipped", f"not started: {self.refused}")
+                continue
             await self._step(label, changes)
         self.report.interrupted = self.stop.is_set
+        if self.options.verify and not self.stop.is_set:
+            await self._verify()
         return self.report
+
+    # ----------------------------------------------------------------- checks
+
+    async def _recheck(self, changes: list[Change]) -> list[Change]:
+        """The step's changes that may still be sent: what they touch is as
+        the plan saw it. When anything moved, none of the step is sent and
+        the rest of the run is not started; before the first write, that is
+        a stale plan (exit 3, nothing written)."""
+        if not changes:
+            return changes
+        wanted = [wanted_for(change, self._known_id) for change in changes]
+        current = await self.lookup.current(changes[0].kind, wanted)
+        moved = {
+            change.address: reason
+            for change in changes
+            if (
+                reason := moved_since_plan(
+                    change, current[change.address], self.remote, self.adopted
+                )
+            )
+        }
+        if not moved:
+            return changes
+        first, reason = next(iter(moved.items()))
+        more = f" (and {len(moved) - 1} more)" if len(moved) > 1 else ""
+        if not any(r.status == "done" for r in self.report.results):
+            raise StalePlanError(
+                f"stale plan: {first}: {reason}{more}; another apply or a hand edit changed "
+                "the portal. Nothing was changed; run plan again"
+            )
+        self.refused = "the portal changed under this apply (another writer?); run plan again"
+        for change in changes:
+            why = moved.get(change.address)
+            if why is not None:
+                self._record(change, "failed", f"not sent: {why}")
+            else:
+                self._record(change, "skipped", f"not sent: {self.refused}")
+        return []
+
+    async def _verify(self) -> None:
+        """Read back every object the run changed and compare it with the plan."""
+        done = [
+            r.change
+            for r in self.report.results
+            if r.status == "done" and not (isinstance(r.change, Delete) and r.change.cascade)
+        ]
+        by_kind: dict[str, list[Change]] = {}
+        for change in done:
+            by_kind.setdefault(change.kind, []).append(change)
+        for kind_name, changes in by_kind.items():
+            wanted = [wanted_for(change, self._known_id) for change in changes]
+            current = await self.lookup.current(kind_name, wanted)
+            for change in changes:
+                problem = applied_mismatch(change, current[change.address])
+                if problem:
+                    self.report.mismatches.append(Mismatch(change, problem))
+        self.report.verified = True
 
     # ------------------------------------------------------------------ steps
 
@@ -129,6 +224,7 @@ class PlanExecutor:
                 self._record(change, "done")
             else:
                 ready.append(change)
+        ready = await self._recheck(ready)
         if not ready:
             return
         total = len(ready)
@@ -178,9 +274,15 @@ class PlanExecutor:
         return resend
 
     def _settle(self, change: Change, outcome: MutationOutcome) -> None:
-        if outcome.ok:
+        mismatch = (
+            answer_mismatch(change, outcome.call.operation, outcome.data) if outcome.ok else None
+        )
+        if mismatch:
+            self._record(change, "failed", mismatch)
+        elif outcome.ok:
             if isinstance(change, Create):
                 self.ids[change.kind, change.key] = outcome.data["id"]
+                self.lookup.created[change.kind] = self.lookup.created.get(change.kind, 0) + 1
             self._record(change, "done")
         elif isinstance(change, Delete) and outcome.code == "NOT_FOUND":
             self._record(change, "done", "already gone")
@@ -278,6 +380,9 @@ class PlanExecutor:
         if k.name == "users":
             variables["sendWelcomeEmail"] = self.options.send_welcome_email
         return variables
+
+    def _known_id(self, kind_name: str, key: str) -> str | None:
+        return self.ids.get((kind_name, key))
 
     def _id(self, kind_name: str, key: str) -> str:
         try:

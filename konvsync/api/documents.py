@@ -17,7 +17,6 @@ from graphql import (
     NameNode,
     Node,
     OperationDefinitionNode,
-    OperationType,
     SelectionSetNode,
     VariableDefinitionNode,
     VariableNode,
@@ -70,8 +69,9 @@ def operation_text(kind: Kind, operation: str) -> str:
 
 @cache
 def aliased_document(kind: Kind, operation: str, count: int) -> str:
-    """The text of one mutation document holding ``count`` aliased copies of
-    ``operation``'s single field; cached per shape."""
+    """The text of one document (a mutation, or a query such as ``GetUser``)
+    holding ``count`` aliased copies of ``operation``'s single field; cached
+    per shape."""
     op = kind.operation(operation)
     field = op.selection_set.selections[0]
     assert isinstance(field, FieldNode)
@@ -104,7 +104,7 @@ def aliased_document(kind: Kind, operation: str, count: int) -> str:
             )
         )
     operation_node = OperationDefinitionNode(
-        operation=OperationType.MUTATION,
+        operation=op.operation,
         name=NameNode(value=f"{operation}Batch"),
         variable_definitions=tuple(definitions),
         directives=(),

@@ -23,10 +23,16 @@ def render_apply_report(report: ApplyReport) -> str:
         lines.append(
             f"  {result.status}: {result.change.address} ({result.change.action}): {result.message}"
         )
+    for mismatch in report.mismatches:
+        lines.append(
+            f"  not as planned: {mismatch.change.address} ({mismatch.change.action}) "
+            f"{mismatch.message} in the portal after the apply"
+        )
     done = report.count("done")
+    mismatched = f", {len(report.mismatches)} not as planned" if report.mismatches else ""
     lines.append(
         f"Apply incomplete: {done} done ({added} added, {changed} changed, "
         f"{destroyed} destroyed), {report.count('failed')} failed, "
-        f"{report.count('skipped')} skipped. Run apply again to finish."
+        f"{report.count('skipped')} skipped{mismatched}. Run apply again to finish."
     )
     return "\n".join(lines)
