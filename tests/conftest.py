@@ -63,6 +63,7 @@ def sandbox_factory() -> Iterator[SandboxFactory]:
             "drop_after_commit_rate",
             "page_cap",
             "seed",
+            "ignore_fields",
         }
         faults = FaultSettings(**{k: kwargs.pop(k) for k in list(kwargs) if k in fault_keys})
         settings = SandboxSettings(port=0, db=":memory:", faults=faults, **kwargs)

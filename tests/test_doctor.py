@@ -186,9 +186,9 @@ def test_an_answer_outside_the_contract_is_one_line(write_config: object, tmp_pa
     result = plan_against_fake_portal(tmp_path, answer)
     assert result.exit_code == 1
     assert "Traceback" not in result.output
-    assert result.stderr.startswith(
-        "Error: the portal's answer does not fit the API contract: "
-    ), result.stderr
+    assert result.stderr.startswith("Error: the portal's answer does not fit the API contract: "), (
+        result.stderr
+    )
     assert result.stderr.count("\n") == 1
     assert "unexpected" not in result.stderr
     assert "fake-token-value" not in result.output

@@ -94,7 +94,7 @@ def _ignored_input(info: GraphQLResolveInfo, kwargs: dict[str, Any]) -> dict[str
     answer (so the answer claims they were stored)."""
     names = info.context.ignore_fields
     given = kwargs.get("input")
-    if not names or not info.field_name.startswith("update") or not isinstance(given, dict):
+    if not names or "id" not in kwargs or not isinstance(given, dict):  # not an update
         return {}
     ignored = {name: given[name] for name in names if name in given}
     kwargs["input"] = {k: v for k, v in given.items() if k not in ignored}

@@ -1,0 +1,122 @@
+"""What apply checks against the portal (``konvsync/apply_checks.py``), through
+the CLI against real sandboxes: the read-back after the run, the re-read
+before each step, and answers that must show what was sent.
+
+A second writer is played by a sandbox store that makes one hand edit at a
+chosen moment, as a person in the portal UI or another apply would."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from konvsync.sandbox.store import Store
+from tests.conftest import SandboxFactory, invoke
+
+ConfigWriter = Callable[..., Path]
+
+USERS = """\
+    konvsync: 1
+    groups: [{externalId: sales, name: Sales Team}]
+    users:
+      - {email: a@acme.example, firstName: Ann, lastName: One}
+      - {email: b@acme.example, firstName: Bob, lastName: Two}
+    """
+
+
+def _seeded(store: Store) -> Store:
+    store.create_group({"externalId": "sales", "name": "Sales"})
+    store.create_user({"email": "a@acme.example", "firstName": "A", "lastName": "One"}, False)
+    store.create_user({"email": "b@acme.example", "firstName": "B", "lastName": "Two"}, False)
+    return store
+
+
+class EditsAfterFirstWrite(Store):
+    """Another writer: right after the first group update, someone renames a user."""
+
+    def update_group(self, gid: str, data: dict[str, Any]) -> dict[str, Any]:
+        result = super().update_group(gid, data)
+        user = self.get("users", "email_lower", "b@acme.example")
+        assert user is not None
+        super().update_user(user["id"], {"lastName": "Edited by hand"})
+        return result
+
+
+class EditsAfterRead(Store):
+    """Another writer: once the plan has read the users, someone renames one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def page(self, table: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        result = super().page(table, *args, **kwargs)
+        if table == "users":
+            self.reads += 1
+            if self.reads == 1:
+                user = self.get("users", "email_lower", "a@acme.example")
+                assert user is not None
+                super().update_user(user["id"], {"title": "Edited by hand"})
+        return result
+
+
+def test_read_back_catches_a_field_the_portal_silently_kept(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter
+) -> None:
+    sandbox = sandbox_factory(_seeded(Store()), ignore_fields=("name",))
+    config = write_config(USERS)
+    result = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 1, result.output
+    assert (
+        'not as planned: groups/sales (update) has name = "Sales" (wanted "Sales Team") '
+        "in the portal after the apply"
+    ) in result.stdout
+    assert "1 not as planned" in result.stdout
+    assert "Apply complete" not in result.stdout
+    # Skipped on request: the same silent failure goes unnoticed until the next plan.
+    again = invoke(
+        ["--endpoint", sandbox.url, "apply", str(config), "--auto-approve", "--no-verify"]
+    )
+    assert again.exit_code == 0, again.output
+    assert "Apply complete! Resources: 0 added, 1 changed, 0 destroyed." in again.stdout
+
+
+def test_a_step_whose_objects_moved_since_the_plan_is_not_sent(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter
+) -> None:
+    store = _seeded(EditsAfterFirstWrite())
+    sandbox = sandbox_factory(store)
+    config = write_config(USERS)
+    result = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 1, result.output
+    assert (
+        "failed: users/b@acme.example (update): not sent: it changed in the portal since the plan"
+    ) in result.stdout
+    assert "skipped: users/a@acme.example (update): not sent: the portal changed" in result.stdout
+    user_a = store.get("users", "email_lower", "a@acme.example")
+    user_b = store.get("users", "email_lower", "b@acme.example")
+    assert user_a is not None and user_a["firstName"] == "A"  # nothing of the step was sent
+    assert user_b is not None and user_b["lastName"] == "Edited by hand"  # not overwritten
+    group = store.get("groups", "external_id", "sales")
+    assert group is not None and group["name"] == "Sales Team"  # the step before went out
+    # The next plan shows the hand edit as a change to review.
+    plan = invoke(["--endpoint", sandbox.url, "plan", str(config)])
+    assert '~ lastName  = "Edited by hand" -> "Two"' in plan.stdout, plan.stdout
+
+
+def test_a_portal_that_moved_before_the_first_write_is_a_stale_plan(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter
+) -> None:
+    store = _seeded(EditsAfterRead())
+    store.update_group(store.get("groups", "external_id", "sales")["id"], {"name": "Sales Team"})  # type: ignore[index]
+    sandbox = sandbox_factory(store)
+    config = write_config(USERS)
+    result = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 3, result.output
+    assert result.stderr.startswith(
+        "Error: stale plan: users/a@acme.example: it changed in the portal since the plan"
+    ), result.stderr
+    assert "Nothing was changed" in result.stderr
+    user_a = store.get("users", "email_lower", "a@acme.example")
+    assert user_a is not None and user_a["firstName"] == "A"
