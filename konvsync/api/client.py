@@ -48,6 +48,8 @@ class ClientSettings:
     backoff_cap: float = 15.0
     max_answer_bytes: int = 64 * 1024 * 1024
     """Answers larger than this are refused, not buffered."""
+    deadline: float = 300.0
+    """One request, its retries and waits included, gives up after this long."""
 
 
 @dataclass
@@ -178,6 +180,7 @@ class PortalClient:
             log.debug("%s request: %s", label, json.dumps(payload)[:20000])
         attempt = 0
         renewed = False
+        first_sent = time.monotonic()
         while True:
             token = await self.tokens.token(self.session)
             started = time.perf_counter()
@@ -243,6 +246,12 @@ class PortalClient:
                 raise TransportError(
                     f"{label}: gave up after {self.settings.max_retries} "
                     f"retries ({last}) at {self.endpoint.api_url}"
+                )
+            elapsed = time.monotonic() - first_sent
+            if elapsed + delay > self.settings.deadline:
+                raise TransportError(
+                    f"{label}: gave up after {elapsed:.0f} s of tries ({last}) at "
+                    f"{self.endpoint.api_url}"
                 )
             self.stats.retries += 1
             log.info("retrying %s in %.2fs (%s)", label, delay, last)
