@@ -10,28 +10,24 @@ answer) the object is read back by its key before anything is resent.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from konvsync.api.batching import CallNotBuilt, MutationCall, MutationOutcome, run_mutations
 from konvsync.api.client import PortalClient
-from konvsync.api.documents import operation_text
-from konvsync.api.pagination import read_all
 from konvsync.apply_checks import (
     PortalLookup,
+    Wanted,
     answer_mismatch,
-    applied_mismatch,
-    moved_since_plan,
-    wanted_for,
+    moved_objects,
+    read_back,
 )
 from konvsync.errors import KonvsyncError, StalePlanError
 from konvsync.kinds import KINDS, kind, references
-from konvsync.kinds.base import Kind
 from konvsync.kinds.locations import split_location_key
 from konvsync.plan.changes import Change, Create, Delete, FieldChange, Plan, Update
-from konvsync.plan.remote import RemoteState, normalize_nodes
+from konvsync.plan.remote import RemoteState
 
 MAX_AMBIGUOUS_ROUNDS = 5
 Progress = Callable[[str, int, int], None]
@@ -70,6 +66,8 @@ class ApplyReport:
     mismatches: list[Mismatch] = field(default_factory=list)
     verified: bool = False
     """The changed objects were read back after the run."""
+    unverified: str | None = None
+    """Why reading back after the run failed (the run is not ok then)."""
 
     def count(self, status: str, action: str | None = None) -> int:
         return sum(
@@ -83,6 +81,7 @@ class ApplyReport:
         return (
             not self.interrupted
             and not self.mismatches
+            and self.unverified is None
             and all(r.status == "done" for r in self.results)
         )
 
@@ -160,17 +159,7 @@ class PlanExecutor:
         a stale plan (exit 3, nothing written)."""
         if not changes:
             return changes
-        wanted = [wanted_for(change, self._known_id) for change in changes]
-        current = await self.lookup.current(changes[0].kind, wanted)
-        moved = {
-            change.address: reason
-            for change in changes
-            if (
-                reason := moved_since_plan(
-                    change, current[change.address], self.remote, self.adopted
-                )
-            )
-        }
+        moved = await moved_objects(self.lookup, changes, self.adopted)
         if not moved:
             return changes
         first, reason = next(iter(moved.items()))
@@ -196,16 +185,13 @@ class PlanExecutor:
             for r in self.report.results
             if r.status == "done" and not (isinstance(r.change, Delete) and r.change.cascade)
         ]
-        by_kind: dict[str, list[Change]] = {}
-        for change in done:
-            by_kind.setdefault(change.kind, []).append(change)
-        for kind_name, changes in by_kind.items():
-            wanted = [wanted_for(change, self._known_id) for change in changes]
-            current = await self.lookup.current(kind_name, wanted)
-            for change in changes:
-                problem = applied_mismatch(change, current[change.address])
-                if problem:
-                    self.report.mismatches.append(Mismatch(change, problem))
+        try:
+            self.report.mismatches.extend(
+                Mismatch(change, problem) for change, problem in await read_back(self.lookup, done)
+            )
+        except KonvsyncError as exc:
+            self.report.unverified = str(exc)
+            return
         self.report.verified = True
 
     # ------------------------------------------------------------------ steps
@@ -298,28 +284,20 @@ class PlanExecutor:
         resend: list[Change] = []
         confirmed: list[Change] = []
         follow_ups: dict[str, Update] = {}
-        semaphore = asyncio.Semaphore(self.options.parallelism)
-
-        async def read(change: Change) -> tuple[str, dict[str, Any]] | KonvsyncError | None:
-            async with semaphore:
-                try:
-                    return await fetch_object(self.client, kind(change.kind), change.key)
-                except KonvsyncError as exc:
-                    return exc
-
-        results = await asyncio.gather(*(read(change) for change in creates))
-        for change, found in zip(creates, results, strict=True):
-            if isinstance(found, KonvsyncError):
-                self._record(
-                    change,
-                    "failed",
-                    f"no answer to the create, and reading it back failed: {found}",
-                )
-                continue
+        lookups = [Wanted(change.address, None, change.key) for change in creates]
+        try:
+            current = await self.lookup.current(creates[0].kind, lookups)
+        except KonvsyncError as exc:
+            self._finish(
+                creates, "failed", f"no answer to the create, and reading it back failed: {exc}"
+            )
+            return []
+        for change in creates:
+            found = current[change.address]
             if found is None:
                 resend.append(change)
                 continue
-            remote_id, data = found
+            remote_id, data = found.id, found.data
             self.ids[change.kind, change.key] = remote_id
             wanted = kind(change.kind).normalize_desired(change.after or {})
             fields = tuple(
@@ -426,28 +404,3 @@ def _steps(changes: list[Change]) -> list[tuple[str, list[Change]]]:
         if deletes:
             steps.append((f"{k.name}: delete", deletes))
     return steps
-
-
-async def fetch_object(
-    client: PortalClient, k: Kind, key: str
-) -> tuple[str, dict[str, Any]] | None:
-    """Read one object by its natural key: (ID, normalized data) or None."""
-    if k.parent is not None:
-        parent_key, _ = split_location_key(key)
-        lookup_kind, lookup_key = kind(k.parent), parent_key
-    else:
-        lookup_kind, lookup_key = k, key
-    if lookup_kind.has_operation(lookup_kind.get_operation):
-        response = await client.execute(
-            operation_text(lookup_kind, lookup_kind.get_operation),
-            {"key": lookup_key},
-            label=lookup_kind.get_operation,
-        )
-        data = response.raise_for_errors(f"reading {lookup_kind.singular} {lookup_key}")
-        node = next(iter(data.values()))
-        nodes = [node] if node else []
-    else:
-        nodes = await read_all(client, lookup_kind)
-    state = normalize_nodes({lookup_kind.name: nodes})
-    found = state.get(k.name).objects.get(key)
-    return (found.id, found.data) if found else None

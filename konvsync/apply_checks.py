@@ -184,6 +184,37 @@ def _dedupe(
     return list(dict.fromkeys(targets))
 
 
+async def moved_objects(
+    lookup: PortalLookup, changes: Sequence[Change], adopted: dict[str, str]
+) -> dict[str, str]:
+    """Address -> why, for each change (all of one kind) whose object moved
+    since the plan."""
+    wanted = [wanted_for(change, lookup.id_of) for change in changes]
+    current = await lookup.current(changes[0].kind, wanted)
+    moved = {}
+    for change in changes:
+        reason = moved_since_plan(change, current[change.address], lookup.planned, adopted)
+        if reason:
+            moved[change.address] = reason
+    return moved
+
+
+async def read_back(lookup: PortalLookup, changes: Sequence[Change]) -> list[tuple[Change, str]]:
+    """Each change whose object the portal does not hold as planned, and how."""
+    by_kind: dict[str, list[Change]] = {}
+    for change in changes:
+        by_kind.setdefault(change.kind, []).append(change)
+    out = []
+    for kind_name, same_kind in by_kind.items():
+        wanted = [wanted_for(change, lookup.id_of) for change in same_kind]
+        current = await lookup.current(kind_name, wanted)
+        for change in same_kind:
+            problem = applied_mismatch(change, current[change.address])
+            if problem:
+                out.append((change, problem))
+    return out
+
+
 def wanted_for(change: Change, id_of: IdOf) -> Wanted:
     remote_id = change.remote_id
     if remote_id is None and not isinstance(change, Create):

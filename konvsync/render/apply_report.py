@@ -28,6 +28,8 @@ def render_apply_report(report: ApplyReport) -> str:
             f"  not as planned: {mismatch.change.address} ({mismatch.change.action}) "
             f"{mismatch.message} in the portal after the apply"
         )
+    if report.unverified:
+        lines.append(f"  read-back after the apply failed: {report.unverified}")
     done = report.count("done")
     mismatched = f", {len(report.mismatches)} not as planned" if report.mismatches else ""
     lines.append(
