@@ -8,7 +8,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,9 @@ class ConfigDocument:
     data: YamlMap | None
     digest: str = ""
     """sha256 of the file's bytes and of the environment values it used."""
+    env_values: dict[Source, str] = field(default_factory=dict)
+    """Values that were one ``${env:NAME}`` and nothing else, by place -> NAME
+    (a saved plan keeps the name of a sensitive value, not the value)."""
 
 
 def read_document(path: Path, problems: list[ConfigProblem]) -> ConfigDocument:
@@ -96,15 +99,16 @@ def read_document(path: Path, problems: list[ConfigProblem]) -> ConfigDocument:
         )
         return ConfigDocument(name, None)
     env_used: dict[str, str | None] = {}
+    env_values: dict[Source, str] = {}
     if "${env:" in text:
-        _substitute_env(data, problems, set(), env_used)
+        _substitute_env(data, problems, set(), env_used, env_values)
     _schema_problems(data, name, problems)
     # A document with schema problems still takes part in the duplicate and
     # reference checks, so that one run reports everything; those checks skip
     # what they cannot read.
     digest = hashlib.sha256(raw)
     digest.update(json.dumps(env_used, sort_keys=True).encode())
-    return ConfigDocument(name, data, digest.hexdigest())
+    return ConfigDocument(name, data, digest.hexdigest(), env_values)
 
 
 def _expanded_size(value: Any, seen: dict[int, int]) -> int:
@@ -121,7 +125,11 @@ def _expanded_size(value: Any, seen: dict[int, int]) -> int:
 
 
 def _substitute_env(
-    value: Any, problems: list[ConfigProblem], done: set[int], used: dict[str, str | None]
+    value: Any,
+    problems: list[ConfigProblem],
+    done: set[int],
+    used: dict[str, str | None],
+    whole: dict[Source, str],
 ) -> None:
     if id(value) in done:
         return
@@ -129,15 +137,25 @@ def _substitute_env(
     if isinstance(value, YamlMap):
         for key, item in value.items():
             if isinstance(item, str):
-                value[key] = _expand(item, value.value_source(key), problems, used)
+                where = value.value_source(key)
+                value[key] = _expand(item, where, problems, used)
+                _note_whole(item, where, whole)
             else:
-                _substitute_env(item, problems, done, used)
+                _substitute_env(item, problems, done, used, whole)
     elif isinstance(value, YamlList):
         for index, item in enumerate(value):
             if isinstance(item, str):
-                value[index] = _expand(item, value.item_source(index), problems, used)
+                where = value.item_source(index)
+                value[index] = _expand(item, where, problems, used)
+                _note_whole(item, where, whole)
             else:
-                _substitute_env(item, problems, done, used)
+                _substitute_env(item, problems, done, used, whole)
+
+
+def _note_whole(text: str, where: Source, whole: dict[Source, str]) -> None:
+    match = _ENV.fullmatch(text.strip())
+    if match is not None and match.group(2) is None:
+        whole[where] = match.group(1)
 
 
 def _expand(
@@ -194,16 +212,29 @@ def _schema_problems(data: YamlMap, file: str, problems: list[ConfigProblem]) ->
         by_path.setdefault(tuple(error.absolute_path), []).append(error)
     for path, errors in by_path.items():
         either = [e for e in errors if e.validator == "anyOf"]
-        error = either[0] if either else best_match(errors)
-        where, subject = _locate(data, path, error)
-        problems.append(
-            ConfigProblem(file, where.line, where.column, f"{subject}: {_message(error)}")
-        )
+        # Each rule with a message of its own is reported (an invite link
+        # may break several); otherwise the best match explains the place.
+        ruled = [e for e in errors if isinstance(e.schema, dict) and "x-message" in e.schema]
+        chosen = ruled or [either[0] if either else best_match(errors)]
+        for error in chosen:
+            where, subject = _locate(data, path, error)
+            problems.append(
+                ConfigProblem(file, where.line, where.column, f"{subject}: {_message(error)}")
+            )
     if not by_path:
         problems.append(ConfigProblem(file, 1, 1, fast_message))
 
 
 def _message(error: ValidationError) -> str:
+    custom = error.schema.get("x-message") if isinstance(error.schema, dict) else None
+    if isinstance(custom, str):
+        return custom
+    reference = _reference_kind(error)
+    if reference is not None:
+        return (
+            f"{reference} is a reference kind: read from the portal, never written, so it "
+            "cannot be listed, pruned, protected or ignored (refer to its slugs in a group)"
+        )
     if error.validator == "additionalProperties":
         return error.message.replace("Additional properties are not allowed", "unknown key")
     if error.validator == "const" and error.absolute_path and error.absolute_path[0] == "konvsync":
@@ -218,6 +249,18 @@ def _message(error: ValidationError) -> str:
             "quote the value)"
         )
     return error.message
+
+
+def _reference_kind(error: ValidationError) -> str | None:
+    """The reference kind (lmsModules...) a policy error is about, if any."""
+    from konvsync.kinds import REFERENCE_KINDS
+
+    names = {k.name for k in REFERENCE_KINDS}
+    if error.validator == "enum" and error.instance in names:
+        return str(error.instance)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        return next((str(key) for key in error.instance if key in names), None)
+    return None
 
 
 def _allowed(error: ValidationError) -> list[Any]:

@@ -11,6 +11,7 @@ from typing import Any
 from konvsync.config.documents import ConfigDocument, read_document
 from konvsync.config.model import DesiredObject, DesiredState, Policy, Source
 from konvsync.config.paths import discover
+from konvsync.config.rules import check_kind_rules
 from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.custom_values import value_fits
 from konvsync.errors import ConfigInvalid, ConfigProblem
@@ -43,6 +44,8 @@ def _load(path: str, allow_external_refs: bool) -> DesiredState:
     unreadable = any(d.data is None for d in documents)
     state = _build(merged, [d.path for d in documents], problems, unreadable)
     _check_references(state, allow_external_refs, problems)
+    env_values = {where: name for d in documents for where, name in d.env_values.items()}
+    check_kind_rules(state, env_values, problems)
     if problems:
         raise ConfigInvalid(problems)
     return state
@@ -197,7 +200,9 @@ def _check_references(
             for ref in references(k, obj.data, include_parent=False):
                 if ref.key in state.objects.get(ref.target.name, {}):
                     continue
-                if allow_external:
+                if allow_external or ref.target.reference:
+                    # Reference kinds (LMS modules...) are only in the
+                    # portal: the plan checks them, validate cannot.
                     state.external_references.append((obj, ref))
                     continue
                 problems.append(

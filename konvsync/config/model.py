@@ -61,6 +61,11 @@ class DesiredState:
     normalized: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict, repr=False)
     """Normalized data by (kind, key), filled ahead of the diff when there
     is time for it (``planner.prepare``)."""
+    warnings: list[ConfigProblem] = field(default_factory=list)
+    """What is valid but unwise (a sensitive value written in the YAML)."""
+    sensitive_env: dict[tuple[str, str, str], str] = field(default_factory=dict, repr=False)
+    """(kind, key, field) -> the environment variable a sensitive value came
+    from (a saved plan stores that name, not the value)."""
 
     @property
     def kinds(self) -> list[str]:

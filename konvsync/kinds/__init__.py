@@ -6,17 +6,43 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from konvsync.kinds import account_fields, accounts, groups, locations, users
+from konvsync.kinds import (
+    account_fields,
+    accounts,
+    dam_categories,
+    groups,
+    invite_links,
+    lms_modules,
+    locations,
+    users,
+)
 from konvsync.kinds.base import Field, Kind
 
 KINDS: tuple[Kind, ...] = tuple(
     sorted(
-        (m.KIND for m in (groups, account_fields, accounts, locations, users)),
+        (
+            m.KIND
+            for m in (
+                lms_modules,
+                dam_categories,
+                groups,
+                account_fields,
+                accounts,
+                locations,
+                users,
+                invite_links,
+            )
+        ),
         key=lambda k: k.step,
     )
 )
 KINDS_BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}
-TOP_LEVEL_KINDS: tuple[Kind, ...] = tuple(k for k in KINDS if k.parent is None)
+TOP_LEVEL_KINDS: tuple[Kind, ...] = tuple(
+    k for k in KINDS if k.parent is None and not k.reference
+)
+"""The kinds a config lists at its top level (and ``export`` writes)."""
+REFERENCE_KINDS: tuple[Kind, ...] = tuple(k for k in KINDS if k.reference)
+WRITABLE_KINDS: tuple[Kind, ...] = tuple(k for k in KINDS if not k.reference)
 
 
 def kind(name: str) -> Kind:
@@ -58,7 +84,9 @@ def references(
 __all__ = [
     "KINDS",
     "KINDS_BY_NAME",
+    "REFERENCE_KINDS",
     "TOP_LEVEL_KINDS",
+    "WRITABLE_KINDS",
     "Field",
     "Kind",
     "Reference",

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from graphql import DocumentNode, OperationDefinitionNode, parse
+
+from konvsync.kinds.datetimes import utc_second
 
 Shape = Literal["scalar", "set", "list", "map", "object"]
 IdResolver = Callable[[str, str], str]
@@ -34,10 +37,36 @@ class Field:
     """Name in the mutation input when it differs (``userGroups`` -> ``userGroupIds``)."""
     lowercase: bool = False
     """Compared case-insensitively (e-mail addresses)."""
+    sensitive: bool = False
+    """A secret of the portal's (an invite code): compared and sent, but shown
+    as ``(sensitive)`` everywhere and never written to a file."""
+    server_only: bool = False
+    """Made by the portal (a link's URL): read, never compared nor sent;
+    ``export`` shows it as a comment."""
+    announce: bool = False
+    """A server-only value that apply prints for every object it created."""
+    timestamp: bool = False
+    """A DateTime: compared in UTC to the second (a date is midnight UTC)."""
+    subfields: tuple[str, ...] = ()
+    """The keys of an ``object`` field (its input type's fields)."""
 
     @property
     def input_key(self) -> str:
         return self.input_name or self.name
+
+
+@dataclass(frozen=True)
+class AtMostOne:
+    """A rule of the contract: at most one object of the kind may be in a
+    state at a time (one active, unexpired OPEN invite link). ``apply``
+    therefore runs the changes that take an object out of the state (and
+    deletes) before those that bring one into it; ``validate`` rejects a
+    config that wants two."""
+
+    what: str
+    """The state, for messages: ``active, unexpired OPEN link``."""
+    holds: Callable[[Mapping[str, Any], datetime], bool]
+    """Whether an object (normalized data) is in the state at a time."""
 
 
 @dataclass(frozen=True)
@@ -52,10 +81,22 @@ class Kind:
     operations_file: str
     type_name: str
     """GraphQL type and operation stem: ``Group`` -> ReadGroups, CreateGroup..."""
+    type_plural: str | None = None
+    """The stem's plural when it is not ``type_name + s`` (DamCategories)."""
     parent: str | None = None
     """Kind that holds this one (locations live inside accounts)."""
     read_via: str | None = None
     """Kind whose read query also returns this one."""
+    reference: bool = False
+    """Read from the portal and referred to by key, never written (like a
+    Terraform data source): not listed in a config, never pruned."""
+    unique_key: bool = True
+    """The contract keeps the natural key unique; when not (invite link
+    titles), two remote objects with one key are the user's to sort out."""
+    at_most_one: AtMostOne | None = None
+    expires_field: str | None = None
+    """A DateTime field after which the object no longer works (a configured
+    object past it is a plan warning)."""
 
     # ------------------------------------------------------------- metadata
 
@@ -66,6 +107,19 @@ class Kind:
     @property
     def references(self) -> list[Field]:
         return [f for f in self.fields if f.ref is not None]
+
+    @cached_property
+    def managed_fields(self) -> tuple[Field, ...]:
+        """The fields a config sets and the plan compares (not server-only)."""
+        return tuple(f for f in self.fields if not f.server_only)
+
+    @cached_property
+    def sensitive_names(self) -> frozenset[str]:
+        return frozenset(f.name for f in self.fields if f.sensitive)
+
+    @property
+    def writable(self) -> bool:
+        return not self.reference
 
     def key_of(self, data: Mapping[str, Any]) -> str | None:
         value = data.get(self.key_field)
@@ -102,7 +156,7 @@ class Kind:
 
     @property
     def read_operation(self) -> str:
-        return f"Read{self.type_name}s"
+        return f"Read{self.type_plural or self.type_name + 's'}"
 
     @property
     def get_operation(self) -> str:
@@ -125,15 +179,19 @@ class Kind:
     def normalize_remote(self, node: Mapping[str, Any]) -> dict[str, Any]:
         """A remote node in the config's shape, every managed field present."""
         out: dict[str, Any] = {}
-        for f in self.fields:
+        for f in self.managed_fields:
             out[f.name] = _normalize_remote_value(f, node.get(f.name))
         return out
+
+    def server_values(self, node: Mapping[str, Any]) -> dict[str, Any]:
+        """The server-only fields of a remote node, as read."""
+        return {f.name: node.get(f.name) for f in self.fields if f.server_only}
 
     def normalize_desired(self, data: Mapping[str, Any], keep_case: bool = False) -> dict[str, Any]:
         """Desired data in the compared shape; only the fields it names.
         ``keep_case`` keeps case-insensitive fields as written (for creates)."""
         out: dict[str, Any] = {}
-        for f in self.fields:
+        for f in self.managed_fields:
             if f.name in data:
                 value = data[f.name]
                 out[f.name] = (
@@ -148,7 +206,7 @@ class Kind:
         out: dict[str, Any] = {}
         for name, value in values.items():
             f = self.field_map.get(name)
-            if f is None or (self.parent is not None and f.ref == self.parent):
+            if f is None or f.server_only or (self.parent is not None and f.ref == self.parent):
                 continue
             out[f.input_key] = _input_value(f, value, resolve)
         return out
@@ -177,6 +235,11 @@ def normalize_value(f: Field, value: Any) -> Any:
         return cleaned or None
     if f.lowercase and isinstance(value, str):
         return value.lower()
+    if f.timestamp and isinstance(value, str):
+        try:
+            return utc_second(value)
+        except ValueError:
+            return value  # validate reports it; the portal's own form is kept
     return value
 
 
@@ -196,7 +259,7 @@ def _normalize_remote_value(f: Field, value: Any) -> Any:
 def ref_key(node: Mapping[str, Any]) -> str:
     """The natural key of a referenced node, or a placeholder naming its ID
     when it has none (it can never equal a desired key)."""
-    for key_field in ("externalId", "key", "email"):
+    for key_field in ("externalId", "key", "email", "slug", "title"):
         if node.get(key_field):
             value = str(node[key_field])
             return value.lower() if key_field == "email" else value

@@ -10,6 +10,8 @@ KIND = Kind(
         Field("externalId"),
         Field("name"),
         Field("permissions", shape="set"),
+        Field("lmsModules", shape="set", ref="lmsModules", input_name="lmsModuleIds"),
+        Field("damCategories", shape="set", ref="damCategories", input_name="damCategoryIds"),
     ),
     step=10,
     operations_file="groups.graphql",

@@ -18,7 +18,11 @@ KIND = Kind(
         Field("account", ref="accounts"),
         Field("name"),
         Field("phone"),
-        Field("address", shape="object"),
+        Field(
+            "address",
+            shape="object",
+            subfields=("street", "city", "region", "postalCode", "country"),
+        ),
     ),
     step=30,
     operations_file="locations.graphql",

@@ -4,6 +4,7 @@ references and safety, narrow to ``--target``."""
 from __future__ import annotations
 
 import asyncio
+import difflib
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -11,7 +12,8 @@ from konvsync import aio
 from konvsync.api.client import PortalClient
 from konvsync.api.documents import viewer_query
 from konvsync.api.pagination import read_kinds
-from konvsync.config.model import DesiredObject, DesiredState
+from konvsync.config.model import DesiredObject, DesiredState, Source
+from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.errors import ConfigInvalid, ConfigProblem, UsageError
 from konvsync.kinds import KINDS, KINDS_BY_NAME, Reference, kind, references
 from konvsync.kinds.locations import split_location_key
@@ -37,20 +39,36 @@ class PlanOutcome:
 
 
 def kinds_to_read(desired: DesiredState) -> list[str]:
-    """Kinds the config names or prunes, the kinds they reference, and the
-    kinds that carry them (locations come with accounts)."""
-    return needed_kinds(set(desired.objects) | set(desired.policy.prune))
+    """Kinds the config names or prunes, the kinds they reference, the kinds
+    that carry them (locations come with accounts), and the reference kinds
+    (LMS modules...) that its objects actually refer to."""
+    return needed_kinds(
+        set(desired.objects) | set(desired.policy.prune) | referred_reference_kinds(desired)
+    )
+
+
+def referred_reference_kinds(desired: DesiredState) -> set[str]:
+    """The reference kinds some object of the config refers to."""
+    out: set[str] = set()
+    for kind_name, objects in desired.objects.items():
+        fields = [f for f in kind(kind_name).references if kind(f.ref or "").reference]
+        for f in fields:
+            if f.ref not in out and any(obj.data.get(f.name) for obj in objects.values()):
+                out.add(f.ref or "")
+    return out
 
 
 def needed_kinds(named: Iterable[str]) -> list[str]:
     """The kinds to read for configs naming ``named`` (unknown names are
-    ignored), in registry order."""
+    ignored), in registry order. A reference kind is read only when named:
+    a group's modules are read with the group, by slug, and the modules
+    themselves only when the config refers to one."""
     wanted = {name for name in named if name in KINDS_BY_NAME}
     pending = list(wanted)
     while pending:
         k = kind(pending.pop())
         for f in k.references:
-            if f.ref and f.ref not in wanted:
+            if f.ref and f.ref not in wanted and not kind(f.ref).reference:
                 wanted.add(f.ref)
                 pending.append(f.ref)
         if k.read_via and k.read_via not in wanted:
@@ -178,21 +196,43 @@ def remote_digests(changes: list[Change], remote: RemoteState) -> dict[str, str 
 
 
 def check_references(desired: DesiredState, remote: RemoteState) -> None:
-    """Every reference resolves in the config or in the portal."""
+    """Every reference resolves in the config or in the portal; each one
+    that does not is reported where it is written, with the closest keys."""
     problems: list[ConfigProblem] = []
     for obj, ref in _outside_references(desired):
-        if ref.key in remote.get(ref.target.name).objects:
+        known = remote.get(ref.target.name).objects
+        if ref.key in known:
             continue
         k = kind(obj.kind)
+        has = (
+            f"which the portal's {ref.target.name} do not include"
+            if ref.target.reference
+            else "which neither the configuration nor the portal has"
+        )
+        candidates = set(known) | set(desired.objects.get(ref.target.name, {}))
+        close = difflib.get_close_matches(ref.key, sorted(candidates), n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
         problems.append(
-            obj.source.problem(
+            reference_source(obj, ref).problem(
                 f"{k.singular} {obj.key!r}: {ref.field.name} refers to "
-                f"{ref.target.singular} {ref.written!r}, which neither the "
-                "configuration nor the portal has",
+                f"{ref.target.singular} {ref.written!r}, {has}{hint}",
             )
         )
     if problems:
         raise ConfigInvalid(problems)
+
+
+def reference_source(obj: DesiredObject, ref: Reference) -> Source:
+    """Where ``ref`` is written in ``obj`` (the object's place when unknown)."""
+    value = obj.data.get(ref.field.name)
+    try:
+        if isinstance(value, YamlList):
+            return value.item_source(value.index(ref.written))
+        if isinstance(obj.data, YamlMap) and ref.field.name in obj.data:
+            return obj.data.value_source(ref.field.name)
+    except (KeyError, ValueError):
+        pass
+    return obj.source
 
 
 def _outside_references(desired: DesiredState) -> Iterator[tuple[DesiredObject, Reference]]:
@@ -225,10 +265,10 @@ def parse_targets(targets: tuple[str, ...]) -> list[tuple[str, str | None]]:
     out = []
     for target in targets:
         kind_name, sep, key = target.partition("/")
-        if kind_name not in KINDS_BY_NAME:
+        if kind_name not in KINDS_BY_NAME or kind(kind_name).reference:
             raise UsageError(
                 f"--target {target!r}: unknown kind {kind_name!r} "
-                f"(one of {', '.join(KINDS_BY_NAME)})"
+                f"(one of {', '.join(k.name for k in KINDS if not k.reference)})"
             )
         if sep and not key:
             raise UsageError(f"--target {target!r}: give KIND or KIND/KEY")

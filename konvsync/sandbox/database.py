@@ -16,7 +16,10 @@ from typing import Any
 
 from konvsync.errors import UsageError
 from konvsync.sandbox.rows import (
+    ADDED_COLUMNS,
     MAX_PAGE,
+    SEED_CATEGORIES,
+    SEED_MODULES,
     TABLES,
     StoreError,
     decode_cursor,
@@ -54,6 +57,7 @@ class Database:
                     f"process ({exc}); stop it or use another --db"
                 ) from None
         self._db.executescript(TABLES)
+        self._migrate()
         self._lock = threading.RLock()
         self._in_request = False
         self._rows: dict[tuple[str, int], dict[str, Any] | None] = {}
@@ -62,6 +66,30 @@ class Database:
 
     def close(self) -> None:
         self._db.close()
+
+    def _migrate(self) -> None:
+        """Add what later releases added to a sandbox file made before, and
+        give a new database the portal's own content (modules, categories)."""
+        for table, column, declaration in ADDED_COLUMNS:
+            columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        for table, column, rows in (
+            ("lms_modules", "title", SEED_MODULES),
+            ("dam_categories", "name", SEED_CATEGORIES),
+        ):
+            if self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0:
+                self._db.executemany(
+                    f"INSERT INTO {table} (slug, {column}) VALUES (?, ?)", list(rows)
+                )
+
+    def add_content(self, table: str, slug: str, title: str) -> dict[str, Any]:
+        """Add an LMS module or DAM category (the portal's authors do that;
+        tests and seeds use this)."""
+        column = "title" if table == "lms_modules" else "name"
+        with self.transaction() as db:
+            cur = db.execute(f"INSERT INTO {table} (slug, {column}) VALUES (?, ?)", (slug, title))
+        return self._fetch(table, cur.lastrowid)
 
     @contextmanager
     def request(self) -> Iterator[None]:

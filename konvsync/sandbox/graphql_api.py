@@ -113,11 +113,18 @@ def _page(table: str) -> Resolver:
 def _prefetch(ctx: RequestContext, table: str, nodes: list[dict[str, Any]]) -> None:
     """Load what a page's nested fields need in a few queries (the DataLoader
     pattern) instead of one query per object and reference."""
-    wanted: dict[str, set[int]] = {"accounts": set(), "groups": set()}
+    wanted: dict[str, set[int]] = {
+        "accounts": set(),
+        "groups": set(),
+        "lms_modules": set(),
+        "dam_categories": set(),
+    }
     for node in nodes:
         if node.get("_accountId") is not None:
             wanted["accounts"].add(node["_accountId"])
         wanted["groups"].update(node.get("_groupIds") or node.get("_userGroupIds") or ())
+        wanted["lms_modules"].update(node.get("_lmsModuleIds") or ())
+        wanted["dam_categories"].update(node.get("_damCategoryIds") or ())
     for name, pks in wanted.items():
         missing = [pk for pk in pks if (name, pk) not in ctx.cache]
         for pk, row in ctx.store.rows_by_id(name, missing).items():
@@ -147,17 +154,23 @@ def _cached(ctx: RequestContext, table: str, pk: int) -> dict[str, Any] | None:
     return ctx.cache[cache_key]
 
 
-def _groups_of(field: str) -> Resolver:
+def _groups_of(field: str, table: str = "groups") -> Resolver:
     def resolve(obj: dict[str, Any], info: GraphQLResolveInfo) -> list[dict[str, Any]]:
         ctx: RequestContext = info.context
         out = []
         for pk in obj[field]:
-            group = _cached(ctx, "groups", pk)
+            group = _cached(ctx, table, pk)
             if group is not None:
                 out.append(group)
         return out
 
     return resolve
+
+
+def _match_field_of(obj: dict[str, Any], info: GraphQLResolveInfo) -> dict[str, Any] | None:
+    if obj["_accountMatchFieldId"] is None:
+        return None
+    return _cached(info.context, "account_fields", obj["_accountMatchFieldId"])
 
 
 def _account_of(obj: dict[str, Any], info: GraphQLResolveInfo) -> dict[str, Any] | None:
@@ -201,6 +214,9 @@ def _mutations() -> dict[str, Resolver]:
         ),
         "updateUser": store_call(lambda c, id, input: s(c).update_user(id, input)),
         "deleteUser": store_call(lambda c, id: s(c).delete_user(id)),
+        "createInviteLink": store_call(lambda c, input: s(c).create_invite_link(input)),
+        "updateInviteLink": store_call(lambda c, id, input: s(c).update_invite_link(id, input)),
+        "deleteInviteLink": store_call(lambda c, id: s(c).delete_invite_link(id)),
     }
 
 
@@ -218,8 +234,12 @@ def build_sandbox_schema(sdl: str | None = None) -> GraphQLSchema:
         ("accountFields", "account_fields"),
         ("accounts", "accounts"),
         ("users", "users"),
+        ("lmsModules", "lms_modules"),
+        ("damCategories", "dam_categories"),
+        ("inviteLinks", "invite_links"),
     ):
-        query.fields[name].resolve = _page(table)
+        if name in query.fields:
+            query.fields[name].resolve = _page(table)
     query.fields["group"].resolve = _one("groups", "externalId", "external_id")
     query.fields["account"].resolve = _one("accounts", "externalId", "external_id")
     query.fields["user"].resolve = _one("users", "email", "email_lower", lower=True)
@@ -233,6 +253,19 @@ def build_sandbox_schema(sdl: str | None = None) -> GraphQLSchema:
     account.fields["locations"].resolve = _locations_of
     user.fields["groups"].resolve = _groups_of("_groupIds")
     user.fields["account"].resolve = _account_of
+    group = schema.get_type("Group")
+    assert isinstance(group, GraphQLObjectType)
+    for name, ids, table in (
+        ("lmsModules", "_lmsModuleIds", "lms_modules"),
+        ("damCategories", "_damCategoryIds", "dam_categories"),
+    ):
+        if name in group.fields:
+            group.fields[name].resolve = _groups_of(ids, table)
+    link = schema.get_type("InviteLink")
+    if isinstance(link, GraphQLObjectType):
+        link.fields["account"].resolve = _account_of
+        link.fields["accountMatchField"].resolve = _match_field_of
+        link.fields["groups"].resolve = _groups_of("_groupIds")
     return schema
 
 

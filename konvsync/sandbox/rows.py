@@ -34,7 +34,37 @@ CREATE TABLE IF NOT EXISTS users (
   title TEXT, first_name TEXT NOT NULL, last_name TEXT NOT NULL, account_id INTEGER,
   group_ids TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS welcome_emails (user_id INTEGER NOT NULL, email TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS lms_modules (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, slug TEXT NOT NULL UNIQUE, title TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dam_categories (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, slug TEXT NOT NULL UNIQUE, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS invite_links (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL, url TEXT NOT NULL,
+  access TEXT NOT NULL, code TEXT, active INTEGER NOT NULL, expires_at TEXT,
+  account_id INTEGER, account_match_field_id INTEGER, allowed_email_domains TEXT NOT NULL,
+  group_ids TEXT NOT NULL, redirect_path TEXT, created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL);
 """
+
+ADDED_COLUMNS = (
+    ("groups", "lms_module_ids", "TEXT NOT NULL DEFAULT '[]'"),
+    ("groups", "dam_category_ids", "TEXT NOT NULL DEFAULT '[]'"),
+)
+"""Columns added after the first release (a sandbox file made before gets them)."""
+
+SEED_MODULES = (
+    ("onboarding", "Onboarding"),
+    ("product-basics", "Product basics"),
+    ("sales-training", "Sales training"),
+    ("service-certification", "Service certification"),
+)
+SEED_CATEGORIES = (
+    ("brand-assets", "Brand assets"),
+    ("price-lists", "Price lists"),
+    ("product-photos", "Product photos"),
+)
+"""What a new sandbox holds: modules and categories are authored in the
+portal, not through the API, so the sandbox starts with a few of each."""
 
 PREFIX = {
     "groups": "grp",
@@ -42,6 +72,9 @@ PREFIX = {
     "accounts": "acc",
     "locations": "loc",
     "users": "usr",
+    "lms_modules": "lms",
+    "dam_categories": "dam",
+    "invite_links": "inv",
 }
 _ADDRESS_KEYS = ("street", "city", "region", "postalCode", "country")
 
@@ -54,6 +87,10 @@ class StoreError(Exception):
 
 def now_stamp() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def is_past(stamp: str | None) -> bool:
+    return stamp is not None and stamp <= dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def encode_cursor(row_id: int) -> str:
@@ -97,6 +134,8 @@ def shape_row(table: str, row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
             externalId=row["external_id"],
             name=row["name"],
             permissions=json.loads(row["permissions"]),
+            _lmsModuleIds=_ids(row["lms_module_ids"]),
+            _damCategoryIds=_ids(row["dam_category_ids"]),
             createdAt=row["created_at"],
             updatedAt=row["updated_at"],
         )
@@ -124,6 +163,27 @@ def shape_row(table: str, row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
             phone=row["phone"],
             address=json.loads(row["address"]) if row["address"] else None,
             _accountId=row["account_id"],
+        )
+    elif table == "lms_modules":
+        out.update(slug=row["slug"], title=row["title"])
+    elif table == "dam_categories":
+        out.update(slug=row["slug"], name=row["name"])
+    elif table == "invite_links":
+        out.update(
+            title=row["title"],
+            url=row["url"],
+            access=row["access"],
+            code=row["code"],
+            active=bool(row["active"]),
+            expiresAt=row["expires_at"],
+            expired=is_past(row["expires_at"]),
+            _accountId=row["account_id"],
+            _accountMatchFieldId=row["account_match_field_id"],
+            allowedEmailDomains=json.loads(row["allowed_email_domains"]),
+            _groupIds=_ids(row["group_ids"]),
+            redirectPath=row["redirect_path"],
+            createdAt=row["created_at"],
+            updatedAt=row["updated_at"],
         )
     elif table == "users":
         out.update(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from konvsync.config.loader import load_config
 from konvsync.errors import ConfigError
-from konvsync.kinds import KINDS
+from konvsync.kinds import WRITABLE_KINDS
 from konvsync.kinds.locations import split_location_key
 from konvsync.sandbox.store import Store, StoreError
 
@@ -16,6 +16,12 @@ def seed_store(store: Store, path: str) -> int:
     ids: dict[tuple[str, str], str] = {}
 
     def resolve(kind_name: str, key: str) -> str:
+        if (kind_name, key) not in ids and kind_name in ("lmsModules", "damCategories"):
+            table = "lms_modules" if kind_name == "lmsModules" else "dam_categories"
+            found = store.get(table, "slug", key)
+            if found is None:
+                raise StoreError(f"no {kind_name} with slug {key!r}", "BAD_USER_INPUT")
+            ids[kind_name, key] = found["id"]
         return ids[kind_name, key]
 
     creators = {
@@ -26,9 +32,10 @@ def seed_store(store: Store, path: str) -> int:
             resolve("accounts", split_location_key(key)[0]), data
         ),
         "users": lambda data, _key: store.create_user(data, send_welcome_email=False),
+        "inviteLinks": lambda data, _key: store.create_invite_link(data),
     }
     try:
-        for k in KINDS:
+        for k in WRITABLE_KINDS:
             for obj in state.objects.get(k.name, {}).values():
                 data = k.build_input(k.normalize_desired(obj.data, keep_case=True), resolve)
                 ids[k.name, obj.key] = creators[k.name](data, obj.key)["id"]

@@ -12,6 +12,7 @@ import sqlite3
 from typing import Any
 
 from konvsync.sandbox.database import Database
+from konvsync.sandbox.invite_links import InviteLinkRules
 from konvsync.sandbox.rows import (
     StoreError,
     address_json,
@@ -23,7 +24,7 @@ from konvsync.sandbox.rows import (
 )
 
 
-class Store(Database):
+class Store(InviteLinkRules, Database):
     """The sandbox's data with the contract's rules for changing it."""
 
     # -------------------------------------------------------------- mutations
@@ -61,9 +62,12 @@ class Store(Database):
             raise StoreError(f"{label} {value!r} is already taken", "CONFLICT")
 
     def _group_ids(self, db: sqlite3.Connection, ids: list[str]) -> list[int]:
+        return self._ids_of(db, "groups", ids)
+
+    def _ids_of(self, db: sqlite3.Connection, table: str, ids: list[str]) -> list[int]:
         out: list[int] = []
         for value in ids:
-            row_id = self._row_id(db, "groups", value)
+            row_id = self._row_id(db, table, value)
             if row_id not in out:
                 out.append(row_id)
         return out
@@ -77,13 +81,17 @@ class Store(Database):
         with self.transaction() as db:
             self._unique(db, "groups", "external_id", data.get("externalId"), "externalId")
             now = now_stamp()
+            modules = self._ids_of(db, "lms_modules", data.get("lmsModuleIds") or [])
+            categories = self._ids_of(db, "dam_categories", data.get("damCategoryIds") or [])
             cur = db.execute(
-                "INSERT INTO groups (external_id, name, permissions, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO groups (external_id, name, permissions, lms_module_ids,"
+                " dam_category_ids, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     data.get("externalId"),
                     data["name"],
                     json.dumps(self._dedupe(data.get("permissions") or [])),
+                    json.dumps(modules),
+                    json.dumps(categories),
                     now,
                     now,
                 ),
@@ -103,6 +111,12 @@ class Store(Database):
                 sets["name"] = data["name"]
             if "permissions" in data:
                 sets["permissions"] = json.dumps(self._dedupe(data["permissions"]))
+            for name, table, column in (
+                ("lmsModuleIds", "lms_modules", "lms_module_ids"),
+                ("damCategoryIds", "dam_categories", "dam_category_ids"),
+            ):
+                if name in data:
+                    sets[column] = json.dumps(self._ids_of(db, table, data[name] or []))
             self._set(db, "groups", row_id, sets, stamp=True)
         return self._fetch("groups", row_id)
 
@@ -110,7 +124,11 @@ class Store(Database):
         with self.transaction() as db:
             row_id = self._row_id(db, "groups", gid)
             db.execute("DELETE FROM groups WHERE id = ?", (row_id,))
-            for table, column in (("accounts", "user_group_ids"), ("users", "group_ids")):
+            for table, column in (
+                ("accounts", "user_group_ids"),
+                ("users", "group_ids"),
+                ("invite_links", "group_ids"),
+            ):
                 for row in db.execute(
                     f"SELECT id, {column} FROM {table} WHERE {column} LIKE ?", (f"%{row_id}%",)
                 ).fetchall():
@@ -168,6 +186,11 @@ class Store(Database):
             row_id = self._row_id(db, "account_fields", fid)
             key = db.execute("SELECT key FROM account_fields WHERE id = ?", (row_id,)).fetchone()[0]
             db.execute("DELETE FROM account_fields WHERE id = ?", (row_id,))
+            db.execute(
+                "UPDATE invite_links SET account_match_field_id = NULL"
+                " WHERE account_match_field_id = ?",
+                (row_id,),
+            )
             for row in db.execute("SELECT id, custom_fields FROM accounts").fetchall():
                 values = json.loads(row["custom_fields"])
                 kept = [v for v in values if v["key"] != key]
@@ -250,6 +273,9 @@ class Store(Database):
             db.execute("DELETE FROM accounts WHERE id = ?", (row_id,))
             db.execute("DELETE FROM locations WHERE account_id = ?", (row_id,))
             db.execute("UPDATE users SET account_id = NULL WHERE account_id = ?", (row_id,))
+            db.execute(
+                "UPDATE invite_links SET account_id = NULL WHERE account_id = ?", (row_id,)
+            )
         return aid
 
     # locations

@@ -231,7 +231,7 @@ def test_reference_found_nowhere_names_file_and_line(
     code, _, err = plan(seeded, config)
     assert code == 1
     assert (
-        f"{config}:4:5: user 'b@x.example': account refers to account 'nowhere', which "
+        f"{config}:4:62: user 'b@x.example': account refers to account 'nowhere', which "
         "neither the configuration nor the portal has" in err
     )
     assert "a@x.example" not in err  # acme exists in the portal

@@ -77,7 +77,7 @@ def test_every_konvsync_query_compiles_and_answers_as_graphql_core(store: Store)
     for label, query, variables in konvsync_queries(store):
         expected = graphql_core(store, query, variables)
         assert compiled(store, query, variables) == expected, label
-    users = compiled(store, operation_text(KINDS[-1], "ReadUsers"), {"first": 100})
+    users = compiled(store, operation_text(kind("users"), "ReadUsers"), {"first": 100})
     assert len(users["users"]["nodes"]) == 100  # the data is not trivially empty
     assert any(node["groups"] for node in users["users"]["nodes"])
 
@@ -116,7 +116,7 @@ def test_other_shapes_are_left_to_graphql_core(store: Store, query: str) -> None
 
 def test_errors_fall_back_to_graphql_core_with_their_codes(store: Store) -> None:
     documents = DocumentCache(SCHEMA)
-    read = operation_text(KINDS[-1], "ReadUsers")
+    read = operation_text(kind("users"), "ReadUsers")
     for variables, code in (
         ({"first": 100, "after": "not a cursor"}, "BAD_USER_INPUT"),
         ({"first": 1000}, "BAD_USER_INPUT"),

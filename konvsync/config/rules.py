@@ -1,0 +1,111 @@
+"""Checks of a loaded config that follow from the kinds' declarations and
+the contract's rules, beyond what the JSON Schema can say: DateTime values,
+sensitive values (their source, and a warning when written literally), a
+kind's at-most-one rule, and the invite link rules that span objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from konvsync.config.model import DesiredObject, DesiredState, Source
+from konvsync.config.yaml_loader import YamlMap
+from konvsync.errors import ConfigProblem
+from konvsync.kinds import kind
+from konvsync.kinds.datetimes import now_utc, parse_utc
+
+MATCH_FIELD_TYPES = ("TEXT", "NUMBER", "SELECT")
+"""Account field types an invite link may match on (the contract's rule)."""
+
+
+def check_kind_rules(
+    state: DesiredState, env_values: dict[Source, str], problems: list[ConfigProblem]
+) -> None:
+    for kind_name, objects in state.objects.items():
+        k = kind(kind_name)
+        for obj in objects.values():
+            for f in k.managed_fields:
+                if f.name not in obj.data or obj.data[f.name] is None:
+                    continue
+                where = value_source(obj, f.name)
+                if f.timestamp:
+                    _check_timestamp(obj, f.name, where, problems)
+                if f.sensitive:
+                    name = env_values.get(where)
+                    if name is not None:
+                        state.sensitive_env[kind_name, obj.key, f.name] = name
+                    else:
+                        state.warnings.append(
+                            where.problem(
+                                f"{k.singular} {obj.key!r}: {f.name} is sensitive but written "
+                                f"in the file; use ${{env:NAME}} (a saved plan cannot hold it)"
+                            )
+                        )
+        if k.at_most_one is not None:
+            _check_at_most_one(state, kind_name, problems)
+    _check_match_fields(state, problems)
+
+
+def value_source(obj: DesiredObject, name: str) -> Source:
+    data: Any = obj.data
+    if isinstance(data, YamlMap) and name in data:
+        return data.value_source(name)
+    return obj.source
+
+
+def _check_timestamp(
+    obj: DesiredObject, name: str, where: Source, problems: list[ConfigProblem]
+) -> None:
+    value = obj.data[name]
+    try:
+        parse_utc(str(value))
+    except ValueError:
+        problems.append(
+            where.problem(
+                f"{kind(obj.kind).singular} {obj.key!r}: {name} {value!r} is not a date "
+                "(2027-06-30) or an ISO date-time with an offset (2027-06-30T12:00:00Z)"
+            )
+        )
+
+
+def _check_at_most_one(state: DesiredState, kind_name: str, problems: list[ConfigProblem]) -> None:
+    k = kind(kind_name)
+    rule = k.at_most_one
+    assert rule is not None
+    now = now_utc()
+    holding = [
+        obj
+        for obj in state.objects[kind_name].values()
+        if rule.holds(_with_defaults(obj.data), now)
+    ]
+    if len(holding) > 1:
+        first = holding[0]
+        for other in holding[1:]:
+            problems.append(
+                other.source.problem(
+                    f"{k.singular} {other.key!r} and {k.singular} {first.key!r} (at "
+                    f"{first.source}) would both be an {rule.what}; the portal allows one at "
+                    "a time (set active: false, or an expiresAt in the past, on one)"
+                )
+            )
+
+
+def _with_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """An omitted ``active`` is the portal's default, true."""
+    return {"active": True, **data}
+
+
+def _check_match_fields(state: DesiredState, problems: list[ConfigProblem]) -> None:
+    fields = state.objects.get("accountFields", {})
+    for obj in state.objects.get("inviteLinks", {}).values():
+        key = obj.data.get("accountMatchField")
+        definition = fields.get(str(key)) if key is not None else None
+        if definition is None:
+            continue
+        ftype = definition.data.get("type", "TEXT")
+        if ftype not in MATCH_FIELD_TYPES:
+            problems.append(
+                value_source(obj, "accountMatchField").problem(
+                    f"invite link {obj.key!r}: accountMatchField {key!r} is a {ftype} field; "
+                    f"a link can match on {', '.join(MATCH_FIELD_TYPES)} fields only"
+                )
+            )
