@@ -1,8 +1,9 @@
 """Executing a plan: ordered steps, batched concurrent mutations, and
 consistency when the network or the API misbehaves.
 
-Order: creates and updates of groups and accountFields, then accounts,
-locations, users; then deletes in reverse. References use server IDs,
+Order (``plan.order``): creates and updates of groups and accountFields,
+then accounts, locations, users, invite links; then deletes in reverse; a
+kind with an at-most-one rule releases before it acquires. References use server IDs,
 including those of objects created earlier in the run. A failed change
 skips the changes that depend on it. After an ambiguous create (sent, no
 answer) the object is read back by its key before anything is resent.
@@ -24,9 +25,10 @@ from konvsync.apply_checks import (
     read_back,
 )
 from konvsync.errors import KonvsyncError, StalePlanError
-from konvsync.kinds import KINDS, kind, references
+from konvsync.kinds import kind, references
 from konvsync.kinds.locations import split_location_key
 from konvsync.plan.changes import Change, Create, Delete, FieldChange, Plan, Update
+from konvsync.plan.order import apply_steps
 from konvsync.plan.remote import RemoteState
 
 MAX_AMBIGUOUS_ROUNDS = 5
@@ -68,6 +70,9 @@ class ApplyReport:
     """The changed objects were read back after the run."""
     unverified: str | None = None
     """Why reading back after the run failed (the run is not ok then)."""
+    announced: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Address -> the portal's values (``Field.announce``) of each object
+    created: an invite link's URL is what the administrator wants next."""
 
     def count(self, status: str, action: str | None = None) -> int:
         return sum(
@@ -137,7 +142,7 @@ class PlanExecutor:
                 # so what references it in this run resolves to its ID.
                 self.ids[change.kind, change.key] = change.remote_id
                 self.adopted[f"<id {change.remote_id}>"] = change.key
-        for label, changes in _steps(plan.changes):
+        for label, changes in apply_steps(plan.changes, self.remote):
             if self.stop.is_set:
                 self._finish(changes, "skipped", "not started: interrupted")
                 continue
@@ -268,6 +273,7 @@ class PlanExecutor:
         elif outcome.ok:
             if isinstance(change, Create):
                 self.ids[change.kind, change.key] = outcome.data["id"]
+                self._announce(change, outcome.data)
                 self.lookup.created[change.kind] = self.lookup.created.get(change.kind, 0) + 1
             self._record(change, "done")
         elif isinstance(change, Delete) and outcome.code == "NOT_FOUND":
@@ -299,6 +305,7 @@ class PlanExecutor:
                 continue
             remote_id, data = found.id, found.data
             self.ids[change.kind, change.key] = remote_id
+            self._announce(change, found.server)
             wanted = kind(change.kind).normalize_desired(change.after or {})
             fields = tuple(
                 FieldChange(name, data.get(name), value)
@@ -359,6 +366,11 @@ class PlanExecutor:
             variables["sendWelcomeEmail"] = self.options.send_welcome_email
         return variables
 
+    def _announce(self, change: Change, values: dict[str, Any]) -> None:
+        names = [f.name for f in kind(change.kind).fields if f.announce]
+        if names:
+            self.report.announced[change.address] = {name: values.get(name) for name in names}
+
     def _known_id(self, kind_name: str, key: str) -> str | None:
         return self.ids.get((kind_name, key))
 
@@ -390,17 +402,3 @@ class PlanExecutor:
     def _finish(self, changes: list[Change], status: str, message: str) -> None:
         for change in changes:
             self._record(change, status, message)
-
-
-def _steps(changes: list[Change]) -> list[tuple[str, list[Change]]]:
-    """Creates and updates kind by kind in apply order, then deletes in reverse."""
-    steps: list[tuple[str, list[Change]]] = []
-    for k in KINDS:
-        upserts = [c for c in changes if c.kind == k.name and not isinstance(c, Delete)]
-        if upserts:
-            steps.append((f"{k.name}: create/update", upserts))
-    for k in reversed(KINDS):
-        deletes: list[Change] = [c for c in changes if c.kind == k.name and isinstance(c, Delete)]
-        if deletes:
-            steps.append((f"{k.name}: delete", deletes))
-    return steps

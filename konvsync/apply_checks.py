@@ -59,7 +59,10 @@ def differences(k: Kind, wanted: dict[str, Any], remote_data: dict[str, Any]) ->
     for name, value in k.normalize_desired(wanted).items():
         have = remote_data.get(name)
         if have != value:
-            out.append(f"{name} = {_show(have)} (wanted {_show(value)})")
+            if name in k.sensitive_names:
+                out.append(f"{name} = (sensitive) (wanted another, sensitive value)")
+            else:
+                out.append(f"{name} = {_show(have)} (wanted {_show(value)})")
     return out
 
 

@@ -86,7 +86,7 @@ def plan_config(
     if out_file:
         from konvsync.plan.planfile import write_planfile
 
-        write_planfile(out_file, outcome, desired.digest, desired.policy)
+        write_planfile(out_file, outcome, desired.digest, desired.policy, desired.sensitive_env)
     return outcome
 
 

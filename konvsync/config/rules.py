@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from konvsync import redact
 from konvsync.config.model import DesiredObject, DesiredState, Source
 from konvsync.config.yaml_loader import YamlMap
 from konvsync.errors import ConfigProblem
@@ -30,6 +31,7 @@ def check_kind_rules(
                 if f.timestamp:
                     _check_timestamp(obj, f.name, where, problems)
                 if f.sensitive:
+                    redact.register(str(obj.data[f.name]))
                     name = env_values.get(where)
                     if name is not None:
                         state.sensitive_env[kind_name, obj.key, f.name] = name

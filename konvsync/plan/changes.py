@@ -147,7 +147,9 @@ class Plan:
 
     @property
     def data(self) -> dict[str, Any]:
+        """The plan as data, sensitive values shown as ``(sensitive)``."""
         from konvsync import __version__
+        from konvsync.plan.sensitive import masked
 
         return {
             "format_version": self.FORMAT_VERSION,
@@ -157,5 +159,5 @@ class Plan:
             "summary": self.counts,
             "warnings": list(self.warnings),
             "welcome_emails": self.welcome_emails,
-            "changes": [c.to_data() for c in self.changes],
+            "changes": [masked(c).to_data() for c in self.changes],
         }

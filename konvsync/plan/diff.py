@@ -14,6 +14,7 @@ from konvsync.kinds import KINDS, kind
 from konvsync.kinds.base import Kind
 from konvsync.kinds.locations import split_location_key
 from konvsync.plan.changes import Change, Create, Delete, FieldChange, Update
+from konvsync.plan.order import in_apply_order
 from konvsync.plan.remote import RemoteKind, RemoteObject, RemoteState
 
 
@@ -35,7 +36,7 @@ def diff_state(desired: DesiredState, remote: RemoteState) -> list[Change]:
             adopted_accounts = adopted
         upserts.extend(kind_upserts)
         deletes.append(_deletes(k, wanted or {}, remote_kind, desired, remote, adopted))
-    return upserts + [c for group in reversed(deletes) for c in group]
+    return in_apply_order(upserts + [c for group in reversed(deletes) for c in group], remote)
 
 
 def _upserts(

@@ -2,7 +2,10 @@
 
 The file holds the plan's data (changes with before/after), the config
 digest, the kinds read, and a digest of every remote object the plan
-touches. No secret or token is ever in it: none is in the plan's data.
+touches. No secret or token is ever in it: none is in the plan's data, and
+a sensitive value (an invite code) is kept as the ``${env:NAME}`` it came
+from and a salted digest; ``apply`` reads the variable again and refuses
+when its value is not the planned one.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from konvsync.files import write_files
 from konvsync.plan.changes import Change, Plan, change_from_data
 from konvsync.plan.planner import PlanOutcome, remote_digests
 from konvsync.plan.remote import RemoteState
+from konvsync.plan.sensitive import restored, saved_references
 
 PLANFILE_FORMAT = "konvsync-plan/1"
 
@@ -33,7 +37,15 @@ class SavedPlan:
     send_welcome_email: bool
 
 
-def write_planfile(path: str, outcome: PlanOutcome, config_digest: str, policy: Policy) -> None:
+def write_planfile(
+    path: str,
+    outcome: PlanOutcome,
+    config_digest: str,
+    policy: Policy,
+    sensitive_env: dict[tuple[str, str, str], str] | None = None,
+) -> None:
+    """Save the plan; its sensitive values as the variables they came from
+    and salted digests (``plan.sensitive``)."""
     document = {
         "planfile": PLANFILE_FORMAT,
         "konvsync_version": __version__,
@@ -41,6 +53,7 @@ def write_planfile(path: str, outcome: PlanOutcome, config_digest: str, policy: 
         "read_kinds": outcome.read_kinds,
         "send_welcome_email": policy.send_welcome_email,
         "remote_digests": remote_digests(outcome.plan.changes, outcome.remote),
+        "sensitive": saved_references(outcome.plan.changes, sensitive_env or {}),
         "plan": outcome.plan.data,
     }
     text = json.dumps(document, indent=2, sort_keys=False, default=str) + "\n"
@@ -77,7 +90,7 @@ def read_planfile(path: str) -> SavedPlan:
             "not supported by this release; run plan again"
         )
     plan = Plan(
-        changes=[change_from_data(c) for c in data["changes"]],
+        changes=restored([change_from_data(c) for c in data["changes"]], document.get("sensitive")),
         endpoint=data["endpoint"],
         portal=data.get("portal"),
         warnings=list(data.get("warnings", [])),

@@ -16,6 +16,7 @@ from konvsync.config.model import DesiredObject, DesiredState, Source
 from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.errors import ConfigInvalid, ConfigProblem, UsageError
 from konvsync.kinds import KINDS, KINDS_BY_NAME, Reference, kind, references
+from konvsync.kinds.datetimes import now_utc, parse_utc, utc_second
 from konvsync.kinds.locations import split_location_key
 from konvsync.plan.changes import Change, Create, Delete, Plan
 from konvsync.plan.diff import diff_state
@@ -167,7 +168,7 @@ def plan_against(
     check_portal(desired, remote)
     check_references(desired, remote)
     changes = diff_state(desired, remote)
-    warnings: list[str] = []
+    warnings: list[str] = [str(w) for w in desired.warnings] + expired_objects(desired)
     if targets:
         changes = select_targets(changes, targets)
         warnings.append(
@@ -183,6 +184,28 @@ def plan_against(
         )
     plan = Plan(changes, endpoint_name, remote.portal_name, warnings, emails)
     return PlanOutcome(plan, remote, read_kind_names)
+
+
+def expired_objects(desired: DesiredState) -> list[str]:
+    """A warning for each configured object past its kind's expiry field."""
+    out: list[str] = []
+    now = now_utc()
+    for kind_name, objects in desired.objects.items():
+        name = kind(kind_name).expires_field
+        if name is None:
+            continue
+        for obj in objects.values():
+            value = obj.data.get(name)
+            try:
+                expired = isinstance(value, str) and parse_utc(value) <= now
+            except ValueError:
+                continue
+            if expired:
+                out.append(
+                    f"{obj.source}: {kind(kind_name).singular} {obj.key!r} expired at "
+                    f"{utc_second(str(value))}: it accepts no one (change {name} or remove it)"
+                )
+    return out
 
 
 def remote_digests(changes: list[Change], remote: RemoteState) -> dict[str, str | None]:

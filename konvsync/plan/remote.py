@@ -24,13 +24,19 @@ class RemoteObject:
     data: dict[str, Any]
     written_key: str | None = None
     """The key as the server spells it (e-mails keep their case)."""
+    server: dict[str, Any] = field(default_factory=dict)
+    """Server-only values (an invite link's url), never compared."""
 
     @property
     def digest(self) -> str:
-        return object_digest(self.id, self.data)
+        return object_digest(self.id, self.data, kind(self.kind).sensitive_names)
 
 
-def object_digest(remote_id: str, data: dict[str, Any]) -> str:
+def object_digest(remote_id: str, data: dict[str, Any], sensitive: frozenset[str]) -> str:
+    """A digest of what the plan saw; sensitive values are left out, since a
+    digest of a short code is easily reversed and saved plans hold digests."""
+    if sensitive:
+        data = {name: value for name, value in data.items() if name not in sensitive}
     text = json.dumps({"id": remote_id, "data": data}, sort_keys=True, default=str)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -90,6 +96,7 @@ class RemoteStateBuilder:
                     node["id"],
                     k.normalize_remote(node),
                     node.get(k.key_field),
+                    k.server_values(node),
                 ),
             )
         for child in _children(kind_name):
@@ -139,6 +146,12 @@ def _add(bucket: RemoteKind, obj: RemoteObject) -> None:
                 f"{kind(k.parent).singular} {parent_key!r} has two {k.name} named {name!r} "
                 f"(IDs {other.id} and {obj.id}): konvsync cannot tell them apart; rename or "
                 "delete one in the portal first"
+            )
+        if not k.unique_key:
+            raise PlanError(
+                f"two {k.name} have the {k.key_field} {obj.key!r} (IDs {other.id} and "
+                f"{obj.id}): konvsync cannot tell them apart; rename or delete one in the "
+                "portal first"
             )
         raise ContractError(
             k.read_operation,

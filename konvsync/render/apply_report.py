@@ -9,11 +9,18 @@ def render_apply_report(report: ApplyReport) -> str:
     added = report.count("done", "create")
     changed = report.count("done", "update")
     destroyed = report.count("done", "delete")
+    lines = [
+        f"  created {address}: " + ", ".join(f"{name} {value}" for name, value in values.items())
+        for address, values in report.announced.items()
+    ]
     if report.ok:
-        return (
-            f"Apply complete! Resources: {added} added, {changed} changed, {destroyed} destroyed."
+        return "\n".join(
+            [
+                *lines,
+                f"Apply complete! Resources: {added} added, {changed} changed, "
+                f"{destroyed} destroyed.",
+            ]
         )
-    lines = []
     if report.interrupted:
         lines.append(
             "Apply interrupted: no new work was sent after Ctrl-C; requests in "

@@ -5,6 +5,7 @@ may be (65,536 characters): past that it says what it left out."""
 from __future__ import annotations
 
 from konvsync.plan.changes import Change, Delete, Plan, Update
+from konvsync.plan.sensitive import masked
 from konvsync.render.values import NO_CHANGES, show, summary_line
 
 MAX_COMMENT = 65_536
@@ -66,6 +67,7 @@ def render_markdown(plan: Plan, limit: int = MAX_COMMENT) -> str:
 
 
 def _line(change: Change) -> str:
+    change = masked(change)
     prefix = {"create": "+", "update": "!", "delete": "-"}[change.action]
     text = f"{prefix} {change.address}"
     if isinstance(change, Update):

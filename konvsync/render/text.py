@@ -10,6 +10,7 @@ import click
 
 from konvsync.kinds import kind
 from konvsync.plan.changes import Change, Delete, Plan, Update
+from konvsync.plan.sensitive import masked
 from konvsync.render.values import NO_CHANGES, action_label, show, summary_line
 
 _COLORS = {"+": "green", "~": "yellow", "-": "red"}
@@ -40,6 +41,7 @@ def render_text(plan: Plan, color: bool = False) -> str:
 def _block(change: Change, paint: Callable[[str, str], str] | None) -> list[str]:
     """The lines of one change (``paint`` colours them; None: plain text,
     built without a call per line, as a 10,000-object plan has 100,000)."""
+    change = masked(change)
     symbol = change.symbol
     header = f"  # {change.address} will be {action_label(change.action)}"
     if change.note:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from konvsync.plan.sensitive import SENSITIVE
+
 _ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 """One encoder for every value (``json.dumps`` with options builds a new one per call)."""
 
@@ -18,6 +20,8 @@ def show(value: Any) -> str:
         return "null"
     if type(value) is str:
         return _ENCODE_STR(value)
+    if value is SENSITIVE:
+        return str(value)
     return _ENCODE(value)
 
 
