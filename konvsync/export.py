@@ -1,7 +1,8 @@
 """``konvsync export``: the portal's current state as konvsync YAML.
 
 Objects are sorted by natural key, references are keys, server-only fields
-and fields at their default are left out, and the output is stable (a
+are comments, sensitive values are ``${env:...}`` placeholders, fields at
+their default are left out, and the output is stable (a
 second export is byte-identical). Objects without a natural key cannot be
 managed by key: they are written as comments with a warning saying how to
 adopt them.
@@ -22,6 +23,7 @@ from konvsync.errors import UsageError
 from konvsync.kinds import KINDS, TOP_LEVEL_KINDS, kind
 from konvsync.kinds.base import Kind
 from konvsync.plan.remote import RemoteObject, RemoteState, normalize_nodes
+from konvsync.resources import config_schema
 
 _DEFAULTS: dict[str, Any] = {"options": [], "required": False}
 _EMPTY: tuple[Any, ...] = (None, [], {})
@@ -68,26 +70,101 @@ async def export_portal(
 
 def render_export(state: RemoteState, kind_names: list[str], endpoint_name: str) -> ExportResult:
     result = ExportResult(files={})
-    header = {"konvsync": 1, "endpoint": endpoint_name, "portal": state.portal_name}
-    result.files["konvsync.yaml"] = _dump(header)
+    header: dict[str, Any] = {
+        "konvsync": 1,
+        "endpoint": endpoint_name,
+        "portal": state.portal_name,
+    }
+    result.files["konvsync.yaml"] = ""
+    placeholders = Placeholders()
     for k in KINDS:
         if k.name not in kind_names:
             continue
         remote_kind = state.get(k.name)
+        objects = [obj for _key, obj in sorted(remote_kind.objects.items())]
         entries = [
-            _entry(k, obj, state, result.warnings)
-            for _key, obj in sorted(remote_kind.objects.items())
+            placeholders.fill(k, obj, _entry(k, obj, state, result.warnings)) for obj in objects
         ]
+        result.counts[k.name] = len(entries)
+        if any(f.server_only or f.sensitive for f in k.fields):
+            result.files[f"{k.name}.yaml"] = _annotated(k, objects, entries, placeholders)
+            continue
         comments = [
             _keyless_comment(k, obj, result.warnings)
             for obj in sorted(remote_kind.keyless, key=lambda o: str(o.data.get("name")))
         ]
-        result.counts[k.name] = len(entries)
         text = _dump({k.name: entries})
         if comments:
             text += "".join(comments)
         result.files[f"{k.name}.yaml"] = text
+    result.files["konvsync.yaml"] = _header(header, placeholders, result.warnings)
     return result
+
+
+class Placeholders:
+    """``${env:INVITE_CODE_1}`` in place of each sensitive value: export
+    never writes one. Numbered in the export's (sorted) order, so a second
+    export is identical."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        """Variable -> what it stands for (``code of invite link 'X'``)."""
+        self.by_object: dict[tuple[str, str], dict[str, str]] = {}
+
+    def fill(self, k: Kind, obj: RemoteObject, entry: dict[str, Any]) -> dict[str, Any]:
+        for f in k.fields:
+            if not f.sensitive or f.name not in entry:
+                continue
+            stem = f"{k.singular.split()[0]}_{f.name}".upper()
+            count = sum(1 for name in self.names if name.rsplit("_", 1)[0] == stem)
+            variable = f"{stem}_{count + 1}"
+            self.names[variable] = f"{f.name} of {k.singular} {obj.key!r}"
+            self.by_object.setdefault((k.name, obj.key or ""), {})[f.name] = variable
+            entry[f.name] = f"${{env:{variable}}}"
+        return entry
+
+
+def _header(header: dict[str, Any], placeholders: Placeholders, warnings: list[str]) -> str:
+    if not placeholders.names:
+        return _dump(header)
+    names = sorted(placeholders.names)
+    warnings.append(
+        f"sensitive values are not exported: set {', '.join(names)} to them before "
+        "planning (see the comments in the export)"
+    )
+    lines = [
+        "# Sensitive values are not exported: the configuration reads them from these",
+        "# environment variables; set each to the portal's current value.",
+        *(f"#   {name}: {placeholders.names[name]}" for name in names),
+    ]
+    if "variables" in config_schema().get("properties", {}):
+        header["variables"] = names
+    return "\n".join(lines) + "\n" + _dump(header)
+
+
+def _annotated(
+    k: Kind, objects: list[RemoteObject], entries: list[dict[str, Any]], placeholders: Placeholders
+) -> str:
+    """The kind's file with each object's server-only values as comments
+    above it and a comment beside each sensitive placeholder."""
+    if not entries:
+        return _dump({k.name: entries})
+    out = [f"{k.name}:"]
+    for obj, entry in zip(objects, entries, strict=True):
+        for name, value in obj.server.items():
+            if value is not None:
+                out.append(f"  # {name}: {_scalar(value)} (set by the portal)")
+        variables = placeholders.by_object.get((k.name, obj.key or ""), {})
+        for line in _dump([entry]).splitlines():
+            field_name = line.strip().lstrip("- ").split(":", 1)[0]
+            if field_name in variables:
+                line += f"  # sensitive: set {variables[field_name]}; never exported"
+            out.append("  " + line)
+    return "\n".join(out) + "\n"
+
+
+def _scalar(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def _entry(k: Kind, obj: RemoteObject, state: RemoteState, warnings: list[str]) -> dict[str, Any]:
@@ -98,6 +175,8 @@ def _entry(k: Kind, obj: RemoteObject, state: RemoteState, warnings: list[str]) 
             out[f.name] = obj.written_key or value
             continue
         if value in _EMPTY or _DEFAULTS.get(f.name, object()) == value:
+            continue
+        if f.export_default is not None and value == f.export_default:
             continue
         if f.ref is not None:
             value = _known_refs(k, obj, f.name, value, warnings)

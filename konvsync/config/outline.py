@@ -17,6 +17,7 @@ from pathlib import Path
 
 from konvsync.config.paths import discover
 from konvsync.errors import KonvsyncError
+from konvsync.kinds import KINDS, KINDS_BY_NAME
 
 _TOP_LEVEL_KEY = re.compile(r"\n([A-Za-z_][A-Za-z0-9_]*)[ \t]*:([^\n]*)")
 """Searched in the text after a newline: a pattern that starts with a literal
@@ -25,6 +26,15 @@ character (15 ms for a 10,000-user file)."""
 _PLAIN_ENDPOINT = re.compile(r"[A-Za-z0-9.:/_\-]+")
 _PRUNE_FLOW = re.compile(r"\n[ \t]+prune[ \t]*:[ \t]*\[([^\]\n]*)\]")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_REFERRING = {
+    f.name: f.ref or ""
+    for k in KINDS
+    for f in k.references
+    if KINDS_BY_NAME[f.ref or ""].reference
+}
+"""Fields that refer to reference kinds (a group's lmsModules) -> the kind:
+a config that writes one needs that kind read too."""
+_NESTED_KEY = re.compile(r"\n[ \t][ \t-]*(" + "|".join(_REFERRING) + r")[ \t]*:")
 MAX_OUTLINE_BYTES = 10 * 1024 * 1024
 
 
@@ -57,6 +67,7 @@ def outline_config(path: str) -> ConfigOutline | None:
                     if value is None:
                         return None
                     endpoints.add(value)
+            keys.update(_REFERRING[match.group(1)] for match in _NESTED_KEY.finditer(text))
             for match in _PRUNE_FLOW.finditer(text):
                 prune.update(_WORD.findall(match.group(1)))
     except KonvsyncError:

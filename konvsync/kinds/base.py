@@ -49,6 +49,8 @@ class Field:
     """A DateTime: compared in UTC to the second (a date is midnight UTC)."""
     subfields: tuple[str, ...] = ()
     """The keys of an ``object`` field (its input type's fields)."""
+    export_default: Any = None
+    """The portal's default, which ``export`` leaves out (``active: true``)."""
 
     @property
     def input_key(self) -> str:

@@ -37,7 +37,7 @@ KIND = Kind(
         Field("url", server_only=True, announce=True),
         Field("access"),
         Field("code", sensitive=True),
-        Field("active"),
+        Field("active", export_default=True),
         Field("expiresAt", timestamp=True),
         Field("expired", server_only=True),
         Field("account", ref="accounts", input_name="accountId"),
