@@ -7,6 +7,8 @@ kind with an at-most-one rule releases before it acquires. References use server
 including those of objects created earlier in the run. A failed change
 skips the changes that depend on it. After an ambiguous create (sent, no
 answer) the object is read back by its key before anything is resent.
+Before the first write, the operations and input fields the run will send
+are checked against the portal's schema (one introspection request).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from konvsync.apply_checks import (
     PortalLookup,
     Wanted,
     answer_mismatch,
+    check_inputs,
     moved_objects,
     read_back,
 )
@@ -70,6 +73,7 @@ class ApplyReport:
     """The changed objects were read back after the run."""
     unverified: str | None = None
     """Why reading back after the run failed (the run is not ok then)."""
+    warnings: list[str] = field(default_factory=list)
     announced: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Address -> the portal's values (``Field.announce``) of each object
     created: an invite link's URL is what the administrator wants next."""
@@ -142,6 +146,7 @@ class PlanExecutor:
                 # so what references it in this run resolves to its ID.
                 self.ids[change.kind, change.key] = change.remote_id
                 self.adopted[f"<id {change.remote_id}>"] = change.key
+        await self._check_inputs(plan.changes)
         for label, changes in apply_steps(plan.changes, self.remote):
             if self.stop.is_set:
                 self._finish(changes, "skipped", "not started: interrupted")
@@ -156,6 +161,23 @@ class PlanExecutor:
         return self.report
 
     # ----------------------------------------------------------------- checks
+
+    async def _check_inputs(self, changes: list[Change]) -> None:
+        operations = [
+            (kind(c.kind), self._operation(c))
+            for c in changes
+            if not (isinstance(c, Delete) and c.cascade)
+        ]
+        warning = await check_inputs(self.client, operations)
+        if warning:
+            self.report.warnings.append(warning)
+
+    @staticmethod
+    def _operation(change: Change) -> str:
+        k = kind(change.kind)
+        if isinstance(change, Delete):
+            return k.delete_operation
+        return k.update_operation if isinstance(change, Update) else k.create_operation
 
     async def _recheck(self, changes: list[Change]) -> list[Change]:
         """The step's changes that may still be sent: what they touch is as
@@ -349,8 +371,7 @@ class PlanExecutor:
         k = kind(change.kind)
         if isinstance(change, Delete):
             return MutationCall(k, k.delete_operation, {"id": change.remote_id})
-        operation = k.update_operation if isinstance(change, Update) else k.create_operation
-        return MutationCall(k, operation, lambda: self._variables(change))
+        return MutationCall(k, self._operation(change), lambda: self._variables(change))
 
     def _variables(self, change: Change) -> dict[str, Any]:
         k = kind(change.kind)

@@ -5,7 +5,9 @@
 - right before a step, the objects it will touch are as the plan saw them
   (updated and deleted ones unchanged, created ones still absent), so a
   second writer is noticed instead of overwritten;
-- after the run, the portal holds what was planned (``--no-verify`` skips it).
+- after the run, the portal holds what was planned (``--no-verify`` skips it);
+- before the first write, the portal's schema takes every operation and input
+  field the run will send (``check_inputs``).
 
 The objects are looked up in one of two ways, whichever takes fewer
 round trips: the kind read whole, page by page (100 a page, one after the
@@ -24,12 +26,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from graphql import GraphQLError, build_client_schema, get_introspection_query
+
 from konvsync.api.answers import Misfit, check_field
 from konvsync.api.batching import chunks
 from konvsync.api.client import PortalClient
 from konvsync.api.documents import aliased_document
 from konvsync.api.pagination import PAGE_SIZE, read_all
-from konvsync.errors import ContractError
+from konvsync.api.input_check import misfits
+from konvsync.errors import ContractError, KonvsyncError, SchemaMisfitError
 from konvsync.kinds import kind
 from konvsync.kinds.base import Kind
 from konvsync.kinds.locations import split_location_key
@@ -263,3 +268,30 @@ def applied_mismatch(change: Change, now: RemoteObject | None) -> str | None:
         return "is missing"
     found = differences(kind(change.kind), sent_fields(change), now.data)
     return "has " + "; ".join(found) if found else None
+
+
+async def check_inputs(client: PortalClient, operations: Sequence[tuple[Kind, str]]) -> str | None:
+    """Before the first write: do the portal's schema and input types take
+    every operation and input field of ``operations``? One introspection
+    request. Refuses (``SchemaMisfitError``) with the misfits; returns a
+    warning where introspection is refused."""
+    wanted = list(dict.fromkeys(operations))
+    if not wanted:
+        return None
+    try:
+        response = await client.execute(
+            get_introspection_query(), label="introspection", verify=False
+        )
+        schema = build_client_schema(response.raise_for_errors("introspection"))  # type: ignore[arg-type]
+    except (KonvsyncError, GraphQLError, TypeError, KeyError) as exc:
+        return (
+            f"the portal's schema could not be read ({exc}); the input fields were not "
+            "checked before writing"
+        )
+    problems = misfits(schema, wanted)
+    if problems:
+        raise SchemaMisfitError(
+            "the portal's schema does not take what this apply would send; nothing was "
+            "changed: " + "; ".join(problems)
+        )
+    return None

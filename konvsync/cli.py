@@ -242,18 +242,21 @@ def schema() -> int:
     "--config",
     "config_path",
     type=click.Path(),
-    help="Take the endpoint from this config when --endpoint is not given.",
+    help="Take the endpoint from this config when --endpoint is not given, and "
+    "check the slugs it refers to.",
 )
 @click.pass_obj
 def doctor(options: GlobalOptions, config_path: str | None) -> int:
-    """Check endpoint, credentials, and every konvsync operation against the
-    portal's live schema. Exit 0 when all is well, 1 otherwise."""
+    """Check endpoint, credentials, and every konvsync operation and input
+    field against the portal's live schema; with --config, also that every
+    LMS module and DAM category slug the config uses exists. Exit 0 when all
+    is well, 1 otherwise."""
     from konvsync.api.connect import portal_target
     from konvsync.doctor import run_doctor
 
-    config_endpoint = _config_endpoint(config_path)
-    with portal_target(options.connection, config_endpoint) as target:
-        report = run_doctor(target)
+    desired = _doctor_config(config_path)
+    with portal_target(options.connection, desired.endpoint if desired else None) as target:
+        report = run_doctor(target, desired)
     for check in report.checks:
         mark = "ok  " if check.ok else "FAIL"
         line = f"{mark} {check.name}: {redact(check.detail)}"
@@ -262,12 +265,12 @@ def doctor(options: GlobalOptions, config_path: str | None) -> int:
     return EXIT_OK if report.ok else EXIT_ERROR
 
 
-def _config_endpoint(config_path: str | None) -> str | None:
+def _doctor_config(config_path: str | None) -> Any:
     if not config_path:
         return None
     from konvsync.config.loader import load_config
 
-    return load_config(config_path, allow_external_refs=True).endpoint
+    return load_config(config_path, allow_external_refs=True)
 
 
 # -------------------------------------------------------------- plan/apply

@@ -1,5 +1,7 @@
 """``konvsync doctor``: can we reach the portal, authenticate, and does its
-schema accept every operation konvsync sends?"""
+schema accept every operation konvsync sends and every input field in their
+variables? With a config, do the slugs it refers to (LMS modules, DAM
+categories) exist in the portal?"""
 
 from __future__ import annotations
 
@@ -8,9 +10,16 @@ from dataclasses import dataclass, field
 
 from graphql import build_client_schema, get_introspection_query, parse, validate
 
+from konvsync.api.client import PortalClient
 from konvsync.api.connect import PortalTarget
 from konvsync.api.documents import package_operations, viewer_query
-from konvsync.errors import KonvsyncError
+from konvsync.api.input_check import misfits
+from konvsync.api.pagination import read_kinds
+from konvsync.config.model import DesiredState
+from konvsync.errors import ConfigInvalid, KonvsyncError
+from konvsync.kinds import kind
+from konvsync.plan.planner import check_references, referred_reference_kinds
+from konvsync.plan.remote import normalize_nodes
 
 
 @dataclass(frozen=True)
@@ -33,18 +42,20 @@ class DoctorReport:
         return ok
 
 
-def run_doctor(target: PortalTarget) -> DoctorReport:
+def run_doctor(target: PortalTarget, desired: DesiredState | None = None) -> DoctorReport:
     report = DoctorReport()
     report.add("endpoint", True, f"{target.endpoint.name} -> {target.endpoint.api_url}")
     report.add("credentials", True, f"API key {target.credentials.api_key}")
     try:
-        asyncio.run(_remote_checks(target, report))
+        asyncio.run(_remote_checks(target, report, desired))
     except KonvsyncError as exc:
         report.add("connection", False, str(exc))
     return report
 
 
-async def _remote_checks(target: PortalTarget, report: DoctorReport) -> None:
+async def _remote_checks(
+    target: PortalTarget, report: DoctorReport, desired: DesiredState | None
+) -> None:
     client = target.client()
     async with client:
         try:
@@ -72,3 +83,32 @@ async def _remote_checks(target: PortalTarget, report: DoctorReport) -> None:
                 True,
                 f"all {len(operations)} operations valid against the portal's schema",
             )
+        inputs = misfits(schema)
+        for problem in inputs:
+            report.add("inputs", False, problem)
+        if not inputs:
+            report.add(
+                "inputs",
+                True,
+                "every input field konvsync sends (all kinds) is in the portal's input types",
+            )
+        if desired is not None:
+            await _reference_checks(client, desired, report)
+
+
+async def _reference_checks(
+    client: PortalClient, desired: DesiredState, report: DoctorReport
+) -> None:
+    """The config's references to reference kinds (slugs), against the portal."""
+    names = sorted(referred_reference_kinds(desired))
+    if not names:
+        report.add("references", True, "the configuration refers to no LMS module or DAM category")
+        return
+    remote = normalize_nodes(await read_kinds(client, [kind(n) for n in names]))
+    try:
+        check_references(desired, remote, only=set(names))
+    except ConfigInvalid as exc:
+        for problem in exc.problems:
+            report.add("references", False, str(problem))
+        return
+    report.add("references", True, f"every slug the configuration uses exists ({', '.join(names)})")

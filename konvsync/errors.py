@@ -115,3 +115,10 @@ class StalePlanError(KonvsyncError):
 
 class ApplyCancelled(KonvsyncError):
     """The user did not answer 'yes'; nothing was changed."""
+
+
+class SchemaMisfitError(KonvsyncError):
+    """The portal's schema does not take what an apply would send; nothing
+    was written."""
+
+    exit_code = EXIT_REFUSED

@@ -218,11 +218,16 @@ def remote_digests(changes: list[Change], remote: RemoteState) -> dict[str, str 
     return digests
 
 
-def check_references(desired: DesiredState, remote: RemoteState) -> None:
+def check_references(
+    desired: DesiredState, remote: RemoteState, only: set[str] | None = None
+) -> None:
     """Every reference resolves in the config or in the portal; each one
-    that does not is reported where it is written, with the closest keys."""
+    that does not is reported where it is written, with the closest keys.
+    ``only``: check the references to these kinds alone."""
     problems: list[ConfigProblem] = []
     for obj, ref in _outside_references(desired):
+        if only is not None and ref.target.name not in only:
+            continue
         known = remote.get(ref.target.name).objects
         if ref.key in known:
             continue

@@ -9,7 +9,8 @@ def render_apply_report(report: ApplyReport) -> str:
     added = report.count("done", "create")
     changed = report.count("done", "update")
     destroyed = report.count("done", "delete")
-    lines = [
+    lines = [f"Warning: {warning}" for warning in report.warnings]
+    lines += [
         f"  created {address}: " + ", ".join(f"{name} {value}" for name, value in values.items())
         for address, values in report.announced.items()
     ]

@@ -16,11 +16,13 @@ from graphql import (
     GraphQLObjectType,
     GraphQLResolveInfo,
     GraphQLSchema,
+    NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     OperationType,
     build_schema,
     execute_sync,
     parse,
+    specified_rules,
     validate,
 )
 
@@ -275,9 +277,12 @@ class DocumentCache:
     again (a batch of 50 creates is one text), and parsing plus validation
     cost more than executing them."""
 
-    def __init__(self, schema: GraphQLSchema, size: int = 256) -> None:
+    def __init__(self, schema: GraphQLSchema, size: int = 256, introspection: bool = True) -> None:
         self.schema = schema
         self.size = size
+        self.rules = (
+            None if introspection else (*specified_rules, NoSchemaIntrospectionCustomRule)
+        )
         self._entries: OrderedDict[str, DocumentNode | list[GraphQLError]] = OrderedDict()
         self._compiled: dict[tuple[str, str | None], CompiledQuery | CompiledMutation | None] = {}
 
@@ -290,7 +295,7 @@ class DocumentCache:
             document = parse(query)
         except GraphQLError as error:
             return [_coded(error, "BAD_USER_INPUT")]
-        errors = validate(self.schema, document)
+        errors = validate(self.schema, document, self.rules)
         entry = [_coded(e, "BAD_USER_INPUT") for e in errors] if errors else document
         self._entries[query] = entry
         if len(self._entries) > self.size:

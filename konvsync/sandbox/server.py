@@ -53,6 +53,8 @@ class SandboxSettings:
     """Mutations answer FORBIDDEN, as for a read-only service connection."""
     sdl: str | None = None
     """Serve this schema instead of schemas/konvert.graphql (tests of doctor)."""
+    introspection: bool = True
+    """False: introspection queries are refused, as some production servers do."""
     faults: FaultSettings = field(default_factory=FaultSettings)
 
 
@@ -243,7 +245,7 @@ def create_app(settings: SandboxSettings, store: Store | None = None) -> web.App
         settings=settings,
         store=store if store is not None else Store(settings.db),
         schema=schema,
-        documents=DocumentCache(schema),
+        documents=DocumentCache(schema, introspection=settings.introspection),
         authority=TokenAuthority(settings.api_key, settings.api_secret, settings.token_ttl),
         faults=Faults(settings.faults),
     )
