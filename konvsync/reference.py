@@ -37,6 +37,8 @@ def render_reference(schema: dict[str, Any] | None = None) -> str:
             return f"`{node['const']}`"
         if "anyOf" in node:
             return " or ".join(type_of(option) for option in node["anyOf"])
+        if node.get("not") == {}:
+            return "not allowed"
         kind = node.get("type", "any")
         if isinstance(kind, list):
             kind = " or ".join(kind)

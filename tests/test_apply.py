@@ -225,9 +225,10 @@ def test_batches_and_parallelism(sandbox: RunningSandbox, write_config: ConfigWr
     assert result.exit_code == 0, result.output
     assert "groups: create/update: 120 change(s)" in result.stderr  # progress, not a TTY
     assert sandbox.store.count("groups") == 120
-    # viewer, read; the step's re-read (an empty kind: one page); ceil(120 / 50)
-    # creates; the read-back of 120 groups (two pages)
-    assert sandbox.state.requests["/api"] == 2 + 1 + 3 + 2
+    # viewer, read; the schema check before the first write (introspection);
+    # the step's re-read (an empty kind: one page); ceil(120 / 50) creates;
+    # the read-back of 120 groups (two pages)
+    assert sandbox.state.requests["/api"] == 2 + 1 + 1 + 3 + 2
 
 
 def _big_config(users: int, accounts: int, groups: int) -> str:

@@ -14,7 +14,8 @@ from tests.conftest import invoke
 EVERY_KIND = """\
 konvsync: 1
 groups:
-  - {externalId: sales, name: Sales, permissions: [VIEW_ACCOUNT_USERS, MANAGE_USERS]}
+  - {externalId: sales, name: Sales, permissions: [VIEW_ACCOUNT_USERS, MANAGE_USERS],
+     lmsModules: [sales-training, onboarding], damCategories: [price-lists]}
   - {externalId: empty, name: Nobody}
 accountFields:
   - {key: tier, label: Tier, type: SELECT, options: [silver, gold], required: true}
@@ -34,7 +35,12 @@ users:
   - {email: Jane.Doe@Acme.example, firstName: Jane, lastName: Doe, title: VP, account: acme,
      groups: [sales]}
   - {email: solo@x.example, firstName: Solo, lastName: User}
+inviteLinks:
+  - {title: Dealer sign-up, access: CODE, code: Seed-Code-77, expiresAt: 2027-06-30,
+     account: acme, allowedEmailDomains: [acme.example], groups: [sales], redirectPath: /lms}
+  - {title: Walk-in, access: OPEN, active: false, accountMatchField: tier}
 """
+CODE_ENV = {"INVITE_CODE_1": "Seed-Code-77"}
 
 
 def test_export_then_plan_has_no_changes(
@@ -48,22 +54,45 @@ def test_export_then_plan_has_no_changes(
         "accountFields.yaml",
         "accounts.yaml",
         "groups.yaml",
+        "inviteLinks.yaml",
         "konvsync.yaml",
         "users.yaml",
     ]
-    assert "Exported 2 groups, 3 accountFields, 2 accounts, 2 users" in result.stderr
+    assert "Exported 2 groups, 3 accountFields, 2 accounts, 2 users, 2 inviteLinks" in (
+        result.stderr
+    )
+    assert "Seed-Code-77" not in "".join(p.read_text() for p in out.iterdir())
+    links_text = (out / "inviteLinks.yaml").read_text()
+    assert "code: ${env:INVITE_CODE_1}  # sensitive" in links_text
+    assert "# url: https://sandbox.konvert.invalid/join/" in links_text
+    links = yaml.safe_load(links_text)["inviteLinks"]
+    assert links[0]["expiresAt"] == "2027-06-30T00:00:00Z"
+    assert links[1] == {
+        "title": "Walk-in",
+        "access": "OPEN",
+        "active": False,
+        "accountMatchField": "tier",
+    }
+    groups = yaml.safe_load((out / "groups.yaml").read_text())["groups"]
+    assert groups[1]["lmsModules"] == ["onboarding", "sales-training"]
     users = yaml.safe_load((out / "users.yaml").read_text())["users"]
     assert users[0]["email"] == "Jane.Doe@Acme.example"  # as the portal spells it
     assert "title" not in users[1] and "account" not in users[1]  # defaults left out
     accounts = yaml.safe_load((out / "accounts.yaml").read_text())["accounts"]
     assert [loc["name"] for loc in accounts[0]["locations"]] == ["Annex", "HQ"]
     assert accounts[0]["customFields"] == {"since": "2020-02-02", "tier": "gold", "vip": "true"}
-    header = yaml.safe_load((out / "konvsync.yaml").read_text())
+    header_text = (out / "konvsync.yaml").read_text()
+    assert "#   INVITE_CODE_1: code of invite link 'Dealer sign-up'" in header_text
+    header = yaml.safe_load(header_text)
+    # Where the config format names the variables it may read, the export declares them.
+    assert header.pop("variables", ["INVITE_CODE_1"]) == ["INVITE_CODE_1"]
     assert header == {"konvsync": 1, "endpoint": sandbox.url, "portal": "Konvsync Sandbox"}
-    plan = invoke(["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"])
+    plan = invoke(
+        ["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"], env=CODE_ENV
+    )
     assert plan.exit_code == 0, plan.output
     assert "No changes." in plan.stdout
-    assert invoke(["validate", str(out)]).exit_code == 0
+    assert invoke(["validate", str(out)], env=CODE_ENV).exit_code == 0
 
 
 def test_second_export_is_byte_identical(
