@@ -1,0 +1,257 @@
+"""Invite links through the CLI against the sandbox: every action, the one
+open link switched in one apply, sensitive codes, expiry, validate rules."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from konvsync.sandbox.server import RunningSandbox
+from konvsync.sandbox.store import Store, StoreError
+from tests.conftest import CliRun, invoke
+
+ConfigWriter = Callable[..., Path]
+CODE = "Sesame-4711-secret"
+ENV = {"DEALER_CODE": CODE}
+
+LINKS = """\
+konvsync: 1
+policy: {{prune: [inviteLinks]}}
+groups: [{{externalId: dealers, name: Dealers}}]
+accounts: [{{externalId: acme, name: ACME}}]
+inviteLinks:
+  - title: Dealer sign-up
+    access: CODE
+    code: ${{env:DEALER_CODE}}
+    expiresAt: 2027-06-30
+    account: acme
+    allowedEmailDomains: [acme.example]
+    groups: [dealers]
+    redirectPath: /lms
+{more}"""
+
+
+def run(sandbox: RunningSandbox, *args: str, env: dict[str, str] | None = None) -> CliRun:
+    return invoke(["--endpoint", sandbox.url, *args], env={**ENV, **(env or {})})
+
+
+def links(store: Store) -> dict[str, dict[str, object]]:
+    return {node["title"]: node for node in store.page("invite_links", 100, None)["nodes"]}
+
+
+def test_links_created_updated_switched_deactivated_deleted(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    open_house = "  - {title: Open house, access: OPEN}\n"
+    config = write_config(LINKS.format(more=open_house))
+    first = run(sandbox, "apply", str(config), "--auto-approve")
+    assert first.exit_code == 0, first.output
+    created = links(sandbox.store)
+    assert set(created) == {"Dealer sign-up", "Open house"}
+    # The apply summary names the URL of every link it created.
+    for title in created:
+        assert f"created inviteLinks/{title}: url {created[title]['url']}" in first.stdout
+    assert run(sandbox, "plan", str(config), "--detailed-exitcode").exit_code == 0
+
+    # Switch the open link in one apply: the old one is deleted before the
+    # new one is created (the portal allows one at a time), and the code
+    # link is deactivated and changed.
+    second_config = LINKS.format(more="  - {title: Open day, access: OPEN}\n").replace(
+        "    redirectPath: /lms\n", "    redirectPath: /welcome\n    active: false\n"
+    )
+    config = write_config(second_config)
+    plan = run(sandbox, "plan", str(config))
+    order = [line for line in plan.stdout.splitlines() if line.startswith("  # ")]
+    assert order == [
+        "  # inviteLinks/Open house will be destroyed",
+        "  # inviteLinks/Dealer sign-up will be updated in-place",
+        "  # inviteLinks/Open day will be created",
+    ]
+    second = run(sandbox, "apply", str(config), "--auto-approve")
+    assert second.exit_code == 0, second.output
+    assert "Apply complete! Resources: 1 added, 1 changed, 1 destroyed." in second.stdout
+    now = links(sandbox.store)
+    assert set(now) == {"Dealer sign-up", "Open day"}
+    assert now["Dealer sign-up"]["active"] is False
+    assert now["Dealer sign-up"]["redirectPath"] == "/welcome"
+    assert now["Dealer sign-up"]["url"] == created["Dealer sign-up"]["url"]  # updated in place
+    assert run(sandbox, "plan", str(config), "--detailed-exitcode").exit_code == 0
+
+    # Switching back by activation: deactivating the open one goes first.
+    third = second_config.replace(
+        "  - {title: Open day, access: OPEN}\n",
+        "  - {title: Open day, access: OPEN, active: false}\n"
+        "  - {title: Open house, access: OPEN}\n",
+    )
+    config = write_config(third)
+    result = run(sandbox, "apply", str(config), "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert {t: n["active"] for t, n in links(sandbox.store).items()} == {
+        "Dealer sign-up": False,
+        "Open day": False,
+        "Open house": True,
+    }
+    assert run(sandbox, "plan", str(config), "--detailed-exitcode").exit_code == 0
+
+
+def test_the_code_is_in_no_output_and_a_saved_plan_rereads_it(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    config = write_config(LINKS.format(more=""))
+    outputs = [run(sandbox, "plan", str(config), "--format", fmt) for fmt in ("text", "json")]
+    outputs.append(run(sandbox, "plan", str(config), "--format", "markdown"))
+    planfile = tmp_path / "links.plan"
+    outputs.append(run(sandbox, "plan", str(config), "--out", str(planfile)))
+    outputs.append(run(sandbox, "-vv", "plan", str(config)))
+    for output in outputs:
+        assert output.exit_code == 0, output.output
+        assert CODE not in output.output
+    assert "+ code                = (sensitive)" in outputs[0].stdout
+    change = next(c for c in json.loads(outputs[1].stdout)["changes"] if c["key"] == "Dealer sign-up")
+    assert change["after"]["code"] == "(sensitive)"
+    saved = planfile.read_text()
+    assert CODE not in saved
+    assert json.loads(saved)["sensitive"]["values"]["inviteLinks/Dealer sign-up"]["code"][
+        "env"
+    ] == "DEALER_CODE"
+
+    # The variable changed since the plan: refused, nothing written.
+    refused = run(sandbox, "apply", str(planfile), env={"DEALER_CODE": "another-code"})
+    assert refused.exit_code == 3
+    assert "DEALER_CODE" in refused.stderr and "changed since the plan" in refused.stderr
+    assert "another-code" not in refused.output
+    assert sandbox.store.count("invite_links") == 0 and sandbox.store.count("groups") == 0
+    unset = invoke(["--endpoint", sandbox.url, "apply", str(planfile)])
+    assert unset.exit_code == 3 and "not set now" in unset.stderr
+
+    applied = run(sandbox, "apply", str(planfile))
+    assert applied.exit_code == 0, applied.output
+    assert CODE not in applied.output
+    assert links(sandbox.store)["Dealer sign-up"]["code"] == CODE
+
+    # A changed code is a change, shown without either value.
+    changed = run(sandbox, "plan", str(config), env={"DEALER_CODE": "New-Code-99"})
+    assert "~ code = (sensitive) -> (sensitive)" in changed.stdout
+    assert "New-Code-99" not in changed.output and CODE not in changed.output
+    markdown = run(sandbox, "plan", str(config), "--format", "markdown", env={"DEALER_CODE": "x1"})
+    assert "code: (sensitive) -> (sensitive)" in markdown.stdout
+
+
+def test_a_literal_code_is_a_warning_and_cannot_be_saved(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    config = write_config(LINKS.format(more="").replace("${env:DEALER_CODE}", "Literal-Code-1"))
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 0, result.output
+    assert (
+        f"{config}:8:11: warning: invite link 'Dealer sign-up': code is sensitive but written "
+        "in the file; use ${env:NAME}"
+    ) in result.stderr
+    assert "Literal-Code-1" not in result.output
+    plan = run(sandbox, "plan", str(config), "--out", str(tmp_path / "p.plan"))
+    assert plan.exit_code == 1
+    assert "a saved plan never holds a sensitive value" in plan.stderr
+    assert not (tmp_path / "p.plan").exists()
+
+
+@pytest.mark.parametrize(
+    "written", ["2027-06-30", "2027-06-30T02:00:00+02:00", "'2027-06-30T00:00:00.000Z'"]
+)
+def test_expires_at_compares_in_utc_to_the_second(
+    sandbox: RunningSandbox, write_config: ConfigWriter, written: str
+) -> None:
+    sandbox.store.create_invite_link(
+        {"title": "Walk-in", "access": "OPEN", "expiresAt": "2027-06-30T00:00:00Z"}
+    )
+    config = write_config(f"""\
+        konvsync: 1
+        inviteLinks:
+          - {{title: Walk-in, access: OPEN, expiresAt: {written}}}
+        """)
+    plan = run(sandbox, "plan", str(config), "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.output
+    assert "No changes." in plan.stdout
+
+
+def test_an_expired_link_is_a_plan_warning_and_target_selects_one_link(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    config = write_config("""\
+        konvsync: 1
+        inviteLinks:
+          - {title: Spring fair, access: OPEN, expiresAt: 2020-04-30}
+          - {title: Autumn fair, access: OPEN, active: false}
+        """)
+    plan = run(sandbox, "plan", str(config))
+    assert plan.exit_code == 0, plan.output
+    assert (
+        f"Warning: {config}:3:5: invite link 'Spring fair' expired at 2020-04-30T00:00:00Z"
+    ) in plan.stdout
+    targeted = run(sandbox, "plan", str(config), "--target", "inviteLinks/Autumn fair")
+    assert "inviteLinks/Autumn fair will be created" in targeted.stdout
+    assert "Spring fair will be" not in targeted.stdout
+
+
+def test_two_remote_links_with_one_title_name_both_ids(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    for _ in range(2):
+        sandbox.store.create_invite_link({"title": "Twin", "access": "CODE", "code": "c"})
+    config = write_config("konvsync: 1\ninviteLinks: [{title: Twin, access: OPEN}]\n")
+    plan = run(sandbox, "plan", str(config))
+    assert plan.exit_code == 1
+    assert "two inviteLinks have the title 'Twin' (IDs inv_1 and inv_2)" in plan.stderr
+
+
+def test_every_contract_rule_the_config_can_break_is_a_validate_error(
+    write_config: ConfigWriter,
+) -> None:
+    config = write_config("""\
+        konvsync: 1
+        accountFields:
+          - {key: since, label: Since, type: DATE}
+        accounts: [{externalId: acme, name: ACME}]
+        inviteLinks:
+          - {title: No code, access: CODE}
+          - {title: Both, access: CODE, code: "${env:X:-x}", account: acme,
+             accountMatchField: since}
+          - {title: Shouting, access: CODE, code: "${env:X:-x}", allowedEmailDomains: [ACME.example]}
+          - {title: Relative, access: CODE, code: "${env:X:-x}", redirectPath: lms}
+          - {title: Open code, access: OPEN, code: "${env:X:-x}", active: false}
+          - {title: First open, access: OPEN}
+          - {title: Second open, access: OPEN, expiresAt: 2099-01-01}
+          - {title: Odd date, access: CODE, code: "${env:X:-x}", expiresAt: 2027-06-31}
+        """)
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 1
+    err = result.stderr
+    for expected in (
+        f"{config}:6:5: inviteLinks.[0]: access CODE needs a code",
+        f"{config}:7:5: inviteLinks.[1]: give account or accountMatchField, not both",
+        f"{config}:8:25: invite link 'Both': accountMatchField 'since' is a DATE field",
+        "inviteLinks.[2].allowedEmailDomains.[0]: must be a lowercase domain",
+        f"{config}:10:72: inviteLinks.[3].redirectPath: must be a path starting with /",
+        f"{config}:11:5: inviteLinks.[4]: access OPEN takes no code",
+        f"{config}:13:5: invite link 'Second open' and invite link 'First open' (at "
+        f"{config}:12:5) would both be an active, unexpired OPEN invite link",
+        f"{config}:14:69: invite link 'Odd date': expiresAt '2027-06-31' is not a date",
+    ):
+        assert expected in err, expected
+
+
+def test_the_sandbox_answers_conflict_to_a_second_open_link() -> None:
+    store = Store()
+    store.create_invite_link({"title": "A", "access": "OPEN"})
+    with pytest.raises(StoreError) as raised:
+        store.create_invite_link({"title": "B", "access": "OPEN"})
+    assert raised.value.code == "CONFLICT"
+    store.create_invite_link({"title": "C", "access": "OPEN", "active": False})
+    with pytest.raises(StoreError):
+        store.update_invite_link("inv_3", {"active": True})
+    expired = store.create_invite_link(
+        {"title": "D", "access": "OPEN", "expiresAt": "2020-01-01T00:00:00Z"}
+    )
+    assert expired["expired"] is True
