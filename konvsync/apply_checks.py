@@ -32,8 +32,8 @@ from konvsync.api.answers import Misfit, check_field
 from konvsync.api.batching import chunks
 from konvsync.api.client import PortalClient
 from konvsync.api.documents import aliased_document
-from konvsync.api.pagination import PAGE_SIZE, read_all
 from konvsync.api.input_check import misfits
+from konvsync.api.pagination import PAGE_SIZE, read_all
 from konvsync.errors import ContractError, KonvsyncError, SchemaMisfitError
 from konvsync.kinds import kind
 from konvsync.kinds.base import Kind

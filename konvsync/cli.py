@@ -218,7 +218,9 @@ def validate(path: str, allow_external_refs: bool) -> int:
 
     state = load_config(path, allow_external_refs=allow_external_refs)
     for warning in state.warnings:
-        click.echo(f"{warning.file}:{warning.line}:{warning.column}: warning: {warning.message}", err=True)
+        click.echo(
+            f"{warning.file}:{warning.line}:{warning.column}: warning: {warning.message}", err=True
+        )
     counts = ", ".join(f"{len(v)} {k}" for k, v in state.objects.items()) or "no objects"
     click.echo(f"{path}: valid ({counts}).")
     return EXIT_OK

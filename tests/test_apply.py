@@ -29,7 +29,8 @@ def test_quickstart_cold_apply_then_nothing_to_do(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "examples" / "quickstart", tmp_path / "quickstart")
     first = invoke(["apply", "quickstart", "--auto-approve"])
     assert first.exit_code == 0, first.output
-    assert "Apply complete! Resources: 12 added, 0 changed, 0 destroyed." in first.stdout
+    assert "Apply complete! Resources: 14 added, 0 changed, 0 destroyed." in first.stdout
+    assert "created inviteLinks/Dealer sign-up: url https://" in first.stdout
     assert (tmp_path / ".konvsync" / "sandbox.db").exists()
     again = invoke(["plan", "quickstart", "--detailed-exitcode"])
     assert again.exit_code == 0, again.output

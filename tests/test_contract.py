@@ -35,5 +35,8 @@ def test_every_operation_is_valid_against_the_schema(operation: object) -> None:
 
 def test_operations_cover_every_kind() -> None:
     names = {o.name for o in package_operations()}
-    for stem in ("Group", "AccountField", "Account", "Location", "User"):
+    for stem in ("Group", "AccountField", "Account", "Location", "User", "InviteLink"):
         assert {f"Create{stem}", f"Update{stem}", f"Delete{stem}"} <= names
+    # Reference kinds are read, never written.
+    assert {"ReadLmsModules", "ReadDamCategories"} <= names
+    assert not any(n.endswith(("LmsModule", "DamCategory")) for n in names)

@@ -17,6 +17,8 @@ from graphql import (
     GraphQLInputObjectType,
     GraphQLNonNull,
     GraphQLSchema,
+    NamedTypeNode,
+    TypeNode,
     get_named_type,
     parse,
     validate,
@@ -41,9 +43,7 @@ def mutation_operations(k: Kind) -> list[str]:
 def sent_fields(k: Kind) -> dict[str, Field]:
     """Input field name -> the kind's field sent under it."""
     return {
-        f.input_key: f
-        for f in k.managed_fields
-        if not (k.parent is not None and f.ref == k.parent)
+        f.input_key: f for f in k.managed_fields if not (k.parent is not None and f.ref == k.parent)
     }
 
 
@@ -70,10 +70,10 @@ def misfits(
     return out
 
 
-def get_named_type_name(node: object) -> str:
-    while not hasattr(node, "name"):
+def get_named_type_name(node: TypeNode) -> str:
+    while not isinstance(node, NamedTypeNode):
         node = node.type  # type: ignore[attr-defined]
-    return str(node.name.value)  # type: ignore[attr-defined]
+    return node.name.value
 
 
 def _object_misfits(k: Kind, type_: GraphQLInputObjectType) -> list[str]:

@@ -27,10 +27,7 @@ _PLAIN_ENDPOINT = re.compile(r"[A-Za-z0-9.:/_\-]+")
 _PRUNE_FLOW = re.compile(r"\n[ \t]+prune[ \t]*:[ \t]*\[([^\]\n]*)\]")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _REFERRING = {
-    f.name: f.ref or ""
-    for k in KINDS
-    for f in k.references
-    if KINDS_BY_NAME[f.ref or ""].reference
+    f.name: f.ref or "" for k in KINDS for f in k.references if KINDS_BY_NAME[f.ref or ""].reference
 }
 """Fields that refer to reference kinds (a group's lmsModules) -> the kind:
 a config that writes one needs that kind read too."""

@@ -37,9 +37,7 @@ KINDS: tuple[Kind, ...] = tuple(
     )
 )
 KINDS_BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}
-TOP_LEVEL_KINDS: tuple[Kind, ...] = tuple(
-    k for k in KINDS if k.parent is None and not k.reference
-)
+TOP_LEVEL_KINDS: tuple[Kind, ...] = tuple(k for k in KINDS if k.parent is None and not k.reference)
 """The kinds a config lists at its top level (and ``export`` writes)."""
 REFERENCE_KINDS: tuple[Kind, ...] = tuple(k for k in KINDS if k.reference)
 WRITABLE_KINDS: tuple[Kind, ...] = tuple(k for k in KINDS if not k.reference)

@@ -86,13 +86,13 @@ def saved_references(
     return {"salt": salt, "values": values} if values else {}
 
 
-def restored(changes: list[Change], saved: dict[str, Any]) -> list[Change]:
+def restored(changes: list[Change], saved: dict[str, Any] | None) -> list[Change]:
     """The changes of a saved plan with their sensitive values read again
     from the environment; refuses (exit 3) when a variable is unset or its
     value is not the one planned."""
-    values: dict[str, dict[str, dict[str, str]]] = saved.get("values", {}) if saved else {}
-    if not values:
+    if not saved or not saved.get("values"):
         return changes
+    values: dict[str, dict[str, dict[str, str]]] = saved["values"]
     salt = str(saved["salt"])
     out = []
     for change in changes:

@@ -280,9 +280,7 @@ class DocumentCache:
     def __init__(self, schema: GraphQLSchema, size: int = 256, introspection: bool = True) -> None:
         self.schema = schema
         self.size = size
-        self.rules = (
-            None if introspection else (*specified_rules, NoSchemaIntrospectionCustomRule)
-        )
+        self.rules = None if introspection else (*specified_rules, NoSchemaIntrospectionCustomRule)
         self._entries: OrderedDict[str, DocumentNode | list[GraphQLError]] = OrderedDict()
         self._compiled: dict[tuple[str, str | None], CompiledQuery | CompiledMutation | None] = {}
 

@@ -65,9 +65,7 @@ class InviteLinkRules(Database):
         if row["access"] == "OPEN" and row.get("code"):
             raise StoreError("an OPEN link takes no code", "BAD_USER_INPUT")
         if row.get("account_id") is not None and row.get("account_match_field_id") is not None:
-            raise StoreError(
-                "give accountId or accountMatchFieldId, not both", "BAD_USER_INPUT"
-            )
+            raise StoreError("give accountId or accountMatchFieldId, not both", "BAD_USER_INPUT")
         field_id = row.get("account_match_field_id")
         if field_id is not None:
             ftype = db.execute(
@@ -91,9 +89,7 @@ class InviteLinkRules(Database):
             ).fetchall()
             live = [r for r in other if not is_past(r["expires_at"])]
             if live:
-                raise StoreError(
-                    f"another OPEN link is active (inv_{live[0]['id']})", "CONFLICT"
-                )
+                raise StoreError(f"another OPEN link is active (inv_{live[0]['id']})", "CONFLICT")
         return row
 
     def _link_values(self, db: sqlite3.Connection, data: dict[str, Any]) -> dict[str, Any]:
@@ -144,8 +140,7 @@ class InviteLinkRules(Database):
             row.update(self._link_values(db, data))
             self._link_row(db, row)
             cur = db.execute(
-                f"INSERT INTO invite_links ({', '.join(row)}) VALUES "
-                f"({', '.join('?' * len(row))})",
+                f"INSERT INTO invite_links ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                 tuple(row.values()),
             )
             row_id = cur.lastrowid

@@ -273,9 +273,7 @@ class Store(InviteLinkRules, Database):
             db.execute("DELETE FROM accounts WHERE id = ?", (row_id,))
             db.execute("DELETE FROM locations WHERE account_id = ?", (row_id,))
             db.execute("UPDATE users SET account_id = NULL WHERE account_id = ?", (row_id,))
-            db.execute(
-                "UPDATE invite_links SET account_id = NULL WHERE account_id = ?", (row_id,)
-            )
+            db.execute("UPDATE invite_links SET account_id = NULL WHERE account_id = ?", (row_id,))
         return aid
 
     # locations

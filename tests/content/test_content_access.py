@@ -36,7 +36,9 @@ def test_groups_gain_and_lose_modules_and_categories_by_slug(
     group = sandbox.store.get("groups", "external_id", "dealers")
     assert group is not None and len(group["_lmsModuleIds"]) == 2
 
-    config = write_config(GROUP.format(modules="onboarding", categories="price-lists, brand-assets"))
+    config = write_config(
+        GROUP.format(modules="onboarding", categories="price-lists, brand-assets")
+    )
     plan = run(sandbox, "plan", str(config))
     assert plan.exit_code == 0, plan.output
     # Slugs, not IDs, on both sides.
@@ -50,7 +52,9 @@ def test_groups_gain_and_lose_modules_and_categories_by_slug(
     assert "No changes." in again.stdout
 
     # Written in another order: still no change (set-like).
-    config = write_config(GROUP.format(modules="onboarding", categories="brand-assets, price-lists"))
+    config = write_config(
+        GROUP.format(modules="onboarding", categories="brand-assets, price-lists")
+    )
     assert run(sandbox, "plan", str(config), "--detailed-exitcode").exit_code == 0
 
 
@@ -93,9 +97,7 @@ def test_reference_kinds_cannot_be_listed_pruned_protected_or_ignored(
     assert f"{config}:3:19: policy.prune.[1]: lmsModules is a reference kind" in err
     assert f"{config}:4:13: policy.protect.damCategories: damCategories is a reference kind" in err
     assert "policy.ignore_changes.lmsModules: lmsModules is a reference kind" in err
-    assert (
-        f"{config}:7:3: lmsModules: LMS modules are read from the portal, not configured" in err
-    )
+    assert f"{config}:7:3: lmsModules: LMS modules are read from the portal, not configured" in err
 
 
 def test_reference_kinds_are_read_only_when_the_config_refers_to_them(

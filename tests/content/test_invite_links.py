@@ -110,13 +110,16 @@ def test_the_code_is_in_no_output_and_a_saved_plan_rereads_it(
         assert output.exit_code == 0, output.output
         assert CODE not in output.output
     assert "+ code                = (sensitive)" in outputs[0].stdout
-    change = next(c for c in json.loads(outputs[1].stdout)["changes"] if c["key"] == "Dealer sign-up")
+    change = next(
+        c for c in json.loads(outputs[1].stdout)["changes"] if c["key"] == "Dealer sign-up"
+    )
     assert change["after"]["code"] == "(sensitive)"
     saved = planfile.read_text()
     assert CODE not in saved
-    assert json.loads(saved)["sensitive"]["values"]["inviteLinks/Dealer sign-up"]["code"][
-        "env"
-    ] == "DEALER_CODE"
+    assert (
+        json.loads(saved)["sensitive"]["values"]["inviteLinks/Dealer sign-up"]["code"]["env"]
+        == "DEALER_CODE"
+    )
 
     # The variable changed since the plan: refused, nothing written.
     refused = run(sandbox, "apply", str(planfile), env={"DEALER_CODE": "another-code"})
@@ -218,7 +221,8 @@ def test_every_contract_rule_the_config_can_break_is_a_validate_error(
           - {title: No code, access: CODE}
           - {title: Both, access: CODE, code: "${env:X:-x}", account: acme,
              accountMatchField: since}
-          - {title: Shouting, access: CODE, code: "${env:X:-x}", allowedEmailDomains: [ACME.example]}
+          - {title: Shouting, access: CODE, code: "${env:X:-x}",
+             allowedEmailDomains: [ACME.example]}
           - {title: Relative, access: CODE, code: "${env:X:-x}", redirectPath: lms}
           - {title: Open code, access: OPEN, code: "${env:X:-x}", active: false}
           - {title: First open, access: OPEN}
@@ -233,11 +237,11 @@ def test_every_contract_rule_the_config_can_break_is_a_validate_error(
         f"{config}:7:5: inviteLinks.[1]: give account or accountMatchField, not both",
         f"{config}:8:25: invite link 'Both': accountMatchField 'since' is a DATE field",
         "inviteLinks.[2].allowedEmailDomains.[0]: must be a lowercase domain",
-        f"{config}:10:72: inviteLinks.[3].redirectPath: must be a path starting with /",
-        f"{config}:11:5: inviteLinks.[4]: access OPEN takes no code",
-        f"{config}:13:5: invite link 'Second open' and invite link 'First open' (at "
-        f"{config}:12:5) would both be an active, unexpired OPEN invite link",
-        f"{config}:14:69: invite link 'Odd date': expiresAt '2027-06-31' is not a date",
+        f"{config}:11:72: inviteLinks.[3].redirectPath: must be a path starting with /",
+        f"{config}:12:5: inviteLinks.[4]: access OPEN takes no code",
+        f"{config}:14:5: invite link 'Second open' and invite link 'First open' (at "
+        f"{config}:13:5) would both be an active, unexpired OPEN invite link",
+        f"{config}:15:69: invite link 'Odd date': expiresAt '2027-06-31' is not a date",
     ):
         assert expected in err, expected
 

@@ -1,0 +1,74 @@
+"""The input side of the schema check: doctor and apply against a portal
+whose input types differ from what konvsync sends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from konvsync.resources import konvert_sdl
+from tests.conftest import SandboxFactory, invoke
+
+ConfigWriter = Callable[..., Path]
+RENAMED_KEY = konvert_sdl().replace(
+    "input GroupInput {\n  externalId: String", "input GroupInput {\n  customId: String", 1
+)
+RENAMED_POSTCODE = konvert_sdl().replace(
+    "input AddressInput {\n  street: String\n  city: String\n  region: String\n  postalCode:",
+    "input AddressInput {\n  street: String\n  city: String\n  region: String\n  postcode:",
+    1,
+)
+
+
+def test_doctor_checks_every_input_field_with_a_suggestion(
+    sandbox_factory: SandboxFactory,
+) -> None:
+    assert konvert_sdl() not in (RENAMED_KEY, RENAMED_POSTCODE)
+    sandbox = sandbox_factory(sdl=RENAMED_KEY)
+    result = invoke(["--endpoint", sandbox.url, "doctor"])
+    assert result.exit_code == 1
+    # Every document is still valid: only the input check finds it.
+    assert "ok   schema: all" in result.stdout
+    assert (
+        "FAIL inputs: CreateGroup: GroupInput has no field externalId (konvsync sends "
+        "groups.externalId in it); it has customId, which konvsync does not send"
+    ) in result.stdout
+    nested = invoke(["--endpoint", sandbox_factory(sdl=RENAMED_POSTCODE).url, "doctor"])
+    assert (
+        "FAIL inputs: CreateLocation: AddressInput has no field postalCode (konvsync sends "
+        "locations.address.postalCode in it); did you mean postcode?"
+    ) in nested.stdout
+
+
+def test_doctor_passes_the_inputs_of_every_kind(sandbox_factory: SandboxFactory) -> None:
+    result = invoke(["--endpoint", sandbox_factory().url, "doctor"])
+    assert result.exit_code == 0, result.output
+    assert "ok   inputs: every input field konvsync sends (all kinds)" in result.stdout
+
+
+def test_apply_refuses_before_its_first_write(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter
+) -> None:
+    sandbox = sandbox_factory(sdl=RENAMED_KEY)
+    config = write_config("""\
+        konvsync: 1
+        accountFields: [{key: tier, label: Tier, type: TEXT}]
+        groups: [{externalId: sales, name: Sales}]
+        """)
+    result = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 3, result.output
+    assert "nothing was changed" in result.stderr
+    assert "GroupInput has no field externalId" in result.stderr
+    assert sandbox.store.count("account_fields") == 0  # the kind that fits was not sent either
+    assert sandbox.store.count("groups") == 0
+
+
+def test_apply_goes_on_with_a_warning_where_introspection_is_refused(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter
+) -> None:
+    sandbox = sandbox_factory(introspection=False)
+    config = write_config("konvsync: 1\ngroups: [{externalId: sales, name: Sales}]\n")
+    result = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 0, result.output
+    assert "Warning: the portal's schema could not be read" in result.stdout
+    assert sandbox.store.count("groups") == 1
