@@ -23,9 +23,10 @@ def check_kind_rules(
 ) -> None:
     for kind_name, objects in state.objects.items():
         k = kind(kind_name)
-        for obj in objects.values():
-            for f in k.managed_fields:
-                if f.name not in obj.data or obj.data[f.name] is None:
+        checked = [f for f in k.managed_fields if f.timestamp or f.sensitive]
+        for obj in objects.values() if checked else ():
+            for f in checked:
+                if obj.data.get(f.name) is None:
                     continue
                 where = value_source(obj, f.name)
                 if f.timestamp:

@@ -119,10 +119,6 @@ class Kind:
     def sensitive_names(self) -> frozenset[str]:
         return frozenset(f.name for f in self.fields if f.sensitive)
 
-    @property
-    def writable(self) -> bool:
-        return not self.reference
-
     def key_of(self, data: Mapping[str, Any]) -> str | None:
         value = data.get(self.key_field)
         if value is None:
@@ -261,7 +257,7 @@ def _normalize_remote_value(f: Field, value: Any) -> Any:
 def ref_key(node: Mapping[str, Any]) -> str:
     """The natural key of a referenced node, or a placeholder naming its ID
     when it has none (it can never equal a desired key)."""
-    for key_field in ("externalId", "key", "email", "slug", "title"):
+    for key_field in ("externalId", "key", "email", "slug"):
         if node.get(key_field):
             value = str(node[key_field])
             return value.lower() if key_field == "email" else value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from konvsync.apply import ApplyReport
+from konvsync.redact import redact
 
 
 def render_apply_report(report: ApplyReport) -> str:
@@ -28,8 +29,10 @@ def render_apply_report(report: ApplyReport) -> str:
             "flight were finished."
         )
     for result in report.problems:
+        # A portal's error text may quote what was sent: secrets are masked.
         lines.append(
-            f"  {result.status}: {result.change.address} ({result.change.action}): {result.message}"
+            f"  {result.status}: {result.change.address} ({result.change.action}): "
+            f"{redact(result.message or '')}"
         )
     for mismatch in report.mismatches:
         lines.append(
