@@ -402,7 +402,9 @@ def apply(
     With a config: plans, shows the plan, asks for 'yes' (or --auto-approve).
     With a plan file: re-reads what it touches and refuses (exit 3) if the
     portal changed since; applies without asking, as reviewed.
-    Either way, before each step the objects it touches are read again (a
+    Either way, before the first write the operations and input fields it
+    will send are checked against the portal's schema (exit 3 when they do
+    not fit), before each step the objects it touches are read again (a
     second writer makes the step refuse), every answer must show what was
     sent, and afterwards the changed objects are read back and compared with
     the plan (--no-verify skips that read-back).

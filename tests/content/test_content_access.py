@@ -131,3 +131,26 @@ def test_group_pruned_with_modules_and_target(
     assert '- lmsModules    = ["onboarding"]' in plan.stdout  # the deleted group's slugs
     bad = run(sandbox, "plan", str(config), "--target", "lmsModules")
     assert bad.exit_code == 1 and "unknown kind 'lmsModules'" in bad.stderr
+
+
+def test_a_sandbox_file_from_before_gains_the_new_columns_and_content(tmp_path: Path) -> None:
+    import sqlite3
+
+    from konvsync.sandbox.store import Store
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE groups (id INTEGER PRIMARY KEY AUTOINCREMENT, external_id TEXT UNIQUE,"
+        " name TEXT NOT NULL, permissions TEXT NOT NULL, created_at TEXT NOT NULL,"
+        " updated_at TEXT NOT NULL)"
+    )
+    old.execute("INSERT INTO groups VALUES (1, 'g', 'G', '[]', 'now', 'now')")
+    old.commit()
+    old.close()
+    store = Store(str(path))
+    try:
+        assert store.get("groups", "external_id", "g")["_lmsModuleIds"] == ()  # type: ignore[index]
+        assert store.count("lms_modules") == 4 and store.count("dam_categories") == 3
+    finally:
+        store.close()
