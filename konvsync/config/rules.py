@@ -1,10 +1,11 @@
 """Checks of a loaded config that follow from the kinds' declarations and
 the contract's rules, beyond what the JSON Schema can say: DateTime values,
 sensitive values (their source, and a warning when written literally), a
-kind's at-most-one rule, and the invite link rules that span objects."""
+kind's at-most-one rule, and references restricted to some targets."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from konvsync import redact
@@ -12,10 +13,8 @@ from konvsync.config.model import DesiredObject, DesiredState, Source
 from konvsync.config.yaml_loader import YamlMap
 from konvsync.errors import ConfigProblem
 from konvsync.kinds import kind
+from konvsync.kinds.base import Field, Kind
 from konvsync.kinds.datetimes import now_utc, parse_utc
-
-MATCH_FIELD_TYPES = ("TEXT", "NUMBER", "SELECT")
-"""Account field types an invite link may match on (the contract's rule)."""
 
 
 def check_kind_rules(
@@ -45,7 +44,7 @@ def check_kind_rules(
                         )
         if k.at_most_one is not None:
             _check_at_most_one(state, kind_name, problems)
-    _check_match_fields(state, problems)
+    _check_reference_targets(state, problems)
 
 
 def value_source(obj: DesiredObject, name: str) -> Source:
@@ -97,18 +96,34 @@ def _with_defaults(data: dict[str, Any]) -> dict[str, Any]:
     return {"active": True, **data}
 
 
-def _check_match_fields(state: DesiredState, problems: list[ConfigProblem]) -> None:
-    fields = state.objects.get("accountFields", {})
-    for obj in state.objects.get("inviteLinks", {}).values():
-        key = obj.data.get("accountMatchField")
-        definition = fields.get(str(key)) if key is not None else None
-        if definition is None:
-            continue
-        ftype = definition.data.get("type", "TEXT")
-        if ftype not in MATCH_FIELD_TYPES:
-            problems.append(
-                value_source(obj, "accountMatchField").problem(
-                    f"invite link {obj.key!r}: accountMatchField {key!r} is a {ftype} field; "
-                    f"a link can match on {', '.join(MATCH_FIELD_TYPES)} fields only"
-                )
-            )
+def _check_reference_targets(state: DesiredState, problems: list[ConfigProblem]) -> None:
+    """References whose field allows only some targets (``Field.ref_only``),
+    where the config defines the target."""
+    for kind_name, objects in state.objects.items():
+        k = kind(kind_name)
+        for f in k.references:
+            if f.ref_only is None:
+                continue
+            targets = state.objects.get(f.ref or "", {})
+            for obj in objects.values():
+                target = targets.get(str(obj.data.get(f.name)))
+                if target is None:
+                    continue
+                problem = ref_only_problem(k, obj.key, f, target.data)
+                if problem:
+                    problems.append(value_source(obj, f.name).problem(problem))
+
+
+def ref_only_problem(k: Kind, key: str, f: Field, target: Mapping[str, Any]) -> str | None:
+    """Why ``target`` (normalized or config data) may not be referred to by
+    field ``f`` of ``k``'s object ``key``, or None."""
+    assert f.ref_only is not None
+    attribute, allowed = f.ref_only
+    value = target.get(attribute)
+    if value is None or value in allowed:
+        return None
+    return (
+        f"{k.singular} {key!r}: {f.name} refers to {kind(f.ref or '').singular} "
+        f"{target.get(kind(f.ref or '').key_field)!r}, whose {attribute} is {value}; "
+        f"it must be {', '.join(allowed)}"
+    )

@@ -51,6 +51,9 @@ class Field:
     """The keys of an ``object`` field (its input type's fields)."""
     export_default: Any = None
     """The portal's default, which ``export`` leaves out (``active: true``)."""
+    ref_only: tuple[str, tuple[str, ...]] | None = None
+    """(field, allowed values): the referenced object must have one of these
+    (an invite link matches on TEXT, NUMBER or SELECT account fields only)."""
 
     @property
     def input_key(self) -> str:

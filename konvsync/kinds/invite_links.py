@@ -41,7 +41,12 @@ KIND = Kind(
         Field("expiresAt", timestamp=True),
         Field("expired", server_only=True),
         Field("account", ref="accounts", input_name="accountId"),
-        Field("accountMatchField", ref="accountFields", input_name="accountMatchFieldId"),
+        Field(
+            "accountMatchField",
+            ref="accountFields",
+            input_name="accountMatchFieldId",
+            ref_only=("type", ("TEXT", "NUMBER", "SELECT")),
+        ),
         Field("allowedEmailDomains", shape="set"),
         Field("groups", shape="set", ref="groups", input_name="groupIds"),
         Field("redirectPath"),

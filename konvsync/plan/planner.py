@@ -13,6 +13,7 @@ from konvsync.api.client import PortalClient
 from konvsync.api.documents import viewer_query
 from konvsync.api.pagination import read_kinds
 from konvsync.config.model import DesiredObject, DesiredState, Source
+from konvsync.config.rules import ref_only_problem
 from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.errors import ConfigInvalid, ConfigProblem, UsageError
 from konvsync.kinds import KINDS, KINDS_BY_NAME, Reference, kind, references
@@ -230,6 +231,11 @@ def check_references(
             continue
         known = remote.get(ref.target.name).objects
         if ref.key in known:
+            restricted = ref.field.ref_only and ref_only_problem(
+                kind(obj.kind), obj.key, ref.field, known[ref.key].data
+            )
+            if restricted:
+                problems.append(reference_source(obj, ref).problem(restricted))
             continue
         k = kind(obj.kind)
         has = (

@@ -49,6 +49,7 @@ def test_links_created_updated_switched_deactivated_deleted(
     config = write_config(LINKS.format(more=open_house))
     first = run(sandbox, "apply", str(config), "--auto-approve")
     assert first.exit_code == 0, first.output
+    assert CODE not in first.output
     created = links(sandbox.store)
     assert set(created) == {"Dealer sign-up", "Open house"}
     # The apply summary names the URL of every link it created.
@@ -235,7 +236,8 @@ def test_every_contract_rule_the_config_can_break_is_a_validate_error(
     for expected in (
         f"{config}:6:5: inviteLinks.[0]: access CODE needs a code",
         f"{config}:7:5: inviteLinks.[1]: give account or accountMatchField, not both",
-        f"{config}:8:25: invite link 'Both': accountMatchField 'since' is a DATE field",
+        f"{config}:8:25: invite link 'Both': accountMatchField refers to account field "
+        "'since', whose type is DATE; it must be TEXT, NUMBER, SELECT",
         "inviteLinks.[2].allowedEmailDomains.[0]: must be a lowercase domain",
         f"{config}:11:72: inviteLinks.[3].redirectPath: must be a path starting with /",
         f"{config}:12:5: inviteLinks.[4]: access OPEN takes no code",
@@ -259,3 +261,20 @@ def test_the_sandbox_answers_conflict_to_a_second_open_link() -> None:
         {"title": "D", "access": "OPEN", "expiresAt": "2020-01-01T00:00:00Z"}
     )
     assert expired["expired"] is True
+
+
+def test_a_match_field_of_the_wrong_type_in_the_portal_is_a_plan_error(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    sandbox.store.create_account_field({"key": "vip", "label": "VIP", "type": "BOOLEAN"})
+    config = write_config("""\
+        konvsync: 1
+        inviteLinks:
+          - {title: VIPs, access: OPEN, accountMatchField: vip}
+        """)
+    plan = run(sandbox, "plan", str(config))
+    assert plan.exit_code == 1
+    assert (
+        f"{config}:3:52: invite link 'VIPs': accountMatchField refers to account field 'vip', "
+        "whose type is BOOLEAN; it must be TEXT, NUMBER, SELECT"
+    ) in plan.stderr
