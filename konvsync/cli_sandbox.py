@@ -66,6 +66,11 @@ from konvsync.errors import EXIT_OK
 @click.option("--fault-seed", type=int, default=None, help="Seed for the fault dice.")
 @click.option("--read-only", is_flag=True, help="Answer every mutation with FORBIDDEN.")
 @click.option(
+    "--no-introspection",
+    is_flag=True,
+    help="Refuse introspection queries, as some production servers do.",
+)
+@click.option(
     "--ignore-field",
     "ignore_fields",
     multiple=True,
@@ -89,6 +94,7 @@ def sandbox(
     page_cap: int | None,
     fault_seed: int | None,
     read_only: bool,
+    no_introspection: bool,
     ignore_fields: tuple[str, ...],
 ) -> int:
     """Run the local Konvert sandbox: POST /oauth/token and POST /api.
@@ -117,6 +123,7 @@ def sandbox(
         portal_name=portal_name or DEFAULT_PORTAL_NAME,
         token_ttl=token_ttl,
         read_only=read_only,
+        introspection=not no_introspection,
         faults=FaultSettings(
             latency_ms=latency_ms,
             fail_rate=fail_rate,
