@@ -72,3 +72,41 @@ class HandEdits:
 
     def delete_user(self, email: str) -> None:
         self.run("mutation($id: ID!) { deleteUser(id: $id) }", id=self.user_id(email))
+
+    def location_id(self, account: str, name: str) -> str:
+        data = self.run(
+            "query($k: String) { account(externalId: $k) { locations { id name } } }", k=account
+        )
+        return next(str(loc["id"]) for loc in data["account"]["locations"] if loc["name"] == name)
+
+    def create_location(self, account: str, **fields: Any) -> None:
+        self.run(
+            "mutation($a: ID!, $in: LocationInput!) { createLocation(accountId: $a, input: $in) "
+            "{ id } }",
+            a=self.account_id(account),
+            **{"in": fields},
+        )
+
+    def update_location(self, account: str, name: str, **fields: Any) -> None:
+        self.run(
+            "mutation($id: ID!, $in: LocationInput!) "
+            "{ updateLocation(id: $id, input: $in) { id } }",
+            id=self.location_id(account, name),
+            **{"in": fields},
+        )
+
+    def delete_location(self, account: str, name: str) -> None:
+        location = self.location_id(account, name)
+        self.run("mutation($id: ID!) { deleteLocation(id: $id) }", id=location)
+
+    def create_user(self, **fields: Any) -> None:
+        self.run(
+            "mutation($in: UserInput!) { createUser(input: $in, sendWelcomeEmail: false) { id } }",
+            **{"in": fields},
+        )
+
+    def delete_group(self, external_id: str) -> None:
+        self.run("mutation($id: ID!) { deleteGroup(id: $id) }", id=self.group_id(external_id))
+
+    def delete_account(self, external_id: str) -> None:
+        self.run("mutation($id: ID!) { deleteAccount(id: $id) }", id=self.account_id(external_id))
