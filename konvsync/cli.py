@@ -176,8 +176,8 @@ def cli(
     doctor    check credentials and API     sandbox run a local Konvert API
     schema    print the config JSON Schema
 
-    Exit codes: 0 ok; 1 error; 2 changes present (plan --detailed-exitcode);
-    3 plan refused (unsafe or stale).
+    Exit codes: 0 ok; 1 error; 2 changes present (plan --detailed-exitcode)
+    or drift found (drift); 3 plan refused (unsafe or stale).
     """
     configure_logging(verbose)
     ctx.obj = GlobalOptions(
