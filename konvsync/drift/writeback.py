@@ -46,7 +46,8 @@ class _Work:
     def text(self, path: str) -> YamlText:
         if path not in self.texts:
             try:
-                content = Path(path).read_text(encoding="utf-8")
+                with open(path, encoding="utf-8", newline="") as handle:
+                    content = handle.read()  # as it is: CRLF line ends stay
             except OSError as exc:
                 raise OutputError(f"cannot read {path}: {exc.strerror}") from None
             self.texts[path] = YamlText(path, content)

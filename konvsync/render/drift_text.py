@@ -105,7 +105,7 @@ def written_lines(report: DriftReport) -> list[str]:
     if written.files:
         lines.append(f"Accepted into the configuration: wrote {', '.join(written.files)}.")
     elif report.has_drift:
-        lines.append("Accepted into the configuration: no file needed a change.")
+        lines.append("Accepted into the configuration: no file was changed.")
     if written.kept:
         lines.append(f"Left as written ({len(written.kept)}):")
         lines.extend(f"  {kept}" for kept in written.kept)

@@ -244,3 +244,77 @@ def test_mass_delete_rule_refuses_with_exit_3(sandbox: RunningSandbox, tmp_path:
     allowed = drift(sandbox, path, "--allow-mass-delete", "--format", "json")
     assert allowed.exit_code == 2
     assert json.loads(allowed.stdout)["summary"]["created"] == 10
+
+
+def test_ignore_changes_and_protect_are_not_drift(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    path = one_file(
+        sandbox,
+        tmp_path,
+        """\
+konvsync: 1
+policy:
+  prune: [groups]
+  protect: {groups: [admins]}
+  ignore_changes: {users: [title]}
+groups: [{externalId: sales, name: Sales}]
+users:
+  - {email: jane@acme.example, firstName: Jane, lastName: Doe, title: VP}
+""",
+    )
+    portal = HandEdits(sandbox)
+    portal.create_group(externalId="admins", name="Admins")
+    portal.update_user("jane@acme.example", title="CEO")
+    result = drift(sandbox, path, "--include-unmanaged")
+    assert result.exit_code == 0, result.output
+    assert "No drift." in result.stdout
+
+
+def test_accounts_deleted_and_created_with_their_locations(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    path = one_file(
+        sandbox,
+        tmp_path,
+        "konvsync: 1\r\n"
+        "policy: {prune: [accounts]}\r\n"
+        "accounts:\r\n"
+        "  - externalId: acme\r\n"
+        "    name: ACME\r\n"
+        "    locations:\r\n"
+        "      - {name: HQ}\r\n"
+        "  - externalId: globex   # merged into acme\r\n"
+        "    name: Globex\r\n"
+        "    locations:\r\n"
+        "      - {name: Main}\r\n",
+    )
+    portal = HandEdits(sandbox)
+    portal.delete_account("globex")
+    portal.run(
+        'mutation { createAccount(input: {externalId: "initech", name: "Initech", '
+        'website: "https://initech.example"}) { id } }'
+    )
+    portal.create_location("initech", name="Plant", address={"city": "Austin"})
+    data = json.loads(drift(sandbox, path, "--format", "json").stdout)
+    assert {(d["category"], d["key"]) for d in data["drift"]} == {
+        ("deleted", "globex"),
+        ("created", "initech"),
+    }
+    result = drift(sandbox, path, "--write")
+    assert result.exit_code == 2, result.output
+    assert path.read_bytes().decode() == (
+        "konvsync: 1\r\n"
+        "policy: {prune: [accounts]}\r\n"
+        "accounts:\r\n"
+        "  - externalId: acme\r\n"
+        "    name: ACME\r\n"
+        "    locations:\r\n"
+        "      - {name: HQ}\r\n"
+        "  - externalId: initech\r\n"
+        "    name: Initech\r\n"
+        "    website: https://initech.example\r\n"
+        "    locations:\r\n"
+        "      - name: Plant\r\n"
+        "        address: {city: Austin}\r\n"
+    )
+    again = plan(sandbox, path)
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
