@@ -37,6 +37,11 @@ def patch_field(
             "the portal's value holds '${', which the configuration would read as a "
             "substitution; not written"
         )
+    if f.ref is not None and _holds(new, "<id "):
+        raise EditRefused(
+            f"the portal's value refers to {f.ref} without a natural key "
+            "(give it one in the portal, or apply to revert); left as is"
+        )
     patcher = _Patcher(text, tree, key_node, value_node)
     if f.shape == "set" and isinstance(value_node, SequenceNode) and isinstance(old, list):
         patcher.patch_set(f, old, new or [])

@@ -175,7 +175,10 @@ def _accept_created(work: _Work, item: ObjectDrift) -> None:
     remote_obj = work.remote.get(item.kind).objects.get(item.key)
     if remote_obj is None:
         raise EditRefused("the portal's object was not found again; left out")
-    data = _entry(work, item)
+    warnings: list[str] = []
+    data = _entry(work, item, warnings)
+    for warning in warnings:
+        work.keep(item, None, f"{warning} (the rest is written)")
     hidden = [name for name in data if _field_sensitive(item.kind, name)]
     for name in hidden:
         del data[name]
@@ -195,7 +198,7 @@ def _accept_created(work: _Work, item: ObjectDrift) -> None:
     work.list_edits(key).appends.append(data)
 
 
-def _entry(work: _Work, item: ObjectDrift) -> dict[str, Any]:
+def _entry(work: _Work, item: ObjectDrift, warnings: list[str]) -> dict[str, Any]:
     """The object as export writes it: keys as the portal spells them,
     references by key, defaults and empty values left out."""
     obj = work.remote.get(item.kind).objects[item.key]
@@ -207,7 +210,7 @@ def _entry(work: _Work, item: ObjectDrift) -> dict[str, Any]:
         }
     from konvsync.export import _entry as export_entry
 
-    return export_entry(kind(item.kind), obj, work.remote, [])
+    return export_entry(kind(item.kind), obj, work.remote, warnings)
 
 
 def _file_for_kind(work: _Work, kind_name: str) -> str:

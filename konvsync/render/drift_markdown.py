@@ -9,6 +9,7 @@ from konvsync.render.drift_text import detail_lines, object_line, written_lines
 
 MAX_BODY = 65_536
 _RESERVE = 600
+_MAX_KEPT_LINES = 50
 _SYMBOLS = {"changed": "!", "deleted": "-", "created": "+"}
 
 
@@ -74,6 +75,9 @@ def _tail(item: ObjectDrift) -> str:
 
 def _written(report: DriftReport) -> list[str]:
     lines = written_lines(report)
+    if len(lines) > _MAX_KEPT_LINES:
+        more = len(lines) - _MAX_KEPT_LINES
+        lines = [*lines[:_MAX_KEPT_LINES], f"... and {more} more (see --format json)"]
     return [f"- {_escape(line.strip())}" for line in lines] + ([""] if lines else [])
 
 

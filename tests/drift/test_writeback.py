@@ -318,3 +318,28 @@ def test_accounts_deleted_and_created_with_their_locations(
     )
     again = plan(sandbox, path)
     assert again.exit_code == 0 and "No changes." in again.stdout, again.output
+
+
+def test_reference_to_an_object_without_a_key_is_not_written(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    path = one_file(
+        sandbox,
+        tmp_path,
+        """\
+konvsync: 1
+accounts: [{externalId: acme, name: ACME}]
+users:
+  - {email: jane@acme.example, firstName: Jane, lastName: Doe, account: acme}
+""",
+    )
+    portal = HandEdits(sandbox)
+    keyless = portal.run('mutation { createAccount(input: {name: "No Key"}) { id } }')
+    portal.update_user("jane@acme.example", accountId=keyless["createAccount"]["id"])
+    before = path.read_text()
+    result = drift(sandbox, path, "--write")
+    assert result.exit_code == 2, result.output
+    assert "users/jane@acme.example account: the portal's value refers to accounts" in (
+        result.stdout
+    )
+    assert path.read_text() == before
