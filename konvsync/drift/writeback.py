@@ -10,6 +10,7 @@ sensitive value, is reported and left alone (``KeptValue``)."""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,10 +89,20 @@ def accept_drift(report: DriftReport, desired: DesiredState, remote: RemoteState
             _check_readable(path, new)
             changed[path] = new
     if changed:
-        from konvsync.files import write_files
-
-        write_files({Path(path): new for path, new in changed.items()})
+        _write_in_place(changed)
     return WriteResult(list(changed), work.kept)
+
+
+def _write_in_place(changed: dict[str, str]) -> None:
+    """Write all files or none; each keeps its permissions, and a symlinked
+    file is written where the link points."""
+    from konvsync.files import write_files
+
+    targets = {path: Path(path).resolve() for path in changed}
+    modes = {path: os.stat(target).st_mode & 0o7777 for path, target in targets.items()}
+    write_files({targets[path]: new for path, new in changed.items()})
+    for path, target in targets.items():
+        os.chmod(target, modes[path])
 
 
 def _check_readable(path: str, text: str) -> None:

@@ -153,10 +153,12 @@ def test_drift_reports_the_five_hand_edits_by_category(
 
 def test_write_changes_exactly_the_affected_lines(sandbox: RunningSandbox, drifted: Path) -> None:
     before = {name: (drifted / name).read_text() for name in FILES}
+    (drifted / "groups.yaml").chmod(0o644)
     result = drift(sandbox, drifted, "--write")
     assert result.exit_code == 2, result.output
     assert "Accepted into the configuration: wrote" in result.stdout
     after = {name: (drifted / name).read_text() for name in FILES}
+    assert (drifted / "groups.yaml").stat().st_mode & 0o777 == 0o644  # kept, not mkstemp's 0600
     assert after["konvsync.yaml"] == before["konvsync.yaml"]
     assert changed_lines(before["groups.yaml"], after["groups.yaml"]) == [
         '-    name: "Sales"        # display name',
