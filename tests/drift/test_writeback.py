@@ -343,3 +343,24 @@ users:
         result.stdout
     )
     assert path.read_text() == before
+
+
+def test_adoption_keeps_the_key_and_accepts_the_rest(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    path = tmp_path / "konvsync.yaml"
+    path.write_text(
+        "konvsync: 1\ngroups:\n  - externalId: legacy\n    name: Legacy\n"
+        "    permissions: [MANAGE_NEWS]\n"
+    )
+    HandEdits(sandbox).create_group(name="Legacy", permissions=["VIEW_ACCOUNT_USERS"])
+    before = path.read_text()
+    result = drift(sandbox, path, "--write")
+    assert result.exit_code == 2, result.output
+    assert "groups/legacy externalId: the portal's group has no externalId" in result.stdout
+    assert changed_lines(before, path.read_text()) == [
+        "-    permissions: [MANAGE_NEWS]",
+        "+    permissions: [VIEW_ACCOUNT_USERS]",
+    ]
+    left = json.loads(drift(sandbox, path, "--format", "json").stdout)["drift"]
+    assert [f["path"] for f in left[0]["fields"]] == ["externalId"]
