@@ -34,6 +34,8 @@ class Field:
     """Name in the mutation input when it differs (``userGroups`` -> ``userGroupIds``)."""
     lowercase: bool = False
     """Compared case-insensitively (e-mail addresses)."""
+    sensitive: bool = False
+    """A secret (an invite code): shown as ``(sensitive)``, never written to a file."""
 
     @property
     def input_key(self) -> str:
