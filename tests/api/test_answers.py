@@ -16,6 +16,7 @@ from konvsync.kinds import kind
 READ_USERS = operation_text(kind("users"), "ReadUsers")
 USER = {
     "id": "usr_1",
+    "updatedAt": "2026-11-30T12:00:00Z",
     "email": "a@acme.example",
     "title": None,
     "firstName": "A",
@@ -88,7 +89,13 @@ def test_misfits_name_the_path_and_the_schema(change: Any, expected: str) -> Non
 
 def test_enums_and_lists_are_checked_in_mutation_answers() -> None:
     document = aliased_document(kind("groups"), "UpdateGroup", 2)
-    good = {"id": "grp_1", "externalId": "x", "name": "X", "permissions": ["MANAGE_DAMS"]}
+    good = {
+        "id": "grp_1",
+        "updatedAt": "2026-11-30T12:00:00Z",
+        "externalId": "x",
+        "name": "X",
+        "permissions": ["MANAGE_DAMS"],
+    }
     check_field(document, "m1", good)
     check_field(document, "m0", None)  # a failed alias is null, with its error
     with pytest.raises(Misfit, match=r"m0.permissions is \"MANAGE_DAMS\" \(a string\)"):
