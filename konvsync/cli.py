@@ -172,11 +172,12 @@ def cli(
     \b
     validate  check a config offline        plan    show what apply would change
     apply     make the portal match         export  write the portal as YAML
+    drift     what changed in the portal    (drift --write accepts it into the YAML)
     doctor    check credentials and API     sandbox run a local Konvert API
     schema    print the config JSON Schema
 
-    Exit codes: 0 ok; 1 error; 2 changes present (plan --detailed-exitcode);
-    3 plan refused (unsafe or stale).
+    Exit codes: 0 ok; 1 error; 2 changes present (plan --detailed-exitcode)
+    or drift found (drift); 3 plan refused (unsafe or stale).
     """
     configure_logging(verbose)
     ctx.obj = GlobalOptions(
@@ -358,6 +359,65 @@ def plan(
     if detailed_exitcode and outcome.plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
+
+
+@cli.command()
+@accepts_global_options
+@click.argument("path", type=click.Path())
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--write",
+    is_flag=True,
+    help="Accept the drift: write the portal's values into the YAML files in place.",
+)
+@click.option(
+    "--include-unmanaged",
+    is_flag=True,
+    help="Also report (and with --write, add) objects of kinds not in policy.prune "
+    "that the YAML does not list.",
+)
+@_target_option
+@_mass_delete_option
+@click.pass_obj
+def drift(
+    options: GlobalOptions,
+    path: str,
+    fmt: str,
+    write: bool,
+    include_unmanaged: bool,
+    targets: tuple[str, ...],
+    allow_mass_delete: bool,
+) -> int:
+    """Report what was changed in the portal since PATH was applied: objects
+    changed, deleted or created there. Revert it with apply; accept it with
+    --write, which edits the YAML in place (comments, order, quoting and
+    ${env:...} values stay as they are).
+
+    Exit 0 no drift, 2 drift (also after --write), 1 error, 3 refused
+    (a safety rule of plan: mass delete, portal guard).
+    """
+    from konvsync.render.drift import render_drift
+    from konvsync.workflows import drift_config
+
+    progress = StderrProgress(enabled=options.verbosity >= 0)
+    report = drift_config(
+        path,
+        options.connection,
+        _plan_options(targets, allow_mass_delete),
+        include_unmanaged,
+        write,
+        on_page=progress.page,
+    )
+    progress.clear()
+    click.echo(render_drift(report, fmt, color=options.color and fmt == "text"))
+    return EXIT_CHANGES if report.has_drift else EXIT_OK
 
 
 @cli.command()

@@ -39,6 +39,7 @@ from konvsync.plan.remote import RemoteState
 if TYPE_CHECKING:
     # Imported where used: ``plan`` sends its first request sooner without them.
     from konvsync.apply import ApplyOptions, ApplyReport, Progress
+    from konvsync.drift.model import DriftReport
     from konvsync.export import ExportResult
 
 
@@ -275,3 +276,29 @@ def _execute(
                 loop.remove_signal_handler(signal.SIGINT)
 
     return aio.run(run())
+
+
+def drift_config(
+    path: str,
+    connection: ConnectionOptions,
+    options: PlanOptions,
+    include_unmanaged: bool = False,
+    write: bool = False,
+    on_page: ProgressCallback | None = None,
+) -> DriftReport:
+    """Plan as ``plan`` does (same reads, same rules), report the differences
+    from the portal's side, and with ``write`` accept them into the YAML."""
+    from konvsync.drift.detect import drift_report
+    from konvsync.plan.planner import parse_targets
+
+    with _planned(path, connection, options, on_page) as (_target, desired, outcome):
+        pass
+    report = drift_report(outcome, desired, parse_targets(options.targets), include_unmanaged)
+    if write:
+        from konvsync.drift.model import WriteResult
+        from konvsync.drift.writeback import accept_drift
+
+        report.written = (
+            accept_drift(report, desired, outcome.remote) if report.has_drift else WriteResult()
+        )
+    return report

@@ -22,7 +22,6 @@ from functools import cache
 from typing import Any
 
 from graphql import (
-    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -148,10 +147,13 @@ def _checker(
     output_type: GraphQLOutputType,
     selection_set: SelectionSetNode | None,
     fragments: Mapping[str, FragmentDefinitionNode],
+    shown: str | None = None,
 ) -> Checker:
+    """``shown``: the type as a message names it (``String!`` for the
+    String inside a non-null)."""
     if isinstance(output_type, GraphQLNonNull):
-        inner = _checker(output_type.of_type, selection_set, fragments)
         expected = str(output_type)
+        inner = _checker(output_type.of_type, selection_set, fragments, expected)
 
         def non_null(value: Any, path: Path) -> None:
             if value is None:
@@ -159,7 +161,7 @@ def _checker(
             inner(value, path)
 
         return non_null
-    expected = str(output_type)
+    expected = shown or str(output_type)
     if isinstance(output_type, GraphQLList):
         item = _checker(output_type.of_type, selection_set, fragments)
 
@@ -237,7 +239,3 @@ _SCALARS: dict[str, Callable[[Any], bool]] = {
     "Boolean": lambda value: isinstance(value, bool),
 }
 """Custom scalars (DateTime) are strings."""
-
-
-def parsed(document_text: str) -> DocumentNode:
-    return parse(document_text)

@@ -52,6 +52,11 @@ class ReadCheck:
                 f"{self.field}.totalCount changed from {self.total} to {total} between pages "
                 "(the portal changed while it was read, or it counts wrongly); run again"
             )
+        if len(connection["nodes"]) > PAGE_SIZE:
+            self._fail(
+                f"{self.field}.nodes holds {len(connection['nodes'])} nodes on page "
+                f"{self.pages}, more than the {PAGE_SIZE} asked for"
+            )
         for index, node in enumerate(connection["nodes"]):
             node_id = node["id"]
             if node_id in self.ids:

@@ -24,6 +24,8 @@ class RemoteObject:
     data: dict[str, Any]
     written_key: str | None = None
     """The key as the server spells it (e-mails keep their case)."""
+    updated_at: str | None = None
+    """The portal's ``updatedAt``, for kinds whose type has one (drift shows it)."""
     server: dict[str, Any] = field(default_factory=dict)
     """Server-only values (an invite link's url), never compared."""
 
@@ -96,6 +98,7 @@ class RemoteStateBuilder:
                     node["id"],
                     k.normalize_remote(node),
                     node.get(k.key_field),
+                    node.get("updatedAt"),
                     k.server_values(node),
                 ),
             )

@@ -1,0 +1,1 @@
+"""Drift: read from a plan, reported from the portal's side, accepted into the YAML."""

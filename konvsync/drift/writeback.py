@@ -1,0 +1,266 @@
+"""``drift --write``: accept the portal's changes into the YAML in place.
+
+Changed fields get the portal's value (in the config's terms: keys, not
+IDs); objects deleted in the portal leave their file; objects created in the
+portal are appended to the list that holds their kind (locations to their
+account's ``locations``). Every other byte stays as it was: the edits are
+spans of the original text (see ``yamltext``). A field written as a
+``${env:...}`` substitution, through an anchor or with a tag, and every
+sensitive value, is reported and left alone (``KeptValue``)."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+
+from konvsync.config.model import DesiredObject, DesiredState
+from konvsync.drift.lists import ListEdits, ListKey, edit_lists
+from konvsync.drift.model import DriftReport, KeptValue, ObjectDrift, WriteResult
+from konvsync.drift.patch import patch_field
+from konvsync.drift.yamltext import (
+    EditRefused,
+    Tree,
+    YamlText,
+    entry,
+    has_merge,
+    written_with,
+)
+from konvsync.errors import OutputError
+from konvsync.kinds import kind
+from konvsync.kinds.locations import split_location_key
+from konvsync.plan.remote import RemoteState
+
+
+@dataclass
+class _Work:
+    desired: DesiredState
+    remote: RemoteState
+    texts: dict[str, YamlText] = field(default_factory=dict)
+    kept: list[KeptValue] = field(default_factory=list)
+    lists: dict[ListKey, ListEdits] = field(default_factory=dict)
+
+    def text(self, path: str) -> YamlText:
+        if path not in self.texts:
+            try:
+                with open(path, encoding="utf-8", newline="") as handle:
+                    content = handle.read()  # as it is: CRLF line ends stay
+            except OSError as exc:
+                raise OutputError(f"cannot read {path}: {exc.strerror}") from None
+            self.texts[path] = YamlText(path, content)
+        return self.texts[path]
+
+    def keep(self, item: ObjectDrift, path: str | None, reason: str) -> None:
+        self.kept.append(KeptValue(item.address, path, reason))
+
+    def list_edits(self, key: ListKey) -> ListEdits:
+        return self.lists.setdefault(key, ListEdits())
+
+
+def accept_drift(report: DriftReport, desired: DesiredState, remote: RemoteState) -> WriteResult:
+    """Edit the config's files so that they say what the portal says, and
+    write those that changed (all or nothing)."""
+    work = _Work(desired, remote)
+    for item in report.items:
+        try:
+            if item.category == "changed":
+                _accept_changed(work, item)
+            elif item.category == "deleted":
+                _accept_deleted(work, item)
+            else:
+                _accept_created(work, item)
+        except EditRefused as exc:
+            work.keep(item, None, str(exc))
+    edit_lists(work.lists, work.desired, work.text, work.kept)
+    changed: dict[str, str] = {}
+    for path in desired.files:
+        text = work.texts.get(path)
+        if text is None or not text.edits:
+            continue
+        try:
+            new = text.result()
+        except EditRefused as exc:
+            raise OutputError(f"{exc}; nothing was written") from None
+        if new != text.text:
+            _check_readable(path, new)
+            changed[path] = new
+    if changed:
+        _write_in_place(changed)
+    return WriteResult(list(changed), work.kept)
+
+
+def _write_in_place(changed: dict[str, str]) -> None:
+    """Write all files or none; each keeps its permissions, and a symlinked
+    file is written where the link points."""
+    from konvsync.files import write_files
+
+    targets = {path: Path(path).resolve() for path in changed}
+    modes = {path: os.stat(target).st_mode & 0o7777 for path, target in targets.items()}
+    write_files({targets[path]: new for path, new in changed.items()})
+    for path, target in targets.items():
+        os.chmod(target, modes[path])
+
+
+def _check_readable(path: str, text: str) -> None:
+    from konvsync.config.yaml_loader import YamlLoadError, load_yaml
+
+    try:
+        load_yaml(text, path)
+    except YamlLoadError as exc:
+        raise OutputError(
+            f"writing the drift into {path} would break it ({exc}); nothing was written"
+        ) from None
+
+
+# ------------------------------------------------------------------ changed
+
+
+def _accept_changed(work: _Work, item: ObjectDrift) -> None:
+    obj = _desired(work, item)
+    k = kind(item.kind)
+    text = work.text(obj.source.file)
+    tree, node, _block = text.item(obj.source)
+    portal = item.portal or {}
+    for top in dict.fromkeys(f.top for f in item.fields):
+        f = k.field_map.get(top)
+        if f is None:
+            continue
+        if f.sensitive:
+            work.keep(item, top, "sensitive; never written to a file")
+            continue
+        if top == k.key_field and item.note:
+            work.keep(item, top, item.note)
+            continue
+        found = entry(node, top)
+        if found is None:
+            reason = (
+                "inherited through a YAML merge key (<<); left as is"
+                if has_merge(node)
+                else "not found where the object is written; left as is"
+            )
+            work.keep(item, top, reason)
+            continue
+        key_node, value_node = found
+        problem = _not_editable(text, tree, value_node)
+        if problem is not None:
+            work.keep(item, top, problem)
+            continue
+        try:
+            patch_field(text, tree, key_node, value_node, f, obj.data.get(top), portal.get(top))
+        except EditRefused as exc:
+            work.keep(item, top, str(exc))
+
+
+def _not_editable(text: YamlText, tree: Tree, node: Node) -> str | None:
+    """Why the value cannot be edited (anchors, aliases, tags, substitutions);
+    in a list or mapping, substitutions only matter for the values that
+    change, which ``patch_field`` checks."""
+    reason = written_with(text, tree, node)
+    if reason and "substitution" in reason and isinstance(node, MappingNode | SequenceNode):
+        return None
+    return reason
+
+
+# ------------------------------------------------------------------ deleted
+
+
+def _accept_deleted(work: _Work, item: ObjectDrift) -> None:
+    obj = _desired(work, item)
+    work.list_edits(_list_of(work.desired, obj)).removals.append(obj)
+
+
+def _list_of(desired: DesiredState, obj: DesiredObject) -> ListKey:
+    if obj.kind == "locations":
+        return ListKey("locations", obj.data["account"], obj.source.file)
+    return ListKey(obj.kind, None, obj.source.file)
+
+
+# ------------------------------------------------------------------ created
+
+
+def _accept_created(work: _Work, item: ObjectDrift) -> None:
+    remote_obj = work.remote.get(item.kind).objects.get(item.key)
+    if remote_obj is None:
+        raise EditRefused("the portal's object was not found again; left out")
+    warnings: list[str] = []
+    data = _entry(work, item, warnings)
+    for warning in warnings:
+        work.keep(item, None, f"{warning} (the rest is written)")
+    hidden = [name for name in data if _field_sensitive(item.kind, name)]
+    for name in hidden:
+        del data[name]
+        work.keep(item, name, "sensitive; never written to a file")
+    if _holds_substitution(data):
+        raise EditRefused(
+            "holds '${', which the configuration would read as a substitution; not written"
+        )
+    if item.kind == "locations":
+        account_key, _ = split_location_key(item.key)
+        account = work.desired.objects.get("accounts", {}).get(account_key)
+        if account is None:
+            raise EditRefused(f"its account {account_key!r} is not in the configuration")
+        key = ListKey("locations", account_key, account.source.file)
+    else:
+        key = ListKey(item.kind, None, _file_for_kind(work, item.kind))
+    work.list_edits(key).appends.append(data)
+
+
+def _entry(work: _Work, item: ObjectDrift, warnings: list[str]) -> dict[str, Any]:
+    """The object as export writes it: keys as the portal spells them,
+    references by key, defaults and empty values left out."""
+    obj = work.remote.get(item.kind).objects[item.key]
+    if item.kind == "locations":
+        return {
+            name: value
+            for name, value in obj.data.items()
+            if name != "account" and value not in (None, [], {})
+        }
+    from konvsync.export import _entry as export_entry
+
+    return export_entry(kind(item.kind), obj, work.remote, warnings)
+
+
+def _file_for_kind(work: _Work, kind_name: str) -> str:
+    """The file that holds the kind: where its last object is written,
+    else where its key is, else where the policy is, else the first file."""
+    objects = list(work.desired.objects.get(kind_name, {}).values())
+    if objects:
+        return objects[-1].source.file
+    pattern = re.compile(rf"^{re.escape(kind_name)}\s*:", re.M)
+    for path in work.desired.files:
+        if pattern.search(work.text(path).text):
+            return path
+    policy = re.compile(r"^policy\s*:", re.M)
+    for path in work.desired.files:
+        if policy.search(work.text(path).text):
+            return path
+    return work.desired.files[0]
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _desired(work: _Work, item: ObjectDrift) -> DesiredObject:
+    obj = work.desired.objects.get(item.kind, {}).get(item.key)
+    if obj is None:
+        raise EditRefused("not found in the configuration")
+    return obj
+
+
+def _field_sensitive(kind_name: str, name: str) -> bool:
+    f = kind(kind_name).field_map.get(name)
+    return bool(f and f.sensitive)
+
+
+def _holds_substitution(value: Any) -> bool:
+    if isinstance(value, str):
+        return "${" in value
+    if isinstance(value, dict):
+        return any(_holds_substitution(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_substitution(v) for v in value)
+    return False

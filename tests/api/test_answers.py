@@ -1,0 +1,104 @@
+"""The answer checker (``konvsync/api/answers.py``), compiled from the
+contract and konvsync's own documents: what it accepts and how it names
+what it refuses."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from konvsync.api.answers import Misfit, check_data, check_field
+from konvsync.api.documents import aliased_document, operation_text
+from konvsync.kinds import kind
+
+READ_USERS = operation_text(kind("users"), "ReadUsers")
+USER = {
+    "id": "usr_1",
+    "updatedAt": "2026-11-30T12:00:00Z",
+    "email": "a@acme.example",
+    "title": None,
+    "firstName": "A",
+    "lastName": "One",
+    "account": {"id": "acc_1", "externalId": "acme"},
+    "groups": [{"id": "grp_1", "externalId": "sales"}],
+}
+PAGE: dict[str, Any] = {
+    "users": {
+        "nodes": [USER],
+        "pageInfo": {"hasNextPage": False, "endCursor": None},
+        "totalCount": 1,
+    }
+}
+
+
+def misfit(change: Any) -> str:
+    data = copy.deepcopy(PAGE)
+    change(data)
+    with pytest.raises(Misfit) as caught:
+        check_data(READ_USERS, data)
+    return str(caught.value)
+
+
+def test_a_page_as_the_contract_says_passes() -> None:
+    check_data(READ_USERS, PAGE)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda d: d["users"]["nodes"][0].update(firstName=None),
+            "users.nodes[0].firstName is null, the schema says String!",
+        ),
+        (
+            lambda d: d["users"]["nodes"][0].pop("lastName"),
+            "users.nodes[0].lastName is missing",
+        ),
+        (
+            lambda d: d["users"]["nodes"][0].update(id=7),
+            "users.nodes[0].id is 7 (a number), the schema says ID!",
+        ),
+        (
+            lambda d: d["users"]["nodes"].append(None),
+            "users.nodes[1] is null, the schema says User!",
+        ),
+        (
+            lambda d: d["users"].update(nodes={"0": USER}),
+            "users.nodes is an object, the schema says [User!]!",
+        ),
+        (lambda d: d["users"].pop("pageInfo"), "users.pageInfo is missing"),
+        (
+            lambda d: d["users"].update(totalCount="1"),
+            'users.totalCount is "1" (a string), the schema says Int!',
+        ),
+        (
+            lambda d: d["users"]["pageInfo"].update(hasNextPage=1),
+            "users.pageInfo.hasNextPage is 1 (a number), the schema says Boolean!",
+        ),
+        (
+            lambda d: d["users"]["nodes"][0]["groups"][0].update(externalId=["x"]),
+            "users.nodes[0].groups[0].externalId is a list, the schema says String",
+        ),
+    ],
+)
+def test_misfits_name_the_path_and_the_schema(change: Any, expected: str) -> None:
+    assert misfit(change) == expected
+
+
+def test_enums_and_lists_are_checked_in_mutation_answers() -> None:
+    document = aliased_document(kind("groups"), "UpdateGroup", 2)
+    good = {
+        "id": "grp_1",
+        "updatedAt": "2026-11-30T12:00:00Z",
+        "externalId": "x",
+        "name": "X",
+        "permissions": ["MANAGE_DAMS"],
+    }
+    check_field(document, "m1", good)
+    check_field(document, "m0", None)  # a failed alias is null, with its error
+    with pytest.raises(Misfit, match=r"m0.permissions is \"MANAGE_DAMS\" \(a string\)"):
+        check_field(document, "m0", {**good, "permissions": "MANAGE_DAMS"})
+    with pytest.raises(Misfit, match=r"m0.permissions\[0\] is \"NOPE\" \(a string\), not a value"):
+        check_field(document, "m0", {**good, "permissions": ["NOPE"]})
