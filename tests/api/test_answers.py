@@ -95,6 +95,8 @@ def test_enums_and_lists_are_checked_in_mutation_answers() -> None:
         "externalId": "x",
         "name": "X",
         "permissions": ["MANAGE_DAMS"],
+        "lmsModules": [{"id": "lms_1", "slug": "onboarding"}],
+        "damCategories": [],
     }
     check_field(document, "m1", good)
     check_field(document, "m0", None)  # a failed alias is null, with its error

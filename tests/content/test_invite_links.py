@@ -278,3 +278,21 @@ def test_a_match_field_of_the_wrong_type_in_the_portal_is_a_plan_error(
         f"{config}:3:52: invite link 'VIPs': accountMatchField refers to account field 'vip', "
         "whose type is BOOLEAN; it must be TEXT, NUMBER, SELECT"
     ) in plan.stderr
+
+
+def test_drift_of_a_link_never_shows_or_writes_the_code(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    config = write_config(LINKS.format(more=""))
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    link = links(sandbox.store)["Dealer sign-up"]
+    sandbox.store.update_invite_link(
+        str(link["id"]), {"code": "Portal-Side-Code", "redirectPath": "/dam"}
+    )
+    drift = run(sandbox, "drift", str(config))
+    assert drift.exit_code == 2, drift.output
+    assert "code: (sensitive) in the portal, (sensitive) in the configuration" in drift.stdout
+    written = run(sandbox, "drift", "--write", str(config))
+    text = config.read_text()
+    assert "Portal-Side-Code" not in written.output + text and CODE not in written.output
+    assert "redirectPath: /dam" in text and "code: ${env:DEALER_CODE}" in text
