@@ -149,6 +149,17 @@ def _total_count_off(connection: Connection, _call: Call) -> None:
         connection["totalCount"] += 5
 
 
+def _drop_portal_name(answer: Json) -> Json:
+    viewer = (answer.get("data") or {}).get("viewer") or {}
+    viewer.pop("portalName", None)
+    return answer
+
+
+def _custom_values_as_numbers(account: dict[str, Any]) -> None:
+    for field in account.get("customFields") or []:
+        field["value"] = 1001
+
+
 def _duplicate_location_name(connection: Connection, _call: Call) -> None:
     for account in _nodes(connection):
         locations = account.get("locations") or []
@@ -476,6 +487,18 @@ READ_CASES: dict[str, ReadCase] = {
         "key",
         today="exit 1 after CreateAccountField tier (CONFLICT) was sent",
     ),
+    "viewer-without-portalName": ReadCase(
+        lambda name: OnAnswer(name, "Viewer", _drop_portal_name),
+        "Viewer",
+        "portalName",
+        today="exit 1: unexpected KeyError ... please report it",
+    ),
+    "custom-field-value-a-number": ReadCase(
+        on_connection("ReadAccounts", _node(2, _custom_values_as_numbers)),
+        "ReadAccounts",
+        "value",
+        today="exit 0: an unplanned UpdateAccount sent",
+    ),
     "answer-over-size-cap": ReadCase(
         lambda name: HugeAnswer(name, "ReadGroups"),
         "ReadGroups",
@@ -486,7 +509,7 @@ READ_CASES: dict[str, ReadCase] = {
         lambda name: Hang(name, "ReadUsers"),
         "ReadUsers",
         contract_prefix=False,
-        cli_args=("--timeout", "2", "--max-retries", "1"),
+        cli_args=("--timeout", "1.5", "--max-retries", "0"),
     ),
 }
 
@@ -549,3 +572,42 @@ class IgnoredField(Case):
             for name, value in (body.get("variables") or {}).items()
         }
         return {**body, "variables": variables}
+
+
+class BrokenReRead(Case):
+    """Reads made after the plan's reads (a ``Get*`` query, or a ``Read*``
+    query from its first page again: the re-read before a step) answer every
+    object carrying ``permissions`` with a string instead of a list. Walks
+    the answer, so it does not depend on the re-read's document."""
+
+    name = "re-read-breaks-contract"
+
+    def __init__(self) -> None:
+        self.first_pages: set[str] = set()
+
+    def _is_re_read(self, call: Call) -> bool:
+        if call.is_mutation:
+            return False
+        if call.operation.startswith("Get"):
+            return True
+        if call.operation.startswith("Read") and call.variables.get("after") is None:
+            seen = call.operation in self.first_pages
+            self.first_pages.add(call.operation)
+            return seen
+        return False
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if self._is_re_read(call):
+            _strings_for_permissions(answer)
+        return answer
+
+
+def _strings_for_permissions(value: Json) -> None:
+    if isinstance(value, dict):
+        if isinstance(value.get("permissions"), list):
+            value["permissions"] = "MANAGE_DAMS"
+        for item in value.values():
+            _strings_for_permissions(item)
+    elif isinstance(value, list):
+        for item in value:
+            _strings_for_permissions(item)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.cases import IgnoredField, MutationAnswerId
+from tests.hostile.cases import BrokenReRead, IgnoredField, MutationAnswerId
 from tests.hostile.harness import (
+    PREFIX,
     apply_args,
     awaiting_issue_12,
     hostile_portal,
@@ -95,3 +96,19 @@ def test_update_answer_id_null_fails_the_object(tmp_path: Path) -> None:
         result.describe()
     )
     assert "Apply complete!" not in result.output, result.describe()
+
+
+@awaiting_issue_12("there is no re-read before a step: exit 0, the updates sent")
+def test_re_read_before_a_step_that_breaks_the_contract_stops_the_step(tmp_path: Path) -> None:
+    """Issue 12, 4(a): apply re-reads what a step updates right before sending
+    it; that answer is checked like any other, and the step is not sent."""
+    config = write_desired(tmp_path)
+    with hostile_portal(tmp_path, BrokenReRead()) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+        happened = portal.rewritten
+        operations = portal.operations()
+    assert happened, f"no re-read of groups happened: {operations}"
+    assert "UpdateGroupBatch" not in operations, result.describe()
+    assert result.exit_code == 1, result.describe()
+    assert PREFIX in result.output, result.describe()
+    assert "Traceback" not in result.output and "please report" not in result.output
