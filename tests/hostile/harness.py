@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from konvsync.sandbox.faults import FaultSettings
 from konvsync.sandbox.seed import seed_store
 from konvsync.sandbox.server import (
@@ -26,11 +24,6 @@ from konvsync.sandbox.server import (
     running_sandbox,
 )
 from tests.hostile.server import Case, HostileServer, running_hostile_server
-
-ISSUE_12_DONE = False
-"""Flip when konvsync verifies answers (issue 12): until then the cases it
-does not survive are expected failures, strict (one that starts to pass is
-reported), so that this suite is green on main and says what is left."""
 
 DEADLINE = float(os.environ.get("KONVSYNC_HOSTILE_DEADLINE", "60"))
 """Seconds an apply may take against a hostile portal (issue 12: within 60 s)."""
@@ -193,33 +186,21 @@ def write_desired(directory: Path, **changes: Any) -> Path:
     return config
 
 
-def contract_error_line(result: Finished, operation: str, prefix: bool = True) -> str:
-    """The one error line naming ``operation``; asserts there is exactly one
-    such line, one ``Error`` line in all, and no traceback-like text."""
+def one_error_line(result: Finished) -> str:
+    """The error line of a run that failed with exit 1: asserts there is
+    exactly one ``Error`` line, and no traceback-like text anywhere."""
     assert result.exit_code is not None, f"still running at the deadline: {result.describe()}"
     assert result.exit_code == 1, result.describe()
     for word in FORBIDDEN:
         assert word not in result.output, f"{word!r} in the output: {result.describe()}"
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
     assert len(errors) == 1, f"one Error line expected: {result.describe()}"
-    line = errors[0]
-    assert operation in line, f"{operation} not named: {line}"
-    if prefix:
-        assert PREFIX in line, f"not the contract message: {line}"
-        assert line.index(PREFIX) < line.index(operation), line
-    return line
+    return errors[0]
 
 
-def awaiting_issue_12(
-    today: str | None, slow: bool = False, strict: bool = True
-) -> pytest.MarkDecorator:
-    """The mark for a case konvsync fails ``today`` (None: it passes already):
-    an expected failure until :data:`ISSUE_12_DONE`. A ``slow`` failure
-    (endless paging until the deadline) is not run while it is expected;
-    ``strict=False`` for races that fail most times, not every time."""
-    return pytest.mark.xfail(
-        not ISSUE_12_DONE and today is not None,
-        reason=f"issue 12 not done; today: {today}",
-        strict=strict,
-        run=not slow,
+def assert_contract_message(line: str, operation: str) -> None:
+    """``line`` is the contract message about ``operation``."""
+    assert PREFIX in line, f"not the contract message: {line}"
+    assert line.index(PREFIX) + len(PREFIX) == line.index(f"{operation}: "), (
+        f"{operation} does not follow the prefix: {line}"
     )

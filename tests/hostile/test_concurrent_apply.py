@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from konvsync.sandbox.server import RunningSandbox
 from tests.hostile.harness import (
     Finished,
     apply_args,
-    awaiting_issue_12,
     portal_yaml,
     run_konvsync,
     seeded_sandbox,
@@ -55,7 +56,6 @@ def after_plan(result: Finished) -> str:
     return rest + result.stderr
 
 
-@awaiting_issue_12("both exit 0 and the portal is left with B's groups and A's users")
 def test_apply_interleaved_with_another_never_reports_success_over_its_changes(
     tmp_path: Path,
 ) -> None:
@@ -80,7 +80,6 @@ def test_apply_interleaved_with_another_never_reports_success_over_its_changes(
         assert is_clean(sandbox.url, a_config, tmp_path)
 
 
-@awaiting_issue_12("mostly both exit 0 over a mix (a race: not every time)", strict=False)
 def test_two_applies_started_together_never_both_succeed_over_a_mix(tmp_path: Path) -> None:
     a_config, b_config = variant(tmp_path, "a"), variant(tmp_path, "b")
     with seeded_sandbox(tmp_path, latency_ms=LATENCY_MS) as sandbox:
@@ -112,16 +111,58 @@ def duplicate_locations(sandbox: RunningSandbox) -> list[tuple[str, str, int]]:
     return [(row[0], row[1], row[2]) for row in rows]
 
 
-@awaiting_issue_12("mostly every new location twice (a race: not every time)", strict=False)
-def test_two_applies_of_one_config_leave_every_location_once(tmp_path: Path) -> None:
-    config = write_desired(tmp_path)
-    text = config.read_text(encoding="utf-8").replace(
-        "      - {name: Depot,",
-        "      - {name: Lab, phone: '+1 555 0199'}\n"
-        "      - {name: Annex, address: {city: Ogdenville, country: US}}\n"
-        "      - {name: Depot,",
+NEW_LOCATIONS = (
+    "      - {name: Lab, phone: '+1 555 0199'}\n"
+    "      - {name: Annex, address: {city: Ogdenville, country: US}}\n"
+)
+
+
+def with_new_locations(config: Path) -> Path:
+    """Give every account of ``config`` two locations the seeded portal lacks."""
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace("      - {name: Depot,", NEW_LOCATIONS + "      - {name: Depot,"),
+        encoding="utf-8",
     )
-    config.write_text(text, encoding="utf-8")
+    return config
+
+
+def test_apply_of_one_config_interleaved_with_itself_creates_each_location_once(
+    tmp_path: Path,
+) -> None:
+    """The creates are the only changes: A creates the locations, then B (which
+    planned the same creates before) runs; B must see they exist now."""
+    config = with_new_locations(variant(tmp_path, "same"))
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        .replace("name: SAME Team ", "name: Team ")
+        .replace("title: SAME", "title: Member")
+        .replace("  - {externalId: only-same, name: Only same}\n", ""),
+        encoding="utf-8",
+    )
+    case = Interleave()
+    with seeded_sandbox(tmp_path) as sandbox, running_hostile_server(sandbox.url, case) as portal:
+        a = start_konvsync(apply_args(portal.endpoint("a"), config), tmp_path)
+        b = start_konvsync(apply_args(portal.endpoint("b"), config), tmp_path)
+        b_done = b.finish()
+        case.b_finished.set()
+        a_done = a.finish()
+        assert case.b_applying.is_set() and case.a_wrote.is_set(), "no interleaving happened"
+        for result in (a_done, b_done):
+            assert result.exit_code in (0, 1, 3), result.describe()
+            assert "Traceback" not in result.output
+        duplicates = duplicate_locations(sandbox)
+        assert duplicates == [], f"{duplicates}\nA: {a_done.describe()}\nB: {b_done.describe()}"
+        assert is_clean(sandbox.url, config, tmp_path)
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="a race on creates: both runs see no 'Lab' and both create it; the read-back "
+    "reports the duplicates (exit 1) but leaves them (to fix, see the branch's report)",
+)
+def test_two_applies_of_one_config_leave_every_location_once(tmp_path: Path) -> None:
+    config = with_new_locations(write_desired(tmp_path))
     with seeded_sandbox(tmp_path, latency_ms=LATENCY_MS) as sandbox:
         first = start_konvsync(apply_args(sandbox.url, config), tmp_path)
         second = start_konvsync(apply_args(sandbox.url, config), tmp_path)

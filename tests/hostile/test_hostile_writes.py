@@ -12,7 +12,6 @@ from tests.hostile.cases import BrokenReRead, IgnoredField, MutationAnswerId
 from tests.hostile.harness import (
     PREFIX,
     apply_args,
-    awaiting_issue_12,
     hostile_portal,
     run_konvsync,
     seeded_sandbox,
@@ -28,23 +27,7 @@ NEW_USER = (
 
 
 @pytest.mark.parametrize(
-    ("name", "bad_id"),
-    [
-        pytest.param(
-            "create-answer-id-null",
-            None,
-            marks=awaiting_issue_12(
-                "the group counts as added; the user in it is sent with groupIds [null]"
-            ),
-        ),
-        pytest.param(
-            "create-answer-id-number",
-            4242,
-            marks=awaiting_issue_12(
-                "the group counts as added; the user in it is sent with groupIds ['4242']"
-            ),
-        ),
-    ],
+    ("name", "bad_id"), [("create-answer-id-null", None), ("create-answer-id-number", 4242)]
 )
 def test_create_answer_without_a_usable_id_fails_the_object_and_what_needs_it(
     name: str, bad_id: object, tmp_path: Path
@@ -63,7 +46,6 @@ def test_create_answer_without_a_usable_id_fails_the_object_and_what_needs_it(
     assert NEWBIE not in sent, f"the user in new-team was sent anyway: {result.describe()}"
 
 
-@awaiting_issue_12("exit 0, Apply complete")
 def test_update_the_portal_ignored_is_reported_per_object(tmp_path: Path) -> None:
     config = write_desired(tmp_path, permissions={2: ["MANAGE_GROUPS", "MANAGE_NEWS"]})
     case = IgnoredField("update-ignores-a-field", "UpdateGroupBatch", "permissions")
@@ -83,7 +65,6 @@ def test_update_the_portal_ignored_is_reported_per_object(tmp_path: Path) -> Non
     assert "Apply complete!" not in result.output, result.describe()
 
 
-@awaiting_issue_12("exit 0, Apply complete")
 def test_update_answer_id_null_fails_the_object(tmp_path: Path) -> None:
     config = write_desired(tmp_path)
     case = MutationAnswerId("update-answer-id-null", "UpdateUserBatch", "", "", None)
@@ -98,7 +79,6 @@ def test_update_answer_id_null_fails_the_object(tmp_path: Path) -> None:
     assert "Apply complete!" not in result.output, result.describe()
 
 
-@awaiting_issue_12("there is no re-read before a step: exit 0, the updates sent")
 def test_re_read_before_a_step_that_breaks_the_contract_stops_the_step(tmp_path: Path) -> None:
     """Issue 12, 4(a): apply re-reads what a step updates right before sending
     it; that answer is checked like any other, and the step is not sent."""
