@@ -1,0 +1,54 @@
+"""Issue 12: a read answer that breaks the API contract stops ``apply`` before
+anything is written. Each case: a seeded sandbox behind the hostile portal,
+a config that mostly matches it with every kind pruned, ``konvsync apply
+--auto-approve`` as a subprocess: within the deadline, exit 1, one error line
+naming the operation, and zero mutation requests at the portal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.hostile.cases import READ_CASES, ReadCase
+from tests.hostile.harness import (
+    CONTRACT,
+    apply_args,
+    assert_contract_message,
+    hostile_portal,
+    one_error_line,
+    run_konvsync,
+    write_desired,
+)
+from tests.hostile.server import Case
+
+
+@pytest.mark.parametrize("name", sorted(READ_CASES))
+def test_contract_breaking_read_stops_apply_before_any_write(name: str, tmp_path: Path) -> None:
+    spec: ReadCase = READ_CASES[name]
+    config = write_desired(tmp_path)
+    with hostile_portal(tmp_path, spec.make(name)) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config, *spec.cli_args), tmp_path)
+        calls = portal.snapshot()
+    assert any(call.rewritten for call in calls), "the case never happened"
+    mutations = [f"{c.operation} x{c.fields}" for c in calls if c.is_mutation]
+    assert mutations == [], f"mutations reached the portal: {mutations}\n{result.describe()}"
+    line = one_error_line(result)
+    if spec.contract:
+        assert_contract_message(line, spec.operation)
+    if spec.fragment:
+        assert spec.fragment.lower() in line.lower(), f"{spec.fragment!r} not named: {line}"
+
+
+def test_honest_portal_applies_the_two_changes(tmp_path: Path) -> None:
+    """The same set-up without a hostile case: the apply works (so the cases
+    above fail because of what they change, not because of the set-up)."""
+    config = write_desired(tmp_path)
+    with hostile_portal(tmp_path, Case()) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+        operations = portal.operations()
+    assert result.exit_code == 0, result.describe()
+    assert "0 added, 2 changed, 0 destroyed" in result.stdout, result.describe()
+    assert CONTRACT not in result.output
+    assert operations.count("ReadUsers") >= 3  # 30 users in pages of 10
+    assert {"UpdateGroupBatch", "UpdateUserBatch"} <= set(operations)

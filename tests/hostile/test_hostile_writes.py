@@ -1,0 +1,94 @@
+"""Issue 12: a mutation answer that breaks the contract (or shows the portal
+did not do what was asked) is a failure of that object in the apply summary,
+and nothing that depends on the object is sent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.hostile.cases import BrokenReRead, IgnoredField, MutationAnswerId
+from tests.hostile.harness import (
+    PREFIX,
+    apply_args,
+    hostile_portal,
+    run_konvsync,
+    seeded_sandbox,
+    write_desired,
+)
+from tests.hostile.server import running_hostile_server
+
+NEW_GROUP = "{externalId: new-team, name: New Team, permissions: [MANAGE_NEWS]}"
+NEWBIE = "newbie@example.test"
+NEW_USER = (
+    f"{{email: {NEWBIE}, firstName: New, lastName: Bie, account: acct-0, groups: [new-team]}}"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "bad_id"), [("create-answer-id-null", None), ("create-answer-id-number", 4242)]
+)
+def test_create_answer_without_a_usable_id_fails_the_object_and_what_needs_it(
+    name: str, bad_id: object, tmp_path: Path
+) -> None:
+    config = write_desired(tmp_path, more_groups=[NEW_GROUP], more_users=[NEW_USER])
+    case = MutationAnswerId(name, "CreateGroupBatch", "externalId", "new-team", bad_id)
+    with hostile_portal(tmp_path, case) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+        sent = portal.sent_values()
+        happened = portal.rewritten
+    assert happened, "the case never happened"
+    assert result.exit_code == 1, result.describe()
+    assert "Traceback" not in result.output and "please report" not in result.output
+    failed = [line for line in result.output.splitlines() if "new-team" in line]
+    assert failed, f"the summary does not name groups/new-team: {result.describe()}"
+    assert NEWBIE not in sent, f"the user in new-team was sent anyway: {result.describe()}"
+
+
+def test_update_the_portal_ignored_is_reported_per_object(tmp_path: Path) -> None:
+    config = write_desired(tmp_path, permissions={2: ["MANAGE_GROUPS", "MANAGE_NEWS"]})
+    case = IgnoredField("update-ignores-a-field", "UpdateGroupBatch", "permissions")
+    with seeded_sandbox(tmp_path) as sandbox, running_hostile_server(sandbox.url, case) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+        happened = portal.rewritten
+        groups = sandbox.store.page("groups", 100, None)["nodes"]
+    assert happened, "the case never happened"
+    kept = {g["externalId"]: g["permissions"] for g in groups}
+    assert kept["team-2"] == [], "the portal was to ignore permissions"
+    assert result.exit_code == 1, result.describe()
+    assert "Traceback" not in result.output and "please report" not in result.output
+    named = [line for line in result.output.splitlines() if "team-2" in line]
+    assert any("permissions" in line for line in named), (
+        f"no line names team-2 and permissions: {result.describe()}"
+    )
+    assert "Apply complete!" not in result.output, result.describe()
+
+
+def test_update_answer_id_null_fails_the_object(tmp_path: Path) -> None:
+    config = write_desired(tmp_path)
+    case = MutationAnswerId("update-answer-id-null", "UpdateUserBatch", "", "", None)
+    with hostile_portal(tmp_path, case) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+        happened = portal.rewritten
+    assert happened, "the case never happened"
+    assert result.exit_code == 1, result.describe()
+    assert any("user05@example.test" in line for line in result.output.splitlines()), (
+        result.describe()
+    )
+    assert "Apply complete!" not in result.output, result.describe()
+
+
+def test_re_read_before_a_step_that_breaks_the_contract_stops_the_step(tmp_path: Path) -> None:
+    """Issue 12, 4(a): apply re-reads what a step updates right before sending
+    it; that answer is checked like any other, and the step is not sent."""
+    config = write_desired(tmp_path)
+    with hostile_portal(tmp_path, BrokenReRead()) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+        happened = portal.rewritten
+        operations = portal.operations()
+    assert happened, f"no re-read of groups happened: {operations}"
+    assert "UpdateGroupBatch" not in operations, result.describe()
+    assert result.exit_code == 1, result.describe()
+    assert PREFIX in result.output, result.describe()
+    assert "Traceback" not in result.output and "please report" not in result.output
