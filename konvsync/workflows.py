@@ -238,6 +238,7 @@ def _apply_saved(
     from konvsync.plan.planfile import check_fresh, read_planfile
 
     saved = read_planfile(path)
+    plan = saved.with_sensitive_values()  # before connecting: refused means nothing sent
     with portal_target(connection, saved.endpoint) as target:
 
         async def reread() -> RemoteState:
@@ -246,11 +247,11 @@ def _apply_saved(
 
         remote = aio.run(reread())
         check_fresh(saved, target.endpoint.name, remote)
-        if not saved.plan.has_changes:
-            return ApplyResult(saved.plan, None)
+        if not plan.has_changes:
+            return ApplyResult(plan, None)
         options = replace(apply_options, send_welcome_email=saved.send_welcome_email)
-        report = _execute(target, remote, saved.plan, options, progress)
-    return ApplyResult(saved.plan, report)
+        report = _execute(target, remote, plan, options, progress)
+    return ApplyResult(plan, report)
 
 
 def _execute(

@@ -11,7 +11,7 @@ when its value is not the planned one.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,14 @@ class SavedPlan:
     read_kinds: list[str]
     remote_digests: dict[str, str | None]
     send_welcome_email: bool
+    sensitive: dict[str, Any] | None = None
+    """The variables and salted digests of its sensitive values (shown as
+    ``(sensitive)`` in ``plan``)."""
+
+    def with_sensitive_values(self) -> Plan:
+        """The plan with its sensitive values read again from the environment,
+        as ``apply`` needs them; refuses (exit 3) when one is unset or changed."""
+        return replace(self.plan, changes=restored(self.plan.changes, self.sensitive))
 
 
 def write_planfile(
@@ -90,7 +98,7 @@ def read_planfile(path: str) -> SavedPlan:
             "not supported by this release; run plan again"
         )
     plan = Plan(
-        changes=restored([change_from_data(c) for c in data["changes"]], document.get("sensitive")),
+        changes=[change_from_data(c) for c in data["changes"]],
         endpoint=data["endpoint"],
         portal=data.get("portal"),
         warnings=list(data.get("warnings", [])),
@@ -103,6 +111,7 @@ def read_planfile(path: str) -> SavedPlan:
         document["read_kinds"],
         document["remote_digests"],
         bool(document.get("send_welcome_email", True)),
+        document.get("sensitive"),
     )
 
 
