@@ -24,6 +24,8 @@ from konvsync.apply_checks import (
     Wanted,
     answer_mismatch,
     check_inputs,
+    concurrent_twins,
+    keys_not_unique,
     moved_objects,
     read_back,
 )
@@ -262,6 +264,32 @@ class PlanExecutor:
                 "failed",
                 "no answer to the create after "
                 f"{MAX_AMBIGUOUS_ROUNDS} tries; it was not found by its key",
+            )
+        if keys_not_unique(kind(ready[0].kind)):
+            await self._remove_twins(ready)
+
+    async def _remove_twins(self, sent: list[Change]) -> None:
+        """Delete this run's copy of each object another writer created at
+        the same moment (see ``concurrent_twins``); the change fails."""
+        created = {id(r.change) for r in self.report.results if r.status == "done"}
+        twins = await concurrent_twins(
+            self.lookup, [c for c in sent if isinstance(c, Create) and id(c) in created]
+        )
+        if not twins:
+            return
+        k = kind(twins[0][0].kind)
+        calls = [MutationCall(k, k.delete_operation, {"id": ours}) for _, ours, _ in twins]
+        outcomes = await run_mutations(
+            self.client, calls, self.options.batch_size, self.options.parallelism
+        )
+        for (change, ours, theirs), outcome in zip(twins, outcomes, strict=True):
+            fate = "was deleted again" if outcome.ok else f"could not be deleted: {outcome.error}"
+            self.report.results = [r for r in self.report.results if r.change is not change]
+            self._record(
+                change,
+                "failed",
+                f"another writer created it at the same time (ID {theirs}); this run's copy "
+                f"(ID {ours}) {fate}",
             )
 
     async def _send(self, changes: list[Change], advance: Callable[[int], None]) -> list[Change]:

@@ -116,12 +116,16 @@ class PortalLookup:
         """Objects created so far in this run, per kind (for the page estimate)."""
 
     async def current(
-        self, kind_name: str, wanted: Sequence[Wanted]
+        self,
+        kind_name: str,
+        wanted: Sequence[Wanted],
+        twins: dict[tuple[str, str], list[RemoteObject]] | None = None,
     ) -> dict[str, RemoteObject | None]:
-        """Each wanted object as the portal has it now (None: absent)."""
+        """Each wanted object as the portal has it now (None: absent); with
+        ``twins``, objects sharing a key are collected there, not refused."""
         k = kind(kind_name)
         source = kind(k.read_via) if k.read_via else k
-        builder = RemoteStateBuilder()
+        builder = RemoteStateBuilder(twins)
         if self._by_pages(k, source, len(wanted)):
             builder.add(source.name, await read_all(self.client, source))
         else:
@@ -223,10 +227,42 @@ async def read_back(lookup: PortalLookup, changes: Sequence[Change]) -> list[tup
     return out
 
 
+def keys_not_unique(k: Kind) -> bool:
+    """Whether the portal lets two objects share ``k``'s natural key (a
+    location's name within its account, an invite link's title): two applies
+    creating one at the same moment both succeed."""
+    return k.parent is not None or not k.unique_key
+
+
+async def concurrent_twins(
+    lookup: PortalLookup, created: Sequence[Change]
+) -> list[tuple[Change, str, str]]:
+    """(change, the ID this run created, another's ID) for each object this
+    run created whose key another writer created at the same time.
+
+    Each run that finds such a twin after its own create deletes its own
+    copy. At most one copy survives: of two runs whose copies both remained,
+    the one that checked last would have seen the other's (each checks after
+    its own create). Two runs that check at once may both delete theirs; a
+    missing object is what the next apply creates, where a duplicate would be
+    the user's to sort out."""
+    if not created:
+        return []
+    twins: dict[tuple[str, str], list[RemoteObject]] = {}
+    wanted = [wanted_for(change, lookup.id_of) for change in created]
+    await lookup.current(created[0].kind, wanted, twins)
+    out = []
+    for change, item in zip(created, wanted, strict=True):
+        others = [o.id for o in twins.get((change.kind, change.key), []) if o.id != item.remote_id]
+        if others and item.remote_id is not None:
+            out.append((change, item.remote_id, others[0]))
+    return out
+
+
 def wanted_for(change: Change, id_of: IdOf) -> Wanted:
-    remote_id = change.remote_id
-    if remote_id is None and not isinstance(change, Create):
-        remote_id = id_of(change.kind, change.key)
+    """What to look up for ``change``: its object by ID when one is known
+    (planned, or created by this run), else by key."""
+    remote_id = change.remote_id or id_of(change.kind, change.key)
     return Wanted(change.address, remote_id, change.key)
 
 

@@ -120,3 +120,37 @@ def test_a_portal_that_moved_before_the_first_write_is_a_stale_plan(
     assert "Nothing was changed" in result.stderr
     user_a = store.get("users", "email_lower", "a@acme.example")
     assert user_a is not None and user_a["firstName"] == "A"
+
+
+class CreatesATwin(Store):
+    """Another apply of the same config: it creates location Lab too, at the
+    same moment as the run under test."""
+
+    def create_location(self, account_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        if data.get("name") == "Lab":
+            super().create_location(account_id, dict(data))  # the other writer's copy
+        return super().create_location(account_id, data)
+
+
+def test_a_location_another_writer_created_at_once_is_not_left_twice(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter
+) -> None:
+    store = CreatesATwin()
+    account = store.create_account({"externalId": "acme", "name": "ACME"})
+    store.create_location(account["id"], {"name": "HQ"})
+    sandbox = sandbox_factory(store)
+    config = write_config("""\
+        konvsync: 1
+        accounts:
+          - {externalId: acme, name: ACME, locations: [{name: HQ}, {name: Lab}]}
+        """)
+    result = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 1, result.output
+    assert "failed: locations/acme/Lab (create): another writer created it at the same time" in (
+        result.stdout
+    )
+    assert "was deleted again" in result.stdout
+    names = [loc["name"] for loc in store.locations_of(account["_pk"])]
+    assert sorted(names) == ["HQ", "Lab"]
+    plan = invoke(["--endpoint", sandbox.url, "plan", str(config), "--detailed-exitcode"])
+    assert plan.exit_code == 0, plan.output

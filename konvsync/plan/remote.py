@@ -83,14 +83,18 @@ class RemoteStateBuilder:
     """Normalizes raw nodes page by page, as they arrive (while the next page
     is on its way); locations come from their accounts' nodes."""
 
-    def __init__(self) -> None:
+    def __init__(self, twins: dict[tuple[str, str], list[RemoteObject]] | None = None) -> None:
         self.kinds: dict[str, RemoteKind] = {}
+        self.twins = twins
+        """When given, objects that share a key are collected here (kind, key
+        -> all of them) instead of being an error."""
 
     def add(self, kind_name: str, nodes: list[dict[str, Any]]) -> None:
         k = kind(kind_name)
         bucket = self.kinds.setdefault(kind_name, RemoteKind())
         for node in nodes:
             _add(
+                self,
                 bucket,
                 RemoteObject(
                     kind_name,
@@ -109,6 +113,7 @@ class RemoteStateBuilder:
                 for item in node.get(child.name) or []:
                     data = child.normalize_remote({**item, "account": node})
                     _add(
+                        self,
                         children,
                         RemoteObject(
                             child.name, location_key(parent_key, item["name"]), item["id"], data
@@ -136,11 +141,14 @@ def normalize_nodes(nodes_by_kind: dict[str, list[dict[str, Any]]]) -> RemoteSta
     return builder.state()
 
 
-def _add(bucket: RemoteKind, obj: RemoteObject) -> None:
+def _add(builder: RemoteStateBuilder, bucket: RemoteKind, obj: RemoteObject) -> None:
     if obj.key is None:
         bucket.keyless.append(obj)
         return
     other = bucket.objects.get(obj.key)
+    if other is not None and builder.twins is not None:
+        builder.twins.setdefault((obj.kind, obj.key), [other]).append(obj)
+        return
     if other is not None:
         k = kind(obj.kind)
         if k.parent is not None:
