@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import click
@@ -26,6 +30,7 @@ from konvsync.errors import (
     EXIT_ERROR,
     EXIT_OK,
     ApplyCancelled,
+    ConfigError,
     ConfigInvalid,
     KonvsyncError,
     UsageError,
@@ -47,13 +52,14 @@ class KonvsyncCLI(click.Group):
     ) -> NoReturn:
         show_traceback = "--traceback" in (args if args is not None else sys.argv[1:])
         try:
-            code = super().main(
-                args=args,
-                prog_name="konvsync",
-                complete_var=complete_var,
-                standalone_mode=False,
-                **extra,
-            )
+            with _sigterm_interrupts():
+                code = super().main(
+                    args=args,
+                    prog_name="konvsync",
+                    complete_var=complete_var,
+                    standalone_mode=False,
+                    **extra,
+                )
         except click.exceptions.Exit as exc:
             code = exc.exit_code
         except click.exceptions.NoArgsIsHelpError as exc:
@@ -67,8 +73,9 @@ class KonvsyncCLI(click.Group):
             click.echo("Aborted.", err=True)
             code = EXIT_ERROR
         except ConfigInvalid as exc:
-            for problem in exc.problems:
-                click.echo(redact(str(problem)), err=True)
+            if not exc.shown:
+                for problem in exc.problems:
+                    click.echo(redact(str(problem)), err=True)
             click.echo(f"Error: {exc}", err=True)
             code = exc.exit_code
         except KonvsyncError as exc:
@@ -93,6 +100,26 @@ class KonvsyncCLI(click.Group):
             )
             code = EXIT_ERROR
         sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (what CI runners send on cancel) interrupts like Ctrl-C: one
+    line, exit 1, instead of dying with 143 and no word. apply handles both
+    itself while it sends changes (``workflows._execute``)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _color(no_color: bool) -> bool:
@@ -149,6 +176,12 @@ def _color(no_color: bool) -> bool:
     "--insecure-http", is_flag=True, help="Allow a plain-http endpoint that is not loopback."
 )
 @click.option("-v", "--verbose", count=True, help="More log on stderr (-vv: request bodies).")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Only results, warnings and errors: no progress, no notes on stderr.",
+)
 @click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR set).")
 @click.option(
     "--traceback", "show_traceback", is_flag=True, help="Print the traceback of an error."
@@ -164,6 +197,7 @@ def cli(
     max_retries: int,
     insecure_http: bool,
     verbose: int,
+    quiet: bool,
     no_color: bool,
     show_traceback: bool,
 ) -> None:
@@ -171,9 +205,9 @@ def cli(
 
     \b
     validate  check a config offline        plan    show what apply would change
-    apply     make the portal match         export  write the portal as YAML
-    doctor    check credentials and API     sandbox run a local Konvert API
-    schema    print the config JSON Schema
+    apply     make the portal match         show    render a saved plan file
+    export    write the portal as YAML      doctor  check credentials and API
+    sandbox   run a local Konvert API       schema  print the config JSON Schema
 
     Exit codes: 0 ok; 1 error; 2 changes present (plan --detailed-exitcode);
     3 plan refused (unsafe or stale).
@@ -192,6 +226,7 @@ def cli(
         verbosity=verbose,
         color=_color(no_color),
         show_traceback=show_traceback,
+        quiet=quiet,
     )
 
 
@@ -208,17 +243,44 @@ cli.add_command(sandbox)
     is_flag=True,
     help="Accept references to objects the config does not define (they may exist in the portal).",
 )
-def validate(path: str, allow_external_refs: bool) -> int:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "github", "json"]),
+    default=None,
+    help="text (file:line:col: message), github (workflow annotations; the default "
+    "when GITHUB_ACTIONS=true) or json.",
+)
+def validate(path: str, allow_external_refs: bool, fmt: str | None) -> int:
     """Check the config at PATH offline: YAML, schema, duplicates, references.
 
     PATH is a file or a directory of *.yaml/*.yml files. Every problem is
-    printed as file:line:col: message. Exit 0 valid, 1 invalid.
+    printed as file:line:col: message (--format github: as annotations on
+    the files' lines; --format json: one document on stdout). Exit 0 valid,
+    1 invalid.
     """
     from konvsync.config.loader import load_config
+    from konvsync.render.problems import problems_data, render_problems
 
-    state = load_config(path, allow_external_refs=allow_external_refs)
-    counts = ", ".join(f"{len(v)} {k}" for k, v in state.objects.items()) or "no objects"
-    click.echo(f"{path}: valid ({counts}).")
+    if fmt is None:
+        fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
+    try:
+        state = load_config(path, allow_external_refs=allow_external_refs)
+    except ConfigInvalid as exc:
+        if fmt != "text":
+            click.echo(redact(render_problems(exc.problems, fmt, error=str(exc))))
+            exc.shown = True
+        raise
+    except ConfigError as exc:
+        if fmt != "text":
+            click.echo(redact(render_problems([], fmt, error=str(exc))))
+        raise
+    counts = {kind_name: len(objects) for kind_name, objects in state.objects.items()}
+    if fmt == "json":
+        click.echo(json.dumps({**problems_data([]), "objects": counts}, indent=2))
+        return EXIT_OK
+    listed = ", ".join(f"{n} {k}" for k, n in counts.items()) or "no objects"
+    click.echo(f"{path}: valid ({listed}).")
     return EXIT_OK
 
 
@@ -328,22 +390,31 @@ def plan(
     """Read the portal and show what apply would change to match PATH.
 
     Exit 0 (with --detailed-exitcode: 0 no changes, 2 changes); 1 error;
-    3 refused (mass delete, portal guard).
+    3 refused (mass delete, portal guard): the plan is still shown in full,
+    with the reason at the top, and --out writes no file.
     """
+    from konvsync.plan.planner import PlanRefused
     from konvsync.render import render_plan
     from konvsync.workflows import plan_config
 
-    progress = StderrProgress(enabled=options.verbosity >= 0)
-    outcome = plan_config(
-        path,
-        options.connection,
-        _plan_options(targets, allow_mass_delete),
-        out_file,
-        on_page=progress.page,
-    )
+    progress = StderrProgress(enabled=not options.quiet)
+    try:
+        outcome = plan_config(
+            path,
+            options.connection,
+            _plan_options(targets, allow_mass_delete),
+            out_file,
+            on_page=progress.page,
+        )
+    except PlanRefused as refused:  # shown in full, then exit 3
+        progress.clear()
+        click.echo(render_plan(refused.outcome.plan, fmt, color=options.color and fmt == "text"))
+        if out_file:
+            click.echo(f"The plan was refused: {out_file} was not written.", err=True)
+        raise
     progress.clear()
     click.echo(render_plan(outcome.plan, fmt, color=options.color and fmt == "text"))
-    if out_file:
+    if out_file and not options.quiet:
         click.echo(
             f"Saved the plan to {out_file}. Apply exactly it with: konvsync apply {out_file}",
             err=True,
@@ -371,6 +442,13 @@ def plan(
     show_default=True,
     help="Mutations per request (aliased in one document).",
 )
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False),
+    help="Also write the outcome as JSON to FILE: per change its status, error and "
+    "created ID (schemas/apply-report.schema.json); written on failure and refusal too.",
+)
 @_target_option
 @_mass_delete_option
 @click.pass_obj
@@ -380,6 +458,7 @@ def apply(
     auto_approve: bool,
     parallelism: int,
     batch_size: int,
+    report_file: str | None,
     targets: tuple[str, ...],
     allow_mass_delete: bool,
 ) -> int:
@@ -387,21 +466,37 @@ def apply(
 
     With a config: plans, shows the plan, asks for 'yes' (or --auto-approve).
     With a plan file: re-reads what it touches and refuses (exit 3) if the
-    portal changed since; applies without asking, as reviewed.
-    Exit 0 done; 1 error or partial failure; 3 refused.
+    portal changed since; applies without asking, as reviewed (--target is
+    refused with a plan file). Ctrl-C or SIGTERM: no new work is sent,
+    requests in flight get 10 s, the summary is printed (exit 1); a second
+    signal stops waiting. Exit 0 done; 1 error or partial failure; 3 refused.
     """
     from konvsync.apply import ApplyOptions
     from konvsync.plan.changes import Plan
+    from konvsync.plan.planner import PlanRefused
     from konvsync.render import render_plan
     from konvsync.render.apply_report import render_apply_report
     from konvsync.workflows import apply_path
 
-    progress = StderrProgress()
+    progress = StderrProgress(enabled=not options.quiet)
+    interrupted_by: list[str] = []
+    planned: list[Plan] = []
+
+    def on_interrupt(name: str, grace: float) -> None:
+        interrupted_by.append(name)
+        progress.clear()
+        click.echo(
+            f"{name}: stopping; no new work is sent, requests in flight get up to "
+            f"{grace:g} s to finish (send it again to stop waiting).",
+            err=True,
+        )
 
     def confirm(plan: Plan) -> None:
+        planned.append(plan)
         progress.clear()
-        click.echo(render_plan(plan, "text", color=options.color))
-        click.echo("")
+        if not (auto_approve and options.quiet):
+            click.echo(render_plan(plan, "text", color=options.color))
+            click.echo("")
         if auto_approve:
             return
         if not sys.stdin.isatty():
@@ -417,23 +512,94 @@ def apply(
         if answer.strip() != "yes":
             raise ApplyCancelled("Apply cancelled.")
 
-    result = apply_path(
-        path,
-        options.connection,
-        _plan_options(targets, allow_mass_delete),
-        ApplyOptions(batch_size=batch_size, parallelism=parallelism),
-        confirm,
-        on_page=progress.page,
-        progress=progress.step,
-    )
+    try:
+        result = apply_path(
+            path,
+            options.connection,
+            _plan_options(targets, allow_mass_delete),
+            ApplyOptions(batch_size=batch_size, parallelism=parallelism),
+            confirm,
+            on_page=progress.page,
+            progress=progress.step,
+            on_interrupt=on_interrupt,
+        )
+    except PlanRefused as refused:
+        progress.clear()
+        click.echo(render_plan(refused.outcome.plan, "text", color=options.color))
+        _write_apply_report(report_file, refused.outcome.plan, None, refused)
+        raise
+    except (KonvsyncError, KeyboardInterrupt) as exc:
+        _write_apply_report(report_file, planned[0] if planned else None, None, exc)
+        raise
     progress.clear()
+    _write_apply_report(report_file, result.plan, result.report)
     if result.report is None:
         from konvsync.render.values import NO_CHANGES
 
         click.echo(NO_CHANGES)
         return EXIT_OK
-    click.echo(render_apply_report(result.report))
+    click.echo(render_apply_report(result.report, interrupted_by[0] if interrupted_by else None))
     return EXIT_OK if result.report.ok else EXIT_ERROR
+
+
+def _write_apply_report(
+    report_file: str | None,
+    plan: Any,
+    report: Any,
+    error: BaseException | None = None,
+) -> None:
+    """``apply --report FILE``: the outcome as JSON, whatever it was."""
+    if not report_file:
+        return
+    from pathlib import Path
+
+    from konvsync.files import write_files
+    from konvsync.render.apply_report import (
+        apply_report_data,
+        render_apply_report_json,
+        report_status,
+    )
+
+    if error is None:
+        data = apply_report_data(plan, report, report_status(report))
+    else:
+        status = "refused" if getattr(error, "exit_code", EXIT_ERROR) == 3 else "error"
+        message = "interrupted" if isinstance(error, KeyboardInterrupt) else redact(str(error))
+        data = apply_report_data(plan, report, status, (_error_code(error), message))
+    write_files({Path(report_file): render_apply_report_json(data)})
+
+
+def _error_code(error: BaseException) -> str:
+    """StalePlanError -> stale_plan, PlanRefused -> plan_refused."""
+    name = type(error).__name__.removesuffix("Error")
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+@cli.command()
+@click.argument("planfile", type=click.Path(dir_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--no-color", is_flag=True, help="No colour.")
+@click.pass_obj
+def show(options: GlobalOptions, planfile: str, fmt: str, no_color: bool) -> int:
+    """Render a plan file saved by 'plan --out' (offline: the portal is not read).
+
+    Exit 0; 1 when PLANFILE is not a konvsync plan file; 3 when another
+    konvsync release made it.
+    """
+    from konvsync.plan.planfile import read_planfile
+    from konvsync.render import render_plan
+
+    saved = read_planfile(planfile)
+    color = options.color and not no_color and fmt == "text"
+    click.echo(render_plan(saved.plan, fmt, color=color))
+    return EXIT_OK
 
 
 # ------------------------------------------------------------------ export
@@ -473,7 +639,7 @@ def export(options: GlobalOptions, out_dir: str | None, kinds_text: str | None, 
     from konvsync.export import parse_kinds
     from konvsync.workflows import export_state
 
-    progress = StderrProgress()
+    progress = StderrProgress(enabled=not options.quiet)
     result = export_state(
         options.connection, parse_kinds(kinds_text), out_dir, on_page=progress.page
     )
@@ -482,10 +648,12 @@ def export(options: GlobalOptions, out_dir: str | None, kinds_text: str | None, 
         click.echo(f"Warning: {warning}", err=True)
     counts = ", ".join(f"{n} {k}" for k, n in result.counts.items())
     if out_dir:
-        click.echo(f"Exported {counts} to {out_dir}/ ({len(result.files)} files).", err=True)
+        if not options.quiet:
+            click.echo(f"Exported {counts} to {out_dir}/ ({len(result.files)} files).", err=True)
     else:
         click.echo(result.single_document(), nl=False)
-        click.echo(f"Exported {counts}.", err=True)
+        if not options.quiet:
+            click.echo(f"Exported {counts}.", err=True)
     return EXIT_OK
 
 

@@ -116,6 +116,19 @@ def change_from_data(data: dict[str, Any]) -> Change:
     )
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why a plan may not be applied (exit 3), and the numbers behind it."""
+
+    check: str
+    """mass_delete or portal_guard."""
+    reason: str
+    numbers: dict[str, Any]
+
+    def to_data(self) -> dict[str, Any]:
+        return {"check": self.check, "reason": self.reason, "numbers": self.numbers}
+
+
 @dataclass
 class Plan:
     """Changes in apply order, with what a reviewer needs to know."""
@@ -125,6 +138,8 @@ class Plan:
     portal: str | None
     warnings: list[str] = field(default_factory=list)
     welcome_emails: int = 0
+    refused: Refusal | None = None
+    """Set when a safety check refused the plan: it is shown, never applied."""
 
     FORMAT_VERSION: ClassVar[str] = "1"
 
@@ -149,7 +164,7 @@ class Plan:
     def data(self) -> dict[str, Any]:
         from konvsync import __version__
 
-        return {
+        data: dict[str, Any] = {
             "format_version": self.FORMAT_VERSION,
             "konvsync_version": __version__,
             "endpoint": self.endpoint,
@@ -157,5 +172,8 @@ class Plan:
             "summary": self.counts,
             "warnings": list(self.warnings),
             "welcome_emails": self.welcome_emails,
-            "changes": [c.to_data() for c in self.changes],
         }
+        if self.refused is not None:
+            data["refused"] = self.refused.to_data()
+        data["changes"] = [c.to_data() for c in self.changes]
+        return data

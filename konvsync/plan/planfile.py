@@ -62,35 +62,43 @@ def is_planfile(path: str) -> bool:
 def read_planfile(path: str) -> SavedPlan:
     try:
         document: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not a readable konvsync plan file") from exc
-    if not isinstance(document, dict) or document.get("planfile") != PLANFILE_FORMAT:
+    if not isinstance(document, dict) or "planfile" not in document:
+        raise ConfigError(f"{path}: not a konvsync plan file (made by 'konvsync plan --out')")
+    if document.get("planfile") != PLANFILE_FORMAT:
         raise StalePlanError(
             f"{path}: plan file format {document.get('planfile')!r} is not "
             f"{PLANFILE_FORMAT!r} (made by another konvsync release); "
             "run plan again"
         )
-    data = document["plan"]
-    if data.get("format_version") != Plan.FORMAT_VERSION:
+    data = document.get("plan")
+    if not isinstance(data, dict) or data.get("format_version") != Plan.FORMAT_VERSION:
+        version = data.get("format_version") if isinstance(data, dict) else None
         raise StalePlanError(
-            f"{path}: plan format_version {data.get('format_version')!r} is "
+            f"{path}: plan format_version {version!r} is "
             "not supported by this release; run plan again"
         )
-    plan = Plan(
-        changes=[change_from_data(c) for c in data["changes"]],
-        endpoint=data["endpoint"],
-        portal=data.get("portal"),
-        warnings=list(data.get("warnings", [])),
-        welcome_emails=data.get("welcome_emails", 0),
-    )
-    return SavedPlan(
-        plan,
-        data["endpoint"],
-        document["config_digest"],
-        document["read_kinds"],
-        document["remote_digests"],
-        bool(document.get("send_welcome_email", True)),
-    )
+    try:
+        plan = Plan(
+            changes=[change_from_data(c) for c in data["changes"]],
+            endpoint=data["endpoint"],
+            portal=data.get("portal"),
+            warnings=list(data.get("warnings", [])),
+            welcome_emails=data.get("welcome_emails", 0),
+        )
+        return SavedPlan(
+            plan,
+            data["endpoint"],
+            document["config_digest"],
+            document["read_kinds"],
+            document["remote_digests"],
+            bool(document.get("send_welcome_email", True)),
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"{path}: damaged konvsync plan file (missing {exc})") from None
 
 
 def check_fresh(saved: SavedPlan, endpoint_name: str, remote: RemoteState) -> None:

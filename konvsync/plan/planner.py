@@ -12,7 +12,7 @@ from konvsync.api.client import PortalClient
 from konvsync.api.documents import viewer_query
 from konvsync.api.pagination import read_kinds
 from konvsync.config.model import DesiredObject, DesiredState
-from konvsync.errors import ConfigInvalid, ConfigProblem, UsageError
+from konvsync.errors import ConfigInvalid, ConfigProblem, UnsafePlanError, UsageError
 from konvsync.kinds import KINDS, KINDS_BY_NAME, Reference, kind, references
 from konvsync.kinds.locations import split_location_key
 from konvsync.plan.changes import Change, Create, Delete, Plan
@@ -34,6 +34,16 @@ class PlanOutcome:
     plan: Plan
     remote: RemoteState
     read_kinds: list[str]
+
+
+class PlanRefused(UnsafePlanError):
+    """A safety check refused the plan (exit 3); ``outcome`` holds the whole
+    plan, with ``plan.refused`` set, so that it can still be shown."""
+
+    def __init__(self, outcome: PlanOutcome) -> None:
+        assert outcome.plan.refused is not None
+        self.outcome = outcome
+        super().__init__(outcome.plan.refused.reason)
 
 
 def kinds_to_read(desired: DesiredState) -> list[str]:
@@ -145,9 +155,13 @@ def plan_against(
     targets: list[tuple[str, str | None]],
 ) -> PlanOutcome:
     """The plan from the config and the portal as read (``targets``: the
-    parsed ``options.targets``)."""
-    check_portal(desired, remote)
-    check_references(desired, remote)
+    parsed ``options.targets``). A refused plan is made in full and raised
+    as ``PlanRefused``."""
+    refused = check_portal(desired, remote)
+    if refused is None:  # against another portal, references prove nothing
+        check_references(desired, remote)
+    if targets:
+        check_targets_match(targets, desired, remote)
     changes = diff_state(desired, remote)
     warnings: list[str] = []
     if targets:
@@ -156,15 +170,19 @@ def plan_against(
             "--target limits this plan to part of the configuration; the rest "
             "may still differ (use it for exceptional cases, as in Terraform)"
         )
-    check_mass_delete(changes, desired, remote, options.allow_mass_delete)
+    if refused is None:
+        refused = check_mass_delete(changes, desired, remote, options.allow_mass_delete)
     emails = welcome_emails(changes, desired)
     if emails:
         warnings.append(
             f"{emails} new user(s) will receive a welcome e-mail "
             "(policy.send_welcome_email: false turns this off)"
         )
-    plan = Plan(changes, endpoint_name, remote.portal_name, warnings, emails)
-    return PlanOutcome(plan, remote, read_kind_names)
+    plan = Plan(changes, endpoint_name, remote.portal_name, warnings, emails, refused)
+    outcome = PlanOutcome(plan, remote, read_kind_names)
+    if refused is not None:
+        raise PlanRefused(outcome)
+    return outcome
 
 
 def remote_digests(changes: list[Change], remote: RemoteState) -> dict[str, str | None]:
@@ -237,6 +255,27 @@ def parse_targets(targets: tuple[str, ...]) -> list[tuple[str, str | None]]:
             key = key.lower()
         out.append((kind_name, key or None))
     return out
+
+
+def check_targets_match(
+    targets: list[tuple[str, str | None]], desired: DesiredState, remote: RemoteState
+) -> None:
+    """A ``--target`` that names nothing the config or the portal has is a
+    usage error (a typo must not look like "No changes.")."""
+    for kind_name, key in targets:
+        configured = desired.objects.get(kind_name, {})
+        existing = remote.get(kind_name)
+        if key is None:
+            if not configured and not len(existing):
+                raise UsageError(
+                    f"--target {kind_name}: neither the configuration nor the portal "
+                    f"has any {kind_name}"
+                )
+        elif key not in configured and key not in existing.objects:
+            raise UsageError(
+                f"--target {kind_name}/{key}: no {kind(kind_name).singular} {key!r} in the "
+                "configuration or the portal"
+            )
 
 
 def select_targets(changes: list[Change], targets: list[tuple[str, str | None]]) -> list[Change]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from konvsync.plan.changes import Plan
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 """One encoder for every value (``json.dumps`` with options builds a new one per call)."""
@@ -33,3 +36,11 @@ def summary_line(counts: dict[str, int]) -> str:
 
 
 NO_CHANGES = "No changes. The portal matches the configuration."
+
+
+def refused_note(plan: Plan) -> str:
+    """What a reader of a refused plan should know (the plan is shown in full)."""
+    return (
+        "This plan was refused (exit 3) and cannot be applied as it is; "
+        f"it is shown in full below ({summary_line(plan.counts)[6:-1]})."
+    )
