@@ -110,10 +110,21 @@ def change_from_data(data: dict[str, Any]) -> Change:
         after=data.get("after"),
         fields=tuple(FieldChange(f["path"], f["before"], f["after"]) for f in data["fields"]),
         remote_id=data.get("id"),
-        source=None,
+        source=_source_from_text(data.get("source")),
         note=data.get("note"),
         **extra,
     )
+
+
+def _source_from_text(text: str | None) -> Source | None:
+    """``file:line:col`` back to a ``Source`` (None when absent or unreadable)."""
+    if not text:
+        return None
+    file, _, rest = text.rpartition(":")
+    file, _, line = file.rpartition(":")
+    if not (file and line.isdigit() and rest.isdigit()):
+        return None
+    return Source(file, int(line), int(rest))
 
 
 @dataclass(frozen=True)
