@@ -74,7 +74,8 @@ if command == "api":
         for index, arg in enumerate(args):
             if arg == flag:
                 key, _, value = args[index + 1].partition("=")
-                fields[key] = read(value[1:]) if flag in ("-F", "--field") and value.startswith("@") else value
+                from_file = flag in ("-F", "--field") and value.startswith("@")
+                fields[key] = read(value[1:]) if from_file else value
     entry.update(method=method, path=path, fields=fields)
     record(entry)
     api = state.setdefault("api", {})
