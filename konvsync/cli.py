@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import signal
 import sys
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import click
 
 from konvsync import __version__
 from konvsync.api.options import ConnectionOptions
+from konvsync.cli_ci import sigterm_interrupts, write_apply_report
 from konvsync.cli_options import GlobalOptions, accepts_global_options
 from konvsync.cli_progress import StderrProgress
 from konvsync.cli_sandbox import sandbox
@@ -52,7 +49,7 @@ class KonvsyncCLI(click.Group):
     ) -> NoReturn:
         show_traceback = "--traceback" in (args if args is not None else sys.argv[1:])
         try:
-            with _sigterm_interrupts():
+            with sigterm_interrupts():
                 code = super().main(
                     args=args,
                     prog_name="konvsync",
@@ -100,26 +97,6 @@ class KonvsyncCLI(click.Group):
             )
             code = EXIT_ERROR
         sys.exit(code if isinstance(code, int) else EXIT_OK)
-
-
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM (what CI runners send on cancel) interrupts like Ctrl-C: one
-    line, exit 1, instead of dying with 143 and no word. apply handles both
-    itself while it sends changes (``workflows._execute``)."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _color(no_color: bool) -> bool:
@@ -526,13 +503,13 @@ def apply(
     except PlanRefused as refused:
         progress.clear()
         click.echo(render_plan(refused.outcome.plan, "text", color=options.color))
-        _write_apply_report(report_file, refused.outcome.plan, None, refused)
+        write_apply_report(report_file, refused.outcome.plan, None, refused)
         raise
     except (KonvsyncError, KeyboardInterrupt) as exc:
-        _write_apply_report(report_file, planned[0] if planned else None, None, exc)
+        write_apply_report(report_file, planned[0] if planned else None, None, exc)
         raise
     progress.clear()
-    _write_apply_report(report_file, result.plan, result.report)
+    write_apply_report(report_file, result.plan, result.report)
     if result.report is None:
         from konvsync.render.values import NO_CHANGES
 
@@ -540,39 +517,6 @@ def apply(
         return EXIT_OK
     click.echo(render_apply_report(result.report, interrupted_by[0] if interrupted_by else None))
     return EXIT_OK if result.report.ok else EXIT_ERROR
-
-
-def _write_apply_report(
-    report_file: str | None,
-    plan: Any,
-    report: Any,
-    error: BaseException | None = None,
-) -> None:
-    """``apply --report FILE``: the outcome as JSON, whatever it was."""
-    if not report_file:
-        return
-    from pathlib import Path
-
-    from konvsync.files import write_files
-    from konvsync.render.apply_report import (
-        apply_report_data,
-        render_apply_report_json,
-        report_status,
-    )
-
-    if error is None:
-        data = apply_report_data(plan, report, report_status(report))
-    else:
-        status = "refused" if getattr(error, "exit_code", EXIT_ERROR) == 3 else "error"
-        message = "interrupted" if isinstance(error, KeyboardInterrupt) else redact(str(error))
-        data = apply_report_data(plan, report, status, (_error_code(error), message))
-    write_files({Path(report_file): render_apply_report_json(data)})
-
-
-def _error_code(error: BaseException) -> str:
-    """StalePlanError -> stale_plan, PlanRefused -> plan_refused."""
-    name = type(error).__name__.removesuffix("Error")
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 @cli.command()
