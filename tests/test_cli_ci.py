@@ -475,7 +475,8 @@ def test_a_second_signal_stops_waiting_at_once(
     sandbox_factory: SandboxFactory, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
     sandbox = sandbox_factory(latency_ms=2000)  # each request takes 2 s
-    config = write_config(_big_config(200, 2, 2))
+    users = [f"  - {{email: u{i}@example.com, firstName: U, lastName: L}}" for i in range(200)]
+    config = write_config("konvsync: 1\nusers:\n" + "\n".join(users) + "\n")
     process, out_path, err_path = start_apply(sandbox, config, tmp_path, "--batch-size", "50")
     deadline = time.monotonic() + 60
     while "users: create/update" not in err_path.read_text() and time.monotonic() < deadline:
@@ -495,6 +496,7 @@ def test_a_second_signal_stops_waiting_at_once(
     assert "may or may not have been applied (run plan to see)" in stdout
     assert "Traceback" not in stderr
     time.sleep(2.5)  # let the abandoned requests land before converging
+    sandbox.state.faults.settings.latency_ms = 0
     rerun = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
     assert rerun.exit_code == 0, rerun.output
     assert sandbox.store.count("users") == 200
@@ -503,7 +505,7 @@ def test_a_second_signal_stops_waiting_at_once(
 def test_sigterm_while_planning_is_one_line_and_exit_1(
     sandbox_factory: SandboxFactory, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
-    sandbox = sandbox_factory(latency_ms=3000)
+    sandbox = sandbox_factory(latency_ms=1500)
     config = write_config("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
     process = subprocess.Popen(
         [sys.executable, "-m", "konvsync", "--endpoint", sandbox.url, "plan", str(config)],
