@@ -57,10 +57,12 @@ def write_apply_report(
 
     if error is None:
         data = apply_report_data(plan, report, report_status(report))
+    elif isinstance(error, KeyboardInterrupt):
+        reason = ("interrupted", "interrupted (Ctrl-C or SIGTERM) before any change was sent")
+        data = apply_report_data(plan, report, "interrupted", reason)
     else:
         status = "refused" if getattr(error, "exit_code", None) == EXIT_REFUSED else "error"
-        message = "interrupted" if isinstance(error, KeyboardInterrupt) else redact(str(error))
-        data = apply_report_data(plan, report, status, (_error_code(error), message))
+        data = apply_report_data(plan, report, status, (_error_code(error), redact(str(error))))
     write_files({Path(report_file): render_apply_report_json(data)})
 
 

@@ -90,10 +90,17 @@ def test_a_refused_plan_is_shown_in_full_with_the_reason_at_the_top(
     }
     assert data["summary"] == {"add": 1, "change": 1, "destroy": 10}
 
-    applied = run(sandbox, "apply", str(config), "--auto-approve")
+    report_file = tmp_path / "report.json"
+    applied = run(sandbox, "apply", str(config), "--auto-approve", "--report", str(report_file))
     assert applied.exit_code == 3
     assert applied.stdout.startswith(f"Refused: {reason}")
     assert sandbox.store.count("groups") == 12
+    report = json.loads(report_file.read_text())
+    jsonschema.validate(report, schema("apply-report.schema.json"))
+    assert report["status"] == "refused" and report["changes"] == []
+    assert report["error"]["code"] == "plan_refused"
+    assert report["error"]["message"].startswith(reason)
+    assert report["summary"]["planned"] == 12
 
 
 def test_a_portal_guard_refusal_shows_the_plan_too(
@@ -393,7 +400,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 def test_progress_in_a_pipe_prints_lines_during_a_long_step(
     sandbox_factory: SandboxFactory, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
-    sandbox = sandbox_factory(latency_ms=60)
+    sandbox = sandbox_factory(latency_ms=60, page_cap=20)
     config = write_config(_big_config(300, 3, 3))
     SLOW = ["--batch-size", "10", "--parallelism", "1"]
     result = subprocess.run(
@@ -412,6 +419,18 @@ def test_progress_in_a_pipe_prints_lines_during_a_long_step(
     assert len(during) >= 3, result.stderr  # 30 batches of >= 60 ms: about 6 s
     counts = [int(line.split(": ")[-1].split("/")[0]) for line in during]
     assert counts == sorted(counts) and 0 < counts[0] < 300
+    reading = subprocess.run(
+        [*KONVSYNC, "--endpoint", sandbox.url, "plan", str(config)],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(KONVSYNC_PROGRESS_INTERVAL="0.3"),
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert reading.returncode == 0, reading.stderr
+    lines = [line for line in reading.stderr.splitlines() if line.startswith("reading the portal")]
+    assert len(lines) >= 2, reading.stderr  # 15 pages of 20 users, >= 60 ms each
+    assert lines[-1].endswith("so far") and "users" in lines[-1]
 
 
 # ------------------------------------------------------------------ signals
