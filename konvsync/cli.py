@@ -462,6 +462,9 @@ def apply(
     def on_interrupt(name: str, grace: float) -> None:
         interrupted_by.append(name)
         progress.clear()
+        if not grace:
+            click.echo(f"{name} again: not waiting for the requests in flight.", err=True)
+            return
         click.echo(
             f"{name}: stopping; no new work is sent, requests in flight get up to "
             f"{grace:g} s to finish (send it again to stop waiting).",
@@ -509,14 +512,16 @@ def apply(
         write_apply_report(report_file, planned[0] if planned else None, None, exc)
         raise
     progress.clear()
-    write_apply_report(report_file, result.plan, result.report)
     if result.report is None:
         from konvsync.render.values import NO_CHANGES
 
         click.echo(NO_CHANGES)
-        return EXIT_OK
-    click.echo(render_apply_report(result.report, interrupted_by[0] if interrupted_by else None))
-    return EXIT_OK if result.report.ok else EXIT_ERROR
+    else:
+        click.echo(
+            render_apply_report(result.report, interrupted_by[0] if interrupted_by else None)
+        )
+    write_apply_report(report_file, result.plan, result.report)
+    return EXIT_OK if result.report is None or result.report.ok else EXIT_ERROR
 
 
 @cli.command()

@@ -10,7 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from konvsync.errors import EXIT_REFUSED
+import click
+
+from konvsync.errors import EXIT_REFUSED, OutputError
 from konvsync.redact import redact
 
 if TYPE_CHECKING:
@@ -45,9 +47,25 @@ def write_apply_report(
     error: BaseException | None = None,
 ) -> None:
     """``apply --report FILE``: the outcome as JSON, whatever it was
-    (``error``: why the apply stopped before it sent its changes)."""
+    (``error``: why the apply stopped before it sent its changes; the report
+    file failing then is said on stderr, and ``error`` is what is raised)."""
     if not report_file:
         return
+    if error is not None:
+        try:
+            _write_report(report_file, plan, report, error)
+        except OutputError as failed:
+            click.echo(f"Error: the report was not written: {failed}", err=True)
+        return
+    _write_report(report_file, plan, report, None)
+
+
+def _write_report(
+    report_file: str,
+    plan: Plan | None,
+    report: ApplyReport | None,
+    error: BaseException | None,
+) -> None:
     from konvsync.files import write_files
     from konvsync.render.apply_report import (
         apply_report_data,

@@ -45,7 +45,8 @@ if TYPE_CHECKING:
 INTERRUPT_GRACE_SECONDS = 10.0
 """After Ctrl-C or SIGTERM, how long apply waits for requests in flight."""
 InterruptCallback = Callable[[str, float], None]
-"""(signal name, seconds apply waits for requests in flight)"""
+"""(signal name, seconds apply waits for requests in flight: 0 after a
+second signal)"""
 
 
 @dataclass
@@ -291,6 +292,8 @@ def _execute(
             def interrupted(name: str) -> None:
                 if stop.is_set:
                     task.cancel()
+                    if on_interrupt is not None:
+                        on_interrupt(name, 0.0)
                     return
                 stop.set()
                 loop.call_later(INTERRUPT_GRACE_SECONDS, task.cancel)

@@ -253,6 +253,22 @@ def test_apply_report_of_a_partial_failure_has_error_codes(
     assert "depends on accounts/broken" in skipped["message"]
 
 
+def test_an_unwritable_report_is_an_error_after_the_summary(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    config = write_config("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    unwritable = str(config / "report.json")  # below a file
+    result = run(sandbox, "apply", str(config), "--auto-approve", "--report", unwritable)
+    assert result.exit_code == 1
+    assert "Apply complete! Resources: 1 added" in result.stdout
+    assert f"Error: cannot write {config}" in result.stderr and "Traceback" not in result.output
+    stale = run(sandbox, "apply", str(tmp_path / "missing.plan"), "--report", unwritable)
+    assert stale.exit_code == 1
+    first, second = stale.stderr.splitlines()
+    assert first.startswith(f"Error: the report was not written: cannot write {config}")
+    assert second == f"Error: {tmp_path / 'missing.plan'}: no such file or directory"
+
+
 def test_apply_report_of_a_stale_plan_says_refused(
     sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
@@ -513,6 +529,7 @@ def test_a_second_signal_stops_waiting_at_once(
         "Apply interrupted: no new work was sent after Ctrl-C; konvsync stopped waiting" in stdout
     )
     assert "may or may not have been applied (run plan to see)" in stdout
+    assert "SIGTERM again: not waiting for the requests in flight." in stderr
     assert "Traceback" not in stderr
     time.sleep(2.5)  # let the abandoned requests land before converging
     sandbox.state.faults.settings.latency_ms = 0
