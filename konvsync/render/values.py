@@ -40,7 +40,9 @@ NO_CHANGES = "No changes. The portal matches the configuration."
 
 def refused_note(plan: Plan) -> str:
     """What a reader of a refused plan should know (the plan is shown in full)."""
+    counts = plan.counts
     return (
-        "This plan was refused (exit 3) and cannot be applied as it is; "
-        f"it is shown in full below ({summary_line(plan.counts)[6:-1]})."
+        "This plan was refused (exit 3) and cannot be applied as it is; it is shown in "
+        f"full below ({counts['add']} to add, {counts['change']} to change, "
+        f"{counts['destroy']} to destroy)."
     )
