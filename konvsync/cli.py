@@ -450,6 +450,7 @@ def apply(
     """
     from konvsync.apply import ApplyOptions
     from konvsync.plan.changes import Plan
+    from konvsync.plan.planfile import SavedPlanStale
     from konvsync.plan.planner import PlanRefused
     from konvsync.render import render_plan
     from konvsync.render.apply_report import render_apply_report
@@ -507,6 +508,11 @@ def apply(
         progress.clear()
         click.echo(render_plan(refused.outcome.plan, "text", color=options.color))
         write_apply_report(report_file, refused.outcome.plan, None, refused)
+        raise
+    except SavedPlanStale as stale:
+        progress.clear()
+        click.echo(render_plan(stale.refused_plan, "text", color=options.color))
+        write_apply_report(report_file, stale.plan, None, stale)
         raise
     except (KonvsyncError, KeyboardInterrupt) as exc:
         write_apply_report(report_file, planned[0] if planned else None, None, exc)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from konvsync import errors
 from konvsync.errors import EXIT_REFUSED, OutputError
 from konvsync.redact import redact
 
@@ -85,6 +86,9 @@ def _write_report(
 
 
 def _error_code(error: BaseException) -> str:
-    """StalePlanError -> stale_plan, PlanRefused -> plan_refused."""
-    name = type(error).__name__.removesuffix("Error")
+    """The error's class in konvsync.errors, in snake case without "Error":
+    StalePlanError (and its subclasses) -> stale_plan, UnsafePlanError ->
+    unsafe_plan, ConfigInvalid -> config_invalid."""
+    cls = next((c for c in type(error).__mro__ if c.__module__ == errors.__name__), type(error))
+    name = cls.__name__.removesuffix("Error")
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

@@ -98,7 +98,7 @@ def test_a_refused_plan_is_shown_in_full_with_the_reason_at_the_top(
     report = json.loads(report_file.read_text())
     jsonschema.validate(report, schema("apply-report.schema.json"))
     assert report["status"] == "refused" and report["changes"] == []
-    assert report["error"]["code"] == "plan_refused"
+    assert report["error"]["code"] == "unsafe_plan"
     assert report["error"]["message"].startswith(reason)
     assert report["summary"]["planned"] == 12
 
@@ -279,6 +279,10 @@ def test_apply_report_of_a_stale_plan_says_refused(
     sandbox.store.update_group(group["id"], {"name": "Changed by hand"})
     result = run(sandbox, "apply", str(planfile), "--report", str(report_file))
     assert result.exit_code == 3
+    reason = "stale plan: groups/g changed since the plan was made; run plan again"
+    assert result.stdout.startswith(f"Refused: {reason}")
+    assert '~ name = "G" -> "New name"' in result.stdout
+    assert result.stderr.endswith(f"Error: {reason}\n")
     report = json.loads(report_file.read_text())
     jsonschema.validate(report, schema("apply-report.schema.json"))
     assert report["status"] == "refused"

@@ -132,7 +132,7 @@ class Refusal:
     """Why a plan may not be applied (exit 3), and the numbers behind it."""
 
     check: str
-    """mass_delete or portal_guard."""
+    """mass_delete, portal_guard, or stale_plan (a saved plan the portal moved away from)."""
     reason: str
     numbers: dict[str, Any]
 

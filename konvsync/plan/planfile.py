@@ -8,7 +8,7 @@ touches. No secret or token is ever in it: none is in the plan's data.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from konvsync import __version__
 from konvsync.config.model import Policy
 from konvsync.errors import ConfigError, StalePlanError
 from konvsync.files import write_files
-from konvsync.plan.changes import Change, Plan, change_from_data
+from konvsync.plan.changes import Change, Plan, Refusal, change_from_data
 from konvsync.plan.planner import PlanOutcome, remote_digests
 from konvsync.plan.remote import RemoteState
 
@@ -101,22 +101,38 @@ def read_planfile(path: str) -> SavedPlan:
         raise ConfigError(f"{path}: damaged konvsync plan file (missing {exc})") from None
 
 
+class SavedPlanStale(StalePlanError):
+    """The portal moved since the saved ``plan`` was made (exit 3); the
+    plan comes along so that it can be shown with the reason."""
+
+    def __init__(self, message: str, plan: Plan) -> None:
+        super().__init__(message)
+        self.plan = plan
+
+    @property
+    def refused_plan(self) -> Plan:
+        return replace(self.plan, refused=Refusal("stale_plan", str(self), {}))
+
+
 def check_fresh(saved: SavedPlan, endpoint_name: str, remote: RemoteState) -> None:
-    """Refuse (StalePlanError) if the portal moved since the plan was made."""
+    """Refuse (SavedPlanStale) if the portal moved since the plan was made."""
     if saved.endpoint != endpoint_name:
-        raise StalePlanError(
+        raise SavedPlanStale(
             f"stale plan: it was made for endpoint {saved.endpoint!r}, not "
-            f"{endpoint_name!r}; run plan again"
+            f"{endpoint_name!r}; run plan again",
+            saved.plan,
         )
     if saved.plan.portal is not None and remote.portal_name != saved.plan.portal:
-        raise StalePlanError(
+        raise SavedPlanStale(
             f"stale plan: it was made for portal {saved.plan.portal!r}, the "
-            f"endpoint serves {remote.portal_name!r}; run plan again"
+            f"endpoint serves {remote.portal_name!r}; run plan again",
+            saved.plan,
         )
     for change in saved.plan.changes:
         if _changed(change, saved.remote_digests.get(change.address), remote):
-            raise StalePlanError(
-                f"stale plan: {change.address} changed since the plan was made; run plan again"
+            raise SavedPlanStale(
+                f"stale plan: {change.address} changed since the plan was made; run plan again",
+                saved.plan,
             )
 
 
