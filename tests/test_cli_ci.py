@@ -526,7 +526,7 @@ def test_a_second_signal_stops_waiting_at_once(
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=30)
-    assert time.monotonic() - started < 1.5  # not the 2 s the requests in flight need
+    assert time.monotonic() - started < 5  # not the 10 s grace; "stopped waiting" below
     stdout, stderr = out_path.read_text(), err_path.read_text()
     assert process.returncode == 1, stdout[-2000:] + stderr
     assert (
