@@ -420,7 +420,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 def test_progress_in_a_pipe_prints_lines_during_a_long_step(
     sandbox_factory: SandboxFactory, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
-    sandbox = sandbox_factory(latency_ms=60, page_cap=20)
+    sandbox = sandbox_factory(latency_ms=60, page_cap=10)
     config = write_config(_big_config(300, 3, 3))
     SLOW = ["--batch-size", "10", "--parallelism", "1"]
     result = subprocess.run(
@@ -449,7 +449,7 @@ def test_progress_in_a_pipe_prints_lines_during_a_long_step(
     )
     assert reading.returncode == 0, reading.stderr
     lines = [line for line in reading.stderr.splitlines() if line.startswith("reading the portal")]
-    assert len(lines) >= 2, reading.stderr  # 15 pages of 20 users, >= 60 ms each
+    assert len(lines) >= 2, reading.stderr  # 30 pages of 10 users, >= 60 ms each
     assert lines[-1].endswith("so far") and "users" in lines[-1]
 
 
