@@ -56,6 +56,8 @@ class ChangeResult:
     status: str
     """done, failed or skipped."""
     message: str | None = None
+    code: str | None = None
+    """The API's error code of a failed change (INTERRUPTED, ABANDONED: ours)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class ApplyReport:
     announced: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Address -> the portal's values (``Field.announce``) of each object
     created: an invite link's URL is what the administrator wants next."""
+    created_ids: dict[str, str] = field(default_factory=dict)
+    """address -> server ID of each object this run created."""
 
     def count(self, status: str, action: str | None = None) -> int:
         return sum(
@@ -140,6 +144,7 @@ class PlanExecutor:
         self.unavailable: dict[str, str] = {}
         """address -> why (failed or skipped): dependents are skipped."""
         self.report = ApplyReport()
+        self._step_changes: list[Change] = []
 
     async def execute(self, plan: Plan) -> ApplyReport:
         for change in plan.changes:
@@ -226,6 +231,7 @@ class PlanExecutor:
     # ------------------------------------------------------------------ steps
 
     async def _step(self, label: str, changes: list[Change]) -> None:
+        self._step_changes = changes
         ready: list[Change] = []
         for change in changes:
             blocker = self._blocker(change)
@@ -285,6 +291,8 @@ class PlanExecutor:
         for (change, ours, theirs), outcome in zip(twins, outcomes, strict=True):
             fate = "was deleted again" if outcome.ok else f"could not be deleted: {outcome.error}"
             self.report.results = [r for r in self.report.results if r.change is not change]
+            if outcome.ok:
+                self.report.created_ids.pop(change.address, None)
             self._record(
                 change,
                 "failed",
@@ -325,14 +333,15 @@ class PlanExecutor:
                 self.ids[change.kind, change.key] = outcome.data["id"]
                 self._announce(change, outcome.data)
                 self.lookup.created[change.kind] = self.lookup.created.get(change.kind, 0) + 1
+                self.report.created_ids[change.address] = outcome.data["id"]
             self._record(change, "done")
         elif isinstance(change, Delete) and outcome.code == "NOT_FOUND":
             self._record(change, "done", "already gone")
         elif outcome.code == "INTERRUPTED":
-            self._record(change, "skipped", "not sent: interrupted")
+            self._record(change, "skipped", "not sent: interrupted", "INTERRUPTED")
         else:
             detail = f" ({outcome.code})" if outcome.code else ""
-            self._record(change, "failed", f"{outcome.error}{detail}")
+            self._record(change, "failed", f"{outcome.error}{detail}", outcome.code)
 
     async def _read_back(self, creates: list[Change]) -> list[Change]:
         """After an ambiguous create: does the object exist? Then it was
@@ -356,6 +365,7 @@ class PlanExecutor:
             remote_id, data = found.id, found.data
             self.ids[change.kind, change.key] = remote_id
             self._announce(change, found.server)
+            self.report.created_ids[change.address] = remote_id
             wanted = kind(change.kind).normalize_desired(change.after or {})
             fields = tuple(
                 FieldChange(name, data.get(name), value)
@@ -443,10 +453,35 @@ class PlanExecutor:
                 return ref.address
         return None
 
-    def _record(self, change: Change, status: str, message: str | None = None) -> None:
+    def _record(
+        self, change: Change, status: str, message: str | None = None, code: str | None = None
+    ) -> None:
         if status != "done":
             self.unavailable[change.address] = f"{status}: {message}"
-        self.report.results.append(ChangeResult(change, status, message))
+        self.report.results.append(ChangeResult(change, status, message, code))
+
+    def abandon(self, plan: Plan) -> ApplyReport:
+        """The report after the wait for requests in flight was cut short
+        (a second signal, or the grace period ran out): changes of the step
+        under way that have no outcome yet may or may not have been applied;
+        later ones were not started."""
+        settled = {result.change.address for result in self.report.results}
+        current = {change.address for change in self._step_changes}
+        for change in plan.changes:
+            if change.address in settled:
+                continue
+            if change.address in current:
+                self._record(
+                    change,
+                    "failed",
+                    "in flight or queued when konvsync stopped waiting: it may or may not "
+                    "have been applied (run plan to see)",
+                    "ABANDONED",
+                )
+            else:
+                self._record(change, "skipped", "not started: interrupted", "INTERRUPTED")
+        self.report.interrupted = True
+        return self.report
 
     def _finish(self, changes: list[Change], status: str, message: str) -> None:
         for change in changes:

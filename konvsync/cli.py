@@ -18,6 +18,7 @@ import click
 
 from konvsync import __version__
 from konvsync.api.options import ConnectionOptions
+from konvsync.cli_ci import sigterm_interrupts, write_apply_report
 from konvsync.cli_options import GlobalOptions, accepts_global_options
 from konvsync.cli_progress import StderrProgress
 from konvsync.cli_sandbox import sandbox
@@ -26,6 +27,7 @@ from konvsync.errors import (
     EXIT_ERROR,
     EXIT_OK,
     ApplyCancelled,
+    ConfigError,
     ConfigInvalid,
     KonvsyncError,
     UsageError,
@@ -47,13 +49,14 @@ class KonvsyncCLI(click.Group):
     ) -> NoReturn:
         show_traceback = "--traceback" in (args if args is not None else sys.argv[1:])
         try:
-            code = super().main(
-                args=args,
-                prog_name="konvsync",
-                complete_var=complete_var,
-                standalone_mode=False,
-                **extra,
-            )
+            with sigterm_interrupts():
+                code = super().main(
+                    args=args,
+                    prog_name="konvsync",
+                    complete_var=complete_var,
+                    standalone_mode=False,
+                    **extra,
+                )
         except click.exceptions.Exit as exc:
             code = exc.exit_code
         except click.exceptions.NoArgsIsHelpError as exc:
@@ -67,8 +70,9 @@ class KonvsyncCLI(click.Group):
             click.echo("Aborted.", err=True)
             code = EXIT_ERROR
         except ConfigInvalid as exc:
-            for problem in exc.problems:
-                click.echo(redact(str(problem)), err=True)
+            if not exc.shown:
+                for problem in exc.problems:
+                    click.echo(redact(str(problem)), err=True)
             click.echo(f"Error: {exc}", err=True)
             code = exc.exit_code
         except KonvsyncError as exc:
@@ -149,6 +153,12 @@ def _color(no_color: bool) -> bool:
     "--insecure-http", is_flag=True, help="Allow a plain-http endpoint that is not loopback."
 )
 @click.option("-v", "--verbose", count=True, help="More log on stderr (-vv: request bodies).")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Only results, warnings and errors: no progress, no notes on stderr.",
+)
 @click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR set).")
 @click.option(
     "--traceback", "show_traceback", is_flag=True, help="Print the traceback of an error."
@@ -164,6 +174,7 @@ def cli(
     max_retries: int,
     insecure_http: bool,
     verbose: int,
+    quiet: bool,
     no_color: bool,
     show_traceback: bool,
 ) -> None:
@@ -171,10 +182,10 @@ def cli(
 
     \b
     validate  check a config offline        plan    show what apply would change
-    apply     make the portal match         export  write the portal as YAML
+    apply     make the portal match         show    render a saved plan file
     drift     what changed in the portal    (drift --write accepts it into the YAML)
-    doctor    check credentials and API     sandbox run a local Konvert API
-    schema    print the config JSON Schema
+    export    write the portal as YAML      doctor  check credentials and API
+    sandbox   run a local Konvert API       schema  print the config JSON Schema
 
     Exit codes: 0 ok; 1 error; 2 changes present (plan --detailed-exitcode)
     or drift found (drift); 3 plan refused (unsafe or stale).
@@ -193,6 +204,7 @@ def cli(
         verbosity=verbose,
         color=_color(no_color),
         show_traceback=show_traceback,
+        quiet=quiet,
     )
 
 
@@ -209,21 +221,48 @@ cli.add_command(sandbox)
     is_flag=True,
     help="Accept references to objects the config does not define (they may exist in the portal).",
 )
-def validate(path: str, allow_external_refs: bool) -> int:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "github", "json"]),
+    default=None,
+    help="text (file:line:col: message), github (workflow annotations; the default "
+    "when GITHUB_ACTIONS=true) or json.",
+)
+def validate(path: str, allow_external_refs: bool, fmt: str | None) -> int:
     """Check the config at PATH offline: YAML, schema, duplicates, references.
 
     PATH is a file or a directory of *.yaml/*.yml files. Every problem is
-    printed as file:line:col: message. Exit 0 valid, 1 invalid.
+    printed as file:line:col: message (--format github: as annotations on
+    the files' lines; --format json: one document on stdout). Exit 0 valid,
+    1 invalid.
     """
     from konvsync.config.loader import load_config
+    from konvsync.render.problems import problems_data, render_problems
 
-    state = load_config(path, allow_external_refs=allow_external_refs)
+    if fmt is None:
+        fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
+    try:
+        state = load_config(path, allow_external_refs=allow_external_refs)
+    except ConfigInvalid as exc:
+        if fmt != "text":
+            click.echo(redact(render_problems(exc.problems, fmt, error=str(exc))))
+            exc.shown = True
+        raise
+    except ConfigError as exc:
+        if fmt != "text":
+            click.echo(redact(render_problems([], fmt, error=str(exc))))
+        raise
     for warning in state.warnings:
         click.echo(
             f"{warning.file}:{warning.line}:{warning.column}: warning: {warning.message}", err=True
         )
-    counts = ", ".join(f"{len(v)} {k}" for k, v in state.objects.items()) or "no objects"
-    click.echo(f"{path}: valid ({counts}).")
+    counts = {kind_name: len(objects) for kind_name, objects in state.objects.items()}
+    if fmt == "json":
+        click.echo(json.dumps({**problems_data([]), "objects": counts}, indent=2))
+        return EXIT_OK
+    listed = ", ".join(f"{n} {k}" for k, n in counts.items()) or "no objects"
+    click.echo(f"{path}: valid ({listed}).")
     return EXIT_OK
 
 
@@ -336,22 +375,31 @@ def plan(
     """Read the portal and show what apply would change to match PATH.
 
     Exit 0 (with --detailed-exitcode: 0 no changes, 2 changes); 1 error;
-    3 refused (mass delete, portal guard).
+    3 refused (mass delete, portal guard): the plan is still shown in full,
+    with the reason at the top, and --out writes no file.
     """
+    from konvsync.plan.planner import PlanRefused
     from konvsync.render import render_plan
     from konvsync.workflows import plan_config
 
-    progress = StderrProgress(enabled=options.verbosity >= 0)
-    outcome = plan_config(
-        path,
-        options.connection,
-        _plan_options(targets, allow_mass_delete),
-        out_file,
-        on_page=progress.page,
-    )
+    progress = StderrProgress(enabled=not options.quiet)
+    try:
+        outcome = plan_config(
+            path,
+            options.connection,
+            _plan_options(targets, allow_mass_delete),
+            out_file,
+            on_page=progress.page,
+        )
+    except PlanRefused as refused:  # shown in full, then exit 3
+        progress.clear()
+        click.echo(render_plan(refused.outcome.plan, fmt, color=options.color and fmt == "text"))
+        if out_file:
+            click.echo(f"The plan was refused: {out_file} was not written.", err=True)
+        raise
     progress.clear()
     click.echo(render_plan(outcome.plan, fmt, color=options.color and fmt == "text"))
-    if out_file:
+    if out_file and not options.quiet:
         click.echo(
             f"Saved the plan to {out_file}. Apply exactly it with: konvsync apply {out_file}",
             err=True,
@@ -444,6 +492,13 @@ def drift(
     help="Skip reading back what was changed after the run (saves about one read "
     "of each changed kind; see README).",
 )
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False),
+    help="Also write the outcome as JSON to FILE: per change its status, error and "
+    "created ID (schemas/apply-report.schema.json); written on failure and refusal too.",
+)
 @_target_option
 @_mass_delete_option
 @click.pass_obj
@@ -454,6 +509,7 @@ def apply(
     parallelism: int,
     batch_size: int,
     no_verify: bool,
+    report_file: str | None,
     targets: tuple[str, ...],
     allow_mass_delete: bool,
 ) -> int:
@@ -461,27 +517,48 @@ def apply(
 
     With a config: plans, shows the plan, asks for 'yes' (or --auto-approve).
     With a plan file: re-reads what it touches and refuses (exit 3) if the
-    portal changed since; applies without asking, as reviewed.
+    portal changed since; applies without asking, as reviewed (--target is
+    refused with a plan file).
     Either way, before the first write the operations and input fields it
     will send are checked against the portal's schema (exit 3 when they do
     not fit), before each step the objects it touches are read again (a
     second writer makes the step refuse), every answer must show what was
     sent, and afterwards the changed objects are read back and compared with
     the plan (--no-verify skips that read-back).
+    Ctrl-C or SIGTERM: no new work is sent, requests in flight get 10 s, the
+    summary is printed (exit 1); a second signal stops waiting.
     Exit 0 done; 1 error, partial failure or a mismatch; 3 refused.
     """
     from konvsync.apply import ApplyOptions
     from konvsync.plan.changes import Plan
+    from konvsync.plan.planfile import SavedPlanStale
+    from konvsync.plan.planner import PlanRefused
     from konvsync.render import render_plan
     from konvsync.render.apply_report import render_apply_report
     from konvsync.workflows import apply_path
 
-    progress = StderrProgress()
+    progress = StderrProgress(enabled=not options.quiet)
+    interrupted_by: list[str] = []
+    planned: list[Plan] = []
+
+    def on_interrupt(name: str, grace: float) -> None:
+        interrupted_by.append(name)
+        progress.clear()
+        if not grace:
+            click.echo(f"{name} again: not waiting for the requests in flight.", err=True)
+            return
+        click.echo(
+            f"{name}: stopping; no new work is sent, requests in flight get up to "
+            f"{grace:g} s to finish (send it again to stop waiting).",
+            err=True,
+        )
 
     def confirm(plan: Plan) -> None:
+        planned.append(plan)
         progress.clear()
-        click.echo(render_plan(plan, "text", color=options.color))
-        click.echo("")
+        if not (auto_approve and options.quiet):
+            click.echo(render_plan(plan, "text", color=options.color))
+            click.echo("")
         if auto_approve:
             return
         if not sys.stdin.isatty():
@@ -497,23 +574,68 @@ def apply(
         if answer.strip() != "yes":
             raise ApplyCancelled("Apply cancelled.")
 
-    result = apply_path(
-        path,
-        options.connection,
-        _plan_options(targets, allow_mass_delete),
-        ApplyOptions(batch_size=batch_size, parallelism=parallelism, verify=not no_verify),
-        confirm,
-        on_page=progress.page,
-        progress=progress.step,
-    )
+    try:
+        result = apply_path(
+            path,
+            options.connection,
+            _plan_options(targets, allow_mass_delete),
+            ApplyOptions(batch_size=batch_size, parallelism=parallelism, verify=not no_verify),
+            confirm,
+            on_page=progress.page,
+            progress=progress.step,
+            on_interrupt=on_interrupt,
+        )
+    except PlanRefused as refused:
+        progress.clear()
+        click.echo(render_plan(refused.outcome.plan, "text", color=options.color))
+        write_apply_report(report_file, refused.outcome.plan, None, refused)
+        raise
+    except SavedPlanStale as stale:
+        progress.clear()
+        click.echo(render_plan(stale.refused_plan, "text", color=options.color))
+        write_apply_report(report_file, stale.plan, None, stale)
+        raise
+    except (KonvsyncError, KeyboardInterrupt) as exc:
+        write_apply_report(report_file, planned[0] if planned else None, None, exc)
+        raise
     progress.clear()
     if result.report is None:
         from konvsync.render.values import NO_CHANGES
 
         click.echo(NO_CHANGES)
-        return EXIT_OK
-    click.echo(render_apply_report(result.report))
-    return EXIT_OK if result.report.ok else EXIT_ERROR
+    else:
+        click.echo(
+            render_apply_report(result.report, interrupted_by[0] if interrupted_by else None)
+        )
+    write_apply_report(report_file, result.plan, result.report)
+    return EXIT_OK if result.report is None or result.report.ok else EXIT_ERROR
+
+
+@cli.command()
+@click.argument("planfile", type=click.Path(dir_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--no-color", is_flag=True, help="No colour.")
+@click.pass_obj
+def show(options: GlobalOptions, planfile: str, fmt: str, no_color: bool) -> int:
+    """Render a plan file saved by 'plan --out' (offline: the portal is not read).
+
+    Exit 0; 1 when PLANFILE is not a konvsync plan file; 3 when another
+    konvsync release made it.
+    """
+    from konvsync.plan.planfile import read_planfile
+    from konvsync.render import render_plan
+
+    saved = read_planfile(planfile)
+    color = options.color and not no_color and fmt == "text"
+    click.echo(render_plan(saved.plan, fmt, color=color))
+    return EXIT_OK
 
 
 # ------------------------------------------------------------------ export
@@ -553,7 +675,7 @@ def export(options: GlobalOptions, out_dir: str | None, kinds_text: str | None, 
     from konvsync.export import parse_kinds
     from konvsync.workflows import export_state
 
-    progress = StderrProgress()
+    progress = StderrProgress(enabled=not options.quiet)
     result = export_state(
         options.connection, parse_kinds(kinds_text), out_dir, on_page=progress.page
     )
@@ -562,10 +684,12 @@ def export(options: GlobalOptions, out_dir: str | None, kinds_text: str | None, 
         click.echo(f"Warning: {warning}", err=True)
     counts = ", ".join(f"{n} {k}" for k, n in result.counts.items())
     if out_dir:
-        click.echo(f"Exported {counts} to {out_dir}/ ({len(result.files)} files).", err=True)
+        if not options.quiet:
+            click.echo(f"Exported {counts} to {out_dir}/ ({len(result.files)} files).", err=True)
     else:
         click.echo(result.single_document(), nl=False)
-        click.echo(f"Exported {counts}.", err=True)
+        if not options.quiet:
+            click.echo(f"Exported {counts}.", err=True)
     return EXIT_OK
 
 

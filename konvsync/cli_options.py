@@ -24,6 +24,7 @@ class GlobalOptions:
     verbosity: int
     color: bool
     show_traceback: bool
+    quiet: bool = False
 
 
 def _options(ctx: click.Context) -> GlobalOptions:
@@ -51,6 +52,11 @@ def _verbose(ctx: click.Context, param: click.Parameter, value: int) -> None:
 def _no_color(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if value:
         _options(ctx).color = False
+
+
+def _quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        _options(ctx).quiet = True
 
 
 def _traceback(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -89,6 +95,14 @@ LATE_OPTIONS = [
         count=True,
         expose_value=False,
         callback=_verbose,
+        help="As before the command.",
+    ),
+    click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        expose_value=False,
+        callback=_quiet,
         help="As before the command.",
     ),
     click.option(

@@ -48,6 +48,8 @@ class ConfigInvalid(ConfigError):
 
     def __init__(self, problems: list[ConfigProblem]) -> None:
         self.problems = sorted(problems)
+        self.shown = False
+        """True once the problems were printed in another format (validate --format)."""
         noun = "problem" if len(self.problems) == 1 else "problems"
         super().__init__(f"configuration invalid: {len(self.problems)} {noun}")
 

@@ -14,14 +14,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from konvsync import aio
 from konvsync.api.connect import PortalTarget, portal_target
 from konvsync.api.options import ConnectionOptions
 from konvsync.config.model import DesiredState
 from konvsync.config.outline import ConfigOutline, outline_config
-from konvsync.errors import KonvsyncError
+from konvsync.errors import KonvsyncError, UsageError
 from konvsync.gcpause import gc_paused
 from konvsync.plan.changes import Plan
 from konvsync.plan.planner import (
@@ -41,6 +41,13 @@ if TYPE_CHECKING:
     from konvsync.apply import ApplyOptions, ApplyReport, Progress
     from konvsync.drift.model import DriftReport
     from konvsync.export import ExportResult
+
+
+INTERRUPT_GRACE_SECONDS = 10.0
+"""After Ctrl-C or SIGTERM, how long apply waits for requests in flight."""
+InterruptCallback = Callable[[str, float], None]
+"""(signal name, seconds apply waits for requests in flight: 0 after a
+second signal)"""
 
 
 @dataclass
@@ -212,19 +219,27 @@ def apply_path(
     confirm: Callable[[Plan], None],
     on_page: ProgressCallback | None = None,
     progress: Progress | None = None,
+    on_interrupt: InterruptCallback | None = None,
 ) -> ApplyResult:
     """Apply a config (plan, ``confirm`` raises to stop, apply) or a saved
-    plan file (re-read what it touches, refuse if stale, apply unasked)."""
+    plan file (re-read what it touches, refuse if stale, apply unasked).
+    ``--target`` is refused with a saved plan: it is applied as reviewed."""
     from konvsync.plan.planfile import is_planfile
 
     if is_planfile(path):
-        return _apply_saved(path, connection, apply_options, on_page, progress)
+        if plan_options.targets:
+            raise UsageError(
+                "--target cannot be used with a saved plan: a plan file is applied exactly "
+                "as reviewed. Make a targeted plan instead: konvsync plan PATH --target ... "
+                "--out FILE"
+            )
+        return _apply_saved(path, connection, apply_options, on_page, progress, on_interrupt)
     with _planned(path, connection, plan_options, on_page) as (target, desired, outcome):
         if not outcome.plan.has_changes:
             return ApplyResult(outcome.plan, None)
         confirm(outcome.plan)
         options = replace(apply_options, send_welcome_email=desired.policy.send_welcome_email)
-        report = _execute(target, outcome.remote, outcome.plan, options, progress)
+        report = _execute(target, outcome.remote, outcome.plan, options, progress, on_interrupt)
     return ApplyResult(outcome.plan, report)
 
 
@@ -234,6 +249,7 @@ def _apply_saved(
     apply_options: ApplyOptions,
     on_page: ProgressCallback | None,
     progress: Progress | None,
+    on_interrupt: InterruptCallback | None,
 ) -> ApplyResult:
     from konvsync.plan.planfile import check_fresh, read_planfile
 
@@ -250,7 +266,7 @@ def _apply_saved(
         if not plan.has_changes:
             return ApplyResult(plan, None)
         options = replace(apply_options, send_welcome_email=saved.send_welcome_email)
-        report = _execute(target, remote, plan, options, progress)
+        report = _execute(target, remote, plan, options, progress, on_interrupt)
     return ApplyResult(plan, report)
 
 
@@ -260,23 +276,62 @@ def _execute(
     plan: Plan,
     options: ApplyOptions,
     progress: Progress | None,
+    on_interrupt: InterruptCallback | None = None,
 ) -> ApplyReport:
+    """Run the plan. Ctrl-C or SIGTERM (what CI sends on cancel): no new work
+    is sent, requests in flight get ``INTERRUPT_GRACE_SECONDS`` to finish,
+    and the report says what was done; a second signal stops waiting at once."""
     from konvsync.apply import Interrupted, PlanExecutor
 
     stop = Interrupted()
 
     async def run() -> ApplyReport:
         loop = asyncio.get_running_loop()
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signal.SIGINT, stop.set)
-        try:
-            async with target.client() as client:
-                return await PlanExecutor(client, remote, options, progress, stop).execute(plan)
-        finally:
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(signal.SIGINT)
+        async with target.client() as client:
+            executor = PlanExecutor(client, remote, options, progress, stop)
+            task = asyncio.ensure_future(executor.execute(plan))
+
+            def interrupted(name: str) -> None:
+                if stop.is_set:
+                    task.cancel()
+                    if on_interrupt is not None:
+                        on_interrupt(name, 0.0)
+                    return
+                stop.set()
+                loop.call_later(INTERRUPT_GRACE_SECONDS, task.cancel)
+                if on_interrupt is not None:
+                    on_interrupt(name, INTERRUPT_GRACE_SECONDS)
+
+            with _signals_call(loop, interrupted):
+                try:
+                    return await task
+                except asyncio.CancelledError:
+                    if not task.cancelled():
+                        raise  # this coroutine itself was cancelled
+                    return executor.abandon(plan)
 
     return aio.run(run())
+
+
+@contextmanager
+def _signals_call(
+    loop: asyncio.AbstractEventLoop, handler: Callable[[str], None]
+) -> Iterator[None]:
+    """SIGINT and SIGTERM call ``handler`` (with the signal's name) inside the
+    block; the handlers from before are restored after it."""
+    installed: list[tuple[signal.Signals, Any]] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(sig)
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, handler, sig.name)
+            installed.append((sig, previous))
+    try:
+        yield
+    finally:
+        for sig, previous in installed:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+                signal.signal(sig, previous)
 
 
 def drift_config(

@@ -56,16 +56,21 @@ def test_multi_file_example_applies_to_the_sandbox(tmp_path: Path) -> None:
 
 
 def konvsync_commands(text: str) -> list[list[str]]:
-    """Every ``konvsync ...`` command line of a CI file, as argv."""
+    """Every ``konvsync ...`` command of a CI file (at the start of a line or
+    after ``;``, ``&&``, ``||``), as argv; shell variables become VALUE."""
     joined = re.sub(r"\\\n\s*", " ", text)
     commands = []
     for line in joined.splitlines():
-        shell = re.sub(r"^\s*(?:-\s+)?(?:run:\s*)?", "", line)
-        if not shell.startswith("konvsync "):
+        if line.lstrip().startswith("#"):
             continue
-        command = shell[len("konvsync ") :].split(" > ")[0].split(" 2>")[0].split(";")[0]
-        argv = [re.sub(r"\$\{?\w+\}?", "VALUE", token) for token in shlex.split(command)]
-        commands.append(argv)
+        for match in re.finditer(r"(?:^\s*(?:-\s+)?(?:run:\s*)?|[;&|]\s*)konvsync (.*)", line):
+            command = re.split(r" [12]?> | \|\| |; | \| ", match.group(1))[0]
+            command = command.replace('"${extra[@]}"', "")
+            argv = [re.sub(r"\$\{?\w+\}?", "VALUE", token) for token in shlex.split(command)]
+            for index in range(1, len(argv)):
+                if argv[index - 1] == "--format" and argv[index] == "VALUE":
+                    argv[index] = "text"
+            commands.append(argv)
     return commands
 
 
@@ -80,13 +85,17 @@ def assert_valid_invocation(argv: list[str]) -> None:
         command.make_context(name or "", rest, parent=ctx).close()
 
 
-@pytest.mark.parametrize("path", CI_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize(
+    "path", [*CI_FILES, ROOT / "action.yml"], ids=lambda p: f"{p.parent.name}/{p.name}"
+)
 def test_ci_files_are_valid_yaml_with_valid_commands(path: Path) -> None:
     text = path.read_text()
     assert isinstance(yaml.safe_load(text), dict)
     commands = konvsync_commands(text)
-    assert commands, f"{path.name} runs no konvsync command"
+    assert commands or "uses: konvsync/konvsync@" in text, f"{path.name} runs no konvsync"
     for argv in commands:
+        if "VALUE" in argv[:2]:  # action.yml runs "$KONVSYNC_COMMAND"
+            continue
         try:
             assert_valid_invocation(argv)
         except click.UsageError as exc:  # pragma: no cover - the assertion explains
@@ -96,37 +105,98 @@ def test_ci_files_are_valid_yaml_with_valid_commands(path: Path) -> None:
             assert "KONVERT_API_SECRET" not in line and "KONVERT_API_KEY" not in line
 
 
+def test_nothing_installs_konvsync_from_a_package_index() -> None:
+    """No release is published: an index's `konvsync` would be someone else's."""
+    texts = {
+        path: path.read_text()
+        for path in [
+            ROOT / "README.md",
+            ROOT / "action.yml",
+            ROOT / ".pre-commit-hooks.yaml",
+            *sorted((ROOT / "examples").rglob("*")),
+        ]
+        if path.is_file()
+    }
+    for path, text in texts.items():
+        assert "konvsync==" not in text, path
+        assert not re.search(
+            r"pip install [^\n]*(?<![@/])\bkonvsync\b(?! @)[\"']?\s*$", text, re.M
+        ), path
+    gitlab = texts[ROOT / "examples" / "ci" / "gitlab" / ".gitlab-ci.yml"]
+    assert (
+        'pip install --quiet "konvsync @ git+https://github.com/konvsync/konvsync@${KONVSYNC_REF}"'
+        in (gitlab)
+    )
+    action = texts[ROOT / "action.yml"]
+    assert '-m pip install --quiet --disable-pip-version-check "$GITHUB_ACTION_PATH"' in action
+    for workflow in CI_FILES:
+        if workflow.parent.name == "github":
+            assert "uses: konvsync/konvsync@<commit-sha>" in texts[workflow], workflow
+
+
 def test_github_workflows_do_what_they_say() -> None:
     github = ROOT / "examples" / "ci" / "github"
+
+    def konvsync_step(steps: list[dict[str, object]]) -> dict[str, object]:
+        return next(s for s in steps if str(s.get("uses", "")).startswith("konvsync/konvsync@"))
+
     plan = yaml.safe_load((github / "konvsync-plan.yml").read_text())
     steps = plan["jobs"]["plan"]["steps"]
-    runs = " ".join(step.get("run", "") for step in steps)
-    assert "--format markdown" in runs and "--out konvsync.plan" in runs
-    assert any(step.get("uses", "").startswith("actions/upload-artifact") for step in steps)
-    assert any("updateComment" in step.get("with", {}).get("script", "") for step in steps)
-    secrets = [step["env"] for step in steps if "env" in step]
-    assert secrets and all(v.startswith("${{ secrets.") for env in secrets for v in env.values())
+    action = konvsync_step(steps)
+    assert action["with"] == {"command": "plan", "path": "portal", "format": "markdown"}
+    assert all(str(v).startswith("${{ secrets.") for v in action["env"].values())  # type: ignore[attr-defined]
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["with"]["name"] == "konvsync-plan-${{ github.event.pull_request.head.sha }}"
+    comment = steps[-1]
+    assert comment["if"] == "always()" and "--method PATCH" in comment["run"]
+
     apply = yaml.safe_load((github / "konvsync-apply.yml").read_text())
-    apply_steps = apply["jobs"]["apply"]["steps"]
-    assert any(step.get("uses", "").startswith("actions/download-artifact") for step in apply_steps)
-    assert apply_steps[-1]["run"] == "konvsync --no-color apply konvsync.plan"
+    assert apply["concurrency"] == {
+        "group": "konvsync-apply-production",
+        "cancel-in-progress": False,
+    }
     assert apply["jobs"]["apply"]["if"] == "github.event.pull_request.merged == true"
+    apply_steps = apply["jobs"]["apply"]["steps"]
+    download = next(
+        s for s in apply_steps if s.get("uses", "").startswith("actions/download-artifact")
+    )
+    assert download["with"]["name"] == upload["with"]["name"]
+    assert konvsync_step(apply_steps)["with"]["command"] == "apply"  # type: ignore[index]
+
     drift = yaml.safe_load((github / "konvsync-drift.yml").read_text())
     assert "schedule" in drift[True]  # YAML 1.1 reads the key `on` as true
     drift_steps = drift["jobs"]["drift"]["steps"]
-    assert "--detailed-exitcode" in drift_steps[3]["run"]
-    assert drift_steps[4]["if"] == "steps.plan.outputs.exitcode == '2'"
+    on_drift = (
+        "always() && (steps.konvsync.outputs.exitcode == '2' || "
+        "steps.konvsync.outputs.exitcode == '3')"
+    )
+    assert [s["name"] for s in drift_steps if s.get("if") == on_drift] == [
+        "Open or update the drift issue",
+        "Propose accepting the portal's changes",
+        "Fail on drift",
+    ]
+    assert "konvsync --no-color drift portal --write" in drift_steps[3]["run"]
 
 
 def test_gitlab_pipeline_has_plan_apply_and_drift() -> None:
     pipeline = yaml.safe_load((ROOT / "examples" / "ci" / "gitlab" / ".gitlab-ci.yml").read_text())
     assert pipeline["stages"] == ["plan", "apply", "drift"]
+    for job in ("konvsync-plan", "konvsync-apply", "konvsync-drift"):
+        for line in pipeline[job]["script"]:
+            # the runner runs its own commands between lines: `$?` belongs on the same line
+            assert line.strip() != "code=$?" and not line.startswith("set +e")
+            if re.match(r"code=0; konvsync ", line):
+                assert line.endswith("|| code=$?")
     plan_script = " ".join(pipeline["konvsync-plan"]["script"])
     assert "--format markdown" in plan_script and "--out konvsync.plan" in plan_script
     assert pipeline["konvsync-plan"]["artifacts"]["paths"][0] == "konvsync.plan"
-    assert pipeline["konvsync-apply"]["script"][-1] == "konvsync --no-color apply konvsync.plan"
+    assert pipeline["konvsync-apply"]["resource_group"] == "konvsync-production"
+    assert pipeline["konvsync-apply"]["script"][-1] == (
+        "konvsync --no-color apply konvsync.plan --report apply-report.json"
+    )
     assert "--detailed-exitcode" in " ".join(pipeline["konvsync-drift"]["script"])
     assert pipeline["konvsync-drift"]["rules"][0]["if"] == '$CI_PIPELINE_SOURCE == "schedule"'
+    assert pipeline["konvsync-drift"]["script"][-1] == 'exit "$code"'
 
 
 def test_pre_commit_hook() -> None:

@@ -110,10 +110,34 @@ def change_from_data(data: dict[str, Any]) -> Change:
         after=data.get("after"),
         fields=tuple(FieldChange(f["path"], f["before"], f["after"]) for f in data["fields"]),
         remote_id=data.get("id"),
-        source=None,
+        source=_source_from_text(data.get("source")),
         note=data.get("note"),
         **extra,
     )
+
+
+def _source_from_text(text: str | None) -> Source | None:
+    """``file:line:col`` back to a ``Source`` (None when absent or unreadable)."""
+    if not text:
+        return None
+    file, _, rest = text.rpartition(":")
+    file, _, line = file.rpartition(":")
+    if not (file and line.isdigit() and rest.isdigit()):
+        return None
+    return Source(file, int(line), int(rest))
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a plan may not be applied (exit 3), and the numbers behind it."""
+
+    check: str
+    """mass_delete, portal_guard, or stale_plan (a saved plan the portal moved away from)."""
+    reason: str
+    numbers: dict[str, Any]
+
+    def to_data(self) -> dict[str, Any]:
+        return {"check": self.check, "reason": self.reason, "numbers": self.numbers}
 
 
 @dataclass
@@ -125,6 +149,8 @@ class Plan:
     portal: str | None
     warnings: list[str] = field(default_factory=list)
     welcome_emails: int = 0
+    refused: Refusal | None = None
+    """Set when a safety check refused the plan: it is shown, never applied."""
 
     FORMAT_VERSION: ClassVar[str] = "1"
 
@@ -151,7 +177,7 @@ class Plan:
         from konvsync import __version__
         from konvsync.plan.sensitive import masked
 
-        return {
+        data: dict[str, Any] = {
             "format_version": self.FORMAT_VERSION,
             "konvsync_version": __version__,
             "endpoint": self.endpoint,
@@ -159,5 +185,8 @@ class Plan:
             "summary": self.counts,
             "warnings": list(self.warnings),
             "welcome_emails": self.welcome_emails,
-            "changes": [masked(c).to_data() for c in self.changes],
         }
+        if self.refused is not None:
+            data["refused"] = self.refused.to_data()
+        data["changes"] = [masked(c).to_data() for c in self.changes]
+        return data

@@ -19,7 +19,7 @@ from konvsync import __version__
 from konvsync.config.model import Policy
 from konvsync.errors import ConfigError, StalePlanError
 from konvsync.files import write_files
-from konvsync.plan.changes import Change, Plan, change_from_data
+from konvsync.plan.changes import Change, Plan, Refusal, change_from_data
 from konvsync.plan.planner import PlanOutcome, remote_digests
 from konvsync.plan.remote import RemoteState
 from konvsync.plan.sensitive import restored, saved_references
@@ -83,54 +83,78 @@ def is_planfile(path: str) -> bool:
 def read_planfile(path: str) -> SavedPlan:
     try:
         document: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not a readable konvsync plan file") from exc
-    if not isinstance(document, dict) or document.get("planfile") != PLANFILE_FORMAT:
+    if not isinstance(document, dict) or "planfile" not in document:
+        raise ConfigError(f"{path}: not a konvsync plan file (made by 'konvsync plan --out')")
+    if document.get("planfile") != PLANFILE_FORMAT:
         raise StalePlanError(
             f"{path}: plan file format {document.get('planfile')!r} is not "
             f"{PLANFILE_FORMAT!r} (made by another konvsync release); "
             "run plan again"
         )
-    data = document["plan"]
-    if data.get("format_version") != Plan.FORMAT_VERSION:
+    data = document.get("plan")
+    if not isinstance(data, dict) or data.get("format_version") != Plan.FORMAT_VERSION:
+        version = data.get("format_version") if isinstance(data, dict) else None
         raise StalePlanError(
-            f"{path}: plan format_version {data.get('format_version')!r} is "
+            f"{path}: plan format_version {version!r} is "
             "not supported by this release; run plan again"
         )
-    plan = Plan(
-        changes=[change_from_data(c) for c in data["changes"]],
-        endpoint=data["endpoint"],
-        portal=data.get("portal"),
-        warnings=list(data.get("warnings", [])),
-        welcome_emails=data.get("welcome_emails", 0),
-    )
-    return SavedPlan(
-        plan,
-        data["endpoint"],
-        document["config_digest"],
-        document["read_kinds"],
-        document["remote_digests"],
-        bool(document.get("send_welcome_email", True)),
-        document.get("sensitive"),
-    )
+    try:
+        plan = Plan(
+            changes=[change_from_data(c) for c in data["changes"]],
+            endpoint=data["endpoint"],
+            portal=data.get("portal"),
+            warnings=list(data.get("warnings", [])),
+            welcome_emails=data.get("welcome_emails", 0),
+        )
+        return SavedPlan(
+            plan,
+            data["endpoint"],
+            document["config_digest"],
+            document["read_kinds"],
+            document["remote_digests"],
+            bool(document.get("send_welcome_email", True)),
+            document.get("sensitive"),
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"{path}: damaged konvsync plan file (missing {exc})") from None
+
+
+class SavedPlanStale(StalePlanError):
+    """The portal moved since the saved ``plan`` was made (exit 3); the
+    plan comes along so that it can be shown with the reason."""
+
+    def __init__(self, message: str, plan: Plan) -> None:
+        super().__init__(message)
+        self.plan = plan
+
+    @property
+    def refused_plan(self) -> Plan:
+        return replace(self.plan, refused=Refusal("stale_plan", str(self), {}))
 
 
 def check_fresh(saved: SavedPlan, endpoint_name: str, remote: RemoteState) -> None:
-    """Refuse (StalePlanError) if the portal moved since the plan was made."""
+    """Refuse (SavedPlanStale) if the portal moved since the plan was made."""
     if saved.endpoint != endpoint_name:
-        raise StalePlanError(
+        raise SavedPlanStale(
             f"stale plan: it was made for endpoint {saved.endpoint!r}, not "
-            f"{endpoint_name!r}; run plan again"
+            f"{endpoint_name!r}; run plan again",
+            saved.plan,
         )
     if saved.plan.portal is not None and remote.portal_name != saved.plan.portal:
-        raise StalePlanError(
+        raise SavedPlanStale(
             f"stale plan: it was made for portal {saved.plan.portal!r}, the "
-            f"endpoint serves {remote.portal_name!r}; run plan again"
+            f"endpoint serves {remote.portal_name!r}; run plan again",
+            saved.plan,
         )
     for change in saved.plan.changes:
         if _changed(change, saved.remote_digests.get(change.address), remote):
-            raise StalePlanError(
-                f"stale plan: {change.address} changed since the plan was made; run plan again"
+            raise SavedPlanStale(
+                f"stale plan: {change.address} changed since the plan was made; run plan again",
+                saved.plan,
             )
 
 

@@ -15,7 +15,7 @@ from konvsync.api.pagination import read_kinds
 from konvsync.config.model import DesiredObject, DesiredState, Source
 from konvsync.config.rules import ref_only_problem
 from konvsync.config.yaml_loader import YamlList, YamlMap
-from konvsync.errors import ConfigInvalid, ConfigProblem, UsageError
+from konvsync.errors import ConfigInvalid, ConfigProblem, UnsafePlanError, UsageError
 from konvsync.kinds import KINDS, KINDS_BY_NAME, Reference, kind, references
 from konvsync.kinds.datetimes import now_utc, parse_utc, utc_second
 from konvsync.kinds.locations import split_location_key
@@ -38,6 +38,16 @@ class PlanOutcome:
     plan: Plan
     remote: RemoteState
     read_kinds: list[str]
+
+
+class PlanRefused(UnsafePlanError):
+    """A safety check refused the plan (exit 3); ``outcome`` holds the whole
+    plan, with ``plan.refused`` set, so that it can still be shown."""
+
+    def __init__(self, outcome: PlanOutcome) -> None:
+        assert outcome.plan.refused is not None
+        self.outcome = outcome
+        super().__init__(outcome.plan.refused.reason)
 
 
 def kinds_to_read(desired: DesiredState) -> list[str]:
@@ -165,9 +175,13 @@ def plan_against(
     targets: list[tuple[str, str | None]],
 ) -> PlanOutcome:
     """The plan from the config and the portal as read (``targets``: the
-    parsed ``options.targets``)."""
-    check_portal(desired, remote)
-    check_references(desired, remote)
+    parsed ``options.targets``). A refused plan is made in full and raised
+    as ``PlanRefused``."""
+    refused = check_portal(desired, remote)
+    if refused is None:  # against another portal, references prove nothing
+        check_references(desired, remote)
+    if targets:
+        check_targets_match(targets, desired, remote)
     changes = diff_state(desired, remote)
     warnings: list[str] = [str(w) for w in desired.warnings] + expired_objects(desired)
     if targets:
@@ -176,15 +190,19 @@ def plan_against(
             "--target limits this plan to part of the configuration; the rest "
             "may still differ (use it for exceptional cases, as in Terraform)"
         )
-    check_mass_delete(changes, desired, remote, options.allow_mass_delete)
+    if refused is None:
+        refused = check_mass_delete(changes, desired, remote, options.allow_mass_delete)
     emails = welcome_emails(changes, desired)
     if emails:
         warnings.append(
             f"{emails} new user(s) will receive a welcome e-mail "
             "(policy.send_welcome_email: false turns this off)"
         )
-    plan = Plan(changes, endpoint_name, remote.portal_name, warnings, emails)
-    return PlanOutcome(plan, remote, read_kind_names)
+    plan = Plan(changes, endpoint_name, remote.portal_name, warnings, emails, refused)
+    outcome = PlanOutcome(plan, remote, read_kind_names)
+    if refused is not None:
+        raise PlanRefused(outcome)
+    return outcome
 
 
 def expired_objects(desired: DesiredState) -> list[str]:
@@ -311,6 +329,27 @@ def parse_targets(targets: tuple[str, ...]) -> list[tuple[str, str | None]]:
             key = key.lower()
         out.append((kind_name, key or None))
     return out
+
+
+def check_targets_match(
+    targets: list[tuple[str, str | None]], desired: DesiredState, remote: RemoteState
+) -> None:
+    """A ``--target`` that names nothing the config or the portal has is a
+    usage error (a typo must not look like "No changes.")."""
+    for kind_name, key in targets:
+        configured = desired.objects.get(kind_name, {})
+        existing = remote.get(kind_name)
+        if key is None:
+            if not configured and not len(existing):
+                raise UsageError(
+                    f"--target {kind_name}: neither the configuration nor the portal "
+                    f"has any {kind_name}"
+                )
+        elif key not in configured and key not in existing.objects:
+            raise UsageError(
+                f"--target {kind_name}/{key}: no {kind(kind_name).singular} {key!r} in the "
+                "configuration or the portal"
+            )
 
 
 def select_targets(changes: list[Change], targets: list[tuple[str, str | None]]) -> list[Change]:

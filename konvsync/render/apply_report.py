@@ -1,12 +1,23 @@
-"""The end of an apply: what was done, what failed, what was skipped."""
+"""The end of an apply: what was done, what failed, what was skipped, as
+text for people and as the JSON report of ``apply --report FILE``
+(schemas/apply-report.schema.json)."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from konvsync import __version__
 from konvsync.apply import ApplyReport
+from konvsync.plan.changes import Create, Plan
 from konvsync.redact import redact
 
+REPORT_FORMAT_VERSION = "1"
+MAX_LISTED = 100
+"""Changes not done that the text summary lists one by one."""
 
-def render_apply_report(report: ApplyReport) -> str:
+
+def render_apply_report(report: ApplyReport, interrupted_by: str | None = None) -> str:
     added = report.count("done", "create")
     changed = report.count("done", "update")
     destroyed = report.count("done", "delete")
@@ -24,15 +35,27 @@ def render_apply_report(report: ApplyReport) -> str:
             ]
         )
     if report.interrupted:
+        signal_name = "Ctrl-C" if interrupted_by in (None, "SIGINT") else interrupted_by
+        abandoned = any(r.code == "ABANDONED" for r in report.results)
         lines.append(
-            "Apply interrupted: no new work was sent after Ctrl-C; requests in "
-            "flight were finished."
+            f"Apply interrupted: no new work was sent after {signal_name}; "
+            + (
+                "konvsync stopped waiting for the requests in flight (see below)."
+                if abandoned
+                else "requests in flight were finished."
+            )
         )
-    for result in report.problems:
+    problems = sorted(report.problems, key=lambda r: r.status != "failed")  # failures first
+    for result in problems[:MAX_LISTED]:
         # A portal's error text may quote what was sent: secrets are masked.
         lines.append(
             f"  {result.status}: {result.change.address} ({result.change.action}): "
             f"{redact(result.message or '')}"
+        )
+    if len(problems) > MAX_LISTED:
+        lines.append(
+            f"  ... and {len(problems) - MAX_LISTED} more not done "
+            "(apply --report FILE lists every change)"
         )
     for mismatch in report.mismatches:
         lines.append(
@@ -49,3 +72,71 @@ def render_apply_report(report: ApplyReport) -> str:
         f"{report.count('skipped')} skipped{mismatched}. Run apply again to finish."
     )
     return "\n".join(lines)
+
+
+def report_status(report: ApplyReport | None) -> str:
+    if report is None:
+        return "no_changes"
+    if report.interrupted:
+        return "interrupted"
+    return "complete" if report.ok else "incomplete"
+
+
+def apply_report_data(
+    plan: Plan | None,
+    report: ApplyReport | None,
+    status: str,
+    error: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """The JSON report: ``status`` complete, incomplete, interrupted,
+    no_changes, refused or error (``error``: its code and message)."""
+    results = report.results if report is not None else []
+    created = report.created_ids if report is not None else {}
+    changes = []
+    for result in results:
+        change = result.change
+        failed = result.status == "failed"
+        changes.append(
+            {
+                "address": change.address,
+                "kind": change.kind,
+                "key": change.key,
+                "action": change.action,
+                "status": result.status,
+                "message": result.message,
+                "error": (
+                    {"code": result.code or "ERROR", "message": result.message or ""}
+                    if failed
+                    else None
+                ),
+                "id": (
+                    created.get(change.address) if isinstance(change, Create) else change.remote_id
+                ),
+            }
+        )
+
+    def count(state: str, action: str | None = None) -> int:
+        return report.count(state, action) if report is not None else 0
+
+    return {
+        "format_version": REPORT_FORMAT_VERSION,
+        "konvsync_version": __version__,
+        "status": status,
+        "endpoint": plan.endpoint if plan is not None else None,
+        "portal": plan.portal if plan is not None else None,
+        "error": {"code": error[0], "message": error[1]} if error else None,
+        "summary": {
+            "planned": len(plan.changes) if plan is not None else 0,
+            "done": count("done"),
+            "failed": count("failed"),
+            "skipped": count("skipped"),
+            "added": count("done", "create"),
+            "changed": count("done", "update"),
+            "destroyed": count("done", "delete"),
+        },
+        "changes": changes,
+    }
+
+
+def render_apply_report_json(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from konvsync.plan.changes import Change, Delete, Plan, Update
 from konvsync.plan.sensitive import masked
-from konvsync.render.values import NO_CHANGES, show, summary_line
+from konvsync.render.values import NO_CHANGES, refused_note, show, summary_line
 
 MAX_COMMENT = 65_536
 _RESERVE = 600
@@ -15,6 +15,14 @@ _ORDER = {"delete": 0, "update": 1, "create": 2}
 
 def render_markdown(plan: Plan, limit: int = MAX_COMMENT) -> str:
     head = [f"### konvsync plan for `{plan.endpoint}`", ""]
+    if plan.refused is not None:
+        head += [
+            "> [!CAUTION]",
+            f"> **Refused:** {_escape(plan.refused.reason)}",
+            ">",
+            f"> {refused_note(plan)}",
+            "",
+        ]
     if not plan.has_changes:
         return "\n".join([*head, f"**{NO_CHANGES}**", ""])
     head.append(f"**{summary_line(plan.counts)}**")

@@ -11,7 +11,7 @@ import click
 from konvsync.kinds import kind
 from konvsync.plan.changes import Change, Delete, Plan, Update
 from konvsync.plan.sensitive import masked
-from konvsync.render.values import NO_CHANGES, action_label, show, summary_line
+from konvsync.render.values import NO_CHANGES, action_label, refused_note, show, summary_line
 
 _COLORS = {"+": "green", "~": "yellow", "-": "red"}
 
@@ -21,6 +21,9 @@ def render_text(plan: Plan, color: bool = False) -> str:
         return click.style(text, fg=_COLORS[symbol]) if color else text
 
     lines: list[str] = []
+    if plan.refused is not None:
+        label = "Refused: " if not color else click.style("Refused: ", fg="red", bold=True)
+        lines += [label + plan.refused.reason, "", refused_note(plan), ""]
     if plan.has_changes:
         lines.append("konvsync will perform the following actions:")
         lines.append("")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from konvsync.plan.changes import Plan
 
 from konvsync.plan.sensitive import SENSITIVE
 
@@ -37,3 +40,13 @@ def summary_line(counts: dict[str, int]) -> str:
 
 
 NO_CHANGES = "No changes. The portal matches the configuration."
+
+
+def refused_note(plan: Plan) -> str:
+    """What a reader of a refused plan should know (the plan is shown in full)."""
+    counts = plan.counts
+    return (
+        "This plan was refused (exit 3) and cannot be applied as it is; it is shown in "
+        f"full below ({counts['add']} to add, {counts['change']} to change, "
+        f"{counts['destroy']} to destroy)."
+    )

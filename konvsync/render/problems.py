@@ -1,0 +1,61 @@
+"""Config problems for people and for tools: ``file:line:col: message``
+lines, GitHub Actions annotations, or one JSON document."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from konvsync.errors import ConfigProblem
+
+PROBLEM_FORMATS = ("text", "github", "json")
+
+
+def render_problems(problems: Sequence[ConfigProblem], fmt: str, error: str | None = None) -> str:
+    """``problems`` found in a config (``error``: a problem without a place,
+    such as a missing file) in format ``fmt``."""
+    if fmt == "json":
+        return json.dumps(problems_data(problems, error), indent=2, ensure_ascii=False)
+    if fmt == "github":
+        lines = [github_annotation(problem) for problem in problems]
+        if error is not None and not problems:
+            lines.append(f"::error title=konvsync::{_escape_data(error)}")
+        return "\n".join(lines)
+    lines = [str(problem) for problem in problems]
+    if error is not None and not problems:
+        lines.append(f"Error: {error}")
+    return "\n".join(lines)
+
+
+def problems_data(problems: Sequence[ConfigProblem], error: str | None = None) -> dict[str, object]:
+    return {
+        "valid": not problems and error is None,
+        "error": error,
+        "problems": [
+            {"file": p.file, "line": p.line, "column": p.column, "message": p.message}
+            for p in problems
+        ],
+    }
+
+
+def github_annotation(problem: ConfigProblem) -> str:
+    """A workflow command that GitHub shows on the file's line
+    (``::error file=...,line=...,col=...::message``)."""
+    properties = ",".join(
+        f"{name}={_escape_property(str(value))}"
+        for name, value in (
+            ("file", problem.file),
+            ("line", problem.line),
+            ("col", problem.column),
+            ("title", "konvsync validate"),
+        )
+    )
+    return f"::error {properties}::{_escape_data(problem.message)}"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
