@@ -7,14 +7,18 @@ chosen moment, as a person in the portal UI or another apply would."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import jsonschema
 
 from konvsync.sandbox.store import Store
 from tests.conftest import SandboxFactory, invoke
 
 ConfigWriter = Callable[..., Path]
+ROOT = Path(__file__).resolve().parent.parent
 
 USERS = """\
     konvsync: 1
@@ -66,8 +70,21 @@ def test_read_back_catches_a_field_the_portal_silently_kept(
 ) -> None:
     sandbox = sandbox_factory(_seeded(Store()), ignore_fields=("name",))
     config = write_config(USERS)
-    result = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    report_file = config.parent / "report.json"
+    args = ["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"]
+    result = invoke([*args, "--report", str(report_file)])
     assert result.exit_code == 1, result.output
+    report = json.loads(report_file.read_text())
+    jsonschema.validate(report, json.loads((ROOT / "schemas/apply-report.schema.json").read_text()))
+    assert report["status"] == "incomplete"
+    assert report["verification"]["status"] == "checked"
+    assert report["verification"]["mismatches"] == [
+        {
+            "address": "groups/sales",
+            "action": "update",
+            "message": 'has name = "Sales" (wanted "Sales Team")',
+        }
+    ]
     assert (
         'not as planned: groups/sales (update) has name = "Sales" (wanted "Sales Team") '
         "in the portal after the apply"

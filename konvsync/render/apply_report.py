@@ -79,7 +79,7 @@ def report_status(report: ApplyReport | None) -> str:
         return "no_changes"
     if report.interrupted:
         return "interrupted"
-    return "complete" if report.ok else "incomplete"
+    return "complete" if report.ok else "incomplete"  # a mismatch makes it incomplete
 
 
 def apply_report_data(
@@ -135,6 +135,21 @@ def apply_report_data(
             "destroyed": count("done", "delete"),
         },
         "changes": changes,
+        "verification": _verification(report),
+    }
+
+
+def _verification(report: ApplyReport | None) -> dict[str, Any]:
+    """What the read-back after the run found (``apply --no-verify``: not run)."""
+    if report is None or not (report.verified or report.unverified):
+        return {"status": "not_run", "error": None, "mismatches": []}
+    return {
+        "status": "failed" if report.unverified else "checked",
+        "error": report.unverified,
+        "mismatches": [
+            {"address": m.change.address, "action": m.change.action, "message": m.message}
+            for m in report.mismatches
+        ],
     }
 
 
