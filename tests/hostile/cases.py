@@ -541,3 +541,27 @@ def _strings_for_permissions(value: Json) -> None:
     elif isinstance(value, list):
         for item in value:
             _strings_for_permissions(item)
+
+
+class AnswerAnotherId(Case):
+    """Updates are answered with the ID of another object of the same kind
+    (one seen in an earlier read), as if the portal had updated that one."""
+
+    def __init__(self, name: str, operation: str) -> None:
+        self.name = name
+        self.operation = operation
+        self.seen: list[str] = []
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        connection = connection_of(answer)
+        if not call.is_mutation and connection is not None:
+            self.seen += [node["id"] for node in _nodes(connection) if isinstance(node, dict)]
+        if call.operation != self.operation:
+            return answer
+        data = answer.get("data") or {}
+        for index in range(call.fields):
+            sent_for = call.variables.get(f"id_{index}")
+            other = next(i for i in self.seen if i != sent_for)
+            if isinstance(data.get(f"m{index}"), dict):
+                data[f"m{index}"]["id"] = other
+        return answer

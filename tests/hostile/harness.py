@@ -43,12 +43,14 @@ def portal_yaml(
     changed: bool,
     more_groups: Sequence[str] = (),
     more_users: Sequence[str] = (),
+    more_accounts: Sequence[str] = (),
     permissions: Mapping[int, list[str]] | None = None,
 ) -> str:
     """The seeded portal (``changed=False``) or the config konvsync applies:
     the same objects with one group renamed and one user's title changed,
-    every kind pruned; plus ``more_groups`` and ``more_users`` (YAML flow
-    mappings) and groups whose ``permissions`` differ (by index)."""
+    every kind pruned; plus ``more_groups``, ``more_accounts`` and
+    ``more_users`` (YAML flow mappings) and groups whose ``permissions``
+    differ (by index)."""
     lines = ["konvsync: 1"]
     if changed:
         lines += [
@@ -81,6 +83,7 @@ def portal_yaml(
             "      - {name: HQ, phone: '+1 555 0100', address: {city: Springfield, country: US}}",
             "      - {name: Depot, address: {city: Shelbyville, country: US}}",
         ]
+    lines += [f"  - {account}" for account in more_accounts]
     lines.append("users:")
     for i in range(USERS):
         title = "Lead" if changed and i == 5 else "Member"
@@ -184,6 +187,12 @@ def write_desired(directory: Path, **changes: Any) -> Path:
     config = directory / "konvsync.yaml"
     config.write_text(portal_yaml(changed=True, **changes), encoding="utf-8")
     return config
+
+
+def after_plan(result: Finished) -> str:
+    """What konvsync said after printing its plan (the apply's own report)."""
+    _, _, rest = result.stdout.partition("\nPlan: ")
+    return rest + result.stderr
 
 
 def one_error_line(result: Finished) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from konvsync.sandbox.server import RunningSandbox
 from tests.hostile.harness import (
-    Finished,
+    after_plan,
     apply_args,
     portal_yaml,
     run_konvsync,
@@ -55,12 +55,6 @@ def is_clean(endpoint: str, config: Path, cwd: Path) -> bool:
     result = run_konvsync(["--endpoint", endpoint, "plan", str(config), "--detailed-exitcode"], cwd)
     assert result.exit_code in (0, 2), result.describe()
     return result.exit_code == 0 and "No changes." in result.stdout
-
-
-def after_plan(result: Finished) -> str:
-    """What konvsync said after printing its plan (the apply's own report)."""
-    _, _, rest = result.stdout.partition("\nPlan: ")
-    return rest + result.stderr
 
 
 def test_apply_interleaved_with_another_never_reports_success_over_its_changes(

@@ -8,9 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.cases import BrokenReRead, IgnoredField, MutationAnswerId
+from tests.hostile.cases import (
+    AnswerAnotherId,
+    BrokenReRead,
+    IgnoredField,
+    MutationAnswerId,
+)
 from tests.hostile.harness import (
     PREFIX,
+    after_plan,
     apply_args,
     hostile_portal,
     run_konvsync,
@@ -46,6 +52,28 @@ def test_create_answer_without_a_usable_id_fails_the_object_and_what_needs_it(
     assert NEWBIE not in sent, f"the user in new-team was sent anyway: {result.describe()}"
 
 
+NEW_ACCOUNT = "{externalId: acct-new, name: New Co, locations: [{name: Lab}, {name: Annex}]}"
+NEW_CUSTOMER = f"{{email: {NEWBIE}, firstName: New, lastName: Bie, account: acct-new}}"
+
+
+def test_account_create_answered_without_id_sends_nothing_that_needs_it(tmp_path: Path) -> None:
+    config = write_desired(tmp_path, more_accounts=[NEW_ACCOUNT], more_users=[NEW_CUSTOMER])
+    case = MutationAnswerId(
+        "create-account-id-null", "CreateAccountBatch", "externalId", "acct-new", None
+    )
+    with hostile_portal(tmp_path, case) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+        sent = portal.sent_values()
+        operations = portal.operations()
+        happened = portal.rewritten
+    assert happened, "the case never happened"
+    assert result.exit_code == 1, result.describe()
+    assert "Traceback" not in result.output and "please report" not in result.output
+    assert any("acct-new" in line for line in after_plan(result).splitlines()), result.describe()
+    assert "CreateLocationBatch" not in operations, f"its locations were sent: {result.describe()}"
+    assert NEWBIE not in sent, f"the user in acct-new was sent anyway: {result.describe()}"
+
+
 def test_update_the_portal_ignored_is_reported_per_object(tmp_path: Path) -> None:
     config = write_desired(tmp_path, permissions={2: ["MANAGE_GROUPS", "MANAGE_NEWS"]})
     case = IgnoredField("update-ignores-a-field", "UpdateGroupBatch", "permissions")
@@ -77,6 +105,23 @@ def test_update_answer_id_null_fails_the_object(tmp_path: Path) -> None:
         result.describe()
     )
     assert "Apply complete!" not in result.output, result.describe()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="main (055c199) takes an update answer whose id is another object's: exit 0",
+)
+def test_update_answered_with_another_objects_id_fails_the_object(tmp_path: Path) -> None:
+    config = write_desired(tmp_path)
+    case = AnswerAnotherId("update-answer-other-id", "UpdateUserBatch")
+    with hostile_portal(tmp_path, case) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+        happened = portal.rewritten
+    assert happened, "the case never happened"
+    assert result.exit_code == 1, result.describe()
+    assert any("user05@example.test" in line for line in after_plan(result).splitlines()), (
+        result.describe()
+    )
 
 
 def test_re_read_before_a_step_that_breaks_the_contract_stops_the_step(tmp_path: Path) -> None:
