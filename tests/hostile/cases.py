@@ -565,3 +565,32 @@ class AnswerAnotherId(Case):
             if isinstance(data.get(f"m{index}"), dict):
                 data[f"m{index}"]["id"] = other
         return answer
+
+
+class BrokenAfterWrites(Case):
+    """Once a mutation went through, every read answer carries ``permissions``
+    as a string: the post-apply read-back breaks the contract."""
+
+    name = "read-back-breaks-contract"
+
+    def __init__(self) -> None:
+        self.wrote = False
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.is_mutation:
+            self.wrote = True
+        elif self.wrote:
+            _strings_for_permissions(answer)
+        return answer
+
+
+class RawAfterExecution(Case):
+    """The portal executes one mutation, then answers it with an HTML page
+    (a proxy's error page): the write happened, the answer says nothing."""
+
+    def __init__(self, name: str, operation: str) -> None:
+        self.name = name
+        self.operation = operation
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        return html_page() if call.operation == self.operation else answer

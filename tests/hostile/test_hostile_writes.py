@@ -10,9 +10,11 @@ import pytest
 
 from tests.hostile.cases import (
     AnswerAnotherId,
+    BrokenAfterWrites,
     BrokenReRead,
     IgnoredField,
     MutationAnswerId,
+    RawAfterExecution,
 )
 from tests.hostile.harness import (
     PREFIX,
@@ -137,3 +139,35 @@ def test_re_read_before_a_step_that_breaks_the_contract_stops_the_step(tmp_path:
     assert result.exit_code == 1, result.describe()
     assert PREFIX in result.output, result.describe()
     assert "Traceback" not in result.output and "please report" not in result.output
+
+
+def test_read_back_that_breaks_the_contract_is_reported(tmp_path: Path) -> None:
+    config = write_desired(tmp_path)
+    with hostile_portal(tmp_path, BrokenAfterWrites()) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+        happened = portal.rewritten
+    assert happened, "no read after the writes"
+    assert result.exit_code == 1, result.describe()
+    assert "Traceback" not in result.output and "please report" not in result.output
+    assert PREFIX in after_plan(result), result.describe()
+    assert "Apply complete!" not in result.output, result.describe()
+
+
+def test_create_executed_but_answered_with_html_is_reported_and_converges(
+    tmp_path: Path,
+) -> None:
+    config = write_desired(tmp_path, more_groups=[NEW_GROUP])
+    case = RawAfterExecution("create-answered-with-html", "CreateGroupBatch")
+    with seeded_sandbox(tmp_path) as sandbox, running_hostile_server(sandbox.url, case) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+        happened = portal.rewritten
+        again = run_konvsync(apply_args(sandbox.url, config), tmp_path)
+        count = sandbox.store.count("groups")
+    assert happened, "the case never happened"
+    assert result.exit_code == 1, result.describe()
+    assert "Traceback" not in result.output and "please report" not in result.output
+    assert any("new-team" in line and PREFIX in line for line in result.output.splitlines()), (
+        result.describe()
+    )
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.describe()
+    assert count == 6, "new-team was created twice or not at all"
