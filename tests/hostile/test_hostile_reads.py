@@ -52,3 +52,23 @@ def test_honest_portal_applies_the_two_changes(tmp_path: Path) -> None:
     assert CONTRACT not in result.output
     assert operations.count("ReadUsers") >= 3  # 30 users in pages of 10
     assert {"UpdateGroupBatch", "UpdateUserBatch"} <= set(operations)
+
+
+OTHER_COMMANDS = ["cursor-cycle", "endless-cursors-empty-pages", "null-in-nodes", "html-with-200"]
+"""Cases that also run ``plan`` and ``export`` (which read the same way)."""
+
+
+@pytest.mark.parametrize("name", OTHER_COMMANDS)
+def test_plan_and_export_stop_on_the_same_answers(name: str, tmp_path: Path) -> None:
+    spec = READ_CASES[name]
+    config = write_desired(tmp_path)
+    with hostile_portal(tmp_path, spec.make(name)) as portal:
+        plan = run_konvsync(["--endpoint", portal.endpoint(), "plan", str(config)], tmp_path)
+    with hostile_portal(tmp_path, spec.make(name)) as portal:
+        export = run_konvsync(
+            ["--endpoint", portal.endpoint(), "export", "--out", "exported"], tmp_path
+        )
+    for result in (plan, export):
+        assert_contract_message(one_error_line(result), spec.operation)
+    written = list((tmp_path / "exported").glob("*")) if (tmp_path / "exported").exists() else []
+    assert written == [], f"export wrote {written} from a broken answer"
