@@ -1,9 +1,10 @@
-"""The hostile portal's repertoire: named ways a portal answer breaks the API
-contract (schemas/konvert.graphql), each a :class:`~tests.hostile.server.Case`.
+"""The hostile portal's repertoire of reads: named ways a read answer breaks
+the API contract (schemas/konvert.graphql), each a
+:class:`~tests.hostile.server.Case` (write-side cases: ``write_cases.py``).
 
-Cases depend on konvsync's documents only through operation names (``ReadUsers``,
-``ReadGroups``, ``ReadAccounts``, ``ReadAccountFields``, ``CreateGroupBatch``,
-``UpdateGroupBatch`` ...) and on the contract's answer shapes: a read answer is
+Cases depend on konvsync's documents only through operation names (``Viewer``,
+``ReadUsers``, ``ReadGroups``, ``ReadAccounts``, ``ReadAccountFields``) and on
+the contract's answer shapes: a read answer is
 ``{"data": {<connection>: {"nodes": [...], "pageInfo": {...}, "totalCount": n}}}``.
 
 To add a read case: write a function that changes a connection in place and
@@ -76,14 +77,14 @@ def on_connection(
 # ----------------------------------------------------------------- node changes
 
 
-def _nodes(connection: Connection) -> list[Any]:
+def nodes_of(connection: Connection) -> list[Any]:
     nodes = connection.get("nodes")
     return nodes if isinstance(nodes, list) else []
 
 
 def _every_node(change: Callable[[dict[str, Any]], None]) -> ChangeConnection:
     def apply(connection: Connection, _call: Call) -> None:
-        for node in _nodes(connection):
+        for node in nodes_of(connection):
             change(node)
 
     return apply
@@ -91,7 +92,7 @@ def _every_node(change: Callable[[dict[str, Any]], None]) -> ChangeConnection:
 
 def _node(position: int, change: Callable[[dict[str, Any]], None]) -> ChangeConnection:
     def apply(connection: Connection, _call: Call) -> None:
-        nodes = _nodes(connection)
+        nodes = nodes_of(connection)
         change(nodes[position % len(nodes)])
 
     return apply
@@ -125,7 +126,7 @@ def _same_key_on_later_page(field: str, transform: Callable[[str], str]) -> Call
         seen: list[Any] = []
 
         def change(connection: Connection, call: Call) -> None:
-            nodes = _nodes(connection)
+            nodes = nodes_of(connection)
             if call.index == 0:
                 seen.append(nodes[0][field])
             elif call.index == 1 and seen:
@@ -137,7 +138,7 @@ def _same_key_on_later_page(field: str, transform: Callable[[str], str]) -> Call
 
 
 def _nodes_as_object(connection: Connection, _call: Call) -> None:
-    connection["nodes"] = _nodes(connection)[0]
+    connection["nodes"] = nodes_of(connection)[0]
 
 
 def _null_in_nodes(connection: Connection, _call: Call) -> None:
@@ -161,7 +162,7 @@ def _custom_values_as_numbers(account: dict[str, Any]) -> None:
 
 
 def _duplicate_location_name(connection: Connection, _call: Call) -> None:
-    for account in _nodes(connection):
+    for account in nodes_of(connection):
         locations = account.get("locations") or []
         if len(locations) >= 2:
             locations[1]["name"] = locations[0]["name"]
@@ -442,155 +443,3 @@ READ_CASES: dict[str, ReadCase] = {
         cli_args=("--timeout", "1.5", "--max-retries", "0"),
     ),
 }
-
-
-# ------------------------------------------------------------------- writes
-
-
-def _aliases_matching(call: Call, field: str, value: str) -> list[str]:
-    """Aliases (``m0`` ...) of a batch whose ``input_N`` has ``field == value``
-    (all of them when ``field`` is empty)."""
-    found = []
-    for index in range(call.fields):
-        given = call.variables.get(f"input_{index}") or {}
-        if not field or (isinstance(given, dict) and given.get(field) == value):
-            found.append(f"m{index}")
-    return found
-
-
-class MutationAnswerId(Case):
-    """The answer to one mutation (picked by a field of its input) carries
-    ``id`` = ``value`` (null, a number ...) instead of the portal's ID; the
-    mutation itself is executed."""
-
-    def __init__(self, name: str, operation: str, field: str, key: str, value: Any) -> None:
-        self.name = name
-        self.operation = operation
-        self.field = field
-        self.key = key
-        self.value = value
-
-    def answer(self, call: Call, answer: Json) -> Json:
-        if call.operation != self.operation:
-            return answer
-        data = answer.get("data") or {}
-        for alias in _aliases_matching(call, self.field, self.key):
-            if isinstance(data.get(alias), dict):
-                data[alias]["id"] = self.value
-        return answer
-
-
-class IgnoredField(Case):
-    """The portal accepts an update but silently ignores one input field: it
-    is taken out of every ``input_N`` before the sandbox sees it, so the
-    object keeps its old value (and the answer shows the old value)."""
-
-    def __init__(self, name: str, operation: str, field: str) -> None:
-        self.name = name
-        self.operation = operation
-        self.field = field
-
-    def request(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
-        if call.operation != self.operation:
-            return body
-        variables = {
-            name: (
-                {k: v for k, v in value.items() if k != self.field}
-                if name.startswith("input_") and isinstance(value, dict)
-                else value
-            )
-            for name, value in (body.get("variables") or {}).items()
-        }
-        return {**body, "variables": variables}
-
-
-class BrokenReRead(Case):
-    """Reads made after the plan's reads (a ``Get*`` query, or a ``Read*``
-    query from its first page again: the re-read before a step) answer every
-    object carrying ``permissions`` with a string instead of a list. Walks
-    the answer, so it does not depend on the re-read's document."""
-
-    name = "re-read-breaks-contract"
-
-    def __init__(self) -> None:
-        self.first_pages: set[str] = set()
-
-    def _is_re_read(self, call: Call) -> bool:
-        if call.is_mutation:
-            return False
-        if call.operation.startswith("Get"):
-            return True
-        if call.operation.startswith("Read") and call.variables.get("after") is None:
-            seen = call.operation in self.first_pages
-            self.first_pages.add(call.operation)
-            return seen
-        return False
-
-    def answer(self, call: Call, answer: Json) -> Json:
-        if self._is_re_read(call):
-            _strings_for_permissions(answer)
-        return answer
-
-
-def _strings_for_permissions(value: Json) -> None:
-    if isinstance(value, dict):
-        if isinstance(value.get("permissions"), list):
-            value["permissions"] = "MANAGE_DAMS"
-        for item in value.values():
-            _strings_for_permissions(item)
-    elif isinstance(value, list):
-        for item in value:
-            _strings_for_permissions(item)
-
-
-class AnswerAnotherId(Case):
-    """Updates are answered with the ID of another object of the same kind
-    (one seen in an earlier read), as if the portal had updated that one."""
-
-    def __init__(self, name: str, operation: str) -> None:
-        self.name = name
-        self.operation = operation
-        self.seen: list[str] = []
-
-    def answer(self, call: Call, answer: Json) -> Json:
-        connection = connection_of(answer)
-        if not call.is_mutation and connection is not None:
-            self.seen += [node["id"] for node in _nodes(connection) if isinstance(node, dict)]
-        if call.operation != self.operation:
-            return answer
-        data = answer.get("data") or {}
-        for index in range(call.fields):
-            sent_for = call.variables.get(f"id_{index}")
-            other = next(i for i in self.seen if i != sent_for)
-            if isinstance(data.get(f"m{index}"), dict):
-                data[f"m{index}"]["id"] = other
-        return answer
-
-
-class BrokenAfterWrites(Case):
-    """Once a mutation went through, every read answer carries ``permissions``
-    as a string: the post-apply read-back breaks the contract."""
-
-    name = "read-back-breaks-contract"
-
-    def __init__(self) -> None:
-        self.wrote = False
-
-    def answer(self, call: Call, answer: Json) -> Json:
-        if call.is_mutation:
-            self.wrote = True
-        elif self.wrote:
-            _strings_for_permissions(answer)
-        return answer
-
-
-class RawAfterExecution(Case):
-    """The portal executes one mutation, then answers it with an HTML page
-    (a proxy's error page): the write happened, the answer says nothing."""
-
-    def __init__(self, name: str, operation: str) -> None:
-        self.name = name
-        self.operation = operation
-
-    def answer(self, call: Call, answer: Json) -> Json:
-        return html_page() if call.operation == self.operation else answer

@@ -8,14 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.cases import (
-    AnswerAnotherId,
-    BrokenAfterWrites,
-    BrokenReRead,
-    IgnoredField,
-    MutationAnswerId,
-    RawAfterExecution,
-)
 from tests.hostile.harness import (
     PREFIX,
     after_plan,
@@ -26,6 +18,14 @@ from tests.hostile.harness import (
     write_desired,
 )
 from tests.hostile.server import running_hostile_server
+from tests.hostile.write_cases import (
+    AnswerAnotherId,
+    BrokenAfterWrites,
+    BrokenReRead,
+    IgnoredField,
+    MutationAnswerId,
+    RawAfterExecution,
+)
 
 NEW_GROUP = "{externalId: new-team, name: New Team, permissions: [MANAGE_NEWS]}"
 NEWBIE = "newbie@example.test"

@@ -1,0 +1,163 @@
+"""The hostile portal's repertoire on the write side: mutation answers that
+break the contract or show the portal did not do what was asked, and reads
+made during or after an apply (re-reads before a step, the read-back).
+
+Mutations come as aliased batches: ``CreateGroupBatch`` with fields ``m0``,
+``m1`` ... and variables ``input_0``, ``id_0`` ...
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.hostile.cases import connection_of, html_page, nodes_of
+from tests.hostile.server import Call, Case, Json
+
+
+def _aliases_matching(call: Call, field: str, value: str) -> list[str]:
+    """Aliases (``m0`` ...) of a batch whose ``input_N`` has ``field == value``
+    (all of them when ``field`` is empty)."""
+    found = []
+    for index in range(call.fields):
+        given = call.variables.get(f"input_{index}") or {}
+        if not field or (isinstance(given, dict) and given.get(field) == value):
+            found.append(f"m{index}")
+    return found
+
+
+class MutationAnswerId(Case):
+    """The answer to one mutation (picked by a field of its input) carries
+    ``id`` = ``value`` (null, a number ...) instead of the portal's ID; the
+    mutation itself is executed."""
+
+    def __init__(self, name: str, operation: str, field: str, key: str, value: Any) -> None:
+        self.name = name
+        self.operation = operation
+        self.field = field
+        self.key = key
+        self.value = value
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.operation != self.operation:
+            return answer
+        data = answer.get("data") or {}
+        for alias in _aliases_matching(call, self.field, self.key):
+            if isinstance(data.get(alias), dict):
+                data[alias]["id"] = self.value
+        return answer
+
+
+class IgnoredField(Case):
+    """The portal accepts an update but silently ignores one input field: it
+    is taken out of every ``input_N`` before the sandbox sees it, so the
+    object keeps its old value (and the answer shows the old value)."""
+
+    def __init__(self, name: str, operation: str, field: str) -> None:
+        self.name = name
+        self.operation = operation
+        self.field = field
+
+    def request(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
+        if call.operation != self.operation:
+            return body
+        variables = {
+            name: (
+                {k: v for k, v in value.items() if k != self.field}
+                if name.startswith("input_") and isinstance(value, dict)
+                else value
+            )
+            for name, value in (body.get("variables") or {}).items()
+        }
+        return {**body, "variables": variables}
+
+
+class BrokenReRead(Case):
+    """Reads made after the plan's reads (a ``Get*`` query, or a ``Read*``
+    query from its first page again: the re-read before a step) answer every
+    object carrying ``permissions`` with a string instead of a list. Walks
+    the answer, so it does not depend on the re-read's document."""
+
+    name = "re-read-breaks-contract"
+
+    def __init__(self) -> None:
+        self.first_pages: set[str] = set()
+
+    def _is_re_read(self, call: Call) -> bool:
+        if call.is_mutation:
+            return False
+        if call.operation.startswith("Get"):
+            return True
+        if call.operation.startswith("Read") and call.variables.get("after") is None:
+            seen = call.operation in self.first_pages
+            self.first_pages.add(call.operation)
+            return seen
+        return False
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if self._is_re_read(call):
+            _strings_for_permissions(answer)
+        return answer
+
+
+def _strings_for_permissions(value: Json) -> None:
+    if isinstance(value, dict):
+        if isinstance(value.get("permissions"), list):
+            value["permissions"] = "MANAGE_DAMS"
+        for item in value.values():
+            _strings_for_permissions(item)
+    elif isinstance(value, list):
+        for item in value:
+            _strings_for_permissions(item)
+
+
+class AnswerAnotherId(Case):
+    """Updates are answered with the ID of another object of the same kind
+    (one seen in an earlier read), as if the portal had updated that one."""
+
+    def __init__(self, name: str, operation: str) -> None:
+        self.name = name
+        self.operation = operation
+        self.seen: list[str] = []
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        connection = connection_of(answer)
+        if not call.is_mutation and connection is not None:
+            self.seen += [node["id"] for node in nodes_of(connection) if isinstance(node, dict)]
+        if call.operation != self.operation:
+            return answer
+        data = answer.get("data") or {}
+        for index in range(call.fields):
+            sent_for = call.variables.get(f"id_{index}")
+            other = next(i for i in self.seen if i != sent_for)
+            if isinstance(data.get(f"m{index}"), dict):
+                data[f"m{index}"]["id"] = other
+        return answer
+
+
+class BrokenAfterWrites(Case):
+    """Once a mutation went through, every read answer carries ``permissions``
+    as a string: the post-apply read-back breaks the contract."""
+
+    name = "read-back-breaks-contract"
+
+    def __init__(self) -> None:
+        self.wrote = False
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.is_mutation:
+            self.wrote = True
+        elif self.wrote:
+            _strings_for_permissions(answer)
+        return answer
+
+
+class RawAfterExecution(Case):
+    """The portal executes one mutation, then answers it with an HTML page
+    (a proxy's error page): the write happened, the answer says nothing."""
+
+    def __init__(self, name: str, operation: str) -> None:
+        self.name = name
+        self.operation = operation
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        return html_page() if call.operation == self.operation else answer
