@@ -111,7 +111,7 @@ def test_update_answer_id_null_fails_the_object(tmp_path: Path) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="main (055c199) takes an update answer whose id is another object's: exit 0",
+    reason="konvsync takes an update answer naming another object's id (exit 0): to decide",
 )
 def test_update_answered_with_another_objects_id_fails_the_object(tmp_path: Path) -> None:
     config = write_desired(tmp_path)
