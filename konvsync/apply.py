@@ -324,7 +324,9 @@ class PlanExecutor:
 
     def _settle(self, change: Change, outcome: MutationOutcome) -> None:
         mismatch = (
-            answer_mismatch(change, outcome.call.operation, outcome.data) if outcome.ok else None
+            answer_mismatch(change, outcome.call.operation, outcome.data, self._taken(change.kind))
+            if outcome.ok
+            else None
         )
         if mismatch:
             self._record(change, "failed", mismatch)
@@ -429,6 +431,16 @@ class PlanExecutor:
         names = [f.name for f in kind(change.kind).fields if f.announce]
         if names:
             self.report.announced[change.address] = {name: values.get(name) for name in names}
+
+    def _taken(self, kind_name: str) -> Callable[[str], bool]:
+        """Whether an ID belongs to an object of ``kind_name`` read or made before."""
+
+        def taken(remote_id: str) -> bool:
+            return self.remote.find(kind_name, remote_id) is not None or any(
+                k == kind_name and v == remote_id for (k, _), v in self.ids.items()
+            )
+
+        return taken
 
     def _known_id(self, kind_name: str, key: str) -> str | None:
         return self.ids.get((kind_name, key))

@@ -71,13 +71,23 @@ def differences(k: Kind, wanted: dict[str, Any], remote_data: dict[str, Any]) ->
     return out
 
 
-def answer_mismatch(change: Change, operation: str, answer: Any) -> str | None:
-    """Why a mutation's (contract-checked) answer does not show what was sent."""
+def answer_mismatch(
+    change: Change, operation: str, answer: Any, taken: Callable[[str], bool]
+) -> str | None:
+    """Why a mutation's (contract-checked) answer does not show what was sent:
+    a delete or update must answer with the object's ID, a create with an ID
+    no other object has (``taken``), and both with the values sent."""
     k = kind(change.kind)
+    answered = answer if isinstance(change, Delete) else answer["id"]
+    if not isinstance(change, Create) and answered != change.remote_id:
+        return f"the portal answered {operation} with ID {_show(answered)}, not the ID sent"
     if isinstance(change, Delete):
-        if answer != change.remote_id:
-            return f"the portal answered {operation} with ID {_show(answer)}, not the ID sent"
         return None
+    if isinstance(change, Create) and taken(answered):
+        return (
+            f"the portal answered {operation} with ID {_show(answered)}, which another "
+            f"{k.singular} already has"
+        )
     found = differences(k, sent_fields(change), k.normalize_remote(answer))
     if found:
         return f"the portal accepted {operation} but kept {'; '.join(found)}"

@@ -109,10 +109,6 @@ def test_update_answer_id_null_fails_the_object(tmp_path: Path) -> None:
     assert "Apply complete!" not in result.output, result.describe()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="konvsync takes an update answer naming another object's id (exit 0): to decide",
-)
 def test_update_answered_with_another_objects_id_fails_the_object(tmp_path: Path) -> None:
     config = write_desired(tmp_path)
     case = AnswerAnotherId("update-answer-other-id", "UpdateUserBatch")
