@@ -3,8 +3,10 @@
 Objects are sorted by natural key, references are keys, server-only fields
 and fields at their default are left out, and the output is stable (a
 second export is byte-identical). Objects without a natural key cannot be
-managed by key: they are written as comments with a warning saying how to
-adopt them.
+managed by key, and objects holding values konvsync would reject (an e-mail
+with a space) cannot be applied: both are written as comments with a warning.
+Every ``${`` in portal text is written as ``$${``, so applying an export never
+substitutes a variable.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import yaml
 from konvsync.api.client import PortalClient
 from konvsync.api.documents import viewer_query
 from konvsync.api.pagination import read_kinds
+from konvsync.config.substitution import escape
 from konvsync.errors import UsageError
 from konvsync.kinds import KINDS, TOP_LEVEL_KINDS, kind
 from konvsync.kinds.base import Kind
@@ -70,15 +73,22 @@ def render_export(state: RemoteState, kind_names: list[str], endpoint_name: str)
     result = ExportResult(files={})
     header = {"konvsync": 1, "endpoint": endpoint_name, "portal": state.portal_name}
     result.files["konvsync.yaml"] = _dump(header)
+    rejected: dict[str, set[str]] = {}
     for k in KINDS:
         if k.name not in kind_names:
             continue
         remote_kind = state.get(k.name)
-        entries = [
-            _entry(k, obj, state, result.warnings)
-            for _key, obj in sorted(remote_kind.objects.items())
-        ]
-        comments = [
+        entries: list[dict[str, Any]] = []
+        comments: list[str] = []
+        for _key, obj in sorted(remote_kind.objects.items()):
+            entry = _entry(k, obj, state, result.warnings, rejected)
+            problem = _schema_problem(k, entry)
+            if problem is None:
+                entries.append(entry)
+                continue
+            rejected.setdefault(k.name, set()).add(obj.key)
+            comments.append(_rejected_comment(k, obj, entry, problem, result.warnings))
+        comments += [
             _keyless_comment(k, obj, result.warnings)
             for obj in sorted(remote_kind.keyless, key=lambda o: str(o.data.get("name")))
         ]
@@ -90,7 +100,34 @@ def render_export(state: RemoteState, kind_names: list[str], endpoint_name: str)
     return result
 
 
-def _entry(k: Kind, obj: RemoteObject, state: RemoteState, warnings: list[str]) -> dict[str, Any]:
+def _schema_problem(k: Kind, entry: dict[str, Any]) -> str | None:
+    """Why konvsync would reject ``entry`` (the config schema's words), or None."""
+    from konvsync.config.documents import schema_problem
+
+    problem = schema_problem({k.name: [entry]})
+    return None if problem is None else problem.replace(f"data.{k.name}[0]", k.singular, 1)
+
+
+def _rejected_comment(
+    k: Kind, obj: RemoteObject, entry: dict[str, Any], problem: str, warnings: list[str]
+) -> str:
+    warnings.append(
+        f"{k.singular} {obj.key!r} holds a value konvsync would reject ({problem}): written "
+        f"as a comment in {k.name}.yaml. Correct it in the portal, or uncomment and correct it "
+        "in the YAML, to manage it"
+    )
+    lines = [f"# {k.singular} {obj.key!r} is not valid konvsync YAML as it is ({problem}):"]
+    lines += [f"# {line}" for line in _dump([entry]).splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+def _entry(
+    k: Kind,
+    obj: RemoteObject,
+    state: RemoteState,
+    warnings: list[str],
+    rejected: dict[str, set[str]] | None = None,
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in k.fields:
         value = obj.data.get(f.name)
@@ -100,7 +137,7 @@ def _entry(k: Kind, obj: RemoteObject, state: RemoteState, warnings: list[str]) 
         if value in _EMPTY or _DEFAULTS.get(f.name, object()) == value:
             continue
         if f.ref is not None:
-            value = _known_refs(k, obj, f.name, value, warnings)
+            value = _known_refs(k, obj, f.name, value, warnings, rejected or {})
             if value in _EMPTY:
                 continue
         out[f.name] = value
@@ -121,7 +158,14 @@ def _location(loc: RemoteObject) -> dict[str, Any]:
     }
 
 
-def _known_refs(k: Kind, obj: RemoteObject, name: str, value: Any, warnings: list[str]) -> Any:
+def _known_refs(
+    k: Kind,
+    obj: RemoteObject,
+    name: str,
+    value: Any,
+    warnings: list[str],
+    rejected: dict[str, set[str]],
+) -> Any:
     target = kind(k.field_map[name].ref or "")
 
     def known(ref: str) -> bool:
@@ -129,6 +173,12 @@ def _known_refs(k: Kind, obj: RemoteObject, name: str, value: Any, warnings: lis
             warnings.append(
                 f"{k.singular} {obj.key}: {name} refers to {target.singular} "
                 f"{ref[4:-1]}, which has no natural key; left out of the export"
+            )
+            return False
+        if ref in rejected.get(target.name, ()):
+            warnings.append(
+                f"{k.singular} {obj.key!r}: {name} refers to {target.singular} {ref!r}, "
+                "which is written as a comment; left out of the export"
             )
             return False
         return True
@@ -161,9 +211,20 @@ class _Dumper(yaml.SafeDumper):
         super().increase_indent(flow, False)
 
 
+def _escaped(value: Any) -> Any:
+    """``value`` with every ``${`` in its strings written as ``$${``."""
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, dict):
+        return {key: _escaped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_escaped(item) for item in value]
+    return value
+
+
 def _dump(data: Any) -> str:
     return yaml.dump(
-        data,
+        _escaped(data),
         Dumper=_Dumper,
         sort_keys=False,
         allow_unicode=True,

@@ -122,6 +122,15 @@ def _expanded_size(value: Any, seen: dict[int, int]) -> int:
     return 1
 
 
+def schema_problem(data: dict[str, Any]) -> str | None:
+    """The first way ``data`` breaks the config schema, or None if it fits."""
+    try:
+        _fast_validator()(data)
+    except fastjsonschema.JsonSchemaException as exc:
+        return str(exc)
+    return None
+
+
 @cache
 def _validator() -> jsonschema.protocols.Validator:
     # jsonschema only explains invalid documents, so it is imported only then.
