@@ -31,7 +31,7 @@ from konvsync.errors import (
     UsageError,
 )
 from konvsync.logs import configure_logging
-from konvsync.redact import redact
+from konvsync.redact import printable, redact
 
 
 class KonvsyncCLI(click.Group):
@@ -68,13 +68,13 @@ class KonvsyncCLI(click.Group):
             code = EXIT_ERROR
         except ConfigInvalid as exc:
             for problem in exc.problems:
-                click.echo(redact(str(problem)), err=True)
+                click.echo(printable(redact(str(problem))), err=True)
             click.echo(f"Error: {exc}", err=True)
             code = exc.exit_code
         except KonvsyncError as exc:
             if show_traceback:
                 click.echo(redact(traceback.format_exc()), err=True)
-            click.echo(f"Error: {redact(str(exc))}", err=True)
+            click.echo(f"Error: {printable(redact(str(exc)))}", err=True)
             code = exc.exit_code
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
@@ -85,7 +85,7 @@ class KonvsyncCLI(click.Group):
         except Exception as exc:  # a bug, or an answer outside the API contract
             if show_traceback:
                 click.echo(redact(traceback.format_exc()), err=True)
-            detail = redact(f"{type(exc).__name__}: {exc}")
+            detail = printable(redact(f"{type(exc).__name__}: {exc}"))
             click.echo(
                 f"Error: unexpected {detail} (run with --traceback for details, and "
                 "please report it)",

@@ -80,13 +80,13 @@ def render_export(state: RemoteState, kind_names: list[str], endpoint_name: str)
         remote_kind = state.get(k.name)
         entries: list[dict[str, Any]] = []
         comments: list[str] = []
-        for _key, obj in sorted(remote_kind.objects.items()):
+        for key, obj in sorted(remote_kind.objects.items()):
             entry = _entry(k, obj, state, result.warnings, rejected)
             problem = _schema_problem(k, entry)
             if problem is None:
                 entries.append(entry)
                 continue
-            rejected.setdefault(k.name, set()).add(obj.key)
+            rejected.setdefault(k.name, set()).add(key)
             comments.append(_rejected_comment(k, obj, entry, problem, result.warnings))
         comments += [
             _keyless_comment(k, obj, result.warnings)

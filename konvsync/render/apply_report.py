@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from konvsync.apply import ApplyReport
+from konvsync.redact import printable
 
 
 def render_apply_report(report: ApplyReport) -> str:
@@ -21,7 +22,8 @@ def render_apply_report(report: ApplyReport) -> str:
         )
     for result in report.problems:
         lines.append(
-            f"  {result.status}: {result.change.address} ({result.change.action}): {result.message}"
+            f"  {result.status}: {printable(result.change.address)} ({result.change.action}): "
+            f"{printable(str(result.message))}"
         )
     done = report.count("done")
     lines.append(

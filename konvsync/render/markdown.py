@@ -5,6 +5,7 @@ may be (65,536 characters): past that it says what it left out."""
 from __future__ import annotations
 
 from konvsync.plan.changes import Change, Delete, Plan, Update
+from konvsync.redact import printable
 from konvsync.render.values import NO_CHANGES, show, summary_line
 
 MAX_COMMENT = 65_536
@@ -13,7 +14,7 @@ _ORDER = {"delete": 0, "update": 1, "create": 2}
 
 
 def render_markdown(plan: Plan, limit: int = MAX_COMMENT) -> str:
-    head = [f"### konvsync plan for `{plan.endpoint}`", ""]
+    head = [f"### konvsync plan for `{_escape(printable(plan.endpoint))}`", ""]
     if not plan.has_changes:
         return "\n".join([*head, f"**{NO_CHANGES}**", ""])
     head.append(f"**{summary_line(plan.counts)}**")
@@ -34,7 +35,7 @@ def render_markdown(plan: Plan, limit: int = MAX_COMMENT) -> str:
         head.append(f"| {kind_name} | {counts['create']} | {counts['update']} | {destroy} |")
     head.append("")
     for warning in plan.warnings:
-        head.append(f"> [!WARNING]\n> {_escape(warning)}")
+        head.append(f"> [!WARNING]\n> {_escape(printable(warning))}")
         head.append("")
     out = "\n".join(head)
     budget = limit - _RESERVE
@@ -73,7 +74,7 @@ def _line(change: Change) -> str:
         text += "  " + "; ".join(parts)
     if change.note:
         text += f"  ({change.note})"
-    return _escape(text).replace("\n", " ") + "\n"
+    return _escape(printable(text)) + "\n"
 
 
 def _escape(text: str) -> str:
