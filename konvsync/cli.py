@@ -254,7 +254,7 @@ def doctor(options: GlobalOptions, config_path: str | None) -> int:
         report = run_doctor(target)
     for check in report.checks:
         mark = "ok  " if check.ok else "FAIL"
-        line = f"{mark} {check.name}: {redact(check.detail)}"
+        line = f"{mark} {check.name}: {printable(redact(check.detail))}"
         click.echo(click.style(line, fg="green" if check.ok else "red") if options.color else line)
     click.echo("All checks passed." if report.ok else "Some checks failed.")
     return EXIT_OK if report.ok else EXIT_ERROR

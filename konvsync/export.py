@@ -25,6 +25,7 @@ from konvsync.errors import UsageError
 from konvsync.kinds import KINDS, TOP_LEVEL_KINDS, kind
 from konvsync.kinds.base import Kind
 from konvsync.plan.remote import RemoteObject, RemoteState, normalize_nodes
+from konvsync.redact import printable
 
 _DEFAULTS: dict[str, Any] = {"options": [], "required": False}
 _EMPTY: tuple[Any, ...] = (None, [], {})
@@ -97,6 +98,7 @@ def render_export(state: RemoteState, kind_names: list[str], endpoint_name: str)
         if comments:
             text += "".join(comments)
         result.files[f"{k.name}.yaml"] = text
+    result.warnings = [printable(warning) for warning in result.warnings]  # portal text
     return result
 
 

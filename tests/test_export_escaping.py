@@ -56,14 +56,22 @@ def test_values_konvsync_rejects_are_exported_as_comments(
         {"email": "fine@example.com", "firstName": "F", "lastName": "\x1b[31mred"},
         send_welcome_email=False,
     )
+    keyless = store.create_group({"name": "Keyless"})
+    store.create_user(
+        {"email": "esc\x1b[2J@x.example", "firstName": "E", "lastName": "S"}
+        | {"groupIds": [keyless["id"]]},
+        send_welcome_email=False,
+    )
     out = tmp_path / "exported"
     result = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
     assert result.exit_code == 0, result.output
+    assert "Warning: user esc\\x1b[2j@x.example: groups refers to group" in result.stderr
     assert "Warning: user 'space@example.com ' holds a value konvsync would reject" in result.stderr
-    assert "Exported" in result.stderr and "1 users" in result.stderr
+    assert "Exported" in result.stderr and "2 users" in result.stderr
     text = (out / "users.yaml").read_text()
     assert "# user 'space@example.com ' is not valid konvsync YAML as it is" in text
-    assert [u["email"] for u in yaml.safe_load(text)["users"]] == ["fine@example.com"]
+    emails = [u["email"] for u in yaml.safe_load(text)["users"]]
+    assert emails == ["esc\x1b[2J@x.example", "fine@example.com"]
     assert "\x1b" not in result.output and "\x1b" not in text
     assert invoke(["validate", str(out)]).exit_code == 0
     plan = invoke(["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"])
