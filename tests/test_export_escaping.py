@@ -30,6 +30,9 @@ def test_export_then_apply_never_substitutes(sandbox: RunningSandbox, tmp_path: 
     assert plan.exit_code == 0, plan.output
     assert "No changes." in plan.stdout
 
+    as_exported = invoke(["--endpoint", sandbox.url, "apply", str(out), "--auto-approve"])
+    assert as_exported.exit_code == 0 and "No changes." in as_exported.stdout
+
     # Change one name in the YAML so that apply writes the group back: the
     # escaped text goes to the portal as the literal it was.
     edited = text.replace("name: key trap", "name: $${env:KONVERT_API_SECRET} again")
@@ -39,7 +42,8 @@ def test_export_then_apply_never_substitutes(sandbox: RunningSandbox, tmp_path: 
     names = {g["externalId"]: g["name"] for g in store.page("groups", 100, None)["nodes"]}
     assert names["${env:KONVERT_API_SECRET}"] == "${env:KONVERT_API_SECRET} again"
     assert [names[f"g{index}"] for index in range(len(TRAPS))] == TRAPS
-    for output in (exported.output, plan.output, applied.output, text, plan_file.read_text()):
+    outputs = (exported.output, plan.output, as_exported.output, applied.output, text)
+    for output in (*outputs, plan_file.read_text()):
         assert SECRET not in output
     assert all(SECRET not in name for name in names.values())
 

@@ -249,3 +249,20 @@ def test_directory_walk_skips_hidden_and_symlink_loops(tmp_path: Path) -> None:
     result = invoke(["validate", str(config)])
     assert result.exit_code == 0, result.output
     assert "1 groups" in result.stdout
+
+
+def test_files_that_are_not_regular_or_too_large_are_refused_unread(tmp_path: Path) -> None:
+    config = tmp_path / "portal"
+    config.mkdir()
+    (config / "konvsync.yaml").write_text("konvsync: 1\n")
+    os.mkfifo(config / "fifo.yaml")  # opening it to read would wait for a writer
+    (config / "zero.yaml").symlink_to("/dev/zero")  # reading it would never end
+    with (config / "sparse.yaml").open("wb") as handle:
+        handle.truncate(8 * 1024**3)  # 8 GB of nothing: refused from its size alone
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 1
+    assert f"{config / 'fifo.yaml'}:1:1: not a regular file" in result.stderr
+    assert f"{config / 'zero.yaml'}:1:1: not a regular file" in result.stderr
+    assert f"{config / 'sparse.yaml'}:1:1: file is 8589.9 MB; konvsync reads" in result.stderr
+    planned = invoke(["--endpoint", "sandbox", "plan", str(config / "fifo.yaml")])
+    assert planned.exit_code == 1 and "not a regular file" in planned.stderr

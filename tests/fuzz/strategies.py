@@ -4,6 +4,7 @@ hold what a Python value cannot (``.nan``, a 5,000-digit number, tags)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -108,7 +109,7 @@ def _lines(value: Any, indent: int) -> list[str]:
     if isinstance(value, dict) and value:
         lines = []
         for key, item in value.items():
-            name = json.dumps(str(key))
+            name = key.text if isinstance(key, RawYaml) else json.dumps(str(key))
             if isinstance(item, dict | list) and item:
                 lines.append(f"{pad}{name}:")
                 lines.extend(_lines(item, indent + 2))
@@ -259,6 +260,13 @@ KEYS = sorted(
     }
 )
 
+RAW_KEYS = [
+    RawYaml(text)
+    for text in ("1", "~", ".nan", "9" * 5000, "true", "2024-01-01", "!!binary aGVsbG8=", "<<")
+]
+"""Mapping keys that are not strings (or are the merge key)."""
+ANY_KEY = st.one_of(st.sampled_from(KEYS + POOL), st.sampled_from(RAW_KEYS))
+
 _json_values = st.recursive(
     st.one_of(
         st.none(),
@@ -309,9 +317,9 @@ def mutated(draw: st.DrawFn, base: st.SearchStrategy[Any]) -> Any:
         elif operation == "delete" and len(path) > 1:
             del parent[last]
         elif operation == "duplicate" and isinstance(parent, list):
-            parent.insert(last, json.loads(json.dumps(parent[last], default=str)))
+            parent.insert(last, copy.deepcopy(parent[last]))
         elif operation == "insert" and isinstance(parent[last], dict):
-            parent[last][draw(st.sampled_from(KEYS + POOL))] = draw(ANY_VALUE)
+            parent[last][draw(ANY_KEY)] = draw(ANY_VALUE)
         elif operation == "wrap":
             parent[last] = draw(st.sampled_from([[parent[last]], {"a": parent[last]}]))
     return document["root"]
