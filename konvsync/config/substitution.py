@@ -52,7 +52,8 @@ class Substitution:
             if key in skip_top_level:
                 continue
             if isinstance(item, str):
-                data[key] = self.expand(item, data.value_source(key))
+                if "${" in item:  # only then is its position worth looking up
+                    data[key] = self.expand(item, data.value_source(key))
             else:
                 self._walk(item, done)
 
@@ -63,13 +64,15 @@ class Substitution:
         if isinstance(value, YamlMap):
             for key, item in value.items():
                 if isinstance(item, str):
-                    value[key] = self.expand(item, value.value_source(key))
+                    if "${" in item:
+                        value[key] = self.expand(item, value.value_source(key))
                 else:
                     self._walk(item, done)
         elif isinstance(value, YamlList):
             for index, item in enumerate(value):
                 if isinstance(item, str):
-                    value[index] = self.expand(item, value.item_source(index))
+                    if "${" in item:
+                        value[index] = self.expand(item, value.item_source(index))
                 else:
                     self._walk(item, done)
 

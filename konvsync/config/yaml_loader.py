@@ -219,7 +219,8 @@ class _Builder:
         node = yaml.ScalarNode(tag, event.value, style=event.style)
         try:
             value = self.loader.construct_object(node)
-        except ValueError as exc:  # e.g. !!int applied to a word
+        except (ValueError, LookupError, TypeError, ArithmeticError) as exc:
+            # a tag that does not fit the text: !!int word, !!bool maybe, !!float ""
             raise self.problem(event, f"invalid {tag.rsplit(':', 1)[-1]} value") from exc
         if isinstance(value, float) and not math.isfinite(value):
             raise self.problem(

@@ -73,6 +73,10 @@ def test_timestamps_stay_strings() -> None:
         ("a: " + "9" * 101 + "\n", "number with 101 characters; konvsync reads numbers of at most"),
         ("a: " + "1" * 5000 + "\n", "number with 5,000 characters"),
         ("a: !!int word\n", "1:4: invalid int value"),
+        ("a: !!bool word\n", "1:4: invalid bool value"),
+        ("a: !!int\n", "1:4: invalid int value"),
+        ('a: !!float ""\n', "1:4: invalid float value"),
+        ('a: !!bool ""\n', "1:4: invalid bool value"),
     ],
 )
 def test_refusals(text: str, message: str) -> None:
