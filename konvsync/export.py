@@ -143,6 +143,19 @@ def _entry(
             if value in _EMPTY:
                 continue
         out[f.name] = value
+    fields = out.get("customFields")
+    if isinstance(fields, dict) and rejected and rejected.get("accountFields"):
+        left_out = sorted(rejected["accountFields"] & set(fields))
+        for field_key in left_out:
+            warnings.append(
+                f"{k.singular} {obj.key!r}: account field {field_key!r} is written as a "
+                "comment; its value is left out of the export"
+            )
+        kept = {name: value for name, value in fields.items() if name not in left_out}
+        if kept:
+            out["customFields"] = kept
+        else:
+            del out["customFields"]
     if k.name == "accounts":
         locations = [
             _location(loc)

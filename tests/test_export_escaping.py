@@ -80,3 +80,26 @@ def test_values_konvsync_rejects_are_exported_as_comments(
     assert invoke(["validate", str(out)]).exit_code == 0
     plan = invoke(["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"])
     assert plan.exit_code == 0, plan.output
+
+
+def test_an_account_field_konvsync_rejects_takes_its_values_along(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    store = sandbox.store
+    store.create_account_field({"key": "bad key", "label": "Bad", "type": "TEXT"})
+    store.create_account_field({"key": "tier", "label": "Tier", "type": "TEXT"})
+    store.create_account(
+        {
+            "externalId": "acme",
+            "name": "ACME",
+            "customFields": [{"key": "bad key", "value": "x"}, {"key": "tier", "value": "gold"}],
+        }
+    )
+    out = tmp_path / "exported"
+    result = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "account field 'bad key' holds a value konvsync would reject" in result.stderr
+    assert "account 'acme': account field 'bad key' is written as a comment" in result.stderr
+    accounts = yaml.safe_load((out / "accounts.yaml").read_text())["accounts"]
+    assert accounts[0]["customFields"] == {"tier": "gold"}
+    assert invoke(["validate", str(out)]).exit_code == 0
