@@ -226,6 +226,17 @@ class _Dumper(yaml.SafeDumper):
         super().increase_indent(flow, False)
 
 
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    """Strings with characters that are not printable (controls, NEL, line
+    separators) double-quoted, where YAML escapes them: PyYAML's other styles
+    can let a NEL fold into a space when the file is read back."""
+    style = None if value.isprintable() else '"'
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
 def _escaped(value: Any) -> Any:
     """``value`` with every ``${`` in its strings written as ``$${``."""
     if isinstance(value, str):
