@@ -43,7 +43,7 @@ def _from_file(path: Path) -> Credentials:
     from konvsync.config.paths import UnreadableFile, read_bounded
 
     try:
-        text = read_bounded(path, MAX_CREDENTIALS_BYTES).decode("utf-8")
+        text = read_bounded(path, MAX_CREDENTIALS_BYTES, "credentials files").decode("utf-8")
         mode = path.stat().st_mode
     except UnreadableFile as exc:
         raise CredentialsError(f"{path}: cannot read credentials file: {exc}") from None

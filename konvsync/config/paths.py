@@ -48,7 +48,7 @@ class UnreadableFile(Exception):
     """A config file konvsync refuses to read; the message says why."""
 
 
-def read_bounded(path: Path, limit: int) -> bytes:
+def read_bounded(path: Path, limit: int, what: str = "config files") -> bytes:
     """The bytes of the regular file at ``path``, refusing before reading
     anything what is not a regular file (a FIFO, /dev/zero behind a symlink)
     or is larger than ``limit``; at most ``limit + 1`` bytes are read, in
@@ -67,18 +67,16 @@ def read_bounded(path: Path, limit: int) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise UnreadableFile("not a regular file; konvsync reads only regular files")
         if info.st_size > limit:
-            raise UnreadableFile(_too_large(info.st_size, limit))
+            raise UnreadableFile(_too_large(info.st_size, limit, what))
         try:
             data = handle.read(limit + 1)
         except OSError as exc:
             raise UnreadableFile(f"cannot read file: {exc.strerror or exc}") from None
     if len(data) > limit:
-        raise UnreadableFile(_too_large(len(data), limit))
+        raise UnreadableFile(_too_large(len(data), limit, what))
     return data
 
 
-def _too_large(size: int, limit: int) -> str:
-    return (
-        f"file is {size / 1e6:.1f} MB; konvsync reads config files up to "
-        f"{limit // (1024 * 1024)} MB"
-    )
+def _too_large(size: int, limit: int, what: str) -> str:
+    most = f"{limit // 1024**2} MB" if limit >= 1024**2 else f"{limit // 1024} KB"
+    return f"file is {size / 1e6:.1f} MB; konvsync reads {what} up to {most}"
