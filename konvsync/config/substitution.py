@@ -86,6 +86,16 @@ class Substitution:
         if token == "$${":
             return "${"
         name, default = match.group(1), match.group(2)
+        if default is not None:
+            if "${" in default.replace("$${", ""):
+                self.problems.append(
+                    where.problem(
+                        f"${{env:{name}:-...}}: a default cannot hold ${{...}} (no nested "
+                        "substitution); write $${ for a literal ${"
+                    )
+                )
+                return token
+            default = default.replace("$${", "${")
         if name is None:
             self.problems.append(
                 where.problem(

@@ -79,3 +79,32 @@ def test_validate_never_echoes_a_refused_value(write_config: Callable[..., Path]
     assert result.exit_code == 1
     assert SECRET not in result.output
     assert "does not match" in result.stderr  # the literal text was checked, not the secret
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("$${env:REGION}", "${env:REGION}"),
+        ("$$${env:REGION}", "$${env:REGION}"),  # "$" and an escaped "${"
+        ("$$$${env:REGION}", "$$${env:REGION}"),
+        ("${env:UNSET_OF_THE_TESTS:-$${x}}", "${x}"),
+        ("a$b $ {env:REGION} ${REGION}", "a$b $ {env:REGION} ${REGION}"),
+        ("${env:REGION}-${env:REGION:-east}", "west-west"),
+    ],
+)
+def test_escapes_and_defaults(
+    write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, written: str, meant: str
+) -> None:
+    from konvsync.config.loader import load_config
+    from konvsync.config.substitution import escape
+
+    monkeypatch.setenv("REGION", "west")
+    monkeypatch.delenv("UNSET_OF_THE_TESTS", raising=False)
+    config = write_config(f"""\
+        konvsync: 1
+        variables: [REGION, UNSET_OF_THE_TESTS]
+        groups: [{{externalId: a, name: "{written}"}}, {{externalId: b, name: "{escape(meant)}"}}]
+        """)
+    groups = load_config(str(config)).objects["groups"]
+    assert groups["a"].data["name"] == meant
+    assert groups["b"].data["name"] == meant  # escape() is the inverse of loading
