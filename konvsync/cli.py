@@ -33,7 +33,7 @@ from konvsync.errors import (
     UsageError,
 )
 from konvsync.logs import configure_logging
-from konvsync.redact import redact
+from konvsync.redact import printable, redact
 
 
 class KonvsyncCLI(click.Group):
@@ -72,13 +72,13 @@ class KonvsyncCLI(click.Group):
         except ConfigInvalid as exc:
             if not exc.shown:
                 for problem in exc.problems:
-                    click.echo(redact(str(problem)), err=True)
+                    click.echo(printable(redact(str(problem))), err=True)
             click.echo(f"Error: {exc}", err=True)
             code = exc.exit_code
         except KonvsyncError as exc:
             if show_traceback:
                 click.echo(redact(traceback.format_exc()), err=True)
-            click.echo(f"Error: {redact(str(exc))}", err=True)
+            click.echo(f"Error: {printable(redact(str(exc)))}", err=True)
             code = exc.exit_code
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
@@ -89,7 +89,7 @@ class KonvsyncCLI(click.Group):
         except Exception as exc:  # a bug, or an answer outside the API contract
             if show_traceback:
                 click.echo(redact(traceback.format_exc()), err=True)
-            detail = redact(f"{type(exc).__name__}: {exc}")
+            detail = printable(redact(f"{type(exc).__name__}: {exc}"))
             click.echo(
                 f"Error: unexpected {detail} (run with --traceback for details, and "
                 "please report it)",
@@ -301,7 +301,7 @@ def doctor(options: GlobalOptions, config_path: str | None) -> int:
         report = run_doctor(target, desired)
     for check in report.checks:
         mark = "ok  " if check.ok else "FAIL"
-        line = f"{mark} {check.name}: {redact(check.detail)}"
+        line = f"{mark} {check.name}: {printable(redact(check.detail))}"
         click.echo(click.style(line, fg="green" if check.ok else "red") if options.color else line)
     click.echo("All checks passed." if report.ok else "Some checks failed.")
     return EXIT_OK if report.ok else EXIT_ERROR

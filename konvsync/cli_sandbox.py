@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import click
 
-from konvsync.errors import EXIT_OK
+from konvsync.errors import EXIT_OK, UsageError
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind. Other than loopback only with an API secret of your own.",
+)
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
     "--db", default=".konvsync/sandbox.db", show_default=True, help="SQLite file, or :memory:."
@@ -104,6 +109,7 @@ def sandbox(
     """
     import logging
 
+    from konvsync.api.endpoints import is_loopback
     from konvsync.sandbox.faults import FaultSettings
     from konvsync.sandbox.run import serve_forever
     from konvsync.sandbox.server import (
@@ -113,6 +119,11 @@ def sandbox(
         SandboxSettings,
     )
 
+    if (api_secret is None or api_secret == DEFAULT_API_SECRET) and not is_loopback(host):
+        raise UsageError(
+            f"--host {host!r} is not a loopback address and the default API secret is "
+            "published: give a secret of your own (KONVSYNC_SANDBOX_API_SECRET or --api-secret)"
+        )
     logging.getLogger("konvsync.sandbox").setLevel(logging.INFO)
     settings = SandboxSettings(
         host=host,

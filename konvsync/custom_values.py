@@ -4,6 +4,7 @@ sandbox server and for offline validation of configs."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -12,10 +13,9 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 def value_fits(value: str, field_type: str, options: list[str]) -> bool:
     if field_type == "NUMBER":
         try:
-            float(value)
+            return math.isfinite(float(value))
         except ValueError:
             return False
-        return True
     if field_type == "DATE":
         if not _DATE.match(value):
             return False

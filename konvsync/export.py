@@ -4,8 +4,10 @@ Objects are sorted by natural key, references are keys, server-only fields
 are comments, sensitive values are ``${env:...}`` placeholders, fields at
 their default are left out, and the output is stable (a
 second export is byte-identical). Objects without a natural key cannot be
-managed by key: they are written as comments with a warning saying how to
-adopt them.
+managed by key, and objects holding values konvsync would reject (an e-mail
+with a space) cannot be applied: both are written as comments with a warning.
+Every ``${`` in portal text is written as ``$${``, so applying an export never
+substitutes a variable.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import yaml
 from konvsync.api.client import PortalClient
 from konvsync.api.documents import viewer_query
 from konvsync.api.pagination import read_kinds
+from konvsync.config.substitution import escape
 from konvsync.errors import UsageError
 from konvsync.kinds import KINDS, TOP_LEVEL_KINDS, kind
 from konvsync.kinds.base import Kind
 from konvsync.plan.remote import RemoteObject, RemoteState, normalize_nodes
+from konvsync.redact import printable
 from konvsync.resources import config_schema
 
 _DEFAULTS: dict[str, Any] = {"options": [], "required": False}
@@ -77,28 +81,41 @@ def render_export(state: RemoteState, kind_names: list[str], endpoint_name: str)
     }
     result.files["konvsync.yaml"] = ""
     placeholders = Placeholders()
+    rejected: dict[str, set[str]] = {}
     for k in KINDS:
         if k.name not in kind_names:
             continue
         remote_kind = state.get(k.name)
-        objects = [obj for _key, obj in sorted(remote_kind.objects.items())]
-        entries = [
-            placeholders.fill(k, obj, _entry(k, obj, state, result.warnings)) for obj in objects
-        ]
+        objects: list[RemoteObject] = []
+        entries: list[dict[str, Any]] = []
+        comments: list[str] = []
+        for key, obj in sorted(remote_kind.objects.items()):
+            entry = placeholders.fill(k, obj, _entry(k, obj, state, result.warnings, rejected))
+            problem = _schema_problem(k, entry)
+            if problem is None:
+                objects.append(obj)
+                entries.append(entry)
+                continue
+            rejected.setdefault(k.name, set()).add(key)
+            comments.append(_rejected_comment(k, obj, entry, problem, result.warnings))
         result.counts[k.name] = len(entries)
-        if any(f.server_only or f.sensitive for f in k.fields):
-            result.files[f"{k.name}.yaml"] = _annotated(k, objects, entries, placeholders)
-            continue
-        comments = [
+        comments += [
             _keyless_comment(k, obj, result.warnings)
             for obj in sorted(remote_kind.keyless, key=lambda o: str(o.data.get("name")))
         ]
-        text = _dump({k.name: entries})
-        if comments:
-            text += "".join(comments)
-        result.files[f"{k.name}.yaml"] = text
+        if any(f.server_only or f.sensitive for f in k.fields):
+            text = _annotated(k, objects, entries, placeholders)
+        else:
+            text = _dump({k.name: entries})
+        result.files[f"{k.name}.yaml"] = text + "".join(comments)
     result.files["konvsync.yaml"] = _header(header, placeholders, result.warnings)
+    result.warnings = [printable(warning) for warning in result.warnings]  # portal text
     return result
+
+
+class EnvReference(str):
+    """A ``${env:NAME}`` that export writes on purpose (a sensitive value's
+    placeholder): the one string that is not escaped."""
 
 
 class Placeholders:
@@ -120,7 +137,7 @@ class Placeholders:
             variable = f"{stem}_{count + 1}"
             self.names[variable] = f"{f.name} of {k.singular} {obj.key!r}"
             self.by_object.setdefault((k.name, obj.key or ""), {})[f.name] = variable
-            entry[f.name] = f"${{env:{variable}}}"
+            entry[f.name] = EnvReference(f"${{env:{variable}}}")
         return entry
 
 
@@ -167,7 +184,34 @@ def _scalar(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
-def _entry(k: Kind, obj: RemoteObject, state: RemoteState, warnings: list[str]) -> dict[str, Any]:
+def _schema_problem(k: Kind, entry: dict[str, Any]) -> str | None:
+    """Why konvsync would reject ``entry`` (the config schema's words), or None."""
+    from konvsync.config.documents import schema_problem
+
+    problem = schema_problem({k.name: [entry]})
+    return None if problem is None else problem.replace(f"data.{k.name}[0]", k.singular, 1)
+
+
+def _rejected_comment(
+    k: Kind, obj: RemoteObject, entry: dict[str, Any], problem: str, warnings: list[str]
+) -> str:
+    warnings.append(
+        f"{k.singular} {obj.key!r} holds a value konvsync would reject ({problem}): written "
+        f"as a comment in {k.name}.yaml. Correct it in the portal, or uncomment and correct it "
+        "in the YAML, to manage it"
+    )
+    lines = [f"# {k.singular} {obj.key!r} is not valid konvsync YAML as it is ({problem}):"]
+    lines += [f"# {line}" for line in _dump([entry]).splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+def _entry(
+    k: Kind,
+    obj: RemoteObject,
+    state: RemoteState,
+    warnings: list[str],
+    rejected: dict[str, set[str]] | None = None,
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in k.fields:
         value = obj.data.get(f.name)
@@ -179,10 +223,23 @@ def _entry(k: Kind, obj: RemoteObject, state: RemoteState, warnings: list[str]) 
         if f.export_default is not None and value == f.export_default:
             continue
         if f.ref is not None:
-            value = _known_refs(k, obj, f.name, value, warnings)
+            value = _known_refs(k, obj, f.name, value, warnings, rejected or {})
             if value in _EMPTY:
                 continue
         out[f.name] = value
+    fields = out.get("customFields")
+    if isinstance(fields, dict) and rejected and rejected.get("accountFields"):
+        left_out = sorted(rejected["accountFields"] & set(fields))
+        for field_key in left_out:
+            warnings.append(
+                f"{k.singular} {obj.key!r}: account field {field_key!r} is written as a "
+                "comment; its value is left out of the export"
+            )
+        kept = {name: value for name, value in fields.items() if name not in left_out}
+        if kept:
+            out["customFields"] = kept
+        else:
+            del out["customFields"]
     if k.name == "accounts":
         locations = [
             _location(loc)
@@ -200,7 +257,14 @@ def _location(loc: RemoteObject) -> dict[str, Any]:
     }
 
 
-def _known_refs(k: Kind, obj: RemoteObject, name: str, value: Any, warnings: list[str]) -> Any:
+def _known_refs(
+    k: Kind,
+    obj: RemoteObject,
+    name: str,
+    value: Any,
+    warnings: list[str],
+    rejected: dict[str, set[str]],
+) -> Any:
     target = kind(k.field_map[name].ref or "")
 
     def known(ref: str) -> bool:
@@ -208,6 +272,12 @@ def _known_refs(k: Kind, obj: RemoteObject, name: str, value: Any, warnings: lis
             warnings.append(
                 f"{k.singular} {obj.key}: {name} refers to {target.singular} "
                 f"{ref[4:-1]}, which has no natural key; left out of the export"
+            )
+            return False
+        if ref in rejected.get(target.name, ()):
+            warnings.append(
+                f"{k.singular} {obj.key!r}: {name} refers to {target.singular} {ref!r}, "
+                "which is written as a comment; left out of the export"
             )
             return False
         return True
@@ -240,9 +310,33 @@ class _Dumper(yaml.SafeDumper):
         super().increase_indent(flow, False)
 
 
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    """Strings with characters that are not printable (controls, NEL, line
+    separators) double-quoted, where YAML escapes them: PyYAML's other styles
+    can let a NEL fold into a space when the file is read back."""
+    style = None if value.isprintable() else '"'
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def _escaped(value: Any) -> Any:
+    """``value`` with every ``${`` in its strings written as ``$${``."""
+    if isinstance(value, EnvReference):
+        return str(value)
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, dict):
+        return {key: _escaped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_escaped(item) for item in value]
+    return value
+
+
 def _dump(data: Any) -> str:
     return yaml.dump(
-        data,
+        _escaped(data),
         Dumper=_Dumper,
         sort_keys=False,
         allow_unicode=True,

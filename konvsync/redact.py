@@ -1,13 +1,26 @@
 """Secrets and tokens never reach output: every registered value is replaced
-by ``***`` in log records and in error text the CLI prints."""
+by ``***`` in log records and in error text the CLI prints. Text from
+elsewhere (a token endpoint's error, keys and values from the portal) is made
+safe to show: credentials and their encodings scrubbed, control characters
+escaped."""
 
 from __future__ import annotations
 
+import base64
 import logging
+import re
 import threading
+from urllib.parse import quote
 
 _secrets: set[str] = set()
 _lock = threading.Lock()
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+"""C0 and C1 controls, DEL, and the bidirectional and line-separator
+characters that can make a terminal or a review page show other text."""
+_CONTROL_BEYOND_C0 = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+"""The same, less C0: ``json`` escapes those in strings (and indents with newlines)."""
+_C0_NAMES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def register(value: str | None) -> None:
@@ -23,6 +36,56 @@ def redact(text: str) -> str:
         if value in text:
             text = text.replace(value, "***")
     return text
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``,
+    ``\\u202e``), for one line on a terminal or in a review."""
+    if not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(_escape_control, text)
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    char = match.group(0)
+    if char in _C0_NAMES:
+        return _C0_NAMES[char]
+    return f"\\x{ord(char):02x}" if ord(char) <= 0xFF else f"\\u{ord(char):04x}"
+
+
+def printable_json(text: str) -> str:
+    """JSON text with the control characters ``json`` leaves as they are
+    (DEL, C1, bidirectional) written as ``\\uXXXX`` escapes: the same JSON
+    value, safe on a terminal. (They only occur inside strings.)"""
+    if not _CONTROL_BEYOND_C0.search(text):
+        return text
+    return _CONTROL_BEYOND_C0.sub(lambda match: f"\\u{ord(match.group(0)):04x}", text)
+
+
+def credential_forms(*values: str) -> set[str]:
+    """The ways a credential can be echoed back: as is, URL-encoded, and in
+    base64 (standard and URL-safe, with and without padding), each value
+    alone and every pair of them joined by ``:`` as in a Basic header."""
+    plain = {value for value in values if value}
+    plain |= {quote(value, safe="") for value in list(plain)}
+    pairs = {f"{a}:{b}" for a in plain for b in plain if a != b}
+    forms = set(plain)
+    for text in plain | pairs:
+        raw = text.encode()
+        for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+            forms.add(encoded.decode())
+            forms.add(encoded.decode().rstrip("="))
+    return {form for form in forms if len(form) >= 4}
+
+
+def scrub(text: str, *credentials: str, limit: int = 200) -> str:
+    """Text a server sent back, safe to show: every form of ``credentials``
+    and every registered secret replaced by ``***``, control characters
+    escaped, cut to ``limit`` characters."""
+    for form in sorted(credential_forms(*credentials), key=len, reverse=True):
+        text = text.replace(form, "***")
+    text = printable(redact(text))
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 class RedactingFormatter(logging.Formatter):

@@ -31,7 +31,7 @@ def test_examples_validate(name: str) -> None:
 def test_multi_file_example_uses_env_substitution(monkeypatch: pytest.MonkeyPatch) -> None:
     from konvsync.config.loader import load_config
 
-    monkeypatch.setenv("KONVSYNC_REGION", "west")
+    monkeypatch.setenv("REGION", "west")
     state = load_config(str(ROOT / "examples" / "multi-file"))
     assert "sales-west" in state.objects["groups"]
     assert state.objects["accounts"]["acme"].data["userGroups"][0] == "sales-west"

@@ -1,6 +1,6 @@
 """Getting a Bearer token: OAuth 2.0 client credentials or a self-signed
-HS256 JWT. Tokens are cached for the process and renewed 60 s before they
-expire, or at once after a 401."""
+HS256 JWT. Tokens are cached for the process and renewed shortly before they
+expire (``renew_margin``), or at once after a 401."""
 
 from __future__ import annotations
 
@@ -18,6 +18,27 @@ from konvsync.errors import AuthError, TransportError, UsageError
 
 MAX_JWT_LIFETIME = 21600
 RENEW_BEFORE = 60.0
+"""A token is renewed this long before it expires, or ``RENEW_SHARE`` of its
+lifetime if that is less, but never less than ``RENEW_FLOOR`` before (so a
+60 s token serves about 54 s of requests, not one)."""
+RENEW_SHARE = 0.1
+RENEW_FLOOR = 1.0
+
+
+def renew_margin(lifetime: float) -> float:
+    """Seconds before expiry at which a token of ``lifetime`` is renewed."""
+    return max(min(RENEW_BEFORE, lifetime * RENEW_SHARE), min(RENEW_FLOOR, lifetime / 2))
+
+
+def _lifetime(value: object) -> float:
+    """``expires_in`` as seconds: a number, else the RFC's implied hour."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return 3600.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        return 3600.0
+    return seconds if 0 < seconds < 10**9 else 3600.0
 
 
 class TokenSource(Protocol):
@@ -31,7 +52,7 @@ class TokenSource(Protocol):
 class _CachedToken:
     def __init__(self) -> None:
         self._token: str | None = None
-        self._expires = 0.0
+        self._renew_at = 0.0
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         self.issued = 0
@@ -52,12 +73,12 @@ class _CachedToken:
         """Cache a new token; from now on it is redacted from all output."""
         redact.register(token)
         self._token = token
-        self._expires = time.monotonic() + lifetime
+        self._renew_at = time.monotonic() + lifetime - renew_margin(lifetime)
         self.issued += 1
         return token
 
     def _fresh(self) -> str | None:
-        if self._token and time.monotonic() < self._expires - RENEW_BEFORE:
+        if self._token and time.monotonic() < self._renew_at:
             return self._token
         return None
 
@@ -87,8 +108,10 @@ class OAuthTokens(_CachedToken):
             f"{quote(self._credentials.api_key, safe='')}:"
             f"{quote(self._credentials.api_secret, safe='')}"
         )
+        basic = base64.b64encode(pair.encode()).decode()
+        redact.register(basic)
         headers = {
-            "Authorization": "Basic " + base64.b64encode(pair.encode()).decode(),
+            "Authorization": "Basic " + basic,
             "Content-Type": "application/x-www-form-urlencoded",
             "Accept": "application/json",
         }
@@ -110,11 +133,25 @@ class OAuthTokens(_CachedToken):
                 "authentication failed: the portal rejected the API key and secret (invalid_client)"
             )
         if status != 200 or not isinstance(body, dict) or "access_token" not in body:
-            error = body.get("error") if isinstance(body, dict) else None
-            raise AuthError(
-                f"token request failed with HTTP {status}" + (f" ({error})" if error else "")
-            )
-        return str(body["access_token"]), float(body.get("expires_in", 3600))
+            raise AuthError(f"token request failed with HTTP {status}{self._reason(body)}")
+        return str(body["access_token"]), _lifetime(body.get("expires_in", 3600))
+
+    def _reason(self, body: object) -> str:
+        """The RFC 6749 §5.2 ``error`` (and ``error_description``) of an
+        answer, without anything resembling the key or the secret: a broken
+        server may echo what it was sent."""
+        if not isinstance(body, dict):
+            return ""
+        parts = [
+            body[name]
+            for name in ("error", "error_description")
+            if isinstance(body.get(name), str) and body[name]
+        ]
+        if not parts:
+            return ""
+        text = ": ".join(parts)
+        key, secret = self._credentials.api_key, self._credentials.api_secret
+        return f" ({redact.scrub(text, key, secret)})"
 
 
 class JwtTokens(_CachedToken):

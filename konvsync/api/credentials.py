@@ -34,18 +34,38 @@ def load_credentials(credentials_file: str | None) -> Credentials:
     )
 
 
+MAX_CREDENTIALS_BYTES = 64 * 1024
+
+
 def _from_file(path: Path) -> Credentials:
-    try:
-        text = path.read_text(encoding="utf-8")
-        mode = path.stat().st_mode
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CredentialsError(f"{path}: cannot read credentials file") from exc
-    import yaml  # only for credentials files, not the environment
+    """Errors name the file and at most a line number: never the file's text,
+    not even in the exception chain ``--traceback`` prints (``from None``)."""
+    from konvsync.config.paths import UnreadableFile, read_bounded
 
     try:
+        text = read_bounded(path, MAX_CREDENTIALS_BYTES, "credentials files").decode("utf-8")
+        mode = path.stat().st_mode
+    except UnreadableFile as exc:
+        raise CredentialsError(f"{path}: cannot read credentials file: {exc}") from None
+    except UnicodeDecodeError:
+        raise CredentialsError(f"{path}: cannot read credentials file: not UTF-8 text") from None
+    except OSError as exc:
+        raise CredentialsError(f"{path}: cannot read credentials file: {exc.strerror}") from None
+    import yaml  # only for credentials files, not the environment
+
+    line: int | None = None
+    try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise CredentialsError(f"{path}: not valid YAML or JSON") from exc
+    except json.JSONDecodeError as exc:
+        line = exc.lineno
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 0
+    except (ValueError, yaml.YAMLError, RecursionError):
+        line = 0
+    if line is not None:
+        where = f"{path}:{line}" if line else str(path)
+        raise CredentialsError(f"{where}: not valid YAML or JSON")
     if (
         not isinstance(data, dict)
         or not isinstance(data.get("api_key"), str)

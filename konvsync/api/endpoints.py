@@ -57,7 +57,7 @@ def resolve_endpoint(
         raise UsageError(
             f"endpoint {value!r} is not production, staging, sandbox or an http(s) URL"
         )
-    if parts.scheme == "http" and not _is_loopback(parts.hostname) and not insecure_http:
+    if parts.scheme == "http" and not is_loopback(parts.hostname) and not insecure_http:
         raise UsageError(
             f"endpoint {value!r} is plain http to a non-loopback host; "
             "use https, or --insecure-http if you really mean it"
@@ -68,7 +68,7 @@ def resolve_endpoint(
     return Endpoint(value, base)
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:

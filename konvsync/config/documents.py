@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -16,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import fastjsonschema
 
 from konvsync.config.model import Source
+from konvsync.config.paths import UnreadableFile, read_bounded
+from konvsync.config.substitution import Substitution
 from konvsync.config.yaml_loader import YamlList, YamlLoadError, YamlMap, empty_map, load_yaml
 from konvsync.errors import ConfigProblem
 from konvsync.resources import config_schema
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_EXPANDED_NODES = 3_000_000
-_ENV = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 @dataclass
@@ -36,31 +35,23 @@ class ConfigDocument:
     path: str
     data: YamlMap | None
     digest: str = ""
-    """sha256 of the file's bytes and of the environment values it used."""
+    """sha256 of the file's bytes and of the environment values it used
+    (final once ``check_document`` has run)."""
+    substitutes: bool = False
+    """Whether the text has a ``${`` at all (else substitution is skipped)."""
     env_values: dict[Source, str] = field(default_factory=dict)
     """Values that were one ``${env:NAME}`` and nothing else, by place -> NAME
     (a saved plan keeps the name of a sensitive value, not the value)."""
 
 
 def read_document(path: Path, problems: list[ConfigProblem]) -> ConfigDocument:
+    """Read and parse one file; substitution and the schema check follow in
+    ``check_document``, once every file's ``variables:`` is known."""
     name = str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            problems.append(
-                ConfigProblem(
-                    name,
-                    1,
-                    1,
-                    f"file is {size / 1e6:.1f} MB; "
-                    f"konvsync reads config files up to "
-                    f"{MAX_FILE_BYTES // (1024 * 1024)} MB",
-                )
-            )
-            return ConfigDocument(name, None)
-        raw = path.read_bytes()
-    except OSError as exc:
-        problems.append(ConfigProblem(name, 1, 1, f"cannot read file: {exc.strerror}"))
+        raw = read_bounded(path, MAX_FILE_BYTES)
+    except UnreadableFile as exc:
+        problems.append(ConfigProblem(name, 1, 1, str(exc)))
         return ConfigDocument(name, None)
     try:
         text = raw.decode("utf-8")
@@ -78,8 +69,9 @@ def read_document(path: Path, problems: list[ConfigProblem]) -> ConfigDocument:
         problems.append(exc.problem)
         return ConfigDocument(name, None)
     data = loaded.data
+    digest = hashlib.sha256(raw).hexdigest()
     if data is None:
-        return ConfigDocument(name, empty_map(name))
+        return ConfigDocument(name, empty_map(name), digest)
     if not isinstance(data, YamlMap):
         problems.append(
             ConfigProblem(
@@ -98,17 +90,27 @@ def read_document(path: Path, problems: list[ConfigProblem]) -> ConfigDocument:
             )
         )
         return ConfigDocument(name, None)
-    env_used: dict[str, str | None] = {}
-    env_values: dict[Source, str] = {}
-    if "${env:" in text:
-        _substitute_env(data, problems, set(), env_used, env_values)
-    _schema_problems(data, name, problems)
+    return ConfigDocument(name, data, digest, "${" in text)
+
+
+def check_document(
+    document: ConfigDocument, variables: frozenset[str], problems: list[ConfigProblem]
+) -> None:
+    """Substitute the allowed ``variables`` and check the JSON Schema."""
+    data = document.data
+    if data is None:
+        return
+    substitution = Substitution(variables, problems)
+    if document.substitutes:
+        substitution.apply(data)
+    _schema_problems(data, document.path, problems)
     # A document with schema problems still takes part in the duplicate and
     # reference checks, so that one run reports everything; those checks skip
     # what they cannot read.
-    digest = hashlib.sha256(raw)
-    digest.update(json.dumps(env_used, sort_keys=True).encode())
-    return ConfigDocument(name, data, digest.hexdigest(), env_values)
+    digest = hashlib.sha256(document.digest.encode())
+    digest.update(json.dumps(substitution.used, sort_keys=True).encode())
+    document.digest = digest.hexdigest()
+    document.env_values = substitution.whole
 
 
 def _expanded_size(value: Any, seen: dict[int, int]) -> int:
@@ -124,63 +126,13 @@ def _expanded_size(value: Any, seen: dict[int, int]) -> int:
     return 1
 
 
-def _substitute_env(
-    value: Any,
-    problems: list[ConfigProblem],
-    done: set[int],
-    used: dict[str, str | None],
-    whole: dict[Source, str],
-) -> None:
-    if id(value) in done:
-        return
-    done.add(id(value))
-    if isinstance(value, YamlMap):
-        for key, item in value.items():
-            if isinstance(item, str):
-                where = value.value_source(key)
-                value[key] = _expand(item, where, problems, used)
-                _note_whole(item, where, whole)
-            else:
-                _substitute_env(item, problems, done, used, whole)
-    elif isinstance(value, YamlList):
-        for index, item in enumerate(value):
-            if isinstance(item, str):
-                where = value.item_source(index)
-                value[index] = _expand(item, where, problems, used)
-                _note_whole(item, where, whole)
-            else:
-                _substitute_env(item, problems, done, used, whole)
-
-
-def _note_whole(text: str, where: Source, whole: dict[Source, str]) -> None:
-    match = _ENV.fullmatch(text.strip())
-    if match is not None and match.group(2) is None:
-        whole[where] = match.group(1)
-
-
-def _expand(
-    text: str, where: Source, problems: list[ConfigProblem], used: dict[str, str | None]
-) -> str:
-    if "${env:" not in text:
-        return text
-
-    def replace(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        value = os.environ.get(name)
-        used[name] = value
-        if value is not None:
-            return value
-        if default is not None:
-            return default
-        problems.append(
-            where.problem(
-                f"environment variable {name} is not set "
-                f"(write ${{env:{name}:-default}} for a default)",
-            )
-        )
-        return match.group(0)
-
-    return _ENV.sub(replace, text)
+def schema_problem(data: dict[str, Any]) -> str | None:
+    """The first way ``data`` breaks the config schema, or None if it fits."""
+    try:
+        _fast_validator()(data)
+    except fastjsonschema.JsonSchemaException as exc:
+        return str(exc)
+    return None
 
 
 @cache
@@ -235,19 +187,29 @@ def _message(error: ValidationError) -> str:
             f"{reference} is a reference kind: read from the portal, never written, so it "
             "cannot be listed, pruned, protected or ignored (refer to its slugs in a group)"
         )
+    if error.absolute_path and error.absolute_path[0] == "variables":
+        if error.validator == "not":
+            return (
+                f"{error.instance!r}: KONVERT_* and KONVSYNC_* variables hold credentials and "
+                "konvsync's settings and are never substituted"
+            )
+        if error.validator == "pattern":
+            return f"{_short(error.instance)} is not a variable name (letters, digits and _)"
     if error.validator == "additionalProperties":
         return error.message.replace("Additional properties are not allowed", "unknown key")
     if error.validator == "const" and error.absolute_path and error.absolute_path[0] == "konvsync":
-        return f"unknown format version {error.instance!r}; this release reads konvsync: 1"
+        return f"unknown format version {_short(error.instance)}; this release reads konvsync: 1"
     if error.validator in ("enum", "anyOf") and isinstance(error.instance, str | int | float):
         allowed = _allowed(error)
         if allowed:
-            return f"{error.instance!r} is not one of {', '.join(map(str, allowed))}"
+            return f"{_short(error.instance)} is not one of {', '.join(map(str, allowed))}"
     if error.validator == "type" and isinstance(error.instance, bool):
         return (
             f"{error.message} (YAML reads unquoted yes/no/on/off/true/false as booleans: "
             "quote the value)"
         )
+    if len(error.message) > _LONGEST_MESSAGE:
+        return error.message.replace(repr(error.instance), _short(error.instance), 1)
     return error.message
 
 
@@ -256,11 +218,20 @@ def _reference_kind(error: ValidationError) -> str | None:
     from konvsync.kinds import REFERENCE_KINDS
 
     names = {k.name for k in REFERENCE_KINDS}
-    if error.validator == "enum" and error.instance in names:
+    if error.validator == "enum" and isinstance(error.instance, str) and error.instance in names:
         return str(error.instance)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         return next((str(key) for key in error.instance if key in names), None)
     return None
+
+
+_LONGEST_MESSAGE = 300
+
+
+def _short(value: Any) -> str:
+    """``repr(value)``, cut short: a message names a value, it does not copy it."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text):,} characters)"
 
 
 def _allowed(error: ValidationError) -> list[Any]:

@@ -8,10 +8,11 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from konvsync.config.documents import ConfigDocument, read_document
+from konvsync.config.documents import ConfigDocument, check_document, read_document
 from konvsync.config.model import DesiredObject, DesiredState, Policy, Source
 from konvsync.config.paths import discover
 from konvsync.config.rules import check_kind_rules
+from konvsync.config.substitution import declared_variables
 from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.custom_values import value_fits
 from konvsync.errors import ConfigInvalid, ConfigProblem
@@ -40,6 +41,10 @@ def load_config(path: str, allow_external_refs: bool = False) -> DesiredState:
 def _load(path: str, allow_external_refs: bool) -> DesiredState:
     problems: list[ConfigProblem] = []
     documents = [read_document(p, problems) for p in discover(path)]
+    # variables: in any file apply to the whole config.
+    variables = declared_variables([d.data for d in documents if d.data is not None])
+    for document in documents:
+        check_document(document, variables, problems)
     merged = _merge(documents, problems)
     unreadable = any(d.data is None for d in documents)
     state = _build(merged, [d.path for d in documents], problems, unreadable)
@@ -179,7 +184,7 @@ def _policy(data: dict[str, Any]) -> Policy:
     prune = data.get("prune")
     percent = data.get("max_delete_percent", 25)
     return Policy(
-        prune=frozenset(k for k in prune if k in KINDS_BY_NAME)
+        prune=frozenset(k for k in prune if isinstance(k, str) and k in KINDS_BY_NAME)
         if isinstance(prune, list)
         else frozenset(),
         protect=per_kind("protect"),
@@ -239,9 +244,15 @@ def _check_custom_fields(
                 continue
             text = ("true" if value else "false") if isinstance(value, bool) else str(value)
             ftype = definition.data.get("type", "TEXT")
-            options = definition.data.get("options") or []
+            listed = definition.data.get("options")
+            # Options that are not strings are the schema check's to report.
+            options = [o for o in listed if isinstance(o, str)] if isinstance(listed, list) else []
             if not value_fits(text, ftype, options):
-                expected = f"one of {', '.join(options)}" if ftype == "SELECT" else ftype
+                expected = (
+                    f"one of {', '.join(options) or 'its options (it has none)'}"
+                    if ftype == "SELECT"
+                    else ftype
+                )
                 problems.append(
                     where.problem(
                         f"account {account.key!r}: custom field {key!r} value {value!r} "

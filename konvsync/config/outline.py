@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from konvsync.config.paths import discover
+from konvsync.config.paths import UnreadableFile, discover, read_bounded
 from konvsync.errors import KonvsyncError
 from konvsync.kinds import KINDS, KINDS_BY_NAME
 
@@ -76,10 +76,8 @@ def outline_config(path: str) -> ConfigOutline | None:
 
 def _read(file: Path) -> str | None:
     try:
-        if file.stat().st_size > MAX_OUTLINE_BYTES:
-            return None
-        return file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        return read_bounded(file, MAX_OUTLINE_BYTES).decode("utf-8")
+    except (UnreadableFile, UnicodeDecodeError):
         return None
 
 

@@ -10,6 +10,7 @@ PyYAML's generic constructor on large files.
 
 from __future__ import annotations
 
+import math
 from array import array
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,10 @@ _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 _MERGE = "tag:yaml.org,2002:merge"
+_INT = "tag:yaml.org,2002:int"
+MAX_NUMBER_CHARACTERS = 100
+"""Longer integers are refused before Python converts them (it refuses
+4,300 digits and takes quadratic time below that)."""
 _SAFE_SCALARS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "binary")
 )
@@ -104,6 +109,10 @@ def _pack(event: yaml.Event) -> int:
     if mark is None:
         return 1 << _COLUMN_BITS | 1
     return (mark.line + 1) << _COLUMN_BITS | min(mark.column + 1, (1 << _COLUMN_BITS) - 1)
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= 20 else text[:20] + "..."
 
 
 def _unpack(packed: int) -> Position:
@@ -201,8 +210,25 @@ class _Builder:
             return event.value
         if tag not in _SAFE_SCALARS:
             raise self.problem(event, f"unsupported YAML tag {tag}")
+        if tag == _INT and len(event.value) > MAX_NUMBER_CHARACTERS:
+            raise self.problem(
+                event,
+                f"number with {len(event.value):,} characters; konvsync reads numbers of at "
+                f"most {MAX_NUMBER_CHARACTERS} (quote it if it is text)",
+            )
         node = yaml.ScalarNode(tag, event.value, style=event.style)
-        return self.loader.construct_object(node)
+        try:
+            value = self.loader.construct_object(node)
+        except (ValueError, LookupError, TypeError, ArithmeticError) as exc:
+            # a tag that does not fit the text: !!int word, !!bool maybe, !!float ""
+            raise self.problem(event, f"invalid {tag.rsplit(':', 1)[-1]} value") from exc
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.problem(
+                event,
+                f"{_shortened(event.value)} is not a finite number; konvsync reads no NaN or "
+                "infinity (quote it if it is text)",
+            )
+        return value
 
     def _check_collection_tag(self, event: yaml.CollectionStartEvent, expected: str) -> None:
         if event.tag not in (None, "!", expected):

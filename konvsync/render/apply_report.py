@@ -10,7 +10,7 @@ from typing import Any
 from konvsync import __version__
 from konvsync.apply import ApplyReport
 from konvsync.plan.changes import Create, Plan
-from konvsync.redact import redact
+from konvsync.redact import printable, redact
 
 REPORT_FORMAT_VERSION = "1"
 MAX_LISTED = 100
@@ -49,8 +49,8 @@ def render_apply_report(report: ApplyReport, interrupted_by: str | None = None) 
     for result in problems[:MAX_LISTED]:
         # A portal's error text may quote what was sent: secrets are masked.
         lines.append(
-            f"  {result.status}: {result.change.address} ({result.change.action}): "
-            f"{redact(result.message or '')}"
+            f"  {result.status}: {printable(result.change.address)} ({result.change.action}): "
+            f"{printable(redact(result.message or ''))}"
         )
     if len(problems) > MAX_LISTED:
         lines.append(

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from konvsync.plan.changes import Plan
+from konvsync.redact import printable_json
 
 
 def render_json(plan: Plan) -> str:
-    return json.dumps(plan.data, indent=2, ensure_ascii=False, default=str)
+    return printable_json(json.dumps(plan.data, indent=2, ensure_ascii=False, default=str))

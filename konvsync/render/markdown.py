@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from konvsync.plan.changes import Change, Delete, Plan, Update
 from konvsync.plan.sensitive import masked
+from konvsync.redact import printable
 from konvsync.render.values import NO_CHANGES, refused_note, show, summary_line
 
 MAX_COMMENT = 65_536
@@ -14,11 +15,11 @@ _ORDER = {"delete": 0, "update": 1, "create": 2}
 
 
 def render_markdown(plan: Plan, limit: int = MAX_COMMENT) -> str:
-    head = [f"### konvsync plan for `{plan.endpoint}`", ""]
+    head = [f"### konvsync plan for `{_escape(printable(plan.endpoint))}`", ""]
     if plan.refused is not None:
         head += [
             "> [!CAUTION]",
-            f"> **Refused:** {_escape(plan.refused.reason)}",
+            f"> **Refused:** {_escape(printable(plan.refused.reason))}",
             ">",
             f"> {refused_note(plan)}",
             "",
@@ -43,7 +44,7 @@ def render_markdown(plan: Plan, limit: int = MAX_COMMENT) -> str:
         head.append(f"| {kind_name} | {counts['create']} | {counts['update']} | {destroy} |")
     head.append("")
     for warning in plan.warnings:
-        head.append(f"> [!WARNING]\n> {_escape(warning)}")
+        head.append(f"> [!WARNING]\n> {_escape(printable(warning))}")
         head.append("")
     out = "\n".join(head)
     budget = limit - _RESERVE
@@ -83,7 +84,7 @@ def _line(change: Change) -> str:
         text += "  " + "; ".join(parts)
     if change.note:
         text += f"  ({change.note})"
-    return _escape(text).replace("\n", " ") + "\n"
+    return _escape(printable(text)) + "\n"
 
 
 def _escape(text: str) -> str:

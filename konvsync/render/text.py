@@ -11,6 +11,7 @@ import click
 from konvsync.kinds import kind
 from konvsync.plan.changes import Change, Delete, Plan, Update
 from konvsync.plan.sensitive import masked
+from konvsync.redact import printable
 from konvsync.render.values import NO_CHANGES, action_label, refused_note, show, summary_line
 
 _COLORS = {"+": "green", "~": "yellow", "-": "red"}
@@ -33,7 +34,7 @@ def render_text(plan: Plan, color: bool = False) -> str:
     for warning in plan.warnings:
         lines.append(
             ("Warning: " if not color else click.style("Warning: ", fg="yellow", bold=True))
-            + warning
+            + printable(warning)
         )
     if plan.warnings:
         lines.append("")
@@ -46,22 +47,23 @@ def _block(change: Change, paint: Callable[[str, str], str] | None) -> list[str]
     built without a call per line, as a 10,000-object plan has 100,000)."""
     change = masked(change)
     symbol = change.symbol
-    header = f"  # {change.address} will be {action_label(change.action)}"
+    header = f"  # {printable(change.address)} will be {action_label(change.action)}"
     if change.note:
-        header += f" ({change.note})"
+        header += f" ({printable(change.note)})"
     lines = [header, f"  {symbol} {_label(change.kind)} {show(change.key)} {{"]
     if isinstance(change, Update):
-        width = max(len(f.path) for f in change.fields) if change.fields else 0
+        paths = [printable(f.path) for f in change.fields]
+        width = max(map(len, paths)) if paths else 0
         lines += [
-            f"      ~ {f.path.ljust(width)} = {show(f.before)} -> {show(f.after)}"
-            for f in change.fields
+            f"      ~ {path.ljust(width)} = {show(f.before)} -> {show(f.after)}"
+            for path, f in zip(paths, change.fields, strict=True)
         ]
     else:
         deleting = isinstance(change, Delete)
         values = (change.before if deleting else change.after) or {}
         width = max((len(name) for name in values), default=0)
         lines += [
-            f"      {symbol} {name.ljust(width)} = {show(value)}"
+            f"      {symbol} {printable(name).ljust(width)} = {show(value)}"
             for name, value in values.items()
             if value is not None or deleting
         ]

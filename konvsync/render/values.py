@@ -1,4 +1,5 @@
-"""Rendering one value the same way in every human-readable format."""
+"""Rendering one value the same way in every human-readable format, with
+control characters escaped (values come from the portal)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ if TYPE_CHECKING:
     from konvsync.plan.changes import Plan
 
 from konvsync.plan.sensitive import SENSITIVE
+from konvsync.redact import printable
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 """One encoder for every value (``json.dumps`` with options builds a new one per call)."""
@@ -22,10 +24,10 @@ def show(value: Any) -> str:
     if value is None:
         return "null"
     if type(value) is str:
-        return _ENCODE_STR(value)
+        return printable(_ENCODE_STR(value))
     if value is SENSITIVE:
         return str(value)
-    return _ENCODE(value)
+    return printable(_ENCODE(value))
 
 
 def action_label(action: str) -> str:

@@ -65,7 +65,7 @@ def test_wrong_secret_is_an_auth_error_without_the_secret(sandbox: RunningSandbo
 
 
 def test_token_is_renewed_before_it_expires(sandbox_factory: SandboxFactory) -> None:
-    sandbox = sandbox_factory(token_ttl=62)  # renewed 60 s early: after 2 s
+    sandbox = sandbox_factory(token_ttl=3)  # renewed 1 s early (the floor): after 2 s
 
     async def twice(client: PortalClient) -> None:
         await viewer(client)

@@ -31,7 +31,8 @@ inviteLinks:
     allowedEmailDomains: [acme.example]
     groups: [dealers]
     redirectPath: /lms
-{more}"""
+{more}variables: [DEALER_CODE]
+"""
 
 
 def run(sandbox: RunningSandbox, *args: str, env: dict[str, str] | None = None) -> CliRun:
@@ -229,6 +230,7 @@ def test_every_contract_rule_the_config_can_break_is_a_validate_error(
           - {title: First open, access: OPEN}
           - {title: Second open, access: OPEN, expiresAt: 2099-01-01}
           - {title: Odd date, access: CODE, code: "${env:X:-x}", expiresAt: 2027-06-31}
+        variables: [X]
         """)
     result = invoke(["validate", str(config)])
     assert result.exit_code == 1

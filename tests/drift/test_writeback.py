@@ -30,6 +30,7 @@ def test_substituted_field_is_reported_and_left_as_is(
         tmp_path,
         """\
 konvsync: 1
+variables: [JANE_TITLE]
 users:
   - email: jane@acme.example
     firstName: Jane

@@ -1,0 +1,164 @@
+"""Credentials and tokens at the edges: short-lived tokens are reused, a
+token endpoint's error text and a broken credentials file never show the
+secret, and the sandbox is not served to the network on its published secret."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from konvsync.api.auth import renew_margin
+from tests.conftest import KEY, SECRET, SandboxFactory, invoke
+
+EVERY_KIND = """\
+konvsync: 1
+groups: [{externalId: g, name: G}]
+accountFields: [{key: f, label: F, type: TEXT}]
+accounts: [{externalId: a, name: A, locations: [{name: HQ}]}]
+users: [{email: u@x.example, firstName: U, lastName: V}]
+"""
+
+
+@pytest.mark.parametrize("lifetime", [60, 5])
+def test_short_lived_tokens_are_reused_not_fetched_per_request(
+    sandbox_factory: SandboxFactory, write_config: Callable[..., Path], lifetime: int
+) -> None:
+    sandbox = sandbox_factory(token_ttl=lifetime)
+    config = write_config(EVERY_KIND)
+    result = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 0, result.output
+    requests = sandbox.state.requests
+    assert requests["/api"] >= 8
+    assert requests["/oauth/token"] == 1
+    assert sandbox.state.authority.tokens_issued == 1
+
+
+def test_renew_margin_is_a_share_of_short_lifetimes_with_a_floor() -> None:
+    assert renew_margin(21600) == 60
+    assert renew_margin(120) == pytest.approx(12)
+    assert renew_margin(60) == pytest.approx(6)
+    assert renew_margin(5) == 1
+    assert renew_margin(1) == 0.5
+
+
+class _EchoingTokenEndpoint(BaseHTTPRequestHandler):
+    """A broken token endpoint that echoes what it was sent in its error."""
+
+    def do_POST(self) -> None:
+        header = self.headers.get("Authorization", "")
+        encoded = header.removeprefix("Basic ")
+        decoded = base64.b64decode(encoded).decode()
+        key, _, secret = decoded.partition(":")
+        body = {
+            "error": f"invalid_request \x1b[2J{header}",
+            "error_description": (
+                f"got {decoded} / {base64.b64encode(secret.encode()).decode()} / "
+                f"{base64.urlsafe_b64encode(key.encode()).decode().rstrip('=')} / {secret}"
+            ),
+        }
+        payload = json.dumps(body).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def echoing_endpoint() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoingTokenEndpoint)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_token_endpoint_error_text_is_shown_without_any_form_of_the_credentials(
+    echoing_endpoint: str, write_config: Callable[..., Path]
+) -> None:
+    config = write_config("konvsync: 1\ngroups: []\n")
+    result = invoke(["--endpoint", echoing_endpoint, "plan", str(config), "--traceback"])
+    assert result.exit_code == 1
+    assert "token request failed with HTTP 400 (invalid_request \\x1b[2JBasic ***" in result.stderr
+    basic = base64.b64encode(f"{KEY}:{SECRET}".encode()).decode()
+    for form in (SECRET, basic, basic.rstrip("="), base64.b64encode(SECRET.encode()).decode()):
+        assert form not in result.output
+    assert base64.urlsafe_b64encode(KEY.encode()).decode().rstrip("=") not in result.output
+    assert "\x1b" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "line"),
+    [
+        ("creds.yaml", "api_key: k\napi_secret: {secret}\n  oops: [\n", ":3:"),
+        ("creds.yaml", "api_key: k\napi_secret: '{secret}\n", ":"),
+        ("creds.json", '{{"api_key": "k", "api_secret": "{secret}",}}', ":1:"),
+        ("creds.yaml", "api_key: k\napi_secret: !!python/object:os.system {secret}\n", ":2:"),
+    ],
+)
+def test_credentials_file_errors_never_quote_the_file(
+    tmp_path: Path, write_config: Callable[..., Path], name: str, text: str, line: str
+) -> None:
+    secret = "s3cr3t-line-of-the-credentials-file"
+    path = tmp_path / name
+    path.write_text(text.format(secret=secret))
+    path.chmod(0o600)
+    config = write_config("konvsync: 1\ngroups: []\n")
+    args = ["--credentials-file", str(path), "--endpoint", "https://portal.example", "--traceback"]
+    result = invoke([*args, "plan", str(config)])
+    assert result.exit_code == 1
+    assert f"Error: {path}{line}" in result.stderr and "not valid YAML or JSON" in result.stderr
+    assert secret not in result.output
+    assert "Traceback" in result.output  # --traceback printed the chain: it holds none of it
+
+
+def test_credentials_file_that_is_not_a_regular_file_is_refused(
+    tmp_path: Path, write_config: Callable[..., Path]
+) -> None:
+    import os
+
+    fifo = tmp_path / "creds.yaml"
+    os.mkfifo(fifo)
+    config = write_config("konvsync: 1\ngroups: []\n")
+    args = ["--credentials-file", str(fifo), "--endpoint", "https://portal.example"]
+    result = invoke([*args, "plan", str(config)])
+    assert result.exit_code == 1
+    assert "cannot read credentials file: not a regular file" in result.stderr
+
+
+@pytest.fixture
+def _sandbox_log_level() -> Iterator[None]:
+    """``konvsync sandbox`` turns its request log on; keep that to the test."""
+    logger = logging.getLogger("konvsync.sandbox")
+    level = logger.level
+    yield
+    logger.setLevel(level)
+
+
+@pytest.mark.usefixtures("_sandbox_log_level")
+def test_sandbox_refuses_the_network_with_the_published_secret() -> None:
+    refused = invoke(["sandbox", "--host", "0.0.0.0", "--db", ":memory:"])
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("Error: --host '0.0.0.0' is not a loopback address")
+    assert len(refused.stderr.strip().splitlines()) == 1
+    stated = invoke(["sandbox", "--host", "192.0.2.1", "--db", ":memory:", "--api-secret", SECRET])
+    assert stated.exit_code == 1 and "is not a loopback address" in stated.stderr
+    # A secret of one's own passes the check (192.0.2.1, a documentation
+    # address, then cannot be bound: nothing is served to any network).
+    own = invoke(
+        ["sandbox", "--host", "192.0.2.1", "--port", "0", "--db", ":memory:"],
+        env={"KONVSYNC_SANDBOX_API_SECRET": "a-secret-of-our-own-of-32-bytes!"},
+    )
+    assert own.exit_code == 1
+    assert "cannot listen on 192.0.2.1:0" in own.stderr

@@ -1,0 +1,42 @@
+"""Keys and values from the portal reach the terminal and the review page
+with their control characters escaped, in every human-readable format."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from konvsync.sandbox.server import RunningSandbox
+from tests.conftest import invoke
+
+EVIL_KEY = "evil\x1b]0;owned\x07\x1b[2J"
+EVIL_NAME = "name\x9b31m\u202egnp.exe\r\nPlan: 0 to add"
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
+def test_plan_escapes_control_characters_from_the_portal(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], fmt: str
+) -> None:
+    sandbox.store.create_group({"externalId": EVIL_KEY, "name": EVIL_NAME})
+    sandbox.store.create_group({"externalId": "kept", "name": EVIL_NAME})
+    config = write_config("""\
+        konvsync: 1
+        policy: {prune: [groups]}
+        groups: [{externalId: kept, name: Kept}]
+        """)
+    result = invoke(["--endpoint", sandbox.url, "plan", str(config), "--format", fmt])
+    assert result.exit_code == 0, result.output
+    for char in ("\x1b", "\x07", "\x9b", "\u202e", "\r"):
+        assert char not in result.output
+    if fmt == "json":
+        data = json.loads(result.stdout)
+        assert {change["key"] for change in data["changes"]} == {EVIL_KEY, "kept"}
+        return
+    assert "evil\\x1b]0;owned\\x07\\x1b[2J" in result.stdout
+    assert "\\x9b31m\\u202egnp.exe" in result.stdout
+    assert "\nPlan: 0 to add" not in result.stdout.replace("Plan: 0 to add, 1", "")
+    if fmt == "text":
+        assert "  # groups/evil\\x1b]0;owned\\x07\\x1b[2J will be destroyed" in result.stdout

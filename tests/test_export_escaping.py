@@ -1,0 +1,105 @@
+"""``export`` writes portal text so that applying the export means exactly that
+text: ``${`` is escaped, and values konvsync would reject become comments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from konvsync.sandbox.server import RunningSandbox
+from tests.conftest import SECRET, invoke
+
+TRAPS = ["${env:KONVERT_API_SECRET}", "$${env:HOME}", "a ${env:HOME:-x} b", "${x"]
+
+
+def test_export_then_apply_never_substitutes(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    store = sandbox.store
+    for index, name in enumerate(TRAPS):
+        store.create_group({"externalId": f"g{index}", "name": name})
+    store.create_group({"externalId": "${env:KONVERT_API_SECRET}", "name": "key trap"})
+    out = tmp_path / "exported"
+    exported = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
+    assert exported.exit_code == 0, exported.output
+    text = (out / "groups.yaml").read_text()
+    assert "$${env:KONVERT_API_SECRET}" in text and "$$${env:HOME}" in text
+
+    plan_file = tmp_path / "export.plan"
+    args = ["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"]
+    plan = invoke([*args, "--out", str(plan_file)])
+    assert plan.exit_code == 0, plan.output
+    assert "No changes." in plan.stdout
+
+    as_exported = invoke(["--endpoint", sandbox.url, "apply", str(out), "--auto-approve"])
+    assert as_exported.exit_code == 0 and "No changes." in as_exported.stdout
+
+    # Change one name in the YAML so that apply writes the group back: the
+    # escaped text goes to the portal as the literal it was.
+    edited = text.replace("name: key trap", "name: $${env:KONVERT_API_SECRET} again")
+    (out / "groups.yaml").write_text(edited)
+    applied = invoke(["--endpoint", sandbox.url, "apply", str(out), "--auto-approve"])
+    assert applied.exit_code == 0, applied.output
+    names = {g["externalId"]: g["name"] for g in store.page("groups", 100, None)["nodes"]}
+    assert names["${env:KONVERT_API_SECRET}"] == "${env:KONVERT_API_SECRET} again"
+    assert [names[f"g{index}"] for index in range(len(TRAPS))] == TRAPS
+    outputs = (exported.output, plan.output, as_exported.output, applied.output, text)
+    for output in (*outputs, plan_file.read_text()):
+        assert SECRET not in output
+    assert all(SECRET not in name for name in names.values())
+
+
+def test_values_konvsync_rejects_are_exported_as_comments(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    store = sandbox.store
+    store.create_user(
+        {"email": "space@example.com ", "firstName": "S", "lastName": "P"},
+        send_welcome_email=False,
+    )
+    store.create_user(
+        {"email": "fine@example.com", "firstName": "F", "lastName": "\x1b[31mred"},
+        send_welcome_email=False,
+    )
+    keyless = store.create_group({"name": "Keyless"})
+    store.create_user(
+        {"email": "esc\x1b[2J@x.example", "firstName": "E", "lastName": "S"}
+        | {"groupIds": [keyless["id"]]},
+        send_welcome_email=False,
+    )
+    out = tmp_path / "exported"
+    result = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Warning: user esc\\x1b[2j@x.example: groups refers to group" in result.stderr
+    assert "Warning: user 'space@example.com ' holds a value konvsync would reject" in result.stderr
+    assert "Exported" in result.stderr and "2 users" in result.stderr
+    text = (out / "users.yaml").read_text()
+    assert "# user 'space@example.com ' is not valid konvsync YAML as it is" in text
+    emails = [u["email"] for u in yaml.safe_load(text)["users"]]
+    assert emails == ["esc\x1b[2J@x.example", "fine@example.com"]
+    assert "\x1b" not in result.output and "\x1b" not in text
+    assert invoke(["validate", str(out)]).exit_code == 0
+    plan = invoke(["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"])
+    assert plan.exit_code == 0, plan.output
+
+
+def test_an_account_field_konvsync_rejects_takes_its_values_along(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    store = sandbox.store
+    store.create_account_field({"key": "bad key", "label": "Bad", "type": "TEXT"})
+    store.create_account_field({"key": "tier", "label": "Tier", "type": "TEXT"})
+    store.create_account(
+        {
+            "externalId": "acme",
+            "name": "ACME",
+            "customFields": [{"key": "bad key", "value": "x"}, {"key": "tier", "value": "gold"}],
+        }
+    )
+    out = tmp_path / "exported"
+    result = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "account field 'bad key' holds a value konvsync would reject" in result.stderr
+    assert "account 'acme': account field 'bad key' is written as a comment" in result.stderr
+    accounts = yaml.safe_load((out / "accounts.yaml").read_text())["accounts"]
+    assert accounts[0]["customFields"] == {"tier": "gold"}
+    assert invoke(["validate", str(out)]).exit_code == 0
