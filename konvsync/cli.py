@@ -271,10 +271,10 @@ def _config_endpoint(config_path: str | None) -> str | None:
 # -------------------------------------------------------------- plan/apply
 
 
-def _plan_options(targets: tuple[str, ...], allow_mass_delete: bool) -> Any:
+def _plan_options(targets: tuple[str, ...], allow_mass_delete: bool, rails: dict[str, Any]) -> Any:
     from konvsync.plan.planner import PlanOptions
 
-    return PlanOptions(targets=targets, allow_mass_delete=allow_mass_delete)
+    return PlanOptions(targets=targets, allow_mass_delete=allow_mass_delete, **rails)
 
 
 _target_option = click.option(
@@ -289,6 +289,26 @@ _mass_delete_option = click.option(
     is_flag=True,
     help="Accept deleting more than policy.max_delete_percent of a kind.",
 )
+
+
+def _rail_options(command: Any) -> Any:
+    """--allow-welcome-emails N and --allow-mass-update (policy rails)."""
+    command = click.option(
+        "--allow-mass-update",
+        is_flag=True,
+        help="Accept updating more than policy.max_update_percent of a kind.",
+    )(command)
+    return click.option(
+        "--allow-welcome-emails",
+        type=click.IntRange(0),
+        default=0,
+        metavar="N",
+        help="Accept up to N welcome e-mails, over policy.max_welcome_emails (default 50).",
+    )(command)
+
+
+def _rails(allow_welcome_emails: int, allow_mass_update: bool) -> dict[str, Any]:
+    return {"allow_welcome_emails": allow_welcome_emails, "allow_mass_update": allow_mass_update}
 
 
 @cli.command()
@@ -315,6 +335,7 @@ _mass_delete_option = click.option(
 )
 @_target_option
 @_mass_delete_option
+@_rail_options
 @click.pass_obj
 def plan(
     options: GlobalOptions,
@@ -324,6 +345,8 @@ def plan(
     detailed_exitcode: bool,
     targets: tuple[str, ...],
     allow_mass_delete: bool,
+    allow_welcome_emails: int,
+    allow_mass_update: bool,
 ) -> int:
     """Read the portal and show what apply would change to match PATH.
 
@@ -337,7 +360,7 @@ def plan(
     outcome = plan_config(
         path,
         options.connection,
-        _plan_options(targets, allow_mass_delete),
+        _plan_options(targets, allow_mass_delete, _rails(allow_welcome_emails, allow_mass_update)),
         out_file,
         on_page=progress.page,
     )
@@ -379,6 +402,7 @@ def plan(
 )
 @_target_option
 @_mass_delete_option
+@_rail_options
 @click.pass_obj
 def apply(
     options: GlobalOptions,
@@ -389,6 +413,8 @@ def apply(
     no_verify: bool,
     targets: tuple[str, ...],
     allow_mass_delete: bool,
+    allow_welcome_emails: int,
+    allow_mass_update: bool,
 ) -> int:
     """Make the portal match PATH (a config), or apply a saved PLANFILE.
 
@@ -431,7 +457,7 @@ def apply(
     result = apply_path(
         path,
         options.connection,
-        _plan_options(targets, allow_mass_delete),
+        _plan_options(targets, allow_mass_delete, _rails(allow_welcome_emails, allow_mass_update)),
         ApplyOptions(batch_size=batch_size, parallelism=parallelism, verify=not no_verify),
         confirm,
         on_page=progress.page,

@@ -235,6 +235,7 @@ def _apply_saved(
     progress: Progress | None,
 ) -> ApplyResult:
     from konvsync.plan.planfile import check_fresh, read_planfile
+    from konvsync.plan.renames import renamed_view, renames_in
 
     saved = read_planfile(path)
     with portal_target(connection, saved.endpoint) as target:
@@ -243,7 +244,7 @@ def _apply_saved(
             async with target.client() as client:
                 return await read_remote(client, saved.read_kinds, on_page)
 
-        remote = aio.run(reread())
+        remote = renamed_view(aio.run(reread()), renames_in(saved.plan.changes))
         check_fresh(saved, target.endpoint.name, remote)
         if not saved.plan.has_changes:
             return ApplyResult(saved.plan, None)

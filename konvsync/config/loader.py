@@ -11,6 +11,7 @@ from typing import Any
 from konvsync.config.documents import ConfigDocument, read_document
 from konvsync.config.model import DesiredObject, DesiredState, Policy, Source
 from konvsync.config.paths import discover
+from konvsync.config.renames import check_renames
 from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.custom_values import value_fits
 from konvsync.errors import ConfigInvalid, ConfigProblem
@@ -43,6 +44,7 @@ def _load(path: str, allow_external_refs: bool) -> DesiredState:
     unreadable = any(d.data is None for d in documents)
     state = _build(merged, [d.path for d in documents], problems, unreadable)
     _check_references(state, allow_external_refs, problems)
+    check_renames(state, problems)
     if problems:
         raise ConfigInvalid(problems)
     return state
@@ -183,7 +185,13 @@ def _policy(data: dict[str, Any]) -> Policy:
         ignore_changes=per_kind("ignore_changes"),
         max_delete_percent=float(percent) if isinstance(percent, int | float) else 25.0,
         send_welcome_email=data.get("send_welcome_email", True) is not False,
+        max_welcome_emails=_number(data.get("max_welcome_emails"), 50),
+        max_update_percent=_number(data.get("max_update_percent"), None),
     )
+
+
+def _number(value: Any, default: Any) -> Any:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else default
 
 
 def _check_references(

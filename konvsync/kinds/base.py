@@ -34,6 +34,8 @@ class Field:
     """Name in the mutation input when it differs (``userGroups`` -> ``userGroupIds``)."""
     lowercase: bool = False
     """Compared case-insensitively (e-mail addresses)."""
+    keys_ref: str | None = None
+    """Kind whose natural keys are this map's keys (``customFields``)."""
 
     @property
     def input_key(self) -> str:
@@ -56,6 +58,9 @@ class Kind:
     """Kind that holds this one (locations live inside accounts)."""
     read_via: str | None = None
     """Kind whose read query also returns this one."""
+    rename_field: str | None = None
+    """Config-only field naming the keys the object had before (``renamedFrom``
+    or the list ``previousEmails``): a key change becomes an update in place."""
 
     # ------------------------------------------------------------- metadata
 

@@ -15,10 +15,18 @@ from konvsync.config.model import DesiredObject, DesiredState
 from konvsync.errors import ConfigInvalid, ConfigProblem, UsageError
 from konvsync.kinds import KINDS, KINDS_BY_NAME, Reference, kind, references
 from konvsync.kinds.locations import split_location_key
-from konvsync.plan.changes import Change, Create, Delete, Plan
+from konvsync.plan.changes import Change, Create, Delete, Plan, Update
 from konvsync.plan.diff import diff_state
+from konvsync.plan.field_checks import check_custom_fields, needs_portal_fields
 from konvsync.plan.remote import RemoteState, RemoteStateBuilder
-from konvsync.plan.safety import check_mass_delete, check_portal, welcome_emails
+from konvsync.plan.renames import find_renames, renamed_view, renames_in
+from konvsync.plan.safety import (
+    check_mass_delete,
+    check_mass_update,
+    check_portal,
+    check_welcome_emails,
+    welcome_emails,
+)
 
 ProgressCallback = Callable[[str, int], None]
 
@@ -27,6 +35,9 @@ ProgressCallback = Callable[[str, int], None]
 class PlanOptions:
     targets: tuple[str, ...] = ()
     allow_mass_delete: bool = False
+    allow_mass_update: bool = False
+    allow_welcome_emails: int = 0
+    """--allow-welcome-emails N: accept up to N welcome e-mails over the policy's limit."""
 
 
 @dataclass
@@ -39,7 +50,10 @@ class PlanOutcome:
 def kinds_to_read(desired: DesiredState) -> list[str]:
     """Kinds the config names or prunes, the kinds they reference, and the
     kinds that carry them (locations come with accounts)."""
-    return needed_kinds(set(desired.objects) | set(desired.policy.prune))
+    named = set(desired.objects) | set(desired.policy.prune)
+    if needs_portal_fields(desired):
+        named.add("accountFields")  # to check values against the portal's definitions
+    return needed_kinds(named)
 
 
 def needed_kinds(named: Iterable[str]) -> list[str]:
@@ -147,24 +161,30 @@ def plan_against(
     """The plan from the config and the portal as read (``targets``: the
     parsed ``options.targets``)."""
     check_portal(desired, remote)
-    check_references(desired, remote)
-    changes = diff_state(desired, remote)
+    view = renamed_view(remote, find_renames(desired, remote))
+    check_references(desired, view)
+    check_custom_fields(desired, view)
+    changes = diff_state(desired, view)
     warnings: list[str] = []
     if targets:
         changes = select_targets(changes, targets)
+        # The view apply works on holds the renames this plan makes, no others.
+        view = renamed_view(remote, renames_in(changes))
         warnings.append(
             "--target limits this plan to part of the configuration; the rest "
             "may still differ (use it for exceptional cases, as in Terraform)"
         )
-    check_mass_delete(changes, desired, remote, options.allow_mass_delete)
+    check_mass_delete(changes, desired, view, options.allow_mass_delete)
+    check_mass_update(changes, desired, view, options.allow_mass_update)
     emails = welcome_emails(changes, desired)
+    check_welcome_emails(emails, desired, options.allow_welcome_emails)
     if emails:
         warnings.append(
             f"{emails} new user(s) will receive a welcome e-mail "
             "(policy.send_welcome_email: false turns this off)"
         )
     plan = Plan(changes, endpoint_name, remote.portal_name, warnings, emails)
-    return PlanOutcome(plan, remote, read_kind_names)
+    return PlanOutcome(plan, view, read_kind_names)
 
 
 def remote_digests(changes: list[Change], remote: RemoteState) -> dict[str, str | None]:
@@ -260,9 +280,24 @@ def select_targets(changes: list[Change], targets: list[tuple[str, str | None]])
         change = by_address[pending.pop()]
         if isinstance(change, Delete) or change.after is None:
             continue
-        for ref in references(kind(change.kind), change.after):
-            dependency = by_address.get(ref.address)
-            if isinstance(dependency, Create) and ref.address not in selected:
-                selected.add(ref.address)
-                pending.append(ref.address)
+        for address in _dependencies(change):
+            dependency = by_address.get(address)
+            needed = isinstance(dependency, Create) or (
+                isinstance(dependency, Update) and dependency.renamed_from is not None
+            )
+            if needed and address not in selected:
+                selected.add(address)
+                pending.append(address)
     return [c for c in changes if c.address in selected]
+
+
+def _dependencies(change: Change) -> Iterator[str]:
+    """Addresses of the objects ``change`` refers to, custom field names included."""
+    k = kind(change.kind)
+    after = change.after or {}
+    for ref in references(k, after):
+        yield ref.address
+    for f in k.fields:
+        value = after.get(f.name)
+        if f.keys_ref is not None and isinstance(value, dict):
+            yield from (f"{f.keys_ref}/{name}" for name in value)

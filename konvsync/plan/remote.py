@@ -24,6 +24,9 @@ class RemoteObject:
     data: dict[str, Any]
     written_key: str | None = None
     """The key as the server spells it (e-mails keep their case)."""
+    renamed_from: str | None = None
+    """Set in a renamed view (``plan.renames``): the key the portal has now,
+    while ``key`` is the configured one the object is renamed to."""
 
     @property
     def digest(self) -> str:

@@ -44,7 +44,12 @@ def _block(change: Change, paint: Callable[[str, str], str] | None) -> list[str]
     header = f"  # {change.address} will be {action_label(change.action)}"
     if change.note:
         header += f" ({change.note})"
-    lines = [header, f"  {symbol} {_label(change.kind)} {show(change.key)} {{"]
+    was = (
+        f" (was {show(change.renamed_from)})"
+        if isinstance(change, Update) and change.renamed_from is not None
+        else ""
+    )
+    lines = [header, f"  {symbol} {_label(change.kind)} {show(change.key)}{was} {{"]
     if isinstance(change, Update):
         width = max(len(f.path) for f in change.fields) if change.fields else 0
         lines += [
