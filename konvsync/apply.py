@@ -30,6 +30,8 @@ from konvsync.plan.changes import Change, Create, Delete, FieldChange, Plan, Upd
 from konvsync.plan.remote import RemoteState
 
 MAX_AMBIGUOUS_ROUNDS = 5
+PERMANENT_CODES = frozenset({"BAD_USER_INPUT", "NOT_FOUND", "FORBIDDEN", "CONFLICT"})
+"""Error codes another run meets again: the config or the portal must change first."""
 Progress = Callable[[str, int, int], None]
 """(step label, done in step, total in step)"""
 
@@ -49,6 +51,13 @@ class ChangeResult:
     status: str
     """done, failed or skipped."""
     message: str | None = None
+    code: str | None = None
+    """The portal's error code of a failure (of the failure a skipped change depends on)."""
+
+    @property
+    def permanent(self) -> bool:
+        """Failed or skipped for a reason running apply again does not change."""
+        return self.code in PERMANENT_CODES
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,20 @@ class ApplyReport:
     def problems(self) -> list[ChangeResult]:
         return [r for r in self.results if r.status != "done"]
 
+    @property
+    def permanent_codes(self) -> list[str]:
+        return sorted({r.code for r in self.problems if r.permanent and r.code})
+
+    @property
+    def rerun_helps(self) -> bool:
+        """Whether running apply again may finish the job: something was
+        interrupted, or failed (or was skipped) for a transient reason."""
+        return (
+            self.interrupted
+            or self.unverified is not None
+            or any(not r.permanent for r in self.problems)
+        )
+
 
 class Interrupted:
     """Set by Ctrl-C: no new work is sent; requests in flight finish."""
@@ -128,6 +151,8 @@ class PlanExecutor:
         }
         self.unavailable: dict[str, str] = {}
         """address -> why (failed or skipped): dependents are skipped."""
+        self.codes: dict[str, str] = {}
+        """address -> error code of what failed (and of what that skipped)."""
         self.report = ApplyReport()
 
     async def execute(self, plan: Plan) -> ApplyReport:
@@ -205,6 +230,7 @@ class PlanExecutor:
                     change,
                     "skipped",
                     f"depends on {blocker}, which {self.unavailable[blocker].split(':')[0]}",
+                    self.codes.get(blocker),
                 )
             elif isinstance(change, Delete) and change.cascade:
                 self._record(change, "done")
@@ -276,7 +302,7 @@ class PlanExecutor:
             self._record(change, "skipped", "not sent: interrupted")
         else:
             detail = f" ({outcome.code})" if outcome.code else ""
-            self._record(change, "failed", f"{outcome.error}{detail}")
+            self._record(change, "failed", f"{outcome.error}{detail}", outcome.code)
 
     async def _read_back(self, creates: list[Change]) -> list[Change]:
         """After an ambiguous create: does the object exist? Then it was
@@ -382,10 +408,14 @@ class PlanExecutor:
                 return ref.address
         return None
 
-    def _record(self, change: Change, status: str, message: str | None = None) -> None:
+    def _record(
+        self, change: Change, status: str, message: str | None = None, code: str | None = None
+    ) -> None:
         if status != "done":
             self.unavailable[change.address] = f"{status}: {message}"
-        self.report.results.append(ChangeResult(change, status, message))
+            if code is not None:
+                self.codes[change.address] = code
+        self.report.results.append(ChangeResult(change, status, message, code))
 
     def _finish(self, changes: list[Change], status: str, message: str) -> None:
         for change in changes:

@@ -1,8 +1,10 @@
-"""Custom field values checked against the portal's account fields at plan
-time, for the fields the configuration does not define itself (the loader
-checks those offline): an undefined key, a value the field's type or options
-refuse, or a required field left without a value are config problems
-(file:line) before anything is sent, not failures halfway through an apply."""
+"""Custom field values checked against the account fields at plan time: an
+undefined key, a value the field's type or options refuse (for fields the
+configuration does not define; the loader checks the others offline), or a
+required field left without a value (in an account's ``customFields``, or in
+an account to be created) are config problems (file:line) before anything is
+sent, not failures halfway through an apply. The portal's account fields are
+read whenever the configuration names accounts."""
 
 from __future__ import annotations
 
@@ -14,33 +16,30 @@ from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.plan.remote import RemoteState
 
 
-def needs_portal_fields(desired: DesiredState) -> bool:
-    """Whether some account gives a custom field the config does not define."""
-    defined = desired.objects.get("accountFields", {})
-    for account in desired.objects.get("accounts", {}).values():
-        values = account.data.get("customFields")
-        if isinstance(values, dict) and any(str(key) not in defined for key in values):
-            return True
-    return False
-
-
 def check_custom_fields(desired: DesiredState, remote: RemoteState) -> None:
     """Raise ``ConfigInvalid`` for custom field values the portal would refuse."""
-    if not needs_portal_fields(desired):
+    accounts = desired.objects.get("accounts")
+    if not accounts:
         return
+    existing = remote.get("accounts").objects
     definitions: dict[str, dict[str, Any]] = {
         key: obj.data for key, obj in remote.get("accountFields").objects.items()
     }
     for key, obj in desired.objects.get("accountFields", {}).items():
         definitions[key] = {"type": "TEXT", "options": [], "required": False, **obj.data}
     problems: list[ConfigProblem] = []
-    for account in desired.objects.get("accounts", {}).values():
+    defined = desired.objects.get("accountFields", {})
+    for account in accounts.values():
         values = account.data.get("customFields")
+        if values is None and account.key not in existing:
+            values = {}  # a create sends no values: required fields have none
         if not isinstance(values, dict):
             continue
         what = f"account {account.key!r}"
         for key, value in values.items():
             definition = definitions.get(str(key))
+            if str(key) in defined:
+                continue  # checked offline by the loader
             if definition is None:
                 problems.append(
                     account.source.problem(
@@ -66,8 +65,12 @@ def check_custom_fields(desired: DesiredState, remote: RemoteState) -> None:
             if definition.get("required") and values.get(key) in (None, ""):
                 problems.append(
                     account.source.problem(
-                        f"{what}: custom field {key!r} is required, and customFields "
-                        "(the account's whole set) gives it no value"
+                        f"{what}: custom field {key!r} is required, and "
+                        + (
+                            "customFields (the account's whole set) gives it no value"
+                            if "customFields" in account.data
+                            else "the account is created without customFields"
+                        )
                     )
                 )
     if problems:

@@ -17,7 +17,7 @@ from konvsync.kinds import KINDS, KINDS_BY_NAME, Reference, kind, references
 from konvsync.kinds.locations import split_location_key
 from konvsync.plan.changes import Change, Create, Delete, Plan, Update
 from konvsync.plan.diff import diff_state
-from konvsync.plan.field_checks import check_custom_fields, needs_portal_fields
+from konvsync.plan.field_checks import check_custom_fields
 from konvsync.plan.remote import RemoteState, RemoteStateBuilder
 from konvsync.plan.renames import find_renames, renamed_view, renames_in
 from konvsync.plan.safety import (
@@ -50,16 +50,15 @@ class PlanOutcome:
 def kinds_to_read(desired: DesiredState) -> list[str]:
     """Kinds the config names or prunes, the kinds they reference, and the
     kinds that carry them (locations come with accounts)."""
-    named = set(desired.objects) | set(desired.policy.prune)
-    if needs_portal_fields(desired):
-        named.add("accountFields")  # to check values against the portal's definitions
-    return needed_kinds(named)
+    return needed_kinds(set(desired.objects) | set(desired.policy.prune))
 
 
 def needed_kinds(named: Iterable[str]) -> list[str]:
     """The kinds to read for configs naming ``named`` (unknown names are
     ignored), in registry order."""
     wanted = {name for name in named if name in KINDS_BY_NAME}
+    if "accounts" in wanted:
+        wanted.add("accountFields")  # custom field values are checked against them
     pending = list(wanted)
     while pending:
         k = kind(pending.pop())
