@@ -53,7 +53,12 @@ class ConfigInvalid(ConfigError):
 
 
 class OutputError(KonvsyncError):
-    """An output file (plan, export) could not be written."""
+    """An output file (plan, export) could not be written, or would overwrite
+    configuration (export into a config folder without --force)."""
+
+
+class NotFoundError(KonvsyncError):
+    """What was asked for is not in the portal (export --target)."""
 
 
 class CredentialsError(KonvsyncError):

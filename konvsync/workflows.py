@@ -54,15 +54,26 @@ def export_state(
     kind_names: list[str],
     out_dir: str | None,
     on_page: ProgressCallback | None = None,
+    force: bool = False,
+    target_object: str | None = None,
 ) -> ExportResult:
     """Read the portal and render it as konvsync YAML; with ``out_dir``,
     write one file per kind (all written to temporary names first, then
-    renamed, so a failure leaves no half-written export)."""
+    renamed, so a failure leaves no half-written export). A folder holding
+    configuration is refused unless ``force`` (see ``export_files``);
+    ``target_object`` (KIND/KEY) renders that one object."""
+    from konvsync.export import export_object, export_portal, parse_target
+    from konvsync.export_files import check_out_dir, keep_policy, leftover_warnings
+
+    if target_object is not None:
+        parse_target(target_object)  # a usage error before connecting
+    found = check_out_dir(Path(out_dir), force) if out_dir else []
     with portal_target(connection, None) as target:
-        from konvsync.export import export_portal
 
         async def run() -> ExportResult:
             async with target.client() as client:
+                if target_object is not None:
+                    return await export_object(client, target_object)
                 return await export_portal(client, kind_names, target.endpoint.name, on_page)
 
         with gc_paused():
@@ -70,6 +81,8 @@ def export_state(
     if out_dir:
         from konvsync.files import write_files
 
+        result.files = keep_policy(Path(out_dir), result.files)
+        result.warnings += leftover_warnings(Path(out_dir), found, list(result.files))
         write_files({Path(out_dir) / name: text for name, text in result.files.items()})
     return result
 
