@@ -201,24 +201,31 @@ cli.add_command(sandbox)
 # ---------------------------------------------------------------- validate
 
 
+_paths_argument = click.argument(
+    "paths", metavar="PATH...", nargs=-1, required=True, type=click.Path()
+)
+
+
 @cli.command()
-@click.argument("path", type=click.Path())
+@_paths_argument
 @click.option(
     "--allow-external-refs",
     is_flag=True,
     help="Accept references to objects the config does not define (they may exist in the portal).",
 )
-def validate(path: str, allow_external_refs: bool) -> int:
+def validate(paths: tuple[str, ...], allow_external_refs: bool) -> int:
     """Check the config at PATH offline: YAML, schema, duplicates, references.
 
-    PATH is a file or a directory of *.yaml/*.yml files. Every problem is
-    printed as file:line:col: message. Exit 0 valid, 1 invalid.
+    PATH is a file or a directory of *.yaml/*.yml files; with several
+    (base/ overlays/staging/), later ones override earlier ones by key,
+    field by field. Every problem is printed as file:line:col: message.
+    Exit 0 valid, 1 invalid.
     """
     from konvsync.config.loader import load_config
 
-    state = load_config(path, allow_external_refs=allow_external_refs)
+    state = load_config(paths, allow_external_refs=allow_external_refs)
     counts = ", ".join(f"{len(v)} {k}" for k, v in state.objects.items()) or "no objects"
-    click.echo(f"{path}: valid ({counts}).")
+    click.echo(f"{' '.join(paths)}: valid ({counts}).")
     return EXIT_OK
 
 
@@ -240,10 +247,12 @@ def schema() -> int:
     "--config",
     "config_path",
     type=click.Path(),
-    help="Take the endpoint from this config when --endpoint is not given.",
+    multiple=True,
+    help="Take the endpoint from this config when --endpoint is not given (repeatable: "
+    "later paths override).",
 )
 @click.pass_obj
-def doctor(options: GlobalOptions, config_path: str | None) -> int:
+def doctor(options: GlobalOptions, config_path: tuple[str, ...]) -> int:
     """Check endpoint, credentials, and every konvsync operation against the
     portal's live schema. Exit 0 when all is well, 1 otherwise."""
     from konvsync.api.connect import portal_target
@@ -260,7 +269,7 @@ def doctor(options: GlobalOptions, config_path: str | None) -> int:
     return EXIT_OK if report.ok else EXIT_ERROR
 
 
-def _config_endpoint(config_path: str | None) -> str | None:
+def _config_endpoint(config_path: tuple[str, ...]) -> str | None:
     if not config_path:
         return None
     from konvsync.config.loader import load_config
@@ -313,7 +322,7 @@ def _rails(allow_welcome_emails: int, allow_mass_update: bool) -> dict[str, Any]
 
 @cli.command()
 @accepts_global_options
-@click.argument("path", type=click.Path())
+@_paths_argument
 @click.option(
     "--out",
     "out_file",
@@ -339,7 +348,7 @@ def _rails(allow_welcome_emails: int, allow_mass_update: bool) -> dict[str, Any]
 @click.pass_obj
 def plan(
     options: GlobalOptions,
-    path: str,
+    paths: tuple[str, ...],
     out_file: str | None,
     fmt: str,
     detailed_exitcode: bool,
@@ -350,6 +359,9 @@ def plan(
 ) -> int:
     """Read the portal and show what apply would change to match PATH.
 
+    Several PATHs (base/ overlays/staging/) are merged, later ones overriding
+    earlier ones by key, field by field.
+
     Exit 0 (with --detailed-exitcode: 0 no changes, 2 changes); 1 error;
     3 refused (mass delete, portal guard).
     """
@@ -358,7 +370,7 @@ def plan(
 
     progress = StderrProgress(enabled=options.verbosity >= 0)
     outcome = plan_config(
-        path,
+        paths,
         options.connection,
         _plan_options(targets, allow_mass_delete, _rails(allow_welcome_emails, allow_mass_update)),
         out_file,
@@ -378,7 +390,7 @@ def plan(
 
 @cli.command()
 @accepts_global_options
-@click.argument("path", type=click.Path())
+@_paths_argument
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option(
     "--parallelism",
@@ -406,7 +418,7 @@ def plan(
 @click.pass_obj
 def apply(
     options: GlobalOptions,
-    path: str,
+    paths: tuple[str, ...],
     auto_approve: bool,
     parallelism: int,
     batch_size: int,
@@ -416,7 +428,8 @@ def apply(
     allow_welcome_emails: int,
     allow_mass_update: bool,
 ) -> int:
-    """Make the portal match PATH (a config), or apply a saved PLANFILE.
+    """Make the portal match PATH (a config; several are merged, later ones
+    overriding), or apply a saved PLANFILE.
 
     With a config: plans, shows the plan, asks for 'yes' (or --auto-approve).
     With a plan file: re-reads what it touches and refuses (exit 3) if the
@@ -455,7 +468,7 @@ def apply(
             raise ApplyCancelled("Apply cancelled.")
 
     result = apply_path(
-        path,
+        paths,
         options.connection,
         _plan_options(targets, allow_mass_delete, _rails(allow_welcome_emails, allow_mass_update)),
         ApplyOptions(batch_size=batch_size, parallelism=parallelism, verify=not no_verify),

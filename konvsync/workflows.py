@@ -9,7 +9,7 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -40,6 +40,10 @@ if TYPE_CHECKING:
     # Imported where used: ``plan`` sends its first request sooner without them.
     from konvsync.apply import ApplyOptions, ApplyReport, Progress
     from konvsync.export import ExportResult
+
+
+ConfigPaths = str | Sequence[str]
+"""One config path, or several where later ones override (``config.overlay``)."""
 
 
 @dataclass
@@ -88,7 +92,7 @@ def export_state(
 
 
 def plan_config(
-    path: str,
+    path: ConfigPaths,
     connection: ConnectionOptions,
     options: PlanOptions,
     out_file: str | None = None,
@@ -105,7 +109,7 @@ def plan_config(
 
 @contextmanager
 def _planned(
-    path: str,
+    path: ConfigPaths,
     connection: ConnectionOptions,
     options: PlanOptions,
     on_page: ProgressCallback | None,
@@ -148,7 +152,7 @@ def _planned(
         yield target, desired, _plan(target, desired, options, on_page)
 
 
-def _load_config(path: str) -> DesiredState:
+def _load_config(path: ConfigPaths) -> DesiredState:
     from konvsync.config.loader import load_config
 
     return load_config(path, allow_external_refs=True)
@@ -217,7 +221,7 @@ def _plan(
 
 
 def apply_path(
-    path: str,
+    path: ConfigPaths,
     connection: ConnectionOptions,
     plan_options: PlanOptions,
     apply_options: ApplyOptions,
@@ -229,8 +233,14 @@ def apply_path(
     plan file (re-read what it touches, refuse if stale, apply unasked)."""
     from konvsync.plan.planfile import is_planfile
 
-    if is_planfile(path):
-        return _apply_saved(path, connection, apply_options, on_page, progress)
+    if isinstance(path, str) or len(path) == 1:
+        single = path if isinstance(path, str) else path[0]
+        if is_planfile(single):
+            return _apply_saved(single, connection, apply_options, on_page, progress)
+    elif any(is_planfile(one) for one in path):
+        from konvsync.errors import UsageError
+
+        raise UsageError("a saved plan file is applied alone, not with config paths")
     with _planned(path, connection, plan_options, on_page) as (target, desired, outcome):
         if not outcome.plan.has_changes:
             return ApplyResult(outcome.plan, None)

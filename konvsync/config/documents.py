@@ -39,7 +39,10 @@ class ConfigDocument:
     """sha256 of the file's bytes and of the environment values it used."""
 
 
-def read_document(path: Path, problems: list[ConfigProblem]) -> ConfigDocument:
+def read_document(path: Path, problems: list[ConfigProblem], patch: bool = False) -> ConfigDocument:
+    """``patch``: a file of an overlay path (``config.overlay``), whose objects
+    may name only the fields they change (required fields are checked after
+    merging)."""
     name = str(path)
     try:
         size = path.stat().st_size
@@ -98,7 +101,7 @@ def read_document(path: Path, problems: list[ConfigProblem]) -> ConfigDocument:
     env_used: dict[str, str | None] = {}
     if "${env:" in text:
         _substitute_env(data, problems, set(), env_used)
-    _schema_problems(data, name, problems)
+    _schema_problems(data, name, problems, patch)
     # A document with schema problems still takes part in the duplicate and
     # reference checks, so that one run reports everything; those checks skip
     # what they cannot read.
@@ -165,32 +168,42 @@ def _expand(
     return _ENV.sub(replace, text)
 
 
+def _schema(patch: bool) -> dict[str, Any]:
+    schema = config_schema()
+    if patch:
+        for definition in schema.get("$defs", {}).values():
+            definition.pop("required", None)
+    return schema
+
+
 @cache
-def _validator() -> jsonschema.protocols.Validator:
+def _validator(patch: bool = False) -> jsonschema.protocols.Validator:
     # jsonschema only explains invalid documents, so it is imported only then.
     import jsonschema
 
-    cls = jsonschema.validators.validator_for(config_schema())
-    return cls(config_schema())
+    cls = jsonschema.validators.validator_for(_schema(patch))
+    return cls(_schema(patch))
 
 
 @cache
-def _fast_validator() -> Any:
-    return fastjsonschema.compile(config_schema())
+def _fast_validator(patch: bool = False) -> Any:
+    return fastjsonschema.compile(_schema(patch))
 
 
-def _schema_problems(data: YamlMap, file: str, problems: list[ConfigProblem]) -> None:
+def _schema_problems(
+    data: YamlMap, file: str, problems: list[ConfigProblem], patch: bool = False
+) -> None:
     """Schema problems, best match per location. fastjsonschema clears valid
     documents quickly; jsonschema explains invalid ones in full."""
     try:
-        _fast_validator()(data)
+        _fast_validator(patch)(data)
         return
     except fastjsonschema.JsonSchemaException as exc:
         fast_message = str(exc)
     from jsonschema.exceptions import best_match
 
     by_path: dict[tuple[Any, ...], list[ValidationError]] = {}
-    for error in _validator().iter_errors(data):
+    for error in _validator(patch).iter_errors(data):
         by_path.setdefault(tuple(error.absolute_path), []).append(error)
     for path, errors in by_path.items():
         either = [e for e in errors if e.validator == "anyOf"]

@@ -5,11 +5,13 @@ problem at once (``ConfigInvalid``)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from konvsync.config.documents import ConfigDocument, read_document
 from konvsync.config.model import DesiredObject, DesiredState, Policy, Source
+from konvsync.config.overlay import overlay_items, overlay_settings
 from konvsync.config.paths import discover
 from konvsync.config.renames import check_renames
 from konvsync.config.yaml_loader import YamlList, YamlMap
@@ -31,16 +33,30 @@ class _Merged:
     digest: str = ""
 
 
-def load_config(path: str, allow_external_refs: bool = False) -> DesiredState:
-    """Read and check the configuration at ``path`` (a file or directory)."""
+def load_config(path: str | Sequence[str], allow_external_refs: bool = False) -> DesiredState:
+    """Read and check the configuration at ``path`` (a file or directory), or
+    at several paths, later ones overriding earlier ones (``config.overlay``)."""
+    paths = [path] if isinstance(path, str) else list(path)
     with gc_paused():
-        return _load(path, allow_external_refs)
+        return _load(paths, allow_external_refs)
 
 
-def _load(path: str, allow_external_refs: bool) -> DesiredState:
+def _load(paths: list[str], allow_external_refs: bool) -> DesiredState:
     problems: list[ConfigProblem] = []
-    documents = [read_document(p, problems) for p in discover(path)]
-    merged = _merge(documents, problems)
+    layers = [
+        [read_document(p, problems, patch=index > 0) for p in discover(path)]
+        for index, path in enumerate(paths)
+    ]
+    documents = [d for layer in layers for d in layer]
+    if len(layers) == 1:
+        merged = _merge(documents, problems)
+    else:
+        per_path = [_merge(layer, problems) for layer in layers]
+        merged = _Merged(
+            overlay_settings([m.settings for m in per_path]),
+            overlay_items([m.items for m in per_path], problems),
+            _digest(documents),
+        )
     unreadable = any(d.data is None for d in documents)
     state = _build(merged, [d.path for d in documents], problems, unreadable)
     _check_references(state, allow_external_refs, problems)
@@ -53,9 +69,7 @@ def _load(path: str, allow_external_refs: bool) -> DesiredState:
 def _merge(documents: list[ConfigDocument], problems: list[ConfigProblem]) -> _Merged:
     merged = _Merged()
     total = 0
-    digest = hashlib.sha256()
     for document in documents:
-        digest.update(f"{document.path}\0{document.digest}\0".encode())
         data = document.data
         if data is None:
             continue
@@ -79,7 +93,7 @@ def _merge(documents: list[ConfigDocument], problems: list[ConfigProblem]) -> _M
                 if isinstance(item, YamlMap):
                     entries.append((item, items.item_source(index)))
             total += len(items)
-    merged.digest = "sha256:" + digest.hexdigest()
+    merged.digest = _digest(documents)
     if total > MAX_OBJECTS:
         first_file = documents[0].path
         problems.append(
@@ -91,6 +105,13 @@ def _merge(documents: list[ConfigDocument], problems: list[ConfigProblem]) -> _M
             )
         )
     return merged
+
+
+def _digest(documents: list[ConfigDocument]) -> str:
+    digest = hashlib.sha256()
+    for document in documents:
+        digest.update(f"{document.path}\0{document.digest}\0".encode())
+    return "sha256:" + digest.hexdigest()
 
 
 def _build(
