@@ -22,7 +22,7 @@ from konvsync.kinds import KINDS_BY_NAME, TOP_LEVEL_KINDS, kind, references
 from konvsync.kinds.locations import location_key
 
 SUPPORTED_VERSIONS = (1,)
-MAX_OBJECTS = 100_000
+MAX_OBJECTS = 250_000
 _SETTINGS = ("konvsync", "endpoint", "portal", "policy")
 
 
@@ -31,6 +31,8 @@ class _Merged:
     settings: dict[str, tuple[Any, Source]] = field(default_factory=dict)
     items: dict[str, list[tuple[YamlMap, Source]]] = field(default_factory=dict)
     digest: str = ""
+    too_many: bool = False
+    """Over ``MAX_OBJECTS``: nothing more is checked."""
 
 
 def load_config(path: str | Sequence[str], allow_external_refs: bool = False) -> DesiredState:
@@ -50,8 +52,12 @@ def _load(paths: list[str], allow_external_refs: bool) -> DesiredState:
     documents = [d for layer in layers for d in layer]
     if len(layers) == 1:
         merged = _merge(documents, problems)
+        if merged.too_many:
+            raise ConfigInvalid(problems)
     else:
         per_path = [_merge(layer, problems) for layer in layers]
+        if any(m.too_many for m in per_path):
+            raise ConfigInvalid(problems)
         merged = _Merged(
             overlay_settings([m.settings for m in per_path]),
             overlay_items([m.items for m in per_path], problems),
@@ -95,6 +101,7 @@ def _merge(documents: list[ConfigDocument], problems: list[ConfigProblem]) -> _M
             total += len(items)
     merged.digest = _digest(documents)
     if total > MAX_OBJECTS:
+        merged.too_many = True
         first_file = documents[0].path
         problems.append(
             ConfigProblem(
