@@ -25,7 +25,7 @@ from konvsync.api.pagination import read_kinds
 from konvsync.errors import NotFoundError, UsageError
 from konvsync.kinds import KINDS, TOP_LEVEL_KINDS, kind
 from konvsync.kinds.base import Kind
-from konvsync.plan.remote import RemoteObject, RemoteState, normalize_nodes
+from konvsync.plan.remote import RemoteObject, RemoteState, RemoteStateBuilder, normalize_nodes
 
 _DEFAULTS: dict[str, Any] = {"options": [], "required": False}
 _EMPTY: tuple[Any, ...] = (None, [], {})
@@ -64,8 +64,10 @@ async def export_portal(
     on_page: Callable[[str, int], None] | None = None,
 ) -> ExportResult:
     viewer = (await client.execute(viewer_query(), label="Viewer")).raise_for_errors("viewer")
-    nodes = await read_kinds(client, [kind(n) for n in kind_names], on_page)
-    state = normalize_nodes(nodes)
+    # Normalized page by page: the raw answers are not all held at once.
+    builder = RemoteStateBuilder()
+    await read_kinds(client, [kind(n) for n in kind_names], on_page, builder.add)
+    state = builder.state()
     state.portal_name = viewer["viewer"]["portalName"]
     return render_export(state, kind_names, endpoint_name)
 

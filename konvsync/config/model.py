@@ -9,7 +9,7 @@ from typing import Any
 from konvsync.errors import ConfigProblem
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Source:
     file: str
     line: int
@@ -23,7 +23,7 @@ class Source:
         return ConfigProblem(self.file, self.line, self.column, message)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DesiredObject:
     kind: str
     key: str

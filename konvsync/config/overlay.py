@@ -32,6 +32,7 @@ Items = dict[str, list[tuple[YamlMap, Source]]]
 class OverlayMap(YamlMap):
     """A merged mapping whose entries come from several files."""
 
+    __slots__ = ("files",)
     files: list[str]
 
     def key_source(self, key: Any) -> Source:

@@ -15,7 +15,7 @@ from konvsync.kinds.base import Kind, ref_key
 from konvsync.kinds.locations import location_key, split_location_key
 
 
-@dataclass
+@dataclass(slots=True)
 class RemoteObject:
     kind: str
     key: str | None
