@@ -363,7 +363,7 @@ def plan(
     earlier ones by key, field by field.
 
     Exit 0 (with --detailed-exitcode: 0 no changes, 2 changes); 1 error;
-    3 refused (mass delete, portal guard).
+    3 refused (mass delete or update, welcome e-mails, portal guard).
     """
     from konvsync.render import render_plan
     from konvsync.workflows import plan_config

@@ -123,7 +123,7 @@ def render_export(state: RemoteState, kind_names: list[str], endpoint_name: str)
             for obj in sorted(remote_kind.keyless, key=lambda o: str(o.data.get("name")))
         ]
         result.counts[k.name] = len(entries)
-        text = _dump({k.name: entries})
+        text = _dump_list(k.name, entries)
         if comments:
             text += "".join(comments)
         result.files[f"{k.name}.yaml"] = text
@@ -207,6 +207,21 @@ def _keyless_comment(k: Kind, obj: RemoteObject, warnings: list[str]) -> str:
 
 
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+_CHUNK = 1000
+"""Entries represented at a time: PyYAML builds a node per value before it
+emits, so a whole kind at once would hold a node graph of the portal."""
+
+
+def _dump_list(name: str, entries: list[dict[str, Any]]) -> str:
+    """``_dump({name: entries})``, built chunk by chunk (block sequences
+    concatenate)."""
+    if not entries:
+        return _dump({name: entries})
+    parts = [f"{name}:\n"]
+    parts += [_dump(entries[i : i + _CHUNK]) for i in range(0, len(entries), _CHUNK)]
+    return "".join(parts)
 
 
 def _dump(data: Any) -> str:
