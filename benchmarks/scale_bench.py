@@ -12,7 +12,7 @@ against the plan's at the same size, and export's seconds and CPU per 10,000
 users at each size (linear growth keeps these flat).
 
     python benchmarks/scale_bench.py [--sizes 10000,50000,100000] [--latency-ms 20]
-        [--parallelism 4] [--repeat 1] [--json]
+        [--parallelism 8] [--repeat 1] [--json]
 
 With --repeat R every size is measured R times (a fresh sandbox each time)
 and the medians are printed.

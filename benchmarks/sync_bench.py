@@ -264,7 +264,7 @@ def main() -> None:
     parser.add_argument("-n", "--users", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--batch-size", type=int, default=50)
-    parser.add_argument("--parallelism", type=int, default=4)
+    parser.add_argument("--parallelism", type=int, default=8)
     parser.add_argument("--json", action="store_true", help="one JSON object per phase")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument(

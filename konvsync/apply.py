@@ -39,7 +39,7 @@ Progress = Callable[[str, int, int], None]
 @dataclass(frozen=True)
 class ApplyOptions:
     batch_size: int = 50
-    parallelism: int = 4
+    parallelism: int = 8
     send_welcome_email: bool = True
     verify: bool = True
     """Read back what was changed and compare it with the plan."""

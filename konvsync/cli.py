@@ -395,9 +395,9 @@ def plan(
 @click.option(
     "--parallelism",
     type=click.IntRange(1, 32),
-    default=4,
+    default=8,
     show_default=True,
-    help="Mutation requests in flight at once.",
+    help="Mutation requests in flight at once (8: see benchmarks/parallelism_bench.py).",
 )
 @click.option(
     "--batch-size",
