@@ -28,6 +28,7 @@ from konvsync.errors import (
     ApplyCancelled,
     ConfigInvalid,
     KonvsyncError,
+    UnsafePlanError,
     UsageError,
 )
 from konvsync.logs import configure_logging
@@ -280,6 +281,19 @@ def _config_endpoint(config_path: tuple[str, ...]) -> str | None:
 # -------------------------------------------------------------- plan/apply
 
 
+def _show_refused(refused: UnsafePlanError, progress: Any, fmt: str, color: bool) -> NoReturn:
+    """A refused plan: the reason first (stderr), then the plan in full, exit 3."""
+    from konvsync.plan.changes import Plan
+    from konvsync.render import render_plan
+
+    if not isinstance(refused.plan, Plan):
+        raise refused
+    progress.clear()
+    click.echo(f"Error: {redact(str(refused))}", err=True)
+    click.echo(render_plan(refused.plan, fmt, color=color and fmt == "text"))
+    raise click.exceptions.Exit(refused.exit_code)
+
+
 def _plan_options(targets: tuple[str, ...], allow_mass_delete: bool, rails: dict[str, Any]) -> Any:
     from konvsync.plan.planner import PlanOptions
 
@@ -369,13 +383,17 @@ def plan(
     from konvsync.workflows import plan_config
 
     progress = StderrProgress(enabled=options.verbosity >= 0)
-    outcome = plan_config(
-        paths,
-        options.connection,
-        _plan_options(targets, allow_mass_delete, _rails(allow_welcome_emails, allow_mass_update)),
-        out_file,
-        on_page=progress.page,
-    )
+    rails = _rails(allow_welcome_emails, allow_mass_update)
+    try:
+        outcome = plan_config(
+            paths,
+            options.connection,
+            _plan_options(targets, allow_mass_delete, rails),
+            out_file,
+            on_page=progress.page,
+        )
+    except UnsafePlanError as refused:
+        _show_refused(refused, progress, fmt, options.color)
     progress.clear()
     click.echo(render_plan(outcome.plan, fmt, color=options.color and fmt == "text"))
     if out_file:
@@ -467,15 +485,19 @@ def apply(
         if answer.strip() != "yes":
             raise ApplyCancelled("Apply cancelled.")
 
-    result = apply_path(
-        paths,
-        options.connection,
-        _plan_options(targets, allow_mass_delete, _rails(allow_welcome_emails, allow_mass_update)),
-        ApplyOptions(batch_size=batch_size, parallelism=parallelism, verify=not no_verify),
-        confirm,
-        on_page=progress.page,
-        progress=progress.step,
-    )
+    rails = _rails(allow_welcome_emails, allow_mass_update)
+    try:
+        result = apply_path(
+            paths,
+            options.connection,
+            _plan_options(targets, allow_mass_delete, rails),
+            ApplyOptions(batch_size=batch_size, parallelism=parallelism, verify=not no_verify),
+            confirm,
+            on_page=progress.page,
+            progress=progress.step,
+        )
+    except UnsafePlanError as refused:
+        _show_refused(refused, progress, "text", options.color)
     progress.clear()
     if result.report is None:
         from konvsync.render.values import NO_CHANGES

@@ -107,9 +107,12 @@ class PlanError(KonvsyncError):
 
 
 class UnsafePlanError(KonvsyncError):
-    """The plan is refused: mass delete or portal guard mismatch."""
+    """The plan is refused: mass delete or update, welcome e-mails, portal
+    guard mismatch."""
 
     exit_code = EXIT_REFUSED
+    plan: object | None = None
+    """The refused plan (``plan.changes.Plan``), when there is one to show."""
 
 
 class StalePlanError(KonvsyncError):

@@ -12,7 +12,7 @@ from konvsync.api.client import PortalClient
 from konvsync.api.documents import viewer_query
 from konvsync.api.pagination import read_kinds
 from konvsync.config.model import DesiredObject, DesiredState
-from konvsync.errors import ConfigInvalid, ConfigProblem, UsageError
+from konvsync.errors import ConfigInvalid, ConfigProblem, UnsafePlanError, UsageError
 from konvsync.kinds import KINDS, KINDS_BY_NAME, Reference, kind, references
 from konvsync.kinds.locations import split_location_key
 from konvsync.plan.changes import Change, Create, Delete, Plan, Update
@@ -173,16 +173,20 @@ def plan_against(
             "--target limits this plan to part of the configuration; the rest "
             "may still differ (use it for exceptional cases, as in Terraform)"
         )
-    check_mass_delete(changes, desired, view, options.allow_mass_delete)
-    check_mass_update(changes, desired, view, options.allow_mass_update)
     emails = welcome_emails(changes, desired)
-    check_welcome_emails(emails, desired, options.allow_welcome_emails)
     if emails:
         warnings.append(
             f"{emails} new user(s) will receive a welcome e-mail "
             "(policy.send_welcome_email: false turns this off)"
         )
     plan = Plan(changes, endpoint_name, remote.portal_name, warnings, emails)
+    try:
+        check_mass_delete(changes, desired, view, options.allow_mass_delete)
+        check_mass_update(changes, desired, view, options.allow_mass_update)
+        check_welcome_emails(emails, desired, options.allow_welcome_emails)
+    except UnsafePlanError as refused:
+        refused.plan = plan  # shown in full after the reason
+        raise
     return PlanOutcome(plan, view, read_kind_names)
 
 

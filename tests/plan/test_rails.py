@@ -35,8 +35,12 @@ def test_sixty_welcome_emails_need_the_flag(
         "was changed. Re-run with --allow-welcome-emails 60" in refused.stderr
     )
     assert sandbox.store.count("users") == 0
-    plan = run(sandbox, "plan", str(config), "--allow-welcome-emails", "59")
+    # The refused plan is still shown in full, after the reason.
+    assert "Plan: 60 to add, 0 to change, 0 to destroy." in refused.stdout
+    plan = run(sandbox, "plan", str(config), "--allow-welcome-emails", "59", "--format", "json")
     assert plan.exit_code == 3 and "60 welcome e-mails" in plan.stderr
+    assert plan.stderr.startswith("Error: refusing to send 60 welcome e-mails")
+    assert '"welcome_emails": 60' in plan.stdout
     applied = run(sandbox, "apply", str(config), "--auto-approve", "--allow-welcome-emails", "60")
     assert applied.exit_code == 0, applied.output
     assert "60 new user(s) will receive a welcome e-mail" in applied.stdout
