@@ -88,6 +88,11 @@ def test_renames_apply_in_place(sandbox: RunningSandbox, write_config: ConfigWri
         "acme-corp": "acme",
         "jane@new.example": "jane@old.example",
     }
+    import jsonschema
+
+    from konvsync.resources import json_schema
+
+    jsonschema.validate(data, json_schema("plan.schema.json"))
     markdown = run(sandbox, "plan", str(config), "--format", "markdown").stdout
     assert '! users/jane@new.example (was "jane@old.example")' in markdown
 
@@ -181,3 +186,22 @@ def test_previous_key_defined_in_the_config_is_invalid(write_config: ConfigWrite
     assert result.exit_code == 1
     assert f"{config}:4:" in result.stderr and "also defines" in result.stderr
     assert f"{config}:6:" in result.stderr and "as group 'sales-apac' does" in result.stderr
+
+
+def test_a_rename_applies_even_when_the_key_field_is_ignored(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    user = sandbox.store.create_user(
+        {"email": "old@x.example", "firstName": "A", "lastName": "B"}, send_welcome_email=False
+    )
+    config = write_config("""\
+        konvsync: 1
+        policy: {ignore_changes: {users: [email, firstName]}}
+        users:
+          - {email: new@x.example, previousEmails: [old@x.example], firstName: Z, lastName: B}
+        """)
+    result = run(sandbox, "apply", str(config), "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert "1 changed" in result.stdout and "firstName" not in result.stdout
+    (row,) = sandbox.store.page("users", 100, None)["nodes"]
+    assert (row["id"], row["email"], row["firstName"]) == (user["id"], "new@x.example", "A")
