@@ -1,5 +1,6 @@
-"""Run one konvsync command in this fresh process and record its exit code
-and peak RSS to $KONVSYNC_BENCH_RESULT (used by sync_bench.py)."""
+"""Run one konvsync command in this fresh process and record its exit code,
+peak RSS and CPU seconds to $KONVSYNC_BENCH_RESULT (used by sync_bench.py
+and scale_bench.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,13 @@ try:
 except SystemExit as exc:
     code = exc.code
 with open(os.environ["KONVSYNC_BENCH_RESULT"], "w", encoding="utf-8") as handle:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     json.dump(
-        {"exit": code, "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}, handle
+        {
+            "exit": code,
+            "peak_rss_kb": usage.ru_maxrss,
+            "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        },
+        handle,
     )
 sys.exit(code if isinstance(code, int) else 1)

@@ -37,6 +37,8 @@ from konvsync.plan.order import apply_steps
 from konvsync.plan.remote import RemoteState
 
 MAX_AMBIGUOUS_ROUNDS = 5
+PERMANENT_CODES = frozenset({"BAD_USER_INPUT", "NOT_FOUND", "FORBIDDEN", "CONFLICT"})
+"""Error codes another run meets again: the config or the portal must change first."""
 Progress = Callable[[str, int, int], None]
 """(step label, done in step, total in step)"""
 
@@ -44,7 +46,7 @@ Progress = Callable[[str, int, int], None]
 @dataclass(frozen=True)
 class ApplyOptions:
     batch_size: int = 50
-    parallelism: int = 4
+    parallelism: int = 8
     send_welcome_email: bool = True
     verify: bool = True
     """Read back what was changed and compare it with the plan."""
@@ -58,6 +60,11 @@ class ChangeResult:
     message: str | None = None
     code: str | None = None
     """The API's error code of a failed change (INTERRUPTED, ABANDONED: ours)."""
+
+    @property
+    def permanent(self) -> bool:
+        """Failed or skipped for a reason running apply again does not change."""
+        return self.code in PERMANENT_CODES
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,20 @@ class ApplyReport:
     def problems(self) -> list[ChangeResult]:
         return [r for r in self.results if r.status != "done"]
 
+    @property
+    def permanent_codes(self) -> list[str]:
+        return sorted({r.code for r in self.problems if r.permanent and r.code})
+
+    @property
+    def rerun_helps(self) -> bool:
+        """Whether running apply again may finish the job: something was
+        interrupted, or failed (or was skipped) for a transient reason."""
+        return (
+            self.interrupted
+            or self.unverified is not None
+            or any(not r.permanent for r in self.problems)
+        )
+
 
 class Interrupted:
     """Set by Ctrl-C: no new work is sent; requests in flight finish."""
@@ -143,6 +164,8 @@ class PlanExecutor:
         }
         self.unavailable: dict[str, str] = {}
         """address -> why (failed or skipped): dependents are skipped."""
+        self.codes: dict[str, str] = {}
+        """address -> error code of what failed (and of what that skipped)."""
         self.report = ApplyReport()
         self._step_changes: list[Change] = []
 
@@ -240,6 +263,7 @@ class PlanExecutor:
                     change,
                     "skipped",
                     f"depends on {blocker}, which {self.unavailable[blocker].split(':')[0]}",
+                    self.codes.get(blocker),
                 )
             elif isinstance(change, Delete) and change.cascade:
                 self._record(change, "done")
@@ -470,6 +494,8 @@ class PlanExecutor:
     ) -> None:
         if status != "done":
             self.unavailable[change.address] = f"{status}: {message}"
+            if code is not None:
+                self.codes[change.address] = code
         self.report.results.append(ChangeResult(change, status, message, code))
 
     def abandon(self, plan: Plan) -> ApplyReport:

@@ -137,7 +137,20 @@ class PortalLookup:
         source = kind(k.read_via) if k.read_via else k
         builder = RemoteStateBuilder(twins)
         if self._by_pages(k, source, len(wanted)):
-            builder.add(source.name, await read_all(self.client, source))
+            # Normalized page by page, keeping only the wanted objects: the
+            # whole kind (100,000 users after a cold apply) is never held raw.
+            ids = {item.remote_id for item in wanted if item.remote_id is not None}
+            keys = {item.key for item in wanted if item.remote_id is None}
+
+            def keep(kind_name: str, nodes: list[dict[str, Any]]) -> None:
+                if source is not k:  # children are matched after normalizing
+                    builder.add(kind_name, nodes)
+                    return
+                builder.add(
+                    kind_name, [n for n in nodes if n["id"] in ids or source.key_of(n) in keys]
+                )
+
+            await read_all(self.client, source, on_nodes=keep)
         else:
             builder.add(source.name, await self._get(k, source, wanted))
         state = builder.state()

@@ -214,8 +214,13 @@ cli.add_command(sandbox)
 # ---------------------------------------------------------------- validate
 
 
+_paths_argument = click.argument(
+    "paths", metavar="PATH...", nargs=-1, required=True, type=click.Path()
+)
+
+
 @cli.command()
-@click.argument("path", type=click.Path())
+@_paths_argument
 @click.option(
     "--allow-external-refs",
     is_flag=True,
@@ -229,13 +234,14 @@ cli.add_command(sandbox)
     help="text (file:line:col: message), github (workflow annotations; the default "
     "when GITHUB_ACTIONS=true) or json.",
 )
-def validate(path: str, allow_external_refs: bool, fmt: str | None) -> int:
+def validate(paths: tuple[str, ...], allow_external_refs: bool, fmt: str | None) -> int:
     """Check the config at PATH offline: YAML, schema, duplicates, references.
 
-    PATH is a file or a directory of *.yaml/*.yml files. Every problem is
-    printed as file:line:col: message (--format github: as annotations on
-    the files' lines; --format json: one document on stdout). Exit 0 valid,
-    1 invalid.
+    PATH is a file or a directory of *.yaml/*.yml files; with several
+    (base/ overlays/staging/), later ones override earlier ones by key,
+    field by field. Every problem is printed as file:line:col: message
+    (--format github: as annotations on the files' lines; --format json: one
+    document on stdout). Exit 0 valid, 1 invalid.
     """
     from konvsync.config.loader import load_config
     from konvsync.render.problems import problems_data, render_problems
@@ -243,7 +249,7 @@ def validate(path: str, allow_external_refs: bool, fmt: str | None) -> int:
     if fmt is None:
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
     try:
-        state = load_config(path, allow_external_refs=allow_external_refs)
+        state = load_config(paths, allow_external_refs=allow_external_refs)
     except ConfigInvalid as exc:
         if fmt != "text":
             click.echo(redact(render_problems(exc.problems, fmt, error=str(exc))))
@@ -262,7 +268,7 @@ def validate(path: str, allow_external_refs: bool, fmt: str | None) -> int:
         click.echo(json.dumps({**problems_data([]), "objects": counts}, indent=2))
         return EXIT_OK
     listed = ", ".join(f"{n} {k}" for k, n in counts.items()) or "no objects"
-    click.echo(f"{path}: valid ({listed}).")
+    click.echo(f"{' '.join(paths)}: valid ({listed}).")
     return EXIT_OK
 
 
@@ -284,11 +290,12 @@ def schema() -> int:
     "--config",
     "config_path",
     type=click.Path(),
+    multiple=True,
     help="Take the endpoint from this config when --endpoint is not given, and "
-    "check the slugs it refers to.",
+    "check the slugs it refers to (repeatable: later paths override).",
 )
 @click.pass_obj
-def doctor(options: GlobalOptions, config_path: str | None) -> int:
+def doctor(options: GlobalOptions, config_path: tuple[str, ...]) -> int:
     """Check endpoint, credentials, and every konvsync operation and input
     field against the portal's live schema; with --config, also that every
     LMS module and DAM category slug the config uses exists. Exit 0 when all
@@ -307,7 +314,7 @@ def doctor(options: GlobalOptions, config_path: str | None) -> int:
     return EXIT_OK if report.ok else EXIT_ERROR
 
 
-def _doctor_config(config_path: str | None) -> Any:
+def _doctor_config(config_path: tuple[str, ...]) -> Any:
     if not config_path:
         return None
     from konvsync.config.loader import load_config
@@ -318,10 +325,10 @@ def _doctor_config(config_path: str | None) -> Any:
 # -------------------------------------------------------------- plan/apply
 
 
-def _plan_options(targets: tuple[str, ...], allow_mass_delete: bool) -> Any:
+def _plan_options(targets: tuple[str, ...], allow_mass_delete: bool, rails: dict[str, Any]) -> Any:
     from konvsync.plan.planner import PlanOptions
 
-    return PlanOptions(targets=targets, allow_mass_delete=allow_mass_delete)
+    return PlanOptions(targets=targets, allow_mass_delete=allow_mass_delete, **rails)
 
 
 _target_option = click.option(
@@ -338,9 +345,29 @@ _mass_delete_option = click.option(
 )
 
 
+def _rail_options(command: Any) -> Any:
+    """--allow-welcome-emails N and --allow-mass-update (policy rails)."""
+    command = click.option(
+        "--allow-mass-update",
+        is_flag=True,
+        help="Accept updating more than policy.max_update_percent of a kind.",
+    )(command)
+    return click.option(
+        "--allow-welcome-emails",
+        type=click.IntRange(0),
+        default=0,
+        metavar="N",
+        help="Accept up to N welcome e-mails, over policy.max_welcome_emails (default 50).",
+    )(command)
+
+
+def _rails(allow_welcome_emails: int, allow_mass_update: bool) -> dict[str, Any]:
+    return {"allow_welcome_emails": allow_welcome_emails, "allow_mass_update": allow_mass_update}
+
+
 @cli.command()
 @accepts_global_options
-@click.argument("path", type=click.Path())
+@_paths_argument
 @click.option(
     "--out",
     "out_file",
@@ -362,32 +389,40 @@ _mass_delete_option = click.option(
 )
 @_target_option
 @_mass_delete_option
+@_rail_options
 @click.pass_obj
 def plan(
     options: GlobalOptions,
-    path: str,
+    paths: tuple[str, ...],
     out_file: str | None,
     fmt: str,
     detailed_exitcode: bool,
     targets: tuple[str, ...],
     allow_mass_delete: bool,
+    allow_welcome_emails: int,
+    allow_mass_update: bool,
 ) -> int:
     """Read the portal and show what apply would change to match PATH.
 
+    Several PATHs (base/ overlays/staging/) are merged, later ones overriding
+    earlier ones by key, field by field.
+
     Exit 0 (with --detailed-exitcode: 0 no changes, 2 changes); 1 error;
-    3 refused (mass delete, portal guard): the plan is still shown in full,
-    with the reason at the top, and --out writes no file.
+    3 refused (mass delete or update, welcome e-mails, portal guard): the plan
+    is still shown in full, with the reason at the top, and --out writes no
+    file.
     """
     from konvsync.plan.planner import PlanRefused
     from konvsync.render import render_plan
     from konvsync.workflows import plan_config
 
     progress = StderrProgress(enabled=not options.quiet)
+    rails = _rails(allow_welcome_emails, allow_mass_update)
     try:
         outcome = plan_config(
-            path,
+            paths,
             options.connection,
-            _plan_options(targets, allow_mass_delete),
+            _plan_options(targets, allow_mass_delete, rails),
             out_file,
             on_page=progress.page,
         )
@@ -454,11 +489,13 @@ def drift(
     from konvsync.render.drift import render_drift
     from konvsync.workflows import drift_config
 
-    progress = StderrProgress(enabled=options.verbosity >= 0)
+    progress = StderrProgress(enabled=not options.quiet)
+    # Drift writes nothing to the portal: the rails for welcome e-mails and
+    # mass updates (which guard an apply) do not refuse a report.
     report = drift_config(
         path,
         options.connection,
-        _plan_options(targets, allow_mass_delete),
+        _plan_options(targets, allow_mass_delete, _rails(sys.maxsize, True)),
         include_unmanaged,
         write,
         on_page=progress.page,
@@ -470,14 +507,14 @@ def drift(
 
 @cli.command()
 @accepts_global_options
-@click.argument("path", type=click.Path())
+@_paths_argument
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option(
     "--parallelism",
     type=click.IntRange(1, 32),
-    default=4,
+    default=8,
     show_default=True,
-    help="Mutation requests in flight at once.",
+    help="Mutation requests in flight at once (8: see benchmarks/parallelism_bench.py).",
 )
 @click.option(
     "--batch-size",
@@ -501,10 +538,11 @@ def drift(
 )
 @_target_option
 @_mass_delete_option
+@_rail_options
 @click.pass_obj
 def apply(
     options: GlobalOptions,
-    path: str,
+    paths: tuple[str, ...],
     auto_approve: bool,
     parallelism: int,
     batch_size: int,
@@ -512,8 +550,11 @@ def apply(
     report_file: str | None,
     targets: tuple[str, ...],
     allow_mass_delete: bool,
+    allow_welcome_emails: int,
+    allow_mass_update: bool,
 ) -> int:
-    """Make the portal match PATH (a config), or apply a saved PLANFILE.
+    """Make the portal match PATH (a config; several are merged, later ones
+    overriding), or apply a saved PLANFILE.
 
     With a config: plans, shows the plan, asks for 'yes' (or --auto-approve).
     With a plan file: re-reads what it touches and refuses (exit 3) if the
@@ -574,11 +615,12 @@ def apply(
         if answer.strip() != "yes":
             raise ApplyCancelled("Apply cancelled.")
 
+    rails = _rails(allow_welcome_emails, allow_mass_update)
     try:
         result = apply_path(
-            path,
+            paths,
             options.connection,
-            _plan_options(targets, allow_mass_delete),
+            _plan_options(targets, allow_mass_delete, rails),
             ApplyOptions(batch_size=batch_size, parallelism=parallelism, verify=not no_verify),
             confirm,
             on_page=progress.page,
@@ -664,20 +706,47 @@ def show(options: GlobalOptions, planfile: str, fmt: str, no_color: bool) -> int
     show_default=True,
     help="Output format.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into a folder that already holds konvsync YAML (its konvsync.yaml's "
+    "policy is kept).",
+)
+@click.option(
+    "--target",
+    "target_object",
+    metavar="KIND/KEY",
+    help="Print only this object's YAML (to add an existing object to a config).",
+)
 @click.pass_obj
-def export(options: GlobalOptions, out_dir: str | None, kinds_text: str | None, fmt: str) -> int:
+def export(
+    options: GlobalOptions,
+    out_dir: str | None,
+    kinds_text: str | None,
+    fmt: str,
+    force: bool,
+    target_object: str | None,
+) -> int:
     """Write the portal's current state as konvsync YAML (adopt a portal).
 
     Objects are sorted by key, references are keys, defaults are left out,
     and a second export is byte-identical. Then: konvsync plan DIR says
-    there is nothing to do.
+    there is nothing to do. A DIR that already holds konvsync YAML is
+    refused (exit 1, nothing written) unless --force.
     """
     from konvsync.export import parse_kinds
     from konvsync.workflows import export_state
 
+    if target_object is not None and (out_dir or kinds_text):
+        raise UsageError("--target prints one object: it does not go with --out or --kinds")
     progress = StderrProgress(enabled=not options.quiet)
     result = export_state(
-        options.connection, parse_kinds(kinds_text), out_dir, on_page=progress.page
+        options.connection,
+        parse_kinds(kinds_text),
+        out_dir,
+        on_page=progress.page,
+        force=force,
+        target_object=target_object,
     )
     progress.clear()
     for warning in result.warnings:

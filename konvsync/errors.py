@@ -55,7 +55,12 @@ class ConfigInvalid(ConfigError):
 
 
 class OutputError(KonvsyncError):
-    """An output file (plan, export) could not be written."""
+    """An output file (plan, export) could not be written, or would overwrite
+    configuration (export into a config folder without --force)."""
+
+
+class NotFoundError(KonvsyncError):
+    """What was asked for is not in the portal (export --target)."""
 
 
 class CredentialsError(KonvsyncError):
@@ -104,9 +109,12 @@ class PlanError(KonvsyncError):
 
 
 class UnsafePlanError(KonvsyncError):
-    """The plan is refused: mass delete or portal guard mismatch."""
+    """The plan is refused: mass delete or update, welcome e-mails, portal
+    guard mismatch."""
 
     exit_code = EXIT_REFUSED
+    plan: object | None = None
+    """The refused plan (``plan.changes.Plan``), when there is one to show."""
 
 
 class StalePlanError(KonvsyncError):

@@ -9,7 +9,7 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -48,6 +48,8 @@ INTERRUPT_GRACE_SECONDS = 10.0
 InterruptCallback = Callable[[str, float], None]
 """(signal name, seconds apply waits for requests in flight: 0 after a
 second signal)"""
+ConfigPaths = str | Sequence[str]
+"""One config path, or several where later ones override (``config.overlay``)."""
 
 
 @dataclass
@@ -62,15 +64,26 @@ def export_state(
     kind_names: list[str],
     out_dir: str | None,
     on_page: ProgressCallback | None = None,
+    force: bool = False,
+    target_object: str | None = None,
 ) -> ExportResult:
     """Read the portal and render it as konvsync YAML; with ``out_dir``,
     write one file per kind (all written to temporary names first, then
-    renamed, so a failure leaves no half-written export)."""
+    renamed, so a failure leaves no half-written export). A folder holding
+    configuration is refused unless ``force`` (see ``export_files``);
+    ``target_object`` (KIND/KEY) renders that one object."""
+    from konvsync.export import export_object, export_portal, parse_target
+    from konvsync.export_files import check_out_dir, keep_policy, leftover_warnings
+
+    if target_object is not None:
+        parse_target(target_object)  # a usage error before connecting
+    found = check_out_dir(Path(out_dir), force) if out_dir else []
     with portal_target(connection, None) as target:
-        from konvsync.export import export_portal
 
         async def run() -> ExportResult:
             async with target.client() as client:
+                if target_object is not None:
+                    return await export_object(client, target_object)
                 return await export_portal(client, kind_names, target.endpoint.name, on_page)
 
         with gc_paused():
@@ -78,12 +91,14 @@ def export_state(
     if out_dir:
         from konvsync.files import write_files
 
+        result.files = keep_policy(Path(out_dir), result.files)
+        result.warnings += leftover_warnings(Path(out_dir), found, list(result.files))
         write_files({Path(out_dir) / name: text for name, text in result.files.items()})
     return result
 
 
 def plan_config(
-    path: str,
+    path: ConfigPaths,
     connection: ConnectionOptions,
     options: PlanOptions,
     out_file: str | None = None,
@@ -100,7 +115,7 @@ def plan_config(
 
 @contextmanager
 def _planned(
-    path: str,
+    path: ConfigPaths,
     connection: ConnectionOptions,
     options: PlanOptions,
     on_page: ProgressCallback | None,
@@ -143,7 +158,7 @@ def _planned(
         yield target, desired, _plan(target, desired, options, on_page)
 
 
-def _load_config(path: str) -> DesiredState:
+def _load_config(path: ConfigPaths) -> DesiredState:
     from konvsync.config.loader import load_config
 
     return load_config(path, allow_external_refs=True)
@@ -212,7 +227,7 @@ def _plan(
 
 
 def apply_path(
-    path: str,
+    path: ConfigPaths,
     connection: ConnectionOptions,
     plan_options: PlanOptions,
     apply_options: ApplyOptions,
@@ -226,14 +241,18 @@ def apply_path(
     ``--target`` is refused with a saved plan: it is applied as reviewed."""
     from konvsync.plan.planfile import is_planfile
 
-    if is_planfile(path):
-        if plan_options.targets:
-            raise UsageError(
-                "--target cannot be used with a saved plan: a plan file is applied exactly "
-                "as reviewed. Make a targeted plan instead: konvsync plan PATH --target ... "
-                "--out FILE"
-            )
-        return _apply_saved(path, connection, apply_options, on_page, progress, on_interrupt)
+    if isinstance(path, str) or len(path) == 1:
+        single = path if isinstance(path, str) else path[0]
+        if is_planfile(single):
+            if plan_options.targets:
+                raise UsageError(
+                    "--target cannot be used with a saved plan: a plan file is applied exactly "
+                    "as reviewed. Make a targeted plan instead: konvsync plan PATH --target ... "
+                    "--out FILE"
+                )
+            return _apply_saved(single, connection, apply_options, on_page, progress, on_interrupt)
+    elif any(is_planfile(one) for one in path):
+        raise UsageError("a saved plan file is applied alone, not with config paths")
     with _planned(path, connection, plan_options, on_page) as (target, desired, outcome):
         if not outcome.plan.has_changes:
             return ApplyResult(outcome.plan, None)
@@ -252,6 +271,7 @@ def _apply_saved(
     on_interrupt: InterruptCallback | None,
 ) -> ApplyResult:
     from konvsync.plan.planfile import check_fresh, read_planfile
+    from konvsync.plan.renames import renamed_view, renames_in
 
     saved = read_planfile(path)
     plan = saved.with_sensitive_values()  # before connecting: refused means nothing sent
@@ -261,7 +281,7 @@ def _apply_saved(
             async with target.client() as client:
                 return await read_remote(client, saved.read_kinds, on_page)
 
-        remote = aio.run(reread())
+        remote = renamed_view(aio.run(reread()), renames_in(saved.plan.changes))
         check_fresh(saved, target.endpoint.name, remote)
         if not plan.has_changes:
             return ApplyResult(plan, None)

@@ -173,12 +173,10 @@ def test_saved_plan_is_applied_as_reviewed_or_refused_when_stale(
 
 
 def test_partial_failure_skips_dependents_and_a_rerun_converges(
-    sandbox: RunningSandbox, write_config: ConfigWriter
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
     store = sandbox.store
-    field = store.create_account_field(
-        {"key": "vat", "label": "VAT", "type": "TEXT", "required": True}
-    )
+    field = store.create_account_field({"key": "vat", "label": "VAT", "type": "TEXT"})
     config = write_config("""\
         konvsync: 1
         groups: [{externalId: g, name: G}]
@@ -187,7 +185,14 @@ def test_partial_failure_skips_dependents_and_a_rerun_converges(
           - {email: in@broken.example, firstName: I, lastName: N, account: broken}
           - {email: free@x.example, firstName: F, lastName: R, groups: [g]}
         """)
-    result = apply(sandbox, config)
+    planfile = tmp_path / "saved.plan"
+    assert (
+        invoke(["--endpoint", sandbox.url, "plan", str(config), "--out", str(planfile)]).exit_code
+        == 0
+    )
+    # After the plan, the field becomes required (the plan checked it when it was not).
+    store.update_account_field(field["id"], {"required": True})
+    result = invoke(["--endpoint", sandbox.url, "apply", str(planfile)])
     assert result.exit_code == 1
     assert (
         "failed: accounts/broken (create): custom field 'vat' is required (BAD_USER_INPUT)"
@@ -198,10 +203,23 @@ def test_partial_failure_skips_dependents_and_a_rerun_converges(
         "failed" in result.stdout
     )
     assert (
-        "Apply incomplete: 2 done (2 added, 0 changed, 0 destroyed), 1 failed, 1 skipped."
+        "Apply incomplete: 2 done (2 added, 0 changed, 0 destroyed), 1 failed, 1 skipped.\n"
         in result.stdout
     )
+    # A permanent error: another run would meet it again, so it is not suggested.
+    assert "Run apply again" not in result.stdout
+    assert (
+        "2 of them failed or were skipped for reasons another run meets again "
+        "(BAD_USER_INPUT): correct the configuration or the portal first." in result.stdout
+    )
     assert store.get("users", "email_lower", "free@x.example") is not None
+    # The plan now says what the portal would refuse, before anything is sent.
+    refused = apply(sandbox, config)
+    assert refused.exit_code == 1
+    assert (
+        f"{config}:3:12: account 'broken': custom field 'vat' is required, and the account "
+        "is created without customFields" in refused.stderr
+    )
     store.update_account_field(field["id"], {"required": False})
     rerun = apply(sandbox, config)
     assert rerun.exit_code == 0, rerun.output
@@ -324,6 +342,7 @@ def test_ctrl_c_stops_new_work_reports_and_a_rerun_converges(
     assert process.returncode == 1, stdout[-2000:] + stderr
     assert "Apply interrupted: no new work was sent after Ctrl-C" in stdout
     assert "skipped: users/" in stdout and "not sent: interrupted" in stdout
+    assert "Run apply again to finish." in stdout  # interrupted: another run finishes
     created = sandbox.store.count("users")
     assert 0 < created < 400
     done = int(stdout.rsplit("Apply incomplete: ", 1)[1].split(" done")[0])

@@ -228,17 +228,21 @@ def test_apply_report_lists_every_change_with_created_ids(
 def test_apply_report_of_a_partial_failure_has_error_codes(
     sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
-    sandbox.store.create_account_field(
-        {"key": "vat", "label": "VAT", "type": "TEXT", "required": True}
-    )
     config = write_config("""\
         konvsync: 1
         accounts: [{externalId: broken, name: Broken}]
         users:
           - {email: in@broken.example, firstName: I, lastName: N, account: broken}
         """)
+    plan_file = tmp_path / "reviewed.plan"
+    assert run(sandbox, "plan", str(config), "--out", str(plan_file)).exit_code == 0
+    # The portal gains a required field after the review (plan checks it, the
+    # saved plan cannot): the account's create fails there.
+    sandbox.store.create_account_field(
+        {"key": "vat", "label": "VAT", "type": "TEXT", "required": True}
+    )
     report_file = tmp_path / "report.json"
-    result = run(sandbox, "apply", str(config), "--auto-approve", "--report", str(report_file))
+    result = run(sandbox, "apply", str(plan_file), "--report", str(report_file))
     assert result.exit_code == 1
     report = json.loads(report_file.read_text())
     jsonschema.validate(report, schema("apply-report.schema.json"))
@@ -515,7 +519,9 @@ def test_a_second_signal_stops_waiting_at_once(
 ) -> None:
     sandbox = sandbox_factory(latency_ms=2000)  # each request takes 2 s
     users = [f"  - {{email: u{i}@example.com, firstName: U, lastName: L}}" for i in range(200)]
-    config = write_config("konvsync: 1\nusers:\n" + "\n".join(users) + "\n")
+    config = write_config(
+        "konvsync: 1\npolicy: {send_welcome_email: false}\nusers:\n" + "\n".join(users) + "\n"
+    )
     process, out_path, err_path = start_apply(sandbox, config, tmp_path, "--batch-size", "50")
     deadline = time.monotonic() + 60
     while "users: create/update" not in err_path.read_text() and time.monotonic() < deadline:

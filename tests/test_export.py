@@ -153,3 +153,75 @@ def test_unwritable_output_is_one_line_and_writes_nothing(
     )
     assert planned.exit_code == 1 and "cannot write" in planned.stderr
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_export_into_a_config_folder_needs_force_and_keeps_the_policy(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    seed_store(sandbox.store, str(write_config(EVERY_KIND, "seed.yaml")))
+    out = tmp_path / "portal"
+    out.mkdir()
+    header = (
+        "konvsync: 1\n"
+        "endpoint: production\n"
+        "policy:\n"
+        "  # keep the admins\n"
+        "  prune: [groups]\n"
+        "  protect: {groups: [sales]}\n"
+        "\n"
+        "groups: []\n"
+    )
+    (out / "konvsync.yaml").write_text(header)
+    (out / "extra.yaml").write_text("users: []\n")
+    before = {p.name: p.read_text() for p in out.iterdir()}
+    refused = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
+    assert refused.exit_code == 1
+    assert f"Error: {out} holds konvsync configuration (extra.yaml, konvsync.yaml)" in (
+        refused.stderr
+    )
+    assert "Nothing was written" in refused.stderr
+    assert {p.name: p.read_text() for p in out.iterdir()} == before
+
+    forced = invoke(["--endpoint", sandbox.url, "export", "--out", str(out), "--force"])
+    assert forced.exit_code == 0, forced.output
+    written = (out / "konvsync.yaml").read_text()
+    assert "  # keep the admins\n  prune: [groups]\n  protect: {groups: [sales]}\n" in written
+    assert yaml.safe_load(written)["policy"] == {
+        "prune": ["groups"],
+        "protect": {"groups": ["sales"]},
+    }
+    assert "also holds extra.yaml, which the export did not write" in forced.stderr
+    (out / "extra.yaml").unlink()
+    plan = invoke(
+        ["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"], env=CODE_ENV
+    )
+    assert plan.exit_code == 0, plan.output
+
+
+def test_export_target_prints_one_object(
+    sandbox: RunningSandbox, write_config: Callable[..., Path]
+) -> None:
+    seed_store(sandbox.store, str(write_config(EVERY_KIND, "seed.yaml")))
+    user = invoke(["--endpoint", sandbox.url, "export", "--target", "users/JANE.DOE@acme.example"])
+    assert user.exit_code == 0, user.output
+    assert yaml.safe_load(user.stdout) == {
+        "users": [
+            {
+                "email": "Jane.Doe@Acme.example",
+                "firstName": "Jane",
+                "lastName": "Doe",
+                "title": "VP",
+                "account": "acme",
+                "groups": ["sales"],
+            }
+        ]
+    }
+    account = invoke(["--endpoint", sandbox.url, "export", "--target", "accounts/acme"])
+    assert account.exit_code == 0, account.output
+    (acme,) = yaml.safe_load(account.stdout)["accounts"]
+    assert [loc["name"] for loc in acme["locations"]] == ["Annex", "HQ"]
+    missing = invoke(["--endpoint", sandbox.url, "export", "--target", "groups/nope"])
+    assert missing.exit_code == 1
+    assert "Error: --target 'groups/nope': the portal has no group 'nope'" in missing.stderr
+    bad = invoke(["--endpoint", sandbox.url, "export", "--target", "locations/acme/HQ"])
+    assert bad.exit_code == 1 and "give KIND/KEY" in bad.stderr

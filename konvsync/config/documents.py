@@ -42,11 +42,15 @@ class ConfigDocument:
     env_values: dict[Source, str] = field(default_factory=dict)
     """Values that were one ``${env:NAME}`` and nothing else, by place -> NAME
     (a saved plan keeps the name of a sensitive value, not the value)."""
+    patch: bool = False
+    """A file of an overlay path: its objects may name only what they change."""
 
 
-def read_document(path: Path, problems: list[ConfigProblem]) -> ConfigDocument:
+def read_document(path: Path, problems: list[ConfigProblem], patch: bool = False) -> ConfigDocument:
     """Read and parse one file; substitution and the schema check follow in
-    ``check_document``, once every file's ``variables:`` is known."""
+    ``check_document``, once every file's ``variables:`` is known. ``patch``:
+    a file of an overlay path (``config.overlay``), whose objects may name
+    only the fields they change (required fields are checked after merging)."""
     name = str(path)
     try:
         raw = read_bounded(path, MAX_FILE_BYTES)
@@ -90,7 +94,7 @@ def read_document(path: Path, problems: list[ConfigProblem]) -> ConfigDocument:
             )
         )
         return ConfigDocument(name, None)
-    return ConfigDocument(name, data, digest, "${" in text)
+    return ConfigDocument(name, data, digest, "${" in text, patch=patch)
 
 
 def check_document(
@@ -103,7 +107,7 @@ def check_document(
     substitution = Substitution(variables, problems)
     if document.substitutes:
         substitution.apply(data)
-    _schema_problems(data, document.path, problems)
+    _schema_problems(data, document.path, problems, document.patch)
     # A document with schema problems still takes part in the duplicate and
     # reference checks, so that one run reports everything; those checks skip
     # what they cannot read.
@@ -135,32 +139,42 @@ def schema_problem(data: dict[str, Any]) -> str | None:
     return None
 
 
+def _schema(patch: bool) -> dict[str, Any]:
+    schema = config_schema()
+    if patch:
+        for definition in schema.get("$defs", {}).values():
+            definition.pop("required", None)
+    return schema
+
+
 @cache
-def _validator() -> jsonschema.protocols.Validator:
+def _validator(patch: bool = False) -> jsonschema.protocols.Validator:
     # jsonschema only explains invalid documents, so it is imported only then.
     import jsonschema
 
-    cls = jsonschema.validators.validator_for(config_schema())
-    return cls(config_schema())
+    cls = jsonschema.validators.validator_for(_schema(patch))
+    return cls(_schema(patch))
 
 
 @cache
-def _fast_validator() -> Any:
-    return fastjsonschema.compile(config_schema())
+def _fast_validator(patch: bool = False) -> Any:
+    return fastjsonschema.compile(_schema(patch))
 
 
-def _schema_problems(data: YamlMap, file: str, problems: list[ConfigProblem]) -> None:
+def _schema_problems(
+    data: YamlMap, file: str, problems: list[ConfigProblem], patch: bool = False
+) -> None:
     """Schema problems, best match per location. fastjsonschema clears valid
     documents quickly; jsonschema explains invalid ones in full."""
     try:
-        _fast_validator()(data)
+        _fast_validator(patch)(data)
         return
     except fastjsonschema.JsonSchemaException as exc:
         fast_message = str(exc)
     from jsonschema.exceptions import best_match
 
     by_path: dict[tuple[Any, ...], list[ValidationError]] = {}
-    for error in _validator().iter_errors(data):
+    for error in _validator(patch).iter_errors(data):
         by_path.setdefault(tuple(error.absolute_path), []).append(error)
     for path, errors in by_path.items():
         either = [e for e in errors if e.validator == "anyOf"]

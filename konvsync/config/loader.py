@@ -5,12 +5,15 @@ problem at once (``ConfigInvalid``)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from konvsync.config.documents import ConfigDocument, check_document, read_document
 from konvsync.config.model import DesiredObject, DesiredState, Policy, Source
+from konvsync.config.overlay import overlay_items, overlay_settings
 from konvsync.config.paths import discover
+from konvsync.config.renames import check_renames
 from konvsync.config.rules import check_kind_rules
 from konvsync.config.substitution import declared_variables
 from konvsync.config.yaml_loader import YamlList, YamlMap
@@ -21,7 +24,7 @@ from konvsync.kinds import KINDS_BY_NAME, TOP_LEVEL_KINDS, kind, references
 from konvsync.kinds.locations import location_key
 
 SUPPORTED_VERSIONS = (1,)
-MAX_OBJECTS = 100_000
+MAX_OBJECTS = 250_000
 _SETTINGS = ("konvsync", "endpoint", "portal", "policy")
 
 
@@ -30,25 +33,46 @@ class _Merged:
     settings: dict[str, tuple[Any, Source]] = field(default_factory=dict)
     items: dict[str, list[tuple[YamlMap, Source]]] = field(default_factory=dict)
     digest: str = ""
+    too_many: bool = False
+    """Over ``MAX_OBJECTS``: nothing more is checked."""
 
 
-def load_config(path: str, allow_external_refs: bool = False) -> DesiredState:
-    """Read and check the configuration at ``path`` (a file or directory)."""
+def load_config(path: str | Sequence[str], allow_external_refs: bool = False) -> DesiredState:
+    """Read and check the configuration at ``path`` (a file or directory), or
+    at several paths, later ones overriding earlier ones (``config.overlay``)."""
+    paths = [path] if isinstance(path, str) else list(path)
     with gc_paused():
-        return _load(path, allow_external_refs)
+        return _load(paths, allow_external_refs)
 
 
-def _load(path: str, allow_external_refs: bool) -> DesiredState:
+def _load(paths: list[str], allow_external_refs: bool) -> DesiredState:
     problems: list[ConfigProblem] = []
-    documents = [read_document(p, problems) for p in discover(path)]
+    layers = [
+        [read_document(p, problems, patch=index > 0) for p in discover(path)]
+        for index, path in enumerate(paths)
+    ]
+    documents = [d for layer in layers for d in layer]
     # variables: in any file apply to the whole config.
     variables = declared_variables([d.data for d in documents if d.data is not None])
     for document in documents:
         check_document(document, variables, problems)
-    merged = _merge(documents, problems)
+    if len(layers) == 1:
+        merged = _merge(documents, problems)
+        if merged.too_many:
+            raise ConfigInvalid(problems)
+    else:
+        per_path = [_merge(layer, problems) for layer in layers]
+        if any(m.too_many for m in per_path):
+            raise ConfigInvalid(problems)
+        merged = _Merged(
+            overlay_settings([m.settings for m in per_path]),
+            overlay_items([m.items for m in per_path], problems),
+            _digest(documents),
+        )
     unreadable = any(d.data is None for d in documents)
     state = _build(merged, [d.path for d in documents], problems, unreadable)
     _check_references(state, allow_external_refs, problems)
+    check_renames(state, problems)
     env_values = {where: name for d in documents for where, name in d.env_values.items()}
     check_kind_rules(state, env_values, problems)
     if problems:
@@ -59,9 +83,7 @@ def _load(path: str, allow_external_refs: bool) -> DesiredState:
 def _merge(documents: list[ConfigDocument], problems: list[ConfigProblem]) -> _Merged:
     merged = _Merged()
     total = 0
-    digest = hashlib.sha256()
     for document in documents:
-        digest.update(f"{document.path}\0{document.digest}\0".encode())
         data = document.data
         if data is None:
             continue
@@ -85,8 +107,9 @@ def _merge(documents: list[ConfigDocument], problems: list[ConfigProblem]) -> _M
                 if isinstance(item, YamlMap):
                     entries.append((item, items.item_source(index)))
             total += len(items)
-    merged.digest = "sha256:" + digest.hexdigest()
+    merged.digest = _digest(documents)
     if total > MAX_OBJECTS:
+        merged.too_many = True
         first_file = documents[0].path
         problems.append(
             ConfigProblem(
@@ -97,6 +120,13 @@ def _merge(documents: list[ConfigDocument], problems: list[ConfigProblem]) -> _M
             )
         )
     return merged
+
+
+def _digest(documents: list[ConfigDocument]) -> str:
+    digest = hashlib.sha256()
+    for document in documents:
+        digest.update(f"{document.path}\0{document.digest}\0".encode())
+    return "sha256:" + digest.hexdigest()
 
 
 def _build(
@@ -191,7 +221,13 @@ def _policy(data: dict[str, Any]) -> Policy:
         ignore_changes=per_kind("ignore_changes"),
         max_delete_percent=float(percent) if isinstance(percent, int | float) else 25.0,
         send_welcome_email=data.get("send_welcome_email", True) is not False,
+        max_welcome_emails=_number(data.get("max_welcome_emails"), 50),
+        max_update_percent=_number(data.get("max_update_percent"), None),
     )
+
+
+def _number(value: Any, default: Any) -> Any:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else default
 
 
 def _check_references(

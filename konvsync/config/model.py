@@ -9,7 +9,7 @@ from typing import Any
 from konvsync.errors import ConfigProblem
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Source:
     file: str
     line: int
@@ -23,7 +23,7 @@ class Source:
         return ConfigProblem(self.file, self.line, self.column, message)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DesiredObject:
     kind: str
     key: str
@@ -38,6 +38,9 @@ class Policy:
     ignore_changes: dict[str, frozenset[str]] = field(default_factory=dict)
     max_delete_percent: float = 25.0
     send_welcome_email: bool = True
+    max_welcome_emails: int = 50
+    max_update_percent: float | None = None
+    """Off (None) unless set."""
 
     def is_protected(self, kind: str, key: str) -> bool:
         return key in self.protect.get(kind, frozenset())

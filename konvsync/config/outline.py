@@ -12,6 +12,7 @@ send them.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,33 +46,40 @@ class ConfigOutline:
     """Words of a flow-style ``prune: [...]`` list."""
 
 
-def outline_config(path: str) -> ConfigOutline | None:
-    """The outline of the config at ``path``, or None when the text gives no
-    usable guess (unreadable, flow style, endpoint written indirectly)."""
-    endpoints: set[str] = set()
+def outline_config(path: str | Sequence[str]) -> ConfigOutline | None:
+    """The outline of the config at ``path`` (or at several paths, where a
+    later path's endpoint overrides), or None when the text gives no usable
+    guess (unreadable, flow style, endpoint written indirectly)."""
+    paths = [path] if isinstance(path, str) else list(path)
+    endpoint: str | None = None
     keys: set[str] = set()
     prune: set[str] = set()
-    try:
-        for file in discover(path):
-            text = _read(file)
-            if text is None:
-                return None
-            text = "\n" + text
-            for match in _TOP_LEVEL_KEY.finditer(text):
-                keys.add(match.group(1))
-                if match.group(1) == "endpoint":
-                    value = _endpoint_value(text, match)
-                    if value is None:
-                        return None
-                    endpoints.add(value)
-            keys.update(_REFERRING[match.group(1)] for match in _NESTED_KEY.finditer(text))
-            for match in _PRUNE_FLOW.finditer(text):
-                prune.update(_WORD.findall(match.group(1)))
-    except KonvsyncError:
+    for one in paths:
+        endpoints: set[str] = set()
+        try:
+            for file in discover(one):
+                text = _read(file)
+                if text is None:
+                    return None
+                text = "\n" + text
+                for match in _TOP_LEVEL_KEY.finditer(text):
+                    keys.add(match.group(1))
+                    if match.group(1) == "endpoint":
+                        value = _endpoint_value(text, match)
+                        if value is None:
+                            return None
+                        endpoints.add(value)
+                keys.update(_REFERRING[match.group(1)] for match in _NESTED_KEY.finditer(text))
+                for match in _PRUNE_FLOW.finditer(text):
+                    prune.update(_WORD.findall(match.group(1)))
+        except KonvsyncError:
+            return None
+        if len(endpoints) > 1:
+            return None
+        endpoint = next(iter(endpoints), endpoint)
+    if not keys:
         return None
-    if len(endpoints) > 1 or not keys:
-        return None
-    return ConfigOutline(next(iter(endpoints), None), frozenset(keys), frozenset(prune))
+    return ConfigOutline(endpoint, frozenset(keys), frozenset(prune))
 
 
 def _read(file: Path) -> str | None:

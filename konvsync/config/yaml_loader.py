@@ -59,9 +59,18 @@ class YamlMap(dict[Any, Any]):
     10,000-user config holds 120,000 of them, and as objects they were a
     third of its memory and of the time to build and free it."""
 
+    __slots__ = ("_position", "file", "positions")
     file: str
-    position: Position
+    _position: int
     positions: array[int]
+
+    @property
+    def position(self) -> Position:
+        return _unpack(self._position)
+
+    @position.setter
+    def position(self, value: Position) -> None:
+        self._position = value[0] << _COLUMN_BITS | value[1]
 
     @property
     def source(self) -> Source:
@@ -83,9 +92,18 @@ class YamlMap(dict[Any, Any]):
 class YamlList(list[Any]):
     """A sequence that knows its file and where each item stands."""
 
+    __slots__ = ("_position", "file", "positions")
     file: str
-    position: Position
+    _position: int
     positions: array[int]
+
+    @property
+    def position(self) -> Position:
+        return _unpack(self._position)
+
+    @position.setter
+    def position(self, value: Position) -> None:
+        self._position = value[0] << _COLUMN_BITS | value[1]
 
     @property
     def source(self) -> Source:

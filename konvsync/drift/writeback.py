@@ -219,7 +219,7 @@ def _entry(work: _Work, item: ObjectDrift, warnings: list[str]) -> dict[str, Any
             for name, value in obj.data.items()
             if name != "account" and value not in (None, [], {})
         }
-    from konvsync.export import _entry as export_entry
+    from konvsync.export import object_entry as export_entry
 
     return export_entry(kind(item.kind), obj, work.remote, warnings)
 

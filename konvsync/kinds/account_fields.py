@@ -15,5 +15,6 @@ KIND = Kind(
     ),
     step=10,
     operations_file="account_fields.graphql",
+    rename_field="renamedFrom",
     type_name="AccountField",
 )

@@ -54,6 +54,8 @@ class Field:
     ref_only: tuple[str, tuple[str, ...]] | None = None
     """(field, allowed values): the referenced object must have one of these
     (an invite link matches on TEXT, NUMBER or SELECT account fields only)."""
+    keys_ref: str | None = None
+    """Kind whose natural keys are this map's keys (``customFields``)."""
 
     @property
     def input_key(self) -> str:
@@ -102,6 +104,9 @@ class Kind:
     expires_field: str | None = None
     """A DateTime field after which the object no longer works (a configured
     object past it is a plan warning)."""
+    rename_field: str | None = None
+    """Config-only field naming the keys the object had before (``renamedFrom``
+    or the list ``previousEmails``): a key change becomes an update in place."""
 
     # ------------------------------------------------------------- metadata
 

@@ -15,5 +15,6 @@ KIND = Kind(
     ),
     step=10,
     operations_file="groups.graphql",
+    rename_field="renamedFrom",
     type_name="Group",
 )

@@ -16,5 +16,6 @@ KIND = Kind(
     ),
     step=40,
     operations_file="users.graphql",
+    rename_field="previousEmails",
     type_name="User",
 )

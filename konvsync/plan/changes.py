@@ -73,12 +73,18 @@ class Update(Change):
     symbol: ClassVar[str] = "~"
     adopt: bool = False
     """Sets the natural key on a remote object that had none."""
+    renamed_from: str | None = None
+    """The key the object has in the portal (``renamedFrom``/``previousEmails``):
+    this update changes it in place."""
 
     def changed_fields(self) -> list[str]:
         return list(dict.fromkeys(f.top for f in self.fields))
 
     def to_data(self) -> dict[str, Any]:
-        return {**super().to_data(), "adopt": self.adopt}
+        data = {**super().to_data(), "adopt": self.adopt}
+        if self.renamed_from is not None:
+            data["renamed_from"] = self.renamed_from
+        return data
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,7 @@ def change_from_data(data: dict[str, Any]) -> Change:
     extra: dict[str, Any] = {}
     if cls is Update:
         extra["adopt"] = bool(data.get("adopt"))
+        extra["renamed_from"] = data.get("renamed_from")
     if cls is Delete:
         extra["cascade"] = bool(data.get("cascade"))
     return cls(

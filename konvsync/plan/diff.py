@@ -63,10 +63,11 @@ def _upserts(
             adopted[candidate.id] = key
         if not ignored and current.data == after:
             continue  # the common case, compared at C speed
+        rekeyed = current.key is None or current.renamed_from is not None
         compared = {
             name: value
             for name, value in after.items()
-            if name not in ignored or (current.key is None and name == k.key_field)
+            if name not in ignored or (rekeyed and name == k.key_field)
         }
         before = {name: current.data.get(name) for name in compared}
         if before == compared:
@@ -88,7 +89,18 @@ def _upserts(
                 )
             )
         else:
-            changes.append(Update(k.name, key, before, compared, fields, current.id, obj.source))
+            changes.append(
+                Update(
+                    k.name,
+                    key,
+                    before,
+                    compared,
+                    fields,
+                    current.id,
+                    obj.source,
+                    renamed_from=current.renamed_from,
+                )
+            )
     return changes, adopted
 
 

@@ -19,10 +19,18 @@ from konvsync.errors import ConfigInvalid, ConfigProblem, UnsafePlanError, Usage
 from konvsync.kinds import KINDS, KINDS_BY_NAME, Reference, kind, references
 from konvsync.kinds.datetimes import now_utc, parse_utc, utc_second
 from konvsync.kinds.locations import split_location_key
-from konvsync.plan.changes import Change, Create, Delete, Plan
+from konvsync.plan.changes import Change, Create, Delete, Plan, Update
 from konvsync.plan.diff import diff_state
+from konvsync.plan.field_checks import check_custom_fields
 from konvsync.plan.remote import RemoteState, RemoteStateBuilder
-from konvsync.plan.safety import check_mass_delete, check_portal, welcome_emails
+from konvsync.plan.renames import find_renames, renamed_view, renames_in
+from konvsync.plan.safety import (
+    check_mass_delete,
+    check_mass_update,
+    check_portal,
+    check_welcome_emails,
+    welcome_emails,
+)
 
 ProgressCallback = Callable[[str, int], None]
 
@@ -31,6 +39,9 @@ ProgressCallback = Callable[[str, int], None]
 class PlanOptions:
     targets: tuple[str, ...] = ()
     allow_mass_delete: bool = False
+    allow_mass_update: bool = False
+    allow_welcome_emails: int = 0
+    """--allow-welcome-emails N: accept up to N welcome e-mails over the policy's limit."""
 
 
 @dataclass
@@ -76,6 +87,8 @@ def needed_kinds(named: Iterable[str]) -> list[str]:
     a group's modules are read with the group, by slug, and the modules
     themselves only when the config refers to one."""
     wanted = {name for name in named if name in KINDS_BY_NAME}
+    if "accounts" in wanted:
+        wanted.add("accountFields")  # custom field values are checked against them
     pending = list(wanted)
     while pending:
         k = kind(pending.pop())
@@ -178,28 +191,36 @@ def plan_against(
     parsed ``options.targets``). A refused plan is made in full and raised
     as ``PlanRefused``."""
     refused = check_portal(desired, remote)
+    view = renamed_view(remote, find_renames(desired, remote))
     if refused is None:  # against another portal, references prove nothing
-        check_references(desired, remote)
+        check_references(desired, view)
+        check_custom_fields(desired, view)
     if targets:
-        check_targets_match(targets, desired, remote)
-    changes = diff_state(desired, remote)
+        check_targets_match(targets, desired, view)
+    changes = diff_state(desired, view)
     warnings: list[str] = [str(w) for w in desired.warnings] + expired_objects(desired)
     if targets:
         changes = select_targets(changes, targets)
+        # The view apply works on holds the renames this plan makes, no others.
+        view = renamed_view(remote, renames_in(changes))
         warnings.append(
             "--target limits this plan to part of the configuration; the rest "
             "may still differ (use it for exceptional cases, as in Terraform)"
         )
-    if refused is None:
-        refused = check_mass_delete(changes, desired, remote, options.allow_mass_delete)
     emails = welcome_emails(changes, desired)
     if emails:
         warnings.append(
             f"{emails} new user(s) will receive a welcome e-mail "
             "(policy.send_welcome_email: false turns this off)"
         )
+    refused = (
+        refused
+        or check_mass_delete(changes, desired, view, options.allow_mass_delete)
+        or check_mass_update(changes, desired, view, options.allow_mass_update)
+        or check_welcome_emails(emails, desired, options.allow_welcome_emails)
+    )
     plan = Plan(changes, endpoint_name, remote.portal_name, warnings, emails, refused)
-    outcome = PlanOutcome(plan, remote, read_kind_names)
+    outcome = PlanOutcome(plan, view, read_kind_names)
     if refused is not None:
         raise PlanRefused(outcome)
     return outcome
@@ -373,9 +394,24 @@ def select_targets(changes: list[Change], targets: list[tuple[str, str | None]])
         change = by_address[pending.pop()]
         if isinstance(change, Delete) or change.after is None:
             continue
-        for ref in references(kind(change.kind), change.after):
-            dependency = by_address.get(ref.address)
-            if isinstance(dependency, Create) and ref.address not in selected:
-                selected.add(ref.address)
-                pending.append(ref.address)
+        for address in _dependencies(change):
+            dependency = by_address.get(address)
+            needed = isinstance(dependency, Create) or (
+                isinstance(dependency, Update) and dependency.renamed_from is not None
+            )
+            if needed and address not in selected:
+                selected.add(address)
+                pending.append(address)
     return [c for c in changes if c.address in selected]
+
+
+def _dependencies(change: Change) -> Iterator[str]:
+    """Addresses of the objects ``change`` refers to, custom field names included."""
+    k = kind(change.kind)
+    after = change.after or {}
+    for ref in references(k, after):
+        yield ref.address
+    for f in k.fields:
+        value = after.get(f.name)
+        if f.keys_ref is not None and isinstance(value, dict):
+            yield from (f"{f.keys_ref}/{name}" for name in value)

@@ -15,7 +15,7 @@ from konvsync.kinds.base import Kind, ref_key
 from konvsync.kinds.locations import location_key, split_location_key
 
 
-@dataclass
+@dataclass(slots=True)
 class RemoteObject:
     kind: str
     key: str | None
@@ -28,6 +28,9 @@ class RemoteObject:
     """The portal's ``updatedAt``, for kinds whose type has one (drift shows it)."""
     server: dict[str, Any] = field(default_factory=dict)
     """Server-only values (an invite link's url), never compared."""
+    renamed_from: str | None = None
+    """Set in a renamed view (``plan.renames``): the key the portal has now,
+    while ``key`` is the configured one the object is renamed to."""
 
     @property
     def digest(self) -> str:

@@ -1,4 +1,5 @@
-"""Safety rails: the portal guard, the mass-delete limit, welcome e-mails.
+"""Safety rails: the portal guard, the mass-delete and mass-update limits,
+welcome e-mails.
 
 A check that fails returns a ``Refusal`` (why, and the numbers behind it):
 the planner still makes the whole plan, so that a refused plan can be shown
@@ -10,7 +11,7 @@ import math
 from typing import Any
 
 from konvsync.config.model import DesiredState
-from konvsync.plan.changes import Change, Create, Delete, Refusal
+from konvsync.plan.changes import Change, Create, Delete, Refusal, Update
 from konvsync.plan.remote import RemoteState
 
 MASS_DELETE_MIN_OBJECTS = 10
@@ -63,3 +64,49 @@ def welcome_emails(changes: list[Change], desired: DesiredState) -> int:
     if not desired.policy.send_welcome_email:
         return 0
     return sum(1 for c in changes if isinstance(c, Create) and c.kind == "users")
+
+
+def check_mass_update(
+    changes: list[Change], desired: DesiredState, remote: RemoteState, allow_mass_update: bool
+) -> Refusal | None:
+    """``policy.max_update_percent`` (off unless set), as octoDNS's update
+    threshold: refuse a plan updating more of a kind (of at least 10)."""
+    limit = desired.policy.max_update_percent
+    if limit is None or allow_mass_update:
+        return None
+    counts: dict[str, int] = {}
+    for change in changes:
+        if isinstance(change, Update):
+            counts[change.kind] = counts.get(change.kind, 0) + 1
+    refused = []
+    numbers: dict[str, Any] = {}
+    for kind_name, updating in sorted(counts.items()):
+        existing = len(remote.get(kind_name))
+        if existing >= MASS_DELETE_MIN_OBJECTS and updating * 100 > limit * existing:
+            percent = math.floor(updating * 1000 / existing) / 10
+            refused.append(f"{updating} of {existing} {kind_name} ({percent:g}%)")
+            numbers[kind_name] = {"update": updating, "existing": existing, "percent": percent}
+    if not refused:
+        return None
+    return Refusal(
+        "mass_update",
+        f"refusing to update {'; '.join(refused)}: more than max_update_percent "
+        f"{limit:g}%; nothing was changed. Re-run with --allow-mass-update if this is "
+        "intended",
+        {"max_update_percent": limit, "kinds": numbers},
+    )
+
+
+def check_welcome_emails(emails: int, desired: DesiredState, allowed: int) -> Refusal | None:
+    """``policy.max_welcome_emails`` (default 50): welcome e-mails cannot be
+    recalled, so more than that needs ``--allow-welcome-emails N``, N >= the count."""
+    limit = desired.policy.max_welcome_emails
+    if emails <= limit or emails <= allowed:
+        return None
+    return Refusal(
+        "welcome_emails",
+        f"refusing to send {emails} welcome e-mails: more than policy.max_welcome_emails "
+        f"{limit}; nothing was changed. Re-run with --allow-welcome-emails {emails} if "
+        "this is intended (or set policy.send_welcome_email: false)",
+        {"welcome_emails": emails, "max_welcome_emails": limit},
+    )

@@ -69,8 +69,16 @@ def render_apply_report(report: ApplyReport, interrupted_by: str | None = None) 
     lines.append(
         f"Apply incomplete: {done} done ({added} added, {changed} changed, "
         f"{destroyed} destroyed), {report.count('failed')} failed, "
-        f"{report.count('skipped')} skipped{mismatched}. Run apply again to finish."
+        f"{report.count('skipped')} skipped{mismatched}."
+        + (" Run apply again to finish." if report.rerun_helps else "")
     )
+    permanent = [r for r in report.problems if r.permanent]
+    if permanent:
+        lines.append(
+            f"{len(permanent)} of them failed or were skipped for reasons another run meets "
+            f"again ({', '.join(report.permanent_codes)}): correct the configuration or the "
+            "portal first."
+        )
     return "\n".join(lines)
 
 

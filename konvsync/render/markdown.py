@@ -80,6 +80,8 @@ def _line(change: Change) -> str:
     prefix = {"create": "+", "update": "!", "delete": "-"}[change.action]
     text = f"{prefix} {change.address}"
     if isinstance(change, Update):
+        if change.renamed_from is not None:
+            text += f" (was {show(change.renamed_from)})"
         parts = [f"{f.path}: {show(f.before)} -> {show(f.after)}" for f in change.fields]
         text += "  " + "; ".join(parts)
     if change.note:

@@ -50,7 +50,12 @@ def _block(change: Change, paint: Callable[[str, str], str] | None) -> list[str]
     header = f"  # {printable(change.address)} will be {action_label(change.action)}"
     if change.note:
         header += f" ({printable(change.note)})"
-    lines = [header, f"  {symbol} {_label(change.kind)} {show(change.key)} {{"]
+    was = (
+        f" (was {show(change.renamed_from)})"
+        if isinstance(change, Update) and change.renamed_from is not None
+        else ""
+    )
+    lines = [header, f"  {symbol} {_label(change.kind)} {show(change.key)}{was} {{"]
     if isinstance(change, Update):
         paths = [printable(f.path) for f in change.fields]
         width = max(map(len, paths)) if paths else 0

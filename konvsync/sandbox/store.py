@@ -171,6 +171,8 @@ class Store(InviteLinkRules, Database):
             if "key" in data:
                 self._unique(db, "account_fields", "key", data["key"], "key", row_id)
                 sets["key"] = data["key"]
+                if data["key"] != current["key"]:
+                    self._rename_custom_field(db, current["key"], data["key"])
             for name in ("label", "type"):
                 if name in data:
                     sets[name] = data[name]
@@ -200,6 +202,19 @@ class Store(InviteLinkRules, Database):
                         (json.dumps(kept), row["id"]),
                     )
         return fid
+
+    def _rename_custom_field(self, db: sqlite3.Connection, old: str, new: str) -> None:
+        """Accounts' values follow their field to its new key."""
+        for row in db.execute("SELECT id, custom_fields FROM accounts").fetchall():
+            values = json.loads(row["custom_fields"])
+            if any(v["key"] == old for v in values):
+                for v in values:
+                    if v["key"] == old:
+                        v["key"] = new
+                db.execute(
+                    "UPDATE accounts SET custom_fields = ? WHERE id = ?",
+                    (json.dumps(values), row["id"]),
+                )
 
     def _check_field_options(self, field_type: str | None, options: list[str]) -> None:
         if field_type == "SELECT" and not options:

@@ -246,7 +246,10 @@ def test_target_limits_the_plan_and_keeps_dependencies(
     assert "# users/jane@acme.example will be created" in out
     assert "# accounts/acme will be created" in out
     assert "# groups/sales will be created" in out
-    assert "accountFields/" not in out
+    # The account's custom fields are created first too (it could not be created without).
+    assert "# accountFields/tier will be created" in out
+    assert "# accountFields/region will be created" in out
+    assert "Plan: 6 to add" in out  # and nothing else (the support group is needed too)
     assert "--target limits this plan" in out
     bad = invoke(["--endpoint", sandbox.url, "plan", str(config), "--target", "widgets"])
     assert bad.exit_code == 1 and "unknown kind 'widgets'" in bad.stderr

@@ -1,0 +1,164 @@
+"""Environments: several config paths, later ones overriding earlier ones
+(``konvsync plan base/ overlays/staging/``).
+
+Each path is read as usual (a key twice inside one path is an error). Then,
+path by path: an object whose natural key an earlier path defines is merged
+into it field by field (mappings merged, lists replaced, ``null`` sets the
+field to null, which clears it in the portal); an object with a new key is
+added; ``endpoint`` and ``portal`` are replaced and ``policy`` is merged like
+an object. Files of a later path are checked against the schema as patches
+(an object may name only the fields it changes); objects the later paths add
+must be complete, which is checked here. A merged field keeps the file and
+line it came from, so problems point at the file that set it.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+from konvsync.config.model import Source
+from konvsync.config.yaml_loader import YamlList, YamlMap, _unpack
+from konvsync.errors import ConfigProblem
+from konvsync.kinds import kind
+from konvsync.resources import config_schema
+
+Settings = dict[str, tuple[Any, Source]]
+Items = dict[str, list[tuple[YamlMap, Source]]]
+
+
+class OverlayMap(YamlMap):
+    """A merged mapping whose entries come from several files."""
+
+    __slots__ = ("files",)
+    files: list[str]
+
+    def key_source(self, key: Any) -> Source:
+        index = self._index(key)
+        return _source(self.files[index], self.positions[2 * index])
+
+    def value_source(self, key: Any) -> Source:
+        index = self._index(key)
+        return _source(self.files[index], self.positions[2 * index + 1])
+
+
+def _source(file: str, packed: int) -> Source:
+    return Source(file, *_unpack(packed))
+
+
+def _entries(data: YamlMap) -> list[tuple[Any, Any, int, int, str]]:
+    files = data.files if isinstance(data, OverlayMap) else [data.file] * len(data)
+    return [
+        (key, value, data.positions[2 * i], data.positions[2 * i + 1], files[i])
+        for i, (key, value) in enumerate(data.items())
+    ]
+
+
+def merge_maps(base: YamlMap, patch: YamlMap) -> OverlayMap:
+    """``patch`` over ``base``: mappings merged, anything else replaced."""
+    merged = {entry[0]: entry for entry in _entries(base)}
+    for key, value, key_at, value_at, file in _entries(patch):
+        earlier = merged.get(key)
+        if earlier is not None and isinstance(earlier[1], YamlMap) and isinstance(value, YamlMap):
+            value = merge_maps(earlier[1], value)
+        if earlier is not None:
+            key_at, file_of_key = earlier[2], earlier[4]
+            if file_of_key != file:
+                key_at = value_at  # the key's line in the file that set the value
+        merged[key] = (key, value, key_at, value_at, file)
+    result = OverlayMap()
+    result.file, result.position = base.file, base.position
+    result.positions, result.files = array("Q"), []
+    for key, value, key_at, value_at, file in merged.values():
+        result[key] = value
+        result.positions.append(key_at)
+        result.positions.append(value_at)
+        result.files.append(file)
+    return result
+
+
+def overlay_settings(layers: Sequence[Settings]) -> Settings:
+    out: Settings = {}
+    for settings in layers:
+        for name, (value, where) in settings.items():
+            earlier = out.get(name)
+            if (
+                earlier is not None
+                and isinstance(earlier[0], YamlMap)
+                and isinstance(value, YamlMap)
+            ):
+                value = merge_maps(earlier[0], value)
+            out[name] = (value, where)
+    return out
+
+
+def overlay_items(layers: Sequence[Items], problems: list[ConfigProblem]) -> Items:
+    """The objects of every layer, later ones merged into earlier ones by key."""
+    out: Items = {name: list(entries) for name, entries in layers[0].items()}
+    for items in layers[1:]:
+        for kind_name, entries in items.items():
+            k = kind(kind_name)
+            merged = out.setdefault(kind_name, [])
+            index: dict[str, int] = {}
+            for position, (item, _where) in enumerate(merged):
+                key = k.key_of(item)
+                if key is not None:
+                    index.setdefault(key, position)
+            seen: dict[str, Source] = {}
+            for item, where in entries:
+                key = k.key_of(item)
+                if key is None:
+                    merged.append((item, where))  # the schema check reported it
+                    continue
+                if key in seen:
+                    problems.append(
+                        where.problem(
+                            f"duplicate {k.singular} {key!r} (first defined at {seen[key]})"
+                        )
+                    )
+                    continue
+                seen[key] = where
+                if key in index:
+                    base, base_where = merged[index[key]]
+                    merged[index[key]] = (merge_maps(base, item), base_where)
+                    _check_required(kind_name, item, where, problems, whole=False)
+                else:
+                    index[key] = len(merged)
+                    merged.append((item, where))
+                    _check_required(kind_name, item, where, problems, whole=True)
+    return out
+
+
+def _check_required(
+    kind_name: str, item: YamlMap, where: Source, problems: list[ConfigProblem], whole: bool
+) -> None:
+    """Required fields of an object a later path adds (``whole``), and of the
+    locations a later path's list gives."""
+    if whole:
+        for name in _required(kind_name):
+            if name not in item:
+                problems.append(where.problem(f"{kind_name}: {name!r} is a required property"))
+    locations = item.get("locations")
+    if kind_name == "accounts" and isinstance(locations, YamlList):
+        for index, location in enumerate(locations):
+            if not isinstance(location, YamlMap):
+                continue
+            for name in _required("locations"):
+                if name not in location:
+                    problems.append(
+                        locations.item_source(index).problem(
+                            f"accounts.locations: {name!r} is a required property"
+                        )
+                    )
+
+
+@cache
+def _required(kind_name: str) -> tuple[str, ...]:
+    schema = config_schema()
+    definitions = schema.get("$defs", {})
+    if kind_name == "locations":
+        return tuple(definitions.get("location", {}).get("required", ()))
+    reference = schema["properties"][kind_name]["items"].get("$ref", "")
+    return tuple(definitions.get(reference.rsplit("/", 1)[-1], {}).get("required", ()))

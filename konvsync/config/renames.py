@@ -1,0 +1,42 @@
+"""Offline checks of ``renamedFrom`` and ``previousEmails``: a previous key
+must not be one the configuration defines, nor be claimed by two objects."""
+
+from __future__ import annotations
+
+from konvsync.config.model import DesiredState, Source
+from konvsync.errors import ConfigProblem
+from konvsync.kinds import KINDS
+
+
+def check_renames(state: DesiredState, problems: list[ConfigProblem]) -> None:
+    from konvsync.plan.renames import previous_keys
+
+    for k in KINDS:
+        objects = state.objects.get(k.name)
+        if k.rename_field is None or not objects:
+            continue
+        claimed: dict[str, tuple[str, Source]] = {}
+        for key, obj in objects.items():
+            for old in previous_keys(k, obj.data):
+                if old == key:
+                    continue
+                other = objects.get(old)
+                if other is not None:
+                    problems.append(
+                        obj.source.problem(
+                            f"{k.singular} {key!r}: {k.rename_field} names {old!r}, which the "
+                            f"configuration also defines (at {other.source}); an object cannot "
+                            "be renamed to another one that stays"
+                        )
+                    )
+                elif old in claimed:
+                    first_key, first_at = claimed[old]
+                    problems.append(
+                        obj.source.problem(
+                            f"{k.singular} {key!r}: {k.rename_field} names {old!r}, as "
+                            f"{k.singular} {first_key!r} does (at {first_at}); one object can "
+                            "become only one"
+                        )
+                    )
+                else:
+                    claimed[old] = (key, obj.source)

@@ -1,0 +1,91 @@
+"""Where ``export --out DIR`` writes, without destroying configuration:
+
+- a folder that already holds konvsync YAML (any file ``plan DIR`` would
+  read) is refused unless ``--force``, before the portal is read;
+- with ``--force``, the ``policy`` of an existing ``konvsync.yaml`` is kept,
+  as written (comments and substitutions included), and YAML files export
+  does not write are named in a warning, since ``plan DIR`` reads them too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from konvsync.errors import OutputError
+
+_POLICY = re.compile(r"^policy\s*:")
+
+
+def config_files(out_dir: Path) -> list[Path]:
+    """The YAML files ``plan out_dir`` would read (none when it does not exist)."""
+    if not out_dir.is_dir():
+        return []
+    files: list[Path] = []
+    for directory, subdirectories, names in os.walk(out_dir):
+        subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
+        files.extend(
+            Path(directory) / name
+            for name in names
+            if name.endswith((".yaml", ".yml")) and not name.startswith(".")
+        )
+    return sorted(files)
+
+
+def check_out_dir(out_dir: Path, force: bool) -> list[Path]:
+    """Refuse (``OutputError``) a folder holding configuration unless ``force``;
+    return the configuration files found."""
+    found = config_files(out_dir)
+    if found and not force:
+        shown = ", ".join(str(p.relative_to(out_dir)) for p in found[:3])
+        more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+        raise OutputError(
+            f"{out_dir} holds konvsync configuration ({shown}{more}); export would overwrite "
+            "or duplicate it. Nothing was written. Export into an empty folder, or pass "
+            "--force to overwrite (the policy of konvsync.yaml is kept)"
+        )
+    return found
+
+
+def policy_block(config_file: Path) -> str | None:
+    """The top-level ``policy`` of a konvsync.yaml as written, or None."""
+    if not config_file.is_file():
+        return None
+    try:
+        lines = config_file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OutputError(
+            f"cannot read {config_file} to keep its policy: {exc}; nothing was written"
+        ) from None
+    for start, line in enumerate(lines):
+        if _POLICY.match(line):
+            end = start + 1
+            while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t"):
+                end += 1
+            while end > start + 1 and not lines[end - 1].strip():
+                end -= 1
+            return "\n".join(lines[start:end]) + "\n"
+    return None
+
+
+def keep_policy(out_dir: Path, files: dict[str, str]) -> dict[str, str]:
+    """``files`` with the existing konvsync.yaml's policy added to the new one."""
+    block = policy_block(out_dir / "konvsync.yaml")
+    if block is None or "konvsync.yaml" not in files:
+        return files
+    return {**files, "konvsync.yaml": files["konvsync.yaml"] + block}
+
+
+def leftover_warnings(out_dir: Path, found: list[Path], written: list[str]) -> list[str]:
+    """Warnings for configuration files the export did not overwrite."""
+    names = {out_dir / name for name in written}
+    others = [p for p in found if p not in names]
+    if not others:
+        return []
+    shown = ", ".join(str(p.relative_to(out_dir)) for p in others[:5])
+    more = f" and {len(others) - 5} more" if len(others) > 5 else ""
+    return [
+        f"{out_dir} also holds {shown}{more}, which the export did not write: plan reads "
+        "them too, so remove what the export now defines (a key defined twice is an error)"
+    ]

@@ -1,0 +1,114 @@
+"""Safety rails through the CLI against a real sandbox: welcome e-mails
+(policy.max_welcome_emails, --allow-welcome-emails N), mass updates
+(policy.max_update_percent, --allow-mass-update), and custom field values
+checked against the portal's account fields before anything is sent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from konvsync.sandbox.server import RunningSandbox
+from tests.conftest import CliRun, invoke
+
+ConfigWriter = Callable[..., Path]
+
+
+def run(sandbox: RunningSandbox, *args: str) -> CliRun:
+    return invoke(["--endpoint", sandbox.url, *args])
+
+
+def users_config(count: int, policy: str = "") -> str:
+    lines = ["konvsync: 1", policy, "users:"]
+    lines += [f"  - {{email: u{i}@x.example, firstName: U, lastName: '{i}'}}" for i in range(count)]
+    return "\n".join(lines) + "\n"
+
+
+def test_sixty_welcome_emails_need_the_flag(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    config = write_config(users_config(60))
+    refused = run(sandbox, "apply", str(config), "--auto-approve")
+    assert refused.exit_code == 3
+    assert (
+        "refusing to send 60 welcome e-mails: more than policy.max_welcome_emails 50; nothing "
+        "was changed. Re-run with --allow-welcome-emails 60" in refused.stderr
+    )
+    assert sandbox.store.count("users") == 0
+    # The refused plan is still shown in full, after the reason.
+    assert "Plan: 60 to add, 0 to change, 0 to destroy." in refused.stdout
+    plan = run(sandbox, "plan", str(config), "--allow-welcome-emails", "59", "--format", "json")
+    assert plan.exit_code == 3 and "60 welcome e-mails" in plan.stderr
+    assert plan.stderr.startswith("Error: refusing to send 60 welcome e-mails")
+    assert '"welcome_emails": 60' in plan.stdout
+    applied = run(sandbox, "apply", str(config), "--auto-approve", "--allow-welcome-emails", "60")
+    assert applied.exit_code == 0, applied.output
+    assert "60 new user(s) will receive a welcome e-mail" in applied.stdout
+    assert len(sandbox.store.welcome_emails()) == 60
+
+
+def test_welcome_email_limit_from_the_policy(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    lower = write_config(users_config(3, "policy: {max_welcome_emails: 2}"))
+    assert run(sandbox, "plan", str(lower)).exit_code == 3
+    higher = write_config(users_config(60, "policy: {max_welcome_emails: 100}"))
+    assert run(sandbox, "plan", str(higher)).exit_code == 0
+    silent = write_config(users_config(60, "policy: {send_welcome_email: false}"))
+    result = run(sandbox, "plan", str(silent))
+    assert result.exit_code == 0 and "welcome" not in result.output
+
+
+def test_max_update_percent(sandbox: RunningSandbox, write_config: ConfigWriter) -> None:
+    for i in range(10):
+        sandbox.store.create_group({"externalId": f"g{i}", "name": f"Group {i}"})
+    groups = [f"  - {{externalId: g{i}, name: Team {i}}}" for i in range(3)]
+    unset = write_config("\n".join(["konvsync: 1", "groups:", *groups]) + "\n")
+    assert run(sandbox, "plan", str(unset)).exit_code == 0  # off by default
+    config = write_config(
+        "\n".join(["konvsync: 1", "policy: {max_update_percent: 20}", "groups:", *groups]) + "\n"
+    )
+    refused = run(sandbox, "plan", str(config))
+    assert refused.exit_code == 3
+    assert "refusing to update 3 of 10 groups (30%): more than max_update_percent 20%" in (
+        refused.stderr
+    )
+    allowed = run(sandbox, "apply", str(config), "--auto-approve", "--allow-mass-update")
+    assert allowed.exit_code == 0, allowed.output
+    assert "3 changed" in allowed.stdout
+
+
+def test_custom_fields_checked_against_the_portal(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    store = sandbox.store
+    store.create_account_field(
+        {"key": "tier", "label": "Tier", "type": "SELECT", "options": ["gold", "silver"]}
+    )
+    store.create_account_field({"key": "vat", "label": "VAT", "type": "TEXT", "required": True})
+    store.create_account(
+        {"externalId": "old", "name": "Old", "customFields": [{"key": "vat", "value": "1"}]}
+    )
+    config = write_config("""\
+        konvsync: 1
+        accounts:
+          - {externalId: old, name: Old}
+          - {externalId: acme, name: ACME, customFields: {tier: bronze, vat: V1, nope: x}}
+          - {externalId: beta, name: Beta, customFields: {tier: gold}}
+        """)
+    result = run(sandbox, "plan", str(config))
+    assert result.exit_code == 1
+    assert (
+        f"{config}:4:5: account 'acme': custom field 'tier' value 'bronze' is not one of "
+        "gold, silver (as the portal defines it)" in result.stderr
+    )
+    assert (
+        f"{config}:4:5: account 'acme': custom field 'nope' is defined neither in "
+        "accountFields nor in the portal" in result.stderr
+    )
+    assert (
+        f"{config}:5:5: account 'beta': custom field 'vat' is required, and customFields "
+        "(the account's whole set) gives it no value" in result.stderr
+    )
+    assert "'old'" not in result.stderr  # exists, customFields left alone
+    assert store.count("accounts") == 1

@@ -1,0 +1,207 @@
+"""Renames (``renamedFrom``, ``previousEmails``) through the CLI against a
+real sandbox: one update of the same object, never a delete and a create."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from konvsync.sandbox.server import RunningSandbox
+from tests.conftest import CliRun, invoke
+
+ConfigWriter = Callable[..., Path]
+
+BEFORE = """\
+    konvsync: 1
+    policy: {prune: [groups, accountFields, accounts, users]}
+    groups: [{externalId: sales, name: Sales}]
+    accountFields: [{key: acct_no, label: Account Number, type: TEXT}]
+    accounts:
+      - externalId: acme
+        name: ACME
+        userGroups: [sales]
+        customFields: {acct_no: A-1}
+        locations: [{name: HQ, phone: "1"}]
+    users:
+      - {email: Jane@Old.example, firstName: Jane, lastName: Doe, account: acme, groups: [sales]}
+    """
+
+AFTER = """\
+    konvsync: 1
+    policy: {prune: [groups, accountFields, accounts, users]}
+    groups: [{externalId: sales-emea, renamedFrom: sales, name: Sales}]
+    accountFields: [{key: account_number, renamedFrom: acct_no, label: Account Number, type: TEXT}]
+    accounts:
+      - externalId: acme-corp
+        renamedFrom: acme
+        name: ACME
+        userGroups: [sales-emea]
+        customFields: {account_number: A-1}
+        locations: [{name: HQ, phone: "1"}]
+    users:
+      - email: jane@new.example
+        previousEmails: [jane@old.example]
+        firstName: Jane
+        lastName: Doe
+        account: acme-corp
+        groups: [sales-emea]
+    """
+
+
+def run(sandbox: RunningSandbox, *args: str) -> CliRun:
+    return invoke(["--endpoint", sandbox.url, *args])
+
+
+def ids(sandbox: RunningSandbox) -> dict[str, dict[str, Any]]:
+    out = {}
+    for table in ("groups", "account_fields", "accounts", "users"):
+        out[table] = {row["id"]: row for row in sandbox.store.page(table, 100, None)["nodes"]}
+    return out
+
+
+def test_renames_apply_in_place(sandbox: RunningSandbox, write_config: ConfigWriter) -> None:
+    config = write_config(BEFORE)
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    before = ids(sandbox)
+    assert sandbox.store.welcome_emails() == ["Jane@Old.example"]
+    write_config(AFTER)
+
+    text = run(sandbox, "plan", str(config))
+    assert text.exit_code == 0, text.output
+    assert '~ user "jane@new.example" (was "jane@old.example") {' in text.stdout
+    assert '~ group "sales-emea" (was "sales") {' in text.stdout
+    assert '~ account "acme-corp" (was "acme") {' in text.stdout
+    assert '~ account_field "account_number" (was "acct_no") {' in text.stdout
+    assert "Plan: 0 to add, 4 to change, 0 to destroy." in text.stdout
+    assert "welcome" not in text.stdout
+    # References to the renamed objects (the user's groups, the account's
+    # location, the custom field's name) are not changes of their own.
+    assert "locations/" not in text.stdout
+
+    data = json.loads(run(sandbox, "plan", str(config), "--format", "json").stdout)
+    renamed = {c["key"]: c.get("renamed_from") for c in data["changes"]}
+    assert renamed == {
+        "sales-emea": "sales",
+        "account_number": "acct_no",
+        "acme-corp": "acme",
+        "jane@new.example": "jane@old.example",
+    }
+    import jsonschema
+
+    from konvsync.resources import json_schema
+
+    jsonschema.validate(data, json_schema("plan.schema.json"))
+    markdown = run(sandbox, "plan", str(config), "--format", "markdown").stdout
+    assert '! users/jane@new.example (was "jane@old.example")' in markdown
+
+    applied = run(sandbox, "apply", str(config), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert "Apply complete! Resources: 0 added, 4 changed, 0 destroyed." in applied.stdout
+    after = ids(sandbox)
+    for table in before:
+        assert list(after[table]) == list(before[table]), table  # same IDs, nothing new
+    (user,) = after["users"].values()
+    assert user["email"] == "jane@new.example"
+    (account,) = after["accounts"].values()
+    assert account["externalId"] == "acme-corp"
+    assert account["customFields"] == [{"key": "account_number", "value": "A-1"}]
+    assert sandbox.store.welcome_emails() == ["Jane@Old.example"]  # no second e-mail
+
+    again = run(sandbox, "plan", str(config), "--detailed-exitcode")
+    assert again.exit_code == 0, again.output
+    assert "No changes." in again.stdout
+
+
+def test_saved_plan_with_a_rename_applies(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    config = write_config(BEFORE)
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    write_config(AFTER)
+    planfile = tmp_path / "renames.plan"
+    assert run(sandbox, "plan", str(config), "--out", str(planfile)).exit_code == 0
+    applied = run(sandbox, "apply", str(planfile))
+    assert applied.exit_code == 0, applied.output
+    assert "4 changed, 0 destroyed" in applied.stdout
+    assert run(sandbox, "plan", str(config), "--detailed-exitcode").exit_code == 0
+
+
+def test_targeting_a_user_brings_the_group_rename_it_needs(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    config = write_config(BEFORE)
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    write_config(AFTER)
+    result = run(
+        sandbox, "apply", str(config), "--auto-approve", "--target", "users/jane@new.example"
+    )
+    assert result.exit_code == 0, result.output
+    # The user, its group and account, and the account's custom field.
+    assert "Plan: 0 to add, 4 to change, 0 to destroy." in result.stdout
+
+
+def test_old_and_new_key_both_in_the_portal_is_an_error(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    old = sandbox.store.create_group({"externalId": "sales", "name": "Sales"})
+    new = sandbox.store.create_group({"externalId": "sales-emea", "name": "Sales EMEA"})
+    config = write_config("""\
+        konvsync: 1
+        groups:
+          - {externalId: sales-emea, renamedFrom: sales, name: Sales}
+        """)
+    result = run(sandbox, "plan", str(config))
+    assert result.exit_code == 1
+    assert f"{config}:3:" in result.stderr
+    assert "'sales'" in result.stderr and "'sales-emea'" in result.stderr
+    assert old["id"] in result.stderr and new["id"] in result.stderr
+
+
+def test_rename_field_that_stays_does_nothing(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    config = write_config("""\
+        konvsync: 1
+        groups: [{externalId: sales-emea, renamedFrom: sales, name: Sales}]
+        users: [{email: a@x.example, previousEmails: [b@x.example], firstName: A, lastName: B}]
+        """)
+    first = run(sandbox, "apply", str(config), "--auto-approve")
+    assert first.exit_code == 0, first.output
+    assert "2 added" in first.stdout  # nothing to rename: created
+    assert run(sandbox, "plan", str(config), "--detailed-exitcode").exit_code == 0
+
+
+def test_previous_key_defined_in_the_config_is_invalid(write_config: ConfigWriter) -> None:
+    config = write_config("""\
+        konvsync: 1
+        groups:
+          - {externalId: sales, name: Sales}
+          - {externalId: sales-emea, renamedFrom: sales, name: Sales EMEA}
+          - {externalId: sales-apac, renamedFrom: sales-old, name: Sales APAC}
+          - {externalId: sales-us, renamedFrom: sales-old, name: Sales US}
+        """)
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 1
+    assert f"{config}:4:" in result.stderr and "also defines" in result.stderr
+    assert f"{config}:6:" in result.stderr and "as group 'sales-apac' does" in result.stderr
+
+
+def test_a_rename_applies_even_when_the_key_field_is_ignored(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    user = sandbox.store.create_user(
+        {"email": "old@x.example", "firstName": "A", "lastName": "B"}, send_welcome_email=False
+    )
+    config = write_config("""\
+        konvsync: 1
+        policy: {ignore_changes: {users: [email, firstName]}}
+        users:
+          - {email: new@x.example, previousEmails: [old@x.example], firstName: Z, lastName: B}
+        """)
+    result = run(sandbox, "apply", str(config), "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert "1 changed" in result.stdout and "firstName" not in result.stdout
+    (row,) = sandbox.store.page("users", 100, None)["nodes"]
+    assert (row["id"], row["email"], row["firstName"]) == (user["id"], "new@x.example", "A")
