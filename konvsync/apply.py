@@ -31,7 +31,7 @@ from konvsync.apply_checks import (
 )
 from konvsync.errors import KonvsyncError, StalePlanError
 from konvsync.kinds import kind, references
-from konvsync.kinds.locations import split_location_key
+from konvsync.kinds.address import Address
 from konvsync.plan.changes import Change, Create, Delete, FieldChange, Plan, Update
 from konvsync.plan.order import apply_steps
 from konvsync.plan.remote import RemoteState
@@ -85,10 +85,10 @@ class ApplyReport:
     unverified: str | None = None
     """Why reading back after the run failed (the run is not ok then)."""
     warnings: list[str] = field(default_factory=list)
-    announced: dict[str, dict[str, Any]] = field(default_factory=dict)
+    announced: dict[Address, dict[str, Any]] = field(default_factory=dict)
     """Address -> the portal's values (``Field.announce``) of each object
     created: an invite link's URL is what the administrator wants next."""
-    created_ids: dict[str, str] = field(default_factory=dict)
+    created_ids: dict[Address, str] = field(default_factory=dict)
     """address -> server ID of each object this run created."""
 
     def count(self, status: str, action: str | None = None) -> int:
@@ -162,9 +162,9 @@ class PlanExecutor:
             for kind_name, remote_kind in remote.kinds.items()
             for key, obj in remote_kind.objects.items()
         }
-        self.unavailable: dict[str, str] = {}
+        self.unavailable: dict[Address, str] = {}
         """address -> why (failed or skipped): dependents are skipped."""
-        self.codes: dict[str, str] = {}
+        self.codes: dict[Address, str] = {}
         """address -> error code of what failed (and of what that skipped)."""
         self.report = ApplyReport()
         self._step_changes: list[Change] = []
@@ -374,8 +374,8 @@ class PlanExecutor:
         created (and is updated if it differs); else it is sent again."""
         resend: list[Change] = []
         confirmed: list[Change] = []
-        follow_ups: dict[str, Update] = {}
-        lookups = [Wanted(change.address, None, change.key) for change in creates]
+        follow_ups: dict[Address, Update] = {}
+        lookups = [Wanted(change.address, None, change.key, change.parent) for change in creates]
         try:
             current = await self.lookup.current(creates[0].kind, lookups)
         except KonvsyncError as exc:
@@ -444,9 +444,8 @@ class PlanExecutor:
             values = {name: after.get(name) for name in change.changed_fields()}
             return {"id": change.remote_id, "input": k.build_input(values, self._id)}
         variables: dict[str, Any] = {"input": k.build_input(after, self._id)}
-        if k.parent is not None:
-            parent_key, _ = split_location_key(change.key)
-            variables["accountId"] = self._id(k.parent, parent_key)
+        if k.parent is not None and change.parent is not None:
+            variables["accountId"] = self._id(k.parent, change.parent)
         if k.name == "users":
             variables["sendWelcomeEmail"] = self.options.send_welcome_email
         return variables
@@ -475,13 +474,13 @@ class PlanExecutor:
         except KeyError:
             raise CallNotBuilt(f"cannot resolve reference {kind_name}/{key}") from None
 
-    def _blocker(self, change: Change) -> str | None:
+    def _blocker(self, change: Change) -> Address | None:
         if not self.unavailable:
             return None  # nothing has failed or been skipped: nothing blocks
         if isinstance(change, Delete):
-            if change.cascade:
-                parent, _ = split_location_key(change.key)
-                address = f"accounts/{parent}"
+            parent_kind = kind(change.kind).parent
+            if change.cascade and parent_kind is not None and change.parent is not None:
+                address = Address(parent_kind, change.parent)
                 return address if address in self.unavailable else None
             return None
         for ref in references(kind(change.kind), change.after or {}):

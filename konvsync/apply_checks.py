@@ -36,8 +36,8 @@ from konvsync.api.input_check import misfits
 from konvsync.api.pagination import PAGE_SIZE, read_all
 from konvsync.errors import ContractError, KonvsyncError, SchemaMisfitError
 from konvsync.kinds import kind
+from konvsync.kinds.address import Address
 from konvsync.kinds.base import Kind
-from konvsync.kinds.locations import split_location_key
 from konvsync.plan.changes import Change, Create, Delete, Update
 from konvsync.plan.remote import RemoteObject, RemoteState, RemoteStateBuilder
 
@@ -103,9 +103,11 @@ def _show(value: Any) -> str:
 class Wanted:
     """One object to look up: by ID when known, else by natural key."""
 
-    address: str
+    address: Address
     remote_id: str | None
     key: str
+    parent: str | None = None
+    """The parent's key, for a child kind."""
 
 
 class PortalLookup:
@@ -130,7 +132,7 @@ class PortalLookup:
         kind_name: str,
         wanted: Sequence[Wanted],
         twins: dict[tuple[str, str], list[RemoteObject]] | None = None,
-    ) -> dict[str, RemoteObject | None]:
+    ) -> dict[Address, RemoteObject | None]:
         """Each wanted object as the portal has it now (None: absent); with
         ``twins``, objects sharing a key are collected there, not refused."""
         k = kind(kind_name)
@@ -154,7 +156,7 @@ class PortalLookup:
         else:
             builder.add(source.name, await self._get(k, source, wanted))
         state = builder.state()
-        out: dict[str, RemoteObject | None] = {}
+        out: dict[Address, RemoteObject | None] = {}
         for item in wanted:
             if item.remote_id is not None:
                 out[item.address] = state.find(kind_name, item.remote_id)
@@ -209,8 +211,7 @@ class PortalLookup:
         """(ID, key) of what to get: the object itself, or its parent."""
         if k.parent is None:
             return item.remote_id, item.key
-        parent_key, _ = split_location_key(item.key)
-        return self.id_of(k.parent, parent_key), parent_key
+        return self.id_of(k.parent, item.parent or ""), item.parent
 
 
 def _dedupe(
@@ -221,7 +222,7 @@ def _dedupe(
 
 async def moved_objects(
     lookup: PortalLookup, changes: Sequence[Change], adopted: dict[str, str]
-) -> dict[str, str]:
+) -> dict[Address, str]:
     """Address -> why, for each change (all of one kind) whose object moved
     since the plan."""
     wanted = [wanted_for(change, lookup.id_of) for change in changes]
@@ -286,7 +287,7 @@ def wanted_for(change: Change, id_of: IdOf) -> Wanted:
     """What to look up for ``change``: its object by ID when one is known
     (planned, or created by this run), else by key."""
     remote_id = change.remote_id or id_of(change.kind, change.key)
-    return Wanted(change.address, remote_id, change.key)
+    return Wanted(change.address, remote_id, change.key, change.parent)
 
 
 def moved_since_plan(

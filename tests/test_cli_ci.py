@@ -351,7 +351,7 @@ def test_validate_format_github_prints_annotations(write_config: ConfigWriter) -
     assert result.stdout.splitlines() == [
         f"::error file={config},line=3,col=45,title=konvsync validate::"
         "groups.[0].bogus: unknown key ('bogus' was unexpected)",
-        f"::error file={config},line=5,col=5,title=konvsync validate::user 'x@y.example': "
+        f"::error file={config},line=5,col=62,title=konvsync validate::user 'x@y.example': "
         "account refers to account 'nope', which the configuration does not define "
         "(--allow-external-refs if it exists in the portal)",
     ]

@@ -14,14 +14,14 @@ from konvsync.config.model import DesiredObject, DesiredState, Policy, Source
 from konvsync.config.overlay import overlay_items, overlay_settings
 from konvsync.config.paths import discover
 from konvsync.config.renames import check_renames
-from konvsync.config.rules import check_kind_rules
+from konvsync.config.rules import check_kind_rules, map_value_source, reference_source
 from konvsync.config.substitution import declared_variables
 from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.custom_values import value_fits
 from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.gcpause import gc_paused
 from konvsync.kinds import KINDS_BY_NAME, TOP_LEVEL_KINDS, kind, references
-from konvsync.kinds.locations import location_key
+from konvsync.kinds.address import member_key
 
 SUPPORTED_VERSIONS = (1,)
 MAX_OBJECTS = 250_000
@@ -157,9 +157,9 @@ def _build(
                 for index, loc in enumerate(item["locations"]):
                     if isinstance(loc, YamlMap) and isinstance(loc.get("name"), str):
                         data = {"account": key, **loc}
-                        lkey = location_key(key, loc["name"])
+                        lkey = member_key(key, loc["name"])
                         loc_source = item["locations"].item_source(index)
-                        location = DesiredObject("locations", lkey, data, loc_source)
+                        location = DesiredObject("locations", lkey, data, loc_source, key)
                         _add(locations, location, problems)
     if "accounts" in objects:
         objects.setdefault("locations", {})
@@ -247,7 +247,7 @@ def _check_references(
                     state.external_references.append((obj, ref))
                     continue
                 problems.append(
-                    obj.source.problem(
+                    reference_source(obj, ref).problem(
                         f"{k.singular} {obj.key!r}: {ref.field.name} refers to "
                         f"{ref.target.singular} {ref.written!r}, which the configuration does "
                         "not define (--allow-external-refs if it exists in the portal)",
@@ -264,8 +264,8 @@ def _check_custom_fields(
         values = account.data.get("customFields")
         if not isinstance(values, dict):
             continue
-        where = account.source
         for key, value in values.items():
+            where = map_value_source(account, "customFields", key)
             definition = fields.get(str(key))
             if definition is None:
                 if not allow_external:

@@ -29,6 +29,8 @@ class DesiredObject:
     key: str
     data: dict[str, Any]
     source: Source
+    parent: str | None = None
+    """The parent's key, for a child kind (``key`` is then the member key)."""
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from typing import Any
 
 from konvsync import redact
 from konvsync.config.model import DesiredObject, DesiredState, Source
-from konvsync.config.yaml_loader import YamlMap
+from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.errors import ConfigProblem
-from konvsync.kinds import kind
+from konvsync.kinds import Reference, kind
 from konvsync.kinds.base import Field, Kind
 from konvsync.kinds.datetimes import now_utc, parse_utc
 
@@ -127,3 +127,25 @@ def ref_only_problem(k: Kind, key: str, f: Field, target: Mapping[str, Any]) -> 
         f"{target.get(kind(f.ref or '').key_field)!r}, whose {attribute} is {value}; "
         f"it must be {', '.join(allowed)}"
     )
+
+
+def reference_source(obj: DesiredObject, ref: Reference) -> Source:
+    """Where ``ref`` is written in ``obj`` (the object's place when unknown)."""
+    value = obj.data.get(ref.field.name)
+    try:
+        if isinstance(value, YamlList):
+            return value.item_source(value.index(ref.written))
+        if isinstance(obj.data, YamlMap) and ref.field.name in obj.data:
+            return obj.data.value_source(ref.field.name)
+    except (KeyError, ValueError):
+        pass
+    return obj.source
+
+
+def map_value_source(obj: DesiredObject, name: str, key: Any) -> Source:
+    """Where the value of ``key`` in the map field ``name`` is written (the
+    field's, or the object's, place when unknown)."""
+    value = obj.data.get(name)
+    if isinstance(value, YamlMap) and key in value:
+        return value.value_source(key)
+    return value_source(obj, name)

@@ -14,7 +14,6 @@ from __future__ import annotations
 from konvsync.config.model import DesiredState
 from konvsync.drift.model import DriftReport, FieldDrift, ObjectDrift
 from konvsync.kinds import kind
-from konvsync.kinds.locations import split_location_key
 from konvsync.plan.changes import Change, Create, Delete, Update
 from konvsync.plan.planner import PlanOutcome
 from konvsync.plan.remote import RemoteObject, RemoteState
@@ -70,6 +69,7 @@ def _from_change(
             change.key,
             fields,
             portal=current.data if current else change.before,
+            parent=change.parent,
             config=change.after,
             updated_at=current.updated_at if current else None,
             source=change.source,
@@ -77,13 +77,14 @@ def _from_change(
             note=note,
         )
     if isinstance(change, Create):
-        if change.kind == "locations" and split_location_key(change.key)[0] in created_accounts:
+        if change.parent is not None and change.parent in created_accounts:
             return None  # deleted with its account, which is reported
         obj = desired.objects.get(change.kind, {}).get(change.key)
         return ObjectDrift(
             "deleted",
             change.kind,
             change.key,
+            parent=change.parent,
             config=change.after,
             source=obj.source if obj else change.source,
         )
@@ -95,6 +96,7 @@ def _from_change(
             "created",
             change.kind,
             change.key,
+            parent=change.parent,
             portal=change.before,
             updated_at=current.updated_at if current else None,
             remote_id=change.remote_id,

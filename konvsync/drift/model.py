@@ -64,6 +64,8 @@ class ObjectDrift:
     remote_id: str | None = None
     managed: bool = True
     note: str | None = None
+    parent: str | None = None
+    """The parent's key, for a child kind (``key`` is then the member key)."""
 
     @property
     def address(self) -> str:

@@ -32,7 +32,6 @@ from konvsync.drift.yamltext import (
 )
 from konvsync.errors import OutputError
 from konvsync.kinds import kind
-from konvsync.kinds.locations import split_location_key
 from konvsync.plan.remote import RemoteState
 
 
@@ -199,7 +198,7 @@ def _accept_created(work: _Work, item: ObjectDrift) -> None:
             "holds '${', which the configuration would read as a substitution; not written"
         )
     if item.kind == "locations":
-        account_key, _ = split_location_key(item.key)
+        account_key = item.parent or ""
         account = work.desired.objects.get("accounts", {}).get(account_key)
         if account is None:
             raise EditRefused(f"its account {account_key!r} is not in the configuration")

@@ -16,6 +16,7 @@ from konvsync.kinds import (
     locations,
     users,
 )
+from konvsync.kinds.address import Address
 from konvsync.kinds.base import Field, Kind
 
 KINDS: tuple[Kind, ...] = tuple(
@@ -59,8 +60,8 @@ class Reference:
     """The target's natural key, normalized as the target compares keys."""
 
     @property
-    def address(self) -> str:
-        return f"{self.target.name}/{self.key}"
+    def address(self) -> Address:
+        return Address(self.target.name, self.key)
 
 
 def references(
@@ -85,6 +86,7 @@ __all__ = [
     "REFERENCE_KINDS",
     "TOP_LEVEL_KINDS",
     "WRITABLE_KINDS",
+    "Address",
     "Field",
     "Kind",
     "Reference",

@@ -1,14 +1,12 @@
 """Locations: the addresses of an account, keyed by ``name`` within it.
 
-In the YAML they are listed under their account; konvsync keys them as
-``<account externalId>/<name>``. An account that lists ``locations`` owns
-that whole set (extra remote ones are deleted); one that omits the key
+In the YAML they are listed under their account; konvsync files them by
+``Address("locations", name, parent=<the account's address>)``. An account
+that lists ``locations`` owns that whole set (extra remote ones are deleted); one that omits the key
 leaves its locations alone. They are read with their accounts.
 """
 
 from konvsync.kinds.base import Field, Kind
-
-SEPARATOR = "/"
 
 KIND = Kind(
     name="locations",
@@ -30,12 +28,3 @@ KIND = Kind(
     parent="accounts",
     read_via="accounts",
 )
-
-
-def location_key(account_key: str, name: str) -> str:
-    return f"{account_key}{SEPARATOR}{name}"
-
-
-def split_location_key(key: str) -> tuple[str, str]:
-    account, _, name = key.partition(SEPARATOR)
-    return account, name

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from konvsync.config.model import Source
+from konvsync.kinds.address import Address, own_key
 
 
 @dataclass(frozen=True)
@@ -38,16 +39,24 @@ class Change:
     source: Source | None = None
     note: str | None = None
     """Why, when it is not obvious: adoption, cascade."""
+    parent: str | None = None
+    """The parent's key, for a child kind (``key`` is then the member key)."""
 
     @property
-    def address(self) -> str:
-        return f"{self.kind}/{self.key}"
+    def address(self) -> Address:
+        if self.parent is None:
+            return Address(self.kind, self.key)
+        from konvsync.kinds import kind
+
+        parent_kind = kind(self.kind).parent or ""
+        return Address(self.kind, own_key(self.key, self.parent), Address(parent_kind, self.parent))
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "action": self.action,
             "kind": self.kind,
             "key": self.key,
+            "address": str(self.address),
             "before": self.before,
             "after": self.after,
             "fields": [f.to_data() for f in self.fields],
@@ -58,6 +67,8 @@ class Change:
             data["source"] = str(self.source)
         if self.note:
             data["note"] = self.note
+        if self.parent is not None:
+            data["parent"] = self.parent
         return data
 
 
@@ -119,6 +130,7 @@ def change_from_data(data: dict[str, Any]) -> Change:
         remote_id=data.get("id"),
         source=_source_from_text(data.get("source")),
         note=data.get("note"),
+        parent=data.get("parent"),
         **extra,
     )
 

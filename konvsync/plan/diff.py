@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from konvsync.config.model import DesiredObject, DesiredState
+from konvsync.errors import PlanError
 from konvsync.kinds import KINDS, kind
+from konvsync.kinds.address import member_key, own_key
 from konvsync.kinds.base import Kind
-from konvsync.kinds.locations import split_location_key
 from konvsync.plan.changes import Change, Create, Delete, FieldChange, Update
 from konvsync.plan.order import in_apply_order
 from konvsync.plan.remote import RemoteKind, RemoteObject, RemoteState
@@ -55,7 +56,7 @@ def _upserts(
             continue
         after = normalized.get((k.name, key)) or k.normalize_desired(obj.data)
         if current is None:
-            candidate = adoptable.pop(after.get("name"), None) if "name" in after else None
+            candidate = _adoption(k, key, obj, after, adoptable)
             if candidate is None:
                 changes.append(_create(k, key, obj))
                 continue
@@ -85,6 +86,7 @@ def _upserts(
                     obj.source,
                     note=f"adopts the existing {k.singular} {current.id} "
                     f"(same name, no {k.key_field})",
+                    parent=obj.parent,
                     adopt=True,
                 )
             )
@@ -98,6 +100,7 @@ def _upserts(
                     fields,
                     current.id,
                     obj.source,
+                    parent=obj.parent,
                     renamed_from=current.renamed_from,
                 )
             )
@@ -105,15 +108,48 @@ def _upserts(
 
 
 def _create(k: Kind, key: str, obj: DesiredObject) -> Create:
-    return Create(k.name, key, None, k.normalize_desired(obj.data, True), source=obj.source)
+    return Create(
+        k.name,
+        key,
+        None,
+        k.normalize_desired(obj.data, True),
+        source=obj.source,
+        parent=obj.parent,
+    )
 
 
-def _adoptable(remote: RemoteKind) -> dict[Any, RemoteObject]:
-    """Keyless remote objects by name, when the name is unique among them."""
+def _adoptable(remote: RemoteKind) -> dict[Any, list[RemoteObject]]:
+    """Keyless remote objects by name."""
     by_name: dict[Any, list[RemoteObject]] = {}
     for obj in remote.keyless:
         by_name.setdefault(obj.data.get("name"), []).append(obj)
-    return {name: objs[0] for name, objs in by_name.items() if len(objs) == 1}
+    return by_name
+
+
+def _adoption(
+    k: Kind,
+    key: str,
+    obj: DesiredObject,
+    after: dict[str, Any],
+    adoptable: dict[Any, list[RemoteObject]],
+) -> RemoteObject | None:
+    """The keyless remote object ``obj`` adopts (same name), or None. Two or
+    more with that name: the user must choose (PlanError), since creating a
+    third would be the duplicate adoption exists to prevent."""
+    if "name" not in after:
+        return None
+    candidates = adoptable.pop(after["name"], None)
+    if not candidates:
+        return None
+    if len(candidates) > 1:
+        ids = ", ".join(c.id for c in candidates)
+        raise PlanError(
+            f"{obj.source}: {k.singular} {key!r} would adopt the existing {k.singular} named "
+            f"{after['name']!r}, but the portal has {len(candidates)} without a "
+            f"{k.key_field} (IDs {ids}); set the {k.key_field} of the one to adopt in the "
+            "portal, or rename or delete the others"
+        )
+    return candidates[0]
 
 
 def _rekey_locations(remote: RemoteKind, adopted_accounts: dict[str, str]) -> RemoteKind:
@@ -123,11 +159,16 @@ def _rekey_locations(remote: RemoteKind, adopted_accounts: dict[str, str]) -> Re
     placeholders = {f"<id {rid}>": key for rid, key in adopted_accounts.items()}
     rekeyed = RemoteKind(keyless=remote.keyless)
     for key, obj in remote.objects.items():
-        account, name = split_location_key(key)
+        account = obj.parent
         if account in placeholders:
-            key = f"{placeholders[account]}/{name}"
+            new_parent = placeholders[account]
+            key = member_key(new_parent, own_key(key, account))
             obj = RemoteObject(
-                obj.kind, key, obj.id, {**obj.data, "account": placeholders[account]}
+                obj.kind,
+                key,
+                obj.id,
+                {**obj.data, "account": new_parent},
+                parent=new_parent,
             )
         rekeyed.objects[key] = obj
     return rekeyed
@@ -146,7 +187,7 @@ def _deletes(
     if k.name == "locations":
         deleted_accounts = _pruned_keys(kind("accounts"), desired, state)
         for key, obj in remote.objects.items():
-            account, _ = split_location_key(key)
+            account = obj.parent
             if account in deleted_accounts:
                 out.append(
                     Delete(
@@ -156,6 +197,7 @@ def _deletes(
                         None,
                         remote_id=obj.id,
                         note=f"deleted with account {account}",
+                        parent=account,
                         cascade=True,
                     )
                 )
@@ -164,7 +206,7 @@ def _deletes(
                 and key not in wanted
                 and not policy.is_protected(k.name, key)
             ):
-                out.append(Delete(k.name, key, obj.data, None, remote_id=obj.id))
+                out.append(Delete(k.name, key, obj.data, None, remote_id=obj.id, parent=account))
         return out
     if k.name not in policy.prune:
         return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from konvsync.config.model import DesiredState
+from konvsync.config.rules import map_value_source
 from konvsync.custom_values import value_fits
 from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.plan.remote import RemoteState
@@ -40,9 +41,10 @@ def check_custom_fields(desired: DesiredState, remote: RemoteState) -> None:
             definition = definitions.get(str(key))
             if str(key) in defined:
                 continue  # checked offline by the loader
+            where = map_value_source(account, "customFields", key)
             if definition is None:
                 problems.append(
-                    account.source.problem(
+                    where.problem(
                         f"{what}: custom field {key!r} is defined neither in accountFields "
                         "nor in the portal"
                     )
@@ -56,7 +58,7 @@ def check_custom_fields(desired: DesiredState, remote: RemoteState) -> None:
             if not value_fits(text, ftype, options):
                 expected = f"one of {', '.join(options)}" if ftype == "SELECT" else ftype
                 problems.append(
-                    account.source.problem(
+                    where.problem(
                         f"{what}: custom field {key!r} value {value!r} is not {expected} "
                         "(as the portal defines it)"
                     )

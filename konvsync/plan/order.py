@@ -9,6 +9,7 @@ one apply never holds two at once."""
 from __future__ import annotations
 
 from konvsync.kinds import KINDS
+from konvsync.kinds.address import Address
 from konvsync.kinds.base import Kind
 from konvsync.kinds.datetimes import now_utc
 from konvsync.plan.changes import Change, Delete, Update
@@ -37,7 +38,7 @@ def releases(k: Kind, change: Change, remote: RemoteState) -> bool:
 def apply_steps(changes: list[Change], remote: RemoteState) -> list[Step]:
     """The changes as labelled steps, in the order they are applied."""
     steps: list[Step] = []
-    released: set[str] = set()
+    released: set[Address] = set()
     for k in KINDS:
         same = [c for c in changes if c.kind == k.name]
         first = [c for c in same if releases(k, c, remote)]

@@ -151,7 +151,7 @@ def check_fresh(saved: SavedPlan, endpoint_name: str, remote: RemoteState) -> No
             saved.plan,
         )
     for change in saved.plan.changes:
-        if _changed(change, saved.remote_digests.get(change.address), remote):
+        if _changed(change, saved.remote_digests.get(str(change.address)), remote):
             raise SavedPlanStale(
                 f"stale plan: {change.address} changed since the plan was made; run plan again",
                 saved.plan,

@@ -12,13 +12,12 @@ from konvsync import aio
 from konvsync.api.client import PortalClient
 from konvsync.api.documents import viewer_query
 from konvsync.api.pagination import read_kinds
-from konvsync.config.model import DesiredObject, DesiredState, Source
-from konvsync.config.rules import ref_only_problem
-from konvsync.config.yaml_loader import YamlList, YamlMap
+from konvsync.config.model import DesiredObject, DesiredState
+from konvsync.config.rules import ref_only_problem, reference_source
 from konvsync.errors import ConfigInvalid, ConfigProblem, UnsafePlanError, UsageError
 from konvsync.kinds import KINDS, KINDS_BY_NAME, Reference, kind, references
+from konvsync.kinds.address import Address
 from konvsync.kinds.datetimes import now_utc, parse_utc, utc_second
-from konvsync.kinds.locations import split_location_key
 from konvsync.plan.changes import Change, Create, Delete, Plan, Update
 from konvsync.plan.diff import diff_state
 from konvsync.plan.field_checks import check_custom_fields
@@ -254,7 +253,7 @@ def remote_digests(changes: list[Change], remote: RemoteState) -> dict[str, str 
     digests: dict[str, str | None] = {}
     for change in changes:
         obj = remote.find(change.kind, change.remote_id) if change.remote_id else None
-        digests[change.address] = obj.digest if obj else None
+        digests[str(change.address)] = obj.digest if obj else None
     return digests
 
 
@@ -293,19 +292,6 @@ def check_references(
         )
     if problems:
         raise ConfigInvalid(problems)
-
-
-def reference_source(obj: DesiredObject, ref: Reference) -> Source:
-    """Where ``ref`` is written in ``obj`` (the object's place when unknown)."""
-    value = obj.data.get(ref.field.name)
-    try:
-        if isinstance(value, YamlList):
-            return value.item_source(value.index(ref.written))
-        if isinstance(obj.data, YamlMap) and ref.field.name in obj.data:
-            return obj.data.value_source(ref.field.name)
-    except (KeyError, ValueError):
-        pass
-    return obj.source
 
 
 def _outside_references(desired: DesiredState) -> Iterator[tuple[DesiredObject, Reference]]:
@@ -382,10 +368,12 @@ def select_targets(changes: list[Change], targets: list[tuple[str, str | None]])
         for kind_name, key in targets:
             if change.kind == kind_name and (key is None or change.key == key):
                 return True
-            if change.kind == "locations" and kind_name == "accounts":
-                account, _ = split_location_key(change.key)
-                if key is None or account == key:
-                    return True
+            if (
+                change.parent is not None
+                and kind(change.kind).parent == kind_name
+                and (key is None or change.parent == key)
+            ):
+                return True
         return False
 
     selected = {c.address for c in changes if targeted(c)}
@@ -405,7 +393,7 @@ def select_targets(changes: list[Change], targets: list[tuple[str, str | None]])
     return [c for c in changes if c.address in selected]
 
 
-def _dependencies(change: Change) -> Iterator[str]:
+def _dependencies(change: Change) -> Iterator[Address]:
     """Addresses of the objects ``change`` refers to, custom field names included."""
     k = kind(change.kind)
     after = change.after or {}
@@ -414,4 +402,4 @@ def _dependencies(change: Change) -> Iterator[str]:
     for f in k.fields:
         value = after.get(f.name)
         if f.keys_ref is not None and isinstance(value, dict):
-            yield from (f"{f.keys_ref}/{name}" for name in value)
+            yield from (Address(f.keys_ref, name) for name in value)

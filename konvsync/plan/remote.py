@@ -11,8 +11,8 @@ from typing import Any
 
 from konvsync.errors import ContractError, PlanError
 from konvsync.kinds import KINDS_BY_NAME, kind
+from konvsync.kinds.address import Address, member_key
 from konvsync.kinds.base import Kind, ref_key
-from konvsync.kinds.locations import location_key, split_location_key
 
 
 @dataclass(slots=True)
@@ -31,6 +31,8 @@ class RemoteObject:
     renamed_from: str | None = None
     """Set in a renamed view (``plan.renames``): the key the portal has now,
     while ``key`` is the configured one the object is renamed to."""
+    parent: str | None = None
+    """The parent's key, for a child kind (``key`` is then the member key)."""
 
     @property
     def digest(self) -> str:
@@ -77,9 +79,11 @@ class RemoteState:
     def get(self, kind_name: str) -> RemoteKind:
         return self.kinds.get(kind_name) or RemoteKind()
 
-    def lookup(self, address: str) -> RemoteObject | None:
-        kind_name, _, key = address.partition("/")
-        return self.get(kind_name).objects.get(key)
+    def lookup(self, address: Address) -> RemoteObject | None:
+        key = address.key
+        if address.parent is not None:
+            key = member_key(address.parent.key, key)
+        return self.get(address.kind).objects.get(key)
 
 
 class RemoteStateBuilder:
@@ -119,7 +123,11 @@ class RemoteStateBuilder:
                         self,
                         children,
                         RemoteObject(
-                            child.name, location_key(parent_key, item["name"]), item["id"], data
+                            child.name,
+                            member_key(parent_key, item["name"]),
+                            item["id"],
+                            data,
+                            parent=parent_key,
                         ),
                     )
 
@@ -155,9 +163,9 @@ def _add(builder: RemoteStateBuilder, bucket: RemoteKind, obj: RemoteObject) -> 
     if other is not None:
         k = kind(obj.kind)
         if k.parent is not None:
-            parent_key, name = split_location_key(obj.key)
             raise PlanError(
-                f"{kind(k.parent).singular} {parent_key!r} has two {k.name} named {name!r} "
+                f"{kind(k.parent).singular} {obj.parent!r} has two {k.name} named "
+                f"{obj.data.get(k.key_field)!r} "
                 f"(IDs {other.id} and {obj.id}): konvsync cannot tell them apart; rename or "
                 "delete one in the portal first"
             )

@@ -21,8 +21,8 @@ from typing import Any
 from konvsync.config.model import DesiredState
 from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.kinds import KINDS, kind
+from konvsync.kinds.address import member_key, own_key
 from konvsync.kinds.base import Field, Kind
-from konvsync.kinds.locations import location_key, split_location_key
 from konvsync.plan.changes import Change, Update
 from konvsync.plan.remote import RemoteKind, RemoteObject, RemoteState
 
@@ -110,11 +110,11 @@ def renamed_view(remote: RemoteState, renames: Renames) -> RemoteState:
             new_key, renamed_from = key, None
             if key in own:
                 new_key, renamed_from = own[key], key
-            elif parents:
-                parent, child = split_location_key(key)
-                if parent in parents:
-                    new_key = location_key(parents[parent], child)
-            view.objects[new_key] = _remapped(obj, new_key, renamed_from, refs, maps)
+            new_parent = obj.parent
+            if key not in own and obj.parent in parents:
+                new_parent = parents[obj.parent]
+                new_key = member_key(new_parent, own_key(key, obj.parent))
+            view.objects[new_key] = _remapped(obj, new_key, renamed_from, refs, maps, new_parent)
         kinds[name] = view
     return RemoteState(kinds, remote.portal_name)
 
@@ -125,6 +125,7 @@ def _remapped(
     renamed_from: str | None,
     refs: list[tuple[Field, dict[str, str]]],
     maps: list[tuple[Field, dict[str, str]]],
+    parent: str | None = None,
 ) -> RemoteObject:
     data = obj.data
     changed: dict[str, Any] = {}
@@ -142,5 +143,9 @@ def _remapped(
     if not changed and key == obj.key and renamed_from is None:
         return obj
     return replace(
-        obj, key=key, data={**data, **changed} if changed else data, renamed_from=renamed_from
+        obj,
+        key=key,
+        data={**data, **changed} if changed else data,
+        renamed_from=renamed_from,
+        parent=parent if parent is not None else obj.parent,
     )

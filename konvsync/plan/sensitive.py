@@ -79,7 +79,7 @@ def saved_references(
                     f"{change.address}: {name} is written in the configuration, and a saved "
                     "plan never holds a sensitive value; write it as ${env:NAME}"
                 )
-            values.setdefault(change.address, {})[name] = {
+            values.setdefault(str(change.address), {})[name] = {
                 "env": variable,
                 "digest": digest(salt, str(value)),
             }
@@ -96,7 +96,7 @@ def restored(changes: list[Change], saved: dict[str, Any] | None) -> list[Change
     salt = str(saved["salt"])
     out = []
     for change in changes:
-        fields = values.get(change.address)
+        fields = values.get(str(change.address))
         if not fields:
             out.append(change)
             continue

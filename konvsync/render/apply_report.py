@@ -49,7 +49,7 @@ def render_apply_report(report: ApplyReport, interrupted_by: str | None = None) 
     for result in problems[:MAX_LISTED]:
         # A portal's error text may quote what was sent: secrets are masked.
         lines.append(
-            f"  {result.status}: {printable(result.change.address)} ({result.change.action}): "
+            f"  {result.status}: {printable(str(result.change.address))} ({result.change.action}): "
             f"{printable(redact(result.message or ''))}"
         )
     if len(problems) > MAX_LISTED:
@@ -106,7 +106,7 @@ def apply_report_data(
         failed = result.status == "failed"
         changes.append(
             {
-                "address": change.address,
+                "address": str(change.address),
                 "kind": change.kind,
                 "key": change.key,
                 "action": change.action,
@@ -155,7 +155,7 @@ def _verification(report: ApplyReport | None) -> dict[str, Any]:
         "status": "failed" if report.unverified else "checked",
         "error": report.unverified,
         "mismatches": [
-            {"address": m.change.address, "action": m.change.action, "message": m.message}
+            {"address": str(m.change.address), "action": m.change.action, "message": m.message}
             for m in report.mismatches
         ],
     }

@@ -47,7 +47,7 @@ def _block(change: Change, paint: Callable[[str, str], str] | None) -> list[str]
     built without a call per line, as a 10,000-object plan has 100,000)."""
     change = masked(change)
     symbol = change.symbol
-    header = f"  # {printable(change.address)} will be {action_label(change.action)}"
+    header = f"  # {printable(str(change.address))} will be {action_label(change.action)}"
     if change.note:
         header += f" ({printable(change.note)})"
     was = (

@@ -6,7 +6,6 @@ from __future__ import annotations
 from konvsync.config.loader import load_config
 from konvsync.errors import ConfigError
 from konvsync.kinds import WRITABLE_KINDS
-from konvsync.kinds.locations import split_location_key
 from konvsync.sandbox.store import Store, StoreError
 
 
@@ -28,9 +27,7 @@ def seed_store(store: Store, path: str) -> int:
         "groups": lambda data, _key: store.create_group(data),
         "accountFields": lambda data, _key: store.create_account_field(data),
         "accounts": lambda data, _key: store.create_account(data),
-        "locations": lambda data, key: store.create_location(
-            resolve("accounts", split_location_key(key)[0]), data
-        ),
+        "locations": lambda data, parent: store.create_location(resolve("accounts", parent), data),
         "users": lambda data, _key: store.create_user(data, send_welcome_email=False),
         "inviteLinks": lambda data, _key: store.create_invite_link(data),
     }
@@ -38,7 +35,7 @@ def seed_store(store: Store, path: str) -> int:
         for k in WRITABLE_KINDS:
             for obj in state.objects.get(k.name, {}).values():
                 data = k.build_input(k.normalize_desired(obj.data, keep_case=True), resolve)
-                ids[k.name, obj.key] = creators[k.name](data, obj.key)["id"]
+                ids[k.name, obj.key] = creators[k.name](data, obj.parent or obj.key)["id"]
     except StoreError as exc:
         raise ConfigError(f"{path}: cannot seed the sandbox: {exc}") from exc
     return state.count()

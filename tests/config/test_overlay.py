@@ -111,7 +111,7 @@ def test_problems_point_at_the_file_that_set_them(write_config: ConfigWriter) ->
     assert f"{overlay}:2:" in err and "NOT_A_PERMISSION" in err
     assert f"{overlay}:3:5: groups: 'name' is a required property" in err  # a new object
     assert f"{overlay}:4:5: duplicate group 'qa' (first defined at {overlay}:3:5)" in err
-    assert f"{overlay}:6:5: user 'a@x.example': groups refers to group 'nowhere'" in err
+    assert f"{overlay}:6:62: user 'a@x.example': groups refers to group 'nowhere'" in err
     assert str(base) not in err
 
 

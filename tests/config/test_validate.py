@@ -14,11 +14,13 @@ from tests.conftest import SECRET, invoke
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 BAD = sorted((CONFIGS / "bad").glob("*.yaml"))
 GOOD = sorted((CONFIGS / "good").glob("*.yaml"))
-EXPECT = re.compile(r"^# expect: (\d+): (.+)$")
+EXPECT = re.compile(r"^# expect: (\d+(?::\d+)?): (.+)$")
 
 
-def expectations(path: Path) -> list[tuple[int, str]]:
-    """The ``# expect: LINE: fragment`` lines of a bad config; a link to a file
+def expectations(path: Path) -> list[tuple[str, str]]:
+    """The ``# expect: LINE[:COL]: fragment`` lines of a bad config (a semantic
+    error, found after the schema, names the exact column of the offending
+    value); a link to a file
     that cannot hold them (/dev/zero) has them in ``NAME.expect`` beside it."""
     sidecar = path.with_name(path.name + ".expect")
     source = sidecar if path.is_symlink() and sidecar.exists() else path
@@ -26,7 +28,7 @@ def expectations(path: Path) -> list[tuple[int, str]]:
     for line in source.read_text(encoding="utf-8").splitlines():
         match = EXPECT.match(line)
         if match:
-            found.append((int(match.group(1)), match.group(2)))
+            found.append((match.group(1), match.group(2)))
     assert found, f"{path.name} declares no '# expect: LINE: fragment'"
     return found
 
@@ -40,8 +42,8 @@ def test_bad_config_is_reported_at_its_line(path: Path) -> None:
     result = invoke(["validate", str(path)])
     assert result.exit_code == 1, result.output
     lines = result.stderr.splitlines()
-    for line_number, fragment in expectations(path):
-        prefix = f"{path}:{line_number}:"
+    for place, fragment in expectations(path):
+        prefix = f"{path}:{place}:"
         matching = [line for line in lines if line.startswith(prefix) and fragment in line]
         assert matching, f"expected {prefix} ... {fragment!r} in:\n{result.stderr}"
     assert "Traceback" not in result.output

@@ -305,6 +305,28 @@ def test_one_remote_object_is_adopted_once(
     assert "Plan: 1 to add, 1 to change, 0 to destroy." in out
 
 
+def test_ambiguous_adoption_is_an_error_naming_both_ids(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    first = sandbox.store.create_group({"name": "Legacy Group"})
+    second = sandbox.store.create_group({"name": "Legacy Group"})
+    config = write_config("""\
+        konvsync: 1
+        groups:
+          - {externalId: sales, name: Sales}
+          - {externalId: legacy, name: Legacy Group}
+        """)
+    code, _, err = plan(sandbox, config)
+    assert code == 1
+    assert "konvsync.yaml:4:5: group 'legacy' would adopt" in err
+    assert f"(IDs {first['id']}, {second['id']})" in err
+    assert "Traceback" not in err
+    applied = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert applied.exit_code == 1
+    assert f"IDs {first['id']}, {second['id']}" in applied.stderr
+    assert sandbox.store.count("groups") == 2  # nothing written, not even 'sales'
+
+
 def test_kinds_the_outline_misses_are_read_after_the_config_loads(
     seeded: RunningSandbox, write_config: ConfigWriter
 ) -> None:

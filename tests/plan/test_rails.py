@@ -99,11 +99,11 @@ def test_custom_fields_checked_against_the_portal(
     result = run(sandbox, "plan", str(config))
     assert result.exit_code == 1
     assert (
-        f"{config}:4:5: account 'acme': custom field 'tier' value 'bronze' is not one of "
+        f"{config}:4:57: account 'acme': custom field 'tier' value 'bronze' is not one of "
         "gold, silver (as the portal defines it)" in result.stderr
     )
     assert (
-        f"{config}:4:5: account 'acme': custom field 'nope' is defined neither in "
+        f"{config}:4:80: account 'acme': custom field 'nope' is defined neither in "
         "accountFields nor in the portal" in result.stderr
     )
     assert (

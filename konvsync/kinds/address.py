@@ -1,0 +1,40 @@
+"""Where an object lives: its kind, its natural key and, for a kind held by
+another (a location in its account), the parent's address.
+
+Keys are never parsed out of a display string: an account ``dealers/east``
+and its location ``HQ`` are ``Address("locations", "HQ",
+Address("accounts", "dealers/east"))``, shown as ``locations/dealers/east/HQ``
+only in output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    kind: str
+    key: str
+    """The natural key, within the parent for a child kind."""
+    parent: Address | None = None
+
+    @property
+    def path(self) -> str:
+        """The keys from the top, joined for display: ``dealers/east/HQ``."""
+        return f"{self.parent.path}/{self.key}" if self.parent is not None else self.key
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.path}"
+
+
+def member_key(parent_key: str, key: str) -> str:
+    """The key a child object is filed and shown under in its kind
+    (``dealers/east/HQ``). It is never split: the object carries its parent's
+    key beside it."""
+    return f"{parent_key}/{key}"
+
+
+def own_key(key: str, parent_key: str | None) -> str:
+    """The child's own key from its member key and its parent's key."""
+    return key[len(parent_key) + 1 :] if parent_key is not None else key
