@@ -31,7 +31,7 @@ from konvsync.apply_checks import (
 )
 from konvsync.errors import KonvsyncError, StalePlanError
 from konvsync.kinds import kind, references
-from konvsync.kinds.address import Address
+from konvsync.kinds.address import Address, RemoteRef
 from konvsync.plan.changes import Change, Create, Delete, FieldChange, Plan, Update
 from konvsync.plan.order import apply_steps
 from konvsync.plan.remote import RemoteState
@@ -175,7 +175,7 @@ class PlanExecutor:
                 # An adopted object is known by its desired key from now on,
                 # so what references it in this run resolves to its ID.
                 self.ids[change.kind, change.key] = change.remote_id
-                self.adopted[f"<id {change.remote_id}>"] = change.key
+                self.adopted[RemoteRef(change.remote_id)] = change.key
         await self._check_inputs(plan.changes)
         for label, changes in apply_steps(plan.changes, self.remote):
             if self.stop.is_set:

@@ -28,6 +28,7 @@ from konvsync.api.pagination import read_all, read_kinds
 from konvsync.config.substitution import escape
 from konvsync.errors import NotFoundError, UsageError
 from konvsync.kinds import KINDS, TOP_LEVEL_KINDS, kind
+from konvsync.kinds.address import RemoteRef
 from konvsync.kinds.base import Kind
 from konvsync.plan.remote import RemoteObject, RemoteState, RemoteStateBuilder, normalize_nodes
 from konvsync.redact import printable
@@ -327,10 +328,10 @@ def _known_refs(
     target = kind(k.field_map[name].ref or "")
 
     def known(ref: str) -> bool:
-        if ref.startswith("<id "):
+        if isinstance(ref, RemoteRef):
             warnings.append(
                 f"{k.singular} {obj.key}: {name} refers to {target.singular} "
-                f"{ref[4:-1]}, which has no natural key; left out of the export"
+                f"{ref.remote_id}, which has no natural key; left out of the export"
             )
             return False
         if ref in rejected.get(target.name, ()):

@@ -16,6 +16,7 @@ from konvsync.drift.yamltext import (
     render_flow,
     render_scalar,
 )
+from konvsync.kinds.address import holds_remote_ref
 from konvsync.kinds.base import Field, normalize_value
 
 _SUBSTITUTION = "written as a ${...} substitution; left as is"
@@ -37,7 +38,7 @@ def patch_field(
             "the portal's value holds '${', which the configuration would read as a "
             "substitution; not written"
         )
-    if f.ref is not None and _holds(new, "<id "):
+    if f.ref is not None and holds_remote_ref(new):
         raise EditRefused(
             f"the portal's value refers to {f.ref} without a natural key "
             "(give it one in the portal, or apply to revert); left as is"

@@ -38,3 +38,32 @@ def member_key(parent_key: str, key: str) -> str:
 def own_key(key: str, parent_key: str | None) -> str:
     """The child's own key from its member key and its parent's key."""
     return key[len(parent_key) + 1 :] if parent_key is not None else key
+
+
+class RemoteRef(str):
+    """A reference to a portal object that has no natural key (a keyless
+    group a user belongs to). It is a string so that normalized data stays
+    comparable and serializable, shown as ``<id grp_3>``; it never equals a
+    configured key. Code asks ``isinstance(value, RemoteRef)``, never looks
+    at the text."""
+
+    remote_id: str
+
+    def __new__(cls, remote_id: str) -> RemoteRef:
+        ref = super().__new__(cls, f"<id {remote_id}>")
+        ref.remote_id = remote_id
+        return ref
+
+    def __getnewargs__(self) -> tuple[str]:
+        return (self.remote_id,)  # copies and pickles are made from the ID
+
+
+def holds_remote_ref(value: object) -> bool:
+    """Whether normalized ``value`` (scalar, list or map) refers to a keyless object."""
+    if isinstance(value, RemoteRef):
+        return True
+    if isinstance(value, dict):
+        return any(holds_remote_ref(v) for v in value.values())
+    if isinstance(value, list):
+        return any(holds_remote_ref(v) for v in value)
+    return False

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from graphql import DocumentNode, OperationDefinitionNode, parse
 
+from konvsync.kinds.address import RemoteRef
 from konvsync.kinds.datetimes import utc_second
 
 Shape = Literal["scalar", "set", "list", "map", "object"]
@@ -230,7 +231,10 @@ def normalize_value(f: Field, value: Any) -> Any:
     if value is None:
         return None
     if f.shape == "set":
-        items = [str(v).lower() if f.lowercase else str(v) for v in value]
+        items = [
+            v if isinstance(v, RemoteRef) else str(v).lower() if f.lowercase else str(v)
+            for v in value
+        ]
         return sorted(set(items))
     if f.shape == "list":
         return list(value)
@@ -263,13 +267,13 @@ def _normalize_remote_value(f: Field, value: Any) -> Any:
 
 
 def ref_key(node: Mapping[str, Any]) -> str:
-    """The natural key of a referenced node, or a placeholder naming its ID
+    """The natural key of a referenced node, or a ``RemoteRef`` to its ID
     when it has none (it can never equal a desired key)."""
     for key_field in ("externalId", "key", "email", "slug"):
         if node.get(key_field):
             value = str(node[key_field])
             return value.lower() if key_field == "email" else value
-    return f"<id {node.get('id')}>"
+    return RemoteRef(str(node.get("id")))
 
 
 def _input_value(f: Field, value: Any, resolve: IdResolver) -> Any:

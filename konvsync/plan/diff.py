@@ -12,7 +12,7 @@ from typing import Any
 from konvsync.config.model import DesiredObject, DesiredState
 from konvsync.errors import PlanError
 from konvsync.kinds import KINDS, kind
-from konvsync.kinds.address import member_key, own_key
+from konvsync.kinds.address import RemoteRef, member_key, own_key
 from konvsync.kinds.base import Kind
 from konvsync.plan.changes import Change, Create, Delete, FieldChange, Update
 from konvsync.plan.order import in_apply_order
@@ -156,7 +156,7 @@ def _rekey_locations(remote: RemoteKind, adopted_accounts: dict[str, str]) -> Re
     """Locations of an adopted account take the account's new key."""
     if not adopted_accounts:
         return remote
-    placeholders = {f"<id {rid}>": key for rid, key in adopted_accounts.items()}
+    placeholders: dict[str, str] = {RemoteRef(rid): key for rid, key in adopted_accounts.items()}
     rekeyed = RemoteKind(keyless=remote.keyless)
     for key, obj in remote.objects.items():
         account = obj.parent
