@@ -21,9 +21,8 @@ _was_enabled = False
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """Pause the collector until the outermost pause ends, in whichever thread
-    (``plan`` loads the config in a worker thread while the main thread reads
-    the portal, each inside its own pause)."""
+    """Pause the collector until the outermost pause ends (pauses nest: the
+    config's load inside a command's)."""
     global _depth, _was_enabled
     with _lock:
         if _depth == 0:

@@ -7,10 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sys
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,8 +17,7 @@ from konvsync import aio
 from konvsync.api.connect import PortalTarget, portal_target
 from konvsync.api.options import ConnectionOptions
 from konvsync.config.model import DesiredState
-from konvsync.config.outline import ConfigOutline, outline_config
-from konvsync.errors import KonvsyncError, UsageError
+from konvsync.errors import UsageError
 from konvsync.gcpause import gc_paused
 from konvsync.plan.changes import Plan
 from konvsync.plan.planner import (
@@ -29,9 +25,6 @@ from konvsync.plan.planner import (
     PlanOutcome,
     ProgressCallback,
     create_plan,
-    needed_kinds,
-    plan_while_loading,
-    prepare,
     read_remote,
 )
 from konvsync.plan.remote import RemoteState
@@ -120,110 +113,25 @@ def _planned(
     options: PlanOptions,
     on_page: ProgressCallback | None,
 ) -> Iterator[tuple[PortalTarget, DesiredState, PlanOutcome]]:
-    """Load the config and plan it against the portal, which stays connected
-    (and the in-process sandbox running) inside the block.
-
-    When the config's text says where to connect and what to read (see
-    ``config.outline``), the portal is read while the config loads in a
-    worker thread: the reads mostly wait on the network, the load is CPU."""
-    outline = outline_config(path)
-    guessed = _guessed_endpoint(connection, outline)
-    if outline is None or guessed is None:
-        desired = _load_config(path)
-        with portal_target(connection, desired.endpoint) as target:
-            yield target, desired, _plan(target, desired, options, on_page)
-        return
-    with ThreadPoolExecutor(1, thread_name_prefix="konvsync-load") as pool:
-        reads_done = threading.Event()
-        loading: Future[DesiredState] | None = None
-        try:
-            with portal_target(connection, guessed) as target:
-                with _fine_thread_switching():
-                    loading = pool.submit(lambda: prepare(_load_config(path), reads_done.is_set))
-                    desired, outcome = _plan_while_loading(
-                        target, loading, outline, options, on_page, reads_done.set
-                    )
-                if _endpoint_value(connection, desired) == guessed:
-                    yield target, desired, outcome
-                    return
-        except KonvsyncError:
-            # A config problem is reported before anything else.
-            if loading is not None:
-                loading.result()
-            else:
-                _load_config(path)
-            raise
-    # The guess named another endpoint than the loaded config: plan again there.
-    with portal_target(connection, desired.endpoint) as target:
-        yield target, desired, _plan(target, desired, options, on_page)
-
-
-def _load_config(path: ConfigPaths) -> DesiredState:
+    """Load the config, connect, read what it needs and plan; the portal
+    stays connected (and the in-process sandbox running) inside the block."""
     from konvsync.config.loader import load_config
 
-    return load_config(path, allow_external_refs=True)
+    desired = load_config(path, allow_external_refs=True)
+    with portal_target(connection, desired.endpoint) as target:
 
+        async def run() -> PlanOutcome:
+            async with target.client() as client:
+                return await create_plan(client, desired, target.endpoint.name, options, on_page)
 
-def _guessed_endpoint(connection: ConnectionOptions, outline: ConfigOutline | None) -> str | None:
-    if connection.endpoint:
-        return connection.endpoint
-    return outline.endpoint if outline is not None else None
-
-
-def _endpoint_value(connection: ConnectionOptions, desired: DesiredState) -> str | None:
-    return connection.endpoint or desired.endpoint
-
-
-def _plan_while_loading(
-    target: PortalTarget,
-    loading: Future[DesiredState],
-    outline: ConfigOutline,
-    options: PlanOptions,
-    on_page: ProgressCallback | None,
-    on_read: Callable[[], None],
-) -> tuple[DesiredState, PlanOutcome]:
-    guessed_kinds = needed_kinds(outline.keys | outline.prune)
-
-    async def run() -> tuple[DesiredState, PlanOutcome]:
-        async with target.client() as client:
-            return await plan_while_loading(
-                client,
-                asyncio.wrap_future(loading),
-                guessed_kinds,
-                target.endpoint.name,
-                options,
-                on_page,
-                on_read,
-            )
-
-    with gc_paused():
-        return aio.run(run())
-
-
-@contextmanager
-def _fine_thread_switching() -> Iterator[None]:
-    """Switch threads every 0.5 ms instead of 5: page answers are handled
-    promptly while the loader thread computes."""
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(0.0005)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(interval)
-
-
-def _plan(
-    target: PortalTarget,
-    desired: DesiredState,
-    options: PlanOptions,
-    on_page: ProgressCallback | None,
-) -> PlanOutcome:
-    async def run() -> PlanOutcome:
-        async with target.client() as client:
-            return await create_plan(client, desired, target.endpoint.name, options, on_page)
-
-    with gc_paused():
-        return aio.run(run())
+        # The collector paused while the portal is read and normalized: it
+        # would rescan the objects built again and again (gcpause: loading
+        # tripled without the pause; the frozen state saves 60 ms per later
+        # collection in a 10,000-user plan). aio.run boxes the result (120 ms
+        # of repr() in asyncio.run's signal restore for 10,000 users).
+        with gc_paused():
+            outcome = aio.run(run())
+        yield target, desired, outcome
 
 
 def apply_path(

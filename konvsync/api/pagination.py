@@ -15,7 +15,6 @@ from konvsync.errors import ContractError
 from konvsync.kinds.base import Kind
 
 PAGE_SIZE = 100
-NODES_PER_SLICE = 20
 
 
 NodesCallback = Callable[[str, list[dict[str, Any]]], None]
@@ -130,13 +129,8 @@ async def read_all(
                 await asyncio.sleep(0)  # let the request go out before the work below
             if on_nodes:
                 # Handed over page by page, not kept: freed while the next
-                # page is on its way instead of all at once at the end; in
-                # slices, so that another kind's answer arriving meanwhile is
-                # not kept waiting (and with it that kind's next request).
-                page_nodes = connection["nodes"]
-                for start in range(0, max(len(page_nodes), 1), NODES_PER_SLICE):
-                    on_nodes(kind.name, page_nodes[start : start + NODES_PER_SLICE])
-                    await asyncio.sleep(0)
+                # page is on its way instead of all at once at the end.
+                on_nodes(kind.name, connection["nodes"])
             else:
                 nodes.extend(connection["nodes"])
             if on_page:

@@ -63,9 +63,6 @@ class DesiredState:
     external_references: list[tuple[DesiredObject, Any]] | None = field(default=None, repr=False)
     """(object, ``kinds.Reference``) for each reference to a key the config
     does not define, found while loading: only these need the portal."""
-    normalized: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict, repr=False)
-    """Normalized data by (kind, key), filled ahead of the diff when there
-    is time for it (``planner.prepare``)."""
     warnings: list[ConfigProblem] = field(default_factory=list)
     """What is valid but unwise (a sensitive value written in the YAML)."""
     sensitive_env: dict[tuple[str, str, str], str] = field(default_factory=dict, repr=False)

@@ -44,7 +44,6 @@ def _upserts(
     k: Kind, wanted: dict[str, DesiredObject], remote: RemoteKind, desired: DesiredState
 ) -> tuple[list[Change], dict[str, str]]:
     ignored = desired.policy.ignore_changes.get(k.name, frozenset())
-    normalized = desired.normalized
     changes: list[Change] = []
     adopted: dict[str, str] = {}
     adoptable = _adoptable(remote)
@@ -54,7 +53,7 @@ def _upserts(
             # Nothing to compare with or adopt (every object of a cold apply).
             changes.append(_create(k, key, obj))
             continue
-        after = normalized.get((k.name, key)) or k.normalize_desired(obj.data)
+        after = k.normalize_desired(obj.data)
         if current is None:
             candidate = _adoption(k, key, obj, after, adoptable)
             if candidate is None:

@@ -3,9 +3,8 @@ references and safety, narrow to ``--target``."""
 
 from __future__ import annotations
 
-import asyncio
 import difflib
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from konvsync import aio
@@ -143,41 +142,6 @@ async def create_plan(
     return plan_against(desired, remote, names, endpoint_name, options, targets)
 
 
-async def plan_while_loading(
-    client: PortalClient,
-    loading: Awaitable[DesiredState],
-    guessed_kinds: list[str],
-    endpoint_name: str,
-    options: PlanOptions,
-    on_page: ProgressCallback | None = None,
-    on_read: Callable[[], None] | None = None,
-) -> tuple[DesiredState, PlanOutcome]:
-    """``create_plan`` for a config still loading: read ``guessed_kinds``
-    meanwhile (``on_read`` is called when that is done), then read what the
-    guess missed and ignore what it read needlessly. A config error wins over
-    any read error."""
-    targets = parse_targets(options.targets)  # a usage error before any read
-    reading = asyncio.ensure_future(read_nodes(client, guessed_kinds, on_page))
-    if on_read is not None:
-        reading.add_done_callback(lambda _task: on_read())
-    try:
-        desired = await loading
-    except BaseException:
-        reading.cancel()
-        await asyncio.gather(reading, return_exceptions=True)
-        raise
-    remote_read = await reading
-    names = kinds_to_read(desired)
-    missing = [name for name in names if name not in remote_read.builder.kinds]
-    if missing:
-        builder = remote_read.builder
-        await read_kinds(client, [kind(n) for n in missing], on_page, builder.add)
-    outcome = plan_against(
-        desired, remote_read.state(names), names, endpoint_name, options, targets
-    )
-    return desired, outcome
-
-
 def plan_against(
     desired: DesiredState,
     remote: RemoteState,
@@ -305,19 +269,6 @@ def _outside_references(desired: DesiredState) -> Iterator[tuple[DesiredObject, 
             for ref in references(k, obj.data, include_parent=False):
                 if ref.key not in desired.objects.get(ref.target.name, {}):
                     yield obj, ref
-
-
-def prepare(desired: DesiredState, stop: Callable[[], bool] = lambda: False) -> DesiredState:
-    """Normalize the config's objects ahead of the diff (``plan`` does it in
-    the loader thread while the portal is still being read; once ``stop()``
-    says the reads are done, the diff does the rest itself)."""
-    for kind_name, objects in desired.objects.items():
-        if stop():
-            break
-        k = kind(kind_name)
-        for key, obj in objects.items():
-            desired.normalized[kind_name, key] = k.normalize_desired(obj.data)
-    return desired
 
 
 def parse_targets(targets: tuple[str, ...]) -> list[tuple[str, str | None]]:

@@ -27,12 +27,6 @@ from graphql import (
 )
 
 from konvsync.resources import konvert_sdl
-from konvsync.sandbox.fast_execution import (
-    CompiledMutation,
-    CompiledQuery,
-    compile_operation,
-)
-from konvsync.sandbox.fast_inputs import Fallback
 from konvsync.sandbox.store import Store, StoreError
 
 Resolver = Callable[..., Any]
@@ -272,17 +266,15 @@ def build_sandbox_schema(sdl: str | None = None) -> GraphQLSchema:
 
 
 class DocumentCache:
-    """Parsed and validated documents by query text, with their compiled
-    queries (``fast_execution``). Clients send the same few documents again and
-    again (a batch of 50 creates is one text), and parsing plus validation
-    cost more than executing them."""
+    """Parsed and validated documents by query text. Clients send the same
+    few documents again and again (a batch of 50 creates is one text), and
+    parsing plus validation cost more than executing them."""
 
     def __init__(self, schema: GraphQLSchema, size: int = 256, introspection: bool = True) -> None:
         self.schema = schema
         self.size = size
         self.rules = None if introspection else (*specified_rules, NoSchemaIntrospectionCustomRule)
         self._entries: OrderedDict[str, DocumentNode | list[GraphQLError]] = OrderedDict()
-        self._compiled: dict[tuple[str, str | None], CompiledQuery | CompiledMutation | None] = {}
 
     def get(self, query: str) -> DocumentNode | list[GraphQLError]:
         entry = self._entries.get(query)
@@ -297,19 +289,8 @@ class DocumentCache:
         entry = [_coded(e, "BAD_USER_INPUT") for e in errors] if errors else document
         self._entries[query] = entry
         if len(self._entries) > self.size:
-            evicted, _ = self._entries.popitem(last=False)
-            for name in [k for k in self._compiled if k[0] == evicted]:
-                del self._compiled[name]
+            self._entries.popitem(last=False)
         return entry
-
-    def compiled(
-        self, query: str, document: DocumentNode, operation_name: str | None
-    ) -> CompiledQuery | CompiledMutation | None:
-        """The compiled operation of a valid document (None: graphql-core runs it)."""
-        key = (query, operation_name)
-        if key not in self._compiled:
-            self._compiled[key] = compile_operation(self.schema, document, operation_name)
-        return self._compiled[key]
 
 
 def run_graphql(
@@ -324,18 +305,6 @@ def run_graphql(
     document = documents.get(query)
     if isinstance(document, list):
         return GraphQLOutcome(ExecutionResult(None, document), True, False)
-    compiled = documents.compiled(query, document, operation_name)
-    try:
-        if isinstance(compiled, CompiledQuery):
-            data = compiled.run(schema, context, variables)
-            return GraphQLOutcome(ExecutionResult(data), False, False)
-        if isinstance(compiled, CompiledMutation):
-            with _one_commit(context, len(compiled.fields)):
-                result = compiled.run(context, variables)
-            result.errors = [_error_code(e) for e in result.errors] if result.errors else None
-            return GraphQLOutcome(result, False, True)
-    except Fallback:
-        pass  # graphql-core decides; nothing has run yet
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     chosen = [
         o

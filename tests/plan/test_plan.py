@@ -327,11 +327,11 @@ def test_ambiguous_adoption_is_an_error_naming_both_ids(
     assert sandbox.store.count("groups") == 2  # nothing written, not even 'sales'
 
 
-def test_kinds_the_outline_misses_are_read_after_the_config_loads(
+def test_kinds_a_block_list_prunes_are_read(
     seeded: RunningSandbox, write_config: ConfigWriter
 ) -> None:
-    """``prune`` written as a block list is not in the text outline: the
-    account fields it prunes are read once the config has loaded."""
+    """``prune`` written as a block list: the account fields it prunes are
+    read (what to read follows from the loaded config)."""
     config = write_config("""\
         konvsync: 1
         policy:
