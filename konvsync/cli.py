@@ -300,8 +300,8 @@ def doctor(options: GlobalOptions, config_path: tuple[str, ...]) -> int:
     field against the portal's live schema; with --config, also that every
     LMS module and DAM category slug the config uses exists. Exit 0 when all
     is well, 1 otherwise."""
-    from konvsync.api.connect import portal_target
     from konvsync.doctor import run_doctor
+    from konvsync.portal import portal_target
 
     desired = _doctor_config(config_path)
     with portal_target(options.connection, desired.endpoint if desired else None) as target:

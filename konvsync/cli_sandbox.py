@@ -3,6 +3,9 @@ sandbox in the foreground (kept apart from cli.py for its many options)."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import click
 
 from konvsync.errors import EXIT_OK, UsageError
@@ -118,6 +121,7 @@ def sandbox(
         DEFAULT_PORTAL_NAME,
         SandboxSettings,
     )
+    from konvsync.sandbox.store import Store
 
     if (api_secret is None or api_secret == DEFAULT_API_SECRET) and not is_loopback(host):
         raise UsageError(
@@ -157,5 +161,10 @@ def sandbox(
             click.echo(f"  seeded {seeded} objects from {seed}", err=True)
         click.echo("Press Ctrl-C to stop.", err=True)
 
-    serve_forever(settings, seed, announce)
+    seeding: Callable[[Store], int] | None = None
+    if seed is not None:
+        from konvsync.seeding import seed_store
+
+        seeding = functools.partial(seed_store, path=seed)
+    serve_forever(settings, seeding, announce)
     return EXIT_OK

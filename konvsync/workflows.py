@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from konvsync import aio
-from konvsync.api.connect import PortalTarget, portal_target
+from konvsync.api.connect import PortalTarget
 from konvsync.api.options import ConnectionOptions
 from konvsync.config.model import DesiredState
 from konvsync.errors import UsageError
@@ -24,10 +24,10 @@ from konvsync.plan.planner import (
     PlanOptions,
     PlanOutcome,
     ProgressCallback,
-    create_plan,
-    read_remote,
 )
 from konvsync.plan.remote import RemoteState
+from konvsync.portal import portal_target
+from konvsync.reading import create_plan, read_remote
 
 if TYPE_CHECKING:
     # Imported where used: ``plan`` sends its first request sooner without them.

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from konvsync.sandbox.seed import seed_store
 from konvsync.sandbox.server import RunningSandbox
+from konvsync.seeding import seed_store
 from tests.conftest import invoke
 
 EVERY_KIND = """\

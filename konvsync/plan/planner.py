@@ -7,10 +7,6 @@ import difflib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from konvsync import aio
-from konvsync.api.client import PortalClient
-from konvsync.api.documents import viewer_query
-from konvsync.api.pagination import read_kinds
 from konvsync.config.model import DesiredObject, DesiredState
 from konvsync.config.rules import ref_only_problem, reference_source
 from konvsync.errors import ConfigInvalid, ConfigProblem, UnsafePlanError, UsageError
@@ -20,7 +16,7 @@ from konvsync.kinds.datetimes import now_utc, parse_utc, utc_second
 from konvsync.plan.changes import Change, Create, Delete, Plan, Update
 from konvsync.plan.diff import diff_state
 from konvsync.plan.field_checks import check_custom_fields
-from konvsync.plan.remote import RemoteState, RemoteStateBuilder
+from konvsync.plan.remote import RemoteState
 from konvsync.plan.renames import find_renames, renamed_view, renames_in
 from konvsync.plan.safety import (
     check_mass_delete,
@@ -98,48 +94,6 @@ def needed_kinds(named: Iterable[str]) -> list[str]:
             wanted.add(k.read_via)
             pending.append(k.read_via)
     return [k.name for k in KINDS if k.name in wanted and k.read_via is None]
-
-
-@dataclass
-class RemoteRead:
-    """What was read: the kinds, normalized page by page, and the portal's name."""
-
-    builder: RemoteStateBuilder
-    portal_name: str
-
-    def state(self, kind_names: list[str]) -> RemoteState:
-        state = self.builder.state(kind_names)
-        state.portal_name = self.portal_name
-        return state
-
-
-async def read_nodes(
-    client: PortalClient, kind_names: list[str], on_page: ProgressCallback | None = None
-) -> RemoteRead:
-    builder = RemoteStateBuilder()
-    nodes_task = read_kinds(client, [kind(n) for n in kind_names], on_page, builder.add)
-    viewer_task = client.execute(viewer_query(), label="Viewer")
-    _nodes, viewer = await aio.gather(nodes_task, viewer_task)
-    return RemoteRead(builder, viewer.raise_for_errors("viewer")["viewer"]["portalName"])
-
-
-async def read_remote(
-    client: PortalClient, kind_names: list[str], on_page: ProgressCallback | None = None
-) -> RemoteState:
-    return (await read_nodes(client, kind_names, on_page)).state(kind_names)
-
-
-async def create_plan(
-    client: PortalClient,
-    desired: DesiredState,
-    endpoint_name: str,
-    options: PlanOptions,
-    on_page: ProgressCallback | None = None,
-) -> PlanOutcome:
-    targets = parse_targets(options.targets)  # a usage error before any read
-    names = kinds_to_read(desired)
-    remote = await read_remote(client, names, on_page)
-    return plan_against(desired, remote, names, endpoint_name, options, targets)
 
 
 def plan_against(

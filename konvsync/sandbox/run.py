@@ -10,16 +10,19 @@ from collections.abc import Callable
 from aiohttp import web
 
 from konvsync.errors import UsageError
-from konvsync.sandbox.seed import seed_store
 from konvsync.sandbox.server import SandboxSettings, bound_port, create_app
 from konvsync.sandbox.store import Store
 
 
 def serve_forever(
-    settings: SandboxSettings, seed: str | None, announce: Callable[[str, int], None]
+    settings: SandboxSettings,
+    seed: Callable[[Store], int] | None,
+    announce: Callable[[str, int], None],
 ) -> None:
+    """Serve until SIGINT or SIGTERM; ``seed`` fills the store first and says
+    how many objects it created."""
     store = Store(settings.db)
-    seeded = seed_store(store, seed) if seed else 0
+    seeded = seed(store) if seed is not None else 0
     app = create_app(settings, store)
 
     async def run() -> None:

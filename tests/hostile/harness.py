@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from konvsync.sandbox.faults import FaultSettings
-from konvsync.sandbox.seed import seed_store
 from konvsync.sandbox.server import (
     DEFAULT_API_KEY,
     DEFAULT_API_SECRET,
@@ -23,6 +22,7 @@ from konvsync.sandbox.server import (
     SandboxSettings,
     running_sandbox,
 )
+from konvsync.seeding import seed_store
 from tests.hostile.server import Case, HostileServer, running_hostile_server
 
 DEADLINE = float(os.environ.get("KONVSYNC_HOSTILE_DEADLINE", "60"))

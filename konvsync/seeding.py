@@ -1,5 +1,6 @@
 """``konvsync sandbox --seed FILE``: initial data from a konvsync config,
-turned into mutation inputs exactly as ``apply`` does."""
+turned into mutation inputs exactly as ``apply`` does. It lives outside the
+sandbox package, which knows nothing of configs or plans."""
 
 from __future__ import annotations
 
