@@ -1,9 +1,11 @@
-"""The registry of kinds, in apply order."""
+"""The registry of kinds, in apply order (derived from their references and
+parents)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from graphlib import TopologicalSorter
 from typing import Any
 
 from konvsync.kinds import (
@@ -19,24 +21,53 @@ from konvsync.kinds import (
 from konvsync.kinds.address import Address
 from konvsync.kinds.base import Field, Kind
 
-KINDS: tuple[Kind, ...] = tuple(
-    sorted(
-        (
-            m.KIND
-            for m in (
-                lms_modules,
-                dam_categories,
-                groups,
-                account_fields,
-                accounts,
-                locations,
-                users,
-                invite_links,
-            )
-        ),
-        key=lambda k: k.step,
+
+def depends_on(k: Kind) -> set[str]:
+    """The kinds that must exist before ``k``'s objects can be written: the
+    targets of its references (custom field names included) and its parent."""
+    out = {f.ref for f in k.fields if f.ref} | {f.keys_ref for f in k.fields if f.keys_ref}
+    if k.parent is not None:
+        out.add(k.parent)
+    return out - {k.name}
+
+
+def apply_order(kinds: Sequence[Kind]) -> tuple[Kind, ...]:
+    """``kinds`` sorted so that each comes after everything it depends on (a
+    topological sort; a cycle is a ``graphlib.CycleError`` at import). Among
+    kinds free to go, the one listed first goes first."""
+    by_name = {k.name: k for k in kinds}
+    listed = {k.name: index for index, k in enumerate(kinds)}
+    sorter: TopologicalSorter[str] = TopologicalSorter(
+        {k.name: depends_on(k) & by_name.keys() for k in kinds}
     )
+    sorter.prepare()
+    ready: list[str] = []
+    order: list[Kind] = []
+    while sorter.is_active():
+        ready.extend(sorter.get_ready())
+        ready.sort(key=listed.__getitem__)
+        name = ready.pop(0)
+        order.append(by_name[name])
+        sorter.done(name)
+    return tuple(order)
+
+
+KINDS: tuple[Kind, ...] = apply_order(
+    [
+        m.KIND
+        for m in (
+            lms_modules,
+            dam_categories,
+            groups,
+            account_fields,
+            accounts,
+            locations,
+            users,
+            invite_links,
+        )
+    ]
 )
+"""Every kind, in apply order: creates and updates in this order, deletes in reverse."""
 KINDS_BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}
 TOP_LEVEL_KINDS: tuple[Kind, ...] = tuple(k for k in KINDS if k.parent is None and not k.reference)
 """The kinds a config lists at its top level (and ``export`` writes)."""

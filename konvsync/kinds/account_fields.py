@@ -13,7 +13,6 @@ KIND = Kind(
         Field("options", shape="list"),
         Field("required"),
     ),
-    step=10,
     operations_file="account_fields.graphql",
     rename_field="renamedFrom",
     type_name="AccountField",

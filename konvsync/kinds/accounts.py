@@ -14,7 +14,6 @@ KIND = Kind(
         Field("userGroups", shape="set", ref="groups", input_name="userGroupIds"),
         Field("customFields", shape="map", keys_ref="accountFields"),
     ),
-    step=20,
     operations_file="accounts.graphql",
     rename_field="renamedFrom",
     type_name="Account",

@@ -1,6 +1,6 @@
 """What a kind of portal object is to konvsync: its natural key, its managed
-fields and their shapes, its references to other kinds, its apply step and
-its GraphQL operations.
+fields and their shapes, its references to other kinds (from which the
+apply order follows) and its GraphQL operations.
 
 Everything kind-specific lives in the kind's own module and ``.graphql`` file;
 normalization, input building and comparison below are driven by the
@@ -84,8 +84,6 @@ class Kind:
     singular: str
     key_field: str
     fields: tuple[Field, ...]
-    step: int
-    """Apply order: smaller first; deletes run in reverse."""
     operations_file: str
     type_name: str
     """GraphQL type and operation stem: ``Group`` -> ReadGroups, CreateGroup..."""

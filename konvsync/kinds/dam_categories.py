@@ -8,7 +8,6 @@ KIND = Kind(
     singular="DAM category",
     key_field="slug",
     fields=(Field("slug"), Field("name")),
-    step=0,
     operations_file="dam_categories.graphql",
     type_name="DamCategory",
     type_plural="DamCategories",

@@ -13,7 +13,6 @@ KIND = Kind(
         Field("lmsModules", shape="set", ref="lmsModules", input_name="lmsModuleIds"),
         Field("damCategories", shape="set", ref="damCategories", input_name="damCategoryIds"),
     ),
-    step=10,
     operations_file="groups.graphql",
     rename_field="renamedFrom",
     type_name="Group",

@@ -51,7 +51,6 @@ KIND = Kind(
         Field("groups", shape="set", ref="groups", input_name="groupIds"),
         Field("redirectPath"),
     ),
-    step=50,
     operations_file="invite_links.graphql",
     type_name="InviteLink",
     unique_key=False,

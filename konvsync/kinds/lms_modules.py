@@ -8,7 +8,6 @@ KIND = Kind(
     singular="LMS module",
     key_field="slug",
     fields=(Field("slug"), Field("title")),
-    step=0,
     operations_file="lms_modules.graphql",
     type_name="LmsModule",
     reference=True,

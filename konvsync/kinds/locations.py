@@ -22,7 +22,6 @@ KIND = Kind(
             subfields=("street", "city", "region", "postalCode", "country"),
         ),
     ),
-    step=30,
     operations_file="locations.graphql",
     type_name="Location",
     parent="accounts",

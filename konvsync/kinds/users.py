@@ -14,7 +14,6 @@ KIND = Kind(
         Field("account", ref="accounts", input_name="accountId"),
         Field("groups", shape="set", ref="groups", input_name="groupIds"),
     ),
-    step=40,
     operations_file="users.graphql",
     rename_field="previousEmails",
     type_name="User",

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from konvsync.config.model import DesiredObject, DesiredState
+from konvsync.config.model import DesiredObject, DesiredState, Policy
 from konvsync.config.rules import ref_only_problem, reference_source
 from konvsync.errors import ConfigInvalid, ConfigProblem, UnsafePlanError, UsageError
 from konvsync.kinds import KINDS, KINDS_BY_NAME, Reference, kind, references
@@ -94,6 +94,30 @@ def needed_kinds(named: Iterable[str]) -> list[str]:
             wanted.add(k.read_via)
             pending.append(k.read_via)
     return [k.name for k in KINDS if k.name in wanted and k.read_via is None]
+
+
+def plan(
+    desired: DesiredState,
+    remote: RemoteState,
+    policy: Policy | None = None,
+    targets: tuple[str, ...] = (),
+    options: PlanOptions = PlanOptions(),
+) -> Plan:
+    """The plan of ``desired`` against ``remote`` as read: pure (no I/O, no
+    event loop). ``policy`` replaces the config's own when given;
+    ``targets`` are ``--target`` values. A plan a safety check refuses is
+    returned with ``refused`` set; a config problem the portal reveals (an
+    unknown reference) is raised as ``ConfigInvalid``."""
+    if policy is not None:
+        desired = replace(desired, policy=policy)
+    options = replace(options, targets=targets)
+    try:
+        outcome = plan_against(
+            desired, remote, list(remote.kinds), "", options, parse_targets(targets)
+        )
+    except PlanRefused as refused:
+        return refused.outcome.plan
+    return outcome.plan
 
 
 def plan_against(

@@ -1,0 +1,159 @@
+"""The pure planner, ``plan(desired, remote, policy, targets) -> Plan``, on
+a config file and API-shaped portal nodes: no server, no event loop."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from konvsync.config.loader import load_config
+from konvsync.config.model import DesiredState, Policy
+from konvsync.errors import PlanError
+from konvsync.kinds.address import Address
+from konvsync.plan.changes import Create, Delete, Update
+from konvsync.plan.planner import plan
+from konvsync.plan.remote import RemoteState, normalize_nodes
+from konvsync.plan.safety import MASS_DELETE_MIN_OBJECTS
+
+
+def desired(tmp_path: Path, text: str) -> DesiredState:
+    path = tmp_path / "konvsync.yaml"
+    path.write_text("konvsync: 1\n" + textwrap.dedent(text), encoding="utf-8")
+    return load_config(str(path), allow_external_refs=True)
+
+
+def account(
+    node_id: str, key: str | None, name: str, locations: Sequence[tuple[str, str]] = ()
+) -> dict[str, Any]:
+    return {
+        "id": node_id,
+        "externalId": key,
+        "name": name,
+        "website": None,
+        "userGroups": [],
+        "customFields": [],
+        "locations": [
+            {"id": lid, "name": lname, "phone": None, "address": None} for lid, lname in locations
+        ],
+    }
+
+
+def group(node_id: str, key: str | None, name: str) -> dict[str, Any]:
+    return {"id": node_id, "externalId": key, "name": name, "permissions": []}
+
+
+def remote(**nodes: list[dict[str, Any]]) -> RemoteState:
+    state = normalize_nodes({"accountFields": [], **nodes})
+    state.portal_name = "Test portal"
+    return state
+
+
+DEALERS = """\
+    accounts:
+      - externalId: dealers
+        name: Dealers
+        locations: [{name: HQ}]
+      - externalId: dealers/east
+        name: Dealers East
+        locations: [{name: HQ}, {name: "Yard/B"}]
+    """
+
+
+def test_accounts_whose_keys_share_a_prefix_keep_their_own_locations(tmp_path: Path) -> None:
+    portal = remote(
+        accounts=[
+            account("acc_1", "dealers", "Dealers", [("loc_1", "HQ")]),
+            account(
+                "acc_2", "dealers/east", "Dealers East", [("loc_2", "HQ"), ("loc_3", "Yard/B")]
+            ),
+        ]
+    )
+    assert plan(desired(tmp_path, DEALERS), portal).changes == []
+
+
+def test_a_cold_plan_creates_each_location_under_its_own_account(tmp_path: Path) -> None:
+    changes = plan(desired(tmp_path, DEALERS), remote(accounts=[])).changes
+    locations = [c for c in changes if c.kind == "locations"]
+    assert all(isinstance(c, Create) for c in changes)
+    assert {(c.parent, c.address) for c in locations} == {
+        ("dealers", Address("locations", "HQ", Address("accounts", "dealers"))),
+        ("dealers/east", Address("locations", "HQ", Address("accounts", "dealers/east"))),
+        ("dealers/east", Address("locations", "Yard/B", Address("accounts", "dealers/east"))),
+    }
+    assert str(locations[-1].address) == "locations/dealers/east/Yard/B"
+    kinds = [c.kind for c in changes]
+    assert kinds.index("accounts") < kinds.index("locations")
+
+
+def test_a_changed_field_is_an_update_of_that_field(tmp_path: Path) -> None:
+    config = desired(tmp_path, "groups: [{externalId: sales, name: Sales team}]\n")
+    (change,) = plan(config, remote(groups=[group("grp_1", "sales", "Sales")])).changes
+    assert isinstance(change, Update)
+    assert change.remote_id == "grp_1"
+    assert [(f.path, f.before, f.after) for f in change.fields] == [("name", "Sales", "Sales team")]
+
+
+def test_adoption_and_ambiguous_adoption(tmp_path: Path) -> None:
+    config = desired(tmp_path, "groups: [{externalId: legacy, name: Legacy Group}]\n")
+    (adopt,) = plan(config, remote(groups=[group("grp_1", None, "Legacy Group")])).changes
+    assert isinstance(adopt, Update) and adopt.adopt and adopt.remote_id == "grp_1"
+    twins = remote(
+        groups=[group("grp_1", None, "Legacy Group"), group("grp_2", None, "Legacy Group")]
+    )
+    with pytest.raises(PlanError, match=r"konvsync.yaml:2:10: .*\(IDs grp_1, grp_2\)"):
+        plan(config, twins)
+
+
+def test_prune_deletes_what_the_config_omits_and_the_policy_protects_the_rest(
+    tmp_path: Path,
+) -> None:
+    config = desired(tmp_path, "groups: [{externalId: sales, name: Sales}]\n")
+    portal = remote(
+        groups=[
+            group("grp_1", "sales", "Sales"),
+            group("grp_2", "old", "Old"),
+            group("grp_3", "keep", "Keep"),
+            group("grp_4", "spare", "Spare"),
+            group("grp_5", "other", "Other"),
+        ]
+    )
+    pruning = Policy(prune=frozenset({"groups"}), protect={"groups": frozenset({"keep"})})
+    changes = plan(config, portal, pruning).changes
+    assert {(c.action, c.key) for c in changes} == {
+        ("delete", "old"),
+        ("delete", "spare"),
+        ("delete", "other"),
+    }
+    assert plan(config, portal).changes == []  # the config's own policy prunes nothing
+
+
+def test_deleting_an_account_takes_its_locations_along(tmp_path: Path) -> None:
+    config = desired(tmp_path, "accounts: []\n")
+    portal = remote(accounts=[account("acc_1", "dealers/east", "East", [("loc_1", "HQ")])])
+    result = plan(config, portal, Policy(prune=frozenset({"accounts"}), max_delete_percent=100))
+    deletes = {c.kind: c for c in result.changes}
+    assert isinstance(deletes["accounts"], Delete) and not deletes["accounts"].cascade
+    cascade = deletes["locations"]
+    assert isinstance(cascade, Delete) and cascade.cascade and cascade.parent == "dealers/east"
+    assert [c.kind for c in result.changes] == ["locations", "accounts"]
+
+
+def test_mass_delete_is_refused_in_the_plan_not_raised(tmp_path: Path) -> None:
+    config = desired(tmp_path, "groups: []\n")
+    count = MASS_DELETE_MIN_OBJECTS
+    portal = remote(groups=[group(f"grp_{i}", f"g{i}", f"G{i}") for i in range(count)])
+    result = plan(config, portal, Policy(prune=frozenset({"groups"})))
+    assert result.refused is not None and result.refused.check == "mass_delete"
+    assert len(result.changes) == count
+
+
+def test_targets_select_an_account_and_its_locations_only(tmp_path: Path) -> None:
+    changes = plan(desired(tmp_path, DEALERS), remote(accounts=[]), targets=("accounts/dealers",))
+    assert {str(c.address) for c in changes.changes} == {
+        "accounts/dealers",
+        "locations/dealers/HQ",
+    }
