@@ -127,3 +127,50 @@ def accepts_global_options(command: F) -> F:
     for option in reversed(LATE_OPTIONS):
         command = option(command)
     return command
+
+
+# ------------------------------------------- options shared by commands
+
+paths_argument = click.argument(
+    "paths", metavar="PATH...", nargs=-1, required=True, type=click.Path()
+)
+
+
+def plan_options(targets: tuple[str, ...], allow_mass_delete: bool, rails: dict[str, Any]) -> Any:
+    from konvsync.plan.planner import PlanOptions
+
+    return PlanOptions(targets=targets, allow_mass_delete=allow_mass_delete, **rails)
+
+
+target_option = click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="KIND[/KEY]",
+    help="Limit the plan to a kind or one object (repeatable); what it needs is included.",
+)
+mass_delete_option = click.option(
+    "--allow-mass-delete",
+    is_flag=True,
+    help="Accept deleting more than policy.max_delete_percent of a kind.",
+)
+
+
+def rail_options(command: Any) -> Any:
+    """--allow-welcome-emails N and --allow-mass-update (policy rails)."""
+    command = click.option(
+        "--allow-mass-update",
+        is_flag=True,
+        help="Accept updating more than policy.max_update_percent of a kind.",
+    )(command)
+    return click.option(
+        "--allow-welcome-emails",
+        type=click.IntRange(0),
+        default=0,
+        metavar="N",
+        help="Accept up to N welcome e-mails, over policy.max_welcome_emails (default 50).",
+    )(command)
+
+
+def rail_values(allow_welcome_emails: int, allow_mass_update: bool) -> dict[str, Any]:
+    return {"allow_welcome_emails": allow_welcome_emails, "allow_mass_update": allow_mass_update}

@@ -23,18 +23,17 @@ def diff_state(desired: DesiredState, remote: RemoteState) -> list[Change]:
     """Every change, creates and updates in apply order, then deletes in reverse."""
     upserts: list[Change] = []
     deletes: list[list[Change]] = []
-    adopted_accounts: dict[str, str] = {}
+    adopted_by_kind: dict[str, dict[str, str]] = {}
     for k in KINDS:
         wanted = desired.objects.get(k.name)
         pruned = k.name in desired.policy.prune
-        if wanted is None and not pruned and k.name != "locations":
+        if wanted is None and not pruned and k.parent is None:
             continue
         remote_kind = remote.get(k.name)
-        if k.name == "locations":
-            remote_kind = _rekey_locations(remote_kind, adopted_accounts)
+        if k.parent is not None:
+            remote_kind = _rekey_children(k, remote_kind, adopted_by_kind.get(k.parent, {}))
         kind_upserts, adopted = _upserts(k, wanted or {}, remote_kind, desired)
-        if k.name == "accounts":
-            adopted_accounts = adopted
+        adopted_by_kind[k.name] = adopted
         upserts.extend(kind_upserts)
         deletes.append(_deletes(k, wanted or {}, remote_kind, desired, remote, adopted))
     return in_apply_order(upserts + [c for group in reversed(deletes) for c in group], remote)
@@ -151,23 +150,20 @@ def _adoption(
     return candidates[0]
 
 
-def _rekey_locations(remote: RemoteKind, adopted_accounts: dict[str, str]) -> RemoteKind:
-    """Locations of an adopted account take the account's new key."""
-    if not adopted_accounts:
+def _rekey_children(k: Kind, remote: RemoteKind, adopted_parents: dict[str, str]) -> RemoteKind:
+    """Children (locations) of an adopted parent take the parent's new key."""
+    if not adopted_parents:
         return remote
-    placeholders: dict[str, str] = {RemoteRef(rid): key for rid, key in adopted_accounts.items()}
+    placeholders: dict[str, str] = {RemoteRef(rid): key for rid, key in adopted_parents.items()}
+    link = next(f.name for f in k.fields if f.ref == k.parent)
     rekeyed = RemoteKind(keyless=remote.keyless)
     for key, obj in remote.objects.items():
-        account = obj.parent
-        if account in placeholders:
-            new_parent = placeholders[account]
-            key = member_key(new_parent, own_key(key, account))
+        parent = obj.parent
+        if parent in placeholders:
+            new_parent = placeholders[parent]
+            key = member_key(new_parent, own_key(key, parent))
             obj = RemoteObject(
-                obj.kind,
-                key,
-                obj.id,
-                {**obj.data, "account": new_parent},
-                parent=new_parent,
+                obj.kind, key, obj.id, {**obj.data, link: new_parent}, parent=new_parent
             )
         rekeyed.objects[key] = obj
     return rekeyed
@@ -183,11 +179,12 @@ def _deletes(
 ) -> list[Change]:
     policy = desired.policy
     out: list[Change] = []
-    if k.name == "locations":
-        deleted_accounts = _pruned_keys(kind("accounts"), desired, state)
+    if k.parent is not None:
+        parent_kind = kind(k.parent)
+        deleted_parents = _pruned_keys(parent_kind, desired, state)
         for key, obj in remote.objects.items():
-            account = obj.parent
-            if account in deleted_accounts:
+            parent = obj.parent
+            if parent in deleted_parents:
                 out.append(
                     Delete(
                         k.name,
@@ -195,17 +192,17 @@ def _deletes(
                         obj.data,
                         None,
                         remote_id=obj.id,
-                        note=f"deleted with account {account}",
-                        parent=account,
+                        note=f"deleted with {parent_kind.singular} {parent}",
+                        parent=parent,
                         cascade=True,
                     )
                 )
             elif (
-                account in desired.location_owners
+                parent in desired.location_owners
                 and key not in wanted
                 and not policy.is_protected(k.name, key)
             ):
-                out.append(Delete(k.name, key, obj.data, None, remote_id=obj.id, parent=account))
+                out.append(Delete(k.name, key, obj.data, None, remote_id=obj.id, parent=parent))
         return out
     if k.name not in policy.prune:
         return out
