@@ -14,7 +14,6 @@ are checked against the portal's schema (one introspection request).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from konvsync.api.batching import CallNotBuilt, MutationCall, MutationOutcome, run_mutations
@@ -29,6 +28,15 @@ from konvsync.apply_checks import (
     moved_objects,
     read_back,
 )
+from konvsync.apply_model import (
+    ApplyOptions,
+    ApplyReport,
+    ChangeResult,
+    Interrupted,
+    Mismatch,
+    Progress,
+    Status,
+)
 from konvsync.errors import KonvsyncError, StalePlanError
 from konvsync.kinds import kind, references
 from konvsync.kinds.address import Address, RemoteRef
@@ -37,103 +45,6 @@ from konvsync.plan.order import apply_steps
 from konvsync.plan.remote import RemoteState
 
 MAX_AMBIGUOUS_ROUNDS = 5
-PERMANENT_CODES = frozenset({"BAD_USER_INPUT", "NOT_FOUND", "FORBIDDEN", "CONFLICT"})
-"""Error codes another run meets again: the config or the portal must change first."""
-Progress = Callable[[str, int, int], None]
-"""(step label, done in step, total in step)"""
-
-
-@dataclass(frozen=True)
-class ApplyOptions:
-    batch_size: int = 50
-    parallelism: int = 8
-    send_welcome_email: bool = True
-    verify: bool = True
-    """Read back what was changed and compare it with the plan."""
-
-
-@dataclass(frozen=True)
-class ChangeResult:
-    change: Change
-    status: str
-    """done, failed or skipped."""
-    message: str | None = None
-    code: str | None = None
-    """The API's error code of a failed change (INTERRUPTED, ABANDONED: ours)."""
-
-    @property
-    def permanent(self) -> bool:
-        """Failed or skipped for a reason running apply again does not change."""
-        return self.code in PERMANENT_CODES
-
-
-@dataclass(frozen=True)
-class Mismatch:
-    """An object the portal does not hold as planned, found after the run."""
-
-    change: Change
-    message: str
-
-
-@dataclass
-class ApplyReport:
-    results: list[ChangeResult] = field(default_factory=list)
-    interrupted: bool = False
-    mismatches: list[Mismatch] = field(default_factory=list)
-    verified: bool = False
-    """The changed objects were read back after the run."""
-    unverified: str | None = None
-    """Why reading back after the run failed (the run is not ok then)."""
-    warnings: list[str] = field(default_factory=list)
-    announced: dict[Address, dict[str, Any]] = field(default_factory=dict)
-    """Address -> the portal's values (``Field.announce``) of each object
-    created: an invite link's URL is what the administrator wants next."""
-    created_ids: dict[Address, str] = field(default_factory=dict)
-    """address -> server ID of each object this run created."""
-
-    def count(self, status: str, action: str | None = None) -> int:
-        return sum(
-            1
-            for r in self.results
-            if r.status == status and (action is None or r.change.action == action)
-        )
-
-    @property
-    def ok(self) -> bool:
-        return (
-            not self.interrupted
-            and not self.mismatches
-            and self.unverified is None
-            and all(r.status == "done" for r in self.results)
-        )
-
-    @property
-    def problems(self) -> list[ChangeResult]:
-        return [r for r in self.results if r.status != "done"]
-
-    @property
-    def permanent_codes(self) -> list[str]:
-        return sorted({r.code for r in self.problems if r.permanent and r.code})
-
-    @property
-    def rerun_helps(self) -> bool:
-        """Whether running apply again may finish the job: something was
-        interrupted, or failed (or was skipped) for a transient reason."""
-        return (
-            self.interrupted
-            or self.unverified is not None
-            or any(not r.permanent for r in self.problems)
-        )
-
-
-class Interrupted:
-    """Set by Ctrl-C: no new work is sent; requests in flight finish."""
-
-    def __init__(self) -> None:
-        self.is_set = False
-
-    def set(self) -> None:
-        self.is_set = True
 
 
 class PlanExecutor:
@@ -179,10 +90,10 @@ class PlanExecutor:
         await self._check_inputs(plan.changes)
         for label, changes in apply_steps(plan.changes, self.remote):
             if self.stop.is_set:
-                self._finish(changes, "skipped", "not started: interrupted")
+                self._finish(changes, Status.SKIPPED, "not started: interrupted")
                 continue
             if self.refused is not None:
-                self._finish(changes, "skipped", f"not started: {self.refused}")
+                self._finish(changes, Status.SKIPPED, f"not started: {self.refused}")
                 continue
             await self._step(label, changes)
         self.report.interrupted = self.stop.is_set
@@ -221,7 +132,7 @@ class PlanExecutor:
             return changes
         first, reason = next(iter(moved.items()))
         more = f" (and {len(moved) - 1} more)" if len(moved) > 1 else ""
-        if not any(r.status == "done" for r in self.report.results):
+        if not any(r.status is Status.DONE for r in self.report.results):
             raise StalePlanError(
                 f"stale plan: {first}: {reason}{more}; another apply or a hand edit changed "
                 "the portal. Nothing was changed; run plan again"
@@ -230,9 +141,9 @@ class PlanExecutor:
         for change in changes:
             why = moved.get(change.address)
             if why is not None:
-                self._record(change, "failed", f"not sent: {why}")
+                self._record(change, Status.FAILED, f"not sent: {why}")
             else:
-                self._record(change, "skipped", f"not sent: {self.refused}")
+                self._record(change, Status.SKIPPED, f"not sent: {self.refused}")
         return []
 
     async def _verify(self) -> None:
@@ -240,7 +151,7 @@ class PlanExecutor:
         done = [
             r.change
             for r in self.report.results
-            if r.status == "done" and not (isinstance(r.change, Delete) and r.change.cascade)
+            if r.status is Status.DONE and not (isinstance(r.change, Delete) and r.change.cascade)
         ]
         try:
             self.report.mismatches.extend(
@@ -261,12 +172,12 @@ class PlanExecutor:
             if blocker:
                 self._record(
                     change,
-                    "skipped",
+                    Status.SKIPPED,
                     f"depends on {blocker}, which {self.unavailable[blocker].split(':')[0]}",
                     self.codes.get(blocker),
                 )
             elif isinstance(change, Delete) and change.cascade:
-                self._record(change, "done")
+                self._record(change, Status.DONE)
             else:
                 ready.append(change)
         ready = await self._recheck(ready)
@@ -291,7 +202,7 @@ class PlanExecutor:
         for change in pending:
             self._record(
                 change,
-                "failed",
+                Status.FAILED,
                 "no answer to the create after "
                 f"{MAX_AMBIGUOUS_ROUNDS} tries; it was not found by its key",
             )
@@ -301,7 +212,7 @@ class PlanExecutor:
     async def _remove_twins(self, sent: list[Change]) -> None:
         """Delete this run's copy of each object another writer created at
         the same moment (see ``concurrent_twins``); the change fails."""
-        created = {id(r.change) for r in self.report.results if r.status == "done"}
+        created = {id(r.change) for r in self.report.results if r.status is Status.DONE}
         twins = await concurrent_twins(
             self.lookup, [c for c in sent if isinstance(c, Create) and id(c) in created]
         )
@@ -319,7 +230,7 @@ class PlanExecutor:
                 self.report.created_ids.pop(change.address, None)
             self._record(
                 change,
-                "failed",
+                Status.FAILED,
                 f"another writer created it at the same time (ID {theirs}); this run's copy "
                 f"(ID {ours}) {fate}",
             )
@@ -353,21 +264,21 @@ class PlanExecutor:
             else None
         )
         if mismatch:
-            self._record(change, "failed", mismatch)
+            self._record(change, Status.FAILED, mismatch)
         elif outcome.ok:
             if isinstance(change, Create):
                 self.ids[change.kind, change.key] = outcome.data["id"]
                 self._announce(change, outcome.data)
                 self.lookup.created[change.kind] = self.lookup.created.get(change.kind, 0) + 1
                 self.report.created_ids[change.address] = outcome.data["id"]
-            self._record(change, "done")
+            self._record(change, Status.DONE)
         elif isinstance(change, Delete) and outcome.code == "NOT_FOUND":
-            self._record(change, "done", "already gone")
+            self._record(change, Status.DONE, "already gone")
         elif outcome.code == "INTERRUPTED":
-            self._record(change, "skipped", "not sent: interrupted", "INTERRUPTED")
+            self._record(change, Status.SKIPPED, "not sent: interrupted", "INTERRUPTED")
         else:
             detail = f" ({outcome.code})" if outcome.code else ""
-            self._record(change, "failed", f"{outcome.error}{detail}", outcome.code)
+            self._record(change, Status.FAILED, f"{outcome.error}{detail}", outcome.code)
 
     async def _read_back(self, creates: list[Change]) -> list[Change]:
         """After an ambiguous create: does the object exist? Then it was
@@ -380,7 +291,9 @@ class PlanExecutor:
             current = await self.lookup.current(creates[0].kind, lookups)
         except KonvsyncError as exc:
             self._finish(
-                creates, "failed", f"no answer to the create, and reading it back failed: {exc}"
+                creates,
+                Status.FAILED,
+                f"no answer to the create, and reading it back failed: {exc}",
             )
             return []
         for change in creates:
@@ -420,11 +333,11 @@ class PlanExecutor:
             if change.address in failed:
                 self._record(
                     change,
-                    "failed",
+                    Status.FAILED,
                     f"created, but the update that followed failed: {failed[change.address]}",
                 )
             else:
-                self._record(change, "done", "created (confirmed by reading it back)")
+                self._record(change, Status.DONE, "created (confirmed by reading it back)")
         return resend
 
     # --------------------------------------------------------------- helpers
@@ -489,9 +402,9 @@ class PlanExecutor:
         return None
 
     def _record(
-        self, change: Change, status: str, message: str | None = None, code: str | None = None
+        self, change: Change, status: Status, message: str | None = None, code: str | None = None
     ) -> None:
-        if status != "done":
+        if status is not Status.DONE:
             self.unavailable[change.address] = f"{status}: {message}"
             if code is not None:
                 self.codes[change.address] = code
@@ -510,16 +423,16 @@ class PlanExecutor:
             if change.address in current:
                 self._record(
                     change,
-                    "failed",
+                    Status.FAILED,
                     "in flight or queued when konvsync stopped waiting: it may or may not "
                     "have been applied (run plan to see)",
                     "ABANDONED",
                 )
             else:
-                self._record(change, "skipped", "not started: interrupted", "INTERRUPTED")
+                self._record(change, Status.SKIPPED, "not started: interrupted", "INTERRUPTED")
         self.report.interrupted = True
         return self.report
 
-    def _finish(self, changes: list[Change], status: str, message: str) -> None:
+    def _finish(self, changes: list[Change], status: Status, message: str) -> None:
         for change in changes:
             self._record(change, status, message)

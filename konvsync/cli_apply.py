@@ -92,7 +92,7 @@ def apply(
     summary is printed (exit 1); a second signal stops waiting.
     Exit 0 done; 1 error, partial failure or a mismatch; 3 refused.
     """
-    from konvsync.apply import ApplyOptions
+    from konvsync.apply_model import ApplyOptions
     from konvsync.plan.changes import Plan
     from konvsync.plan.planfile import SavedPlanStale
     from konvsync.plan.planner import PlanRefused

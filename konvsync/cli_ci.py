@@ -17,7 +17,7 @@ from konvsync.errors import EXIT_REFUSED, OutputError
 from konvsync.redact import redact
 
 if TYPE_CHECKING:
-    from konvsync.apply import ApplyReport
+    from konvsync.apply_model import ApplyReport
     from konvsync.plan.changes import Plan
 
 

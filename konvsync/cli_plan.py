@@ -1,5 +1,5 @@
 """``plan``, ``drift`` and ``show``: the commands that read the portal and
-report how it differs, with their shared plan options."""
+report how it differs (their shared options are in cli_options.py)."""
 
 from __future__ import annotations
 

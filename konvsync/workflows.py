@@ -31,7 +31,7 @@ from konvsync.reading import create_plan, read_remote
 
 if TYPE_CHECKING:
     # Imported where used: ``plan`` sends its first request sooner without them.
-    from konvsync.apply import ApplyOptions, ApplyReport, Progress
+    from konvsync.apply_model import ApplyOptions, ApplyReport, Progress
     from konvsync.drift.model import DriftReport
     from konvsync.export import ExportResult
 
@@ -209,7 +209,8 @@ def _execute(
     """Run the plan. Ctrl-C or SIGTERM (what CI sends on cancel): no new work
     is sent, requests in flight get ``INTERRUPT_GRACE_SECONDS`` to finish,
     and the report says what was done; a second signal stops waiting at once."""
-    from konvsync.apply import Interrupted, PlanExecutor
+    from konvsync.apply import PlanExecutor
+    from konvsync.apply_model import Interrupted
 
     stop = Interrupted()
 

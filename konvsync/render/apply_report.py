@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from konvsync import __version__
-from konvsync.apply import ApplyReport
+from konvsync.apply_model import ApplyReport, Status
 from konvsync.plan.changes import Create, Plan
 from konvsync.redact import printable, redact
 
@@ -18,9 +18,9 @@ MAX_LISTED = 100
 
 
 def render_apply_report(report: ApplyReport, interrupted_by: str | None = None) -> str:
-    added = report.count("done", "create")
-    changed = report.count("done", "update")
-    destroyed = report.count("done", "delete")
+    added = report.count(Status.DONE, "create")
+    changed = report.count(Status.DONE, "update")
+    destroyed = report.count(Status.DONE, "delete")
     lines = [f"Warning: {warning}" for warning in report.warnings]
     lines += [
         f"  created {address}: " + ", ".join(f"{name} {value}" for name, value in values.items())
@@ -45,7 +45,9 @@ def render_apply_report(report: ApplyReport, interrupted_by: str | None = None) 
                 else "requests in flight were finished."
             )
         )
-    problems = sorted(report.problems, key=lambda r: r.status != "failed")  # failures first
+    problems = sorted(
+        report.problems, key=lambda r: r.status is not Status.FAILED
+    )  # failures first
     for result in problems[:MAX_LISTED]:
         # A portal's error text may quote what was sent: secrets are masked.
         lines.append(
@@ -64,12 +66,12 @@ def render_apply_report(report: ApplyReport, interrupted_by: str | None = None) 
         )
     if report.unverified:
         lines.append(f"  read-back after the apply failed: {report.unverified}")
-    done = report.count("done")
+    done = report.count(Status.DONE)
     mismatched = f", {len(report.mismatches)} not as planned" if report.mismatches else ""
     lines.append(
         f"Apply incomplete: {done} done ({added} added, {changed} changed, "
-        f"{destroyed} destroyed), {report.count('failed')} failed, "
-        f"{report.count('skipped')} skipped{mismatched}."
+        f"{destroyed} destroyed), {report.count(Status.FAILED)} failed, "
+        f"{report.count(Status.SKIPPED)} skipped{mismatched}."
         + (" Run apply again to finish." if report.rerun_helps else "")
     )
     permanent = [r for r in report.problems if r.permanent]
@@ -103,7 +105,7 @@ def apply_report_data(
     changes = []
     for result in results:
         change = result.change
-        failed = result.status == "failed"
+        failed = result.status is Status.FAILED
         changes.append(
             {
                 "address": str(change.address),
@@ -123,7 +125,7 @@ def apply_report_data(
             }
         )
 
-    def count(state: str, action: str | None = None) -> int:
+    def count(state: Status, action: str | None = None) -> int:
         return report.count(state, action) if report is not None else 0
 
     return {
@@ -135,12 +137,12 @@ def apply_report_data(
         "error": {"code": error[0], "message": error[1]} if error else None,
         "summary": {
             "planned": len(plan.changes) if plan is not None else 0,
-            "done": count("done"),
-            "failed": count("failed"),
-            "skipped": count("skipped"),
-            "added": count("done", "create"),
-            "changed": count("done", "update"),
-            "destroyed": count("done", "delete"),
+            "done": count(Status.DONE),
+            "failed": count(Status.FAILED),
+            "skipped": count(Status.SKIPPED),
+            "added": count(Status.DONE, "create"),
+            "changed": count(Status.DONE, "update"),
+            "destroyed": count(Status.DONE, "delete"),
         },
         "changes": changes,
         "verification": _verification(report),

@@ -1,0 +1,117 @@
+"""What an apply is asked to do and what came of it, as values: options,
+each change's result (a ``Status``), the report, and the interrupt flag."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from konvsync.kinds.address import Address
+from konvsync.plan.changes import Change
+
+PERMANENT_CODES = frozenset({"BAD_USER_INPUT", "NOT_FOUND", "FORBIDDEN", "CONFLICT"})
+"""Error codes another run meets again: the config or the portal must change first."""
+Progress = Callable[[str, int, int], None]
+"""(step label, done in step, total in step)"""
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    batch_size: int = 50
+    parallelism: int = 8
+    send_welcome_email: bool = True
+    verify: bool = True
+    """Read back what was changed and compare it with the plan."""
+
+
+class Status(StrEnum):
+    """What became of one change."""
+
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    change: Change
+    status: Status
+    message: str | None = None
+    code: str | None = None
+    """The API's error code of a failed change (INTERRUPTED, ABANDONED: ours)."""
+
+    @property
+    def permanent(self) -> bool:
+        """Failed or skipped for a reason running apply again does not change."""
+        return self.code in PERMANENT_CODES
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """An object the portal does not hold as planned, found after the run."""
+
+    change: Change
+    message: str
+
+
+@dataclass
+class ApplyReport:
+    results: list[ChangeResult] = field(default_factory=list)
+    interrupted: bool = False
+    mismatches: list[Mismatch] = field(default_factory=list)
+    verified: bool = False
+    """The changed objects were read back after the run."""
+    unverified: str | None = None
+    """Why reading back after the run failed (the run is not ok then)."""
+    warnings: list[str] = field(default_factory=list)
+    announced: dict[Address, dict[str, Any]] = field(default_factory=dict)
+    """Address -> the portal's values (``Field.announce``) of each object
+    created: an invite link's URL is what the administrator wants next."""
+    created_ids: dict[Address, str] = field(default_factory=dict)
+    """address -> server ID of each object this run created."""
+
+    def count(self, status: Status, action: str | None = None) -> int:
+        return sum(
+            1
+            for r in self.results
+            if r.status == status and (action is None or r.change.action == action)
+        )
+
+    @property
+    def ok(self) -> bool:
+        return (
+            not self.interrupted
+            and not self.mismatches
+            and self.unverified is None
+            and all(r.status is Status.DONE for r in self.results)
+        )
+
+    @property
+    def problems(self) -> list[ChangeResult]:
+        return [r for r in self.results if r.status is not Status.DONE]
+
+    @property
+    def permanent_codes(self) -> list[str]:
+        return sorted({r.code for r in self.problems if r.permanent and r.code})
+
+    @property
+    def rerun_helps(self) -> bool:
+        """Whether running apply again may finish the job: something was
+        interrupted, or failed (or was skipped) for a transient reason."""
+        return (
+            self.interrupted
+            or self.unverified is not None
+            or any(not r.permanent for r in self.problems)
+        )
+
+
+class Interrupted:
+    """Set by Ctrl-C: no new work is sent; requests in flight finish."""
+
+    def __init__(self) -> None:
+        self.is_set = False
+
+    def set(self) -> None:
+        self.is_set = True
