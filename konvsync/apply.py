@@ -1,23 +1,18 @@
-"""Executing a plan: ordered steps, batched concurrent mutations, and
-consistency when the network or the API misbehaves.
-
-Order (``plan.order``): creates and updates of groups and accountFields,
-then accounts, locations, users, invite links; then deletes in reverse; a
-kind with an at-most-one rule releases before it acquires. References use server IDs,
-including those of objects created earlier in the run. A failed change
-skips the changes that depend on it. After an ambiguous create (sent, no
-answer) the object is read back by its key before anything is resent.
-Before the first write, the operations and input fields the run will send
-are checked against the portal's schema (one introspection request).
-"""
+"""Executing a plan: ordered steps (``plan.order``), batched concurrent
+mutations (``apply_calls``), and consistency when the network or the API
+misbehaves: a failed change skips what depends on it; after an ambiguous
+create the object is read back by key before anything is resent; the
+operations and input fields are checked against the portal's schema before
+the first write (``apply_checks``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from konvsync.api.batching import CallNotBuilt, MutationCall, MutationOutcome, run_mutations
+from konvsync.api.batching import MutationCall, MutationOutcome, run_mutations
 from konvsync.api.client import PortalClient
+from konvsync.apply_calls import mutation_call, operation
 from konvsync.apply_checks import (
     PortalLookup,
     Wanted,
@@ -62,7 +57,7 @@ class PlanExecutor:
         self.progress = progress
         self.stop = stop or Interrupted()
         self.lookup = PortalLookup(
-            client, remote, self._known_id, options.batch_size, options.parallelism
+            client, remote, lambda *key: self.ids.get(key), options.batch_size, options.parallelism
         )
         self.adopted: dict[str, str] = {}
         """Placeholders of keyless objects this run adopts -> their new keys."""
@@ -105,20 +100,13 @@ class PlanExecutor:
 
     async def _check_inputs(self, changes: list[Change]) -> None:
         operations = [
-            (kind(c.kind), self._operation(c))
+            (kind(c.kind), operation(c))
             for c in changes
             if not (isinstance(c, Delete) and c.cascade)
         ]
         warning = await check_inputs(self.client, operations)
         if warning:
             self.report.warnings.append(warning)
-
-    @staticmethod
-    def _operation(change: Change) -> str:
-        k = kind(change.kind)
-        if isinstance(change, Delete):
-            return k.delete_operation
-        return k.update_operation if isinstance(change, Update) else k.create_operation
 
     async def _recheck(self, changes: list[Change]) -> list[Change]:
         """The step's changes that may still be sent: what they touch is as
@@ -340,28 +328,8 @@ class PlanExecutor:
                 self._record(change, Status.DONE, "created (confirmed by reading it back)")
         return resend
 
-    # --------------------------------------------------------------- helpers
-
     def _call(self, change: Change) -> MutationCall:
-        """The mutation for ``change``; its variables are built when its
-        batch goes out."""
-        k = kind(change.kind)
-        if isinstance(change, Delete):
-            return MutationCall(k, k.delete_operation, {"id": change.remote_id})
-        return MutationCall(k, self._operation(change), lambda: self._variables(change))
-
-    def _variables(self, change: Change) -> dict[str, Any]:
-        k = kind(change.kind)
-        after = change.after or {}
-        if isinstance(change, Update):
-            values = {name: after.get(name) for name in change.changed_fields()}
-            return {"id": change.remote_id, "input": k.build_input(values, self._id)}
-        variables: dict[str, Any] = {"input": k.build_input(after, self._id)}
-        if k.parent is not None and change.parent is not None:
-            variables["accountId"] = self._id(k.parent, change.parent)
-        if k.name == "users":
-            variables["sendWelcomeEmail"] = self.options.send_welcome_email
-        return variables
+        return mutation_call(change, self.ids, self.options.send_welcome_email)
 
     def _announce(self, change: Change, values: dict[str, Any]) -> None:
         names = [f.name for f in kind(change.kind).fields if f.announce]
@@ -377,15 +345,6 @@ class PlanExecutor:
             )
 
         return taken
-
-    def _known_id(self, kind_name: str, key: str) -> str | None:
-        return self.ids.get((kind_name, key))
-
-    def _id(self, kind_name: str, key: str) -> str:
-        try:
-            return self.ids[kind_name, key]
-        except KeyError:
-            raise CallNotBuilt(f"cannot resolve reference {kind_name}/{key}") from None
 
     def _blocker(self, change: Change) -> Address | None:
         if not self.unavailable:

@@ -9,9 +9,8 @@ with a space) cannot be applied: both are written as comments with a warning.
 Every ``${`` in portal text is written as ``$${``, so applying an export never
 substitutes a variable.
 
-The YAML is written by libyaml's emitter (``yaml.CSafeDumper``; the pure
-Python one where libyaml is missing) in block style, one field a line, so it
-diffs cleanly; export time grows linearly with the portal.
+The YAML text is made by ``export_yaml``; export time grows linearly with
+the portal.
 """
 
 from __future__ import annotations
@@ -20,13 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from konvsync.api.client import PortalClient
 from konvsync.api.documents import aliased_document, viewer_query
 from konvsync.api.pagination import read_all, read_kinds
-from konvsync.config.substitution import escape
 from konvsync.errors import NotFoundError, UsageError
+from konvsync.export_yaml import EnvReference
+from konvsync.export_yaml import dump as _dump
+from konvsync.export_yaml import dump_list as _dump_list
 from konvsync.kinds import KINDS, TOP_LEVEL_KINDS, kind
 from konvsync.kinds.address import RemoteRef
 from konvsync.kinds.base import Kind
@@ -158,11 +157,6 @@ def render_export(state: RemoteState, kind_names: list[str], endpoint_name: str)
     result.files["konvsync.yaml"] = _header(header, placeholders, result.warnings)
     result.warnings = [printable(warning) for warning in result.warnings]  # portal text
     return result
-
-
-class EnvReference(str):
-    """A ``${env:NAME}`` that export writes on purpose (a sensitive value's
-    placeholder): the one string that is not escaped."""
 
 
 class Placeholders:
@@ -363,56 +357,3 @@ def _keyless_comment(k: Kind, obj: RemoteObject, warnings: list[str]) -> str:
     dumped = _dump([{k.key_field: "CHOOSE-A-KEY", **body}])
     lines += [f"# {line}" for line in dumped.splitlines()]
     return "\n".join(lines) + "\n"
-
-
-_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-_CHUNK = 1000
-"""Entries represented at a time: PyYAML builds a node per value before it
-emits, so a whole kind at once would hold a node graph of the portal."""
-
-
-def _dump_list(name: str, entries: list[dict[str, Any]]) -> str:
-    """``_dump({name: entries})``, built chunk by chunk (block sequences
-    concatenate)."""
-    if not entries:
-        return _dump({name: entries})
-    parts = [f"{name}:\n"]
-    parts += [_dump(entries[i : i + _CHUNK]) for i in range(0, len(entries), _CHUNK)]
-    return "".join(parts)
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    """Strings with characters that are not printable (controls, NEL, line
-    separators) double-quoted, where YAML escapes them: PyYAML's other styles
-    can let a NEL fold into a space when the file is read back."""
-    style = None if value.isprintable() else '"'
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
-
-
-def _escaped(value: Any) -> Any:
-    """``value`` with every ``${`` in its strings written as ``$${``."""
-    if isinstance(value, EnvReference):
-        return str(value)
-    if isinstance(value, str):
-        return escape(value)
-    if isinstance(value, dict):
-        return {key: _escaped(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_escaped(item) for item in value]
-    return value
-
-
-def _dump(data: Any) -> str:
-    return yaml.dump(
-        _escaped(data),
-        Dumper=_Dumper,
-        sort_keys=False,
-        allow_unicode=True,
-        default_flow_style=False,
-        width=120,
-    )

@@ -66,3 +66,16 @@ def test_the_rule_sees_an_offending_import(tmp_path: Path) -> None:
     source.write_text("def f():\n    from konvsync.api.client import PortalClient\n")
     assert "konvsync.api.client" in imports(source)
     assert within("konvsync.cli_sandbox", "konvsync.cli")
+
+
+MAX_MODULE_LINES = 400
+
+
+def test_no_module_is_over_400_lines() -> None:
+    """One concept per module: a module that outgrows 400 lines is split."""
+    long = {
+        name: count
+        for name, path in MODULES.items()
+        if (count := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}
