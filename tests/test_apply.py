@@ -172,6 +172,25 @@ def test_saved_plan_is_applied_as_reviewed_or_refused_when_stale(
     assert future.exit_code == 3 and "run plan again" in future.stderr
 
 
+def test_a_saved_plan_is_read_through_its_json_schema(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    config = write_config("konvsync: 1\ngroups: [{externalId: g, name: New}]\n")
+    planfile = tmp_path / "edited.plan"
+    made = invoke(["--endpoint", sandbox.url, "plan", str(config), "--out", str(planfile)])
+    assert made.exit_code == 0, made.output
+    document = json.loads(planfile.read_text())
+    document["plan"]["changes"][0]["action"] = "replace"
+    planfile.write_text(json.dumps(document))
+    edited = invoke(["--endpoint", sandbox.url, "apply", str(planfile)])
+    assert edited.exit_code == 1
+    assert edited.stderr.strip() == (
+        f"Error: {planfile}: damaged konvsync plan file (plan/changes/0/action: 'replace' is "
+        "not one of ['create', 'update', 'delete']); run plan again"
+    )
+    assert sandbox.store.count("groups") == 0
+
+
 def test_partial_failure_skips_dependents_and_a_rerun_converges(
     sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
 ) -> None:

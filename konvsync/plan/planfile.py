@@ -102,6 +102,7 @@ def read_planfile(path: str) -> SavedPlan:
             f"{path}: plan format_version {version!r} is "
             "not supported by this release; run plan again"
         )
+    _check_plan_shape(path, data)
     try:
         plan = Plan(
             changes=[change_from_data(c) for c in data["changes"]],
@@ -121,6 +122,23 @@ def read_planfile(path: str) -> SavedPlan:
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"{path}: damaged konvsync plan file (missing {exc})") from None
+
+
+def _check_plan_shape(path: str, data: dict[str, Any]) -> None:
+    """The saved plan as ``schemas/plan.schema.json`` describes it, or a
+    ConfigError naming the first place where it is not (an edited file)."""
+    import jsonschema
+
+    from konvsync.resources import json_schema
+
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(json_schema("plan.schema.json")).iter_errors(data)
+    )
+    if error is not None:
+        where = "/".join(str(part) for part in error.absolute_path) or "(top)"
+        raise ConfigError(
+            f"{path}: damaged konvsync plan file (plan/{where}: {error.message}); run plan again"
+        )
 
 
 class SavedPlanStale(StalePlanError):

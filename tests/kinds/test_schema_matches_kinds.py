@@ -56,3 +56,10 @@ def test_top_level_properties_are_the_top_level_and_reference_kinds() -> None:
     assert kinds == {k.name for k in TOP_LEVEL_KINDS} | {k.name for k in REFERENCE_KINDS}
     for k in REFERENCE_KINDS:
         assert SCHEMA["properties"][k.name].get("not") == {}
+
+
+def test_the_plan_schema_names_every_writable_kind() -> None:
+    from konvsync.resources import json_schema
+
+    change = json_schema("plan.schema.json")["$defs"]["change"]
+    assert set(change["properties"]["kind"]["enum"]) == {k.name for k in WRITABLE_KINDS}
