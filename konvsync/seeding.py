@@ -4,10 +4,14 @@ sandbox package, which knows nothing of configs or plans."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from konvsync.config.loader import load_config
 from konvsync.errors import ConfigError
 from konvsync.kinds import WRITABLE_KINDS
-from konvsync.sandbox.store import Store, StoreError
+from konvsync.sandbox.rows import StoreError
+from konvsync.sandbox.store import Store
 
 
 def seed_store(store: Store, path: str) -> int:
@@ -24,7 +28,7 @@ def seed_store(store: Store, path: str) -> int:
             ids[kind_name, key] = found["id"]
         return ids[kind_name, key]
 
-    creators = {
+    creators: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
         "groups": lambda data, _key: store.create_group(data),
         "accountFields": lambda data, _key: store.create_account_field(data),
         "accounts": lambda data, _key: store.create_account(data),

@@ -309,7 +309,7 @@ def _load_value(text: str) -> Any:
 
 
 def _reads_back(written: str, value: Any) -> bool:
-    return _load_value(written) == value
+    return bool(_load_value(written) == value)
 
 
 def render_flow(value: Any) -> str:

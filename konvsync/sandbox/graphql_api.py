@@ -27,7 +27,8 @@ from graphql import (
 )
 
 from konvsync.resources import konvert_sdl
-from konvsync.sandbox.store import Store, StoreError
+from konvsync.sandbox.rows import StoreError
+from konvsync.sandbox.store import Store
 
 Resolver = Callable[..., Any]
 
@@ -42,6 +43,10 @@ class RequestContext:
     read_only: bool = False
     locations: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     ignore_fields: tuple[str, ...] = ()
+
+
+Info = GraphQLResolveInfo[RequestContext]
+"""What a resolver is given, with our request context."""
 
 
 @dataclass
@@ -69,7 +74,7 @@ def _coded(error: GraphQLError, code: str) -> GraphQLError:
 
 
 def _store_call(fn: Callable[..., Any], mutation: bool = False) -> Resolver:
-    def resolver(_obj: Any, info: GraphQLResolveInfo, **kwargs: Any) -> Any:
+    def resolver(_obj: Any, info: Info, **kwargs: Any) -> Any:
         if mutation and info.context.read_only:
             raise GraphQLError(
                 "this service connection may not change data", extensions={"code": "FORBIDDEN"}
@@ -84,7 +89,7 @@ def _store_call(fn: Callable[..., Any], mutation: bool = False) -> Resolver:
     return resolver
 
 
-def _ignored_input(info: GraphQLResolveInfo, kwargs: dict[str, Any]) -> dict[str, Any]:
+def _ignored_input(info: Info, kwargs: dict[str, Any]) -> dict[str, Any]:
     """The fault ``--ignore-field``: an update's scalar input fields that are
     taken out of the input (so the old value stays) and put back into the
     answer (so the answer claims they were stored)."""
@@ -151,7 +156,7 @@ def _cached(ctx: RequestContext, table: str, pk: int) -> dict[str, Any] | None:
 
 
 def _groups_of(field: str, table: str = "groups") -> Resolver:
-    def resolve(obj: dict[str, Any], info: GraphQLResolveInfo) -> list[dict[str, Any]]:
+    def resolve(obj: dict[str, Any], info: Info) -> list[dict[str, Any]]:
         ctx: RequestContext = info.context
         out = []
         for pk in obj[field]:
@@ -163,19 +168,19 @@ def _groups_of(field: str, table: str = "groups") -> Resolver:
     return resolve
 
 
-def _match_field_of(obj: dict[str, Any], info: GraphQLResolveInfo) -> dict[str, Any] | None:
+def _match_field_of(obj: dict[str, Any], info: Info) -> dict[str, Any] | None:
     if obj["_accountMatchFieldId"] is None:
         return None
     return _cached(info.context, "account_fields", obj["_accountMatchFieldId"])
 
 
-def _account_of(obj: dict[str, Any], info: GraphQLResolveInfo) -> dict[str, Any] | None:
+def _account_of(obj: dict[str, Any], info: Info) -> dict[str, Any] | None:
     if obj["_accountId"] is None:
         return None
     return _cached(info.context, "accounts", obj["_accountId"])
 
 
-def _locations_of(obj: dict[str, Any], info: GraphQLResolveInfo) -> list[dict[str, Any]]:
+def _locations_of(obj: dict[str, Any], info: Info) -> list[dict[str, Any]]:
     ctx: RequestContext = info.context
     prefetched = ctx.locations.get(obj["_pk"])
     return prefetched if prefetched is not None else ctx.store.locations_of(obj["_pk"])
