@@ -6,6 +6,7 @@ import click
 
 from konvsync.cli_options import GlobalOptions, accepts_global_options
 from konvsync.cli_progress import StderrProgress
+from konvsync.cli_types import ExportTarget, KindList
 from konvsync.errors import (
     EXIT_OK,
     UsageError,
@@ -22,7 +23,8 @@ from konvsync.errors import (
 )
 @click.option(
     "--kinds",
-    "kinds_text",
+    "kinds",
+    type=KindList(),
     metavar="KIND,...",
     help="Only these kinds (default: groups,accountFields,accounts,users; "
     "locations come with accounts).",
@@ -44,6 +46,7 @@ from konvsync.errors import (
 @click.option(
     "--target",
     "target_object",
+    type=ExportTarget(),
     metavar="KIND/KEY",
     help="Print only this object's YAML (to add an existing object to a config).",
 )
@@ -51,7 +54,7 @@ from konvsync.errors import (
 def export(
     options: GlobalOptions,
     out_dir: str | None,
-    kinds_text: str | None,
+    kinds: list[str] | None,
     fmt: str,
     force: bool,
     target_object: str | None,
@@ -66,12 +69,12 @@ def export(
     from konvsync.export import parse_kinds
     from konvsync.workflows import export_state
 
-    if target_object is not None and (out_dir or kinds_text):
+    if target_object is not None and (out_dir or kinds):
         raise UsageError("--target prints one object: it does not go with --out or --kinds")
     progress = StderrProgress(enabled=not options.quiet)
     result = export_state(
         options.connection,
-        parse_kinds(kinds_text),
+        kinds if kinds is not None else parse_kinds(None),
         out_dir,
         on_page=progress.page,
         force=force,

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from konvsync.api.options import ConnectionOptions
+from konvsync.cli_types import PlanTarget
 from konvsync.logs import configure_logging
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -146,6 +147,7 @@ target_option = click.option(
     "--target",
     "targets",
     multiple=True,
+    type=PlanTarget(),
     metavar="KIND[/KEY]",
     help="Limit the plan to a kind or one object (repeatable); what it needs is included.",
 )
