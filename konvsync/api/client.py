@@ -9,6 +9,9 @@ retries and the safe/ambiguous distinction every caller relies on.
   may have reached the server: ``AmbiguousRequestError`` goes to the caller,
   which reads the object back first.
 - A 401 gets one new token and one more try.
+
+``classify`` says what a failure calls for (retry, ambiguous, fail);
+``tenacity`` runs the tries, their waits and the limits.
 """
 
 from __future__ import annotations
@@ -24,10 +27,20 @@ from typing import Any
 import aiohttp
 from gql.transport.aiohttp import AIOHTTPTransport
 from graphql import DocumentNode, print_ast
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from konvsync.api.answers import Misfit, check_data, describe
 from konvsync.api.auth import TokenSource
 from konvsync.api.endpoints import Endpoint
+from konvsync.api.retries import (
+    HttpStatus,
+    NotSent,
+    Retry,
+    classify,
+    planned_wait,
+    reason_of,
+    retry_after,
+)
 from konvsync.errors import (
     AmbiguousRequestError,
     AuthError,
@@ -74,17 +87,6 @@ class ClientStats:
     by_status: dict[int, int] = field(default_factory=dict)
 
 
-class _HttpStatus(Exception):
-    def __init__(self, status: int, retry_after: str | None) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-        self.retry_after = retry_after
-
-
-class _NotSent(Exception):
-    """The connection failed before the request left: always safe to retry."""
-
-
 class _AnswerTooLarge(Exception):
     pass
 
@@ -114,7 +116,7 @@ class _Transport(AIOHTTPTransport):
                 self.url, ssl=self.ssl, json=payload, headers=headers
             ) as response:
                 if response.status in (401, 429) or response.status >= 500:
-                    raise _HttpStatus(response.status, response.headers.get("Retry-After"))
+                    raise HttpStatus(response.status, response.headers.get("Retry-After"))
                 if (response.content_length or 0) > max_bytes:
                     raise _AnswerTooLarge()
                 body = bytearray()
@@ -124,7 +126,7 @@ class _Transport(AIOHTTPTransport):
                         raise _AnswerTooLarge()
                 return _RawAnswer(response.status, response.content_type, bytes(body))
         except aiohttp.ClientConnectorError as exc:
-            raise _NotSent(str(exc)) from exc
+            raise NotSent(str(exc)) from exc
 
 
 class PortalClient:
@@ -178,9 +180,59 @@ class PortalClient:
             payload["variables"] = variables
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s request: %s", label, json.dumps(payload)[:20000])
-        attempt = 0
-        renewed = False
+        renewed = [False]
         first_sent = time.monotonic()
+
+        def stop(state: RetryCallState) -> bool:
+            failure = state.outcome.exception() if state.outcome else None
+            assert isinstance(failure, Retry)
+            elapsed = time.monotonic() - first_sent
+            if state.attempt_number > self.settings.max_retries:
+                failure.gave_up = f"{self.settings.max_retries} retries"
+            elif elapsed + failure.delay > self.settings.deadline:
+                failure.gave_up = f"{elapsed:.0f} s of tries"
+            return failure.gave_up is not None
+
+        def before_sleep(state: RetryCallState) -> None:
+            failure = state.outcome.exception() if state.outcome else None
+            assert isinstance(failure, Retry)
+            self.stats.retries += 1
+            log.info("retrying %s in %.2fs (%s)", label, failure.delay, failure.reason)
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(Retry),
+            wait=planned_wait,
+            stop=stop,
+            before_sleep=before_sleep,
+            sleep=asyncio.sleep,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    number = attempt.retry_state.attempt_number
+                    return await self._try(
+                        payload, query, label, retry_safe, verify, renewed, number
+                    )
+        except Retry as failure:
+            raise TransportError(
+                f"{label}: gave up after {failure.gave_up} ({failure.reason}) at "
+                f"{self.endpoint.api_url}"
+            ) from None
+        raise AssertionError("unreachable: the retrying loop returns or raises")
+
+    async def _try(
+        self,
+        payload: dict[str, Any],
+        query: str,
+        label: str,
+        retry_safe: bool,
+        verify: bool,
+        renewed: list[bool],
+        number: int,
+    ) -> Response:
+        """One try (a renewed token's second request included); a failure
+        worth retrying is raised as ``Retry`` with its wait."""
         while True:
             token = await self.tokens.token(self.session)
             started = time.perf_counter()
@@ -191,9 +243,9 @@ class PortalClient:
                 )
                 self._log(label, raw.status, started)
                 response = _parse_answer(label, raw, self.endpoint.api_url)
-                if _has_code(response.errors, "UNAUTHENTICATED") and not renewed:
+                if _has_code(response.errors, "UNAUTHENTICATED") and not renewed[0]:
                     self.tokens.invalidate()
-                    renewed = True
+                    renewed[0] = True
                     continue
                 if verify and not response.errors:
                     _check_query_answer(label, query, response.data)
@@ -204,58 +256,33 @@ class PortalClient:
                     f"the answer is larger than {self.settings.max_answer_bytes} bytes "
                     "(the size cap); it was not read",
                 ) from None
-            except _HttpStatus as exc:
-                self._log(label, exc.status, started)
-                self.stats.by_status[exc.status] = self.stats.by_status.get(exc.status, 0) + 1
-                if exc.status == 401:
-                    if renewed:
+            except (HttpStatus, NotSent, aiohttp.ClientError, TimeoutError) as exc:
+                status = exc.status if isinstance(exc, HttpStatus) else 0
+                self._log(label, status, started)
+                if isinstance(exc, HttpStatus):
+                    self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+                if status == 401:
+                    if renewed[0]:
                         raise AuthError(
                             "authentication failed: the portal rejected the token "
                             "(check the API key, secret and --auth mode)"
                         ) from None
                     self.tokens.invalidate()
-                    renewed = True
+                    renewed[0] = True
                     continue
-                if exc.status == 429:
-                    delay = _retry_after(exc.retry_after, self.settings.retry_after_cap)
-                elif exc.status == 503 or (retry_safe and exc.status in (502, 504)):
-                    delay = self._backoff(attempt)
-                elif exc.status in (502, 504):
+                why = reason_of(exc)
+                verdict = classify(exc, retry_safe)
+                if verdict == "ambiguous":
                     raise AmbiguousRequestError(
-                        f"{label}: HTTP {exc.status} after sending; it may have been applied"
+                        f"{label}: {why} after sending; it may have been applied"
                     ) from None
+                if verdict == "fail":
+                    raise TransportError(f"{label}: {why} from {self.endpoint.api_url}") from None
+                if isinstance(exc, HttpStatus) and status == 429:
+                    delay = retry_after(exc.retry_after, self.settings.retry_after_cap)
                 else:
-                    raise TransportError(
-                        f"{label}: HTTP {exc.status} from {self.endpoint.api_url}"
-                    ) from None
-                last = f"HTTP {exc.status}"
-            except _NotSent as exc:
-                self._log(label, 0, started)
-                delay = self._backoff(attempt)
-                last = f"cannot connect ({exc})"
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                self._log(label, 0, started)
-                if not retry_safe:
-                    raise AmbiguousRequestError(
-                        f"{label}: {_describe(exc)} after sending; it may have been applied"
-                    ) from None
-                delay = self._backoff(attempt)
-                last = _describe(exc)
-            attempt += 1
-            if attempt > self.settings.max_retries:
-                raise TransportError(
-                    f"{label}: gave up after {self.settings.max_retries} "
-                    f"retries ({last}) at {self.endpoint.api_url}"
-                )
-            elapsed = time.monotonic() - first_sent
-            if elapsed + delay > self.settings.deadline:
-                raise TransportError(
-                    f"{label}: gave up after {elapsed:.0f} s of tries ({last}) at "
-                    f"{self.endpoint.api_url}"
-                )
-            self.stats.retries += 1
-            log.info("retrying %s in %.2fs (%s)", label, delay, last)
-            await asyncio.sleep(delay)
+                    delay = self._backoff(number - 1)
+                raise Retry(why, delay) from None
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * (2**attempt))
@@ -316,19 +343,3 @@ def error_code(error: dict[str, Any]) -> str:
 
 def _has_code(errors: list[dict[str, Any]], code: str) -> bool:
     return any(error_code(e) == code for e in errors)
-
-
-def _retry_after(value: str | None, cap: float) -> float:
-    try:
-        seconds = float(value) if value is not None else 1.0
-    except ValueError:
-        seconds = 1.0
-    return max(0.0, min(seconds, cap))
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "connection dropped"
-    return type(exc).__name__

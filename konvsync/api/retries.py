@@ -1,0 +1,83 @@
+"""What a failed request calls for: ``classify`` says retry, ambiguous or
+fail; a failure worth retrying travels as ``Retry`` with its wait, which
+``tenacity`` (in ``client``) honours within the limits."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import aiohttp
+from tenacity import RetryCallState
+
+
+class HttpStatus(Exception):
+    def __init__(self, status: int, retry_after: str | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+class NotSent(Exception):
+    """The connection failed before the request left: always safe to retry."""
+
+
+class Retry(Exception):
+    """A try that failed in a way worth another: why, and how long to wait."""
+
+    def __init__(self, reason: str, delay: float) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay = delay
+        self.gave_up: str | None = None
+        """Set when no further try is made: after how many retries or seconds."""
+
+
+def planned_wait(state: RetryCallState) -> float:
+    failure = state.outcome.exception() if state.outcome else None
+    return failure.delay if isinstance(failure, Retry) else 0.0
+
+
+Verdict = Literal["retry", "ambiguous", "fail"]
+
+
+def classify(failure: BaseException, retry_safe: bool) -> Verdict:
+    """What a failed request calls for. 429 and 503 (the server did nothing)
+    and a connection that failed before the request left: retry. 502, 504,
+    a timeout or a dropped connection after sending: retry when the request
+    is safe to resend, else ambiguous (it may have been applied). Any other
+    HTTP status: fail."""
+    if isinstance(failure, HttpStatus):
+        if failure.status in (429, 503):
+            return "retry"
+        if failure.status in (502, 504):
+            return "retry" if retry_safe else "ambiguous"
+        return "fail"
+    if isinstance(failure, NotSent):
+        return "retry"
+    if isinstance(failure, aiohttp.ClientError | TimeoutError):
+        return "retry" if retry_safe else "ambiguous"
+    return "fail"
+
+
+def reason_of(failure: BaseException) -> str:
+    if isinstance(failure, HttpStatus):
+        return f"HTTP {failure.status}"
+    if isinstance(failure, NotSent):
+        return f"cannot connect ({failure})"
+    return describe_failure(failure)
+
+
+def retry_after(value: str | None, cap: float) -> float:
+    try:
+        seconds = float(value) if value is not None else 1.0
+    except ValueError:
+        seconds = 1.0
+    return max(0.0, min(seconds, cap))
+
+
+def describe_failure(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "connection dropped"
+    return type(exc).__name__
