@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -253,10 +253,11 @@ def normalize_value(f: Field, value: Any) -> Any:
 
 def _normalize_remote_value(f: Field, value: Any) -> Any:
     if f.ref is not None:
+        target = _kind_named(f.ref)
         if f.shape == "set":
-            value = [ref_key(item) for item in value or []]
+            value = [ref_key(item, target) for item in value or []]
         else:
-            value = ref_key(value) if value else None
+            value = ref_key(value, target) if value else None
     elif f.shape == "map":
         value = {item["key"]: item.get("value") for item in value or []}
     elif f.shape == "list" and value is None:
@@ -264,14 +265,17 @@ def _normalize_remote_value(f: Field, value: Any) -> Any:
     return normalize_value(f, value)
 
 
-def ref_key(node: Mapping[str, Any]) -> str:
-    """The natural key of a referenced node, or a ``RemoteRef`` to its ID
-    when it has none (it can never equal a desired key)."""
-    for key_field in ("externalId", "key", "email", "slug"):
-        if node.get(key_field):
-            value = str(node[key_field])
-            return value.lower() if key_field == "email" else value
-    return RemoteRef(str(node.get("id")))
+@cache
+def _kind_named(name: str) -> Kind:
+    from konvsync.kinds import KINDS_BY_NAME  # the registry imports this module
+
+    return KINDS_BY_NAME[name]
+
+
+def ref_key(node: Mapping[str, Any], target: Kind) -> str:
+    """The natural key of a referenced node of kind ``target``, or a
+    ``RemoteRef`` to its ID when it has none (it never equals a desired key)."""
+    return target.key_of(node) or RemoteRef(str(node.get("id")))
 
 
 def _input_value(f: Field, value: Any, resolve: IdResolver) -> Any:

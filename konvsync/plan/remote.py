@@ -11,8 +11,8 @@ from typing import Any
 
 from konvsync.errors import ContractError, PlanError
 from konvsync.kinds import KINDS_BY_NAME, kind
-from konvsync.kinds.address import Address, member_key
-from konvsync.kinds.base import Kind, ref_key
+from konvsync.kinds.address import Address, RemoteRef, member_key
+from konvsync.kinds.base import Kind
 
 
 @dataclass(slots=True)
@@ -115,16 +115,17 @@ class RemoteStateBuilder:
             )
         for child in _children(kind_name):
             children = self.kinds.setdefault(child.name, RemoteKind())
+            link = next(f.name for f in child.fields if f.ref == kind_name)
             for node in nodes:
-                parent_key = k.key_of(node) or ref_key(node)
+                parent_key = k.key_of(node) or RemoteRef(str(node["id"]))
                 for item in node.get(child.name) or []:
-                    data = child.normalize_remote({**item, "account": node})
+                    data = child.normalize_remote({**item, link: node})
                     _add(
                         self,
                         children,
                         RemoteObject(
                             child.name,
-                            member_key(parent_key, item["name"]),
+                            member_key(parent_key, item[child.key_field]),
                             item["id"],
                             data,
                             parent=parent_key,
