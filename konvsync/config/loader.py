@@ -22,6 +22,7 @@ from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.gcpause import gc_paused
 from konvsync.kinds import KINDS_BY_NAME, TOP_LEVEL_KINDS, kind, references
 from konvsync.kinds.address import member_key
+from konvsync.kinds.base import Kind
 
 SUPPORTED_VERSIONS = (1,)
 MAX_OBJECTS = 250_000
@@ -151,18 +152,13 @@ def _build(
             if key is None or not isinstance(item.get(k.key_field), str):
                 continue
             _add(bucket, DesiredObject(kind_name, key, item, where), problems)
-            if kind_name == "accounts" and isinstance(item.get("locations"), YamlList):
-                owners.add(key)
-                locations = objects.setdefault("locations", {})
-                for index, loc in enumerate(item["locations"]):
-                    if isinstance(loc, YamlMap) and isinstance(loc.get("name"), str):
-                        data = {"account": key, **loc}
-                        lkey = member_key(key, loc["name"])
-                        loc_source = item["locations"].item_source(index)
-                        location = DesiredObject("locations", lkey, data, loc_source, key)
-                        _add(locations, location, problems)
-    if "accounts" in objects:
-        objects.setdefault("locations", {})
+            for child in _children_of(kind_name):
+                if isinstance(item.get(child.name), YamlList):
+                    owners.add(key)
+                    _add_children(objects.setdefault(child.name, {}), child, key, item, problems)
+    for kind_name in list(objects):
+        for child in _children_of(kind_name):
+            objects.setdefault(child.name, {})
     policy_value: dict[str, Any] = merged.settings.get("policy", ({}, None))[0] or {}
     policy = _policy(policy_value)
     endpoint = merged.settings.get("endpoint", (None, None))[0]
@@ -177,6 +173,33 @@ def _build(
         digest=merged.digest,
         location_owners=owners,
     )
+
+
+def _children_of(kind_name: str) -> list[Kind]:
+    """The kinds listed inside an object of ``kind_name`` (an account's locations)."""
+    return [c for c in KINDS_BY_NAME.values() if c.parent == kind_name]
+
+
+def _add_children(
+    bucket: dict[str, DesiredObject],
+    child: Kind,
+    parent_key: str,
+    parent: YamlMap,
+    problems: list[ConfigProblem],
+) -> None:
+    """The children listed in ``parent``, each filed under its parent's key
+    and carrying it (``parent``) and its parent link field."""
+    items: YamlList = parent[child.name]
+    link = next(f.name for f in child.fields if f.ref == child.parent)
+    for index, item in enumerate(items):
+        if isinstance(item, YamlMap) and isinstance(item.get(child.key_field), str):
+            key = member_key(parent_key, item[child.key_field])
+            data = {link: parent_key, **item}
+            _add(
+                bucket,
+                DesiredObject(child.name, key, data, items.item_source(index), parent_key),
+                problems,
+            )
 
 
 def _add(
