@@ -14,6 +14,7 @@ from __future__ import annotations
 from konvsync.config.model import DesiredState
 from konvsync.drift.model import DriftReport, FieldDrift, ObjectDrift
 from konvsync.kinds import kind
+from konvsync.kinds.address import Address
 from konvsync.plan.changes import Change, Create, Delete, Update
 from konvsync.plan.planner import PlanOutcome
 from konvsync.plan.remote import RemoteObject, RemoteState
@@ -29,12 +30,10 @@ def drift_report(
 ) -> DriftReport:
     plan = outcome.plan
     remote = outcome.remote
-    created_accounts = {
-        c.key for c in plan.changes if isinstance(c, Create) and c.kind == "accounts"
-    }
+    created = {c.address for c in plan.changes if isinstance(c, Create)}
     items: list[ObjectDrift] = []
     for change in plan.changes:
-        item = _from_change(change, desired, remote, created_accounts)
+        item = _from_change(change, desired, remote, created)
         if item is not None:
             items.append(item)
     if include_unmanaged:
@@ -44,7 +43,7 @@ def drift_report(
 
 
 def _from_change(
-    change: Change, desired: DesiredState, remote: RemoteState, created_accounts: set[str]
+    change: Change, desired: DesiredState, remote: RemoteState, created: set[Address]
 ) -> ObjectDrift | None:
     k = kind(change.kind)
     if isinstance(change, Update):
@@ -77,8 +76,8 @@ def _from_change(
             note=note,
         )
     if isinstance(change, Create):
-        if change.parent is not None and change.parent in created_accounts:
-            return None  # deleted with its account, which is reported
+        if change.address.parent is not None and change.address.parent in created:
+            return None  # deleted with its parent (account), which is reported
         obj = desired.objects.get(change.kind, {}).get(change.key)
         return ObjectDrift(
             "deleted",
