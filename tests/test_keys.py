@@ -8,6 +8,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import jsonschema
+
+from konvsync.resources import json_schema
 from konvsync.sandbox.server import RunningSandbox
 from tests.conftest import invoke
 
@@ -65,7 +68,9 @@ def test_plan_json_names_a_locations_parent(
     config = write_config(CONFIG)
     result = invoke(["--endpoint", sandbox.url, "plan", str(config), "--format", "json"])
     assert result.exit_code == 0, result.output
-    changes = json.loads(result.stdout)["changes"]
+    data = json.loads(result.stdout)
+    jsonschema.validate(data, json_schema("plan.schema.json"))
+    changes = data["changes"]
     east_hq = [c for c in changes if c["kind"] == "locations" and c.get("parent") == "dealers/east"]
     assert {c["address"] for c in east_hq} == {
         "locations/dealers/east/HQ",
