@@ -20,10 +20,8 @@ import argparse
 import compileall
 import difflib
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +29,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from sync_bench import KEY, SECRET, api_requests, sandbox
+from sync_bench import KEY, SECRET, run_child, sandbox
 
 HERE = Path(__file__).resolve().parent
 
@@ -128,29 +126,11 @@ def drift_by_hand(url: str, n: int) -> dict[str, int]:
 
 def run(url: str, args: list[str], workdir: Path) -> tuple[float, int, int, float, str]:
     """Seconds, exit code, requests and peak RSS (MB) of one command in a fresh process."""
-    result_file = workdir / "child.json"
-    env = {
-        **os.environ,
-        "KONVERT_API_KEY": KEY,
-        "KONVERT_API_SECRET": SECRET,
-        "KONVSYNC_BENCH_RESULT": str(result_file),
-        "NO_COLOR": "1",
-    }
-    before = api_requests(url)
-    started = time.perf_counter()
-    completed = subprocess.run(
-        [sys.executable, str(HERE / "_child.py"), "--endpoint", url, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=workdir,
-    )
-    seconds = time.perf_counter() - started
-    child = json.loads(result_file.read_text())
+    completed, seconds, requests, child = run_child(url, args, workdir)
     return (
         seconds,
         completed.returncode,
-        api_requests(url) - before,
+        requests,
         child["peak_rss_kb"] / 1024,
         completed.stdout + completed.stderr,
     )

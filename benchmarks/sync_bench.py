@@ -202,9 +202,11 @@ def api_requests(url: str) -> int:
     return int(stats(url)["requests"].get("/api", 0))
 
 
-def run_phase(
-    name: str, url: str, args: list[str], n: int, options: argparse.Namespace, workdir: Path
-) -> Phase:
+def run_child(
+    url: str, args: list[str], workdir: Path
+) -> tuple[subprocess.CompletedProcess[str], float, int, dict[str, Any]]:
+    """One konvsync command in a fresh process: its outcome, wall seconds,
+    the requests it sent and what the child measured (peak RSS, CPU)."""
     result_file = workdir / "child.json"
     env = {
         **os.environ,
@@ -223,8 +225,14 @@ def run_phase(
         cwd=workdir,
     )
     seconds = time.perf_counter() - started
-    requests = api_requests(url) - before
-    child = json.loads(result_file.read_text())
+    child = dict(json.loads(result_file.read_text()))
+    return completed, seconds, api_requests(url) - before, child
+
+
+def run_phase(
+    name: str, url: str, args: list[str], n: int, options: argparse.Namespace, workdir: Path
+) -> Phase:
+    completed, seconds, requests, child = run_child(url, args, workdir)
     if completed.returncode not in (0, 2):
         sys.stderr.write(completed.stdout[-2000:] + completed.stderr[-2000:])
     minimum, seconds_min = minimums(
