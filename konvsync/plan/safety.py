@@ -8,6 +8,7 @@ with its reason, and then refuses it (exit 3)."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any
 
 from konvsync.config.model import DesiredState
@@ -37,27 +38,8 @@ def check_mass_delete(
 ) -> Refusal | None:
     if allow_mass_delete:
         return None
-    limit = desired.policy.max_delete_percent
-    refused = []
-    numbers: dict[str, Any] = {}
-    for kind_name in {c.kind for c in changes if isinstance(c, Delete)}:
-        existing = len(remote.get(kind_name))
-        deleting = sum(
-            1 for c in changes if isinstance(c, Delete) and c.kind == kind_name and not c.cascade
-        )
-        if existing >= MASS_DELETE_MIN_OBJECTS and deleting * 100 > limit * existing:
-            percent = math.floor(deleting * 1000 / existing) / 10
-            refused.append(f"{deleting} of {existing} {kind_name} ({percent:g}%)")
-            numbers[kind_name] = {"delete": deleting, "existing": existing, "percent": percent}
-    if not refused:
-        return None
-    return Refusal(
-        "mass_delete",
-        f"refusing to delete {'; '.join(sorted(refused))}: more than max_delete_percent "
-        f"{limit:g}%; nothing was changed. Re-run with --allow-mass-delete if this is "
-        "intended",
-        {"max_delete_percent": limit, "kinds": dict(sorted(numbers.items()))},
-    )
+    deleting = Counter(c.kind for c in changes if isinstance(c, Delete) and not c.cascade)
+    return _over_limit("delete", deleting, remote, desired.policy.max_delete_percent)
 
 
 def welcome_emails(changes: list[Change], desired: DesiredState) -> int:
@@ -74,26 +56,31 @@ def check_mass_update(
     limit = desired.policy.max_update_percent
     if limit is None or allow_mass_update:
         return None
-    counts: dict[str, int] = {}
-    for change in changes:
-        if isinstance(change, Update):
-            counts[change.kind] = counts.get(change.kind, 0) + 1
+    updating = Counter(c.kind for c in changes if isinstance(c, Update))
+    return _over_limit("update", updating, remote, limit)
+
+
+def _over_limit(
+    action: str, counts: Counter[str], remote: RemoteState, limit: float
+) -> Refusal | None:
+    """The refusal when, for a kind of at least ``MASS_DELETE_MIN_OBJECTS``
+    objects, ``counts`` (deletes or updates) exceed ``limit`` percent."""
     refused = []
     numbers: dict[str, Any] = {}
-    for kind_name, updating in sorted(counts.items()):
+    for kind_name, count in sorted(counts.items()):
         existing = len(remote.get(kind_name))
-        if existing >= MASS_DELETE_MIN_OBJECTS and updating * 100 > limit * existing:
-            percent = math.floor(updating * 1000 / existing) / 10
-            refused.append(f"{updating} of {existing} {kind_name} ({percent:g}%)")
-            numbers[kind_name] = {"update": updating, "existing": existing, "percent": percent}
+        if existing >= MASS_DELETE_MIN_OBJECTS and count * 100 > limit * existing:
+            percent = math.floor(count * 1000 / existing) / 10
+            refused.append(f"{count} of {existing} {kind_name} ({percent:g}%)")
+            numbers[kind_name] = {action: count, "existing": existing, "percent": percent}
     if not refused:
         return None
     return Refusal(
-        "mass_update",
-        f"refusing to update {'; '.join(refused)}: more than max_update_percent "
-        f"{limit:g}%; nothing was changed. Re-run with --allow-mass-update if this is "
+        f"mass_{action}",
+        f"refusing to {action} {'; '.join(refused)}: more than max_{action}_percent "
+        f"{limit:g}%; nothing was changed. Re-run with --allow-mass-{action} if this is "
         "intended",
-        {"max_update_percent": limit, "kinds": numbers},
+        {f"max_{action}_percent": limit, "kinds": numbers},
     )
 
 
