@@ -151,6 +151,15 @@ target_option = click.option(
     metavar="KIND[/KEY]",
     help="Limit the plan to a kind or one object (repeatable); what it needs is included.",
 )
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+"""The report formats of plan, show and drift (``render.FORMATS``)."""
 mass_delete_option = click.option(
     "--allow-mass-delete",
     is_flag=True,

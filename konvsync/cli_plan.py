@@ -10,6 +10,7 @@ import click
 from konvsync.cli_options import (
     GlobalOptions,
     accepts_global_options,
+    format_option,
     mass_delete_option,
     paths_argument,
     plan_options,
@@ -33,14 +34,7 @@ from konvsync.errors import (
     type=click.Path(dir_okay=False),
     help="Also save the plan to FILE for 'konvsync apply FILE'.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@format_option
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
@@ -106,14 +100,7 @@ def plan(
 @click.command()
 @accepts_global_options
 @click.argument("path", type=click.Path())
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@format_option
 @click.option(
     "--write",
     is_flag=True,
@@ -166,14 +153,7 @@ def drift(
 
 @click.command()
 @click.argument("planfile", type=click.Path(dir_okay=False))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@format_option
 @click.option("--no-color", is_flag=True, help="No colour.")
 @click.pass_obj
 def show(options: GlobalOptions, planfile: str, fmt: str, no_color: bool) -> int:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from konvsync.drift.model import DriftReport
 
-DRIFT_FORMATS = ("text", "json", "markdown")
-
 
 def render_drift(report: DriftReport, fmt: str, color: bool = False) -> str:
     if fmt == "json":

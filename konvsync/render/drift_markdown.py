@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from konvsync.drift.model import NO_DRIFT, SECTIONS, DriftReport, ObjectDrift, summary_line
 from konvsync.render.drift_text import detail_lines, object_line, written_lines
+from konvsync.render.markdown import collapsible_sections
 
 MAX_BODY = 65_536
 _RESERVE = 600
@@ -35,21 +36,8 @@ def render_drift_markdown(report: DriftReport, limit: int = MAX_BODY) -> str:
     budget = limit - _RESERVE
     if len(out) > budget:
         out = out[:budget] + "\n"
-    omitted = 0
-    for title, items in sections:
-        opening = f"<details><summary><b>{_escape(title)}</b>: {len(items)}</summary>\n\n```diff\n"
-        closing = "```\n\n</details>\n"
-        if len(out) + len(opening) + len(closing) > budget:
-            omitted += len(items)
-            continue
-        section = opening
-        for index, item in enumerate(items):
-            line = _line(item)
-            if len(out) + len(section) + len(line) + len(closing) > budget:
-                omitted += len(items) - index
-                break
-            section += line
-        out += "\n" + section + closing
+    titled = [(f"<b>{_escape(title)}</b>: {len(items)}", items) for title, items in sections]
+    out, omitted = collapsible_sections(out, titled, _line, budget)
     if omitted:
         out += (
             f"\n_{omitted} of {len(report.items)} drifted objects are not shown: the report "

@@ -4,10 +4,15 @@ may be (65,536 characters): past that it says what it left out."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
 from konvsync.plan.changes import Change, Delete, Plan, Update
 from konvsync.plan.sensitive import masked
 from konvsync.redact import printable
 from konvsync.render.values import NO_CHANGES, refused_note, show, summary_line
+
+T = TypeVar("T")
 
 MAX_COMMENT = 65_536
 _RESERVE = 600
@@ -48,24 +53,11 @@ def render_markdown(plan: Plan, limit: int = MAX_COMMENT) -> str:
         head.append("")
     out = "\n".join(head)
     budget = limit - _RESERVE
-    omitted = 0
+    sections = []
     for kind_name in kinds:
         changes = sorted(by_kind[kind_name], key=lambda c: _ORDER[c.action])
-        opening = (
-            f"<details><summary><b>{kind_name}</b>: {len(changes)} change(s)</summary>\n\n```diff\n"
-        )
-        closing = "```\n\n</details>\n"
-        if len(out) + len(opening) + len(closing) > budget:
-            omitted += len(changes)
-            continue
-        section = opening
-        for index, change in enumerate(changes):
-            line = _line(change)
-            if len(out) + len(section) + len(line) + len(closing) > budget:
-                omitted += len(changes) - index
-                break
-            section += line
-        out += "\n" + section + closing
+        sections.append((f"<b>{kind_name}</b>: {len(changes)} change(s)", changes))
+    out, omitted = collapsible_sections(out, sections, _line, budget)
     if omitted:
         out += (
             f"\n_{omitted} of {len(plan.changes)} changes are not shown: the plan is longer "
@@ -73,6 +65,30 @@ def render_markdown(plan: Plan, limit: int = MAX_COMMENT) -> str:
             "saved plan file has them all._\n"
         )
     return out
+
+
+def collapsible_sections(
+    out: str, sections: Sequence[tuple[str, Sequence[T]]], line: Callable[[T], str], budget: int
+) -> tuple[str, int]:
+    """``out`` with a collapsible ``diff`` block per (summary, items) section,
+    one ``line(item)`` per item (made only while they fit in ``budget``
+    characters); and how many items were left out."""
+    omitted = 0
+    for summary, items in sections:
+        opening = f"<details><summary>{summary}</summary>\n\n```diff\n"
+        closing = "```\n\n</details>\n"
+        if len(out) + len(opening) + len(closing) > budget:
+            omitted += len(items)
+            continue
+        section = opening
+        for index, item in enumerate(items):
+            text = line(item)
+            if len(out) + len(section) + len(text) + len(closing) > budget:
+                omitted += len(items) - index
+                break
+            section += text
+        out += "\n" + section + closing
+    return out, omitted
 
 
 def _line(change: Change) -> str:
