@@ -56,18 +56,18 @@ class PlanExecutor:
         self.options = options
         self.progress = progress
         self.stop = stop or Interrupted()
-        self.lookup = PortalLookup(
-            client, remote, lambda *key: self.ids.get(key), options.batch_size, options.parallelism
-        )
         self.adopted: dict[str, str] = {}
         """Placeholders of keyless objects this run adopts -> their new keys."""
         self.refused: str | None = None
         """Why the rest of the run is not sent: the portal moved under it."""
-        self.ids: dict[tuple[str, str], str] = {
-            (kind_name, key): obj.id
-            for kind_name, remote_kind in remote.kinds.items()
-            for key, obj in remote_kind.objects.items()
+        self.ids: dict[Address, str] = {
+            obj.address: obj.id
+            for remote_kind in remote.kinds.values()
+            for obj in remote_kind.objects.values()
         }
+        self.lookup = PortalLookup(
+            client, remote, self.ids.get, options.batch_size, options.parallelism
+        )
         self.unavailable: dict[Address, str] = {}
         """address -> why (failed or skipped): dependents are skipped."""
         self.codes: dict[Address, str] = {}
@@ -80,7 +80,7 @@ class PlanExecutor:
             if isinstance(change, Update) and change.adopt and change.remote_id:
                 # An adopted object is known by its desired key from now on,
                 # so what references it in this run resolves to its ID.
-                self.ids[change.kind, change.key] = change.remote_id
+                self.ids[change.address] = change.remote_id
                 self.adopted[RemoteRef(change.remote_id)] = change.key
         await self._check_inputs(plan.changes)
         for label, changes in apply_steps(plan.changes, self.remote):
@@ -255,7 +255,7 @@ class PlanExecutor:
             self._record(change, Status.FAILED, mismatch)
         elif outcome.ok:
             if isinstance(change, Create):
-                self.ids[change.kind, change.key] = outcome.data["id"]
+                self.ids[change.address] = outcome.data["id"]
                 self._announce(change, outcome.data)
                 self.lookup.created[change.kind] = self.lookup.created.get(change.kind, 0) + 1
                 self.report.created_ids[change.address] = outcome.data["id"]
@@ -290,7 +290,7 @@ class PlanExecutor:
                 resend.append(change)
                 continue
             remote_id, data = found.id, found.data
-            self.ids[change.kind, change.key] = remote_id
+            self.ids[change.address] = remote_id
             self._announce(change, found.server)
             self.report.created_ids[change.address] = remote_id
             wanted = kind(change.kind).normalize_desired(change.after or {})
@@ -307,6 +307,7 @@ class PlanExecutor:
                     {f.path: f.after for f in fields},
                     fields,
                     remote_id,
+                    parent=change.parent,
                 )
             confirmed.append(change)
         updates = list(follow_ups.values())
@@ -341,7 +342,7 @@ class PlanExecutor:
 
         def taken(remote_id: str) -> bool:
             return self.remote.find(kind_name, remote_id) is not None or any(
-                k == kind_name and v == remote_id for (k, _), v in self.ids.items()
+                address.kind == kind_name and v == remote_id for address, v in self.ids.items()
             )
 
         return taken
@@ -350,10 +351,9 @@ class PlanExecutor:
         if not self.unavailable:
             return None  # nothing has failed or been skipped: nothing blocks
         if isinstance(change, Delete):
-            parent_kind = kind(change.kind).parent
-            if change.cascade and parent_kind is not None and change.parent is not None:
-                address = Address(parent_kind, change.parent)
-                return address if address in self.unavailable else None
+            parent = change.address.parent
+            if change.cascade and parent is not None:
+                return parent if parent in self.unavailable else None
             return None
         for ref in references(kind(change.kind), change.after or {}):
             if ref.address in self.unavailable:

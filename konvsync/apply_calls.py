@@ -4,14 +4,19 @@ objects created earlier in the run included)."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
+
+from graphql import print_ast
 
 from konvsync.api.batching import CallNotBuilt, MutationCall
 from konvsync.kinds import kind
+from konvsync.kinds.address import Address
+from konvsync.kinds.base import Kind
 from konvsync.plan.changes import Change, Delete, Update
 
-Ids = dict[tuple[str, str], str]
-"""(kind, natural key) -> server ID."""
+Ids = dict[Address, str]
+"""Address -> server ID."""
 
 
 def operation(change: Change) -> str:
@@ -36,7 +41,7 @@ def _variables(change: Change, ids: Ids, send_welcome_email: bool) -> dict[str, 
 
     def resolve(kind_name: str, key: str) -> str:
         try:
-            return ids[kind_name, key]
+            return ids[Address(kind_name, key)]
         except KeyError:
             raise CallNotBuilt(f"cannot resolve reference {kind_name}/{key}") from None
 
@@ -45,7 +50,24 @@ def _variables(change: Change, ids: Ids, send_welcome_email: bool) -> dict[str, 
         return {"id": change.remote_id, "input": k.build_input(values, resolve)}
     variables: dict[str, Any] = {"input": k.build_input(after, resolve)}
     if k.parent is not None and change.parent is not None:
-        variables["accountId"] = resolve(k.parent, change.parent)
-    if k.name == "users":
+        variables[_parent_variable(k)] = resolve(k.parent, change.parent)
+    if "sendWelcomeEmail" in _create_variables(k):
         variables["sendWelcomeEmail"] = send_welcome_email
     return variables
+
+
+@cache
+def _create_variables(k: Kind) -> dict[str, str]:
+    """The variables of ``k``'s create operation besides ``input``: name -> type."""
+    definition = k.operation(k.create_operation)
+    return {
+        v.variable.name.value: print_ast(v.type)
+        for v in definition.variable_definitions or ()
+        if v.variable.name.value != "input"
+    }
+
+
+def _parent_variable(k: Kind) -> str:
+    """The variable of a child kind's create that names its parent
+    (``accountId`` of ``CreateLocation``): its ``ID!`` variable."""
+    return next(name for name, type_ in _create_variables(k).items() if type_ == "ID!")

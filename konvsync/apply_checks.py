@@ -41,8 +41,8 @@ from konvsync.kinds.base import Kind
 from konvsync.plan.changes import Change, Create, Delete, Update
 from konvsync.plan.remote import RemoteObject, RemoteState, RemoteStateBuilder
 
-IdOf = Callable[[str, str], str | None]
-"""(kind, natural key) -> server ID known to this run, or None."""
+IdOf = Callable[[Address], str | None]
+"""Address -> server ID known to this run, or None."""
 
 
 def sent_fields(change: Change) -> dict[str, Any]:
@@ -51,9 +51,7 @@ def sent_fields(change: Change) -> dict[str, Any]:
     after = change.after or {}
     names = change.changed_fields() if isinstance(change, Update) else list(after)
     return {
-        name: after.get(name)
-        for name in names
-        if name in k.field_map and not (k.parent is not None and k.field_map[name].ref == k.parent)
+        name: after.get(name) for name in names if name in k.field_map and name != k.parent_link
     }
 
 
@@ -131,7 +129,7 @@ class PortalLookup:
         self,
         kind_name: str,
         wanted: Sequence[Wanted],
-        twins: dict[tuple[str, str], list[RemoteObject]] | None = None,
+        twins: dict[Address, list[RemoteObject]] | None = None,
     ) -> dict[Address, RemoteObject | None]:
         """Each wanted object as the portal has it now (None: absent); with
         ``twins``, objects sharing a key are collected there, not refused."""
@@ -142,7 +140,7 @@ class PortalLookup:
             # Normalized page by page, keeping only the wanted objects: the
             # whole kind (100,000 users after a cold apply) is never held raw.
             ids = {item.remote_id for item in wanted if item.remote_id is not None}
-            keys = {item.key for item in wanted if item.remote_id is None}
+            keys = {item.key for item in wanted if item.remote_id is None and item.parent is None}
 
             def keep(kind_name: str, nodes: list[dict[str, Any]]) -> None:
                 if source is not k:  # children are matched after normalizing
@@ -161,7 +159,7 @@ class PortalLookup:
             if item.remote_id is not None:
                 out[item.address] = state.find(kind_name, item.remote_id)
             else:
-                out[item.address] = state.get(kind_name).objects.get(item.key)
+                out[item.address] = state.lookup(item.address)
         return out
 
     def _by_pages(self, k: Kind, source: Kind, count: int) -> bool:
@@ -209,9 +207,10 @@ class PortalLookup:
 
     def _target(self, k: Kind, item: Wanted) -> tuple[str | None, str | None]:
         """(ID, key) of what to get: the object itself, or its parent."""
-        if k.parent is None:
+        parent = item.address.parent
+        if parent is None:
             return item.remote_id, item.key
-        return self.id_of(k.parent, item.parent or ""), item.parent
+        return self.id_of(parent), parent.key
 
 
 def _dedupe(
@@ -272,12 +271,12 @@ async def concurrent_twins(
     the user's to sort out."""
     if not created:
         return []
-    twins: dict[tuple[str, str], list[RemoteObject]] = {}
+    twins: dict[Address, list[RemoteObject]] = {}
     wanted = [wanted_for(change, lookup.id_of) for change in created]
     await lookup.current(created[0].kind, wanted, twins)
     out = []
     for change, item in zip(created, wanted, strict=True):
-        others = [o.id for o in twins.get((change.kind, change.key), []) if o.id != item.remote_id]
+        others = [o.id for o in twins.get(change.address, []) if o.id != item.remote_id]
         if others and item.remote_id is not None:
             out.append((change, item.remote_id, others[0]))
     return out
@@ -286,7 +285,7 @@ async def concurrent_twins(
 def wanted_for(change: Change, id_of: IdOf) -> Wanted:
     """What to look up for ``change``: its object by ID when one is known
     (planned, or created by this run), else by key."""
-    remote_id = change.remote_id or id_of(change.kind, change.key)
+    remote_id = change.remote_id or id_of(change.address)
     return Wanted(change.address, remote_id, change.key, change.parent)
 
 

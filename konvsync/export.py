@@ -26,14 +26,13 @@ from konvsync.errors import NotFoundError, UsageError
 from konvsync.export_yaml import EnvReference
 from konvsync.export_yaml import dump as _dump
 from konvsync.export_yaml import dump_list as _dump_list
-from konvsync.kinds import KINDS, TOP_LEVEL_KINDS, kind
+from konvsync.kinds import KINDS, TOP_LEVEL_KINDS, children_of, kind
 from konvsync.kinds.address import RemoteRef
 from konvsync.kinds.base import Kind
 from konvsync.plan.remote import RemoteObject, RemoteState, RemoteStateBuilder, normalize_nodes
 from konvsync.redact import printable
 from konvsync.resources import config_schema
 
-_DEFAULTS: dict[str, Any] = {"options": [], "required": False}
 _EMPTY: tuple[Any, ...] = (None, [], {})
 
 
@@ -127,7 +126,7 @@ def render_export(state: RemoteState, kind_names: list[str], endpoint_name: str)
     result.files["konvsync.yaml"] = ""
     placeholders = Placeholders()
     rejected: dict[str, set[str]] = {}
-    locations = _locations_by_account(state)
+    children = _children_by_parent(state)
     for k in KINDS:
         if k.name not in kind_names:
             continue
@@ -135,14 +134,14 @@ def render_export(state: RemoteState, kind_names: list[str], endpoint_name: str)
         objects: list[RemoteObject] = []
         entries: list[dict[str, Any]] = []
         comments: list[str] = []
-        for key, obj in sorted(remote_kind.objects.items()):
-            entry = placeholders.fill(k, obj, _entry(k, obj, locations, result.warnings, rejected))
+        for _key, obj in sorted(remote_kind.objects.items()):
+            entry = placeholders.fill(k, obj, _entry(k, obj, children, result.warnings, rejected))
             problem = _schema_problem(k, entry)
             if problem is None:
                 objects.append(obj)
                 entries.append(entry)
                 continue
-            rejected.setdefault(k.name, set()).add(key)
+            rejected.setdefault(k.name, set()).add(obj.key or "")
             comments.append(_rejected_comment(k, obj, entry, problem, result.warnings))
         result.counts[k.name] = len(entries)
         comments += [
@@ -246,12 +245,19 @@ def _rejected_comment(
     return "\n".join(lines) + "\n"
 
 
-def _locations_by_account(state: RemoteState) -> dict[str | None, list[RemoteObject]]:
-    """Each account's locations, sorted by key: one pass instead of one scan
-    of every location per account."""
-    index: dict[str | None, list[RemoteObject]] = {}
-    for _key, loc in sorted(state.get("locations").objects.items()):
-        index.setdefault(loc.data.get("account"), []).append(loc)
+Children = dict[str, dict[str, list[RemoteObject]]]
+"""Child kind -> parent's key -> its children, sorted by key."""
+
+
+def _children_by_parent(state: RemoteState) -> Children:
+    """Each parent's children (an account's locations), sorted by key: one
+    pass instead of one scan of every child per parent."""
+    index: Children = {}
+    for child in (c for c in KINDS if c.parent is not None):
+        by_parent = index.setdefault(child.name, {})
+        for _key, obj in sorted(state.get(child.name).objects.items()):
+            if obj.parent is not None:
+                by_parent.setdefault(obj.parent, []).append(obj)
     return index
 
 
@@ -260,13 +266,13 @@ def object_entry(
 ) -> dict[str, Any]:
     """One object as export writes it (sensitive values as they are: the
     caller replaces them)."""
-    return _entry(k, obj, _locations_by_account(state), warnings)
+    return _entry(k, obj, _children_by_parent(state), warnings)
 
 
 def _entry(
     k: Kind,
     obj: RemoteObject,
-    locations_of: dict[str | None, list[RemoteObject]],
+    children: Children,
     warnings: list[str],
     rejected: dict[str, set[str]] | None = None,
 ) -> dict[str, Any]:
@@ -276,8 +282,8 @@ def _entry(
         if f.name == k.key_field:
             out[f.name] = obj.written_key or value
             continue
-        if value in _EMPTY or _DEFAULTS.get(f.name, object()) == value:
-            continue
+        if f.name == k.parent_link or value in _EMPTY:
+            continue  # a child is written inside its parent
         if f.export_default is not None and value == f.export_default:
             continue
         if f.ref is not None:
@@ -298,17 +304,12 @@ def _entry(
             out["customFields"] = kept
         else:
             del out["customFields"]
-    if k.name == "accounts":
-        locations = [_location(loc) for loc in locations_of.get(obj.key, ())]
-        if locations:
-            out["locations"] = locations
+    for child in children_of(k.name):
+        listed = children.get(child.name, {}).get(obj.key or "", ())
+        entries = [_entry(child, item, children, warnings) for item in listed]
+        if entries:
+            out[child.name] = entries
     return out
-
-
-def _location(loc: RemoteObject) -> dict[str, Any]:
-    return {
-        name: value for name, value in loc.data.items() if name != "account" and value not in _EMPTY
-    }
 
 
 def _known_refs(

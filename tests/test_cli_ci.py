@@ -212,6 +212,7 @@ def test_apply_report_lists_every_change_with_created_ids(
         "address": "groups/old",
         "kind": "groups",
         "key": "old",
+        "parent": None,
         "action": "delete",
         "status": "done",
         "message": None,

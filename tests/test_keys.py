@@ -9,10 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
+import yaml
 
 from konvsync.resources import json_schema
 from konvsync.sandbox.server import RunningSandbox
 from tests.conftest import invoke
+from tests.drift.portal import HandEdits
 
 ConfigWriter = Callable[..., Path]
 
@@ -90,3 +92,180 @@ def test_targeting_an_account_with_a_slash_takes_only_its_locations(
     assert result.exit_code == 0, result.output
     assert "locations/dealers/HQ" in result.stdout
     assert "locations/dealers/east/HQ" not in result.stdout
+
+
+# Joined, both locations read "a/b/c": they must still be two objects.
+CLASHING = """\
+    konvsync: 1
+    accounts:
+      - externalId: a/b
+        name: A slash B
+        locations:
+          - {name: c, phone: "1"}
+      - externalId: a
+        name: A
+        locations:
+          - {name: b/c, phone: "2"}
+    """
+
+
+def _locations(sandbox: RunningSandbox) -> dict[str, list[tuple[str, str | None]]]:
+    store = sandbox.store
+    return {
+        a["externalId"]: sorted((loc["name"], loc["phone"]) for loc in store.locations_of(a["_pk"]))
+        for a in store.page("accounts", 100, None)["nodes"]
+    }
+
+
+def test_child_keys_that_join_alike_are_two_objects(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    config = write_config(CLASHING)
+    valid = invoke(["validate", str(config)])
+    assert valid.exit_code == 0, valid.output
+    assert "2 locations" in valid.stdout
+    url = ["--endpoint", sandbox.url]
+    first = invoke([*url, "apply", str(config), "--auto-approve"])
+    assert first.exit_code == 0, first.output
+    assert "Apply complete! Resources: 4 added" in first.stdout
+    assert _locations(sandbox) == {"a/b": [("c", "1")], "a": [("b/c", "2")]}
+    again = invoke([*url, "plan", str(config), "--detailed-exitcode"])
+    assert again.exit_code == 0, again.output
+    assert "No changes." in again.stdout
+
+
+def test_a_child_key_twice_in_one_parent_is_still_a_duplicate(
+    write_config: ConfigWriter,
+) -> None:
+    config = write_config(
+        """\
+        konvsync: 1
+        accounts:
+          - externalId: a
+            name: A
+            locations: [{name: b/c}, {name: b/c}]
+          - externalId: a/b
+            name: A slash B
+            locations: [{name: c}]
+        """
+    )
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 1
+    assert result.stderr.count("duplicate location") == 1, result.stderr
+    assert ":5:" in result.stderr
+
+
+def test_plan_json_and_saved_plan_carry_parent_and_key_apart(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    config = write_config(CLASHING)
+    url = ["--endpoint", sandbox.url]
+    shown = invoke([*url, "plan", str(config), "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.stdout)
+    jsonschema.validate(data, json_schema("plan.schema.json"))
+    locations = sorted(
+        (c["parent"], c["key"], c["address"]) for c in data["changes"] if c["kind"] == "locations"
+    )
+    assert locations == [("a", "b/c", "locations/a/b/c"), ("a/b", "c", "locations/a/b/c")]
+    saved = tmp_path / "plan.json"
+    made = invoke([*url, "plan", str(config), "--out", str(saved)])
+    assert made.exit_code == 0, made.output
+    applied = invoke([*url, "apply", str(saved), "--auto-approve"])
+    assert applied.exit_code == 0, applied.output
+    assert _locations(sandbox) == {"a/b": [("c", "1")], "a": [("b/c", "2")]}
+
+
+def test_emptying_one_parents_children_leaves_the_look_alike_child(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    url = ["--endpoint", sandbox.url]
+    assert invoke([*url, "apply", str(write_config(CLASHING)), "--auto-approve"]).exit_code == 0
+    emptied = CLASHING.replace('\n          - {name: b/c, phone: "2"}', " []")
+    assert "locations: []" in emptied
+    result = invoke([*url, "apply", str(write_config(emptied, "emptied.yaml")), "--auto-approve"])
+    assert result.exit_code == 0, result.output
+    assert "locations/a/b/c will be destroyed" in result.stdout
+    assert "Resources: 0 added, 0 changed, 1 destroyed" in result.stdout
+    assert _locations(sandbox) == {"a/b": [("c", "1")], "a": []}
+
+
+def test_look_alike_children_in_the_portal_alone_are_two_objects(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Account ``a`` does not list its locations; the portal's ``b/c`` of it
+    is not the configured ``c`` of ``a/b``."""
+    config = write_config(
+        CLASHING.replace('\n          - {name: b/c, phone: "2"}', " []").replace(
+            "        locations: []\n", ""
+        )
+    )
+    url = ["--endpoint", sandbox.url]
+    assert invoke([*url, "apply", str(config), "--auto-approve"]).exit_code == 0
+    HandEdits(sandbox).create_location("a", name="b/c", phone="2")
+    again = invoke([*url, "plan", str(config), "--detailed-exitcode"])
+    assert again.exit_code == 0, again.output
+    assert "No changes." in again.stdout
+    assert _locations(sandbox) == {"a/b": [("c", "1")], "a": [("b/c", "2")]}
+
+
+def test_targeting_one_of_two_look_alike_parents(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    config = write_config(CLASHING)
+    result = invoke(
+        [
+            "--endpoint",
+            sandbox.url,
+            "plan",
+            str(config),
+            "--target",
+            "accounts/a",
+            "--format",
+            "json",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    picked = {(c["kind"], c.get("parent"), c["key"]) for c in json.loads(result.stdout)["changes"]}
+    assert picked == {("accounts", None, "a"), ("locations", "a", "b/c")}
+
+
+def test_drift_of_look_alike_children_is_written_to_the_right_parent(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    config = write_config(CLASHING)
+    url = ["--endpoint", sandbox.url]
+    assert invoke([*url, "apply", str(config), "--auto-approve"]).exit_code == 0
+    portal = HandEdits(sandbox)
+    portal.update_location("a", "b/c", phone="22")
+    portal.create_location("a/b", name="d")
+    report = invoke([*url, "drift", str(config), "--format", "json"])
+    assert report.exit_code == 2, report.output
+    data = json.loads(report.stdout)
+    jsonschema.validate(data, json_schema("drift.schema.json"))
+    found = {(d["category"], d["parent"], d["key"]) for d in data["drift"]}
+    assert found == {("changed", "a", "b/c"), ("created", "a/b", "d")}
+    written = invoke([*url, "drift", str(config), "--write"])
+    assert written.exit_code == 2, written.output
+    text = config.read_text()
+    assert '- {name: b/c, phone: "22"}' in text
+    assert text.index("- {name: d}") < text.index("externalId: a\n")  # in a/b's list
+    again = invoke([*url, "plan", str(config), "--detailed-exitcode"])
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
+
+
+def test_export_writes_look_alike_children_under_their_own_parent(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    url = ["--endpoint", sandbox.url]
+    assert invoke([*url, "apply", str(write_config(CLASHING)), "--auto-approve"]).exit_code == 0
+    out = tmp_path / "exported"
+    exported = invoke([*url, "export", "--out", str(out)])
+    assert exported.exit_code == 0, exported.output
+    accounts = yaml.safe_load((out / "accounts.yaml").read_text())["accounts"]
+    assert {a["externalId"]: a["locations"] for a in accounts} == {
+        "a": [{"name": "b/c", "phone": "2"}],
+        "a/b": [{"name": "c", "phone": "1"}],
+    }
+    again = invoke([*url, "plan", str(out), "--detailed-exitcode"])
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.output

@@ -20,8 +20,8 @@ from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.custom_values import value_fits
 from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.gcpause import gc_paused
-from konvsync.kinds import KINDS_BY_NAME, TOP_LEVEL_KINDS, kind, references
-from konvsync.kinds.address import member_key
+from konvsync.kinds import KINDS_BY_NAME, TOP_LEVEL_KINDS, children_of, kind, references
+from konvsync.kinds.address import ObjectKey
 from konvsync.kinds.base import Kind
 
 SUPPORTED_VERSIONS = (1,)
@@ -142,8 +142,8 @@ def _build(
     version = 1
     if version_value is not None and version_value[0] in SUPPORTED_VERSIONS:
         version = version_value[0]
-    objects: dict[str, dict[str, DesiredObject]] = {}
-    owners: set[str] = set()
+    objects: dict[str, dict[ObjectKey, DesiredObject]] = {}
+    owners: dict[str, set[str]] = {}
     for kind_name, entries in merged.items.items():
         k = kind(kind_name)
         bucket = objects.setdefault(kind_name, {})
@@ -152,12 +152,12 @@ def _build(
             if key is None or not isinstance(item.get(k.key_field), str):
                 continue
             _add(bucket, DesiredObject(kind_name, key, item, where), problems)
-            for child in _children_of(kind_name):
+            for child in children_of(kind_name):
                 if isinstance(item.get(child.name), YamlList):
-                    owners.add(key)
+                    owners.setdefault(child.name, set()).add(key)
                     _add_children(objects.setdefault(child.name, {}), child, key, item, problems)
     for kind_name in list(objects):
-        for child in _children_of(kind_name):
+        for child in children_of(kind_name):
             objects.setdefault(child.name, {})
     policy_value: dict[str, Any] = merged.settings.get("policy", ({}, None))[0] or {}
     policy = _policy(policy_value)
@@ -171,29 +171,25 @@ def _build(
         objects=objects,
         files=files,
         digest=merged.digest,
-        location_owners=owners,
+        owners=owners,
     )
 
 
-def _children_of(kind_name: str) -> list[Kind]:
-    """The kinds listed inside an object of ``kind_name`` (an account's locations)."""
-    return [c for c in KINDS_BY_NAME.values() if c.parent == kind_name]
-
-
 def _add_children(
-    bucket: dict[str, DesiredObject],
+    bucket: dict[ObjectKey, DesiredObject],
     child: Kind,
     parent_key: str,
     parent: YamlMap,
     problems: list[ConfigProblem],
 ) -> None:
-    """The children listed in ``parent``, each filed under its parent's key
-    and carrying it (``parent``) and its parent link field."""
+    """The children listed in ``parent``, each filed under (its parent's key,
+    its own key) and carrying its parent's key (``parent``) and its parent
+    link field."""
     items: YamlList = parent[child.name]
-    link = next(f.name for f in child.fields if f.ref == child.parent)
+    link = child.parent_link or ""
     for index, item in enumerate(items):
-        if isinstance(item, YamlMap) and isinstance(item.get(child.key_field), str):
-            key = member_key(parent_key, item[child.key_field])
+        key = child.key_of(item) if isinstance(item, YamlMap) else None
+        if key is not None and isinstance(item.get(child.key_field), str):
             data = {link: parent_key, **item}
             _add(
                 bucket,
@@ -203,18 +199,18 @@ def _add_children(
 
 
 def _add(
-    bucket: dict[str, DesiredObject], obj: DesiredObject, problems: list[ConfigProblem]
+    bucket: dict[ObjectKey, DesiredObject], obj: DesiredObject, problems: list[ConfigProblem]
 ) -> None:
-    first = bucket.get(obj.key)
+    first = bucket.get(obj.filed_key)
     if first is not None:
         k = kind(obj.kind)
         problems.append(
             obj.source.problem(
-                f"duplicate {k.singular} {obj.key!r} (first defined at {first.source})",
+                f"duplicate {k.singular} {obj.path!r} (first defined at {first.source})",
             )
         )
         return
-    bucket[obj.key] = obj
+    bucket[obj.filed_key] = obj
 
 
 def _policy(data: dict[str, Any]) -> Policy:
@@ -271,7 +267,7 @@ def _check_references(
                     continue
                 problems.append(
                     reference_source(obj, ref).problem(
-                        f"{k.singular} {obj.key!r}: {ref.field.name} refers to "
+                        f"{k.singular} {obj.path!r}: {ref.field.name} refers to "
                         f"{ref.target.singular} {ref.written!r}, which the configuration does "
                         "not define (--allow-external-refs if it exists in the portal)",
                     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from konvsync.errors import ConfigProblem
+from konvsync.kinds.address import ObjectKey, key_path, object_key
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -30,7 +31,17 @@ class DesiredObject:
     data: dict[str, Any]
     source: Source
     parent: str | None = None
-    """The parent's key, for a child kind (``key`` is then the member key)."""
+    """The parent's key, for a child kind (``key`` is the key within it)."""
+
+    @property
+    def filed_key(self) -> ObjectKey:
+        """Its key in ``DesiredState.objects[kind]``."""
+        return object_key(self.key, self.parent)
+
+    @property
+    def path(self) -> str:
+        """The keys from the top, for messages only (``dealers/east/HQ``)."""
+        return key_path(self.key, self.parent)
 
 
 @dataclass(frozen=True)
@@ -54,18 +65,20 @@ class DesiredState:
     endpoint: str | None
     portal: str | None
     policy: Policy
-    objects: dict[str, dict[str, DesiredObject]]
-    """kind -> natural key -> object, for every kind the config names."""
+    objects: dict[str, dict[ObjectKey, DesiredObject]]
+    """kind -> natural key (``(parent key, key)`` for a child kind) -> object,
+    for every kind the config names."""
     files: list[str]
     digest: str
-    location_owners: set[str] = field(default_factory=set)
-    """Keys of accounts that list ``locations`` (they own their whole set)."""
+    owners: dict[str, set[str]] = field(default_factory=dict)
+    """Child kind -> keys of the parents that list it (an account that lists
+    ``locations`` owns its whole set of locations)."""
     external_references: list[tuple[DesiredObject, Any]] | None = field(default=None, repr=False)
     """(object, ``kinds.Reference``) for each reference to a key the config
     does not define, found while loading: only these need the portal."""
     warnings: list[ConfigProblem] = field(default_factory=list)
     """What is valid but unwise (a sensitive value written in the YAML)."""
-    sensitive_env: dict[tuple[str, str, str], str] = field(default_factory=dict, repr=False)
+    sensitive_env: dict[tuple[str, ObjectKey, str], str] = field(default_factory=dict, repr=False)
     """(kind, key, field) -> the environment variable a sensitive value came
     from (a saved plan stores that name, not the value)."""
 

@@ -22,7 +22,7 @@ from typing import Any
 from konvsync.config.model import Source
 from konvsync.config.yaml_loader import YamlList, YamlMap, _unpack
 from konvsync.errors import ConfigProblem
-from konvsync.kinds import kind
+from konvsync.kinds import children_of, kind
 from konvsync.resources import config_schema
 
 Settings = dict[str, tuple[Any, Source]]
@@ -135,30 +135,41 @@ def _check_required(
     kind_name: str, item: YamlMap, where: Source, problems: list[ConfigProblem], whole: bool
 ) -> None:
     """Required fields of an object a later path adds (``whole``), and of the
-    locations a later path's list gives."""
+    children (an account's locations) a later path's list gives."""
     if whole:
         for name in _required(kind_name):
             if name not in item:
                 problems.append(where.problem(f"{kind_name}: {name!r} is a required property"))
-    locations = item.get("locations")
-    if kind_name == "accounts" and isinstance(locations, YamlList):
-        for index, location in enumerate(locations):
-            if not isinstance(location, YamlMap):
+    for child in children_of(kind_name):
+        listed = item.get(child.name)
+        if not isinstance(listed, YamlList):
+            continue
+        for index, entry in enumerate(listed):
+            if not isinstance(entry, YamlMap):
                 continue
-            for name in _required("locations"):
-                if name not in location:
+            for name in _required(child.name):
+                if name not in entry:
                     problems.append(
-                        locations.item_source(index).problem(
-                            f"accounts.locations: {name!r} is a required property"
+                        listed.item_source(index).problem(
+                            f"{kind_name}.{child.name}: {name!r} is a required property"
                         )
                     )
 
 
 @cache
 def _required(kind_name: str) -> tuple[str, ...]:
+    return tuple(_definition(kind_name).get("required", ()))
+
+
+def _definition(kind_name: str) -> dict[str, Any]:
+    """The config schema's definition of one object of ``kind_name``: under
+    the top-level key, or for a child kind under its parent's."""
     schema = config_schema()
-    definitions = schema.get("$defs", {})
-    if kind_name == "locations":
-        return tuple(definitions.get("location", {}).get("required", ()))
-    reference = schema["properties"][kind_name]["items"].get("$ref", "")
-    return tuple(definitions.get(reference.rsplit("/", 1)[-1], {}).get("required", ()))
+    parent = kind(kind_name).parent
+    owner = schema if parent is None else _definition(parent)
+    items: dict[str, Any] = owner.get("properties", {}).get(kind_name, {}).get("items", {})
+    reference = items.get("$ref", "")
+    if not reference:
+        return items
+    found: dict[str, Any] = schema.get("$defs", {}).get(reference.rsplit("/", 1)[-1], {})
+    return found

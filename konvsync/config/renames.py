@@ -16,7 +16,8 @@ def check_renames(state: DesiredState, problems: list[ConfigProblem]) -> None:
         if k.rename_field is None or not objects:
             continue
         claimed: dict[str, tuple[str, Source]] = {}
-        for key, obj in objects.items():
+        for obj in objects.values():
+            key = obj.key
             for old in previous_keys(k, obj.data):
                 if old == key:
                     continue

@@ -34,11 +34,11 @@ def check_kind_rules(
                     redact.register(str(obj.data[f.name]))
                     name = env_values.get(where)
                     if name is not None:
-                        state.sensitive_env[kind_name, obj.key, f.name] = name
+                        state.sensitive_env[kind_name, obj.filed_key, f.name] = name
                     else:
                         state.warnings.append(
                             where.problem(
-                                f"{k.singular} {obj.key!r}: {f.name} is sensitive but written "
+                                f"{k.singular} {obj.path!r}: {f.name} is sensitive but written "
                                 f"in the file; use ${{env:NAME}} (a saved plan cannot hold it)"
                             )
                         )
@@ -63,7 +63,7 @@ def _check_timestamp(
     except ValueError:
         problems.append(
             where.problem(
-                f"{kind(obj.kind).singular} {obj.key!r}: {name} {value!r} is not a date "
+                f"{kind(obj.kind).singular} {obj.path!r}: {name} {value!r} is not a date "
                 "(2027-06-30) or an ISO date-time with an offset (2027-06-30T12:00:00Z)"
             )
         )
@@ -84,7 +84,7 @@ def _check_at_most_one(state: DesiredState, kind_name: str, problems: list[Confi
         for other in holding[1:]:
             problems.append(
                 other.source.problem(
-                    f"{k.singular} {other.key!r} and {k.singular} {first.key!r} (at "
+                    f"{k.singular} {other.path!r} and {k.singular} {first.path!r} (at "
                     f"{first.source}) would both be an {rule.what}; the portal allows one at "
                     "a time (set active: false, or an expiresAt in the past, on one)"
                 )

@@ -78,7 +78,7 @@ def _from_change(
     if isinstance(change, Create):
         if change.address.parent is not None and change.address.parent in created:
             return None  # deleted with its parent (account), which is reported
-        obj = desired.objects.get(change.kind, {}).get(change.key)
+        obj = desired.objects.get(change.kind, {}).get(change.filed_key)
         return ObjectDrift(
             "deleted",
             change.kind,
@@ -114,9 +114,9 @@ def _unmanaged(desired: DesiredState, remote: RemoteState, targets: Targets) -> 
         if k.parent is not None or kind_name in policy.prune:
             continue
         for key, obj in sorted(remote.get(kind_name).objects.items()):
-            if key in wanted or policy.is_protected(kind_name, key):
+            if key in wanted or policy.is_protected(kind_name, obj.path):
                 continue
-            if targets and not _targeted(kind_name, key, targets):
+            if targets and not _targeted(kind_name, obj.path, targets):
                 continue
             items.append(_created(obj, managed=False))
     return items

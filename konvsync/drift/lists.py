@@ -22,13 +22,15 @@ from konvsync.drift.yamltext import (
     siblings,
 )
 from konvsync.kinds import kind
+from konvsync.kinds.address import key_path
 
 
 @dataclass(frozen=True)
 class ListKey:
     kind: str
-    account: str | None
-    """For locations: the key of the account whose ``locations`` list it is."""
+    parent: str | None
+    """For a child kind: the key of the parent whose list it is (an
+    account's ``locations``)."""
     file: str
 
 
@@ -49,27 +51,27 @@ def edit_lists(
             _edit_list(key, edits, desired, text_of(key.file))
         except EditRefused as exc:
             for obj in edits.removals:
-                kept.append(KeptValue(f"{obj.kind}/{obj.key}", None, str(exc)))
+                kept.append(KeptValue(f"{obj.kind}/{obj.path}", None, str(exc)))
             for data in edits.appends:
                 kept.append(KeptValue(_address(key, data), None, str(exc)))
 
 
 def _address(key: ListKey, data: dict[str, Any]) -> str:
-    name = data.get(kind(key.kind).key_field)
-    return f"{key.kind}/{key.account}/{name}" if key.account else f"{key.kind}/{name}"
+    name = str(data.get(kind(key.kind).key_field))
+    return f"{key.kind}/{key_path(name, key.parent)}"
 
 
 def _members(key: ListKey, desired: DesiredState) -> list[DesiredObject]:
     objects = desired.objects.get(key.kind, {}).values()
-    if key.account is not None:
-        return [o for o in objects if o.data.get("account") == key.account]
+    if key.parent is not None:
+        return [o for o in objects if o.parent == key.parent]
     return [o for o in objects if o.source.file == key.file]
 
 
 def _edit_list(key: ListKey, edits: ListEdits, desired: DesiredState, text: YamlText) -> None:
     members = _members(key, desired)
-    removed = {o.key for o in edits.removals}
-    left = [m for m in members if m.key not in removed]
+    removed = {o.filed_key for o in edits.removals}
+    left = [m for m in members if m.filed_key not in removed]
     if left:
         for obj in edits.removals:
             _remove_item(text, obj)
@@ -132,12 +134,15 @@ def _value_span(
 ) -> tuple[int, int, int] | None:
     """(index of the ':' after the list's key, end of its value, the key's
     column), or None when the file does not name the list."""
-    if key.account is not None:
-        account = desired.objects["accounts"][key.account]
-        tree, node, _block = text.item(account.source)
-        found = entry(node, "locations")
+    parent_kind = kind(key.kind).parent
+    if parent_kind is not None and key.parent is not None:
+        parent = desired.objects[parent_kind][key.parent]
+        tree, node, _block = text.item(parent.source)
+        found = entry(node, key.kind)
         if found is None:
-            raise EditRefused("the account's locations are not written where it is")
+            raise EditRefused(
+                f"the {kind(parent_kind).singular}'s {key.kind} are not written where it is"
+            )
         key_node, value_node = found
         colon = text.text.find(":", text.end(tree, key_node))
         return colon, text.end(tree, value_node), text.column_of(text.start(tree, key_node))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from konvsync.config.model import Source
+from konvsync.kinds.address import ObjectKey, key_path, object_key
 
 Category = Literal["changed", "deleted", "created"]
 CATEGORIES: tuple[Category, ...] = ("changed", "deleted", "created")
@@ -65,11 +66,20 @@ class ObjectDrift:
     managed: bool = True
     note: str | None = None
     parent: str | None = None
-    """The parent's key, for a child kind (``key`` is then the member key)."""
+    """The parent's key, for a child kind (``key`` is the key within it)."""
 
     @property
     def address(self) -> str:
-        return f"{self.kind}/{self.key}"
+        """For display: ``locations/dealers/east/HQ``."""
+        return f"{self.kind}/{self.path}"
+
+    @property
+    def path(self) -> str:
+        return key_path(self.key, self.parent)
+
+    @property
+    def filed_key(self) -> ObjectKey:
+        return object_key(self.key, self.parent)
 
     @property
     def changed_label(self) -> str | None:
@@ -87,6 +97,8 @@ class ObjectDrift:
             "config": redacted(self.kind, self.config),
             "updated_at": self.updated_at,
         }
+        if self.parent is not None:
+            data["parent"] = self.parent
         if self.remote_id is not None:
             data["id"] = self.remote_id
         if self.source is not None:
@@ -135,7 +147,8 @@ class DriftReport:
     written: WriteResult | None = None
     """Set by ``--write``."""
 
-    FORMAT_VERSION: ClassVar[str] = "1"
+    FORMAT_VERSION: ClassVar[str] = "2"
+    """2: a child object's ``key`` is its own, its parent's key ``parent``."""
 
     @property
     def has_drift(self) -> bool:

@@ -173,16 +173,14 @@ def _accept_deleted(work: _Work, item: ObjectDrift) -> None:
 
 
 def _list_of(desired: DesiredState, obj: DesiredObject) -> ListKey:
-    if obj.kind == "locations":
-        return ListKey("locations", obj.data["account"], obj.source.file)
-    return ListKey(obj.kind, None, obj.source.file)
+    return ListKey(obj.kind, obj.parent, obj.source.file)
 
 
 # ------------------------------------------------------------------ created
 
 
 def _accept_created(work: _Work, item: ObjectDrift) -> None:
-    remote_obj = work.remote.get(item.kind).objects.get(item.key)
+    remote_obj = work.remote.get(item.kind).objects.get(item.filed_key)
     if remote_obj is None:
         raise EditRefused("the portal's object was not found again; left out")
     warnings: list[str] = []
@@ -197,12 +195,14 @@ def _accept_created(work: _Work, item: ObjectDrift) -> None:
         raise EditRefused(
             "holds '${', which the configuration would read as a substitution; not written"
         )
-    if item.kind == "locations":
-        account_key = item.parent or ""
-        account = work.desired.objects.get("accounts", {}).get(account_key)
-        if account is None:
-            raise EditRefused(f"its account {account_key!r} is not in the configuration")
-        key = ListKey("locations", account_key, account.source.file)
+    parent_kind = kind(item.kind).parent
+    if parent_kind is not None and item.parent is not None:
+        parent = work.desired.objects.get(parent_kind, {}).get(item.parent)
+        if parent is None:
+            raise EditRefused(
+                f"its {kind(parent_kind).singular} {item.parent!r} is not in the configuration"
+            )
+        key = ListKey(item.kind, item.parent, parent.source.file)
     else:
         key = ListKey(item.kind, None, _file_for_kind(work, item.kind))
     work.list_edits(key).appends.append(data)
@@ -211,13 +211,7 @@ def _accept_created(work: _Work, item: ObjectDrift) -> None:
 def _entry(work: _Work, item: ObjectDrift, warnings: list[str]) -> dict[str, Any]:
     """The object as export writes it: keys as the portal spells them,
     references by key, defaults and empty values left out."""
-    obj = work.remote.get(item.kind).objects[item.key]
-    if item.kind == "locations":
-        return {
-            name: value
-            for name, value in obj.data.items()
-            if name != "account" and value not in (None, [], {})
-        }
+    obj = work.remote.get(item.kind).objects[item.filed_key]
     from konvsync.export import object_entry as export_entry
 
     return export_entry(kind(item.kind), obj, work.remote, warnings)
@@ -244,7 +238,7 @@ def _file_for_kind(work: _Work, kind_name: str) -> str:
 
 
 def _desired(work: _Work, item: ObjectDrift) -> DesiredObject:
-    obj = work.desired.objects.get(item.kind, {}).get(item.key)
+    obj = work.desired.objects.get(item.kind, {}).get(item.filed_key)
     if obj is None:
         raise EditRefused("not found in the configuration")
     return obj

@@ -69,6 +69,14 @@ KINDS: tuple[Kind, ...] = apply_order(
 )
 """Every kind, in apply order: creates and updates in this order, deletes in reverse."""
 KINDS_BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}
+for _k in KINDS:  # what addresses and references support: one level of children
+    if _k.parent is not None and KINDS_BY_NAME[_k.parent].parent is not None:
+        raise TypeError(f"kind {_k.name}: its parent {_k.parent} must be a top-level kind")
+    if _k.parent is not None and _k.rename_field is not None:
+        raise TypeError(f"kind {_k.name}: a child kind cannot be renamed in place")
+    for _f in _k.references:
+        if _f.ref != _k.parent and KINDS_BY_NAME[_f.ref or ""].parent is not None:
+            raise TypeError(f"{_k.name}.{_f.name}: a reference to a child kind has no key")
 TOP_LEVEL_KINDS: tuple[Kind, ...] = tuple(k for k in KINDS if k.parent is None and not k.reference)
 """The kinds a config lists at its top level (and ``export`` writes)."""
 REFERENCE_KINDS: tuple[Kind, ...] = tuple(k for k in KINDS if k.reference)
@@ -77,6 +85,13 @@ WRITABLE_KINDS: tuple[Kind, ...] = tuple(k for k in KINDS if not k.reference)
 
 def kind(name: str) -> Kind:
     return KINDS_BY_NAME[name]
+
+
+def children_of(kind_name: str) -> tuple[Kind, ...]:
+    """The kinds an object of ``kind_name`` holds (an account's locations).
+    The YAML lists them inside the parent under the child kind's name; a
+    parent that lists them owns that whole set."""
+    return tuple(k for k in KINDS if k.parent == kind_name)
 
 
 @dataclass(frozen=True)
@@ -121,6 +136,7 @@ __all__ = [
     "Field",
     "Kind",
     "Reference",
+    "children_of",
     "kind",
     "references",
 ]

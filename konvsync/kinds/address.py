@@ -10,6 +10,7 @@ only in output.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,16 +29,21 @@ class Address:
         return f"{self.kind}/{self.path}"
 
 
-def member_key(parent_key: str, key: str) -> str:
-    """The key a child object is filed and shown under in its kind
-    (``dealers/east/HQ``). It is never split: the object carries its parent's
-    key beside it."""
-    return f"{parent_key}/{key}"
+ObjectKey: TypeAlias = str | tuple[str, str]
+"""How an object is filed within its kind: its natural key, or for a child
+kind the pair (its parent's key, its own key). Keys are never joined: an
+account ``a/b`` with location ``c`` and an account ``a`` with location
+``b/c`` are ``("a/b", "c")`` and ``("a", "b/c")``."""
 
 
-def own_key(key: str, parent_key: str | None) -> str:
-    """The child's own key from its member key and its parent's key."""
-    return key[len(parent_key) + 1 :] if parent_key is not None else key
+def object_key(key: str, parent: str | None) -> ObjectKey:
+    """The key an object of ``key`` (and ``parent``, for a child kind) is filed under."""
+    return key if parent is None else (parent, key)
+
+
+def key_path(key: str, parent: str | None) -> str:
+    """The keys joined for display only (``dealers/east/HQ``); never parsed."""
+    return key if parent is None else f"{parent}/{key}"
 
 
 class RemoteRef(str):

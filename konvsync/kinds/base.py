@@ -10,7 +10,7 @@ normalization, input building and comparison below are driven by the
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, cached_property
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from graphql import DocumentNode, OperationDefinitionNode, parse
 
-from konvsync.kinds.address import RemoteRef
+from konvsync.kinds.address import Address, RemoteRef
 from konvsync.kinds.datetimes import utc_second
 
 Shape = Literal["scalar", "set", "list", "map", "object"]
@@ -50,8 +50,9 @@ class Field:
     """A DateTime: compared in UTC to the second (a date is midnight UTC)."""
     subfields: tuple[str, ...] = ()
     """The keys of an ``object`` field (its input type's fields)."""
-    export_default: Any = None
-    """The portal's default, which ``export`` leaves out (``active: true``)."""
+    export_default: Any = field(default=None, hash=False)
+    """The portal's default, which ``export`` leaves out (``active: true``,
+    ``options: []``); None: none. (May be a list: not part of the hash.)"""
     ref_only: tuple[str, tuple[str, ...]] | None = None
     """(field, allowed values): the referenced object must have one of these
     (an invite link matches on TEXT, NUMBER or SELECT account fields only)."""
@@ -125,6 +126,21 @@ class Kind:
     @cached_property
     def sensitive_names(self) -> frozenset[str]:
         return frozenset(f.name for f in self.fields if f.sensitive)
+
+    @cached_property
+    def parent_link(self) -> str | None:
+        """The field that names the parent (a location's ``account``): set
+        from where the object is listed, never sent as an input."""
+        if self.parent is None:
+            return None
+        return next(f.name for f in self.fields if f.ref == self.parent)
+
+    def address(self, key: str, parent: str | None = None) -> Address:
+        """The address of the object of this kind with ``key`` (within the
+        parent with key ``parent``, for a child kind)."""
+        if self.parent is None or parent is None:
+            return Address(self.name, key)
+        return Address(self.name, key, Address(self.parent, parent))
 
     def key_of(self, data: Mapping[str, Any]) -> str | None:
         value = data.get(self.key_field)
@@ -211,7 +227,7 @@ class Kind:
         out: dict[str, Any] = {}
         for name, value in values.items():
             f = self.field_map.get(name)
-            if f is None or f.server_only or (self.parent is not None and f.ref == self.parent):
+            if f is None or f.server_only or f.name == self.parent_link:
                 continue
             out[f.input_key] = _input_value(f, value, resolve)
         return out

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from konvsync.config.model import Source
-from konvsync.kinds.address import Address, own_key
+from konvsync.kinds.address import Address, ObjectKey, object_key
 
 
 @dataclass(frozen=True)
@@ -40,16 +40,18 @@ class Change:
     note: str | None = None
     """Why, when it is not obvious: adoption, cascade."""
     parent: str | None = None
-    """The parent's key, for a child kind (``key`` is then the member key)."""
+    """The parent's key, for a child kind (``key`` is the key within it)."""
 
     @property
     def address(self) -> Address:
-        if self.parent is None:
-            return Address(self.kind, self.key)
         from konvsync.kinds import kind
 
-        parent_kind = kind(self.kind).parent or ""
-        return Address(self.kind, own_key(self.key, self.parent), Address(parent_kind, self.parent))
+        return kind(self.kind).address(self.key, self.parent)
+
+    @property
+    def filed_key(self) -> ObjectKey:
+        """The key its object is filed under in its kind (desired and remote state)."""
+        return object_key(self.key, self.parent)
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -171,7 +173,9 @@ class Plan:
     refused: Refusal | None = None
     """Set when a safety check refused the plan: it is shown, never applied."""
 
-    FORMAT_VERSION: ClassVar[str] = "1"
+    FORMAT_VERSION: ClassVar[str] = "2"
+    """2: a child object's ``key`` is its own (a location's name), its
+    parent's key is ``parent``; in 1 the key was joined to the parent's."""
 
     @property
     def counts(self) -> dict[str, int]:

@@ -12,7 +12,7 @@ from typing import Any
 from konvsync.config.model import DesiredObject, DesiredState
 from konvsync.errors import PlanError
 from konvsync.kinds import KINDS, kind
-from konvsync.kinds.address import RemoteRef, member_key, own_key
+from konvsync.kinds.address import ObjectKey, RemoteRef
 from konvsync.kinds.base import Kind
 from konvsync.plan.changes import Change, Create, Delete, FieldChange, Update
 from konvsync.plan.order import in_apply_order
@@ -40,23 +40,24 @@ def diff_state(desired: DesiredState, remote: RemoteState) -> list[Change]:
 
 
 def _upserts(
-    k: Kind, wanted: dict[str, DesiredObject], remote: RemoteKind, desired: DesiredState
+    k: Kind, wanted: dict[ObjectKey, DesiredObject], remote: RemoteKind, desired: DesiredState
 ) -> tuple[list[Change], dict[str, str]]:
     ignored = desired.policy.ignore_changes.get(k.name, frozenset())
     changes: list[Change] = []
     adopted: dict[str, str] = {}
     adoptable = _adoptable(remote)
-    for key, obj in wanted.items():
-        current = remote.objects.get(key)
+    for filed, obj in wanted.items():
+        key = obj.key
+        current = remote.objects.get(filed)
         if current is None and not adoptable:
             # Nothing to compare with or adopt (every object of a cold apply).
-            changes.append(_create(k, key, obj))
+            changes.append(_create(k, obj))
             continue
         after = k.normalize_desired(obj.data)
         if current is None:
-            candidate = _adoption(k, key, obj, after, adoptable)
+            candidate = _adoption(k, obj, after, adoptable)
             if candidate is None:
-                changes.append(_create(k, key, obj))
+                changes.append(_create(k, obj))
                 continue
             current = candidate
             adopted[candidate.id] = key
@@ -105,10 +106,10 @@ def _upserts(
     return changes, adopted
 
 
-def _create(k: Kind, key: str, obj: DesiredObject) -> Create:
+def _create(k: Kind, obj: DesiredObject) -> Create:
     return Create(
         k.name,
-        key,
+        obj.key,
         None,
         k.normalize_desired(obj.data, True),
         source=obj.source,
@@ -126,7 +127,6 @@ def _adoptable(remote: RemoteKind) -> dict[Any, list[RemoteObject]]:
 
 def _adoption(
     k: Kind,
-    key: str,
     obj: DesiredObject,
     after: dict[str, Any],
     adoptable: dict[Any, list[RemoteObject]],
@@ -142,7 +142,7 @@ def _adoption(
     if len(candidates) > 1:
         ids = ", ".join(c.id for c in candidates)
         raise PlanError(
-            f"{obj.source}: {k.singular} {key!r} would adopt the existing {k.singular} named "
+            f"{obj.source}: {k.singular} {obj.path!r} would adopt the existing {k.singular} named "
             f"{after['name']!r}, but the portal has {len(candidates)} without a "
             f"{k.key_field} (IDs {ids}); set the {k.key_field} of the one to adopt in the "
             "portal, or rename or delete the others"
@@ -155,23 +155,22 @@ def _rekey_children(k: Kind, remote: RemoteKind, adopted_parents: dict[str, str]
     if not adopted_parents:
         return remote
     placeholders: dict[str, str] = {RemoteRef(rid): key for rid, key in adopted_parents.items()}
-    link = next(f.name for f in k.fields if f.ref == k.parent)
+    link = k.parent_link or ""
     rekeyed = RemoteKind(keyless=remote.keyless)
-    for key, obj in remote.objects.items():
-        parent = obj.parent
-        if parent in placeholders:
-            new_parent = placeholders[parent]
-            key = member_key(new_parent, own_key(key, parent))
+    for filed, obj in remote.objects.items():
+        if obj.parent in placeholders:
+            new_parent = placeholders[obj.parent]
             obj = RemoteObject(
-                obj.kind, key, obj.id, {**obj.data, link: new_parent}, parent=new_parent
+                obj.kind, obj.key, obj.id, {**obj.data, link: new_parent}, parent=new_parent
             )
-        rekeyed.objects[key] = obj
+            filed = obj.filed_key or filed
+        rekeyed.objects[filed] = obj
     return rekeyed
 
 
 def _deletes(
     k: Kind,
-    wanted: dict[str, DesiredObject],
+    wanted: dict[ObjectKey, DesiredObject],
     remote: RemoteKind,
     desired: DesiredState,
     state: RemoteState,
@@ -182,8 +181,9 @@ def _deletes(
     if k.parent is not None:
         parent_kind = kind(k.parent)
         deleted_parents = _pruned_keys(parent_kind, desired, state)
-        for key, obj in remote.objects.items():
-            parent = obj.parent
+        owners = desired.owners.get(k.name, set())
+        for filed, obj in remote.objects.items():
+            parent, key = obj.parent, obj.key or ""
             if parent in deleted_parents:
                 out.append(
                     Delete(
@@ -198,9 +198,9 @@ def _deletes(
                     )
                 )
             elif (
-                parent in desired.location_owners
-                and key not in wanted
-                and not policy.is_protected(k.name, key)
+                parent in owners
+                and filed not in wanted
+                and not policy.is_protected(k.name, obj.path)
             ):
                 out.append(Delete(k.name, key, obj.data, None, remote_id=obj.id, parent=parent))
         return out
@@ -213,14 +213,15 @@ def _deletes(
 
 
 def _pruned_keys(k: Kind, desired: DesiredState, state: RemoteState) -> set[str]:
+    """Keys of the objects of top-level kind ``k`` that pruning deletes."""
     policy = desired.policy
     if k.name not in policy.prune:
         return set()
     wanted = desired.objects.get(k.name, {})
     return {
-        key
-        for key in state.get(k.name).objects
-        if key not in wanted and not policy.is_protected(k.name, key)
+        obj.key
+        for filed, obj in state.get(k.name).objects.items()
+        if obj.key is not None and filed not in wanted and not policy.is_protected(k.name, obj.key)
     }
 
 

@@ -24,10 +24,12 @@ def check_custom_fields(desired: DesiredState, remote: RemoteState) -> None:
         return
     existing = remote.get("accounts").objects
     definitions: dict[str, dict[str, Any]] = {
-        key: obj.data for key, obj in remote.get("accountFields").objects.items()
+        obj.key: obj.data
+        for obj in remote.get("accountFields").objects.values()
+        if obj.key is not None
     }
-    for key, obj in desired.objects.get("accountFields", {}).items():
-        definitions[key] = {"type": "TEXT", "options": [], "required": False, **obj.data}
+    for obj in desired.objects.get("accountFields", {}).values():
+        definitions[obj.key] = {"type": "TEXT", "options": [], "required": False, **obj.data}
     problems: list[ConfigProblem] = []
     defined = desired.objects.get("accountFields", {})
     for account in accounts.values():

@@ -19,6 +19,7 @@ from konvsync import __version__
 from konvsync.config.model import Policy
 from konvsync.errors import ConfigError, StalePlanError
 from konvsync.files import write_files
+from konvsync.kinds.address import ObjectKey
 from konvsync.plan.changes import Change, Plan, Refusal, change_from_data
 from konvsync.plan.planner import PlanOutcome, remote_digests
 from konvsync.plan.remote import RemoteState
@@ -50,7 +51,7 @@ def write_planfile(
     outcome: PlanOutcome,
     config_digest: str,
     policy: Policy,
-    sensitive_env: dict[tuple[str, str, str], str] | None = None,
+    sensitive_env: dict[tuple[str, ObjectKey, str], str] | None = None,
 ) -> None:
     """Save the plan; its sensitive values as the variables they came from
     and salted digests (``plan.sensitive``)."""

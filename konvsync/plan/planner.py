@@ -4,19 +4,19 @@ references and safety, narrow to ``--target``."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from konvsync.config.model import DesiredObject, DesiredState, Policy
 from konvsync.config.rules import ref_only_problem, reference_source
 from konvsync.errors import ConfigInvalid, ConfigProblem, UnsafePlanError, UsageError
 from konvsync.kinds import KINDS, KINDS_BY_NAME, Reference, kind, references
-from konvsync.kinds.address import Address
+from konvsync.kinds.address import Address, ObjectKey
 from konvsync.kinds.datetimes import now_utc, parse_utc, utc_second
 from konvsync.plan.changes import Change, Create, Delete, Plan, Update
 from konvsync.plan.diff import diff_state
 from konvsync.plan.field_checks import check_custom_fields
-from konvsync.plan.remote import RemoteState
+from konvsync.plan.remote import RemoteObject, RemoteState
 from konvsync.plan.renames import find_renames, renamed_view, renames_in
 from konvsync.plan.safety import (
     check_mass_delete,
@@ -81,8 +81,8 @@ def needed_kinds(named: Iterable[str]) -> list[str]:
     a group's modules are read with the group, by slug, and the modules
     themselves only when the config refers to one."""
     wanted = {name for name in named if name in KINDS_BY_NAME}
-    if "accounts" in wanted:
-        wanted.add("accountFields")  # custom field values are checked against them
+    # The custom field values a named kind sets are checked against their definitions.
+    wanted |= {f.keys_ref for name in wanted for f in kind(name).fields if f.keys_ref}
     pending = list(wanted)
     while pending:
         k = kind(pending.pop())
@@ -183,7 +183,7 @@ def expired_objects(desired: DesiredState) -> list[str]:
                 continue
             if expired:
                 out.append(
-                    f"{obj.source}: {kind(kind_name).singular} {obj.key!r} expired at "
+                    f"{obj.source}: {kind(kind_name).singular} {obj.path!r} expired at "
                     f"{utc_second(str(value))}: it accepts no one (change {name} or remove it)"
                 )
     return out
@@ -223,12 +223,16 @@ def check_references(
             if ref.target.reference
             else "which neither the configuration nor the portal has"
         )
-        candidates = set(known) | set(desired.objects.get(ref.target.name, {}))
+        candidates = {
+            key
+            for key in (*known, *desired.objects.get(ref.target.name, {}))
+            if isinstance(key, str)  # references name top-level kinds
+        }
         close = difflib.get_close_matches(ref.key, sorted(candidates), n=3, cutoff=0.6)
         hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
         problems.append(
             reference_source(obj, ref).problem(
-                f"{k.singular} {obj.key!r}: {ref.field.name} refers to "
+                f"{k.singular} {obj.path!r}: {ref.field.name} refers to "
                 f"{ref.target.singular} {ref.written!r}, {has}{hint}",
             )
         )
@@ -281,11 +285,23 @@ def check_targets_match(
                     f"--target {kind_name}: neither the configuration nor the portal "
                     f"has any {kind_name}"
                 )
-        elif key not in configured and key not in existing.objects:
+        elif not _names(kind_name, key, configured) and not _names(
+            kind_name, key, existing.objects
+        ):
             raise UsageError(
                 f"--target {kind_name}/{key}: no {kind(kind_name).singular} {key!r} in the "
                 "configuration or the portal"
             )
+
+
+def _names(
+    kind_name: str, key: str, objects: Mapping[ObjectKey, DesiredObject | RemoteObject]
+) -> bool:
+    """Whether ``objects`` hold one that ``--target kind_name/key`` names: by
+    its key, or for a child kind by its keys from the top (``dealers/east/HQ``)."""
+    if kind(kind_name).parent is None:
+        return key in objects
+    return any(obj.path == key for obj in objects.values())
 
 
 def select_targets(changes: list[Change], targets: list[tuple[str, str | None]]) -> list[Change]:
@@ -295,7 +311,7 @@ def select_targets(changes: list[Change], targets: list[tuple[str, str | None]])
 
     def targeted(change: Change) -> bool:
         for kind_name, key in targets:
-            if change.kind == kind_name and (key is None or change.key == key):
+            if change.kind == kind_name and (key is None or change.address.path == key):
                 return True
             if (
                 change.parent is not None

@@ -11,7 +11,7 @@ from typing import Any
 
 from konvsync.errors import ContractError, PlanError
 from konvsync.kinds import KINDS_BY_NAME, kind
-from konvsync.kinds.address import Address, RemoteRef, member_key
+from konvsync.kinds.address import Address, ObjectKey, RemoteRef, key_path, object_key
 from konvsync.kinds.base import Kind
 
 
@@ -32,7 +32,21 @@ class RemoteObject:
     """Set in a renamed view (``plan.renames``): the key the portal has now,
     while ``key`` is the configured one the object is renamed to."""
     parent: str | None = None
-    """The parent's key, for a child kind (``key`` is then the member key)."""
+    """The parent's key, for a child kind (``key`` is the key within it)."""
+
+    @property
+    def filed_key(self) -> ObjectKey | None:
+        """Its key in ``RemoteKind.objects`` (None: keyless)."""
+        return None if self.key is None else object_key(self.key, self.parent)
+
+    @property
+    def path(self) -> str:
+        """The keys from the top, for messages only."""
+        return key_path(self.key or f"<id {self.id}>", self.parent)
+
+    @property
+    def address(self) -> Address:
+        return kind(self.kind).address(self.key or "", self.parent)
 
     @property
     def digest(self) -> str:
@@ -50,7 +64,8 @@ def object_digest(remote_id: str, data: dict[str, Any], sensitive: frozenset[str
 
 @dataclass
 class RemoteKind:
-    objects: dict[str, RemoteObject] = field(default_factory=dict)
+    objects: dict[ObjectKey, RemoteObject] = field(default_factory=dict)
+    """By natural key; a child kind's by (parent's key, own key)."""
     keyless: list[RemoteObject] = field(default_factory=list)
 
     def all(self) -> Iterable[RemoteObject]:
@@ -80,20 +95,18 @@ class RemoteState:
         return self.kinds.get(kind_name) or RemoteKind()
 
     def lookup(self, address: Address) -> RemoteObject | None:
-        key = address.key
-        if address.parent is not None:
-            key = member_key(address.parent.key, key)
-        return self.get(address.kind).objects.get(key)
+        parent = address.parent.key if address.parent is not None else None
+        return self.get(address.kind).objects.get(object_key(address.key, parent))
 
 
 class RemoteStateBuilder:
     """Normalizes raw nodes page by page, as they arrive (while the next page
     is on its way); locations come from their accounts' nodes."""
 
-    def __init__(self, twins: dict[tuple[str, str], list[RemoteObject]] | None = None) -> None:
+    def __init__(self, twins: dict[Address, list[RemoteObject]] | None = None) -> None:
         self.kinds: dict[str, RemoteKind] = {}
         self.twins = twins
-        """When given, objects that share a key are collected here (kind, key
+        """When given, objects that share a key are collected here (address
         -> all of them) instead of being an error."""
 
     def add(self, kind_name: str, nodes: list[dict[str, Any]]) -> None:
@@ -115,7 +128,7 @@ class RemoteStateBuilder:
             )
         for child in _children(kind_name):
             children = self.kinds.setdefault(child.name, RemoteKind())
-            link = next(f.name for f in child.fields if f.ref == kind_name)
+            link = child.parent_link or ""
             for node in nodes:
                 parent_key = k.key_of(node) or RemoteRef(str(node["id"]))
                 for item in node.get(child.name) or []:
@@ -125,7 +138,7 @@ class RemoteStateBuilder:
                         children,
                         RemoteObject(
                             child.name,
-                            member_key(parent_key, item[child.key_field]),
+                            child.key_of(item),
                             item["id"],
                             data,
                             parent=parent_key,
@@ -154,12 +167,13 @@ def normalize_nodes(nodes_by_kind: dict[str, list[dict[str, Any]]]) -> RemoteSta
 
 
 def _add(builder: RemoteStateBuilder, bucket: RemoteKind, obj: RemoteObject) -> None:
-    if obj.key is None:
+    filed = obj.filed_key
+    if filed is None:
         bucket.keyless.append(obj)
         return
-    other = bucket.objects.get(obj.key)
+    other = bucket.objects.get(filed)
     if other is not None and builder.twins is not None:
-        builder.twins.setdefault((obj.kind, obj.key), [other]).append(obj)
+        builder.twins.setdefault(obj.address, [other]).append(obj)
         return
     if other is not None:
         k = kind(obj.kind)
@@ -181,4 +195,4 @@ def _add(builder: RemoteStateBuilder, bucket: RemoteKind, obj: RemoteObject) -> 
             f"two {k.name} have the {k.key_field} {obj.key!r} (IDs {other.id} and {obj.id}), "
             f"which the contract says is unique",
         )
-    bucket.objects[obj.key] = obj
+    bucket.objects[filed] = obj

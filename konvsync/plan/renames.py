@@ -21,7 +21,6 @@ from typing import Any
 from konvsync.config.model import DesiredState
 from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.kinds import KINDS, kind
-from konvsync.kinds.address import member_key, own_key
 from konvsync.kinds.base import Field, Kind
 from konvsync.plan.changes import Change, Update
 from konvsync.plan.remote import RemoteKind, RemoteObject, RemoteState
@@ -50,7 +49,8 @@ def find_renames(desired: DesiredState, remote: RemoteState) -> Renames:
         if k.rename_field is None or not objects:
             continue
         present = remote.get(k.name).objects
-        for key, obj in objects.items():
+        for obj in objects.values():
+            key = obj.key
             found = [old for old in previous_keys(k, obj.data) if old != key and old in present]
             if not found:
                 continue
@@ -106,15 +106,15 @@ def renamed_view(remote: RemoteState, renames: Renames) -> RemoteState:
         view = RemoteKind(
             keyless=[_remapped(obj, obj.key, None, refs, maps) for obj in bucket.keyless]
         )
-        for key, obj in bucket.objects.items():
-            new_key, renamed_from = key, None
-            if key in own:
+        for obj in bucket.objects.values():
+            key = obj.key or ""
+            new_key, renamed_from, new_parent = key, None, obj.parent
+            if obj.parent is None and key in own:
                 new_key, renamed_from = own[key], key
-            new_parent = obj.parent
-            if key not in own and obj.parent in parents:
+            elif obj.parent in parents:
                 new_parent = parents[obj.parent]
-                new_key = member_key(new_parent, own_key(key, obj.parent))
-            view.objects[new_key] = _remapped(obj, new_key, renamed_from, refs, maps, new_parent)
+            moved = _remapped(obj, new_key, renamed_from, refs, maps, new_parent)
+            view.objects[moved.filed_key or new_key] = moved
         kinds[name] = view
     return RemoteState(kinds, remote.portal_name)
 
@@ -140,7 +140,7 @@ def _remapped(
         value = data.get(f.name)
         if isinstance(value, dict) and any(v in mapping for v in value):
             changed[f.name] = dict(sorted((mapping.get(n, n), v) for n, v in value.items()))
-    if not changed and key == obj.key and renamed_from is None:
+    if not changed and key == obj.key and renamed_from is None and parent == obj.parent:
         return obj
     return replace(
         obj,

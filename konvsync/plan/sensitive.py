@@ -13,6 +13,7 @@ from typing import Any
 
 from konvsync.errors import ConfigError, StalePlanError
 from konvsync.kinds import kind
+from konvsync.kinds.address import ObjectKey
 from konvsync.plan.changes import Change, Delete, FieldChange
 
 
@@ -59,7 +60,7 @@ def digest(salt: str, value: str) -> str:
 
 
 def saved_references(
-    changes: list[Change], sensitive_env: dict[tuple[str, str, str], str]
+    changes: list[Change], sensitive_env: dict[tuple[str, ObjectKey, str], str]
 ) -> dict[str, Any]:
     """What a plan file keeps of the sensitive values it sends: per address
     and field, the variable and a salted digest of its value. A value that
@@ -73,7 +74,7 @@ def saved_references(
             value = (change.after or {}).get(name)
             if value is None:
                 continue
-            variable = sensitive_env.get((change.kind, change.key, name))
+            variable = sensitive_env.get((change.kind, change.filed_key, name))
             if variable is None:
                 raise ConfigError(
                     f"{change.address}: {name} is written in the configuration, and a saved "

@@ -12,7 +12,8 @@ from konvsync.apply_model import ApplyReport, Status
 from konvsync.plan.changes import Create, Plan
 from konvsync.redact import printable, redact
 
-REPORT_FORMAT_VERSION = "1"
+REPORT_FORMAT_VERSION = "2"
+"""2: a child object's ``key`` is its own, its parent's key ``parent``."""
 MAX_LISTED = 100
 """Changes not done that the text summary lists one by one."""
 
@@ -111,6 +112,7 @@ def apply_report_data(
                 "address": str(change.address),
                 "kind": change.kind,
                 "key": change.key,
+                "parent": change.parent,
                 "action": change.action,
                 "status": result.status,
                 "message": result.message,

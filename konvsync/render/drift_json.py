@@ -1,4 +1,4 @@
-"""Drift as JSON (``format_version`` 1, ``schemas/drift.schema.json``)."""
+"""Drift as JSON (``format_version`` 2, ``schemas/drift.schema.json``)."""
 
 from __future__ import annotations
 

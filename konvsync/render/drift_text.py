@@ -63,7 +63,7 @@ def object_line(item: ObjectDrift) -> str:
     if item.source is not None:
         extra.append(str(item.source))
     tail = f" ({', '.join(extra)})" if extra else ""
-    return f"{label} {show(item.key)}{tail}"
+    return f"{label} {show(item.path)}{tail}"
 
 
 def detail_lines(item: ObjectDrift) -> list[str]:

@@ -1,5 +1,5 @@
 """The JSON plan: ``plan.data`` as is, described by schemas/plan.schema.json
-(``format_version`` "1")."""
+(``format_version`` "2")."""
 
 from __future__ import annotations
 

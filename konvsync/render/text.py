@@ -55,7 +55,7 @@ def _block(change: Change, paint: Callable[[str, str], str] | None) -> list[str]
         if isinstance(change, Update) and change.renamed_from is not None
         else ""
     )
-    lines = [header, f"  {symbol} {_label(change.kind)} {show(change.key)}{was} {{"]
+    lines = [header, f"  {symbol} {_label(change.kind)} {show(change.address.path)}{was} {{"]
     if isinstance(change, Update):
         paths = [printable(f.path) for f in change.fields]
         width = max(map(len, paths)) if paths else 0

@@ -36,7 +36,7 @@ accounts:
 def changes(sandbox: RunningSandbox, *paths: Path) -> dict[str, dict[str, Any]]:
     result = invoke(["--endpoint", sandbox.url, "plan", *map(str, paths), "--format", "json"])
     assert result.exit_code == 0, result.output
-    return {f"{c['kind']}/{c['key']}": c for c in json.loads(result.stdout)["changes"]}
+    return {c["address"]: c for c in json.loads(result.stdout)["changes"]}
 
 
 def test_later_paths_merge_by_key_field_by_field(

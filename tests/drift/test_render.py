@@ -56,5 +56,5 @@ def test_json_validates_with_every_section_and_a_write_result() -> None:
     schema = json.loads((ROOT / "schemas" / "drift.schema.json").read_text())
     data = json.loads(render_drift(report, "json"))
     jsonschema.validate(data, schema)
-    assert data["format_version"] == "1"
+    assert data["format_version"] == "2"
     assert data["summary"] == {"changed": 2, "deleted": 2, "created": 0, "unmanaged": 2}

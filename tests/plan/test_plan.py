@@ -264,7 +264,7 @@ def test_json_output_validates_against_its_schema(
     data = json.loads(out)
     schema = json.loads((Path(__file__).parents[2] / "schemas" / "plan.schema.json").read_text())
     jsonschema.validate(data, schema)
-    assert data["format_version"] == "1"
+    assert data["format_version"] == "2"
     assert data["summary"] == {"add": 0, "change": 1, "destroy": 0}
     assert data["changes"][0]["fields"] == [
         {"path": "name", "before": "ACME", "after": "ACME Corp"}

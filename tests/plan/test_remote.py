@@ -83,7 +83,7 @@ def test_normalized_shape_matches_the_config() -> None:
     }
     account = state.get("accounts").objects["acme"]
     assert account.data["customFields"] == {"tier": "gold"}
-    location = state.get("locations").objects["acme/HQ"]
+    location = state.get("locations").objects["acme", "HQ"]
     assert location.data == {
         "account": "acme",
         "name": "HQ",

@@ -73,11 +73,12 @@ def fixed_plan() -> Plan:
             ),
             Delete(
                 "locations",
-                "old/HQ",
+                "HQ",
                 {"account": "old", "name": "HQ", "phone": None, "address": None},
                 None,
                 remote_id="loc_3",
                 note="deleted with account old",
+                parent="old",
                 cascade=True,
             ),
             Delete(
