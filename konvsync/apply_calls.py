@@ -4,15 +4,11 @@ objects created earlier in the run included)."""
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
-
-from graphql import print_ast
 
 from konvsync.api.batching import CallNotBuilt, MutationCall
 from konvsync.kinds import kind
 from konvsync.kinds.address import Address
-from konvsync.kinds.base import Kind
 from konvsync.plan.changes import Change, Delete, Update
 
 Ids = dict[Address, str]
@@ -49,25 +45,8 @@ def _variables(change: Change, ids: Ids, send_welcome_email: bool) -> dict[str, 
         values = {name: after.get(name) for name in change.changed_fields()}
         return {"id": change.remote_id, "input": k.build_input(values, resolve)}
     variables: dict[str, Any] = {"input": k.build_input(after, resolve)}
-    if k.parent is not None and change.parent is not None:
-        variables[_parent_variable(k)] = resolve(k.parent, change.parent)
-    if "sendWelcomeEmail" in _create_variables(k):
+    if k.parent is not None and k.parent_variable is not None and change.parent is not None:
+        variables[k.parent_variable] = resolve(k.parent, change.parent)
+    if k.sends_welcome_email:
         variables["sendWelcomeEmail"] = send_welcome_email
     return variables
-
-
-@cache
-def _create_variables(k: Kind) -> dict[str, str]:
-    """The variables of ``k``'s create operation besides ``input``: name -> type."""
-    definition = k.operation(k.create_operation)
-    return {
-        v.variable.name.value: print_ast(v.type)
-        for v in definition.variable_definitions or ()
-        if v.variable.name.value != "input"
-    }
-
-
-def _parent_variable(k: Kind) -> str:
-    """The variable of a child kind's create that names its parent
-    (``accountId`` of ``CreateLocation``): its ``ID!`` variable."""
-    return next(name for name, type_ in _create_variables(k).items() if type_ == "ID!")

@@ -28,7 +28,7 @@ from konvsync.export_yaml import dump as _dump
 from konvsync.export_yaml import dump_list as _dump_list
 from konvsync.kinds import KINDS, TOP_LEVEL_KINDS, children_of, kind
 from konvsync.kinds.address import RemoteRef
-from konvsync.kinds.base import Kind
+from konvsync.kinds.base import Field, Kind
 from konvsync.plan.remote import RemoteObject, RemoteState, RemoteStateBuilder, normalize_nodes
 from konvsync.redact import printable
 from konvsync.resources import config_schema
@@ -291,25 +291,42 @@ def _entry(
             if value in _EMPTY:
                 continue
         out[f.name] = value
-    fields = out.get("customFields")
-    if isinstance(fields, dict) and rejected and rejected.get("accountFields"):
-        left_out = sorted(rejected["accountFields"] & set(fields))
-        for field_key in left_out:
-            warnings.append(
-                f"{k.singular} {obj.key!r}: account field {field_key!r} is written as a "
-                "comment; its value is left out of the export"
-            )
-        kept = {name: value for name, value in fields.items() if name not in left_out}
-        if kept:
-            out["customFields"] = kept
-        else:
-            del out["customFields"]
+    for f in k.fields:
+        if f.keys_ref is not None and rejected and rejected.get(f.keys_ref):
+            _leave_out_rejected_keys(k, obj, f, out, rejected[f.keys_ref], warnings)
     for child in children_of(k.name):
         listed = children.get(child.name, {}).get(obj.key or "", ())
         entries = [_entry(child, item, children, warnings) for item in listed]
         if entries:
             out[child.name] = entries
     return out
+
+
+def _leave_out_rejected_keys(
+    k: Kind,
+    obj: RemoteObject,
+    f: Field,
+    out: dict[str, Any],
+    rejected: set[str],
+    warnings: list[str],
+) -> None:
+    """Values of a map field (``customFields``) whose keys name objects that
+    are written as comments are left out, with a warning each."""
+    values = out.get(f.name)
+    if not isinstance(values, dict):
+        return
+    left_out = sorted(rejected & set(values))
+    definition = kind(f.keys_ref or "").singular
+    for field_key in left_out:
+        warnings.append(
+            f"{k.singular} {obj.key!r}: {definition} {field_key!r} is written as a "
+            "comment; its value is left out of the export"
+        )
+    kept = {name: value for name, value in values.items() if name not in left_out}
+    if kept:
+        out[f.name] = kept
+    else:
+        del out[f.name]
 
 
 def _known_refs(

@@ -22,7 +22,7 @@ from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.gcpause import gc_paused
 from konvsync.kinds import KINDS_BY_NAME, TOP_LEVEL_KINDS, children_of, kind, references
 from konvsync.kinds.address import ObjectKey
-from konvsync.kinds.base import Kind
+from konvsync.kinds.base import Field, Kind
 
 SUPPORTED_VERSIONS = (1,)
 MAX_OBJECTS = 250_000
@@ -278,39 +278,50 @@ def _check_references(
 def _check_custom_fields(
     state: DesiredState, allow_external: bool, problems: list[ConfigProblem]
 ) -> None:
-    fields = state.objects.get("accountFields", {})
-    for account in state.objects.get("accounts", {}).values():
-        values = account.data.get("customFields")
-        if not isinstance(values, dict):
-            continue
-        for key, value in values.items():
-            where = map_value_source(account, "customFields", key)
-            definition = fields.get(str(key))
-            if definition is None:
-                if not allow_external:
-                    problems.append(
-                        where.problem(
-                            f"account {account.key!r}: custom field {key!r} is not defined in "
-                            "accountFields",
-                        )
-                    )
-                continue
-            if value is None:
-                continue
-            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-            ftype = definition.data.get("type", "TEXT")
-            listed = definition.data.get("options")
-            # Options that are not strings are the schema check's to report.
-            options = [o for o in listed if isinstance(o, str)] if isinstance(listed, list) else []
-            if not value_fits(text, ftype, options):
-                expected = (
-                    f"one of {', '.join(options) or 'its options (it has none)'}"
-                    if ftype == "SELECT"
-                    else ftype
-                )
+    """Custom field values (a map field whose keys name objects of another
+    kind, ``Field.keys_ref``) against the definitions the config holds."""
+    for k in KINDS_BY_NAME.values():
+        for f in k.fields:
+            if f.keys_ref is not None:
+                for obj in state.objects.get(k.name, {}).values():
+                    _check_values(state, k, f, obj, allow_external, problems)
+
+
+def _check_values(
+    state: DesiredState,
+    k: Kind,
+    f: Field,
+    obj: DesiredObject,
+    allow_external: bool,
+    problems: list[ConfigProblem],
+) -> None:
+    values = obj.data.get(f.name)
+    if not isinstance(values, dict):
+        return
+    fields = state.objects.get(f.keys_ref or "", {})
+    what = f"{k.singular} {obj.path!r}"
+    for key, value in values.items():
+        where = map_value_source(obj, f.name, key)
+        definition = fields.get(str(key))
+        if definition is None:
+            if not allow_external:
                 problems.append(
-                    where.problem(
-                        f"account {account.key!r}: custom field {key!r} value {value!r} "
-                        f"is not {expected}",
-                    )
+                    where.problem(f"{what}: custom field {key!r} is not defined in {f.keys_ref}")
                 )
+            continue
+        if value is None:
+            continue
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        ftype = definition.data.get("type", "TEXT")
+        listed = definition.data.get("options")
+        # Options that are not strings are the schema check's to report.
+        options = [o for o in listed if isinstance(o, str)] if isinstance(listed, list) else []
+        if not value_fits(text, ftype, options):
+            expected = (
+                f"one of {', '.join(options) or 'its options (it has none)'}"
+                if ftype == "SELECT"
+                else ftype
+            )
+            problems.append(
+                where.problem(f"{what}: custom field {key!r} value {value!r} is not {expected}")
+            )

@@ -77,7 +77,7 @@ def _check_at_most_one(state: DesiredState, kind_name: str, problems: list[Confi
     holding = [
         obj
         for obj in state.objects[kind_name].values()
-        if rule.holds(_with_defaults(obj.data), now)
+        if rule.holds({**k.defaults, **obj.data}, now)  # omitted: the portal's default
     ]
     if len(holding) > 1:
         first = holding[0]
@@ -89,11 +89,6 @@ def _check_at_most_one(state: DesiredState, kind_name: str, problems: list[Confi
                     "a time (set active: false, or an expiresAt in the past, on one)"
                 )
             )
-
-
-def _with_defaults(data: dict[str, Any]) -> dict[str, Any]:
-    """An omitted ``active`` is the portal's default, true."""
-    return {"active": True, **data}
 
 
 def _check_reference_targets(state: DesiredState, problems: list[ConfigProblem]) -> None:

@@ -16,7 +16,7 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from graphql import DocumentNode, OperationDefinitionNode, parse
+from graphql import DocumentNode, OperationDefinitionNode, parse, print_ast
 
 from konvsync.kinds.address import Address, RemoteRef
 from konvsync.kinds.datetimes import utc_second
@@ -127,6 +127,12 @@ class Kind:
     def sensitive_names(self) -> frozenset[str]:
         return frozenset(f.name for f in self.fields if f.sensitive)
 
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The portal's value of each field that has one when it is not set
+        (``Field.export_default``): what an object that omits it holds."""
+        return {f.name: f.export_default for f in self.fields if f.export_default is not None}
+
     @cached_property
     def parent_link(self) -> str | None:
         """The field that names the parent (a location's ``account``): set
@@ -174,6 +180,31 @@ class Kind:
             ):
                 return definition
         raise KeyError(f"{self.operations_file} has no operation {name}")
+
+    @cached_property
+    def create_variables(self) -> dict[str, str]:
+        """The variables of the create operation besides ``input``: name ->
+        type (``accountId: ID!`` of a child kind, ``sendWelcomeEmail``)."""
+        if not self.has_operation(self.create_operation):
+            return {}
+        definition = self.operation(self.create_operation)
+        return {
+            v.variable.name.value: print_ast(v.type)
+            for v in definition.variable_definitions or ()
+            if v.variable.name.value != "input"
+        }
+
+    @property
+    def parent_variable(self) -> str | None:
+        """The create's variable that names the parent (its ``ID!`` one)."""
+        if self.parent is None:
+            return None
+        return next(name for name, type_ in self.create_variables.items() if type_ == "ID!")
+
+    @property
+    def sends_welcome_email(self) -> bool:
+        """Whether creating one may e-mail a person (the create takes ``sendWelcomeEmail``)."""
+        return "sendWelcomeEmail" in self.create_variables
 
     @property
     def read_operation(self) -> str:

@@ -14,40 +14,51 @@ from konvsync.config.model import DesiredState
 from konvsync.config.rules import map_value_source
 from konvsync.custom_values import value_fits
 from konvsync.errors import ConfigInvalid, ConfigProblem
+from konvsync.kinds import KINDS, kind
+from konvsync.kinds.base import Field, Kind
 from konvsync.plan.remote import RemoteState
 
 
 def check_custom_fields(desired: DesiredState, remote: RemoteState) -> None:
-    """Raise ``ConfigInvalid`` for custom field values the portal would refuse."""
-    accounts = desired.objects.get("accounts")
-    if not accounts:
-        return
-    existing = remote.get("accounts").objects
+    """Raise ``ConfigInvalid`` for custom field values the portal would refuse:
+    of every map field whose keys name objects of another kind (``keys_ref``)."""
+    problems: list[ConfigProblem] = []
+    for k in KINDS:
+        for f in k.fields:
+            if f.keys_ref is not None and desired.objects.get(k.name):
+                problems += _problems(desired, remote, k, f)
+    if problems:
+        raise ConfigInvalid(problems)
+
+
+def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> list[ConfigProblem]:
+    definitions_kind = f.keys_ref or ""
+    existing = remote.get(k.name).objects
     definitions: dict[str, dict[str, Any]] = {
         obj.key: obj.data
-        for obj in remote.get("accountFields").objects.values()
+        for obj in remote.get(definitions_kind).objects.values()
         if obj.key is not None
     }
-    for obj in desired.objects.get("accountFields", {}).values():
-        definitions[obj.key] = {"type": "TEXT", "options": [], "required": False, **obj.data}
+    defined = desired.objects.get(definitions_kind, {})
+    for obj in defined.values():
+        definitions[obj.key] = {**kind(definitions_kind).defaults, **obj.data}
     problems: list[ConfigProblem] = []
-    defined = desired.objects.get("accountFields", {})
-    for account in accounts.values():
-        values = account.data.get("customFields")
-        if values is None and account.key not in existing:
+    for account in desired.objects.get(k.name, {}).values():
+        values = account.data.get(f.name)
+        if values is None and account.filed_key not in existing:
             values = {}  # a create sends no values: required fields have none
         if not isinstance(values, dict):
             continue
-        what = f"account {account.key!r}"
+        what = f"{k.singular} {account.path!r}"
         for key, value in values.items():
             definition = definitions.get(str(key))
             if str(key) in defined:
                 continue  # checked offline by the loader
-            where = map_value_source(account, "customFields", key)
+            where = map_value_source(account, f.name, key)
             if definition is None:
                 problems.append(
                     where.problem(
-                        f"{what}: custom field {key!r} is defined neither in accountFields "
+                        f"{what}: custom field {key!r} is defined neither in {definitions_kind} "
                         "nor in the portal"
                     )
                 )
@@ -71,11 +82,10 @@ def check_custom_fields(desired: DesiredState, remote: RemoteState) -> None:
                     account.source.problem(
                         f"{what}: custom field {key!r} is required, and "
                         + (
-                            "customFields (the account's whole set) gives it no value"
-                            if "customFields" in account.data
-                            else "the account is created without customFields"
+                            f"{f.name} (the {k.singular}'s whole set) gives it no value"
+                            if f.name in account.data
+                            else f"the {k.singular} is created without {f.name}"
                         )
                     )
                 )
-    if problems:
-        raise ConfigInvalid(problems)
+    return problems
