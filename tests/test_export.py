@@ -78,8 +78,21 @@ def test_export_then_plan_has_no_changes(
     users = yaml.safe_load((out / "users.yaml").read_text())["users"]
     assert users[0]["email"] == "Jane.Doe@Acme.example"  # as the portal spells it
     assert "title" not in users[1] and "account" not in users[1]  # defaults left out
+    fields = yaml.safe_load((out / "accountFields.yaml").read_text())["accountFields"]
+    # The portal's defaults (Field.export_default: options [], required false) are left out.
+    assert {f["key"]: f for f in fields}["since"] == {
+        "key": "since",
+        "label": "Since",
+        "type": "DATE",
+    }
+    assert {f["key"]: f for f in fields}["tier"]["required"] is True
     accounts = yaml.safe_load((out / "accounts.yaml").read_text())["accounts"]
     assert [loc["name"] for loc in accounts[0]["locations"]] == ["Annex", "HQ"]
+    assert accounts[0]["locations"][1] == {
+        "name": "HQ",
+        "phone": "+1 555",
+        "address": {"street": "1 Main", "city": "Springfield", "country": "US"},
+    }  # no "account": a location is written inside its account
     assert accounts[0]["customFields"] == {"since": "2020-02-02", "tier": "gold", "vip": "true"}
     header_text = (out / "konvsync.yaml").read_text()
     assert "#   INVITE_CODE_1: code of invite link 'Dealer sign-up'" in header_text

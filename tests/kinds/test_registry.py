@@ -8,7 +8,7 @@ from graphlib import CycleError
 
 import pytest
 
-from konvsync.kinds import KINDS, apply_order, depends_on, kind
+from konvsync.kinds import KINDS, apply_order, children_of, depends_on, kind
 
 
 def test_every_kind_comes_after_what_it_depends_on() -> None:
@@ -36,3 +36,15 @@ def test_a_reference_cycle_cannot_be_registered() -> None:
     looped = replace(groups, fields=(*groups.fields, replace(groups.fields[0], ref="users")))
     with pytest.raises(CycleError):
         apply_order([looped, kind("users"), kind("accounts"), kind("accountFields")])
+
+
+def test_parent_links_and_defaults_come_from_the_kinds() -> None:
+    locations = kind("locations")
+    assert children_of("accounts") == (locations,)
+    assert locations.parent_link == "account"
+    assert locations.parent_variable == "accountId"
+    assert locations.address("HQ", "a/b") != locations.address("b/HQ", "a")
+    assert str(locations.address("HQ", "a/b")) == "locations/a/b/HQ"  # display only
+    assert kind("accountFields").defaults == {"options": [], "required": False}
+    assert kind("inviteLinks").defaults == {"active": True}
+    assert [k.name for k in KINDS if k.sends_welcome_email] == ["users"]
