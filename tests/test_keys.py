@@ -190,6 +190,19 @@ def test_emptying_one_parents_children_leaves_the_look_alike_child(
     assert _locations(sandbox) == {"a/b": [("c", "1")], "a": []}
 
 
+def test_a_location_is_protected_as_shown(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    url = ["--endpoint", sandbox.url]
+    assert invoke([*url, "apply", str(write_config(CLASHING)), "--auto-approve"]).exit_code == 0
+    emptied = CLASHING.replace('\n          - {name: b/c, phone: "2"}', " []").replace(
+        "konvsync: 1\n", "konvsync: 1\n    policy: {protect: {locations: [a/b/c]}}\n"
+    )
+    result = invoke([*url, "plan", str(write_config(emptied, "protected.yaml"))])
+    assert result.exit_code == 0, result.output
+    assert "No changes." in result.stdout
+
+
 def test_look_alike_children_in_the_portal_alone_are_two_objects(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
@@ -228,6 +241,20 @@ def test_targeting_one_of_two_look_alike_parents(
     assert result.exit_code == 0, result.output
     picked = {(c["kind"], c.get("parent"), c["key"]) for c in json.loads(result.stdout)["changes"]}
     assert picked == {("accounts", None, "a"), ("locations", "a", "b/c")}
+    # A location is targeted as shown: here that names both, with their accounts.
+    target = ["--target", "locations/a/b/c", "--format", "json"]
+    both = invoke(["--endpoint", sandbox.url, "plan", str(config), *target])
+    assert both.exit_code == 0, both.output
+    picked = {(c["kind"], c.get("parent"), c["key"]) for c in json.loads(both.stdout)["changes"]}
+    assert picked == {
+        ("accounts", None, "a"),
+        ("accounts", None, "a/b"),
+        ("locations", "a", "b/c"),
+        ("locations", "a/b", "c"),
+    }
+    missing = invoke(["--endpoint", sandbox.url, "plan", str(config), "--target", "locations/a/c"])
+    assert missing.exit_code == 1
+    assert "no location 'a/c'" in missing.stderr
 
 
 def test_drift_of_look_alike_children_is_written_to_the_right_parent(
