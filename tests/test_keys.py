@@ -176,6 +176,24 @@ def test_plan_json_and_saved_plan_carry_parent_and_key_apart(
     assert _locations(sandbox) == {"a/b": [("c", "1")], "a": [("b/c", "2")]}
 
 
+def test_a_saved_plan_updating_both_look_alike_children_applies(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    url = ["--endpoint", sandbox.url]
+    assert invoke([*url, "apply", str(write_config(CLASHING)), "--auto-approve"]).exit_code == 0
+    changed = write_config(
+        CLASHING.replace('phone: "1"', 'phone: "10"').replace('phone: "2"', 'phone: "20"'),
+        "changed.yaml",
+    )
+    saved = tmp_path / "plan.json"
+    made = invoke([*url, "plan", str(changed), "--out", str(saved)])
+    assert made.exit_code == 0, made.output
+    assert "0 to add, 2 to change, 0 to destroy" in made.stdout
+    applied = invoke([*url, "apply", str(saved)])
+    assert applied.exit_code == 0, applied.output
+    assert _locations(sandbox) == {"a/b": [("c", "10")], "a": [("b/c", "20")]}
+
+
 def test_emptying_one_parents_children_leaves_the_look_alike_child(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:

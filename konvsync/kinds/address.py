@@ -28,6 +28,17 @@ class Address:
     def __str__(self) -> str:
         return f"{self.kind}/{self.path}"
 
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The kind, then each key from the top, whole: unlike ``str()``,
+        never the same for two objects (``locations``, ``a/b``, ``c``)."""
+        keys: list[str] = []
+        address: Address | None = self
+        while address is not None:
+            keys.insert(0, address.key)
+            address = address.parent
+        return (self.kind, *keys)
+
 
 ObjectKey: TypeAlias = str | tuple[str, str]
 """How an object is filed within its kind: its natural key, or for a child

@@ -3,6 +3,7 @@ with kind, key, before, after and field-level changes."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -135,6 +136,14 @@ def change_from_data(data: dict[str, Any]) -> Change:
         parent=data.get("parent"),
         **extra,
     )
+
+
+def saved_key(change: Change) -> str:
+    """What a saved plan files what it keeps of ``change``'s object under
+    (its digest, its sensitive values): the address's parts as a JSON list
+    (``["locations", "a/b", "c"]``), which, unlike the displayed address, two
+    objects never share."""
+    return json.dumps(change.address.parts, ensure_ascii=False)
 
 
 def _source_from_text(text: str | None) -> Source | None:

@@ -20,12 +20,13 @@ from konvsync.config.model import Policy
 from konvsync.errors import ConfigError, StalePlanError
 from konvsync.files import write_files
 from konvsync.kinds.address import ObjectKey
-from konvsync.plan.changes import Change, Plan, Refusal, change_from_data
+from konvsync.plan.changes import Change, Plan, Refusal, change_from_data, saved_key
 from konvsync.plan.planner import PlanOutcome, remote_digests
 from konvsync.plan.remote import RemoteState
 from konvsync.plan.sensitive import restored, saved_references
 
-PLANFILE_FORMAT = "konvsync-plan/1"
+PLANFILE_FORMAT = "konvsync-plan/2"
+"""2: what it keeps per object is filed by ``saved_key``, not the displayed address."""
 
 
 @dataclass
@@ -170,7 +171,7 @@ def check_fresh(saved: SavedPlan, endpoint_name: str, remote: RemoteState) -> No
             saved.plan,
         )
     for change in saved.plan.changes:
-        if _changed(change, saved.remote_digests.get(str(change.address)), remote):
+        if _changed(change, saved.remote_digests.get(saved_key(change)), remote):
             raise SavedPlanStale(
                 f"stale plan: {change.address} changed since the plan was made; run plan again",
                 saved.plan,

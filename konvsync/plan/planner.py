@@ -13,7 +13,7 @@ from konvsync.errors import ConfigInvalid, ConfigProblem, UnsafePlanError, Usage
 from konvsync.kinds import KINDS, KINDS_BY_NAME, Reference, kind, references
 from konvsync.kinds.address import Address, ObjectKey
 from konvsync.kinds.datetimes import now_utc, parse_utc, utc_second
-from konvsync.plan.changes import Change, Create, Delete, Plan, Update
+from konvsync.plan.changes import Change, Create, Delete, Plan, Update, saved_key
 from konvsync.plan.diff import diff_state
 from konvsync.plan.field_checks import check_custom_fields
 from konvsync.plan.remote import RemoteObject, RemoteState
@@ -190,12 +190,12 @@ def expired_objects(desired: DesiredState) -> list[str]:
 
 
 def remote_digests(changes: list[Change], remote: RemoteState) -> dict[str, str | None]:
-    """For every change, the digest of the remote object it touches as read
-    (None: the object must still be absent)."""
+    """For every change (by ``saved_key``), the digest of the remote object
+    it touches as read (None: the object must still be absent)."""
     digests: dict[str, str | None] = {}
     for change in changes:
         obj = remote.find(change.kind, change.remote_id) if change.remote_id else None
-        digests[str(change.address)] = obj.digest if obj else None
+        digests[saved_key(change)] = obj.digest if obj else None
     return digests
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from konvsync.errors import ConfigError, StalePlanError
 from konvsync.kinds import kind
 from konvsync.kinds.address import ObjectKey
-from konvsync.plan.changes import Change, Delete, FieldChange
+from konvsync.plan.changes import Change, Delete, FieldChange, saved_key
 
 
 class _Sensitive:
@@ -80,7 +80,7 @@ def saved_references(
                     f"{change.address}: {name} is written in the configuration, and a saved "
                     "plan never holds a sensitive value; write it as ${env:NAME}"
                 )
-            values.setdefault(str(change.address), {})[name] = {
+            values.setdefault(saved_key(change), {})[name] = {
                 "env": variable,
                 "digest": digest(salt, str(value)),
             }
@@ -97,7 +97,7 @@ def restored(changes: list[Change], saved: dict[str, Any] | None) -> list[Change
     salt = str(saved["salt"])
     out = []
     for change in changes:
-        fields = values.get(str(change.address))
+        fields = values.get(saved_key(change))
         if not fields:
             out.append(change)
             continue

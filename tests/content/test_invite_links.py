@@ -119,7 +119,7 @@ def test_the_code_is_in_no_output_and_a_saved_plan_rereads_it(
     saved = planfile.read_text()
     assert CODE not in saved
     assert (
-        json.loads(saved)["sensitive"]["values"]["inviteLinks/Dealer sign-up"]["code"]["env"]
+        json.loads(saved)["sensitive"]["values"]['["inviteLinks", "Dealer sign-up"]']["code"]["env"]
         == "DEALER_CODE"
     )
 
