@@ -344,13 +344,10 @@ class PlanExecutor:
     def _taken(self, kind_name: str) -> Callable[[str], bool]:
         """Whether an ID belongs to an object of ``kind_name`` read or made before."""
 
-        def taken(remote_id: str) -> bool:
-            return (
-                self.remote.find(kind_name, remote_id) is not None
-                or (kind_name, remote_id) in self.made
-            )
-
-        return taken
+        return lambda remote_id: (
+            self.remote.find(kind_name, remote_id) is not None
+            or (kind_name, remote_id) in self.made
+        )
 
     def _blocker(self, change: Change) -> Address | None:
         if not self.unavailable:
