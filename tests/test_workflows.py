@@ -81,8 +81,11 @@ def test_plan_saved_plan_apply_export_and_drift_each_run_one_loop(
 # ------------------------------------------------------- the real prompt
 
 
-def _prompted_apply(sandbox: RunningSandbox, config: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """``konvsync apply`` with a terminal (a pty) for stdin and stdout."""
+def _at_the_prompt(sandbox: RunningSandbox, tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """``konvsync apply`` with a terminal (a pty) for stdin and stdout, once
+    it asks for confirmation: the process and the terminal's other end."""
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(CONFIG)
     main, terminal = pty.openpty()
     process = subprocess.Popen(
         [sys.executable, "-m", "konvsync", "--endpoint", sandbox.url, "apply", str(config)],
@@ -92,6 +95,7 @@ def _prompted_apply(sandbox: RunningSandbox, config: Path) -> tuple[subprocess.P
         env={**os.environ, "KONVERT_API_KEY": KEY, "KONVERT_API_SECRET": SECRET, "NO_COLOR": "1"},
     )
     os.close(terminal)
+    _read_until(main, b"Only 'yes' will be accepted")
     return process, main
 
 
@@ -127,10 +131,7 @@ def _rest(main: int, process: subprocess.Popen[bytes]) -> bytes:
 def test_the_prompt_is_answered_inside_the_same_connection(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
-    config = tmp_path / "konvsync.yaml"
-    config.write_text(CONFIG)
-    process, main = _prompted_apply(sandbox, config)
-    _read_until(main, b"Only 'yes' will be accepted")
+    process, main = _at_the_prompt(sandbox, tmp_path)
     os.write(main, b"yes\n")
     output = _rest(main, process)
     assert process.returncode == 0, output
@@ -141,10 +142,7 @@ def test_the_prompt_is_answered_inside_the_same_connection(
 def test_ctrl_c_at_the_prompt_cancels_at_once_and_writes_nothing(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
-    config = tmp_path / "konvsync.yaml"
-    config.write_text(CONFIG)
-    process, main = _prompted_apply(sandbox, config)
-    _read_until(main, b"Only 'yes' will be accepted")
+    process, main = _at_the_prompt(sandbox, tmp_path)
     process.send_signal(signal.SIGINT)
     output = _rest(main, process)  # no line typed: the prompt must not wait for one
     assert process.returncode == 1, output
