@@ -58,6 +58,8 @@ def render_kinds(kinds: tuple[Kind, ...] = KINDS) -> str:
             for f in k.fields
             if f.export_default is not None
         ]
+        if k.create_notice is not None:
+            notes.append("creates send a welcome e-mail unless `policy.send_welcome_email: false`")
         if k.at_most_one is not None:
             notes.append(f"at most one {k.at_most_one.what}")
         after = ", ".join(sorted(depends_on(k)))

@@ -103,6 +103,10 @@ class Kind:
     expires_field: str | None = None
     """A DateTime field after which the object no longer works (a configured
     object past it is a plan warning)."""
+    create_notice: str | None = None
+    """A Boolean argument of the create mutation saying whether the portal
+    sends the new object's person an e-mail (``sendWelcomeEmail``): set
+    from ``policy.send_welcome_email`` and counted by its rail."""
     rename_field: str | None = None
     """Config-only field naming the keys the object had before (``renamedFrom``
     or the list ``previousEmails``): a key change becomes an update in place."""
@@ -112,6 +116,12 @@ class Kind:
     @cached_property
     def field_map(self) -> dict[str, Field]:
         return {f.name: f for f in self.fields}
+
+    @cached_property
+    def parent_field(self) -> Field | None:
+        """The field naming a child's parent (a location's ``account``): in
+        the config, and an argument of the create mutation, not its input."""
+        return next((f for f in self.fields if f.ref is not None and f.ref == self.parent), None)
 
     @property
     def references(self) -> list[Field]:

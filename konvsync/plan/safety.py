@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Any
 
 from konvsync.config.model import DesiredState
+from konvsync.kinds import kind
 from konvsync.plan.changes import Change, Create, Delete, Refusal, Update
 from konvsync.plan.remote import RemoteState
 
@@ -45,7 +46,7 @@ def check_mass_delete(
 def welcome_emails(changes: list[Change], desired: DesiredState) -> int:
     if not desired.policy.send_welcome_email:
         return 0
-    return sum(1 for c in changes if isinstance(c, Create) and c.kind == "users")
+    return sum(1 for c in changes if isinstance(c, Create) and kind(c.kind).create_notice)
 
 
 def check_mass_update(
