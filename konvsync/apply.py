@@ -68,6 +68,7 @@ class PlanExecutor:
         self.lookup = PortalLookup(
             client, remote, self.ids.get, options.batch_size, options.parallelism
         )
+        self.made: set[tuple[str, str]] = set()  # (kind, ID) created; was a 16 s scan at 12k
         self.unavailable: dict[Address, str] = {}
         """address -> why (failed or skipped): dependents are skipped."""
         self.codes: dict[Address, str] = {}
@@ -255,7 +256,7 @@ class PlanExecutor:
             self._record(change, Status.FAILED, mismatch)
         elif outcome.ok:
             if isinstance(change, Create):
-                self.ids[change.address] = outcome.data["id"]
+                self._remember(change, outcome.data["id"])
                 self._announce(change, outcome.data)
                 self.lookup.created[change.kind] = self.lookup.created.get(change.kind, 0) + 1
                 self.report.created_ids[change.address] = outcome.data["id"]
@@ -290,7 +291,7 @@ class PlanExecutor:
                 resend.append(change)
                 continue
             remote_id, data = found.id, found.data
-            self.ids[change.address] = remote_id
+            self._remember(change, remote_id)
             self._announce(change, found.server)
             self.report.created_ids[change.address] = remote_id
             wanted = kind(change.kind).normalize_desired(change.after or {})
@@ -337,15 +338,17 @@ class PlanExecutor:
         if names:
             self.report.announced[change.address] = {name: values.get(name) for name in names}
 
+    def _remember(self, change: Change, remote_id: str) -> None:
+        self.ids[change.address] = remote_id
+        self.made.add((change.kind, remote_id))
+
     def _taken(self, kind_name: str) -> Callable[[str], bool]:
         """Whether an ID belongs to an object of ``kind_name`` read or made before."""
 
-        def taken(remote_id: str) -> bool:
-            return self.remote.find(kind_name, remote_id) is not None or any(
-                address.kind == kind_name and v == remote_id for address, v in self.ids.items()
-            )
-
-        return taken
+        return lambda remote_id: (
+            self.remote.find(kind_name, remote_id) is not None
+            or (kind_name, remote_id) in self.made
+        )
 
     def _blocker(self, change: Change) -> Address | None:
         if not self.unavailable:

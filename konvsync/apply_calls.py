@@ -45,8 +45,9 @@ def _variables(change: Change, ids: Ids, send_welcome_email: bool) -> dict[str, 
         values = {name: after.get(name) for name in change.changed_fields()}
         return {"id": change.remote_id, "input": k.build_input(values, resolve)}
     variables: dict[str, Any] = {"input": k.build_input(after, resolve)}
-    if k.parent is not None and k.parent_variable is not None and change.parent is not None:
-        variables[k.parent_variable] = resolve(k.parent, change.parent)
-    if k.sends_welcome_email:
-        variables["sendWelcomeEmail"] = send_welcome_email
+    parent = k.parent_field
+    if parent is not None and change.parent is not None:
+        variables[parent.input_key] = resolve(k.parent or "", change.parent)  # an argument
+    if k.create_notice is not None:
+        variables[k.create_notice] = send_welcome_email
     return variables

@@ -282,7 +282,7 @@ def _entry(
         if f.name == k.key_field:
             out[f.name] = obj.written_key or value
             continue
-        if f.name == k.parent_link or value in _EMPTY:
+        if f is k.parent_field or value in _EMPTY:
             continue  # a child is written inside its parent
         if f.export_default is not None and value == f.export_default:
             continue

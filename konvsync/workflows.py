@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from konvsync import aio
+from konvsync.api.client import PortalClient
 from konvsync.api.connect import PortalTarget
 from konvsync.api.options import ConnectionOptions
 from konvsync.config.model import DesiredState
@@ -97,8 +98,7 @@ def plan_config(
     out_file: str | None = None,
     on_page: ProgressCallback | None = None,
 ) -> PlanOutcome:
-    with _planned(path, connection, options, on_page) as (_target, desired, outcome):
-        pass
+    desired, outcome = _planned(path, connection, options, on_page)
     if out_file:
         from konvsync.plan.planfile import write_planfile
 
@@ -106,15 +106,13 @@ def plan_config(
     return outcome
 
 
-@contextmanager
 def _planned(
     path: ConfigPaths,
     connection: ConnectionOptions,
     options: PlanOptions,
     on_page: ProgressCallback | None,
-) -> Iterator[tuple[PortalTarget, DesiredState, PlanOutcome]]:
-    """Load the config, connect, read what it needs and plan; the portal
-    stays connected (and the in-process sandbox running) inside the block."""
+) -> tuple[DesiredState, PlanOutcome]:
+    """Load the config, connect, read what it needs and plan."""
     from konvsync.config.loader import load_config
 
     desired = load_config(path, allow_external_refs=True)
@@ -122,16 +120,25 @@ def _planned(
 
         async def run() -> PlanOutcome:
             async with target.client() as client:
-                return await create_plan(client, desired, target.endpoint.name, options, on_page)
+                return await _plan(client, target, desired, options, on_page)
 
-        # The collector paused while the portal is read and normalized: it
-        # would rescan the objects built again and again (gcpause: loading
-        # tripled without the pause; the frozen state saves 60 ms per later
-        # collection in a 10,000-user plan). aio.run boxes the result (120 ms
-        # of repr() in asyncio.run's signal restore for 10,000 users).
-        with gc_paused():
-            outcome = aio.run(run())
-        yield target, desired, outcome
+        return desired, aio.run(run())
+
+
+async def _plan(
+    client: PortalClient,
+    target: PortalTarget,
+    desired: DesiredState,
+    options: PlanOptions,
+    on_page: ProgressCallback | None,
+) -> PlanOutcome:
+    # The collector paused while the portal is read and normalized: it
+    # would rescan the objects built again and again (gcpause: loading
+    # tripled without the pause; the frozen state saves 60 ms per later
+    # collection in a 10,000-user plan). aio.run boxes the result (120 ms
+    # of repr() in asyncio.run's signal restore for 10,000 users).
+    with gc_paused():
+        return await create_plan(client, desired, target.endpoint.name, options, on_page)
 
 
 def apply_path(
@@ -161,13 +168,41 @@ def apply_path(
             return _apply_saved(single, connection, apply_options, on_page, progress, on_interrupt)
     elif any(is_planfile(one) for one in path):
         raise UsageError("a saved plan file is applied alone, not with config paths")
-    with _planned(path, connection, plan_options, on_page) as (target, desired, outcome):
-        if not outcome.plan.has_changes:
-            return ApplyResult(outcome.plan, None)
-        confirm(outcome.plan)
-        options = replace(apply_options, send_welcome_email=desired.policy.send_welcome_email)
-        report = _execute(target, outcome.remote, outcome.plan, options, progress, on_interrupt)
-    return ApplyResult(outcome.plan, report)
+    from konvsync.config.loader import load_config
+
+    desired = load_config(path, allow_external_refs=True)
+    with portal_target(connection, desired.endpoint) as target:
+
+        async def run() -> ApplyResult:
+            async with target.client() as client:
+                outcome = await _plan(client, target, desired, plan_options, on_page)
+                if not outcome.plan.has_changes:
+                    return ApplyResult(outcome.plan, None)
+                _ask(confirm, outcome.plan)
+                policy = desired.policy
+                options = replace(apply_options, send_welcome_email=policy.send_welcome_email)
+                report = await _execute(
+                    client, outcome.remote, outcome.plan, options, progress, on_interrupt
+                )
+                return ApplyResult(outcome.plan, report)
+
+        return aio.run(run())
+
+
+def _ask(confirm: Callable[[Plan], None], plan: Plan) -> None:
+    """Ask for confirmation inside the event loop with Ctrl-C raising
+    KeyboardInterrupt (the prompt turns it into a refusal). asyncio's own
+    SIGINT handler would only cancel the task and leave the prompt waiting
+    for a line."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread: signals are not ours to set
+        confirm(plan)
+        return
+    try:
+        confirm(plan)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _apply_saved(
@@ -183,23 +218,24 @@ def _apply_saved(
 
     saved = read_planfile(path)
     plan = saved.with_sensitive_values()  # before connecting: refused means nothing sent
+    options = replace(apply_options, send_welcome_email=saved.send_welcome_email)
     with portal_target(connection, saved.endpoint) as target:
 
-        async def reread() -> RemoteState:
+        async def run() -> ApplyResult:
             async with target.client() as client:
-                return await read_remote(client, saved.read_kinds, on_page)
+                current = await read_remote(client, saved.read_kinds, on_page)
+                remote = renamed_view(current, renames_in(saved.plan.changes))
+                check_fresh(saved, target.endpoint.name, remote)
+                if not plan.has_changes:
+                    return ApplyResult(plan, None)
+                report = await _execute(client, remote, plan, options, progress, on_interrupt)
+                return ApplyResult(plan, report)
 
-        remote = renamed_view(aio.run(reread()), renames_in(saved.plan.changes))
-        check_fresh(saved, target.endpoint.name, remote)
-        if not plan.has_changes:
-            return ApplyResult(plan, None)
-        options = replace(apply_options, send_welcome_email=saved.send_welcome_email)
-        report = _execute(target, remote, plan, options, progress, on_interrupt)
-    return ApplyResult(plan, report)
+        return aio.run(run())
 
 
-def _execute(
-    target: PortalTarget,
+async def _execute(
+    client: PortalClient,
     remote: RemoteState,
     plan: Plan,
     options: ApplyOptions,
@@ -213,33 +249,28 @@ def _execute(
     from konvsync.apply_model import Interrupted
 
     stop = Interrupted()
+    loop = asyncio.get_running_loop()
+    executor = PlanExecutor(client, remote, options, progress, stop)
+    task = asyncio.ensure_future(executor.execute(plan))
 
-    async def run() -> ApplyReport:
-        loop = asyncio.get_running_loop()
-        async with target.client() as client:
-            executor = PlanExecutor(client, remote, options, progress, stop)
-            task = asyncio.ensure_future(executor.execute(plan))
+    def interrupted(name: str) -> None:
+        if stop.is_set:
+            task.cancel()
+            if on_interrupt is not None:
+                on_interrupt(name, 0.0)
+            return
+        stop.set()
+        loop.call_later(INTERRUPT_GRACE_SECONDS, task.cancel)
+        if on_interrupt is not None:
+            on_interrupt(name, INTERRUPT_GRACE_SECONDS)
 
-            def interrupted(name: str) -> None:
-                if stop.is_set:
-                    task.cancel()
-                    if on_interrupt is not None:
-                        on_interrupt(name, 0.0)
-                    return
-                stop.set()
-                loop.call_later(INTERRUPT_GRACE_SECONDS, task.cancel)
-                if on_interrupt is not None:
-                    on_interrupt(name, INTERRUPT_GRACE_SECONDS)
-
-            with _signals_call(loop, interrupted):
-                try:
-                    return await task
-                except asyncio.CancelledError:
-                    if not task.cancelled():
-                        raise  # this coroutine itself was cancelled
-                    return executor.abandon(plan)
-
-    return aio.run(run())
+    with _signals_call(loop, interrupted):
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise  # this coroutine itself was cancelled
+            return executor.abandon(plan)
 
 
 @contextmanager
@@ -276,8 +307,7 @@ def drift_config(
     from konvsync.drift.detect import drift_report
     from konvsync.plan.planner import parse_targets
 
-    with _planned(path, connection, options, on_page) as (_target, desired, outcome):
-        pass
+    desired, outcome = _planned(path, connection, options, on_page)
     report = drift_report(outcome, desired, parse_targets(options.targets), include_unmanaged)
     if write:
         from konvsync.drift.model import WriteResult

@@ -79,3 +79,11 @@ def test_no_module_is_over_400_lines() -> None:
         if (count := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
     }
     assert long == {}
+
+
+def test_tests_mirror_the_packages() -> None:
+    """Each package of konvsync has its tests package of the same name."""
+    tests = Path(__file__).resolve().parent
+    packages = {p.parent.relative_to(PACKAGE) for p in PACKAGE.rglob("__init__.py")}
+    missing = [str(p) for p in packages if p.parts and not (tests / p / "__init__.py").exists()]
+    assert missing == []

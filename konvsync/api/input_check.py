@@ -42,7 +42,7 @@ def mutation_operations(k: Kind) -> list[str]:
 
 def sent_fields(k: Kind) -> dict[str, Field]:
     """Input field name -> the kind's field sent under it."""
-    return {f.input_key: f for f in k.managed_fields if f.name != k.parent_link}
+    return {f.input_key: f for f in k.managed_fields if f is not k.parent_field}
 
 
 def misfits(

@@ -186,7 +186,7 @@ def _add_children(
     its own key) and carrying its parent's key (``parent``) and its parent
     link field."""
     items: YamlList = parent[child.name]
-    link = child.parent_link or ""
+    link = child.parent_field.name if child.parent_field else ""
     for index, item in enumerate(items):
         key = child.key_of(item) if isinstance(item, YamlMap) else None
         if key is not None and isinstance(item.get(child.key_field), str):

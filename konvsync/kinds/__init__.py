@@ -116,7 +116,7 @@ def references(
     """Every reference in ``data`` (an object of kind ``k``), single or listed.
     ``include_parent=False`` skips the parent link (a location's account)."""
     for f in k.references:
-        if f.name == k.parent_link and not include_parent:
+        if f is k.parent_field and not include_parent:
             continue
         target = KINDS_BY_NAME[f.ref or ""]
         lowercase = target.field_map[target.key_field].lowercase

@@ -16,7 +16,7 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from graphql import DocumentNode, OperationDefinitionNode, parse, print_ast
+from graphql import DocumentNode, OperationDefinitionNode, parse
 
 from konvsync.kinds.address import Address, RemoteRef
 from konvsync.kinds.datetimes import utc_second
@@ -104,6 +104,10 @@ class Kind:
     expires_field: str | None = None
     """A DateTime field after which the object no longer works (a configured
     object past it is a plan warning)."""
+    create_notice: str | None = None
+    """A Boolean argument of the create mutation saying whether the portal
+    sends the new object's person an e-mail (``sendWelcomeEmail``): set
+    from ``policy.send_welcome_email`` and counted by its rail."""
     rename_field: str | None = None
     """Config-only field naming the keys the object had before (``renamedFrom``
     or the list ``previousEmails``): a key change becomes an update in place."""
@@ -113,6 +117,12 @@ class Kind:
     @cached_property
     def field_map(self) -> dict[str, Field]:
         return {f.name: f for f in self.fields}
+
+    @cached_property
+    def parent_field(self) -> Field | None:
+        """The field naming a child's parent (a location's ``account``): in
+        the config, and an argument of the create mutation, not its input."""
+        return next((f for f in self.fields if f.ref is not None and f.ref == self.parent), None)
 
     @property
     def references(self) -> list[Field]:
@@ -132,14 +142,6 @@ class Kind:
         """The portal's value of each field that has one when it is not set
         (``Field.export_default``): what an object that omits it holds."""
         return {f.name: f.export_default for f in self.fields if f.export_default is not None}
-
-    @cached_property
-    def parent_link(self) -> str | None:
-        """The field that names the parent (a location's ``account``): set
-        from where the object is listed, never sent as an input."""
-        if self.parent is None:
-            return None
-        return next(f.name for f in self.fields if f.ref == self.parent)
 
     def address(self, key: str, parent: str | None = None) -> Address:
         """The address of the object of this kind with ``key`` (within the
@@ -180,31 +182,6 @@ class Kind:
             ):
                 return definition
         raise KeyError(f"{self.operations_file} has no operation {name}")
-
-    @cached_property
-    def create_variables(self) -> dict[str, str]:
-        """The variables of the create operation besides ``input``: name ->
-        type (``accountId: ID!`` of a child kind, ``sendWelcomeEmail``)."""
-        if not self.has_operation(self.create_operation):
-            return {}
-        definition = self.operation(self.create_operation)
-        return {
-            v.variable.name.value: print_ast(v.type)
-            for v in definition.variable_definitions or ()
-            if v.variable.name.value != "input"
-        }
-
-    @property
-    def parent_variable(self) -> str | None:
-        """The create's variable that names the parent (its ``ID!`` one)."""
-        if self.parent is None:
-            return None
-        return next(name for name, type_ in self.create_variables.items() if type_ == "ID!")
-
-    @property
-    def sends_welcome_email(self) -> bool:
-        """Whether creating one may e-mail a person (the create takes ``sendWelcomeEmail``)."""
-        return "sendWelcomeEmail" in self.create_variables
 
     @property
     def read_operation(self) -> str:
@@ -258,7 +235,7 @@ class Kind:
         out: dict[str, Any] = {}
         for name, value in values.items():
             f = self.field_map.get(name)
-            if f is None or f.server_only or f.name == self.parent_link:
+            if f is None or f.server_only or f is self.parent_field:
                 continue
             out[f.input_key] = _input_value(f, value, resolve)
         return out

@@ -13,7 +13,7 @@ KIND = Kind(
     singular="location",
     key_field="name",
     fields=(
-        Field("account", ref="accounts"),
+        Field("account", ref="accounts", input_name="accountId"),
         Field("name"),
         Field("phone"),
         Field(

@@ -16,5 +16,6 @@ KIND = Kind(
     ),
     operations_file="users.graphql",
     rename_field="previousEmails",
+    create_notice="sendWelcomeEmail",
     type_name="User",
 )

@@ -155,7 +155,7 @@ def _rekey_children(k: Kind, remote: RemoteKind, adopted_parents: dict[str, str]
     if not adopted_parents:
         return remote
     placeholders: dict[str, str] = {RemoteRef(rid): key for rid, key in adopted_parents.items()}
-    link = k.parent_link or ""
+    link = k.parent_field.name if k.parent_field else ""
     rekeyed = RemoteKind(keyless=remote.keyless)
     for filed, obj in remote.objects.items():
         if obj.parent in placeholders:

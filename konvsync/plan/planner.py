@@ -81,7 +81,8 @@ def needed_kinds(named: Iterable[str]) -> list[str]:
     a group's modules are read with the group, by slug, and the modules
     themselves only when the config refers to one."""
     wanted = {name for name in named if name in KINDS_BY_NAME}
-    # The custom field values a named kind sets are checked against their definitions.
+    # Map keys are checked against the kind that defines them (an account's
+    # customFields against the portal's account fields).
     wanted |= {f.keys_ref for name in wanted for f in kind(name).fields if f.keys_ref}
     pending = list(wanted)
     while pending:

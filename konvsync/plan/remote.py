@@ -128,7 +128,7 @@ class RemoteStateBuilder:
             )
         for child in _children(kind_name):
             children = self.kinds.setdefault(child.name, RemoteKind())
-            link = child.parent_link or ""
+            link = child.parent_field.name if child.parent_field else ""
             for node in nodes:
                 parent_key = k.key_of(node) or RemoteRef(str(node["id"]))
                 for item in node.get(child.name) or []:

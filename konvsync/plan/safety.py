@@ -46,7 +46,7 @@ def check_mass_delete(
 def welcome_emails(changes: list[Change], desired: DesiredState) -> int:
     if not desired.policy.send_welcome_email:
         return 0
-    return sum(1 for c in changes if isinstance(c, Create) and kind(c.kind).sends_welcome_email)
+    return sum(1 for c in changes if isinstance(c, Create) and kind(c.kind).create_notice)
 
 
 def check_mass_update(

@@ -41,10 +41,8 @@ def test_a_reference_cycle_cannot_be_registered() -> None:
 def test_parent_links_and_defaults_come_from_the_kinds() -> None:
     locations = kind("locations")
     assert children_of("accounts") == (locations,)
-    assert locations.parent_link == "account"
-    assert locations.parent_variable == "accountId"
+    assert locations.parent_field is locations.field_map["account"]
     assert locations.address("HQ", "a/b") != locations.address("b/HQ", "a")
     assert str(locations.address("HQ", "a/b")) == "locations/a/b/HQ"  # display only
     assert kind("accountFields").defaults == {"options": [], "required": False}
     assert kind("inviteLinks").defaults == {"active": True}
-    assert [k.name for k in KINDS if k.sends_welcome_email] == ["users"]
