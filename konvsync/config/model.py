@@ -79,7 +79,7 @@ class DesiredState:
     warnings: list[ConfigProblem] = field(default_factory=list)
     """What is valid but unwise (a sensitive value written in the YAML)."""
     sensitive_env: dict[tuple[str, ObjectKey, str], str] = field(default_factory=dict, repr=False)
-    """(kind, key, field) -> the environment variable a sensitive value came
+    """(kind, filed key, field) -> the environment variable a sensitive value came
     from (a saved plan stores that name, not the value)."""
 
     @property
