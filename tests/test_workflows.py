@@ -99,7 +99,7 @@ def _at_the_prompt(sandbox: RunningSandbox, tmp_path: Path) -> tuple[subprocess.
     return process, main
 
 
-def _read_until(main: int, text: bytes, seconds: float = 60) -> bytes:
+def _read_until(main: int, text: bytes, seconds: float = 120) -> bytes:
     seen = b""
     deadline = time.monotonic() + seconds
     while text not in seen:
@@ -110,9 +110,9 @@ def _read_until(main: int, text: bytes, seconds: float = 60) -> bytes:
 
 
 def _rest(main: int, process: subprocess.Popen[bytes]) -> bytes:
-    """What the command prints until it exits (it must exit within 60 s)."""
+    """What the command prints until it exits (it must exit within 120 s)."""
     rest = b""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while process.poll() is None or select.select([main], [], [], 0.2)[0]:
         assert time.monotonic() < deadline, rest
         if select.select([main], [], [], 0.2)[0]:
