@@ -17,4 +17,5 @@ KIND = Kind(
     operations_file="users.graphql",
     rename_field="previousEmails",
     type_name="User",
+    id_prefix="usr",
 )
