@@ -14,14 +14,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from konvsync.errors import UsageError
 from konvsync.sandbox import rules
-from konvsync.sandbox.model import Table, table, tables
+from konvsync.sandbox.model import Table, tables
 from konvsync.sandbox.rows import (
     MAX_PAGE,
     StoreError,
@@ -45,12 +45,15 @@ CREATE TABLE IF NOT EXISTS mail (object TEXT NOT NULL, address TEXT NOT NULL);
 """
 
 Row = dict[str, Any]
+_decode = json.JSONDecoder().decode
 
 
 class Database:
     """The sandbox's data, in SQLite (a file or ``:memory:``)."""
 
-    def __init__(self, path: str = ":memory:") -> None:
+    def __init__(self, path: str = ":memory:", kinds: Mapping[str, Table] | None = None) -> None:
+        self.tables = kinds if kinds is not None else tables()
+        """The kinds it stores (by default every kind konvsync knows)."""
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -80,7 +83,16 @@ class Database:
         self._rows: dict[tuple[str, int], Row | None] = {}
         """Objects that nested fields referred to, by (kind, number); every
         write empties it, so it never answers with anything stale."""
+        self._counts: dict[str, int] = {}
+        """Objects per kind (every page answers it; counting one kind among
+        all objects costs several times the page), emptied by every write."""
         self._add_content()
+
+    def table(self, kind: str) -> Table:
+        try:
+            return self.tables[kind]
+        except KeyError:
+            raise KeyError(f"the sandbox has no kind {kind!r}") from None
 
     def close(self) -> None:
         self._db.close()
@@ -91,18 +103,18 @@ class Database:
         if version != LAYOUT and used.fetchone()[0] > 0:
             self._db.close()
             raise UsageError(
-                f"sandbox database {path} was made by an older konvsync (a table per kind), "
-                "which this one cannot read: delete the file, or give another --db, and "
-                "seed the new one with --seed"
+                f"sandbox database {path} was made by an older konvsync (a table per kind) "
+                "and cannot be read by this one: delete it to start over (--seed fills the "
+                "new one), or use another file (--db, KONVSYNC_SANDBOX_DB)"
             )
 
     def _add_content(self) -> None:
         """Give a new database the portal's own content (modules, categories)."""
         for name, objects in rules.CONTENT.items():
-            if name in tables() and self.count(name) == 0:
+            if name in self.tables and self.count(name) == 0:
                 with self.transaction() as db:
                     for data in objects:
-                        self._insert(db, table(name), dict(data), None)
+                        self._insert(db, self.table(name), dict(data), None)
 
     @contextmanager
     def request(self) -> Iterator[None]:
@@ -144,6 +156,7 @@ class Database:
                 raise
             finally:
                 self._rows.clear()
+                self._counts.clear()
             self._db.execute(end)
 
     # ------------------------------------------------------------------ reads
@@ -151,7 +164,9 @@ class Database:
     def _shape(self, t: Table, pk: int, parent: int | None, data: Row) -> Row:
         row: Row = {"id": format_id(t.prefix, pk), "_pk": pk, "_parent": parent}
         row.update(data)
-        rules.rules_of(t.name).computed(row)
+        computed = rules.COMPUTED.get(t.name)
+        if computed is not None:
+            computed(row)
         return row
 
     def _select(self, t: Table, where: str, args: Iterable[Any]) -> list[Row]:
@@ -160,7 +175,7 @@ class Database:
                 f"SELECT id, parent, data FROM objects WHERE kind = ? AND {where}",
                 (t.name, *args),
             ).fetchall()
-        return [self._shape(t, pk, parent, json.loads(data)) for pk, parent, data in found]
+        return [self._shape(t, pk, parent, _decode(data)) for pk, parent, data in found]
 
     def page(self, kind: str, first: int | None, after: str | None, cap: int | None = None) -> Row:
         """One page; ``cap`` (the sandbox's --page-cap) shortens a valid
@@ -174,7 +189,7 @@ class Database:
         if cap is not None:
             first = min(first, cap)
         start = decode_cursor(after) if after else 0
-        t = table(kind)
+        t = self.table(kind)
         rows = self._select(t, "id > ? ORDER BY id LIMIT ?", (start, first + 1))
         has_next = len(rows) > first
         rows = rows[:first]
@@ -188,7 +203,7 @@ class Database:
     def get(self, kind: str, id: str | None = None, key: Any = None) -> Row | None:
         """The object with ID ``id`` or natural key ``key`` (normalized as
         the kind compares keys; the first of several when not unique)."""
-        t = table(kind)
+        t = self.table(kind)
         if id is not None:
             pk = parse_id(t.prefix, id)
             found = self._select(t, "id = ?", (pk,)) if pk is not None else []
@@ -208,7 +223,7 @@ class Database:
                 marks = ",".join("?" * len(missing))
                 found = {
                     row["_pk"]: row
-                    for row in self._select(table(kind), f"id IN ({marks})", missing)
+                    for row in self._select(self.table(kind), f"id IN ({marks})", missing)
                 }
                 for pk in missing:
                     self._rows[kind, pk] = found.get(pk)
@@ -216,7 +231,7 @@ class Database:
 
     def children(self, kind: str, parent_id: str) -> list[Row]:
         """The objects of child kind ``kind`` in the object with ID ``parent_id``."""
-        parent = table(table(kind).kind.parent or "")
+        parent = self.table(self.table(kind).kind.parent or "")
         pk = parse_id(parent.prefix, parent_id)
         return self.children_of(kind, [pk])[pk] if pk is not None else []
 
@@ -225,18 +240,20 @@ class Database:
         out: dict[int, list[Row]] = {pk: [] for pk in parents}
         if parents:
             marks = ",".join("?" * len(parents))
-            for row in self._select(table(kind), f"parent IN ({marks}) ORDER BY id", parents):
+            for row in self._select(self.table(kind), f"parent IN ({marks}) ORDER BY id", parents):
                 out[row["_parent"]].append(row)
         return out
 
     def objects(self, kind: str) -> list[Row]:
         """Every object of ``kind`` (the rules' look-ups: a few account fields)."""
-        return self._select(table(kind), "1 ORDER BY id", ())
+        return self._select(self.table(kind), "1 ORDER BY id", ())
 
     def count(self, kind: str) -> int:
         with self._lock:
-            found = self._db.execute("SELECT COUNT(*) FROM objects WHERE kind = ?", (kind,))
-            return int(found.fetchone()[0])
+            if kind not in self._counts:
+                found = self._db.execute("SELECT COUNT(*) FROM objects WHERE kind = ?", (kind,))
+                self._counts[kind] = int(found.fetchone()[0])
+            return self._counts[kind]
 
     def welcome_emails(self) -> list[str]:
         with self._lock:
@@ -246,9 +263,11 @@ class Database:
 
     def _insert(self, db: sqlite3.Connection, t: Table, data: Row, parent: int | None) -> int:
         """Store a new object (checked already); its number."""
-        found = db.execute("SELECT last FROM sequences WHERE kind = ?", (t.name,)).fetchone()
-        pk = (found[0] if found else 0) + 1
-        db.execute("INSERT OR REPLACE INTO sequences VALUES (?, ?)", (t.name, pk))
+        pk: int = db.execute(
+            "INSERT INTO sequences VALUES (?, 1) ON CONFLICT (kind) DO UPDATE SET last = last + 1"
+            " RETURNING last",
+            (t.name,),
+        ).fetchone()[0]
         db.execute(
             "INSERT INTO objects VALUES (?, ?, ?, ?, ?)",
             (t.name, pk, parent, t.kind.key_of(data), json.dumps(data)),

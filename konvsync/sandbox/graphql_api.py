@@ -6,7 +6,7 @@ error codes on every error."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -237,8 +237,11 @@ def _serve_kind(schema: GraphQLSchema, t: Table) -> None:
             out.fields[child.name].resolve = _children(child.name)
 
 
-def build_sandbox_schema(sdl: str | None = None) -> GraphQLSchema:
-    """The schema with resolvers for every kind it has a type of."""
+def build_sandbox_schema(
+    sdl: str | None = None, kinds: Mapping[str, Table] | None = None
+) -> GraphQLSchema:
+    """The schema with resolvers for every kind (of ``kinds``, by default
+    every kind konvsync knows) it has a type of."""
     schema = build_schema(sdl or konvert_sdl())
     query = schema.query_type
     assert query is not None
@@ -246,7 +249,7 @@ def build_sandbox_schema(sdl: str | None = None) -> GraphQLSchema:
         "apiKey": info.context.api_key,
         "portalName": info.context.portal_name,
     }
-    for t in tables().values():
+    for t in (kinds if kinds is not None else tables()).values():
         _serve_kind(schema, t)
     return schema
 

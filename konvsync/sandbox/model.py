@@ -11,8 +11,9 @@ field names, references as the referred objects' numbers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from graphql import (
@@ -87,17 +88,22 @@ class Table:
     def singular(self) -> str:
         return self.kind.singular
 
-    def column(self, input_name: str) -> Column | None:
-        for column in self.columns:
-            if column.input_name == input_name:
-                return column
-        return None
+    @cached_property
+    def by_input(self) -> dict[str, Column]:
+        return {c.input_name: c for c in self.columns}
 
-    @property
+    def column(self, input_name: str) -> Column | None:
+        return self.by_input.get(input_name)
+
+    def fresh(self) -> dict[str, Any]:
+        """A new object's data before its input: every field at its default."""
+        return {c.name: list(c.default) if c.many else c.default for c in self.columns}
+
+    @cached_property
     def refs(self) -> tuple[Column, ...]:
         return tuple(c for c in self.columns if c.ref is not None and c.ref != self.kind.parent)
 
-    @property
+    @cached_property
     def maps(self) -> tuple[Column, ...]:
         return tuple(c for c in self.columns if c.keys_ref is not None)
 
@@ -136,7 +142,7 @@ def _column(kind: Kind, output: GraphQLObjectType, input_name: str, kind_type: A
     )
 
 
-def _table(schema: GraphQLSchema, kind: Kind) -> Table | None:
+def _table(schema: GraphQLSchema, kind: Kind, kinds: Sequence[Kind]) -> Table | None:
     output = schema.get_type(kind.type_name)
     given = schema.get_type(f"{kind.type_name}Input")
     if not isinstance(output, GraphQLObjectType):
@@ -150,7 +156,7 @@ def _table(schema: GraphQLSchema, kind: Kind) -> Table | None:
             if name != "id":
                 columns.append(_column(kind, output, name, out_field.type))
     children = tuple(
-        k for k in KINDS if k.parent == kind.name and k.name in output.fields and k is not kind
+        k for k in kinds if k.parent == kind.name and k.name in output.fields and k is not kind
     )
     return Table(
         kind=kind,
@@ -171,20 +177,18 @@ def is_list(kind: GraphQLOutputType) -> bool:
     return _unwrap(kind)[1]
 
 
-@cache
-def tables() -> dict[str, Table]:
-    """Every kind the contract has a type for, by kind name."""
-    schema = build_schema(konvert_sdl())
+def build_tables(kinds: Sequence[Kind], sdl: str) -> dict[str, Table]:
+    """Every kind of ``kinds`` that schema ``sdl`` has a type for, by kind name."""
+    schema = build_schema(sdl)
     out: dict[str, Table] = {}
-    for kind in KINDS:
-        table = _table(schema, kind)
-        if table is not None:
-            out[kind.name] = table
+    for kind in kinds:
+        found = _table(schema, kind, kinds)
+        if found is not None:
+            out[kind.name] = found
     return out
 
 
-def table(name: str) -> Table:
-    try:
-        return tables()[name]
-    except KeyError:
-        raise KeyError(f"the sandbox has no kind {name!r}") from None
+@cache
+def tables() -> dict[str, Table]:
+    """Every kind konvsync knows, as the contract has it."""
+    return build_tables(KINDS, konvert_sdl())

@@ -141,6 +141,8 @@ RULES: dict[str, Rules] = {
     "inviteLinks": Rules(check=_check_link, made=_link_url, computed=_expired),
 }
 _NONE = Rules()
+COMPUTED = {name: r.computed for name, r in RULES.items() if r.computed is not _nothing}
+"""The kinds with computed fields (objects of others are shaped without a call)."""
 
 
 def rules_of(kind: str) -> Rules:

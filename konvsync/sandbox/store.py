@@ -20,7 +20,6 @@ several) and raises ``StoreError`` with a contract error code on bad input.
 
 from __future__ import annotations
 
-import copy
 import json
 import sqlite3
 from collections.abc import Mapping
@@ -29,7 +28,7 @@ from typing import Any
 from konvsync.kinds.datetimes import now_utc
 from konvsync.sandbox import rules
 from konvsync.sandbox.database import Database, Row
-from konvsync.sandbox.model import Column, Table, table, tables
+from konvsync.sandbox.model import Column, Table
 from konvsync.sandbox.rows import StoreError, now_stamp, parse_datetime, parse_id
 
 __all__ = ["Store", "StoreError"]
@@ -52,10 +51,10 @@ class Store(Database):
         """A new object from an input (``GroupInput``'s fields, references
         by ID); ``parent_id`` for a child kind; ``options``: the create
         mutation's other arguments."""
-        t = table(kind)
+        t = self.table(kind)
         with self.transaction() as db:
             parent = self._parent(db, t, parent_id)
-            data: Row = {c.name: copy.copy(c.default) for c in t.columns}
+            data = t.fresh()
             data.update(self._values(db, t, given, creating=True))
             for c in t.columns:
                 value = data.get(c.name)
@@ -68,14 +67,14 @@ class Store(Database):
             self._check(db, t, data, None, None)
             pk = self._insert(db, t, data, parent)
             if parent is not None:
-                self._touch(db, table(t.kind.parent or ""), parent)
+                self._touch(db, self.table(t.kind.parent or ""), parent)
             row = self._shape(t, pk, parent, data)
             hooks.created(self, row, options or {})
         return row
 
     def update(self, kind: str, object_id: str, given: Mapping[str, Any]) -> Row:
         """A patch: fields not given stay; a list given replaces the list."""
-        t = table(kind)
+        t = self.table(kind)
         with self.transaction() as db:
             pk, parent, data = self._raw(db, t, object_id)
             before = t.kind.key_of(data)
@@ -92,7 +91,7 @@ class Store(Database):
 
     def delete(self, kind: str, object_id: str) -> str:
         """Delete an object, its children, and every reference to them."""
-        t = table(kind)
+        t = self.table(kind)
         with self.transaction() as db:
             pk, _parent, data = self._raw(db, t, object_id)
             self._remove(db, t, pk, data)
@@ -116,8 +115,8 @@ class Store(Database):
         if t.kind.parent is None:
             return None
         if parent_id is None:
-            raise _bad(f"a {t.singular} is created in a {table(t.kind.parent).singular}")
-        return self._raw(db, table(t.kind.parent), parent_id)[0]
+            raise _bad(f"a {t.singular} is created in a {self.table(t.kind.parent).singular}")
+        return self._raw(db, self.table(t.kind.parent), parent_id)[0]
 
     def _existing(self, db: sqlite3.Connection, target: Table, ids: list[Any]) -> list[int]:
         """The numbers of objects ``ids`` (once each, in order); NOT_FOUND for one missing."""
@@ -127,7 +126,14 @@ class Store(Database):
             if pk is None:
                 raise StoreError(f"no {target.singular} with id {value!r}", "NOT_FOUND")
             pks.setdefault(pk, value)
-        if pks:
+        if len(pks) == 1:
+            ((pk, value),) = pks.items()
+            found = db.execute(
+                "SELECT 1 FROM objects WHERE kind = ? AND id = ?", (target.name, pk)
+            ).fetchone()
+            if found is None:
+                raise StoreError(f"no {target.singular} with id {value!r}", "NOT_FOUND")
+        elif pks:
             marks = ",".join("?" * len(pks))
             found = {
                 r[0]
@@ -165,13 +171,13 @@ class Store(Database):
 
     def _value(self, db: sqlite3.Connection, t: Table, c: Column, value: Any) -> Any:
         if c.ref is not None:
-            target = table(c.ref)
+            target = self.table(c.ref)
             pks = self._existing(db, target, list(value) if c.many else [value])
             if c.field is not None and c.field.ref_only is not None:
                 self._ref_only(db, t, c, target, pks)
             return pks if c.many else pks[0]
         if c.keys_ref is not None:
-            return self._map_entries(db, table(c.keys_ref), value)
+            return self._map_entries(db, self.table(c.keys_ref), value)
         if c.datetime:
             return parse_datetime(value)
         if c.many:
@@ -244,12 +250,12 @@ class Store(Database):
     def _remove(self, db: sqlite3.Connection, t: Table, pk: int, data: Row) -> None:
         db.execute("DELETE FROM objects WHERE kind = ? AND id = ?", (t.name, pk))
         for child in t.children:
-            ct = table(child.name)
+            ct = self.table(child.name)
             for cpk, cdata in db.execute(
                 "SELECT id, data FROM objects WHERE kind = ? AND parent = ?", (ct.name, pk)
             ).fetchall():
                 self._remove(db, ct, cpk, json.loads(cdata))
-        for other in tables().values():
+        for other in self.tables.values():
             for c in other.refs:
                 if c.ref == t.name:
                     self._drop_ref(db, other, c, pk)
@@ -272,7 +278,7 @@ class Store(Database):
             self._write(db, t, opk, row)
 
     def _rename_map_keys(self, db: sqlite3.Connection, t: Table, old: Any, new: Any) -> None:
-        for other in tables().values():
+        for other in self.tables.values():
             for c in other.maps:
                 if c.keys_ref == t.name:
                     self._edit_map(db, other, c, old, new)

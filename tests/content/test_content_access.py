@@ -150,9 +150,9 @@ def test_a_sandbox_file_of_the_old_layout_is_a_clear_error(tmp_path: Path) -> No
     result = invoke(["sandbox", "--db", str(path), "--port", "0"])
     assert result.exit_code == 1
     assert result.stderr.strip() == (
-        f"Error: sandbox database {path} was made by an older konvsync (a table per kind), "
-        "which this one cannot read: delete the file, or give another --db, and seed the "
-        "new one with --seed"
+        f"Error: sandbox database {path} was made by an older konvsync (a table per kind) "
+        "and cannot be read by this one: delete it to start over (--seed fills the new one), "
+        "or use another file (--db, KONVSYNC_SANDBOX_DB)"
     )
 
 
