@@ -162,16 +162,22 @@ def _cached(ctx: RequestContext, kind: str, pk: int) -> Row | None:
 
 def _refers(c: Column) -> Resolver:
     """A reference field: the object (or objects) whose numbers are stored."""
-    kind = c.ref or ""
+    kind, name = c.ref or "", c.name
 
-    def resolve(obj: Row, info: Info) -> Any:
-        value = obj.get(c.name)
-        if isinstance(value, list):
-            found = (_cached(info.context, kind, pk) for pk in value)
-            return [row for row in found if row is not None]
-        return _cached(info.context, kind, value) if value is not None else None
+    def one(obj: Row, info: Info) -> Row | None:
+        pk = obj.get(name)
+        return _cached(info.context, kind, pk) if pk is not None else None
 
-    return resolve
+    def many(obj: Row, info: Info) -> list[Row]:
+        ctx: RequestContext = info.context
+        out = []
+        for pk in obj.get(name) or ():
+            row = _cached(ctx, kind, pk)
+            if row is not None:
+                out.append(row)
+        return out
+
+    return many if c.many else one
 
 
 def _children(kind: str) -> Resolver:

@@ -100,6 +100,10 @@ class Table:
         return {c.name: list(c.default) if c.many else c.default for c in self.columns}
 
     @cached_property
+    def required(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.required)
+
+    @cached_property
     def refs(self) -> tuple[Column, ...]:
         return tuple(c for c in self.columns if c.ref is not None and c.ref != self.kind.parent)
 

@@ -56,9 +56,9 @@ class Store(Database):
             parent = self._parent(db, t, parent_id)
             data = t.fresh()
             data.update(self._values(db, t, given, creating=True))
-            for c in t.columns:
+            for c in t.required:
                 value = data.get(c.name)
-                if c.required and (value is None or (c.text and not str(value).strip())):
+                if value is None or (c.text and not str(value).strip()):
                     raise _bad(f"{c.input_name} is required")
             if t.stamped:
                 data["createdAt"] = data["updatedAt"] = now_stamp()
