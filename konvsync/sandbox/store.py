@@ -162,8 +162,10 @@ class Store(Database):
                 if c.many and c.non_null and value is None:
                     out[c.name] = []
                     continue
+                if c.non_null and creating:
+                    raise _bad(f"{name} is required")
                 if c.non_null:
-                    raise _bad(f"{name} is required" if creating else f"{name} cannot be empty")
+                    raise _bad(f"{name} cannot be {'null' if value is None else 'empty'}")
                 out[c.name] = None
                 continue
             out[c.name] = self._value(db, t, c, value)

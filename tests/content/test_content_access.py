@@ -135,6 +135,7 @@ def test_group_pruned_with_modules_and_target(
 
 
 def test_a_sandbox_file_of_the_old_layout_is_a_clear_error(tmp_path: Path) -> None:
+    import logging
     import sqlite3
 
     path = tmp_path / "old.db"
@@ -147,7 +148,12 @@ def test_a_sandbox_file_of_the_old_layout_is_a_clear_error(tmp_path: Path) -> No
     old.execute("INSERT INTO groups VALUES (1, 'g', 'G', '[]', 'now', 'now')")
     old.commit()
     old.close()
-    result = invoke(["sandbox", "--db", str(path), "--port", "0"])
+    sandbox_log = logging.getLogger("konvsync.sandbox")
+    level = sandbox_log.level
+    try:
+        result = invoke(["sandbox", "--db", str(path), "--port", "0"])
+    finally:
+        sandbox_log.setLevel(level)  # the command turns on request logging for the process
     assert result.exit_code == 1
     assert result.stderr.strip() == (
         f"Error: sandbox database {path} was made by an older konvsync (a table per kind) "
