@@ -115,7 +115,7 @@ class Store(Database):
         if t.kind.parent is None:
             return None
         if parent_id is None:
-            raise _bad(f"a {t.singular} is created in a {self.table(t.kind.parent).singular}")
+            raise _bad(f"{t.singular}: give the {self.table(t.kind.parent).singular} it is in")
         return self._raw(db, self.table(t.kind.parent), parent_id)[0]
 
     def _existing(self, db: sqlite3.Connection, target: Table, ids: list[Any]) -> list[int]:
@@ -157,7 +157,7 @@ class Store(Database):
         for name, value in given.items():
             c = t.column(name)
             if c is None:
-                raise _bad(f"a {t.singular} has no field {name!r}")
+                raise _bad(f"{t.singular}: no input field {name!r}")
             if value is None or (c.text and c.non_null and not str(value).strip()):
                 if c.many and c.non_null and value is None:
                     out[c.name] = []
@@ -194,8 +194,8 @@ class Store(Database):
         for row in self.rows_by_id(target.name, pks).values():
             if row is not None and row.get(name) not in allowed:
                 raise _bad(
-                    f"a {t.singular} cannot refer to a {target.singular} whose {name} is "
-                    f"{row.get(name)} (only {', '.join(allowed)})"
+                    f"{c.input_name}: the {target.singular}'s {name} is {row.get(name)}, "
+                    f"not one of {', '.join(allowed)}"
                 )
 
     def _map_entries(self, db: sqlite3.Connection, keys: Table, items: list[Any]) -> list[Row]:
