@@ -53,10 +53,10 @@ def test_plan_and_apply_share_one_token(
 
 def test_every_action_end_to_end(sandbox: RunningSandbox, write_config: ConfigWriter) -> None:
     store = sandbox.store
-    store.create_group({"name": "Legacy", "permissions": []})  # adopted below
-    store.create_group({"externalId": "stale", "name": "Stale"})  # pruned
-    old = store.create_account({"externalId": "old", "name": "Old Co"})
-    store.create_location(old["id"], {"name": "Depot"})  # deleted with its account
+    store.create("groups", {"name": "Legacy", "permissions": []})  # adopted below
+    store.create("groups", {"externalId": "stale", "name": "Stale"})  # pruned
+    old = store.create("accounts", {"externalId": "old", "name": "Old Co"})
+    store.create("locations", {"name": "Depot"}, parent_id=old["id"])  # deleted with its account
     first = write_config("""\
         konvsync: 1
         policy: {prune: [groups, accounts, users]}
@@ -90,8 +90,7 @@ def test_every_action_end_to_end(sandbox: RunningSandbox, write_config: ConfigWr
     assert result.exit_code == 0, result.output
     assert "Resources: 1 added, 2 changed, 1 destroyed." in result.stdout
     names = {
-        loc["name"]
-        for loc in store.locations_of(store.get("accounts", "external_id", "acme")["_pk"])
+        loc["name"] for loc in store.children("locations", store.get("accounts", key="acme")["id"])
     }  # type: ignore[index]
     assert names == {"HQ", "Annex"}
     assert plan_code(sandbox, second) == 0
@@ -125,8 +124,8 @@ def test_created_references_use_new_ids_and_welcome_emails(
     assert result.exit_code == 0, result.output
     assert "2 new user(s) will receive a welcome e-mail" in result.stdout
     assert sandbox.store.welcome_emails() == ["u1@a.example", "u2@a.example"]
-    user = sandbox.store.get("users", "email_lower", "u1@a.example")
-    assert user is not None and user["_groupIds"] and user["_accountId"]
+    user = sandbox.store.get("users", key="u1@a.example")
+    assert user is not None and user["groups"] and user["account"]
     quiet = write_config(
         config.read_text()
         .replace("konvsync: 1\n", "konvsync: 1\npolicy: {send_welcome_email: false}\n")
@@ -140,21 +139,21 @@ def test_saved_plan_is_applied_as_reviewed_or_refused_when_stale(
     sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
     store = sandbox.store
-    store.create_group({"externalId": "g", "name": "Old"})
+    store.create("groups", {"externalId": "g", "name": "Old"})
     config = write_config("konvsync: 1\ngroups: [{externalId: g, name: New}]\n")
     planfile = tmp_path / "reviewed.plan"
     made = invoke(["--endpoint", sandbox.url, "plan", str(config), "--out", str(planfile)])
     assert made.exit_code == 0
-    group = store.get("groups", "external_id", "g")
+    group = store.get("groups", key="g")
     assert group is not None
-    store.update_group(group["id"], {"name": "Changed by hand"})
+    store.update("groups", group["id"], {"name": "Changed by hand"})
     before = dict(sandbox.state.requests)
     stale = invoke(["--endpoint", sandbox.url, "apply", str(planfile)])
     assert stale.exit_code == 3
     assert stale.stderr.strip() == (
         "Error: stale plan: groups/g changed since the plan was made; run plan again"
     )
-    assert store.get("groups", "external_id", "g")["name"] == "Changed by hand"  # type: ignore[index]
+    assert store.get("groups", key="g")["name"] == "Changed by hand"  # type: ignore[index]
     mutations = sandbox.state.requests["/api"] - before.get("/api", 0)
     assert mutations == 2  # the viewer and the re-read, nothing else
     fresh = invoke(["--endpoint", sandbox.url, "plan", str(config), "--out", str(planfile)])
@@ -162,7 +161,7 @@ def test_saved_plan_is_applied_as_reviewed_or_refused_when_stale(
     applied = invoke(["--endpoint", sandbox.url, "apply", str(planfile)])
     assert applied.exit_code == 0, applied.output
     assert "Resources: 0 added, 1 changed, 0 destroyed." in applied.stdout
-    assert store.get("groups", "external_id", "g")["name"] == "New"  # type: ignore[index]
+    assert store.get("groups", key="g")["name"] == "New"  # type: ignore[index]
     other = invoke(["--endpoint", "sandbox", "apply", str(planfile)])
     assert other.exit_code == 3 and "made for endpoint" in other.stderr
     document = json.loads(planfile.read_text())
@@ -195,7 +194,7 @@ def test_partial_failure_skips_dependents_and_a_rerun_converges(
     sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
     store = sandbox.store
-    field = store.create_account_field({"key": "vat", "label": "VAT", "type": "TEXT"})
+    field = store.create("accountFields", {"key": "vat", "label": "VAT", "type": "TEXT"})
     config = write_config("""\
         konvsync: 1
         groups: [{externalId: g, name: G}]
@@ -210,7 +209,7 @@ def test_partial_failure_skips_dependents_and_a_rerun_converges(
         == 0
     )
     # After the plan, the field becomes required (the plan checked it when it was not).
-    store.update_account_field(field["id"], {"required": True})
+    store.update("accountFields", field["id"], {"required": True})
     result = invoke(["--endpoint", sandbox.url, "apply", str(planfile)])
     assert result.exit_code == 1
     assert (
@@ -231,7 +230,7 @@ def test_partial_failure_skips_dependents_and_a_rerun_converges(
         "2 of them failed or were skipped for reasons another run meets again "
         "(BAD_USER_INPUT): correct the configuration or the portal first." in result.stdout
     )
-    assert store.get("users", "email_lower", "free@x.example") is not None
+    assert store.get("users", key="free@x.example") is not None
     # The plan now says what the portal would refuse, before anything is sent.
     refused = apply(sandbox, config)
     assert refused.exit_code == 1
@@ -239,7 +238,7 @@ def test_partial_failure_skips_dependents_and_a_rerun_converges(
         f"{config}:3:12: account 'broken': custom field 'vat' is required, and the account "
         "is created without customFields" in refused.stderr
     )
-    store.update_account_field(field["id"], {"required": False})
+    store.update("accountFields", field["id"], {"required": False})
     rerun = apply(sandbox, config)
     assert rerun.exit_code == 0, rerun.output
     assert "Resources: 2 added, 0 changed, 0 destroyed." in rerun.stdout
@@ -425,9 +424,9 @@ def test_references_to_adopted_objects_resolve_in_the_same_run(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
     store = sandbox.store
-    group = store.create_group({"name": "Dealers"})  # no externalId: adopted below
-    account = store.create_account({"name": "ACME"})
-    store.create_location(account["id"], {"name": "HQ", "phone": "1"})
+    group = store.create("groups", {"name": "Dealers"})  # no externalId: adopted below
+    account = store.create("accounts", {"name": "ACME"})
+    store.create("locations", {"name": "HQ", "phone": "1"}, parent_id=account["id"])
     config = write_config("""\
         konvsync: 1
         groups: [{externalId: dealers, name: Dealers}]
@@ -441,7 +440,7 @@ def test_references_to_adopted_objects_resolve_in_the_same_run(
     assert result.exit_code == 0, result.output
     assert "Resources: 2 added, 3 changed, 0 destroyed." in result.stdout
     assert store.count("groups") == 1 and store.count("accounts") == 1
-    user = store.get("users", "email_lower", "u@acme.example")
-    assert user is not None and list(user["_groupIds"]) == [group["_pk"]]
-    assert user["_accountId"] == account["_pk"]
+    user = store.get("users", key="u@acme.example")
+    assert user is not None and list(user["groups"]) == [group["_pk"]]
+    assert user["account"] == account["_pk"]
     assert plan_code(sandbox, config) == 0

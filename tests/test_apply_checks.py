@@ -8,7 +8,7 @@ chosen moment, as a person in the portal UI or another apply would."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,20 +30,22 @@ USERS = """\
 
 
 def _seeded(store: Store) -> Store:
-    store.create_group({"externalId": "sales", "name": "Sales"})
-    store.create_user({"email": "a@acme.example", "firstName": "A", "lastName": "One"}, False)
-    store.create_user({"email": "b@acme.example", "firstName": "B", "lastName": "Two"}, False)
+    store.create("groups", {"externalId": "sales", "name": "Sales"})
+    store.create("users", {"email": "a@acme.example", "firstName": "A", "lastName": "One"})
+    store.create("users", {"email": "b@acme.example", "firstName": "B", "lastName": "Two"})
     return store
 
 
 class EditsAfterFirstWrite(Store):
     """Another writer: right after the first group update, someone renames a user."""
 
-    def update_group(self, gid: str, data: dict[str, Any]) -> dict[str, Any]:
-        result = super().update_group(gid, data)
-        user = self.get("users", "email_lower", "b@acme.example")
+    def update(self, kind: str, object_id: str, given: Mapping[str, Any]) -> dict[str, Any]:
+        result = super().update(kind, object_id, given)
+        if kind != "groups":
+            return result
+        user = self.get("users", key="b@acme.example")
         assert user is not None
-        super().update_user(user["id"], {"lastName": "Edited by hand"})
+        super().update("users", user["id"], {"lastName": "Edited by hand"})
         return result
 
 
@@ -59,9 +61,9 @@ class EditsAfterRead(Store):
         if table == "users":
             self.reads += 1
             if self.reads == 1:
-                user = self.get("users", "email_lower", "a@acme.example")
+                user = self.get("users", key="a@acme.example")
                 assert user is not None
-                super().update_user(user["id"], {"title": "Edited by hand"})
+                super().update("users", user["id"], {"title": "Edited by hand"})
         return result
 
 
@@ -111,11 +113,11 @@ def test_a_step_whose_objects_moved_since_the_plan_is_not_sent(
         "failed: users/b@acme.example (update): not sent: it changed in the portal since the plan"
     ) in result.stdout
     assert "skipped: users/a@acme.example (update): not sent: the portal changed" in result.stdout
-    user_a = store.get("users", "email_lower", "a@acme.example")
-    user_b = store.get("users", "email_lower", "b@acme.example")
+    user_a = store.get("users", key="a@acme.example")
+    user_b = store.get("users", key="b@acme.example")
     assert user_a is not None and user_a["firstName"] == "A"  # nothing of the step was sent
     assert user_b is not None and user_b["lastName"] == "Edited by hand"  # not overwritten
-    group = store.get("groups", "external_id", "sales")
+    group = store.get("groups", key="sales")
     assert group is not None and group["name"] == "Sales Team"  # the step before went out
     # The next plan shows the hand edit as a change to review.
     plan = invoke(["--endpoint", sandbox.url, "plan", str(config)])
@@ -126,7 +128,7 @@ def test_a_portal_that_moved_before_the_first_write_is_a_stale_plan(
     sandbox_factory: SandboxFactory, write_config: ConfigWriter
 ) -> None:
     store = _seeded(EditsAfterRead())
-    store.update_group(store.get("groups", "external_id", "sales")["id"], {"name": "Sales Team"})  # type: ignore[index]
+    store.update("groups", store.get("groups", key="sales")["id"], {"name": "Sales Team"})  # type: ignore[index]
     sandbox = sandbox_factory(store)
     config = write_config(USERS)
     result = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
@@ -135,7 +137,7 @@ def test_a_portal_that_moved_before_the_first_write_is_a_stale_plan(
         "Error: stale plan: users/a@acme.example: it changed in the portal since the plan"
     ), result.stderr
     assert "Nothing was changed" in result.stderr
-    user_a = store.get("users", "email_lower", "a@acme.example")
+    user_a = store.get("users", key="a@acme.example")
     assert user_a is not None and user_a["firstName"] == "A"
 
 
@@ -143,18 +145,24 @@ class CreatesATwin(Store):
     """Another apply of the same config: it creates location Lab too, at the
     same moment as the run under test."""
 
-    def create_location(self, account_id: str, data: dict[str, Any]) -> dict[str, Any]:
-        if data.get("name") == "Lab":
-            super().create_location(account_id, dict(data))  # the other writer's copy
-        return super().create_location(account_id, data)
+    def create(
+        self,
+        kind: str,
+        given: Mapping[str, Any],
+        parent_id: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        if kind == "locations" and given.get("name") == "Lab":
+            super().create(kind, dict(given), parent_id)  # the other writer's copy
+        return super().create(kind, given, parent_id, options)
 
 
 def test_a_location_another_writer_created_at_once_is_not_left_twice(
     sandbox_factory: SandboxFactory, write_config: ConfigWriter
 ) -> None:
     store = CreatesATwin()
-    account = store.create_account({"externalId": "acme", "name": "ACME"})
-    store.create_location(account["id"], {"name": "HQ"})
+    account = store.create("accounts", {"externalId": "acme", "name": "ACME"})
+    store.create("locations", {"name": "HQ"}, parent_id=account["id"])
     sandbox = sandbox_factory(store)
     config = write_config("""\
         konvsync: 1
@@ -167,7 +175,7 @@ def test_a_location_another_writer_created_at_once_is_not_left_twice(
         result.stdout
     )
     assert "was deleted again" in result.stdout
-    names = [loc["name"] for loc in store.locations_of(account["_pk"])]
+    names = [loc["name"] for loc in store.children("locations", account["id"])]
     assert sorted(names) == ["HQ", "Lab"]
     plan = invoke(["--endpoint", sandbox.url, "plan", str(config), "--detailed-exitcode"])
     assert plan.exit_code == 0, plan.output

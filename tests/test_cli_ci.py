@@ -41,7 +41,7 @@ def twelve_groups_and_a_config_keeping_two(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> Path:
     for i in range(12):
-        sandbox.store.create_group({"externalId": f"g{i}", "name": f"G{i}"})
+        sandbox.store.create("groups", {"externalId": f"g{i}", "name": f"G{i}"})
     return write_config("""\
         konvsync: 1
         policy: {prune: [groups]}
@@ -178,8 +178,8 @@ def test_show_rejects_what_is_not_a_plan_file(write_config: ConfigWriter, tmp_pa
 def test_apply_report_lists_every_change_with_created_ids(
     sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
-    old = sandbox.store.create_group({"externalId": "old", "name": "Old"})
-    kept = sandbox.store.create_group({"externalId": "kept", "name": "Kept"})
+    old = sandbox.store.create("groups", {"externalId": "old", "name": "Old"})
+    kept = sandbox.store.create("groups", {"externalId": "kept", "name": "Kept"})
     config = write_config("""\
         konvsync: 1
         policy: {prune: [groups]}
@@ -203,7 +203,7 @@ def test_apply_report_lists_every_change_with_created_ids(
         "destroyed": 1,
     }
     by_address = {c["address"]: c for c in report["changes"]}
-    created = sandbox.store.get("groups", "external_id", "new")
+    created = sandbox.store.get("groups", key="new")
     assert created is not None
     assert by_address["groups/new"]["id"] == created["id"]
     assert by_address["groups/new"]["action"] == "create"
@@ -239,8 +239,8 @@ def test_apply_report_of_a_partial_failure_has_error_codes(
     assert run(sandbox, "plan", str(config), "--out", str(plan_file)).exit_code == 0
     # The portal gains a required field after the review (plan checks it, the
     # saved plan cannot): the account's create fails there.
-    sandbox.store.create_account_field(
-        {"key": "vat", "label": "VAT", "type": "TEXT", "required": True}
+    sandbox.store.create(
+        "accountFields", {"key": "vat", "label": "VAT", "type": "TEXT", "required": True}
     )
     report_file = tmp_path / "report.json"
     result = run(sandbox, "apply", str(plan_file), "--report", str(report_file))
@@ -277,11 +277,11 @@ def test_an_unwritable_report_is_an_error_after_the_summary(
 def test_apply_report_of_a_stale_plan_says_refused(
     sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
-    group = sandbox.store.create_group({"externalId": "g", "name": "G"})
+    group = sandbox.store.create("groups", {"externalId": "g", "name": "G"})
     config = write_config("konvsync: 1\ngroups: [{externalId: g, name: New name}]\n")
     planfile, report_file = tmp_path / "p.plan", tmp_path / "report.json"
     assert run(sandbox, "plan", str(config), "--out", str(planfile)).exit_code == 0
-    sandbox.store.update_group(group["id"], {"name": "Changed by hand"})
+    sandbox.store.update("groups", group["id"], {"name": "Changed by hand"})
     result = run(sandbox, "apply", str(planfile), "--report", str(report_file))
     assert result.exit_code == 3
     reason = "stale plan: groups/g changed since the plan was made; run plan again"
@@ -321,7 +321,7 @@ def test_target_with_a_saved_plan_is_a_usage_error(
 def test_a_target_that_matches_nothing_is_an_error(
     sandbox: RunningSandbox, write_config: ConfigWriter, target: str, message: str, command: str
 ) -> None:
-    sandbox.store.create_group({"externalId": "remote-only", "name": "R"})
+    sandbox.store.create("groups", {"externalId": "remote-only", "name": "R"})
     config = write_config("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
     extra = ["--auto-approve"] if command == "apply" else []
     result = run(sandbox, command, str(config), "--target", target, *extra)

@@ -124,10 +124,10 @@ def test_objects_without_a_key_become_comments_with_a_warning(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
     store = sandbox.store
-    legacy = store.create_group({"name": "Legacy", "permissions": ["MANAGE_NEWS"]})
-    store.create_user(
+    legacy = store.create("groups", {"name": "Legacy", "permissions": ["MANAGE_NEWS"]})
+    store.create(
+        "users",
         {"email": "u@x.example", "firstName": "U", "lastName": "V", "groupIds": [legacy["id"]]},
-        send_welcome_email=False,
     )
     out = tmp_path / "exported"
     result = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
@@ -142,7 +142,7 @@ def test_objects_without_a_key_become_comments_with_a_warning(
 
 
 def test_kinds_filter_and_errors(sandbox: RunningSandbox) -> None:
-    sandbox.store.create_group({"externalId": "g", "name": "G"})
+    sandbox.store.create("groups", {"externalId": "g", "name": "G"})
     only = invoke(["--endpoint", sandbox.url, "export", "--kinds", "groups"])
     assert only.exit_code == 0
     assert set(yaml.safe_load(only.stdout)) == {"konvsync", "endpoint", "portal", "groups"}

@@ -16,8 +16,8 @@ TRAPS = ["${env:KONVERT_API_SECRET}", "$${env:HOME}", "a ${env:HOME:-x} b", "${x
 def test_export_then_apply_never_substitutes(sandbox: RunningSandbox, tmp_path: Path) -> None:
     store = sandbox.store
     for index, name in enumerate(TRAPS):
-        store.create_group({"externalId": f"g{index}", "name": name})
-    store.create_group({"externalId": "${env:KONVERT_API_SECRET}", "name": "key trap"})
+        store.create("groups", {"externalId": f"g{index}", "name": name})
+    store.create("groups", {"externalId": "${env:KONVERT_API_SECRET}", "name": "key trap"})
     out = tmp_path / "exported"
     exported = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
     assert exported.exit_code == 0, exported.output
@@ -52,19 +52,15 @@ def test_values_konvsync_rejects_are_exported_as_comments(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
     store = sandbox.store
-    store.create_user(
-        {"email": "space@example.com ", "firstName": "S", "lastName": "P"},
-        send_welcome_email=False,
+    store.create("users", {"email": "space@example.com ", "firstName": "S", "lastName": "P"})
+    store.create(
+        "users", {"email": "fine@example.com", "firstName": "F", "lastName": "\x1b[31mred"}
     )
-    store.create_user(
-        {"email": "fine@example.com", "firstName": "F", "lastName": "\x1b[31mred"},
-        send_welcome_email=False,
-    )
-    keyless = store.create_group({"name": "Keyless"})
-    store.create_user(
+    keyless = store.create("groups", {"name": "Keyless"})
+    store.create(
+        "users",
         {"email": "esc\x1b[2J@x.example", "firstName": "E", "lastName": "S"}
         | {"groupIds": [keyless["id"]]},
-        send_welcome_email=False,
     )
     out = tmp_path / "exported"
     result = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
@@ -86,14 +82,15 @@ def test_an_account_field_konvsync_rejects_takes_its_values_along(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
     store = sandbox.store
-    store.create_account_field({"key": "bad key", "label": "Bad", "type": "TEXT"})
-    store.create_account_field({"key": "tier", "label": "Tier", "type": "TEXT"})
-    store.create_account(
+    store.create("accountFields", {"key": "bad key", "label": "Bad", "type": "TEXT"})
+    store.create("accountFields", {"key": "tier", "label": "Tier", "type": "TEXT"})
+    store.create(
+        "accounts",
         {
             "externalId": "acme",
             "name": "ACME",
             "customFields": [{"key": "bad key", "value": "x"}, {"key": "tier", "value": "gold"}],
-        }
+        },
     )
     out = tmp_path / "exported"
     result = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])

@@ -55,7 +55,7 @@ def test_keys_with_slashes_spaces_and_non_ascii_converge(
     store = sandbox.store
     accounts = store.page("accounts", 100, None)["nodes"]
     names = {
-        a["externalId"]: sorted(loc["name"] for loc in store.locations_of(a["_pk"]))
+        a["externalId"]: sorted(loc["name"] for loc in store.children("locations", a["id"]))
         for a in accounts
     }
     assert names == {"dealers": ["HQ", "Yard/B"], "dealers/east": ["HQ", "Ost Höfe"]}

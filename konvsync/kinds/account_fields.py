@@ -16,4 +16,5 @@ KIND = Kind(
     operations_file="account_fields.graphql",
     rename_field="renamedFrom",
     type_name="AccountField",
+    id_prefix="fld",
 )

@@ -17,4 +17,5 @@ KIND = Kind(
     operations_file="accounts.graphql",
     rename_field="renamedFrom",
     type_name="Account",
+    id_prefix="acc",
 )

@@ -111,6 +111,9 @@ class Kind:
     rename_field: str | None = None
     """Config-only field naming the keys the object had before (``renamedFrom``
     or the list ``previousEmails``): a key change becomes an update in place."""
+    id_prefix: str = ""
+    """The sandbox's ID prefix (``grp`` -> ``grp_1``); default: the first
+    three letters of ``name``."""
 
     # ------------------------------------------------------------- metadata
 

@@ -10,6 +10,7 @@ KIND = Kind(
     fields=(Field("slug"), Field("name")),
     operations_file="dam_categories.graphql",
     type_name="DamCategory",
+    id_prefix="dam",
     type_plural="DamCategories",
     reference=True,
 )

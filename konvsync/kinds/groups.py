@@ -16,4 +16,5 @@ KIND = Kind(
     operations_file="groups.graphql",
     rename_field="renamedFrom",
     type_name="Group",
+    id_prefix="grp",
 )

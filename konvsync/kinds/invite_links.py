@@ -53,6 +53,7 @@ KIND = Kind(
     ),
     operations_file="invite_links.graphql",
     type_name="InviteLink",
+    id_prefix="inv",
     unique_key=False,
     at_most_one=AtMostOne("active, unexpired OPEN invite link", _open_and_live),
     expires_field="expiresAt",

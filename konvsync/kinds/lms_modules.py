@@ -10,5 +10,6 @@ KIND = Kind(
     fields=(Field("slug"), Field("title")),
     operations_file="lms_modules.graphql",
     type_name="LmsModule",
+    id_prefix="lms",
     reference=True,
 )

@@ -24,6 +24,7 @@ KIND = Kind(
     ),
     operations_file="locations.graphql",
     type_name="Location",
+    id_prefix="loc",
     parent="accounts",
     read_via="accounts",
 )

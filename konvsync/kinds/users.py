@@ -18,4 +18,5 @@ KIND = Kind(
     rename_field="previousEmails",
     create_notice="sendWelcomeEmail",
     type_name="User",
+    id_prefix="usr",
 )

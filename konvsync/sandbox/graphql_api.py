@@ -1,10 +1,12 @@
 """The sandbox's GraphQL execution: ``schemas/konvert.graphql`` with resolvers
-over the store, and contract error codes on every error."""
+over the store, made for every kind from its type (list and singular
+queries, create/update/delete, reference and child fields), and contract
+error codes on every error."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,12 +23,15 @@ from graphql import (
     OperationType,
     build_schema,
     execute_sync,
+    get_named_type,
     parse,
     specified_rules,
     validate,
 )
 
 from konvsync.resources import konvert_sdl
+from konvsync.sandbox.database import Row
+from konvsync.sandbox.model import Column, Table, output_type, tables
 from konvsync.sandbox.rows import StoreError
 from konvsync.sandbox.store import Store
 
@@ -39,9 +44,11 @@ class RequestContext:
     api_key: str
     portal_name: str
     page_cap: int | None
-    cache: dict[tuple[str, int], dict[str, Any] | None]
+    cache: dict[tuple[str, int], Row | None]
+    """Objects that nested fields refer to, by (kind, number)."""
     read_only: bool = False
-    locations: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    children: dict[tuple[str, int], list[Row]] = field(default_factory=dict)
+    """Prefetched children by (child kind, parent's number)."""
     ignore_fields: tuple[str, ...] = ()
 
 
@@ -102,171 +109,154 @@ def _ignored_input(info: Info, kwargs: dict[str, Any]) -> dict[str, Any]:
     return ignored
 
 
-def _page(table: str) -> Resolver:
+def _page(t: Table) -> Resolver:
     def read(ctx: RequestContext, first: int | None = 50, after: str | None = None) -> Any:
-        connection = ctx.store.page(table, first, after, cap=ctx.page_cap)
-        _prefetch(ctx, table, connection["nodes"])
+        connection = ctx.store.page(t.name, first, after, cap=ctx.page_cap)
+        _prefetch(ctx, t, connection["nodes"])
         return connection
 
     return _store_call(read)
 
 
-def _prefetch(ctx: RequestContext, table: str, nodes: list[dict[str, Any]]) -> None:
+def _prefetch(ctx: RequestContext, t: Table, nodes: list[Row]) -> None:
     """Load what a page's nested fields need in a few queries (the DataLoader
-    pattern) instead of one query per object and reference."""
-    wanted: dict[str, set[int]] = {
-        "accounts": set(),
-        "groups": set(),
-        "lms_modules": set(),
-        "dam_categories": set(),
-    }
-    for node in nodes:
-        if node.get("_accountId") is not None:
-            wanted["accounts"].add(node["_accountId"])
-        wanted["groups"].update(node.get("_groupIds") or node.get("_userGroupIds") or ())
-        wanted["lms_modules"].update(node.get("_lmsModuleIds") or ())
-        wanted["dam_categories"].update(node.get("_damCategoryIds") or ())
+    pattern) instead of one query per object and reference: the referred
+    objects of each reference field, and the children of each child kind."""
+    wanted: dict[str, set[int]] = {}
+    for c in t.refs:
+        pks = wanted.setdefault(c.ref or "", set())
+        for node in nodes:
+            value = node.get(c.name)
+            if isinstance(value, list):
+                pks.update(value)
+            elif value is not None:
+                pks.add(value)
     for name, pks in wanted.items():
         missing = [pk for pk in pks if (name, pk) not in ctx.cache]
         for pk, row in ctx.store.rows_by_id(name, missing).items():
             ctx.cache[name, pk] = row
-    if table == "accounts":
-        by_account = ctx.store.locations_of_many([node["_pk"] for node in nodes])
-        for node in nodes:
-            ctx.locations[node["_pk"]] = by_account.get(node["_pk"], [])
+    for child in t.children:
+        found = ctx.store.children_of(child.name, [node["_pk"] for node in nodes])
+        for pk, rows in found.items():
+            ctx.children[child.name, pk] = rows
 
 
-def _one(table: str, key: str, column: str, lower: bool = False) -> Resolver:
+def _one(t: Table, key: str) -> Resolver:
+    """A singular lookup by ID or natural key (``user(id, email)``)."""
+
     def read(ctx: RequestContext, id: str | None = None, **kwargs: Any) -> Any:
         value = kwargs.get(key)
         if (id is None) == (value is None):
             raise StoreError(f"give exactly one of id or {key}", "BAD_USER_INPUT")
-        if id is not None:
-            return ctx.store.get(table, "id", id)
-        return ctx.store.get(table, column, str(value).lower() if lower else value)
+        return ctx.store.get(t.name, id=id, key=value)
 
     return _store_call(read)
 
 
-def _cached(ctx: RequestContext, table: str, pk: int) -> dict[str, Any] | None:
-    cache_key = (table, pk)
+def _cached(ctx: RequestContext, kind: str, pk: int) -> Row | None:
+    cache_key = (kind, pk)
     if cache_key not in ctx.cache:
-        ctx.cache[cache_key] = ctx.store.rows_by_id(table, [pk])[pk]
+        ctx.cache[cache_key] = ctx.store.rows_by_id(kind, [pk])[pk]
     return ctx.cache[cache_key]
 
 
-def _groups_of(field: str, table: str = "groups") -> Resolver:
-    def resolve(obj: dict[str, Any], info: Info) -> list[dict[str, Any]]:
+def _refers(c: Column) -> Resolver:
+    """A reference field: the object (or objects) whose numbers are stored."""
+    kind, name = c.ref or "", c.name
+
+    def one(obj: Row, info: Info) -> Row | None:
+        pk = obj.get(name)
+        return _cached(info.context, kind, pk) if pk is not None else None
+
+    def many(obj: Row, info: Info) -> list[Row]:
         ctx: RequestContext = info.context
         out = []
-        for pk in obj[field]:
-            group = _cached(ctx, table, pk)
-            if group is not None:
-                out.append(group)
+        for pk in obj.get(name) or ():
+            row = _cached(ctx, kind, pk)
+            if row is not None:
+                out.append(row)
         return out
+
+    return many if c.many else one
+
+
+def _children(kind: str) -> Resolver:
+    def resolve(obj: Row, info: Info) -> list[Row]:
+        ctx: RequestContext = info.context
+        prefetched = ctx.children.get((kind, obj["_pk"]))
+        if prefetched is not None:
+            return prefetched
+        return ctx.store.children_of(kind, [obj["_pk"]])[obj["_pk"]]
 
     return resolve
 
 
-def _match_field_of(obj: dict[str, Any], info: Info) -> dict[str, Any] | None:
-    if obj["_accountMatchFieldId"] is None:
-        return None
-    return _cached(info.context, "account_fields", obj["_accountMatchFieldId"])
+def _mutations(t: Table, mutation: GraphQLObjectType) -> dict[str, Resolver]:
+    """create<Type>, update<Type> and delete<Type> of a writable kind. A
+    create's ID argument names the parent (``createLocation(accountId:)``);
+    its other arguments are options for the kind's rules (sendWelcomeEmail)."""
+    stem = t.kind.type_name
+    out: dict[str, Resolver] = {}
+    create = mutation.fields.get(f"create{stem}")
+    if create is not None:
+        parent_args = [
+            name for name, arg in create.args.items() if get_named_type(arg.type).name == "ID"
+        ]
+
+        def create_one(ctx: RequestContext, input: Row, **kwargs: Any) -> Row:
+            parent = kwargs.pop(parent_args[0]) if parent_args else None
+            return ctx.store.create(t.name, input, parent_id=parent, options=kwargs)
+
+        out[f"create{stem}"] = _store_call(create_one, mutation=True)
+    out[f"update{stem}"] = _store_call(
+        lambda ctx, id, input: ctx.store.update(t.name, id, input), mutation=True
+    )
+    out[f"delete{stem}"] = _store_call(lambda ctx, id: ctx.store.delete(t.name, id), mutation=True)
+    return out
 
 
-def _account_of(obj: dict[str, Any], info: Info) -> dict[str, Any] | None:
-    if obj["_accountId"] is None:
-        return None
-    return _cached(info.context, "accounts", obj["_accountId"])
+def _serve_kind(schema: GraphQLSchema, t: Table) -> None:
+    query, mutation = schema.query_type, schema.mutation_type
+    out = output_type(schema, t.kind)
+    if out is None or query is None:
+        return
+    for name, lookup in query.fields.items():
+        if get_named_type(lookup.type) is not out:
+            continue
+        if name == t.name:
+            continue
+        keys = [arg for arg in lookup.args if arg != "id"]
+        if keys and keys[0] == t.kind.key_field:
+            lookup.resolve = _one(t, keys[0])
+    connection = query.fields.get(t.name)
+    if connection is not None:
+        connection.resolve = _page(t)
+    if mutation is not None and not t.kind.reference:
+        for name, resolver in _mutations(t, mutation).items():
+            if name in mutation.fields:
+                mutation.fields[name].resolve = resolver
+    for c in t.refs:
+        if c.name in out.fields:
+            out.fields[c.name].resolve = _refers(c)
+    for child in t.children:
+        if child.name in out.fields:
+            out.fields[child.name].resolve = _children(child.name)
 
 
-def _locations_of(obj: dict[str, Any], info: Info) -> list[dict[str, Any]]:
-    ctx: RequestContext = info.context
-    prefetched = ctx.locations.get(obj["_pk"])
-    return prefetched if prefetched is not None else ctx.store.locations_of(obj["_pk"])
-
-
-def _mutations() -> dict[str, Resolver]:
-    def s(ctx: RequestContext) -> Store:
-        return ctx.store
-
-    def store_call(fn: Callable[..., Any]) -> Resolver:
-        return _store_call(fn, mutation=True)
-
-    return {
-        "createGroup": store_call(lambda c, input: s(c).create_group(input)),
-        "updateGroup": store_call(lambda c, id, input: s(c).update_group(id, input)),
-        "deleteGroup": store_call(lambda c, id: s(c).delete_group(id)),
-        "createAccountField": store_call(lambda c, input: s(c).create_account_field(input)),
-        "updateAccountField": store_call(lambda c, id, input: s(c).update_account_field(id, input)),
-        "deleteAccountField": store_call(lambda c, id: s(c).delete_account_field(id)),
-        "createAccount": store_call(lambda c, input: s(c).create_account(input)),
-        "updateAccount": store_call(lambda c, id, input: s(c).update_account(id, input)),
-        "deleteAccount": store_call(lambda c, id: s(c).delete_account(id)),
-        "createLocation": store_call(
-            lambda c, accountId, input: s(c).create_location(accountId, input)
-        ),
-        "updateLocation": store_call(lambda c, id, input: s(c).update_location(id, input)),
-        "deleteLocation": store_call(lambda c, id: s(c).delete_location(id)),
-        "createUser": store_call(
-            lambda c, input, sendWelcomeEmail=True: s(c).create_user(
-                input, send_welcome_email=sendWelcomeEmail is not False
-            )
-        ),
-        "updateUser": store_call(lambda c, id, input: s(c).update_user(id, input)),
-        "deleteUser": store_call(lambda c, id: s(c).delete_user(id)),
-        "createInviteLink": store_call(lambda c, input: s(c).create_invite_link(input)),
-        "updateInviteLink": store_call(lambda c, id, input: s(c).update_invite_link(id, input)),
-        "deleteInviteLink": store_call(lambda c, id: s(c).delete_invite_link(id)),
-    }
-
-
-def build_sandbox_schema(sdl: str | None = None) -> GraphQLSchema:
+def build_sandbox_schema(
+    sdl: str | None = None, kinds: Mapping[str, Table] | None = None
+) -> GraphQLSchema:
+    """The schema with resolvers for every kind (of ``kinds``, by default
+    every kind konvsync knows) it has a type of."""
     schema = build_schema(sdl or konvert_sdl())
     query = schema.query_type
-    mutation = schema.mutation_type
-    assert query is not None and mutation is not None
+    assert query is not None
     query.fields["viewer"].resolve = lambda _o, info: {
         "apiKey": info.context.api_key,
         "portalName": info.context.portal_name,
     }
-    for name, table in (
-        ("groups", "groups"),
-        ("accountFields", "account_fields"),
-        ("accounts", "accounts"),
-        ("users", "users"),
-        ("lmsModules", "lms_modules"),
-        ("damCategories", "dam_categories"),
-        ("inviteLinks", "invite_links"),
-    ):
-        if name in query.fields:
-            query.fields[name].resolve = _page(table)
-    query.fields["group"].resolve = _one("groups", "externalId", "external_id")
-    query.fields["account"].resolve = _one("accounts", "externalId", "external_id")
-    query.fields["user"].resolve = _one("users", "email", "email_lower", lower=True)
-    for name, resolver in _mutations().items():
-        if name in mutation.fields:
-            mutation.fields[name].resolve = resolver
-    account = schema.get_type("Account")
-    user = schema.get_type("User")
-    assert isinstance(account, GraphQLObjectType) and isinstance(user, GraphQLObjectType)
-    account.fields["userGroups"].resolve = _groups_of("_userGroupIds")
-    account.fields["locations"].resolve = _locations_of
-    user.fields["groups"].resolve = _groups_of("_groupIds")
-    user.fields["account"].resolve = _account_of
-    group = schema.get_type("Group")
-    assert isinstance(group, GraphQLObjectType)
-    for name, ids, table in (
-        ("lmsModules", "_lmsModuleIds", "lms_modules"),
-        ("damCategories", "_damCategoryIds", "dam_categories"),
-    ):
-        if name in group.fields:
-            group.fields[name].resolve = _groups_of(ids, table)
-    link = schema.get_type("InviteLink")
-    if isinstance(link, GraphQLObjectType):
-        link.fields["account"].resolve = _account_of
-        link.fields["accountMatchField"].resolve = _match_field_of
-        link.fields["groups"].resolve = _groups_of("_groupIds")
+    for t in (kinds if kinds is not None else tables()).values():
+        _serve_kind(schema, t)
     return schema
 
 

@@ -240,10 +240,12 @@ async def _method_not_allowed(request: web.Request) -> web.Response:
 def create_app(settings: SandboxSettings, store: Store | None = None) -> web.Application:
     """The aiohttp application; ``store`` defaults to ``settings.db``."""
     app = web.Application(middlewares=[_log_requests, _inject_faults], client_max_size=MAX_BODY)
-    schema = build_sandbox_schema(settings.sdl)
+    if store is None:
+        store = Store(settings.db)
+    schema = build_sandbox_schema(settings.sdl, store.tables)
     app[STATE] = SandboxState(
         settings=settings,
-        store=store if store is not None else Store(settings.db),
+        store=store,
         schema=schema,
         documents=DocumentCache(schema, introspection=settings.introspection),
         authority=TokenAuthority(settings.api_key, settings.api_secret, settings.token_ttl),

@@ -1,389 +1,301 @@
-"""The sandbox's mutations, enforcing the contract's data rules.
+"""The sandbox's mutations: one generic create, update and delete for every
+kind, enforcing the contract's rules as the kinds and the schema state them
+(see ``model``), plus each kind's own hooks (``rules``).
 
-Every public mutating method runs in one transaction (a savepoint inside a
-request of several) and raises ``StoreError`` with a contract error code on
-bad input.
+- References by ID must exist (NOT_FOUND), and a ``Field.ref_only`` target
+  must have one of the allowed values.
+- A unique natural key (case-insensitive when its field is lowercase) is
+  CONFLICT when taken; objects without a key may be many.
+- Non-null fields are required on create unless they have a default, and
+  can never be set to null or blank (a non-null list given null is emptied).
+- Children are created in their parent and deleted with it; deleting an
+  object removes it from every set that refers to it and nulls every single
+  reference; map keys (``customFields``) follow their key object's renames
+  and go with its delete.
+- ``Kind.at_most_one``: a second object in the state is CONFLICT.
+
+Every method runs in one transaction (a savepoint inside a request of
+several) and raises ``StoreError`` with a contract error code on bad input.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from typing import Any
 
-from konvsync.sandbox.database import Database
-from konvsync.sandbox.invite_links import InviteLinkRules
-from konvsync.sandbox.rows import (
-    StoreError,
-    address_json,
-    check_custom_value,
-    check_email,
-    now_stamp,
-    parse_id,
-    shape_row,
-)
+from konvsync.kinds.datetimes import now_utc
+from konvsync.sandbox import rules
+from konvsync.sandbox.database import Database, Row
+from konvsync.sandbox.model import Column, Table
+from konvsync.sandbox.rows import StoreError, now_stamp, parse_datetime, parse_id
+
+__all__ = ["Store", "StoreError"]
 
 
-class Store(InviteLinkRules, Database):
+def _bad(message: str) -> StoreError:
+    return StoreError(message, "BAD_USER_INPUT")
+
+
+class Store(Database):
     """The sandbox's data with the contract's rules for changing it."""
 
-    # -------------------------------------------------------------- mutations
-
-    def _require(self, data: dict[str, Any], fields: tuple[str, ...]) -> None:
-        for name in fields:
-            value = data.get(name)
-            if value is None or (isinstance(value, str) and not value.strip()):
-                raise StoreError(f"{name} is required", "BAD_USER_INPUT")
-
-    def _not_null(self, data: dict[str, Any], fields: tuple[str, ...]) -> None:
-        for name in fields:
-            if name in data and (data[name] is None or str(data[name]).strip() == ""):
-                raise StoreError(f"{name} cannot be null or empty", "BAD_USER_INPUT")
-
-    def _row_id(self, db: sqlite3.Connection, table: str, value: str) -> int:
-        row_id = parse_id(table, value)
-        if db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (row_id,)).fetchone() is None:
-            raise StoreError(f"no {table[:-1].replace('_', ' ')} with id {value!r}", "NOT_FOUND")
-        return row_id
-
-    def _unique(
+    def create(
         self,
-        db: sqlite3.Connection,
-        table: str,
-        column: str,
-        value: Any,
-        label: str,
-        own_id: int | None = None,
-    ) -> None:
-        if value is None:
-            return
-        row = db.execute(f"SELECT id FROM {table} WHERE {column} = ?", (value,)).fetchone()
-        if row is not None and row["id"] != own_id:
-            raise StoreError(f"{label} {value!r} is already taken", "CONFLICT")
+        kind: str,
+        given: Mapping[str, Any],
+        parent_id: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> Row:
+        """A new object from an input (``GroupInput``'s fields, references
+        by ID); ``parent_id`` for a child kind; ``options``: the create
+        mutation's other arguments."""
+        t = self.table(kind)
+        with self.transaction() as db:
+            parent = self._parent(db, t, parent_id)
+            data = t.fresh()
+            data.update(self._values(db, t, given, creating=True))
+            for c in t.required:
+                value = data.get(c.name)
+                if value is None or (c.text and not str(value).strip()):
+                    raise _bad(f"{c.input_name} is required")
+            if t.stamped:
+                data["createdAt"] = data["updatedAt"] = now_stamp()
+            hooks = rules.rules_of(kind)
+            hooks.made(data)
+            self._check(db, t, data, None, None)
+            pk = self._insert(db, t, data, parent)
+            if parent is not None:
+                self._touch(db, self.table(t.kind.parent or ""), parent)
+            row = self._shape(t, pk, parent, data)
+            hooks.created(self, row, options or {})
+        return row
 
-    def _group_ids(self, db: sqlite3.Connection, ids: list[str]) -> list[int]:
-        return self._ids_of(db, "groups", ids)
+    def update(self, kind: str, object_id: str, given: Mapping[str, Any]) -> Row:
+        """A patch: fields not given stay; a list given replaces the list."""
+        t = self.table(kind)
+        with self.transaction() as db:
+            pk, parent, data = self._raw(db, t, object_id)
+            before = t.kind.key_of(data)
+            old_key = data.get(t.kind.key_field)
+            data.update(self._values(db, t, given, creating=False))
+            if t.stamped:
+                data["updatedAt"] = now_stamp()
+            self._check(db, t, data, pk, given)
+            self._write(db, t, pk, data)
+            if t.kind.key_of(data) != before and old_key is not None:
+                self._rename_map_keys(db, t, old_key, data.get(t.kind.key_field))
+            row = self._shape(t, pk, parent, data)
+        return row
 
-    def _ids_of(self, db: sqlite3.Connection, table: str, ids: list[str]) -> list[int]:
-        out: list[int] = []
+    def delete(self, kind: str, object_id: str) -> str:
+        """Delete an object, its children, and every reference to them."""
+        t = self.table(kind)
+        with self.transaction() as db:
+            pk, _parent, data = self._raw(db, t, object_id)
+            self._remove(db, t, pk, data)
+        return object_id
+
+    def send_mail(self, object_id: str, address: str) -> None:
+        self._db.execute("INSERT INTO mail VALUES (?, ?)", (object_id, address))
+
+    # ------------------------------------------------------------ reading
+
+    def _raw(self, db: sqlite3.Connection, t: Table, object_id: str) -> tuple[int, int | None, Row]:
+        pk = parse_id(t.prefix, object_id)
+        found = db.execute(
+            "SELECT parent, data FROM objects WHERE kind = ? AND id = ?", (t.name, pk)
+        ).fetchone()
+        if pk is None or found is None:
+            raise StoreError(f"no {t.singular} with id {object_id!r}", "NOT_FOUND")
+        return pk, found[0], json.loads(found[1])
+
+    def _parent(self, db: sqlite3.Connection, t: Table, parent_id: str | None) -> int | None:
+        if t.kind.parent is None:
+            return None
+        if parent_id is None:
+            raise _bad(f"{t.singular}: give the {self.table(t.kind.parent).singular} it is in")
+        return self._raw(db, self.table(t.kind.parent), parent_id)[0]
+
+    def _existing(self, db: sqlite3.Connection, target: Table, ids: list[Any]) -> list[int]:
+        """The numbers of objects ``ids`` (once each, in order); NOT_FOUND for one missing."""
+        pks: dict[int, Any] = {}
         for value in ids:
-            row_id = self._row_id(db, table, value)
-            if row_id not in out:
-                out.append(row_id)
+            pk = parse_id(target.prefix, value)
+            if pk is None:
+                raise StoreError(f"no {target.singular} with id {value!r}", "NOT_FOUND")
+            pks.setdefault(pk, value)
+        if len(pks) == 1:
+            ((pk, value),) = pks.items()
+            found = db.execute(
+                "SELECT 1 FROM objects WHERE kind = ? AND id = ?", (target.name, pk)
+            ).fetchone()
+            if found is None:
+                raise StoreError(f"no {target.singular} with id {value!r}", "NOT_FOUND")
+        elif pks:
+            marks = ",".join("?" * len(pks))
+            found = {
+                r[0]
+                for r in db.execute(
+                    f"SELECT id FROM objects WHERE kind = ? AND id IN ({marks})",
+                    (target.name, *pks),
+                )
+            }
+            for pk, value in pks.items():
+                if pk not in found:
+                    raise StoreError(f"no {target.singular} with id {value!r}", "NOT_FOUND")
+        return list(pks)
+
+    # ------------------------------------------------------------- values
+
+    def _values(
+        self, db: sqlite3.Connection, t: Table, given: Mapping[str, Any], creating: bool
+    ) -> Row:
+        """Input fields as stored values, each checked on its own."""
+        out: Row = {}
+        for name, value in given.items():
+            c = t.column(name)
+            if c is None:
+                raise _bad(f"{t.singular}: no input field {name!r}")
+            if value is None or (c.text and c.non_null and not str(value).strip()):
+                if c.many and c.non_null and value is None:
+                    out[c.name] = []
+                    continue
+                if c.non_null and creating:
+                    raise _bad(f"{name} is required")
+                if c.non_null:
+                    raise _bad(f"{name} cannot be {'null' if value is None else 'empty'}")
+                out[c.name] = None
+                continue
+            out[c.name] = self._value(db, t, c, value)
         return out
 
-    def _dedupe(self, values: list[str]) -> list[str]:
-        return list(dict.fromkeys(values))
+    def _value(self, db: sqlite3.Connection, t: Table, c: Column, value: Any) -> Any:
+        if c.ref is not None:
+            target = self.table(c.ref)
+            pks = self._existing(db, target, list(value) if c.many else [value])
+            if c.field is not None and c.field.ref_only is not None:
+                self._ref_only(db, t, c, target, pks)
+            return pks if c.many else pks[0]
+        if c.keys_ref is not None:
+            return self._map_entries(db, self.table(c.keys_ref), value)
+        if c.datetime:
+            return parse_datetime(value)
+        if c.many:
+            return list(dict.fromkeys(value)) if c.field and c.field.shape == "set" else list(value)
+        return value
 
-    # groups
-    def create_group(self, data: dict[str, Any]) -> dict[str, Any]:
-        self._require(data, ("name",))
-        with self.transaction() as db:
-            self._unique(db, "groups", "external_id", data.get("externalId"), "externalId")
-            now = now_stamp()
-            modules = self._ids_of(db, "lms_modules", data.get("lmsModuleIds") or [])
-            categories = self._ids_of(db, "dam_categories", data.get("damCategoryIds") or [])
-            cur = db.execute(
-                "INSERT INTO groups (external_id, name, permissions, lms_module_ids,"
-                " dam_category_ids, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    data.get("externalId"),
-                    data["name"],
-                    json.dumps(self._dedupe(data.get("permissions") or [])),
-                    json.dumps(modules),
-                    json.dumps(categories),
-                    now,
-                    now,
-                ),
-            )
-            row_id = cur.lastrowid
-        return self._fetch("groups", row_id)
-
-    def update_group(self, gid: str, data: dict[str, Any]) -> dict[str, Any]:
-        self._not_null(data, ("name", "permissions"))
-        with self.transaction() as db:
-            row_id = self._row_id(db, "groups", gid)
-            sets: dict[str, Any] = {}
-            if "externalId" in data:
-                self._unique(db, "groups", "external_id", data["externalId"], "externalId", row_id)
-                sets["external_id"] = data["externalId"]
-            if "name" in data:
-                sets["name"] = data["name"]
-            if "permissions" in data:
-                sets["permissions"] = json.dumps(self._dedupe(data["permissions"]))
-            for name, table, column in (
-                ("lmsModuleIds", "lms_modules", "lms_module_ids"),
-                ("damCategoryIds", "dam_categories", "dam_category_ids"),
-            ):
-                if name in data:
-                    sets[column] = json.dumps(self._ids_of(db, table, data[name] or []))
-            self._set(db, "groups", row_id, sets, stamp=True)
-        return self._fetch("groups", row_id)
-
-    def delete_group(self, gid: str) -> str:
-        with self.transaction() as db:
-            row_id = self._row_id(db, "groups", gid)
-            db.execute("DELETE FROM groups WHERE id = ?", (row_id,))
-            for table, column in (
-                ("accounts", "user_group_ids"),
-                ("users", "group_ids"),
-                ("invite_links", "group_ids"),
-            ):
-                for row in db.execute(
-                    f"SELECT id, {column} FROM {table} WHERE {column} LIKE ?", (f"%{row_id}%",)
-                ).fetchall():
-                    ids = [i for i in json.loads(row[column]) if i != row_id]
-                    db.execute(
-                        f"UPDATE {table} SET {column} = ? WHERE id = ?",
-                        (json.dumps(ids), row["id"]),
-                    )
-        return gid
-
-    # account fields
-    def create_account_field(self, data: dict[str, Any]) -> dict[str, Any]:
-        self._require(data, ("key", "label", "type"))
-        self._check_field_options(data.get("type"), data.get("options") or [])
-        with self.transaction() as db:
-            self._unique(db, "account_fields", "key", data["key"], "key")
-            cur = db.execute(
-                "INSERT INTO account_fields (key, label, type, options, required)"
-                " VALUES (?,?,?,?,?)",
-                (
-                    data["key"],
-                    data["label"],
-                    data["type"],
-                    json.dumps(data.get("options") or []),
-                    int(bool(data.get("required"))),
-                ),
-            )
-            row_id = cur.lastrowid
-        return self._fetch("account_fields", row_id)
-
-    def update_account_field(self, fid: str, data: dict[str, Any]) -> dict[str, Any]:
-        self._not_null(data, ("key", "label", "type", "options", "required"))
-        with self.transaction() as db:
-            row_id = self._row_id(db, "account_fields", fid)
-            current = self._fetch("account_fields", row_id)
-            self._check_field_options(
-                data.get("type", current["type"]), data.get("options", current["options"])
-            )
-            sets: dict[str, Any] = {}
-            if "key" in data:
-                self._unique(db, "account_fields", "key", data["key"], "key", row_id)
-                sets["key"] = data["key"]
-                if data["key"] != current["key"]:
-                    self._rename_custom_field(db, current["key"], data["key"])
-            for name in ("label", "type"):
-                if name in data:
-                    sets[name] = data[name]
-            if "options" in data:
-                sets["options"] = json.dumps(data["options"])
-            if "required" in data:
-                sets["required"] = int(bool(data["required"]))
-            self._set(db, "account_fields", row_id, sets, stamp=False)
-        return self._fetch("account_fields", row_id)
-
-    def delete_account_field(self, fid: str) -> str:
-        with self.transaction() as db:
-            row_id = self._row_id(db, "account_fields", fid)
-            key = db.execute("SELECT key FROM account_fields WHERE id = ?", (row_id,)).fetchone()[0]
-            db.execute("DELETE FROM account_fields WHERE id = ?", (row_id,))
-            db.execute(
-                "UPDATE invite_links SET account_match_field_id = NULL"
-                " WHERE account_match_field_id = ?",
-                (row_id,),
-            )
-            for row in db.execute("SELECT id, custom_fields FROM accounts").fetchall():
-                values = json.loads(row["custom_fields"])
-                kept = [v for v in values if v["key"] != key]
-                if len(kept) != len(values):
-                    db.execute(
-                        "UPDATE accounts SET custom_fields = ? WHERE id = ?",
-                        (json.dumps(kept), row["id"]),
-                    )
-        return fid
-
-    def _rename_custom_field(self, db: sqlite3.Connection, old: str, new: str) -> None:
-        """Accounts' values follow their field to its new key."""
-        for row in db.execute("SELECT id, custom_fields FROM accounts").fetchall():
-            values = json.loads(row["custom_fields"])
-            if any(v["key"] == old for v in values):
-                for v in values:
-                    if v["key"] == old:
-                        v["key"] = new
-                db.execute(
-                    "UPDATE accounts SET custom_fields = ? WHERE id = ?",
-                    (json.dumps(values), row["id"]),
+    def _ref_only(
+        self, db: sqlite3.Connection, t: Table, c: Column, target: Table, pks: list[int]
+    ) -> None:
+        assert c.field is not None and c.field.ref_only is not None
+        name, allowed = c.field.ref_only
+        for row in self.rows_by_id(target.name, pks).values():
+            if row is not None and row.get(name) not in allowed:
+                raise _bad(
+                    f"{c.input_name}: the {target.singular}'s {name} is {row.get(name)}, "
+                    f"not one of {', '.join(allowed)}"
                 )
 
-    def _check_field_options(self, field_type: str | None, options: list[str]) -> None:
-        if field_type == "SELECT" and not options:
-            raise StoreError("a SELECT field needs at least one option", "BAD_USER_INPUT")
-
-    # accounts
-    def _custom_fields(self, db: sqlite3.Connection, values: list[dict[str, Any]]) -> str:
-        fields = {r["key"]: r for r in db.execute("SELECT * FROM account_fields").fetchall()}
-        seen: dict[str, str | None] = {}
-        for item in values:
+    def _map_entries(self, db: sqlite3.Connection, keys: Table, items: list[Any]) -> list[Row]:
+        """A map's entries: each key an object's natural key of kind ``keys``, once."""
+        known = {row.get(keys.kind.key_field) for row in self.objects(keys.name)}
+        seen: dict[str, Any] = {}
+        for item in items:
             key, value = item["key"], item.get("value")
-            field = fields.get(key)
-            if field is None:
-                raise StoreError(f"unknown custom field {key!r}", "BAD_USER_INPUT")
+            if key not in known:
+                raise _bad(f"unknown {keys.singular} {key!r}")
             if key in seen:
-                raise StoreError(f"custom field {key!r} given twice", "BAD_USER_INPUT")
-            if value is not None:
-                check_custom_value(key, value, field["type"], json.loads(field["options"]))
+                raise _bad(f"{keys.singular} {key!r} given twice")
             seen[key] = value
-        for key, field in fields.items():
-            if field["required"] and seen.get(key) in (None, ""):
-                raise StoreError(f"custom field {key!r} is required", "BAD_USER_INPUT")
-        return json.dumps([{"key": k, "value": v} for k, v in seen.items()])
+        return [{"key": k, "value": v} for k, v in seen.items()]
 
-    def create_account(self, data: dict[str, Any]) -> dict[str, Any]:
-        self._require(data, ("name",))
-        with self.transaction() as db:
-            self._unique(db, "accounts", "external_id", data.get("externalId"), "externalId")
-            groups = self._group_ids(db, data.get("userGroupIds") or [])
-            custom = self._custom_fields(db, data.get("customFields") or [])
-            now = now_stamp()
-            cur = db.execute(
-                "INSERT INTO accounts (external_id, name, website, user_group_ids, custom_fields,"
-                " created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
-                (
-                    data.get("externalId"),
-                    data["name"],
-                    data.get("website"),
-                    json.dumps(groups),
-                    custom,
-                    now,
-                    now,
-                ),
-            )
-            row_id = cur.lastrowid
-        return self._fetch("accounts", row_id)
-
-    def update_account(self, aid: str, data: dict[str, Any]) -> dict[str, Any]:
-        self._not_null(data, ("name",))
-        with self.transaction() as db:
-            row_id = self._row_id(db, "accounts", aid)
-            sets: dict[str, Any] = {}
-            if "externalId" in data:
-                self._unique(
-                    db, "accounts", "external_id", data["externalId"], "externalId", row_id
+    def _check(
+        self,
+        db: sqlite3.Connection,
+        t: Table,
+        data: Row,
+        pk: int | None,
+        given: Mapping[str, Any] | None,
+    ) -> None:
+        """The rules on a whole object as it would be stored."""
+        key = t.kind.key_of(data)
+        if t.unique and key is not None:
+            taken = db.execute(
+                "SELECT 1 FROM objects WHERE kind = ? AND key = ? AND id != ?",
+                (t.name, key, pk or 0),
+            ).fetchone()
+            if taken is not None:
+                raise StoreError(
+                    f"{t.kind.key_field} {data.get(t.kind.key_field)!r} is already taken",
+                    "CONFLICT",
                 )
-                sets["external_id"] = data["externalId"]
-            for name, column in (("name", "name"), ("website", "website")):
-                if name in data:
-                    sets[column] = data[name]
-            if "userGroupIds" in data:
-                sets["user_group_ids"] = json.dumps(self._group_ids(db, data["userGroupIds"] or []))
-            if "customFields" in data:
-                sets["custom_fields"] = self._custom_fields(db, data["customFields"] or [])
-            self._set(db, "accounts", row_id, sets, stamp=True)
-        return self._fetch("accounts", row_id)
+        rule = t.kind.at_most_one
+        if rule is not None and rule.holds(data, now_utc()):
+            now = now_utc()
+            for other in self.objects(t.name):
+                if other["_pk"] != pk and rule.holds(other, now):
+                    raise StoreError(f"another {rule.what} exists ({other['id']})", "CONFLICT")
+        rules.rules_of(t.name).check(self, data, given)
 
-    def delete_account(self, aid: str) -> str:
-        with self.transaction() as db:
-            row_id = self._row_id(db, "accounts", aid)
-            db.execute("DELETE FROM accounts WHERE id = ?", (row_id,))
-            db.execute("DELETE FROM locations WHERE account_id = ?", (row_id,))
-            db.execute("UPDATE users SET account_id = NULL WHERE account_id = ?", (row_id,))
-            db.execute("UPDATE invite_links SET account_id = NULL WHERE account_id = ?", (row_id,))
-        return aid
+    # ------------------------------------------------------------ cascades
 
-    # locations
-    def create_location(self, aid: str, data: dict[str, Any]) -> dict[str, Any]:
-        self._require(data, ("name",))
-        with self.transaction() as db:
-            account = self._row_id(db, "accounts", aid)
-            cur = db.execute(
-                "INSERT INTO locations (account_id, name, phone, address) VALUES (?,?,?,?)",
-                (account, data["name"], data.get("phone"), address_json(data.get("address"))),
+    def _touch(self, db: sqlite3.Connection, t: Table, pk: int) -> None:
+        if t.stamped:
+            db.execute(
+                "UPDATE objects SET data = json_set(data, '$.updatedAt', ?)"
+                " WHERE kind = ? AND id = ?",
+                (now_stamp(), t.name, pk),
             )
-            row_id = cur.lastrowid
-            db.execute("UPDATE accounts SET updated_at = ? WHERE id = ?", (now_stamp(), account))
-        return self._fetch("locations", row_id)
 
-    def update_location(self, lid: str, data: dict[str, Any]) -> dict[str, Any]:
-        self._not_null(data, ("name",))
-        with self.transaction() as db:
-            row_id = self._row_id(db, "locations", lid)
-            sets: dict[str, Any] = {}
-            for name in ("name", "phone"):
-                if name in data:
-                    sets[name] = data[name]
-            if "address" in data:
-                sets["address"] = address_json(data["address"])
-            self._set(db, "locations", row_id, sets, stamp=False)
-        return self._fetch("locations", row_id)
+    def _remove(self, db: sqlite3.Connection, t: Table, pk: int, data: Row) -> None:
+        db.execute("DELETE FROM objects WHERE kind = ? AND id = ?", (t.name, pk))
+        for child in t.children:
+            ct = self.table(child.name)
+            for cpk, cdata in db.execute(
+                "SELECT id, data FROM objects WHERE kind = ? AND parent = ?", (ct.name, pk)
+            ).fetchall():
+                self._remove(db, ct, cpk, json.loads(cdata))
+        for other in self.tables.values():
+            for c in other.refs:
+                if c.ref == t.name:
+                    self._drop_ref(db, other, c, pk)
+            for c in other.maps:
+                if c.keys_ref == t.name:
+                    self._edit_map(db, other, c, data.get(t.kind.key_field), None)
 
-    def delete_location(self, lid: str) -> str:
-        with self.transaction() as db:
-            row_id = self._row_id(db, "locations", lid)
-            db.execute("DELETE FROM locations WHERE id = ?", (row_id,))
-        return lid
+    def _drop_ref(self, db: sqlite3.Connection, t: Table, c: Column, pk: int) -> None:
+        path = f"$.{c.name}"
+        where = (
+            "EXISTS (SELECT 1 FROM json_each(data, ?) WHERE value = ?)"
+            if c.many
+            else "json_extract(data, ?) = ?"
+        )
+        for opk, odata in db.execute(
+            f"SELECT id, data FROM objects WHERE kind = ? AND {where}", (t.name, path, pk)
+        ).fetchall():
+            row = json.loads(odata)
+            row[c.name] = [v for v in row[c.name] if v != pk] if c.many else None
+            self._write(db, t, opk, row)
 
-    # users
-    def create_user(self, data: dict[str, Any], send_welcome_email: bool) -> dict[str, Any]:
-        self._require(data, ("email", "firstName", "lastName"))
-        check_email(data["email"])
-        with self.transaction() as db:
-            self._unique(db, "users", "email_lower", data["email"].lower(), "email")
-            account = (
-                self._row_id(db, "accounts", data["accountId"]) if data.get("accountId") else None
-            )
-            groups = self._group_ids(db, data.get("groupIds") or [])
-            now = now_stamp()
-            row = {
-                "email": data["email"],
-                "email_lower": data["email"].lower(),
-                "title": data.get("title"),
-                "first_name": data["firstName"],
-                "last_name": data["lastName"],
-                "account_id": account,
-                "group_ids": json.dumps(groups),
-                "created_at": now,
-                "updated_at": now,
-            }
-            cur = db.execute(
-                "INSERT INTO users (email, email_lower, title, first_name, last_name, account_id,"
-                " group_ids, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                tuple(row.values()),
-            )
-            row["id"] = cur.lastrowid
-            if send_welcome_email:
-                db.execute("INSERT INTO welcome_emails VALUES (?, ?)", (row["id"], data["email"]))
-        # The row as written (users are the bulk of creates: no read-back query).
-        return shape_row("users", row)
+    def _rename_map_keys(self, db: sqlite3.Connection, t: Table, old: Any, new: Any) -> None:
+        for other in self.tables.values():
+            for c in other.maps:
+                if c.keys_ref == t.name:
+                    self._edit_map(db, other, c, old, new)
 
-    def update_user(self, uid: str, data: dict[str, Any]) -> dict[str, Any]:
-        self._not_null(data, ("email", "firstName", "lastName"))
-        with self.transaction() as db:
-            row_id = self._row_id(db, "users", uid)
-            sets: dict[str, Any] = {}
-            if "email" in data:
-                check_email(data["email"])
-                self._unique(db, "users", "email_lower", data["email"].lower(), "email", row_id)
-                sets["email"] = data["email"]
-                sets["email_lower"] = data["email"].lower()
-            for name, column in (
-                ("title", "title"),
-                ("firstName", "first_name"),
-                ("lastName", "last_name"),
-            ):
-                if name in data:
-                    sets[column] = data[name]
-            if "accountId" in data:
-                sets["account_id"] = (
-                    self._row_id(db, "accounts", data["accountId"]) if data["accountId"] else None
-                )
-            if "groupIds" in data:
-                sets["group_ids"] = json.dumps(self._group_ids(db, data["groupIds"] or []))
-            self._set(db, "users", row_id, sets, stamp=True)
-        return self._fetch("users", row_id)
-
-    def delete_user(self, uid: str) -> str:
-        with self.transaction() as db:
-            row_id = self._row_id(db, "users", uid)
-            db.execute("DELETE FROM users WHERE id = ?", (row_id,))
-        return uid
+    def _edit_map(self, db: sqlite3.Connection, t: Table, c: Column, key: Any, new: Any) -> None:
+        """Entries of ``key`` get key ``new``, or go when ``new`` is None."""
+        for opk, odata in db.execute(
+            "SELECT id, data FROM objects WHERE kind = ? AND EXISTS"
+            " (SELECT 1 FROM json_each(data, ?) WHERE json_extract(value, '$.key') = ?)",
+            (t.name, f"$.{c.name}", key),
+        ).fetchall():
+            row = json.loads(odata)
+            entries = row[c.name]
+            if new is None:
+                row[c.name] = [e for e in entries if e["key"] != key]
+            else:
+                row[c.name] = [{**e, "key": new} if e["key"] == key else e for e in entries]
+            self._write(db, t, opk, row)

@@ -138,7 +138,7 @@ def test_an_unanswered_create_is_ambiguous_and_never_resent(
 
 def test_an_unanswered_update_is_retried(sandbox_factory: SandboxFactory) -> None:
     sandbox = sandbox_factory(drop_after_commit_rate=1.0)
-    gid = sandbox.store.create_group({"externalId": "g", "name": "G"})["id"]
+    gid = sandbox.store.create("groups", {"externalId": "g", "name": "G"})["id"]
     update = 'mutation($id: ID!) { updateGroup(id: $id, input: {name: "H"}) { id } }'
     settings = ClientSettings(timeout=5, max_retries=2, backoff_base=0.01, backoff_cap=0.02)
 
@@ -148,18 +148,17 @@ def test_an_unanswered_update_is_retried(sandbox_factory: SandboxFactory) -> Non
     with pytest.raises(TransportError, match="gave up after 2 retries"):
         run(sandbox, send, settings=settings)
     assert sandbox.state.requests["/api"] == 3
-    assert sandbox.store.get("groups", "external_id", "g")["name"] == "H"  # type: ignore[index]
+    assert sandbox.store.get("groups", key="g")["name"] == "H"  # type: ignore[index]
 
 
 def test_pagination_follows_cursors_not_counts(sandbox_factory: SandboxFactory) -> None:
     sandbox = sandbox_factory(page_cap=7)
     for i in range(30):
-        sandbox.store.create_user(
-            {"email": f"u{i}@x.example", "firstName": "F", "lastName": "L"},
-            send_welcome_email=False,
+        sandbox.store.create(
+            "users", {"email": f"u{i}@x.example", "firstName": "F", "lastName": "L"}
         )
     for i in range(3):
-        sandbox.store.create_group({"externalId": f"g{i}", "name": f"G{i}"})
+        sandbox.store.create("groups", {"externalId": f"g{i}", "name": f"G{i}"})
 
     async def read(client: PortalClient) -> dict[str, list[dict[str, Any]]]:
         return await read_kinds(client, [kind("users"), kind("groups")])
@@ -172,14 +171,14 @@ def test_pagination_follows_cursors_not_counts(sandbox_factory: SandboxFactory) 
 
 def test_read_all_asks_for_full_pages(sandbox: RunningSandbox) -> None:
     for i in range(250):
-        sandbox.store.create_group({"externalId": f"g{i}", "name": f"G{i}"})
+        sandbox.store.create("groups", {"externalId": f"g{i}", "name": f"G{i}"})
     nodes = run(sandbox, lambda client: read_all(client, kind("groups")))
     assert len(nodes) == 250
     assert sandbox.state.requests["/api"] == 3
 
 
 def test_one_failing_mutation_in_a_batch_does_not_fail_the_others(sandbox: RunningSandbox) -> None:
-    sandbox.store.create_group({"externalId": "taken", "name": "T"})
+    sandbox.store.create("groups", {"externalId": "taken", "name": "T"})
     groups = kind("groups")
     calls = [
         MutationCall(groups, "CreateGroup", {"input": {"externalId": key, "name": key}})
@@ -192,7 +191,7 @@ def test_one_failing_mutation_in_a_batch_does_not_fail_the_others(sandbox: Runni
     outcomes = run(sandbox, send)
     assert [o.ok for o in outcomes] == [True, False, True, True]
     assert outcomes[1].code == "CONFLICT"
-    assert outcomes[0].data["id"] == sandbox.store.get("groups", "external_id", "a")["id"]  # type: ignore[index]
+    assert outcomes[0].data["id"] == sandbox.store.get("groups", key="a")["id"]  # type: ignore[index]
     assert sandbox.state.requests["/api"] == 2
     assert sandbox.store.count("groups") == 4
 

@@ -59,7 +59,7 @@ def test_apply_refuses_before_its_first_write(
     assert result.exit_code == 3, result.output
     assert "nothing was changed" in result.stderr
     assert "GroupInput has no field externalId" in result.stderr
-    assert sandbox.store.count("account_fields") == 0  # the kind that fits was not sent either
+    assert sandbox.store.count("accountFields") == 0  # the kind that fits was not sent either
     assert sandbox.store.count("groups") == 0
 
 

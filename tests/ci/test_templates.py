@@ -188,7 +188,7 @@ def ci(tmp_path: Path, sandbox: RunningSandbox) -> Iterator[CI]:
 
 def hand_made_groups(sandbox: RunningSandbox, count: int) -> None:
     for i in range(count):
-        sandbox.store.create_group({"externalId": f"by-hand-{i}", "name": f"By hand {i}"})
+        sandbox.store.create("groups", {"externalId": f"by-hand-{i}", "name": f"By hand {i}"})
 
 
 OTHER = """\
@@ -255,7 +255,7 @@ def test_github_plan_with_a_config_error_annotates_and_comments(ci: CI) -> None:
 
 
 def test_github_plan_without_changes(ci: CI) -> None:
-    ci.sandbox.store.create_group({"externalId": "sales", "name": "Sales", "permissions": []})
+    ci.sandbox.store.create("groups", {"externalId": "sales", "name": "Sales", "permissions": []})
     head = ci.commit(CONFIG)
     result = ci.github("konvsync-plan.yml", "plan", head)
     assert result.status == "success", result.log
@@ -318,7 +318,7 @@ def test_github_apply_refuses_when_main_changed_the_config_since_the_plan(ci: CI
 
 
 def test_github_drift_clean_succeeds_without_an_issue(ci: CI) -> None:
-    ci.sandbox.store.create_group({"externalId": "sales", "name": "Sales", "permissions": []})
+    ci.sandbox.store.create("groups", {"externalId": "sales", "name": "Sales", "permissions": []})
     head = ci.commit(CONFIG)
     result = ci.github("konvsync-drift.yml", "drift", head)
     assert result.status == "success", result.log
@@ -327,7 +327,7 @@ def test_github_drift_clean_succeeds_without_an_issue(ci: CI) -> None:
 
 @pytest.mark.parametrize("exit_code", ["2", "3"])
 def test_github_drift_opens_one_issue_and_fails(ci: CI, exit_code: str) -> None:
-    ci.sandbox.store.create_group({"externalId": "sales", "name": "Renamed by hand"})
+    ci.sandbox.store.create("groups", {"externalId": "sales", "name": "Renamed by hand"})
     if exit_code == "3":
         hand_made_groups(ci.sandbox, 11)
     head = ci.commit(CONFIG)
@@ -353,7 +353,7 @@ def test_github_drift_opens_one_issue_and_fails(ci: CI, exit_code: str) -> None:
 
 
 def test_github_drift_proposes_one_pull_request_accepting_the_portal(ci: CI) -> None:
-    ci.sandbox.store.create_group({"externalId": "sales", "name": "Renamed by hand"})
+    ci.sandbox.store.create("groups", {"externalId": "sales", "name": "Renamed by hand"})
     head = ci.commit(CONFIG)
     git(ci.workspace, "push", "--quiet", "origin", "main")
     result = ci.github("konvsync-drift.yml", "drift", head)
@@ -427,7 +427,7 @@ ISSUES = "/projects/42/issues"
 
 
 def test_gitlab_drift_passes_when_clean(ci: CI) -> None:
-    ci.sandbox.store.create_group({"externalId": "sales", "name": "Sales", "permissions": []})
+    ci.sandbox.store.create("groups", {"externalId": "sales", "name": "Sales", "permissions": []})
     head = ci.commit(CONFIG)
     result = ci.gitlab("konvsync-drift", head)
     assert result.exit_code == 0, result.output
@@ -436,7 +436,7 @@ def test_gitlab_drift_passes_when_clean(ci: CI) -> None:
 
 @pytest.mark.parametrize("exit_code", [2, 3])
 def test_gitlab_drift_fails_and_opens_one_issue(ci: CI, exit_code: int) -> None:
-    ci.sandbox.store.create_group({"externalId": "sales", "name": "Renamed by hand"})
+    ci.sandbox.store.create("groups", {"externalId": "sales", "name": "Renamed by hand"})
     if exit_code == 3:
         hand_made_groups(ci.sandbox, 11)
     head = ci.commit(CONFIG)
@@ -463,7 +463,7 @@ def test_gitlab_drift_fails_and_opens_one_issue(ci: CI, exit_code: int) -> None:
 
 
 def test_gitlab_drift_proposes_one_merge_request_accepting_the_portal(ci: CI) -> None:
-    ci.sandbox.store.create_group({"externalId": "sales", "name": "Renamed by hand"})
+    ci.sandbox.store.create("groups", {"externalId": "sales", "name": "Renamed by hand"})
     head = ci.commit(CONFIG)
     result = ci.gitlab("konvsync-drift", head)
     assert result.exit_code == 2, result.output

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from konvsync.sandbox.server import RunningSandbox
+from konvsync.sandbox.store import Store
 from tests.conftest import CliRun, invoke
 
 ConfigWriter = Callable[..., Path]
@@ -33,8 +34,8 @@ def test_groups_gain_and_lose_modules_and_categories_by_slug(
     first = run(sandbox, "apply", str(config), "--auto-approve")
     assert first.exit_code == 0, first.output
     assert '+ lmsModules    = ["onboarding", "sales-training"]' in first.stdout
-    group = sandbox.store.get("groups", "external_id", "dealers")
-    assert group is not None and len(group["_lmsModuleIds"]) == 2
+    group = sandbox.store.get("groups", key="dealers")
+    assert group is not None and len(group["lmsModules"]) == 2
 
     config = write_config(
         GROUP.format(modules="onboarding", categories="price-lists, brand-assets")
@@ -121,7 +122,7 @@ def test_group_pruned_with_modules_and_target(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
     store = sandbox.store
-    store.create_group({"externalId": "old", "name": "Old", "lmsModuleIds": ["lms_1"]})
+    store.create("groups", {"externalId": "old", "name": "Old", "lmsModuleIds": ["lms_1"]})
     config = write_config("""\
         konvsync: 1
         policy: {prune: [groups]}
@@ -133,10 +134,9 @@ def test_group_pruned_with_modules_and_target(
     assert bad.exit_code == 1 and "unknown kind 'lmsModules'" in bad.stderr
 
 
-def test_a_sandbox_file_from_before_gains_the_new_columns_and_content(tmp_path: Path) -> None:
+def test_a_sandbox_file_of_the_old_layout_is_a_clear_error(tmp_path: Path) -> None:
+    import logging
     import sqlite3
-
-    from konvsync.sandbox.store import Store
 
     path = tmp_path / "old.db"
     old = sqlite3.connect(path)
@@ -148,9 +148,26 @@ def test_a_sandbox_file_from_before_gains_the_new_columns_and_content(tmp_path: 
     old.execute("INSERT INTO groups VALUES (1, 'g', 'G', '[]', 'now', 'now')")
     old.commit()
     old.close()
-    store = Store(str(path))
+    sandbox_log = logging.getLogger("konvsync.sandbox")
+    level = sandbox_log.level
     try:
-        assert store.get("groups", "external_id", "g")["_lmsModuleIds"] == ()  # type: ignore[index]
-        assert store.count("lms_modules") == 4 and store.count("dam_categories") == 3
+        result = invoke(["sandbox", "--db", str(path), "--port", "0"])
     finally:
-        store.close()
+        sandbox_log.setLevel(level)  # the command turns on request logging for the process
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: sandbox database {path} was made by an older konvsync (a table per kind) "
+        "and cannot be read by this one: delete it to start over (--seed fills the new one), "
+        "or use another file (--db, KONVSYNC_SANDBOX_DB)"
+    )
+
+
+def test_a_new_sandbox_file_holds_the_portal_content_once(tmp_path: Path) -> None:
+    path = str(tmp_path / "new.db")
+    for _ in range(2):
+        store = Store(path)
+        try:
+            assert store.count("lmsModules") == 4 and store.count("damCategories") == 3
+            assert store.get("lmsModules", key="onboarding") is not None
+        finally:
+            store.close()

@@ -40,7 +40,7 @@ def run(sandbox: RunningSandbox, *args: str, env: dict[str, str] | None = None) 
 
 
 def links(store: Store) -> dict[str, dict[str, object]]:
-    return {node["title"]: node for node in store.page("invite_links", 100, None)["nodes"]}
+    return {node["title"]: node for node in store.page("inviteLinks", 100, None)["nodes"]}
 
 
 def test_links_created_updated_switched_deactivated_deleted(
@@ -128,7 +128,7 @@ def test_the_code_is_in_no_output_and_a_saved_plan_rereads_it(
     assert refused.exit_code == 3
     assert "DEALER_CODE" in refused.stderr and "changed since the plan" in refused.stderr
     assert "another-code" not in refused.output
-    assert sandbox.store.count("invite_links") == 0 and sandbox.store.count("groups") == 0
+    assert sandbox.store.count("inviteLinks") == 0 and sandbox.store.count("groups") == 0
     unset = invoke(["--endpoint", sandbox.url, "apply", str(planfile)])
     assert unset.exit_code == 3 and "not set now" in unset.stderr
 
@@ -168,8 +168,8 @@ def test_a_literal_code_is_a_warning_and_cannot_be_saved(
 def test_expires_at_compares_in_utc_to_the_second(
     sandbox: RunningSandbox, write_config: ConfigWriter, written: str
 ) -> None:
-    sandbox.store.create_invite_link(
-        {"title": "Walk-in", "access": "OPEN", "expiresAt": "2027-06-30T00:00:00Z"}
+    sandbox.store.create(
+        "inviteLinks", {"title": "Walk-in", "access": "OPEN", "expiresAt": "2027-06-30T00:00:00Z"}
     )
     config = write_config(f"""\
         konvsync: 1
@@ -204,7 +204,7 @@ def test_two_remote_links_with_one_title_name_both_ids(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
     for _ in range(2):
-        sandbox.store.create_invite_link({"title": "Twin", "access": "CODE", "code": "c"})
+        sandbox.store.create("inviteLinks", {"title": "Twin", "access": "CODE", "code": "c"})
     config = write_config("konvsync: 1\ninviteLinks: [{title: Twin, access: OPEN}]\n")
     plan = run(sandbox, "plan", str(config))
     assert plan.exit_code == 1
@@ -252,15 +252,15 @@ def test_every_contract_rule_the_config_can_break_is_a_validate_error(
 
 def test_the_sandbox_answers_conflict_to_a_second_open_link() -> None:
     store = Store()
-    store.create_invite_link({"title": "A", "access": "OPEN"})
+    store.create("inviteLinks", {"title": "A", "access": "OPEN"})
     with pytest.raises(StoreError) as raised:
-        store.create_invite_link({"title": "B", "access": "OPEN"})
+        store.create("inviteLinks", {"title": "B", "access": "OPEN"})
     assert raised.value.code == "CONFLICT"
-    store.create_invite_link({"title": "C", "access": "OPEN", "active": False})
+    store.create("inviteLinks", {"title": "C", "access": "OPEN", "active": False})
     with pytest.raises(StoreError):
-        store.update_invite_link("inv_3", {"active": True})
-    expired = store.create_invite_link(
-        {"title": "D", "access": "OPEN", "expiresAt": "2020-01-01T00:00:00Z"}
+        store.update("inviteLinks", "inv_3", {"active": True})
+    expired = store.create(
+        "inviteLinks", {"title": "D", "access": "OPEN", "expiresAt": "2020-01-01T00:00:00Z"}
     )
     assert expired["expired"] is True
 
@@ -268,7 +268,7 @@ def test_the_sandbox_answers_conflict_to_a_second_open_link() -> None:
 def test_a_match_field_of_the_wrong_type_in_the_portal_is_a_plan_error(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
-    sandbox.store.create_account_field({"key": "vip", "label": "VIP", "type": "BOOLEAN"})
+    sandbox.store.create("accountFields", {"key": "vip", "label": "VIP", "type": "BOOLEAN"})
     config = write_config("""\
         konvsync: 1
         inviteLinks:
@@ -288,8 +288,8 @@ def test_drift_of_a_link_never_shows_or_writes_the_code(
     config = write_config(LINKS.format(more=""))
     assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
     link = links(sandbox.store)["Dealer sign-up"]
-    sandbox.store.update_invite_link(
-        str(link["id"]), {"code": "Portal-Side-Code", "redirectPath": "/dam"}
+    sandbox.store.update(
+        "inviteLinks", str(link["id"]), {"code": "Portal-Side-Code", "redirectPath": "/dam"}
     )
     drift = run(sandbox, "drift", str(config))
     assert drift.exit_code == 2, drift.output

@@ -53,20 +53,20 @@ def _fill(store: Store, portal: dict[str, Any]) -> None:
             return None
 
     for external_id, name in portal["groups"]:
-        group = attempt(store.create_group, {"externalId": external_id, "name": name})
+        group = attempt(store.create, "groups", {"externalId": external_id, "name": name})
         if group:
             group_ids.append(group["id"])
     for key, label, field_type, options in portal["fields"]:
         data = {"key": key, "label": label, "type": field_type, "options": options}
-        if attempt(store.create_account_field, data):
+        if attempt(store.create, "accountFields", data):
             field_keys.append(key)
     for external_id, name, value in portal["accounts"]:
         custom = [{"key": key, "value": value} for key in field_keys[:1]]
         data = {"externalId": external_id, "name": name, "userGroupIds": group_ids[:1]}
-        attempt(store.create_account, {**data, "customFields": custom})
+        attempt(store.create, "accounts", {**data, "customFields": custom})
     for email, first, last, title in portal["users"]:
         data = {"email": email, "firstName": first, "lastName": last, "title": title}
-        attempt(store.create_user, {**data, "groupIds": group_ids[-1:]}, False)
+        attempt(store.create, "users", {**data, "groupIds": group_ids[-1:]})
 
 
 def test_any_portal_exports_to_a_config_that_plans_no_changes(

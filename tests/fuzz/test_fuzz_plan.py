@@ -21,17 +21,16 @@ def _seed(store: object) -> dict[str, int]:
 
     assert isinstance(store, Store)
     for index in range(12):  # enough for the mass-delete guard to refuse (exit 3)
-        store.create_group({"externalId": f"g{index}", "name": f"G{index}"})
-    store.create_group({"externalId": "sales", "name": "Sales"})
-    store.create_group({"name": "keyless"})
-    store.create_account_field(
-        {"key": "tier", "label": "Tier", "type": "SELECT", "options": ["gold", "silver"]}
+        store.create("groups", {"externalId": f"g{index}", "name": f"G{index}"})
+    store.create("groups", {"externalId": "sales", "name": "Sales"})
+    store.create("groups", {"name": "keyless"})
+    store.create(
+        "accountFields",
+        {"key": "tier", "label": "Tier", "type": "SELECT", "options": ["gold", "silver"]},
     )
-    account = store.create_account({"externalId": "acme", "name": "ACME"})
-    store.create_location(account["id"], {"name": "HQ"})
-    store.create_user(
-        {"email": "x@y.example", "firstName": "X", "lastName": "Y"}, send_welcome_email=False
-    )
+    account = store.create("accounts", {"externalId": "acme", "name": "ACME"})
+    store.create("locations", {"name": "HQ"}, parent_id=account["id"])
+    store.create("users", {"email": "x@y.example", "firstName": "X", "lastName": "Y"})
     return {table: store.count(table) for table in ("groups", "accounts", "locations", "users")}
 
 

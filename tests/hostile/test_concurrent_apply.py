@@ -4,6 +4,7 @@ applies of one config may not leave duplicates."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from konvsync.sandbox.server import RunningSandbox
@@ -100,13 +101,12 @@ def test_two_applies_started_together_never_both_succeed_over_a_mix(tmp_path: Pa
 
 
 def duplicate_locations(sandbox: RunningSandbox) -> list[tuple[str, str, int]]:
-    with sandbox.store.transaction() as db:
-        rows = db.execute(
-            "SELECT accounts.external_id, locations.name, count(*) FROM locations"
-            " JOIN accounts ON accounts.id = locations.account_id"
-            " GROUP BY accounts.external_id, locations.name HAVING count(*) > 1"
-        ).fetchall()
-    return [(row[0], row[1], row[2]) for row in rows]
+    store = sandbox.store
+    out: list[tuple[str, str, int]] = []
+    for account in store.page("accounts", 100, None)["nodes"]:
+        names = Counter(loc["name"] for loc in store.children("locations", account["id"]))
+        out += [(account["externalId"], name, n) for name, n in names.items() if n > 1]
+    return out
 
 
 NEW_LOCATIONS = (

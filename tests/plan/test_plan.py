@@ -61,18 +61,19 @@ def test_no_perpetual_diffs(seeded: RunningSandbox, write_config: ConfigWriter) 
     """Email case, permission order, custom field order and server-only
     fields are not changes."""
     store = seeded.store
-    group = store.get("groups", "external_id", "sales")
+    group = store.get("groups", key="sales")
     assert group is not None
-    store.update_group(group["id"], {"permissions": ["VIEW_ACCOUNT_USERS", "MANAGE_USERS"]})
-    account = store.get("accounts", "external_id", "acme")
+    store.update("groups", group["id"], {"permissions": ["VIEW_ACCOUNT_USERS", "MANAGE_USERS"]})
+    account = store.get("accounts", key="acme")
     assert account is not None
-    store.update_account(
+    store.update(
+        "accounts",
         account["id"],
         {"customFields": [{"key": "region", "value": "east"}, {"key": "tier", "value": "gold"}]},
     )
-    user = store.get("users", "email_lower", "jane@acme.example")
+    user = store.get("users", key="jane@acme.example")
     assert user is not None
-    store.update_user(user["id"], {"email": "JANE@ACME.EXAMPLE"})
+    store.update("users", user["id"], {"email": "JANE@ACME.EXAMPLE"})
     reordered = BASE.replace(
         "[MANAGE_USERS, VIEW_ACCOUNT_USERS]", "[VIEW_ACCOUNT_USERS, MANAGE_USERS]"
     ).replace("{tier: gold, region: east}", "{region: east, tier: gold}")
@@ -82,10 +83,10 @@ def test_no_perpetual_diffs(seeded: RunningSandbox, write_config: ConfigWriter) 
 
 def test_each_action_with_its_fields(seeded: RunningSandbox, write_config: ConfigWriter) -> None:
     store = seeded.store
-    store.create_group({"externalId": "stale", "name": "Stale"})
-    account = store.get("accounts", "external_id", "acme")
+    store.create("groups", {"externalId": "stale", "name": "Stale"})
+    account = store.get("accounts", key="acme")
     assert account is not None
-    store.create_location(account["id"], {"name": "Old depot"})
+    store.create("locations", {"name": "Old depot"}, parent_id=account["id"])
     drifted = (
         BASE.replace("name: ACME\n", "name: ACME Corp\n")
         .replace("tier: gold", "tier: silver")
@@ -132,7 +133,7 @@ def test_ignore_changes(seeded: RunningSandbox, write_config: ConfigWriter) -> N
 
 
 def test_adoption_instead_of_duplicate(sandbox: RunningSandbox, write_config: ConfigWriter) -> None:
-    sandbox.store.create_group({"name": "Sales", "permissions": ["MANAGE_USERS"]})
+    sandbox.store.create("groups", {"name": "Sales", "permissions": ["MANAGE_USERS"]})
     config = write_config("""\
         konvsync: 1
         groups:
@@ -178,7 +179,7 @@ def test_mass_delete_is_refused_and_nothing_written(
     sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
     for i in range(12):
-        sandbox.store.create_group({"externalId": f"g{i}", "name": f"G{i}"})
+        sandbox.store.create("groups", {"externalId": f"g{i}", "name": f"G{i}"})
     config = write_config("""\
         konvsync: 1
         policy: {prune: [groups]}
@@ -292,7 +293,7 @@ def test_saved_plan_file_has_digests_and_no_secrets(
 def test_one_remote_object_is_adopted_once(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
-    sandbox.store.create_group({"name": "Sales"})
+    sandbox.store.create("groups", {"name": "Sales"})
     config = write_config("""\
         konvsync: 1
         groups:
@@ -308,8 +309,8 @@ def test_one_remote_object_is_adopted_once(
 def test_ambiguous_adoption_is_an_error_naming_both_ids(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
-    first = sandbox.store.create_group({"name": "Legacy Group"})
-    second = sandbox.store.create_group({"name": "Legacy Group"})
+    first = sandbox.store.create("groups", {"name": "Legacy Group"})
+    second = sandbox.store.create("groups", {"name": "Legacy Group"})
     config = write_config("""\
         konvsync: 1
         groups:

@@ -61,7 +61,7 @@ def test_welcome_email_limit_from_the_policy(
 
 def test_max_update_percent(sandbox: RunningSandbox, write_config: ConfigWriter) -> None:
     for i in range(10):
-        sandbox.store.create_group({"externalId": f"g{i}", "name": f"Group {i}"})
+        sandbox.store.create("groups", {"externalId": f"g{i}", "name": f"Group {i}"})
     groups = [f"  - {{externalId: g{i}, name: Team {i}}}" for i in range(3)]
     unset = write_config("\n".join(["konvsync: 1", "groups:", *groups]) + "\n")
     assert run(sandbox, "plan", str(unset)).exit_code == 0  # off by default
@@ -82,12 +82,14 @@ def test_custom_fields_checked_against_the_portal(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
     store = sandbox.store
-    store.create_account_field(
-        {"key": "tier", "label": "Tier", "type": "SELECT", "options": ["gold", "silver"]}
+    store.create(
+        "accountFields",
+        {"key": "tier", "label": "Tier", "type": "SELECT", "options": ["gold", "silver"]},
     )
-    store.create_account_field({"key": "vat", "label": "VAT", "type": "TEXT", "required": True})
-    store.create_account(
-        {"externalId": "old", "name": "Old", "customFields": [{"key": "vat", "value": "1"}]}
+    store.create("accountFields", {"key": "vat", "label": "VAT", "type": "TEXT", "required": True})
+    store.create(
+        "accounts",
+        {"externalId": "old", "name": "Old", "customFields": [{"key": "vat", "value": "1"}]},
     )
     config = write_config("""\
         konvsync: 1

@@ -56,7 +56,7 @@ def run(sandbox: RunningSandbox, *args: str) -> CliRun:
 
 def ids(sandbox: RunningSandbox) -> dict[str, dict[str, Any]]:
     out = {}
-    for table in ("groups", "account_fields", "accounts", "users"):
+    for table in ("groups", "accountFields", "accounts", "users"):
         out[table] = {row["id"]: row for row in sandbox.store.page(table, 100, None)["nodes"]}
     return out
 
@@ -145,8 +145,8 @@ def test_targeting_a_user_brings_the_group_rename_it_needs(
 def test_old_and_new_key_both_in_the_portal_is_an_error(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
-    old = sandbox.store.create_group({"externalId": "sales", "name": "Sales"})
-    new = sandbox.store.create_group({"externalId": "sales-emea", "name": "Sales EMEA"})
+    old = sandbox.store.create("groups", {"externalId": "sales", "name": "Sales"})
+    new = sandbox.store.create("groups", {"externalId": "sales-emea", "name": "Sales EMEA"})
     config = write_config("""\
         konvsync: 1
         groups:
@@ -191,8 +191,8 @@ def test_previous_key_defined_in_the_config_is_invalid(write_config: ConfigWrite
 def test_a_rename_applies_even_when_the_key_field_is_ignored(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
-    user = sandbox.store.create_user(
-        {"email": "old@x.example", "firstName": "A", "lastName": "B"}, send_welcome_email=False
+    user = sandbox.store.create(
+        "users", {"email": "old@x.example", "firstName": "A", "lastName": "B"}
     )
     config = write_config("""\
         konvsync: 1

@@ -20,8 +20,8 @@ EVIL_NAME = "name\x9b31m\u202egnp.exe\r\nPlan: 0 to add"
 def test_plan_escapes_control_characters_from_the_portal(
     sandbox: RunningSandbox, write_config: Callable[..., Path], fmt: str
 ) -> None:
-    sandbox.store.create_group({"externalId": EVIL_KEY, "name": EVIL_NAME})
-    sandbox.store.create_group({"externalId": "kept", "name": EVIL_NAME})
+    sandbox.store.create("groups", {"externalId": EVIL_KEY, "name": EVIL_NAME})
+    sandbox.store.create("groups", {"externalId": "kept", "name": EVIL_NAME})
     config = write_config("""\
         konvsync: 1
         policy: {prune: [groups]}
