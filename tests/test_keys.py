@@ -112,7 +112,9 @@ CLASHING = """\
 def _locations(sandbox: RunningSandbox) -> dict[str, list[tuple[str, str | None]]]:
     store = sandbox.store
     return {
-        a["externalId"]: sorted((loc["name"], loc["phone"]) for loc in store.locations_of(a["_pk"]))
+        a["externalId"]: sorted(
+            (loc["name"], loc["phone"]) for loc in store.children("locations", a["id"])
+        )
         for a in store.page("accounts", 100, None)["nodes"]
     }
 
