@@ -63,3 +63,16 @@ def test_the_plan_schema_names_every_writable_kind() -> None:
 
     change = json_schema("plan.schema.json")["$defs"]["change"]
     assert set(change["properties"]["kind"]["enum"]) == {k.name for k in WRITABLE_KINDS}
+
+
+def test_policy_names_every_writable_kind_and_its_fields() -> None:
+    """A new kind can be pruned (top level), protected and have changes
+    ignored, field by field, as soon as it is declared."""
+    policy = SCHEMA["properties"]["policy"]["properties"]
+    assert set(policy["prune"]["items"]["enum"]) == {k.name for k in TOP_LEVEL_KINDS}
+    assert set(policy["protect"]["properties"]) == {k.name for k in WRITABLE_KINDS}
+    ignored = policy["ignore_changes"]["properties"]
+    assert set(ignored) == {k.name for k in WRITABLE_KINDS}
+    for k in WRITABLE_KINDS:
+        fields = {f.name for f in k.managed_fields if k.parent is None or f.ref != k.parent}
+        assert set(ignored[k.name]["items"]["enum"]) == fields, k.name
