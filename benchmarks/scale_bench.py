@@ -81,6 +81,7 @@ def median_phase(runs: list[Phase]) -> Phase:
         med("peak_rss_mb"),
         max(r.exit_code for r in runs),
         med("cpu_seconds"),
+        med("server_cpu_seconds"),
     )
 
 
@@ -116,14 +117,15 @@ def report(results: dict[int, dict[str, Phase]], options: argparse.Namespace) ->
     )
     print(
         f"{'users':>8} {'phase':<11} {'seconds':>8} {'sec_min':>8} {'x min':>6} {'cpu s':>6} "
-        f"{'peak MB':>8} {'exit':>5}"
+        f"{'srv s':>6} {'peak MB':>8} {'exit':>5}"
     )
     for n, phases in results.items():
         for p in phases.values():
             bound = f"{p.seconds / p.seconds_min:>6.2f}" if p.seconds_min else f"{'':>6}"
             print(
                 f"{n:>8,} {p.phase:<11} {p.seconds:>8.2f} {p.seconds_min:>8.2f} {bound} "
-                f"{p.cpu_seconds:>6.1f} {p.peak_rss_mb:>8.1f} {p.exit_code:>5}"
+                f"{p.cpu_seconds:>6.1f} {p.server_cpu_seconds:>6.1f} {p.peak_rss_mb:>8.1f} "
+                f"{p.exit_code:>5}"
             )
     print("export against the no-op plan, and per 10,000 users:")
     checks: list[tuple[str, bool]] = []
