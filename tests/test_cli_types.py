@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from konvsync.kinds import WRITABLE_KINDS
 from tests.conftest import invoke
 
 
@@ -14,8 +15,9 @@ def test_a_bad_target_is_refused_before_anything_is_read(command: str) -> None:
     result = invoke([command, "no-such-config", "--target", "widgets/x"])
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0] == (
-        "Error: Invalid value for '--target': unknown kind 'widgets' (one of groups, "
-        "accountFields, accounts, locations, users, inviteLinks)"
+        "Error: Invalid value for '--target': unknown kind 'widgets' (one of "
+        + ", ".join(k.name for k in WRITABLE_KINDS)
+        + ")"
     )
 
 

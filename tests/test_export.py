@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from konvsync.kinds import TOP_LEVEL_KINDS
 from konvsync.sandbox.server import RunningSandbox
 from konvsync.seeding import seed_store
 from tests.conftest import invoke
@@ -50,14 +51,9 @@ def test_export_then_plan_has_no_changes(
     out = tmp_path / "exported"
     result = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == [
-        "accountFields.yaml",
-        "accounts.yaml",
-        "groups.yaml",
-        "inviteLinks.yaml",
-        "konvsync.yaml",
-        "users.yaml",
-    ]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["konvsync.yaml", *(f"{k.name}.yaml" for k in TOP_LEVEL_KINDS)]
+    )
     assert "Exported 2 groups, 3 accountFields, 2 accounts, 2 users, 2 inviteLinks" in (
         result.stderr
     )
