@@ -75,6 +75,9 @@ class PlanExecutor:
         """address -> error code of what failed (and of what that skipped)."""
         self.report = ApplyReport()
         self._step_changes: list[Change] = []
+        self._cascades: list[Change] = []
+        """Deletes done by their parent's delete (a location with its
+        account), which runs in a later step: settled by its outcome."""
 
     async def execute(self, plan: Plan) -> ApplyReport:
         for change in plan.changes:
@@ -92,6 +95,8 @@ class PlanExecutor:
                 self._finish(changes, Status.SKIPPED, f"not started: {self.refused}")
                 continue
             await self._step(label, changes)
+            self._settle_cascades()
+        self._settle_cascades(final=True)
         self.report.interrupted = self.stop.is_set
         if self.options.verify and not self.stop.is_set:
             await self._verify()
@@ -166,7 +171,7 @@ class PlanExecutor:
                     self.codes.get(blocker),
                 )
             elif isinstance(change, Delete) and change.cascade:
-                self._record(change, Status.DONE)
+                self._cascades.append(change)
             else:
                 ready.append(change)
         ready = await self._recheck(ready)
@@ -363,6 +368,36 @@ class PlanExecutor:
                 return ref.address
         return None
 
+    def _settle_cascades(self, final: bool = False) -> None:
+        """Record each cascaded delete whose parent's delete has an outcome:
+        done with it, or skipped when it failed or was skipped (the object is
+        still there). ``final``: the run is over; a parent that was never
+        deleted leaves its children in place."""
+        if not self._cascades:
+            return
+        deleted = {
+            r.change.address
+            for r in self.report.results
+            if r.status is Status.DONE and isinstance(r.change, Delete)
+        }
+        waiting: list[Change] = []
+        for change in self._cascades:
+            parent = change.address.parent
+            if parent is not None and parent in deleted:
+                self._record(change, Status.DONE)
+            elif parent is not None and parent in self.unavailable:
+                self._record(
+                    change,
+                    Status.SKIPPED,
+                    f"depends on {parent}, which {self.unavailable[parent].split(':')[0]}",
+                    self.codes.get(parent),
+                )
+            elif final:
+                self._record(change, Status.SKIPPED, f"not deleted: {parent} was not deleted")
+            else:
+                waiting.append(change)
+        self._cascades = waiting
+
     def _record(
         self, change: Change, status: Status, message: str | None = None, code: str | None = None
     ) -> None:
@@ -378,6 +413,7 @@ class PlanExecutor:
         under way that have no outcome yet may or may not have been applied;
         later ones were not started."""
         settled = {result.change.address for result in self.report.results}
+        settled.update(change.address for change in self._cascades)  # settled last
         current = {change.address for change in self._step_changes}
         for change in plan.changes:
             if change.address in settled:
@@ -392,6 +428,7 @@ class PlanExecutor:
                 )
             else:
                 self._record(change, Status.SKIPPED, "not started: interrupted", "INTERRUPTED")
+        self._settle_cascades(final=True)
         self.report.interrupted = True
         return self.report
 
