@@ -123,12 +123,12 @@ class Cascades:
     which runs in a later step: each takes its parent's outcome, since a
     child whose parent was not deleted is still there."""
 
-    waiting: dict[Address, list[Change]] = field(default_factory=dict)
+    waiting: dict[Address | None, list[Change]] = field(default_factory=dict)
+    """Parent's address -> its children (None: a child without one, which
+    only an edited plan file can hold: it waits for nothing, see ``rest``)."""
 
     def add(self, change: Change) -> None:
-        parent = change.address.parent
-        assert parent is not None, change.address
-        self.waiting.setdefault(parent, []).append(change)
+        self.waiting.setdefault(change.address.parent, []).append(change)
 
     def follow(self, parent: Change, status: Status, code: str | None) -> list[ChangeResult]:
         """The results of the children of ``parent``, now that it has one."""
