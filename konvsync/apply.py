@@ -26,6 +26,7 @@ from konvsync.apply_checks import (
 from konvsync.apply_model import (
     ApplyOptions,
     ApplyReport,
+    Cascades,
     ChangeResult,
     Interrupted,
     Mismatch,
@@ -75,6 +76,7 @@ class PlanExecutor:
         """address -> error code of what failed (and of what that skipped)."""
         self.report = ApplyReport()
         self._step_changes: list[Change] = []
+        self.cascades = Cascades()
 
     async def execute(self, plan: Plan) -> ApplyReport:
         for change in plan.changes:
@@ -92,6 +94,7 @@ class PlanExecutor:
                 self._finish(changes, Status.SKIPPED, f"not started: {self.refused}")
                 continue
             await self._step(label, changes)
+        self._finish(self.cascades.rest(), Status.SKIPPED, "not deleted: its parent was not")
         self.report.interrupted = self.stop.is_set
         if self.options.verify and not self.stop.is_set:
             await self._verify()
@@ -166,7 +169,7 @@ class PlanExecutor:
                     self.codes.get(blocker),
                 )
             elif isinstance(change, Delete) and change.cascade:
-                self._record(change, Status.DONE)
+                self.cascades.add(change)  # recorded with its parent (``_record``)
             else:
                 ready.append(change)
         ready = await self._recheck(ready)
@@ -344,20 +347,14 @@ class PlanExecutor:
 
     def _taken(self, kind_name: str) -> Callable[[str], bool]:
         """Whether an ID belongs to an object of ``kind_name`` read or made before."""
-
         return lambda remote_id: (
             self.remote.find(kind_name, remote_id) is not None
             or (kind_name, remote_id) in self.made
         )
 
     def _blocker(self, change: Change) -> Address | None:
-        if not self.unavailable:
-            return None  # nothing has failed or been skipped: nothing blocks
-        if isinstance(change, Delete):
-            parent = change.address.parent
-            if change.cascade and parent is not None:
-                return parent if parent in self.unavailable else None
-            return None
+        if not self.unavailable or isinstance(change, Delete):
+            return None  # nothing has failed or been skipped; a delete refers to nothing
         for ref in references(kind(change.kind), change.after or {}):
             if ref.address in self.unavailable:
                 return ref.address
@@ -371,12 +368,15 @@ class PlanExecutor:
             if code is not None:
                 self.codes[change.address] = code
         self.report.results.append(ChangeResult(change, status, message, code))
+        for child in self.cascades.follow(change, status, code):
+            self._record(child.change, child.status, child.message, child.code)
 
     def abandon(self, plan: Plan) -> ApplyReport:
         """The report after the wait for requests in flight was cut short
         (a second signal, or the grace period ran out): changes of the step
         under way that have no outcome yet may or may not have been applied;
         later ones were not started."""
+        self.cascades.waiting.clear()  # recorded below, before their parents
         settled = {result.change.address for result in self.report.results}
         current = {change.address for change in self._step_changes}
         for change in plan.changes:

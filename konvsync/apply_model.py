@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from konvsync.kinds.address import Address
-from konvsync.plan.changes import Change
+from konvsync.plan.changes import Change, Delete
 
 PERMANENT_CODES = frozenset({"BAD_USER_INPUT", "NOT_FOUND", "FORBIDDEN", "CONFLICT"})
 """Error codes another run meets again: the config or the portal must change first."""
@@ -115,3 +115,31 @@ class Interrupted:
 
     def set(self) -> None:
         self.is_set = True
+
+
+@dataclass
+class Cascades:
+    """Deletes done by their parent's delete (a location's by its account's),
+    which runs in a later step: each takes its parent's outcome, since a
+    child whose parent was not deleted is still there."""
+
+    waiting: dict[Address | None, list[Change]] = field(default_factory=dict)
+    """Parent's address -> its children (None: a child without one, which
+    only an edited plan file can hold: it waits for nothing, see ``rest``)."""
+
+    def add(self, change: Change) -> None:
+        self.waiting.setdefault(change.address.parent, []).append(change)
+
+    def follow(self, parent: Change, status: Status, code: str | None) -> list[ChangeResult]:
+        """The results of the children of ``parent``, now that it has one."""
+        children = self.waiting.pop(parent.address, []) if isinstance(parent, Delete) else []
+        if status is Status.DONE:
+            return [ChangeResult(child, Status.DONE) for child in children]
+        why = f"depends on {parent.address}, which {status}"
+        return [ChangeResult(child, Status.SKIPPED, why, code) for child in children]
+
+    def rest(self) -> list[Change]:
+        """Children whose parent got no result (its delete was not in the plan)."""
+        rest = [child for children in self.waiting.values() for child in children]
+        self.waiting.clear()
+        return rest

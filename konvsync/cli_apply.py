@@ -162,6 +162,10 @@ def apply(
     except (KonvsyncError, KeyboardInterrupt) as exc:
         write_apply_report(report_file, planned[0] if planned else None, None, exc)
         raise
+    except click.Abort:  # the prompt's Ctrl-C, SIGTERM or end of input
+        cancelled = ApplyCancelled("Apply cancelled at the prompt; nothing was changed.")
+        write_apply_report(report_file, planned[0] if planned else None, None, cancelled)
+        raise
     progress.clear()
     if result.report is None:
         from konvsync.render.values import NO_CHANGES

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from konvsync.sandbox.server import RunningSandbox
+from konvsync.sandbox.store import Store
 from tests.conftest import CliRun, SandboxFactory, invoke
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -243,6 +244,39 @@ def test_partial_failure_skips_dependents_and_a_rerun_converges(
     assert rerun.exit_code == 0, rerun.output
     assert "Resources: 2 added, 0 changed, 0 destroyed." in rerun.stdout
     assert plan_code(sandbox, config) == 0
+
+
+def test_children_deleted_with_their_parent_follow_its_outcome(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A location deleted with its pruned account is done only when the
+    account's delete is: when that fails, the location is still there."""
+    store = Store()
+    old = store.create("accounts", {"externalId": "old", "name": "Old Co"})
+    store.create("locations", {"name": "Depot"}, parent_id=old["id"])
+    config = write_config("""\
+        konvsync: 1
+        policy: {prune: [accounts]}
+        accounts: []
+        """)
+    report = tmp_path / "report.json"
+    refusing = sandbox_factory(store, read_only=True)
+    result = apply(refusing, config, "--report", str(report))
+    assert result.exit_code == 1, result.output
+    assert "failed: accounts/old (delete)" in result.stdout
+    assert (
+        "skipped: locations/old/Depot (delete): depends on accounts/old, which failed"
+        in result.stdout
+    )
+    assert "0 done (0 added, 0 changed, 0 destroyed), 1 failed, 1 skipped" in result.stdout
+    statuses = {c["address"]: c["status"] for c in json.loads(report.read_text())["changes"]}
+    assert statuses == {"accounts/old": "failed", "locations/old/Depot": "skipped"}
+    assert store.count("locations") == 1
+    writing = sandbox_factory(store)
+    result = apply(writing, config)
+    assert result.exit_code == 0, result.output
+    assert "Resources: 0 added, 0 changed, 2 destroyed." in result.stdout
+    assert store.count("locations") == 0
 
 
 def test_apply_never_hangs_without_a_terminal(

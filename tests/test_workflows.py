@@ -5,6 +5,7 @@ drift; and the prompt in that loop still answers Ctrl-C at once."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import pty
 import select
@@ -81,14 +82,31 @@ def test_plan_saved_plan_apply_export_and_drift_each_run_one_loop(
 # ------------------------------------------------------- the real prompt
 
 
-def _at_the_prompt(sandbox: RunningSandbox, tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+def _at_the_prompt(
+    sandbox: RunningSandbox, tmp_path: Path, *extra: str
+) -> tuple[subprocess.Popen[bytes], int]:
     """``konvsync apply`` with a terminal (a pty) for stdin and stdout, once
-    it asks for confirmation: the process and the terminal's other end."""
+    it asks for confirmation: the process and the terminal's other end.
+
+    It waits a moment after the question appears: a signal that arrives
+    between Python's last check for signals and the blocking read of the
+    answer (readline's select) is only noticed at the next signal, in any
+    Python program. No person is that quick; a test sending the signal
+    as soon as it sees the question was, about one time in ten."""
     config = tmp_path / "konvsync.yaml"
     config.write_text(CONFIG)
     main, terminal = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "konvsync", "--endpoint", sandbox.url, "apply", str(config)],
+        [
+            sys.executable,
+            "-m",
+            "konvsync",
+            "--endpoint",
+            sandbox.url,
+            "apply",
+            str(config),
+            *extra,
+        ],
         stdin=terminal,
         stdout=terminal,
         stderr=terminal,
@@ -96,6 +114,7 @@ def _at_the_prompt(sandbox: RunningSandbox, tmp_path: Path) -> tuple[subprocess.
     )
     os.close(terminal)
     _read_until(main, b"Only 'yes' will be accepted")
+    time.sleep(0.5)
     return process, main
 
 
@@ -147,4 +166,20 @@ def test_ctrl_c_at_the_prompt_cancels_at_once_and_writes_nothing(
     output = _rest(main, process)  # no line typed: the prompt must not wait for one
     assert process.returncode == 1, output
     assert b"Traceback" not in output
+    assert sandbox.store.count("groups") == 0
+
+
+def test_sigterm_at_the_prompt_writes_the_report_and_nothing_else(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    report = tmp_path / "report.json"
+    process, main = _at_the_prompt(sandbox, tmp_path, "--report", str(report))
+    process.send_signal(signal.SIGTERM)
+    output = _rest(main, process)
+    assert process.returncode == 1, output
+    assert b"Traceback" not in output
+    data = json.loads(report.read_text())
+    assert data["status"] == "error", data
+    assert data["error"]["code"] == "apply_cancelled", data
+    assert data["summary"]["done"] == 0
     assert sandbox.store.count("groups") == 0

@@ -213,15 +213,27 @@ def _deletes(
 
 
 def _pruned_keys(k: Kind, desired: DesiredState, state: RemoteState) -> set[str]:
-    """Keys of the objects of top-level kind ``k`` that pruning deletes."""
+    """Keys of the objects of top-level kind ``k`` that pruning deletes: not
+    protected, and not holding a protected child (deleting an account
+    deletes its locations, and a protected object is never deleted)."""
     policy = desired.policy
     if k.name not in policy.prune:
         return set()
     wanted = desired.objects.get(k.name, {})
+    holding = {
+        child.parent
+        for child_kind in KINDS
+        if child_kind.parent == k.name
+        for child in state.get(child_kind.name).objects.values()
+        if policy.is_protected(child_kind.name, child.path)
+    }
     return {
         obj.key
         for filed, obj in state.get(k.name).objects.items()
-        if obj.key is not None and filed not in wanted and not policy.is_protected(k.name, obj.key)
+        if obj.key is not None
+        and filed not in wanted
+        and not policy.is_protected(k.name, obj.key)
+        and obj.key not in holding
     }
 
 

@@ -160,6 +160,23 @@ def test_account_delete_shows_its_locations(
     assert "# locations/acme/HQ will be destroyed (deleted with account acme)" in out
 
 
+def test_a_protected_location_keeps_its_pruned_account(
+    seeded: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Deleting an account deletes its locations: one that holds a
+    protected location is not pruned (nor is that location deleted)."""
+    config = write_config("""\
+        konvsync: 1
+        policy: {prune: [accounts], protect: {locations: [acme/HQ]}}
+        accounts: []
+        """)
+    code, out, _ = plan(seeded, config, "--detailed-exitcode")
+    assert code == 0, out
+    assert "No changes." in out
+    drift = invoke(["--endpoint", seeded.url, "drift", str(config)])
+    assert drift.exit_code == 0, drift.output
+
+
 def test_protected_objects_are_never_deleted(
     seeded: RunningSandbox, write_config: ConfigWriter
 ) -> None:
