@@ -72,37 +72,23 @@ def _upserts(
         before = {name: current.data.get(name) for name in compared}
         if before == compared:
             continue
-        fields = field_changes(before, compared)
-        if current.key is None:
-            changes.append(
-                Update(
-                    k.name,
-                    key,
-                    before,
-                    compared,
-                    fields,
-                    current.id,
-                    obj.source,
-                    note=f"adopts the existing {k.singular} {current.id} "
-                    f"(same name, no {k.key_field})",
-                    parent=obj.parent,
-                    adopt=True,
-                )
+        adopt = current.key is None
+        note = f"adopts the existing {k.singular} {current.id} (same name, no {k.key_field})"
+        changes.append(
+            Update(
+                k.name,
+                key,
+                before,
+                compared,
+                field_changes(before, compared),
+                current.id,
+                obj.source,
+                note=note if adopt else None,
+                parent=obj.parent,
+                adopt=adopt,
+                renamed_from=current.renamed_from,
             )
-        else:
-            changes.append(
-                Update(
-                    k.name,
-                    key,
-                    before,
-                    compared,
-                    fields,
-                    current.id,
-                    obj.source,
-                    parent=obj.parent,
-                    renamed_from=current.renamed_from,
-                )
-            )
+        )
     return changes, adopted
 
 
