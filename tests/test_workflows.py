@@ -11,7 +11,6 @@ import pty
 import select
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -21,7 +20,8 @@ from typing import Any
 import pytest
 
 from konvsync.sandbox.server import RunningSandbox
-from tests.conftest import KEY, SECRET, invoke
+from tests.conftest import invoke
+from tests.test_cli_ci import KONVSYNC, subprocess_env
 
 CONFIG = """\
 konvsync: 1
@@ -97,20 +97,11 @@ def _at_the_prompt(
     config.write_text(CONFIG)
     main, terminal = pty.openpty()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "konvsync",
-            "--endpoint",
-            sandbox.url,
-            "apply",
-            str(config),
-            *extra,
-        ],
+        [*KONVSYNC, "--endpoint", sandbox.url, "apply", str(config), *extra],
         stdin=terminal,
         stdout=terminal,
         stderr=terminal,
-        env={**os.environ, "KONVERT_API_KEY": KEY, "KONVERT_API_SECRET": SECRET, "NO_COLOR": "1"},
+        env=subprocess_env(),
     )
     os.close(terminal)
     _read_until(main, b"Only 'yes' will be accepted")
