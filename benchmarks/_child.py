@@ -9,7 +9,7 @@ import os
 import resource
 import sys
 
-from konvsync.cli import cli
+from konvsync.cli.main import cli
 
 code: object = 0
 try:

@@ -1,25 +1,33 @@
 """The one exception tree of konvsync and the exit codes it maps to.
 
 Every error a user can cause is a ``KonvsyncError``; ``cli.main`` turns it into
-one line on stderr and ``exit_code``. Exit codes are a contract (DESIGN §3):
-0 success, 1 any error (usage included), 2 only "changes present" under
-``--detailed-exitcode``, 3 plan refused (unsafe or stale).
+one line on stderr and its ``exit_code``, an ``ExitStatus``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_CHANGES = 2
-EXIT_REFUSED = 3
+
+class ExitStatus(IntEnum):
+    """Exit codes are one contract for every command, because cron jobs and
+    CI branch on them."""
+
+    OK = 0
+    """Success (with --detailed-exitcode: no changes; drift: no drift)."""
+    ERROR = 1
+    """An error of any kind, usage errors included (not click's 2)."""
+    CHANGES = 2
+    """Only ever "changes present" (plan --detailed-exitcode) or "drift found"."""
+    REFUSED = 3
+    """The plan was refused: unsafe (mass delete, portal guard...) or stale."""
 
 
 class KonvsyncError(Exception):
     """Base of every error konvsync reports to a user."""
 
-    exit_code = EXIT_ERROR
+    exit_code = ExitStatus.ERROR
 
 
 class UsageError(KonvsyncError):
@@ -112,7 +120,7 @@ class UnsafePlanError(KonvsyncError):
     """The plan is refused: mass delete or update, welcome e-mails, portal
     guard mismatch."""
 
-    exit_code = EXIT_REFUSED
+    exit_code = ExitStatus.REFUSED
     plan: object | None = None
     """The refused plan (``plan.changes.Plan``), when there is one to show."""
 
@@ -120,7 +128,7 @@ class UnsafePlanError(KonvsyncError):
 class StalePlanError(KonvsyncError):
     """A saved plan no longer matches the portal."""
 
-    exit_code = EXIT_REFUSED
+    exit_code = ExitStatus.REFUSED
 
 
 class ApplyCancelled(KonvsyncError):
@@ -131,4 +139,4 @@ class SchemaMisfitError(KonvsyncError):
     """The portal's schema does not take what an apply would send; nothing
     was written."""
 
-    exit_code = EXIT_REFUSED
+    exit_code = ExitStatus.REFUSED

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from konvsync.cli import cli
+from konvsync.cli.main import cli
 from konvsync.sandbox.faults import FaultSettings
 from konvsync.sandbox.server import (
     DEFAULT_API_KEY,

@@ -9,7 +9,7 @@ import pytest
 from graphql import build_schema, find_breaking_changes, parse, validate
 
 from konvsync.api.documents import package_operations
-from konvsync.resources import konvert_sdl
+from konvsync.support.resources import konvert_sdl
 
 CONTRACT = Path(__file__).parent / "contract" / "konvert.contract.graphql"
 

@@ -14,8 +14,8 @@ import click
 import pytest
 import yaml
 
-from konvsync.cli import cli
-from konvsync.reference import main as reference_main
+from konvsync.cli.main import cli
+from konvsync.render.readme import main as reference_main
 from tests.conftest import invoke
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,8 +11,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from konvsync.resources import json_schema
 from konvsync.sandbox.server import RunningSandbox
+from konvsync.support.resources import json_schema
 from tests.conftest import invoke
 from tests.drift.portal import HandEdits
 

@@ -39,7 +39,7 @@ from graphql import (
     parse,
 )
 
-from konvsync.resources import konvert_sdl
+from konvsync.support.resources import konvert_sdl
 
 Path = tuple[str | int, ...]
 

@@ -12,9 +12,9 @@ from urllib.parse import quote
 
 import aiohttp
 
-from konvsync import redact
 from konvsync.api.credentials import Credentials
 from konvsync.errors import AuthError, TransportError, UsageError
+from konvsync.support import redact
 
 MAX_JWT_LIFETIME = 21600
 RENEW_BEFORE = 60.0

@@ -1,5 +1,5 @@
 """A resolved portal: endpoint, credentials, one token source, and the
-``PortalClient`` for it (``konvsync.portal`` resolves one from the options)."""
+``PortalClient`` for it (``konvsync.app.portal`` resolves one from the options)."""
 
 from __future__ import annotations
 

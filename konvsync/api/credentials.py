@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from konvsync.errors import CredentialsError
+from konvsync.support.files import UnreadableFile, read_bounded
 
 log = logging.getLogger("konvsync.credentials")
 
@@ -40,8 +41,6 @@ MAX_CREDENTIALS_BYTES = 64 * 1024
 def _from_file(path: Path) -> Credentials:
     """Errors name the file and at most a line number: never the file's text,
     not even in the exception chain ``--traceback`` prints (``from None``)."""
-    from konvsync.config.paths import UnreadableFile, read_bounded
-
     try:
         text = read_bounded(path, MAX_CREDENTIALS_BYTES, "credentials files").decode("utf-8")
         mode = path.stat().st_mode

@@ -14,6 +14,8 @@ NAMED = {
     "staging": "https://api.staging.konvertapp.com",
 }
 SANDBOX = "sandbox"
+NAMED_ENDPOINTS: tuple[str, ...] = (*NAMED, SANDBOX)
+"""The names ``--endpoint`` and a config's ``endpoint`` take besides a URL."""
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,11 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from konvsync import aio
 from konvsync.api.client import PortalClient, Response
 from konvsync.api.documents import operation_text
 from konvsync.errors import ContractError
 from konvsync.kinds.base import Kind
+from konvsync.support import aio
 
 PAGE_SIZE = 100
 

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 import fastjsonschema
 
 from konvsync.config.model import Source
-from konvsync.config.paths import UnreadableFile, read_bounded
 from konvsync.config.substitution import Substitution
 from konvsync.config.yaml_loader import YamlList, YamlLoadError, YamlMap, empty_map, load_yaml
 from konvsync.errors import ConfigProblem
-from konvsync.resources import config_schema
+from konvsync.kinds import REFERENCE_KINDS
+from konvsync.support.files import UnreadableFile, read_bounded
+from konvsync.support.resources import config_schema
 
 if TYPE_CHECKING:
     import jsonschema
@@ -229,8 +230,6 @@ def _message(error: ValidationError) -> str:
 
 def _reference_kind(error: ValidationError) -> str | None:
     """The reference kind (lmsModules...) a policy error is about, if any."""
-    from konvsync.kinds import REFERENCE_KINDS
-
     names = {k.name for k in REFERENCE_KINDS}
     if error.validator == "enum" and isinstance(error.instance, str) and error.instance in names:
         return str(error.instance)

@@ -17,12 +17,12 @@ from konvsync.config.renames import check_renames
 from konvsync.config.rules import check_kind_rules, map_value_source, reference_source
 from konvsync.config.substitution import declared_variables
 from konvsync.config.yaml_loader import YamlList, YamlMap
-from konvsync.custom_values import value_fits
 from konvsync.errors import ConfigInvalid, ConfigProblem
-from konvsync.gcpause import gc_paused
 from konvsync.kinds import KINDS_BY_NAME, TOP_LEVEL_KINDS, children_of, kind, references
 from konvsync.kinds.address import ObjectKey
 from konvsync.kinds.base import Field, Kind
+from konvsync.kinds.custom_values import value_fits
+from konvsync.support.gcpause import gc_paused
 
 SUPPORTED_VERSIONS = (1,)
 MAX_OBJECTS = 250_000

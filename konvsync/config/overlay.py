@@ -23,7 +23,7 @@ from konvsync.config.model import Source
 from konvsync.config.yaml_loader import YamlList, YamlMap, _unpack
 from konvsync.errors import ConfigProblem
 from konvsync.kinds import children_of, kind
-from konvsync.resources import config_schema
+from konvsync.support.resources import config_schema
 
 Settings = dict[str, tuple[Any, Source]]
 Items = dict[str, list[tuple[YamlMap, Source]]]

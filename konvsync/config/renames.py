@@ -3,14 +3,16 @@ must not be one the configuration defines, nor be claimed by two objects."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from konvsync.config.model import DesiredState, Source
 from konvsync.errors import ConfigProblem
 from konvsync.kinds import KINDS
+from konvsync.kinds.base import Kind
 
 
 def check_renames(state: DesiredState, problems: list[ConfigProblem]) -> None:
-    from konvsync.plan.renames import previous_keys
-
     for k in KINDS:
         objects = state.objects.get(k.name)
         if k.rename_field is None or not objects:
@@ -41,3 +43,13 @@ def check_renames(state: DesiredState, problems: list[ConfigProblem]) -> None:
                     )
                 else:
                     claimed[old] = (key, obj.source)
+
+
+def previous_keys(k: Kind, data: Mapping[str, Any]) -> list[str]:
+    """The keys an object of kind ``k`` says it had, normalized as keys compare."""
+    if k.rename_field is None:
+        return []
+    value = data.get(k.rename_field)
+    values = value if isinstance(value, list) else [value] if value is not None else []
+    lowercase = k.field_map[k.key_field].lowercase
+    return [str(v).lower() if lowercase else str(v) for v in values if v is not None]

@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from konvsync import redact
 from konvsync.config.model import DesiredObject, DesiredState, Source
 from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.errors import ConfigProblem
 from konvsync.kinds import Reference, kind
 from konvsync.kinds.base import Field, Kind
 from konvsync.kinds.datetimes import now_utc, parse_utc
+from konvsync.support import redact
 
 
 def check_kind_rules(

@@ -18,8 +18,7 @@ from konvsync.kinds.address import Address
 from konvsync.plan.changes import Change, Create, Delete, Update
 from konvsync.plan.planner import PlanOutcome
 from konvsync.plan.remote import RemoteObject, RemoteState
-
-Targets = list[tuple[str, str | None]]
+from konvsync.plan.targets import Targets
 
 
 def drift_report(

@@ -9,7 +9,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from konvsync import __version__
 from konvsync.config.model import Source
+from konvsync.kinds import kind
 from konvsync.kinds.address import ObjectKey, key_path, object_key
 
 Category = Literal["changed", "deleted", "created"]
@@ -169,8 +171,6 @@ class DriftReport:
 
     @property
     def data(self) -> dict[str, Any]:
-        from konvsync import __version__
-
         return {
             "format_version": self.FORMAT_VERSION,
             "konvsync_version": __version__,
@@ -196,8 +196,6 @@ def redacted(kind_name: str, data: dict[str, Any] | None) -> dict[str, Any] | No
     """``data`` with the values of sensitive fields replaced by ``(sensitive)``."""
     if data is None:
         return None
-    from konvsync.kinds import kind
-
     fields = kind(kind_name).field_map
     return {
         name: SENSITIVE if _is_sensitive(fields.get(name)) and value is not None else value

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from konvsync.config.model import DesiredObject, DesiredState
+from konvsync.config.yaml_loader import YamlLoadError, load_yaml
 from konvsync.drift.lists import ListEdits, ListKey, edit_lists
 from konvsync.drift.model import DriftReport, KeptValue, ObjectDrift, WriteResult
 from konvsync.drift.patch import patch_field
@@ -32,13 +34,20 @@ from konvsync.drift.yamltext import (
 )
 from konvsync.errors import OutputError
 from konvsync.kinds import kind
-from konvsync.plan.remote import RemoteState
+from konvsync.kinds.base import Kind
+from konvsync.plan.remote import RemoteObject, RemoteState
+from konvsync.support.files import write_files
+
+EntryOf = Callable[[Kind, RemoteObject, RemoteState, list[str]], dict[str, Any]]
+"""(kind, remote object, the state it was read with, warnings to add to) -> the
+object as a config entry."""
 
 
 @dataclass
 class _Work:
     desired: DesiredState
     remote: RemoteState
+    entry_of: EntryOf
     texts: dict[str, YamlText] = field(default_factory=dict)
     kept: list[KeptValue] = field(default_factory=list)
     lists: dict[ListKey, ListEdits] = field(default_factory=dict)
@@ -60,10 +69,14 @@ class _Work:
         return self.lists.setdefault(key, ListEdits())
 
 
-def accept_drift(report: DriftReport, desired: DesiredState, remote: RemoteState) -> WriteResult:
+def accept_drift(
+    report: DriftReport, desired: DesiredState, remote: RemoteState, entry_of: EntryOf
+) -> WriteResult:
     """Edit the config's files so that they say what the portal says, and
-    write those that changed (all or nothing)."""
-    work = _Work(desired, remote)
+    write those that changed (all or nothing). ``entry_of`` gives an object
+    created in the portal as the config's YAML entry (export's, passed in by
+    the use case: drift sits below export)."""
+    work = _Work(desired, remote, entry_of)
     for item in report.items:
         try:
             if item.category == "changed":
@@ -95,8 +108,6 @@ def accept_drift(report: DriftReport, desired: DesiredState, remote: RemoteState
 def _write_in_place(changed: dict[str, str]) -> None:
     """Write all files or none; each keeps its permissions, and a symlinked
     file is written where the link points."""
-    from konvsync.files import write_files
-
     targets = {path: Path(path).resolve() for path in changed}
     modes = {path: os.stat(target).st_mode & 0o7777 for path, target in targets.items()}
     write_files({targets[path]: new for path, new in changed.items()})
@@ -105,8 +116,6 @@ def _write_in_place(changed: dict[str, str]) -> None:
 
 
 def _check_readable(path: str, text: str) -> None:
-    from konvsync.config.yaml_loader import YamlLoadError, load_yaml
-
     try:
         load_yaml(text, path)
     except YamlLoadError as exc:
@@ -212,9 +221,7 @@ def _entry(work: _Work, item: ObjectDrift, warnings: list[str]) -> dict[str, Any
     """The object as export writes it: keys as the portal spells them,
     references by key, defaults and empty values left out."""
     obj = work.remote.get(item.kind).objects[item.filed_key]
-    from konvsync.export import object_entry as export_entry
-
-    return export_entry(kind(item.kind), obj, work.remote, warnings)
+    return work.entry_of(kind(item.kind), obj, work.remote, warnings)
 
 
 def _file_for_kind(work: _Work, kind_name: str) -> str:

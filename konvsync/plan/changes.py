@@ -4,10 +4,12 @@ with kind, key, before, after and field-level changes."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
+from konvsync import __version__
 from konvsync.config.model import Source
+from konvsync.kinds import kind
 from konvsync.kinds.address import Address, ObjectKey, object_key
 
 
@@ -45,8 +47,6 @@ class Change:
 
     @property
     def address(self) -> Address:
-        from konvsync.kinds import kind
-
         return kind(self.kind).address(self.key, self.parent)
 
     @property
@@ -110,6 +110,44 @@ class Delete(Change):
 
     def to_data(self) -> dict[str, Any]:
         return {**super().to_data(), "cascade": self.cascade}
+
+
+class _Sensitive:
+    """The stand-in for a sensitive value: ``(sensitive)`` wherever shown."""
+
+    def __repr__(self) -> str:
+        return "(sensitive)"
+
+    __str__ = __repr__
+
+
+SENSITIVE: Any = _Sensitive()
+
+
+def masked(change: Change) -> Change:
+    """``change`` with every sensitive value replaced by ``SENSITIVE``."""
+    names = kind(change.kind).sensitive_names
+    if not names:
+        return change
+    return replace(
+        change,
+        before=_mask(change.before, names),
+        after=_mask(change.after, names),
+        fields=tuple(
+            FieldChange(f.path, _hide(f.before), _hide(f.after)) if f.top in names else f
+            for f in change.fields
+        ),
+    )
+
+
+def _mask(data: dict[str, Any] | None, names: frozenset[str]) -> dict[str, Any] | None:
+    if data is None or not names.intersection(data):
+        return data
+    return {name: _hide(value) if name in names else value for name, value in data.items()}
+
+
+def _hide(value: Any) -> Any:
+    return None if value is None else SENSITIVE
 
 
 CHANGE_TYPES: dict[str, type[Change]] = {c.action: c for c in (Create, Update, Delete)}
@@ -206,9 +244,6 @@ class Plan:
     @property
     def data(self) -> dict[str, Any]:
         """The plan as data, sensitive values shown as ``(sensitive)``."""
-        from konvsync import __version__
-        from konvsync.plan.sensitive import masked
-
         data: dict[str, Any] = {
             "format_version": self.FORMAT_VERSION,
             "konvsync_version": __version__,

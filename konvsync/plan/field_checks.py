@@ -12,10 +12,10 @@ from typing import Any
 
 from konvsync.config.model import DesiredState
 from konvsync.config.rules import map_value_source
-from konvsync.custom_values import value_fits
 from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.kinds import KINDS, kind
 from konvsync.kinds.base import Field, Kind
+from konvsync.kinds.custom_values import value_fits
 from konvsync.plan.remote import RemoteState
 
 

@@ -18,12 +18,12 @@ from typing import Any
 from konvsync import __version__
 from konvsync.config.model import Policy
 from konvsync.errors import ConfigError, StalePlanError
-from konvsync.files import write_files
 from konvsync.kinds.address import ObjectKey
 from konvsync.plan.changes import Change, Plan, Refusal, change_from_data, saved_key
 from konvsync.plan.planner import PlanOutcome, remote_digests
 from konvsync.plan.remote import RemoteState
 from konvsync.plan.sensitive import restored, saved_references
+from konvsync.support.files import write_files
 
 PLANFILE_FORMAT = "konvsync-plan/2"
 """2: what it keeps per object is filed by ``saved_key``, not the displayed address."""
@@ -131,7 +131,7 @@ def _check_plan_shape(path: str, data: dict[str, Any]) -> None:
     ConfigError naming the first place where it is not (an edited file)."""
     import jsonschema
 
-    from konvsync.resources import json_schema
+    from konvsync.support.resources import json_schema
 
     error = jsonschema.exceptions.best_match(
         jsonschema.Draft202012Validator(json_schema("plan.schema.json")).iter_errors(data)

@@ -25,6 +25,7 @@ from konvsync.plan.safety import (
     check_welcome_emails,
     welcome_emails,
 )
+from konvsync.plan.targets import Targets, parse_targets
 
 ProgressCallback = Callable[[str, int], None]
 
@@ -127,7 +128,7 @@ def plan_against(
     read_kind_names: list[str],
     endpoint_name: str,
     options: PlanOptions,
-    targets: list[tuple[str, str | None]],
+    targets: Targets,
 ) -> PlanOutcome:
     """The plan from the config and the portal as read (``targets``: the
     parsed ``options.targets``). A refused plan is made in full and raised
@@ -254,27 +255,7 @@ def _outside_references(desired: DesiredState) -> Iterator[tuple[DesiredObject, 
                     yield obj, ref
 
 
-def parse_targets(targets: tuple[str, ...]) -> list[tuple[str, str | None]]:
-    out = []
-    for target in targets:
-        kind_name, sep, key = target.partition("/")
-        if kind_name not in KINDS_BY_NAME or kind(kind_name).reference:
-            raise UsageError(
-                f"--target {target!r}: unknown kind {kind_name!r} "
-                f"(one of {', '.join(k.name for k in KINDS if not k.reference)})"
-            )
-        if sep and not key:
-            raise UsageError(f"--target {target!r}: give KIND or KIND/KEY")
-        k = kind(kind_name)
-        if key and k.field_map[k.key_field].lowercase:
-            key = key.lower()
-        out.append((kind_name, key or None))
-    return out
-
-
-def check_targets_match(
-    targets: list[tuple[str, str | None]], desired: DesiredState, remote: RemoteState
-) -> None:
+def check_targets_match(targets: Targets, desired: DesiredState, remote: RemoteState) -> None:
     """A ``--target`` that names nothing the config or the portal has is a
     usage error (a typo must not look like "No changes.")."""
     for kind_name, key in targets:
@@ -305,7 +286,7 @@ def _names(
     return any(obj.path == key for obj in objects.values())
 
 
-def select_targets(changes: list[Change], targets: list[tuple[str, str | None]]) -> list[Change]:
+def select_targets(changes: list[Change], targets: Targets) -> list[Change]:
     """The targeted changes, plus the creates they depend on and, for a
     targeted account, its locations."""
     by_address = {c.address: c for c in changes}

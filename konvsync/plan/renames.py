@@ -14,29 +14,20 @@ the portal will once the rename is applied. A saved plan carries its renames
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 from konvsync.config.model import DesiredState
+from konvsync.config.renames import previous_keys
 from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.kinds import KINDS, kind
-from konvsync.kinds.base import Field, Kind
+from konvsync.kinds.base import Field
 from konvsync.plan.changes import Change, Update
 from konvsync.plan.remote import RemoteKind, RemoteObject, RemoteState
 
 Renames = dict[str, dict[str, str]]
 """kind -> key in the portal -> configured key."""
-
-
-def previous_keys(k: Kind, data: Mapping[str, Any]) -> list[str]:
-    """The keys an object of kind ``k`` says it had, normalized as keys compare."""
-    if k.rename_field is None:
-        return []
-    value = data.get(k.rename_field)
-    values = value if isinstance(value, list) else [value] if value is not None else []
-    lowercase = k.field_map[k.key_field].lowercase
-    return [str(v).lower() if lowercase else str(v) for v in values if v is not None]
 
 
 def find_renames(desired: DesiredState, remote: RemoteState) -> Renames:

@@ -17,44 +17,6 @@ from konvsync.kinds.address import ObjectKey
 from konvsync.plan.changes import Change, Delete, FieldChange, saved_key
 
 
-class _Sensitive:
-    """The stand-in for a sensitive value: ``(sensitive)`` wherever shown."""
-
-    def __repr__(self) -> str:
-        return "(sensitive)"
-
-    __str__ = __repr__
-
-
-SENSITIVE: Any = _Sensitive()
-
-
-def masked(change: Change) -> Change:
-    """``change`` with every sensitive value replaced by ``SENSITIVE``."""
-    names = kind(change.kind).sensitive_names
-    if not names:
-        return change
-    return replace(
-        change,
-        before=_mask(change.before, names),
-        after=_mask(change.after, names),
-        fields=tuple(
-            FieldChange(f.path, _hide(f.before), _hide(f.after)) if f.top in names else f
-            for f in change.fields
-        ),
-    )
-
-
-def _mask(data: dict[str, Any] | None, names: frozenset[str]) -> dict[str, Any] | None:
-    if data is None or not names.intersection(data):
-        return data
-    return {name: _hide(value) if name in names else value for name, value in data.items()}
-
-
-def _hide(value: Any) -> Any:
-    return None if value is None else SENSITIVE
-
-
 def digest(salt: str, value: str) -> str:
     return "hmac-sha256:" + hmac.new(salt.encode(), value.encode(), hashlib.sha256).hexdigest()
 

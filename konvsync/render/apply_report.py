@@ -8,9 +8,9 @@ import json
 from typing import Any
 
 from konvsync import __version__
-from konvsync.apply_model import ApplyReport, Status
+from konvsync.apply.model import ApplyReport, Status
 from konvsync.plan.changes import Create, Plan
-from konvsync.redact import printable, redact
+from konvsync.support.redact import printable, redact
 
 REPORT_FORMAT_VERSION = "2"
 """2: a child object's ``key`` is its own, its parent's key ``parent``."""

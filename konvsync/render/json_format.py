@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from konvsync.plan.changes import Plan
-from konvsync.redact import printable_json
+from konvsync.support.redact import printable_json
 
 
 def render_json(plan: Plan) -> str:

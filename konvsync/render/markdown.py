@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from konvsync.plan.changes import Change, Delete, Plan, Update
-from konvsync.plan.sensitive import masked
-from konvsync.redact import printable
+from konvsync.plan.changes import Change, Delete, Plan, Update, masked
 from konvsync.render.values import NO_CHANGES, refused_note, show, summary_line
+from konvsync.support.redact import printable
 
 T = TypeVar("T")
 

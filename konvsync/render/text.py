@@ -9,10 +9,9 @@ from functools import cache
 import click
 
 from konvsync.kinds import kind
-from konvsync.plan.changes import Change, Delete, Plan, Update
-from konvsync.plan.sensitive import masked
-from konvsync.redact import printable
+from konvsync.plan.changes import Change, Delete, Plan, Update, masked
 from konvsync.render.values import NO_CHANGES, action_label, refused_note, show, summary_line
+from konvsync.support.redact import printable
 
 _COLORS = {"+": "green", "~": "yellow", "-": "red"}
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from konvsync.plan.changes import Plan
 
-from konvsync.plan.sensitive import SENSITIVE
-from konvsync.redact import printable
+from konvsync.plan.changes import SENSITIVE
+from konvsync.support.redact import printable
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 """One encoder for every value (``json.dumps`` with options builds a new one per call)."""

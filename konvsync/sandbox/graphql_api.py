@@ -29,11 +29,11 @@ from graphql import (
     validate,
 )
 
-from konvsync.resources import konvert_sdl
 from konvsync.sandbox.database import Row
 from konvsync.sandbox.model import Column, Table, output_type, tables
 from konvsync.sandbox.rows import StoreError
 from konvsync.sandbox.store import Store
+from konvsync.support.resources import konvert_sdl
 
 Resolver = Callable[..., Any]
 

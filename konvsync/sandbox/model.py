@@ -31,7 +31,7 @@ from graphql import (
 )
 
 from konvsync.kinds import KINDS, Field, Kind
-from konvsync.resources import konvert_sdl
+from konvsync.support.resources import konvert_sdl
 
 
 @dataclass(frozen=True)

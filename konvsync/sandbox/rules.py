@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from konvsync.custom_values import value_fits
+from konvsync.kinds.custom_values import value_fits
 from konvsync.sandbox.rows import StoreError, is_past
 
 Row = dict[str, Any]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from konvsync.resources import konvert_sdl
+from konvsync.support.resources import konvert_sdl
 from tests.conftest import SandboxFactory, invoke
 
 ConfigWriter = Callable[..., Path]

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
-from konvsync.resources import config_schema
+from konvsync.support.resources import config_schema
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 EXAMPLES = [

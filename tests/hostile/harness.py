@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from konvsync.app.seeding import seed_store
 from konvsync.sandbox.faults import FaultSettings
 from konvsync.sandbox.server import (
     DEFAULT_API_KEY,
@@ -22,7 +23,6 @@ from konvsync.sandbox.server import (
     SandboxSettings,
     running_sandbox,
 )
-from konvsync.seeding import seed_store
 from tests.hostile.server import Case, HostileServer, running_hostile_server
 
 DEADLINE = float(os.environ.get("KONVSYNC_HOSTILE_DEADLINE", "60"))

@@ -12,7 +12,7 @@ import pytest
 
 from konvsync.kinds import KINDS, REFERENCE_KINDS, TOP_LEVEL_KINDS, WRITABLE_KINDS
 from konvsync.kinds.base import Kind
-from konvsync.resources import config_schema
+from konvsync.support.resources import config_schema
 
 SCHEMA = config_schema()
 
@@ -59,7 +59,7 @@ def test_top_level_properties_are_the_top_level_and_reference_kinds() -> None:
 
 
 def test_the_plan_schema_names_every_writable_kind() -> None:
-    from konvsync.resources import json_schema
+    from konvsync.support.resources import json_schema
 
     change = json_schema("plan.schema.json")["$defs"]["change"]
     assert set(change["properties"]["kind"]["enum"]) == {k.name for k in WRITABLE_KINDS}

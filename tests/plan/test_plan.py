@@ -9,8 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from konvsync.app.seeding import seed_store
 from konvsync.sandbox.server import RunningSandbox
-from konvsync.seeding import seed_store
 from tests.conftest import SECRET, invoke
 
 BASE = """\

@@ -90,7 +90,7 @@ def test_renames_apply_in_place(sandbox: RunningSandbox, write_config: ConfigWri
     }
     import jsonschema
 
-    from konvsync.resources import json_schema
+    from konvsync.support.resources import json_schema
 
     jsonschema.validate(data, json_schema("plan.schema.json"))
     markdown = run(sandbox, "plan", str(config), "--format", "markdown").stdout

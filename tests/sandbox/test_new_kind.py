@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from konvsync.kinds import KINDS, Field, Kind
-from konvsync.resources import konvert_sdl
 from konvsync.sandbox.model import build_tables
 from konvsync.sandbox.server import RunningSandbox
 from konvsync.sandbox.store import Store
+from konvsync.support.resources import konvert_sdl
 from tests.conftest import SandboxFactory
 from tests.sandbox.test_server import codes, gql_post
 

@@ -1,0 +1,146 @@
+"""The ``apply`` use case: a config (plan, confirm, apply) or a saved plan
+file (re-read what it touches, refuse if stale, apply unasked). The CLI
+supplies the callbacks that talk to the user."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from konvsync.api.client import PortalClient
+from konvsync.api.options import ConnectionOptions
+from konvsync.app.plan import ConfigPaths, plan_with
+from konvsync.app.portal import portal_target
+from konvsync.app.reading import read_remote
+from konvsync.app.signals import prompt_signals, signals_call
+from konvsync.apply.executor import PlanExecutor
+from konvsync.apply.model import ApplyOptions, ApplyReport, Interrupted, Progress
+from konvsync.config.loader import load_config
+from konvsync.errors import UsageError
+from konvsync.plan.changes import Plan
+from konvsync.plan.planfile import check_fresh, is_planfile, read_planfile
+from konvsync.plan.planner import PlanOptions, ProgressCallback
+from konvsync.plan.remote import RemoteState
+from konvsync.plan.renames import renamed_view, renames_in
+from konvsync.support import aio
+
+INTERRUPT_GRACE_SECONDS = 10.0
+"""After Ctrl-C or SIGTERM, how long apply waits for requests in flight."""
+InterruptCallback = Callable[[str, float], None]
+"""(signal name, seconds apply waits for requests in flight: 0 after a
+second signal)"""
+
+
+@dataclass
+class ApplyResult:
+    plan: Plan
+    report: ApplyReport | None
+    """None when there was nothing to do."""
+
+
+def apply_path(
+    path: ConfigPaths,
+    connection: ConnectionOptions,
+    plan_options: PlanOptions,
+    apply_options: ApplyOptions,
+    confirm: Callable[[Plan], None],
+    on_page: ProgressCallback | None = None,
+    progress: Progress | None = None,
+    on_interrupt: InterruptCallback | None = None,
+) -> ApplyResult:
+    """Apply a config (plan, ``confirm`` raises to stop, apply) or a saved
+    plan file (re-read what it touches, refuse if stale, apply unasked).
+    ``--target`` is refused with a saved plan: it is applied as reviewed."""
+    if isinstance(path, str) or len(path) == 1:
+        single = path if isinstance(path, str) else path[0]
+        if is_planfile(single):
+            if plan_options.targets:
+                raise UsageError(
+                    "--target cannot be used with a saved plan: a plan file is applied exactly "
+                    "as reviewed. Make a targeted plan instead: konvsync plan PATH --target ... "
+                    "--out FILE"
+                )
+            return _apply_saved(single, connection, apply_options, on_page, progress, on_interrupt)
+    elif any(is_planfile(one) for one in path):
+        raise UsageError("a saved plan file is applied alone, not with config paths")
+    desired = load_config(path, allow_external_refs=True)
+    with portal_target(connection, desired.endpoint) as target:
+
+        async def run() -> ApplyResult:
+            async with target.client() as client:
+                outcome = await plan_with(client, target, desired, plan_options, on_page)
+                if not outcome.plan.has_changes:
+                    return ApplyResult(outcome.plan, None)
+                with prompt_signals():
+                    confirm(outcome.plan)
+                policy = desired.policy
+                options = replace(apply_options, send_welcome_email=policy.send_welcome_email)
+                report = await _execute(
+                    client, outcome.remote, outcome.plan, options, progress, on_interrupt
+                )
+                return ApplyResult(outcome.plan, report)
+
+        return aio.run(run())
+
+
+def _apply_saved(
+    path: str,
+    connection: ConnectionOptions,
+    apply_options: ApplyOptions,
+    on_page: ProgressCallback | None,
+    progress: Progress | None,
+    on_interrupt: InterruptCallback | None,
+) -> ApplyResult:
+    saved = read_planfile(path)
+    plan = saved.with_sensitive_values()  # before connecting: refused means nothing sent
+    options = replace(apply_options, send_welcome_email=saved.send_welcome_email)
+    with portal_target(connection, saved.endpoint) as target:
+
+        async def run() -> ApplyResult:
+            async with target.client() as client:
+                current = await read_remote(client, saved.read_kinds, on_page)
+                remote = renamed_view(current, renames_in(saved.plan.changes))
+                check_fresh(saved, target.endpoint.name, remote)
+                if not plan.has_changes:
+                    return ApplyResult(plan, None)
+                report = await _execute(client, remote, plan, options, progress, on_interrupt)
+                return ApplyResult(plan, report)
+
+        return aio.run(run())
+
+
+async def _execute(
+    client: PortalClient,
+    remote: RemoteState,
+    plan: Plan,
+    options: ApplyOptions,
+    progress: Progress | None,
+    on_interrupt: InterruptCallback | None = None,
+) -> ApplyReport:
+    """Run the plan. Ctrl-C or SIGTERM (what CI sends on cancel): no new work
+    is sent, requests in flight get ``INTERRUPT_GRACE_SECONDS`` to finish,
+    and the report says what was done; a second signal stops waiting at once."""
+    stop = Interrupted()
+    loop = asyncio.get_running_loop()
+    executor = PlanExecutor(client, remote, options, progress, stop)
+    task = asyncio.ensure_future(executor.execute(plan))
+
+    def interrupted(name: str) -> None:
+        if stop.is_set:
+            task.cancel()
+            if on_interrupt is not None:
+                on_interrupt(name, 0.0)
+            return
+        stop.set()
+        loop.call_later(INTERRUPT_GRACE_SECONDS, task.cancel)
+        if on_interrupt is not None:
+            on_interrupt(name, INTERRUPT_GRACE_SECONDS)
+
+    with signals_call(loop, interrupted):
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise  # this coroutine itself was cancelled
+            return executor.abandon(plan)

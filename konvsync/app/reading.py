@@ -1,0 +1,65 @@
+"""Reading the portal for a plan: the kinds a config needs, page by page,
+normalized as they arrive, and the portal's name; then the plan
+(``plan.planner`` is pure: it never reads)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from konvsync.api.client import PortalClient
+from konvsync.api.documents import viewer_query
+from konvsync.api.pagination import read_kinds
+from konvsync.config.model import DesiredState
+from konvsync.kinds import kind
+from konvsync.plan.planner import (
+    PlanOptions,
+    PlanOutcome,
+    ProgressCallback,
+    kinds_to_read,
+    plan_against,
+)
+from konvsync.plan.remote import RemoteState, RemoteStateBuilder
+from konvsync.plan.targets import parse_targets
+from konvsync.support import aio
+
+
+@dataclass
+class RemoteRead:
+    """What was read: the kinds, normalized page by page, and the portal's name."""
+
+    builder: RemoteStateBuilder
+    portal_name: str
+
+    def state(self, kind_names: list[str]) -> RemoteState:
+        state = self.builder.state(kind_names)
+        state.portal_name = self.portal_name
+        return state
+
+
+async def read_nodes(
+    client: PortalClient, kind_names: list[str], on_page: ProgressCallback | None = None
+) -> RemoteRead:
+    builder = RemoteStateBuilder()
+    nodes_task = read_kinds(client, [kind(n) for n in kind_names], on_page, builder.add)
+    viewer_task = client.execute(viewer_query(), label="Viewer")
+    _nodes, viewer = await aio.gather(nodes_task, viewer_task)
+    return RemoteRead(builder, viewer.raise_for_errors("viewer")["viewer"]["portalName"])
+
+
+async def read_remote(
+    client: PortalClient, kind_names: list[str], on_page: ProgressCallback | None = None
+) -> RemoteState:
+    return (await read_nodes(client, kind_names, on_page)).state(kind_names)
+
+
+async def create_plan(
+    client: PortalClient,
+    desired: DesiredState,
+    endpoint_name: str,
+    options: PlanOptions,
+    on_page: ProgressCallback | None = None,
+) -> PlanOutcome:
+    targets = parse_targets(options.targets)  # a usage error before any read
+    names = kinds_to_read(desired)
+    remote = await read_remote(client, names, on_page)
+    return plan_against(desired, remote, names, endpoint_name, options, targets)

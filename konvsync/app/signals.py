@@ -1,0 +1,72 @@
+"""Every signal konvsync handles, in one place:
+
+- ``sigterm_interrupts``: for the whole command, SIGTERM (what CI runners
+  send on cancel) interrupts like Ctrl-C: one line, exit 1, instead of dying
+  with 143 and no word;
+- ``prompt_signals``: at apply's confirmation prompt, Ctrl-C raises
+  KeyboardInterrupt (asyncio's own SIGINT handler would only cancel the task
+  and leave the prompt waiting for a line);
+- ``signals_call``: while apply sends changes, SIGINT and SIGTERM call a
+  handler that stops new work and, the second time, stops waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt inside the block (main thread only)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def prompt_signals() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt inside the block, also inside a
+    running event loop (the prompt turns it into a refusal)."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread: signals are not ours to set
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def signals_call(loop: asyncio.AbstractEventLoop, handler: Callable[[str], None]) -> Iterator[None]:
+    """SIGINT and SIGTERM call ``handler`` (with the signal's name) inside the
+    block; the handlers from before are restored after it."""
+    installed: list[tuple[signal.Signals, Any]] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(sig)
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, handler, sig.name)
+            installed.append((sig, previous))
+    try:
+        yield
+    finally:
+        for sig, previous in installed:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+                signal.signal(sig, previous)

@@ -1,0 +1,400 @@
+"""Executing a plan: ordered steps (``plan.order``), batched concurrent
+mutations (``apply_calls``), and consistency when the network or the API
+misbehaves: a failed change skips what depends on it; after an ambiguous
+create the object is read back by key before anything is resent; the
+operations and input fields are checked against the portal's schema before
+the first write (``apply_checks``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from konvsync.api.batching import MutationCall, MutationOutcome, run_mutations
+from konvsync.api.client import PortalClient
+from konvsync.apply.calls import mutation_call, operation
+from konvsync.apply.checks import (
+    PortalLookup,
+    Wanted,
+    answer_mismatch,
+    check_inputs,
+    concurrent_twins,
+    keys_not_unique,
+    moved_objects,
+    read_back,
+)
+from konvsync.apply.model import (
+    ApplyOptions,
+    ApplyReport,
+    Cascades,
+    ChangeResult,
+    Interrupted,
+    Mismatch,
+    Progress,
+    Status,
+)
+from konvsync.errors import KonvsyncError, StalePlanError
+from konvsync.kinds import kind, references
+from konvsync.kinds.address import Address, RemoteRef
+from konvsync.plan.changes import Change, Create, Delete, FieldChange, Plan, Update
+from konvsync.plan.order import apply_steps
+from konvsync.plan.remote import RemoteState
+
+MAX_AMBIGUOUS_ROUNDS = 5
+
+
+class PlanExecutor:
+    def __init__(
+        self,
+        client: PortalClient,
+        remote: RemoteState,
+        options: ApplyOptions,
+        progress: Progress | None = None,
+        stop: Interrupted | None = None,
+    ) -> None:
+        self.client = client
+        self.remote = remote
+        self.options = options
+        self.progress = progress
+        self.stop = stop or Interrupted()
+        self.adopted: dict[str, str] = {}
+        """Placeholders of keyless objects this run adopts -> their new keys."""
+        self.refused: str | None = None
+        """Why the rest of the run is not sent: the portal moved under it."""
+        self.ids: dict[Address, str] = {
+            obj.address: obj.id
+            for remote_kind in remote.kinds.values()
+            for obj in remote_kind.objects.values()
+        }
+        self.lookup = PortalLookup(
+            client, remote, self.ids.get, options.batch_size, options.parallelism
+        )
+        self.made: set[tuple[str, str]] = set()  # (kind, ID) created; was a 16 s scan at 12k
+        self.unavailable: dict[Address, str] = {}
+        """address -> why (failed or skipped): dependents are skipped."""
+        self.codes: dict[Address, str] = {}
+        """address -> error code of what failed (and of what that skipped)."""
+        self.report = ApplyReport()
+        self._step_changes: list[Change] = []
+        self.cascades = Cascades()
+
+    async def execute(self, plan: Plan) -> ApplyReport:
+        for change in plan.changes:
+            if isinstance(change, Update) and change.adopt and change.remote_id:
+                # An adopted object is known by its desired key from now on,
+                # so what references it in this run resolves to its ID.
+                self.ids[change.address] = change.remote_id
+                self.adopted[RemoteRef(change.remote_id)] = change.key
+        await self._check_inputs(plan.changes)
+        for label, changes in apply_steps(plan.changes, self.remote):
+            if self.stop.is_set:
+                self._finish(changes, Status.SKIPPED, "not started: interrupted")
+                continue
+            if self.refused is not None:
+                self._finish(changes, Status.SKIPPED, f"not started: {self.refused}")
+                continue
+            await self._step(label, changes)
+        self._finish(self.cascades.rest(), Status.SKIPPED, "not deleted: its parent was not")
+        self.report.interrupted = self.stop.is_set
+        if self.options.verify and not self.stop.is_set:
+            await self._verify()
+        return self.report
+
+    # ----------------------------------------------------------------- checks
+
+    async def _check_inputs(self, changes: list[Change]) -> None:
+        operations = [
+            (kind(c.kind), operation(c))
+            for c in changes
+            if not (isinstance(c, Delete) and c.cascade)
+        ]
+        warning = await check_inputs(self.client, operations)
+        if warning:
+            self.report.warnings.append(warning)
+
+    async def _recheck(self, changes: list[Change]) -> list[Change]:
+        """The step's changes that may still be sent: what they touch is as
+        the plan saw it. When anything moved, none of the step is sent and
+        the rest of the run is not started; before the first write, that is
+        a stale plan (exit 3, nothing written)."""
+        if not changes:
+            return changes
+        moved = await moved_objects(self.lookup, changes, self.adopted)
+        if not moved:
+            return changes
+        first, reason = next(iter(moved.items()))
+        more = f" (and {len(moved) - 1} more)" if len(moved) > 1 else ""
+        if not any(r.status is Status.DONE for r in self.report.results):
+            raise StalePlanError(
+                f"stale plan: {first}: {reason}{more}; another apply or a hand edit changed "
+                "the portal. Nothing was changed; run plan again"
+            )
+        self.refused = "the portal changed under this apply (another writer?); run plan again"
+        for change in changes:
+            why = moved.get(change.address)
+            if why is not None:
+                self._record(change, Status.FAILED, f"not sent: {why}")
+            else:
+                self._record(change, Status.SKIPPED, f"not sent: {self.refused}")
+        return []
+
+    async def _verify(self) -> None:
+        """Read back every object the run changed and compare it with the plan."""
+        done = [
+            r.change
+            for r in self.report.results
+            if r.status is Status.DONE and not (isinstance(r.change, Delete) and r.change.cascade)
+        ]
+        try:
+            self.report.mismatches.extend(
+                Mismatch(change, problem) for change, problem in await read_back(self.lookup, done)
+            )
+        except KonvsyncError as exc:
+            self.report.unverified = str(exc)
+            return
+        self.report.verified = True
+
+    # ------------------------------------------------------------------ steps
+
+    async def _step(self, label: str, changes: list[Change]) -> None:
+        self._step_changes = changes
+        ready: list[Change] = []
+        for change in changes:
+            blocker = self._blocker(change)
+            if blocker:
+                self._record(
+                    change,
+                    Status.SKIPPED,
+                    f"depends on {blocker}, which {self.unavailable[blocker].split(':')[0]}",
+                    self.codes.get(blocker),
+                )
+            elif isinstance(change, Delete) and change.cascade:
+                self.cascades.add(change)  # recorded with its parent (``_record``)
+            else:
+                ready.append(change)
+        ready = await self._recheck(ready)
+        if not ready:
+            return
+        total = len(ready)
+        done = 0
+
+        def advance(count: int) -> None:
+            nonlocal done
+            done += count
+            if self.progress:
+                self.progress(label, done, total)
+
+        if self.progress:
+            self.progress(label, 0, total)
+        pending = ready
+        for _round in range(MAX_AMBIGUOUS_ROUNDS):
+            pending = await self._send(pending, advance)
+            if not pending or self.stop.is_set:
+                break
+        for change in pending:
+            self._record(
+                change,
+                Status.FAILED,
+                "no answer to the create after "
+                f"{MAX_AMBIGUOUS_ROUNDS} tries; it was not found by its key",
+            )
+        if keys_not_unique(kind(ready[0].kind)):
+            await self._remove_twins(ready)
+
+    async def _remove_twins(self, sent: list[Change]) -> None:
+        """Delete this run's copy of each object another writer created at
+        the same moment (see ``concurrent_twins``); the change fails."""
+        created = {id(r.change) for r in self.report.results if r.status is Status.DONE}
+        twins = await concurrent_twins(
+            self.lookup, [c for c in sent if isinstance(c, Create) and id(c) in created]
+        )
+        if not twins:
+            return
+        k = kind(twins[0][0].kind)
+        calls = [MutationCall(k, k.delete_operation, {"id": ours}) for _, ours, _ in twins]
+        outcomes = await run_mutations(
+            self.client, calls, self.options.batch_size, self.options.parallelism
+        )
+        for (change, ours, theirs), outcome in zip(twins, outcomes, strict=True):
+            fate = "was deleted again" if outcome.ok else f"could not be deleted: {outcome.error}"
+            self.report.results = [r for r in self.report.results if r.change is not change]
+            if outcome.ok:
+                self.report.created_ids.pop(change.address, None)
+            self._record(
+                change,
+                Status.FAILED,
+                f"another writer created it at the same time (ID {theirs}); this run's copy "
+                f"(ID {ours}) {fate}",
+            )
+
+    async def _send(self, changes: list[Change], advance: Callable[[int], None]) -> list[Change]:
+        """Send ``changes``; return the creates to send again (ambiguous and
+        not found on read-back)."""
+        outcomes = await run_mutations(
+            self.client,
+            [self._call(change) for change in changes],
+            self.options.batch_size,
+            self.options.parallelism,
+            on_done=advance,
+            should_stop=lambda: self.stop.is_set,
+        )
+        resend: list[Change] = []
+        ambiguous: list[Change] = []
+        for change, outcome in zip(changes, outcomes, strict=True):
+            if outcome.ambiguous and isinstance(change, Create):
+                ambiguous.append(change)
+            else:
+                self._settle(change, outcome)
+        if ambiguous:
+            resend = await self._read_back(ambiguous)
+        return resend
+
+    def _settle(self, change: Change, outcome: MutationOutcome) -> None:
+        mismatch = (
+            answer_mismatch(change, outcome.call.operation, outcome.data, self._taken(change.kind))
+            if outcome.ok
+            else None
+        )
+        if mismatch:
+            self._record(change, Status.FAILED, mismatch)
+        elif outcome.ok:
+            if isinstance(change, Create):
+                self._remember(change, outcome.data["id"])
+                self._announce(change, outcome.data)
+                self.lookup.created[change.kind] = self.lookup.created.get(change.kind, 0) + 1
+                self.report.created_ids[change.address] = outcome.data["id"]
+            self._record(change, Status.DONE)
+        elif isinstance(change, Delete) and outcome.code == "NOT_FOUND":
+            self._record(change, Status.DONE, "already gone")
+        elif outcome.code == "INTERRUPTED":
+            self._record(change, Status.SKIPPED, "not sent: interrupted", "INTERRUPTED")
+        else:
+            detail = f" ({outcome.code})" if outcome.code else ""
+            self._record(change, Status.FAILED, f"{outcome.error}{detail}", outcome.code)
+
+    async def _read_back(self, creates: list[Change]) -> list[Change]:
+        """After an ambiguous create: does the object exist? Then it was
+        created (and is updated if it differs); else it is sent again."""
+        resend: list[Change] = []
+        confirmed: list[Change] = []
+        follow_ups: dict[Address, Update] = {}
+        lookups = [Wanted(change.address, None, change.key, change.parent) for change in creates]
+        try:
+            current = await self.lookup.current(creates[0].kind, lookups)
+        except KonvsyncError as exc:
+            self._finish(
+                creates,
+                Status.FAILED,
+                f"no answer to the create, and reading it back failed: {exc}",
+            )
+            return []
+        for change in creates:
+            found = current[change.address]
+            if found is None:
+                resend.append(change)
+                continue
+            remote_id, data = found.id, found.data
+            self._remember(change, remote_id)
+            self._announce(change, found.server)
+            self.report.created_ids[change.address] = remote_id
+            wanted = kind(change.kind).normalize_desired(change.after or {})
+            fields = tuple(
+                FieldChange(name, data.get(name), value)
+                for name, value in wanted.items()
+                if data.get(name) != value
+            )
+            if fields:
+                follow_ups[change.address] = Update(
+                    change.kind,
+                    change.key,
+                    data,
+                    {f.path: f.after for f in fields},
+                    fields,
+                    remote_id,
+                    parent=change.parent,
+                )
+            confirmed.append(change)
+        updates = list(follow_ups.values())
+        outcomes = await run_mutations(
+            self.client,
+            [self._call(u) for u in updates],
+            self.options.batch_size,
+            self.options.parallelism,
+        )
+        failed = {u.address: o.error for u, o in zip(updates, outcomes, strict=True) if not o.ok}
+        for change in confirmed:
+            if change.address in failed:
+                self._record(
+                    change,
+                    Status.FAILED,
+                    f"created, but the update that followed failed: {failed[change.address]}",
+                )
+            else:
+                self._record(change, Status.DONE, "created (confirmed by reading it back)")
+        return resend
+
+    def _call(self, change: Change) -> MutationCall:
+        return mutation_call(change, self.ids, self.options.send_welcome_email)
+
+    def _announce(self, change: Change, values: dict[str, Any]) -> None:
+        names = [f.name for f in kind(change.kind).fields if f.announce]
+        if names:
+            self.report.announced[change.address] = {name: values.get(name) for name in names}
+
+    def _remember(self, change: Change, remote_id: str) -> None:
+        self.ids[change.address] = remote_id
+        self.made.add((change.kind, remote_id))
+
+    def _taken(self, kind_name: str) -> Callable[[str], bool]:
+        """Whether an ID belongs to an object of ``kind_name`` read or made before."""
+        return lambda remote_id: (
+            self.remote.find(kind_name, remote_id) is not None
+            or (kind_name, remote_id) in self.made
+        )
+
+    def _blocker(self, change: Change) -> Address | None:
+        if not self.unavailable or isinstance(change, Delete):
+            return None  # nothing has failed or been skipped; a delete refers to nothing
+        for ref in references(kind(change.kind), change.after or {}):
+            if ref.address in self.unavailable:
+                return ref.address
+        return None
+
+    def _record(
+        self, change: Change, status: Status, message: str | None = None, code: str | None = None
+    ) -> None:
+        if status is not Status.DONE:
+            self.unavailable[change.address] = f"{status}: {message}"
+            if code is not None:
+                self.codes[change.address] = code
+        self.report.results.append(ChangeResult(change, status, message, code))
+        for child in self.cascades.follow(change, status, code):
+            self._record(child.change, child.status, child.message, child.code)
+
+    def abandon(self, plan: Plan) -> ApplyReport:
+        """The report after the wait for requests in flight was cut short
+        (a second signal, or the grace period ran out): changes of the step
+        under way that have no outcome yet may or may not have been applied;
+        later ones were not started."""
+        self.cascades.waiting.clear()  # recorded below, before their parents
+        settled = {result.change.address for result in self.report.results}
+        current = {change.address for change in self._step_changes}
+        for change in plan.changes:
+            if change.address in settled:
+                continue
+            if change.address in current:
+                self._record(
+                    change,
+                    Status.FAILED,
+                    "in flight or queued when konvsync stopped waiting: it may or may not "
+                    "have been applied (run plan to see)",
+                    "ABANDONED",
+                )
+            else:
+                self._record(change, Status.SKIPPED, "not started: interrupted", "INTERRUPTED")
+        self.report.interrupted = True
+        return self.report
+
+    def _finish(self, changes: list[Change], status: Status, message: str) -> None:
+        for change in changes:
+            self._record(change, status, message)

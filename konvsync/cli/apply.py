@@ -1,0 +1,194 @@
+"""``konvsync apply``: plan (or read a saved plan), confirm, apply, report.
+
+The command parses and calls the use case; ``ApplySession`` is its side of
+the conversation: the prompt, what a signal prints, the plan shown when it is
+refused, and the ``--report`` file, written whatever the outcome."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from konvsync.app.apply import ApplyResult, apply_path
+from konvsync.apply.model import ApplyOptions
+from konvsync.cli.options import (
+    GlobalOptions,
+    accepts_global_options,
+    mass_delete_option,
+    paths_argument,
+    plan_options,
+    rail_options,
+    target_option,
+)
+from konvsync.cli.progress import StderrProgress
+from konvsync.cli.report import write_apply_report
+from konvsync.errors import ApplyCancelled, ExitStatus, KonvsyncError, UsageError
+from konvsync.plan.changes import Plan
+from konvsync.plan.planfile import SavedPlanStale
+from konvsync.plan.planner import PlanRefused
+from konvsync.render import render_plan
+from konvsync.render.apply_report import render_apply_report
+from konvsync.render.values import NO_CHANGES
+
+
+@click.command()
+@accepts_global_options
+@paths_argument
+@click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 32),
+    default=8,
+    show_default=True,
+    help="Mutation requests in flight at once (8: see benchmarks/parallelism_bench.py).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 100),
+    default=50,
+    show_default=True,
+    help="Mutations per request (aliased in one document).",
+)
+@click.option(
+    "--no-verify",
+    is_flag=True,
+    help="Skip reading back what was changed after the run (saves about one read "
+    "of each changed kind; see README).",
+)
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False),
+    help="Also write the outcome as JSON to FILE: per change its status, error and "
+    "created ID (schemas/apply-report.schema.json); written on failure and refusal too.",
+)
+@target_option
+@mass_delete_option
+@rail_options
+@click.pass_obj
+def apply(
+    options: GlobalOptions,
+    paths: tuple[str, ...],
+    auto_approve: bool,
+    parallelism: int,
+    batch_size: int,
+    no_verify: bool,
+    report_file: str | None,
+    targets: tuple[str, ...],
+    allow_mass_delete: bool,
+    allow_welcome_emails: int,
+    allow_mass_update: bool,
+) -> ExitStatus:
+    """Make the portal match PATH (a config; several are merged, later ones
+    overriding), or apply a saved PLANFILE.
+
+    With a config: plans, shows the plan, asks for 'yes' (or --auto-approve).
+    With a plan file: re-reads what it touches and refuses (exit 3) if the
+    portal changed since; applies without asking, as reviewed (--target is
+    refused with a plan file).
+    Either way, before the first write the operations and input fields it
+    will send are checked against the portal's schema (exit 3 when they do
+    not fit), before each step the objects it touches are read again (a
+    second writer makes the step refuse), every answer must show what was
+    sent, and afterwards the changed objects are read back and compared with
+    the plan (--no-verify skips that read-back).
+    Ctrl-C or SIGTERM: no new work is sent, requests in flight get 10 s, the
+    summary is printed (exit 1); a second signal stops waiting.
+    Exit 0 done; 1 error, partial failure or a mismatch; 3 refused.
+    """
+    session = ApplySession(options, auto_approve, report_file)
+    with session.reporting():
+        result = apply_path(
+            paths,
+            options.connection,
+            plan_options(targets, allow_mass_delete, allow_welcome_emails, allow_mass_update),
+            ApplyOptions(batch_size=batch_size, parallelism=parallelism, verify=not no_verify),
+            session.confirm,
+            on_page=session.progress.page,
+            progress=session.progress.step,
+            on_interrupt=session.interrupted,
+        )
+    return session.finish(result)
+
+
+class ApplySession:
+    """What ``apply`` says and asks on the terminal, and its report file."""
+
+    def __init__(self, options: GlobalOptions, auto_approve: bool, report_file: str | None):
+        self.options = options
+        self.auto_approve = auto_approve
+        self.report_file = report_file
+        self.progress = StderrProgress(enabled=not options.quiet)
+        self.interrupted_by: str | None = None
+        self.planned: Plan | None = None
+
+    def interrupted(self, name: str, grace: float) -> None:
+        self.interrupted_by = self.interrupted_by or name
+        self.progress.clear()
+        if not grace:
+            click.echo(f"{name} again: not waiting for the requests in flight.", err=True)
+            return
+        click.echo(
+            f"{name}: stopping; no new work is sent, requests in flight get up to "
+            f"{grace:g} s to finish (send it again to stop waiting).",
+            err=True,
+        )
+
+    def confirm(self, plan: Plan) -> None:
+        self.planned = plan
+        self.progress.clear()
+        if not (self.auto_approve and self.options.quiet):
+            click.echo(render_plan(plan, "text", color=self.options.color))
+            click.echo("")
+        if self.auto_approve:
+            return
+        if not sys.stdin.isatty():
+            raise UsageError(
+                "refusing to apply without confirmation: stdin is not a terminal; "
+                "pass --auto-approve, or apply a saved plan file"
+            )
+        answer = click.prompt(
+            "Do you want to perform these actions? Only 'yes' will be accepted",
+            default="",
+            show_default=False,
+        )
+        if answer.strip() != "yes":
+            raise ApplyCancelled("Apply cancelled.")
+
+    @contextmanager
+    def reporting(self) -> Iterator[None]:
+        """A refused plan is shown in full; whatever stops the apply before
+        its changes are sent is written to the report, then raised."""
+        try:
+            yield
+        except PlanRefused as refused:
+            self._show_refused(refused.outcome.plan)
+            write_apply_report(self.report_file, refused.outcome.plan, None, refused)
+            raise
+        except SavedPlanStale as stale:
+            self._show_refused(stale.refused_plan)
+            write_apply_report(self.report_file, stale.plan, None, stale)
+            raise
+        except (KonvsyncError, KeyboardInterrupt) as exc:
+            write_apply_report(self.report_file, self.planned, None, exc)
+            raise
+        except click.Abort:  # the prompt's Ctrl-C, SIGTERM or end of input
+            cancelled = ApplyCancelled("Apply cancelled at the prompt; nothing was changed.")
+            write_apply_report(self.report_file, self.planned, None, cancelled)
+            raise
+
+    def _show_refused(self, plan: Plan) -> None:
+        self.progress.clear()
+        click.echo(render_plan(plan, "text", color=self.options.color))
+
+    def finish(self, result: ApplyResult) -> ExitStatus:
+        self.progress.clear()
+        if result.report is None:
+            click.echo(NO_CHANGES)
+        else:
+            click.echo(render_apply_report(result.report, self.interrupted_by))
+        write_apply_report(self.report_file, result.plan, result.report)
+        return ExitStatus.OK if result.report is None or result.report.ok else ExitStatus.ERROR

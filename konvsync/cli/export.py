@@ -1,0 +1,90 @@
+"""``export``: the portal as konvsync YAML."""
+
+from __future__ import annotations
+
+import click
+
+from konvsync.app.export import export_state
+from konvsync.cli.options import GlobalOptions, accepts_global_options
+from konvsync.cli.params import ExportTarget, KindList
+from konvsync.cli.progress import StderrProgress
+from konvsync.errors import ExitStatus, UsageError
+from konvsync.export.targets import parse_kinds
+
+
+@click.command()
+@accepts_global_options
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Write konvsync.yaml and one file per kind into DIR (default: one document on stdout).",
+)
+@click.option(
+    "--kinds",
+    "kinds",
+    type=KindList(),
+    metavar="KIND,...",
+    help="Only these kinds (default: groups,accountFields,accounts,users; "
+    "locations come with accounts).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["yaml"]),
+    default="yaml",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into a folder that already holds konvsync YAML (its konvsync.yaml's "
+    "policy is kept).",
+)
+@click.option(
+    "--target",
+    "target_object",
+    type=ExportTarget(),
+    metavar="KIND/KEY",
+    help="Print only this object's YAML (to add an existing object to a config).",
+)
+@click.pass_obj
+def export(
+    options: GlobalOptions,
+    out_dir: str | None,
+    kinds: list[str] | None,
+    fmt: str,
+    force: bool,
+    target_object: str | None,
+) -> ExitStatus:
+    """Write the portal's current state as konvsync YAML (adopt a portal).
+
+    Objects are sorted by key, references are keys, defaults are left out,
+    and a second export is byte-identical. Then: konvsync plan DIR says
+    there is nothing to do. A DIR that already holds konvsync YAML is
+    refused (exit 1, nothing written) unless --force.
+    """
+    if target_object is not None and (out_dir or kinds):
+        raise UsageError("--target prints one object: it does not go with --out or --kinds")
+    progress = StderrProgress(enabled=not options.quiet)
+    result = export_state(
+        options.connection,
+        kinds if kinds is not None else parse_kinds(None),
+        out_dir,
+        on_page=progress.page,
+        force=force,
+        target_object=target_object,
+    )
+    progress.clear()
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    counts = ", ".join(f"{n} {k}" for k, n in result.counts.items())
+    if out_dir:
+        if not options.quiet:
+            click.echo(f"Exported {counts} to {out_dir}/ ({len(result.files)} files).", err=True)
+    else:
+        click.echo(result.single_document(), nl=False)
+        if not options.quiet:
+            click.echo(f"Exported {counts}.", err=True)
+    return ExitStatus.OK

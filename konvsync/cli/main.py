@@ -1,0 +1,138 @@
+"""The command line: the ``konvsync`` group and the one place where
+exceptions become exit codes (``ExitStatus``).
+
+Each command lives in its own module, imported only when it runs (or when
+the group's help lists them), so that a command pays only for its own
+imports: ``validate`` never loads the API client, ``plan`` never loads the
+apply machinery or the sandbox.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from typing import Any, NoReturn
+
+import click
+
+from konvsync import __version__
+from konvsync.app.signals import sigterm_interrupts
+from konvsync.cli.options import global_options_before, global_options_from
+from konvsync.errors import ConfigInvalid, ExitStatus, KonvsyncError
+from konvsync.support.logs import configure_logging
+from konvsync.support.redact import printable, redact
+
+COMMANDS: dict[str, str] = {
+    "validate": "konvsync.cli.validate:validate",
+    "schema": "konvsync.cli.validate:schema",
+    "doctor": "konvsync.cli.doctor:doctor",
+    "plan": "konvsync.cli.plan:plan",
+    "drift": "konvsync.cli.drift:drift",
+    "apply": "konvsync.cli.apply:apply",
+    "show": "konvsync.cli.show:show",
+    "export": "konvsync.cli.export:export",
+    "sandbox": "konvsync.cli.sandbox:sandbox",
+}
+"""Command name -> ``module:attribute`` of its click command."""
+
+
+class KonvsyncCLI(click.Group):
+    """Loads each command when it is needed, and turns every error into one
+    redacted line on stderr and its exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> NoReturn:
+        show_traceback = "--traceback" in (args if args is not None else sys.argv[1:])
+        try:
+            with sigterm_interrupts():
+                code = super().main(
+                    args=args,
+                    prog_name="konvsync",
+                    complete_var=complete_var,
+                    standalone_mode=False,
+                    **extra,
+                )
+        except click.exceptions.Exit as exc:
+            code = exc.exit_code
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.format_message(), err=True)  # the help: no command was given
+            code = ExitStatus.ERROR
+        except click.UsageError as exc:
+            hint = f"\nRun '{exc.ctx.command_path} --help' for usage." if exc.ctx else ""
+            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+            code = ExitStatus.ERROR
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            code = ExitStatus.ERROR
+        except ConfigInvalid as exc:
+            if not exc.shown:
+                for problem in exc.problems:
+                    click.echo(printable(redact(str(problem))), err=True)
+            click.echo(f"Error: {exc}", err=True)
+            code = exc.exit_code
+        except KonvsyncError as exc:
+            if show_traceback:
+                click.echo(redact(traceback.format_exc()), err=True)
+            click.echo(f"Error: {printable(redact(str(exc)))}", err=True)
+            code = exc.exit_code
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            code = ExitStatus.ERROR
+        except click.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            code = ExitStatus.ERROR
+        except Exception as exc:  # a bug, or an answer outside the API contract
+            if show_traceback:
+                click.echo(redact(traceback.format_exc()), err=True)
+            detail = printable(redact(f"{type(exc).__name__}: {exc}"))
+            click.echo(
+                f"Error: unexpected {detail} (run with --traceback for details, and "
+                "please report it)",
+                err=True,
+            )
+            code = ExitStatus.ERROR
+        sys.exit(int(code) if isinstance(code, int) else ExitStatus.OK)
+
+
+@click.group(cls=KonvsyncCLI, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="konvsync")
+@global_options_before
+@click.pass_context
+def cli(ctx: click.Context, /, **values: Any) -> None:
+    """konvsync: keep a Konvert portal's configuration in version-controlled YAML.
+
+    \b
+    validate  check a config offline        plan    show what apply would change
+    apply     make the portal match         show    render a saved plan file
+    drift     what changed in the portal    (drift --write accepts it into the YAML)
+    export    write the portal as YAML      doctor  check credentials and API
+    sandbox   run a local Konvert API       schema  print the config JSON Schema
+
+    Exit codes: 0 ok; 1 error; 2 changes present (plan --detailed-exitcode)
+    or drift found (drift); 3 plan refused (unsafe or stale).
+    """
+    configure_logging(values["verbose"])
+    ctx.obj = global_options_from(values)
+
+
+def main() -> None:
+    cli.main()

@@ -1,0 +1,350 @@
+"""``konvsync export``: the portal's current state as konvsync YAML.
+
+Objects are sorted by natural key, references are keys, server-only fields
+are comments, sensitive values are ``${env:...}`` placeholders, fields at
+their default are left out, and the output is stable (a
+second export is byte-identical). Objects without a natural key cannot be
+managed by key, and objects holding values konvsync would reject (an e-mail
+with a space) cannot be applied: both are written as comments with a warning.
+Every ``${`` in portal text is written as ``$${``, so applying an export never
+substitutes a variable.
+
+The YAML text is made by ``export_yaml``; export time grows linearly with
+the portal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from konvsync.api.client import PortalClient
+from konvsync.api.documents import aliased_document, viewer_query
+from konvsync.api.pagination import read_all, read_kinds
+from konvsync.config.documents import schema_problem
+from konvsync.config.yaml_dump import EnvReference
+from konvsync.config.yaml_dump import dump as _dump
+from konvsync.config.yaml_dump import dump_list as _dump_list
+from konvsync.errors import NotFoundError
+from konvsync.export.targets import parse_target
+from konvsync.kinds import KINDS, children_of, kind
+from konvsync.kinds.address import RemoteRef
+from konvsync.kinds.base import Field, Kind
+from konvsync.plan.remote import RemoteObject, RemoteState, RemoteStateBuilder, normalize_nodes
+from konvsync.support.redact import printable
+from konvsync.support.resources import config_schema
+
+_EMPTY: tuple[Any, ...] = (None, [], {})
+
+
+@dataclass
+class ExportResult:
+    files: dict[str, str]
+    """File name -> YAML text, in write order (``konvsync.yaml`` first)."""
+    warnings: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def single_document(self) -> str:
+        """Everything as one YAML document (for stdout)."""
+        return "".join(self.files.values())
+
+
+async def export_portal(
+    client: PortalClient,
+    kind_names: list[str],
+    endpoint_name: str,
+    on_page: Callable[[str, int], None] | None = None,
+) -> ExportResult:
+    viewer = (await client.execute(viewer_query(), label="Viewer")).raise_for_errors("viewer")
+    # Normalized page by page: the raw answers are not all held at once.
+    builder = RemoteStateBuilder()
+    await read_kinds(client, [kind(n) for n in kind_names], on_page, builder.add)
+    state = builder.state()
+    state.portal_name = viewer["viewer"]["portalName"]
+    return render_export(state, kind_names, endpoint_name)
+
+
+async def export_object(client: PortalClient, target: str) -> ExportResult:
+    """One object's YAML (``export --target KIND/KEY``), fetched by its key
+    (read with its whole kind where the API has no query by key)."""
+    k, key = parse_target(target)
+    if k.has_operation(k.get_operation):
+        document = aliased_document(k, k.get_operation, 1)
+        response = await client.execute(
+            document, {"id_0": None, "key_0": key}, label=k.get_operation
+        )
+        node = response.raise_for_errors(f"reading {k.singular} {key!r}").get("m0")
+        nodes = [node] if node is not None else []
+    else:
+        nodes = await read_all(client, k)
+    state = normalize_nodes({k.name: nodes})
+    obj = state.get(k.name).objects.get(key)
+    if obj is None:
+        raise NotFoundError(f"--target {target!r}: the portal has no {k.singular} {key!r}")
+    result = ExportResult(files={})
+    placeholders = Placeholders()
+    entry = placeholders.fill(k, obj, object_entry(k, obj, state, result.warnings))
+    result.files[f"{k.name}.yaml"] = _dump({k.name: [entry]})
+    result.counts[k.name] = 1
+    result.warnings = [printable(warning) for warning in result.warnings]
+    return result
+
+
+def render_export(state: RemoteState, kind_names: list[str], endpoint_name: str) -> ExportResult:
+    result = ExportResult(files={})
+    header: dict[str, Any] = {
+        "konvsync": 1,
+        "endpoint": endpoint_name,
+        "portal": state.portal_name,
+    }
+    result.files["konvsync.yaml"] = ""
+    placeholders = Placeholders()
+    rejected: dict[str, set[str]] = {}
+    children = _children_by_parent(state)
+    for k in KINDS:
+        if k.name not in kind_names:
+            continue
+        remote_kind = state.get(k.name)
+        objects: list[RemoteObject] = []
+        entries: list[dict[str, Any]] = []
+        comments: list[str] = []
+        for _key, obj in sorted(remote_kind.objects.items()):
+            entry = placeholders.fill(k, obj, _entry(k, obj, children, result.warnings, rejected))
+            problem = _schema_problem(k, entry)
+            if problem is None:
+                objects.append(obj)
+                entries.append(entry)
+                continue
+            rejected.setdefault(k.name, set()).add(obj.key or "")
+            comments.append(_rejected_comment(k, obj, entry, problem, result.warnings))
+        result.counts[k.name] = len(entries)
+        comments += [
+            _keyless_comment(k, obj, result.warnings)
+            for obj in sorted(remote_kind.keyless, key=lambda o: str(o.data.get("name")))
+        ]
+        if any(f.server_only or f.sensitive for f in k.fields):
+            text = _annotated(k, objects, entries, placeholders)
+        else:
+            text = _dump_list(k.name, entries)
+        result.files[f"{k.name}.yaml"] = text + "".join(comments)
+    result.files["konvsync.yaml"] = _header(header, placeholders, result.warnings)
+    result.warnings = [printable(warning) for warning in result.warnings]  # portal text
+    return result
+
+
+class Placeholders:
+    """``${env:INVITE_CODE_1}`` in place of each sensitive value: export
+    never writes one. Numbered in the export's (sorted) order, so a second
+    export is identical."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        """Variable -> what it stands for (``code of invite link 'X'``)."""
+        self.by_object: dict[tuple[str, str], dict[str, str]] = {}
+
+    def fill(self, k: Kind, obj: RemoteObject, entry: dict[str, Any]) -> dict[str, Any]:
+        for f in k.fields:
+            if not f.sensitive or f.name not in entry:
+                continue
+            stem = f"{k.singular.split()[0]}_{f.name}".upper()
+            count = sum(1 for name in self.names if name.rsplit("_", 1)[0] == stem)
+            variable = f"{stem}_{count + 1}"
+            self.names[variable] = f"{f.name} of {k.singular} {obj.key!r}"
+            self.by_object.setdefault((k.name, obj.key or ""), {})[f.name] = variable
+            entry[f.name] = EnvReference(f"${{env:{variable}}}")
+        return entry
+
+
+def _header(header: dict[str, Any], placeholders: Placeholders, warnings: list[str]) -> str:
+    if not placeholders.names:
+        return _dump(header)
+    names = sorted(placeholders.names)
+    warnings.append(
+        f"sensitive values are not exported: set {', '.join(names)} to them before "
+        "planning (see the comments in the export)"
+    )
+    lines = [
+        "# Sensitive values are not exported: the configuration reads them from these",
+        "# environment variables; set each to the portal's current value.",
+        *(f"#   {name}: {placeholders.names[name]}" for name in names),
+    ]
+    if "variables" in config_schema().get("properties", {}):
+        header["variables"] = names
+    return "\n".join(lines) + "\n" + _dump(header)
+
+
+def _annotated(
+    k: Kind, objects: list[RemoteObject], entries: list[dict[str, Any]], placeholders: Placeholders
+) -> str:
+    """The kind's file with each object's server-only values as comments
+    above it and a comment beside each sensitive placeholder."""
+    if not entries:
+        return _dump({k.name: entries})
+    out = [f"{k.name}:"]
+    for obj, entry in zip(objects, entries, strict=True):
+        for name, value in obj.server.items():
+            if value is not None:
+                out.append(f"  # {name}: {_scalar(value)} (set by the portal)")
+        variables = placeholders.by_object.get((k.name, obj.key or ""), {})
+        for line in _dump([entry]).splitlines():
+            field_name = line.strip().lstrip("- ").split(":", 1)[0]
+            if field_name in variables:
+                line += f"  # sensitive: set {variables[field_name]}; never exported"
+            out.append("  " + line)
+    return "\n".join(out) + "\n"
+
+
+def _scalar(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _schema_problem(k: Kind, entry: dict[str, Any]) -> str | None:
+    """Why konvsync would reject ``entry`` (the config schema's words), or None."""
+    problem = schema_problem({k.name: [entry]})
+    return None if problem is None else problem.replace(f"data.{k.name}[0]", k.singular, 1)
+
+
+def _rejected_comment(
+    k: Kind, obj: RemoteObject, entry: dict[str, Any], problem: str, warnings: list[str]
+) -> str:
+    warnings.append(
+        f"{k.singular} {obj.key!r} holds a value konvsync would reject ({problem}): written "
+        f"as a comment in {k.name}.yaml. Correct it in the portal, or uncomment and correct it "
+        "in the YAML, to manage it"
+    )
+    lines = [f"# {k.singular} {obj.key!r} is not valid konvsync YAML as it is ({problem}):"]
+    lines += [f"# {line}" for line in _dump([entry]).splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+Children = dict[str, dict[str, list[RemoteObject]]]
+"""Child kind -> parent's key -> its children, sorted by key."""
+
+
+def _children_by_parent(state: RemoteState) -> Children:
+    """Each parent's children (an account's locations), sorted by key: one
+    pass instead of one scan of every child per parent."""
+    index: Children = {}
+    for child in (c for c in KINDS if c.parent is not None):
+        by_parent = index.setdefault(child.name, {})
+        for _key, obj in sorted(state.get(child.name).objects.items()):
+            if obj.parent is not None:
+                by_parent.setdefault(obj.parent, []).append(obj)
+    return index
+
+
+def object_entry(
+    k: Kind, obj: RemoteObject, state: RemoteState, warnings: list[str]
+) -> dict[str, Any]:
+    """One object as export writes it (sensitive values as they are: the
+    caller replaces them)."""
+    return _entry(k, obj, _children_by_parent(state), warnings)
+
+
+def _entry(
+    k: Kind,
+    obj: RemoteObject,
+    children: Children,
+    warnings: list[str],
+    rejected: dict[str, set[str]] | None = None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in k.fields:
+        value = obj.data.get(f.name)
+        if f.name == k.key_field:
+            out[f.name] = obj.written_key or value
+            continue
+        if f is k.parent_field or value in _EMPTY:
+            continue  # a child is written inside its parent
+        if f.export_default is not None and value == f.export_default:
+            continue
+        if f.ref is not None:
+            value = _known_refs(k, obj, f.name, value, warnings, rejected or {})
+            if value in _EMPTY:
+                continue
+        out[f.name] = value
+    for f in k.fields:
+        if f.keys_ref is not None and rejected and rejected.get(f.keys_ref):
+            _leave_out_rejected_keys(k, obj, f, out, rejected[f.keys_ref], warnings)
+    for child in children_of(k.name):
+        listed = children.get(child.name, {}).get(obj.key or "", ())
+        entries = [_entry(child, item, children, warnings) for item in listed]
+        if entries:
+            out[child.name] = entries
+    return out
+
+
+def _leave_out_rejected_keys(
+    k: Kind,
+    obj: RemoteObject,
+    f: Field,
+    out: dict[str, Any],
+    rejected: set[str],
+    warnings: list[str],
+) -> None:
+    """Values of a map field (``customFields``) whose keys name objects that
+    are written as comments are left out, with a warning each."""
+    values = out.get(f.name)
+    if not isinstance(values, dict):
+        return
+    left_out = sorted(rejected & set(values))
+    definition = kind(f.keys_ref or "").singular
+    for field_key in left_out:
+        warnings.append(
+            f"{k.singular} {obj.key!r}: {definition} {field_key!r} is written as a "
+            "comment; its value is left out of the export"
+        )
+    kept = {name: value for name, value in values.items() if name not in left_out}
+    if kept:
+        out[f.name] = kept
+    else:
+        del out[f.name]
+
+
+def _known_refs(
+    k: Kind,
+    obj: RemoteObject,
+    name: str,
+    value: Any,
+    warnings: list[str],
+    rejected: dict[str, set[str]],
+) -> Any:
+    target = kind(k.field_map[name].ref or "")
+
+    def known(ref: str) -> bool:
+        if isinstance(ref, RemoteRef):
+            warnings.append(
+                f"{k.singular} {obj.key}: {name} refers to {target.singular} "
+                f"{ref.remote_id}, which has no natural key; left out of the export"
+            )
+            return False
+        if ref in rejected.get(target.name, ()):
+            warnings.append(
+                f"{k.singular} {obj.key!r}: {name} refers to {target.singular} {ref!r}, "
+                "which is written as a comment; left out of the export"
+            )
+            return False
+        return True
+
+    if isinstance(value, list):
+        return [ref for ref in value if known(ref)]
+    return value if known(value) else None
+
+
+def _keyless_comment(k: Kind, obj: RemoteObject, warnings: list[str]) -> str:
+    name = obj.data.get("name")
+    warnings.append(
+        f"{k.singular} {obj.id} ({name!r}) has no {k.key_field}: written as a "
+        f"comment in {k.name}.yaml. To manage it, uncomment it and give it an "
+        f"{k.key_field}; konvsync then adopts it by name instead of creating another"
+    )
+    body = {
+        name_: value
+        for name_, value in obj.data.items()
+        if value not in _EMPTY and name_ != k.key_field
+    }
+    lines = [f"# {k.singular} {obj.id} has no {k.key_field}; to adopt it, add it above with one:"]
+    dumped = _dump([{k.key_field: "CHOOSE-A-KEY", **body}])
+    lines += [f"# {line}" for line in dumped.splitlines()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,73 @@
+"""Files in and out: reading a regular file up to a size, refusing FIFOs and
+devices; writing output files all-or-nothing (every file goes to a temporary
+name in its directory first and is renamed into place only when all are
+written, so a failure never leaves a half-written plan or export behind)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from konvsync.errors import OutputError
+
+
+def write_files(files: dict[Path, str]) -> None:
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for target, text in files.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(
+                dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+            )
+            staged.append((Path(temporary), target))
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        for temporary_path, target in staged:
+            os.replace(temporary_path, target)
+    except OSError as exc:
+        for temporary_path, _ in staged:
+            temporary_path.unlink(missing_ok=True)
+        where = exc.filename or next(iter(files), "")
+        raise OutputError(
+            f"cannot write {where}: {exc.strerror or exc}; nothing was written"
+        ) from None
+
+
+class UnreadableFile(Exception):
+    """A config file konvsync refuses to read; the message says why."""
+
+
+def read_bounded(path: Path, limit: int, what: str = "config files") -> bytes:
+    """The bytes of the regular file at ``path``, refusing before reading
+    anything what is not a regular file (a FIFO, /dev/zero behind a symlink)
+    or is larger than ``limit``; at most ``limit + 1`` bytes are read, in
+    case the file grows meanwhile."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise UnreadableFile("not a regular file; konvsync reads only regular files")
+        # O_NONBLOCK: should the path have been swapped for a FIFO since the
+        # stat, opening it must not wait for a writer.
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+        descriptor = os.open(path, flags)
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read file: {exc.strerror or exc}") from None
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise UnreadableFile("not a regular file; konvsync reads only regular files")
+        if info.st_size > limit:
+            raise UnreadableFile(_too_large(info.st_size, limit, what))
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise UnreadableFile(f"cannot read file: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise UnreadableFile(_too_large(len(data), limit, what))
+    return data
+
+
+def _too_large(size: int, limit: int, what: str) -> str:
+    most = f"{limit // 1024**2} MB" if limit >= 1024**2 else f"{limit // 1024} KB"
+    return f"file is {size / 1e6:.1f} MB; konvsync reads {what} up to {most}"

@@ -1,0 +1,176 @@
+"""Each command runs in one event loop: one ``asyncio.run`` for plan, apply
+(plan, confirm and apply on one connection), a saved plan's apply, export and
+drift; and the prompt in that loop still answers Ctrl-C at once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from konvsync.sandbox.server import RunningSandbox
+from tests.cli.test_ci import KONVSYNC, subprocess_env
+from tests.conftest import invoke
+
+CONFIG = """\
+konvsync: 1
+groups: [{externalId: sales, name: Sales}]
+accounts:
+  - {externalId: acme, name: Acme, locations: [{name: HQ}]}
+"""
+
+
+@pytest.fixture
+def event_loops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ``asyncio.run`` calls the command makes on the main thread (the
+    in-process sandbox of a test runs its own loop on another thread)."""
+    calls: list[str] = []
+    real_run: Callable[..., Any] = asyncio.run
+
+    def counting_run(main: Coroutine[Any, Any, Any], **kwargs: Any) -> Any:
+        if threading.current_thread() is threading.main_thread():
+            calls.append(getattr(main, "__qualname__", "?"))
+        return real_run(main, **kwargs)
+
+    monkeypatch.setattr(asyncio, "run", counting_run)
+    return calls
+
+
+def test_apply_plans_and_applies_in_one_event_loop(
+    sandbox: RunningSandbox, tmp_path: Path, event_loops: list[str]
+) -> None:
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(CONFIG)
+    result = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 0, result.output
+    assert "Apply complete! Resources: 3 added" in result.stdout
+    assert len(event_loops) == 1
+    assert sandbox.state.authority.tokens_issued == 1
+
+
+def test_plan_saved_plan_apply_export_and_drift_each_run_one_loop(
+    sandbox: RunningSandbox, tmp_path: Path, event_loops: list[str]
+) -> None:
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(CONFIG)
+    planfile = tmp_path / "plan.bin"
+    commands = [
+        ["plan", str(config), "--out", str(planfile)],
+        ["apply", str(planfile)],
+        ["drift", str(config)],
+        ["export", "--out", str(tmp_path / "export")],
+    ]
+    for command in commands:
+        event_loops.clear()
+        result = invoke(["--endpoint", sandbox.url, *command])
+        assert result.exit_code in (0, 2), (command, result.output)
+        assert len(event_loops) == 1, (command, event_loops)
+    assert sandbox.store.count("locations") == 1
+
+
+# ------------------------------------------------------- the real prompt
+
+
+def _at_the_prompt(
+    sandbox: RunningSandbox, tmp_path: Path, *extra: str
+) -> tuple[subprocess.Popen[bytes], int]:
+    """``konvsync apply`` with a terminal (a pty) for stdin and stdout, once
+    it asks for confirmation: the process and the terminal's other end.
+
+    It waits a moment after the question appears: a signal that arrives
+    between Python's last check for signals and the blocking read of the
+    answer (readline's select) is only noticed at the next signal, in any
+    Python program. No person is that quick; a test sending the signal
+    as soon as it sees the question was, about one time in ten."""
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(CONFIG)
+    main, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [*KONVSYNC, "--endpoint", sandbox.url, "apply", str(config), *extra],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=subprocess_env(),
+    )
+    os.close(terminal)
+    _read_until(main, b"Only 'yes' will be accepted")
+    time.sleep(0.5)
+    return process, main
+
+
+def _read_until(main: int, text: bytes, seconds: float = 120) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while text not in seen:
+        assert time.monotonic() < deadline, seen
+        if select.select([main], [], [], 0.5)[0]:
+            seen += os.read(main, 4096)
+    return seen
+
+
+def _rest(main: int, process: subprocess.Popen[bytes]) -> bytes:
+    """What the command prints until it exits (it must exit within 120 s)."""
+    rest = b""
+    deadline = time.monotonic() + 120
+    while process.poll() is None or select.select([main], [], [], 0.2)[0]:
+        assert time.monotonic() < deadline, rest
+        if select.select([main], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # the terminal closed with the child
+                break
+            if not chunk:
+                break
+            rest += chunk
+    process.wait(timeout=10)
+    os.close(main)
+    return rest
+
+
+def test_the_prompt_is_answered_inside_the_same_connection(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    process, main = _at_the_prompt(sandbox, tmp_path)
+    os.write(main, b"yes\n")
+    output = _rest(main, process)
+    assert process.returncode == 0, output
+    assert b"Apply complete! Resources: 3 added" in output
+    assert sandbox.state.authority.tokens_issued == 1
+
+
+def test_ctrl_c_at_the_prompt_cancels_at_once_and_writes_nothing(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    process, main = _at_the_prompt(sandbox, tmp_path)
+    process.send_signal(signal.SIGINT)
+    output = _rest(main, process)  # no line typed: the prompt must not wait for one
+    assert process.returncode == 1, output
+    assert b"Traceback" not in output
+    assert sandbox.store.count("groups") == 0
+
+
+def test_sigterm_at_the_prompt_writes_the_report_and_nothing_else(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    report = tmp_path / "report.json"
+    process, main = _at_the_prompt(sandbox, tmp_path, "--report", str(report))
+    process.send_signal(signal.SIGTERM)
+    output = _rest(main, process)
+    assert process.returncode == 1, output
+    assert b"Traceback" not in output
+    data = json.loads(report.read_text())
+    assert data["status"] == "error", data
+    assert data["error"]["code"] == "apply_cancelled", data
+    assert data["summary"]["done"] == 0
+    assert sandbox.store.count("groups") == 0

@@ -1,0 +1,236 @@
+"""``konvsync export`` through the CLI: round trip, stability, keyless objects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from konvsync.app.seeding import seed_store
+from konvsync.kinds import TOP_LEVEL_KINDS
+from konvsync.sandbox.server import RunningSandbox
+from tests.conftest import invoke
+
+EVERY_KIND = """\
+konvsync: 1
+groups:
+  - {externalId: sales, name: Sales, permissions: [VIEW_ACCOUNT_USERS, MANAGE_USERS],
+     lmsModules: [sales-training, onboarding], damCategories: [price-lists]}
+  - {externalId: empty, name: Nobody}
+accountFields:
+  - {key: tier, label: Tier, type: SELECT, options: [silver, gold], required: true}
+  - {key: since, label: Since, type: DATE}
+  - {key: vip, label: VIP, type: BOOLEAN}
+accounts:
+  - externalId: acme
+    name: ACME
+    website: https://acme.example
+    userGroups: [sales]
+    customFields: {tier: gold, since: "2020-02-02", vip: true}
+    locations:
+      - {name: HQ, phone: "+1 555", address: {street: 1 Main, city: Springfield, country: US}}
+      - {name: Annex}
+  - {externalId: bare, name: Bare, customFields: {tier: silver}}
+users:
+  - {email: Jane.Doe@Acme.example, firstName: Jane, lastName: Doe, title: VP, account: acme,
+     groups: [sales]}
+  - {email: solo@x.example, firstName: Solo, lastName: User}
+inviteLinks:
+  - {title: Dealer sign-up, access: CODE, code: Seed-Code-77, expiresAt: 2027-06-30,
+     account: acme, allowedEmailDomains: [acme.example], groups: [sales], redirectPath: /lms}
+  - {title: Walk-in, access: OPEN, active: false, accountMatchField: tier}
+"""
+CODE_ENV = {"INVITE_CODE_1": "Seed-Code-77"}
+
+
+def test_export_then_plan_has_no_changes(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    seed_store(sandbox.store, str(write_config(EVERY_KIND, "seed.yaml")))
+    out = tmp_path / "exported"
+    result = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["konvsync.yaml", *(f"{k.name}.yaml" for k in TOP_LEVEL_KINDS)]
+    )
+    assert "Exported 2 groups, 3 accountFields, 2 accounts, 2 users, 2 inviteLinks" in (
+        result.stderr
+    )
+    assert "Seed-Code-77" not in "".join(p.read_text() for p in out.iterdir())
+    links_text = (out / "inviteLinks.yaml").read_text()
+    assert "code: ${env:INVITE_CODE_1}  # sensitive" in links_text
+    assert "# url: https://sandbox.konvert.invalid/join/" in links_text
+    links = yaml.safe_load(links_text)["inviteLinks"]
+    assert links[0]["expiresAt"] == "2027-06-30T00:00:00Z"
+    assert links[1] == {
+        "title": "Walk-in",
+        "access": "OPEN",
+        "active": False,
+        "accountMatchField": "tier",
+    }
+    groups = yaml.safe_load((out / "groups.yaml").read_text())["groups"]
+    assert groups[1]["lmsModules"] == ["onboarding", "sales-training"]
+    users = yaml.safe_load((out / "users.yaml").read_text())["users"]
+    assert users[0]["email"] == "Jane.Doe@Acme.example"  # as the portal spells it
+    assert "title" not in users[1] and "account" not in users[1]  # defaults left out
+    fields = yaml.safe_load((out / "accountFields.yaml").read_text())["accountFields"]
+    # The portal's defaults (Field.export_default: options [], required false) are left out.
+    assert {f["key"]: f for f in fields}["since"] == {
+        "key": "since",
+        "label": "Since",
+        "type": "DATE",
+    }
+    assert {f["key"]: f for f in fields}["tier"]["required"] is True
+    accounts = yaml.safe_load((out / "accounts.yaml").read_text())["accounts"]
+    assert [loc["name"] for loc in accounts[0]["locations"]] == ["Annex", "HQ"]
+    assert accounts[0]["locations"][1] == {
+        "name": "HQ",
+        "phone": "+1 555",
+        "address": {"street": "1 Main", "city": "Springfield", "country": "US"},
+    }  # no "account": a location is written inside its account
+    assert accounts[0]["customFields"] == {"since": "2020-02-02", "tier": "gold", "vip": "true"}
+    header_text = (out / "konvsync.yaml").read_text()
+    assert "#   INVITE_CODE_1: code of invite link 'Dealer sign-up'" in header_text
+    header = yaml.safe_load(header_text)
+    # Where the config format names the variables it may read, the export declares them.
+    assert header.pop("variables", ["INVITE_CODE_1"]) == ["INVITE_CODE_1"]
+    assert header == {"konvsync": 1, "endpoint": sandbox.url, "portal": "Konvsync Sandbox"}
+    plan = invoke(
+        ["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"], env=CODE_ENV
+    )
+    assert plan.exit_code == 0, plan.output
+    assert "No changes." in plan.stdout
+    assert invoke(["validate", str(out)], env=CODE_ENV).exit_code == 0
+
+
+def test_second_export_is_byte_identical(
+    sandbox: RunningSandbox, write_config: Callable[..., Path]
+) -> None:
+    seed_store(sandbox.store, str(write_config(EVERY_KIND, "seed.yaml")))
+    first = invoke(["--endpoint", sandbox.url, "export"])
+    second = invoke(["--endpoint", sandbox.url, "export"])
+    assert first.exit_code == 0 and first.stdout == second.stdout
+    document = yaml.safe_load(first.stdout)
+    assert [g["externalId"] for g in document["groups"]] == ["empty", "sales"]
+    assert document["groups"][1]["permissions"] == ["MANAGE_USERS", "VIEW_ACCOUNT_USERS"]
+
+
+def test_objects_without_a_key_become_comments_with_a_warning(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    store = sandbox.store
+    legacy = store.create("groups", {"name": "Legacy", "permissions": ["MANAGE_NEWS"]})
+    store.create(
+        "users",
+        {"email": "u@x.example", "firstName": "U", "lastName": "V", "groupIds": [legacy["id"]]},
+    )
+    out = tmp_path / "exported"
+    result = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
+    assert result.exit_code == 0
+    assert "Warning: group grp_1 ('Legacy') has no externalId" in result.stderr
+    assert "konvsync then adopts it by name" in result.stderr
+    text = (out / "groups.yaml").read_text()
+    assert "# group grp_1 has no externalId; to adopt it, add it above with one:" in text
+    assert yaml.safe_load(text) == {"groups": []}
+    assert "users" not in yaml.safe_load((out / "users.yaml").read_text())["users"][0]
+    assert "refers to group grp_1, which has no natural key" in result.stderr
+
+
+def test_kinds_filter_and_errors(sandbox: RunningSandbox) -> None:
+    sandbox.store.create("groups", {"externalId": "g", "name": "G"})
+    only = invoke(["--endpoint", sandbox.url, "export", "--kinds", "groups"])
+    assert only.exit_code == 0
+    assert set(yaml.safe_load(only.stdout)) == {"konvsync", "endpoint", "portal", "groups"}
+    bad = invoke(["--endpoint", sandbox.url, "export", "--kinds", "groups,widgets"])
+    assert bad.exit_code == 1 and "unknown kind(s) widgets" in bad.stderr
+
+
+def test_unwritable_output_is_one_line_and_writes_nothing(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = invoke(["--endpoint", sandbox.url, "export", "--out", str(blocker / "out")])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: cannot write {blocker / 'out'}")
+    assert "nothing was written" in result.stderr and "Traceback" not in result.output
+    config = tmp_path / "c.yaml"
+    config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    planned = invoke(
+        ["--endpoint", sandbox.url, "plan", str(config), "--out", str(blocker / "plan.json")]
+    )
+    assert planned.exit_code == 1 and "cannot write" in planned.stderr
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_export_into_a_config_folder_needs_force_and_keeps_the_policy(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    seed_store(sandbox.store, str(write_config(EVERY_KIND, "seed.yaml")))
+    out = tmp_path / "portal"
+    out.mkdir()
+    header = (
+        "konvsync: 1\n"
+        "endpoint: production\n"
+        "policy:\n"
+        "  # keep the admins\n"
+        "  prune: [groups]\n"
+        "  protect: {groups: [sales]}\n"
+        "\n"
+        "groups: []\n"
+    )
+    (out / "konvsync.yaml").write_text(header)
+    (out / "extra.yaml").write_text("users: []\n")
+    before = {p.name: p.read_text() for p in out.iterdir()}
+    refused = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
+    assert refused.exit_code == 1
+    assert f"Error: {out} holds konvsync configuration (extra.yaml, konvsync.yaml)" in (
+        refused.stderr
+    )
+    assert "Nothing was written" in refused.stderr
+    assert {p.name: p.read_text() for p in out.iterdir()} == before
+
+    forced = invoke(["--endpoint", sandbox.url, "export", "--out", str(out), "--force"])
+    assert forced.exit_code == 0, forced.output
+    written = (out / "konvsync.yaml").read_text()
+    assert "  # keep the admins\n  prune: [groups]\n  protect: {groups: [sales]}\n" in written
+    assert yaml.safe_load(written)["policy"] == {
+        "prune": ["groups"],
+        "protect": {"groups": ["sales"]},
+    }
+    assert "also holds extra.yaml, which the export did not write" in forced.stderr
+    (out / "extra.yaml").unlink()
+    plan = invoke(
+        ["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"], env=CODE_ENV
+    )
+    assert plan.exit_code == 0, plan.output
+
+
+def test_export_target_prints_one_object(
+    sandbox: RunningSandbox, write_config: Callable[..., Path]
+) -> None:
+    seed_store(sandbox.store, str(write_config(EVERY_KIND, "seed.yaml")))
+    user = invoke(["--endpoint", sandbox.url, "export", "--target", "users/JANE.DOE@acme.example"])
+    assert user.exit_code == 0, user.output
+    assert yaml.safe_load(user.stdout) == {
+        "users": [
+            {
+                "email": "Jane.Doe@Acme.example",
+                "firstName": "Jane",
+                "lastName": "Doe",
+                "title": "VP",
+                "account": "acme",
+                "groups": ["sales"],
+            }
+        ]
+    }
+    account = invoke(["--endpoint", sandbox.url, "export", "--target", "accounts/acme"])
+    assert account.exit_code == 0, account.output
+    (acme,) = yaml.safe_load(account.stdout)["accounts"]
+    assert [loc["name"] for loc in acme["locations"]] == ["Annex", "HQ"]
+    missing = invoke(["--endpoint", sandbox.url, "export", "--target", "groups/nope"])
+    assert missing.exit_code == 1
+    assert "Error: --target 'groups/nope': the portal has no group 'nope'" in missing.stderr
+    bad = invoke(["--endpoint", sandbox.url, "export", "--target", "locations/acme/HQ"])
+    assert bad.exit_code == 1 and "give KIND/KEY" in bad.stderr
