@@ -30,7 +30,7 @@ from konvsync.errors import NotFoundError
 from konvsync.export.targets import parse_target
 from konvsync.kinds import KINDS, children_of, kind
 from konvsync.kinds.address import RemoteRef
-from konvsync.kinds.base import Field, Kind
+from konvsync.kinds.base import Field, Kind, normalize_text
 from konvsync.plan.remote import RemoteObject, RemoteState, RemoteStateBuilder, normalize_nodes
 from konvsync.support.redact import printable
 from konvsync.support.resources import config_schema
@@ -253,7 +253,8 @@ def _entry(
     for f in k.fields:
         value = obj.data.get(f.name)
         if f.name == k.key_field:
-            out[f.name] = obj.written_key or value
+            # As the portal spells it (an e-mail's case), as konvsync compares it.
+            out[f.name] = normalize_text(obj.written_key or "") or value
             continue
         if f is k.parent_field or value in _EMPTY:
             continue  # a child is written inside its parent

@@ -184,11 +184,18 @@ def _add(builder: RemoteStateBuilder, bucket: RemoteKind, obj: RemoteObject) -> 
                 f"(IDs {other.id} and {obj.id}): konvsync cannot tell them apart; rename or "
                 "delete one in the portal first"
             )
-        if not k.unique_key:
+        apart = _spelled_apart(k, other, obj)
+        if not k.unique_key or apart:
+            spelled = (
+                f", spelled {other.written_key!r} and {obj.written_key!r}: konvsync compares "
+                "keys in Unicode form NFC without surrounding whitespace"
+                if apart
+                else ""
+            )
             raise PlanError(
                 f"two {k.name} have the {k.key_field} {obj.key!r} (IDs {other.id} and "
-                f"{obj.id}): konvsync cannot tell them apart; rename or delete one in the "
-                "portal first"
+                f"{obj.id}{spelled}): konvsync cannot tell them apart; rename or delete one "
+                "in the portal first"
             )
         raise ContractError(
             k.read_operation,
@@ -196,3 +203,14 @@ def _add(builder: RemoteStateBuilder, bucket: RemoteKind, obj: RemoteObject) -> 
             f"which the contract says is unique",
         )
     bucket.objects[filed] = obj
+
+
+def _spelled_apart(k: Kind, one: RemoteObject, other: RemoteObject) -> bool:
+    """Whether two keys that konvsync takes for one differ in a way the
+    contract's uniqueness does not cover (surrounding whitespace, Unicode
+    form): two such objects are legal, and the user's to sort out."""
+    lowercase = k.field_map[k.key_field].lowercase
+    spelled = [
+        (o.written_key or "").lower() if lowercase else (o.written_key or "") for o in (one, other)
+    ]
+    return spelled[0] != spelled[1]
