@@ -61,8 +61,25 @@ def kinds_to_read(desired: DesiredState) -> list[str]:
     that carry them (locations come with accounts), and the reference kinds
     (LMS modules...) that its objects actually refer to."""
     return needed_kinds(
-        set(desired.objects) | set(desired.policy.prune) | referred_reference_kinds(desired)
+        set(desired.objects)
+        | set(desired.policy.prune)
+        | referred_reference_kinds(desired)
+        | value_holders_of_renames(desired)
     )
+
+
+def value_holders_of_renames(desired: DesiredState) -> set[str]:
+    """The kinds that file values under the keys of a kind the config may
+    rename (accounts' customFields under account fields' keys): apply moves
+    the values the portal leaves under an old key (``apply.renamed_values``),
+    so it must know which objects hold them."""
+    renaming = {
+        kind_name
+        for kind_name, objects in desired.objects.items()
+        if kind(kind_name).rename_field is not None
+        and any(obj.data.get(kind(kind_name).rename_field or "") for obj in objects.values())
+    }
+    return {k.name for k in KINDS for f in k.fields if f.keys_ref in renaming}
 
 
 def referred_reference_kinds(desired: DesiredState) -> set[str]:

@@ -167,3 +167,47 @@ def test_the_scenario_is_what_the_docstring_says() -> None:
     assert "[service, sales-east]" in SECOND and "{name: Warehouse" in SECOND
     assert "www.acme" in SECOND and "Head of Sales" in SECOND
     assert textwrap.dedent(SECOND) == SECOND
+
+
+FIELDS_ONLY = """\
+konvsync: 1
+accountFields:
+  - {key: number, renamedFrom: num, label: Number, type: TEXT}
+"""
+
+
+@pytest.mark.parametrize("reading", [None, "values-stay"])
+@pytest.mark.parametrize("saved", [False, True], ids=["config", "saved-plan"])
+def test_values_move_with_a_renamed_field_the_config_lists_alone(
+    reading: str | None, saved: bool, sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The accounts are not in the config: apply still reads the ones that
+    hold values under the old key and, where the portal left them there,
+    files them under the new one (from a config or a saved plan)."""
+    sandbox = sandbox_factory(readings=readings.named([reading] if reading else []))
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(FIRST, encoding="utf-8")
+    _apply(sandbox, config, "setup")
+    config.write_text(FIELDS_ONLY, encoding="utf-8")
+    planned = _run(sandbox, "plan", str(config))
+    assert planned.exit_code == 0, planned.output
+    assert "accounts' customFields under 'num' move to 'number' with it" in planned.stdout
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in planned.stdout
+    if saved:
+        planfile = tmp_path / "rename.plan"
+        assert _run(sandbox, "plan", str(config), "--out", str(planfile)).exit_code == 0
+        applied = _run(sandbox, "apply", str(planfile))
+    else:
+        applied = _run(sandbox, "apply", str(config), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    moved = "Resources: 0 added, 3 changed" if reading else "Resources: 0 added, 1 changed"
+    assert moved in applied.stdout, applied.stdout
+    values = {
+        account: {
+            e["key"]: e["value"] for e in sandbox.store.get("accounts", key=account)["customFields"]
+        }
+        for account in ("acme", "beta")
+    }
+    assert values["acme"]["number"] == "A-1" and "num" not in values["acme"]
+    assert values["beta"] == {"number": "B-2"}
+    _converged(sandbox, config, f"{reading}: fields only")
