@@ -157,15 +157,22 @@ def _rekey_children(k: Kind, remote: RemoteKind, adopted_parents: dict[str, str]
         return remote
     placeholders: dict[str, str] = {RemoteRef(rid): key for rid, key in adopted_parents.items()}
     link = k.parent_field.name if k.parent_field else ""
+
+    def moved(obj: RemoteObject) -> RemoteObject:
+        if obj.parent not in placeholders:
+            return obj
+        new_parent = placeholders[obj.parent]
+        return RemoteObject(
+            obj.kind, obj.key, obj.id, {**obj.data, link: new_parent}, parent=new_parent
+        )
+
     rekeyed = RemoteKind(keyless=remote.keyless)
     for filed, obj in remote.objects.items():
-        if obj.parent in placeholders:
-            new_parent = placeholders[obj.parent]
-            obj = RemoteObject(
-                obj.kind, obj.key, obj.id, {**obj.data, link: new_parent}, parent=new_parent
-            )
-            filed = obj.filed_key or filed
-        rekeyed.objects[filed] = obj
+        obj = moved(obj)
+        rekeyed.objects[obj.filed_key or filed] = obj
+    for filed, twins in remote.twins.items():
+        twins = [moved(obj) for obj in twins]
+        rekeyed.twins[twins[0].filed_key or filed] = twins
     return rekeyed
 
 

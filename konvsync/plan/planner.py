@@ -26,6 +26,7 @@ from konvsync.plan.safety import (
     welcome_emails,
 )
 from konvsync.plan.targets import Targets, parse_targets
+from konvsync.plan.twins import check_twins
 
 ProgressCallback = Callable[[str, int], None]
 
@@ -158,6 +159,7 @@ def plan_against(
     if targets:
         check_targets_match(targets, desired, view)
     changes = diff_state(desired, view)
+    check_twins(desired, view, changes)
     warnings: list[str] = [str(w) for w in desired.warnings] + expired_objects(desired)
     if targets:
         changes = select_targets(changes, targets)

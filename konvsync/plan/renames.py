@@ -97,6 +97,9 @@ def renamed_view(remote: RemoteState, renames: Renames) -> RemoteState:
         view = RemoteKind(
             keyless=[_remapped(obj, obj.key, None, refs, maps) for obj in bucket.keyless]
         )
+        for twins in bucket.twins.values():
+            moved_twins = [as_renamed(obj, renames) for obj in twins]
+            view.twins[moved_twins[0].filed_key or ""] = moved_twins
         for obj in bucket.objects.values():
             key = obj.key or ""
             new_key, renamed_from, new_parent = key, None, obj.parent
