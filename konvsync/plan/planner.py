@@ -17,7 +17,7 @@ from konvsync.plan.changes import Change, Create, Delete, Plan, Update, saved_ke
 from konvsync.plan.diff import diff_state
 from konvsync.plan.field_checks import check_custom_fields
 from konvsync.plan.remote import RemoteObject, RemoteState
-from konvsync.plan.renames import find_renames, renamed_view, renames_in
+from konvsync.plan.renames import Renames, find_renames, renamed_view, renames_in
 from konvsync.plan.safety import (
     check_mass_delete,
     check_mass_update,
@@ -152,7 +152,9 @@ def plan_against(
     parsed ``options.targets``). A refused plan is made in full and raised
     as ``PlanRefused``."""
     refused = check_portal(desired, remote)
-    view = renamed_view(remote, find_renames(desired, remote))
+    renames = find_renames(desired, remote)
+    view = renamed_view(remote, renames)
+    targets = renamed_targets(targets, renames, remote)
     if refused is None:  # against another portal, references prove nothing
         check_references(desired, view)
         check_custom_fields(desired, view)
@@ -186,6 +188,27 @@ def plan_against(
     if refused is not None:
         raise PlanRefused(outcome)
     return outcome
+
+
+def renamed_targets(targets: Targets, renames: Renames, remote: RemoteState) -> Targets:
+    """``--target`` values that name an object by the key the plan renames
+    (``accounts/<old key>``, or a location of that account) name it by its
+    new key, as the plan files it."""
+    if not renames or not targets:
+        return targets
+    moved: dict[tuple[str, str], str] = {}
+    for kind_name, keys in renames.items():
+        for old, new in keys.items():
+            moved[kind_name, old] = new
+        for child in KINDS:
+            if child.parent == kind_name:
+                for obj in remote.get(child.name).objects.values():
+                    if obj.parent in keys:
+                        moved[child.name, obj.path] = f"{keys[obj.parent]}/{obj.key}"
+    return [
+        (kind_name, moved.get((kind_name, key), key) if key is not None else None)
+        for kind_name, key in targets
+    ]
 
 
 def expired_objects(desired: DesiredState) -> list[str]:
