@@ -19,7 +19,14 @@ from konvsync import __version__
 from konvsync.config.model import Policy
 from konvsync.errors import ConfigError, StalePlanError
 from konvsync.kinds.address import ObjectKey
-from konvsync.plan.changes import Change, Plan, Refusal, change_from_data, saved_key
+from konvsync.plan.changes import (
+    Change,
+    Plan,
+    Refusal,
+    RefusalCheck,
+    change_from_data,
+    saved_key,
+)
 from konvsync.plan.planner import PlanOutcome, remote_digests
 from konvsync.plan.remote import RemoteState
 from konvsync.plan.sensitive import restored, saved_references
@@ -153,7 +160,7 @@ class SavedPlanStale(StalePlanError):
 
     @property
     def refused_plan(self) -> Plan:
-        return replace(self.plan, refused=Refusal("stale_plan", str(self), {}))
+        return replace(self.plan, refused=Refusal(RefusalCheck.STALE_PLAN, str(self), {}))
 
 
 def check_fresh(saved: SavedPlan, endpoint_name: str, remote: RemoteState) -> None:
