@@ -22,7 +22,7 @@ import click
 
 from konvsync.api.endpoints import NAMED_ENDPOINTS
 from konvsync.api.options import ConnectionOptions
-from konvsync.cli.params import PlanTarget
+from konvsync.cli.params import PlanTarget, plan_target_help
 from konvsync.plan.planner import PlanOptions
 from konvsync.support.logs import configure_logging
 
@@ -202,7 +202,7 @@ target_option = click.option(
     multiple=True,
     type=PlanTarget(),
     metavar="KIND[/KEY]",
-    help="Limit the plan to a kind or one object (repeatable); what it needs is included.",
+    help=plan_target_help(),
 )
 format_option = click.option(
     "--format",
