@@ -63,9 +63,11 @@ def test_export_help_names_every_top_level_kind(option: str) -> None:
 
 
 def test_help_texts_come_from_the_kinds() -> None:
-    news = Kind("newsPosts", "news post", "slug", (Field("slug"),), "n.graphql", "NewsPost")
-    assert plan_target_help((*WRITABLE_KINDS, news)).endswith(", inviteLinks, newsPosts.")
-    assert "inviteLinks, newsPosts (default: all; locations come with accounts)" in (
-        export_kinds_help((*TOP_LEVEL_KINDS, news))
+    scratch = Kind("scratchPosts", "scratch post", "slug", (Field("slug"),), "s.graphql", "Post")
+    assert plan_target_help((*WRITABLE_KINDS, scratch)).endswith(
+        ", ".join(k.name for k in WRITABLE_KINDS) + ", scratchPosts."
     )
-    assert export_target_help((news,)).endswith("KIND: newsPosts.")
+    assert f"{TOP_LEVEL_KINDS[-1].name}, scratchPosts (default: all; locations come with " in (
+        export_kinds_help((*TOP_LEVEL_KINDS, scratch))
+    )
+    assert export_target_help((scratch,)).endswith("KIND: scratchPosts.")

@@ -21,9 +21,9 @@ from konvsync.render.schema_parts import GENERATED, schema_text
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = sorted((ROOT / "schemas").glob("*.schema.json"))
 
-NEWS_POSTS = Kind(
-    name="newsPosts",
-    singular="news post",
+SCRATCH_POSTS = Kind(
+    name="scratchPosts",
+    singular="scratch post",
     key_field="slug",
     fields=(
         Field("slug"),
@@ -31,10 +31,10 @@ NEWS_POSTS = Kind(
         Field("groups", shape="set", ref="groups", input_name="groupIds"),
         Field("publishedAt", timestamp=True),
     ),
-    operations_file="news_posts.graphql",
-    type_name="NewsPost",
+    operations_file="scratch_posts.graphql",
+    type_name="ScratchPost",
 )
-WITH_NEWS_POSTS = apply_order([*KINDS, NEWS_POSTS])
+WITH_SCRATCH_POSTS = apply_order([*KINDS, SCRATCH_POSTS])
 
 
 def copy_of_the_checkout(tmp_path: Path) -> Path:
@@ -50,21 +50,21 @@ def test_every_generated_part_is_up_to_date() -> None:
 
 
 def test_a_kind_declared_without_regenerating_makes_everything_stale() -> None:
-    stale = {str(path.relative_to(ROOT)) for path in stale_files(ROOT, WITH_NEWS_POSTS)}
+    stale = {str(path.relative_to(ROOT)) for path in stale_files(ROOT, WITH_SCRATCH_POSTS)}
     assert stale == {"README.md", *(str(path.relative_to(ROOT)) for path in SCHEMAS)}
 
 
 def test_the_regenerated_schemas_take_the_new_kind(tmp_path: Path) -> None:
     root = copy_of_the_checkout(tmp_path)
-    for path, text in generated_texts(root, WITH_NEWS_POSTS).items():
+    for path, text in generated_texts(root, WITH_SCRATCH_POSTS).items():
         path.write_text(text, encoding="utf-8")
-    assert stale_files(root, WITH_NEWS_POSTS) == []
+    assert stale_files(root, WITH_SCRATCH_POSTS) == []
 
     def schema(name: str) -> dict[str, Any]:
         loaded: dict[str, Any] = json.loads((root / "schemas" / name).read_text())
         return loaded
 
-    change = {"action": "create", "kind": "newsPosts", "key": "launch", "before": None}
+    change = {"action": "create", "kind": "scratchPosts", "key": "launch", "before": None}
     change |= {"after": {"slug": "launch"}, "fields": []}
     plan = {"format_version": "2", "konvsync_version": "0", "endpoint": "sandbox"}
     plan |= {"portal": None, "summary": {"add": 1, "change": 0, "destroy": 0}}
@@ -73,17 +73,18 @@ def test_the_regenerated_schemas_take_the_new_kind(tmp_path: Path) -> None:
 
     config = schema("konvsync.schema.json")
     policy = {
-        "prune": ["newsPosts"],
-        "protect": {"newsPosts": ["launch"]},
-        "ignore_changes": {"newsPosts": ["title", "publishedAt"]},
+        "prune": ["scratchPosts"],
+        "protect": {"scratchPosts": ["launch"]},
+        "ignore_changes": {"scratchPosts": ["title", "publishedAt"]},
     }
     jsonschema.validate({"konvsync": 1, "policy": policy}, config)
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"policy": {"ignore_changes": {"newsPosts": ["body"]}}}, config)
+        jsonschema.validate({"policy": {"ignore_changes": {"scratchPosts": ["body"]}}}, config)
 
     readme = (root / "README.md").read_text()
-    assert "| 9 | `newsPosts` | `slug` | top level | `groups` → groups |" in readme
-    assert "| `policy.protect.newsPosts` | list of string |" in readme
+    row = f"| {len(KINDS) + 1} | `scratchPosts` | `slug` | top level | `groups` → groups |"
+    assert row in readme
+    assert "| `policy.protect.scratchPosts` | list of string |" in readme
 
 
 def test_the_command_rewrites_what_is_stale_and_checks(
