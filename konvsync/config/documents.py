@@ -151,7 +151,8 @@ def _schema(patch: bool) -> dict[str, Any]:
 
 @cache
 def _validator(patch: bool = False) -> jsonschema.protocols.Validator:
-    # jsonschema only explains invalid documents, so it is imported only then.
+    # jsonschema only explains invalid documents, so it is imported only then
+    # (21 ms of imports, python -X importtime; valid ones pass fastjsonschema).
     import jsonschema
 
     cls = jsonschema.validators.validator_for(_schema(patch))
