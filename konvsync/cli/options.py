@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
+from click.shell_completion import CompletionItem
 
 from konvsync.api.endpoints import NAMED_ENDPOINTS
 from konvsync.api.options import ConnectionOptions
@@ -106,9 +107,7 @@ def _dest(decl: str) -> str:
 
 def _complete_endpoint(
     ctx: click.Context, param: click.Parameter, incomplete: str
-) -> list[click.shell_completion.CompletionItem]:
-    from click.shell_completion import CompletionItem
-
+) -> list[CompletionItem]:
     return [CompletionItem(name) for name in NAMED_ENDPOINTS if name.startswith(incomplete)]
 
 
