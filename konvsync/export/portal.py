@@ -13,7 +13,7 @@ all alone, with a warning.
 Every ``${`` in portal text is written as ``$${``, so applying an export never
 substitutes a variable.
 
-The YAML text is made by ``export_yaml``; export time grows linearly with
+The YAML text is made by ``config.yaml_dump``; export time grows linearly with
 the portal.
 """
 
