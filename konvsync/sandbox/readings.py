@@ -65,6 +65,11 @@ class Readings:
     """The dice of ``order="shuffled"``."""
 
     @property
+    def stores_as_given(self) -> bool:
+        """Whether values are stored as written (the default)."""
+        return not (self.lowercase_keys or self.trim or self.nfc or self.blank_as_null)
+
+    @property
     def answers_as_stored(self) -> bool:
         """Whether answers are the stored objects as they are (the default)."""
         return (

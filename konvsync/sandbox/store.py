@@ -190,7 +190,8 @@ class Store(Database):
             return self._map_entries(db, self.table(c.keys_ref), value)
         if c.datetime:
             return parse_datetime(value)
-        value = self._text(value, not c.non_null)
+        if not self.reader.readings.stores_as_given:
+            value = self._text(value, not c.non_null)
         if c.many:
             return list(dict.fromkeys(value)) if c.field and c.field.shape == "set" else list(value)
         if c.field is not None and c.field.lowercase and isinstance(value, str):
@@ -229,7 +230,7 @@ class Store(Database):
                 raise _bad(f"unknown {keys.singular} {key!r}")
             if key in seen:
                 raise _bad(f"{keys.singular} {key!r} given twice")
-            seen[key] = self._text(value, True)
+            seen[key] = value if self.reader.readings.stores_as_given else self._text(value, True)
         return [{"key": k, "value": v} for k, v in seen.items()]
 
     def _check(

@@ -15,13 +15,16 @@ the portal against the plan). After each apply, ``plan --detailed-exitcode`` and
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from konvsync.sandbox import readings
 from konvsync.sandbox.server import RunningSandbox
+from tests.cli.test_ci import schema
 from tests.conftest import CliRun, SandboxFactory, invoke
 
 FIRST = """\
@@ -116,11 +119,15 @@ def _converged(sandbox: RunningSandbox, config: Path, what: str) -> None:
 
 
 def _apply(sandbox: RunningSandbox, config: Path, what: str) -> CliRun:
-    applied = _run(sandbox, "apply", str(config), "--auto-approve")
+    report = config.parent / "report.json"
+    applied = _run(sandbox, "apply", str(config), "--auto-approve", "--report", str(report))
     assert applied.exit_code == 0, f"{what}:\n{applied.output}"
     assert "Apply complete!" in applied.stdout
     assert "another writer" not in applied.output
     assert "Traceback" not in applied.output
+    data = json.loads(report.read_text(encoding="utf-8"))
+    jsonschema.validate(data, schema("apply-report.schema.json"))
+    assert data["status"] == "complete", data
     return applied
 
 
