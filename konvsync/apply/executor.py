@@ -160,10 +160,12 @@ class PlanExecutor:
         updates = await values_left_behind(self.lookup, step[0].kind, renamed)
         if not updates:
             return
+        holders = sorted({update.kind for update in updates})
+        moved = ", ".join(f"{old!r} (now {new!r})" for old, new in sorted(renamed.items()))
         self.report.warnings.append(
-            f"the portal kept the values of {len(updates)} object(s) under the old key of a "
-            f"renamed {kind(step[0].kind).singular}; konvsync filed them under the new key "
-            "(counted as changed)"
+            f"the portal kept the values of {len(updates)} {' and '.join(holders)} under the "
+            f"old key of {kind(step[0].kind).singular} {moved}; konvsync filed them under the "
+            "new key (counted as changed)"
         )
         outcomes = await run_mutations(
             self.client,

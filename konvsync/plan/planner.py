@@ -25,6 +25,7 @@ from konvsync.plan.safety import (
     check_welcome_emails,
     welcome_emails,
 )
+from konvsync.plan.stranded import with_stranded_values
 from konvsync.plan.targets import Targets, parse_targets
 from konvsync.plan.twins import check_twins
 
@@ -160,7 +161,7 @@ def plan_against(
         check_custom_fields(desired, view)
     if targets:
         check_targets_match(targets, desired, view)
-    changes = diff_state(desired, view)
+    changes = with_stranded_values(diff_state(desired, view), desired, view)
     check_twins(desired, view, changes)
     warnings: list[str] = [str(w) for w in desired.warnings] + expired_objects(desired)
     if targets:

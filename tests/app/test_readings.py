@@ -218,3 +218,39 @@ def test_values_move_with_a_renamed_field_the_config_lists_alone(
     assert values["acme"]["number"] == "A-1" and "num" not in values["acme"]
     assert values["beta"] == {"number": "B-2"}
     _converged(sandbox, config, f"{reading}: fields only")
+
+
+def test_values_an_interrupted_rename_left_behind_are_moved_by_the_next_plan(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The rename was made, but the apply stopped before it moved the values
+    the portal kept under the old key: the next plan moves them (merged into
+    an account's own update, or an update of its own), and converges."""
+    sandbox = sandbox_factory(readings=readings.named(["values-stay"]))
+    store = sandbox.store
+    field = store.create("accountFields", {"key": "num", "label": "Number", "type": "TEXT"})
+    for key, value in (("acme", "A-1"), ("beta", "B-2")):
+        store.create(
+            "accounts",
+            {
+                "externalId": key,
+                "name": key.upper(),
+                "customFields": [{"key": "num", "value": value}],
+            },
+        )
+    store.update("accountFields", field["id"], {"key": "number"})
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(
+        FIELDS_ONLY + "accounts:\n  - {externalId: acme, name: ACME Corp}\n", encoding="utf-8"
+    )
+    planned = _run(sandbox, "plan", str(config))
+    assert planned.exit_code == 0, planned.output
+    assert "Plan: 0 to add, 2 to change, 0 to destroy." in planned.stdout
+    assert '~ name         = "ACME" -> "ACME Corp"' in planned.stdout
+    assert "(the portal kept its values under the old key 'num' (now 'number')" in planned.stdout
+    assert planned.stdout.count('~ customFields = {"num": ') == 2
+    _apply(sandbox, config, "moving what was left behind")
+    for key, value in (("acme", "A-1"), ("beta", "B-2")):
+        stored = store.get("accounts", key=key)
+        assert stored is not None and stored["customFields"] == [{"key": "number", "value": value}]
+    _converged(sandbox, config, "after moving what was left behind")
