@@ -33,7 +33,7 @@ from konvsync.apply.model import (
     Progress,
     Status,
 )
-from konvsync.apply.renamed_values import values_left_behind
+from konvsync.apply.renamed_values import left_behind_warning, values_left_behind
 from konvsync.errors import KonvsyncError, StalePlanError
 from konvsync.kinds import kind, references
 from konvsync.kinds.address import Address, RemoteRef
@@ -160,13 +160,7 @@ class PlanExecutor:
         updates = await values_left_behind(self.lookup, step[0].kind, renamed)
         if not updates:
             return
-        holders = sorted({update.kind for update in updates})
-        moved = ", ".join(f"{old!r} (now {new!r})" for old, new in sorted(renamed.items()))
-        self.report.warnings.append(
-            f"the portal kept the values of {len(updates)} {' and '.join(holders)} under the "
-            f"old key of {kind(step[0].kind).singular} {moved}; konvsync filed them under the "
-            "new key (counted as changed)"
-        )
+        self.report.warnings.append(left_behind_warning(updates, step[0].kind, renamed))
         outcomes = await run_mutations(
             self.client,
             [self._call(update) for update in updates],

@@ -13,14 +13,12 @@ plan reads the values as the plan expected them (``renames.as_renamed``).
 
 from __future__ import annotations
 
-from typing import Any
-
 from konvsync.apply.checks import PortalLookup, Wanted
 from konvsync.kinds import KINDS, kind
 from konvsync.kinds.address import RemoteRef
 from konvsync.plan.changes import Update
-from konvsync.plan.diff import field_changes
 from konvsync.plan.remote import RemoteObject, RemoteState
+from konvsync.plan.stranded import stranded_update
 
 
 def holders(kind_name: str, renamed: dict[str, str], planned: RemoteState) -> list[RemoteObject]:
@@ -54,31 +52,20 @@ async def values_left_behind(
             for obj in same
         ]
         current = await lookup.current(holder_kind, wanted)
-        for obj, item in zip(same, wanted, strict=True):
-            now = current[item.address]
-            if now is None:
-                continue  # deleted meanwhile: the step that touches it says so
-            before: dict[str, Any] = {}
-            after: dict[str, Any] = {}
-            left: set[str] = set()
-            for name in maps:
-                values = now.data.get(name)
-                if isinstance(values, dict) and renamed.keys() & values.keys():
-                    left |= renamed.keys() & values.keys()
-                    before[name] = values
-                    after[name] = dict(sorted((renamed.get(n, n), v) for n, v in values.items()))
-            if after:
-                listed = ", ".join(f"{old!r} (now {renamed[old]!r})" for old in sorted(left))
-                updates.append(
-                    Update(
-                        holder_kind,
-                        item.address.key,
-                        before,
-                        after,
-                        field_changes(before, after),
-                        obj.id,
-                        note=f"the portal kept its values under the old key {listed}",
-                        parent=obj.parent,
-                    )
-                )
+        for item in wanted:
+            now = current[item.address]  # None: deleted meanwhile (its own step says so)
+            update = None if now is None else stranded_update(now, maps, renamed, item.address.key)
+            if update is not None:
+                updates.append(update)
     return updates
+
+
+def left_behind_warning(updates: list[Update], kind_name: str, renamed: dict[str, str]) -> str:
+    """What apply says when it moves values the portal left behind."""
+    holders = " and ".join(sorted({update.kind for update in updates}))
+    moved = ", ".join(f"{old!r} (now {new!r})" for old, new in sorted(renamed.items()))
+    return (
+        f"the portal kept the values of {len(updates)} {holders} under the old key of "
+        f"{kind(kind_name).singular} {moved}; konvsync filed them under the new key (counted "
+        "as changed)"
+    )

@@ -58,23 +58,49 @@ def with_stranded_values(
         for holder in KINDS:
             maps = [f.name for f in holder.fields if f.keys_ref == key_kind]
             for obj in remote.get(holder.name).objects.values() if maps else ():
-                moved = _moved(obj, maps, renamed)
-                if moved is None:
+                update = stranded_update(obj, maps, renamed)
+                if update is None:
                     continue
-                before, after = moved
                 position = index.get(obj.address)
                 if position is None:
-                    out.append(_update(obj, before, after, renamed))
+                    out.append(update)
                     continue
                 own = out[position]
-                if isinstance(own, Update) and not set(after) & set(own.changed_fields()):
+                if isinstance(own, Update) and not set(update.after or {}) & set(
+                    own.changed_fields()
+                ):
                     out[position] = replace(
                         own,
-                        before={**(own.before or {}), **before},
-                        after={**(own.after or {}), **after},
-                        fields=own.fields + field_changes(before, after),
+                        before={**(own.before or {}), **(update.before or {})},
+                        after={**(own.after or {}), **(update.after or {})},
+                        fields=own.fields + update.fields,
                     )
     return in_apply_order(out, remote)
+
+
+def stranded_update(
+    obj: RemoteObject, maps: list[str], renamed: dict[str, str], key: str | None = None
+) -> Update | None:
+    """The update that files ``obj``'s values under the new keys of
+    ``renamed`` (old key -> new key) in its map fields ``maps``, or None when
+    it holds none under an old key. ``key``: the one to file the change
+    under, when ``obj`` has none of its own."""
+    moved = _moved(obj, maps, renamed)
+    if moved is None:
+        return None
+    before, after = moved
+    old = sorted({name for values in before.values() for name in values} & renamed.keys())
+    listed = ", ".join(f"{name!r} (now {renamed[name]!r})" for name in old)
+    return Update(
+        obj.kind,
+        key or obj.key or "",
+        before,
+        after,
+        field_changes(before, after),
+        obj.id,
+        note=f"the portal kept its values under the old key {listed}; filed under the new one",
+        parent=obj.parent,
+    )
 
 
 def _moved(
@@ -94,20 +120,3 @@ def _moved(
         before[name] = values
         after[name] = dict(sorted(kept.items()))
     return (before, after) if after else None
-
-
-def _update(
-    obj: RemoteObject, before: dict[str, Any], after: dict[str, Any], renamed: dict[str, str]
-) -> Update:
-    old = sorted({key for values in before.values() for key in values} & renamed.keys())
-    listed = ", ".join(f"{key!r} (now {renamed[key]!r})" for key in old)
-    return Update(
-        obj.kind,
-        obj.key or "",
-        before,
-        after,
-        field_changes(before, after),
-        obj.id,
-        note=f"the portal kept its values under the old key {listed}; filed under the new one",
-        parent=obj.parent,
-    )
