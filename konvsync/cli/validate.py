@@ -39,11 +39,15 @@ def validate(paths: tuple[str, ...], allow_external_refs: bool, fmt: str | None)
     field by field. Every problem is printed as file:line:col: message
     (--format github: as annotations on the files' lines; --format json: one
     document on stdout). Exit 0 valid, 1 invalid.
+
+    It needs no credentials and no secrets: a variable listed under
+    variables: that is not set is not an error here (a warning says which
+    values were not checked); plan and apply need it.
     """
     if fmt is None:
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
     try:
-        state = load_config(paths, allow_external_refs=allow_external_refs)
+        state = load_config(paths, allow_external_refs=allow_external_refs, offline=True)
     except ConfigInvalid as exc:
         if fmt != "text":
             click.echo(redact(render_problems(exc.problems, fmt, error=str(exc))))
