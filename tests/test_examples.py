@@ -17,6 +17,7 @@ import yaml
 from konvsync.cli.main import cli
 from konvsync.render.readme import main as reference_main
 from tests.conftest import invoke
+from tests.schema_hints import check_jsonschema, hinted_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 CI_FILES = sorted((ROOT / "examples" / "ci").rglob("*.yml"))
@@ -26,6 +27,50 @@ CI_FILES = sorted((ROOT / "examples" / "ci").rglob("*.yml"))
 def test_examples_validate(name: str) -> None:
     result = invoke(["validate", str(ROOT / "examples" / name)])
     assert result.exit_code == 0, result.output
+
+
+EXAMPLE_CONFIGS = sorted(
+    path
+    for path in (ROOT / "examples").rglob("*.yaml")
+    if "ci" not in path.relative_to(ROOT / "examples").parts
+)
+
+
+def test_example_configs_pass_the_schema_their_editor_hint_names() -> None:
+    """What an editor shows: each example file against the schema its first
+    line names (the repository's published URL, so that the hint works in a
+    user's repository too): overlays against the overlay schema."""
+    by_schema: dict[Path, list[Path]] = {}
+    for path in EXAMPLE_CONFIGS:
+        by_schema.setdefault(hinted_schema(path), []).append(path)
+    overlays = [p for p in EXAMPLE_CONFIGS if "overlays" in p.parts]
+    assert overlays and set(by_schema[ROOT / "schemas" / "konvsync.overlay.schema.json"]) == set(
+        overlays
+    )
+    assert set(by_schema) == {
+        ROOT / "schemas" / "konvsync.schema.json",
+        ROOT / "schemas" / "konvsync.overlay.schema.json",
+    }
+    for schema, files in by_schema.items():
+        checked = check_jsonschema(schema, files)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    # the overlay schema is the one that lets an overlay set a single field
+    strict = check_jsonschema(ROOT / "schemas" / "konvsync.schema.json", overlays)
+    assert strict.returncode == 1 and "'name' is a required property" in strict.stdout
+
+
+def test_published_schemas_are_what_konvsync_schema_prints() -> None:
+    """schemas/konvsync.overlay.schema.json is generated from the config
+    schema (konvsync schema --overlay), never edited by hand."""
+    for args, name in (
+        (["schema"], "konvsync.schema.json"),
+        (["schema", "--overlay"], "konvsync.overlay.schema.json"),
+    ):
+        printed = invoke(args)
+        assert printed.exit_code == 0
+        assert printed.stdout == (ROOT / "schemas" / name).read_text(), (
+            f"schemas/{name} is out of date: konvsync {' '.join(args)} > schemas/{name}"
+        )
 
 
 def test_multi_file_example_uses_env_substitution(monkeypatch: pytest.MonkeyPatch) -> None:

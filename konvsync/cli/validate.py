@@ -10,6 +10,7 @@ import click
 
 from konvsync.cli.options import paths_argument
 from konvsync.config.loader import load_config
+from konvsync.config.overlay import OVERLAY_SCHEMA_FILE, overlay_schema
 from konvsync.errors import ConfigError, ConfigInvalid, ExitStatus
 from konvsync.render.problems import problems_data, render_problems
 from konvsync.support.redact import redact
@@ -71,7 +72,20 @@ def validate(paths: tuple[str, ...], allow_external_refs: bool, fmt: str | None)
 
 
 @click.command()
-def schema() -> ExitStatus:
-    """Print the JSON Schema of the config format (draft 2020-12)."""
-    click.echo(json.dumps(config_schema(), indent=2))
+@click.option(
+    "--overlay",
+    is_flag=True,
+    help="The schema of an overlay path's files instead: no field is required, as an "
+    "overlay may set one field of an object (published as schemas/"
+    f"{OVERLAY_SCHEMA_FILE}).",
+)
+def schema(overlay: bool) -> ExitStatus:
+    """Print the JSON Schema of the config format (draft 2020-12).
+
+    For editors: konvsync schema > .konvsync/schema.json, then the first
+    line of each YAML file: # yaml-language-server: $schema=<its path
+    relative to the file> (export writes a hint to the published schema).
+    """
+    document = overlay_schema(config_schema()) if overlay else config_schema()
+    click.echo(json.dumps(document, indent=2))
     return ExitStatus.OK
