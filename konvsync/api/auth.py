@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+import warnings
 from typing import Protocol
 from urllib.parse import quote
 
 import aiohttp
 
 from konvsync.api.credentials import Credentials
+from konvsync.api.retries import describe_failure
 from konvsync.errors import AuthError, TransportError, UsageError
 from konvsync.support import redact
 
@@ -126,7 +128,7 @@ class OAuthTokens(_CachedToken):
                     body = None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransportError(
-                f"cannot reach token endpoint {self._url}: {type(exc).__name__}"
+                f"cannot reach token endpoint {self._url}: {describe_failure(exc)}"
             ) from None
         if status == 401 or (isinstance(body, dict) and body.get("error") == "invalid_client"):
             raise AuthError(
@@ -175,6 +177,11 @@ class JwtTokens(_CachedToken):
             return current
         import jwt  # only this auth mode needs it
 
+        # PyJWT warns about an HMAC key under 32 bytes, with its length: the
+        # length of a secret is information about it (and the portal, not
+        # the user, chose it), so it is not shown, nor a warning of ours.
+        if hasattr(jwt, "InsecureKeyLengthWarning"):
+            warnings.filterwarnings("ignore", category=jwt.InsecureKeyLengthWarning)
         now = int(time.time())
         claims = {"sub": self._credentials.api_key, "iat": now, "exp": now + self._lifetime}
         token = jwt.encode(claims, self._credentials.api_secret, algorithm="HS256")
