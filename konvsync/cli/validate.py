@@ -82,9 +82,10 @@ def validate(paths: tuple[str, ...], allow_external_refs: bool, fmt: str | None)
 def schema(overlay: bool) -> ExitStatus:
     """Print the JSON Schema of the config format (draft 2020-12).
 
-    For editors: konvsync schema > .konvsync/schema.json, then the first
-    line of each YAML file: # yaml-language-server: $schema=<its path
-    relative to the file> (export writes a hint to the published schema).
+    For editors: mkdir -p .konvsync && konvsync schema > .konvsync/schema.json,
+    then on the first line of each YAML file: # yaml-language-server:
+    $schema=<its path relative to the file>. export writes a hint to the
+    schema published in konvsync's repository instead.
     """
     document = overlay_schema(config_schema()) if overlay else config_schema()
     click.echo(json.dumps(document, indent=2))
