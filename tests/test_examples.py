@@ -15,7 +15,6 @@ import pytest
 import yaml
 
 from konvsync.cli.main import cli
-from konvsync.render.readme import main as reference_main
 from tests.conftest import invoke
 from tests.schema_hints import check_jsonschema, hinted_schema
 
@@ -273,10 +272,6 @@ def test_pre_commit_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert "DEALER_INVITE_CODE is not set, so the value that uses it was not checked" in (
         result.stderr
     )
-
-
-def test_readme_reference_is_up_to_date() -> None:
-    assert reference_main(["--check", str(ROOT / "README.md")]) == 0
 
 
 def test_readme_has_exactly_the_two_setup_commands() -> None:

@@ -12,6 +12,7 @@ from typing import Protocol
 from urllib.parse import quote
 
 import aiohttp
+import jwt
 
 from konvsync.api.credentials import Credentials
 from konvsync.api.retries import describe_failure
@@ -19,6 +20,12 @@ from konvsync.errors import AuthError, TransportError, UsageError
 from konvsync.support import redact
 
 MAX_JWT_LIFETIME = 21600
+
+# PyJWT warns about an HMAC key under 32 bytes, with its length: the length of
+# a secret is information about it (and the portal, not the user, chose it),
+# so it is not shown, nor a warning of ours.
+if hasattr(jwt, "InsecureKeyLengthWarning"):
+    warnings.filterwarnings("ignore", category=jwt.InsecureKeyLengthWarning)
 RENEW_BEFORE = 60.0
 """A token is renewed this long before it expires, or ``RENEW_SHARE`` of its
 lifetime if that is less, but never less than ``RENEW_FLOOR`` before (so a
@@ -175,13 +182,6 @@ class JwtTokens(_CachedToken):
         current = self._fresh()
         if current:
             return current
-        import jwt  # only this auth mode needs it
-
-        # PyJWT warns about an HMAC key under 32 bytes, with its length: the
-        # length of a secret is information about it (and the portal, not
-        # the user, chose it), so it is not shown, nor a warning of ours.
-        if hasattr(jwt, "InsecureKeyLengthWarning"):
-            warnings.filterwarnings("ignore", category=jwt.InsecureKeyLengthWarning)
         now = int(time.time())
         claims = {"sub": self._credentials.api_key, "iat": now, "exp": now + self._lifetime}
         token = jwt.encode(claims, self._credentials.api_secret, algorithm="HS256")

@@ -5,16 +5,12 @@ checked against the portal's account fields before anything is sent."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
-import jsonschema
-
 from konvsync.sandbox.server import RunningSandbox
 from tests.conftest import CliRun, SandboxFactory, invoke
-
-SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+from tests.published_schemas import validated
 
 ConfigWriter = Callable[..., Path]
 
@@ -45,7 +41,11 @@ def test_sixty_welcome_emails_need_the_flag(
     plan = run(sandbox, "plan", str(config), "--allow-welcome-emails", "59", "--format", "json")
     assert plan.exit_code == 3 and "60 welcome e-mails" in plan.stderr
     assert plan.stderr.startswith("Error: refusing to send 60 welcome e-mails")
-    assert '"welcome_emails": 60' in plan.stdout
+    # The refused plan as JSON fits the published schema (once its checks lacked this one).
+    data = validated(plan.stdout, "plan")
+    assert data["welcome_emails"] == 60
+    assert data["refused"]["check"] == "welcome_emails"
+    assert data["refused"]["numbers"] == {"welcome_emails": 60, "max_welcome_emails": 50}
     applied = run(sandbox, "apply", str(config), "--auto-approve", "--allow-welcome-emails", "60")
     assert applied.exit_code == 0, applied.output
     assert "60 new user(s) will receive a welcome e-mail" in applied.stdout
@@ -78,6 +78,14 @@ def test_max_update_percent(sandbox: RunningSandbox, write_config: ConfigWriter)
     assert "refusing to update 3 of 10 groups (30%): more than max_update_percent 20%" in (
         refused.stderr
     )
+    as_json = run(sandbox, "plan", str(config), "--format", "json")
+    assert as_json.exit_code == 3
+    data = validated(as_json.stdout, "plan")
+    assert data["refused"]["check"] == "mass_update"
+    assert data["refused"]["numbers"] == {
+        "max_update_percent": 20,
+        "kinds": {"groups": {"update": 3, "existing": 10, "percent": 30}},
+    }
     allowed = run(sandbox, "apply", str(config), "--auto-approve", "--allow-mass-update")
     assert allowed.exit_code == 0, allowed.output
     assert "3 changed" in allowed.stdout
@@ -137,8 +145,7 @@ def test_mass_delete_percentages_are_rounded_and_never_hide_the_excess(
     assert "refusing to delete 20 of 30 groups (66.7%): more than max_delete_percent 25%" in (
         refused.stderr
     )
-    plan = json.loads(refused.stdout)
-    jsonschema.validate(plan, json.loads((SCHEMAS / "plan.schema.json").read_text()))
+    plan = validated(refused.stdout, "plan")
     assert plan["refused"]["numbers"]["kinds"]["groups"]["percent"] == 66.7
     eleven = sandbox_factory()
     for i in range(11):
