@@ -19,13 +19,13 @@ from konvsync.api.retries import describe_failure
 from konvsync.errors import AuthError, TransportError, UsageError
 from konvsync.support import redact
 
-MAX_JWT_LIFETIME = 21600
-
 # PyJWT warns about an HMAC key under 32 bytes, with its length: the length of
 # a secret is information about it (and the portal, not the user, chose it),
 # so it is not shown, nor a warning of ours.
 if hasattr(jwt, "InsecureKeyLengthWarning"):
     warnings.filterwarnings("ignore", category=jwt.InsecureKeyLengthWarning)
+
+MAX_JWT_LIFETIME = 21600
 RENEW_BEFORE = 60.0
 """A token is renewed this long before it expires, or ``RENEW_SHARE`` of its
 lifetime if that is less, but never less than ``RENEW_FLOOR`` before (so a
