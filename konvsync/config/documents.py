@@ -247,9 +247,9 @@ def _unknown_key_hint(error: ValidationError) -> str:
     known = [str(key) for key in schema.get("properties", {})]
     instance: Any = error.instance
     extra = [str(key) for key in instance if key not in known]
-    close = {key: difflib.get_close_matches(key, known, n=1, cutoff=0.6) for key in extra}
     if len(extra) == 1:
         return did_you_mean(extra[0], known, limit=1)
+    close = {key: difflib.get_close_matches(key, known, n=1, cutoff=0.6) for key in extra}
     pairs = [f"{match[0]!r} for {key!r}" for key, match in close.items() if match]
     return f"; did you mean {', '.join(pairs)}?" if pairs else ""
 
