@@ -142,7 +142,7 @@ def _rekey_children(k: Kind, remote: RemoteKind, adopted_parents: dict[str, str]
         return remote
     placeholders: dict[str, str] = {RemoteRef(rid): key for rid, key in adopted_parents.items()}
     link = k.parent_field.name if k.parent_field else ""
-    rekeyed = RemoteKind(keyless=remote.keyless)
+    rekeyed = RemoteKind(keyless=remote.keyless, outside=remote.outside)
     for filed, obj in remote.objects.items():
         if obj.parent in placeholders:
             new_parent = placeholders[obj.parent]
