@@ -89,9 +89,9 @@ def check_kept_scope(out_dir: Path, scope: Scope) -> bool:
     if kept != scope:
         shown = kept.describe() if kept else "none"
         raise OutputError(
-            f"{config_file} keeps its policy, whose policy.scope ({shown}) is not --scope "
-            f"({scope.describe()}); nothing was written. Make them the same, or export "
-            "into an empty folder"
+            f"{config_file}: --force keeps its policy, and its policy.scope ({shown}) is not "
+            f"--scope ({scope.describe()}); nothing was written. Make them the same, or "
+            "export into an empty folder"
         )
     return True
 

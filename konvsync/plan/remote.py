@@ -133,7 +133,8 @@ class RemoteState:
         return self._by_id.get((kind_name, remote_id or ""))
 
     def get(self, kind_name: str) -> RemoteKind:
-        return self.kinds.get(kind_name) or RemoteKind()
+        found = self.kinds.get(kind_name)  # not ``or``: a kind all outside the scope is empty
+        return found if found is not None else RemoteKind()
 
     def lookup(self, address: Address) -> RemoteObject | None:
         """The object in scope at ``address``."""
@@ -203,7 +204,7 @@ class RemoteStateBuilder:
             return RemoteState(dict(self.kinds), scope=self.scope)
         names = [n for name in kind_names for n in (name, *(c.name for c in _children(name)))]
         return RemoteState(
-            {name: self.kinds.get(name) or RemoteKind() for name in names}, scope=self.scope
+            {name: self.kinds.get(name, RemoteKind()) for name in names}, scope=self.scope
         )
 
 
