@@ -20,9 +20,11 @@ rules to the portal as read.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from fnmatch import translate
+from functools import cached_property
 from typing import Any
 
 from konvsync.kinds import KINDS, kind
@@ -62,11 +64,14 @@ class Miss:
 
     field: str
     reason: str
+    on_key: bool = False
+    """Its key matches none of the key's globs (the rule alone says why)."""
 
-    @property
-    def on_key(self) -> bool:
-        """Its key matches none of the key's globs (the rule alone says why)."""
-        return self.reason.startswith("its key ")
+
+def _matcher(globs: tuple[str, ...]) -> Callable[[str], Any]:
+    """Whether a value matches one of ``globs`` (shell-style, as
+    ``fnmatch.fnmatchcase``), as one compiled expression."""
+    return re.compile("|".join(f"(?:{translate(glob)})" for glob in globs)).match
 
 
 @dataclass(frozen=True)
@@ -80,27 +85,53 @@ class ScopeRule:
     exclude: tuple[str, ...] = ()
     """Globs on the key: an object whose key matches one is not owned."""
 
+    @cached_property
+    def _key_field(self) -> str:
+        return kind(self.kind).key_field
+
+    @cached_property
+    def _matchers(self) -> tuple[tuple[str, Callable[[str], Any]], ...]:
+        return tuple((name, _matcher(globs)) for name, globs in self.fields)
+
+    @cached_property
+    def _excluded(self) -> Callable[[str], Any] | None:
+        return _matcher(self.exclude) if self.exclude else None
+
+    def owns(self, key: str | None, values: Mapping[str, Any]) -> bool:
+        """Whether the object with natural ``key`` is owned. ``values``: for
+        each reference field of the rule, the key of the object it names
+        (None: none; a ``RemoteRef``: one without a key), normalized as that
+        key compares. (Run for every object read: ``outside`` says why.)"""
+        if key is None:
+            return False
+        key_field = self._key_field
+        for name, matches in self._matchers:
+            value = key if name == key_field else values.get(name)
+            if not isinstance(value, str) or isinstance(value, RemoteRef) or not matches(value):
+                return False
+        excluded = self._excluded
+        return excluded is None or not excluded(key)
+
     def outside(self, key: str | None, values: Mapping[str, Any]) -> Miss | None:
-        """Why the object with natural ``key`` is not owned, or None when it
-        is. ``values``: for each reference field of the rule, the key of the
-        object it names (None: none; a ``RemoteRef``: one without a key),
-        normalized as that key compares."""
-        key_field = kind(self.kind).key_field
+        """Why the object is not owned (as ``owns``), or None when it is."""
+        key_field = self._key_field
         if key is None:
             return Miss(key_field, f"it has no {key_field}")
-        for name, globs in self.fields:
+        for (name, globs), (_, matches) in zip(self.fields, self._matchers, strict=True):
             value = key if name == key_field else values.get(name)
             if value is None:
                 return Miss(name, f"it has no {name}")
             if isinstance(value, RemoteRef) or not isinstance(value, str):
                 return Miss(name, f"its {name} has no key")
-            if not any(fnmatchcase(value, glob) for glob in globs):
-                if name == key_field:
-                    return Miss(name, f"its key {value!r} matches none of {list(globs)}")
-                return Miss(name, f"its {name} {value!r} matches none of {list(globs)}")
-        for glob in self.exclude:
-            if fnmatchcase(key, glob):
-                return Miss(key_field, f"its {key_field} matches exclude {glob!r}")
+            if not matches(value):
+                what = "key" if name == key_field else name
+                return Miss(
+                    name, f"its {what} {value!r} matches none of {list(globs)}", name == key_field
+                )
+        excluded = self._excluded
+        if excluded is not None and excluded(key):
+            glob = next(g for g in self.exclude if _matcher((g,))(key))
+            return Miss(key_field, f"its {key_field} matches exclude {glob!r}")
         return None
 
     def describe(self) -> str:
@@ -139,8 +170,12 @@ class Scope:
     def __bool__(self) -> bool:
         return bool(self.rules)
 
+    @cached_property
+    def _by_kind(self) -> dict[str, ScopeRule]:
+        return {r.kind: r for r in self.rules}
+
     def rule(self, kind_name: str) -> ScopeRule | None:
-        return next((r for r in self.rules if r.kind == kind_name), None)
+        return self._by_kind.get(kind_name)
 
     def governs(self, kind_name: str) -> bool:
         """Whether ``kind_name``'s objects are owned only in part: it, or for

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from konvsync.config.renames import previous_keys
@@ -53,24 +54,38 @@ class RemoteScope:
 
     def owns(self, kind_name: str, key: str | None, data: Mapping[str, Any]) -> bool:
         """Whether the remote object of top-level kind ``kind_name`` with
-        ``key`` and normalized ``data`` is in scope."""
-        return self.outside(kind_name, key, data) is None
+        ``key`` and normalized ``data`` is in scope (run for every object
+        read: ``outside`` says why)."""
+        rule = self.scope.rule(kind_name)
+        return rule is None or rule.owns(key, self._values(kind_name, data))
 
     def outside(self, kind_name: str, key: str | None, data: Mapping[str, Any]) -> str | None:
         """Why that object is not in scope, or None."""
         rule = self.scope.rule(kind_name)
-        if rule is None:
-            return None
-        k = kind(kind_name)
-        values: dict[str, Any] = {}
-        for name, _globs in rule.fields:
-            f = k.field_map[name]
-            value = data.get(name)
-            if f.ref is not None and isinstance(value, str) and not isinstance(value, RemoteRef):
-                value = self.renames.get(f.ref, {}).get(value, value)
-            values[name] = value
-        miss = rule.outside(key, values)
+        miss = None if rule is None else rule.outside(key, self._values(kind_name, data))
         return None if miss is None else miss.reason
+
+    def _values(self, kind_name: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The keys the reference fields of ``kind_name``'s rule name, as the
+        configuration names them (through its renames)."""
+        values: dict[str, Any] = {}
+        for name, target in self._references.get(kind_name, ()):
+            value = data.get(name)
+            if isinstance(value, str) and not isinstance(value, RemoteRef):
+                value = self.renames.get(target, {}).get(value, value)
+            values[name] = value
+        return values
+
+    @cached_property
+    def _references(self) -> dict[str, tuple[tuple[str, str], ...]]:
+        """Kind -> (field, target kind) of each reference field its rule matches on."""
+        out: dict[str, tuple[tuple[str, str], ...]] = {}
+        for rule in self.scope.rules:
+            fields = kind(rule.kind).field_map
+            out[rule.kind] = tuple(
+                (name, fields[name].ref or "") for name, _ in rule.fields if fields[name].ref
+            )
+        return out
 
 
 def remote_scope(desired: DesiredState) -> RemoteScope | None:
