@@ -10,13 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 from konvsync.sandbox.server import RunningSandbox
 from konvsync.sandbox.store import Store
-from konvsync.support.resources import json_schema
 from tests.conftest import CliRun, invoke
+from tests.published_schemas import validated
 
 ConfigWriter = Callable[..., Path]
 
@@ -57,9 +56,7 @@ def run(sandbox: RunningSandbox, *args: str) -> CliRun:
 
 def plan_json(sandbox: RunningSandbox, config: Path, *extra: str) -> tuple[CliRun, dict[str, Any]]:
     result = run(sandbox, "plan", str(config), "--format", "json", *extra)
-    data = json.loads(result.stdout)
-    jsonschema.validate(data, json_schema("plan.schema.json"))
-    return result, data
+    return result, validated(result.stdout, "plan")
 
 
 def changes(data: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -557,8 +554,7 @@ def test_drift_sees_only_the_scope(sandbox: RunningSandbox, write_config: Config
         store.create("accounts", {"externalId": key, "name": key})
     drift = run(sandbox, "drift", str(team_a), "--format", "json")
     assert drift.exit_code == 2, drift.output
-    report = json.loads(drift.stdout)
-    jsonschema.validate(report, json_schema("drift.schema.json"))
+    report = validated(drift.stdout, "drift")
     assert json.dumps(report).count('"dealer-9"') >= 1
     assert "dist-9" not in drift.stdout and "hq-2" not in drift.stdout
     written = run(sandbox, "drift", str(team_a), "--write")
