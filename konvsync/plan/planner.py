@@ -141,9 +141,9 @@ def plan_against(
     refused = check_portal(desired, remote)
     view = renamed_view(remote, find_renames(desired, remote))
     if refused is None:  # against another portal, references prove nothing
+        check_owned(desired, view)
         check_references(desired, view)
         check_custom_fields(desired, view)
-        check_owned(desired, view)
     if targets:
         check_targets_match(targets, desired, view)
     changes = diff_state(desired, view)

@@ -75,6 +75,9 @@ class RemoteKind:
     outside: list[RemoteObject] = field(default_factory=list)
     """Outside the scope (keyed or not; keys may repeat): for no plan,
     count or check, only for ``referable``, ``outside_by_key`` and ``find``."""
+    _referable: dict[ObjectKey, RemoteObject] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def all(self) -> Iterable[RemoteObject]:
         """The objects in scope."""
@@ -102,13 +105,14 @@ class RemoteKind:
         outside the scope, only kinds whose keys are unique, top-level."""
         if not self.outside:
             return self.objects
-        out = {
-            key: obj
-            for key, obj in self.outside_by_key().items()
-            if kind(obj.kind).unique_key and kind(obj.kind).parent is None
-        }
-        out.update(self.objects)
-        return out
+        if self._referable is None:  # made once: every reference is checked against it
+            self._referable = {
+                key: obj
+                for key, obj in self.outside_by_key().items()
+                if kind(obj.kind).unique_key and kind(obj.kind).parent is None
+            }
+            self._referable.update(self.objects)
+        return self._referable
 
 
 @dataclass

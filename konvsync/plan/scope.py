@@ -181,7 +181,7 @@ def unadopted(desired: DesiredState, view: RemoteState) -> list[str]:
             if ids and wanted.filed_key not in present:
                 out.append(
                     f"{wanted.source}: {k.singular} {wanted.path!r} is created although the "
-                    f"portal has a {k.singular} named {wanted.data['name']!r} without a "
+                    f"portal has a {k.singular} named {wanted.data['name']!r} that has no "
                     f"{k.key_field} (ID {', '.join(ids)}): policy.scope.{rule.kind} never "
                     f"adopts one (it matches no glob); set its {k.key_field} in the portal "
                     "first to manage it instead"

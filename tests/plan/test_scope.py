@@ -445,7 +445,7 @@ def test_a_scoped_kind_never_adopts_a_keyless_object(
     assert result.exit_code == 0, result.output
     assert changes(data) == [("create", "groups", "dealer-sales")]
     assert any(
-        f"the portal has a group named 'Dealer Sales' without a externalId (ID {keyless['id']})"
+        f"the portal has a group named 'Dealer Sales' that has no externalId (ID {keyless['id']})"
         in w
         and "never adopts" in w
         for w in data["warnings"]
