@@ -80,7 +80,7 @@ def check_scope(
                     f"policy.prune names {kind_name} but policy.scope does not: every one "
                     f"of the portal's {kind_name} this configuration does not list is "
                     f"deleted, also those other configurations own (add "
-                    f"policy.scope.{kind_name})"
+                    f'policy.scope.{kind_name}; ["*"] owns them all)'
                 )
             )
 

@@ -116,7 +116,7 @@ def test_pruning_a_kind_the_scope_leaves_out_warns(write_config: ConfigWriter) -
     assert result.stderr == (
         f"{config}:3:10: warning: policy.prune names users but policy.scope does not: every "
         "one of the portal's users this configuration does not list is deleted, also those "
-        "other configurations own (add policy.scope.users)\n"
+        'other configurations own (add policy.scope.users; ["*"] owns them all)\n'
     )
 
 
