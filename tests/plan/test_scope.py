@@ -563,3 +563,29 @@ def test_drift_sees_only_the_scope(sandbox: RunningSandbox, write_config: Config
     assert run(sandbox, "validate", str(team_a), "--allow-external-refs").exit_code == 0
     after = run(sandbox, "plan", str(team_a))
     assert after.exit_code == 0 and "No changes." in after.stdout, after.output
+
+
+def test_references_may_name_objects_outside_the_scope(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    ids = by_hand(sandbox.store)
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          prune: [groups, accounts, users]
+          scope: {groups: [dealer-*], accounts: [dealer-*], users: ["*@dealer.example"]}
+        users:
+          - {email: ann@dealer.example, firstName: A, lastName: L, account: hq, groups: [staff]}
+        """)
+    applied = run(sandbox, "apply", str(config), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert "1 added, 0 changed, 0 destroyed" in applied.stdout
+    ann = sandbox.store.get("users", key="ann@dealer.example")
+    assert ann is not None
+    hq, staff = (
+        sandbox.store.get(k, id=ids[n]) for k, n in (("accounts", "hq"), ("groups", "staff"))
+    )
+    assert hq is not None and staff is not None
+    assert (ann["account"], ann["groups"]) == (hq["_pk"], [staff["_pk"]])
+    again = run(sandbox, "plan", str(config))
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
