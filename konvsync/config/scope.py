@@ -205,22 +205,17 @@ def parse_scope(value: Any) -> Scope:
     that the schema accepts; parts it does not are left out (the schema
     check reports them)."""
     if not isinstance(value, Mapping):
-        return Scope()
+        return NO_SCOPE
     rules: list[ScopeRule] = []
     for k in scoped_kinds():
         written = value.get(k.name)
         if isinstance(written, list):
             written = {k.key_field: written}
-        if not isinstance(written, Mapping) or not written:
+        if not isinstance(written, Mapping):
             continue
-        allowed = {f.name for f in scope_fields(k)}
-        fields = tuple(
-            (name, _globs(k, name, written[name]))
-            for name in [f.name for f in scope_fields(k)]
-            if name in written and name in allowed
-        )
-        exclude = _globs(k, k.key_field, written.get(EXCLUDE) or [])
-        fields = tuple((name, globs) for name, globs in fields if globs)
+        matched = ((f.name, _globs(k, f.name, written.get(f.name))) for f in scope_fields(k))
+        fields = tuple((name, globs) for name, globs in matched if globs)
+        exclude = _globs(k, k.key_field, written.get(EXCLUDE))
         if fields or exclude:
             rules.append(ScopeRule(k.name, fields, exclude))
     return Scope(tuple(rules))
