@@ -5,8 +5,8 @@
 - the README's kinds table and YAML reference (``readme``), made from the
   config schema as just generated.
 
-    python -m konvsync.render.generated [ROOT]          # rewrite what is stale
-    python -m konvsync.render.generated --check [ROOT]  # exit 1 if anything is
+    python -m konvsync.cli.generate [ROOT]          # rewrite what is stale
+    python -m konvsync.cli.generate --check [ROOT]  # exit 1 if anything is
 
 ROOT is the source checkout (default: the current directory). The published
 schemas stay files: konvsync reads them at run time and the wheel ships them.
@@ -15,7 +15,6 @@ schemas stay files: konvsync reads them at run time and the wheel ships them.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,30 +46,3 @@ def stale_files(root: Path, kinds: Sequence[Kind] = KINDS) -> list[Path]:
         for path, text in generated_texts(root, kinds).items()
         if path.read_text(encoding="utf-8") != text
     ]
-
-
-def main(argv: list[str]) -> int:
-    check = "--check" in argv
-    roots = [a for a in argv if a != "--check"] or ["."]
-    root = Path(roots[0])
-    try:
-        texts = generated_texts(root)
-    except (OSError, ValueError) as exc:  # a file missing, unreadable or without its markers
-        print(f"cannot generate: {exc}")
-        return 1
-    stale = [path for path, text in texts.items() if path.read_text(encoding="utf-8") != text]
-    names = ", ".join(str(path.relative_to(root)) for path in stale)
-    if check:
-        if stale:
-            print(f"out of date: {names}; run python -m konvsync.render.generated")
-            return 1
-        return 0
-    for path in stale:
-        path.write_text(texts[path], encoding="utf-8")
-    if stale:
-        print(f"rewrote {names}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
