@@ -589,3 +589,43 @@ def test_references_may_name_objects_outside_the_scope(
     assert (ann["account"], ann["groups"]) == (hq["_pk"], [staff["_pk"]])
     again = run(sandbox, "plan", str(config))
     assert again.exit_code == 0 and "No changes." in again.stdout, again.output
+
+
+def test_a_hand_over_between_two_scopes(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """As the README says: both protect the key, A stops listing it, it is
+    moved in the portal, B lists it; nothing is deleted on the way."""
+    store = sandbox.store
+    by_hand(store)
+    team_a = write_config(TEAM_A, "a.yaml")
+    team_b = write_config(TEAM_B, "b.yaml")
+    for config in (team_a, team_b):
+        assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    al = store.get("users", key="al@dealer.example")
+    assert al is not None
+    protect = "  protect: {users: [al@dealer.example]}\n  scope:\n"
+    write_config(
+        TEAM_A.replace("  scope:\n", protect).replace("  - {email: al@", "  # - {email: al@"),
+        "a.yaml",
+    )
+    write_config(TEAM_B.replace("  scope:\n", protect), "b.yaml")
+    for config in (team_a, team_b):
+        result = run(sandbox, "apply", str(config), "--auto-approve")
+        assert result.exit_code == 0 and "No changes." in result.stdout, result.output
+    dist = store.get("accounts", key="dist-1")
+    assert dist is not None
+    store.update("users", al["id"], {"accountId": dist["id"]})  # the move, by hand
+    listed = TEAM_B.replace("  scope:\n", protect) + (
+        "  - {email: al@dealer.example, firstName: Al, lastName: Ray, account: dist-1}\n"
+    )
+    write_config(listed, "b.yaml")
+    result = run(sandbox, "apply", str(team_b), "--auto-approve")
+    assert result.exit_code == 0 and "No changes." in result.stdout, result.output
+    write_config(listed.replace(protect, "  scope:\n"), "b.yaml")
+    write_config(TEAM_A.replace("  - {email: al@", "  # - {email: al@"), "a.yaml")
+    for config in (team_a, team_b):
+        result = run(sandbox, "plan", str(config))
+        assert result.exit_code == 0 and "No changes." in result.stdout, result.output
+    moved = store.get("users", key="al@dealer.example")
+    assert moved is not None and moved["id"] == al["id"] and moved["account"] == dist["_pk"]
