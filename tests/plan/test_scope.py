@@ -629,3 +629,15 @@ def test_a_hand_over_between_two_scopes(
         assert result.exit_code == 0 and "No changes." in result.stdout, result.output
     moved = store.get("users", key="al@dealer.example")
     assert moved is not None and moved["id"] == al["id"] and moved["account"] == dist["_pk"]
+
+
+def test_the_shared_portal_example(tmp_path: Path) -> None:
+    """examples/shared-portal: HQ, then team A, then team B, applied to the
+    in-process sandbox; then every plan says "No changes."."""
+    examples = Path(__file__).resolve().parents[2] / "examples" / "shared-portal"
+    for name in ("hq", "team-a", "team-b", "team-a"):
+        result = invoke(["apply", str(examples / name), "--auto-approve"])
+        assert result.exit_code == 0, result.output
+    for name in ("hq", "team-a", "team-b"):
+        result = invoke(["plan", str(examples / name), "--detailed-exitcode"])
+        assert result.exit_code == 0 and "No changes." in result.stdout, result.output
