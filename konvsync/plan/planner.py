@@ -3,7 +3,6 @@ references and safety, narrow to ``--target``."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
@@ -29,6 +28,7 @@ from konvsync.plan.scope import check_owned, remote_scope, unadopted
 from konvsync.plan.stranded import with_stranded_values
 from konvsync.plan.targets import Targets, parse_targets
 from konvsync.plan.twins import check_twins
+from konvsync.support.suggest import did_you_mean
 
 ProgressCallback = Callable[[str, int], None]
 
@@ -282,8 +282,7 @@ def check_references(
             for key in (*known, *desired.objects.get(ref.target.name, {}))
             if isinstance(key, str)  # references name top-level kinds
         }
-        close = difflib.get_close_matches(ref.key, sorted(candidates), n=3, cutoff=0.6)
-        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+        hint = did_you_mean(ref.key, candidates)
         problems.append(
             reference_source(obj, ref).problem(
                 f"{k.singular} {obj.path!r}: {ref.field.name} refers to "

@@ -255,6 +255,24 @@ def test_reference_found_nowhere_names_file_and_line(
     assert "a@x.example" not in err  # acme exists in the portal
 
 
+def test_a_reference_in_the_wrong_case_suggests_the_portals_key(
+    seeded: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """The portal's 'acme' is the one suggestion for 'ACME' (difflib alone
+    finds nothing: it compares case)."""
+    config = write_config("""\
+        konvsync: 1
+        users:
+          - {email: b@x.example, firstName: B, lastName: C, account: ACME}
+        """)
+    code, _, err = plan(seeded, config)
+    assert code == 1
+    assert (
+        f"{config}:3:62: user 'b@x.example': account refers to account 'ACME', which "
+        "neither the configuration nor the portal has; did you mean 'acme'?" in err
+    ), err
+
+
 def test_target_limits_the_plan_and_keeps_dependencies(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
