@@ -3,7 +3,6 @@ and JSON Schema validation, each problem with its file, line and column."""
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from collections.abc import Iterator
@@ -193,6 +192,13 @@ def _schema_problems(
         ruled = [e for e in errors if isinstance(e.schema, dict) and "x-message" in e.schema]
         chosen = ruled or [either[0] if either else best_match(errors)]
         for error in chosen:
+            unknown = _unknown_keys(data, path, error)
+            if unknown:  # each at its own line, with its own suggestion
+                problems.extend(
+                    ConfigProblem(file, where.line, where.column, message)
+                    for where, message in unknown
+                )
+                continue
             where, subject = _locate(data, path, error)
             problems.append(
                 ConfigProblem(file, where.line, where.column, f"{subject}: {_message(error)}")
@@ -231,8 +237,7 @@ def _message(error: ValidationError) -> str:
             "(give one or more globs, or leave the kind out of policy.scope to own all of it)"
         )
     if error.validator == "additionalProperties":
-        message = error.message.replace("Additional properties are not allowed", "unknown key")
-        return message + _unknown_key_hint(error)
+        return error.message.replace("Additional properties are not allowed", "unknown key")
     if error.validator == "const" and error.absolute_path and error.absolute_path[0] == "konvsync":
         return f"unknown format version {named}; this release reads konvsync: 1"
     if error.validator in ("enum", "anyOf") and isinstance(error.instance, str | int | float):
@@ -250,18 +255,41 @@ def _message(error: ValidationError) -> str:
     return error.message
 
 
-def _unknown_key_hint(error: ValidationError) -> str:
-    """``; did you mean 'name'?`` for a misspelt key (``'name' for 'nmae',
-    'title' for 'tilte'`` when several keys are unknown)."""
+def _unknown_keys(
+    data: YamlMap, path: tuple[Any, ...], error: ValidationError
+) -> list[tuple[Source, str]]:
+    """For keys the schema does not know (``nmae``), one problem per key at
+    that key's own place, each with its closest known key; none for other
+    errors (and for a reference kind named in policy, which has its own
+    message)."""
+    if error.validator != "additionalProperties" or _reference_kind(error) is not None:
+        return []
+    node: Any = data
+    for part in path:
+        if isinstance(node, YamlMap | YamlList) and _holds(node, part):
+            node = node[part]
+        else:
+            return []
+    if not isinstance(node, YamlMap):
+        return []
     schema: Any = error.schema
     known = [str(key) for key in schema.get("properties", {})]
-    instance: Any = error.instance
-    extra = [str(key) for key in instance if key not in known]
-    if len(extra) == 1:
-        return did_you_mean(extra[0], known, limit=1)
-    close = {key: difflib.get_close_matches(key, known, n=1, cutoff=0.6) for key in extra}
-    pairs = [f"{match[0]!r} for {key!r}" for key, match in close.items() if match]
-    return f"; did you mean {', '.join(pairs)}?" if pairs else ""
+    words = list(_path_words(path))
+    return [
+        (
+            node.key_source(key),
+            f"{'.'.join([*words, str(key)])}: unknown key ({str(key)!r} was unexpected)"
+            + did_you_mean(str(key), known, limit=1),
+        )
+        for key in node
+        if str(key) not in known
+    ]
+
+
+def _holds(node: YamlMap | YamlList, part: Any) -> bool:
+    if isinstance(node, YamlMap):
+        return part in node
+    return isinstance(part, int) and part < len(node)
 
 
 def _reference_kind(error: ValidationError) -> str | None:
