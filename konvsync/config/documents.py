@@ -51,6 +51,10 @@ class ConfigDocument:
     unset: dict[Source, list[str]] = field(default_factory=dict)
     """Offline: places whose value uses listed variables that are not set
     (``Substitution.unset``)."""
+    substitution_problems: list[ConfigProblem] = field(default_factory=list)
+    """The problems of its ``${env:...}`` references (a variable not set, not
+    listed...): every other problem at one of their places follows from the
+    reference left as written, and is not reported."""
 
 
 def read_document(path: Path, problems: list[ConfigProblem], patch: bool = False) -> ConfigDocument:
@@ -117,7 +121,9 @@ def check_document(
         return
     substitution = Substitution(variables, problems, offline=offline)
     if document.substitutes:
+        before = len(problems)
         substitution.apply(data)
+        document.substitution_problems = problems[before:]
     _schema_problems(data, document.path, problems, document.patch)
     # A document with schema problems still takes part in the duplicate and
     # reference checks, so that one run reports everything; those checks skip

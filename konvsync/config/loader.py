@@ -93,6 +93,9 @@ def _load(paths: list[str], allow_external_refs: bool, offline: bool) -> Desired
     unset = {where: names for d in documents for where, names in d.unset.items()}
     if unset:
         problems[:] = _unchecked(unset, problems, state.warnings)
+    substituted = [p for d in documents for p in d.substitution_problems]
+    if substituted:
+        problems[:] = _without_consequences(substituted, problems)
     if problems:
         raise ConfigInvalid(problems)
     return state
@@ -123,6 +126,18 @@ def _unchecked(
             )
         )
     return [p for p in problems if (p.file, p.line, p.column) not in places]
+
+
+def _without_consequences(
+    substituted: list[ConfigProblem], problems: list[ConfigProblem]
+) -> list[ConfigProblem]:
+    """``problems`` without those at the place of a ``${env:...}`` that
+    could not be substituted (``substituted``): the value there is the
+    reference as written, and "groups '${env:TEAM}' is outside policy.scope"
+    says nothing the unset variable does not."""
+    own = {id(p) for p in substituted}
+    places = {(p.file, p.line, p.column) for p in substituted}
+    return [p for p in problems if id(p) in own or (p.file, p.line, p.column) not in places]
 
 
 def _merge(documents: list[ConfigDocument], problems: list[ConfigProblem]) -> _Merged:
