@@ -179,6 +179,8 @@ def plan_against(
             "--target limits this plan to part of the configuration; the rest "
             "may still differ (use it for exceptional cases, as in Terraform)"
         )
+    if refused is None:
+        check_deleted_references(desired, changes)
     emails = welcome_emails(changes, desired)
     if emails:
         warnings.append(
@@ -289,6 +291,28 @@ def check_references(
                 f"{ref.target.singular} {ref.written!r}, {has}{hint}",
             )
         )
+    if problems:
+        raise ConfigInvalid(problems)
+
+
+def check_deleted_references(desired: DesiredState, changes: list[Change]) -> None:
+    """No change deletes what the configuration refers to: a pruned account
+    that a configured user stays in would detach the user, and the next plan
+    could not resolve the reference. Each such reference is a problem where
+    it is written."""
+    deleted = {c.address for c in changes if isinstance(c, Delete)}
+    if not deleted:
+        return
+    problems = [
+        reference_source(obj, ref).problem(
+            f"{kind(obj.kind).singular} {obj.path!r}: {ref.field.name} refers to "
+            f"{ref.target.singular} {ref.written!r}, which this plan deletes (policy.prune, "
+            "and the configuration does not list it): list it, protect it (policy.protect) "
+            "or remove the reference"
+        )
+        for obj, ref in _outside_references(desired)
+        if ref.address in deleted
+    ]
     if problems:
         raise ConfigInvalid(problems)
 
