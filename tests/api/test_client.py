@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -20,7 +21,7 @@ from konvsync.api.pagination import read_all, read_kinds
 from konvsync.errors import AmbiguousRequestError, AuthError, TransportError, UsageError
 from konvsync.kinds import kind
 from konvsync.sandbox.server import RunningSandbox
-from tests.conftest import KEY, SECRET, SandboxFactory
+from tests.conftest import KEY, SECRET, SandboxFactory, invoke
 
 T = TypeVar("T")
 VIEWER = "{ viewer { apiKey portalName } }"
@@ -241,3 +242,25 @@ def test_endpoint_resolution() -> None:
 def test_jwt_lifetime_is_bounded() -> None:
     with pytest.raises(UsageError, match="21600"):
         token_source("jwt", Credentials(KEY, SECRET), "", 21601)
+
+
+@pytest.mark.xfail(
+    reason="-vv logs request bodies redacted by string replacement of registered secrets, "
+    "and support.redact.register ignores values under 4 characters: a short invite code "
+    "(CODE access has no minimum length) is logged as sent. The sensitive input fields "
+    "of a kind (Field.sensitive) should be masked in the logged body by name.",
+    strict=True,
+)
+def test_a_short_invite_code_is_in_no_request_log(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(
+        "konvsync: 1\nvariables: [DEALER_CODE]\n"
+        "inviteLinks:\n  - {title: Dealers, access: CODE, code: '${env:DEALER_CODE}'}\n"
+    )
+    result = invoke(
+        ["-vv", "--endpoint", sandbox.url, "apply", str(config), "--auto-approve"],
+        env={"DEALER_CODE": "Q7z"},
+    )
+    assert result.exit_code == 0, result.output
+    assert '"input_0": {"title": "Dealers"' in result.output  # the body is logged
+    assert "Q7z" not in result.output
