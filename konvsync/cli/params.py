@@ -81,7 +81,13 @@ def _complete_target(
         state = load_config(list(paths), allow_external_refs=True, offline=True)
     except KonvsyncError:
         return []
-    targets = (f"{kind_name}/{obj.path}" for obj in state.objects.get(kind_name, {}).values())
+    # A key that still holds ``${env:`` uses a variable that is not set: its
+    # value, the key the portal knows, is unknown here.
+    targets = (
+        f"{kind_name}/{obj.path}"
+        for obj in state.objects.get(kind_name, {}).values()
+        if "${env:" not in obj.path
+    )
     return [CompletionItem(target) for target in sorted(targets) if target.startswith(incomplete)]
 
 

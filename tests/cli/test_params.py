@@ -84,6 +84,26 @@ def test_completion_offers_endpoints_kinds_and_the_configs_keys(tmp_path: Path) 
     assert complete("konvsync export --kinds groups,u") == ["plain,groups,users"]
 
 
+def test_completion_offers_no_key_an_unset_variable_leaves_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key written as ``${env:NAME}`` is the variable's value: offered when
+    it is set, and not offered as the reference itself when it is not."""
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(
+        "konvsync: 1\nvariables: [TEAM_IN_TESTS]\n"
+        "groups:\n  - {externalId: '${env:TEAM_IN_TESTS}-sales', name: Sales}\n"
+        "  - {externalId: staff, name: Staff}\n"
+    )
+    monkeypatch.delenv("TEAM_IN_TESTS", raising=False)
+    assert complete(f"konvsync plan {config} --target groups/") == ["plain,groups/staff"]
+    monkeypatch.setenv("TEAM_IN_TESTS", "north")
+    assert complete(f"konvsync plan {config} --target groups/") == [
+        "plain,groups/north-sales",
+        "plain,groups/staff",
+    ]
+
+
 def _option_help(command: str, option: str) -> str:
     """The help of one option of ``konvsync COMMAND --help``, on one line."""
     result = invoke([command, "--help"])
