@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from konvsync.sandbox.server import RunningSandbox
 from tests.conftest import invoke
+from tests.published_schemas import validated
 
 ConfigWriter = Callable[..., Path]
 
@@ -77,6 +79,32 @@ def test_globs_compare_as_the_key_does(write_config: ConfigWriter) -> None:
     assert "accounts 'dealer-1' is outside policy.scope.accounts ['Dealer-*']" in result.stderr
     assert "xyz@a.example" in result.stderr
     assert "ann@dealer.example" not in result.stderr and "xy@a.example'" not in result.stderr
+
+
+def test_globs_compare_in_one_unicode_form_as_keys_do(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """A glob typed with a decomposed "é" owns the key written (or stored)
+    with the composed one, as the two forms of a key are one key: it was
+    "accounts 'café' is outside policy.scope.accounts ['café']"."""
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    config = write_config(f"""\
+        konvsync: 1
+        policy:
+          prune: [accounts]
+          scope: {{accounts: ["{decomposed}-*"], users: ["{decomposed}@*"]}}
+        accounts:
+          - {{externalId: "{composed}-1", name: One}}
+        users:
+          - {{email: "{composed}@x.example", firstName: A, lastName: B}}
+        """)
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 0, result.output
+    sandbox.store.create("accounts", {"externalId": f"{composed}-2", "name": "Two"})
+    planned = invoke(["--endpoint", sandbox.url, "plan", str(config), "--format", "json"])
+    assert planned.exit_code == 0, planned.output
+    changes = {(c["action"], c["key"]) for c in validated(planned.stdout, "plan")["changes"]}
+    assert ("delete", f"{composed}-2") in changes  # in scope: owned, so pruned
 
 
 @pytest.mark.parametrize(
