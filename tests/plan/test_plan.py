@@ -337,6 +337,23 @@ def test_target_limits_the_plan_and_keeps_dependencies(
     assert bad.exit_code == 1 and "unknown kind 'widgets'" in bad.stderr
 
 
+def test_a_target_names_a_location_in_either_unicode_form(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Keys compare in form NFC; a location's --target (account/name) did
+    not: typed with a decomposed "é", it named nothing."""
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    config = write_config(f"""\
+        konvsync: 1
+        accounts:
+          - {{externalId: "{composed}", name: Cafe, locations: [{{name: "{composed} HQ"}}]}}
+        """)
+    target = f"locations/{decomposed}/{decomposed} HQ"
+    code, out, err = plan(sandbox, config, "--target", target)
+    assert code == 0, err
+    assert f"# locations/{composed}/{composed} HQ will be created" in out
+
+
 def test_json_output_validates_against_its_schema(
     seeded: RunningSandbox, write_config: ConfigWriter
 ) -> None:
