@@ -6,6 +6,7 @@ sent."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -100,6 +101,24 @@ def _config_paths(args: list[str]) -> list[str]:
         if not arg.startswith("-")
         and (os.path.isdir(arg) or (arg.endswith((".yaml", ".yml")) and os.path.isfile(arg)))
     ]
+
+
+class Seconds(click.ParamType[float]):
+    """A number of seconds over 0 (``--timeout``): not 0, negative, NaN or
+    infinite, which the HTTP client takes for "no timeout" or cannot use."""
+
+    name = "SECONDS"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or seconds <= 0:
+            self.fail(f"{value!r} is not a number of seconds over 0", param, ctx)
+        return seconds
 
 
 class PlanTarget(click.ParamType[str]):
