@@ -463,6 +463,59 @@ def test_a_scoped_kind_never_adopts_a_keyless_object(
     assert sandbox.store.get("groups", id=keyless["id"]) == keyless
 
 
+def test_a_delete_says_what_it_takes_from_objects_outside_the_scope(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Deleting an account detaches its users and deleting a group takes it
+    from its members (the contract), also from those another configuration
+    owns: the plan says so, naming them, before anything is applied."""
+    store = sandbox.store
+    old = store.create("accounts", {"externalId": "dealer-old", "name": "Old"})
+    group = store.create("groups", {"externalId": "dealer-old-staff", "name": "Old staff"})
+    quiet = {"sendWelcomeEmail": False}
+    for email in ("bob@dist.example", "cy@dist.example"):
+        store.create(
+            "users",
+            {
+                "email": email,
+                "firstName": "B",
+                "lastName": "R",
+                "accountId": old["id"],
+                "groupIds": [group["id"]],
+            },
+            options=quiet,
+        )
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          prune: [accounts, groups, users]
+          scope:
+            accounts: ["dealer-*"]
+            groups: ["dealer-*"]
+            users: ["*@dealer.example"]
+        accounts:
+          - {externalId: dealer-1, name: One}
+        """)
+    result, data = plan_json(sandbox, config)
+    assert result.exit_code == 0, result.output
+    assert set(changes(data)) >= {
+        ("delete", "accounts", "dealer-old"),
+        ("delete", "groups", "dealer-old-staff"),
+    }
+    assert (
+        "account 'dealer-old' is deleted: the portal also takes it from 2 users outside "
+        "policy.scope (bob@dist.example, cy@dist.example); protect it (policy.protect) to "
+        "leave them as they are" in data["warnings"]
+    )
+    assert (
+        "group 'dealer-old-staff' is deleted: the portal also takes it from 2 users outside "
+        "policy.scope (bob@dist.example, cy@dist.example); protect it (policy.protect) to "
+        "leave them as they are" in data["warnings"]
+    )
+    text = run(sandbox, "plan", str(config))
+    assert "account 'dealer-old' is deleted: the portal also takes it from 2 users" in text.output
+
+
 def test_a_saved_plan_is_checked_and_applied_within_its_scope(
     sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
