@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from konvsync.api.client import PortalClient
 from konvsync.api.options import ConnectionOptions
-from konvsync.app.plan import ConfigPaths, plan_with
+from konvsync.app.plan import ConfigPaths, LoadedCallback, plan_with
 from konvsync.app.portal import portal_target
 from konvsync.app.reading import read_remote
 from konvsync.app.signals import prompt_signals, signals_call
@@ -48,6 +48,7 @@ def apply_path(
     on_page: ProgressCallback | None = None,
     progress: Progress | None = None,
     on_interrupt: InterruptCallback | None = None,
+    on_loaded: LoadedCallback | None = None,
 ) -> ApplyResult:
     """Apply a config (plan, ``confirm`` raises to stop, apply) or a saved
     plan file (re-read what it touches, refuse if stale, apply unasked).
@@ -65,6 +66,8 @@ def apply_path(
     elif any(is_planfile(one) for one in path):
         raise UsageError("a saved plan file is applied alone, not with config paths")
     desired = load_config(path, allow_external_refs=True)
+    if on_loaded is not None:
+        on_loaded(desired.files)
     with portal_target(connection, desired.endpoint) as target:
 
         async def run() -> ApplyResult:

@@ -110,6 +110,7 @@ def apply(
             on_page=session.progress.page,
             progress=session.progress.step,
             on_interrupt=session.interrupted,
+            on_loaded=session.progress.loaded,
         )
     return session.finish(result)
 

@@ -10,6 +10,8 @@ import time
 
 import click
 
+from konvsync.render.values import files_read
+
 DEFAULT_INTERVAL = 5.0
 
 
@@ -57,6 +59,11 @@ class StderrProgress:
         elif now - self._last_line >= self.interval:
             self._last_line = now
             click.echo(f"{label}: {done}/{total}", err=True)
+
+    def loaded(self, files: list[str]) -> None:
+        """Say how many files the config was read from (``-v`` logs each)."""
+        if self.enabled:
+            click.echo(f"Config: {files_read(files)} (-v lists them).", err=True)
 
     def page(self, kind_name: str, count: int) -> None:
         if not self.enabled:

@@ -9,6 +9,7 @@ import os
 import click
 
 from konvsync.cli.options import paths_argument
+from konvsync.render.values import files_read
 from konvsync.config.loader import load_config
 from konvsync.errors import ConfigError, ConfigInvalid, ExitStatus
 from konvsync.render.problems import problems_data, render_problems
@@ -59,10 +60,10 @@ def validate(paths: tuple[str, ...], allow_external_refs: bool, fmt: str | None)
         )
     counts = {kind_name: len(objects) for kind_name, objects in state.objects.items()}
     if fmt == "json":
-        click.echo(json.dumps({**problems_data([]), "objects": counts}, indent=2))
+        click.echo(json.dumps({**problems_data([]), "objects": counts, "files": state.files}, indent=2))
         return ExitStatus.OK
     listed = ", ".join(f"{n} {k}" for k, n in counts.items()) or "no objects"
-    click.echo(f"{' '.join(paths)}: valid ({listed}).")
+    click.echo(f"{' '.join(paths)}: valid ({listed}); {files_read(state.files)}.")
     return ExitStatus.OK
 
 

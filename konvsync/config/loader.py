@@ -48,9 +48,10 @@ def load_config(path: str | Sequence[str], allow_external_refs: bool = False) ->
 
 def _load(paths: list[str], allow_external_refs: bool) -> DesiredState:
     problems: list[ConfigProblem] = []
+    found = [discover(path) for path in paths]
     layers = [
-        [read_document(p, problems, patch=index > 0) for p in discover(path)]
-        for index, path in enumerate(paths)
+        [read_document(p, problems, patch=index > 0) for p in files.files]
+        for index, files in enumerate(found)
     ]
     documents = [d for layer in layers for d in layer]
     # variables: in any file apply to the whole config.
@@ -78,6 +79,11 @@ def _load(paths: list[str], allow_external_refs: bool) -> DesiredState:
     check_kind_rules(state, env_values, problems)
     if problems:
         raise ConfigInvalid(problems)
+    state.warnings[:0] = [
+        ConfigProblem(skipped.path, 1, 1, f"not read: {skipped.reason}")
+        for files in found
+        for skipped in files.skipped
+    ]
     return state
 
 

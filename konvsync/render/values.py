@@ -30,6 +30,11 @@ def show(value: Any) -> str:
     return printable(_ENCODE(value))
 
 
+def files_read(files: list[str]) -> str:
+    """``3 files read``: how many files a config was read from."""
+    return f"{len(files)} file{'' if len(files) == 1 else 's'} read"
+
+
 def action_label(action: str) -> str:
     return {"create": "created", "update": "updated in-place", "delete": "destroyed"}[action]
 
