@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 
 import click
 
@@ -64,6 +65,11 @@ class StderrProgress:
         """Say how many files the config was read from (``-v`` logs each)."""
         if self.enabled:
             click.echo(f"Config: {files_read(files)} (-v lists them).", err=True)
+
+    def loaded_from(self, paths: tuple[str, ...]) -> Callable[[list[str]], None] | None:
+        """``loaded`` when a config path is a folder (which files it means is
+        worth saying), else None."""
+        return self.loaded if any(os.path.isdir(path) for path in paths) else None
 
     def page(self, kind_name: str, count: int) -> None:
         if not self.enabled:

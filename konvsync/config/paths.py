@@ -157,4 +157,3 @@ def _holds_config(folder: Path) -> bool:
         if any(skip_reason(name.lstrip(".")) != "" for name in names):
             return True
     return False
-
