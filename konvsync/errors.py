@@ -96,7 +96,7 @@ class RemoteError(KonvsyncError):
 
     def __init__(self, message: str, code: str = "INTERNAL") -> None:
         self.code = code
-        super().__init__(f"{message} ({code})")
+        super().__init__(f"{message} ({code})" if code else message)
 
 
 class ContractError(KonvsyncError):
