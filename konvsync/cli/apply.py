@@ -25,7 +25,7 @@ from konvsync.cli.options import (
 )
 from konvsync.cli.progress import StderrProgress
 from konvsync.cli.report import ReportFile
-from konvsync.errors import ApplyCancelled, ExitStatus, UsageError
+from konvsync.errors import ApplyCancelled, ExitStatus, OutputError, UsageError
 from konvsync.plan.changes import Plan
 from konvsync.plan.planfile import SavedPlanStale
 from konvsync.plan.planner import PlanRefused
@@ -114,7 +114,7 @@ def apply(
             on_loaded=session.progress.loaded_from(paths),
             on_report=session.report.progress,
         )
-    return session.finish(result)
+        return session.finish(result)
 
 
 class ApplySession:
@@ -177,6 +177,8 @@ class ApplySession:
             self._show_refused(stale.refused_plan)
             self.report.stopped(stale.plan, stale)
             raise
+        except OutputError:  # the report itself could not be written
+            raise
         except click.Abort:  # the prompt's Ctrl-C, SIGTERM or end of input
             cancelled = ApplyCancelled("Apply cancelled at the prompt; nothing was changed.")
             self.report.stopped(self.planned, cancelled)
@@ -190,10 +192,14 @@ class ApplySession:
         click.echo(render_plan(plan, "text", color=self.options.color))
 
     def finish(self, result: ApplyResult) -> ExitStatus:
-        self.progress.clear()
-        if result.report is None:
-            click.echo(NO_CHANGES)
-        else:
-            click.echo(render_apply_report(result.report, self.interrupted_by))
-        self.report.finish(result.plan, result.report)
+        # The report first: a signal that comes now (a third Ctrl-C) must not
+        # leave it saying in_progress; the summary is shown whatever happens.
+        try:
+            self.report.finish(result.plan, result.report)
+        finally:
+            self.progress.clear()
+            if result.report is None:
+                click.echo(NO_CHANGES)
+            else:
+                click.echo(render_apply_report(result.report, self.interrupted_by))
         return ExitStatus.OK if result.report is None or result.report.ok else ExitStatus.ERROR

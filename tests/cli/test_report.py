@@ -67,7 +67,7 @@ def _start(sandbox: RunningSandbox, config: Path, tmp_path: Path, report: Path) 
 def test_the_report_is_valid_json_at_every_moment_and_says_in_progress(
     sandbox_factory: SandboxFactory, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
-    sandbox = sandbox_factory(latency_ms=20)
+    sandbox = sandbox_factory(latency_ms=100)  # 10 rounds of 2 batches: over 1 s
     config = _users_config(write_config)
     report_file = tmp_path / "report.json"
     stale = '{"status": "complete"}'
@@ -133,7 +133,8 @@ def test_after_a_second_ctrl_c_what_was_received_counts_as_done(
         for c in report["changes"]
         if c["kind"] == "users" and (c["error"] or {}).get("code") == "ABANDONED"
     )
-    assert report["status"] == "interrupted"
+    output = (tmp_path / "stdout.txt").read_text() + (tmp_path / "stderr.txt").read_text()
+    assert report["status"] == "interrupted", output
     assert done <= portal <= done + abandoned, (done, abandoned, portal)
     # At most the batches in flight at the second Ctrl-C were abandoned.
     assert portal - done <= BATCH * PARALLELISM, (done, portal)
