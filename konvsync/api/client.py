@@ -184,7 +184,8 @@ class PortalClient:
         if variables is not None:
             payload["variables"] = variables
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s request: %s", label, json.dumps(payload)[:20000])
+            # Masked before it is cut: a secret cut in two would pass the formatter.
+            log.debug("%s request: %s", label, redact(json.dumps(payload))[:20000])
         renewed = [False]
         first_sent = time.monotonic()
 

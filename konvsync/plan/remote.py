@@ -13,6 +13,7 @@ from konvsync.errors import ContractError, PlanError
 from konvsync.kinds import KINDS_BY_NAME, kind
 from konvsync.kinds.address import Address, ObjectKey, RemoteRef, key_path, object_key
 from konvsync.kinds.base import Kind
+from konvsync.support import redact
 
 
 @dataclass(slots=True)
@@ -112,6 +113,7 @@ class RemoteStateBuilder:
     def add(self, kind_name: str, nodes: list[dict[str, Any]]) -> None:
         k = kind(kind_name)
         bucket = self.kinds.setdefault(kind_name, RemoteKind())
+        _register_sensitive(k, nodes)
         for node in nodes:
             _add(
                 self,
@@ -152,6 +154,17 @@ class RemoteStateBuilder:
             return RemoteState(dict(self.kinds))
         names = [n for name in kind_names for n in (name, *(c.name for c in _children(name)))]
         return RemoteState({name: self.kinds.get(name) or RemoteKind() for name in names})
+
+
+def _register_sensitive(k: Kind, nodes: list[dict[str, Any]]) -> None:
+    """Every sensitive value the portal holds (an invite code) is masked in
+    all output from now on, as a configured one is: every path that reads
+    the portal (plan, apply, drift, export) comes through here."""
+    for name in k.sensitive_names:
+        for node in nodes:
+            value = node.get(name)
+            if isinstance(value, str):
+                redact.register(value)
 
 
 def _children(kind_name: str) -> list[Kind]:
