@@ -38,6 +38,7 @@ from konvsync.kinds import kind
 from konvsync.kinds.address import Address
 from konvsync.kinds.base import Kind
 from konvsync.plan.changes import Change, Create, Delete, Update
+from konvsync.plan.planfile import UNSEEN
 from konvsync.plan.remote import RemoteObject, RemoteState, RemoteStateBuilder
 from konvsync.support.text import brief
 
@@ -300,7 +301,7 @@ def moved_since_plan(
     references to them read differently now without anything having moved."""
     if isinstance(change, Create):
         if now is not None:
-            return f"it exists in the portal now (ID {now.id}), created since the plan"
+            return f"it exists in the portal (ID {now.id}), {UNSEEN}"
         return None
     if now is None:
         return None if isinstance(change, Delete) else "it was deleted since the plan"

@@ -134,8 +134,8 @@ class PlanExecutor:
         more = f" (and {len(moved) - 1} more)" if len(moved) > 1 else ""
         if not any(r.status is Status.DONE for r in self.report.results):
             raise StalePlanError(
-                f"stale plan: {first}: {reason}{more}; another apply or a hand edit changed "
-                "the portal. Nothing was changed; run plan again"
+                f"stale plan: {first}: {reason}{more}; the portal is not as the plan saw it "
+                "(another apply or a hand edit?). Nothing was changed; run plan again"
             )
         self.refused = "the portal changed under this apply (another writer?); run plan again"
         for change in changes:
