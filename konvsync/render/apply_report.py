@@ -185,5 +185,7 @@ def _verification(report: ApplyReport | None) -> dict[str, Any]:
     }
 
 
-def render_apply_report_json(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+def render_apply_report_json(data: dict[str, Any], indent: bool = True) -> str:
+    """The report's JSON text; without ``indent`` on one line (written while
+    the apply runs: half the time of the indented text)."""
+    return json.dumps(data, indent=2 if indent else None, ensure_ascii=False, default=str) + "\n"
