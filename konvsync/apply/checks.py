@@ -40,6 +40,7 @@ from konvsync.kinds.base import Kind
 from konvsync.plan.changes import Change, Create, Delete, Update
 from konvsync.plan.planfile import UNSEEN
 from konvsync.plan.remote import RemoteObject, RemoteState, RemoteStateBuilder
+from konvsync.plan.renames import Renames, as_renamed
 from konvsync.support.text import brief
 
 IdOf = Callable[[Address], str | None]
@@ -219,15 +220,20 @@ def _dedupe(
 
 
 async def moved_objects(
-    lookup: PortalLookup, changes: Sequence[Change], adopted: dict[str, str]
+    lookup: PortalLookup,
+    changes: Sequence[Change],
+    adopted: dict[str, str],
+    renames: Renames | None = None,
 ) -> dict[Address, str]:
     """Address -> why, for each change (all of one kind) whose object moved
-    since the plan."""
+    since the plan. ``renames``: the plan's (see ``moved_since_plan``)."""
     wanted = [wanted_for(change, lookup.id_of) for change in changes]
     current = await lookup.current(changes[0].kind, wanted)
     moved = {}
     for change in changes:
-        reason = moved_since_plan(change, current[change.address], lookup.planned, adopted)
+        reason = moved_since_plan(
+            change, current[change.address], lookup.planned, adopted, renames or {}
+        )
         if reason:
             moved[change.address] = reason
     return moved
@@ -294,11 +300,20 @@ def wanted_for(change: Change, id_of: IdOf) -> Wanted:
 
 
 def moved_since_plan(
-    change: Change, now: RemoteObject | None, planned: RemoteState, adopted: dict[str, str]
+    change: Change,
+    now: RemoteObject | None,
+    planned: RemoteState,
+    adopted: dict[str, str],
+    renames: Renames | None = None,
 ) -> str | None:
     """Why ``change`` may no longer be sent, or None. ``adopted`` maps the
-    placeholders of objects this run gave a key (``<id grp_3>``) to that key:
-    references to them read differently now without anything having moved."""
+    placeholders of objects this run gave a key (``<id grp_3>``) to that key,
+    and ``renames`` are the keys this plan renames: references to them,
+    and values filed under them, read differently once this run's earlier
+    steps made them (or, for values, once konvsync moved them where the
+    portal did not) without another writer having changed anything.
+    ``planned`` is the renamed view, so ``now`` is compared as it reads
+    there."""
     if isinstance(change, Create):
         if now is not None:
             return f"it exists in the portal (ID {now.id}), {UNSEEN}"
@@ -306,6 +321,7 @@ def moved_since_plan(
     if now is None:
         return None if isinstance(change, Delete) else "it was deleted since the plan"
     before = planned.find(change.kind, change.remote_id)
+    now = as_renamed(now, renames or {})
     if before is None or _rekeyed(before.data, adopted) != now.data:
         return "it changed in the portal since the plan"
     return None

@@ -213,6 +213,8 @@ def _message(error: ValidationError) -> str:
             )
         if error.validator == "pattern":
             return f"{named} is not a variable name (letters, digits and _)"
+    if error.validator == "pattern" and error.validator_value == NOT_BLANK:
+        return f"{named} is blank: give a value (an empty or blank string is no value)"
     if error.validator == "additionalProperties":
         return error.message.replace("Additional properties are not allowed", "unknown key")
     if error.validator == "const" and error.absolute_path and error.absolute_path[0] == "konvsync":
@@ -242,6 +244,9 @@ def _reference_kind(error: ValidationError) -> str | None:
 
 
 _LONGEST_MESSAGE = 300
+NOT_BLANK = r"\S"
+"""The schema's pattern of a string that must hold a value: konvsync compares
+and sends strings without surrounding whitespace, and a blank one as null."""
 
 
 def _allowed(error: ValidationError) -> list[Any]:
