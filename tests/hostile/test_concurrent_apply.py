@@ -196,11 +196,11 @@ class LostAnswerThenHidden(Case):
             return web.Response(status=504, text="gateway timeout")
         if self.lost and not self.hidden and not call.is_mutation:
             self.hidden = True
-            _drop_locations(answer, NEW_LOCATIONS)
+            _drop_locations(answer, LOST_LOCATIONS)
         return answer
 
 
-NEW_LOCATIONS = {"Lab", "Annex"}
+LOST_LOCATIONS = {"Lab", "Annex"}
 
 
 def _drop_locations(value: Json, names: set[str]) -> None:
@@ -235,5 +235,5 @@ def test_a_create_sent_twice_is_never_a_twin_of_another_writer(tmp_path: Path) -
     assert creates == 2, f"sent {creates} times: {result.describe()}"
     assert result.exit_code == 0, result.describe()
     assert "another writer" not in result.output, result.describe()
-    assert names == Counter(NEW_LOCATIONS), names
+    assert names == Counter(LOST_LOCATIONS), names
     assert clean
