@@ -80,10 +80,12 @@ async def run_mutations(
     parallelism: int,
     on_batch: Callable[[list[MutationOutcome]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_send: Callable[[list[MutationCall]], None] | None = None,
 ) -> list[MutationOutcome]:
     """Send ``calls`` (grouped by operation) and return one outcome per call, in
-    order; ``on_batch`` gets each batch's outcomes as soon as its answer is
-    in. Once ``should_stop()`` is true, batches not yet sent are not sent."""
+    order; ``on_send`` gets each batch right before it goes out, ``on_batch``
+    its outcomes as soon as its answer is in. Once ``should_stop()`` is true,
+    batches not yet sent are not sent."""
     groups: dict[tuple[str, str], list[int]] = {}
     for index, call in enumerate(calls):
         groups.setdefault((call.kind.name, call.operation), []).append(index)
@@ -105,6 +107,8 @@ async def run_mutations(
                     for call in batch
                 ]
             else:
+                if on_send:
+                    on_send(batch)
                 outcomes = await _send_batch(client, batch)
         if on_batch:
             on_batch(outcomes)

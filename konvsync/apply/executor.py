@@ -80,12 +80,13 @@ class PlanExecutor:
         """Creates sent again after an unanswered try was not found by its key:
         a second object with their key may be this run's first try."""
         self.checkpoint = checkpoint
+        self.sent: set[Address] = set()
+        """Changes whose batch went out (each may have been applied)."""
         self.unavailable: dict[Address, str] = {}
         """address -> why (failed or skipped): dependents are skipped."""
         self.codes: dict[Address, str] = {}
         """address -> error code of what failed (and of what that skipped)."""
         self.report = ApplyReport()
-        self._step_changes: list[Change] = []
         self.cascades = Cascades()
         self.renames: Renames = {}
         """The keys the plan renames (kind -> old key -> new key)."""
@@ -197,7 +198,6 @@ class PlanExecutor:
     # ------------------------------------------------------------------ steps
 
     async def _step(self, label: str, changes: list[Change]) -> None:
-        self._step_changes = changes
         ready: list[Change] = []
         for change in changes:
             blocker = self._blocker(change)
@@ -315,6 +315,9 @@ class PlanExecutor:
         change_of = {id(call): change for call, change in zip(calls, changes, strict=True)}
         ambiguous: list[Change] = []
 
+        def sending(batch: list[MutationCall]) -> None:
+            self.sent.update(change_of[id(call)].address for call in batch)
+
         def settle(outcomes: list[MutationOutcome]) -> None:
             for outcome in outcomes:
                 change = change_of[id(outcome.call)]
@@ -332,6 +335,7 @@ class PlanExecutor:
             self.options.parallelism,
             on_batch=settle,
             should_stop=lambda: self.stop.is_set,
+            on_send=sending,
         )
         if not ambiguous:
             return []
@@ -463,25 +467,26 @@ class PlanExecutor:
 
     def abandon(self, plan: Plan) -> ApplyReport:
         """The report after the wait for requests in flight was cut short
-        (a second signal, or the grace period ran out): changes of the step
-        under way that have no outcome yet may or may not have been applied;
-        later ones were not started."""
+        (a second signal, or the grace period ran out): changes sent that
+        have no outcome yet may or may not have been applied; the rest were
+        not sent."""
         self.cascades.waiting.clear()  # recorded below, before their parents
         settled = {result.change.address for result in self.report.results}
-        current = {change.address for change in self._step_changes}
         for change in plan.changes:
             if change.address in settled:
                 continue
-            if change.address in current:
+            parent = change.address.parent
+            cascaded = isinstance(change, Delete) and change.cascade and parent in self.sent
+            if change.address in self.sent or cascaded:
                 self._record(
                     change,
                     Status.FAILED,
-                    "in flight or queued when konvsync stopped waiting: it may or may not "
-                    "have been applied (run plan to see)",
+                    "in flight when konvsync stopped waiting: it may or may not have been "
+                    "applied (run plan to see)",
                     "ABANDONED",
                 )
             else:
-                self._record(change, Status.SKIPPED, "not started: interrupted", "INTERRUPTED")
+                self._record(change, Status.SKIPPED, "not sent: interrupted", "INTERRUPTED")
         self.report.interrupted = True
         return self.report
 
