@@ -22,7 +22,7 @@ from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from konvsync.config.model import DesiredObject, DesiredState
 from konvsync.config.yaml_loader import YamlLoadError, load_yaml
 from konvsync.drift.lists import ListEdits, ListKey, edit_lists
-from konvsync.drift.model import DriftReport, KeptValue, ObjectDrift, WriteResult
+from konvsync.drift.model import DriftReport, KeptValue, WriteResult
 from konvsync.drift.patch import patch_field
 from konvsync.drift.yamltext import (
     EditRefused,
@@ -35,6 +35,7 @@ from konvsync.drift.yamltext import (
 from konvsync.errors import OutputError
 from konvsync.kinds import kind
 from konvsync.kinds.base import Kind
+from konvsync.plan.changes import Change, Create, Update
 from konvsync.plan.remote import RemoteObject, RemoteState
 from konvsync.support.files import write_files
 
@@ -62,8 +63,8 @@ class _Work:
             self.texts[path] = YamlText(path, content)
         return self.texts[path]
 
-    def keep(self, item: ObjectDrift, path: str | None, reason: str) -> None:
-        self.kept.append(KeptValue(item.address, path, reason))
+    def keep(self, item: Change, path: str | None, reason: str) -> None:
+        self.kept.append(KeptValue(str(item.address), path, reason))
 
     def list_edits(self, key: ListKey) -> ListEdits:
         return self.lists.setdefault(key, ListEdits())
@@ -77,11 +78,11 @@ def accept_drift(
     created in the portal as the config's YAML entry (export's, passed in by
     the use case: drift sits below export)."""
     work = _Work(desired, remote, entry_of)
-    for item in report.items:
+    for item in report.plan.changes:
         try:
-            if item.category == "changed":
+            if isinstance(item, Update):
                 _accept_changed(work, item)
-            elif item.category == "deleted":
+            elif isinstance(item, Create):
                 _accept_deleted(work, item)
             else:
                 _accept_created(work, item)
@@ -127,12 +128,12 @@ def _check_readable(path: str, text: str) -> None:
 # ------------------------------------------------------------------ changed
 
 
-def _accept_changed(work: _Work, item: ObjectDrift) -> None:
+def _accept_changed(work: _Work, item: Update) -> None:
     obj = _desired(work, item)
     k = kind(item.kind)
     text = work.text(obj.source.file)
     tree, node, _block = text.item(obj.source)
-    portal = item.portal or {}
+    portal = item.before or {}
     for top in dict.fromkeys(f.top for f in item.fields):
         f = k.field_map.get(top)
         if f is None:
@@ -140,8 +141,9 @@ def _accept_changed(work: _Work, item: ObjectDrift) -> None:
         if f.sensitive:
             work.keep(item, top, "sensitive; never written to a file")
             continue
-        if top == k.key_field and item.note:
-            work.keep(item, top, item.note)
+        if top == k.key_field and item.adopt:
+            adoption = f"the portal's {k.singular} has no {k.key_field}; apply would set it"
+            work.keep(item, top, adoption + " (adoption)")
             continue
         found = entry(node, top)
         if found is None:
@@ -176,7 +178,7 @@ def _not_editable(text: YamlText, tree: Tree, node: Node) -> str | None:
 # ------------------------------------------------------------------ deleted
 
 
-def _accept_deleted(work: _Work, item: ObjectDrift) -> None:
+def _accept_deleted(work: _Work, item: Change) -> None:
     obj = _desired(work, item)
     work.list_edits(_list_of(work.desired, obj)).removals.append(obj)
 
@@ -188,7 +190,7 @@ def _list_of(desired: DesiredState, obj: DesiredObject) -> ListKey:
 # ------------------------------------------------------------------ created
 
 
-def _accept_created(work: _Work, item: ObjectDrift) -> None:
+def _accept_created(work: _Work, item: Change) -> None:
     remote_obj = work.remote.get(item.kind).objects.get(item.filed_key)
     if remote_obj is None:
         raise EditRefused("the portal's object was not found again; left out")
@@ -217,7 +219,7 @@ def _accept_created(work: _Work, item: ObjectDrift) -> None:
     work.list_edits(key).appends.append(data)
 
 
-def _entry(work: _Work, item: ObjectDrift, warnings: list[str]) -> dict[str, Any]:
+def _entry(work: _Work, item: Change, warnings: list[str]) -> dict[str, Any]:
     """The object as export writes it: keys as the portal spells them,
     references by key, defaults and empty values left out."""
     obj = work.remote.get(item.kind).objects[item.filed_key]
@@ -244,7 +246,7 @@ def _file_for_kind(work: _Work, kind_name: str) -> str:
 # ------------------------------------------------------------------ helpers
 
 
-def _desired(work: _Work, item: ObjectDrift) -> DesiredObject:
+def _desired(work: _Work, item: Change) -> DesiredObject:
     obj = work.desired.objects.get(item.kind, {}).get(item.filed_key)
     if obj is None:
         raise EditRefused("not found in the configuration")

@@ -3,6 +3,7 @@ control characters escaped (values come from the portal)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -30,15 +31,15 @@ def show(value: Any) -> str:
     return printable(_ENCODE(value))
 
 
-def action_label(action: str) -> str:
-    return {"create": "created", "update": "updated in-place", "delete": "destroyed"}[action]
-
-
-def summary_line(counts: dict[str, int]) -> str:
-    return (
-        f"Plan: {counts['add']} to add, {counts['change']} to change, "
-        f"{counts['destroy']} to destroy."
-    )
+def changed_label(updated_at: str) -> str:
+    """``changed 2026-11-29 14:02 UTC`` (the portal's ``updatedAt``)."""
+    try:
+        when = dt.datetime.fromisoformat(updated_at.replace("Z", "+00:00"))
+    except ValueError:
+        return f"changed {printable(updated_at)}"
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC)
+    return f"changed {when:%Y-%m-%d %H:%M} UTC"
 
 
 NO_CHANGES = "No changes. The portal matches the configuration."

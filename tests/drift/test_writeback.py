@@ -42,7 +42,7 @@ users:
     before = path.read_text()
     result = drift(sandbox, path, "--write")
     assert result.exit_code == 2, result.output
-    assert 'title: "CEO" in the portal, "VP Sales" in the configuration' in result.stdout
+    assert '~ title    = "VP Sales" -> "CEO"' in result.stdout
     assert "users/jane@acme.example title: written as a ${...} substitution" in result.stdout
     assert changed_lines(before, path.read_text()) == [
         "-    lastName: Doe",
@@ -191,7 +191,7 @@ users:
     assert path.read_text() == before
     result = drift(sandbox, path, "--include-unmanaged", "--write")
     assert result.exit_code == 2, result.output
-    assert "Created in the portal, not managed" in result.stdout
+    assert "has been created in the portal (not managed" in result.stdout
     assert changed_lines(before, path.read_text()) == [
         "+  - email: Max@Acme.example",
         "+    firstName: Max",

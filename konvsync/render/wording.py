@@ -1,0 +1,126 @@
+"""How the renderers name changes: as a plan (what apply will do to the
+portal) or as drift (the same changes read from the portal's side: an update
+is a change made in the portal, a create an object deleted there, a delete an
+object created there). One small value object per reading, so that text and
+Markdown of plans and of drift come from the same renderers."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from konvsync.kinds.address import Address
+from konvsync.plan.changes import Change, FieldChange
+from konvsync.render.values import NO_CHANGES
+
+if TYPE_CHECKING:
+    from konvsync.drift.model import DriftReport
+
+
+@dataclass(frozen=True)
+class Category:
+    """What a change is called in one reading."""
+
+    name: str
+    """Its column in Markdown's summary table (``add``, ``deleted``)."""
+    symbol: str
+    label: str
+    """After the address: ``will be created``, ``has changed in the portal``."""
+    counted: str
+    """In the summary line: ``{} to add``, ``{} deleted``."""
+    note: str = ""
+    """Shown with each change's own notes."""
+
+
+@dataclass(frozen=True)
+class Wording:
+    title: str
+    """``### konvsync <title> for ...``"""
+    intro: str
+    nothing: str
+    summary: str
+    """The summary line, ``{}`` standing for the counts."""
+    by_action: dict[str, Category]
+    shown: tuple[Category, ...]
+    """The categories of the summary line and table, in order."""
+    omitted: str
+    """Markdown's note on what it left out ({omitted} of {total})."""
+    reverse: bool = False
+    """Field changes read from the configuration's value to the portal's."""
+    sources: bool = False
+    """Show where the YAML defines each object."""
+    advice: str = ""
+    """A line after the summary."""
+    unmanaged: Category | None = None
+    unmanaged_at: frozenset[Address] = frozenset()
+
+    def category(self, change: Change) -> Category:
+        if self.unmanaged is not None and change.address in self.unmanaged_at:
+            return self.unmanaged
+        return self.by_action[change.action]
+
+    def counts(self, changes: Iterable[Change]) -> Counter[str]:
+        return Counter(self.category(change).name for change in changes)
+
+    def summary_line(self, changes: Iterable[Change]) -> str:
+        counts = self.counts(changes)
+        return self.summary.format(", ".join(c.counted.format(counts[c.name]) for c in self.shown))
+
+    def values(self, field: FieldChange) -> tuple[Any, Any]:
+        """A field change's (from, to) as this reading shows it."""
+        return (field.after, field.before) if self.reverse else (field.before, field.after)
+
+
+_ADD = Category("add", "+", "will be created", "{} to add")
+_CHANGE = Category("change", "~", "will be updated in-place", "{} to change")
+_DESTROY = Category("destroy", "-", "will be destroyed", "{} to destroy")
+
+PLAN = Wording(
+    title="plan",
+    intro="konvsync will perform the following actions:",
+    nothing=NO_CHANGES,
+    summary="Plan: {}.",
+    by_action={"create": _ADD, "update": _CHANGE, "delete": _DESTROY},
+    shown=(_ADD, _CHANGE, _DESTROY),
+    omitted="{omitted} of {total} changes are not shown: the plan is longer than a "
+    "pull-request comment may be. The JSON plan (`--format json`) or the saved plan file "
+    "has them all.",
+)
+
+_CHANGED = Category("changed", "~", "has changed in the portal", "{} changed")
+_DELETED = Category("deleted", "-", "has been deleted in the portal", "{} deleted")
+_CREATED = Category(
+    "created", "+", "has been created in the portal", "{} created", "apply would delete it"
+)
+_UNMANAGED = Category(
+    "unmanaged",
+    "+",
+    "has been created in the portal",
+    "{} unmanaged",
+    "not managed: its kind is not in policy.prune",
+)
+
+
+def drift_wording(report: DriftReport) -> Wording:
+    shown = (_CHANGED, _DELETED, _CREATED)
+    return Wording(
+        title="drift",
+        intro="Changed in the portal since the configuration was applied:",
+        nothing="No drift. The portal matches the configuration.",
+        summary="Drift: {} in the portal.",
+        by_action={"create": _DELETED, "update": _CHANGED, "delete": _CREATED},
+        shown=(*shown, _UNMANAGED) if report.include_unmanaged else shown,
+        omitted="{omitted} of {total} drifted objects are not shown: the report is longer "
+        "than an issue or pull-request body may be. `konvsync drift --format json` has them "
+        "all.",
+        reverse=True,
+        sources=True,
+        advice=""
+        if report.written is not None
+        else "Revert it with 'konvsync apply', or accept it into the configuration with "
+        "'konvsync drift --write'.",
+        unmanaged=_UNMANAGED,
+        unmanaged_at=report.unmanaged,
+    )
