@@ -1,10 +1,15 @@
-"""The YAML text of an export: libyaml's emitter (``yaml.CSafeDumper``; the
-pure Python one where libyaml is missing) in block style, one field a line,
-so it diffs cleanly; strings that are not printable double-quoted; every
-``${`` in portal text written as ``$${`` except export's own placeholders."""
+"""The YAML konvsync writes (export's files, what ``drift --write`` puts into
+the configuration): libyaml's emitter (``yaml.CSafeDumper``; the pure Python
+one where libyaml is missing), in block style, one field a line, so it diffs
+cleanly; strings that are not printable double-quoted with every such
+character escaped (controls, bidirectional marks); every ``${`` in portal
+text written as ``$${`` except export's own placeholders. Its quoting follows
+the same YAML 1.1 resolver konvsync's loader uses, so what it writes reads
+back as the value it was given."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -59,12 +64,58 @@ def _escaped(value: Any) -> Any:
     return value
 
 
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e\n]")
+"""Characters that may be unprintable (checked one by one with ``str.isprintable``)."""
+
+
+def _escape_unprintable(text: str) -> str:
+    """libyaml writes bidirectional marks and other format characters as they
+    are, even double-quoted: escape them there (only double-quoted strings
+    hold them, see ``_represent_str``)."""
+    if text.isascii():
+        return text
+
+    def escaped(match: re.Match[str]) -> str:
+        char = match.group(0)
+        if char.isprintable():
+            return char
+        return f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"
+
+    return _UNPRINTABLE.sub(escaped, text)
+
+
 def dump(data: Any) -> str:
-    return yaml.dump(
-        _escaped(data),
+    return _escape_unprintable(
+        yaml.dump(
+            _escaped(data),
+            Dumper=_Dumper,
+            sort_keys=False,
+            allow_unicode=True,
+            default_flow_style=False,
+            width=120,
+        )
+    )
+
+
+def flow(value: Any, style: str | None = None) -> str:
+    """``value`` on one line, in flow style (``[a, b]``, ``{city: X}``,
+    ``'yes'``), fit for a block or a flow collection. ``style`` (``'`` or
+    ``"``): the quotes to give a string, where it reads back right with them."""
+    text = yaml.dump(
+        _escaped(value),
         Dumper=_Dumper,
         sort_keys=False,
         allow_unicode=True,
-        default_flow_style=False,
-        width=120,
+        default_flow_style=True,
+        default_style=style if isinstance(value, str) else None,
+        width=1 << 30,
     )
+    return _escape_unprintable(text.removesuffix("\n...\n").removesuffix("\n"))
+
+
+def item_lines(data: dict[str, Any], dash: int, gap: int = 2) -> list[str]:
+    """``data`` as one item of a block sequence, as ``dump`` writes it: its
+    ``-`` at column ``dash``, its keys ``gap`` columns further (``gap`` >= 2)."""
+    first, *rest = dump([data]).splitlines()
+    pad = " " * dash
+    return [f"{pad}-{' ' * (gap - 1)}{first[2:]}", *(pad + " " * (gap - 2) + line for line in rest)]

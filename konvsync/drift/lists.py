@@ -12,15 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from konvsync.config.model import DesiredObject, DesiredState
+from konvsync.config.yaml_dump import flow, item_lines
 from konvsync.drift.model import KeptValue
-from konvsync.drift.yamltext import (
-    EditRefused,
-    YamlText,
-    entry,
-    render_block_item,
-    render_flow,
-    siblings,
-)
+from konvsync.drift.yamltext import EditRefused, YamlText, entry, siblings
 from konvsync.kinds import kind
 from konvsync.kinds.address import key_path
 
@@ -82,7 +76,7 @@ def _edit_list(key: ListKey, edits: ListEdits, desired: DesiredState, text: Yaml
     if span is None:  # the kind is in no file yet
         lines = [f"{key.kind}:"]
         for data in edits.appends:
-            lines += render_block_item(data, 2, 2)
+            lines += item_lines(data, 2, 2)
         lead = "" if text.text.endswith("\n") or not text.text else text.newline
         end = len(text.text)
         text.replace(end, end, lead + "".join(line + text.newline for line in lines))
@@ -91,7 +85,7 @@ def _edit_list(key: ListKey, edits: ListEdits, desired: DesiredState, text: Yaml
     if not edits.appends:
         text.replace(colon + 1, end, " []")
         return
-    lines = [line for data in edits.appends for line in render_block_item(data, column + 2, 2)]
+    lines = [line for data in edits.appends for line in item_lines(data, column + 2, 2)]
     text.replace(colon + 1, end, "".join(text.newline + line for line in lines))
 
 
@@ -114,7 +108,7 @@ def _append_after(text: YamlText, anchor: DesiredObject, appends: list[dict[str,
     tree, node, block = text.item(anchor.source)
     end = text.end(tree, node)
     if not block:
-        text.replace(end, end, "".join(", " + render_flow(data) for data in appends))
+        text.replace(end, end, "".join(", " + flow(data) for data in appends))
         return
     start = text.start(tree, node)
     line = text.line_of(start)
@@ -123,9 +117,9 @@ def _append_after(text: YamlText, anchor: DesiredObject, appends: list[dict[str,
     lines: list[str] = []
     for data in appends:
         if getattr(node, "flow_style", False):
-            lines.append(f"{' ' * dash}-{' ' * (column - dash - 1)}{render_flow(data)}")
+            lines.append(f"{' ' * dash}-{' ' * (column - dash - 1)}{flow(data)}")
         else:
-            lines += render_block_item(data, dash, column - dash)
+            lines += item_lines(data, dash, column - dash)
     text.insert_lines_after(text.line_of(end), lines)
 
 

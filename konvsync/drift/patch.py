@@ -9,13 +9,8 @@ from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from konvsync.drift.yamltext import (
-    EditRefused,
-    Tree,
-    YamlText,
-    render_flow,
-    render_scalar,
-)
+from konvsync.config.yaml_dump import flow
+from konvsync.drift.yamltext import EditRefused, Tree, YamlText
 from konvsync.kinds.address import holds_remote_ref
 from konvsync.kinds.base import Field, normalize_value
 
@@ -33,11 +28,6 @@ def patch_field(
 ) -> None:
     """Edit ``value_node`` (the YAML's ``old`` value, as loaded) to say ``new``
     (the portal's value, normalized)."""
-    if _holds(new, "${"):
-        raise EditRefused(
-            "the portal's value holds '${', which the configuration would read as a "
-            "substitution; not written"
-        )
     if f.ref is not None and holds_remote_ref(new):
         raise EditRefused(
             f"the portal's value refers to {f.ref} without a natural key "
@@ -54,11 +44,11 @@ def patch_field(
         else:
             patcher.patch_mapping(old, new, lambda value: {"v": value} if value is not None else {})
     elif isinstance(value_node, ScalarNode) and f.shape == "scalar":
-        patcher.set_scalar(value_node, new, lambda loaded: normalize_value(f, loaded) == new)
+        patcher.set_scalar(value_node, new)
     else:
         if any("${" in str(s.value) for s in _scalars(value_node)):
             raise EditRefused(_SUBSTITUTION)
-        patcher.replace_value(render_flow(new) if new is not None else "null")
+        patcher.replace_value(flow(new))
 
 
 class _Patcher:
@@ -74,15 +64,15 @@ class _Patcher:
     def end(self, node: Node) -> int:
         return self.text.end(self.tree, node)
 
-    def set_scalar(self, node: ScalarNode, new: Any, accepts: Any) -> None:
+    def set_scalar(self, node: ScalarNode, new: Any) -> None:
         if "${" in str(node.value):
             raise EditRefused(_SUBSTITUTION)
         if node.value == "" and node.style is None:  # `key:` with nothing after it
             colon = self._colon()
-            self.text.replace(colon + 1, colon + 1, " " + render_scalar(new, None, accepts))
+            self.text.replace(colon + 1, colon + 1, " " + flow(new))
             return
         style = node.style if node.style in ("'", '"') else None
-        self.text.replace(self.start(node), self.end(node), render_scalar(new, style, accepts))
+        self.text.replace(self.start(node), self.end(node), flow(new, style))
 
     def replace_value(self, rendered: str) -> None:
         """The whole value, from just after ``key:`` to its end."""
@@ -118,7 +108,7 @@ class _Patcher:
         if not dropped and not added:
             return
         parts = [self.text.text[self.start(items[i]) : self.end(items[i])] for i in kept]
-        parts += [render_scalar(v) for v in added]
+        parts += [flow(v) for v in added]
         if node.flow_style or not kept:
             rendered = "[" + ", ".join(parts) + "]"
             if node.flow_style:
@@ -132,7 +122,7 @@ class _Patcher:
         start = self.start(last)
         dash = self.text.dash_column(self.text.line_of(start), self.text.column_of(start))
         pad = " " * (dash or 0)
-        lines = [f"{pad}- {render_scalar(v)}" for v in added]
+        lines = [f"{pad}- {flow(v)}" for v in added]
         self.text.insert_lines_after(self.text.line_of(self.end(last)), lines)
 
     def _delete_item_lines(self, item: Node) -> None:
@@ -174,17 +164,14 @@ class _Patcher:
         for _key, value, target in change:
             if not isinstance(value, ScalarNode):
                 raise EditRefused("a nested value is not a plain value; left as is")
-            self.set_scalar(value, target, lambda loaded, t=target: norm(loaded).get("v") == t)
+            self.set_scalar(value, target)
         for key, value in drop:
             first = self.text.line_of(self.start(key))
             self.text.delete_lines(first, self.text.line_of(self.end(value)))
         if added:
             anchor_key, anchor_value = (keep or [(k, v) for k, v, _ in change])[-1]
             column = self.text.column_of(self.start(anchor_key))
-            lines = [
-                f"{' ' * column}{render_scalar(str(k))}: {self._value(v, norm)}"
-                for k, v in added.items()
-            ]
+            lines = [f"{' ' * column}{flow(str(k))}: {flow(v)}" for k, v in added.items()]
             self.text.insert_lines_after(self.text.line_of(self.end(anchor_value)), lines)
 
     def _rewrite_mapping(
@@ -205,19 +192,15 @@ class _Patcher:
             if id(key) in changed:
                 if "${" in str(value.value):
                     raise EditRefused(_SUBSTITUTION)
-                parts.append(f"{key_text}: {render_scalar(changed[id(key)])}")
+                parts.append(f"{key_text}: {flow(changed[id(key)])}")
             else:
                 parts.append(self.text.text[self.start(key) : self.end(value)])
-        parts += [f"{render_scalar(str(k))}: {render_scalar(v)}" for k, v in added.items()]
+        parts += [f"{flow(str(k))}: {flow(v)}" for k, v in added.items()]
         rendered = "{" + ", ".join(parts) + "}"
         if node.flow_style:
             self.text.replace(self.start(node), self.end(node), rendered)
         else:
             self.replace_value(rendered)
-
-    @staticmethod
-    def _value(value: Any, norm: Any) -> str:
-        return render_scalar(value, None, lambda loaded: norm(loaded).get("v") == value)
 
 
 def _is_null(node: Node) -> bool:
@@ -235,13 +218,3 @@ def _scalars(node: Node) -> list[ScalarNode]:
         for item in node.value:
             out += _scalars(item)
     return out
-
-
-def _holds(value: Any, needle: str) -> bool:
-    if isinstance(value, str):
-        return needle in value
-    if isinstance(value, dict):
-        return any(_holds(v, needle) for v in value.values())
-    if isinstance(value, list):
-        return any(_holds(v, needle) for v in value)
-    return False

@@ -202,10 +202,6 @@ def _accept_created(work: _Work, item: Change) -> None:
     for name in hidden:
         del data[name]
         work.keep(item, name, "sensitive; never written to a file")
-    if _holds_substitution(data):
-        raise EditRefused(
-            "holds '${', which the configuration would read as a substitution; not written"
-        )
     parent_kind = kind(item.kind).parent
     if parent_kind is not None and item.parent is not None:
         parent = work.desired.objects.get(parent_kind, {}).get(item.parent)
@@ -256,13 +252,3 @@ def _desired(work: _Work, item: Change) -> DesiredObject:
 def _field_sensitive(kind_name: str, name: str) -> bool:
     f = kind(kind_name).field_map.get(name)
     return bool(f and f.sensitive)
-
-
-def _holds_substitution(value: Any) -> bool:
-    if isinstance(value, str):
-        return "${" in value
-    if isinstance(value, dict):
-        return any(_holds_substitution(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_holds_substitution(v) for v in value)
-    return False

@@ -10,24 +10,21 @@ the item being edited is composed (the lines of one list item, found by the
 position the config loader recorded), and the whole file only when that
 fails (an alias to an anchor outside the item, flow-style lists).
 
-Scalars written here are checked against konvsync's own YAML loader, which
-reads them back (YAML 1.1: an unquoted ``yes`` would be a boolean)."""
+What is written comes from the one emitter export uses too
+(``config.yaml_dump``), quoted for konvsync's own YAML 1.1 loader."""
 
 from __future__ import annotations
 
 import bisect
 import itertools
-import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from konvsync.config.model import Source
-from konvsync.config.yaml_loader import YamlLoadError, load_yaml
 
 
 class EditRefused(Exception):
@@ -259,84 +256,3 @@ def _scalars(node: Node) -> Iterator[ScalarNode]:
         return
     for child in _children(node):
         yield from _scalars(child)
-
-
-# ------------------------------------------------------------- rendering
-
-Accepts = Callable[[Any], bool]
-
-
-def render_scalar(value: Any, style: str | None = None, accepts: Accepts | None = None) -> str:
-    """``value`` as a YAML scalar, in ``style`` (the quoting of the value it
-    replaces) where that reads back right; ``accepts`` says whether a
-    plain scalar's loaded value will do (default: equal to ``value``)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    text = str(value)
-    if style == "'" and "\n" not in text and _reads_back("'" + text.replace("'", "''") + "'", text):
-        return "'" + text.replace("'", "''") + "'"
-    if style != '"' and _plain_ok(text, accepts):
-        return text
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _plain_ok(text: str, accepts: Accepts | None) -> bool:
-    if not text or text != text.strip() or "\n" in text or "\r" in text:
-        return False
-    if text[0] in "[{&*!|>'\"%@`#,?:-" and not (text[0] == "-" and len(text) > 1):
-        return False
-    loaded = _load_value(text)
-    if loaded is _FAILED:
-        return False
-    return accepts(loaded) if accepts is not None else loaded == text
-
-
-_FAILED = object()
-
-
-def _load_value(text: str) -> Any:
-    try:
-        data = load_yaml(f"v: {text}\n", "<drift>").data
-    except YamlLoadError:
-        return _FAILED
-    if not isinstance(data, dict) or list(data) != ["v"]:
-        return _FAILED
-    return data["v"]
-
-
-def _reads_back(written: str, value: Any) -> bool:
-    return bool(_load_value(written) == value)
-
-
-def render_flow(value: Any) -> str:
-    """A value in flow style: ``[a, b]``, ``{city: X, country: US}``."""
-    if isinstance(value, list):
-        return "[" + ", ".join(render_flow(v) for v in value) + "]"
-    if isinstance(value, dict):
-        parts = [f"{render_scalar(str(k))}: {render_flow(v)}" for k, v in value.items()]
-        return "{" + ", ".join(parts) + "}"
-    return render_scalar(value)
-
-
-def render_block_item(data: dict[str, Any], dash: int, gap: int) -> list[str]:
-    """A new list item in block style, its ``-`` at column ``dash`` and its
-    keys ``gap`` columns further; lists and mappings of scalars in flow style,
-    lists of mappings (an account's locations) as nested block lists."""
-    lines: list[str] = []
-    pad = " " * dash
-    first = True
-    for name, value in data.items():
-        lead = pad + ("-" + " " * (gap - 1) if first else " " * gap)
-        first = False
-        key = render_scalar(str(name))
-        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            lines.append(f"{lead}{key}:")
-            for item in value:
-                lines.extend(render_block_item(item, dash + gap + 2, 2))
-        else:
-            lines.append(f"{lead}{key}: {render_flow(value)}")
-    return lines

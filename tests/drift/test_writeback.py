@@ -156,7 +156,7 @@ users:
     assert path.read_text() == (
         "konvsync: 1\n"
         "policy: {prune: [groups, users]}\n"
-        'groups: [{externalId: a, name: "yes"}, {externalId: c, name: "C: the third"}]\n'
+        "groups: [{externalId: a, name: 'yes'}, {externalId: c, name: 'C: the third'}]\n"
         "users: []\n"
     )
     again = plan(sandbox, path)
@@ -196,7 +196,8 @@ users:
         "+  - email: Max@Acme.example",
         "+    firstName: Max",
         "+    lastName: Poe",
-        "+    groups: [sales]",
+        "+    groups:",
+        "+    - sales",
     ]
     assert drift(sandbox, path, "--include-unmanaged").exit_code == 0
 
@@ -314,8 +315,9 @@ def test_accounts_deleted_and_created_with_their_locations(
         "    name: Initech\r\n"
         "    website: https://initech.example\r\n"
         "    locations:\r\n"
-        "      - name: Plant\r\n"
-        "        address: {city: Austin}\r\n"
+        "    - name: Plant\r\n"
+        "      address:\r\n"
+        "        city: Austin\r\n"
     )
     again = plan(sandbox, path)
     assert again.exit_code == 0 and "No changes." in again.stdout, again.output
