@@ -118,8 +118,12 @@ class PortalLookup:
         id_of: IdOf,
         batch_size: int,
         parallelism: int,
+        by_key: bool = False,
     ) -> None:
         self.client = client
+        self.by_key = by_key
+        """Ask for each object by its key where the API can (never trust a
+        list read again: ``drift --write`` checks what a list did not show)."""
         self.planned = planned
         self.id_of = id_of
         self.batch_size = batch_size
@@ -169,6 +173,8 @@ class PortalLookup:
     def _by_pages(self, k: Kind, source: Kind, count: int) -> bool:
         if not source.has_operation(source.get_operation):
             return True
+        if self.by_key:
+            return False
         known = len(self.planned.get(source.name)) + self.created.get(source.name, 0)
         pages = max(1, math.ceil(known / PAGE_SIZE))
         rounds = math.ceil(math.ceil(count / self.batch_size) / self.parallelism)

@@ -5,7 +5,7 @@ problem at once (``ConfigInvalid``)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,18 +38,23 @@ class _Merged:
     """Over ``MAX_OBJECTS``: nothing more is checked."""
 
 
-def load_config(path: str | Sequence[str], allow_external_refs: bool = False) -> DesiredState:
+def load_config(
+    path: str | Sequence[str],
+    allow_external_refs: bool = False,
+    edited: Mapping[str, bytes] | None = None,
+) -> DesiredState:
     """Read and check the configuration at ``path`` (a file or directory), or
-    at several paths, later ones overriding earlier ones (``config.overlay``)."""
+    at several paths, later ones overriding earlier ones (``config.overlay``).
+    ``edited``: file -> the bytes it is about to hold, read instead of it."""
     paths = [path] if isinstance(path, str) else list(path)
     with gc_paused():
-        return _load(paths, allow_external_refs)
+        return _load(paths, allow_external_refs, edited or {})
 
 
-def _load(paths: list[str], allow_external_refs: bool) -> DesiredState:
+def _load(paths: list[str], allow_external_refs: bool, edited: Mapping[str, bytes]) -> DesiredState:
     problems: list[ConfigProblem] = []
     layers = [
-        [read_document(p, problems, patch=index > 0) for p in discover(path)]
+        [read_document(p, problems, index > 0, edited.get(str(p))) for p in discover(path)]
         for index, path in enumerate(paths)
     ]
     documents = [d for layer in layers for d in layer]
@@ -72,6 +77,8 @@ def _load(paths: list[str], allow_external_refs: bool) -> DesiredState:
         )
     unreadable = any(d.data is None for d in documents)
     state = _build(merged, [d.path for d in documents], problems, unreadable)
+    state.layers = [[d.path for d in layer] for layer in layers]
+    state.file_digests = {d.path: d.file_digest for d in documents}
     _check_references(state, allow_external_refs, problems)
     check_renames(state, problems)
     env_values = {where: name for d in documents for where, name in d.env_values.items()}

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from konvsync.config.yaml_dump import flow
+from konvsync.drift.yamltext import SUBSTITUTION as _SUBSTITUTION
 from konvsync.drift.yamltext import EditRefused, Tree, YamlText
 from konvsync.kinds.address import holds_remote_ref
 from konvsync.kinds.base import Field, normalize_value
-
-_SUBSTITUTION = "written as a ${...} substitution; left as is"
 
 
 def patch_field(

@@ -1,17 +1,17 @@
 """Editing a YAML file's text in place, touching only the bytes that change.
 
-ruamel.yaml's round-trip composer tells where every node of the file stands
-(line, column, end) and how it is written (quoting, flow or block, anchors).
-Re-emitting a whole file, even in round-trip mode, normalizes what it does
-not model (indentation per level, spacing in flow collections, long lines),
-and composing a large file in pure Python takes seconds (10,000 users: 6 s).
-So edits here are spans of the original text, replaced with new text: only
-the item being edited is composed (the lines of one list item, found by the
-position the config loader recorded), and the whole file only when that
-fails (an alias to an anchor outside the item, flow-style lists).
+The composer of konvsync's own YAML parser (libyaml, as the config loader
+uses it) tells where every node stands and how it is written (quoting, flow
+or block); so it reads every file the loader read, with the same line breaks
+(``\\r\\n``, ``\\r``, ``\\n``, NEL, LS, PS), tabs and byte-order mark, and
+places agree. Re-emitting a whole file would normalize what YAML does not
+model (comments, indentation, spacing), so edits are spans of the original
+text, replaced with new text (``config.yaml_dump`` writes the new values).
 
-What is written comes from the one emitter export uses too
-(``config.yaml_dump``), quoted for konvsync's own YAML 1.1 loader."""
+Only the item being edited is composed (its lines, found from the position
+the config loader recorded), unless it holds an anchor or an alias: then the
+whole file is, and a node that more than one place reaches through an
+anchor (an alias, a ``<<`` merge) is never edited (``Tree.shared``)."""
 
 from __future__ import annotations
 
@@ -19,12 +19,19 @@ import bisect
 import itertools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ruamel.yaml import YAML
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+import yaml
+from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNode
 
 from konvsync.config.model import Source
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+"""What YAML 1.1 (and libyaml) counts as a line break."""
+_NEWLINE = re.compile("\r\n|[\r\n]")
+SHARED = "shared through an anchor, left as written"
+SUBSTITUTION = "written as a ${...} substitution; left as written"
 
 
 class EditRefused(Exception):
@@ -33,10 +40,16 @@ class EditRefused(Exception):
 
 @dataclass
 class Tree:
-    """A composed part of the file: ``offset`` is the line it starts at."""
+    """A composed part of the file, starting at character ``offset``."""
 
     root: Node
     offset: int
+    whole: bool
+    shared: set[int] = field(default_factory=set)
+    """IDs of the nodes that more than one place reaches (an anchored node
+    and everything in it, when an alias or a merge key uses it)."""
+    anchored: set[int] = field(default_factory=set)
+    """IDs of the nodes written with an anchor (``&name``)."""
 
 
 class YamlText:
@@ -45,14 +58,16 @@ class YamlText:
     def __init__(self, path: str, text: str) -> None:
         self.path = path
         self.text = text
-        self.starts = [0, *(m.end() for m in re.finditer("\n", text))]
+        self.bom = 1 if text.startswith("\ufeff") else 0
+        self.breaks = [(m.start(), m.end()) for m in _BREAK.finditer(text)]
+        self.starts = [self.bom, *(end for _start, end in self.breaks)]
         if self.starts[-1] == len(text) and len(self.starts) > 1:
-            self.starts.pop()  # no line after a final newline
-        first_break = text.find("\n")
-        self.newline = "\r\n" if first_break > 0 and text[first_break - 1] == "\r" else "\n"
+            self.starts.pop()  # no line after a final line break
+        first = _NEWLINE.search(text)
+        self.newline = first.group(0) if first else "\n"
         self.edits: list[tuple[int, int, int, str]] = []
         self._whole: Tree | None = None
-        self._yaml = YAML(typ="rt")
+        self._anchors: bool | None = None
 
     # ------------------------------------------------------------ positions
 
@@ -62,13 +77,20 @@ class YamlText:
 
     def line(self, number: int) -> str:
         """Line ``number`` (0-based) without its line break."""
-        end = self.starts[number + 1] if number + 1 < len(self.starts) else len(self.text)
-        return self.text[self.starts[number] : end].rstrip("\r\n")
+        return self.text[self.starts[number] : self.line_end(number)]
+
+    def line_end(self, number: int) -> int:
+        """Index of the end of line ``number``'s content (before its break)."""
+        return self.breaks[number][0] if number < len(self.breaks) else len(self.text)
 
     def index(self, line: int, column: int) -> int:
         if line >= len(self.starts):
             return len(self.text)
         return self.starts[line] + column
+
+    def at(self, source: Source) -> int:
+        """Index of a place the config loader recorded (1-based line and column)."""
+        return self.index(source.line - 1, source.column - 1)
 
     def line_of(self, index: int) -> int:
         return bisect.bisect_right(self.starts, index) - 1
@@ -76,24 +98,21 @@ class YamlText:
     def column_of(self, index: int) -> int:
         return index - self.starts[self.line_of(index)]
 
-    def line_end(self, line: int) -> int:
-        """Index of the end of ``line``'s content (before its line break)."""
-        return self.starts[line] + len(self.line(line))
-
     def start(self, tree: Tree, node: Node) -> int:
-        mark = node.start_mark
-        return self.index(mark.line + tree.offset, mark.column)
+        return tree.offset + node.start_mark.index
 
     def end(self, tree: Tree, node: Node) -> int:
-        """Where the node's own text ends (block collections end at their
-        last value, not at the next token)."""
+        """Where the node's own text ends (a block collection at its last
+        value, a block scalar at its last character, not at the next token)."""
         if isinstance(node, ScalarNode):
-            mark = node.end_mark
-            if node.style in ("|", ">") and mark.column == 0 and mark.line > node.start_mark.line:
-                return self.line_end(mark.line + tree.offset - 1)
-            return self.index(mark.line + tree.offset, mark.column)
-        if getattr(node, "flow_style", False):
-            return self.index(node.end_mark.line + tree.offset, node.end_mark.column)
+            end = tree.offset + node.end_mark.index
+            if node.style in ("|", ">"):
+                start = self.start(tree, node)
+                while end > start and self.text[end - 1] in " \t\r\n\x85\u2028\u2029":
+                    end -= 1
+            return end
+        if isinstance(node, CollectionNode) and node.flow_style:
+            return tree.offset + node.end_mark.index
         children = list(_children(node))
         if not children:
             return self.start(tree, node)
@@ -105,17 +124,17 @@ class YamlText:
         """The list item the config loader saw at ``source``: its tree, its
         node, and whether it is a block item (``- ...`` on lines of its own)."""
         line, column = source.line - 1, source.column - 1
-        target = self.index(line, column)
+        target = self.at(source)
         dash = self.dash_column(line, column)
-        if dash is not None:
+        if dash is not None and not self.has_anchors:
             last = self.block_end(line, dash)
             snippet = self.text[self.starts[line] : self.line_end(last)] + "\n"
             try:
-                root = self._yaml.compose(snippet)
-            except Exception:  # an alias to an anchor elsewhere, or odd syntax
+                root = yaml.compose(snippet, Loader=_Loader)
+            except yaml.YAMLError:  # not readable alone: the whole file is
                 root = None
             if isinstance(root, SequenceNode) and root.value:
-                tree = Tree(root, line)
+                tree = Tree(root, self.starts[line], whole=False)
                 node = root.value[0]
                 if self.start(tree, node) == target:
                     return tree, node, True
@@ -125,13 +144,40 @@ class YamlText:
                 return tree, node, not seq.flow_style and dash is not None
         raise EditRefused(f"cannot find the object at {source} in the file")
 
+    @property
+    def has_anchors(self) -> bool:
+        """Whether the file holds an anchor (then items are composed with the
+        whole file, which tells what the anchors share)."""
+        if self._anchors is None:
+            self._anchors = "&" in self.text and bool(_anchored_starts(self.text))
+        return self._anchors
+
     def whole(self) -> Tree:
         if self._whole is None:
             try:
-                self._whole = Tree(self._yaml.compose(self.text), 0)
-            except Exception as exc:
-                raise EditRefused(f"ruamel.yaml cannot read {self.path}: {exc}") from None
+                root = yaml.compose(self.text, Loader=_Loader)
+                anchored = _anchored_starts(self.text)
+            except yaml.YAMLError as exc:
+                raise EditRefused(f"cannot read {self.path} as YAML: {exc}") from None
+            if root is None:
+                raise EditRefused(f"{self.path} is empty")
+            tree = Tree(root, self.bom, whole=True)
+            tree.shared = _shared(root)
+            tree.anchored = {id(node) for node in _walk(root) if node.start_mark.index in anchored}
+            self._whole = tree
         return self._whole
+
+    def pair_at(self, tree: Tree, key: Source, value: Source) -> tuple[Node, Node] | None:
+        """The (key, value) nodes of the mapping entry the loader saw at
+        ``key`` or ``value`` (a merged overlay records a value's place only)."""
+        by_value = self.at(key) == self.at(value)
+        target = self.at(value if by_value else key)
+        for node in _walk(tree.root):
+            if isinstance(node, MappingNode):
+                for key_node, value_node in node.value:
+                    if self.start(tree, value_node if by_value else key_node) == target:
+                        return key_node, value_node
+        return None
 
     def dash_column(self, line: int, column: int) -> int | None:
         """The column of the ``-`` that starts a block item at (line, column)."""
@@ -146,7 +192,7 @@ class YamlText:
         last = line
         for number in range(line + 1, self.line_count):
             text = self.line(number)
-            stripped = text.strip(" ")
+            stripped = text.strip(" \t")
             if not stripped or stripped.startswith("#"):
                 continue
             if len(text) - len(text.lstrip(" ")) <= dash:
@@ -162,7 +208,7 @@ class YamlText:
     def delete_lines(self, first: int, last: int) -> None:
         end = self.starts[last + 1] if last + 1 < self.line_count else len(self.text)
         start = self.starts[first]
-        if end == len(self.text) and not self.text.endswith("\n") and first > 0:
+        if end == len(self.text) and self.line_end(last) == end and first > 0:
             start = self.line_end(first - 1)  # the last line: take the break before it
         self.replace(start, end, "")
 
@@ -176,13 +222,30 @@ class YamlText:
         for before, after in itertools.pairwise(ordered):
             if after[0] < before[1]:
                 raise EditRefused(f"overlapping edits in {self.path}")
-        text = self.text
+        parts: list[str] = []
+        done = len(self.text)
         for start, end, _seq, replacement in reversed(ordered):
-            text = text[:start] + replacement + text[end:]
-        return text
+            parts += [self.text[end:done], replacement]
+            done = start
+        parts.append(self.text[:done])
+        return "".join(reversed(parts))
 
 
 # ----------------------------------------------------------------- nodes
+
+
+def _anchored_starts(text: str) -> set[int]:
+    """Start indexes (the composer's) of the nodes written with an anchor."""
+    try:
+        return {
+            event.start_mark.index
+            for event in yaml.parse(text, Loader=_Loader)
+            if getattr(event, "anchor", None)
+            and not isinstance(event, yaml.AliasEvent)
+            and event.start_mark is not None
+        }
+    except yaml.YAMLError as exc:
+        raise EditRefused(f"cannot read the file as YAML: {exc}") from None
 
 
 def _children(node: Node) -> Iterator[Node]:
@@ -194,8 +257,8 @@ def _children(node: Node) -> Iterator[Node]:
         yield from node.value
 
 
-def _items(root: Node) -> Iterator[tuple[SequenceNode, Node]]:
-    """Every (sequence, item) pair below ``root``."""
+def _walk(root: Node) -> Iterator[Node]:
+    """Every node below ``root`` once (an aliased node is one node)."""
     seen: set[int] = set()
     pending = [root]
     while pending:
@@ -203,10 +266,32 @@ def _items(root: Node) -> Iterator[tuple[SequenceNode, Node]]:
         if id(node) in seen:
             continue
         seen.add(id(node))
+        yield node
+        pending.extend(_children(node))
+
+
+def _items(root: Node) -> Iterator[tuple[SequenceNode, Node]]:
+    """Every (sequence, item) pair below ``root``."""
+    for node in _walk(root):
         if isinstance(node, SequenceNode):
             for item in node.value:
                 yield node, item
-        pending.extend(_children(node))
+
+
+def _shared(root: Node) -> set[int]:
+    """The nodes reached from more than one place, and everything in them."""
+    reached: dict[int, int] = {}
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        reached[id(node)] = reached.get(id(node), 0) + 1
+        if reached[id(node)] == 1:
+            pending.extend(_children(node))
+    shared: set[int] = set()
+    for node in _walk(root):
+        if reached[id(node)] > 1:
+            shared.update(id(inner) for inner in _walk(node))
+    return shared
 
 
 def siblings(tree: Tree, node: Node) -> tuple[Node | None, Node | None]:
@@ -224,35 +309,37 @@ def entry(node: Node, name: str) -> tuple[Node, Node] | None:
     """The (key, value) nodes of ``name`` in a mapping node."""
     if isinstance(node, MappingNode):
         for key, value in node.value:
-            if isinstance(key, ScalarNode) and key.value == name:
+            if isinstance(key, ScalarNode) and key.value == name and key.tag != _MERGE:
                 return key, value
     return None
 
 
+_MERGE = "tag:yaml.org,2002:merge"
+
+
 def has_merge(node: Node) -> bool:
-    return isinstance(node, MappingNode) and any(
-        isinstance(k, ScalarNode) and k.value == "<<" for k, _ in node.value
-    )
+    return isinstance(node, MappingNode) and any(key.tag == _MERGE for key, _ in node.value)
 
 
 def written_with(text: YamlText, tree: Tree, node: Node) -> str | None:
-    """Why a node's text cannot simply be replaced, or None."""
-    first = text.text[text.start(tree, node) : text.start(tree, node) + 1]
-    if getattr(node, "anchor", None) or first == "&":
-        return "written with a YAML anchor (other places may use it); left as is"
-    if first == "*":
-        return "written as a YAML alias; left as is"
-    if first == "!":
-        return "written with a YAML tag; left as is"
-    for scalar in _scalars(node):
-        if "${" in str(scalar.value):
-            return "written as a ${...} substitution; left as is"
+    """Why a node's text cannot simply be replaced, or None: it or something
+    in it is shared through an anchor, carries an anchor or a tag, or it is a
+    ``${...}`` substitution (in a list or a mapping, substitutions matter
+    only for the values that change, which ``patch`` checks)."""
+    inner = list(_walk(node))
+    if any(id(n) in tree.shared for n in inner):
+        return SHARED
+    if any(id(n) in tree.anchored for n in inner):
+        return "written with a YAML anchor; left as written"
+    if any(text.text[text.start(tree, n) : text.start(tree, n) + 1] == "!" for n in inner):
+        return "written with a YAML tag; left as written"
+    if isinstance(node, ScalarNode) and "${" in node.value:
+        return SUBSTITUTION
     return None
 
 
-def _scalars(node: Node) -> Iterator[ScalarNode]:
-    if isinstance(node, ScalarNode):
-        yield node
-        return
-    for child in _children(node):
-        yield from _scalars(child)
+def holds_anchor(text: YamlText, tree: Tree, node: Node) -> bool:
+    """Whether ``node`` holds an anchor that other places use (an alias to
+    an anchor elsewhere is the node's own business)."""
+    start, end = text.start(tree, node), text.end(tree, node)
+    return any(id(n) in tree.shared and start <= text.start(tree, n) < end for n in _walk(node))
