@@ -290,3 +290,68 @@ def test_write_a_value_with_a_tab_before_its_comment(
         "+    name: Sales Team\t# the team",
     ]
     assert plan(sandbox, path).exit_code == 0
+
+
+# ------------------------------------------------------------ issue 26, item 8
+
+BASE = """\
+konvsync: 1
+policy: {prune: [groups]}
+groups:
+  - externalId: sales
+    name: Sales
+    permissions: [VIEW_ACCOUNT_USERS]
+  - externalId: support
+    name: Support
+users:
+  - email: jane@acme.example
+    firstName: Jane
+    lastName: Doe
+    title: VP
+"""
+STAGING = """\
+groups:
+  - externalId: sales
+    name: Sales (staging)   # staging's own name
+users:
+  - email: jane@acme.example
+    title: Tester
+"""
+
+
+def test_drift_of_a_base_and_an_overlay_writes_each_value_where_it_comes_from(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    base, overlay = tmp_path / "base", tmp_path / "overlays" / "staging"
+    for folder, text in ((base, BASE), (overlay, STAGING)):
+        folder.mkdir(parents=True)
+        (folder / "portal.yaml").write_text(text)
+    paths = [str(base), str(overlay)]
+    applied = invoke(["--endpoint", sandbox.url, "apply", *paths, "--auto-approve"])
+    assert applied.exit_code == 0, applied.output
+    portal = HandEdits(sandbox)
+    portal.update_group("sales", name="Sales Team", permissions=["MANAGE_NEWS"])
+    portal.update_user("jane@acme.example", title="CEO", lastName="Smith")
+    portal.create_group(externalId="marketing", name="Marketing")
+    portal.delete_group("support")
+    result = invoke(["--endpoint", sandbox.url, "drift", *paths, "--write"])
+    assert result.exit_code == 2, result.output
+    assert changed_lines(BASE, (base / "portal.yaml").read_text()) == [
+        "-    permissions: [VIEW_ACCOUNT_USERS]",
+        "+    permissions: [MANAGE_NEWS]",
+        "-    lastName: Doe",
+        "+    lastName: Smith",
+    ]
+    assert changed_lines(STAGING, (overlay / "portal.yaml").read_text()) == [
+        "-    name: Sales (staging)   # staging's own name",
+        "+    name: Sales Team   # staging's own name",
+        "+  - externalId: marketing",
+        "+    name: Marketing",
+        "-    title: Tester",
+        "+    title: CEO",
+    ]
+    assert "groups/support: written in an earlier config path" in result.stdout
+    left = invoke(["--endpoint", sandbox.url, "drift", *paths, "--format", "json"])
+    assert [(d["category"], d["key"]) for d in json.loads(left.stdout)["drift"]] == [
+        ("deleted", "support")
+    ]
