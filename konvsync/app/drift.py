@@ -1,9 +1,7 @@
-"""The ``drift`` use case: plan as ``plan`` does (same reads, same rules),
-report the differences from the portal's side, and with ``write`` accept
-them into the YAML. Before ``--write`` removes an object the read did not
-show, it asks the portal for it by its key, on the same connection: a list
-read that missed it (pages shifting under a concurrent delete) must not
-become a delete at the next apply."""
+"""The ``drift`` use case: plan as ``plan`` does, report the differences from
+the portal's side, and with ``write`` accept them into the YAML, after asking
+the portal by key for each object the read did not show (a list read can
+miss one while pages shift; the next apply would delete it)."""
 
 from __future__ import annotations
 
@@ -66,9 +64,8 @@ def drift_config(
 async def _found_again(
     client: PortalClient, remote: RemoteState, report: DriftReport
 ) -> set[Address]:
-    """The objects reported deleted in the portal that the portal has when
-    asked for by key (the singular queries; a kind without one is read again
-    whole)."""
+    """The objects reported deleted that the portal has when asked for by
+    key (a kind without a query by key is read again whole)."""
     gone: dict[str, list[Wanted]] = {}
     for change in report.plan.changes:
         if isinstance(change, Create):

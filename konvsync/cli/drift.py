@@ -53,20 +53,16 @@ def drift(
     targets: tuple[str, ...],
     allow_mass_delete: bool,
 ) -> ExitStatus:
-    """Report what was changed in the portal since PATH was applied: objects
-    changed, deleted or created there, read as plan reads them. Revert it
-    with apply; accept it with --write, which edits the YAML in place
-    (comments, order, quoting and ${env:...} values stay as they are): each
-    value in the file that holds it, new objects in the last PATH. Several
-    PATHs (base/ overlays/staging/) are merged as plan merges them.
-
-    Before --write removes an object the portal no longer lists, it asks the
-    portal for it by its key; it writes nothing unless the edited files
-    still load, and no file that changed since it was read.
+    """Report what was changed in the portal since PATH was applied (several
+    PATHs, base/ overlays/staging/, merge as in plan): objects changed,
+    deleted or created there. Revert it with apply; accept it with --write,
+    which edits the YAML in place (comments, order, quoting and ${env:...}
+    values stay), each value in the file that holds it, after asking the
+    portal for each object it would remove, and only if the edited files load.
 
     Exit 0 no drift, 2 drift (also after --write), 1 error, 3 refused (the
-    portal guard; --write removing more than max_delete_percent; a file
-    edited meanwhile).
+    portal guard; --write removing more than max_delete_percent, or a file
+    changed since it was read).
     """
     progress = StderrProgress(enabled=not options.quiet)
     color = options.color and fmt == "text"

@@ -72,16 +72,14 @@ def _escape_unprintable(text: str) -> str:
     """libyaml writes bidirectional marks and other format characters as they
     are, even double-quoted: escape them there (only double-quoted strings
     hold them, see ``_represent_str``)."""
-    if text.isascii():
-        return text
+    return text if text.isascii() else _UNPRINTABLE.sub(_escape_char, text)
 
-    def escaped(match: re.Match[str]) -> str:
-        char = match.group(0)
-        if char.isprintable():
-            return char
-        return f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"
 
-    return _UNPRINTABLE.sub(escaped, text)
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group(0)
+    if char.isprintable():
+        return char
+    return f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"
 
 
 def dump(data: Any) -> str:
@@ -101,16 +99,17 @@ def flow(value: Any, style: str | None = None) -> str:
     """``value`` on one line, in flow style (``[a, b]``, ``{city: X}``,
     ``'yes'``), fit for a block or a flow collection. ``style`` (``'`` or
     ``"``): the quotes to give a string, where it reads back right with them."""
+    collection = isinstance(value, dict | list)
     text = yaml.dump(
-        _escaped(value),
+        _escaped(value if collection else [value]),  # a scalar as in a flow list
         Dumper=_Dumper,
         sort_keys=False,
         allow_unicode=True,
         default_flow_style=True,
         default_style=style if isinstance(value, str) else None,
         width=1 << 30,
-    )
-    return _escape_unprintable(text.removesuffix("\n...\n").removesuffix("\n"))
+    ).removesuffix("\n")
+    return _escape_unprintable(text if collection else text[1:-1])
 
 
 def item_lines(data: dict[str, Any], dash: int, gap: int = 2) -> list[str]:

@@ -1,13 +1,8 @@
-"""Drift from a plan: the plan says what apply would do to the portal; drift
-is the same difference read from the portal's side. An update is a change
-made in the portal, a create is an object deleted in the portal, a delete
-(of a pruned kind, or a location of an account that lists its locations)
-is an object created in the portal. Objects of configured kinds that are
-not pruned and not in the YAML are unmanaged; they are only looked for with
-``--include-unmanaged``.
-
-Everything the plan honours (``ignore_changes``, ``protect``, ``--target``,
-the portal guard) therefore holds for drift too."""
+"""Drift from a plan: the plan's changes read from the portal's side
+(``drift.model``), so everything the plan honours (``ignore_changes``,
+``protect``, ``--target``, the portal guard) holds for drift too. Objects of
+configured kinds that are not pruned and not in the YAML are unmanaged; they
+are only looked for with ``--include-unmanaged``."""
 
 from __future__ import annotations
 
@@ -16,7 +11,6 @@ from dataclasses import replace
 from konvsync.config.model import DesiredState
 from konvsync.drift.model import DriftReport
 from konvsync.kinds import kind
-from konvsync.kinds.address import Address
 from konvsync.plan.changes import Change, Create, Delete, Plan, Update
 from konvsync.plan.planner import PlanOutcome
 from konvsync.plan.remote import RemoteState
@@ -31,23 +25,15 @@ def drift_report(
 ) -> DriftReport:
     plan = outcome.plan
     created = {c.address for c in plan.changes if isinstance(c, Create)}
-    changes = [
+    changes = [  # not a location that goes or comes with its account (reported)
         _from_portal(change, outcome.remote)
         for change in plan.changes
-        if not _comes_with_parent(change, created)
+        if not (change.cascade if isinstance(change, Delete) else change.address.parent in created)
     ]
     unmanaged = _unmanaged(desired, outcome.remote, targets) if include_unmanaged else []
     warnings = [w for w in plan.warnings if w.startswith("--target")]
     view = Plan([*changes, *unmanaged], plan.endpoint, plan.portal, warnings)
     return DriftReport(view, frozenset(c.address for c in unmanaged), include_unmanaged)
-
-
-def _comes_with_parent(change: Change, created: set[Address]) -> bool:
-    """A location deleted with its account (the account is reported), or one
-    whose account was deleted in the portal (the same)."""
-    if isinstance(change, Delete):
-        return change.cascade
-    return isinstance(change, Create) and change.address.parent in created
 
 
 def _from_portal(change: Change, remote: RemoteState) -> Change:

@@ -1,8 +1,7 @@
-"""Reading and writing the files ``drift --write`` edits: only while they
-still hold the bytes the config loader read (the edits are placed by that
-read), all of them or none, each atomically (a temporary file in its folder,
-then renamed over it) with its permissions, or in place when it has other
-hard links, which a rename would cut off."""
+"""The files ``drift --write`` edits, read and written only while they hold
+the bytes the config loader read (that read placed the edits): all or none,
+each atomically (a temporary file in its folder renamed over it) with its
+permissions, or in place when it has other hard links (a rename cuts them)."""
 
 from __future__ import annotations
 

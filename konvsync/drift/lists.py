@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from yaml.nodes import Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from konvsync.config.model import DesiredObject, DesiredState
 from konvsync.config.yaml_dump import flow, item_lines
@@ -43,6 +43,8 @@ class ListKey:
 class ListEdits:
     removals: list[DesiredObject] = field(default_factory=list)
     appends: list[dict[str, Any]] = field(default_factory=list)
+    added: list[Address] = field(default_factory=list)
+    """The addresses of ``appends``."""
 
 
 def edit_lists(
@@ -57,6 +59,7 @@ def edit_lists(
         accepted.removed.discard(address)
         accepted.added.discard(address)
 
+    sections: list[tuple[YamlText, list[str]]] = []
     for key, edits in lists.items():
         text = text_of(key.file)
         try:
@@ -65,48 +68,41 @@ def edit_lists(
                 if holds_anchor(text, tree, node):
                     edits.removals.remove(obj)
                     keep(_address(obj), f"holds an anchor other objects use: {SHARED}")
-            _edit_list(key, edits, desired, text)
+            section = _edit_list(key, edits, desired, text)
+            if section:
+                sections.append((text, section))
         except EditRefused as exc:
-            for obj in edits.removals:
-                keep(_address(obj), str(exc))
-            for data in edits.appends:
-                keep(
-                    kind(key.kind).address(str(data.get(kind(key.kind).key_field)), key.parent),
-                    str(exc),
-                )
+            for address in [*map(_address, edits.removals), *edits.added]:
+                keep(address, str(exc))
+    for text, lines in sections:  # after the items other lists gain at the end
+        text.append(lines)
 
 
 def _address(obj: DesiredObject) -> Address:
     return kind(obj.kind).address(obj.key, obj.parent)
 
 
-def _members(key: ListKey, desired: DesiredState) -> list[DesiredObject]:
-    objects = desired.objects.get(key.kind, {}).values()
-    if key.parent is not None:
-        return [o for o in objects if o.parent == key.parent]
-    return [o for o in objects if o.source.file == key.file]
-
-
-def _edit_list(key: ListKey, edits: ListEdits, desired: DesiredState, text: YamlText) -> None:
-    members = _members(key, desired)
+def _edit_list(
+    key: ListKey, edits: ListEdits, desired: DesiredState, text: YamlText
+) -> list[str] | None:
+    """Edit the list; the lines of a new section when the file has none."""
     removed = {o.filed_key for o in edits.removals}
-    left = [m for m in members if m.filed_key not in removed]
+    left = [  # the list's other objects: its parent's, or the file's
+        o
+        for o in desired.objects.get(key.kind, {}).values()
+        if (o.parent == key.parent if key.parent else o.source.file == key.file)
+        and o.filed_key not in removed
+    ]
     if left:
         for obj in edits.removals:
             _remove_item(text, obj)
         if edits.appends:
             _append_after(text, *text.item(left[-1].source), edits.appends)
-        return
+        return None
     found = _list_value(key, desired, text)
     if found is None:  # the kind is in no file yet
-        lines = [f"{key.kind}:"]
-        for data in edits.appends:
-            lines += item_lines(data, 2)
-        end = len(text.text)
-        lead = text.newline if text.text and not text.text.endswith(("\n", "\r")) else ""
-        text.replace(end, end, lead + "".join(line + text.newline for line in lines))
-        return
-    tree, key_node, value_node = found
+        return [f"{key.kind}:", *(line for data in edits.appends for line in item_lines(data, 2))]
+    tree, holder, key_node, value_node = found
     gone = {text.at(o.source) for o in edits.removals}
     items = value_node.value if isinstance(value_node, SequenceNode) else []
     others = [n for n in items if text.start(tree, n) not in gone]
@@ -116,13 +112,18 @@ def _edit_list(key: ListKey, edits: ListEdits, desired: DesiredState, text: Yaml
         if edits.appends:
             block = isinstance(value_node, SequenceNode) and not value_node.flow_style
             _append_after(text, tree, others[-1], block, edits.appends)
-        return
+        return None
     colon = text.text.find(":", text.end(tree, key_node))
     empty = isinstance(value_node, ScalarNode) and value_node.value == ""
     end = colon + 1 if empty else text.end(tree, value_node)
-    column = text.column_of(text.start(tree, key_node))
-    lines = [line for data in edits.appends for line in item_lines(data, column + 2)]
-    text.replace(colon + 1, end, "".join(text.newline + line for line in lines) or " []")
+    if holder.flow_style or not edits.appends:  # inside {...}: a list in flow style
+        new = " [" + ", ".join(flow(data) for data in edits.appends) + "]"
+    else:
+        column = text.column_of(text.start(tree, key_node))
+        lines = [line for data in edits.appends for line in item_lines(data, column + 2)]
+        new = "".join(text.newline + line for line in lines)
+    text.replace(colon + 1, end, new)
+    return None
 
 
 def _remove_item(text: YamlText, obj: DesiredObject) -> None:
@@ -162,18 +163,21 @@ def _append_after(
 
 def _list_value(
     key: ListKey, desired: DesiredState, text: YamlText
-) -> tuple[Tree, Node, Node] | None:
-    """The list's key and value nodes, or None when the file does not name it."""
+) -> tuple[Tree, MappingNode, Node, Node] | None:
+    """The mapping that holds the list, the list's key and value nodes, or
+    None when the file does not name it."""
     parent_kind = kind(key.kind).parent
     if parent_kind is not None and key.parent is not None:
         parent = desired.objects[parent_kind][key.parent]
         tree, node, _block = text.item(parent.source)
         found = entry(node, key.kind)
-        if found is None:
+        if found is None or not isinstance(node, MappingNode):
             raise EditRefused(
                 f"the {kind(parent_kind).singular}'s {key.kind} are not written where it is"
             )
-        return tree, *found
+        return tree, node, *found
     tree = text.whole()
     found = entry(tree.root, key.kind)
-    return None if found is None else (tree, *found)
+    if found is None or not isinstance(tree.root, MappingNode):
+        return None
+    return tree, tree.root, *found

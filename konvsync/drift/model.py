@@ -6,13 +6,14 @@ here prints."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 from konvsync import __version__
 from konvsync.kinds import kind
 from konvsync.kinds.address import Address
-from konvsync.plan.changes import Change, Create, Plan, Update, masked
+from konvsync.plan.changes import Change, Create, Plan, masked
 
 CATEGORIES = {"update": "changed", "create": "deleted", "delete": "created"}
 """A plan's action -> where the change was made in the portal."""
@@ -31,9 +32,6 @@ class KeptValue:
         where = f"{self.address} {self.path}" if self.path else self.address
         return f"{where}: {self.reason}"
 
-    def to_data(self) -> dict[str, Any]:
-        return {"address": self.address, "path": self.path, "reason": self.reason}
-
 
 @dataclass
 class WriteResult:
@@ -42,9 +40,6 @@ class WriteResult:
     files: list[str] = field(default_factory=list)
     """The files it changed, in the config's order."""
     kept: list[KeptValue] = field(default_factory=list)
-
-    def to_data(self) -> dict[str, Any]:
-        return {"files": list(self.files), "kept": [k.to_data() for k in self.kept]}
 
 
 @dataclass
@@ -71,10 +66,8 @@ class DriftReport:
 
     @property
     def counts(self) -> dict[str, int]:
-        counts = {"changed": 0, "deleted": 0, "created": 0, "unmanaged": 0}
-        for change in self.plan.changes:
-            counts[self.category(change)] += 1
-        return counts
+        counts = Counter(self.category(change) for change in self.plan.changes)
+        return {name: counts[name] for name in ("changed", "deleted", "created", "unmanaged")}
 
     @property
     def data(self) -> dict[str, Any]:
@@ -87,7 +80,7 @@ class DriftReport:
             "summary": self.counts,
             "warnings": list(self.plan.warnings),
             "drift": [self._item(change) for change in self.plan.changes],
-            "written": self.written.to_data() if self.written else None,
+            "written": asdict(self.written) if self.written else None,
         }
 
     def _item(self, change: Change) -> dict[str, Any]:
@@ -115,8 +108,3 @@ class DriftReport:
         }
         data.update((name, value) for name, value in optional.items() if value is not None)
         return data
-
-
-def portal_value(change: Update, name: str) -> Any:
-    """The portal's value of a field of a changed object."""
-    return (change.before or {}).get(name)

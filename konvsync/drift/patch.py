@@ -1,7 +1,8 @@
 """One field of one object set to the portal's value, as the smallest text
 edit: a scalar keeps its quoting; a set-like list loses the items the portal
 dropped and gains the new ones at its end (the others keep their order and
-spelling); a map or an address changes only the keys that differ."""
+spelling); a map or an address in block style changes only the keys that
+differ (in flow style, it is written again)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from konvsync.config.yaml_dump import flow
 from konvsync.drift.yamltext import SUBSTITUTION as _SUBSTITUTION
-from konvsync.drift.yamltext import EditRefused, Tree, YamlText
+from konvsync.drift.yamltext import EditRefused, Tree, YamlText, walk
 from konvsync.kinds.address import holds_remote_ref
 from konvsync.kinds.base import Field, normalize_value
 
@@ -45,7 +46,7 @@ def patch_field(
     elif isinstance(value_node, ScalarNode) and f.shape == "scalar":
         patcher.set_scalar(value_node, new)
     else:
-        if any("${" in str(s.value) for s in _scalars(value_node)):
+        if _substituted(value_node):
             raise EditRefused(_SUBSTITUTION)
         patcher.replace_value(flow(new))
 
@@ -102,7 +103,7 @@ class _Patcher:
         present = {norm(v) for v in old}
         added = [v for v in new if norm(v) not in present]
         for i in dropped:
-            if any("${" in str(s.value) for s in _scalars(items[i])):
+            if _substituted(items[i]):
                 raise EditRefused(_SUBSTITUTION)
         if not dropped and not added:
             return
@@ -153,12 +154,17 @@ class _Patcher:
                 keep.append((key, value))
         added = {k: v for k, v in new.items() if k not in {str(p[0].value) for p in pairs}}
         for _key, value in drop:
-            if any("${" in str(s.value) for s in _scalars(value)):
+            if _substituted(value):
                 raise EditRefused(_SUBSTITUTION)
         if not drop and not change and not added:
             return
-        if node.flow_style or (not keep and not change):
-            self._rewrite_mapping(node, pairs, drop, change, added)
+        if node.flow_style or (not keep and not change):  # written again, in flow style
+            if _substituted(node):
+                raise EditRefused(_SUBSTITUTION)
+            if node.flow_style:
+                self.text.replace(self.start(node), self.end(node), flow(new))
+            else:
+                self.replace_value(flow(new))
             return
         for _key, value, target in change:
             if not isinstance(value, ScalarNode):
@@ -173,47 +179,10 @@ class _Patcher:
             lines = [f"{' ' * column}{flow(str(k))}: {flow(v)}" for k, v in added.items()]
             self.text.insert_lines_after(self.text.line_of(self.end(anchor_value)), lines)
 
-    def _rewrite_mapping(
-        self,
-        node: MappingNode,
-        pairs: list[tuple[Node, Node]],
-        drop: list[tuple[Node, Node]],
-        change: list[tuple[Node, Node, Any]],
-        added: dict[str, Any],
-    ) -> None:
-        dropped = {id(k) for k, _ in drop}
-        changed = {id(k): target for k, _, target in change}
-        parts: list[str] = []
-        for key, value in pairs:
-            if id(key) in dropped:
-                continue
-            key_text = self.text.text[self.start(key) : self.end(key)]
-            if id(key) in changed:
-                if "${" in str(value.value):
-                    raise EditRefused(_SUBSTITUTION)
-                parts.append(f"{key_text}: {flow(changed[id(key)])}")
-            else:
-                parts.append(self.text.text[self.start(key) : self.end(value)])
-        parts += [f"{flow(str(k))}: {flow(v)}" for k, v in added.items()]
-        rendered = "{" + ", ".join(parts) + "}"
-        if node.flow_style:
-            self.text.replace(self.start(node), self.end(node), rendered)
-        else:
-            self.replace_value(rendered)
-
 
 def _is_null(node: Node) -> bool:
     return isinstance(node, ScalarNode) and node.style is None and node.value in ("", "~", "null")
 
 
-def _scalars(node: Node) -> list[ScalarNode]:
-    if isinstance(node, ScalarNode):
-        return [node]
-    out: list[ScalarNode] = []
-    if isinstance(node, MappingNode):
-        for key, value in node.value:
-            out += _scalars(key) + _scalars(value)
-    elif isinstance(node, SequenceNode):
-        for item in node.value:
-            out += _scalars(item)
-    return out
+def _substituted(node: Node) -> bool:
+    return any(isinstance(n, ScalarNode) and "${" in n.value for n in walk(node))

@@ -75,7 +75,7 @@ def check_edited(
                 raise _refused(problem)
     for change in diff_state(after, remote):
         fields = accepted.fields.get(change.address, set())
-        if change.address in accepted.added:
+        if change.address in accepted.added or change.address.parent in accepted.added:
             raise _refused(f"add {change.address}, which apply would then change in the portal")
         if isinstance(change, Update) and fields & set(change.changed_fields()):
             still = ", ".join(sorted(fields & set(change.changed_fields())))
@@ -88,9 +88,10 @@ def _problem(
     obj = before or after
     assert obj is not None
     address = kind(obj.kind).address(obj.key, obj.parent)
-    if address in accepted.removed:
+    # An account's locations go and come with it.
+    if address in accepted.removed or address.parent in accepted.removed:
         return None if after is None else f"keep {address}, which it removes"
-    if address in accepted.added:
+    if address in accepted.added or address.parent in accepted.added:
         return None if before is None and after else f"not add {address}"
     if before is None or after is None:
         return f"{'add' if before is None else 'remove'} {address}, which it did not mean to"

@@ -1,20 +1,17 @@
 """``drift --write``: accept the portal's changes into the YAML in place.
 
-Changed fields get the portal's value (in the config's terms: keys, not
-IDs), in the file that holds the value (an overlay's value in the overlay);
-objects deleted in the portal leave their file, once a look-up by key has
-confirmed they are gone and within ``max_delete_percent``; objects created in
-the portal are appended to the list that holds their kind (locations to
-their account's ``locations``; with several config paths, in the last one),
-or written as comments where the configuration would reject them. Every
-other byte stays as it was: the edits are spans of the original text (see
-``yamltext``). A field written as a ``${env:...}`` substitution, shared
-through an anchor or with a tag, and every sensitive value, is reported and
-left alone (``KeptValue``). The edited configuration is loaded and checked
-before anything is written (``verify``), and written by ``files``."""
+A changed field gets the portal's value (keys, not IDs) in the file that
+holds it; an object deleted in the portal leaves its list once a look-up by
+key confirmed it and within ``max_delete_percent``; one created there joins
+the list of its kind in the last config path, or is written as a comment
+where the configuration would reject it. Every other byte stays (``yamltext``
+edits spans). What cannot be edited safely (a substitution, a value shared
+through an anchor, a sensitive value) is reported and left (``KeptValue``).
+Nothing is written before ``verify`` checked the edited files."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +27,7 @@ from konvsync.drift.patch import patch_field
 from konvsync.drift.verify import Accepted, check_edited, refers_within
 from konvsync.drift.yamltext import SHARED, EditRefused, YamlText, entry, has_merge, written_with
 from konvsync.errors import OutputError, UnsafePlanError
-from konvsync.kinds import KINDS, children_of, kind, references
+from konvsync.kinds import KINDS, kind, references
 from konvsync.kinds.address import Address, holds_remote_ref
 from konvsync.kinds.base import Kind
 from konvsync.plan.changes import Change, Create, Update
@@ -70,24 +67,21 @@ class _Work:
     kept: list[KeptValue] = field(default_factory=list)
     lists: dict[ListKey, ListEdits] = field(default_factory=dict)
     accepted: Accepted = field(default_factory=Accepted)
-    comments: dict[str, list[str]] = field(default_factory=dict)
-    """File -> comment lines for objects the configuration would reject."""
 
     def text(self, path: str) -> YamlText:
         if path not in self.texts:
             self.texts[path] = YamlText(path, read_unchanged(path, self.desired))
         return self.texts[path]
 
-    def keep(self, item: Change | Address, path: str | None, reason: str) -> None:
-        address = item.address if isinstance(item, Change) else item
-        self.kept.append(KeptValue(str(address), path, reason))
+    def keep(self, item: Change, path: str | None, reason: str) -> None:
+        self.kept.append(KeptValue(str(item.address), path, reason))
 
     def list_edits(self, key: ListKey) -> ListEdits:
         return self.lists.setdefault(key, ListEdits())
 
     @property
     def last_layer(self) -> list[str]:
-        return self.desired.layers[-1] if self.desired.layers else self.desired.files
+        return self.desired.layers[-1]
 
 
 def accept_drift(
@@ -99,11 +93,10 @@ def accept_drift(
     found_again: set[Address],
     allow_mass_delete: bool = False,
 ) -> WriteResult:
-    """Edit the config's files so that they say what the portal says, and
-    write those that changed (all or nothing). ``entry_of`` gives an object
-    created in the portal as the config's YAML entry (export's, passed in by
-    the use case: drift sits below export); ``found_again``: objects the read
-    missed that a look-up by key found."""
+    """Edit the config's files to say what the portal says; write those that
+    changed, all or none. ``entry_of``: an object as export writes it (passed
+    in: drift sits below export); ``found_again``: objects the read missed
+    that a look-up by key found."""
     work = _Work(desired, remote, entry_of, accepted=Accepted(strict=refers_within(desired)))
     removals: list[tuple[Create, DesiredObject]] = []
     created = []
@@ -127,10 +120,6 @@ def accept_drift(
     for item, obj in removals:
         work.list_edits(ListKey(obj.kind, obj.parent, obj.source.file)).removals.append(obj)
         work.accepted.removed.add(item.address)
-        for child in children_of(obj.kind):  # an account's locations go with it
-            for inner in desired.objects.get(child.name, {}).values():
-                if inner.parent == obj.key:
-                    work.accepted.removed.add(child.address(inner.key, obj.key))
     order = {k.name: index for index, k in enumerate(KINDS)}
     for item in sorted(created, key=lambda c: order[c.kind]):
         try:
@@ -138,11 +127,6 @@ def accept_drift(
         except EditRefused as exc:
             work.keep(item, None, str(exc))
     edit_lists(work.lists, work.desired, work.text, work.kept, work.accepted)
-    for path, lines in work.comments.items():
-        edited = work.text(path)
-        end = len(edited.text)
-        lead = edited.newline if edited.text and not edited.text.endswith(("\n", "\r")) else ""
-        edited.replace(end, end, lead + "".join(line + edited.newline for line in lines))
     changed: dict[str, str] = {}
     for path in desired.files:
         text = work.texts.get(path)
@@ -169,11 +153,8 @@ def _check_mass_removal(
     """The plan's mass-delete rule, for the objects ``--write`` would remove
     from the YAML: the next apply would delete what a hiding portal hid."""
     limit = desired.policy.max_delete_percent
-    counts: dict[str, int] = {}
-    for item, _obj in removals:
-        counts[item.kind] = counts.get(item.kind, 0) + 1
     over = []
-    for kind_name, count in sorted(counts.items()):
+    for kind_name, count in sorted(Counter(item.kind for item, _obj in removals).items()):
         listed = len(desired.objects.get(kind_name, {}))
         if not allow and listed >= MASS_DELETE_MIN_OBJECTS and count * 100 > limit * listed:
             over.append(f"{count} of {listed} {kind_name} ({count * 100 // listed}%)")
@@ -274,30 +255,33 @@ def _accept_created(work: _Work, item: Change) -> None:
         name = printable(repr(item.key))
         lines = [f"# {k.singular} {name} is not valid konvsync YAML as it is ({exc}):"]
         lines += [f"# {line}" for line in dump([data]).splitlines()]
-        work.comments.setdefault(key.file, []).extend(lines)
+        work.text(key.file).append(lines)
         work.keep(item, None, f"the configuration would reject it ({exc}): written as a comment")
         return
     work.list_edits(key).appends.append(data)
+    work.list_edits(key).added.append(item.address)
     work.accepted.added.add(item.address)
-    for child in children_of(k.name):  # an account's locations come with it
-        for inner in data.get(child.name, ()):
-            work.accepted.added.add(child.address(str(inner[child.key_field]), item.key))
 
 
 def _undefined_references(work: _Work, k: Kind, data: dict[str, Any]) -> None:
     """Refuse values that refer to keys the configuration does not define
     (``validate`` would reject them), unless it already refers to the
-    portal's objects."""
+    portal's objects: references, and the keys of custom field values."""
     if not work.accepted.strict:
         return
-    for ref in references(k, data, include_parent=False):
-        defined = work.desired.objects.get(ref.target.name, {})
-        if ref.target.reference or ref.key in defined or ref.address in work.accepted.added:
+    named = [(ref.target, ref.key, ref.written) for ref in references(k, data, False)]
+    for f in k.fields:
+        values = data.get(f.name)
+        if f.keys_ref and isinstance(values, dict):
+            named += [(kind(f.keys_ref), str(key), key) for key in values]
+    for target, key, written in named:
+        defined = work.desired.objects.get(target.name, {})
+        if target.reference or key in defined or target.address(key) in work.accepted.added:
             continue
-        if holds_remote_ref(ref.written):
+        if holds_remote_ref(written):
             continue  # no key at all: patch_field says so
         raise EditRefused(
-            f"refers to {ref.target.singular} {ref.key!r}, which the configuration does not define"
+            f"refers to {target.singular} {key!r}, which the configuration does not define"
         )
 
 

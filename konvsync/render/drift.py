@@ -11,7 +11,7 @@ from konvsync.render.wording import drift_wording
 from konvsync.support.redact import printable
 
 _MAX_KEPT_LINES = 50
-"""Markdown lists at most this many values left as written (JSON has them all)."""
+"""Markdown's lines on what --write did (JSON has them all)."""
 
 
 def render_drift(report: DriftReport, fmt: str, color: bool = False) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from konvsync.plan.changes import Change, Delete, Plan, Update, masked
-from konvsync.render.values import changed_label, refused_note, show
+from konvsync.render.values import refused_note, show
 from konvsync.render.wording import PLAN, Wording
 from konvsync.support.redact import printable
 
@@ -102,11 +102,7 @@ def _line(change: Change, wording: Wording) -> str:
             text += f" (was {show(change.renamed_from)})"
         shown = [(f.path, *wording.values(f)) for f in change.fields]
         text += "  " + "; ".join(f"{path}: {show(old)} -> {show(new)}" for path, old, new in shown)
-    notes = [text for text in (category.note, change.note) if text]
-    if change.updated_at:
-        notes.append(changed_label(change.updated_at))
-    if wording.sources and change.source is not None:
-        notes.append(str(change.source))
+    notes = wording.notes(change, category)
     if notes:
         text += f"  ({', '.join(notes)})"
     return escape(printable(text)) + "\n"

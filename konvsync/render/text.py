@@ -11,7 +11,7 @@ import click
 
 from konvsync.kinds import kind
 from konvsync.plan.changes import Change, Delete, Plan, Update, masked
-from konvsync.render.values import changed_label, refused_note, show
+from konvsync.render.values import refused_note, show
 from konvsync.render.wording import PLAN, Wording
 from konvsync.support.redact import printable
 
@@ -54,11 +54,7 @@ def _block(change: Change, paint: Callable[[str, str], str] | None, wording: Wor
     category = wording.category(change)
     symbol = category.symbol
     header = f"  # {printable(str(change.address))} {category.label}"
-    notes = [text for text in (category.note, change.note) if text]
-    if change.updated_at:
-        notes.append(changed_label(change.updated_at))
-    if wording.sources and change.source is not None:
-        notes.append(printable(str(change.source)))
+    notes = wording.notes(change, category)
     if notes:
         header += f" ({printable(', '.join(notes))})"
     was = (

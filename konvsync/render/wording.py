@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from konvsync.kinds.address import Address
 from konvsync.plan.changes import Change, FieldChange
-from konvsync.render.values import NO_CHANGES
+from konvsync.render.values import NO_CHANGES, changed_label
 
 if TYPE_CHECKING:
     from konvsync.drift.model import DriftReport
@@ -21,23 +21,20 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Category:
-    """What a change is called in one reading."""
+    """What a change is called in one reading: its column in Markdown's
+    table, its symbol, its label after the address, its words in the summary
+    line, and a note shown with each change's own."""
 
     name: str
-    """Its column in Markdown's summary table (``add``, ``deleted``)."""
     symbol: str
     label: str
-    """After the address: ``will be created``, ``has changed in the portal``."""
     counted: str
-    """In the summary line: ``{} to add``, ``{} deleted``."""
     note: str = ""
-    """Shown with each change's own notes."""
 
 
 @dataclass(frozen=True)
 class Wording:
     title: str
-    """``### konvsync <title> for ...``"""
     intro: str
     nothing: str
     summary: str
@@ -47,18 +44,15 @@ class Wording:
     """The categories of the summary line and table, in order."""
     omitted: str
     """Markdown's note on what it left out ({omitted} of {total})."""
-    reverse: bool = False
-    """Field changes read from the configuration's value to the portal's."""
-    sources: bool = False
-    """Show where the YAML defines each object."""
+    portal_side: bool = False
+    """Field changes read from the configuration's value to the portal's, and
+    each object shown with the place the YAML defines it."""
     advice: str = ""
-    """A line after the summary."""
-    unmanaged: Category | None = None
-    unmanaged_at: frozenset[Address] = frozenset()
+    unmanaged: frozenset[Address] = frozenset()
 
     def category(self, change: Change) -> Category:
-        if self.unmanaged is not None and change.address in self.unmanaged_at:
-            return self.unmanaged
+        if self.unmanaged and change.address in self.unmanaged:
+            return _UNMANAGED
         return self.by_action[change.action]
 
     def counts(self, changes: Iterable[Change]) -> Counter[str]:
@@ -68,9 +62,19 @@ class Wording:
         counts = self.counts(changes)
         return self.summary.format(", ".join(c.counted.format(counts[c.name]) for c in self.shown))
 
+    def notes(self, change: Change, category: Category) -> list[str]:
+        """What follows a change's address: its category's note and its own,
+        when the portal changed it, where the YAML defines it."""
+        notes = [text for text in (category.note, change.note) if text]
+        if change.updated_at:
+            notes.append(changed_label(change.updated_at))
+        if self.portal_side and change.source is not None:
+            notes.append(str(change.source))
+        return notes
+
     def values(self, field: FieldChange) -> tuple[Any, Any]:
         """A field change's (from, to) as this reading shows it."""
-        return (field.after, field.before) if self.reverse else (field.before, field.after)
+        return (field.after, field.before) if self.portal_side else (field.before, field.after)
 
 
 _ADD = Category("add", "+", "will be created", "{} to add")
@@ -115,12 +119,10 @@ def drift_wording(report: DriftReport) -> Wording:
         omitted="{omitted} of {total} drifted objects are not shown: the report is longer "
         "than an issue or pull-request body may be. `konvsync drift --format json` has them "
         "all.",
-        reverse=True,
-        sources=True,
+        portal_side=True,
         advice=""
         if report.written is not None
         else "Revert it with 'konvsync apply', or accept it into the configuration with "
         "'konvsync drift --write'.",
-        unmanaged=_UNMANAGED,
-        unmanaged_at=report.unmanaged,
+        unmanaged=report.unmanaged,
     )
