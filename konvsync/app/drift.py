@@ -6,10 +6,11 @@ miss one while pages shift; the next apply would delete it)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from konvsync.api.client import PortalClient
 from konvsync.api.options import ConnectionOptions
-from konvsync.app.plan import ConfigPaths, plan_with
+from konvsync.app.plan import plan_with
 from konvsync.app.portal import portal_target
 from konvsync.apply.checks import PortalLookup, Wanted
 from konvsync.apply.model import ApplyOptions
@@ -27,7 +28,7 @@ from konvsync.support import aio
 
 
 def drift_config(
-    path: ConfigPaths,
+    paths: Sequence[str],
     connection: ConnectionOptions,
     options: PlanOptions,
     include_unmanaged: bool = False,
@@ -37,7 +38,6 @@ def drift_config(
 ) -> DriftReport:
     """``options`` plan (drift is never refused for what apply would do);
     ``allow_mass_delete`` lets ``write`` remove more than max_delete_percent."""
-    paths = [path] if isinstance(path, str) else list(path)
     desired = load_config(paths, allow_external_refs=True)
     targets = parse_targets(options.targets)
     with portal_target(connection, desired.endpoint) as target:
@@ -71,16 +71,11 @@ async def _found_again(
         if isinstance(change, Create):
             wanted = Wanted(change.address, None, change.key, change.parent)
             gone.setdefault(change.kind, []).append(wanted)
-    if not gone:
-        return set()
 
     def id_of(address: Address) -> str | None:
-        obj = remote.lookup(address)
-        return obj.id if obj is not None else None
+        return getattr(remote.lookup(address), "id", None)
 
     defaults = ApplyOptions()
-    lookup = PortalLookup(
-        client, remote, id_of, defaults.batch_size, defaults.parallelism, by_key=True
-    )
+    lookup = PortalLookup(client, remote, id_of, defaults.batch_size, defaults.parallelism, True)
     found = await asyncio.gather(*(lookup.current(name, items) for name, items in gone.items()))
     return {address for current in found for address, obj in current.items() if obj is not None}

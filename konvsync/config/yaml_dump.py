@@ -82,34 +82,31 @@ def _escape_char(match: re.Match[str]) -> str:
     return f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"
 
 
-def dump(data: Any) -> str:
-    return _escape_unprintable(
-        yaml.dump(
-            _escaped(data),
-            Dumper=_Dumper,
-            sort_keys=False,
-            allow_unicode=True,
-            default_flow_style=False,
-            width=120,
-        )
+def _emit(data: Any, in_flow: bool, style: str | None = None) -> str:
+    text = yaml.dump(
+        _escaped(data),
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=in_flow,
+        default_style=style,
+        width=1 << 30 if in_flow else 120,
     )
+    return _escape_unprintable(text)
+
+
+def dump(data: Any) -> str:
+    return _emit(data, in_flow=False)
 
 
 def flow(value: Any, style: str | None = None) -> str:
     """``value`` on one line, in flow style (``[a, b]``, ``{city: X}``,
     ``'yes'``), fit for a block or a flow collection. ``style`` (``'`` or
     ``"``): the quotes to give a string, where it reads back right with them."""
-    collection = isinstance(value, dict | list)
-    text = yaml.dump(
-        _escaped(value if collection else [value]),  # a scalar as in a flow list
-        Dumper=_Dumper,
-        sort_keys=False,
-        allow_unicode=True,
-        default_flow_style=True,
-        default_style=style if isinstance(value, str) else None,
-        width=1 << 30,
-    ).removesuffix("\n")
-    return _escape_unprintable(text if collection else text[1:-1])
+    if isinstance(value, dict | list):
+        return _emit(value, in_flow=True).removesuffix("\n")
+    quotes = style if isinstance(value, str) else None
+    return _emit([value], True, quotes).removesuffix("\n")[1:-1]  # as an item of a flow list
 
 
 def item_lines(data: dict[str, Any], dash: int, gap: int = 2) -> list[str]:

@@ -16,12 +16,8 @@ from konvsync.errors import OutputError, StalePlanError
 from konvsync.support.files import UnreadableFile, read_bounded
 
 
-def read_unchanged(path: str, desired: DesiredState) -> str:
-    """The text of ``path`` as the config loader read it."""
-    return _unchanged(path, desired).decode("utf-8")
-
-
-def _unchanged(path: str, desired: DesiredState) -> bytes:
+def read_unchanged(path: str, desired: DesiredState) -> bytes:
+    """The bytes of ``path``, as the config loader read them."""
     try:
         raw = read_bounded(Path(path), MAX_FILE_BYTES)
     except UnreadableFile as exc:
@@ -34,14 +30,13 @@ def _unchanged(path: str, desired: DesiredState) -> bytes:
 
 
 def write_unchanged(changed: dict[str, str], desired: DesiredState) -> None:
-    """Write every file of ``changed`` (path -> new text), each only if it
-    still holds what the loader read."""
+    """Write each file of ``changed`` (path -> text) that holds what was read."""
     staged: list[tuple[Path, Path]] = []
     in_place: list[tuple[Path, bytes]] = []
     done: list[str] = []
     try:
         for path, text in changed.items():
-            _unchanged(path, desired)
+            read_unchanged(path, desired)
             target = Path(path).resolve()  # a symlinked file is written where it points
             info = os.stat(target)
             data = text.encode("utf-8")

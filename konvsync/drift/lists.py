@@ -7,7 +7,7 @@ another place uses stays."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,9 +42,7 @@ class ListKey:
 @dataclass
 class ListEdits:
     removals: list[DesiredObject] = field(default_factory=list)
-    appends: list[dict[str, Any]] = field(default_factory=list)
-    added: list[Address] = field(default_factory=list)
-    """The addresses of ``appends``."""
+    appends: dict[Address, dict[str, Any]] = field(default_factory=dict)
 
 
 def edit_lists(
@@ -72,7 +70,7 @@ def edit_lists(
             if section:
                 sections.append((text, section))
         except EditRefused as exc:
-            for address in [*map(_address, edits.removals), *edits.added]:
+            for address in [*map(_address, edits.removals), *edits.appends]:
                 keep(address, str(exc))
     for text, lines in sections:  # after the items other lists gain at the end
         text.append(lines)
@@ -97,11 +95,14 @@ def _edit_list(
         for obj in edits.removals:
             _remove_item(text, obj)
         if edits.appends:
-            _append_after(text, *text.item(left[-1].source), edits.appends)
+            _append_after(text, *text.item(left[-1].source), edits.appends.values())
         return None
     found = _list_value(key, desired, text)
     if found is None:  # the kind is in no file yet
-        return [f"{key.kind}:", *(line for data in edits.appends for line in item_lines(data, 2))]
+        return [
+            f"{key.kind}:",
+            *(line for data in edits.appends.values() for line in item_lines(data, 2)),
+        ]
     tree, holder, key_node, value_node = found
     gone = {text.at(o.source) for o in edits.removals}
     items = value_node.value if isinstance(value_node, SequenceNode) else []
@@ -111,16 +112,16 @@ def _edit_list(
             _remove_item(text, obj)
         if edits.appends:
             block = isinstance(value_node, SequenceNode) and not value_node.flow_style
-            _append_after(text, tree, others[-1], block, edits.appends)
+            _append_after(text, tree, others[-1], block, edits.appends.values())
         return None
     colon = text.text.find(":", text.end(tree, key_node))
     empty = isinstance(value_node, ScalarNode) and value_node.value == ""
     end = colon + 1 if empty else text.end(tree, value_node)
     if holder.flow_style or not edits.appends:  # inside {...}: a list in flow style
-        new = " [" + ", ".join(flow(data) for data in edits.appends) + "]"
+        new = " [" + ", ".join(flow(data) for data in edits.appends.values()) + "]"
     else:
         column = text.column_of(text.start(tree, key_node))
-        lines = [line for data in edits.appends for line in item_lines(data, column + 2)]
+        lines = [line for data in edits.appends.values() for line in item_lines(data, column + 2)]
         new = "".join(text.newline + line for line in lines)
     text.replace(colon + 1, end, new)
     return None
@@ -132,17 +133,13 @@ def _remove_item(text: YamlText, obj: DesiredObject) -> None:
         first = text.line_of(text.start(tree, node))
         text.delete_lines(first, text.line_of(text.end(tree, node)))
         return
-    before, after = siblings(tree, node)
-    if after is not None:
-        text.replace(text.start(tree, node), text.start(tree, after), "")
-    elif before is not None:
-        text.replace(text.end(tree, before), text.end(tree, node), "")
-    else:
-        text.replace(text.start(tree, node), text.end(tree, node), "")
+    before, after = siblings(tree, node)  # with the comma between them
+    start = text.end(tree, before) if before and not after else text.start(tree, node)
+    text.replace(start, text.start(tree, after) if after else text.end(tree, node), "")
 
 
 def _append_after(
-    text: YamlText, tree: Tree, node: Node, block: bool, appends: list[dict[str, Any]]
+    text: YamlText, tree: Tree, node: Node, block: bool, appends: Iterable[dict[str, Any]]
 ) -> None:
     end = text.end(tree, node)
     if not block:

@@ -61,12 +61,12 @@ class DriftReport:
     def has_drift(self) -> bool:
         return self.plan.has_changes
 
-    def category(self, change: Change) -> str:
-        return "unmanaged" if change.address in self.unmanaged else CATEGORIES[change.action]
-
     @property
     def counts(self) -> dict[str, int]:
-        counts = Counter(self.category(change) for change in self.plan.changes)
+        counts = Counter(
+            "unmanaged" if c.address in self.unmanaged else CATEGORIES[c.action]
+            for c in self.plan.changes
+        )
         return {name: counts[name] for name in ("changed", "deleted", "created", "unmanaged")}
 
     @property
@@ -100,11 +100,6 @@ class DriftReport:
             "config": shown.after,
             "updated_at": change.updated_at,
         }
-        optional = {
-            "parent": change.parent,
-            "id": change.remote_id,
-            "source": str(change.source) if change.source is not None else None,
-            "note": change.note or None,
-        }
-        data.update((name, value) for name, value in optional.items() if value is not None)
-        return data
+        optional: dict[str, Any] = {"parent": change.parent, "id": change.remote_id}
+        optional |= {"note": change.note, "source": change.source and str(change.source)}
+        return data | {name: value for name, value in optional.items() if value}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNode
 
 from konvsync.config.yaml_dump import flow
 from konvsync.drift.yamltext import SUBSTITUTION as _SUBSTITUTION
@@ -38,11 +38,10 @@ def patch_field(
         patcher.patch_set(f, old, new or [])
     elif f.shape == "map" and isinstance(value_node, MappingNode) and isinstance(old, dict):
         patcher.patch_mapping(old, new or {}, lambda value: normalize_value(f, {"v": value}))
-    elif f.shape == "object" and isinstance(value_node, MappingNode) and isinstance(old, dict):
-        if new is None:
-            patcher.replace_value("null")
-        else:
-            patcher.patch_mapping(old, new, lambda value: {"v": value} if value is not None else {})
+    elif f.shape == "object" and isinstance(value_node, MappingNode) and isinstance(new, dict):
+        patcher.patch_mapping(
+            old or {}, new, lambda value: {"v": value} if value is not None else {}
+        )
     elif isinstance(value_node, ScalarNode) and f.shape == "scalar":
         patcher.set_scalar(value_node, new)
     else:
@@ -75,9 +74,14 @@ class _Patcher:
         self.text.replace(self.start(node), self.end(node), flow(new, style))
 
     def replace_value(self, rendered: str) -> None:
-        """The whole value, from just after ``key:`` to its end."""
+        """The whole value, from just after ``key:`` to its end (a value in
+        flow style, from its first character)."""
+        node = self.value_node
+        if isinstance(node, CollectionNode) and node.flow_style:
+            self.text.replace(self.start(node), self.end(node), rendered.lstrip())
+            return
         colon = self._colon()
-        self.text.replace(colon + 1, max(self.end(self.value_node), colon + 1), " " + rendered)
+        self.text.replace(colon + 1, max(self.end(node), colon + 1), " " + rendered)
 
     def _colon(self) -> int:
         at = self.text.text.find(":", self.end(self.key_node))
@@ -110,25 +114,17 @@ class _Patcher:
         parts = [self.text.text[self.start(items[i]) : self.end(items[i])] for i in kept]
         parts += [flow(v) for v in added]
         if node.flow_style or not kept:
-            rendered = "[" + ", ".join(parts) + "]"
-            if node.flow_style:
-                self.text.replace(self.start(node), self.end(node), rendered)
-            else:
-                self.replace_value(rendered)
+            self.replace_value("[" + ", ".join(parts) + "]")
             return
         for i in dropped:
-            self._delete_item_lines(items[i])
+            line_of = self.text.line_of
+            self.text.delete_lines(line_of(self.start(items[i])), line_of(self.end(items[i])))
         last = items[kept[-1]]
         start = self.start(last)
         dash = self.text.dash_column(self.text.line_of(start), self.text.column_of(start))
         pad = " " * (dash or 0)
         lines = [f"{pad}- {flow(v)}" for v in added]
         self.text.insert_lines_after(self.text.line_of(self.end(last)), lines)
-
-    def _delete_item_lines(self, item: Node) -> None:
-        first = self.text.line_of(self.start(item))
-        last = self.text.line_of(self.end(item))
-        self.text.delete_lines(first, last)
 
     # ---------------------------------------------------------- mappings
 
@@ -161,10 +157,7 @@ class _Patcher:
         if node.flow_style or (not keep and not change):  # written again, in flow style
             if _substituted(node):
                 raise EditRefused(_SUBSTITUTION)
-            if node.flow_style:
-                self.text.replace(self.start(node), self.end(node), flow(new))
-            else:
-                self.replace_value(flow(new))
+            self.replace_value(flow(new))
             return
         for _key, value, target in change:
             if not isinstance(value, ScalarNode):

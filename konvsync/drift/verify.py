@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from konvsync.config.loader import load_config
 from konvsync.config.model import DesiredObject, DesiredState
@@ -29,8 +28,7 @@ class Accepted:
     removed: set[Address] = field(default_factory=set)
     added: set[Address] = field(default_factory=set)
     strict: bool = True
-    """Whether the configuration defines every key it refers to (so that it
-    validates without ``--allow-external-refs``); then so must the edits."""
+    """The configuration defines every key it refers to; so must the edits."""
 
 
 def refers_within(desired: DesiredState) -> bool:
@@ -38,14 +36,14 @@ def refers_within(desired: DesiredState) -> bool:
     a key it defines (reference kinds aside: those are the portal's)."""
     if any(not ref.target.reference for _obj, ref in desired.external_references or ()):
         return False
-    for k in KINDS:
-        for f in (f for f in k.fields if f.keys_ref):
-            defined = desired.objects.get(f.keys_ref or "", {})
-            for obj in desired.objects.get(k.name, {}).values():
-                values = obj.data.get(f.name)
-                if isinstance(values, dict) and any(str(key) not in defined for key in values):
-                    return False
-    return True
+    return not any(
+        isinstance(values := obj.data.get(f.name), dict)
+        and any(str(key) not in desired.objects.get(f.keys_ref or "", {}) for key in values)
+        for k in KINDS
+        for f in k.fields
+        if f.keys_ref
+        for obj in desired.objects.get(k.name, {}).values()
+    )
 
 
 def check_edited(
@@ -95,17 +93,12 @@ def _problem(
         return None if before is None and after else f"not add {address}"
     if before is None or after is None:
         return f"{'add' if before is None else 'remove'} {address}, which it did not mean to"
-    edited = accepted.fields.get(address, set())
-    if _own(before.data, edited) != _own(after.data, edited):
+    # Its values apart from the accepted fields and its children (objects too).
+    skip = accepted.fields.get(address, set()) | {k.name for k in KINDS if k.parent}
+    own = [{n: v for n, v in o.data.items() if n not in skip} for o in (before, after)]
+    if own[0] != own[1]:
         return f"also change {address} (a value shared through an anchor?)"
     return None
-
-
-def _own(data: dict[str, Any], edited: set[str]) -> dict[str, Any]:
-    """The object's values apart from the accepted fields and its children
-    (an account's locations are objects of their own)."""
-    skip = edited | {k.name for k in KINDS if k.parent is not None}
-    return {name: value for name, value in data.items() if name not in skip}
 
 
 def _refused(what: str) -> OutputError:

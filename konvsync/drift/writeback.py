@@ -36,8 +36,7 @@ from konvsync.plan.safety import MASS_DELETE_MIN_OBJECTS
 from konvsync.support.redact import printable
 
 EntryOf = Callable[[Kind, RemoteObject, RemoteState, list[str]], dict[str, Any]]
-"""(kind, remote object, the state it was read with, warnings to add to) -> the
-object as a config entry."""
+"""(kind, portal object, the state read, warnings to add to) -> its config entry."""
 
 _SHARED_PATH = (
     "written in an earlier config path, which other environments may share; left as "
@@ -50,8 +49,7 @@ READ_AGAIN = (
 
 
 class WriteRefused(UnsafePlanError):
-    """``--write`` would remove more of a kind than ``max_delete_percent``
-    (exit 3, nothing written); ``report`` is still shown."""
+    """``--write`` would remove too much (exit 3); ``report`` is still shown."""
 
     def __init__(self, report: DriftReport, reason: str) -> None:
         super().__init__(reason)
@@ -70,7 +68,7 @@ class _Work:
 
     def text(self, path: str) -> YamlText:
         if path not in self.texts:
-            self.texts[path] = YamlText(path, read_unchanged(path, self.desired))
+            self.texts[path] = YamlText(path, read_unchanged(path, self.desired).decode())
         return self.texts[path]
 
     def keep(self, item: Change, path: str | None, reason: str) -> None:
@@ -153,12 +151,14 @@ def _check_mass_removal(
     """The plan's mass-delete rule, for the objects ``--write`` would remove
     from the YAML: the next apply would delete what a hiding portal hid."""
     limit = desired.policy.max_delete_percent
-    over = []
-    for kind_name, count in sorted(Counter(item.kind for item, _obj in removals).items()):
-        listed = len(desired.objects.get(kind_name, {}))
-        if not allow and listed >= MASS_DELETE_MIN_OBJECTS and count * 100 > limit * listed:
-            over.append(f"{count} of {listed} {kind_name} ({count * 100 // listed}%)")
-    if over:
+    counts = Counter(item.kind for item, _obj in removals)
+    listed = {name: len(desired.objects.get(name, {})) for name in counts}
+    over = [
+        f"{count} of {listed[name]} {name} ({count * 100 // listed[name]}%)"
+        for name, count in sorted(counts.items())
+        if listed[name] >= MASS_DELETE_MIN_OBJECTS and count * 100 > limit * listed[name]
+    ]
+    if over and not allow:
         raise WriteRefused(
             report,
             f"refusing to remove {'; '.join(over)} from the configuration: more than "
@@ -181,9 +181,8 @@ def _accept_changed(work: _Work, item: Update) -> None:
         try:
             if f.sensitive:
                 raise EditRefused("sensitive; never written to a file")
-            if top == k.key_field and item.adopt:
-                adoption = f"the portal's {k.singular} has no {k.key_field}; apply would set it"
-                raise EditRefused(f"{adoption} (adoption)")
+            if top == k.key_field and item.adopt:  # the plan's note says what apply does
+                raise EditRefused(f"{item.note}; apply sets the key the YAML gives it")
             _undefined_references(work, k, {top: portal.get(top)})
             _patch(work, obj, top, f, portal.get(top))
             work.accepted.fields.setdefault(item.address, set()).add(top)
@@ -196,8 +195,7 @@ def _patch(work: _Work, obj: DesiredObject, top: str, f: Any, new: Any) -> None:
     object's own item, or in the later path's file that set it."""
     data = obj.data
     where = data.value_source(top) if isinstance(data, YamlMap) and top in data else obj.source
-    files = getattr(obj.data.get(top), "files", None)  # a mapping merged from several paths
-    if files is not None and len(set(files)) > 1:
+    if len(set(getattr(data.get(top), "files", ()))) > 1:  # a mapping merged from overlays
         raise EditRefused("merged from several paths' files; left as written")
     text = work.text(where.file)
     if where.file == obj.source.file:
@@ -258,8 +256,7 @@ def _accept_created(work: _Work, item: Change) -> None:
         work.text(key.file).append(lines)
         work.keep(item, None, f"the configuration would reject it ({exc}): written as a comment")
         return
-    work.list_edits(key).appends.append(data)
-    work.list_edits(key).added.append(item.address)
+    work.list_edits(key).appends[item.address] = data
     work.accepted.added.add(item.address)
 
 

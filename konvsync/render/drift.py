@@ -1,5 +1,5 @@
-"""Drift reports in text, JSON and Markdown: the plan's renderers with the
-drift wording (``render.wording``), then what ``--write`` did."""
+"""Drift reports in text, JSON and Markdown: the plan's renderers with
+drift's words (``render.wording``), then what ``--write`` did."""
 
 from __future__ import annotations
 
@@ -7,8 +7,43 @@ from konvsync.drift.model import DriftReport
 from konvsync.render.json_format import render_json
 from konvsync.render.markdown import MAX_COMMENT, escape, render_markdown
 from konvsync.render.text import render_text
-from konvsync.render.wording import drift_wording
+from konvsync.render.wording import Category, Wording
 from konvsync.support.redact import printable
+
+_CHANGED = Category("changed", "~", "has changed in the portal", "{} changed")
+_DELETED = Category("deleted", "-", "has been deleted in the portal", "{} deleted")
+_CREATED = Category(
+    "created", "+", "has been created in the portal", "{} created", "apply would delete it"
+)
+_UNMANAGED = Category(
+    "unmanaged",
+    "+",
+    "has been created in the portal",
+    "{} unmanaged",
+    "not managed: its kind is not in policy.prune",
+)
+
+
+def drift_wording(report: DriftReport) -> Wording:
+    shown = (_CHANGED, _DELETED, _CREATED)
+    return Wording(
+        title="drift",
+        intro="Changed in the portal since the configuration was applied:",
+        nothing="No drift. The portal matches the configuration.",
+        summary="Drift: {} in the portal.",
+        by_action={"create": _DELETED, "update": _CHANGED, "delete": _CREATED},
+        shown=(*shown, _UNMANAGED) if report.include_unmanaged else shown,
+        omitted="{omitted} of {total} drifted objects are not shown: the report is longer "
+        "than an issue or pull-request body may be. `konvsync drift --format json` has them "
+        "all.",
+        portal_side=True,
+        advice=""
+        if report.written is not None
+        else "Revert it with 'konvsync apply', or accept it into the configuration with "
+        "'konvsync drift --write'.",
+        by_address=dict.fromkeys(report.unmanaged, _UNMANAGED),
+    )
+
 
 _MAX_KEPT_LINES = 50
 """Markdown's lines on what --write did (JSON has them all)."""

@@ -5,15 +5,10 @@ the same comment read from the portal's side (``render.wording``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TypeVar
-
 from konvsync.plan.changes import Change, Delete, Plan, Update, masked
-from konvsync.render.values import refused_note, show
-from konvsync.render.wording import PLAN, Wording
+from konvsync.render.values import show
+from konvsync.render.wording import PLAN, Wording, refused_note
 from konvsync.support.redact import printable
-
-T = TypeVar("T")
 
 MAX_COMMENT = 65_536
 _RESERVE = 600
@@ -43,10 +38,11 @@ def render_markdown(plan: Plan, limit: int = MAX_COMMENT, wording: Wording = PLA
     )
     for kind_name in kinds:
         counts = wording.counts(by_kind[kind_name])
-        cells = [str(counts[c.name]) for c in wording.shown]
-        if counts[wording.by_action["delete"].name]:  # what apply would delete, in bold
-            index = wording.shown.index(wording.by_action["delete"])
-            cells[index] = f"**{cells[index]}**"
+        bold = wording.by_action["delete"]  # what apply would delete
+        cells = [
+            f"**{counts[c.name]}**" if c is bold and counts[c.name] else str(counts[c.name])
+            for c in wording.shown
+        ]
         head.append(f"| {kind_name} | {' | '.join(cells)} |")
     head.append("")
     for warning in plan.warnings:
@@ -54,29 +50,23 @@ def render_markdown(plan: Plan, limit: int = MAX_COMMENT, wording: Wording = PLA
         head.append("")
     if wording.advice:
         head += [wording.advice.replace("'", "`"), ""]
-    out = "\n".join(head)
-    budget = limit - _RESERVE
-    sections = []
-    for kind_name in kinds:
-        changes = sorted(by_kind[kind_name], key=lambda c: _ORDER[c.action])
-        sections.append((f"<b>{kind_name}</b>: {len(changes)} change(s)", changes))
-    out, omitted = collapsible_sections(
-        out, sections, lambda change: _line(change, wording), budget
-    )
+    out, omitted = _sections("\n".join(head), by_kind, kinds, wording, limit - _RESERVE)
     if omitted:
         note = wording.omitted.format(omitted=omitted, total=len(plan.changes))
         out += f"\n_{note}_\n"
     return out
 
 
-def collapsible_sections(
-    out: str, sections: Sequence[tuple[str, Sequence[T]]], line: Callable[[T], str], budget: int
+def _sections(
+    out: str, by_kind: dict[str, list[Change]], kinds: list[str], wording: Wording, budget: int
 ) -> tuple[str, int]:
-    """``out`` with a collapsible ``diff`` block per (summary, items) section,
-    one ``line(item)`` per item (made only while they fit in ``budget``
-    characters); and how many items were left out."""
+    """``out`` with a collapsible ``diff`` block per kind, one line per change
+    (made only while they fit in ``budget`` characters); and how many
+    changes were left out."""
     omitted = 0
-    for summary, items in sections:
+    for kind_name in kinds:
+        items = sorted(by_kind[kind_name], key=lambda c: _ORDER[c.action])
+        summary = f"<b>{kind_name}</b>: {len(items)} change(s)"
         opening = f"<details><summary>{summary}</summary>\n\n```diff\n"
         closing = "```\n\n</details>\n"
         if len(out) + len(opening) + len(closing) > budget:
@@ -84,7 +74,7 @@ def collapsible_sections(
             continue
         section = opening
         for index, item in enumerate(items):
-            text = line(item)
+            text = _line(item, wording)
             if len(out) + len(section) + len(text) + len(closing) > budget:
                 omitted += len(items) - index
                 break

@@ -11,8 +11,8 @@ import click
 
 from konvsync.kinds import kind
 from konvsync.plan.changes import Change, Delete, Plan, Update, masked
-from konvsync.render.values import refused_note, show
-from konvsync.render.wording import PLAN, Wording
+from konvsync.render.values import show
+from konvsync.render.wording import PLAN, Wording, refused_note
 from konvsync.support.redact import printable
 
 _COLORS = {"+": "green", "~": "yellow", "-": "red"}
@@ -39,11 +39,8 @@ def render_text(plan: Plan, color: bool = False, wording: Wording = PLAN) -> str
         )
     if plan.warnings:
         lines.append("")
-    if not plan.has_changes:
-        lines.append(wording.nothing)
-    else:
-        lines.append(wording.summary_line(plan.changes))
-        lines += [wording.advice] if wording.advice else []
+    lines.append(wording.summary_line(plan.changes) if plan.has_changes else wording.nothing)
+    lines += [wording.advice] if plan.has_changes and wording.advice else []
     return "\n".join(lines)
 
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from konvsync.plan.changes import Plan
+from typing import Any
 
 from konvsync.plan.changes import SENSITIVE
 from konvsync.support.redact import printable
@@ -43,13 +40,3 @@ def changed_label(updated_at: str) -> str:
 
 
 NO_CHANGES = "No changes. The portal matches the configuration."
-
-
-def refused_note(plan: Plan) -> str:
-    """What a reader of a refused plan should know (the plan is shown in full)."""
-    counts = plan.counts
-    return (
-        "This plan was refused (exit 3) and cannot be applied as it is; it is shown in "
-        f"full below ({counts['add']} to add, {counts['change']} to change, "
-        f"{counts['destroy']} to destroy)."
-    )

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 from konvsync.kinds.address import Address
-from konvsync.plan.changes import Change, FieldChange
+from konvsync.plan.changes import Change, FieldChange, Plan
 from konvsync.render.values import NO_CHANGES, changed_label
-
-if TYPE_CHECKING:
-    from konvsync.drift.model import DriftReport
 
 
 @dataclass(frozen=True)
@@ -45,22 +42,24 @@ class Wording:
     omitted: str
     """Markdown's note on what it left out ({omitted} of {total})."""
     portal_side: bool = False
-    """Field changes read from the configuration's value to the portal's, and
-    each object shown with the place the YAML defines it."""
+    """Fields read from the configuration's value to the portal's; sources shown."""
     advice: str = ""
-    unmanaged: frozenset[Address] = frozenset()
+    by_address: dict[Address, Category] = field(default_factory=dict)
+    """Objects of a category of their own (drift's unmanaged ones)."""
 
     def category(self, change: Change) -> Category:
-        if self.unmanaged and change.address in self.unmanaged:
-            return _UNMANAGED
-        return self.by_action[change.action]
+        found = self.by_address.get(change.address) if self.by_address else None
+        return found or self.by_action[change.action]
 
     def counts(self, changes: Iterable[Change]) -> Counter[str]:
         return Counter(self.category(change).name for change in changes)
 
-    def summary_line(self, changes: Iterable[Change]) -> str:
+    def counted(self, changes: Iterable[Change]) -> str:
         counts = self.counts(changes)
-        return self.summary.format(", ".join(c.counted.format(counts[c.name]) for c in self.shown))
+        return ", ".join(c.counted.format(counts[c.name]) for c in self.shown)
+
+    def summary_line(self, changes: Iterable[Change]) -> str:
+        return self.summary.format(self.counted(changes))
 
     def notes(self, change: Change, category: Category) -> list[str]:
         """What follows a change's address: its category's note and its own,
@@ -93,36 +92,10 @@ PLAN = Wording(
     "has them all.",
 )
 
-_CHANGED = Category("changed", "~", "has changed in the portal", "{} changed")
-_DELETED = Category("deleted", "-", "has been deleted in the portal", "{} deleted")
-_CREATED = Category(
-    "created", "+", "has been created in the portal", "{} created", "apply would delete it"
-)
-_UNMANAGED = Category(
-    "unmanaged",
-    "+",
-    "has been created in the portal",
-    "{} unmanaged",
-    "not managed: its kind is not in policy.prune",
-)
 
-
-def drift_wording(report: DriftReport) -> Wording:
-    shown = (_CHANGED, _DELETED, _CREATED)
-    return Wording(
-        title="drift",
-        intro="Changed in the portal since the configuration was applied:",
-        nothing="No drift. The portal matches the configuration.",
-        summary="Drift: {} in the portal.",
-        by_action={"create": _DELETED, "update": _CHANGED, "delete": _CREATED},
-        shown=(*shown, _UNMANAGED) if report.include_unmanaged else shown,
-        omitted="{omitted} of {total} drifted objects are not shown: the report is longer "
-        "than an issue or pull-request body may be. `konvsync drift --format json` has them "
-        "all.",
-        portal_side=True,
-        advice=""
-        if report.written is not None
-        else "Revert it with 'konvsync apply', or accept it into the configuration with "
-        "'konvsync drift --write'.",
-        unmanaged=report.unmanaged,
+def refused_note(plan: Plan) -> str:
+    """What a reader of a refused plan should know (the plan is shown in full)."""
+    return (
+        "This plan was refused (exit 3) and cannot be applied as it is; it is shown in "
+        f"full below ({PLAN.counted(plan.changes)})."
     )

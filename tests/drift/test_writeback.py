@@ -341,7 +341,7 @@ def test_adoption_keeps_the_key_and_accepts_the_rest(
     before = path.read_text()
     result = drift(sandbox, path, "--write")
     assert result.exit_code == 2, result.output
-    assert "groups/legacy externalId: the portal's group has no externalId" in result.stdout
+    assert "groups/legacy externalId: adopts the existing group" in result.stdout
     assert changed_lines(before, path.read_text()) == [
         "-    permissions: [MANAGE_NEWS]",
         "+    permissions: [VIEW_ACCOUNT_USERS]",
