@@ -20,7 +20,6 @@ pages (2.4 s); a cold apply's kinds start empty, so one page each.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -40,6 +39,8 @@ from konvsync.kinds.address import Address
 from konvsync.kinds.base import Kind
 from konvsync.plan.changes import Change, Create, Delete, Update
 from konvsync.plan.remote import RemoteObject, RemoteState, RemoteStateBuilder
+from konvsync.plan.renames import Renames, as_renamed
+from konvsync.support.text import brief
 
 IdOf = Callable[[Address], str | None]
 """Address -> server ID known to this run, or None."""
@@ -67,7 +68,7 @@ def differences(k: Kind, wanted: dict[str, Any], remote_data: dict[str, Any]) ->
             if name in k.sensitive_names:
                 out.append(f"{name} = (sensitive) (wanted another, sensitive value)")
             else:
-                out.append(f"{name} = {_show(have)} (wanted {_show(value)})")
+                out.append(f"{name} = {brief(have)} (wanted {brief(value)})")
     return out
 
 
@@ -80,23 +81,18 @@ def answer_mismatch(
     k = kind(change.kind)
     answered = answer if isinstance(change, Delete) else answer["id"]
     if not isinstance(change, Create) and answered != change.remote_id:
-        return f"the portal answered {operation} with ID {_show(answered)}, not the ID sent"
+        return f"the portal answered {operation} with ID {brief(answered)}, not the ID sent"
     if isinstance(change, Delete):
         return None
     if isinstance(change, Create) and taken(answered):
         return (
-            f"the portal answered {operation} with ID {_show(answered)}, which another "
+            f"the portal answered {operation} with ID {brief(answered)}, which another "
             f"{k.singular} already has"
         )
     found = differences(k, sent_fields(change), k.normalize_remote(answer))
     if found:
         return f"the portal accepted {operation} but kept {'; '.join(found)}"
     return None
-
-
-def _show(value: Any) -> str:
-    text = json.dumps(value, default=str, ensure_ascii=True)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @dataclass(frozen=True)
@@ -229,15 +225,20 @@ def _dedupe(
 
 
 async def moved_objects(
-    lookup: PortalLookup, changes: Sequence[Change], adopted: dict[str, str]
+    lookup: PortalLookup,
+    changes: Sequence[Change],
+    adopted: dict[str, str],
+    renames: Renames | None = None,
 ) -> dict[Address, str]:
     """Address -> why, for each change (all of one kind) whose object moved
-    since the plan."""
+    since the plan. ``renames``: the plan's (see ``moved_since_plan``)."""
     wanted = [wanted_for(change, lookup.id_of) for change in changes]
     current = await lookup.current(changes[0].kind, wanted)
     moved = {}
     for change in changes:
-        reason = moved_since_plan(change, current[change.address], lookup.planned, adopted)
+        reason = moved_since_plan(
+            change, current[change.address], lookup.planned, adopted, renames or {}
+        )
         if reason:
             moved[change.address] = reason
     return moved
@@ -304,11 +305,20 @@ def wanted_for(change: Change, id_of: IdOf) -> Wanted:
 
 
 def moved_since_plan(
-    change: Change, now: RemoteObject | None, planned: RemoteState, adopted: dict[str, str]
+    change: Change,
+    now: RemoteObject | None,
+    planned: RemoteState,
+    adopted: dict[str, str],
+    renames: Renames | None = None,
 ) -> str | None:
     """Why ``change`` may no longer be sent, or None. ``adopted`` maps the
-    placeholders of objects this run gave a key (``<id grp_3>``) to that key:
-    references to them read differently now without anything having moved."""
+    placeholders of objects this run gave a key (``<id grp_3>``) to that key,
+    and ``renames`` are the keys this plan renames: references to them,
+    and values filed under them, read differently once this run's earlier
+    steps made them (or, for values, once konvsync moved them where the
+    portal did not) without another writer having changed anything.
+    ``planned`` is the renamed view, so ``now`` is compared as it reads
+    there."""
     if isinstance(change, Create):
         if now is not None:
             return f"it exists in the portal now (ID {now.id}), created since the plan"
@@ -316,6 +326,7 @@ def moved_since_plan(
     if now is None:
         return None if isinstance(change, Delete) else "it was deleted since the plan"
     before = planned.find(change.kind, change.remote_id)
+    now = as_renamed(now, renames or {})
     if before is None or _rekeyed(before.data, adopted) != now.data:
         return "it changed in the portal since the plan"
     return None

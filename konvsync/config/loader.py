@@ -230,8 +230,8 @@ def _policy(data: dict[str, Any]) -> Policy:
             if kind_name not in KINDS_BY_NAME or not isinstance(keys, list):
                 continue  # the schema check has reported it
             k = kind(kind_name)
-            if name == "protect" and k.field_map[k.key_field].lowercase:
-                keys = [str(key).lower() for key in keys]
+            if name == "protect":
+                keys = [k.normalize_key(key) or "" for key in keys]
             out[kind_name] = frozenset(str(key) for key in keys or [])
         return out
 

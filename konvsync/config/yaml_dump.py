@@ -1,20 +1,24 @@
 """The YAML konvsync writes (export's files, what ``drift --write`` puts into
 the configuration): libyaml's emitter (``yaml.CSafeDumper``; the pure Python
-one where libyaml is missing), in block style, one field a line, so it diffs
-cleanly; strings that are not printable double-quoted with every such
-character escaped (controls, bidirectional marks); every ``${`` in portal
-text written as ``$${`` except export's own placeholders. Its quoting follows
-the same YAML 1.1 resolver konvsync's loader uses, so what it writes reads
-back as the value it was given."""
+one where libyaml is missing) in block style, one field a line, so it diffs
+cleanly; strings that are not printable double-quoted; strings holding a
+character that looks like another or like nothing (``support.lookalikes``: a
+zero-width or no-break space, a bidirectional mark, a Cyrillic letter in a
+Latin word) double-quoted with that character escaped (``\u200b``), so that
+a reader sees it; every ``${`` in portal text written as ``$${`` except
+export's own placeholders. Its quoting follows the YAML 1.1 resolver
+konvsync's loader uses, so what it writes reads back as the value given."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 import yaml
 
 from konvsync.config.substitution import escape
+from konvsync.support.lookalikes import escaped, lookalikes
 
 
 class EnvReference(str):
@@ -40,11 +44,27 @@ def dump_list(name: str, entries: list[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
+_MARK, _END = "\ue000", "\ue001"
+"""Around the code point of a look-alike character in the emitter's input:
+it writes private-use characters as they are, and ``dump`` turns each mark
+into an escape (every private-use character of the data is itself marked)."""
+_MARKED = re.compile(f"{_MARK}([0-9a-f]{{8}}){_END}")
+_EMITTER_ESCAPES = frozenset({"Cc", "Zl", "Zp"})
+"""Characters the emitter escapes itself in a double-quoted string."""
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     """Strings with characters that are not printable (controls, NEL, line
     separators) double-quoted, where YAML escapes them: PyYAML's other styles
-    can let a NEL fold into a space when the file is read back."""
-    style = None if value.isprintable() else '"'
+    can let a NEL fold into a space when the file is read back. Strings with
+    a look-alike character double-quoted too, that character marked to be
+    escaped."""
+    found = lookalikes(value)
+    style = None if value.isprintable() and not found else '"'
+    for item in reversed(found):
+        if item.char != " " and unicodedata.category(item.char) not in _EMITTER_ESCAPES:
+            mark = f"{_MARK}{ord(item.char):08x}{_END}"
+            value = value[: item.index] + mark + value[item.index + 1 :]
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
@@ -64,24 +84,6 @@ def _escaped(value: Any) -> Any:
     return value
 
 
-_UNPRINTABLE = re.compile(r"[^\x20-\x7e\n]")
-"""Characters that may be unprintable (checked one by one with ``str.isprintable``)."""
-
-
-def _escape_unprintable(text: str) -> str:
-    """libyaml writes bidirectional marks and other format characters as they
-    are, even double-quoted: escape them there (only double-quoted strings
-    hold them, see ``_represent_str``)."""
-    return text if text.isascii() else _UNPRINTABLE.sub(_escape_char, text)
-
-
-def _escape_char(match: re.Match[str]) -> str:
-    char = match.group(0)
-    if char.isprintable():
-        return char
-    return f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"
-
-
 def _emit(data: Any, in_flow: bool, style: str | None = None) -> str:
     text = yaml.dump(
         _escaped(data),
@@ -92,7 +94,9 @@ def _emit(data: Any, in_flow: bool, style: str | None = None) -> str:
         default_style=style,
         width=1 << 30 if in_flow else 120,
     )
-    return _escape_unprintable(text)
+    if _MARK not in text:
+        return text
+    return _MARKED.sub(lambda found: escaped(chr(int(found.group(1), 16))), text)
 
 
 def dump(data: Any) -> str:

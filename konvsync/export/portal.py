@@ -6,10 +6,14 @@ their default are left out, and the output is stable (a
 second export is byte-identical). Objects without a natural key cannot be
 managed by key, and objects holding values konvsync would reject (an e-mail
 with a space) cannot be applied: both are written as comments with a warning.
+So are objects konvsync cannot tell apart (``RemoteKind.twins``: two invite
+links with one title); a parent holding such children (an account with two
+locations named HQ) is written without its list of them, which leaves them
+all alone, with a warning.
 Every ``${`` in portal text is written as ``$${``, so applying an export never
 substitutes a variable.
 
-The YAML text is made by ``export_yaml``; export time grows linearly with
+The YAML text is made by ``config.yaml_dump``; export time grows linearly with
 the portal.
 """
 
@@ -30,7 +34,7 @@ from konvsync.errors import NotFoundError
 from konvsync.export.targets import parse_target
 from konvsync.kinds import KINDS, children_of, kind
 from konvsync.kinds.address import RemoteRef
-from konvsync.kinds.base import Field, Kind
+from konvsync.kinds.base import Field, Kind, normalize_text
 from konvsync.plan.remote import RemoteObject, RemoteState, RemoteStateBuilder, normalize_nodes
 from konvsync.support.redact import printable
 from konvsync.support.resources import config_schema
@@ -123,6 +127,11 @@ def render_export(state: RemoteState, kind_names: list[str], endpoint_name: str)
             _keyless_comment(k, obj, result.warnings)
             for obj in sorted(remote_kind.keyless, key=lambda o: str(o.data.get("name")))
         ]
+        if k.parent is None:
+            comments += [
+                _twins_comment(k, twins, result.warnings)
+                for _key, twins in sorted(remote_kind.twins.items())
+            ]
         if any(f.server_only or f.sensitive for f in k.fields):
             text = _annotated(k, objects, entries, placeholders)
         else:
@@ -224,14 +233,21 @@ Children = dict[str, dict[str, list[RemoteObject]]]
 
 def _children_by_parent(state: RemoteState) -> Children:
     """Each parent's children (an account's locations), sorted by key: one
-    pass instead of one scan of every child per parent."""
+    pass instead of one scan of every child per parent. A parent holding
+    children konvsync cannot tell apart is filed under ``_TWINS``."""
     index: Children = {}
     for child in (c for c in KINDS if c.parent is not None):
         by_parent = index.setdefault(child.name, {})
+        twins = index.setdefault(_TWINS + child.name, {})
         for _key, obj in sorted(state.get(child.name).objects.items()):
             if obj.parent is not None:
                 by_parent.setdefault(obj.parent, []).append(obj)
+        for _key, same in sorted(state.get(child.name).twins.items()):
+            twins.setdefault(same[0].parent or "", []).extend(same)
     return index
+
+
+_TWINS = "twins of "
 
 
 def object_entry(
@@ -253,7 +269,8 @@ def _entry(
     for f in k.fields:
         value = obj.data.get(f.name)
         if f.name == k.key_field:
-            out[f.name] = obj.written_key or value
+            # As the portal spells it (an e-mail's case), as konvsync compares it.
+            out[f.name] = normalize_text(obj.written_key or "") or value
             continue
         if f is k.parent_field or value in _EMPTY:
             continue  # a child is written inside its parent
@@ -268,6 +285,17 @@ def _entry(
         if f.keys_ref is not None and rejected and rejected.get(f.keys_ref):
             _leave_out_rejected_keys(k, obj, f, out, rejected[f.keys_ref], warnings)
     for child in children_of(k.name):
+        twins = children.get(_TWINS + child.name, {}).get(obj.key or "")
+        if twins:
+            names = sorted({str(twin.key) for twin in twins})
+            warnings.append(
+                f"{k.singular} {obj.key!r} holds {child.name} konvsync cannot tell apart "
+                f"({', '.join(f'{name!r}' for name in names)} more than once; IDs "
+                f"{', '.join(twin.id for twin in twins)}): its {child.name} are left out of "
+                f"the export, so that a config made from it leaves them all alone; rename or "
+                f"delete the extra ones in the portal to manage them"
+            )
+            continue
         listed = children.get(child.name, {}).get(obj.key or "", ())
         entries = [_entry(child, item, children, warnings) for item in listed]
         if entries:
@@ -330,6 +358,27 @@ def _known_refs(
     if isinstance(value, list):
         return [ref for ref in value if known(ref)]
     return value if known(value) else None
+
+
+def _twins_comment(k: Kind, twins: list[RemoteObject], warnings: list[str]) -> str:
+    key = twins[0].key
+    ids = ", ".join(twin.id for twin in twins)
+    warnings.append(
+        f"the portal has {len(twins)} {k.name} with the {k.key_field} {key!r} (IDs {ids}): "
+        f"konvsync cannot tell them apart, so they are written as comments in {k.name}.yaml; "
+        "rename or delete all but one in the portal to manage it"
+    )
+    lines = [
+        f"# {len(twins)} {k.name} have the {k.key_field} {key!r}; konvsync cannot tell them apart:"
+    ]
+    for twin in twins:
+        body = {name: value for name, value in twin.data.items() if value not in _EMPTY}
+        body = {k.key_field: twin.written_key or key, **body}
+        for f in k.fields:
+            if f.sensitive and f.name in body:
+                body[f.name] = "(sensitive)"
+        lines += [f"# {line}" for line in _dump([body]).splitlines()]
+    return "\n".join(lines) + "\n"
 
 
 def _keyless_comment(k: Kind, obj: RemoteObject, warnings: list[str]) -> str:

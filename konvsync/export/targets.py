@@ -32,4 +32,4 @@ def parse_target(value: str) -> tuple[Kind, str]:
             "(a location comes with its account)"
         )
     k = kind(kind_name)
-    return k, key.lower() if k.field_map[k.key_field].lowercase else key
+    return k, k.normalize_key(key) or key

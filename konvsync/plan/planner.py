@@ -17,7 +17,7 @@ from konvsync.plan.changes import Change, Create, Delete, Plan, Update, saved_ke
 from konvsync.plan.diff import diff_state
 from konvsync.plan.field_checks import check_custom_fields
 from konvsync.plan.remote import RemoteObject, RemoteState
-from konvsync.plan.renames import find_renames, renamed_view, renames_in
+from konvsync.plan.renames import Renames, find_renames, renamed_view, renames_in
 from konvsync.plan.safety import (
     check_mass_delete,
     check_mass_update,
@@ -25,7 +25,9 @@ from konvsync.plan.safety import (
     check_welcome_emails,
     welcome_emails,
 )
+from konvsync.plan.stranded import with_stranded_values
 from konvsync.plan.targets import Targets, parse_targets
+from konvsync.plan.twins import check_twins
 
 ProgressCallback = Callable[[str, int], None]
 
@@ -61,8 +63,25 @@ def kinds_to_read(desired: DesiredState) -> list[str]:
     that carry them (locations come with accounts), and the reference kinds
     (LMS modules...) that its objects actually refer to."""
     return needed_kinds(
-        set(desired.objects) | set(desired.policy.prune) | referred_reference_kinds(desired)
+        set(desired.objects)
+        | set(desired.policy.prune)
+        | referred_reference_kinds(desired)
+        | value_holders_of_renames(desired)
     )
+
+
+def value_holders_of_renames(desired: DesiredState) -> set[str]:
+    """The kinds that file values under the keys of a kind the config may
+    rename (accounts' customFields under account fields' keys): apply moves
+    the values the portal leaves under an old key (``apply.renamed_values``),
+    so it must know which objects hold them."""
+    renaming = {
+        kind_name
+        for kind_name, objects in desired.objects.items()
+        if kind(kind_name).rename_field is not None
+        and any(obj.data.get(kind(kind_name).rename_field or "") for obj in objects.values())
+    }
+    return {k.name for k in KINDS for f in k.fields if f.keys_ref in renaming}
 
 
 def referred_reference_kinds(desired: DesiredState) -> set[str]:
@@ -134,13 +153,16 @@ def plan_against(
     parsed ``options.targets``). A refused plan is made in full and raised
     as ``PlanRefused``."""
     refused = check_portal(desired, remote)
-    view = renamed_view(remote, find_renames(desired, remote))
+    renames = find_renames(desired, remote)
+    view = renamed_view(remote, renames)
+    targets = renamed_targets(targets, renames, remote)
     if refused is None:  # against another portal, references prove nothing
         check_references(desired, view)
         check_custom_fields(desired, view)
     if targets:
         check_targets_match(targets, desired, view)
-    changes = diff_state(desired, view)
+    changes = with_stranded_values(diff_state(desired, view), desired, view)
+    check_twins(desired, view, changes)
     warnings: list[str] = [str(w) for w in desired.warnings] + expired_objects(desired)
     if targets:
         changes = select_targets(changes, targets)
@@ -167,6 +189,27 @@ def plan_against(
     if refused is not None:
         raise PlanRefused(outcome)
     return outcome
+
+
+def renamed_targets(targets: Targets, renames: Renames, remote: RemoteState) -> Targets:
+    """``--target`` values that name an object by the key the plan renames
+    (``accounts/<old key>``, or a location of that account) name it by its
+    new key, as the plan files it."""
+    if not renames or not targets:
+        return targets
+    moved: dict[tuple[str, str], str] = {}
+    for kind_name, keys in renames.items():
+        for old, new in keys.items():
+            moved[kind_name, old] = new
+        for child in KINDS:
+            if child.parent == kind_name:
+                for obj in remote.get(child.name).objects.values():
+                    if obj.parent in keys:
+                        moved[child.name, obj.path] = f"{keys[obj.parent]}/{obj.key}"
+    return [
+        (kind_name, moved.get((kind_name, key), key) if key is not None else None)
+        for kind_name, key in targets
+    ]
 
 
 def expired_objects(desired: DesiredState) -> list[str]:

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from konvsync.errors import ContractError, PlanError
+from konvsync.errors import ContractError
 from konvsync.kinds import KINDS_BY_NAME, kind
 from konvsync.kinds.address import Address, ObjectKey, RemoteRef, key_path, object_key
 from konvsync.kinds.base import Kind
@@ -67,13 +67,21 @@ class RemoteKind:
     objects: dict[ObjectKey, RemoteObject] = field(default_factory=dict)
     """By natural key; a child kind's by (parent's key, own key)."""
     keyless: list[RemoteObject] = field(default_factory=list)
+    twins: dict[ObjectKey, list[RemoteObject]] = field(default_factory=dict)
+    """Objects that share a key the contract does not keep unique (two
+    locations named HQ in one account), or whose keys differ only in what
+    konvsync does not compare (surrounding spaces, Unicode form): none of
+    them is in ``objects``, since konvsync cannot tell them apart. That
+    stops a plan only where it matters (``plan.twins``)."""
 
     def all(self) -> Iterable[RemoteObject]:
         yield from self.objects.values()
         yield from self.keyless
+        for twins in self.twins.values():
+            yield from twins
 
     def __len__(self) -> int:
-        return len(self.objects) + len(self.keyless)
+        return len(self.objects) + len(self.keyless) + sum(map(len, self.twins.values()))
 
 
 @dataclass
@@ -171,28 +179,33 @@ def _add(builder: RemoteStateBuilder, bucket: RemoteKind, obj: RemoteObject) -> 
     if filed is None:
         bucket.keyless.append(obj)
         return
+    if filed in bucket.twins:
+        bucket.twins[filed].append(obj)
+        return
     other = bucket.objects.get(filed)
     if other is not None and builder.twins is not None:
         builder.twins.setdefault(obj.address, [other]).append(obj)
         return
     if other is not None:
         k = kind(obj.kind)
-        if k.parent is not None:
-            raise PlanError(
-                f"{kind(k.parent).singular} {obj.parent!r} has two {k.name} named "
-                f"{obj.data.get(k.key_field)!r} "
-                f"(IDs {other.id} and {obj.id}): konvsync cannot tell them apart; rename or "
-                "delete one in the portal first"
-            )
-        if not k.unique_key:
-            raise PlanError(
+        if k.unique_key and k.parent is None and not _spelled_apart(k, other, obj):
+            raise ContractError(
+                k.read_operation,
                 f"two {k.name} have the {k.key_field} {obj.key!r} (IDs {other.id} and "
-                f"{obj.id}): konvsync cannot tell them apart; rename or delete one in the "
-                "portal first"
+                f"{obj.id}), which the contract says is unique",
             )
-        raise ContractError(
-            k.read_operation,
-            f"two {k.name} have the {k.key_field} {obj.key!r} (IDs {other.id} and {obj.id}), "
-            f"which the contract says is unique",
-        )
+        del bucket.objects[filed]
+        bucket.twins[filed] = [other, obj]
+        return
     bucket.objects[filed] = obj
+
+
+def _spelled_apart(k: Kind, one: RemoteObject, other: RemoteObject) -> bool:
+    """Whether two keys that konvsync takes for one differ in a way the
+    contract's uniqueness does not cover (surrounding whitespace, Unicode
+    form): two such objects are legal, and the user's to sort out."""
+    lowercase = k.field_map[k.key_field].lowercase
+    spelled = [
+        (o.written_key or "").lower() if lowercase else (o.written_key or "") for o in (one, other)
+    ]
+    return spelled[0] != spelled[1]
