@@ -23,6 +23,7 @@ from konvsync.kinds.address import ObjectKey
 from konvsync.kinds.base import Field, Kind
 from konvsync.kinds.custom_values import value_fits
 from konvsync.support.gcpause import gc_paused
+from konvsync.support.suggest import did_you_mean
 
 SUPPORTED_VERSIONS = (1,)
 MAX_OBJECTS = 250_000
@@ -41,17 +42,24 @@ class _Merged:
 def load_config(
     path: str | Sequence[str],
     allow_external_refs: bool = False,
+    offline: bool = False,
     edited: Mapping[str, bytes] | None = None,
 ) -> DesiredState:
     """Read and check the configuration at ``path`` (a file or directory), or
     at several paths, later ones overriding earlier ones (``config.overlay``).
+
+    ``offline`` (``validate``): a variable listed under ``variables:`` that is
+    not set is no error; the values that use it are not checked, and a
+    warning per variable says so (``plan`` and ``apply`` need every value).
     ``edited``: file -> the bytes it is about to hold, read instead of it."""
     paths = [path] if isinstance(path, str) else list(path)
     with gc_paused():
-        return _load(paths, allow_external_refs, edited or {})
+        return _load(paths, allow_external_refs, offline, edited or {})
 
 
-def _load(paths: list[str], allow_external_refs: bool, edited: Mapping[str, bytes]) -> DesiredState:
+def _load(
+    paths: list[str], allow_external_refs: bool, offline: bool, edited: Mapping[str, bytes]
+) -> DesiredState:
     problems: list[ConfigProblem] = []
     layers = [
         [read_document(p, problems, index > 0, edited.get(str(p))) for p in discover(path)]
@@ -61,7 +69,7 @@ def _load(paths: list[str], allow_external_refs: bool, edited: Mapping[str, byte
     # variables: in any file apply to the whole config.
     variables = declared_variables([d.data for d in documents if d.data is not None])
     for document in documents:
-        check_document(document, variables, problems)
+        check_document(document, variables, problems, offline)
     if len(layers) == 1:
         merged = _merge(documents, problems)
         if merged.too_many:
@@ -83,9 +91,39 @@ def _load(paths: list[str], allow_external_refs: bool, edited: Mapping[str, byte
     check_renames(state, problems)
     env_values = {where: name for d in documents for where, name in d.env_values.items()}
     check_kind_rules(state, env_values, problems)
+    unset = {where: names for d in documents for where, names in d.unset.items()}
+    if unset:
+        problems[:] = _unchecked(unset, problems, state.warnings)
     if problems:
         raise ConfigInvalid(problems)
     return state
+
+
+def _unchecked(
+    unset: dict[Source, list[str]], problems: list[ConfigProblem], warnings: list[ConfigProblem]
+) -> list[ConfigProblem]:
+    """``problems`` without those about values that use unset variables
+    (offline, those values are unknown), and one warning per variable, at
+    its first use, saying that they were not checked."""
+    places = {(where.file, where.line, where.column) for where in unset}
+    uses: dict[str, list[Source]] = {}
+    for where in sorted(unset):
+        for name in dict.fromkeys(unset[where]):
+            uses.setdefault(name, []).append(where)
+    for name, places_of_name in uses.items():
+        count = len(places_of_name)
+        values = (
+            "the value that uses it was not checked (not even its form"
+            if count == 1
+            else f"the {count} values that use it were not checked (not even their form"
+        )
+        warnings.append(
+            places_of_name[0].problem(
+                f"environment variable {name} is not set, so {values}, such as a URL's); "
+                "plan and apply need it"
+            )
+        )
+    return [p for p in problems if (p.file, p.line, p.column) not in places]
 
 
 def _merge(documents: list[ConfigDocument], problems: list[ConfigProblem]) -> _Merged:
@@ -272,11 +310,14 @@ def _check_references(
                     # portal: the plan checks them, validate cannot.
                     state.external_references.append((obj, ref))
                     continue
+                defined = state.objects.get(ref.target.name, {})
+                known = [key for key in defined if isinstance(key, str)]
                 problems.append(
                     reference_source(obj, ref).problem(
                         f"{k.singular} {obj.path!r}: {ref.field.name} refers to "
                         f"{ref.target.singular} {ref.written!r}, which the configuration does "
-                        "not define (--allow-external-refs if it exists in the portal)",
+                        f"not define{did_you_mean(ref.key, known)} (--allow-external-refs if it "
+                        "exists in the portal)",
                     )
                 )
     _check_custom_fields(state, allow_external, problems)
@@ -326,6 +367,7 @@ def _check_values(
         if not value_fits(text, ftype, options):
             expected = (
                 f"one of {', '.join(options) or 'its options (it has none)'}"
+                f"{did_you_mean(text, options)}"
                 if ftype == "SELECT"
                 else ftype
             )

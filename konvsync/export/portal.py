@@ -37,9 +37,12 @@ from konvsync.kinds.address import RemoteRef
 from konvsync.kinds.base import Field, Kind, normalize_text
 from konvsync.plan.remote import RemoteObject, RemoteState, RemoteStateBuilder, normalize_nodes
 from konvsync.support.redact import printable
-from konvsync.support.resources import config_schema
+from konvsync.support.resources import PUBLISHED_SCHEMAS, config_schema
 
 _EMPTY: tuple[Any, ...] = (None, [], {})
+SCHEMA_HINT = f"# yaml-language-server: $schema={PUBLISHED_SCHEMAS}konvsync.schema.json\n"
+"""The first line of every file export writes: editors that read it (VS Code's
+YAML extension, yaml-language-server) check the file against the schema."""
 
 
 @dataclass
@@ -50,8 +53,10 @@ class ExportResult:
     counts: dict[str, int] = field(default_factory=dict)
 
     def single_document(self) -> str:
-        """Everything as one YAML document (for stdout)."""
-        return "".join(self.files.values())
+        """Everything as one YAML document (for stdout), with one schema hint."""
+        texts = [text.removeprefix(SCHEMA_HINT) for text in self.files.values()]
+        hint = SCHEMA_HINT if any(t.startswith(SCHEMA_HINT) for t in self.files.values()) else ""
+        return hint + "".join(texts)
 
 
 async def export_portal(
@@ -138,6 +143,7 @@ def render_export(state: RemoteState, kind_names: list[str], endpoint_name: str)
             text = _dump_list(k.name, entries)
         result.files[f"{k.name}.yaml"] = text + "".join(comments)
     result.files["konvsync.yaml"] = _header(header, placeholders, result.warnings)
+    result.files = {name: SCHEMA_HINT + text for name, text in result.files.items()}
     result.warnings = [printable(warning) for warning in result.warnings]  # portal text
     return result
 
