@@ -139,7 +139,7 @@ class PortalLookup:
         ``twins``, objects sharing a key are collected there, not refused."""
         k = kind(kind_name)
         source = kind(k.read_via) if k.read_via else k
-        builder = RemoteStateBuilder(twins)
+        builder = RemoteStateBuilder(twins, self.planned.scope)  # only the scope is looked at
         if self._by_pages(k, source, len(wanted)):
             # Normalized page by page, keeping only the wanted objects: the
             # whole kind (100,000 users after a cold apply) is never held raw.
@@ -171,7 +171,7 @@ class PortalLookup:
             return True
         if self.by_key:
             return False
-        known = len(self.planned.get(source.name)) + self.created.get(source.name, 0)
+        known = self.planned.get(source.name).read_count + self.created.get(source.name, 0)
         pages = max(1, math.ceil(known / PAGE_SIZE))
         rounds = math.ceil(math.ceil(count / self.batch_size) / self.parallelism)
         return pages <= rounds

@@ -216,7 +216,7 @@ def _message(error: ValidationError) -> str:
     if reference is not None:
         return (
             f"{reference} is a reference kind: read from the portal, never written, so it "
-            "cannot be listed, pruned, protected or ignored (refer to its slugs in a group)"
+            "cannot be listed, pruned, protected, ignored or scoped (refer to its slugs in a group)"
         )
     if error.absolute_path and error.absolute_path[0] == "variables":
         if error.validator == "not":
@@ -228,6 +228,14 @@ def _message(error: ValidationError) -> str:
             return f"{named} is not a variable name (letters, digits and _)"
     if error.validator == "pattern" and error.validator_value == NOT_BLANK:
         return f"{named} is blank: give a value (an empty or blank string is no value)"
+    if error.validator in ("minItems", "minProperties") and tuple(error.absolute_path)[:2] == (
+        "policy",
+        "scope",
+    ):
+        return (
+            "is empty: a scope owns what its globs match, so an empty one would own nothing "
+            "(give one or more globs, or leave the kind out of policy.scope to own all of it)"
+        )
     if error.validator == "additionalProperties":
         message = error.message.replace("Additional properties are not allowed", "unknown key")
         return message + _unknown_key_hint(error)

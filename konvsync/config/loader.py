@@ -14,7 +14,13 @@ from konvsync.config.model import DesiredObject, DesiredState, Policy, Source
 from konvsync.config.overlay import overlay_items, overlay_settings
 from konvsync.config.paths import discover
 from konvsync.config.renames import check_renames
-from konvsync.config.rules import check_kind_rules, map_value_source, reference_source
+from konvsync.config.rules import (
+    check_kind_rules,
+    check_scope,
+    map_value_source,
+    reference_source,
+)
+from konvsync.config.scope import parse_scope
 from konvsync.config.substitution import declared_variables
 from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.errors import ConfigInvalid, ConfigProblem
@@ -91,6 +97,7 @@ def _load(
     check_renames(state, problems)
     env_values = {where: name for d in documents for where, name in d.env_values.items()}
     check_kind_rules(state, env_values, problems)
+    check_scope(state, problems, _prune_source(merged))
     unset = {where: names for d in documents for where, names in d.unset.items()}
     if unset:
         problems[:] = _unchecked(unset, problems, state.warnings)
@@ -166,6 +173,14 @@ def _merge(documents: list[ConfigDocument], problems: list[ConfigProblem]) -> _M
             )
         )
     return merged
+
+
+def _prune_source(merged: _Merged) -> Source | None:
+    """Where ``policy.prune`` is written, if it is."""
+    policy = merged.settings.get("policy", (None, None))[0]
+    if isinstance(policy, YamlMap) and "prune" in policy:
+        return policy.value_source("prune")
+    return None
 
 
 def _digest(documents: list[ConfigDocument]) -> str:
@@ -287,6 +302,7 @@ def _policy(data: dict[str, Any]) -> Policy:
         send_welcome_email=data.get("send_welcome_email", True) is not False,
         max_welcome_emails=_number(data.get("max_welcome_emails"), 50),
         max_update_percent=_number(data.get("max_update_percent"), None),
+        scope=parse_scope(data.get("scope")),
     )
 
 

@@ -32,7 +32,7 @@ def drift_report(
     ]
     unmanaged = _unmanaged(desired, outcome.remote, targets) if include_unmanaged else []
     warnings = [w for w in plan.warnings if w.startswith("--target")]
-    view = Plan([*changes, *unmanaged], plan.endpoint, plan.portal, warnings)
+    view = Plan([*changes, *unmanaged], plan.endpoint, plan.portal, warnings, scope=plan.scope)
     return DriftReport(view, frozenset(c.address for c in unmanaged), include_unmanaged)
 
 

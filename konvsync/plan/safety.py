@@ -41,7 +41,7 @@ def check_mass_delete(
     if allow_mass_delete:
         return None
     deleting = Counter(c.kind for c in changes if isinstance(c, Delete) and not c.cascade)
-    return _over_limit("delete", deleting, remote, desired.policy.max_delete_percent)
+    return _over_limit("delete", deleting, remote, desired.policy.max_delete_percent, desired)
 
 
 def welcome_emails(changes: list[Change], desired: DesiredState) -> int:
@@ -59,21 +59,24 @@ def check_mass_update(
     if limit is None or allow_mass_update:
         return None
     updating = Counter(c.kind for c in changes if isinstance(c, Update))
-    return _over_limit("update", updating, remote, limit)
+    return _over_limit("update", updating, remote, limit, desired)
 
 
 def _over_limit(
-    action: str, counts: Counter[str], remote: RemoteState, limit: float
+    action: str, counts: Counter[str], remote: RemoteState, limit: float, desired: DesiredState
 ) -> Refusal | None:
     """The refusal when, for a kind of at least ``MASS_DELETE_MIN_OBJECTS``
-    objects, ``counts`` (deletes or updates) exceed ``limit`` percent."""
+    objects, ``counts`` (deletes or updates) exceed ``limit`` percent. With
+    ``policy.scope``, ``remote`` holds only the objects in scope: the limits
+    are shares of what the configuration owns, not of the whole portal."""
     refused = []
     numbers: dict[str, Any] = {}
     for kind_name, count in sorted(counts.items()):
         existing = len(remote.get(kind_name))
         if existing >= MASS_DELETE_MIN_OBJECTS and count * 100 > limit * existing:
             percent = share_over(count, existing, limit)
-            refused.append(f"{count} of {existing} {kind_name} ({percent:f}%)")
+            within = " in policy.scope" if desired.policy.scope.governs(kind_name) else ""
+            refused.append(f"{count} of {existing} {kind_name}{within} ({percent:f}%)")
             numbers[kind_name] = {action: count, "existing": existing, "percent": float(percent)}
     if not refused:
         return None

@@ -17,6 +17,15 @@ _ORDER = {"delete": 0, "update": 1, "create": 2}
 
 def render_markdown(plan: Plan, limit: int = MAX_COMMENT, wording: Wording = PLAN) -> str:
     head = [f"### konvsync {wording.title} for `{escape(printable(plan.endpoint))}`", ""]
+    if plan.scope:
+        rules = "; ".join(
+            f"`{r.kind} {printable(r.describe()).replace('`', chr(39))}`" for r in plan.scope.rules
+        )
+        head += [
+            f"**Scope** (`policy.scope`): {rules}. The rest of the portal is not this "
+            "configuration's and is left alone.",
+            "",
+        ]
     if plan.refused is not None:
         head += [
             "> [!CAUTION]",

@@ -11,7 +11,7 @@ import click
 
 from konvsync.kinds import kind
 from konvsync.plan.changes import Change, Delete, Plan, Update, masked
-from konvsync.render.values import show
+from konvsync.render.values import scope_line, show
 from konvsync.render.wording import PLAN, Wording, refused_note
 from konvsync.support.redact import printable
 
@@ -26,6 +26,9 @@ def render_text(plan: Plan, color: bool = False, wording: Wording = PLAN) -> str
     if plan.refused is not None:
         label = "Refused: " if not color else click.style("Refused: ", fg="red", bold=True)
         lines += [label + plan.refused.reason, "", refused_note(plan), ""]
+    scope = scope_line(plan)
+    if scope is not None:
+        lines += [scope, ""]
     if plan.has_changes:
         lines.append(wording.intro)
         lines.append("")

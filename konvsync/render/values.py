@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from konvsync.plan.changes import Plan
 
 from konvsync.plan.changes import SENSITIVE
 from konvsync.support.redact import printable
@@ -40,3 +43,13 @@ def changed_label(updated_at: str) -> str:
 
 
 NO_CHANGES = "No changes. The portal matches the configuration."
+
+
+def scope_line(plan: Plan) -> str | None:
+    """The plan's ``policy.scope`` in one line, or None without one."""
+    if not plan.scope:
+        return None
+    return (
+        f"Scope: {printable(plan.scope.describe())} (policy.scope: the rest of the portal is "
+        "not this configuration's and is left alone)"
+    )
