@@ -126,7 +126,8 @@ class UnsafePlanError(KonvsyncError):
 
 
 class StalePlanError(KonvsyncError):
-    """A saved plan no longer matches the portal."""
+    """A saved plan no longer matches the portal, or a file ``drift --write``
+    edits no longer holds what was read."""
 
     exit_code = ExitStatus.REFUSED
 

@@ -19,6 +19,7 @@ from konvsync.plan.planner import (
     plan_against,
 )
 from konvsync.plan.remote import RemoteState, RemoteStateBuilder
+from konvsync.plan.scope import RemoteScope, remote_scope
 from konvsync.plan.targets import parse_targets
 from konvsync.support import aio
 
@@ -37,9 +38,15 @@ class RemoteRead:
 
 
 async def read_nodes(
-    client: PortalClient, kind_names: list[str], on_page: ProgressCallback | None = None
+    client: PortalClient,
+    kind_names: list[str],
+    on_page: ProgressCallback | None = None,
+    scope: RemoteScope | None = None,
 ) -> RemoteRead:
-    builder = RemoteStateBuilder()
+    """Read ``kind_names`` whole, page by page: the contract has no filter,
+    so a ``scope`` sends the same requests and sets apart, as the pages
+    arrive, what is outside it (``plan.scope``)."""
+    builder = RemoteStateBuilder(scope=scope)
     nodes_task = read_kinds(client, [kind(n) for n in kind_names], on_page, builder.add)
     viewer_task = client.execute(viewer_query(), label="Viewer")
     _nodes, viewer = await aio.gather(nodes_task, viewer_task)
@@ -47,9 +54,12 @@ async def read_nodes(
 
 
 async def read_remote(
-    client: PortalClient, kind_names: list[str], on_page: ProgressCallback | None = None
+    client: PortalClient,
+    kind_names: list[str],
+    on_page: ProgressCallback | None = None,
+    scope: RemoteScope | None = None,
 ) -> RemoteState:
-    return (await read_nodes(client, kind_names, on_page)).state(kind_names)
+    return (await read_nodes(client, kind_names, on_page, scope)).state(kind_names)
 
 
 async def create_plan(
@@ -61,5 +71,5 @@ async def create_plan(
 ) -> PlanOutcome:
     targets = parse_targets(options.targets)  # a usage error before any read
     names = kinds_to_read(desired)
-    remote = await read_remote(client, names, on_page)
+    remote = await read_remote(client, names, on_page, remote_scope(desired))
     return plan_against(desired, remote, names, endpoint_name, options, targets)

@@ -115,8 +115,12 @@ class PortalLookup:
         id_of: IdOf,
         batch_size: int,
         parallelism: int,
+        by_key: bool = False,
     ) -> None:
         self.client = client
+        self.by_key = by_key
+        """Ask for each object by its key where the API can (never trust a
+        list read again: ``drift --write`` checks what a list did not show)."""
         self.planned = planned
         self.id_of = id_of
         self.batch_size = batch_size
@@ -136,7 +140,7 @@ class PortalLookup:
         ``twins``, objects sharing a key are collected there, not refused."""
         k = kind(kind_name)
         source = kind(k.read_via) if k.read_via else k
-        builder = RemoteStateBuilder(twins)
+        builder = RemoteStateBuilder(twins, self.planned.scope)  # only the scope is looked at
         if self._by_pages(k, source, len(wanted)):
             # Normalized page by page, keeping only the wanted objects: the
             # whole kind (100,000 users after a cold apply) is never held raw.
@@ -166,7 +170,9 @@ class PortalLookup:
     def _by_pages(self, k: Kind, source: Kind, count: int) -> bool:
         if not source.has_operation(source.get_operation):
             return True
-        known = len(self.planned.get(source.name)) + self.created.get(source.name, 0)
+        if self.by_key:
+            return False
+        known = self.planned.get(source.name).read_count + self.created.get(source.name, 0)
         pages = max(1, math.ceil(known / PAGE_SIZE))
         rounds = math.ceil(math.ceil(count / self.batch_size) / self.parallelism)
         return pages <= rounds

@@ -68,7 +68,7 @@ class PlanExecutor:
         self.ids: dict[Address, str] = {
             obj.address: obj.id
             for remote_kind in remote.kinds.values()
-            for obj in remote_kind.objects.values()
+            for obj in remote_kind.referable().values()  # references may leave the scope
         }
         self.lookup = PortalLookup(
             client, remote, self.ids.get, options.batch_size, options.parallelism

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from konvsync.config.scope import NO_SCOPE, Scope
 from konvsync.errors import ConfigProblem
 from konvsync.kinds.address import ObjectKey, key_path, object_key
 
@@ -54,6 +55,8 @@ class Policy:
     max_welcome_emails: int = 50
     max_update_percent: float | None = None
     """Off (None) unless set."""
+    scope: Scope = NO_SCOPE
+    """What of the portal this configuration owns (``config.scope``)."""
 
     def is_protected(self, kind: str, key: str) -> bool:
         return key in self.protect.get(kind, frozenset())
@@ -70,6 +73,10 @@ class DesiredState:
     for every kind the config names."""
     files: list[str]
     digest: str
+    layers: list[list[str]] = field(default_factory=list)
+    """The files of each config path, in order (later paths override earlier ones)."""
+    file_digests: dict[str, str] = field(default_factory=dict)
+    """File -> sha256 of the bytes that were read."""
     owners: dict[str, set[str]] = field(default_factory=dict)
     """Child kind -> keys of the parents that list it (an account that lists
     ``locations`` owns its whole set of locations)."""

@@ -1,8 +1,9 @@
 """Checks of a loaded config that follow from the kinds' declarations and
 the contract's rules, beyond what the JSON Schema can say: DateTime values,
 sensitive values (their source, and a warning when written literally), a
-kind's at-most-one rule, references restricted to some targets, and keys
-that look like other keys (a warning naming the character)."""
+kind's at-most-one rule, references restricted to some targets, keys that
+look like other keys (a warning naming the character), and objects inside
+``policy.scope``."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from konvsync.config.model import DesiredObject, DesiredState, Source
+from konvsync.config.scope import reference_keys
 from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.errors import ConfigProblem
-from konvsync.kinds import Reference, kind
+from konvsync.kinds import KINDS_BY_NAME, Reference, kind
 from konvsync.kinds.base import Field, Kind
 from konvsync.kinds.datetimes import now_utc, parse_utc
 from konvsync.support import redact
@@ -74,6 +76,42 @@ def _warn_lookalike_keys(state: DesiredState, k: Kind, obj: DesiredObject) -> No
                     f"{k.singular} {written!r}: its {name} holds {listed}, which looks like "
                     "another character or like nothing: another key may look the same"
                     + (" (konvsync compares keys without surrounding spaces)" if stripped else "")
+                )
+            )
+
+
+def check_scope(
+    state: DesiredState, problems: list[ConfigProblem], prune_at: Source | None = None
+) -> None:
+    """A configuration lists only what it owns: each object of a scoped kind
+    must be inside its rule (references to objects outside stay allowed);
+    and pruning a kind the scope leaves out while it names others deletes
+    what other configurations own, so that is a warning."""
+    scope = state.policy.scope
+    for rule in scope.rules:
+        k = kind(rule.kind)
+        for obj in state.objects.get(rule.kind, {}).values():
+            miss = rule.outside(obj.key, reference_keys(k, rule, obj.data))
+            if miss is None:
+                continue
+            shown = "" if miss.on_key else f" ({miss.reason})"
+            problems.append(
+                value_source(obj, miss.field).problem(
+                    f"{rule.kind} {obj.path!r} is outside policy.scope.{rule.kind} "
+                    f"{rule.describe()}{shown}: a configuration lists only what it owns"
+                )
+            )
+    if not scope:
+        return
+    where = prune_at or Source(state.files[0] if state.files else "<config>", 1, 1)
+    for kind_name in sorted(state.policy.prune, key=list(KINDS_BY_NAME).index):
+        if scope.rule(kind_name) is None:
+            state.warnings.append(
+                where.problem(
+                    f"policy.prune names {kind_name} but policy.scope does not: every one "
+                    f"of the portal's {kind_name} this configuration does not list is "
+                    f"deleted, also those other configurations own (add "
+                    f'policy.scope.{kind_name}; ["*"] owns them all)'
                 )
             )
 

@@ -27,6 +27,7 @@ from konvsync.api.client import PortalClient
 from konvsync.api.documents import aliased_document, viewer_query
 from konvsync.api.pagination import read_all, read_kinds
 from konvsync.config.documents import schema_problem
+from konvsync.config.scope import NO_SCOPE, Scope
 from konvsync.config.yaml_dump import EnvReference
 from konvsync.config.yaml_dump import dump as _dump
 from konvsync.config.yaml_dump import dump_list as _dump_list
@@ -36,10 +37,14 @@ from konvsync.kinds import KINDS, children_of, kind
 from konvsync.kinds.address import RemoteRef
 from konvsync.kinds.base import Field, Kind, normalize_text
 from konvsync.plan.remote import RemoteObject, RemoteState, RemoteStateBuilder, normalize_nodes
+from konvsync.plan.scope import RemoteScope
 from konvsync.support.redact import printable
-from konvsync.support.resources import config_schema
+from konvsync.support.resources import PUBLISHED_SCHEMAS, config_schema
 
 _EMPTY: tuple[Any, ...] = (None, [], {})
+SCHEMA_HINT = f"# yaml-language-server: $schema={PUBLISHED_SCHEMAS}konvsync.schema.json\n"
+"""The first line of every file export writes: editors that read it (VS Code's
+YAML extension, yaml-language-server) check the file against the schema."""
 
 
 @dataclass
@@ -50,8 +55,10 @@ class ExportResult:
     counts: dict[str, int] = field(default_factory=dict)
 
     def single_document(self) -> str:
-        """Everything as one YAML document (for stdout)."""
-        return "".join(self.files.values())
+        """Everything as one YAML document (for stdout), with one schema hint."""
+        texts = [text.removeprefix(SCHEMA_HINT) for text in self.files.values()]
+        hint = SCHEMA_HINT if any(t.startswith(SCHEMA_HINT) for t in self.files.values()) else ""
+        return hint + "".join(texts)
 
 
 async def export_portal(
@@ -59,14 +66,20 @@ async def export_portal(
     kind_names: list[str],
     endpoint_name: str,
     on_page: Callable[[str, int], None] | None = None,
+    scope: Scope = NO_SCOPE,
+    write_scope: bool = True,
 ) -> ExportResult:
+    """The portal (with ``scope``: what it owns, and the scope itself in
+    konvsync.yaml unless not ``write_scope``) as konvsync YAML."""
     viewer = (await client.execute(viewer_query(), label="Viewer")).raise_for_errors("viewer")
-    # Normalized page by page: the raw answers are not all held at once.
-    builder = RemoteStateBuilder()
+    # Normalized page by page: the raw answers are not all held at once. The
+    # kinds are read whole with a scope too (the contract has no filter);
+    # what is outside it is set apart as the pages arrive.
+    builder = RemoteStateBuilder(scope=RemoteScope(scope) if scope else None)
     await read_kinds(client, [kind(n) for n in kind_names], on_page, builder.add)
     state = builder.state()
     state.portal_name = viewer["viewer"]["portalName"]
-    return render_export(state, kind_names, endpoint_name)
+    return render_export(state, kind_names, endpoint_name, scope if write_scope else NO_SCOPE)
 
 
 async def export_object(client: PortalClient, target: str) -> ExportResult:
@@ -95,13 +108,17 @@ async def export_object(client: PortalClient, target: str) -> ExportResult:
     return result
 
 
-def render_export(state: RemoteState, kind_names: list[str], endpoint_name: str) -> ExportResult:
+def render_export(
+    state: RemoteState, kind_names: list[str], endpoint_name: str, scope: Scope = NO_SCOPE
+) -> ExportResult:
     result = ExportResult(files={})
     header: dict[str, Any] = {
         "konvsync": 1,
         "endpoint": endpoint_name,
         "portal": state.portal_name,
     }
+    if scope:
+        header["policy"] = {"scope": scope.to_config()}
     result.files["konvsync.yaml"] = ""
     placeholders = Placeholders()
     rejected: dict[str, set[str]] = {}
@@ -138,6 +155,7 @@ def render_export(state: RemoteState, kind_names: list[str], endpoint_name: str)
             text = _dump_list(k.name, entries)
         result.files[f"{k.name}.yaml"] = text + "".join(comments)
     result.files["konvsync.yaml"] = _header(header, placeholders, result.warnings)
+    result.files = {name: SCHEMA_HINT + text for name, text in result.files.items()}
     result.warnings = [printable(warning) for warning in result.warnings]  # portal text
     return result
 

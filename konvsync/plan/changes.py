@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from konvsync import __version__
 from konvsync.config.model import Source
+from konvsync.config.scope import NO_SCOPE, Scope
 from konvsync.kinds import kind
 from konvsync.kinds.address import Address, ObjectKey, object_key
 
@@ -45,6 +46,9 @@ class Change:
     """Why, when it is not obvious: adoption, cascade."""
     parent: str | None = None
     """The parent's key, for a child kind (``key`` is the key within it)."""
+    updated_at: str | None = None
+    """When the portal last changed the object, where its API type says
+    (``updatedAt``): drift, the plan read from the portal's side, shows it."""
 
     @property
     def address(self) -> Address:
@@ -235,6 +239,9 @@ class Plan:
     welcome_emails: int = 0
     refused: Refusal | None = None
     """Set when a safety check refused the plan: it is shown, never applied."""
+    scope: Scope = NO_SCOPE
+    """``policy.scope``: the part of the portal the plan was made for (a
+    saved plan is checked and applied within the same)."""
 
     FORMAT_VERSION: ClassVar[str] = "2"
     """2: a child object's ``key`` is its own (a location's name), its
@@ -269,6 +276,8 @@ class Plan:
             "warnings": list(self.warnings),
             "welcome_emails": self.welcome_emails,
         }
+        if self.scope:
+            data["scope"] = self.scope.to_data()
         if self.refused is not None:
             data["refused"] = self.refused.to_data()
         data["changes"] = [masked(c).to_data() for c in self.changes]

@@ -166,7 +166,7 @@ def _rekey_children(k: Kind, remote: RemoteKind, adopted_parents: dict[str, str]
             obj.kind, obj.key, obj.id, {**obj.data, link: new_parent}, parent=new_parent
         )
 
-    rekeyed = RemoteKind(keyless=remote.keyless)
+    rekeyed = RemoteKind(keyless=remote.keyless, outside=remote.outside)
     for filed, obj in remote.objects.items():
         obj = moved(obj)
         rekeyed.objects[obj.filed_key or filed] = obj

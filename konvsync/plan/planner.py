@@ -25,6 +25,7 @@ from konvsync.plan.safety import (
     check_welcome_emails,
     welcome_emails,
 )
+from konvsync.plan.scope import check_owned, remote_scope, unadopted
 from konvsync.plan.stranded import with_stranded_values
 from konvsync.plan.targets import Targets, parse_targets
 from konvsync.plan.twins import check_twins
@@ -124,8 +125,9 @@ def plan(
     targets: tuple[str, ...] = (),
     options: PlanOptions = PlanOptions(),
 ) -> Plan:
-    """The plan of ``desired`` against ``remote`` as read: pure (no I/O, no
-    event loop). ``policy`` replaces the config's own when given;
+    """The plan of ``desired`` against ``remote`` as read (with
+    ``plan.scope.remote_scope(desired)`` when the config has a scope): pure
+    (no I/O, no event loop). ``policy`` replaces the config's own when given;
     ``targets`` are ``--target`` values. A plan a safety check refuses is
     returned with ``refused`` set; a config problem the portal reveals (an
     unknown reference) is raised as ``ConfigInvalid``."""
@@ -151,12 +153,16 @@ def plan_against(
 ) -> PlanOutcome:
     """The plan from the config and the portal as read (``targets``: the
     parsed ``options.targets``). A refused plan is made in full and raised
-    as ``PlanRefused``."""
+    as ``PlanRefused``. ``remote`` must have been read with the config's
+    scope (``plan.scope``): everything below sees only what is in it."""
+    if remote.scope != remote_scope(desired):
+        raise TypeError("the portal was read with another scope than the configuration's")
     refused = check_portal(desired, remote)
     renames = find_renames(desired, remote)
     view = renamed_view(remote, renames)
     targets = renamed_targets(targets, renames, remote)
     if refused is None:  # against another portal, references prove nothing
+        check_owned(desired, view)
         check_references(desired, view)
         check_custom_fields(desired, view)
     if targets:
@@ -164,6 +170,7 @@ def plan_against(
     changes = with_stranded_values(diff_state(desired, view), desired, view)
     check_twins(desired, view, changes)
     warnings: list[str] = [str(w) for w in desired.warnings] + expired_objects(desired)
+    warnings += unadopted(desired, view)
     if targets:
         changes = select_targets(changes, targets)
         # The view apply works on holds the renames this plan makes, no others.
@@ -184,7 +191,9 @@ def plan_against(
         or check_mass_update(changes, desired, view, options.allow_mass_update)
         or check_welcome_emails(emails, desired, options.allow_welcome_emails)
     )
-    plan = Plan(changes, endpoint_name, remote.portal_name, warnings, emails, refused)
+    plan = Plan(
+        changes, endpoint_name, remote.portal_name, warnings, emails, refused, desired.policy.scope
+    )
     outcome = PlanOutcome(plan, view, read_kind_names)
     if refused is not None:
         raise PlanRefused(outcome)
@@ -254,7 +263,7 @@ def check_references(
     for obj, ref in _outside_references(desired):
         if only is not None and ref.target.name not in only:
             continue
-        known = remote.get(ref.target.name).objects
+        known = remote.get(ref.target.name).referable()  # in scope or not
         if ref.key in known:
             restricted = ref.field.ref_only and ref_only_problem(
                 kind(obj.kind), obj.key, ref.field, known[ref.key].data
@@ -313,6 +322,11 @@ def check_targets_match(targets: Targets, desired: DesiredState, remote: RemoteS
         elif not _names(kind_name, key, configured) and not _names(
             kind_name, key, existing.objects
         ):
+            if _names(kind_name, key, existing.outside_by_key()):
+                raise UsageError(
+                    f"--target {kind_name}/{key}: the portal's {kind(kind_name).singular} "
+                    f"{key!r} is outside policy.scope; this configuration does not own it"
+                )
             raise UsageError(
                 f"--target {kind_name}/{key}: no {kind(kind_name).singular} {key!r} in the "
                 "configuration or the portal"

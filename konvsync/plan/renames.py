@@ -95,7 +95,8 @@ def renamed_view(remote: RemoteState, renames: Renames) -> RemoteState:
             kinds[name] = bucket
             continue
         view = RemoteKind(
-            keyless=[_remapped(obj, obj.key, None, refs, maps) for obj in bucket.keyless]
+            keyless=[_remapped(obj, obj.key, None, refs, maps) for obj in bucket.keyless],
+            outside=bucket.outside,  # as the portal has them: they are not renamed
         )
         for twins in bucket.twins.values():
             moved_twins = [as_renamed(obj, renames) for obj in twins]
@@ -110,7 +111,7 @@ def renamed_view(remote: RemoteState, renames: Renames) -> RemoteState:
             moved = _remapped(obj, new_key, renamed_from, refs, maps, new_parent)
             view.objects[moved.filed_key or new_key] = moved
         kinds[name] = view
-    return RemoteState(kinds, remote.portal_name)
+    return RemoteState(kinds, remote.portal_name, remote.scope)
 
 
 def as_renamed(obj: RemoteObject, renames: Renames) -> RemoteObject:

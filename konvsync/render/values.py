@@ -3,6 +3,7 @@ control characters escaped (values come from the portal)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -35,25 +36,25 @@ def files_read(files: list[str]) -> str:
     return f"{len(files)} file{'' if len(files) == 1 else 's'} read"
 
 
-def action_label(action: str) -> str:
-    return {"create": "created", "update": "updated in-place", "delete": "destroyed"}[action]
-
-
-def summary_line(counts: dict[str, int]) -> str:
-    return (
-        f"Plan: {counts['add']} to add, {counts['change']} to change, "
-        f"{counts['destroy']} to destroy."
-    )
+def changed_label(updated_at: str) -> str:
+    """``changed 2026-11-29 14:02 UTC`` (the portal's ``updatedAt``)."""
+    try:
+        when = dt.datetime.fromisoformat(updated_at.replace("Z", "+00:00"))
+    except ValueError:
+        return f"changed {printable(updated_at)}"
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC)
+    return f"changed {when:%Y-%m-%d %H:%M} UTC"
 
 
 NO_CHANGES = "No changes. The portal matches the configuration."
 
 
-def refused_note(plan: Plan) -> str:
-    """What a reader of a refused plan should know (the plan is shown in full)."""
-    counts = plan.counts
+def scope_line(plan: Plan) -> str | None:
+    """The plan's ``policy.scope`` in one line, or None without one."""
+    if not plan.scope:
+        return None
     return (
-        "This plan was refused (exit 3) and cannot be applied as it is; it is shown in "
-        f"full below ({counts['add']} to add, {counts['change']} to change, "
-        f"{counts['destroy']} to destroy)."
+        f"Scope: {printable(plan.scope.describe())} (policy.scope: the rest of the portal is "
+        "not this configuration's and is left alone)"
     )
