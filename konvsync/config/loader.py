@@ -337,15 +337,22 @@ def _check_references(
 ) -> None:
     """References to keys this config does not define, and custom field values."""
     state.external_references = []
+    scope = state.policy.scope
     for kind_name, objects in state.objects.items():
         k = kind(kind_name)
         for obj in objects.values():
             for ref in references(k, obj.data, include_parent=False):
                 if ref.key in state.objects.get(ref.target.name, {}):
                     continue
-                if allow_external or ref.target.reference:
-                    # Reference kinds (LMS modules...) are only in the
-                    # portal: the plan checks them, validate cannot.
+                rule = scope.rule(ref.target.name)
+                if (
+                    allow_external
+                    or ref.target.reference
+                    or (rule is not None and rule.outside_by_key(ref.key))
+                ):
+                    # Reference kinds (LMS modules...) and objects outside
+                    # the scope are only in the portal: the plan checks
+                    # them, validate cannot.
                     state.external_references.append((obj, ref))
                     continue
                 defined = state.objects.get(ref.target.name, {})
@@ -385,12 +392,15 @@ def _check_values(
     if not isinstance(values, dict):
         return
     fields = state.objects.get(f.keys_ref or "", {})
+    rule = state.policy.scope.rule(f.keys_ref or "")
     what = f"{k.singular} {obj.path!r}"
     for key, value in values.items():
         where = map_value_source(obj, f.name, key)
         definition = fields.get(str(key))
         if definition is None:
-            if not allow_external:
+            # a field outside the scope can only be in the portal: the plan checks it
+            outside = rule is not None and rule.outside_by_key(str(key))
+            if not allow_external and not outside:
                 problems.append(
                     where.problem(f"{what}: custom field {key!r} is not defined in {f.keys_ref}")
                 )

@@ -135,6 +135,17 @@ class ScopeRule:
             return Miss(key_field, f"its {key_field} matches exclude {glob!r}")
         return None
 
+    def outside_by_key(self, key: str) -> bool:
+        """Whether an object with ``key`` (as keys compare) is outside the
+        rule whatever its other fields: its key matches none of the key's
+        globs, or an ``exclude``. (Such an object can only be in the portal:
+        a configuration lists only what it owns.)"""
+        excluded = self._excluded
+        if excluded is not None and excluded(key):
+            return True
+        key_field = self._key_field
+        return any(name == key_field and not matches(key) for name, matches in self._matchers)
+
     def describe(self) -> str:
         """As a message shows it: ``['dealer-*']`` for globs on the key alone,
         else ``{account: ['dealer-*'], exclude: ['x']}``."""

@@ -62,6 +62,39 @@ def test_an_object_outside_its_own_scope_fails_validate(write_config: ConfigWrit
     assert "staff" not in result.stderr
 
 
+def test_references_outside_the_scope_need_no_allow_external_refs(
+    write_config: ConfigWriter,
+) -> None:
+    """An object outside the scope can only be in the portal (the
+    configuration may not list it): a reference to one validates offline
+    without --allow-external-refs, as an export --scope is written. A key
+    the scope owns must still be defined, and a scope that needs the
+    referring object's fields (users by account) cannot tell."""
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          scope:
+            groups: ["dealer-*"]
+            accountFields: {exclude: [shared-*]}
+            users: {account: ["dealer-*"]}
+        accounts:
+          - {externalId: dealer-1, name: One, userGroups: [staff], customFields: {shared-no: "7"}}
+        users:
+          - {email: a@x.example, firstName: A, lastName: B, account: dealer-1, groups: [staff]}
+        inviteLinks:
+          - {title: Join, access: OPEN, account: hq, groups: [staff, dealer-typo]}
+        """)
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{config}:12:42: invite link 'Join': account refers to account 'hq', which the "
+        "configuration does not define (--allow-external-refs if it exists in the portal)",
+        f"{config}:12:62: invite link 'Join': groups refers to group 'dealer-typo', which the "
+        "configuration does not define (--allow-external-refs if it exists in the portal)",
+        "Error: configuration invalid: 2 problems",
+    ]
+
+
 def test_globs_compare_as_the_key_does(write_config: ConfigWriter) -> None:
     config = write_config("""\
         konvsync: 1
