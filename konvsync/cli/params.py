@@ -103,6 +103,16 @@ def _config_paths(args: list[str]) -> list[str]:
     ]
 
 
+class GivenPath(click.Path):
+    """A file or folder name that may not be empty: ``--out "$PLAN_FILE"``
+    with the variable unset must not read as "no --out"."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == "":
+            self.fail("the file name is empty", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 class Seconds(click.ParamType[float]):
     """A number of seconds over 0 (``--timeout``): not 0, negative, NaN or
     infinite, which the HTTP client takes for "no timeout" or cannot use."""
