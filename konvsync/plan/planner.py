@@ -24,7 +24,13 @@ from konvsync.plan.safety import (
     check_welcome_emails,
     welcome_emails,
 )
-from konvsync.plan.scope import check_owned, remote_scope, taken_from_outside, unadopted
+from konvsync.plan.scope import (
+    check_owned,
+    kept_outside,
+    remote_scope,
+    taken_from_outside,
+    unadopted,
+)
 from konvsync.plan.stranded import with_stranded_values
 from konvsync.plan.targets import Targets, parse_targets
 from konvsync.plan.twins import check_twins
@@ -181,7 +187,7 @@ def plan_against(
         )
     if refused is None:
         check_deleted_references(desired, changes)
-    warnings += taken_from_outside(changes, view)
+    warnings += taken_from_outside(changes, view) + kept_outside(changes, remote)
     emails = welcome_emails(changes, desired)
     if emails:
         warnings.append(

@@ -231,3 +231,29 @@ def taken_from_outside(changes: list[Change], view: RemoteState) -> list[str]:
                 "(policy.protect) to leave them as they are"
             )
     return out
+
+
+def kept_outside(changes: list[Change], remote: RemoteState) -> list[str]:
+    """A warning for each key the plan renames that objects outside the
+    scope file values under (an account field's key, in accounts'
+    customFields): konvsync files anew only the values of objects in scope
+    that a portal leaves under the old key, never those of the others."""
+    out = []
+    for kind_name, renamed in sorted(renames_in(changes).items()):
+        for holder in KINDS:
+            maps = [f.name for f in holder.fields if f.keys_ref == kind_name]
+            holding: dict[str, list[str]] = {}
+            for obj in remote.get(holder.name).outside if maps else ():
+                for name in maps:
+                    for old in renamed.keys() & set(obj.data.get(name) or {}):
+                        holding.setdefault(old, []).append(obj.path)
+            for old, paths in sorted(holding.items()):
+                shown = ", ".join(sorted(paths)[:TAKEN_SHOWN])
+                more = f" and {len(paths) - TAKEN_SHOWN} more" if len(paths) > TAKEN_SHOWN else ""
+                out.append(
+                    f"{kind(kind_name).singular} {renamed[old]!r} is renamed from {old!r}: "
+                    f"{len(paths)} {holder.name} outside policy.scope hold values under {old!r} "
+                    f"({shown}{more}); a portal that keeps values under the old key keeps "
+                    f"theirs there (konvsync moves only those of the {holder.name} in scope)"
+                )
+    return out

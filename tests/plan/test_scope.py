@@ -516,6 +516,36 @@ def test_a_delete_says_what_it_takes_from_objects_outside_the_scope(
     assert "account 'dealer-old' is deleted: the portal also takes it from 2 users" in text.output
 
 
+def test_a_rename_says_whose_values_outside_the_scope_may_stay_under_the_old_key(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Renaming an account field's key: konvsync files the values the portal
+    leaves under the old key anew only for the accounts in scope (the others
+    are not this configuration's). The plan names the others that hold a
+    value under it, whichever way the portal treats them."""
+    store = sandbox.store
+    store.create("accountFields", {"key": "num", "label": "Number", "type": "TEXT"})
+    for key in ("hq", "dist-1", "dealer-1"):
+        store.create(
+            "accounts",
+            {"externalId": key, "name": key, "customFields": [{"key": "num", "value": "1"}]},
+        )
+    store.create("accounts", {"externalId": "dist-2", "name": "No value"})
+    config = write_config("""\
+        konvsync: 1
+        policy: {scope: {accounts: ["dealer-*"]}}
+        accountFields:
+          - {key: number, renamedFrom: num, label: Number, type: TEXT}
+        """)
+    result, data = plan_json(sandbox, config)
+    assert result.exit_code == 0, result.output
+    assert (
+        "account field 'number' is renamed from 'num': 2 accounts outside policy.scope hold "
+        "values under 'num' (dist-1, hq); a portal that keeps values under the old key keeps "
+        "theirs there (konvsync moves only those of the accounts in scope)" in data["warnings"]
+    )
+
+
 def test_a_saved_plan_is_checked_and_applied_within_its_scope(
     sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
