@@ -3,7 +3,7 @@ plan; with ``--out``, save the plan. ``apply`` and ``drift`` plan the same way."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from konvsync.api.client import PortalClient
 from konvsync.api.connect import PortalTarget
@@ -19,6 +19,8 @@ from konvsync.support.gcpause import gc_paused
 
 ConfigPaths = str | Sequence[str]
 """One config path, or several where later ones override (``config.overlay``)."""
+LoadedCallback = Callable[[list[str]], None]
+"""Called with the files a config was read from, once it is loaded."""
 
 
 def plan_config(
@@ -27,8 +29,9 @@ def plan_config(
     options: PlanOptions,
     out_file: str | None = None,
     on_page: ProgressCallback | None = None,
+    on_loaded: LoadedCallback | None = None,
 ) -> PlanOutcome:
-    desired, outcome = planned(path, connection, options, on_page)
+    desired, outcome = planned(path, connection, options, on_page, on_loaded)
     if out_file:
         write_planfile(out_file, outcome, desired.digest, desired.policy, desired.sensitive_env)
     return outcome
@@ -39,9 +42,12 @@ def planned(
     connection: ConnectionOptions,
     options: PlanOptions,
     on_page: ProgressCallback | None,
+    on_loaded: LoadedCallback | None = None,
 ) -> tuple[DesiredState, PlanOutcome]:
     """Load the config, connect, read what it needs and plan."""
     desired = load_config(path, allow_external_refs=True)
+    if on_loaded is not None:
+        on_loaded(desired.files)
     with portal_target(connection, desired.endpoint) as target:
 
         async def run() -> PlanOutcome:
