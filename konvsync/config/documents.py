@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 import fastjsonschema
 
 from konvsync.config.model import Source
-from konvsync.config.overlay import overlay_schema
+from konvsync.config.overlay import OverlayMap, object_definition, overlay_schema
 from konvsync.config.substitution import Substitution
 from konvsync.config.yaml_loader import YamlList, YamlLoadError, YamlMap, empty_map, load_yaml
 from konvsync.errors import ConfigProblem
-from konvsync.kinds import REFERENCE_KINDS
+from konvsync.kinds import REFERENCE_KINDS, kind
 from konvsync.support.files import UnreadableFile, read_bounded
 from konvsync.support.resources import config_schema
 from konvsync.support.suggest import did_you_mean
@@ -192,31 +192,83 @@ def _schema_problems(
         return
     except fastjsonschema.JsonSchemaException as exc:
         fast_message = str(exc)
+    found = _explained(_validator(patch).iter_errors(data))
+    for path, error in found:
+        unknown = _unknown_keys(data, path, error)
+        if unknown:  # each at its own line, with its own suggestion
+            problems.extend(
+                ConfigProblem(file, where.line, where.column, message) for where, message in unknown
+            )
+            continue
+        where, subject = _locate(data, path, error)
+        problems.append(
+            ConfigProblem(file, where.line, where.column, f"{subject}: {_message(error)}")
+        )
+    if not found:
+        problems.append(ConfigProblem(file, 1, 1, fast_message))
+
+
+def check_merged(kind_name: str, item: YamlMap, problems: list[ConfigProblem]) -> None:
+    """One object that a later config path added or changed, checked whole
+    against its definition in the config schema: the fields every object
+    must give and the rules between fields (CODE needs its code), wherever
+    each field was set; a problem points at the file that set the value."""
+    try:
+        _fast_object_validator(kind_name)(item)
+        return
+    except fastjsonschema.JsonSchemaException:
+        pass
+    k = kind(kind_name)
+    name = f"{k.singular} {k.key_of(item)!r}"
+    # What the files' own check could not see (the overlay schema has no
+    # required fields and no rules between fields); the rest it reported.
+    unseen = (
+        error
+        for error in _object_validator(kind_name).iter_errors(item)
+        if error.validator == "required" or "allOf" in error.schema_path
+    )
+    for path, error in _explained(unseen):
+        where, subject = _locate(item, path, error)
+        if not path and isinstance(item, OverlayMap):
+            where = item.patched_at  # the object as the path that changed it gives it
+        within = f".{subject}" if path else ""
+        problems.append(where.problem(f"{name}{within}: {_message(error)}"))
+
+
+def _object_schema(kind_name: str) -> dict[str, Any]:
+    """The config schema's definition of one object of ``kind_name``, as a
+    schema of its own (with the definitions it refers to)."""
+    return {"$defs": config_schema().get("$defs", {}), **object_definition(kind_name)}
+
+
+@cache
+def _fast_object_validator(kind_name: str) -> Any:
+    return fastjsonschema.compile(_object_schema(kind_name))
+
+
+@cache
+def _object_validator(kind_name: str) -> jsonschema.protocols.Validator:
+    import jsonschema  # as in _validator
+
+    schema = _object_schema(kind_name)
+    return jsonschema.validators.validator_for(config_schema())(schema)
+
+
+def _explained(errors: Iterable[ValidationError]) -> list[tuple[tuple[Any, ...], ValidationError]]:
+    """The errors worth telling, by the place they are at: each rule with a
+    message of its own (an invite link may break several); otherwise the
+    best match explains the place."""
     from jsonschema.exceptions import best_match
 
     by_path: dict[tuple[Any, ...], list[ValidationError]] = {}
-    for error in _validator(patch).iter_errors(data):
+    for error in errors:
         by_path.setdefault(tuple(error.absolute_path), []).append(error)
-    for path, errors in by_path.items():
-        either = [e for e in errors if e.validator == "anyOf"]
-        # Each rule with a message of its own is reported (an invite link
-        # may break several); otherwise the best match explains the place.
-        ruled = [e for e in errors if isinstance(e.schema, dict) and "x-message" in e.schema]
-        chosen = ruled or [either[0] if either else best_match(errors)]
-        for error in chosen:
-            unknown = _unknown_keys(data, path, error)
-            if unknown:  # each at its own line, with its own suggestion
-                problems.extend(
-                    ConfigProblem(file, where.line, where.column, message)
-                    for where, message in unknown
-                )
-                continue
-            where, subject = _locate(data, path, error)
-            problems.append(
-                ConfigProblem(file, where.line, where.column, f"{subject}: {_message(error)}")
-            )
-    if not by_path:
-        problems.append(ConfigProblem(file, 1, 1, fast_message))
+    out = []
+    for path, found in by_path.items():
+        either = [e for e in found if e.validator == "anyOf"]
+        ruled = [e for e in found if isinstance(e.schema, dict) and "x-message" in e.schema]
+        out += [(path, error) for error in ruled or [either[0] if either else best_match(found)]]
+    return out
 
 
 def _message(error: ValidationError) -> str:

@@ -9,9 +9,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from konvsync.config.documents import ConfigDocument, check_document, read_document
+from konvsync.config.documents import ConfigDocument, check_document, check_merged, read_document
 from konvsync.config.model import DesiredObject, DesiredState, Policy, Source
-from konvsync.config.overlay import overlay_items, overlay_settings
+from konvsync.config.overlay import OverlayMap, overlay_items, overlay_settings
 from konvsync.config.paths import discover
 from konvsync.config.renames import check_renames
 from konvsync.config.rules import (
@@ -95,6 +95,13 @@ def _load(
             overlay_items([m.items for m in per_path], problems),
             _digest(documents),
         )
+        later = {d.path for layer in layers[1:] for d in layer}
+        for kind_name, entries in merged.items.items():
+            for item, where in entries:
+                if isinstance(item, YamlMap) and (
+                    isinstance(item, OverlayMap) or where.file in later
+                ):
+                    check_merged(kind_name, item, problems)
     unreadable = any(d.data is None for d in documents)
     state = _build(merged, [d.path for d in documents], problems, unreadable)
     state.layers = [[d.path for d in layer] for layer in layers]
