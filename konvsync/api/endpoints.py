@@ -4,6 +4,7 @@ a base URL, resolved from the flag, the environment and the config."""
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -44,6 +45,13 @@ def resolve_endpoint(
     """``--endpoint``/``KONVSYNC_ENDPOINT`` (click merges the two), else the
     config's ``endpoint``. There is no default: a production portal is never
     reached by accident."""
+    if flag is None and os.environ.get("KONVSYNC_ENDPOINT") == "":
+        # click reads an empty variable as unset; the config's endpoint would
+        # then be used, though the pipeline meant another (its value is missing).
+        raise UsageError(
+            "KONVSYNC_ENDPOINT is set but empty: set it to production, staging, sandbox "
+            "or a URL, or unset it to use the config's endpoint"
+        )
     value = flag or config_value
     if not value:
         raise UsageError(

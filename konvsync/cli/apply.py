@@ -23,6 +23,7 @@ from konvsync.cli.options import (
     rail_options,
     target_option,
 )
+from konvsync.cli.params import GivenPath
 from konvsync.cli.progress import StderrProgress
 from konvsync.cli.report import ReportFile
 from konvsync.errors import ApplyCancelled, ExitStatus, OutputError, UsageError
@@ -61,7 +62,7 @@ from konvsync.render.values import NO_CHANGES
 @click.option(
     "--report",
     "report_file",
-    type=click.Path(dir_okay=False),
+    type=GivenPath(dir_okay=False),
     help="Also write the outcome as JSON to FILE: per change its status, error and "
     "created ID (schemas/apply-report.schema.json); written on failure and refusal too, "
     "and as the apply goes (status in_progress), so a killed run leaves a true record.",

@@ -23,7 +23,7 @@ from click.shell_completion import CompletionItem
 
 from konvsync.api.endpoints import NAMED_ENDPOINTS
 from konvsync.api.options import ConnectionOptions
-from konvsync.cli.params import PlanTarget, Seconds, plan_target_help
+from konvsync.cli.params import EndpointName, PlanTarget, Seconds, plan_target_help
 from konvsync.plan.planner import PlanOptions
 from konvsync.support.logs import configure_logging
 
@@ -119,6 +119,7 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
         "production, staging, sandbox or a base URL (env KONVSYNC_ENDPOINT; "
         "default: the config's endpoint).",
         {
+            "type": EndpointName(),
             "envvar": "KONVSYNC_ENDPOINT",
             "metavar": "NAME|URL",
             "shell_complete": _complete_endpoint,

@@ -113,6 +113,20 @@ class GivenPath(click.Path):
         return super().convert(value, param, ctx)
 
 
+class EndpointName(click.ParamType[str]):
+    """``--endpoint``: a name or URL, never empty. An empty one (``--endpoint
+    "$STAGING_URL"`` with the variable unset) must not read as "not given",
+    which falls back to the config's endpoint: perhaps production."""
+
+    name = "NAME|URL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value).strip()
+        if not text:
+            self.fail("the endpoint is empty (production, staging, sandbox or a URL)", param, ctx)
+        return text
+
+
 class Seconds(click.ParamType[float]):
     """A number of seconds over 0 (``--timeout``): not 0, negative, NaN or
     infinite, which the HTTP client takes for "no timeout" or cannot use."""

@@ -117,9 +117,9 @@ def _load(
     substituted = [p for d in documents for p in d.substitution_problems]
     if substituted:
         problems[:] = _without_consequences(substituted, problems)
-    if problems:
-        raise ConfigInvalid(problems, not_read)
     state.warnings[:0] = not_read
+    if problems:
+        raise ConfigInvalid(problems, state.warnings)
     return state
 
 

@@ -4,6 +4,7 @@ and a password written into it is never shown."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,35 @@ def test_an_endpoint_that_is_no_base_url_is_one_line(
         assert "unexpected" not in result.output
         assert "hunter2" not in result.output
         assert "tenant" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--endpoint", "", "plan"], ["plan", "--endpoint", " "]],
+    ids=["before the command", "after it"],
+)
+def test_an_empty_endpoint_is_a_usage_error(
+    write_config: Callable[..., Path], args: list[str]
+) -> None:
+    """``--endpoint "$STAGING_URL"`` with the variable unset must not fall
+    back to the config's endpoint (which may be production)."""
+    config = write_config("konvsync: 1\nendpoint: sandbox\ngroups: [{externalId: g, name: G}]\n")
+    command = args.index("plan")
+    result = invoke([*args[: command + 1], str(config), *args[command + 1 :]])
+    assert result.exit_code == 1, result.output
+    assert "the endpoint is empty" in result.stderr
+    assert not (config.parent / ".konvsync").exists()  # no sandbox was started
+
+
+def test_an_empty_endpoint_variable_is_a_usage_error(
+    write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KONVSYNC_ENDPOINT set but empty (a pipeline's missing value): click
+    reads it as unset, and the config's endpoint would be used. Offline
+    commands do not mind."""
+    config = write_config("konvsync: 1\nendpoint: sandbox\ngroups: [{externalId: g, name: G}]\n")
+    monkeypatch.setenv("KONVSYNC_ENDPOINT", "")
+    result = invoke(["plan", str(config)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("Error: KONVSYNC_ENDPOINT is set but empty")
+    assert invoke(["validate", str(config)]).exit_code == 0

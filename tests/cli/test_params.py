@@ -157,11 +157,6 @@ def test_an_empty_file_name_is_a_usage_error(args: list[str], tmp_path: Path) ->
     assert "cannot reach" not in result.output
 
 
-@pytest.mark.xfail(
-    reason="cli/apply.py declares --report as click.Path: an empty name writes no report "
-    "and exits 0; it should use cli.params.GivenPath as plan --out does",
-    strict=True,
-)
 def test_an_empty_report_name_is_a_usage_error(tmp_path: Path) -> None:
     config = tmp_path / "konvsync.yaml"
     config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")

@@ -362,3 +362,24 @@ def test_an_export_validates_without_its_secrets_and_names_its_schema(
     assert {hinted_schema(f) for f in files} == {ROOT / "schemas" / "konvsync.schema.json"}
     checked = check_jsonschema(ROOT / "schemas" / "konvsync.schema.json", files)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_warnings_stand_beside_the_errors(
+    write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unset variable's warning (its values were not checked) is still
+    said when the config also has an error: it may be why."""
+    monkeypatch.delenv("TEAM_NAME", raising=False)
+    config = write_config(
+        """\
+        konvsync: 1
+        variables: [TEAM_NAME]
+        groups:
+          - {externalId: team, name: "${env:TEAM_NAME}"}
+          - {externalId: other, name: Other, permissions: [NOT_ONE]}
+        """
+    )
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 1, result.output
+    assert "warning:" in result.stderr and "TEAM_NAME" in result.stderr, result.stderr
+    assert "NOT_ONE" in result.stderr
