@@ -14,7 +14,7 @@ from graphql import FieldNode
 
 from konvsync.api.answers import Misfit, check_field, format_path
 from konvsync.api.client import PortalClient, error_code
-from konvsync.api.documents import aliased_document
+from konvsync.api.documents import aliased_document, operation_text
 from konvsync.errors import AmbiguousRequestError, ContractError, KonvsyncError
 from konvsync.kinds.base import Kind
 
@@ -146,6 +146,10 @@ async def _send_built(
             general.append(error)
     data = response.data or {}
     field = _root_field(first)
+    # Every alias is checked as the operation's own field: one checker for
+    # every batch size (compiling one per aliased document cost 0.1 s of
+    # CPU in a cold apply of 10,000 users).
+    single = operation_text(first.kind, first.operation)
     outcomes = []
     for index, call in enumerate(batch):
         alias = f"m{index}"
@@ -157,7 +161,7 @@ async def _send_built(
             )
             continue
         try:
-            check_field(document, alias, data[alias])
+            check_field(single, field, data[alias])
         except Misfit as misfit:
             where = format_path((field, *misfit.path[1:]))
             problem = str(ContractError(first.operation, f"{where} {misfit.problem}"))

@@ -31,7 +31,7 @@ from graphql import GraphQLError, build_client_schema, get_introspection_query
 from konvsync.api.answers import Misfit, check_field
 from konvsync.api.batching import chunks
 from konvsync.api.client import PortalClient
-from konvsync.api.documents import aliased_document
+from konvsync.api.documents import Selection, aliased_document, operation_text
 from konvsync.api.input_check import misfits
 from konvsync.api.pagination import PAGE_SIZE, read_all
 from konvsync.errors import ContractError, KonvsyncError, SchemaMisfitError
@@ -134,11 +134,21 @@ class PortalLookup:
         kind_name: str,
         wanted: Sequence[Wanted],
         twins: dict[Address, list[RemoteObject]] | None = None,
+        fields: frozenset[str] | None = None,
     ) -> dict[Address, RemoteObject | None]:
         """Each wanted object as the portal has it now (None: absent); with
-        ``twins``, objects sharing a key are collected there, not refused."""
+        ``twins``, objects sharing a key are collected there, not refused.
+        ``fields``: read only these of the objects (and their IDs and keys);
+        the others are missing from what is returned. None: every field."""
         k = kind(kind_name)
         source = kind(k.read_via) if k.read_via else k
+        selection: Selection | None = None
+        if fields is not None:
+            selection = (
+                ((k.name, fields),)
+                if source is k
+                else ((source.name, frozenset()), (k.name, fields))
+            )
         builder = RemoteStateBuilder(twins)
         if self._by_pages(k, source, len(wanted)):
             # Normalized page by page, keeping only the wanted objects: the
@@ -154,9 +164,9 @@ class PortalLookup:
                     kind_name, [n for n in nodes if n["id"] in ids or source.key_of(n) in keys]
                 )
 
-            await read_all(self.client, source, on_nodes=keep)
+            await read_all(self.client, source, on_nodes=keep, selection=selection)
         else:
-            builder.add(source.name, await self._get(k, source, wanted))
+            builder.add(source.name, await self._get(k, source, wanted, selection))
         state = builder.state()
         out: dict[Address, RemoteObject | None] = {}
         for item in wanted:
@@ -174,12 +184,16 @@ class PortalLookup:
         rounds = math.ceil(math.ceil(count / self.batch_size) / self.parallelism)
         return pages <= rounds
 
-    async def _get(self, k: Kind, source: Kind, wanted: Sequence[Wanted]) -> list[dict[str, Any]]:
+    async def _get(
+        self, k: Kind, source: Kind, wanted: Sequence[Wanted], selection: Selection | None
+    ) -> list[dict[str, Any]]:
         targets = _dedupe(self._target(k, item) for item in wanted)
         operation = source.get_operation
+        single = operation_text(source, operation, selection)  # each alias is checked as it
+        field = getattr(source.operation(operation).selection_set.selections[0], "name").value  # noqa: B009
 
         async def fetch(batch: Sequence[tuple[str | None, str | None]]) -> list[dict[str, Any]]:
-            document = aliased_document(source, operation, len(batch))
+            document = aliased_document(source, operation, len(batch), selection)
             variables: dict[str, Any] = {}
             for index, (remote_id, key) in enumerate(batch):
                 variables[f"id_{index}"] = remote_id
@@ -195,7 +209,7 @@ class PortalLookup:
                 try:
                     if alias not in data:
                         raise Misfit((alias,), "is missing")
-                    check_field(document, alias, data[alias])
+                    check_field(single, field, data[alias])
                 except Misfit as misfit:
                     raise ContractError(operation, str(misfit)) from None
                 if data[alias] is not None:
@@ -237,15 +251,20 @@ async def moved_objects(
     return moved
 
 
-async def read_back(lookup: PortalLookup, changes: Sequence[Change]) -> list[tuple[Change, str]]:
-    """Each change whose object the portal does not hold as planned, and how."""
+async def read_back(
+    lookup: PortalLookup, changes: Sequence[Change], whole: bool = True
+) -> list[tuple[Change, str]]:
+    """Each change whose object the portal does not hold as planned, and how.
+    ``whole``: read every field of the objects; else only the fields the
+    changes wrote (and IDs and keys)."""
     by_kind: dict[str, list[Change]] = {}
     for change in changes:
         by_kind.setdefault(change.kind, []).append(change)
 
     async def check(same_kind: list[Change]) -> list[tuple[Change, str]]:
         wanted = [wanted_for(change, lookup.id_of) for change in same_kind]
-        current = await lookup.current(same_kind[0].kind, wanted)
+        written = None if whole else frozenset(n for c in same_kind for n in sent_fields(c))
+        current = await lookup.current(same_kind[0].kind, wanted, fields=written)
         problems = (
             (change, applied_mismatch(change, current[change.address])) for change in same_kind
         )
@@ -281,7 +300,7 @@ async def concurrent_twins(
         return []
     twins: dict[Address, list[RemoteObject]] = {}
     wanted = [wanted_for(change, lookup.id_of) for change in created]
-    await lookup.current(created[0].kind, wanted, twins)
+    await lookup.current(created[0].kind, wanted, twins, fields=frozenset())
     out = []
     for change, item in zip(created, wanted, strict=True):
         others = [o.id for o in twins.get(change.address, []) if o.id != item.remote_id]

@@ -32,6 +32,7 @@ from konvsync.apply.model import (
     Mismatch,
     Progress,
     Status,
+    Verify,
 )
 from konvsync.errors import KonvsyncError, StalePlanError
 from konvsync.kinds import kind, references
@@ -77,6 +78,9 @@ class PlanExecutor:
         self.report = ApplyReport()
         self._step_changes: list[Change] = []
         self.cascades = Cascades()
+        self.unproven: set[Address] = set()
+        """Creates that got no answer, confirmed by reading them back (and
+        updated where they differed): no answer shows their values."""
 
     async def execute(self, plan: Plan) -> ApplyReport:
         for change in plan.changes:
@@ -96,8 +100,8 @@ class PlanExecutor:
             await self._step(label, changes)
         self._finish(self.cascades.rest(), Status.SKIPPED, "not deleted: its parent was not")
         self.report.interrupted = self.stop.is_set
-        if self.options.verify and not self.stop.is_set:
-            await self._verify()
+        if self.options.verify is not Verify.NONE and not self.stop.is_set:
+            await self._verify(self.options.verify)
         return self.report
 
     # ----------------------------------------------------------------- checks
@@ -138,20 +142,22 @@ class PlanExecutor:
                 self._record(change, Status.SKIPPED, f"not sent: {self.refused}")
         return []
 
-    async def _verify(self) -> None:
-        """Read back every object the run changed and compare it with the plan."""
+    async def _verify(self, mode: Verify) -> None:
+        """Read back what the run changed (``Verify``) and compare it with the plan."""
         done = [
             r.change
             for r in self.report.results
             if r.status is Status.DONE and not (isinstance(r.change, Delete) and r.change.cascade)
         ]
+        if mode is Verify.UPDATES:
+            done = [c for c in done if isinstance(c, Update) or c.address in self.unproven]
+        self.report.verify = mode
         try:
-            self.report.mismatches.extend(
-                Mismatch(change, problem) for change, problem in await read_back(self.lookup, done)
-            )
+            found = await read_back(self.lookup, done, whole=mode is Verify.FULL)
         except KonvsyncError as exc:
             self.report.unverified = str(exc)
             return
+        self.report.mismatches.extend(Mismatch(change, problem) for change, problem in found)
         self.report.verified = True
 
     # ------------------------------------------------------------------ steps
@@ -314,6 +320,7 @@ class PlanExecutor:
                     parent=change.parent,
                 )
             confirmed.append(change)
+            self.unproven.add(change.address)
         updates = list(follow_ups.values())
         outcomes = await run_mutations(
             self.client,

@@ -157,6 +157,7 @@ def _verification(report: ApplyReport | None) -> dict[str, Any]:
         return {"status": "not_run", "error": None, "mismatches": []}
     return {
         "status": "failed" if report.unverified else "checked",
+        "mode": str(report.verify),
         "error": report.unverified,
         "mismatches": [
             {"address": str(m.change.address), "action": m.change.action, "message": m.message}
