@@ -159,6 +159,11 @@ def write_config(directory: Path, n: int, changed: bool) -> Path:
 # ---------------------------------------------------------------- minimums
 
 
+EXPORT_EMPTY_KINDS = 2
+"""Kinds export reads that hold nothing here (account fields, invite links):
+a page each."""
+
+
 def read_minimum(n: int) -> int:
     return sum(math.ceil(count / PAGE) for count in shape(n))
 
@@ -183,6 +188,8 @@ def minimums(n: int, phase: str, batch: int, parallelism: int, latency: float) -
         reads, read_trips = read_minimum(n), math.ceil(users / PAGE)
     else:  # reads only: the no-op plan, drift, export
         steps, reads, read_trips = [], read_minimum(n), math.ceil(users / PAGE)
+        if phase == "export":
+            reads += EXPORT_EMPTY_KINDS
     batches = [math.ceil(count / batch) for count in steps]
     trips = 1 + read_trips + sum(math.ceil(b / parallelism) for b in batches)
     return reads + sum(batches), trips * latency

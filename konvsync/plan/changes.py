@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, ClassVar
 
 from konvsync import __version__
@@ -45,8 +46,9 @@ class Change:
     parent: str | None = None
     """The parent's key, for a child kind (``key`` is the key within it)."""
 
-    @property
+    @cached_property
     def address(self) -> Address:
+        """Made once per change: apply asks for it about ten times per object."""
         return kind(self.kind).address(self.key, self.parent)
 
     @property
