@@ -509,10 +509,11 @@ def report(
     # it is an estimate). konvsync's own share is what remains.
     for p in phases:
         chain = p.seconds_min + p.server_cpu_seconds
-        print(
-            f"  {p.phase}: {p.seconds / p.seconds_min:.2f}x the latency bound, "
-            f"{p.seconds / chain:.2f}x latency + server time ({chain:.2f} s)"
-        )
+        if p.seconds_min and chain:
+            print(
+                f"  {p.phase}: {p.seconds / p.seconds_min:.2f}x the latency bound, "
+                f"{p.seconds / chain:.2f}x latency + server time ({chain:.2f} s)"
+            )
     checks = [("every phase exited as expected", all(p.exited_as_expected for p in phases))]
     # The goals are stated for N = 10,000 (at small sizes the fixed costs,
     # one request per kind and start-up, dominate).
