@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 
 from konvsync.api.client import PortalClient
 from konvsync.api.options import ConnectionOptions
-from konvsync.app.plan import ConfigPaths, plan_with
-from konvsync.app.portal import portal_target
+from konvsync.app.plan import ConfigPaths, load_while_connecting, plan_with
+from konvsync.app.portal import connects_before_loading, portal_target
 from konvsync.app.reading import read_remote
 from konvsync.app.signals import prompt_signals, signals_call
 from konvsync.apply.executor import PlanExecutor
@@ -64,12 +64,18 @@ def apply_path(
             return _apply_saved(single, connection, apply_options, on_page, progress, on_interrupt)
     elif any(is_planfile(one) for one in path):
         raise UsageError("a saved plan file is applied alone, not with config paths")
-    desired = load_config(path, allow_external_refs=True)
-    with portal_target(connection, desired.endpoint) as target:
+    loaded = (
+        None if connects_before_loading(connection) else load_config(path, allow_external_refs=True)
+    )
+    with portal_target(connection, loaded.endpoint if loaded else None) as target:
 
         async def run() -> ApplyResult:
             async with target.client() as client:
-                outcome = await plan_with(client, target, desired, plan_options, on_page)
+                if loaded is None:  # the token and the viewer query go out while it loads
+                    desired, viewer = await load_while_connecting(client, path)
+                else:
+                    desired, viewer = loaded, None
+                outcome = await plan_with(client, target, desired, plan_options, on_page, viewer)
                 if not outcome.plan.has_changes:
                     return ApplyResult(outcome.plan, None)
                 with prompt_signals():
