@@ -24,6 +24,7 @@ from konvsync.plan.planner import PlanOptions, ProgressCallback
 from konvsync.plan.remote import RemoteState
 from konvsync.plan.renames import renamed_view, renames_in
 from konvsync.support import aio
+from konvsync.support.gcpause import gc_paused
 
 INTERRUPT_GRACE_SECONDS = 10.0
 """After Ctrl-C or SIGTERM, how long apply waits for requests in flight."""
@@ -143,7 +144,7 @@ async def _execute(
         if on_interrupt is not None:
             on_interrupt(name, INTERRUPT_GRACE_SECONDS)
 
-    with signals_call(loop, interrupted):
+    with signals_call(loop, interrupted), gc_paused():
         try:
             return await task
         except asyncio.CancelledError:

@@ -8,6 +8,7 @@ the first write (``apply_checks``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from konvsync.api.batching import MutationCall, MutationOutcome, run_mutations
@@ -344,7 +345,7 @@ class PlanExecutor:
         return mutation_call(change, self.ids, self.options.send_welcome_email)
 
     def _announce(self, change: Change, values: dict[str, Any]) -> None:
-        names = [f.name for f in kind(change.kind).fields if f.announce]
+        names = _announced(change.kind)
         if names:
             self.report.announced[change.address] = {name: values.get(name) for name in names}
 
@@ -405,3 +406,9 @@ class PlanExecutor:
     def _finish(self, changes: list[Change], status: Status, message: str) -> None:
         for change in changes:
             self._record(change, status, message)
+
+
+@cache
+def _announced(kind_name: str) -> list[str]:
+    """The fields apply prints for each object of the kind it created."""
+    return [f.name for f in kind(kind_name).fields if f.announce]
