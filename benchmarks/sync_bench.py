@@ -384,7 +384,12 @@ def run_round(
             ),
             run_phase("drift", url, ["drift", str(full)], n, options, workdir),
             run_phase(
-                "export", url, ["export", "--out", str(workdir / "export")], n, options, workdir
+                "export",
+                url,
+                ["export", "--out", tempfile.mkdtemp(prefix="export-", dir=workdir)],
+                n,
+                options,
+                workdir,
             ),
         ]
 
