@@ -5,7 +5,9 @@
 - right before a step, the objects it will touch are as the plan saw them
   (updated and deleted ones unchanged, created ones still absent), so a
   second writer is noticed instead of overwritten;
-- after the run, the portal holds what was planned (``--no-verify`` skips it);
+- after the run, the portal holds what was planned, as far as the answers do
+  not prove it (``--verify``: the fields updates wrote, by default; every
+  changed object with ``full``; nothing with ``none``);
 - before the first write, the portal's schema takes every operation and input
   field the run will send (``check_inputs``).
 
