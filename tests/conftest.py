@@ -21,6 +21,7 @@ from konvsync.sandbox.server import (
     running_sandbox,
 )
 from konvsync.sandbox.store import Store
+from tests.published_schemas import OutputCheck
 
 KEY = DEFAULT_API_KEY
 SECRET = DEFAULT_API_SECRET
@@ -38,12 +39,15 @@ class CliRun:
 
 
 def invoke(args: list[str], env: dict[str, str] | None = None, input: str | None = None) -> CliRun:
-    """Run the real CLI in-process, through the same ``main`` as the console script."""
+    """Run the real CLI in-process, through the same ``main`` as the console
+    script; every JSON document it makes must fit its published schema."""
     runner = CliRunner()
     base = {"KONVERT_API_KEY": KEY, "KONVERT_API_SECRET": SECRET, "NO_COLOR": "1"}
+    outputs = OutputCheck.before(args)
     result: Result = runner.invoke(cli, args, env={**base, **(env or {})}, input=input)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
+    outputs.after(result.stdout)
     return CliRun(result.exit_code, result.stdout, result.stderr)
 
 

@@ -15,7 +15,6 @@ import pytest
 import yaml
 
 from konvsync.cli.main import cli
-from konvsync.render.readme import main as reference_main
 from tests.conftest import invoke
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -205,10 +204,6 @@ def test_pre_commit_hook() -> None:
     assert hook["entry"] == "konvsync validate"
     assert hook["language"] == "python" and hook["pass_filenames"] is False
     assert_valid_invocation([*hook["entry"].split()[1:], "portal"])
-
-
-def test_readme_reference_is_up_to_date() -> None:
-    assert reference_main(["--check", str(ROOT / "README.md")]) == 0
 
 
 def test_readme_has_exactly_the_two_setup_commands() -> None:

@@ -40,6 +40,7 @@ from graphql import (
 )
 
 from konvsync.support.resources import konvert_sdl
+from konvsync.support.text import brief
 
 Path = tuple[str | int, ...]
 
@@ -73,18 +74,14 @@ def describe(value: Any) -> str:
     if isinstance(value, bool):
         return f"{json.dumps(value)} (a boolean)"
     if isinstance(value, int | float):
-        return f"{_short(json.dumps(value))} (a number)"
+        return f"{brief(value, 60)} (a number)"
     if isinstance(value, str):
-        return f"{_short(json.dumps(value))} (a string)"
+        return f"{brief(value, 60)} (a string)"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 @cache

@@ -11,6 +11,7 @@ from typing import Protocol
 from urllib.parse import quote
 
 import aiohttp
+import jwt
 
 from konvsync.api.credentials import Credentials
 from konvsync.errors import AuthError, TransportError, UsageError
@@ -173,8 +174,6 @@ class JwtTokens(_CachedToken):
         current = self._fresh()
         if current:
             return current
-        import jwt  # only this auth mode needs it
-
         now = int(time.time())
         claims = {"sub": self._credentials.api_key, "iat": now, "exp": now + self._lifetime}
         token = jwt.encode(claims, self._credentials.api_secret, algorithm="HS256")

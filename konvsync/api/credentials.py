@@ -10,6 +10,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from konvsync.errors import CredentialsError
 from konvsync.support.files import UnreadableFile, read_bounded
 
@@ -50,8 +52,6 @@ def _from_file(path: Path) -> Credentials:
         raise CredentialsError(f"{path}: cannot read credentials file: not UTF-8 text") from None
     except OSError as exc:
         raise CredentialsError(f"{path}: cannot read credentials file: {exc.strerror}") from None
-    import yaml  # only for credentials files, not the environment
-
     line: int | None = None
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)

@@ -31,6 +31,8 @@ def portal_target(
         redact.register(credentials.api_secret)
         yield PortalTarget(endpoint, credentials, options)
         return
+    # Imported only for the sandbox: the server costs 30 ms of start-up
+    # (python -X importtime) that no command against a real portal needs.
     from konvsync.sandbox.server import (
         DEFAULT_API_KEY,
         DEFAULT_API_SECRET,

@@ -22,7 +22,6 @@ pages (2.4 s); a cold apply's kinds start empty, so one page each.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from konvsync.kinds.address import Address
 from konvsync.kinds.base import Kind
 from konvsync.plan.changes import Change, Create, Delete, Update
 from konvsync.plan.remote import RemoteObject, RemoteState, RemoteStateBuilder
+from konvsync.support.text import brief
 
 IdOf = Callable[[Address], str | None]
 """Address -> server ID known to this run, or None."""
@@ -69,7 +69,7 @@ def differences(k: Kind, wanted: dict[str, Any], remote_data: dict[str, Any]) ->
             if name in k.sensitive_names:
                 out.append(f"{name} = (sensitive) (wanted another, sensitive value)")
             else:
-                out.append(f"{name} = {_show(have)} (wanted {_show(value)})")
+                out.append(f"{name} = {brief(have)} (wanted {brief(value)})")
     return out
 
 
@@ -82,23 +82,18 @@ def answer_mismatch(
     k = kind(change.kind)
     answered = answer if isinstance(change, Delete) else answer["id"]
     if not isinstance(change, Create) and answered != change.remote_id:
-        return f"the portal answered {operation} with ID {_show(answered)}, not the ID sent"
+        return f"the portal answered {operation} with ID {brief(answered)}, not the ID sent"
     if isinstance(change, Delete):
         return None
     if isinstance(change, Create) and taken(answered):
         return (
-            f"the portal answered {operation} with ID {_show(answered)}, which another "
+            f"the portal answered {operation} with ID {brief(answered)}, which another "
             f"{k.singular} already has"
         )
     found = differences(k, sent_fields(change), k.normalize_remote(answer))
     if found:
         return f"the portal accepted {operation} but kept {'; '.join(found)}"
     return None
-
-
-def _show(value: Any) -> str:
-    text = json.dumps(value, default=str, ensure_ascii=True)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Executing a plan: ordered steps (``plan.order``), batched concurrent
-mutations (``apply_calls``), and consistency when the network or the API
+mutations (``apply.calls``), and consistency when the network or the API
 misbehaves: a failed change skips what depends on it; after an ambiguous
 create the object is read back by key before anything is resent; the
 operations and input fields are checked against the portal's schema before
-the first write (``apply_checks``)."""
+the first write (``apply.checks``)."""
 
 from __future__ import annotations
 

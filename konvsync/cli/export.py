@@ -6,7 +6,7 @@ import click
 
 from konvsync.app.export import export_state
 from konvsync.cli.options import GlobalOptions, accepts_global_options
-from konvsync.cli.params import ExportTarget, KindList
+from konvsync.cli.params import ExportTarget, KindList, export_kinds_help, export_target_help
 from konvsync.cli.progress import StderrProgress
 from konvsync.errors import ExitStatus, UsageError
 from konvsync.export.targets import parse_kinds
@@ -25,8 +25,7 @@ from konvsync.export.targets import parse_kinds
     "kinds",
     type=KindList(),
     metavar="KIND,...",
-    help="Only these kinds (default: groups,accountFields,accounts,users; "
-    "locations come with accounts).",
+    help=export_kinds_help(),
 )
 @click.option(
     "--format",
@@ -47,7 +46,7 @@ from konvsync.export.targets import parse_kinds
     "target_object",
     type=ExportTarget(),
     metavar="KIND/KEY",
-    help="Print only this object's YAML (to add an existing object to a config).",
+    help=export_target_help(),
 )
 @click.pass_obj
 def export(

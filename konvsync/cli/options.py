@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
+from click.shell_completion import CompletionItem
 
 from konvsync.api.endpoints import NAMED_ENDPOINTS
 from konvsync.api.options import ConnectionOptions
-from konvsync.cli.params import PlanTarget
+from konvsync.cli.params import PlanTarget, plan_target_help
 from konvsync.plan.planner import PlanOptions
 from konvsync.support.logs import configure_logging
 
@@ -106,9 +107,7 @@ def _dest(decl: str) -> str:
 
 def _complete_endpoint(
     ctx: click.Context, param: click.Parameter, incomplete: str
-) -> list[click.shell_completion.CompletionItem]:
-    from click.shell_completion import CompletionItem
-
+) -> list[CompletionItem]:
     return [CompletionItem(name) for name in NAMED_ENDPOINTS if name.startswith(incomplete)]
 
 
@@ -202,7 +201,7 @@ target_option = click.option(
     multiple=True,
     type=PlanTarget(),
     metavar="KIND[/KEY]",
-    help="Limit the plan to a kind or one object (repeatable); what it needs is included.",
+    help=plan_target_help(),
 )
 format_option = click.option(
     "--format",

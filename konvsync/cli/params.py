@@ -1,17 +1,51 @@
 """Click parameter types for konvsync's own values: ``--target KIND[/KEY]``
 of plan, apply and drift, ``export --target KIND/KEY`` and ``export --kinds
-KIND,...``. A bad value is a usage error (exit 1) naming the option, before
-anything is read or sent."""
+KIND,...``, and their help texts, which name the kinds of the registry. A bad
+value is a usage error (exit 1) naming the option, before anything is read or
+sent."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import click
 
 from konvsync.errors import UsageError
 from konvsync.export.targets import parse_kinds, parse_target
+from konvsync.kinds import KINDS, TOP_LEVEL_KINDS, WRITABLE_KINDS, Kind
 from konvsync.plan.targets import parse_targets
+
+
+def plan_target_help(kinds: Sequence[Kind] = WRITABLE_KINDS) -> str:
+    """``--target KIND[/KEY]`` of plan, apply and drift."""
+    return (
+        "Limit the plan to a kind or one object (repeatable); what it needs is included. "
+        f"KIND: {_names(kinds)}."
+    )
+
+
+def export_kinds_help(
+    kinds: Sequence[Kind] = TOP_LEVEL_KINDS, all_kinds: Sequence[Kind] = KINDS
+) -> str:
+    """``export --kinds KIND,...``: the top-level kinds, and the kinds that
+    come with their parent."""
+    children = "".join(
+        f"; {k.name} come with {k.parent}" for k in all_kinds if k.parent and not k.reference
+    )
+    return f"Only these kinds, comma-separated: {_names(kinds)} (default: all{children})."
+
+
+def export_target_help(kinds: Sequence[Kind] = TOP_LEVEL_KINDS) -> str:
+    """``export --target KIND/KEY``."""
+    return (
+        "Print only this object's YAML (to add an existing object to a config). "
+        f"KIND: {_names(kinds)}."
+    )
+
+
+def _names(kinds: Sequence[Kind]) -> str:
+    return ", ".join(k.name for k in kinds)
 
 
 def _reason(exc: UsageError) -> str:

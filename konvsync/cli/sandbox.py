@@ -1,5 +1,5 @@
 """``konvsync sandbox``: the click command that runs the local Konvert
-sandbox in the foreground (kept apart from cli.py for its many options)."""
+sandbox in the foreground (its own module, as every command)."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ import yaml
 
 from konvsync.config.model import Source
 from konvsync.errors import ConfigProblem
+from konvsync.support.text import shortened
 
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR = "tag:yaml.org,2002:str"
@@ -132,10 +133,6 @@ def _pack(event: yaml.Event) -> int:
         return 1 << _COLUMN_BITS | 1
     column = mark.column + 1
     return (mark.line + 1) << _COLUMN_BITS | (column if column < _MAX_COLUMN else _MAX_COLUMN)
-
-
-def _shortened(text: str) -> str:
-    return text if len(text) <= 20 else text[:20] + "..."
 
 
 def _unpack(packed: int) -> Position:
@@ -262,7 +259,7 @@ class _Builder:
         if isinstance(value, float) and not math.isfinite(value):
             raise self.problem(
                 event,
-                f"{_shortened(event.value)} is not a finite number; konvsync reads no NaN or "
+                f"{shortened(event.value, 20)} is not a finite number; konvsync reads no NaN or "
                 "infinity (quote it if it is text)",
             )
         return value

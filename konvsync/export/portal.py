@@ -9,7 +9,7 @@ with a space) cannot be applied: both are written as comments with a warning.
 Every ``${`` in portal text is written as ``$${``, so applying an export never
 substitutes a variable.
 
-The YAML text is made by ``export_yaml``; export time grows linearly with
+The YAML text is made by ``config.yaml_dump``; export time grows linearly with
 the portal.
 """
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -197,17 +198,32 @@ def _source_from_text(text: str | None) -> Source | None:
     return Source(file, int(line), int(rest))
 
 
+class RefusalCheck(StrEnum):
+    """Every safety check that can refuse a plan: the one list the plan
+    schema's ``refused.check`` is generated from."""
+
+    PORTAL_GUARD = "portal_guard"
+    """The config's ``portal`` is not the portal the endpoint serves."""
+    MASS_DELETE = "mass_delete"
+    """More than ``policy.max_delete_percent`` of a kind deleted."""
+    MASS_UPDATE = "mass_update"
+    """More than ``policy.max_update_percent`` of a kind updated."""
+    WELCOME_EMAILS = "welcome_emails"
+    """More welcome e-mails than ``policy.max_welcome_emails``."""
+    STALE_PLAN = "stale_plan"
+    """A saved plan the portal moved away from."""
+
+
 @dataclass(frozen=True)
 class Refusal:
     """Why a plan may not be applied (exit 3), and the numbers behind it."""
 
-    check: str
-    """mass_delete, portal_guard, or stale_plan (a saved plan the portal moved away from)."""
+    check: RefusalCheck
     reason: str
     numbers: dict[str, Any]
 
     def to_data(self) -> dict[str, Any]:
-        return {"check": self.check, "reason": self.reason, "numbers": self.numbers}
+        return {"check": self.check.value, "reason": self.reason, "numbers": self.numbers}
 
 
 @dataclass

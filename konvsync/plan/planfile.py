@@ -19,11 +19,19 @@ from konvsync import __version__
 from konvsync.config.model import Policy
 from konvsync.errors import ConfigError, StalePlanError
 from konvsync.kinds.address import ObjectKey
-from konvsync.plan.changes import Change, Plan, Refusal, change_from_data, saved_key
+from konvsync.plan.changes import (
+    Change,
+    Plan,
+    Refusal,
+    RefusalCheck,
+    change_from_data,
+    saved_key,
+)
 from konvsync.plan.planner import PlanOutcome, remote_digests
 from konvsync.plan.remote import RemoteState
 from konvsync.plan.sensitive import restored, saved_references
 from konvsync.support.files import write_files
+from konvsync.support.resources import json_schema
 
 PLANFILE_FORMAT = "konvsync-plan/2"
 """2: what it keeps per object is filed by ``saved_key``, not the displayed address."""
@@ -129,9 +137,9 @@ def read_planfile(path: str) -> SavedPlan:
 def _check_plan_shape(path: str, data: dict[str, Any]) -> None:
     """The saved plan as ``schemas/plan.schema.json`` describes it, or a
     ConfigError naming the first place where it is not (an edited file)."""
+    # Only reading a saved plan needs jsonschema (21 ms of imports, python -X
+    # importtime); plan and apply of a config never do.
     import jsonschema
-
-    from konvsync.support.resources import json_schema
 
     error = jsonschema.exceptions.best_match(
         jsonschema.Draft202012Validator(json_schema("plan.schema.json")).iter_errors(data)
@@ -153,7 +161,7 @@ class SavedPlanStale(StalePlanError):
 
     @property
     def refused_plan(self) -> Plan:
-        return replace(self.plan, refused=Refusal("stale_plan", str(self), {}))
+        return replace(self.plan, refused=Refusal(RefusalCheck.STALE_PLAN, str(self), {}))
 
 
 def check_fresh(saved: SavedPlan, endpoint_name: str, remote: RemoteState) -> None:

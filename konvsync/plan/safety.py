@@ -13,10 +13,11 @@ from typing import Any
 
 from konvsync.config.model import DesiredState
 from konvsync.kinds import kind
-from konvsync.plan.changes import Change, Create, Delete, Refusal, Update
+from konvsync.plan.changes import Change, Create, Delete, Refusal, RefusalCheck, Update
 from konvsync.plan.remote import RemoteState
 
 MASS_DELETE_MIN_OBJECTS = 10
+MASS_CHECKS = {"delete": RefusalCheck.MASS_DELETE, "update": RefusalCheck.MASS_UPDATE}
 
 
 def check_portal(desired: DesiredState, remote: RemoteState) -> Refusal | None:
@@ -26,7 +27,7 @@ def check_portal(desired: DesiredState, remote: RemoteState) -> Refusal | None:
         and desired.portal != remote.portal_name
     ):
         return Refusal(
-            "portal_guard",
+            RefusalCheck.PORTAL_GUARD,
             f"portal guard: the config is for {desired.portal!r} but the "
             f"endpoint serves {remote.portal_name!r}; nothing was changed",
             {},
@@ -77,7 +78,7 @@ def _over_limit(
     if not refused:
         return None
     return Refusal(
-        f"mass_{action}",
+        MASS_CHECKS[action],
         f"refusing to {action} {'; '.join(refused)}: more than max_{action}_percent "
         f"{limit:g}%; nothing was changed. Re-run with --allow-mass-{action} if this is "
         "intended",
@@ -92,7 +93,7 @@ def check_welcome_emails(emails: int, desired: DesiredState, allowed: int) -> Re
     if emails <= limit or emails <= allowed:
         return None
     return Refusal(
-        "welcome_emails",
+        RefusalCheck.WELCOME_EMAILS,
         f"refusing to send {emails} welcome e-mails: more than policy.max_welcome_emails "
         f"{limit}; nothing was changed. Re-run with --allow-welcome-emails {emails} if "
         "this is intended (or set policy.send_welcome_email: false)",

@@ -5,7 +5,6 @@ drift; and the prompt in that loop still answers Ctrl-C at once."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import pty
 import select
@@ -22,6 +21,7 @@ import pytest
 from konvsync.sandbox.server import RunningSandbox
 from tests.cli.test_ci import KONVSYNC, subprocess_env
 from tests.conftest import invoke
+from tests.published_schemas import validated
 
 CONFIG = """\
 konvsync: 1
@@ -169,7 +169,7 @@ def test_sigterm_at_the_prompt_writes_the_report_and_nothing_else(
     output = _rest(main, process)
     assert process.returncode == 1, output
     assert b"Traceback" not in output
-    data = json.loads(report.read_text())
+    data = validated(report.read_text(), "apply-report")
     assert data["status"] == "error", data
     assert data["error"]["code"] == "apply_cancelled", data
     assert data["summary"]["done"] == 0

@@ -1,4 +1,4 @@
-"""What apply checks against the portal (``konvsync/apply_checks.py``), through
+"""What apply checks against the portal (``konvsync/apply/checks.py``), through
 the CLI against real sandboxes: the read-back after the run, the re-read
 before each step, and answers that must show what was sent.
 

@@ -27,6 +27,7 @@ from tests.ci.runners import (
     run_gitlab_job,
 )
 from tests.conftest import KEY, SECRET
+from tests.published_schemas import validated
 
 GITHUB = ROOT / "examples" / "ci" / "github"
 GITLAB = ROOT / "examples" / "ci" / "gitlab" / ".gitlab-ci.yml"
@@ -297,7 +298,7 @@ def test_github_apply_applies_the_plan_made_for_the_merged_commit(ci: CI) -> Non
     assert result.step("Apply the reviewed plan").outputs["exitcode"] == "0"
     assert "Apply complete! Resources: 1 added" in result.summary
     report = ci.artifacts / f"konvsync-apply-report-{merged}" / "apply-report.json"
-    assert '"status": "complete"' in report.read_text()
+    assert validated(report.read_text(), "apply-report")["status"] == "complete"
     (lookup,) = [c for c in ci.calls("gh") if "runs" in c["path"]]
     assert f"head_sha={head}" in lookup["path"]
 
@@ -514,7 +515,8 @@ def test_gitlab_apply_applies_the_plan_of_the_merged_commit(ci: CI) -> None:
     assert "Applying the plan of job 88" in result.output
     assert "Apply complete! Resources: 1 added" in result.output
     assert ci.sandbox.store.count("groups") == 1
-    assert '"status": "complete"' in (ci.workspace / "apply-report.json").read_text()
+    report = (ci.workspace / "apply-report.json").read_text()
+    assert validated(report, "apply-report")["status"] == "complete"
 
 
 def test_gitlab_apply_refuses_a_plan_for_another_config(ci: CI) -> None:

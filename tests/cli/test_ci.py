@@ -20,6 +20,7 @@ import pytest
 from konvsync.sandbox.server import RunningSandbox
 from tests.apply.test_executor import _big_config
 from tests.conftest import KEY, SECRET, CliRun, SandboxFactory, invoke
+from tests.published_schemas import validated
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas"
@@ -380,7 +381,7 @@ def test_validate_format_json(write_config: ConfigWriter) -> None:
     config = bad_config(write_config)
     result = invoke(["validate", str(config), "--format", "json"])
     assert result.exit_code == 1
-    data = json.loads(result.stdout)
+    data = validated(result.stdout, "validate")
     assert data["valid"] is False and data["error"] == "configuration invalid: 2 problems"
     assert data["problems"][0] == {
         "file": str(config),
@@ -388,10 +389,15 @@ def test_validate_format_json(write_config: ConfigWriter) -> None:
         "column": 45,
         "message": "groups.[0].bogus: unknown key ('bogus' was unexpected)",
     }
+    missing = invoke(["validate", "nowhere.yaml", "--format", "json"])
+    assert missing.exit_code == 1
+    data = validated(missing.stdout, "validate")
+    assert data["valid"] is False and data["problems"] == []
+    assert data["error"].startswith("nowhere.yaml")
     good = write_config("konvsync: 1\ngroups: [{externalId: a, name: A}]\n", name="good.yaml")
     ok = invoke(["validate", str(good), "--format", "json"])
     assert ok.exit_code == 0
-    assert json.loads(ok.stdout) == {
+    assert validated(ok.stdout, "validate") == {
         "valid": True,
         "error": None,
         "problems": [],

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from konvsync.kinds import WRITABLE_KINDS
+from konvsync.cli.params import export_kinds_help, export_target_help, plan_target_help
+from konvsync.kinds import TOP_LEVEL_KINDS, WRITABLE_KINDS, Field, Kind
 from tests.conftest import invoke
 
 
@@ -34,3 +35,39 @@ def test_export_kinds_and_target() -> None:
     target = invoke(["export", "--target", "groups"])
     assert target.exit_code == 1
     assert target.stderr.startswith("Error: Invalid value for '--target': give KIND/KEY")
+
+
+def _option_help(command: str, option: str) -> str:
+    """The help of one option of ``konvsync COMMAND --help``, on one line."""
+    result = invoke([command, "--help"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    rest = text[text.index(f" {option} ") + len(option) + 2 :]
+    end = rest.find(" --")  # the next option
+    return rest if end < 0 else rest[:end]
+
+
+@pytest.mark.parametrize("command", ["plan", "apply", "drift"])
+def test_target_help_names_every_writable_kind(command: str) -> None:
+    assert _option_help(command, "--target").endswith(
+        "KIND: " + ", ".join(k.name for k in WRITABLE_KINDS) + "."
+    )
+
+
+@pytest.mark.parametrize("option", ["--kinds", "--target"])
+def test_export_help_names_every_top_level_kind(option: str) -> None:
+    """Once the --kinds default named four kinds and left out inviteLinks."""
+    names = ", ".join(k.name for k in TOP_LEVEL_KINDS)
+    assert names in _option_help("export", option)
+    assert "inviteLinks" in _option_help("export", option)
+
+
+def test_help_texts_come_from_the_kinds() -> None:
+    scratch = Kind("scratchPosts", "scratch post", "slug", (Field("slug"),), "s.graphql", "Post")
+    assert plan_target_help((*WRITABLE_KINDS, scratch)).endswith(
+        ", ".join(k.name for k in WRITABLE_KINDS) + ", scratchPosts."
+    )
+    assert f"{TOP_LEVEL_KINDS[-1].name}, scratchPosts (default: all; locations come with " in (
+        export_kinds_help((*TOP_LEVEL_KINDS, scratch))
+    )
+    assert export_target_help((scratch,)).endswith("KIND: scratchPosts.")

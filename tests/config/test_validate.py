@@ -215,11 +215,14 @@ def test_too_many_objects_is_refused(tmp_path: Path) -> None:
 def test_schema_command_prints_the_json_schema() -> None:
     import json
 
+    from konvsync.support.resources import json_schema
+
     result = invoke(["schema"])
     assert result.exit_code == 0
     schema = json.loads(result.stdout)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["properties"]["konvsync"]["const"] == 1
+    assert schema == json_schema("konvsync.schema.json")  # the published file, generated parts too
 
 
 def test_every_schema_property_has_a_description() -> None:

@@ -12,6 +12,7 @@ import pytest
 from konvsync.sandbox.server import RunningSandbox
 from konvsync.sandbox.store import Store, StoreError
 from tests.conftest import CliRun, invoke
+from tests.published_schemas import validated
 
 ConfigWriter = Callable[..., Path]
 CODE = "Sesame-4711-secret"
@@ -113,7 +114,7 @@ def test_the_code_is_in_no_output_and_a_saved_plan_rereads_it(
         assert CODE not in output.output
     assert "+ code                = (sensitive)" in outputs[0].stdout
     change = next(
-        c for c in json.loads(outputs[1].stdout)["changes"] if c["key"] == "Dealer sign-up"
+        c for c in validated(outputs[1].stdout, "plan")["changes"] if c["key"] == "Dealer sign-up"
     )
     assert change["after"]["code"] == "(sensitive)"
     saved = planfile.read_text()
@@ -298,3 +299,28 @@ def test_drift_of_a_link_never_shows_or_writes_the_code(
     text = config.read_text()
     assert "Portal-Side-Code" not in written.output + text and CODE not in written.output
     assert "redirectPath: /dam" in text and "code: ${env:DEALER_CODE}" in text
+
+
+def test_the_apply_report_and_the_drift_of_links_fit_the_published_schemas(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """Once schemas/apply-report.schema.json and drift.schema.json knew no
+    inviteLinks: konvsync's own report and drift failed the schemas it publishes."""
+    config = write_config(LINKS.format(more=""))
+    report_file = tmp_path / "report.json"
+    applied = run(sandbox, "apply", str(config), "--auto-approve", "--report", str(report_file))
+    assert applied.exit_code == 0, applied.output
+    report = validated(report_file.read_text(), "apply-report")
+    done = [(c["kind"], c["key"], c["status"]) for c in report["changes"]]
+    assert ("inviteLinks", "Dealer sign-up", "done") in done
+
+    link = links(sandbox.store)["Dealer sign-up"]
+    sandbox.store.update("inviteLinks", str(link["id"]), {"redirectPath": "/dam"})
+    sandbox.store.create("inviteLinks", {"title": "Walk-in", "access": "CODE", "code": "x-1"})
+    drift = run(sandbox, "drift", str(config), "--format", "json")
+    assert drift.exit_code == 2, drift.output
+    data = validated(drift.stdout, "drift")
+    assert {(d["category"], d["kind"], d["key"]) for d in data["drift"]} == {
+        ("changed", "inviteLinks", "Dealer sign-up"),
+        ("created", "inviteLinks", "Walk-in"),
+    }

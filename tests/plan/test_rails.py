@@ -10,6 +10,7 @@ from pathlib import Path
 
 from konvsync.sandbox.server import RunningSandbox
 from tests.conftest import CliRun, invoke
+from tests.published_schemas import validated
 
 ConfigWriter = Callable[..., Path]
 
@@ -40,7 +41,11 @@ def test_sixty_welcome_emails_need_the_flag(
     plan = run(sandbox, "plan", str(config), "--allow-welcome-emails", "59", "--format", "json")
     assert plan.exit_code == 3 and "60 welcome e-mails" in plan.stderr
     assert plan.stderr.startswith("Error: refusing to send 60 welcome e-mails")
-    assert '"welcome_emails": 60' in plan.stdout
+    # The refused plan as JSON fits the published schema (once its checks lacked this one).
+    data = validated(plan.stdout, "plan")
+    assert data["welcome_emails"] == 60
+    assert data["refused"]["check"] == "welcome_emails"
+    assert data["refused"]["numbers"] == {"welcome_emails": 60, "max_welcome_emails": 50}
     applied = run(sandbox, "apply", str(config), "--auto-approve", "--allow-welcome-emails", "60")
     assert applied.exit_code == 0, applied.output
     assert "60 new user(s) will receive a welcome e-mail" in applied.stdout
@@ -73,6 +78,14 @@ def test_max_update_percent(sandbox: RunningSandbox, write_config: ConfigWriter)
     assert "refusing to update 3 of 10 groups (30%): more than max_update_percent 20%" in (
         refused.stderr
     )
+    as_json = run(sandbox, "plan", str(config), "--format", "json")
+    assert as_json.exit_code == 3
+    data = validated(as_json.stdout, "plan")
+    assert data["refused"]["check"] == "mass_update"
+    assert data["refused"]["numbers"] == {
+        "max_update_percent": 20,
+        "kinds": {"groups": {"update": 3, "existing": 10, "percent": 30}},
+    }
     allowed = run(sandbox, "apply", str(config), "--auto-approve", "--allow-mass-update")
     assert allowed.exit_code == 0, allowed.output
     assert "3 changed" in allowed.stdout

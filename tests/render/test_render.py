@@ -4,20 +4,18 @@ Regenerate after an intended change with KONVSYNC_UPDATE_GOLDEN=1."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from konvsync.config.model import Source
 from konvsync.plan.changes import Create, Delete, FieldChange, Plan, Update
 from konvsync.render import render_plan
 from konvsync.render.markdown import MAX_COMMENT, render_markdown
+from tests.published_schemas import validated
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
-SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 
 def fixed_plan() -> Plan:
@@ -107,8 +105,7 @@ def test_renderer_matches_golden_file(fmt: str, name: str) -> None:
 
 
 def test_json_golden_validates_against_the_schema() -> None:
-    schema = json.loads((SCHEMAS / "plan.schema.json").read_text())
-    jsonschema.validate(json.loads(render_plan(fixed_plan(), "json")), schema)
+    validated(render_plan(fixed_plan(), "json"), "plan")
 
 
 def test_text_has_colour_only_when_asked() -> None:
@@ -120,7 +117,7 @@ def test_empty_plan_renders_no_changes() -> None:
     empty = Plan([], "sandbox", None)
     assert render_plan(empty, "text") == "No changes. The portal matches the configuration."
     assert "No changes." in render_plan(empty, "markdown")
-    assert json.loads(render_plan(empty, "json"))["changes"] == []
+    assert validated(render_plan(empty, "json"), "plan")["changes"] == []
 
 
 def test_markdown_puts_deletes_first() -> None:

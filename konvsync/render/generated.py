@@ -1,0 +1,48 @@
+"""Everything in the repository that is generated from ``konvsync/kinds/``
+(and the refusal checks), written or checked by one command:
+
+- the generated parts of every ``schemas/*.schema.json`` (``schema_parts``),
+- the README's kinds table and YAML reference (``readme``), made from the
+  config schema as just generated.
+
+    python -m konvsync.cli.generate [ROOT]          # rewrite what is stale
+    python -m konvsync.cli.generate --check [ROOT]  # exit 1 if anything is
+
+ROOT is the source checkout (default: the current directory). The published
+schemas stay files: konvsync reads them at run time and the wheel ships them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from konvsync.kinds import KINDS, Kind
+from konvsync.render.readme import update_readme
+from konvsync.render.schema_parts import UnknownPart, generate_schema_text
+
+CONFIG_SCHEMA = "konvsync.schema.json"
+
+
+def generated_texts(root: Path, kinds: Sequence[Kind] = KINDS) -> dict[Path, str]:
+    """Each generated file under ``root`` with the text it should have."""
+    out: dict[Path, str] = {}
+    for path in sorted((root / "schemas").glob("*.schema.json")):
+        try:
+            out[path] = generate_schema_text(path.read_text(encoding="utf-8"), kinds)
+        except UnknownPart as exc:
+            raise UnknownPart(f"{path}: {exc}") from None
+    readme = root / "README.md"
+    config_schema = json.loads(out[root / "schemas" / CONFIG_SCHEMA])
+    out[readme] = update_readme(readme.read_text(encoding="utf-8"), kinds, config_schema)
+    return out
+
+
+def stale_files(root: Path, kinds: Sequence[Kind] = KINDS) -> list[Path]:
+    """The generated files under ``root`` that differ from what ``kinds`` make."""
+    return [
+        path
+        for path, text in generated_texts(root, kinds).items()
+        if path.read_text(encoding="utf-8") != text
+    ]
