@@ -65,23 +65,21 @@ async def run_mutations(
     parallelism: int,
     on_done: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_outcome: Callable[[int, MutationOutcome], MutationOutcome] | None = None,
 ) -> list[MutationOutcome]:
     """Send ``calls`` (grouped by operation) and return one outcome per call, in
-    order. Once ``should_stop()`` is true, batches not yet sent are not sent."""
+    order. Once ``should_stop()`` is true, batches not yet sent are not sent.
+    ``on_outcome(index, outcome)`` sees each call's outcome (``index`` into
+    ``calls``) as soon as its batch is answered; what it returns is what is
+    kept and returned (so a caller can let go of an answer it has used)."""
     groups: dict[tuple[str, str], list[int]] = {}
     for index, call in enumerate(calls):
         groups.setdefault((call.kind.name, call.operation), []).append(index)
-    batches = [
-        [calls[i] for i in chunk]
-        for indexes in groups.values()
-        for chunk in chunks(indexes, batch_size)
-    ]
-    order = [
-        i for indexes in groups.values() for chunk in chunks(indexes, batch_size) for i in chunk
-    ]
+    index_chunks = [chunk for indexes in groups.values() for chunk in chunks(indexes, batch_size)]
     semaphore = asyncio.Semaphore(parallelism)
 
-    async def send(batch: list[MutationCall]) -> list[MutationOutcome]:
+    async def send(chunk: Sequence[int]) -> list[MutationOutcome]:
+        batch = [calls[i] for i in chunk]
         async with semaphore:
             if should_stop is not None and should_stop():
                 return [
@@ -91,11 +89,16 @@ async def run_mutations(
             outcomes = await _send_batch(client, batch)
         if on_done:
             on_done(len(batch))
+        if on_outcome is not None:
+            outcomes = [on_outcome(i, o) for i, o in zip(chunk, outcomes, strict=True)]
         return outcomes
 
-    results = await asyncio.gather(*(send(b) for b in batches))
-    flat = [outcome for batch in results for outcome in batch]
-    by_index = dict(zip(order, flat, strict=True))
+    results = await asyncio.gather(*(send(chunk) for chunk in index_chunks))
+    by_index = {
+        i: outcome
+        for chunk, outcomes in zip(index_chunks, results, strict=True)
+        for i, outcome in zip(chunk, outcomes, strict=True)
+    }
     return [by_index[i] for i in range(len(calls))]
 
 

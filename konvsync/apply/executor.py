@@ -8,6 +8,7 @@ the first write (``apply.checks``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -236,7 +237,23 @@ class PlanExecutor:
 
     async def _send(self, changes: list[Change], advance: Callable[[int], None]) -> list[Change]:
         """Send ``changes``; return the creates to send again (ambiguous and
-        not found on read-back)."""
+        not found on read-back). Each answer is checked as its batch arrives
+        and only its ID and announced values are kept: held until the end of
+        the step, a cold apply's answers were 130 MB at 100,000 users."""
+        mismatches: dict[int, str | None] = {}
+
+        def check(index: int, outcome: MutationOutcome) -> MutationOutcome:
+            if not outcome.ok:
+                return outcome
+            change = changes[index]
+            mismatch = answer_mismatch(
+                change, outcome.call.operation, outcome.data, self._taken(change.kind)
+            )
+            mismatches[index] = mismatch
+            if mismatch is None and isinstance(change, Create):
+                self.made.add((change.kind, outcome.data["id"]))  # no other answer may reuse it
+            return replace(outcome, data=_kept(change, outcome.data))
+
         outcomes = await run_mutations(
             self.client,
             [self._call(change) for change in changes],
@@ -244,24 +261,34 @@ class PlanExecutor:
             self.options.parallelism,
             on_done=advance,
             should_stop=lambda: self.stop.is_set,
+            on_outcome=check,
         )
         resend: list[Change] = []
         ambiguous: list[Change] = []
-        for change, outcome in zip(changes, outcomes, strict=True):
+        for index, (change, outcome) in enumerate(zip(changes, outcomes, strict=True)):
             if outcome.ambiguous and isinstance(change, Create):
                 ambiguous.append(change)
+            elif index in mismatches:
+                self._settle(change, outcome, checked=True, mismatch=mismatches[index])
             else:
                 self._settle(change, outcome)
         if ambiguous:
             resend = await self._read_back(ambiguous)
         return resend
 
-    def _settle(self, change: Change, outcome: MutationOutcome) -> None:
-        mismatch = (
-            answer_mismatch(change, outcome.call.operation, outcome.data, self._taken(change.kind))
-            if outcome.ok
-            else None
-        )
+    def _settle(
+        self,
+        change: Change,
+        outcome: MutationOutcome,
+        checked: bool = False,
+        mismatch: str | None = None,
+    ) -> None:
+        """Record ``change``'s outcome; ``checked``: its answer was checked
+        already, with ``mismatch`` the result (``answer_mismatch``)."""
+        if outcome.ok and not checked:
+            mismatch = answer_mismatch(
+                change, outcome.call.operation, outcome.data, self._taken(change.kind)
+            )
         if mismatch:
             self._record(change, Status.FAILED, mismatch)
         elif outcome.ok:
@@ -406,6 +433,14 @@ class PlanExecutor:
     def _finish(self, changes: list[Change], status: Status, message: str) -> None:
         for change in changes:
             self._record(change, status, message)
+
+
+def _kept(change: Change, answer: Any) -> Any:
+    """What ``_settle`` uses of a checked answer: a delete's ID; the ID and
+    the announced values of a create or update."""
+    if isinstance(change, Delete):
+        return answer
+    return {"id": answer["id"], **{name: answer.get(name) for name in _announced(change.kind)}}
 
 
 @cache
