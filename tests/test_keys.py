@@ -316,3 +316,86 @@ def test_export_writes_look_alike_children_under_their_own_parent(
     }
     again = invoke([*url, "plan", str(out), "--detailed-exitcode"])
     assert again.exit_code == 0 and "No changes." in again.stdout, again.output
+
+
+# ------------------------------------------- keys that look alike (issue 22)
+
+NFC_EMAIL = "ren\u00e9@acme.example"
+NFD_EMAIL = "rene\u0301@acme.example"
+
+
+def test_composed_and_decomposed_forms_of_an_email_are_one_key(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    user = f'{{email: "{NFC_EMAIL}", firstName: "Ren\u00e9", lastName: "Roe"}}'
+    config = write_config(f"konvsync: 1\npolicy: {{prune: [users]}}\nusers: [{user}]\n")
+    applied = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert applied.exit_code == 0, applied.output
+    decomposed = user.replace(NFC_EMAIL, NFD_EMAIL).replace("Ren\u00e9", "Rene\u0301")
+    config.write_text(f"konvsync: 1\npolicy: {{prune: [users]}}\nusers: [{decomposed}]\n")
+    plan = invoke(["--endpoint", sandbox.url, "plan", str(config), "--detailed-exitcode"])
+    assert plan.exit_code == 0, plan.output  # not a create (and a delete) of "another" user
+    assert "No changes." in plan.stdout
+    both = write_config(f"konvsync: 1\nusers: [{user}, {decomposed}]\n", name="both.yaml")
+    refused = invoke(["validate", str(both)])
+    assert refused.exit_code == 1
+    assert "duplicate user" in refused.stderr and "both.yaml:2:" in refused.stderr
+
+
+LOOKALIKE_CONFIG = """\
+    konvsync: 1
+    groups:
+      - {externalId: "sales\\u00a0east", name: Sales East}
+      - {externalId: "\\u202eevil", name: Evil}
+      - {externalId: "\\u0430cme", name: Cyrillic a}
+      - {externalId: "Vertrieb Süd", name: Plain non-ASCII}
+      - {externalId: "support ", name: Support}
+    accounts:
+      - {externalId: "acme\\u200b", name: ACME}
+    """
+
+
+def test_keys_with_invisible_or_look_alike_characters_are_warned_about(
+    write_config: ConfigWriter,
+) -> None:
+    config = write_config(LOOKALIKE_CONFIG)
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if ": warning: " in line]
+    assert len(warnings) == 5, result.stderr
+    expected = [
+        ":3:18: warning: group 'sales\\xa0east': its externalId holds U+00A0 NO-BREAK SPACE "
+        "at character 6",
+        ":4:18: warning: group '\\u202eevil': its externalId holds U+202E RIGHT-TO-LEFT "
+        "OVERRIDE at its start",
+        ":5:18: warning: group '\u0430cme': its externalId holds U+0430 CYRILLIC SMALL LETTER A "
+        "at its start",
+        ":7:18: warning: group 'support ': its externalId holds U+0020 SPACE at its end",
+        ":9:18: warning: account 'acme\\u200b': its externalId holds U+200B ZERO WIDTH SPACE "
+        "at its end",
+    ]
+    for line, text in zip(warnings, expected, strict=True):
+        assert str(config) + text in line, (line, text)
+    assert "Süd" not in result.stderr  # non-ASCII alone is no look-alike
+
+
+def test_export_writes_look_alike_keys_escaped(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    store = sandbox.store
+    store.create("groups", {"externalId": "sales\u200b", "name": "Sales"})
+    store.create("groups", {"externalId": "sales", "name": "Sales"})
+    store.create("accounts", {"externalId": "\u0430cme", "name": "ACME\u00a0Corp"})
+    out = tmp_path / "exported"
+    exported = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
+    assert exported.exit_code == 0, exported.output
+    groups = (out / "groups.yaml").read_text(encoding="utf-8")
+    assert '- externalId: "sales\\u200b"\n' in groups
+    assert "- externalId: sales\n" in groups
+    assert "\u200b" not in groups
+    accounts = (out / "accounts.yaml").read_text(encoding="utf-8")
+    assert '- externalId: "\\u0430cme"\n' in accounts and 'name: "ACME\\xa0Corp"' in accounts
+    loaded = yaml.safe_load(groups)
+    assert sorted(g["externalId"] for g in loaded["groups"]) == ["sales", "sales\u200b"]
+    plan = invoke(["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"])
+    assert plan.exit_code == 0, plan.output

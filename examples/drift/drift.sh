@@ -3,7 +3,9 @@
 #   1. start a sandbox and apply this directory's configuration;
 #   2. change the portal behind konvsync's back, through the API, as a person
 #      in the portal UI would (rename the account, add a group);
-#   3. run the nightly check: `konvsync plan --detailed-exitcode` exits 2.
+#   3. run the nightly check: `konvsync drift` reports what changed in the
+#      portal and exits 2 (`konvsync drift --write` would accept it into the
+#      YAML; `konvsync apply` would revert it).
 # Run from anywhere: bash examples/drift/drift.sh
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -50,8 +52,8 @@ PY
 
 echo "== 3. the nightly drift check"
 set +e
-konvsync --endpoint "$url" plan "$here" --detailed-exitcode
+konvsync --endpoint "$url" drift "$here"
 code=$?
 set -e
-echo "konvsync plan --detailed-exitcode exited $code (2 = drift found)"
+echo "konvsync drift exited $code (2 = drift found)"
 [ "$code" -eq 2 ]

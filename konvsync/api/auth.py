@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+import warnings
 from typing import Protocol
 from urllib.parse import quote
 
@@ -14,8 +15,15 @@ import aiohttp
 import jwt
 
 from konvsync.api.credentials import Credentials
+from konvsync.api.retries import describe_failure
 from konvsync.errors import AuthError, TransportError, UsageError
 from konvsync.support import redact
+
+# PyJWT warns about an HMAC key under 32 bytes, with its length: the length of
+# a secret is information about it (and the portal, not the user, chose it),
+# so it is not shown, nor a warning of ours.
+if hasattr(jwt, "InsecureKeyLengthWarning"):
+    warnings.filterwarnings("ignore", category=jwt.InsecureKeyLengthWarning)
 
 MAX_JWT_LIFETIME = 21600
 RENEW_BEFORE = 60.0
@@ -127,7 +135,7 @@ class OAuthTokens(_CachedToken):
                     body = None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransportError(
-                f"cannot reach token endpoint {self._url}: {type(exc).__name__}"
+                f"cannot reach token endpoint {self._url}: {describe_failure(exc)}"
             ) from None
         if status == 401 or (isinstance(body, dict) and body.get("error") == "invalid_client"):
             raise AuthError(

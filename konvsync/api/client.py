@@ -37,6 +37,7 @@ from konvsync.api.retries import (
     NotSent,
     Retry,
     classify,
+    describe_failure,
     planned_wait,
     reason_of,
     retry_after,
@@ -126,7 +127,7 @@ class _Transport(AIOHTTPTransport):
                         raise _AnswerTooLarge()
                 return _RawAnswer(response.status, response.content_type, bytes(body))
         except aiohttp.ClientConnectorError as exc:
-            raise NotSent(str(exc)) from exc
+            raise NotSent(describe_failure(exc)) from exc
 
 
 class PortalClient:

@@ -4,6 +4,7 @@ fail; a failure worth retrying travels as ``Retry`` with its wait, which
 
 from __future__ import annotations
 
+import socket
 from typing import Literal
 
 import aiohttp
@@ -63,7 +64,7 @@ def reason_of(failure: BaseException) -> str:
     if isinstance(failure, HttpStatus):
         return f"HTTP {failure.status}"
     if isinstance(failure, NotSent):
-        return f"cannot connect ({failure})"
+        return f"cannot connect: {failure}"
     return describe_failure(failure)
 
 
@@ -76,8 +77,38 @@ def retry_after(value: str | None, cap: float) -> float:
 
 
 def describe_failure(exc: BaseException) -> str:
+    """What failed, in words a user can act on: connection refused, name
+    not resolved, TLS, timed out, dropped (the class name only for the rest)."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        error = exc.certificate_error
+        detail = getattr(error, "verify_message", None) or getattr(error, "reason", None)
+        return (
+            f"TLS certificate not accepted ({detail})" if detail else "TLS certificate not accepted"
+        )
+    if isinstance(exc, aiohttp.ClientSSLError):
+        reason = getattr(exc.os_error, "reason", None)
+        detail = f" ({str(reason).lower().replace('_', ' ')})" if reason else ""
+        return f"TLS handshake failed{detail}"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError) or (
+        isinstance(exc, aiohttp.ClientConnectorError) and isinstance(exc.os_error, socket.gaierror)
+    ):
+        return f"name not resolved ({exc.host})"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return _os_failure(exc.os_error)
     if isinstance(exc, TimeoutError):
         return "timed out"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "connection dropped"
+    if isinstance(exc, aiohttp.ClientOSError):
+        return _os_failure(exc)
     return type(exc).__name__
+
+
+def _os_failure(error: OSError) -> str:
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, ConnectionResetError):
+        return "connection reset"
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    return error.strerror.lower() if error.strerror else type(error).__name__

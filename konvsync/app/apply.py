@@ -23,6 +23,7 @@ from konvsync.plan.planfile import check_fresh, is_planfile, read_planfile
 from konvsync.plan.planner import PlanOptions, ProgressCallback
 from konvsync.plan.remote import RemoteState
 from konvsync.plan.renames import renamed_view, renames_in
+from konvsync.plan.scope import plan_scope
 from konvsync.support import aio
 from konvsync.support.gcpause import gc_paused
 
@@ -110,7 +111,11 @@ def _apply_saved(
 
         async def run() -> ApplyResult:
             async with target.client() as client:
-                current = await read_remote(client, saved.read_kinds, on_page)
+                # Within the scope the plan was made for: what moved outside
+                # it is another configuration's, not a reason to refuse.
+                current = await read_remote(
+                    client, saved.read_kinds, on_page, plan_scope(saved.plan)
+                )
                 remote = renamed_view(current, renames_in(saved.plan.changes))
                 check_fresh(saved, target.endpoint.name, remote)
                 if not plan.has_changes:

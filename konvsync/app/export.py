@@ -7,7 +7,8 @@ from pathlib import Path
 
 from konvsync.api.options import ConnectionOptions
 from konvsync.app.portal import portal_target
-from konvsync.export.files import check_out_dir, keep_policy, leftover_warnings
+from konvsync.config.scope import NO_SCOPE, Scope
+from konvsync.export.files import check_kept_scope, check_out_dir, keep_policy, leftover_warnings
 from konvsync.export.portal import ExportResult, export_object, export_portal
 from konvsync.export.targets import parse_target
 from konvsync.plan.planner import ProgressCallback
@@ -23,22 +24,28 @@ def export_state(
     on_page: ProgressCallback | None = None,
     force: bool = False,
     target_object: str | None = None,
+    scope: Scope = NO_SCOPE,
 ) -> ExportResult:
     """Read the portal and render it as konvsync YAML; with ``out_dir``,
     write one file per kind (all written to temporary names first, then
     renamed, so a failure leaves no half-written export). A folder holding
     configuration is refused unless ``force`` (see ``export.files``);
-    ``target_object`` (KIND/KEY) renders that one object."""
+    ``target_object`` (KIND/KEY) renders that one object; ``scope``: only
+    what it owns, and the scope as ``policy.scope``."""
     if target_object is not None:
         parse_target(target_object)  # a usage error before connecting
     found = check_out_dir(Path(out_dir), force) if out_dir else []
+    # A kept policy (--force) is written as it was: its scope must be this one.
+    kept = check_kept_scope(Path(out_dir), scope) if out_dir and scope else False
     with portal_target(connection, None) as target:
 
         async def run() -> ExportResult:
             async with target.client() as client:
                 if target_object is not None:
                     return await export_object(client, target_object)
-                return await export_portal(client, kind_names, target.endpoint.name, on_page)
+                return await export_portal(
+                    client, kind_names, target.endpoint.name, on_page, scope, not kept
+                )
 
         with gc_paused():
             result = aio.run(run())

@@ -5,6 +5,7 @@ layer, so that ``api`` never imports the sandbox)."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,10 @@ from konvsync.errors import KonvsyncError
 from konvsync.support import redact
 
 SANDBOX_DB = ".konvsync/sandbox.db"
+"""Relative to the current folder, as Terraform's local state is: every
+command run from one folder sees one sandbox portal."""
+
+log = logging.getLogger("konvsync.sandbox")
 
 
 @contextmanager
@@ -41,6 +46,12 @@ def portal_target(
     )
 
     db = os.environ.get("KONVSYNC_SANDBOX_DB", SANDBOX_DB)
+    if db != ":memory:" and not os.path.exists(db):
+        log.warning(
+            "the sandbox has no data yet: a new one starts in %s (under the current folder: "
+            "run konvsync from this folder to find it again, or set KONVSYNC_SANDBOX_DB)",
+            os.path.abspath(db),
+        )
     settings = SandboxSettings(
         port=0, db=db, api_key=DEFAULT_API_KEY, api_secret=DEFAULT_API_SECRET
     )

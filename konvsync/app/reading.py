@@ -20,6 +20,7 @@ from konvsync.plan.planner import (
     plan_against,
 )
 from konvsync.plan.remote import RemoteState, RemoteStateBuilder
+from konvsync.plan.scope import RemoteScope, remote_scope
 from konvsync.plan.targets import parse_targets
 from konvsync.support import aio
 
@@ -41,10 +42,14 @@ async def read_nodes(
     client: PortalClient,
     kind_names: list[str],
     on_page: ProgressCallback | None = None,
+    scope: RemoteScope | None = None,
     viewer: Awaitable[Response] | None = None,
 ) -> RemoteRead:
-    """The kinds, and the portal's name (``viewer``: that query, already sent)."""
-    builder = RemoteStateBuilder()
+    """Read ``kind_names`` whole, page by page: the contract has no filter,
+    so a ``scope`` sends the same requests and sets apart, as the pages
+    arrive, what is outside it (``plan.scope``). ``viewer``: the portal's
+    name query, already sent."""
+    builder = RemoteStateBuilder(scope=scope)
     nodes_task = read_kinds(client, [kind(n) for n in kind_names], on_page, builder.add)
     viewer_task = viewer or viewer_request(client)
     _nodes, answer = await aio.gather(nodes_task, viewer_task)
@@ -59,9 +64,10 @@ async def read_remote(
     client: PortalClient,
     kind_names: list[str],
     on_page: ProgressCallback | None = None,
+    scope: RemoteScope | None = None,
     viewer: Awaitable[Response] | None = None,
 ) -> RemoteState:
-    return (await read_nodes(client, kind_names, on_page, viewer)).state(kind_names)
+    return (await read_nodes(client, kind_names, on_page, scope, viewer)).state(kind_names)
 
 
 async def create_plan(
@@ -74,5 +80,5 @@ async def create_plan(
 ) -> PlanOutcome:
     targets = parse_targets(options.targets)  # a usage error before any read
     names = kinds_to_read(desired)
-    remote = await read_remote(client, names, on_page, viewer)
+    remote = await read_remote(client, names, on_page, remote_scope(desired), viewer)
     return plan_against(desired, remote, names, endpoint_name, options, targets)

@@ -41,6 +41,7 @@ from konvsync.kinds.address import Address
 from konvsync.kinds.base import Kind
 from konvsync.plan.changes import Change, Create, Delete, Update
 from konvsync.plan.remote import RemoteObject, RemoteState, RemoteStateBuilder
+from konvsync.plan.renames import Renames, as_renamed
 from konvsync.support.text import brief
 
 IdOf = Callable[[Address], str | None]
@@ -139,14 +140,8 @@ class PortalLookup:
         the others are missing from what is returned. None: every field."""
         k = kind(kind_name)
         source = kind(k.read_via) if k.read_via else k
-        selection: Selection | None = None
-        if fields is not None:
-            selection = (
-                ((k.name, fields),)
-                if source is k
-                else ((source.name, frozenset()), (k.name, fields))
-            )
-        builder = RemoteStateBuilder(twins)
+        selection = None if fields is None else self._selection(k, source, fields)
+        builder = RemoteStateBuilder(twins, self.planned.scope)  # only the scope is looked at
         if self._by_pages(k, source, len(wanted)):
             # Normalized page by page, keeping only the wanted objects: the
             # whole kind (100,000 users after a cold apply) is never held raw.
@@ -173,10 +168,23 @@ class PortalLookup:
                 out[item.address] = state.lookup(item.address)
         return out
 
+    def _selection(self, k: Kind, source: Kind, fields: frozenset[str]) -> Selection:
+        """``fields`` of ``k`` and, of ``k`` and the kind it is read with,
+        the fields the scope sorts objects by (which must be read to sort)."""
+        scope = self.planned.scope
+
+        def sorted_by(kind_name: str) -> frozenset[str]:
+            rule = scope.scope.rule(kind_name) if scope is not None else None
+            return frozenset(name for name, _globs in rule.fields) if rule else frozenset()
+
+        if source is k:
+            return ((k.name, fields | sorted_by(k.name)),)
+        return ((source.name, sorted_by(source.name)), (k.name, fields | sorted_by(k.name)))
+
     def _by_pages(self, k: Kind, source: Kind, count: int) -> bool:
         if not source.has_operation(source.get_operation):
             return True
-        known = len(self.planned.get(source.name)) + self.created.get(source.name, 0)
+        known = self.planned.get(source.name).read_count + self.created.get(source.name, 0)
         pages = max(1, math.ceil(known / PAGE_SIZE))
         rounds = math.ceil(math.ceil(count / self.batch_size) / self.parallelism)
         return pages <= rounds
@@ -234,15 +242,20 @@ def _dedupe(
 
 
 async def moved_objects(
-    lookup: PortalLookup, changes: Sequence[Change], adopted: dict[str, str]
+    lookup: PortalLookup,
+    changes: Sequence[Change],
+    adopted: dict[str, str],
+    renames: Renames | None = None,
 ) -> dict[Address, str]:
     """Address -> why, for each change (all of one kind) whose object moved
-    since the plan."""
+    since the plan. ``renames``: the plan's (see ``moved_since_plan``)."""
     wanted = [wanted_for(change, lookup.id_of) for change in changes]
     current = await lookup.current(changes[0].kind, wanted)
     moved = {}
     for change in changes:
-        reason = moved_since_plan(change, current[change.address], lookup.planned, adopted)
+        reason = moved_since_plan(
+            change, current[change.address], lookup.planned, adopted, renames or {}
+        )
         if reason:
             moved[change.address] = reason
     return moved
@@ -314,11 +327,20 @@ def wanted_for(change: Change, id_of: IdOf) -> Wanted:
 
 
 def moved_since_plan(
-    change: Change, now: RemoteObject | None, planned: RemoteState, adopted: dict[str, str]
+    change: Change,
+    now: RemoteObject | None,
+    planned: RemoteState,
+    adopted: dict[str, str],
+    renames: Renames | None = None,
 ) -> str | None:
     """Why ``change`` may no longer be sent, or None. ``adopted`` maps the
-    placeholders of objects this run gave a key (``<id grp_3>``) to that key:
-    references to them read differently now without anything having moved."""
+    placeholders of objects this run gave a key (``<id grp_3>``) to that key,
+    and ``renames`` are the keys this plan renames: references to them,
+    and values filed under them, read differently once this run's earlier
+    steps made them (or, for values, once konvsync moved them where the
+    portal did not) without another writer having changed anything.
+    ``planned`` is the renamed view, so ``now`` is compared as it reads
+    there."""
     if isinstance(change, Create):
         if now is not None:
             return f"it exists in the portal now (ID {now.id}), created since the plan"
@@ -326,6 +348,7 @@ def moved_since_plan(
     if now is None:
         return None if isinstance(change, Delete) else "it was deleted since the plan"
     before = planned.find(change.kind, change.remote_id)
+    now = as_renamed(now, renames or {})
     if before is None or _rekeyed(before.data, adopted) != now.data:
         return "it changed in the portal since the plan"
     return None

@@ -36,12 +36,14 @@ from konvsync.apply.model import (
     Status,
     Verify,
 )
+from konvsync.apply.renamed_values import left_behind_warning, values_left_behind
 from konvsync.errors import KonvsyncError, StalePlanError
 from konvsync.kinds import kind, references
 from konvsync.kinds.address import Address, RemoteRef
 from konvsync.plan.changes import Change, Create, Delete, FieldChange, Plan, Update
 from konvsync.plan.order import apply_steps
 from konvsync.plan.remote import RemoteState
+from konvsync.plan.renames import Renames, renames_in
 
 MAX_AMBIGUOUS_ROUNDS = 5
 
@@ -67,7 +69,7 @@ class PlanExecutor:
         self.ids: dict[Address, str] = {
             obj.address: obj.id
             for remote_kind in remote.kinds.values()
-            for obj in remote_kind.objects.values()
+            for obj in remote_kind.referable().values()  # references may leave the scope
         }
         self.lookup = PortalLookup(
             client, remote, self.ids.get, options.batch_size, options.parallelism
@@ -83,6 +85,8 @@ class PlanExecutor:
         self.unproven: set[Address] = set()
         """Creates that got no answer, confirmed by reading them back (and
         updated where they differed): no answer shows their values."""
+        self.renames: Renames = {}
+        """The keys the plan renames (kind -> old key -> new key)."""
 
     async def execute(self, plan: Plan) -> ApplyReport:
         for change in plan.changes:
@@ -91,6 +95,7 @@ class PlanExecutor:
                 # so what references it in this run resolves to its ID.
                 self.ids[change.address] = change.remote_id
                 self.adopted[RemoteRef(change.remote_id)] = change.key
+        self.renames = renames_in(plan.changes)
         await self._check_inputs(plan.changes)
         for label, changes in apply_steps(plan.changes, self.remote):
             if self.stop.is_set:
@@ -100,6 +105,7 @@ class PlanExecutor:
                 self._finish(changes, Status.SKIPPED, f"not started: {self.refused}")
                 continue
             await self._step(label, changes)
+            await self._carry_renamed_values(changes)
         self._finish(self.cascades.rest(), Status.SKIPPED, "not deleted: its parent was not")
         self.report.interrupted = self.stop.is_set
         if self.options.verify is not Verify.NONE and not self.stop.is_set:
@@ -125,7 +131,7 @@ class PlanExecutor:
         a stale plan (exit 3, nothing written)."""
         if not changes:
             return changes
-        moved = await moved_objects(self.lookup, changes, self.adopted)
+        moved = await moved_objects(self.lookup, changes, self.adopted, self.renames)
         if not moved:
             return changes
         first, reason = next(iter(moved.items()))
@@ -143,6 +149,32 @@ class PlanExecutor:
             else:
                 self._record(change, Status.SKIPPED, f"not sent: {self.refused}")
         return []
+
+    async def _carry_renamed_values(self, step: list[Change]) -> None:
+        """After a step that renamed keys other objects file values under
+        (account fields' keys, an account's customFields): file under the
+        new key what the portal left under the old one
+        (``renamed_values``)."""
+        done = {id(r.change) for r in self.report.results if r.status is Status.DONE}
+        renamed = {
+            c.renamed_from: c.key
+            for c in step
+            if isinstance(c, Update) and c.renamed_from is not None and id(c) in done
+        }
+        if not renamed or self.stop.is_set:
+            return
+        updates = await values_left_behind(self.lookup, step[0].kind, renamed)
+        if not updates:
+            return
+        self.report.warnings.append(left_behind_warning(updates, step[0].kind, renamed))
+        outcomes = await run_mutations(
+            self.client,
+            [self._call(update) for update in updates],
+            self.options.batch_size,
+            self.options.parallelism,
+        )
+        for update, outcome in zip(updates, outcomes, strict=True):
+            self._settle(update, outcome)
 
     async def _verify(self, mode: Verify) -> None:
         """Read back what the run changed (``Verify``) and compare it with the plan."""

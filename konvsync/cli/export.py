@@ -9,7 +9,7 @@ from konvsync.cli.options import GlobalOptions, accepts_global_options
 from konvsync.cli.params import ExportTarget, KindList, export_kinds_help, export_target_help
 from konvsync.cli.progress import StderrProgress
 from konvsync.errors import ExitStatus, UsageError
-from konvsync.export.targets import parse_kinds
+from konvsync.export.targets import parse_kinds, parse_scope_options
 
 
 @click.command()
@@ -48,6 +48,15 @@ from konvsync.export.targets import parse_kinds
     metavar="KIND/KEY",
     help=export_target_help(),
 )
+@click.option(
+    "--scope",
+    "scope_values",
+    multiple=True,
+    metavar="KIND[.FIELD]=GLOB",
+    help="Only what this policy.scope owns, and the scope in konvsync.yaml (repeatable): "
+    "accounts=dealer-* (globs on the key), users.account=dealer-* (on a reference's key), "
+    "groups.exclude=dealer-admins. Without --kinds, only the kinds it names.",
+)
 @click.pass_obj
 def export(
     options: GlobalOptions,
@@ -56,24 +65,33 @@ def export(
     fmt: str,
     force: bool,
     target_object: str | None,
+    scope_values: tuple[str, ...],
 ) -> ExitStatus:
     """Write the portal's current state as konvsync YAML (adopt a portal).
 
     Objects are sorted by key, references are keys, defaults are left out,
     and a second export is byte-identical. Then: konvsync plan DIR says
     there is nothing to do. A DIR that already holds konvsync YAML is
-    refused (exit 1, nothing written) unless --force.
+    refused (exit 1, nothing written) unless --force. With --scope, only
+    what the scope owns is written, and the scope as policy.scope: one
+    team's share of a shared portal.
     """
-    if target_object is not None and (out_dir or kinds):
-        raise UsageError("--target prints one object: it does not go with --out or --kinds")
+    if target_object is not None and (out_dir or kinds or scope_values):
+        raise UsageError(
+            "--target prints one object: it does not go with --out, --kinds or --scope"
+        )
+    scope = parse_scope_options(scope_values)
+    if kinds is None:
+        kinds = [r.kind for r in scope.rules] if scope else parse_kinds(None)
     progress = StderrProgress(enabled=not options.quiet)
     result = export_state(
         options.connection,
-        kinds if kinds is not None else parse_kinds(None),
+        kinds,
         out_dir,
         on_page=progress.page,
         force=force,
         target_object=target_object,
+        scope=scope,
     )
     progress.clear()
     for warning in result.warnings:

@@ -85,7 +85,9 @@ class GlobalOption:
         name = self.name
 
         def given(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-            if value:
+            # A flag or count given is truthy; a value given is not None
+            # (--max-retries 0 after the command is 0 retries).
+            if value if flag else value is not None:
                 options = ctx.find_object(GlobalOptions)
                 assert options is not None, "the konvsync group sets the options first"
                 options.set(name, value)
@@ -174,9 +176,14 @@ def global_options_before(command: F) -> F:
 
 
 def accepts_global_options(command: F) -> F:
-    """Let a command take the global options after its name too."""
+    """Let a command take the global options after its name too (listed in
+    its --help after the command's own options)."""
+    before = len(getattr(command, "__click_params__", []))
     for option in reversed(GLOBAL_OPTIONS):
         command = option.after_command()(command)
+    # click lists the parameters decorated last first: move these to the end.
+    params: list[click.Parameter] = command.__click_params__  # type: ignore[attr-defined]
+    params[:] = params[before:] + params[:before]
     return command
 
 

@@ -12,6 +12,7 @@ import click
 from konvsync.api.endpoints import is_loopback
 from konvsync.app.seeding import seed_store
 from konvsync.errors import ExitStatus, UsageError
+from konvsync.sandbox import readings as contract_readings
 from konvsync.sandbox.faults import FaultSettings
 from konvsync.sandbox.run import serve_forever
 from konvsync.sandbox.server import (
@@ -98,6 +99,15 @@ from konvsync.sandbox.store import Store
     help="Update mutations answer as if they stored this input field (e.g. name) but "
     "keep the old value: a server that silently ignores a field. Repeatable.",
 )
+@click.option(
+    "--reading",
+    "reading_names",
+    multiple=True,
+    type=click.Choice([*contract_readings.NAMED, contract_readings.ALL]),
+    hidden=True,
+    help="For tests: answer by another reading of the contract where it leaves a server "
+    "a choice (konvsync.sandbox.readings). Repeatable.",
+)
 def sandbox(
     host: str,
     port: int,
@@ -116,6 +126,7 @@ def sandbox(
     read_only: bool,
     no_introspection: bool,
     ignore_fields: tuple[str, ...],
+    reading_names: tuple[str, ...],
 ) -> ExitStatus:
     """Run the local Konvert sandbox: POST /oauth/token and POST /api.
 
@@ -147,6 +158,7 @@ def sandbox(
             seed=fault_seed,
             ignore_fields=ignore_fields,
         ),
+        readings=contract_readings.named(reading_names, seed=fault_seed or 0),
     )
     secret_text = (
         f"{DEFAULT_API_SECRET} (default)" if api_secret is None else "(as given, not shown)"

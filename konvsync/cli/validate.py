@@ -10,6 +10,7 @@ import click
 
 from konvsync.cli.options import paths_argument
 from konvsync.config.loader import load_config
+from konvsync.config.overlay import OVERLAY_SCHEMA_FILE, overlay_schema
 from konvsync.errors import ConfigError, ConfigInvalid, ExitStatus
 from konvsync.render.problems import problems_data, render_problems
 from konvsync.support.redact import redact
@@ -39,11 +40,15 @@ def validate(paths: tuple[str, ...], allow_external_refs: bool, fmt: str | None)
     field by field. Every problem is printed as file:line:col: message
     (--format github: as annotations on the files' lines; --format json: one
     document on stdout). Exit 0 valid, 1 invalid.
+
+    It needs no credentials and no secrets: a variable listed under
+    variables: that is not set is not an error here (a warning says which
+    values were not checked); plan and apply need it.
     """
     if fmt is None:
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
     try:
-        state = load_config(paths, allow_external_refs=allow_external_refs)
+        state = load_config(paths, allow_external_refs=allow_external_refs, offline=True)
     except ConfigInvalid as exc:
         if fmt != "text":
             click.echo(redact(render_problems(exc.problems, fmt, error=str(exc))))
@@ -67,7 +72,21 @@ def validate(paths: tuple[str, ...], allow_external_refs: bool, fmt: str | None)
 
 
 @click.command()
-def schema() -> ExitStatus:
-    """Print the JSON Schema of the config format (draft 2020-12)."""
-    click.echo(json.dumps(config_schema(), indent=2))
+@click.option(
+    "--overlay",
+    is_flag=True,
+    help="The schema of an overlay path's files instead: no field is required, as an "
+    "overlay may set one field of an object (published as schemas/"
+    f"{OVERLAY_SCHEMA_FILE}).",
+)
+def schema(overlay: bool) -> ExitStatus:
+    """Print the JSON Schema of the config format (draft 2020-12).
+
+    For editors: mkdir -p .konvsync && konvsync schema > .konvsync/schema.json,
+    then on the first line of each YAML file: # yaml-language-server:
+    $schema=<its path relative to the file>. export writes a hint to the
+    schema published in konvsync's repository instead.
+    """
+    document = overlay_schema(config_schema()) if overlay else config_schema()
+    click.echo(json.dumps(document, indent=2))
     return ExitStatus.OK

@@ -3,6 +3,7 @@ and JSON Schema validation, each problem with its file, line and column."""
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -14,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 import fastjsonschema
 
 from konvsync.config.model import Source
+from konvsync.config.overlay import overlay_schema
 from konvsync.config.substitution import Substitution
 from konvsync.config.yaml_loader import YamlList, YamlLoadError, YamlMap, empty_map, load_yaml
 from konvsync.errors import ConfigProblem
 from konvsync.kinds import REFERENCE_KINDS
 from konvsync.support.files import UnreadableFile, read_bounded
 from konvsync.support.resources import config_schema
+from konvsync.support.suggest import did_you_mean
 from konvsync.support.text import shortened
 
 if TYPE_CHECKING:
@@ -46,6 +49,9 @@ class ConfigDocument:
     (a saved plan keeps the name of a sensitive value, not the value)."""
     patch: bool = False
     """A file of an overlay path: its objects may name only what they change."""
+    unset: dict[Source, list[str]] = field(default_factory=dict)
+    """Offline: places whose value uses listed variables that are not set
+    (``Substitution.unset``)."""
 
 
 def read_document(path: Path, problems: list[ConfigProblem], patch: bool = False) -> ConfigDocument:
@@ -100,13 +106,17 @@ def read_document(path: Path, problems: list[ConfigProblem], patch: bool = False
 
 
 def check_document(
-    document: ConfigDocument, variables: frozenset[str], problems: list[ConfigProblem]
+    document: ConfigDocument,
+    variables: frozenset[str],
+    problems: list[ConfigProblem],
+    offline: bool = False,
 ) -> None:
-    """Substitute the allowed ``variables`` and check the JSON Schema."""
+    """Substitute the allowed ``variables`` and check the JSON Schema.
+    ``offline``: a listed variable that is not set is left as written."""
     data = document.data
     if data is None:
         return
-    substitution = Substitution(variables, problems)
+    substitution = Substitution(variables, problems, offline=offline)
     if document.substitutes:
         substitution.apply(data)
     _schema_problems(data, document.path, problems, document.patch)
@@ -117,6 +127,7 @@ def check_document(
     digest.update(json.dumps(substitution.used, sort_keys=True).encode())
     document.digest = digest.hexdigest()
     document.env_values = substitution.whole
+    document.unset = substitution.unset
 
 
 def _expanded_size(value: Any, seen: dict[int, int]) -> int:
@@ -152,11 +163,7 @@ def item_problem(kind_name: str, item: Any) -> str | None:
 
 
 def _schema(patch: bool) -> dict[str, Any]:
-    schema = config_schema()
-    if patch:
-        for definition in schema.get("$defs", {}).values():
-            definition.pop("required", None)
-    return schema
+    return overlay_schema(config_schema()) if patch else config_schema()
 
 
 @cache
@@ -259,7 +266,7 @@ def _message(error: ValidationError) -> str:
     if reference is not None:
         return (
             f"{reference} is a reference kind: read from the portal, never written, so it "
-            "cannot be listed, pruned, protected or ignored (refer to its slugs in a group)"
+            "cannot be listed, pruned, protected, ignored or scoped (refer to its slugs in a group)"
         )
     if error.absolute_path and error.absolute_path[0] == "variables":
         if error.validator == "not":
@@ -269,14 +276,26 @@ def _message(error: ValidationError) -> str:
             )
         if error.validator == "pattern":
             return f"{named} is not a variable name (letters, digits and _)"
+    if error.validator == "pattern" and error.validator_value == NOT_BLANK:
+        return f"{named} is blank: give a value (an empty or blank string is no value)"
+    if error.validator in ("minItems", "minProperties") and tuple(error.absolute_path)[:2] == (
+        "policy",
+        "scope",
+    ):
+        return (
+            "is empty: a scope owns what its globs match, so an empty one would own nothing "
+            "(give one or more globs, or leave the kind out of policy.scope to own all of it)"
+        )
     if error.validator == "additionalProperties":
-        return error.message.replace("Additional properties are not allowed", "unknown key")
+        message = error.message.replace("Additional properties are not allowed", "unknown key")
+        return message + _unknown_key_hint(error)
     if error.validator == "const" and error.absolute_path and error.absolute_path[0] == "konvsync":
         return f"unknown format version {named}; this release reads konvsync: 1"
     if error.validator in ("enum", "anyOf") and isinstance(error.instance, str | int | float):
         allowed = _allowed(error)
         if allowed:
-            return f"{named} is not one of {', '.join(map(str, allowed))}"
+            hint = did_you_mean(str(error.instance), [a for a in allowed if isinstance(a, str)])
+            return f"{named} is not one of {', '.join(map(str, allowed))}{hint}"
     if error.validator == "type" and isinstance(error.instance, bool):
         return (
             f"{error.message} (YAML reads unquoted yes/no/on/off/true/false as booleans: "
@@ -285,6 +304,20 @@ def _message(error: ValidationError) -> str:
     if len(error.message) > _LONGEST_MESSAGE:
         return error.message.replace(repr(error.instance), named, 1)
     return error.message
+
+
+def _unknown_key_hint(error: ValidationError) -> str:
+    """``; did you mean 'name'?`` for a misspelt key (``'name' for 'nmae',
+    'title' for 'tilte'`` when several keys are unknown)."""
+    schema: Any = error.schema
+    known = [str(key) for key in schema.get("properties", {})]
+    instance: Any = error.instance
+    extra = [str(key) for key in instance if key not in known]
+    if len(extra) == 1:
+        return did_you_mean(extra[0], known, limit=1)
+    close = {key: difflib.get_close_matches(key, known, n=1, cutoff=0.6) for key in extra}
+    pairs = [f"{match[0]!r} for {key!r}" for key, match in close.items() if match]
+    return f"; did you mean {', '.join(pairs)}?" if pairs else ""
 
 
 def _reference_kind(error: ValidationError) -> str | None:
@@ -298,6 +331,9 @@ def _reference_kind(error: ValidationError) -> str | None:
 
 
 _LONGEST_MESSAGE = 300
+NOT_BLANK = r"\S"
+"""The schema's pattern of a string that must hold a value: konvsync compares
+and sends strings without surrounding whitespace, and a blank one as null."""
 
 
 def _allowed(error: ValidationError) -> list[Any]:

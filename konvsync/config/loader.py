@@ -14,7 +14,13 @@ from konvsync.config.model import DesiredObject, DesiredState, Policy, Source
 from konvsync.config.overlay import overlay_items, overlay_settings
 from konvsync.config.paths import discover
 from konvsync.config.renames import check_renames
-from konvsync.config.rules import check_kind_rules, map_value_source, reference_source
+from konvsync.config.rules import (
+    check_kind_rules,
+    check_scope,
+    map_value_source,
+    reference_source,
+)
+from konvsync.config.scope import parse_scope
 from konvsync.config.substitution import declared_variables
 from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.errors import ConfigInvalid, ConfigProblem
@@ -23,6 +29,7 @@ from konvsync.kinds.address import ObjectKey
 from konvsync.kinds.base import Field, Kind
 from konvsync.kinds.custom_values import value_fits
 from konvsync.support.gcpause import gc_paused
+from konvsync.support.suggest import did_you_mean
 
 SUPPORTED_VERSIONS = (1,)
 MAX_OBJECTS = 250_000
@@ -38,15 +45,21 @@ class _Merged:
     """Over ``MAX_OBJECTS``: nothing more is checked."""
 
 
-def load_config(path: str | Sequence[str], allow_external_refs: bool = False) -> DesiredState:
+def load_config(
+    path: str | Sequence[str], allow_external_refs: bool = False, offline: bool = False
+) -> DesiredState:
     """Read and check the configuration at ``path`` (a file or directory), or
-    at several paths, later ones overriding earlier ones (``config.overlay``)."""
+    at several paths, later ones overriding earlier ones (``config.overlay``).
+
+    ``offline`` (``validate``): a variable listed under ``variables:`` that is
+    not set is no error; the values that use it are not checked, and a
+    warning per variable says so (``plan`` and ``apply`` need every value)."""
     paths = [path] if isinstance(path, str) else list(path)
     with gc_paused():
-        return _load(paths, allow_external_refs)
+        return _load(paths, allow_external_refs, offline)
 
 
-def _load(paths: list[str], allow_external_refs: bool) -> DesiredState:
+def _load(paths: list[str], allow_external_refs: bool, offline: bool) -> DesiredState:
     problems: list[ConfigProblem] = []
     layers = [
         [read_document(p, problems, patch=index > 0) for p in discover(path)]
@@ -56,7 +69,7 @@ def _load(paths: list[str], allow_external_refs: bool) -> DesiredState:
     # variables: in any file apply to the whole config.
     variables = declared_variables([d.data for d in documents if d.data is not None])
     for document in documents:
-        check_document(document, variables, problems)
+        check_document(document, variables, problems, offline)
     if len(layers) == 1:
         merged = _merge(documents, problems)
         if merged.too_many:
@@ -76,9 +89,40 @@ def _load(paths: list[str], allow_external_refs: bool) -> DesiredState:
     check_renames(state, problems)
     env_values = {where: name for d in documents for where, name in d.env_values.items()}
     check_kind_rules(state, env_values, problems)
+    check_scope(state, problems, _prune_source(merged))
+    unset = {where: names for d in documents for where, names in d.unset.items()}
+    if unset:
+        problems[:] = _unchecked(unset, problems, state.warnings)
     if problems:
         raise ConfigInvalid(problems)
     return state
+
+
+def _unchecked(
+    unset: dict[Source, list[str]], problems: list[ConfigProblem], warnings: list[ConfigProblem]
+) -> list[ConfigProblem]:
+    """``problems`` without those about values that use unset variables
+    (offline, those values are unknown), and one warning per variable, at
+    its first use, saying that they were not checked."""
+    places = {(where.file, where.line, where.column) for where in unset}
+    uses: dict[str, list[Source]] = {}
+    for where in sorted(unset):
+        for name in dict.fromkeys(unset[where]):
+            uses.setdefault(name, []).append(where)
+    for name, places_of_name in uses.items():
+        count = len(places_of_name)
+        values = (
+            "the value that uses it was not checked (not even its form"
+            if count == 1
+            else f"the {count} values that use it were not checked (not even their form"
+        )
+        warnings.append(
+            places_of_name[0].problem(
+                f"environment variable {name} is not set, so {values}, such as a URL's); "
+                "plan and apply need it"
+            )
+        )
+    return [p for p in problems if (p.file, p.line, p.column) not in places]
 
 
 def _merge(documents: list[ConfigDocument], problems: list[ConfigProblem]) -> _Merged:
@@ -121,6 +165,14 @@ def _merge(documents: list[ConfigDocument], problems: list[ConfigProblem]) -> _M
             )
         )
     return merged
+
+
+def _prune_source(merged: _Merged) -> Source | None:
+    """Where ``policy.prune`` is written, if it is."""
+    policy = merged.settings.get("policy", (None, None))[0]
+    if isinstance(policy, YamlMap) and "prune" in policy:
+        return policy.value_source("prune")
+    return None
 
 
 def _digest(documents: list[ConfigDocument]) -> str:
@@ -223,8 +275,8 @@ def _policy(data: dict[str, Any]) -> Policy:
             if kind_name not in KINDS_BY_NAME or not isinstance(keys, list):
                 continue  # the schema check has reported it
             k = kind(kind_name)
-            if name == "protect" and k.field_map[k.key_field].lowercase:
-                keys = [str(key).lower() for key in keys]
+            if name == "protect":
+                keys = [k.normalize_key(key) or "" for key in keys]
             out[kind_name] = frozenset(str(key) for key in keys or [])
         return out
 
@@ -242,6 +294,7 @@ def _policy(data: dict[str, Any]) -> Policy:
         send_welcome_email=data.get("send_welcome_email", True) is not False,
         max_welcome_emails=_number(data.get("max_welcome_emails"), 50),
         max_update_percent=_number(data.get("max_update_percent"), None),
+        scope=parse_scope(data.get("scope")),
     )
 
 
@@ -265,11 +318,14 @@ def _check_references(
                     # portal: the plan checks them, validate cannot.
                     state.external_references.append((obj, ref))
                     continue
+                defined = state.objects.get(ref.target.name, {})
+                known = [key for key in defined if isinstance(key, str)]
                 problems.append(
                     reference_source(obj, ref).problem(
                         f"{k.singular} {obj.path!r}: {ref.field.name} refers to "
                         f"{ref.target.singular} {ref.written!r}, which the configuration does "
-                        "not define (--allow-external-refs if it exists in the portal)",
+                        f"not define{did_you_mean(ref.key, known)} (--allow-external-refs if it "
+                        "exists in the portal)",
                     )
                 )
     _check_custom_fields(state, allow_external, problems)
@@ -319,6 +375,7 @@ def _check_values(
         if not value_fits(text, ftype, options):
             expected = (
                 f"one of {', '.join(options) or 'its options (it has none)'}"
+                f"{did_you_mean(text, options)}"
                 if ftype == "SELECT"
                 else ftype
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from konvsync.config.scope import NO_SCOPE, Scope
 from konvsync.errors import ConfigProblem
 from konvsync.kinds.address import ObjectKey, key_path, object_key
 
@@ -54,6 +55,8 @@ class Policy:
     max_welcome_emails: int = 50
     max_update_percent: float | None = None
     """Off (None) unless set."""
+    scope: Scope = NO_SCOPE
+    """What of the portal this configuration owns (``config.scope``)."""
 
     def is_protected(self, kind: str, key: str) -> bool:
         return key in self.protect.get(kind, frozenset())

@@ -173,3 +173,25 @@ def _definition(kind_name: str) -> dict[str, Any]:
         return items
     found: dict[str, Any] = schema.get("$defs", {}).get(reference.rsplit("/", 1)[-1], {})
     return found
+
+
+OVERLAY_SCHEMA_FILE = "konvsync.overlay.schema.json"
+
+
+def overlay_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema of an overlay path's files, made from the config schema
+    ``schema`` (modified in place and returned): the same, except that no
+    object needs its required fields, since an overlay may set one field of
+    an object an earlier path defines (``konvsync schema --overlay``; the
+    objects an overlay adds are checked complete after merging)."""
+    for definition in schema.get("$defs", {}).values():
+        definition.pop("required", None)
+    schema["$id"] = str(schema.get("$id", "")).rsplit("/", 1)[0] + "/" + OVERLAY_SCHEMA_FILE
+    schema["title"] = f"{schema.get('title', 'konvsync configuration')} (overlay)"
+    schema["description"] = (
+        "A file of an overlay path (konvsync plan base/ overlays/staging/): the same format "
+        "as a configuration file, but an object may give only its key and the fields it "
+        "changes; objects the overlay adds must be complete, which konvsync checks after "
+        "merging. " + str(schema.get("description", ""))
+    )
+    return schema

@@ -51,5 +51,5 @@ def previous_keys(k: Kind, data: Mapping[str, Any]) -> list[str]:
         return []
     value = data.get(k.rename_field)
     values = value if isinstance(value, list) else [value] if value is not None else []
-    lowercase = k.field_map[k.key_field].lowercase
-    return [str(v).lower() if lowercase else str(v) for v in values if v is not None]
+    keys = (k.normalize_key(v) for v in values)
+    return [key for key in keys if key is not None]

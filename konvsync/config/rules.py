@@ -1,7 +1,9 @@
 """Checks of a loaded config that follow from the kinds' declarations and
 the contract's rules, beyond what the JSON Schema can say: DateTime values,
 sensitive values (their source, and a warning when written literally), a
-kind's at-most-one rule, and references restricted to some targets."""
+kind's at-most-one rule, references restricted to some targets, keys that
+look like other keys (a warning naming the character), and objects inside
+``policy.scope``."""
 
 from __future__ import annotations
 
@@ -9,12 +11,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from konvsync.config.model import DesiredObject, DesiredState, Source
+from konvsync.config.scope import reference_keys
 from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.errors import ConfigProblem
-from konvsync.kinds import Reference, kind
+from konvsync.kinds import KINDS_BY_NAME, Reference, kind
 from konvsync.kinds.base import Field, Kind
 from konvsync.kinds.datetimes import now_utc, parse_utc
 from konvsync.support import redact
+from konvsync.support.lookalikes import Lookalike, lookalikes
 
 
 def check_kind_rules(
@@ -44,7 +48,83 @@ def check_kind_rules(
                         )
         if k.at_most_one is not None:
             _check_at_most_one(state, kind_name, problems)
+        for obj in objects.values():
+            _warn_lookalike_keys(state, k, obj)
     _check_reference_targets(state, problems)
+
+
+def _warn_lookalike_keys(state: DesiredState, k: Kind, obj: DesiredObject) -> None:
+    """A warning for each character of the object's key (and of the keys it
+    says it had) that makes it look like another key or hides part of it:
+    two such keys look the same in a review and in the portal."""
+    names = [k.key_field] + ([k.rename_field] if k.rename_field else [])
+    for name in names:
+        value = obj.data.get(name)
+        for written in value if isinstance(value, list) else [value]:
+            if not isinstance(written, str):
+                continue
+            found = lookalikes(written)
+            if not found:
+                continue
+            where = value_source(obj, name)
+            if isinstance(value, YamlList) and written in value:
+                where = value.item_source(value.index(written))
+            listed = "; ".join(_described(item, len(written)) for item in found)
+            stripped = any(item.char == " " for item in found)
+            state.warnings.append(
+                where.problem(
+                    f"{k.singular} {written!r}: its {name} holds {listed}, which looks like "
+                    "another character or like nothing: another key may look the same"
+                    + (" (konvsync compares keys without surrounding spaces)" if stripped else "")
+                )
+            )
+
+
+def check_scope(
+    state: DesiredState, problems: list[ConfigProblem], prune_at: Source | None = None
+) -> None:
+    """A configuration lists only what it owns: each object of a scoped kind
+    must be inside its rule (references to objects outside stay allowed);
+    and pruning a kind the scope leaves out while it names others deletes
+    what other configurations own, so that is a warning."""
+    scope = state.policy.scope
+    for rule in scope.rules:
+        k = kind(rule.kind)
+        for obj in state.objects.get(rule.kind, {}).values():
+            miss = rule.outside(obj.key, reference_keys(k, rule, obj.data))
+            if miss is None:
+                continue
+            shown = "" if miss.on_key else f" ({miss.reason})"
+            problems.append(
+                value_source(obj, miss.field).problem(
+                    f"{rule.kind} {obj.path!r} is outside policy.scope.{rule.kind} "
+                    f"{rule.describe()}{shown}: a configuration lists only what it owns"
+                )
+            )
+    if not scope:
+        return
+    where = prune_at or Source(state.files[0] if state.files else "<config>", 1, 1)
+    for kind_name in sorted(state.policy.prune, key=list(KINDS_BY_NAME).index):
+        if scope.rule(kind_name) is None:
+            state.warnings.append(
+                where.problem(
+                    f"policy.prune names {kind_name} but policy.scope does not: every one "
+                    f"of the portal's {kind_name} this configuration does not list is "
+                    f"deleted, also those other configurations own (add "
+                    f'policy.scope.{kind_name}; ["*"] owns them all)'
+                )
+            )
+
+
+def _described(item: Lookalike, length: int) -> str:
+    where = (
+        "at its start"
+        if item.index == 0
+        else "at its end"
+        if item.index == length - 1
+        else f"at character {item.index + 1}"
+    )
+    return f"{item} {where}"
 
 
 def value_source(obj: DesiredObject, name: str) -> Source:

@@ -6,6 +6,11 @@ konvsync's own settings) never are, even when listed. ``$${`` writes a
 literal ``${``; ``escape`` is its inverse, used by ``export`` so that text
 from the portal is never read as a substitution. Problems name the variable,
 never its value.
+
+Offline (``validate``), a listed variable that is not set is not an error:
+the reference stays as written and its place is recorded (``unset``), so
+that the checks of that value (a URL's form, a custom field's type) can be
+left out and said to be left out. ``plan`` and ``apply`` need every value.
 """
 
 from __future__ import annotations
@@ -48,6 +53,10 @@ class Substitution:
     """Name -> value (None: unset) of each allowed variable read."""
     whole: dict[Source, str] = field(default_factory=dict)
     """Places whose value was one ``${env:NAME}`` and nothing else -> NAME."""
+    offline: bool = False
+    """Leave a listed but unset variable's reference as written (``unset``)."""
+    unset: dict[Source, list[str]] = field(default_factory=dict)
+    """Offline: places whose value uses listed variables that are not set."""
 
     def apply(self, data: YamlMap, skip_top_level: tuple[str, ...] = ("variables",)) -> None:
         """Substitute in every string value of ``data``, in place."""
@@ -133,6 +142,9 @@ class Substitution:
             return value
         if default is not None:
             return default
+        if self.offline:
+            self.unset.setdefault(where, []).append(name)
+            return token
         self.problems.append(
             where.problem(
                 f"environment variable {name} is not set "

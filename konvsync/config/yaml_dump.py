@@ -1,15 +1,22 @@
 """The YAML text of an export: libyaml's emitter (``yaml.CSafeDumper``; the
 pure Python one where libyaml is missing) in block style, one field a line,
-so it diffs cleanly; strings that are not printable double-quoted; every
-``${`` in portal text written as ``$${`` except export's own placeholders."""
+so it diffs cleanly; strings that are not printable double-quoted; strings
+holding a character that looks like another or like nothing
+(``support.lookalikes``: a zero-width or no-break space, a Cyrillic letter
+in a Latin word) double-quoted with that character escaped (``\u200b``),
+so that a reader sees it; every ``${`` in portal text written as ``$${``
+except export's own placeholders."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any
 
 import yaml
 
 from konvsync.config.substitution import escape
+from konvsync.support.lookalikes import escaped, lookalikes
 
 
 class EnvReference(str):
@@ -35,11 +42,27 @@ def dump_list(name: str, entries: list[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
+_MARK, _END = "\ue000", "\ue001"
+"""Around the code point of a look-alike character in the emitter's input:
+it writes private-use characters as they are, and ``dump`` turns each mark
+into an escape (every private-use character of the data is itself marked)."""
+_MARKED = re.compile(f"{_MARK}([0-9a-f]{{8}}){_END}")
+_EMITTER_ESCAPES = frozenset({"Cc", "Zl", "Zp"})
+"""Characters the emitter escapes itself in a double-quoted string."""
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     """Strings with characters that are not printable (controls, NEL, line
     separators) double-quoted, where YAML escapes them: PyYAML's other styles
-    can let a NEL fold into a space when the file is read back."""
-    style = None if value.isprintable() else '"'
+    can let a NEL fold into a space when the file is read back. Strings with
+    a look-alike character double-quoted too, that character marked to be
+    escaped."""
+    found = lookalikes(value)
+    style = None if value.isprintable() and not found else '"'
+    for item in reversed(found):
+        if item.char != " " and unicodedata.category(item.char) not in _EMITTER_ESCAPES:
+            mark = f"{_MARK}{ord(item.char):08x}{_END}"
+            value = value[: item.index] + mark + value[item.index + 1 :]
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
@@ -60,7 +83,7 @@ def _escaped(value: Any) -> Any:
 
 
 def dump(data: Any) -> str:
-    return yaml.dump(
+    text = yaml.dump(
         _escaped(data),
         Dumper=_Dumper,
         sort_keys=False,
@@ -68,3 +91,6 @@ def dump(data: Any) -> str:
         default_flow_style=False,
         width=120,
     )
+    if _MARK not in text:
+        return text
+    return _MARKED.sub(lambda found: escaped(chr(int(found.group(1), 16))), text)

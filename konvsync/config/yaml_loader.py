@@ -359,6 +359,21 @@ class LoadedYaml:
     aliased: bool
 
 
+def _indenting_tab(text: str, line: int, column: int) -> int | None:
+    """The column of the tab that broke line ``line`` (1-based), if a tab is
+    what the parser stopped at or is in the line's indentation (spaces and
+    ``-`` of block sequences), else None."""
+    lines = text.splitlines()
+    if not 0 < line <= len(lines):
+        return None
+    source = lines[line - 1]
+    if source[column - 1 : column] == "\t":
+        return column
+    indentation = len(source) - len(source.lstrip(" \t-"))
+    tab = source.find("\t", 0, indentation)
+    return tab + 1 if tab >= 0 else None
+
+
 def load_yaml(text: str, file_name: str) -> LoadedYaml:
     """Parse one YAML document; raise ``YamlLoadError`` with its position."""
     loader = _Loader(text)
@@ -371,6 +386,16 @@ def load_yaml(text: str, file_name: str) -> LoadedYaml:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        tab = _indenting_tab(text, line, column)
+        if tab is not None:
+            raise YamlLoadError(
+                ConfigProblem(
+                    file_name,
+                    line,
+                    tab,
+                    "invalid YAML: a tab indents this line; YAML indents with spaces only",
+                )
+            ) from exc
         message = exc.problem or exc.context or "invalid YAML"
         raise YamlLoadError(
             ConfigProblem(file_name, line, column, f"invalid YAML: {message}")

@@ -13,6 +13,8 @@ import os
 import re
 from pathlib import Path
 
+from konvsync.config.scope import Scope, parse_scope
+from konvsync.config.yaml_loader import YamlLoadError, YamlMap, load_yaml
 from konvsync.errors import OutputError
 
 _POLICY = re.compile(r"^policy\s*:")
@@ -67,6 +69,31 @@ def policy_block(config_file: Path) -> str | None:
                 end -= 1
             return "\n".join(lines[start:end]) + "\n"
     return None
+
+
+def check_kept_scope(out_dir: Path, scope: Scope) -> bool:
+    """Whether ``out_dir``'s konvsync.yaml has a policy that ``--force``
+    keeps; refuse (``OutputError``, before anything is read) when its
+    ``policy.scope`` is not ``scope``: the export would then hold objects
+    its own configuration does not own."""
+    config_file = out_dir / "konvsync.yaml"
+    block = policy_block(config_file)
+    if block is None:
+        return False
+    try:
+        loaded = load_yaml(block, str(config_file)).data
+    except YamlLoadError:
+        loaded = None
+    policy = loaded.get("policy") if isinstance(loaded, YamlMap) else None
+    kept = parse_scope(policy.get("scope") if isinstance(policy, dict) else None)
+    if kept != scope:
+        shown = kept.describe() if kept else "none"
+        raise OutputError(
+            f"{config_file}: --force keeps its policy, and its policy.scope ({shown}) is not "
+            f"--scope ({scope.describe()}); nothing was written. Make them the same, or "
+            "export into an empty folder"
+        )
+    return True
 
 
 def keep_policy(out_dir: Path, files: dict[str, str]) -> dict[str, str]:

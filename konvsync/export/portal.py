@@ -6,6 +6,10 @@ their default are left out, and the output is stable (a
 second export is byte-identical). Objects without a natural key cannot be
 managed by key, and objects holding values konvsync would reject (an e-mail
 with a space) cannot be applied: both are written as comments with a warning.
+So are objects konvsync cannot tell apart (``RemoteKind.twins``: two invite
+links with one title); a parent holding such children (an account with two
+locations named HQ) is written without its list of them, which leaves them
+all alone, with a warning.
 Every ``${`` in portal text is written as ``$${``, so applying an export never
 substitutes a variable.
 
@@ -23,6 +27,7 @@ from konvsync.api.client import PortalClient
 from konvsync.api.documents import aliased_document, viewer_query
 from konvsync.api.pagination import read_all, read_kinds
 from konvsync.config.documents import item_problem
+from konvsync.config.scope import NO_SCOPE, Scope
 from konvsync.config.yaml_dump import EnvReference
 from konvsync.config.yaml_dump import dump as _dump
 from konvsync.config.yaml_dump import dump_list as _dump_list
@@ -30,12 +35,16 @@ from konvsync.errors import NotFoundError
 from konvsync.export.targets import parse_target
 from konvsync.kinds import KINDS, children_of, kind
 from konvsync.kinds.address import RemoteRef
-from konvsync.kinds.base import Field, Kind
+from konvsync.kinds.base import Field, Kind, normalize_text
 from konvsync.plan.remote import RemoteObject, RemoteState, RemoteStateBuilder, normalize_nodes
+from konvsync.plan.scope import RemoteScope
 from konvsync.support.redact import printable
-from konvsync.support.resources import config_schema
+from konvsync.support.resources import PUBLISHED_SCHEMAS, config_schema
 
 _EMPTY: tuple[Any, ...] = (None, [], {})
+SCHEMA_HINT = f"# yaml-language-server: $schema={PUBLISHED_SCHEMAS}konvsync.schema.json\n"
+"""The first line of every file export writes: editors that read it (VS Code's
+YAML extension, yaml-language-server) check the file against the schema."""
 
 
 @dataclass
@@ -46,8 +55,10 @@ class ExportResult:
     counts: dict[str, int] = field(default_factory=dict)
 
     def single_document(self) -> str:
-        """Everything as one YAML document (for stdout)."""
-        return "".join(self.files.values())
+        """Everything as one YAML document (for stdout), with one schema hint."""
+        texts = [text.removeprefix(SCHEMA_HINT) for text in self.files.values()]
+        hint = SCHEMA_HINT if any(t.startswith(SCHEMA_HINT) for t in self.files.values()) else ""
+        return hint + "".join(texts)
 
 
 async def export_portal(
@@ -55,14 +66,20 @@ async def export_portal(
     kind_names: list[str],
     endpoint_name: str,
     on_page: Callable[[str, int], None] | None = None,
+    scope: Scope = NO_SCOPE,
+    write_scope: bool = True,
 ) -> ExportResult:
+    """The portal (with ``scope``: what it owns, and the scope itself in
+    konvsync.yaml unless not ``write_scope``) as konvsync YAML."""
     viewer = (await client.execute(viewer_query(), label="Viewer")).raise_for_errors("viewer")
-    # Normalized page by page: the raw answers are not all held at once.
-    builder = RemoteStateBuilder()
+    # Normalized page by page: the raw answers are not all held at once. The
+    # kinds are read whole with a scope too (the contract has no filter);
+    # what is outside it is set apart as the pages arrive.
+    builder = RemoteStateBuilder(scope=RemoteScope(scope) if scope else None)
     await read_kinds(client, [kind(n) for n in kind_names], on_page, builder.add)
     state = builder.state()
     state.portal_name = viewer["viewer"]["portalName"]
-    return render_export(state, kind_names, endpoint_name)
+    return render_export(state, kind_names, endpoint_name, scope if write_scope else NO_SCOPE)
 
 
 async def export_object(client: PortalClient, target: str) -> ExportResult:
@@ -91,13 +108,17 @@ async def export_object(client: PortalClient, target: str) -> ExportResult:
     return result
 
 
-def render_export(state: RemoteState, kind_names: list[str], endpoint_name: str) -> ExportResult:
+def render_export(
+    state: RemoteState, kind_names: list[str], endpoint_name: str, scope: Scope = NO_SCOPE
+) -> ExportResult:
     result = ExportResult(files={})
     header: dict[str, Any] = {
         "konvsync": 1,
         "endpoint": endpoint_name,
         "portal": state.portal_name,
     }
+    if scope:
+        header["policy"] = {"scope": scope.to_config()}
     result.files["konvsync.yaml"] = ""
     placeholders = Placeholders()
     rejected: dict[str, set[str]] = {}
@@ -123,12 +144,18 @@ def render_export(state: RemoteState, kind_names: list[str], endpoint_name: str)
             _keyless_comment(k, obj, result.warnings)
             for obj in sorted(remote_kind.keyless, key=lambda o: str(o.data.get("name")))
         ]
+        if k.parent is None:
+            comments += [
+                _twins_comment(k, twins, result.warnings)
+                for _key, twins in sorted(remote_kind.twins.items())
+            ]
         if any(f.server_only or f.sensitive for f in k.fields):
             text = _annotated(k, objects, entries, placeholders)
         else:
             text = _dump_list(k.name, entries)
         result.files[f"{k.name}.yaml"] = text + "".join(comments)
     result.files["konvsync.yaml"] = _header(header, placeholders, result.warnings)
+    result.files = {name: SCHEMA_HINT + text for name, text in result.files.items()}
     result.warnings = [printable(warning) for warning in result.warnings]  # portal text
     return result
 
@@ -224,14 +251,21 @@ Children = dict[str, dict[str, list[RemoteObject]]]
 
 def _children_by_parent(state: RemoteState) -> Children:
     """Each parent's children (an account's locations), sorted by key: one
-    pass instead of one scan of every child per parent."""
+    pass instead of one scan of every child per parent. A parent holding
+    children konvsync cannot tell apart is filed under ``_TWINS``."""
     index: Children = {}
     for child in (c for c in KINDS if c.parent is not None):
         by_parent = index.setdefault(child.name, {})
+        twins = index.setdefault(_TWINS + child.name, {})
         for _key, obj in sorted(state.get(child.name).objects.items()):
             if obj.parent is not None:
                 by_parent.setdefault(obj.parent, []).append(obj)
+        for _key, same in sorted(state.get(child.name).twins.items()):
+            twins.setdefault(same[0].parent or "", []).extend(same)
     return index
+
+
+_TWINS = "twins of "
 
 
 def object_entry(
@@ -253,7 +287,8 @@ def _entry(
     for f in k.fields:
         value = obj.data.get(f.name)
         if f.name == k.key_field:
-            out[f.name] = obj.written_key or value
+            # As the portal spells it (an e-mail's case), as konvsync compares it.
+            out[f.name] = normalize_text(obj.written_key or "") or value
             continue
         if f is k.parent_field or value in _EMPTY:
             continue  # a child is written inside its parent
@@ -268,6 +303,17 @@ def _entry(
         if f.keys_ref is not None and rejected and rejected.get(f.keys_ref):
             _leave_out_rejected_keys(k, obj, f, out, rejected[f.keys_ref], warnings)
     for child in children_of(k.name):
+        twins = children.get(_TWINS + child.name, {}).get(obj.key or "")
+        if twins:
+            names = sorted({str(twin.key) for twin in twins})
+            warnings.append(
+                f"{k.singular} {obj.key!r} holds {child.name} konvsync cannot tell apart "
+                f"({', '.join(f'{name!r}' for name in names)} more than once; IDs "
+                f"{', '.join(twin.id for twin in twins)}): its {child.name} are left out of "
+                f"the export, so that a config made from it leaves them all alone; rename or "
+                f"delete the extra ones in the portal to manage them"
+            )
+            continue
         listed = children.get(child.name, {}).get(obj.key or "", ())
         entries = [_entry(child, item, children, warnings) for item in listed]
         if entries:
@@ -330,6 +376,27 @@ def _known_refs(
     if isinstance(value, list):
         return [ref for ref in value if known(ref)]
     return value if known(value) else None
+
+
+def _twins_comment(k: Kind, twins: list[RemoteObject], warnings: list[str]) -> str:
+    key = twins[0].key
+    ids = ", ".join(twin.id for twin in twins)
+    warnings.append(
+        f"the portal has {len(twins)} {k.name} with the {k.key_field} {key!r} (IDs {ids}): "
+        f"konvsync cannot tell them apart, so they are written as comments in {k.name}.yaml; "
+        "rename or delete all but one in the portal to manage it"
+    )
+    lines = [
+        f"# {len(twins)} {k.name} have the {k.key_field} {key!r}; konvsync cannot tell them apart:"
+    ]
+    for twin in twins:
+        body = {name: value for name, value in twin.data.items() if value not in _EMPTY}
+        body = {k.key_field: twin.written_key or key, **body}
+        for f in k.fields:
+            if f.sensitive and f.name in body:
+                body[f.name] = "(sensitive)"
+        lines += [f"# {line}" for line in _dump([body]).splitlines()]
+    return "\n".join(lines) + "\n"
 
 
 def _keyless_comment(k: Kind, obj: RemoteObject, warnings: list[str]) -> str:

@@ -1,10 +1,14 @@
-"""What ``export --kinds`` and ``export --target`` name, checked against the
-kinds (light to import: the command line checks them before connecting)."""
+"""What ``export --kinds``, ``export --target`` and ``export --scope`` name,
+checked against the kinds (light to import: the command line checks them
+before connecting)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from konvsync.config.scope import EXCLUDE, Scope, parse_scope, scope_fields, scoped_kinds
 from konvsync.errors import UsageError
-from konvsync.kinds import TOP_LEVEL_KINDS, kind
+from konvsync.kinds import KINDS_BY_NAME, TOP_LEVEL_KINDS, kind
 from konvsync.kinds.base import Kind
 
 
@@ -32,4 +36,37 @@ def parse_target(value: str) -> tuple[Kind, str]:
             "(a location comes with its account)"
         )
     k = kind(kind_name)
-    return k, key.lower() if k.field_map[k.key_field].lowercase else key
+    return k, k.normalize_key(key) or key
+
+
+def parse_scope_options(values: Sequence[str]) -> Scope:
+    """``--scope KIND=GLOB``, ``--scope KIND.FIELD=GLOB`` and ``--scope
+    KIND.exclude=GLOB``, each repeatable, as the ``policy.scope`` they spell
+    (``accounts=dealer-*`` is ``accounts: [dealer-*]``)."""
+    data: dict[str, dict[str, list[str]]] = {}
+    for value in values:
+        target, sep, glob = value.partition("=")
+        kind_name, _, field_name = target.partition(".")
+        names = [k.name for k in scoped_kinds()]
+        if not sep or not glob or kind_name not in names:
+            child = KINDS_BY_NAME.get(kind_name)
+            hint = (
+                f" ({kind_name} follow their {kind(child.parent).singular}'s scope)"
+                if child is not None and child.parent is not None
+                else f" (KIND one of {', '.join(names)})"
+            )
+            raise UsageError(
+                f"--scope {value!r}: give KIND=GLOB, KIND.FIELD=GLOB or KIND.exclude=GLOB{hint}"
+            )
+        k = kind(kind_name)
+        allowed = [f.name for f in scope_fields(k)] + [EXCLUDE]
+        field_name = field_name or k.key_field
+        if field_name not in allowed:
+            raise UsageError(
+                f"--scope {value!r}: {k.name} are scoped by {', '.join(allowed)}, "
+                f"not {field_name!r}"
+            )
+        globs = data.setdefault(kind_name, {}).setdefault(field_name, [])
+        if glob not in globs:
+            globs.append(glob)
+    return parse_scope(data)

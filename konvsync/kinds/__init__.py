@@ -121,11 +121,11 @@ def references(
         if f is k.parent_field and not include_parent:
             continue
         target = KINDS_BY_NAME[f.ref or ""]
-        lowercase = target.field_map[target.key_field].lowercase
         value = data.get(f.name)
         for written in value if isinstance(value, list) else [value] if value else []:
-            key = str(written).lower() if lowercase else str(written)
-            yield Reference(f, target, written, key)
+            key = target.normalize_key(written)
+            if key is not None:
+                yield Reference(f, target, written, key)
 
 
 __all__ = [

@@ -5,10 +5,20 @@ apply order follows) and its GraphQL operations.
 Everything kind-specific lives in the kind's own module and ``.graphql`` file;
 normalization, input building and comparison below are driven by the
 ``Field`` declarations, so a new kind is one module plus its operations.
+
+Normalization makes konvsync independent of what the contract leaves a
+server free to do with a value (``schemas/konvert.graphql``, "What konvsync
+relies on"): set-like lists compare without order, strings compare in
+Unicode form NFC without surrounding whitespace, an empty string is no value
+(null), a case-insensitive key compares lowercased, a DateTime compares as
+its UTC instant to the second, and an object whose parts are all null is no
+object. What konvsync sends is normalized the same way (a create keeps a
+case-insensitive key's case), so no server has a choice left to make.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -154,11 +164,18 @@ class Kind:
         return Address(self.name, key, Address(self.parent, parent))
 
     def key_of(self, data: Mapping[str, Any]) -> str | None:
-        value = data.get(self.key_field)
+        """The natural key of ``data`` as keys compare (None: it has none)."""
+        return self.normalize_key(data.get(self.key_field))
+
+    def normalize_key(self, value: Any) -> str | None:
+        """A key of this kind as keys compare: NFC, no surrounding whitespace,
+        lowercased where the key is case-insensitive; None when empty."""
         if value is None:
             return None
-        value = str(value)
-        return value.lower() if self.field_map[self.key_field].lowercase else value
+        text = normalize_text(str(value))
+        if text is not None and self.field_map[self.key_field].lowercase:
+            return text.lower()
+        return text
 
     # ------------------------------------------------------------ documents
 
@@ -221,16 +238,11 @@ class Kind:
 
     def normalize_desired(self, data: Mapping[str, Any], keep_case: bool = False) -> dict[str, Any]:
         """Desired data in the compared shape; only the fields it names.
-        ``keep_case`` keeps case-insensitive fields as written (for creates)."""
+        ``keep_case`` keeps case-insensitive fields' case (for creates)."""
         out: dict[str, Any] = {}
         for f in self.managed_fields:
             if f.name in data:
-                value = data[f.name]
-                out[f.name] = (
-                    value
-                    if keep_case and f.lowercase and f.shape == "scalar"
-                    else normalize_value(f, value)
-                )
+                out[f.name] = normalize_value(f, data[f.name], keep_case)
         return out
 
     def build_input(self, values: Mapping[str, Any], resolve: IdResolver) -> dict[str, Any]:
@@ -252,30 +264,53 @@ def _stringify(value: Any) -> str | None:
     return str(value)
 
 
-def normalize_value(f: Field, value: Any) -> Any:
+def normalize_text(value: str) -> str | None:
+    """A string as konvsync compares and sends it: Unicode form NFC (one
+    e-mail written with a composed or a decomposed "é" is one), without
+    surrounding whitespace; an empty string is None (no value)."""
+    if not value.isascii():
+        value = unicodedata.normalize("NFC", value)
+    return value.strip() or None
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, str) and not isinstance(value, RemoteRef):
+        return normalize_text(value)
+    return value
+
+
+def normalize_value(f: Field, value: Any, keep_case: bool = False) -> Any:
+    """``value`` of field ``f`` as konvsync compares it (see the module's
+    docstring); ``keep_case`` keeps a case-insensitive scalar's case."""
     if value is None:
         return None
     if f.shape == "set":
-        items = [
-            v if isinstance(v, RemoteRef) else str(v).lower() if f.lowercase else str(v)
+        items = {
+            _text(v if isinstance(v, RemoteRef) else str(v).lower() if f.lowercase else str(v))
             for v in value
-        ]
-        return sorted(set(items))
+        }
+        return sorted(items - {None})
     if f.shape == "list":
-        return list(value)
+        return [item for item in map(_text, value) if item is not None]
     if f.shape == "map":
-        return {str(k): _stringify(v) for k, v in sorted(value.items()) if v is not None}
+        pairs = ((_text(str(k)), _text(_stringify(v))) for k, v in value.items())
+        return dict(sorted((k, v) for k, v in pairs if k is not None and v is not None))
     if f.shape == "object":
-        cleaned = {k: v for k, v in sorted(value.items()) if v is not None}
-        return cleaned or None
-    if f.lowercase and isinstance(value, str):
-        return value.lower()
-    if f.timestamp and isinstance(value, str):
+        parts = ((k, _text(v)) for k, v in sorted(value.items()))
+        return {k: v for k, v in parts if v is not None} or None
+    if not isinstance(value, str) or isinstance(value, RemoteRef):
+        return value
+    text = normalize_text(value)
+    if text is None:
+        return None
+    if f.lowercase and not keep_case:
+        return text.lower()
+    if f.timestamp:
         try:
-            return utc_second(value)
+            return utc_second(text)
         except ValueError:
-            return value  # validate reports it; the portal's own form is kept
-    return value
+            return text  # validate reports it; the portal's own form is kept
+    return text
 
 
 def _normalize_remote_value(f: Field, value: Any) -> Any:

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from konvsync import __version__
 from konvsync.config.model import Source
+from konvsync.config.scope import NO_SCOPE, Scope
 from konvsync.kinds import kind
 from konvsync.kinds.address import Address, ObjectKey, object_key
 
@@ -237,6 +238,9 @@ class Plan:
     welcome_emails: int = 0
     refused: Refusal | None = None
     """Set when a safety check refused the plan: it is shown, never applied."""
+    scope: Scope = NO_SCOPE
+    """``policy.scope``: the part of the portal the plan was made for (a
+    saved plan is checked and applied within the same)."""
 
     FORMAT_VERSION: ClassVar[str] = "2"
     """2: a child object's ``key`` is its own (a location's name), its
@@ -271,6 +275,8 @@ class Plan:
             "warnings": list(self.warnings),
             "welcome_emails": self.welcome_emails,
         }
+        if self.scope:
+            data["scope"] = self.scope.to_data()
         if self.refused is not None:
             data["refused"] = self.refused.to_data()
         data["changes"] = [masked(c).to_data() for c in self.changes]

@@ -73,7 +73,11 @@ def _upserts(
         if before == compared:
             continue
         adopt = current.key is None
-        note = f"adopts the existing {k.singular} {current.id} (same name, no {k.key_field})"
+        note = (
+            f"adopts the existing {k.singular} {current.id} (same name, no {k.key_field})"
+            if adopt
+            else _rename_note(k, current.renamed_from, key)
+        )
         changes.append(
             Update(
                 k.name,
@@ -83,13 +87,24 @@ def _upserts(
                 field_changes(before, compared),
                 current.id,
                 obj.source,
-                note=note if adopt else None,
+                note=note,
                 parent=obj.parent,
                 adopt=adopt,
                 renamed_from=current.renamed_from,
             )
         )
     return changes, adopted
+
+
+def _rename_note(k: Kind, old: str | None, new: str) -> str | None:
+    """What else a key's rename changes: values other objects file under the
+    key (accounts' customFields) move to the new one."""
+    if old is None:
+        return None
+    held = [f"{h.name}' {f.name}" for h in KINDS for f in h.fields if f.keys_ref == k.name]
+    if not held:
+        return None
+    return f"{' and '.join(held)} under {old!r} move to {new!r} with it"
 
 
 def _create(k: Kind, obj: DesiredObject) -> Create:
@@ -142,15 +157,22 @@ def _rekey_children(k: Kind, remote: RemoteKind, adopted_parents: dict[str, str]
         return remote
     placeholders: dict[str, str] = {RemoteRef(rid): key for rid, key in adopted_parents.items()}
     link = k.parent_field.name if k.parent_field else ""
-    rekeyed = RemoteKind(keyless=remote.keyless)
+
+    def moved(obj: RemoteObject) -> RemoteObject:
+        if obj.parent not in placeholders:
+            return obj
+        new_parent = placeholders[obj.parent]
+        return RemoteObject(
+            obj.kind, obj.key, obj.id, {**obj.data, link: new_parent}, parent=new_parent
+        )
+
+    rekeyed = RemoteKind(keyless=remote.keyless, outside=remote.outside)
     for filed, obj in remote.objects.items():
-        if obj.parent in placeholders:
-            new_parent = placeholders[obj.parent]
-            obj = RemoteObject(
-                obj.kind, obj.key, obj.id, {**obj.data, link: new_parent}, parent=new_parent
-            )
-            filed = obj.filed_key or filed
-        rekeyed.objects[filed] = obj
+        obj = moved(obj)
+        rekeyed.objects[obj.filed_key or filed] = obj
+    for filed, twins in remote.twins.items():
+        twins = [moved(obj) for obj in twins]
+        rekeyed.twins[twins[0].filed_key or filed] = twins
     return rekeyed
 
 

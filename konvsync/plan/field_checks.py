@@ -36,7 +36,7 @@ def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> 
     existing = remote.get(k.name).objects
     definitions: dict[str, dict[str, Any]] = {
         obj.key: obj.data
-        for obj in remote.get(definitions_kind).objects.values()
+        for obj in remote.get(definitions_kind).referable().values()  # in scope or not
         if obj.key is not None
     }
     defined = desired.objects.get(definitions_kind, {})

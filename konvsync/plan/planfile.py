@@ -17,6 +17,7 @@ from typing import Any
 
 from konvsync import __version__
 from konvsync.config.model import Policy
+from konvsync.config.scope import parse_scope
 from konvsync.errors import ConfigError, StalePlanError
 from konvsync.kinds.address import ObjectKey
 from konvsync.plan.changes import (
@@ -120,6 +121,7 @@ def read_planfile(path: str) -> SavedPlan:
             portal=data.get("portal"),
             warnings=list(data.get("warnings", [])),
             welcome_emails=data.get("welcome_emails", 0),
+            scope=parse_scope(data.get("scope")),
         )
         return SavedPlan(
             plan,

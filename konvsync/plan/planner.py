@@ -17,7 +17,7 @@ from konvsync.plan.changes import Change, Create, Delete, Plan, Update, saved_ke
 from konvsync.plan.diff import diff_state
 from konvsync.plan.field_checks import check_custom_fields
 from konvsync.plan.remote import RemoteObject, RemoteState
-from konvsync.plan.renames import find_renames, renamed_view, renames_in
+from konvsync.plan.renames import Renames, find_renames, renamed_view, renames_in
 from konvsync.plan.safety import (
     check_mass_delete,
     check_mass_update,
@@ -25,7 +25,10 @@ from konvsync.plan.safety import (
     check_welcome_emails,
     welcome_emails,
 )
+from konvsync.plan.scope import check_owned, remote_scope, unadopted
+from konvsync.plan.stranded import with_stranded_values
 from konvsync.plan.targets import Targets, parse_targets
+from konvsync.plan.twins import check_twins
 
 ProgressCallback = Callable[[str, int], None]
 
@@ -61,8 +64,25 @@ def kinds_to_read(desired: DesiredState) -> list[str]:
     that carry them (locations come with accounts), and the reference kinds
     (LMS modules...) that its objects actually refer to."""
     return needed_kinds(
-        set(desired.objects) | set(desired.policy.prune) | referred_reference_kinds(desired)
+        set(desired.objects)
+        | set(desired.policy.prune)
+        | referred_reference_kinds(desired)
+        | value_holders_of_renames(desired)
     )
+
+
+def value_holders_of_renames(desired: DesiredState) -> set[str]:
+    """The kinds that file values under the keys of a kind the config may
+    rename (accounts' customFields under account fields' keys): apply moves
+    the values the portal leaves under an old key (``apply.renamed_values``),
+    so it must know which objects hold them."""
+    renaming = {
+        kind_name
+        for kind_name, objects in desired.objects.items()
+        if kind(kind_name).rename_field is not None
+        and any(obj.data.get(kind(kind_name).rename_field or "") for obj in objects.values())
+    }
+    return {k.name for k in KINDS for f in k.fields if f.keys_ref in renaming}
 
 
 def referred_reference_kinds(desired: DesiredState) -> set[str]:
@@ -105,8 +125,9 @@ def plan(
     targets: tuple[str, ...] = (),
     options: PlanOptions = PlanOptions(),
 ) -> Plan:
-    """The plan of ``desired`` against ``remote`` as read: pure (no I/O, no
-    event loop). ``policy`` replaces the config's own when given;
+    """The plan of ``desired`` against ``remote`` as read (with
+    ``plan.scope.remote_scope(desired)`` when the config has a scope): pure
+    (no I/O, no event loop). ``policy`` replaces the config's own when given;
     ``targets`` are ``--target`` values. A plan a safety check refuses is
     returned with ``refused`` set; a config problem the portal reveals (an
     unknown reference) is raised as ``ConfigInvalid``."""
@@ -132,16 +153,24 @@ def plan_against(
 ) -> PlanOutcome:
     """The plan from the config and the portal as read (``targets``: the
     parsed ``options.targets``). A refused plan is made in full and raised
-    as ``PlanRefused``."""
+    as ``PlanRefused``. ``remote`` must have been read with the config's
+    scope (``plan.scope``): everything below sees only what is in it."""
+    if remote.scope != remote_scope(desired):
+        raise TypeError("the portal was read with another scope than the configuration's")
     refused = check_portal(desired, remote)
-    view = renamed_view(remote, find_renames(desired, remote))
+    renames = find_renames(desired, remote)
+    view = renamed_view(remote, renames)
+    targets = renamed_targets(targets, renames, remote)
     if refused is None:  # against another portal, references prove nothing
+        check_owned(desired, view)
         check_references(desired, view)
         check_custom_fields(desired, view)
     if targets:
         check_targets_match(targets, desired, view)
-    changes = diff_state(desired, view)
+    changes = with_stranded_values(diff_state(desired, view), desired, view)
+    check_twins(desired, view, changes)
     warnings: list[str] = [str(w) for w in desired.warnings] + expired_objects(desired)
+    warnings += unadopted(desired, view)
     if targets:
         changes = select_targets(changes, targets)
         # The view apply works on holds the renames this plan makes, no others.
@@ -162,11 +191,34 @@ def plan_against(
         or check_mass_update(changes, desired, view, options.allow_mass_update)
         or check_welcome_emails(emails, desired, options.allow_welcome_emails)
     )
-    plan = Plan(changes, endpoint_name, remote.portal_name, warnings, emails, refused)
+    plan = Plan(
+        changes, endpoint_name, remote.portal_name, warnings, emails, refused, desired.policy.scope
+    )
     outcome = PlanOutcome(plan, view, read_kind_names)
     if refused is not None:
         raise PlanRefused(outcome)
     return outcome
+
+
+def renamed_targets(targets: Targets, renames: Renames, remote: RemoteState) -> Targets:
+    """``--target`` values that name an object by the key the plan renames
+    (``accounts/<old key>``, or a location of that account) name it by its
+    new key, as the plan files it."""
+    if not renames or not targets:
+        return targets
+    moved: dict[tuple[str, str], str] = {}
+    for kind_name, keys in renames.items():
+        for old, new in keys.items():
+            moved[kind_name, old] = new
+        for child in KINDS:
+            if child.parent == kind_name:
+                for obj in remote.get(child.name).objects.values():
+                    if obj.parent in keys:
+                        moved[child.name, obj.path] = f"{keys[obj.parent]}/{obj.key}"
+    return [
+        (kind_name, moved.get((kind_name, key), key) if key is not None else None)
+        for kind_name, key in targets
+    ]
 
 
 def expired_objects(desired: DesiredState) -> list[str]:
@@ -211,7 +263,7 @@ def check_references(
     for obj, ref in _outside_references(desired):
         if only is not None and ref.target.name not in only:
             continue
-        known = remote.get(ref.target.name).objects
+        known = remote.get(ref.target.name).referable()  # in scope or not
         if ref.key in known:
             restricted = ref.field.ref_only and ref_only_problem(
                 kind(obj.kind), obj.key, ref.field, known[ref.key].data
@@ -270,6 +322,11 @@ def check_targets_match(targets: Targets, desired: DesiredState, remote: RemoteS
         elif not _names(kind_name, key, configured) and not _names(
             kind_name, key, existing.objects
         ):
+            if _names(kind_name, key, existing.outside_by_key()):
+                raise UsageError(
+                    f"--target {kind_name}/{key}: the portal's {kind(kind_name).singular} "
+                    f"{key!r} is outside policy.scope; this configuration does not own it"
+                )
             raise UsageError(
                 f"--target {kind_name}/{key}: no {kind(kind_name).singular} {key!r} in the "
                 "configuration or the portal"

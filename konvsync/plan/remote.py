@@ -1,5 +1,6 @@
 """The portal's current state, read and normalized to the config's shape:
-per kind, objects by natural key with their server IDs and digests."""
+per kind, objects by natural key with their server IDs and digests; with a
+scope (``plan.scope``), the objects outside it set apart."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from konvsync.errors import ContractError, PlanError
+from konvsync.errors import ContractError
 from konvsync.kinds import KINDS_BY_NAME, kind
 from konvsync.kinds.address import Address, ObjectKey, RemoteRef, key_path, object_key
 from konvsync.kinds.base import Kind
+
+if TYPE_CHECKING:
+    from konvsync.plan.scope import RemoteScope
 
 
 @dataclass(slots=True)
@@ -65,134 +69,230 @@ def object_digest(remote_id: str, data: dict[str, Any], sensitive: frozenset[str
 @dataclass
 class RemoteKind:
     objects: dict[ObjectKey, RemoteObject] = field(default_factory=dict)
-    """By natural key; a child kind's by (parent's key, own key)."""
+    """By natural key; a child kind's by (parent's key, own key). In scope."""
     keyless: list[RemoteObject] = field(default_factory=list)
+    """In scope, without a natural key (adoptable)."""
+    twins: dict[ObjectKey, list[RemoteObject]] = field(default_factory=dict)
+    """In scope, objects that share a key the contract does not keep unique
+    (two locations named HQ in one account), or whose keys differ only in
+    what konvsync does not compare (surrounding spaces, Unicode form): none
+    of them is in ``objects``, since konvsync cannot tell them apart. That
+    stops a plan only where it matters (``plan.twins``)."""
+    outside: list[RemoteObject] = field(default_factory=list)
+    """Outside the scope (keyed or not; keys may repeat): for no plan,
+    count or check, only for ``referable``, ``outside_by_key`` and ``find``."""
+    _referable: dict[ObjectKey, RemoteObject] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def all(self) -> Iterable[RemoteObject]:
+        """The objects in scope."""
         yield from self.objects.values()
         yield from self.keyless
+        for twins in self.twins.values():
+            yield from twins
 
     def __len__(self) -> int:
-        return len(self.objects) + len(self.keyless)
+        """How many objects are in scope (what the mass-delete and
+        mass-update limits count)."""
+        return len(self.objects) + len(self.keyless) + sum(map(len, self.twins.values()))
+
+    @property
+    def read_count(self) -> int:
+        """How many objects the portal has, in scope or not."""
+        return len(self) + len(self.outside)
+
+    def outside_by_key(self) -> dict[ObjectKey, RemoteObject]:
+        """The objects outside the scope that have a key, by it (for a kind
+        whose keys may repeat, one of each)."""
+        return {obj.filed_key: obj for obj in self.outside if obj.filed_key is not None}
+
+    def referable(self) -> dict[ObjectKey, RemoteObject]:
+        """By key, every object a reference may name, in scope or not
+        (references to objects a configuration does not own are allowed);
+        outside the scope, only kinds whose keys are unique, top-level."""
+        if not self.outside:
+            return self.objects
+        if self._referable is None:  # made once: every reference is checked against it
+            self._referable = {
+                key: obj
+                for key, obj in self.outside_by_key().items()
+                if kind(obj.kind).unique_key and kind(obj.kind).parent is None
+            }
+            self._referable.update(self.objects)
+        return self._referable
 
 
 @dataclass
 class RemoteState:
     kinds: dict[str, RemoteKind]
     portal_name: str | None = None
+    scope: RemoteScope | None = None
+    """The scope it was read with (None: everything is in scope)."""
     _by_id: dict[tuple[str, str], RemoteObject] | None = field(default=None, repr=False)
 
     def find(self, kind_name: str, remote_id: str | None) -> RemoteObject | None:
         """The object of ``kind_name`` with server ID ``remote_id`` (keyed or
-        keyless), through an index built on first use."""
+        keyless, in scope or not: an ID names one object, so one that left
+        the scope reads as changed, not as gone), through an index built on
+        first use."""
         if self._by_id is None:
             self._by_id = {
-                (name, obj.id): obj for name, bucket in self.kinds.items() for obj in bucket.all()
+                (name, obj.id): obj
+                for name, bucket in self.kinds.items()
+                for obj in (*bucket.outside, *bucket.all())
             }
         return self._by_id.get((kind_name, remote_id or ""))
 
     def get(self, kind_name: str) -> RemoteKind:
-        return self.kinds.get(kind_name) or RemoteKind()
+        found = self.kinds.get(kind_name)  # not ``or``: a kind all outside the scope is empty
+        return found if found is not None else RemoteKind()
 
     def lookup(self, address: Address) -> RemoteObject | None:
+        """The object in scope at ``address``."""
         parent = address.parent.key if address.parent is not None else None
         return self.get(address.kind).objects.get(object_key(address.key, parent))
 
 
 class RemoteStateBuilder:
     """Normalizes raw nodes page by page, as they arrive (while the next page
-    is on its way); locations come from their accounts' nodes."""
+    is on its way); locations come from their accounts' nodes. With a
+    ``scope``, the objects outside it are set apart as they arrive, so that
+    what another configuration owns never stops this one's plan (two of its
+    invite links sharing a title, say)."""
 
-    def __init__(self, twins: dict[Address, list[RemoteObject]] | None = None) -> None:
+    def __init__(
+        self,
+        twins: dict[Address, list[RemoteObject]] | None = None,
+        scope: RemoteScope | None = None,
+    ) -> None:
         self.kinds: dict[str, RemoteKind] = {}
         self.twins = twins
         """When given, objects that share a key are collected here (address
         -> all of them) instead of being an error."""
+        self.scope = scope
+        self.unique_outside: dict[str, dict[ObjectKey, RemoteObject]] = {}
+        """Kind -> key -> object outside the scope, for kinds whose keys the
+        contract keeps unique (checked across the scope's border too)."""
 
     def add(self, kind_name: str, nodes: list[dict[str, Any]]) -> None:
         k = kind(kind_name)
         bucket = self.kinds.setdefault(kind_name, RemoteKind())
+        owned: list[bool] = []
         for node in nodes:
-            _add(
-                self,
-                bucket,
-                RemoteObject(
-                    kind_name,
-                    k.key_of(node),
-                    node["id"],
-                    k.normalize_remote(node),
-                    node.get(k.key_field),
-                    node.get("updatedAt"),
-                    k.server_values(node),
-                ),
+            obj = RemoteObject(
+                kind_name,
+                k.key_of(node),
+                node["id"],
+                k.normalize_remote(node),
+                node.get(k.key_field),
+                node.get("updatedAt"),
+                k.server_values(node),
             )
+            owned.append(self.scope is None or self.scope.owns(kind_name, obj.key, obj.data))
+            if owned[-1]:
+                _add(self, bucket, obj)
+            else:
+                _set_apart(self, bucket, obj)
         for child in _children(kind_name):
             children = self.kinds.setdefault(child.name, RemoteKind())
             link = child.parent_field.name if child.parent_field else ""
-            for node in nodes:
+            for node, parent_owned in zip(nodes, owned, strict=True):
                 parent_key = k.key_of(node) or RemoteRef(str(node["id"]))
                 for item in node.get(child.name) or []:
                     data = child.normalize_remote({**item, link: node})
-                    _add(
-                        self,
-                        children,
-                        RemoteObject(
-                            child.name,
-                            child.key_of(item),
-                            item["id"],
-                            data,
-                            parent=parent_key,
-                        ),
+                    obj = RemoteObject(
+                        child.name, child.key_of(item), item["id"], data, parent=parent_key
                     )
+                    if parent_owned:  # a child follows its parent's scope
+                        _add(self, children, obj)
+                    else:
+                        _set_apart(self, children, obj)
 
     def state(self, kind_names: Iterable[str] | None = None) -> RemoteState:
         """The state of ``kind_names`` (and the kinds read with them), or of
         every kind added."""
         if kind_names is None:
-            return RemoteState(dict(self.kinds))
+            return RemoteState(dict(self.kinds), scope=self.scope)
         names = [n for name in kind_names for n in (name, *(c.name for c in _children(name)))]
-        return RemoteState({name: self.kinds.get(name) or RemoteKind() for name in names})
+        return RemoteState(
+            {name: self.kinds.get(name, RemoteKind()) for name in names}, scope=self.scope
+        )
 
 
 def _children(kind_name: str) -> list[Kind]:
     return [c for c in KINDS_BY_NAME.values() if c.read_via == kind_name]
 
 
-def normalize_nodes(nodes_by_kind: dict[str, list[dict[str, Any]]]) -> RemoteState:
-    """Normalize raw nodes of whole kinds."""
-    builder = RemoteStateBuilder()
+def normalize_nodes(
+    nodes_by_kind: dict[str, list[dict[str, Any]]], scope: RemoteScope | None = None
+) -> RemoteState:
+    """Normalize raw nodes of whole kinds (with ``scope``: set apart the
+    objects outside it)."""
+    builder = RemoteStateBuilder(scope=scope)
     for kind_name, nodes in nodes_by_kind.items():
         builder.add(kind_name, nodes)
     return builder.state()
 
 
 def _add(builder: RemoteStateBuilder, bucket: RemoteKind, obj: RemoteObject) -> None:
+    """File ``obj``, inside the scope."""
     filed = obj.filed_key
     if filed is None:
         bucket.keyless.append(obj)
+        return
+    if filed in bucket.twins:
+        bucket.twins[filed].append(obj)
         return
     other = bucket.objects.get(filed)
     if other is not None and builder.twins is not None:
         builder.twins.setdefault(obj.address, [other]).append(obj)
         return
     if other is not None:
-        k = kind(obj.kind)
-        if k.parent is not None:
-            raise PlanError(
-                f"{kind(k.parent).singular} {obj.parent!r} has two {k.name} named "
-                f"{obj.data.get(k.key_field)!r} "
-                f"(IDs {other.id} and {obj.id}): konvsync cannot tell them apart; rename or "
-                "delete one in the portal first"
-            )
-        if not k.unique_key:
-            raise PlanError(
-                f"two {k.name} have the {k.key_field} {obj.key!r} (IDs {other.id} and "
-                f"{obj.id}): konvsync cannot tell them apart; rename or delete one in the "
-                "portal first"
-            )
+        _check_unique(obj, other)
+        del bucket.objects[filed]
+        bucket.twins[filed] = [other, obj]
+        return
+    beyond = builder.unique_outside.get(obj.kind, {}).get(filed)
+    if beyond is not None:
+        _check_unique(obj, beyond)
+    bucket.objects[filed] = obj
+
+
+def _set_apart(builder: RemoteStateBuilder, bucket: RemoteKind, obj: RemoteObject) -> None:
+    """File ``obj`` outside the scope. Keys may repeat there (what another
+    configuration owns is not this one's to sort out), except where the
+    contract keeps them unique: that is checked in and out of the scope."""
+    k = kind(obj.kind)
+    if k.unique_key and k.parent is None and obj.key is not None:
+        seen = builder.unique_outside.setdefault(obj.kind, {})
+        twins = bucket.twins.get(obj.key) or []
+        other = bucket.objects.get(obj.key) or (twins[0] if twins else None) or seen.get(obj.key)
+        if other is not None:
+            _check_unique(obj, other)
+        seen[obj.key] = obj
+    bucket.outside.append(obj)
+
+
+def _check_unique(obj: RemoteObject, other: RemoteObject) -> None:
+    """Two objects konvsync takes for one key: a contract error where the
+    contract keeps the key unique and the portal spells both alike; else
+    they are twins, the user's to sort out (``plan.twins``)."""
+    k = kind(obj.kind)
+    if k.unique_key and k.parent is None and not _spelled_apart(k, other, obj):
         raise ContractError(
             k.read_operation,
-            f"two {k.name} have the {k.key_field} {obj.key!r} (IDs {other.id} and {obj.id}), "
-            f"which the contract says is unique",
+            f"two {k.name} have the {k.key_field} {obj.key!r} (IDs {other.id} and "
+            f"{obj.id}), which the contract says is unique",
         )
-    bucket.objects[filed] = obj
+
+
+def _spelled_apart(k: Kind, one: RemoteObject, other: RemoteObject) -> bool:
+    """Whether two keys that konvsync takes for one differ in a way the
+    contract's uniqueness does not cover (surrounding whitespace, Unicode
+    form): two such objects are legal, and the user's to sort out."""
+    lowercase = k.field_map[k.key_field].lowercase
+    spelled = [
+        (o.written_key or "").lower() if lowercase else (o.written_key or "") for o in (one, other)
+    ]
+    return spelled[0] != spelled[1]

@@ -95,8 +95,12 @@ def renamed_view(remote: RemoteState, renames: Renames) -> RemoteState:
             kinds[name] = bucket
             continue
         view = RemoteKind(
-            keyless=[_remapped(obj, obj.key, None, refs, maps) for obj in bucket.keyless]
+            keyless=[_remapped(obj, obj.key, None, refs, maps) for obj in bucket.keyless],
+            outside=bucket.outside,  # as the portal has them: they are not renamed
         )
+        for twins in bucket.twins.values():
+            moved_twins = [as_renamed(obj, renames) for obj in twins]
+            view.twins[moved_twins[0].filed_key or ""] = moved_twins
         for obj in bucket.objects.values():
             key = obj.key or ""
             new_key, renamed_from, new_parent = key, None, obj.parent
@@ -107,7 +111,24 @@ def renamed_view(remote: RemoteState, renames: Renames) -> RemoteState:
             moved = _remapped(obj, new_key, renamed_from, refs, maps, new_parent)
             view.objects[moved.filed_key or new_key] = moved
         kinds[name] = view
-    return RemoteState(kinds, remote.portal_name)
+    return RemoteState(kinds, remote.portal_name, remote.scope)
+
+
+def as_renamed(obj: RemoteObject, renames: Renames) -> RemoteObject:
+    """``obj`` (as read at any time) as the renamed view shows what it refers
+    to: references, map keys and its parent's key that name an old key read
+    the new one; its own key is left as it is. Whether the portal has made a
+    rename yet, and whether it moved the values filed under the old key
+    (the contract does not say), reads the same, so comparing with the view
+    never takes konvsync's own rename for another writer's change."""
+    if not renames:
+        return obj
+    k = kind(obj.kind)
+    refs = [(f, renames[f.ref]) for f in k.fields if f.ref in renames]
+    maps = [(f, renames[f.keys_ref]) for f in k.fields if f.keys_ref in renames]
+    parents = renames.get(k.parent, {}) if k.parent else {}
+    parent = parents.get(obj.parent, obj.parent) if obj.parent is not None else None
+    return _remapped(obj, obj.key, obj.renamed_from, refs, maps, parent)
 
 
 def _remapped(

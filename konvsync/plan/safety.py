@@ -7,8 +7,8 @@ with its reason, and then refuses it (exit 3)."""
 
 from __future__ import annotations
 
-import math
 from collections import Counter
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from konvsync.config.model import DesiredState
@@ -41,7 +41,7 @@ def check_mass_delete(
     if allow_mass_delete:
         return None
     deleting = Counter(c.kind for c in changes if isinstance(c, Delete) and not c.cascade)
-    return _over_limit("delete", deleting, remote, desired.policy.max_delete_percent)
+    return _over_limit("delete", deleting, remote, desired.policy.max_delete_percent, desired)
 
 
 def welcome_emails(changes: list[Change], desired: DesiredState) -> int:
@@ -59,22 +59,25 @@ def check_mass_update(
     if limit is None or allow_mass_update:
         return None
     updating = Counter(c.kind for c in changes if isinstance(c, Update))
-    return _over_limit("update", updating, remote, limit)
+    return _over_limit("update", updating, remote, limit, desired)
 
 
 def _over_limit(
-    action: str, counts: Counter[str], remote: RemoteState, limit: float
+    action: str, counts: Counter[str], remote: RemoteState, limit: float, desired: DesiredState
 ) -> Refusal | None:
     """The refusal when, for a kind of at least ``MASS_DELETE_MIN_OBJECTS``
-    objects, ``counts`` (deletes or updates) exceed ``limit`` percent."""
+    objects, ``counts`` (deletes or updates) exceed ``limit`` percent. With
+    ``policy.scope``, ``remote`` holds only the objects in scope: the limits
+    are shares of what the configuration owns, not of the whole portal."""
     refused = []
     numbers: dict[str, Any] = {}
     for kind_name, count in sorted(counts.items()):
         existing = len(remote.get(kind_name))
         if existing >= MASS_DELETE_MIN_OBJECTS and count * 100 > limit * existing:
-            percent = math.floor(count * 1000 / existing) / 10
-            refused.append(f"{count} of {existing} {kind_name} ({percent:g}%)")
-            numbers[kind_name] = {action: count, "existing": existing, "percent": percent}
+            percent = share_over(count, existing, limit)
+            within = " in policy.scope" if desired.policy.scope.governs(kind_name) else ""
+            refused.append(f"{count} of {existing} {kind_name}{within} ({percent:f}%)")
+            numbers[kind_name] = {action: count, "existing": existing, "percent": float(percent)}
     if not refused:
         return None
     return Refusal(
@@ -84,6 +87,19 @@ def _over_limit(
         "intended",
         {f"max_{action}_percent": limit, "kinds": numbers},
     )
+
+
+def share_over(count: int, total: int, limit: float) -> Decimal:
+    """``count`` of ``total`` in percent, rounded half up to one decimal (20 of
+    30: 66.7), with more decimals where that would not show it over ``limit``
+    (2,501 of 10,000 over 25: 25.01, not 25.0)."""
+    exact = Decimal(count * 100) / Decimal(total)
+    bound = Decimal(str(limit))
+    for places in range(1, 8):
+        shown = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        if shown > bound or exact <= bound:
+            break
+    return shown.normalize()
 
 
 def check_welcome_emails(emails: int, desired: DesiredState, allowed: int) -> Refusal | None:

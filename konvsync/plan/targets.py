@@ -22,7 +22,7 @@ def parse_targets(targets: tuple[str, ...]) -> Targets:
         if sep and not key:
             raise UsageError(f"--target {target!r}: give KIND or KIND/KEY")
         k = kind(kind_name)
-        if key and k.field_map[k.key_field].lowercase:
-            key = key.lower()
+        if key and k.parent is None:
+            key = k.normalize_key(key) or key
         out.append((kind_name, key or None))
     return out

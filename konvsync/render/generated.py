@@ -2,8 +2,9 @@
 (and the refusal checks), written or checked by one command:
 
 - the generated parts of every ``schemas/*.schema.json`` (``schema_parts``),
-- the README's kinds table and YAML reference (``readme``), made from the
-  config schema as just generated.
+- the overlay schema (``config.overlay.overlay_schema``) and the README's
+  kinds table and YAML reference (``readme``), made from the config schema
+  as just generated.
 
     python -m konvsync.cli.generate [ROOT]          # rewrite what is stale
     python -m konvsync.cli.generate --check [ROOT]  # exit 1 if anything is
@@ -18,9 +19,10 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from konvsync.config.overlay import OVERLAY_SCHEMA_FILE, overlay_schema
 from konvsync.kinds import KINDS, Kind
 from konvsync.render.readme import update_readme
-from konvsync.render.schema_parts import UnknownPart, generate_schema_text
+from konvsync.render.schema_parts import UnknownPart, generate_schema_text, schema_text
 
 CONFIG_SCHEMA = "konvsync.schema.json"
 
@@ -34,7 +36,11 @@ def generated_texts(root: Path, kinds: Sequence[Kind] = KINDS) -> dict[Path, str
         except UnknownPart as exc:
             raise UnknownPart(f"{path}: {exc}") from None
     readme = root / "README.md"
-    config_schema = json.loads(out[root / "schemas" / CONFIG_SCHEMA])
+    config_text = out[root / "schemas" / CONFIG_SCHEMA]
+    # the overlay schema: the config schema, as just generated, made lenient
+    overlay = overlay_schema(json.loads(config_text))
+    out[root / "schemas" / OVERLAY_SCHEMA_FILE] = schema_text(overlay)
+    config_schema = json.loads(config_text)
     out[readme] = update_readme(readme.read_text(encoding="utf-8"), kinds, config_schema)
     return out
 

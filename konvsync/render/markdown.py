@@ -20,6 +20,15 @@ _ORDER = {"delete": 0, "update": 1, "create": 2}
 
 def render_markdown(plan: Plan, limit: int = MAX_COMMENT) -> str:
     head = [f"### konvsync plan for `{_escape(printable(plan.endpoint))}`", ""]
+    if plan.scope:
+        rules = "; ".join(
+            f"`{r.kind} {printable(r.describe()).replace('`', chr(39))}`" for r in plan.scope.rules
+        )
+        head += [
+            f"**Scope** (`policy.scope`): {rules}. The rest of the portal is not this "
+            "configuration's and is left alone.",
+            "",
+        ]
     if plan.refused is not None:
         head += [
             "> [!CAUTION]",

@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from konvsync.config.scope import EXCLUDE, scope_fields
 from konvsync.kinds.base import Kind
 from konvsync.plan.changes import RefusalCheck
 
@@ -107,6 +108,71 @@ def policy_ignore_changes(kinds: Sequence[Kind]) -> dict[str, Any]:
     }
 
 
+def policy_scope(kinds: Sequence[Kind]) -> dict[str, Any]:
+    """Per top-level kind, globs on its key or a mapping of the fields a
+    scope may match on (``config.scope.scope_fields``) and ``exclude``; a
+    child kind is refused with why (it follows its parent)."""
+    properties: dict[str, Any] = {}
+    for k in kinds:
+        if k.reference:
+            continue
+        if k.parent is not None:
+            parent = _kind(kinds, k.parent)
+            properties[k.name] = {
+                "description": f"Not allowed: {k.name} follow the scope of their "
+                f"{parent.singular}.",
+                "not": {},
+                "x-message": f"{k.name} follow the scope of their {parent.singular}: scope "
+                f"{parent.name} instead",
+            }
+            continue
+        fields: dict[str, Any] = {}
+        for f in scope_fields(k):
+            if f.name == k.key_field:
+                what = f"Globs on the {k.singular}'s {f.name} (its natural key)."
+            else:
+                target = _kind(kinds, f.ref or "")
+                what = (
+                    f"Globs on the {target.key_field} of the {k.singular}'s {f.name} (a "
+                    f"{k.singular.split()[-1]} without one matches none)."
+                )
+            fields[f.name] = _globs(what)
+        fields[EXCLUDE] = _globs(
+            f"Globs on the {k.singular}'s {k.key_field}: matching {k.name} are not owned."
+        )
+        properties[k.name] = {
+            "description": f"The {k.name} this configuration owns: globs on their "
+            f"{k.key_field}, or a mapping of fields to globs (every field must match; exclude "
+            "removes matches).",
+            "type": ["array", "object"],
+            "minItems": 1,
+            "uniqueItems": True,
+            "items": {"type": "string", "minLength": 1},
+            "minProperties": 1,
+            "additionalProperties": False,
+            "properties": fields,
+        }
+    return {
+        "description": "Per kind, which of the portal's objects this configuration owns; the "
+        "others do not exist for it (never changed, pruned, reported as drift or adopted). "
+        "Globs are shell-style (*, ?, [...]), case-insensitive for e-mail addresses. A kind "
+        "not named here is owned whole; locations follow their account.",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": properties,
+    }
+
+
+def _globs(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "type": "array",
+        "minItems": 1,
+        "uniqueItems": True,
+        "items": {"type": "string", "minLength": 1},
+    }
+
+
 def _title(k: Kind) -> str:
     """``locations`` -> ``Locations``, to start a sentence."""
     return k.name[:1].upper() + k.name[1:]
@@ -122,6 +188,7 @@ PARTS: dict[str, Part] = {
     "policy_prune": policy_prune,
     "policy_protect": policy_protect,
     "policy_ignore_changes": policy_ignore_changes,
+    "policy_scope": policy_scope,
 }
 
 

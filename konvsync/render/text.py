@@ -10,7 +10,14 @@ import click
 
 from konvsync.kinds import kind
 from konvsync.plan.changes import Change, Delete, Plan, Update, masked
-from konvsync.render.values import NO_CHANGES, action_label, refused_note, show, summary_line
+from konvsync.render.values import (
+    NO_CHANGES,
+    action_label,
+    refused_note,
+    scope_line,
+    show,
+    summary_line,
+)
 from konvsync.support.redact import printable
 
 _COLORS = {"+": "green", "~": "yellow", "-": "red"}
@@ -24,6 +31,9 @@ def render_text(plan: Plan, color: bool = False) -> str:
     if plan.refused is not None:
         label = "Refused: " if not color else click.style("Refused: ", fg="red", bold=True)
         lines += [label + plan.refused.reason, "", refused_note(plan), ""]
+    scope = scope_line(plan)
+    if scope is not None:
+        lines += [scope, ""]
     if plan.has_changes:
         lines.append("konvsync will perform the following actions:")
         lines.append("")

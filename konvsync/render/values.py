@@ -52,3 +52,13 @@ def refused_note(plan: Plan) -> str:
         f"full below ({counts['add']} to add, {counts['change']} to change, "
         f"{counts['destroy']} to destroy)."
     )
+
+
+def scope_line(plan: Plan) -> str | None:
+    """The plan's ``policy.scope`` in one line, or None without one."""
+    if not plan.scope:
+        return None
+    return (
+        f"Scope: {printable(plan.scope.describe())} (policy.scope: the rest of the portal is "
+        "not this configuration's and is left alone)"
+    )

@@ -7,12 +7,18 @@ import base64
 import binascii
 import secrets
 import time
+import warnings
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote_plus
 
 import jwt
 
 MAX_JWT_LIFETIME = 21600
+
+# PyJWT warns about an HMAC key under 32 bytes, with its length: a secret's
+# length is information about it and is never shown.
+if hasattr(jwt, "InsecureKeyLengthWarning"):
+    warnings.filterwarnings("ignore", category=jwt.InsecureKeyLengthWarning)
 
 
 class OAuthError(Exception):

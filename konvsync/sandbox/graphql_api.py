@@ -15,6 +15,8 @@ from graphql import (
     DocumentNode,
     ExecutionResult,
     GraphQLError,
+    GraphQLField,
+    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLResolveInfo,
     GraphQLSchema,
@@ -22,6 +24,7 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     build_schema,
+    default_field_resolver,
     execute_sync,
     get_named_type,
     parse,
@@ -30,7 +33,8 @@ from graphql import (
 )
 
 from konvsync.sandbox.database import Row
-from konvsync.sandbox.model import Column, Table, output_type, tables
+from konvsync.sandbox.model import Column, Table, is_list, output_type, tables
+from konvsync.sandbox.readings import Reader
 from konvsync.sandbox.rows import StoreError
 from konvsync.sandbox.store import Store
 from konvsync.support.resources import konvert_sdl
@@ -243,11 +247,79 @@ def _serve_kind(schema: GraphQLSchema, t: Table) -> None:
             out.fields[child.name].resolve = _children(child.name)
 
 
+def _answer_by(schema: GraphQLSchema, t: Table, reader: Reader) -> None:
+    """Answers of kind ``t`` as ``reader``'s readings give them (see
+    ``readings``): each affected field's resolver wrapped, so that the
+    default reading costs nothing."""
+    out = output_type(schema, t.kind)
+    query = schema.query_type
+    if out is None or query is None:
+        return
+    r = reader.readings
+    connection = query.fields.get(t.name)
+    if connection is not None and r.order != "stored":
+        _wrap(connection, lambda page, _info: {**page, "nodes": reader.ordered(page["nodes"])})
+
+    parts: list[GraphQLObjectType] = []
+    for name, gfield in out.fields.items():
+        declared = t.kind.field_map.get(name)
+        named = get_named_type(gfield.type)
+        if is_list(gfield.type):
+            if r.order != "stored" and not (declared is not None and declared.shape == "list"):
+                _wrap(gfield, lambda value, _info: reader.ordered(value))
+            if r.every_map_key and declared is not None and declared.keys_ref is not None:
+                _wrap(gfield, _every_key(declared.keys_ref))
+        if isinstance(named, GraphQLObjectType) and declared is not None and not declared.ref:
+            parts.append(named)
+            if declared.shape == "object" and r.empty_objects:
+                _wrap(gfield, _or_empty(reader, tuple(named.fields)))
+    for gtype in (out, *parts):
+        for gfield in gtype.fields.values():
+            named = get_named_type(gfield.type)
+            if named.name == "DateTime" and r.datetime_offset is not None:
+                _wrap(gfield, lambda value, _info: reader.datetime(value))
+            nullable = not isinstance(gfield.type, GraphQLNonNull)
+            if named.name == "String" and nullable and r.null_as_blank:
+                _wrap(gfield, lambda value, _info: reader.text(value))
+
+
+def _wrap(gfield: GraphQLField, answer: Callable[[Any, Info], Any]) -> None:
+    """Pass what ``gfield``'s resolver answers through ``answer``."""
+    inner = gfield.resolve or default_field_resolver
+
+    def resolve(obj: Any, info: Info, **kwargs: Any) -> Any:
+        return answer(inner(obj, info, **kwargs), info)
+
+    gfield.resolve = resolve
+
+
+def _or_empty(reader: Reader, parts: tuple[str, ...]) -> Callable[[Any, Info], Any]:
+    """An object field's value, or the object the reading answers for none."""
+    return lambda value, _info: value if value is not None else reader.empty_object(parts)
+
+
+def _every_key(keys_kind: str) -> Callable[[Any, Info], Any]:
+    """A map's entries plus a null entry for each key of ``keys_kind`` it lacks."""
+
+    def answer(entries: Any, info: Info) -> Any:
+        listed = list(entries or [])
+        have = {entry["key"] for entry in listed}
+        table = info.context.store.table(keys_kind)
+        for row in info.context.store.objects(keys_kind):
+            key = row.get(table.kind.key_field)
+            if key not in have:
+                listed.append({"key": key, "value": None})
+        return listed
+
+    return answer
+
+
 def build_sandbox_schema(
-    sdl: str | None = None, kinds: Mapping[str, Table] | None = None
+    sdl: str | None = None, kinds: Mapping[str, Table] | None = None, reader: Reader | None = None
 ) -> GraphQLSchema:
     """The schema with resolvers for every kind (of ``kinds``, by default
-    every kind konvsync knows) it has a type of."""
+    every kind konvsync knows) it has a type of, answering by ``reader``'s
+    readings of the contract (by default the sandbox's own)."""
     schema = build_schema(sdl or konvert_sdl())
     query = schema.query_type
     assert query is not None
@@ -257,6 +329,8 @@ def build_sandbox_schema(
     }
     for t in (kinds if kinds is not None else tables()).values():
         _serve_kind(schema, t)
+        if reader is not None and not reader.readings.answers_as_stored:
+            _answer_by(schema, t, reader)
     return schema
 
 

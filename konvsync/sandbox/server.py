@@ -26,6 +26,7 @@ from konvsync.sandbox.graphql_api import (
     build_sandbox_schema,
     run_graphql,
 )
+from konvsync.sandbox.readings import Reader, Readings
 from konvsync.sandbox.store import Store
 
 log = logging.getLogger("konvsync.sandbox")
@@ -56,6 +57,8 @@ class SandboxSettings:
     introspection: bool = True
     """False: introspection queries are refused, as some production servers do."""
     faults: FaultSettings = field(default_factory=FaultSettings)
+    readings: Readings = field(default_factory=Readings)
+    """How it answers where the contract leaves a server a choice (tests)."""
 
 
 @dataclass
@@ -242,7 +245,9 @@ def create_app(settings: SandboxSettings, store: Store | None = None) -> web.App
     app = web.Application(middlewares=[_log_requests, _inject_faults], client_max_size=MAX_BODY)
     if store is None:
         store = Store(settings.db)
-    schema = build_sandbox_schema(settings.sdl, store.tables)
+    reader = Reader(settings.readings)
+    store.reader = reader
+    schema = build_sandbox_schema(settings.sdl, store.tables, reader)
     app[STATE] = SandboxState(
         settings=settings,
         store=store,

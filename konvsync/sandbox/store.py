@@ -13,6 +13,9 @@ kind, enforcing the contract's rules as the kinds and the schema state them
   reference; map keys (``customFields``) follow their key object's renames
   and go with its delete.
 - ``Kind.at_most_one``: a second object in the state is CONFLICT.
+- Where the contract leaves the store a choice (trimming, Unicode form,
+  empty strings, the case of an e-mail, map values on a key's rename), the
+  ``Reader``'s readings decide (``readings``).
 
 Every method runs in one transaction (a savepoint inside a request of
 several) and raises ``StoreError`` with a contract error code on bad input.
@@ -29,6 +32,7 @@ from konvsync.kinds.datetimes import now_utc
 from konvsync.sandbox import rules
 from konvsync.sandbox.database import Database, Row
 from konvsync.sandbox.model import Column, Table
+from konvsync.sandbox.readings import Reader
 from konvsync.sandbox.rows import StoreError, now_stamp, parse_datetime, parse_id
 
 __all__ = ["Store", "StoreError"]
@@ -40,6 +44,9 @@ def _bad(message: str) -> StoreError:
 
 class Store(Database):
     """The sandbox's data with the contract's rules for changing it."""
+
+    reader: Reader = Reader()
+    """The readings of the contract it stores by (``create_app`` sets the server's)."""
 
     def create(
         self,
@@ -84,7 +91,8 @@ class Store(Database):
                 data["updatedAt"] = now_stamp()
             self._check(db, t, data, pk, given)
             self._write(db, t, pk, data)
-            if t.kind.key_of(data) != before and old_key is not None:
+            renamed = t.kind.key_of(data) != before and old_key is not None
+            if renamed and not self.reader.readings.map_keys_stay:
                 self._rename_map_keys(db, t, old_key, data.get(t.kind.key_field))
             row = self._shape(t, pk, parent, data)
         return row
@@ -182,8 +190,22 @@ class Store(Database):
             return self._map_entries(db, self.table(c.keys_ref), value)
         if c.datetime:
             return parse_datetime(value)
+        if not self.reader.readings.stores_as_given:
+            value = self._text(value, not c.non_null)
         if c.many:
             return list(dict.fromkeys(value)) if c.field and c.field.shape == "set" else list(value)
+        if c.field is not None and c.field.lowercase and isinstance(value, str):
+            return self.reader.stored_key(value)
+        return value
+
+    def _text(self, value: Any, nullable: bool) -> Any:
+        """The strings of an input value as the readings store them."""
+        if isinstance(value, str):
+            return self.reader.stored_text(value, nullable)
+        if isinstance(value, list):
+            return [self._text(item, False) for item in value]
+        if isinstance(value, dict):
+            return {name: self._text(part, True) for name, part in value.items()}
         return value
 
     def _ref_only(
@@ -208,7 +230,7 @@ class Store(Database):
                 raise _bad(f"unknown {keys.singular} {key!r}")
             if key in seen:
                 raise _bad(f"{keys.singular} {key!r} given twice")
-            seen[key] = value
+            seen[key] = value if self.reader.readings.stores_as_given else self._text(value, True)
         return [{"key": k, "value": v} for k, v in seen.items()]
 
     def _check(
@@ -262,7 +284,7 @@ class Store(Database):
                 if c.ref == t.name:
                     self._drop_ref(db, other, c, pk)
             for c in other.maps:
-                if c.keys_ref == t.name:
+                if c.keys_ref == t.name and not self.reader.readings.map_keys_stay:
                     self._edit_map(db, other, c, data.get(t.kind.key_field), None)
 
     def _drop_ref(self, db: sqlite3.Connection, t: Table, c: Column, pk: int) -> None:

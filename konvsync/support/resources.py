@@ -13,6 +13,11 @@ from typing import Any
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
+PUBLISHED_SCHEMAS = "https://raw.githubusercontent.com/konvsync/konvsync/main/schemas/"
+"""Where the repository publishes ``schemas/``: editors read a config file's
+schema from there (``# yaml-language-server: $schema=...``, which export
+writes)."""
+
 
 def schemas_dir() -> Path:
     installed = _PACKAGE / "_schemas"

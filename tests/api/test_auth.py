@@ -7,7 +7,12 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
+import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -162,3 +167,47 @@ def test_sandbox_refuses_the_network_with_the_published_secret() -> None:
     )
     assert own.exit_code == 1
     assert "cannot listen on 192.0.2.1:0" in own.stderr
+
+
+def test_a_short_jwt_secret_is_not_described_in_any_output(tmp_path: Path) -> None:
+    """PyJWT warns about an HMAC key under 32 bytes with its length: neither
+    the client nor the sandbox (each its own process, as users run them)
+    shows it, and the plan works."""
+    short = "short-secret"  # 12 bytes
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "KONVERT_API_KEY": KEY,
+        "KONVERT_API_SECRET": short,
+        "KONVSYNC_SANDBOX_API_SECRET": short,
+        "NO_COLOR": "1",
+    }
+    env.pop("PYTHONWARNINGS", None)
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "konvsync", "sandbox", "--port", str(port), "--db", ":memory:"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        config = tmp_path / "konvsync.yaml"
+        config.write_text(EVERY_KIND)
+        deadline = time.monotonic() + 60
+        while True:
+            plan = subprocess.run(
+                [sys.executable, "-m", "konvsync", "--auth", "jwt", "--endpoint",
+                 f"http://127.0.0.1:{port}", "plan", str(config), "--max-retries", "0"],
+                env=env, capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            if "connection refused" not in plan.stderr or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    finally:
+        sandbox.terminate()
+        _, sandbox_log = sandbox.communicate(timeout=60)
+    assert plan.returncode == 0, plan.stderr
+    assert "Plan: 5 to add" in plan.stdout
+    for output in (plan.stderr, sandbox_log):
+        assert "HMAC" not in output and "12 bytes" not in output and "Warning" not in output

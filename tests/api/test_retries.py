@@ -1,11 +1,26 @@
-"""``classify``: what each failed request calls for, safe to resend or not."""
+"""``classify``: what each failed request calls for, safe to resend or not;
+``describe_failure``: what failed, in words (through the CLI where it can be
+made on loopback)."""
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+
 import aiohttp
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
 
-from konvsync.api.retries import HttpStatus, NotSent, classify, retry_after
+from konvsync.api.retries import (
+    HttpStatus,
+    NotSent,
+    classify,
+    describe_failure,
+    reason_of,
+    retry_after,
+)
+from konvsync.sandbox.server import RunningSandbox
+from tests.conftest import invoke
 
 
 @pytest.mark.parametrize(
@@ -34,3 +49,62 @@ def test_retry_after_is_capped_and_defaults_to_a_second() -> None:
     assert retry_after(None, cap=60.0) == 1.0
     assert retry_after("soon", cap=60.0) == 1.0
     assert retry_after("-3", cap=60.0) == 0.0
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_refused_connection_says_so(closed_port: int, tmp_path: Path) -> None:
+    config = tmp_path / "konvsync.yaml"
+    config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    url = f"http://127.0.0.1:{closed_port}"
+    token = invoke(["--endpoint", url, "plan", str(config)])
+    assert token.exit_code == 1
+    assert token.stderr == (
+        f"Error: cannot reach token endpoint {url}/oauth/token: connection refused\n"
+    )
+    api = invoke(["--auth", "jwt", "--endpoint", url, "plan", str(config), "--max-retries", "0"])
+    assert api.exit_code == 1
+    assert api.stderr == (
+        f"Error: Viewer: gave up after 0 retries (cannot connect: connection refused) at "
+        f"{url}/api\n"
+    )
+
+
+def test_tls_to_a_plain_http_server_says_tls(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    config = tmp_path / "konvsync.yaml"
+    config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    url = sandbox.url.replace("http://", "https://")
+    result = invoke(["--endpoint", url, "plan", str(config)])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: cannot reach token endpoint {url}/oauth/token: TLS handshake failed "
+        "(wrong version number)\n"
+    )
+
+
+def test_a_server_that_never_answers_times_out(tmp_path: Path) -> None:
+    config = tmp_path / "konvsync.yaml"
+    config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    with socket.socket() as silent:  # accepts connections (the backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        result = invoke(["--timeout", "0.5", "--endpoint", url, "plan", str(config)])
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: cannot reach token endpoint {url}/oauth/token: timed out\n"
+
+
+def test_an_unknown_host_names_the_host() -> None:
+    """(No name lookups in tests: the error aiohttp raises is made here.)"""
+    key = ConnectionKey("portal.invalid", 443, True, True, None, None, None)
+    failure = aiohttp.ClientConnectorDNSError(key, socket.gaierror(-2, "Name or service not known"))
+    assert describe_failure(failure) == "name not resolved (portal.invalid)"
+    assert reason_of(NotSent(describe_failure(failure))) == (
+        "cannot connect: name not resolved (portal.invalid)"
+    )

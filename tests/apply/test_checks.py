@@ -14,7 +14,7 @@ from typing import Any
 
 import jsonschema
 
-from konvsync.sandbox.store import Store
+from konvsync.sandbox.store import Store, StoreError
 from tests.conftest import SandboxFactory, invoke
 
 ConfigWriter = Callable[..., Path]
@@ -193,3 +193,42 @@ def test_a_location_another_writer_created_at_once_is_not_left_twice(
     assert sorted(names) == ["HQ", "Lab"]
     plan = invoke(["--endpoint", sandbox.url, "plan", str(config), "--detailed-exitcode"])
     assert plan.exit_code == 0, plan.output
+
+
+class RefusesRenames(Store):
+    """A portal that refuses to change a group's externalId (CONFLICT)."""
+
+    def update(self, kind: str, object_id: str, given: Mapping[str, Any]) -> dict[str, Any]:
+        if kind == "groups" and "externalId" in given:
+            raise StoreError("externalId is taken by a group being deleted", "CONFLICT")
+        return super().update(kind, object_id, given)
+
+
+def test_a_failed_rename_is_not_taken_for_another_writer(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter
+) -> None:
+    """The users' step checks the portal against the plan's renamed view, in
+    which Ann's group is already 'sales-east'; the rename failed, so the
+    portal still says 'sales'. That is this run's own doing, not another
+    writer's: Ann's title is still sent."""
+    store = RefusesRenames()
+    group = store.create("groups", {"externalId": "sales", "name": "Sales"})
+    store.create(
+        "users",
+        {"email": "a@acme.example", "firstName": "Ann", "lastName": "One"}
+        | {"groupIds": [group["id"]]},
+    )
+    sandbox = sandbox_factory(store)
+    config = write_config("""\
+        konvsync: 1
+        groups: [{externalId: sales-east, renamedFrom: sales, name: Sales}]
+        users:
+          - {email: a@acme.example, firstName: Ann, lastName: One, title: Boss}
+        """)
+    result = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 1, result.output
+    assert "failed: groups/sales-east (update)" in result.stdout
+    assert "another writer" not in result.output
+    assert "changed in the portal since the plan" not in result.output
+    user = store.get("users", key="a@acme.example")
+    assert user is not None and user["title"] == "Boss"

@@ -26,18 +26,32 @@ def plan_code(sandbox: RunningSandbox, path: Path) -> int:
     return invoke(["--endpoint", sandbox.url, "plan", str(path), "--detailed-exitcode"]).exit_code
 
 
-def test_quickstart_cold_apply_then_nothing_to_do(tmp_path: Path) -> None:
+def test_quickstart_cold_apply_then_nothing_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     shutil.copytree(ROOT / "examples" / "quickstart", tmp_path / "quickstart")
     first = invoke(["apply", "quickstart", "--auto-approve"])
     assert first.exit_code == 0, first.output
     assert "Apply complete! Resources: 14 added, 0 changed, 0 destroyed." in first.stdout
     assert "created inviteLinks/Dealer sign-up: url https://" in first.stdout
     assert (tmp_path / ".konvsync" / "sandbox.db").exists()
+    new_sandbox = "the sandbox has no data yet: a new one starts in"
+    assert f"{new_sandbox} {tmp_path / '.konvsync' / 'sandbox.db'} (under the current folder" in (
+        first.stderr
+    )
     again = invoke(["plan", "quickstart", "--detailed-exitcode"])
     assert again.exit_code == 0, again.output
-    assert "No changes." in again.stdout
+    assert "No changes." in again.stdout and new_sandbox not in again.stderr
     noop = invoke(["apply", "quickstart"])
     assert noop.exit_code == 0 and "No changes." in noop.stdout
+    # from another folder: another, empty sandbox, and konvsync says so
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    elsewhere = invoke(["plan", "../quickstart"])
+    assert "Plan: 14 to add" in elsewhere.stdout
+    assert f"{new_sandbox} {tmp_path / 'elsewhere' / '.konvsync' / 'sandbox.db'}" in (
+        elsewhere.stderr
+    )
 
 
 def test_plan_and_apply_share_one_token(

@@ -24,7 +24,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,6 +218,16 @@ _STATUS = {"always", "success", "failure", "cancelled"}
 # ----------------------------------------------------------------- GitHub
 
 
+@dataclass(frozen=True)
+class Environment:
+    """A GitHub deployment environment: its secrets, and (a device of these
+    tests) what the runner's environment holds for jobs in it, such as
+    KONVSYNC_ENDPOINT pointing at that environment's sandbox."""
+
+    secrets: Mapping[str, str]
+    runner_env: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class StepResult:
     name: str
@@ -254,6 +264,7 @@ class GitHubRunner:
         github: Mapping[str, Any],
         secrets: Mapping[str, str],
         env_overrides: Mapping[str, str] | None = None,
+        environments: Mapping[str, Environment] | None = None,
     ) -> None:
         self.workspace = workspace
         self.runner_temp = runner_temp
@@ -262,22 +273,54 @@ class GitHubRunner:
         self.github = dict(github)
         self.secrets = dict(secrets)
         self.env_overrides = dict(env_overrides or {})
+        self.environments = dict(environments or {})
         self.path_additions: list[str] = []
         self.exported_env: dict[str, str] = {}
         self.summary_file = runner_temp / "step_summary.md"
 
-    def run_job(self, workflow: Path, job_name: str) -> JobResult:
+    def run_job(
+        self,
+        workflow: Path,
+        job_name: str,
+        matrix: Mapping[str, Any] | None = None,
+        needs: Mapping[str, Any] | None = None,
+    ) -> JobResult:
+        """One run of ``job_name`` (one ``matrix`` combination); ``needs``: the
+        results of the jobs it needs (``{name: {"result": ...}}``), which
+        decide, with its ``if:``, whether it runs at all."""
         document = yaml.safe_load(workflow.read_text())
         job = document["jobs"][job_name]
-        workflow_env = {**document.get("env", {}), **job.get("env", {})}
         self.runner_temp.mkdir(parents=True, exist_ok=True)
         self.summary_file.write_text("")
         steps_context: dict[str, Any] = {}
         status = "success"
         results: list[StepResult] = []
-        contexts: dict[str, Any] = {"github": self.github, "secrets": self.secrets}
-        if "if" in job and not condition(job["if"], {**contexts, "env": {}}, status):
+        contexts: dict[str, Any] = {
+            "github": self.github,
+            "secrets": self.secrets,
+            "matrix": dict(matrix or {}),
+            "needs": dict(needs or {}),
+        }
+        # A job runs when its needs all succeeded, unless its if: asks for
+        # a status function (always(), failure()...).
+        needs_status = (
+            "success"
+            if all(n["result"] == "success" for n in (needs or {}).values())
+            else "failure"
+        )
+        if not condition(job.get("if"), {**contexts, "env": {}}, needs_status):
             return JobResult("skipped", [], "")
+        environment = job.get("environment")
+        if isinstance(environment, dict):
+            environment = environment.get("name")
+        if environment is not None:
+            # an environment nobody configured exists, with no secrets of its own
+            chosen = self.environments.get(
+                substitute(as_text(environment), contexts), Environment({})
+            )
+            contexts["secrets"] = {**self.secrets, **chosen.secrets}
+            self.base_env = {**self.base_env, **chosen.runner_env}
+        workflow_env = {**document.get("env", {}), **job.get("env", {})}
         for index, step in enumerate(job["steps"]):
             name = step.get("name") or step.get("id") or step.get("uses") or f"step {index}"
             env_context = {**self._env(workflow_env, contexts), **self.exported_env}
@@ -421,6 +464,65 @@ class GitHubRunner:
         return StepResult(
             name, True, completed.returncode, completed.stdout, completed.stderr, outputs
         )
+
+
+def run_workflow(
+    workflow: Path, make_runner: Callable[[str, int], GitHubRunner]
+) -> dict[str, list[JobResult]]:
+    """Every job of ``workflow`` as GitHub schedules them: in the order their
+    ``needs`` give, each matrix combination in turn (``max-parallel: 1``), the
+    rest of a matrix cancelled after a failure unless ``fail-fast: false``,
+    and a job whose needs did not all succeed skipped (unless its ``if:``
+    uses a status function). ``make_runner(job, index)``: a fresh runner for
+    each run. Returns each job's runs."""
+    document = yaml.safe_load(workflow.read_text())
+    jobs: dict[str, Any] = document["jobs"]
+    results: dict[str, list[JobResult]] = {}
+    pending = list(jobs)
+    while pending:
+        ready = [n for n in pending if all(d in results for d in _needs(jobs[n]))]
+        assert ready, f"jobs {pending} need each other or a job that does not exist"
+        for name in ready:
+            pending.remove(name)
+            job = jobs[name]
+            needs = {d: {"result": job_result(results[d])} for d in _needs(job)}
+            strategy = job.get("strategy", {})
+            runs: list[JobResult] = []
+            for index, matrix in enumerate(_combinations(strategy.get("matrix"))):
+                if runs and runs[-1].status == "failure" and strategy.get("fail-fast", True):
+                    runs.append(JobResult("cancelled", [], ""))
+                    continue
+                runs.append(make_runner(name, index).run_job(workflow, name, matrix, needs))
+            results[name] = runs
+    return results
+
+
+def job_result(runs: list[JobResult]) -> str:
+    """A job's result over its matrix runs, as ``needs.<job>.result`` says it."""
+    statuses = {run.status for run in runs}
+    if statuses == {"skipped"}:
+        return "skipped"
+    if "failure" in statuses:
+        return "failure"
+    if "cancelled" in statuses:
+        return "cancelled"
+    return "success"
+
+
+def _needs(job: Mapping[str, Any]) -> list[str]:
+    needs = job.get("needs", [])
+    return [needs] if isinstance(needs, str) else list(needs)
+
+
+def _combinations(matrix: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The matrix's combinations in order (dimensions only: no include/exclude)."""
+    if not matrix:
+        return [{}]
+    assert not {"include", "exclude"} & set(matrix), "include/exclude are not emulated"
+    combinations: list[dict[str, Any]] = [{}]
+    for key, values in matrix.items():
+        combinations = [{**c, key: v} for c in combinations for v in values]
+    return combinations
 
 
 def read_file_commands(text: str) -> dict[str, str]:

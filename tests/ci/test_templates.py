@@ -19,14 +19,17 @@ from konvsync.sandbox.server import RunningSandbox
 from tests.ci.fakes import base_path, install_fakes, read_state, real_konvsync, write_state
 from tests.ci.runners import (
     ROOT,
+    Environment,
     GitHubRunner,
     GitLabJobResult,
     JobResult,
     git,
+    job_result,
     recorded,
     run_gitlab_job,
+    run_workflow,
 )
-from tests.conftest import KEY, SECRET
+from tests.conftest import KEY, SECRET, SandboxFactory
 from tests.published_schemas import validated
 
 GITHUB = ROOT / "examples" / "ci" / "github"
@@ -111,7 +114,18 @@ class CI:
         head: str,
         merged: str | None = None,
         secrets: dict[str, str] | None = None,
+        workflow_file: Path | None = None,
     ) -> JobResult:
+        runner = self.runner(
+            workflow,
+            self.github_context(head, merged),
+            secrets or {"KONVERT_API_KEY": KEY, "KONVERT_API_SECRET": SECRET},
+        )
+        return runner.run_job(workflow_file or GITHUB / workflow, job)
+
+    def github_context(
+        self, head: str, merged: str | None = None, event_name: str = "pull_request"
+    ) -> dict[str, Any]:
         event = {
             "pull_request": {
                 "number": 7,
@@ -120,25 +134,36 @@ class CI:
                 "merge_commit_sha": merged,
             }
         }
-        runner = GitHubRunner(
+        return {
+            "repository": REPO,
+            "run_id": "4242",
+            "server_url": "https://github.example",
+            "ref_name": "main",
+            "sha": merged or head,
+            "token": "ghs_fake_token",
+            "event_name": event_name,
+            "event": event,
+        }
+
+    def runner(
+        self,
+        name: str,
+        github: dict[str, Any],
+        secrets: dict[str, str],
+        environments: dict[str, Environment] | None = None,
+    ) -> GitHubRunner:
+        return GitHubRunner(
             workspace=self.workspace,
-            runner_temp=self.root / "runner-temp" / f"{workflow}-{len(recorded(self.log))}",
+            runner_temp=self.root
+            / "runner-temp"
+            / f"{name}-{len(list(self.root.glob('runner-temp/*')))}",
             artifacts=self.artifacts,
             base_env=self.env(),
-            github={
-                "repository": REPO,
-                "run_id": "4242",
-                "server_url": "https://github.example",
-                "ref_name": "main",
-                "sha": merged or head,
-                "token": "ghs_fake_token",
-                "event_name": "pull_request",
-                "event": event,
-            },
-            secrets=secrets or {"KONVERT_API_KEY": KEY, "KONVERT_API_SECRET": SECRET},
+            github=github,
+            secrets=secrets,
             env_overrides={"KONVSYNC_ENDPOINT": self.sandbox.url},
+            environments=environments,
         )
-        return runner.run_job(GITHUB / workflow, job)
 
     def gitlab(self, job: str, sha: str, **variables: str) -> GitLabJobResult:
         predefined = {
@@ -542,3 +567,293 @@ def test_gitlab_runner_semantics_are_real(ci: CI) -> None:
     )
     result = run_gitlab_job(document, "probe", ci.workspace, ci.env(), {})
     assert "code=0" in result.output and "one-line=1" in result.output
+
+
+# ------------------------------------------- GitHub: the action's arguments
+
+
+ACTION_STEP = """\
+name: args
+on: {{pull_request: {{}}}}
+env:
+  KONVSYNC_ENDPOINT: production
+jobs:
+  plan:
+    runs-on: ubuntu-latest
+    steps:
+      - id: konvsync
+        uses: konvsync/konvsync@<commit-sha>
+        with:
+          command: plan
+          path: portal
+          format: text
+          args: {args}
+        env:
+          KONVERT_API_KEY: ${{{{ secrets.KONVERT_API_KEY }}}}
+          KONVERT_API_SECRET: ${{{{ secrets.KONVERT_API_SECRET }}}}
+"""
+TWO_LINKS = (
+    CONFIG.rstrip(" ")
+    + """\
+    inviteLinks:
+      - {title: Dealer sign-up, access: OPEN}
+      - {title: Walk-in, access: OPEN, active: false}
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        '--target "inviteLinks/Dealer sign-up"',
+        "--target inviteLinks/Dealer\\ sign-up",
+        "|\n            --target 'inviteLinks/Dealer sign-up'\n            --detailed-exitcode",
+    ],
+    ids=["double-quotes", "backslash", "multi-line"],
+)
+def test_action_args_are_split_as_a_shell_splits_words(ci: CI, args: str) -> None:
+    """A key holding a space reaches konvsync as one argument."""
+    head = ci.commit(TWO_LINKS)
+    workflow = ci.root / "args.yml"
+    workflow.write_text(ACTION_STEP.format(args=args))
+    result = ci.github("args", "plan", head, workflow_file=workflow)
+    step = result.step("konvsync")
+    assert result.status == "success", result.log
+    assert step.outputs["exitcode"] == "2"
+    assert "# inviteLinks/Dealer sign-up will be created" in step.stdout
+    assert "Walk-in" not in step.stdout and "groups/sales" not in step.stdout  # only the target
+    assert "Plan: 1 to add, 0 to change, 0 to destroy." in step.stdout
+
+
+def test_action_args_with_an_unbalanced_quote_fail_with_the_reason(ci: CI) -> None:
+    head = ci.commit(TWO_LINKS)
+    workflow = ci.root / "args.yml"
+    workflow.write_text(ACTION_STEP.format(args="--target 'inviteLinks/Dealer sign-up"))
+    result = ci.github("args", "plan", head, workflow_file=workflow)
+    assert result.status == "failure"
+    step = result.step("konvsync")
+    assert step.exit_code == 1
+    assert "::error title=konvsync::cannot split the args input: No closing quotation" in (
+        step.stdout
+    )
+    assert "Plan:" not in step.stdout
+
+
+# ------------------------------------ the config's variables reach each job
+
+
+INVITE_CODE = "Sesame-4711-secret"
+WITH_A_CODE = (
+    CONFIG.rstrip(" ")
+    + """\
+    variables: [DEALER_INVITE_CODE]
+    inviteLinks:
+      - {title: Dealer sign-up, access: CODE, code: "${env:DEALER_INVITE_CODE}"}
+    """
+)
+SECRETS = {"KONVERT_API_KEY": KEY, "KONVERT_API_SECRET": SECRET, "DEALER_INVITE_CODE": INVITE_CODE}
+
+
+def test_github_plan_and_apply_pass_the_variables_the_config_lists(ci: CI) -> None:
+    """An invite link's code from ${env:DEALER_INVITE_CODE}: the plan job
+    plans it and the apply job applies the saved plan (which is refused,
+    exit 3, when the variable is unset), the code in no comment or log."""
+    head, merged = merged_pull_request(ci, WITH_A_CODE)
+    git(ci.workspace, "checkout", "--quiet", head)
+    planned = ci.github("konvsync-plan.yml", "plan", head, secrets=SECRETS)
+    assert planned.status == "success", planned.log
+    assert planned.step("Plan").outputs["exitcode"] == "2"
+    state = ci.state
+    state["api"][f"repos/{REPO}/actions/workflows/konvsync-plan.yml/runs"] = {
+        "workflow_runs": [{"id": 31337}]
+    }
+    ci.set_state(state)
+    applied = ci.github("konvsync-apply.yml", "apply", head, merged=merged, secrets=SECRETS)
+    assert applied.status == "success", applied.log
+    (link,) = ci.sandbox.store.objects("inviteLinks")
+    assert link["code"] == INVITE_CODE
+    comment = ci.state["api"][COMMENTS][0]["body"]
+    for text in (comment, planned.log, applied.log, planned.summary, applied.summary):
+        assert INVITE_CODE not in text
+
+
+def test_gitlab_plan_and_apply_pass_the_variables_the_config_lists(ci: CI) -> None:
+    head, merged = merged_pull_request(ci, WITH_A_CODE)
+    git(ci.workspace, "checkout", "--quiet", head)
+    planned = ci.gitlab("konvsync-plan", head, DEALER_INVITE_CODE=INVITE_CODE)
+    assert planned.exit_code == 0, planned.output
+    shutil.move(ci.workspace / "konvsync.plan", ci.root / "reviewed.plan")
+    gitlab_apply_state(ci, head, merged)
+    git(ci.workspace, "checkout", "--quiet", merged)
+    applied = ci.gitlab("konvsync-apply", merged, DEALER_INVITE_CODE=INVITE_CODE)
+    assert applied.exit_code == 0, applied.output
+    (link,) = ci.sandbox.store.objects("inviteLinks")
+    assert link["code"] == INVITE_CODE
+    assert INVITE_CODE not in planned.output + applied.output
+
+
+# ------------------------------ apply: the reviewed commit a clone lacks
+
+
+def squash_merged_into_a_shallow_clone(ci: CI, publish_head: bool) -> tuple[str, str]:
+    """A pull request squash-merged into main, its branch deleted: origin
+    has main and (``publish_head``) GitHub's and GitLab's refs of the
+    request's head; the workspace becomes a shallow clone of main (as
+    actions/checkout and GIT_DEPTH make). The plan was made at the head."""
+    ci.commit("konvsync: 1\n", "start")
+    git(ci.workspace, "checkout", "--quiet", "-b", "feature")
+    head = ci.commit(CONFIG)
+    assert ci.github("konvsync-plan.yml", "plan", head).status == "success"
+    assert ci.gitlab("konvsync-plan", head).exit_code == 0
+    shutil.move(ci.workspace / "konvsync.plan", ci.root / "reviewed.plan")
+    git(ci.workspace, "checkout", "--quiet", "main")
+    git(ci.workspace, "merge", "--quiet", "--squash", "feature")
+    git(ci.workspace, "commit", "--quiet", "-m", "squashed")
+    merged = git(ci.workspace, "rev-parse", "HEAD")
+    git(ci.workspace, "push", "--quiet", "origin", "main")
+    if publish_head:
+        for ref in ("refs/pull/7/head", "refs/merge-requests/7/head"):
+            git(ci.workspace, "push", "--quiet", "origin", f"{head}:{ref}")
+    shutil.rmtree(ci.workspace)
+    subprocess.run(
+        ["git", "clone", "--quiet", "--depth", "1", "--branch", "main",
+         f"file://{ci.origin}", str(ci.workspace)],
+        check=True,
+    )  # fmt: skip
+    assert (
+        subprocess.run(["git", "cat-file", "-e", f"{head}^{{commit}}"], cwd=ci.workspace).returncode
+        != 0
+    )  # the reviewed commit is not in the clone
+    return head, merged
+
+
+def with_plan_run(ci: CI) -> None:
+    state = ci.state
+    state["api"][f"repos/{REPO}/actions/workflows/konvsync-plan.yml/runs"] = {
+        "workflow_runs": [{"id": 31337}]
+    }
+    ci.set_state(state)
+
+
+def test_github_apply_fetches_the_reviewed_commit_the_clone_lacks(ci: CI) -> None:
+    head, merged = squash_merged_into_a_shallow_clone(ci, publish_head=True)
+    with_plan_run(ci)
+    result = ci.github("konvsync-apply.yml", "apply", head, merged=merged)
+    assert result.status == "success", result.log
+    assert "differs" not in result.log
+    assert ci.sandbox.store.count("groups") == 1
+
+
+def test_github_apply_says_why_when_the_reviewed_commit_cannot_be_fetched(ci: CI) -> None:
+    head, merged = squash_merged_into_a_shallow_clone(ci, publish_head=False)
+    with_plan_run(ci)
+    result = ci.github("konvsync-apply.yml", "apply", head, merged=merged)
+    assert result.status == "failure"
+    step = result.step("Find the plan run of the merged pull request's last commit")
+    assert f"::error title=konvsync::cannot fetch the reviewed commit {head} from origin" in (
+        step.stdout
+    )
+    assert "differs" not in step.stdout
+    assert result.step("Apply the reviewed plan").ran is False
+    assert ci.sandbox.store.count("groups") == 0
+
+
+@pytest.mark.parametrize("publish_head", [True, False], ids=["fetched", "missing"])
+def test_gitlab_apply_fetches_the_reviewed_commit_the_clone_lacks(
+    ci: CI, publish_head: bool
+) -> None:
+    head, merged = squash_merged_into_a_shallow_clone(ci, publish_head)
+    gitlab_apply_state(ci, head, merged)
+    result = ci.gitlab("konvsync-apply", merged)
+    assert "differs" not in result.output
+    if publish_head:
+        assert result.exit_code == 0, result.output
+        assert ci.sandbox.store.count("groups") == 1
+    else:
+        assert result.exit_code == 1
+        assert f"Cannot fetch the reviewed commit {head} of !7 from origin" in result.output
+        assert ci.sandbox.store.count("groups") == 0
+
+
+# ------------------------------------------------ GitHub: the environments
+
+
+def environments_checkout(ci: CI) -> str:
+    """examples/environments as portal/, with an invite link whose code comes
+    from the environment's secret."""
+    shutil.copytree(ROOT / "examples" / "environments", ci.workspace / "portal")
+    (ci.workspace / "portal" / "base" / "links.yaml").write_text(
+        "variables: [DEALER_INVITE_CODE]\ninviteLinks:\n"
+        '  - {title: Dealer sign-up, access: CODE, code: "${env:DEALER_INVITE_CODE}"}\n'
+    )
+    git(ci.workspace, "add", "portal")
+    git(ci.workspace, "commit", "--quiet", "-m", "environments")
+    return git(ci.workspace, "rev-parse", "HEAD")
+
+
+def run_environments(
+    ci: CI, sandbox_factory: SandboxFactory, event: str, staging_read_only: bool = False
+) -> tuple[dict[str, list[JobResult]], RunningSandbox, RunningSandbox]:
+    staging = sandbox_factory(
+        portal_name="ACME Partner Portal (staging)", read_only=staging_read_only
+    )
+    production = sandbox_factory(portal_name="ACME Partner Portal")
+    head = environments_checkout(ci)
+    environments = {
+        name: Environment(
+            secrets={
+                "KONVERT_API_KEY": KEY,
+                "KONVERT_API_SECRET": SECRET,
+                "DEALER_INVITE_CODE": f"{name}-code-4711",
+            },
+            runner_env={"KONVSYNC_ENDPOINT": sandbox.url},
+        )
+        for name, sandbox in (("staging", staging), ("production", production))
+    }
+    github = ci.github_context(head, event_name=event)
+    results = run_workflow(
+        GITHUB / "konvsync-environments.yml",
+        lambda job, index: ci.runner(f"{job}-{index}", github, {}, environments),
+    )
+    return results, staging, production
+
+
+def test_github_environments_never_apply_production_after_staging_failed(
+    ci: CI, sandbox_factory: SandboxFactory
+) -> None:
+    results, _, production = run_environments(ci, sandbox_factory, "push", staging_read_only=True)
+    assert job_result(results["plan"]) == "skipped"
+    assert job_result(results["staging"]) == "failure"
+    (staging_run,) = results["staging"]
+    assert staging_run.step("konvsync").outputs["exitcode"] == "1"
+    assert job_result(results["production"]) == "skipped"
+    assert production.store.count("groups") == 0 and not production.state.requests
+
+
+def test_github_environments_apply_staging_then_production(
+    ci: CI, sandbox_factory: SandboxFactory
+) -> None:
+    results, staging, production = run_environments(ci, sandbox_factory, "push")
+    assert job_result(results["staging"]) == "success", results["staging"][0].log
+    assert job_result(results["production"]) == "success", results["production"][0].log
+    # each portal got its overlay and its own environment's secret
+    assert staging.store.count("groups") == 4 and production.store.count("groups") == 3
+    (staging_link,) = staging.store.objects("inviteLinks")
+    (production_link,) = production.store.objects("inviteLinks")
+    assert staging_link["code"] == "staging-code-4711"
+    assert production_link["code"] == "production-code-4711"
+
+
+def test_github_environments_plan_both_portals_on_a_pull_request(
+    ci: CI, sandbox_factory: SandboxFactory
+) -> None:
+    results, staging, production = run_environments(ci, sandbox_factory, "pull_request")
+    assert job_result(results["staging"]) == "skipped"
+    assert job_result(results["production"]) == "skipped"
+    staging_plan, production_plan = results["plan"]
+    for run in (staging_plan, production_plan):
+        assert run.status == "success", run.log
+        assert run.step("konvsync").outputs["exitcode"] == "2"
+    assert "groups/qa-testers" in staging_plan.summary
+    assert "groups/qa-testers" not in production_plan.summary
+    assert staging.store.count("groups") == 0 and production.store.count("groups") == 0

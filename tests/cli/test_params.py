@@ -1,8 +1,10 @@
 """``--target`` and ``--kinds`` are click parameter types: a bad value is a
 usage error naming the option (exit 1) before the config is read or the
-portal contacted."""
+portal contacted; shell completion offers their values."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -35,6 +37,51 @@ def test_export_kinds_and_target() -> None:
     target = invoke(["export", "--target", "groups"])
     assert target.exit_code == 1
     assert target.stderr.startswith("Error: Invalid value for '--target': give KIND/KEY")
+
+
+def complete(words: str) -> list[str]:
+    """What bash completion offers after ``words`` (as click's bash script
+    asks: COMP_WORDS and COMP_CWORD), one ``type,value`` per line."""
+    parts = words.split(" ")
+    result = invoke(
+        [],
+        env={
+            "_KONVSYNC_COMPLETE": "bash_complete",
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(len(parts) - 1),
+        },
+    )
+    assert result.exit_code == 0, result.output
+    return [line for line in result.stdout.splitlines() if line]
+
+
+def test_completion_offers_endpoints_kinds_and_the_configs_keys(tmp_path: Path) -> None:
+    config = tmp_path / "portal"
+    config.mkdir()
+    (config / "konvsync.yaml").write_text(
+        "konvsync: 1\nvariables: [UNSET_IN_TESTS]\n"
+        "accounts:\n  - {externalId: acme, name: ACME, locations: [{name: HQ}]}\n"
+        "  - {externalId: beta, name: Beta}\n"
+        "inviteLinks:\n  - {title: Dealer sign-up, access: CODE, code: '${env:UNSET_IN_TESTS}'}\n"
+    )
+    assert complete("konvsync plan --endpoint st") == ["plain,staging"]
+    assert complete("konvsync plan --target ") == [f"plain,{k.name}" for k in WRITABLE_KINDS]
+    assert complete("konvsync drift --target us") == ["plain,users"]
+    # keys from the config paths on the line, read offline (no variable needed)
+    assert complete(f"konvsync plan {config} --target accounts/") == [
+        "plain,accounts/acme",
+        "plain,accounts/beta",
+    ]
+    assert complete(f"konvsync apply {config} --target locations/a") == ["plain,locations/acme/HQ"]
+    assert complete(f"konvsync plan {config} --target inviteLinks/") == [
+        "plain,inviteLinks/Dealer sign-up"
+    ]
+    # no config on the line, or one that cannot be read: kinds only, no error
+    assert complete("konvsync plan --target accounts/") == []
+    (config / "broken.yaml").write_text("groups: [\n")
+    assert complete(f"konvsync plan {config} --target accounts/") == []
+    assert complete("konvsync export --target gr") == ["nospace,groups/"]
+    assert complete("konvsync export --kinds groups,u") == ["plain,groups,users"]
 
 
 def _option_help(command: str, option: str) -> str:

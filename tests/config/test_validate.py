@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from konvsync.sandbox.server import RunningSandbox
 from tests.conftest import SECRET, invoke
+from tests.schema_hints import ROOT, check_jsonschema, hinted_schema
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 BAD = sorted((CONFIGS / "bad").glob("*.yaml"))
@@ -272,3 +275,90 @@ def test_files_that_are_not_regular_or_too_large_are_refused_unread(tmp_path: Pa
     assert f"{config / 'sparse.yaml'}:1:1: file is 8589.9 MB; konvsync reads" in result.stderr
     planned = invoke(["--endpoint", "sandbox", "plan", str(config / "fifo.yaml")])
     assert planned.exit_code == 1 and "not a regular file" in planned.stderr
+
+
+LISTED_BUT_UNSET = """\
+konvsync: 1
+endpoint: "${env:TEST_ENDPOINT}"
+variables: [TEST_INVITE_CODE, TEST_ENDPOINT]
+inviteLinks:
+  - {title: Dealer sign-up, access: CODE, code: "${env:TEST_INVITE_CODE}"}
+  - {title: Partner sign-up, access: CODE, code: "${env:TEST_INVITE_CODE}"}
+"""
+
+
+def test_validate_needs_no_listed_variable_but_says_what_it_did_not_check(
+    write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline, a listed variable that is not set is no error (the endpoint's
+    URL form cannot be checked without its value, and is not); plan still
+    needs it, at each place."""
+    path = write_config(LISTED_BUT_UNSET)
+    for name in ("TEST_INVITE_CODE", "TEST_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    result = invoke(["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"{path}: valid (2 inviteLinks).\n"
+    assert result.stderr.splitlines() == [
+        f"{path}:2:11: warning: environment variable TEST_ENDPOINT is not set, so the value "
+        "that uses it was not checked (not even its form, such as a URL's); plan and apply "
+        "need it",
+        f"{path}:5:49: warning: environment variable TEST_INVITE_CODE is not set, so the 2 "
+        "values that use it were not checked (not even their form, such as a URL's); plan "
+        "and apply need it",
+    ]
+    as_json = invoke(["validate", str(path), "--format", "json"])
+    assert as_json.exit_code == 0 and '"problems": []' in as_json.stdout
+    monkeypatch.setenv("TEST_ENDPOINT", "sandbox")
+    planned = invoke(["plan", str(path)])
+    assert planned.exit_code == 1
+    assert f"{path}:5:49: environment variable TEST_INVITE_CODE is not set" in planned.stderr
+    assert f"{path}:6:50: environment variable TEST_INVITE_CODE is not set" in planned.stderr
+    # with the values, validate checks them
+    monkeypatch.setenv("TEST_ENDPOINT", "not a url")
+    monkeypatch.setenv("TEST_INVITE_CODE", "Sesame-1")
+    checked = invoke(["validate", str(path)])
+    assert checked.exit_code == 1
+    assert f"{path}:2:11: endpoint: 'not a url' is not one of production" in checked.stderr
+    assert "warning" not in checked.stderr
+
+
+def test_an_unset_variable_hides_no_other_problem(
+    write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TEST_ENDPOINT", raising=False)
+    path = write_config(
+        "konvsync: 1\nvariables: [TEST_ENDPOINT]\nendpoint: ftp://${env:TEST_ENDPOINT}\n"
+        "accounts:\n  - {externalId: acme, nmae: ACME}\n"
+        '  - {externalId: gamma, name: "${env:NOT_LISTED}"}\n'
+    )
+    result = invoke(["validate", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}:5:24: accounts.[0].nmae: unknown key" in result.stderr
+    assert f"{path}:6:31: ${{env:NOT_LISTED}}: variable NOT_LISTED is not listed" in (result.stderr)
+    # the unset variable's own place is not checked, though ftp:// is wrong either way
+    assert f"{path}:3:" not in result.stderr
+
+
+def test_an_export_validates_without_its_secrets_and_names_its_schema(
+    sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """export writes ``${env:INVITE_CODE_1}`` for a code it never exports:
+    validate (and the pre-commit hook) pass without it; every file's first
+    line is the editor hint to the published schema, which the files pass."""
+    sandbox.store.create("accounts", {"externalId": "acme", "name": "ACME"})
+    sandbox.store.create(
+        "inviteLinks", {"title": "Dealer sign-up", "access": "CODE", "code": "Sesame-77"}
+    )
+    out = tmp_path / "portal"
+    exported = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
+    assert exported.exit_code == 0, exported.output
+    assert "${env:INVITE_CODE_1}" in (out / "inviteLinks.yaml").read_text()
+    monkeypatch.delenv("INVITE_CODE_1", raising=False)
+    result = invoke(["validate", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "environment variable INVITE_CODE_1 is not set, so the value" in result.stderr
+    files = sorted(out.glob("*.yaml"))
+    assert {hinted_schema(f) for f in files} == {ROOT / "schemas" / "konvsync.schema.json"}
+    checked = check_jsonschema(ROOT / "schemas" / "konvsync.schema.json", files)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

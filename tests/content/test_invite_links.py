@@ -209,7 +209,10 @@ def test_two_remote_links_with_one_title_name_both_ids(
     config = write_config("konvsync: 1\ninviteLinks: [{title: Twin, access: OPEN}]\n")
     plan = run(sandbox, "plan", str(config))
     assert plan.exit_code == 1
-    assert "two inviteLinks have the title 'Twin' (IDs inv_1 and inv_2)" in plan.stderr
+    assert (
+        "the portal has two inviteLinks with the title 'Twin' (IDs inv_1, inv_2), and the "
+        "configuration names it: konvsync cannot tell them apart"
+    ) in plan.stderr
 
 
 def test_every_contract_rule_the_config_can_break_is_a_validate_error(

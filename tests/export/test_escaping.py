@@ -52,7 +52,7 @@ def test_values_konvsync_rejects_are_exported_as_comments(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
     store = sandbox.store
-    store.create("users", {"email": "space@example.com ", "firstName": "S", "lastName": "P"})
+    store.create("users", {"email": "space @example.com", "firstName": "S", "lastName": "P"})
     store.create(
         "users", {"email": "fine@example.com", "firstName": "F", "lastName": "\x1b[31mred"}
     )
@@ -66,10 +66,10 @@ def test_values_konvsync_rejects_are_exported_as_comments(
     result = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "Warning: user esc\\x1b[2j@x.example: groups refers to group" in result.stderr
-    assert "Warning: user 'space@example.com ' holds a value konvsync would reject" in result.stderr
+    assert "Warning: user 'space @example.com' holds a value konvsync would reject" in result.stderr
     assert "Exported" in result.stderr and "2 users" in result.stderr
     text = (out / "users.yaml").read_text()
-    assert "# user 'space@example.com ' is not valid konvsync YAML as it is" in text
+    assert "# user 'space @example.com' is not valid konvsync YAML as it is" in text
     emails = [u["email"] for u in yaml.safe_load(text)["users"]]
     assert emails == ["esc\x1b[2J@x.example", "fine@example.com"]
     assert "\x1b" not in result.output and "\x1b" not in text

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from konvsync.sandbox.server import RunningSandbox
-from tests.conftest import CliRun, invoke
+from tests.conftest import CliRun, SandboxFactory, invoke
 from tests.published_schemas import validated
 
 ConfigWriter = Callable[..., Path]
@@ -127,3 +127,33 @@ def test_custom_fields_checked_against_the_portal(
     )
     assert "'old'" not in result.stderr  # exists, customFields left alone
     assert store.count("accounts") == 1
+
+
+def test_mass_delete_percentages_are_rounded_and_never_hide_the_excess(
+    sandbox: RunningSandbox, sandbox_factory: SandboxFactory, write_config: ConfigWriter
+) -> None:
+    """20 of 30 is 66.7 % (it read 66.6 %); 6 of 11 over a limit of 54.5 %
+    is 54.55 %, not a 54.5 % that would not look over it."""
+    for i in range(30):
+        sandbox.store.create("groups", {"externalId": f"g{i:02}", "name": f"Group {i}"})
+    keep = [f"  - {{externalId: g{i:02}, name: Group {i}}}" for i in range(10)]
+    config = write_config(
+        "\n".join(["konvsync: 1", "policy: {prune: [groups]}", "groups:", *keep]) + "\n"
+    )
+    refused = run(sandbox, "plan", str(config), "--format", "json")
+    assert refused.exit_code == 3
+    assert "refusing to delete 20 of 30 groups (66.7%): more than max_delete_percent 25%" in (
+        refused.stderr
+    )
+    plan = validated(refused.stdout, "plan")
+    assert plan["refused"]["numbers"]["kinds"]["groups"]["percent"] == 66.7
+    eleven = sandbox_factory()
+    for i in range(11):
+        eleven.store.create("groups", {"externalId": f"g{i:02}", "name": f"Group {i}"})
+    policy = "policy: {prune: [groups], max_delete_percent: 54.5}"
+    limited = write_config("\n".join(["konvsync: 1", policy, "groups:", *keep[:5]]) + "\n")
+    over = run(eleven, "plan", str(limited))
+    assert over.exit_code == 3
+    assert "refusing to delete 6 of 11 groups (54.55%): more than max_delete_percent 54.5%" in (
+        over.stderr
+    )

@@ -205,3 +205,23 @@ def test_a_rename_applies_even_when_the_key_field_is_ignored(
     assert "1 changed" in result.stdout and "firstName" not in result.stdout
     (row,) = sandbox.store.page("users", 100, None)["nodes"]
     assert (row["id"], row["email"], row["firstName"]) == (user["id"], "new@x.example", "A")
+
+
+def test_targeting_an_account_by_the_key_it_is_renamed_from(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """``--target accounts/<old key>`` while the config renames that account
+    targets it (and its locations), under either key."""
+    config = write_config(BEFORE)
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    write_config(AFTER.replace('phone: "1"', 'phone: "2"'))
+    for target in ("accounts/acme", "accounts/acme-corp"):
+        plan = run(sandbox, "plan", str(config), "--target", target)
+        assert plan.exit_code == 0, (target, plan.output)
+        assert '~ account "acme-corp" (was "acme") {' in plan.stdout
+        assert "# locations/acme-corp/HQ will be updated in-place" in plan.stdout
+        assert "users/" not in plan.stdout  # not targeted; the renames it needs are
+        assert "Plan: 0 to add, 4 to change, 0 to destroy." in plan.stdout
+    location = run(sandbox, "plan", str(config), "--target", "locations/acme/HQ")
+    assert location.exit_code == 0, location.output
+    assert "# locations/acme-corp/HQ will be updated in-place" in location.stdout

@@ -1,0 +1,71 @@
+"""Values filed under a renamed key (an account's ``customFields`` under an
+account field's key), after the rename.
+
+The contract does not say what a server does with them when the key is
+renamed: one moves them to the new key, another leaves them under the old
+one. konvsync depends on neither: right after the step that renamed the keys,
+it reads back the objects that hold such values and, for each one the portal
+left under an old key, sends an update that files them under the new key
+(the whole map, as the contract's update replaces it). So the rename
+converges in one apply either way, and a later step's check against the
+plan reads the values as the plan expected them (``renames.as_renamed``).
+"""
+
+from __future__ import annotations
+
+from konvsync.apply.checks import PortalLookup, Wanted
+from konvsync.kinds import KINDS, kind
+from konvsync.kinds.address import RemoteRef
+from konvsync.plan.changes import Update
+from konvsync.plan.remote import RemoteObject, RemoteState
+from konvsync.plan.stranded import stranded_update
+
+
+def holders(kind_name: str, renamed: dict[str, str], planned: RemoteState) -> list[RemoteObject]:
+    """The objects that, as planned, hold values under one of ``renamed``'s
+    new keys (the renamed view files them there): those the portal may have
+    left under the old key."""
+    new_keys = set(renamed.values())
+    out: list[RemoteObject] = []
+    for k in KINDS:
+        maps = [f.name for f in k.fields if f.keys_ref == kind_name]
+        for obj in planned.get(k.name).all() if maps else ():
+            if any(new_keys & set(obj.data.get(name) or {}) for name in maps):
+                out.append(obj)
+    return out
+
+
+async def values_left_behind(
+    lookup: PortalLookup, kind_name: str, renamed: dict[str, str]
+) -> list[Update]:
+    """For each object whose values the portal left under an old key of
+    ``renamed`` (old key -> new key of kind ``kind_name``), the update that
+    files them under the new key."""
+    found = holders(kind_name, renamed, lookup.planned)
+    updates: list[Update] = []
+    for holder_kind in dict.fromkeys(obj.kind for obj in found):
+        k = kind(holder_kind)
+        maps = [f.name for f in k.fields if f.keys_ref == kind_name]
+        same = [obj for obj in found if obj.kind == holder_kind]
+        wanted = [
+            Wanted(k.address(obj.key or RemoteRef(obj.id), obj.parent), obj.id, "", obj.parent)
+            for obj in same
+        ]
+        current = await lookup.current(holder_kind, wanted)
+        for item in wanted:
+            now = current[item.address]  # None: deleted meanwhile (its own step says so)
+            update = None if now is None else stranded_update(now, maps, renamed, item.address.key)
+            if update is not None:
+                updates.append(update)
+    return updates
+
+
+def left_behind_warning(updates: list[Update], kind_name: str, renamed: dict[str, str]) -> str:
+    """What apply says when it moves values the portal left behind."""
+    holders = " and ".join(sorted({update.kind for update in updates}))
+    moved = ", ".join(f"{old!r} (now {new!r})" for old, new in sorted(renamed.items()))
+    return (
+        f"the portal kept the values of {len(updates)} {holders} under the old key of "
+        f"{kind(kind_name).singular} {moved}; konvsync filed them under the new key (counted "
+        "as changed)"
+    )

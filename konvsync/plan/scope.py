@@ -1,0 +1,189 @@
+"""The scoped view: ``policy.scope`` applied once, to the portal as read.
+
+The portal is read whole, as without a scope: the contract has no
+server-side filter, so a scope costs no request and saves none. As the
+objects are normalized, those outside the scope are set apart
+(``RemoteKind.outside``): the plan, the safety rails, drift, apply's checks
+before each step and its read-back all see the objects in scope and nothing
+else, so another configuration's objects are never updated, pruned, counted,
+adopted, reported nor taken for another writer on this one's.
+
+What stays visible of the objects outside: what a reference may name (a
+dealer user in the shared ``staff`` group), an object by its server ID (so
+one that left the scope since the plan reads as changed, never as deleted),
+and the keys a configuration may not take over (``check_owned``).
+
+A reference field matches on the key the referenced object has *as this
+configuration names it*: when the configuration renames an account
+(``renamedFrom``), its users are matched on the new key, as the portal will
+have it once the plan is applied. An object's own key is matched as the
+portal has it now, so a configuration renames only objects it owns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from konvsync.config.renames import previous_keys
+from konvsync.config.scope import Scope
+from konvsync.errors import ConfigInvalid, ConfigProblem
+from konvsync.kinds import kind
+from konvsync.kinds.address import RemoteRef
+from konvsync.plan.renames import renames_in
+
+if TYPE_CHECKING:
+    from konvsync.config.model import DesiredObject, DesiredState
+    from konvsync.plan.changes import Plan
+    from konvsync.plan.remote import RemoteObject, RemoteState
+
+KeyRenames = Mapping[str, Mapping[str, str]]
+"""kind -> key in the portal -> the key the configuration gives it."""
+
+
+@dataclass(frozen=True)
+class RemoteScope:
+    """``policy.scope`` as the portal's objects are sorted by it."""
+
+    scope: Scope
+    renames: KeyRenames = field(default_factory=dict)
+    """The configuration's renames, so that a reference matches on the key
+    the configuration gives the object it names."""
+
+    def owns(self, kind_name: str, key: str | None, data: Mapping[str, Any]) -> bool:
+        """Whether the remote object of top-level kind ``kind_name`` with
+        ``key`` and normalized ``data`` is in scope (run for every object
+        read: ``outside`` says why)."""
+        rule = self.scope.rule(kind_name)
+        return rule is None or rule.owns(key, self._values(kind_name, data))
+
+    def outside(self, kind_name: str, key: str | None, data: Mapping[str, Any]) -> str | None:
+        """Why that object is not in scope, or None."""
+        rule = self.scope.rule(kind_name)
+        miss = None if rule is None else rule.outside(key, self._values(kind_name, data))
+        return None if miss is None else miss.reason
+
+    def _values(self, kind_name: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The keys the reference fields of ``kind_name``'s rule name, as the
+        configuration names them (through its renames)."""
+        values: dict[str, Any] = {}
+        for name, target in self._references.get(kind_name, ()):
+            value = data.get(name)
+            if isinstance(value, str) and not isinstance(value, RemoteRef):
+                value = self.renames.get(target, {}).get(value, value)
+            values[name] = value
+        return values
+
+    @cached_property
+    def _references(self) -> dict[str, tuple[tuple[str, str], ...]]:
+        """Kind -> (field, target kind) of each reference field its rule matches on."""
+        out: dict[str, tuple[tuple[str, str], ...]] = {}
+        for rule in self.scope.rules:
+            fields = kind(rule.kind).field_map
+            out[rule.kind] = tuple(
+                (name, fields[name].ref or "") for name, _ in rule.fields if fields[name].ref
+            )
+        return out
+
+
+def remote_scope(desired: DesiredState) -> RemoteScope | None:
+    """How the portal is read for ``desired`` (None: it has no scope)."""
+    scope = desired.policy.scope
+    if not scope:
+        return None
+    return RemoteScope(scope, declared_renames(desired))
+
+
+def plan_scope(plan: Plan) -> RemoteScope | None:
+    """How the portal is read to apply a saved ``plan``: within the scope it
+    was made for, references matched through the renames it makes."""
+    if not plan.scope:
+        return None
+    return RemoteScope(plan.scope, renames_in(plan.changes))
+
+
+def declared_renames(desired: DesiredState) -> dict[str, dict[str, str]]:
+    """kind -> previous key -> configured key, for every ``renamedFrom`` and
+    ``previousEmails`` the configuration writes."""
+    out: dict[str, dict[str, str]] = {}
+    for kind_name, objects in desired.objects.items():
+        k = kind(kind_name)
+        if k.rename_field is None:
+            continue
+        for obj in objects.values():
+            for old in previous_keys(k, obj.data):
+                if old != obj.key:
+                    out.setdefault(kind_name, {})[old] = obj.key
+    return out
+
+
+def check_owned(desired: DesiredState, view: RemoteState) -> None:
+    """A configuration never takes over an object outside its scope: a
+    configured key (or a key it renames from) that the portal has outside
+    the scope is a config problem at the object, not a create that the
+    portal would refuse nor an update of another configuration's object.
+    Only kinds whose keys are unique portal-wide are concerned (two invite
+    links may share a title, one in scope and one outside)."""
+    problems: list[ConfigProblem] = []
+    scope = desired.policy.scope
+    for rule in scope.rules:
+        k = kind(rule.kind)
+        outside = view.get(rule.kind).outside_by_key()
+        if not outside or not k.unique_key:
+            continue
+        for obj in desired.objects.get(rule.kind, {}).values():
+            for key in (obj.key, *previous_keys(k, obj.data)):
+                there = outside.get(key)
+                if there is not None:
+                    problems.append(_taken(obj, key, there, view, rule.describe()))
+                    break
+    if problems:
+        raise ConfigInvalid(problems)
+
+
+def _taken(
+    obj: DesiredObject, key: str, there: RemoteObject, view: RemoteState, rule: str
+) -> ConfigProblem:
+    k = kind(obj.kind)
+    scope = view.scope
+    why = scope.outside(obj.kind, there.key, there.data) if scope is not None else None
+    named = (
+        f"{k.singular} {obj.key!r}"
+        if key == obj.key
+        else f"{k.singular} {obj.key!r} ({k.rename_field} {key!r})"
+    )
+    return obj.source.problem(
+        f"{named}: the portal has it outside policy.scope.{obj.kind} {rule} (ID {there.id}"
+        + (f"; {why}" if why else "")
+        + "): a configuration changes only what it owns. Remove it from this configuration, "
+        "or move it into the scope in the portal (or with the configuration that owns it)"
+    )
+
+
+def unadopted(desired: DesiredState, view: RemoteState) -> list[str]:
+    """A warning for each object to be created while the portal has one of
+    the same name without a key outside the scope: a scoped kind never
+    adopts (a keyless object matches no glob), so the portal will hold two."""
+    out: list[str] = []
+    for rule in desired.policy.scope.rules:
+        k = kind(rule.kind)
+        keyless: dict[Any, list[str]] = {}
+        for obj in view.get(rule.kind).outside:
+            if obj.key is None and obj.data.get("name") is not None:
+                keyless.setdefault(obj.data["name"], []).append(obj.id)
+        if not keyless:
+            continue
+        present = view.get(rule.kind).objects
+        for wanted in desired.objects.get(rule.kind, {}).values():
+            ids = keyless.get(wanted.data.get("name"))
+            if ids and wanted.filed_key not in present:
+                out.append(
+                    f"{wanted.source}: {k.singular} {wanted.path!r} is created although the "
+                    f"portal has a {k.singular} named {wanted.data['name']!r} that has no "
+                    f"{k.key_field} (ID {', '.join(ids)}): policy.scope.{rule.kind} never "
+                    f"adopts one (it matches no glob); set its {k.key_field} in the portal "
+                    "first to manage it instead"
+                )
+    return out

@@ -1,0 +1,122 @@
+"""Values a portal left under a renamed key: an account's customFields under
+the old key of an account field whose rename is already made (the contract
+does not say that a server moves them; ``apply`` moves them right after its
+rename, see ``apply.renamed_values``, but an apply stopped in between leaves
+them there).
+
+A plan finds them: when the config renames a key (``renamedFrom``) that the
+portal already has under its new name only, every object still filing values
+under the old key gets an update that files them under the new one (merged
+into that object's own update when it has one that does not set the map).
+So running apply again converges, and no value stays behind under a key no
+field has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from konvsync.config.model import DesiredState
+from konvsync.config.renames import previous_keys
+from konvsync.kinds import KINDS
+from konvsync.plan.changes import Change, Update
+from konvsync.plan.diff import field_changes
+from konvsync.plan.order import in_apply_order
+from konvsync.plan.remote import RemoteObject, RemoteState
+from konvsync.plan.renames import Renames
+
+
+def made_renames(desired: DesiredState, remote: RemoteState) -> Renames:
+    """Renames of keys other objects file values under that the portal has
+    already made: the new key is there, the old one is not."""
+    out: Renames = {}
+    for k in KINDS:
+        held = any(f.keys_ref == k.name for holder in KINDS for f in holder.fields)
+        if k.rename_field is None or not held:
+            continue
+        present = remote.get(k.name).objects
+        for obj in desired.objects.get(k.name, {}).values():
+            if obj.key not in present:
+                continue
+            for old in previous_keys(k, obj.data):
+                if old != obj.key and old not in present:
+                    out.setdefault(k.name, {})[old] = obj.key
+    return out
+
+
+def with_stranded_values(
+    changes: list[Change], desired: DesiredState, remote: RemoteState
+) -> list[Change]:
+    """``changes`` plus the updates that file stranded values under their new key."""
+    renames = made_renames(desired, remote)
+    if not renames:
+        return changes
+    out = list(changes)
+    index = {change.address: position for position, change in enumerate(out)}
+    for key_kind, renamed in renames.items():
+        for holder in KINDS:
+            maps = [f.name for f in holder.fields if f.keys_ref == key_kind]
+            for obj in remote.get(holder.name).objects.values() if maps else ():
+                update = stranded_update(obj, maps, renamed)
+                if update is None:
+                    continue
+                position = index.get(obj.address)
+                if position is None:
+                    out.append(update)
+                    continue
+                own = out[position]
+                if isinstance(own, Update) and not set(update.after or {}) & set(
+                    own.changed_fields()
+                ):
+                    out[position] = replace(
+                        own,
+                        before={**(own.before or {}), **(update.before or {})},
+                        after={**(own.after or {}), **(update.after or {})},
+                        fields=own.fields + update.fields,
+                    )
+    return in_apply_order(out, remote)
+
+
+def stranded_update(
+    obj: RemoteObject, maps: list[str], renamed: dict[str, str], key: str | None = None
+) -> Update | None:
+    """The update that files ``obj``'s values under the new keys of
+    ``renamed`` (old key -> new key) in its map fields ``maps``, or None when
+    it holds none under an old key. ``key``: the one to file the change
+    under, when ``obj`` has none of its own."""
+    moved = _moved(obj, maps, renamed)
+    if moved is None:
+        return None
+    before, after = moved
+    old = sorted({name for values in before.values() for name in values} & renamed.keys())
+    listed = ", ".join(f"{name!r} (now {renamed[name]!r})" for name in old)
+    return Update(
+        obj.kind,
+        key or obj.key or "",
+        before,
+        after,
+        field_changes(before, after),
+        obj.id,
+        note=f"the portal kept its values under the old key {listed}; filed under the new one",
+        parent=obj.parent,
+    )
+
+
+def _moved(
+    obj: RemoteObject, maps: list[str], renamed: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for name in maps:
+        values = obj.data.get(name)
+        if not isinstance(values, dict) or not renamed.keys() & values.keys():
+            continue
+        kept = {
+            renamed.get(key, key): value
+            for key, value in values.items()
+            if not (key in renamed and renamed[key] in values)  # a value under the new key wins
+        }
+        before[name] = values
+        after[name] = dict(sorted(kept.items()))
+    return (before, after) if after else None

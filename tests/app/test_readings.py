@@ -1,0 +1,256 @@
+"""konvsync converges in ONE apply on every server the contract allows: the
+same scenario, through the CLI, against the sandbox playing each reading of
+the contract where it leaves a server a choice (``sandbox.readings``), and
+all of them at once.
+
+From an empty portal: apply a config with groups, account fields, accounts
+with locations (one without an address), users (one with a mixed-case
+e-mail, one with blank, untrimmed and decomposed-Unicode values) and invite
+links (one that expires); then a second version that renames an account
+field's key and a group's externalId, adds a location without an address,
+and changes an account and a user (so that steps after the renames check
+the portal against the plan). After each apply, ``plan --detailed-exitcode`` and
+``drift`` exit 0; the export of the result plans to "No changes.".
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from konvsync.sandbox import readings
+from konvsync.sandbox.server import RunningSandbox
+from tests.cli.test_ci import schema
+from tests.conftest import CliRun, SandboxFactory, invoke
+
+FIRST = """\
+konvsync: 1
+variables: [DEALER_CODE]
+policy:
+  send_welcome_email: false
+groups:
+  - externalId: sales
+    name: Sales
+    permissions: [VIEW_ACCOUNT_USERS, MANAGE_ACCOUNT_USERS, MANAGE_ACCOUNT_DATA]
+  - {externalId: service, name: Service, permissions: [VIEW_ACCOUNT_USERS, MANAGE_NEWS]}
+accountFields:
+  - {key: num, label: Number, type: TEXT}
+  - {key: tier, label: Tier, type: SELECT, options: [gold, silver, bronze]}
+  - {key: since, label: Partner since, type: DATE}
+accounts:
+  - externalId: acme
+    name: ACME Corp
+    website: https://acme.example
+    userGroups: [service, sales]
+    customFields: {num: A-1, tier: silver, since: "2020-02-29"}
+    locations:
+      - name: HQ
+        phone: "+1 555 0100"
+        address: {street: 1 Main St, city: Springfield, country: US}
+      - name: Depot
+  - externalId: beta
+    name: Beta Ltd
+    customFields: {num: B-2}
+    locations:
+      - {name: Main, address: {city: Shelbyville, postalCode: "12345"}}
+users:
+  - email: Jane.Doe@ACME.example
+    firstName: Jane
+    lastName: Doe
+    title: VP Sales
+    account: acme
+    groups: [service, sales]
+  - email: bob@beta.example
+    firstName: "  Bob"
+    lastName: "Ro\u0308ssler "
+    title: ""
+    account: beta
+    groups: [service]
+inviteLinks:
+  - title: Spring campaign
+    access: OPEN
+    expiresAt: "2031-03-31T23:30:00-05:00"
+    groups: [sales, service]
+    allowedEmailDomains: [beta.example, acme.example]
+    redirectPath: /lms
+  - title: Dealers
+    access: CODE
+    code: ${env:DEALER_CODE}
+    accountMatchField: num
+    groups: [service]
+"""
+
+SECOND = (
+    FIRST.replace("externalId: sales\n", "externalId: sales-east\n    renamedFrom: sales\n")
+    .replace("[service, sales]", "[service, sales-east]")
+    .replace("[sales, service]", "[sales-east, service]")
+    .replace("{key: num,", "{key: number, renamedFrom: num,")
+    .replace("num: ", "number: ")
+    .replace("accountMatchField: num", "accountMatchField: number")
+    .replace("website: https://acme.example", "website: https://www.acme.example")
+    .replace("title: VP Sales", "title: Head of Sales")
+    .replace(
+        '      - {name: Main, address: {city: Shelbyville, postalCode: "12345"}}\n',
+        '      - {name: Main, address: {city: Shelbyville, postalCode: "12345"}}\n'
+        '      - {name: Warehouse, phone: "+1 555 0199"}\n',
+    )
+)
+
+ENV = {"DEALER_CODE": "open-sesame", "INVITE_CODE_1": "open-sesame"}
+"""The CODE link's code, and the variable export names for it."""
+
+READINGS = [*readings.NAMED, readings.ALL]
+
+
+def _run(sandbox: RunningSandbox, *args: str) -> CliRun:
+    return invoke(["--endpoint", sandbox.url, *args], env=ENV)
+
+
+def _converged(sandbox: RunningSandbox, config: Path, what: str) -> None:
+    planned = _run(sandbox, "plan", str(config), "--detailed-exitcode")
+    assert planned.exit_code == 0, f"{what}: plan after apply:\n{planned.output}"
+    assert "No changes." in planned.stdout
+    drift = _run(sandbox, "drift", str(config))
+    assert drift.exit_code == 0, f"{what}: drift after apply:\n{drift.output}"
+
+
+def _apply(sandbox: RunningSandbox, config: Path, what: str) -> CliRun:
+    report = config.parent / "report.json"
+    applied = _run(sandbox, "apply", str(config), "--auto-approve", "--report", str(report))
+    assert applied.exit_code == 0, f"{what}:\n{applied.output}"
+    assert "Apply complete!" in applied.stdout
+    assert "another writer" not in applied.output
+    assert "Traceback" not in applied.output
+    data = json.loads(report.read_text(encoding="utf-8"))
+    jsonschema.validate(data, schema("apply-report.schema.json"))
+    assert data["status"] == "complete", data
+    return applied
+
+
+@pytest.mark.parametrize("reading", READINGS)
+def test_one_apply_converges_on_every_reading(
+    reading: str, sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = sandbox_factory(
+        readings=readings.named([reading], seed=7),
+        page_cap=2 if reading == readings.ALL else None,
+    )
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(FIRST, encoding="utf-8")
+    created = _apply(sandbox, config, f"{reading}: first apply")
+    assert "Resources: 14 added, 0 changed, 0 destroyed." in created.stdout
+    _converged(sandbox, config, f"{reading}: first version")
+
+    config.write_text(SECOND, encoding="utf-8")
+    changed = _apply(sandbox, config, f"{reading}: second apply")
+    summary = "Resources: 1 added, 4 changed, 0 destroyed."
+    if reading in ("values-stay", readings.ALL):  # both accounts' values moved by konvsync
+        summary = "Resources: 1 added, 6 changed, 0 destroyed."
+        assert "konvsync filed them under the new key" in changed.stdout
+    assert summary in changed.stdout, changed.stdout
+    _converged(sandbox, config, f"{reading}: second version")
+
+    exported = tmp_path / "exported"
+    export = _run(sandbox, "export", "--out", str(exported))
+    assert export.exit_code == 0, export.output
+    again = _run(sandbox, "plan", str(exported), "--detailed-exitcode")
+    assert again.exit_code == 0, f"{reading}: plan of the export:\n{again.output}"
+    assert "No changes." in again.stdout
+    for account in ("acme", "beta"):
+        stored = sandbox.store.get("accounts", key=account)
+        assert stored is not None
+        assert {entry["key"] for entry in stored["customFields"]} <= {"number", "tier", "since"}
+
+
+def test_the_scenario_is_what_the_docstring_says() -> None:
+    """The second version renames what it should (a typo in a replace()
+    above would leave a weaker scenario passing)."""
+    assert "renamedFrom: sales" in SECOND and "renamedFrom: num" in SECOND
+    assert SECOND.count("number: ") == 2 and "accountMatchField: number" in SECOND
+    assert "[service, sales-east]" in SECOND and "{name: Warehouse" in SECOND
+    assert "www.acme" in SECOND and "Head of Sales" in SECOND
+    assert textwrap.dedent(SECOND) == SECOND
+
+
+FIELDS_ONLY = """\
+konvsync: 1
+accountFields:
+  - {key: number, renamedFrom: num, label: Number, type: TEXT}
+"""
+
+
+@pytest.mark.parametrize("reading", [None, "values-stay"])
+@pytest.mark.parametrize("saved", [False, True], ids=["config", "saved-plan"])
+def test_values_move_with_a_renamed_field_the_config_lists_alone(
+    reading: str | None, saved: bool, sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The accounts are not in the config: apply still reads the ones that
+    hold values under the old key and, where the portal left them there,
+    files them under the new one (from a config or a saved plan)."""
+    sandbox = sandbox_factory(readings=readings.named([reading] if reading else []))
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(FIRST, encoding="utf-8")
+    _apply(sandbox, config, "setup")
+    config.write_text(FIELDS_ONLY, encoding="utf-8")
+    planned = _run(sandbox, "plan", str(config))
+    assert planned.exit_code == 0, planned.output
+    assert "accounts' customFields under 'num' move to 'number' with it" in planned.stdout
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in planned.stdout
+    if saved:
+        planfile = tmp_path / "rename.plan"
+        assert _run(sandbox, "plan", str(config), "--out", str(planfile)).exit_code == 0
+        applied = _run(sandbox, "apply", str(planfile))
+    else:
+        applied = _run(sandbox, "apply", str(config), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    moved = "Resources: 0 added, 3 changed" if reading else "Resources: 0 added, 1 changed"
+    assert moved in applied.stdout, applied.stdout
+    values = {
+        account: {
+            e["key"]: e["value"] for e in sandbox.store.get("accounts", key=account)["customFields"]
+        }
+        for account in ("acme", "beta")
+    }
+    assert values["acme"]["number"] == "A-1" and "num" not in values["acme"]
+    assert values["beta"] == {"number": "B-2"}
+    _converged(sandbox, config, f"{reading}: fields only")
+
+
+def test_values_an_interrupted_rename_left_behind_are_moved_by_the_next_plan(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The rename was made, but the apply stopped before it moved the values
+    the portal kept under the old key: the next plan moves them (merged into
+    an account's own update, or an update of its own), and converges."""
+    sandbox = sandbox_factory(readings=readings.named(["values-stay"]))
+    store = sandbox.store
+    field = store.create("accountFields", {"key": "num", "label": "Number", "type": "TEXT"})
+    for key, value in (("acme", "A-1"), ("beta", "B-2")):
+        store.create(
+            "accounts",
+            {
+                "externalId": key,
+                "name": key.upper(),
+                "customFields": [{"key": "num", "value": value}],
+            },
+        )
+    store.update("accountFields", field["id"], {"key": "number"})
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(
+        FIELDS_ONLY + "accounts:\n  - {externalId: acme, name: ACME Corp}\n", encoding="utf-8"
+    )
+    planned = _run(sandbox, "plan", str(config))
+    assert planned.exit_code == 0, planned.output
+    assert "Plan: 0 to add, 2 to change, 0 to destroy." in planned.stdout
+    assert '~ name         = "ACME" -> "ACME Corp"' in planned.stdout
+    assert "(the portal kept its values under the old key 'num' (now 'number')" in planned.stdout
+    assert planned.stdout.count('~ customFields = {"num": ') == 2
+    _apply(sandbox, config, "moving what was left behind")
+    for key, value in (("acme", "A-1"), ("beta", "B-2")):
+        stored = store.get("accounts", key=key)
+        assert stored is not None and stored["customFields"] == [{"key": "number", "value": value}]
+    _converged(sandbox, config, "after moving what was left behind")

@@ -1,0 +1,135 @@
+"""``policy.scope`` offline: ``validate`` refuses a configuration that lists
+what it does not own (at the object's file:line:col), an empty scope, a
+scope on a child kind or a reference kind; warns when a pruned kind has no
+scope while others do; ``konvsync schema`` describes every form."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import invoke
+
+ConfigWriter = Callable[..., Path]
+
+
+def test_an_object_outside_its_own_scope_fails_validate(write_config: ConfigWriter) -> None:
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          scope:
+            accounts: ["dealer-*"]
+            users: {account: ["dealer-*"], exclude: ["boss@*"]}
+            groups: {externalId: ["dealer-*"], exclude: [dealer-admins]}
+        groups:
+          - {externalId: dealer-sales, name: Sales}
+          - {externalId: dealer-admins, name: Admins}
+        accounts:
+          - {externalId: dealer-1, name: One, userGroups: [staff]}
+          - {externalId: dist-9, name: Nine}
+        users:
+          - {email: ann@x.example, firstName: A, lastName: L, account: dealer-1, groups: [staff]}
+          - {email: bob@x.example, firstName: B, lastName: R, account: dist-9}
+          - {email: cy@x.example, firstName: C, lastName: Y}
+          - {email: BOSS@x.example, firstName: B, lastName: O, account: dealer-1}
+        """)
+    result = invoke(["validate", str(config), "--allow-external-refs"])
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines == [
+        f"{config}:9:18: groups 'dealer-admins' is outside policy.scope.groups "
+        "{externalId: ['dealer-*'], exclude: ['dealer-admins']} (its externalId matches "
+        "exclude 'dealer-admins'): a configuration lists only what it owns",
+        f"{config}:12:18: accounts 'dist-9' is outside policy.scope.accounts ['dealer-*']: "
+        "a configuration lists only what it owns",
+        f"{config}:15:64: users 'bob@x.example' is outside policy.scope.users "
+        "{account: ['dealer-*'], exclude: ['boss@*']} (its account 'dist-9' matches none of "
+        "['dealer-*']): a configuration lists only what it owns",
+        f"{config}:16:5: users 'cy@x.example' is outside policy.scope.users "
+        "{account: ['dealer-*'], exclude: ['boss@*']} (it has no account): a configuration "
+        "lists only what it owns",
+        f"{config}:17:13: users 'boss@x.example' is outside policy.scope.users "
+        "{account: ['dealer-*'], exclude: ['boss@*']} (its email matches exclude 'boss@*'): "
+        "a configuration lists only what it owns",
+        "Error: configuration invalid: 5 problems",
+    ]
+    # References to objects outside the scope (the shared staff group) are allowed.
+    assert "staff" not in result.stderr
+
+
+def test_globs_compare_as_the_key_does(write_config: ConfigWriter) -> None:
+    config = write_config("""\
+        konvsync: 1
+        policy: {scope: {users: ["*@Dealer.EXAMPLE", "x?@[ab].example"], accounts: ["Dealer-*"]}}
+        accounts:
+          - {externalId: dealer-1, name: One}
+        users:
+          - {email: Ann@DEALER.example, firstName: A, lastName: L}
+          - {email: xy@a.example, firstName: X, lastName: Y}
+          - {email: xyz@a.example, firstName: X, lastName: Z}
+        """)
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 1
+    # E-mail globs are case-insensitive as e-mails are; externalId globs are not.
+    assert "accounts 'dealer-1' is outside policy.scope.accounts ['Dealer-*']" in result.stderr
+    assert "xyz@a.example" in result.stderr
+    assert "ann@dealer.example" not in result.stderr and "xy@a.example'" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("scope", "message"),
+    [
+        ("{accounts: []}", "3:21: policy.scope.accounts: is empty: a scope owns what its globs"),
+        ("{users: {account: []}}", "3:28: policy.scope.users.account: is empty"),
+        ("{users: {}}", "3:18: policy.scope.users: is empty"),
+        ("{accounts: ['']}", "policy.scope.accounts.[0]: '' should be non-empty"),
+        (
+            "{locations: [x]}",
+            "policy.scope.locations: locations follow the scope of their account: scope "
+            "accounts instead",
+        ),
+        ("{lmsModules: [x]}", "cannot be listed, pruned, protected, ignored or scoped"),
+        ("{users: {title: [x]}}", "policy.scope.users.title: unknown key"),
+        ("{users: {groups: [x]}}", "policy.scope.users.groups: unknown key"),
+    ],
+)
+def test_scopes_that_are_not_allowed(write_config: ConfigWriter, scope: str, message: str) -> None:
+    config = write_config(f"konvsync: 1\npolicy:\n  scope: {scope}\n")
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 1
+    assert message in result.stderr, result.stderr
+
+
+def test_pruning_a_kind_the_scope_leaves_out_warns(write_config: ConfigWriter) -> None:
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          prune: [accounts, users]
+          scope: {accounts: ["dealer-*"]}
+        accounts: []
+        """)
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        f"{config}:3:10: warning: policy.prune names users but policy.scope does not: every "
+        "one of the portal's users this configuration does not list is deleted, also those "
+        'other configurations own (add policy.scope.users; ["*"] owns them all)\n'
+    )
+
+
+def test_the_schema_describes_every_form() -> None:
+    result = invoke(["schema"])
+    scope = json.loads(result.stdout)["properties"]["policy"]["properties"]["scope"]
+    users = scope["properties"]["users"]
+    assert users["type"] == ["array", "object"]
+    assert set(users["properties"]) == {"email", "account", "exclude"}
+    assert set(scope["properties"]["inviteLinks"]["properties"]) == {
+        "title",
+        "account",
+        "accountMatchField",
+        "exclude",
+    }
+    assert "locations" in scope["properties"] and "lmsModules" not in scope["properties"]

@@ -1,0 +1,652 @@
+"""``policy.scope`` through the CLI against a real sandbox: two teams and
+people by hand sharing one portal (plan, apply, saved plans, drift), each
+form of the scope, the limits within the scope, what is never taken over or
+adopted, and the reads it costs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from konvsync.sandbox.server import RunningSandbox
+from konvsync.sandbox.store import Store
+from tests.conftest import CliRun, invoke
+from tests.published_schemas import validated
+
+ConfigWriter = Callable[..., Path]
+
+TEAM_A = """\
+konvsync: 1
+policy:
+  prune: [accounts, users]
+  scope:
+    accounts: ["dealer-*"]
+    users: {account: ["dealer-*"]}
+accounts:
+  - externalId: dealer-1
+    name: Dealer One
+    locations: [{name: Main}]
+  - {externalId: dealer-2, name: Dealer Two}
+users:
+  - {email: ann@dealer.example, firstName: Ann, lastName: Lee, account: dealer-1, groups: [staff]}
+  - {email: al@dealer.example, firstName: Al, lastName: Ray, account: dealer-2}
+"""
+
+TEAM_B = """\
+konvsync: 1
+policy:
+  prune: [accounts, users]
+  scope:
+    accounts: ["dist-*"]
+    users: {account: ["dist-*"]}
+accounts:
+  - {externalId: dist-1, name: Dist One}
+users:
+  - {email: bob@dist.example, firstName: Bob, lastName: Ray, account: dist-1, groups: [staff]}
+"""
+
+
+def run(sandbox: RunningSandbox, *args: str) -> CliRun:
+    return invoke(["--endpoint", sandbox.url, *args])
+
+
+def plan_json(sandbox: RunningSandbox, config: Path, *extra: str) -> tuple[CliRun, dict[str, Any]]:
+    result = run(sandbox, "plan", str(config), "--format", "json", *extra)
+    return result, validated(result.stdout, "plan")
+
+
+def changes(data: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [(c["action"], c["kind"], c["key"]) for c in data["changes"]]
+
+
+def by_hand(store: Store) -> dict[str, str]:
+    """What people made in the portal UI: the HQ account, the shared staff
+    group, a staff user in HQ and one without an account."""
+    staff = store.create("groups", {"externalId": "staff", "name": "Staff"})
+    hq = store.create("accounts", {"externalId": "hq", "name": "HQ"})
+    store.create("locations", {"name": "Head office"}, parent_id=hq["id"])
+    quiet = {"sendWelcomeEmail": False}
+    store.create(
+        "users",
+        {
+            "email": "boss@hq.example",
+            "firstName": "B",
+            "lastName": "Oss",
+            "accountId": hq["id"],
+            "groupIds": [staff["id"]],
+        },
+        options=quiet,
+    )
+    store.create(
+        "users", {"email": "temp@hq.example", "firstName": "T", "lastName": "Emp"}, None, quiet
+    )
+    return {"staff": staff["id"], "hq": hq["id"]}
+
+
+def snapshot(store: Store, keep: Callable[[str, dict[str, Any]], bool]) -> dict[str, Any]:
+    """Every object ``keep`` selects, as the sandbox holds it (updatedAt included)."""
+    return {
+        row["id"]: row
+        for kind in ("groups", "accounts", "locations", "users", "inviteLinks")
+        for row in store.objects(kind)
+        if keep(kind, row)
+    }
+
+
+def is_team_a(store: Store) -> Callable[[str, dict[str, Any]], bool]:
+    def keep(kind: str, row: dict[str, Any]) -> bool:
+        if kind == "accounts":
+            return str(row["externalId"]).startswith("dealer-")
+        if kind == "users":
+            return str(row["email"]).endswith("@dealer.example")
+        if kind == "locations":
+            parent = store.rows_by_id("accounts", [row["_parent"]])[row["_parent"]] or {}
+            return str(parent.get("externalId")).startswith("dealer-")
+        return False
+
+    return keep
+
+
+def test_two_teams_and_people_by_hand_share_one_portal(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    store = sandbox.store
+    by_hand(store)
+    team_a = write_config(TEAM_A, "a/konvsync.yaml")
+    team_b = write_config(TEAM_B, "b/konvsync.yaml")
+    not_a = lambda kind, row: not is_team_a(store)(kind, row)  # noqa: E731
+    hand_made = snapshot(store, lambda kind, row: True)
+
+    first = run(sandbox, "apply", str(team_a), "--auto-approve")
+    assert first.exit_code == 0, first.output
+    assert "5 added, 0 changed, 0 destroyed" in first.stdout
+    assert snapshot(store, lambda kind, row: row["id"] in hand_made) == hand_made
+    second = run(sandbox, "apply", str(team_b), "--auto-approve")
+    assert second.exit_code == 0, second.output
+    assert "2 added, 0 changed, 0 destroyed" in second.stdout
+    others = snapshot(store, not_a)  # HQ, staff and team B's
+    again = run(sandbox, "apply", str(team_a), "--auto-approve")
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
+    assert snapshot(store, not_a) == others
+
+    for config in (team_a, team_b):
+        result = run(sandbox, "plan", str(config), "--detailed-exitcode")
+        assert result.exit_code == 0, result.output
+        assert "No changes. The portal matches the configuration." in result.stdout
+    drift = run(sandbox, "drift", str(team_b), "--include-unmanaged")
+    assert drift.exit_code == 0, drift.output
+    assert "No drift." in drift.stdout
+
+    # Removing a user from team A's YAML deletes exactly that user.
+    write_config(
+        TEAM_A.replace("  - {email: al@dealer.example", "  # - {email: al@"), "a/konvsync.yaml"
+    )
+    result, data = plan_json(sandbox, team_a)
+    assert result.exit_code == 0, result.output
+    assert changes(data) == [("delete", "users", "al@dealer.example")]
+    assert data["scope"] == {
+        "accounts": {"externalId": ["dealer-*"]},
+        "users": {"account": ["dealer-*"]},
+    }
+    removed = run(sandbox, "apply", str(team_a), "--auto-approve")
+    assert removed.exit_code == 0 and "0 added, 0 changed, 1 destroyed" in removed.stdout
+    assert store.get("users", key="al@dealer.example") is None
+    assert snapshot(store, not_a) == others
+
+
+def test_a_scope_matching_nothing_plans_creates_only(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    for i in range(12):
+        sandbox.store.create("accounts", {"externalId": f"acct-{i}", "name": f"A{i}"})
+    config = write_config("""\
+        konvsync: 1
+        policy: {prune: [accounts], scope: {accounts: ["new-*"]}}
+        accounts:
+          - {externalId: new-1, name: New One}
+        """)
+    result, data = plan_json(sandbox, config)
+    assert result.exit_code == 0, result.output
+    assert changes(data) == [("create", "accounts", "new-1")]
+
+
+def test_the_mass_delete_limit_counts_the_objects_in_scope(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    for i in range(10):
+        sandbox.store.create("accounts", {"externalId": f"dealer-{i}", "name": f"D{i}"})
+    for i in range(30):
+        sandbox.store.create("accounts", {"externalId": f"other-{i}", "name": f"O{i}"})
+
+    def config(kept: int) -> Path:
+        listed = "".join(f"  - {{externalId: dealer-{i}, name: D{i}}}\n" for i in range(kept))
+        return write_config(
+            "konvsync: 1\npolicy: {prune: [accounts], scope: {accounts: [dealer-*]}}\n"
+            f"accounts:\n{listed}"
+        )
+
+    # 3 of the 10 in scope is 30 %: refused, although it is 3 of 40 accounts.
+    result, data = plan_json(sandbox, config(7))
+    assert result.exit_code == 3
+    assert (
+        "refusing to delete 3 of 10 accounts in policy.scope (30%): more than "
+        "max_delete_percent 25%" in result.stderr
+    )
+    assert data["refused"]["numbers"]["kinds"]["accounts"] == {
+        "delete": 3,
+        "existing": 10,
+        "percent": 30.0,
+    }
+    assert changes(data) == [("delete", "accounts", f"dealer-{i}") for i in (7, 8, 9)]
+    applied = run(sandbox, "apply", str(config(8)), "--auto-approve")  # 2 of 10: allowed
+    assert applied.exit_code == 0, applied.output
+    assert "0 added, 0 changed, 2 destroyed" in applied.stdout
+    assert sandbox.store.count("accounts") == 38
+
+
+def test_the_mass_update_limit_counts_the_objects_in_scope(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    for i in range(10):
+        sandbox.store.create("groups", {"externalId": f"dealer-{i}", "name": f"G{i}"})
+    for i in range(30):
+        sandbox.store.create("groups", {"externalId": f"other-{i}", "name": f"O{i}"})
+    renamed = "".join(f"  - {{externalId: dealer-{i}, name: Team {i}}}\n" for i in range(3))
+    config = write_config(
+        "konvsync: 1\npolicy: {max_update_percent: 20, scope: {groups: [dealer-*]}}\n"
+        f"groups:\n{renamed}"
+    )
+    result = run(sandbox, "plan", str(config))
+    assert result.exit_code == 3
+    assert "refusing to update 3 of 10 groups in policy.scope (30%)" in result.stderr
+
+
+USERS = [
+    ("ann@dealer.example", "dealer-1"),
+    ("Bea@Dealer.Example", "dist-1"),
+    ("cy@dist.example", "dist-1"),
+    ("dee@hq.example", None),
+    ("boss@dealer.example", "dealer-1"),
+]
+
+
+@pytest.mark.parametrize(
+    ("scope", "deleted"),
+    [
+        # globs on the key, case-insensitive for e-mails
+        (
+            '["*@DEALER.example"]',
+            {"ann@dealer.example", "bea@dealer.example", "boss@dealer.example"},
+        ),
+        # globs on a field that is the key, with exclude
+        (
+            '{email: ["*@dealer.example"], exclude: ["BOSS@*"]}',
+            {"ann@dealer.example", "bea@dealer.example"},
+        ),
+        # globs on a reference's key (a user without an account matches none)
+        ('{account: ["dealer-*"]}', {"ann@dealer.example", "boss@dealer.example"}),
+        # every field of a mapping must match
+        ('{account: ["dealer-*"], email: ["a*"]}', {"ann@dealer.example"}),
+        # exclude alone: everything but
+        (
+            '{exclude: ["dee@*", "boss@*"]}',
+            {"ann@dealer.example", "bea@dealer.example", "cy@dist.example"},
+        ),
+        ('{account: ["dist-[0-9]", "hq"]}', {"bea@dealer.example", "cy@dist.example"}),
+    ],
+    ids=["key", "key-field-exclude", "reference", "all-fields", "exclude-only", "classes"],
+)
+def test_each_form_prunes_exactly_what_it_owns(
+    sandbox: RunningSandbox, write_config: ConfigWriter, scope: str, deleted: set[str]
+) -> None:
+    store = sandbox.store
+    accounts = {
+        key: store.create("accounts", {"externalId": key, "name": key})["id"]
+        for key in ("dealer-1", "dist-1")
+    }
+    for email, account in USERS:
+        data = {"email": email, "firstName": "F", "lastName": "L"}
+        if account is not None:
+            data["accountId"] = accounts[account]
+        store.create("users", data, None, {"sendWelcomeEmail": False})
+    config = write_config(
+        f"konvsync: 1\npolicy: {{prune: [users], scope: {{users: {scope}}}}}\nusers: []\n"
+    )
+    result, data = plan_json(sandbox, config)
+    assert result.exit_code == 0, result.output
+    assert {key for action, _, key in changes(data) if action == "delete"} == deleted
+    assert all(action == "delete" for action, _, _ in changes(data))
+
+
+def test_locations_follow_their_account(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    store = sandbox.store
+    dealer = store.create("accounts", {"externalId": "dealer-1", "name": "D"})
+    dist = store.create("accounts", {"externalId": "dist-1", "name": "E"})
+    for name in ("Main", "Old"):
+        store.create("locations", {"name": name}, parent_id=dealer["id"])
+    for _ in range(2):  # two of one name: team B's to sort out, not team A's
+        store.create("locations", {"name": "Depot"}, parent_id=dist["id"])
+    config = write_config("""\
+        konvsync: 1
+        policy: {prune: [accounts], scope: {accounts: [dealer-*]}}
+        accounts:
+          - {externalId: dealer-1, name: D, locations: [{name: Main}]}
+        """)
+    result, data = plan_json(sandbox, config)
+    assert result.exit_code == 0, result.output
+    assert changes(data) == [("delete", "locations", "Old")]
+    assert data["changes"][0]["parent"] == "dealer-1"
+    # Twin locations stop a plan only where the config needs them told apart
+    # (tests/plan/test_twins.py): pruning accounts without a scope would
+    # delete dist-1 with its twins, so that plan stops and names them.
+    whole = write_config(
+        """\
+        konvsync: 1
+        policy: {prune: [accounts]}
+        accounts:
+          - {externalId: dealer-1, name: D, locations: [{name: Main}]}
+        """,
+        "whole.yaml",
+    )
+    unscoped = run(sandbox, "plan", str(whole))
+    assert unscoped.exit_code == 1
+    assert "Depot" in unscoped.stderr and "dist-1" in unscoped.stderr
+
+
+def test_invite_links_scoped_by_their_account(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    store = sandbox.store
+    store.create("accounts", {"externalId": "dealer-1", "name": "D"})
+    dist = store.create("accounts", {"externalId": "dist-1", "name": "E"})
+    theirs = [
+        store.create(
+            "inviteLinks",
+            {"title": "Join", "access": "CODE", "code": "c", "accountId": dist["id"]},
+        )["id"]
+        for _ in range(2)
+    ]
+    config = write_config("""\
+        konvsync: 1
+        variables: [CODE]
+        policy: {prune: [inviteLinks], scope: {inviteLinks: {account: [dealer-*]}}}
+        inviteLinks:
+          - {title: Join, access: CODE, code: "${env:CODE}", account: dealer-1}
+        """)
+    applied = invoke(
+        ["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"], env={"CODE": "s3"}
+    )
+    assert applied.exit_code == 0, applied.output
+    assert "1 added, 0 changed, 0 destroyed" in applied.stdout
+    links = store.objects("inviteLinks")
+    assert len(links) == 3 and all(store.get("inviteLinks", id=i) for i in theirs)
+    again = invoke(["--endpoint", sandbox.url, "plan", str(config)], env={"CODE": "s3"})
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
+
+
+def test_a_key_outside_the_scope_is_never_taken_over(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    by_hand(sandbox.store)
+    run(sandbox, "apply", str(write_config(TEAM_B, "b.yaml")), "--auto-approve")
+    before = snapshot(sandbox.store, lambda kind, row: True)
+    taking = TEAM_A.replace("al@dealer.example", "bob@dist.example")
+    config = write_config(taking, "a.yaml")
+    result = run(sandbox, "apply", str(config), "--auto-approve")
+    assert result.exit_code == 1
+    bob = sandbox.store.get("users", key="bob@dist.example")
+    assert bob is not None
+    assert (
+        f"{config}:14:5: user 'bob@dist.example': the portal has it outside "
+        f"policy.scope.users {{account: ['dealer-*']}} (ID {bob['id']}; its account 'dist-1' "
+        "matches none of ['dealer-*']): a configuration changes only what it owns" in result.stderr
+    )
+    assert snapshot(sandbox.store, lambda kind, row: True) == before
+
+
+def test_a_user_leaving_the_scope(sandbox: RunningSandbox, write_config: ConfigWriter) -> None:
+    """The config cannot move a user out of its scope (validate refuses it);
+    a user moved out in the portal is no longer the config's: while it lists
+    the user, plan stops; once it does not, the user is not pruned."""
+    by_hand(sandbox.store)
+    team_a = write_config(TEAM_A, "a.yaml")
+    assert run(sandbox, "apply", str(team_a), "--auto-approve").exit_code == 0
+    moving = write_config(
+        TEAM_A.replace("lastName: Ray, account: dealer-2", "lastName: Ray, account: dist-1"),
+        "moving.yaml",
+    )
+    refused = invoke(["validate", str(moving), "--allow-external-refs"])
+    assert refused.exit_code == 1
+    assert (
+        f"{moving}:14:71: users 'al@dealer.example' is outside policy.scope.users "
+        "{account: ['dealer-*']} (its account 'dist-1' matches none of ['dealer-*'])"
+        in refused.stderr
+    )
+    store = sandbox.store
+    dist = store.create("accounts", {"externalId": "dist-1", "name": "E"})
+    al = store.get("users", key="al@dealer.example")
+    assert al is not None
+    store.update("users", al["id"], {"accountId": dist["id"]})  # by hand
+    listed = run(sandbox, "plan", str(team_a))
+    assert listed.exit_code == 1
+    assert "user 'al@dealer.example': the portal has it outside policy.scope.users" in (
+        listed.stderr
+    )
+    dropped = write_config(TEAM_A.replace("  - {email: al@", "  # - {email: al@"), "a.yaml")
+    result, data = plan_json(sandbox, dropped)
+    assert result.exit_code == 0 and changes(data) == [], result.output
+
+
+def test_a_rename_moves_the_references_into_the_scope(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Users are matched on the key the config gives their account: renaming
+    legacy-7 to dealer-7 makes its users dealer-7's (as they will be)."""
+    store = sandbox.store
+    legacy = store.create("accounts", {"externalId": "legacy-7", "name": "L"})
+    quiet = {"sendWelcomeEmail": False}
+    for email in ("kept@x.example", "gone@x.example"):
+        user = {"email": email, "firstName": "F", "lastName": "L", "accountId": legacy["id"]}
+        store.create("users", user, None, quiet)
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          prune: [accounts, users]
+          scope: {accounts: [dealer-*, legacy-7], users: {account: [dealer-*]}}
+        accounts:
+          - {externalId: dealer-7, renamedFrom: legacy-7, name: L}
+        users:
+          - {email: kept@x.example, firstName: F, lastName: L, account: dealer-7}
+        """)
+    result, data = plan_json(sandbox, config)
+    assert result.exit_code == 0, result.output
+    assert changes(data) == [
+        ("update", "accounts", "dealer-7"),
+        ("delete", "users", "gone@x.example"),
+    ]
+    assert data["changes"][0]["renamed_from"] == "legacy-7"
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    again = run(sandbox, "plan", str(config))
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
+
+
+def test_a_scoped_kind_never_adopts_a_keyless_object(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    keyless = sandbox.store.create("groups", {"name": "Dealer Sales"})
+    text = """\
+        konvsync: 1
+        {policy}
+        groups:
+          - {{externalId: dealer-sales, name: Dealer Sales}}
+        """
+    unscoped = write_config(text.format(policy=""), "unscoped.yaml")
+    _, data = plan_json(sandbox, unscoped)
+    assert changes(data) == [("update", "groups", "dealer-sales")]  # adopted
+    config = write_config(text.format(policy="policy: {scope: {groups: [dealer-*]}}"))
+    result, data = plan_json(sandbox, config)
+    assert result.exit_code == 0, result.output
+    assert changes(data) == [("create", "groups", "dealer-sales")]
+    assert any(
+        f"the portal has a group named 'Dealer Sales' that has no externalId (ID {keyless['id']})"
+        in w
+        and "never adopts" in w
+        for w in data["warnings"]
+    ), data["warnings"]
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    assert sandbox.store.get("groups", id=keyless["id"]) == keyless
+
+
+def test_a_saved_plan_is_checked_and_applied_within_its_scope(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    store = sandbox.store
+    ids = by_hand(store)
+    team_a = write_config(TEAM_A, "a.yaml")
+    assert run(sandbox, "apply", str(team_a), "--auto-approve").exit_code == 0
+    assert (
+        run(sandbox, "apply", str(write_config(TEAM_B, "b.yaml")), "--auto-approve").exit_code == 0
+    )
+    smaller = write_config(TEAM_A.replace("  - {email: al@", "  # - {email: al@"), "a.yaml")
+    saved = tmp_path / "a.plan"
+    made = run(sandbox, "plan", str(smaller), "--out", str(saved))
+    assert made.exit_code == 0, made.output
+    assert json.loads(saved.read_text())["plan"]["scope"]["users"] == {"account": ["dealer-*"]}
+    # Others change their objects meanwhile: not a stale plan for team A.
+    bob = store.get("users", key="bob@dist.example")
+    assert bob is not None
+    store.update("users", bob["id"], {"title": "Boss"})
+    store.update("accounts", ids["hq"], {"name": "Headquarters"})
+    store.create("accounts", {"externalId": "dist-2", "name": "Two"})
+    applied = run(sandbox, "apply", str(saved))
+    assert applied.exit_code == 0, applied.output
+    assert "0 added, 0 changed, 1 destroyed" in applied.stdout
+    assert store.get("users", key="al@dealer.example") is None
+
+    # A user this plan deletes that left the scope since is a stale plan.
+    no_users = TEAM_A.split("\nusers:\n")[0] + "\nusers: []\n"
+    ann_gone = write_config(no_users, "a.yaml")
+    stale = tmp_path / "stale.plan"
+    assert run(sandbox, "plan", str(ann_gone), "--out", str(stale)).exit_code == 0
+    ann = store.get("users", key="ann@dealer.example")
+    dist = store.get("accounts", key="dist-1")
+    assert ann is not None and dist is not None
+    store.update("users", ann["id"], {"accountId": dist["id"]})  # now team B's
+    refused = run(sandbox, "apply", str(stale))
+    assert refused.exit_code == 3, refused.output
+    assert "stale plan: users/ann@dealer.example changed since the plan was made" in (
+        refused.stderr
+    )
+    assert store.get("users", key="ann@dealer.example") is not None
+
+
+def test_a_scope_sends_the_same_requests(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """The contract has no filter: kinds are read whole with a scope too."""
+    by_hand(sandbox.store)
+    run(sandbox, "apply", str(write_config(TEAM_B, "b.yaml")), "--auto-approve")
+    scoped = write_config(TEAM_A, "scoped.yaml")
+    lines = TEAM_A.splitlines()
+    unscoped = lines[: lines.index("policy:")] + lines[lines.index("accounts:") :]
+    whole = write_config("\n".join(unscoped) + "\n", "whole.yaml")
+    counts = []
+    for config in (whole, scoped):
+        before = sandbox.state.requests["/api"]
+        assert run(sandbox, "plan", str(config)).exit_code == 0
+        counts.append(sandbox.state.requests["/api"] - before)
+    assert counts[0] == counts[1]
+
+
+def test_every_format_shows_the_scope(sandbox: RunningSandbox, write_config: ConfigWriter) -> None:
+    by_hand(sandbox.store)
+    config = write_config(TEAM_A)
+    text = run(sandbox, "plan", str(config))
+    assert text.stdout.startswith(
+        "Scope: accounts ['dealer-*']; users {account: ['dealer-*']} (policy.scope:"
+    )
+    markdown = run(sandbox, "plan", str(config), "--format", "markdown")
+    assert (
+        "**Scope** (`policy.scope`): `accounts ['dealer-*']`; `users {account: ['dealer-*']}`."
+        in markdown.stdout
+    )
+    _, data = plan_json(sandbox, config)
+    assert set(data["scope"]) == {"accounts", "users"}
+    unscoped = write_config("konvsync: 1\ngroups: []\n", "none.yaml")
+    _, none = plan_json(sandbox, unscoped)
+    assert "scope" not in none
+    assert "Scope" not in run(sandbox, "plan", str(unscoped)).stdout
+
+
+def test_a_target_outside_the_scope(sandbox: RunningSandbox, write_config: ConfigWriter) -> None:
+    by_hand(sandbox.store)
+    result = run(sandbox, "plan", str(write_config(TEAM_A)), "--target", "accounts/hq")
+    assert result.exit_code == 1
+    assert (
+        "--target accounts/hq: the portal's account 'hq' is outside policy.scope; this "
+        "configuration does not own it" in result.stderr
+    )
+
+
+def test_drift_sees_only_the_scope(sandbox: RunningSandbox, write_config: ConfigWriter) -> None:
+    store = sandbox.store
+    by_hand(store)
+    team_a = write_config(TEAM_A, "a/konvsync.yaml")
+    assert run(sandbox, "apply", str(team_a), "--auto-approve").exit_code == 0
+    for key in ("dealer-9", "dist-9", "hq-2"):  # made by hand since
+        store.create("accounts", {"externalId": key, "name": key})
+    drift = run(sandbox, "drift", str(team_a), "--format", "json")
+    assert drift.exit_code == 2, drift.output
+    report = validated(drift.stdout, "drift")
+    assert json.dumps(report).count('"dealer-9"') >= 1
+    assert "dist-9" not in drift.stdout and "hq-2" not in drift.stdout
+    written = run(sandbox, "drift", str(team_a), "--write")
+    assert written.exit_code == 2, written.output
+    assert "dealer-9" in team_a.read_text() and "dist-9" not in team_a.read_text()
+    assert run(sandbox, "validate", str(team_a), "--allow-external-refs").exit_code == 0
+    after = run(sandbox, "plan", str(team_a))
+    assert after.exit_code == 0 and "No changes." in after.stdout, after.output
+
+
+def test_references_may_name_objects_outside_the_scope(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    ids = by_hand(sandbox.store)
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          prune: [groups, accounts, users]
+          scope: {groups: [dealer-*], accounts: [dealer-*], users: ["*@dealer.example"]}
+        users:
+          - {email: ann@dealer.example, firstName: A, lastName: L, account: hq, groups: [staff]}
+        """)
+    applied = run(sandbox, "apply", str(config), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert "1 added, 0 changed, 0 destroyed" in applied.stdout
+    ann = sandbox.store.get("users", key="ann@dealer.example")
+    assert ann is not None
+    hq, staff = (
+        sandbox.store.get(k, id=ids[n]) for k, n in (("accounts", "hq"), ("groups", "staff"))
+    )
+    assert hq is not None and staff is not None
+    assert (ann["account"], ann["groups"]) == (hq["_pk"], [staff["_pk"]])
+    again = run(sandbox, "plan", str(config))
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
+
+
+def test_a_hand_over_between_two_scopes(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """As the README says: both protect the key, A stops listing it, it is
+    moved in the portal, B lists it; nothing is deleted on the way."""
+    store = sandbox.store
+    by_hand(store)
+    team_a = write_config(TEAM_A, "a.yaml")
+    team_b = write_config(TEAM_B, "b.yaml")
+    for config in (team_a, team_b):
+        assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    al = store.get("users", key="al@dealer.example")
+    assert al is not None
+    protect = "  protect: {users: [al@dealer.example]}\n  scope:\n"
+    write_config(
+        TEAM_A.replace("  scope:\n", protect).replace("  - {email: al@", "  # - {email: al@"),
+        "a.yaml",
+    )
+    write_config(TEAM_B.replace("  scope:\n", protect), "b.yaml")
+    for config in (team_a, team_b):
+        result = run(sandbox, "apply", str(config), "--auto-approve")
+        assert result.exit_code == 0 and "No changes." in result.stdout, result.output
+    dist = store.get("accounts", key="dist-1")
+    assert dist is not None
+    store.update("users", al["id"], {"accountId": dist["id"]})  # the move, by hand
+    listed = TEAM_B.replace("  scope:\n", protect) + (
+        "  - {email: al@dealer.example, firstName: Al, lastName: Ray, account: dist-1}\n"
+    )
+    write_config(listed, "b.yaml")
+    result = run(sandbox, "apply", str(team_b), "--auto-approve")
+    assert result.exit_code == 0 and "No changes." in result.stdout, result.output
+    write_config(listed.replace(protect, "  scope:\n"), "b.yaml")
+    write_config(TEAM_A.replace("  - {email: al@", "  # - {email: al@"), "a.yaml")
+    for config in (team_a, team_b):
+        result = run(sandbox, "plan", str(config))
+        assert result.exit_code == 0 and "No changes." in result.stdout, result.output
+    moved = store.get("users", key="al@dealer.example")
+    assert moved is not None and moved["id"] == al["id"] and moved["account"] == dist["_pk"]
+
+
+def test_the_shared_portal_example(tmp_path: Path) -> None:
+    """examples/shared-portal: HQ, then team A, then team B, applied to the
+    in-process sandbox; then every plan says "No changes."."""
+    examples = Path(__file__).resolve().parents[2] / "examples" / "shared-portal"
+    for name in ("hq", "team-a", "team-b", "team-a"):
+        result = invoke(["apply", str(examples / name), "--auto-approve"])
+        assert result.exit_code == 0, result.output
+    for name in ("hq", "team-a", "team-b"):
+        result = invoke(["plan", str(examples / name), "--detailed-exitcode"])
+        assert result.exit_code == 0 and "No changes." in result.stdout, result.output
