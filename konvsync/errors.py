@@ -96,7 +96,7 @@ class RemoteError(KonvsyncError):
 
     def __init__(self, message: str, code: str = "INTERNAL") -> None:
         self.code = code
-        super().__init__(f"{message} ({code})")
+        super().__init__(f"{message} ({code})" if code else message)
 
 
 class ContractError(KonvsyncError):
@@ -126,7 +126,8 @@ class UnsafePlanError(KonvsyncError):
 
 
 class StalePlanError(KonvsyncError):
-    """A saved plan no longer matches the portal."""
+    """A saved plan no longer matches the portal, or a file ``drift --write``
+    edits no longer holds what was read."""
 
     exit_code = ExitStatus.REFUSED
 

@@ -314,9 +314,7 @@ def test_drift_script_finds_drift(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "konvsync drift exited 2 (2 = drift found)" in result.stdout
-    assert 'name: "ACME (renamed by hand)" in the portal, "ACME Corp" in the configuration' in (
-        result.stdout
-    )
+    assert '~ name = "ACME Corp" -> "ACME (renamed by hand)"' in result.stdout
     assert '+ group "shadow-it"' in result.stdout
     assert "Drift: 1 changed, 0 deleted, 1 created in the portal." in result.stdout
     assert "--detailed-exitcode" not in (ROOT / "examples" / "drift" / "drift.sh").read_text()

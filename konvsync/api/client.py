@@ -8,7 +8,11 @@ retries and the safe/ambiguous distinction every caller relies on.
 - A request marked ``retry_safe=False`` (creates) is never resent after it
   may have reached the server: ``AmbiguousRequestError`` goes to the caller,
   which reads the object back first.
-- A 401 gets one new token and one more try.
+- A 401 gets one new token and one more try: the portal refused the request
+  before executing it. An answer with an ``UNAUTHENTICATED`` error gets a new
+  token too, but only a query is sent again whole: a mutation document's
+  answer goes to its caller (``batching``), which sends again only the
+  mutations that the answer shows were not executed.
 
 ``classify`` says what a failure calls for (retry, ambiguous, fail);
 ``tenacity`` runs the tries, their waits and the limits.
@@ -49,6 +53,7 @@ from konvsync.errors import (
     RemoteError,
     TransportError,
 )
+from konvsync.support.redact import redact
 
 log = logging.getLogger("konvsync.api")
 
@@ -75,7 +80,7 @@ class Response:
         """The data, or a ``RemoteError`` naming the first error."""
         if self.errors:
             error = self.errors[0]
-            raise RemoteError(f"{what}: {error['message']}", error_code(error))
+            raise RemoteError(f"{what}: {error_message(error)}", error_code(error))
         if self.data is None:
             raise RemoteError(f"{what}: the API returned no data", "INTERNAL")
         return self.data
@@ -180,7 +185,8 @@ class PortalClient:
         if variables is not None:
             payload["variables"] = variables
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s request: %s", label, json.dumps(payload)[:20000])
+            # Masked before it is cut: a secret cut in two would pass the formatter.
+            log.debug("%s request: %s", label, redact(json.dumps(payload))[:20000])
         renewed = [False]
         first_sent = time.monotonic()
 
@@ -247,7 +253,9 @@ class PortalClient:
                 if _has_code(response.errors, "UNAUTHENTICATED") and not renewed[0]:
                     self.tokens.invalidate()
                     renewed[0] = True
-                    continue
+                    if not _is_mutation(query):
+                        continue  # a read: sending it again changes nothing
+                    return response  # the caller sends again what was not executed
                 if verify and not response.errors:
                     _check_query_answer(label, query, response.data)
                 return response
@@ -336,10 +344,22 @@ def _check_query_answer(label: str, query: str, data: dict[str, Any] | None) -> 
 
 
 def error_code(error: dict[str, Any]) -> str:
-    """A GraphQL error's ``extensions.code``; INTERNAL when it has none."""
+    """A GraphQL error's ``extensions.code``; INTERNAL when it has none
+    (missing, not a string, or blank)."""
     extensions = error.get("extensions")
     code = extensions.get("code") if isinstance(extensions, dict) else None
-    return code if isinstance(code, str) else "INTERNAL"
+    return code.strip() if isinstance(code, str) and code.strip() else "INTERNAL"
+
+
+def error_message(error: dict[str, Any]) -> str:
+    """A GraphQL error's ``message`` with every registered secret masked (a
+    portal may echo what it was sent, an invite code included)."""
+    message = str(error.get("message") or "").strip()
+    return redact(message) if message else "the portal gave no message"
+
+
+def _is_mutation(query: str) -> bool:
+    return query.lstrip().startswith("mutation")
 
 
 def _has_code(errors: list[dict[str, Any]], code: str) -> bool:

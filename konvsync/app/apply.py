@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 
 from konvsync.api.client import PortalClient
 from konvsync.api.options import ConnectionOptions
-from konvsync.app.plan import ConfigPaths, load_while_connecting, plan_with
+from konvsync.app.plan import ConfigPaths, LoadedCallback, load_while_connecting, plan_with
 from konvsync.app.portal import connects_before_loading, portal_target
 from konvsync.app.reading import read_remote
 from konvsync.app.signals import prompt_signals, signals_call
@@ -32,6 +33,11 @@ INTERRUPT_GRACE_SECONDS = 10.0
 InterruptCallback = Callable[[str, float], None]
 """(signal name, seconds apply waits for requests in flight: 0 after a
 second signal)"""
+ReportCallback = Callable[[Plan, ApplyReport, bool], None]
+"""(the plan, the report so far, whether it must be written now): called
+right before each step's changes are sent (True) and as answers arrive
+(False), so that a record written as the apply goes never claims less than
+was done."""
 
 
 @dataclass
@@ -50,6 +56,8 @@ def apply_path(
     on_page: ProgressCallback | None = None,
     progress: Progress | None = None,
     on_interrupt: InterruptCallback | None = None,
+    on_loaded: LoadedCallback | None = None,
+    on_report: ReportCallback | None = None,
 ) -> ApplyResult:
     """Apply a config (plan, ``confirm`` raises to stop, apply) or a saved
     plan file (re-read what it touches, refuse if stale, apply unasked).
@@ -63,19 +71,23 @@ def apply_path(
                     "as reviewed. Make a targeted plan instead: konvsync plan PATH --target ... "
                     "--out FILE"
                 )
-            return _apply_saved(single, connection, apply_options, on_page, progress, on_interrupt)
+            return _apply_saved(
+                single, connection, apply_options, on_page, progress, on_interrupt, on_report
+            )
     elif any(is_planfile(one) for one in path):
         raise UsageError("a saved plan file is applied alone, not with config paths")
     loaded = (
         None if connects_before_loading(connection) else load_config(path, allow_external_refs=True)
     )
+    if loaded is not None and on_loaded is not None:
+        on_loaded(loaded.files)
     with portal_target(connection, loaded.endpoint if loaded else None) as target:
 
         async def run() -> ApplyResult:
             nonlocal loaded
             async with target.client() as client:
                 if loaded is None:  # the token and the viewer query go out while it loads
-                    desired, viewer = await load_while_connecting(client, path)
+                    desired, viewer = await load_while_connecting(client, path, on_loaded)
                 else:
                     desired, viewer, loaded = loaded, None, None
                 outcome = await plan_with(client, target, desired, plan_options, on_page, viewer)
@@ -89,7 +101,7 @@ def apply_path(
                     confirm(outcome.plan)
                 options = replace(apply_options, send_welcome_email=policy.send_welcome_email)
                 report = await _execute(
-                    client, outcome.remote, outcome.plan, options, progress, on_interrupt
+                    client, outcome.remote, outcome.plan, options, progress, on_interrupt, on_report
                 )
                 return ApplyResult(outcome.plan, report)
 
@@ -103,6 +115,7 @@ def _apply_saved(
     on_page: ProgressCallback | None,
     progress: Progress | None,
     on_interrupt: InterruptCallback | None,
+    on_report: ReportCallback | None,
 ) -> ApplyResult:
     saved = read_planfile(path)
     plan = saved.with_sensitive_values()  # before connecting: refused means nothing sent
@@ -120,7 +133,9 @@ def _apply_saved(
                 check_fresh(saved, target.endpoint.name, remote)
                 if not plan.has_changes:
                     return ApplyResult(plan, None)
-                report = await _execute(client, remote, plan, options, progress, on_interrupt)
+                report = await _execute(
+                    client, remote, plan, options, progress, on_interrupt, on_report
+                )
                 return ApplyResult(plan, report)
 
         return aio.run(run())
@@ -133,13 +148,15 @@ async def _execute(
     options: ApplyOptions,
     progress: Progress | None,
     on_interrupt: InterruptCallback | None = None,
+    on_report: ReportCallback | None = None,
 ) -> ApplyReport:
     """Run the plan. Ctrl-C or SIGTERM (what CI sends on cancel): no new work
     is sent, requests in flight get ``INTERRUPT_GRACE_SECONDS`` to finish,
     and the report says what was done; a second signal stops waiting at once."""
     stop = Interrupted()
     loop = asyncio.get_running_loop()
-    executor = PlanExecutor(client, remote, options, progress, stop)
+    checkpoint = partial(on_report, plan) if on_report is not None else None
+    executor = PlanExecutor(client, remote, options, progress, stop, checkpoint)
     task = asyncio.ensure_future(executor.execute(plan))
 
     def interrupted(name: str) -> None:

@@ -1,33 +1,81 @@
-"""The ``drift`` use case: plan as ``plan`` does (same reads, same rules),
-report the differences from the portal's side, and with ``write`` accept
-them into the YAML."""
+"""The ``drift`` use case: plan as ``plan`` does, report the differences from
+the portal's side, and with ``write`` accept them into the YAML, after asking
+the portal by key for each object the read did not show (a list read can
+miss one while pages shift; the next apply would delete it)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+
+from konvsync.api.client import PortalClient
 from konvsync.api.options import ConnectionOptions
-from konvsync.app.plan import ConfigPaths, planned
+from konvsync.app.plan import plan_with
+from konvsync.app.portal import portal_target
+from konvsync.apply.checks import PortalLookup, Wanted
+from konvsync.apply.model import ApplyOptions
+from konvsync.config.loader import load_config
 from konvsync.drift.detect import drift_report
 from konvsync.drift.model import DriftReport, WriteResult
 from konvsync.drift.writeback import accept_drift
 from konvsync.export.portal import object_entry
-from konvsync.plan.planner import PlanOptions, ProgressCallback
+from konvsync.kinds.address import Address
+from konvsync.plan.changes import Create
+from konvsync.plan.planner import PlanOptions, PlanOutcome, ProgressCallback
+from konvsync.plan.remote import RemoteState
 from konvsync.plan.targets import parse_targets
+from konvsync.support import aio
 
 
 def drift_config(
-    path: ConfigPaths,
+    paths: Sequence[str],
     connection: ConnectionOptions,
     options: PlanOptions,
     include_unmanaged: bool = False,
     write: bool = False,
+    allow_mass_delete: bool = False,
     on_page: ProgressCallback | None = None,
 ) -> DriftReport:
-    desired, outcome = planned(path, connection, options, on_page)
-    report = drift_report(outcome, desired, parse_targets(options.targets), include_unmanaged)
+    """``options`` plan (drift is never refused for what apply would do);
+    ``allow_mass_delete`` lets ``write`` remove more than max_delete_percent."""
+    desired = load_config(paths, allow_external_refs=True)
+    targets = parse_targets(options.targets)
+    with portal_target(connection, desired.endpoint) as target:
+
+        async def run() -> tuple[PlanOutcome, DriftReport, set[Address]]:
+            async with target.client() as client:
+                outcome = await plan_with(client, target, desired, options, on_page)
+                report = drift_report(outcome, desired, targets, include_unmanaged)
+                found = await _found_again(client, outcome.remote, report) if write else set()
+                return outcome, report, found
+
+        outcome, report, found = aio.run(run())
     if write:
         report.written = (
-            accept_drift(report, desired, outcome.remote, object_entry)
+            accept_drift(
+                paths, report, desired, outcome.remote, object_entry, found, allow_mass_delete
+            )
             if report.has_drift
             else WriteResult()
         )
     return report
+
+
+async def _found_again(
+    client: PortalClient, remote: RemoteState, report: DriftReport
+) -> set[Address]:
+    """The objects reported deleted that the portal has when asked for by
+    key (a kind without a query by key is read again whole)."""
+    gone: dict[str, list[Wanted]] = {}
+    for change in report.plan.changes:
+        if isinstance(change, Create):
+            wanted = Wanted(change.address, None, change.key, change.parent)
+            gone.setdefault(change.kind, []).append(wanted)
+
+    def id_of(address: Address) -> str | None:
+        return getattr(remote.lookup(address), "id", None)
+
+    defaults = ApplyOptions()
+    lookup = PortalLookup(client, remote, id_of, defaults.batch_size, defaults.parallelism, True)
+    found = await asyncio.gather(*(lookup.current(name, items) for name, items in gone.items()))
+    return {address for current in found for address, obj in current.items() if obj is not None}

@@ -4,7 +4,7 @@ plan; with ``--out``, save the plan. ``apply`` and ``drift`` plan the same way."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from konvsync.api.client import PortalClient, Response
 from konvsync.api.connect import PortalTarget
@@ -20,6 +20,8 @@ from konvsync.support.gcpause import gc_paused
 
 ConfigPaths = str | Sequence[str]
 """One config path, or several where later ones override (``config.overlay``)."""
+LoadedCallback = Callable[[list[str]], None]
+"""Called with the files a config was read from, once it is loaded."""
 
 
 def plan_config(
@@ -28,8 +30,9 @@ def plan_config(
     options: PlanOptions,
     out_file: str | None = None,
     on_page: ProgressCallback | None = None,
+    on_loaded: LoadedCallback | None = None,
 ) -> PlanOutcome:
-    desired, outcome = planned(path, connection, options, on_page)
+    desired, outcome = planned(path, connection, options, on_page, on_loaded)
     if out_file:
         write_planfile(out_file, outcome, desired.digest, desired.policy, desired.sensitive_env)
     return outcome
@@ -40,10 +43,13 @@ def planned(
     connection: ConnectionOptions,
     options: PlanOptions,
     on_page: ProgressCallback | None,
+    on_loaded: LoadedCallback | None = None,
 ) -> tuple[DesiredState, PlanOutcome]:
     """Load the config, connect, read what it needs and plan."""
     if not connects_before_loading(connection):
         desired = load_config(path, allow_external_refs=True)
+        if on_loaded is not None:
+            on_loaded(desired.files)
         with portal_target(connection, desired.endpoint) as target:
 
             async def run() -> PlanOutcome:
@@ -55,21 +61,21 @@ def planned(
 
         async def run_early() -> tuple[DesiredState, PlanOutcome]:
             async with target.client() as client:
-                desired, viewer = await load_while_connecting(client, path)
+                desired, viewer = await load_while_connecting(client, path, on_loaded)
                 return desired, await plan_with(client, target, desired, options, on_page, viewer)
 
         return aio.run(run_early())
 
 
 async def load_while_connecting(
-    client: PortalClient, path: ConfigPaths
+    client: PortalClient, path: ConfigPaths, on_loaded: LoadedCallback | None = None
 ) -> tuple[DesiredState, Awaitable[Response]]:
     """The config, loaded in a worker thread while the token request and
     the viewer query (which every plan sends) go out; the viewer's answer
     is awaited by the reads. A config problem still wins: the query is
     cancelled and the problem raised. (10,000 users at 20 ms: the first
-    request leaves about 0.3 s after the start instead of after the config's
-    0.3 s of loading; see benchmarks/sync_bench.py.)"""
+    request leaves after 0.28 s of CPU, once konvsync is imported, instead
+    of after the config's 0.3 s of loading; see benchmarks/sync_bench.py.)"""
     viewer = asyncio.ensure_future(viewer_request(client))
     try:
         desired = await asyncio.to_thread(load_config, path, allow_external_refs=True)
@@ -77,6 +83,8 @@ async def load_while_connecting(
         viewer.cancel()
         await asyncio.gather(viewer, return_exceptions=True)
         raise
+    if on_loaded is not None:
+        on_loaded(desired.files)
     return desired, viewer
 
 

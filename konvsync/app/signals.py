@@ -7,7 +7,9 @@
   KeyboardInterrupt (asyncio's own SIGINT handler would only cancel the task
   and leave the prompt waiting for a line);
 - ``signals_call``: while apply sends changes, SIGINT and SIGTERM call a
-  handler that stops new work and, the second time, stops waiting.
+  handler that stops new work and, the second time, stops waiting;
+- ``signals_held``: SIGINT and SIGTERM wait while a record is written (the
+  apply report's last write), and arrive right after it.
 """
 
 from __future__ import annotations
@@ -70,3 +72,19 @@ def signals_call(loop: asyncio.AbstractEventLoop, handler: Callable[[str], None]
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
                 signal.signal(sig, previous)
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM are held (blocked) inside the block and delivered
+    when it ends: a signal that comes while the apply's report is written
+    (the one after a second Ctrl-C, say) does not cut that write short."""
+    try:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    except (AttributeError, OSError, ValueError):  # no POSIX signal masks here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -40,6 +40,7 @@ from konvsync.kinds import kind
 from konvsync.kinds.address import Address
 from konvsync.kinds.base import Kind
 from konvsync.plan.changes import Change, Create, Delete, Update
+from konvsync.plan.planfile import UNSEEN
 from konvsync.plan.remote import RemoteObject, RemoteState, RemoteStateBuilder
 from konvsync.plan.renames import Renames, as_renamed
 from konvsync.support.text import brief
@@ -116,8 +117,12 @@ class PortalLookup:
         id_of: IdOf,
         batch_size: int,
         parallelism: int,
+        by_key: bool = False,
     ) -> None:
         self.client = client
+        self.by_key = by_key
+        """Ask for each object by its key where the API can (never trust a
+        list read again: ``drift --write`` checks what a list did not show)."""
         self.planned = planned
         self.id_of = id_of
         self.batch_size = batch_size
@@ -184,6 +189,8 @@ class PortalLookup:
     def _by_pages(self, k: Kind, source: Kind, count: int) -> bool:
         if not source.has_operation(source.get_operation):
             return True
+        if self.by_key:
+            return False
         known = self.planned.get(source.name).read_count + self.created.get(source.name, 0)
         pages = max(1, math.ceil(known / PAGE_SIZE))
         rounds = math.ceil(math.ceil(count / self.batch_size) / self.parallelism)
@@ -343,7 +350,7 @@ def moved_since_plan(
     there."""
     if isinstance(change, Create):
         if now is not None:
-            return f"it exists in the portal now (ID {now.id}), created since the plan"
+            return f"it exists in the portal (ID {now.id}), {UNSEEN}"
         return None
     if now is None:
         return None if isinstance(change, Delete) else "it was deleted since the plan"

@@ -8,7 +8,6 @@ the first write (``apply.checks``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -30,6 +29,7 @@ from konvsync.apply.model import (
     ApplyReport,
     Cascades,
     ChangeResult,
+    Checkpoint,
     Interrupted,
     Mismatch,
     Progress,
@@ -56,6 +56,7 @@ class PlanExecutor:
         options: ApplyOptions,
         progress: Progress | None = None,
         stop: Interrupted | None = None,
+        checkpoint: Checkpoint | None = None,
     ) -> None:
         self.client = client
         self.remote = remote
@@ -75,12 +76,19 @@ class PlanExecutor:
             client, remote, self.ids.get, options.batch_size, options.parallelism
         )
         self.made: set[tuple[str, str]] = set()  # (kind, ID) created; was a 16 s scan at 12k
+        self.answered: set[Address] = set()
+        """Creates whose own answer gave the ID (not found by reading back)."""
+        self.sent_again: set[Address] = set()
+        """Creates sent again after an unanswered try was not found by its key:
+        a second object with their key may be this run's first try."""
+        self.checkpoint = checkpoint
+        self.sent: set[Address] = set()
+        """Changes whose batch went out (each may have been applied)."""
         self.unavailable: dict[Address, str] = {}
         """address -> why (failed or skipped): dependents are skipped."""
         self.codes: dict[Address, str] = {}
         """address -> error code of what failed (and of what that skipped)."""
         self.report = ApplyReport()
-        self._step_changes: list[Change] = []
         self.cascades = Cascades()
         self.unproven: set[Address] = set()
         """Creates that got no answer, confirmed by reading them back (and
@@ -138,8 +146,8 @@ class PlanExecutor:
         more = f" (and {len(moved) - 1} more)" if len(moved) > 1 else ""
         if not any(r.status is Status.DONE for r in self.report.results):
             raise StalePlanError(
-                f"stale plan: {first}: {reason}{more}; another apply or a hand edit changed "
-                "the portal. Nothing was changed; run plan again"
+                f"stale plan: {first}: {reason}{more}; the portal is not as the plan saw it "
+                "(another apply or a hand edit?). Nothing was changed; run plan again"
             )
         self.refused = "the portal changed under this apply (another writer?); run plan again"
         for change in changes:
@@ -197,7 +205,6 @@ class PlanExecutor:
     # ------------------------------------------------------------------ steps
 
     async def _step(self, label: str, changes: list[Change]) -> None:
-        self._step_changes = changes
         ready: list[Change] = []
         for change in changes:
             blocker = self._blocker(change)
@@ -214,23 +221,27 @@ class PlanExecutor:
                 ready.append(change)
         ready = await self._recheck(ready)
         if not ready:
+            self._report_now(False)
             return
         total = len(ready)
         done = 0
 
         def advance(count: int) -> None:
             nonlocal done
-            done += count
+            done = min(total, done + count)  # creates sent again count once
             if self.progress:
                 self.progress(label, done, total)
 
         if self.progress:
             self.progress(label, 0, total)
+        self.report.pending = ready
+        self._report_now(True)  # before anything of the step is sent
         pending = ready
         for _round in range(MAX_AMBIGUOUS_ROUNDS):
             pending = await self._send(pending, advance)
             if not pending or self.stop.is_set:
                 break
+            self.sent_again.update(change.address for change in pending)
         for change in pending:
             self._record(
                 change,
@@ -240,14 +251,34 @@ class PlanExecutor:
             )
         if keys_not_unique(kind(ready[0].kind)):
             await self._remove_twins(ready)
+        self.report.pending = []
+        self._report_now(False)
+
+    def _report_now(self, urgent: bool) -> None:
+        if self.checkpoint is not None:
+            self.checkpoint(self.report, urgent)
 
     async def _remove_twins(self, sent: list[Change]) -> None:
         """Delete this run's copy of each object another writer created at
-        the same moment (see ``concurrent_twins``); the change fails."""
+        the same moment (see ``concurrent_twins``); the change fails.
+
+        Only a copy this run made, known from its create's own answer, is
+        ever deleted. A create sent again after an unanswered try that was
+        not found by its key may meet this run's own first try as its twin:
+        its second copy is deleted all the same, and the change is done by
+        the copy that stays (the read-back after the run checks it), never
+        blamed on another writer."""
         created = {id(r.change) for r in self.report.results if r.status is Status.DONE}
-        twins = await concurrent_twins(
-            self.lookup, [c for c in sent if isinstance(c, Create) and id(c) in created]
-        )
+        answered = [
+            c
+            for c in sent
+            if isinstance(c, Create) and id(c) in created and c.address in self.answered
+        ]
+        twins = [
+            (change, ours, theirs)
+            for change, ours, theirs in await concurrent_twins(self.lookup, answered)
+            if (change.kind, ours) in self.made
+        ]
         if not twins:
             return
         k = kind(twins[0][0].kind)
@@ -256,76 +287,82 @@ class PlanExecutor:
             self.client, calls, self.options.batch_size, self.options.parallelism
         )
         for (change, ours, theirs), outcome in zip(twins, outcomes, strict=True):
-            fate = "was deleted again" if outcome.ok else f"could not be deleted: {outcome.error}"
             self.report.results = [r for r in self.report.results if r.change is not change]
+            resent = change.address in self.sent_again
+            if outcome.ok and resent:
+                self.ids[change.address] = theirs
+                self.report.created_ids[change.address] = theirs
+                self._record(
+                    change,
+                    Status.DONE,
+                    f"created (ID {theirs}); it was sent again after a try without an answer, "
+                    f"and a second copy (ID {ours}) was deleted again",
+                )
+                continue
             if outcome.ok:
                 self.report.created_ids.pop(change.address, None)
+            fate = "was deleted again" if outcome.ok else f"could not be deleted: {outcome.error}"
+            who = (
+                "this run's earlier try, whose answer was lost, or another writer"
+                if resent
+                else "another writer"
+            )
             self._record(
                 change,
                 Status.FAILED,
-                f"another writer created it at the same time (ID {theirs}); this run's copy "
+                f"{who} created it at the same time (ID {theirs}); this run's copy "
                 f"(ID {ours}) {fate}",
             )
 
     async def _send(self, changes: list[Change], advance: Callable[[int], None]) -> list[Change]:
         """Send ``changes``; return the creates to send again (ambiguous and
-        not found on read-back). Each answer is checked as its batch arrives
-        and only its ID and announced values are kept: held until the end of
-        the step, a cold apply's answers were 130 MB at 100,000 users."""
-        mismatches: dict[int, str | None] = {}
+        not found on read-back). Each batch's outcomes are settled as soon as
+        its answer is in: what konvsync received counts, however the run ends;
+        the answers are not kept after that (``keep_answers``)."""
+        calls = [self._call(change) for change in changes]
+        change_of = {id(call): change for call, change in zip(calls, changes, strict=True)}
+        ambiguous: list[Change] = []
 
-        def check(index: int, outcome: MutationOutcome) -> MutationOutcome:
-            if not outcome.ok:
-                return outcome
-            change = changes[index]
-            mismatch = answer_mismatch(
-                change, outcome.call.operation, outcome.data, self._taken(change.kind)
-            )
-            mismatches[index] = mismatch
-            if mismatch is None and isinstance(change, Create):
-                self.made.add((change.kind, outcome.data["id"]))  # no other answer may reuse it
-            return replace(outcome, data=_kept(change, outcome.data))
+        def sending(batch: list[MutationCall]) -> None:
+            self.sent.update(change_of[id(call)].address for call in batch)
 
-        outcomes = await run_mutations(
+        def settle(outcomes: list[MutationOutcome]) -> None:
+            for outcome in outcomes:
+                change = change_of[id(outcome.call)]
+                if outcome.ambiguous and isinstance(change, Create):
+                    ambiguous.append(change)
+                else:
+                    self._settle(change, outcome)
+            advance(len(outcomes))
+            self._report_now(False)
+
+        await run_mutations(
             self.client,
-            [self._call(change) for change in changes],
+            calls,
             self.options.batch_size,
             self.options.parallelism,
-            on_done=advance,
+            on_batch=settle,
             should_stop=lambda: self.stop.is_set,
-            on_outcome=check,
+            on_send=sending,
+            keep_answers=False,
         )
-        resend: list[Change] = []
-        ambiguous: list[Change] = []
-        for index, (change, outcome) in enumerate(zip(changes, outcomes, strict=True)):
-            if outcome.ambiguous and isinstance(change, Create):
-                ambiguous.append(change)
-            elif index in mismatches:
-                self._settle(change, outcome, checked=True, mismatch=mismatches[index])
-            else:
-                self._settle(change, outcome)
-        if ambiguous:
-            resend = await self._read_back(ambiguous)
-        return resend
+        if not ambiguous:
+            return []
+        order = {id(change): index for index, change in enumerate(changes)}
+        return await self._read_back(sorted(ambiguous, key=lambda change: order[id(change)]))
 
-    def _settle(
-        self,
-        change: Change,
-        outcome: MutationOutcome,
-        checked: bool = False,
-        mismatch: str | None = None,
-    ) -> None:
-        """Record ``change``'s outcome; ``checked``: its answer was checked
-        already, with ``mismatch`` the result (``answer_mismatch``)."""
-        if outcome.ok and not checked:
-            mismatch = answer_mismatch(
-                change, outcome.call.operation, outcome.data, self._taken(change.kind)
-            )
+    def _settle(self, change: Change, outcome: MutationOutcome) -> None:
+        mismatch = (
+            answer_mismatch(change, outcome.call.operation, outcome.data, self._taken(change.kind))
+            if outcome.ok
+            else None
+        )
         if mismatch:
             self._record(change, Status.FAILED, mismatch)
         elif outcome.ok:
             if isinstance(change, Create):
                 self._remember(change, outcome.data["id"])
+                self.answered.add(change.address)
                 self._announce(change, outcome.data)
                 self.lookup.created[change.kind] = self.lookup.created.get(change.kind, 0) + 1
                 self.report.created_ids[change.address] = outcome.data["id"]
@@ -440,39 +477,32 @@ class PlanExecutor:
 
     def abandon(self, plan: Plan) -> ApplyReport:
         """The report after the wait for requests in flight was cut short
-        (a second signal, or the grace period ran out): changes of the step
-        under way that have no outcome yet may or may not have been applied;
-        later ones were not started."""
+        (a second signal, or the grace period ran out): changes sent that
+        have no outcome yet may or may not have been applied; the rest were
+        not sent."""
         self.cascades.waiting.clear()  # recorded below, before their parents
         settled = {result.change.address for result in self.report.results}
-        current = {change.address for change in self._step_changes}
         for change in plan.changes:
             if change.address in settled:
                 continue
-            if change.address in current:
+            parent = change.address.parent
+            cascaded = isinstance(change, Delete) and change.cascade and parent in self.sent
+            if change.address in self.sent or cascaded:
                 self._record(
                     change,
                     Status.FAILED,
-                    "in flight or queued when konvsync stopped waiting: it may or may not "
-                    "have been applied (run plan to see)",
+                    "in flight when konvsync stopped waiting: it may or may not have been "
+                    "applied (run plan to see)",
                     "ABANDONED",
                 )
             else:
-                self._record(change, Status.SKIPPED, "not started: interrupted", "INTERRUPTED")
+                self._record(change, Status.SKIPPED, "not sent: interrupted", "INTERRUPTED")
         self.report.interrupted = True
         return self.report
 
     def _finish(self, changes: list[Change], status: Status, message: str) -> None:
         for change in changes:
             self._record(change, status, message)
-
-
-def _kept(change: Change, answer: Any) -> Any:
-    """What ``_settle`` uses of a checked answer: a delete's ID; the ID and
-    the announced values of a create or update."""
-    if isinstance(change, Delete):
-        return answer
-    return {"id": answer["id"], **{name: answer.get(name) for name in _announced(change.kind)}}
 
 
 @cache

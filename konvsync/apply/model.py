@@ -15,6 +15,10 @@ PERMANENT_CODES = frozenset({"BAD_USER_INPUT", "NOT_FOUND", "FORBIDDEN", "CONFLI
 """Error codes another run meets again: the config or the portal must change first."""
 Progress = Callable[[str, int, int], None]
 """(step label, done in step, total in step)"""
+Checkpoint = Callable[["ApplyReport", bool], None]
+"""Called with the report so far whenever it changed: ``True`` right before a
+step's changes are sent (the report must say so before they go), ``False``
+after answers arrived (the caller may wait to gather several)."""
 
 
 class Verify(StrEnum):
@@ -89,6 +93,17 @@ class ApplyReport:
     created: an invite link's URL is what the administrator wants next."""
     created_ids: dict[Address, str] = field(default_factory=dict)
     """address -> server ID of each object this run created."""
+    pending: list[Change] = field(default_factory=list)
+    """The changes of the step under way (sent, or about to be): those
+    without a result yet may or may not have been applied."""
+
+    @property
+    def unsettled(self) -> list[Change]:
+        """The pending changes that have no result yet."""
+        if not self.pending:
+            return []
+        settled = {id(r.change) for r in self.results}
+        return [change for change in self.pending if id(change) not in settled]
 
     def count(self, status: Status, action: str | None = None) -> int:
         return sum(

@@ -24,8 +24,8 @@ from konvsync.cli.options import (
     target_option,
 )
 from konvsync.cli.progress import StderrProgress
-from konvsync.cli.report import write_apply_report
-from konvsync.errors import ApplyCancelled, ExitStatus, KonvsyncError, UsageError
+from konvsync.cli.report import ReportFile
+from konvsync.errors import ApplyCancelled, ExitStatus, OutputError, UsageError
 from konvsync.plan.changes import Plan
 from konvsync.plan.planfile import SavedPlanStale
 from konvsync.plan.planner import PlanRefused
@@ -73,7 +73,8 @@ from konvsync.render.values import NO_CHANGES
     "report_file",
     type=click.Path(dir_okay=False),
     help="Also write the outcome as JSON to FILE: per change its status, error and "
-    "created ID (schemas/apply-report.schema.json); written on failure and refusal too.",
+    "created ID (schemas/apply-report.schema.json); written on failure and refusal too, "
+    "and as the apply goes (status in_progress), so a killed run leaves a true record.",
 )
 @target_option
 @mass_delete_option
@@ -126,8 +127,10 @@ def apply(
             on_page=session.progress.page,
             progress=session.progress.step,
             on_interrupt=session.interrupted,
+            on_loaded=session.progress.loaded_from(paths),
+            on_report=session.report.progress,
         )
-    return session.finish(result)
+        return session.finish(result)
 
 
 def _verify_mode(verify: str | None, no_verify: bool) -> Verify:
@@ -142,7 +145,7 @@ class ApplySession:
     def __init__(self, options: GlobalOptions, auto_approve: bool, report_file: str | None):
         self.options = options
         self.auto_approve = auto_approve
-        self.report_file = report_file
+        self.report = ReportFile(report_file)
         self.progress = StderrProgress(enabled=not options.quiet)
         self.interrupted_by: str | None = None
         self.planned: Plan | None = None
@@ -182,24 +185,28 @@ class ApplySession:
 
     @contextmanager
     def reporting(self) -> Iterator[None]:
-        """A refused plan is shown in full; whatever stops the apply before
-        its changes are sent is written to the report, then raised."""
+        """The report file says the apply is under way from the start; a
+        refused plan is shown in full; whatever stops the apply is written
+        to the report (with what was sent before it), then raised."""
+        self.report.start()
         try:
             yield
         except PlanRefused as refused:
             self._show_refused(refused.outcome.plan)
-            write_apply_report(self.report_file, refused.outcome.plan, None, refused)
+            self.report.stopped(refused.outcome.plan, refused)
             raise
         except SavedPlanStale as stale:
             self._show_refused(stale.refused_plan)
-            write_apply_report(self.report_file, stale.plan, None, stale)
+            self.report.stopped(stale.plan, stale)
             raise
-        except (KonvsyncError, KeyboardInterrupt) as exc:
-            write_apply_report(self.report_file, self.planned, None, exc)
+        except OutputError:  # the report itself could not be written
             raise
         except click.Abort:  # the prompt's Ctrl-C, SIGTERM or end of input
             cancelled = ApplyCancelled("Apply cancelled at the prompt; nothing was changed.")
-            write_apply_report(self.report_file, self.planned, None, cancelled)
+            self.report.stopped(self.planned, cancelled)
+            raise
+        except (Exception, KeyboardInterrupt) as exc:
+            self.report.stopped(self.planned, exc)
             raise
 
     def _show_refused(self, plan: Plan) -> None:
@@ -207,10 +214,14 @@ class ApplySession:
         click.echo(render_plan(plan, "text", color=self.options.color))
 
     def finish(self, result: ApplyResult) -> ExitStatus:
-        self.progress.clear()
-        if result.report is None:
-            click.echo(NO_CHANGES)
-        else:
-            click.echo(render_apply_report(result.report, self.interrupted_by))
-        write_apply_report(self.report_file, result.plan, result.report)
+        # The report first: a signal that comes now (a third Ctrl-C) must not
+        # leave it saying in_progress; the summary is shown whatever happens.
+        try:
+            self.report.finish(result.plan, result.report)
+        finally:
+            self.progress.clear()
+            if result.report is None:
+                click.echo(NO_CHANGES)
+            else:
+                click.echo(render_apply_report(result.report, self.interrupted_by))
         return ExitStatus.OK if result.report is None or result.report.ok else ExitStatus.ERROR

@@ -12,18 +12,19 @@ from konvsync.cli.options import (
     GlobalOptions,
     accepts_global_options,
     format_option,
-    mass_delete_option,
+    paths_argument,
     plan_options,
     target_option,
 )
 from konvsync.cli.progress import StderrProgress
+from konvsync.drift.writeback import WriteRefused
 from konvsync.errors import ExitStatus
 from konvsync.render.drift import render_drift
 
 
 @click.command()
 @accepts_global_options
-@click.argument("path", type=click.Path())
+@paths_argument
 @format_option
 @click.option(
     "--write",
@@ -37,36 +38,50 @@ from konvsync.render.drift import render_drift
     "that the YAML does not list.",
 )
 @target_option
-@mass_delete_option
+@click.option(
+    "--allow-mass-delete",
+    is_flag=True,
+    help="Let --write remove more than policy.max_delete_percent of a kind from the YAML.",
+)
 @click.pass_obj
 def drift(
     options: GlobalOptions,
-    path: str,
+    paths: tuple[str, ...],
     fmt: str,
     write: bool,
     include_unmanaged: bool,
     targets: tuple[str, ...],
     allow_mass_delete: bool,
 ) -> ExitStatus:
-    """Report what was changed in the portal since PATH was applied: objects
-    changed, deleted or created there. Revert it with apply; accept it with
-    --write, which edits the YAML in place (comments, order, quoting and
-    ${env:...} values stay as they are).
+    """Report what was changed in the portal since PATH was applied (several
+    PATHs, base/ overlays/staging/, merge as in plan): objects changed,
+    deleted or created there. Revert it with apply; accept it with --write,
+    which edits the YAML in place (comments, order, quoting and ${env:...}
+    values stay), each value in the file that holds it, after asking the
+    portal for each object it would remove, and only if the edited files load.
 
-    Exit 0 no drift, 2 drift (also after --write), 1 error, 3 refused
-    (a safety rule of plan: mass delete, portal guard).
+    Exit 0 no drift, 2 drift (also after --write), 1 error, 3 refused (the
+    portal guard; --write removing more than max_delete_percent, or a file
+    changed since it was read).
     """
     progress = StderrProgress(enabled=not options.quiet)
-    # Drift writes nothing to the portal: the rails for welcome e-mails and
-    # mass updates (which guard an apply) do not refuse a report.
-    report = drift_config(
-        path,
-        options.connection,
-        plan_options(targets, allow_mass_delete, sys.maxsize, True),
-        include_unmanaged,
-        write,
-        on_page=progress.page,
-    )
+    color = options.color and fmt == "text"
+    # Drift writes nothing to the portal: the rails that guard an apply
+    # (mass delete and update, welcome e-mails) do not refuse a report.
+    try:
+        report = drift_config(
+            paths,
+            options.connection,
+            plan_options(targets, True, sys.maxsize, True),
+            include_unmanaged,
+            write,
+            allow_mass_delete,
+            on_page=progress.page,
+        )
+    except WriteRefused as refused:  # shown, then exit 3
+        progress.clear()
+        click.echo(render_drift(refused.report, fmt, color=color))
+        raise
     progress.clear()
-    click.echo(render_drift(report, fmt, color=options.color and fmt == "text"))
+    click.echo(render_drift(report, fmt, color=color))
     return ExitStatus.CHANGES if report.has_drift else ExitStatus.OK

@@ -70,6 +70,7 @@ def plan(
             plan_options(targets, allow_mass_delete, allow_welcome_emails, allow_mass_update),
             out_file,
             on_page=progress.page,
+            on_loaded=progress.loaded_from(paths),
         )
     except PlanRefused as refused:  # shown in full, then exit 3
         progress.clear()

@@ -7,8 +7,11 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 
 import click
+
+from konvsync.render.values import files_read
 
 DEFAULT_INTERVAL = 5.0
 
@@ -57,6 +60,16 @@ class StderrProgress:
         elif now - self._last_line >= self.interval:
             self._last_line = now
             click.echo(f"{label}: {done}/{total}", err=True)
+
+    def loaded(self, files: list[str]) -> None:
+        """Say how many files the config was read from (``-v`` logs each)."""
+        if self.enabled:
+            click.echo(f"Config: {files_read(files)} (-v lists them).", err=True)
+
+    def loaded_from(self, paths: tuple[str, ...]) -> Callable[[list[str]], None] | None:
+        """``loaded`` when a config path is a folder (which files it means is
+        worth saying), else None."""
+        return self.loaded if any(os.path.isdir(path) for path in paths) else None
 
     def page(self, kind_name: str, count: int) -> None:
         if not self.enabled:

@@ -13,6 +13,7 @@ from konvsync.config.loader import load_config
 from konvsync.config.overlay import OVERLAY_SCHEMA_FILE, overlay_schema
 from konvsync.errors import ConfigError, ConfigInvalid, ExitStatus
 from konvsync.render.problems import problems_data, render_problems
+from konvsync.render.values import files_read
 from konvsync.support.redact import redact
 from konvsync.support.resources import config_schema
 
@@ -64,10 +65,12 @@ def validate(paths: tuple[str, ...], allow_external_refs: bool, fmt: str | None)
         )
     counts = {kind_name: len(objects) for kind_name, objects in state.objects.items()}
     if fmt == "json":
-        click.echo(json.dumps({**problems_data([]), "objects": counts}, indent=2))
+        click.echo(
+            json.dumps({**problems_data([]), "objects": counts, "files": state.files}, indent=2)
+        )
         return ExitStatus.OK
     listed = ", ".join(f"{n} {k}" for k, n in counts.items()) or "no objects"
-    click.echo(f"{' '.join(paths)}: valid ({listed}).")
+    click.echo(f"{' '.join(paths)}: valid ({listed}); {files_read(state.files)}.")
     return ExitStatus.OK
 
 

@@ -49,19 +49,25 @@ class ConfigDocument:
     (a saved plan keeps the name of a sensitive value, not the value)."""
     patch: bool = False
     """A file of an overlay path: its objects may name only what they change."""
+    file_digest: str = ""
+    """sha256 of the file's bytes alone (``drift --write`` edits only a file
+    that still has them)."""
     unset: dict[Source, list[str]] = field(default_factory=dict)
     """Offline: places whose value uses listed variables that are not set
     (``Substitution.unset``)."""
 
 
-def read_document(path: Path, problems: list[ConfigProblem], patch: bool = False) -> ConfigDocument:
+def read_document(
+    path: Path, problems: list[ConfigProblem], patch: bool = False, raw: bytes | None = None
+) -> ConfigDocument:
     """Read and parse one file; substitution and the schema check follow in
     ``check_document``, once every file's ``variables:`` is known. ``patch``:
     a file of an overlay path (``config.overlay``), whose objects may name
-    only the fields they change (required fields are checked after merging)."""
+    only the fields they change (required fields are checked after merging).
+    ``raw``: the file's bytes as they are about to be written, read instead."""
     name = str(path)
     try:
-        raw = read_bounded(path, MAX_FILE_BYTES)
+        raw = read_bounded(path, MAX_FILE_BYTES) if raw is None else raw
     except UnreadableFile as exc:
         problems.append(ConfigProblem(name, 1, 1, str(exc)))
         return ConfigDocument(name, None)
@@ -83,7 +89,7 @@ def read_document(path: Path, problems: list[ConfigProblem], patch: bool = False
     data = loaded.data
     digest = hashlib.sha256(raw).hexdigest()
     if data is None:
-        return ConfigDocument(name, empty_map(name), digest)
+        return ConfigDocument(name, empty_map(name), digest, file_digest=digest)
     if not isinstance(data, YamlMap):
         problems.append(
             ConfigProblem(
@@ -102,7 +108,7 @@ def read_document(path: Path, problems: list[ConfigProblem], patch: bool = False
             )
         )
         return ConfigDocument(name, None)
-    return ConfigDocument(name, data, digest, "${" in text, patch=patch)
+    return ConfigDocument(name, data, digest, "${" in text, patch=patch, file_digest=digest)
 
 
 def check_document(

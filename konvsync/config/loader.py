@@ -5,7 +5,7 @@ problem at once (``ConfigInvalid``)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,24 +46,31 @@ class _Merged:
 
 
 def load_config(
-    path: str | Sequence[str], allow_external_refs: bool = False, offline: bool = False
+    path: str | Sequence[str],
+    allow_external_refs: bool = False,
+    offline: bool = False,
+    edited: Mapping[str, bytes] | None = None,
 ) -> DesiredState:
     """Read and check the configuration at ``path`` (a file or directory), or
     at several paths, later ones overriding earlier ones (``config.overlay``).
 
     ``offline`` (``validate``): a variable listed under ``variables:`` that is
     not set is no error; the values that use it are not checked, and a
-    warning per variable says so (``plan`` and ``apply`` need every value)."""
+    warning per variable says so (``plan`` and ``apply`` need every value).
+    ``edited``: file -> the bytes it is about to hold, read instead of it."""
     paths = [path] if isinstance(path, str) else list(path)
     with gc_paused():
-        return _load(paths, allow_external_refs, offline)
+        return _load(paths, allow_external_refs, offline, edited or {})
 
 
-def _load(paths: list[str], allow_external_refs: bool, offline: bool) -> DesiredState:
+def _load(
+    paths: list[str], allow_external_refs: bool, offline: bool, edited: Mapping[str, bytes]
+) -> DesiredState:
     problems: list[ConfigProblem] = []
+    found = [discover(path) for path in paths]
     layers = [
-        [read_document(p, problems, patch=index > 0) for p in discover(path)]
-        for index, path in enumerate(paths)
+        [read_document(p, problems, index > 0, edited.get(str(p))) for p in files.files]
+        for index, files in enumerate(found)
     ]
     documents = [d for layer in layers for d in layer]
     # variables: in any file apply to the whole config.
@@ -85,6 +92,8 @@ def _load(paths: list[str], allow_external_refs: bool, offline: bool) -> Desired
         )
     unreadable = any(d.data is None for d in documents)
     state = _build(merged, [d.path for d in documents], problems, unreadable)
+    state.layers = [[d.path for d in layer] for layer in layers]
+    state.file_digests = {d.path: d.file_digest for d in documents}
     _check_references(state, allow_external_refs, problems)
     check_renames(state, problems)
     env_values = {where: name for d in documents for where, name in d.env_values.items()}
@@ -95,6 +104,11 @@ def _load(paths: list[str], allow_external_refs: bool, offline: bool) -> Desired
         problems[:] = _unchecked(unset, problems, state.warnings)
     if problems:
         raise ConfigInvalid(problems)
+    state.warnings[:0] = [
+        ConfigProblem(skipped.path, 1, 1, f"not read: {skipped.reason}")
+        for files in found
+        for skipped in files.skipped
+    ]
     return state
 
 

@@ -73,6 +73,10 @@ class DesiredState:
     for every kind the config names."""
     files: list[str]
     digest: str
+    layers: list[list[str]] = field(default_factory=list)
+    """The files of each config path, in order (later paths override earlier ones)."""
+    file_digests: dict[str, str] = field(default_factory=dict)
+    """File -> sha256 of the bytes that were read."""
     owners: dict[str, set[str]] = field(default_factory=dict)
     """Child kind -> keys of the parents that list it (an account that lists
     ``locations`` owns its whole set of locations)."""

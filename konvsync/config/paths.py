@@ -1,42 +1,159 @@
 """Which files a config path means: the file itself, or every YAML file
-below a directory."""
+below a directory, and the files below it that look like config but are
+not read (each is named in a warning: a file skipped without a word is a
+file whose objects ``prune`` deletes).
+
+Below a directory konvsync reads every ``*.yaml``/``*.yml`` file, the
+extension in any case (``users.YAML``), in sorted order, and follows
+symlinked folders (a shared ``teams -> ../shared-teams``); a folder reached
+again by its real path (a link back up, or a second link to it) is not read
+twice. It does not read, and names:
+
+- hidden files and folders (``.draft.yaml``, ``.old/``; ``.git`` is
+  skipped without a word);
+- editor and backup leftovers whose name holds ``.yaml``/``.yml`` without
+  ending in it (``users.yaml~``, ``.users.yaml.swp``, ``users.yml.bak``,
+  ``#users.yaml#``);
+- ``*.json`` files (JSON is YAML, but konvsync reads only the two YAML
+  extensions: rename one to include it).
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from konvsync.errors import ConfigError
 
+log = logging.getLogger("konvsync.config")
 
-def discover(path: str) -> list[Path]:
-    """The YAML files of a config path: the file itself, or every
-    ``*.yaml``/``*.yml`` below a directory in sorted order."""
+CONFIG_SUFFIXES = (".yaml", ".yml")
+QUIET_FOLDERS = frozenset({".git"})
+"""Hidden folders skipped without a warning: they never hold a config."""
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file (or folder) below a config directory that is not read."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class ConfigFiles:
+    files: list[Path] = field(default_factory=list)
+    """The files to read, in sorted order."""
+    skipped: list[SkippedFile] = field(default_factory=list)
+    """What looks like config but is not read, each with why."""
+
+
+def discover(path: str) -> ConfigFiles:
+    """The YAML files of a config path (the file itself, or the YAML files
+    below a directory) and what looks like config below it but is not read."""
     root = Path(path)
     if root.is_dir():
-        files: list[Path] = []
+        found = ConfigFiles()
         try:
-            for directory, subdirectories, names in os.walk(root, onerror=_raise):
-                # Hidden directories (.git, .konvsync) are skipped; symlinked
-                # directories are not followed (os.walk's default), so no loops.
-                subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
-                files.extend(
-                    Path(directory) / name
-                    for name in names
-                    if name.endswith((".yaml", ".yml")) and not name.startswith(".")
-                )
+            # The folders below root itself first, so that a link to one of
+            # them is the one not read, wherever it sorts.
+            seen = {os.path.realpath(root): root}
+            for directory, subdirectories, _names in os.walk(root, onerror=_raise):
+                subdirectories[:] = [d for d in subdirectories if not d.startswith(".")]
+                for name in subdirectories:
+                    folder = Path(directory) / name
+                    if not folder.is_symlink():
+                        seen[os.path.realpath(folder)] = folder
+            _walk(root, found, seen, (os.path.realpath(root),))
         except OSError as exc:
             raise ConfigError(
                 f"{exc.filename or path}: cannot read directory: {exc.strerror or exc}"
             ) from None
-        files.sort()
-        if not files:
-            raise ConfigError(f"{path}: no *.yaml or *.yml files in this directory")
-        return files
+        found.files.sort()
+        found.skipped.sort(key=lambda skipped: skipped.path)
+        if not found.files:
+            names = ", ".join(skipped.path for skipped in found.skipped[:5])
+            more = f" (not read: {names}{', ...' if len(found.skipped) > 5 else ''})"
+            raise ConfigError(
+                f"{path}: no *.yaml or *.yml files in this directory"
+                + (more if found.skipped else "")
+            )
+        for file in found.files:
+            log.info("config file: %s", file)
+        return found
     if root.exists() or root.is_symlink():
-        return [root]  # reading it says what is wrong with a file that is not regular
+        # Reading it says what is wrong with a file that is not regular.
+        log.info("config file: %s", root)
+        return ConfigFiles([root])
     raise ConfigError(f"{path}: no such file or directory")
+
+
+def _walk(
+    directory: Path, found: ConfigFiles, seen: dict[str, Path], chain: tuple[str, ...]
+) -> None:
+    """Collect below ``directory``; ``seen``: the real path of every folder
+    -> the one path it is read through; ``chain``: the real paths of
+    ``directory`` and the folders above it in this walk."""
+    with os.scandir(directory) as scan:
+        entries = sorted(scan, key=lambda entry: entry.name)
+    for entry in entries:
+        path = directory / entry.name
+        if _is_dir(entry):
+            if entry.name in QUIET_FOLDERS:
+                continue
+            if entry.name.startswith("."):
+                if _holds_config(path):
+                    found.skipped.append(SkippedFile(str(path), "a hidden folder"))
+                continue
+            real = os.path.realpath(path)
+            if seen.setdefault(real, path) != path:
+                first = seen[real]
+                why = (
+                    f"a link back to {first} (a loop): not followed"
+                    if real in chain
+                    else f"the same folder as {first}, which is read once"
+                )
+                found.skipped.append(SkippedFile(str(path), why))
+                continue
+            _walk(path, found, seen, (*chain, real))
+            continue
+        reason = skip_reason(entry.name)
+        if reason is None:
+            found.files.append(path)
+        elif reason:
+            found.skipped.append(SkippedFile(str(path), reason))
+
+
+def skip_reason(name: str) -> str | None:
+    """None for a file konvsync reads; why it does not read a file that
+    looks like config; "" for any other file."""
+    lower = name.lower()
+    if lower.endswith(CONFIG_SUFFIXES):
+        return "a hidden file" if name.startswith(".") else None
+    if any(suffix in lower for suffix in CONFIG_SUFFIXES):
+        return "its name does not end in .yaml or .yml (an editor's backup or swap file?)"
+    if lower.endswith(".json"):
+        return "konvsync reads only *.yaml and *.yml files (rename it to include it)"
+    return ""
 
 
 def _raise(error: OSError) -> None:
     raise error
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # follows a symlink
+    except OSError:
+        return False
+
+
+def _holds_config(folder: Path) -> bool:
+    """Whether a file below ``folder`` (links not followed) would be read or
+    named, were the folder not hidden."""
+    for _directory, _subdirectories, names in os.walk(folder):
+        if any(skip_reason(name.lstrip(".")) != "" for name in names):
+            return True
+    return False

@@ -1,11 +1,13 @@
-"""The YAML text of an export: libyaml's emitter (``yaml.CSafeDumper``; the
-pure Python one where libyaml is missing) in block style, one field a line,
-so it diffs cleanly; strings that are not printable double-quoted; strings
-holding a character that looks like another or like nothing
-(``support.lookalikes``: a zero-width or no-break space, a Cyrillic letter
-in a Latin word) double-quoted with that character escaped (``\u200b``),
-so that a reader sees it; every ``${`` in portal text written as ``$${``
-except export's own placeholders."""
+"""The YAML konvsync writes (export's files, what ``drift --write`` puts into
+the configuration): libyaml's emitter (``yaml.CSafeDumper``; the pure Python
+one where libyaml is missing) in block style, one field a line, so it diffs
+cleanly; strings that are not printable double-quoted; strings holding a
+character that looks like another or like nothing (``support.lookalikes``: a
+zero-width or no-break space, a bidirectional mark, a Cyrillic letter in a
+Latin word) double-quoted with that character escaped (``\u200b``), so that
+a reader sees it; every ``${`` in portal text written as ``$${`` except
+export's own placeholders. Its quoting follows the YAML 1.1 resolver
+konvsync's loader uses, so what it writes reads back as the value given."""
 
 from __future__ import annotations
 
@@ -82,15 +84,38 @@ def _escaped(value: Any) -> Any:
     return value
 
 
-def dump(data: Any) -> str:
+def _emit(data: Any, in_flow: bool, style: str | None = None) -> str:
     text = yaml.dump(
         _escaped(data),
         Dumper=_Dumper,
         sort_keys=False,
         allow_unicode=True,
-        default_flow_style=False,
-        width=120,
+        default_flow_style=in_flow,
+        default_style=style,
+        width=1 << 30 if in_flow else 120,
     )
     if _MARK not in text:
         return text
     return _MARKED.sub(lambda found: escaped(chr(int(found.group(1), 16))), text)
+
+
+def dump(data: Any) -> str:
+    return _emit(data, in_flow=False)
+
+
+def flow(value: Any, style: str | None = None) -> str:
+    """``value`` on one line, in flow style (``[a, b]``, ``{city: X}``,
+    ``'yes'``), fit for a block or a flow collection. ``style`` (``'`` or
+    ``"``): the quotes to give a string, where it reads back right with them."""
+    if isinstance(value, dict | list):
+        return _emit(value, in_flow=True).removesuffix("\n")
+    quotes = style if isinstance(value, str) else None
+    return _emit([value], True, quotes).removesuffix("\n")[1:-1]  # as an item of a flow list
+
+
+def item_lines(data: dict[str, Any], dash: int, gap: int = 2) -> list[str]:
+    """``data`` as one item of a block sequence, as ``dump`` writes it: its
+    ``-`` at column ``dash``, its keys ``gap`` columns further (``gap`` >= 2)."""
+    first, *rest = dump([data]).splitlines()
+    pad = " " * dash
+    return [f"{pad}-{' ' * (gap - 1)}{first[2:]}", *(pad + " " * (gap - 2) + line for line in rest)]

@@ -2,27 +2,32 @@
 in the portal leave their list, objects created there join the end of the
 list that holds their kind in style (block items laid out like the last one,
 or flow). A list that loses every item becomes ``[]``; a kind the files do
-not list yet is added at the end of a file."""
+not list yet is added at the end of a file. An item holding an anchor that
+another place uses stays."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
 from konvsync.config.model import DesiredObject, DesiredState
+from konvsync.config.yaml_dump import flow, item_lines
 from konvsync.drift.model import KeptValue
+from konvsync.drift.verify import Accepted
 from konvsync.drift.yamltext import (
+    SHARED,
     EditRefused,
+    Tree,
     YamlText,
     entry,
-    render_block_item,
-    render_flow,
+    holds_anchor,
     siblings,
 )
 from konvsync.kinds import kind
-from konvsync.kinds.address import key_path
+from konvsync.kinds.address import Address
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ class ListKey:
 @dataclass
 class ListEdits:
     removals: list[DesiredObject] = field(default_factory=list)
-    appends: list[dict[str, Any]] = field(default_factory=list)
+    appends: dict[Address, dict[str, Any]] = field(default_factory=dict)
 
 
 def edit_lists(
@@ -45,54 +50,81 @@ def edit_lists(
     desired: DesiredState,
     text_of: Callable[[str], YamlText],
     kept: list[KeptValue],
+    accepted: Accepted,
 ) -> None:
+    def keep(address: Address, reason: str) -> None:
+        kept.append(KeptValue(str(address), None, reason))
+        accepted.removed.discard(address)
+        accepted.added.discard(address)
+
+    sections: list[tuple[YamlText, list[str]]] = []
     for key, edits in lists.items():
+        text = text_of(key.file)
         try:
-            _edit_list(key, edits, desired, text_of(key.file))
+            for obj in list(edits.removals):
+                tree, node, _block = text.item(obj.source)
+                if holds_anchor(text, tree, node):
+                    edits.removals.remove(obj)
+                    keep(_address(obj), f"holds an anchor other objects use: {SHARED}")
+            section = _edit_list(key, edits, desired, text)
+            if section:
+                sections.append((text, section))
         except EditRefused as exc:
-            for obj in edits.removals:
-                kept.append(KeptValue(f"{obj.kind}/{obj.path}", None, str(exc)))
-            for data in edits.appends:
-                kept.append(KeptValue(_address(key, data), None, str(exc)))
+            for address in [*map(_address, edits.removals), *edits.appends]:
+                keep(address, str(exc))
+    for text, lines in sections:  # after the items other lists gain at the end
+        text.append(lines)
 
 
-def _address(key: ListKey, data: dict[str, Any]) -> str:
-    name = str(data.get(kind(key.kind).key_field))
-    return f"{key.kind}/{key_path(name, key.parent)}"
+def _address(obj: DesiredObject) -> Address:
+    return kind(obj.kind).address(obj.key, obj.parent)
 
 
-def _members(key: ListKey, desired: DesiredState) -> list[DesiredObject]:
-    objects = desired.objects.get(key.kind, {}).values()
-    if key.parent is not None:
-        return [o for o in objects if o.parent == key.parent]
-    return [o for o in objects if o.source.file == key.file]
-
-
-def _edit_list(key: ListKey, edits: ListEdits, desired: DesiredState, text: YamlText) -> None:
-    members = _members(key, desired)
+def _edit_list(
+    key: ListKey, edits: ListEdits, desired: DesiredState, text: YamlText
+) -> list[str] | None:
+    """Edit the list; the lines of a new section when the file has none."""
     removed = {o.filed_key for o in edits.removals}
-    left = [m for m in members if m.filed_key not in removed]
+    left = [  # the list's other objects: its parent's, or the file's
+        o
+        for o in desired.objects.get(key.kind, {}).values()
+        if (o.parent == key.parent if key.parent else o.source.file == key.file)
+        and o.filed_key not in removed
+    ]
     if left:
         for obj in edits.removals:
             _remove_item(text, obj)
         if edits.appends:
-            _append_after(text, left[-1], edits.appends)
-        return
-    span = _value_span(key, desired, text, members)
-    if span is None:  # the kind is in no file yet
-        lines = [f"{key.kind}:"]
-        for data in edits.appends:
-            lines += render_block_item(data, 2, 2)
-        lead = "" if text.text.endswith("\n") or not text.text else text.newline
-        end = len(text.text)
-        text.replace(end, end, lead + "".join(line + text.newline for line in lines))
-        return
-    colon, end, column = span
-    if not edits.appends:
-        text.replace(colon + 1, end, " []")
-        return
-    lines = [line for data in edits.appends for line in render_block_item(data, column + 2, 2)]
-    text.replace(colon + 1, end, "".join(text.newline + line for line in lines))
+            _append_after(text, *text.item(left[-1].source), edits.appends.values())
+        return None
+    found = _list_value(key, desired, text)
+    if found is None:  # the kind is in no file yet
+        return [
+            f"{key.kind}:",
+            *(line for data in edits.appends.values() for line in item_lines(data, 2)),
+        ]
+    tree, holder, key_node, value_node = found
+    gone = {text.at(o.source) for o in edits.removals}
+    items = value_node.value if isinstance(value_node, SequenceNode) else []
+    others = [n for n in items if text.start(tree, n) not in gone]
+    if others:  # items the configuration does not count here (an overlay's patches)
+        for obj in edits.removals:
+            _remove_item(text, obj)
+        if edits.appends:
+            block = isinstance(value_node, SequenceNode) and not value_node.flow_style
+            _append_after(text, tree, others[-1], block, edits.appends.values())
+        return None
+    colon = text.text.find(":", text.end(tree, key_node))
+    empty = isinstance(value_node, ScalarNode) and value_node.value == ""
+    end = colon + 1 if empty else text.end(tree, value_node)
+    if holder.flow_style or not edits.appends:  # inside {...}: a list in flow style
+        new = " [" + ", ".join(flow(data) for data in edits.appends.values()) + "]"
+    else:
+        column = text.column_of(text.start(tree, key_node))
+        lines = [line for data in edits.appends.values() for line in item_lines(data, column + 2)]
+        new = "".join(text.newline + line for line in lines)
+    text.replace(colon + 1, end, new)
+    return None
 
 
 def _remove_item(text: YamlText, obj: DesiredObject) -> None:
@@ -101,20 +133,17 @@ def _remove_item(text: YamlText, obj: DesiredObject) -> None:
         first = text.line_of(text.start(tree, node))
         text.delete_lines(first, text.line_of(text.end(tree, node)))
         return
-    before, after = siblings(tree, node)
-    if after is not None:
-        text.replace(text.start(tree, node), text.start(tree, after), "")
-    elif before is not None:
-        text.replace(text.end(tree, before), text.end(tree, node), "")
-    else:
-        text.replace(text.start(tree, node), text.end(tree, node), "")
+    before, after = siblings(tree, node)  # with the comma between them
+    start = text.end(tree, before) if before and not after else text.start(tree, node)
+    text.replace(start, text.start(tree, after) if after else text.end(tree, node), "")
 
 
-def _append_after(text: YamlText, anchor: DesiredObject, appends: list[dict[str, Any]]) -> None:
-    tree, node, block = text.item(anchor.source)
+def _append_after(
+    text: YamlText, tree: Tree, node: Node, block: bool, appends: Iterable[dict[str, Any]]
+) -> None:
     end = text.end(tree, node)
     if not block:
-        text.replace(end, end, "".join(", " + render_flow(data) for data in appends))
+        text.replace(end, end, "".join(", " + flow(data) for data in appends))
         return
     start = text.start(tree, node)
     line = text.line_of(start)
@@ -123,40 +152,29 @@ def _append_after(text: YamlText, anchor: DesiredObject, appends: list[dict[str,
     lines: list[str] = []
     for data in appends:
         if getattr(node, "flow_style", False):
-            lines.append(f"{' ' * dash}-{' ' * (column - dash - 1)}{render_flow(data)}")
+            lines.append(f"{' ' * dash}-{' ' * (column - dash - 1)}{flow(data)}")
         else:
-            lines += render_block_item(data, dash, column - dash)
+            lines += item_lines(data, dash, column - dash)
     text.insert_lines_after(text.line_of(end), lines)
 
 
-def _value_span(
-    key: ListKey, desired: DesiredState, text: YamlText, members: list[DesiredObject]
-) -> tuple[int, int, int] | None:
-    """(index of the ':' after the list's key, end of its value, the key's
-    column), or None when the file does not name the list."""
+def _list_value(
+    key: ListKey, desired: DesiredState, text: YamlText
+) -> tuple[Tree, MappingNode, Node, Node] | None:
+    """The mapping that holds the list, the list's key and value nodes, or
+    None when the file does not name it."""
     parent_kind = kind(key.kind).parent
     if parent_kind is not None and key.parent is not None:
         parent = desired.objects[parent_kind][key.parent]
         tree, node, _block = text.item(parent.source)
         found = entry(node, key.kind)
-        if found is None:
+        if found is None or not isinstance(node, MappingNode):
             raise EditRefused(
                 f"the {kind(parent_kind).singular}'s {key.kind} are not written where it is"
             )
-        key_node, value_node = found
-        colon = text.text.find(":", text.end(tree, key_node))
-        return colon, text.end(tree, value_node), text.column_of(text.start(tree, key_node))
-    match = re.search(rf"^{re.escape(key.kind)}\s*:", text.text, re.M)
-    if match is None:
+        return tree, node, *found
+    tree = text.whole()
+    found = entry(tree.root, key.kind)
+    if found is None or not isinstance(tree.root, MappingNode):
         return None
-    colon = match.end() - 1
-    if members:
-        ends = [_item_end(text, m) for m in members]
-        return colon, max(ends), 0
-    rest = re.match(r"[ \t]*(\[[ \t]*\]|null|~)?", text.text[colon + 1 :])
-    return colon, colon + 1 + (rest.end() if rest else 0), 0
-
-
-def _item_end(text: YamlText, obj: DesiredObject) -> int:
-    tree, node, _block = text.item(obj.source)
-    return text.end(tree, node)
+    return tree, tree.root, *found

@@ -1,113 +1,22 @@
-"""Drift as value objects: what changed in the portal, seen from the
-portal's side (changed, deleted or created there), and what ``--write``
-accepted into the YAML. Renderers turn a ``DriftReport`` into text, JSON or
-Markdown; nothing here prints."""
+"""Drift as a view of the plan: the plan's changes read from the portal's
+side (an update is a change made in the portal, a create an object deleted
+there, a delete an object created there), with what ``--write`` accepted
+into the YAML. The plan's renderers show it (``render.wording``); nothing
+here prints."""
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
 
 from konvsync import __version__
-from konvsync.config.model import Source
 from konvsync.kinds import kind
-from konvsync.kinds.address import ObjectKey, key_path, object_key
+from konvsync.kinds.address import Address
+from konvsync.plan.changes import Change, Create, Plan, masked
 
-Category = Literal["changed", "deleted", "created"]
-CATEGORIES: tuple[Category, ...] = ("changed", "deleted", "created")
-SENSITIVE = "(sensitive)"
-"""What every output shows instead of a sensitive value."""
-
-
-@dataclass(frozen=True)
-class FieldDrift:
-    path: str
-    """Dotted path below the object: ``name``, ``customFields.tier``."""
-    portal: Any
-    """The portal's value (what ``--write`` accepts)."""
-    config: Any
-    """The configuration's value (what ``apply`` would restore)."""
-    sensitive: bool = False
-
-    @property
-    def top(self) -> str:
-        return self.path.split(".", 1)[0]
-
-    def to_data(self) -> dict[str, Any]:
-        hide = self.sensitive
-        return {
-            "path": self.path,
-            "portal": SENSITIVE if hide else self.portal,
-            "config": SENSITIVE if hide else self.config,
-            "sensitive": self.sensitive,
-        }
-
-
-@dataclass(frozen=True)
-class ObjectDrift:
-    """One object that differs: ``changed`` in the portal (``fields`` say
-    how), ``deleted`` in the portal (the YAML still lists it), or
-    ``created`` in the portal (the YAML does not list it: with ``managed``
-    its kind is pruned and apply would delete it; otherwise it is
-    unmanaged)."""
-
-    category: Category
-    kind: str
-    key: str
-    fields: tuple[FieldDrift, ...] = ()
-    portal: dict[str, Any] | None = None
-    """The portal's object as konvsync normalizes it (changed, created)."""
-    config: dict[str, Any] | None = None
-    """The configuration's object (changed, deleted)."""
-    updated_at: str | None = None
-    """The portal's ``updatedAt`` where the API has one."""
-    source: Source | None = None
-    """Where the YAML defines the object (changed, deleted)."""
-    remote_id: str | None = None
-    managed: bool = True
-    note: str | None = None
-    parent: str | None = None
-    """The parent's key, for a child kind (``key`` is the key within it)."""
-
-    @property
-    def address(self) -> str:
-        """For display: ``locations/dealers/east/HQ``."""
-        return f"{self.kind}/{self.path}"
-
-    @property
-    def path(self) -> str:
-        return key_path(self.key, self.parent)
-
-    @property
-    def filed_key(self) -> ObjectKey:
-        return object_key(self.key, self.parent)
-
-    @property
-    def changed_label(self) -> str | None:
-        """``changed 2026-11-29 14:02 UTC`` from ``updated_at``, when it reads as a time."""
-        return changed_label(self.updated_at)
-
-    def to_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "category": self.category,
-            "kind": self.kind,
-            "key": self.key,
-            "managed": self.managed,
-            "fields": [f.to_data() for f in self.fields],
-            "portal": redacted(self.kind, self.portal),
-            "config": redacted(self.kind, self.config),
-            "updated_at": self.updated_at,
-        }
-        if self.parent is not None:
-            data["parent"] = self.parent
-        if self.remote_id is not None:
-            data["id"] = self.remote_id
-        if self.source is not None:
-            data["source"] = str(self.source)
-        if self.note:
-            data["note"] = self.note
-        return data
+CATEGORIES = {"update": "changed", "create": "deleted", "delete": "created"}
+"""A plan's action -> where the change was made in the portal."""
 
 
 @dataclass(frozen=True)
@@ -123,9 +32,6 @@ class KeptValue:
         where = f"{self.address} {self.path}" if self.path else self.address
         return f"{where}: {self.reason}"
 
-    def to_data(self) -> dict[str, Any]:
-        return {"address": self.address, "path": self.path, "reason": self.reason}
-
 
 @dataclass
 class WriteResult:
@@ -135,17 +41,16 @@ class WriteResult:
     """The files it changed, in the config's order."""
     kept: list[KeptValue] = field(default_factory=list)
 
-    def to_data(self) -> dict[str, Any]:
-        return {"files": list(self.files), "kept": [k.to_data() for k in self.kept]}
-
 
 @dataclass
 class DriftReport:
-    items: list[ObjectDrift]
-    endpoint: str
-    portal: str | None
+    plan: Plan
+    """The plan's changes (an update's ``before`` is the portal's whole
+    object), then the unmanaged objects as deletes apply would not make."""
+    unmanaged: frozenset[Address] = frozenset()
+    """Objects of configured kinds not in policy.prune that the YAML does
+    not list (looked for with ``--include-unmanaged``)."""
     include_unmanaged: bool = False
-    warnings: list[str] = field(default_factory=list)
     written: WriteResult | None = None
     """Set by ``--write``."""
 
@@ -154,81 +59,47 @@ class DriftReport:
 
     @property
     def has_drift(self) -> bool:
-        return bool(self.items)
+        return self.plan.has_changes
 
     @property
     def counts(self) -> dict[str, int]:
-        counts = {"changed": 0, "deleted": 0, "created": 0, "unmanaged": 0}
-        for item in self.items:
-            counts["unmanaged" if not item.managed else item.category] += 1
-        return counts
-
-    def section(self, name: str) -> list[ObjectDrift]:
-        """The items of one section: a category, or ``unmanaged``."""
-        if name == "unmanaged":
-            return [i for i in self.items if not i.managed]
-        return [i for i in self.items if i.category == name and i.managed]
+        counts = Counter(
+            "unmanaged" if c.address in self.unmanaged else CATEGORIES[c.action]
+            for c in self.plan.changes
+        )
+        return {name: counts[name] for name in ("changed", "deleted", "created", "unmanaged")}
 
     @property
     def data(self) -> dict[str, Any]:
         return {
             "format_version": self.FORMAT_VERSION,
             "konvsync_version": __version__,
-            "endpoint": self.endpoint,
-            "portal": self.portal,
+            "endpoint": self.plan.endpoint,
+            "portal": self.plan.portal,
             "include_unmanaged": self.include_unmanaged,
             "summary": self.counts,
-            "warnings": list(self.warnings),
-            "drift": [item.to_data() for item in self.items],
-            "written": self.written.to_data() if self.written else None,
+            "warnings": list(self.plan.warnings),
+            "drift": [self._item(change) for change in self.plan.changes],
+            "written": asdict(self.written) if self.written else None,
         }
 
-
-SECTIONS: tuple[tuple[str, str], ...] = (
-    ("changed", "Changed in the portal"),
-    ("deleted", "Deleted in the portal"),
-    ("created", "Created in the portal (apply would delete them)"),
-    ("unmanaged", "Created in the portal, not managed (kinds not in policy.prune)"),
-)
-
-
-def redacted(kind_name: str, data: dict[str, Any] | None) -> dict[str, Any] | None:
-    """``data`` with the values of sensitive fields replaced by ``(sensitive)``."""
-    if data is None:
-        return None
-    fields = kind(kind_name).field_map
-    return {
-        name: SENSITIVE if _is_sensitive(fields.get(name)) and value is not None else value
-        for name, value in data.items()
-    }
-
-
-def _is_sensitive(f: Any) -> bool:
-    return bool(f is not None and f.sensitive)
-
-
-def changed_label(updated_at: str | None) -> str | None:
-    if not updated_at:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(updated_at.replace("Z", "+00:00"))
-    except ValueError:
-        return f"changed {updated_at}"
-    if when.tzinfo is not None:
-        when = when.astimezone(dt.UTC)
-    return f"changed {when:%Y-%m-%d %H:%M} UTC"
-
-
-def summary_line(report: DriftReport) -> str:
-    counts = report.counts
-    parts = [
-        f"{counts['changed']} changed",
-        f"{counts['deleted']} deleted",
-        f"{counts['created']} created",
-    ]
-    if report.include_unmanaged:
-        parts.append(f"{counts['unmanaged']} unmanaged")
-    return f"Drift: {', '.join(parts)} in the portal."
-
-
-NO_DRIFT = "No drift. The portal matches the configuration."
+    def _item(self, change: Change) -> dict[str, Any]:
+        sensitive = kind(change.kind).sensitive_names
+        shown = masked(change)
+        data: dict[str, Any] = {
+            "category": CATEGORIES[change.action],
+            "kind": change.kind,
+            "key": change.key,
+            "managed": change.address not in self.unmanaged,
+            "fields": [
+                {"path": f.path, "portal": f.before, "config": f.after}
+                | {"sensitive": f.top in sensitive}
+                for f in shown.fields
+            ],
+            "portal": None if isinstance(change, Create) else shown.before,
+            "config": shown.after,
+            "updated_at": change.updated_at,
+        }
+        optional: dict[str, Any] = {"parent": change.parent, "id": change.remote_id}
+        optional |= {"note": change.note, "source": change.source and str(change.source)}
+        return data | {name: value for name, value in optional.items() if value}

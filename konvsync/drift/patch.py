@@ -1,25 +1,20 @@
 """One field of one object set to the portal's value, as the smallest text
 edit: a scalar keeps its quoting; a set-like list loses the items the portal
 dropped and gains the new ones at its end (the others keep their order and
-spelling); a map or an address changes only the keys that differ."""
+spelling); a map or an address in block style changes only the keys that
+differ (in flow style, it is written again)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNode
 
-from konvsync.drift.yamltext import (
-    EditRefused,
-    Tree,
-    YamlText,
-    render_flow,
-    render_scalar,
-)
+from konvsync.config.yaml_dump import flow
+from konvsync.drift.yamltext import SUBSTITUTION as _SUBSTITUTION
+from konvsync.drift.yamltext import EditRefused, Tree, YamlText, walk
 from konvsync.kinds.address import holds_remote_ref
 from konvsync.kinds.base import Field, normalize_value
-
-_SUBSTITUTION = "written as a ${...} substitution; left as is"
 
 
 def patch_field(
@@ -33,11 +28,6 @@ def patch_field(
 ) -> None:
     """Edit ``value_node`` (the YAML's ``old`` value, as loaded) to say ``new``
     (the portal's value, normalized)."""
-    if _holds(new, "${"):
-        raise EditRefused(
-            "the portal's value holds '${', which the configuration would read as a "
-            "substitution; not written"
-        )
     if f.ref is not None and holds_remote_ref(new):
         raise EditRefused(
             f"the portal's value refers to {f.ref} without a natural key "
@@ -48,17 +38,16 @@ def patch_field(
         patcher.patch_set(f, old, new or [])
     elif f.shape == "map" and isinstance(value_node, MappingNode) and isinstance(old, dict):
         patcher.patch_mapping(old, new or {}, lambda value: normalize_value(f, {"v": value}))
-    elif f.shape == "object" and isinstance(value_node, MappingNode) and isinstance(old, dict):
-        if new is None:
-            patcher.replace_value("null")
-        else:
-            patcher.patch_mapping(old, new, lambda value: {"v": value} if value is not None else {})
+    elif f.shape == "object" and isinstance(value_node, MappingNode) and isinstance(new, dict):
+        patcher.patch_mapping(
+            old or {}, new, lambda value: {"v": value} if value is not None else {}
+        )
     elif isinstance(value_node, ScalarNode) and f.shape == "scalar":
-        patcher.set_scalar(value_node, new, lambda loaded: normalize_value(f, loaded) == new)
+        patcher.set_scalar(value_node, new)
     else:
-        if any("${" in str(s.value) for s in _scalars(value_node)):
+        if _substituted(value_node):
             raise EditRefused(_SUBSTITUTION)
-        patcher.replace_value(render_flow(new) if new is not None else "null")
+        patcher.replace_value(flow(new))
 
 
 class _Patcher:
@@ -74,20 +63,25 @@ class _Patcher:
     def end(self, node: Node) -> int:
         return self.text.end(self.tree, node)
 
-    def set_scalar(self, node: ScalarNode, new: Any, accepts: Any) -> None:
+    def set_scalar(self, node: ScalarNode, new: Any) -> None:
         if "${" in str(node.value):
             raise EditRefused(_SUBSTITUTION)
         if node.value == "" and node.style is None:  # `key:` with nothing after it
             colon = self._colon()
-            self.text.replace(colon + 1, colon + 1, " " + render_scalar(new, None, accepts))
+            self.text.replace(colon + 1, colon + 1, " " + flow(new))
             return
         style = node.style if node.style in ("'", '"') else None
-        self.text.replace(self.start(node), self.end(node), render_scalar(new, style, accepts))
+        self.text.replace(self.start(node), self.end(node), flow(new, style))
 
     def replace_value(self, rendered: str) -> None:
-        """The whole value, from just after ``key:`` to its end."""
+        """The whole value, from just after ``key:`` to its end (a value in
+        flow style, from its first character)."""
+        node = self.value_node
+        if isinstance(node, CollectionNode) and node.flow_style:
+            self.text.replace(self.start(node), self.end(node), rendered.lstrip())
+            return
         colon = self._colon()
-        self.text.replace(colon + 1, max(self.end(self.value_node), colon + 1), " " + rendered)
+        self.text.replace(colon + 1, max(self.end(node), colon + 1), " " + rendered)
 
     def _colon(self) -> int:
         at = self.text.text.find(":", self.end(self.key_node))
@@ -113,32 +107,24 @@ class _Patcher:
         present = {norm(v) for v in old}
         added = [v for v in new if norm(v) not in present]
         for i in dropped:
-            if any("${" in str(s.value) for s in _scalars(items[i])):
+            if _substituted(items[i]):
                 raise EditRefused(_SUBSTITUTION)
         if not dropped and not added:
             return
         parts = [self.text.text[self.start(items[i]) : self.end(items[i])] for i in kept]
-        parts += [render_scalar(v) for v in added]
+        parts += [flow(v) for v in added]
         if node.flow_style or not kept:
-            rendered = "[" + ", ".join(parts) + "]"
-            if node.flow_style:
-                self.text.replace(self.start(node), self.end(node), rendered)
-            else:
-                self.replace_value(rendered)
+            self.replace_value("[" + ", ".join(parts) + "]")
             return
         for i in dropped:
-            self._delete_item_lines(items[i])
+            line_of = self.text.line_of
+            self.text.delete_lines(line_of(self.start(items[i])), line_of(self.end(items[i])))
         last = items[kept[-1]]
         start = self.start(last)
         dash = self.text.dash_column(self.text.line_of(start), self.text.column_of(start))
         pad = " " * (dash or 0)
-        lines = [f"{pad}- {render_scalar(v)}" for v in added]
+        lines = [f"{pad}- {flow(v)}" for v in added]
         self.text.insert_lines_after(self.text.line_of(self.end(last)), lines)
-
-    def _delete_item_lines(self, item: Node) -> None:
-        first = self.text.line_of(self.start(item))
-        last = self.text.line_of(self.end(item))
-        self.text.delete_lines(first, last)
 
     # ---------------------------------------------------------- mappings
 
@@ -164,84 +150,32 @@ class _Patcher:
                 keep.append((key, value))
         added = {k: v for k, v in new.items() if k not in {str(p[0].value) for p in pairs}}
         for _key, value in drop:
-            if any("${" in str(s.value) for s in _scalars(value)):
+            if _substituted(value):
                 raise EditRefused(_SUBSTITUTION)
         if not drop and not change and not added:
             return
-        if node.flow_style or (not keep and not change):
-            self._rewrite_mapping(node, pairs, drop, change, added)
+        if node.flow_style or (not keep and not change):  # written again, in flow style
+            if _substituted(node):
+                raise EditRefused(_SUBSTITUTION)
+            self.replace_value(flow(new))
             return
         for _key, value, target in change:
             if not isinstance(value, ScalarNode):
                 raise EditRefused("a nested value is not a plain value; left as is")
-            self.set_scalar(value, target, lambda loaded, t=target: norm(loaded).get("v") == t)
+            self.set_scalar(value, target)
         for key, value in drop:
             first = self.text.line_of(self.start(key))
             self.text.delete_lines(first, self.text.line_of(self.end(value)))
         if added:
             anchor_key, anchor_value = (keep or [(k, v) for k, v, _ in change])[-1]
             column = self.text.column_of(self.start(anchor_key))
-            lines = [
-                f"{' ' * column}{render_scalar(str(k))}: {self._value(v, norm)}"
-                for k, v in added.items()
-            ]
+            lines = [f"{' ' * column}{flow(str(k))}: {flow(v)}" for k, v in added.items()]
             self.text.insert_lines_after(self.text.line_of(self.end(anchor_value)), lines)
-
-    def _rewrite_mapping(
-        self,
-        node: MappingNode,
-        pairs: list[tuple[Node, Node]],
-        drop: list[tuple[Node, Node]],
-        change: list[tuple[Node, Node, Any]],
-        added: dict[str, Any],
-    ) -> None:
-        dropped = {id(k) for k, _ in drop}
-        changed = {id(k): target for k, _, target in change}
-        parts: list[str] = []
-        for key, value in pairs:
-            if id(key) in dropped:
-                continue
-            key_text = self.text.text[self.start(key) : self.end(key)]
-            if id(key) in changed:
-                if "${" in str(value.value):
-                    raise EditRefused(_SUBSTITUTION)
-                parts.append(f"{key_text}: {render_scalar(changed[id(key)])}")
-            else:
-                parts.append(self.text.text[self.start(key) : self.end(value)])
-        parts += [f"{render_scalar(str(k))}: {render_scalar(v)}" for k, v in added.items()]
-        rendered = "{" + ", ".join(parts) + "}"
-        if node.flow_style:
-            self.text.replace(self.start(node), self.end(node), rendered)
-        else:
-            self.replace_value(rendered)
-
-    @staticmethod
-    def _value(value: Any, norm: Any) -> str:
-        return render_scalar(value, None, lambda loaded: norm(loaded).get("v") == value)
 
 
 def _is_null(node: Node) -> bool:
     return isinstance(node, ScalarNode) and node.style is None and node.value in ("", "~", "null")
 
 
-def _scalars(node: Node) -> list[ScalarNode]:
-    if isinstance(node, ScalarNode):
-        return [node]
-    out: list[ScalarNode] = []
-    if isinstance(node, MappingNode):
-        for key, value in node.value:
-            out += _scalars(key) + _scalars(value)
-    elif isinstance(node, SequenceNode):
-        for item in node.value:
-            out += _scalars(item)
-    return out
-
-
-def _holds(value: Any, needle: str) -> bool:
-    if isinstance(value, str):
-        return needle in value
-    if isinstance(value, dict):
-        return any(_holds(v, needle) for v in value.values())
-    if isinstance(value, list):
-        return any(_holds(v, needle) for v in value)
-    return False
+def _substituted(node: Node) -> bool:
+    return any(isinstance(n, ScalarNode) and "${" in n.value for n in walk(node))

@@ -1,46 +1,59 @@
 """``drift --write``: accept the portal's changes into the YAML in place.
 
-Changed fields get the portal's value (in the config's terms: keys, not
-IDs); objects deleted in the portal leave their file; objects created in the
-portal are appended to the list that holds their kind (locations to their
-account's ``locations``). Every other byte stays as it was: the edits are
-spans of the original text (see ``yamltext``). A field written as a
-``${env:...}`` substitution, through an anchor or with a tag, and every
-sensitive value, is reported and left alone (``KeptValue``)."""
+A changed field gets the portal's value (keys, not IDs) in the file that
+holds it; an object deleted in the portal leaves its list once a look-up by
+key confirmed it and within ``max_delete_percent``; one created there joins
+the list of its kind in the last config path, or is written as a comment
+where the configuration would reject it. Every other byte stays (``yamltext``
+edits spans). What cannot be edited safely (a substitution, a value shared
+through an anchor, a sensitive value) is reported and left (``KeptValue``).
+Nothing is written before ``verify`` checked the edited files."""
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
-
+from konvsync.config.documents import schema_problem
 from konvsync.config.model import DesiredObject, DesiredState
-from konvsync.config.yaml_loader import YamlLoadError, load_yaml
+from konvsync.config.yaml_dump import dump
+from konvsync.config.yaml_loader import YamlMap
+from konvsync.drift.files import read_unchanged, write_unchanged
 from konvsync.drift.lists import ListEdits, ListKey, edit_lists
-from konvsync.drift.model import DriftReport, KeptValue, ObjectDrift, WriteResult
+from konvsync.drift.model import DriftReport, KeptValue, WriteResult
 from konvsync.drift.patch import patch_field
-from konvsync.drift.yamltext import (
-    EditRefused,
-    Tree,
-    YamlText,
-    entry,
-    has_merge,
-    written_with,
-)
-from konvsync.errors import OutputError
-from konvsync.kinds import kind
+from konvsync.drift.verify import Accepted, check_edited, refers_within
+from konvsync.drift.yamltext import SHARED, EditRefused, YamlText, entry, has_merge, written_with
+from konvsync.errors import OutputError, UnsafePlanError
+from konvsync.kinds import KINDS, kind, references
+from konvsync.kinds.address import Address, holds_remote_ref
 from konvsync.kinds.base import Kind
+from konvsync.plan.changes import Change, Create, Update
 from konvsync.plan.remote import RemoteObject, RemoteState
-from konvsync.support.files import write_files
+from konvsync.plan.safety import MASS_DELETE_MIN_OBJECTS
+from konvsync.support.redact import printable
 
 EntryOf = Callable[[Kind, RemoteObject, RemoteState, list[str]], dict[str, Any]]
-"""(kind, remote object, the state it was read with, warnings to add to) -> the
-object as a config entry."""
+"""(kind, portal object, the state read, warnings to add to) -> its config entry."""
+
+_SHARED_PATH = (
+    "written in an earlier config path, which other environments may share; left as "
+    "written (remove it there if none of them should have it)"
+)
+READ_AGAIN = (
+    "the portal's list did not show it, but asked for by its key the portal has it "
+    "(read inconsistently); left in the configuration"
+)
+
+
+class WriteRefused(UnsafePlanError):
+    """``--write`` would remove too much (exit 3); ``report`` is still shown."""
+
+    def __init__(self, report: DriftReport, reason: str) -> None:
+        super().__init__(reason)
+        self.report = report
 
 
 @dataclass
@@ -51,43 +64,67 @@ class _Work:
     texts: dict[str, YamlText] = field(default_factory=dict)
     kept: list[KeptValue] = field(default_factory=list)
     lists: dict[ListKey, ListEdits] = field(default_factory=dict)
+    accepted: Accepted = field(default_factory=Accepted)
 
     def text(self, path: str) -> YamlText:
         if path not in self.texts:
-            try:
-                with open(path, encoding="utf-8", newline="") as handle:
-                    content = handle.read()  # as it is: CRLF line ends stay
-            except OSError as exc:
-                raise OutputError(f"cannot read {path}: {exc.strerror}") from None
-            self.texts[path] = YamlText(path, content)
+            self.texts[path] = YamlText(path, read_unchanged(path, self.desired).decode())
         return self.texts[path]
 
-    def keep(self, item: ObjectDrift, path: str | None, reason: str) -> None:
-        self.kept.append(KeptValue(item.address, path, reason))
+    def keep(self, item: Change, path: str | None, reason: str) -> None:
+        self.kept.append(KeptValue(str(item.address), path, reason))
 
     def list_edits(self, key: ListKey) -> ListEdits:
         return self.lists.setdefault(key, ListEdits())
 
+    @property
+    def last_layer(self) -> list[str]:
+        return self.desired.layers[-1]
+
 
 def accept_drift(
-    report: DriftReport, desired: DesiredState, remote: RemoteState, entry_of: EntryOf
+    paths: Sequence[str],
+    report: DriftReport,
+    desired: DesiredState,
+    remote: RemoteState,
+    entry_of: EntryOf,
+    found_again: set[Address],
+    allow_mass_delete: bool = False,
 ) -> WriteResult:
-    """Edit the config's files so that they say what the portal says, and
-    write those that changed (all or nothing). ``entry_of`` gives an object
-    created in the portal as the config's YAML entry (export's, passed in by
-    the use case: drift sits below export)."""
-    work = _Work(desired, remote, entry_of)
-    for item in report.items:
+    """Edit the config's files to say what the portal says; write those that
+    changed, all or none. ``entry_of``: an object as export writes it (passed
+    in: drift sits below export); ``found_again``: objects the read missed
+    that a look-up by key found."""
+    work = _Work(desired, remote, entry_of, accepted=Accepted(strict=refers_within(desired)))
+    removals: list[tuple[Create, DesiredObject]] = []
+    created = []
+    for item in report.plan.changes:
         try:
-            if item.category == "changed":
+            if isinstance(item, Update):
                 _accept_changed(work, item)
-            elif item.category == "deleted":
-                _accept_deleted(work, item)
+            elif isinstance(item, Create):
+                obj = _desired(work, item)
+                if item.address in found_again:
+                    work.keep(item, None, READ_AGAIN)
+                elif len(desired.layers) > 1 and obj.source.file not in work.last_layer:
+                    work.keep(item, None, _SHARED_PATH)
+                else:
+                    removals.append((item, obj))
             else:
-                _accept_created(work, item)
+                created.append(item)
         except EditRefused as exc:
             work.keep(item, None, str(exc))
-    edit_lists(work.lists, work.desired, work.text, work.kept)
+    _check_mass_removal(report, removals, desired, allow_mass_delete)
+    for item, obj in removals:
+        work.list_edits(ListKey(obj.kind, obj.parent, obj.source.file)).removals.append(obj)
+        work.accepted.removed.add(item.address)
+    order = {k.name: index for index, k in enumerate(KINDS)}
+    for item in sorted(created, key=lambda c: order[c.kind]):
+        try:
+            _accept_created(work, item)
+        except EditRefused as exc:
+            work.keep(item, None, str(exc))
+    edit_lists(work.lists, work.desired, work.text, work.kept, work.accepted)
     changed: dict[str, str] = {}
     for path in desired.files:
         text = work.texts.get(path)
@@ -98,169 +135,171 @@ def accept_drift(
         except EditRefused as exc:
             raise OutputError(f"{exc}; nothing was written") from None
         if new != text.text:
-            _check_readable(path, new)
             changed[path] = new
     if changed:
-        _write_in_place(changed)
+        check_edited(paths, desired, remote, changed, work.accepted)
+        write_unchanged(changed, desired)
     return WriteResult(list(changed), work.kept)
 
 
-def _write_in_place(changed: dict[str, str]) -> None:
-    """Write all files or none; each keeps its permissions, and a symlinked
-    file is written where the link points."""
-    targets = {path: Path(path).resolve() for path in changed}
-    modes = {path: os.stat(target).st_mode & 0o7777 for path, target in targets.items()}
-    write_files({targets[path]: new for path, new in changed.items()})
-    for path, target in targets.items():
-        os.chmod(target, modes[path])
-
-
-def _check_readable(path: str, text: str) -> None:
-    try:
-        load_yaml(text, path)
-    except YamlLoadError as exc:
-        raise OutputError(
-            f"writing the drift into {path} would break it ({exc}); nothing was written"
-        ) from None
+def _check_mass_removal(
+    report: DriftReport,
+    removals: list[tuple[Create, DesiredObject]],
+    desired: DesiredState,
+    allow: bool,
+) -> None:
+    """The plan's mass-delete rule, for the objects ``--write`` would remove
+    from the YAML: the next apply would delete what a hiding portal hid."""
+    limit = desired.policy.max_delete_percent
+    counts = Counter(item.kind for item, _obj in removals)
+    listed = {name: len(desired.objects.get(name, {})) for name in counts}
+    over = [
+        f"{count} of {listed[name]} {name} ({count * 100 // listed[name]}%)"
+        for name, count in sorted(counts.items())
+        if listed[name] >= MASS_DELETE_MIN_OBJECTS and count * 100 > limit * listed[name]
+    ]
+    if over and not allow:
+        raise WriteRefused(
+            report,
+            f"refusing to remove {'; '.join(over)} from the configuration: more than "
+            f"max_delete_percent {limit:g}%; nothing was written. Re-run with "
+            "--allow-mass-delete if the portal really lost them",
+        )
 
 
 # ------------------------------------------------------------------ changed
 
 
-def _accept_changed(work: _Work, item: ObjectDrift) -> None:
+def _accept_changed(work: _Work, item: Update) -> None:
     obj = _desired(work, item)
     k = kind(item.kind)
-    text = work.text(obj.source.file)
-    tree, node, _block = text.item(obj.source)
-    portal = item.portal or {}
+    portal = item.before or {}
     for top in dict.fromkeys(f.top for f in item.fields):
         f = k.field_map.get(top)
         if f is None:
             continue
-        if f.sensitive:
-            work.keep(item, top, "sensitive; never written to a file")
-            continue
-        if top == k.key_field and item.note:
-            work.keep(item, top, item.note)
-            continue
-        found = entry(node, top)
-        if found is None:
-            reason = (
-                "inherited through a YAML merge key (<<); left as is"
-                if has_merge(node)
-                else "not found where the object is written; left as is"
-            )
-            work.keep(item, top, reason)
-            continue
-        key_node, value_node = found
-        problem = _not_editable(text, tree, value_node)
-        if problem is not None:
-            work.keep(item, top, problem)
-            continue
         try:
-            patch_field(text, tree, key_node, value_node, f, obj.data.get(top), portal.get(top))
+            if f.sensitive:
+                raise EditRefused("sensitive; never written to a file")
+            if top == k.key_field and item.adopt:  # the plan's note says what apply does
+                raise EditRefused(f"{item.note}; apply sets the key the YAML gives it")
+            _undefined_references(work, k, {top: portal.get(top)})
+            _patch(work, obj, top, f, portal.get(top))
+            work.accepted.fields.setdefault(item.address, set()).add(top)
         except EditRefused as exc:
             work.keep(item, top, str(exc))
 
 
-def _not_editable(text: YamlText, tree: Tree, node: Node) -> str | None:
-    """Why the value cannot be edited (anchors, aliases, tags, substitutions);
-    in a list or mapping, substitutions only matter for the values that
-    change, which ``patch_field`` checks."""
-    reason = written_with(text, tree, node)
-    if reason and "substitution" in reason and isinstance(node, MappingNode | SequenceNode):
-        return None
-    return reason
-
-
-# ------------------------------------------------------------------ deleted
-
-
-def _accept_deleted(work: _Work, item: ObjectDrift) -> None:
-    obj = _desired(work, item)
-    work.list_edits(_list_of(work.desired, obj)).removals.append(obj)
-
-
-def _list_of(desired: DesiredState, obj: DesiredObject) -> ListKey:
-    return ListKey(obj.kind, obj.parent, obj.source.file)
+def _patch(work: _Work, obj: DesiredObject, top: str, f: Any, new: Any) -> None:
+    """Edit field ``top`` of ``obj`` where its value is written: in the
+    object's own item, or in the later path's file that set it."""
+    data = obj.data
+    where = data.value_source(top) if isinstance(data, YamlMap) and top in data else obj.source
+    if len(set(getattr(data.get(top), "files", ()))) > 1:  # a mapping merged from overlays
+        raise EditRefused("merged from several paths' files; left as written")
+    text = work.text(where.file)
+    if where.file == obj.source.file:
+        tree, node, _block = text.item(obj.source)
+        found = entry(node, top)
+        if found is None and has_merge(node):
+            raise EditRefused(f"inherited through a YAML merge key (<<), {SHARED}")
+    else:
+        tree = text.whole()
+        assert isinstance(data, YamlMap)  # where came from it
+        found = text.pair_at(tree, data.key_source(top), where)
+    if found is None:
+        raise EditRefused("not found where the object is written; left as written")
+    key_node, value_node = found
+    problem = written_with(text, tree, value_node)
+    if problem is not None:
+        raise EditRefused(problem)
+    patch_field(text, tree, key_node, value_node, f, obj.data.get(top), new)
 
 
 # ------------------------------------------------------------------ created
 
 
-def _accept_created(work: _Work, item: ObjectDrift) -> None:
+def _accept_created(work: _Work, item: Change) -> None:
     remote_obj = work.remote.get(item.kind).objects.get(item.filed_key)
     if remote_obj is None:
         raise EditRefused("the portal's object was not found again; left out")
+    k = kind(item.kind)
     warnings: list[str] = []
-    data = _entry(work, item, warnings)
+    data = work.entry_of(k, remote_obj, work.remote, warnings)
     for warning in warnings:
-        work.keep(item, None, f"{warning} (the rest is written)")
-    hidden = [name for name in data if _field_sensitive(item.kind, name)]
-    for name in hidden:
+        work.keep(item, None, f"{printable(warning)} (the rest is written)")
+    for name in [name for name in data if name in k.sensitive_names]:
         del data[name]
         work.keep(item, name, "sensitive; never written to a file")
-    if _holds_substitution(data):
-        raise EditRefused(
-            "holds '${', which the configuration would read as a substitution; not written"
-        )
-    parent_kind = kind(item.kind).parent
-    if parent_kind is not None and item.parent is not None:
-        parent = work.desired.objects.get(parent_kind, {}).get(item.parent)
+    probe: dict[str, Any] = {k.name: [data]}
+    where = f"data.{k.name}[0]"
+    if k.parent is not None and item.parent is not None:
+        parent = work.desired.objects.get(k.parent, {}).get(item.parent)
         if parent is None:
             raise EditRefused(
-                f"its {kind(parent_kind).singular} {item.parent!r} is not in the configuration"
+                f"its {kind(k.parent).singular} {item.parent!r} is not in the configuration"
             )
         key = ListKey(item.kind, item.parent, parent.source.file)
+        probe = {k.parent: [{**parent.data, k.name: [data]}]}  # the schema has it there
+        where = f"data.{k.parent}[0].{k.name}[0]"
     else:
         key = ListKey(item.kind, None, _file_for_kind(work, item.kind))
-    work.list_edits(key).appends.append(data)
+    problem = schema_problem(probe)
+    try:
+        if problem is not None:
+            raise EditRefused(problem.replace(where, k.singular, 1))
+        _undefined_references(work, k, data)
+    except EditRefused as exc:
+        name = printable(repr(item.key))
+        lines = [f"# {k.singular} {name} is not valid konvsync YAML as it is ({exc}):"]
+        lines += [f"# {line}" for line in dump([data]).splitlines()]
+        work.text(key.file).append(lines)
+        work.keep(item, None, f"the configuration would reject it ({exc}): written as a comment")
+        return
+    work.list_edits(key).appends[item.address] = data
+    work.accepted.added.add(item.address)
 
 
-def _entry(work: _Work, item: ObjectDrift, warnings: list[str]) -> dict[str, Any]:
-    """The object as export writes it: keys as the portal spells them,
-    references by key, defaults and empty values left out."""
-    obj = work.remote.get(item.kind).objects[item.filed_key]
-    return work.entry_of(kind(item.kind), obj, work.remote, warnings)
+def _undefined_references(work: _Work, k: Kind, data: dict[str, Any]) -> None:
+    """Refuse values that refer to keys the configuration does not define
+    (``validate`` would reject them), unless it already refers to the
+    portal's objects: references, and the keys of custom field values."""
+    if not work.accepted.strict:
+        return
+    named = [(ref.target, ref.key, ref.written) for ref in references(k, data, False)]
+    for f in k.fields:
+        values = data.get(f.name)
+        if f.keys_ref and isinstance(values, dict):
+            named += [(kind(f.keys_ref), str(key), key) for key in values]
+    for target, key, written in named:
+        defined = work.desired.objects.get(target.name, {})
+        if target.reference or key in defined or target.address(key) in work.accepted.added:
+            continue
+        if holds_remote_ref(written):
+            continue  # no key at all: patch_field says so
+        raise EditRefused(
+            f"refers to {target.singular} {key!r}, which the configuration does not define"
+        )
 
 
 def _file_for_kind(work: _Work, kind_name: str) -> str:
-    """The file that holds the kind: where its last object is written,
-    else where its key is, else where the policy is, else the first file."""
-    objects = list(work.desired.objects.get(kind_name, {}).values())
+    """The file of the last config path that holds the kind: where its last
+    object is written, else where its key is, else where the policy is, else
+    that path's first file."""
+    files = work.last_layer
+    listed = work.desired.objects.get(kind_name, {}).values()
+    objects = [o for o in listed if o.source.file in files]
     if objects:
         return objects[-1].source.file
-    pattern = re.compile(rf"^{re.escape(kind_name)}\s*:", re.M)
-    for path in work.desired.files:
-        if pattern.search(work.text(path).text):
-            return path
-    policy = re.compile(r"^policy\s*:", re.M)
-    for path in work.desired.files:
-        if policy.search(work.text(path).text):
-            return path
-    return work.desired.files[0]
+    for name in (kind_name, "policy"):
+        for path in files:
+            if entry(work.text(path).whole().root, name) is not None:
+                return path
+    return files[0]
 
 
-# ------------------------------------------------------------------ helpers
-
-
-def _desired(work: _Work, item: ObjectDrift) -> DesiredObject:
+def _desired(work: _Work, item: Change) -> DesiredObject:
     obj = work.desired.objects.get(item.kind, {}).get(item.filed_key)
     if obj is None:
         raise EditRefused("not found in the configuration")
     return obj
-
-
-def _field_sensitive(kind_name: str, name: str) -> bool:
-    f = kind(kind_name).field_map.get(name)
-    return bool(f and f.sensitive)
-
-
-def _holds_substitution(value: Any) -> bool:
-    if isinstance(value, str):
-        return "${" in value
-    if isinstance(value, dict):
-        return any(_holds_substitution(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_holds_substitution(v) for v in value)
-    return False

@@ -47,6 +47,9 @@ class Change:
     """Why, when it is not obvious: adoption, cascade."""
     parent: str | None = None
     """The parent's key, for a child kind (``key`` is the key within it)."""
+    updated_at: str | None = None
+    """When the portal last changed the object, where its API type says
+    (``updatedAt``): drift, the plan read from the portal's side, shows it."""
 
     @cached_property
     def address(self) -> Address:

@@ -181,15 +181,24 @@ def check_fresh(saved: SavedPlan, endpoint_name: str, remote: RemoteState) -> No
             saved.plan,
         )
     for change in saved.plan.changes:
-        if _changed(change, saved.remote_digests.get(saved_key(change)), remote):
+        moved = _moved(change, saved.remote_digests.get(saved_key(change)), remote)
+        if moved:
             raise SavedPlanStale(
-                f"stale plan: {change.address} changed since the plan was made; run plan again",
-                saved.plan,
+                f"stale plan: {change.address} {moved}; run plan again", saved.plan
             )
 
 
-def _changed(change: Change, digest: str | None, remote: RemoteState) -> bool:
+def _moved(change: Change, digest: str | None, remote: RemoteState) -> str | None:
+    """How the object of ``change`` differs from what the plan saw, or None."""
     if change.remote_id is None:
-        return remote.lookup(change.address) is not None
+        found = remote.lookup(change.address)
+        # Nothing tells a create made since from one the plan's read missed.
+        return None if found is None else f"exists in the portal (ID {found.id}), {UNSEEN}"
     current = remote.find(change.kind, change.remote_id)
-    return current is None or current.digest != digest
+    return (
+        "changed since the plan was made" if current is None or current.digest != digest else None
+    )
+
+
+UNSEEN = "which the plan did not see: created since, or missed by the plan's read"
+"""Why an object the plan creates may exist by now."""

@@ -14,6 +14,7 @@ from konvsync.errors import ContractError
 from konvsync.kinds import KINDS_BY_NAME, kind
 from konvsync.kinds.address import Address, ObjectKey, RemoteRef, key_path, object_key
 from konvsync.kinds.base import Kind
+from konvsync.support import redact
 
 if TYPE_CHECKING:
     from konvsync.plan.scope import RemoteScope
@@ -178,6 +179,7 @@ class RemoteStateBuilder:
     def add(self, kind_name: str, nodes: list[dict[str, Any]]) -> None:
         k = kind(kind_name)
         bucket = self.kinds.setdefault(kind_name, RemoteKind())
+        _register_sensitive(k, nodes)
         owned: list[bool] = []
         for node in nodes:
             obj = RemoteObject(
@@ -218,6 +220,17 @@ class RemoteStateBuilder:
         return RemoteState(
             {name: self.kinds.get(name, RemoteKind()) for name in names}, scope=self.scope
         )
+
+
+def _register_sensitive(k: Kind, nodes: list[dict[str, Any]]) -> None:
+    """Every sensitive value the portal holds (an invite code) is masked in
+    all output from now on, as a configured one is: every path that reads
+    the portal (plan, apply, drift, export) comes through here."""
+    for name in k.sensitive_names:
+        for node in nodes:
+            value = node.get(name)
+            if isinstance(value, str):
+                redact.register(value)
 
 
 def _children(kind_name: str) -> list[Kind]:

@@ -15,6 +15,7 @@ from konvsync.errors import ConfigError, StalePlanError
 from konvsync.kinds import kind
 from konvsync.kinds.address import ObjectKey
 from konvsync.plan.changes import Change, Delete, FieldChange, saved_key
+from konvsync.support import redact
 
 
 def digest(salt: str, value: str) -> str:
@@ -77,6 +78,7 @@ def restored(changes: list[Change], saved: dict[str, Any] | None) -> list[Change
                     f"{change.address}: {name} came from ${{env:{variable}}}, whose value "
                     "changed since the plan was made; nothing was changed; run plan again"
                 )
+            redact.register(value)  # masked in every output of this run, whatever its length
             now[name] = value
         out.append(_with_values(change, now))
     return out

@@ -9,20 +9,25 @@ from typing import Any
 
 from konvsync import __version__
 from konvsync.apply.model import ApplyReport, Status
-from konvsync.plan.changes import Create, Plan
+from konvsync.plan.changes import Change, Create, Plan
 from konvsync.support.redact import printable, redact
 
 REPORT_FORMAT_VERSION = "2"
 """2: a child object's ``key`` is its own, its parent's key ``parent``."""
 MAX_LISTED = 100
 """Changes not done that the text summary lists one by one."""
+PENDING = (
+    "sent or about to be sent when this report was written, no answer recorded: it may "
+    "or may not have been applied (run plan to see)"
+)
+"""The message of a change that has no result yet (``status: pending``)."""
 
 
 def render_apply_report(report: ApplyReport, interrupted_by: str | None = None) -> str:
     added = report.count(Status.DONE, "create")
     changed = report.count(Status.DONE, "update")
     destroyed = report.count(Status.DONE, "delete")
-    lines = [f"Warning: {warning}" for warning in report.warnings]
+    lines = [f"Warning: {printable(redact(warning))}" for warning in report.warnings]
     lines += [
         f"  created {address}: " + ", ".join(f"{name} {value}" for name, value in values.items())
         for address, values in report.announced.items()
@@ -62,11 +67,12 @@ def render_apply_report(report: ApplyReport, interrupted_by: str | None = None) 
         )
     for mismatch in report.mismatches:
         lines.append(
-            f"  not as planned: {mismatch.change.address} ({mismatch.change.action}) "
-            f"{mismatch.message} in the portal after the apply"
+            f"  not as planned: {printable(str(mismatch.change.address))} "
+            f"({mismatch.change.action}) {printable(redact(mismatch.message))} in the portal "
+            "after the apply"
         )
     if report.unverified:
-        lines.append(f"  read-back after the apply failed: {report.unverified}")
+        lines.append(f"  read-back after the apply failed: {printable(redact(report.unverified))}")
     done = report.count(Status.DONE)
     mismatched = f", {len(report.mismatches)} not as planned" if report.mismatches else ""
     lines.append(
@@ -100,13 +106,16 @@ def apply_report_data(
     error: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """The JSON report: ``status`` complete, incomplete, interrupted,
-    no_changes, refused or error (``error``: its code and message)."""
+    no_changes, refused, error (``error``: its code and message) or
+    in_progress (written while the apply runs: the changes of the step under
+    way without a result are ``pending``). Every text is redacted: a
+    portal's error may quote what it was sent."""
     results = report.results if report is not None else []
     created = report.created_ids if report is not None else {}
     changes = []
-    for result in results:
-        change = result.change
-        failed = result.status is Status.FAILED
+
+    def entry(change: Change, status: str, message: str | None, code: str | None) -> None:
+        message = redact(message) if message is not None else None
         changes.append(
             {
                 "address": str(change.address),
@@ -114,11 +123,11 @@ def apply_report_data(
                 "key": change.key,
                 "parent": change.parent,
                 "action": change.action,
-                "status": result.status,
-                "message": result.message,
+                "status": status,
+                "message": message,
                 "error": (
-                    {"code": result.code or "ERROR", "message": result.message or ""}
-                    if failed
+                    {"code": code or "ERROR", "message": message or ""}
+                    if status == Status.FAILED
                     else None
                 ),
                 "id": (
@@ -126,6 +135,12 @@ def apply_report_data(
                 ),
             }
         )
+
+    for result in results:
+        entry(result.change, result.status, result.message, result.code)
+    unsettled = report.unsettled if report is not None else []
+    for change in unsettled:
+        entry(change, "pending", PENDING, None)
 
     def count(state: Status, action: str | None = None) -> int:
         return report.count(state, action) if report is not None else 0
@@ -136,7 +151,7 @@ def apply_report_data(
         "status": status,
         "endpoint": plan.endpoint if plan is not None else None,
         "portal": plan.portal if plan is not None else None,
-        "error": {"code": error[0], "message": error[1]} if error else None,
+        "error": {"code": error[0], "message": redact(error[1])} if error else None,
         "summary": {
             "planned": len(plan.changes) if plan is not None else 0,
             "done": count(Status.DONE),
@@ -145,6 +160,7 @@ def apply_report_data(
             "added": count(Status.DONE, "create"),
             "changed": count(Status.DONE, "update"),
             "destroyed": count(Status.DONE, "delete"),
+            "pending": len(unsettled),
         },
         "changes": changes,
         "verification": _verification(report),
@@ -158,13 +174,19 @@ def _verification(report: ApplyReport | None) -> dict[str, Any]:
     return {
         "status": "failed" if report.unverified else "checked",
         "mode": str(report.verify),
-        "error": report.unverified,
+        "error": redact(report.unverified) if report.unverified else None,
         "mismatches": [
-            {"address": str(m.change.address), "action": m.change.action, "message": m.message}
+            {
+                "address": str(m.change.address),
+                "action": m.change.action,
+                "message": redact(m.message),
+            }
             for m in report.mismatches
         ],
     }
 
 
-def render_apply_report_json(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+def render_apply_report_json(data: dict[str, Any], indent: bool = True) -> str:
+    """The report's JSON text; without ``indent`` on one line (written while
+    the apply runs: half the time of the indented text)."""
+    return json.dumps(data, indent=2 if indent else None, ensure_ascii=False, default=str) + "\n"

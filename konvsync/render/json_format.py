@@ -1,13 +1,13 @@
-"""The JSON plan: ``plan.data`` as is, described by schemas/plan.schema.json
-(``format_version`` "2")."""
+"""JSON output: a plan's or a drift report's ``.data`` as is, described by
+schemas/plan.schema.json and schemas/drift.schema.json (``format_version`` "2")."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from konvsync.plan.changes import Plan
 from konvsync.support.redact import printable_json
 
 
-def render_json(plan: Plan) -> str:
-    return printable_json(json.dumps(plan.data, indent=2, ensure_ascii=False, default=str))
+def render_json(data: dict[str, Any]) -> str:
+    return printable_json(json.dumps(data, indent=2, ensure_ascii=False, default=str))

@@ -1,25 +1,22 @@
 """Markdown for a pull-request comment: a summary table, deletes first, one
 collapsible ``<details>`` section per kind, and never longer than a comment
-may be (65,536 characters): past that it says what it left out."""
+may be (65,536 characters): past that it says what it left out. Drift is
+the same comment read from the portal's side (``render.wording``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TypeVar
-
 from konvsync.plan.changes import Change, Delete, Plan, Update, masked
-from konvsync.render.values import NO_CHANGES, refused_note, show, summary_line
+from konvsync.render.values import show
+from konvsync.render.wording import PLAN, Wording, refused_note
 from konvsync.support.redact import printable
-
-T = TypeVar("T")
 
 MAX_COMMENT = 65_536
 _RESERVE = 600
 _ORDER = {"delete": 0, "update": 1, "create": 2}
 
 
-def render_markdown(plan: Plan, limit: int = MAX_COMMENT) -> str:
-    head = [f"### konvsync plan for `{_escape(printable(plan.endpoint))}`", ""]
+def render_markdown(plan: Plan, limit: int = MAX_COMMENT, wording: Wording = PLAN) -> str:
+    head = [f"### konvsync {wording.title} for `{escape(printable(plan.endpoint))}`", ""]
     if plan.scope:
         rules = "; ".join(
             f"`{r.kind} {printable(r.describe()).replace('`', chr(39))}`" for r in plan.scope.rules
@@ -32,57 +29,53 @@ def render_markdown(plan: Plan, limit: int = MAX_COMMENT) -> str:
     if plan.refused is not None:
         head += [
             "> [!CAUTION]",
-            f"> **Refused:** {_escape(printable(plan.refused.reason))}",
+            f"> **Refused:** {escape(printable(plan.refused.reason))}",
             ">",
             f"> {refused_note(plan)}",
             "",
         ]
     if not plan.has_changes:
-        return "\n".join([*head, f"**{NO_CHANGES}**", ""])
-    head.append(f"**{summary_line(plan.counts)}**")
+        return "\n".join([*head, f"**{wording.nothing}**", ""])
+    head.append(f"**{wording.summary_line(plan.changes)}**")
     head.append("")
-    head.append("| kind | add | change | destroy |")
-    head.append("|---|---:|---:|---:|")
+    head.append("| kind | " + " | ".join(c.name for c in wording.shown) + " |")
+    head.append("|---|" + "---:|" * len(wording.shown))
     by_kind = plan.by_kind()
     kinds = sorted(
         by_kind,
         key=lambda k: (not any(isinstance(c, Delete) for c in by_kind[k]), list(by_kind).index(k)),
     )
     for kind_name in kinds:
-        counts = {
-            a: sum(1 for c in by_kind[kind_name] if c.action == a)
-            for a in ("create", "update", "delete")
-        }
-        destroy = f"**{counts['delete']}**" if counts["delete"] else "0"
-        head.append(f"| {kind_name} | {counts['create']} | {counts['update']} | {destroy} |")
+        counts = wording.counts(by_kind[kind_name])
+        bold = wording.by_action["delete"]  # what apply would delete
+        cells = [
+            f"**{counts[c.name]}**" if c is bold and counts[c.name] else str(counts[c.name])
+            for c in wording.shown
+        ]
+        head.append(f"| {kind_name} | {' | '.join(cells)} |")
     head.append("")
     for warning in plan.warnings:
-        head.append(f"> [!WARNING]\n> {_escape(printable(warning))}")
+        head.append(f"> [!WARNING]\n> {escape(printable(warning))}")
         head.append("")
-    out = "\n".join(head)
-    budget = limit - _RESERVE
-    sections = []
-    for kind_name in kinds:
-        changes = sorted(by_kind[kind_name], key=lambda c: _ORDER[c.action])
-        sections.append((f"<b>{kind_name}</b>: {len(changes)} change(s)", changes))
-    out, omitted = collapsible_sections(out, sections, _line, budget)
+    if wording.advice:
+        head += [wording.advice.replace("'", "`"), ""]
+    out, omitted = _sections("\n".join(head), by_kind, kinds, wording, limit - _RESERVE)
     if omitted:
-        out += (
-            f"\n_{omitted} of {len(plan.changes)} changes are not shown: the plan is longer "
-            "than a pull-request comment may be. The JSON plan (`--format json`) or the "
-            "saved plan file has them all._\n"
-        )
+        note = wording.omitted.format(omitted=omitted, total=len(plan.changes))
+        out += f"\n_{note}_\n"
     return out
 
 
-def collapsible_sections(
-    out: str, sections: Sequence[tuple[str, Sequence[T]]], line: Callable[[T], str], budget: int
+def _sections(
+    out: str, by_kind: dict[str, list[Change]], kinds: list[str], wording: Wording, budget: int
 ) -> tuple[str, int]:
-    """``out`` with a collapsible ``diff`` block per (summary, items) section,
-    one ``line(item)`` per item (made only while they fit in ``budget``
-    characters); and how many items were left out."""
+    """``out`` with a collapsible ``diff`` block per kind, one line per change
+    (made only while they fit in ``budget`` characters); and how many
+    changes were left out."""
     omitted = 0
-    for summary, items in sections:
+    for kind_name in kinds:
+        items = sorted(by_kind[kind_name], key=lambda c: _ORDER[c.action])
+        summary = f"<b>{kind_name}</b>: {len(items)} change(s)"
         opening = f"<details><summary>{summary}</summary>\n\n```diff\n"
         closing = "```\n\n</details>\n"
         if len(out) + len(opening) + len(closing) > budget:
@@ -90,7 +83,7 @@ def collapsible_sections(
             continue
         section = opening
         for index, item in enumerate(items):
-            text = line(item)
+            text = _line(item, wording)
             if len(out) + len(section) + len(text) + len(closing) > budget:
                 omitted += len(items) - index
                 break
@@ -99,19 +92,21 @@ def collapsible_sections(
     return out, omitted
 
 
-def _line(change: Change) -> str:
+def _line(change: Change, wording: Wording) -> str:
     change = masked(change)
-    prefix = {"create": "+", "update": "!", "delete": "-"}[change.action]
-    text = f"{prefix} {change.address}"
+    category = wording.category(change)
+    text = f"{'!' if category.symbol == '~' else category.symbol} {change.address}"
     if isinstance(change, Update):
         if change.renamed_from is not None:
             text += f" (was {show(change.renamed_from)})"
-        parts = [f"{f.path}: {show(f.before)} -> {show(f.after)}" for f in change.fields]
-        text += "  " + "; ".join(parts)
-    if change.note:
-        text += f"  ({change.note})"
-    return _escape(printable(text)) + "\n"
+        shown = [(f.path, *wording.values(f)) for f in change.fields]
+        text += "  " + "; ".join(f"{path}: {show(old)} -> {show(new)}" for path, old, new in shown)
+    notes = wording.notes(change, category)
+    if notes:
+        text += f"  ({', '.join(notes)})"
+    return escape(printable(text)) + "\n"
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
+    """``text`` safe inside a fenced block."""
     return text.replace("```", "'''")

@@ -1,5 +1,6 @@
 """Terraform-like text: a ``+``/``~``/``-`` block per object and the line
-``Plan: X to add, Y to change, Z to destroy.``"""
+``Plan: X to add, Y to change, Z to destroy.`` (drift: the same blocks read
+from the portal's side, ``render.wording``)."""
 
 from __future__ import annotations
 
@@ -10,20 +11,14 @@ import click
 
 from konvsync.kinds import kind
 from konvsync.plan.changes import Change, Delete, Plan, Update, masked
-from konvsync.render.values import (
-    NO_CHANGES,
-    action_label,
-    refused_note,
-    scope_line,
-    show,
-    summary_line,
-)
+from konvsync.render.values import scope_line, show
+from konvsync.render.wording import PLAN, Wording, refused_note
 from konvsync.support.redact import printable
 
 _COLORS = {"+": "green", "~": "yellow", "-": "red"}
 
 
-def render_text(plan: Plan, color: bool = False) -> str:
+def render_text(plan: Plan, color: bool = False, wording: Wording = PLAN) -> str:
     def paint(text: str, symbol: str) -> str:
         return click.style(text, fg=_COLORS[symbol]) if color else text
 
@@ -35,10 +30,10 @@ def render_text(plan: Plan, color: bool = False) -> str:
     if scope is not None:
         lines += [scope, ""]
     if plan.has_changes:
-        lines.append("konvsync will perform the following actions:")
+        lines.append(wording.intro)
         lines.append("")
         for change in plan.changes:
-            lines.extend(_block(change, paint if color else None))
+            lines.extend(_block(change, paint if color else None, wording))
             lines.append("")
     for warning in plan.warnings:
         lines.append(
@@ -47,18 +42,21 @@ def render_text(plan: Plan, color: bool = False) -> str:
         )
     if plan.warnings:
         lines.append("")
-    lines.append(summary_line(plan.counts) if plan.has_changes else NO_CHANGES)
+    lines.append(wording.summary_line(plan.changes) if plan.has_changes else wording.nothing)
+    lines += [wording.advice] if plan.has_changes and wording.advice else []
     return "\n".join(lines)
 
 
-def _block(change: Change, paint: Callable[[str, str], str] | None) -> list[str]:
+def _block(change: Change, paint: Callable[[str, str], str] | None, wording: Wording) -> list[str]:
     """The lines of one change (``paint`` colours them; None: plain text,
     built without a call per line, as a 10,000-object plan has 100,000)."""
     change = masked(change)
-    symbol = change.symbol
-    header = f"  # {printable(str(change.address))} will be {action_label(change.action)}"
-    if change.note:
-        header += f" ({printable(change.note)})"
+    category = wording.category(change)
+    symbol = category.symbol
+    header = f"  # {printable(str(change.address))} {category.label}"
+    notes = wording.notes(change, category)
+    if notes:
+        header += f" ({printable(', '.join(notes))})"
     was = (
         f" (was {show(change.renamed_from)})"
         if isinstance(change, Update) and change.renamed_from is not None
@@ -69,8 +67,8 @@ def _block(change: Change, paint: Callable[[str, str], str] | None) -> list[str]
         paths = [printable(f.path) for f in change.fields]
         width = max(map(len, paths)) if paths else 0
         lines += [
-            f"      ~ {path.ljust(width)} = {show(f.before)} -> {show(f.after)}"
-            for path, f in zip(paths, change.fields, strict=True)
+            f"      ~ {path.ljust(width)} = {show(old)} -> {show(new)}"
+            for path, (old, new) in zip(paths, map(wording.values, change.fields), strict=True)
         ]
     else:
         deleting = isinstance(change, Delete)

@@ -3,6 +3,7 @@ control characters escaped (values come from the portal)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -30,28 +31,23 @@ def show(value: Any) -> str:
     return printable(_ENCODE(value))
 
 
-def action_label(action: str) -> str:
-    return {"create": "created", "update": "updated in-place", "delete": "destroyed"}[action]
+def files_read(files: list[str]) -> str:
+    """``3 files read``: how many files a config was read from."""
+    return f"{len(files)} file{'' if len(files) == 1 else 's'} read"
 
 
-def summary_line(counts: dict[str, int]) -> str:
-    return (
-        f"Plan: {counts['add']} to add, {counts['change']} to change, "
-        f"{counts['destroy']} to destroy."
-    )
+def changed_label(updated_at: str) -> str:
+    """``changed 2026-11-29 14:02 UTC`` (the portal's ``updatedAt``)."""
+    try:
+        when = dt.datetime.fromisoformat(updated_at.replace("Z", "+00:00"))
+    except ValueError:
+        return f"changed {printable(updated_at)}"
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC)
+    return f"changed {when:%Y-%m-%d %H:%M} UTC"
 
 
 NO_CHANGES = "No changes. The portal matches the configuration."
-
-
-def refused_note(plan: Plan) -> str:
-    """What a reader of a refused plan should know (the plan is shown in full)."""
-    counts = plan.counts
-    return (
-        "This plan was refused (exit 3) and cannot be applied as it is; it is shown in "
-        f"full below ({counts['add']} to add, {counts['change']} to change, "
-        f"{counts['destroy']} to destroy)."
-    )
 
 
 def scope_line(plan: Plan) -> str | None:

@@ -2,17 +2,34 @@
 by ``***`` in log records and in error text the CLI prints. Text from
 elsewhere (a token endpoint's error, keys and values from the portal) is made
 safe to show: credentials and their encodings scrubbed, control characters
-escaped."""
+escaped.
+
+A value is registered whatever its length, with the forms it takes inside
+JSON text (quotes and backslashes escaped, non-ASCII as ``\\uXXXX``). One of
+4 characters or more is masked wherever it appears. A shorter one (an
+invite code ``q7``) is masked only where it stands whole between quotes
+(``"q7"``, ``'q7'``, `` `q7` ``, curly quotes: a JSON string value, a quoted value
+in an error message) or is the whole text: masking every ``q7`` inside
+other words would garble all output, and a value that short guards little
+anyway.
+"""
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 import threading
 from urllib.parse import quote
 
+MASK = "***"
+MASKED_ANYWHERE = 4
+"""Registered values at least this long are masked wherever they appear."""
+
 _secrets: set[str] = set()
+_short: set[str] = set()
+_short_pattern: re.Pattern[str] | None = None
 _lock = threading.Lock()
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
@@ -24,18 +41,48 @@ _C0_NAMES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def register(value: str | None) -> None:
-    if value and len(value) >= 4:
-        with _lock:
-            _secrets.add(value)
+    """Mask ``value`` (and its JSON-escaped forms) in everything redacted from now on."""
+    if not value:
+        return
+    global _short_pattern
+    forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+    with _lock:
+        if len(value) >= MASKED_ANYWHERE:
+            _secrets.update(forms)
+        elif not forms <= _short:
+            _short.update(forms)
+            _short_pattern = None
 
 
 def redact(text: str) -> str:
     with _lock:
         values = sorted(_secrets, key=len, reverse=True)
+        short = _short_values()
+        whole = text.strip() in _short
+    if whole:
+        return MASK
     for value in values:
         if value in text:
-            text = text.replace(value, "***")
+            text = text.replace(value, MASK)
+    if short is not None:
+        text = short.sub(_mask_quoted, text)
     return text
+
+
+def _short_values() -> re.Pattern[str] | None:
+    """The pattern of the short values between quotes (called with the lock held)."""
+    global _short_pattern
+    if _short and _short_pattern is None:
+        values = "|".join(re.escape(v) for v in sorted(_short, key=len, reverse=True))
+        quoted = f"([\"'`])(?:{values})\\1"
+        curly = f"\u201c(?:{values})\u201d|\u2018(?:{values})\u2019"  # curly quotes
+        _short_pattern = re.compile(f"{quoted}|{curly}")
+    return _short_pattern
+
+
+def _mask_quoted(match: re.Match[str]) -> str:
+    text = match.group(0)
+    return text[0] + MASK + text[-1]
 
 
 def printable(text: str) -> str:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 import requests
+from aiohttp import web
 
 from konvsync.api.auth import token_source
 from konvsync.api.batching import CallNotBuilt, MutationCall, run_mutations
@@ -20,7 +22,9 @@ from konvsync.api.pagination import read_all, read_kinds
 from konvsync.errors import AmbiguousRequestError, AuthError, TransportError, UsageError
 from konvsync.kinds import kind
 from konvsync.sandbox.server import RunningSandbox
-from tests.conftest import KEY, SECRET, SandboxFactory
+from tests.conftest import KEY, SECRET, SandboxFactory, invoke
+from tests.hostile.harness import hostile_portal, write_desired
+from tests.hostile.server import Call, Case
 
 T = TypeVar("T")
 VIEWER = "{ viewer { apiKey portalName } }"
@@ -241,3 +245,38 @@ def test_endpoint_resolution() -> None:
 def test_jwt_lifetime_is_bounded() -> None:
     with pytest.raises(UsageError, match="21600"):
         token_source("jwt", Credentials(KEY, SECRET), "", 21601)
+
+
+class ErrorWithoutCode(Case):
+    """``operation`` is answered (not executed) with an error whose
+    ``extensions.code`` is empty, and a message as given."""
+
+    def __init__(self, operation: str, message: str) -> None:
+        self.name = f"{operation}-error-code-empty"
+        self.operation = operation
+        self.message = message
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation != self.operation:
+            return None
+        error = {"message": self.message, "extensions": {"code": ""}}
+        if call.is_mutation:
+            paths = [{**error, "path": [f"m{i}"]} for i in range(call.fields)]
+            return web.json_response(
+                {"data": dict.fromkeys(f"m{i}" for i in range(call.fields)), "errors": paths}
+            )
+        return web.json_response({"data": None, "errors": [error]})
+
+
+def test_an_error_with_an_empty_code_reads_as_one_without_a_code(tmp_path: Path) -> None:
+    """Issue 23, item 10: an empty ``extensions.code`` printed "(...) ()"."""
+    config = write_desired(tmp_path)
+    with hostile_portal(tmp_path, ErrorWithoutCode("Viewer", "portal unavailable")) as portal:
+        planned = invoke(["--endpoint", portal.endpoint(), "plan", str(config)])
+    assert planned.exit_code == 1
+    assert planned.stderr == "Error: viewer: portal unavailable (INTERNAL)\n"
+    with hostile_portal(tmp_path, ErrorWithoutCode("UpdateGroupBatch", " ")) as portal:
+        applied = invoke(["--endpoint", portal.endpoint(), "apply", str(config), "--auto-approve"])
+    assert applied.exit_code == 1
+    assert "failed: groups/team-1 (update): the portal gave no message (INTERNAL)" in applied.stdout
+    assert "()" not in applied.output

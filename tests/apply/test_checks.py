@@ -16,6 +16,8 @@ import jsonschema
 
 from konvsync.sandbox.store import Store, StoreError
 from tests.conftest import SandboxFactory, invoke
+from tests.hostile.harness import portal_yaml, seeded_sandbox
+from tests.hostile.server import Call, Case, Json, running_hostile_server
 
 ConfigWriter = Callable[..., Path]
 ROOT = Path(__file__).resolve().parents[2]
@@ -232,3 +234,60 @@ def test_a_failed_rename_is_not_taken_for_another_writer(
     assert "changed in the portal since the plan" not in result.output
     user = store.get("users", key="a@acme.example")
     assert user is not None and user["title"] == "Boss"
+
+
+class SkipsOnFirstRead(Case):
+    """The first ``ReadUsers`` pass misses one user and shows one created
+    meanwhile in its place, as an offset cursor does when a person deletes a
+    user and adds another while konvsync pages through; later reads are
+    honest (and the new user is gone again)."""
+
+    name = "first-read-skips-a-user"
+
+    def __init__(self, email: str) -> None:
+        self.email = email
+        self.done = False
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.operation != "ReadUsers" or self.done:
+            return answer
+        nodes = ((answer.get("data") or {}).get("users") or {}).get("nodes")
+        for node in nodes if isinstance(nodes, list) else []:
+            if node.get("email") == self.email:
+                self.done = True
+                node.update(id="usr_walk_in", email="walk-in@example.test")
+        return answer
+
+
+SKIPPED = "user07@example.test"
+UNSEEN = "which the plan did not see: created since, or missed by the plan's read"
+
+
+def test_an_object_the_plans_read_missed_is_not_said_to_be_created_since(
+    tmp_path: Path,
+) -> None:
+    """Issue 23, item 10: a user the plan's read skipped was planned as a
+    create; the re-read before the step (and a saved plan's re-read) finds
+    it. The refusal must not claim it was created since the plan."""
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(portal_yaml(changed=False), encoding="utf-8")
+    planfile = tmp_path / "saved.plan"
+    case = SkipsOnFirstRead(SKIPPED)
+    with seeded_sandbox(tmp_path) as sandbox, running_hostile_server(sandbox.url, case) as portal:
+        endpoint = ["--endpoint", portal.endpoint()]
+        direct = invoke([*endpoint, "apply", str(config), "--auto-approve"])
+        case.done = False  # the saved plan's read misses the user again
+        saved = invoke([*endpoint, "plan", str(config), "--out", str(planfile)])
+        applied = invoke([*endpoint, "apply", str(planfile)])
+        count = sandbox.store.count("users")
+    assert f"users/{SKIPPED} will be created" in direct.stdout, direct.output
+    assert direct.exit_code == 3, direct.output
+    assert f"users/{SKIPPED}: it exists in the portal (ID " in direct.stderr
+    assert saved.exit_code == 0 and f"users/{SKIPPED} will be created" in saved.stdout
+    assert applied.exit_code == 3, applied.output
+    assert f"stale plan: users/{SKIPPED} exists in the portal (ID " in applied.stderr
+    for result in (direct, applied):
+        assert UNSEEN in result.stderr
+        assert "created since the plan" not in result.output
+        assert "changed since the plan" not in result.output
+    assert count == 30

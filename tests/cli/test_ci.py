@@ -202,6 +202,7 @@ def test_apply_report_lists_every_change_with_created_ids(
         "added": 1,
         "changed": 1,
         "destroyed": 1,
+        "pending": 0,
     }
     by_address = {c["address"]: c for c in report["changes"]}
     created = sandbox.store.get("groups", key="new")
@@ -259,20 +260,23 @@ def test_apply_report_of_a_partial_failure_has_error_codes(
     assert "depends on accounts/broken" in skipped["message"]
 
 
-def test_an_unwritable_report_is_an_error_after_the_summary(
+def test_an_unwritable_report_stops_the_apply_before_it_changes_anything(
     sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
+    """The report is written from the start (status in_progress): a path that
+    cannot be written is found before anything is sent, not after."""
     config = write_config("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
     unwritable = str(config / "report.json")  # below a file
     result = run(sandbox, "apply", str(config), "--auto-approve", "--report", unwritable)
     assert result.exit_code == 1
-    assert "Apply complete! Resources: 1 added" in result.stdout
-    assert f"Error: cannot write {config}" in result.stderr and "Traceback" not in result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"Error: cannot write {config}"), result.stderr
+    assert "Traceback" not in result.output
+    assert sandbox.store.count("groups") == 0
     stale = run(sandbox, "apply", str(tmp_path / "missing.plan"), "--report", unwritable)
     assert stale.exit_code == 1
-    first, second = stale.stderr.splitlines()
-    assert first.startswith(f"Error: the report was not written: cannot write {config}")
-    assert second == f"Error: {tmp_path / 'missing.plan'}: no such file or directory"
+    assert len(stale.stderr.splitlines()) == 1
+    assert stale.stderr.startswith(f"Error: cannot write {config}"), stale.stderr
 
 
 def test_apply_report_of_a_stale_plan_says_refused(
@@ -402,6 +406,7 @@ def test_validate_format_json(write_config: ConfigWriter) -> None:
         "error": None,
         "problems": [],
         "objects": {"groups": 1},
+        "files": [str(good)],
     }
 
 

@@ -298,7 +298,7 @@ def test_validate_needs_no_listed_variable_but_says_what_it_did_not_check(
         monkeypatch.delenv(name, raising=False)
     result = invoke(["validate", str(path)])
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"{path}: valid (2 inviteLinks).\n"
+    assert result.stdout == f"{path}: valid (2 inviteLinks); 1 file read.\n"
     assert result.stderr.splitlines() == [
         f"{path}:2:11: warning: environment variable TEST_ENDPOINT is not set, so the value "
         "that uses it was not checked (not even its form, such as a URL's); plan and apply "

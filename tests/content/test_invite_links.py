@@ -297,7 +297,7 @@ def test_drift_of_a_link_never_shows_or_writes_the_code(
     )
     drift = run(sandbox, "drift", str(config))
     assert drift.exit_code == 2, drift.output
-    assert "code: (sensitive) in the portal, (sensitive) in the configuration" in drift.stdout
+    assert "= (sensitive) -> (sensitive)" in drift.stdout
     written = run(sandbox, "drift", "--write", str(config))
     text = config.read_text()
     assert "Portal-Side-Code" not in written.output + text and CODE not in written.output

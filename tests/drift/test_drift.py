@@ -143,11 +143,14 @@ def test_drift_reports_the_five_hand_edits_by_category(
 
     text = drift(sandbox, drifted)
     assert text.exit_code == 2
-    assert "Changed in the portal (3):" in text.stdout
-    assert "Deleted in the portal (1):" in text.stdout
-    assert "Created in the portal (apply would delete them) (1):" in text.stdout
-    assert 'name: "Sales Team" in the portal, "Sales" in the configuration' in text.stdout
-    assert "changed 20" in text.stdout and " UTC" in text.stdout
+    assert "  # groups/sales has changed in the portal (changed 20" in text.stdout
+    assert "UTC, " in text.stdout and "groups.yaml:3:5)" in text.stdout
+    assert '      ~ name = "Sales" -> "Sales Team"' in text.stdout  # configuration -> portal
+    assert "  # users/bob@acme.example has been deleted in the portal (" in text.stdout
+    assert (
+        "  # groups/marketing has been created in the portal (apply would delete it, changed 20"
+        in text.stdout
+    )
     assert "Drift: 3 changed, 1 deleted, 1 created in the portal." in text.stdout
 
 
@@ -185,5 +188,8 @@ def test_markdown_report(sandbox: RunningSandbox, drifted: Path) -> None:
     result = drift(sandbox, drifted, "--format", "markdown")
     assert result.exit_code == 2
     assert result.stdout.startswith("### konvsync drift for ")
-    assert "| Changed in the portal | 3 |" in result.stdout
-    assert "+ groups/" in result.stdout and "- users/" in result.stdout
+    assert "| kind | changed | deleted | created |" in result.stdout
+    assert "| groups | 1 | 0 | **1** |" in result.stdout
+    assert "| users | 1 | 1 | 0 |" in result.stdout
+    assert "+ groups/marketing" in result.stdout and "- users/bob@acme.example" in result.stdout
+    assert '! groups/sales  name: "Sales" -> "Sales Team"' in result.stdout

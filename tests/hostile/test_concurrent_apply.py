@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from aiohttp import web
+
 from konvsync.sandbox.server import RunningSandbox
 from tests.hostile.harness import (
     after_plan,
@@ -18,7 +20,7 @@ from tests.hostile.harness import (
     write_desired,
 )
 from tests.hostile.interleave import Interleave
-from tests.hostile.server import running_hostile_server
+from tests.hostile.server import Call, Case, Json, running_hostile_server
 
 LATENCY_MS = 50
 """Enough that two applies started together overlap (their reads take several round trips)."""
@@ -174,3 +176,64 @@ def test_two_applies_of_one_config_leave_every_location_once(tmp_path: Path) -> 
             again = run_konvsync(apply_args(sandbox.url, config), tmp_path)
             assert again.exit_code == 0, again.describe()
         assert is_clean(sandbox.url, config, tmp_path)
+
+
+class LostAnswerThenHidden(Case):
+    """Issue 23, item 3: the first ``CreateLocationBatch`` is executed but
+    answered 504 (no answer: ambiguous), and the read that looks the new
+    locations up by key right after it does not show them, so konvsync sends
+    them again and each exists twice, both copies its own."""
+
+    name = "create-location-lost-then-hidden"
+
+    def __init__(self) -> None:
+        self.lost = False
+        self.hidden = False
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.operation == "CreateLocationBatch" and not self.lost:
+            self.lost = True
+            return web.Response(status=504, text="gateway timeout")
+        if self.lost and not self.hidden and not call.is_mutation:
+            self.hidden = True
+            _drop_locations(answer, LOST_LOCATIONS)
+        return answer
+
+
+LOST_LOCATIONS = {"Lab", "Annex"}
+
+
+def _drop_locations(value: Json, names: set[str]) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "locations" and isinstance(item, list):
+                item[:] = [x for x in item if not (isinstance(x, dict) and x.get("name") in names)]
+            else:
+                _drop_locations(item, names)
+    elif isinstance(value, list):
+        for item in value:
+            _drop_locations(item, names)
+
+
+def test_a_create_sent_twice_is_never_a_twin_of_another_writer(tmp_path: Path) -> None:
+    """The twin check finds this run's own two copies of each location: it
+    deletes only the second (made by this run, known from its answer), keeps
+    the first, reports the create done (never "another writer"), and the
+    next plan is clean."""
+    account = "{externalId: acct-new, name: New Co, locations: [{name: Lab}, {name: Annex}]}"
+    config = write_desired(tmp_path, more_accounts=[account])
+    case = LostAnswerThenHidden()
+    with seeded_sandbox(tmp_path) as sandbox:
+        with running_hostile_server(sandbox.url, case) as portal:
+            result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+            creates = portal.operations().count("CreateLocationBatch")
+        created = sandbox.store.get("accounts", key="acct-new")
+        assert created is not None, result.describe()
+        names = Counter(loc["name"] for loc in sandbox.store.children("locations", created["id"]))
+        clean = is_clean(sandbox.url, config, tmp_path)
+    assert case.lost and case.hidden, "the case never happened"
+    assert creates == 2, f"sent {creates} times: {result.describe()}"
+    assert result.exit_code == 0, result.describe()
+    assert "another writer" not in result.output, result.describe()
+    assert names == Counter(LOST_LOCATIONS), names
+    assert clean

@@ -1,0 +1,140 @@
+"""Which files a config folder means (``config/paths.py``), through the CLI:
+symlinked folders are followed (loops and second links read once), the
+extension matches in any case, and every file that looks like config but is
+not read is named; ``validate`` and ``plan`` say how many files they read.
+
+Issue 23, item 1: a folder with ``prune: [users]`` whose users partly sit in
+a symlinked folder validated with fewer users, and ``apply`` deleted the rest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from konvsync.sandbox.server import RunningSandbox
+from tests.conftest import invoke
+
+USERS = 32
+MOVED = 7
+
+
+def _user(i: int) -> str:
+    return f"  - {{email: u{i:02}@example.test, firstName: F{i}, lastName: L{i}}}\n"
+
+
+def _portal_with_a_linked_team(tmp_path: Path) -> Path:
+    """portal/konvsync.yaml (25 users, prune users) and portal/teams ->
+    ../shared-teams/ holding the other 7."""
+    portal = tmp_path / "portal"
+    portal.mkdir()
+    head = "konvsync: 1\npolicy:\n  prune: [users]\nusers:\n"
+    kept = "".join(_user(i) for i in range(USERS - MOVED))
+    (portal / "konvsync.yaml").write_text(head + kept, encoding="utf-8")
+    shared = tmp_path / "shared-teams"
+    shared.mkdir()
+    moved = "".join(_user(i) for i in range(USERS - MOVED, USERS))
+    (shared / "team.yaml").write_text("users:\n" + moved, encoding="utf-8")
+    (portal / "teams").symlink_to("../shared-teams", target_is_directory=True)
+    return portal
+
+
+def _users_in(sandbox: RunningSandbox) -> list[str]:
+    nodes = sandbox.store.page("users", 100, None)["nodes"]
+    return sorted(node["email"] for node in nodes)
+
+
+def test_users_in_a_symlinked_folder_are_read_and_never_pruned(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    flat = tmp_path / "flat.yaml"
+    flat.write_text("konvsync: 1\nusers:\n" + "".join(_user(i) for i in range(USERS)))
+    created = invoke(["--endpoint", sandbox.url, "apply", str(flat), "--auto-approve"])
+    assert created.exit_code == 0, created.output
+    portal = _portal_with_a_linked_team(tmp_path)
+
+    valid = invoke(["validate", str(portal)])
+    assert valid.exit_code == 0, valid.output
+    assert f"valid ({USERS} users); 2 files read." in valid.stdout
+
+    applied = invoke(["--endpoint", sandbox.url, "apply", str(portal), "--auto-approve"])
+    assert applied.exit_code == 0, applied.output
+    assert "No changes." in applied.stdout, applied.output
+    assert "Config: 2 files read" in applied.stderr
+    assert len(_users_in(sandbox)) == USERS
+
+    planned = invoke(["--endpoint", sandbox.url, "plan", str(portal), "--detailed-exitcode"])
+    assert planned.exit_code == 0 and "No changes." in planned.stdout, planned.output
+
+
+def test_yaml_extensions_match_in_any_case(tmp_path: Path) -> None:
+    portal = tmp_path / "portal"
+    portal.mkdir()
+    (portal / "konvsync.yaml").write_text("konvsync: 1\n")
+    (portal / "users.YAML").write_text("users:\n" + _user(1))
+    (portal / "groups.Yml").write_text("groups:\n  - {externalId: g, name: G}\n")
+    result = invoke(["validate", str(portal)])
+    assert result.exit_code == 0, result.output
+    assert "valid (1 groups, 1 users); 3 files read." in result.stdout
+    assert "warning" not in result.stderr
+
+
+def test_files_that_look_like_config_are_named_not_skipped_silently(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    portal = tmp_path / "portal"
+    (portal / ".drafts").mkdir(parents=True)
+    (portal / "konvsync.yaml").write_text("konvsync: 1\nusers:\n" + _user(1))
+    leftovers = ["users.yaml~", ".users.yaml.swp", "users.yml.bak", "#users.yaml#", "users.json"]
+    for name in [*leftovers, ".hidden.yaml", "README.md", "notes.txt"]:
+        (portal / name).write_text("users:\n" + _user(2))
+    (portal / ".drafts" / "next.yaml").write_text("users:\n" + _user(3))
+    (portal / ".git").mkdir()
+    (portal / ".git" / "config.yml").write_text("x: 1\n")
+
+    result = invoke(["validate", str(portal)])
+    assert result.exit_code == 0, result.output
+    assert "valid (1 users); 1 file read." in result.stdout
+    named = [line for line in result.stderr.splitlines() if ": warning: not read: " in line]
+    for name in [*leftovers, ".hidden.yaml", ".drafts"]:
+        assert any(line.startswith(f"{portal / name}:") for line in named), (name, named)
+    assert len(named) == len(leftovers) + 2, named  # README.md, notes.txt and .git: no word
+
+    planned = invoke(["--endpoint", sandbox.url, "plan", str(portal)])
+    assert planned.exit_code == 0, planned.output
+    assert f"Warning: {portal / 'users.yaml~'}:1:1: not read:" in planned.stdout
+    assert "Config: 1 file read" in planned.stderr
+
+
+def test_link_loops_and_second_links_are_read_once_and_named(tmp_path: Path) -> None:
+    portal = tmp_path / "portal"
+    (portal / "groups").mkdir(parents=True)
+    (portal / "konvsync.yaml").write_text("konvsync: 1\n")
+    (portal / "groups" / "a.yaml").write_text("groups:\n  - {externalId: a, name: A}\n")
+    (portal / "groups" / "up").symlink_to("..", target_is_directory=True)
+    (portal / "again").symlink_to("groups", target_is_directory=True)
+    result = invoke(["validate", str(portal)])
+    assert result.exit_code == 0, result.output
+    assert "valid (1 groups); 2 files read." in result.stdout
+    assert f"{portal / 'groups' / 'up'}:1:1: warning: not read: a link back to" in result.stderr
+    assert f"{portal / 'again'}:1:1: warning: not read: the same folder as" in result.stderr
+
+
+def test_verbose_lists_every_file_read(tmp_path: Path) -> None:
+    portal = _portal_with_a_linked_team(tmp_path)
+    result = invoke(["-v", "validate", str(portal)])
+    assert result.exit_code == 0, result.output
+    listed = [line for line in result.stderr.splitlines() if "config file: " in line]
+    assert listed == [
+        f"INFO konvsync.config: config file: {portal / 'konvsync.yaml'}",
+        f"INFO konvsync.config: config file: {portal / 'teams' / 'team.yaml'}",
+    ]
+
+
+def test_a_folder_with_only_files_not_read_says_which(tmp_path: Path) -> None:
+    portal = tmp_path / "portal"
+    portal.mkdir()
+    (portal / "users.yaml.orig").write_text("konvsync: 1\n")
+    result = invoke(["validate", str(portal)])
+    assert result.exit_code == 1
+    assert "no *.yaml or *.yml files in this directory (not read: " in result.stderr
+    assert "users.yaml.orig" in result.stderr
