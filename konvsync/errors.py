@@ -50,12 +50,21 @@ class ConfigProblem:
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}: {self.message}"
 
+    def as_warning(self) -> str:
+        """The line of a warning: ``file:line:col: warning: message``."""
+        return f"{self.file}:{self.line}:{self.column}: warning: {self.message}"
+
 
 class ConfigInvalid(ConfigError):
     """One or more validation problems; all are reported at once."""
 
-    def __init__(self, problems: list[ConfigProblem]) -> None:
+    def __init__(
+        self, problems: list[ConfigProblem], warnings: list[ConfigProblem] | None = None
+    ) -> None:
         self.problems = sorted(problems)
+        self.warnings = list(warnings or [])
+        """What is worth knowing beside the problems (a file that was not read
+        may be why a reference is missing)."""
         self.shown = False
         """True once the problems were printed in another format (validate --format)."""
         noun = "problem" if len(self.problems) == 1 else "problems"

@@ -88,7 +88,7 @@ def _object_misfits(k: Kind, type_: GraphQLInputObjectType) -> list[str]:
             )
         elif f.shape == "object" and isinstance(nested, GraphQLInputObjectType):
             out += _names_misfits(
-                nested, {name: f"{k.name}.{f.name}.{name}" for name in f.subfields}
+                nested, {sub.name: f"{k.name}.{f.name}.{sub.name}" for sub in f.subfields}
             )
     return out
 

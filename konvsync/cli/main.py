@@ -10,6 +10,7 @@ apply machinery or the sandbox.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 import traceback
 from typing import Any, NoReturn
@@ -84,6 +85,8 @@ class KonvsyncCLI(click.Group):
             click.echo("Aborted.", err=True)
             code = ExitStatus.ERROR
         except ConfigInvalid as exc:
+            for warning in exc.warnings:
+                click.echo(printable(redact(warning.as_warning())), err=True)
             if not exc.shown:
                 for problem in exc.problems:
                     click.echo(printable(redact(str(problem))), err=True)
@@ -135,4 +138,11 @@ def cli(ctx: click.Context, /, **values: Any) -> None:
 
 
 def main() -> None:
-    cli.main()
+    """The console script. Once konvsync has decided how it exits, a late
+    Ctrl-C or SIGTERM (a second one, sent as it finishes) no longer turns
+    that into an exit by signal during the interpreter's shutdown."""
+    try:
+        cli.main()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)

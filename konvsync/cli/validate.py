@@ -60,9 +60,7 @@ def validate(paths: tuple[str, ...], allow_external_refs: bool, fmt: str | None)
             click.echo(redact(render_problems([], fmt, error=str(exc))))
         raise
     for warning in state.warnings:
-        click.echo(
-            f"{warning.file}:{warning.line}:{warning.column}: warning: {warning.message}", err=True
-        )
+        click.echo(warning.as_warning(), err=True)
     counts = {kind_name: len(objects) for kind_name, objects in state.objects.items()}
     if fmt == "json":
         click.echo(

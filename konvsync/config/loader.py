@@ -68,6 +68,11 @@ def _load(
 ) -> DesiredState:
     problems: list[ConfigProblem] = []
     found = [discover(path) for path in paths]
+    not_read = [
+        ConfigProblem(skipped.path, 1, 1, f"not read: {skipped.reason}")
+        for files in found
+        for skipped in files.skipped
+    ]
     layers = [
         [read_document(p, problems, index > 0, edited.get(str(p))) for p in files.files]
         for index, files in enumerate(found)
@@ -80,11 +85,11 @@ def _load(
     if len(layers) == 1:
         merged = _merge(documents, problems)
         if merged.too_many:
-            raise ConfigInvalid(problems)
+            raise ConfigInvalid(problems, not_read)
     else:
         per_path = [_merge(layer, problems) for layer in layers]
         if any(m.too_many for m in per_path):
-            raise ConfigInvalid(problems)
+            raise ConfigInvalid(problems, not_read)
         merged = _Merged(
             overlay_settings([m.settings for m in per_path]),
             overlay_items([m.items for m in per_path], problems),
@@ -103,12 +108,8 @@ def _load(
     if unset:
         problems[:] = _unchecked(unset, problems, state.warnings)
     if problems:
-        raise ConfigInvalid(problems)
-    state.warnings[:0] = [
-        ConfigProblem(skipped.path, 1, 1, f"not read: {skipped.reason}")
-        for files in found
-        for skipped in files.skipped
-    ]
+        raise ConfigInvalid(problems, not_read)
+    state.warnings[:0] = not_read
     return state
 
 

@@ -5,13 +5,25 @@ from konvsync.kinds.base import Field, Kind
 KIND = Kind(
     name="accountFields",
     singular="account field",
+    description="Custom fields that accounts carry.",
     key_field="key",
     fields=(
-        Field("key"),
-        Field("label"),
-        Field("type"),
-        Field("options", shape="list", export_default=[]),
-        Field("required", export_default=False),
+        Field(
+            "key", "the field's key, used in accounts' customFields.", pattern="^[A-Za-z0-9_.-]+$"
+        ),
+        Field("label", "Label shown in the portal."),
+        Field(
+            "type",
+            "Value type: TEXT, NUMBER, DATE (YYYY-MM-DD), BOOLEAN (true/false) or SELECT (one "
+            "of options).",
+        ),
+        Field(
+            "options",
+            "Allowed values of a SELECT field, in display order.",
+            shape="list",
+            export_default=[],
+        ),
+        Field("required", "Whether every account must have a value.", export_default=False),
     ),
     operations_file="account_fields.graphql",
     rename_field="renamedFrom",

@@ -41,6 +41,10 @@ class Field:
     """One managed field, named as in the API and the YAML."""
 
     name: str
+    description: str = ""
+    """What the field holds, for the config schema and the README; what
+    follows from the declaration (natural key, order, default, sensitive,
+    DateTime form) is added to it there."""
     shape: Shape = "scalar"
     ref: str | None = None
     """Kind whose natural keys this field holds (scalar or set)."""
@@ -50,7 +54,8 @@ class Field:
     """Compared case-insensitively (e-mail addresses)."""
     sensitive: bool = False
     """A secret of the portal's (an invite code): compared and sent, but shown
-    as ``(sensitive)`` everywhere and never written to a file."""
+    as ``(sensitive)`` everywhere and never written to a file. A config gives
+    it (as ``${env:NAME}``) or leaves it out, never null or blank."""
     server_only: bool = False
     """Made by the portal (a link's URL): read, never compared nor sent;
     ``export`` shows it as a comment."""
@@ -58,8 +63,8 @@ class Field:
     """A server-only value that apply prints for every object it created."""
     timestamp: bool = False
     """A DateTime: compared in UTC to the second (a date is midnight UTC)."""
-    subfields: tuple[str, ...] = ()
-    """The keys of an ``object`` field (its input type's fields)."""
+    subfields: tuple[Field, ...] = ()
+    """The parts of an ``object`` field (its input type's fields)."""
     export_default: Any = field(default=None, hash=False)
     """The portal's default, which ``export`` leaves out (``active: true``,
     ``options: []``); None: none. (May be a list: not part of the hash.)"""
@@ -68,6 +73,11 @@ class Field:
     (an invite link matches on TEXT, NUMBER or SELECT account fields only)."""
     keys_ref: str | None = None
     """Kind whose natural keys are this map's keys (``customFields``)."""
+    pattern: str | None = None
+    """A regular expression a configured value (each item of a list) must
+    match, where "not blank" is not enough (an e-mail address)."""
+    pattern_message: str | None = None
+    """What ``validate`` says of a value that does not match ``pattern``."""
 
     @property
     def input_key(self) -> str:
@@ -121,6 +131,14 @@ class Kind:
     rename_field: str | None = None
     """Config-only field naming the keys the object had before (``renamedFrom``
     or the list ``previousEmails``): a key change becomes an update in place."""
+    rename_many: bool = False
+    """The rename field is a list (``previousEmails``), not one key."""
+    description: str = ""
+    """What the kind's objects are, for the config schema: ``Groups:
+    permission sets users and accounts belong to.``"""
+    schema_rules: tuple[dict[str, Any], ...] = field(default=(), hash=False)
+    """Rules between an object's fields that the config schema checks
+    (``kinds.schema_rules``: CODE needs a code), as JSON Schema."""
     id_prefix: str = ""
     """The sandbox's ID prefix (``grp`` -> ``grp_1``); default: the first
     three letters of ``name``."""

@@ -14,12 +14,19 @@ KIND = Kind(
     key_field="name",
     fields=(
         Field("account", ref="accounts", input_name="accountId"),
-        Field("name"),
-        Field("phone"),
+        Field("name", "the location's name."),
+        Field("phone", "Phone number (quote it in YAML)."),
         Field(
             "address",
+            "A postal address; omitted parts are empty.",
             shape="object",
-            subfields=("street", "city", "region", "postalCode", "country"),
+            subfields=(
+                Field("street", "Street and number."),
+                Field("city", "City."),
+                Field("region", "State, province or region."),
+                Field("postalCode", "Postal or ZIP code."),
+                Field("country", "Country, ideally an ISO 3166 code such as US."),
+            ),
         ),
     ),
     operations_file="locations.graphql",

@@ -1,7 +1,9 @@
 """Everything in the repository that is generated from ``konvsync/kinds/``
 (and the refusal checks), written or checked by one command:
 
-- the generated parts of every ``schemas/*.schema.json`` (``schema_parts``),
+- the generated parts of every ``schemas/*.schema.json`` (``schema_parts``;
+  each kind's part of the config schema also from the contract,
+  ``schemas/konvert.graphql``),
 - the overlay schema (``config.overlay.overlay_schema``) and the README's
   kinds table and YAML reference (``readme``), made from the config schema
   as just generated.
@@ -19,22 +21,30 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from graphql import GraphQLError, build_schema
+
 from konvsync.config.overlay import OVERLAY_SCHEMA_FILE, overlay_schema
 from konvsync.kinds import KINDS, Kind
 from konvsync.render.readme import update_readme
-from konvsync.render.schema_parts import UnknownPart, generate_schema_text, schema_text
+from konvsync.render.schema_parts import generate_schema_text, schema_text
 
 CONFIG_SCHEMA = "konvsync.schema.json"
+CONTRACT = "konvert.graphql"
 
 
 def generated_texts(root: Path, kinds: Sequence[Kind] = KINDS) -> dict[Path, str]:
     """Each generated file under ``root`` with the text it should have."""
     out: dict[Path, str] = {}
+    contract_file = root / "schemas" / CONTRACT
+    try:
+        contract = build_schema(contract_file.read_text(encoding="utf-8"))
+    except (GraphQLError, TypeError) as exc:  # not GraphQL, or not a valid schema
+        raise ValueError(f"{contract_file}: {exc}") from None
     for path in sorted((root / "schemas").glob("*.schema.json")):
         try:
-            out[path] = generate_schema_text(path.read_text(encoding="utf-8"), kinds)
-        except UnknownPart as exc:
-            raise UnknownPart(f"{path}: {exc}") from None
+            out[path] = generate_schema_text(path.read_text(encoding="utf-8"), kinds, contract)
+        except ValueError as exc:  # an unknown part, or a kind the contract does not fit
+            raise ValueError(f"{path}: {exc}") from None
     readme = root / "README.md"
     config_text = out[root / "schemas" / CONFIG_SCHEMA]
     # the overlay schema: the config schema, as just generated, made lenient

@@ -2,7 +2,7 @@
 kinds table straight from ``konvsync.kinds`` (keys, parents, references,
 apply order, what is sensitive or the portal's), and every YAML key from the
 descriptions in ``schemas/konvsync.schema.json`` (whose kind-dependent parts
-are generated too, and whose kinds a test proves equal to the kinds).
+are generated too, from the kinds and the contract).
 ``python -m konvsync.cli.generate`` writes them (``--check``: exit 1 if
 out of date).
 """

@@ -138,3 +138,28 @@ def test_a_folder_with_only_files_not_read_says_which(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "no *.yaml or *.yml files in this directory (not read: " in result.stderr
     assert "users.yaml.orig" in result.stderr
+
+
+def test_a_file_not_read_is_named_beside_the_problems_it_may_cause(tmp_path: Path) -> None:
+    """A group defined in an editor's leftover copy is not read: the user it
+    should serve refers to an unknown group, and the warning that names the
+    leftover stands beside that error (it was dropped when the config was
+    invalid, where it matters most)."""
+    portal = tmp_path / "portal"
+    portal.mkdir()
+    (portal / "users.yaml").write_text(
+        "konvsync: 1\nusers:\n"
+        "  - {email: u@example.test, firstName: F, lastName: L, groups: [sales]}\n",
+        encoding="utf-8",
+    )
+    (portal / "groups.yaml~").write_text(
+        "groups:\n  - {externalId: sales, name: Sales}\n", encoding="utf-8"
+    )
+    result = invoke(["validate", str(portal)])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.splitlines()
+    warned = [line for line in lines if "groups.yaml~:1:1: warning: not read" in line]
+    assert warned, result.stderr
+    assert any("'sales'" in line and "users.yaml:3:" in line for line in lines), result.stderr
+    assert lines.index(warned[0]) < len(lines) - 1
+    assert lines[-1].startswith("Error: configuration invalid")

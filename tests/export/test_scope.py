@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from konvsync.app.seeding import seed_store
+from konvsync.kinds import TOP_LEVEL_KINDS
 from konvsync.sandbox.server import RunningSandbox
 from tests.conftest import invoke
 
@@ -96,7 +97,7 @@ def test_bad_scope_values_are_usage_errors(sandbox: RunningSandbox) -> None:
     for value, message in [
         ("accounts", "--scope 'accounts': give KIND=GLOB, KIND.FIELD=GLOB or KIND.exclude=GLOB"),
         ("locations=x", "(locations follow their account's scope)"),
-        ("widgets=x", "(KIND one of groups, accountFields, accounts, users, inviteLinks)"),
+        ("widgets=x", f"(KIND one of {', '.join(k.name for k in TOP_LEVEL_KINDS)})"),
         ("users.title=x", "--scope 'users.title=x': users are scoped by email, account, exclude"),
     ]:
         result = invoke(["--endpoint", sandbox.url, "export", "--scope", value])

@@ -9,12 +9,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 import pytest
 
 from konvsync.cli.generate import main
 from konvsync.kinds import KINDS, WRITABLE_KINDS, apply_order
 from konvsync.kinds.base import Field, Kind
+from konvsync.kinds.schema_rules import not_both
 from konvsync.plan.changes import RefusalCheck
 from konvsync.render.generated import generated_texts, stale_files
 from konvsync.render.schema_parts import GENERATED, schema_text
@@ -25,23 +27,72 @@ SCHEMAS = sorted((ROOT / "schemas").glob("*.schema.json"))
 SCRATCH_POSTS = Kind(
     name="scratchPosts",
     singular="scratch post",
+    description="Scratch posts: a kind declared in a test only.",
     key_field="slug",
     fields=(
-        Field("slug"),
-        Field("title"),
-        Field("groups", shape="set", ref="groups", input_name="groupIds"),
-        Field("publishedAt", timestamp=True),
+        Field("slug", description="the post's slug.", pattern="^[a-z0-9-]+$"),
+        Field("title", description="Headline."),
+        Field("state", description="Where the post stands."),
+        Field("body", description="Text; null clears it."),
+        Field("groups", shape="set", ref="groups", input_name="groupIds", description="Readers."),
+        Field("tags", shape="list", export_default=[], description="Tags, in display order."),
+        Field("pinned", export_default=False, description="Shown first."),
+        Field("publishedAt", timestamp=True, description="When it went out."),
+        Field("views", server_only=True, description="How often it was read."),
+        Field("secret", sensitive=True, description="A preview password."),
     ),
     operations_file="scratch_posts.graphql",
     type_name="ScratchPost",
+    rename_field="renamedFrom",
+    schema_rules=(not_both("body", "secret", "a post with a body has no preview password"),),
 )
 WITH_SCRATCH_POSTS = apply_order([*KINDS, SCRATCH_POSTS])
+SCRATCH_POSTS_CONTRACT = """
+enum ScratchPostState {
+  DRAFT
+  PUBLISHED
+}
+
+type ScratchPost {
+  id: ID!
+  slug: String!
+  title: String!
+  state: ScratchPostState!
+  body: String
+  groups: [Group!]!
+  tags: [String!]!
+  pinned: Boolean!
+  publishedAt: DateTime
+  views: Int!
+  secret: String
+}
+
+input ScratchPostInput {
+  slug: String
+  title: String
+  state: ScratchPostState
+  body: String
+  groupIds: [ID!]
+  tags: [String!]
+  pinned: Boolean
+  publishedAt: DateTime
+  secret: String
+}
+
+extend type Mutation {
+  createScratchPost(input: ScratchPostInput!): ScratchPost
+}
+"""
+"""The contract's lines of the scratch kind, as a new kind adds them."""
 
 
-def copy_of_the_checkout(tmp_path: Path) -> Path:
-    """README.md and schemas/, as the command finds them in a checkout."""
+def copy_of_the_checkout(tmp_path: Path, contract: str = "") -> Path:
+    """README.md and schemas/, as the command finds them in a checkout,
+    ``contract`` added to the contract."""
     shutil.copytree(ROOT / "schemas", tmp_path / "schemas")
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    with (tmp_path / "schemas" / "konvert.graphql").open("a", encoding="utf-8") as handle:
+        handle.write(contract)
     return tmp_path
 
 
@@ -50,13 +101,25 @@ def test_every_generated_part_is_up_to_date() -> None:
     assert stale == [], f"run python -m konvsync.cli.generate: {stale} are out of date"
 
 
-def test_a_kind_declared_without_regenerating_makes_everything_stale() -> None:
-    stale = {str(path.relative_to(ROOT)) for path in stale_files(ROOT, WITH_SCRATCH_POSTS)}
+def test_a_kind_declared_without_regenerating_makes_everything_stale(tmp_path: Path) -> None:
+    root = copy_of_the_checkout(tmp_path, SCRATCH_POSTS_CONTRACT)
+    stale = {str(path.relative_to(root)) for path in stale_files(root, WITH_SCRATCH_POSTS)}
     assert stale == {"README.md", *(str(path.relative_to(ROOT)) for path in SCHEMAS)}
 
 
-def test_the_regenerated_schemas_take_the_new_kind(tmp_path: Path) -> None:
+def test_a_kind_the_contract_lacks_makes_no_schema(tmp_path: Path) -> None:
+    """A kind (or a field) the contract does not have makes no schema."""
     root = copy_of_the_checkout(tmp_path)
+    with pytest.raises(ValueError, match="kind scratchPosts: the contract has no type ScratchPost"):
+        generated_texts(root, WITH_SCRATCH_POSTS)
+    without_views = SCRATCH_POSTS_CONTRACT.replace("  views: Int!\n", "")
+    root = copy_of_the_checkout(tmp_path / "again", without_views)
+    with pytest.raises(ValueError, match="the contract's ScratchPost has no field views"):
+        generated_texts(root, WITH_SCRATCH_POSTS)
+
+
+def test_the_regenerated_schemas_take_the_new_kind(tmp_path: Path) -> None:
+    root = copy_of_the_checkout(tmp_path, SCRATCH_POSTS_CONTRACT)
     for path, text in generated_texts(root, WITH_SCRATCH_POSTS).items():
         path.write_text(text, encoding="utf-8")
     assert stale_files(root, WITH_SCRATCH_POSTS) == []
@@ -80,12 +143,73 @@ def test_the_regenerated_schemas_take_the_new_kind(tmp_path: Path) -> None:
     }
     jsonschema.validate({"konvsync": 1, "policy": policy}, config)
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"policy": {"ignore_changes": {"scratchPosts": ["body"]}}}, config)
+        jsonschema.validate({"policy": {"ignore_changes": {"scratchPosts": ["views"]}}}, config)
 
     readme = (root / "README.md").read_text()
     row = f"| {len(KINDS) + 1} | `scratchPosts` | `slug` | top level | `groups` → groups |"
     assert row in readme
     assert "| `policy.protect.scratchPosts` | list of string |" in readme
+    assert "| `scratchPosts[].state` | `DRAFT` \\| `PUBLISHED` | Where the post stands. |" in readme
+
+
+POST = {"slug": "launch", "title": "Launch", "state": "DRAFT"}
+
+
+@pytest.mark.parametrize(
+    ("post", "problem"),
+    [
+        ({**POST, "groups": ["sales"], "tags": ["a", "a"], "pinned": True}, None),
+        ({**POST, "body": None, "publishedAt": None, "renamedFrom": "old-launch"}, None),
+        ({**POST, "secret": "${env:PREVIEW}"}, None),
+        ({"slug": "launch", "title": "Launch"}, "'state' is a required property"),
+        ({**POST, "state": "LIVE"}, "'LIVE' is not one of ['DRAFT', 'PUBLISHED']"),
+        ({**POST, "slug": "Launch!"}, "does not match '^[a-z0-9-]+$'"),
+        ({**POST, "title": "  "}, "does not match '\\\\S'"),
+        ({**POST, "title": None}, "None is not of type 'string'"),
+        ({**POST, "groups": ["sales", "sales"]}, "has non-unique elements"),
+        ({**POST, "groups": [" "]}, "does not match '\\\\S'"),
+        ({**POST, "pinned": "yes"}, "'yes' is not of type 'boolean'"),
+        ({**POST, "secret": None}, "None is not of type 'string'"),
+        ({**POST, "body": "Hi", "secret": "x"}, "a post with a body has no preview password"),
+        ({**POST, "views": 3}, "views is made by the portal (read only), not configured"),
+        ({**POST, "bdy": "Hi"}, "Additional properties are not allowed ('bdy' was unexpected)"),
+    ],
+)
+def test_a_config_of_the_new_kind_validates_through_its_generated_schema(
+    tmp_path: Path, post: dict[str, Any], problem: str | None
+) -> None:
+    """What the scratch kind and its contract lines declare, the generated
+    schema checks, with both validators konvsync uses; the overlay schema
+    made from it lets an object give only its key and what it changes."""
+    root = copy_of_the_checkout(tmp_path, SCRATCH_POSTS_CONTRACT)
+    texts = generated_texts(root, WITH_SCRATCH_POSTS)
+    config = json.loads(texts[root / "schemas" / "konvsync.schema.json"])
+    overlay = json.loads(texts[root / "schemas" / "konvsync.overlay.schema.json"])
+    document = {"konvsync": 1, "scratchPosts": [post]}
+    found = problems(config, document)
+    if problem is None:
+        assert found == []
+    else:
+        assert any(problem in message for message in found), found
+    try:
+        fastjsonschema.compile(config)(document)
+        fast_valid = True
+    except fastjsonschema.JsonSchemaException:
+        fast_valid = False
+    assert fast_valid == (problem is None)
+    partial = {"konvsync": 1, "scratchPosts": [{"slug": "launch", "pinned": True}]}
+    assert problems(overlay, partial) == []
+    assert "'title' is a required property" in problems(config, partial)
+
+
+def problems(schema: dict[str, Any], document: Any) -> list[str]:
+    """What each error says, and the schema's own message (``x-message``) for it."""
+    out = []
+    for error in jsonschema.Draft202012Validator(schema).iter_errors(document):
+        out.append(error.message)
+        if "x-message" in error.schema:
+            out.append(error.schema["x-message"])
+    return out
 
 
 def test_the_command_rewrites_what_is_stale_and_checks(
@@ -117,6 +241,52 @@ def test_an_unknown_part_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert out.startswith("cannot generate: ") and "unknown generated part 'endpoints'" in out
     assert out.count("\n") == 1
+
+
+def test_a_marker_the_command_would_not_find_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """policy.scope was once marked with another command's name, so it was
+    never regenerated: a marker must be exactly the generator's."""
+    root = copy_of_the_checkout(tmp_path)
+    config = root / "schemas" / "konvsync.schema.json"
+    scope = config.read_text().replace(
+        GENERATED + "policy_scope", "generated by python -m elsewhere, do not edit: policy_scope"
+    )
+    config.write_text(scope)
+    assert main(["--check", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "is not a marker: it must start with 'generated by python -m konvsync.cli" in out
+
+
+def test_each_kind_gets_its_members_where_the_first_stood(tmp_path: Path) -> None:
+    """The per-kind members are rebuilt in place: a member of a kind that is
+    gone is dropped, hand-written keys around them stay, and a kind named
+    like a hand-written key is an error."""
+    root = copy_of_the_checkout(tmp_path)
+    config = root / "schemas" / "konvsync.schema.json"
+    data = json.loads(config.read_text())
+    data["properties"]["gone"] = {"$comment": GENERATED + "kind_properties", "type": "array"}
+    config.write_text(schema_text(data))
+    texts = generated_texts(root)
+    regenerated = json.loads(texts[config])["properties"]
+    assert regenerated == json.loads((ROOT / "schemas" / config.name).read_text())["properties"]
+    assert list(regenerated)[:6] == [
+        "konvsync",
+        "endpoint",
+        "portal",
+        "variables",
+        "policy",
+        "groups",
+    ]
+
+    data["properties"].pop("gone")
+    data["properties"]["users"] = {"description": "written by hand", "type": "array"}
+    config.write_text(schema_text(data))
+    with pytest.raises(
+        ValueError, match=r"generated 'users' \(kind_properties\) is also written by hand"
+    ):
+        generated_texts(root)
 
 
 def _hand_kept_enums(node: Any, path: str) -> list[tuple[str, list[Any]]]:
