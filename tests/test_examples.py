@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from konvsync.cli.main import cli
+from konvsync.sandbox.server import RunningSandbox
 from tests.conftest import invoke
 from tests.schema_hints import check_jsonschema, hinted_schema
 
@@ -319,3 +320,30 @@ def test_drift_script_finds_drift(tmp_path: Path) -> None:
     assert "Drift: 1 changed, 0 deleted, 1 created in the portal." in result.stdout
     assert "--detailed-exitcode" not in (ROOT / "examples" / "drift" / "drift.sh").read_text()
     assert "Traceback" not in result.stderr
+
+
+def test_drift_script_never_uses_a_server_it_did_not_start(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """The port is taken (another sandbox runs there): the script's own
+    sandbox cannot start, and the script stops instead of applying its
+    configuration to the other one."""
+    port = sandbox.url.rsplit(":", 1)[1]
+    env = {
+        **os.environ,
+        "KONVSYNC_DRIFT_PORT": port,
+        "NO_COLOR": "1",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    result = subprocess.run(
+        ["bash", str(ROOT / "examples" / "drift" / "drift.sh")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "== 1. apply" not in result.stdout
+    assert sandbox.store.count("accounts") == 0

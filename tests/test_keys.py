@@ -379,6 +379,37 @@ def test_keys_with_invisible_or_look_alike_characters_are_warned_about(
     assert "Süd" not in result.stderr  # non-ASCII alone is no look-alike
 
 
+def test_keys_with_compatibility_characters_are_warned_about(
+    write_config: ConfigWriter,
+) -> None:
+    """Fullwidth letters, ligatures and dot leaders are other characters that
+    are drawn like plain ones (their compatibility form, NFKC, is the plain
+    one): 'sales' with a fullwidth 's' and 'sales' are two keys that look the
+    same."""
+    config = write_config("""\
+        konvsync: 1
+        groups:
+          - {externalId: "\\uff53ales", name: Fullwidth s}
+          - {externalId: "\\ufb01nance", name: Ligature fi}
+        users:
+          - {email: "jane@acme\\u2024example", firstName: Jane, lastName: Doe}
+        """)
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if ": warning: " in line]
+    expected = [
+        ":3:18: warning: group '\uff53ales': its externalId holds U+FF53 FULLWIDTH LATIN "
+        "SMALL LETTER S at its start",
+        ":4:18: warning: group '\ufb01nance': its externalId holds U+FB01 LATIN SMALL "
+        "LIGATURE FI at its start",
+        ":6:13: warning: user 'jane@acme\u2024example': its email holds U+2024 ONE DOT "
+        "LEADER at character 10",
+    ]
+    assert len(warnings) == len(expected), result.stderr
+    for line, text in zip(warnings, expected, strict=True):
+        assert str(config) + text in line, (line, text)
+
+
 def test_export_writes_look_alike_keys_escaped(
     sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
 ) -> None:

@@ -17,12 +17,17 @@ export KONVERT_API_KEY=sandbox-key KONVERT_API_SECRET=sandbox-secret-not-for-pro
 konvsync sandbox --port "$port" --db "$work/portal.db" 2>"$work/sandbox.log" &
 sandbox_pid=$!
 trap 'kill "$sandbox_pid" 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 50); do
-  python3 - "$url" 2>/dev/null <<'PY' && break || sleep 0.1
-import sys, urllib.request
-urllib.request.urlopen(sys.argv[1] + "/_sandbox/stats", timeout=1)
-PY
+# Ready when it says it serves (after it bound the port), never on an answer
+# from the port alone: that could be another server already running there.
+for _ in $(seq 100); do
+  if grep -q "^Press Ctrl-C to stop" "$work/sandbox.log"; then break; fi
+  if ! kill -0 "$sandbox_pid" 2>/dev/null; then
+    cat "$work/sandbox.log" >&2
+    exit 1
+  fi
+  sleep 0.1
 done
+grep -q "^Press Ctrl-C to stop" "$work/sandbox.log" || { echo "the sandbox did not start" >&2; exit 1; }
 
 echo "== 1. apply the configuration"
 konvsync --endpoint "$url" apply "$here" --auto-approve

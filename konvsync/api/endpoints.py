@@ -54,10 +54,27 @@ def resolve_endpoint(
         return Endpoint(value, NAMED[value])
     if value == SANDBOX:
         return Endpoint(SANDBOX, "")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # a port out of range raises ValueError
+    except ValueError as exc:
+        raise UsageError(f"endpoint {value!r} is not a URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(
             f"endpoint {value!r} is not production, staging, sandbox or an http(s) URL"
+        )
+    # What is shown of it below: never a password, nor a query that may hold a token.
+    shown = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+    if parts.username is not None or parts.password is not None:
+        raise UsageError(
+            f"endpoint {shown!r}: a URL holding a user name or password is refused "
+            "(credentials come from KONVERT_API_KEY and KONVERT_API_SECRET or "
+            "--credentials-file, never from the endpoint)"
+        )
+    if parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise UsageError(
+            f"endpoint {shown!r}: a base URL has no ?query or #fragment (konvsync adds "
+            "/api and /oauth/token to it)"
         )
     if parts.scheme == "http" and not is_loopback(parts.hostname) and not insecure_http:
         raise UsageError(

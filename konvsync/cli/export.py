@@ -6,7 +6,13 @@ import click
 
 from konvsync.app.export import export_state
 from konvsync.cli.options import GlobalOptions, accepts_global_options
-from konvsync.cli.params import ExportTarget, KindList, export_kinds_help, export_target_help
+from konvsync.cli.params import (
+    ExportTarget,
+    GivenPath,
+    KindList,
+    export_kinds_help,
+    export_target_help,
+)
 from konvsync.cli.progress import StderrProgress
 from konvsync.errors import ExitStatus, UsageError
 from konvsync.export.targets import parse_kinds, parse_scope_options
@@ -17,7 +23,7 @@ from konvsync.export.targets import parse_kinds, parse_scope_options
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False),
+    type=GivenPath(file_okay=False),
     help="Write konvsync.yaml and one file per kind into DIR (default: one document on stdout).",
 )
 @click.option(

@@ -23,7 +23,7 @@ from click.shell_completion import CompletionItem
 
 from konvsync.api.endpoints import NAMED_ENDPOINTS
 from konvsync.api.options import ConnectionOptions
-from konvsync.cli.params import PlanTarget, plan_target_help
+from konvsync.cli.params import PlanTarget, Seconds, plan_target_help
 from konvsync.plan.planner import PlanOptions
 from konvsync.support.logs import configure_logging
 
@@ -143,7 +143,7 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
     GlobalOption(
         ("--timeout",),
         "Seconds before one API request times out (default: 30).",
-        {"type": float, "default": 30.0},
+        {"type": Seconds(), "default": 30.0},
     ),
     GlobalOption(
         ("--max-retries",),

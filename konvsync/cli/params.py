@@ -6,6 +6,7 @@ sent."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -81,7 +82,13 @@ def _complete_target(
         state = load_config(list(paths), allow_external_refs=True, offline=True)
     except KonvsyncError:
         return []
-    targets = (f"{kind_name}/{obj.path}" for obj in state.objects.get(kind_name, {}).values())
+    # A key that still holds ``${env:`` uses a variable that is not set: its
+    # value, the key the portal knows, is unknown here.
+    targets = (
+        f"{kind_name}/{obj.path}"
+        for obj in state.objects.get(kind_name, {}).values()
+        if "${env:" not in obj.path
+    )
     return [CompletionItem(target) for target in sorted(targets) if target.startswith(incomplete)]
 
 
@@ -94,6 +101,34 @@ def _config_paths(args: list[str]) -> list[str]:
         if not arg.startswith("-")
         and (os.path.isdir(arg) or (arg.endswith((".yaml", ".yml")) and os.path.isfile(arg)))
     ]
+
+
+class GivenPath(click.Path):
+    """A file or folder name that may not be empty: ``--out "$PLAN_FILE"``
+    with the variable unset must not read as "no --out"."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == "":
+            self.fail("the file name is empty", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class Seconds(click.ParamType[float]):
+    """A number of seconds over 0 (``--timeout``): not 0, negative, NaN or
+    infinite, which the HTTP client takes for "no timeout" or cannot use."""
+
+    name = "SECONDS"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or seconds <= 0:
+            self.fail(f"{value!r} is not a number of seconds over 0", param, ctx)
+        return seconds
 
 
 class PlanTarget(click.ParamType[str]):

@@ -15,6 +15,7 @@ from konvsync.cli.options import (
     rail_options,
     target_option,
 )
+from konvsync.cli.params import GivenPath
 from konvsync.cli.progress import StderrProgress
 from konvsync.errors import ExitStatus
 from konvsync.plan.planner import PlanRefused
@@ -27,7 +28,7 @@ from konvsync.render import render_plan
 @click.option(
     "--out",
     "out_file",
-    type=click.Path(dir_okay=False),
+    type=GivenPath(dir_okay=False),
     help="Also save the plan to FILE for 'konvsync apply FILE'.",
 )
 @format_option

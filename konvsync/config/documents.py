@@ -3,10 +3,9 @@ and JSON Schema validation, each problem with its file, line and column."""
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -15,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 import fastjsonschema
 
 from konvsync.config.model import Source
-from konvsync.config.overlay import overlay_schema
+from konvsync.config.overlay import OverlayMap, object_definition, overlay_schema
 from konvsync.config.substitution import Substitution
 from konvsync.config.yaml_loader import YamlList, YamlLoadError, YamlMap, empty_map, load_yaml
 from konvsync.errors import ConfigProblem
-from konvsync.kinds import REFERENCE_KINDS
+from konvsync.kinds import REFERENCE_KINDS, kind
 from konvsync.support.files import UnreadableFile, read_bounded
 from konvsync.support.resources import config_schema
 from konvsync.support.suggest import did_you_mean
@@ -55,6 +54,10 @@ class ConfigDocument:
     unset: dict[Source, list[str]] = field(default_factory=dict)
     """Offline: places whose value uses listed variables that are not set
     (``Substitution.unset``)."""
+    substitution_problems: list[ConfigProblem] = field(default_factory=list)
+    """The problems of its ``${env:...}`` references (a variable not set, not
+    listed...): every other problem at one of their places follows from the
+    reference left as written, and is not reported."""
 
 
 def read_document(
@@ -124,7 +127,9 @@ def check_document(
         return
     substitution = Substitution(variables, problems, offline=offline)
     if document.substitutes:
+        before = len(problems)
         substitution.apply(data)
+        document.substitution_problems = problems[before:]
     _schema_problems(data, document.path, problems, document.patch)
     # A document with schema problems still takes part in the duplicate and
     # reference checks, so that one run reports everything; those checks skip
@@ -243,24 +248,83 @@ def _schema_problems(
         return
     except fastjsonschema.JsonSchemaException as exc:
         fast_message = str(exc)
+    found = _explained(_validator(patch).iter_errors(data))
+    for path, error in found:
+        unknown = _unknown_keys(data, path, error)
+        if unknown:  # each at its own line, with its own suggestion
+            problems.extend(
+                ConfigProblem(file, where.line, where.column, message) for where, message in unknown
+            )
+            continue
+        where, subject = _locate(data, path, error)
+        problems.append(
+            ConfigProblem(file, where.line, where.column, f"{subject}: {_message(error)}")
+        )
+    if not found:
+        problems.append(ConfigProblem(file, 1, 1, fast_message))
+
+
+def check_merged(kind_name: str, item: YamlMap, problems: list[ConfigProblem]) -> None:
+    """One object that a later config path added or changed, checked whole
+    against its definition in the config schema: the fields every object
+    must give and the rules between fields (CODE needs its code), wherever
+    each field was set; a problem points at the file that set the value."""
+    try:
+        _fast_object_validator(kind_name)(item)
+        return
+    except fastjsonschema.JsonSchemaException:
+        pass
+    k = kind(kind_name)
+    name = f"{k.singular} {k.key_of(item)!r}"
+    # What the files' own check could not see (the overlay schema has no
+    # required fields and no rules between fields); the rest it reported.
+    unseen = (
+        error
+        for error in _object_validator(kind_name).iter_errors(item)
+        if error.validator == "required" or "allOf" in error.schema_path
+    )
+    for path, error in _explained(unseen):
+        where, subject = _locate(item, path, error)
+        if not path and isinstance(item, OverlayMap):
+            where = item.patched_at  # the object as the path that changed it gives it
+        within = f".{subject}" if path else ""
+        problems.append(where.problem(f"{name}{within}: {_message(error)}"))
+
+
+def _object_schema(kind_name: str) -> dict[str, Any]:
+    """The config schema's definition of one object of ``kind_name``, as a
+    schema of its own (with the definitions it refers to)."""
+    return {"$defs": config_schema().get("$defs", {}), **object_definition(kind_name)}
+
+
+@cache
+def _fast_object_validator(kind_name: str) -> Any:
+    return fastjsonschema.compile(_object_schema(kind_name))
+
+
+@cache
+def _object_validator(kind_name: str) -> jsonschema.protocols.Validator:
+    import jsonschema  # as in _validator
+
+    schema = _object_schema(kind_name)
+    return jsonschema.validators.validator_for(config_schema())(schema)
+
+
+def _explained(errors: Iterable[ValidationError]) -> list[tuple[tuple[Any, ...], ValidationError]]:
+    """The errors worth telling, by the place they are at: each rule with a
+    message of its own (an invite link may break several); otherwise the
+    best match explains the place."""
     from jsonschema.exceptions import best_match
 
     by_path: dict[tuple[Any, ...], list[ValidationError]] = {}
-    for error in _validator(patch).iter_errors(data):
+    for error in errors:
         by_path.setdefault(tuple(error.absolute_path), []).append(error)
-    for path, errors in by_path.items():
-        either = [e for e in errors if e.validator == "anyOf"]
-        # Each rule with a message of its own is reported (an invite link
-        # may break several); otherwise the best match explains the place.
-        ruled = [e for e in errors if isinstance(e.schema, dict) and "x-message" in e.schema]
-        chosen = ruled or [either[0] if either else best_match(errors)]
-        for error in chosen:
-            where, subject = _locate(data, path, error)
-            problems.append(
-                ConfigProblem(file, where.line, where.column, f"{subject}: {_message(error)}")
-            )
-    if not by_path:
-        problems.append(ConfigProblem(file, 1, 1, fast_message))
+    out = []
+    for path, found in by_path.items():
+        either = [e for e in found if e.validator == "anyOf"]
+        ruled = [e for e in found if isinstance(e.schema, dict) and "x-message" in e.schema]
+        out += [(path, error) for error in ruled or [either[0] if either else best_match(found)]]
+    return out
 
 
 def _message(error: ValidationError) -> str:
@@ -293,8 +357,7 @@ def _message(error: ValidationError) -> str:
             "(give one or more globs, or leave the kind out of policy.scope to own all of it)"
         )
     if error.validator == "additionalProperties":
-        message = error.message.replace("Additional properties are not allowed", "unknown key")
-        return message + _unknown_key_hint(error)
+        return error.message.replace("Additional properties are not allowed", "unknown key")
     if error.validator == "const" and error.absolute_path and error.absolute_path[0] == "konvsync":
         return f"unknown format version {named}; this release reads konvsync: 1"
     if error.validator in ("enum", "anyOf") and isinstance(error.instance, str | int | float):
@@ -312,18 +375,41 @@ def _message(error: ValidationError) -> str:
     return error.message
 
 
-def _unknown_key_hint(error: ValidationError) -> str:
-    """``; did you mean 'name'?`` for a misspelt key (``'name' for 'nmae',
-    'title' for 'tilte'`` when several keys are unknown)."""
+def _unknown_keys(
+    data: YamlMap, path: tuple[Any, ...], error: ValidationError
+) -> list[tuple[Source, str]]:
+    """For keys the schema does not know (``nmae``), one problem per key at
+    that key's own place, each with its closest known key; none for other
+    errors (and for a reference kind named in policy, which has its own
+    message)."""
+    if error.validator != "additionalProperties" or _reference_kind(error) is not None:
+        return []
+    node: Any = data
+    for part in path:
+        if isinstance(node, YamlMap | YamlList) and _holds(node, part):
+            node = node[part]
+        else:
+            return []
+    if not isinstance(node, YamlMap):
+        return []
     schema: Any = error.schema
     known = [str(key) for key in schema.get("properties", {})]
-    instance: Any = error.instance
-    extra = [str(key) for key in instance if key not in known]
-    if len(extra) == 1:
-        return did_you_mean(extra[0], known, limit=1)
-    close = {key: difflib.get_close_matches(key, known, n=1, cutoff=0.6) for key in extra}
-    pairs = [f"{match[0]!r} for {key!r}" for key, match in close.items() if match]
-    return f"; did you mean {', '.join(pairs)}?" if pairs else ""
+    words = list(_path_words(path))
+    return [
+        (
+            node.key_source(key),
+            f"{'.'.join([*words, str(key)])}: unknown key ({str(key)!r} was unexpected)"
+            + did_you_mean(str(key), known, limit=1),
+        )
+        for key in node
+        if str(key) not in known
+    ]
+
+
+def _holds(node: YamlMap | YamlList, part: Any) -> bool:
+    if isinstance(node, YamlMap):
+        return part in node
+    return isinstance(part, int) and part < len(node)
 
 
 def _reference_kind(error: ValidationError) -> str | None:

@@ -9,9 +9,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from konvsync.config.documents import ConfigDocument, check_document, read_document
+from konvsync.config.documents import ConfigDocument, check_document, check_merged, read_document
 from konvsync.config.model import DesiredObject, DesiredState, Policy, Source
-from konvsync.config.overlay import overlay_items, overlay_settings
+from konvsync.config.overlay import OverlayMap, overlay_items, overlay_settings
 from konvsync.config.paths import discover
 from konvsync.config.renames import check_renames
 from konvsync.config.rules import (
@@ -95,6 +95,13 @@ def _load(
             overlay_items([m.items for m in per_path], problems),
             _digest(documents),
         )
+        later = {d.path for layer in layers[1:] for d in layer}
+        for kind_name, entries in merged.items.items():
+            for item, where in entries:
+                if isinstance(item, YamlMap) and (
+                    isinstance(item, OverlayMap) or where.file in later
+                ):
+                    check_merged(kind_name, item, problems)
     unreadable = any(d.data is None for d in documents)
     state = _build(merged, [d.path for d in documents], problems, unreadable)
     state.layers = [[d.path for d in layer] for layer in layers]
@@ -107,6 +114,9 @@ def _load(
     unset = {where: names for d in documents for where, names in d.unset.items()}
     if unset:
         problems[:] = _unchecked(unset, problems, state.warnings)
+    substituted = [p for d in documents for p in d.substitution_problems]
+    if substituted:
+        problems[:] = _without_consequences(substituted, problems)
     if problems:
         raise ConfigInvalid(problems, not_read)
     state.warnings[:0] = not_read
@@ -138,6 +148,18 @@ def _unchecked(
             )
         )
     return [p for p in problems if (p.file, p.line, p.column) not in places]
+
+
+def _without_consequences(
+    substituted: list[ConfigProblem], problems: list[ConfigProblem]
+) -> list[ConfigProblem]:
+    """``problems`` without those at the place of a ``${env:...}`` that
+    could not be substituted (``substituted``): the value there is the
+    reference as written, and "groups '${env:TEAM}' is outside policy.scope"
+    says nothing the unset variable does not."""
+    own = {id(p) for p in substituted}
+    places = {(p.file, p.line, p.column) for p in substituted}
+    return [p for p in problems if id(p) in own or (p.file, p.line, p.column) not in places]
 
 
 def _merge(documents: list[ConfigDocument], problems: list[ConfigProblem]) -> _Merged:
@@ -322,15 +344,22 @@ def _check_references(
 ) -> None:
     """References to keys this config does not define, and custom field values."""
     state.external_references = []
+    scope = state.policy.scope
     for kind_name, objects in state.objects.items():
         k = kind(kind_name)
         for obj in objects.values():
             for ref in references(k, obj.data, include_parent=False):
                 if ref.key in state.objects.get(ref.target.name, {}):
                     continue
-                if allow_external or ref.target.reference:
-                    # Reference kinds (LMS modules...) are only in the
-                    # portal: the plan checks them, validate cannot.
+                rule = scope.rule(ref.target.name)
+                if (
+                    allow_external
+                    or ref.target.reference
+                    or (rule is not None and rule.outside_by_key(ref.key))
+                ):
+                    # Reference kinds (LMS modules...) and objects outside
+                    # the scope are only in the portal: the plan checks
+                    # them, validate cannot.
                     state.external_references.append((obj, ref))
                     continue
                 defined = state.objects.get(ref.target.name, {})
@@ -370,12 +399,15 @@ def _check_values(
     if not isinstance(values, dict):
         return
     fields = state.objects.get(f.keys_ref or "", {})
+    rule = state.policy.scope.rule(f.keys_ref or "")
     what = f"{k.singular} {obj.path!r}"
     for key, value in values.items():
         where = map_value_source(obj, f.name, key)
         definition = fields.get(str(key))
         if definition is None:
-            if not allow_external:
+            # a field outside the scope can only be in the portal: the plan checks it
+            outside = rule is not None and rule.outside_by_key(str(key))
+            if not allow_external and not outside:
                 problems.append(
                     where.problem(f"{what}: custom field {key!r} is not defined in {f.keys_ref}")
                 )

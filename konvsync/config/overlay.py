@@ -7,22 +7,23 @@ into it field by field (mappings merged, lists replaced, ``null`` sets the
 field to null, which clears it in the portal); an object with a new key is
 added; ``endpoint`` and ``portal`` are replaced and ``policy`` is merged like
 an object. Files of a later path are checked against the schema as patches
-(an object may name only the fields it changes); objects the later paths add
-must be complete, which is checked here. A merged field keeps the file and
-line it came from, so problems point at the file that set it.
+(an object may name only the fields it changes); every object a later path
+adds or changes is then checked whole against the config schema (required
+fields, rules between fields) in ``config.documents.check_merged``. A merged
+field keeps the file and line it came from, so problems point at the file
+that set it.
 """
 
 from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
 
 from konvsync.config.model import Source
-from konvsync.config.yaml_loader import YamlList, YamlMap, _unpack
+from konvsync.config.yaml_loader import YamlMap, _unpack
 from konvsync.errors import ConfigProblem
-from konvsync.kinds import children_of, kind
+from konvsync.kinds import kind
 from konvsync.support.resources import config_schema
 
 Settings = dict[str, tuple[Any, Source]]
@@ -32,8 +33,11 @@ Items = dict[str, list[tuple[YamlMap, Source]]]
 class OverlayMap(YamlMap):
     """A merged mapping whose entries come from several files."""
 
-    __slots__ = ("files",)
+    __slots__ = ("files", "patched_at")
     files: list[str]
+    patched_at: Source
+    """Where the last path that changed it gives it (what a rule between its
+    fields that this path broke points at)."""
 
     def key_source(self, key: Any) -> Source:
         index = self._index(key)
@@ -70,6 +74,7 @@ def merge_maps(base: YamlMap, patch: YamlMap) -> OverlayMap:
         merged[key] = (key, value, key_at, value_at, file)
     result = OverlayMap()
     result.file, result.position = base.file, base.position
+    result.patched_at = patch.source
     result.positions, result.files = array("Q"), []
     for key, value, key_at, value_at, file in merged.values():
         result[key] = value
@@ -123,50 +128,18 @@ def overlay_items(layers: Sequence[Items], problems: list[ConfigProblem]) -> Ite
                 if key in index:
                     base, base_where = merged[index[key]]
                     merged[index[key]] = (merge_maps(base, item), base_where)
-                    _check_required(kind_name, item, where, problems, whole=False)
                 else:
                     index[key] = len(merged)
                     merged.append((item, where))
-                    _check_required(kind_name, item, where, problems, whole=True)
     return out
 
 
-def _check_required(
-    kind_name: str, item: YamlMap, where: Source, problems: list[ConfigProblem], whole: bool
-) -> None:
-    """Required fields of an object a later path adds (``whole``), and of the
-    children (an account's locations) a later path's list gives."""
-    if whole:
-        for name in _required(kind_name):
-            if name not in item:
-                problems.append(where.problem(f"{kind_name}: {name!r} is a required property"))
-    for child in children_of(kind_name):
-        listed = item.get(child.name)
-        if not isinstance(listed, YamlList):
-            continue
-        for index, entry in enumerate(listed):
-            if not isinstance(entry, YamlMap):
-                continue
-            for name in _required(child.name):
-                if name not in entry:
-                    problems.append(
-                        listed.item_source(index).problem(
-                            f"{kind_name}.{child.name}: {name!r} is a required property"
-                        )
-                    )
-
-
-@cache
-def _required(kind_name: str) -> tuple[str, ...]:
-    return tuple(_definition(kind_name).get("required", ()))
-
-
-def _definition(kind_name: str) -> dict[str, Any]:
+def object_definition(kind_name: str) -> dict[str, Any]:
     """The config schema's definition of one object of ``kind_name``: under
     the top-level key, or for a child kind under its parent's."""
     schema = config_schema()
     parent = kind(kind_name).parent
-    owner = schema if parent is None else _definition(parent)
+    owner = schema if parent is None else object_definition(parent)
     items: dict[str, Any] = owner.get("properties", {}).get(kind_name, {}).get("items", {})
     reference = items.get("$ref", "")
     if not reference:
@@ -182,10 +155,13 @@ def overlay_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """The schema of an overlay path's files, made from the config schema
     ``schema`` (modified in place and returned): the same, except that no
     object needs its required fields, since an overlay may set one field of
-    an object an earlier path defines (``konvsync schema --overlay``; the
-    objects an overlay adds are checked complete after merging)."""
+    an object an earlier path defines, and no rule between an object's fields
+    holds for one file (an overlay may switch a link to CODE and its base
+    give the code): every object a later path touches is checked whole after
+    merging (``config.documents.check_merged``); ``konvsync schema --overlay``."""
     for definition in schema.get("$defs", {}).values():
         definition.pop("required", None)
+        definition.pop("allOf", None)  # rules between fields hold for the merged object
     schema["$id"] = str(schema.get("$id", "")).rsplit("/", 1)[0] + "/" + OVERLAY_SCHEMA_FILE
     schema["title"] = f"{schema.get('title', 'konvsync configuration')} (overlay)"
     schema["description"] = (

@@ -63,7 +63,7 @@ def _warn_lookalike_keys(state: DesiredState, k: Kind, obj: DesiredObject) -> No
         for written in value if isinstance(value, list) else [value]:
             if not isinstance(written, str):
                 continue
-            found = lookalikes(written)
+            found = lookalikes(written, compatibility=True)
             if not found:
                 continue
             where = value_source(obj, name)

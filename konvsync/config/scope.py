@@ -8,10 +8,10 @@ mapping must match, and ``exclude`` (globs on the key) removes matches. A
 child kind (an account's locations) follows its parent's scope. A kind the
 scope does not name is owned whole, as without a scope.
 
-Globs compare as the key they match does: case-insensitively for e-mail
-addresses, exactly otherwise. An object without a key (a group whose
-externalId is null) or without the referenced object (a user without an
-account) matches nothing.
+Globs compare as the key they match does: in one Unicode form (NFC),
+case-insensitively for e-mail addresses, exactly otherwise. An object
+without a key (a group whose externalId is null) or without the referenced
+object (a user without an account) matches nothing.
 
 This module holds the rules; ``config.rules.check_scope`` checks that a
 configuration lists only objects it owns, and ``plan.scope`` applies the
@@ -21,6 +21,7 @@ rules to the portal as read.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fnmatch import translate
@@ -134,6 +135,17 @@ class ScopeRule:
             return Miss(key_field, f"its {key_field} matches exclude {glob!r}")
         return None
 
+    def outside_by_key(self, key: str) -> bool:
+        """Whether an object with ``key`` (as keys compare) is outside the
+        rule whatever its other fields: its key matches none of the key's
+        globs, or an ``exclude``. (Such an object can only be in the portal:
+        a configuration lists only what it owns.)"""
+        excluded = self._excluded
+        if excluded is not None and excluded(key):
+            return True
+        key_field = self._key_field
+        return any(name == key_field and not matches(key) for name, matches in self._matchers)
+
     def describe(self) -> str:
         """As a message shows it: ``['dealer-*']`` for globs on the key alone,
         else ``{account: ['dealer-*'], exclude: ['x']}``."""
@@ -222,14 +234,13 @@ def parse_scope(value: Any) -> Scope:
 
 
 def _globs(k: Kind, field_name: str, value: Any) -> tuple[str, ...]:
+    """The globs as the keys they match compare: in Unicode form NFC (a
+    decomposed "é" is the composed one), lowercased for e-mail addresses."""
     if not isinstance(value, list):
         return ()
     fold = _case_insensitive(k, field_name)
-    return tuple(
-        dict.fromkeys(
-            glob.lower() if fold else glob for glob in value if isinstance(glob, str) and glob
-        )
-    )
+    written = (unicodedata.normalize("NFC", glob) for glob in value if isinstance(glob, str))
+    return tuple(dict.fromkeys(glob.lower() if fold else glob for glob in written if glob))
 
 
 def reference_keys(k: Kind, rule: ScopeRule, data: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,6 @@ references and safety, narrow to ``--target``."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
@@ -25,10 +24,17 @@ from konvsync.plan.safety import (
     check_welcome_emails,
     welcome_emails,
 )
-from konvsync.plan.scope import check_owned, remote_scope, unadopted
+from konvsync.plan.scope import (
+    check_owned,
+    kept_outside,
+    remote_scope,
+    taken_from_outside,
+    unadopted,
+)
 from konvsync.plan.stranded import with_stranded_values
 from konvsync.plan.targets import Targets, parse_targets
 from konvsync.plan.twins import check_twins
+from konvsync.support.suggest import did_you_mean
 
 ProgressCallback = Callable[[str, int], None]
 
@@ -179,6 +185,9 @@ def plan_against(
             "--target limits this plan to part of the configuration; the rest "
             "may still differ (use it for exceptional cases, as in Terraform)"
         )
+    if refused is None:
+        check_deleted_references(desired, changes)
+    warnings += taken_from_outside(changes, view) + kept_outside(changes, remote)
     emails = welcome_emails(changes, desired)
     if emails:
         warnings.append(
@@ -282,14 +291,35 @@ def check_references(
             for key in (*known, *desired.objects.get(ref.target.name, {}))
             if isinstance(key, str)  # references name top-level kinds
         }
-        close = difflib.get_close_matches(ref.key, sorted(candidates), n=3, cutoff=0.6)
-        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+        hint = did_you_mean(ref.key, candidates)
         problems.append(
             reference_source(obj, ref).problem(
                 f"{k.singular} {obj.path!r}: {ref.field.name} refers to "
                 f"{ref.target.singular} {ref.written!r}, {has}{hint}",
             )
         )
+    if problems:
+        raise ConfigInvalid(problems)
+
+
+def check_deleted_references(desired: DesiredState, changes: list[Change]) -> None:
+    """No change deletes what the configuration refers to: a pruned account
+    that a configured user stays in would detach the user, and the next plan
+    could not resolve the reference. Each such reference is a problem where
+    it is written."""
+    deleted = {c.address for c in changes if isinstance(c, Delete)}
+    if not deleted:
+        return
+    problems = [
+        reference_source(obj, ref).problem(
+            f"{kind(obj.kind).singular} {obj.path!r}: {ref.field.name} refers to "
+            f"{ref.target.singular} {ref.written!r}, which this plan deletes (policy.prune, "
+            "and the configuration does not list it): list it, protect it (policy.protect) "
+            "or remove the reference"
+        )
+        for obj, ref in _outside_references(desired)
+        if ref.address in deleted
+    ]
     if problems:
         raise ConfigInvalid(problems)
 

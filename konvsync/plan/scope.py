@@ -30,13 +30,14 @@ from typing import TYPE_CHECKING, Any
 from konvsync.config.renames import previous_keys
 from konvsync.config.scope import Scope
 from konvsync.errors import ConfigInvalid, ConfigProblem
-from konvsync.kinds import kind
+from konvsync.kinds import KINDS, kind
 from konvsync.kinds.address import RemoteRef
+from konvsync.plan.changes import Delete
 from konvsync.plan.renames import renames_in
 
 if TYPE_CHECKING:
     from konvsync.config.model import DesiredObject, DesiredState
-    from konvsync.plan.changes import Plan
+    from konvsync.plan.changes import Change, Plan
     from konvsync.plan.remote import RemoteObject, RemoteState
 
 KeyRenames = Mapping[str, Mapping[str, str]]
@@ -185,5 +186,74 @@ def unadopted(desired: DesiredState, view: RemoteState) -> list[str]:
                     f"{k.key_field} (ID {', '.join(ids)}): policy.scope.{rule.kind} never "
                     f"adopts one (it matches no glob); set its {k.key_field} in the portal "
                     "first to manage it instead"
+                )
+    return out
+
+
+TAKEN_SHOWN = 5
+"""How many of the objects a delete takes something from a warning names."""
+
+
+def taken_from_outside(changes: list[Change], view: RemoteState) -> list[str]:
+    """A warning for each object the plan deletes that objects outside the
+    scope refer to: the portal takes it from them (an account's users are
+    detached, a group leaves its members' groups), which changes objects
+    this configuration does not own. (Only kinds that were read are seen.)"""
+    deleted = {
+        (c.kind, c.key)
+        for c in changes
+        if isinstance(c, Delete) and not c.cascade and kind(c.kind).parent is None
+    }
+    if not deleted:
+        return []
+    targets = {kind_name for kind_name, _ in deleted}
+    referrers: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for holder in KINDS:
+        fields = [f for f in holder.references if f.ref in targets and f is not holder.parent_field]
+        for obj in view.get(holder.name).outside if fields else ():
+            for f in fields:
+                value = obj.data.get(f.name)
+                keys = value if isinstance(value, list) else [value]
+                for key in keys:
+                    if isinstance(key, str) and (f.ref, key) in deleted:
+                        named = referrers.setdefault((f.ref or "", key), {})
+                        paths = named.setdefault(holder.name, [])
+                        if obj.path not in paths:
+                            paths.append(obj.path)
+    out = []
+    for (kind_name, key), by_kind in sorted(referrers.items()):
+        for holder_name, paths in by_kind.items():
+            shown = ", ".join(sorted(paths)[:TAKEN_SHOWN])
+            more = f" and {len(paths) - TAKEN_SHOWN} more" if len(paths) > TAKEN_SHOWN else ""
+            out.append(
+                f"{kind(kind_name).singular} {key!r} is deleted: the portal also takes it from "
+                f"{len(paths)} {holder_name} outside policy.scope ({shown}{more}); protect it "
+                "(policy.protect) to leave them as they are"
+            )
+    return out
+
+
+def kept_outside(changes: list[Change], remote: RemoteState) -> list[str]:
+    """A warning for each key the plan renames that objects outside the
+    scope file values under (an account field's key, in accounts'
+    customFields): konvsync files anew only the values of objects in scope
+    that a portal leaves under the old key, never those of the others."""
+    out = []
+    for kind_name, renamed in sorted(renames_in(changes).items()):
+        for holder in KINDS:
+            maps = [f.name for f in holder.fields if f.keys_ref == kind_name]
+            holding: dict[str, list[str]] = {}
+            for obj in remote.get(holder.name).outside if maps else ():
+                for name in maps:
+                    for old in renamed.keys() & set(obj.data.get(name) or {}):
+                        holding.setdefault(old, []).append(obj.path)
+            for old, paths in sorted(holding.items()):
+                shown = ", ".join(sorted(paths)[:TAKEN_SHOWN])
+                more = f" and {len(paths) - TAKEN_SHOWN} more" if len(paths) > TAKEN_SHOWN else ""
+                out.append(
+                    f"{kind(kind_name).singular} {renamed[old]!r} is renamed from {old!r}: "
+                    f"{len(paths)} {holder.name} outside policy.scope hold values under {old!r} "
+                    f"({shown}{more}); a portal that keeps values under the old key keeps "
+                    f"theirs there (konvsync moves only those of the {holder.name} in scope)"
                 )
     return out

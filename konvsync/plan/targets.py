@@ -3,6 +3,8 @@ import: the command line checks it before reading anything)."""
 
 from __future__ import annotations
 
+import unicodedata
+
 from konvsync.errors import UsageError
 from konvsync.kinds import KINDS, KINDS_BY_NAME, kind
 
@@ -24,5 +26,7 @@ def parse_targets(targets: tuple[str, ...]) -> Targets:
         k = kind(kind_name)
         if key and k.parent is None:
             key = k.normalize_key(key) or key
+        elif key:  # keys from the top, joined by "/": each compares in form NFC
+            key = unicodedata.normalize("NFC", key)
         out.append((kind_name, key or None))
     return out

@@ -5,9 +5,11 @@ either end, controls, and letters of another script inside a Latin word (a
 Cyrillic U+0430 for the "a" of "acme"). Two keys that differ only by one of them look the
 same in a review and in the portal.
 
-``validate`` warns about keys that hold one; ``export`` writes every string
-that holds one double-quoted, with the character as a YAML escape
-(``"acme\\u200b"``), so that it can be seen.
+``validate`` warns about keys that hold one, or a compatibility character
+(a fullwidth letter, a ligature: ``lookalikes(key, compatibility=True)``);
+``export`` writes every string that holds one of the others double-quoted,
+with the character as a YAML escape (``"acme\\u200b"``), so that it can be
+seen.
 """
 
 from __future__ import annotations
@@ -47,14 +49,19 @@ class Lookalike:
         return f"{self.code_point} {self.name}"
 
 
-def lookalikes(text: str) -> list[Lookalike]:
-    """The characters of ``text`` that make it look like another string, in order."""
+def lookalikes(text: str, compatibility: bool = False) -> list[Lookalike]:
+    """The characters of ``text`` that make it look like another string, in
+    order. ``compatibility``: also those whose compatibility form (NFKC) is
+    another character, drawn alike (a fullwidth ``s``, U+FF53; the ligature
+    ``fi``, U+FB01; a one dot leader for a full stop): for keys, not for any text (a fullwidth
+    company name is written so on purpose)."""
     if text.isascii() and text.isprintable() and text.strip(" ") == text:
         return []  # the common case, at C speed
     found: dict[int, str] = {}
     for index, char in enumerate(text):
         category = unicodedata.category(char)
-        if category in _HIDDEN or (category == "Zs" and char != " "):
+        hidden = category in _HIDDEN or (category == "Zs" and char != " ")
+        if hidden or (compatibility and unicodedata.normalize("NFKC", char) != char):
             found[index] = char
     for index in (0, len(text) - 1):
         if text and text[index] == " ":

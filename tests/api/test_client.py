@@ -280,3 +280,20 @@ def test_an_error_with_an_empty_code_reads_as_one_without_a_code(tmp_path: Path)
     assert applied.exit_code == 1
     assert "failed: groups/team-1 (update): the portal gave no message (INTERNAL)" in applied.stdout
     assert "()" not in applied.output
+
+
+def test_a_short_invite_code_is_in_no_request_log(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """CODE access has no minimum length: a 3-character code is masked in
+    the request bodies -vv logs too."""
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(
+        "konvsync: 1\nvariables: [DEALER_CODE]\n"
+        "inviteLinks:\n  - {title: Dealers, access: CODE, code: '${env:DEALER_CODE}'}\n"
+    )
+    result = invoke(
+        ["-vv", "--endpoint", sandbox.url, "apply", str(config), "--auto-approve"],
+        env={"DEALER_CODE": "Q7z"},
+    )
+    assert result.exit_code == 0, result.output
+    assert '"input_0": {"title": "Dealers"' in result.output  # the body is logged
+    assert "Q7z" not in result.output

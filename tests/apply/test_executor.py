@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from konvsync.sandbox import readings
 from konvsync.sandbox.server import RunningSandbox
 from konvsync.sandbox.store import Store
 from tests.conftest import CliRun, SandboxFactory, invoke
@@ -503,3 +504,41 @@ def test_references_to_adopted_objects_resolve_in_the_same_run(
     assert user is not None and list(user["groups"]) == [group["_pk"]]
     assert user["account"] == account["_pk"]
     assert plan_code(sandbox, config) == 0
+
+
+RENAMED_FIELDS = """\
+konvsync: 1
+accountFields:
+  - {key: tier, label: Tier, type: SELECT, options: [gold, silver]}
+  - {key: num, label: Number, type: TEXT}
+accounts:
+  - {externalId: acme, name: ACME, customFields: {tier: gold, num: A-1}}
+"""
+
+
+@pytest.mark.xfail(
+    reason="apply/executor._verify reads back the follow-up that files values under the "
+    "renamed keys (renamed_values) and also the account's own later update of the same "
+    "values: the follow-up, superseded, reads as 'not as planned' (exit 1) though the "
+    "portal is as the plan says. Only the last change of each object should be verified.",
+    strict=True,
+)
+def test_renamed_fields_and_new_values_in_one_apply_on_a_portal_that_keeps_values(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter
+) -> None:
+    """Account fields renamed while the same apply gives the accounts new
+    values under the new keys, on a portal that leaves values under an old
+    key (sandbox reading "values-stay"): one apply, complete, converged."""
+    sandbox = sandbox_factory(readings=readings.named(["values-stay"]))
+    config = write_config(RENAMED_FIELDS)
+    assert apply(sandbox, config).exit_code == 0
+    renamed = write_config(
+        RENAMED_FIELDS.replace("{key: tier,", "{key: level, renamedFrom: tier,")
+        .replace("{key: num,", "{key: number, renamedFrom: num,")
+        .replace("{tier: gold, num: A-1}", "{level: silver, number: A-2}")
+    )
+    result = apply(sandbox, renamed)
+    assert plan_code(sandbox, renamed) == 0  # the portal is as planned either way
+    assert "not as planned" not in result.output
+    assert result.exit_code == 0, result.output
+    assert "Apply complete!" in result.stdout

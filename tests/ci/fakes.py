@@ -87,7 +87,9 @@ if command == "api":
         emit(api.get(key, []), args)
     elif method == "POST" and path.endswith("/comments"):
         comment = {"id": 1000 + sum(len(v) for v in api.values() if isinstance(v, list)),
-                   "body": fields["body"]}
+                   "body": fields["body"],
+                   # what GitHub answers for a comment made with the workflow's token
+                   "user": {"login": "github-actions[bot]", "type": "Bot"}}
         api.setdefault(path, []).append(comment)
         save(state)
         emit(comment, args)
@@ -112,7 +114,7 @@ elif command in ("issue", "pr"):
     if action == "list":
         label, head = option(args, "--label"), option(args, "--head")
         found = [
-            {"number": i["number"]}
+            {"number": i["number"], "isCrossRepository": i.get("isCrossRepository", False)}
             for i in items
             if i["state"] == "open"
             and (label is None or label in i.get("labels", []))
@@ -170,8 +172,9 @@ record({"tool": "curl", "method": method, "path": path, "query": query,
         "data": json.loads(data) if data else None, "output": output})
 state = load()
 api = state.setdefault("gitlab", {})
+BOT = {"id": 4242, "username": "project_42_bot_konvsync"}  # KONVSYNC_BOT_TOKEN's user
 if method == "GET":
-    answer = api.get(path)
+    answer = api.get(path, BOT if path == "/user" else None)
     if answer is None and path.rsplit("/", 1)[1] in ("notes", "issues", "merge_requests"):
         answer = []  # an empty collection
     if answer is None:
@@ -195,6 +198,11 @@ if method == "POST":
     collection = api.setdefault(path, [])
     key = "id" if path.endswith("/notes") else "iid"
     created = {key: 500 + len(collection), "state": "opened", **payload}
+    if path.endswith("/notes"):
+        created["author"] = BOT
+    if path.endswith("/merge_requests"):  # made in the project itself, from its branch
+        project = int(path.split("/")[2])
+        created.update(source_project_id=project, target_project_id=project)
     if isinstance(created.get("labels"), str):
         created["labels"] = created["labels"].split(",")
     collection.append(created)

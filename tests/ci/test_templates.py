@@ -290,6 +290,30 @@ def test_github_plan_without_changes(ci: CI) -> None:
     assert "No changes. The portal matches the configuration." in comment["body"]
 
 
+def test_github_plan_never_updates_a_comment_someone_else_wrote(ci: CI) -> None:
+    """Anyone may comment on a pull request, starting with the marker: the
+    workflow updates only its own comment. (Had it updated Mallory's,
+    Mallory could edit the reviewed plan afterwards.)"""
+    forged = {
+        "id": 1,
+        "body": "<!-- konvsync-plan -->\nNo changes. The portal matches the configuration.",
+        "user": {"login": "mallory", "type": "User"},
+    }
+    ci.set_state({"api": {COMMENTS: [dict(forged)]}})
+    head = ci.commit(CONFIG)
+    result = ci.github("konvsync-plan.yml", "plan", head)
+    assert result.status == "success", result.log
+    mallorys, own = ci.state["api"][COMMENTS]
+    assert mallorys == forged
+    assert own["user"]["login"] == "github-actions[bot]"
+    assert "**Plan: 1 to add, 0 to change, 0 to destroy.**" in own["body"]
+    # the next run updates the workflow's own comment, still not Mallory's
+    second = ci.commit(CONFIG.replace("Sales", "Sales team"))
+    assert ci.github("konvsync-plan.yml", "plan", second).status == "success"
+    mallorys, own = ci.state["api"][COMMENTS]
+    assert mallorys == forged and f"Planned for commit {second}" in own["body"]
+
+
 # ----------------------------------------------------------- GitHub: apply
 
 
@@ -401,6 +425,29 @@ def test_github_drift_proposes_one_pull_request_accepting_the_portal(ci: CI) -> 
     assert len(ci.state["pulls"]) == 1
 
 
+def test_github_drift_never_takes_a_fork_pull_request_for_its_own(ci: CI) -> None:
+    """A fork's pull request from a branch named konvsync/accept-drift is
+    not the workflow's: editing its body would dress someone else's changes
+    as the portal's."""
+    fork = {
+        "number": 5,
+        "state": "open",
+        "title": "Accept portal changes",
+        "head": "konvsync/accept-drift",
+        "isCrossRepository": True,
+        "body": "from a fork",
+    }
+    ci.set_state({"pulls": [dict(fork)]})
+    ci.sandbox.store.create("groups", {"externalId": "sales", "name": "Renamed by hand"})
+    head = ci.commit(CONFIG)
+    git(ci.workspace, "push", "--quiet", "origin", "main")
+    result = ci.github("konvsync-drift.yml", "drift", head)
+    assert result.step("Propose accepting the portal's changes").exit_code == 0, result.log
+    forks, own = ci.state["pulls"]
+    assert forks == fork
+    assert own["head"] == "konvsync/accept-drift" and "sales" in own["body"]
+
+
 # ---------------------------------------------------------- GitLab: plan
 
 
@@ -421,6 +468,27 @@ def test_gitlab_plan_notes_the_plan_and_passes_with_changes(ci: CI) -> None:
     )
 
 
+def test_gitlab_plan_never_updates_a_note_someone_else_wrote(ci: CI) -> None:
+    """As on GitHub: a note that starts with the marker but was written by
+    another user (a maintainer's token may edit it) is left alone."""
+    forged = {
+        "id": 3,
+        "body": "<!-- konvsync-plan -->\nNo changes.",
+        "author": {"id": 666, "username": "mallory"},
+    }
+    ci.set_state({"gitlab": {NOTES: [dict(forged)]}})
+    head = ci.commit(CONFIG)
+    result = ci.gitlab("konvsync-plan", head)
+    assert result.exit_code == 0, result.output
+    mallorys, own = ci.state["gitlab"][NOTES]
+    assert mallorys == forged
+    assert "**Plan: 1 to add, 0 to change, 0 to destroy.**" in own["body"]
+    second = ci.commit(CONFIG.replace("Sales", "Sales team"))
+    assert ci.gitlab("konvsync-plan", second).exit_code == 0
+    mallorys, own = ci.state["gitlab"][NOTES]
+    assert mallorys == forged and f"Planned for commit {second}" in own["body"]
+
+
 def test_gitlab_plan_refused_fails_and_updates_the_note_with_the_reason(ci: CI) -> None:
     head = ci.commit(CONFIG)
     assert ci.gitlab("konvsync-plan", head).exit_code == 0
@@ -433,7 +501,14 @@ def test_gitlab_plan_refused_fails_and_updates_the_note_with_the_reason(ci: CI) 
     assert "konvsync refused this plan (exit 3)" in note["body"]
     assert f"**Refused:** {MASS_DELETE}" in note["body"]
     assert "- groups/by-hand-3" in note["body"]
-    assert [c["method"] for c in ci.calls("curl")] == ["GET", "POST", "GET", "PUT"]
+    assert [(c["method"], c["path"]) for c in ci.calls("curl")] == [
+        ("GET", "/user"),  # the bot's own note is the one to update
+        ("GET", NOTES),
+        ("POST", NOTES),
+        ("GET", "/user"),
+        ("GET", NOTES),
+        ("PUT", f"{NOTES}/500"),
+    ]
     assert not (ci.workspace / "konvsync.plan").exists()
 
 
@@ -503,6 +578,25 @@ def test_gitlab_drift_proposes_one_merge_request_accepting_the_portal(ci: CI) ->
     ci.fresh_checkout(head)
     assert ci.gitlab("konvsync-drift", head).exit_code == 2
     assert len(ci.state["gitlab"]["/projects/42/merge_requests"]) == 1
+
+
+def test_gitlab_drift_never_takes_a_fork_merge_request_for_its_own(ci: CI) -> None:
+    fork = {
+        "iid": 9,
+        "state": "opened",
+        "title": "Accept portal changes",
+        "source_branch": "konvsync/accept-drift",
+        "source_project_id": 99,
+        "target_project_id": 42,
+        "description": "from a fork",
+    }
+    ci.set_state({"gitlab": {"/projects/42/merge_requests": [dict(fork)]}})
+    ci.sandbox.store.create("groups", {"externalId": "sales", "name": "Renamed by hand"})
+    head = ci.commit(CONFIG)
+    assert ci.gitlab("konvsync-drift", head).exit_code == 2
+    forks, own = ci.state["gitlab"]["/projects/42/merge_requests"]
+    assert forks == fork
+    assert own["source_branch"] == "konvsync/accept-drift" and "sales" in own["description"]
 
 
 # ---------------------------------------------------------- GitLab: apply

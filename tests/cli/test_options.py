@@ -5,6 +5,7 @@ same help, listed after the command's own options."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +40,19 @@ def test_a_commands_help_lists_its_own_options_first(command: str, own: str) -> 
     # the same words as the group's help
     flat = " ".join(shown.stdout.split())
     assert "production, staging, sandbox or a base URL (env KONVSYNC_ENDPOINT;" in flat
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-1", "0", "soon"])
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_timeout_is_a_positive_number_of_seconds(value: str, where: str, tmp_path: Path) -> None:
+    """inf was an "unexpected OverflowError"; nan, -1 and 0 waited for ever
+    (aiohttp takes them for no timeout): each is a usage error, exit 1,
+    before anything is read or sent."""
+    config = tmp_path / "konvsync.yaml"
+    config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    plan = ["plan", str(config)]
+    args = [*plan, "--timeout", value] if where == "after" else ["--timeout", value, *plan]
+    result = invoke(["--endpoint", "http://127.0.0.1:1", *args])
+    assert result.exit_code == 1, result.output
+    assert "unexpected" not in result.output
+    assert "--timeout" in result.stderr and "cannot reach" not in result.stderr

@@ -109,7 +109,8 @@ def test_problems_point_at_the_file_that_set_them(write_config: ConfigWriter) ->
     assert result.exit_code == 1
     err = result.stderr
     assert f"{overlay}:2:" in err and "NOT_A_PERMISSION" in err
-    assert f"{overlay}:3:5: groups: 'name' is a required property" in err  # a new object
+    assert f"{overlay}:3:5: group 'qa': 'name' is a required property" in err  # a new object
+    assert len([line for line in err.splitlines() if "NOT_A_PERMISSION" in line]) == 1
     assert f"{overlay}:4:5: duplicate group 'qa' (first defined at {overlay}:3:5)" in err
     assert f"{overlay}:6:62: user 'a@x.example': groups refers to group 'nowhere'" in err
     assert str(base) not in err
@@ -160,3 +161,41 @@ def test_environments_example_plans_two_portals_with_exactly_their_differences(
         ]
     )
     assert "2 new user(s) will receive a welcome e-mail" in text.stdout
+
+
+LINK_BASE = """\
+    konvsync: 1
+    endpoint: sandbox
+    inviteLinks:
+      - {title: Dealers, access: CODE, code: code-for-dealers}
+    """
+
+
+def test_rules_between_fields_hold_for_the_merged_object(write_config: ConfigWriter) -> None:
+    """An overlay that switches a CODE link to OPEN leaves the base's code on
+    an OPEN link, which the portal refuses: the merged link is invalid, said
+    at the overlay's line (each file alone was valid, so it passed)."""
+    base = write_config(LINK_BASE, "base/konvsync.yaml")
+    overlay = write_config(
+        "inviteLinks:\n  - {title: Dealers, access: OPEN}\n", "open/konvsync.yaml"
+    )
+    result = invoke(["validate", str(base), str(overlay)])
+    assert result.exit_code == 1, result.output
+    problems = [line for line in result.stderr.splitlines() if "invite link 'Dealers'" in line]
+    assert len(problems) == 1 and "code" in problems[0], result.stderr
+    assert problems[0].startswith(f"{overlay}:2:5:"), result.stderr
+
+
+def test_an_overlay_need_not_repeat_what_a_rule_takes_from_the_base(
+    write_config: ConfigWriter,
+) -> None:
+    """An overlay that sets a field of a CODE link need not repeat its code
+    (the rule holds for the merged link; the overlay's file alone was
+    refused for it)."""
+    base = write_config(LINK_BASE, "base/konvsync.yaml")
+    overlay = write_config(
+        "inviteLinks:\n  - {title: Dealers, access: CODE, active: false}\n",
+        "paused/konvsync.yaml",
+    )
+    result = invoke(["validate", str(base), str(overlay)])
+    assert result.exit_code == 0, result.output

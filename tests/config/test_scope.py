@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from konvsync.sandbox.server import RunningSandbox
 from tests.conftest import invoke
+from tests.published_schemas import validated
 
 ConfigWriter = Callable[..., Path]
 
@@ -60,6 +62,39 @@ def test_an_object_outside_its_own_scope_fails_validate(write_config: ConfigWrit
     assert "staff" not in result.stderr
 
 
+def test_references_outside_the_scope_need_no_allow_external_refs(
+    write_config: ConfigWriter,
+) -> None:
+    """An object outside the scope can only be in the portal (the
+    configuration may not list it): a reference to one validates offline
+    without --allow-external-refs, as an export --scope is written. A key
+    the scope owns must still be defined, and a scope that needs the
+    referring object's fields (users by account) cannot tell."""
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          scope:
+            groups: ["dealer-*"]
+            accountFields: {exclude: [shared-*]}
+            users: {account: ["dealer-*"]}
+        accounts:
+          - {externalId: dealer-1, name: One, userGroups: [staff], customFields: {shared-no: "7"}}
+        users:
+          - {email: a@x.example, firstName: A, lastName: B, account: dealer-1, groups: [staff]}
+        inviteLinks:
+          - {title: Join, access: OPEN, account: hq, groups: [staff, dealer-typo]}
+        """)
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{config}:12:42: invite link 'Join': account refers to account 'hq', which the "
+        "configuration does not define (--allow-external-refs if it exists in the portal)",
+        f"{config}:12:62: invite link 'Join': groups refers to group 'dealer-typo', which the "
+        "configuration does not define (--allow-external-refs if it exists in the portal)",
+        "Error: configuration invalid: 2 problems",
+    ]
+
+
 def test_globs_compare_as_the_key_does(write_config: ConfigWriter) -> None:
     config = write_config("""\
         konvsync: 1
@@ -77,6 +112,32 @@ def test_globs_compare_as_the_key_does(write_config: ConfigWriter) -> None:
     assert "accounts 'dealer-1' is outside policy.scope.accounts ['Dealer-*']" in result.stderr
     assert "xyz@a.example" in result.stderr
     assert "ann@dealer.example" not in result.stderr and "xy@a.example'" not in result.stderr
+
+
+def test_globs_compare_in_one_unicode_form_as_keys_do(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """A glob typed with a decomposed "é" owns the key written (or stored)
+    with the composed one, as the two forms of a key are one key: it was
+    "accounts 'café' is outside policy.scope.accounts ['café']"."""
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    config = write_config(f"""\
+        konvsync: 1
+        policy:
+          prune: [accounts]
+          scope: {{accounts: ["{decomposed}-*"], users: ["{decomposed}@*"]}}
+        accounts:
+          - {{externalId: "{composed}-1", name: One}}
+        users:
+          - {{email: "{composed}@x.example", firstName: A, lastName: B}}
+        """)
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 0, result.output
+    sandbox.store.create("accounts", {"externalId": f"{composed}-2", "name": "Two"})
+    planned = invoke(["--endpoint", sandbox.url, "plan", str(config), "--format", "json"])
+    assert planned.exit_code == 0, planned.output
+    changes = {(c["action"], c["key"]) for c in validated(planned.stdout, "plan")["changes"]}
+    assert ("delete", f"{composed}-2") in changes  # in scope: owned, so pruned
 
 
 @pytest.mark.parametrize(

@@ -78,7 +78,12 @@ def test_validate_never_echoes_a_refused_value(write_config: Callable[..., Path]
     result = invoke(["validate", str(config)])
     assert result.exit_code == 1
     assert SECRET not in result.output
-    assert "does not match" in result.stderr  # the literal text was checked, not the secret
+    # the reference is refused, and nothing more is said of the text left as written
+    assert result.stderr.splitlines() == [
+        f"{config}:3:13: ${{env:KONVERT_API_SECRET}}: KONVERT_* and KONVSYNC_* variables hold "
+        "credentials and konvsync's settings and are never substituted",
+        "Error: configuration invalid: 1 problem",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -108,3 +113,50 @@ def test_escapes_and_defaults(
     groups = load_config(str(config)).objects["groups"]
     assert groups["a"].data["name"] == meant
     assert groups["b"].data["name"] == meant  # escape() is the inverse of loading
+
+
+UNSET_EVERYWHERE = """\
+konvsync: 1
+variables: [TEAM, PERMISSION, FIELD_TYPE, ACCOUNT, EXPIRES]
+policy:
+  scope: {groups: ["team-*"]}
+groups:
+  - {externalId: "${env:TEAM}", name: Team, permissions: ["${env:PERMISSION}"]}
+accountFields:
+  - {key: num, label: Number, type: "${env:FIELD_TYPE}"}
+users:
+  - {email: a@x.example, firstName: A, lastName: B, account: "${env:ACCOUNT}"}
+inviteLinks:
+  - {title: Spring, access: OPEN, expiresAt: "${env:EXPIRES}"}
+"""
+
+
+def test_an_unset_variable_is_the_one_problem_at_its_place(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """plan needs every value: an unset variable in a key, in a value with a
+    pattern or an enum, in a reference and in a date is an error at its
+    place, and nothing else is said there about the reference left as
+    written ("groups '${env:TEAM}' is outside policy.scope", "'${env:PERMISSION}'
+    is not one of ...")."""
+    config = write_config(UNSET_EVERYWHERE)
+    for name in ("TEAM", "PERMISSION", "FIELD_TYPE", "ACCOUNT", "EXPIRES"):
+        monkeypatch.delenv(name, raising=False)
+    result = invoke(["--endpoint", sandbox.url, "plan", str(config)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{config}:6:18: environment variable TEAM is not set (write ${{env:TEAM:-default}} "
+        "for a default)",
+        f"{config}:6:59: environment variable PERMISSION is not set (write "
+        "${env:PERMISSION:-default} for a default)",
+        f"{config}:8:37: environment variable FIELD_TYPE is not set (write "
+        "${env:FIELD_TYPE:-default} for a default)",
+        f"{config}:10:62: environment variable ACCOUNT is not set (write "
+        "${env:ACCOUNT:-default} for a default)",
+        f"{config}:12:46: environment variable EXPIRES is not set (write "
+        "${env:EXPIRES:-default} for a default)",
+        "Error: configuration invalid: 5 problems",
+    ]
+    # offline, the same values are only said to be unchecked
+    offline = invoke(["validate", str(config)])
+    assert offline.exit_code == 0, offline.output

@@ -255,6 +255,70 @@ def test_reference_found_nowhere_names_file_and_line(
     assert "a@x.example" not in err  # acme exists in the portal
 
 
+def test_a_plan_never_prunes_what_the_configuration_refers_to(
+    seeded: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A user that stays in the account 'acme' and the group 'sales' while
+    the configuration no longer lists them and prunes their kinds: deleting
+    them would detach the user (the next plan could not even resolve its
+    references). It is a problem at each reference, nothing is planned or
+    written, and protecting or listing them plans again."""
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          prune: [groups, accounts]
+        users:
+          - {email: Jane@Acme.example, firstName: Jane, lastName: Doe, title: VP, account: acme,
+             groups: [sales, support]}
+        """)
+    plan_file = tmp_path / "saved.plan"
+    code, out, err = plan(seeded, config, "--out", str(plan_file))
+    assert code == 1, out + err
+    assert err.splitlines() == [
+        f"{config}:5:84: user 'jane@acme.example': account refers to account 'acme', which "
+        "this plan deletes (policy.prune, and the configuration does not list it): list it, "
+        "protect it (policy.protect) or remove the reference",
+        f"{config}:6:15: user 'jane@acme.example': groups refers to group 'sales', which this "
+        "plan deletes (policy.prune, and the configuration does not list it): list it, "
+        "protect it (policy.protect) or remove the reference",
+        f"{config}:6:22: user 'jane@acme.example': groups refers to group 'support', which "
+        "this plan deletes (policy.prune, and the configuration does not list it): list it, "
+        "protect it (policy.protect) or remove the reference",
+        "Error: configuration invalid: 3 problems",
+    ]
+    assert not plan_file.exists()
+    assert seeded.store.get("accounts", key="acme") is not None
+    # a --target that leaves the deletes out plans; one that takes one in does not
+    code, out, err = plan(seeded, config, "--target", "users")
+    assert code == 0, out + err
+    code, out, err = plan(seeded, config, "--target", "accounts/acme")
+    assert code == 1 and "account refers to account 'acme', which this plan deletes" in err
+    protected = config.read_text().replace(
+        "prune: [groups, accounts]",
+        "prune: [groups, accounts]\n  protect: {groups: [sales, support], accounts: [acme]}",
+    )
+    code, out, err = plan(seeded, write_config(protected), "--detailed-exitcode")
+    assert (code, err) == (0, ""), out + err
+
+
+def test_a_reference_in_the_wrong_case_suggests_the_portals_key(
+    seeded: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """The portal's 'acme' is the one suggestion for 'ACME' (difflib alone
+    finds nothing: it compares case)."""
+    config = write_config("""\
+        konvsync: 1
+        users:
+          - {email: b@x.example, firstName: B, lastName: C, account: ACME}
+        """)
+    code, _, err = plan(seeded, config)
+    assert code == 1
+    assert (
+        f"{config}:3:62: user 'b@x.example': account refers to account 'ACME', which "
+        "neither the configuration nor the portal has; did you mean 'acme'?" in err
+    ), err
+
+
 def test_target_limits_the_plan_and_keeps_dependencies(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
@@ -271,6 +335,23 @@ def test_target_limits_the_plan_and_keeps_dependencies(
     assert "--target limits this plan" in out
     bad = invoke(["--endpoint", sandbox.url, "plan", str(config), "--target", "widgets"])
     assert bad.exit_code == 1 and "unknown kind 'widgets'" in bad.stderr
+
+
+def test_a_target_names_a_location_in_either_unicode_form(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Keys compare in form NFC; a location's --target (account/name) did
+    not: typed with a decomposed "é", it named nothing."""
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    config = write_config(f"""\
+        konvsync: 1
+        accounts:
+          - {{externalId: "{composed}", name: Cafe, locations: [{{name: "{composed} HQ"}}]}}
+        """)
+    target = f"locations/{decomposed}/{decomposed} HQ"
+    code, out, err = plan(sandbox, config, "--target", target)
+    assert code == 0, err
+    assert f"# locations/{composed}/{composed} HQ will be created" in out
 
 
 def test_json_output_validates_against_its_schema(

@@ -463,6 +463,89 @@ def test_a_scoped_kind_never_adopts_a_keyless_object(
     assert sandbox.store.get("groups", id=keyless["id"]) == keyless
 
 
+def test_a_delete_says_what_it_takes_from_objects_outside_the_scope(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Deleting an account detaches its users and deleting a group takes it
+    from its members (the contract), also from those another configuration
+    owns: the plan says so, naming them, before anything is applied."""
+    store = sandbox.store
+    old = store.create("accounts", {"externalId": "dealer-old", "name": "Old"})
+    group = store.create("groups", {"externalId": "dealer-old-staff", "name": "Old staff"})
+    quiet = {"sendWelcomeEmail": False}
+    for email in ("bob@dist.example", "cy@dist.example"):
+        store.create(
+            "users",
+            {
+                "email": email,
+                "firstName": "B",
+                "lastName": "R",
+                "accountId": old["id"],
+                "groupIds": [group["id"]],
+            },
+            options=quiet,
+        )
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          prune: [accounts, groups, users]
+          scope:
+            accounts: ["dealer-*"]
+            groups: ["dealer-*"]
+            users: ["*@dealer.example"]
+        accounts:
+          - {externalId: dealer-1, name: One}
+        """)
+    result, data = plan_json(sandbox, config)
+    assert result.exit_code == 0, result.output
+    assert set(changes(data)) >= {
+        ("delete", "accounts", "dealer-old"),
+        ("delete", "groups", "dealer-old-staff"),
+    }
+    assert (
+        "account 'dealer-old' is deleted: the portal also takes it from 2 users outside "
+        "policy.scope (bob@dist.example, cy@dist.example); protect it (policy.protect) to "
+        "leave them as they are" in data["warnings"]
+    )
+    assert (
+        "group 'dealer-old-staff' is deleted: the portal also takes it from 2 users outside "
+        "policy.scope (bob@dist.example, cy@dist.example); protect it (policy.protect) to "
+        "leave them as they are" in data["warnings"]
+    )
+    text = run(sandbox, "plan", str(config))
+    assert "account 'dealer-old' is deleted: the portal also takes it from 2 users" in text.output
+
+
+def test_a_rename_says_whose_values_outside_the_scope_may_stay_under_the_old_key(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Renaming an account field's key: konvsync files the values the portal
+    leaves under the old key anew only for the accounts in scope (the others
+    are not this configuration's). The plan names the others that hold a
+    value under it, whichever way the portal treats them."""
+    store = sandbox.store
+    store.create("accountFields", {"key": "num", "label": "Number", "type": "TEXT"})
+    for key in ("hq", "dist-1", "dealer-1"):
+        store.create(
+            "accounts",
+            {"externalId": key, "name": key, "customFields": [{"key": "num", "value": "1"}]},
+        )
+    store.create("accounts", {"externalId": "dist-2", "name": "No value"})
+    config = write_config("""\
+        konvsync: 1
+        policy: {scope: {accounts: ["dealer-*"]}}
+        accountFields:
+          - {key: number, renamedFrom: num, label: Number, type: TEXT}
+        """)
+    result, data = plan_json(sandbox, config)
+    assert result.exit_code == 0, result.output
+    assert (
+        "account field 'number' is renamed from 'num': 2 accounts outside policy.scope hold "
+        "values under 'num' (dist-1, hq); a portal that keeps values under the old key keeps "
+        "theirs there (konvsync moves only those of the accounts in scope)" in data["warnings"]
+    )
+
+
 def test_a_saved_plan_is_checked_and_applied_within_its_scope(
     sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
