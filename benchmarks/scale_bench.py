@@ -6,10 +6,12 @@ sandbox with --latency-ms L, each command in a fresh process:
 
   cold apply -> no-op plan -> export --out DIR
 
-and prints wall seconds, CPU seconds and peak RSS of each, the cold apply's
-critical-path lower bound (sequential round trips x latency), export's time
-against the plan's at the same size, and export's seconds and CPU per 10,000
-users at each size (linear growth keeps these flat).
+and prints wall seconds, konvsync's CPU seconds (and per object) and peak
+RSS of each, the cold apply's critical-path lower bound (sequential round
+trips x latency), export's time against the plan's at the same size, and
+whether every phase grows linearly: its CPU per object at the largest size
+within 1.3x of that at the smallest. At 100,000 it checks the cold apply's
+peak RSS (issue 25: at most 450 MB).
 
     python benchmarks/scale_bench.py [--sizes 10000,50000,100000] [--latency-ms 20]
         [--parallelism 8] [--repeat 1] [--json]
@@ -23,7 +25,6 @@ from __future__ import annotations
 import argparse
 import compileall
 import json
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -31,7 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from sync_bench import Phase, run_phase, sandbox, write_config  # noqa: E402
+from sync_bench import Phase, median_phase, run_phase, sandbox, write_config  # noqa: E402
 
 
 def measure(n: int, options: argparse.Namespace) -> dict[str, Phase]:
@@ -67,24 +68,6 @@ def measure(n: int, options: argparse.Namespace) -> dict[str, Phase]:
     return {p.phase: p for p in phases}
 
 
-def median_phase(runs: list[Phase]) -> Phase:
-    def med(name: str) -> float:
-        return round(statistics.median(getattr(r, name) for r in runs), 2)
-
-    first = runs[0]
-    return Phase(
-        first.phase,
-        int(statistics.median(r.requests for r in runs)),
-        first.requests_min,
-        med("seconds"),
-        first.seconds_min,
-        med("peak_rss_mb"),
-        max(r.exit_code for r in runs),
-        med("cpu_seconds"),
-        med("server_cpu_seconds"),
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -117,15 +100,15 @@ def report(results: dict[int, dict[str, Phase]], options: argparse.Namespace) ->
     )
     print(
         f"{'users':>8} {'phase':<11} {'seconds':>8} {'sec_min':>8} {'x min':>6} {'cpu s':>6} "
-        f"{'srv s':>6} {'peak MB':>8} {'exit':>5}"
+        f"{'µs/obj':>6} {'srv s':>6} {'peak MB':>8} {'exit':>5}"
     )
     for n, phases in results.items():
         for p in phases.values():
             bound = f"{p.seconds / p.seconds_min:>6.2f}" if p.seconds_min else f"{'':>6}"
             print(
                 f"{n:>8,} {p.phase:<11} {p.seconds:>8.2f} {p.seconds_min:>8.2f} {bound} "
-                f"{p.cpu_seconds:>6.1f} {p.server_cpu_seconds:>6.1f} {p.peak_rss_mb:>8.1f} "
-                f"{p.exit_code:>5}"
+                f"{p.cpu_seconds:>6.1f} {p.cpu_us_per_object:>6.1f} "
+                f"{p.server_cpu_seconds:>6.1f} {p.peak_rss_mb:>8.1f} {p.exit_code:>5}"
             )
     print("export against the no-op plan, and per 10,000 users:")
     checks: list[tuple[str, bool]] = []
@@ -144,21 +127,26 @@ def report(results: dict[int, dict[str, Phase]], options: argparse.Namespace) ->
     sizes = sorted(results)
     if len(sizes) > 1:
         small, large = sizes[0], sizes[-1]
-        per_small = results[small]["export"].cpu_seconds / small
-        per_large = results[large]["export"].cpu_seconds / large
-        checks.append(
-            (
-                f"export CPU per user at {large:,} within 1.3x of that at {small:,} (linear)",
-                per_large <= 1.3 * per_small,
+        for name in results[small]:
+            per_small = results[small][name].cpu_us_per_object
+            per_large = results[large][name].cpu_us_per_object
+            checks.append(
+                (
+                    f"{name}: CPU per object at {large:,} ({per_large:.0f} µs) within 1.3x of "
+                    f"that at {small:,} ({per_small:.0f} µs): linear",
+                    per_large <= 1.3 * per_small,
+                )
             )
-        )
     if 100_000 in results:
         big = results[100_000]
         checks.append(
             (
-                "peak RSS < 600 MB at 100,000 (plan, cold apply)",
-                big["no-op plan"].peak_rss_mb < 600 and big["cold apply"].peak_rss_mb < 600,
+                "cold apply peak RSS <= 450 MB at 100,000",
+                big["cold apply"].peak_rss_mb <= 450,
             )
+        )
+        checks.append(
+            ("no-op plan peak RSS < 600 MB at 100,000", big["no-op plan"].peak_rss_mb < 600)
         )
         cold = big["cold apply"]
         checks.append(
@@ -169,6 +157,8 @@ def report(results: dict[int, dict[str, Phase]], options: argparse.Namespace) ->
         )
     for label, ok in checks:
         print(f"  [{'ok' if ok else 'MISSED'}] {label}")
+    if not all(p.exited_as_expected for phases in results.values() for p in phases.values()):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

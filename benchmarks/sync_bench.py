@@ -1,20 +1,29 @@
-"""konvsync at portal scale: round trips, time and memory.
+"""konvsync at portal scale: its own CPU per object, round trips, time and memory.
 
-Starts the sandbox with --latency-ms L, generates a config of N users, N/10
-accounts (one location each) and N/100 groups, and measures, each phase in a
-fresh process:
+Starts the sandbox (another process) with --latency-ms L, generates a config
+of N users, N/10 accounts (one location each) and N/100 groups, and
+measures, each phase in a fresh process:
 
   1. cold apply (empty portal)          2. no-op plan after it
-  3. apply of a 10 % change             4. export of the whole portal
+  3. apply of a 10 % change             4. drift of the first config after it
+  5. export of the whole portal
 
-For each it prints requests sent, the minimum such a run needs (reads:
-ceil(objects / 100) per kind; writes: ceil(changes / batch size) per apply
-step), wall seconds, the critical-path lower bound (minimum sequential round
-trips x latency) and peak RSS. Then it runs a per-resource baseline client
-(one mutation or one read per request, 10 in flight) on the same data and
-prints konvsync's speed-up over it.
+For each it prints requests sent against the minimum such a run needs
+(reads: ceil(objects / 100) per kind; writes: ceil(changes / batch size) per
+apply step), wall seconds against the critical-path lower bound (minimum
+sequential round trips x latency), konvsync's own CPU (user + system of its
+process) in seconds and per object, the sandbox's CPU, when the first
+request left after the process started, and peak RSS. At N = 10,000 it
+checks the goals of issue 25. Then it runs a per-resource baseline client
+(one mutation or one read per request, 10 in flight, no checks) on the same
+data and prints konvsync's speed-up over it. With --repeat R each figure is
+the median of R runs, each against a fresh sandbox.
 
-    python benchmarks/sync_bench.py [-n 10000] [--latency-ms 20] [--json] [--no-baseline]
+    python benchmarks/sync_bench.py [-n 10000] [--latency-ms 20] [--repeat 3]
+        [--verify updates|full|none] [--json] [--no-baseline]
+
+Exits 1 when a phase exits otherwise than expected (the figures are printed
+whatever they are: they depend on the machine).
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import compileall
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,6 +52,10 @@ PAGE = 100
 KEY, SECRET = "sandbox-key", "sandbox-secret-not-for-production"
 
 
+EXPECTED_EXIT = {"drift": 2}
+"""Phases that exit otherwise than 0 when all is well (drift found: 2)."""
+
+
 @dataclass
 class Phase:
     phase: str
@@ -52,12 +66,28 @@ class Phase:
     peak_rss_mb: float
     exit_code: int
     cpu_seconds: float = 0.0
+    """konvsync's own CPU: user + system seconds of its process."""
     server_cpu_seconds: float = 0.0
     """CPU the server spent answering this phase's requests."""
+    objects: int = 0
+    """Objects in the portal's data (users + accounts + locations + groups)."""
+    first_request_seconds: float | None = None
+    """From the process's start to its first connection (the first request)."""
+    first_request_cpu: float | None = None
+    """The CPU seconds the process had used by then: on a loaded machine the
+    wall clock stretches; this shows what konvsync did before it."""
 
     @property
     def request_ratio(self) -> float:
         return self.requests / self.requests_min if self.requests_min else 1.0
+
+    @property
+    def cpu_us_per_object(self) -> float:
+        return self.cpu_seconds / self.objects * 1e6 if self.objects else 0.0
+
+    @property
+    def exited_as_expected(self) -> bool:
+        return self.exit_code == EXPECTED_EXIT.get(self.phase, 0)
 
 
 # ----------------------------------------------------------------- configs
@@ -65,6 +95,11 @@ class Phase:
 
 def shape(n: int) -> tuple[int, int, int]:
     return n, max(1, n // 10), max(1, n // 100)
+
+
+def object_count(n: int) -> int:
+    users, accounts, groups = shape(n)
+    return users + 2 * accounts + groups
 
 
 def config_text(n: int, changed: bool) -> str:
@@ -127,6 +162,11 @@ def write_config(directory: Path, n: int, changed: bool) -> Path:
 # ---------------------------------------------------------------- minimums
 
 
+EXPORT_EMPTY_KINDS = 2
+"""Kinds export reads that hold nothing here (account fields, invite links):
+a page each."""
+
+
 def read_minimum(n: int) -> int:
     return sum(math.ceil(count / PAGE) for count in shape(n))
 
@@ -149,8 +189,10 @@ def minimums(n: int, phase: str, batch: int, parallelism: int, latency: float) -
     elif phase == "10% change apply":
         steps = write_steps(n, True, batch)
         reads, read_trips = read_minimum(n), math.ceil(users / PAGE)
-    else:
+    else:  # reads only: the no-op plan, drift, export
         steps, reads, read_trips = [], read_minimum(n), math.ceil(users / PAGE)
+        if phase == "export":
+            reads += EXPORT_EMPTY_KINDS
     batches = [math.ceil(count / batch) for count in steps]
     trips = 1 + read_trips + sum(math.ceil(b / parallelism) for b in batches)
     return reads + sum(batches), trips * latency
@@ -230,6 +272,7 @@ def run_child(
         "NO_COLOR": "1",
     }
     before, cpu_before = api_requests(url), server_cpu(url)
+    started_at = time.time()
     started = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, str(HERE / "_child.py"), "--endpoint", url, *args],
@@ -241,6 +284,8 @@ def run_child(
     seconds = time.perf_counter() - started
     child = dict(json.loads(result_file.read_text()))
     child["server_cpu_seconds"] = server_cpu(url) - cpu_before
+    first = child.get("first_request_at")
+    child["first_request_seconds"] = None if first is None else first - started_at
     return completed, seconds, api_requests(url) - before, child
 
 
@@ -248,11 +293,13 @@ def run_phase(
     name: str, url: str, args: list[str], n: int, options: argparse.Namespace, workdir: Path
 ) -> Phase:
     completed, seconds, requests, child = run_child(url, args, workdir)
-    if completed.returncode not in (0, 2):
+    if completed.returncode != EXPECTED_EXIT.get(name, 0):
         sys.stderr.write(completed.stdout[-2000:] + completed.stderr[-2000:])
     minimum, seconds_min = minimums(
         n, name, options.batch_size, options.parallelism, options.latency_ms / 1000
     )
+    first = child.get("first_request_seconds")
+    first_cpu = child.get("first_request_cpu")
     return Phase(
         name,
         requests,
@@ -261,8 +308,36 @@ def run_phase(
         round(seconds_min, 2),
         round(child["peak_rss_kb"] / 1024, 1),
         completed.returncode,
-        round(child.get("cpu_seconds", 0.0), 2),
+        round(child.get("cpu_seconds", 0.0), 3),
         round(child.get("server_cpu_seconds", 0.0), 2),
+        object_count(n),
+        None if first is None else round(first, 3),
+        None if first_cpu is None else round(first_cpu, 3),
+    )
+
+
+def median_phase(runs: list[Phase]) -> Phase:
+    """Each figure the median of ``runs`` (the same phase); the worst exit code."""
+
+    def med(name: str) -> float:
+        return round(statistics.median(getattr(r, name) for r in runs), 3)
+
+    firsts = [r.first_request_seconds for r in runs if r.first_request_seconds is not None]
+    first_cpus = [r.first_request_cpu for r in runs if r.first_request_cpu is not None]
+    first = runs[0]
+    return Phase(
+        first.phase,
+        int(statistics.median(r.requests for r in runs)),
+        first.requests_min,
+        med("seconds"),
+        first.seconds_min,
+        med("peak_rss_mb"),
+        next((r.exit_code for r in runs if not r.exited_as_expected), first.exit_code),
+        med("cpu_seconds"),
+        med("server_cpu_seconds"),
+        first.objects,
+        round(statistics.median(firsts), 3) if firsts else None,
+        round(statistics.median(first_cpus), 3) if first_cpus else None,
     )
 
 
@@ -281,6 +356,51 @@ def run_baseline(url: str, config: Path, mode: str) -> dict[str, Any]:
     return figures
 
 
+def run_round(
+    n: int, options: argparse.Namespace, workdir: Path, full: Path, changed: Path
+) -> list[Phase]:
+    """Every phase once, against a fresh sandbox."""
+    verify = ["--verify", options.verify] if options.verify else []
+    tuning = [
+        "--batch-size",
+        str(options.batch_size),
+        "--parallelism",
+        str(options.parallelism),
+        *(["--no-verify"] if options.no_verify else verify),
+    ]
+    with sandbox(workdir, options.latency_ms) as url:
+        return [
+            run_phase(
+                "cold apply",
+                url,
+                ["apply", str(full), "--auto-approve", *tuning],
+                n,
+                options,
+                workdir,
+            ),
+            run_phase(
+                "no-op plan", url, ["plan", str(full), "--detailed-exitcode"], n, options, workdir
+            ),
+            run_phase(
+                "10% change apply",
+                url,
+                ["apply", str(changed), "--auto-approve", *tuning],
+                n,
+                options,
+                workdir,
+            ),
+            run_phase("drift", url, ["drift", str(full)], n, options, workdir),
+            run_phase(
+                "export",
+                url,
+                ["export", "--out", tempfile.mkdtemp(prefix="export-", dir=workdir)],
+                n,
+                options,
+                workdir,
+            ),
+        ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -289,8 +409,12 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--parallelism", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per phase (medians)")
     parser.add_argument("--json", action="store_true", help="one JSON object per phase")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--verify", choices=["updates", "full", "none"], help="pass --verify to the applies"
+    )
     parser.add_argument(
         "--no-verify",
         action="store_true",
@@ -307,49 +431,30 @@ def main() -> None:
         workdir = Path(tmp)
         full = write_config(workdir / "full", n, changed=False)
         changed = write_config(workdir / "changed", n, changed=True)
-        tuning = [
-            "--batch-size",
-            str(options.batch_size),
-            "--parallelism",
-            str(options.parallelism),
-            *(["--no-verify"] if options.no_verify else []),
-        ]
-        with sandbox(workdir, options.latency_ms) as url:
-            phases = [
-                run_phase(
-                    "cold apply",
-                    url,
-                    ["apply", str(full), "--auto-approve", *tuning],
-                    n,
-                    options,
-                    workdir,
-                ),
-                run_phase(
-                    "no-op plan",
-                    url,
-                    ["plan", str(full), "--detailed-exitcode"],
-                    n,
-                    options,
-                    workdir,
-                ),
-                run_phase(
-                    "10% change apply",
-                    url,
-                    ["apply", str(changed), "--auto-approve", *tuning],
-                    n,
-                    options,
-                    workdir,
-                ),
-                run_phase(
-                    "export", url, ["export", "--out", str(workdir / "export")], n, options, workdir
-                ),
-            ]
+        rounds = [run_round(n, options, workdir, full, changed) for _ in range(options.repeat)]
+        phases = [median_phase(list(runs)) for runs in zip(*rounds, strict=True)]
         baseline: dict[str, dict[str, Any]] = {}
         if not options.no_baseline:
             with sandbox(workdir, options.latency_ms) as url:
                 baseline["cold apply"] = run_baseline(url, full, "apply")
                 baseline["no-op plan"] = run_baseline(url, full, "read")
     report(n, options, phases, baseline)
+    if not all(p.exited_as_expected for p in phases):
+        sys.exit(1)
+
+
+GOALS_AT = 10_000
+"""The size issue 25 states its goals for."""
+CPU_GOALS_US = {
+    "no-op plan": 60,
+    "cold apply": 100,
+    "10% change apply": 90,
+    "drift": 70,
+    "export": 70,
+}
+"""konvsync's CPU per object (µs) at ``GOALS_AT`` users."""
+FIRST_REQUEST_GOAL = 0.3
+"""Seconds from the process's start to its first request, at ``GOALS_AT``."""
 
 
 def report(
@@ -358,39 +463,53 @@ def report(
     if options.json:
         for phase in phases:
             data = asdict(phase)
+            data["cpu_us_per_object"] = round(phase.cpu_us_per_object, 1)
             if phase.phase in baseline:
-                data["baseline_seconds"] = round(baseline[phase.phase]["seconds"], 2)
-                data["baseline_requests"] = baseline[phase.phase]["requests"]
-                data["speedup"] = round(baseline[phase.phase]["seconds"] / phase.seconds, 1)
+                figures = baseline[phase.phase]
+                data["baseline_seconds"] = round(figures["seconds"], 2)
+                data["baseline_requests"] = figures["requests"]
+                data["baseline_cpu_seconds"] = round(figures["cpu_seconds"], 3)
+                data["speedup"] = round(figures["seconds"] / phase.seconds, 1)
             print(json.dumps(data))
         return
     users, accounts, groups = shape(n)
     print(
         f"konvsync sync benchmark: {users:,} users, {accounts:,} accounts (1 location "
-        f"each), {groups:,} groups; latency {options.latency_ms:g} ms; batch "
-        f"{options.batch_size}, parallelism {options.parallelism}"
+        f"each), {groups:,} groups ({object_count(n):,} objects); latency "
+        f"{options.latency_ms:g} ms; batch {options.batch_size}, parallelism "
+        f"{options.parallelism}; medians of {options.repeat} run(s)"
     )
     print(
-        f"{'phase':<18} {'requests':>9} {'min':>7} {'ratio':>6} {'seconds':>8} "
-        f"{'sec_min':>8} {'cpu s':>6} {'srv s':>6} {'peak MB':>8} {'exit':>5}"
+        f"{'phase':<17} {'requests':>8} {'min':>5} {'ratio':>5} {'seconds':>7} {'sec_min':>7} "
+        f"{'cpu s':>6} {'µs/obj':>6} {'srv s':>5} {'first':>5} {'(cpu)':>5} {'peak MB':>7} "
+        f"{'exit':>4}"
     )
     for p in phases:
+        first = "    -" if p.first_request_seconds is None else f"{p.first_request_seconds:>5.2f}"
+        first_cpu = "    -" if p.first_request_cpu is None else f"{p.first_request_cpu:>5.2f}"
         print(
-            f"{p.phase:<18} {p.requests:>9} {p.requests_min:>7} {p.request_ratio:>6.3f} "
-            f"{p.seconds:>8.2f} {p.seconds_min:>8.2f} {p.cpu_seconds:>6.1f} "
-            f"{p.server_cpu_seconds:>6.1f} "
-            f"{p.peak_rss_mb:>8.1f} {p.exit_code:>5}"
+            f"{p.phase:<17} {p.requests:>8} {p.requests_min:>5} {p.request_ratio:>5.2f} "
+            f"{p.seconds:>7.2f} {p.seconds_min:>7.2f} {p.cpu_seconds:>6.2f} "
+            f"{p.cpu_us_per_object:>6.1f} {p.server_cpu_seconds:>5.1f} {first} {first_cpu} "
+            f"{p.peak_rss_mb:>7.1f} {p.exit_code:>4}"
         )
+    print(
+        "  cpu s: konvsync's own CPU (user + system of its process); µs/obj: that per object;"
+        " srv s: the sandbox's;\n  first: seconds from the process's start to its first request"
+        " ((cpu): the CPU seconds it had used by then)"
+    )
     for name, figures in baseline.items():
         ours = next(p for p in phases if p.phase == name)
         print(
-            f"baseline {name}: {figures['requests']:,} requests, {figures['seconds']:.2f} s "
+            f"baseline {name}: {figures['requests']:,} requests, {figures['seconds']:.2f} s, "
+            f"CPU {figures['cpu_seconds']:.2f} s "
+            f"({figures['cpu_seconds'] / ours.objects * 1e6:.0f} µs/obj) "
             f"-> konvsync is {figures['seconds'] / ours.seconds:.1f}x faster"
         )
     by_name = {p.phase: p for p in phases}
     # The minimums count the reads and writes a run cannot do without. An
     # apply also re-reads, before each step, what the step touches, and reads
-    # back what it changed (unless --no-verify): those requests are its
+    # back what the answers do not prove (--verify): those requests are its
     # safety checks, on top of the minimum, and printed apart.
     for p in phases:
         if "apply" in p.phase:
@@ -403,36 +522,40 @@ def report(
     # it is an estimate). konvsync's own share is what remains.
     for p in phases:
         chain = p.seconds_min + p.server_cpu_seconds
-        print(
-            f"  {p.phase}: {p.seconds / p.seconds_min:.2f}x the latency bound, "
-            f"{p.seconds / chain:.2f}x latency + server time ({chain:.2f} s)"
+        if p.seconds_min and chain:
+            print(
+                f"  {p.phase}: {p.seconds / p.seconds_min:.2f}x the latency bound, "
+                f"{p.seconds / chain:.2f}x latency + server time ({chain:.2f} s)"
+            )
+    checks = [("every phase exited as expected", all(p.exited_as_expected for p in phases))]
+    # The goals are stated for N = 10,000 (at small sizes the fixed costs,
+    # one request per kind and start-up, dominate).
+    if n == GOALS_AT:
+        checks.append(
+            (
+                "requests <= minimum + 2 (no-op plan, drift, export)",
+                all(p.requests <= p.requests_min + 2 for p in phases if "apply" not in p.phase),
+            )
         )
-    checks = [
-        (
-            "requests <= 1.1 x minimum (plan, export)",
-            all(p.request_ratio <= 1.1 for p in phases if "apply" not in p.phase),
-        ),
-        (
-            "no-op plan < 2 x seconds_min + 1 s",
-            by_name["no-op plan"].seconds < 2 * by_name["no-op plan"].seconds_min + 1,
-        ),
-        (
-            "no-op plan and cold apply < 1.5 x (latency + server time)",
-            all(
-                by_name[name].seconds
-                < 1.5 * (by_name[name].seconds_min + by_name[name].server_cpu_seconds)
-                for name in ("no-op plan", "cold apply")
-            ),
-        ),
-        ("every phase exited as expected", [p.exit_code for p in phases] == [0, 0, 0, 0]),
-    ]
-    # The time and memory targets are stated for N = 10,000 (and 50,000 for
-    # the no-op plan's memory); at other sizes they are not checked.
-    if n <= 10_000:
+        checks.append(
+            (
+                "cold apply requests <= 1.3 x minimum",
+                by_name["cold apply"].requests <= 1.3 * by_name["cold apply"].requests_min,
+            )
+        )
+        for name, goal in CPU_GOALS_US.items():
+            figure = by_name[name].cpu_us_per_object
+            checks.append((f"{name}: {figure:.0f} <= {goal} µs of CPU per object", figure <= goal))
+        for name in ("no-op plan", "cold apply"):
+            first = by_name[name].first_request_seconds
+            checks.append(
+                (
+                    f"{name}: first request within {FIRST_REQUEST_GOAL} s of the start",
+                    first is not None and first <= FIRST_REQUEST_GOAL,
+                )
+            )
         checks.append(("cold apply < 30 s", by_name["cold apply"].seconds < 30))
         checks.append(("peak RSS < 300 MB", all(p.peak_rss_mb < 300 for p in phases)))
-    if n >= 50_000:
-        checks.append(("no-op plan peak RSS < 600 MB", by_name["no-op plan"].peak_rss_mb < 600))
     if baseline:
         checks.append(
             (

@@ -20,14 +20,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from graphql import FieldNode
 
 from konvsync.api.answers import Misfit, check_field, format_path
 from konvsync.api.client import PortalClient, error_code, error_message
-from konvsync.api.documents import aliased_document
+from konvsync.api.documents import aliased_document, operation_text
 from konvsync.errors import AmbiguousRequestError, ContractError, KonvsyncError
 from konvsync.kinds.base import Kind
 
@@ -81,11 +81,15 @@ async def run_mutations(
     on_batch: Callable[[list[MutationOutcome]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_send: Callable[[list[MutationCall]], None] | None = None,
+    keep_answers: bool = True,
 ) -> list[MutationOutcome]:
     """Send ``calls`` (grouped by operation) and return one outcome per call, in
     order; ``on_send`` gets each batch right before it goes out, ``on_batch``
     its outcomes as soon as its answer is in. Once ``should_stop()`` is true,
-    batches not yet sent are not sent."""
+    batches not yet sent are not sent. ``keep_answers=False``: the outcomes
+    returned carry no answer (``data``), for a caller that takes the answers
+    in ``on_batch``; held until the last batch, a cold apply's answers were
+    130 MB at 100,000 users."""
     groups: dict[tuple[str, str], list[int]] = {}
     for index, call in enumerate(calls):
         groups.setdefault((call.kind.name, call.operation), []).append(index)
@@ -112,6 +116,8 @@ async def run_mutations(
                 outcomes = await _send_batch(client, batch)
         if on_batch:
             on_batch(outcomes)
+        if not keep_answers:
+            outcomes = [replace(outcome, data=None) for outcome in outcomes]
         return outcomes
 
     results = await asyncio.gather(*(send(b) for b in batches))
@@ -173,6 +179,10 @@ async def _send_built(
     )
     data = response.data or {}
     field = _root_field(first)
+    # Every alias is checked as the operation's own field: one checker for
+    # every batch size (compiling one per aliased document cost 0.1 s of
+    # CPU in a cold apply of 10,000 users).
+    single = operation_text(first.kind, first.operation)
     outcomes: list[MutationOutcome | None] = []
     resend: dict[int, tuple[MutationCall, dict[str, Any]]] = {}
     for index, (call, built) in enumerate(batch):
@@ -197,7 +207,7 @@ async def _send_built(
                 error_message(own or general[0]),
             )
         try:
-            check_field(document, alias, data[alias])
+            check_field(single, field, data[alias])
         except Misfit as misfit:
             where = format_path((field, *misfit.path[1:]))
             problem = str(ContractError(first.operation, f"{where} {misfit.problem}"))

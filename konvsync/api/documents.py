@@ -14,6 +14,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    InlineFragmentNode,
     NameNode,
     Node,
     OperationDefinitionNode,
@@ -24,6 +25,7 @@ from graphql import (
     print_ast,
 )
 
+from konvsync.kinds import children_of
 from konvsync.kinds.base import Kind
 
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -60,19 +62,33 @@ def viewer_query() -> str:
     return (Path(__file__).parent / "viewer.graphql").read_text(encoding="utf-8")
 
 
+Selection = tuple[tuple[str, frozenset[str]], ...]
+"""For a query that selects only some fields of its objects: (kind name,
+field names) for the kind read and, when wanted, its child kind (an
+account's locations). The ID and the natural key are always selected; a
+child kind not named is left out."""
+
+
 @cache
-def operation_text(kind: Kind, operation: str) -> str:
-    """One operation of a kind with the fragments it uses, as a document."""
+def operation_text(kind: Kind, operation: str, selection: Selection | None = None) -> str:
+    """One operation of a kind with the fragments it uses, as a document;
+    with ``selection``, only those fields of its objects (fragments inlined)."""
     op = kind.operation(operation)
+    if selection is not None:
+        op = _selecting(kind, op, dict(selection))
     return print_ast(DocumentNode(definitions=(op, *fragments_used(kind.document, op))))
 
 
 @cache
-def aliased_document(kind: Kind, operation: str, count: int) -> str:
+def aliased_document(
+    kind: Kind, operation: str, count: int, selection: Selection | None = None
+) -> str:
     """The text of one document (a mutation, or a query such as ``GetUser``)
     holding ``count`` aliased copies of ``operation``'s single field; cached
-    per shape."""
+    per shape. ``selection``: as for ``operation_text``."""
     op = kind.operation(operation)
+    if selection is not None:
+        op = _selecting(kind, op, dict(selection))
     field = op.selection_set.selections[0]
     assert isinstance(field, FieldNode)
     definitions: list[VariableDefinitionNode] = []
@@ -112,6 +128,75 @@ def aliased_document(kind: Kind, operation: str, count: int) -> str:
     )
     fragments = fragments_used(kind.document, field)
     return print_ast(DocumentNode(definitions=(operation_node, *fragments)))
+
+
+def _selecting(
+    kind: Kind, op: OperationDefinitionNode, keep: dict[str, frozenset[str]]
+) -> OperationDefinitionNode:
+    """``op`` selecting only what ``keep`` names of its objects: those of a
+    connection's ``nodes`` (a read), or the root field's own (a get)."""
+    root = op.selection_set.selections[0]
+    assert isinstance(root, FieldNode) and root.selection_set is not None
+    if op.name is not None and op.name.value == kind.read_operation:
+        selections = tuple(
+            _with_selection(s, _object_fields(kind, s.selection_set, keep))
+            if isinstance(s, FieldNode) and s.name.value == "nodes" and s.selection_set
+            else s
+            for s in root.selection_set.selections
+        )
+        inner = SelectionSetNode(selections=selections)
+    else:
+        inner = _object_fields(kind, root.selection_set, keep)
+    return OperationDefinitionNode(
+        operation=op.operation,
+        name=op.name,
+        variable_definitions=op.variable_definitions,
+        directives=op.directives,
+        selection_set=SelectionSetNode(selections=(_with_selection(root, inner),)),
+    )
+
+
+def _object_fields(
+    kind: Kind, selection_set: SelectionSetNode, keep: dict[str, frozenset[str]]
+) -> SelectionSetNode:
+    names = {"id", kind.key_field, *keep.get(kind.name, ())}
+    children = {c.name: c for c in children_of(kind.name)}
+    out: list[FieldNode] = []
+    for field in _inlined(selection_set, kind.document):
+        name = field.name.value
+        child = children.get(name)
+        if child is not None:
+            if child.name in keep and field.selection_set is not None:
+                out.append(_with_selection(field, _object_fields(child, field.selection_set, keep)))
+        elif name in names:
+            out.append(field)
+    return SelectionSetNode(selections=tuple(out))
+
+
+def _inlined(selection_set: SelectionSetNode, document: DocumentNode) -> list[FieldNode]:
+    """The fields of ``selection_set`` with its fragments spread out."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    out: list[FieldNode] = []
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            out.append(selection)
+        elif isinstance(selection, FragmentSpreadNode):
+            out.extend(_inlined(fragments[selection.name.value].selection_set, document))
+        elif isinstance(selection, InlineFragmentNode):
+            out.extend(_inlined(selection.selection_set, document))
+    return out
+
+
+def _with_selection(field: FieldNode, selection_set: SelectionSetNode) -> FieldNode:
+    return FieldNode(
+        alias=field.alias,
+        name=field.name,
+        arguments=field.arguments,
+        directives=field.directives,
+        selection_set=selection_set,
+    )
 
 
 def _variable(node: VariableNode, index: int) -> VariableNode:

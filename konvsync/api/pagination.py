@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from konvsync.api.client import PortalClient, Response
-from konvsync.api.documents import operation_text
+from konvsync.api.documents import Selection, operation_text
 from konvsync.errors import ContractError
 from konvsync.kinds.base import Kind
 from konvsync.support import aio
@@ -103,14 +103,16 @@ async def read_all(
     kind: Kind,
     on_page: Callable[[str, int], None] | None = None,
     on_nodes: NodesCallback | None = None,
+    selection: Selection | None = None,
 ) -> list[dict[str, Any]]:
     """Every node of ``kind``'s read query (none when ``on_nodes`` takes them),
     each answer checked against the contract and the read as a whole by
-    ``ReadCheck`` before any of it is used."""
+    ``ReadCheck`` before any of it is used. ``selection``: only those fields
+    (``documents.Selection``)."""
     operation = kind.operation(kind.read_operation)
     field = operation.selection_set.selections[0]
     name = getattr(field, "name").value  # noqa: B009 - FieldNode
-    text = operation_text(kind, kind.read_operation)
+    text = operation_text(kind, kind.read_operation, selection)
     check = ReadCheck(kind.read_operation, name)
 
     def fetch(after: str | None) -> asyncio.Future[Response]:

@@ -11,8 +11,8 @@ from functools import partial
 
 from konvsync.api.client import PortalClient
 from konvsync.api.options import ConnectionOptions
-from konvsync.app.plan import ConfigPaths, LoadedCallback, plan_with
-from konvsync.app.portal import portal_target
+from konvsync.app.plan import ConfigPaths, LoadedCallback, load_while_connecting, plan_with
+from konvsync.app.portal import connects_before_loading, portal_target
 from konvsync.app.reading import read_remote
 from konvsync.app.signals import prompt_signals, signals_call
 from konvsync.apply.executor import PlanExecutor
@@ -26,6 +26,7 @@ from konvsync.plan.remote import RemoteState
 from konvsync.plan.renames import renamed_view, renames_in
 from konvsync.plan.scope import plan_scope
 from konvsync.support import aio
+from konvsync.support.gcpause import gc_paused
 
 INTERRUPT_GRACE_SECONDS = 10.0
 """After Ctrl-C or SIGTERM, how long apply waits for requests in flight."""
@@ -75,19 +76,29 @@ def apply_path(
             )
     elif any(is_planfile(one) for one in path):
         raise UsageError("a saved plan file is applied alone, not with config paths")
-    desired = load_config(path, allow_external_refs=True)
-    if on_loaded is not None:
-        on_loaded(desired.files)
-    with portal_target(connection, desired.endpoint) as target:
+    loaded = (
+        None if connects_before_loading(connection) else load_config(path, allow_external_refs=True)
+    )
+    if loaded is not None and on_loaded is not None:
+        on_loaded(loaded.files)
+    with portal_target(connection, loaded.endpoint if loaded else None) as target:
 
         async def run() -> ApplyResult:
+            nonlocal loaded
             async with target.client() as client:
-                outcome = await plan_with(client, target, desired, plan_options, on_page)
+                if loaded is None:  # the token and the viewer query go out while it loads
+                    desired, viewer = await load_while_connecting(client, path, on_loaded)
+                else:
+                    desired, viewer, loaded = loaded, None, None
+                outcome = await plan_with(client, target, desired, plan_options, on_page, viewer)
+                policy = desired.policy
+                # The plan holds what it needs of the config; its YAML tree
+                # goes before the run (100,000 users: about 100 MB of the peak).
+                del desired
                 if not outcome.plan.has_changes:
                     return ApplyResult(outcome.plan, None)
                 with prompt_signals():
                     confirm(outcome.plan)
-                policy = desired.policy
                 options = replace(apply_options, send_welcome_email=policy.send_welcome_email)
                 report = await _execute(
                     client, outcome.remote, outcome.plan, options, progress, on_interrupt, on_report
@@ -159,7 +170,7 @@ async def _execute(
         if on_interrupt is not None:
             on_interrupt(name, INTERRUPT_GRACE_SECONDS)
 
-    with signals_call(loop, interrupted):
+    with signals_call(loop, interrupted), gc_paused():
         try:
             return await task
         except asyncio.CancelledError:

@@ -10,11 +10,12 @@ from collections.abc import Sequence
 
 from konvsync.api.client import PortalClient
 from konvsync.api.options import ConnectionOptions
-from konvsync.app.plan import plan_with
-from konvsync.app.portal import portal_target
+from konvsync.app.plan import load_while_connecting, plan_with
+from konvsync.app.portal import connects_before_loading, portal_target
 from konvsync.apply.checks import PortalLookup, Wanted
 from konvsync.apply.model import ApplyOptions
 from konvsync.config.loader import load_config
+from konvsync.config.model import DesiredState
 from konvsync.drift.detect import drift_report
 from konvsync.drift.model import DriftReport, WriteResult
 from konvsync.drift.writeback import accept_drift
@@ -38,18 +39,26 @@ def drift_config(
 ) -> DriftReport:
     """``options`` plan (drift is never refused for what apply would do);
     ``allow_mass_delete`` lets ``write`` remove more than max_delete_percent."""
-    desired = load_config(paths, allow_external_refs=True)
-    targets = parse_targets(options.targets)
-    with portal_target(connection, desired.endpoint) as target:
+    loaded = (
+        None
+        if connects_before_loading(connection)
+        else load_config(paths, allow_external_refs=True)
+    )
+    with portal_target(connection, loaded.endpoint if loaded else None) as target:
 
-        async def run() -> tuple[PlanOutcome, DriftReport, set[Address]]:
+        async def run() -> tuple[DesiredState, PlanOutcome, DriftReport, set[Address]]:
             async with target.client() as client:
-                outcome = await plan_with(client, target, desired, options, on_page)
+                if loaded is None:  # the token and the viewer query go out while it loads
+                    desired, viewer = await load_while_connecting(client, paths)
+                else:
+                    desired, viewer = loaded, None
+                targets = parse_targets(options.targets)
+                outcome = await plan_with(client, target, desired, options, on_page, viewer)
                 report = drift_report(outcome, desired, targets, include_unmanaged)
                 found = await _found_again(client, outcome.remote, report) if write else set()
-                return outcome, report, found
+                return desired, outcome, report, found
 
-        outcome, report, found = aio.run(run())
+        desired, outcome, report, found = aio.run(run())
     if write:
         report.written = (
             accept_drift(

@@ -14,6 +14,7 @@ from konvsync.api.connect import PortalTarget
 from konvsync.api.credentials import Credentials, load_credentials
 from konvsync.api.endpoints import Endpoint, resolve_endpoint
 from konvsync.api.options import ConnectionOptions
+from konvsync.errors import KonvsyncError
 from konvsync.support import redact
 
 SANDBOX_DB = ".konvsync/sandbox.db"
@@ -57,3 +58,20 @@ def portal_target(
     with running_sandbox(settings) as sandbox:
         credentials = Credentials(DEFAULT_API_KEY, DEFAULT_API_SECRET)
         yield PortalTarget(Endpoint("sandbox", sandbox.url), credentials, options)
+
+
+def connects_before_loading(options: ConnectionOptions) -> bool:
+    """Whether the options alone say where to connect (``--endpoint`` or
+    ``KONVSYNC_ENDPOINT``, not the sandbox) with credentials at hand, so that
+    the token and the first query can go out while the config loads. When
+    not, or when either is wrong, the config is loaded first: its problems
+    are reported before anything about the portal."""
+    if not options.endpoint:
+        return False
+    try:
+        endpoint = resolve_endpoint(options.endpoint, None, options.insecure_http)
+        if not endpoint.is_sandbox:
+            load_credentials(options.credentials_file)
+    except KonvsyncError:
+        return False
+    return not endpoint.is_sandbox

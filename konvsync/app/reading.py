@@ -4,9 +4,10 @@ normalized as they arrive, and the portal's name; then the plan
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
-from konvsync.api.client import PortalClient
+from konvsync.api.client import PortalClient, Response
 from konvsync.api.documents import viewer_query
 from konvsync.api.pagination import read_kinds
 from konvsync.config.model import DesiredState
@@ -42,15 +43,21 @@ async def read_nodes(
     kind_names: list[str],
     on_page: ProgressCallback | None = None,
     scope: RemoteScope | None = None,
+    viewer: Awaitable[Response] | None = None,
 ) -> RemoteRead:
     """Read ``kind_names`` whole, page by page: the contract has no filter,
     so a ``scope`` sends the same requests and sets apart, as the pages
-    arrive, what is outside it (``plan.scope``)."""
+    arrive, what is outside it (``plan.scope``). ``viewer``: the portal's
+    name query, already sent."""
     builder = RemoteStateBuilder(scope=scope)
     nodes_task = read_kinds(client, [kind(n) for n in kind_names], on_page, builder.add)
-    viewer_task = client.execute(viewer_query(), label="Viewer")
-    _nodes, viewer = await aio.gather(nodes_task, viewer_task)
-    return RemoteRead(builder, viewer.raise_for_errors("viewer")["viewer"]["portalName"])
+    viewer_task = viewer or viewer_request(client)
+    _nodes, answer = await aio.gather(nodes_task, viewer_task)
+    return RemoteRead(builder, answer.raise_for_errors("viewer")["viewer"]["portalName"])
+
+
+def viewer_request(client: PortalClient) -> Awaitable[Response]:
+    return client.execute(viewer_query(), label="Viewer")
 
 
 async def read_remote(
@@ -58,8 +65,9 @@ async def read_remote(
     kind_names: list[str],
     on_page: ProgressCallback | None = None,
     scope: RemoteScope | None = None,
+    viewer: Awaitable[Response] | None = None,
 ) -> RemoteState:
-    return (await read_nodes(client, kind_names, on_page, scope)).state(kind_names)
+    return (await read_nodes(client, kind_names, on_page, scope, viewer)).state(kind_names)
 
 
 async def create_plan(
@@ -68,8 +76,9 @@ async def create_plan(
     endpoint_name: str,
     options: PlanOptions,
     on_page: ProgressCallback | None = None,
+    viewer: Awaitable[Response] | None = None,
 ) -> PlanOutcome:
     targets = parse_targets(options.targets)  # a usage error before any read
     names = kinds_to_read(desired)
-    remote = await read_remote(client, names, on_page, remote_scope(desired))
+    remote = await read_remote(client, names, on_page, remote_scope(desired), viewer)
     return plan_against(desired, remote, names, endpoint_name, options, targets)

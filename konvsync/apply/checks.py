@@ -5,7 +5,9 @@
 - right before a step, the objects it will touch are as the plan saw them
   (updated and deleted ones unchanged, created ones still absent), so a
   second writer is noticed instead of overwritten;
-- after the run, the portal holds what was planned (``--no-verify`` skips it);
+- after the run, the portal holds what was planned, as far as the answers do
+  not prove it (``--verify``: the fields updates wrote, by default; every
+  changed object with ``full``; nothing with ``none``);
 - before the first write, the portal's schema takes every operation and input
   field the run will send (``check_inputs``).
 
@@ -30,7 +32,7 @@ from graphql import GraphQLError, build_client_schema, get_introspection_query
 from konvsync.api.answers import Misfit, check_field
 from konvsync.api.batching import chunks
 from konvsync.api.client import PortalClient
-from konvsync.api.documents import aliased_document
+from konvsync.api.documents import Selection, aliased_document, operation_text
 from konvsync.api.input_check import misfits
 from konvsync.api.pagination import PAGE_SIZE, read_all
 from konvsync.errors import ContractError, KonvsyncError, SchemaMisfitError
@@ -135,11 +137,15 @@ class PortalLookup:
         kind_name: str,
         wanted: Sequence[Wanted],
         twins: dict[Address, list[RemoteObject]] | None = None,
+        fields: frozenset[str] | None = None,
     ) -> dict[Address, RemoteObject | None]:
         """Each wanted object as the portal has it now (None: absent); with
-        ``twins``, objects sharing a key are collected there, not refused."""
+        ``twins``, objects sharing a key are collected there, not refused.
+        ``fields``: read only these of the objects (and their IDs and keys);
+        the others are missing from what is returned. None: every field."""
         k = kind(kind_name)
         source = kind(k.read_via) if k.read_via else k
+        selection = None if fields is None else self._selection(k, source, fields)
         builder = RemoteStateBuilder(twins, self.planned.scope)  # only the scope is looked at
         if self._by_pages(k, source, len(wanted)):
             # Normalized page by page, keeping only the wanted objects: the
@@ -155,9 +161,9 @@ class PortalLookup:
                     kind_name, [n for n in nodes if n["id"] in ids or source.key_of(n) in keys]
                 )
 
-            await read_all(self.client, source, on_nodes=keep)
+            await read_all(self.client, source, on_nodes=keep, selection=selection)
         else:
-            builder.add(source.name, await self._get(k, source, wanted))
+            builder.add(source.name, await self._get(k, source, wanted, selection))
         state = builder.state()
         out: dict[Address, RemoteObject | None] = {}
         for item in wanted:
@@ -166,6 +172,19 @@ class PortalLookup:
             else:
                 out[item.address] = state.lookup(item.address)
         return out
+
+    def _selection(self, k: Kind, source: Kind, fields: frozenset[str]) -> Selection:
+        """``fields`` of ``k`` and, of ``k`` and the kind it is read with,
+        the fields the scope sorts objects by (which must be read to sort)."""
+        scope = self.planned.scope
+
+        def sorted_by(kind_name: str) -> frozenset[str]:
+            rule = scope.scope.rule(kind_name) if scope is not None else None
+            return frozenset(name for name, _globs in rule.fields) if rule else frozenset()
+
+        if source is k:
+            return ((k.name, fields | sorted_by(k.name)),)
+        return ((source.name, sorted_by(source.name)), (k.name, fields | sorted_by(k.name)))
 
     def _by_pages(self, k: Kind, source: Kind, count: int) -> bool:
         if not source.has_operation(source.get_operation):
@@ -177,12 +196,16 @@ class PortalLookup:
         rounds = math.ceil(math.ceil(count / self.batch_size) / self.parallelism)
         return pages <= rounds
 
-    async def _get(self, k: Kind, source: Kind, wanted: Sequence[Wanted]) -> list[dict[str, Any]]:
+    async def _get(
+        self, k: Kind, source: Kind, wanted: Sequence[Wanted], selection: Selection | None
+    ) -> list[dict[str, Any]]:
         targets = _dedupe(self._target(k, item) for item in wanted)
         operation = source.get_operation
+        single = operation_text(source, operation, selection)  # each alias is checked as it
+        field = getattr(source.operation(operation).selection_set.selections[0], "name").value  # noqa: B009
 
         async def fetch(batch: Sequence[tuple[str | None, str | None]]) -> list[dict[str, Any]]:
-            document = aliased_document(source, operation, len(batch))
+            document = aliased_document(source, operation, len(batch), selection)
             variables: dict[str, Any] = {}
             for index, (remote_id, key) in enumerate(batch):
                 variables[f"id_{index}"] = remote_id
@@ -198,7 +221,7 @@ class PortalLookup:
                 try:
                     if alias not in data:
                         raise Misfit((alias,), "is missing")
-                    check_field(document, alias, data[alias])
+                    check_field(single, field, data[alias])
                 except Misfit as misfit:
                     raise ContractError(operation, str(misfit)) from None
                 if data[alias] is not None:
@@ -245,15 +268,20 @@ async def moved_objects(
     return moved
 
 
-async def read_back(lookup: PortalLookup, changes: Sequence[Change]) -> list[tuple[Change, str]]:
-    """Each change whose object the portal does not hold as planned, and how."""
+async def read_back(
+    lookup: PortalLookup, changes: Sequence[Change], whole: bool = True
+) -> list[tuple[Change, str]]:
+    """Each change whose object the portal does not hold as planned, and how.
+    ``whole``: read every field of the objects; else only the fields the
+    changes wrote (and IDs and keys)."""
     by_kind: dict[str, list[Change]] = {}
     for change in changes:
         by_kind.setdefault(change.kind, []).append(change)
 
     async def check(same_kind: list[Change]) -> list[tuple[Change, str]]:
         wanted = [wanted_for(change, lookup.id_of) for change in same_kind]
-        current = await lookup.current(same_kind[0].kind, wanted)
+        written = None if whole else frozenset(n for c in same_kind for n in sent_fields(c))
+        current = await lookup.current(same_kind[0].kind, wanted, fields=written)
         problems = (
             (change, applied_mismatch(change, current[change.address])) for change in same_kind
         )
@@ -289,7 +317,7 @@ async def concurrent_twins(
         return []
     twins: dict[Address, list[RemoteObject]] = {}
     wanted = [wanted_for(change, lookup.id_of) for change in created]
-    await lookup.current(created[0].kind, wanted, twins)
+    await lookup.current(created[0].kind, wanted, twins, fields=frozenset())
     out = []
     for change, item in zip(created, wanted, strict=True):
         others = [o.id for o in twins.get(change.address, []) if o.id != item.remote_id]

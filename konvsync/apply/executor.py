@@ -8,6 +8,7 @@ the first write (``apply.checks``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from konvsync.api.batching import MutationCall, MutationOutcome, run_mutations
@@ -33,6 +34,7 @@ from konvsync.apply.model import (
     Mismatch,
     Progress,
     Status,
+    Verify,
 )
 from konvsync.apply.renamed_values import left_behind_warning, values_left_behind
 from konvsync.errors import KonvsyncError, StalePlanError
@@ -88,6 +90,9 @@ class PlanExecutor:
         """address -> error code of what failed (and of what that skipped)."""
         self.report = ApplyReport()
         self.cascades = Cascades()
+        self.unproven: set[Address] = set()
+        """Creates that got no answer, confirmed by reading them back (and
+        updated where they differed): no answer shows their values."""
         self.renames: Renames = {}
         """The keys the plan renames (kind -> old key -> new key)."""
 
@@ -111,8 +116,8 @@ class PlanExecutor:
             await self._carry_renamed_values(changes)
         self._finish(self.cascades.rest(), Status.SKIPPED, "not deleted: its parent was not")
         self.report.interrupted = self.stop.is_set
-        if self.options.verify and not self.stop.is_set:
-            await self._verify()
+        if self.options.verify is not Verify.NONE and not self.stop.is_set:
+            await self._verify(self.options.verify)
         return self.report
 
     # ----------------------------------------------------------------- checks
@@ -179,20 +184,22 @@ class PlanExecutor:
         for update, outcome in zip(updates, outcomes, strict=True):
             self._settle(update, outcome)
 
-    async def _verify(self) -> None:
-        """Read back every object the run changed and compare it with the plan."""
+    async def _verify(self, mode: Verify) -> None:
+        """Read back what the run changed (``Verify``) and compare it with the plan."""
         done = [
             r.change
             for r in self.report.results
             if r.status is Status.DONE and not (isinstance(r.change, Delete) and r.change.cascade)
         ]
+        if mode is Verify.UPDATES:
+            done = [c for c in done if isinstance(c, Update) or c.address in self.unproven]
+        self.report.verify = mode
         try:
-            self.report.mismatches.extend(
-                Mismatch(change, problem) for change, problem in await read_back(self.lookup, done)
-            )
+            found = await read_back(self.lookup, done, whole=mode is Verify.FULL)
         except KonvsyncError as exc:
             self.report.unverified = str(exc)
             return
+        self.report.mismatches.extend(Mismatch(change, problem) for change, problem in found)
         self.report.verified = True
 
     # ------------------------------------------------------------------ steps
@@ -310,7 +317,8 @@ class PlanExecutor:
     async def _send(self, changes: list[Change], advance: Callable[[int], None]) -> list[Change]:
         """Send ``changes``; return the creates to send again (ambiguous and
         not found on read-back). Each batch's outcomes are settled as soon as
-        its answer is in: what konvsync received counts, however the run ends."""
+        its answer is in: what konvsync received counts, however the run ends;
+        the answers are not kept after that (``keep_answers``)."""
         calls = [self._call(change) for change in changes]
         change_of = {id(call): change for call, change in zip(calls, changes, strict=True)}
         ambiguous: list[Change] = []
@@ -336,6 +344,7 @@ class PlanExecutor:
             on_batch=settle,
             should_stop=lambda: self.stop.is_set,
             on_send=sending,
+            keep_answers=False,
         )
         if not ambiguous:
             return []
@@ -408,6 +417,7 @@ class PlanExecutor:
                     parent=change.parent,
                 )
             confirmed.append(change)
+            self.unproven.add(change.address)
         updates = list(follow_ups.values())
         outcomes = await run_mutations(
             self.client,
@@ -431,7 +441,7 @@ class PlanExecutor:
         return mutation_call(change, self.ids, self.options.send_welcome_email)
 
     def _announce(self, change: Change, values: dict[str, Any]) -> None:
-        names = [f.name for f in kind(change.kind).fields if f.announce]
+        names = _announced(change.kind)
         if names:
             self.report.announced[change.address] = {name: values.get(name) for name in names}
 
@@ -493,3 +503,9 @@ class PlanExecutor:
     def _finish(self, changes: list[Change], status: Status, message: str) -> None:
         for change in changes:
             self._record(change, status, message)
+
+
+@cache
+def _announced(kind_name: str) -> list[str]:
+    """The fields apply prints for each object of the kind it created."""
+    return [f.name for f in kind(kind_name).fields if f.announce]

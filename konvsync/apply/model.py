@@ -21,13 +21,29 @@ step's changes are sent (the report must say so before they go), ``False``
 after answers arrived (the caller may wait to gather several)."""
 
 
+class Verify(StrEnum):
+    """What ``apply`` reads back after the run (``--verify``). Every mutation's
+    answer is checked against what was sent in every mode."""
+
+    UPDATES = "updates"
+    """The fields each update wrote (and objects whose create got no
+    answer): an answer may be built from the input rather than from what the
+    portal stored, and an update that was not stored leaves the old value,
+    which may be access meant to be taken away. Creates and deletes rest on
+    their answers."""
+    FULL = "full"
+    """Every object the run changed, every field; deletes must be gone."""
+    NONE = "none"
+    """Nothing: the answers only."""
+
+
 @dataclass(frozen=True)
 class ApplyOptions:
     batch_size: int = 50
     parallelism: int = 8
     send_welcome_email: bool = True
-    verify: bool = True
-    """Read back what was changed and compare it with the plan."""
+    verify: Verify = Verify.UPDATES
+    """What is read back after the run and compared with the plan."""
 
 
 class Status(StrEnum):
@@ -67,6 +83,8 @@ class ApplyReport:
     mismatches: list[Mismatch] = field(default_factory=list)
     verified: bool = False
     """The changed objects were read back after the run."""
+    verify: Verify | None = None
+    """What was to be read back (None: nothing, ``--verify=none``)."""
     unverified: str | None = None
     """Why reading back after the run failed (the run is not ok then)."""
     warnings: list[str] = field(default_factory=list)

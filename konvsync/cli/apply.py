@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import click
 
 from konvsync.app.apply import ApplyResult, apply_path
-from konvsync.apply.model import ApplyOptions
+from konvsync.apply.model import ApplyOptions, Verify
 from konvsync.cli.options import (
     GlobalOptions,
     accepts_global_options,
@@ -54,10 +54,20 @@ from konvsync.render.values import NO_CHANGES
     help="Mutations per request (aliased in one document).",
 )
 @click.option(
+    "--verify",
+    type=click.Choice([v.value for v in Verify]),
+    default=None,
+    help="What is read back after the run (every answer is checked against what was "
+    "sent in every mode). updates (the default): the fields each update wrote, since an "
+    "answer may echo the input rather than show what was stored; creates and deletes rest "
+    "on their answers. "
+    "full: every changed object, every field (about one more read of each changed kind). "
+    "none: nothing. See README, 'What apply checks'.",
+)
+@click.option(
     "--no-verify",
     is_flag=True,
-    help="Skip reading back what was changed after the run (saves about one read "
-    "of each changed kind; see README).",
+    help="The same as --verify=none.",
 )
 @click.option(
     "--report",
@@ -77,6 +87,7 @@ def apply(
     auto_approve: bool,
     parallelism: int,
     batch_size: int,
+    verify: str,
     no_verify: bool,
     report_file: str | None,
     targets: tuple[str, ...],
@@ -95,19 +106,24 @@ def apply(
     will send are checked against the portal's schema (exit 3 when they do
     not fit), before each step the objects it touches are read again (a
     second writer makes the step refuse), every answer must show what was
-    sent, and afterwards the changed objects are read back and compared with
-    the plan (--no-verify skips that read-back).
+    sent, and afterwards what the answers cannot prove is read back and
+    compared with the plan (--verify).
     Ctrl-C or SIGTERM: no new work is sent, requests in flight get 10 s, the
     summary is printed (exit 1); a second signal stops waiting.
     Exit 0 done; 1 error, partial failure or a mismatch; 3 refused.
     """
+    mode = _verify_mode(verify, no_verify)
     session = ApplySession(options, auto_approve, report_file)
     with session.reporting():
         result = apply_path(
             paths,
             options.connection,
             plan_options(targets, allow_mass_delete, allow_welcome_emails, allow_mass_update),
-            ApplyOptions(batch_size=batch_size, parallelism=parallelism, verify=not no_verify),
+            ApplyOptions(
+                batch_size=batch_size,
+                parallelism=parallelism,
+                verify=mode,
+            ),
             session.confirm,
             on_page=session.progress.page,
             progress=session.progress.step,
@@ -116,6 +132,12 @@ def apply(
             on_report=session.report.progress,
         )
         return session.finish(result)
+
+
+def _verify_mode(verify: str | None, no_verify: bool) -> Verify:
+    if no_verify and verify not in (None, Verify.NONE):
+        raise UsageError(f"--no-verify and --verify={verify} contradict each other")
+    return Verify.NONE if no_verify else Verify(verify or Verify.UPDATES)
 
 
 class ApplySession:

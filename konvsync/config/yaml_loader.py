@@ -123,11 +123,16 @@ def empty_map(file: str) -> YamlMap:
 _COLUMN_BITS = 24
 
 
+_MAX_COLUMN = (1 << _COLUMN_BITS) - 1
+_MISSING = object()
+
+
 def _pack(event: yaml.Event) -> int:
     mark = event.start_mark
     if mark is None:
         return 1 << _COLUMN_BITS | 1
-    return (mark.line + 1) << _COLUMN_BITS | min(mark.column + 1, (1 << _COLUMN_BITS) - 1)
+    column = mark.column + 1
+    return (mark.line + 1) << _COLUMN_BITS | (column if column < _MAX_COLUMN else _MAX_COLUMN)
 
 
 def _unpack(packed: int) -> Position:
@@ -182,25 +187,39 @@ class _Builder:
             )
         return data
 
-    def build(self, event: yaml.Event) -> Any:
-        if isinstance(event, yaml.AliasEvent):
+    def build(self, event: Any) -> Any:
+        """The value of the node ``event`` starts (a libyaml event; ``Any``:
+        its class is tested by identity, which mypy does not narrow)."""
+        cls = type(event)
+        if cls is yaml.ScalarEvent:
+            value = self._scalar(event)
+        elif cls is yaml.MappingStartEvent:
+            self._check_collection_tag(event, _MAP)
+            value = self._map(event)
+        elif cls is yaml.SequenceStartEvent:
+            self._check_collection_tag(event, _SEQ)
+            value = self._list(event)
+        elif cls is yaml.AliasEvent:
             if event.anchor not in self.anchors:
                 raise self.problem(event, f"unknown or recursive alias *{event.anchor}")
             self.aliased = True
             return self.anchors[event.anchor]
-        if isinstance(event, yaml.ScalarEvent):
-            value = self._scalar(event)
-        elif isinstance(event, yaml.SequenceStartEvent):
-            self._check_collection_tag(event, _SEQ)
-            value = self._list(event)
-        elif isinstance(event, yaml.MappingStartEvent):
-            self._check_collection_tag(event, _MAP)
-            value = self._map(event)
         else:
             raise self.problem(event, "invalid YAML: unexpected event")
         if event.anchor is not None:
             self.anchors[event.anchor] = value
         return value
+
+    def _value(self, event: Any) -> Any:
+        """``build(event)``, with plain scalars seen before (every key of
+        every user) taken straight from ``plain``: the common case first."""
+        if type(event) is yaml.ScalarEvent and event.tag is None and event.anchor is None:
+            if not event.implicit[0]:
+                return event.value
+            found = self.plain.get(event.value, _MISSING)
+            if found is not _MISSING:
+                return found
+        return self.build(event)
 
     def _tag(self, event: yaml.ScalarEvent) -> str:
         if event.tag is None:
@@ -250,30 +269,33 @@ class _Builder:
             raise self.problem(event, f"unsupported YAML tag {event.tag}")
 
     def _map(self, start: yaml.MappingStartEvent) -> YamlMap:
-        loader = self.loader
+        get_event = self.loader.get_event
+        value_of = self._value
         result = YamlMap()
         positions = array("Q")
+        append = positions.append
         merged: dict[Any, Pair] | None = None
-        while not loader.check_event(yaml.MappingEndEvent):
-            key_event = loader.get_event()
+        while True:
+            key_event = get_event()
+            if type(key_event) is yaml.MappingEndEvent:
+                break
             if not isinstance(key_event, yaml.ScalarEvent):
                 raise self.problem(key_event, "mapping keys must be plain scalars")
             if key_event.tag is None and key_event.implicit[0] and key_event.value == "<<":
                 merged = {} if merged is None else merged
-                for pair in self._merge_pairs(loader.get_event()):
+                for pair in self._merge_pairs(get_event()):
                     merged.setdefault(pair[0], pair)  # the first merged occurrence wins
                 continue
-            key = self._scalar(key_event)
+            key = value_of(key_event)
             if key in result:
                 first = _unpack(positions[2 * list(result).index(key)])[0]
                 raise self.problem(key_event, f"duplicate key {key!r} (first at line {first})")
-            value_event = loader.get_event()
-            positions.append(_pack(key_event))
-            positions.append(_pack(value_event))
-            result[key] = self.build(value_event)
-        loader.get_event()  # mapping end
+            value_event = get_event()
+            append(_pack(key_event))
+            append(_pack(value_event))
+            result[key] = value_of(value_event)
         result.file = self.file
-        result.position = _position(start)
+        result._position = _pack(start)
         result.positions = positions
         if merged:
             return self._with_merged(result, merged)
@@ -313,16 +335,20 @@ class _Builder:
         return pairs
 
     def _list(self, start: yaml.SequenceStartEvent) -> YamlList:
-        loader = self.loader
+        get_event = self.loader.get_event
+        value_of = self._value
         result = YamlList()
         positions = array("Q")
-        while not loader.check_event(yaml.SequenceEndEvent):
-            event = loader.get_event()
-            positions.append(_pack(event))
-            result.append(self.build(event))
-        loader.get_event()  # sequence end
+        append = positions.append
+        add = result.append
+        while True:
+            event = get_event()
+            if type(event) is yaml.SequenceEndEvent:
+                break
+            append(_pack(event))
+            add(value_of(event))
         result.file = self.file
-        result.position = _position(start)
+        result._position = _pack(start)
         result.positions = positions
         return result
 

@@ -26,7 +26,7 @@ from typing import Any
 from konvsync.api.client import PortalClient
 from konvsync.api.documents import aliased_document, viewer_query
 from konvsync.api.pagination import read_all, read_kinds
-from konvsync.config.documents import schema_problem
+from konvsync.config.documents import item_problem
 from konvsync.config.scope import NO_SCOPE, Scope
 from konvsync.config.yaml_dump import EnvReference
 from konvsync.config.yaml_dump import dump as _dump
@@ -228,7 +228,7 @@ def _scalar(value: Any) -> str:
 
 def _schema_problem(k: Kind, entry: dict[str, Any]) -> str | None:
     """Why konvsync would reject ``entry`` (the config schema's words), or None."""
-    problem = schema_problem({k.name: [entry]})
+    problem = item_problem(k.name, entry)
     return None if problem is None else problem.replace(f"data.{k.name}[0]", k.singular, 1)
 
 

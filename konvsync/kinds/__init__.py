@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from graphlib import TopologicalSorter
 from typing import Any
 
@@ -87,6 +88,7 @@ def kind(name: str) -> Kind:
     return KINDS_BY_NAME[name]
 
 
+@cache
 def children_of(kind_name: str) -> tuple[Kind, ...]:
     """The kinds an object of ``kind_name`` holds (an account's locations).
     The YAML lists them inside the parent under the child kind's name; a

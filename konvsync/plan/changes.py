@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, ClassVar
 
 from konvsync import __version__
@@ -50,8 +51,9 @@ class Change:
     """When the portal last changed the object, where its API type says
     (``updatedAt``): drift, the plan read from the portal's side, shows it."""
 
-    @property
+    @cached_property
     def address(self) -> Address:
+        """Made once per change: apply asks for it about ten times per object."""
         return kind(self.kind).address(self.key, self.parent)
 
     @property

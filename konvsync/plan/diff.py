@@ -246,11 +246,38 @@ def _pruned_keys(k: Kind, desired: DesiredState, state: RemoteState) -> set[str]
 
 
 def field_changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[FieldChange, ...]:
-    """Field-level changes between two normalized objects, by deepdiff.
+    """Field-level changes between two normalized objects.
 
-    Changes inside a list are reported as the whole list (a set of
-    permissions reads better whole than by index)."""
-    from deepdiff import DeepDiff  # only objects that differ need it (14 ms to import)
+    Each field is compared with ``==``; deepdiff explains only a mapping
+    field that differs on both sides (``customFields.tier``, ``address.city``),
+    and only that field. Changes inside a list are reported as the whole list
+    (a set of permissions reads better whole than by index), as is a field
+    present on one side only or of another type. (deepdiff on the whole of
+    each object that differs was a quarter of drift's CPU at 10,000 users.)"""
+    paths: set[tuple[Any, ...]] = set()
+    for name in dict.fromkeys([*before, *after]):
+        old, new = before.get(name, _ABSENT), after.get(name, _ABSENT)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict):
+            paths.update((name, *path) for path in _dict_paths(old, new))
+        else:
+            paths.add((name,))
+    # A whole-object change (address: null -> {...}) hides its parts.
+    paths = {p for p in paths if not any(p[: len(q)] == q and p != q for q in paths)}
+    return tuple(
+        FieldChange(".".join(map(str, p)), _at(before, p), _at(after, p))
+        for p in sorted(paths, key=lambda p: tuple(map(str, p)))
+    )
+
+
+_ABSENT = object()
+
+
+def _dict_paths(before: dict[str, Any], after: dict[str, Any]) -> set[tuple[Any, ...]]:
+    """The paths below two mappings where they differ, by deepdiff, each cut
+    at the first list index."""
+    from deepdiff import DeepDiff  # only mappings that differ need it (14 ms to import)
 
     tree = DeepDiff(before, after, view="tree", verbose_level=2)
     paths: set[tuple[Any, ...]] = set()
@@ -261,14 +288,8 @@ def field_changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[FieldC
                 if isinstance(part, int):
                     break
                 path.append(part)
-            if path:
-                paths.add(tuple(path))
-    # A whole-object change (address: null -> {...}) hides its parts.
-    paths = {p for p in paths if not any(p[: len(q)] == q and p != q for q in paths)}
-    return tuple(
-        FieldChange(".".join(map(str, p)), _at(before, p), _at(after, p))
-        for p in sorted(paths, key=lambda p: tuple(map(str, p)))
-    )
+            paths.add(tuple(path))
+    return paths
 
 
 def _at(value: Any, path: tuple[Any, ...]) -> Any:

@@ -39,20 +39,27 @@ def apply_steps(changes: list[Change], remote: RemoteState) -> list[Step]:
     """The changes as labelled steps, in the order they are applied."""
     steps: list[Step] = []
     released: set[Address] = set()
+    by_kind: dict[str, list[Change]] = {}
+    for change in changes:  # one pass, not one per kind (12,100 changes, 8 kinds)
+        by_kind.setdefault(change.kind, []).append(change)
     for k in KINDS:
-        same = [c for c in changes if c.kind == k.name]
-        first = [c for c in same if releases(k, c, remote)]
+        same = by_kind.get(k.name, [])
+        first = [c for c in same if releases(k, c, remote)] if k.at_most_one else []
         if first:
             steps.append((f"{k.name}: release", first))
             released.update(c.address for c in first)
-        upserts = [c for c in same if not isinstance(c, Delete) and c.address not in released]
+        upserts = [
+            c
+            for c in same
+            if not isinstance(c, Delete) and not (released and c.address in released)
+        ]
         if upserts:
             steps.append((f"{k.name}: create/update", upserts))
     for k in reversed(KINDS):
         deletes: list[Change] = [
             c
-            for c in changes
-            if c.kind == k.name and isinstance(c, Delete) and c.address not in released
+            for c in by_kind.get(k.name, [])
+            if isinstance(c, Delete) and not (released and c.address in released)
         ]
         if deletes:
             steps.append((f"{k.name}: delete", deletes))

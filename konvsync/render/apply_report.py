@@ -173,6 +173,7 @@ def _verification(report: ApplyReport | None) -> dict[str, Any]:
         return {"status": "not_run", "error": None, "mismatches": []}
     return {
         "status": "failed" if report.unverified else "checked",
+        "mode": str(report.verify),
         "error": redact(report.unverified) if report.unverified else None,
         "mismatches": [
             {

@@ -82,6 +82,7 @@ def test_read_back_catches_a_field_the_portal_silently_kept(
     jsonschema.validate(report, json.loads((ROOT / "schemas/apply-report.schema.json").read_text()))
     assert report["status"] == "incomplete"
     assert report["verification"]["status"] == "checked"
+    assert report["verification"]["mode"] == "updates"  # the default catches it
     assert report["verification"]["mismatches"] == [
         {
             "address": "groups/sales",
@@ -101,6 +102,19 @@ def test_read_back_catches_a_field_the_portal_silently_kept(
     )
     assert again.exit_code == 0, again.output
     assert "Apply complete! Resources: 0 added, 1 changed, 0 destroyed." in again.stdout
+
+
+def test_no_verify_and_another_verify_mode_contradict(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter
+) -> None:
+    sandbox = sandbox_factory(_seeded(Store()))
+    config = write_config(USERS)
+    args = ["--endpoint", sandbox.url, "apply", str(config), "--auto-approve", "--no-verify"]
+    result = invoke([*args, "--verify", "full"])
+    assert result.exit_code == 1, result.output
+    assert "--no-verify and --verify=full contradict each other" in result.stderr
+    group = sandbox.store.get("groups", key="sales")
+    assert group is not None and group["name"] == "Sales"  # nothing was sent
 
 
 def test_a_step_whose_objects_moved_since_the_plan_is_not_sent(

@@ -313,7 +313,18 @@ def test_batches_and_parallelism(sandbox: RunningSandbox, write_config: ConfigWr
     assert sandbox.store.count("groups") == 120
     # viewer, read; the schema check before the first write (introspection);
     # the step's re-read (an empty kind: one page); ceil(120 / 50) creates;
-    # the read-back of 120 groups (two pages)
+    # no read-back: creates rest on their answers under the default --verify
+    assert sandbox.state.requests["/api"] == 2 + 1 + 1 + 3
+
+
+def test_verify_full_reads_back_what_was_created(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    groups = "\n".join(f"  - {{externalId: g{i}, name: G{i}}}" for i in range(120))
+    config = write_config(f"konvsync: 1\ngroups:\n{groups}\n")
+    result = apply(sandbox, config, "--batch-size", "50", "--parallelism", "2", "--verify", "full")
+    assert result.exit_code == 0, result.output
+    # as above, and the read-back of 120 groups (two pages)
     assert sandbox.state.requests["/api"] == 2 + 1 + 1 + 3 + 2
 
 

@@ -22,6 +22,7 @@ from tests.hostile.write_cases import (
     AnswerAnotherId,
     BrokenAfterWrites,
     BrokenReRead,
+    EchoedInput,
     IgnoredField,
     MutationAnswerId,
     RawAfterExecution,
@@ -95,6 +96,47 @@ def test_update_the_portal_ignored_is_reported_per_object(tmp_path: Path) -> Non
     assert "Apply complete!" not in result.output, result.describe()
 
 
+def test_an_update_answered_with_the_input_but_not_stored_is_caught_by_default(
+    tmp_path: Path,
+) -> None:
+    config = write_desired(tmp_path)  # user05's title: Member -> Lead
+    case = EchoedInput("update-echoes-its-input", "UpdateUserBatch", "title")
+    with seeded_sandbox(tmp_path) as sandbox, running_hostile_server(sandbox.url, case) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+        happened = portal.rewritten
+        kept = sandbox.store.get("users", key="user05@example.test")
+    assert happened, "the case never happened"
+    assert kept is not None and kept["title"] == "Member", "the portal was to drop the title"
+    assert result.exit_code == 1, result.describe()
+    assert (
+        'not as planned: users/user05@example.test (update) has title = "Member" '
+        '(wanted "Lead")' in result.output
+    ), result.describe()
+
+
+@pytest.mark.parametrize(("verify", "caught"), [("updates", False), ("full", True)])
+def test_a_create_answered_with_the_input_but_not_stored(
+    verify: str, caught: bool, tmp_path: Path
+) -> None:
+    """What the default leaves to the answers: a create whose answer echoes a
+    field the portal did not store is caught by --verify=full only (README,
+    'What apply checks'); the next plan shows it either way."""
+    boss = NEW_USER.replace("}", ", title: Boss}")
+    config = write_desired(tmp_path, more_groups=[NEW_GROUP], more_users=[boss])
+    case = EchoedInput("create-echoes-its-input", "CreateUserBatch", "title")
+    with seeded_sandbox(tmp_path) as sandbox, running_hostile_server(sandbox.url, case) as portal:
+        result = run_konvsync(
+            [*apply_args(portal.endpoint(), config), "--verify", verify], tmp_path
+        )
+        happened = portal.rewritten
+        plan = run_konvsync(["--endpoint", sandbox.url, "plan", str(config)], tmp_path)
+    assert happened, "the case never happened"
+    mismatch = f'not as planned: users/{NEWBIE} (create) has title = null (wanted "Boss")'
+    assert (mismatch in result.output) is caught, result.describe()
+    assert result.exit_code == (1 if caught else 0), result.describe()
+    assert '~ title = null -> "Boss"' in plan.output, plan.describe()
+
+
 def test_update_answer_id_null_fails_the_object(tmp_path: Path) -> None:
     config = write_desired(tmp_path)
     case = MutationAnswerId("update-answer-id-null", "UpdateUserBatch", "", "", None)
@@ -138,7 +180,9 @@ def test_re_read_before_a_step_that_breaks_the_contract_stops_the_step(tmp_path:
 
 
 def test_read_back_that_breaks_the_contract_is_reported(tmp_path: Path) -> None:
-    config = write_desired(tmp_path)
+    # A group's permissions change: the read-back after the run (of the
+    # fields updates wrote, by default) reads them.
+    config = write_desired(tmp_path, permissions={2: ["MANAGE_NEWS"]})
     with hostile_portal(tmp_path, BrokenAfterWrites()) as portal:
         result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
         happened = portal.rewritten

@@ -161,3 +161,29 @@ class RawAfterExecution(Case):
 
     def answer(self, call: Call, answer: Json) -> Json:
         return html_page() if call.operation == self.operation else answer
+
+
+class EchoedInput(Case):
+    """The portal drops one input field of a mutation (the object keeps the
+    portal's default) but answers with the values sent, as a server that
+    builds its answer from the input rather than from what it stored."""
+
+    def __init__(self, name: str, operation: str, field: str) -> None:
+        self.name = name
+        self.operation = operation
+        self.field = field
+        self.dropped = IgnoredField(name, operation, field)
+
+    def request(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
+        return self.dropped.request(call, body)
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.operation != self.operation:
+            return answer
+        data = answer.get("data") or {}
+        for index in range(call.fields):
+            given = call.variables.get(f"input_{index}") or {}
+            alias = f"m{index}"
+            if isinstance(data.get(alias), dict) and self.field in given:
+                data[alias][self.field] = given[self.field]
+        return answer

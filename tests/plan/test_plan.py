@@ -465,6 +465,24 @@ def test_a_config_problem_wins_over_an_unreachable_portal(
     assert "cannot" not in result.stderr.lower()
 
 
+@pytest.mark.parametrize("command", ["plan", "apply", "drift"])
+def test_a_config_problem_wins_while_connecting_as_it_loads(
+    command: str, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """With --endpoint the token request goes out while the config loads:
+    a problem in the config is still what is reported."""
+    config = write_config("""\
+        konvsync: 1
+        users:
+          - {email: a@b.example, firstName: A, lastNme: B}
+        """)
+    extra = ["--auto-approve"] if command == "apply" else []
+    result = invoke(["--endpoint", "http://127.0.0.1:9", command, str(config), *extra])
+    assert result.exit_code == 1, result.output
+    assert f"{config}:3:" in result.stderr and "lastNme" in result.stderr
+    assert "127.0.0.1:9" not in result.stderr
+
+
 def test_an_empty_portal_is_read_once(sandbox: RunningSandbox, write_config: ConfigWriter) -> None:
     config = write_config(BASE)
     before = sandbox.state.requests["/api"]
