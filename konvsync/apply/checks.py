@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from graphql import GraphQLError, build_client_schema, get_introspection_query
@@ -266,6 +266,28 @@ async def moved_objects(
         if reason:
             moved[change.address] = reason
     return moved
+
+
+def last_writes(done: Sequence[Change]) -> list[Change]:
+    """The changes a read-back holds the portal to, from the run's done
+    changes in the order they were made: a field that a later change of the
+    same object wrote again is that change's to show (the values a rename's
+    follow-up filed under the new key, then the account's own update of
+    them); an update whose fields were all written again is left out."""
+    rewritten: dict[Address, set[str]] = {}
+    kept: list[Change] = []
+    for change in reversed(done):
+        if isinstance(change, Update):
+            written = set(change.changed_fields())
+            later = rewritten.setdefault(change.address, set())
+            own = written - later
+            later |= written
+            if not own:
+                continue
+            if own != written:
+                change = replace(change, fields=tuple(f for f in change.fields if f.top in own))
+        kept.append(change)
+    return kept[::-1]
 
 
 async def read_back(

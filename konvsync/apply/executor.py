@@ -21,6 +21,7 @@ from konvsync.apply.checks import (
     check_inputs,
     concurrent_twins,
     keys_not_unique,
+    last_writes,
     moved_objects,
     read_back,
 )
@@ -186,11 +187,14 @@ class PlanExecutor:
 
     async def _verify(self, mode: Verify) -> None:
         """Read back what the run changed (``Verify``) and compare it with the plan."""
-        done = [
-            r.change
-            for r in self.report.results
-            if r.status is Status.DONE and not (isinstance(r.change, Delete) and r.change.cascade)
-        ]
+        done = last_writes(
+            [
+                r.change
+                for r in self.report.results
+                if r.status is Status.DONE
+                and not (isinstance(r.change, Delete) and r.change.cascade)
+            ]
+        )
         if mode is Verify.UPDATES:
             done = [c for c in done if isinstance(c, Update) or c.address in self.unproven]
         self.report.verify = mode

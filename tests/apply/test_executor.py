@@ -516,13 +516,6 @@ accounts:
 """
 
 
-@pytest.mark.xfail(
-    reason="apply/executor._verify reads back the follow-up that files values under the "
-    "renamed keys (renamed_values) and also the account's own later update of the same "
-    "values: the follow-up, superseded, reads as 'not as planned' (exit 1) though the "
-    "portal is as the plan says. Only the last change of each object should be verified.",
-    strict=True,
-)
 def test_renamed_fields_and_new_values_in_one_apply_on_a_portal_that_keeps_values(
     sandbox_factory: SandboxFactory, write_config: ConfigWriter
 ) -> None:
