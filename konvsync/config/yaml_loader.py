@@ -125,6 +125,7 @@ _COLUMN_BITS = 24
 
 _MAX_COLUMN = (1 << _COLUMN_BITS) - 1
 _MISSING = object()
+_ScalarEvent = yaml.ScalarEvent
 
 
 def _pack(event: yaml.Event) -> int:
@@ -270,30 +271,55 @@ class _Builder:
 
     def _map(self, start: yaml.MappingStartEvent) -> YamlMap:
         get_event = self.loader.get_event
-        value_of = self._value
+        build = self.build
+        plain = self.plain
+        resolved = self.loader.yaml_implicit_resolvers
         result = YamlMap()
         positions = array("Q")
         append = positions.append
         merged: dict[Any, Pair] | None = None
+        # The hot loop of a load: positions packed and plain scalars seen
+        # before (every key of every user) taken from ``plain`` inline.
         while True:
             key_event = get_event()
-            if type(key_event) is yaml.MappingEndEvent:
-                break
-            if not isinstance(key_event, yaml.ScalarEvent):
+            cls = type(key_event)
+            if cls is not _ScalarEvent:
+                if cls is yaml.MappingEndEvent:
+                    break
                 raise self.problem(key_event, "mapping keys must be plain scalars")
-            if key_event.tag is None and key_event.implicit[0] and key_event.value == "<<":
-                merged = {} if merged is None else merged
-                for pair in self._merge_pairs(get_event()):
-                    merged.setdefault(pair[0], pair)  # the first merged occurrence wins
-                continue
-            key = value_of(key_event)
+            if key_event.tag is None and key_event.implicit[0]:
+                if key_event.value == "<<":
+                    merged = {} if merged is None else merged
+                    for pair in self._merge_pairs(get_event()):
+                        merged.setdefault(pair[0], pair)  # the first merged occurrence wins
+                    continue
+                key = plain.get(key_event.value, _MISSING)
+                if key is _MISSING or key_event.anchor is not None:
+                    key = build(key_event)
+            else:
+                key = build(key_event)
             if key in result:
                 first = _unpack(positions[2 * list(result).index(key)])[0]
                 raise self.problem(key_event, f"duplicate key {key!r} (first at line {first})")
             value_event = get_event()
             append(_pack(key_event))
             append(_pack(value_event))
-            result[key] = value_of(value_event)
+            if (
+                type(value_event) is _ScalarEvent
+                and value_event.tag is None
+                and value_event.anchor is None
+            ):
+                if not value_event.implicit[0]:
+                    result[key] = value_event.value  # quoted: always a string
+                    continue
+                text = value_event.value
+                value = plain.get(text, _MISSING)
+                if value is _MISSING and text[:1] not in resolved:
+                    value = plain[text] = text  # no implicit tag starts so: a string
+                if value is not _MISSING:
+                    result[key] = value
+                    continue
+            result[key] = build(value_event)
         result.file = self.file
         result._position = _pack(start)
         result.positions = positions
@@ -336,17 +362,30 @@ class _Builder:
 
     def _list(self, start: yaml.SequenceStartEvent) -> YamlList:
         get_event = self.loader.get_event
-        value_of = self._value
+        build = self.build
+        plain = self.plain
+        resolved = self.loader.yaml_implicit_resolvers
         result = YamlList()
         positions = array("Q")
         append = positions.append
         add = result.append
-        while True:
+        while True:  # as in ``_map``
             event = get_event()
+            if type(event) is _ScalarEvent and event.tag is None and event.anchor is None:
+                append(_pack(event))
+                if not event.implicit[0]:
+                    add(event.value)  # quoted: always a string
+                    continue
+                text = event.value
+                value = plain.get(text, _MISSING)
+                if value is _MISSING and text[:1] not in resolved:
+                    value = plain[text] = text  # no implicit tag starts so: a string
+                add(build(event) if value is _MISSING else value)
+                continue
             if type(event) is yaml.SequenceEndEvent:
                 break
             append(_pack(event))
-            add(value_of(event))
+            add(build(event))
         result.file = self.file
         result._position = _pack(start)
         result.positions = positions

@@ -191,9 +191,13 @@ class Kind:
         if value is None:
             return None
         text = normalize_text(str(value))
-        if text is not None and self.field_map[self.key_field].lowercase:
+        if text is not None and self._key_lowercase:
             return text.lower()
         return text
+
+    @cached_property
+    def _key_lowercase(self) -> bool:
+        return self.field_map[self.key_field].lowercase
 
     # ------------------------------------------------------------ documents
 
@@ -245,10 +249,7 @@ class Kind:
 
     def normalize_remote(self, node: Mapping[str, Any]) -> dict[str, Any]:
         """A remote node in the config's shape, every managed field present."""
-        out: dict[str, Any] = {}
-        for f in self.managed_fields:
-            out[f.name] = _normalize_remote_value(f, node.get(f.name))
-        return out
+        return {name: normalize(node.get(name)) for name, normalize in self._remote_steps}
 
     def server_values(self, node: Mapping[str, Any]) -> dict[str, Any]:
         """The server-only fields of a remote node, as read."""
@@ -257,11 +258,23 @@ class Kind:
     def normalize_desired(self, data: Mapping[str, Any], keep_case: bool = False) -> dict[str, Any]:
         """Desired data in the compared shape; only the fields it names.
         ``keep_case`` keeps case-insensitive fields' case (for creates)."""
-        out: dict[str, Any] = {}
-        for f in self.managed_fields:
-            if f.name in data:
-                out[f.name] = normalize_value(f, data[f.name], keep_case)
-        return out
+        steps = self._keep_case_steps if keep_case else self._desired_steps
+        return {name: normalize(data[name]) for name, normalize in steps if name in data}
+
+    # Each managed field's normalization, chosen once per kind from its
+    # declaration (``normalizer``) rather than by testing the Field for every
+    # value: every object read, planned and answered goes through these.
+    @cached_property
+    def _remote_steps(self) -> tuple[tuple[str, Normalizer], ...]:
+        return tuple((f.name, remote_normalizer(f)) for f in self.managed_fields)
+
+    @cached_property
+    def _desired_steps(self) -> tuple[tuple[str, Normalizer], ...]:
+        return tuple((f.name, normalizer(f)) for f in self.managed_fields)
+
+    @cached_property
+    def _keep_case_steps(self) -> tuple[tuple[str, Normalizer], ...]:
+        return tuple((f.name, normalizer(f, keep_case=True)) for f in self.managed_fields)
 
     def build_input(self, values: Mapping[str, Any], resolve: IdResolver) -> dict[str, Any]:
         """A mutation input from config-shaped ``values`` (refs by key)."""
@@ -303,11 +316,7 @@ def normalize_value(f: Field, value: Any, keep_case: bool = False) -> Any:
     if value is None:
         return None
     if f.shape == "set":
-        items = {
-            _text(v if isinstance(v, RemoteRef) else str(v).lower() if f.lowercase else str(v))
-            for v in value
-        }
-        return sorted(items - {None})
+        return _normalized_set(value, f.lowercase)
     if f.shape == "list":
         return [item for item in map(_text, value) if item is not None]
     if f.shape == "map":
@@ -343,6 +352,57 @@ def _normalize_remote_value(f: Field, value: Any) -> Any:
     elif f.shape == "list" and value is None:
         value = []
     return normalize_value(f, value)
+
+
+Normalizer = Callable[[Any], Any]
+
+
+def normalizer(f: Field, keep_case: bool = False) -> Normalizer:
+    """``normalize_value(f, ·, keep_case)``, with the tests on ``f`` made
+    once: a text field's strings (most values konvsync compares) go straight
+    to ``normalize_text``."""
+    if f.shape == "set":
+        lowercase = f.lowercase
+        return lambda value: None if value is None else _normalized_set(value, lowercase)
+    if f.shape != "scalar" or f.timestamp:
+        return lambda value: normalize_value(f, value, keep_case)
+    lower = f.lowercase and not keep_case
+
+    def scalar(value: Any) -> Any:
+        if type(value) is not str:  # None, numbers, booleans, a RemoteRef
+            return normalize_value(f, value, keep_case)
+        text = normalize_text(value)
+        return text.lower() if lower and text is not None else text
+
+    return scalar
+
+
+def _normalized_set(value: Any, lowercase: bool) -> list[str]:
+    """A set-like list's items as they compare (sorted, without empties)."""
+    items: set[str] = set()
+    for item in value:
+        text = (
+            item
+            if isinstance(item, RemoteRef)
+            else normalize_text(str(item).lower() if lowercase else str(item))
+        )
+        if text is not None:
+            items.add(text)
+    return sorted(items)
+
+
+def remote_normalizer(f: Field) -> Normalizer:
+    """``_normalize_remote_value(f, ·)``, with the tests on ``f`` made once."""
+    normalize = normalizer(f)
+    if f.ref is not None and f.shape == "scalar":
+        target = _kind_named(f.ref)
+        return lambda value: normalize(ref_key(value, target) if value else None)
+    if f.ref is not None and f.shape == "set":
+        target = _kind_named(f.ref)
+        return lambda value: normalize([ref_key(item, target) for item in value or ()])
+    if f.ref is None and f.shape == "scalar":
+        return normalize
+    return lambda value: _normalize_remote_value(f, value)
 
 
 @cache
