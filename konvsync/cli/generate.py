@@ -28,7 +28,11 @@ def main(argv: list[str]) -> ExitStatus:
     except (OSError, ValueError) as exc:  # a file missing, unreadable or without its markers
         click.echo(f"cannot generate: {exc}")
         return ExitStatus.ERROR
-    stale = [path for path, text in texts.items() if path.read_text(encoding="utf-8") != text]
+    stale = [
+        path
+        for path, text in texts.items()
+        if not path.exists() or path.read_text(encoding="utf-8") != text
+    ]
     names = ", ".join(str(path.relative_to(root)) for path in stale)
     if check:
         if stale:

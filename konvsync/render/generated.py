@@ -6,7 +6,9 @@
   ``schemas/konvert.graphql``),
 - the overlay schema (``config.overlay.overlay_schema``) and the README's
   kinds table and YAML reference (``readme``), made from the config schema
-  as just generated.
+  as just generated;
+- the config schema compiled to fastjsonschema's code
+  (``konvsync/config/schema_validators.py``, ``config.fast_schema``).
 
     python -m konvsync.cli.generate [ROOT]          # rewrite what is stale
     python -m konvsync.cli.generate --check [ROOT]  # exit 1 if anything is
@@ -20,9 +22,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from graphql import GraphQLError, build_schema
 
+from konvsync.config import fast_schema
 from konvsync.config.overlay import OVERLAY_SCHEMA_FILE, overlay_schema
 from konvsync.kinds import KINDS, Kind
 from konvsync.render.readme import update_readme
@@ -52,7 +56,18 @@ def generated_texts(root: Path, kinds: Sequence[Kind] = KINDS) -> dict[Path, str
     out[root / "schemas" / OVERLAY_SCHEMA_FILE] = schema_text(overlay)
     config_schema = json.loads(config_text)
     out[readme] = update_readme(readme.read_text(encoding="utf-8"), kinds, config_schema)
+    out[root / fast_schema.MODULE] = _validators_text(root / fast_schema.MODULE, config_schema)
     return out
+
+
+def _validators_text(path: Path, config_schema: dict[str, Any]) -> str:
+    """The generated validators: the file as it is when it was made from
+    this schema (another fastjsonschema release may write other code for
+    it, which is no reason to call it stale), else made anew."""
+    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    if fast_schema.module_is_current(current, config_schema):
+        return current
+    return fast_schema.module_text(config_schema)
 
 
 def stale_files(root: Path, kinds: Sequence[Kind] = KINDS) -> list[Path]:
@@ -60,5 +75,5 @@ def stale_files(root: Path, kinds: Sequence[Kind] = KINDS) -> list[Path]:
     return [
         path
         for path, text in generated_texts(root, kinds).items()
-        if path.read_text(encoding="utf-8") != text
+        if not path.exists() or path.read_text(encoding="utf-8") != text
     ]

@@ -86,11 +86,17 @@ extend type Mutation {
 """The contract's lines of the scratch kind, as a new kind adds them."""
 
 
+VALIDATORS = "konvsync/config/schema_validators.py"
+"""The config schema compiled by fastjsonschema (``config.fast_schema``)."""
+
+
 def copy_of_the_checkout(tmp_path: Path, contract: str = "") -> Path:
-    """README.md and schemas/, as the command finds them in a checkout,
-    ``contract`` added to the contract."""
+    """README.md, schemas/ and the compiled config schema, as the command
+    finds them in a checkout, ``contract`` added to the contract."""
     shutil.copytree(ROOT / "schemas", tmp_path / "schemas")
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    (tmp_path / VALIDATORS).parent.mkdir(parents=True)
+    shutil.copy(ROOT / VALIDATORS, tmp_path / VALIDATORS)
     with (tmp_path / "schemas" / "konvert.graphql").open("a", encoding="utf-8") as handle:
         handle.write(contract)
     return tmp_path
@@ -104,7 +110,7 @@ def test_every_generated_part_is_up_to_date() -> None:
 def test_a_kind_declared_without_regenerating_makes_everything_stale(tmp_path: Path) -> None:
     root = copy_of_the_checkout(tmp_path, SCRATCH_POSTS_CONTRACT)
     stale = {str(path.relative_to(root)) for path in stale_files(root, WITH_SCRATCH_POSTS)}
-    assert stale == {"README.md", *(str(path.relative_to(ROOT)) for path in SCHEMAS)}
+    assert stale == {"README.md", VALIDATORS, *(str(path.relative_to(ROOT)) for path in SCHEMAS)}
 
 
 def test_a_kind_the_contract_lacks_makes_no_schema(tmp_path: Path) -> None:
