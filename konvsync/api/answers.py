@@ -4,8 +4,10 @@ konvsync knows every document it sends, so it knows the shape of every
 answer: each selected field present, non-null where the schema says ``!``,
 lists as lists without ``null`` in a ``[T!]`` list, enums among their values,
 IDs and strings as strings, integers as 32-bit integers. A checker is
-compiled once per document from the schema (``schemas/konvert.graphql``) and
-the document's selections; nothing here is written per field.
+compiled once per document from that shape, made from the schema
+(``schemas/konvert.graphql``) and the document's selections (generated
+beforehand for the queries every plan sends, ``api.read_queries``); nothing
+here is written per field.
 
 graphql-core has no "validate a result" function: executing the document
 over the answer with default resolvers would coerce instead of check (an
@@ -19,28 +21,20 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from graphql import (
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLEnumType,
-    GraphQLList,
-    GraphQLNonNull,
-    GraphQLObjectType,
-    GraphQLOutputType,
-    GraphQLScalarType,
-    GraphQLSchema,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
-    build_schema,
-    parse,
-)
-
+from konvsync.api import read_queries
 from konvsync.support.resources import konvert_sdl
 from konvsync.support.text import brief
+
+if TYPE_CHECKING:
+    from graphql import (
+        FragmentDefinitionNode,
+        GraphQLObjectType,
+        GraphQLOutputType,
+        GraphQLSchema,
+        SelectionSetNode,
+    )
 
 Path = tuple[str | int, ...]
 
@@ -84,24 +78,49 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
+Shape = read_queries.Shape
+"""What an answer must be, as plain data (JSON), made from the schema and a
+document's selections (``document_shapes``) and compiled into checkers:
+
+- ``["non_null", "String!", inner]``
+- ``["list", "[Permission!]", item]``
+- ``["object", "Group", [[key, shape], ...]]``
+- ``["enum", "Permission!", [value, ...]]``
+- ``["scalar", "DateTime", scalar name]``
+- ``["typename", "Group"]``"""
+
+
 @cache
 def contract_schema() -> GraphQLSchema:
+    from graphql import build_schema  # see document_shapes
+
     return build_schema(konvert_sdl())
 
 
 @cache
 def document_checkers(document_text: str) -> dict[str, Checker]:
     """For a document of one operation: a checker per response key of its
-    root selection (aliases included), compiled from the schema."""
+    root selection (aliases included)."""
+    shapes = read_queries.shapes(document_text)
+    if shapes is None:
+        shapes = document_shapes(document_text, contract_schema())
+    return {key: _compiled(shape) for key, shape in shapes.items()}
+
+
+def document_shapes(document_text: str, schema: GraphQLSchema) -> dict[str, Shape]:
+    """The shape of each root field of a document of one operation, from
+    ``schema`` (graphql-core is imported here, not at the top: see
+    ``api.read_queries``)."""
+    from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
+
     document = parse(document_text)
-    schema = contract_schema()
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
     root = schema.get_root_type(operation.operation)
     assert root is not None, f"the contract has no {operation.operation.value} type"
-    return _fields(root, operation.selection_set, fragments)
+    return _field_shapes(root, operation.selection_set, fragments)
 
 
 def check_field(document_text: str, key: str, value: Any) -> None:
@@ -119,38 +138,60 @@ def check_data(document_text: str, data: Any) -> None:
         checker(data[key], (key,))
 
 
-def _fields(
+def _field_shapes(
     parent: GraphQLObjectType,
     selection_set: SelectionSetNode,
     fragments: Mapping[str, FragmentDefinitionNode],
-) -> dict[str, Checker]:
-    out: dict[str, Checker] = {}
+) -> dict[str, Shape]:
+    from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode
+
+    out: dict[str, Shape] = {}
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
             key = selection.alias.value if selection.alias else selection.name.value
             if selection.name.value == "__typename":
-                out[key] = _typename(parent.name)
+                out[key] = ["typename", parent.name]
                 continue
             field_type = parent.fields[selection.name.value].type
-            out[key] = _checker(field_type, selection.selection_set, fragments)
+            out[key] = _shape(field_type, selection.selection_set, fragments)
         elif isinstance(selection, FragmentSpreadNode):
-            out.update(_fields(parent, fragments[selection.name.value].selection_set, fragments))
+            fragment = fragments[selection.name.value]
+            out.update(_field_shapes(parent, fragment.selection_set, fragments))
         elif isinstance(selection, InlineFragmentNode):
-            out.update(_fields(parent, selection.selection_set, fragments))
+            out.update(_field_shapes(parent, selection.selection_set, fragments))
     return out
 
 
-def _checker(
+def _shape(
     output_type: GraphQLOutputType,
     selection_set: SelectionSetNode | None,
     fragments: Mapping[str, FragmentDefinitionNode],
-    shown: str | None = None,
-) -> Checker:
-    """``shown``: the type as a message names it (``String!`` for the
-    String inside a non-null)."""
+) -> Shape:
+    from graphql import GraphQLEnumType, GraphQLList, GraphQLNonNull, GraphQLObjectType
+
+    expected = str(output_type)
     if isinstance(output_type, GraphQLNonNull):
-        expected = str(output_type)
-        inner = _checker(output_type.of_type, selection_set, fragments, expected)
+        return ["non_null", expected, _shape(output_type.of_type, selection_set, fragments)]
+    if isinstance(output_type, GraphQLList):
+        return ["list", expected, _shape(output_type.of_type, selection_set, fragments)]
+    if isinstance(output_type, GraphQLObjectType):
+        assert selection_set is not None
+        fields = _field_shapes(output_type, selection_set, fragments)
+        return ["object", expected, [[key, shape] for key, shape in fields.items()]]
+    if isinstance(output_type, GraphQLEnumType):
+        return ["enum", expected, list(output_type.values)]
+    return ["scalar", expected, output_type.name]
+
+
+def _compiled(shape: Shape, shown: str | None = None) -> Checker:
+    """The checker of ``shape``. ``shown``: the type as a message names it
+    (``String!`` for the String inside a non-null)."""
+    what = shape[0]
+    if what == "typename":
+        return _typename(shape[1])
+    if what == "non_null":
+        expected = shape[1]
+        inner = _compiled(shape[2], expected)
 
         def non_null(value: Any, path: Path) -> None:
             if value is None:
@@ -160,9 +201,9 @@ def _checker(
         if inner in _STRINGS:
             _STRINGS[non_null] = False
         return non_null
-    expected = shown or str(output_type)
-    if isinstance(output_type, GraphQLList):
-        item = _checker(output_type.of_type, selection_set, fragments)
+    expected = shown or shape[1]
+    if what == "list":
+        item = _compiled(shape[2])
 
         def listed(value: Any, path: Path) -> None:
             if value is None:
@@ -173,9 +214,8 @@ def _checker(
                 item(element, (*path, index))
 
         return listed
-    if isinstance(output_type, GraphQLObjectType):
-        assert selection_set is not None
-        fields = _fields(output_type, selection_set, fragments)
+    if what == "object":
+        fields = {key: _compiled(field) for key, field in shape[2]}
 
         def obj(value: Any, path: Path) -> None:
             if value is None:
@@ -192,16 +232,16 @@ def _checker(
 
         plan = [(key, checker, _STRINGS.get(checker)) for key, checker in fields.items()]
         return obj
-    if isinstance(output_type, GraphQLEnumType):
-        allowed = frozenset(output_type.values)
+    if what == "enum":
+        allowed = frozenset(shape[2])
 
         def enum(value: Any, path: Path) -> None:
             if value is not None and (not isinstance(value, str) or value not in allowed):
                 raise Misfit(path, f"is {describe(value)}, not a value of enum {expected}")
 
         return enum
-    assert isinstance(output_type, GraphQLScalarType)
-    accepts = _SCALARS.get(output_type.name, _is_string)
+    assert what == "scalar", shape
+    accepts = _SCALARS.get(shape[2], _is_string)
 
     def scalar(value: Any, path: Path) -> None:
         if value is not None and not accepts(value):

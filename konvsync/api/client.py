@@ -1,4 +1,4 @@
-"""The portal client: gql's aiohttp transport with Bearer auth, bounded
+"""The portal client: an aiohttp session with Bearer auth, bounded
 retries and the safe/ambiguous distinction every caller relies on.
 
 - 429 waits ``Retry-After`` (capped); 503 (the server did nothing), connect
@@ -29,8 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-from gql.transport.aiohttp import AIOHTTPTransport
-from graphql import DocumentNode, print_ast
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from konvsync.api.answers import Misfit, check_data, describe
@@ -104,39 +102,37 @@ class _RawAnswer:
     body: bytes
 
 
-class _Transport(AIOHTTPTransport):
-    """gql's aiohttp transport (connection pool, session), raising with the
-    status and Retry-After of the response that failed (gql keeps only the
-    last response's headers, which concurrent requests overwrite), and
-    reading the body itself, up to a size cap."""
-
-    async def execute_with(
-        self, payload: dict[str, Any], headers: dict[str, str], max_bytes: int
-    ) -> _RawAnswer:
-        """POST ``payload`` as is: konvsync's documents are its own validated
-        ``.graphql`` text, so they are not parsed and printed again per
-        request (which cost more CPU than the rest of an apply)."""
-        assert self.session is not None
-        try:
-            async with self.session.post(
-                self.url, ssl=self.ssl, json=payload, headers=headers
-            ) as response:
-                if response.status in (401, 429) or response.status >= 500:
-                    raise HttpStatus(response.status, response.headers.get("Retry-After"))
-                if (response.content_length or 0) > max_bytes:
+async def _post(
+    session: aiohttp.ClientSession,
+    url: str,
+    payload: dict[str, Any],
+    headers: dict[str, str],
+    max_bytes: int,
+) -> _RawAnswer:
+    """POST ``payload`` as is: konvsync's documents are its own validated
+    ``.graphql`` text, so they are not parsed and printed again per request
+    (which cost more CPU than the rest of an apply). Raises with the status
+    and Retry-After of the response that failed; reads the body up to a
+    size cap."""
+    try:
+        async with session.post(url, json=payload, headers=headers) as response:
+            if response.status in (401, 429) or response.status >= 500:
+                raise HttpStatus(response.status, response.headers.get("Retry-After"))
+            if (response.content_length or 0) > max_bytes:
+                raise _AnswerTooLarge()
+            body = bytearray()
+            async for chunk in response.content.iter_chunked(1 << 16):
+                body += chunk
+                if len(body) > max_bytes:
                     raise _AnswerTooLarge()
-                body = bytearray()
-                async for chunk in response.content.iter_chunked(1 << 16):
-                    body += chunk
-                    if len(body) > max_bytes:
-                        raise _AnswerTooLarge()
-                return _RawAnswer(response.status, response.content_type, bytes(body))
-        except aiohttp.ClientConnectorError as exc:
-            raise NotSent(describe_failure(exc)) from exc
+            return _RawAnswer(response.status, response.content_type, bytes(body))
+    except aiohttp.ClientConnectorError as exc:
+        raise NotSent(describe_failure(exc)) from exc
 
 
 class PortalClient:
-    """One connection pool to one portal; use as ``async with``."""
+    """One connection pool to one portal (an aiohttp session, TLS verified
+    as aiohttp does by default); use as ``async with``."""
 
     def __init__(
         self, endpoint: Endpoint, tokens: TokenSource, settings: ClientSettings | None = None
@@ -145,31 +141,29 @@ class PortalClient:
         self.tokens = tokens
         self.settings = settings or ClientSettings()
         self.stats = ClientStats()
-        self._transport = _Transport(
-            url=endpoint.api_url,
-            ssl=True,
-            client_session_args={
-                "timeout": aiohttp.ClientTimeout(total=self.settings.timeout),
-                "connector": aiohttp.TCPConnector(limit=32),
-            },
-        )
+        self._session: aiohttp.ClientSession | None = None
         self._rng = random.Random()
 
     async def __aenter__(self) -> PortalClient:
-        await self._transport.connect()
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
+            connector=aiohttp.TCPConnector(limit=32),
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._transport.close()
+        if self._session is not None:
+            await self._session.close()  # waits until its connections are closed
+            self._session = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        assert self._transport.session is not None
-        return self._transport.session
+        assert self._session is not None
+        return self._session
 
     async def execute(
         self,
-        document: DocumentNode | str,
+        document: str,
         variables: dict[str, Any] | None = None,
         *,
         retry_safe: bool = True,
@@ -180,8 +174,7 @@ class PortalClient:
         ``verify``, a query's data is checked against the contract and the
         document (mutation documents are checked alias by alias by their
         caller, since each alias succeeds or fails on its own)."""
-        query = document if isinstance(document, str) else print_ast(document)
-        payload: dict[str, Any] = {"query": query}
+        payload: dict[str, Any] = {"query": document}
         if variables is not None:
             payload["variables"] = variables
         if log.isEnabledFor(logging.DEBUG):
@@ -219,7 +212,7 @@ class PortalClient:
                 with attempt:
                     number = attempt.retry_state.attempt_number
                     return await self._try(
-                        payload, query, label, retry_safe, verify, renewed, number
+                        payload, document, label, retry_safe, verify, renewed, number
                     )
         except Retry as failure:
             raise TransportError(
@@ -245,8 +238,12 @@ class PortalClient:
             started = time.perf_counter()
             self.stats.requests += 1
             try:
-                raw = await self._transport.execute_with(
-                    payload, {"Authorization": f"Bearer {token}"}, self.settings.max_answer_bytes
+                raw = await _post(
+                    self.session,
+                    self.endpoint.api_url,
+                    payload,
+                    {"Authorization": f"Bearer {token}"},
+                    self.settings.max_answer_bytes,
                 )
                 self._log(label, raw.status, started)
                 response = _parse_answer(label, raw, self.endpoint.api_url)

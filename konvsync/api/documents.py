@@ -57,11 +57,6 @@ def package_operations() -> list[Operation]:
     return out
 
 
-@cache
-def viewer_query() -> str:
-    return (Path(__file__).parent / "viewer.graphql").read_text(encoding="utf-8")
-
-
 Selection = tuple[tuple[str, frozenset[str]], ...]
 """For a query that selects only some fields of its objects: (kind name,
 field names) for the kind read and, when wanted, its child kind (an

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from konvsync.api.client import PortalClient, Response
-from konvsync.api.documents import Selection, operation_text
+from konvsync.api.read_queries import read_query
 from konvsync.errors import ContractError
 from konvsync.kinds.base import Kind
 from konvsync.support import aio
+
+if TYPE_CHECKING:
+    from konvsync.api.documents import Selection
 
 PAGE_SIZE = 100
 
@@ -109,10 +112,8 @@ async def read_all(
     each answer checked against the contract and the read as a whole by
     ``ReadCheck`` before any of it is used. ``selection``: only those fields
     (``documents.Selection``)."""
-    operation = kind.operation(kind.read_operation)
-    field = operation.selection_set.selections[0]
-    name = getattr(field, "name").value  # noqa: B009 - FieldNode
-    text = operation_text(kind, kind.read_operation, selection)
+    query = read_query(kind, selection)
+    text, name = query.text, query.field
     check = ReadCheck(kind.read_operation, name)
 
     def fetch(after: str | None) -> asyncio.Future[Response]:

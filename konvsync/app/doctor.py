@@ -12,9 +12,10 @@ from graphql import build_client_schema, get_introspection_query, parse, validat
 
 from konvsync.api.client import PortalClient
 from konvsync.api.connect import PortalTarget
-from konvsync.api.documents import package_operations, viewer_query
+from konvsync.api.documents import package_operations
 from konvsync.api.input_check import misfits
 from konvsync.api.pagination import read_kinds
+from konvsync.api.read_queries import viewer_query
 from konvsync.config.model import DesiredState
 from konvsync.errors import ConfigInvalid, KonvsyncError
 from konvsync.kinds import kind

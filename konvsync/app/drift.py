@@ -12,7 +12,6 @@ from konvsync.api.client import PortalClient
 from konvsync.api.options import ConnectionOptions
 from konvsync.app.plan import load_while_connecting, plan_with
 from konvsync.app.portal import connects_before_loading, portal_target
-from konvsync.apply.checks import PortalLookup, Wanted
 from konvsync.apply.model import ApplyOptions
 from konvsync.config.loader import load_config
 from konvsync.config.model import DesiredState
@@ -75,6 +74,10 @@ async def _found_again(
 ) -> set[Address]:
     """The objects reported deleted that the portal has when asked for by
     key (a kind without a query by key is read again whole)."""
+    # Imported here: apply's checks import graphql-core (55 ms), which a
+    # drift without --write never needs (see api.read_queries).
+    from konvsync.apply.checks import PortalLookup, Wanted
+
     gone: dict[str, list[Wanted]] = {}
     for change in report.plan.changes:
         if isinstance(change, Create):

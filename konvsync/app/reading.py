@@ -8,8 +8,8 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from konvsync.api.client import PortalClient, Response
-from konvsync.api.documents import viewer_query
 from konvsync.api.pagination import read_kinds
+from konvsync.api.read_queries import viewer_query
 from konvsync.config.model import DesiredState
 from konvsync.kinds import kind
 from konvsync.plan.planner import (

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from konvsync.api.client import PortalClient
-from konvsync.api.documents import aliased_document, viewer_query
 from konvsync.api.pagination import read_all, read_kinds
+from konvsync.api.read_queries import viewer_query
 from konvsync.config.documents import item_problem
 from konvsync.config.scope import NO_SCOPE, Scope
 from konvsync.config.yaml_dump import EnvReference
@@ -85,6 +85,8 @@ async def export_portal(
 async def export_object(client: PortalClient, target: str) -> ExportResult:
     """One object's YAML (``export --target KIND/KEY``), fetched by its key
     (read with its whole kind where the API has no query by key)."""
+    from konvsync.api.documents import aliased_document  # graphql-core: see api.read_queries
+
     k, key = parse_target(target)
     if k.has_operation(k.get_operation):
         document = aliased_document(k, k.get_operation, 1)

@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any, Literal
-
-from graphql import DocumentNode, OperationDefinitionNode, parse
+from typing import TYPE_CHECKING, Any, Literal
 
 from konvsync.kinds.address import Address, RemoteRef
 from konvsync.kinds.datetimes import utc_second
+
+if TYPE_CHECKING:
+    from graphql import DocumentNode, OperationDefinitionNode
 
 Shape = Literal["scalar", "set", "list", "map", "object"]
 IdResolver = Callable[[str, str], str]
@@ -207,23 +208,28 @@ class Kind:
 
     @cached_property
     def document(self) -> DocumentNode:
+        # graphql-core is imported only where a document is parsed: the
+        # queries every plan sends are generated (api.read_queries).
+        from graphql import parse
+
         return parse(self.document_text)
 
     def has_operation(self, name: str) -> bool:
-        return any(
-            isinstance(d, OperationDefinitionNode) and d.name and d.name.value == name
-            for d in self.document.definitions
-        )
+        return any(self._operation(name))
 
     def operation(self, name: str) -> OperationDefinitionNode:
-        for definition in self.document.definitions:
-            if (
-                isinstance(definition, OperationDefinitionNode)
-                and definition.name
-                and definition.name.value == name
-            ):
-                return definition
+        for definition in self._operation(name):
+            return definition
         raise KeyError(f"{self.operations_file} has no operation {name}")
+
+    def _operation(self, name: str) -> list[OperationDefinitionNode]:
+        from graphql import OperationDefinitionNode  # as in ``document``
+
+        return [
+            d
+            for d in self.document.definitions
+            if isinstance(d, OperationDefinitionNode) and d.name and d.name.value == name
+        ]
 
     @property
     def read_operation(self) -> str:

@@ -8,7 +8,9 @@
   kinds table and YAML reference (``readme``), made from the config schema
   as just generated;
 - the config schema compiled to fastjsonschema's code
-  (``konvsync/config/schema_validators.py``, ``config.fast_schema``).
+  (``konvsync/config/schema_validators.py``, ``config.fast_schema``);
+- the queries every plan sends, with their answers' shapes
+  (``konvsync/api/read_queries.json``, ``api.read_queries``).
 
     python -m konvsync.cli.generate [ROOT]          # rewrite what is stale
     python -m konvsync.cli.generate --check [ROOT]  # exit 1 if anything is
@@ -26,6 +28,7 @@ from typing import Any
 
 from graphql import GraphQLError, build_schema
 
+from konvsync.api import read_queries
 from konvsync.config import fast_schema
 from konvsync.config.overlay import OVERLAY_SCHEMA_FILE, overlay_schema
 from konvsync.kinds import KINDS, Kind
@@ -34,14 +37,16 @@ from konvsync.render.schema_parts import generate_schema_text, schema_text
 
 CONFIG_SCHEMA = "konvsync.schema.json"
 CONTRACT = "konvert.graphql"
+READ_QUERIES = "konvsync/api/read_queries.json"
 
 
 def generated_texts(root: Path, kinds: Sequence[Kind] = KINDS) -> dict[Path, str]:
     """Each generated file under ``root`` with the text it should have."""
     out: dict[Path, str] = {}
     contract_file = root / "schemas" / CONTRACT
+    contract_text = contract_file.read_text(encoding="utf-8")
     try:
-        contract = build_schema(contract_file.read_text(encoding="utf-8"))
+        contract = build_schema(contract_text)
     except (GraphQLError, TypeError) as exc:  # not GraphQL, or not a valid schema
         raise ValueError(f"{contract_file}: {exc}") from None
     for path in sorted((root / "schemas").glob("*.schema.json")):
@@ -57,6 +62,7 @@ def generated_texts(root: Path, kinds: Sequence[Kind] = KINDS) -> dict[Path, str
     config_schema = json.loads(config_text)
     out[readme] = update_readme(readme.read_text(encoding="utf-8"), kinds, config_schema)
     out[root / fast_schema.MODULE] = _validators_text(root / fast_schema.MODULE, config_schema)
+    out[root / READ_QUERIES] = read_queries.generated_text(kinds, contract_text)
     return out
 
 

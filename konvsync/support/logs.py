@@ -26,5 +26,4 @@ def configure_logging(verbosity: int) -> None:
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
     logging.getLogger("konvsync").setLevel(level)
-    logging.getLogger("gql").setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

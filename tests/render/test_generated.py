@@ -88,15 +88,19 @@ extend type Mutation {
 
 VALIDATORS = "konvsync/config/schema_validators.py"
 """The config schema compiled by fastjsonschema (``config.fast_schema``)."""
+READ_QUERIES = "konvsync/api/read_queries.json"
+"""The queries every plan sends, with their answers' shapes (``api.read_queries``)."""
 
 
 def copy_of_the_checkout(tmp_path: Path, contract: str = "") -> Path:
-    """README.md, schemas/ and the compiled config schema, as the command
-    finds them in a checkout, ``contract`` added to the contract."""
+    """README.md, schemas/, the compiled config schema and the read queries,
+    as the command finds them in a checkout, ``contract`` added to the
+    contract."""
     shutil.copytree(ROOT / "schemas", tmp_path / "schemas")
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
-    (tmp_path / VALIDATORS).parent.mkdir(parents=True)
-    shutil.copy(ROOT / VALIDATORS, tmp_path / VALIDATORS)
+    for generated in (VALIDATORS, READ_QUERIES):
+        (tmp_path / generated).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / generated, tmp_path / generated)
     with (tmp_path / "schemas" / "konvert.graphql").open("a", encoding="utf-8") as handle:
         handle.write(contract)
     return tmp_path
@@ -110,7 +114,8 @@ def test_every_generated_part_is_up_to_date() -> None:
 def test_a_kind_declared_without_regenerating_makes_everything_stale(tmp_path: Path) -> None:
     root = copy_of_the_checkout(tmp_path, SCRATCH_POSTS_CONTRACT)
     stale = {str(path.relative_to(root)) for path in stale_files(root, WITH_SCRATCH_POSTS)}
-    assert stale == {"README.md", VALIDATORS, *(str(path.relative_to(ROOT)) for path in SCHEMAS)}
+    expected = {"README.md", VALIDATORS, READ_QUERIES}
+    assert stale == {*expected, *(str(path.relative_to(ROOT)) for path in SCHEMAS)}
 
 
 def test_a_kind_the_contract_lacks_makes_no_schema(tmp_path: Path) -> None:
