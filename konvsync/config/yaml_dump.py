@@ -35,12 +35,27 @@ emits, so a whole kind at once would hold a node graph of the portal."""
 
 
 def dump_list(name: str, entries: list[dict[str, Any]]) -> str:
-    """``dump({name: entries})``, built chunk by chunk (block sequences
-    concatenate)."""
+    """``dump({name: entries})``, entry by entry (block sequences
+    concatenate): an entry ``written_plainly`` as libyaml would write it,
+    the others by libyaml, ``_CHUNK`` at a time."""
     if not entries:
         return dump({name: entries})
     parts = [f"{name}:\n"]
-    parts += [dump(entries[i : i + _CHUNK]) for i in range(0, len(entries), _CHUNK)]
+    pending: list[dict[str, Any]] = []
+    known = Known()
+    for entry in entries:
+        text = written_plainly(entry, known)
+        if text is None:
+            pending.append(entry)
+            if len(pending) < _CHUNK:
+                continue
+        if pending:
+            parts.append(dump(pending))
+            pending = []
+        if text is not None:
+            parts.append(text)
+    if pending:
+        parts.append(dump(pending))
     return "".join(parts)
 
 
@@ -119,3 +134,130 @@ def item_lines(data: dict[str, Any], dash: int, gap: int = 2) -> list[str]:
     first, *rest = dump([data]).splitlines()
     pad = " " * dash
     return [f"{pad}-{' ' * (gap - 1)}{first[2:]}", *(pad + " " * (gap - 2) + line for line in rest)]
+
+
+_WIDTH = 120
+"""The emitter's line width (``dump``): it may break a plain scalar at a
+space past it."""
+_PLAIN_ASCII = re.compile(r"[A-Za-z0-9_$(/.+][ -~]*")
+"""Printable ASCII not starting with an indicator (``-?:,[]{}#&*!|>'"%@```)
+or a space."""
+_IMPLICIT = _Dumper.yaml_implicit_resolvers
+"""First character -> the implicit tags (bool, int, null...) a plain scalar
+so starting may take."""
+
+
+class Known:
+    """How strings that repeat (every key, most values) are written plain:
+    a string -> its text, or None where it is not written plain. Keys are
+    written as they are, values with ``${`` escaped (as ``dump`` does)."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, str | None] = {}
+        self.values: dict[str, str | None] = {}
+
+    def key(self, key: Any) -> str | None:
+        if type(key) is not str:
+            return _scalar(key, self)
+        if key not in self.keys:
+            # libyaml writes a key of over 128 bytes as "? key"
+            self.keys[key] = key if len(key.encode()) <= 128 and plain(key) else None
+        return self.keys[key]
+
+    def value(self, value: str) -> str | None:
+        if value not in self.values:
+            text = escape(value)
+            self.values[value] = text if plain(text) else None
+        return self.values[value]
+
+
+def written_plainly(entry: dict[str, Any], known: Known | None = None) -> str | None:
+    """``dump([entry])``, written here without libyaml when every string in
+    ``entry`` is one libyaml writes plain (``plain``) and every line fits
+    the width; None otherwise. PyYAML's representer builds a node per value
+    before libyaml emits them: 0.25 s of an export's 1 s of CPU at 10,000
+    users, against 0.05 s here. (Tested to write what libyaml writes.)"""
+    lines: list[str] = []
+    if not _mapping(entry, "- ", 2, lines, known or Known()):
+        return None
+    return "\n".join(lines) + "\n"
+
+
+def _mapping(data: dict[str, Any], first: str, indent: int, lines: list[str], known: Known) -> bool:
+    """``data`` as a block mapping: its first key after ``first`` (on the
+    current line), the others on lines of their own at ``indent``."""
+    if not data:
+        return False
+    prefix = first
+    pad = " " * indent
+    for key, value in data.items():
+        key_text = known.key(key)
+        if key_text is None:
+            return False
+        if isinstance(value, dict):
+            lines.append(f"{prefix}{key_text}:")
+            if not _mapping(value, pad + "  ", indent + 2, lines, known):
+                return False
+        elif isinstance(value, list):
+            lines.append(f"{prefix}{key_text}:")
+            if not value:
+                return False
+            for item in value:  # an indentless sequence, at the key's indent
+                if isinstance(item, dict):
+                    if not _mapping(item, pad + "- ", indent + 2, lines, known):
+                        return False
+                    continue
+                text = _scalar(item, known)
+                if text is None or isinstance(item, list):
+                    return False
+                lines.append(f"{pad}- {text}")
+        else:
+            text = _scalar(value, known)
+            if text is None:
+                return False
+            lines.append(f"{prefix}{key_text}: {text}")
+        if len(lines[-1]) > _WIDTH:
+            return False
+        prefix = pad
+    return True
+
+
+def _scalar(value: Any, known: Known) -> str | None:
+    if type(value) is str:
+        return known.value(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return str(value)
+    if isinstance(value, EnvReference):
+        return str(value) if plain(str(value)) else None
+    return None  # floats, other types: libyaml's
+
+
+def plain(text: str) -> bool:
+    """Whether libyaml writes ``text`` as a plain scalar of a block mapping
+    or sequence, as it is: printable (no look-alike character, which is
+    escaped), no indicator where YAML gives it a meaning (a first ``-``,
+    ``: ``, `` #``, a last ``:``), no space at either end, and no implicit
+    tag (``yes``, ``12``, ``null`` are quoted). Some strings libyaml also
+    writes plain are not recognized here: they go to libyaml."""
+    if _PLAIN_ASCII.fullmatch(text) is None and not _plain_unicode(text):
+        return False
+    if text[-1] in " :" or ": " in text or " #" in text or text.startswith("..."):
+        return False
+    return not any(regexp.match(text) for _tag, regexp in _IMPLICIT.get(text[0], ()))
+
+
+def _plain_unicode(text: str) -> bool:
+    """``text`` has characters beyond ASCII, all printable to Python and to
+    libyaml (in the Basic Multilingual Plane: libyaml escapes the others),
+    no look-alike, and does not start with an indicator or a space."""
+    if text.isascii() or not text.isprintable() or max(text) > "\ufffd":
+        return False
+    if text[0].isascii() and _PLAIN_ASCII.fullmatch(text[0]) is None:
+        return False
+    return not lookalikes(text)
