@@ -156,9 +156,9 @@ class Kind:
         the config, and an argument of the create mutation, not its input."""
         return next((f for f in self.fields if f.ref is not None and f.ref == self.parent), None)
 
-    @property
-    def references(self) -> list[Field]:
-        return [f for f in self.fields if f.ref is not None]
+    @cached_property
+    def references(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.ref is not None)
 
     @cached_property
     def managed_fields(self) -> tuple[Field, ...]:
@@ -259,7 +259,11 @@ class Kind:
 
     def server_values(self, node: Mapping[str, Any]) -> dict[str, Any]:
         """The server-only fields of a remote node, as read."""
-        return {f.name: node.get(f.name) for f in self.fields if f.server_only}
+        return {name: node.get(name) for name in self._server_only}
+
+    @cached_property
+    def _server_only(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.server_only)
 
     def normalize_desired(self, data: Mapping[str, Any], keep_case: bool = False) -> dict[str, Any]:
         """Desired data in the compared shape; only the fields it names.
@@ -285,12 +289,25 @@ class Kind:
     def build_input(self, values: Mapping[str, Any], resolve: IdResolver) -> dict[str, Any]:
         """A mutation input from config-shaped ``values`` (refs by key)."""
         out: dict[str, Any] = {}
+        inputs = self._inputs
         for name, value in values.items():
-            f = self.field_map.get(name)
-            if f is None or f.server_only or f is self.parent_field:
+            found = inputs.get(name)
+            if found is None:
                 continue
-            out[f.input_key] = _input_value(f, value, resolve)
+            f, as_is = found
+            out[f.input_key] = value if as_is else _input_value(f, value, resolve)
         return out
+
+    @cached_property
+    def _inputs(self) -> dict[str, tuple[Field, bool]]:
+        """The fields a mutation's input takes (not server-only, not the
+        parent link, an argument of its own) by name, and whether
+        ``_input_value`` sends their values as they are."""
+        return {
+            f.name: (f, f.ref is None and f.shape in ("scalar", "object"))
+            for f in self.fields
+            if not f.server_only and f is not self.parent_field
+        }
 
 
 def _stringify(value: Any) -> str | None:

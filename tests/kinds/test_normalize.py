@@ -16,6 +16,7 @@ from konvsync.kinds.address import RemoteRef
 from konvsync.kinds.base import (
     Field,
     Kind,
+    _input_value,
     _normalize_remote_value,
     normalize_value,
     normalizer,
@@ -111,3 +112,26 @@ def test_a_kind_normalizes_whole_objects_as_field_by_field(data: st.DataObject) 
     assert outcome(k.normalize_remote, node) == outcome(remote, node)
     for keep_case in (False, True):
         assert outcome(k.normalize_desired, node, keep_case) == outcome(desired, node, keep_case)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_a_kind_builds_inputs_as_field_by_field(data: st.DataObject) -> None:
+    """``Kind.build_input`` sends each field as ``_input_value`` does, under
+    its input name, and leaves out server-only fields and the parent link."""
+    k: Kind = data.draw(st.sampled_from(KINDS))
+    names = [f.name for f in k.fields]
+    values = data.draw(st.dictionaries(st.sampled_from([*names, "other"]), VALUES))
+
+    def resolve(kind_name: str, key: str) -> str:
+        return f"{kind_name}:{key}"
+
+    def expected(values: dict[str, Any]) -> dict[str, Any]:
+        return {
+            f.input_key: _input_value(f, values[f.name], resolve)
+            for name in values
+            for f in k.fields
+            if f.name == name and not f.server_only and f is not k.parent_field
+        }
+
+    assert outcome(k.build_input, values, resolve) == outcome(expected, values)
