@@ -166,9 +166,16 @@ class Known:
 
     def value(self, value: str) -> str | None:
         if value not in self.values:
+            if len(self.values) >= _KNOWN_VALUES:
+                self.values.clear()  # most values (e-mails, names) never repeat
             text = escape(value)
             self.values[value] = text if plain(text) else None
         return self.values[value]
+
+
+_KNOWN_VALUES = 10_000
+"""Values remembered at a time: an export of 100,000 users holds no index
+of all their strings."""
 
 
 def written_plainly(entry: dict[str, Any], known: Known | None = None) -> str | None:
