@@ -73,10 +73,9 @@ def _block(change: Change, paint: Callable[[str, str], str] | None, wording: Wor
     else:
         deleting = isinstance(change, Delete)
         values = (change.before if deleting else change.after) or {}
-        width = max((len(name) for name in values), default=0)
         lines += [
-            f"      {symbol} {printable(name).ljust(width)} = {show(value)}"
-            for name, value in values.items()
+            f"      {symbol} {name} = {show(value)}"
+            for name, value in zip(_padded(tuple(values)), values.values(), strict=True)
             if value is not None or deleting
         ]
     lines.append("    }")
@@ -89,6 +88,14 @@ def _block(change: Change, paint: Callable[[str, str], str] | None, wording: Wor
         *(paint(line, field_symbol) for line in lines[2:-1]),
         paint(lines[-1], symbol),
     ]
+
+
+@cache
+def _padded(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Field names, printable, padded to the longest: the objects of a kind
+    share a few sets of names."""
+    width = max((len(name) for name in names), default=0)
+    return tuple(printable(name).ljust(width) for name in names)
 
 
 @cache

@@ -28,6 +28,10 @@ def show(value: Any) -> str:
         return printable(_ENCODE_STR(value))
     if value is SENSITIVE:
         return str(value)
+    if type(value) is list and all(type(item) is str for item in value):
+        # What the encoder writes for a list of strings (a user's groups),
+        # without its per-call set-up.
+        return printable("[" + ", ".join(map(_ENCODE_STR, value)) + "]")
     return printable(_ENCODE(value))
 
 

@@ -8,8 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from konvsync.render.values import show
 from konvsync.sandbox.server import RunningSandbox
+from konvsync.support.redact import printable
 from tests.conftest import invoke
 
 EVIL_KEY = "evil\x1b]0;owned\x07\x1b[2J"
@@ -40,3 +44,18 @@ def test_plan_escapes_control_characters_from_the_portal(
     assert "\nPlan: 0 to add" not in result.stdout.replace("Plan: 0 to add, 1", "")
     if fmt == "text":
         assert "  # groups/evil\\x1b]0;owned\\x07\\x1b[2J will be destroyed" in result.stdout
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.lists(st.text(), max_size=4),
+        st.lists(st.one_of(st.text(), st.integers(), st.none(), st.booleans()), max_size=3),
+        st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2),
+    )
+)
+def test_a_list_shows_as_its_json_with_control_characters_escaped(value: object) -> None:
+    """``show`` writes a list of strings itself (a user's groups, 10,000 of
+    them in a cold apply's plan): as the JSON encoder would, then escaped."""
+    encoded = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    assert show(value) == printable(encoded)
