@@ -6,7 +6,8 @@ retries and the safe/ambiguous distinction every caller relies on.
   and dropped connections retry with exponential backoff and full jitter, at
   most ``max_retries`` times.
 - A request marked ``retry_safe=False`` (creates) is never resent after it
-  may have reached the server: ``AmbiguousRequestError`` goes to the caller,
+  may have reached the server (502, 504, a timeout, a dropped connection,
+  and any other 5xx but 503): ``AmbiguousRequestError`` goes to the caller,
   which reads the object back first.
 - A 401 gets one new token and one more try: the portal refused the request
   before executing it. An answer with an ``UNAUTHENTICATED`` error gets a new
@@ -75,6 +76,9 @@ class ClientSettings:
 class Response:
     data: dict[str, Any] | None
     errors: list[dict[str, Any]]
+    executed: bool = True
+    """Whether the answer holds ``data`` (null or not): one without is a
+    request error, and nothing was executed (GraphQL-over-HTTP)."""
 
     def raise_for_errors(self, what: str) -> dict[str, Any]:
         """The data, or a ``RemoteError`` naming the first error."""
@@ -282,8 +286,10 @@ class PortalClient:
                 why = reason_of(exc)
                 verdict = classify(exc, retry_safe)
                 if verdict == "ambiguous":
+                    answered = isinstance(exc, HttpStatus) and exc.status not in (502, 504)
                     raise AmbiguousRequestError(
-                        f"{label}: {why} after sending; it may have been applied"
+                        f"{label}: {why} after sending; it may have been applied",
+                        resend=not answered,
                     ) from None
                 if verdict == "fail":
                     raise TransportError(f"{label}: {why} from {self.endpoint.api_url}") from None
@@ -331,7 +337,7 @@ def _parse_answer(label: str, raw: _RawAnswer, url: str) -> Response:
         isinstance(e, dict) and isinstance(e.get("message"), str) for e in errors
     ):
         raise ContractError(label, "errors is not a list of objects with a message")
-    return Response(data, errors)
+    return Response(data, errors, "data" in answer)
 
 
 def _check_query_answer(label: str, query: str, data: dict[str, Any] | None) -> None:
