@@ -32,10 +32,15 @@ _short: set[str] = set()
 _short_pattern: re.Pattern[str] | None = None
 _lock = threading.Lock()
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]"
+)
 """C0 and C1 controls, DEL, and the bidirectional and line-separator
-characters that can make a terminal or a review page show other text."""
-_CONTROL_BEYOND_C0 = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+characters that can make a terminal or a review page show other text; and
+lone surrogates, which are not text at all (no encoder writes them)."""
+_CONTROL_BEYOND_C0 = re.compile(
+    "[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]"
+)
 """The same, less C0: ``json`` escapes those in strings (and indents with newlines)."""
 _C0_NAMES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 

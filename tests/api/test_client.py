@@ -370,3 +370,88 @@ def test_a_create_answered_http_500_is_looked_up_and_never_sent_again(
         assert "HTTP 500 after sending" in result.stdout, result.output
         assert "not found by its key afterwards: not created" in result.stdout, result.output
 
+
+class LoneSurrogate(Case):
+    """``operation``'s answers hold a lone surrogate, as JSON allows writing
+    one (``"\\ud800"``) and ``json.loads`` reads it: in the first node's
+    ``title`` (a read), or in a mutation error's message."""
+
+    def __init__(self, operation: str) -> None:
+        self.name = f"{operation}-lone-surrogate"
+        self.operation = operation
+        self.done = False
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation != self.operation or not call.is_mutation:
+            return None
+        self.done = True
+        error = {"message": "bad \ud800 input", "path": ["m0"], "extensions": {"code": "X"}}
+        body = {"data": dict.fromkeys(f"m{i}" for i in range(call.fields)), "errors": [error]}
+        return web.Response(text=json.dumps(body), content_type="application/json")
+
+    def answer(self, call: Call, answer: Any) -> Any:
+        if call.operation == self.operation and not call.is_mutation:
+            self.done = True
+            answer["data"]["users"]["nodes"][0]["title"] = "Lead \ud800"
+        return answer
+
+
+SURROGATE_COMMANDS = {
+    "export": ["export", "--out", "exported"],
+    "plan": ["plan", "konvsync.yaml"],
+    "drift": ["drift", "konvsync.yaml", "--write"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(SURROGATE_COMMANDS))
+def test_a_lone_surrogate_in_an_answer_does_not_fit_the_contract(
+    tmp_path: Path, command: str
+) -> None:
+    """A GraphQL String is Unicode text; a lone surrogate is not. export
+    wrote a file no YAML reader takes, plan and drift --write ended in
+    'unexpected UnicodeEncodeError'. Now: one line naming the field, exit 1,
+    nothing written."""
+    config = write_desired(tmp_path)
+    before = config.read_bytes()
+    case = LoneSurrogate("ReadUsers")
+    with hostile_portal(tmp_path, case) as portal:
+        result = invoke(["--endpoint", portal.endpoint(), *SURROGATE_COMMANDS[command]])
+    assert case.done, "the case never happened"
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines()[-1] == (
+        "Error: the portal's answer does not fit the API contract: ReadUsers: "
+        "data.users.nodes[0].title holds a lone surrogate, which is not Unicode text "
+        "(a GraphQL String is)"
+    ), result.output
+    assert "unexpected" not in result.output
+    assert not (tmp_path / "exported").exists()
+    assert config.read_bytes() == before
+
+
+def test_a_lone_surrogate_in_a_mutation_error_fails_the_batch_with_one_line(
+    tmp_path: Path,
+) -> None:
+    config = write_desired(tmp_path)
+    report_file = tmp_path / "report.json"
+    case = LoneSurrogate("UpdateGroupBatch")
+    with hostile_portal(tmp_path, case) as portal:
+        result = invoke(
+            [
+                "--endpoint",
+                portal.endpoint(),
+                "apply",
+                str(config),
+                "--auto-approve",
+                "--report",
+                str(report_file),
+            ]
+        )
+    assert case.done, "the case never happened"
+    assert result.exit_code == 1, result.output
+    assert "unexpected" not in result.output
+    assert (
+        "failed: groups/team-1 (update): the portal's answer does not fit the API contract: "
+        "UpdateGroup x1: errors[0].message holds a lone surrogate"
+    ) in result.stdout, result.output
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    assert report["status"] == "incomplete"
