@@ -7,7 +7,8 @@ Below a directory konvsync reads every ``*.yaml``/``*.yml`` file, the
 extension in any case (``users.YAML``), in sorted order, and follows
 symlinked folders (a shared ``teams -> ../shared-teams``); a folder reached
 again by its real path (a link back up, or a second link to it) is not read
-twice. It does not read, and names:
+twice. A link it cannot follow (its target is missing, or it loops) is an
+error: it may lead to config. It does not read, and names:
 
 - hidden files and folders (``.draft.yaml``, ``.old/``; ``.git`` is
   skipped without a word);
@@ -48,6 +49,9 @@ class ConfigFiles:
     """The files to read, in sorted order."""
     skipped: list[SkippedFile] = field(default_factory=list)
     """What looks like config but is not read, each with why."""
+    broken: list[str] = field(default_factory=list)
+    """Symbolic links that lead nowhere (or loop), each with why: an error,
+    since konvsync cannot tell whether they held config."""
 
 
 def discover(path: str) -> ConfigFiles:
@@ -71,6 +75,8 @@ def discover(path: str) -> ConfigFiles:
             raise ConfigError(
                 f"{exc.filename or path}: cannot read directory: {exc.strerror or exc}"
             ) from None
+        if found.broken:
+            raise ConfigError("; ".join(found.broken))
         found.files.sort()
         found.skipped.sort(key=lambda skipped: skipped.path)
         if not found.files:
@@ -100,6 +106,16 @@ def _walk(
         entries = sorted(scan, key=lambda entry: entry.name)
     for entry in entries:
         path = directory / entry.name
+        if entry.is_symlink() and not entry.name.startswith("."):
+            try:
+                os.stat(path)
+            except OSError as exc:
+                found.broken.append(
+                    f"{path}: a symbolic link konvsync cannot follow ({exc.strerror or exc}); "
+                    "it may lead to config, whose objects prune would delete: restore its "
+                    "target or remove it"
+                )
+                continue
         if _is_dir(entry):
             if entry.name in QUIET_FOLDERS:
                 continue
