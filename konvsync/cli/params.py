@@ -14,6 +14,7 @@ from typing import Any
 import click
 from click.shell_completion import CompletionItem
 
+from konvsync.config.paths import input_overwritten
 from konvsync.errors import KonvsyncError, UsageError
 from konvsync.export.targets import parse_kinds, parse_target
 from konvsync.kinds import KINDS, TOP_LEVEL_KINDS, WRITABLE_KINDS, Kind
@@ -111,6 +112,18 @@ class GivenPath(click.Path):
         if value == "":
             self.fail("the file name is empty", param, ctx)
         return super().convert(value, param, ctx)
+
+
+def refuse_overwriting_inputs(option: str, output: str, inputs: Sequence[str | None]) -> None:
+    """A usage error when writing ``output`` would replace one of the
+    command's own ``inputs``: a config file, the saved plan being applied,
+    the credentials file."""
+    replaced = input_overwritten(output, inputs)
+    if replaced is not None:
+        raise UsageError(
+            f"{option} {output} would replace {replaced}, which this command reads; "
+            "name another file"
+        )
 
 
 class EndpointName(click.ParamType[str]):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,9 +55,10 @@ class ConfigFiles:
     since konvsync cannot tell whether they held config."""
 
 
-def discover(path: str) -> ConfigFiles:
+def discover(path: str, listed: bool = True) -> ConfigFiles:
     """The YAML files of a config path (the file itself, or the YAML files
-    below a directory) and what looks like config below it but is not read."""
+    below a directory) and what looks like config below it but is not read;
+    ``listed``: each file read is logged (``-v``)."""
     root = Path(path)
     if root.is_dir():
         found = ConfigFiles()
@@ -86,7 +88,7 @@ def discover(path: str) -> ConfigFiles:
                 f"{path}: no *.yaml or *.yml files in this directory"
                 + (more if found.skipped else "")
             )
-        for file in found.files:
+        for file in found.files if listed else ():
             log.info("config file: %s", file)
         return found
     if root.exists() or root.is_symlink():
@@ -173,3 +175,26 @@ def _holds_config(folder: Path) -> bool:
         if any(skip_reason(name.lstrip(".")) != "" for name in names):
             return True
     return False
+
+
+def input_overwritten(output: str, inputs: Sequence[str | None]) -> str | None:
+    """The input that writing ``output`` would replace, or None: ``output``
+    is one of the ``inputs`` files (a saved plan, a config file, the
+    credentials file), or a file that a folder of them reads as config.
+    (``apply konvsync.plan --report konvsync.plan`` replaced the reviewed
+    plan with the report before reading it.)"""
+    try:
+        if not os.path.isfile(output):
+            return None  # a new file replaces nothing
+        for given in inputs:
+            if given is None or not os.path.exists(given):
+                continue
+            if os.path.isdir(given):
+                files = discover(given, listed=False).files
+                if any(os.path.samefile(output, file) for file in files):
+                    return given
+            elif os.path.samefile(output, given):
+                return given
+    except (OSError, ConfigError):
+        return None  # the command itself says what is wrong with the inputs
+    return None
