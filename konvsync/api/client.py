@@ -55,10 +55,13 @@ from konvsync.errors import (
     RemoteError,
     TransportError,
 )
-from konvsync.support.redact import printable, redact
+from konvsync.support.redact import printable, redact, redact_echo
 
 log = logging.getLogger("konvsync.api")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+"""What an error's ``extensions.code`` may be shown as (``BAD_USER_INPUT``,
+``validation-failed``)."""
 
 
 @dataclass(frozen=True)
@@ -388,17 +391,23 @@ def _check_query_answer(label: str, query: str, data: dict[str, Any] | None) -> 
 
 def error_code(error: dict[str, Any]) -> str:
     """A GraphQL error's ``extensions.code``; INTERNAL when it has none
-    (missing, not a string, or blank)."""
+    (missing, not a string, or blank) or what it holds is not a code (a
+    word of letters, digits, ``_``, ``-``, ``.``: not free text, a terminal
+    escape, or a value konvsync masks, such as an invite code it echoes)."""
     extensions = error.get("extensions")
     code = extensions.get("code") if isinstance(extensions, dict) else None
-    return code.strip() if isinstance(code, str) and code.strip() else "INTERNAL"
+    code = code.strip() if isinstance(code, str) else ""
+    if not _CODE.fullmatch(code) or redact_echo(code) != code:
+        return "INTERNAL"
+    return code
 
 
 def error_message(error: dict[str, Any]) -> str:
     """A GraphQL error's ``message`` with every registered secret masked (a
-    portal may echo what it was sent, an invite code included)."""
+    portal may echo what it was sent, an invite code included, a short one
+    also as a word: ``redact_echo``)."""
     message = str(error.get("message") or "").strip()
-    return redact(message) if message else "the portal gave no message"
+    return redact_echo(message) if message else "the portal gave no message"
 
 
 def _is_mutation(query: str) -> bool:
