@@ -23,15 +23,19 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from konvsync.errors import ConfigError
+from konvsync.support.redact import printable
 
 log = logging.getLogger("konvsync.config")
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""What Python makes of bytes in a file name that are not UTF-8 (surrogateescape)."""
 QUIET_FOLDERS = frozenset({".git"})
 """Hidden folders skipped without a warning: they never hold a config."""
 
@@ -60,6 +64,8 @@ def discover(path: str, listed: bool = True) -> ConfigFiles:
     below a directory) and what looks like config below it but is not read;
     ``listed``: each file read is logged (``-v``)."""
     root = Path(path)
+    if _SURROGATE.search(path):
+        raise ConfigError(_not_text(path))
     if root.is_dir():
         found = ConfigFiles()
         try:
@@ -108,6 +114,9 @@ def _walk(
         entries = sorted(scan, key=lambda entry: entry.name)
     for entry in entries:
         path = directory / entry.name
+        if _SURROGATE.search(entry.name) and (_is_dir(entry) or skip_reason(entry.name) is None):
+            found.broken.append(_not_text(str(path)))
+            continue
         if entry.is_symlink() and not entry.name.startswith("."):
             try:
                 os.stat(path)
@@ -155,6 +164,13 @@ def skip_reason(name: str) -> str | None:
     if lower.endswith(".json"):
         return "konvsync reads only *.yaml and *.yml files (rename it to include it)"
     return ""
+
+
+def _not_text(path: str) -> str:
+    return (
+        f"{printable(path)}: the file name is not UTF-8 text, and konvsync names the files "
+        "it reads in its output: rename it"
+    )
 
 
 def _raise(error: OSError) -> None:

@@ -9,6 +9,7 @@ a symlinked folder validated with fewer users, and ``apply`` deleted the rest.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from konvsync.sandbox.server import RunningSandbox
@@ -191,3 +192,22 @@ def test_a_link_that_leads_nowhere_stops_the_run_and_nothing_is_pruned(
         )
         assert f"{portal / 'teams'}: a symbolic link konvsync cannot follow" in result.stderr
     assert len(_users_in(sandbox)) == USERS
+
+
+def test_a_file_name_that_is_not_utf8_is_named_not_an_unexpected_error(tmp_path: Path) -> None:
+    """A config file whose name is not UTF-8 (bytes 0xff 0xfe, which Python
+    holds as lone surrogates) ended validate, plan and apply in "unexpected
+    UnicodeEncodeError" (the config's digest, the output, the report)."""
+    portal = tmp_path / "portal"
+    portal.mkdir()
+    (portal / "konvsync.yaml").write_text("konvsync: 1\ngroups: [{externalId: a, name: A}]\n")
+    bad = os.fsdecode(b"\xff\xfe.yaml")
+    (portal / bad).write_text("groups: [{externalId: b, name: B}]\n")
+    for args in (["validate", str(portal)], ["validate", str(portal / bad)]):
+        result = invoke(args)
+        assert result.exit_code == 1, result.output
+        assert "unexpected" not in result.output
+        assert result.stderr == (
+            f"Error: {portal}/\\udcff\\udcfe.yaml: the file name is not UTF-8 text, and "
+            "konvsync names the files it reads in its output: rename it\n"
+        ), result.output
