@@ -4,6 +4,8 @@ portal contacted; shell completion offers their values."""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -202,3 +204,18 @@ def test_plan_out_never_replaces_an_input(tmp_path: Path, sandbox: RunningSandbo
         assert out.read_bytes() == before
     saved = invoke(["--endpoint", sandbox.url, "plan", str(portal), "--out", str(tmp_path / "p")])
     assert saved.exit_code == 0, saved.output  # another file is fine
+
+
+@pytest.mark.parametrize("option", ["--out", "--report"])
+def test_an_output_that_is_not_a_regular_file_is_a_usage_error(tmp_path: Path, option: str) -> None:
+    """``--report /dev/stdout`` or a FIFO: the file is replaced whole, so the
+    FIFO became a regular file of that name (and, run as root, /dev/stdout)."""
+    config = tmp_path / "konvsync.yaml"
+    config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    command = "plan" if option == "--out" else "apply"
+    result = invoke(["--endpoint", "http://127.0.0.1:1", command, str(config), option, str(fifo)])
+    assert result.exit_code == 1, result.output
+    assert f"{fifo} is not a regular file (konvsync replaces the file whole)" in result.stderr
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
