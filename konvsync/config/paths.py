@@ -59,10 +59,11 @@ class ConfigFiles:
     since konvsync cannot tell whether they held config."""
 
 
-def discover(path: str, listed: bool = True) -> ConfigFiles:
+def discover(path: str, listed: bool = True, empty_ok: bool = False) -> ConfigFiles:
     """The YAML files of a config path (the file itself, or the YAML files
     below a directory) and what looks like config below it but is not read;
-    ``listed``: each file read is logged (``-v``)."""
+    ``listed``: each file read is logged (``-v``); ``empty_ok``: a directory
+    without any is no error."""
     root = Path(path)
     if _SURROGATE.search(path):
         raise ConfigError(_not_text(path))
@@ -87,7 +88,7 @@ def discover(path: str, listed: bool = True) -> ConfigFiles:
             raise ConfigError("; ".join(found.broken))
         found.files.sort()
         found.skipped.sort(key=lambda skipped: skipped.path)
-        if not found.files:
+        if not found.files and not empty_ok:
             names = ", ".join(skipped.path for skipped in found.skipped[:5])
             more = f" (not read: {names}{', ...' if len(found.skipped) > 5 else ''})"
             raise ConfigError(
