@@ -102,13 +102,19 @@ def drift_by_hand(url: str, n: int) -> dict[str, int]:
     drifted = max(10, n // 100)
     changed, deleted = drifted * 4 // 10, drifted * 3 // 10
     created = drifted - changed - deleted
-    group = api.run('{ group(externalId: "g1") { id } }')["group"]["id"]
+    groups = max(1, n // 100)
     step = n // drifted
     for index in range(drifted):
-        email = f"user{index * step + 3}@example.com"
+        user = index * step + 3
+        email = f"user{user}@example.com"
         uid = api.run("query($e: String) { user(email: $e) { id } }", e=email)["user"]["id"]
         if index < changed:
-            patch = {"lastName": "Changed"} if index % 2 else {"groupIds": [group]}
+            # Another group than the user's own g{user % groups} (write_config):
+            # with the same one, the "change" would be none.
+            other = f"g{(user % groups + 1) % groups}"
+            found = api.run("query($x: String) { group(externalId: $x) { id } }", x=other)
+            regroup = groups > 1 and index % 2 == 0
+            patch = {"groupIds": [found["group"]["id"]]} if regroup else {"lastName": "Changed"}
             api.run(
                 "mutation($id: ID!, $in: UserInput!) { updateUser(id: $id, input: $in) { id } }",
                 id=uid,

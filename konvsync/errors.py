@@ -93,11 +93,19 @@ class TransportError(KonvsyncError):
 
 
 class AmbiguousRequestError(TransportError):
-    """A non-idempotent request was sent and no answer came back.
+    """A non-idempotent request was sent and no answer came back (or one
+    that does not say whether it ran: HTTP 500).
 
     The server may or may not have applied it; the caller must read the
     object back before deciding to send it again.
     """
+
+    def __init__(self, message: str, resend: bool = True) -> None:
+        super().__init__(message)
+        self.resend = resend
+        """Whether to send it again if it is not found: False after the
+        server answered with an error of its own (HTTP 500), which a second
+        try would meet again."""
 
 
 class RemoteError(KonvsyncError):

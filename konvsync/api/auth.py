@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import time
 import warnings
 from typing import Protocol
@@ -32,6 +33,8 @@ lifetime if that is less, but never less than ``RENEW_FLOOR`` before (so a
 60 s token serves about 54 s of requests, not one)."""
 RENEW_SHARE = 0.1
 RENEW_FLOOR = 1.0
+_B64TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+"""What a Bearer token may hold (RFC 6750 §2.1, ``b64token``): it goes into a header."""
 
 
 def renew_margin(lifetime: float) -> float:
@@ -143,7 +146,13 @@ class OAuthTokens(_CachedToken):
             )
         if status != 200 or not isinstance(body, dict) or "access_token" not in body:
             raise AuthError(f"token request failed with HTTP {status}{self._reason(body)}")
-        return str(body["access_token"]), _lifetime(body.get("expires_in", 3600))
+        token = body["access_token"]
+        if not isinstance(token, str) or not _B64TOKEN.fullmatch(token):
+            raise AuthError(
+                "the token endpoint's answer has no usable access_token (RFC 6749: a "
+                "non-empty string of token characters)"
+            )
+        return token, _lifetime(body.get("expires_in", 3600))
 
     def _reason(self, body: object) -> str:
         """The RFC 6749 §5.2 ``error`` (and ``error_description``) of an

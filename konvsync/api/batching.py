@@ -5,14 +5,25 @@ gets its own outcome, matched by alias through the error ``path``:
 
 - an alias with data was executed (its data is checked against the
   contract), whatever errors come with it;
-- an alias without data and with an error of its own was not executed: it
-  failed, or, when that error is ``UNAUTHENTICATED``, it is sent once more
-  (the client has renewed the token);
+- an alias without data and with an error of its own (``path`` exactly the
+  alias) was not executed: it failed, or, when that error is
+  ``UNAUTHENTICATED``, it is sent once more (the client has renewed the
+  token);
+- an alias without data whose error lies below it (``path`` ``[alias,
+  "groups"]``) was executed: its object came back and a field of it failed
+  (GraphQL nulls the mutation's own field then). A create's outcome is
+  ambiguous, never sent again: its caller looks it up by key;
 - an alias without data or an error of its own, in an answer whose errors
   include ``UNAUTHENTICATED`` (with no ``path``, or no data at all), may or
   may not have been executed: a create's outcome is ambiguous (its caller
   looks it up by key before sending it again), anything else (an update, a
-  delete: sending it again does no harm) is sent once more.
+  delete: sending it again does no harm) is sent once more;
+- an alias without data or an error of its own in any other answer (``data:
+  null`` and an error without a ``path``, an alias left out) may or may not
+  have been executed either: a create is looked up by key (and, not found,
+  fails with the portal's error), anything else fails with that error.
+  Only an answer without ``data`` at all (a request error) says that nothing
+  ran.
 """
 
 from __future__ import annotations
@@ -63,6 +74,12 @@ class MutationOutcome:
     error: str | None = None
     code: str | None = None
     ambiguous: bool = False
+    """It may or may not have been applied (a create: its caller looks it up by key)."""
+    resend: bool = True
+    """An ambiguous create that the look-up does not find is sent again: no
+    answer came (or the token expired). False: the portal answered with an
+    error that does not say whether it ran; not found, the create failed
+    with that error."""
 
     @property
     def ok(self) -> bool:
@@ -163,20 +180,25 @@ async def _send_built(
             verify=False,  # alias by alias below: each succeeds or fails on its own
         )
     except AmbiguousRequestError as exc:
-        return [MutationOutcome(call, error=str(exc), ambiguous=True) for call, _ in batch]
+        return [
+            MutationOutcome(call, error=str(exc), ambiguous=True, resend=exc.resend)
+            for call, _ in batch
+        ]
     except KonvsyncError as exc:
         return [MutationOutcome(call, error=str(exc)) for call, _ in batch]
     errors: dict[str, dict[str, Any]] = {}
+    below: dict[str, dict[str, Any]] = {}
     general: list[dict[str, Any]] = []
     for error in response.errors:
         path = error.get("path")
         if isinstance(path, list) and path and isinstance(path[0], str):
-            errors.setdefault(path[0], error)
+            (errors if len(path) == 1 else below).setdefault(path[0], error)
         else:
             general.append(error)
     unauthenticated = not again and any(
         error_code(error) == "UNAUTHENTICATED" for error in response.errors
     )
+    executed = response.executed
     data = response.data or {}
     field = _root_field(first)
     # Every alias is checked as the operation's own field: one checker for
@@ -189,6 +211,10 @@ async def _send_built(
         alias = f"m{index}"
         own = errors.get(alias)
         if data.get(alias) is None:
+            if own is None and alias in below and not call.retry_safe:
+                ran = _failed(call, below[alias])  # it ran: never sent again
+                outcomes.append(replace(ran, ambiguous=True, resend=False))
+                continue
             if unauthenticated and (own is None or error_code(own) == "UNAUTHENTICATED"):
                 if own is None and not call.retry_safe:
                     outcomes.append(MutationOutcome(call, error=_unproven(), ambiguous=True))
@@ -196,8 +222,12 @@ async def _send_built(
                 resend[index] = (call, built)
                 outcomes.append(None)
                 continue
-            outcomes.append(_failed(call, own or (general[0] if general else None)))
+            failed = _failed(call, own or below.get(alias) or (general[0] if general else None))
+            if own is None and executed and not call.retry_safe:
+                failed = replace(failed, ambiguous=True, resend=False)  # it may have run
+            outcomes.append(failed)
             continue
+        own = own or below.get(alias)
         if own is not None or general:
             log.warning(
                 "%s %s: the portal answered with its data and an error (%s); the data shows "

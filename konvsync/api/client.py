@@ -6,7 +6,8 @@ retries and the safe/ambiguous distinction every caller relies on.
   and dropped connections retry with exponential backoff and full jitter, at
   most ``max_retries`` times.
 - A request marked ``retry_safe=False`` (creates) is never resent after it
-  may have reached the server: ``AmbiguousRequestError`` goes to the caller,
+  may have reached the server (502, 504, a timeout, a dropped connection,
+  and any other 5xx but 503): ``AmbiguousRequestError`` goes to the caller,
   which reads the object back first.
 - A 401 gets one new token and one more try: the portal refused the request
   before executing it. An answer with an ``UNAUTHENTICATED`` error gets a new
@@ -24,6 +25,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +33,7 @@ from typing import Any
 import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
-from konvsync.api.answers import Misfit, check_data, describe
+from konvsync.api.answers import Misfit, check_data, describe, format_path
 from konvsync.api.auth import TokenSource
 from konvsync.api.endpoints import Endpoint
 from konvsync.api.retries import (
@@ -51,9 +53,13 @@ from konvsync.errors import (
     RemoteError,
     TransportError,
 )
-from konvsync.support.redact import redact
+from konvsync.support.redact import printable, redact, redact_echo
 
 log = logging.getLogger("konvsync.api")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+"""What an error's ``extensions.code`` may be shown as (``BAD_USER_INPUT``,
+``validation-failed``)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,9 @@ class ClientSettings:
 class Response:
     data: dict[str, Any] | None
     errors: list[dict[str, Any]]
+    executed: bool = True
+    """Whether the answer holds ``data`` (null or not): one without is a
+    request error, and nothing was executed (GraphQL-over-HTTP)."""
 
     def raise_for_errors(self, what: str) -> dict[str, Any]:
         """The data, or a ``RemoteError`` naming the first error."""
@@ -279,8 +288,10 @@ class PortalClient:
                 why = reason_of(exc)
                 verdict = classify(exc, retry_safe)
                 if verdict == "ambiguous":
+                    answered = isinstance(exc, HttpStatus) and exc.status not in (502, 504)
                     raise AmbiguousRequestError(
-                        f"{label}: {why} after sending; it may have been applied"
+                        f"{label}: {why} after sending; it may have been applied",
+                        resend=not answered,
                     ) from None
                 if verdict == "fail":
                     raise TransportError(f"{label}: {why} from {self.endpoint.api_url}") from None
@@ -320,6 +331,14 @@ def _parse_answer(label: str, raw: _RawAnswer, url: str) -> Response:
         if raw.status != 200:
             raise TransportError(f"{label}: HTTP {raw.status} from {url}")
         raise ContractError(label, "the answer has neither data nor errors")
+    if _may_hold_surrogates(raw.body):
+        where = _lone_surrogate(answer)
+        if where is not None:
+            raise ContractError(
+                label,
+                f"{format_path(where)} holds a lone surrogate, which is not Unicode text "
+                "(a GraphQL String is)",
+            )
     data = answer.get("data")
     errors = answer.get("errors") or []
     if data is not None and not isinstance(data, dict):
@@ -328,7 +347,34 @@ def _parse_answer(label: str, raw: _RawAnswer, url: str) -> Response:
         isinstance(e, dict) and isinstance(e.get("message"), str) for e in errors
     ):
         raise ContractError(label, "errors is not a list of objects with a message")
-    return Response(data, errors)
+    return Response(data, errors, "data" in answer)
+
+
+def _may_hold_surrogates(body: bytes) -> bool:
+    """Whether ``json.loads`` may have made a lone surrogate of ``body``: a
+    ``\\uD800``-``\\uDFFF`` escape or its UTF-8 form (a fast test of every
+    answer: 0.6 ms a MB each; the answer is walked only when it holds one)."""
+    return b"\\ud" in body or b"\\uD" in body or b"\xed" in body
+
+
+def _lone_surrogate(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    """The path of the first string (or key) in ``value`` that holds a lone
+    surrogate (``json.loads`` accepts ``"\\ud800"``; no encoder writes it)."""
+    if isinstance(value, str):
+        return path if _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _SURROGATE.search(key):
+                return (*path, printable(key))
+            found = _lone_surrogate(item, (*path, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _lone_surrogate(item, (*path, index))
+            if found is not None:
+                return found
+    return None
 
 
 def _check_query_answer(label: str, query: str, data: dict[str, Any] | None) -> None:
@@ -342,17 +388,23 @@ def _check_query_answer(label: str, query: str, data: dict[str, Any] | None) -> 
 
 def error_code(error: dict[str, Any]) -> str:
     """A GraphQL error's ``extensions.code``; INTERNAL when it has none
-    (missing, not a string, or blank)."""
+    (missing, not a string, or blank) or what it holds is not a code (a
+    word of letters, digits, ``_``, ``-``, ``.``: not free text, a terminal
+    escape, or a value konvsync masks, such as an invite code it echoes)."""
     extensions = error.get("extensions")
     code = extensions.get("code") if isinstance(extensions, dict) else None
-    return code.strip() if isinstance(code, str) and code.strip() else "INTERNAL"
+    code = code.strip() if isinstance(code, str) else ""
+    if not _CODE.fullmatch(code) or redact_echo(code) != code:
+        return "INTERNAL"
+    return code
 
 
 def error_message(error: dict[str, Any]) -> str:
     """A GraphQL error's ``message`` with every registered secret masked (a
-    portal may echo what it was sent, an invite code included)."""
+    portal may echo what it was sent, an invite code included, a short one
+    also as a word: ``redact_echo``)."""
     message = str(error.get("message") or "").strip()
-    return redact(message) if message else "the portal gave no message"
+    return redact_echo(message) if message else "the portal gave no message"
 
 
 def _is_mutation(query: str) -> bool:

@@ -45,13 +45,16 @@ def classify(failure: BaseException, retry_safe: bool) -> Verdict:
     """What a failed request calls for. 429 and 503 (the server did nothing)
     and a connection that failed before the request left: retry. 502, 504,
     a timeout or a dropped connection after sending: retry when the request
-    is safe to resend, else ambiguous (it may have been applied). Any other
-    HTTP status: fail."""
+    is safe to resend, else ambiguous (it may have been applied). Another
+    5xx (500: the server failed, maybe after it wrote): fail, or ambiguous
+    for a request that is not safe to resend. Any other HTTP status: fail."""
     if isinstance(failure, HttpStatus):
         if failure.status in (429, 503):
             return "retry"
         if failure.status in (502, 504):
             return "retry" if retry_safe else "ambiguous"
+        if failure.status >= 500:
+            return "fail" if retry_safe else "ambiguous"
         return "fail"
     if isinstance(failure, NotSent):
         return "retry"

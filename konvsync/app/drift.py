@@ -17,7 +17,8 @@ from konvsync.config.loader import load_config
 from konvsync.config.model import DesiredState
 from konvsync.drift.detect import drift_report
 from konvsync.drift.model import DriftReport, WriteResult
-from konvsync.drift.writeback import accept_drift
+from konvsync.drift.writeback import WriteRefused, accept_drift
+from konvsync.errors import StalePlanError
 from konvsync.export.portal import object_entry
 from konvsync.kinds.address import Address
 from konvsync.plan.changes import Create
@@ -59,13 +60,16 @@ def drift_config(
 
         desired, outcome, report, found = aio.run(run())
     if write:
-        report.written = (
-            accept_drift(
-                paths, report, desired, outcome.remote, object_entry, found, allow_mass_delete
+        try:
+            report.written = (
+                accept_drift(
+                    paths, report, desired, outcome.remote, object_entry, found, allow_mass_delete
+                )
+                if report.has_drift
+                else WriteResult()
             )
-            if report.has_drift
-            else WriteResult()
-        )
+        except StalePlanError as stale:  # a file changed meanwhile: refused, the drift shown
+            raise WriteRefused(report, str(stale)) from None
     return report
 
 

@@ -19,8 +19,8 @@ from konvsync.plan.planner import (
     kinds_to_read,
     plan_against,
 )
-from konvsync.plan.remote import RemoteState, RemoteStateBuilder
-from konvsync.plan.scope import RemoteScope, remote_scope
+from konvsync.plan.remote import RemoteScope, RemoteState, RemoteStateBuilder
+from konvsync.plan.scope import remote_scope
 from konvsync.plan.targets import parse_targets
 from konvsync.support import aio
 

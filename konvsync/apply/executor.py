@@ -8,6 +8,7 @@ the first write (``apply.checks``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -96,6 +97,8 @@ class PlanExecutor:
         updated where they differed): no answer shows their values."""
         self.renames: Renames = {}
         """The keys the plan renames (kind -> old key -> new key)."""
+        self.unanswered: dict[Address, str] = {}
+        """Creates sent again after a try without a usable answer -> what that try got."""
 
     async def execute(self, plan: Plan) -> ApplyReport:
         for change in plan.changes:
@@ -251,7 +254,8 @@ class PlanExecutor:
                 change,
                 Status.FAILED,
                 "no answer to the create after "
-                f"{MAX_AMBIGUOUS_ROUNDS} tries; it was not found by its key",
+                f"{MAX_AMBIGUOUS_ROUNDS} tries (the last: "
+                f"{self.unanswered.get(change.address, 'no answer')}); it was not found by its key",
             )
         if keys_not_unique(kind(ready[0].kind)):
             await self._remove_twins(ready)
@@ -325,7 +329,7 @@ class PlanExecutor:
         the answers are not kept after that (``keep_answers``)."""
         calls = [self._call(change) for change in changes]
         change_of = {id(call): change for call, change in zip(calls, changes, strict=True)}
-        ambiguous: list[Change] = []
+        ambiguous: list[tuple[Change, MutationOutcome]] = []
 
         def sending(batch: list[MutationCall]) -> None:
             self.sent.update(change_of[id(call)].address for call in batch)
@@ -334,7 +338,7 @@ class PlanExecutor:
             for outcome in outcomes:
                 change = change_of[id(outcome.call)]
                 if outcome.ambiguous and isinstance(change, Create):
-                    ambiguous.append(change)
+                    ambiguous.append((change, replace(outcome, data=None)))
                 else:
                     self._settle(change, outcome)
             advance(len(outcomes))
@@ -353,7 +357,7 @@ class PlanExecutor:
         if not ambiguous:
             return []
         order = {id(change): index for index, change in enumerate(changes)}
-        return await self._read_back(sorted(ambiguous, key=lambda change: order[id(change)]))
+        return await self._read_back(sorted(ambiguous, key=lambda item: order[id(item[0])]))
 
     def _settle(self, change: Change, outcome: MutationOutcome) -> None:
         mismatch = (
@@ -379,9 +383,13 @@ class PlanExecutor:
             detail = f" ({outcome.code})" if outcome.code else ""
             self._record(change, Status.FAILED, f"{outcome.error}{detail}", outcome.code)
 
-    async def _read_back(self, creates: list[Change]) -> list[Change]:
+    async def _read_back(self, unsure: list[tuple[Change, MutationOutcome]]) -> list[Change]:
         """After an ambiguous create: does the object exist? Then it was
-        created (and is updated if it differs); else it is sent again."""
+        created (and is updated if it differs); else it is sent again, or,
+        when the portal answered with an error of its own, it failed with
+        that error."""
+        creates = [change for change, _outcome in unsure]
+        outcome_of = {id(change): outcome for change, outcome in unsure}
         resend: list[Change] = []
         confirmed: list[Change] = []
         follow_ups: dict[Address, Update] = {}
@@ -397,8 +405,19 @@ class PlanExecutor:
             return []
         for change in creates:
             found = current[change.address]
-            if found is None:
+            outcome = outcome_of[id(change)]
+            if found is None and outcome.resend:
+                self.unanswered[change.address] = outcome.error or "no answer"
                 resend.append(change)
+                continue
+            if found is None:
+                detail = f" ({outcome.code})" if outcome.code else ""
+                self._record(
+                    change,
+                    Status.FAILED,
+                    f"{outcome.error}{detail}; not found by its key afterwards: not created",
+                    outcome.code,
+                )
                 continue
             remote_id, data = found.id, found.data
             self._remember(change, remote_id)

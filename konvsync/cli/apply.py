@@ -23,7 +23,7 @@ from konvsync.cli.options import (
     rail_options,
     target_option,
 )
-from konvsync.cli.params import GivenPath
+from konvsync.cli.params import GivenPath, refuse_overwriting_inputs
 from konvsync.cli.progress import StderrProgress
 from konvsync.cli.report import ReportFile
 from konvsync.errors import ApplyCancelled, ExitStatus, OutputError, UsageError
@@ -113,6 +113,10 @@ def apply(
     Exit 0 done; 1 error, partial failure or a mismatch; 3 refused.
     """
     mode = _verify_mode(verify, no_verify)
+    if report_file is not None:
+        refuse_overwriting_inputs(
+            "--report", report_file, [*paths, options.connection.credentials_file]
+        )
     session = ApplySession(options, auto_approve, report_file)
     with session.reporting():
         result = apply_path(

@@ -14,6 +14,7 @@ from typing import Any
 import click
 from click.shell_completion import CompletionItem
 
+from konvsync.config.paths import input_overwritten
 from konvsync.errors import KonvsyncError, UsageError
 from konvsync.export.targets import parse_kinds, parse_target
 from konvsync.kinds import KINDS, TOP_LEVEL_KINDS, WRITABLE_KINDS, Kind
@@ -105,12 +106,33 @@ def _config_paths(args: list[str]) -> list[str]:
 
 class GivenPath(click.Path):
     """A file or folder name that may not be empty: ``--out "$PLAN_FILE"``
-    with the variable unset must not read as "no --out"."""
+    with the variable unset must not read as "no --out". A file konvsync
+    writes is replaced whole (a temporary file renamed over it), so an
+    existing one must be a regular file: a FIFO or a device (``--report
+    /dev/stdout``) would be replaced by a file of that name."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if value == "":
             self.fail("the file name is empty", param, ctx)
+        if not self.dir_okay and os.path.exists(value) and not os.path.isfile(value):
+            self.fail(
+                f"{value} is not a regular file (konvsync replaces the file whole): name a file",
+                param,
+                ctx,
+            )
         return super().convert(value, param, ctx)
+
+
+def refuse_overwriting_inputs(option: str, output: str, inputs: Sequence[str | None]) -> None:
+    """A usage error when writing ``output`` would replace one of the
+    command's own ``inputs``: a config file, the saved plan being applied,
+    the credentials file."""
+    replaced = input_overwritten(output, inputs)
+    if replaced is not None:
+        raise UsageError(
+            f"{option} {output} would replace {replaced}, which this command reads; "
+            "name another file"
+        )
 
 
 class EndpointName(click.ParamType[str]):

@@ -15,7 +15,7 @@ from konvsync.cli.options import (
     rail_options,
     target_option,
 )
-from konvsync.cli.params import GivenPath
+from konvsync.cli.params import GivenPath, refuse_overwriting_inputs
 from konvsync.cli.progress import StderrProgress
 from konvsync.errors import ExitStatus
 from konvsync.plan.planner import PlanRefused
@@ -62,6 +62,8 @@ def plan(
     is still shown in full, with the reason at the top, and --out writes no
     file.
     """
+    if out_file is not None:
+        refuse_overwriting_inputs("--out", out_file, [*paths, options.connection.credentials_file])
     progress = StderrProgress(enabled=not options.quiet)
     color = options.color and fmt == "text"
     try:

@@ -7,7 +7,8 @@ Below a directory konvsync reads every ``*.yaml``/``*.yml`` file, the
 extension in any case (``users.YAML``), in sorted order, and follows
 symlinked folders (a shared ``teams -> ../shared-teams``); a folder reached
 again by its real path (a link back up, or a second link to it) is not read
-twice. It does not read, and names:
+twice. A link it cannot follow (its target is missing, or it loops) is an
+error: it may lead to config. It does not read, and names:
 
 - hidden files and folders (``.draft.yaml``, ``.old/``; ``.git`` is
   skipped without a word);
@@ -22,14 +23,19 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from konvsync.errors import ConfigError
+from konvsync.support.redact import printable
 
 log = logging.getLogger("konvsync.config")
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""What Python makes of bytes in a file name that are not UTF-8 (surrogateescape)."""
 QUIET_FOLDERS = frozenset({".git"})
 """Hidden folders skipped without a warning: they never hold a config."""
 
@@ -48,12 +54,19 @@ class ConfigFiles:
     """The files to read, in sorted order."""
     skipped: list[SkippedFile] = field(default_factory=list)
     """What looks like config but is not read, each with why."""
+    broken: list[str] = field(default_factory=list)
+    """Symbolic links that lead nowhere (or loop), each with why: an error,
+    since konvsync cannot tell whether they held config."""
 
 
-def discover(path: str) -> ConfigFiles:
+def discover(path: str, listed: bool = True, empty_ok: bool = False) -> ConfigFiles:
     """The YAML files of a config path (the file itself, or the YAML files
-    below a directory) and what looks like config below it but is not read."""
+    below a directory) and what looks like config below it but is not read;
+    ``listed``: each file read is logged (``-v``); ``empty_ok``: a directory
+    without any is no error."""
     root = Path(path)
+    if _SURROGATE.search(path):
+        raise ConfigError(_not_text(path))
     if root.is_dir():
         found = ConfigFiles()
         try:
@@ -71,16 +84,18 @@ def discover(path: str) -> ConfigFiles:
             raise ConfigError(
                 f"{exc.filename or path}: cannot read directory: {exc.strerror or exc}"
             ) from None
+        if found.broken:
+            raise ConfigError("; ".join(found.broken))
         found.files.sort()
         found.skipped.sort(key=lambda skipped: skipped.path)
-        if not found.files:
+        if not found.files and not empty_ok:
             names = ", ".join(skipped.path for skipped in found.skipped[:5])
             more = f" (not read: {names}{', ...' if len(found.skipped) > 5 else ''})"
             raise ConfigError(
                 f"{path}: no *.yaml or *.yml files in this directory"
                 + (more if found.skipped else "")
             )
-        for file in found.files:
+        for file in found.files if listed else ():
             log.info("config file: %s", file)
         return found
     if root.exists() or root.is_symlink():
@@ -100,6 +115,19 @@ def _walk(
         entries = sorted(scan, key=lambda entry: entry.name)
     for entry in entries:
         path = directory / entry.name
+        if _SURROGATE.search(entry.name) and (_is_dir(entry) or skip_reason(entry.name) is None):
+            found.broken.append(_not_text(str(path)))
+            continue
+        if entry.is_symlink() and not entry.name.startswith("."):
+            try:
+                os.stat(path)
+            except OSError as exc:
+                found.broken.append(
+                    f"{path}: a symbolic link konvsync cannot follow ({exc.strerror or exc}); "
+                    "it may lead to config, whose objects prune would delete: restore its "
+                    "target or remove it"
+                )
+                continue
         if _is_dir(entry):
             if entry.name in QUIET_FOLDERS:
                 continue
@@ -139,6 +167,13 @@ def skip_reason(name: str) -> str | None:
     return ""
 
 
+def _not_text(path: str) -> str:
+    return (
+        f"{printable(path)}: the file name is not UTF-8 text, and konvsync names the files "
+        "it reads in its output: rename it"
+    )
+
+
 def _raise(error: OSError) -> None:
     raise error
 
@@ -157,3 +192,26 @@ def _holds_config(folder: Path) -> bool:
         if any(skip_reason(name.lstrip(".")) != "" for name in names):
             return True
     return False
+
+
+def input_overwritten(output: str, inputs: Sequence[str | None]) -> str | None:
+    """The input that writing ``output`` would replace, or None: ``output``
+    is one of the ``inputs`` files (a saved plan, a config file, the
+    credentials file), or a file that a folder of them reads as config.
+    (``apply konvsync.plan --report konvsync.plan`` replaced the reviewed
+    plan with the report before reading it.)"""
+    try:
+        if not os.path.isfile(output):
+            return None  # a new file replaces nothing
+        for given in inputs:
+            if given is None or not os.path.exists(given):
+                continue
+            if os.path.isdir(given):
+                files = discover(given, listed=False).files
+                if any(os.path.samefile(output, file) for file in files):
+                    return given
+            elif os.path.samefile(output, given):
+                return given
+    except (OSError, ConfigError):
+        return None  # the command itself says what is wrong with the inputs
+    return None

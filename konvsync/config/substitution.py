@@ -30,6 +30,8 @@ _TOKEN = re.compile(r"\$\$\{|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$
 """An escaped ``$${``, a well-formed reference, or the start of a malformed one."""
 _WHOLE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 """A value that is one reference without a default."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""What Python makes of bytes that are not UTF-8 in the environment (surrogateescape)."""
 
 
 def is_reserved(name: str) -> bool:
@@ -137,6 +139,11 @@ class Substitution:
             )
             return token
         value = os.environ.get(name)
+        if value is not None and not value.isascii() and _SURROGATE.search(value):
+            self.problems.append(
+                where.problem(f"environment variable {name} is not UTF-8 text; set it again")
+            )
+            return token
         self.used[name] = value
         if value is not None:
             return value

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from konvsync.config.documents import schema_problem
+from konvsync.config.documents import item_problem, schema_problem
 from konvsync.config.model import DesiredObject, DesiredState
 from konvsync.config.yaml_dump import dump
 from konvsync.config.yaml_loader import YamlMap
@@ -184,10 +184,24 @@ def _accept_changed(work: _Work, item: Update) -> None:
             if top == k.key_field and item.adopt:  # the plan's note says what apply does
                 raise EditRefused(f"{item.note}; apply sets the key the YAML gives it")
             _undefined_references(work, k, {top: portal.get(top)})
+            _rejected_value(k, obj, top, portal.get(top))
             _patch(work, obj, top, f, portal.get(top))
             work.accepted.fields.setdefault(item.address, set()).add(top)
         except EditRefused as exc:
             work.keep(item, top, str(exc))
+
+
+def _rejected_value(k: Kind, obj: DesiredObject, top: str, new: Any) -> None:
+    """Refuse a portal value the config schema rejects for the field (a
+    required name the portal holds blank, which reads as null): written, it
+    would leave the whole configuration invalid, and nothing be accepted.
+    (A child kind's values are checked with the whole edited configuration.)"""
+    if k.parent is not None:
+        return
+    problem = item_problem(k.name, {**obj.data, top: new})
+    if problem is not None:
+        shown = problem.replace(f"data.{k.name}[0]", k.singular, 1)
+        raise EditRefused(f"the configuration would reject the portal's value ({shown})")
 
 
 def _patch(work: _Work, obj: DesiredObject, top: str, f: Any, new: Any) -> None:

@@ -9,30 +9,26 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
+from konvsync.config.paths import discover
 from konvsync.config.scope import Scope, parse_scope
 from konvsync.config.yaml_loader import YamlLoadError, YamlMap, load_yaml
-from konvsync.errors import OutputError
+from konvsync.errors import ConfigError, OutputError
 
 _POLICY = re.compile(r"^policy\s*:")
 
 
 def config_files(out_dir: Path) -> list[Path]:
-    """The YAML files ``plan out_dir`` would read (none when it does not exist)."""
+    """The YAML files ``plan out_dir`` would read (none when it does not
+    exist), found as plan finds them (``Users.YAML``, symlinked folders)."""
     if not out_dir.is_dir():
         return []
-    files: list[Path] = []
-    for directory, subdirectories, names in os.walk(out_dir):
-        subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
-        files.extend(
-            Path(directory) / name
-            for name in names
-            if name.endswith((".yaml", ".yml")) and not name.startswith(".")
-        )
-    return sorted(files)
+    try:
+        return discover(str(out_dir), listed=False, empty_ok=True).files
+    except ConfigError as exc:
+        raise OutputError(f"{exc}; nothing was written") from None
 
 
 def check_out_dir(out_dir: Path, force: bool) -> list[Path]:

@@ -36,8 +36,13 @@ from konvsync.export.targets import parse_target
 from konvsync.kinds import KINDS, children_of, kind
 from konvsync.kinds.address import RemoteRef
 from konvsync.kinds.base import Field, Kind, normalize_text
-from konvsync.plan.remote import RemoteObject, RemoteState, RemoteStateBuilder, normalize_nodes
-from konvsync.plan.scope import RemoteScope
+from konvsync.plan.remote import (
+    RemoteObject,
+    RemoteScope,
+    RemoteState,
+    RemoteStateBuilder,
+    normalize_nodes,
+)
 from konvsync.support.redact import printable
 from konvsync.support.resources import PUBLISHED_SCHEMAS, config_schema
 

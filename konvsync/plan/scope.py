@@ -22,71 +22,18 @@ portal has it now, so a configuration renames only objects it owns.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from konvsync.config.renames import previous_keys
-from konvsync.config.scope import Scope
 from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.kinds import KINDS, kind
-from konvsync.kinds.address import RemoteRef
 from konvsync.plan.changes import Delete
+from konvsync.plan.remote import RemoteObject, RemoteScope, RemoteState
 from konvsync.plan.renames import renames_in
 
 if TYPE_CHECKING:
     from konvsync.config.model import DesiredObject, DesiredState
     from konvsync.plan.changes import Change, Plan
-    from konvsync.plan.remote import RemoteObject, RemoteState
-
-KeyRenames = Mapping[str, Mapping[str, str]]
-"""kind -> key in the portal -> the key the configuration gives it."""
-
-
-@dataclass(frozen=True)
-class RemoteScope:
-    """``policy.scope`` as the portal's objects are sorted by it."""
-
-    scope: Scope
-    renames: KeyRenames = field(default_factory=dict)
-    """The configuration's renames, so that a reference matches on the key
-    the configuration gives the object it names."""
-
-    def owns(self, kind_name: str, key: str | None, data: Mapping[str, Any]) -> bool:
-        """Whether the remote object of top-level kind ``kind_name`` with
-        ``key`` and normalized ``data`` is in scope (run for every object
-        read: ``outside`` says why)."""
-        rule = self.scope.rule(kind_name)
-        return rule is None or rule.owns(key, self._values(kind_name, data))
-
-    def outside(self, kind_name: str, key: str | None, data: Mapping[str, Any]) -> str | None:
-        """Why that object is not in scope, or None."""
-        rule = self.scope.rule(kind_name)
-        miss = None if rule is None else rule.outside(key, self._values(kind_name, data))
-        return None if miss is None else miss.reason
-
-    def _values(self, kind_name: str, data: Mapping[str, Any]) -> dict[str, Any]:
-        """The keys the reference fields of ``kind_name``'s rule name, as the
-        configuration names them (through its renames)."""
-        values: dict[str, Any] = {}
-        for name, target in self._references.get(kind_name, ()):
-            value = data.get(name)
-            if isinstance(value, str) and not isinstance(value, RemoteRef):
-                value = self.renames.get(target, {}).get(value, value)
-            values[name] = value
-        return values
-
-    @cached_property
-    def _references(self) -> dict[str, tuple[tuple[str, str], ...]]:
-        """Kind -> (field, target kind) of each reference field its rule matches on."""
-        out: dict[str, tuple[tuple[str, str], ...]] = {}
-        for rule in self.scope.rules:
-            fields = kind(rule.kind).field_map
-            out[rule.kind] = tuple(
-                (name, fields[name].ref or "") for name, _ in rule.fields if fields[name].ref
-            )
-        return out
 
 
 def remote_scope(desired: DesiredState) -> RemoteScope | None:

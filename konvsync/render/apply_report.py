@@ -28,8 +28,9 @@ def render_apply_report(report: ApplyReport, interrupted_by: str | None = None) 
     changed = report.count(Status.DONE, "update")
     destroyed = report.count(Status.DONE, "delete")
     lines = [f"Warning: {printable(redact(warning))}" for warning in report.warnings]
-    lines += [
-        f"  created {address}: " + ", ".join(f"{name} {value}" for name, value in values.items())
+    lines += [  # the portal's values (an invite link's URL): escaped, masked
+        f"  created {printable(str(address))}: "
+        + ", ".join(f"{name} {printable(redact(str(value)))}" for name, value in values.items())
         for address, values in report.announced.items()
     ]
     if report.ok:

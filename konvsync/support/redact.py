@@ -11,7 +11,8 @@ invite code ``q7``) is masked only where it stands whole between quotes
 (``"q7"``, ``'q7'``, `` `q7` ``, curly quotes: a JSON string value, a quoted value
 in an error message) or is the whole text: masking every ``q7`` inside
 other words would garble all output, and a value that short guards little
-anyway.
+anyway. A portal's error text (``redact_echo``) is its echo of what it was
+sent: there a short value is masked as a word too (``code q7 is taken``).
 """
 
 from __future__ import annotations
@@ -30,12 +31,18 @@ MASKED_ANYWHERE = 4
 _secrets: set[str] = set()
 _short: set[str] = set()
 _short_pattern: re.Pattern[str] | None = None
+_short_words_pattern: re.Pattern[str] | None = None
 _lock = threading.Lock()
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]"
+)
 """C0 and C1 controls, DEL, and the bidirectional and line-separator
-characters that can make a terminal or a review page show other text."""
-_CONTROL_BEYOND_C0 = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+characters that can make a terminal or a review page show other text; and
+lone surrogates, which are not text at all (no encoder writes them)."""
+_CONTROL_BEYOND_C0 = re.compile(
+    "[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]"
+)
 """The same, less C0: ``json`` escapes those in strings (and indents with newlines)."""
 _C0_NAMES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -44,14 +51,14 @@ def register(value: str | None) -> None:
     """Mask ``value`` (and its JSON-escaped forms) in everything redacted from now on."""
     if not value:
         return
-    global _short_pattern
+    global _short_pattern, _short_words_pattern
     forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
     with _lock:
         if len(value) >= MASKED_ANYWHERE:
             _secrets.update(forms)
         elif not forms <= _short:
             _short.update(forms)
-            _short_pattern = None
+            _short_pattern = _short_words_pattern = None
 
 
 def redact(text: str) -> str:
@@ -67,6 +74,26 @@ def redact(text: str) -> str:
     if short is not None:
         text = short.sub(_mask_quoted, text)
     return text
+
+
+def redact_echo(text: str) -> str:
+    """Text a portal sent about what it was sent (an error message): masked
+    as ``redact`` masks, and a short value also where it stands as a word
+    (``code q7 is taken``): the portal's echo of its input, where masking a
+    word that happens to equal a short code costs little."""
+    text = redact(text)
+    with _lock:
+        words = _short_words()
+    return words.sub(MASK, text) if words is not None else text
+
+
+def _short_words() -> re.Pattern[str] | None:
+    """The pattern of the short values as words (called with the lock held)."""
+    global _short_words_pattern
+    if _short and _short_words_pattern is None:
+        values = "|".join(re.escape(v) for v in sorted(_short, key=len, reverse=True))
+        _short_words_pattern = re.compile(f"(?<!\\w)(?:{values})(?!\\w)")
+    return _short_words_pattern
 
 
 def _short_values() -> re.Pattern[str] | None:

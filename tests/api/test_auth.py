@@ -211,3 +211,55 @@ def test_a_short_jwt_secret_is_not_described_in_any_output(tmp_path: Path) -> No
     assert "Plan: 5 to add" in plan.stdout
     for output in (plan.stderr, sandbox_log):
         assert "HMAC" not in output and "12 bytes" not in output and "Warning" not in output
+
+
+class _OddTokenEndpoint(BaseHTTPRequestHandler):
+    """A token endpoint answering 200 with the ``access_token`` that the
+    test's query string (``?token=<JSON>``) names; its API refuses everything."""
+
+    token: object = None
+
+    def do_POST(self) -> None:
+        if self.path.endswith("/oauth/token"):
+            body = {"access_token": type(self).token, "token_type": "Bearer", "expires_in": 60}
+            status = 200
+        else:
+            body = {"errors": [{"message": "no", "extensions": {"code": "UNAUTHENTICATED"}}]}
+            status = 401
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    "token", [None, "", 12, {"a": 1}, "ab\r\nX-Injected: 1", "tok en"], ids=repr
+)
+def test_a_token_answer_that_is_not_a_token_is_refused_with_one_line(
+    token: object, write_config: Callable[..., Path]
+) -> None:
+    """RFC 6749 §5.1: ``access_token`` is a string (RFC 6750's b64token
+    characters). A null was sent as the token "None" (and "None" masked in
+    every output from then on: a group named None showed as ***); one with a
+    line break ended in "unexpected ValueError ... header injection"."""
+    handler = type("Handler", (_OddTokenEndpoint,), {"token": token})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        config = write_config("konvsync: 1\ngroups: [{externalId: None, name: None}]\n")
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = invoke(["--endpoint", url, "plan", str(config)])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        "Error: the token endpoint's answer has no usable access_token (RFC 6749: a "
+        "non-empty string of token characters)\n"
+    ), result.output

@@ -14,6 +14,7 @@ deleted konvsync's own second copies and blamed "another writer").
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +185,140 @@ def test_updates_answered_unauthenticated_without_data_are_sent_again(tmp_path: 
     assert result.exit_code == 0, result.output
     assert "Resources: 0 added, 1 changed, 0 destroyed." in result.stdout
     assert group is not None and group["name"] == "Team One"
+
+
+class AnsweredBelowTheAlias(Case):
+    """The first request of ``operation`` is executed, and the answer of its
+    alias ``alias`` is rewritten to null with one error whose ``path`` goes
+    below the alias (``["m1", "groups"]``): the mutation ran and returned an
+    object, one of whose fields failed (GraphQL nulls the nearest nullable
+    parent, the mutation's own field). ``code`` is that error's code."""
+
+    def __init__(self, operation: str, alias: str, code: str) -> None:
+        self.name = f"{operation}-{alias}-below-{code}"
+        self.operation = operation
+        self.alias = alias
+        self.code = code
+        self.done = False
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.operation != self.operation or self.done:
+            return answer
+        self.done = True
+        answer["data"][self.alias] = None
+        error = {
+            "message": "could not resolve groups",
+            "path": [self.alias, "groups"],
+            "extensions": {"code": self.code},
+        }
+        return {**answer, "errors": [*(answer.get("errors") or []), error]}
+
+
+class AnsweredWithoutSaying(Case):
+    """The first request of ``operation`` is executed, and answered with
+    ``data: null`` and one error without a ``path`` (``INTERNAL``): the
+    answer does not say which mutations ran."""
+
+    def __init__(self, operation: str) -> None:
+        self.name = f"{operation}-data-null-internal"
+        self.operation = operation
+        self.done = False
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.operation != self.operation or self.done:
+            return answer
+        self.done = True
+        return {"data": None, "errors": [{"message": "internal error", "extensions": {}}]}
+
+
+def _apply_with_report(tmp_path: Path, what: str, case: Case) -> tuple[Any, ...]:
+    config = _config(tmp_path, what)
+    report_file = tmp_path / "report.json"
+    with seeded_sandbox(tmp_path) as sandbox:
+        with running_hostile_server(sandbox.url, case) as portal:
+            result = invoke(
+                [
+                    "--endpoint",
+                    portal.endpoint(),
+                    "apply",
+                    str(config),
+                    "--auto-approve",
+                    "--report",
+                    str(report_file),
+                ]
+            )
+            sent = portal.operations().count(OPERATION[what])
+        created = _created(sandbox, what)
+        again = invoke(["--endpoint", sandbox.url, "plan", str(config), "--detailed-exitcode"])
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    return result, sent, created, again, report
+
+
+@pytest.mark.parametrize("what", ["inviteLinks", "locations"])
+@pytest.mark.parametrize("code", ["UNAUTHENTICATED", "INTERNAL"])
+def test_a_create_whose_error_lies_below_its_alias_ran_and_is_not_sent_again(
+    tmp_path: Path, what: str, code: str
+) -> None:
+    """An error whose path goes below the alias says the mutation ran (its
+    object came back, a field of it failed): the create is looked up by its
+    key, never sent again (UNAUTHENTICATED made a second copy), and counts as
+    done (INTERNAL made it 'failed' though the portal holds it)."""
+    case = AnsweredBelowTheAlias(OPERATION[what], "m1", code)
+    result, sent, created, again, report = _apply_with_report(tmp_path, what, case)
+    assert case.done, "the case never happened"
+    assert created == EXPECTED[what], f"not each object exactly once: {created}"
+    assert sent == 1, f"the batch was sent {sent} times"
+    assert result.exit_code == 0, result.output
+    assert "Apply complete!" in result.stdout, result.output
+    summary = report["summary"]
+    assert summary["done"] == summary["planned"] and summary["failed"] == 0, summary
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
+
+
+@pytest.mark.parametrize("what", ["inviteLinks", "locations"])
+def test_creates_answered_with_null_data_and_an_error_without_path_are_looked_up(
+    tmp_path: Path, what: str
+) -> None:
+    """``data: null`` and an error without a path do not say whether the
+    creates ran: they are looked up by key, and the report counts what the
+    portal holds as done (it said '2 failed' for two objects it held)."""
+    case = AnsweredWithoutSaying(OPERATION[what])
+    result, sent, created, again, report = _apply_with_report(tmp_path, what, case)
+    assert case.done, "the case never happened"
+    assert created == EXPECTED[what], f"not each object exactly once: {created}"
+    assert sent == 1, f"the batch was sent {sent} times"
+    assert result.exit_code == 0, result.output
+    summary = report["summary"]
+    assert summary["done"] == summary["planned"] and summary["failed"] == 0, summary
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
+
+
+class RefusedWithoutData(Case):
+    """The first request of ``operation`` is not executed: answered with an
+    error and no ``data`` at all (a request error, as for a document the
+    server does not take)."""
+
+    def __init__(self, operation: str) -> None:
+        self.name = f"{operation}-request-error"
+        self.operation = operation
+        self.done = False
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation != self.operation or self.done:
+            return None
+        self.done = True
+        error = {"message": "input rejected", "extensions": {"code": "BAD_USER_INPUT"}}
+        return web.json_response({"errors": [error]})
+
+
+def test_creates_refused_without_data_fail_with_the_portals_error_and_are_not_resent(
+    tmp_path: Path,
+) -> None:
+    case = RefusedWithoutData(OPERATION["inviteLinks"])
+    result, sent, created, _again, report = _apply_with_report(tmp_path, "inviteLinks", case)
+    assert case.done, "the case never happened"
+    assert sent == 1, f"the batch was sent {sent} times"
+    assert created == [], created
+    assert result.exit_code == 1, result.output
+    assert "input rejected (BAD_USER_INPUT)" in result.stdout, result.output
+    assert report["summary"]["failed"] == 2, report

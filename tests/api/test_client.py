@@ -4,6 +4,7 @@ pagination and batching."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -297,3 +298,160 @@ def test_a_short_invite_code_is_in_no_request_log(sandbox: RunningSandbox, tmp_p
     assert result.exit_code == 0, result.output
     assert '"input_0": {"title": "Dealers"' in result.output  # the body is logged
     assert "Q7z" not in result.output
+
+
+class ServerErrorOnCreate(Case):
+    """The first create batch is answered HTTP 500: after the portal ran it
+    (``ran``), or before (it never reaches the portal)."""
+
+    def __init__(self, operation: str, ran: bool) -> None:
+        self.name = f"{operation}-500-{'after' if ran else 'before'}-running"
+        self.operation = operation
+        self.ran = ran
+        self.done = False
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation != self.operation or self.done or self.ran:
+            return None
+        self.done = True
+        return web.json_response({"errors": [{"message": "internal"}]}, status=500)
+
+    def answer(self, call: Call, answer: Any) -> Any:
+        if call.operation != self.operation or self.done or not self.ran:
+            return answer
+        self.done = True
+        return web.json_response({"errors": [{"message": "internal"}]}, status=500)
+
+
+NEW_GROUPS = [
+    "{externalId: new-a, name: New A}",
+    "{externalId: new-b, name: New B}",
+]
+
+
+@pytest.mark.parametrize("ran", [True, False])
+def test_a_create_answered_http_500_is_looked_up_and_never_sent_again(
+    tmp_path: Path, ran: bool
+) -> None:
+    """HTTP 500 to a create batch does not say whether the portal wrote
+    before it failed: the creates are looked up by key. Found, they are
+    done (the report said 'failed' for two groups the portal held); not
+    found, they failed with the 500 and are not sent again (a second try
+    would meet the same fault)."""
+    config = write_desired(tmp_path, more_groups=NEW_GROUPS)
+    report_file = tmp_path / "report.json"
+    case = ServerErrorOnCreate("CreateGroupBatch", ran)
+    with hostile_portal(tmp_path, case) as portal:
+        result = invoke(
+            [
+                "--endpoint",
+                portal.endpoint(),
+                "apply",
+                str(config),
+                "--auto-approve",
+                "--report",
+                str(report_file),
+            ]
+        )
+        sent = portal.operations().count("CreateGroupBatch")
+    assert case.done, "the case never happened"
+    assert sent == 1, f"the create batch was sent {sent} times"
+    creates = {
+        change["key"]: change["status"]
+        for change in json.loads(report_file.read_text(encoding="utf-8"))["changes"]
+        if change["action"] == "create"
+    }
+    if ran:
+        assert result.exit_code == 0, result.output
+        assert creates == {"new-a": "done", "new-b": "done"}, creates
+    else:
+        assert result.exit_code == 1, result.output
+        assert creates == {"new-a": "failed", "new-b": "failed"}, creates
+        assert "HTTP 500 after sending" in result.stdout, result.output
+        assert "not found by its key afterwards: not created" in result.stdout, result.output
+
+
+class LoneSurrogate(Case):
+    """``operation``'s answers hold a lone surrogate, as JSON allows writing
+    one (``"\\ud800"``) and ``json.loads`` reads it: in the first node's
+    ``title`` (a read), or in a mutation error's message."""
+
+    def __init__(self, operation: str) -> None:
+        self.name = f"{operation}-lone-surrogate"
+        self.operation = operation
+        self.done = False
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation != self.operation or not call.is_mutation:
+            return None
+        self.done = True
+        error = {"message": "bad \ud800 input", "path": ["m0"], "extensions": {"code": "X"}}
+        body = {"data": dict.fromkeys(f"m{i}" for i in range(call.fields)), "errors": [error]}
+        return web.Response(text=json.dumps(body), content_type="application/json")
+
+    def answer(self, call: Call, answer: Any) -> Any:
+        if call.operation == self.operation and not call.is_mutation:
+            self.done = True
+            answer["data"]["users"]["nodes"][0]["title"] = "Lead \ud800"
+        return answer
+
+
+SURROGATE_COMMANDS = {
+    "export": ["export", "--out", "exported"],
+    "plan": ["plan", "konvsync.yaml"],
+    "drift": ["drift", "konvsync.yaml", "--write"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(SURROGATE_COMMANDS))
+def test_a_lone_surrogate_in_an_answer_does_not_fit_the_contract(
+    tmp_path: Path, command: str
+) -> None:
+    """A GraphQL String is Unicode text; a lone surrogate is not. export
+    wrote a file no YAML reader takes, plan and drift --write ended in
+    'unexpected UnicodeEncodeError'. Now: one line naming the field, exit 1,
+    nothing written."""
+    config = write_desired(tmp_path)
+    before = config.read_bytes()
+    case = LoneSurrogate("ReadUsers")
+    with hostile_portal(tmp_path, case) as portal:
+        result = invoke(["--endpoint", portal.endpoint(), *SURROGATE_COMMANDS[command]])
+    assert case.done, "the case never happened"
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines()[-1] == (
+        "Error: the portal's answer does not fit the API contract: ReadUsers: "
+        "data.users.nodes[0].title holds a lone surrogate, which is not Unicode text "
+        "(a GraphQL String is)"
+    ), result.output
+    assert "unexpected" not in result.output
+    assert not (tmp_path / "exported").exists()
+    assert config.read_bytes() == before
+
+
+def test_a_lone_surrogate_in_a_mutation_error_fails_the_batch_with_one_line(
+    tmp_path: Path,
+) -> None:
+    config = write_desired(tmp_path)
+    report_file = tmp_path / "report.json"
+    case = LoneSurrogate("UpdateGroupBatch")
+    with hostile_portal(tmp_path, case) as portal:
+        result = invoke(
+            [
+                "--endpoint",
+                portal.endpoint(),
+                "apply",
+                str(config),
+                "--auto-approve",
+                "--report",
+                str(report_file),
+            ]
+        )
+    assert case.done, "the case never happened"
+    assert result.exit_code == 1, result.output
+    assert "unexpected" not in result.output
+    assert (
+        "failed: groups/team-1 (update): the portal's answer does not fit the API contract: "
+        "UpdateGroup x1: errors[0].message holds a lone surrogate"
+    ) in result.stdout, result.output
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    assert report["status"] == "incomplete"

@@ -30,7 +30,7 @@ from tests.conftest import invoke
         (HttpStatus(503, None), "retry", "retry"),
         (HttpStatus(502, None), "retry", "ambiguous"),
         (HttpStatus(504, None), "retry", "ambiguous"),
-        (HttpStatus(500, None), "fail", "fail"),
+        (HttpStatus(500, None), "fail", "ambiguous"),
         (HttpStatus(403, None), "fail", "fail"),
         (NotSent("refused"), "retry", "retry"),
         (TimeoutError(), "retry", "ambiguous"),

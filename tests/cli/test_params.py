@@ -4,13 +4,16 @@ portal contacted; shell completion offers their values."""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
 from konvsync.cli.params import export_kinds_help, export_target_help, plan_target_help
 from konvsync.kinds import TOP_LEVEL_KINDS, WRITABLE_KINDS, Field, Kind
-from tests.conftest import invoke
+from konvsync.sandbox.server import RunningSandbox
+from tests.conftest import KEY, SECRET, invoke
 
 
 @pytest.mark.parametrize("command", ["plan", "apply", "drift"])
@@ -163,3 +166,56 @@ def test_an_empty_report_name_is_a_usage_error(tmp_path: Path) -> None:
     result = invoke(["--endpoint", "http://127.0.0.1:1", "apply", str(config), "--report", ""])
     assert result.exit_code == 1, result.output
     assert "'--report': the file name is empty" in result.stderr
+
+
+def test_plan_out_never_replaces_an_input(tmp_path: Path, sandbox: RunningSandbox) -> None:
+    """``plan portal/users.yaml --out portal/users.yaml`` (a careless
+    completion) wrote the plan over the config it had just read, exit 0."""
+    portal = tmp_path / "portal"
+    portal.mkdir()
+    config = portal / "konvsync.yaml"
+    config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    credentials = tmp_path / "creds.yaml"
+    credentials.write_text(f"api_key: {KEY}\napi_secret: {SECRET}\n")
+    credentials.chmod(0o600)
+    for paths, out, replaced in (
+        ([str(config)], config, config),
+        ([str(portal)], config, portal),
+        ([str(portal)], credentials, credentials),
+    ):
+        before = out.read_bytes()
+        result = invoke(
+            [
+                "--endpoint",
+                sandbox.url,
+                "--credentials-file",
+                str(credentials),
+                "plan",
+                *paths,
+                "--out",
+                str(out),
+            ]
+        )
+        assert result.exit_code == 1, result.output
+        assert result.stderr == (
+            f"Error: --out {out} would replace {replaced}, which this command reads; "
+            "name another file\n"
+        )
+        assert out.read_bytes() == before
+    saved = invoke(["--endpoint", sandbox.url, "plan", str(portal), "--out", str(tmp_path / "p")])
+    assert saved.exit_code == 0, saved.output  # another file is fine
+
+
+@pytest.mark.parametrize("option", ["--out", "--report"])
+def test_an_output_that_is_not_a_regular_file_is_a_usage_error(tmp_path: Path, option: str) -> None:
+    """``--report /dev/stdout`` or a FIFO: the file is replaced whole, so the
+    FIFO became a regular file of that name (and, run as root, /dev/stdout)."""
+    config = tmp_path / "konvsync.yaml"
+    config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    command = "plan" if option == "--out" else "apply"
+    result = invoke(["--endpoint", "http://127.0.0.1:1", command, str(config), option, str(fifo)])
+    assert result.exit_code == 1, result.output
+    assert f"{fifo} is not a regular file (konvsync replaces the file whole)" in result.stderr
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)

@@ -17,7 +17,7 @@ import jsonschema
 
 from konvsync.sandbox.server import RunningSandbox
 from tests.cli.test_ci import schema, start_apply
-from tests.conftest import SandboxFactory
+from tests.conftest import SandboxFactory, invoke
 
 ConfigWriter = Callable[..., Path]
 USERS = 400
@@ -143,3 +143,25 @@ def test_after_a_second_ctrl_c_what_was_received_counts_as_done(
     assert len(skipped) == USERS - done - abandoned
     assert all(c["message"] == "not sent: interrupted" for c in skipped)
     assert report["summary"]["pending"] == 0
+
+
+def test_the_report_never_replaces_the_saved_plan_or_a_config_file(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """``apply konvsync.plan --report konvsync.plan`` replaced the reviewed
+    plan with the report before reading it ("not a konvsync plan file"), and
+    ``--report konvsync.yaml`` the config: refused before anything is written."""
+    config = write_config("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    plan_file = tmp_path / "konvsync.plan"
+    saved = invoke(["--endpoint", sandbox.url, "plan", str(config), "--out", str(plan_file)])
+    assert saved.exit_code == 0, saved.output
+    for given, report in ((plan_file, plan_file), (config, config), (tmp_path, config)):
+        before = report.read_bytes()
+        args = ["--endpoint", sandbox.url, "apply", str(given), "--auto-approve"]
+        result = invoke([*args, "--report", str(report)])
+        assert result.exit_code == 1, result.output
+        assert f"Error: --report {report} would replace {given}, which this" in result.stderr
+        assert report.read_bytes() == before
+    assert sandbox.store.count("groups") == 0
+    applied = invoke(["--endpoint", sandbox.url, "apply", str(plan_file)])
+    assert applied.exit_code == 0, applied.output  # the plan is still the plan

@@ -9,6 +9,7 @@ a symlinked folder validated with fewer users, and ``apply`` deleted the rest.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from konvsync.sandbox.server import RunningSandbox
@@ -163,3 +164,50 @@ def test_a_file_not_read_is_named_beside_the_problems_it_may_cause(tmp_path: Pat
     assert any("'sales'" in line and "users.yaml:3:" in line for line in lines), result.stderr
     assert lines.index(warned[0]) < len(lines) - 1
     assert lines[-1].startswith("Error: configuration invalid")
+
+
+def test_a_link_that_leads_nowhere_stops_the_run_and_nothing_is_pruned(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """``teams -> ../shared-teams`` when the shared folder is not there (a
+    submodule not checked out, a moved folder) or the link loops: konvsync
+    cannot tell whether it held config, and skipped it without a word, so
+    apply deleted the 7 users it holds. Now an error naming the link."""
+    flat = tmp_path / "flat.yaml"
+    flat.write_text("konvsync: 1\nusers:\n" + "".join(_user(i) for i in range(USERS)))
+    created = invoke(["--endpoint", sandbox.url, "apply", str(flat), "--auto-approve"])
+    assert created.exit_code == 0, created.output
+    portal = _portal_with_a_linked_team(tmp_path)
+    (tmp_path / "shared-teams" / "team.yaml").unlink()
+    (tmp_path / "shared-teams").rmdir()  # the link now leads nowhere
+    (portal / "loop").symlink_to("loop")
+    for args in (
+        ["validate", str(portal)],
+        ["--endpoint", sandbox.url, "apply", str(portal), "--auto-approve"],
+    ):
+        result = invoke(args)
+        assert result.exit_code == 1, result.output
+        assert f"{portal / 'loop'}: a symbolic link konvsync cannot follow" in result.stderr, (
+            result.output
+        )
+        assert f"{portal / 'teams'}: a symbolic link konvsync cannot follow" in result.stderr
+    assert len(_users_in(sandbox)) == USERS
+
+
+def test_a_file_name_that_is_not_utf8_is_named_not_an_unexpected_error(tmp_path: Path) -> None:
+    """A config file whose name is not UTF-8 (bytes 0xff 0xfe, which Python
+    holds as lone surrogates) ended validate, plan and apply in "unexpected
+    UnicodeEncodeError" (the config's digest, the output, the report)."""
+    portal = tmp_path / "portal"
+    portal.mkdir()
+    (portal / "konvsync.yaml").write_text("konvsync: 1\ngroups: [{externalId: a, name: A}]\n")
+    bad = os.fsdecode(b"\xff\xfe.yaml")
+    (portal / bad).write_text("groups: [{externalId: b, name: B}]\n")
+    for args in (["validate", str(portal)], ["validate", str(portal / bad)]):
+        result = invoke(args)
+        assert result.exit_code == 1, result.output
+        assert "unexpected" not in result.output
+        assert result.stderr == (
+            f"Error: {portal}/\\udcff\\udcfe.yaml: the file name is not UTF-8 text, and "
+            "konvsync names the files it reads in its output: rename it\n"
+        ), result.output

@@ -160,3 +160,22 @@ def test_an_unset_variable_is_the_one_problem_at_its_place(
     # offline, the same values are only said to be unchecked
     offline = invoke(["validate", str(config)])
     assert offline.exit_code == 0, offline.output
+
+
+def test_a_variable_that_is_not_utf8_text_is_a_problem_at_its_place(
+    sandbox: RunningSandbox, write_config: Callable[..., Path]
+) -> None:
+    """A value that is not UTF-8 (bytes 0xff 0xfe, which Python holds as the
+    lone surrogates \\udcff \\udcfe) was substituted, shown as "\\udcff" and
+    sent: the portal stored a name that is not text. Now it is a problem
+    naming the variable (never its value); nothing is sent."""
+    config = write_config(
+        'konvsync: 1\nvariables: [REGION]\ngroups:\n  - {externalId: a, name: "A ${env:REGION}"}\n'
+    )
+    env = {"REGION": b"\xff\xfe".decode("utf-8", "surrogateescape")}
+    for args in (["validate", str(config)], ["--endpoint", sandbox.url, "plan", str(config)]):
+        result = invoke(args, env=env)
+        assert result.exit_code == 1, result.output
+        assert f"{config}:4:27: environment variable REGION is not UTF-8 text" in result.stderr
+        assert "udcff" not in result.output
+    assert sandbox.store.count("groups") == 0

@@ -355,3 +355,20 @@ def test_drift_of_a_base_and_an_overlay_writes_each_value_where_it_comes_from(
     assert [(d["category"], d["key"]) for d in json.loads(left.stdout)["drift"]] == [
         ("deleted", "support")
     ]
+
+
+def test_a_write_refused_for_a_changed_file_still_shows_the_drift(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """README: exit 3, "--write refused as below; the report is still shown".
+    A file changed meanwhile is one of those refusals, but only the error
+    line was printed: the drift that was read was lost."""
+    path = one_file(sandbox, tmp_path, USERS)
+    HandEdits(sandbox).update_user("u0@acme.example", lastName="Smith")
+    with running_hostile_server(sandbox.url, EditsTheFileMeanwhile(path)) as hostile:
+        result = invoke(["--endpoint", hostile.url, "drift", str(path), "--write"])
+    assert result.exit_code == 3, result.output
+    assert '~ lastName = "Doe" -> "Smith"' in result.stdout, result.output
+    assert result.stderr.endswith(
+        f"{path} changed since drift read it; nothing was written (run drift --write again)\n"
+    ), result.output

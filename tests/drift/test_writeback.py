@@ -12,8 +12,10 @@ import pytest
 
 from konvsync import kinds
 from konvsync.sandbox.server import RunningSandbox
+from tests.conftest import invoke
 from tests.drift.portal import HandEdits
 from tests.drift.test_drift import applied, changed_lines, drift, plan
+from tests.hostile.server import Call, Case, Json, running_hostile_server
 
 
 def one_file(sandbox: RunningSandbox, tmp_path: Path, text: str) -> Path:
@@ -348,3 +350,49 @@ def test_adoption_keeps_the_key_and_accepts_the_rest(
     ]
     left = json.loads(drift(sandbox, path, "--format", "json").stdout)["drift"]
     assert [f["path"] for f in left[0]["fields"]] == ["externalId"]
+
+
+class BlankFirstName(Case):
+    """Read answers give one user a blank ``firstName`` (the contract's
+    ``String!`` allows "   "), which konvsync reads as no value."""
+
+    name = "blank-first-name"
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.operation == "ReadUsers":
+            for node in answer["data"]["users"]["nodes"]:
+                if node["email"] == "ann@acme.example":
+                    node["firstName"] = "   "
+        return answer
+
+
+def test_a_portal_value_the_configuration_would_reject_is_left_as_written(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A required field the portal holds blank (null for konvsync) would have
+    been written as ``firstName: null``: drift --write refused everything
+    ("would leave the configuration invalid", exit 1, no report shown). That
+    field is left as written and reported; the rest is accepted."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        """\
+konvsync: 1
+users:
+  - {email: ann@acme.example, firstName: Ann, lastName: One}
+  - {email: bob@acme.example, firstName: Bob, lastName: Two, title: Rep}
+""",
+    )
+    HandEdits(sandbox).update_user("bob@acme.example", title="Lead")
+    before = path.read_text()
+    with running_hostile_server(sandbox.url, BlankFirstName()) as portal:
+        result = invoke(["--endpoint", portal.endpoint(), "drift", str(path), "--write"])
+    assert result.exit_code == 2, result.output
+    assert (
+        "users/ann@acme.example firstName: the configuration would reject the portal's value"
+        in result.stdout
+    ), result.output
+    assert changed_lines(before, path.read_text()) == [
+        "-  - {email: bob@acme.example, firstName: Bob, lastName: Two, title: Rep}",
+        "+  - {email: bob@acme.example, firstName: Bob, lastName: Two, title: Lead}",
+    ]

@@ -234,3 +234,23 @@ def test_export_target_prints_one_object(
     assert "Error: --target 'groups/nope': the portal has no group 'nope'" in missing.stderr
     bad = invoke(["--endpoint", sandbox.url, "export", "--target", "locations/acme/HQ"])
     assert bad.exit_code == 1 and "give KIND/KEY" in bad.stderr
+
+
+def test_export_refuses_every_file_plan_would_read(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """export looked for ``*.yaml`` and ``*.yml`` itself: ``Users.YAML`` and a
+    symlinked ``teams`` folder, which plan reads, did not count, so it wrote
+    over a folder holding configuration (and plan then found every user twice)."""
+    shared = tmp_path / "shared-teams"
+    shared.mkdir()
+    (shared / "team.yaml").write_text("users: []\n")
+    for name, make in (
+        ("Users.YAML", lambda out: (out / "Users.YAML").write_text("users: []\n")),
+        ("teams", lambda out: (out / "teams").symlink_to(shared, target_is_directory=True)),
+    ):
+        out = tmp_path / f"out-{name}"
+        out.mkdir()
+        make(out)
+        refused = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
+        assert refused.exit_code == 1, refused.output
+        assert f"Error: {out} holds konvsync configuration" in refused.stderr
+        assert sorted(p.name for p in out.iterdir()) == [name]

@@ -15,6 +15,7 @@ from konvsync.render.values import show
 from konvsync.sandbox.server import RunningSandbox
 from konvsync.support.redact import printable
 from tests.conftest import invoke
+from tests.hostile.server import Call, Case, Json, running_hostile_server
 
 EVIL_KEY = "evil\x1b]0;owned\x07\x1b[2J"
 EVIL_NAME = "name\x9b31m\u202egnp.exe\r\nPlan: 0 to add"
@@ -44,6 +45,37 @@ def test_plan_escapes_control_characters_from_the_portal(
     assert "\nPlan: 0 to add" not in result.stdout.replace("Plan: 0 to add, 1", "")
     if fmt == "text":
         assert "  # groups/evil\\x1b]0;owned\\x07\\x1b[2J will be destroyed" in result.stdout
+
+
+class EvilUrl(Case):
+    """Invite link creates are answered with a URL holding terminal escapes
+    (the URL is the portal's, shown by apply for every link it creates)."""
+
+    name = "invite-link-url-with-escapes"
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.operation == "CreateInviteLinkBatch":
+            for value in (answer.get("data") or {}).values():
+                if isinstance(value, dict):
+                    value["url"] = f"https://portal.example/join/{EVIL_KEY}"
+        return answer
+
+
+def test_apply_escapes_the_urls_it_announces(
+    sandbox: RunningSandbox, write_config: Callable[..., Path]
+) -> None:
+    config = write_config("""\
+        konvsync: 1
+        inviteLinks: [{title: Dealers, access: OPEN}]
+        """)
+    with running_hostile_server(sandbox.url, EvilUrl()) as portal:
+        result = invoke(["--endpoint", portal.endpoint(), "apply", str(config), "--auto-approve"])
+        happened = portal.rewritten
+    assert happened, "the case never happened"
+    assert result.exit_code == 0, result.output
+    for char in ("\x1b", "\x07"):
+        assert char not in result.output
+    assert "url https://portal.example/join/evil\\x1b]0;owned\\x07\\x1b[2J" in result.stdout
 
 
 @settings(max_examples=300, deadline=None)

@@ -136,3 +136,56 @@ def test_the_portals_own_codes_are_masked(sandbox: RunningSandbox, tmp_path: Pat
     assert 'code "***" is already used' in result.stdout
     assert exported.exit_code == 0, exported.describe()
     assert _leaks(result, report_file.read_text()) == [] and _leaks(exported) == []
+
+
+class EchoingUnquoted(Case):
+    """Every alias of ``operation`` fails (nothing executed) with an error
+    that names the link's code without quotes, and puts it (with a terminal
+    escape) in ``extensions.code`` too."""
+
+    def __init__(self, operation: str) -> None:
+        self.name = f"{operation}-echoes-unquoted"
+        self.operation = operation
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation != self.operation:
+            return None
+        errors: list[dict[str, Any]] = []
+        for index in range(call.fields):
+            code = (call.variables.get(f"input_{index}") or {}).get("code", "")
+            errors.append(
+                {
+                    "message": f"invalid input {{code: {code}}}: code {code} is taken",
+                    "path": [f"m{index}"],
+                    "extensions": {"code": f"{code}\x1b[2J"},
+                }
+            )
+        data = {f"m{index}": None for index in range(call.fields)}
+        return web.json_response({"data": data, "errors": errors})
+
+
+def test_a_portal_error_naming_a_short_code_without_quotes_is_masked(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A short code is masked only between quotes in konvsync's own text (to
+    keep other words whole), but a portal's error text is the portal's
+    echo of what it was sent: 'code Zx is taken' showed the code in the
+    output and the report, and ``extensions.code`` was shown as sent (any
+    text, the code or a terminal escape included)."""
+    config, report_file = _config(tmp_path), tmp_path / "report.json"
+    case = EchoingUnquoted("CreateInviteLinkBatch")
+    with running_hostile_server(sandbox.url, case) as portal:
+        args = ["--endpoint", portal.endpoint(), "apply", str(config), "--auto-approve"]
+        result = run_konvsync([*args, "--report", str(report_file)], tmp_path, env=ENV)
+        happened = portal.rewritten
+    assert happened, "the case never happened"
+    assert result.exit_code == 1, result.describe()
+    text = report_file.read_text()
+    report = json.loads(text)
+    jsonschema.validate(report, schema("apply-report.schema.json"))
+    errors = [c["error"] for c in report["changes"] if c["error"]]
+    assert [e["code"] for e in errors] == ["INTERNAL", "INTERNAL"], errors
+    assert all("code *** is taken" in e["message"] for e in errors), errors
+    for shown in (result.output, text):
+        assert SHORT not in shown and LONG not in shown
+        assert "\x1b" not in shown
