@@ -20,11 +20,10 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import fastjsonschema
-
-from konvsync.config import schema_validators
 
 Validate = Callable[..., Any]
 """A fastjsonschema validator: ``(data, custom_formats={}, name_prefix=None)``,
@@ -64,13 +63,22 @@ def split(schema: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, A
 def compiled(schema: dict[str, Any]) -> tuple[Validate, dict[str, Validate]]:
     """The parts' validators, from the generated module when it was made
     from ``schema``, else compiled now."""
-    if schema_digest(schema) == schema_validators.SCHEMA_DIGEST:
-        parts: dict[str, Validate] = schema_validators.VALIDATORS
+    generated = _generated()
+    if generated is not None and schema_digest(schema) == generated.SCHEMA_DIGEST:
+        parts: dict[str, Validate] = generated.VALIDATORS
         return parts[LISTS], {name[len(ITEMS) :]: v for name, v in parts.items() if name != LISTS}
     lists, items = split(schema)
     return fastjsonschema.compile(lists), {
         name: fastjsonschema.compile(item) for name, item in items.items()
     }
+
+
+def _generated() -> ModuleType | None:
+    try:
+        from konvsync.config import schema_validators
+    except ImportError:  # an older fastjsonschema than the one that wrote it
+        return None
+    return schema_validators
 
 
 def module_text(schema: dict[str, Any]) -> str:
