@@ -50,6 +50,8 @@ def previous_keys(k: Kind, data: Mapping[str, Any]) -> list[str]:
     if k.rename_field is None:
         return []
     value = data.get(k.rename_field)
-    values = value if isinstance(value, list) else [value] if value is not None else []
+    if value is None:
+        return []  # most objects: asked for by several checks at every plan
+    values = value if isinstance(value, list) else [value]
     keys = (k.normalize_key(v) for v in values)
     return [key for key in keys if key is not None]
