@@ -218,6 +218,8 @@ def _mapping(data: dict[str, Any], first: str, indent: int, lines: list[str], kn
                 if text is None or isinstance(item, list):
                     return False
                 lines.append(f"{pad}- {text}")
+                if len(lines[-1]) > _WIDTH:  # every item's line, not only the last
+                    return False
         else:
             text = _scalar(value, known)
             if text is None:

@@ -121,3 +121,15 @@ def test_a_portals_usual_objects_are_written_without_libyaml() -> None:
     for long_key in ("k" * 128, "k" * 129, "é" * 64, "é" * 65):  # 128 bytes at most
         same_as_libyaml([{"customFields": {long_key: "x"}}])
     assert written_plainly({"name": "zero\u200bwidth"}) is None  # escaped by libyaml
+
+
+def test_every_item_of_a_list_is_held_to_the_line_width() -> None:
+    """libyaml folds a long plain string at a space past 120 columns, in any
+    item of a list; ``written_plainly`` once checked only the last item's
+    line, and wrote a long first item on one line."""
+    long_text = ("option " * 27).strip()
+    for items in ([long_text, "short"], ["short", long_text, "other"], [long_text]):
+        same_as_libyaml([{"key": "k", "options": items}])
+        assert loaded(dump_list("accountFields", [{"options": items}])) == {
+            "accountFields": [{"options": items}]
+        }

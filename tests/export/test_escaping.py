@@ -100,3 +100,30 @@ def test_an_account_field_konvsync_rejects_takes_its_values_along(
     accounts = yaml.safe_load((out / "accounts.yaml").read_text())["accounts"]
     assert accounts[0]["customFields"] == {"tier": "gold"}
     assert invoke(["validate", str(out)]).exit_code == 0
+
+
+def test_a_long_select_option_is_folded_as_libyaml_folds_it(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """Export's own writer once held only a list's last item to the line
+    width: a long option before another was written on one line of 192
+    columns, where libyaml (and so every other export) folds it past 120."""
+    long_option = ("option " * 27).strip()
+    options = [long_option, "short"]
+    store = sandbox.store
+    store.create(
+        "accountFields", {"key": "tier", "label": "Tier", "type": "SELECT", "options": options}
+    )
+    out = tmp_path / "exported"
+    exported = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
+    assert exported.exit_code == 0, exported.output
+    text = (out / "accountFields.yaml").read_text()
+    expected = yaml.dump(
+        [{"key": "tier", "label": "Tier", "type": "SELECT", "options": options}],
+        Dumper=yaml.CSafeDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=120,
+    )
+    assert expected in text
+    assert yaml.safe_load(text)["accountFields"][0]["options"] == options
