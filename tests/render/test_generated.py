@@ -13,6 +13,7 @@ import fastjsonschema
 import jsonschema
 import pytest
 
+from konvsync.api import read_queries
 from konvsync.cli.generate import main
 from konvsync.kinds import KINDS, WRITABLE_KINDS, apply_order
 from konvsync.kinds.base import Field, Kind
@@ -116,6 +117,21 @@ def test_a_kind_declared_without_regenerating_makes_everything_stale(tmp_path: P
     stale = {str(path.relative_to(root)) for path in stale_files(root, WITH_SCRATCH_POSTS)}
     expected = {"README.md", VALIDATORS, READ_QUERIES}
     assert stale == {*expected, *(str(path.relative_to(ROOT)) for path in SCHEMAS)}
+
+
+def test_read_queries_made_from_another_contract_are_not_used() -> None:
+    """plan, drift and export check read answers against the shapes in
+    read_queries.json only when it was made from the contract and documents
+    in use: one made from a contract with another Permission enum would
+    check permissions against the wrong values."""
+    contract = (ROOT / "schemas" / "konvert.graphql").read_text(encoding="utf-8")
+    edited = contract.replace("  MANAGE_NEWS\n", "", 1)
+    assert edited != contract
+    current = json.loads((ROOT / READ_QUERIES).read_text(encoding="utf-8"))
+    stale = json.loads(read_queries.generated_text(KINDS, edited))
+    assert stale["shapes"] != current["shapes"]  # the edit changes a check
+    assert read_queries.fitting(current) == current
+    assert read_queries.fitting(stale) == {}
 
 
 def test_a_kind_the_contract_lacks_makes_no_schema(tmp_path: Path) -> None:
