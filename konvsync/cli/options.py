@@ -5,8 +5,9 @@ before the command (``konvsync -v plan portal/``) and every command that
 talks to the portal takes them after it too (``konvsync plan portal/ -v
 --endpoint staging``), as kubectl users expect. Click runs the group first,
 so an option given after the command adjusts the ``GlobalOptions`` the group
-made. The options several commands share (paths, --target, --format, the
-rails) follow the table.
+made. The offline commands (``validate``, ``show``) take the options that
+shape output (``OUTPUT_OPTIONS``) after their name. The options several
+commands share (paths, --target, --format, the rails) follow the table.
 """
 
 from __future__ import annotations
@@ -169,6 +170,10 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
 )
 
 
+OUTPUT_OPTIONS = tuple(o for o in GLOBAL_OPTIONS if o.name not in _CONNECTION_FIELDS)
+"""The global options an offline command takes after its name."""
+
+
 def global_options_before(command: F) -> F:
     """The group's global options."""
     for option in reversed(GLOBAL_OPTIONS):
@@ -179,8 +184,19 @@ def global_options_before(command: F) -> F:
 def accepts_global_options(command: F) -> F:
     """Let a command take the global options after its name too (listed in
     its --help after the command's own options)."""
+    return _accepts(command, GLOBAL_OPTIONS)
+
+
+def accepts_output_options(command: F) -> F:
+    """Let an offline command take the global options that shape its output
+    (``-v``, ``-q``, ``--no-color``, ``--traceback``) after its name too:
+    ``konvsync validate portal/ -v`` lists the files read."""
+    return _accepts(command, OUTPUT_OPTIONS)
+
+
+def _accepts(command: F, options: tuple[GlobalOption, ...]) -> F:
     before = len(getattr(command, "__click_params__", []))
-    for option in reversed(GLOBAL_OPTIONS):
+    for option in reversed(options):
         command = option.after_command()(command)
     # click lists the parameters decorated last first: move these to the end.
     params: list[click.Parameter] = command.__click_params__  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ import os
 
 import click
 
-from konvsync.cli.options import paths_argument
+from konvsync.cli.options import accepts_output_options, paths_argument
 from konvsync.config.loader import load_config
 from konvsync.config.overlay import OVERLAY_SCHEMA_FILE, overlay_schema
 from konvsync.errors import ConfigError, ConfigInvalid, ExitStatus
@@ -19,6 +19,7 @@ from konvsync.support.resources import config_schema
 
 
 @click.command()
+@accepts_output_options
 @paths_argument
 @click.option(
     "--allow-external-refs",

@@ -56,3 +56,28 @@ def test_a_timeout_is_a_positive_number_of_seconds(value: str, where: str, tmp_p
     assert result.exit_code == 1, result.output
     assert "unexpected" not in result.output
     assert "--timeout" in result.stderr and "cannot reach" not in result.stderr
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_validate_takes_the_output_options_after_the_command_too(
+    where: str, tmp_path: Path
+) -> None:
+    """``konvsync validate portal/ -v`` was "No such option '-v'", though -v
+    is how validate lists the files it read."""
+    (tmp_path / "portal").mkdir()
+    (tmp_path / "portal" / "users.YAML").write_text(
+        "konvsync: 1\ngroups: [{externalId: g, name: G}]\n"
+    )
+    validate = ["validate", str(tmp_path / "portal")]
+    result = invoke([*validate, "-v"] if where == "after" else ["-v", *validate])
+    assert result.exit_code == 0, result.output
+    assert "users.YAML" in result.stderr  # the file listed
+    quiet = invoke([*validate, "-q"] if where == "after" else ["-q", *validate])
+    assert quiet.exit_code == 0 and "users.YAML" not in quiet.stderr
+
+
+def test_offline_commands_list_only_the_output_options() -> None:
+    for command in ("validate", "show"):
+        names = option_names(invoke([command, "--help"]).stdout)
+        assert names[-5:] == ["--verbose", "--quiet", "--no-color", "--traceback", "--help"]
+        assert "--endpoint" not in names
