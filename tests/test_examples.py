@@ -23,7 +23,17 @@ ROOT = Path(__file__).resolve().parent.parent
 CI_FILES = sorted((ROOT / "examples" / "ci").rglob("*.yml"))
 
 
-@pytest.mark.parametrize("name", ["quickstart", "multi-file", "drift"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "quickstart",
+        "multi-file",
+        "drift",
+        "shared-portal/hq",
+        "shared-portal/team-a",
+        "shared-portal/team-b",
+    ],
+)
 def test_examples_validate(name: str) -> None:
     result = invoke(["validate", str(ROOT / "examples" / name)])
     assert result.exit_code == 0, result.output
