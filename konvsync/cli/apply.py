@@ -62,7 +62,7 @@ from konvsync.render.values import NO_CHANGES
     "answer may echo the input rather than show what was stored; creates and deletes rest "
     "on their answers. "
     "full: every changed object, every field (about one more read of each changed kind). "
-    "none: nothing. See README, 'What apply checks'.",
+    "none: nothing. See README, 'What apply reads back after the run'.",
 )
 @click.option(
     "--no-verify",

@@ -35,7 +35,11 @@ from konvsync.sandbox.store import Store
 @click.option(
     "--db", default=".konvsync/sandbox.db", show_default=True, help="SQLite file, or :memory:."
 )
-@click.option("--api-key", envvar="KONVSYNC_SANDBOX_API_KEY", help="Accepted API key.")
+@click.option(
+    "--api-key",
+    envvar="KONVSYNC_SANDBOX_API_KEY",
+    help="Accepted API key (env KONVSYNC_SANDBOX_API_KEY).",
+)
 @click.option(
     "--api-secret",
     envvar="KONVSYNC_SANDBOX_API_SECRET",

@@ -120,7 +120,7 @@ def test_a_create_answered_with_the_input_but_not_stored(
 ) -> None:
     """What the default leaves to the answers: a create whose answer echoes a
     field the portal did not store is caught by --verify=full only (README,
-    'What apply checks'); the next plan shows it either way."""
+    'What apply reads back after the run'); the next plan shows it either way."""
     boss = NEW_USER.replace("}", ", title: Boss}")
     config = write_desired(tmp_path, more_groups=[NEW_GROUP], more_users=[boss])
     case = EchoedInput("create-echoes-its-input", "CreateUserBatch", "title")
