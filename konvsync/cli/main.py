@@ -131,7 +131,8 @@ def cli(ctx: click.Context, /, **values: Any) -> None:
     sandbox   run a local Konvert API       schema  print the config JSON Schema
 
     Exit codes: 0 ok; 1 error; 2 changes present (plan --detailed-exitcode)
-    or drift found (drift); 3 plan refused (unsafe or stale).
+    or drift found (drift); 3 refused (an unsafe or stale plan, a portal guard
+    mismatch, drift --write removing too much or a file changed meanwhile).
     """
     configure_logging(values["verbose"])
     ctx.obj = global_options_from(values)
