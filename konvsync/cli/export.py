@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from konvsync.app.export import export_state
@@ -105,7 +107,8 @@ def export(
     counts = ", ".join(f"{n} {k}" for k, n in result.counts.items())
     if out_dir:
         if not options.quiet:
-            click.echo(f"Exported {counts} to {out_dir}/ ({len(result.files)} files).", err=True)
+            folder = os.path.join(out_dir, "")  # "portal" and "portal/" both as "portal/"
+            click.echo(f"Exported {counts} to {folder} ({len(result.files)} files).", err=True)
     else:
         click.echo(result.single_document(), nl=False)
         if not options.quiet:

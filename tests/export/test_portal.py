@@ -254,3 +254,16 @@ def test_export_refuses_every_file_plan_would_read(sandbox: RunningSandbox, tmp_
         assert refused.exit_code == 1, refused.output
         assert f"Error: {out} holds konvsync configuration" in refused.stderr
         assert sorted(p.name for p in out.iterdir()) == [name]
+
+
+def test_export_names_the_folder_as_given_with_one_slash(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    """The README's `export --out portal/`: the summary says "to portal/",
+    not "to portal//"."""
+    seed_store(sandbox.store, str(write_config(EVERY_KIND, "seed.yaml")))
+    out = f"{tmp_path / 'exported'}/"
+    result = invoke(["--endpoint", sandbox.url, "export", "--out", out], env=CODE_ENV)
+    assert result.exit_code == 0, result.output
+    assert f" to {out} (6 files)." in result.stderr
+    assert "//" not in result.stderr
