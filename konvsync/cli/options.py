@@ -118,7 +118,7 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
     GlobalOption(
         ("--endpoint",),
         "production, staging, sandbox or a base URL (env KONVSYNC_ENDPOINT; "
-        "default: the config's endpoint).",
+        "default: the config's endpoint; export reads no config).",
         {
             "type": EndpointName(),
             "envvar": "KONVSYNC_ENDPOINT",
