@@ -259,6 +259,10 @@ def test_pre_commit_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     hook = next(h for h in hooks if h["id"] == "konvsync-validate")
     assert hook["entry"] == "konvsync validate"
     assert hook["language"] == "python" and hook["pass_filenames"] is False
+    # pre-commit runs the hook when a file it matches changed: any config file konvsync reads
+    for name, matched in [("portal/users.yaml", True), ("p/u.YML", True), ("p/users.YAML", True)]:
+        assert bool(re.search(hook["files"], name)) is matched, name
+    assert not re.search(hook["files"], "README.md") and not re.search(hook["files"], "a.yaml~")
     assert_valid_invocation([*hook["entry"].split()[1:], "portal"])
     # as a developer runs it: without the portal's credentials or secrets
     portal = tmp_path / "portal"

@@ -40,11 +40,16 @@ class Endpoint:
 
 
 def resolve_endpoint(
-    flag: str | None, config_value: str | None, insecure_http: bool = False
+    flag: str | None,
+    config_value: str | None,
+    insecure_http: bool = False,
+    *,
+    reads_config: bool = True,
 ) -> Endpoint:
     """``--endpoint``/``KONVSYNC_ENDPOINT`` (click merges the two), else the
-    config's ``endpoint``. There is no default: a production portal is never
-    reached by accident."""
+    config's ``endpoint`` (``reads_config``: whether the command has one to
+    name it). There is no default: a production portal is never reached by
+    accident."""
     if flag is None and os.environ.get("KONVSYNC_ENDPOINT") == "":
         # click reads an empty variable as unset; the config's endpoint would
         # then be used, though the pipeline meant another (its value is missing).
@@ -54,9 +59,10 @@ def resolve_endpoint(
         )
     value = flag or config_value
     if not value:
+        where = "--endpoint, KONVSYNC_ENDPOINT or 'endpoint:' in the config"
         raise UsageError(
-            "no endpoint: set --endpoint, KONVSYNC_ENDPOINT or 'endpoint:' "
-            "in the config (production, staging, sandbox or a URL)"
+            f"no endpoint: set {where if reads_config else '--endpoint or KONVSYNC_ENDPOINT'} "
+            "(production, staging, sandbox or a URL)"
         )
     if value in NAMED:
         return Endpoint(value, NAMED[value])

@@ -37,7 +37,7 @@ def export_state(
     found = check_out_dir(Path(out_dir), force) if out_dir else []
     # A kept policy (--force) is written as it was: its scope must be this one.
     kept = check_kept_scope(Path(out_dir), scope) if out_dir and scope else False
-    with portal_target(connection, None) as target:
+    with portal_target(connection, None, reads_config=False) as target:
 
         async def run() -> ExportResult:
             async with target.client() as client:

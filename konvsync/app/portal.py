@@ -26,11 +26,15 @@ log = logging.getLogger("konvsync.sandbox")
 
 @contextmanager
 def portal_target(
-    options: ConnectionOptions, config_endpoint: str | None = None
+    options: ConnectionOptions, config_endpoint: str | None = None, *, reads_config: bool = True
 ) -> Iterator[PortalTarget]:
-    """Resolve where to connect; for ``sandbox``, serve the sandbox in-process
-    (data in ``.konvsync/sandbox.db``) for as long as the block runs."""
-    endpoint = resolve_endpoint(options.endpoint, config_endpoint, options.insecure_http)
+    """Resolve where to connect (``reads_config``: whether the command has a
+    config whose ``endpoint`` could say it); for ``sandbox``, serve the
+    sandbox in-process (data in ``.konvsync/sandbox.db``) for as long as the
+    block runs."""
+    endpoint = resolve_endpoint(
+        options.endpoint, config_endpoint, options.insecure_http, reads_config=reads_config
+    )
     if not endpoint.is_sandbox:
         credentials = load_credentials(options.credentials_file)
         redact.register(credentials.api_secret)

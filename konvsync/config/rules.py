@@ -12,6 +12,7 @@ from typing import Any
 
 from konvsync.config.model import DesiredObject, DesiredState, Source
 from konvsync.config.scope import reference_keys
+from konvsync.config.substitution import literal_parts
 from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.errors import ConfigProblem
 from konvsync.kinds import KINDS_BY_NAME, Reference, kind
@@ -35,7 +36,8 @@ def check_kind_rules(
                 if f.timestamp:
                     _check_timestamp(obj, f.name, where, problems)
                 if f.sensitive:
-                    redact.register(str(obj.data[f.name]))
+                    for part in literal_parts(str(obj.data[f.name])):
+                        redact.register(part)
                     name = env_values.get(where)
                     if name is not None:
                         state.sensitive_env[kind_name, obj.filed_key, f.name] = name

@@ -86,6 +86,26 @@ def test_validate_never_echoes_a_refused_value(write_config: Callable[..., Path]
     ]
 
 
+def test_a_sensitive_fields_reference_is_named_not_masked(
+    write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An invite code written ``${env:BAR}`` with BAR not listed was reported
+    as "***: variable BAR is not listed": the reference's own text was
+    masked as if it were the code."""
+    monkeypatch.delenv("BAR", raising=False)
+    config = write_config("""\
+        konvsync: 1
+        inviteLinks:
+          - {title: A, access: CODE, code: "${env:BAR}"}
+          - {title: B, access: CODE, code: "lit3ral-c0de-${env:BAR}"}
+        """)
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 1
+    for line in (3, 4):
+        assert f"{config}:{line}:36: ${{env:BAR}}: variable BAR is not listed" in result.stderr
+    assert "***" not in result.stderr and "lit3ral-c0de-" not in result.output
+
+
 @pytest.mark.parametrize(
     ("written", "meant"),
     [

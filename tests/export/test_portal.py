@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import yaml
 
 from konvsync.app.seeding import seed_store
@@ -267,3 +268,17 @@ def test_export_names_the_folder_as_given_with_one_slash(
     assert result.exit_code == 0, result.output
     assert f" to {out} (6 files)." in result.stderr
     assert "//" not in result.stderr
+
+
+def test_export_without_an_endpoint_names_only_what_export_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """export reads no config: "or 'endpoint:' in the config" sent users to
+    a setting export never looks at."""
+    monkeypatch.delenv("KONVSYNC_ENDPOINT", raising=False)
+    result = invoke(["export"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "Error: no endpoint: set --endpoint or KONVSYNC_ENDPOINT "
+        "(production, staging, sandbox or a URL)"
+    ]
