@@ -9,7 +9,7 @@ import click
 from konvsync.app.export import export_state
 from konvsync.cli.options import GlobalOptions, accepts_global_options
 from konvsync.cli.params import (
-    ExportTarget,
+    EXPORT_TARGET,
     GivenPath,
     KindList,
     export_kinds_help,
@@ -52,7 +52,7 @@ from konvsync.export.targets import parse_kinds, parse_scope_options
 @click.option(
     "--target",
     "target_object",
-    type=ExportTarget(),
+    type=EXPORT_TARGET,
     metavar="KIND/KEY",
     help=export_target_help(),
 )

@@ -24,7 +24,7 @@ from click.shell_completion import CompletionItem
 
 from konvsync.api.endpoints import NAMED_ENDPOINTS
 from konvsync.api.options import ConnectionOptions
-from konvsync.cli.params import EndpointName, PlanTarget, Seconds, plan_target_help
+from konvsync.cli.params import PLAN_TARGET, EndpointName, Seconds, plan_target_help
 from konvsync.plan.planner import PlanOptions
 from konvsync.support.logs import configure_logging
 
@@ -223,7 +223,7 @@ target_option = click.option(
     "--target",
     "targets",
     multiple=True,
-    type=PlanTarget(),
+    type=PLAN_TARGET,
     metavar="KIND[/KEY]",
     help=plan_target_help(),
 )

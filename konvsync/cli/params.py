@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -167,44 +167,43 @@ class Seconds(click.ParamType[float]):
         return seconds
 
 
-class PlanTarget(click.ParamType[str]):
-    """``KIND`` or ``KIND/KEY`` of a writable kind (the key may hold ``/``)."""
+class Target(click.ParamType[str]):
+    """A ``--target``: checked by ``parse`` (which raises ``UsageError``),
+    completed with the names of ``kinds`` (and, after ``KIND/``, the keys the
+    config paths on the line define)."""
 
-    name = "KIND[/KEY]"
+    def __init__(
+        self,
+        name: str,
+        kinds: Sequence[Kind],
+        parse: Callable[[str], object],
+        whole_kind: bool,
+    ) -> None:
+        self.name = name
+        self.kinds = kinds
+        self.parse = parse
+        self.whole_kind = whole_kind
 
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
-        names = [k.name for k in WRITABLE_KINDS]
-        return _complete_target(ctx, incomplete, names, whole_kind=True)
+        names = [k.name for k in self.kinds]
+        return _complete_target(ctx, incomplete, names, whole_kind=self.whole_kind)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-
         try:
-            parse_targets((str(value),))
+            self.parse(str(value))
         except UsageError as exc:
             self.fail(_reason(exc), param, ctx)
         return str(value)
 
 
-class ExportTarget(click.ParamType[str]):
-    """``KIND/KEY`` of a top-level kind."""
-
-    name = "KIND/KEY"
-
-    def shell_complete(
-        self, ctx: click.Context, param: click.Parameter, incomplete: str
-    ) -> list[CompletionItem]:
-        names = [k.name for k in TOP_LEVEL_KINDS]
-        return _complete_target(ctx, incomplete, names, whole_kind=False)
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-
-        try:
-            parse_target(str(value))
-        except UsageError as exc:
-            self.fail(_reason(exc), param, ctx)
-        return str(value)
+PLAN_TARGET = Target(
+    "KIND[/KEY]", WRITABLE_KINDS, lambda value: parse_targets((value,)), whole_kind=True
+)
+"""``KIND`` or ``KIND/KEY`` of a writable kind (the key may hold ``/``)."""
+EXPORT_TARGET = Target("KIND/KEY", TOP_LEVEL_KINDS, parse_target, whole_kind=False)
+"""``KIND/KEY`` of a top-level kind."""
 
 
 class KindList(click.ParamType[list[str]]):
