@@ -309,24 +309,29 @@ def test_readme_has_exactly_the_two_setup_commands() -> None:
     assert "python -m pytest -n 2" in ci
 
 
-def test_drift_script_finds_drift(tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def run_drift_script(cwd: Path, port: str) -> subprocess.CompletedProcess[str]:
+    """``examples/drift/drift.sh`` as a user runs it, its sandbox on ``port``."""
     env = {
         **os.environ,
-        "KONVSYNC_DRIFT_PORT": str(port),
+        "KONVSYNC_DRIFT_PORT": port,
         "NO_COLOR": "1",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    result = subprocess.run(
+    return subprocess.run(
         ["bash", str(ROOT / "examples" / "drift" / "drift.sh")],
         capture_output=True,
         text=True,
         env=env,
         timeout=120,
-        cwd=tmp_path,
+        cwd=cwd,
     )
+
+
+def test_drift_script_finds_drift(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run_drift_script(tmp_path, str(port))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "konvsync drift exited 2 (2 = drift found)" in result.stdout
     assert '~ name = "ACME Corp" -> "ACME (renamed by hand)"' in result.stdout
@@ -343,20 +348,7 @@ def test_drift_script_never_uses_a_server_it_did_not_start(
     sandbox cannot start, and the script stops instead of applying its
     configuration to the other one."""
     port = sandbox.url.rsplit(":", 1)[1]
-    env = {
-        **os.environ,
-        "KONVSYNC_DRIFT_PORT": port,
-        "NO_COLOR": "1",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    result = subprocess.run(
-        ["bash", str(ROOT / "examples" / "drift" / "drift.sh")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        cwd=tmp_path,
-    )
+    result = run_drift_script(tmp_path, port)
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "== 1. apply" not in result.stdout
