@@ -31,6 +31,7 @@ _TOKEN = re.compile(r"\$\$\{|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$
 _WHOLE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 """A value that is one reference without a default."""
 _SURROGATE = re.compile("[\ud800-\udfff]")
+"""What Python makes of bytes that are not UTF-8 in the environment (surrogateescape)."""
 
 
 def literal_parts(value: str) -> list[str]:
@@ -38,11 +39,7 @@ def literal_parts(value: str) -> list[str]:
     (a variable not listed, or not set where that is allowed): the text that
     may be a secret. The reference's own text is not, and masking it would
     hide which variable a message is about."""
-    return _REFERENCE.split(value)
-
-
-_REFERENCE = re.compile(r"\$\{env:[A-Za-z_][A-Za-z0-9_]*\}")
-"""What Python makes of bytes that are not UTF-8 in the environment (surrogateescape)."""
+    return _WHOLE.split(value)[::2]  # the odd items are the references' names
 
 
 def is_reserved(name: str) -> bool:
