@@ -14,7 +14,7 @@ plan reads the values as the plan expected them (``renames.as_renamed``).
 from __future__ import annotations
 
 from konvsync.apply.checks import PortalLookup, Wanted
-from konvsync.kinds import KINDS, kind
+from konvsync.kinds import kind, value_holders
 from konvsync.kinds.address import RemoteRef
 from konvsync.plan.changes import Update
 from konvsync.plan.remote import RemoteObject, RemoteState
@@ -27,9 +27,8 @@ def holders(kind_name: str, renamed: dict[str, str], planned: RemoteState) -> li
     left under the old key."""
     new_keys = set(renamed.values())
     out: list[RemoteObject] = []
-    for k in KINDS:
-        maps = [f.name for f in k.fields if f.keys_ref == kind_name]
-        for obj in planned.get(k.name).all() if maps else ():
+    for k, maps in value_holders(kind_name):
+        for obj in planned.get(k.name).all():
             if any(new_keys & set(obj.data.get(name) or {}) for name in maps):
                 out.append(obj)
     return out
@@ -43,15 +42,15 @@ async def values_left_behind(
     files them under the new key."""
     found = holders(kind_name, renamed, lookup.planned)
     updates: list[Update] = []
-    for holder_kind in dict.fromkeys(obj.kind for obj in found):
-        k = kind(holder_kind)
-        maps = [f.name for f in k.fields if f.keys_ref == kind_name]
-        same = [obj for obj in found if obj.kind == holder_kind]
+    for k, maps in value_holders(kind_name):
+        same = [obj for obj in found if obj.kind == k.name]
+        if not same:
+            continue
         wanted = [
             Wanted(k.address(obj.key or RemoteRef(obj.id), obj.parent), obj.id, "", obj.parent)
             for obj in same
         ]
-        current = await lookup.current(holder_kind, wanted)
+        current = await lookup.current(k.name, wanted)
         for item in wanted:
             now = current[item.address]  # None: deleted meanwhile (its own step says so)
             update = None if now is None else stranded_update(now, maps, renamed, item.address.key)

@@ -95,6 +95,18 @@ def children_of(kind_name: str) -> tuple[Kind, ...]:
     return tuple(k for k in KINDS if k.parent == kind_name)
 
 
+@cache
+def value_holders(kind_name: str) -> tuple[tuple[Kind, tuple[str, ...]], ...]:
+    """The kinds that file values under the keys of ``kind_name``'s objects,
+    each with those map fields (accounts' ``customFields`` under account
+    fields' keys): what a rename of such a key concerns."""
+    return tuple(
+        (k, names)
+        for k in KINDS
+        if (names := tuple(f.name for f in k.fields if f.keys_ref == kind_name))
+    )
+
+
 class Reference(NamedTuple):
     """One reference from an object's data to another object, by key (a
     tuple: a config load makes one per reference, 22,000 at 10,000 users,

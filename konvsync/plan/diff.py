@@ -11,7 +11,7 @@ from typing import Any
 
 from konvsync.config.model import DesiredObject, DesiredState
 from konvsync.errors import PlanError
-from konvsync.kinds import KINDS, kind
+from konvsync.kinds import KINDS, kind, value_holders
 from konvsync.kinds.address import ObjectKey, RemoteRef
 from konvsync.kinds.base import Kind
 from konvsync.plan.changes import Change, Create, Delete, FieldChange, Update
@@ -101,7 +101,7 @@ def _rename_note(k: Kind, old: str | None, new: str) -> str | None:
     key (accounts' customFields) move to the new one."""
     if old is None:
         return None
-    held = [f"{h.name}' {f.name}" for h in KINDS for f in h.fields if f.keys_ref == k.name]
+    held = [f"{h.name}' {name}" for h, names in value_holders(k.name) for name in names]
     if not held:
         return None
     return f"{' and '.join(held)} under {old!r} move to {new!r} with it"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from konvsync.config.model import DesiredObject, DesiredState, Policy
 from konvsync.config.rules import ref_only_problem, reference_source
 from konvsync.errors import ConfigInvalid, ConfigProblem, UnsafePlanError, UsageError
-from konvsync.kinds import KINDS, KINDS_BY_NAME, Reference, kind, references
+from konvsync.kinds import KINDS, KINDS_BY_NAME, Reference, kind, references, value_holders
 from konvsync.kinds.address import Address, ObjectKey
 from konvsync.kinds.datetimes import now_utc, parse_utc, utc_second
 from konvsync.plan.changes import Change, Create, Delete, Plan, Update, saved_key
@@ -88,7 +88,7 @@ def value_holders_of_renames(desired: DesiredState) -> set[str]:
         if kind(kind_name).rename_field is not None
         and any(obj.data.get(kind(kind_name).rename_field or "") for obj in objects.values())
     }
-    return {k.name for k in KINDS for f in k.fields if f.keys_ref in renaming}
+    return {holder.name for name in renaming for holder, _maps in value_holders(name)}
 
 
 def referred_reference_kinds(desired: DesiredState) -> set[str]:

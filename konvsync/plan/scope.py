@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from konvsync.config.renames import previous_keys
 from konvsync.errors import ConfigInvalid, ConfigProblem
-from konvsync.kinds import KINDS, kind
+from konvsync.kinds import KINDS, kind, value_holders
 from konvsync.plan.changes import Delete
 from konvsync.plan.remote import RemoteObject, RemoteScope, RemoteState
 from konvsync.plan.renames import renames_in
@@ -187,10 +187,9 @@ def kept_outside(changes: list[Change], remote: RemoteState) -> list[str]:
     that a portal leaves under the old key, never those of the others."""
     out = []
     for kind_name, renamed in sorted(renames_in(changes).items()):
-        for holder in KINDS:
-            maps = [f.name for f in holder.fields if f.keys_ref == kind_name]
+        for holder, maps in value_holders(kind_name):
             holding: dict[str, list[str]] = {}
-            for obj in remote.get(holder.name).outside if maps else ():
+            for obj in remote.get(holder.name).outside:
                 for name in maps:
                     for old in renamed.keys() & set(obj.data.get(name) or {}):
                         holding.setdefault(old, []).append(obj.path)

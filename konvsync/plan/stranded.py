@@ -14,12 +14,13 @@ field has.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from konvsync.config.model import DesiredState
 from konvsync.config.renames import previous_keys
-from konvsync.kinds import KINDS
+from konvsync.kinds import KINDS, value_holders
 from konvsync.plan.changes import Change, Update
 from konvsync.plan.diff import field_changes
 from konvsync.plan.order import in_apply_order
@@ -32,8 +33,7 @@ def made_renames(desired: DesiredState, remote: RemoteState) -> Renames:
     already made: the new key is there, the old one is not."""
     out: Renames = {}
     for k in KINDS:
-        held = any(f.keys_ref == k.name for holder in KINDS for f in holder.fields)
-        if k.rename_field is None or not held:
+        if k.rename_field is None or not value_holders(k.name):
             continue
         present = remote.get(k.name).objects
         for obj in desired.objects.get(k.name, {}).values():
@@ -55,9 +55,8 @@ def with_stranded_values(
     out = list(changes)
     index = {change.address: position for position, change in enumerate(out)}
     for key_kind, renamed in renames.items():
-        for holder in KINDS:
-            maps = [f.name for f in holder.fields if f.keys_ref == key_kind]
-            for obj in remote.get(holder.name).objects.values() if maps else ():
+        for holder, maps in value_holders(key_kind):
+            for obj in remote.get(holder.name).objects.values():
                 update = stranded_update(obj, maps, renamed)
                 if update is None:
                     continue
@@ -79,7 +78,7 @@ def with_stranded_values(
 
 
 def stranded_update(
-    obj: RemoteObject, maps: list[str], renamed: dict[str, str], key: str | None = None
+    obj: RemoteObject, maps: Sequence[str], renamed: dict[str, str], key: str | None = None
 ) -> Update | None:
     """The update that files ``obj``'s values under the new keys of
     ``renamed`` (old key -> new key) in its map fields ``maps``, or None when
@@ -104,7 +103,7 @@ def stranded_update(
 
 
 def _moved(
-    obj: RemoteObject, maps: list[str], renamed: dict[str, str]
+    obj: RemoteObject, maps: Sequence[str], renamed: dict[str, str]
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
