@@ -17,21 +17,7 @@ from konvsync.apply.checks import PortalLookup, Wanted
 from konvsync.kinds import kind, value_holders
 from konvsync.kinds.address import RemoteRef
 from konvsync.plan.changes import Update
-from konvsync.plan.remote import RemoteObject, RemoteState
 from konvsync.plan.stranded import stranded_update
-
-
-def holders(kind_name: str, renamed: dict[str, str], planned: RemoteState) -> list[RemoteObject]:
-    """The objects that, as planned, hold values under one of ``renamed``'s
-    new keys (the renamed view files them there): those the portal may have
-    left under the old key."""
-    new_keys = set(renamed.values())
-    out: list[RemoteObject] = []
-    for k, maps in value_holders(kind_name):
-        for obj in planned.get(k.name).all():
-            if any(new_keys & set(obj.data.get(name) or {}) for name in maps):
-                out.append(obj)
-    return out
 
 
 async def values_left_behind(
@@ -40,10 +26,16 @@ async def values_left_behind(
     """For each object whose values the portal left under an old key of
     ``renamed`` (old key -> new key of kind ``kind_name``), the update that
     files them under the new key."""
-    found = holders(kind_name, renamed, lookup.planned)
+    new_keys = set(renamed.values())
     updates: list[Update] = []
     for k, maps in value_holders(kind_name):
-        same = [obj for obj in found if obj.kind == k.name]
+        # as planned, holding values under a new key (the renamed view files
+        # them there): those the portal may have left under the old key
+        same = [
+            obj
+            for obj in lookup.planned.get(k.name).all()
+            if any(new_keys & set(obj.data.get(name) or {}) for name in maps)
+        ]
         if not same:
             continue
         wanted = [
