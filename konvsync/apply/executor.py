@@ -167,13 +167,11 @@ class PlanExecutor:
         (account fields' keys, an account's customFields): file under the
         new key what the portal left under the old one
         (``renamed_values``)."""
+        if self.stop.is_set or step[0].kind not in self.renames:
+            return
         done = {id(r.change) for r in self.report.results if r.status is Status.DONE}
-        renamed = {
-            c.renamed_from: c.key
-            for c in step
-            if isinstance(c, Update) and c.renamed_from is not None and id(c) in done
-        }
-        if not renamed or self.stop.is_set:
+        renamed = renames_in(c for c in step if id(c) in done).get(step[0].kind)
+        if not renamed:
             return
         updates = await values_left_behind(self.lookup, step[0].kind, renamed)
         if not updates:
