@@ -103,7 +103,7 @@ def _sources_digest(kinds: Sequence[Kind], contract: str | None = None) -> str:
 
 def generated_text(kinds: Sequence[Kind], contract: str) -> str:
     """``read_queries.json`` for ``kinds`` and the ``contract`` (SDL)."""
-    from graphql import OperationDefinitionNode, build_schema, parse
+    from graphql import build_schema
 
     from konvsync.api.answers import document_shapes
     from konvsync.api.documents import fragments_used
@@ -113,15 +113,8 @@ def generated_text(kinds: Sequence[Kind], contract: str) -> str:
         if not k.has_operation(k.read_operation):
             continue
         source = k.document_text
-        document = parse(source)
-        operation = next(
-            d
-            for d in document.definitions
-            if isinstance(d, OperationDefinitionNode)
-            and d.name is not None
-            and d.name.value == k.read_operation
-        )
-        parts = [operation, *fragments_used(document, operation)]
+        operation = k.operation(k.read_operation)
+        parts = [operation, *fragments_used(k.document, operation)]
         text = "\n\n".join(source[p.loc.start : p.loc.end] for p in parts if p.loc) + "\n"
         root = operation.selection_set.selections[0]
         reads[k.name] = {"text": text, "field": getattr(root, "name").value}  # noqa: B009
