@@ -34,11 +34,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from graphql import FieldNode
-
 from konvsync.api.answers import Misfit, check_field, format_path
 from konvsync.api.client import PortalClient, error_code, error_message
-from konvsync.api.documents import aliased_document, operation_text
+from konvsync.api.documents import aliased_document, operation_text, root_field
 from konvsync.errors import AmbiguousRequestError, ContractError, KonvsyncError
 from konvsync.kinds.base import Kind
 
@@ -200,7 +198,7 @@ async def _send_built(
     )
     executed = response.executed
     data = response.data or {}
-    field = _root_field(first)
+    field = root_field(first.kind, first.operation)
     # Every alias is checked as the operation's own field: one checker for
     # every batch size (compiling one per aliased document cost 0.1 s of
     # CPU in a cold apply of 10,000 users).
@@ -261,10 +259,3 @@ def _unproven() -> str:
         "the portal answered UNAUTHENTICATED without saying which mutations it executed; "
         "it may have been applied"
     )
-
-
-def _root_field(call: MutationCall) -> str:
-    """The mutation field of ``call``'s operation: ``createGroup``."""
-    selection = call.kind.operation(call.operation).selection_set.selections[0]
-    assert isinstance(selection, FieldNode)
-    return selection.name.value

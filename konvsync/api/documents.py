@@ -74,6 +74,14 @@ def operation_text(kind: Kind, operation: str, selection: Selection | None = Non
     return print_ast(DocumentNode(definitions=(op, *fragments_used(kind.document, op))))
 
 
+def root_field(kind: Kind, operation: str) -> str:
+    """The root field of ``kind``'s ``operation`` (``createGroup``, ``users``):
+    where its answer is."""
+    selection = kind.operation(operation).selection_set.selections[0]
+    assert isinstance(selection, FieldNode)
+    return selection.name.value
+
+
 @cache
 def aliased_document(
     kind: Kind, operation: str, count: int, selection: Selection | None = None

@@ -56,11 +56,10 @@ def read_query(kind: Kind, selection: Selection | None = None) -> ReadQuery:
         known = _generated().get("reads", {}).get(kind.name)
         if known is not None:
             return ReadQuery(known["text"], known["field"])
-    from konvsync.api.documents import operation_text  # graphql-core (see above)
+    from konvsync.api.documents import operation_text, root_field  # graphql-core (see above)
 
-    root = kind.operation(kind.read_operation).selection_set.selections[0]
-    field: str = getattr(root, "name").value  # noqa: B009 - a FieldNode
-    return ReadQuery(operation_text(kind, kind.read_operation, selection), field)
+    text = operation_text(kind, kind.read_operation, selection)
+    return ReadQuery(text, root_field(kind, kind.read_operation))
 
 
 def shapes(document_text: str) -> dict[str, Shape] | None:
@@ -106,7 +105,7 @@ def generated_text(kinds: Sequence[Kind], contract: str) -> str:
     from graphql import build_schema
 
     from konvsync.api.answers import document_shapes
-    from konvsync.api.documents import fragments_used
+    from konvsync.api.documents import fragments_used, root_field
 
     reads: dict[str, dict[str, str]] = {}
     for k in _read_kinds(kinds):
@@ -116,8 +115,7 @@ def generated_text(kinds: Sequence[Kind], contract: str) -> str:
         operation = k.operation(k.read_operation)
         parts = [operation, *fragments_used(k.document, operation)]
         text = "\n\n".join(source[p.loc.start : p.loc.end] for p in parts if p.loc) + "\n"
-        root = operation.selection_set.selections[0]
-        reads[k.name] = {"text": text, "field": getattr(root, "name").value}  # noqa: B009
+        reads[k.name] = {"text": text, "field": root_field(k, k.read_operation)}
     documents = [viewer_query(), *(read["text"] for read in reads.values())]
     schema = build_schema(contract)
     data = {

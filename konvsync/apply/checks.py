@@ -32,7 +32,7 @@ from graphql import GraphQLError, build_client_schema, get_introspection_query
 from konvsync.api.answers import Misfit, check_field
 from konvsync.api.batching import chunks
 from konvsync.api.client import PortalClient
-from konvsync.api.documents import Selection, aliased_document, operation_text
+from konvsync.api.documents import Selection, aliased_document, operation_text, root_field
 from konvsync.api.input_check import misfits
 from konvsync.api.pagination import PAGE_SIZE, read_all
 from konvsync.errors import ContractError, KonvsyncError, SchemaMisfitError
@@ -202,7 +202,7 @@ class PortalLookup:
         targets = _dedupe(self._target(k, item) for item in wanted)
         operation = source.get_operation
         single = operation_text(source, operation, selection)  # each alias is checked as it
-        field = getattr(source.operation(operation).selection_set.selections[0], "name").value  # noqa: B009
+        field = root_field(source, operation)
 
         async def fetch(batch: Sequence[tuple[str | None, str | None]]) -> list[dict[str, Any]]:
             document = aliased_document(source, operation, len(batch), selection)
