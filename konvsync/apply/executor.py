@@ -8,7 +8,6 @@ the first write (``apply.checks``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -336,7 +335,7 @@ class PlanExecutor:
             for outcome in outcomes:
                 change = change_of[id(outcome.call)]
                 if outcome.ambiguous and isinstance(change, Create):
-                    ambiguous.append((change, replace(outcome, data=None)))
+                    ambiguous.append((change, outcome))  # batching gives it no data
                 else:
                     self._settle(change, outcome)
             advance(len(outcomes))
@@ -387,7 +386,6 @@ class PlanExecutor:
         when the portal answered with an error of its own, it failed with
         that error."""
         creates = [change for change, _outcome in unsure]
-        outcome_of = {id(change): outcome for change, outcome in unsure}
         resend: list[Change] = []
         confirmed: list[Change] = []
         follow_ups: dict[Address, Update] = {}
@@ -401,9 +399,8 @@ class PlanExecutor:
                 f"no answer to the create, and reading it back failed: {exc}",
             )
             return []
-        for change in creates:
+        for change, outcome in unsure:
             found = current[change.address]
-            outcome = outcome_of[id(change)]
             if found is None and outcome.resend:
                 self.unanswered[change.address] = outcome.error or "no answer"
                 resend.append(change)
