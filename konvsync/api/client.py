@@ -37,6 +37,7 @@ from konvsync.api.answers import Misfit, check_data, describe, format_path
 from konvsync.api.auth import TokenSource
 from konvsync.api.endpoints import Endpoint
 from konvsync.api.retries import (
+    GATEWAY_FAILURES,
     HttpStatus,
     NotSent,
     Retry,
@@ -288,7 +289,7 @@ class PortalClient:
                 why = reason_of(exc)
                 verdict = classify(exc, retry_safe)
                 if verdict == "ambiguous":
-                    answered = isinstance(exc, HttpStatus) and exc.status not in (502, 504)
+                    answered = isinstance(exc, HttpStatus) and exc.status not in GATEWAY_FAILURES
                     raise AmbiguousRequestError(
                         f"{label}: {why} after sending; it may have been applied",
                         resend=not answered,

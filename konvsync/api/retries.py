@@ -40,6 +40,10 @@ def planned_wait(state: RetryCallState) -> float:
 
 Verdict = Literal["retry", "ambiguous", "fail"]
 
+GATEWAY_FAILURES = (502, 504)
+"""Bad gateway and gateway timeout: the request may have reached the server,
+whose answer was lost (retried only when it is safe to resend)."""
+
 
 def classify(failure: BaseException, retry_safe: bool) -> Verdict:
     """What a failed request calls for. 429 and 503 (the server did nothing)
@@ -51,7 +55,7 @@ def classify(failure: BaseException, retry_safe: bool) -> Verdict:
     if isinstance(failure, HttpStatus):
         if failure.status in (429, 503):
             return "retry"
-        if failure.status in (502, 504):
+        if failure.status in GATEWAY_FAILURES:
             return "retry" if retry_safe else "ambiguous"
         if failure.status >= 500:
             return "fail" if retry_safe else "ambiguous"
