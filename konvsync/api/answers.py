@@ -111,12 +111,12 @@ def document_shapes(document_text: str, schema: GraphQLSchema) -> dict[str, Shap
     """The shape of each root field of a document of one operation, from
     ``schema`` (graphql-core is imported here, not at the top: see
     ``api.read_queries``)."""
-    from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
+    from graphql import OperationDefinitionNode, parse
+
+    from konvsync.api.documents import fragment_definitions  # imports graphql-core too
 
     document = parse(document_text)
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
+    fragments = fragment_definitions(document)
     operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
     root = schema.get_root_type(operation.operation)
     assert root is not None, f"the contract has no {operation.operation.value} type"
@@ -143,22 +143,15 @@ def _field_shapes(
     selection_set: SelectionSetNode,
     fragments: Mapping[str, FragmentDefinitionNode],
 ) -> dict[str, Shape]:
-    from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode
+    from konvsync.api.documents import inlined_fields  # imports graphql-core (see document_shapes)
 
     out: dict[str, Shape] = {}
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            key = selection.alias.value if selection.alias else selection.name.value
-            if selection.name.value == "__typename":
-                out[key] = ["typename", parent.name]
-                continue
-            field_type = parent.fields[selection.name.value].type
-            out[key] = _shape(field_type, selection.selection_set, fragments)
-        elif isinstance(selection, FragmentSpreadNode):
-            fragment = fragments[selection.name.value]
-            out.update(_field_shapes(parent, fragment.selection_set, fragments))
-        elif isinstance(selection, InlineFragmentNode):
-            out.update(_field_shapes(parent, selection.selection_set, fragments))
+    for field in inlined_fields(selection_set, fragments):
+        key = field.alias.value if field.alias else field.name.value
+        if field.name.value == "__typename":
+            out[key] = ["typename", parent.name]
+            continue
+        out[key] = _shape(parent.fields[field.name.value].type, field.selection_set, fragments)
     return out
 
 

@@ -4,6 +4,7 @@ for the rest); batches are built from them by aliasing, never by hand."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -165,7 +166,7 @@ def _object_fields(
     names = {"id", kind.key_field, *keep.get(kind.name, ())}
     children = {c.name: c for c in children_of(kind.name)}
     out: list[FieldNode] = []
-    for field in _inlined(selection_set, kind.document):
+    for field in inlined_fields(selection_set, fragment_definitions(kind.document)):
         name = field.name.value
         child = children.get(name)
         if child is not None:
@@ -176,19 +177,24 @@ def _object_fields(
     return SelectionSetNode(selections=tuple(out))
 
 
-def _inlined(selection_set: SelectionSetNode, document: DocumentNode) -> list[FieldNode]:
-    """The fields of ``selection_set`` with its fragments spread out."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
+def fragment_definitions(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    """``document``'s fragments by name."""
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+
+def inlined_fields(
+    selection_set: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode]
+) -> list[FieldNode]:
+    """The fields of ``selection_set``, in order, with its fragments (inline,
+    or spread from ``fragments``) spread out."""
     out: list[FieldNode] = []
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
             out.append(selection)
         elif isinstance(selection, FragmentSpreadNode):
-            out.extend(_inlined(fragments[selection.name.value].selection_set, document))
+            out.extend(inlined_fields(fragments[selection.name.value].selection_set, fragments))
         elif isinstance(selection, InlineFragmentNode):
-            out.extend(_inlined(selection.selection_set, document))
+            out.extend(inlined_fields(selection.selection_set, fragments))
     return out
 
 
@@ -208,9 +214,7 @@ def _variable(node: VariableNode, index: int) -> VariableNode:
 
 def fragments_used(document: DocumentNode, root: Node) -> list[FragmentDefinitionNode]:
     """Fragment definitions that ``root`` spreads, transitively."""
-    available = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
+    available = fragment_definitions(document)
     needed: dict[str, FragmentDefinitionNode] = {}
     pending: list[Node] = [root]
     while pending:
