@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -12,6 +13,13 @@ def shortened(text: str, limit: int = 80) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def listed(names: Sequence[str], limit: int) -> str:
+    """The first ``limit`` of ``names``, joined by commas, and how many more
+    there are: ``a, b, c and 2 more``."""
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 def brief(value: Any, limit: int = 80) -> str:
