@@ -251,11 +251,8 @@ def check_merged(kind_name: str, item: YamlMap, problems: list[ConfigProblem]) -
     against its definition in the config schema: the fields every object
     must give and the rules between fields (CODE needs its code), wherever
     each field was set; a problem points at the file that set the value."""
-    try:
-        _fast_object_validator(kind_name)(item)
+    if item_problem(kind_name, item) is None:  # the files' own item validator, compiled once
         return
-    except fastjsonschema.JsonSchemaException:
-        pass
     k = kind(kind_name)
     name = f"{k.singular} {k.key_of(item)!r}"
     # What the files' own check could not see (the overlay schema has no
@@ -277,11 +274,6 @@ def _object_schema(kind_name: str) -> dict[str, Any]:
     """The config schema's definition of one object of ``kind_name``, as a
     schema of its own (with the definitions it refers to)."""
     return {"$defs": config_schema().get("$defs", {}), **object_definition(kind_name)}
-
-
-@cache
-def _fast_object_validator(kind_name: str) -> Any:
-    return fastjsonschema.compile(_object_schema(kind_name))
 
 
 @cache
