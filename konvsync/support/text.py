@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
+
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+"""A lone surrogate, which is not text (no encoder writes it): what Python
+makes of bytes that are not UTF-8 in a file name or the environment
+(surrogateescape), and what ``json.loads`` accepts from ``"\\ud800"``."""
 
 
 def shortened(text: str, limit: int = 80) -> str:
