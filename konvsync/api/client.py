@@ -55,9 +55,9 @@ from konvsync.errors import (
     TransportError,
 )
 from konvsync.support.redact import printable, redact, redact_echo
+from konvsync.support.text import LONE_SURROGATE
 
 log = logging.getLogger("konvsync.api")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 """What an error's ``extensions.code`` may be shown as (``BAD_USER_INPUT``,
 ``validation-failed``)."""
@@ -362,10 +362,10 @@ def _lone_surrogate(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str |
     """The path of the first string (or key) in ``value`` that holds a lone
     surrogate (``json.loads`` accepts ``"\\ud800"``; no encoder writes it)."""
     if isinstance(value, str):
-        return path if _SURROGATE.search(value) else None
+        return path if LONE_SURROGATE.search(value) else None
     if isinstance(value, dict):
         for key, item in value.items():
-            if _SURROGATE.search(key):
+            if LONE_SURROGATE.search(key):
                 return (*path, printable(key))
             found = _lone_surrogate(item, (*path, key))
             if found is not None:
