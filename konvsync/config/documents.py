@@ -175,7 +175,8 @@ def item_problem(kind_name: str, item: Any) -> str | None:
     return None
 
 
-def _schema(patch: bool) -> dict[str, Any]:
+def schema_for(patch: bool) -> dict[str, Any]:
+    """The config format's JSON Schema, or with ``patch`` the overlay schema."""
     return overlay_schema(config_schema()) if patch else config_schema()
 
 
@@ -185,8 +186,8 @@ def _validator(patch: bool = False) -> jsonschema.protocols.Validator:
     # (21 ms of imports, python -X importtime; valid ones pass fastjsonschema).
     import jsonschema
 
-    cls = jsonschema.validators.validator_for(_schema(patch))
-    return cls(_schema(patch))
+    cls = jsonschema.validators.validator_for(schema_for(patch))
+    return cls(schema_for(patch))
 
 
 @cache
@@ -217,7 +218,7 @@ def _item_validators(patch: bool) -> dict[str, Validate]:
 
 @cache
 def _parts(patch: bool) -> tuple[Validate, dict[str, Validate]]:
-    return fast_schema.compiled(_schema(patch))
+    return fast_schema.compiled(schema_for(patch))
 
 
 def _schema_problems(
