@@ -150,14 +150,13 @@ def policy_scope(kinds: Sequence[Kind]) -> dict[str, Any]:
         fields[EXCLUDE] = _globs(
             f"Globs on the {k.singular}'s {k.key_field}: matching {k.name} are not owned."
         )
+        owned = _globs(
+            f"The {k.name} this configuration owns: globs on their {k.key_field}, or a "
+            "mapping of fields to globs (every field must match; exclude removes matches)."
+        )
         properties[k.name] = {
-            "description": f"The {k.name} this configuration owns: globs on their "
-            f"{k.key_field}, or a mapping of fields to globs (every field must match; exclude "
-            "removes matches).",
-            "type": ["array", "object"],
-            "minItems": 1,
-            "uniqueItems": True,
-            "items": {"type": "string", "minLength": 1},
+            **owned,
+            "type": ["array", "object"],  # replaces _globs's "array" where it stands
             "minProperties": 1,
             "additionalProperties": False,
             "properties": fields,
