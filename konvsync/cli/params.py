@@ -123,10 +123,14 @@ class GivenPath(click.Path):
         return super().convert(value, param, ctx)
 
 
-def refuse_overwriting_inputs(option: str, output: str, inputs: Sequence[str | None]) -> None:
+def refuse_overwriting_inputs(
+    option: str, output: str | None, inputs: Sequence[str | None]
+) -> None:
     """A usage error when writing ``output`` would replace one of the
     command's own ``inputs``: a config file, the saved plan being applied,
-    the credentials file."""
+    the credentials file. No ``output`` (the option not given): nothing."""
+    if output is None:
+        return
     replaced = input_overwritten(output, inputs)
     if replaced is not None:
         raise UsageError(
