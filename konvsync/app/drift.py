@@ -78,15 +78,18 @@ async def _found_again(
 ) -> set[Address]:
     """The objects reported deleted that the portal has when asked for by
     key (a kind without a query by key is read again whole)."""
+    created = [change for change in report.plan.changes if isinstance(change, Create)]
+    if not created:
+        return set()
     # Imported here: apply's checks import graphql-core (55 ms), which a
-    # drift without --write never needs (see api.read_queries).
+    # drift without --write, or with nothing to confirm, never needs (see
+    # api.read_queries).
     from konvsync.apply.checks import PortalLookup, Wanted
 
     gone: dict[str, list[Wanted]] = {}
-    for change in report.plan.changes:
-        if isinstance(change, Create):
-            wanted = Wanted(change.address, None, change.key, change.parent)
-            gone.setdefault(change.kind, []).append(wanted)
+    for change in created:
+        wanted = Wanted(change.address, None, change.key, change.parent)
+        gone.setdefault(change.kind, []).append(wanted)
 
     def id_of(address: Address) -> str | None:
         return getattr(remote.lookup(address), "id", None)
