@@ -139,7 +139,7 @@ def render_export(
         comments: list[str] = []
         for _key, obj in sorted(remote_kind.objects.items()):
             entry = placeholders.fill(k, obj, _entry(k, obj, children, result.warnings, rejected))
-            problem = _schema_problem(k, entry)
+            problem = item_problem(k.name, entry)
             if problem is None:
                 objects.append(obj)
                 entries.append(entry)
@@ -231,12 +231,6 @@ def _annotated(
 
 def _scalar(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
-
-
-def _schema_problem(k: Kind, entry: dict[str, Any]) -> str | None:
-    """Why konvsync would reject ``entry`` (the config schema's words), or None."""
-    problem = item_problem(k.name, entry)
-    return None if problem is None else problem.replace(f"data.{k.name}[0]", k.singular, 1)
 
 
 def _rejected_comment(
