@@ -254,11 +254,8 @@ def check_merged(kind_name: str, item: YamlMap, problems: list[ConfigProblem]) -
     against its definition in the config schema: the fields every object
     must give and the rules between fields (CODE needs its code), wherever
     each field was set; a problem points at the file that set the value."""
-    try:
-        _fast_object_validator(kind_name)(item)
+    if item_problem(kind_name, item) is None:  # the files' own item validator, compiled once
         return
-    except fastjsonschema.JsonSchemaException:
-        pass
     k = kind(kind_name)
     name = f"{k.singular} {k.key_of(item)!r}"
     # What the files' own check could not see (the overlay schema has no
@@ -280,11 +277,6 @@ def _object_schema(kind_name: str) -> dict[str, Any]:
     """The config schema's definition of one object of ``kind_name``, as a
     schema of its own (with the definitions it refers to)."""
     return {"$defs": config_schema().get("$defs", {}), **object_definition(kind_name)}
-
-
-@cache
-def _fast_object_validator(kind_name: str) -> Any:
-    return fastjsonschema.compile(_object_schema(kind_name))
 
 
 @cache
@@ -316,7 +308,6 @@ def _message(error: ValidationError) -> str:
     custom = error.schema.get("x-message") if isinstance(error.schema, dict) else None
     if isinstance(custom, str):
         return custom
-    named = shortened(repr(error.instance))
     reference = _reference_kind(error)
     if reference is not None:
         return (
@@ -330,9 +321,12 @@ def _message(error: ValidationError) -> str:
                 "konvsync's settings and are never substituted"
             )
         if error.validator == "pattern":
-            return f"{named} is not a variable name (letters, digits and _)"
+            return f"{_named(error.instance)} is not a variable name (letters, digits and _)"
     if error.validator == "pattern" and error.validator_value == NOT_BLANK:
-        return f"{named} is blank: give a value (an empty or blank string is no value)"
+        return (
+            f"{_named(error.instance)} is blank: give a value (an empty or blank string is "
+            "no value)"
+        )
     if error.validator in ("minItems", "minProperties") and tuple(error.absolute_path)[:2] == (
         "policy",
         "scope",
@@ -344,20 +338,27 @@ def _message(error: ValidationError) -> str:
     if error.validator == "additionalProperties":
         return error.message.replace("Additional properties are not allowed", "unknown key")
     if error.validator == "const" and error.absolute_path and error.absolute_path[0] == "konvsync":
-        return f"unknown format version {named}; this release reads konvsync: 1"
+        return f"unknown format version {_named(error.instance)}; this release reads konvsync: 1"
     if error.validator in ("enum", "anyOf") and isinstance(error.instance, str | int | float):
         allowed = _allowed(error)
         if allowed:
             hint = did_you_mean(str(error.instance), [a for a in allowed if isinstance(a, str)])
-            return f"{named} is not one of {', '.join(map(str, allowed))}{hint}"
+            return f"{_named(error.instance)} is not one of {', '.join(map(str, allowed))}{hint}"
     if error.validator == "type" and isinstance(error.instance, bool):
         return (
             f"{error.message} (YAML reads unquoted yes/no/on/off/true/false as booleans: "
             "quote the value)"
         )
     if len(error.message) > _LONGEST_MESSAGE:
-        return error.message.replace(repr(error.instance), named, 1)
+        shown = repr(error.instance)
+        return error.message.replace(shown, shortened(shown), 1)
     return error.message
+
+
+def _named(instance: Any) -> str:
+    """A value a message names (its repr, shortened): worked out only by the
+    messages that name it, as an instance may be a whole list of users."""
+    return shortened(repr(instance))
 
 
 def _unknown_keys(

@@ -23,19 +23,17 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from konvsync.errors import ConfigError
 from konvsync.support.redact import printable
+from konvsync.support.text import LONE_SURROGATE
 
 log = logging.getLogger("konvsync.config")
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-"""What Python makes of bytes in a file name that are not UTF-8 (surrogateescape)."""
 QUIET_FOLDERS = frozenset({".git"})
 """Hidden folders skipped without a warning: they never hold a config."""
 
@@ -65,7 +63,7 @@ def discover(path: str, listed: bool = True, empty_ok: bool = False) -> ConfigFi
     ``listed``: each file read is logged (``-v``); ``empty_ok``: a directory
     without any is no error."""
     root = Path(path)
-    if _SURROGATE.search(path):
+    if LONE_SURROGATE.search(path):
         raise ConfigError(_not_text(path))
     if root.is_dir():
         found = ConfigFiles()
@@ -115,7 +113,8 @@ def _walk(
         entries = sorted(scan, key=lambda entry: entry.name)
     for entry in entries:
         path = directory / entry.name
-        if _SURROGATE.search(entry.name) and (_is_dir(entry) or skip_reason(entry.name) is None):
+        not_text = LONE_SURROGATE.search(entry.name)
+        if not_text and (_is_dir(entry) or skip_reason(entry.name) is None):
             found.broken.append(_not_text(str(path)))
             continue
         if entry.is_symlink() and not entry.name.startswith("."):

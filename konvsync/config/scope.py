@@ -149,9 +149,9 @@ class ScopeRule:
     def describe(self) -> str:
         """As a message shows it: ``['dealer-*']`` for globs on the key alone,
         else ``{account: ['dealer-*'], exclude: ['x']}``."""
-        key_field = kind(self.kind).key_field
-        if not self.exclude and len(self.fields) == 1 and self.fields[0][0] == key_field:
-            return str(list(self.fields[0][1]))
+        globs = self._key_globs_only
+        if globs is not None:
+            return str(globs)
         parts = [f"{name}: {list(globs)}" for name, globs in self.fields]
         if self.exclude:
             parts.append(f"{EXCLUDE}: {list(self.exclude)}")
@@ -167,10 +167,16 @@ class ScopeRule:
     def to_config(self) -> list[str] | dict[str, list[str]]:
         """As a configuration writes it: the short list form for globs on the
         key alone, else the mapping."""
-        key_field = kind(self.kind).key_field
-        if not self.exclude and len(self.fields) == 1 and self.fields[0][0] == key_field:
+        globs = self._key_globs_only
+        return globs if globs is not None else self.to_data()
+
+    @property
+    def _key_globs_only(self) -> list[str] | None:
+        """The globs when the rule is globs on the key alone (the short list
+        form), else None."""
+        if not self.exclude and len(self.fields) == 1 and self.fields[0][0] == self._key_field:
             return list(self.fields[0][1])
-        return self.to_data()
+        return None
 
 
 @dataclass(frozen=True)

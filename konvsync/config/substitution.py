@@ -23,6 +23,7 @@ from typing import Any
 from konvsync.config.model import Source
 from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.errors import ConfigProblem
+from konvsync.support.text import LONE_SURROGATE
 
 RESERVED_PREFIXES = ("KONVERT_", "KONVSYNC_")
 VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -30,8 +31,6 @@ _TOKEN = re.compile(r"\$\$\{|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$
 """An escaped ``$${``, a well-formed reference, or the start of a malformed one."""
 _WHOLE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 """A value that is one reference without a default."""
-_SURROGATE = re.compile("[\ud800-\udfff]")
-"""What Python makes of bytes that are not UTF-8 in the environment (surrogateescape)."""
 
 
 def literal_parts(value: str) -> list[str]:
@@ -147,7 +146,7 @@ class Substitution:
             )
             return token
         value = os.environ.get(name)
-        if value is not None and not value.isascii() and _SURROGATE.search(value):
+        if value is not None and not value.isascii() and LONE_SURROGATE.search(value):
             self.problems.append(
                 where.problem(f"environment variable {name} is not UTF-8 text; set it again")
             )

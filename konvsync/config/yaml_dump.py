@@ -99,6 +99,11 @@ def _escaped(value: Any) -> Any:
     return value
 
 
+_WIDTH = 120
+"""The emitter's line width (``dump``): it may break a plain scalar at a
+space past it."""
+
+
 def _emit(data: Any, in_flow: bool, style: str | None = None) -> str:
     text = yaml.dump(
         _escaped(data),
@@ -107,7 +112,7 @@ def _emit(data: Any, in_flow: bool, style: str | None = None) -> str:
         allow_unicode=True,
         default_flow_style=in_flow,
         default_style=style,
-        width=1 << 30 if in_flow else 120,
+        width=1 << 30 if in_flow else _WIDTH,
     )
     if _MARK not in text:
         return text
@@ -136,9 +141,6 @@ def item_lines(data: dict[str, Any], dash: int, gap: int = 2) -> list[str]:
     return [f"{pad}-{' ' * (gap - 1)}{first[2:]}", *(pad + " " * (gap - 2) + line for line in rest)]
 
 
-_WIDTH = 120
-"""The emitter's line width (``dump``): it may break a plain scalar at a
-space past it."""
 _PLAIN_ASCII = re.compile(r"[A-Za-z0-9_$(/.+][ -~]*")
 """Printable ASCII not starting with an indicator (``-?:,[]{}#&*!|>'"%@```)
 or a space."""
@@ -215,7 +217,7 @@ def _mapping(data: dict[str, Any], first: str, indent: int, lines: list[str], kn
                         return False
                     continue
                 text = _scalar(item, known)
-                if text is None or isinstance(item, list):
+                if text is None:  # a list in a list too: _scalar takes none
                     return False
                 lines.append(f"{pad}- {text}")
                 if len(lines[-1]) > _WIDTH:  # every item's line, not only the last

@@ -211,17 +211,6 @@ class _Builder:
             self.anchors[event.anchor] = value
         return value
 
-    def _value(self, event: Any) -> Any:
-        """``build(event)``, with plain scalars seen before (every key of
-        every user) taken straight from ``plain``: the common case first."""
-        if type(event) is yaml.ScalarEvent and event.tag is None and event.anchor is None:
-            if not event.implicit[0]:
-                return event.value
-            found = self.plain.get(event.value, _MISSING)
-            if found is not _MISSING:
-                return found
-        return self.build(event)
-
     def _tag(self, event: yaml.ScalarEvent) -> str:
         if event.tag is None:
             return self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)

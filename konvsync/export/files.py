@@ -16,6 +16,7 @@ from konvsync.config.paths import discover
 from konvsync.config.scope import Scope, parse_scope
 from konvsync.config.yaml_loader import YamlLoadError, YamlMap, load_yaml
 from konvsync.errors import ConfigError, OutputError
+from konvsync.support.text import listed
 
 _POLICY = re.compile(r"^policy\s*:")
 
@@ -36,10 +37,9 @@ def check_out_dir(out_dir: Path, force: bool) -> list[Path]:
     return the configuration files found."""
     found = config_files(out_dir)
     if found and not force:
-        shown = ", ".join(str(p.relative_to(out_dir)) for p in found[:3])
-        more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+        shown = listed([str(p.relative_to(out_dir)) for p in found], 3)
         raise OutputError(
-            f"{out_dir} holds konvsync configuration ({shown}{more}); export would overwrite "
+            f"{out_dir} holds konvsync configuration ({shown}); export would overwrite "
             "or duplicate it. Nothing was written. Export into an empty folder, or pass "
             "--force to overwrite (the policy of konvsync.yaml is kept)"
         )
@@ -106,9 +106,8 @@ def leftover_warnings(out_dir: Path, found: list[Path], written: list[str]) -> l
     others = [p for p in found if p not in names]
     if not others:
         return []
-    shown = ", ".join(str(p.relative_to(out_dir)) for p in others[:5])
-    more = f" and {len(others) - 5} more" if len(others) > 5 else ""
+    shown = listed([str(p.relative_to(out_dir)) for p in others], 5)
     return [
-        f"{out_dir} also holds {shown}{more}, which the export did not write: plan reads "
+        f"{out_dir} also holds {shown}, which the export did not write: plan reads "
         "them too, so remove what the export now defines (a key defined twice is an error)"
     ]

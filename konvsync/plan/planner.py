@@ -9,8 +9,16 @@ from dataclasses import dataclass, replace
 from konvsync.config.model import DesiredObject, DesiredState, Policy
 from konvsync.config.rules import ref_only_problem, reference_source
 from konvsync.errors import ConfigInvalid, ConfigProblem, UnsafePlanError, UsageError
-from konvsync.kinds import KINDS, KINDS_BY_NAME, Reference, kind, references, value_holders
-from konvsync.kinds.address import Address, ObjectKey
+from konvsync.kinds import (
+    KINDS,
+    KINDS_BY_NAME,
+    Reference,
+    children_of,
+    kind,
+    references,
+    value_holders,
+)
+from konvsync.kinds.address import Address, ObjectKey, key_path
 from konvsync.kinds.datetimes import now_utc, parse_utc, utc_second
 from konvsync.plan.changes import Change, Create, Delete, Plan, Update, saved_key
 from konvsync.plan.diff import diff_state
@@ -219,11 +227,10 @@ def renamed_targets(targets: Targets, renames: Renames, remote: RemoteState) -> 
     for kind_name, keys in renames.items():
         for old, new in keys.items():
             moved[kind_name, old] = new
-        for child in KINDS:
-            if child.parent == kind_name:
-                for obj in remote.get(child.name).objects.values():
-                    if obj.parent in keys:
-                        moved[child.name, obj.path] = f"{keys[obj.parent]}/{obj.key}"
+        for child in children_of(kind_name):
+            for obj in remote.get(child.name).objects.values():
+                if obj.parent in keys:
+                    moved[child.name, obj.path] = key_path(str(obj.key), keys[obj.parent])
     return [
         (kind_name, moved.get((kind_name, key), key) if key is not None else None)
         for kind_name, key in targets

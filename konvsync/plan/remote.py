@@ -227,7 +227,7 @@ class RemoteStateBuilder:
         k = kind(kind_name)
         bucket = self.kinds.setdefault(kind_name, RemoteKind())
         _register_sensitive(k, nodes)
-        owned: list[bool] = []
+        parents: list[tuple[str, bool]] = []  # each node's key for its children, and in scope?
         for node in nodes:
             obj = RemoteObject(
                 kind_name,
@@ -238,16 +238,16 @@ class RemoteStateBuilder:
                 node.get("updatedAt"),
                 k.server_values(node),
             )
-            owned.append(self.scope is None or self.scope.owns(kind_name, obj.key, obj.data))
-            if owned[-1]:
+            owned = self.scope is None or self.scope.owns(kind_name, obj.key, obj.data)
+            parents.append((obj.key or RemoteRef(str(node["id"])), owned))
+            if owned:
                 _add(self, bucket, obj)
             else:
                 _set_apart(self, bucket, obj)
         for child in _children(kind_name):
             children = self.kinds.setdefault(child.name, RemoteKind())
             link = child.parent_field.name if child.parent_field else ""
-            for node, parent_owned in zip(nodes, owned, strict=True):
-                parent_key = k.key_of(node) or RemoteRef(str(node["id"]))
+            for node, (parent_key, parent_owned) in zip(nodes, parents, strict=True):
                 for item in node.get(child.name) or []:
                     data = child.normalize_remote({**item, link: node})
                     obj = RemoteObject(

@@ -30,6 +30,7 @@ from konvsync.kinds import KINDS, kind, value_holders
 from konvsync.plan.changes import Delete
 from konvsync.plan.remote import RemoteObject, RemoteScope, RemoteState
 from konvsync.plan.renames import renames_in
+from konvsync.support.text import listed
 
 if TYPE_CHECKING:
     from konvsync.config.model import DesiredObject, DesiredState
@@ -170,11 +171,10 @@ def taken_from_outside(changes: list[Change], view: RemoteState) -> list[str]:
     out = []
     for (kind_name, key), by_kind in sorted(referrers.items()):
         for holder_name, paths in by_kind.items():
-            shown = ", ".join(sorted(paths)[:TAKEN_SHOWN])
-            more = f" and {len(paths) - TAKEN_SHOWN} more" if len(paths) > TAKEN_SHOWN else ""
             out.append(
                 f"{kind(kind_name).singular} {key!r} is deleted: the portal also takes it from "
-                f"{len(paths)} {holder_name} outside policy.scope ({shown}{more}); protect it "
+                f"{len(paths)} {holder_name} outside policy.scope "
+                f"({listed(sorted(paths), TAKEN_SHOWN)}); protect it "
                 "(policy.protect) to leave them as they are"
             )
     return out
@@ -194,12 +194,11 @@ def kept_outside(changes: list[Change], remote: RemoteState) -> list[str]:
                     for old in renamed.keys() & set(obj.data.get(name) or {}):
                         holding.setdefault(old, []).append(obj.path)
             for old, paths in sorted(holding.items()):
-                shown = ", ".join(sorted(paths)[:TAKEN_SHOWN])
-                more = f" and {len(paths) - TAKEN_SHOWN} more" if len(paths) > TAKEN_SHOWN else ""
                 out.append(
                     f"{kind(kind_name).singular} {renamed[old]!r} is renamed from {old!r}: "
                     f"{len(paths)} {holder.name} outside policy.scope hold values under {old!r} "
-                    f"({shown}{more}); a portal that keeps values under the old key keeps "
+                    f"({listed(sorted(paths), TAKEN_SHOWN)}); a portal that keeps values under "
+                    "the old key keeps "
                     f"theirs there (konvsync moves only those of the {holder.name} in scope)"
                 )
     return out

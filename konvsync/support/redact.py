@@ -24,6 +24,8 @@ import re
 import threading
 from urllib.parse import quote
 
+from konvsync.support.lookalikes import escaped
+
 MASK = "***"
 MASKED_ANYWHERE = 4
 """Registered values at least this long are masked wherever they appear."""
@@ -91,7 +93,7 @@ def _short_words() -> re.Pattern[str] | None:
     """The pattern of the short values as words (called with the lock held)."""
     global _short_words_pattern
     if _short and _short_words_pattern is None:
-        values = "|".join(re.escape(v) for v in sorted(_short, key=len, reverse=True))
+        values = _short_alternation()
         _short_words_pattern = re.compile(f"(?<!\\w)(?:{values})(?!\\w)")
     return _short_words_pattern
 
@@ -100,11 +102,17 @@ def _short_values() -> re.Pattern[str] | None:
     """The pattern of the short values between quotes (called with the lock held)."""
     global _short_pattern
     if _short and _short_pattern is None:
-        values = "|".join(re.escape(v) for v in sorted(_short, key=len, reverse=True))
+        values = _short_alternation()
         quoted = f"([\"'`])(?:{values})\\1"
         curly = f"\u201c(?:{values})\u201d|\u2018(?:{values})\u2019"  # curly quotes
         _short_pattern = re.compile(f"{quoted}|{curly}")
     return _short_pattern
+
+
+def _short_alternation() -> str:
+    """The short values as one alternation, the longest first (called with
+    the lock held)."""
+    return "|".join(re.escape(v) for v in sorted(_short, key=len, reverse=True))
 
 
 def _mask_quoted(match: re.Match[str]) -> str:
@@ -122,9 +130,7 @@ def printable(text: str) -> str:
 
 def _escape_control(match: re.Match[str]) -> str:
     char = match.group(0)
-    if char in _C0_NAMES:
-        return _C0_NAMES[char]
-    return f"\\x{ord(char):02x}" if ord(char) <= 0xFF else f"\\u{ord(char):04x}"
+    return _C0_NAMES.get(char) or escaped(char)
 
 
 def printable_json(text: str) -> str:
