@@ -167,11 +167,14 @@ def schema_problem(data: dict[str, Any]) -> str | None:
 
 def item_problem(kind_name: str, item: Any) -> str | None:
     """The first way ``item``, an entry of the top-level list ``kind_name``,
-    breaks the config schema (its path as ``data.<kind_name>[0]``), or None."""
+    breaks the config schema, or None; the item is named by its kind's
+    singular (``user``) where the schema's words give its path
+    (``data.users[0]``): export and drift show it as one object."""
+    path = f"data.{kind_name}[0]"
     try:
-        _item_validators(False)[kind_name](item, {}, f"data.{kind_name}[0]")
+        _item_validators(False)[kind_name](item, {}, path)
     except fastjsonschema.JsonSchemaException as exc:
-        return str(exc)
+        return str(exc).replace(path, kind(kind_name).singular, 1)
     return None
 
 
