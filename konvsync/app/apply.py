@@ -11,13 +11,12 @@ from functools import partial
 
 from konvsync.api.client import PortalClient
 from konvsync.api.options import ConnectionOptions
-from konvsync.app.plan import ConfigPaths, LoadedCallback, load_while_connecting, plan_with
-from konvsync.app.portal import connects_before_loading, portal_target
+from konvsync.app.plan import ConfigPaths, LoadedCallback, LoadingConfig, plan_with
+from konvsync.app.portal import portal_target
 from konvsync.app.reading import read_remote
 from konvsync.app.signals import prompt_signals, signals_call
 from konvsync.apply.executor import PlanExecutor
 from konvsync.apply.model import ApplyOptions, ApplyReport, Interrupted, Progress
-from konvsync.config.loader import load_config
 from konvsync.errors import UsageError
 from konvsync.plan.changes import Plan
 from konvsync.plan.planfile import check_fresh, is_planfile, read_planfile
@@ -76,20 +75,12 @@ def apply_path(
             )
     elif any(is_planfile(one) for one in path):
         raise UsageError("a saved plan file is applied alone, not with config paths")
-    loaded = (
-        None if connects_before_loading(connection) else load_config(path, allow_external_refs=True)
-    )
-    if loaded is not None and on_loaded is not None:
-        on_loaded(loaded.files)
-    with portal_target(connection, loaded.endpoint if loaded else None) as target:
+    config = LoadingConfig(path, connection, on_loaded)
+    with config.target() as target:
 
         async def run() -> ApplyResult:
-            nonlocal loaded
             async with target.client() as client:
-                if loaded is None:  # the token and the viewer query go out while it loads
-                    desired, viewer = await load_while_connecting(client, path, on_loaded)
-                else:
-                    desired, viewer, loaded = loaded, None, None
+                desired, viewer = await config.take(client)
                 outcome = await plan_with(client, target, desired, plan_options, on_page, viewer)
                 policy = desired.policy
                 # The plan holds what it needs of the config; its YAML tree

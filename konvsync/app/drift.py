@@ -10,10 +10,8 @@ from collections.abc import Sequence
 
 from konvsync.api.client import PortalClient
 from konvsync.api.options import ConnectionOptions
-from konvsync.app.plan import load_while_connecting, plan_with
-from konvsync.app.portal import connects_before_loading, portal_target
+from konvsync.app.plan import LoadingConfig, plan_with
 from konvsync.apply.model import ApplyOptions
-from konvsync.config.loader import load_config
 from konvsync.config.model import DesiredState
 from konvsync.drift.detect import drift_report
 from konvsync.drift.model import DriftReport, WriteResult
@@ -39,19 +37,12 @@ def drift_config(
 ) -> DriftReport:
     """``options`` plan (drift is never refused for what apply would do);
     ``allow_mass_delete`` lets ``write`` remove more than max_delete_percent."""
-    loaded = (
-        None
-        if connects_before_loading(connection)
-        else load_config(paths, allow_external_refs=True)
-    )
-    with portal_target(connection, loaded.endpoint if loaded else None) as target:
+    config = LoadingConfig(paths, connection, None)
+    with config.target() as target:
 
         async def run() -> tuple[DesiredState, PlanOutcome, DriftReport, set[Address]]:
             async with target.client() as client:
-                if loaded is None:  # the token and the viewer query go out while it loads
-                    desired, viewer = await load_while_connecting(client, paths)
-                else:
-                    desired, viewer = loaded, None
+                desired, viewer = await config.take(client)
                 targets = parse_targets(options.targets)
                 outcome = await plan_with(client, target, desired, options, on_page, viewer)
                 report = drift_report(outcome, desired, targets, include_unmanaged)
@@ -78,15 +69,18 @@ async def _found_again(
 ) -> set[Address]:
     """The objects reported deleted that the portal has when asked for by
     key (a kind without a query by key is read again whole)."""
+    created = [change for change in report.plan.changes if isinstance(change, Create)]
+    if not created:
+        return set()
     # Imported here: apply's checks import graphql-core (55 ms), which a
-    # drift without --write never needs (see api.read_queries).
+    # drift without --write, or with nothing to confirm, never needs (see
+    # api.read_queries).
     from konvsync.apply.checks import PortalLookup, Wanted
 
     gone: dict[str, list[Wanted]] = {}
-    for change in report.plan.changes:
-        if isinstance(change, Create):
-            wanted = Wanted(change.address, None, change.key, change.parent)
-            gone.setdefault(change.kind, []).append(wanted)
+    for change in created:
+        wanted = Wanted(change.address, None, change.key, change.parent)
+        gone.setdefault(change.kind, []).append(wanted)
 
     def id_of(address: Address) -> str | None:
         return getattr(remote.lookup(address), "id", None)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 
 from konvsync.api.client import PortalClient, Response
 from konvsync.api.connect import PortalTarget
 from konvsync.api.options import ConnectionOptions
-from konvsync.app.portal import connects_before_loading, portal_target
+from konvsync.app.portal import early_target, portal_target
 from konvsync.app.reading import create_plan, viewer_request
 from konvsync.config.loader import load_config
 from konvsync.config.model import DesiredState
@@ -46,25 +47,48 @@ def planned(
     on_loaded: LoadedCallback | None = None,
 ) -> tuple[DesiredState, PlanOutcome]:
     """Load the config, connect, read what it needs and plan."""
-    if not connects_before_loading(connection):
-        desired = load_config(path, allow_external_refs=True)
-        if on_loaded is not None:
-            on_loaded(desired.files)
-        with portal_target(connection, desired.endpoint) as target:
+    config = LoadingConfig(path, connection, on_loaded)
+    with config.target() as target:
 
-            async def run() -> PlanOutcome:
-                async with target.client() as client:
-                    return await plan_with(client, target, desired, options, on_page)
-
-            return desired, aio.run(run())
-    with portal_target(connection, None) as target:
-
-        async def run_early() -> tuple[DesiredState, PlanOutcome]:
+        async def run() -> tuple[DesiredState, PlanOutcome]:
             async with target.client() as client:
-                desired, viewer = await load_while_connecting(client, path, on_loaded)
+                desired, viewer = await config.take(client)
                 return desired, await plan_with(client, target, desired, options, on_page, viewer)
 
-        return aio.run(run_early())
+        return aio.run(run())
+
+
+class LoadingConfig:
+    """The config of a command that plans: loaded first (``on_loaded`` is
+    called before the endpoint is resolved), or, when the options alone say
+    where to connect (``early_target``), loaded while the token request and
+    the viewer query go out (``load_while_connecting``)."""
+
+    def __init__(
+        self, path: ConfigPaths, connection: ConnectionOptions, on_loaded: LoadedCallback | None
+    ) -> None:
+        self.path, self.connection, self.on_loaded = path, connection, on_loaded
+        self.early = early_target(connection)
+        self.loaded: DesiredState | None = None
+        if self.early is None:
+            self.loaded = load_config(path, allow_external_refs=True)
+            if on_loaded is not None:
+                on_loaded(self.loaded.files)
+
+    def target(self) -> AbstractContextManager[PortalTarget]:
+        """Where to connect: the options' portal, or the loaded config's."""
+        if self.early is not None:
+            return nullcontext(self.early)
+        return portal_target(self.connection, self.loaded.endpoint if self.loaded else None)
+
+    async def take(self, client: PortalClient) -> tuple[DesiredState, Awaitable[Response] | None]:
+        """The config and, when it loads now, the viewer's answer to await.
+        Taken once: this keeps no reference to it (apply frees it before
+        the run)."""
+        if self.loaded is None:
+            return await load_while_connecting(client, self.path, self.on_loaded)
+        desired, self.loaded = self.loaded, None
+        return desired, None
 
 
 async def load_while_connecting(

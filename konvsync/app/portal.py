@@ -36,9 +36,7 @@ def portal_target(
         options.endpoint, config_endpoint, options.insecure_http, reads_config=reads_config
     )
     if not endpoint.is_sandbox:
-        credentials = load_credentials(options.credentials_file)
-        redact.register(credentials.api_secret)
-        yield PortalTarget(endpoint, credentials, options)
+        yield _portal(endpoint, options)
         return
     # Imported only for the sandbox: the server costs 30 ms of start-up
     # (python -X importtime) that no command against a real portal needs.
@@ -64,18 +62,23 @@ def portal_target(
         yield PortalTarget(Endpoint("sandbox", sandbox.url), credentials, options)
 
 
-def connects_before_loading(options: ConnectionOptions) -> bool:
-    """Whether the options alone say where to connect (``--endpoint`` or
+def early_target(options: ConnectionOptions) -> PortalTarget | None:
+    """Where to connect when the options alone say it (``--endpoint`` or
     ``KONVSYNC_ENDPOINT``, not the sandbox) with credentials at hand, so that
-    the token and the first query can go out while the config loads. When
-    not, or when either is wrong, the config is loaded first: its problems
-    are reported before anything about the portal."""
+    the token and the first query can go out while the config loads. None
+    when not, or when either is wrong: the config is loaded first, and its
+    problems are reported before anything about the portal."""
     if not options.endpoint:
-        return False
+        return None
     try:
         endpoint = resolve_endpoint(options.endpoint, None, options.insecure_http)
-        if not endpoint.is_sandbox:
-            load_credentials(options.credentials_file)
+        return None if endpoint.is_sandbox else _portal(endpoint, options)
     except KonvsyncError:
-        return False
-    return not endpoint.is_sandbox
+        return None
+
+
+def _portal(endpoint: Endpoint, options: ConnectionOptions) -> PortalTarget:
+    """A real portal's target, its secret registered to be redacted."""
+    credentials = load_credentials(options.credentials_file)
+    redact.register(credentials.api_secret)
+    return PortalTarget(endpoint, credentials, options)

@@ -113,10 +113,9 @@ def apply(
     Exit 0 done; 1 error, partial failure or a mismatch; 3 refused.
     """
     mode = _verify_mode(verify, no_verify)
-    if report_file is not None:
-        refuse_overwriting_inputs(
-            "--report", report_file, [*paths, options.connection.credentials_file]
-        )
+    refuse_overwriting_inputs(
+        "--report", report_file, [*paths, options.connection.credentials_file]
+    )
     session = ApplySession(options, auto_approve, report_file)
     with session.reporting():
         result = apply_path(

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from konvsync.errors import ExitStatus
-from konvsync.render.generated import generated_texts
+from konvsync.render.generated import generated_texts, stale_files
 
 
 def main(argv: list[str]) -> ExitStatus:
@@ -28,11 +28,7 @@ def main(argv: list[str]) -> ExitStatus:
     except (OSError, ValueError) as exc:  # a file missing, unreadable or without its markers
         click.echo(f"cannot generate: {exc}")
         return ExitStatus.ERROR
-    stale = [
-        path
-        for path, text in texts.items()
-        if not path.exists() or path.read_text(encoding="utf-8") != text
-    ]
+    stale = stale_files(texts)
     names = ", ".join(str(path.relative_to(root)) for path in stale)
     if check:
         if stale:

@@ -14,7 +14,7 @@ from typing import Any
 import click
 from click.shell_completion import CompletionItem
 
-from konvsync.config.paths import input_overwritten
+from konvsync.config.paths import CONFIG_SUFFIXES, input_overwritten
 from konvsync.errors import KonvsyncError, UsageError
 from konvsync.export.targets import parse_kinds, parse_target
 from konvsync.kinds import KINDS, TOP_LEVEL_KINDS, WRITABLE_KINDS, Kind
@@ -100,7 +100,7 @@ def _config_paths(args: list[str]) -> list[str]:
         arg
         for arg in args
         if not arg.startswith("-")
-        and (os.path.isdir(arg) or (arg.endswith((".yaml", ".yml")) and os.path.isfile(arg)))
+        and (os.path.isdir(arg) or (arg.endswith(CONFIG_SUFFIXES) and os.path.isfile(arg)))
     ]
 
 
@@ -123,10 +123,14 @@ class GivenPath(click.Path):
         return super().convert(value, param, ctx)
 
 
-def refuse_overwriting_inputs(option: str, output: str, inputs: Sequence[str | None]) -> None:
+def refuse_overwriting_inputs(
+    option: str, output: str | None, inputs: Sequence[str | None]
+) -> None:
     """A usage error when writing ``output`` would replace one of the
     command's own ``inputs``: a config file, the saved plan being applied,
-    the credentials file."""
+    the credentials file. No ``output`` (the option not given): nothing."""
+    if output is None:
+        return
     replaced = input_overwritten(output, inputs)
     if replaced is not None:
         raise UsageError(

@@ -62,8 +62,7 @@ def plan(
     is still shown in full, with the reason at the top, and --out writes no
     file.
     """
-    if out_file is not None:
-        refuse_overwriting_inputs("--out", out_file, [*paths, options.connection.credentials_file])
+    refuse_overwriting_inputs("--out", out_file, [*paths, options.connection.credentials_file])
     progress = StderrProgress(enabled=not options.quiet)
     color = options.color and fmt == "text"
     try:

@@ -90,17 +90,16 @@ class ReportFile:
         pending, since nothing says whether they were applied."""
         if not self.path:
             return
-        report = self.report
-        sent = report is not None and bool(report.results or report.unsettled)
+        plan, report = plan or self.plan, self.report
         if isinstance(error, KeyboardInterrupt):
-            reason = None if sent else ("interrupted", _before_any_change("interrupted"))
-            data = apply_report_data(plan or self.plan, report, "interrupted", reason)
+            sent = report is not None and bool(report.results or report.pending)
+            before = "interrupted (Ctrl-C or SIGTERM) before any change was sent"
+            reason = None if sent else ("interrupted", before)
+            data = apply_report_data(plan, report, "interrupted", reason)
         else:
             refused = getattr(error, "exit_code", None) == ExitStatus.REFUSED
             status = "refused" if refused else "error"
-            data = apply_report_data(
-                plan or self.plan, report, status, (_error_code(error), str(error))
-            )
+            data = apply_report_data(plan, report, status, (_error_code(error), str(error)))
         try:
             self._write(data)
         except OutputError as failed:
@@ -111,10 +110,6 @@ class ReportFile:
         text = render_apply_report_json(data, indent)
         with signals_held():
             write_files({Path(self.path): text})
-
-
-def _before_any_change(what: str) -> str:
-    return f"{what} (Ctrl-C or SIGTERM) before any change was sent"
 
 
 def _error_code(error: BaseException) -> str:

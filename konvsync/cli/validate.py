@@ -9,13 +9,13 @@ import os
 import click
 
 from konvsync.cli.options import accepts_output_options, paths_argument
+from konvsync.config.documents import schema_for
 from konvsync.config.loader import load_config
-from konvsync.config.overlay import OVERLAY_SCHEMA_FILE, overlay_schema
+from konvsync.config.overlay import OVERLAY_SCHEMA_FILE
 from konvsync.errors import ConfigError, ConfigInvalid, ExitStatus
 from konvsync.render.problems import problems_data, render_problems
 from konvsync.render.values import files_read
 from konvsync.support.redact import redact
-from konvsync.support.resources import config_schema
 
 
 @click.command()
@@ -89,6 +89,6 @@ def schema(overlay: bool) -> ExitStatus:
     $schema=<its path relative to the file>. export writes a hint to the
     schema published in konvsync's repository instead.
     """
-    document = overlay_schema(config_schema()) if overlay else config_schema()
+    document = schema_for(overlay)
     click.echo(json.dumps(document, indent=2))
     return ExitStatus.OK

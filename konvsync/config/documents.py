@@ -167,15 +167,19 @@ def schema_problem(data: dict[str, Any]) -> str | None:
 
 def item_problem(kind_name: str, item: Any) -> str | None:
     """The first way ``item``, an entry of the top-level list ``kind_name``,
-    breaks the config schema (its path as ``data.<kind_name>[0]``), or None."""
+    breaks the config schema, or None; the item is named by its kind's
+    singular (``user``) where the schema's words give its path
+    (``data.users[0]``): export and drift show it as one object."""
+    path = f"data.{kind_name}[0]"
     try:
-        _item_validators(False)[kind_name](item, {}, f"data.{kind_name}[0]")
+        _item_validators(False)[kind_name](item, {}, path)
     except fastjsonschema.JsonSchemaException as exc:
-        return str(exc)
+        return str(exc).replace(path, kind(kind_name).singular, 1)
     return None
 
 
-def _schema(patch: bool) -> dict[str, Any]:
+def schema_for(patch: bool) -> dict[str, Any]:
+    """The config format's JSON Schema, or with ``patch`` the overlay schema."""
     return overlay_schema(config_schema()) if patch else config_schema()
 
 
@@ -185,8 +189,8 @@ def _validator(patch: bool = False) -> jsonschema.protocols.Validator:
     # (21 ms of imports, python -X importtime; valid ones pass fastjsonschema).
     import jsonschema
 
-    cls = jsonschema.validators.validator_for(_schema(patch))
-    return cls(_schema(patch))
+    cls = jsonschema.validators.validator_for(schema_for(patch))
+    return cls(schema_for(patch))
 
 
 @cache
@@ -217,7 +221,7 @@ def _item_validators(patch: bool) -> dict[str, Validate]:
 
 @cache
 def _parts(patch: bool) -> tuple[Validate, dict[str, Validate]]:
-    return fast_schema.compiled(_schema(patch))
+    return fast_schema.compiled(schema_for(patch))
 
 
 def _schema_problems(

@@ -60,6 +60,9 @@ def _unmanaged(desired: DesiredState, remote: RemoteState, targets: Targets) -> 
                 continue
             if targets and not any(t == kind_name and k in (None, key) for t, k in targets):
                 continue
-            found = Delete(kind_name, obj.key or "", obj.data, remote_id=obj.id)
-            out.append(replace(found, updated_at=obj.updated_at))
+            out.append(
+                Delete(
+                    kind_name, obj.key or "", obj.data, remote_id=obj.id, updated_at=obj.updated_at
+                )
+            )
     return out

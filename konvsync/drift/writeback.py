@@ -200,8 +200,7 @@ def _rejected_value(k: Kind, obj: DesiredObject, top: str, new: Any) -> None:
         return
     problem = item_problem(k.name, {**obj.data, top: new})
     if problem is not None:
-        shown = problem.replace(f"data.{k.name}[0]", k.singular, 1)
-        raise EditRefused(f"the configuration would reject the portal's value ({shown})")
+        raise EditRefused(f"the configuration would reject the portal's value ({problem})")
 
 
 def _patch(work: _Work, obj: DesiredObject, top: str, f: Any, new: Any) -> None:

@@ -60,6 +60,9 @@ class YamlText:
             self.starts.pop()  # no line after a final line break
         first = re.search("\r\n|[\r\n]", text)
         self.newline = first.group(0) if first else "\n"
+        self.has_ampersand = "&" in text
+        """Whether an anchor could be in the file (then items are composed
+        with the whole file, which tells what the anchors share)."""
         self.edits: list[tuple[int, int, int, str]] = []
         self._whole: Tree | None = None
 
@@ -108,7 +111,7 @@ class YamlText:
         node, and whether it is a block item (``- ...`` on lines of its own)."""
         line, target = source.line - 1, self.at(source)
         dash = self.dash_column(line, source.column - 1)
-        if dash is not None and "&" not in self.text:
+        if dash is not None and not self.has_ampersand:
             snippet = self.text[self.starts[line] : self.line_end(self.block_end(line, dash))]
             try:
                 root = yaml.compose(snippet + "\n", Loader=_Loader)

@@ -139,7 +139,7 @@ def render_export(
         comments: list[str] = []
         for _key, obj in sorted(remote_kind.objects.items()):
             entry = placeholders.fill(k, obj, _entry(k, obj, children, result.warnings, rejected))
-            problem = _schema_problem(k, entry)
+            problem = item_problem(k.name, entry)
             if problem is None:
                 objects.append(obj)
                 entries.append(entry)
@@ -233,12 +233,6 @@ def _scalar(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
-def _schema_problem(k: Kind, entry: dict[str, Any]) -> str | None:
-    """Why konvsync would reject ``entry`` (the config schema's words), or None."""
-    problem = item_problem(k.name, entry)
-    return None if problem is None else problem.replace(f"data.{k.name}[0]", k.singular, 1)
-
-
 def _rejected_comment(
     k: Kind, obj: RemoteObject, entry: dict[str, Any], problem: str, warnings: list[str]
 ) -> str:
@@ -247,8 +241,16 @@ def _rejected_comment(
         f"as a comment in {k.name}.yaml. Correct it in the portal, or uncomment and correct it "
         "in the YAML, to manage it"
     )
-    lines = [f"# {k.singular} {obj.key!r} is not valid konvsync YAML as it is ({problem}):"]
-    lines += [f"# {line}" for line in _dump([entry]).splitlines()]
+    return _commented(
+        f"{k.singular} {obj.key!r} is not valid konvsync YAML as it is ({problem}):", entry
+    )
+
+
+def _commented(header: str, *entries: dict[str, Any]) -> str:
+    """``header`` as a comment line, then each entry's YAML commented out."""
+    lines = [f"# {header}"]
+    for entry in entries:
+        lines += [f"# {line}" for line in _dump([entry]).splitlines()]
     return "\n".join(lines) + "\n"
 
 
@@ -393,17 +395,18 @@ def _twins_comment(k: Kind, twins: list[RemoteObject], warnings: list[str]) -> s
         f"konvsync cannot tell them apart, so they are written as comments in {k.name}.yaml; "
         "rename or delete all but one in the portal to manage it"
     )
-    lines = [
-        f"# {len(twins)} {k.name} have the {k.key_field} {key!r}; konvsync cannot tell them apart:"
-    ]
+    bodies = []
     for twin in twins:
         body = {name: value for name, value in twin.data.items() if value not in _EMPTY}
         body = {k.key_field: twin.written_key or key, **body}
         for f in k.fields:
             if f.sensitive and f.name in body:
                 body[f.name] = "(sensitive)"
-        lines += [f"# {line}" for line in _dump([body]).splitlines()]
-    return "\n".join(lines) + "\n"
+        bodies.append(body)
+    header = (
+        f"{len(twins)} {k.name} have the {k.key_field} {key!r}; konvsync cannot tell them apart:"
+    )
+    return _commented(header, *bodies)
 
 
 def _keyless_comment(k: Kind, obj: RemoteObject, warnings: list[str]) -> str:
@@ -418,7 +421,5 @@ def _keyless_comment(k: Kind, obj: RemoteObject, warnings: list[str]) -> str:
         for name_, value in obj.data.items()
         if value not in _EMPTY and name_ != k.key_field
     }
-    lines = [f"# {k.singular} {obj.id} has no {k.key_field}; to adopt it, add it above with one:"]
-    dumped = _dump([{k.key_field: "CHOOSE-A-KEY", **body}])
-    lines += [f"# {line}" for line in dumped.splitlines()]
-    return "\n".join(lines) + "\n"
+    header = f"{k.singular} {obj.id} has no {k.key_field}; to adopt it, add it above with one:"
+    return _commented(header, {k.key_field: "CHOOSE-A-KEY", **body})

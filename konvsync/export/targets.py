@@ -44,10 +44,10 @@ def parse_scope_options(values: Sequence[str]) -> Scope:
     KIND.exclude=GLOB``, each repeatable, as the ``policy.scope`` they spell
     (``accounts=dealer-*`` is ``accounts: [dealer-*]``)."""
     data: dict[str, dict[str, list[str]]] = {}
+    names = [k.name for k in scoped_kinds()]
     for value in values:
         target, sep, glob = value.partition("=")
         kind_name, _, field_name = target.partition(".")
-        names = [k.name for k in scoped_kinds()]
         if not sep or not glob or kind_name not in names:
             child = KINDS_BY_NAME.get(kind_name)
             hint = (
@@ -66,7 +66,6 @@ def parse_scope_options(values: Sequence[str]) -> Scope:
                 f"--scope {value!r}: {k.name} are scoped by {', '.join(allowed)}, "
                 f"not {field_name!r}"
             )
-        globs = data.setdefault(kind_name, {}).setdefault(field_name, [])
-        if glob not in globs:
-            globs.append(glob)
+        # parse_scope drops a repeated glob (config.scope._globs)
+        data.setdefault(kind_name, {}).setdefault(field_name, []).append(glob)
     return parse_scope(data)

@@ -12,11 +12,8 @@
 - the queries every plan sends, with their answers' shapes
   (``konvsync/api/read_queries.json``, ``api.read_queries``).
 
-    python -m konvsync.cli.generate [ROOT]          # rewrite what is stale
-    python -m konvsync.cli.generate --check [ROOT]  # exit 1 if anything is
-
-ROOT is the source checkout (default: the current directory). The published
-schemas stay files: konvsync reads them at run time and the wheel ships them.
+The command is ``cli.generate``. The published schemas stay files: konvsync
+reads them at run time and the wheel ships them.
 """
 
 from __future__ import annotations
@@ -76,10 +73,10 @@ def _validators_text(path: Path, config_schema: dict[str, Any]) -> str:
     return fast_schema.module_text(config_schema)
 
 
-def stale_files(root: Path, kinds: Sequence[Kind] = KINDS) -> list[Path]:
-    """The generated files under ``root`` that differ from what ``kinds`` make."""
+def stale_files(texts: dict[Path, str]) -> list[Path]:
+    """The files of ``texts`` (``generated_texts``) missing or with another text."""
     return [
         path
-        for path, text in generated_texts(root, kinds).items()
+        for path, text in texts.items()
         if not path.exists() or path.read_text(encoding="utf-8") != text
     ]

@@ -45,16 +45,31 @@ def definition_name(k: Kind) -> str:
     """The ``$defs`` name of one object of ``k``: its singular in camelCase
     (``account field`` -> ``accountField``)."""
     first, *rest = k.singular.split()
-    return first.lower() + "".join(word[:1].upper() + word[1:] for word in rest)
+    return first.lower() + "".join(capitalized(word) for word in rest)
+
+
+def capitalized(text: str) -> str:
+    """``text`` with its first letter upper case and the rest as it is
+    (``locations`` -> ``Locations``, to start a sentence)."""
+    return text[:1].upper() + text[1:]
+
+
+def top_level(kinds: Sequence[Kind]) -> list[Kind]:
+    """The kinds a config lists at its top level (no parent, not a reference)."""
+    return [k for k in kinds if k.parent is None and not k.reference]
+
+
+def kind_named(kinds: Sequence[Kind], name: str) -> Kind:
+    """The kind of ``kinds`` called ``name``."""
+    return next(k for k in kinds if k.name == name)
 
 
 def kind_properties(kinds: Sequence[Kind], contract: GraphQLSchema) -> dict[str, Any]:
     """The config's top-level keys of the kinds: a list of each top-level
     kind's objects, then each reference kind, refused."""
     out: dict[str, Any] = {}
-    for k in kinds:
-        if k.parent is None and not k.reference:
-            out[k.name] = {"description": k.description, **_list_of(k)}
+    for k in top_level(kinds):
+        out[k.name] = {"description": k.description, **_list_of(k)}
     for k in kinds:
         if k.reference:
             out[k.name] = _refused_reference_kind(k, kinds)
@@ -77,8 +92,7 @@ def _refused_reference_kind(k: Kind, kinds: Sequence[Kind]) -> dict[str, Any]:
         for f in owner.fields
         if f.ref == k.name
     )
-    plural = _plural(k.singular)
-    plural = plural[:1].upper() + plural[1:]
+    plural = capitalized(_plural(k.singular))
     return {
         "description": f"Not configurable: {plural} are authored in the portal and read by "
         f"konvsync. Refer to them by {k.key_field} in {where}.",
@@ -207,7 +221,7 @@ def _describe(k: Kind, f: Field, kinds: Sequence[Kind]) -> str:
     """The field's declared description with what follows from the declaration."""
     text = f.description
     if f.name == k.key_field:
-        parent = _named(kinds, k.parent).singular if k.parent is not None else None
+        parent = kind_named(kinds, k.parent).singular if k.parent is not None else None
         text = f"Natural key{f' within the {parent}' if parent else ''}: {text}"
     if f.sensitive:
         text = (
@@ -231,7 +245,7 @@ def _what(k: Kind, kinds: Sequence[Kind]) -> str:
     """What one object of ``k`` is: ``A group, identified by externalId.``"""
     a = _a(k.singular).capitalize()
     if k.parent is not None:
-        parent = _named(kinds, k.parent).singular
+        parent = kind_named(kinds, k.parent).singular
         return f"{a} {k.singular} of {_a(parent)} {parent}, identified by {k.key_field} within it."
     notes = []
     if k.field_map[k.key_field].lowercase:
@@ -285,10 +299,6 @@ def _field_type(
     if f.shape in ("set", "list") and not isinstance(get_nullable_type(found.type), GraphQLList):
         raise ContractMismatch(f"{owner.name}.{name} is not a list in the contract")
     return found.type
-
-
-def _named(kinds: Sequence[Kind], name: str) -> Kind:
-    return next(k for k in kinds if k.name == name)
 
 
 def _plural(singular: str) -> str:

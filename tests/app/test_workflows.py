@@ -20,7 +20,7 @@ import pytest
 
 from konvsync.sandbox.server import RunningSandbox
 from tests.cli.test_ci import KONVSYNC, subprocess_env
-from tests.conftest import invoke
+from tests.conftest import KEY, SECRET, invoke
 from tests.published_schemas import validated
 
 CONFIG = """\
@@ -77,6 +77,26 @@ def test_plan_saved_plan_apply_export_and_drift_each_run_one_loop(
         assert result.exit_code in (0, 2), (command, result.output)
         assert len(event_loops) == 1, (command, event_loops)
     assert sandbox.store.count("locations") == 1
+
+
+@pytest.mark.parametrize("command", ["plan", "apply", "drift"])
+def test_credentials_are_read_once_when_connecting_while_the_config_loads(
+    sandbox: RunningSandbox, tmp_path: Path, command: str
+) -> None:
+    """``--endpoint`` names the portal: the credentials file is read once,
+    so its permissions warning is logged once."""
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(CONFIG)
+    credentials = tmp_path / "creds.yaml"
+    credentials.write_text(f"api_key: {KEY}\napi_secret: {SECRET}\n")
+    os.chmod(credentials, 0o644)
+    args = [command, str(config), *(["--auto-approve"] if command == "apply" else [])]
+    result = invoke(
+        ["--endpoint", sandbox.url, "--credentials-file", str(credentials), *args],
+        env={"KONVERT_API_KEY": "", "KONVERT_API_SECRET": ""},
+    )
+    assert result.exit_code in (0, 2), result.output
+    assert result.stderr.count("readable by group or others") == 1, result.stderr
 
 
 # ------------------------------------------------------- the real prompt
