@@ -20,7 +20,7 @@ object less (median of 3 pairs).
 
 The file keeps the digest of its sources: when they differ (a document or
 the contract edited without regenerating), every model is made from the
-sources with graphql-core (``api.documents.source_models``), so what is
+sources with graphql-core (``api.documents.kind_models``), so what is
 sent always fits them.
 """
 

@@ -219,6 +219,7 @@ BAD = {
     "a directive": "query Bad($on: Boolean!) { viewer { apiKey @include(if: $on) } }",
     "a field twice": "query Bad { viewer { apiKey apiKey } }",
     "a fragment on another type": "query Bad { viewer { ... on User { id } } }",
+    "an undefined fragment": "query Bad { viewer { ...Nowhere } }",
 }
 
 
