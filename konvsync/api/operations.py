@@ -120,11 +120,6 @@ def has_operation(kind: Kind, name: str) -> bool:
     return name in _kind_models(kind)
 
 
-def root_field(kind: Kind, operation: str) -> str:
-    """The root field of ``kind``'s ``operation`` (``createGroup``, ``users``)."""
-    return operation_model(kind, operation).field
-
-
 def operation_model(kind: Kind, operation: str) -> OperationModel:
     models = _kind_models(kind)
     if operation not in models:
@@ -140,10 +135,16 @@ def operation_document(
     aliased copies of its field (``m0: createUser(input: $input_0)``, one
     operation ``CreateUserBatch``); with ``selection``, only those fields of
     its objects (``Selection``). Cached per shape."""
-    model = operation_model(kind, operation)
-    if selection is not None:
-        model = _selecting(kind, model, dict(selection))
+    model = _selected_model(kind, operation, selection)
     return Document(printed(model, count), model, count)
+
+
+@cache
+def _selected_model(kind: Kind, operation: str, selection: Selection | None) -> OperationModel:
+    """One model per selection, so that the documents of every batch size
+    share its answer's checker (``answers.check_field``)."""
+    model = operation_model(kind, operation)
+    return model if selection is None else _selecting(kind, model, dict(selection))
 
 
 def read_document(kind: Kind, selection: Selection | None = None) -> Document:

@@ -409,5 +409,9 @@ def test_documents_are_values_not_texts_looked_up() -> None:
     one = operation_document(groups, "UpdateGroup", 1)
     many = operation_document(groups, "UpdateGroup", 50)
     assert one.model is many.model
+    selection = (("groups", frozenset({"name"})),)
+    selected = operation_document(groups, "GetGroup", 50, selection)
+    assert selected.model is operation_document(groups, "GetGroup", 3, selection).model
+    assert selected.model is not operation_document(groups, "GetGroup", 3).model
     assert many.keys == tuple(f"m{i}" for i in range(50))
     assert isinstance(parse(many.text), DocumentNode)
