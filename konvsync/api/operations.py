@@ -13,10 +13,14 @@ selecting fewer fields (``Selection``) and the answer's checker.
 This lets every command run without graphql-core: importing it takes 55-60
 ms, and building the contract's schema and parsing the documents 15 ms
 more, at every run (python -X importtime; py-spy put 12 % of a cold apply's
-CPU in graphql-core frames). Measured with benchmarks/sync_bench.py at
-10,000 users (sandbox in another process, 20 ms), paired against the code
-that built apply's documents with graphql-core: cold apply 7 µs of CPU per
-object less (median of 3 pairs).
+CPU in graphql-core frames). Measured with benchmarks/sync_bench.py -n
+10000 --repeat 1 --json --no-baseline (sandbox in another process, 20 ms),
+six pairs alternating with the code that built apply's documents and
+checkers with graphql-core, on a loaded 2-core machine: cold apply 125.8
+-> 120.0 µs of konvsync's CPU per object (median of the pairs' differences
+-5.2), 10 % change apply 91.8 -> 85.9 (-4.8); plan, drift and export, whose
+reads were generated before, unchanged. Apply still imports graphql-core
+for its input check (``apply.checks.check_inputs``).
 
 The file keeps the digest of its sources: when they differ (a document or
 the contract edited without regenerating), every model is made from the
