@@ -229,6 +229,31 @@ def test_the_generator_refuses_what_a_model_cannot_hold(text: str) -> None:
         documents.operation_models(parse(text), contract_schema(), "konvsync/kinds/bad.graphql")
 
 
+def test_the_generate_command_refuses_a_document_a_model_cannot_hold(tmp_path: Path) -> None:
+    """A copy of the checkout whose groups.graphql aliases a field: the
+    generator names the file and the operation and writes nothing."""
+    shutil.copytree(ROOT / "konvsync", tmp_path / "konvsync", ignore=_no_caches)
+    shutil.copytree(ROOT / "schemas", tmp_path / "schemas")
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    groups = tmp_path / "konvsync" / "kinds" / "groups.graphql"
+    text = groups.read_text(encoding="utf-8")
+    groups.write_text(text.replace("\n  name\n", "\n  title: name\n", 1), encoding="utf-8")
+    models = tmp_path / "konvsync" / "api" / "operations.json"
+    before_run = models.read_text(encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "konvsync.cli.generate", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**subprocess_env(), "PYTHONPATH": str(tmp_path)},
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1, (done.stdout, done.stderr[-2000:])
+    assert done.stdout.startswith("cannot generate: konvsync/kinds/groups.graphql: operation ")
+    assert "an alias, argument or directive on field name" in done.stdout
+    assert "Traceback" not in done.stderr
+    assert models.read_text(encoding="utf-8") == before_run
+
+
 def test_a_document_edited_without_regenerating_is_sent_as_edited(tmp_path: Path) -> None:
     """A copy of the package whose users.graphql no longer selects a user's
     title: the models in its operations.json do not fit it, so every
