@@ -169,7 +169,7 @@ def viewer_query() -> str:
 
 
 def printed(model: OperationModel, count: int | None = None) -> str:
-    """The text of ``model`` (``count``: as ``document``), in graphql-core's
+    """The text of ``model`` (``count``: as ``operation_document``), in graphql-core's
     printed layout. The aliased copies of a field that selects an object
     spread one fragment of that selection (``...CreateUserSelection``), as
     the kinds' documents do, so that a batch of 50 is not 50 selections for
