@@ -15,11 +15,12 @@ ms, and building the contract's schema and parsing the documents 15 ms
 more, at every run (python -X importtime; py-spy put 12 % of a cold apply's
 CPU in graphql-core frames). Measured with benchmarks/sync_bench.py -n
 10000 --repeat 1 --json --no-baseline (sandbox in another process, 20 ms),
-six pairs alternating with the code that built apply's documents and
-checkers with graphql-core, on a loaded 2-core machine: cold apply 125.8
--> 120.0 µs of konvsync's CPU per object (median of the pairs' differences
--5.2), 10 % change apply 91.8 -> 85.9 (-4.8); plan, drift and export, whose
-reads were generated before, unchanged. Apply still imports graphql-core
+15 pairs alternating (either first) with the code that built apply's
+documents and checkers with graphql-core, on a shared 2-core machine (load
+average 0.4-3): cold apply 124.0 -> 119.3 µs of konvsync's CPU per object
+(median of the pairs' differences -6.1; lower in 12 pairs of 15), 10 %
+change apply 87.9 -> 85.3 (-3.0; 11 of 15); plan, drift and export, whose
+reads were generated before, unchanged (-1.2, +0.4, +0.2). Apply still imports graphql-core
 for its input check (``apply.checks.check_inputs``).
 
 The file keeps the digest of its sources: when they differ (a document or
