@@ -36,7 +36,7 @@ from typing import Any
 
 from konvsync.api.answers import Misfit, check_field, format_path
 from konvsync.api.client import PortalClient, error_code, error_message
-from konvsync.api.documents import aliased_document, operation_text, root_field
+from konvsync.api.operations import operation_document
 from konvsync.errors import AmbiguousRequestError, ContractError, KonvsyncError
 from konvsync.kinds.base import Kind
 
@@ -163,7 +163,7 @@ async def _send_built(
     ``again``: it is the second try of calls an ``UNAUTHENTICATED`` answer
     left unexecuted (or maybe unexecuted), which is not tried a third time."""
     first = batch[0][0]
-    document = aliased_document(first.kind, first.operation, len(batch))
+    document = operation_document(first.kind, first.operation, len(batch))
     variables = {
         f"{name}_{index}": value
         for index, (_call, built) in enumerate(batch)
@@ -198,11 +198,7 @@ async def _send_built(
     )
     executed = response.executed
     data = response.data or {}
-    field = root_field(first.kind, first.operation)
-    # Every alias is checked as the operation's own field: one checker for
-    # every batch size (compiling one per aliased document cost 0.1 s of
-    # CPU in a cold apply of 10,000 users).
-    single = operation_text(first.kind, first.operation)
+    field = document.field
     outcomes: list[MutationOutcome | None] = []
     resend: dict[int, tuple[MutationCall, dict[str, Any]]] = {}
     for index, (call, built) in enumerate(batch):
@@ -235,7 +231,7 @@ async def _send_built(
                 error_message(own or general[0]),
             )
         try:
-            check_field(single, field, data[alias])
+            check_field(document, alias, data[alias])
         except Misfit as misfit:
             where = format_path((field, *misfit.path[1:]))
             problem = str(ContractError(first.operation, f"{where} {misfit.problem}"))

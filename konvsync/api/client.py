@@ -36,6 +36,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from konvsync.api.answers import Misfit, check_data, describe, format_path
 from konvsync.api.auth import TokenSource
 from konvsync.api.endpoints import Endpoint
+from konvsync.api.operations import Document
 from konvsync.api.retries import (
     GATEWAY_FAILURES,
     HttpStatus,
@@ -173,7 +174,7 @@ class PortalClient:
 
     async def execute(
         self,
-        document: str,
+        document: Document | str,
         variables: dict[str, Any] | None = None,
         *,
         retry_safe: bool = True,
@@ -183,8 +184,11 @@ class PortalClient:
         """Send one document. The answer's envelope is always checked; with
         ``verify``, a query's data is checked against the contract and the
         document (mutation documents are checked alias by alias by their
-        caller, since each alias succeeds or fails on its own)."""
-        payload: dict[str, Any] = {"query": document}
+        caller, since each alias succeeds or fails on its own). A plain text
+        (the introspection query) has no model to check its data with: its
+        caller checks what it uses."""
+        text = document.text if isinstance(document, Document) else document
+        payload: dict[str, Any] = {"query": text}
         if variables is not None:
             payload["variables"] = variables
         if log.isEnabledFor(logging.DEBUG):
@@ -234,7 +238,7 @@ class PortalClient:
     async def _try(
         self,
         payload: dict[str, Any],
-        query: str,
+        document: Document | str,
         label: str,
         retry_safe: bool,
         verify: bool,
@@ -260,11 +264,11 @@ class PortalClient:
                 if _has_code(response.errors, "UNAUTHENTICATED") and not renewed[0]:
                     self.tokens.invalidate()
                     renewed[0] = True
-                    if not _is_mutation(query):
+                    if not _is_mutation(payload["query"]):
                         continue  # a read: sending it again changes nothing
                     return response  # the caller sends again what was not executed
-                if verify and not response.errors:
-                    _check_query_answer(label, query, response.data)
+                if verify and not response.errors and isinstance(document, Document):
+                    _check_query_answer(label, document, response.data)
                 return response
             except _AnswerTooLarge:
                 raise ContractError(
@@ -378,11 +382,11 @@ def _lone_surrogate(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str |
     return None
 
 
-def _check_query_answer(label: str, query: str, data: dict[str, Any] | None) -> None:
-    if not query.lstrip().startswith("query"):
+def _check_query_answer(label: str, document: Document, data: dict[str, Any] | None) -> None:
+    if document.operation != "query":
         return
     try:
-        check_data(query, data)
+        check_data(document, data)
     except Misfit as misfit:
         raise ContractError(label, str(misfit)) from None
 

@@ -1,35 +1,49 @@
-"""The GraphQL documents konvsync sends. Every one lives in a ``.graphql``
-file in the package (kinds' operations beside their modules, ``api/*.graphql``
-for the rest); batches are built from them by aliasing, never by hand."""
+"""The GraphQL documents konvsync sends, read from their sources with
+graphql-core. Every one lives in a ``.graphql`` file in the package (kinds'
+operations beside their modules, ``api/*.graphql`` for the rest); the
+models ``api.operations`` builds every document from are made here, by the
+generator (``operations.json``) and, when that file does not fit the
+sources, at run time."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
+from typing import NoReturn
 
 from graphql import (
-    ArgumentNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
     InlineFragmentNode,
-    NameNode,
     Node,
     OperationDefinitionNode,
     SelectionSetNode,
-    VariableDefinitionNode,
     VariableNode,
+    build_schema,
+    get_named_type,
     parse,
     print_ast,
 )
 
-from konvsync.kinds import children_of
+from konvsync.api.answers import contract_schema, field_shapes
+from konvsync.api.operations import (
+    VIEWER_OPERATION,
+    OperationModel,
+    documented_kinds,
+    sources_digest,
+    viewer_query,
+)
 from konvsync.kinds.base import Kind
 
 _PACKAGE = Path(__file__).resolve().parent.parent
+_VIEWER_FILE = "konvsync/api/viewer.graphql"
 
 
 @dataclass(frozen=True)
@@ -58,123 +72,164 @@ def package_operations() -> list[Operation]:
     return out
 
 
-Selection = tuple[tuple[str, frozenset[str]], ...]
-"""For a query that selects only some fields of its objects: (kind name,
-field names) for the kind read and, when wanted, its child kind (an
-account's locations). The ID and the natural key are always selected; a
-child kind not named is left out."""
-
-
-@cache
-def operation_text(kind: Kind, operation: str, selection: Selection | None = None) -> str:
-    """One operation of a kind with the fragments it uses, as a document;
-    with ``selection``, only those fields of its objects (fragments inlined)."""
+def operation_text(kind: Kind, operation: str) -> str:
+    """One operation of a kind with the fragments it uses, as a document,
+    printed from its source (what ``doctor`` and the input check validate)."""
     op = kind.operation(operation)
-    if selection is not None:
-        op = _selecting(kind, op, dict(selection))
     return print_ast(DocumentNode(definitions=(op, *fragments_used(kind.document, op))))
 
 
-def root_field(kind: Kind, operation: str) -> str:
-    """The root field of ``kind``'s ``operation`` (``createGroup``, ``users``):
-    where its answer is."""
-    selection = kind.operation(operation).selection_set.selections[0]
-    assert isinstance(selection, FieldNode)
-    return selection.name.value
+def kind_models(kind: Kind) -> dict[str, OperationModel]:
+    """The models of ``kind``'s operations, made from its document and the
+    contract (``api.operations`` uses them when its generated ones do not
+    fit the sources)."""
+    return operation_models(kind.document, contract_schema(), _where(kind))
 
 
-@cache
-def aliased_document(
-    kind: Kind, operation: str, count: int, selection: Selection | None = None
-) -> str:
-    """The text of one document (a mutation, or a query such as ``GetUser``)
-    holding ``count`` aliased copies of ``operation``'s single field; cached
-    per shape. ``selection``: as for ``operation_text``."""
-    op = kind.operation(operation)
-    if selection is not None:
-        op = _selecting(kind, op, dict(selection))
-    field = op.selection_set.selections[0]
-    assert isinstance(field, FieldNode)
-    definitions: list[VariableDefinitionNode] = []
-    fields: list[FieldNode] = []
-    for index in range(count):
-        for definition in op.variable_definitions or ():
-            definitions.append(
-                VariableDefinitionNode(
-                    variable=_variable(definition.variable, index),
-                    type=definition.type,
-                    default_value=definition.default_value,
-                    directives=(),
-                )
-            )
-        arguments = tuple(
-            ArgumentNode(
-                name=a.name,
-                value=_variable(a.value, index) if isinstance(a.value, VariableNode) else a.value,
-            )
-            for a in field.arguments or ()
-        )
-        fields.append(
-            FieldNode(
-                alias=NameNode(value=f"m{index}"),
-                name=field.name,
-                arguments=arguments,
-                directives=(),
-                selection_set=field.selection_set,
-            )
-        )
-    operation_node = OperationDefinitionNode(
-        operation=op.operation,
-        name=NameNode(value=f"{operation}Batch"),
-        variable_definitions=tuple(definitions),
-        directives=(),
-        selection_set=SelectionSetNode(selections=tuple(fields)),
+def viewer_model() -> OperationModel:
+    document = parse(viewer_query())
+    return operation_models(document, contract_schema(), _VIEWER_FILE)[VIEWER_OPERATION]
+
+
+def generated_text(kinds: Sequence[Kind], contract: str) -> str:
+    """``operations.json`` for ``kinds`` and the ``contract`` (SDL). Raises
+    ``ValueError`` naming the file and operation of anything a model cannot
+    represent."""
+    schema = build_schema(contract)
+    viewer = operation_models(parse(viewer_query()), schema, _VIEWER_FILE)
+    data = {
+        "comment": "generated by python -m konvsync.cli.generate, do not edit "
+        "(see konvsync/api/operations.py)",
+        "sources": sources_digest(kinds, contract),
+        "viewer": viewer[VIEWER_OPERATION].to_json(),
+        "kinds": {
+            k.name: {
+                name: model.to_json()
+                for name, model in operation_models(k.document, schema, _where(k)).items()
+            }
+            for k in documented_kinds(kinds)
+        },
+    }
+    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+
+
+def _where(kind: Kind) -> str:
+    return f"konvsync/kinds/{kind.operations_file}"
+
+
+def operation_models(
+    document: DocumentNode, schema: GraphQLSchema, where: str
+) -> dict[str, OperationModel]:
+    """A model of each operation of ``document`` (``where``: its file, for
+    messages). Raises ``ValueError`` for what a model cannot hold: more than
+    one root field, an argument that is not a variable, a variable's default
+    value, directives, and aliases or arguments below the root field."""
+    fragments = fragment_definitions(document)
+    out: dict[str, OperationModel] = {}
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode):
+            continue
+        if definition.name is None:
+            raise ValueError(f"{where}: an operation without a name")
+        name = definition.name.value
+        out[name] = _model(definition, fragments, schema, f"{where}: operation {name}")
+    return out
+
+
+def _model(
+    op: OperationDefinitionNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    schema: GraphQLSchema,
+    where: str,
+) -> OperationModel:
+    def refuse(what: str) -> NoReturn:
+        raise ValueError(f"{where}: {what}, which an operation model cannot represent")
+
+    if op.directives:
+        refuse("a directive on the operation")
+    variables = []
+    for definition in op.variable_definitions or ():
+        variable = definition.variable.name.value
+        if definition.default_value is not None or definition.directives:
+            refuse(f"a default value or directive on ${variable}")
+        variables.append((variable, print_ast(definition.type)))
+    selections = op.selection_set.selections
+    if len(selections) != 1 or not isinstance(selections[0], FieldNode):
+        refuse("a root selection other than one field")
+    field = selections[0]
+    if field.alias is not None or field.directives:
+        refuse(f"an alias or directive on {field.name.value}")
+    arguments = []
+    for argument in field.arguments or ():
+        if not isinstance(argument.value, VariableNode):
+            refuse(f"argument {argument.name.value} given a value, not a variable")
+        arguments.append((argument.name.value, argument.value.name.value))
+    root = schema.get_root_type(op.operation)
+    if root is None or field.name.value not in root.fields:
+        refuse(f"{field.name.value}, which the contract has no {op.operation.value} field of")
+    if field.selection_set is not None:
+        _check_selection(field.selection_set, root.fields[field.name.value].type, fragments, refuse)
+    shapes = field_shapes(root, op.selection_set, fragments)
+    return OperationModel(
+        operation=op.operation.value,
+        name=op.name.value if op.name else "",
+        variables=tuple(variables),
+        field=field.name.value,
+        arguments=tuple(arguments),
+        shape=shapes[field.name.value],
     )
-    fragments = fragments_used(kind.document, field)
-    return print_ast(DocumentNode(definitions=(operation_node, *fragments)))
 
 
-def _selecting(
-    kind: Kind, op: OperationDefinitionNode, keep: dict[str, frozenset[str]]
-) -> OperationDefinitionNode:
-    """``op`` selecting only what ``keep`` names of its objects: those of a
-    connection's ``nodes`` (a read), or the root field's own (a get)."""
-    root = op.selection_set.selections[0]
-    assert isinstance(root, FieldNode) and root.selection_set is not None
-    if op.name is not None and op.name.value == kind.read_operation:
-        selections = tuple(
-            _with_selection(s, _object_fields(kind, s.selection_set, keep))
-            if isinstance(s, FieldNode) and s.name.value == "nodes" and s.selection_set
-            else s
-            for s in root.selection_set.selections
-        )
-        inner = SelectionSetNode(selections=selections)
-    else:
-        inner = _object_fields(kind, root.selection_set, keep)
-    return OperationDefinitionNode(
-        operation=op.operation,
-        name=op.name,
-        variable_definitions=op.variable_definitions,
-        directives=op.directives,
-        selection_set=SelectionSetNode(selections=(_with_selection(root, inner),)),
-    )
-
-
-def _object_fields(
-    kind: Kind, selection_set: SelectionSetNode, keep: dict[str, frozenset[str]]
-) -> SelectionSetNode:
-    names = {"id", kind.key_field, *keep.get(kind.name, ())}
-    children = {c.name: c for c in children_of(kind.name)}
-    out: list[FieldNode] = []
-    for field in inlined_fields(selection_set, fragment_definitions(kind.document)):
+def _check_selection(
+    selection_set: SelectionSetNode,
+    output_type: GraphQLOutputType,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    refuse: Callable[[str], NoReturn],
+) -> None:
+    """Refuse what the shape of ``selection_set`` would lose: an alias,
+    argument or directive of an inner field, a field selected twice, a
+    fragment on another type than its place's (an interface or union)."""
+    parent = get_named_type(output_type)
+    if not isinstance(parent, GraphQLObjectType):
+        refuse(f"a selection on {parent.name}, which is not an object type")
+    seen: set[str] = set()
+    for field in _spread(selection_set, parent.name, fragments, refuse):
         name = field.name.value
-        child = children.get(name)
-        if child is not None:
-            if child.name in keep and field.selection_set is not None:
-                out.append(_with_selection(field, _object_fields(child, field.selection_set, keep)))
-        elif name in names:
-            out.append(field)
-    return SelectionSetNode(selections=tuple(out))
+        if field.alias is not None or field.arguments or field.directives:
+            refuse(f"an alias, argument or directive on field {name}")
+        if name in seen:
+            refuse(f"field {name} of {parent.name} selected twice")
+        seen.add(name)
+        if field.selection_set is not None and name in parent.fields:
+            _check_selection(field.selection_set, parent.fields[name].type, fragments, refuse)
+
+
+def _spread(
+    selection_set: SelectionSetNode,
+    type_name: str,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    refuse: Callable[[str], NoReturn],
+) -> list[FieldNode]:
+    out: list[FieldNode] = []
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            out.append(selection)
+            continue
+        if selection.directives:
+            refuse(f"a directive on a fragment in {type_name}")
+        if isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            if fragment is None:
+                refuse(f"fragment {selection.name.value}, which the document does not define")
+            if fragment.directives or fragment.type_condition.name.value != type_name:
+                refuse(f"fragment {selection.name.value} on another type than {type_name}")
+            out.extend(_spread(fragment.selection_set, type_name, fragments, refuse))
+        elif isinstance(selection, InlineFragmentNode):
+            condition = selection.type_condition
+            if condition is not None and condition.name.value != type_name:
+                refuse(f"an inline fragment on another type than {type_name}")
+            out.extend(_spread(selection.selection_set, type_name, fragments, refuse))
+    return out
 
 
 def fragment_definitions(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
@@ -196,20 +251,6 @@ def inlined_fields(
         elif isinstance(selection, InlineFragmentNode):
             out.extend(inlined_fields(selection.selection_set, fragments))
     return out
-
-
-def _with_selection(field: FieldNode, selection_set: SelectionSetNode) -> FieldNode:
-    return FieldNode(
-        alias=field.alias,
-        name=field.name,
-        arguments=field.arguments,
-        directives=field.directives,
-        selection_set=selection_set,
-    )
-
-
-def _variable(node: VariableNode, index: int) -> VariableNode:
-    return VariableNode(name=NameNode(value=f"{node.name.value}_{index}"))
 
 
 def fragments_used(document: DocumentNode, root: Node) -> list[FragmentDefinitionNode]:

@@ -9,13 +9,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from konvsync.api.client import PortalClient, Response
-from konvsync.api.read_queries import read_query
+from konvsync.api.operations import read_document
 from konvsync.errors import ContractError
 from konvsync.kinds.base import Kind
 from konvsync.support import aio
 
 if TYPE_CHECKING:
-    from konvsync.api.documents import Selection
+    from konvsync.api.operations import Selection
 
 PAGE_SIZE = 100
 
@@ -111,14 +111,16 @@ async def read_all(
     """Every node of ``kind``'s read query (none when ``on_nodes`` takes them),
     each answer checked against the contract and the read as a whole by
     ``ReadCheck`` before any of it is used. ``selection``: only those fields
-    (``documents.Selection``)."""
-    query = read_query(kind, selection)
-    text, name = query.text, query.field
+    (``operations.Selection``)."""
+    document = read_document(kind, selection)
+    name = document.field
     check = ReadCheck(kind.read_operation, name)
 
     def fetch(after: str | None) -> asyncio.Future[Response]:
         return asyncio.ensure_future(
-            client.execute(text, {"first": PAGE_SIZE, "after": after}, label=kind.read_operation)
+            client.execute(
+                document, {"first": PAGE_SIZE, "after": after}, label=kind.read_operation
+            )
         )
 
     nodes: list[dict[str, Any]] = []

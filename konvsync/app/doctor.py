@@ -14,8 +14,8 @@ from konvsync.api.client import PortalClient
 from konvsync.api.connect import PortalTarget
 from konvsync.api.documents import package_operations
 from konvsync.api.input_check import misfits
+from konvsync.api.operations import viewer_document
 from konvsync.api.pagination import read_kinds
-from konvsync.api.read_queries import viewer_query
 from konvsync.config.model import DesiredState
 from konvsync.errors import ConfigInvalid, KonvsyncError
 from konvsync.kinds import kind
@@ -65,7 +65,9 @@ async def _remote_checks(
             report.add("auth", False, f"{target.options.auth}: {exc}")
             return
         report.add("auth", True, f"{target.options.auth}: token obtained")
-        viewer = (await client.execute(viewer_query(), label="Viewer")).raise_for_errors("viewer")
+        viewer = (await client.execute(viewer_document(), label="Viewer")).raise_for_errors(
+            "viewer"
+        )
         report.add("viewer", True, f"portal {viewer['viewer']['portalName']!r}")
         introspection = (
             await client.execute(get_introspection_query(), label="introspection", verify=False)

@@ -74,7 +74,7 @@ async def _found_again(
         return set()
     # Imported here: apply's checks import graphql-core (55 ms), which a
     # drift without --write, or with nothing to confirm, never needs (see
-    # api.read_queries).
+    # api.operations).
     from konvsync.apply.checks import PortalLookup, Wanted
 
     gone: dict[str, list[Wanted]] = {}

@@ -8,8 +8,8 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from konvsync.api.client import PortalClient, Response
+from konvsync.api.operations import viewer_document
 from konvsync.api.pagination import read_kinds
-from konvsync.api.read_queries import viewer_query
 from konvsync.config.model import DesiredState
 from konvsync.kinds import kind
 from konvsync.plan.planner import (
@@ -57,7 +57,7 @@ async def read_nodes(
 
 
 def viewer_request(client: PortalClient) -> Awaitable[Response]:
-    return client.execute(viewer_query(), label="Viewer")
+    return client.execute(viewer_document(), label="Viewer")
 
 
 async def read_remote(

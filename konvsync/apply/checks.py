@@ -32,8 +32,8 @@ from graphql import GraphQLError, build_client_schema, get_introspection_query
 from konvsync.api.answers import Misfit, check_field
 from konvsync.api.batching import chunks
 from konvsync.api.client import PortalClient
-from konvsync.api.documents import Selection, aliased_document, operation_text, root_field
 from konvsync.api.input_check import misfits
+from konvsync.api.operations import Selection, has_operation, operation_document
 from konvsync.api.pagination import PAGE_SIZE, read_all
 from konvsync.errors import ContractError, KonvsyncError, SchemaMisfitError
 from konvsync.kinds import kind
@@ -187,7 +187,7 @@ class PortalLookup:
         return ((source.name, sorted_by(source.name)), (k.name, fields | sorted_by(k.name)))
 
     def _by_pages(self, k: Kind, source: Kind, count: int) -> bool:
-        if not source.has_operation(source.get_operation):
+        if not has_operation(source, source.get_operation):
             return True
         if self.by_key:
             return False
@@ -201,11 +201,9 @@ class PortalLookup:
     ) -> list[dict[str, Any]]:
         targets = _dedupe(self._target(k, item) for item in wanted)
         operation = source.get_operation
-        single = operation_text(source, operation, selection)  # each alias is checked as it
-        field = root_field(source, operation)
 
         async def fetch(batch: Sequence[tuple[str | None, str | None]]) -> list[dict[str, Any]]:
-            document = aliased_document(source, operation, len(batch), selection)
+            document = operation_document(source, operation, len(batch), selection)
             variables: dict[str, Any] = {}
             for index, (remote_id, key) in enumerate(batch):
                 variables[f"id_{index}"] = remote_id
@@ -221,7 +219,7 @@ class PortalLookup:
                 try:
                     if alias not in data:
                         raise Misfit((alias,), "is missing")
-                    check_field(single, field, data[alias])
+                    check_field(document, alias, data[alias])
                 except Misfit as misfit:
                     raise ContractError(operation, str(misfit)) from None
                 if data[alias] is not None:

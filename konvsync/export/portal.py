@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from konvsync.api.client import PortalClient
+from konvsync.api.operations import has_operation, operation_document, viewer_document
 from konvsync.api.pagination import read_all, read_kinds
-from konvsync.api.read_queries import viewer_query
 from konvsync.config.documents import item_problem
 from konvsync.config.scope import NO_SCOPE, Scope
 from konvsync.config.yaml_dump import EnvReference
@@ -76,7 +76,7 @@ async def export_portal(
 ) -> ExportResult:
     """The portal (with ``scope``: what it owns, and the scope itself in
     konvsync.yaml unless not ``write_scope``) as konvsync YAML."""
-    viewer = (await client.execute(viewer_query(), label="Viewer")).raise_for_errors("viewer")
+    viewer = (await client.execute(viewer_document(), label="Viewer")).raise_for_errors("viewer")
     # Normalized page by page: the raw answers are not all held at once. The
     # kinds are read whole with a scope too (the contract has no filter);
     # what is outside it is set apart as the pages arrive.
@@ -90,13 +90,12 @@ async def export_portal(
 async def export_object(client: PortalClient, target: str) -> ExportResult:
     """One object's YAML (``export --target KIND/KEY``), fetched by its key
     (read with its whole kind where the API has no query by key)."""
-    from konvsync.api.documents import aliased_document  # graphql-core: see api.read_queries
-
     k, key = parse_target(target)
-    if k.has_operation(k.get_operation):
-        document = aliased_document(k, k.get_operation, 1)
+    if has_operation(k, k.get_operation):
         response = await client.execute(
-            document, {"id_0": None, "key_0": key}, label=k.get_operation
+            operation_document(k, k.get_operation, 1),
+            {"id_0": None, "key_0": key},
+            label=k.get_operation,
         )
         node = response.raise_for_errors(f"reading {k.singular} {key!r}").get("m0")
         nodes = [node] if node is not None else []

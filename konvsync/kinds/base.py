@@ -209,7 +209,7 @@ class Kind:
     @cached_property
     def document(self) -> DocumentNode:
         # graphql-core is imported only where a document is parsed: the
-        # queries every plan sends are generated (api.read_queries).
+        # documents konvsync sends are built from generated models (api.operations).
         from graphql import parse
 
         return parse(self.document_text)

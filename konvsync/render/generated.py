@@ -9,8 +9,8 @@
   as just generated;
 - the config schema compiled to fastjsonschema's code
   (``konvsync/config/schema_validators.py``, ``config.fast_schema``);
-- the queries every plan sends, with their answers' shapes
-  (``konvsync/api/read_queries.json``, ``api.read_queries``).
+- the models of every operation konvsync sends, with their answers'
+  shapes (``konvsync/api/operations.json``, ``api.operations``).
 
 The command is ``cli.generate``. The published schemas stay files: konvsync
 reads them at run time and the wheel ships them.
@@ -25,7 +25,7 @@ from typing import Any
 
 from graphql import GraphQLError, build_schema
 
-from konvsync.api import read_queries
+from konvsync.api import documents
 from konvsync.config import fast_schema
 from konvsync.config.overlay import OVERLAY_SCHEMA_FILE, overlay_schema
 from konvsync.kinds import KINDS, Kind
@@ -34,7 +34,7 @@ from konvsync.render.schema_parts import generate_schema_text, schema_text
 
 CONFIG_SCHEMA = "konvsync.schema.json"
 CONTRACT = "konvert.graphql"
-READ_QUERIES = "konvsync/api/read_queries.json"
+OPERATION_MODELS = "konvsync/api/operations.json"
 
 
 def generated_texts(root: Path, kinds: Sequence[Kind] = KINDS) -> dict[Path, str]:
@@ -59,7 +59,7 @@ def generated_texts(root: Path, kinds: Sequence[Kind] = KINDS) -> dict[Path, str
     config_schema = json.loads(config_text)
     out[readme] = update_readme(readme.read_text(encoding="utf-8"), kinds, config_schema)
     out[root / fast_schema.MODULE] = _validators_text(root / fast_schema.MODULE, config_schema)
-    out[root / READ_QUERIES] = read_queries.generated_text(kinds, contract_text)
+    out[root / OPERATION_MODELS] = documents.generated_text(kinds, contract_text)
     return out
 
 

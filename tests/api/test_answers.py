@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from konvsync.api.answers import Misfit, check_data, check_field
-from konvsync.api.documents import aliased_document, operation_text
+from konvsync.api.operations import operation_document, read_document
 from konvsync.kinds import kind
 
-READ_USERS = operation_text(kind("users"), "ReadUsers")
+READ_USERS = read_document(kind("users"))
 USER = {
     "id": "usr_1",
     "updatedAt": "2026-11-30T12:00:00Z",
@@ -88,7 +88,7 @@ def test_misfits_name_the_path_and_the_schema(change: Any, expected: str) -> Non
 
 
 def test_enums_and_lists_are_checked_in_mutation_answers() -> None:
-    document = aliased_document(kind("groups"), "UpdateGroup", 2)
+    document = operation_document(kind("groups"), "UpdateGroup", 2)
     good = {
         "id": "grp_1",
         "updatedAt": "2026-11-30T12:00:00Z",

@@ -25,6 +25,7 @@ from tests.hostile.write_cases import (
     EchoedInput,
     IgnoredField,
     MutationAnswerId,
+    MutationAnswerValue,
     RawAfterExecution,
 )
 
@@ -52,6 +53,37 @@ def test_create_answer_without_a_usable_id_fails_the_object_and_what_needs_it(
     assert "Traceback" not in result.output and "please report" not in result.output
     failed = [line for line in result.output.splitlines() if "new-team" in line]
     assert failed, f"the summary does not name groups/new-team: {result.describe()}"
+    assert NEWBIE not in sent, f"the user in new-team was sent anyway: {result.describe()}"
+
+
+@pytest.mark.parametrize(
+    ("answer", "misfit"),
+    [
+        ({"permissions": ["OWN_EVERYTHING"]}, '.permissions[0] is "OWN_EVERYTHING" (a string), '),
+        ({"lmsModules": [{"id": "lms_1"}]}, ".lmsModules[0].slug is missing"),
+        ({"name": None}, ".name is null, the schema says String!"),
+    ],
+)
+def test_a_create_answer_that_breaks_the_contract_fails_the_object(
+    answer: dict[str, object], misfit: str, tmp_path: Path
+) -> None:
+    """Each alias of a batch is checked against its operation's generated
+    answer shape: an enum value, a missing field in a nested object, a null
+    where the contract says non-null."""
+    config = write_desired(tmp_path, more_groups=[NEW_GROUP], more_users=[NEW_USER])
+    case = MutationAnswerValue(
+        "create-answer-misfit", "CreateGroupBatch", ("externalId", "new-team"), answer
+    )
+    with hostile_portal(tmp_path, case) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+        sent = portal.sent_values()
+        happened = portal.rewritten
+    assert happened, "the case never happened"
+    assert result.exit_code == 1, result.describe()
+    assert "Traceback" not in result.output and "please report" not in result.output
+    failed = [line for line in result.output.splitlines() if "new-team" in line and PREFIX in line]
+    assert failed, result.describe()
+    assert f"CreateGroup: createGroup{misfit}" in failed[0], result.describe()
     assert NEWBIE not in sent, f"the user in new-team was sent anyway: {result.describe()}"
 
 

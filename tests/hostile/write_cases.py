@@ -47,6 +47,27 @@ class MutationAnswerId(Case):
         return answer
 
 
+class MutationAnswerValue(Case):
+    """The answer to one mutation (picked by a field of its input) carries
+    ``answer_field`` = ``value`` (one the contract does not allow there);
+    the mutation itself is executed."""
+
+    def __init__(self, name: str, operation: str, key: tuple[str, str], answer: Json) -> None:
+        self.name = name
+        self.operation = operation
+        self.key = key
+        self.changed = answer
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.operation != self.operation:
+            return answer
+        data = answer.get("data") or {}
+        for alias in _aliases_matching(call, *self.key):
+            if isinstance(data.get(alias), dict):
+                data[alias].update(self.changed)
+        return answer
+
+
 class IgnoredField(Case):
     """The portal accepts an update but silently ignores one input field: it
     is taken out of every ``input_N`` before the sandbox sees it, so the

@@ -13,7 +13,7 @@ import fastjsonschema
 import jsonschema
 import pytest
 
-from konvsync.api import read_queries
+from konvsync.api import documents, operations
 from konvsync.cli.generate import main
 from konvsync.kinds import KINDS, WRITABLE_KINDS, apply_order
 from konvsync.kinds.base import Field, Kind
@@ -89,8 +89,8 @@ extend type Mutation {
 
 VALIDATORS = "konvsync/config/schema_validators.py"
 """The config schema compiled by fastjsonschema (``config.fast_schema``)."""
-READ_QUERIES = "konvsync/api/read_queries.json"
-"""The queries every plan sends, with their answers' shapes (``api.read_queries``)."""
+OPERATION_MODELS = "konvsync/api/operations.json"
+"""The models of every operation konvsync sends (``api.operations``)."""
 
 
 def copy_of_the_checkout(tmp_path: Path, contract: str = "") -> Path:
@@ -99,7 +99,7 @@ def copy_of_the_checkout(tmp_path: Path, contract: str = "") -> Path:
     contract."""
     shutil.copytree(ROOT / "schemas", tmp_path / "schemas")
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
-    for generated in (VALIDATORS, READ_QUERIES):
+    for generated in (VALIDATORS, OPERATION_MODELS):
         (tmp_path / generated).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / generated, tmp_path / generated)
     with (tmp_path / "schemas" / "konvert.graphql").open("a", encoding="utf-8") as handle:
@@ -118,23 +118,23 @@ def test_a_kind_declared_without_regenerating_makes_everything_stale(tmp_path: P
         str(path.relative_to(root))
         for path in stale_files(generated_texts(root, WITH_SCRATCH_POSTS))
     }
-    expected = {"README.md", VALIDATORS, READ_QUERIES}
+    expected = {"README.md", VALIDATORS, OPERATION_MODELS}
     assert stale == {*expected, *(str(path.relative_to(ROOT)) for path in SCHEMAS)}
 
 
-def test_read_queries_made_from_another_contract_are_not_used() -> None:
-    """plan, drift and export check read answers against the shapes in
-    read_queries.json only when it was made from the contract and documents
-    in use: one made from a contract with another Permission enum would
-    check permissions against the wrong values."""
+def test_operation_models_made_from_another_contract_are_not_used() -> None:
+    """Every command checks answers against the shapes in operations.json
+    only when it was made from the contract and documents in use: one made
+    from a contract with another Permission enum would check permissions
+    against the wrong values."""
     contract = (ROOT / "schemas" / "konvert.graphql").read_text(encoding="utf-8")
     edited = contract.replace("  MANAGE_NEWS\n", "", 1)
     assert edited != contract
-    current = json.loads((ROOT / READ_QUERIES).read_text(encoding="utf-8"))
-    stale = json.loads(read_queries.generated_text(KINDS, edited))
-    assert stale["shapes"] != current["shapes"]  # the edit changes a check
-    assert read_queries.fitting(current) == current
-    assert read_queries.fitting(stale) == {}
+    current = json.loads((ROOT / OPERATION_MODELS).read_text(encoding="utf-8"))
+    stale = json.loads(documents.generated_text(KINDS, edited))
+    assert stale["kinds"] != current["kinds"]  # the edit changes a check
+    assert operations.fitting(current) == current
+    assert operations.fitting(stale) == {}
 
 
 def test_a_kind_the_contract_lacks_makes_no_schema(tmp_path: Path) -> None:
