@@ -114,6 +114,8 @@ def agrees(introspection: Any, operations: Iterable[tuple[Kind, str]]) -> bool:
 def types_of(introspection: Any) -> Types:
     schema = introspection["__schema"]
     types = {t["name"]: t for t in schema["types"]}
+    if len(types) != len(schema["types"]):
+        raise ValueError("a type is listed twice")  # not a schema: the full check says more
     roots = {
         operation: (schema.get(f"{operation}Type") or {}).get("name")
         for operation in ("query", "mutation")

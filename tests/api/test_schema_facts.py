@@ -196,6 +196,9 @@ def test_a_renamed_mutation_root_or_an_unreadable_answer_disagrees() -> None:
     renamed["__schema"]["mutationType"]["name"] = "Query"
     assert not agrees(renamed, OPERATIONS)
     assert not agrees({"__schema": {"types": "none"}}, OPERATIONS)
+    twice = copy.deepcopy(CONTRACT)
+    twice["__schema"]["types"].append(copy.deepcopy(twice["__schema"]["types"][-1]))
+    assert not agrees(twice, OPERATIONS)
     assert not agrees(None, OPERATIONS)
 
 
