@@ -25,24 +25,9 @@ from graphql import (
 )
 
 from konvsync.api.documents import operation_text
+from konvsync.api.schema_facts import MAP_ENTRY_FIELDS, mutation_operations, sent_fields
 from konvsync.kinds import WRITABLE_KINDS
-from konvsync.kinds.base import Field, Kind
-
-MAP_ENTRY_FIELDS = ("key", "value")
-"""A ``map`` field is sent as a list of {key, value} objects."""
-
-
-def mutation_operations(k: Kind) -> list[str]:
-    return [
-        name
-        for name in (k.create_operation, k.update_operation, k.delete_operation)
-        if k.has_operation(name)
-    ]
-
-
-def sent_fields(k: Kind) -> dict[str, Field]:
-    """Input field name -> the kind's field sent under it."""
-    return {f.input_key: f for f in k.managed_fields if f is not k.parent_field}
+from konvsync.kinds.base import Kind
 
 
 def misfits(

@@ -32,7 +32,6 @@ sent always fits them.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cache
@@ -41,6 +40,7 @@ from typing import Any
 
 from konvsync.kinds import KINDS, children_of
 from konvsync.kinds.base import Kind
+from konvsync.support.files import read_generated
 from konvsync.support.resources import konvert_sdl
 
 Shape = list[Any]
@@ -284,10 +284,7 @@ def _viewer_model() -> OperationModel:
 
 @cache
 def _generated() -> dict[str, Any]:
-    try:
-        return fitting(json.loads(FILE.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        return {}
+    return fitting(read_generated(FILE))
 
 
 def fitting(generated: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,9 @@
 - the config schema compiled to fastjsonschema's code
   (``konvsync/config/schema_validators.py``, ``config.fast_schema``);
 - the models of every operation konvsync sends, with their answers'
-  shapes (``konvsync/api/operations.json``, ``api.operations``).
+  shapes (``konvsync/api/operations.json``, ``api.operations``);
+- the facts of the contract that apply's check of the portal's schema
+  compares (``konvsync/api/schema_facts.json``, ``api.schema_facts``).
 
 The command is ``cli.generate``. The published schemas stay files: konvsync
 reads them at run time and the wheel ships them.
@@ -25,7 +27,7 @@ from typing import Any
 
 from graphql import GraphQLError, build_schema
 
-from konvsync.api import documents
+from konvsync.api import documents, schema_facts
 from konvsync.config import fast_schema
 from konvsync.config.overlay import OVERLAY_SCHEMA_FILE, overlay_schema
 from konvsync.kinds import KINDS, Kind
@@ -35,6 +37,7 @@ from konvsync.render.schema_parts import generate_schema_text, schema_text
 CONFIG_SCHEMA = "konvsync.schema.json"
 CONTRACT = "konvert.graphql"
 OPERATION_MODELS = "konvsync/api/operations.json"
+SCHEMA_FACTS = "konvsync/api/schema_facts.json"
 
 
 def generated_texts(root: Path, kinds: Sequence[Kind] = KINDS) -> dict[Path, str]:
@@ -60,6 +63,7 @@ def generated_texts(root: Path, kinds: Sequence[Kind] = KINDS) -> dict[Path, str
     out[readme] = update_readme(readme.read_text(encoding="utf-8"), kinds, config_schema)
     out[root / fast_schema.MODULE] = _validators_text(root / fast_schema.MODULE, config_schema)
     out[root / OPERATION_MODELS] = documents.generated_text(kinds, contract_text)
+    out[root / SCHEMA_FACTS] = schema_facts.generated_text(kinds, contract_text)
     return out
 
 

@@ -5,10 +5,12 @@ written, so a failure never leaves a half-written plan or export behind)."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from konvsync.errors import OutputError
 
@@ -71,3 +73,14 @@ def read_bounded(path: Path, limit: int, what: str = "config files") -> bytes:
 def _too_large(size: int, limit: int, what: str) -> str:
     most = f"{limit // 1024**2} MB" if limit >= 1024**2 else f"{limit // 1024} KB"
     return f"file is {size / 1e6:.1f} MB; konvsync reads {what} up to {most}"
+
+
+def read_generated(path: Path) -> dict[str, Any]:
+    """The JSON object a generator wrote in the package at ``path`` (``{}``
+    when it is missing or not JSON: what it held is then made from its
+    sources)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -72,3 +72,47 @@ def test_apply_goes_on_with_a_warning_where_introspection_is_refused(
     assert result.exit_code == 0, result.output
     assert "Warning: the portal's schema could not be read" in result.stdout
     assert sandbox.store.count("groups") == 1
+
+
+RICHER = (
+    konvert_sdl()
+    .replace("input GroupInput {\n", "input GroupInput {\n  color: String\n", 1)
+    .replace("type Group {\n", "type Group {\n  color: String\n", 1)
+    .replace("type Query {\n", "type Query {\n  announcements: [String!]\n", 1)
+)
+"""A portal with more than the contract: fields konvsync does not use."""
+NULLABLE_NAME = konvert_sdl().replace(
+    "type Group {\n  id: ID!\n  externalId: String\n  name: String!",
+    "type Group {\n  id: ID!\n  externalId: String\n  name: String",
+    1,
+)
+"""A portal that differs from the contract where apply reads, yet takes its documents."""
+
+
+def test_apply_takes_a_portal_with_more_than_the_contract_without_the_full_check(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter
+) -> None:
+    assert konvert_sdl() not in (RICHER, NULLABLE_NAME)
+    config = write_config("konvsync: 1\ngroups: [{externalId: sales, name: Sales}]\n")
+    richer = sandbox_factory(sdl=RICHER)
+    result = invoke(["-vv", "--endpoint", richer.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 0, result.output
+    assert "the portal's schema agrees with the contract on what this apply sends" in result.stderr
+    assert richer.store.count("groups") == 1
+
+    differing = sandbox_factory(sdl=NULLABLE_NAME)
+    result = invoke(["-vv", "--endpoint", differing.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 0, result.output
+    assert "differs from the contract where this apply sends: checking it in full" in result.stderr
+    assert differing.store.count("groups") == 1
+
+
+def test_apply_checks_a_renamed_key_in_full_and_refuses(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter
+) -> None:
+    sandbox = sandbox_factory(sdl=RENAMED_KEY)
+    config = write_config("konvsync: 1\ngroups: [{externalId: sales, name: Sales}]\n")
+    result = invoke(["-vv", "--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 3, result.output
+    assert "checking it in full" in result.stderr
+    assert "GroupInput has no field externalId" in result.stderr

@@ -91,15 +91,17 @@ VALIDATORS = "konvsync/config/schema_validators.py"
 """The config schema compiled by fastjsonschema (``config.fast_schema``)."""
 OPERATION_MODELS = "konvsync/api/operations.json"
 """The models of every operation konvsync sends (``api.operations``)."""
+SCHEMA_FACTS = "konvsync/api/schema_facts.json"
+"""The contract's facts apply's schema check compares (``api.schema_facts``)."""
 
 
 def copy_of_the_checkout(tmp_path: Path, contract: str = "") -> Path:
-    """README.md, schemas/, the compiled config schema and the read queries,
-    as the command finds them in a checkout, ``contract`` added to the
+    """README.md, schemas/, the compiled config schema, the operation models
+    and the schema facts, as the command finds them in a checkout, ``contract`` added to the
     contract."""
     shutil.copytree(ROOT / "schemas", tmp_path / "schemas")
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
-    for generated in (VALIDATORS, OPERATION_MODELS):
+    for generated in (VALIDATORS, OPERATION_MODELS, SCHEMA_FACTS):
         (tmp_path / generated).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / generated, tmp_path / generated)
     with (tmp_path / "schemas" / "konvert.graphql").open("a", encoding="utf-8") as handle:
@@ -118,7 +120,7 @@ def test_a_kind_declared_without_regenerating_makes_everything_stale(tmp_path: P
         str(path.relative_to(root))
         for path in stale_files(generated_texts(root, WITH_SCRATCH_POSTS))
     }
-    expected = {"README.md", VALIDATORS, OPERATION_MODELS}
+    expected = {"README.md", VALIDATORS, OPERATION_MODELS, SCHEMA_FACTS}
     assert stale == {*expected, *(str(path.relative_to(ROOT)) for path in SCHEMAS)}
 
 

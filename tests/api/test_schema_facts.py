@@ -1,0 +1,211 @@
+"""The fast path of apply's schema check (``api.schema_facts``): where the
+portal's schema agrees with the contract on an operation's facts, the full
+check (graphql-core's validation and the input comparison) would pass.
+
+Each test builds a portal's introspection answer from the contract, edited
+one way at a time, and holds the fast path to the full check on it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from graphql import build_client_schema, build_schema, get_introspection_query, graphql_sync
+
+from konvsync.api import schema_facts
+from konvsync.api.input_check import misfits
+from konvsync.api.schema_facts import agrees, mutation_operations
+from konvsync.kinds import WRITABLE_KINDS
+from konvsync.support.resources import konvert_sdl
+
+OPERATIONS = [(k, op) for k in WRITABLE_KINDS for op in mutation_operations(k)]
+Edit = Callable[[dict[str, Any]], None]
+
+
+def introspection(sdl: str) -> dict[str, Any]:
+    result = graphql_sync(build_schema(sdl), get_introspection_query())
+    assert result.errors is None
+    return json.loads(json.dumps(result.data))
+
+
+CONTRACT = introspection(konvert_sdl())
+
+
+def full_check_passes(data: dict[str, Any]) -> bool | None:
+    """Whether graphql-core's full check takes every operation (None: the
+    answer is not a schema at all)."""
+    try:
+        schema = build_client_schema(data)  # type: ignore[arg-type]
+    except (TypeError, KeyError, ValueError):
+        return None
+    return misfits(schema, OPERATIONS) == []
+
+
+def _types(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [t for t in data["__schema"]["types"] if not t["name"].startswith("__")]
+
+
+def _named(ref: dict[str, Any]) -> dict[str, Any]:
+    while ref["kind"] in ("NON_NULL", "LIST"):
+        ref = ref["ofType"]
+    return ref
+
+
+def edits() -> Iterator[tuple[str, Edit]]:
+    """Every one-step edit of a member (field, argument, input field) of
+    every type: dropped, its nullability flipped, its named type swapped
+    for another of the same kind; required and optional members added."""
+    by_kind: dict[str, list[str]] = {}
+    for t in _types(CONTRACT):
+        by_kind.setdefault(t["kind"], []).append(t["name"])
+    for t_index, t in enumerate(_types(CONTRACT)):
+        groups = [("fields", t.get("fields")), ("inputFields", t.get("inputFields"))]
+        args = [
+            (f"fields.{index}.args", field["args"])
+            for index, field in enumerate(t.get("fields") or ())
+        ]
+        for place, members in [*groups, *args]:
+            if members is None:
+                continue
+            for m_index, member in enumerate(members):
+                where = f"{t['name']}.{place}.{member['name']}"
+                yield f"drop {where}", _edit(t_index, place, m_index, "drop")
+                yield f"nullability {where}", _edit(t_index, place, m_index, "nullability")
+                named = _named(member["type"])
+                others = [n for n in by_kind.get(named["kind"], []) if n != named["name"]]
+                if others:
+                    other = sorted(others)[len(where) % len(others)]
+                    yield f"retype {where} as {other}", _edit(t_index, place, m_index, other)
+            for required in (True, False):
+                yield (
+                    f"add {'required' if required else 'optional'} {t['name']}.{place}",
+                    _add(t_index, place, required),
+                )
+
+
+def _members(data: dict[str, Any], t_index: int, place: str) -> list[dict[str, Any]]:
+    t = _types(data)[t_index]
+    if place.startswith("fields."):
+        return list(t["fields"][int(place.split(".")[1])]["args"])
+    return list(t[place])
+
+
+def _edit(t_index: int, place: str, m_index: int, how: str) -> Edit:
+    def apply(data: dict[str, Any]) -> None:
+        members = _members(data, t_index, place)
+        member = members[m_index]
+        if how == "drop":
+            members.remove(member)
+            _store(data, t_index, place, members)
+        elif how == "nullability":
+            ref = member["type"]
+            member["type"] = (
+                ref["ofType"]
+                if ref["kind"] == "NON_NULL"
+                else {
+                    "kind": "NON_NULL",
+                    "name": None,
+                    "ofType": ref,
+                }
+            )
+        else:
+            _named(member["type"])["name"] = how
+
+    return apply
+
+
+def _add(t_index: int, place: str, required: bool) -> Edit:
+    def apply(data: dict[str, Any]) -> None:
+        scalar = {"kind": "SCALAR", "name": "String", "ofType": None}
+        type_ = {"kind": "NON_NULL", "name": None, "ofType": scalar} if required else scalar
+        member: dict[str, Any] = {
+            "name": "added",
+            "description": None,
+            "type": type_,
+            "defaultValue": None,
+            "isDeprecated": False,
+            "deprecationReason": None,
+        }
+        if place == "fields":
+            member["args"] = []
+        _store(data, t_index, place, [*_members(data, t_index, place), member])
+
+    return apply
+
+
+def _store(data: dict[str, Any], t_index: int, place: str, members: list[dict[str, Any]]) -> None:
+    t = _types(data)[t_index]
+    if place.startswith("fields."):
+        t["fields"][int(place.split(".")[1])]["args"] = members
+    else:
+        t[place] = members
+
+
+def test_the_contract_agrees_with_itself() -> None:
+    assert agrees(CONTRACT, OPERATIONS)
+    assert full_check_passes(CONTRACT)
+
+
+def test_where_the_fast_path_agrees_the_full_check_passes() -> None:
+    """Over every one-step edit of the types an apply of groups touches and
+    a seeded sample of the rest: where the fast path agrees, the full check
+    passes; where the full check refuses, the fast path disagreed. (The full
+    check takes 30 ms a schema: a sample keeps the test at a few seconds.)"""
+    every = list(edits())
+    touched = [
+        e for e in every if any(f" {t}." in e[0] for t in ("Group", "GroupInput", "Mutation"))
+    ]
+    sample = touched + random.Random(25).sample([e for e in every if e not in touched], 60)
+    agreed = disagreed = refused = 0
+    for name, edit in sample:
+        data = copy.deepcopy(CONTRACT)
+        edit(data)
+        if agrees(data, OPERATIONS):
+            agreed += 1
+            assert full_check_passes(data) is not False, (
+                f"{name}: agreed, but the full check refuses"
+            )
+        elif disagreed < 30:
+            disagreed += 1
+            refused += full_check_passes(data) is False
+    assert agreed > 40 and refused > 10, (agreed, disagreed, refused)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "add optional GroupInput.inputFields",
+        "add optional Group.fields",
+        "add optional Mutation.fields",
+        "drop Query.fields.groups",
+    ],
+)
+def test_a_portal_with_more_or_other_unused_parts_keeps_the_fast_path(name: str) -> None:
+    edit = dict(edits())[name]
+    data = copy.deepcopy(CONTRACT)
+    edit(data)
+    assert agrees(data, OPERATIONS)
+
+
+def test_a_renamed_mutation_root_or_an_unreadable_answer_disagrees() -> None:
+    renamed = copy.deepcopy(CONTRACT)
+    renamed["__schema"]["mutationType"]["name"] = "Query"
+    assert not agrees(renamed, OPERATIONS)
+    assert not agrees({"__schema": {"types": "none"}}, OPERATIONS)
+    twice = copy.deepcopy(CONTRACT)
+    twice["__schema"]["types"].append(copy.deepcopy(twice["__schema"]["types"][-1]))
+    assert not agrees(twice, OPERATIONS)
+    assert not agrees(None, OPERATIONS)
+
+
+def test_facts_made_from_other_sources_are_not_used() -> None:
+    """A kind's document or the contract edited without regenerating: no
+    fast path (the full check runs), nothing stale is trusted."""
+    current = json.loads(schema_facts.FILE.read_text(encoding="utf-8"))
+    stale = json.loads(schema_facts.generated_text(WRITABLE_KINDS, konvert_sdl() + "\nscalar X\n"))
+    assert schema_facts.fitting(current) == current
+    assert schema_facts.fitting(stale) == {}
