@@ -126,12 +126,12 @@ class PlanExecutor:
     # ----------------------------------------------------------------- checks
 
     async def _check_inputs(self, changes: list[Change]) -> None:
-        operations = [
-            (kind(c.kind), operation(c))
-            for c in changes
-            if not (isinstance(c, Delete) and c.cascade)
-        ]
-        warning = await check_inputs(self.client, operations)
+        # Distinct by name first: a Kind hashes all its fields (12,100
+        # hashes were 10 ms of a cold apply's CPU at 10,000 users).
+        sent = dict.fromkeys(
+            (c.kind, operation(c)) for c in changes if not (isinstance(c, Delete) and c.cascade)
+        )
+        warning = await check_inputs(self.client, [(kind(name), op) for name, op in sent])
         if warning:
             self.report.warnings.append(warning)
 
