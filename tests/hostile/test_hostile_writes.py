@@ -269,9 +269,7 @@ def test_a_portal_schema_graphql_core_deems_invalid_is_still_checked(tmp_path: P
         happened = portal.rewritten
         mutations = portal.mutations
     assert happened, "the case never happened"
-    assert "unexpected" not in result.output and "Traceback" not in result.output, (
-        result.describe()
-    )
+    assert "unexpected" not in result.output and "Traceback" not in result.output, result.describe()
     assert result.exit_code == 3, result.describe()
     assert "GroupInput requires tenant, which konvsync never sends" in result.stderr
     assert mutations == [], result.describe()
