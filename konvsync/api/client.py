@@ -323,6 +323,8 @@ def _parse_answer(label: str, raw: _RawAnswer, url: str) -> Response:
     or null) and/or ``errors`` (a list of objects with a ``message``)."""
     try:
         answer = json.loads(raw.body)
+    except RecursionError:  # valid JSON, nested deeper than Python's json reads
+        raise ContractError(label, "the answer is nested too deeply to read") from None
     except (ValueError, UnicodeDecodeError):
         if raw.status != 200:
             raise TransportError(f"{label}: HTTP {raw.status} from {url}") from None

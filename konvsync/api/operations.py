@@ -20,8 +20,9 @@ documents and checkers with graphql-core, on a shared 2-core machine (load
 average 0.4-3): cold apply 124.0 -> 119.3 µs of konvsync's CPU per object
 (median of the pairs' differences -6.1; lower in 12 pairs of 15), 10 %
 change apply 87.9 -> 85.3 (-3.0; 11 of 15); plan, drift and export, whose
-reads were generated before, unchanged (-1.2, +0.4, +0.2). Apply still imports graphql-core
-for its input check (``apply.checks.check_inputs``).
+reads were generated before, unchanged (-1.2, +0.4, +0.2). Apply's input
+check (``apply.checks.check_inputs``) imports graphql-core only for a portal
+whose schema differs from the contract where it sends (``api.schema_facts``).
 
 The file keeps the digest of its sources: when they differ (a document or
 the contract edited without regenerating), every model is made from the

@@ -104,8 +104,8 @@ def agrees(introspection: Any, operations: Iterable[tuple[Kind, str]]) -> bool:
             for fact, value in facts.items():
                 if fact_value(types, fact) != value:
                     return False
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return False
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+        return False  # RecursionError: a type reference wrapped past the recursion limit
     return True
 
 
@@ -158,14 +158,15 @@ def _by_name(members: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any
 
 def _members(members: Mapping[str, Mapping[str, Any]], used: Sequence[str]) -> str:
     """The ``used`` arguments or input fields as the schema has them, then
-    the required ones not used."""
+    the non-null ones not used, with a default or without: graphql-core reads
+    a default that is no value of the type (``Boolean! = null``) as none, and
+    the input check refuses a non-null input field konvsync never sends (an
+    update leaving it out would set it to its default)."""
     parts = [f"{name}: {_member(members[name]) if name in members else 'missing'}" for name in used]
     parts += [
         f"{name}: {_member(member)} (not sent)"
         for name, member in sorted(members.items())
-        if name not in used
-        and member["type"]["kind"] == "NON_NULL"
-        and member.get("defaultValue") is None
+        if name not in used and member["type"]["kind"] == "NON_NULL"
     ]
     return ", ".join(parts)
 

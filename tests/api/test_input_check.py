@@ -116,3 +116,23 @@ def test_apply_checks_a_renamed_key_in_full_and_refuses(
     assert result.exit_code == 3, result.output
     assert "checking it in full" in result.stderr
     assert "GroupInput has no field externalId" in result.stderr
+
+
+TENANT_WITH_DEFAULT = konvert_sdl().replace(
+    "input GroupInput {\n", 'input GroupInput {\n  tenant: String! = "main"\n', 1
+)
+"""A portal whose GroupInput requires a field konvsync never sends, with a
+default (an update leaving it out would set it back to "main")."""
+
+
+def test_apply_checks_a_required_input_field_with_a_default_in_full_and_refuses(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter
+) -> None:
+    assert konvert_sdl() != TENANT_WITH_DEFAULT
+    sandbox = sandbox_factory(sdl=TENANT_WITH_DEFAULT)
+    config = write_config("konvsync: 1\ngroups: [{externalId: sales, name: Sales}]\n")
+    result = invoke(["-vv", "--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 3, result.output
+    assert "checking it in full" in result.stderr
+    assert "GroupInput requires tenant, which konvsync never sends" in result.stderr
+    assert sandbox.store.count("groups") == 0

@@ -349,18 +349,22 @@ def _importers(importtime: str, package: str) -> set[str]:
     return out
 
 
+ONE_OF_EACH = (
+    "konvsync: 1\n"
+    "groups:\n  - {externalId: sales, name: Sales}\n"
+    "accounts:\n  - {externalId: acme, name: ACME, locations: [{name: HQ}]}\n"
+    "users:\n  - {email: jane@acme.example, firstName: Jane, lastName: Doe, account: acme}\n"
+)
+"""A config with groups, an account with a location and a user (the import tests below)."""
+
+
 def test_a_cold_apply_on_a_portal_that_fits_the_contract_imports_no_graphql_core(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
     """Its documents come from the generated models, its input check from
     the generated facts (the sandbox's schema is the contract's)."""
     config = tmp_path / "konvsync.yaml"
-    config.write_text(
-        "konvsync: 1\n"
-        "groups:\n  - {externalId: sales, name: Sales}\n"
-        "accounts:\n  - {externalId: acme, name: ACME, locations: [{name: HQ}]}\n"
-        "users:\n  - {email: jane@acme.example, firstName: Jane, lastName: Doe, account: acme}\n"
-    )
+    config.write_text(ONE_OF_EACH)
     done = subprocess.run(
         [
             sys.executable,
@@ -391,12 +395,7 @@ def test_plan_drift_and_export_do_not_import_graphql_core(
 ) -> None:
     """graphql-core takes 55 ms to import: what every plan sends is generated."""
     config = tmp_path / "konvsync.yaml"
-    config.write_text(
-        "konvsync: 1\n"
-        "groups:\n  - {externalId: sales, name: Sales}\n"
-        "accounts:\n  - {externalId: acme, name: ACME, locations: [{name: HQ}]}\n"
-        "users:\n  - {email: jane@acme.example, firstName: Jane, lastName: Doe, account: acme}\n"
-    )
+    config.write_text(ONE_OF_EACH)
     probe = (
         "import sys\n"
         "from konvsync.cli.main import main\n"

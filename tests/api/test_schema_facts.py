@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -40,9 +41,9 @@ def full_check_passes(data: dict[str, Any]) -> bool | None:
     answer is not a schema at all)."""
     try:
         schema = build_client_schema(data)  # type: ignore[arg-type]
-    except (TypeError, KeyError, ValueError):
+        return misfits(schema, OPERATIONS) == []
+    except (TypeError, KeyError, ValueError):  # validate raises TypeError for an invalid schema
         return None
-    return misfits(schema, OPERATIONS) == []
 
 
 def _types(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -209,3 +210,62 @@ def test_facts_made_from_other_sources_are_not_used() -> None:
     stale = json.loads(schema_facts.generated_text(WRITABLE_KINDS, konvert_sdl() + "\nscalar X\n"))
     assert schema_facts.fitting(current) == current
     assert schema_facts.fitting(stale) == {}
+
+
+def _type(data: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(t for t in data["__schema"]["types"] if t["name"] == name)
+
+
+def _input_value(name: str, type_: dict[str, Any], default: str | None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "description": None,
+        "type": type_,
+        "defaultValue": default,
+        "isDeprecated": False,
+        "deprecationReason": None,
+    }
+
+
+def _non_null(name: str) -> dict[str, Any]:
+    return {"kind": "NON_NULL", "name": None, "ofType": {"kind": "SCALAR", "name": name}}
+
+
+@pytest.mark.parametrize("default", ['"main"', "null"])
+def test_a_required_input_field_with_a_default_konvsync_never_sends_disagrees(
+    default: str,
+) -> None:
+    """``tenant: String! = "main"``: the full check refuses it (an update
+    that leaves it out would set it to the default); with ``= null``
+    graphql-core reads no default at all. Either way not the contract's."""
+    data = copy.deepcopy(CONTRACT)
+    _type(data, "GroupInput")["inputFields"].append(
+        _input_value("tenant", _non_null("String"), default)
+    )
+    assert full_check_passes(data) is not True
+    assert not agrees(data, OPERATIONS)
+
+
+@pytest.mark.parametrize("default", ["null", '"yes"'])
+def test_a_required_argument_with_a_default_that_is_no_value_of_its_type_disagrees(
+    default: str,
+) -> None:
+    """``createGroup(notify: Boolean! = null)``: graphql-core reads no
+    default, so the argument is required and konvsync does not pass it."""
+    data = copy.deepcopy(CONTRACT)
+    create = next(f for f in _type(data, "Mutation")["fields"] if f["name"] == "createGroup")
+    create["args"].append(_input_value("notify", _non_null("Boolean"), default))
+    assert full_check_passes(data) is not True
+    assert not agrees(data, OPERATIONS)
+
+
+def test_a_type_reference_nested_past_the_recursion_limit_disagrees() -> None:
+    """A hostile answer wraps a field's type in more lists than Python's
+    recursion limit: ``agrees`` answers False, no RecursionError escapes."""
+    data = copy.deepcopy(CONTRACT)
+    group_id = next(f for f in _type(data, "Group")["fields"] if f["name"] == "id")
+    ref: dict[str, Any] = {"kind": "SCALAR", "name": "ID", "ofType": None}
+    for _ in range(sys.getrecursionlimit()):
+        ref = {"kind": "LIST", "name": None, "ofType": ref}
+    group_id["type"] = ref
+    assert not agrees(data, OPERATIONS)

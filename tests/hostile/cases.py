@@ -258,6 +258,13 @@ def json_array() -> web.StreamResponse:
     return web.Response(text="[]", status=200, content_type="application/json")
 
 
+def nested_too_deep() -> web.StreamResponse:
+    """Valid JSON nested deeper than Python's ``json`` reads (the recursion limit)."""
+    depth = 100_000
+    text = '{"data": {"groups": ' + "[" * depth + "]" * depth + "}}"
+    return web.Response(text=text, status=200, content_type="application/json")
+
+
 class Hang(Case):
     """Never answer one operation (until the server stops)."""
 
@@ -376,6 +383,9 @@ READ_CASES: dict[str, ReadCase] = {
     "html-with-200": ReadCase(lambda name: RawAnswer(name, "ReadGroups", html_page), "ReadGroups"),
     "json-array-answer": ReadCase(
         lambda name: RawAnswer(name, "ReadAccountFields", json_array), "ReadAccountFields"
+    ),
+    "json-nested-too-deep": ReadCase(
+        lambda name: RawAnswer(name, "ReadGroups", nested_too_deep), "ReadGroups", "nested"
     ),
     "totalCount-missing": ReadCase(
         on_connection("ReadUsers", lambda c, _call: c.pop("totalCount", None)),

@@ -5,6 +5,7 @@ and nothing that depends on the object is sent."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from tests.hostile.write_cases import (
     BrokenAfterWrites,
     BrokenReRead,
     EchoedInput,
+    EditedSchema,
     IgnoredField,
     MutationAnswerId,
     MutationAnswerValue,
@@ -243,3 +245,31 @@ def test_create_executed_but_answered_with_html_is_reported_and_converges(
     )
     assert again.exit_code == 0 and "No changes." in again.stdout, again.describe()
     assert count == 6, "new-team was created twice or not at all"
+
+
+def _type(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(t for t in schema["types"] if t["name"] == name)
+
+
+def _required_tenant_defaulting_to_null(schema: dict[str, Any]) -> None:
+    string = {"kind": "NON_NULL", "name": None, "ofType": {"kind": "SCALAR", "name": "String"}}
+    tenant = {"name": "tenant", "description": None, "type": string, "defaultValue": "null"}
+    _type(schema, "GroupInput")["inputFields"].append(tenant)
+
+
+def test_a_portal_schema_graphql_core_deems_invalid_is_still_checked(tmp_path: Path) -> None:
+    """The schema check's full way on a schema graphql-core builds but deems
+    invalid (``tenant: String! = null`` in GroupInput, a default that is no
+    value of its type: none): what can be checked is (tenant is required and
+    konvsync never sends it: refused, nothing sent), not an unexpected error."""
+    config = write_desired(tmp_path)
+    case = EditedSchema("invalid-default", _required_tenant_defaulting_to_null)
+    with hostile_portal(tmp_path, case) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+        happened = portal.rewritten
+        mutations = portal.mutations
+    assert happened, "the case never happened"
+    assert "unexpected" not in result.output and "Traceback" not in result.output, result.describe()
+    assert result.exit_code == 3, result.describe()
+    assert "GroupInput requires tenant, which konvsync never sends" in result.stderr
+    assert mutations == [], result.describe()

@@ -8,6 +8,7 @@ Mutations come as aliased batches: ``CreateGroupBatch`` with fields ``m0``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tests.hostile.cases import connection_of, html_page, nodes_of
@@ -207,4 +208,19 @@ class EchoedInput(Case):
             alias = f"m{index}"
             if isinstance(data.get(alias), dict) and self.field in given:
                 data[alias][self.field] = given[self.field]
+        return answer
+
+
+class EditedSchema(Case):
+    """The introspection answer with ``edit`` applied to its ``__schema``
+    (a schema graphql-core cannot build or deems invalid); the rest honest."""
+
+    def __init__(self, name: str, edit: Callable[[dict[str, Any]], None]) -> None:
+        self.name = name
+        self.edit = edit
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        schema = (answer.get("data") or {}).get("__schema")
+        if call.operation == "IntrospectionQuery" and isinstance(schema, dict):
+            self.edit(schema)
         return answer
