@@ -185,8 +185,10 @@ class PortalClient:
         ``verify``, a query's data is checked against the contract and the
         document (mutation documents are checked alias by alias by their
         caller, since each alias succeeds or fails on its own). A plain text
-        (the introspection query) has no model to check its data with: its
-        caller checks what it uses."""
+        (the introspection query) has no model to check its data with: it is
+        sent only with ``verify=False``, its caller checking what it uses."""
+        if verify and not isinstance(document, Document):
+            raise TypeError("a query's text has no model to check its answer: pass its Document")
         text = document.text if isinstance(document, Document) else document
         payload: dict[str, Any] = {"query": text}
         if variables is not None:

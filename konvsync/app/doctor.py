@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from graphql import build_client_schema, get_introspection_query, parse, validate
+from graphql import GraphQLError, build_client_schema, get_introspection_query, parse, validate
 
 from konvsync.api.client import PortalClient
 from konvsync.api.connect import PortalTarget
@@ -72,7 +72,12 @@ async def _remote_checks(
         introspection = (
             await client.execute(get_introspection_query(), label="introspection", verify=False)
         ).raise_for_errors("introspection")
-        schema = build_client_schema(introspection)  # type: ignore[arg-type]
+        try:
+            # assume_valid: what can be checked still is (as apply's check)
+            schema = build_client_schema(introspection, assume_valid=True)  # type: ignore[arg-type]
+        except (GraphQLError, TypeError, KeyError, ValueError) as exc:
+            report.add("schema", False, f"the portal's schema could not be read ({exc})")
+            return
         operations = package_operations()
         broken = 0
         for operation in operations:

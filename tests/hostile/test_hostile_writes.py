@@ -273,3 +273,31 @@ def test_a_portal_schema_graphql_core_deems_invalid_is_still_checked(tmp_path: P
     assert result.exit_code == 3, result.describe()
     assert "GroupInput requires tenant, which konvsync never sends" in result.stderr
     assert mutations == [], result.describe()
+
+
+def _group_input_of_an_unknown_type(schema: dict[str, Any]) -> None:
+    unknown = {"kind": "INPUT_OBJECT", "name": "NoSuchInput", "ofType": None}
+    field = {"name": "owner", "description": None, "type": unknown, "defaultValue": None}
+    _type(schema, "GroupInput")["inputFields"].append(field)
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (_required_tenant_defaulting_to_null, "GroupInput requires tenant"),
+        (_group_input_of_an_unknown_type, "FAIL schema: the portal's schema could not be read"),
+    ],
+)
+def test_doctor_reports_a_schema_it_cannot_read_or_deems_invalid(
+    tmp_path: Path, edit: Any, expected: str
+) -> None:
+    """doctor checks what it can of a schema graphql-core deems invalid, and
+    says in one line that a schema it cannot build was not read: exit 1,
+    never an unexpected error."""
+    with hostile_portal(tmp_path, EditedSchema("doctor-schema", edit)) as portal:
+        result = run_konvsync(["--endpoint", portal.endpoint(), "doctor"], tmp_path)
+        happened = portal.rewritten
+    assert happened, "the case never happened"
+    assert "unexpected" not in result.output and "Traceback" not in result.output, result.describe()
+    assert result.exit_code == 1, result.describe()
+    assert expected in result.stdout, result.describe()
