@@ -25,9 +25,9 @@ from graphql import (
 )
 
 from konvsync.api.documents import operation_text
-from konvsync.api.schema_facts import MAP_ENTRY_FIELDS, mutation_operations, sent_fields
+from konvsync.api.operations import mutation_operations
 from konvsync.kinds import WRITABLE_KINDS
-from konvsync.kinds.base import Kind
+from konvsync.kinds.base import MAP_ENTRY_FIELDS, Kind
 
 
 def misfits(
@@ -60,7 +60,7 @@ def get_named_type_name(node: TypeNode) -> str:
 
 
 def _object_misfits(k: Kind, type_: GraphQLInputObjectType) -> list[str]:
-    sent = sent_fields(k)
+    sent = k.input_fields
     out = _names_misfits(type_, {name: f"{k.name}.{f.name}" for name, f in sent.items()})
     for name, f in sent.items():
         live = type_.fields.get(name)

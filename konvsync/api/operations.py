@@ -126,6 +126,15 @@ def has_operation(kind: Kind, name: str) -> bool:
     return name in _kind_models(kind)
 
 
+def mutation_operations(kind: Kind) -> list[str]:
+    """The create, update and delete operations ``kind``'s document has."""
+    return [
+        name
+        for name in (kind.create_operation, kind.update_operation, kind.delete_operation)
+        if has_operation(kind, name)
+    ]
+
+
 def operation_model(kind: Kind, operation: str) -> OperationModel:
     models = _kind_models(kind)
     if operation not in models:

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from konvsync.api import operations
 from konvsync.kinds import KINDS
-from konvsync.kinds.base import Field, Kind
+from konvsync.kinds.base import MAP_ENTRY_FIELDS, Kind
 from konvsync.support.files import read_generated
 
 if TYPE_CHECKING:
@@ -194,23 +194,6 @@ def _named(ref: Mapping[str, Any]) -> str:
 # -------------------------------------------------------------- generating
 
 
-MAP_ENTRY_FIELDS = ("key", "value")
-"""A ``map`` field is sent as a list of {key, value} objects."""
-
-
-def mutation_operations(k: Kind) -> list[str]:
-    return [
-        name
-        for name in (k.create_operation, k.update_operation, k.delete_operation)
-        if operations.has_operation(k, name)
-    ]
-
-
-def sent_fields(k: Kind) -> dict[str, Field]:
-    """Input field name -> the kind's field sent under it."""
-    return {f.input_key: f for f in k.managed_fields if f is not k.parent_field}
-
-
 def _sources_digest(kinds: Sequence[Kind], contract: str | None = None) -> str:
     """A digest of the operations' sources (``operations.sources_digest``:
     the contract and the kinds' documents) and of the input fields konvsync
@@ -218,7 +201,7 @@ def _sources_digest(kinds: Sequence[Kind], contract: str | None = None) -> str:
     digest = hashlib.sha256(operations.sources_digest(kinds, contract).encode())
     sent = {
         k.name: [
-            [name, f.shape, [s.name for s in f.subfields]] for name, f in sent_fields(k).items()
+            [name, f.shape, [s.name for s in f.subfields]] for name, f in k.input_fields.items()
         ]
         for k in operations.documented_kinds(kinds)
     }
@@ -237,7 +220,11 @@ def generated_text(kinds: Sequence[Kind], contract: str) -> str:
     introspection = graphql_sync(schema, query).data
     types = types_of(introspection)
     by_operation: dict[str, Facts] = {}
-    wanted = [(k, op) for k in operations.documented_kinds(kinds) for op in mutation_operations(k)]
+    wanted = [
+        (k, op)
+        for k in operations.documented_kinds(kinds)
+        for op in operations.mutation_operations(k)
+    ]
     problems = misfits(schema, wanted)
     if problems:  # the contract itself must take what konvsync sends
         raise ValueError("; ".join(problems))
@@ -302,7 +289,7 @@ def _facts_of(schema: GraphQLSchema, k: Kind, operation: str) -> list[str]:
                     inputs.append(named)
 
     visit(document, TypeInfoVisitor(type_info, Collect()))
-    sent = sent_fields(k)
+    sent = k.input_fields
     for type_ in inputs:
         facts[f"input {type_.name} {','.join(sent)}".rstrip()] = None
         for name, f in sent.items():

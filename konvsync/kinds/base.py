@@ -299,6 +299,12 @@ class Kind:
         return out
 
     @cached_property
+    def input_fields(self) -> dict[str, Field]:
+        """Input field name (``input_key``) -> the field konvsync sends in it:
+        what a mutation's input object must take (``api.input_check``)."""
+        return {f.input_key: f for f, _as_is in self._inputs.values()}
+
+    @cached_property
     def _inputs(self) -> dict[str, tuple[Field, bool]]:
         """The fields a mutation's input takes (not server-only, not the
         parent link, an argument of its own) by name, and whether
@@ -441,6 +447,11 @@ def ref_key(node: Mapping[str, Any], target: Kind) -> str:
     return target.key_of(node) or RemoteRef(str(node.get("id")))
 
 
+MAP_ENTRY_FIELDS = ("key", "value")
+"""A ``map`` field is sent as a list of {key, value} input objects."""
+_KEY, _VALUE = MAP_ENTRY_FIELDS
+
+
 def _input_value(f: Field, value: Any, resolve: IdResolver) -> Any:
     if value is None:
         return [] if f.shape in ("set", "list") else None
@@ -449,7 +460,7 @@ def _input_value(f: Field, value: Any, resolve: IdResolver) -> Any:
             return [resolve(f.ref, key) for key in value]
         return resolve(f.ref, value)
     if f.shape == "map":
-        return [{"key": k, "value": _stringify(v)} for k, v in value.items()]
+        return [{_KEY: k, _VALUE: _stringify(v)} for k, v in value.items()]
     if f.shape == "set":
         return list(value)
     return value

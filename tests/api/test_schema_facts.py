@@ -19,7 +19,8 @@ from graphql import build_client_schema, build_schema, get_introspection_query, 
 
 from konvsync.api import schema_facts
 from konvsync.api.input_check import misfits
-from konvsync.api.schema_facts import agrees, mutation_operations
+from konvsync.api.operations import mutation_operations
+from konvsync.api.schema_facts import agrees
 from konvsync.kinds import WRITABLE_KINDS
 from konvsync.support.resources import konvert_sdl
 
