@@ -19,6 +19,7 @@ from konvsync.api.batching import CallNotBuilt, MutationCall, run_mutations
 from konvsync.api.client import ClientSettings, PortalClient
 from konvsync.api.credentials import Credentials
 from konvsync.api.endpoints import Endpoint, resolve_endpoint
+from konvsync.api.operations import viewer_document
 from konvsync.api.pagination import read_all, read_kinds
 from konvsync.errors import AmbiguousRequestError, AuthError, TransportError, UsageError
 from konvsync.kinds import kind
@@ -28,7 +29,6 @@ from tests.hostile.harness import hostile_portal, write_desired
 from tests.hostile.server import Call, Case
 
 T = TypeVar("T")
-VIEWER = "{ viewer { apiKey portalName } }"
 FAST = ClientSettings(timeout=5, max_retries=5, backoff_base=0.01, backoff_cap=0.05)
 
 
@@ -50,7 +50,7 @@ def run(
 
 
 async def viewer(client: PortalClient) -> dict[str, Any]:
-    return (await client.execute(VIEWER)).raise_for_errors("viewer")
+    return (await client.execute(viewer_document())).raise_for_errors("viewer")
 
 
 @pytest.mark.parametrize("auth", ["oauth", "jwt"])
@@ -133,7 +133,7 @@ def test_an_unanswered_create_is_ambiguous_and_never_resent(
     create = 'mutation { createGroup(input: {externalId: "g", name: "G"}) { id } }'
 
     async def send(client: PortalClient) -> None:
-        await client.execute(create, retry_safe=False, label="CreateGroup")
+        await client.execute(create, retry_safe=False, label="CreateGroup", verify=False)
 
     with pytest.raises(AmbiguousRequestError, match="may have been applied"):
         run(sandbox, send)
@@ -148,7 +148,7 @@ def test_an_unanswered_update_is_retried(sandbox_factory: SandboxFactory) -> Non
     settings = ClientSettings(timeout=5, max_retries=2, backoff_base=0.01, backoff_cap=0.02)
 
     async def send(client: PortalClient) -> None:
-        await client.execute(update, {"id": gid}, retry_safe=True)
+        await client.execute(update, {"id": gid}, retry_safe=True, verify=False)
 
     with pytest.raises(TransportError, match="gave up after 2 retries"):
         run(sandbox, send, settings=settings)
@@ -455,3 +455,16 @@ def test_a_lone_surrogate_in_a_mutation_error_fails_the_batch_with_one_line(
     ) in result.stdout, result.output
     report = json.loads(report_file.read_text(encoding="utf-8"))
     assert report["status"] == "incomplete"
+
+
+def test_a_query_text_cannot_be_sent_for_checking(sandbox: RunningSandbox) -> None:
+    """Only a Document carries the shape its answer is checked by: a plain
+    text sent with ``verify`` on would go unchecked, so it is refused before
+    anything is sent."""
+
+    async def send(client: PortalClient) -> None:
+        await client.execute("{ viewer { apiKey portalName } }")
+
+    with pytest.raises(TypeError, match="pass its Document"):
+        run(sandbox, send)
+    assert sandbox.state.requests.get("/api", 0) == 0
