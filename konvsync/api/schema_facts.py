@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from konvsync.api import operations
+from konvsync.api.client import PortalClient
 from konvsync.kinds import KINDS
 from konvsync.kinds.base import MAP_ENTRY_FIELDS, Kind
 from konvsync.support.files import read_generated
@@ -77,15 +78,33 @@ def fitting(generated: dict[str, Any]) -> dict[str, Any]:
     return generated if generated.get("sources") == _sources_digest(KINDS) else {}
 
 
-def introspection_query() -> str:
-    """The introspection query (graphql-core's, as generated; made by
-    graphql-core when the generated file does not fit the sources)."""
-    query: str | None = _generated().get("query")
+def introspection_query(deprecated_inputs: bool = True) -> str:
+    """graphql-core's introspection query (as generated; made by graphql-core
+    when the generated file does not fit the sources). ``deprecated_inputs``:
+    with deprecated arguments and input fields too (``includeDeprecated``,
+    GraphQL's 2021 edition), which a portal still takes."""
+    name = "query" if deprecated_inputs else "query_2018"
+    query: str | None = _generated().get(name)
     if query is None:
         from graphql import get_introspection_query  # see the module's docstring
 
-        query = get_introspection_query()
+        query = get_introspection_query(input_value_deprecation=deprecated_inputs)
     return query
+
+
+async def introspected(client: PortalClient) -> dict[str, Any]:
+    """The portal's introspection answer's data; a ``RemoteError`` when it
+    answers with an error. Asked with deprecated arguments and input fields
+    included: without them, an input field the portal deprecated but still
+    takes would read as missing and refuse the apply. A portal whose
+    introspection predates that (an error, no data: ``includeDeprecated``
+    unknown on ``args``) is asked once more the 2018 way."""
+    response = await client.execute(introspection_query(), label="introspection", verify=False)
+    if response.errors and response.data is None:
+        response = await client.execute(
+            introspection_query(deprecated_inputs=False), label="introspection", verify=False
+        )
+    return response.raise_for_errors("introspection")
 
 
 def agrees(introspection: Any, operations: Iterable[tuple[Kind, str]]) -> bool:
@@ -216,7 +235,7 @@ def generated_text(kinds: Sequence[Kind], contract: str) -> str:
     from konvsync.api.input_check import misfits
 
     schema = build_schema(contract)
-    query = get_introspection_query()
+    query = get_introspection_query(input_value_deprecation=True)
     introspection = graphql_sync(schema, query).data
     types = types_of(introspection)
     by_operation: dict[str, Facts] = {}
@@ -237,6 +256,7 @@ def generated_text(kinds: Sequence[Kind], contract: str) -> str:
         "(see konvsync/api/schema_facts.py)",
         "sources": _sources_digest(kinds, contract),
         "query": query,
+        "query_2018": get_introspection_query(),
         "operations": by_operation,
     }
     return json.dumps(data, indent=1, ensure_ascii=False) + "\n"

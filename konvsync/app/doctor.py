@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from graphql import GraphQLError, build_client_schema, get_introspection_query, parse, validate
+from graphql import GraphQLError, build_client_schema, parse, validate
 
 from konvsync.api.client import PortalClient
 from konvsync.api.connect import PortalTarget
@@ -16,6 +16,7 @@ from konvsync.api.documents import package_operations
 from konvsync.api.input_check import misfits
 from konvsync.api.operations import viewer_document
 from konvsync.api.pagination import read_kinds
+from konvsync.api.schema_facts import introspected
 from konvsync.config.model import DesiredState
 from konvsync.errors import ConfigInvalid, KonvsyncError
 from konvsync.kinds import kind
@@ -69,9 +70,7 @@ async def _remote_checks(
             "viewer"
         )
         report.add("viewer", True, f"portal {viewer['viewer']['portalName']!r}")
-        introspection = (
-            await client.execute(get_introspection_query(), label="introspection", verify=False)
-        ).raise_for_errors("introspection")
+        introspection = await introspected(client)
         try:
             # assume_valid: what can be checked still is (as apply's check)
             schema = build_client_schema(introspection, assume_valid=True)  # type: ignore[arg-type]

@@ -33,7 +33,7 @@ from konvsync.api.batching import chunks
 from konvsync.api.client import PortalClient
 from konvsync.api.operations import Selection, has_operation, operation_document
 from konvsync.api.pagination import PAGE_SIZE, read_all
-from konvsync.api.schema_facts import agrees, introspection_query
+from konvsync.api.schema_facts import agrees, introspected
 from konvsync.errors import ContractError, KonvsyncError, SchemaMisfitError
 from konvsync.kinds import kind
 from konvsync.kinds.address import Address
@@ -417,8 +417,7 @@ async def check_inputs(client: PortalClient, operations: Sequence[tuple[Kind, st
         "before writing"
     )
     try:
-        response = await client.execute(introspection_query(), label="introspection", verify=False)
-        introspection = response.raise_for_errors("introspection")
+        introspection = await introspected(client)
     except KonvsyncError as exc:
         return unread.format(exc)
     if agrees(introspection, wanted):

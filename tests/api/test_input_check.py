@@ -136,3 +136,27 @@ def test_apply_checks_a_required_input_field_with_a_default_in_full_and_refuses(
     assert "checking it in full" in result.stderr
     assert "GroupInput requires tenant, which konvsync never sends" in result.stderr
     assert sandbox.store.count("groups") == 0
+
+
+DEPRECATED_KEY = konvert_sdl().replace(
+    "input GroupInput {\n  externalId: String",
+    'input GroupInput {\n  externalId: String @deprecated(reason: "use key")\n  key: String',
+    1,
+)
+"""A portal that deprecated an input field konvsync sends, and still takes it."""
+
+
+def test_an_input_field_the_portal_deprecated_but_takes_is_not_a_misfit(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter
+) -> None:
+    """Introspection lists deprecated input fields only when asked to
+    (``includeDeprecated``): asked the 2018 way, ``externalId`` read as
+    missing and apply refused (exit 3) a portal that takes it."""
+    assert konvert_sdl() != DEPRECATED_KEY
+    sandbox = sandbox_factory(sdl=DEPRECATED_KEY)
+    config = write_config("konvsync: 1\ngroups: [{externalId: sales, name: Sales}]\n")
+    result = invoke(["-vv", "--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 0, result.output
+    assert sandbox.store.count("groups") == 1
+    doctor = invoke(["--endpoint", sandbox.url, "doctor"])
+    assert "ok   inputs: every input field konvsync sends" in doctor.stdout, doctor.output

@@ -26,6 +26,7 @@ from tests.hostile.write_cases import (
     EchoedInput,
     EditedSchema,
     IgnoredField,
+    IntrospectionOf2018,
     MutationAnswerId,
     MutationAnswerValue,
     RawAfterExecution,
@@ -301,3 +302,21 @@ def test_doctor_reports_a_schema_it_cannot_read_or_deems_invalid(
     assert "unexpected" not in result.output and "Traceback" not in result.output, result.describe()
     assert result.exit_code == 1, result.describe()
     assert expected in result.stdout, result.describe()
+
+
+def test_a_portal_whose_introspection_predates_deprecated_inputs_is_asked_again(
+    tmp_path: Path,
+) -> None:
+    """apply asks for deprecated arguments and input fields too; a portal of
+    GraphQL's 2018 edition refuses that query: it is asked once more its
+    own way, and the schema is checked (not skipped with a warning)."""
+    config = write_desired(tmp_path)
+    with hostile_portal(tmp_path, IntrospectionOf2018()) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config, "-vv"), tmp_path)
+        happened = portal.rewritten
+        asked = portal.operations().count("IntrospectionQuery")
+    assert happened, "the case never happened"
+    assert result.exit_code == 0, result.describe()
+    assert asked == 2, result.describe()
+    assert "could not be read" not in result.output, result.describe()
+    assert "agrees with the contract" in result.stderr, result.describe()

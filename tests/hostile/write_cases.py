@@ -211,6 +211,21 @@ class EchoedInput(Case):
         return answer
 
 
+class IntrospectionOf2018(Case):
+    """A portal of GraphQL's 2018 edition: its first introspection query
+    (which asks for deprecated arguments and input fields, an argument that
+    edition does not have) is answered with a validation error and no data;
+    the next one, asked its way, as the sandbox answers it."""
+
+    name = "introspection-2018"
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.operation == "IntrospectionQuery" and call.index == 0:
+            message = 'Unknown argument "includeDeprecated" on field "__Field.args".'
+            return {"errors": [{"message": message}]}
+        return answer
+
+
 class EditedSchema(Case):
     """The introspection answer with ``edit`` applied to its ``__schema``
     (a schema graphql-core cannot build or deems invalid); the rest honest."""
