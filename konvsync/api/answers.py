@@ -19,22 +19,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from konvsync.api.operations import Document, OperationModel
-from konvsync.support.resources import konvert_sdl
 from konvsync.support.text import brief
-
-if TYPE_CHECKING:
-    from graphql import (
-        FragmentDefinitionNode,
-        GraphQLObjectType,
-        GraphQLOutputType,
-        GraphQLSchema,
-        SelectionSetNode,
-    )
 
 Path = tuple[str | int, ...]
 
@@ -80,7 +70,8 @@ def describe(value: Any) -> str:
 
 Shape = list[Any]
 """What an answer must be, as plain data (JSON), made from the schema and a
-document's selections (``document_shapes``) and compiled into checkers:
+document's selections (``api.documents``, with graphql-core, by the
+generator) and compiled into checkers:
 
 - ``["non_null", "String!", inner]``
 - ``["list", "[Permission!]", item]``
@@ -91,35 +82,12 @@ document's selections (``document_shapes``) and compiled into checkers:
 
 
 @cache
-def contract_schema() -> GraphQLSchema:
-    from graphql import build_schema  # see document_shapes
-
-    return build_schema(konvert_sdl())
-
-
-@cache
 def _field_checker(model: OperationModel) -> Checker:
     """The checker of ``model``'s root field: one per operation (and
     selection), whatever the number of aliased copies a document holds
     (compiling one per aliased document cost 0.1 s of CPU in a cold apply
     of 10,000 users)."""
     return _compiled(model.shape)
-
-
-def document_shapes(document_text: str, schema: GraphQLSchema) -> dict[str, Shape]:
-    """The shape of each root field of a document of one operation, from
-    ``schema`` (graphql-core is imported here, not at the top: see
-    ``api.operations``)."""
-    from graphql import OperationDefinitionNode, parse
-
-    from konvsync.api.documents import fragment_definitions  # imports graphql-core too
-
-    document = parse(document_text)
-    fragments = fragment_definitions(document)
-    operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
-    root = schema.get_root_type(operation.operation)
-    assert root is not None, f"the contract has no {operation.operation.value} type"
-    return field_shapes(root, operation.selection_set, fragments)
 
 
 def check_field(document: Document, key: str, value: Any) -> None:
@@ -137,44 +105,6 @@ def check_data(document: Document, data: Any) -> None:
         if key not in data:
             raise Misfit((key,), "is missing")
         checker(data[key], (key,))
-
-
-def field_shapes(
-    parent: GraphQLObjectType,
-    selection_set: SelectionSetNode,
-    fragments: Mapping[str, FragmentDefinitionNode],
-) -> dict[str, Shape]:
-    from konvsync.api.documents import inlined_fields  # imports graphql-core (see document_shapes)
-
-    out: dict[str, Shape] = {}
-    for field in inlined_fields(selection_set, fragments):
-        key = field.alias.value if field.alias else field.name.value
-        if field.name.value == "__typename":
-            out[key] = ["typename", parent.name]
-            continue
-        out[key] = _shape(parent.fields[field.name.value].type, field.selection_set, fragments)
-    return out
-
-
-def _shape(
-    output_type: GraphQLOutputType,
-    selection_set: SelectionSetNode | None,
-    fragments: Mapping[str, FragmentDefinitionNode],
-) -> Shape:
-    from graphql import GraphQLEnumType, GraphQLList, GraphQLNonNull, GraphQLObjectType
-
-    expected = str(output_type)
-    if isinstance(output_type, GraphQLNonNull):
-        return ["non_null", expected, _shape(output_type.of_type, selection_set, fragments)]
-    if isinstance(output_type, GraphQLList):
-        return ["list", expected, _shape(output_type.of_type, selection_set, fragments)]
-    if isinstance(output_type, GraphQLObjectType):
-        assert selection_set is not None
-        fields = field_shapes(output_type, selection_set, fragments)
-        return ["object", expected, [[key, shape] for key, shape in fields.items()]]
-    if isinstance(output_type, GraphQLEnumType):
-        return ["enum", expected, list(output_type.values)]
-    return ["scalar", expected, output_type.name]
 
 
 def _compiled(shape: Shape, shown: str | None = None) -> Checker:

@@ -10,14 +10,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLEnumType,
+    GraphQLList,
+    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLSchema,
@@ -27,20 +31,20 @@ from graphql import (
     SelectionSetNode,
     VariableNode,
     build_schema,
-    get_named_type,
     parse,
     print_ast,
 )
 
-from konvsync.api.answers import contract_schema, field_shapes
 from konvsync.api.operations import (
     VIEWER_OPERATION,
     OperationModel,
+    Shape,
     documented_kinds,
     sources_digest,
     viewer_query,
 )
 from konvsync.kinds.base import Kind
+from konvsync.support.resources import konvert_sdl
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 _VIEWER_FILE = "konvsync/api/viewer.graphql"
@@ -77,6 +81,12 @@ def operation_text(kind: Kind, operation: str) -> str:
     printed from its source (what ``doctor`` and the input check validate)."""
     op = kind.operation(operation)
     return print_ast(DocumentNode(definitions=(op, *fragments_used(kind.document, op))))
+
+
+@cache
+def contract_schema() -> GraphQLSchema:
+    """The contract (``schemas/konvert.graphql``) as graphql-core's schema."""
+    return build_schema(konvert_sdl())
 
 
 def kind_models(kind: Kind) -> dict[str, OperationModel]:
@@ -167,31 +177,51 @@ def _model(
     root = schema.get_root_type(op.operation)
     if root is None or field.name.value not in root.fields:
         refuse(f"{field.name.value}, which the contract has no {op.operation.value} field of")
-    if field.selection_set is not None:
-        _check_selection(field.selection_set, root.fields[field.name.value].type, fragments, refuse)
-    shapes = field_shapes(root, op.selection_set, fragments)
     return OperationModel(
         operation=op.operation.value,
         name=op.name.value if op.name else "",
         variables=tuple(variables),
         field=field.name.value,
         arguments=tuple(arguments),
-        shape=shapes[field.name.value],
+        shape=_shape(root.fields[field.name.value].type, field.selection_set, fragments, refuse),
     )
 
 
-def _check_selection(
-    selection_set: SelectionSetNode,
+def _shape(
     output_type: GraphQLOutputType,
+    selection_set: SelectionSetNode | None,
     fragments: Mapping[str, FragmentDefinitionNode],
     refuse: Callable[[str], NoReturn],
-) -> None:
-    """Refuse what the shape of ``selection_set`` would lose: an alias,
-    argument or directive of an inner field, a field selected twice, a
-    fragment on another type than its place's (an interface or union)."""
-    parent = get_named_type(output_type)
-    if not isinstance(parent, GraphQLObjectType):
-        refuse(f"a selection on {parent.name}, which is not an object type")
+) -> Shape:
+    """What an answer of ``output_type`` selecting ``selection_set`` must be
+    (``answers.Shape``); refusing what the shape would lose: a selection on
+    an interface or union, an alias, argument or directive of an inner
+    field, a field selected twice, a fragment on another type than its
+    place's."""
+    expected = str(output_type)
+    if isinstance(output_type, GraphQLNonNull):
+        return ["non_null", expected, _shape(output_type.of_type, selection_set, fragments, refuse)]
+    if isinstance(output_type, GraphQLList):
+        return ["list", expected, _shape(output_type.of_type, selection_set, fragments, refuse)]
+    if selection_set is not None and not isinstance(output_type, GraphQLObjectType):
+        refuse(f"a selection on {output_type.name}, which is not an object type")
+    if isinstance(output_type, GraphQLObjectType):
+        assert selection_set is not None, f"{output_type.name} selected without its fields"
+        return ["object", expected, _fields(output_type, selection_set, fragments, refuse)]
+    if isinstance(output_type, GraphQLEnumType):
+        return ["enum", expected, list(output_type.values)]
+    return ["scalar", expected, output_type.name]
+
+
+def _fields(
+    parent: GraphQLObjectType,
+    selection_set: SelectionSetNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    refuse: Callable[[str], NoReturn],
+) -> list[list[Any]]:
+    """``[field, shape]`` for each field ``selection_set`` selects of
+    ``parent``, in order, fragments spread out."""
+    out: list[list[Any]] = []
     seen: set[str] = set()
     for field in _spread(selection_set, parent.name, fragments, refuse):
         name = field.name.value
@@ -200,8 +230,13 @@ def _check_selection(
         if name in seen:
             refuse(f"field {name} of {parent.name} selected twice")
         seen.add(name)
-        if field.selection_set is not None and name in parent.fields:
-            _check_selection(field.selection_set, parent.fields[name].type, fragments, refuse)
+        if name == "__typename":
+            out.append([name, ["typename", parent.name]])
+        else:
+            out.append(
+                [name, _shape(parent.fields[name].type, field.selection_set, fragments, refuse)]
+            )
+    return out
 
 
 def _spread(
@@ -210,6 +245,9 @@ def _spread(
     fragments: Mapping[str, FragmentDefinitionNode],
     refuse: Callable[[str], NoReturn],
 ) -> list[FieldNode]:
+    """The fields of ``selection_set``, in order, with its fragments (inline,
+    or spread from ``fragments``) spread out; each fragment must be on
+    ``type_name``, without directives."""
     out: list[FieldNode] = []
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
@@ -235,22 +273,6 @@ def _spread(
 def fragment_definitions(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
     """``document``'s fragments by name."""
     return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-
-
-def inlined_fields(
-    selection_set: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode]
-) -> list[FieldNode]:
-    """The fields of ``selection_set``, in order, with its fragments (inline,
-    or spread from ``fragments``) spread out."""
-    out: list[FieldNode] = []
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            out.append(selection)
-        elif isinstance(selection, FragmentSpreadNode):
-            out.extend(inlined_fields(fragments[selection.name.value].selection_set, fragments))
-        elif isinstance(selection, InlineFragmentNode):
-            out.extend(inlined_fields(selection.selection_set, fragments))
-    return out
 
 
 def fragments_used(document: DocumentNode, root: Node) -> list[FragmentDefinitionNode]:

@@ -1,24 +1,36 @@
 """The documents as konvsync built them with graphql-core before
 ``api.operations`` (the aliasing and field selection of the old
-``api.documents``, kept word for word): the reference its models are held
-to."""
+``api.documents``, and the answers' shapes of the old ``api.answers``,
+kept word for word): the reference its models are held to."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from graphql import (
     ArgumentNode,
     DocumentNode,
     FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLEnumType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    InlineFragmentNode,
     NameNode,
     OperationDefinitionNode,
     SelectionSetNode,
     VariableDefinitionNode,
     VariableNode,
+    parse,
     print_ast,
 )
 
-from konvsync.api.documents import fragment_definitions, fragments_used, inlined_fields
-from konvsync.api.operations import Selection
+from konvsync.api.documents import fragment_definitions, fragments_used
+from konvsync.api.operations import Selection, Shape
 from konvsync.kinds import children_of
 from konvsync.kinds.base import Kind
 
@@ -130,3 +142,64 @@ def _with_selection(field: FieldNode, selection_set: SelectionSetNode) -> FieldN
 
 def _variable(node: VariableNode, index: int) -> VariableNode:
     return VariableNode(name=NameNode(value=f"{node.name.value}_{index}"))
+
+
+def inlined_fields(
+    selection_set: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode]
+) -> list[FieldNode]:
+    """The fields of ``selection_set``, in order, with its fragments (inline,
+    or spread from ``fragments``) spread out."""
+    out: list[FieldNode] = []
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            out.append(selection)
+        elif isinstance(selection, FragmentSpreadNode):
+            out.extend(inlined_fields(fragments[selection.name.value].selection_set, fragments))
+        elif isinstance(selection, InlineFragmentNode):
+            out.extend(inlined_fields(selection.selection_set, fragments))
+    return out
+
+
+def document_shapes(document_text: str, schema: GraphQLSchema) -> dict[str, Shape]:
+    """The shape of each root field of a document of one operation, from
+    ``schema``."""
+    document = parse(document_text)
+    fragments = fragment_definitions(document)
+    operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+    root = schema.get_root_type(operation.operation)
+    assert root is not None, f"the contract has no {operation.operation.value} type"
+    return field_shapes(root, operation.selection_set, fragments)
+
+
+def field_shapes(
+    parent: GraphQLObjectType,
+    selection_set: SelectionSetNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+) -> dict[str, Shape]:
+    out: dict[str, Shape] = {}
+    for field in inlined_fields(selection_set, fragments):
+        key = field.alias.value if field.alias else field.name.value
+        if field.name.value == "__typename":
+            out[key] = ["typename", parent.name]
+            continue
+        out[key] = _shape(parent.fields[field.name.value].type, field.selection_set, fragments)
+    return out
+
+
+def _shape(
+    output_type: GraphQLOutputType,
+    selection_set: SelectionSetNode | None,
+    fragments: Mapping[str, FragmentDefinitionNode],
+) -> Shape:
+    expected = str(output_type)
+    if isinstance(output_type, GraphQLNonNull):
+        return ["non_null", expected, _shape(output_type.of_type, selection_set, fragments)]
+    if isinstance(output_type, GraphQLList):
+        return ["list", expected, _shape(output_type.of_type, selection_set, fragments)]
+    if isinstance(output_type, GraphQLObjectType):
+        assert selection_set is not None
+        fields = field_shapes(output_type, selection_set, fragments)
+        return ["object", expected, [[key, shape] for key, shape in fields.items()]]
+    if isinstance(output_type, GraphQLEnumType):
+        return ["enum", expected, list(output_type.values)]
+    return ["scalar", expected, output_type.name]

@@ -26,7 +26,8 @@ from graphql import (
 )
 
 from konvsync.api import documents, operations
-from konvsync.api.answers import Misfit, check_data, check_field, contract_schema, document_shapes
+from konvsync.api.answers import Misfit, check_data, check_field
+from konvsync.api.documents import contract_schema
 from konvsync.api.operations import Selection, operation_document, read_document, viewer_document
 from konvsync.kinds import KINDS, children_of, kind
 from konvsync.kinds.base import Kind
@@ -84,7 +85,7 @@ def _tree(
             bool(f.directives),
             _tree(f.selection_set, fragments),
         )
-        for f in documents.inlined_fields(selection_set, fragments)
+        for f in before.inlined_fields(selection_set, fragments)
     ]
 
 
@@ -92,8 +93,8 @@ def assert_same_document(new: operations.Document, old_text: str) -> None:
     """``new`` fits the contract and asks, and is checked, as ``old_text``."""
     assert validate(contract_schema(), parse(new.text)) == []
     assert normalized(new.text) == normalized(old_text)
-    shapes = document_shapes(old_text, contract_schema())
-    assert document_shapes(new.text, contract_schema()) == shapes
+    shapes = before.document_shapes(old_text, contract_schema())
+    assert before.document_shapes(new.text, contract_schema()) == shapes
     assert {key: new.model.shape for key in new.keys} == shapes
 
 
