@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from konvsync.api.documents import operation_text
+from konvsync.api.operations import has_operation
 from konvsync.config.loader import load_config
 from konvsync.kinds import WRITABLE_KINDS
 
@@ -80,7 +81,7 @@ async def run(url: str, config: str, mode: str) -> dict[str, Any]:
                         ids[k.name, obj.key] = created["id"]
 
                 await asyncio.gather(*(create(obj) for obj in objects))
-            elif k.has_operation(k.get_operation):
+            elif has_operation(k, k.get_operation):
                 text = operation_text(k, k.get_operation)
                 await asyncio.gather(*(call(text, {"key": obj.key}) for obj in objects))
         seconds = time.perf_counter() - started

@@ -214,22 +214,13 @@ class Kind:
 
         return parse(self.document_text)
 
-    def has_operation(self, name: str) -> bool:
-        return any(self._operation(name))
-
     def operation(self, name: str) -> OperationDefinitionNode:
-        for definition in self._operation(name):
-            return definition
-        raise KeyError(f"{self.operations_file} has no operation {name}")
-
-    def _operation(self, name: str) -> list[OperationDefinitionNode]:
         from graphql import OperationDefinitionNode  # as in ``document``
 
-        return [
-            d
-            for d in self.document.definitions
-            if isinstance(d, OperationDefinitionNode) and d.name and d.name.value == name
-        ]
+        for d in self.document.definitions:
+            if isinstance(d, OperationDefinitionNode) and d.name and d.name.value == name:
+                return d
+        raise KeyError(f"{self.operations_file} has no operation {name}")
 
     @property
     def read_operation(self) -> str:
