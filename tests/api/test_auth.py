@@ -53,7 +53,22 @@ def test_renew_margin_is_a_share_of_short_lifetimes_with_a_floor() -> None:
     assert renew_margin(1) == 0.5
 
 
-class _EchoingTokenEndpoint(BaseHTTPRequestHandler):
+class _JsonEndpoint(BaseHTTPRequestHandler):
+    """A fake endpoint that answers JSON and logs nothing."""
+
+    def answer(self, status: int, body: object) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _EchoingTokenEndpoint(_JsonEndpoint):
     """A broken token endpoint that echoes what it was sent in its error."""
 
     def do_POST(self) -> None:
@@ -68,15 +83,7 @@ class _EchoingTokenEndpoint(BaseHTTPRequestHandler):
                 f"{base64.urlsafe_b64encode(key.encode()).decode().rstrip('=')} / {secret}"
             ),
         }
-        payload = json.dumps(body).encode()
-        self.send_response(400)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.answer(400, body)
 
 
 @pytest.fixture
@@ -213,7 +220,7 @@ def test_a_short_jwt_secret_is_not_described_in_any_output(tmp_path: Path) -> No
         assert "HMAC" not in output and "12 bytes" not in output and "Warning" not in output
 
 
-class _OddTokenEndpoint(BaseHTTPRequestHandler):
+class _OddTokenEndpoint(_JsonEndpoint):
     """A token endpoint answering 200 with the ``access_token`` that the
     test's query string (``?token=<JSON>``) names; its API refuses everything."""
 
@@ -226,15 +233,7 @@ class _OddTokenEndpoint(BaseHTTPRequestHandler):
         else:
             body = {"errors": [{"message": "no", "extensions": {"code": "UNAUTHENTICATED"}}]}
             status = 401
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.answer(status, body)
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from konvsync.sandbox.server import RunningSandbox
 from tests.conftest import invoke
-from tests.hostile.harness import portal_yaml, seeded_sandbox
+from tests.hostile.harness import apply_args, portal_yaml, seeded_sandbox
 from tests.hostile.server import Call, Case, Json, running_hostile_server
 
 EXPIRED = "the access token expired"
@@ -236,17 +236,7 @@ def _apply_with_report(tmp_path: Path, what: str, case: Case) -> tuple[Any, ...]
     report_file = tmp_path / "report.json"
     with seeded_sandbox(tmp_path) as sandbox:
         with running_hostile_server(sandbox.url, case) as portal:
-            result = invoke(
-                [
-                    "--endpoint",
-                    portal.endpoint(),
-                    "apply",
-                    str(config),
-                    "--auto-approve",
-                    "--report",
-                    str(report_file),
-                ]
-            )
+            result = invoke([*apply_args(portal.endpoint(), config), "--report", str(report_file)])
             sent = portal.operations().count(OPERATION[what])
         created = _created(sandbox, what)
         again = invoke(["--endpoint", sandbox.url, "plan", str(config), "--detailed-exitcode"])

@@ -25,7 +25,7 @@ from konvsync.errors import AmbiguousRequestError, AuthError, TransportError, Us
 from konvsync.kinds import kind
 from konvsync.sandbox.server import RunningSandbox
 from tests.conftest import KEY, SECRET, SandboxFactory, invoke
-from tests.hostile.harness import hostile_portal, write_desired
+from tests.hostile.harness import apply_args, hostile_portal, write_desired
 from tests.hostile.server import Call, Case
 
 T = TypeVar("T")
@@ -342,17 +342,7 @@ def test_a_create_answered_http_500_is_looked_up_and_never_sent_again(
     report_file = tmp_path / "report.json"
     case = ServerErrorOnCreate("CreateGroupBatch", ran)
     with hostile_portal(tmp_path, case) as portal:
-        result = invoke(
-            [
-                "--endpoint",
-                portal.endpoint(),
-                "apply",
-                str(config),
-                "--auto-approve",
-                "--report",
-                str(report_file),
-            ]
-        )
+        result = invoke([*apply_args(portal.endpoint(), config), "--report", str(report_file)])
         sent = portal.operations().count("CreateGroupBatch")
     assert case.done, "the case never happened"
     assert sent == 1, f"the create batch was sent {sent} times"
@@ -435,17 +425,7 @@ def test_a_lone_surrogate_in_a_mutation_error_fails_the_batch_with_one_line(
     report_file = tmp_path / "report.json"
     case = LoneSurrogate("UpdateGroupBatch")
     with hostile_portal(tmp_path, case) as portal:
-        result = invoke(
-            [
-                "--endpoint",
-                portal.endpoint(),
-                "apply",
-                str(config),
-                "--auto-approve",
-                "--report",
-                str(report_file),
-            ]
-        )
+        result = invoke([*apply_args(portal.endpoint(), config), "--report", str(report_file)])
     assert case.done, "the case never happened"
     assert result.exit_code == 1, result.output
     assert "unexpected" not in result.output
