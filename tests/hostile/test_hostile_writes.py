@@ -11,6 +11,7 @@ import pytest
 
 from tests.hostile.harness import (
     PREFIX,
+    Finished,
     after_plan,
     apply_args,
     hostile_portal,
@@ -18,7 +19,7 @@ from tests.hostile.harness import (
     seeded_sandbox,
     write_desired,
 )
-from tests.hostile.server import running_hostile_server
+from tests.hostile.server import Case, running_hostile_server
 from tests.hostile.write_cases import (
     AnswerAnotherId,
     BrokenAfterWrites,
@@ -45,8 +46,16 @@ NEW_USER = (
 def test_create_answer_without_a_usable_id_fails_the_object_and_what_needs_it(
     name: str, bad_id: object, tmp_path: Path
 ) -> None:
-    config = write_desired(tmp_path, more_groups=[NEW_GROUP], more_users=[NEW_USER])
     case = MutationAnswerId(name, "CreateGroupBatch", "externalId", "new-team", bad_id)
+    _new_team_failed(tmp_path, case)
+
+
+def _new_team_failed(tmp_path: Path, case: Case) -> tuple[Finished, list[str]]:
+    """Apply a new group (new-team) and a user in it through ``case``, which
+    spoils the group's create answer: the run fails (exit 1, no traceback),
+    names new-team, and sends nothing that needs it. The run and the lines
+    of its output that name new-team."""
+    config = write_desired(tmp_path, more_groups=[NEW_GROUP], more_users=[NEW_USER])
     with hostile_portal(tmp_path, case) as portal:
         result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
         sent = portal.sent_values()
@@ -54,9 +63,10 @@ def test_create_answer_without_a_usable_id_fails_the_object_and_what_needs_it(
     assert happened, "the case never happened"
     assert result.exit_code == 1, result.describe()
     assert "Traceback" not in result.output and "please report" not in result.output
-    failed = [line for line in result.output.splitlines() if "new-team" in line]
-    assert failed, f"the summary does not name groups/new-team: {result.describe()}"
+    named = [line for line in result.output.splitlines() if "new-team" in line]
+    assert named, f"the summary does not name groups/new-team: {result.describe()}"
     assert NEWBIE not in sent, f"the user in new-team was sent anyway: {result.describe()}"
+    return result, named
 
 
 @pytest.mark.parametrize(
@@ -73,21 +83,13 @@ def test_a_create_answer_that_breaks_the_contract_fails_the_object(
     """Each alias of a batch is checked against its operation's generated
     answer shape: an enum value, a missing field in a nested object, a null
     where the contract says non-null."""
-    config = write_desired(tmp_path, more_groups=[NEW_GROUP], more_users=[NEW_USER])
     case = MutationAnswerValue(
         "create-answer-misfit", "CreateGroupBatch", ("externalId", "new-team"), answer
     )
-    with hostile_portal(tmp_path, case) as portal:
-        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
-        sent = portal.sent_values()
-        happened = portal.rewritten
-    assert happened, "the case never happened"
-    assert result.exit_code == 1, result.describe()
-    assert "Traceback" not in result.output and "please report" not in result.output
-    failed = [line for line in result.output.splitlines() if "new-team" in line and PREFIX in line]
+    result, named = _new_team_failed(tmp_path, case)
+    failed = [line for line in named if PREFIX in line]
     assert failed, result.describe()
     assert f"CreateGroup: createGroup{misfit}" in failed[0], result.describe()
-    assert NEWBIE not in sent, f"the user in new-team was sent anyway: {result.describe()}"
 
 
 NEW_ACCOUNT = "{externalId: acct-new, name: New Co, locations: [{name: Lab}, {name: Annex}]}"
