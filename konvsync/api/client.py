@@ -1,7 +1,8 @@
 """The portal client: an aiohttp session with Bearer auth, bounded
 retries and the safe/ambiguous distinction every caller relies on.
 
-- 429 waits ``Retry-After`` (capped); 503 (the server did nothing), connect
+- 429 waits ``Retry-After`` (capped; delta-seconds or an HTTP-date), and so
+  does a 503 that sends one; 503 (the server did nothing), connect
   failures (nothing was sent) and, for idempotent requests, 502/504, timeouts
   and dropped connections retry with exponential backoff and full jitter, at
   most ``max_retries`` times.
@@ -302,7 +303,11 @@ class PortalClient:
                     ) from None
                 if verdict == "fail":
                     raise TransportError(f"{label}: {why} from {self.endpoint.api_url}") from None
-                if isinstance(exc, HttpStatus) and status == 429:
+                if isinstance(exc, HttpStatus) and (
+                    status == 429 or (status == 503 and exc.retry_after is not None)
+                ):
+                    # A 503 that says when to come back is waited for too
+                    # (RFC 9110 10.2.3), not retried on the backoff's clock.
                     delay = retry_after(exc.retry_after, self.settings.retry_after_cap)
                 else:
                     delay = self._backoff(number - 1)

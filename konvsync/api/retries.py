@@ -4,7 +4,10 @@ fail; a failure worth retrying travels as ``Retry`` with its wait, which
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import socket
+from email.utils import parsedate_to_datetime
 from typing import Literal
 
 import aiohttp
@@ -75,12 +78,29 @@ def reason_of(failure: BaseException) -> str:
     return describe_failure(failure)
 
 
-def retry_after(value: str | None, cap: float) -> float:
+def retry_after(value: str | None, cap: float, now: dt.datetime | None = None) -> float:
+    """Seconds to wait by a ``Retry-After`` header: delta-seconds or an
+    HTTP-date (RFC 9110 10.2.3, both forms), within ``[0, cap]``; a second
+    when it is missing or neither form."""
+    if value is None:
+        return 1.0
     try:
-        seconds = float(value) if value is not None else 1.0
+        seconds = float(value)
     except ValueError:
+        seconds = _seconds_until(value, now or dt.datetime.now(dt.UTC))
+    if math.isnan(seconds):
         seconds = 1.0
     return max(0.0, min(seconds, cap))
+
+
+def _seconds_until(http_date: str, now: dt.datetime) -> float:
+    try:
+        when = parsedate_to_datetime(http_date)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return 1.0
+    if when.tzinfo is None:  # "-0000" or no zone: an HTTP-date is always GMT
+        when = when.replace(tzinfo=dt.UTC)
+    return (when - now).total_seconds()
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -4,6 +4,7 @@ made on loopback)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 from pathlib import Path
 
@@ -49,6 +50,17 @@ def test_retry_after_is_capped_and_defaults_to_a_second() -> None:
     assert retry_after(None, cap=60.0) == 1.0
     assert retry_after("soon", cap=60.0) == 1.0
     assert retry_after("-3", cap=60.0) == 0.0
+    assert retry_after("nan", cap=60.0) == 1.0
+
+
+def test_retry_after_as_an_http_date_is_the_time_until_then() -> None:
+    now = dt.datetime(2026, 12, 6, 22, 0, 0, tzinfo=dt.UTC)
+    assert retry_after("Sun, 06 Dec 2026 22:00:07 GMT", cap=60.0, now=now) == 7.0
+    assert retry_after("Sunday, 06-Dec-26 22:00:07 GMT", cap=60.0, now=now) == 7.0  # RFC 850
+    assert retry_after("Sun Dec  6 22:00:07 2026", cap=60.0, now=now) == 7.0  # asctime: GMT
+    assert retry_after("Sun, 06 Dec 2026 23:00:00 GMT", cap=60.0, now=now) == 60.0
+    assert retry_after("Sun, 06 Dec 2026 21:59:00 GMT", cap=60.0, now=now) == 0.0
+    assert retry_after("Sun, 06 Dec 99999 22:00:00 GMT", cap=60.0, now=now) == 1.0
 
 
 @pytest.fixture

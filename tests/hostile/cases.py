@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import Any
 
 from aiohttp import web
@@ -229,6 +232,32 @@ class EndlessCursors(Case):
         self.issued += 1
         connection["pageInfo"] = {"hasNextPage": True, "endCursor": f"{self.FAKE}{self.issued}"}
         return answer
+
+
+class BusyUntil(Case):
+    """The portal is busy for ``seconds`` from the first request of any of
+    ``statuses``' operations: until then it answers that operation with its
+    HTTP status (429, 503) and ``Retry-After`` as an HTTP-date (RFC 9110
+    10.2.3: the second form, besides delta-seconds) naming the instant it
+    will answer again; from then on it forwards as usual."""
+
+    name = "busy-until-an-http-date"
+
+    def __init__(self, statuses: dict[str, int], seconds: float) -> None:
+        self.statuses = statuses
+        self.seconds = seconds
+        self.until: float | None = None
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        status = self.statuses.get(call.operation)
+        if status is None:
+            return None
+        if self.until is None:
+            self.until = float(math.ceil(time.time() + self.seconds))
+        if time.time() >= self.until:
+            return None
+        date = formatdate(self.until, usegmt=True)
+        return web.Response(status=status, text="busy", headers={"Retry-After": date})
 
 
 # --------------------------------------------------------------- raw answers

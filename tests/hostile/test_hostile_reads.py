@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.cases import READ_CASES, ReadCase
+from tests.hostile.cases import READ_CASES, BusyUntil, ReadCase
 from tests.hostile.harness import (
     CONTRACT,
     apply_args,
@@ -72,3 +72,20 @@ def test_plan_and_export_stop_on_the_same_answers(name: str, tmp_path: Path) -> 
         assert_contract_message(one_error_line(result), spec.operation)
     written = list((tmp_path / "exported").glob("*")) if (tmp_path / "exported").exists() else []
     assert written == [], f"export wrote {written} from a broken answer"
+
+
+def test_retry_after_as_an_http_date_is_waited_for_on_429_and_503(tmp_path: Path) -> None:
+    """A portal busy for 4 s answers 429 (ReadUsers) and 503 (ReadGroups)
+    with ``Retry-After`` as an HTTP-date: konvsync waits until then and the
+    apply goes through, with two retries allowed (a second each for a 429
+    and a backoff of under a second for a 503, as before, gave up early)."""
+    case = BusyUntil({"ReadUsers": 429, "ReadGroups": 503}, seconds=4)
+    config = write_desired(tmp_path)
+    with hostile_portal(tmp_path, case) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config, "--max-retries", "2"), tmp_path)
+        busy = [call.operation for call in portal.rewritten]
+    assert result.exit_code == 0, result.describe()
+    assert "0 added, 2 changed, 0 destroyed" in result.stdout, result.describe()
+    assert sorted(set(busy)) == ["ReadGroups", "ReadUsers"], busy
+    assert len(busy) <= 4, f"the busy portal was asked again before its date: {busy}"
+    assert result.seconds >= 3, result.describe()
