@@ -78,6 +78,10 @@ class MutationOutcome:
     answer came (or the token expired). False: the portal answered with an
     error that does not say whether it ran; not found, the create failed
     with that error."""
+    in_flight: bool = False
+    """No answer came at all (a timeout, a dropped connection, a gateway's
+    502/504): the portal may still be executing it, so a look-up by key that
+    does not find it proves nothing yet."""
 
     @property
     def ok(self) -> bool:
@@ -179,7 +183,9 @@ async def _send_built(
         )
     except AmbiguousRequestError as exc:
         return [
-            MutationOutcome(call, error=str(exc), ambiguous=True, resend=exc.resend)
+            MutationOutcome(
+                call, error=str(exc), ambiguous=True, resend=exc.resend, in_flight=exc.resend
+            )
             for call, _ in batch
         ]
     except KonvsyncError as exc:

@@ -384,8 +384,17 @@ class PlanExecutor:
         """After an ambiguous create: does the object exist? Then it was
         created (and is updated if it differs); else it is sent again, or,
         when the portal answered with an error of its own, it failed with
-        that error."""
+        that error.
+
+        Not found is no proof while the create may still be on its way (no
+        answer came at all: ``in_flight``) for a kind whose key the portal
+        lets two objects share (``keys_not_unique``): a copy sent again would
+        become a second object once the first lands (after any twin check).
+        Those fail instead; the next plan shows whether the portal made
+        them. A kind with a unique key is sent again: a late first try and
+        the copy cannot both be made (the portal answers CONFLICT)."""
         creates = [change for change, _outcome in unsure]
+        k = kind(creates[0].kind)
         resend: list[Change] = []
         confirmed: list[Change] = []
         follow_ups: dict[Address, Update] = {}
@@ -401,6 +410,15 @@ class PlanExecutor:
             return []
         for change, outcome in unsure:
             found = current[change.address]
+            if found is None and outcome.in_flight and keys_not_unique(k):
+                self._record(
+                    change,
+                    Status.FAILED,
+                    f"{outcome.error or 'no answer'}; not found by its key afterwards, but the "
+                    f"portal may still make it and takes a second {k.singular} with this "
+                    f"{k.key_field}: not sent again (plan shows whether it was made)",
+                )
+                continue
             if found is None and outcome.resend:
                 self.unanswered[change.address] = outcome.error or "no answer"
                 resend.append(change)

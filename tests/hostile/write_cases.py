@@ -8,8 +8,12 @@ Mutations come as aliased batches: ``CreateGroupBatch`` with fields ``m0``,
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Callable
 from typing import Any
+
+from aiohttp import web
 
 from tests.hostile.cases import connection_of, html_page, nodes_of
 from tests.hostile.server import Call, Case, Json
@@ -238,4 +242,31 @@ class EditedSchema(Case):
         schema = (answer.get("data") or {}).get("__schema")
         if call.operation == "IntrospectionQuery" and isinstance(schema, dict):
             self.edit(schema)
+        return answer
+
+
+class LateCommit(Case):
+    r"""The portal holds the first request of one operation until the test
+    :attr:`release`\ s it, then executes it (a queue, a lock, a slow
+    database): konvsync has given up waiting by then, and its look-up by key
+    did not find what the portal had yet to write. :attr:`done` is set once
+    it was executed (the test thread waits on it)."""
+
+    def __init__(self, name: str, operation: str) -> None:
+        self.name = name
+        self.operation = operation
+        self.held = False
+        self.release = threading.Event()
+        self.done = threading.Event()
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation == self.operation and not self.held:
+            self.held = True
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
+        return None
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.operation == self.operation and self.release.is_set():
+            self.done.set()
         return answer
