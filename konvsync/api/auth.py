@@ -21,6 +21,11 @@ from konvsync.errors import AuthError, TransportError, UsageError
 from konvsync.support import redact
 
 MAX_JWT_LIFETIME = 21600
+JWT_DATED_BACK = 30
+"""Seconds a self-signed JWT's ``iat`` lies before konvsync's clock (its
+``exp`` still ``--token-lifetime`` after ``iat``): a portal whose clock is
+behind by up to this much takes it, where PyJWT and ruby-jwt, without a
+leeway by default, refuse an ``iat`` in their future."""
 RENEW_BEFORE = 60.0
 """A token is renewed this long before it expires, or ``RENEW_SHARE`` of its
 lifetime if that is less, but never less than ``RENEW_FLOOR`` before (so a
@@ -185,10 +190,10 @@ class JwtTokens(_CachedToken):
         current = self._fresh()
         if current:
             return current
-        now = int(time.time())
-        claims = {"sub": self._credentials.api_key, "iat": now, "exp": now + self._lifetime}
+        issued = int(time.time()) - JWT_DATED_BACK
+        claims = {"sub": self._credentials.api_key, "iat": issued, "exp": issued + self._lifetime}
         token = _jwt().encode(claims, self._credentials.api_secret, algorithm="HS256")
-        return self._remember(token, self._lifetime)
+        return self._remember(token, self._lifetime - JWT_DATED_BACK)
 
 
 def token_source(

@@ -139,7 +139,8 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
     ),
     GlobalOption(
         ("--token-lifetime",),
-        "JWT lifetime in seconds with --auth jwt, 61 to 21600 (default: 3600).",
+        "JWT lifetime in seconds with --auth jwt, 61 to 21600 (default: 3600), counted "
+        "from its iat, which is dated 30 s back for portals whose clock is behind.",
         {"type": click.IntRange(61, 21600), "default": 3600},
     ),
     GlobalOption(

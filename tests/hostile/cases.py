@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 
+import jwt
 from aiohttp import web
 
 from tests.hostile.server import Call, Case, Json
@@ -482,3 +483,27 @@ READ_CASES: dict[str, ReadCase] = {
         cli_args=("--timeout", "1.5", "--max-retries", "0"),
     ),
 }
+
+
+class ClockBehind(Case):
+    """A portal whose clock is ``seconds`` behind konvsync's and that checks
+    a client-signed JWT's ``iat`` as PyJWT and ruby-jwt do by default, with
+    no leeway: a token issued "in the future" by its clock is refused (401,
+    UNAUTHENTICATED). Everything else is forwarded to the sandbox, which
+    checks the signature and the rest."""
+
+    name = "portal-clock-behind"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.refused = 0
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        token = call.authorization.removeprefix("Bearer ")
+        claims = jwt.decode(token, options={"verify_signature": False})
+        if claims["iat"] > time.time() - self.seconds:
+            self.refused += 1
+            error = {"message": "The token is not yet valid (iat)"}
+            error["extensions"] = {"code": "UNAUTHENTICATED"}
+            return web.json_response({"errors": [error]}, status=401)
+        return None

@@ -49,6 +49,8 @@ class Call:
     """Whether the portal (the sandbox behind us) executed it."""
     rewritten: bool = False
     """Whether the case changed the request or the answer (or answered itself)."""
+    authorization: str = ""
+    """The request's ``Authorization`` header (a case may judge the token as a portal would)."""
 
 
 class Case:
@@ -182,6 +184,7 @@ def _create_app(server: HostileServer) -> web.Application:
         except ValueError:
             body = None
         call = server.record(client, body)
+        call.authorization = request.headers.get("Authorization", "")
         early = await server.case.before(call)
         if early is not None:
             call.rewritten = True

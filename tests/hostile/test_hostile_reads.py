@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.cases import READ_CASES, BusyUntil, ReadCase
+from tests.hostile.cases import READ_CASES, BusyUntil, ClockBehind, ReadCase
 from tests.hostile.harness import (
     CONTRACT,
     apply_args,
@@ -89,3 +89,16 @@ def test_retry_after_as_an_http_date_is_waited_for_on_429_and_503(tmp_path: Path
     assert sorted(set(busy)) == ["ReadGroups", "ReadUsers"], busy
     assert len(busy) <= 4, f"the busy portal was asked again before its date: {busy}"
     assert result.seconds >= 3, result.describe()
+
+
+def test_a_self_signed_jwt_is_accepted_by_a_portal_whose_clock_is_behind(tmp_path: Path) -> None:
+    """``--auth jwt``: the portal's clock is 5 s behind and it refuses an
+    ``iat`` in its future (no leeway, PyJWT's default): konvsync dates its
+    tokens back enough for such a portal to take them."""
+    case = ClockBehind(seconds=5)
+    config = write_desired(tmp_path)
+    with hostile_portal(tmp_path, case) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config, "--auth", "jwt"), tmp_path)
+    assert result.exit_code == 0, result.describe()
+    assert "0 added, 2 changed, 0 destroyed" in result.stdout, result.describe()
+    assert case.refused == 0, f"{case.refused} requests refused: {result.describe()}"
