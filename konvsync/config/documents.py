@@ -56,6 +56,9 @@ class ConfigDocument:
     unset: dict[Source, list[str]] = field(default_factory=dict)
     """Offline: places whose value uses listed variables that are not set
     (``Substitution.unset``)."""
+    retold: dict[Source, str] = field(default_factory=dict)
+    """Places of plain scalars YAML read as a number or boolean of another
+    text (``yaml_loader.retells``) -> the text written."""
     substitution_problems: list[ConfigProblem] = field(default_factory=list)
     """The problems of its ``${env:...}`` references (a variable not set, not
     listed...): every other problem at one of their places follows from the
@@ -113,7 +116,10 @@ def read_document(
             )
         )
         return ConfigDocument(name, None)
-    return ConfigDocument(name, data, digest, "${" in text, patch=patch, file_digest=digest)
+    retold = {Source(name, *place): text for place, text in loaded.retold.items()}
+    return ConfigDocument(
+        name, data, digest, "${" in text, patch=patch, file_digest=digest, retold=retold
+    )
 
 
 def check_document(

@@ -108,6 +108,9 @@ def _load(
     state.file_digests = {d.path: d.file_digest for d in documents}
     _check_references(state, allow_external_refs, problems)
     check_renames(state, problems)
+    retold = {where: text for d in documents for where, text in d.retold.items()}
+    if retold:
+        _check_retold_values(state, retold, problems)
     env_values = {where: name for d in documents for where, name in d.env_values.items()}
     check_kind_rules(state, env_values, problems)
     check_scope(state, problems, _prune_source(merged))
@@ -385,6 +388,54 @@ def _check_custom_fields(
             if f.keys_ref is not None:
                 for obj in state.objects.get(k.name, {}).values():
                     _check_values(state, k, f, obj, allow_external, problems)
+
+
+def _check_retold_values(
+    state: DesiredState, retold: Mapping[Source, str], problems: list[ConfigProblem]
+) -> None:
+    """Custom field values are sent as text: one that YAML read as a number
+    or boolean of another text (``zip: 01234`` is octal 668, ``code: no`` is
+    false, ``price: 1.50`` is 1.5) would reach the portal changed. Refused
+    unless the field takes what YAML read: a BOOLEAN any boolean, a NUMBER
+    the same number as the text in decimal (``1_000``, ``+5``, ``1.50``)."""
+    for k in KINDS_BY_NAME.values():
+        for f in k.fields:
+            if f.keys_ref is None:
+                continue
+            fields = state.objects.get(f.keys_ref, {})
+            for obj in state.objects.get(k.name, {}).values():
+                values = obj.data.get(f.name)
+                if not isinstance(values, dict):
+                    continue
+                for key, value in values.items():
+                    if isinstance(value, str) or value is None:
+                        continue
+                    where = map_value_source(obj, f.name, key)
+                    text = retold.get(where)
+                    definition = fields.get(str(key))
+                    ftype = definition.data.get("type") if definition is not None else None
+                    if text is None or _taken_as_read(value, text, ftype):
+                        continue
+                    sent = ("true" if value else "false") if isinstance(value, bool) else str(value)
+                    read = sent if isinstance(value, bool) else f"the number {value}"
+                    problems.append(
+                        where.problem(
+                            f"{k.singular} {obj.path!r}: custom field {key!r} is written {text}, "
+                            f"which YAML reads as {read} (sent as {sent!r}): quote it "
+                            f"('{text}') to send the text as written, or write {sent}"
+                        )
+                    )
+
+
+def _taken_as_read(value: Any, text: str, ftype: Any) -> bool:
+    if isinstance(value, bool):
+        return bool(ftype == "BOOLEAN")
+    if ftype != "NUMBER":
+        return False
+    try:
+        return bool(float(text) == value)
+    except ValueError:
+        return False
 
 
 def _check_values(

@@ -168,6 +168,10 @@ class _Builder:
         """Whether an alias was used: only then can the data be larger than the text."""
         self.plain: dict[str, Any] = {}
         """Plain scalar text -> its value (strings, numbers, booleans, null)."""
+        self.retold: dict[Position, str] = {}
+        """Where a plain scalar's value is a number or boolean whose own text
+        is not the text written (``01234``: 668, ``no``: False) -> that text.
+        Such texts are not kept in ``plain``: each place is recorded."""
 
     def problem(self, event: yaml.Event, message: str) -> YamlLoadError:
         return YamlLoadError(ConfigProblem(self.file, *_position(event), message))
@@ -223,7 +227,11 @@ class _Builder:
             try:
                 return self.plain[event.value]
             except KeyError:
-                value = self.plain[event.value] = self._construct(event)
+                value = self._construct(event)
+                if retells(value, event.value):
+                    self.retold[_position(event)] = event.value
+                else:
+                    self.plain[event.value] = value
                 return value
         return self._construct(event)
 
@@ -385,10 +393,24 @@ class _Builder:
         return result
 
 
+def retells(value: Any, text: str) -> bool:
+    """Whether YAML read the plain scalar ``text`` as a number or boolean
+    whose own text is another (``01234`` octal: 668, ``0x1F``: 31, ``12:30``:
+    750, ``1.50``: 1.5, ``yes``: True); ``true``, ``42`` and ``2.5`` are
+    their own text."""
+    if isinstance(value, bool):
+        return text.lower() not in ("true", "false")
+    if isinstance(value, int | float):
+        return str(value) != text
+    return False
+
+
 @dataclass
 class LoadedYaml:
     data: Any
     aliased: bool
+    retold: dict[Position, str]
+    """``_Builder.retold``: (line, column) -> the text written there."""
 
 
 def _indenting_tab(text: str, line: int, column: int) -> int | None:
@@ -412,7 +434,7 @@ def load_yaml(text: str, file_name: str) -> LoadedYaml:
     try:
         builder = _Builder(loader, file_name)
         data = builder.document()
-        return LoadedYaml(data, builder.aliased)
+        return LoadedYaml(data, builder.aliased, builder.retold)
     except YamlLoadError:
         raise
     except yaml.MarkedYAMLError as exc:
