@@ -36,6 +36,21 @@ _B64TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 """What a Bearer token may hold (RFC 6750 §2.1, ``b64token``): it goes into a header."""
 
 
+class TokenEndpointBusy(TransportError):
+    """The token endpoint gave no token this time: it answered 429 (rate
+    limited) or 502, 503, 504 (a gateway, or the server, busy). Asking for a
+    token changes nothing in the portal, so the caller may ask again. (One
+    that cannot be reached at all is a ``TransportError``, said at once.)"""
+
+    def __init__(self, message: str, status: int, retry_after: str | None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+_BUSY = (429, 502, 503, 504)
+
+
 def renew_margin(lifetime: float) -> float:
     """Seconds before expiry at which a token of ``lifetime`` is renewed."""
     return max(min(RENEW_BEFORE, lifetime * RENEW_SHARE), min(RENEW_FLOOR, lifetime / 2))
@@ -131,6 +146,7 @@ class OAuthTokens(_CachedToken):
                 self._url, data="grant_type=client_credentials", headers=headers
             ) as response:
                 status = response.status
+                wait = response.headers.get("Retry-After")
                 try:
                     body = await response.json(content_type=None)
                 except ValueError:
@@ -139,6 +155,10 @@ class OAuthTokens(_CachedToken):
             raise TransportError(
                 f"cannot reach token endpoint {self._url}: {describe_failure(exc)}"
             ) from None
+        if status in _BUSY:
+            raise TokenEndpointBusy(
+                f"token request failed with HTTP {status}{self._reason(body)}", status, wait
+            )
         if status == 401 or (isinstance(body, dict) and body.get("error") == "invalid_client"):
             raise AuthError(
                 "authentication failed: the portal rejected the API key and secret (invalid_client)"

@@ -2,7 +2,8 @@
 retries and the safe/ambiguous distinction every caller relies on.
 
 - 429 waits ``Retry-After`` (capped; delta-seconds or an HTTP-date), and so
-  does a 503 that sends one; 503 (the server did nothing), connect
+  does a 503 that sends one (the token endpoint's too: ``TokenEndpointBusy``
+  is retried like the API's answer); 503 (the server did nothing), connect
   failures (nothing was sent) and, for idempotent requests, 502/504, timeouts
   and dropped connections retry with exponential backoff and full jitter, at
   most ``max_retries`` times.
@@ -35,7 +36,7 @@ import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from konvsync.api.answers import Misfit, check_data, describe, format_path
-from konvsync.api.auth import TokenSource
+from konvsync.api.auth import TokenEndpointBusy, TokenSource
 from konvsync.api.endpoints import Endpoint
 from konvsync.api.operations import Document
 from konvsync.api.retries import (
@@ -251,7 +252,12 @@ class PortalClient:
         """One try (a renewed token's second request included); a failure
         worth retrying is raised as ``Retry`` with its wait."""
         while True:
-            token = await self.tokens.token(self.session)
+            try:
+                token = await self.tokens.token(self.session)
+            except TokenEndpointBusy as busy:
+                # Asking for a token is safe to repeat: tried again as a
+                # request to /api that the portal did not take is.
+                raise Retry(str(busy), self._delay(busy.status, busy.retry_after, number)) from None
             started = time.perf_counter()
             self.stats.requests += 1
             try:
@@ -303,15 +309,17 @@ class PortalClient:
                     ) from None
                 if verdict == "fail":
                     raise TransportError(f"{label}: {why} from {self.endpoint.api_url}") from None
-                if isinstance(exc, HttpStatus) and (
-                    status == 429 or (status == 503 and exc.retry_after is not None)
-                ):
-                    # A 503 that says when to come back is waited for too
-                    # (RFC 9110 10.2.3), not retried on the backoff's clock.
-                    delay = retry_after(exc.retry_after, self.settings.retry_after_cap)
-                else:
-                    delay = self._backoff(number - 1)
-                raise Retry(why, delay) from None
+                wait = exc.retry_after if isinstance(exc, HttpStatus) else None
+                raise Retry(why, self._delay(status, wait, number)) from None
+
+    def _delay(self, status: int, wait: str | None, number: int) -> float:
+        """How long to wait before try ``number + 1`` after an answer with
+        ``status`` (0: none) and Retry-After ``wait``: a 429 as it says, and
+        a 503 that says when to come back too (RFC 9110 10.2.3), not on the
+        backoff's clock."""
+        if status == 429 or (status == 503 and wait is not None):
+            return retry_after(wait, self.settings.retry_after_cap)
+        return self._backoff(number - 1)
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * (2**attempt))

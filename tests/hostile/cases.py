@@ -507,3 +507,22 @@ class ClockBehind(Case):
             error["extensions"] = {"code": "UNAUTHENTICATED"}
             return web.json_response({"errors": [error]}, status=401)
         return None
+
+
+class TokenEndpointBusy(Case):
+    """The token endpoint answers its first ``times`` requests with
+    ``status`` (429 or 503 with ``Retry-After: 1``, or 502: a gateway), then
+    as usual; ``/api`` is honest."""
+
+    def __init__(self, status: int, times: int) -> None:
+        self.name = f"token-endpoint-{status}"
+        self.status = status
+        self.times = times
+        self.refused = 0
+
+    async def before_token(self) -> web.StreamResponse | None:
+        if self.refused >= self.times:
+            return None
+        self.refused += 1
+        headers = {"Retry-After": "1"} if self.status in (429, 503) else {}
+        return web.Response(status=self.status, text="busy", headers=headers)

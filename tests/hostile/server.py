@@ -64,6 +64,10 @@ class Case:
         """Answer ``call`` without forwarding it (or wait first); None forwards."""
         return None
 
+    async def before_token(self) -> web.StreamResponse | None:
+        """Answer a request to ``/oauth/token`` without forwarding it; None forwards."""
+        return None
+
     def request(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
         """The request body to forward, e.g. with variables changed."""
         return body
@@ -167,6 +171,9 @@ def _create_app(server: HostileServer) -> web.Application:
         return {name: request.headers[name] for name in PASSED_HEADERS if name in request.headers}
 
     async def token(request: web.Request) -> web.StreamResponse:
+        early = await server.case.before_token()
+        if early is not None:
+            return early
         async with session().post(
             f"{server.upstream}/oauth/token", data=await request.read(), headers=headers_of(request)
         ) as upstream:

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.cases import READ_CASES, BusyUntil, ClockBehind, ReadCase
+from tests.hostile.cases import (
+    READ_CASES,
+    BusyUntil,
+    ClockBehind,
+    ReadCase,
+    TokenEndpointBusy,
+)
 from tests.hostile.harness import (
     CONTRACT,
     apply_args,
@@ -102,3 +108,17 @@ def test_a_self_signed_jwt_is_accepted_by_a_portal_whose_clock_is_behind(tmp_pat
     assert result.exit_code == 0, result.describe()
     assert "0 added, 2 changed, 0 destroyed" in result.stdout, result.describe()
     assert case.refused == 0, f"{case.refused} requests refused: {result.describe()}"
+
+
+@pytest.mark.parametrize("status", [429, 503, 502])
+def test_a_busy_token_endpoint_is_asked_again(status: int, tmp_path: Path) -> None:
+    """OAuth: the token endpoint answers 429 or 503 (``Retry-After: 1``) or
+    502 twice, then a token: konvsync asks again, as it asks the API again,
+    and the apply goes through."""
+    case = TokenEndpointBusy(status, times=2)
+    config = write_desired(tmp_path)
+    with hostile_portal(tmp_path, case) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+    assert result.exit_code == 0, result.describe()
+    assert "0 added, 2 changed, 0 destroyed" in result.stdout, result.describe()
+    assert case.refused == 2, "the case never happened"
