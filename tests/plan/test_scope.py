@@ -733,3 +733,51 @@ def test_the_shared_portal_example(tmp_path: Path) -> None:
     for name in ("hq", "team-a", "team-b"):
         result = invoke(["plan", str(examples / name), "--detailed-exitcode"])
         assert result.exit_code == 0 and "No changes." in result.stdout, result.output
+
+
+def test_an_overlay_adding_an_exclude_narrows_the_base_scope(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """An overlay that writes a kind's scope as a mapping over the base's
+    list form (globs on the key) adds to the base's rule, as every other
+    policy mapping merges: an overlay adding an ``exclude`` must not turn
+    ``["dealer-*"]`` into "every account but the excluded one", which would
+    prune the other teams' accounts."""
+    for key in ("dealer-1", "dealer-2", "dealer-3", "dist-1", "hq"):
+        sandbox.store.create("accounts", {"externalId": key, "name": key})
+    base = write_config(
+        """\
+        konvsync: 1
+        policy: {prune: [accounts], scope: {accounts: ["dealer-*"]}}
+        accounts:
+          - {externalId: dealer-1, name: dealer-1}
+          - {externalId: dealer-2, name: dealer-2}
+        """,
+        "base/konvsync.yaml",
+    )
+    overlay = write_config(
+        "policy: {scope: {accounts: {exclude: [dealer-3]}}}\n", "staging/konvsync.yaml"
+    )
+    result, data = plan_json(sandbox, base.parent, str(overlay.parent))
+    assert result.exit_code == 0, result.output
+    assert changes(data) == []
+    assert data["scope"] == {"accounts": {"externalId": ["dealer-*"], "exclude": ["dealer-3"]}}
+
+    # The list form over a base's mapping: the key's globs are replaced, the
+    # base's excludes stay.
+    base2 = write_config(
+        base.read_text().replace(
+            'scope: {accounts: ["dealer-*"]}',
+            "scope: {accounts: {externalId: [dealer-*], exclude: [dealer-3]}}",
+        ),
+        "base2/konvsync.yaml",
+    )
+    production = write_config(
+        "policy: {scope: {accounts: ['dealer-[12]', 'dist-*']}}\n", "production/konvsync.yaml"
+    )
+    result, data = plan_json(sandbox, base2.parent, str(production.parent))
+    assert result.exit_code == 0, result.output
+    assert data["scope"] == {
+        "accounts": {"externalId": ["dealer-[12]", "dist-*"], "exclude": ["dealer-3"]}
+    }
+    assert changes(data) == [("delete", "accounts", "dist-1")]
