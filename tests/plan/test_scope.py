@@ -516,6 +516,42 @@ def test_a_delete_says_what_it_takes_from_objects_outside_the_scope(
     assert "account 'dealer-old' is deleted: the portal also takes it from 2 users" in text.output
 
 
+def test_a_delete_says_whose_values_outside_the_scope_are_filed_under_it(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Deleting an account field that accounts outside the scope hold values
+    under: the contract does not say what becomes of the values, and a
+    portal that drops them with the field changes objects this configuration
+    does not own. The plan names those accounts, as it does for a rename."""
+    store = sandbox.store
+    store.create("accountFields", {"key": "dealer_tier", "label": "Tier", "type": "TEXT"})
+    for key in ("hq", "dist-1", "dealer-1"):
+        store.create(
+            "accounts",
+            {
+                "externalId": key,
+                "name": key,
+                "customFields": [{"key": "dealer_tier", "value": "gold"}],
+            },
+        )
+    store.create("accounts", {"externalId": "dist-2", "name": "No value"})
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          prune: [accountFields]
+          scope: {accountFields: ["dealer_*"], accounts: ["dealer-*"]}
+        accountFields: []
+        """)
+    result, data = plan_json(sandbox, config)
+    assert result.exit_code == 0, result.output
+    assert changes(data) == [("delete", "accountFields", "dealer_tier")]
+    assert (
+        "account field 'dealer_tier' is deleted: 2 accounts outside policy.scope hold values "
+        "under it (dist-1, hq); a portal that drops a field's values with it drops theirs "
+        "too: protect it (policy.protect) to leave them as they are" in data["warnings"]
+    )
+
+
 def test_a_rename_says_whose_values_outside_the_scope_may_stay_under_the_old_key(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
