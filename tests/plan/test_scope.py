@@ -541,6 +541,8 @@ def test_a_delete_says_whose_values_outside_the_scope_are_filed_under_it(
           prune: [accountFields]
           scope: {accountFields: ["dealer_*"], accounts: ["dealer-*"]}
         accountFields: []
+        accounts:  # read: konvsync sees only the kinds a configuration names or prunes
+          - {externalId: dealer-1, name: dealer-1}
         """)
     result, data = plan_json(sandbox, config)
     assert result.exit_code == 0, result.output
