@@ -842,3 +842,41 @@ def test_an_overlay_adding_an_exclude_narrows_the_base_scope(
         "accounts": {"externalId": ["dealer-[12]", "dist-*"], "exclude": ["dealer-3"]}
     }
     assert changes(data) == [("delete", "accounts", "dist-1")]
+
+
+def test_a_glob_also_names_a_key_holding_brackets_as_written(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Keys may hold ``[``: ``exclude: ["dealer-[eu]"]``, the key copied as
+    it is, must keep that account out of the scope; as a shell pattern alone
+    (a class matching dealer-e or dealer-u) it missed the key it names, and
+    the plan pruned it. A glob matches its own text as well."""
+    for key in ("dealer-[eu]", "dealer-1", "dealer-2"):
+        sandbox.store.create("accounts", {"externalId": key, "name": key})
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          prune: [accounts]
+          scope: {accounts: {externalId: ["dealer-*"], exclude: ["dealer-[eu]"]}}
+        accounts:
+          - {externalId: dealer-1, name: dealer-1}
+        """)
+    result, data = plan_json(sandbox, config)
+    assert result.exit_code == 0, result.output
+    assert changes(data) == [("delete", "accounts", "dealer-2")]
+
+    # And a configuration owning that one key by name lists it.
+    owner = write_config(
+        """\
+        konvsync: 1
+        policy: {prune: [accounts], scope: {accounts: ["dealer-[eu]"]}}
+        accounts:
+          - {externalId: "dealer-[eu]", name: EU}
+        """,
+        "owner.yaml",
+    )
+    result = invoke(["validate", str(owner)])
+    assert result.exit_code == 0, result.output
+    result, data = plan_json(sandbox, owner)
+    assert result.exit_code == 0, result.output
+    assert changes(data) == [("update", "accounts", "dealer-[eu]")]
