@@ -35,8 +35,9 @@ def export_state(
     if target_object is not None:
         parse_target(target_object)  # a usage error before connecting
     found = check_out_dir(Path(out_dir), force) if out_dir else []
-    # A kept policy (--force) is written as it was: its scope must be this one.
-    kept = check_kept_scope(Path(out_dir), scope) if out_dir and scope else False
+    # A kept policy (--force) is written as it was: its scope must be this one
+    # (also without --scope: every object under a kept scope would not validate).
+    kept = check_kept_scope(Path(out_dir), scope) if out_dir else False
     with portal_target(connection, None, reads_config=False) as target:
 
         async def run() -> ExportResult:

@@ -16,12 +16,14 @@ that set it.
 
 from __future__ import annotations
 
+import copy
 from array import array
 from collections.abc import Sequence
 from typing import Any
 
 from konvsync.config.model import Source
-from konvsync.config.yaml_loader import YamlMap, _unpack
+from konvsync.config.scope import scoped_kinds
+from konvsync.config.yaml_loader import YamlList, YamlMap, _unpack
 from konvsync.errors import ConfigProblem
 from konvsync.kinds import kind
 from konvsync.support.resources import config_schema
@@ -94,8 +96,50 @@ def overlay_settings(layers: Sequence[Settings]) -> Settings:
                 and isinstance(earlier[0], YamlMap)
                 and isinstance(value, YamlMap)
             ):
+                if name == "policy":
+                    earlier = (_scope_as_mappings(earlier[0]), earlier[1])
+                    value = _scope_as_mappings(value)
                 value = merge_maps(earlier[0], value)
             out[name] = (value, where)
+    return out
+
+
+def _scope_as_mappings(policy: YamlMap) -> YamlMap:
+    """``policy`` with each kind's ``scope`` in its mapping form: the list
+    form is the globs on the kind's key (``accounts: [dealer-*]`` is
+    ``{externalId: [dealer-*]}``). So a path's scope of a kind merges into
+    an earlier path's as every mapping does, whichever form each writes: an
+    overlay adding ``{exclude: [...]}`` narrows the base's ``[dealer-*]``
+    rather than replacing it with "everything but the excluded", which
+    would own (and prune) every other team's objects."""
+    scope = policy.get("scope")
+    if not isinstance(scope, YamlMap):
+        return policy
+    key_fields = {k.name: k.key_field for k in scoped_kinds()}
+    forms = {
+        name: _as_mapping(key_fields[name], globs)
+        for name, globs in scope.items()
+        if name in key_fields and isinstance(globs, YamlList)
+    }
+    if not forms:
+        return policy
+    return _with_values(policy, {"scope": _with_values(scope, forms)})
+
+
+def _as_mapping(key_field: str, globs: YamlList) -> YamlMap:
+    """``{key_field: globs}``, placed where ``globs`` stands."""
+    out = YamlMap({key_field: globs})
+    out.file, out.position = globs.file, globs.position
+    packed = globs._position
+    out.positions = array("Q", [packed, packed])
+    return out
+
+
+def _with_values(data: YamlMap, values: dict[str, Any]) -> YamlMap:
+    """A copy of ``data`` (positions and files kept) with ``values`` in place
+    of the values of those keys."""
+    out = copy.copy(data)  # slots too: file, positions (and an OverlayMap's files)
+    out.update(values)
     return out
 
 

@@ -9,7 +9,8 @@ child kind (an account's locations) follows its parent's scope. A kind the
 scope does not name is owned whole, as without a scope.
 
 Globs compare as the key they match does: in one Unicode form (NFC),
-case-insensitively for e-mail addresses, exactly otherwise. An object
+case-insensitively for e-mail addresses, exactly otherwise. A glob also
+matches its own text (a key holding ``[`` copied into a glob as it is). An object
 without a key (a group whose externalId is null) or without the referenced
 object (a user without an account) matches nothing.
 
@@ -71,8 +72,13 @@ class Miss:
 
 def _matcher(globs: tuple[str, ...]) -> Callable[[str], Any]:
     """Whether a value matches one of ``globs`` (shell-style, as
-    ``fnmatch.fnmatchcase``), as one compiled expression."""
-    return re.compile("|".join(f"(?:{translate(glob)})" for glob in globs)).match
+    ``fnmatch.fnmatchcase``) or is one of them as written, as one compiled
+    expression. Keys may hold ``[``: a key copied into a glob as it is names
+    that key (``exclude: ["dealer-[eu]"]`` keeps ``dealer-[eu]`` out), where
+    the shell's reading alone (a class: dealer-e, dealer-u) would miss it."""
+    patterns = [translate(glob) for glob in globs]
+    patterns += [re.escape(glob) + r"\Z" for glob in globs if "[" in glob]
+    return re.compile("|".join(f"(?:{pattern})" for pattern in patterns)).match
 
 
 @dataclass(frozen=True)

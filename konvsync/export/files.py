@@ -86,8 +86,8 @@ def check_kept_scope(out_dir: Path, scope: Scope) -> bool:
         shown = kept.describe() if kept else "none"
         raise OutputError(
             f"{config_file}: --force keeps its policy, and its policy.scope ({shown}) is not "
-            f"--scope ({scope.describe()}); nothing was written. Make them the same, or "
-            "export into an empty folder"
+            f"--scope ({scope.describe() if scope else 'none'}); nothing was written. Make "
+            "them the same, or export into an empty folder"
         )
     return True
 

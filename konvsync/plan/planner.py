@@ -90,12 +90,11 @@ def value_holders_of_renames(desired: DesiredState) -> set[str]:
     rename (accounts' customFields under account fields' keys): apply moves
     the values the portal leaves under an old key (``apply.renamed_values``),
     so it must know which objects hold them."""
-    renaming = {
-        kind_name
-        for kind_name, objects in desired.objects.items()
-        if kind(kind_name).rename_field is not None
-        and any(obj.data.get(kind(kind_name).rename_field or "") for obj in objects.values())
-    }
+    renaming = set()
+    for kind_name, objects in desired.objects.items():
+        field = kind(kind_name).rename_field
+        if field is not None and any(obj.data.get(field) for obj in objects.values()):
+            renaming.add(kind_name)
     return {holder.name for name in renaming for holder, _maps in value_holders(name)}
 
 

@@ -177,6 +177,30 @@ def taken_from_outside(changes: list[Change], view: RemoteState) -> list[str]:
                 f"({listed(sorted(paths), TAKEN_SHOWN)}); protect it "
                 "(policy.protect) to leave them as they are"
             )
+    return out + _values_outside(deleted, view)
+
+
+def _values_outside(deleted: set[tuple[str, str]], view: RemoteState) -> list[str]:
+    """A warning for each deleted key that objects outside the scope file
+    values under (an account field's key, in accounts' customFields): the
+    contract does not say what becomes of them, and a portal that drops a
+    field's values with it changes objects this configuration does not own."""
+    out = []
+    for kind_name, key in sorted(deleted):
+        for holder, maps in value_holders(kind_name):
+            paths = sorted(
+                obj.path
+                for obj in view.get(holder.name).outside
+                if any(key in (obj.data.get(name) or {}) for name in maps)
+            )
+            if paths:
+                out.append(
+                    f"{kind(kind_name).singular} {key!r} is deleted: {len(paths)} "
+                    f"{holder.name} outside policy.scope hold values under it "
+                    f"({listed(paths, TAKEN_SHOWN)}); a portal that drops a field's values "
+                    "with it drops theirs too: protect it (policy.protect) to leave them as "
+                    "they are"
+                )
     return out
 
 

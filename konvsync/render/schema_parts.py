@@ -164,8 +164,9 @@ def policy_scope(kinds: Sequence[Kind]) -> dict[str, Any]:
     return {
         "description": "Per kind, which of the portal's objects this configuration owns; the "
         "others do not exist for it (never changed, pruned, reported as drift or adopted). "
-        "Globs are shell-style (*, ?, [...]), case-insensitive for e-mail addresses. A kind "
-        "not named here is owned whole; locations follow their account.",
+        "Globs are shell-style (*, ?, [...]), case-insensitive for e-mail addresses; a glob "
+        "also matches its own text (a key holding [ copied as it is). A kind not named here "
+        "is owned whole; locations follow their account.",
         "type": "object",
         "additionalProperties": False,
         "properties": properties,

@@ -154,3 +154,26 @@ def test_a_kept_policy_must_have_the_same_scope(
     assert written.count("policy:") == 1 and "prune: [accounts]  # ours" in written
     plan = invoke(["--endpoint", sandbox.url, "plan", str(out)])
     assert plan.exit_code == 0 and "No changes." in plan.stdout, plan.output
+
+
+def test_a_kept_scope_without_scope_is_refused(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    """``export --force`` into a team's folder without ``--scope`` kept its
+    policy.scope and wrote every team's objects under it: a configuration
+    that lists what it does not own (validate and plan fail on it). It is
+    refused as a different --scope is, before anything is written."""
+    seed_store(sandbox.store, str(write_config(PORTAL, "seed.yaml")))
+    out = tmp_path / "team-a"
+    out.mkdir()
+    kept = "konvsync: 1\npolicy:\n  prune: [accounts]\n  scope:\n    accounts: [dealer-*]\n"
+    (out / "konvsync.yaml").write_text(kept)
+    result = invoke(["--endpoint", sandbox.url, "export", "--out", str(out), "--force"])
+    assert result.exit_code == 1, result.output
+    assert (
+        f"{out / 'konvsync.yaml'}: --force keeps its policy, and its policy.scope (accounts "
+        "['dealer-*']) is not --scope (none); nothing was written" in result.stderr
+    )
+    assert (out / "konvsync.yaml").read_text() == kept and sorted(out.iterdir()) == [
+        out / "konvsync.yaml"
+    ]
