@@ -269,3 +269,29 @@ def test_a_create_the_portal_executes_after_konvsync_gave_up_is_never_made_twice
     assert any("not sent again" in line for line in named), result.describe()
     assert "Traceback" not in result.output and "please report" not in result.output
     assert clean
+
+
+def test_an_invite_link_the_portal_creates_after_konvsync_gave_up_is_never_made_twice(
+    tmp_path: Path,
+) -> None:
+    """As for locations, for the other kind whose key (an invite link's
+    title) the portal does not keep unique (a CODE link: a second active
+    OPEN link would be refused by the portal's at-most-one rule anyway)."""
+    config = write_desired(tmp_path)
+    with config.open("a", encoding="utf-8") as text:
+        text.write("inviteLinks:\n  - {title: Partners, access: CODE, code: letmein-2027}\n")
+    case = LateCommit("create-invite-link-executed-late", "CreateInviteLinkBatch")
+    with seeded_sandbox(tmp_path) as sandbox:
+        with running_hostile_server(sandbox.url, case) as portal:
+            result = run_konvsync(apply_args(portal.endpoint(), config, "--timeout", "1"), tmp_path)
+            case.release.set()
+            assert case.done.wait(10), "the held create was never executed"
+            creates = portal.operations().count("CreateInviteLinkBatch")
+        titles = [n["title"] for n in sandbox.store.page("inviteLinks", 100, None)["nodes"]]
+        assert titles == ["Partners"], f"{titles}\n{result.describe()}"
+        clean = is_clean(sandbox.url, config, tmp_path)
+    assert creates == 1, f"sent {creates} times: {result.describe()}"
+    assert result.exit_code == 1, result.describe()
+    assert "not sent again" in after_plan(result), result.describe()
+    assert "letmein-2027" not in result.output
+    assert clean
