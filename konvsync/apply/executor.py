@@ -7,6 +7,7 @@ the first write (``apply.checks``)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -47,6 +48,10 @@ from konvsync.plan.remote import RemoteState
 from konvsync.plan.renames import Renames, renames_in
 
 MAX_AMBIGUOUS_ROUNDS = 5
+READ_BACK_AGAIN_AFTER = 1.0
+"""Seconds before what the read-back found not as planned is read once more:
+a portal may answer reads from a replica a moment behind its writes (the
+contract does not promise to read one's own writes)."""
 
 
 class PlanExecutor:
@@ -200,6 +205,10 @@ class PlanExecutor:
         self.report.verify = mode
         try:
             found = await read_back(self.lookup, done, whole=mode is Verify.FULL)
+            if found:
+                await asyncio.sleep(READ_BACK_AGAIN_AFTER)
+                again = [change for change, _problem in found]
+                found = await read_back(self.lookup, again, whole=mode is Verify.FULL)
         except KonvsyncError as exc:
             self.report.unverified = str(exc)
             return

@@ -31,6 +31,7 @@ from tests.hostile.write_cases import (
     MutationAnswerId,
     MutationAnswerValue,
     RawAfterExecution,
+    StaleReadsAfterWrites,
 )
 
 NEW_GROUP = "{externalId: new-team, name: New Team, permissions: [MANAGE_NEWS]}"
@@ -322,3 +323,22 @@ def test_a_portal_whose_introspection_predates_deprecated_inputs_is_asked_again(
     assert asked == 2, result.describe()
     assert "could not be read" not in result.output, result.describe()
     assert "agrees with the contract" in result.stderr, result.describe()
+
+
+@pytest.mark.parametrize("verify", ["updates", "full"])
+def test_a_read_back_a_moment_behind_the_writes_is_not_a_failure(
+    verify: str, tmp_path: Path
+) -> None:
+    """The read-back meets a replica that does not show the run's writes
+    yet (the plan's answers again, once): what it finds not as planned is
+    read once more before it is reported, and the apply succeeds."""
+    config = write_desired(tmp_path, more_groups=[NEW_GROUP])
+    case = StaleReadsAfterWrites()
+    with hostile_portal(tmp_path, case) as portal:
+        result = run_konvsync(
+            [*apply_args(portal.endpoint(), config), "--verify", verify], tmp_path
+        )
+    assert case.stale, "the case never happened"
+    assert result.exit_code == 0, result.describe()
+    assert "not as planned" not in result.output, result.describe()
+    assert "1 added, 2 changed, 0 destroyed" in result.stdout, result.describe()

@@ -9,6 +9,8 @@ Mutations come as aliased batches: ``CreateGroupBatch`` with fields ``m0``,
 from __future__ import annotations
 
 import asyncio
+import copy
+import json
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -269,4 +271,30 @@ class LateCommit(Case):
     def answer(self, call: Call, answer: Json) -> Json:
         if call.operation == self.operation and self.release.is_set():
             self.done.set()
+        return answer
+
+
+class StaleReadsAfterWrites(Case):
+    """A portal whose reads come from a replica a moment behind its writes
+    (the contract does not promise to read one's own writes): after the
+    first mutation, each read asked before it (same operation and
+    variables) is answered once more as it was then; later reads are fresh."""
+
+    name = "stale-reads-after-writes"
+
+    def __init__(self) -> None:
+        self.before_writes: dict[tuple[str, str], Json] = {}
+        self.wrote = False
+        self.stale: set[tuple[str, str]] = set()
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.is_mutation:
+            self.wrote = True
+            return answer
+        key = (call.operation, json.dumps(call.variables, sort_keys=True))
+        if not self.wrote:
+            self.before_writes[key] = copy.deepcopy(answer)
+        elif key in self.before_writes and key not in self.stale:
+            self.stale.add(key)
+            return self.before_writes[key]
         return answer
