@@ -228,7 +228,7 @@ class _Builder:
                 return self.plain[event.value]
             except KeyError:
                 value = self._construct(event)
-                if retells(value, event.value):
+                if value.__class__ is not str and retells(value, event.value):
                     self.retold[_position(event)] = event.value
                 else:
                     self.plain[event.value] = value
