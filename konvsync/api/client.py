@@ -3,7 +3,8 @@ retries and the safe/ambiguous distinction every caller relies on.
 
 - 429 waits ``Retry-After`` (capped; delta-seconds or an HTTP-date), and so
   does a 503 that sends one (the token endpoint's too: ``TokenEndpointBusy``
-  is retried like the API's answer); 503 (the server did nothing), connect
+  is retried like the API's answer, and an answer coded ``RATE_LIMITED``
+  that ran nothing or is a read); 503 (the server did nothing), connect
   failures (nothing was sent) and, for idempotent requests, 502/504, timeouts
   and dropped connections retry with exponential backoff and full jitter, at
   most ``max_retries`` times.
@@ -276,6 +277,13 @@ class PortalClient:
                     if not _is_mutation(payload["query"]):
                         continue  # a read: sending it again changes nothing
                     return response  # the caller sends again what was not executed
+                if _has_code(response.errors, "RATE_LIMITED") and (
+                    not response.executed or not _is_mutation(payload["query"])
+                ):
+                    # The contract's code for "over the request rate", in an
+                    # answer: nothing ran (a request error) or it is a read,
+                    # so it is asked again after a wait, as a 429 is.
+                    raise Retry("RATE_LIMITED", self._delay(429, None, number))
                 if verify and not response.errors and isinstance(document, Document):
                     _check_query_answer(label, document, response.data)
                 return response

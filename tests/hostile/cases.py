@@ -526,3 +526,21 @@ class TokenEndpointBusy(Case):
         self.refused += 1
         headers = {"Retry-After": "1"} if self.status in (429, 503) else {}
         return web.Response(status=self.status, text="busy", headers=headers)
+
+
+class RateLimitedAnswer(Case):
+    """The first request of ``operation`` is answered HTTP 200 with a request
+    error coded RATE_LIMITED and no ``data`` (nothing ran, GraphQL-over-HTTP),
+    as servers that report their rate limit in the answer do; then as usual."""
+
+    def __init__(self, operation: str) -> None:
+        self.name = f"rate-limited-answer-{operation}"
+        self.operation = operation
+        self.done = False
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation != self.operation or self.done:
+            return None
+        self.done = True
+        error = {"message": "rate limited", "extensions": {"code": "RATE_LIMITED"}}
+        return web.json_response({"errors": [error]})
