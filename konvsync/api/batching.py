@@ -8,7 +8,7 @@ gets its own outcome, matched by alias through the error ``path``:
 - an alias without data and with an error of its own (``path`` exactly the
   alias) was not executed: it failed, or, when that error is
   ``UNAUTHENTICATED``, it is sent once more (the client has renewed the
-  token);
+  token), and when it is ``RATE_LIMITED``, once more after a wait;
 - an alias without data whose error lies below it (``path`` ``[alias,
   "groups"]``) was executed: its object came back and a field of it failed
   (GraphQL nulls the mutation's own field then). A create's outcome is
@@ -39,6 +39,10 @@ from konvsync.api.client import PortalClient, error_code, error_message
 from konvsync.api.operations import operation_document
 from konvsync.errors import AmbiguousRequestError, ContractError, KonvsyncError
 from konvsync.kinds.base import Kind
+
+RATE_LIMITED_WAIT = 1.0
+"""Seconds before the mutations of a batch refused one by one with
+RATE_LIMITED (no answer header to say how long) are sent once more."""
 
 log = logging.getLogger("konvsync.api")
 
@@ -207,6 +211,7 @@ async def _send_built(
     field = document.field
     outcomes: list[MutationOutcome | None] = []
     resend: dict[int, tuple[MutationCall, dict[str, Any]]] = {}
+    rate_limited = False
     for index, (call, built) in enumerate(batch):
         alias = f"m{index}"
         own = errors.get(alias)
@@ -214,6 +219,11 @@ async def _send_built(
             if own is None and alias in below and not call.retry_safe:
                 ran = _failed(call, below[alias])  # it ran: never sent again
                 outcomes.append(replace(ran, ambiguous=True, resend=False))
+                continue
+            if not again and own is not None and error_code(own) == "RATE_LIMITED":
+                rate_limited = True  # refused over the request rate: it did not run
+                resend[index] = (call, built)
+                outcomes.append(None)
                 continue
             if unauthenticated and (own is None or error_code(own) == "UNAUTHENTICATED"):
                 if own is None and not call.retry_safe:
@@ -245,6 +255,8 @@ async def _send_built(
             continue
         outcomes.append(MutationOutcome(call, data=data[alias]))
     if resend:
+        if rate_limited:
+            await asyncio.sleep(RATE_LIMITED_WAIT)
         resent = iter(await _send_built(client, list(resend.values()), again=True))
         outcomes = [outcome or next(resent) for outcome in outcomes]
     return [outcome for outcome in outcomes if outcome is not None]

@@ -529,13 +529,16 @@ class TokenEndpointBusy(Case):
 
 
 class RateLimitedAnswer(Case):
-    """The first request of ``operation`` is answered HTTP 200 with a request
-    error coded RATE_LIMITED and no ``data`` (nothing ran, GraphQL-over-HTTP),
-    as servers that report their rate limit in the answer do; then as usual."""
+    """The first request of ``operation`` is answered HTTP 200 with errors
+    coded RATE_LIMITED, as servers that report their rate limit in the
+    answer do; then as usual. ``per_alias``: a null and an error of its own
+    for each alias of a mutation batch (none ran); else a request error
+    without ``data`` (nothing ran, GraphQL-over-HTTP)."""
 
-    def __init__(self, operation: str) -> None:
+    def __init__(self, operation: str, per_alias: bool = False) -> None:
         self.name = f"rate-limited-answer-{operation}"
         self.operation = operation
+        self.per_alias = per_alias
         self.done = False
 
     async def before(self, call: Call) -> web.StreamResponse | None:
@@ -543,4 +546,8 @@ class RateLimitedAnswer(Case):
             return None
         self.done = True
         error = {"message": "rate limited", "extensions": {"code": "RATE_LIMITED"}}
-        return web.json_response({"errors": [error]})
+        if not self.per_alias:
+            return web.json_response({"errors": [error]})
+        aliases = [f"m{index}" for index in range(call.fields)]
+        errors = [{**error, "path": [alias]} for alias in aliases]
+        return web.json_response({"data": dict.fromkeys(aliases), "errors": errors})

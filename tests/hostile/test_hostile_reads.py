@@ -125,17 +125,23 @@ def test_a_busy_token_endpoint_is_asked_again(status: int, tmp_path: Path) -> No
     assert case.refused == 2, "the case never happened"
 
 
-@pytest.mark.parametrize("operation", ["ReadUsers", "UpdateGroupBatch"])
-def test_a_rate_limit_reported_in_the_answer_is_waited_for(operation: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("operation", "per_alias"),
+    [("ReadUsers", False), ("UpdateGroupBatch", False), ("CreateGroupBatch", True)],
+)
+def test_a_rate_limit_reported_in_the_answer_is_waited_for(
+    operation: str, per_alias: bool, tmp_path: Path
+) -> None:
     """A request answered 200 with only a RATE_LIMITED error (no ``data``:
-    nothing ran) is asked again after a wait, as an HTTP 429 is, read or
-    mutation alike, and the apply goes through."""
-    case = RateLimitedAnswer(operation)
-    config = write_desired(tmp_path)
+    nothing ran), or a batch whose every alias is null with a RATE_LIMITED
+    error of its own (none ran), is asked again after a wait, as an HTTP 429
+    is, and the apply goes through."""
+    case = RateLimitedAnswer(operation, per_alias)
+    config = write_desired(tmp_path, more_groups=["{externalId: new-team, name: New Team}"])
     with hostile_portal(tmp_path, case) as portal:
         result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
         sent = portal.operations().count(operation)
     assert result.exit_code == 0, result.describe()
-    assert "0 added, 2 changed, 0 destroyed" in result.stdout, result.describe()
+    assert "1 added, 2 changed, 0 destroyed" in result.stdout, result.describe()
     assert case.done, "the case never happened"
     assert sent >= 2, f"{operation} was not asked again"
