@@ -193,7 +193,7 @@ class Kind:
             return None
         text = normalize_text(str(value))
         if text is not None and self._key_lowercase:
-            return text.lower()
+            return fold_case(text)
         return text
 
     @cached_property
@@ -315,6 +315,28 @@ def _stringify(value: Any) -> str | None:
     return str(value)
 
 
+def fold_case(text: str) -> str:
+    """A case-insensitive key (an e-mail address) as it compares: lowercased,
+    with the ASCII labels of an internationalized domain (``xn--...``, IDNA)
+    in their Unicode form, as a portal may store either form of one domain:
+    ``anna@xn--bcher-kva.example`` is ``anna@bücher.example``."""
+    text = text.lower()
+    if "xn--" not in text:
+        return text
+    local, at, domain = text.rpartition("@")
+    labels = ".".join(map(_unicode_label, domain.split(".")))
+    return local + at + unicodedata.normalize("NFC", labels)
+
+
+def _unicode_label(label: str) -> str:
+    if not label.startswith("xn--"):
+        return label
+    try:
+        return label.encode("ascii").decode("idna")
+    except UnicodeError:
+        return label  # not a valid ASCII label: compared as written
+
+
 def normalize_text(value: str) -> str | None:
     """A string as konvsync compares and sends it: Unicode form NFC (one
     e-mail written with a composed or a decomposed "é" is one), without
@@ -351,7 +373,7 @@ def normalize_value(f: Field, value: Any, keep_case: bool = False) -> Any:
     if text is None:
         return None
     if f.lowercase and not keep_case:
-        return text.lower()
+        return fold_case(text)
     if f.timestamp:
         try:
             return utc_second(text)
@@ -392,7 +414,7 @@ def normalizer(f: Field, keep_case: bool = False) -> Normalizer:
         if type(value) is not str:  # None, numbers, booleans, a RemoteRef
             return normalize_value(f, value, keep_case)
         text = normalize_text(value)
-        return text.lower() if lower and text is not None else text
+        return fold_case(text) if lower and text is not None else text
 
     return scalar
 

@@ -22,6 +22,7 @@ from tests.hostile.harness import (
 from tests.hostile.server import Case, running_hostile_server
 from tests.hostile.write_cases import (
     AnswerAnotherId,
+    AsciiDomains,
     BrokenAfterWrites,
     BrokenReRead,
     EchoedInput,
@@ -342,3 +343,26 @@ def test_a_read_back_a_moment_behind_the_writes_is_not_a_failure(
     assert result.exit_code == 0, result.describe()
     assert "not as planned" not in result.output, result.describe()
     assert "1 added, 2 changed, 0 destroyed" in result.stdout, result.describe()
+
+
+def test_an_e_mail_domain_the_portal_stores_in_ascii_is_the_same_user(tmp_path: Path) -> None:
+    """The portal stores anna@bücher.example as anna@xn--bcher-kva.example:
+    the create goes through, and with every user pruned the next runs see
+    the same user (no create, and above all no delete of her)."""
+    anna = "{email: anna@bücher.example, firstName: Anna, lastName: Bach}"
+    config = write_desired(tmp_path, more_users=[anna])
+    with seeded_sandbox(tmp_path) as sandbox:
+        with running_hostile_server(sandbox.url, AsciiDomains()) as portal:
+            first = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+            plan = run_konvsync(
+                ["--endpoint", portal.endpoint(), "plan", str(config), "--detailed-exitcode"],
+                tmp_path,
+            )
+            again = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+            deletes = [c.operation for c in portal.mutations if c.operation.startswith("Delete")]
+        stored = sandbox.store.get("users", key="anna@xn--bcher-kva.example")
+    assert first.exit_code == 0, first.describe()
+    assert plan.exit_code == 0, plan.describe()
+    assert again.exit_code == 0, again.describe()
+    assert deletes == [], f"deleted: {deletes}\n{again.describe()}"
+    assert stored is not None and stored["firstName"] == "Anna"

@@ -298,3 +298,30 @@ class StaleReadsAfterWrites(Case):
             self.stale.add(key)
             return self.before_writes[key]
         return answer
+
+
+def _ascii_domain(email: str) -> str:
+    local, at, domain = email.partition("@")
+    return local + at + domain.encode("idna").decode("ascii") if at else email
+
+
+class AsciiDomains(Case):
+    """A portal that stores an e-mail address's internationalized domain in
+    its ASCII form (``anna@bücher.example`` as ``anna@xn--bcher-kva.example``,
+    IDNA), as it may: the contract says only that e-mails are unique
+    case-insensitively. Every ``email`` a request holds is sent on so."""
+
+    name = "ascii-domains"
+
+    def request(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
+        def convert(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {
+                    k: _ascii_domain(v) if k == "email" and isinstance(v, str) else convert(v)
+                    for k, v in value.items()
+                }
+            if isinstance(value, list):
+                return [convert(item) for item in value]
+            return value
+
+        return {**body, "variables": convert(body.get("variables") or {})}
