@@ -103,6 +103,10 @@ class PlanExecutor:
         """The keys the plan renames (kind -> old key -> new key)."""
         self.unanswered: dict[Address, str] = {}
         """Creates sent again after a try without a usable answer -> what that try got."""
+        self.conflicted: dict[str, Address] = {}
+        """kind -> a create of it the portal refused with CONFLICT: the portal
+        holds an object with that key in a spelling konvsync does not take
+        for it, and a delete of that kind in this run may be that object."""
 
     async def execute(self, plan: Plan) -> ApplyReport:
         for change in plan.changes:
@@ -220,6 +224,16 @@ class PlanExecutor:
     async def _step(self, label: str, changes: list[Change]) -> None:
         ready: list[Change] = []
         for change in changes:
+            if isinstance(change, Delete) and change.kind in self.conflicted:
+                self._record(
+                    change,
+                    Status.SKIPPED,
+                    f"not deleted: the create of {self.conflicted[change.kind]} met CONFLICT, "
+                    f"so the portal holds that {kind(change.kind).singular} in another "
+                    "spelling, which may be this one (run plan to see)",
+                    "CONFLICT",
+                )
+                continue
             blocker = self._blocker(change)
             if blocker:
                 self._record(
@@ -516,6 +530,8 @@ class PlanExecutor:
             self.unavailable[change.address] = f"{status}: {message}"
             if code is not None:
                 self.codes[change.address] = code
+            if code == "CONFLICT" and isinstance(change, Create):
+                self.conflicted.setdefault(change.kind, change.address)
         self.report.results.append(ChangeResult(change, status, message, code))
         for child in self.cascades.follow(change, status, code):
             self._record(child.change, child.status, child.message, child.code)

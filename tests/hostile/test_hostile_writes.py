@@ -33,6 +33,7 @@ from tests.hostile.write_cases import (
     MutationAnswerValue,
     RawAfterExecution,
     StaleReadsAfterWrites,
+    TagsDropped,
 )
 
 NEW_GROUP = "{externalId: new-team, name: New Team, permissions: [MANAGE_NEWS]}"
@@ -366,3 +367,29 @@ def test_an_e_mail_domain_the_portal_stores_in_ascii_is_the_same_user(tmp_path: 
     assert again.exit_code == 0, again.describe()
     assert deletes == [], f"deleted: {deletes}\n{again.describe()}"
     assert stored is not None and stored["firstName"] == "Anna"
+
+
+def test_no_delete_of_a_kind_whose_create_met_conflict(tmp_path: Path) -> None:
+    """The config renames user07@example.test to user07+team@example.test
+    (every user pruned); the portal stores e-mails without their +tag, so
+    the create meets CONFLICT: the portal holds that user under another
+    spelling, and the delete of user07@example.test would take the very
+    user the config wants. Deletes of a kind whose create met CONFLICT are
+    skipped in that run (exit 1, said), and the user is still there."""
+    config = write_desired(tmp_path)
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "user07@example.test", "user07+team@example.test"
+        ),
+        encoding="utf-8",
+    )
+    with seeded_sandbox(tmp_path) as sandbox:
+        with running_hostile_server(sandbox.url, TagsDropped()) as portal:
+            result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+            deletes = [c.operation for c in portal.mutations if c.operation.startswith("Delete")]
+        kept = sandbox.store.get("users", key="user07@example.test")
+    assert result.exit_code == 1, result.describe()
+    assert deletes == [], f"deleted: {deletes}\n{result.describe()}"
+    assert kept is not None, result.describe()
+    named = [line for line in after_plan(result).splitlines() if "user07@example.test" in line]
+    assert any("CONFLICT" in line for line in named), result.describe()

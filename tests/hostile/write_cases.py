@@ -325,3 +325,28 @@ class AsciiDomains(Case):
             return value
 
         return {**body, "variables": convert(body.get("variables") or {})}
+
+
+class TagsDropped(Case):
+    """A portal that stores an e-mail address without its ``+tag``
+    (``jo+team@x`` as ``jo@x``): a create of ``jo+team@x`` where ``jo@x``
+    exists is CONFLICT. Every ``email`` a request holds is sent on so."""
+
+    name = "email-tags-dropped"
+
+    def request(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
+        def untagged(email: str) -> str:
+            local, at, domain = email.partition("@")
+            return local.split("+", 1)[0] + at + domain
+
+        def convert(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {
+                    k: untagged(v) if k == "email" and isinstance(v, str) else convert(v)
+                    for k, v in value.items()
+                }
+            if isinstance(value, list):
+                return [convert(item) for item in value]
+            return value
+
+        return {**body, "variables": convert(body.get("variables") or {})}
