@@ -7,8 +7,9 @@ Below a directory konvsync reads every ``*.yaml``/``*.yml`` file, the
 extension in any case (``users.YAML``), in sorted order, and follows
 symlinked folders (a shared ``teams -> ../shared-teams``); a folder reached
 again by its real path (a link back up, or a second link to it) is not read
-twice. A link it cannot follow (its target is missing, or it loops) is an
-error: it may lead to config. It does not read, and names:
+twice, nor is a file reached through a link to it as well. A link it
+cannot follow (its target is missing, or it loops) is an error: it may
+lead to config. It does not read, and names:
 
 - hidden files and folders (``.draft.yaml``, ``.old/``; ``.git`` is
   skipped without a word);
@@ -84,6 +85,7 @@ def discover(path: str, listed: bool = True, empty_ok: bool = False) -> ConfigFi
             ) from None
         if found.broken:
             raise ConfigError("; ".join(found.broken))
+        _read_once(found)
         found.files.sort()
         found.skipped.sort(key=lambda skipped: skipped.path)
         if not found.files and not empty_ok:
@@ -151,6 +153,20 @@ def _walk(
             found.files.append(path)
         elif reason:
             found.skipped.append(SkippedFile(str(path), reason))
+
+
+def _read_once(found: ConfigFiles) -> None:
+    """A file reached through several paths (a link to it beside it) is
+    read once, as a folder is: through a path that is not itself a link
+    where there is one; the others are named as not read."""
+    by_real: dict[str, Path] = {}
+    for file in sorted(found.files, key=lambda file: (file.is_symlink(), file)):
+        first = by_real.setdefault(os.path.realpath(file), file)
+        if first != file:
+            found.skipped.append(
+                SkippedFile(str(file), f"the same file as {first}, which is read once")
+            )
+    found.files = list(by_real.values())
 
 
 def skip_reason(name: str) -> str | None:

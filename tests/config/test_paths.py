@@ -120,6 +120,24 @@ def test_link_loops_and_second_links_are_read_once_and_named(tmp_path: Path) -> 
     assert f"{portal / 'again'}:1:1: warning: not read: the same folder as" in result.stderr
 
 
+def test_a_file_reached_through_a_link_too_is_read_once_and_named(tmp_path: Path) -> None:
+    """As a folder reached twice: the file itself is read, the link to it named
+    (before, both were read and every object in it was a duplicate key)."""
+    portal = tmp_path / "portal"
+    (portal / "shared").mkdir(parents=True)
+    (portal / "konvsync.yaml").write_text("konvsync: 1\n")
+    (portal / "shared" / "groups.yaml").write_text("groups:\n  - {externalId: a, name: A}\n")
+    (portal / "a-groups.yaml").symlink_to("shared/groups.yaml")  # sorts before its target
+    result = invoke(["validate", str(portal)])
+    assert result.exit_code == 0, result.output
+    assert "valid (1 groups); 2 files read." in result.stdout
+    shared = portal / "shared" / "groups.yaml"
+    assert (
+        f"{portal / 'a-groups.yaml'}:1:1: warning: not read: the same file as {shared}, "
+        "which is read once" in result.stderr
+    )
+
+
 def test_verbose_lists_every_file_read(tmp_path: Path) -> None:
     portal = _portal_with_a_linked_team(tmp_path)
     result = invoke(["-v", "validate", str(portal)])
