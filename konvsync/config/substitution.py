@@ -27,8 +27,10 @@ from konvsync.support.text import LONE_SURROGATE
 
 RESERVED_PREFIXES = ("KONVERT_", "KONVSYNC_")
 VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_TOKEN = re.compile(r"\$\$\{|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{env:")
-"""An escaped ``$${``, a well-formed reference, or the start of a malformed one."""
+_TOKEN = re.compile(r"\$\$\{|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{\s*(?i:env)\s*:")
+"""An escaped ``$${``, a well-formed reference, or the start of a malformed
+one: also ``${ env:NAME }`` or ``${ENV:NAME}``, which read as text would send
+the reference itself (an invite code everyone can guess) to the portal."""
 _WHOLE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 """A value that is one reference without a default."""
 
