@@ -5,12 +5,15 @@ applies of one config may not leave duplicates."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from konvsync.sandbox.server import RunningSandbox
 from tests.hostile.harness import (
+    Finished,
     after_plan,
     apply_args,
     portal_yaml,
@@ -242,6 +245,28 @@ def test_a_lost_create_that_a_read_does_not_show_is_not_sent_again(tmp_path: Pat
     assert clean
 
 
+def _apply_with_a_late_create(
+    tmp_path: Path, config: Path, case: LateCommit, made: Callable[[RunningSandbox], list[Any]]
+) -> tuple[Finished, list[Any]]:
+    """Apply ``config`` through ``case`` (which holds a create past konvsync's
+    one-second timeout and executes it afterwards); return the run and what
+    ``made`` finds of that kind once the late create landed. Checks what
+    both late-create tests hold: sent once, exit 1, the next plan clean."""
+    with seeded_sandbox(tmp_path) as sandbox:
+        with running_hostile_server(sandbox.url, case) as portal:
+            result = run_konvsync(apply_args(portal.endpoint(), config, "--timeout", "1"), tmp_path)
+            case.release.set()
+            assert case.done.wait(10), "the held create was never executed"
+            creates = portal.operations().count(case.operation)
+        found = made(sandbox)
+        clean = is_clean(sandbox.url, config, tmp_path)
+    assert creates == 1, f"sent {creates} times: {result.describe()}"
+    assert result.exit_code == 1, result.describe()
+    assert "Traceback" not in result.output and "please report" not in result.output
+    assert clean
+    return result, found
+
+
 def test_a_create_the_portal_executes_after_konvsync_gave_up_is_never_made_twice(
     tmp_path: Path,
 ) -> None:
@@ -254,21 +279,10 @@ def test_a_create_the_portal_executes_after_konvsync_gave_up_is_never_made_twice
     account = "{externalId: acct-new, name: New Co, locations: [{name: Lab}, {name: Annex}]}"
     config = write_desired(tmp_path, more_accounts=[account])
     case = LateCommit("create-location-executed-late", "CreateLocationBatch")
-    with seeded_sandbox(tmp_path) as sandbox:
-        with running_hostile_server(sandbox.url, case) as portal:
-            result = run_konvsync(apply_args(portal.endpoint(), config, "--timeout", "1"), tmp_path)
-            case.release.set()
-            assert case.done.wait(10), "the held create was never executed"
-            creates = portal.operations().count("CreateLocationBatch")
-        duplicates = duplicate_locations(sandbox)
-        assert duplicates == [], f"{duplicates}\n{result.describe()}"
-        clean = is_clean(sandbox.url, config, tmp_path)
-    assert creates == 1, f"sent {creates} times: {result.describe()}"
-    assert result.exit_code == 1, result.describe()
+    result, duplicates = _apply_with_a_late_create(tmp_path, config, case, duplicate_locations)
+    assert duplicates == [], f"{duplicates}\n{result.describe()}"
     named = [line for line in after_plan(result).splitlines() if "acct-new/Lab" in line]
     assert any("not sent again" in line for line in named), result.describe()
-    assert "Traceback" not in result.output and "please report" not in result.output
-    assert clean
 
 
 def test_an_invite_link_the_portal_creates_after_konvsync_gave_up_is_never_made_twice(
@@ -281,17 +295,11 @@ def test_an_invite_link_the_portal_creates_after_konvsync_gave_up_is_never_made_
     with config.open("a", encoding="utf-8") as text:
         text.write("inviteLinks:\n  - {title: Partners, access: CODE, code: letmein-2027}\n")
     case = LateCommit("create-invite-link-executed-late", "CreateInviteLinkBatch")
-    with seeded_sandbox(tmp_path) as sandbox:
-        with running_hostile_server(sandbox.url, case) as portal:
-            result = run_konvsync(apply_args(portal.endpoint(), config, "--timeout", "1"), tmp_path)
-            case.release.set()
-            assert case.done.wait(10), "the held create was never executed"
-            creates = portal.operations().count("CreateInviteLinkBatch")
-        titles = [n["title"] for n in sandbox.store.page("inviteLinks", 100, None)["nodes"]]
-        assert titles == ["Partners"], f"{titles}\n{result.describe()}"
-        clean = is_clean(sandbox.url, config, tmp_path)
-    assert creates == 1, f"sent {creates} times: {result.describe()}"
-    assert result.exit_code == 1, result.describe()
+
+    def titles(sandbox: RunningSandbox) -> list[Any]:
+        return [n["title"] for n in sandbox.store.page("inviteLinks", 100, None)["nodes"]]
+
+    result, found = _apply_with_a_late_create(tmp_path, config, case, titles)
+    assert found == ["Partners"], f"{found}\n{result.describe()}"
     assert "not sent again" in after_plan(result), result.describe()
     assert "letmein-2027" not in result.output
-    assert clean
