@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 
 from konvsync.api.client import PortalClient
 from konvsync.api.options import ConnectionOptions
@@ -44,7 +45,8 @@ def drift_config(
             async with target.client() as client:
                 desired, viewer = await config.take(client)
                 targets = parse_targets(options.targets)
-                outcome = await plan_with(client, target, desired, options, on_page, viewer)
+                planning = replace(options, owned_elsewhere_is_drift=True)
+                outcome = await plan_with(client, target, desired, planning, on_page, viewer)
                 report = drift_report(outcome, desired, targets, include_unmanaged)
                 found = await _found_again(client, outcome.remote, report) if write else set()
                 return desired, outcome, report, found

@@ -38,12 +38,24 @@ def drift_report(
 
 def _from_portal(change: Change, remote: RemoteState) -> Change:
     """``change`` with the portal's time of the change and, for an update,
-    the portal's whole object as ``before``."""
+    the portal's whole object as ``before``; a create of an object the
+    portal holds outside the scope (moved out of it by hand) says so."""
+    if isinstance(change, Create):
+        return _moved_out(change, remote)
     current = remote.find(change.kind, change.remote_id) if change.remote_id else None
     if current is None:
         return change
     before = current.data if isinstance(change, Update) else change.before
     return replace(change, before=before, updated_at=current.updated_at)
+
+
+def _moved_out(change: Create, remote: RemoteState) -> Change:
+    there = remote.get(change.kind).outside_by_key().get(change.filed_key)
+    if there is None or remote.scope is None:
+        return change
+    why = remote.scope.outside(change.kind, there.key, there.data)
+    note = f"the portal has it outside policy.scope.{change.kind}" + (f": {why}" if why else "")
+    return replace(change, note=note, updated_at=there.updated_at)
 
 
 def _unmanaged(desired: DesiredState, remote: RemoteState, targets: Targets) -> list[Change]:

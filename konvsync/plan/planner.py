@@ -54,6 +54,10 @@ class PlanOptions:
     allow_mass_update: bool = False
     allow_welcome_emails: int = 0
     """--allow-welcome-emails N: accept up to N welcome e-mails over the policy's limit."""
+    owned_elsewhere_is_drift: bool = False
+    """Drift: a configured object the portal holds outside the scope (moved
+    out of it by hand) is planned as a create, which drift reads as gone
+    from the scope, instead of refused as a take-over (``check_owned``)."""
 
 
 @dataclass
@@ -175,7 +179,8 @@ def plan_against(
     view = renamed_view(remote, renames)
     targets = renamed_targets(targets, renames, remote)
     if refused is None:  # against another portal, references prove nothing
-        check_owned(desired, view)
+        if not options.owned_elsewhere_is_drift:
+            check_owned(desired, view)
         check_references(desired, view)
         check_custom_fields(desired, view)
     if targets:

@@ -403,16 +403,14 @@ def test_a_user_leaving_the_scope(sandbox: RunningSandbox, write_config: ConfigW
     assert result.exit_code == 0 and changes(data) == [], result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="drift stops with plan's config problem (exit 1) when a listed user was moved out "
-    "of the scope in the portal: a hand-made change that the nightly drift job (and the drift "
-    "templates, which act on 2 and 3 only) reports as an error, not as drift, and that "
-    "drift --write cannot accept (by removing the user from the YAML)",
-)
 def test_drift_reports_a_user_moved_out_of_the_scope_by_hand(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
+    """A listed user moved out of the scope in the portal is a hand-made
+    change: drift reports it (exit 2, saying where it went) and --write
+    accepts it by taking the user out of the YAML; plan still refuses to
+    take the user back (exit 1). Before, drift stopped with plan's config
+    problem (exit 1), which the drift templates do not act on."""
     by_hand(sandbox.store)
     team_a = write_config(TEAM_A, "a.yaml")
     assert run(sandbox, "apply", str(team_a), "--auto-approve").exit_code == 0
@@ -423,6 +421,20 @@ def test_drift_reports_a_user_moved_out_of_the_scope_by_hand(
     store.update("users", al["id"], {"accountId": dist["id"]})  # by hand
     drift = run(sandbox, "drift", str(team_a))
     assert drift.exit_code == 2, drift.output
+    assert "users/al@dealer.example" in drift.stdout
+    assert (
+        "the portal has it outside policy.scope.users: its account 'dist-1' matches none of "
+        "['dealer-*']" in drift.stdout
+    )
+    assert "ann@dealer.example" not in drift.stdout
+    assert run(sandbox, "plan", str(team_a)).exit_code == 1  # still no take-over
+    written = run(sandbox, "drift", str(team_a), "--write")
+    assert written.exit_code == 2, written.output
+    text = team_a.read_text(encoding="utf-8")
+    assert "al@dealer.example" not in text and "ann@dealer.example" in text
+    after = run(sandbox, "plan", str(team_a))
+    assert after.exit_code == 0 and "No changes." in after.stdout, after.output
+    assert store.get("users", key="al@dealer.example") is not None  # left where it was moved
     assert "al@dealer.example" in drift.stdout
 
 
