@@ -329,12 +329,20 @@ def fold_case(text: str) -> str:
 
 
 def _unicode_label(label: str) -> str:
+    """An ``xn--`` label decoded as Punycode (RFC 3492), not by Python's
+    "idna" codec: that is IDNA 2003, which refuses the IDNA 2008 labels
+    portals write today for ß and ς (``straße``: ``xn--strae-oqa``). A
+    label that is no canonical encoding of a non-ASCII label stays as written."""
     if not label.startswith("xn--"):
         return label
+    encoded = label[4:]
     try:
-        return label.encode("ascii").decode("idna")
+        decoded = encoded.encode("ascii").decode("punycode")
     except UnicodeError:
+        return label
+    if decoded.isascii() or decoded.encode("punycode").decode("ascii") != encoded:
         return label  # not a valid ASCII label: compared as written
+    return decoded.lower()
 
 
 def normalize_text(value: str) -> str | None:
