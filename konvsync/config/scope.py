@@ -31,7 +31,7 @@ from typing import Any
 
 from konvsync.kinds import KINDS, kind
 from konvsync.kinds.address import RemoteRef
-from konvsync.kinds.base import Field, Kind
+from konvsync.kinds.base import Field, Kind, fold_case
 
 EXCLUDE = "exclude"
 """The mapping entry whose globs (on the key) remove matches."""
@@ -247,12 +247,13 @@ def parse_scope(value: Any) -> Scope:
 
 def _globs(k: Kind, field_name: str, value: Any) -> tuple[str, ...]:
     """The globs as the keys they match compare: in Unicode form NFC (a
-    decomposed "é" is the composed one), lowercased for e-mail addresses."""
+    decomposed "é" is the composed one), folded as e-mail addresses are
+    (``fold_case``: lowercased, an ``xn--`` domain label in Unicode form)."""
     if not isinstance(value, list):
         return ()
     fold = _case_insensitive(k, field_name)
     written = (unicodedata.normalize("NFC", glob) for glob in value if isinstance(glob, str))
-    return tuple(dict.fromkeys(glob.lower() if fold else glob for glob in written if glob))
+    return tuple(dict.fromkeys(fold_case(glob) if fold else glob for glob in written if glob))
 
 
 def reference_keys(k: Kind, rule: ScopeRule, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -267,5 +268,5 @@ def reference_keys(k: Kind, rule: ScopeRule, data: Mapping[str, Any]) -> dict[st
         if value is None or isinstance(value, RemoteRef):
             out[name] = value
             continue
-        out[name] = str(value).lower() if _case_insensitive(k, name) else str(value)
+        out[name] = fold_case(str(value)) if _case_insensitive(k, name) else str(value)
     return out

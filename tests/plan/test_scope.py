@@ -892,3 +892,35 @@ def test_a_glob_also_names_a_key_holding_brackets_as_written(
     result, data = plan_json(sandbox, owner)
     assert result.exit_code == 0, result.output
     assert changes(data) == [("update", "accounts", "dealer-[eu]")]
+
+
+def test_an_e_mail_glob_with_an_ascii_domain_names_the_same_users(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """E-mail keys compare with an internationalized domain in its Unicode
+    form (``anna@xn--bcher-kva.example`` is ``anna@bücher.example``); a
+    glob on them written in the ASCII form must compare so too. Before, it
+    was only lowercased: the configuration's own user was "outside the
+    scope" (exit 1), and the portal's users under that domain were not owned
+    (never pruned)."""
+    quiet = {"sendWelcomeEmail": False}
+    for email in ("old@xn--bcher-kva.example", "boss@hq.example"):
+        sandbox.store.create(
+            "users", {"email": email, "firstName": "O", "lastName": "L"}, None, quiet
+        )
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          prune: [users]
+          scope: {users: ["*@XN--BCHER-KVA.example"]}
+        users:
+          - {email: anna@xn--bcher-kva.example, firstName: Anna, lastName: Bach}
+        """)
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 0, result.output
+    result, data = plan_json(sandbox, config)
+    assert result.exit_code == 0, result.output
+    assert sorted(changes(data)) == [
+        ("create", "users", "anna@bücher.example"),  # keys as they compare
+        ("delete", "users", "old@bücher.example"),
+    ]
