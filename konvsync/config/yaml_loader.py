@@ -171,7 +171,10 @@ class _Builder:
         self.retold: dict[Position, str] = {}
         """Where a plain scalar's value is a number or boolean whose own text
         is not the text written (``01234``: 668, ``no``: False) -> that text.
-        Such texts are not kept in ``plain``: each place is recorded."""
+        Such texts are not kept in ``plain``: each place is recorded, and
+        each alias of one (``retold_anchors``) where the alias stands."""
+        self.retold_anchors: dict[str, str] = {}
+        """Anchor -> the text of the retold scalar it names."""
 
     def problem(self, event: yaml.Event, message: str) -> YamlLoadError:
         return YamlLoadError(ConfigProblem(self.file, *_position(event), message))
@@ -207,11 +210,19 @@ class _Builder:
             if event.anchor not in self.anchors:
                 raise self.problem(event, f"unknown or recursive alias *{event.anchor}")
             self.aliased = True
+            text = self.retold_anchors.get(event.anchor)
+            if text is not None:
+                self.retold[_position(event)] = text
             return self.anchors[event.anchor]
         else:
             raise self.problem(event, "invalid YAML: unexpected event")
         if event.anchor is not None:
             self.anchors[event.anchor] = value
+            text = self.retold.get(_position(event)) if cls is yaml.ScalarEvent else None
+            if text is not None:
+                self.retold_anchors[event.anchor] = text
+            else:
+                self.retold_anchors.pop(event.anchor, None)  # an anchor named again
         return value
 
     def _tag(self, event: yaml.ScalarEvent) -> str:
