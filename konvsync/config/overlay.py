@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from konvsync.config.model import Source
-from konvsync.config.scope import scoped_kinds
+from konvsync.config.scope import EXCLUDE, scoped_kinds
 from konvsync.config.yaml_loader import YamlList, YamlMap, _unpack
 from konvsync.errors import ConfigProblem
 from konvsync.kinds import kind
@@ -98,7 +98,7 @@ def overlay_settings(layers: Sequence[Settings]) -> Settings:
             ):
                 if name == "policy":
                     earlier = (_scope_as_mappings(earlier[0]), earlier[1])
-                    value = _scope_as_mappings(value)
+                    value = _with_earlier_excludes(_scope_as_mappings(value), earlier[0])
                 value = merge_maps(earlier[0], value)
             out[name] = (value, where)
     return out
@@ -124,6 +124,42 @@ def _scope_as_mappings(policy: YamlMap) -> YamlMap:
     if not forms:
         return policy
     return _with_values(policy, {"scope": _with_values(scope, forms)})
+
+
+def _with_earlier_excludes(policy: YamlMap, earlier: YamlMap) -> YamlMap:
+    """``policy`` (a later path's, scopes in mapping form) with each kind's
+    ``exclude`` also holding ``earlier``'s globs: a later path's exclude adds
+    to what the earlier excluded, as its other fields narrow the rule. As a
+    list replacing the earlier one it would take what the base excludes
+    (another team's objects) into the scope, and a pruning config would
+    delete it."""
+    scope, before = policy.get("scope"), earlier.get("scope")
+    if not isinstance(scope, YamlMap) or not isinstance(before, YamlMap):
+        return policy
+    rules: dict[str, Any] = {}
+    for name, rule in scope.items():
+        old = before.get(name)
+        if not (isinstance(rule, YamlMap) and isinstance(old, YamlMap)):
+            continue
+        added, kept = rule.get(EXCLUDE), old.get(EXCLUDE)
+        if isinstance(added, YamlList) and isinstance(kept, YamlList):
+            rules[name] = _with_values(rule, {EXCLUDE: _joined(kept, added)})
+    if not rules:
+        return policy
+    return _with_values(policy, {"scope": _with_values(scope, rules)})
+
+
+def _joined(first: YamlList, then: YamlList) -> YamlList:
+    """``first``'s items and those of ``then`` it does not hold, placed where
+    ``then`` stands (each item keeps its own position)."""
+    out = YamlList(first)
+    out.file, out.position = then.file, then.position
+    out.positions = array("Q", first.positions)
+    for index, item in enumerate(then):
+        if item not in out:
+            out.append(item)
+            out.positions.append(then.positions[index])
+    return out
 
 
 def _as_mapping(key_field: str, globs: YamlList) -> YamlMap:

@@ -924,3 +924,40 @@ def test_an_e_mail_glob_with_an_ascii_domain_names_the_same_users(
         ("create", "users", "anna@bücher.example"),  # keys as they compare
         ("delete", "users", "old@bücher.example"),
     ]
+
+
+def test_an_overlay_exclude_adds_to_the_base_exclude(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """An overlay's ``exclude`` narrows the base's rule (README): over a base
+    that excludes ``dealer-3`` already, an overlay excluding ``dealer-4``
+    must keep ``dealer-3`` out too. As a list that replaced the base's, it
+    took ``dealer-3`` (another team's account) into the scope, and a config
+    pruning accounts planned to delete it."""
+    for key in ("dealer-1", "dealer-3", "dealer-4"):
+        sandbox.store.create("accounts", {"externalId": key, "name": key})
+    base = write_config(
+        """\
+        konvsync: 1
+        policy:
+          prune: [accounts]
+          scope: {accounts: {externalId: [dealer-*], exclude: [dealer-3]}}
+        accounts:
+          - {externalId: dealer-1, name: dealer-1}
+        """,
+        "base/konvsync.yaml",
+    )
+    overlay = write_config(
+        "policy: {scope: {accounts: {exclude: [dealer-4, dealer-3]}}}\n", "staging/konvsync.yaml"
+    )
+    other = write_config(
+        "policy: {scope: {accounts: {exclude: [dealer-4]}}}\n", "production/konvsync.yaml"
+    )
+    for path in (overlay, other):
+        result, data = plan_json(sandbox, base.parent, str(path.parent))
+        assert result.exit_code == 0, result.output
+        assert changes(data) == [], path
+        assert data["scope"]["accounts"]["exclude"] in (
+            ["dealer-3", "dealer-4"],
+            ["dealer-4", "dealer-3"],
+        )
