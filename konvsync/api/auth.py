@@ -42,10 +42,11 @@ class TokenEndpointBusy(TransportError):
     token changes nothing in the portal, so the caller may ask again. (One
     that cannot be reached at all is a ``TransportError``, said at once.)"""
 
-    def __init__(self, message: str, status: int, retry_after: str | None) -> None:
+    def __init__(self, message: str, status: int, retry_after: str | None, url: str) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        self.url = url
 
 
 _BUSY = (429, 502, 503, 504)
@@ -118,16 +119,32 @@ class OAuthTokens(_CachedToken):
         super().__init__()
         self._credentials = credentials
         self._url = token_url
+        self._refusals = 0
+        """How many renewals the token endpoint refused as busy so far."""
+        self._refused: TokenEndpointBusy | None = None
 
     async def token(self, session: aiohttp.ClientSession) -> str:
         current = self._fresh()
         if current:
             return current
+        refusals = self._refusals
         async with self._renewal_lock():
             current = self._fresh()
             if current:
                 return current
-            return self._remember(*await self._request(session))
+            if self._refusals != refusals and self._refused is not None:
+                # The renewal this request waited for was refused (busy): its
+                # answer stands for every request that waited on it, rather
+                # than each asking a busy endpoint again (a plan's concurrent
+                # reads asked 23 times in all where 6 say the same).
+                busy = self._refused
+                raise TokenEndpointBusy(str(busy), busy.status, busy.retry_after, busy.url)
+            try:
+                return self._remember(*await self._request(session))
+            except TokenEndpointBusy as busy:
+                self._refusals += 1
+                self._refused = busy
+                raise
 
     async def _request(self, session: aiohttp.ClientSession) -> tuple[str, float]:
         pair = (
@@ -157,7 +174,10 @@ class OAuthTokens(_CachedToken):
             ) from None
         if status in _BUSY:
             raise TokenEndpointBusy(
-                f"token request failed with HTTP {status}{self._reason(body)}", status, wait
+                f"token request failed with HTTP {status}{self._reason(body)}",
+                status,
+                wait,
+                self._url,
             )
         if status == 401 or (isinstance(body, dict) and body.get("error") == "invalid_client"):
             raise AuthError(

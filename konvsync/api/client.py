@@ -236,7 +236,7 @@ class PortalClient:
         except Retry as failure:
             raise TransportError(
                 f"{label}: gave up after {failure.gave_up} ({failure.reason}) at "
-                f"{self.endpoint.api_url}"
+                f"{failure.url or self.endpoint.api_url}"
             ) from None
         raise AssertionError("unreachable: the retrying loop returns or raises")
 
@@ -258,7 +258,8 @@ class PortalClient:
             except TokenEndpointBusy as busy:
                 # Asking for a token is safe to repeat: tried again as a
                 # request to /api that the portal did not take is.
-                raise Retry(str(busy), self._delay(busy.status, busy.retry_after, number)) from None
+                delay = self._delay(busy.status, busy.retry_after, number)
+                raise Retry(str(busy), delay, busy.url) from None
             started = time.perf_counter()
             self.stats.requests += 1
             try:

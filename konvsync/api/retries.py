@@ -28,10 +28,12 @@ class NotSent(Exception):
 class Retry(Exception):
     """A try that failed in a way worth another: why, and how long to wait."""
 
-    def __init__(self, reason: str, delay: float) -> None:
+    def __init__(self, reason: str, delay: float, url: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.delay = delay
+        self.url = url
+        """Where it failed, when not the API's URL (the token endpoint)."""
         self.gave_up: str | None = None
         """Set when no further try is made: after how many retries or seconds."""
 

@@ -514,17 +514,18 @@ class TokenEndpointBusy(Case):
     ``status`` (429 or 503 with ``Retry-After: 1``, or 502: a gateway), then
     as usual; ``/api`` is honest."""
 
-    def __init__(self, status: int, times: int) -> None:
+    def __init__(self, status: int, times: int, retry_after: str = "1") -> None:
         self.name = f"token-endpoint-{status}"
         self.status = status
         self.times = times
+        self.retry_after = retry_after
         self.refused = 0
 
     async def before_token(self) -> web.StreamResponse | None:
         if self.refused >= self.times:
             return None
         self.refused += 1
-        headers = {"Retry-After": "1"} if self.status in (429, 503) else {}
+        headers = {"Retry-After": self.retry_after} if self.status in (429, 503) else {}
         return web.Response(status=self.status, text="busy", headers=headers)
 
 

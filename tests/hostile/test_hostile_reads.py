@@ -125,6 +125,23 @@ def test_a_busy_token_endpoint_is_asked_again(status: int, tmp_path: Path) -> No
     assert case.refused == 2, "the case never happened"
 
 
+def test_a_token_endpoint_that_stays_busy_is_named_and_not_hammered(tmp_path: Path) -> None:
+    """The token endpoint answers 429 to every request: konvsync gives up
+    after its retries, naming the token endpoint (not /api), and the
+    requests that waited for one renewal take its answer rather than each
+    asking again (before: every concurrent read asked six times)."""
+    case = TokenEndpointBusy(429, times=10**6, retry_after="0")
+    config = write_desired(tmp_path)
+    with hostile_portal(tmp_path, case) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+    assert result.exit_code == 1, result.describe()
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1, result.describe()
+    assert "token request failed with HTTP 429" in errors[0], errors
+    assert "/oauth/token" in errors[0] and not errors[0].endswith("/api"), errors
+    assert case.refused <= 2 * (5 + 1), f"{case.refused} token requests"
+
+
 @pytest.mark.parametrize(
     ("operation", "per_alias"),
     [("ReadUsers", False), ("UpdateGroupBatch", False), ("CreateGroupBatch", True)],
