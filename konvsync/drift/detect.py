@@ -11,9 +11,10 @@ from dataclasses import replace
 from konvsync.config.model import DesiredState
 from konvsync.drift.model import DriftReport
 from konvsync.kinds import kind
+from konvsync.kinds.address import ObjectKey
 from konvsync.plan.changes import Change, Create, Delete, Plan, Update
 from konvsync.plan.planner import PlanOutcome
-from konvsync.plan.remote import RemoteState
+from konvsync.plan.remote import RemoteObject, RemoteState
 from konvsync.plan.targets import Targets
 
 
@@ -24,38 +25,57 @@ def drift_report(
     include_unmanaged: bool,
 ) -> DriftReport:
     plan = outcome.plan
+    remote = outcome.remote
     created = {c.address for c in plan.changes if isinstance(c, Create)}
+    outside = _OutsideByKey(remote)
     changes = [  # not a location that goes or comes with its account (reported)
-        _from_portal(change, outcome.remote)
+        _from_portal(change, remote, outside)
         for change in plan.changes
         if not (change.cascade if isinstance(change, Delete) else change.address.parent in created)
     ]
-    unmanaged = _unmanaged(desired, outcome.remote, targets) if include_unmanaged else []
+    unmanaged = _unmanaged(desired, remote, targets) if include_unmanaged else []
     warnings = [w for w in plan.warnings if w.startswith("--target")]
     view = Plan([*changes, *unmanaged], plan.endpoint, plan.portal, warnings, scope=plan.scope)
-    return DriftReport(view, frozenset(c.address for c in unmanaged), include_unmanaged)
+    moved_out = frozenset(c.address for c in changes if outside.holds(c))
+    return DriftReport(
+        view, frozenset(c.address for c in unmanaged), include_unmanaged, moved_out=moved_out
+    )
 
 
-def _from_portal(change: Change, remote: RemoteState) -> Change:
+class _OutsideByKey:
+    """The objects the portal holds outside the scope, by kind and key
+    (each kind's made once): where a create of the plan would make an object
+    the portal has outside the scope, someone moved it out by hand."""
+
+    def __init__(self, remote: RemoteState) -> None:
+        self.remote = remote
+        self.kinds: dict[str, dict[ObjectKey, RemoteObject]] = {}
+
+    def get(self, change: Change) -> RemoteObject | None:
+        if not isinstance(change, Create) or self.remote.scope is None:
+            return None
+        if change.kind not in self.kinds:
+            self.kinds[change.kind] = self.remote.get(change.kind).outside_by_key()
+        return self.kinds[change.kind].get(change.filed_key)
+
+    def holds(self, change: Change) -> bool:
+        return self.get(change) is not None
+
+
+def _from_portal(change: Change, remote: RemoteState, outside: _OutsideByKey) -> Change:
     """``change`` with the portal's time of the change and, for an update,
     the portal's whole object as ``before``; a create of an object the
     portal holds outside the scope (moved out of it by hand) says so."""
-    if isinstance(change, Create):
-        return _moved_out(change, remote)
+    there = outside.get(change)
+    if there is not None and remote.scope is not None:
+        why = remote.scope.outside(change.kind, there.key, there.data)
+        note = f"the portal has it outside policy.scope.{change.kind}" + (f": {why}" if why else "")
+        return replace(change, note=note, updated_at=there.updated_at)
     current = remote.find(change.kind, change.remote_id) if change.remote_id else None
     if current is None:
         return change
     before = current.data if isinstance(change, Update) else change.before
     return replace(change, before=before, updated_at=current.updated_at)
-
-
-def _moved_out(change: Create, remote: RemoteState) -> Change:
-    there = remote.get(change.kind).outside_by_key().get(change.filed_key)
-    if there is None or remote.scope is None:
-        return change
-    why = remote.scope.outside(change.kind, there.key, there.data)
-    note = f"the portal has it outside policy.scope.{change.kind}" + (f": {why}" if why else "")
-    return replace(change, note=note, updated_at=there.updated_at)
 
 
 def _unmanaged(desired: DesiredState, remote: RemoteState, targets: Targets) -> list[Change]:

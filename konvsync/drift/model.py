@@ -53,6 +53,9 @@ class DriftReport:
     include_unmanaged: bool = False
     written: WriteResult | None = None
     """Set by ``--write``."""
+    moved_out: frozenset[Address] = frozenset()
+    """Objects the YAML lists that the portal holds outside policy.scope
+    (moved out of it by hand): ``apply`` cannot bring them back."""
 
     FORMAT_VERSION: ClassVar[str] = "2"
     """2: a child object's ``key`` is its own, its parent's key ``parent``."""

@@ -37,12 +37,22 @@ def drift_wording(report: DriftReport) -> Wording:
         "than an issue or pull-request body may be. `konvsync drift --format json` has them "
         "all.",
         portal_side=True,
-        advice=""
-        if report.written is not None
-        else "Revert it with 'konvsync apply', or accept it into the configuration with "
-        "'konvsync drift --write'.",
+        advice="" if report.written is not None else _advice(report),
         by_address=dict.fromkeys(report.unmanaged, _UNMANAGED),
     )
+
+
+def _advice(report: DriftReport) -> str:
+    advice = (
+        "Revert it with 'konvsync apply', or accept it into the configuration with "
+        "'konvsync drift --write'."
+    )
+    if report.moved_out:
+        advice += (
+            f" apply cannot bring back what was moved out of policy.scope "
+            f"({len(report.moved_out)}): move it back in the portal, or accept it."
+        )
+    return advice
 
 
 _MAX_KEPT_LINES = 50

@@ -427,6 +427,7 @@ def test_drift_reports_a_user_moved_out_of_the_scope_by_hand(
         "['dealer-*']" in drift.stdout
     )
     assert "ann@dealer.example" not in drift.stdout
+    assert "apply cannot bring back what was moved out of policy.scope (1)" in drift.stdout
     assert run(sandbox, "plan", str(team_a)).exit_code == 1  # still no take-over
     written = run(sandbox, "drift", str(team_a), "--write")
     assert written.exit_code == 2, written.output
