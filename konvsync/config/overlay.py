@@ -6,7 +6,9 @@ path by path: an object whose natural key an earlier path defines is merged
 into it field by field (mappings merged, lists replaced, ``null`` sets the
 field to null, which clears it in the portal); an object with a new key is
 added; ``endpoint`` and ``portal`` are replaced and ``policy`` is merged like
-an object. Files of a later path are checked against the schema as patches
+an object, but for two lists that add up, as safety rails should: a kind's
+``protect`` and its scope's ``exclude`` (an overlay protects and excludes
+more, never less). Files of a later path are checked against the schema as patches
 (an object may name only the fields it changes); every object a later path
 adds or changes is then checked whole against the config schema (required
 fields, rules between fields) in ``config.documents.check_merged``. A merged
@@ -99,6 +101,7 @@ def overlay_settings(layers: Sequence[Settings]) -> Settings:
                 if name == "policy":
                     earlier = (_scope_as_mappings(earlier[0]), earlier[1])
                     value = _with_earlier_excludes(_scope_as_mappings(value), earlier[0])
+                    value = _with_earlier_protected(value, earlier[0])
                 value = merge_maps(earlier[0], value)
             out[name] = (value, where)
     return out
@@ -147,6 +150,24 @@ def _with_earlier_excludes(policy: YamlMap, earlier: YamlMap) -> YamlMap:
     if not rules:
         return policy
     return _with_values(policy, {"scope": _with_values(scope, rules)})
+
+
+def _with_earlier_protected(policy: YamlMap, earlier: YamlMap) -> YamlMap:
+    """``policy`` (a later path's) with each kind's ``protect`` list also
+    holding ``earlier``'s keys: an overlay protects more, never less. As a
+    list replacing the earlier one, an overlay protecting one more object
+    un-protected the base's, and a pruning config deleted them."""
+    protect, before = policy.get("protect"), earlier.get("protect")
+    if not isinstance(protect, YamlMap) or not isinstance(before, YamlMap):
+        return policy
+    lists = {
+        name: _joined(before[name], keys)
+        for name, keys in protect.items()
+        if isinstance(keys, YamlList) and isinstance(before.get(name), YamlList)
+    }
+    if not lists:
+        return policy
+    return _with_values(policy, {"protect": _with_values(protect, lists)})
 
 
 def _joined(first: YamlList, then: YamlList) -> YamlList:

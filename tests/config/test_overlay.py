@@ -203,3 +203,28 @@ def test_an_overlay_need_not_repeat_what_a_rule_takes_from_the_base(
     )
     result = invoke(["validate", str(base), str(overlay)])
     assert result.exit_code == 0, result.output
+
+
+def test_an_overlay_protects_more_never_less(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """``policy.protect`` lists add up across paths: an overlay protecting one
+    more group keeps the base's protected one (before, its list replaced the
+    base's and the plan deleted the group the base protects)."""
+    for key in ("kept-by-base", "kept-by-overlay", "stray"):
+        sandbox.store.create("groups", {"externalId": key, "name": key})
+    base = write_config(
+        "konvsync: 1\npolicy:\n  prune: [groups]\n  max_delete_percent: 100\n"
+        "  protect: {groups: [kept-by-base]}\n"
+        "groups:\n  - {externalId: sales, name: Sales}\n",
+        "base/konvsync.yaml",
+    )
+    overlay = write_config(
+        "policy:\n  protect: {groups: [kept-by-overlay]}\n", "staging/konvsync.yaml"
+    )
+    deleted = {
+        address
+        for address, change in changes(sandbox, base, overlay.parent).items()
+        if change["action"] == "delete"
+    }
+    assert deleted == {"groups/stray"}
