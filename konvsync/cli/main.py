@@ -23,6 +23,7 @@ from konvsync.cli.options import global_options_before, global_options_from
 from konvsync.errors import ConfigInvalid, ExitStatus, KonvsyncError
 from konvsync.support.logs import configure_logging
 from konvsync.support.redact import printable, redact
+from konvsync.support.suggest import did_you_mean
 
 COMMANDS: dict[str, str] = {
     "validate": "konvsync.cli.validate:validate",
@@ -44,6 +45,15 @@ class KonvsyncCLI(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name in COMMANDS or name.startswith("-") or ctx.resilient_parsing:
+            return super().resolve_command(ctx, args)
+        suggestion = did_you_mean(name, COMMANDS)
+        ctx.fail(f"No such command {name!r}{suggestion or '.'}")
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)

@@ -81,3 +81,17 @@ def test_offline_commands_list_only_the_output_options() -> None:
         names = option_names(invoke([command, "--help"]).stdout)
         assert names[-5:] == ["--verbose", "--quiet", "--no-color", "--traceback", "--help"]
         assert "--endpoint" not in names
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("plann", "plan"), ("aply", "apply")])
+def test_a_misspelt_command_gets_a_did_you_mean(typed: str, meant: str) -> None:
+    result = invoke([typed, "portal/"])
+    assert result.exit_code == 1, result.output
+    assert f"Error: No such command '{typed}'; did you mean '{meant}'?" in result.stderr
+
+
+def test_an_unknown_command_far_from_any_is_named_alone() -> None:
+    result = invoke(["frobnicate"])
+    assert result.exit_code == 1, result.output
+    assert "Error: No such command 'frobnicate'." in result.stderr
+    assert "did you mean" not in result.stderr
