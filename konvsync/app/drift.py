@@ -16,8 +16,8 @@ from konvsync.apply.model import ApplyOptions
 from konvsync.config.model import DesiredState
 from konvsync.drift.detect import drift_report
 from konvsync.drift.model import DriftReport, WriteResult
-from konvsync.drift.writeback import WriteRefused, accept_drift
-from konvsync.errors import StalePlanError
+from konvsync.drift.writeback import WriteFailed, WriteRefused, accept_drift
+from konvsync.errors import OutputError, StalePlanError
 from konvsync.export.portal import object_entry
 from konvsync.kinds.address import Address
 from konvsync.plan.changes import Create
@@ -63,6 +63,8 @@ def drift_config(
             )
         except StalePlanError as stale:  # a file changed meanwhile: refused, the drift shown
             raise WriteRefused(report, str(stale)) from None
+        except OutputError as failed:  # a read-only file, a full disk: the drift shown
+            raise WriteFailed(report, str(failed)) from None
     return report
 
 

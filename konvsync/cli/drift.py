@@ -17,7 +17,7 @@ from konvsync.cli.options import (
     target_option,
 )
 from konvsync.cli.progress import StderrProgress
-from konvsync.drift.writeback import WriteRefused
+from konvsync.drift.writeback import WriteFailed, WriteRefused
 from konvsync.errors import ExitStatus
 from konvsync.render.drift import render_drift
 
@@ -78,7 +78,7 @@ def drift(
             allow_mass_delete,
             on_page=progress.page,
         )
-    except WriteRefused as refused:  # shown, then exit 3
+    except (WriteRefused, WriteFailed) as refused:  # shown, then exit 3 (or 1: not written)
         progress.clear()
         click.echo(render_drift(refused.report, fmt, color=color))
         raise

@@ -1,7 +1,8 @@
 """The files ``drift --write`` edits, read and written only while they hold
 the bytes the config loader read (that read placed the edits): all or none,
 each atomically (a temporary file in its folder renamed over it) with its
-permissions, or in place when it has other hard links (a rename cuts them)."""
+permissions, or in place when it has other hard links (a rename cuts them);
+a file or folder made read-only is refused."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ def write_unchanged(changed: dict[str, str], desired: DesiredState) -> None:
             target = Path(path).resolve()  # a symlinked file is written where it points
             info = os.stat(target)
             data = text.encode("utf-8")
+            _check_writable(path, target, info)
             if info.st_nlink > 1:
                 in_place.append((target, data))
                 continue
@@ -56,9 +58,24 @@ def write_unchanged(changed: dict[str, str], desired: DesiredState) -> None:
                 handle.write(content)
                 handle.truncate()
             done.append(str(linked))
-    except OSError as exc:
+    except BaseException as exc:
         for staged_path, _final in staged:
-            staged_path.unlink(missing_ok=True)
+            staged_path.unlink(missing_ok=True)  # a later file's refusal leaves no temp file
+        if not isinstance(exc, OSError):
+            raise
         written = f"only {', '.join(done)} was written" if done else "nothing was written"
         where = exc.filename or next(iter(changed))
         raise OutputError(f"cannot write {where}: {exc.strerror or exc}; {written}") from None
+
+
+def _check_writable(path: str, target: Path, info: os.stat_result) -> None:
+    """Refuse (``OutputError``) a file or folder the user made read-only.
+    The mode bits are asked as well as ``os.access``: root may write
+    anything, and a rename needs no permission on the file it replaces."""
+    if not info.st_mode & 0o222 or not os.access(target, os.W_OK):
+        raise OutputError(f"cannot write {path}: the file is read-only; nothing was written")
+    if info.st_nlink > 1:
+        return  # written in place (a rename would cut its other names): the folder is not touched
+    folder = os.stat(target.parent)
+    if not folder.st_mode & 0o222 or not os.access(target.parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {path}: its folder is read-only; nothing was written")

@@ -56,6 +56,15 @@ class WriteRefused(UnsafePlanError):
         self.report = report
 
 
+class WriteFailed(OutputError):
+    """``--write`` could not write (a read-only file; exit 1); nothing was
+    written and ``report`` is still shown."""
+
+    def __init__(self, report: DriftReport, reason: str) -> None:
+        super().__init__(reason)
+        self.report = report
+
+
 @dataclass
 class _Work:
     desired: DesiredState

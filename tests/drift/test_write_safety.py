@@ -16,7 +16,7 @@ import yaml
 from konvsync.sandbox.server import RunningSandbox
 from tests.conftest import invoke
 from tests.drift.portal import HandEdits
-from tests.drift.test_drift import ROOT, changed_lines, drift, plan
+from tests.drift.test_drift import ROOT, applied, changed_lines, drift, plan
 from tests.drift.test_writeback import one_file
 from tests.hostile.cases import OnConnection
 from tests.hostile.server import Call, Case, running_hostile_server
@@ -372,3 +372,56 @@ def test_a_write_refused_for_a_changed_file_still_shows_the_drift(
     assert result.stderr.endswith(
         f"{path} changed since drift read it; nothing was written (run drift --write again)\n"
     ), result.output
+
+
+# ------------------------------------------------------------ files the user made read-only
+
+
+def test_write_refuses_a_read_only_file(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """A file made read-only (``chmod a-w``) is not rewritten behind the
+    user's back: replacing it by a rename needs only the folder's permission
+    (and root may write anything), so its mode is what says no."""
+    path = one_file(sandbox, tmp_path, USERS)
+    HandEdits(sandbox).update_user("u0@acme.example", lastName="Smith")
+    path.chmod(0o444)
+    result = drift(sandbox, path, "--write")
+    assert result.exit_code == 1, result.output
+    assert f"cannot write {path}: the file is read-only; nothing was written" in result.stderr
+    assert "Traceback" not in result.output
+    assert '~ lastName = "Doe" -> "Smith"' in result.stdout  # the drift read is still shown
+    assert path.read_text() == USERS
+    assert path.stat().st_mode & 0o777 == 0o444
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+def test_write_refuses_a_read_only_folder(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """The edited file is written as a new file in its folder, renamed over
+    the old: a folder made read-only refuses, as it would for any user but root."""
+    path = one_file(sandbox, tmp_path, USERS)
+    HandEdits(sandbox).update_user("u0@acme.example", lastName="Smith")
+    path.parent.chmod(0o555)
+    try:
+        result = drift(sandbox, path, "--write")
+        assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]
+    finally:
+        path.parent.chmod(0o755)
+    assert result.exit_code == 1, result.output
+    assert f"cannot write {path}: its folder is read-only; nothing was written" in result.stderr
+    assert path.read_text() == USERS
+
+
+def test_a_read_only_file_refuses_the_whole_write(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """Of two files to write, the second is read-only: neither is written, and
+    the first's new text, staged beside it, does not stay as a temporary file."""
+    groups = "groups:\n" + "".join(f"  - {{externalId: g{i}, name: G{i}}}\n" for i in range(3))
+    config = applied(sandbox, tmp_path, {"a.yaml": USERS, "b.yaml": groups})
+    portal = HandEdits(sandbox)
+    portal.update_user("u0@acme.example", lastName="Smith")
+    portal.update_group("g0", name="Renamed")
+    (config / "b.yaml").chmod(0o444)
+    result = drift(sandbox, config, "--write")
+    assert result.exit_code == 1, result.output
+    assert "b.yaml: the file is read-only; nothing was written" in result.stderr
+    assert (config / "a.yaml").read_text() == USERS
+    assert (config / "b.yaml").read_text() == groups
+    assert sorted(p.name for p in config.iterdir()) == ["a.yaml", "b.yaml"]
