@@ -1,7 +1,8 @@
 """Files in and out: reading a regular file up to a size, refusing FIFOs and
 devices; writing output files all-or-nothing (every file goes to a temporary
 name in its directory first and is renamed into place only when all are
-written, so a failure never leaves a half-written plan or export behind)."""
+written, so a failure never leaves a half-written plan or export behind),
+each with the mode of the file it replaces, or the umask's for a new one."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def write_files(files: dict[Path, str]) -> None:
             staged.append((Path(temporary), target))
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
+            os.chmod(temporary, _mode_for(target))
         for temporary_path, target in staged:
             os.replace(temporary_path, target)
     except OSError as exc:
@@ -35,6 +37,17 @@ def write_files(files: dict[Path, str]) -> None:
         raise OutputError(
             f"cannot write {where}: {exc.strerror or exc}; nothing was written"
         ) from None
+
+
+def _mode_for(target: Path) -> int:
+    """The mode ``target`` gets: the one it has, or what ``open`` would give
+    a new file under the umask (mkstemp's temporary file is 0600)."""
+    try:
+        return os.stat(target).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0o022)  # read by setting it: there is no other portable way
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 class UnreadableFile(Exception):

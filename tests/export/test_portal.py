@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -282,3 +283,32 @@ def test_export_without_an_endpoint_names_only_what_export_reads(
         "Error: no endpoint: set --endpoint or KONVSYNC_ENDPOINT "
         "(production, staging, sandbox or a URL)"
     ]
+
+
+def test_written_files_get_the_umask_or_keep_their_mode(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    """Export, ``plan --out`` and ``apply --report`` wrote every file 0600
+    (their temporary file's mode), whatever the umask: an exported config
+    teammates or a CI user read was unreadable to them, and ``--force``
+    changed the mode of the files it replaced."""
+    seed_store(sandbox.store, str(write_config(EVERY_KIND, "seed.yaml")))
+    out = tmp_path / "exported"
+    out.mkdir()
+    (out / "konvsync.yaml").write_text("konvsync: 1\n")
+    (out / "konvsync.yaml").chmod(0o640)
+    previous = os.umask(0o022)
+    try:
+        forced = invoke(["--endpoint", sandbox.url, "export", "--out", str(out), "--force"])
+        planned = invoke(
+            ["--endpoint", sandbox.url, "plan", str(out), "--out", str(tmp_path / "p.json")],
+            env=CODE_ENV,
+        )
+    finally:
+        os.umask(previous)
+    assert forced.exit_code == 0, forced.output
+    assert planned.exit_code == 0, planned.output
+    modes = {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()}
+    assert modes.pop("konvsync.yaml") == 0o640  # replaced, its mode kept
+    assert set(modes.values()) == {0o644}, modes
+    assert (tmp_path / "p.json").stat().st_mode & 0o777 == 0o644
