@@ -47,24 +47,50 @@ def check_out_dir(out_dir: Path, force: bool) -> list[Path]:
 
 
 def policy_block(config_file: Path) -> str | None:
-    """The top-level ``policy`` of a konvsync.yaml as written, or None."""
+    """The top-level ``policy`` of a konvsync.yaml as written, or None;
+    refused (``OutputError``) when the lines taken do not hold the very
+    policy the file does (a key written another way, a file that does not
+    load): a policy kept in part would protect less than it did."""
     if not config_file.is_file():
         return None
     try:
-        lines = config_file.read_text(encoding="utf-8").splitlines()
+        text = config_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise OutputError(
             f"cannot read {config_file} to keep its policy: {exc}; nothing was written"
         ) from None
+    block = _policy_lines(text.splitlines())
+    if _policy_of(block or "", config_file) != _policy_of(text, config_file):
+        raise OutputError(
+            f"{config_file}: cannot keep its policy as written (write it as a plain "
+            "'policy:' block at the start of a line); nothing was written"
+        )
+    return block
+
+
+def _policy_lines(lines: list[str]) -> str | None:
+    """The lines of a top-level ``policy:`` block: the key's line and the
+    lines indented below it, comments at the first column among them."""
     for start, line in enumerate(lines):
         if _POLICY.match(line):
             end = start + 1
-            while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t"):
+            while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t#"):
                 end += 1
-            while end > start + 1 and not lines[end - 1].strip():
-                end -= 1
+            while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1][0] == "#"):
+                end -= 1  # blank lines and comments after the block are the next key's
             return "\n".join(lines[start:end]) + "\n"
     return None
+
+
+def _policy_of(text: str, config_file: Path) -> object:
+    """The ``policy`` value ``text`` loads to (None without one)."""
+    try:
+        loaded = load_yaml(text, str(config_file)).data
+    except YamlLoadError as exc:
+        raise OutputError(
+            f"{exc}; --force keeps this file's policy and cannot read it; nothing was written"
+        ) from None
+    return loaded.get("policy") if isinstance(loaded, YamlMap) else None
 
 
 def check_kept_scope(out_dir: Path, scope: Scope) -> bool:

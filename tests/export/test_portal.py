@@ -312,3 +312,33 @@ def test_written_files_get_the_umask_or_keep_their_mode(
     assert modes.pop("konvsync.yaml") == 0o640  # replaced, its mode kept
     assert set(modes.values()) == {0o644}, modes
     assert (tmp_path / "p.json").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        # a comment at the first column inside the block ended it: protect was dropped
+        "policy:\n  prune: [groups]\n# never delete the admins\n  protect: {groups: [sales]}\n",
+        # a quoted key was not found: the whole policy was dropped
+        '"policy":\n  prune: [groups]\n  protect: {groups: [sales]}\n',
+    ],
+)
+def test_export_force_keeps_the_whole_policy_or_refuses(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path, policy: str
+) -> None:
+    seed_store(sandbox.store, str(write_config(EVERY_KIND, "seed.yaml")))
+    out = tmp_path / "portal"
+    out.mkdir()
+    (out / "konvsync.yaml").write_text("konvsync: 1\n" + policy + "groups: []\n")
+    forced = invoke(["--endpoint", sandbox.url, "export", "--out", str(out), "--force"])
+    written = (out / "konvsync.yaml").read_text()
+    if forced.exit_code == 0:
+        assert yaml.safe_load(written)["policy"] == {
+            "prune": ["groups"],
+            "protect": {"groups": ["sales"]},
+        }, written
+    else:
+        assert forced.exit_code == 1, forced.output
+        assert "nothing was written" in forced.stderr
+        assert written == "konvsync: 1\n" + policy + "groups: []\n"
+        assert sorted(p.name for p in out.iterdir()) == ["konvsync.yaml"]
