@@ -7,6 +7,7 @@ another place uses stays."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,11 +128,21 @@ def _edit_list(
     return None
 
 
+_ALONE = re.compile(r"[ \t]*,?[ \t]*(#.*)?")
+"""What may follow a flow item on its last line for the lines to be its own."""
+
+
 def _remove_item(text: YamlText, obj: DesiredObject) -> None:
     tree, node, block = text.item(obj.source)
     if block:
         first = text.line_of(text.start(tree, node))
         text.delete_lines(first, text.line_of(text.end(tree, node)))
+        return
+    first, last = text.line_of(text.start(tree, node)), text.line_of(text.end(tree, node))
+    start_column = text.column_of(text.start(tree, node))
+    rest = text.line(last)[text.column_of(text.end(tree, node)) :]
+    if not text.line(first)[:start_column].strip(" \t") and _ALONE.fullmatch(rest):
+        text.delete_lines(first, last)  # an item on lines of its own: they go, its comment too
         return
     before, after = siblings(tree, node)  # with the comma between them
     start = text.end(tree, before) if before and not after else text.start(tree, node)

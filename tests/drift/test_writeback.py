@@ -396,3 +396,31 @@ users:
         "-  - {email: bob@acme.example, firstName: Bob, lastName: Two, title: Rep}",
         "+  - {email: bob@acme.example, firstName: Bob, lastName: Two, title: Lead}",
     ]
+
+
+def test_an_item_removed_from_a_flow_list_written_one_per_line_takes_its_line(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A flow list written one item a line, each with its comment: removing
+    the last item joined the line before to its line, so the removed item's
+    comment ended up on the one kept (``{... fx1 ...},  # two``)."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        """\
+konvsync: 1
+groups: [
+  {externalId: fx0, name: X0},  # zero
+  {externalId: fx1, name: X1},  # one
+  {externalId: fx2, name: X2},  # two
+]
+""",
+    )
+    portal = HandEdits(sandbox)
+    portal.delete_group("fx2")
+    portal.delete_group("fx0")
+    result = drift(sandbox, path, "--write")
+    assert result.exit_code == 2, result.output
+    assert path.read_text() == "konvsync: 1\ngroups: [\n  {externalId: fx1, name: X1},  # one\n]\n"
+    again = plan(sandbox, path)
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
