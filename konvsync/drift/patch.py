@@ -12,7 +12,7 @@ from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNo
 
 from konvsync.config.yaml_dump import flow
 from konvsync.drift.yamltext import SUBSTITUTION as _SUBSTITUTION
-from konvsync.drift.yamltext import EditRefused, Tree, YamlText, walk
+from konvsync.drift.yamltext import EditRefused, Tree, YamlText, has_reference, walk
 from konvsync.kinds.address import holds_remote_ref
 from konvsync.kinds.base import Field, normalize_value
 
@@ -64,7 +64,7 @@ class _Patcher:
         return self.text.end(self.tree, node)
 
     def set_scalar(self, node: ScalarNode, new: Any) -> None:
-        if "${" in str(node.value):
+        if has_reference(str(node.value)):
             raise EditRefused(_SUBSTITUTION)
         if node.value == "" and node.style is None:  # `key:` with nothing after it
             colon = self._colon()
@@ -178,4 +178,4 @@ def _is_null(node: Node) -> bool:
 
 
 def _substituted(node: Node) -> bool:
-    return any(isinstance(n, ScalarNode) and "${" in n.value for n in walk(node))
+    return any(isinstance(n, ScalarNode) and has_reference(n.value) for n in walk(node))

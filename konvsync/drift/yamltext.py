@@ -287,9 +287,15 @@ def written_with(text: YamlText, tree: Tree, node: Node) -> str | None:
         return "written with a YAML anchor; left as written"
     if "!" in marks:
         return "written with a YAML tag; left as written"
-    if isinstance(node, ScalarNode) and "${" in node.value:
+    if isinstance(node, ScalarNode) and has_reference(node.value):
         return SUBSTITUTION
     return None
+
+
+def has_reference(written: str) -> bool:
+    """Whether a value as written holds a ``${``, other than a literal one
+    written ``$${`` (read leftmost first, as substitution reads it)."""
+    return "${" in written.replace("$${", "")
 
 
 def holds_anchor(text: YamlText, tree: Tree, node: Node) -> bool:

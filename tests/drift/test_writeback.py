@@ -424,3 +424,24 @@ groups: [
     assert path.read_text() == "konvsync: 1\ngroups: [\n  {externalId: fx1, name: X1},  # one\n]\n"
     again = plan(sandbox, path)
     assert again.exit_code == 0 and "No changes." in again.stdout, again.output
+
+
+def test_a_literal_written_with_an_escaped_dollar_is_accepted_escaped(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """``$${`` writes a literal ``${``: such a value is no substitution, yet
+    drift --write left it as written ("written as a ${...} substitution")."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        'konvsync: 1\ngroups:\n  - externalId: lit\n    name: "Price $${USD}"  # literal\n',
+    )
+    HandEdits(sandbox).update_group("lit", name="Price ${EUR}")
+    result = drift(sandbox, path, "--write")
+    assert result.exit_code == 2, result.output
+    assert "Left as written" not in result.stdout, result.stdout
+    assert path.read_text() == (
+        'konvsync: 1\ngroups:\n  - externalId: lit\n    name: "Price $${EUR}"  # literal\n'
+    )
+    again = plan(sandbox, path)
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
