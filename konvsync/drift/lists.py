@@ -136,7 +136,10 @@ def _remove_item(text: YamlText, obj: DesiredObject) -> None:
     tree, node, block = text.item(obj.source)
     if block:
         first = text.line_of(text.start(tree, node))
-        text.delete_lines(first, text.line_of(text.end(tree, node)))
+        last = text.line_of(text.end(tree, node))
+        text.delete_lines(
+            _comments_above(text, first, text.column_of(text.start(tree, node))), last
+        )
         return
     first, last = text.line_of(text.start(tree, node)), text.line_of(text.end(tree, node))
     start_column = text.column_of(text.start(tree, node))
@@ -147,6 +150,33 @@ def _remove_item(text: YamlText, obj: DesiredObject) -> None:
     before, after = siblings(tree, node)  # with the comma between them
     start = text.end(tree, before) if before and not after else text.start(tree, node)
     text.replace(start, text.start(tree, after) if after else text.end(tree, node), "")
+
+
+def _comments_above(text: YamlText, first: int, column: int) -> int:
+    """The first line of the block item at line ``first``, taking the comment
+    lines just above it, at its ``-``'s column, that follow another item or a
+    blank line (below the list's key, a comment is the list's)."""
+    dash = text.dash_column(first, column)
+    if dash is None:
+        return first
+    above = first - 1
+    while above >= 0 and _indent(text.line(above)) == dash and _is_comment(text.line(above)):
+        above -= 1
+    if above == first - 1 or above < 0:
+        return first
+    before = text.line(above)
+    after_an_item = _indent(before) > dash or (
+        _indent(before) == dash and before.lstrip().startswith("-")
+    )
+    return above + 1 if after_an_item or not before.strip() else first
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _is_comment(line: str) -> bool:
+    return line.lstrip(" \t").startswith("#")
 
 
 def _append_after(

@@ -175,6 +175,7 @@ def test_write_changes_exactly_the_affected_lines(sandbox: RunningSandbox, drift
     ]
     assert changed_lines(before["users.yaml"], after["users.yaml"]) == [
         "-      - support",
+        "-  # Bob leaves soon",  # the comment above an item goes with it
         "-  - {email: bob@acme.example, firstName: Bob, lastName: Roe, account: acme, "
         "groups: [sales]}",
     ]

@@ -445,3 +445,44 @@ def test_a_literal_written_with_an_escaped_dollar_is_accepted_escaped(
     )
     again = plan(sandbox, path)
     assert again.exit_code == 0 and "No changes." in again.stdout, again.output
+
+
+def test_a_removed_item_takes_the_comment_lines_just_above_it(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """The comment written just above an item is that item's: removing the
+    item left it behind, standing above the next one as if it were its own.
+    A comment under the list's key, above the first item, is the list's."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        """\
+konvsync: 1
+users:
+  # the dealers' staff
+  - {email: a@acme.example, firstName: A, lastName: Ay}
+  # Bob left in May
+  # (his accounts went to Carl)
+  - email: bob@acme.example
+    firstName: Bob
+    lastName: Bee
+
+  # Carl: the new contact
+  - {email: carl@acme.example, firstName: Carl, lastName: Cee}
+""",
+    )
+    portal = HandEdits(sandbox)
+    portal.delete_user("bob@acme.example")
+    portal.delete_user("a@acme.example")
+    result = drift(sandbox, path, "--write")
+    assert result.exit_code == 2, result.output
+    assert path.read_text() == (
+        "konvsync: 1\n"
+        "users:\n"
+        "  # the dealers' staff\n"
+        "\n"
+        "  # Carl: the new contact\n"
+        "  - {email: carl@acme.example, firstName: Carl, lastName: Cee}\n"
+    )
+    again = plan(sandbox, path)
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
