@@ -24,8 +24,8 @@ from konvsync.drift.yamltext import (
     Tree,
     YamlText,
     entry,
+    flow_items,
     holds_anchor,
-    siblings,
 )
 from konvsync.kinds import kind
 from konvsync.kinds.address import Address
@@ -92,9 +92,10 @@ def _edit_list(
         if (o.parent == key.parent if key.parent else o.source.file == key.file)
         and o.filed_key not in removed
     ]
+    gone = {text.at(o.source) for o in edits.removals}
     if left:
         for obj in edits.removals:
-            _remove_item(text, obj)
+            _remove_item(text, obj, gone)
         if edits.appends:
             _append_after(text, *text.item(left[-1].source), edits.appends.values())
         return None
@@ -105,12 +106,11 @@ def _edit_list(
             *(line for data in edits.appends.values() for line in item_lines(data, 2)),
         ]
     tree, holder, key_node, value_node = found
-    gone = {text.at(o.source) for o in edits.removals}
     items = value_node.value if isinstance(value_node, SequenceNode) else []
     others = [n for n in items if text.start(tree, n) not in gone]
     if others:  # items the configuration does not count here (an overlay's patches)
         for obj in edits.removals:
-            _remove_item(text, obj)
+            _remove_item(text, obj, gone)
         if edits.appends:
             block = isinstance(value_node, SequenceNode) and not value_node.flow_style
             _append_after(text, tree, others[-1], block, edits.appends.values())
@@ -132,7 +132,9 @@ _ALONE = re.compile(r"[ \t]*,?[ \t]*(#.*)?")
 """What may follow a flow item on its last line for the lines to be its own."""
 
 
-def _remove_item(text: YamlText, obj: DesiredObject) -> None:
+def _remove_item(text: YamlText, obj: DesiredObject, gone: set[int]) -> None:
+    """Take ``obj``'s item out of its list; ``gone``: where the items of
+    the list that go too start."""
     tree, node, block = text.item(obj.source)
     if block:
         first = text.line_of(text.start(tree, node))
@@ -147,9 +149,16 @@ def _remove_item(text: YamlText, obj: DesiredObject) -> None:
     if not text.line(first)[:start_column].strip(" \t") and _ALONE.fullmatch(rest):
         text.delete_lines(first, last)  # an item on lines of its own: they go, its comment too
         return
-    before, after = siblings(tree, node)  # with the comma between them
-    start = text.end(tree, before) if before and not after else text.start(tree, node)
-    text.replace(start, text.start(tree, after) if after else text.end(tree, node), "")
+    items = flow_items(tree, node)
+    index = next(i for i, item in enumerate(items) if item is node)
+    if index + 1 < len(items):  # up to the next item, with the comma between them
+        text.replace(text.start(tree, node), text.start(tree, items[index + 1]), "")
+        return
+    kept = [item for item in items[:index] if text.start(tree, item) not in gone]
+    # the last: from the comma after the last item kept (the removed ones
+    # between take themselves out up to here: the deletions overlap and join)
+    start = text.end(tree, kept[-1]) if kept else text.start(tree, node)
+    text.replace(start, text.end(tree, node), "")
 
 
 def _comments_above(text: YamlText, first: int, column: int) -> int:

@@ -197,8 +197,15 @@ class YamlText:
         self.replace(end, end, lead + "".join(line + self.newline for line in lines))
 
     def result(self) -> str:
-        """The text with every edit made (edits must not overlap)."""
-        ordered = sorted(self.edits)
+        """The text with every edit made (edits must not overlap, but
+        deletions may: together they delete what either does)."""
+        ordered: list[tuple[int, int, int, str]] = []
+        for edit in sorted(self.edits):
+            last = ordered[-1] if ordered else None
+            if last and not last[3] and not edit[3] and edit[0] < last[1]:
+                ordered[-1] = (last[0], max(last[1], edit[1]), last[2], "")
+            else:
+                ordered.append(edit)
         for before, after in itertools.pairwise(ordered):
             if after[0] < before[1]:
                 raise EditRefused(f"overlapping edits in {self.path}")
@@ -252,13 +259,11 @@ def _shared(root: Node) -> set[int]:
     return {id(n) for node in walk(root) if reached[id(node)] > 1 for n in walk(node)}
 
 
-def siblings(tree: Tree, node: Node) -> tuple[Node | None, Node | None]:
-    """The items before and after ``node`` in its (flow) sequence."""
+def flow_items(tree: Tree, node: Node) -> list[Node]:
+    """The items of the (flow) sequence that holds ``node``."""
     for seq, item in _items(tree.root):
         if item is node:
-            index = next(i for i, other in enumerate(seq.value) if other is node)
-            before = seq.value[index - 1] if index > 0 else None
-            return before, seq.value[index + 1] if index + 1 < len(seq.value) else None
+            return list(seq.value)
     raise EditRefused("cannot find the list that holds the object")
 
 

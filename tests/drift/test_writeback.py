@@ -486,3 +486,33 @@ users:
     )
     again = plan(sandbox, path)
     assert again.exit_code == 0 and "No changes." in again.stdout, again.output
+
+
+def test_the_last_items_of_a_flow_list_removed_together(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """Removing the last two items of a flow list made overlapping edits (the
+    comma before each), and --write refused: "overlapping edits; nothing was
+    written"."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        "konvsync: 1\n"
+        "groups: [{externalId: qa, name: A}, {externalId: qb, name: B}, "
+        "{externalId: qc, name: C}]\n"
+        "users:\n"
+        "  - {email: q@acme.example, firstName: Q, lastName: Cue, groups: [qa, qb, qc]}\n",
+    )
+    portal = HandEdits(sandbox)
+    portal.delete_group("qb")
+    portal.delete_group("qc")
+    result = drift(sandbox, path, "--write")
+    assert result.exit_code == 2, result.output
+    assert path.read_text() == (
+        "konvsync: 1\n"
+        "groups: [{externalId: qa, name: A}]\n"
+        "users:\n"
+        "  - {email: q@acme.example, firstName: Q, lastName: Cue, groups: [qa]}\n"
+    )
+    again = plan(sandbox, path)
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
