@@ -59,11 +59,17 @@ def policy_block(config_file: Path) -> str | None:
         raise OutputError(
             f"cannot read {config_file} to keep its policy: {exc}; nothing was written"
         ) from None
+    policy = _policy_of(text, config_file)
     block = _policy_lines(text.splitlines())
-    if _policy_of(block or "", config_file) != _policy_of(text, config_file):
+    try:
+        same = _policy_of(block or "", config_file) == policy
+    except OutputError:  # the lines alone do not load (an alias to the rest of the file)
+        same = False
+    if not same:
         raise OutputError(
             f"{config_file}: cannot keep its policy as written (write it as a plain "
-            "'policy:' block at the start of a line); nothing was written"
+            "'policy:' block at the start of a line, without aliases to the rest of "
+            "the file); nothing was written"
         )
     return block
 
