@@ -389,6 +389,10 @@ def test_write_refuses_a_read_only_file(sandbox: RunningSandbox, tmp_path: Path)
     assert f"cannot write {path}: the file is read-only; nothing was written" in result.stderr
     assert "Traceback" not in result.output
     assert '~ lastName = "Doe" -> "Smith"' in result.stdout  # the drift read is still shown
+    as_json = drift(sandbox, path, "--write", "--format", "json")  # checked against its schema
+    assert as_json.exit_code == 1, as_json.output
+    shown = json.loads(as_json.stdout)
+    assert shown["summary"]["changed"] == 1 and shown["written"] is None
     assert path.read_text() == USERS
     assert path.stat().st_mode & 0o777 == 0o444
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp left
