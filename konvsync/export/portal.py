@@ -129,6 +129,7 @@ def render_export(
     placeholders = Placeholders()
     rejected: dict[str, set[str]] = {}
     children = _children_by_parent(state)
+    written: dict[str, list[dict[str, Any]]] = {}
     for k in KINDS:
         if k.name not in kind_names:
             continue
@@ -146,6 +147,7 @@ def render_export(
             rejected.setdefault(k.name, set()).add(obj.key or "")
             comments.append(_rejected_comment(k, obj, entry, problem, result.warnings))
         result.counts[k.name] = len(entries)
+        written[k.name] = entries
         comments += [
             _keyless_comment(k, obj, result.warnings)
             for obj in sorted(remote_kind.keyless, key=lambda o: str(o.data.get("name")))
@@ -162,8 +164,38 @@ def render_export(
         result.files[f"{k.name}.yaml"] = text + "".join(comments)
     result.files["konvsync.yaml"] = _header(header, placeholders, result.warnings)
     result.files = {name: SCHEMA_HINT + text for name, text in result.files.items()}
+    result.warnings += _references_left_out(written)
     result.warnings = [printable(warning) for warning in result.warnings]  # portal text
     return result
+
+
+def _references_left_out(written: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """A warning when what was exported refers to kinds the export leaves
+    out (``--kinds users``): ``plan`` finds them in the portal, an offline
+    ``validate`` cannot."""
+    referring: set[str] = set()
+    targets: set[str] = set()
+    for name, entries in written.items():
+        k = kind(name)
+        for f in k.references:
+            target = kind(f.ref or "")
+            if target.name in written or target.reference or f is k.parent_field:
+                continue
+            if any(entry.get(f.name) for entry in entries):
+                referring.add(name)
+                targets.add(target.name)
+    if not targets:
+        return []
+    return [
+        f"the exported {_and(referring)} refer to {_and(targets)}, which this export leaves "
+        "out: validate it with --allow-external-refs (plan checks them against the portal), "
+        "or export those kinds too"
+    ]
+
+
+def _and(names: set[str]) -> str:
+    ordered = sorted(names)
+    return ", ".join(ordered[:-1]) + (" and " if len(ordered) > 1 else "") + ordered[-1]
 
 
 class Placeholders:

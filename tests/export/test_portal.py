@@ -342,3 +342,25 @@ def test_export_force_keeps_the_whole_policy_or_refuses(
         assert "nothing was written" in forced.stderr
         assert written == "konvsync: 1\n" + policy + "groups: []\n"
         assert sorted(p.name for p in out.iterdir()) == ["konvsync.yaml"]
+
+
+def test_an_export_of_some_kinds_says_what_its_references_need(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    """Users exported without the groups and accounts they refer to plan
+    clean (the portal has them) but fail an offline validate: export says
+    so, and the validate it names passes. An export holding what it refers
+    to says nothing of the kind."""
+    seed_store(sandbox.store, str(write_config(EVERY_KIND, "seed.yaml")))
+    out = tmp_path / "users-only"
+    result = invoke(["--endpoint", sandbox.url, "export", "--kinds", "users", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (
+        "Warning: the exported users refer to accounts and groups, which this export leaves "
+        "out: validate it with --allow-external-refs (plan checks them against the portal), "
+        "or export those kinds too" in result.stderr
+    )
+    assert invoke(["validate", str(out)]).exit_code == 1
+    assert invoke(["validate", "--allow-external-refs", str(out)]).exit_code == 0
+    whole = invoke(["--endpoint", sandbox.url, "export", "--out", str(tmp_path / "all")])
+    assert whole.exit_code == 0 and "leaves out" not in whole.stderr, whole.output
