@@ -23,6 +23,16 @@ def one_file(sandbox: RunningSandbox, tmp_path: Path, text: str) -> Path:
     return config / "konvsync.yaml"
 
 
+def accepted(sandbox: RunningSandbox, path: Path) -> str:
+    """``drift --write`` of ``path`` (drift found: exit 2), then the text it
+    wrote, which must plan clean."""
+    result = drift(sandbox, path, "--write")
+    assert result.exit_code == 2, result.output
+    again = plan(sandbox, path)
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
+    return path.read_text()
+
+
 def test_substituted_field_is_reported_and_left_as_is(
     sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -153,16 +163,12 @@ users:
     portal.create_group(externalId="c", name="C: the third")
     portal.delete_user("x@acme.example")
     portal.delete_user("y@acme.example")
-    result = drift(sandbox, path, "--write")
-    assert result.exit_code == 2, result.output
-    assert path.read_text() == (
+    assert accepted(sandbox, path) == (
         "konvsync: 1\n"
         "policy: {prune: [groups, users]}\n"
         "groups: [{externalId: a, name: 'yes'}, {externalId: c, name: 'C: the third'}]\n"
         "users: []\n"
     )
-    again = plan(sandbox, path)
-    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
 
 
 def test_unmanaged_objects_only_with_include_unmanaged(
@@ -419,11 +425,8 @@ groups: [
     portal = HandEdits(sandbox)
     portal.delete_group("fx2")
     portal.delete_group("fx0")
-    result = drift(sandbox, path, "--write")
-    assert result.exit_code == 2, result.output
-    assert path.read_text() == "konvsync: 1\ngroups: [\n  {externalId: fx1, name: X1},  # one\n]\n"
-    again = plan(sandbox, path)
-    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
+    written = accepted(sandbox, path)
+    assert written == "konvsync: 1\ngroups: [\n  {externalId: fx1, name: X1},  # one\n]\n"
 
 
 def test_a_literal_written_with_an_escaped_dollar_is_accepted_escaped(
@@ -474,9 +477,7 @@ users:
     portal = HandEdits(sandbox)
     portal.delete_user("bob@acme.example")
     portal.delete_user("a@acme.example")
-    result = drift(sandbox, path, "--write")
-    assert result.exit_code == 2, result.output
-    assert path.read_text() == (
+    assert accepted(sandbox, path) == (
         "konvsync: 1\n"
         "users:\n"
         "  # the dealers' staff\n"
@@ -484,8 +485,6 @@ users:
         "  # Carl: the new contact\n"
         "  - {email: carl@acme.example, firstName: Carl, lastName: Cee}\n"
     )
-    again = plan(sandbox, path)
-    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
 
 
 def test_the_last_items_of_a_flow_list_removed_together(
@@ -506,13 +505,9 @@ def test_the_last_items_of_a_flow_list_removed_together(
     portal = HandEdits(sandbox)
     portal.delete_group("qb")
     portal.delete_group("qc")
-    result = drift(sandbox, path, "--write")
-    assert result.exit_code == 2, result.output
-    assert path.read_text() == (
+    assert accepted(sandbox, path) == (
         "konvsync: 1\n"
         "groups: [{externalId: qa, name: A}]\n"
         "users:\n"
         "  - {email: q@acme.example, firstName: Q, lastName: Cue, groups: [qa]}\n"
     )
-    again = plan(sandbox, path)
-    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
