@@ -6,6 +6,7 @@ one."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -27,3 +28,26 @@ def not_both(first: str, second: str, message: str) -> dict[str, Any]:
 
 def _is(field: str, value: str) -> dict[str, Any]:
     return {"properties": {field: {"const": value}}, "required": [field]}
+
+
+def implied_nulls(rules: tuple[dict[str, Any], ...], data: Mapping[str, Any]) -> set[str]:
+    """The fields an object given as ``data`` must hold null by ``rules``
+    (made by the helpers above): a field ``forbidden_when`` its condition
+    holds, and the other of ``not_both`` when one is given. Updates are
+    patches, so a field the config leaves out keeps the portal's value: a
+    plan clears these where the portal has one (a CODE link made OPEN keeps
+    its code otherwise, and the portal refuses it)."""
+    out: set[str] = set()
+    for rule in rules:
+        if "if" in rule:
+            condition = rule["if"]["properties"]
+            forbidden = rule["then"].get("not", {}).get("required", [])
+            if forbidden and all(data.get(f) == c["const"] for f, c in condition.items()):
+                out.update(forbidden)
+        elif "not" in rule:
+            first, second = rule["not"]["required"]
+            if data.get(first) is not None:
+                out.add(second)
+            if data.get(second) is not None:
+                out.add(first)
+    return out

@@ -14,6 +14,7 @@ from konvsync.errors import PlanError
 from konvsync.kinds import KINDS, kind, value_holders
 from konvsync.kinds.address import ObjectKey, RemoteRef
 from konvsync.kinds.base import Kind
+from konvsync.kinds.schema_rules import implied_nulls
 from konvsync.plan.changes import Change, Create, Delete, FieldChange, Update
 from konvsync.plan.order import in_apply_order
 from konvsync.plan.remote import RemoteKind, RemoteObject, RemoteState
@@ -63,6 +64,9 @@ def _upserts(
             adopted[candidate.id] = key
         if not ignored and current.data == after:
             continue  # the common case, compared at C speed
+        for name in implied_nulls(k.schema_rules, after):
+            if name not in after and current.data.get(name) is not None:
+                after = {**after, name: None}
         rekeyed = current.key is None or current.renamed_from is not None
         compared = {
             name: value

@@ -327,3 +327,36 @@ def test_the_apply_report_and_the_drift_of_links_fit_the_published_schemas(
         ("changed", "inviteLinks", "Dealer sign-up"),
         ("created", "inviteLinks", "Walk-in"),
     }
+
+
+def test_a_link_switched_to_open_or_to_the_other_account_way_clears_what_the_contract_forbids(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Updates are patches: a CODE link made OPEN keeps its code unless the
+    update clears it, and a portal answers BAD_USER_INPUT to an OPEN link with
+    a code (so with account and accountMatchField both set). Once konvsync
+    sent only ``access: OPEN`` and failed on every apply."""
+    config = write_config("""\
+        konvsync: 1
+        accountFields: [{key: dealer_no, label: Dealer number, type: TEXT}]
+        accounts: [{externalId: acme, name: ACME}]
+        inviteLinks:
+          - {title: Fair, access: CODE, code: "${env:DEALER_CODE}", account: acme}
+        variables: [DEALER_CODE]
+        """)
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    config = write_config("""\
+        konvsync: 1
+        accountFields: [{key: dealer_no, label: Dealer number, type: TEXT}]
+        accounts: [{externalId: acme, name: ACME}]
+        inviteLinks:
+          - {title: Fair, access: OPEN, accountMatchField: dealer_no}
+        """)
+    applied = run(sandbox, "apply", str(config), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert CODE not in applied.output
+    assert "~ code              = (sensitive) -> null" in applied.stdout
+    link = links(sandbox.store)["Fair"]
+    assert (link["access"], link["code"], link["account"]) == ("OPEN", None, None)
+    again = run(sandbox, "plan", str(config), "--detailed-exitcode")
+    assert again.exit_code == 0, again.output
