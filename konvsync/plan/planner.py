@@ -20,6 +20,7 @@ from konvsync.kinds import (
 )
 from konvsync.kinds.address import Address, ObjectKey, key_path
 from konvsync.kinds.datetimes import now_utc, parse_utc, utc_second
+from konvsync.plan.at_most_one import check_at_most_one
 from konvsync.plan.changes import Change, Create, Delete, Plan, Update, saved_key
 from konvsync.plan.diff import diff_state
 from konvsync.plan.field_checks import check_custom_fields
@@ -199,6 +200,8 @@ def plan_against(
         )
     if refused is None:
         check_deleted_references(desired, changes)
+        if not options.owned_elsewhere_is_drift:  # drift reports what the portal holds
+            check_at_most_one(changes, view)
     warnings += taken_from_outside(changes, view) + kept_outside(changes, remote)
     emails = welcome_emails(changes, desired)
     if emails:

@@ -360,3 +360,46 @@ def test_a_link_switched_to_open_or_to_the_other_account_way_clears_what_the_con
     assert (link["access"], link["code"], link["account"]) == ("OPEN", None, None)
     again = run(sandbox, "plan", str(config), "--detailed-exitcode")
     assert again.exit_code == 0, again.output
+
+
+def test_a_second_open_link_next_to_one_the_config_leaves_alone_is_a_plan_error(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """The portal refuses a second active, unexpired OPEN link (CONFLICT).
+    One the configuration does not name (made by hand, not pruned) once
+    passed the plan and failed the apply; now the plan says so, at the place
+    in the config, and nothing is sent. Pruned, it is deleted first."""
+    sandbox.store.create("inviteLinks", {"title": "Walk-in", "access": "OPEN"})
+    config = write_config("""\
+        konvsync: 1
+        inviteLinks:
+          - {title: New, access: OPEN}
+        """)
+    for command in (["plan", str(config)], ["apply", str(config), "--auto-approve"]):
+        result = run(sandbox, *command)
+        assert result.exit_code == 1, result.output
+        assert (
+            f"{config}:3:5: invite link 'New' would be a second active, unexpired OPEN invite "
+            "link next to the portal's 'Walk-in' (inv_1), which this configuration leaves "
+            "alone; the portal allows one at a time"
+        ) in result.stderr
+        assert "Traceback" not in result.output
+    assert set(links(sandbox.store)) == {"Walk-in"}
+
+    # Expired, inactive or pruned, the other one is no obstacle.
+    pruned = write_config(
+        """\
+        konvsync: 1
+        policy: {prune: [inviteLinks]}
+        inviteLinks:
+          - {title: New, access: OPEN}
+        """,
+        "pruned.yaml",
+    )
+    applied = run(sandbox, "apply", str(pruned), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert set(links(sandbox.store)) == {"New"}
+    sandbox.store.create(
+        "inviteLinks", {"title": "Old", "access": "OPEN", "expiresAt": "2020-01-01T00:00:00Z"}
+    )
+    assert run(sandbox, "plan", str(config), "--detailed-exitcode").exit_code == 0
