@@ -133,7 +133,11 @@ def test_invite_links_with_one_title_stop_only_the_plan_that_names_them(
     store = sandbox.store
     first = store.create("inviteLinks", {"title": "Twin", "access": "CODE", "code": "secret-1"})
     second = store.create("inviteLinks", {"title": "Twin", "access": "OPEN"})
-    config = write_config("konvsync: 1\ninviteLinks: [{title: Solo, access: OPEN}]\n")
+    # Inactive: the portal's open Twin would make an active second one a
+    # CONFLICT (a plan error of its own, tests/content/test_invite_links.py).
+    config = write_config(
+        "konvsync: 1\ninviteLinks: [{title: Solo, access: OPEN, active: false}]\n"
+    )
     planned = _plan(sandbox, config)
     assert planned.exit_code == 0, planned.output
     assert "Plan: 1 to add, 0 to change, 0 to destroy." in planned.stdout
