@@ -19,9 +19,12 @@ from konvsync import __version__
 from konvsync.config.model import Policy
 from konvsync.config.scope import parse_scope
 from konvsync.errors import ConfigError, StalePlanError
-from konvsync.kinds.address import ObjectKey
+from konvsync.kinds import kind, references
+from konvsync.kinds.address import Address, ObjectKey
 from konvsync.plan.changes import (
     Change,
+    Create,
+    Delete,
     Plan,
     Refusal,
     RefusalCheck,
@@ -180,8 +183,10 @@ def check_fresh(saved: SavedPlan, endpoint_name: str, remote: RemoteState) -> No
             f"endpoint serves {remote.portal_name!r}; run plan again",
             saved.plan,
         )
+    created = {change.address for change in saved.plan.changes if isinstance(change, Create)}
     for change in saved.plan.changes:
         moved = _moved(change, saved.remote_digests.get(saved_key(change)), remote)
+        moved = moved or _reference_gone(change, created, remote)
         if moved:
             raise SavedPlanStale(
                 f"stale plan: {change.address} {moved}; run plan again", saved.plan
@@ -198,6 +203,26 @@ def _moved(change: Change, digest: str | None, remote: RemoteState) -> str | Non
     return (
         "changed since the plan was made" if current is None or current.digest != digest else None
     )
+
+
+def _reference_gone(change: Change, created: set[Address], remote: RemoteState) -> str | None:
+    """The first object ``change`` refers to that the portal no longer has
+    (and the plan does not create), or None: sent anyway, the change could
+    not be built, and another apply of the same file would meet it again.
+    Only kinds the plan read are judged (the parent link is the change's own
+    address)."""
+    if isinstance(change, Delete):
+        return None
+    for ref in references(kind(change.kind), change.after or {}, include_parent=False):
+        if (
+            ref.target.name not in remote.kinds
+            or ref.key in remote.get(ref.target.name).referable()
+        ):
+            continue
+        if ref.target.address(ref.key) in created:
+            continue
+        return f"refers to {ref.target.singular} {ref.written!r}, which the portal no longer has"
+    return None
 
 
 UNSEEN = "which the plan did not see: created since, or missed by the plan's read"

@@ -171,3 +171,29 @@ def test_a_new_sandbox_file_holds_the_portal_content_once(tmp_path: Path) -> Non
             assert store.get("lmsModules", key="onboarding") is not None
         finally:
             store.close()
+
+
+def test_a_saved_plan_whose_module_left_the_portal_is_stale(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A module deleted in the portal between plan --out and apply: the plan
+    is stale (exit 3, nothing sent), as for an object it changes. Once the
+    group's create failed on its own, with 'Run apply again to finish',
+    which met the same failure again."""
+    config = write_config(GROUP.format(modules="onboarding", categories="price-lists"))
+    planfile = tmp_path / "content.plan"
+    assert run(sandbox, "plan", str(config), "--out", str(planfile)).exit_code == 0
+    store = sandbox.store
+    module = next(
+        node
+        for node in store.page("lmsModules", 100, None)["nodes"]
+        if node["slug"] == "onboarding"
+    )
+    store.delete("lmsModules", str(module["id"]))
+    applied = run(sandbox, "apply", str(planfile))
+    assert applied.exit_code == 3, applied.output
+    assert (
+        "stale plan: groups/dealers refers to LMS module 'onboarding', which the portal no "
+        "longer has; run plan again"
+    ) in applied.stderr
+    assert store.get("groups", key="dealers") is None
