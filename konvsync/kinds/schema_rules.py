@@ -51,3 +51,27 @@ def implied_nulls(rules: tuple[dict[str, Any], ...], data: Mapping[str, Any]) ->
             if data.get(second) is not None:
                 out.add(first)
     return out
+
+
+def broken_rule(rules: tuple[dict[str, Any], ...], data: Mapping[str, Any]) -> str | None:
+    """How an object as the portal answers it (``data``: its fields, null
+    for none) breaks one of ``rules``, or None: ``has access CODE and no
+    code``. Names fields and the condition's value, never another value (a
+    sensitive one)."""
+    for rule in rules:
+        if "if" in rule:
+            (field, condition), *_ = rule["if"]["properties"].items()
+            if data.get(field) != condition["const"]:
+                continue
+            then = rule["then"]
+            for needed in then.get("required", []):
+                if data.get(needed) is None:
+                    return f"has {field} {condition['const']} and no {needed}"
+            for forbidden in then.get("not", {}).get("required", []):
+                if data.get(forbidden) is not None:
+                    return f"has {field} {condition['const']} and a {forbidden}"
+        elif "not" in rule:
+            first, second = rule["not"]["required"]
+            if data.get(first) is not None and data.get(second) is not None:
+                return f"has both {first} and {second}"
+    return None

@@ -16,6 +16,7 @@ from konvsync.errors import ContractError
 from konvsync.kinds import KINDS_BY_NAME, kind
 from konvsync.kinds.address import Address, ObjectKey, RemoteRef, key_path, object_key
 from konvsync.kinds.base import Kind
+from konvsync.kinds.schema_rules import broken_rule
 from konvsync.support import redact
 
 KeyRenames = Mapping[str, Mapping[str, str]]
@@ -229,6 +230,12 @@ class RemoteStateBuilder:
         _register_sensitive(k, nodes)
         parents: list[tuple[str, bool]] = []  # each node's key for its children, and in scope?
         for node in nodes:
+            broken = k.schema_rules and broken_rule(k.schema_rules, node)
+            if broken:
+                raise ContractError(
+                    k.read_operation,
+                    f"{k.singular} {node['id']} {broken}, which the contract does not allow",
+                )
             obj = RemoteObject(
                 kind_name,
                 k.key_of(node),

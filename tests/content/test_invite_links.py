@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from konvsync.sandbox.server import RunningSandbox
 from konvsync.sandbox.store import Store, StoreError
 from tests.conftest import CliRun, invoke
+from tests.hostile.server import Call, Case, running_hostile_server
 from tests.published_schemas import validated
 
 ConfigWriter = Callable[..., Path]
@@ -403,3 +405,57 @@ def test_a_second_open_link_next_to_one_the_config_leaves_alone_is_a_plan_error(
         "inviteLinks", {"title": "Old", "access": "OPEN", "expiresAt": "2020-01-01T00:00:00Z"}
     )
     assert run(sandbox, "plan", str(config), "--detailed-exitcode").exit_code == 0
+
+
+class _CodeRewritten(Case):
+    """A portal whose ReadInviteLinks answers break the contract's rule on
+    ``code`` (required with CODE, null otherwise)."""
+
+    name = "code-rewritten"
+
+    def __init__(self, code: str | None) -> None:
+        self.code = code
+
+    def answer(self, call: Call, answer: Any) -> Any:
+        if call.operation == "ReadInviteLinks" and isinstance(answer.get("data"), dict):
+            for node in answer["data"]["inviteLinks"]["nodes"]:
+                node["code"] = self.code
+        return answer
+
+
+@pytest.mark.parametrize(
+    ("title", "access", "code", "detail"),
+    [
+        ("Hidden", "CODE", None, "invite link inv_1 has access CODE and no code"),
+        ("Open", "OPEN", "Portal-Side-Code", "invite link inv_1 has access OPEN and a code"),
+    ],
+)
+def test_a_link_answered_against_the_code_rule_stops_konvsync(
+    sandbox: RunningSandbox,
+    write_config: ConfigWriter,
+    title: str,
+    access: str,
+    code: str | None,
+    detail: str,
+) -> None:
+    """A CODE link answered without its code (a portal hiding it) or an OPEN
+    one with a code does not fit the contract. Once konvsync planned an
+    update of the code on every run (never converging), or cleared it."""
+    given = 'code: "${env:DEALER_CODE}"' if access == "CODE" else "active: true"
+    config = write_config(f"""\
+        konvsync: 1
+        inviteLinks:
+          - {{title: {title}, access: {access}, {given}}}
+        variables: [DEALER_CODE]
+        """)
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    with running_hostile_server(sandbox.url, _CodeRewritten(code)) as portal:
+        for command in ("plan", "drift"):
+            result = invoke(["--endpoint", portal.url, command, str(config)], env=ENV)
+            assert result.exit_code == 1, result.output
+            assert (
+                f"Error: the portal's answer does not fit the API contract: ReadInviteLinks: "
+                f"{detail}, which the contract does not allow"
+            ) in result.stderr
+            assert "Portal-Side-Code" not in result.output and CODE not in result.output
+            assert "Traceback" not in result.output
