@@ -57,7 +57,12 @@ def broken_rule(rules: tuple[dict[str, Any], ...], data: Mapping[str, Any]) -> s
     """How an object as the portal answers it (``data``: its fields, null
     for none) breaks one of ``rules``, or None: ``has access CODE and no
     code``. Names fields and the condition's value, never another value (a
-    sensitive one)."""
+    sensitive one). A blank string counts as no value, as it compares (a
+    portal may answer a nullable String without a value as ``""``)."""
+
+    def given(name: str) -> bool:
+        return data.get(name) not in (None, "")
+
     for rule in rules:
         if "if" in rule:
             (field, condition), *_ = rule["if"]["properties"].items()
@@ -65,13 +70,13 @@ def broken_rule(rules: tuple[dict[str, Any], ...], data: Mapping[str, Any]) -> s
                 continue
             then = rule["then"]
             for needed in then.get("required", []):
-                if data.get(needed) is None:
+                if not given(needed):
                     return f"has {field} {condition['const']} and no {needed}"
             for forbidden in then.get("not", {}).get("required", []):
-                if data.get(forbidden) is not None:
+                if given(forbidden):
                     return f"has {field} {condition['const']} and a {forbidden}"
         elif "not" in rule:
             first, second = rule["not"]["required"]
-            if data.get(first) is not None and data.get(second) is not None:
+            if given(first) and given(second):
                 return f"has both {first} and {second}"
     return None
