@@ -53,6 +53,9 @@ class Field:
     """Name in the mutation input when it differs (``userGroups`` -> ``userGroupIds``)."""
     lowercase: bool = False
     """Compared case-insensitively (e-mail addresses)."""
+    domain: bool = False
+    """E-mail domains (a set): compared lowercase with internationalized
+    labels in their ASCII form (``ascii_domain``), as the config writes them."""
     sensitive: bool = False
     """A secret of the portal's (an invite code): compared and sent, but shown
     as ``(sensitive)`` everywhere and never written to a file. A config gives
@@ -366,7 +369,7 @@ def normalize_value(f: Field, value: Any, keep_case: bool = False) -> Any:
     if value is None:
         return None
     if f.shape == "set":
-        return _normalized_set(value, f.lowercase)
+        return _normalized_set(value, f.lowercase, f.domain)
     if f.shape == "list":
         return [item for item in map(_text, value) if item is not None]
     if f.shape == "map":
@@ -412,8 +415,8 @@ def normalizer(f: Field, keep_case: bool = False) -> Normalizer:
     once: a text field's strings (most values konvsync compares) go straight
     to ``normalize_text``."""
     if f.shape == "set":
-        lowercase = f.lowercase
-        return lambda value: None if value is None else _normalized_set(value, lowercase)
+        lowercase, domain = f.lowercase, f.domain
+        return lambda value: None if value is None else _normalized_set(value, lowercase, domain)
     if f.shape != "scalar" or f.timestamp:
         return lambda value: normalize_value(f, value, keep_case)
     lower = f.lowercase and not keep_case
@@ -427,7 +430,7 @@ def normalizer(f: Field, keep_case: bool = False) -> Normalizer:
     return scalar
 
 
-def _normalized_set(value: Any, lowercase: bool) -> list[str]:
+def _normalized_set(value: Any, lowercase: bool, domain: bool = False) -> list[str]:
     """A set-like list's items as they compare (sorted, without empties)."""
     items: set[str] = set()
     for item in value:
@@ -437,8 +440,22 @@ def _normalized_set(value: Any, lowercase: bool) -> list[str]:
             else normalize_text(str(item).lower() if lowercase else str(item))
         )
         if text is not None:
-            items.add(text)
+            items.add(ascii_domain(text) if domain else text)
     return sorted(items)
+
+
+def ascii_domain(text: str) -> str:
+    """An e-mail domain as konvsync compares it: lowercase, each
+    internationalized label in its ASCII form (Punycode, as IDNA 2008 writes
+    it: ``bücher.example`` is ``xn--bcher-kva.example``). The config writes
+    the ASCII form; a portal may answer either (the contract does not say)."""
+    text = text.lower()
+    if text.isascii():
+        return text
+    return ".".join(
+        label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
+        for label in text.split(".")
+    )
 
 
 def remote_normalizer(f: Field) -> Normalizer:

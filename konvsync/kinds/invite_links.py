@@ -75,8 +75,10 @@ KIND = Kind(
             "allowedEmailDomains",
             "Lowercase e-mail domains allowed to register; empty: any.",
             shape="set",
+            domain=True,
             pattern="^[a-z0-9.-]+$",
-            pattern_message="must be a lowercase domain such as acme.example",
+            pattern_message="must be a lowercase domain such as acme.example (an internationalized "
+            "one in its ASCII form: xn--bcher-kva.example for bücher.example)",
         ),
         Field(
             "groups",

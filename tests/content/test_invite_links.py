@@ -478,12 +478,6 @@ class _DomainsInUnicode(Case):
         return answer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="allowedEmailDomains compare as written: a portal that answers an IDN domain in "
-    "Unicode form never converges (and validate refuses the Unicode form, lowercase as it "
-    "is); comparing IDNA-encoded forms would fix both",
-)
 def test_an_idn_domain_the_portal_answers_in_unicode_converges(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
