@@ -78,7 +78,7 @@ KIND = Kind(
             domain=True,
             pattern="^[a-z0-9.-]+$",
             pattern_message="must be a lowercase domain such as acme.example (an internationalized "
-            "one in its ASCII form: xn--bcher-kva.example for bücher.example)",
+            "one in its ASCII form, such as xn--bcher-kva.example)",
         ),
         Field(
             "groups",
