@@ -30,6 +30,12 @@ def _is(field: str, value: str) -> dict[str, Any]:
     return {"properties": {field: {"const": value}}, "required": [field]}
 
 
+def _condition(rule: dict[str, Any]) -> tuple[str, Any]:
+    """The field and value an ``if`` rule's condition names (``_is``: one)."""
+    ((field, condition),) = rule["if"]["properties"].items()
+    return field, condition["const"]
+
+
 def implied_nulls(rules: tuple[dict[str, Any], ...], data: Mapping[str, Any]) -> set[str]:
     """The fields an object given as ``data`` must hold null by ``rules``
     (made by the helpers above): a field ``forbidden_when`` its condition
@@ -40,10 +46,9 @@ def implied_nulls(rules: tuple[dict[str, Any], ...], data: Mapping[str, Any]) ->
     out: set[str] = set()
     for rule in rules:
         if "if" in rule:
-            condition = rule["if"]["properties"]
-            forbidden = rule["then"].get("not", {}).get("required", [])
-            if forbidden and all(data.get(f) == c["const"] for f, c in condition.items()):
-                out.update(forbidden)
+            field, value = _condition(rule)
+            if data.get(field) == value:
+                out.update(rule["then"].get("not", {}).get("required", []))
         elif "not" in rule:
             first, second = rule["not"]["required"]
             if data.get(first) is not None:
@@ -65,16 +70,16 @@ def broken_rule(rules: tuple[dict[str, Any], ...], data: Mapping[str, Any]) -> s
 
     for rule in rules:
         if "if" in rule:
-            (field, condition), *_ = rule["if"]["properties"].items()
-            if data.get(field) != condition["const"]:
+            field, value = _condition(rule)
+            if data.get(field) != value:
                 continue
             then = rule["then"]
             for needed in then.get("required", []):
                 if not given(needed):
-                    return f"has {field} {condition['const']} and no {needed}"
+                    return f"has {field} {value} and no {needed}"
             for forbidden in then.get("not", {}).get("required", []):
                 if given(forbidden):
-                    return f"has {field} {condition['const']} and a {forbidden}"
+                    return f"has {field} {value} and a {forbidden}"
         elif "not" in rule:
             first, second = rule["not"]["required"]
             if given(first) and given(second):
