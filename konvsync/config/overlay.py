@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from konvsync.config.model import Source
@@ -64,13 +64,26 @@ def _entries(data: YamlMap) -> list[tuple[Any, Any, int, int, str]]:
     ]
 
 
-def merge_maps(base: YamlMap, patch: YamlMap) -> OverlayMap:
-    """``patch`` over ``base``: mappings merged, anything else replaced."""
+def merge_maps(
+    base: YamlMap,
+    patch: YamlMap,
+    adds_up: Callable[[tuple[str, ...]], bool] = lambda _path: False,
+    path: tuple[str, ...] = (),
+) -> OverlayMap:
+    """``patch`` over ``base``: mappings merged, anything else replaced, but
+    for the lists whose path below them ``adds_up``: those are joined."""
     merged = {entry[0]: entry for entry in _entries(base)}
     for key, value, key_at, value_at, file in _entries(patch):
         earlier = merged.get(key)
         if earlier is not None and isinstance(earlier[1], YamlMap) and isinstance(value, YamlMap):
-            value = merge_maps(earlier[1], value)
+            value = merge_maps(earlier[1], value, adds_up, (*path, key))
+        elif (
+            earlier is not None
+            and isinstance(earlier[1], YamlList)
+            and isinstance(value, YamlList)
+            and adds_up((*path, key))
+        ):
+            value = _joined(earlier[1], value)
         if earlier is not None:
             key_at, file_of_key = earlier[2], earlier[4]
             if file_of_key != file:
@@ -99,10 +112,10 @@ def overlay_settings(layers: Sequence[Settings]) -> Settings:
                 and isinstance(value, YamlMap)
             ):
                 if name == "policy":
-                    earlier = (_scope_as_mappings(earlier[0]), earlier[1])
-                    value = _with_earlier_excludes(_scope_as_mappings(value), earlier[0])
-                    value = _with_earlier_protected(value, earlier[0])
-                value = merge_maps(earlier[0], value)
+                    before = _scope_as_mappings(earlier[0])
+                    value = merge_maps(before, _scope_as_mappings(value), _adds_up)
+                else:
+                    value = merge_maps(earlier[0], value)
             out[name] = (value, where)
     return out
 
@@ -129,45 +142,16 @@ def _scope_as_mappings(policy: YamlMap) -> YamlMap:
     return _with_values(policy, {"scope": _with_values(scope, forms)})
 
 
-def _with_earlier_excludes(policy: YamlMap, earlier: YamlMap) -> YamlMap:
-    """``policy`` (a later path's, scopes in mapping form) with each kind's
-    ``exclude`` also holding ``earlier``'s globs: a later path's exclude adds
-    to what the earlier excluded, as its other fields narrow the rule. As a
-    list replacing the earlier one it would take what the base excludes
-    (another team's objects) into the scope, and a pruning config would
-    delete it."""
-    scope, before = policy.get("scope"), earlier.get("scope")
-    if not isinstance(scope, YamlMap) or not isinstance(before, YamlMap):
-        return policy
-    rules: dict[str, Any] = {}
-    for name, rule in scope.items():
-        old = before.get(name)
-        if not (isinstance(rule, YamlMap) and isinstance(old, YamlMap)):
-            continue
-        added, kept = rule.get(EXCLUDE), old.get(EXCLUDE)
-        if isinstance(added, YamlList) and isinstance(kept, YamlList):
-            rules[name] = _with_values(rule, {EXCLUDE: _joined(kept, added)})
-    if not rules:
-        return policy
-    return _with_values(policy, {"scope": _with_values(scope, rules)})
-
-
-def _with_earlier_protected(policy: YamlMap, earlier: YamlMap) -> YamlMap:
-    """``policy`` (a later path's) with each kind's ``protect`` list also
-    holding ``earlier``'s keys: an overlay protects more, never less. As a
-    list replacing the earlier one, an overlay protecting one more object
-    un-protected the base's, and a pruning config deleted them."""
-    protect, before = policy.get("protect"), earlier.get("protect")
-    if not isinstance(protect, YamlMap) or not isinstance(before, YamlMap):
-        return policy
-    lists = {
-        name: _joined(before[name], keys)
-        for name, keys in protect.items()
-        if isinstance(keys, YamlList) and isinstance(before.get(name), YamlList)
-    }
-    if not lists:
-        return policy
-    return _with_values(policy, {"protect": _with_values(protect, lists)})
+def _adds_up(path: tuple[str, ...]) -> bool:
+    """The policy lists a later path adds to rather than replaces, as safety
+    rails should (an overlay protects and excludes more, never less): a
+    kind's ``protect`` list and its scope's ``exclude`` (scopes in mapping
+    form). Replaced, an overlay protecting one more object un-protected the
+    base's, and one excluding one more took what the base excludes (another
+    team's objects) into the scope: a pruning config deleted them."""
+    return (len(path) == 2 and path[0] == "protect") or (
+        len(path) == 3 and path[0] == "scope" and path[2] == EXCLUDE
+    )
 
 
 def _joined(first: YamlList, then: YamlList) -> YamlList:
