@@ -5,7 +5,7 @@ problem at once (``ConfigInvalid``)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -383,11 +383,18 @@ def _check_custom_fields(
 ) -> None:
     """Custom field values (a map field whose keys name objects of another
     kind, ``Field.keys_ref``) against the definitions the config holds."""
+    for k, f, obj in _custom_field_maps(state):
+        _check_values(state, k, f, obj, allow_external, problems)
+
+
+def _custom_field_maps(state: DesiredState) -> Iterator[tuple[Kind, Field, DesiredObject]]:
+    """Each configured object with a map field whose keys name objects of
+    another kind (``Field.keys_ref``: accounts' customFields), and that field."""
     for k in KINDS_BY_NAME.values():
         for f in k.fields:
             if f.keys_ref is not None:
                 for obj in state.objects.get(k.name, {}).values():
-                    _check_values(state, k, f, obj, allow_external, problems)
+                    yield k, f, obj
 
 
 def _check_retold_values(
@@ -398,33 +405,29 @@ def _check_retold_values(
     false, ``price: 1.50`` is 1.5) would reach the portal changed. Refused
     unless the field takes what YAML read: a BOOLEAN any boolean, a NUMBER
     the same number as the text in decimal (``1_000``, ``+5``, ``1.50``)."""
-    for k in KINDS_BY_NAME.values():
-        for f in k.fields:
-            if f.keys_ref is None:
+    for k, f, obj in _custom_field_maps(state):
+        values = obj.data.get(f.name)
+        if not isinstance(values, dict):
+            continue
+        fields = state.objects.get(f.keys_ref or "", {})
+        for key, value in values.items():
+            if isinstance(value, str) or value is None:
                 continue
-            fields = state.objects.get(f.keys_ref, {})
-            for obj in state.objects.get(k.name, {}).values():
-                values = obj.data.get(f.name)
-                if not isinstance(values, dict):
-                    continue
-                for key, value in values.items():
-                    if isinstance(value, str) or value is None:
-                        continue
-                    where = map_value_source(obj, f.name, key)
-                    text = retold.get(where)
-                    definition = fields.get(str(key))
-                    ftype = definition.data.get("type") if definition is not None else None
-                    if text is None or _taken_as_read(value, text, ftype):
-                        continue
-                    sent = ("true" if value else "false") if isinstance(value, bool) else str(value)
-                    read = sent if isinstance(value, bool) else f"the number {value}"
-                    problems.append(
-                        where.problem(
-                            f"{k.singular} {obj.path!r}: custom field {key!r} is written {text}, "
-                            f"which YAML reads as {read} (sent as {sent!r}): quote it "
-                            f"('{text}') to send the text as written, or write {sent}"
-                        )
-                    )
+            where = map_value_source(obj, f.name, key)
+            text = retold.get(where)
+            definition = fields.get(str(key))
+            ftype = definition.data.get("type") if definition is not None else None
+            if text is None or _taken_as_read(value, text, ftype):
+                continue
+            sent = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            read = sent if isinstance(value, bool) else f"the number {value}"
+            problems.append(
+                where.problem(
+                    f"{k.singular} {obj.path!r}: custom field {key!r} is written {text}, "
+                    f"which YAML reads as {read} (sent as {sent!r}): quote it "
+                    f"('{text}') to send the text as written, or write {sent}"
+                )
+            )
 
 
 def _taken_as_read(value: Any, text: str, ftype: Any) -> bool:
