@@ -8,7 +8,7 @@ from pathlib import Path
 from konvsync.api.options import ConnectionOptions
 from konvsync.app.portal import portal_target
 from konvsync.config.scope import NO_SCOPE, Scope
-from konvsync.export.files import check_kept_scope, check_out_dir, keep_policy, leftover_warnings
+from konvsync.export.files import check_out_dir, keep_policy, kept_policy, leftover_warnings
 from konvsync.export.portal import ExportResult, export_object, export_portal
 from konvsync.export.targets import parse_target
 from konvsync.plan.planner import ProgressCallback
@@ -37,7 +37,7 @@ def export_state(
     found = check_out_dir(Path(out_dir), force) if out_dir else []
     # A kept policy (--force) is written as it was: its scope must be this one
     # (also without --scope: every object under a kept scope would not validate).
-    kept = check_kept_scope(Path(out_dir), scope) if out_dir else False
+    kept = kept_policy(Path(out_dir), scope) if out_dir else None
     with portal_target(connection, None, reads_config=False) as target:
 
         async def run() -> ExportResult:
@@ -45,13 +45,13 @@ def export_state(
                 if target_object is not None:
                     return await export_object(client, target_object)
                 return await export_portal(
-                    client, kind_names, target.endpoint.name, on_page, scope, not kept
+                    client, kind_names, target.endpoint.name, on_page, scope, kept is None
                 )
 
         with gc_paused():
             result = aio.run(run())
     if out_dir:
-        result.files = keep_policy(Path(out_dir), result.files)
+        result.files = keep_policy(kept, result.files)
         result.warnings += leftover_warnings(Path(out_dir), found, list(result.files))
         write_files({Path(out_dir) / name: text for name, text in result.files.items()})
     return result

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from konvsync.config.paths import discover
 from konvsync.config.scope import Scope, parse_scope
@@ -46,11 +47,11 @@ def check_out_dir(out_dir: Path, force: bool) -> list[Path]:
     return found
 
 
-def policy_block(config_file: Path) -> str | None:
-    """The top-level ``policy`` of a konvsync.yaml as written, or None;
-    refused (``OutputError``) when the lines taken do not hold the very
-    policy the file does (a key written another way, a file that does not
-    load): a policy kept in part would protect less than it did."""
+def _kept_policy(config_file: Path) -> tuple[str, Any] | None:
+    """The top-level ``policy`` of a konvsync.yaml as written and as it loads,
+    or None; refused (``OutputError``) when the lines taken do not hold the
+    very policy the file does (a key written another way, a file that does
+    not load): a policy kept in part would protect less than it did."""
     if not config_file.is_file():
         return None
     try:
@@ -71,7 +72,7 @@ def policy_block(config_file: Path) -> str | None:
             "'policy:' block at the start of a line, without aliases to the rest of "
             "the file); nothing was written"
         )
-    return block
+    return None if block is None else (block, policy)
 
 
 def _policy_lines(lines: list[str]) -> str | None:
@@ -99,34 +100,29 @@ def _policy_of(text: str, config_file: Path) -> object:
     return loaded.get("policy") if isinstance(loaded, YamlMap) else None
 
 
-def check_kept_scope(out_dir: Path, scope: Scope) -> bool:
-    """Whether ``out_dir``'s konvsync.yaml has a policy that ``--force``
-    keeps; refuse (``OutputError``, before anything is read) when its
-    ``policy.scope`` is not ``scope``: the export would then hold objects
-    its own configuration does not own."""
+def kept_policy(out_dir: Path, scope: Scope) -> str | None:
+    """The policy of ``out_dir``'s konvsync.yaml as written, which ``--force``
+    keeps (read once, before the portal is), or None; refused
+    (``OutputError``) when its ``policy.scope`` is not ``scope``: the export
+    would then hold objects its own configuration does not own."""
     config_file = out_dir / "konvsync.yaml"
-    block = policy_block(config_file)
-    if block is None:
-        return False
-    try:
-        loaded = load_yaml(block, str(config_file)).data
-    except YamlLoadError:
-        loaded = None
-    policy = loaded.get("policy") if isinstance(loaded, YamlMap) else None
-    kept = parse_scope(policy.get("scope") if isinstance(policy, dict) else None)
-    if kept != scope:
-        shown = kept.describe() if kept else "none"
+    kept = _kept_policy(config_file)
+    if kept is None:
+        return None
+    block, policy = kept
+    kept_scope = parse_scope(policy.get("scope") if isinstance(policy, dict) else None)
+    if kept_scope != scope:
+        shown = kept_scope.describe() if kept_scope else "none"
         raise OutputError(
             f"{config_file}: --force keeps its policy, and its policy.scope ({shown}) is not "
             f"--scope ({scope.describe() if scope else 'none'}); nothing was written. Make "
             "them the same, or export into an empty folder"
         )
-    return True
+    return block
 
 
-def keep_policy(out_dir: Path, files: dict[str, str]) -> dict[str, str]:
-    """``files`` with the existing konvsync.yaml's policy added to the new one."""
-    block = policy_block(out_dir / "konvsync.yaml")
+def keep_policy(block: str | None, files: dict[str, str]) -> dict[str, str]:
+    """``files`` with the kept policy (``kept_policy``) added to the new konvsync.yaml."""
     if block is None or "konvsync.yaml" not in files:
         return files
     return {**files, "konvsync.yaml": files["konvsync.yaml"] + block}
