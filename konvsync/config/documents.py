@@ -323,7 +323,9 @@ def _object_validator(kind_name: str) -> jsonschema.protocols.Validator:
 def _explained(errors: Iterable[ValidationError]) -> list[tuple[tuple[Any, ...], ValidationError]]:
     """The errors worth telling, by the place they are at: each rule with a
     message of its own (an invite link may break several); otherwise the
-    best match explains the place."""
+    best match explains the place. A value of the wrong type is told only
+    that: the rules between an object's fields hold or fail vacuously on a
+    value that is no object (a title written alone in ``inviteLinks``)."""
     from jsonschema.exceptions import best_match
 
     by_path: dict[tuple[Any, ...], list[ValidationError]] = {}
@@ -332,7 +334,10 @@ def _explained(errors: Iterable[ValidationError]) -> list[tuple[tuple[Any, ...],
     out = []
     for path, found in by_path.items():
         either = [e for e in found if e.validator == "anyOf"]
+        typed = [e for e in found if e.validator == "type"]
         ruled = [e for e in found if isinstance(e.schema, dict) and "x-message" in e.schema]
+        if typed:
+            ruled = []
         out += [(path, error) for error in ruled or [either[0] if either else best_match(found)]]
     return out
 
