@@ -19,7 +19,7 @@ from konvsync import __version__
 from konvsync.config.model import Policy
 from konvsync.config.scope import parse_scope
 from konvsync.errors import ConfigError, StalePlanError
-from konvsync.kinds import kind, references
+from konvsync.kinds import KINDS_BY_NAME, kind, references
 from konvsync.kinds.address import Address, ObjectKey
 from konvsync.plan.changes import (
     Change,
@@ -117,6 +117,7 @@ def read_planfile(path: str) -> SavedPlan:
             "not supported by this release; run plan again"
         )
     _check_plan_shape(path, data)
+    _check_kept_shape(path, document)
     try:
         plan = Plan(
             changes=[change_from_data(c) for c in data["changes"]],
@@ -154,6 +155,58 @@ def _check_plan_shape(path: str, data: dict[str, Any]) -> None:
         raise ConfigError(
             f"{path}: damaged konvsync plan file (plan/{where}: {error.message}); run plan again"
         )
+
+
+_KEPT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["config_digest", "read_kinds", "remote_digests"],
+    "properties": {
+        "config_digest": {"type": "string"},
+        "read_kinds": {"type": "array", "uniqueItems": True, "items": {"type": "string"}},
+        "remote_digests": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
+        "send_welcome_email": {"type": "boolean"},
+        "sensitive": {
+            "type": "object",
+            "properties": {
+                "salt": {"type": "string"},
+                "values": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "additionalProperties": {
+                            "type": "object",
+                            "required": ["env", "digest"],
+                            "properties": {"env": {"type": "string"}, "digest": {"type": "string"}},
+                        },
+                    },
+                },
+            },
+            "dependentRequired": {"values": ["salt"]},
+        },
+    },
+}
+"""What a plan file keeps beside the plan, as ``write_planfile`` writes it."""
+
+
+def _check_kept_shape(path: str, document: dict[str, Any]) -> None:
+    """What the file keeps beside the plan (the kinds read, the digests of
+    the objects touched, the sensitive values' variables) as ``write_planfile``
+    writes it, or a ConfigError naming the first place where it is not: an
+    edited file is damaged, not an unexpected error halfway through apply."""
+    import jsonschema  # as in _check_plan_shape
+
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(_KEPT_SCHEMA).iter_errors(document)
+    )
+    if error is None:
+        unknown = [name for name in document["read_kinds"] if name not in KINDS_BY_NAME]
+        if not unknown:
+            return
+        where, message = "read_kinds", f"{unknown[0]!r} is not a kind"
+    else:
+        where = "/".join(str(part) for part in error.absolute_path) or "(top)"
+        message = error.message
+    raise ConfigError(f"{path}: damaged konvsync plan file ({where}: {message}); run plan again")
 
 
 class SavedPlanStale(StalePlanError):

@@ -206,6 +206,44 @@ def test_a_saved_plan_is_read_through_its_json_schema(
     assert sandbox.store.count("groups") == 0
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("read_kinds", 0),
+        ("read_kinds", ["groups", ["users"]]),
+        ("read_kinds", ["groups", "nonsense"]),
+        ("remote_digests", -1),
+        ("remote_digests", {'["groups", "g"]': ["sha256:0"]}),
+        ("sensitive", [{}]),
+        ("sensitive", {"salt": "s", "values": {'["groups", "g"]': {"code": "x"}}}),
+        ("config_digest", None),
+        ("send_welcome_email", "no"),
+    ],
+)
+def test_a_saved_plan_whose_other_parts_are_edited_is_damaged_not_a_crash(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path, field: str, value: object
+) -> None:
+    """What the file keeps beside the plan (the kinds read, the digests of
+    the objects touched, the sensitive values' variables) is checked as the
+    plan is: an edited one is a damaged plan file, nothing sent, not an
+    "unexpected" error."""
+    config = write_config("konvsync: 1\ngroups: [{externalId: g, name: New}]\n")
+    planfile = tmp_path / "edited.plan"
+    made = invoke(["--endpoint", sandbox.url, "plan", str(config), "--out", str(planfile)])
+    assert made.exit_code == 0, made.output
+    document = json.loads(planfile.read_text())
+    document[field] = value
+    planfile.write_text(json.dumps(document))
+    for args in (["apply", "--auto-approve", str(planfile)], ["show", str(planfile)]):
+        edited = invoke(["--endpoint", sandbox.url, *args])
+        assert edited.exit_code == 1, edited.output
+        assert edited.stderr.startswith(f"Error: {planfile}: damaged konvsync plan file ("), (
+            edited.stderr
+        )
+        assert edited.stderr.count("\n") == 1
+    assert sandbox.store.count("groups") == 0
+
+
 def test_partial_failure_skips_dependents_and_a_rerun_converges(
     sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
