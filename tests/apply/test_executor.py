@@ -212,6 +212,7 @@ def test_a_saved_plan_is_read_through_its_json_schema(
         ("read_kinds", 0),
         ("read_kinds", ["groups", ["users"]]),
         ("read_kinds", ["groups", "nonsense"]),
+        ("read_kinds", ["groups", "groups"]),
         ("remote_digests", -1),
         ("remote_digests", {'["groups", "g"]': ["sha256:0"]}),
         ("sensitive", [{}]),
