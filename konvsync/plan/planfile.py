@@ -36,6 +36,7 @@ from konvsync.plan.remote import RemoteState
 from konvsync.plan.sensitive import restored, saved_references
 from konvsync.support.files import write_files
 from konvsync.support.resources import json_schema
+from konvsync.support.text import shortened
 
 PLANFILE_FORMAT = "konvsync-plan/2"
 """2: what it keeps per object is filed by ``saved_key``, not the displayed address."""
@@ -104,14 +105,20 @@ def read_planfile(path: str) -> SavedPlan:
     if not isinstance(document, dict) or "planfile" not in document:
         raise ConfigError(f"{path}: not a konvsync plan file (made by 'konvsync plan --out')")
     if document.get("planfile") != PLANFILE_FORMAT:
+        _check_named(path, "planfile", document.get("planfile"))
         raise StalePlanError(
             f"{path}: plan file format {document.get('planfile')!r} is not "
             f"{PLANFILE_FORMAT!r} (made by another konvsync release); "
             "run plan again"
         )
     data = document.get("plan")
-    if not isinstance(data, dict) or data.get("format_version") != Plan.FORMAT_VERSION:
-        version = data.get("format_version") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: damaged konvsync plan file (plan: not an object); run plan again"
+        )
+    if data.get("format_version") != Plan.FORMAT_VERSION:
+        version = data.get("format_version")
+        _check_named(path, "plan/format_version", version)
         raise StalePlanError(
             f"{path}: plan format_version {version!r} is "
             "not supported by this release; run plan again"
@@ -138,6 +145,16 @@ def read_planfile(path: str) -> SavedPlan:
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"{path}: damaged konvsync plan file (missing {exc})") from None
+
+
+def _check_named(path: str, where: str, version: Any) -> None:
+    """A format or version another release wrote is a name (a string); any
+    other value is a damaged file (exit 1), not a stale one (exit 3)."""
+    if not isinstance(version, str):
+        raise ConfigError(
+            f"{path}: damaged konvsync plan file ({where}: {shortened(repr(version))} is not "
+            "a format name); run plan again"
+        )
 
 
 def _check_plan_shape(path: str, data: dict[str, Any]) -> None:
