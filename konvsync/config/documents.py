@@ -17,10 +17,11 @@ from konvsync.config import fast_schema
 from konvsync.config.fast_schema import Validate
 from konvsync.config.model import Source
 from konvsync.config.overlay import OverlayMap, object_definition, overlay_schema
-from konvsync.config.substitution import Substitution
+from konvsync.config.substitution import Substitution, literal_parts
 from konvsync.config.yaml_loader import YamlList, YamlLoadError, YamlMap, empty_map, load_yaml
 from konvsync.errors import ConfigProblem
-from konvsync.kinds import REFERENCE_KINDS, kind
+from konvsync.kinds import KINDS, REFERENCE_KINDS, children_of, kind
+from konvsync.support import redact
 from konvsync.support.files import UnreadableFile, read_bounded
 from konvsync.support.resources import config_schema
 from konvsync.support.suggest import did_you_mean
@@ -138,6 +139,7 @@ def check_document(
         before = len(problems)
         substitution.apply(data)
         document.substitution_problems = problems[before:]
+    _register_sensitive(data)
     _schema_problems(data, document.path, problems, document.patch)
     # A document with schema problems still takes part in the duplicate and
     # reference checks, so that one run reports everything; those checks skip
@@ -147,6 +149,30 @@ def check_document(
     document.digest = digest.hexdigest()
     document.env_values = substitution.whole
     document.unset = substitution.unset
+
+
+def _register_sensitive(data: YamlMap) -> None:
+    """Mask what a sensitive field holds (an invite link's code) before the
+    schema check, whatever the shape around it: a message may show the map
+    or list that holds it (``inviteLinks`` written as a map), and the check
+    that registers sensitive values (``rules``) sees only objects of the
+    right shape."""
+    for k in KINDS:
+        names = k.sensitive_names.union(*(c.sensitive_names for c in children_of(k.name)))
+        if names and k.parent is None:
+            _register_under(data.get(k.name), names)
+
+
+def _register_under(value: Any, names: frozenset[str], sensitive: bool = False) -> None:
+    if isinstance(value, str) and sensitive:
+        for part in literal_parts(value):
+            redact.register(part)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _register_under(item, names, sensitive or key in names)
+    elif isinstance(value, list):
+        for item in value:
+            _register_under(item, names, sensitive)
 
 
 def _expanded_size(value: Any, seen: dict[int, int]) -> int:
@@ -297,7 +323,9 @@ def _object_validator(kind_name: str) -> jsonschema.protocols.Validator:
 def _explained(errors: Iterable[ValidationError]) -> list[tuple[tuple[Any, ...], ValidationError]]:
     """The errors worth telling, by the place they are at: each rule with a
     message of its own (an invite link may break several); otherwise the
-    best match explains the place."""
+    best match explains the place. A value of the wrong type is told only
+    that: the rules between an object's fields hold or fail vacuously on a
+    value that is no object (a title written alone in ``inviteLinks``)."""
     from jsonschema.exceptions import best_match
 
     by_path: dict[tuple[Any, ...], list[ValidationError]] = {}
@@ -306,7 +334,10 @@ def _explained(errors: Iterable[ValidationError]) -> list[tuple[tuple[Any, ...],
     out = []
     for path, found in by_path.items():
         either = [e for e in found if e.validator == "anyOf"]
+        typed = [e for e in found if e.validator == "type"]
         ruled = [e for e in found if isinstance(e.schema, dict) and "x-message" in e.schema]
+        if typed:
+            ruled = []
         out += [(path, error) for error in ruled or [either[0] if either else best_match(found)]]
     return out
 

@@ -19,7 +19,7 @@ from konvsync import __version__
 from konvsync.config.model import Policy
 from konvsync.config.scope import parse_scope
 from konvsync.errors import ConfigError, StalePlanError
-from konvsync.kinds import kind, references
+from konvsync.kinds import KINDS_BY_NAME, kind, references
 from konvsync.kinds.address import Address, ObjectKey
 from konvsync.plan.changes import (
     Change,
@@ -36,6 +36,7 @@ from konvsync.plan.remote import RemoteState
 from konvsync.plan.sensitive import restored, saved_references
 from konvsync.support.files import write_files
 from konvsync.support.resources import json_schema
+from konvsync.support.text import shortened
 
 PLANFILE_FORMAT = "konvsync-plan/2"
 """2: what it keeps per object is filed by ``saved_key``, not the displayed address."""
@@ -104,19 +105,26 @@ def read_planfile(path: str) -> SavedPlan:
     if not isinstance(document, dict) or "planfile" not in document:
         raise ConfigError(f"{path}: not a konvsync plan file (made by 'konvsync plan --out')")
     if document.get("planfile") != PLANFILE_FORMAT:
+        _check_named(path, "planfile", document.get("planfile"))
         raise StalePlanError(
             f"{path}: plan file format {document.get('planfile')!r} is not "
             f"{PLANFILE_FORMAT!r} (made by another konvsync release); "
             "run plan again"
         )
     data = document.get("plan")
-    if not isinstance(data, dict) or data.get("format_version") != Plan.FORMAT_VERSION:
-        version = data.get("format_version") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: damaged konvsync plan file (plan: not an object); run plan again"
+        )
+    if data.get("format_version") != Plan.FORMAT_VERSION:
+        version = data.get("format_version")
+        _check_named(path, "plan/format_version", version)
         raise StalePlanError(
             f"{path}: plan format_version {version!r} is "
             "not supported by this release; run plan again"
         )
     _check_plan_shape(path, data)
+    _check_kept_shape(path, document)
     try:
         plan = Plan(
             changes=[change_from_data(c) for c in data["changes"]],
@@ -139,6 +147,16 @@ def read_planfile(path: str) -> SavedPlan:
         raise ConfigError(f"{path}: damaged konvsync plan file (missing {exc})") from None
 
 
+def _check_named(path: str, where: str, version: Any) -> None:
+    """A format or version another release wrote is a name (a string); any
+    other value is a damaged file (exit 1), not a stale one (exit 3)."""
+    if not isinstance(version, str):
+        raise ConfigError(
+            f"{path}: damaged konvsync plan file ({where}: {shortened(repr(version))} is not "
+            "a format name); run plan again"
+        )
+
+
 def _check_plan_shape(path: str, data: dict[str, Any]) -> None:
     """The saved plan as ``schemas/plan.schema.json`` describes it, or a
     ConfigError naming the first place where it is not (an edited file)."""
@@ -154,6 +172,58 @@ def _check_plan_shape(path: str, data: dict[str, Any]) -> None:
         raise ConfigError(
             f"{path}: damaged konvsync plan file (plan/{where}: {error.message}); run plan again"
         )
+
+
+_KEPT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["config_digest", "read_kinds", "remote_digests"],
+    "properties": {
+        "config_digest": {"type": "string"},
+        "read_kinds": {"type": "array", "uniqueItems": True, "items": {"type": "string"}},
+        "remote_digests": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
+        "send_welcome_email": {"type": "boolean"},
+        "sensitive": {
+            "type": "object",
+            "properties": {
+                "salt": {"type": "string"},
+                "values": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "additionalProperties": {
+                            "type": "object",
+                            "required": ["env", "digest"],
+                            "properties": {"env": {"type": "string"}, "digest": {"type": "string"}},
+                        },
+                    },
+                },
+            },
+            "dependentRequired": {"values": ["salt"]},
+        },
+    },
+}
+"""What a plan file keeps beside the plan, as ``write_planfile`` writes it."""
+
+
+def _check_kept_shape(path: str, document: dict[str, Any]) -> None:
+    """What the file keeps beside the plan (the kinds read, the digests of
+    the objects touched, the sensitive values' variables) as ``write_planfile``
+    writes it, or a ConfigError naming the first place where it is not: an
+    edited file is damaged, not an unexpected error halfway through apply."""
+    import jsonschema  # as in _check_plan_shape
+
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(_KEPT_SCHEMA).iter_errors(document)
+    )
+    if error is None:
+        unknown = [name for name in document["read_kinds"] if name not in KINDS_BY_NAME]
+        if not unknown:
+            return
+        where, message = "read_kinds", f"{unknown[0]!r} is not a kind"
+    else:
+        where = "/".join(str(part) for part in error.absolute_path) or "(top)"
+        message = error.message
+    raise ConfigError(f"{path}: damaged konvsync plan file ({where}: {message}); run plan again")
 
 
 class SavedPlanStale(StalePlanError):

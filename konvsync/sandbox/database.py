@@ -48,15 +48,28 @@ Row = dict[str, Any]
 _decode = json.JSONDecoder().decode
 
 
+def _unopenable(path: str, exc: Exception) -> UsageError:
+    """The user's to correct: a path that is a folder, below a file, or a
+    file that is no SQLite database."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return UsageError(
+        f"sandbox database {path} cannot be opened ({reason}); use another file "
+        "(--db, KONVSYNC_SANDBOX_DB)"
+    )
+
+
 class Database:
     """The sandbox's data, in SQLite (a file or ``:memory:``)."""
 
     def __init__(self, path: str = ":memory:", kinds: Mapping[str, Table] | None = None) -> None:
         self.tables = kinds if kinds is not None else tables()
         """The kinds it stores (by default every kind konvsync knows)."""
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        try:
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise _unopenable(path, exc) from None
         if path != ":memory:":
             # One sandbox process owns its file: WAL, exclusive locking (no
             # shared-memory locking per transaction, which doubled the cost
@@ -75,6 +88,9 @@ class Database:
                     f"sandbox database {path} is in use by another sandbox "
                     f"process ({exc}); stop it or use another --db"
                 ) from None
+            except sqlite3.DatabaseError as exc:  # a file that is no SQLite database
+                self._db.close()
+                raise _unopenable(path, exc) from None
         self._check_layout(path)
         self._db.executescript(TABLES)
         self._db.execute(f"PRAGMA user_version = {LAYOUT}")

@@ -206,6 +206,84 @@ def test_a_saved_plan_is_read_through_its_json_schema(
     assert sandbox.store.count("groups") == 0
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("read_kinds", 0),
+        ("read_kinds", ["groups", ["users"]]),
+        ("read_kinds", ["groups", "nonsense"]),
+        ("read_kinds", ["groups", "groups"]),
+        ("remote_digests", -1),
+        ("remote_digests", {'["groups", "g"]': ["sha256:0"]}),
+        ("sensitive", [{}]),
+        ("sensitive", {"salt": "s", "values": {'["groups", "g"]': {"code": "x"}}}),
+        ("config_digest", None),
+        ("send_welcome_email", "no"),
+    ],
+)
+def test_a_saved_plan_whose_other_parts_are_edited_is_damaged_not_a_crash(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path, field: str, value: object
+) -> None:
+    """What the file keeps beside the plan (the kinds read, the digests of
+    the objects touched, the sensitive values' variables) is checked as the
+    plan is: an edited one is a damaged plan file, nothing sent, not an
+    "unexpected" error."""
+    config = write_config("konvsync: 1\ngroups: [{externalId: g, name: New}]\n")
+    planfile = tmp_path / "edited.plan"
+    made = invoke(["--endpoint", sandbox.url, "plan", str(config), "--out", str(planfile)])
+    assert made.exit_code == 0, made.output
+    document = json.loads(planfile.read_text())
+    document[field] = value
+    planfile.write_text(json.dumps(document))
+    for args in (["apply", "--auto-approve", str(planfile)], ["show", str(planfile)]):
+        edited = invoke(["--endpoint", sandbox.url, *args])
+        assert edited.exit_code == 1, edited.output
+        assert edited.stderr.startswith(f"Error: {planfile}: damaged konvsync plan file ("), (
+            edited.stderr
+        )
+        assert edited.stderr.count("\n") == 1
+    assert sandbox.store.count("groups") == 0
+
+
+@pytest.mark.parametrize(
+    ("edit", "code", "says"),
+    [
+        ({"planfile": "konvsync-plan/99"}, 3, "made by another konvsync release"),
+        ({"planfile": None}, 1, "damaged konvsync plan file (planfile: None"),
+        ({"planfile": ["konvsync-plan/2"]}, 1, "damaged konvsync plan file (planfile:"),
+        ({"format_version": "99"}, 3, "not supported by this release"),
+        ({"format_version": None}, 1, "damaged konvsync plan file (plan/format_version: None"),
+        ({"format_version": 2}, 1, "damaged konvsync plan file (plan/format_version: 2"),
+    ],
+)
+def test_a_plan_file_of_another_release_is_stale_a_damaged_one_is_an_error(
+    sandbox: RunningSandbox,
+    write_config: ConfigWriter,
+    tmp_path: Path,
+    edit: dict[str, object],
+    code: int,
+    says: str,
+) -> None:
+    """Exit 3 (refused, run plan again) is for a plan file another release
+    wrote, which names its format; a format that is no name at all (null,
+    a list) is a damaged file (exit 1), not a file of another release."""
+    config = write_config("konvsync: 1\ngroups: [{externalId: g, name: New}]\n")
+    planfile = tmp_path / "edited.plan"
+    made = invoke(["--endpoint", sandbox.url, "plan", str(config), "--out", str(planfile)])
+    assert made.exit_code == 0, made.output
+    document = json.loads(planfile.read_text())
+    if "format_version" in edit:
+        document["plan"]["format_version"] = edit["format_version"]
+    else:
+        document.update(edit)
+    planfile.write_text(json.dumps(document))
+    for args in (["apply", "--auto-approve", str(planfile)], ["show", str(planfile)]):
+        result = invoke(["--endpoint", sandbox.url, *args])
+        assert result.exit_code == code, result.output
+        assert says in result.stderr, result.stderr
+    assert sandbox.store.count("groups") == 0
+
+
 def test_partial_failure_skips_dependents_and_a_rerun_converges(
     sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
 ) -> None:

@@ -386,3 +386,28 @@ def test_warnings_stand_beside_the_errors(
     assert result.exit_code == 1, result.output
     assert "warning:" in result.stderr and "TEAM_NAME" in result.stderr, result.stderr
     assert "NOT_ONE" in result.stderr
+
+
+def test_an_item_that_is_not_a_mapping_is_told_so_not_a_rule_between_fields(
+    write_config: Callable[..., Path],
+) -> None:
+    """The schema's rules between an invite link's fields (OPEN takes no
+    code; account or accountMatchField) hold vacuously or fail vacuously for
+    an item that is no mapping at all (a title written alone): the message
+    is that it is not a mapping, not a rule it cannot break."""
+    config = write_config(
+        """\
+        konvsync: 1
+        inviteLinks:
+          - Dealer sign-up
+          - [a]
+          - {title: Open code, access: OPEN, code: x1}
+        """
+    )
+    for args in (["validate", str(config)], ["validate", "--format", "json", str(config)]):
+        result = invoke(args)
+        assert result.exit_code == 1, result.output
+        assert "inviteLinks.[0]: 'Dealer sign-up' is not of type 'object'" in result.output
+        assert "inviteLinks.[1]: ['a'] is not of type 'object'" in result.output
+        assert result.output.count("access OPEN takes no code") == 1, result.output
+        assert "not both" not in result.output

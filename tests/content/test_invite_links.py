@@ -491,3 +491,30 @@ def test_an_idn_domain_the_portal_answers_in_unicode_converges(
         assert applied.exit_code == 0, applied.output
         again = invoke(["--endpoint", portal.url, "plan", str(config), "--detailed-exitcode"])
         assert again.exit_code == 0, again.output
+
+
+@pytest.mark.parametrize(
+    "links",
+    [
+        "inviteLinks:\n  sign-up:\n    - {title: L, access: CODE, code: '${env:DEALER_CODE}'}\n",
+        "inviteLinks: {title: L, access: CODE, code: '${env:DEALER_CODE}'}\n",
+        "inviteLinks: [{title: L, access: CODE, code: '${env:DEALER_CODE}', groups: {a: 1}}]\n",
+    ],
+)
+def test_a_code_in_a_misshapen_link_is_in_no_message(
+    sandbox: RunningSandbox, write_config: ConfigWriter, links: str
+) -> None:
+    """A schema message that shows the object or list around a code (a map
+    where the list of links belongs) shows it masked: the code came from the
+    environment, and the check that registers sensitive values runs only on
+    objects of the right shape."""
+    config = write_config(f"konvsync: 1\nvariables: [DEALER_CODE]\n{links}")
+    results = [
+        invoke(["validate", *fmt, str(config)], env=ENV)
+        for fmt in ([], ["--format", "json"], ["--format", "github"])
+    ]
+    results.append(run(sandbox, "plan", str(config)))
+    for result in results:
+        assert result.exit_code == 1, result.output
+        assert "is not of type" in result.output or "is not valid" in result.output
+        assert CODE not in result.output, result.output

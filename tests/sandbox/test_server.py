@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -17,7 +19,7 @@ from oauthlib.oauth2 import BackendApplicationClient
 from requests_oauthlib import OAuth2Session
 
 from konvsync.sandbox.server import RunningSandbox
-from tests.conftest import KEY, SECRET, SandboxFactory
+from tests.conftest import KEY, SECRET, SandboxFactory, invoke
 
 
 def token(sandbox: RunningSandbox) -> str:
@@ -433,3 +435,39 @@ def test_requests_are_logged_without_tokens(
     lines = [r.getMessage() for r in caplog.records if r.name == "konvsync.sandbox"]
     assert any(line.startswith("POST /api 200 ") and line.endswith("ms") for line in lines)
     assert not any(bearer in line or SECRET in line for line in lines)
+
+
+@pytest.mark.parametrize("made", ["not_sqlite", "directory", "under_a_file"])
+def test_a_sandbox_file_that_cannot_be_opened_is_one_clear_line(
+    tmp_path: Path, write_config: Callable[..., Path], made: str
+) -> None:
+    """--db (or KONVSYNC_SANDBOX_DB for ``endpoint: sandbox``) naming a file
+    that is no SQLite database, a folder, or a path below a regular file is
+    the user's to correct: one line naming the file, exit 1, not an
+    "unexpected" error asking for a bug report."""
+    import logging
+
+    if made == "not_sqlite":
+        path = tmp_path / "notes.db"
+        path.write_text("konvsync: 1\n")
+    elif made == "directory":
+        path = tmp_path / "folder.db"
+        path.mkdir()
+    else:
+        (tmp_path / "file").write_text("x")
+        path = tmp_path / "file" / "sandbox.db"
+    config = write_config("konvsync: 1\nendpoint: sandbox\ngroups: [{externalId: g, name: G}]\n")
+    sandbox_log = logging.getLogger("konvsync.sandbox")
+    level = sandbox_log.level
+    try:
+        results = [
+            invoke(["sandbox", "--db", str(path), "--port", "0"]),
+            invoke(["plan", str(config)], env={"KONVSYNC_SANDBOX_DB": str(path)}),
+        ]
+    finally:
+        sandbox_log.setLevel(level)  # the command turns on request logging for the process
+    for result in results:
+        assert result.exit_code == 1, result.output
+        error = result.stderr.strip().splitlines()[-1]
+        assert error.startswith(f"Error: sandbox database {path} cannot be opened"), error
+        assert "unexpected" not in result.output
