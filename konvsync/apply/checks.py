@@ -3,8 +3,8 @@
 - each mutation's answer shows the values sent (as Terraform checks that the
   applied object is compatible with the planned one);
 - right before a step, the objects it will touch are as the plan saw them
-  (updated and deleted ones unchanged, created ones still absent), so a
-  second writer is noticed instead of overwritten;
+  (updated and deleted ones there and unchanged, created ones still
+  absent), so a second writer is noticed instead of overwritten;
 - after the run, the portal holds what was planned, as far as the answers do
   not prove it (``--verify``: the fields updates wrote, by default; every
   changed object with ``full``; nothing with ``none``);
@@ -45,6 +45,9 @@ from konvsync.plan.renames import Renames, as_renamed
 from konvsync.support.text import brief
 
 log = logging.getLogger("konvsync.apply")
+
+GONE_OR_MISSED = "deleted since the plan, or missed by a read while others edit the portal"
+"""Why an object the plan deletes may be absent from the check before its step."""
 
 IdOf = Callable[[Address], str | None]
 """Address -> server ID known to this run, or None."""
@@ -374,7 +377,12 @@ def moved_since_plan(
             return f"it exists in the portal (ID {now.id}), {UNSEEN}"
         return None
     if now is None:
-        return None if isinstance(change, Delete) else "it was deleted since the plan"
+        if isinstance(change, Delete):
+            # Not "already gone": a read by pages misses an object while
+            # others delete and create (offset pages slip), and a delete sent
+            # unseen would remove what may have changed since the plan.
+            return f"the portal did not show it ({GONE_OR_MISSED}), so it was not deleted unseen"
+        return "it was deleted since the plan"
     before = planned.find(change.kind, change.remote_id)
     now = as_renamed(now, renames or {})
     if before is None or _rekeyed(before.data, adopted) != now.data:

@@ -1,0 +1,89 @@
+"""Other writers edit the portal while konvsync runs: what apply's checks
+of the portal make of a read that an edit made inconsistent. Each test
+drives the real CLI through a hostile portal (tests/hostile/server.py) in
+front of a seeded sandbox, which the case edits as another writer would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from konvsync.sandbox.store import Store
+from tests.hostile.cases import connection_of
+from tests.hostile.harness import apply_args, portal_yaml, run_konvsync, seeded_sandbox
+from tests.hostile.server import Call, Case, Json, running_hostile_server
+
+DOOMED = "user29@example.test"
+"""The user the config no longer has (users are pruned): apply deletes it."""
+
+
+def config_deleting_one_user(directory: Path) -> Path:
+    """The seeded portal with users pruned and :data:`DOOMED` left out: the
+    plan's one change deletes it."""
+    text = (
+        portal_yaml(changed=True)
+        .replace("Team One", "Team 1")
+        .replace("title: Lead", "title: Member")
+    )
+    config = directory / "konvsync.yaml"
+    config.write_text(
+        "".join(line for line in text.splitlines(keepends=True) if DOOMED not in line),
+        encoding="utf-8",
+    )
+    return config
+
+
+class EditedAndMissedByTheRecheck(Case):
+    """Another writer edits :data:`DOOMED` (a new title: someone wants to
+    keep it) after the plan read the users, and at the same time deletes one
+    user and creates another: offset pages then slip, and the read apply
+    makes before its step does not show :data:`DOOMED` (its place on the
+    page goes to the user created, so ``totalCount`` holds)."""
+
+    name = "edited-and-missed-by-the-recheck"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.first_pages = 0
+        self.edited = False
+        self.hidden = False
+
+    def _rechecking(self, call: Call) -> bool:
+        return call.operation == "ReadUsers" and self.first_pages >= 2
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation == "ReadUsers" and call.variables.get("after") is None:
+            self.first_pages += 1
+        if self._rechecking(call) and not self.edited:
+            self.edited = True
+            user = self.store.get("users", key=DOOMED)
+            assert user is not None
+            self.store.update("users", user["id"], {"title": "Keep me: still with us"})
+        return None
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        connection = connection_of(answer) if self._rechecking(call) else None
+        for index, node in enumerate(connection["nodes"] if connection else []):
+            if node.get("email") == DOOMED:
+                self.hidden = True
+                connection["nodes"][index] = {**node, "id": "usr_999", "email": "new@example.test"}
+        return answer
+
+
+def test_a_delete_whose_object_the_recheck_missed_is_not_sent_unchecked(tmp_path: Path) -> None:
+    """The step's check before the delete must not take "not in the page"
+    for "deleted since the plan": the object is asked for by its ID, found
+    changed, and the plan is refused as stale (exit 3) with nothing deleted."""
+    config = config_deleting_one_user(tmp_path)
+    with seeded_sandbox(tmp_path) as sandbox:
+        case = EditedAndMissedByTheRecheck(sandbox.store)
+        with running_hostile_server(sandbox.url, case) as portal:
+            result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+            deletes = [call for call in portal.mutations if call.operation.startswith("Delete")]
+        kept = sandbox.store.get("users", key=DOOMED)
+    assert case.edited and case.hidden, f"the case never happened: {result.describe()}"
+    assert kept is not None, f"deleted though edited since the plan: {result.describe()}"
+    assert deletes == [], result.describe()
+    assert result.exit_code == 3, result.describe()
+    assert f"users/{DOOMED}" in result.stderr and "stale plan" in result.stderr, result.describe()
