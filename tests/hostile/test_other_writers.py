@@ -6,12 +6,19 @@ front of a seeded sandbox, which the case edits as another writer would."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from konvsync.sandbox.store import Store
-from tests.hostile.cases import connection_of
-from tests.hostile.harness import apply_args, portal_yaml, run_konvsync, seeded_sandbox
+from tests.hostile.cases import OnConnection, connection_of
+from tests.hostile.harness import (
+    apply_args,
+    one_error_line,
+    portal_yaml,
+    run_konvsync,
+    seeded_sandbox,
+)
 from tests.hostile.server import Call, Case, Json, running_hostile_server
 
 DOOMED = "user29@example.test"
@@ -87,3 +94,49 @@ def test_a_delete_whose_object_the_recheck_missed_is_not_sent_unchecked(tmp_path
     assert deletes == [], result.describe()
     assert result.exit_code == 3, result.describe()
     assert f"users/{DOOMED}" in result.stderr and "stale plan" in result.stderr, result.describe()
+
+
+MISSED = "user03@example.test"
+
+
+def _slip_past(connection: dict[str, Any], _call: Call) -> None:
+    """As offset pages show it while someone deletes one user and creates
+    another: :data:`MISSED` slips between two pages; the new user's node
+    takes its place (``totalCount`` holds)."""
+    for index, node in enumerate(connection["nodes"]):
+        if node.get("email") == MISSED:
+            connection["nodes"][index] = {**node, "id": "usr_999", "email": "new@example.test"}
+
+
+def test_export_force_refuses_to_drop_an_object_its_read_missed(tmp_path: Path) -> None:
+    """``export --force`` rewrites a configuration and keeps its policy,
+    pruning included: a user the list read missed would be gone from the
+    files, and the next apply would delete it. The export asks for it by its
+    key, finds it, and writes nothing (exit 1, one line naming it); once the
+    user is really deleted, the export drops it."""
+    out = tmp_path / "portal"
+    with seeded_sandbox(tmp_path) as sandbox:
+        first = run_konvsync(["--endpoint", sandbox.url, "export", "--out", str(out)], tmp_path)
+        assert first.exit_code == 0, first.describe()
+        with (out / "konvsync.yaml").open("a", encoding="utf-8") as text:
+            text.write("policy:\n  prune: [users]\n")
+        before = {path.name: path.read_bytes() for path in out.iterdir()}
+        case = OnConnection("missed-by-the-export", "ReadUsers", _slip_past, page=0)
+        with running_hostile_server(sandbox.url, case) as portal:
+            args = ["--endpoint", portal.endpoint(), "export", "--out", str(out), "--force"]
+            result = run_konvsync(args, tmp_path)
+            asked = portal.operations()
+        after = {path.name: path.read_bytes() for path in out.iterdir()}
+        line = one_error_line(result)
+        user = sandbox.store.get("users", key=MISSED)
+        assert user is not None
+        sandbox.store.delete("users", user["id"])
+        gone = run_konvsync(
+            ["--endpoint", sandbox.url, "export", "--out", str(out), "--force"], tmp_path
+        )
+    assert any(operation.startswith("GetUser") for operation in asked), asked
+    assert f"users/{MISSED}" in line and "nothing was written" in line, line
+    assert after == before
+    assert gone.exit_code == 0, gone.describe()
+    assert MISSED not in (out / "users.yaml").read_text(encoding="utf-8")
+    assert "prune: [users]" in (out / "konvsync.yaml").read_text(encoding="utf-8")
