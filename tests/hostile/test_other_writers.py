@@ -13,13 +13,16 @@ from aiohttp import web
 from konvsync.sandbox.store import Store
 from tests.hostile.cases import OnConnection, connection_of
 from tests.hostile.harness import (
+    after_plan,
     apply_args,
     one_error_line,
     portal_yaml,
     run_konvsync,
     seeded_sandbox,
+    write_desired,
 )
 from tests.hostile.server import Call, Case, Json, running_hostile_server
+from tests.published_schemas import validated
 
 DOOMED = "user29@example.test"
 """The user the config no longer has (users are pruned): apply deletes it."""
@@ -140,3 +143,91 @@ def test_export_force_refuses_to_drop_an_object_its_read_missed(tmp_path: Path) 
     assert gone.exit_code == 0, gone.describe()
     assert MISSED not in (out / "users.yaml").read_text(encoding="utf-8")
     assert "prune: [users]" in (out / "konvsync.yaml").read_text(encoding="utf-8")
+
+
+class CreatesUserBetweenPages(Case):
+    """Another writer creates a user while apply reads the users again
+    before its users step (after the groups step wrote): the read's
+    ``totalCount`` changes between pages, and konvsync cannot trust it."""
+
+    name = "creates-a-user-between-recheck-pages"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.first_pages = 0
+        self.created = False
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation == "ReadUsers" and call.variables.get("after") is None:
+            self.first_pages += 1
+        rechecking = call.operation == "ReadUsers" and self.first_pages >= 2
+        if rechecking and call.variables.get("after") is not None and not self.created:
+            self.created = True
+            self.store.create(
+                "users", {"email": "x@example.test", "firstName": "X", "lastName": "Y"}
+            )
+        return None
+
+
+def test_a_read_that_fails_after_the_first_write_ends_with_what_was_done(tmp_path: Path) -> None:
+    """The check before the users step cannot be read (another writer made
+    its pages inconsistent) after the groups step renamed team-1: the run
+    stops with exit 1 and says what was done (the rename) and what was not
+    sent (the user's title), in its summary and its --report (incomplete,
+    not "error", which says nothing was sent); the next apply converges."""
+    config = write_desired(tmp_path)
+    report_file = tmp_path / "report.json"
+    with seeded_sandbox(tmp_path) as sandbox:
+        case = CreatesUserBetweenPages(sandbox.store)
+        with running_hostile_server(sandbox.url, case) as portal:
+            args = [*apply_args(portal.endpoint(), config), "--report", str(report_file)]
+            result = run_konvsync(args, tmp_path)
+        again = run_konvsync(apply_args(sandbox.url, config), tmp_path)
+    assert case.created, f"the case never happened: {result.describe()}"
+    assert result.exit_code == 1, result.describe()
+    assert "Traceback" not in result.output, result.describe()
+    summary = after_plan(result)
+    assert "Apply incomplete: 1 done (0 added, 1 changed, 0 destroyed)" in summary, summary
+    skipped = [line for line in summary.splitlines() if "users/user05@example.test" in line]
+    assert skipped and "totalCount changed" in skipped[0], summary
+    report = validated(report_file.read_text(encoding="utf-8"), "apply-report")
+    assert report["status"] == "incomplete", report
+    assert report["summary"]["done"] == 1 and report["summary"]["skipped"] == 1, report
+    assert again.exit_code == 0, again.describe()
+    assert "users/user05@example.test will be updated" in again.stdout, again.describe()
+
+
+class DownAfterFirstWrite(Case):
+    """The portal goes down (every request 503) once the first mutation
+    was answered."""
+
+    name = "down-after-the-first-write"
+
+    def __init__(self) -> None:
+        self.down = False
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if self.down:
+            return web.Response(status=503, text="down for maintenance")
+        return None
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        self.down = self.down or call.is_mutation
+        return answer
+
+
+def test_a_portal_that_goes_down_after_the_first_write_gets_a_summary(tmp_path: Path) -> None:
+    """The check before the second step cannot reach the portal: exit 1 with
+    the done rename and the unsent update listed, not one error line."""
+    config = write_desired(tmp_path)
+    with (
+        seeded_sandbox(tmp_path) as sandbox,
+        running_hostile_server(sandbox.url, DownAfterFirstWrite()) as portal,
+    ):
+        args = ["--max-retries", "1", *apply_args(portal.endpoint(), config)]
+        result = run_konvsync(args, tmp_path)
+    assert result.exit_code == 1, result.describe()
+    assert "Traceback" not in result.output, result.describe()
+    summary = after_plan(result)
+    assert "Apply incomplete: 1 done (0 added, 1 changed, 0 destroyed)" in summary, summary
+    assert "skipped: users/user05@example.test (update): not sent" in summary, summary
