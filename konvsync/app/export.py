@@ -21,7 +21,8 @@ from konvsync.export.files import (
 )
 from konvsync.export.portal import ExportResult, export_object, read_portal, render_export
 from konvsync.export.targets import parse_target
-from konvsync.kinds import kind
+from konvsync.kinds import kind, references
+from konvsync.kinds.address import ObjectKey, RemoteRef
 from konvsync.plan.planner import ProgressCallback
 from konvsync.plan.remote import RemoteState
 from konvsync.support import aio
@@ -58,6 +59,7 @@ def export_state(
                 if target_object is not None:
                     return await export_object(client, target_object)
                 state = await read_portal(client, kind_names, on_page, scope)
+                _refuse_dangling(state, kind_names)
                 await _refuse_missed(client, state, keys_held(found, kind_names))
                 write_scope = scope if kept is None else NO_SCOPE
                 return render_export(state, kind_names, target.endpoint.name, write_scope)
@@ -110,3 +112,32 @@ async def _refuse_missed(
             "name and the portal has when asked for by key (read while others edit the "
             "portal?); nothing was written. Run export again"
         )
+
+
+def _refuse_dangling(state: RemoteState, kind_names: list[str]) -> None:
+    """Refuse (``OutputError``) an export in which an object refers to one
+    of an exported kind that the read of that kind did not show: the kinds
+    are read at the same time, page by page, and another writer made the
+    object and the reference in between. Written so, the configuration would
+    not validate."""
+    known: dict[str, set[ObjectKey]] = {}
+    for name, bucket in state.kinds.items():
+        k = kind(name)
+        for obj in bucket.all():
+            for ref in references(k, obj.data, include_parent=False):
+                target = ref.target
+                if target.reference or target.name not in kind_names:
+                    continue
+                if isinstance(ref.written, RemoteRef):
+                    continue  # a keyless object: export leaves it out, with a warning
+                if target.name not in known:
+                    held = state.get(target.name)
+                    known[target.name] = set(held.objects) | set(held.twins)
+                    known[target.name] |= set(held.outside_by_key())
+                if ref.key not in known[target.name]:
+                    raise OutputError(
+                        f"{k.name}/{obj.path} refers to {target.singular} "
+                        f"{ref.written!r}, which the read of {target.name} did not show (the "
+                        "portal changed while it was read?); nothing was written. Run export "
+                        "again"
+                    )

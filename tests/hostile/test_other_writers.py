@@ -5,6 +5,8 @@ front of a seeded sandbox, which the case edits as another writer would."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -231,3 +233,56 @@ def test_a_portal_that_goes_down_after_the_first_write_gets_a_summary(tmp_path: 
     summary = after_plan(result)
     assert "Apply incomplete: 1 done (0 added, 1 changed, 0 destroyed)" in summary, summary
     assert "skipped: users/user05@example.test (update): not sent" in summary, summary
+
+
+class GroupMadeBetweenReads(Case):
+    """Another writer creates group ``late`` and puts account acct-0 in it
+    after export read the groups and before it reads the accounts (the
+    kinds are read at the same time, each page by page)."""
+
+    name = "group-made-between-reads"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.groups_read = threading.Event()
+        self.made = False
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation == "ReadAccounts" and not self.made:
+            for _ in range(500):  # at most 5 s: a run that reads otherwise still ends
+                if self.groups_read.is_set():
+                    break
+                await asyncio.sleep(0.01)
+            self.made = True
+            group = self.store.create("groups", {"externalId": "late", "name": "Late"})
+            account = self.store.get("accounts", key="acct-0")
+            assert account is not None
+            self.store.update("accounts", account["id"], {"userGroupIds": [group["id"]]})
+        return None
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.operation == "ReadGroups":
+            self.groups_read.set()
+        return answer
+
+
+def test_export_refuses_a_reference_its_own_read_does_not_hold(tmp_path: Path) -> None:
+    """The accounts refer to a group the read of the groups did not show:
+    written as it was read, the export fails ``validate`` (exit 0 and an
+    invalid configuration). It writes nothing (exit 1, one line naming the
+    reference); the next export, of a portal at rest, validates."""
+    out = tmp_path / "portal"
+    with seeded_sandbox(tmp_path) as sandbox:
+        case = GroupMadeBetweenReads(sandbox.store)
+        with running_hostile_server(sandbox.url, case) as portal:
+            args = ["--endpoint", portal.endpoint(), "export", "--out", str(out)]
+            result = run_konvsync(args, tmp_path)
+        written = out.exists() and any(out.iterdir())
+        again = run_konvsync(["--endpoint", sandbox.url, "export", "--out", str(out)], tmp_path)
+    assert case.made and case.groups_read.is_set(), "the case never happened"
+    line = one_error_line(result)
+    assert "accounts/acct-0" in line and "'late'" in line and "nothing was written" in line, line
+    assert not written
+    assert again.exit_code == 0, again.describe()
+    valid = run_konvsync(["validate", str(out)], tmp_path)
+    assert valid.exit_code == 0, valid.describe()
