@@ -286,3 +286,43 @@ def test_export_refuses_a_reference_its_own_read_does_not_hold(tmp_path: Path) -
     assert again.exit_code == 0, again.describe()
     valid = run_konvsync(["validate", str(out)], tmp_path)
     assert valid.exit_code == 0, valid.describe()
+
+
+class RenamedBetweenPages(Case):
+    """Pages that follow the e-mail (a cursor on the sort key): someone
+    renames user00 to zz-renamed@ after the first page was read, so the
+    next page holds it again, under its new key."""
+
+    name = "renamed-between-key-sorted-pages"
+
+    def __init__(self) -> None:
+        self.first: dict[str, Any] | None = None
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        connection = connection_of(answer) if call.operation == "ReadUsers" else None
+        if connection is None or not connection["nodes"]:
+            return answer
+        if call.index == 0:
+            self.first = dict(connection["nodes"][0])
+        elif call.index == 1 and self.first is not None:
+            connection["nodes"][-1] = {**self.first, "email": "zz-renamed@example.test"}
+        return answer
+
+
+def test_an_object_renamed_between_pages_is_named_as_a_change_to_read_again(
+    tmp_path: Path,
+) -> None:
+    """The ID read twice stops the plan before any write, as the contract
+    check says; the line also says what a user can do: a portal edited while
+    it was read is read again by the next run."""
+    config = write_desired(tmp_path)
+    with (
+        seeded_sandbox(tmp_path) as sandbox,
+        running_hostile_server(sandbox.url, RenamedBetweenPages()) as portal,
+    ):
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+        mutations = portal.mutations
+    line = one_error_line(result)
+    assert mutations == [], result.describe()
+    assert "an ID appears twice" in line and "changed while it was read" in line, line
+    assert line.endswith("run again"), line
