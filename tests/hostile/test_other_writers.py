@@ -101,6 +101,51 @@ def test_a_delete_whose_object_the_recheck_missed_is_not_sent_unchecked(tmp_path
     assert f"users/{DOOMED}" in result.stderr and "stale plan" in result.stderr, result.describe()
 
 
+class DeletedBeforeTheRecheck(Case):
+    """Another writer deletes :data:`DOOMED` after the plan read the users
+    and before apply's check of its step: the object the plan deletes is
+    gone for certain (asked for by its ID), as the config wants."""
+
+    name = "deleted-before-the-recheck"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.first_pages = 0
+        self.deleted = False
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation == "ReadUsers" and call.variables.get("after") is None:
+            self.first_pages += 1
+        if call.operation == "ReadUsers" and self.first_pages >= 2 and not self.deleted:
+            self.deleted = True
+            user = self.store.get("users", key=DOOMED)
+            assert user is not None
+            self.store.delete("users", user["id"])
+        return None
+
+
+def test_a_delete_another_writer_made_first_is_already_gone(tmp_path: Path) -> None:
+    """Pages that do not show an object the plan deletes are not taken for
+    its absence (above), but the portal's answer to a question by its ID is:
+    an object deleted by someone else in the meantime is "already gone", the
+    run succeeds (exit 0) and the next plan is clean."""
+    config = config_deleting_one_user(tmp_path)
+    report_file = tmp_path / "report.json"
+    with seeded_sandbox(tmp_path) as sandbox:
+        case = DeletedBeforeTheRecheck(sandbox.store)
+        with running_hostile_server(sandbox.url, case) as portal:
+            args = [*apply_args(portal.endpoint(), config), "--report", str(report_file)]
+            result = run_konvsync(args, tmp_path)
+            asked = portal.operations()
+        again = run_konvsync(["--endpoint", sandbox.url, "plan", str(config)], tmp_path)
+    assert case.deleted, f"the case never happened: {result.describe()}"
+    assert any(operation.startswith("GetUser") for operation in asked), asked
+    assert result.exit_code == 0, result.describe()
+    report = validated(report_file.read_text(encoding="utf-8"), "apply-report")
+    assert "already gone" in str(report["changes"]), report
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.describe()
+
+
 MISSED = "user03@example.test"
 
 
