@@ -64,7 +64,9 @@ class ReadCheck:
             if node_id in self.ids:
                 self._fail(
                     f"{self.field}.nodes[{index}].id {node_id!r} on page {self.pages} "
-                    "was read before: an ID appears twice in one read"
+                    "was read before: an ID appears twice in one read (the portal changed "
+                    "while it was read, such as a key renamed where pages follow the key, "
+                    "or its pages overlap); run again"
                 )
             self.ids.add(node_id)
         self.count += len(connection["nodes"])

@@ -3,18 +3,32 @@ with an output folder, write one file per kind, all or nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from konvsync.api.client import PortalClient
 from konvsync.api.options import ConnectionOptions
 from konvsync.app.portal import portal_target
+from konvsync.apply.model import ApplyOptions
 from konvsync.config.scope import NO_SCOPE, Scope
-from konvsync.export.files import check_out_dir, keep_policy, kept_policy, leftover_warnings
-from konvsync.export.portal import ExportResult, export_object, export_portal
+from konvsync.errors import OutputError
+from konvsync.export.files import (
+    check_out_dir,
+    keep_policy,
+    kept_policy,
+    keys_held,
+    leftover_warnings,
+)
+from konvsync.export.portal import ExportResult, export_object, read_portal, render_export
 from konvsync.export.targets import parse_target
+from konvsync.kinds import kind, references
+from konvsync.kinds.address import ObjectKey, RemoteRef
 from konvsync.plan.planner import ProgressCallback
+from konvsync.plan.remote import RemoteState
 from konvsync.support import aio
 from konvsync.support.files import write_files
 from konvsync.support.gcpause import gc_paused
+from konvsync.support.text import listed
 
 
 def export_state(
@@ -44,9 +58,11 @@ def export_state(
             async with target.client() as client:
                 if target_object is not None:
                     return await export_object(client, target_object)
-                return await export_portal(
-                    client, kind_names, target.endpoint.name, on_page, scope, kept is None
-                )
+                state = await read_portal(client, kind_names, on_page, scope)
+                _refuse_dangling(state, kind_names)
+                await _refuse_missed(client, state, keys_held(found, kind_names))
+                write_scope = scope if kept is None else NO_SCOPE
+                return render_export(state, kind_names, target.endpoint.name, write_scope)
 
         with gc_paused():
             result = aio.run(run())
@@ -55,3 +71,73 @@ def export_state(
         result.warnings += leftover_warnings(Path(out_dir), found, list(result.files))
         write_files({Path(out_dir) / name: text for name, text in result.files.items()})
     return result
+
+
+async def _refuse_missed(
+    client: PortalClient, state: RemoteState, held: dict[str, set[str]]
+) -> None:
+    """Refuse (``OutputError``) an export that lacks an object the folder's
+    files name (``--force``) and the portal has when asked for by its key (a
+    kind without a query by key is read again whole): a list read by pages
+    can miss an object while others delete and create, and the kept policy
+    may prune what the new files no longer name."""
+    missing: dict[str, list[str]] = {}
+    for name, keys in held.items():
+        seen = state.get(name)
+        known = seen.objects.keys() | seen.twins.keys() | seen.outside_by_key().keys()
+        gone = sorted(keys - {key for key in known if isinstance(key, str)})
+        if gone:
+            missing[name] = gone
+    if not missing:
+        return
+    # Imported here: apply's checks take 11 ms to import after the rest of
+    # export (python -X importtime, three runs), which an export without
+    # --force, or with nothing gone from the folder's files, never needs.
+    from konvsync.apply.checks import PortalLookup, Wanted
+
+    def no_id(_address: object) -> None:
+        return None
+
+    defaults = ApplyOptions()
+    lookup = PortalLookup(client, state, no_id, defaults.batch_size, defaults.parallelism, True)
+    wanted = {
+        name: [Wanted(kind(name).address(key), None, key) for key in keys]
+        for name, keys in missing.items()
+    }
+    found = await asyncio.gather(*(lookup.current(name, items) for name, items in wanted.items()))
+    missed = [str(address) for now in found for address, obj in now.items() if obj is not None]
+    if missed:
+        raise OutputError(
+            f"the portal's list did not show {listed(missed, 3)}, which the folder's files "
+            "name and the portal has when asked for by key (read while others edit the "
+            "portal?); nothing was written. Run export again"
+        )
+
+
+def _refuse_dangling(state: RemoteState, kind_names: list[str]) -> None:
+    """Refuse (``OutputError``) an export in which an object refers to one
+    of an exported kind that the read of that kind did not show: the kinds
+    are read at the same time, page by page, and another writer made the
+    object and the reference in between. Written so, the configuration would
+    not validate."""
+    known: dict[str, set[ObjectKey]] = {}
+    for name, bucket in state.kinds.items():
+        k = kind(name)
+        for obj in bucket.all():
+            for ref in references(k, obj.data, include_parent=False):
+                target = ref.target
+                if target.reference or target.name not in kind_names:
+                    continue
+                if isinstance(ref.written, RemoteRef):
+                    continue  # a keyless object: export leaves it out, with a warning
+                if target.name not in known:
+                    held = state.get(target.name)
+                    known[target.name] = set(held.objects) | set(held.twins)
+                    known[target.name] |= set(held.outside_by_key())
+                if ref.key not in known[target.name]:
+                    raise OutputError(
+                        f"{k.name}/{obj.path} refers to {target.singular} "
+                        f"{ref.written!r}, which the read of {target.name} did not show (the "
+                        "portal changed while it was read?); nothing was written. Run export "
+                        "again"
+                    )

@@ -3,8 +3,8 @@
 - each mutation's answer shows the values sent (as Terraform checks that the
   applied object is compatible with the planned one);
 - right before a step, the objects it will touch are as the plan saw them
-  (updated and deleted ones unchanged, created ones still absent), so a
-  second writer is noticed instead of overwritten;
+  (updated and deleted ones there and unchanged, created ones still
+  absent), so a second writer is noticed instead of overwritten;
 - after the run, the portal holds what was planned, as far as the answers do
   not prove it (``--verify``: the fields updates wrote, by default; every
   changed object with ``full``; nothing with ``none``);
@@ -45,6 +45,9 @@ from konvsync.plan.renames import Renames, as_renamed
 from konvsync.support.text import brief
 
 log = logging.getLogger("konvsync.apply")
+
+GONE_OR_MISSED = "deleted since the plan, or missed by a read while others edit the portal"
+"""Why an object the plan deletes may be absent from the check before its step."""
 
 IdOf = Callable[[Address], str | None]
 """Address -> server ID known to this run, or None."""
@@ -163,16 +166,27 @@ class PortalLookup:
                 )
 
             await read_all(self.client, source, on_nodes=keep, selection=selection)
-        else:
-            builder.add(source.name, await self._get(k, source, wanted, selection))
-        state = builder.state()
-        out: dict[Address, RemoteObject | None] = {}
-        for item in wanted:
-            if item.remote_id is not None:
-                out[item.address] = state.find(kind_name, item.remote_id)
-            else:
-                out[item.address] = state.lookup(item.address)
-        return out
+            found = _found(builder.state(), kind_name, wanted)
+            missed = [w for w in wanted if w.remote_id is not None and found[w.address] is None]
+            if missed and twins is None and self.asks_by_id(kind_name):
+                # Pages miss an object while others delete and create (offset
+                # pages slip): each known object they did not show is asked
+                # for by its ID, so that "absent" is the portal's answer for
+                # that object, not a slip (an unseen delete, a false mismatch).
+                again = RemoteStateBuilder(None, self.planned.scope)
+                again.add(source.name, await self._get(k, source, missed, selection))
+                found.update(_found(again.state(), kind_name, missed))
+            return found
+        builder.add(source.name, await self._get(k, source, wanted, selection))
+        return _found(builder.state(), kind_name, wanted)
+
+    def asks_by_id(self, kind_name: str) -> bool:
+        """Whether an object of ``kind_name`` that ``current`` finds absent
+        was asked for by its ID (its kind, or the parent it is read with,
+        has a query by ID): then it is absent for certain."""
+        k = kind(kind_name)
+        source = kind(k.read_via) if k.read_via else k
+        return has_operation(source, source.get_operation)
 
     def _selection(self, k: Kind, source: Kind, fields: frozenset[str]) -> Selection:
         """``fields`` of ``k`` and, of ``k`` and the kind it is read with,
@@ -241,6 +255,18 @@ class PortalLookup:
         return self.id_of(parent), parent.key
 
 
+def _found(
+    state: RemoteState, kind_name: str, wanted: Sequence[Wanted]
+) -> dict[Address, RemoteObject | None]:
+    """Each wanted object in ``state``, by ID when known, else by key."""
+    return {
+        item.address: state.find(kind_name, item.remote_id)
+        if item.remote_id is not None
+        else state.lookup(item.address)
+        for item in wanted
+    }
+
+
 def _dedupe(
     targets: Iterable[tuple[str | None, str | None]],
 ) -> list[tuple[str | None, str | None]]:
@@ -257,10 +283,11 @@ async def moved_objects(
     since the plan. ``renames``: the plan's (see ``moved_since_plan``)."""
     wanted = [wanted_for(change, lookup.id_of) for change in changes]
     current = await lookup.current(changes[0].kind, wanted)
+    certain = lookup.asks_by_id(changes[0].kind)
     moved = {}
     for change in changes:
         reason = moved_since_plan(
-            change, current[change.address], lookup.planned, adopted, renames or {}
+            change, current[change.address], lookup.planned, adopted, renames or {}, certain
         )
         if reason:
             moved[change.address] = reason
@@ -360,8 +387,11 @@ def moved_since_plan(
     planned: RemoteState,
     adopted: dict[str, str],
     renames: Renames | None = None,
+    absent_for_certain: bool = False,
 ) -> str | None:
-    """Why ``change`` may no longer be sent, or None. ``adopted`` maps the
+    """Why ``change`` may no longer be sent, or None. ``absent_for_certain``:
+    a ``now`` of None is the portal's answer to a question by ID, not an
+    object a read by pages may have missed. ``adopted`` maps the
     placeholders of objects this run gave a key (``<id grp_3>``) to that key,
     and ``renames`` are the keys this plan renames: references to them,
     and values filed under them, read differently once this run's earlier
@@ -374,7 +404,15 @@ def moved_since_plan(
             return f"it exists in the portal (ID {now.id}), {UNSEEN}"
         return None
     if now is None:
-        return None if isinstance(change, Delete) else "it was deleted since the plan"
+        if isinstance(change, Delete):
+            if absent_for_certain:
+                return None  # already gone: its delete is answered NOT_FOUND
+            # Only "not in the pages" for a kind without a query by ID: a read
+            # by pages misses an object while others delete and create (offset
+            # pages slip), and a delete sent unseen would remove what may have
+            # changed since the plan.
+            return f"the portal did not show it ({GONE_OR_MISSED}), so it was not deleted unseen"
+        return "it was deleted since the plan"
     before = planned.find(change.kind, change.remote_id)
     now = as_renamed(now, renames or {})
     if before is None or _rekeyed(before.data, adopted) != now.data:

@@ -124,8 +124,15 @@ class PlanExecutor:
             if self.refused is not None:
                 self._finish(changes, Status.SKIPPED, f"not started: {self.refused}")
                 continue
-            await self._step(label, changes)
-            await self._carry_renamed_values(changes)
+            try:
+                await self._step(label, changes)
+                await self._carry_renamed_values(changes)
+            except StalePlanError:
+                raise
+            except KonvsyncError as exc:
+                if not self.sent:
+                    raise  # nothing was written: the one error line says it all
+                self._stop_after_writes(changes, exc)
         self._finish(self.cascades.rest(), Status.SKIPPED, "not deleted: its parent was not")
         self.report.interrupted = self.stop.is_set
         if self.options.verify is not Verify.NONE and not self.stop.is_set:
@@ -279,6 +286,34 @@ class PlanExecutor:
             )
         if keys_not_unique(kind(ready[0].kind)):
             await self._remove_twins(ready)
+        self.report.pending = []
+        self._report_now(False)
+
+    def _stop_after_writes(self, step: list[Change], exc: KonvsyncError) -> None:
+        """A read or request the step needed failed after this run had
+        written (the check before the step, a look-up after its creates):
+        the step's changes without an outcome are settled as not sent (or,
+        if sent, as unknown), the rest of the run is not started, and the
+        summary says what was done, instead of one error line that hides it."""
+        self.refused = f"the run stopped after a failure: {exc}"
+        settled = {id(r.change) for r in self.report.results}
+        unsettled = [
+            change
+            for change in step
+            if id(change) not in settled and not (isinstance(change, Delete) and change.cascade)
+        ]
+        for change in unsettled:
+            if change.address in self.sent:
+                self._record(
+                    change,
+                    Status.FAILED,
+                    f"sent, but the run stopped before its outcome was known ({exc}): it may "
+                    "or may not have been applied (run plan to see)",
+                )
+            else:
+                self._record(change, Status.SKIPPED, f"not sent: {self.refused}")
+        if not unsettled:  # the step's own changes were done: what failed was a check after them
+            self.report.unverified = str(exc)
         self.report.pending = []
         self._report_now(False)
 

@@ -4,7 +4,10 @@
   read) is refused unless ``--force``, before the portal is read;
 - with ``--force``, the ``policy`` of an existing ``konvsync.yaml`` is kept,
   as written (comments and substitutions included), and YAML files export
-  does not write are named in a warning, since ``plan DIR`` reads them too.
+  does not write are named in a warning, since ``plan DIR`` reads them too;
+- with ``--force``, the keys the folder's files hold (``keys_held``) are the
+  objects the new export must not lose to a read that missed them: the
+  kept policy may prune what the files no longer name.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from konvsync.config.paths import discover
 from konvsync.config.scope import Scope, parse_scope
 from konvsync.config.yaml_loader import YamlLoadError, YamlMap, load_yaml
 from konvsync.errors import ConfigError, OutputError
+from konvsync.kinds import kind
 from konvsync.support.text import listed
 
 _POLICY = re.compile(r"^policy\s*:")
@@ -139,3 +143,28 @@ def leftover_warnings(out_dir: Path, found: list[Path], written: list[str]) -> l
         f"{out_dir} also holds {shown}, which the export did not write: plan reads "
         "them too, so remove what the export now defines (a key defined twice is an error)"
     ]
+
+
+def keys_held(found: list[Path], kind_names: list[str]) -> dict[str, set[str]]:
+    """Kind -> the natural keys of its objects in the configuration files
+    ``found`` (top-level kinds of ``kind_names``; keys as keys compare). As
+    far as the files load: one that does not is left out (``--force``
+    overwrites what it can), and so is a key written with a substitution."""
+    held: dict[str, set[str]] = {}
+    for path in found:
+        try:
+            loaded = load_yaml(path.read_text(encoding="utf-8"), str(path)).data
+        except (OSError, UnicodeDecodeError, YamlLoadError):
+            continue
+        if not isinstance(loaded, dict):
+            continue
+        for name in kind_names:
+            k = kind(name)
+            entries = loaded.get(name)
+            if k.parent is not None or not isinstance(entries, list):
+                continue
+            for entry in entries:
+                key = k.key_of(entry) if isinstance(entry, dict) else None
+                if key is not None and "${" not in key:
+                    held.setdefault(name, set()).add(key)
+    return held

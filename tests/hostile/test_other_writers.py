@@ -1,0 +1,373 @@
+"""Other writers edit the portal while konvsync runs: what apply's checks
+of the portal make of a read that an edit made inconsistent. Each test
+drives the real CLI through a hostile portal (tests/hostile/server.py) in
+front of a seeded sandbox, which the case edits as another writer would."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from konvsync.sandbox.store import Store
+from tests.hostile.cases import OnConnection, connection_of
+from tests.hostile.harness import (
+    after_plan,
+    apply_args,
+    one_error_line,
+    portal_yaml,
+    run_konvsync,
+    seeded_sandbox,
+    write_desired,
+)
+from tests.hostile.server import Call, Case, Json, running_hostile_server
+from tests.published_schemas import validated
+
+DOOMED = "user29@example.test"
+"""The user the config no longer has (users are pruned): apply deletes it."""
+
+
+def config_deleting_one_user(directory: Path) -> Path:
+    """The seeded portal with users pruned and :data:`DOOMED` left out: the
+    plan's one change deletes it."""
+    text = (
+        portal_yaml(changed=True)
+        .replace("Team One", "Team 1")
+        .replace("title: Lead", "title: Member")
+    )
+    config = directory / "konvsync.yaml"
+    config.write_text(
+        "".join(line for line in text.splitlines(keepends=True) if DOOMED not in line),
+        encoding="utf-8",
+    )
+    return config
+
+
+class EditedAndMissedByTheRecheck(Case):
+    """Another writer edits :data:`DOOMED` (a new title: someone wants to
+    keep it) after the plan read the users, and at the same time deletes one
+    user and creates another: offset pages then slip, and the read apply
+    makes before its step does not show :data:`DOOMED` (its place on the
+    page goes to the user created, so ``totalCount`` holds)."""
+
+    name = "edited-and-missed-by-the-recheck"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.first_pages = 0
+        self.edited = False
+        self.hidden = False
+
+    def _rechecking(self, call: Call) -> bool:
+        return call.operation == "ReadUsers" and self.first_pages >= 2
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation == "ReadUsers" and call.variables.get("after") is None:
+            self.first_pages += 1
+        if self._rechecking(call) and not self.edited:
+            self.edited = True
+            user = self.store.get("users", key=DOOMED)
+            assert user is not None
+            self.store.update("users", user["id"], {"title": "Keep me: still with us"})
+        return None
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        connection = connection_of(answer) if self._rechecking(call) else None
+        for index, node in enumerate(connection["nodes"] if connection else []):
+            if node.get("email") == DOOMED:
+                self.hidden = True
+                connection["nodes"][index] = {**node, "id": "usr_999", "email": "new@example.test"}
+        return answer
+
+
+def test_a_delete_whose_object_the_recheck_missed_is_not_sent_unchecked(tmp_path: Path) -> None:
+    """The step's check before the delete must not take "not in the page"
+    for "deleted since the plan": the object is asked for by its ID, found
+    changed, and the plan is refused as stale (exit 3) with nothing deleted."""
+    config = config_deleting_one_user(tmp_path)
+    with seeded_sandbox(tmp_path) as sandbox:
+        case = EditedAndMissedByTheRecheck(sandbox.store)
+        with running_hostile_server(sandbox.url, case) as portal:
+            result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+            deletes = [call for call in portal.mutations if call.operation.startswith("Delete")]
+        kept = sandbox.store.get("users", key=DOOMED)
+    assert case.edited and case.hidden, f"the case never happened: {result.describe()}"
+    assert kept is not None, f"deleted though edited since the plan: {result.describe()}"
+    assert deletes == [], result.describe()
+    assert result.exit_code == 3, result.describe()
+    assert f"users/{DOOMED}" in result.stderr and "stale plan" in result.stderr, result.describe()
+
+
+class DeletedBeforeTheRecheck(Case):
+    """Another writer deletes :data:`DOOMED` after the plan read the users
+    and before apply's check of its step: the object the plan deletes is
+    gone for certain (asked for by its ID), as the config wants."""
+
+    name = "deleted-before-the-recheck"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.first_pages = 0
+        self.deleted = False
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation == "ReadUsers" and call.variables.get("after") is None:
+            self.first_pages += 1
+        if call.operation == "ReadUsers" and self.first_pages >= 2 and not self.deleted:
+            self.deleted = True
+            user = self.store.get("users", key=DOOMED)
+            assert user is not None
+            self.store.delete("users", user["id"])
+        return None
+
+
+def test_a_delete_another_writer_made_first_is_already_gone(tmp_path: Path) -> None:
+    """Pages that do not show an object the plan deletes are not taken for
+    its absence (above), but the portal's answer to a question by its ID is:
+    an object deleted by someone else in the meantime is "already gone", the
+    run succeeds (exit 0) and the next plan is clean."""
+    config = config_deleting_one_user(tmp_path)
+    report_file = tmp_path / "report.json"
+    with seeded_sandbox(tmp_path) as sandbox:
+        case = DeletedBeforeTheRecheck(sandbox.store)
+        with running_hostile_server(sandbox.url, case) as portal:
+            args = [*apply_args(portal.endpoint(), config), "--report", str(report_file)]
+            result = run_konvsync(args, tmp_path)
+            asked = portal.operations()
+        again = run_konvsync(["--endpoint", sandbox.url, "plan", str(config)], tmp_path)
+    assert case.deleted, f"the case never happened: {result.describe()}"
+    assert any(operation.startswith("GetUser") for operation in asked), asked
+    assert result.exit_code == 0, result.describe()
+    report = validated(report_file.read_text(encoding="utf-8"), "apply-report")
+    assert "already gone" in str(report["changes"]), report
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.describe()
+
+
+MISSED = "user03@example.test"
+
+
+def _slip_past(connection: dict[str, Any], _call: Call) -> None:
+    """As offset pages show it while someone deletes one user and creates
+    another: :data:`MISSED` slips between two pages; the new user's node
+    takes its place (``totalCount`` holds)."""
+    for index, node in enumerate(connection["nodes"]):
+        if node.get("email") == MISSED:
+            connection["nodes"][index] = {**node, "id": "usr_999", "email": "new@example.test"}
+
+
+def test_export_force_refuses_to_drop_an_object_its_read_missed(tmp_path: Path) -> None:
+    """``export --force`` rewrites a configuration and keeps its policy,
+    pruning included: a user the list read missed would be gone from the
+    files, and the next apply would delete it. The export asks for it by its
+    key, finds it, and writes nothing (exit 1, one line naming it); once the
+    user is really deleted, the export drops it."""
+    out = tmp_path / "portal"
+    with seeded_sandbox(tmp_path) as sandbox:
+        first = run_konvsync(["--endpoint", sandbox.url, "export", "--out", str(out)], tmp_path)
+        assert first.exit_code == 0, first.describe()
+        with (out / "konvsync.yaml").open("a", encoding="utf-8") as text:
+            text.write("policy:\n  prune: [users]\n")
+        before = {path.name: path.read_bytes() for path in out.iterdir()}
+        case = OnConnection("missed-by-the-export", "ReadUsers", _slip_past, page=0)
+        with running_hostile_server(sandbox.url, case) as portal:
+            args = ["--endpoint", portal.endpoint(), "export", "--out", str(out), "--force"]
+            result = run_konvsync(args, tmp_path)
+            asked = portal.operations()
+        after = {path.name: path.read_bytes() for path in out.iterdir()}
+        line = one_error_line(result)
+        user = sandbox.store.get("users", key=MISSED)
+        assert user is not None
+        sandbox.store.delete("users", user["id"])
+        gone = run_konvsync(
+            ["--endpoint", sandbox.url, "export", "--out", str(out), "--force"], tmp_path
+        )
+    assert any(operation.startswith("GetUser") for operation in asked), asked
+    assert f"users/{MISSED}" in line and "nothing was written" in line, line
+    assert after == before
+    assert gone.exit_code == 0, gone.describe()
+    assert MISSED not in (out / "users.yaml").read_text(encoding="utf-8")
+    assert "prune: [users]" in (out / "konvsync.yaml").read_text(encoding="utf-8")
+
+
+class CreatesUserBetweenPages(Case):
+    """Another writer creates a user while apply reads the users again
+    before its users step (after the groups step wrote): the read's
+    ``totalCount`` changes between pages, and konvsync cannot trust it."""
+
+    name = "creates-a-user-between-recheck-pages"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.first_pages = 0
+        self.created = False
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation == "ReadUsers" and call.variables.get("after") is None:
+            self.first_pages += 1
+        rechecking = call.operation == "ReadUsers" and self.first_pages >= 2
+        if rechecking and call.variables.get("after") is not None and not self.created:
+            self.created = True
+            self.store.create(
+                "users", {"email": "x@example.test", "firstName": "X", "lastName": "Y"}
+            )
+        return None
+
+
+def test_a_read_that_fails_after_the_first_write_ends_with_what_was_done(tmp_path: Path) -> None:
+    """The check before the users step cannot be read (another writer made
+    its pages inconsistent) after the groups step renamed team-1: the run
+    stops with exit 1 and says what was done (the rename) and what was not
+    sent (the user's title), in its summary and its --report (incomplete,
+    not "error", which says nothing was sent); the next apply converges."""
+    config = write_desired(tmp_path)
+    report_file = tmp_path / "report.json"
+    with seeded_sandbox(tmp_path) as sandbox:
+        case = CreatesUserBetweenPages(sandbox.store)
+        with running_hostile_server(sandbox.url, case) as portal:
+            args = [*apply_args(portal.endpoint(), config), "--report", str(report_file)]
+            result = run_konvsync(args, tmp_path)
+        again = run_konvsync(apply_args(sandbox.url, config), tmp_path)
+    assert case.created, f"the case never happened: {result.describe()}"
+    assert result.exit_code == 1, result.describe()
+    assert "Traceback" not in result.output, result.describe()
+    summary = after_plan(result)
+    assert "Apply incomplete: 1 done (0 added, 1 changed, 0 destroyed)" in summary, summary
+    skipped = [line for line in summary.splitlines() if "users/user05@example.test" in line]
+    assert skipped and "totalCount changed" in skipped[0], summary
+    report = validated(report_file.read_text(encoding="utf-8"), "apply-report")
+    assert report["status"] == "incomplete", report
+    assert report["summary"]["done"] == 1 and report["summary"]["skipped"] == 1, report
+    assert again.exit_code == 0, again.describe()
+    assert "users/user05@example.test will be updated" in again.stdout, again.describe()
+
+
+class DownAfterFirstWrite(Case):
+    """The portal goes down (every request 503) once the first mutation
+    was answered."""
+
+    name = "down-after-the-first-write"
+
+    def __init__(self) -> None:
+        self.down = False
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if self.down:
+            return web.Response(status=503, text="down for maintenance")
+        return None
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        self.down = self.down or call.is_mutation
+        return answer
+
+
+def test_a_portal_that_goes_down_after_the_first_write_gets_a_summary(tmp_path: Path) -> None:
+    """The check before the second step cannot reach the portal: exit 1 with
+    the done rename and the unsent update listed, not one error line."""
+    config = write_desired(tmp_path)
+    with (
+        seeded_sandbox(tmp_path) as sandbox,
+        running_hostile_server(sandbox.url, DownAfterFirstWrite()) as portal,
+    ):
+        args = ["--max-retries", "1", *apply_args(portal.endpoint(), config)]
+        result = run_konvsync(args, tmp_path)
+    assert result.exit_code == 1, result.describe()
+    assert "Traceback" not in result.output, result.describe()
+    summary = after_plan(result)
+    assert "Apply incomplete: 1 done (0 added, 1 changed, 0 destroyed)" in summary, summary
+    assert "skipped: users/user05@example.test (update): not sent" in summary, summary
+
+
+class GroupMadeBetweenReads(Case):
+    """Another writer creates group ``late`` and puts account acct-0 in it
+    after export read the groups and before it reads the accounts (the
+    kinds are read at the same time, each page by page)."""
+
+    name = "group-made-between-reads"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.groups_read = threading.Event()
+        self.made = False
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation == "ReadAccounts" and not self.made:
+            for _ in range(500):  # at most 5 s: a run that reads otherwise still ends
+                if self.groups_read.is_set():
+                    break
+                await asyncio.sleep(0.01)
+            self.made = True
+            group = self.store.create("groups", {"externalId": "late", "name": "Late"})
+            account = self.store.get("accounts", key="acct-0")
+            assert account is not None
+            self.store.update("accounts", account["id"], {"userGroupIds": [group["id"]]})
+        return None
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.operation == "ReadGroups":
+            self.groups_read.set()
+        return answer
+
+
+def test_export_refuses_a_reference_its_own_read_does_not_hold(tmp_path: Path) -> None:
+    """The accounts refer to a group the read of the groups did not show:
+    written as it was read, the export fails ``validate`` (exit 0 and an
+    invalid configuration). It writes nothing (exit 1, one line naming the
+    reference); the next export, of a portal at rest, validates."""
+    out = tmp_path / "portal"
+    with seeded_sandbox(tmp_path) as sandbox:
+        case = GroupMadeBetweenReads(sandbox.store)
+        with running_hostile_server(sandbox.url, case) as portal:
+            args = ["--endpoint", portal.endpoint(), "export", "--out", str(out)]
+            result = run_konvsync(args, tmp_path)
+        written = out.exists() and any(out.iterdir())
+        again = run_konvsync(["--endpoint", sandbox.url, "export", "--out", str(out)], tmp_path)
+    assert case.made and case.groups_read.is_set(), "the case never happened"
+    line = one_error_line(result)
+    assert "accounts/acct-0" in line and "'late'" in line and "nothing was written" in line, line
+    assert not written
+    assert again.exit_code == 0, again.describe()
+    valid = run_konvsync(["validate", str(out)], tmp_path)
+    assert valid.exit_code == 0, valid.describe()
+
+
+class RenamedBetweenPages(Case):
+    """Pages that follow the e-mail (a cursor on the sort key): someone
+    renames user00 to zz-renamed@ after the first page was read, so the
+    next page holds it again, under its new key."""
+
+    name = "renamed-between-key-sorted-pages"
+
+    def __init__(self) -> None:
+        self.first: dict[str, Any] | None = None
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        connection = connection_of(answer) if call.operation == "ReadUsers" else None
+        if connection is None or not connection["nodes"]:
+            return answer
+        if call.index == 0:
+            self.first = dict(connection["nodes"][0])
+        elif call.index == 1 and self.first is not None:
+            connection["nodes"][-1] = {**self.first, "email": "zz-renamed@example.test"}
+        return answer
+
+
+def test_an_object_renamed_between_pages_is_named_as_a_change_to_read_again(
+    tmp_path: Path,
+) -> None:
+    """The ID read twice stops the plan before any write, as the contract
+    check says; the line also says what a user can do: a portal edited while
+    it was read is read again by the next run."""
+    config = write_desired(tmp_path)
+    with (
+        seeded_sandbox(tmp_path) as sandbox,
+        running_hostile_server(sandbox.url, RenamedBetweenPages()) as portal,
+    ):
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+        mutations = portal.mutations
+    line = one_error_line(result)
+    assert mutations == [], result.describe()
+    assert "an ID appears twice" in line and "changed while it was read" in line, line
+    assert line.endswith("run again"), line
