@@ -44,6 +44,8 @@ class ApplyResult:
     plan: Plan
     report: ApplyReport | None
     """None when there was nothing to do."""
+    saved: bool = False
+    """A saved plan file was applied: applied in part, the file is stale."""
 
 
 def apply_path(
@@ -127,7 +129,7 @@ def _apply_saved(
                 report = await _execute(
                     client, remote, plan, options, progress, on_interrupt, on_report
                 )
-                return ApplyResult(plan, report)
+                return ApplyResult(plan, report, saved=True)
 
         return aio.run(run())
 

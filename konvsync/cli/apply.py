@@ -227,5 +227,5 @@ class ApplySession:
             if result.report is None:
                 click.echo(NO_CHANGES)
             else:
-                click.echo(render_apply_report(result.report, self.interrupted_by))
+                click.echo(render_apply_report(result.report, self.interrupted_by, result.saved))
         return ExitStatus.OK if result.report is None or result.report.ok else ExitStatus.ERROR

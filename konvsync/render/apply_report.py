@@ -22,8 +22,19 @@ PENDING = (
 )
 """The message of a change that has no result yet (``status: pending``)."""
 
+_RERUN = " Run apply again to finish."
+_RERUN_SAVED = (
+    " This plan file is stale now (what was done changed the portal): run plan --out again "
+    "and apply the new plan to finish."
+)
 
-def render_apply_report(report: ApplyReport, interrupted_by: str | None = None) -> str:
+
+def render_apply_report(
+    report: ApplyReport, interrupted_by: str | None = None, saved_plan: bool = False
+) -> str:
+    """The run's summary; ``saved_plan``: a plan file was applied, which a
+    run that did part of it leaves stale (a new plan finishes the job, where
+    applying the file again is refused)."""
     added = report.count(Status.DONE, "create")
     changed = report.count(Status.DONE, "update")
     destroyed = report.count(Status.DONE, "delete")
@@ -80,7 +91,7 @@ def render_apply_report(report: ApplyReport, interrupted_by: str | None = None) 
         f"Apply incomplete: {done} done ({added} added, {changed} changed, "
         f"{destroyed} destroyed), {report.count(Status.FAILED)} failed, "
         f"{report.count(Status.SKIPPED)} skipped{mismatched}."
-        + (" Run apply again to finish." if report.rerun_helps else "")
+        + (_RERUN_SAVED if saved_plan and done else _RERUN if report.rerun_helps else "")
     )
     permanent = [r for r in report.problems if r.permanent]
     if permanent:

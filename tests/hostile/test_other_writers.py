@@ -280,6 +280,30 @@ def test_a_portal_that_goes_down_after_the_first_write_gets_a_summary(tmp_path: 
     assert "skipped: users/user05@example.test (update): not sent" in summary, summary
 
 
+def test_a_saved_plan_applied_in_part_advises_a_new_plan(tmp_path: Path) -> None:
+    """A plan file applied in part is stale (applying it again is refused,
+    exit 3): the summary says to plan again, not "Run apply again"."""
+    config = write_desired(tmp_path)
+    planfile = tmp_path / "reviewed.plan"
+    case = DownAfterFirstWrite()
+    with (
+        seeded_sandbox(tmp_path) as sandbox,
+        running_hostile_server(sandbox.url, case) as portal,
+    ):
+        endpoint = ["--endpoint", portal.endpoint(), "--max-retries", "1"]
+        planned = run_konvsync([*endpoint, "plan", str(config), "--out", str(planfile)], tmp_path)
+        result = run_konvsync([*endpoint, "apply", str(planfile)], tmp_path)
+        case.down = False
+        again = run_konvsync([*endpoint, "apply", str(planfile)], tmp_path)
+    assert planned.exit_code == 0, planned.describe()
+    assert result.exit_code == 1, result.describe()
+    summary = result.stdout
+    assert "Apply incomplete: 1 done" in summary, summary
+    assert "Run apply again" not in summary, summary
+    assert "run plan --out again and apply the new plan" in summary, summary
+    assert again.exit_code == 3 and "stale" in again.stderr, again.describe()
+
+
 class GroupMadeBetweenReads(Case):
     """Another writer creates group ``late`` and puts account acct-0 in it
     after export read the groups and before it reads the accounts (the
