@@ -91,7 +91,7 @@ def render_apply_report(
         f"Apply incomplete: {done} done ({added} added, {changed} changed, "
         f"{destroyed} destroyed), {report.count(Status.FAILED)} failed, "
         f"{report.count(Status.SKIPPED)} skipped{mismatched}."
-        + (_RERUN_SAVED if saved_plan and done else _RERUN if report.rerun_helps else "")
+        + ((_RERUN_SAVED if saved_plan and done else _RERUN) if report.rerun_helps else "")
     )
     permanent = [r for r in report.problems if r.permanent]
     if permanent:
