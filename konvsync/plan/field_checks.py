@@ -41,7 +41,10 @@ def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> 
     }
     defined = desired.objects.get(definitions_kind, {})
     for obj in defined.values():
-        definitions[obj.key] = {**kind(definitions_kind).defaults, **obj.data}
+        # A field the config omits keeps the portal's value ("don't care"):
+        # the defaults hold only for a field the portal does not have yet.
+        portal = definitions.get(obj.key, kind(definitions_kind).defaults)
+        definitions[obj.key] = {**portal, **obj.data}
     problems: list[ConfigProblem] = []
     for account in desired.objects.get(k.name, {}).values():
         values = account.data.get(f.name)

@@ -129,6 +129,42 @@ def test_custom_fields_checked_against_the_portal(
     assert store.count("accounts") == 1
 
 
+def test_a_field_the_portal_requires_stays_required_where_the_config_omits_required(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """An account field the config lists without ``required`` leaves the
+    portal's ``required: true`` as it is (an omitted field is "don't care"),
+    so accounts without a value are config problems before anything is
+    sent, not BAD_USER_INPUT after the field's own update was written."""
+    store = sandbox.store
+    store.create("accountFields", {"key": "vat", "label": "VAT", "type": "TEXT", "required": True})
+    store.create(
+        "accounts",
+        {"externalId": "old", "name": "Old", "customFields": [{"key": "vat", "value": "1"}]},
+    )
+    config = write_config("""\
+        konvsync: 1
+        accountFields:
+          - {key: vat, label: VAT number, type: TEXT}
+        accounts:
+          - {externalId: old, name: Old, customFields: {}}
+          - {externalId: acme, name: ACME}
+        """)
+    result = run(sandbox, "apply", str(config), "--auto-approve")
+    assert result.exit_code == 1, result.output
+    assert (
+        f"{config}:5:5: account 'old': custom field 'vat' is required, and customFields "
+        "(the account's whole set) gives it no value" in result.stderr
+    )
+    assert (
+        f"{config}:6:5: account 'acme': custom field 'vat' is required, and the account "
+        "is created without customFields" in result.stderr
+    )
+    field = store.get("accountFields", key="vat")
+    assert field is not None and field["label"] == "VAT", "the field was updated anyway"
+    assert store.count("accounts") == 1
+
+
 def test_mass_delete_percentages_are_rounded_and_never_hide_the_excess(
     sandbox: RunningSandbox, sandbox_factory: SandboxFactory, write_config: ConfigWriter
 ) -> None:
