@@ -1,0 +1,90 @@
+"""konvsync against portals that honour the contract where it is silent in
+ways the sandbox does not play (``tests/hostile/legal_cases.py``): each
+converges in one apply (apply, then plan says "No changes.") or is refused
+with one clear line, never a lost value or a change planned on every run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+
+from konvsync.sandbox.server import RunningSandbox
+from tests.cli.test_ci import schema
+from tests.conftest import CliRun, SandboxFactory, invoke
+from tests.hostile.legal_cases import ValuesDroppedOnRename
+from tests.hostile.server import running_hostile_server
+
+
+def _run(endpoint: str, *args: str) -> CliRun:
+    return invoke(["--endpoint", endpoint, *args])
+
+
+def _no_changes(endpoint: str, config: Path) -> None:
+    planned = _run(endpoint, "plan", str(config), "--detailed-exitcode")
+    assert planned.exit_code == 0, f"plan after apply:\n{planned.output}"
+    assert "No changes." in planned.stdout
+
+
+def _values(sandbox: RunningSandbox) -> dict[str, dict[str, str]]:
+    return {
+        account["externalId"]: {e["key"]: e["value"] for e in account["customFields"]}
+        for account in sandbox.store.page("accounts", 100, None)["nodes"]
+    }
+
+
+FIELD_AND_ACCOUNTS = """\
+konvsync: 1
+accountFields:
+  - {key: num, label: Number, type: TEXT}
+  - {key: tier, label: Tier, type: SELECT, options: [gold, silver]}
+accounts:
+  - {externalId: acme, name: Acme, customFields: {num: A-1, tier: gold}}
+  - {externalId: beta, name: Beta, customFields: {num: B-1}}
+  - {externalId: gamma, name: Gamma}
+"""
+
+RENAMED = """\
+konvsync: 1
+accountFields:
+  - {key: number, renamedFrom: num, label: Number, type: TEXT}
+accounts:
+  - {externalId: acme, name: Acme Corp, customFields: {number: A-1, tier: gold}}
+"""
+
+
+def test_values_a_portal_drops_with_a_field_rename_are_filed_again(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The contract does not say what renaming an account field's key does
+    to the accounts' values; a portal may drop them. apply files them again
+    under the new key right after the rename (the accounts the config lists
+    and those it leaves alone), so nothing is lost and the next plan is
+    clean. Before, apply said "Apply complete!" with every value gone."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(FIELD_AND_ACCOUNTS, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    config.write_text(RENAMED, encoding="utf-8")
+    case = ValuesDroppedOnRename(sandbox.store)
+    report = tmp_path / "report.json"
+    with running_hostile_server(sandbox.url, case) as portal:
+        applied = _run(portal.url, "apply", str(config), "--auto-approve", "--report", str(report))
+        assert case.dropped == 2, "the portal was to drop the values of acme and beta"
+        assert applied.exit_code == 0, applied.output
+        assert (
+            "Warning: the portal dropped the values of 2 accounts of account field 'num' "
+            "(now 'number'); konvsync filed them under the new key (counted as changed)"
+            in applied.stdout
+        ), applied.stdout
+        assert "Resources: 0 added, 4 changed, 0 destroyed." in applied.stdout
+        data = json.loads(report.read_text(encoding="utf-8"))
+        jsonschema.validate(data, schema("apply-report.schema.json"))
+        assert data["status"] == "complete", data
+        assert _values(sandbox) == {
+            "acme": {"number": "A-1", "tier": "gold"},
+            "beta": {"number": "B-1"},
+            "gamma": {},
+        }
+        _no_changes(portal.url, config)
