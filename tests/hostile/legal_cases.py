@@ -37,3 +37,33 @@ class ValuesDroppedOnRename(Case):
                 self.store.update("accounts", account["id"], {"customFields": kept})
                 self.dropped += 1
         return answer
+
+
+class NestedInputPatched(Case):
+    """``updateLocation`` reads its ``address`` input as a patch too (the
+    contract: update inputs are patches, an omitted field is left as it is):
+    parts the input omits keep their stored values."""
+
+    name = "nested-input-patched"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.kept: list[dict[str, Any]] = []
+
+    def request(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
+        if not call.operation.startswith("UpdateLocation"):
+            return body
+        variables = dict(body.get("variables") or {})
+        for name, given in list(variables.items()):
+            if not (name.startswith("input_") and isinstance(given, dict)):
+                continue
+            address = given.get("address")
+            if not isinstance(address, dict):
+                continue
+            stored = self.store.get("locations", id=variables[f"id_{name[len('input_') :]}"])
+            before = (stored or {}).get("address") or {}
+            merged = {**before, **address}
+            if merged != address:
+                self.kept.append(merged)
+            variables[name] = {**given, "address": merged}
+        return {**body, "variables": variables}

@@ -13,7 +13,7 @@ import jsonschema
 from konvsync.sandbox.server import RunningSandbox
 from tests.cli.test_ci import schema
 from tests.conftest import CliRun, SandboxFactory, invoke
-from tests.hostile.legal_cases import ValuesDroppedOnRename
+from tests.hostile.legal_cases import NestedInputPatched, ValuesDroppedOnRename
 from tests.hostile.server import running_hostile_server
 
 
@@ -88,3 +88,56 @@ def test_values_a_portal_drops_with_a_field_rename_are_filed_again(
             "gamma": {},
         }
         _no_changes(portal.url, config)
+
+
+ADDRESSED = """\
+konvsync: 1
+accounts:
+  - externalId: acme
+    name: Acme
+    locations:
+      - {name: HQ, phone: "+1 555 0100", address: {street: 1 Main St, city: Springfield}}
+      - {name: Depot, address: {street: 9 Dock Rd, city: Shelbyville, country: US}}
+"""
+
+READDRESSED = """\
+konvsync: 1
+accounts:
+  - externalId: acme
+    name: Acme
+    locations:
+      - {name: HQ, address: {city: Capital City, country: US}}
+      - {name: Depot, phone: "+1 555 0199", address: {street: 9 Dock Rd, city: Shelbyville}}
+"""
+
+
+def test_address_parts_left_out_are_cleared_on_a_portal_that_patches_the_address(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """Update inputs are patches (the contract); a portal may read the
+    nested ``address`` input as one too, keeping parts it omits. A part the
+    config leaves out of an address is empty (the kind says so), so apply
+    sends it as null: the address converges on either reading. Before, the
+    street stayed, and every apply failed with "kept address"."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(ADDRESSED, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    config.write_text(READDRESSED, encoding="utf-8")
+    case = NestedInputPatched(sandbox.store)
+    with running_hostile_server(sandbox.url, case) as portal:
+        applied = _run(portal.url, "apply", str(config), "--auto-approve")
+        assert applied.exit_code == 0, applied.output
+        assert "Resources: 0 added, 2 changed, 0 destroyed." in applied.stdout
+        assert case.kept == [], f"the portal kept parts konvsync left out: {case.kept}"
+        _no_changes(portal.url, config)
+    stored = sandbox.store.page("locations", 100, None)["nodes"]
+    addresses = {location["name"]: location["address"] for location in stored}
+    assert {k: v for k, v in addresses["HQ"].items() if v} == {
+        "city": "Capital City",
+        "country": "US",
+    }
+    assert {k: v for k, v in addresses["Depot"].items() if v} == {
+        "street": "9 Dock Rd",
+        "city": "Shelbyville",
+    }
