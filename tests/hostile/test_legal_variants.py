@@ -7,14 +7,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 
 from konvsync.sandbox.server import RunningSandbox
 from tests.cli.test_ci import schema
 from tests.conftest import CliRun, SandboxFactory, invoke
+from tests.hostile.cases import OnConnection, nodes_of
+from tests.hostile.harness import (
+    apply_args,
+    assert_contract_message,
+    hostile_portal,
+    one_error_line,
+    run_konvsync,
+    write_desired,
+)
 from tests.hostile.legal_cases import NestedInputPatched, ValuesDroppedOnRename
-from tests.hostile.server import running_hostile_server
+from tests.hostile.server import Call, running_hostile_server
 
 
 def _run(endpoint: str, *args: str) -> CliRun:
@@ -141,3 +151,32 @@ def test_address_parts_left_out_are_cleared_on_a_portal_that_patches_the_address
         "street": "9 Dock Rd",
         "city": "Shelbyville",
     }
+
+
+def _one_key_twice(connection: dict[str, Any], _call: Call) -> None:
+    """The first account lists its first custom field's key again, without
+    a value (as a portal listing every field might, besides the value)."""
+    for account in nodes_of(connection):
+        values = account.get("customFields") or []
+        if values:
+            account["customFields"] = [*values, {"key": values[0]["key"], "value": None}]
+            return
+
+
+def test_an_account_answered_with_one_custom_field_twice_stops_before_any_write(
+    tmp_path: Path,
+) -> None:
+    """Which of the two values the account holds is anyone's guess: taking
+    the last planned an update of the value on every run. It is a contract
+    error naming the account and the key, and nothing is sent."""
+    config = write_desired(tmp_path)
+    case = OnConnection("custom-field-twice", "ReadAccounts", _one_key_twice)
+    with hostile_portal(tmp_path, case) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+        mutations = portal.mutations
+        happened = portal.rewritten
+    assert happened, "the case never happened"
+    assert mutations == [], result.describe()
+    line = one_error_line(result)
+    assert_contract_message(line, "ReadAccounts")
+    assert "account acc_1 lists customFields 'account_number' twice" in line, line
