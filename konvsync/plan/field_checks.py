@@ -15,7 +15,7 @@ from konvsync.config.rules import map_value_source
 from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.kinds import KINDS, kind
 from konvsync.kinds.base import Field, Kind
-from konvsync.kinds.custom_values import value_fits
+from konvsync.kinds.custom_values import checked_offline, value_fits
 from konvsync.plan.remote import RemoteState
 
 
@@ -55,7 +55,7 @@ def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> 
         what = f"{k.singular} {account.path!r}"
         for key, value in values.items():
             definition = definitions.get(str(key))
-            if str(key) in defined:
+            if str(key) in defined and checked_offline(defined[str(key)].data):
                 continue  # checked offline by the loader
             where = map_value_source(account, f.name, key)
             if definition is None:
@@ -72,7 +72,11 @@ def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> 
             ftype = str(definition.get("type") or "TEXT")
             options = list(definition.get("options") or [])
             if not value_fits(text, ftype, options):
-                expected = f"one of {', '.join(options)}" if ftype == "SELECT" else ftype
+                expected = (
+                    f"one of {', '.join(options) or 'its options (it has none)'}"
+                    if ftype == "SELECT"
+                    else ftype
+                )
                 problems.append(
                     where.problem(
                         f"{what}: custom field {key!r} value {value!r} is not {expected} "

@@ -193,3 +193,44 @@ def test_mass_delete_percentages_are_rounded_and_never_hide_the_excess(
     assert "refusing to delete 6 of 11 groups (54.55%): more than max_delete_percent 54.5%" in (
         over.stderr
     )
+
+
+def test_a_select_field_listed_without_options_is_checked_against_the_portals_options(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """A SELECT field the config lists without ``options`` keeps the
+    portal's options (an omitted field is left as it is): its values are
+    checked against those at plan time, not refused offline as "one of its
+    options (it has none)"."""
+    store = sandbox.store
+    store.create(
+        "accountFields",
+        {"key": "tier", "label": "Tier", "type": "SELECT", "options": ["gold", "silver"]},
+    )
+    config = write_config("""\
+        konvsync: 1
+        accountFields:
+          - {key: tier, label: Partner tier, type: SELECT}
+        accounts:
+          - {externalId: acme, name: ACME, customFields: {tier: gold}}
+        """)
+    assert invoke(["validate", str(config)]).exit_code == 0
+    applied = run(sandbox, "apply", str(config), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert "Resources: 1 added, 1 changed, 0 destroyed." in applied.stdout
+    field = store.get("accountFields", key="tier")
+    assert field is not None and field["options"] == ["gold", "silver"]
+    config.write_text(config.read_text().replace("tier: gold", "tier: bronze"))
+    refused = run(sandbox, "plan", str(config))
+    assert refused.exit_code == 1
+    assert (
+        f"{config}:5:57: account 'acme': custom field 'tier' value 'bronze' is not one of "
+        "gold, silver (as the portal defines it)" in refused.stderr
+    )
+    created = config.parent / "new.yaml"
+    created.write_text(
+        config.read_text().replace("key: tier", "key: level").replace("{tier:", "{level:")
+    )
+    none = run(sandbox, "plan", str(created))
+    assert none.exit_code == 1
+    assert "custom field 'level' value 'bronze' is not one of" in none.stderr, none.output
