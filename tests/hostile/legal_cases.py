@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from konvsync.sandbox.store import Store
+from tests.hostile.cases import connection_of
 from tests.hostile.server import Call, Case, Json
 
 
@@ -67,3 +68,47 @@ class NestedInputPatched(Case):
                 self.kept.append(merged)
             variables[name] = {**given, "address": merged}
         return {**body, "variables": variables}
+
+
+class EmptyPagesBetween(Case):
+    """Before every page of ``operation``, ``count`` pages with no nodes
+    (the contract: a page may hold fewer nodes than asked, none included),
+    each behind a cursor of its own that leads on to the real page."""
+
+    name = "empty-pages-between"
+    MARK = "empty:"
+
+    def __init__(self, operation: str, count: int = 2) -> None:
+        self.operation = operation
+        self.count = count
+        self.empty_pages = 0
+
+    def request(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
+        after = call.variables.get("after")
+        if call.operation == self.operation and str(after).startswith(self.MARK):
+            real = str(after).split(":", 2)[2]
+            variables = {**body["variables"], "after": real or None}
+            body = {**body, "variables": variables}
+        return body
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        connection = connection_of(answer)
+        if call.operation != self.operation or connection is None:
+            return answer
+        after = str(call.variables.get("after") or "")
+        if after.startswith(self.MARK):
+            _, done, real = after.split(":", 2)
+        else:
+            done, real = "0", after
+        if int(done) < self.count:
+            self.empty_pages += 1
+            connection["nodes"] = []
+            connection["pageInfo"] = {
+                "hasNextPage": True,
+                "endCursor": f"{self.MARK}{int(done) + 1}:{real}",
+            }
+        elif connection["pageInfo"]["hasNextPage"]:
+            connection["pageInfo"]["endCursor"] = (
+                f"{self.MARK}0:{connection['pageInfo']['endCursor']}"
+            )
+        return answer

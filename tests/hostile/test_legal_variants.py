@@ -23,7 +23,11 @@ from tests.hostile.harness import (
     run_konvsync,
     write_desired,
 )
-from tests.hostile.legal_cases import NestedInputPatched, ValuesDroppedOnRename
+from tests.hostile.legal_cases import (
+    EmptyPagesBetween,
+    NestedInputPatched,
+    ValuesDroppedOnRename,
+)
 from tests.hostile.server import Call, running_hostile_server
 
 
@@ -180,3 +184,18 @@ def test_an_account_answered_with_one_custom_field_twice_stops_before_any_write(
     line = one_error_line(result)
     assert_contract_message(line, "ReadAccounts")
     assert "account acc_1 lists customFields 'account_number' twice" in line, line
+
+
+def test_pages_without_nodes_between_the_pages_are_followed(tmp_path: Path) -> None:
+    """A page may hold fewer nodes than asked, none included: two empty
+    pages before each of the three pages of users are followed to the end,
+    and the plan is the one an honest portal gets."""
+    config = write_desired(tmp_path)
+    case = EmptyPagesBetween("ReadUsers")
+    with hostile_portal(tmp_path, case) as portal:
+        result = run_konvsync(["--endpoint", portal.endpoint(), "plan", str(config)], tmp_path)
+        reads = portal.operations().count("ReadUsers")
+    assert case.empty_pages == 6, result.describe()
+    assert reads == 9, result.describe()
+    assert result.exit_code == 0, result.describe()
+    assert "Plan: 0 to add, 2 to change, 0 to destroy." in result.stdout, result.describe()
