@@ -192,6 +192,34 @@ def test_what_refers_to_an_adopted_object_is_not_updated_to_refer_to_it_again(
     assert plan(sandbox, config, "--detailed-exitcode")[0] == 0
 
 
+def test_a_saved_plan_that_adopts_a_group_applies_what_refers_to_it(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A saved plan that adopts a keyless group and creates a user in it is
+    not stale: the group the user refers to is the one the plan gives that
+    key (it was refused as 'refers to group 'sales', which the portal no
+    longer has' on every run, so a saved plan could never adopt)."""
+    group = sandbox.store.create("groups", {"name": "Sales"})
+    config = write_config("""\
+        konvsync: 1
+        policy: {send_welcome_email: false}
+        groups:
+          - {externalId: sales, name: Sales}
+        users:
+          - {email: new@acme.example, firstName: New, lastName: User, groups: [sales]}
+        """)
+    planfile = tmp_path / "adopt.plan"
+    code, out, err = plan(sandbox, config, "--out", str(planfile))
+    assert code == 0, out + err
+    assert "(adopts the existing group grp_1 (same name, no externalId))" in out
+    applied = invoke(["--endpoint", sandbox.url, "apply", str(planfile)])
+    assert applied.exit_code == 0, applied.output
+    assert "Resources: 1 added, 1 changed, 0 destroyed." in applied.stdout
+    user = sandbox.store.get("users", key="new@acme.example")
+    assert user is not None and list(user["groups"]) == [group["_pk"]]
+    assert plan(sandbox, config, "--detailed-exitcode")[0] == 0
+
+
 def test_account_delete_shows_its_locations(
     seeded: RunningSandbox, write_config: ConfigWriter
 ) -> None:
