@@ -177,6 +177,8 @@ def _refer_to_adopted(
         for f in fields:
             adopted = adopted_by_kind[f.ref or ""]
             value = data.get(f.name)
+            if value is None:
+                continue
             if f.shape == "set" and isinstance(value, list):
                 data[f.name] = sorted({key(item, adopted) for item in value})
             else:
