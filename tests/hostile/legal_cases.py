@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiohttp import web
+
 from konvsync.sandbox.store import Store
 from tests.hostile.cases import connection_of
 from tests.hostile.server import Call, Case, Json
@@ -112,3 +114,37 @@ class EmptyPagesBetween(Case):
                 f"{self.MARK}0:{connection['pageInfo']['endCursor']}"
             )
         return answer
+
+
+class OptionsInUseKept(Case):
+    """``updateAccountField`` refuses (BAD_USER_INPUT) to take away a SELECT
+    option that an account's value still holds: the contract says values
+    must fit their field, and this portal keeps that true when the field
+    changes too. Batches of one field only (what the test sends)."""
+
+    name = "options-in-use-kept"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.refused = 0
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if not call.operation.startswith("UpdateAccountField") or call.fields != 1:
+            return None
+        given = call.variables.get("input_0") or {}
+        field = self.store.get("accountFields", id=call.variables.get("id_0"))
+        if field is None or "options" not in given:
+            return None
+        removed = set(field["options"]) - set(given["options"] or [])
+        in_use = {
+            entry["value"]
+            for account in self.store.page("accounts", 100, None)["nodes"]
+            for entry in account["customFields"]
+            if entry["key"] == field["key"]
+        }
+        if not removed & in_use:
+            return None
+        self.refused += 1
+        message = f"option {sorted(removed & in_use)[0]!r} is in use"
+        error = {"message": message, "path": ["m0"], "extensions": {"code": "BAD_USER_INPUT"}}
+        return web.json_response({"data": {"m0": None}, "errors": [error]})

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 
 from konvsync.sandbox.server import RunningSandbox
 from tests.cli.test_ci import schema
@@ -26,6 +27,7 @@ from tests.hostile.harness import (
 from tests.hostile.legal_cases import (
     EmptyPagesBetween,
     NestedInputPatched,
+    OptionsInUseKept,
     ValuesDroppedOnRename,
 )
 from tests.hostile.server import Call, running_hostile_server
@@ -199,3 +201,40 @@ def test_pages_without_nodes_between_the_pages_are_followed(tmp_path: Path) -> N
     assert reads == 9, result.describe()
     assert result.exit_code == 0, result.describe()
     assert "Plan: 0 to add, 2 to change, 0 to destroy." in result.stdout, result.describe()
+
+
+OPTIONS = """\
+konvsync: 1
+accountFields:
+  - {key: tier, label: Tier, type: SELECT, options: [bronze, silver]}
+accounts:
+  - {externalId: acme, name: Acme, customFields: {tier: bronze}}
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a SELECT option taken away while the same apply moves the accounts off it: on a "
+    "portal that refuses to take away an option in use, the field's update fails (the "
+    "accounts step comes after it) and the account's new value is not an option yet, on "
+    "every run. Converging needs the field's options widened before the accounts step and "
+    "narrowed after it (a step konvsync does not have).",
+)
+def test_an_option_replaced_while_accounts_move_off_it_converges_on_a_strict_portal(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(OPTIONS, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    config.write_text(
+        OPTIONS.replace("[bronze, silver]", "[silver, gold]").replace("tier: bronze", "tier: gold"),
+        encoding="utf-8",
+    )
+    case = OptionsInUseKept(sandbox.store)
+    with running_hostile_server(sandbox.url, case) as portal:
+        applied = _run(portal.url, "apply", str(config), "--auto-approve")
+        assert "Traceback" not in applied.output
+        assert applied.exit_code == 0, applied.output
+        assert case.refused == 0
+        _no_changes(portal.url, config)
