@@ -230,7 +230,7 @@ def _deletes(
     out: list[Change] = []
     if k.parent is not None:
         parent_kind = kind(k.parent)
-        deleted_parents = _pruned_keys(parent_kind, desired, state)
+        deleted_parents = pruned_keys(parent_kind, desired, state)
         owners = desired.owners.get(k.name, set())
         for filed, obj in remote.objects.items():
             parent, key = obj.parent, obj.key or ""
@@ -256,13 +256,13 @@ def _deletes(
         return out
     if k.name not in policy.prune:
         return out
-    for key in sorted(_pruned_keys(k, desired, state)):
+    for key in sorted(pruned_keys(k, desired, state)):
         obj = remote.objects[key]
         out.append(Delete(k.name, key, obj.data, None, remote_id=obj.id))
     return out
 
 
-def _pruned_keys(k: Kind, desired: DesiredState, state: RemoteState) -> set[str]:
+def pruned_keys(k: Kind, desired: DesiredState, state: RemoteState) -> set[str]:
     """Keys of the objects of top-level kind ``k`` that pruning deletes: not
     protected, and not holding a protected child (deleting an account
     deletes its locations, and a protected object is never deleted)."""

@@ -16,6 +16,7 @@ from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.kinds import KINDS, kind
 from konvsync.kinds.base import Field, Kind
 from konvsync.kinds.custom_values import checked_offline, value_fits
+from konvsync.plan.diff import pruned_keys
 from konvsync.plan.remote import RemoteState
 
 
@@ -40,6 +41,7 @@ def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> 
         if obj.key is not None
     }
     defined = desired.objects.get(definitions_kind, {})
+    pruned = pruned_keys(kind(definitions_kind), desired, remote)
     for obj in defined.values():
         # A field the config omits keeps the portal's value ("don't care"):
         # the defaults hold only for a field the portal does not have yet.
@@ -58,6 +60,14 @@ def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> 
             if str(key) in defined and checked_offline(defined[str(key)].data):
                 continue  # checked offline by the loader
             where = map_value_source(account, f.name, key)
+            if str(key) in pruned:
+                problems.append(
+                    where.problem(
+                        f"{what}: custom field {key!r} is deleted by this plan ({definitions_kind} "
+                        "is pruned and the configuration does not define it)"
+                    )
+                )
+                continue
             if definition is None:
                 problems.append(
                     where.problem(

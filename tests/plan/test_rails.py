@@ -234,3 +234,41 @@ def test_a_select_field_listed_without_options_is_checked_against_the_portals_op
     none = run(sandbox, "plan", str(created))
     assert none.exit_code == 1
     assert "custom field 'level' value 'bronze' is not one of" in none.stderr, none.output
+
+
+def test_a_value_under_an_account_field_the_plan_prunes_is_a_config_problem(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """An account keeps a value under a field the same plan deletes
+    (accountFields pruned, the field not in the config): the value cannot
+    outlive its field, so it is a config problem at its place, not a plan
+    that applies cleanly and leaves a config the next plan refuses."""
+    store = sandbox.store
+    store.create("accountFields", {"key": "legacy", "label": "Legacy", "type": "TEXT"})
+    store.create(
+        "accounts",
+        {"externalId": "acme", "name": "ACME", "customFields": [{"key": "legacy", "value": "x"}]},
+    )
+    config = write_config("""\
+        konvsync: 1
+        policy: {prune: [accountFields]}
+        accountFields:
+          - {key: num, label: Number, type: TEXT}
+        accounts:
+          - {externalId: acme, name: ACME, customFields: {num: "1", legacy: x}}
+        """)
+    result = run(sandbox, "plan", str(config))
+    assert result.exit_code == 1, result.output
+    assert (
+        f"{config}:6:69: account 'acme': custom field 'legacy' is deleted by this plan "
+        "(accountFields is pruned and the configuration does not define it)" in result.stderr
+    ), result.stderr
+    protected = write_config(
+        config.read_text().replace(
+            "prune: [accountFields]", "prune: [accountFields], protect: {accountFields: [legacy]}"
+        ),
+        "protected.yaml",
+    )
+    kept = run(sandbox, "plan", str(protected))
+    assert kept.exit_code == 0, kept.output
+    assert "Plan: 1 to add, 1 to change, 0 to destroy." in kept.stdout
