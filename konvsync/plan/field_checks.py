@@ -63,8 +63,9 @@ def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> 
             if str(key) in pruned:
                 problems.append(
                     where.problem(
-                        f"{what}: custom field {key!r} is deleted by this plan ({definitions_kind} "
-                        "is pruned and the configuration does not define it)"
+                        f"{what}: custom field {key!r} is an {kind(definitions_kind).singular} "
+                        "this plan deletes (policy.prune, and the configuration does not list "
+                        "it): list it, protect it (policy.protect) or remove the value"
                     )
                 )
                 continue

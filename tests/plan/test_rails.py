@@ -260,8 +260,9 @@ def test_a_value_under_an_account_field_the_plan_prunes_is_a_config_problem(
     result = run(sandbox, "plan", str(config))
     assert result.exit_code == 1, result.output
     assert (
-        f"{config}:6:69: account 'acme': custom field 'legacy' is deleted by this plan "
-        "(accountFields is pruned and the configuration does not define it)" in result.stderr
+        f"{config}:6:69: account 'acme': custom field 'legacy' is an account field this plan "
+        "deletes (policy.prune, and the configuration does not list it): list it, protect it "
+        "(policy.protect) or remove the value" in result.stderr
     ), result.stderr
     protected = write_config(
         config.read_text().replace(
