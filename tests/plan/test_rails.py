@@ -273,3 +273,27 @@ def test_a_value_under_an_account_field_the_plan_prunes_is_a_config_problem(
     kept = run(sandbox, "plan", str(protected))
     assert kept.exit_code == 0, kept.output
     assert "Plan: 1 to add, 1 to change, 0 to destroy." in kept.stdout
+
+
+def test_a_field_whose_required_the_config_ignores_is_as_required_as_the_portal_holds_it(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """``ignore_changes: {accountFields: [required]}`` leaves the portal's
+    ``required: true`` as it is, whatever the config writes: accounts are
+    checked against that, before anything is sent."""
+    store = sandbox.store
+    store.create("accountFields", {"key": "vat", "label": "VAT", "type": "TEXT", "required": True})
+    config = write_config("""\
+        konvsync: 1
+        policy: {ignore_changes: {accountFields: [required]}}
+        accountFields:
+          - {key: vat, label: VAT, type: TEXT, required: false}
+        accounts:
+          - {externalId: acme, name: ACME}
+        """)
+    result = run(sandbox, "plan", str(config))
+    assert result.exit_code == 1, result.output
+    assert (
+        f"{config}:6:5: account 'acme': custom field 'vat' is required, and the account "
+        "is created without customFields" in result.stderr
+    )
