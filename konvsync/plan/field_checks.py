@@ -43,7 +43,6 @@ def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> 
     defined = desired.objects.get(definitions_kind, {})
     pruned = pruned_keys(kind(definitions_kind), desired, remote)
     ignored = desired.policy.ignore_changes.get(definitions_kind, frozenset())
-    decided_by_portal: set[str] = set()  # their values are checked here, not offline
     for obj in defined.values():
         portal = definitions.get(obj.key)
         if portal is None:  # created with what the config gives, defaults for the rest
@@ -52,8 +51,6 @@ def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> 
         # A field the config omits, or whose changes it ignores, keeps the portal's value.
         given = {name: value for name, value in obj.data.items() if name not in ignored}
         definitions[obj.key] = {**portal, **given}
-        if ignored & {"type", "options"}:
-            decided_by_portal.add(obj.key)
     problems: list[ConfigProblem] = []
     for account in desired.objects.get(k.name, {}).values():
         values = account.data.get(f.name)
@@ -64,11 +61,7 @@ def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> 
         what = f"{k.singular} {account.path!r}"
         for key, value in values.items():
             definition = definitions.get(str(key))
-            if (
-                str(key) in defined
-                and str(key) not in decided_by_portal
-                and checked_offline(defined[str(key)].data)
-            ):
+            if str(key) in defined and checked_offline(defined[str(key)].data, ignored):
                 continue  # checked offline by the loader
             where = map_value_source(account, f.name, key)
             if str(key) in pruned:

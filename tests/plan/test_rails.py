@@ -297,3 +297,32 @@ def test_a_field_whose_required_the_config_ignores_is_as_required_as_the_portal_
         f"{config}:6:5: account 'acme': custom field 'vat' is required, and the account "
         "is created without customFields" in result.stderr
     )
+
+
+def test_values_of_a_field_whose_options_the_config_ignores_fit_the_portals_options(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """With ``ignore_changes: {accountFields: [options]}`` the portal's
+    options stay, so a value among them is valid and one outside them is a
+    config problem, whatever options the config writes."""
+    sandbox.store.create(
+        "accountFields",
+        {"key": "tier", "label": "Tier", "type": "SELECT", "options": ["gold", "silver"]},
+    )
+    config = write_config("""\
+        konvsync: 1
+        policy: {ignore_changes: {accountFields: [options]}}
+        accountFields:
+          - {key: tier, label: Tier, type: SELECT, options: [gold]}
+        accounts:
+          - {externalId: acme, name: ACME, customFields: {tier: silver}}
+          - {externalId: beta, name: Beta, customFields: {tier: bronze}}
+        """)
+    assert invoke(["validate", str(config)]).exit_code == 0
+    result = run(sandbox, "plan", str(config))
+    assert result.exit_code == 1, result.output
+    assert "'acme'" not in result.stderr, result.stderr
+    assert (
+        f"{config}:7:57: account 'beta': custom field 'tier' value 'bronze' is not one of "
+        "gold, silver (as the portal defines it)" in result.stderr
+    ), result.stderr
