@@ -223,6 +223,9 @@ class RemoteStateBuilder:
         self.unique_outside: dict[str, dict[ObjectKey, RemoteObject]] = {}
         """Kind -> key -> object outside the scope, for kinds whose keys the
         contract keeps unique (checked across the scope's border too)."""
+        self.parent_ids: dict[tuple[str, str], str] = {}
+        """(child kind, child ID) -> the ID of the parent that lists it: a
+        child (a location) belongs to one parent, listed once."""
 
     def add(self, kind_name: str, nodes: list[dict[str, Any]]) -> None:
         k = kind(kind_name)
@@ -258,6 +261,7 @@ class RemoteStateBuilder:
             link = child.parent_field.name if child.parent_field else ""
             for node, (parent_key, parent_owned) in zip(nodes, parents, strict=True):
                 for item in node.get(child.name) or []:
+                    self._check_one_parent(k, child, item["id"], node["id"])
                     data = child.normalize_remote({**item, link: node})
                     obj = RemoteObject(
                         child.name, child.key_of(item), item["id"], data, parent=parent_key
@@ -266,6 +270,20 @@ class RemoteStateBuilder:
                         _add(self, children, obj)
                     else:
                         _set_apart(self, children, obj)
+
+    def _check_one_parent(self, k: Kind, child: Kind, child_id: str, parent_id: str) -> None:
+        """A child read a second time (in another parent, or twice in one)
+        is no state the contract knows: taken as two objects, a change to
+        one would be sent to the other by its ID."""
+        first = self.parent_ids.get((child.name, child_id))
+        if first is not None:
+            where = (
+                f"twice in {k.singular} {parent_id}"
+                if first == parent_id
+                else f"in {k.singular} {first} and in {k.singular} {parent_id}"
+            )
+            raise ContractError(k.read_operation, f"{child.singular} {child_id} is listed {where}")
+        self.parent_ids[(child.name, child_id)] = parent_id
 
     def state(self, kind_names: Iterable[str] | None = None) -> RemoteState:
         """The state of ``kind_names`` (and the kinds read with them), or of

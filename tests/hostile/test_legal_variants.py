@@ -238,3 +238,30 @@ def test_an_option_replaced_while_accounts_move_off_it_converges_on_a_strict_por
         assert applied.exit_code == 0, applied.output
         assert case.refused == 0
         _no_changes(portal.url, config)
+
+
+def _one_location_in_two_accounts(connection: dict[str, Any], _call: Call) -> None:
+    """The second account lists the first one's Depot (same ID) instead of
+    its own, under another name: a read that overlapped a move, say."""
+    nodes = nodes_of(connection)
+    depot = next(loc for loc in nodes[0]["locations"] if loc["name"] == "Depot")
+    others = [loc for loc in nodes[1]["locations"] if loc["name"] != "Depot"]
+    nodes[1]["locations"] = [*others, {**depot, "name": "Depot 2"}]
+
+
+def test_a_location_answered_in_two_accounts_stops_before_any_write(tmp_path: Path) -> None:
+    """One location (one ID) in two accounts is no state the contract knows;
+    taken as two, the plan deleted the second account's "Depot 2" by its ID,
+    which is the first account's Depot the config keeps. It is a contract
+    error naming the location's ID and both accounts, and nothing is sent."""
+    config = write_desired(tmp_path)
+    case = OnConnection("location-in-two-accounts", "ReadAccounts", _one_location_in_two_accounts)
+    with hostile_portal(tmp_path, case) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+        mutations = portal.mutations
+        happened = portal.rewritten
+    assert happened, "the case never happened"
+    assert mutations == [], result.describe()
+    line = one_error_line(result)
+    assert_contract_message(line, "ReadAccounts")
+    assert "location loc_2 is listed in account acc_1 and in account acc_2" in line, line
