@@ -3,10 +3,12 @@ account field's key), after the rename.
 
 The contract does not say what a server does with them when the key is
 renamed: one moves them to the new key, another leaves them under the old
-one. konvsync depends on neither: right after the step that renamed the keys,
-it reads back the objects that hold such values and, for each one the portal
-left under an old key, sends an update that files them under the new key
-(the whole map, as the contract's update replaces it). So the rename
+one, a third drops them. konvsync depends on none: right after the step that
+renamed the keys, it reads back the objects that hold such values and, for
+each one the portal left under an old key or dropped (the values read before
+the rename, as the plan expects them under the new key), sends an update
+that files them under the new key (the whole map, as the contract's update
+replaces it). So the rename
 converges in one apply either way, and a later step's check against the
 plan reads the values as the plan expected them (``renames.as_renamed``).
 """
@@ -43,20 +45,36 @@ async def values_left_behind(
             for obj in same
         ]
         current = await lookup.current(k.name, wanted)
-        for item in wanted:
+        for item, planned in zip(wanted, same, strict=True):
             now = current[item.address]  # None: deleted meanwhile (its own step says so)
-            update = None if now is None else stranded_update(now, maps, renamed, item.address.key)
+            update = (
+                None
+                if now is None
+                else stranded_update(now, maps, renamed, item.address.key, expected=planned)
+            )
             if update is not None:
                 updates.append(update)
     return updates
 
 
 def left_behind_warning(updates: list[Update], kind_name: str, renamed: dict[str, str]) -> str:
-    """What apply says when it moves values the portal left behind."""
+    """What apply says when it moves values the portal left behind (or
+    files again those it dropped with the rename)."""
     holders = " and ".join(sorted({update.kind for update in updates}))
     moved = ", ".join(f"{old!r} (now {new!r})" for old, new in sorted(renamed.items()))
+    kept = sum(1 for update in updates if _held_old_key(update, renamed))
+    did = [
+        f"kept the values of {kept} {holders} under the old key" if kept else "",
+        f"dropped the values of {len(updates) - kept} {holders}" if kept < len(updates) else "",
+    ]
     return (
-        f"the portal kept the values of {len(updates)} {holders} under the old key of "
-        f"{kind(kind_name).singular} {moved}; konvsync filed them under the new key (counted "
-        "as changed)"
+        f"the portal {' and '.join(filter(None, did))} of {kind(kind_name).singular} {moved}; "
+        "konvsync filed them under the new key (counted as changed)"
+    )
+
+
+def _held_old_key(update: Update, renamed: dict[str, str]) -> bool:
+    return any(
+        isinstance(values, dict) and renamed.keys() & values.keys()
+        for values in (update.before or {}).values()
     )

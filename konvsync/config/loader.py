@@ -27,7 +27,7 @@ from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.kinds import KINDS_BY_NAME, TOP_LEVEL_KINDS, children_of, kind, references
 from konvsync.kinds.address import ObjectKey
 from konvsync.kinds.base import Field, Kind
-from konvsync.kinds.custom_values import value_fits
+from konvsync.kinds.custom_values import checked_offline, value_fits
 from konvsync.support.gcpause import gc_paused
 from konvsync.support.suggest import did_you_mean
 
@@ -454,6 +454,7 @@ def _check_values(
         return
     fields = state.objects.get(f.keys_ref or "", {})
     rule = state.policy.scope.rule(f.keys_ref or "")
+    ignored = state.policy.ignore_changes.get(f.keys_ref or "", frozenset())
     what = f"{k.singular} {obj.path!r}"
     for key, value in values.items():
         where = map_value_source(obj, f.name, key)
@@ -470,6 +471,8 @@ def _check_values(
             continue
         text = ("true" if value else "false") if isinstance(value, bool) else str(value)
         ftype = definition.data.get("type", "TEXT")
+        if not checked_offline(definition.data, ignored):
+            continue  # the portal's type or options hold: the plan checks it
         listed = definition.data.get("options")
         # Options that are not strings are the schema check's to report.
         options = [o for o in listed if isinstance(o, str)] if isinstance(listed, list) else []

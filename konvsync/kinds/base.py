@@ -304,7 +304,7 @@ class Kind:
         parent link, an argument of its own) by name, and whether
         ``_input_value`` sends their values as they are."""
         return {
-            f.name: (f, f.ref is None and f.shape in ("scalar", "object"))
+            f.name: (f, f.ref is None and f.shape == "scalar")
             for f in self.fields
             if not f.server_only and f is not self.parent_field
         }
@@ -499,6 +499,11 @@ def _input_value(f: Field, value: Any, resolve: IdResolver) -> Any:
         return resolve(f.ref, value)
     if f.shape == "map":
         return [{_KEY: k, _VALUE: _stringify(v)} for k, v in value.items()]
+    if f.shape == "object":
+        # Every part, those left out as null: an update's input is a patch,
+        # and a portal may read the nested object as one too (keeping parts
+        # it omits); the config's object is the whole value.
+        return {sub.input_key: value.get(sub.name) for sub in f.subfields}
     if f.shape == "set":
         return list(value)
     return value

@@ -6,8 +6,22 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+from typing import Any
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def checked_offline(definition: Mapping[str, Any], ignored: AbstractSet[str]) -> bool:
+    """Whether a configured account field says all that ``value_fits``
+    needs: a SELECT field that leaves ``options`` out keeps the portal's
+    (an omitted field is left as it is), and so does a field whose ``type``
+    or ``options`` changes are ignored (``ignored``: the policy's
+    ignore_changes of account fields), so only the plan can check them."""
+    if ignored & {"type", "options"}:
+        return False
+    return definition.get("type") != "SELECT" or "options" in definition
 
 
 def value_fits(value: str, field_type: str, options: list[str]) -> bool:

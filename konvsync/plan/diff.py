@@ -7,6 +7,7 @@ and fields in ``policy.ignore_changes`` are not compared; ``null`` clears.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from konvsync.config.model import DesiredObject, DesiredState
@@ -30,7 +31,7 @@ def diff_state(desired: DesiredState, remote: RemoteState) -> list[Change]:
         pruned = k.name in desired.policy.prune
         if wanted is None and not pruned and k.parent is None:
             continue
-        remote_kind = remote.get(k.name)
+        remote_kind = _refer_to_adopted(k, remote.get(k.name), adopted_by_kind)
         if k.parent is not None:
             remote_kind = _rekey_children(k, remote_kind, adopted_by_kind.get(k.parent, {}))
         kind_upserts, adopted = _upserts(k, wanted or {}, remote_kind, desired)
@@ -155,6 +156,43 @@ def _adoption(
     return candidates[0]
 
 
+def _refer_to_adopted(
+    k: Kind, remote: RemoteKind, adopted_by_kind: dict[str, dict[str, str]]
+) -> RemoteKind:
+    """``remote`` with each reference to an object this plan adopts (a
+    keyless group, ``<id grp_1>``) read as the key the plan gives it: what
+    refers to it already refers to the object the config names, so it is no
+    change (the kinds it refers to are diffed first, in apply order)."""
+    fields = [f for f in k.references if adopted_by_kind.get(f.ref or "")]
+    if not fields:
+        return remote
+
+    def key(value: Any, adopted: dict[str, str]) -> Any:
+        if isinstance(value, RemoteRef):
+            return adopted.get(value.remote_id, value)
+        return value
+
+    def referring(obj: RemoteObject) -> RemoteObject:
+        data = dict(obj.data)
+        for f in fields:
+            adopted = adopted_by_kind[f.ref or ""]
+            value = data.get(f.name)
+            if value is None:
+                continue
+            if f.shape == "set" and isinstance(value, list):
+                data[f.name] = sorted({key(item, adopted) for item in value})
+            else:
+                data[f.name] = key(value, adopted)
+        return obj if data == obj.data else replace(obj, data=data)
+
+    return RemoteKind(
+        objects={filed: referring(obj) for filed, obj in remote.objects.items()},
+        keyless=[referring(obj) for obj in remote.keyless],
+        twins={filed: [referring(obj) for obj in twins] for filed, twins in remote.twins.items()},
+        outside=remote.outside,
+    )
+
+
 def _rekey_children(k: Kind, remote: RemoteKind, adopted_parents: dict[str, str]) -> RemoteKind:
     """Children (locations) of an adopted parent take the parent's new key."""
     if not adopted_parents:
@@ -192,7 +230,7 @@ def _deletes(
     out: list[Change] = []
     if k.parent is not None:
         parent_kind = kind(k.parent)
-        deleted_parents = _pruned_keys(parent_kind, desired, state)
+        deleted_parents = pruned_keys(parent_kind, desired, state)
         owners = desired.owners.get(k.name, set())
         for filed, obj in remote.objects.items():
             parent, key = obj.parent, obj.key or ""
@@ -218,13 +256,13 @@ def _deletes(
         return out
     if k.name not in policy.prune:
         return out
-    for key in sorted(_pruned_keys(k, desired, state)):
+    for key in sorted(pruned_keys(k, desired, state)):
         obj = remote.objects[key]
         out.append(Delete(k.name, key, obj.data, None, remote_id=obj.id))
     return out
 
 
-def _pruned_keys(k: Kind, desired: DesiredState, state: RemoteState) -> set[str]:
+def pruned_keys(k: Kind, desired: DesiredState, state: RemoteState) -> set[str]:
     """Keys of the objects of top-level kind ``k`` that pruning deletes: not
     protected, and not holding a protected child (deleting an account
     deletes its locations, and a protected object is never deleted)."""

@@ -15,7 +15,8 @@ from konvsync.config.rules import map_value_source
 from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.kinds import KINDS, kind
 from konvsync.kinds.base import Field, Kind
-from konvsync.kinds.custom_values import value_fits
+from konvsync.kinds.custom_values import checked_offline, value_fits
+from konvsync.plan.diff import pruned_keys
 from konvsync.plan.remote import RemoteState
 
 
@@ -40,8 +41,16 @@ def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> 
         if obj.key is not None
     }
     defined = desired.objects.get(definitions_kind, {})
+    pruned = pruned_keys(kind(definitions_kind), desired, remote)
+    ignored = desired.policy.ignore_changes.get(definitions_kind, frozenset())
     for obj in defined.values():
-        definitions[obj.key] = {**kind(definitions_kind).defaults, **obj.data}
+        portal = definitions.get(obj.key)
+        if portal is None:  # created with what the config gives, defaults for the rest
+            definitions[obj.key] = {**kind(definitions_kind).defaults, **obj.data}
+            continue
+        # A field the config omits, or whose changes it ignores, keeps the portal's value.
+        given = {name: value for name, value in obj.data.items() if name not in ignored}
+        definitions[obj.key] = {**portal, **given}
     problems: list[ConfigProblem] = []
     for account in desired.objects.get(k.name, {}).values():
         values = account.data.get(f.name)
@@ -52,9 +61,18 @@ def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> 
         what = f"{k.singular} {account.path!r}"
         for key, value in values.items():
             definition = definitions.get(str(key))
-            if str(key) in defined:
+            if str(key) in defined and checked_offline(defined[str(key)].data, ignored):
                 continue  # checked offline by the loader
             where = map_value_source(account, f.name, key)
+            if str(key) in pruned:
+                problems.append(
+                    where.problem(
+                        f"{what}: custom field {key!r} is an {kind(definitions_kind).singular} "
+                        "this plan deletes (policy.prune, and the configuration does not list "
+                        "it): list it, protect it (policy.protect) or remove the value"
+                    )
+                )
+                continue
             if definition is None:
                 problems.append(
                     where.problem(
@@ -69,7 +87,11 @@ def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> 
             ftype = str(definition.get("type") or "TEXT")
             options = list(definition.get("options") or [])
             if not value_fits(text, ftype, options):
-                expected = f"one of {', '.join(options)}" if ftype == "SELECT" else ftype
+                expected = (
+                    f"one of {', '.join(options) or 'its options (it has none)'}"
+                    if ftype == "SELECT"
+                    else ftype
+                )
                 problems.append(
                     where.problem(
                         f"{what}: custom field {key!r} value {value!r} is not {expected} "

@@ -28,6 +28,7 @@ from konvsync.plan.changes import (
     Plan,
     Refusal,
     RefusalCheck,
+    Update,
     change_from_data,
     saved_key,
 )
@@ -253,7 +254,13 @@ def check_fresh(saved: SavedPlan, endpoint_name: str, remote: RemoteState) -> No
             f"endpoint serves {remote.portal_name!r}; run plan again",
             saved.plan,
         )
-    created = {change.address for change in saved.plan.changes if isinstance(change, Create)}
+    # Keys the plan brings into the portal: of objects it creates or adopts
+    # (an adopted object is checked as unchanged like any other it updates).
+    created = {
+        change.address
+        for change in saved.plan.changes
+        if isinstance(change, Create) or (isinstance(change, Update) and change.adopt)
+    }
     for change in saved.plan.changes:
         moved = _moved(change, saved.remote_digests.get(saved_key(change)), remote)
         moved = moved or _reference_gone(change, created, remote)

@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from konvsync.config.scope import Scope
@@ -223,6 +223,9 @@ class RemoteStateBuilder:
         self.unique_outside: dict[str, dict[ObjectKey, RemoteObject]] = {}
         """Kind -> key -> object outside the scope, for kinds whose keys the
         contract keeps unique (checked across the scope's border too)."""
+        self.parent_ids: dict[tuple[str, str], str] = {}
+        """(child kind, child ID) -> the ID of the parent that lists it: a
+        child (a location) belongs to one parent, listed once."""
 
     def add(self, kind_name: str, nodes: list[dict[str, Any]]) -> None:
         k = kind(kind_name)
@@ -236,6 +239,8 @@ class RemoteStateBuilder:
                     k.read_operation,
                     f"{k.singular} {node['id']} {broken}, which the contract does not allow",
                 )
+            for name in _map_fields(kind_name):
+                _check_map_keys(k, node, name)
             obj = RemoteObject(
                 kind_name,
                 k.key_of(node),
@@ -256,6 +261,7 @@ class RemoteStateBuilder:
             link = child.parent_field.name if child.parent_field else ""
             for node, (parent_key, parent_owned) in zip(nodes, parents, strict=True):
                 for item in node.get(child.name) or []:
+                    self._check_one_parent(k, child, item["id"], node["id"])
                     data = child.normalize_remote({**item, link: node})
                     obj = RemoteObject(
                         child.name, child.key_of(item), item["id"], data, parent=parent_key
@@ -265,6 +271,20 @@ class RemoteStateBuilder:
                     else:
                         _set_apart(self, children, obj)
 
+    def _check_one_parent(self, k: Kind, child: Kind, child_id: str, parent_id: str) -> None:
+        """A child read a second time (in another parent, or twice in one)
+        is no state the contract knows: taken as two objects, a change to
+        one would be sent to the other by its ID."""
+        first = self.parent_ids.get((child.name, child_id))
+        if first is not None:
+            where = (
+                f"twice in {k.singular} {parent_id}"
+                if first == parent_id
+                else f"in {k.singular} {first} and in {k.singular} {parent_id}"
+            )
+            raise ContractError(k.read_operation, f"{child.singular} {child_id} is listed {where}")
+        self.parent_ids[(child.name, child_id)] = parent_id
+
     def state(self, kind_names: Iterable[str] | None = None) -> RemoteState:
         """The state of ``kind_names`` (and the kinds read with them), or of
         every kind added."""
@@ -273,6 +293,23 @@ class RemoteStateBuilder:
         names = [n for name in kind_names for n in (name, *(c.name for c in _children(name)))]
         return RemoteState(
             {name: self.kinds.get(name, RemoteKind()) for name in names}, scope=self.scope
+        )
+
+
+@cache
+def _map_fields(kind_name: str) -> tuple[str, ...]:
+    return tuple(f.name for f in kind(kind_name).fields if f.shape == "map")
+
+
+def _check_map_keys(k: Kind, node: Mapping[str, Any], name: str) -> None:
+    """A map field's entries (an account's customFields) name each key once:
+    which of two values for one key the object holds is anyone's guess, and
+    taking either plans an update of it on every run."""
+    keys = [item["key"] for item in node.get(name) or ()]
+    if len(keys) != len(set(keys)):
+        twice = next(key for key in keys if keys.count(key) > 1)
+        raise ContractError(
+            k.read_operation, f"{k.singular} {node['id']} lists {name} {twice!r} twice"
         )
 
 

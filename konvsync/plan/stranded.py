@@ -78,18 +78,30 @@ def with_stranded_values(
 
 
 def stranded_update(
-    obj: RemoteObject, maps: Sequence[str], renamed: dict[str, str], key: str | None = None
+    obj: RemoteObject,
+    maps: Sequence[str],
+    renamed: dict[str, str],
+    key: str | None = None,
+    expected: RemoteObject | None = None,
 ) -> Update | None:
     """The update that files ``obj``'s values under the new keys of
     ``renamed`` (old key -> new key) in its map fields ``maps``, or None when
     it holds none under an old key. ``key``: the one to file the change
-    under, when ``obj`` has none of its own."""
-    moved = _moved(obj, maps, renamed)
+    under, when ``obj`` has none of its own. ``expected``: the object as the
+    plan expected it after the rename (values under the new keys): a value
+    it holds under a new key that ``obj`` holds under neither key (the
+    portal dropped it with the rename) is filed there again."""
+    moved = _moved(obj, maps, renamed, expected)
     if moved is None:
         return None
     before, after = moved
     old = sorted({name for values in before.values() for name in values} & renamed.keys())
     listed = ", ".join(f"{name!r} (now {renamed[name]!r})" for name in old)
+    note = f"the portal kept its values under the old key {listed}; filed under the new one"
+    if not old:
+        new = sorted({name for values in after.values() for name in values} & _new(renamed))
+        listed = ", ".join(repr(name) for name in new)
+        note = f"the portal dropped its values with the rename; filed again under {listed}"
     return Update(
         obj.kind,
         key or obj.key or "",
@@ -97,19 +109,31 @@ def stranded_update(
         after,
         field_changes(before, after),
         obj.id,
-        note=f"the portal kept its values under the old key {listed}; filed under the new one",
+        note=note,
         parent=obj.parent,
     )
 
 
+def _new(renamed: dict[str, str]) -> set[str]:
+    return set(renamed.values())
+
+
 def _moved(
-    obj: RemoteObject, maps: Sequence[str], renamed: dict[str, str]
+    obj: RemoteObject,
+    maps: Sequence[str],
+    renamed: dict[str, str],
+    expected: RemoteObject | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     for name in maps:
-        values = obj.data.get(name)
-        if not isinstance(values, dict) or not renamed.keys() & values.keys():
+        found = obj.data.get(name)
+        values: dict[str, Any] = found if isinstance(found, dict) else {}
+        planned = expected.data.get(name) if expected is not None else None
+        wanted: dict[str, Any] = planned if isinstance(planned, dict) else {}
+        held = set(values) | {renamed[old] for old in renamed.keys() & values.keys()}
+        dropped = {new: wanted[new] for new in _new(renamed) & wanted.keys() if new not in held}
+        if not renamed.keys() & values.keys() and not dropped:
             continue
         kept = {
             renamed.get(key, key): value
@@ -117,5 +141,5 @@ def _moved(
             if not (key in renamed and renamed[key] in values)  # a value under the new key wins
         }
         before[name] = values
-        after[name] = dict(sorted(kept.items()))
+        after[name] = dict(sorted({**kept, **dropped}.items()))
     return (before, after) if after else None

@@ -146,6 +146,80 @@ def test_adoption_instead_of_duplicate(sandbox: RunningSandbox, write_config: Co
     assert "Plan: 0 to add, 1 to change, 0 to destroy." in out
 
 
+def test_what_refers_to_an_adopted_object_is_not_updated_to_refer_to_it_again(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Users and accounts in a keyless group refer to the very group the
+    config adopts: the plan sets the group's key and changes nothing else
+    (it planned an update of every member, writing the same group IDs, which
+    could trip max_update_percent)."""
+    store = sandbox.store
+    group = store.create("groups", {"name": "Sales", "permissions": ["MANAGE_USERS"]})
+    account = store.create(
+        "accounts", {"externalId": "acme", "name": "ACME", "userGroupIds": [group["id"]]}
+    )
+    for i in range(12):
+        store.create(
+            "users",
+            {
+                "email": f"u{i}@acme.example",
+                "firstName": "U",
+                "lastName": str(i),
+                "accountId": account["id"],
+                "groupIds": [group["id"]],
+            },
+        )
+    users = "".join(
+        f"  - {{email: u{i}@acme.example, firstName: U, lastName: '{i}', account: acme,"
+        " groups: [sales]}\n"
+        for i in range(12)
+    )
+    config = write_config(
+        "konvsync: 1\n"
+        "policy: {max_update_percent: 50}\n"
+        "groups:\n"
+        "  - {externalId: sales, name: Sales, permissions: [MANAGE_USERS]}\n"
+        "accounts:\n"
+        "  - {externalId: acme, name: ACME, userGroups: [sales]}\n"
+        "users:\n" + users
+    )
+    code, out, err = plan(sandbox, config, "--detailed-exitcode")
+    assert code == 2, out + err
+    assert "(adopts the existing group grp_1 (same name, no externalId))" in out
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in out, out
+    applied = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert applied.exit_code == 0, applied.output
+    assert plan(sandbox, config, "--detailed-exitcode")[0] == 0
+
+
+def test_a_saved_plan_that_adopts_a_group_applies_what_refers_to_it(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A saved plan that adopts a keyless group and creates a user in it is
+    not stale: the group the user refers to is the one the plan gives that
+    key (it was refused as 'refers to group 'sales', which the portal no
+    longer has' on every run, so a saved plan could never adopt)."""
+    group = sandbox.store.create("groups", {"name": "Sales"})
+    config = write_config("""\
+        konvsync: 1
+        policy: {send_welcome_email: false}
+        groups:
+          - {externalId: sales, name: Sales}
+        users:
+          - {email: new@acme.example, firstName: New, lastName: User, groups: [sales]}
+        """)
+    planfile = tmp_path / "adopt.plan"
+    code, out, err = plan(sandbox, config, "--out", str(planfile))
+    assert code == 0, out + err
+    assert "(adopts the existing group grp_1 (same name, no externalId))" in out
+    applied = invoke(["--endpoint", sandbox.url, "apply", str(planfile)])
+    assert applied.exit_code == 0, applied.output
+    assert "Resources: 1 added, 1 changed, 0 destroyed." in applied.stdout
+    user = sandbox.store.get("users", key="new@acme.example")
+    assert user is not None and list(user["groups"]) == [group["_pk"]]
+    assert plan(sandbox, config, "--detailed-exitcode")[0] == 0
+
+
 def test_account_delete_shows_its_locations(
     seeded: RunningSandbox, write_config: ConfigWriter
 ) -> None:

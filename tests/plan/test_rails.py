@@ -129,6 +129,42 @@ def test_custom_fields_checked_against_the_portal(
     assert store.count("accounts") == 1
 
 
+def test_a_field_the_portal_requires_stays_required_where_the_config_omits_required(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """An account field the config lists without ``required`` leaves the
+    portal's ``required: true`` as it is (an omitted field is "don't care"),
+    so accounts without a value are config problems before anything is
+    sent, not BAD_USER_INPUT after the field's own update was written."""
+    store = sandbox.store
+    store.create("accountFields", {"key": "vat", "label": "VAT", "type": "TEXT", "required": True})
+    store.create(
+        "accounts",
+        {"externalId": "old", "name": "Old", "customFields": [{"key": "vat", "value": "1"}]},
+    )
+    config = write_config("""\
+        konvsync: 1
+        accountFields:
+          - {key: vat, label: VAT number, type: TEXT}
+        accounts:
+          - {externalId: old, name: Old, customFields: {}}
+          - {externalId: acme, name: ACME}
+        """)
+    result = run(sandbox, "apply", str(config), "--auto-approve")
+    assert result.exit_code == 1, result.output
+    assert (
+        f"{config}:5:5: account 'old': custom field 'vat' is required, and customFields "
+        "(the account's whole set) gives it no value" in result.stderr
+    )
+    assert (
+        f"{config}:6:5: account 'acme': custom field 'vat' is required, and the account "
+        "is created without customFields" in result.stderr
+    )
+    field = store.get("accountFields", key="vat")
+    assert field is not None and field["label"] == "VAT", "the field was updated anyway"
+    assert store.count("accounts") == 1
+
+
 def test_mass_delete_percentages_are_rounded_and_never_hide_the_excess(
     sandbox: RunningSandbox, sandbox_factory: SandboxFactory, write_config: ConfigWriter
 ) -> None:
@@ -157,3 +193,136 @@ def test_mass_delete_percentages_are_rounded_and_never_hide_the_excess(
     assert "refusing to delete 6 of 11 groups (54.55%): more than max_delete_percent 54.5%" in (
         over.stderr
     )
+
+
+def test_a_select_field_listed_without_options_is_checked_against_the_portals_options(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """A SELECT field the config lists without ``options`` keeps the
+    portal's options (an omitted field is left as it is): its values are
+    checked against those at plan time, not refused offline as "one of its
+    options (it has none)"."""
+    store = sandbox.store
+    store.create(
+        "accountFields",
+        {"key": "tier", "label": "Tier", "type": "SELECT", "options": ["gold", "silver"]},
+    )
+    config = write_config("""\
+        konvsync: 1
+        accountFields:
+          - {key: tier, label: Partner tier, type: SELECT}
+        accounts:
+          - {externalId: acme, name: ACME, customFields: {tier: gold}}
+        """)
+    assert invoke(["validate", str(config)]).exit_code == 0
+    applied = run(sandbox, "apply", str(config), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert "Resources: 1 added, 1 changed, 0 destroyed." in applied.stdout
+    field = store.get("accountFields", key="tier")
+    assert field is not None and field["options"] == ["gold", "silver"]
+    config.write_text(config.read_text().replace("tier: gold", "tier: bronze"))
+    refused = run(sandbox, "plan", str(config))
+    assert refused.exit_code == 1
+    assert (
+        f"{config}:5:57: account 'acme': custom field 'tier' value 'bronze' is not one of "
+        "gold, silver (as the portal defines it)" in refused.stderr
+    )
+    created = config.parent / "new.yaml"
+    created.write_text(
+        config.read_text().replace("key: tier", "key: level").replace("{tier:", "{level:")
+    )
+    none = run(sandbox, "plan", str(created))
+    assert none.exit_code == 1
+    assert "custom field 'level' value 'bronze' is not one of" in none.stderr, none.output
+
+
+def test_a_value_under_an_account_field_the_plan_prunes_is_a_config_problem(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """An account keeps a value under a field the same plan deletes
+    (accountFields pruned, the field not in the config): the value cannot
+    outlive its field, so it is a config problem at its place, not a plan
+    that applies cleanly and leaves a config the next plan refuses."""
+    store = sandbox.store
+    store.create("accountFields", {"key": "legacy", "label": "Legacy", "type": "TEXT"})
+    store.create(
+        "accounts",
+        {"externalId": "acme", "name": "ACME", "customFields": [{"key": "legacy", "value": "x"}]},
+    )
+    config = write_config("""\
+        konvsync: 1
+        policy: {prune: [accountFields]}
+        accountFields:
+          - {key: num, label: Number, type: TEXT}
+        accounts:
+          - {externalId: acme, name: ACME, customFields: {num: "1", legacy: x}}
+        """)
+    result = run(sandbox, "plan", str(config))
+    assert result.exit_code == 1, result.output
+    assert (
+        f"{config}:6:69: account 'acme': custom field 'legacy' is an account field this plan "
+        "deletes (policy.prune, and the configuration does not list it): list it, protect it "
+        "(policy.protect) or remove the value" in result.stderr
+    ), result.stderr
+    protected = write_config(
+        config.read_text().replace(
+            "prune: [accountFields]", "prune: [accountFields], protect: {accountFields: [legacy]}"
+        ),
+        "protected.yaml",
+    )
+    kept = run(sandbox, "plan", str(protected))
+    assert kept.exit_code == 0, kept.output
+    assert "Plan: 1 to add, 1 to change, 0 to destroy." in kept.stdout
+
+
+def test_a_field_whose_required_the_config_ignores_is_as_required_as_the_portal_holds_it(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """``ignore_changes: {accountFields: [required]}`` leaves the portal's
+    ``required: true`` as it is, whatever the config writes: accounts are
+    checked against that, before anything is sent."""
+    store = sandbox.store
+    store.create("accountFields", {"key": "vat", "label": "VAT", "type": "TEXT", "required": True})
+    config = write_config("""\
+        konvsync: 1
+        policy: {ignore_changes: {accountFields: [required]}}
+        accountFields:
+          - {key: vat, label: VAT, type: TEXT, required: false}
+        accounts:
+          - {externalId: acme, name: ACME}
+        """)
+    result = run(sandbox, "plan", str(config))
+    assert result.exit_code == 1, result.output
+    assert (
+        f"{config}:6:5: account 'acme': custom field 'vat' is required, and the account "
+        "is created without customFields" in result.stderr
+    )
+
+
+def test_values_of_a_field_whose_options_the_config_ignores_fit_the_portals_options(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """With ``ignore_changes: {accountFields: [options]}`` the portal's
+    options stay, so a value among them is valid and one outside them is a
+    config problem, whatever options the config writes."""
+    sandbox.store.create(
+        "accountFields",
+        {"key": "tier", "label": "Tier", "type": "SELECT", "options": ["gold", "silver"]},
+    )
+    config = write_config("""\
+        konvsync: 1
+        policy: {ignore_changes: {accountFields: [options]}}
+        accountFields:
+          - {key: tier, label: Tier, type: SELECT, options: [gold]}
+        accounts:
+          - {externalId: acme, name: ACME, customFields: {tier: silver}}
+          - {externalId: beta, name: Beta, customFields: {tier: bronze}}
+        """)
+    assert invoke(["validate", str(config)]).exit_code == 0
+    result = run(sandbox, "plan", str(config))
+    assert result.exit_code == 1, result.output
+    assert "'acme'" not in result.stderr, result.stderr
+    assert (
+        f"{config}:7:57: account 'beta': custom field 'tier' value 'bronze' is not one of "
+        "gold, silver (as the portal defines it)" in result.stderr
+    ), result.stderr

@@ -1,0 +1,150 @@
+"""Portals that honour the contract in ways the sandbox does not play: where
+the contract is silent, a real portal may choose otherwise (DESIGN, "Where
+the contract is silent"). Each case changes what the portal does, not only
+what it answers: it edits the sandbox's store behind the mutation, as a
+portal with that habit would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from konvsync.sandbox.store import Store
+from tests.hostile.cases import connection_of
+from tests.hostile.server import Call, Case, Json
+
+
+class ValuesDroppedOnRename(Case):
+    """Renaming an account field's key drops the accounts' values under it
+    (neither moved to the new key nor left under the old one)."""
+
+    name = "values-dropped-on-rename"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.dropped = 0
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if not call.operation.startswith("UpdateAccountField"):
+            return answer
+        renamed = {
+            given["key"]
+            for name, given in call.variables.items()
+            if name.startswith("input_") and isinstance(given, dict) and "key" in given
+        }
+        for account in self.store.page("accounts", 100, None)["nodes"]:
+            values: list[dict[str, Any]] = account["customFields"]
+            kept = [entry for entry in values if entry["key"] not in renamed]
+            if kept != values:
+                self.store.update("accounts", account["id"], {"customFields": kept})
+                self.dropped += 1
+        return answer
+
+
+class NestedInputPatched(Case):
+    """``updateLocation`` reads its ``address`` input as a patch too (the
+    contract: update inputs are patches, an omitted field is left as it is):
+    parts the input omits keep their stored values."""
+
+    name = "nested-input-patched"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.kept: list[dict[str, Any]] = []
+
+    def request(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
+        if not call.operation.startswith("UpdateLocation"):
+            return body
+        variables = dict(body.get("variables") or {})
+        for name, given in list(variables.items()):
+            if not (name.startswith("input_") and isinstance(given, dict)):
+                continue
+            address = given.get("address")
+            if not isinstance(address, dict):
+                continue
+            stored = self.store.get("locations", id=variables[f"id_{name[len('input_') :]}"])
+            before = (stored or {}).get("address") or {}
+            merged = {**before, **address}
+            if merged != address:
+                self.kept.append(merged)
+            variables[name] = {**given, "address": merged}
+        return {**body, "variables": variables}
+
+
+class EmptyPagesBetween(Case):
+    """Before every page of ``operation``, ``count`` pages with no nodes
+    (the contract: a page may hold fewer nodes than asked, none included),
+    each behind a cursor of its own that leads on to the real page."""
+
+    name = "empty-pages-between"
+    MARK = "empty:"
+
+    def __init__(self, operation: str, count: int = 2) -> None:
+        self.operation = operation
+        self.count = count
+        self.empty_pages = 0
+
+    def request(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
+        after = call.variables.get("after")
+        if call.operation == self.operation and str(after).startswith(self.MARK):
+            real = str(after).split(":", 2)[2]
+            variables = {**body["variables"], "after": real or None}
+            body = {**body, "variables": variables}
+        return body
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        connection = connection_of(answer)
+        if call.operation != self.operation or connection is None:
+            return answer
+        after = str(call.variables.get("after") or "")
+        if after.startswith(self.MARK):
+            _, done, real = after.split(":", 2)
+        else:
+            done, real = "0", after
+        if int(done) < self.count:
+            self.empty_pages += 1
+            connection["nodes"] = []
+            connection["pageInfo"] = {
+                "hasNextPage": True,
+                "endCursor": f"{self.MARK}{int(done) + 1}:{real}",
+            }
+        elif connection["pageInfo"]["hasNextPage"]:
+            connection["pageInfo"]["endCursor"] = (
+                f"{self.MARK}0:{connection['pageInfo']['endCursor']}"
+            )
+        return answer
+
+
+class OptionsInUseKept(Case):
+    """``updateAccountField`` refuses (BAD_USER_INPUT) to take away a SELECT
+    option that an account's value still holds: the contract says values
+    must fit their field, and this portal keeps that true when the field
+    changes too. Batches of one field only (what the test sends)."""
+
+    name = "options-in-use-kept"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.refused = 0
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if not call.operation.startswith("UpdateAccountField") or call.fields != 1:
+            return None
+        given = call.variables.get("input_0") or {}
+        field = self.store.get("accountFields", id=call.variables.get("id_0"))
+        if field is None or "options" not in given:
+            return None
+        removed = set(field["options"]) - set(given["options"] or [])
+        in_use = {
+            entry["value"]
+            for account in self.store.page("accounts", 100, None)["nodes"]
+            for entry in account["customFields"]
+            if entry["key"] == field["key"]
+        }
+        if not removed & in_use:
+            return None
+        self.refused += 1
+        message = f"option {sorted(removed & in_use)[0]!r} is in use"
+        error = {"message": message, "path": ["m0"], "extensions": {"code": "BAD_USER_INPUT"}}
+        return web.json_response({"data": {"m0": None}, "errors": [error]})
