@@ -203,6 +203,22 @@ def test_pages_without_nodes_between_the_pages_are_followed(tmp_path: Path) -> N
     assert "Plan: 0 to add, 2 to change, 0 to destroy." in result.stdout, result.describe()
 
 
+def test_more_pages_without_nodes_than_nodes_are_followed(tmp_path: Path) -> None:
+    """Empty pages are legal however many there are (a portal that filters
+    rows after paging them answers many): twenty before each page of users,
+    63 pages for 30 users, are followed to the end, not taken for a chain of
+    pages that does not end."""
+    config = write_desired(tmp_path)
+    case = EmptyPagesBetween("ReadUsers", count=20)
+    with hostile_portal(tmp_path, case) as portal:
+        result = run_konvsync(["--endpoint", portal.endpoint(), "plan", str(config)], tmp_path)
+        reads = portal.operations().count("ReadUsers")
+    assert case.empty_pages == 60, result.describe()
+    assert reads == 63, result.describe()
+    assert result.exit_code == 0, result.describe()
+    assert "Plan: 0 to add, 2 to change, 0 to destroy." in result.stdout, result.describe()
+
+
 OPTIONS = """\
 konvsync: 1
 accountFields:
