@@ -27,6 +27,7 @@ from konvsync.apply.checks import (
     read_back,
 )
 from konvsync.apply.model import (
+    NOT_AS_SENT,
     ApplyOptions,
     ApplyReport,
     Cascades,
@@ -421,7 +422,7 @@ class PlanExecutor:
             else None
         )
         if mismatch:
-            self._record(change, Status.FAILED, mismatch)
+            self._record(change, Status.FAILED, mismatch, NOT_AS_SENT)
         elif outcome.ok:
             if isinstance(change, Create):
                 self._remember(change, outcome.data["id"])

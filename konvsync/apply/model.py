@@ -11,7 +11,11 @@ from typing import Any
 from konvsync.kinds.address import Address
 from konvsync.plan.changes import Change, Delete
 
-PERMANENT_CODES = frozenset({"BAD_USER_INPUT", "NOT_FOUND", "FORBIDDEN", "CONFLICT"})
+NOT_AS_SENT = "NOT_AS_SENT"
+"""konvsync's code for a mutation the portal answered with other values than
+were sent (it stores them in another form, or ignores a field): the next
+plan sends the same, and the portal answers the same."""
+PERMANENT_CODES = frozenset({"BAD_USER_INPUT", "NOT_FOUND", "FORBIDDEN", "CONFLICT", NOT_AS_SENT})
 """Error codes another run meets again: the config or the portal must change first."""
 Progress = Callable[[str, int, int], None]
 """(step label, done in step, total in step)"""
@@ -60,7 +64,8 @@ class ChangeResult:
     status: Status
     message: str | None = None
     code: str | None = None
-    """The API's error code of a failed change (INTERRUPTED, ABANDONED: ours)."""
+    """The API's error code of a failed change (INTERRUPTED, ABANDONED,
+    NOT_AS_SENT: ours)."""
 
     @property
     def permanent(self) -> bool:

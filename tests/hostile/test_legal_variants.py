@@ -17,6 +17,7 @@ from tests.cli.test_ci import schema
 from tests.conftest import CliRun, SandboxFactory, invoke
 from tests.hostile.cases import OnConnection, nodes_of
 from tests.hostile.harness import (
+    after_plan,
     apply_args,
     assert_contract_message,
     hostile_portal,
@@ -30,7 +31,7 @@ from tests.hostile.legal_cases import (
     OptionsInUseKept,
     ValuesDroppedOnRename,
 )
-from tests.hostile.server import Call, running_hostile_server
+from tests.hostile.server import Call, Case, Json, running_hostile_server
 
 
 def _run(endpoint: str, *args: str) -> CliRun:
@@ -201,6 +202,41 @@ def test_pages_without_nodes_between_the_pages_are_followed(tmp_path: Path) -> N
     assert reads == 9, result.describe()
     assert result.exit_code == 0, result.describe()
     assert "Plan: 0 to add, 2 to change, 0 to destroy." in result.stdout, result.describe()
+
+
+class TitlesStoredUpperCase(Case):
+    """A portal that stores (and answers) a user's title in upper case: the
+    update's answer shows another value than was sent."""
+
+    name = "titles-stored-upper-case"
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        data = answer.get("data") if call.operation.startswith("UpdateUser") else None
+        for node in (data or {}).values():
+            if isinstance(node, dict) and isinstance(node.get("title"), str):
+                node["title"] = node["title"].upper()
+        return answer
+
+
+def test_an_answer_that_kept_another_value_is_no_reason_to_run_again(tmp_path: Path) -> None:
+    """The portal answered the update with another value than was sent: the
+    next apply sends the same and meets the same, so the summary says to
+    correct the configuration or the portal, not "Run apply again"; the
+    report gives the change konvsync's code NOT_AS_SENT."""
+    config = write_desired(tmp_path)
+    report_file = tmp_path / "report.json"
+    with hostile_portal(tmp_path, TitlesStoredUpperCase()) as portal:
+        args = [*apply_args(portal.endpoint(), config), "--report", str(report_file)]
+        result = run_konvsync(args, tmp_path)
+    summary = after_plan(result)
+    assert result.exit_code == 1, result.describe()
+    assert "the portal accepted" in summary and 'title = "LEAD"' in summary, summary
+    assert "Run apply again" not in summary, summary
+    assert "reasons another run meets again (NOT_AS_SENT)" in summary, summary
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    jsonschema.validate(report, schema("apply-report.schema.json"))
+    failed = [c for c in report["changes"] if c["status"] == "failed"]
+    assert [c["error"]["code"] for c in failed] == ["NOT_AS_SENT"], report
 
 
 def test_more_pages_without_nodes_than_nodes_are_followed(tmp_path: Path) -> None:
