@@ -40,6 +40,34 @@ def load_credentials(credentials_file: str | None) -> Credentials:
 MAX_CREDENTIALS_BYTES = 64 * 1024
 
 
+class _KeyTwice(Exception):
+    """A key given twice (no key or value in its text: either may be a secret)."""
+
+    def __init__(self, line: int = 0) -> None:
+        super().__init__(f"a key given twice (line {line})")
+        self.line = line
+
+
+def _unique_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    if len({key for key, _value in pairs}) != len(pairs):
+        raise _KeyTwice()
+    return dict(pairs)
+
+
+class _UniqueKeysLoader(yaml.SafeLoader):
+    """``safe_load``, refusing a mapping that names a key twice (PyYAML takes
+    the last), as konvsync's config loader does."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+        seen: set[object] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str) and key in seen:
+                raise _KeyTwice(key_node.start_mark.line + 1)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _from_file(path: Path) -> Credentials:
     """Errors name the file and at most a line number: never the file's text,
     not even in the exception chain ``--traceback`` prints (``from None``)."""
@@ -54,7 +82,16 @@ def _from_file(path: Path) -> Credentials:
         raise CredentialsError(f"{path}: cannot read credentials file: {exc.strerror}") from None
     line: int | None = None
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = (
+            json.loads(text, object_pairs_hook=_unique_pairs)
+            if path.suffix == ".json"
+            else yaml.load(text, Loader=_UniqueKeysLoader)  # a SafeLoader
+        )
+    except _KeyTwice as exc:
+        where = f"{path}:{exc.line}" if exc.line else str(path)
+        raise CredentialsError(
+            f"{where}: a key given twice in the credentials file (which one counts is a guess)"
+        ) from None
     except json.JSONDecodeError as exc:
         line = exc.lineno
     except yaml.MarkedYAMLError as exc:

@@ -56,7 +56,8 @@ class StderrProgress:
             click.echo(f"{label}: {total} change(s)", err=True)
         elif done >= total:
             self._last_line = now
-            click.echo(f"{label}: {done}/{total} done", err=True)
+            # answered, not done: the summary says which of them failed
+            click.echo(f"{label}: {done}/{total} answered", err=True)
         elif now - self._last_line >= self.interval:
             self._last_line = now
             click.echo(f"{label}: {done}/{total}", err=True)

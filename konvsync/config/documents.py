@@ -17,7 +17,7 @@ from konvsync.config import fast_schema
 from konvsync.config.fast_schema import Validate
 from konvsync.config.model import Source
 from konvsync.config.overlay import OverlayMap, object_definition, overlay_schema
-from konvsync.config.substitution import Substitution, literal_parts
+from konvsync.config.substitution import Substitution, in_a_key, literal_parts
 from konvsync.config.yaml_loader import YamlList, YamlLoadError, YamlMap, empty_map, load_yaml
 from konvsync.errors import ConfigProblem
 from konvsync.kinds import KINDS, REFERENCE_KINDS, children_of, kind
@@ -423,7 +423,7 @@ def _unknown_keys(
         (
             node.key_source(key),
             f"{'.'.join([*words, str(key)])}: unknown key ({str(key)!r} was unexpected)"
-            + did_you_mean(str(key), known, limit=1),
+            + (in_a_key(str(key)) or did_you_mean(str(key), known, limit=1)),
         )
         for key in node
         if str(key) not in known

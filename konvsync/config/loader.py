@@ -21,7 +21,7 @@ from konvsync.config.rules import (
     reference_source,
 )
 from konvsync.config.scope import parse_scope
-from konvsync.config.substitution import declared_variables
+from konvsync.config.substitution import declared_variables, in_a_key
 from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.kinds import KINDS_BY_NAME, TOP_LEVEL_KINDS, children_of, kind, references
@@ -464,7 +464,10 @@ def _check_values(
             outside = rule is not None and rule.outside_by_key(str(key))
             if not allow_external and not outside:
                 problems.append(
-                    where.problem(f"{what}: custom field {key!r} is not defined in {f.keys_ref}")
+                    where.problem(
+                        f"{what}: custom field {key!r} is not defined in {f.keys_ref}"
+                        + in_a_key(str(key))
+                    )
                 )
             continue
         if value is None:

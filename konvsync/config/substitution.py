@@ -35,6 +35,12 @@ _WHOLE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 """A value that is one reference without a default."""
 
 
+def in_a_key(key: str) -> str:
+    """What a message about key ``key`` adds when it holds a reference:
+    substitution is done in values, never in keys."""
+    return " (${env:...} is substituted in values, not in keys)" if "${" in key else ""
+
+
 def literal_parts(value: str) -> list[str]:
     """``value`` without the ``${env:NAME}`` references left in it as written
     (a variable not listed, or not set where that is allowed): the text that

@@ -121,6 +121,12 @@ async def export_object(client: PortalClient, target: str) -> ExportResult:
     placeholders = Placeholders()
     entry = placeholders.fill(k, obj, object_entry(k, obj, state, result.warnings))
     result.files[f"{k.name}.yaml"] = _dump({k.name: [entry]})
+    result.warnings += [
+        f"sensitive values are not exported: ${{env:{name}}} stands for the "
+        f"{placeholders.names[name]}; list {name} under 'variables' and set it to the "
+        "portal's value before planning"
+        for name in sorted(placeholders.names)
+    ]
     result.counts[k.name] = 1
     result.warnings = [printable(warning) for warning in result.warnings]
     return result

@@ -12,6 +12,7 @@ from typing import Any
 
 from konvsync.config.model import DesiredState
 from konvsync.config.rules import map_value_source
+from konvsync.config.substitution import in_a_key
 from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.kinds import KINDS, kind
 from konvsync.kinds.base import Field, Kind
@@ -77,7 +78,7 @@ def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> 
                 problems.append(
                     where.problem(
                         f"{what}: custom field {key!r} is defined neither in {definitions_kind} "
-                        "nor in the portal"
+                        f"nor in the portal{in_a_key(str(key))}"
                     )
                 )
                 continue

@@ -108,7 +108,7 @@ def read_planfile(path: str) -> SavedPlan:
     if document.get("planfile") != PLANFILE_FORMAT:
         _check_named(path, "planfile", document.get("planfile"))
         raise StalePlanError(
-            f"{path}: plan file format {document.get('planfile')!r} is not "
+            f"{path}: plan file format {shortened(repr(document.get('planfile')))} is not "
             f"{PLANFILE_FORMAT!r} (made by another konvsync release); "
             "run plan again"
         )
@@ -121,7 +121,7 @@ def read_planfile(path: str) -> SavedPlan:
         version = data.get("format_version")
         _check_named(path, "plan/format_version", version)
         raise StalePlanError(
-            f"{path}: plan format_version {version!r} is "
+            f"{path}: plan format_version {shortened(repr(version))} is "
             "not supported by this release; run plan again"
         )
     _check_plan_shape(path, data)

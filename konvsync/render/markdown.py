@@ -70,8 +70,9 @@ def _sections(
     out: str, by_kind: dict[str, list[Change]], kinds: list[str], wording: Wording, budget: int
 ) -> tuple[str, int]:
     """``out`` with a collapsible ``diff`` block per kind, one line per change
-    (made only while they fit in ``budget`` characters); and how many
-    changes were left out."""
+    (those that fit in ``budget`` characters: one too long for what is left,
+    a 70,000-character value, does not hide the shorter ones after it); and
+    how many changes were left out."""
     omitted = 0
     for kind_name in kinds:
         items = sorted(by_kind[kind_name], key=lambda c: _ORDER[c.action])
@@ -82,11 +83,11 @@ def _sections(
             omitted += len(items)
             continue
         section = opening
-        for index, item in enumerate(items):
+        for item in items:
             text = _line(item, wording)
             if len(out) + len(section) + len(text) + len(closing) > budget:
-                omitted += len(items) - index
-                break
+                omitted += 1
+                continue
             section += text
         out += "\n" + section + closing
     return out, omitted

@@ -135,6 +135,31 @@ def test_credentials_file_errors_never_quote_the_file(
     assert "Traceback" in result.output  # --traceback printed the chain: it holds none of it
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "where"),
+    [
+        ("creds.yaml", "api_key: k\napi_secret: first-{secret}\napi_secret: {secret}\n", ":3:"),
+        ("creds.json", '{{"api_key": "k", "api_secret": "a", "api_secret": "{secret}"}}', ":"),
+    ],
+)
+def test_a_credentials_file_giving_a_key_twice_is_refused(
+    tmp_path: Path, write_config: Callable[..., Path], name: str, text: str, where: str
+) -> None:
+    """Which of two secrets counts is a guess (YAML and JSON parsers take the
+    last): refused, naming the line, quoting neither."""
+    secret = "s3cr3t-given-twice"
+    path = tmp_path / name
+    path.write_text(text.format(secret=secret))
+    path.chmod(0o600)
+    config = write_config("konvsync: 1\ngroups: []\n")
+    args = ["--credentials-file", str(path), "--endpoint", "https://portal.example"]
+    result = invoke([*args, "plan", str(config)])
+    assert result.exit_code == 1, result.output
+    assert f"Error: {path}{where}" in result.stderr, result.stderr
+    assert "a key given twice" in result.stderr, result.stderr
+    assert secret not in result.output
+
+
 def test_credentials_file_that_is_not_a_regular_file_is_refused(
     tmp_path: Path, write_config: Callable[..., Path]
 ) -> None:

@@ -450,7 +450,7 @@ def test_progress_in_a_pipe_prints_lines_during_a_long_step(
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("users: ")]
     assert lines[0] == "users: create/update: 300 change(s)"
-    assert lines[-1] == "users: create/update: 300/300 done"
+    assert lines[-1] == "users: create/update: 300/300 answered"
     during = lines[1:-1]
     assert len(during) >= 3, result.stderr  # 30 batches of >= 60 ms: about 6 s
     counts = [int(line.split(": ")[-1].split("/")[0]) for line in during]

@@ -411,3 +411,23 @@ def test_an_item_that_is_not_a_mapping_is_told_so_not_a_rule_between_fields(
         assert "inviteLinks.[1]: ['a'] is not of type 'object'" in result.output
         assert result.output.count("access OPEN takes no code") == 1, result.output
         assert "not both" not in result.output
+
+
+def test_a_reference_in_a_key_is_told_it_is_not_substituted(
+    write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``${env:...}`` is substituted in values only: a key holding one (an
+    object's field, a custom field) is told so, not only "unknown"."""
+    monkeypatch.setenv("REGION", "name")
+    path = write_config(
+        "konvsync: 1\nvariables: [REGION]\n"
+        "accountFields:\n  - {key: tier, label: Tier, type: TEXT}\n"
+        "accounts:\n"
+        "  - externalId: acme\n    name: ACME\n    ${env:REGION}: x\n"
+        "    customFields:\n      ${env:REGION}: y\n"
+    )
+    result = invoke(["validate", str(path)])
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if "${env:REGION}" in line]
+    assert len(lines) == 2, result.stderr
+    assert all("substituted in values, not in keys" in line for line in lines), result.stderr

@@ -236,6 +236,14 @@ def test_export_target_prints_one_object(
     assert "Error: --target 'groups/nope': the portal has no group 'nope'" in missing.stderr
     bad = invoke(["--endpoint", sandbox.url, "export", "--target", "locations/acme/HQ"])
     assert bad.exit_code == 1 and "give KIND/KEY" in bad.stderr
+    link = invoke(["--endpoint", sandbox.url, "export", "--target", "inviteLinks/Dealer sign-up"])
+    assert link.exit_code == 0, link.output
+    assert "code: ${env:INVITE_CODE_1}" in link.stdout
+    assert (
+        "Warning: sensitive values are not exported: ${env:INVITE_CODE_1} stands for the code "
+        "of invite link 'Dealer sign-up'"
+    ) in link.stderr, link.stderr
+    assert "Seed-Code" not in link.output
 
 
 def test_export_refuses_every_file_plan_would_read(sandbox: RunningSandbox, tmp_path: Path) -> None:

@@ -127,6 +127,37 @@ def test_markdown_puts_deletes_first() -> None:
     assert section.index("- accounts/old") < section.index("! accounts/acme")
 
 
+def test_markdown_leaves_out_a_change_too_long_for_a_comment_not_the_ones_after_it() -> None:
+    """A title of 70,000 characters does not fit a pull-request comment: that
+    change is left out (and counted), the short changes after it are shown."""
+    changes = [
+        Update(
+            "users",
+            "long@example.com",
+            {"title": "short"},
+            {"title": "T" * 70_000},
+            (FieldChange("title", "short", "T" * 70_000),),
+            remote_id="usr_1",
+        ),
+        *(
+            Update(
+                "users",
+                f"user{i}@example.com",
+                {"title": "a"},
+                {"title": "b"},
+                (FieldChange("title", "a", "b"),),
+                remote_id=f"usr_{i + 2}",
+            )
+            for i in range(3)
+        ),
+    ]
+    markdown = render_markdown(Plan(changes, "production", "P"))
+    assert len(markdown) <= MAX_COMMENT
+    assert "users/long@example.com" not in markdown
+    assert all(f"! users/user{i}@example.com" in markdown for i in range(3)), markdown
+    assert "_1 of 4 changes are not shown" in markdown, markdown
+
+
 def test_markdown_never_exceeds_a_comment_and_says_what_it_left_out() -> None:
     changes = [
         Create(
