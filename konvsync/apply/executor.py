@@ -8,7 +8,7 @@ the first write (``apply.checks``)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
@@ -39,6 +39,7 @@ from konvsync.apply.model import (
     Status,
     Verify,
 )
+from konvsync.apply.narrowing import narrowed_last
 from konvsync.apply.renamed_values import left_behind_warning, values_left_behind
 from konvsync.errors import KonvsyncError, StalePlanError
 from konvsync.kinds import kind, references
@@ -118,7 +119,9 @@ class PlanExecutor:
                 self.adopted[RemoteRef(change.remote_id)] = change.key
         self.renames = renames_in(plan.changes)
         await self._check_inputs(plan.changes)
-        for label, changes in apply_steps(plan.changes, self.remote):
+        split = [(change, *narrowed_last(change)) for change in plan.changes]
+        narrowing = [(last, change) for change, _first, last in split if last is not None]
+        for label, changes in apply_steps([first for _change, first, _last in split], self.remote):
             if self.stop.is_set:
                 self._finish(changes, Status.SKIPPED, "not started: interrupted")
                 continue
@@ -134,6 +137,11 @@ class PlanExecutor:
                 if not self.sent:
                     raise  # nothing was written: the one error line says it all
                 self._stop_after_writes(changes, exc)
+        if narrowing:
+            try:
+                await self._narrow(narrowing)
+            except KonvsyncError as exc:
+                self._stop_after_writes([last for last, _change in narrowing], exc)
         self._finish(self.cascades.rest(), Status.SKIPPED, "not deleted: its parent was not")
         self.report.interrupted = self.stop.is_set
         if self.options.verify is not Verify.NONE and not self.stop.is_set:
@@ -216,6 +224,28 @@ class PlanExecutor:
         )
         for update, outcome in zip(updates, outcomes, strict=True):
             self._settle(update, outcome)
+
+    async def _narrow(self, planned: list[tuple[Update, Change]]) -> None:
+        """After every step: take away the items of lists other objects hold
+        (``apply.narrowing``: each update, and the planned change it ends),
+        where the change's first part was done. Done, the planned change is
+        the result (counted once, and what the read-back holds the portal
+        to); failed, the update is a failure of its own beside it."""
+        done = {r.change.address for r in self.report.results if r.status is Status.DONE}
+        ready = [(update, change) for update, change in planned if update.address in done]
+        if self.stop.is_set or self.refused is not None or not ready:
+            return
+        outcomes = await run_mutations(
+            self.client,
+            [self._call(update) for update, _change in ready],
+            self.options.batch_size,
+            self.options.parallelism,
+        )
+        for (update, change), outcome in zip(ready, outcomes, strict=True):
+            self._settle(update, outcome)
+            if self.report.results[-1].status is Status.DONE:
+                self.report.results.pop()
+                self.report.done_as(change)
 
     async def _verify(self, mode: Verify) -> None:
         """Read back what the run changed (``Verify``) and compare it with the plan."""
@@ -305,7 +335,7 @@ class PlanExecutor:
         self.report.pending = []
         self._report_now(False)
 
-    def _stop_after_writes(self, step: list[Change], exc: KonvsyncError) -> None:
+    def _stop_after_writes(self, step: Sequence[Change], exc: KonvsyncError) -> None:
         """A read or request the step needed failed after this run had
         written (the check before the step, a look-up after its creates):
         the step's changes without an outcome are settled as not sent (or,

@@ -102,6 +102,14 @@ class ApplyReport:
     """The changes of the step under way (sent, or about to be): those
     without a result yet may or may not have been applied."""
 
+    def done_as(self, change: Change) -> None:
+        """The done result at ``change``'s address now stands for ``change``
+        (a planned change done in two parts, ``apply.narrowing``)."""
+        for index, result in enumerate(self.results):
+            if result.change.address == change.address and result.status is Status.DONE:
+                self.results[index] = ChangeResult(change, Status.DONE, result.message)
+                return
+
     @property
     def unsettled(self) -> list[Change]:
         """The pending changes that have no result yet."""

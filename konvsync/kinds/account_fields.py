@@ -22,6 +22,7 @@ KIND = Kind(
             "Allowed values of a SELECT field, in display order.",
             shape="list",
             export_default=[],
+            held_by="accounts",
         ),
         Field("required", "Whether every account must have a value.", export_default=False),
     ),

@@ -82,6 +82,11 @@ class Field:
     match, where "not blank" is not enough (an e-mail address)."""
     pattern_message: str | None = None
     """What ``validate`` says of a value that does not match ``pattern``."""
+    held_by: str | None = None
+    """Kind whose objects hold this list's items as values (a SELECT field's
+    options, held by accounts' custom field values). A portal may refuse to
+    take away an item a value still holds, so ``apply`` takes items away
+    only after that kind's steps, deletes included (``apply.narrowing``)."""
 
     @property
     def input_key(self) -> str:

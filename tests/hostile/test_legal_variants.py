@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
 
 from konvsync.sandbox.server import RunningSandbox
 from tests.cli.test_ci import schema
@@ -271,17 +270,14 @@ accounts:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a SELECT option taken away while the same apply moves the accounts off it: on a "
-    "portal that refuses to take away an option in use, the field's update fails (the "
-    "accounts step comes after it) and the account's new value is not an option yet, on "
-    "every run. Converging needs the field's options widened before the accounts step and "
-    "narrowed after it (a step konvsync does not have).",
-)
 def test_an_option_replaced_while_accounts_move_off_it_converges_on_a_strict_portal(
     sandbox_factory: SandboxFactory, tmp_path: Path
 ) -> None:
+    """A portal that refuses to take away an option an account still holds:
+    the field's update keeps the option taken away (the accounts step comes
+    after it, and the account's new value must be an option by then), and a
+    last update takes it away once the accounts moved off it. One apply, and
+    the next plan is clean."""
     sandbox = sandbox_factory()
     config = tmp_path / "konvsync.yaml"
     config.write_text(OPTIONS, encoding="utf-8")
@@ -293,10 +289,55 @@ def test_an_option_replaced_while_accounts_move_off_it_converges_on_a_strict_por
     case = OptionsInUseKept(sandbox.store)
     with running_hostile_server(sandbox.url, case) as portal:
         applied = _run(portal.url, "apply", str(config), "--auto-approve")
+        updates = [
+            c.variables for c in portal.mutations if c.operation.startswith("UpdateAccountField")
+        ]
         assert "Traceback" not in applied.output
         assert applied.exit_code == 0, applied.output
         assert case.refused == 0
         _no_changes(portal.url, config)
+    # The field's own step keeps the option taken away; the last update takes it away.
+    assert [u["input_0"]["options"] for u in updates] == [
+        ["silver", "gold", "bronze"],
+        ["silver", "gold"],
+    ]
+    assert "Apply complete! Resources: 0 added, 2 changed, 0 destroyed." in applied.stdout
+
+
+def test_an_option_another_account_still_holds_is_a_failure_of_its_own(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """An account the config leaves alone still holds the option taken away:
+    the strict portal refuses the last update, which fails on its own (exit
+    1, BAD_USER_INPUT: another run meets it again); the rest is done."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(OPTIONS, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    sandbox.store.create(
+        "accounts",
+        {
+            "externalId": "other",
+            "name": "Other",
+            "customFields": [{"key": "tier", "value": "bronze"}],
+        },
+    )
+    config.write_text(
+        OPTIONS.replace("[bronze, silver]", "[silver, gold]").replace("tier: bronze", "tier: gold"),
+        encoding="utf-8",
+    )
+    case = OptionsInUseKept(sandbox.store)
+    with running_hostile_server(sandbox.url, case) as portal:
+        applied = _run(portal.url, "apply", str(config), "--auto-approve")
+    assert applied.exit_code == 1, applied.output
+    assert "failed: accountFields/tier (update): option 'bronze' is in use (BAD_USER_INPUT)" in (
+        applied.stdout
+    ), applied.stdout
+    assert "Apply incomplete: 2 done (0 added, 2 changed, 0 destroyed), 1 failed" in (
+        applied.stdout
+    ), applied.stdout
+    account = sandbox.store.get("accounts", key="acme")
+    assert account is not None and account["customFields"] == [{"key": "tier", "value": "gold"}]
 
 
 def _one_location_in_two_accounts(connection: dict[str, Any], _call: Call) -> None:
