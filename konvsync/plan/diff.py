@@ -65,15 +65,18 @@ def _upserts(
             adopted[candidate.id] = key
         if not ignored and current.data == after:
             continue  # the common case, compared at C speed
-        for name in implied_nulls(k.schema_rules, after):
-            if name not in after and current.data.get(name) is not None:
-                after = {**after, name: None}
         rekeyed = current.key is None or current.renamed_from is not None
         compared = {
             name: value
             for name, value in after.items()
             if name not in ignored or (rekeyed and name == k.key_field)
         }
+        # What the kind's rules forbid next to the values sent is cleared,
+        # in ignore_changes or not: an OPEN link keeps no code, and a portal
+        # refuses one (an access left alone by ignore_changes clears nothing).
+        for name in implied_nulls(k.schema_rules, compared):
+            if name not in after and current.data.get(name) is not None:
+                compared[name] = None
         before = {name: current.data.get(name) for name in compared}
         if before == compared:
             continue

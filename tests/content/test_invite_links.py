@@ -331,6 +331,17 @@ def test_the_apply_report_and_the_drift_of_links_fit_the_published_schemas(
     }
 
 
+CODE_LINK_FOR_ACME = """\
+    konvsync: 1
+    accountFields: [{key: dealer_no, label: Dealer number, type: TEXT}]
+    accounts: [{externalId: acme, name: ACME}]
+    inviteLinks:
+      - {title: Fair, access: CODE, code: "${env:DEALER_CODE}", account: acme}
+    variables: [DEALER_CODE]
+    """
+"""A CODE link of account acme, before a switch to OPEN."""
+
+
 def test_a_link_switched_to_open_or_to_the_other_account_way_clears_what_the_contract_forbids(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
@@ -338,14 +349,7 @@ def test_a_link_switched_to_open_or_to_the_other_account_way_clears_what_the_con
     update clears it, and a portal answers BAD_USER_INPUT to an OPEN link with
     a code (so with account and accountMatchField both set). Once konvsync
     sent only ``access: OPEN`` and failed on every apply."""
-    config = write_config("""\
-        konvsync: 1
-        accountFields: [{key: dealer_no, label: Dealer number, type: TEXT}]
-        accounts: [{externalId: acme, name: ACME}]
-        inviteLinks:
-          - {title: Fair, access: CODE, code: "${env:DEALER_CODE}", account: acme}
-        variables: [DEALER_CODE]
-        """)
+    config = write_config(CODE_LINK_FOR_ACME)
     assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
     config = write_config("""\
         konvsync: 1
@@ -358,6 +362,32 @@ def test_a_link_switched_to_open_or_to_the_other_account_way_clears_what_the_con
     assert applied.exit_code == 0, applied.output
     assert CODE not in applied.output
     assert "~ code              = (sensitive) -> null" in applied.stdout
+    link = links(sandbox.store)["Fair"]
+    assert (link["access"], link["code"], link["account"]) == ("OPEN", None, None)
+    again = run(sandbox, "plan", str(config), "--detailed-exitcode")
+    assert again.exit_code == 0, again.output
+
+
+@pytest.mark.parametrize("ignored", ["code", "account"])
+def test_a_switch_to_open_clears_what_the_contract_forbids_under_ignore_changes_too(
+    sandbox: RunningSandbox, write_config: ConfigWriter, ignored: str
+) -> None:
+    """``ignore_changes`` leaves a field's drift alone; it cannot keep what
+    the contract forbids next to a value the config sends (an OPEN link with
+    a code or an account): once the clearing was dropped with the field, and
+    every apply failed at the portal."""
+    config = write_config(CODE_LINK_FOR_ACME)
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    config = write_config(f"""\
+        konvsync: 1
+        policy: {{ignore_changes: {{inviteLinks: [{ignored}]}}}}
+        accountFields: [{{key: dealer_no, label: Dealer number, type: TEXT}}]
+        accounts: [{{externalId: acme, name: ACME}}]
+        inviteLinks:
+          - {{title: Fair, access: OPEN, accountMatchField: dealer_no}}
+        """)
+    applied = run(sandbox, "apply", str(config), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
     link = links(sandbox.store)["Fair"]
     assert (link["access"], link["code"], link["account"]) == ("OPEN", None, None)
     again = run(sandbox, "plan", str(config), "--detailed-exitcode")
