@@ -172,7 +172,7 @@ class PlanExecutor:
             return changes
         first, reason = next(iter(moved.items()))
         more = f" (and {len(moved) - 1} more)" if len(moved) > 1 else ""
-        if not any(r.status is Status.DONE for r in self.report.results):
+        if not self._may_have_written():
             raise StalePlanError(
                 f"stale plan: {first}: {reason}{more}; the portal is not as the plan saw it "
                 "(another apply or a hand edit?). Nothing was changed; run plan again"
@@ -185,6 +185,21 @@ class PlanExecutor:
             else:
                 self._record(change, Status.SKIPPED, f"not sent: {self.refused}")
         return []
+
+    def _may_have_written(self) -> bool:
+        """Whether this run may have changed the portal: a change done, or
+        one sent whose failure is no refusal (an internal error or no
+        answer: it may have been applied; ``NOT_AS_SENT``: applied in
+        another form). Only otherwise is "Nothing was changed" true."""
+        return any(
+            r.status is Status.DONE
+            or (
+                r.status is Status.FAILED
+                and r.change.address in self.sent
+                and (not r.permanent or r.code == NOT_AS_SENT)
+            )
+            for r in self.report.results
+        )
 
     async def _carry_renamed_values(self, step: list[Change]) -> None:
         """After a step that renamed keys other objects file values under

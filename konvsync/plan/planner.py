@@ -388,8 +388,9 @@ def _names(
 
 
 def select_targets(changes: list[Change], targets: Targets) -> list[Change]:
-    """The targeted changes, plus the creates they depend on and, for a
-    targeted account, its locations."""
+    """The targeted changes, plus the creates, renames and adoptions (the
+    keys the plan brings) they depend on and, for a targeted account, its
+    locations."""
     by_address = {c.address: c for c in changes}
 
     def targeted(change: Change) -> bool:
@@ -413,7 +414,8 @@ def select_targets(changes: list[Change], targets: Targets) -> list[Change]:
         for address in _dependencies(change):
             dependency = by_address.get(address)
             needed = isinstance(dependency, Create) or (
-                isinstance(dependency, Update) and dependency.renamed_from is not None
+                isinstance(dependency, Update)
+                and (dependency.renamed_from is not None or dependency.adopt)
             )
             if needed and address not in selected:
                 selected.add(address)

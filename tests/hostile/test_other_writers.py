@@ -395,3 +395,51 @@ def test_an_object_renamed_between_pages_is_named_as_a_change_to_read_again(
     assert mutations == [], result.describe()
     assert "an ID appears twice" in line and "changed while it was read" in line, line
     assert line.endswith("run again"), line
+
+
+class AnswerLostAndUserEdited(Case):
+    """The portal applies the first mutation (the groups step's rename of
+    team-1) but answers it with an internal error, and another writer edits
+    user05, which the users step updates, at the same time."""
+
+    name = "answer-lost-and-user-edited"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.lost = False
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if not call.is_mutation or self.lost:
+            return answer
+        self.lost = True
+        user = self.store.get("users", key="user05@example.test")
+        assert user is not None
+        self.store.update("users", user["id"], {"title": "Edited by hand"})
+        error = {"message": "internal error", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+        return {"errors": [error], "data": None}
+
+
+def test_a_stale_step_after_a_write_of_unknown_outcome_does_not_say_nothing_changed(
+    tmp_path: Path,
+) -> None:
+    """A step found stale after an earlier step's change was sent and failed
+    in a way that may have applied it (the portal did apply the rename) is
+    a partial failure with its summary (exit 1, --report incomplete), not
+    "stale plan ... Nothing was changed" (exit 3), which hid the sent rename."""
+    config = write_desired(tmp_path)
+    report_file = tmp_path / "report.json"
+    with seeded_sandbox(tmp_path) as sandbox:
+        case = AnswerLostAndUserEdited(sandbox.store)
+        with running_hostile_server(sandbox.url, case) as portal:
+            args = ["--max-retries", "0", *apply_args(portal.endpoint(), config)]
+            result = run_konvsync([*args, "--report", str(report_file)], tmp_path)
+        group = sandbox.store.get("groups", key="team-1")
+    assert case.lost, f"the case never happened: {result.describe()}"
+    assert group is not None and group["name"] == "Team One", "the rename was not applied"
+    assert "Nothing was changed" not in result.output, result.describe()
+    assert result.exit_code == 1, result.describe()
+    summary = after_plan(result)
+    assert "Apply incomplete: 0 done (0 added, 0 changed, 0 destroyed), 2 failed" in summary
+    assert "groups/team-1" in summary and "users/user05@example.test" in summary, summary
+    report = validated(report_file.read_text(encoding="utf-8"), "apply-report")
+    assert report["status"] == "incomplete", report

@@ -220,6 +220,42 @@ def test_a_saved_plan_that_adopts_a_group_applies_what_refers_to_it(
     assert plan(sandbox, config, "--detailed-exitcode")[0] == 0
 
 
+def test_a_target_brings_the_adoption_of_a_group_it_refers_to(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """``--target`` on a user in a group the plan adopts (a keyless group
+    given its externalId) brings the adoption along, as it brings a create
+    or a rename the target needs: left out, the user's create failed with
+    'cannot resolve reference groups/sales' on every run, and a saved plan
+    of an invite link in that group was refused as stale."""
+    group = sandbox.store.create("groups", {"name": "Sales"})
+    config = write_config("""\
+        konvsync: 1
+        policy: {send_welcome_email: false}
+        groups:
+          - {externalId: sales, name: Sales}
+        users:
+          - {email: new@acme.example, firstName: New, lastName: User, groups: [sales]}
+        inviteLinks:
+          - {title: Join, access: OPEN, groups: [sales]}
+        """)
+    planfile = tmp_path / "link.plan"
+    code, out, err = plan(sandbox, config, "--target", "inviteLinks/Join", "--out", str(planfile))
+    assert code == 0, out + err
+    assert "(adopts the existing group grp_1 (same name, no externalId))" in out
+    applied = invoke(["--endpoint", sandbox.url, "apply", str(planfile)])
+    assert applied.exit_code == 0, applied.output
+    assert "Resources: 1 added, 1 changed, 0 destroyed." in applied.stdout
+    applied = invoke(
+        ["--endpoint", sandbox.url, "apply", str(config), "--auto-approve", "--target", "users"]
+    )
+    assert applied.exit_code == 0, applied.output
+    assert "Resources: 1 added, 0 changed, 0 destroyed." in applied.stdout
+    user = sandbox.store.get("users", key="new@acme.example")
+    assert user is not None and list(user["groups"]) == [group["_pk"]]
+    assert plan(sandbox, config, "--detailed-exitcode")[0] == 0
+
+
 def test_account_delete_shows_its_locations(
     seeded: RunningSandbox, write_config: ConfigWriter
 ) -> None:
