@@ -84,8 +84,7 @@ async def _refuse_missed(
     missing: dict[str, list[str]] = {}
     for name, keys in held.items():
         seen = state.get(name)
-        known = seen.objects.keys() | seen.twins.keys() | seen.outside_by_key().keys()
-        gone = sorted(keys - {key for key in known if isinstance(key, str)})
+        gone = sorted(keys - {key for key in seen.shown_keys() if isinstance(key, str)})
         if gone:
             missing[name] = gone
     if not missing:
@@ -131,9 +130,7 @@ def _refuse_dangling(state: RemoteState, kind_names: list[str]) -> None:
                 if isinstance(ref.written, RemoteRef):
                     continue  # a keyless object: export leaves it out, with a warning
                 if target.name not in known:
-                    held = state.get(target.name)
-                    known[target.name] = set(held.objects) | set(held.twins)
-                    known[target.name] |= set(held.outside_by_key())
+                    known[target.name] = state.get(target.name).shown_keys()
                 if ref.key not in known[target.name]:
                     raise OutputError(
                         f"{k.name}/{obj.path} refers to {target.singular} "

@@ -3,8 +3,10 @@
 - each mutation's answer shows the values sent (as Terraform checks that the
   applied object is compatible with the planned one);
 - right before a step, the objects it will touch are as the plan saw them
-  (updated and deleted ones there and unchanged, created ones still
-  absent), so a second writer is noticed instead of overwritten;
+  (updated ones there and unchanged, deleted ones unchanged or gone, created
+  ones still absent), so a second writer is noticed instead of overwritten;
+  an object the pages of that check do not show is asked for by its ID
+  before it counts as gone;
 - after the run, the portal holds what was planned, as far as the answers do
   not prove it (``--verify``: the fields updates wrote, by default; every
   changed object with ``full``; nothing with ``none``);

@@ -156,6 +156,10 @@ class RemoteKind:
         whose keys may repeat, one of each)."""
         return {obj.filed_key: obj for obj in self.outside if obj.filed_key is not None}
 
+    def shown_keys(self) -> set[ObjectKey]:
+        """Every key the read showed: in scope (twins too) and outside it."""
+        return set(self.objects) | set(self.twins) | set(self.outside_by_key())
+
     def referable(self) -> dict[ObjectKey, RemoteObject]:
         """By key, every object a reference may name, in scope or not
         (references to objects a configuration does not own are allowed);

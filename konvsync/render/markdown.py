@@ -89,7 +89,8 @@ def _sections(
                 omitted += 1
                 continue
             section += text
-        out += "\n" + section + closing
+        if section != opening:  # not a block of a kind whose every line was left out
+            out += "\n" + section + closing
     return out, omitted
 
 
