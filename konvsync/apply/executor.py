@@ -230,10 +230,18 @@ class PlanExecutor:
         (``apply.narrowing``: each update, and the planned change it ends),
         where the change's first part was done. Done, the planned change is
         the result (counted once, and what the read-back holds the portal
-        to); failed, the update is a failure of its own beside it."""
+        to); failed, or not started (the run was interrupted or stopped),
+        the update is a result of its own beside it."""
         done = {r.change.address for r in self.report.results if r.status is Status.DONE}
         ready = [(update, change) for update, change in planned if update.address in done]
-        if self.stop.is_set or self.refused is not None or not ready:
+        if ready and (self.stop.is_set or self.refused is not None):
+            # The first part was done: the items are still there, say so.
+            why = "interrupted" if self.stop.is_set else self.refused
+            self._finish(
+                [update for update, _change in ready], Status.SKIPPED, f"not started: {why}"
+            )
+            return
+        if not ready:
             return
         outcomes = await run_mutations(
             self.client,

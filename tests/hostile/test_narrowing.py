@@ -1,0 +1,70 @@
+"""A SELECT field's options taken away last (``apply.narrowing``) when the
+run stops between the field's two parts: the report says the options were
+not taken away, and the next apply converges."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+
+from tests.cli.test_ci import schema
+from tests.conftest import SandboxFactory
+from tests.hostile.legal_cases import OptionsInUseKept
+from tests.hostile.server import Call, Json, running_hostile_server
+from tests.hostile.test_legal_variants import OPTIONS, _no_changes, _run
+
+NARROWED = OPTIONS.replace("[bronze, silver]", "[silver, gold]").replace(
+    "tier: bronze", "tier: gold"
+)
+
+
+class AccountEditedAfterTheField(OptionsInUseKept):
+    """The strict portal of ``OptionsInUseKept``, and another writer renames
+    acme right after the field's first update (the options widened): the
+    accounts step finds acme moved and the run stops there."""
+
+    name = "account-edited-after-the-field"
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.operation.startswith("UpdateAccountField"):
+            acme = self.store.get("accounts", key="acme")
+            assert acme is not None
+            self.store.update("accounts", acme["id"], {"name": "Edited by hand"})
+        return answer
+
+
+def test_options_not_taken_away_after_a_stop_are_reported_not_done(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The run stops after the field's first part (options widened): the
+    part that takes the option away is reported not started (summary and
+    --report), not left out so the field reads as done; the next apply
+    converges."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(OPTIONS, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    config.write_text(NARROWED, encoding="utf-8")
+    report_file = tmp_path / "report.json"
+    case = AccountEditedAfterTheField(sandbox.store)
+    with running_hostile_server(sandbox.url, case) as portal:
+        args = ["apply", str(config), "--auto-approve", "--report", str(report_file)]
+        applied = _run(portal.url, *args)
+    field = sandbox.store.get("accountFields", key="tier")
+    assert field is not None and field["options"] == ["silver", "gold", "bronze"], field
+    assert applied.exit_code == 1, applied.output
+    assert "1 done (0 added, 1 changed, 0 destroyed), 1 failed, 1 skipped" in applied.stdout, (
+        applied.stdout
+    )
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    jsonschema.validate(report, schema("apply-report.schema.json"))
+    field_results = [c for c in report["changes"] if c["address"] == "accountFields/tier"]
+    assert [c["status"] for c in field_results] == ["done", "skipped"], report
+    assert field_results[1]["message"].startswith("not started: the portal changed"), report
+    config.write_text(NARROWED.replace("name: Acme", "name: Edited by hand"), encoding="utf-8")
+    with running_hostile_server(sandbox.url, OptionsInUseKept(sandbox.store)) as portal:
+        again = _run(portal.url, "apply", str(config), "--auto-approve")
+        assert again.exit_code == 0, again.output
+        _no_changes(portal.url, config)
