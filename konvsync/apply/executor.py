@@ -243,6 +243,8 @@ class PlanExecutor:
             return
         if not ready:
             return
+        self.report.pending = [update for update, _change in ready]
+        self._report_now(True)  # before they are sent, as a step's changes
         outcomes = await run_mutations(
             self.client,
             [self._call(update) for update, _change in ready],
@@ -254,6 +256,8 @@ class PlanExecutor:
             if self.report.results[-1].status is Status.DONE:
                 self.report.results.pop()
                 self.report.done_as(change)
+        self.report.pending = []
+        self._report_now(False)
 
     async def _verify(self, mode: Verify) -> None:
         """Read back what the run changed (``Verify``) and compare it with the plan."""

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import jsonschema
+from aiohttp import web
 
+from konvsync.sandbox.store import Store
 from tests.cli.test_ci import schema
 from tests.conftest import SandboxFactory
 from tests.hostile.legal_cases import OptionsInUseKept
@@ -68,3 +71,52 @@ def test_options_not_taken_away_after_a_stop_are_reported_not_done(
         again = _run(portal.url, "apply", str(config), "--auto-approve")
         assert again.exit_code == 0, again.output
         _no_changes(portal.url, config)
+
+
+class ReportReadAtTheLastUpdate(OptionsInUseKept):
+    """The strict portal, which reads the in-progress ``--report`` file when
+    the update that takes the option away arrives (the field's second)."""
+
+    name = "report-read-at-the-last-update"
+
+    def __init__(self, store: Store, report_file: Path) -> None:
+        super().__init__(store)
+        self.report_file = report_file
+        self.updates = 0
+        self.seen: dict[str, Any] | None = None
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation.startswith("UpdateAccountField"):
+            self.updates += 1
+            if self.updates == 2:
+                self.seen = json.loads(self.report_file.read_text(encoding="utf-8"))
+        return await super().before(call)
+
+
+def test_the_update_taking_options_away_is_pending_in_the_report_while_sent(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The in-progress report lists a change ``pending`` right before it is
+    sent (README): the last update, which takes the option away, too, so a
+    report left by a killed run says it may or may not have been applied."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(OPTIONS, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    config.write_text(NARROWED, encoding="utf-8")
+    report_file = tmp_path / "report.json"
+    case = ReportReadAtTheLastUpdate(sandbox.store, report_file)
+    with running_hostile_server(sandbox.url, case) as portal:
+        args = ["apply", str(config), "--auto-approve", "--report", str(report_file)]
+        applied = _run(portal.url, *args)
+    assert applied.exit_code == 0, applied.output
+    assert case.seen is not None, "the last update never arrived"
+    jsonschema.validate(case.seen, schema("apply-report.schema.json"))
+    assert case.seen["status"] == "in_progress", case.seen
+    assert case.seen["summary"]["pending"] == 1, case.seen
+    pending = [c for c in case.seen["changes"] if c["status"] == "pending"]
+    assert [c["address"] for c in pending] == ["accountFields/tier"], case.seen
+    final = json.loads(report_file.read_text(encoding="utf-8"))
+    jsonschema.validate(final, schema("apply-report.schema.json"))
+    assert final["summary"]["pending"] == 0 and final["summary"]["done"] == 2, final
+    assert [c["status"] for c in final["changes"]] == ["done", "done"], final
