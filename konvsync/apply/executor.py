@@ -191,14 +191,16 @@ class PlanExecutor:
         one sent whose failure is no refusal (an internal error or no
         answer: it may have been applied; ``NOT_AS_SENT``: applied in
         another form). Only otherwise is "Nothing was changed" true."""
-        return any(
-            r.status is Status.DONE
-            or (
-                r.status is Status.FAILED
-                and r.change.address in self.sent
-                and (not r.permanent or r.code == NOT_AS_SENT)
-            )
-            for r in self.report.results
+        return any(r.status is Status.DONE or self._may_be_applied(r) for r in self.report.results)
+
+    def _may_be_applied(self, result: ChangeResult) -> bool:
+        """A change sent whose failure is no refusal (an internal error or
+        no answer: it may have been applied; ``NOT_AS_SENT``: applied in
+        another form)."""
+        return (
+            result.status is Status.FAILED
+            and result.change.address in self.sent
+            and (not result.permanent or result.code == NOT_AS_SENT)
         )
 
     async def _carry_renamed_values(self, step: list[Change]) -> None:
@@ -261,13 +263,24 @@ class PlanExecutor:
 
     async def _verify(self, mode: Verify) -> None:
         """Read back what the run changed (``Verify``) and compare it with the plan."""
+        # An update that may have been applied (the last part of a narrowing
+        # whose answer was lost) masks what an earlier part wrote.
+        unsure = {
+            id(r.change)
+            for r in self.report.results
+            if isinstance(r.change, Update) and self._may_be_applied(r)
+        }
         done = last_writes(
             [
                 r.change
                 for r in self.report.results
-                if r.status is Status.DONE
-                and not (isinstance(r.change, Delete) and r.change.cascade)
-            ]
+                if (
+                    r.status is Status.DONE
+                    and not (isinstance(r.change, Delete) and r.change.cascade)
+                )
+                or id(r.change) in unsure
+            ],
+            frozenset(unsure),
         )
         if mode is Verify.UPDATES:
             done = [c for c in done if isinstance(c, Update) or c.address in self.unproven]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 from aiohttp import web
 
 from konvsync.sandbox.store import Store
@@ -120,3 +121,48 @@ def test_the_update_taking_options_away_is_pending_in_the_report_while_sent(
     jsonschema.validate(final, schema("apply-report.schema.json"))
     assert final["summary"]["pending"] == 0 and final["summary"]["done"] == 2, final
     assert [c["status"] for c in final["changes"]] == ["done", "done"], final
+
+
+class LastAnswerLost(OptionsInUseKept):
+    """The strict portal applies the update that takes the option away (the
+    field's second) but answers it with an internal error."""
+
+    name = "last-answer-lost"
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.updates = 0
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if not call.operation.startswith("UpdateAccountField"):
+            return answer
+        self.updates += 1
+        if self.updates != 2:
+            return answer
+        error = {"message": "internal error", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+        return {"errors": [error], "data": None}
+
+
+@pytest.mark.parametrize("verify", ["updates", "full"])
+def test_options_taken_away_without_an_answer_are_not_held_to_the_widened_list(
+    verify: str, sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The last update was applied, its answer lost (it may or may not have
+    been): the read-back does not hold the portal to the widened list the
+    first part sent ('not as planned ... wanted [silver, gold, bronze]' of
+    a portal holding just what the config says); the failure says it all."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(OPTIONS, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    config.write_text(NARROWED, encoding="utf-8")
+    case = LastAnswerLost(sandbox.store)
+    with running_hostile_server(sandbox.url, case) as portal:
+        args = ["apply", str(config), "--auto-approve", "--max-retries", "0", "--verify", verify]
+        applied = _run(portal.url, *args)
+        _no_changes(portal.url, config)
+    assert case.updates == 2, applied.output
+    assert applied.exit_code == 1, applied.output
+    assert "failed: accountFields/tier (update): internal error" in applied.stdout, applied.stdout
+    assert "not as planned" not in applied.stdout, applied.stdout
+    assert "2 done (0 added, 2 changed, 0 destroyed), 1 failed, 0 skipped." in applied.stdout
