@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 from aiohttp import web
 
+from konvsync.sandbox.server import RunningSandbox
 from konvsync.sandbox.store import Store
 from tests.cli.test_ci import schema
 from tests.conftest import SandboxFactory
@@ -22,6 +23,18 @@ from tests.hostile.test_legal_variants import OPTIONS, _no_changes, _run
 NARROWED = OPTIONS.replace("[bronze, silver]", "[silver, gold]").replace(
     "tier: bronze", "tier: gold"
 )
+
+
+def _applied_then_narrowed(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> tuple[RunningSandbox, Path]:
+    """A sandbox where OPTIONS was applied, and the config now NARROWED."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(OPTIONS, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    config.write_text(NARROWED, encoding="utf-8")
+    return sandbox, config
 
 
 class AccountEditedAfterTheField(OptionsInUseKept):
@@ -46,11 +59,7 @@ def test_options_not_taken_away_after_a_stop_are_reported_not_done(
     part that takes the option away is reported not started (summary and
     --report), not left out so the field reads as done; the next apply
     converges."""
-    sandbox = sandbox_factory()
-    config = tmp_path / "konvsync.yaml"
-    config.write_text(OPTIONS, encoding="utf-8")
-    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
-    config.write_text(NARROWED, encoding="utf-8")
+    sandbox, config = _applied_then_narrowed(sandbox_factory, tmp_path)
     report_file = tmp_path / "report.json"
     case = AccountEditedAfterTheField(sandbox.store)
     with running_hostile_server(sandbox.url, case) as portal:
@@ -100,11 +109,7 @@ def test_the_update_taking_options_away_is_pending_in_the_report_while_sent(
     """The in-progress report lists a change ``pending`` right before it is
     sent (README): the last update, which takes the option away, too, so a
     report left by a killed run says it may or may not have been applied."""
-    sandbox = sandbox_factory()
-    config = tmp_path / "konvsync.yaml"
-    config.write_text(OPTIONS, encoding="utf-8")
-    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
-    config.write_text(NARROWED, encoding="utf-8")
+    sandbox, config = _applied_then_narrowed(sandbox_factory, tmp_path)
     report_file = tmp_path / "report.json"
     case = ReportReadAtTheLastUpdate(sandbox.store, report_file)
     with running_hostile_server(sandbox.url, case) as portal:
@@ -151,11 +156,7 @@ def test_options_taken_away_without_an_answer_are_not_held_to_the_widened_list(
     been): the read-back does not hold the portal to the widened list the
     first part sent ('not as planned ... wanted [silver, gold, bronze]' of
     a portal holding just what the config says); the failure says it all."""
-    sandbox = sandbox_factory()
-    config = tmp_path / "konvsync.yaml"
-    config.write_text(OPTIONS, encoding="utf-8")
-    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
-    config.write_text(NARROWED, encoding="utf-8")
+    sandbox, config = _applied_then_narrowed(sandbox_factory, tmp_path)
     case = LastAnswerLost(sandbox.store)
     with running_hostile_server(sandbox.url, case) as portal:
         args = ["apply", str(config), "--auto-approve", "--max-retries", "0", "--verify", verify]
