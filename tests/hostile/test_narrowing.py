@@ -5,6 +5,8 @@ not taken away, and the next apply converges."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from konvsync.sandbox.server import RunningSandbox
 from konvsync.sandbox.store import Store
 from tests.cli.test_ci import schema
 from tests.conftest import SandboxFactory
+from tests.hostile.harness import start_konvsync
 from tests.hostile.legal_cases import OptionsInUseKept
 from tests.hostile.server import Call, Json, running_hostile_server
 from tests.hostile.test_legal_variants import OPTIONS, _no_changes, _run
@@ -167,3 +170,56 @@ def test_options_taken_away_without_an_answer_are_not_held_to_the_widened_list(
     assert "failed: accountFields/tier (update): internal error" in applied.stdout, applied.stdout
     assert "not as planned" not in applied.stdout, applied.stdout
     assert "2 done (0 added, 2 changed, 0 destroyed), 1 failed, 0 skipped." in applied.stdout
+
+
+class TermedDuringTheAccounts(OptionsInUseKept):
+    """The strict portal, which sends SIGTERM to konvsync (a CI runner's
+    cancel) when the accounts step's update arrives, and answers it."""
+
+    name = "termed-during-the-accounts"
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.pid: int | None = None
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation.startswith("UpdateAccount") and "Field" not in call.operation:
+            assert self.pid is not None
+            os.kill(self.pid, signal.SIGTERM)
+        return await super().before(call)
+
+
+def test_sigterm_between_the_two_parts_reports_the_last_not_started(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """SIGTERM while the accounts step runs (after the field's first part):
+    the update in flight finishes, the one that takes the option away is
+    not sent and is reported not started (exit 1, interrupted); the next
+    apply converges."""
+    sandbox, config = _applied_then_narrowed(sandbox_factory, tmp_path)
+    report_file = tmp_path / "report.json"
+    case = TermedDuringTheAccounts(sandbox.store)
+    with running_hostile_server(sandbox.url, case) as portal:
+        args = ["--endpoint", portal.url, "apply", str(config), "--auto-approve"]
+        running = start_konvsync([*args, "--report", str(report_file)], tmp_path)
+        case.pid = running.process.pid
+        result = running.finish()
+        updates = [c.operation for c in portal.mutations if "AccountField" in c.operation]
+    assert result.exit_code == 1, result.describe()
+    assert len(updates) == 1, updates
+    assert "Apply interrupted" in result.stdout, result.describe()
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    jsonschema.validate(report, schema("apply-report.schema.json"))
+    assert report["status"] == "interrupted", report
+    statuses = [(c["address"], c["status"], c["message"]) for c in report["changes"]]
+    assert statuses == [
+        ("accountFields/tier", "done", None),
+        ("accounts/acme", "done", None),
+        ("accountFields/tier", "skipped", "not started: interrupted"),
+    ], statuses
+    field = sandbox.store.get("accountFields", key="tier")
+    assert field is not None and field["options"] == ["silver", "gold", "bronze"], field
+    with running_hostile_server(sandbox.url, OptionsInUseKept(sandbox.store)) as portal:
+        again = _run(portal.url, "apply", str(config), "--auto-approve")
+        assert again.exit_code == 0, again.output
+        _no_changes(portal.url, config)
