@@ -19,6 +19,7 @@ from konvsync.apply.checks import (
     PortalLookup,
     Wanted,
     answer_mismatch,
+    beside_deleted,
     check_inputs,
     concurrent_twins,
     keys_not_unique,
@@ -249,13 +250,15 @@ class PlanExecutor:
 
     async def _verify(self, mode: Verify) -> None:
         """Read back what the run changed (``Verify``) and compare it with the plan."""
-        done = last_writes(
-            [
-                r.change
-                for r in self.report.results
-                if r.status is Status.DONE
-                and not (isinstance(r.change, Delete) and r.change.cascade)
-            ]
+        done = beside_deleted(
+            last_writes(
+                [
+                    r.change
+                    for r in self.report.results
+                    if r.status is Status.DONE
+                    and not (isinstance(r.change, Delete) and r.change.cascade)
+                ]
+            )
         )
         if mode is Verify.UPDATES:
             done = [c for c in done if isinstance(c, Update) or c.address in self.unproven]
