@@ -45,11 +45,12 @@ def diff_state(desired: DesiredState, remote: RemoteState) -> list[Change]:
 def _definitions_going(k: Kind, desired: DesiredState, remote: RemoteState) -> dict[str, set[str]]:
     """Map field of ``k`` -> the keys whose definitions this plan deletes
     (account fields pruned: ``customFields`` under them)."""
-    return {
+    going = {
         f.name: pruned_keys(kind(f.keys_ref), desired, remote)
         for f in k.fields
         if f.keys_ref is not None and f.keys_ref in desired.policy.prune
     }
+    return {name: keys for name, keys in going.items() if keys}
 
 
 def _keeping(
@@ -62,7 +63,7 @@ def _keeping(
     out = after
     for name, keys in going.items():
         given, held = after.get(name), current.data.get(name)
-        if not keys or not isinstance(given, dict) or not isinstance(held, dict):
+        if not isinstance(given, dict) or not isinstance(held, dict):
             continue
         kept = {key: held[key] for key in keys if key in held and key not in given}
         if kept:
