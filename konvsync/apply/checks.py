@@ -321,6 +321,34 @@ def last_writes(done: Sequence[Change], unsure: frozenset[int] = frozenset()) ->
     return kept[::-1]
 
 
+def beside_deleted(done: Sequence[Change]) -> list[Change]:
+    """``done`` without the map fields (``customFields``) of updates that
+    kept values under a key whose definition the same run then deleted (a
+    pruned account field, ``plan.diff``): the values went with it, or stay
+    (the contract is silent), and the update's answer showed what it wrote."""
+    deleted = {change.address for change in done if isinstance(change, Delete)}
+    if not deleted:
+        return list(done)
+    out: list[Change] = []
+    for change in done:
+        if isinstance(change, Update):
+            after = change.after or {}
+            gone = {
+                f.name
+                for f in kind(change.kind).fields
+                if f.keys_ref is not None
+                and isinstance(after.get(f.name), dict)
+                and any(kind(f.keys_ref).address(str(key)) in deleted for key in after[f.name])
+            }
+            if gone:
+                fields = tuple(f for f in change.fields if f.top not in gone)
+                if not fields:
+                    continue
+                change = replace(change, fields=fields)
+        out.append(change)
+    return out
+
+
 async def read_back(
     lookup: PortalLookup, changes: Sequence[Change], whole: bool = True
 ) -> list[tuple[Change, str]]:

@@ -19,6 +19,7 @@ from konvsync.apply.checks import (
     PortalLookup,
     Wanted,
     answer_mismatch,
+    beside_deleted,
     check_inputs,
     concurrent_twins,
     keys_not_unique,
@@ -270,17 +271,19 @@ class PlanExecutor:
             for r in self.report.results
             if isinstance(r.change, Update) and self._may_be_applied(r)
         }
-        done = last_writes(
-            [
-                r.change
-                for r in self.report.results
-                if (
-                    r.status is Status.DONE
-                    and not (isinstance(r.change, Delete) and r.change.cascade)
-                )
-                or id(r.change) in unsure
-            ],
-            frozenset(unsure),
+        done = beside_deleted(
+            last_writes(
+                [
+                    r.change
+                    for r in self.report.results
+                    if (
+                        r.status is Status.DONE
+                        and not (isinstance(r.change, Delete) and r.change.cascade)
+                    )
+                    or id(r.change) in unsure
+                ],
+                frozenset(unsure),
+            )
         )
         if mode is Verify.UPDATES:
             done = [c for c in done if isinstance(c, Update) or c.address in self.unproven]

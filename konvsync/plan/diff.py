@@ -34,15 +34,49 @@ def diff_state(desired: DesiredState, remote: RemoteState) -> list[Change]:
         remote_kind = _refer_to_adopted(k, remote.get(k.name), adopted_by_kind)
         if k.parent is not None:
             remote_kind = _rekey_children(k, remote_kind, adopted_by_kind.get(k.parent, {}))
-        kind_upserts, adopted = _upserts(k, wanted or {}, remote_kind, desired)
+        going = _definitions_going(k, desired, remote)
+        kind_upserts, adopted = _upserts(k, wanted or {}, remote_kind, desired, going)
         adopted_by_kind[k.name] = adopted
         upserts.extend(kind_upserts)
         deletes.append(_deletes(k, wanted or {}, remote_kind, desired, remote, adopted))
     return in_apply_order(upserts + [c for group in reversed(deletes) for c in group], remote)
 
 
+def _definitions_going(k: Kind, desired: DesiredState, remote: RemoteState) -> dict[str, set[str]]:
+    """Map field of ``k`` -> the keys whose definitions this plan deletes
+    (account fields pruned: ``customFields`` under them)."""
+    going = {
+        f.name: pruned_keys(kind(f.keys_ref), desired, remote)
+        for f in k.fields
+        if f.keys_ref is not None and f.keys_ref in desired.policy.prune
+    }
+    return {name: keys for name, keys in going.items() if keys}
+
+
+def _keeping(
+    after: dict[str, Any], current: RemoteObject, going: dict[str, set[str]]
+) -> dict[str, Any]:
+    """``after`` with the portal's values under keys whose definitions this
+    plan deletes kept in each map field it gives: the definition (a field the
+    portal may require) still stands when the object is updated, and the
+    values go with it when it is deleted, after (deletes come last)."""
+    out = after
+    for name, keys in going.items():
+        given, held = after.get(name), current.data.get(name)
+        if not isinstance(given, dict) or not isinstance(held, dict):
+            continue
+        kept = {key: held[key] for key in keys if key in held and key not in given}
+        if kept:
+            out = {**out, name: dict(sorted({**given, **kept}.items()))}
+    return out
+
+
 def _upserts(
-    k: Kind, wanted: dict[ObjectKey, DesiredObject], remote: RemoteKind, desired: DesiredState
+    k: Kind,
+    wanted: dict[ObjectKey, DesiredObject],
+    remote: RemoteKind,
+    desired: DesiredState,
+    going: dict[str, set[str]],
 ) -> tuple[list[Change], dict[str, str]]:
     ignored = desired.policy.ignore_changes.get(k.name, frozenset())
     changes: list[Change] = []
@@ -63,6 +97,8 @@ def _upserts(
                 continue
             current = candidate
             adopted[candidate.id] = key
+        if going:
+            after = _keeping(after, current, going)
         if not ignored and current.data == after:
             continue  # the common case, compared at C speed
         rekeyed = current.key is None or current.renamed_from is not None

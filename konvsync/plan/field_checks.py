@@ -100,6 +100,8 @@ def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> 
                     )
                 )
         for key, definition in definitions.items():
+            if key in pruned:
+                continue  # deleted by this plan: values go with it (kept till then, plan.diff)
             if definition.get("required") and values.get(key) in (None, ""):
                 problems.append(
                     account.source.problem(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from konvsync.sandbox import readings
 from konvsync.sandbox.server import RunningSandbox
 from tests.conftest import CliRun, SandboxFactory, invoke
 from tests.published_schemas import validated
@@ -277,24 +278,22 @@ def test_a_value_under_an_account_field_the_plan_prunes_is_a_config_problem(
     assert "Plan: 1 to add, 1 to change, 0 to destroy." in kept.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no configuration deletes an account field the portal requires while accounts "
-    "hold its values: dropping the value is refused as required (rightly: accounts are "
-    "updated before account fields are deleted, and the contract checks required on "
-    "update), keeping it is refused as a value under a pruned field; letting it stay "
-    "plans, but the read-back finds the value gone with its field (1 not as planned, exit 1)",
+@pytest.mark.parametrize(
+    ("verify", "reading"),
+    [("updates", None), ("full", None), ("full", "values-stay"), ("full", "every-custom-field")],
 )
-def test_a_value_under_a_required_field_the_plan_prunes_may_stay_until_the_field_is_gone(
-    sandbox: RunningSandbox, write_config: ConfigWriter
+def test_a_required_field_the_plan_prunes_goes_with_its_values_in_one_apply(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter, verify: str, reading: str | None
 ) -> None:
-    """A field the portal requires and the plan deletes: accounts are
-    updated before account fields are deleted (deletes in reverse order),
-    so an account whose set drops the value is refused by the portal
-    (required), and the plan says so; the value must then be allowed to
-    stay until the field is gone, and the apply converge. It is refused too
-    ('list it, protect it or remove the value'): no configuration can
-    delete the field in one apply, and the two messages contradict."""
+    """A field the portal requires and the plan deletes, its value dropped
+    from the accounts' sets: accounts are updated before account fields are
+    deleted (deletes come last), so their updates keep the portal's value
+    under it (the field still stands, required) and it goes with the field.
+    Once no configuration could delete it: dropping the value was "required",
+    keeping it "a value under a field the plan deletes". On a portal that
+    keeps values under a deleted field's key (``values-stay``), the next
+    apply takes the value away."""
+    sandbox = sandbox_factory(readings=readings.named([reading] if reading else []))
     store = sandbox.store
     store.create(
         "accountFields", {"key": "legacy", "label": "Legacy", "type": "TEXT", "required": True}
@@ -303,22 +302,29 @@ def test_a_value_under_a_required_field_the_plan_prunes_may_stay_until_the_field
         "accounts",
         {"externalId": "acme", "name": "ACME", "customFields": [{"key": "legacy", "value": "x"}]},
     )
-    text = """\
+    config = write_config("""\
         konvsync: 1
         policy: {prune: [accountFields]}
         accountFields:
           - {key: num, label: Number, type: TEXT}
         accounts:
-          - {externalId: acme, name: ACME, customFields: %s}
-        """
-    dropped = run(sandbox, "plan", str(write_config(text % "{num: '1'}", "dropped.yaml")))
-    assert dropped.exit_code == 1, dropped.output
-    assert "custom field 'legacy' is required" in dropped.stderr, dropped.stderr
-    config = write_config(text % "{num: '1', legacy: x}")
-    applied = run(sandbox, "apply", str(config), "--auto-approve")
+          - {externalId: acme, name: ACME, customFields: {num: '1'}}
+        """)
+    applied = run(sandbox, "apply", str(config), "--auto-approve", "--verify", verify)
     assert applied.exit_code == 0, applied.output
     assert "Resources: 1 added, 1 changed, 1 destroyed." in applied.stdout, applied.stdout
+    assert "customFields.num" in applied.stdout and "customFields.legacy" not in applied.stdout
     assert store.get("accountFields", key="legacy") is None
+    account = store.get("accounts", key="acme")
+    assert account is not None
+    values = [e["key"] for e in account["customFields"] if e.get("value")]
+    if reading == "values-stay":
+        assert values == ["legacy", "num"]
+        assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    else:
+        assert values == ["num"]
+    again = run(sandbox, "plan", str(config), "--detailed-exitcode")
+    assert again.exit_code == 0, again.output
 
 
 def test_a_field_whose_required_the_config_ignores_is_as_required_as_the_portal_holds_it(
