@@ -28,7 +28,9 @@ inviteLinks:
     "configuration would reject the portal's value (invite link must NOT match a "
     "disallowed definition)', then accountMatchField: null is written alone; the YAML "
     "names neither way, says 'left as written' of the account it stopped managing, and "
-    "the next drift says 'No drift.'",
+    "the next drift says 'No drift.'. Checking the two together is not enough: the "
+    "writer spells the portal's null as 'accountMatchField: null', which the config "
+    "schema's not-both rule counts as given; accepting the pair needs the key removed.",
 )
 def test_a_link_switched_to_an_account_by_hand_is_accepted_whole(
     sandbox: RunningSandbox, tmp_path: Path
