@@ -61,6 +61,8 @@ class _UniqueKeysLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
         seen: set[object] = set()
         for key_node, _value in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # ``<<``: merged by SafeLoader below, its keys under the file's own
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, str) and key in seen:
                 raise _KeyTwice(key_node.start_mark.line + 1)

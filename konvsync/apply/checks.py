@@ -296,12 +296,15 @@ async def moved_objects(
     return moved
 
 
-def last_writes(done: Sequence[Change]) -> list[Change]:
+def last_writes(done: Sequence[Change], unsure: frozenset[int] = frozenset()) -> list[Change]:
     """The changes a read-back holds the portal to, from the run's done
     changes in the order they were made: a field that a later change of the
     same object wrote again is that change's to show (the values a rename's
     follow-up filed under the new key, then the account's own update of
-    them); an update whose fields were all written again is left out."""
+    them); an update whose fields were all written again is left out.
+    ``unsure``: the ids of changes among ``done`` that failed but may have
+    been applied (no answer): held to nothing, and the fields they may
+    have written are no earlier change's either."""
     rewritten: dict[Address, set[str]] = {}
     kept: list[Change] = []
     for change in reversed(done):
@@ -310,7 +313,7 @@ def last_writes(done: Sequence[Change]) -> list[Change]:
             later = rewritten.setdefault(change.address, set())
             own = written - later
             later |= written
-            if not own:
+            if not own or id(change) in unsure:
                 continue
             if own != written:
                 change = replace(change, fields=tuple(f for f in change.fields if f.top in own))

@@ -192,14 +192,16 @@ class PlanExecutor:
         one sent whose failure is no refusal (an internal error or no
         answer: it may have been applied; ``NOT_AS_SENT``: applied in
         another form). Only otherwise is "Nothing was changed" true."""
-        return any(
-            r.status is Status.DONE
-            or (
-                r.status is Status.FAILED
-                and r.change.address in self.sent
-                and (not r.permanent or r.code == NOT_AS_SENT)
-            )
-            for r in self.report.results
+        return any(r.status is Status.DONE or self._may_be_applied(r) for r in self.report.results)
+
+    def _may_be_applied(self, result: ChangeResult) -> bool:
+        """A change sent whose failure is no refusal (an internal error or
+        no answer: it may have been applied; ``NOT_AS_SENT``: applied in
+        another form)."""
+        return (
+            result.status is Status.FAILED
+            and result.change.address in self.sent
+            and (not result.permanent or result.code == NOT_AS_SENT)
         )
 
     async def _carry_renamed_values(self, step: list[Change]) -> None:
@@ -231,11 +233,21 @@ class PlanExecutor:
         (``apply.narrowing``: each update, and the planned change it ends),
         where the change's first part was done. Done, the planned change is
         the result (counted once, and what the read-back holds the portal
-        to); failed, the update is a failure of its own beside it."""
+        to); failed, or not started (the run was interrupted or stopped),
+        the update is a result of its own beside it."""
         done = {r.change.address for r in self.report.results if r.status is Status.DONE}
         ready = [(update, change) for update, change in planned if update.address in done]
-        if self.stop.is_set or self.refused is not None or not ready:
+        if ready and (self.stop.is_set or self.refused is not None):
+            # The first part was done: the items are still there, say so.
+            why = "interrupted" if self.stop.is_set else self.refused
+            self._finish(
+                [update for update, _change in ready], Status.SKIPPED, f"not started: {why}"
+            )
             return
+        if not ready:
+            return
+        self.report.pending = [update for update, _change in ready]
+        self._report_now(True)  # before they are sent, as a step's changes
         outcomes = await run_mutations(
             self.client,
             [self._call(update) for update, _change in ready],
@@ -247,17 +259,30 @@ class PlanExecutor:
             if self.report.results[-1].status is Status.DONE:
                 self.report.results.pop()
                 self.report.done_as(change)
+        self.report.pending = []
+        self._report_now(False)
 
     async def _verify(self, mode: Verify) -> None:
         """Read back what the run changed (``Verify``) and compare it with the plan."""
+        # An update that may have been applied (the last part of a narrowing
+        # whose answer was lost) masks what an earlier part wrote.
+        unsure = {
+            id(r.change)
+            for r in self.report.results
+            if isinstance(r.change, Update) and self._may_be_applied(r)
+        }
         done = beside_deleted(
             last_writes(
                 [
                     r.change
                     for r in self.report.results
-                    if r.status is Status.DONE
-                    and not (isinstance(r.change, Delete) and r.change.cascade)
-                ]
+                    if (
+                        r.status is Status.DONE
+                        and not (isinstance(r.change, Delete) and r.change.cascade)
+                    )
+                    or id(r.change) in unsure
+                ],
+                frozenset(unsure),
             )
         )
         if mode is Verify.UPDATES:

@@ -9,9 +9,10 @@ field and is silent on what a server does when a field changes under them:
 one that refuses to take away an option an account still holds would
 otherwise fail the field's update (the accounts are moved off it in a later
 step) and the accounts' new values (not options yet), on every run. Each
-reading stores the same in the end; the second part costs one request per
-such field, and the planned change counts once, done when both parts are
-(``PlanExecutor._narrow``)."""
+reading stores the same in the end; the second part costs one mutation per
+such field (batched as a step's are), and the planned change counts once,
+done when both parts are; stopped between them, the second part is
+reported not started (``PlanExecutor._narrow``)."""
 
 from __future__ import annotations
 

@@ -389,8 +389,9 @@ def _names(
 
 def select_targets(changes: list[Change], targets: Targets) -> list[Change]:
     """The targeted changes, plus the creates, renames and adoptions (the
-    keys the plan brings) they depend on and, for a targeted account, its
-    locations."""
+    keys the plan brings) they depend on, the updates that add the items
+    their values hold (a SELECT field's new options) and, for a targeted
+    account, its locations."""
     by_address = {c.address: c for c in changes}
 
     def targeted(change: Change) -> bool:
@@ -415,12 +416,28 @@ def select_targets(changes: list[Change], targets: Targets) -> list[Change]:
             dependency = by_address.get(address)
             needed = isinstance(dependency, Create) or (
                 isinstance(dependency, Update)
-                and (dependency.renamed_from is not None or dependency.adopt)
+                and (
+                    dependency.renamed_from is not None
+                    or dependency.adopt
+                    or _adds_held_items(dependency, change.kind)
+                )
             )
             if needed and address not in selected:
                 selected.add(address)
                 pending.append(address)
     return [c for c in changes if c.address in selected]
+
+
+def _adds_held_items(update: Update, holder: str) -> bool:
+    """Whether ``update`` adds items to a list whose items ``holder``'s
+    objects hold as values (a SELECT field's options, ``Field.held_by``):
+    a value moved to a new option needs it, and a portal refuses it before."""
+    before, after = update.before or {}, update.after or {}
+    return any(
+        f.held_by == holder and set(after.get(f.name) or []) - set(before.get(f.name) or [])
+        for f in kind(update.kind).fields
+        if f.name in after
+    )
 
 
 def _dependencies(change: Change) -> Iterator[Address]:
