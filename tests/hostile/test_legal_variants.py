@@ -256,6 +256,10 @@ accountFields:
 accounts:
   - {externalId: acme, name: Acme, customFields: {tier: bronze}}
 """
+OPTIONS_REPLACED = OPTIONS.replace("[bronze, silver]", "[silver, gold]").replace(
+    "tier: bronze", "tier: gold"
+)
+"""bronze replaced by gold, and acme moved to it, in one config."""
 
 
 def test_an_option_replaced_while_accounts_move_off_it_converges_on_a_strict_portal(
@@ -270,10 +274,7 @@ def test_an_option_replaced_while_accounts_move_off_it_converges_on_a_strict_por
     config = tmp_path / "konvsync.yaml"
     config.write_text(OPTIONS, encoding="utf-8")
     assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
-    config.write_text(
-        OPTIONS.replace("[bronze, silver]", "[silver, gold]").replace("tier: bronze", "tier: gold"),
-        encoding="utf-8",
-    )
+    config.write_text(OPTIONS_REPLACED, encoding="utf-8")
     case = OptionsInUseKept(sandbox.store)
     with running_hostile_server(sandbox.url, case) as portal:
         applied = _run(portal.url, "apply", str(config), "--auto-approve")
@@ -310,10 +311,7 @@ def test_an_option_another_account_still_holds_is_a_failure_of_its_own(
             "customFields": [{"key": "tier", "value": "bronze"}],
         },
     )
-    config.write_text(
-        OPTIONS.replace("[bronze, silver]", "[silver, gold]").replace("tier: bronze", "tier: gold"),
-        encoding="utf-8",
-    )
+    config.write_text(OPTIONS_REPLACED, encoding="utf-8")
     case = OptionsInUseKept(sandbox.store)
     with running_hostile_server(sandbox.url, case) as portal:
         applied = _run(portal.url, "apply", str(config), "--auto-approve")
