@@ -16,11 +16,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from konvsync.config.documents import MAX_FILE_BYTES
 from konvsync.config.paths import discover
 from konvsync.config.scope import Scope, parse_scope
 from konvsync.config.yaml_loader import YamlLoadError, YamlMap, load_yaml
 from konvsync.errors import ConfigError, OutputError
 from konvsync.kinds import kind
+from konvsync.support.files import UnreadableFile, read_bounded
 from konvsync.support.text import listed
 
 _POLICY = re.compile(r"^policy\s*:")
@@ -152,9 +154,10 @@ def keys_held(found: list[Path], kind_names: list[str]) -> dict[str, set[str]]:
     overwrites what it can), and so is a key written with a substitution."""
     held: dict[str, set[str]] = {}
     for path in found:
-        try:
-            loaded = load_yaml(path.read_text(encoding="utf-8"), str(path)).data
-        except (OSError, UnicodeDecodeError, YamlLoadError):
+        try:  # a regular file only, as plan reads them: a FIFO would block
+            text = read_bounded(path, MAX_FILE_BYTES).decode("utf-8")
+            loaded = load_yaml(text, str(path)).data
+        except (OSError, UnreadableFile, UnicodeDecodeError, YamlLoadError):
             continue
         if not isinstance(loaded, dict):
             continue

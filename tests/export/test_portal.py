@@ -372,3 +372,36 @@ def test_an_export_of_some_kinds_says_what_its_references_need(
     assert invoke(["validate", "--allow-external-refs", str(out)]).exit_code == 0
     whole = invoke(["--endpoint", sandbox.url, "export", "--out", str(tmp_path / "all")])
     assert whole.exit_code == 0 and "leaves out" not in whole.stderr, whole.output
+
+
+def test_export_force_into_a_folder_holding_a_fifo_does_not_wait_on_it(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """``--force`` reads the folder's files for the keys they name; a FIFO
+    there (no regular file, as plan would refuse it) is not opened: opening
+    it waited for a writer, and the export hung."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "cfg"
+    out.mkdir()
+    (out / "konvsync.yaml").write_text("konvsync: 1\n", encoding="utf-8")
+    os.mkfifo(out / "fifo.yaml")
+    env = {
+        **os.environ,
+        "KONVERT_API_KEY": "sandbox-key",
+        "KONVERT_API_SECRET": "sandbox-secret-not-for-production",
+        "NO_COLOR": "1",
+    }
+    args = ["--endpoint", sandbox.url, "export", "--out", str(out), "--force"]
+    finished = subprocess.run(
+        [sys.executable, "-m", "konvsync", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert "fifo.yaml, which the export did not write" in finished.stderr, finished.stderr
