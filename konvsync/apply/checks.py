@@ -150,7 +150,7 @@ class PortalLookup:
         ``fields``: read only these of the objects (and their IDs and keys);
         the others are missing from what is returned. None: every field."""
         k = kind(kind_name)
-        source = kind(k.read_via) if k.read_via else k
+        source = _read_with(k)
         selection = None if fields is None else self._selection(k, source, fields)
         builder = RemoteStateBuilder(twins, self.planned.scope)  # only the scope is looked at
         if self._by_pages(k, source, len(wanted)):
@@ -170,7 +170,7 @@ class PortalLookup:
             await read_all(self.client, source, on_nodes=keep, selection=selection)
             found = _found(builder.state(), kind_name, wanted)
             missed = [w for w in wanted if w.remote_id is not None and found[w.address] is None]
-            if missed and twins is None and self.asks_by_id(kind_name):
+            if missed and twins is None and _asks_by_id(source):
                 # Pages miss an object while others delete and create (offset
                 # pages slip): each known object they did not show is asked
                 # for by its ID, so that "absent" is the portal's answer for
@@ -186,9 +186,7 @@ class PortalLookup:
         """Whether an object of ``kind_name`` that ``current`` finds absent
         was asked for by its ID (its kind, or the parent it is read with,
         has a query by ID): then it is absent for certain."""
-        k = kind(kind_name)
-        source = kind(k.read_via) if k.read_via else k
-        return has_operation(source, source.get_operation)
+        return _asks_by_id(_read_with(kind(kind_name)))
 
     def _selection(self, k: Kind, source: Kind, fields: frozenset[str]) -> Selection:
         """``fields`` of ``k`` and, of ``k`` and the kind it is read with,
@@ -204,7 +202,7 @@ class PortalLookup:
         return ((source.name, sorted_by(source.name)), (k.name, fields | sorted_by(k.name)))
 
     def _by_pages(self, k: Kind, source: Kind, count: int) -> bool:
-        if not has_operation(source, source.get_operation):
+        if not _asks_by_id(source):
             return True
         if self.by_key:
             return False
@@ -255,6 +253,16 @@ class PortalLookup:
         if parent is None:
             return item.remote_id, item.key
         return self.id_of(parent), parent.key
+
+
+def _read_with(k: Kind) -> Kind:
+    """The kind ``k``'s objects are read with (a location's account)."""
+    return kind(k.read_via) if k.read_via else k
+
+
+def _asks_by_id(source: Kind) -> bool:
+    """Whether objects read with ``source`` can be asked for by ID or key."""
+    return has_operation(source, source.get_operation)
 
 
 def _found(

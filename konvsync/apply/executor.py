@@ -120,9 +120,14 @@ class PlanExecutor:
                 self.adopted[RemoteRef(change.remote_id)] = change.key
         self.renames = renames_in(plan.changes)
         await self._check_inputs(plan.changes)
-        split = [(change, *narrowed_last(change)) for change in plan.changes]
-        narrowing = [(last, change) for change, _first, last in split if last is not None]
-        for label, changes in apply_steps([first for _change, first, _last in split], self.remote):
+        sent_first: list[Change] = []
+        narrowing: list[tuple[Update, Change]] = []  # each last part, and its planned change
+        for change in plan.changes:
+            first, last = narrowed_last(change)
+            sent_first.append(first)
+            if last is not None:
+                narrowing.append((last, change))
+        for label, changes in apply_steps(sent_first, self.remote):
             if self.stop.is_set:
                 self._finish(changes, Status.SKIPPED, "not started: interrupted")
                 continue
@@ -189,9 +194,8 @@ class PlanExecutor:
 
     def _may_have_written(self) -> bool:
         """Whether this run may have changed the portal: a change done, or
-        one sent whose failure is no refusal (an internal error or no
-        answer: it may have been applied; ``NOT_AS_SENT``: applied in
-        another form). Only otherwise is "Nothing was changed" true."""
+        one that may have been applied. Only otherwise is "Nothing was
+        changed" true."""
         return any(r.status is Status.DONE or self._may_be_applied(r) for r in self.report.results)
 
     def _may_be_applied(self, result: ChangeResult) -> bool:

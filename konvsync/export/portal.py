@@ -66,27 +66,13 @@ class ExportResult:
         return hint + "".join(texts)
 
 
-async def export_portal(
-    client: PortalClient,
-    kind_names: list[str],
-    endpoint_name: str,
-    on_page: Callable[[str, int], None] | None = None,
-    scope: Scope = NO_SCOPE,
-    write_scope: bool = True,
-) -> ExportResult:
-    """The portal (with ``scope``: what it owns, and the scope itself in
-    konvsync.yaml unless not ``write_scope``) as konvsync YAML."""
-    state = await read_portal(client, kind_names, on_page, scope)
-    return render_export(state, kind_names, endpoint_name, scope if write_scope else NO_SCOPE)
-
-
 async def read_portal(
     client: PortalClient,
     kind_names: list[str],
     on_page: Callable[[str, int], None] | None = None,
     scope: Scope = NO_SCOPE,
 ) -> RemoteState:
-    """What ``export_portal`` renders: the portal's name and ``kind_names``
+    """What ``render_export`` writes: the portal's name and ``kind_names``
     read whole (with ``scope``: what is outside it set apart)."""
     viewer = (await client.execute(viewer_document(), label="Viewer")).raise_for_errors("viewer")
     # Normalized page by page: the raw answers are not all held at once. The
