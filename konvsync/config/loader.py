@@ -27,7 +27,7 @@ from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.kinds import KINDS_BY_NAME, TOP_LEVEL_KINDS, children_of, kind, references
 from konvsync.kinds.address import ObjectKey
 from konvsync.kinds.base import Field, Kind
-from konvsync.kinds.custom_values import checked_offline, value_fits
+from konvsync.kinds.custom_values import checked_offline, fits_as_sent
 from konvsync.support.gcpause import gc_paused
 from konvsync.support.suggest import did_you_mean
 
@@ -479,7 +479,7 @@ def _check_values(
         listed = definition.data.get("options")
         # Options that are not strings are the schema check's to report.
         options = [o for o in listed if isinstance(o, str)] if isinstance(listed, list) else []
-        if not value_fits(text, ftype, options):
+        if not fits_as_sent(text, ftype, options):
             expected = (
                 f"one of {', '.join(options) or 'its options (it has none)'}"
                 f"{did_you_mean(text, options)}"

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any
 
+from konvsync.kinds.base import normalize_text
+
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -22,6 +24,17 @@ def checked_offline(definition: Mapping[str, Any], ignored: AbstractSet[str]) ->
     if ignored & {"type", "options"}:
         return False
     return definition.get("type") != "SELECT" or "options" in definition
+
+
+def fits_as_sent(value: str, field_type: str, options: list[str]) -> bool:
+    """Whether ``value``, as konvsync sends it (``normalize_text``: NFC,
+    without surrounding whitespace; blank clears), fits a field whose
+    ``options`` konvsync sends the same way: a value written decomposed or
+    padded fits the option it becomes."""
+    sent = normalize_text(value)
+    if sent is None:
+        return True
+    return value_fits(sent, field_type, [o for o in map(normalize_text, options) if o])
 
 
 def value_fits(value: str, field_type: str, options: list[str]) -> bool:

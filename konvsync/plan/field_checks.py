@@ -16,7 +16,7 @@ from konvsync.config.substitution import in_a_key
 from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.kinds import KINDS, kind
 from konvsync.kinds.base import Field, Kind
-from konvsync.kinds.custom_values import checked_offline, value_fits
+from konvsync.kinds.custom_values import checked_offline, fits_as_sent
 from konvsync.plan.diff import pruned_keys
 from konvsync.plan.remote import RemoteState
 
@@ -87,7 +87,7 @@ def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> 
             text = ("true" if value else "false") if isinstance(value, bool) else str(value)
             ftype = str(definition.get("type") or "TEXT")
             options = list(definition.get("options") or [])
-            if not value_fits(text, ftype, options):
+            if not fits_as_sent(text, ftype, options):
                 expected = (
                     f"one of {', '.join(options) or 'its options (it has none)'}"
                     if ftype == "SELECT"

@@ -239,6 +239,37 @@ def test_a_select_field_listed_without_options_is_checked_against_the_portals_op
     assert "custom field 'level' value 'bronze' is not one of" in none.stderr, none.output
 
 
+def test_custom_values_fit_their_options_as_konvsync_sends_them(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """konvsync sends options and values in NFC without surrounding
+    whitespace, so a value written decomposed or padded fits the option it
+    is sent as: validate and plan accept it (offline, and against the
+    portal's options), and the apply converges. Found by
+    tests/fuzz/test_fuzz_converge.py: drift --write refused to accept a
+    portal's value that differed from the option only in Unicode form."""
+    config = write_config(
+        "konvsync: 1\n"
+        "accountFields:\n"
+        "  - {key: tier, label: Tier, type: SELECT, options: [\"Cafe\u0301\", gold]}\n"
+        "  - {key: since, label: Since, type: DATE}\n"
+        "accounts:\n"
+        "  - {externalId: a, name: A, customFields: {tier: \"Caf\u00e9\", since: \" 2024-01-01\"}}\n"
+        "  - {externalId: b, name: B, customFields: {tier: \" gold \"}}\n"
+    )
+    checked = invoke(["validate", str(config)])
+    assert checked.exit_code == 0, checked.output
+    applied = run(sandbox, "apply", str(config), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert "Resources: 4 added, 0 changed, 0 destroyed." in applied.stdout
+    # Against the portal's options (the config leaves them out).
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace(', options: ["Cafe\u0301", gold]', ""), encoding="utf-8")
+    planned = run(sandbox, "plan", str(config), "--detailed-exitcode")
+    assert planned.exit_code == 0, planned.output
+    assert "No changes." in planned.stdout
+
+
 def test_a_value_under_an_account_field_the_plan_prunes_is_a_config_problem(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
