@@ -18,10 +18,12 @@ converges in one apply on every legal server we can make.
    refused cleanly (exit 1 or 3, one line, no traceback); after an exit 0,
    the plan is "No changes.".
 4. ``export --out DIR`` of the portal validates and plans "No changes.".
-5. A hand edit in the portal (a group renamed, a user added, a title or a
-   website cleared): ``drift --write --include-unmanaged`` exits 2, then
-   ``drift`` exits 0 and ``plan`` is "No changes." on the written YAML,
-   which still validates and keeps its comments.
+5. A hand edit in the portal (a group renamed, a user added, a title, a
+   website, an account's custom values or a location's address cleared):
+   ``drift --write --include-unmanaged`` exits 2, then ``drift`` exits 0
+   and ``plan`` is "No changes." on the written YAML, which still validates
+   and keeps its comments. An e-mail whose case changed in the portal is no
+   drift: exit 0, the file untouched.
 
 Never: a traceback or an "unexpected" error, an exit code outside 0-3, the
 API secret or an invite code in any output, two objects in the portal with
@@ -51,6 +53,7 @@ from hypothesis import strategies as st
 from konvsync.sandbox import readings
 from konvsync.sandbox.rules import CONTENT
 from konvsync.sandbox.server import RunningSandbox, SandboxSettings, running_sandbox
+from konvsync.sandbox.store import StoreError
 from tests.conftest import SECRET, CliRun, invoke
 from tests.fuzz.test_fuzz_validate import unfrozen
 
@@ -564,13 +567,24 @@ def repaired(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+EDITS = [
+    "group-name",
+    "user-added",
+    "title-cleared",
+    "website-cleared",
+    "email-case",
+    "custom-values-cleared",
+    "address-cleared",
+]
+
+
 @dataclass(frozen=True)
 class Life:
     first: dict[str, Any]
     second: dict[str, Any]
     edit: str
-    """The hand edit in the portal: ``group-name``, ``user-added``,
-    ``title-cleared`` or ``website-cleared``."""
+    """The hand edit in the portal (one of ``EDITS``; ``user-added`` where
+    the config holds nothing for the one drawn)."""
 
 
 VALUES_STAY = {"values-stay", readings.ALL}
@@ -587,7 +601,7 @@ def lives(draw: st.DrawFn, reading: str) -> Life:
     prune = second["policy"].get("prune", [])
     if reading in VALUES_STAY and "accountFields" in prune:
         prune.remove("accountFields")
-    edit = draw(st.sampled_from(["group-name", "user-added", "title-cleared", "website-cleared"]))
+    edit = draw(st.sampled_from(EDITS))
     return Life(first, second, edit)
 
 
@@ -658,37 +672,68 @@ class Run:
             there = {name for parent, name in held if parent == same(entry["externalId"])}
             assert names <= there if "locations" not in entry else names == there, (names, there)
 
-    def hand_edit(self, config: dict[str, Any], edit: str) -> bool:
-        """Change the portal as a person would in its UI; whether the
-        config's view of the portal changed."""
+    def hand_edit(self, config: dict[str, Any], edit: str) -> int | None:
+        """Change the portal as a person would in its UI: the exit code
+        drift must then give (2, or 0 for a change konvsync does not see);
+        None when the config holds nothing for this edit."""
         store = self.sandbox.store
         if edit == "group-name" and config["groups"]:
             row = store.get("groups", key=nfc(config["groups"][0]["externalId"]))
             assert row is not None
             store.update("groups", row["id"], {"name": "Renamed in the UI"})
-            return nfc(config["groups"][0]["name"]) != "Renamed in the UI"
+            return 2 if nfc(config["groups"][0]["name"]) != "Renamed in the UI" else 0
         if edit == "title-cleared":
             for entry in config["users"]:
                 if entry.get("title"):
                     row = _user(store.objects("users"), entry["email"])
                     store.update("users", row["id"], {"title": None})
-                    return True
+                    return 2
         if edit == "website-cleared":
             for entry in config["accounts"]:
                 if entry.get("website"):
-                    row = store.get("accounts", key=nfc(entry["externalId"]))
-                    assert row is not None
-                    store.update("accounts", row["id"], {"website": None})
-                    return True
+                    store.update("accounts", self._account(entry)["id"], {"website": None})
+                    return 2
+        if edit == "email-case" and config["users"]:
+            row = _user(store.objects("users"), config["users"][0]["email"])
+            try:
+                store.update("users", row["id"], {"email": row["email"].swapcase()})
+            except StoreError:
+                return None
+            return 0  # e-mails compare case-insensitively
+        if edit == "custom-values-cleared":
+            for entry in config["accounts"]:
+                if any(_as_text(v) for v in entry.get("customFields", {}).values()):
+                    try:
+                        store.update("accounts", self._account(entry)["id"], {"customFields": []})
+                    except StoreError:
+                        return None  # a required field
+                    return 2
+        if edit == "address-cleared":
+            for entry in config["accounts"]:
+                for place in entry.get("locations", []):
+                    if any(_as_text(v) for v in (place.get("address") or {}).values()):
+                        pk = self._account(entry)["_pk"]
+                        row = next(
+                            r
+                            for r in store.objects("locations")
+                            if r["_parent"] == pk and same(r["name"]) == same(place["name"])
+                        )
+                        store.update("locations", row["id"], {"address": None})
+                        return 2
         emails = {folded(row["email"]) for row in store.objects("users")}
         if "added@ui.example" in emails:
-            return False
+            return None
         store.create(
             "users",
             {"email": "Added@UI.example", "firstName": "Added", "lastName": "In the UI"},
             options={"sendWelcomeEmail": False},
         )
-        return True
+        return 2
+
+    def _account(self, entry: dict[str, Any]) -> dict[str, Any]:
+        row = self.sandbox.store.get("accounts", key=same(entry["externalId"]))
+        assert row is not None, entry["externalId"]
+        return row
 
 
 def _user(rows: list[dict[str, Any]], email: str) -> dict[str, Any]:
@@ -740,10 +785,13 @@ def live(run: Run, life: Life) -> str:
     planned = run.cli("plan", str(exported), "--detailed-exitcode", env=names)
     assert planned.exit_code == 0, f"the export plans changes:\n{planned.output}"
 
-    if current is not None and run.hand_edit(current, life.edit):
+    expected = None if current is None else run.hand_edit(current, life.edit)
+    if expected is not None:
+        before = config.read_text(encoding="utf-8")
         written = run.cli("drift", str(config), "--write", "--include-unmanaged")
-        assert written.exit_code == 2, written.output
+        assert written.exit_code == expected, written.output
         text = config.read_text(encoding="utf-8")
+        assert expected == 2 or text == before
         assert text.count(COMMENT) == 1 + sum(1 for k in KINDS if f"# {k}:" in text)
         assert text.startswith(COMMENT + "\n"), text[:200]
         assert run.cli("validate", str(config)).exit_code == 0, text
