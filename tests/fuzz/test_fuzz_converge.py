@@ -416,11 +416,12 @@ def second_configs(draw: st.DrawFn, first: dict[str, Any]) -> dict[str, Any]:
         config[kind] = kept
     _follow(config, renames)
     for kind in KINDS:
-        taken = {(folded if kind == "users" else same)(e[KEY[kind]]) for e in config[kind]}
+        fold = folded if kind == "users" else same
+        taken = {fold(e[KEY[kind]]) for e in config[kind]}
         for key in NEW_KEYS[kind]:
-            if draw(st.integers(0, 3)) == 0 and same(key) not in taken:
+            if draw(st.integers(0, 3)) == 0 and fold(key) not in taken:
                 config[kind].append(draw(_new(kind, key, config, 5 + len(taken))))
-                taken.add(same(key))
+                taken.add(fold(key))
     prune = draw(st.lists(st.sampled_from(KINDS), unique=True))
     if prune:
         config["policy"]["prune"] = prune
