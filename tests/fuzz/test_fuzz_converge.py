@@ -23,7 +23,7 @@ converges in one apply on every legal server we can make.
    ``drift --write --include-unmanaged`` exits 2, then ``drift`` exits 0
    and ``plan`` is "No changes." on the written YAML, which still validates
    and keeps its comments. An e-mail whose case changed in the portal is no
-   drift: exit 0, the file untouched.
+   drift: ``drift --write`` exits 0, the file untouched.
 
 Never: a traceback or an "unexpected" error, an exit code outside 0-3, the
 API secret or an invite code in any output, two objects in the portal with
@@ -789,7 +789,10 @@ def live(run: Run, life: Life) -> str:
     expected = None if current is None else run.hand_edit(current, life.edit)
     if expected is not None:
         before = config.read_text(encoding="utf-8")
-        written = run.cli("drift", str(config), "--write", "--include-unmanaged")
+        # Objects the edit dropped without pruning are unmanaged: drift shows
+        # them only with --include-unmanaged (and --write accepts them).
+        unmanaged = ["--include-unmanaged"] if expected == 2 else []
+        written = run.cli("drift", str(config), "--write", *unmanaged)
         assert written.exit_code == expected, written.output
         text = config.read_text(encoding="utf-8")
         assert expected == 2 or text == before
