@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +263,38 @@ def test_the_command_rewrites_what_is_stale_and_checks(
     assert "rewrote schemas/drift.schema.json" in capsys.readouterr().out
     assert drift.read_text() == (ROOT / "schemas" / "drift.schema.json").read_text()
     assert main(["--check", str(root)]) == 0
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["-h"]])
+def test_the_command_has_help(argv: list[str]) -> None:
+    """``--help`` was taken for ROOT ("cannot generate: ... '--help/schemas/
+    konvert.graphql'", exit 1): it prints the usage and exits 0."""
+    done = subprocess.run(
+        [sys.executable, "-m", "konvsync.cli.generate", *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("Usage: python -m konvsync.cli.generate [--check] [ROOT]\n")
+    assert "--check" in done.stdout and "cannot generate" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--chek"], "no such option '--chek'"),
+        (["a", "b"], "one ROOT at most, not 'a' and 'b'"),
+    ],
+)
+def test_a_wrong_command_line_is_a_usage_error(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A misspelt option was taken for ROOT (and a second ROOT ignored):
+    nothing is generated, exit 1, one line saying what is wrong."""
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err == f"Error: {message}. Usage: python -m konvsync.cli.generate [--check] [ROOT]\n"
 
 
 def test_an_unknown_part_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
