@@ -95,3 +95,33 @@ def test_an_unknown_command_far_from_any_is_named_alone() -> None:
     assert result.exit_code == 1, result.output
     assert "Error: No such command 'frobnicate'." in result.stderr
     assert "did you mean" not in result.stderr
+
+
+def described_options(help_text: str) -> dict[str, str]:
+    """Each option a --help lists, with its description (what follows its
+    names and metavar; click starts it after two spaces or on the next line),
+    without the [default: ...] and [range] notes click adds."""
+    section = help_text.split("\nOptions:\n", 1)[1]
+    entries = re.split(r"\n(?=  -)", section.strip("\n"))
+    out: dict[str, str] = {}
+    for entry in entries:
+        first, _, rest = entry.partition("\n")
+        names, _, text = first.strip().partition("  ")
+        described = re.sub(r"\[[^\]]*\]", "", " ".join([text, rest]))
+        out[re.findall(r"--[\w-]+", names)[0]] = " ".join(described.split())
+    return out
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["validate", "schema", "plan", "apply", "drift", "show", "export", "doctor", "sandbox"],
+)
+def test_every_option_of_every_command_says_what_it_does(command: str) -> None:
+    """``konvsync sandbox --help`` listed --port with nothing but its
+    default and range."""
+    for args in (["--help"], [command, "--help"]):
+        result = invoke(args)
+        assert result.exit_code == 0, result.output
+        options = described_options(result.stdout)
+        assert "--help" in options
+        assert [name for name, text in options.items() if not text] == [], args
