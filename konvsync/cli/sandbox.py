@@ -31,7 +31,13 @@ from konvsync.sandbox.store import Store
     show_default=True,
     help="Address to bind. Other than loopback only with an API secret of your own.",
 )
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on; 0 takes a free one (the first line says which).",
+)
 @click.option(
     "--db", default=".konvsync/sandbox.db", show_default=True, help="SQLite file, or :memory:."
 )
