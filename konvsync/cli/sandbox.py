@@ -51,7 +51,12 @@ from konvsync.sandbox.store import Store
     envvar="KONVSYNC_SANDBOX_API_SECRET",
     help="Accepted API secret (env KONVSYNC_SANDBOX_API_SECRET is safer).",
 )
-@click.option("--portal-name", default=None, help="viewer.portalName.")
+@click.option(
+    "--portal-name",
+    default=None,
+    help="The portal's name (viewer.portalName), which a config's portal: guard "
+    "must equal (default: Konvsync Sandbox).",
+)
 @click.option(
     "--seed",
     type=click.Path(exists=True),
