@@ -125,3 +125,27 @@ def test_every_option_of_every_command_says_what_it_does(command: str) -> None:
         options = described_options(result.stdout)
         assert "--help" in options
         assert [name for name, text in options.items() if not text] == [], args
+
+
+@pytest.mark.parametrize(
+    ("command", "codes"),
+    [
+        ("validate", "Exit 0 valid, 1 invalid."),
+        ("schema", "Exit 0."),
+        ("export", "Exit 0 written; 1 error."),
+        ("show", "Exit 0; 1 when PLANFILE is not a konvsync plan file, or a damaged one; 3"),
+        ("doctor", "Exit 0 when all is well, 1 otherwise."),
+    ],
+)
+def test_every_command_says_its_exit_codes(command: str, codes: str) -> None:
+    """export and schema said none, show left out a damaged plan file (1)."""
+    result = invoke([command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert codes in " ".join(result.stdout.split())
+
+
+def test_the_groups_exit_codes_name_every_refusal() -> None:
+    """apply's refusal of input the portal's schema does not take (exit 3)
+    was missing from the group's list."""
+    flat = " ".join(invoke(["--help"]).stdout.split())
+    assert "3 refused (an unsafe or stale plan, a portal guard mismatch, input the" in flat
