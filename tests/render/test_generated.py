@@ -5,6 +5,7 @@ stale, also when a kind is declared without regenerating."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from konvsync.kinds.base import Field, Kind
 from konvsync.kinds.schema_rules import not_both
 from konvsync.plan.changes import RefusalCheck
 from konvsync.render.generated import generated_texts, stale_files
+from konvsync.render.readme import KINDS_END, KINDS_START
 from konvsync.render.schema_parts import GENERATED, schema_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -263,6 +265,20 @@ def test_the_command_rewrites_what_is_stale_and_checks(
     assert "rewrote schemas/drift.schema.json" in capsys.readouterr().out
     assert drift.read_text() == (ROOT / "schemas" / "drift.schema.json").read_text()
     assert main(["--check", str(root)]) == 0
+
+
+def test_the_kinds_table_says_written_after_only_of_kinds_that_are_written() -> None:
+    """The groups' row said "written after damCategories, lmsModules": those
+    kinds are read only, never written, so nothing is written after them."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split(KINDS_START, 1)[1].split(KINDS_END, 1)[0]
+    read_only = {k.name for k in KINDS if k.reference}
+    assert read_only, "the test needs a read-only kind"
+    for row in table.strip().splitlines()[2:]:
+        after = re.search(r"written after ([^;|]+)", row)
+        named = {name.strip() for name in after.group(1).split(",")} if after else set()
+        assert not named & read_only, row
+    assert "`groups` | `externalId` | top level" in table  # the groups' row is there
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["-h"]])
