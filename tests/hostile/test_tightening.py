@@ -1,0 +1,275 @@
+"""An account field's constraints tightened after the accounts are written
+(``apply.tightening``): ``required`` set, and a type changed away from TEXT,
+in the config that gives the accounts fitting values, converge in one apply
+on a portal that keeps accounts' values fitting their field (the contract
+is silent on field updates), with the same output and counts as on the
+sandbox's reading (which accepts any order)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from konvsync.sandbox.server import RunningSandbox
+from konvsync.sandbox.store import Store
+from tests.cli.test_ci import schema
+from tests.conftest import CliRun, SandboxFactory
+from tests.hostile.legal_cases import RequiredRefusedWhileMissing, TypeRefusedWhileUnfit
+from tests.hostile.server import Call, Case, Json, running_hostile_server
+from tests.hostile.test_legal_variants import _no_changes, _run
+
+OPTIONAL = """\
+konvsync: 1
+accountFields:
+  - {key: region, label: Region, type: TEXT}
+accounts:
+  - {externalId: acme, name: Acme}
+  - {externalId: beta, name: Beta}
+"""
+REQUIRED = """\
+konvsync: 1
+accountFields:
+  - {key: region, label: Region, type: TEXT, required: true}
+accounts:
+  - {externalId: acme, name: Acme, customFields: {region: east}}
+  - {externalId: beta, name: Beta, customFields: {region: west}}
+"""
+"""region made required, and every account given a value for it, in one config."""
+
+ACCOUNTS_ONLY = """\
+konvsync: 1
+accounts:
+  - {externalId: acme, name: Acme}
+  - {externalId: beta, name: Beta}
+"""
+
+TEXT_SCORES = """\
+konvsync: 1
+accountFields:
+  - {key: score, label: Score, type: TEXT}
+accounts:
+  - {externalId: acme, name: Acme, customFields: {score: high}}
+  - {externalId: beta, name: Beta, customFields: {score: low}}
+"""
+NUMBER_SCORES = """\
+konvsync: 1
+accountFields:
+  - {key: score, label: Score, type: NUMBER}
+accounts:
+  - {externalId: acme, name: Acme, customFields: {score: "3"}}
+  - {externalId: beta, name: Beta, customFields: {score: "1"}}
+"""
+"""score made a NUMBER, and the accounts' words replaced by numbers, in one config."""
+
+
+def _applied(
+    sandbox_factory: SandboxFactory, tmp_path: Path, first: str
+) -> tuple[RunningSandbox, Path]:
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(first, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    return sandbox, config
+
+
+def _apply_through(
+    sandbox: RunningSandbox, case: Case, config: Path, *args: str, saved: bool = False
+) -> tuple[CliRun, list[Call]]:
+    """``apply`` of ``config`` (or of the plan saved from it first, with
+    ``saved``) through a hostile portal playing ``case``; its mutations."""
+    with running_hostile_server(sandbox.url, case) as portal:
+        target = str(config)
+        if saved:
+            target = str(config.with_name("plan.json"))
+            assert _run(portal.url, "plan", str(config), "--out", target).exit_code == 0
+        applied = _run(portal.url, "apply", target, *args)
+        mutations = list(portal.mutations)
+        assert "Traceback" not in applied.output
+        return applied, mutations
+
+
+@pytest.mark.parametrize("portal", ["strict", "sandbox"])
+@pytest.mark.parametrize("saved", [False, True], ids=["config", "saved-plan"])
+def test_required_set_while_accounts_get_values_converges_in_one_apply(
+    portal: str, saved: bool, sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The field's step sends no ``required`` (there is nothing else to
+    change: the field waits), the accounts get their values, and one update
+    after every step makes it required: one apply, counted as planned, on
+    the strict portal and on the sandbox alike, from the config or a saved
+    plan."""
+    sandbox, config = _applied(sandbox_factory, tmp_path, OPTIONAL)
+    config.write_text(REQUIRED, encoding="utf-8")
+    case = RequiredRefusedWhileMissing(sandbox.store) if portal == "strict" else Case()
+    report_file = tmp_path / "report.json"
+    args = ["--auto-approve", "--report", str(report_file)]
+    applied, mutations = _apply_through(sandbox, case, config, *args, saved=saved)
+    assert applied.exit_code == 0, applied.output
+    assert "Apply complete! Resources: 0 added, 3 changed, 0 destroyed." in applied.stdout
+    assert getattr(case, "refused", 0) == 0
+    assert [m.operation.split("Batch")[0] for m in mutations] == [
+        "UpdateAccount",
+        "UpdateAccountField",
+    ], mutations
+    assert [m.variables["input_0"] for m in mutations[1:]] == [{"required": True}]
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    jsonschema.validate(report, schema("apply-report.schema.json"))
+    assert report["summary"]["done"] == 3, report
+    assert [c["address"] for c in report["changes"]] == [
+        "accounts/acme",
+        "accounts/beta",
+        "accountFields/region",
+    ], report
+    with running_hostile_server(sandbox.url, RequiredRefusedWhileMissing(sandbox.store)) as p:
+        _no_changes(p.url, config)
+
+
+@pytest.mark.parametrize("portal", ["strict", "sandbox"])
+def test_a_new_required_field_is_made_required_after_the_accounts_get_values(
+    portal: str, sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """A field created required while accounts exist: created without
+    ``required``, the accounts get their values, then it is made required;
+    counted as one create, and the next plan is clean."""
+    sandbox, config = _applied(sandbox_factory, tmp_path, ACCOUNTS_ONLY)
+    config.write_text(REQUIRED, encoding="utf-8")
+    case = RequiredRefusedWhileMissing(sandbox.store) if portal == "strict" else Case()
+    args = ["--auto-approve", "--verify", "full"]
+    applied, mutations = _apply_through(sandbox, case, config, *args)
+    assert applied.exit_code == 0, applied.output
+    assert "Apply complete! Resources: 1 added, 2 changed, 0 destroyed." in applied.stdout
+    assert getattr(case, "refused", 0) == 0
+    fields = [m.variables["input_0"] for m in mutations if "AccountField" in m.operation]
+    assert [f.get("required") for f in fields] == [False, True], fields
+    with running_hostile_server(sandbox.url, RequiredRefusedWhileMissing(sandbox.store)) as p:
+        _no_changes(p.url, config)
+
+
+def _account_without_region(store: Store) -> None:
+    store.create("accounts", {"externalId": "other", "name": "Other"})
+
+
+def test_an_account_left_without_a_value_fails_the_last_update_on_its_own(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """An account the config leaves alone has no value: the strict portal
+    refuses the update that makes the field required, which fails on its
+    own (exit 1, the portal's error); the accounts got their values."""
+    sandbox, config = _applied(sandbox_factory, tmp_path, OPTIONAL)
+    _account_without_region(sandbox.store)
+    config.write_text(REQUIRED, encoding="utf-8")
+    case = RequiredRefusedWhileMissing(sandbox.store)
+    applied, _mutations = _apply_through(sandbox, case, config, "--auto-approve")
+    assert applied.exit_code == 1, applied.output
+    assert (
+        "failed: accountFields/region (update): accounts without a value for 'region': other "
+        "(BAD_USER_INPUT)"
+    ) in applied.stdout, applied.stdout
+    assert "Apply incomplete: 2 done (0 added, 2 changed, 0 destroyed), 1 failed" in (
+        applied.stdout
+    ), applied.stdout
+    account = sandbox.store.get("accounts", key="acme")
+    assert account is not None and account["customFields"] == [{"key": "region", "value": "east"}]
+
+
+class AccountEditedBeforeTheAccounts(RequiredRefusedWhileMissing):
+    """The strict portal, and another writer renames acme right after the
+    field's first part (its label changed, not yet required): the accounts
+    step finds acme moved and the run stops there."""
+
+    name = "account-edited-before-the-accounts"
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.operation.startswith("UpdateAccountField"):
+            acme = self.store.get("accounts", key="acme")
+            assert acme is not None
+            self.store.update("accounts", acme["id"], {"name": "Edited by hand"})
+        return answer
+
+
+def test_a_stop_before_the_field_is_made_required_reports_it_not_started(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The run stops after the field's first part (its label): the part
+    that makes it required is reported not started (summary and --report),
+    and the field is not required; the next apply converges."""
+    sandbox, config = _applied(sandbox_factory, tmp_path, OPTIONAL)
+    config.write_text(REQUIRED.replace("label: Region,", "label: Area,"), encoding="utf-8")
+    report_file = tmp_path / "report.json"
+    case = AccountEditedBeforeTheAccounts(sandbox.store)
+    args = ["--auto-approve", "--report", str(report_file)]
+    applied, _mutations = _apply_through(sandbox, case, config, *args)
+    assert applied.exit_code == 1, applied.output
+    field = sandbox.store.get("accountFields", key="region")
+    assert field is not None and field["label"] == "Area" and not field["required"], field
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    jsonschema.validate(report, schema("apply-report.schema.json"))
+    statuses = [(c["address"], c["status"]) for c in report["changes"]]
+    assert statuses.count(("accountFields/region", "done")) == 1, statuses
+    assert statuses[-1] == ("accountFields/region", "skipped"), statuses
+    assert report["changes"][-1]["message"].startswith("not started: the portal changed"), report
+    config.write_text(
+        REQUIRED.replace("label: Region,", "label: Area,").replace(
+            "name: Acme,", "name: Edited by hand,"
+        ),
+        encoding="utf-8",
+    )
+    again, _mutations = _apply_through(
+        sandbox, RequiredRefusedWhileMissing(sandbox.store), config, "--auto-approve"
+    )
+    assert again.exit_code == 0, again.output
+    with running_hostile_server(sandbox.url, RequiredRefusedWhileMissing(sandbox.store)) as p:
+        _no_changes(p.url, config)
+
+
+@pytest.mark.parametrize("portal", ["strict", "sandbox"])
+def test_a_type_changed_away_from_text_is_changed_after_the_accounts(
+    portal: str, sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """TEXT to NUMBER, and the accounts' words replaced by numbers: every
+    value fits TEXT, so the accounts go first and the type after every
+    step; one apply on the strict portal and on the sandbox alike."""
+    sandbox, config = _applied(sandbox_factory, tmp_path, TEXT_SCORES)
+    config.write_text(NUMBER_SCORES, encoding="utf-8")
+    case = TypeRefusedWhileUnfit(sandbox.store) if portal == "strict" else Case()
+    args = ["--auto-approve", "--verify", "full"]
+    applied, mutations = _apply_through(sandbox, case, config, *args)
+    assert applied.exit_code == 0, applied.output
+    assert "Apply complete! Resources: 0 added, 3 changed, 0 destroyed." in applied.stdout
+    assert getattr(case, "refused", 0) == 0
+    fields = [m.variables["input_0"] for m in mutations if "AccountField" in m.operation]
+    assert fields == [{"type": "NUMBER"}], fields
+    with running_hostile_server(sandbox.url, TypeRefusedWhileUnfit(sandbox.store)) as p:
+        _no_changes(p.url, config)
+
+
+NUMBER_TO_DATE = (
+    NUMBER_SCORES.replace("type: NUMBER", "type: DATE")
+    .replace('score: "3"', "score: 2026-01-03")
+    .replace('score: "1"', "score: 2026-01-01")
+)
+
+
+def test_a_type_no_order_of_one_apply_reaches_is_a_plan_warning(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """NUMBER to DATE with dates for values: the numbers do not fit DATE and
+    the dates do not fit NUMBER, so a strict portal refuses the field before
+    the accounts and the accounts before the field. plan says so, naming
+    the field and the accounts, and how to do it in two applies."""
+    sandbox, config = _applied(sandbox_factory, tmp_path, NUMBER_SCORES)
+    config.write_text(NUMBER_TO_DATE, encoding="utf-8")
+    planned = _run(sandbox.url, "plan", str(config))
+    assert planned.exit_code == 0, planned.output
+    warnings = [line for line in planned.stdout.splitlines() if line.startswith("Warning: ")]
+    assert len(warnings) == 1, planned.stdout
+    warning = warnings[0]
+    assert "accountFields/score" in warning, warning
+    assert "NUMBER to DATE" in warning and "acme, beta" in warning, warning
+    assert "two applies" in warning, warning
+    as_json = _run(sandbox.url, "plan", str(config), "--format", "json")
+    data = json.loads(as_json.stdout)
+    assert any("accountFields/score" in w for w in data["warnings"]), data["warnings"]
