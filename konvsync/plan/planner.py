@@ -436,7 +436,7 @@ def _adds_held_items(update: Update, holder: str) -> bool:
     return any(
         f.held_by == holder and set(after.get(f.name) or []) - set(before.get(f.name) or [])
         for f in kind(update.kind).fields
-        if f.name in after
+        if f.shape == "list" and f.name in after
     )
 
 
