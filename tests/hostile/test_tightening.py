@@ -8,15 +8,20 @@ sandbox's reading (which accepts any order)."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
+from aiohttp import web
 
 from konvsync.sandbox.server import RunningSandbox
 from konvsync.sandbox.store import Store
 from tests.cli.test_ci import schema
 from tests.conftest import CliRun, SandboxFactory
+from tests.hostile.harness import start_konvsync
 from tests.hostile.legal_cases import RequiredRefusedWhileMissing, TypeRefusedWhileUnfit
 from tests.hostile.server import Call, Case, Json, running_hostile_server
 from tests.hostile.test_legal_variants import _no_changes, _run
@@ -273,3 +278,124 @@ def test_a_type_no_order_of_one_apply_reaches_is_a_plan_warning(
     as_json = _run(sandbox.url, "plan", str(config), "--format", "json")
     data = json.loads(as_json.stdout)
     assert any("accountFields/score" in w for w in data["warnings"]), data["warnings"]
+
+
+class ReportReadAtTheFieldUpdate(RequiredRefusedWhileMissing):
+    """The strict portal, which reads the in-progress ``--report`` file when
+    the field's update (its only one: nothing else waits for it) arrives."""
+
+    name = "report-read-at-the-field-update"
+
+    def __init__(self, store: Store, report_file: Path) -> None:
+        super().__init__(store)
+        self.report_file = report_file
+        self.seen: dict[str, Any] | None = None
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation.startswith("UpdateAccountField"):
+            self.seen = json.loads(self.report_file.read_text(encoding="utf-8"))
+        return await super().before(call)
+
+
+def test_the_waiting_field_update_is_pending_in_the_report_while_sent(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The update that makes the field required, sent after every step, is
+    listed ``pending`` in the in-progress report right before it goes out
+    (a report left by a killed run says it may or may not have been
+    applied), and done once in the final report."""
+    sandbox, config = _applied(sandbox_factory, tmp_path, OPTIONAL)
+    config.write_text(REQUIRED, encoding="utf-8")
+    report_file = tmp_path / "report.json"
+    case = ReportReadAtTheFieldUpdate(sandbox.store, report_file)
+    args = ["--auto-approve", "--report", str(report_file)]
+    applied, _mutations = _apply_through(sandbox, case, config, *args)
+    assert applied.exit_code == 0, applied.output
+    assert case.seen is not None, "the field's update never arrived"
+    jsonschema.validate(case.seen, schema("apply-report.schema.json"))
+    assert case.seen["status"] == "in_progress", case.seen
+    pending = [c["address"] for c in case.seen["changes"] if c["status"] == "pending"]
+    assert pending == ["accountFields/region"], case.seen
+    final = json.loads(report_file.read_text(encoding="utf-8"))
+    jsonschema.validate(final, schema("apply-report.schema.json"))
+    assert final["summary"]["pending"] == 0 and final["summary"]["done"] == 3, final
+
+
+class TermedDuringTheAccounts(RequiredRefusedWhileMissing):
+    """The strict portal, which sends SIGTERM to konvsync (a CI runner's
+    cancel) when the accounts step's update arrives, and answers it."""
+
+    name = "termed-during-the-accounts"
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.pid: int | None = None
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation.startswith("UpdateAccount") and "Field" not in call.operation:
+            assert self.pid is not None
+            os.kill(self.pid, signal.SIGTERM)
+        return await super().before(call)
+
+
+def test_sigterm_before_the_waiting_field_update_reports_it_not_started(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """SIGTERM while the accounts step runs: the field, whose change waited
+    whole for the end of the run, is reported not started (exit 1,
+    interrupted), not left out, and is not required; the next apply
+    converges."""
+    sandbox, config = _applied(sandbox_factory, tmp_path, OPTIONAL)
+    config.write_text(REQUIRED, encoding="utf-8")
+    report_file = tmp_path / "report.json"
+    case = TermedDuringTheAccounts(sandbox.store)
+    with running_hostile_server(sandbox.url, case) as portal:
+        args = ["--endpoint", portal.url, "apply", str(config), "--auto-approve"]
+        running = start_konvsync([*args, "--report", str(report_file)], tmp_path)
+        case.pid = running.process.pid
+        result = running.finish()
+        fields = [c.operation for c in portal.mutations if "AccountField" in c.operation]
+    assert result.exit_code == 1, result.describe()
+    assert fields == [], fields
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    jsonschema.validate(report, schema("apply-report.schema.json"))
+    assert report["status"] == "interrupted", report
+    statuses = [(c["address"], c["status"], c["message"]) for c in report["changes"]]
+    assert statuses == [
+        ("accounts/acme", "done", None),
+        ("accounts/beta", "done", None),
+        ("accountFields/region", "skipped", "not started: interrupted"),
+    ], statuses
+    field = sandbox.store.get("accountFields", key="region")
+    assert field is not None and not field["required"], field
+    again, _mutations = _apply_through(
+        sandbox, RequiredRefusedWhileMissing(sandbox.store), config, "--auto-approve"
+    )
+    assert again.exit_code == 0, again.output
+    assert "Apply complete! Resources: 0 added, 1 changed, 0 destroyed." in again.stdout
+
+
+def test_the_field_targeted_alone_fails_on_its_own_while_accounts_lack_values(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """``--target`` of the field alone: the accounts keep no values, so the
+    strict portal refuses the update that makes it required; the planned
+    change is the failure (1 failed, not an extra result). Targeting the
+    accounts first, then the field, converges."""
+    sandbox, config = _applied(sandbox_factory, tmp_path, OPTIONAL)
+    config.write_text(REQUIRED, encoding="utf-8")
+    case = RequiredRefusedWhileMissing(sandbox.store)
+    field_only = ["--auto-approve", "--target", "accountFields/region"]
+    applied, _mutations = _apply_through(sandbox, case, config, *field_only)
+    assert applied.exit_code == 1, applied.output
+    assert "Apply incomplete: 0 done (0 added, 0 changed, 0 destroyed), 1 failed, 0 skipped." in (
+        applied.stdout
+    ), applied.stdout
+    accounts = ["--auto-approve", "--target", "accounts"]
+    first, _mutations = _apply_through(sandbox, case, config, *accounts)
+    assert first.exit_code == 0, first.output
+    then, _mutations = _apply_through(sandbox, case, config, *field_only)
+    assert then.exit_code == 0, then.output
+    assert "Apply complete! Resources: 0 added, 1 changed, 0 destroyed." in then.stdout
+    with running_hostile_server(sandbox.url, RequiredRefusedWhileMissing(sandbox.store)) as p:
+        _no_changes(p.url, config)
