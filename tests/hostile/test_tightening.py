@@ -399,3 +399,64 @@ def test_the_field_targeted_alone_fails_on_its_own_while_accounts_lack_values(
     assert "Apply complete! Resources: 0 added, 1 changed, 0 destroyed." in then.stdout
     with running_hostile_server(sandbox.url, RequiredRefusedWhileMissing(sandbox.store)) as p:
         _no_changes(p.url, config)
+
+
+class FieldEditedDuringTheAccounts(RequiredRefusedWhileMissing):
+    """The strict portal, and another writer relabels the field when the
+    accounts step's update arrives (before the field's waiting update)."""
+
+    name = "field-edited-during-the-accounts"
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.operation.startswith("UpdateAccount") and "Field" not in call.operation:
+            field = self.store.get("accountFields", key="region")
+            assert field is not None
+            self.store.update("accountFields", field["id"], {"label": "Edited by hand"})
+        return answer
+
+
+def test_a_field_edited_under_the_run_is_not_sent_when_its_update_waited(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The field's change waited whole for the end of the run; another
+    writer changed the field meanwhile: it is checked against the portal
+    as every step's changes are, and not sent (exit 1, what moved named),
+    instead of overwriting the hand edit unseen."""
+    sandbox, config = _applied(sandbox_factory, tmp_path, OPTIONAL)
+    config.write_text(REQUIRED, encoding="utf-8")
+    case = FieldEditedDuringTheAccounts(sandbox.store)
+    applied, mutations = _apply_through(sandbox, case, config, "--auto-approve")
+    assert applied.exit_code == 1, applied.output
+    assert [m for m in mutations if "AccountField" in m.operation] == [], mutations
+    assert "failed: accountFields/region (update): not sent: " in applied.stdout, applied.stdout
+    assert "2 done (0 added, 2 changed, 0 destroyed), 1 failed" in applied.stdout, applied.stdout
+
+
+class FieldEditedAfterThePlan(Case):
+    """Another writer relabels the field right after apply's plan read it."""
+
+    name = "field-edited-after-the-plan"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.operation == "ReadAccountFields" and call.index == 0:
+            field = self.store.get("accountFields", key="region")
+            assert field is not None
+            self.store.update("accountFields", field["id"], {"label": "Edited by hand"})
+        return answer
+
+
+def test_a_waiting_update_of_a_field_edited_after_the_plan_is_a_stale_plan(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """Nothing but the field's waiting update to send, and the field moved
+    since the plan: a stale plan (exit 3), nothing written."""
+    sandbox, config = _applied(sandbox_factory, tmp_path, REQUIRED.replace("required: true", ""))
+    config.write_text(REQUIRED, encoding="utf-8")
+    case = FieldEditedAfterThePlan(sandbox.store)
+    applied, mutations = _apply_through(sandbox, case, config, "--auto-approve")
+    assert applied.exit_code == 3, applied.output
+    assert "stale plan: accountFields/region" in applied.stderr, applied.output
+    assert mutations == [], mutations
