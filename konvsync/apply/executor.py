@@ -256,6 +256,21 @@ class PlanExecutor:
         ]
         if not ready:
             return
+        waited = [change for _update, change, first_done in ready if not first_done]
+        if waited and not self.stop.is_set and self.refused is None:
+            # Checked against the portal as a step's changes are (the
+            # first parts were): a stale plan before the first write.
+            try:
+                kept = await self._recheck(waited)
+            except StalePlanError:
+                raise
+            except KonvsyncError as exc:
+                if not self.sent:
+                    raise  # nothing was written: the one error line says it all
+                self._stop_after_writes(waited, exc)
+                kept = []
+            if len(kept) < len(waited):  # recorded; the rest is not started
+                ready = [item for item in ready if item[2]]
         if self.stop.is_set or self.refused is not None:
             # Not tightened: say so, beside a first part that was done.
             why = "interrupted" if self.stop.is_set else self.refused
