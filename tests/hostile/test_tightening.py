@@ -460,3 +460,30 @@ def test_a_waiting_update_of_a_field_edited_after_the_plan_is_a_stale_plan(
     assert applied.exit_code == 3, applied.output
     assert "stale plan: accountFields/region" in applied.stderr, applied.output
     assert mutations == [], mutations
+
+
+TEXT_TO_SELECT = (
+    TEXT_SCORES.replace("type: TEXT}", "type: SELECT, options: [gold, silver]}")
+    .replace("score: high", "score: gold")
+    .replace("score: low", "score: silver")
+)
+
+
+@pytest.mark.parametrize("portal", ["strict", "sandbox"])
+def test_a_text_field_made_a_select_gets_its_options_with_its_type(
+    portal: str, sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """TEXT to SELECT with options, the accounts moved to them: the accounts
+    first (their new values fit TEXT), then one update with the type and
+    the options (a TEXT field is never sent options of its own)."""
+    sandbox, config = _applied(sandbox_factory, tmp_path, TEXT_SCORES)
+    config.write_text(TEXT_TO_SELECT, encoding="utf-8")
+    case = TypeRefusedWhileUnfit(sandbox.store) if portal == "strict" else Case()
+    applied, mutations = _apply_through(sandbox, case, config, "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert "Apply complete! Resources: 0 added, 3 changed, 0 destroyed." in applied.stdout
+    assert getattr(case, "refused", 0) == 0
+    fields = [m.variables["input_0"] for m in mutations if "AccountField" in m.operation]
+    assert fields == [{"type": "SELECT", "options": ["gold", "silver"]}], fields
+    with running_hostile_server(sandbox.url, TypeRefusedWhileUnfit(sandbox.store)) as p:
+        _no_changes(p.url, config)
