@@ -8,7 +8,7 @@ the first write (``apply.checks``)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from functools import cache
 from typing import Any
@@ -139,15 +139,7 @@ class PlanExecutor:
             if self.refused is not None:
                 self._finish(changes, Status.SKIPPED, f"not started: {self.refused}")
                 continue
-            try:
-                await self._step(label, changes)
-                await self._carry_renamed_values(changes)
-            except StalePlanError:
-                raise
-            except KonvsyncError as exc:
-                if not self.sent:
-                    raise  # nothing was written: the one error line says it all
-                self._stop_after_writes(changes, exc)
+            await self._guarded(changes, self._step_and_carry(label, changes))
         if tightening:
             await self._tighten(tightening, waiting)
         self._finish(self.cascades.rest(), Status.SKIPPED, "not deleted: its parent was not")
@@ -155,6 +147,23 @@ class PlanExecutor:
         if self.options.verify is not Verify.NONE and not self.stop.is_set:
             await self._verify(self.options.verify)
         return self.report
+
+    async def _step_and_carry(self, label: str, changes: list[Change]) -> None:
+        await self._step(label, changes)
+        await self._carry_renamed_values(changes)
+
+    async def _guarded(self, changes: list[Change], work: Awaitable[object]) -> None:
+        """Await ``work`` on ``changes``: a failure after this run wrote
+        stops the run there (``_stop_after_writes``); before, it is the
+        run's one error (a stale plan, exit 3, included)."""
+        try:
+            await work
+        except StalePlanError:
+            raise
+        except KonvsyncError as exc:
+            if not self.sent:
+                raise  # nothing was written: the one error line says it all
+            self._stop_after_writes(changes, exc)
 
     # ----------------------------------------------------------------- checks
 
@@ -260,17 +269,9 @@ class PlanExecutor:
         if waited and not self.stop.is_set and self.refused is None:
             # Checked against the portal as a step's changes are (the
             # first parts were): a stale plan before the first write.
-            try:
-                kept = await self._recheck(waited)
-            except StalePlanError:
-                raise
-            except KonvsyncError as exc:
-                if not self.sent:
-                    raise  # nothing was written: the one error line says it all
-                self._stop_after_writes(waited, exc)
-                kept = []
-            if len(kept) < len(waited):  # recorded; the rest is not started
-                ready = [item for item in ready if item[2]]
+            await self._guarded(waited, self._recheck(waited))
+            settled = {id(r.change) for r in self.report.results}
+            ready = [item for item in ready if id(item[1]) not in settled]
         if self.stop.is_set or self.refused is not None:
             # Not tightened: say so, beside a first part that was done.
             why = "interrupted" if self.stop.is_set else self.refused

@@ -8,8 +8,6 @@ sandbox's reading (which accepts any order)."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from tests.hostile.harness import start_konvsync
 from tests.hostile.legal_cases import RequiredRefusedWhileMissing, TypeRefusedWhileUnfit
 from tests.hostile.server import Call, Case, Json, running_hostile_server
 from tests.hostile.test_legal_variants import _no_changes, _run
+from tests.hostile.test_narrowing import AccountEditedAfterTheField, TermedDuringTheAccounts
 
 OPTIONAL = """\
 konvsync: 1
@@ -180,21 +179,6 @@ def test_an_account_left_without_a_value_fails_the_last_update_on_its_own(
     assert account is not None and account["customFields"] == [{"key": "region", "value": "east"}]
 
 
-class AccountEditedBeforeTheAccounts(RequiredRefusedWhileMissing):
-    """The strict portal, and another writer renames acme right after the
-    field's first part (its label changed, not yet required): the accounts
-    step finds acme moved and the run stops there."""
-
-    name = "account-edited-before-the-accounts"
-
-    def answer(self, call: Call, answer: Json) -> Json:
-        if call.operation.startswith("UpdateAccountField"):
-            acme = self.store.get("accounts", key="acme")
-            assert acme is not None
-            self.store.update("accounts", acme["id"], {"name": "Edited by hand"})
-        return answer
-
-
 def test_a_stop_before_the_field_is_made_required_reports_it_not_started(
     sandbox_factory: SandboxFactory, tmp_path: Path
 ) -> None:
@@ -204,7 +188,8 @@ def test_a_stop_before_the_field_is_made_required_reports_it_not_started(
     sandbox, config = _applied(sandbox_factory, tmp_path, OPTIONAL)
     config.write_text(REQUIRED.replace("label: Region,", "label: Area,"), encoding="utf-8")
     report_file = tmp_path / "report.json"
-    case = AccountEditedBeforeTheAccounts(sandbox.store)
+    strict = RequiredRefusedWhileMissing(sandbox.store)
+    case = AccountEditedAfterTheField(sandbox.store, strict)
     args = ["--auto-approve", "--report", str(report_file)]
     applied, _mutations = _apply_through(sandbox, case, config, *args)
     assert applied.exit_code == 1, applied.output
@@ -321,23 +306,6 @@ def test_the_waiting_field_update_is_pending_in_the_report_while_sent(
     assert final["summary"]["pending"] == 0 and final["summary"]["done"] == 3, final
 
 
-class TermedDuringTheAccounts(RequiredRefusedWhileMissing):
-    """The strict portal, which sends SIGTERM to konvsync (a CI runner's
-    cancel) when the accounts step's update arrives, and answers it."""
-
-    name = "termed-during-the-accounts"
-
-    def __init__(self, store: Store) -> None:
-        super().__init__(store)
-        self.pid: int | None = None
-
-    async def before(self, call: Call) -> web.StreamResponse | None:
-        if call.operation.startswith("UpdateAccount") and "Field" not in call.operation:
-            assert self.pid is not None
-            os.kill(self.pid, signal.SIGTERM)
-        return await super().before(call)
-
-
 def test_sigterm_before_the_waiting_field_update_reports_it_not_started(
     sandbox_factory: SandboxFactory, tmp_path: Path
 ) -> None:
@@ -348,7 +316,7 @@ def test_sigterm_before_the_waiting_field_update_reports_it_not_started(
     sandbox, config = _applied(sandbox_factory, tmp_path, OPTIONAL)
     config.write_text(REQUIRED, encoding="utf-8")
     report_file = tmp_path / "report.json"
-    case = TermedDuringTheAccounts(sandbox.store)
+    case = TermedDuringTheAccounts(RequiredRefusedWhileMissing(sandbox.store))
     with running_hostile_server(sandbox.url, case) as portal:
         args = ["--endpoint", portal.url, "apply", str(config), "--auto-approve"]
         running = start_konvsync([*args, "--report", str(report_file)], tmp_path)
