@@ -455,3 +455,28 @@ def test_a_text_field_made_a_select_gets_its_options_with_its_type(
     assert fields == [{"type": "SELECT", "options": ["gold", "silver"]}], fields
     with running_hostile_server(sandbox.url, TypeRefusedWhileUnfit(sandbox.store)) as p:
         _no_changes(p.url, config)
+
+
+def test_the_two_applies_the_type_warning_gives_converge_on_a_strict_portal(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """What the warning says works where one apply cannot: the strict portal
+    refuses NUMBER to DATE while the numbers are held (exit 1); the values
+    cleared (null) in one apply, the type and the dates in the next, with no
+    warning left, converge."""
+    sandbox, config = _applied(sandbox_factory, tmp_path, NUMBER_SCORES)
+    case = TypeRefusedWhileUnfit(sandbox.store)
+    config.write_text(NUMBER_TO_DATE, encoding="utf-8")
+    at_once, _mutations = _apply_through(sandbox, case, config, "--auto-approve")
+    assert at_once.exit_code == 1, at_once.output
+    assert "values of acme, beta do not fit DATE (BAD_USER_INPUT)" in at_once.stdout
+    cleared = NUMBER_SCORES.replace('"3"', "null").replace('"1"', "null")
+    config.write_text(cleared, encoding="utf-8")
+    first, _mutations = _apply_through(sandbox, case, config, "--auto-approve")
+    assert first.exit_code == 0, first.output
+    config.write_text(NUMBER_TO_DATE, encoding="utf-8")
+    second, _mutations = _apply_through(sandbox, case, config, "--auto-approve")
+    assert second.exit_code == 0, second.output
+    assert "Warning" not in second.stdout, second.stdout
+    with running_hostile_server(sandbox.url, TypeRefusedWhileUnfit(sandbox.store)) as p:
+        _no_changes(p.url, config)
