@@ -1,4 +1,4 @@
-"""A SELECT field's options taken away last (``apply.narrowing``) when the
+"""A SELECT field's options taken away last (``apply.tightening``) when the
 run stops between the field's two parts: the report says the options were
 not taken away, and the next apply converges."""
 
