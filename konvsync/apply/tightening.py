@@ -75,7 +75,7 @@ def _held(kind_name: str) -> tuple[Field, ...]:
 
 
 def _first_values(
-    change: Change, held: tuple[Field, ...], before: dict[str, Any], after: dict[str, Any]
+    change: Create | Update, held: tuple[Field, ...], before: dict[str, Any], after: dict[str, Any]
 ) -> dict[str, Any]:
     """name -> the value the first part sends instead of the planned one,
     for each field the change tightens."""
@@ -87,7 +87,7 @@ def _first_values(
             for f in held
             if f.binds_missing and f.name in after and after[f.name] != f.loosest
         }
-    changed = set(change.changed_fields()) if isinstance(change, Update) else set()
+    changed = set(change.changed_fields())
     first: dict[str, Any] = {
         f.name: f.loosest
         for f in held
