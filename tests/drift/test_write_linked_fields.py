@@ -1,16 +1,21 @@
 """``drift --write`` of an invite link switched by hand between the two
 ways of naming its account (``account`` and ``accountMatchField``, which
-the contract forbids together): the two are accepted together or not at
-all."""
+the contract forbids together) or between OPEN and CODE (an OPEN link takes
+no code, a CODE link needs one): the fields the kind's rules tie together
+are accepted together or not at all, and a key the rules forbid beside the
+portal's values leaves the item (it is not written ``key: null``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import pytest
+from typing import Any
 
 from konvsync.sandbox.server import RunningSandbox
-from tests.conftest import invoke
+from tests.conftest import CliRun, invoke
+
+CODE = "Sesame-4711-secret"
+PORTAL_CODE = "Portal-Side-Code-99"
+ENV = {"FAIR_CODE": CODE}
 
 MATCHED = """\
 konvsync: 1
@@ -20,33 +25,209 @@ inviteLinks:
   - {title: Fair, access: OPEN, accountMatchField: dealer_no}
 """
 
+BLOCK_ACCOUNT = """\
+konvsync: 1
+accountFields: [{key: dealer_no, label: Dealer number, type: TEXT}]
+accounts: [{externalId: acme, name: ACME}]
+inviteLinks:
+  # the fair's link
+  - title: Fair
+    # who signs up lands in acme
+    account: acme  # ACME's own
+    access: OPEN
+    # redirect after sign-up
+    redirectPath: /lms
+# end of links
+"""
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="drift --write accepts field by field, each checked against the config as "
-    "written: account (checked beside accountMatchField: dealer_no) is refused as 'the "
-    "configuration would reject the portal's value (invite link must NOT match a "
-    "disallowed definition)', then accountMatchField: null is written alone; the YAML "
-    "names neither way, says 'left as written' of the account it stopped managing, and "
-    "the next drift says 'No drift.'. Checking the two together is not enough: the "
-    "writer spells the portal's null as 'accountMatchField: null', which the config "
-    "schema's not-both rule counts as given; accepting the pair needs the key removed.",
-)
+CODE_LINK = """\
+konvsync: 1
+inviteLinks:
+  # the fair's link
+  - title: Fair
+    access: CODE  # ask for the code
+    # from the CI secret
+    code: ${env:FAIR_CODE}
+    redirectPath: /lms
+# end of links
+variables: [FAIR_CODE]
+"""
+
+
+def run(sandbox: RunningSandbox, *args: str) -> CliRun:
+    return invoke(["--endpoint", sandbox.url, *args], env=ENV)
+
+
+def applied(sandbox: RunningSandbox, tmp_path: Path, text: str) -> Path:
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(text, encoding="utf-8")
+    result = run(sandbox, "apply", str(config), "--auto-approve")
+    assert result.exit_code == 0, result.output
+    return config
+
+
+def by_hand(sandbox: RunningSandbox, **fields: Any) -> None:
+    """The link ``Fair`` changed in the portal (store IDs, as the UI sets them)."""
+    link = sandbox.store.get("inviteLinks", key="Fair")
+    assert link is not None
+    sandbox.store.update("inviteLinks", link["id"], fields)
+
+
+def store_id(sandbox: RunningSandbox, kind_name: str, key: str) -> str:
+    found = sandbox.store.get(kind_name, key=key)
+    assert found is not None
+    return str(found["id"])
+
+
+def accepted_clean(sandbox: RunningSandbox, config: Path) -> str:
+    """``drift --write`` accepts everything (exit 2, nothing left as written);
+    then drift and plan are clean on the written text, which is returned."""
+    written = run(sandbox, "drift", "--write", str(config))
+    assert written.exit_code == 2, written.output
+    assert "Left as written" not in written.stdout, written.stdout
+    assert CODE not in written.output and PORTAL_CODE not in written.output
+    again = run(sandbox, "drift", str(config))
+    assert again.exit_code == 0 and "No drift." in again.stdout, again.output
+    planned = run(sandbox, "plan", str(config), "--detailed-exitcode")
+    assert planned.exit_code == 0 and "No changes." in planned.stdout, planned.output
+    return config.read_text(encoding="utf-8")
+
+
 def test_a_link_switched_to_an_account_by_hand_is_accepted_whole(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
-    config = tmp_path / "konvsync.yaml"
-    config.write_text(MATCHED, encoding="utf-8")
-    endpoint = ["--endpoint", sandbox.url]
-    assert invoke([*endpoint, "apply", str(config), "--auto-approve"]).exit_code == 0
-    link = sandbox.store.get("inviteLinks", key="Fair")
-    acme = sandbox.store.get("accounts", key="acme")
-    assert link is not None and acme is not None
-    sandbox.store.update(
-        "inviteLinks", link["id"], {"accountId": acme["id"], "accountMatchFieldId": None}
+    """Once accepted field by field: account was refused beside the config's
+    accountMatchField, then ``accountMatchField: null`` was written alone, so
+    the YAML named neither way and the next drift was clean."""
+    config = applied(sandbox, tmp_path, MATCHED)
+    by_hand(sandbox, accountId=store_id(sandbox, "accounts", "acme"), accountMatchFieldId=None)
+    text = accepted_clean(sandbox, config)
+    assert text == MATCHED.replace("accountMatchField: dealer_no}", "account: acme}"), text
+
+
+def test_a_link_switched_to_a_match_field_by_hand_keeps_the_comments(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    config = applied(sandbox, tmp_path, BLOCK_ACCOUNT)
+    by_hand(
+        sandbox, accountId=None, accountMatchFieldId=store_id(sandbox, "accountFields", "dealer_no")
     )
-    written = invoke([*endpoint, "drift", "--write", str(config)])
+    text = accepted_clean(sandbox, config)
+    # The one line trades places: its comments, above and beside, stay.
+    assert text == BLOCK_ACCOUNT.replace("account: acme ", "accountMatchField: dealer_no "), text
+
+
+def test_a_flow_item_loses_the_key_the_portal_no_longer_holds(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """account -> accountMatchField where the account is written before the
+    title in a flow item: the removed pair takes its comma."""
+    original = MATCHED.replace(
+        "{title: Fair, access: OPEN, accountMatchField: dealer_no}",
+        "{account: acme, title: Fair, access: OPEN}  # the fair",
+    )
+    config = applied(sandbox, tmp_path, original)
+    by_hand(
+        sandbox, accountId=None, accountMatchFieldId=store_id(sandbox, "accountFields", "dealer_no")
+    )
+    text = accepted_clean(sandbox, config)
+    assert "  - {accountMatchField: dealer_no, title: Fair, access: OPEN}  # the fair\n" in text
+
+
+def test_a_code_link_made_open_by_hand_loses_its_code_key(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """The portal's link is OPEN without a code: the config says so with
+    ``access: OPEN`` and no ``code`` key (an OPEN link takes none; nothing is
+    written in its place, and no code or placeholder value is written)."""
+    config = applied(sandbox, tmp_path, CODE_LINK)
+    by_hand(sandbox, access="OPEN", code=None)
+    text = accepted_clean(sandbox, config)
+    assert text == CODE_LINK.replace("CODE  # ask", "OPEN  # ask").replace(
+        "    code: ${env:FAIR_CODE}\n", ""
+    ), text
+
+
+def test_an_open_link_given_a_code_by_hand_is_left_whole(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A CODE link needs a code, which is never written to a file: access
+    and code are both left as written (not access alone, which the config
+    schema would reject), and the portal's code shows nowhere."""
+    original = CODE_LINK.replace(
+        "  - title: Fair\n    access: CODE  # ask for the code\n"
+        "    # from the CI secret\n    code: ${env:FAIR_CODE}\n    redirectPath: /lms\n",
+        "  - {title: Fair, access: OPEN, redirectPath: /lms}\n",
+    )
+    config = applied(sandbox, tmp_path, original)
+    by_hand(sandbox, access="CODE", code=PORTAL_CODE, redirectPath="/dam")
+    written = run(sandbox, "drift", "--write", str(config))
     assert written.exit_code == 2, written.output
     text = config.read_text(encoding="utf-8")
-    assert "Left as written" not in written.stdout, written.stdout
-    assert "account: acme" in text and "dealer_no}" not in text, text
+    assert PORTAL_CODE not in written.output + text
+    assert text == original.replace("redirectPath: /lms", "redirectPath: /dam"), text
+    assert "inviteLinks/Fair access: " in written.stdout, written.stdout
+    assert "inviteLinks/Fair code: sensitive; never written to a file" in written.stdout
+    again = run(sandbox, "drift", str(config))
+    assert again.exit_code == 2 and "access" in again.stdout, again.output
+
+
+def test_a_switch_to_an_account_the_config_does_not_define_is_left_whole(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """The portal's account is refused (the config does not define it): its
+    partner is left too, so the item still names the way it had."""
+    config = applied(sandbox, tmp_path, MATCHED)
+    beta = sandbox.store.create("accounts", {"externalId": "beta", "name": "Beta"})
+    by_hand(sandbox, accountId=beta["id"], accountMatchFieldId=None)
+    written = run(sandbox, "drift", "--write", str(config))
+    assert written.exit_code == 2, written.output
+    assert config.read_text(encoding="utf-8") == MATCHED
+    assert "inviteLinks/Fair account: refers to account 'beta'" in written.stdout
+    assert "inviteLinks/Fair accountMatchField: " in written.stdout, written.stdout
+    again = run(sandbox, "drift", str(config))
+    assert again.exit_code == 2 and "accountMatchField" in again.stdout, again.output
+
+
+def test_a_block_item_whose_first_key_trades_places_keeps_its_dash(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    original = MATCHED.replace(
+        "  - {title: Fair, access: OPEN, accountMatchField: dealer_no}\n",
+        "  - accountMatchField: dealer_no  # by dealer number\n"
+        "    # the fair\n    title: Fair\n    access: OPEN\n",
+    )
+    config = applied(sandbox, tmp_path, original)
+    by_hand(sandbox, accountId=store_id(sandbox, "accounts", "acme"), accountMatchFieldId=None)
+    text = accepted_clean(sandbox, config)
+    assert text == original.replace("accountMatchField: dealer_no ", "account: acme "), text
+
+
+def test_a_flow_code_link_made_open_by_hand_loses_its_code_and_its_comma(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    original = CODE_LINK.replace(
+        "  - title: Fair\n    access: CODE  # ask for the code\n"
+        "    # from the CI secret\n    code: ${env:FAIR_CODE}\n    redirectPath: /lms\n",
+        '  - {title: Fair, access: CODE, code: "${env:FAIR_CODE}", redirectPath: /lms}\n',
+    )
+    config = applied(sandbox, tmp_path, original)
+    by_hand(sandbox, access="OPEN", code=None)
+    text = accepted_clean(sandbox, config)
+    assert "  - {title: Fair, access: OPEN, redirectPath: /lms}\n" in text, text
+
+
+def test_with_several_paths_a_switch_is_left_as_written(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """Another path may hold the key a switch would remove (an overlay
+    cannot take a key away): the two fields are left as written."""
+    base = applied(sandbox, tmp_path, MATCHED)
+    overlay = tmp_path / "staging.yaml"
+    overlay.write_text("konvsync: 1\ninviteLinks: [{title: Fair, redirectPath: /lms}]\n")
+    assert run(sandbox, "apply", str(base), str(overlay), "--auto-approve").exit_code == 0
+    by_hand(sandbox, accountId=store_id(sandbox, "accounts", "acme"), accountMatchFieldId=None)
+    written = run(sandbox, "drift", "--write", str(base), str(overlay))
+    assert written.exit_code == 2, written.output
+    assert base.read_text(encoding="utf-8") == MATCHED
+    assert "inviteLinks/Fair accountMatchField: a key would be added or removed" in written.stdout
