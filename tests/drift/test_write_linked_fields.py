@@ -7,8 +7,11 @@ portal's values leaves the item (it is not written ``key: null``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from konvsync.sandbox.server import RunningSandbox
 from tests.conftest import CliRun, invoke
@@ -93,59 +96,119 @@ def accepted_clean(sandbox: RunningSandbox, config: Path) -> str:
     return config.read_text(encoding="utf-8")
 
 
-def test_a_link_switched_to_an_account_by_hand_is_accepted_whole(
-    sandbox: RunningSandbox, tmp_path: Path
-) -> None:
-    """Once accepted field by field: account was refused beside the config's
-    accountMatchField, then ``accountMatchField: null`` was written alone, so
-    the YAML named neither way and the next drift was clean."""
-    config = applied(sandbox, tmp_path, MATCHED)
+def to_account(sandbox: RunningSandbox) -> None:
     by_hand(sandbox, accountId=store_id(sandbox, "accounts", "acme"), accountMatchFieldId=None)
-    text = accepted_clean(sandbox, config)
-    assert text == MATCHED.replace("accountMatchField: dealer_no}", "account: acme}"), text
 
 
-def test_a_link_switched_to_a_match_field_by_hand_keeps_the_comments(
-    sandbox: RunningSandbox, tmp_path: Path
-) -> None:
-    config = applied(sandbox, tmp_path, BLOCK_ACCOUNT)
-    by_hand(
-        sandbox, accountId=None, accountMatchFieldId=store_id(sandbox, "accountFields", "dealer_no")
-    )
-    text = accepted_clean(sandbox, config)
-    # The one line trades places: its comments, above and beside, stay.
-    assert text == BLOCK_ACCOUNT.replace("account: acme ", "accountMatchField: dealer_no "), text
+def to_match_field(sandbox: RunningSandbox) -> None:
+    field = store_id(sandbox, "accountFields", "dealer_no")
+    by_hand(sandbox, accountId=None, accountMatchFieldId=field)
 
 
-def test_a_flow_item_loses_the_key_the_portal_no_longer_holds(
-    sandbox: RunningSandbox, tmp_path: Path
-) -> None:
-    """account -> accountMatchField where the account is written before the
-    title in a flow item: the removed pair takes its comma."""
-    original = MATCHED.replace(
-        "{title: Fair, access: OPEN, accountMatchField: dealer_no}",
-        "{account: acme, title: Fair, access: OPEN}  # the fair",
-    )
-    config = applied(sandbox, tmp_path, original)
-    by_hand(
-        sandbox, accountId=None, accountMatchFieldId=store_id(sandbox, "accountFields", "dealer_no")
-    )
-    text = accepted_clean(sandbox, config)
-    assert "  - {accountMatchField: dealer_no, title: Fair, access: OPEN}  # the fair\n" in text
-
-
-def test_a_code_link_made_open_by_hand_loses_its_code_key(
-    sandbox: RunningSandbox, tmp_path: Path
-) -> None:
-    """The portal's link is OPEN without a code: the config says so with
-    ``access: OPEN`` and no ``code`` key (an OPEN link takes none; nothing is
-    written in its place, and no code or placeholder value is written)."""
-    config = applied(sandbox, tmp_path, CODE_LINK)
+def to_open(sandbox: RunningSandbox) -> None:
     by_hand(sandbox, access="OPEN", code=None)
+
+
+FLOW_CODE_LINK = CODE_LINK.replace(
+    "  - title: Fair\n    access: CODE  # ask for the code\n"
+    "    # from the CI secret\n    code: ${env:FAIR_CODE}\n    redirectPath: /lms\n",
+    '  - {title: Fair, access: CODE, code: "${env:FAIR_CODE}", redirectPath: /lms}\n',
+)
+
+SWITCHES = [
+    # Once accepted field by field: account was refused beside the config's
+    # accountMatchField, then ``accountMatchField: null`` was written alone,
+    # so the YAML named neither way and the next drift was clean.
+    pytest.param(
+        MATCHED, to_account, "accountMatchField: dealer_no}", "account: acme}", id="flow-to-account"
+    ),
+    # The one line trades places: its comments, above and beside, stay.
+    pytest.param(
+        BLOCK_ACCOUNT,
+        to_match_field,
+        "account: acme ",
+        "accountMatchField: dealer_no ",
+        id="block-to-match-field",
+    ),
+    pytest.param(
+        MATCHED.replace(
+            "{title: Fair, access: OPEN, accountMatchField: dealer_no}",
+            "{account: acme, title: Fair, access: OPEN}  # the fair",
+        ),
+        to_match_field,
+        "{account: acme,",
+        "{accountMatchField: dealer_no,",
+        id="flow-first-key-to-match-field",
+    ),
+    # The key after the item's dash trades places: the dash stays.
+    pytest.param(
+        MATCHED.replace(
+            "  - {title: Fair, access: OPEN, accountMatchField: dealer_no}\n",
+            "  - accountMatchField: dealer_no  # by dealer number\n"
+            "    # the fair\n    title: Fair\n    access: OPEN\n",
+        ),
+        to_account,
+        "accountMatchField: dealer_no ",
+        "account: acme ",
+        id="block-first-key-to-account",
+    ),
+    # A CODE link made OPEN loses its code key (an OPEN link takes none;
+    # nothing is written in its place, no code and no placeholder's value).
+    pytest.param(
+        CODE_LINK,
+        to_open,
+        "CODE  # ask for the code\n    # from the CI secret\n    code: ${env:FAIR_CODE}\n",
+        "OPEN  # ask for the code\n    # from the CI secret\n",
+        id="block-to-open",
+    ),
+    # The first key removed: the next one moves up after the dash.
+    pytest.param(
+        CODE_LINK.replace(
+            "  - title: Fair\n    access: CODE  # ask for the code\n"
+            "    # from the CI secret\n    code: ${env:FAIR_CODE}\n",
+            "  - code: ${env:FAIR_CODE}\n    title: Fair\n    access: CODE\n",
+        ),
+        to_open,
+        "- code: ${env:FAIR_CODE}\n    title: Fair\n    access: CODE\n",
+        "- title: Fair\n    access: OPEN\n",
+        id="block-first-key-to-open",
+    ),
+    pytest.param(
+        FLOW_CODE_LINK.replace(
+            '{title: Fair, access: CODE, code: "${env:FAIR_CODE}",',
+            '{code: "${env:FAIR_CODE}", title: Fair, access: CODE,',
+        ),
+        to_open,
+        '{code: "${env:FAIR_CODE}", title: Fair, access: CODE,',
+        "{title: Fair, access: OPEN,",
+        id="flow-first-key-to-open",
+    ),
+    # In flow style the code takes its comma with it.
+    pytest.param(
+        FLOW_CODE_LINK,
+        to_open,
+        'access: CODE, code: "${env:FAIR_CODE}",',
+        "access: OPEN,",
+        id="flow-to-open",
+    ),
+]
+
+
+@pytest.mark.parametrize(("original", "switch", "old", "new"), SWITCHES)
+def test_a_link_switched_by_hand_is_accepted_whole(
+    sandbox: RunningSandbox,
+    tmp_path: Path,
+    original: str,
+    switch: Callable[[RunningSandbox], None],
+    old: str,
+    new: str,
+) -> None:
+    """The key the kind's rules forbid beside the portal's values leaves the
+    item (not ``key: null``) and the portal's new one takes its place."""
+    config = applied(sandbox, tmp_path, original)
+    switch(sandbox)
     text = accepted_clean(sandbox, config)
-    assert text == CODE_LINK.replace("CODE  # ask", "OPEN  # ask").replace(
-        "    code: ${env:FAIR_CODE}\n", ""
-    ), text
+    assert original.count(old) == 1 and text == original.replace(old, new), text
 
 
 def test_an_open_link_given_a_code_by_hand_is_left_whole(
@@ -154,11 +217,7 @@ def test_an_open_link_given_a_code_by_hand_is_left_whole(
     """A CODE link needs a code, which is never written to a file: access
     and code are both left as written (not access alone, which the config
     schema would reject), and the portal's code shows nowhere."""
-    original = CODE_LINK.replace(
-        "  - title: Fair\n    access: CODE  # ask for the code\n"
-        "    # from the CI secret\n    code: ${env:FAIR_CODE}\n    redirectPath: /lms\n",
-        "  - {title: Fair, access: OPEN, redirectPath: /lms}\n",
-    )
+    original = FLOW_CODE_LINK.replace('access: CODE, code: "${env:FAIR_CODE}",', "access: OPEN,")
     config = applied(sandbox, tmp_path, original)
     by_hand(sandbox, access="CODE", code=PORTAL_CODE, redirectPath="/dam")
     written = run(sandbox, "drift", "--write", str(config))
@@ -189,34 +248,6 @@ def test_a_switch_to_an_account_the_config_does_not_define_is_left_whole(
     assert again.exit_code == 2 and "accountMatchField" in again.stdout, again.output
 
 
-def test_a_block_item_whose_first_key_trades_places_keeps_its_dash(
-    sandbox: RunningSandbox, tmp_path: Path
-) -> None:
-    original = MATCHED.replace(
-        "  - {title: Fair, access: OPEN, accountMatchField: dealer_no}\n",
-        "  - accountMatchField: dealer_no  # by dealer number\n"
-        "    # the fair\n    title: Fair\n    access: OPEN\n",
-    )
-    config = applied(sandbox, tmp_path, original)
-    by_hand(sandbox, accountId=store_id(sandbox, "accounts", "acme"), accountMatchFieldId=None)
-    text = accepted_clean(sandbox, config)
-    assert text == original.replace("accountMatchField: dealer_no ", "account: acme "), text
-
-
-def test_a_flow_code_link_made_open_by_hand_loses_its_code_and_its_comma(
-    sandbox: RunningSandbox, tmp_path: Path
-) -> None:
-    original = CODE_LINK.replace(
-        "  - title: Fair\n    access: CODE  # ask for the code\n"
-        "    # from the CI secret\n    code: ${env:FAIR_CODE}\n    redirectPath: /lms\n",
-        '  - {title: Fair, access: CODE, code: "${env:FAIR_CODE}", redirectPath: /lms}\n',
-    )
-    config = applied(sandbox, tmp_path, original)
-    by_hand(sandbox, access="OPEN", code=None)
-    text = accepted_clean(sandbox, config)
-    assert "  - {title: Fair, access: OPEN, redirectPath: /lms}\n" in text, text
-
-
 def test_with_several_paths_a_switch_is_left_as_written(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
@@ -226,8 +257,60 @@ def test_with_several_paths_a_switch_is_left_as_written(
     overlay = tmp_path / "staging.yaml"
     overlay.write_text("konvsync: 1\ninviteLinks: [{title: Fair, redirectPath: /lms}]\n")
     assert run(sandbox, "apply", str(base), str(overlay), "--auto-approve").exit_code == 0
-    by_hand(sandbox, accountId=store_id(sandbox, "accounts", "acme"), accountMatchFieldId=None)
+    to_account(sandbox)
     written = run(sandbox, "drift", "--write", str(base), str(overlay))
     assert written.exit_code == 2, written.output
     assert base.read_text(encoding="utf-8") == MATCHED
     assert "inviteLinks/Fair accountMatchField: a key would be added or removed" in written.stdout
+
+
+LEFT_WHOLE = [
+    # The removed value carries an anchor another link uses.
+    pytest.param(
+        MATCHED.replace(
+            "  - {title: Fair, access: OPEN, accountMatchField: dealer_no}\n",
+            "  - {title: Fair, access: OPEN, accountMatchField: &field dealer_no}\n"
+            "  - {title: Expo, access: OPEN, active: false, accountMatchField: *field}\n",
+        ),
+        to_account,
+        "accountMatchField: shared through an anchor",
+        id="anchored",
+    ),
+    # The key to remove is inherited through a merge key: not the item's own.
+    pytest.param(
+        MATCHED.replace(
+            "  - {title: Fair, access: OPEN, accountMatchField: dealer_no}\n",
+            "  - &base {title: Expo, access: OPEN, active: false, accountMatchField: dealer_no}\n"
+            "  - <<: *base\n    title: Fair\n    active: true\n",
+        ),
+        to_account,
+        "accountMatchField: inherited through a YAML merge key",
+        id="merged",
+    ),
+    # A comment inside a flow item stands where the code would be removed.
+    pytest.param(
+        FLOW_CODE_LINK.replace(
+            'access: CODE, code: "${env:FAIR_CODE}",',
+            'access: CODE,\n     # from the CI secret\n     code: "${env:FAIR_CODE}",',
+        ),
+        to_open,
+        "code: a comment stands where the key would be removed",
+        id="flow-comment",
+    ),
+]
+
+
+@pytest.mark.parametrize(("original", "switch", "reason"), LEFT_WHOLE)
+def test_a_switch_whose_key_cannot_be_removed_safely_is_left_whole(
+    sandbox: RunningSandbox,
+    tmp_path: Path,
+    original: str,
+    switch: Callable[[RunningSandbox], None],
+    reason: str,
+) -> None:
+    config = applied(sandbox, tmp_path, original)
+    switch(sandbox)
+    written = run(sandbox, "drift", "--write", str(config))
+    assert written.exit_code == 2, written.output
+    assert config.read_text(encoding="utf-8") == original
+    assert f"inviteLinks/Fair {reason}" in written.stdout, written.stdout
