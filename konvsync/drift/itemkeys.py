@@ -24,6 +24,8 @@ def edit_keys(
     ``node`` and add ``added`` (name -> the portal's value) to it."""
     if not isinstance(node, MappingNode):
         raise EditRefused("the item is not a mapping; left as written")
+    if id(node) in tree.shared:  # the item is reached from another place too
+        raise EditRefused(SHARED)
     pairs: list[tuple[Node, Node]] = list(node.value)
     going = [i for i, (key, _value) in enumerate(pairs) if key.value in removed]
     for i in going:
