@@ -287,6 +287,17 @@ LEFT_WHOLE = [
         "accountMatchField: inherited through a YAML merge key",
         id="merged",
     ),
+    # The item is the base another link merges: an edit would change both.
+    pytest.param(
+        MATCHED.replace(
+            "  - {title: Fair, access: OPEN, accountMatchField: dealer_no}\n",
+            "  - &base {title: Fair, access: OPEN, accountMatchField: dealer_no}\n"
+            "  - <<: *base\n    title: Expo\n    active: false\n",
+        ),
+        to_account,
+        "accountMatchField: shared through an anchor",
+        id="merged-base",
+    ),
     # A comment inside a flow item stands where the code would be removed.
     pytest.param(
         FLOW_CODE_LINK.replace(
