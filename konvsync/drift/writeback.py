@@ -18,6 +18,7 @@ from typing import Any
 
 from konvsync.config.documents import item_problem, schema_problem
 from konvsync.config.model import DesiredObject, DesiredState
+from konvsync.config.overlay import OverlayMap
 from konvsync.config.yaml_dump import dump
 from konvsync.config.yaml_loader import YamlMap
 from konvsync.drift.files import read_unchanged, write_unchanged
@@ -253,9 +254,9 @@ def _accept_group(work: _Work, item: Update, obj: DesiredObject, k: Kind, group:
     for top in group:
         if k.field_map[top].sensitive and top in values and top not in removed:
             raise EditRefused(_SENSITIVE)
-    if (removed or added) and len(work.desired.layers) > 1:
+    if (removed or added) and isinstance(obj.data, OverlayMap):
         raise EditRefused(
-            "a key would be added or removed, and the configuration has several paths "
+            "a key would be added or removed, and the object is merged from several paths "
             "(another may hold it); left as written"
         )
     _rejected_value(k, {name: value for name, value in after.items() if name not in removed})

@@ -248,11 +248,33 @@ def test_a_switch_to_an_account_the_config_does_not_define_is_left_whole(
     assert again.exit_code == 2 and "accountMatchField" in again.stdout, again.output
 
 
+def test_with_several_paths_a_link_only_one_of_them_holds_is_switched_there(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    base = tmp_path / "konvsync.yaml"
+    base.write_text(MATCHED, encoding="utf-8")
+    overlay = tmp_path / "staging.yaml"
+    staging = "konvsync: 1\ninviteLinks: [{title: Expo, access: OPEN, active: false}]\n"
+    overlay.write_text(staging, encoding="utf-8")
+    paths = [str(base), str(overlay)]
+    assert run(sandbox, "apply", *paths, "--auto-approve").exit_code == 0
+    to_account(sandbox)
+    written = run(sandbox, "drift", "--write", *paths)
+    assert written.exit_code == 2 and "Left as written" not in written.stdout, written.output
+    assert base.read_text(encoding="utf-8") == MATCHED.replace(
+        "accountMatchField: dealer_no}", "account: acme}"
+    )
+    assert overlay.read_text(encoding="utf-8") == staging
+    again = run(sandbox, "plan", *paths, "--detailed-exitcode")
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
+
+
 def test_with_several_paths_a_switch_is_left_as_written(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
-    """Another path may hold the key a switch would remove (an overlay
-    cannot take a key away): the two fields are left as written."""
+    """The link is merged from both paths: another may hold the key a switch
+    would remove (an overlay cannot take a key away): the two fields are
+    left as written."""
     base = applied(sandbox, tmp_path, MATCHED)
     overlay = tmp_path / "staging.yaml"
     overlay.write_text("konvsync: 1\ninviteLinks: [{title: Fair, redirectPath: /lms}]\n")
