@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from konvsync.sandbox import readings
 from konvsync.sandbox.server import RunningSandbox
-from tests.conftest import CliRun, invoke
+from tests.conftest import CliRun, SandboxFactory, invoke
 
 CODE = "Sesame-4711-secret"
 PORTAL_CODE = "Portal-Side-Code-99"
@@ -284,6 +285,24 @@ def test_with_several_paths_a_switch_is_left_as_written(
     assert written.exit_code == 2, written.output
     assert base.read_text(encoding="utf-8") == MATCHED
     assert "inviteLinks/Fair accountMatchField: a key would be added or removed" in written.stdout
+
+
+@pytest.mark.parametrize(("original", "switch", "old", "new"), SWITCHES)
+def test_every_reading_of_the_contract_accepts_the_switch_alike(
+    sandbox_factory: SandboxFactory,
+    tmp_path: Path,
+    original: str,
+    switch: Callable[[RunningSandbox], None],
+    old: str,
+    new: str,
+) -> None:
+    """Where the contract lets a server choose (a cleared code answered as
+    ``""``, lists in another order...), the switch is accepted as written
+    above: a blank code is no code."""
+    sandbox = sandbox_factory(readings=readings.named([readings.ALL], seed=7))
+    config = applied(sandbox, tmp_path, original)
+    switch(sandbox)
+    assert accepted_clean(sandbox, config) == original.replace(old, new)
 
 
 LEFT_WHOLE = [
