@@ -16,6 +16,7 @@ import pytest
 from konvsync.sandbox import readings
 from konvsync.sandbox.server import RunningSandbox
 from tests.conftest import CliRun, SandboxFactory, invoke
+from tests.hostile.server import Call, Case, Json, running_hostile_server
 
 CODE = "Sesame-4711-secret"
 PORTAL_CODE = "Portal-Side-Code-99"
@@ -366,3 +367,34 @@ def test_a_switch_whose_key_cannot_be_removed_safely_is_left_whole(
     assert written.exit_code == 2, written.output
     assert config.read_text(encoding="utf-8") == original
     assert f"inviteLinks/Fair {reason}" in written.stdout, written.stdout
+
+
+class _BothWays(Case):
+    """A portal that answers every link with an account and an account match
+    field, which the contract forbids together."""
+
+    name = "both-ways"
+
+    def __init__(self, field: dict[str, str]) -> None:
+        self.field = field
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.operation == "ReadInviteLinks" and isinstance(answer.get("data"), dict):
+            for node in answer["data"]["inviteLinks"]["nodes"]:
+                node["accountMatchField"] = self.field
+        return answer
+
+
+def test_a_link_answered_both_ways_stops_drift_write_before_a_byte_is_written(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    config = applied(sandbox, tmp_path, MATCHED)
+    field = {"id": store_id(sandbox, "accountFields", "dealer_no"), "key": "dealer_no"}
+    to_account(sandbox)
+    with running_hostile_server(sandbox.url, _BothWays(field)) as portal:
+        result = invoke(["--endpoint", portal.url, "drift", "--write", str(config)], env=ENV)
+    assert result.exit_code == 1, result.output
+    assert "has both account and accountMatchField, which the contract does not allow" in (
+        result.stderr
+    )
+    assert config.read_text(encoding="utf-8") == MATCHED
