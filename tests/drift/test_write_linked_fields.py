@@ -163,6 +163,17 @@ SWITCHES = [
         "OPEN  # ask for the code\n    # from the CI secret\n",
         id="block-to-open",
     ),
+    # The item in a flow list.
+    pytest.param(
+        MATCHED.replace(
+            "inviteLinks:\n  - {title: Fair, access: OPEN, accountMatchField: dealer_no}\n",
+            "inviteLinks: [{title: Fair, access: OPEN, accountMatchField: dealer_no}]  # one\n",
+        ),
+        to_account,
+        "accountMatchField: dealer_no}]",
+        "account: acme}]",
+        id="flow-list-to-account",
+    ),
     # The first key removed: the next one moves up after the dash.
     pytest.param(
         CODE_LINK.replace(
