@@ -135,10 +135,12 @@ def test_every_option_of_every_command_says_what_it_does(command: str) -> None:
         ("export", "Exit 0 written; 1 error."),
         ("show", "Exit 0; 1 when PLANFILE is not a konvsync plan file, or a damaged one; 3"),
         ("doctor", "Exit 0 when all is well, 1 otherwise."),
+        ("sandbox", "Exit 0 when stopped (Ctrl-C or SIGTERM); 1 when it cannot start"),
     ],
 )
 def test_every_command_says_its_exit_codes(command: str, codes: str) -> None:
-    """export and schema said none, show left out a damaged plan file (1)."""
+    """export, schema and sandbox said none, show left out a damaged plan
+    file (1)."""
     result = invoke([command, "--help"])
     assert result.exit_code == 0, result.output
     assert codes in " ".join(result.stdout.split())
