@@ -147,6 +147,9 @@ def sandbox(
 
     Without --api-key/--api-secret it accepts the documented defaults
     sandbox-key / sandbox-secret-not-for-production. Stop it with Ctrl-C.
+
+    Exit 0 when stopped (Ctrl-C or SIGTERM); 1 when it cannot start (the
+    port or the --db file in use, a --seed config that is not valid).
     """
     if (api_secret is None or api_secret == DEFAULT_API_SECRET) and not is_loopback(host):
         raise UsageError(
