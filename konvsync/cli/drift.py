@@ -57,8 +57,10 @@ def drift(
     PATHs, base/ overlays/staging/, merge as in plan): objects changed,
     deleted or created there. Revert it with apply; accept it with --write,
     which edits the YAML in place (comments, order, quoting and ${env:...}
-    values stay), each value in the file that holds it, after asking the
-    portal for each object it would remove, and only if the edited files load.
+    values stay; a key the kind's rules forbid beside the portal's values
+    goes, as the code of a CODE link made OPEN), each value in the file that
+    holds it, after asking the portal for each object it would remove, and
+    only if the edited files load.
 
     Exit 0 no drift, 2 drift (also after --write), 1 error, 3 refused (the
     portal guard; --write removing more than max_delete_percent, or a file

@@ -150,7 +150,8 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
     ),
     GlobalOption(
         ("--max-retries",),
-        "Retries of a failed request (429, 5xx, timeouts) before giving up (default: 5).",
+        "Retries of a failed request (429, 502, 503, 504, timeouts, dropped connections) "
+        "before giving up (default: 5).",
         {"type": click.IntRange(0, 20), "default": 5},
     ),
     GlobalOption(
