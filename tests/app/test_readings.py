@@ -293,3 +293,42 @@ def test_a_pruned_account_field_leaves_no_values_behind_in_one_apply(
     config.write_text(PRUNED_FIELD_SECOND, encoding="utf-8")
     _apply(sandbox, config, "the field pruned")
     _converged(sandbox, config, "values-stay: a pruned field")
+
+
+REQUIRED_FIELD_FIRST = """\
+konvsync: 1
+accountFields:
+  - {key: flag, label: Flag, type: BOOLEAN, required: true}
+accounts:
+  - {externalId: acme, name: ACME, customFields: {flag: "true"}}
+"""
+REQUIRED_FIELD_PRUNED = """\
+konvsync: 1
+policy: {prune: [accountFields]}
+accountFields: []
+accounts:
+  - {externalId: acme, name: ACME, customFields: {}}
+  - {externalId: beta, name: Beta}
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="apply/: a required account field the plan deletes is deleted after the accounts "
+    "are created, and the portal refuses a new account without a value for it",
+)
+def test_an_account_is_created_in_the_apply_that_prunes_a_required_field(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The plan passes (a field it deletes needs no value), but deletes come
+    last: the portal still holds the field, required, when the account is
+    created, and refuses it. Found by tests/fuzz/test_fuzz_converge.py."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(REQUIRED_FIELD_FIRST, encoding="utf-8")
+    _apply(sandbox, config, "setup")
+    config.write_text(REQUIRED_FIELD_PRUNED, encoding="utf-8")
+    planned = _run(sandbox, "plan", str(config))
+    assert planned.exit_code == 0, planned.output
+    _apply(sandbox, config, "a required field pruned, an account created")
+    _converged(sandbox, config, "a required field pruned")
