@@ -15,10 +15,10 @@ from konvsync.config.rules import map_value_source
 from konvsync.config.substitution import in_a_key
 from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.kinds import KINDS, kind
-from konvsync.kinds.base import Field, Kind
+from konvsync.kinds.base import Field, Kind, normalize_value
 from konvsync.kinds.custom_values import checked_offline, fits_as_sent
 from konvsync.plan.diff import pruned_keys
-from konvsync.plan.remote import RemoteState
+from konvsync.plan.remote import RemoteObject, RemoteState
 
 
 def check_custom_fields(desired: DesiredState, remote: RemoteState) -> None:
@@ -99,6 +99,8 @@ def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> 
                         "(as the portal defines it)"
                     )
                 )
+        if _unchanged(f, values, existing.get(account.filed_key)):
+            continue  # not written: the portal holds these values already
         for key, definition in definitions.items():
             if key in pruned:
                 continue  # deleted by this plan: values go with it (kept till then, plan.diff)
@@ -114,3 +116,11 @@ def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> 
                     )
                 )
     return problems
+
+
+def _unchanged(f: Field, values: dict[Any, Any], current: RemoteObject | None) -> bool:
+    """Whether the map ``values`` is what the portal holds for the object
+    (so the plan does not write it): a field made required after the object
+    was created leaves it without a value, and a plan that leaves the
+    values alone is not refused for it."""
+    return current is not None and normalize_value(f, values) == current.data.get(f.name)

@@ -251,11 +251,12 @@ def test_custom_values_fit_their_options_as_konvsync_sends_them(
     config = write_config(
         "konvsync: 1\n"
         "accountFields:\n"
-        "  - {key: tier, label: Tier, type: SELECT, options: [\"Cafe\u0301\", gold]}\n"
+        '  - {key: tier, label: Tier, type: SELECT, options: ["Cafe\u0301", gold]}\n'
         "  - {key: since, label: Since, type: DATE}\n"
         "accounts:\n"
-        "  - {externalId: a, name: A, customFields: {tier: \"Caf\u00e9\", since: \" 2024-01-01\"}}\n"
-        "  - {externalId: b, name: B, customFields: {tier: \" gold \"}}\n"
+        "  - {externalId: a, name: A,\n"
+        '     customFields: {tier: "Caf\u00e9", since: " 2024-01-01"}}\n'
+        '  - {externalId: b, name: B, customFields: {tier: " gold "}}\n'
     )
     checked = invoke(["validate", str(config)])
     assert checked.exit_code == 0, checked.output
@@ -268,6 +269,40 @@ def test_custom_values_fit_their_options_as_konvsync_sends_them(
     planned = run(sandbox, "plan", str(config), "--detailed-exitcode")
     assert planned.exit_code == 0, planned.output
     assert "No changes." in planned.stdout
+
+
+def test_an_account_the_portal_holds_without_a_required_value_plans_no_changes(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A field made required after an account was created leaves that
+    account without a value (the portal checks values when they are
+    written). A config (or an export) that gives the account the values it
+    has plans "No changes."; one that writes its customFields still must give
+    the required value. Found by tests/fuzz/test_fuzz_converge.py: the export
+    of such a portal did not plan."""
+    store = sandbox.store
+    store.create("accountFields", {"key": "note", "label": "Note", "type": "TEXT"})
+    store.create("accounts", {"externalId": "old", "name": "Old"})
+    store.create("accountFields", {"key": "vat", "label": "VAT", "type": "TEXT", "required": True})
+    config = write_config("""\
+        konvsync: 1
+        accounts:
+          - {externalId: old, name: Old, customFields: {}}
+        """)
+    planned = run(sandbox, "plan", str(config), "--detailed-exitcode")
+    assert planned.exit_code == 0, planned.output
+    assert "No changes." in planned.stdout
+    exported = tmp_path / "exported"
+    assert run(sandbox, "export", "--out", str(exported)).exit_code == 0
+    again = run(sandbox, "plan", str(exported), "--detailed-exitcode")
+    assert again.exit_code == 0, again.output
+    config.write_text(config.read_text().replace("{}}", "{note: x}}"))
+    refused = run(sandbox, "plan", str(config))
+    assert refused.exit_code == 1
+    assert (
+        f"{config}:3:5: account 'old': custom field 'vat' is required, and customFields "
+        "(the account's whole set) gives it no value" in refused.stderr
+    ), refused.stderr
 
 
 def test_a_value_under_an_account_field_the_plan_prunes_is_a_config_problem(
