@@ -15,8 +15,9 @@ converges in one apply on every legal server we can make.
 3. A random edit of it (renames through ``renamedFrom`` and
    ``previousEmails``, values changed, objects added and removed under
    ``prune``, options narrowed, fields retyped) applies with exit 0, or is
-   refused cleanly (exit 1 or 3, one line, no traceback); after an exit 0,
-   the plan is "No changes.".
+   refused cleanly before anything is written (exit 1 or 3, one line, no
+   traceback; an apply the portal refuses part of is a finding); after an
+   exit 0, the plan is "No changes.".
 4. ``export --out DIR`` of the portal validates and plans "No changes.".
 5. A hand edit in the portal (a group renamed, a user added, a title, a
    website, an account's custom values or a location's address cleared):
@@ -595,12 +596,22 @@ test_a_pruned_account_field_leaves_no_values_behind_in_one_apply), so lives
 on them do not prune account fields until it is fixed."""
 
 
+def _prunes_required(first: dict[str, Any], second: dict[str, Any]) -> bool:
+    """Whether ``second`` drops a required account field of ``first``: the
+    apply that prunes it creates accounts while the field still stands, and
+    the portal refuses them (a strict xfail in tests/app/test_readings.py,
+    test_an_account_is_created_in_the_apply_that_prunes_a_required_field)."""
+    kept = {same(f.get("renamedFrom", f["key"])) for f in second["accountFields"]}
+    kept |= {same(f["key"]) for f in second["accountFields"]}
+    return any(f.get("required") and same(f["key"]) not in kept for f in first["accountFields"])
+
+
 @st.composite
 def lives(draw: st.DrawFn, reading: str) -> Life:
     first = draw(first_configs())
     second = draw(second_configs(first))
     prune = second["policy"].get("prune", [])
-    if reading in VALUES_STAY and "accountFields" in prune:
+    if "accountFields" in prune and (reading in VALUES_STAY or _prunes_required(first, second)):
         prune.remove("accountFields")
     edit = draw(st.sampled_from(EDITS))
     return Life(first, second, edit)
@@ -755,7 +766,7 @@ def live(run: Run, life: Life) -> str:
     run.converged(config, "first apply")
 
     config.write_text(text_of(life.second), encoding="utf-8")
-    current: dict[str, Any] | None = life.first
+    current = life.first
     outcome = "refused"
     if run.cli("validate", str(config)).exit_code == 0:
         edited = run.cli("apply", str(config), "--auto-approve")
@@ -763,12 +774,10 @@ def live(run: Run, life: Life) -> str:
             run.portal_holds(life.second)
             run.converged(config, "second apply")
             current, outcome = life.second, "applied"
-        elif "Apply incomplete: " in edited.output:
-            # The portal refused some changes (a field made required that
-            # accounts outside the config have no value for, ...): what was
-            # done stays; the export below must still reproduce the portal.
-            current, outcome = None, "partly applied"
         else:
+            # A plan that passed must apply: the portal refusing some of it
+            # is a finding, not a clean refusal.
+            assert "Apply incomplete: " not in edited.output, edited.output
             outcome = f"refused {edited.exit_code}"
     else:
         outcome = "invalid"
@@ -786,7 +795,7 @@ def live(run: Run, life: Life) -> str:
     planned = run.cli("plan", str(exported), "--detailed-exitcode", env=names)
     assert planned.exit_code == 0, f"the export plans changes:\n{planned.output}"
 
-    expected = None if current is None else run.hand_edit(current, life.edit)
+    expected = run.hand_edit(current, life.edit)
     if expected is not None:
         before = config.read_text(encoding="utf-8")
         # Objects the edit dropped without pruning are unmanaged: drift shows
