@@ -36,6 +36,7 @@ from konvsync.export.targets import parse_target
 from konvsync.kinds import KINDS, children_of, kind
 from konvsync.kinds.address import RemoteRef
 from konvsync.kinds.base import Field, Kind, normalize_text
+from konvsync.kinds.custom_values import fits_as_sent
 from konvsync.plan.remote import (
     RemoteObject,
     RemoteScope,
@@ -143,7 +144,7 @@ def render_export(
         comments: list[str] = []
         for _key, obj in sorted(remote_kind.objects.items()):
             entry = placeholders.fill(k, obj, _entry(k, obj, children, result.warnings, rejected))
-            problem = item_problem(k.name, entry)
+            problem = item_problem(k.name, entry) or _unfit_value(k, entry, state)
             if problem is None:
                 objects.append(obj)
                 entries.append(entry)
@@ -266,6 +267,26 @@ def _annotated(
 
 def _scalar(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _unfit_value(k: Kind, entry: dict[str, Any], state: RemoteState) -> str | None:
+    """A value of a map field (``customFields``) that its definition, as the
+    portal holds it, does not take (a field retyped or its options narrowed
+    after the value was written): konvsync would reject the entry."""
+    for f in k.fields:
+        values = entry.get(f.name)
+        if f.keys_ref is None or not isinstance(values, dict):
+            continue
+        definitions = state.get(f.keys_ref).objects
+        for key, value in values.items():
+            definition = definitions.get(key)
+            if definition is None or value is None:
+                continue
+            ftype = str(definition.data.get("type") or "TEXT")
+            options = [str(o) for o in definition.data.get("options") or []]
+            if not fits_as_sent(_scalar(value), ftype, options):
+                return f"{f.name} {key!r}: {value!r} does not fit its {ftype} field"
+    return None
 
 
 def _rejected_comment(

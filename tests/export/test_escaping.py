@@ -127,3 +127,39 @@ def test_a_long_select_option_is_folded_as_libyaml_folds_it(
     )
     assert expected in text
     assert yaml.safe_load(text)["accountFields"][0]["options"] == options
+
+
+def test_an_account_whose_value_no_longer_fits_its_field_is_written_as_a_comment(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A field retyped after an account got a value (the portal checks
+    values when they are written) leaves a value konvsync would reject: the
+    account is written as a comment, and the export still validates and
+    plans "No changes.". Found by tests/fuzz/test_fuzz_converge.py."""
+    store = sandbox.store
+    field = store.create("accountFields", {"key": "since", "label": "Since", "type": "DATE"})
+    acme = store.create(
+        "accounts",
+        {
+            "externalId": "acme",
+            "name": "ACME",
+            "customFields": [{"key": "since", "value": "2024-01-01"}],
+        },
+    )
+    store.create("accounts", {"externalId": "beta", "name": "Beta"})
+    store.create(
+        "users",
+        {"email": "u@acme.example", "firstName": "U", "lastName": "V", "accountId": acme["id"]},
+    )
+    store.update("accountFields", field["id"], {"type": "SELECT", "options": ["early", "late"]})
+    out = tmp_path / "exported"
+    result = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "account 'acme' holds a value konvsync would reject" in result.stderr, result.stderr
+    accounts = yaml.safe_load((out / "accounts.yaml").read_text())["accounts"]
+    assert [account["externalId"] for account in accounts] == ["beta"]
+    assert "#   customFields:" in (out / "accounts.yaml").read_text()
+    checked = invoke(["validate", str(out)])
+    assert checked.exit_code == 0, checked.output
+    plan = invoke(["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"])
+    assert plan.exit_code == 0, plan.output
