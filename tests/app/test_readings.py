@@ -287,12 +287,19 @@ def test_a_pruned_account_field_leaves_no_values_behind_in_one_apply(
     values with it; a portal that leaves them (``values-stay``) shows them
     to the next plan as a change. Found by tests/fuzz/test_fuzz_converge.py."""
     sandbox = sandbox_factory(readings=readings.named(["values-stay"]))
-    config = tmp_path / "konvsync.yaml"
-    config.write_text(PRUNED_FIELD_FIRST, encoding="utf-8")
+    _converges_in_one_apply(sandbox, tmp_path, PRUNED_FIELD_FIRST, PRUNED_FIELD_SECOND)
+
+
+def _converges_in_one_apply(sandbox: RunningSandbox, folder: Path, first: str, second: str) -> None:
+    """``first`` applied, then ``second``, which converges in one apply."""
+    config = folder / "konvsync.yaml"
+    config.write_text(first, encoding="utf-8")
     _apply(sandbox, config, "setup")
-    config.write_text(PRUNED_FIELD_SECOND, encoding="utf-8")
-    _apply(sandbox, config, "the field pruned")
-    _converged(sandbox, config, "values-stay: a pruned field")
+    config.write_text(second, encoding="utf-8")
+    planned = _run(sandbox, "plan", str(config))
+    assert planned.exit_code == 0, planned.output
+    _apply(sandbox, config, "the second version")
+    _converged(sandbox, config, "the second version")
 
 
 REQUIRED_FIELD_FIRST = """\
@@ -323,12 +330,6 @@ def test_an_account_is_created_in_the_apply_that_prunes_a_required_field(
     """The plan passes (a field it deletes needs no value), but deletes come
     last: the portal still holds the field, required, when the account is
     created, and refuses it. Found by tests/fuzz/test_fuzz_converge.py."""
-    sandbox = sandbox_factory()
-    config = tmp_path / "konvsync.yaml"
-    config.write_text(REQUIRED_FIELD_FIRST, encoding="utf-8")
-    _apply(sandbox, config, "setup")
-    config.write_text(REQUIRED_FIELD_PRUNED, encoding="utf-8")
-    planned = _run(sandbox, "plan", str(config))
-    assert planned.exit_code == 0, planned.output
-    _apply(sandbox, config, "a required field pruned, an account created")
-    _converged(sandbox, config, "a required field pruned")
+    _converges_in_one_apply(
+        sandbox_factory(), tmp_path, REQUIRED_FIELD_FIRST, REQUIRED_FIELD_PRUNED
+    )
