@@ -1,6 +1,7 @@
 """The whole life of a generated config, on every reading of the contract
-(``konvsync.sandbox.readings``: each one alone, and all at once): konvsync
-converges in one apply on every legal server we can make.
+(``konvsync.sandbox.readings``: each one alone, and all at once, with pages
+of at most 7 nodes): konvsync converges in one apply on every legal server
+we can make.
 
 1. A generated config with every kind: groups with permissions, LMS modules
    and DAM categories; account fields of every type, with options and
@@ -9,7 +10,7 @@ converges in one apply on every legal server we can make.
    both accesses, with an account or an account match field, expiring or
    not. Strings in NFC and NFD, with whitespace at the ends, in other cases,
    empty where the field is nullable, long; e-mails that differ only in
-   case from the ones written before.
+   case from the ones written before; now and then 10 to 30 more users.
 2. ``apply --auto-approve`` from an empty portal exits 0; then ``plan
    --detailed-exitcode`` is "No changes." and ``drift`` exits 0.
 3. A random edit of it (renames through ``renamedFrom`` and
@@ -52,6 +53,7 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
 from konvsync.sandbox import readings
+from konvsync.sandbox.faults import FaultSettings
 from konvsync.sandbox.rules import CONTENT
 from konvsync.sandbox.server import RunningSandbox, SandboxSettings, running_sandbox
 from konvsync.sandbox.store import StoreError
@@ -383,6 +385,9 @@ def first_configs(draw: st.DrawFn) -> dict[str, Any]:
         config["accounts"].append(draw(account(key, config)))
     for email in _unique_keys(draw, EMAILS, 4, folded):
         config["users"].append(draw(user(email, config)))
+    if draw(st.integers(0, 9)) == 0:  # a long list: past a page of the "all" reading
+        for n in range(draw(st.integers(10, 30))):
+            config["users"].append(draw(user(f"bulk{n}@Bulk.example", config)))
     for n, title in enumerate(_unique_keys(draw, LINK_TITLES, 3)):
         config["inviteLinks"].append(draw(invite_link(title, config, n)))
     return repaired(config)
@@ -863,7 +868,12 @@ def test_every_generated_config_converges_in_one_apply(reading: str, folders: An
         LIVE_LINKS.clear()
         _remember_codes(life.first)
         _remember_codes(life.second)
-        settings_ = SandboxSettings(port=0, db=":memory:", readings=readings.named([reading]))
+        settings_ = SandboxSettings(
+            port=0,
+            db=":memory:",
+            readings=readings.named([reading]),
+            faults=FaultSettings(page_cap=7 if reading == readings.ALL else None),
+        )
         with running_sandbox(settings_) as sandbox:
             outcomes.append(live(Run(sandbox, folders()), life))
         event(f"second config: {outcomes[-1]}")
