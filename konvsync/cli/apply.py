@@ -32,7 +32,6 @@ from konvsync.plan.planfile import SavedPlanStale
 from konvsync.plan.planner import PlanRefused
 from konvsync.render import render_plan
 from konvsync.render.apply_report import render_apply_report
-from konvsync.render.values import NO_CHANGES
 
 
 @click.command()
@@ -224,8 +223,8 @@ class ApplySession:
             self.report.finish(result.plan, result.report)
         finally:
             self.progress.clear()
-            if result.report is None:
-                click.echo(NO_CHANGES)
+            if result.report is None:  # the plan's warnings and scope, and "No changes."
+                click.echo(render_plan(result.plan, "text", color=self.options.color))
             else:
                 click.echo(render_apply_report(result.report, self.interrupted_by, result.saved))
         return ExitStatus.OK if result.report is None or result.report.ok else ExitStatus.ERROR

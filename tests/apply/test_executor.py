@@ -615,3 +615,19 @@ def test_renamed_fields_and_new_values_in_one_apply_on_a_portal_that_keeps_value
     assert "not as planned" not in result.output
     assert result.exit_code == 0, result.output
     assert "Apply complete!" in result.stdout
+
+
+def test_an_apply_with_nothing_to_do_still_shows_the_configs_warnings(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """``apply`` with no changes printed "No changes." alone: a look-alike
+    key's warning, which plan shows, was never seen by a pipeline that
+    only applies."""
+    config = write_config('konvsync: 1\ngroups: [{externalId: "sales\\u200b", name: Sales}]\n')
+    first = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert first.exit_code == 0, first.output
+    for extra in ([], ["--quiet"]):
+        again = invoke(["--endpoint", sandbox.url, *extra, "apply", str(config), "--auto-approve"])
+        assert again.exit_code == 0, again.output
+        assert "No changes." in again.stdout
+        assert "Warning: " in again.stdout and "U+200B ZERO WIDTH SPACE" in again.stdout
