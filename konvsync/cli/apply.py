@@ -99,8 +99,8 @@ def apply(
 
     With a config: plans, shows the plan, asks for 'yes' (or --auto-approve).
     With a plan file: re-reads what it touches and refuses (exit 3) if the
-    portal changed since; applies without asking, as reviewed (--target is
-    refused with a plan file).
+    portal changed since; applies without asking, as reviewed (--target and
+    the --allow-* rails are refused with a plan file: give them to plan).
     Either way, before the first write the operations and input fields it
     will send are checked against the portal's schema (exit 3 when they do
     not fit), before each step the objects it touches are read again (a
