@@ -235,7 +235,7 @@ def _target_option(limited: str) -> Callable[[F], F]:
 
 
 target_option = _target_option("the plan")
-drift_target_option = _target_option("the drift report (and --write)")
+drift_target_option = _target_option("what drift reports and writes")
 format_option = click.option(
     "--format",
     "fmt",
