@@ -11,10 +11,10 @@ from konvsync.app.drift import drift_config
 from konvsync.cli.options import (
     GlobalOptions,
     accepts_global_options,
+    drift_target_option,
     format_option,
     paths_argument,
     plan_options,
-    target_option,
 )
 from konvsync.cli.progress import StderrProgress
 from konvsync.drift.writeback import WriteFailed, WriteRefused
@@ -37,7 +37,7 @@ from konvsync.render.drift import render_drift
     help="Also report (and with --write, add) objects of kinds not in policy.prune "
     "that the YAML does not list.",
 )
-@target_option
+@drift_target_option
 @click.option(
     "--allow-mass-delete",
     is_flag=True,
