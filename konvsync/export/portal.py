@@ -27,6 +27,7 @@ from konvsync.api.client import PortalClient
 from konvsync.api.operations import has_operation, operation_document, viewer_document
 from konvsync.api.pagination import read_all, read_kinds
 from konvsync.config.documents import item_problem
+from konvsync.config.rules import ref_only_problem
 from konvsync.config.scope import NO_SCOPE, Scope
 from konvsync.config.yaml_dump import EnvReference
 from konvsync.config.yaml_dump import dump as _dump
@@ -144,7 +145,7 @@ def render_export(
         comments: list[str] = []
         for _key, obj in sorted(remote_kind.objects.items()):
             entry = placeholders.fill(k, obj, _entry(k, obj, children, result.warnings, rejected))
-            problem = item_problem(k.name, entry) or _unfit_value(k, entry, state)
+            problem = item_problem(k.name, entry) or _unfit(k, entry, state)
             if problem is None:
                 objects.append(obj)
                 entries.append(entry)
@@ -269,10 +270,20 @@ def _scalar(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
-def _unfit_value(k: Kind, entry: dict[str, Any], state: RemoteState) -> str | None:
-    """A value of a map field (``customFields``) that its definition, as the
-    portal holds it, does not take (a field retyped or its options narrowed
-    after the value was written): konvsync would reject the entry."""
+def _unfit(k: Kind, entry: dict[str, Any], state: RemoteState) -> str | None:
+    """What konvsync would reject in ``entry`` given the objects it refers
+    to as the portal holds them (a field retyped, or its options narrowed,
+    after the entry was written): a reference its field allows only to some
+    targets (``Field.ref_only``: an invite link's accountMatchField), or a
+    value of a map field (``customFields``) its definition does not take."""
+    for f in k.references:
+        target = entry.get(f.name)
+        if f.ref_only is None or not isinstance(target, str):
+            continue
+        held = state.get(f.ref or "").objects.get(target)
+        problem = held and ref_only_problem(k, str(entry.get(k.key_field)), f, held.data)
+        if problem:
+            return problem
     for f in k.fields:
         values = entry.get(f.name)
         if f.keys_ref is None or not isinstance(values, dict):

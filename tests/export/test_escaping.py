@@ -163,3 +163,29 @@ def test_an_account_whose_value_no_longer_fits_its_field_is_written_as_a_comment
     assert checked.exit_code == 0, checked.output
     plan = invoke(["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"])
     assert plan.exit_code == 0, plan.output
+
+
+def test_a_link_matching_on_a_field_retyped_since_is_written_as_a_comment(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """An invite link's accountMatchField must name a TEXT, NUMBER or SELECT
+    field; a field retyped after the link was made leaves a link konvsync
+    would reject: it is written as a comment, and the export validates and
+    plans "No changes.". Found by tests/fuzz/test_fuzz_converge.py."""
+    store = sandbox.store
+    field = store.create("accountFields", {"key": "num", "label": "Number", "type": "TEXT"})
+    store.create(
+        "inviteLinks", {"title": "Dealers", "access": "OPEN", "accountMatchFieldId": field["id"]}
+    )
+    store.create("inviteLinks", {"title": "Open", "access": "OPEN", "active": False})
+    store.update("accountFields", field["id"], {"type": "BOOLEAN"})
+    out = tmp_path / "exported"
+    result = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "invite link 'Dealers' holds a value konvsync would reject" in result.stderr
+    links = yaml.safe_load((out / "inviteLinks.yaml").read_text())["inviteLinks"]
+    assert [link["title"] for link in links] == ["Open"]
+    checked = invoke(["validate", str(out)])
+    assert checked.exit_code == 0, checked.output
+    plan = invoke(["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"])
+    assert plan.exit_code == 0, plan.output
