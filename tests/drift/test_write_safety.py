@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 import yaml
 
 from konvsync.sandbox.server import RunningSandbox
@@ -252,6 +253,39 @@ def test_unmanaged_objects_the_config_would_reject_are_written_as_comments(
     validates(path)
     users = yaml.safe_load(text)["users"]
     assert [u["email"] for u in users] == ["jane@acme.example", "eve@acme.example"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="drift/: an unmanaged account whose custom value no longer fits its field (retyped "
+    "since) is written as it is, the result fails validation, and --write refuses as a whole",
+)
+def test_an_unmanaged_account_with_a_value_its_field_no_longer_takes_is_a_comment(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A field retyped after an account got a value (the portal checks
+    values when they are written): accepting that account as it is would
+    leave a config konvsync rejects, so it is written as a comment, as export
+    writes it, and the rest is accepted. Found by
+    tests/fuzz/test_fuzz_converge.py."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        "konvsync: 1\naccountFields: [{key: score, label: Score, type: TEXT}]\n"
+        "accounts:\n  - {externalId: acme, name: ACME}\n",
+    )
+    store = sandbox.store
+    field = store.get("accountFields", key="score")
+    assert field is not None
+    store.create(
+        "accounts",
+        {"externalId": "beta", "name": "Beta", "customFields": [{"key": "score", "value": "hi"}]},
+    )
+    store.update("accountFields", field["id"], {"type": "BOOLEAN"})
+    result = drift(sandbox, path, "--write", "--include-unmanaged")
+    assert result.exit_code == 2, result.output
+    validates(path)
+    assert "# - externalId: beta" in path.read_text()
 
 
 # ------------------------------------------------------------ item 10
