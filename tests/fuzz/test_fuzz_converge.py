@@ -808,10 +808,7 @@ def live(run: Run, life: Life) -> str:
         unmanaged = ["--include-unmanaged"] if expected == 2 else []
         written = run.cli("drift", str(config), "--write", *unmanaged)
         text = config.read_text(encoding="utf-8")
-        if written.exit_code == 1 and OPEN_TWICE in written.output:
-            # An unmanaged active OPEN link next to one the config lists
-            # without `active` (inactive in the portal; validate takes the
-            # omitted field at its default): refused, nothing written.
+        if written.exit_code == 1 and any(re.search(known, written.output) for known in KNOWN):
             assert text == before
             return outcome + ", drift --write refused"
         assert written.exit_code == expected, written.output
@@ -823,7 +820,16 @@ def live(run: Run, life: Life) -> str:
     return outcome
 
 
-OPEN_TWICE = "would both be an active, unexpired OPEN invite link"
+KNOWN = [
+    # An unmanaged active OPEN link next to one the config lists without
+    # `active` (inactive in the portal; validate takes the omitted field at
+    # its default): refused, nothing written.
+    "would both be an active, unexpired OPEN invite link",
+    # An unmanaged account holding a value its field, retyped since, no
+    # longer takes (a strict xfail in tests/drift/test_write_safety.py).
+    r"would leave the configuration invalid \(.*custom field '.*' value .* is not ",
+]
+"""drift --write refusals (exit 1, nothing written) the run accepts."""
 
 
 def _export_env(folder: Path) -> dict[str, str]:
