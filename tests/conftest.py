@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,9 +39,12 @@ class CliRun:
         return self.stdout + self.stderr
 
 
-def invoke(args: list[str], env: dict[str, str] | None = None, input: str | None = None) -> CliRun:
+def invoke(
+    args: list[str], env: Mapping[str, str | None] | None = None, input: str | None = None
+) -> CliRun:
     """Run the real CLI in-process, through the same ``main`` as the console
-    script; every JSON document it makes must fit its published schema."""
+    script; every JSON document it makes must fit its published schema.
+    ``env`` adds to the environment (a variable given None is unset)."""
     runner = CliRunner()
     base = {"KONVERT_API_KEY": KEY, "KONVERT_API_SECRET": SECRET, "NO_COLOR": "1"}
     outputs = OutputCheck.before(args)
