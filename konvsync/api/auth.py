@@ -125,8 +125,8 @@ class OAuthTokens(_CachedToken):
         self._url = token_url
         self._proxy = proxy if proxy is not None else proxy_route(token_url)
         self._refusals = 0
-        """How many renewals the token endpoint refused as busy so far."""
-        self._refused: TokenEndpointBusy | None = None
+        """How many renewals failed so far (busy, refused, unreachable)."""
+        self._refused: TransportError | AuthError | None = None
 
     async def token(self, session: aiohttp.ClientSession) -> str:
         current = self._fresh()
@@ -138,17 +138,17 @@ class OAuthTokens(_CachedToken):
             if current:
                 return current
             if self._refusals != refusals and self._refused is not None:
-                # The renewal this request waited for was refused (busy): its
-                # answer stands for every request that waited on it, rather
-                # than each asking a busy endpoint again (a plan's concurrent
-                # reads asked 23 times in all where 6 say the same).
-                busy = self._refused
-                raise TokenEndpointBusy(str(busy), busy.status, busy.retry_after, busy.url)
+                # The renewal this request waited for failed (busy, or a
+                # proxy's 407): its answer stands for every request that
+                # waited on it, rather than each asking again (a plan's
+                # concurrent reads asked a busy endpoint 23 times in all
+                # where 6 say the same).
+                raise _again(self._refused) from None
             try:
                 return self._remember(*await self._request(session))
-            except TokenEndpointBusy as busy:
+            except (TransportError, AuthError) as failure:
                 self._refusals += 1
-                self._refused = busy
+                self._refused = failure
                 raise
 
     async def _request(self, session: aiohttp.ClientSession) -> tuple[str, float]:
@@ -246,6 +246,13 @@ class JwtTokens(_CachedToken):
         claims = {"sub": self._credentials.api_key, "iat": issued, "exp": issued + self._lifetime}
         token = _jwt().encode(claims, self._credentials.api_secret, algorithm="HS256")
         return self._remember(token, self._lifetime - JWT_DATED_BACK)
+
+
+def _again(failure: TransportError | AuthError) -> TransportError | AuthError:
+    """The same failure, to raise in another request."""
+    if isinstance(failure, TokenEndpointBusy):
+        return TokenEndpointBusy(str(failure), failure.status, failure.retry_after, failure.url)
+    return type(failure)(str(failure))
 
 
 def token_source(

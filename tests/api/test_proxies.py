@@ -12,19 +12,23 @@ Go's rule (so only ``NO_PROXY`` can make konvsync bypass the proxy for it).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
 
+from konvsync.api.auth import OAuthTokens
+from konvsync.api.credentials import Credentials
 from konvsync.api.proxies import proxy_route
-from konvsync.errors import UsageError
+from konvsync.errors import TransportError, UsageError
 from konvsync.sandbox.server import RunningSandbox
 from tests.api.forward_proxy import ForwardProxy, forward_proxy
-from tests.conftest import CliRun, SandboxFactory, invoke
+from tests.conftest import KEY, SECRET, CliRun, SandboxFactory, invoke
 
 PROXY_VARIABLES = (
     "HTTP_PROXY",
@@ -213,6 +217,8 @@ def test_a_proxy_that_refuses_the_credentials_is_one_line(
     for form in credential_forms():
         assert form not in result.output
     assert proxy.log.forwarded == 0
+    if auth == "oauth":  # the token request, alone: a refusal is not tried again
+        assert proxy.log.requests == [f"POST {endpoint}/oauth/token"]
 
 
 @pytest.mark.parametrize("connect_status", [None, 403])
@@ -397,3 +403,23 @@ def test_a_route_holds_the_credentials_only_where_aiohttp_takes_them(
     with pytest.raises(UsageError):
         monkeypatch.setenv("HTTPS_PROXY", "ftp://proxy.corp")
         proxy_route("https://portal.example/api")
+
+
+def test_requests_waiting_on_a_refused_token_request_do_not_ask_again(
+    sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    endpoint = f"http://portal.test:{port_of(sandbox.url)}"
+
+    async def three_at_once(tokens: OAuthTokens) -> list[object]:
+        async with aiohttp.ClientSession() as session:
+            asked = (tokens.token(session) for _ in range(3))
+            return await asyncio.gather(*asked, return_exceptions=True)
+
+    with forward_proxy(sandbox.url, credentials=(USER, "the-right-one")) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", with_credentials(proxy.url))
+        tokens = OAuthTokens(Credentials(KEY, SECRET), f"{endpoint}/oauth/token")
+        answers = asyncio.run(three_at_once(tokens))
+    assert all(isinstance(a, TransportError) and "HTTP 407" in str(a) for a in answers)
+    assert proxy.log.requests == [f"POST {endpoint}/oauth/token"]
