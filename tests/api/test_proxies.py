@@ -245,7 +245,9 @@ def test_a_proxy_that_cannot_be_reached_is_one_line(
     env = proxy_env(HTTP_PROXY=with_credentials(dead))
     result = plan(config, endpoint, env, "--auth", auth, "--max-retries", "1")
     line = one_error_line(result)
-    assert "connection refused" in line
+    assert "proxy connection refused" in line
+    if auth == "jwt":  # the API's requests retry a connection that failed; the token's do not
+        assert "gave up after 1 retries" in line
     assert f"proxy http://***@127.0.0.1:{port_of(dead)}" in line
     for form in credential_forms():
         assert form not in result.output
@@ -293,6 +295,21 @@ def test_a_proxy_without_scheme_is_an_http_proxy(
     result = doctor(endpoint, proxy_env(HTTP_PROXY=proxy.url.removeprefix("http://")))
     assert result.exit_code == 0, result.output
     assert proxy.log.forwarded >= 2
+
+
+def test_a_tunnel_the_proxy_cannot_open_is_retried_as_a_connection_failure(
+    sandbox: RunningSandbox,
+) -> None:
+    with forward_proxy(sandbox.url, connect_status=502) as proxy:
+        env = proxy_env(HTTPS_PROXY=proxy.url)
+        result = doctor("https://portal.test", env, "--auth", "jwt", "--max-retries", "2")
+    assert result.exit_code == 1
+    assert proxy.log.connects == ["CONNECT portal.test:443"] * 3
+    assert (
+        "Viewer: gave up after 2 retries (cannot connect: the proxy could not connect "
+        f"(HTTP 502 Bad Gateway)) at https://portal.test/api through proxy {proxy.url} "
+        "(HTTPS_PROXY)"
+    ) in result.stdout
 
 
 @pytest.mark.parametrize("auth", ["oauth", "jwt"])
