@@ -63,7 +63,8 @@ _MARK, _END = "\ue000", "\ue001"
 """Around the code point of a look-alike character in the emitter's input:
 it writes private-use characters as they are, and ``dump`` turns each mark
 into an escape (every private-use character of the data is itself marked)."""
-_MARKED = re.compile(f"{_MARK}([0-9a-f]{{8}}){_END}")
+_MARKED = re.compile(f"{_MARK}(r?)([0-9a-f]{{8}}){_END}")
+"""A marked character: escaped, or written as it is after ``r`` (``_RAW``)."""
 _EMITTER_ESCAPES = frozenset({"Cc", "Zl", "Zp"})
 """Characters the emitter escapes itself in a double-quoted string."""
 
@@ -80,7 +81,21 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
         if item.char != " " and unicodedata.category(item.char) not in _EMITTER_ESCAPES:
             mark = f"{_MARK}{ord(item.char):08x}{_END}"
             value = value[: item.index] + mark + value[item.index + 1 :]
+    if not value.isascii() and _RAW.search(value):
+        value = _RAW.sub(_raw_mark, value)
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_RAW = re.compile("[\U00010000-\U0010ffff]")
+"""Characters beyond the Basic Multilingual Plane (emoji, historic scripts):
+libyaml escapes every one (``"Launch \\U0001F680"``), printable or not."""
+
+
+def _raw_mark(found: re.Match[str]) -> str:
+    """A printable one marked to be written as it is (``Launch 🚀``); the
+    others (tags, private use) stay escaped."""
+    char = found.group()
+    return f"{_MARK}r{ord(char):08x}{_END}" if char.isprintable() else char
 
 
 _Dumper.add_representer(str, _represent_str)
@@ -116,7 +131,12 @@ def _emit(data: Any, in_flow: bool, style: str | None = None) -> str:
     )
     if _MARK not in text:
         return text
-    return _MARKED.sub(lambda found: escaped(chr(int(found.group(1), 16))), text)
+    return _MARKED.sub(_unmarked, text)
+
+
+def _unmarked(found: re.Match[str]) -> str:
+    char = chr(int(found.group(2), 16))
+    return char if found.group(1) else escaped(char)
 
 
 def dump(data: Any) -> str:
@@ -265,7 +285,8 @@ def plain(text: str) -> bool:
 
 def _plain_unicode(text: str) -> bool:
     """``text`` has characters beyond ASCII, all printable to Python and to
-    libyaml (in the Basic Multilingual Plane: libyaml escapes the others),
+    libyaml (in the Basic Multilingual Plane: the others, emoji, go to
+    libyaml, and ``dump`` writes them as they are),
     no look-alike, and does not start with an indicator or a space."""
     if text.isascii() or not text.isprintable() or max(text) > "\ufffd":
         return False

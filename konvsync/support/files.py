@@ -2,7 +2,9 @@
 devices; writing output files all-or-nothing (every file goes to a temporary
 name in its directory first and is renamed into place only when all are
 written, so a failure never leaves a half-written plan or export behind),
-each with the mode of the file it replaces, or the umask's for a new one."""
+each with the mode of the file it replaces, or the umask's for a new one,
+and where a symlink at its name points (the link stays, as ``drift --write``
+keeps a symlinked config file's)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from konvsync.errors import OutputError
 def write_files(files: dict[Path, str]) -> None:
     staged: list[tuple[Path, Path]] = []
     try:
-        for target, text in files.items():
+        for named, text in files.items():
+            target = _written_at(named)
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, temporary = tempfile.mkstemp(
                 dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
@@ -36,6 +39,18 @@ def write_files(files: dict[Path, str]) -> None:
         where = exc.filename or next(iter(files), "")
         raise OutputError(
             f"cannot write {where}: {exc.strerror or exc}; nothing was written"
+        ) from None
+
+
+def _written_at(named: Path) -> Path:
+    """Where the file named ``named`` is written: where a symlink there points."""
+    if not named.is_symlink():
+        return named
+    try:
+        return named.resolve()
+    except RuntimeError:  # a loop (Python 3.13 raises OSError, handled by the caller)
+        raise OutputError(
+            f"cannot write {named}: its symlinks form a loop; nothing was written"
         ) from None
 
 

@@ -405,3 +405,25 @@ def test_export_force_into_a_folder_holding_a_fifo_does_not_wait_on_it(
     )
     assert finished.returncode == 0, finished.stderr
     assert "fifo.yaml, which the export did not write" in finished.stderr, finished.stderr
+
+
+def test_emoji_are_written_as_they_are(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """libyaml escapes every character beyond the Basic Multilingual Plane:
+    a group named "Launch 🚀" was exported as "Launch \\U0001F680", and
+    ``drift --write`` wrote such escapes into a hand-written config."""
+    sandbox.store.create("groups", {"externalId": "launch", "name": "Launch 🚀 team"})
+    out = tmp_path / "portal"
+    exported = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
+    assert exported.exit_code == 0, exported.output
+    text = (out / "groups.yaml").read_text(encoding="utf-8")
+    assert "name: Launch 🚀 team\n" in text and "\\U" not in text, text
+    planned = invoke(["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"])
+    assert planned.exit_code == 0, planned.output
+    group = sandbox.store.get("groups", key="launch")
+    assert group is not None
+    sandbox.store.update("groups", group["id"], {"name": "🚀 Launched"})
+    written = invoke(["--endpoint", sandbox.url, "drift", "--write", str(out)])
+    assert written.exit_code == 2, written.output
+    assert "name: 🚀 Launched\n" in (out / "groups.yaml").read_text(encoding="utf-8")
+    again = invoke(["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"])
+    assert again.exit_code == 0, again.output

@@ -1,0 +1,69 @@
+"""Files konvsync writes (``plan --out``, ``--report``, ``export --out``)
+behind a symlink are written where the link points, as ``drift --write``
+writes a symlinked config file: the link stays (a path that is no regular
+file is refused before: tests/cli/test_params.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from konvsync.sandbox.server import RunningSandbox
+from tests.conftest import invoke
+
+CONFIG = """\
+konvsync: 1
+groups:
+  - {externalId: sales, name: Sales}
+"""
+
+
+def test_plan_out_and_report_behind_a_symlink_are_written_where_it_points(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    config = write_config(CONFIG)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "plan.json").write_text("old", encoding="utf-8")
+    (tmp_path / "plan.json").symlink_to(shared / "plan.json")
+    (tmp_path / "report.json").symlink_to(shared / "report.json")  # dangling: made there
+    endpoint = ["--endpoint", sandbox.url]
+    planned = invoke([*endpoint, "plan", str(config), "--out", str(tmp_path / "plan.json")])
+    assert planned.exit_code == 0, planned.output
+    report = ["--report", str(tmp_path / "report.json")]
+    applied = invoke([*endpoint, "apply", str(config), "--auto-approve", *report])
+    assert applied.exit_code == 0, applied.output
+    for name in ("plan.json", "report.json"):
+        assert (tmp_path / name).is_symlink(), name
+        assert json.loads((shared / name).read_text(encoding="utf-8")), name
+    assert "sales" in (shared / "plan.json").read_text(encoding="utf-8")
+
+
+def test_export_force_writes_a_symlinked_file_where_it_points(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    sandbox.store.create("groups", {"externalId": "sales", "name": "Sales"})
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "groups.yaml").write_text("konvsync: 1\ngroups: []\n", encoding="utf-8")
+    out = tmp_path / "config"
+    out.mkdir()
+    (out / "groups.yaml").symlink_to(shared / "groups.yaml")
+    result = invoke(["--endpoint", sandbox.url, "export", "--out", str(out), "--force"])
+    assert result.exit_code == 0, result.output
+    assert (out / "groups.yaml").is_symlink()
+    assert "externalId: sales" in (shared / "groups.yaml").read_text(encoding="utf-8")
+
+
+def test_plan_out_to_a_symlink_loop_is_one_line(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    (tmp_path / "a.json").symlink_to(tmp_path / "b.json")
+    (tmp_path / "b.json").symlink_to(tmp_path / "a.json")
+    out = str(tmp_path / "a.json")
+    result = invoke(["--endpoint", sandbox.url, "plan", str(write_config(CONFIG)), "--out", out])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip().startswith(f"Error: cannot write {out}: "), result.stderr
+    assert result.stderr.strip().endswith("nothing was written"), result.stderr
+    assert (tmp_path / "a.json").is_symlink() and (tmp_path / "b.json").is_symlink()
