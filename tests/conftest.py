@@ -112,6 +112,15 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _loopback_without_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy set on the machine (``HTTP_PROXY``) is left in place, and
+    konvsync never takes it for loopback; the tests' own HTTP clients
+    (requests, gql) would send their requests to the sandbox through it.
+    The tests of proxies set or clear every proxy variable themselves."""
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost,::1")
+
+
+@pytest.fixture(autouse=True)
 def _forget_secrets_of_other_tests(monkeypatch: pytest.MonkeyPatch) -> None:
     """Values a test registers as secret (a fuzzed invite code such as
     ``sales``) are redacted in that test only: the registry lives for the
