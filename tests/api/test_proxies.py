@@ -136,7 +136,7 @@ def test_the_https_variable_is_not_used_for_an_http_endpoint(
 
 @pytest.mark.parametrize(
     "no_proxy",
-    ["0.0.0.0", "0.0.0.0/8", "0.0.0.0:{port}", "*", "portal.example, 0.0.0.0 ,", "*"],
+    ["0.0.0.0", "0.0.0.0/8", "0.0.0.0:{port}", "*", "portal.example, 0.0.0.0 ,"],
 )
 def test_no_proxy_sends_the_request_direct(
     sandbox: RunningSandbox, proxy: ForwardProxy, no_proxy: str
