@@ -160,6 +160,52 @@ def test_ci_files_are_valid_yaml_with_valid_commands(path: Path) -> None:
             assert "KONVERT_API_SECRET" not in line and "KONVERT_API_KEY" not in line
 
 
+def readme_commands(text: str) -> list[list[str]]:
+    """Every ``konvsync ...`` command of a Markdown file's ``sh`` blocks and
+    the ``$`` lines of its ``console`` blocks, as argv: each command of a
+    line (split at ``&&``, ``;``, pipes, ``&`` and a redirection), leading
+    ``NAME=value`` assignments dropped."""
+    out = []
+    for kind, block in re.findall(r"```(sh|console)\n(.*?)```", text, flags=re.S):
+        for line in re.sub(r"\\\n\s*", " ", block).splitlines():
+            if kind == "console" and not line.startswith("$ "):
+                continue  # output, not a command
+            lexer = shlex.shlex(line.removeprefix("$ "), posix=True, punctuation_chars=True)
+            lexer.whitespace_split, lexer.commenters = True, "#"
+            segment: list[str] = []
+            for token in [*lexer, ";"]:
+                if token not in {"|", "||", "&&", ";", "&", ">", "2>"}:
+                    segment.append(token)
+                    continue
+                while segment and re.match(r"^\w+=", segment[0]):
+                    segment.pop(0)
+                if segment[:1] == ["konvsync"] and segment[1:]:
+                    out.append(segment[1:])
+                segment = []
+    return out
+
+
+@pytest.mark.parametrize(
+    "path",
+    [ROOT / "README.md", *sorted((ROOT / "examples").rglob("README.md"))],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_every_command_a_readme_shows_is_one_konvsync_takes(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each konvsync command the README and the examples' READMEs show, with
+    the options and arguments as written, parses with the real CLI: a
+    renamed or removed option fails here, not for the user who pastes it."""
+    commands = readme_commands(path.read_text(encoding="utf-8"))
+    assert commands, f"{path} shows no konvsync command"
+    monkeypatch.chdir(ROOT)  # the examples' paths are written from the checkout
+    for argv in commands:
+        try:
+            assert_valid_invocation(argv)
+        except click.UsageError as exc:  # pragma: no cover - the assertion explains
+            pytest.fail(f"{path.name}: konvsync {' '.join(argv)}: {exc}")
+
+
 def test_nothing_installs_konvsync_from_a_package_index() -> None:
     """No release is published: an index's `konvsync` would be someone else's."""
     texts = {

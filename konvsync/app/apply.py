@@ -62,7 +62,8 @@ def apply_path(
 ) -> ApplyResult:
     """Apply a config (plan, ``confirm`` raises to stop, apply) or a saved
     plan file (re-read what it touches, refuse if stale, apply unasked).
-    ``--target`` is refused with a saved plan: it is applied as reviewed."""
+    ``--target`` and the ``--allow-...`` rails are refused with a saved
+    plan: it is applied as reviewed, its rails checked when it was made."""
     if isinstance(path, str) or len(path) == 1:
         single = path if isinstance(path, str) else path[0]
         if is_planfile(single):
@@ -71,6 +72,13 @@ def apply_path(
                     "--target cannot be used with a saved plan: a plan file is applied exactly "
                     "as reviewed. Make a targeted plan instead: konvsync plan PATH --target ... "
                     "--out FILE"
+                )
+            allowed = _rails_allowed(plan_options)
+            if allowed:
+                raise UsageError(
+                    f"{allowed} cannot be used with a saved plan: its rails were checked when "
+                    f"it was made (a refused plan is not saved). Give it to plan: konvsync "
+                    f"plan PATH {allowed} --out FILE"
                 )
             return _apply_saved(
                 single, connection, apply_options, on_page, progress, on_interrupt, on_report
@@ -99,6 +107,16 @@ def apply_path(
                 return ApplyResult(outcome.plan, report)
 
         return aio.run(run())
+
+
+def _rails_allowed(options: PlanOptions) -> str | None:
+    """The first ``--allow-...`` option given (they act when a plan is made)."""
+    given = {
+        "--allow-mass-delete": options.allow_mass_delete,
+        "--allow-mass-update": options.allow_mass_update,
+        "--allow-welcome-emails": bool(options.allow_welcome_emails),
+    }
+    return next((name for name, on in given.items() if on), None)
 
 
 def _apply_saved(

@@ -8,7 +8,8 @@ the first write (``apply.checks``)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -40,8 +41,8 @@ from konvsync.apply.model import (
     Status,
     Verify,
 )
-from konvsync.apply.narrowing import narrowed_last
 from konvsync.apply.renamed_values import left_behind_warning, values_left_behind
+from konvsync.apply.tightening import tightened_last
 from konvsync.errors import KonvsyncError, StalePlanError
 from konvsync.kinds import kind, references
 from konvsync.kinds.address import Address, RemoteRef
@@ -119,14 +120,18 @@ class PlanExecutor:
                 self.ids[change.address] = change.remote_id
                 self.adopted[RemoteRef(change.remote_id)] = change.key
         self.renames = renames_in(plan.changes)
-        await self._check_inputs(plan.changes)
         sent_first: list[Change] = []
-        narrowing: list[tuple[Update, Change]] = []  # each last part, and its planned change
+        tightening: list[tuple[Update, Change]] = []  # each last part, and its planned change
+        waiting: set[int] = set()  # ids of the planned changes with no first part
         for change in plan.changes:
-            first, last = narrowed_last(change)
-            sent_first.append(first)
+            first, last = tightened_last(change)
+            if first is not None:
+                sent_first.append(first)
+            else:
+                waiting.add(id(change))
             if last is not None:
-                narrowing.append((last, change))
+                tightening.append((last, change))
+        await self._check_inputs([*plan.changes, *(last for last, _change in tightening)])
         for label, changes in apply_steps(sent_first, self.remote):
             if self.stop.is_set:
                 self._finish(changes, Status.SKIPPED, "not started: interrupted")
@@ -134,25 +139,31 @@ class PlanExecutor:
             if self.refused is not None:
                 self._finish(changes, Status.SKIPPED, f"not started: {self.refused}")
                 continue
-            try:
-                await self._step(label, changes)
-                await self._carry_renamed_values(changes)
-            except StalePlanError:
-                raise
-            except KonvsyncError as exc:
-                if not self.sent:
-                    raise  # nothing was written: the one error line says it all
-                self._stop_after_writes(changes, exc)
-        if narrowing:
-            try:
-                await self._narrow(narrowing)
-            except KonvsyncError as exc:
-                self._stop_after_writes([last for last, _change in narrowing], exc)
+            await self._guarded(changes, self._step_and_carry(label, changes))
+        if tightening:
+            await self._tighten(tightening, waiting)
         self._finish(self.cascades.rest(), Status.SKIPPED, "not deleted: its parent was not")
         self.report.interrupted = self.stop.is_set
         if self.options.verify is not Verify.NONE and not self.stop.is_set:
             await self._verify(self.options.verify)
         return self.report
+
+    async def _step_and_carry(self, label: str, changes: list[Change]) -> None:
+        await self._step(label, changes)
+        await self._carry_renamed_values(changes)
+
+    async def _guarded(self, changes: list[Change], work: Awaitable[object]) -> None:
+        """Await ``work`` on ``changes``: a failure after this run wrote
+        stops the run there (``_stop_after_writes``); before, it is the
+        run's one error (a stale plan, exit 3, included)."""
+        try:
+            await work
+        except StalePlanError:
+            raise
+        except KonvsyncError as exc:
+            if not self.sent:
+                raise  # nothing was written: the one error line says it all
+            self._stop_after_writes(changes, exc)
 
     # ----------------------------------------------------------------- checks
 
@@ -232,35 +243,69 @@ class PlanExecutor:
         for update, outcome in zip(updates, outcomes, strict=True):
             self._settle(update, outcome)
 
-    async def _narrow(self, planned: list[tuple[Update, Change]]) -> None:
-        """After every step: take away the items of lists other objects hold
-        (``apply.narrowing``: each update, and the planned change it ends),
-        where the change's first part was done. Done, the planned change is
-        the result (counted once, and what the read-back holds the portal
-        to); failed, or not started (the run was interrupted or stopped),
-        the update is a result of its own beside it."""
+    async def _tighten(self, planned: list[tuple[Update, Change]], waiting: set[int]) -> None:
+        """After every step: tighten the constraints other objects' values
+        must fit (``apply.tightening``: each update, and the planned change
+        it ends), where the change's first part was done or it had none
+        (``waiting``: ids of those planned changes). Done, the planned
+        change is the result (counted once, and what the read-back holds
+        the portal to); failed, or not started (the run was interrupted or
+        stopped), the update is a result of its own beside the first
+        part's, or the planned change's own result without one."""
         done = {r.change.address for r in self.report.results if r.status is Status.DONE}
-        ready = [(update, change) for update, change in planned if update.address in done]
-        if ready and (self.stop.is_set or self.refused is not None):
-            # The first part was done: the items are still there, say so.
-            why = "interrupted" if self.stop.is_set else self.refused
-            self._finish(
-                [update for update, _change in ready], Status.SKIPPED, f"not started: {why}"
+        ready = [
+            (
+                replace(update, remote_id=update.remote_id or self.ids.get(update.address)),
+                change,
+                update.address in done,
             )
-            return
+            for update, change in planned
+            if (update.address in done and id(change) not in waiting)
+            or (id(change) in waiting and change.address not in self.unavailable)
+        ]
         if not ready:
             return
-        self.report.pending = [update for update, _change in ready]
+        waited = [change for _update, change, first_done in ready if not first_done]
+        if waited and not self.stop.is_set and self.refused is None:
+            # Checked against the portal as a step's changes are (the
+            # first parts were): a stale plan before the first write.
+            await self._guarded(waited, self._recheck(waited))
+            settled = {id(r.change) for r in self.report.results}
+            ready = [item for item in ready if id(item[1]) not in settled]
+        if self.stop.is_set or self.refused is not None:
+            # Not tightened: say so, beside a first part that was done.
+            why = "interrupted" if self.stop.is_set else self.refused
+            self._finish(
+                [update if first_done else change for update, change, first_done in ready],
+                Status.SKIPPED,
+                f"not started: {why}",
+            )
+            return
+        self.report.pending = [update for update, _change, _first_done in ready]
         self._report_now(True)  # before they are sent, as a step's changes
-        outcomes = await run_mutations(
-            self.client,
-            [self._call(update) for update, _change in ready],
-            self.options.batch_size,
-            self.options.parallelism,
-        )
-        for (update, change), outcome in zip(ready, outcomes, strict=True):
+        address_of: dict[int, Address] = {}
+        calls = []
+        for update, _change, _first_done in ready:
+            calls.append(self._call(update))
+            address_of[id(calls[-1])] = update.address
+        try:
+            outcomes = await run_mutations(
+                self.client,
+                calls,
+                self.options.batch_size,
+                self.options.parallelism,
+                on_send=lambda batch: self.sent.update(address_of[id(c)] for c in batch),
+            )
+        except KonvsyncError as exc:
+            ends = [update if first_done else change for update, change, first_done in ready]
+            self._stop_after_writes(ends, exc)
+            return
+        for (update, change, first_done), outcome in zip(ready, outcomes, strict=True):
             self._settle(update, outcome)
-            if self.report.results[-1].status is Status.DONE:
+            result = self.report.results[-1]
+            if not first_done:
+                self.report.results[-1] = replace(result, change=change)
+            elif result.status is Status.DONE:
                 self.report.results.pop()
                 self.report.done_as(change)
         self.report.pending = []
@@ -268,7 +313,7 @@ class PlanExecutor:
 
     async def _verify(self, mode: Verify) -> None:
         """Read back what the run changed (``Verify``) and compare it with the plan."""
-        # An update that may have been applied (the last part of a narrowing
+        # An update that may have been applied (the last part of a tightening
         # whose answer was lost) masks what an earlier part wrote.
         unsure = {
             id(r.change)

@@ -104,7 +104,7 @@ class ApplyReport:
 
     def done_as(self, change: Change) -> None:
         """The done result at ``change``'s address now stands for ``change``
-        (a planned change done in two parts, ``apply.narrowing``)."""
+        (a planned change done in two parts, ``apply.tightening``)."""
         for index, result in enumerate(self.results):
             if result.change.address == change.address and result.status is Status.DONE:
                 self.results[index] = ChangeResult(change, Status.DONE, result.message)

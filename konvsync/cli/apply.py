@@ -32,7 +32,6 @@ from konvsync.plan.planfile import SavedPlanStale
 from konvsync.plan.planner import PlanRefused
 from konvsync.render import render_plan
 from konvsync.render.apply_report import render_apply_report
-from konvsync.render.values import NO_CHANGES
 
 
 @click.command()
@@ -100,8 +99,8 @@ def apply(
 
     With a config: plans, shows the plan, asks for 'yes' (or --auto-approve).
     With a plan file: re-reads what it touches and refuses (exit 3) if the
-    portal changed since; applies without asking, as reviewed (--target is
-    refused with a plan file).
+    portal changed since; applies without asking, as reviewed (--target and
+    the --allow-* rails are refused with a plan file: give them to plan).
     Either way, before the first write the operations and input fields it
     will send are checked against the portal's schema (exit 3 when they do
     not fit), before each step the objects it touches are read again (a
@@ -224,8 +223,8 @@ class ApplySession:
             self.report.finish(result.plan, result.report)
         finally:
             self.progress.clear()
-            if result.report is None:
-                click.echo(NO_CHANGES)
+            if result.report is None:  # the plan's warnings and scope, and "No changes."
+                click.echo(render_plan(result.plan, "text", color=self.options.color))
             else:
                 click.echo(render_apply_report(result.report, self.interrupted_by, result.saved))
         return ExitStatus.OK if result.report is None or result.report.ok else ExitStatus.ERROR

@@ -11,10 +11,10 @@ from konvsync.app.drift import drift_config
 from konvsync.cli.options import (
     GlobalOptions,
     accepts_global_options,
+    drift_target_option,
     format_option,
     paths_argument,
     plan_options,
-    target_option,
 )
 from konvsync.cli.progress import StderrProgress
 from konvsync.drift.writeback import WriteFailed, WriteRefused
@@ -37,7 +37,7 @@ from konvsync.render.drift import render_drift
     help="Also report (and with --write, add) objects of kinds not in policy.prune "
     "that the YAML does not list.",
 )
-@target_option
+@drift_target_option
 @click.option(
     "--allow-mass-delete",
     is_flag=True,
@@ -57,8 +57,10 @@ def drift(
     PATHs, base/ overlays/staging/, merge as in plan): objects changed,
     deleted or created there. Revert it with apply; accept it with --write,
     which edits the YAML in place (comments, order, quoting and ${env:...}
-    values stay), each value in the file that holds it, after asking the
-    portal for each object it would remove, and only if the edited files load.
+    values stay; a key the kind's rules forbid beside the portal's values
+    goes, as the code of a CODE link made OPEN), each value in the file that
+    holds it, after asking the portal for each object it would remove, and
+    only if the edited files load.
 
     Exit 0 no drift, 2 drift (also after --write), 1 error, 3 refused (the
     portal guard; --write removing more than max_delete_percent, or a file

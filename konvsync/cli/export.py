@@ -82,7 +82,7 @@ def export(
     there is nothing to do. A DIR that already holds konvsync YAML is
     refused (exit 1, nothing written) unless --force. With --scope, only
     what the scope owns is written, and the scope as policy.scope: one
-    team's share of a shared portal.
+    team's share of a shared portal. Exit 0 written; 1 error.
     """
     if target_object is not None and (out_dir or kinds or scope_values):
         raise UsageError(

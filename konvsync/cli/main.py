@@ -142,7 +142,8 @@ def cli(ctx: click.Context, /, **values: Any) -> None:
 
     Exit codes: 0 ok; 1 error; 2 changes present (plan --detailed-exitcode)
     or drift found (drift); 3 refused (an unsafe or stale plan, a portal guard
-    mismatch, drift --write removing too much or a file changed meanwhile).
+    mismatch, input the portal's schema does not take; drift --write removing
+    too much or a file changed meanwhile).
     """
     configure_logging(values["verbose"])
     ctx.obj = global_options_from(values)

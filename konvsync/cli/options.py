@@ -150,7 +150,8 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
     ),
     GlobalOption(
         ("--max-retries",),
-        "Retries of a failed request (429, 5xx, timeouts) before giving up (default: 5).",
+        "Retries of a failed request (429, 502, 503, 504, timeouts, dropped connections) "
+        "before giving up (default: 5).",
         {"type": click.IntRange(0, 20), "default": 5},
     ),
     GlobalOption(
@@ -220,14 +221,21 @@ def global_options_from(values: dict[str, Any]) -> GlobalOptions:
 paths_argument = click.argument(
     "paths", metavar="PATH...", nargs=-1, required=True, type=click.Path()
 )
-target_option = click.option(
-    "--target",
-    "targets",
-    multiple=True,
-    type=PLAN_TARGET,
-    metavar="KIND[/KEY]",
-    help=plan_target_help(),
-)
+
+
+def _target_option(limited: str) -> Callable[[F], F]:
+    return click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        type=PLAN_TARGET,
+        metavar="KIND[/KEY]",
+        help=plan_target_help(limited=limited),
+    )
+
+
+target_option = _target_option("the plan")
+drift_target_option = _target_option("what drift reports and writes")
 format_option = click.option(
     "--format",
     "fmt",

@@ -21,10 +21,10 @@ from konvsync.kinds import KINDS, TOP_LEVEL_KINDS, WRITABLE_KINDS, Kind
 from konvsync.plan.targets import parse_targets
 
 
-def plan_target_help(kinds: Sequence[Kind] = WRITABLE_KINDS) -> str:
-    """``--target KIND[/KEY]`` of plan, apply and drift."""
+def plan_target_help(kinds: Sequence[Kind] = WRITABLE_KINDS, limited: str = "the plan") -> str:
+    """``--target KIND[/KEY]`` of plan and apply (``limited``: what drift's limits)."""
     return (
-        "Limit the plan to a kind or one object (repeatable); what it needs is included. "
+        f"Limit {limited} to a kind or one object (repeatable); what it needs is included. "
         f"KIND: {_names(kinds)}."
     )
 

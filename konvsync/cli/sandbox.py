@@ -31,7 +31,13 @@ from konvsync.sandbox.store import Store
     show_default=True,
     help="Address to bind. Other than loopback only with an API secret of your own.",
 )
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on; 0 takes a free one (the first line says which).",
+)
 @click.option(
     "--db", default=".konvsync/sandbox.db", show_default=True, help="SQLite file, or :memory:."
 )
@@ -45,7 +51,12 @@ from konvsync.sandbox.store import Store
     envvar="KONVSYNC_SANDBOX_API_SECRET",
     help="Accepted API secret (env KONVSYNC_SANDBOX_API_SECRET is safer).",
 )
-@click.option("--portal-name", default=None, help="viewer.portalName.")
+@click.option(
+    "--portal-name",
+    default=None,
+    help="The portal's name (viewer.portalName), which a config's portal: guard "
+    "must equal (default: Konvsync Sandbox).",
+)
 @click.option(
     "--seed",
     type=click.Path(exists=True),
@@ -136,6 +147,9 @@ def sandbox(
 
     Without --api-key/--api-secret it accepts the documented defaults
     sandbox-key / sandbox-secret-not-for-production. Stop it with Ctrl-C.
+
+    Exit 0 when stopped (Ctrl-C or SIGTERM); 1 when it cannot start (the
+    port or the --db file in use, a --seed config that is not valid).
     """
     if (api_secret is None or api_secret == DEFAULT_API_SECRET) and not is_loopback(host):
         raise UsageError(

@@ -18,8 +18,8 @@ from konvsync.render import render_plan
 def show(options: GlobalOptions, planfile: str, fmt: str) -> ExitStatus:
     """Render a plan file saved by 'plan --out' (offline: the portal is not read).
 
-    Exit 0; 1 when PLANFILE is not a konvsync plan file; 3 when another
-    konvsync release made it.
+    Exit 0; 1 when PLANFILE is not a konvsync plan file, or a damaged one; 3
+    when another konvsync release made it.
     """
     saved = read_planfile(planfile)
     color = options.color and fmt == "text"

@@ -87,7 +87,7 @@ def schema(overlay: bool) -> ExitStatus:
     For editors: mkdir -p .konvsync && konvsync schema > .konvsync/schema.json,
     then on the first line of each YAML file: # yaml-language-server:
     $schema=<its path relative to the file>. export writes a hint to the
-    schema published in konvsync's repository instead.
+    schema published in konvsync's repository instead. Exit 0.
     """
     document = schema_for(overlay)
     click.echo(json.dumps(document, indent=2))

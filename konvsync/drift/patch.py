@@ -13,7 +13,6 @@ from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNo
 from konvsync.config.yaml_dump import flow
 from konvsync.drift.yamltext import SUBSTITUTION as _SUBSTITUTION
 from konvsync.drift.yamltext import EditRefused, Tree, YamlText, has_reference, walk
-from konvsync.kinds.address import holds_remote_ref
 from konvsync.kinds.base import Field, normalize_value
 
 
@@ -28,11 +27,6 @@ def patch_field(
 ) -> None:
     """Edit ``value_node`` (the YAML's ``old`` value, as loaded) to say ``new``
     (the portal's value, normalized)."""
-    if f.ref is not None and holds_remote_ref(new):
-        raise EditRefused(
-            f"the portal's value refers to {f.ref} without a natural key "
-            "(give it one in the portal, or apply to revert); left as is"
-        )
     patcher = _Patcher(text, tree, key_node, value_node)
     if f.shape == "set" and isinstance(value_node, SequenceNode) and isinstance(old, list):
         patcher.patch_set(f, old, new or [])

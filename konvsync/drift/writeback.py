@@ -18,9 +18,11 @@ from typing import Any
 
 from konvsync.config.documents import item_problem, schema_problem
 from konvsync.config.model import DesiredObject, DesiredState
+from konvsync.config.overlay import OverlayMap
 from konvsync.config.yaml_dump import dump
 from konvsync.config.yaml_loader import YamlMap
 from konvsync.drift.files import read_unchanged, write_unchanged
+from konvsync.drift.itemkeys import edit_keys
 from konvsync.drift.lists import ListEdits, ListKey, edit_lists
 from konvsync.drift.model import DriftReport, KeptValue, WriteResult
 from konvsync.drift.patch import patch_field
@@ -30,6 +32,7 @@ from konvsync.errors import OutputError, UnsafePlanError
 from konvsync.kinds import KINDS, kind, references
 from konvsync.kinds.address import Address, holds_remote_ref
 from konvsync.kinds.base import Kind
+from konvsync.kinds.schema_rules import implied_nulls, rule_fields
 from konvsync.plan.changes import Change, Create, Update
 from konvsync.plan.remote import RemoteObject, RemoteState
 from konvsync.plan.safety import MASS_DELETE_MIN_OBJECTS
@@ -42,6 +45,7 @@ _SHARED_PATH = (
     "written in an earlier config path, which other environments may share; left as "
     "written (remove it there if none of them should have it)"
 )
+_SENSITIVE = "sensitive; never written to a file"
 READ_AGAIN = (
     "the portal's list did not show it, but asked for by its key the portal has it "
     "(read inconsistently); left in the configuration"
@@ -183,36 +187,111 @@ def _accept_changed(work: _Work, item: Update) -> None:
     obj = _desired(work, item)
     k = kind(item.kind)
     portal = item.before or {}
-    for top in dict.fromkeys(f.top for f in item.fields):
-        f = k.field_map.get(top)
-        if f is None:
-            continue
+    tops = [top for top in dict.fromkeys(f.top for f in item.fields) if top in k.field_map]
+    for group in _tied(k, tops):
+        refused: dict[str, str] = {}
+        for top in group:
+            try:
+                _acceptable(work, item, k, top, portal.get(top))
+            except EditRefused as exc:
+                refused[top] = str(exc)
         try:
-            if f.sensitive:
-                raise EditRefused("sensitive; never written to a file")
-            if top == k.key_field and item.adopt:  # the plan's note says what apply does
-                raise EditRefused(f"{item.note}; apply sets the key the YAML gives it")
-            _undefined_references(work, k, {top: portal.get(top)})
-            _rejected_value(k, obj, top, portal.get(top))
-            _patch(work, obj, top, f, portal.get(top))
-            work.accepted.fields.setdefault(item.address, set()).add(top)
+            if refused:
+                first, reason = next(iter(refused.items()))
+                raise EditRefused(f"goes with {first}, which is left as written ({reason})")
+            _accept_group(work, item, obj, k, group)
         except EditRefused as exc:
-            work.keep(item, top, str(exc))
+            for top in group:
+                work.keep(item, top, refused.get(top, str(exc)))
 
 
-def _rejected_value(k: Kind, obj: DesiredObject, top: str, new: Any) -> None:
-    """Refuse a portal value the config schema rejects for the field (a
-    required name the portal holds blank, which reads as null): written, it
-    would leave the whole configuration invalid, and nothing be accepted.
-    (A child kind's values are checked with the whole edited configuration.)"""
+def _tied(k: Kind, tops: list[str]) -> list[list[str]]:
+    """``tops`` in groups that the kind's rules tie together (an invite
+    link's account and accountMatchField, its access and code): each is
+    accepted whole or left whole."""
+    group_of = {top: [top] for top in tops}
+    for rule in k.schema_rules:
+        named = [name for name in rule_fields(rule) if name in group_of]
+        merged = list(dict.fromkeys(top for name in named for top in group_of[name]))
+        for top in merged:
+            group_of[top] = merged
+    return list({id(group): group for group in group_of.values()}.values())
+
+
+def _acceptable(work: _Work, item: Update, k: Kind, top: str, new: Any) -> None:
+    """Refuse (``EditRefused``) what no edit may write of one field."""
+    f = k.field_map[top]
+    if f.sensitive and new is not None:
+        raise EditRefused(_SENSITIVE)
+    if top == k.key_field and item.adopt:  # the plan's note says what apply does
+        raise EditRefused(f"{item.note}; apply sets the key the YAML gives it")
+    _undefined_references(work, k, {top: new})
+    if f.ref is not None and holds_remote_ref(new):
+        raise EditRefused(
+            f"the portal's value refers to {f.ref} without a natural key "
+            "(give it one in the portal, or apply to revert); left as is"
+        )
+
+
+def _accept_group(work: _Work, item: Update, obj: DesiredObject, k: Kind, group: list[str]) -> None:
+    """Write the portal's values of ``group``, all or none: a key the
+    kind's rules forbid beside them (and the portal holds no value of)
+    leaves the item, a key the item lacks is added to it, the others are
+    patched where they are written; the item as a whole must still fit the
+    config schema."""
+    portal = item.before or {}
+    written = dict(obj.data)
+    values = {
+        top: portal.get(top) for top in group if top in written or portal.get(top) is not None
+    }
+    after = {**written, **values}
+    removed = sorted(
+        name
+        for name in implied_nulls(k.schema_rules, after)
+        if name in written and portal.get(name) is None
+    )
+    added = {top: value for top, value in values.items() if top not in written}
+    for top in group:
+        if k.field_map[top].sensitive and top in values and top not in removed:
+            raise EditRefused(_SENSITIVE)
+    if (removed or added) and isinstance(obj.data, OverlayMap):
+        raise EditRefused(
+            "a key would be added or removed, and the object is merged from several paths "
+            "(another may hold it); left as written"
+        )
+    _rejected_value(k, {name: value for name, value in after.items() if name not in removed})
+    before = {path: len(text.edits) for path, text in work.texts.items()}
+    try:
+        for top in group:
+            if top in written and top not in removed:
+                _patch(work, obj, top, portal.get(top))
+        if removed or added:
+            text = work.text(obj.source.file)
+            tree, node, _block = text.item(obj.source)
+            if has_merge(node) and any(entry(node, name) is None for name in removed):
+                raise EditRefused(f"inherited through a YAML merge key (<<), {SHARED}")
+            edit_keys(text, tree, node, removed, added)
+    except EditRefused:
+        for path, text in work.texts.items():  # none of the group's edits stay
+            del text.edits[before.get(path, 0) :]
+        raise
+    work.accepted.fields.setdefault(item.address, set()).update(group, removed)
+
+
+def _rejected_value(k: Kind, item: dict[str, Any]) -> None:
+    """Refuse portal values the config schema rejects in the item (a
+    required name the portal holds blank, which reads as null): written,
+    they would leave the whole configuration invalid, and nothing be
+    accepted. (A child kind's values are checked with the whole edited
+    configuration.)"""
     if k.parent is not None:
         return
-    problem = item_problem(k.name, {**obj.data, top: new})
+    problem = item_problem(k.name, item)
     if problem is not None:
         raise EditRefused(f"the configuration would reject the portal's value ({problem})")
 
 
-def _patch(work: _Work, obj: DesiredObject, top: str, f: Any, new: Any) -> None:
+def _patch(work: _Work, obj: DesiredObject, top: str, new: Any) -> None:
     """Edit field ``top`` of ``obj`` where its value is written: in the
     object's own item, or in the later path's file that set it."""
     data = obj.data
@@ -235,6 +314,7 @@ def _patch(work: _Work, obj: DesiredObject, top: str, f: Any, new: Any) -> None:
     problem = written_with(text, tree, value_node)
     if problem is not None:
         raise EditRefused(problem)
+    f = kind(obj.kind).field_map[top]
     patch_field(text, tree, key_node, value_node, f, obj.data.get(top), new)
 
 
@@ -252,7 +332,7 @@ def _accept_created(work: _Work, item: Change) -> None:
         work.keep(item, None, f"{printable(warning)} (the rest is written)")
     for name in [name for name in data if name in k.sensitive_names]:
         del data[name]
-        work.keep(item, name, "sensitive; never written to a file")
+        work.keep(item, name, _SENSITIVE)
     probe: dict[str, Any] = {k.name: [data]}
     where = f"data.{k.name}[0]"
     if k.parent is not None and item.parent is not None:
@@ -298,7 +378,7 @@ def _undefined_references(work: _Work, k: Kind, data: dict[str, Any]) -> None:
         if target.reference or key in defined or target.address(key) in work.accepted.added:
             continue
         if holds_remote_ref(written):
-            continue  # no key at all: patch_field says so
+            continue  # no key at all: _acceptable says so
         raise EditRefused(
             f"refers to {target.singular} {key!r}, which the configuration does not define"
         )

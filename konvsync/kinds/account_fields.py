@@ -16,6 +16,8 @@ KIND = Kind(
             "type",
             "Value type: TEXT, NUMBER, DATE (YYYY-MM-DD), BOOLEAN (true/false) or SELECT (one "
             "of options).",
+            held_by="accounts",
+            loosest="TEXT",
         ),
         Field(
             "options",
@@ -24,7 +26,14 @@ KIND = Kind(
             export_default=[],
             held_by="accounts",
         ),
-        Field("required", "Whether every account must have a value.", export_default=False),
+        Field(
+            "required",
+            "Whether every account must have a value.",
+            export_default=False,
+            held_by="accounts",
+            loosest=False,
+            binds_missing=True,
+        ),
     ),
     operations_file="account_fields.graphql",
     rename_field="renamedFrom",

@@ -83,10 +83,21 @@ class Field:
     pattern_message: str | None = None
     """What ``validate`` says of a value that does not match ``pattern``."""
     held_by: str | None = None
-    """Kind whose objects hold this list's items as values (a SELECT field's
-    options, held by accounts' custom field values). A portal may refuse to
-    take away an item a value still holds, so ``apply`` takes items away
-    only after that kind's steps, deletes included (``apply.narrowing``)."""
+    """Kind whose objects' values must fit this field (an account field's
+    options, type and ``required``, which accounts' custom values must
+    fit). A portal may refuse to tighten it while values do not fit yet, so
+    ``apply`` tightens it (a list's items taken away, ``loosest`` left)
+    only after that kind's steps, deletes included (``apply.tightening``)."""
+    loosest: Any = None
+    """With ``held_by``: the value every held value fits (``type: TEXT``,
+    ``required: false``); None: none."""
+    binds_missing: bool = False
+    """With ``loosest``: a holder without a value does not fit the field
+    away from its loosest value (``required``), so a create (its holders
+    hold nothing yet) tightens it last too. A field without it constrains
+    the values held only, and at its loosest value every value fits,
+    whatever a held list says (``type: TEXT``: any value, options or not),
+    so a held list changes whole with it when it leaves that value."""
 
     @property
     def input_key(self) -> str:

@@ -36,6 +36,16 @@ def _condition(rule: dict[str, Any]) -> tuple[str, Any]:
     return field, condition["const"]
 
 
+def rule_fields(rule: dict[str, Any]) -> tuple[str, ...]:
+    """The fields a rule (made by the helpers above) ties together: its
+    condition's field and the fields it needs or forbids, or both of a pair."""
+    if "if" in rule:
+        then = rule["then"]
+        named = [*then.get("required", []), *then.get("not", {}).get("required", [])]
+        return (_condition(rule)[0], *named)
+    return tuple(rule["not"]["required"])
+
+
 def implied_nulls(rules: tuple[dict[str, Any], ...], data: Mapping[str, Any]) -> set[str]:
     """The fields an object given as ``data`` must hold null by ``rules``
     (made by the helpers above): a field ``forbidden_when`` its condition

@@ -43,6 +43,7 @@ from konvsync.plan.scope import (
 from konvsync.plan.stranded import with_stranded_values
 from konvsync.plan.targets import Targets, parse_targets
 from konvsync.plan.twins import check_twins
+from konvsync.plan.unfit_types import unfit_type_changes
 from konvsync.support.suggest import did_you_mean
 
 ProgressCallback = Callable[[str, int], None]
@@ -203,6 +204,7 @@ def plan_against(
         if not options.owned_elsewhere_is_drift:  # drift reports what the portal holds
             check_at_most_one(changes, view)
     warnings += taken_from_outside(changes, view) + kept_outside(changes, remote)
+    warnings += unfit_type_changes(changes, remote)
     emails = welcome_emails(changes, desired)
     if emails:
         warnings.append(
@@ -436,7 +438,7 @@ def _adds_held_items(update: Update, holder: str) -> bool:
     return any(
         f.held_by == holder and set(after.get(f.name) or []) - set(before.get(f.name) or [])
         for f in kind(update.kind).fields
-        if f.name in after
+        if f.shape == "list" and f.name in after
     )
 
 

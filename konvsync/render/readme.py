@@ -61,7 +61,8 @@ def render_kinds(kinds: Sequence[Kind] = KINDS) -> str:
             notes.append("creates send a welcome e-mail unless `policy.send_welcome_email: false`")
         if k.at_most_one is not None:
             notes.append(f"at most one {k.at_most_one.what}")
-        after = ", ".join(sorted(depends_on(k)))
+        # read-only kinds are never written: nothing is written after them
+        after = ", ".join(sorted(n for n in depends_on(k) if not by_name[n].reference))
         if after:
             notes.append(f"written after {after}")
         lines.append(

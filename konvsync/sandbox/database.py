@@ -67,7 +67,11 @@ class Database:
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            # timeout=0: no busy wait (SQLite's default is 5 s) for a file
+            # another process holds; this process is the file's only user.
+            self._db = sqlite3.connect(
+                path, timeout=0, check_same_thread=False, isolation_level=None
+            )
         except (OSError, sqlite3.Error) as exc:
             raise _unopenable(path, exc) from None
         if path != ":memory:":

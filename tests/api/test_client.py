@@ -448,3 +448,38 @@ def test_a_query_text_cannot_be_sent_for_checking(sandbox: RunningSandbox) -> No
     with pytest.raises(TypeError, match="pass its Document"):
         run(sandbox, send)
     assert sandbox.state.requests.get("/api", 0) == 0
+
+
+class ReadAnswered(Case):
+    """The first ReadGroups is answered HTTP ``status``, before the portal
+    reads anything."""
+
+    def __init__(self, status: int) -> None:
+        self.name = f"read-groups-{status}"
+        self.status = status
+        self.done = False
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation != "ReadGroups" or self.done:
+            return None
+        self.done = True
+        return web.json_response({"errors": [{"message": "busy"}]}, status=self.status)
+
+
+@pytest.mark.parametrize(("status", "retried"), [(503, True), (502, True), (500, False)])
+def test_max_retries_help_names_the_statuses_that_are_retried(
+    tmp_path: Path, status: int, retried: bool
+) -> None:
+    """--max-retries said "(429, 5xx, timeouts)", but a 500 is not retried
+    (the portal may have failed after it wrote): the help names 502, 503
+    and 504, as a read shows."""
+    config = write_desired(tmp_path)
+    case = ReadAnswered(status)
+    with hostile_portal(tmp_path, case) as portal:
+        result = invoke(["--endpoint", portal.endpoint(), "plan", str(config)])
+        reads = portal.operations().count("ReadGroups")
+    assert case.done, "the case never happened"
+    assert reads == (2 if retried else 1), reads
+    assert result.exit_code == (0 if retried else 1), result.output
+    shown = " ".join(invoke(["plan", "--help"]).stdout.split())
+    assert "Retries of a failed request (429, 502, 503, 504, timeouts" in shown

@@ -615,3 +615,43 @@ def test_renamed_fields_and_new_values_in_one_apply_on_a_portal_that_keeps_value
     assert "not as planned" not in result.output
     assert result.exit_code == 0, result.output
     assert "Apply complete!" in result.stdout
+
+
+def test_an_apply_with_nothing_to_do_still_shows_the_configs_warnings(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """``apply`` with no changes printed "No changes." alone: a look-alike
+    key's warning, which plan shows, was never seen by a pipeline that
+    only applies."""
+    config = write_config('konvsync: 1\ngroups: [{externalId: "sales\\u200b", name: Sales}]\n')
+    first = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert first.exit_code == 0, first.output
+    for extra in ([], ["--quiet"]):
+        again = invoke(["--endpoint", sandbox.url, *extra, "apply", str(config), "--auto-approve"])
+        assert again.exit_code == 0, again.output
+        assert "No changes." in again.stdout
+        assert "Warning: " in again.stdout and "U+200B ZERO WIDTH SPACE" in again.stdout
+
+
+def test_a_rail_option_with_a_saved_plan_is_refused_not_ignored(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """``apply PLANFILE --allow-mass-delete`` was silently ignored: the rails
+    act when a plan is made (a refused plan is not saved)."""
+    config = write_config("konvsync: 1\ngroups: [{externalId: sales, name: Sales}]\n")
+    planfile = tmp_path / "plan.json"
+    made = invoke(["--endpoint", sandbox.url, "plan", str(config), "--out", str(planfile)])
+    assert made.exit_code == 0, made.output
+    for option in (
+        ["--allow-mass-delete"],
+        ["--allow-mass-update"],
+        ["--allow-welcome-emails", "5"],
+    ):
+        result = invoke(["--endpoint", sandbox.url, "apply", str(planfile), *option])
+        assert result.exit_code == 1, result.output
+        assert result.stderr.startswith(
+            f"Error: {option[0]} cannot be used with a saved plan: its rails were checked"
+        ), result.stderr
+    assert sandbox.store.get("groups", key="sales") is None
+    applied = invoke(["--endpoint", sandbox.url, "apply", str(planfile)])
+    assert applied.exit_code == 0, applied.output

@@ -95,3 +95,59 @@ def test_an_unknown_command_far_from_any_is_named_alone() -> None:
     assert result.exit_code == 1, result.output
     assert "Error: No such command 'frobnicate'." in result.stderr
     assert "did you mean" not in result.stderr
+
+
+def described_options(help_text: str) -> dict[str, str]:
+    """Each option a --help lists, with its description (what follows its
+    names and metavar; click starts it after two spaces or on the next line),
+    without the [default: ...] and [range] notes click adds."""
+    section = help_text.split("\nOptions:\n", 1)[1]
+    entries = re.split(r"\n(?=  -)", section.strip("\n"))
+    out: dict[str, str] = {}
+    for entry in entries:
+        first, _, rest = entry.partition("\n")
+        names, _, text = first.strip().partition("  ")
+        described = re.sub(r"\[[^\]]*\]", "", " ".join([text, rest]))
+        out[re.findall(r"--[\w-]+", names)[0]] = " ".join(described.split())
+    return out
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["validate", "schema", "plan", "apply", "drift", "show", "export", "doctor", "sandbox"],
+)
+def test_every_option_of_every_command_says_what_it_does(command: str) -> None:
+    """``konvsync sandbox --help`` listed --port with nothing but its
+    default and range."""
+    for args in (["--help"], [command, "--help"]):
+        result = invoke(args)
+        assert result.exit_code == 0, result.output
+        options = described_options(result.stdout)
+        assert "--help" in options
+        assert [name for name, text in options.items() if not text] == [], args
+
+
+@pytest.mark.parametrize(
+    ("command", "codes"),
+    [
+        ("validate", "Exit 0 valid, 1 invalid."),
+        ("schema", "Exit 0."),
+        ("export", "Exit 0 written; 1 error."),
+        ("show", "Exit 0; 1 when PLANFILE is not a konvsync plan file, or a damaged one; 3"),
+        ("doctor", "Exit 0 when all is well, 1 otherwise."),
+        ("sandbox", "Exit 0 when stopped (Ctrl-C or SIGTERM); 1 when it cannot start"),
+    ],
+)
+def test_every_command_says_its_exit_codes(command: str, codes: str) -> None:
+    """export, schema and sandbox said none, show left out a damaged plan
+    file (1)."""
+    result = invoke([command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert codes in " ".join(result.stdout.split())
+
+
+def test_the_groups_exit_codes_name_every_refusal() -> None:
+    """apply's refusal of input the portal's schema does not take (exit 3)
+    was missing from the group's list."""
+    flat = " ".join(invoke(["--help"]).stdout.split())
+    assert "3 refused (an unsafe or stale plan, a portal guard mismatch, input the" in flat

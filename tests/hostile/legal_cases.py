@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from konvsync.kinds.custom_values import value_fits
 from konvsync.sandbox.store import Store
 from tests.hostile.cases import connection_of
 from tests.hostile.server import Call, Case, Json
@@ -148,3 +149,71 @@ class OptionsInUseKept(Case):
         message = f"option {sorted(removed & in_use)[0]!r} is in use"
         error = {"message": message, "path": ["m0"], "extensions": {"code": "BAD_USER_INPUT"}}
         return web.json_response({"data": {"m0": None}, "errors": [error]})
+
+
+class _FieldKeptFitting(Case):
+    """A portal that keeps every account's custom values fitting their field
+    when the field changes (the contract requires values to fit their field
+    and is silent on field updates): a create or update of an account field
+    that some account's value (or missing value) would not fit is refused
+    with BAD_USER_INPUT. Batches of one field only (what the tests send)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.refused = 0
+
+    def refusal(self, field: dict[str, Any], values: dict[str, str | None]) -> str | None:
+        """Why ``field`` (as it would be stored) is refused, given each
+        account's value for it (None: none); None if it is not."""
+        raise NotImplementedError
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.fields != 1 or not call.operation.startswith(
+            ("UpdateAccountField", "CreateAccountField")
+        ):
+            return None
+        given = call.variables.get("input_0")
+        if not isinstance(given, dict):
+            return None
+        stored = self.store.get("accountFields", id=call.variables.get("id_0")) or {}
+        field = {**stored, **given}
+        values: dict[str, str | None] = {}
+        for account in self.store.page("accounts", 100, None)["nodes"]:
+            held = {e["key"]: e["value"] for e in account["customFields"]}
+            values[account["externalId"] or account["id"]] = held.get(field["key"]) or None
+        message = self.refusal(field, values)
+        if message is None:
+            return None
+        self.refused += 1
+        error = {"message": message, "path": ["m0"], "extensions": {"code": "BAD_USER_INPUT"}}
+        return web.json_response({"data": {"m0": None}, "errors": [error]})
+
+
+class RequiredRefusedWhileMissing(_FieldKeptFitting):
+    """Refuses to make a field required (on create or update) while an
+    account has no value for it."""
+
+    name = "required-refused-while-missing"
+
+    def refusal(self, field: dict[str, Any], values: dict[str, str | None]) -> str | None:
+        missing = sorted(account for account, value in values.items() if value is None)
+        if field.get("required") and missing:
+            return f"accounts without a value for {field['key']!r}: {', '.join(missing)}"
+        return None
+
+
+class TypeRefusedWhileUnfit(_FieldKeptFitting):
+    """Refuses a field's type (and options) that an account's value does not fit."""
+
+    name = "type-refused-while-unfit"
+
+    def refusal(self, field: dict[str, Any], values: dict[str, str | None]) -> str | None:
+        unfit = sorted(
+            account
+            for account, value in values.items()
+            if value is not None
+            and not value_fits(value, field["type"], list(field.get("options") or []))
+        )
+        if unfit:
+            return f"values of {', '.join(unfit)} do not fit {field['type']}"
+        return None

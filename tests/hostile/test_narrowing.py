@@ -1,4 +1,4 @@
-"""A SELECT field's options taken away last (``apply.narrowing``) when the
+"""A SELECT field's options taken away last (``apply.tightening``) when the
 run stops between the field's two parts: the report says the options were
 not taken away, and the next apply converges."""
 
@@ -20,7 +20,7 @@ from tests.cli.test_ci import schema
 from tests.conftest import SandboxFactory
 from tests.hostile.harness import start_konvsync
 from tests.hostile.legal_cases import OptionsInUseKept
-from tests.hostile.server import Call, Json, running_hostile_server
+from tests.hostile.server import Call, Case, Json, running_hostile_server
 from tests.hostile.test_legal_variants import OPTIONS, _no_changes, _run
 
 NARROWED = OPTIONS.replace("[bronze, silver]", "[silver, gold]").replace(
@@ -40,12 +40,20 @@ def _applied_then_narrowed(
     return sandbox, config
 
 
-class AccountEditedAfterTheField(OptionsInUseKept):
-    """The strict portal of ``OptionsInUseKept``, and another writer renames
-    acme right after the field's first update (the options widened): the
-    accounts step finds acme moved and the run stops there."""
+class AccountEditedAfterTheField(Case):
+    """A strict portal (``strict``, which judges the field's updates in
+    ``before``), and another writer renames acme right after the field's
+    first update (the options widened, say): the accounts step finds acme
+    moved and the run stops there."""
 
     name = "account-edited-after-the-field"
+
+    def __init__(self, store: Store, strict: Case) -> None:
+        self.store = store
+        self.strict = strict
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        return await self.strict.before(call)
 
     def answer(self, call: Call, answer: Json) -> Json:
         if call.operation.startswith("UpdateAccountField"):
@@ -64,7 +72,7 @@ def test_options_not_taken_away_after_a_stop_are_reported_not_done(
     converges."""
     sandbox, config = _applied_then_narrowed(sandbox_factory, tmp_path)
     report_file = tmp_path / "report.json"
-    case = AccountEditedAfterTheField(sandbox.store)
+    case = AccountEditedAfterTheField(sandbox.store, OptionsInUseKept(sandbox.store))
     with running_hostile_server(sandbox.url, case) as portal:
         args = ["apply", str(config), "--auto-approve", "--report", str(report_file)]
         applied = _run(portal.url, *args)
@@ -172,21 +180,22 @@ def test_options_taken_away_without_an_answer_are_not_held_to_the_widened_list(
     assert "2 done (0 added, 2 changed, 0 destroyed), 1 failed, 0 skipped." in applied.stdout
 
 
-class TermedDuringTheAccounts(OptionsInUseKept):
-    """The strict portal, which sends SIGTERM to konvsync (a CI runner's
-    cancel) when the accounts step's update arrives, and answers it."""
+class TermedDuringTheAccounts(Case):
+    """A strict portal (``strict``, which judges the field's updates in
+    ``before``) that sends SIGTERM to konvsync (a CI runner's cancel) when
+    the accounts step's update arrives, and answers it."""
 
     name = "termed-during-the-accounts"
 
-    def __init__(self, store: Store) -> None:
-        super().__init__(store)
+    def __init__(self, strict: Case) -> None:
+        self.strict = strict
         self.pid: int | None = None
 
     async def before(self, call: Call) -> web.StreamResponse | None:
         if call.operation.startswith("UpdateAccount") and "Field" not in call.operation:
             assert self.pid is not None
             os.kill(self.pid, signal.SIGTERM)
-        return await super().before(call)
+        return await self.strict.before(call)
 
 
 def test_sigterm_between_the_two_parts_reports_the_last_not_started(
@@ -198,7 +207,7 @@ def test_sigterm_between_the_two_parts_reports_the_last_not_started(
     apply converges."""
     sandbox, config = _applied_then_narrowed(sandbox_factory, tmp_path)
     report_file = tmp_path / "report.json"
-    case = TermedDuringTheAccounts(sandbox.store)
+    case = TermedDuringTheAccounts(OptionsInUseKept(sandbox.store))
     with running_hostile_server(sandbox.url, case) as portal:
         args = ["--endpoint", portal.url, "apply", str(config), "--auto-approve"]
         running = start_konvsync([*args, "--report", str(report_file)], tmp_path)

@@ -47,6 +47,29 @@ def test_plan_escapes_control_characters_from_the_portal(
         assert "  # groups/evil\\x1b]0;owned\\x07\\x1b[2J will be destroyed" in result.stdout
 
 
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_plan_shows_invisible_characters_in_keys_and_values(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], fmt: str
+) -> None:
+    """A zero-width space, a word joiner, a soft hyphen or a BOM in a key
+    showed as nothing: ``groups/sales\u200b`` read ``groups/sales`` in the
+    plan a reviewer approves. The joiners of emoji sequences stay."""
+    config = write_config("""\
+        konvsync: 1
+        groups:
+          - {externalId: "sales\\u200b", name: "Sales\\u2060\\xadTeam\\ufeff"}
+          - {externalId: family, name: "\U0001f468\u200d\U0001f469\u200d\U0001f467"}
+        """)
+    result = invoke(["--endpoint", sandbox.url, "plan", str(config), "--format", fmt])
+    assert result.exit_code == 0, result.output
+    for char in ("\u200b", "\u2060", "\xad", "\ufeff"):
+        assert char not in result.stdout
+    assert "groups/sales\\u200b" in result.stdout
+    if fmt == "text":  # the Markdown plan names the objects only
+        assert "Sales\\u2060\\xadTeam\\ufeff" in result.stdout
+        assert "\U0001f468\u200d\U0001f469" in result.stdout
+
+
 class EvilUrl(Case):
     """Invite link creates are answered with a URL holding terminal escapes
     (the URL is the portal's, shown by apply for every link it creates)."""

@@ -5,7 +5,10 @@ stale, also when a kind is declared without regenerating."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ from konvsync.kinds.base import Field, Kind
 from konvsync.kinds.schema_rules import not_both
 from konvsync.plan.changes import RefusalCheck
 from konvsync.render.generated import generated_texts, stale_files
+from konvsync.render.readme import KINDS_END, KINDS_START
 from konvsync.render.schema_parts import GENERATED, schema_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -261,6 +265,52 @@ def test_the_command_rewrites_what_is_stale_and_checks(
     assert "rewrote schemas/drift.schema.json" in capsys.readouterr().out
     assert drift.read_text() == (ROOT / "schemas" / "drift.schema.json").read_text()
     assert main(["--check", str(root)]) == 0
+
+
+def test_the_kinds_table_says_written_after_only_of_kinds_that_are_written() -> None:
+    """The groups' row said "written after damCategories, lmsModules": those
+    kinds are read only, never written, so nothing is written after them."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split(KINDS_START, 1)[1].split(KINDS_END, 1)[0]
+    read_only = {k.name for k in KINDS if k.reference}
+    assert read_only, "the test needs a read-only kind"
+    for row in table.strip().splitlines()[2:]:
+        after = re.search(r"written after ([^;|]+)", row)
+        named = {name.strip() for name in after.group(1).split(",")} if after else set()
+        assert not named & read_only, row
+    assert "`groups` | `externalId` | top level" in table  # the groups' row is there
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["-h"]])
+def test_the_command_has_help(argv: list[str]) -> None:
+    """``--help`` was taken for ROOT ("cannot generate: ... '--help/schemas/
+    konvert.graphql'", exit 1): it prints the usage and exits 0."""
+    done = subprocess.run(
+        [sys.executable, "-m", "konvsync.cli.generate", *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("Usage: python -m konvsync.cli.generate [--check] [ROOT]\n")
+    assert "--check" in done.stdout and "cannot generate" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--chek"], "no such option '--chek'"),
+        (["a", "b"], "one ROOT at most, not 'a' and 'b'"),
+    ],
+)
+def test_a_wrong_command_line_is_a_usage_error(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A misspelt option was taken for ROOT (and a second ROOT ignored):
+    nothing is generated, exit 1, one line saying what is wrong."""
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err == f"Error: {message}. Usage: python -m konvsync.cli.generate [--check] [ROOT]\n"
 
 
 def test_an_unknown_part_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -471,3 +471,25 @@ def test_a_sandbox_file_that_cannot_be_opened_is_one_clear_line(
         error = result.stderr.strip().splitlines()[-1]
         assert error.startswith(f"Error: sandbox database {path} cannot be opened"), error
         assert "unexpected" not in result.output
+
+
+def test_a_second_sandbox_on_one_database_file_is_refused_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_config: Callable[..., Path]
+) -> None:
+    """The embedded sandbox on a file another sandbox holds waited SQLite's
+    5 s busy timeout in silence before its refusal."""
+    from konvsync.sandbox.database import Database
+
+    path = tmp_path / "sandbox.db"
+    held = Database(str(path))
+    try:
+        monkeypatch.setenv("KONVSYNC_SANDBOX_DB", str(path))
+        config = write_config("konvsync: 1\ngroups: []\n")
+        started = time.monotonic()
+        result = invoke(["--endpoint", "sandbox", "plan", str(config)])
+        waited = time.monotonic() - started
+    finally:
+        held.close()
+    assert result.exit_code == 1, result.output
+    assert f"sandbox database {path} is in use by another sandbox process" in result.stderr
+    assert waited < 3, f"refused after {waited:.1f} s"
