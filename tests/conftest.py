@@ -125,5 +125,9 @@ def _forget_secrets_of_other_tests(monkeypatch: pytest.MonkeyPatch) -> None:
     """Values a test registers as secret (a fuzzed invite code such as
     ``sales``) are redacted in that test only: the registry lives for the
     process, and a later test's output naming a group ``sales-emea`` showed
-    ``***-emea``."""
+    ``***-emea``; a short one (``a``) made a later test's "accounts without
+    a value" read "accounts without *** value"."""
     monkeypatch.setattr(redact, "_secrets", set(redact._secrets))
+    monkeypatch.setattr(redact, "_short", set(redact._short))
+    monkeypatch.setattr(redact, "_short_pattern", None)
+    monkeypatch.setattr(redact, "_short_words_pattern", None)
