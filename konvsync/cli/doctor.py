@@ -31,7 +31,9 @@ def doctor(options: GlobalOptions, config_path: tuple[str, ...]) -> ExitStatus:
     LMS module and DAM category slug the config uses exists. Exit 0 when all
     is well, 1 otherwise."""
     desired = load_config(config_path, allow_external_refs=True) if config_path else None
-    with portal_target(options.connection, desired.endpoint if desired else None) as target:
+    endpoint = desired.endpoint if desired else None
+    # Without --config there is no 'endpoint:' to name in the message.
+    with portal_target(options.connection, endpoint, reads_config=bool(config_path)) as target:
         report = run_doctor(target, desired)
     for check in report.checks:
         mark = "ok  " if check.ok else "FAIL"
