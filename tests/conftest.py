@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,9 +39,12 @@ class CliRun:
         return self.stdout + self.stderr
 
 
-def invoke(args: list[str], env: dict[str, str] | None = None, input: str | None = None) -> CliRun:
+def invoke(
+    args: list[str], env: Mapping[str, str | None] | None = None, input: str | None = None
+) -> CliRun:
     """Run the real CLI in-process, through the same ``main`` as the console
-    script; every JSON document it makes must fit its published schema."""
+    script; every JSON document it makes must fit its published schema.
+    ``env`` adds to the environment (a variable given None is unset)."""
     runner = CliRunner()
     base = {"KONVERT_API_KEY": KEY, "KONVERT_API_SECRET": SECRET, "NO_COLOR": "1"}
     outputs = OutputCheck.before(args)
@@ -109,9 +112,22 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _loopback_without_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy set on the machine (``HTTP_PROXY``) is left in place, and
+    konvsync never takes it for loopback; the tests' own HTTP clients
+    (requests, gql) would send their requests to the sandbox through it.
+    The tests of proxies set or clear every proxy variable themselves."""
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost,::1")
+
+
+@pytest.fixture(autouse=True)
 def _forget_secrets_of_other_tests(monkeypatch: pytest.MonkeyPatch) -> None:
     """Values a test registers as secret (a fuzzed invite code such as
     ``sales``) are redacted in that test only: the registry lives for the
     process, and a later test's output naming a group ``sales-emea`` showed
-    ``***-emea``."""
+    ``***-emea``; a short one (``a``) made a later test's "accounts without
+    a value" read "accounts without *** value"."""
     monkeypatch.setattr(redact, "_secrets", set(redact._secrets))
+    monkeypatch.setattr(redact, "_short", set(redact._short))
+    monkeypatch.setattr(redact, "_short_pattern", None)
+    monkeypatch.setattr(redact, "_short_words_pattern", None)

@@ -16,7 +16,8 @@ from urllib.parse import quote
 import aiohttp
 
 from konvsync.api.credentials import Credentials
-from konvsync.api.retries import describe_failure
+from konvsync.api.proxies import ProxyRoute, proxy_route
+from konvsync.api.retries import describe_failure, proxy_refusal
 from konvsync.errors import AuthError, TransportError, UsageError
 from konvsync.support import redact
 
@@ -111,17 +112,21 @@ class _CachedToken:
 
 
 class OAuthTokens(_CachedToken):
-    """RFC 6749 §4.4: Basic client authentication to the token URL."""
+    """RFC 6749 §4.4: Basic client authentication to the token URL, through
+    ``proxy`` (default: the environment's proxy for the token URL)."""
 
     mode = "oauth"
 
-    def __init__(self, credentials: Credentials, token_url: str) -> None:
+    def __init__(
+        self, credentials: Credentials, token_url: str, proxy: ProxyRoute | None = None
+    ) -> None:
         super().__init__()
         self._credentials = credentials
         self._url = token_url
+        self._proxy = proxy if proxy is not None else proxy_route(token_url)
         self._refusals = 0
-        """How many renewals the token endpoint refused as busy so far."""
-        self._refused: TokenEndpointBusy | None = None
+        """How many renewals failed so far (busy, refused, unreachable)."""
+        self._refused: TransportError | AuthError | None = None
 
     async def token(self, session: aiohttp.ClientSession) -> str:
         current = self._fresh()
@@ -133,17 +138,17 @@ class OAuthTokens(_CachedToken):
             if current:
                 return current
             if self._refusals != refusals and self._refused is not None:
-                # The renewal this request waited for was refused (busy): its
-                # answer stands for every request that waited on it, rather
-                # than each asking a busy endpoint again (a plan's concurrent
-                # reads asked 23 times in all where 6 say the same).
-                busy = self._refused
-                raise TokenEndpointBusy(str(busy), busy.status, busy.retry_after, busy.url)
+                # The renewal this request waited for failed (busy, or a
+                # proxy's 407): its answer stands for every request that
+                # waited on it, rather than each asking again (a plan's
+                # concurrent reads asked a busy endpoint 23 times in all
+                # where 6 say the same).
+                raise _again(self._refused) from None
             try:
                 return self._remember(*await self._request(session))
-            except TokenEndpointBusy as busy:
+            except (TransportError, AuthError) as failure:
                 self._refusals += 1
-                self._refused = busy
+                self._refused = failure
                 raise
 
     async def _request(self, session: aiohttp.ClientSession) -> tuple[str, float]:
@@ -160,7 +165,10 @@ class OAuthTokens(_CachedToken):
         }
         try:
             async with session.post(
-                self._url, data="grant_type=client_credentials", headers=headers
+                self._url,
+                data="grant_type=client_credentials",
+                headers=headers,
+                proxy=self._proxy.proxy,
             ) as response:
                 status = response.status
                 wait = response.headers.get("Retry-After")
@@ -170,8 +178,12 @@ class OAuthTokens(_CachedToken):
                     body = None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransportError(
-                f"cannot reach token endpoint {self._url}: {describe_failure(exc)}"
+                f"cannot reach token endpoint {self._url}{self._proxy.via}: {describe_failure(exc)}"
             ) from None
+        if status == 407:
+            raise TransportError(
+                f"token request to {self._url}{self._proxy.via}: {proxy_refusal(status)}"
+            )
         if status in _BUSY:
             raise TokenEndpointBusy(
                 f"token request failed with HTTP {status}{self._reason(body)}",
@@ -236,12 +248,23 @@ class JwtTokens(_CachedToken):
         return self._remember(token, self._lifetime - JWT_DATED_BACK)
 
 
+def _again(failure: TransportError | AuthError) -> TransportError | AuthError:
+    """The same failure, to raise in another request."""
+    if isinstance(failure, TokenEndpointBusy):
+        return TokenEndpointBusy(str(failure), failure.status, failure.retry_after, failure.url)
+    return type(failure)(str(failure))
+
+
 def token_source(
-    mode: str, credentials: Credentials, token_url: str, jwt_lifetime: int
+    mode: str,
+    credentials: Credentials,
+    token_url: str,
+    jwt_lifetime: int,
+    proxy: ProxyRoute | None = None,
 ) -> OAuthTokens | JwtTokens:
     if mode == "jwt":
         return JwtTokens(credentials, jwt_lifetime)
-    return OAuthTokens(credentials, token_url)
+    return OAuthTokens(credentials, token_url, proxy)
 
 
 def _jwt() -> ModuleType:

@@ -40,10 +40,12 @@ from konvsync.api.answers import Misfit, check_data, describe, format_path
 from konvsync.api.auth import TokenEndpointBusy, TokenSource
 from konvsync.api.endpoints import Endpoint
 from konvsync.api.operations import Document
+from konvsync.api.proxies import ProxyRoute, proxy_route
 from konvsync.api.retries import (
     GATEWAY_FAILURES,
     HttpStatus,
     NotSent,
+    ProxyRefused,
     Retry,
     classify,
     describe_failure,
@@ -122,14 +124,19 @@ async def _post(
     payload: dict[str, Any],
     headers: dict[str, str],
     max_bytes: int,
+    proxy: str | None,
 ) -> _RawAnswer:
     """POST ``payload`` as is: konvsync's documents are its own validated
     ``.graphql`` text, so they are not parsed and printed again per request
     (which cost more CPU than the rest of an apply). Raises with the status
     and Retry-After of the response that failed; reads the body up to a
-    size cap."""
+    size cap. Through ``proxy`` when there is one: a 407, or a tunnel the
+    proxy will not open, is ``ProxyRefused`` (nothing reached the portal);
+    a tunnel it cannot open (5xx to CONNECT) is ``NotSent``."""
     try:
-        async with session.post(url, json=payload, headers=headers) as response:
+        async with session.post(url, json=payload, headers=headers, proxy=proxy) as response:
+            if response.status == 407:
+                raise ProxyRefused(407)
             if response.status in (401, 429) or response.status >= 500:
                 raise HttpStatus(response.status, response.headers.get("Retry-After"))
             if (response.content_length or 0) > max_bytes:
@@ -140,20 +147,30 @@ async def _post(
                 if len(body) > max_bytes:
                     raise _AnswerTooLarge()
             return _RawAnswer(response.status, response.content_type, bytes(body))
+    except aiohttp.ClientHttpProxyError as exc:
+        if exc.status >= 500:
+            raise NotSent(describe_failure(exc)) from exc
+        raise ProxyRefused(exc.status) from exc
     except aiohttp.ClientConnectorError as exc:
         raise NotSent(describe_failure(exc)) from exc
 
 
 class PortalClient:
     """One connection pool to one portal (an aiohttp session, TLS verified
-    as aiohttp does by default); use as ``async with``."""
+    as aiohttp does by default); use as ``async with``. Requests go through
+    ``proxy`` (default: the environment's proxy for the API's URL)."""
 
     def __init__(
-        self, endpoint: Endpoint, tokens: TokenSource, settings: ClientSettings | None = None
+        self,
+        endpoint: Endpoint,
+        tokens: TokenSource,
+        settings: ClientSettings | None = None,
+        proxy: ProxyRoute | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.tokens = tokens
         self.settings = settings or ClientSettings()
+        self.proxy = proxy if proxy is not None else proxy_route(endpoint.api_url)
         self.stats = ClientStats()
         self._session: aiohttp.ClientSession | None = None
         self._rng = random.Random()
@@ -163,6 +180,7 @@ class PortalClient:
             timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
             connector=aiohttp.TCPConnector(limit=32),
         )
+        log.info("requests to %s go %s", self.endpoint.api_url, self.proxy.describe())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -236,7 +254,7 @@ class PortalClient:
         except Retry as failure:
             raise TransportError(
                 f"{label}: gave up after {failure.gave_up} ({failure.reason}) at "
-                f"{failure.url or self.endpoint.api_url}"
+                f"{failure.url or self.endpoint.api_url}{self.proxy.via}"
             ) from None
         raise AssertionError("unreachable: the retrying loop returns or raises")
 
@@ -269,6 +287,7 @@ class PortalClient:
                     payload,
                     {"Authorization": f"Bearer {token}"},
                     self.settings.max_answer_bytes,
+                    self.proxy.proxy,
                 )
                 self._log(label, raw.status, started)
                 response = _parse_answer(label, raw, self.endpoint.api_url)
@@ -294,7 +313,7 @@ class PortalClient:
                     f"the answer is larger than {self.settings.max_answer_bytes} bytes "
                     "(the size cap); it was not read",
                 ) from None
-            except (HttpStatus, NotSent, aiohttp.ClientError, TimeoutError) as exc:
+            except (HttpStatus, NotSent, ProxyRefused, aiohttp.ClientError, TimeoutError) as exc:
                 status = exc.status if isinstance(exc, HttpStatus) else 0
                 self._log(label, status, started)
                 if isinstance(exc, HttpStatus):
@@ -317,7 +336,10 @@ class PortalClient:
                         resend=not answered,
                     ) from None
                 if verdict == "fail":
-                    raise TransportError(f"{label}: {why} from {self.endpoint.api_url}") from None
+                    where = f"{self.endpoint.api_url}{self.proxy.via}"
+                    if isinstance(exc, ProxyRefused):
+                        raise TransportError(f"{label} to {where}: {why}") from None
+                    raise TransportError(f"{label}: {why} from {where}") from None
                 wait = exc.retry_after if isinstance(exc, HttpStatus) else None
                 raise Retry(why, self._delay(status, wait, number)) from None
 

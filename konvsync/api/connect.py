@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from konvsync.api.auth import JwtTokens, OAuthTokens, token_source
@@ -11,6 +11,7 @@ from konvsync.api.client import ClientSettings, PortalClient
 from konvsync.api.credentials import Credentials
 from konvsync.api.endpoints import Endpoint
 from konvsync.api.options import ConnectionOptions
+from konvsync.api.proxies import ProxyRoute, proxy_route
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,14 @@ class PortalTarget:
     endpoint: Endpoint
     credentials: Credentials
     options: ConnectionOptions
+    api_route: ProxyRoute = field(init=False)
+    token_route: ProxyRoute = field(init=False)
+
+    def __post_init__(self) -> None:
+        # The proxies are read from the environment once, with the target:
+        # a proxy variable that is no URL stops the command before it sends.
+        object.__setattr__(self, "api_route", proxy_route(self.endpoint.api_url))
+        object.__setattr__(self, "token_route", proxy_route(self.endpoint.token_url))
 
     @cached_property
     def tokens(self) -> OAuthTokens | JwtTokens:
@@ -28,10 +37,11 @@ class PortalTarget:
             self.credentials,
             self.endpoint.token_url,
             self.options.token_lifetime,
+            self.token_route,
         )
 
     def client(self) -> PortalClient:
         settings = ClientSettings(
             timeout=self.options.timeout, max_retries=self.options.max_retries
         )
-        return PortalClient(self.endpoint, self.tokens, settings)
+        return PortalClient(self.endpoint, self.tokens, settings, self.api_route)

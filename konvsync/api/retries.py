@@ -8,6 +8,7 @@ import datetime as dt
 import math
 import socket
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from typing import Literal
 
 import aiohttp
@@ -23,6 +24,33 @@ class HttpStatus(Exception):
 
 class NotSent(Exception):
     """The connection failed before the request left: always safe to retry."""
+
+
+class ProxyRefused(Exception):
+    """The proxy would not pass the request on (407, or a tunnel it would
+    not open): nothing reached the portal, and asking again gets the same
+    answer."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(proxy_refusal(status))
+        self.status = status
+
+
+def proxy_refusal(status: int) -> str:
+    """What a proxy's refusal means, in words a user can act on (with the
+    status's standard phrase, not the proxy's own text)."""
+    try:
+        phrase = f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        phrase = f"HTTP {status}"
+    if status == 407:
+        return (
+            f"the proxy refused it ({phrase}): the user and password in the proxy URL "
+            "are missing or wrong"
+        )
+    if status >= 500:
+        return f"the proxy could not connect ({phrase})"
+    return f"the proxy refused it ({phrase})"
 
 
 class Retry(Exception):
@@ -56,7 +84,8 @@ def classify(failure: BaseException, retry_safe: bool) -> Verdict:
     a timeout or a dropped connection after sending: retry when the request
     is safe to resend, else ambiguous (it may have been applied). Another
     5xx (500: the server failed, maybe after it wrote): fail, or ambiguous
-    for a request that is not safe to resend. Any other HTTP status: fail."""
+    for a request that is not safe to resend. Any other HTTP status, and a
+    proxy's refusal: fail."""
     if isinstance(failure, HttpStatus):
         if failure.status in (429, 503):
             return "retry"
@@ -67,6 +96,8 @@ def classify(failure: BaseException, retry_safe: bool) -> Verdict:
         return "fail"
     if isinstance(failure, NotSent):
         return "retry"
+    if isinstance(failure, ProxyRefused):
+        return "fail"
     if isinstance(failure, aiohttp.ClientError | TimeoutError):
         return "retry" if retry_safe else "ambiguous"
     return "fail"
@@ -77,6 +108,8 @@ def reason_of(failure: BaseException) -> str:
         return f"HTTP {failure.status}"
     if isinstance(failure, NotSent):
         return f"cannot connect: {failure}"
+    if isinstance(failure, ProxyRefused):
+        return str(failure)
     return describe_failure(failure)
 
 
@@ -108,6 +141,10 @@ def _seconds_until(http_date: str, now: dt.datetime) -> float:
 def describe_failure(exc: BaseException) -> str:
     """What failed, in words a user can act on: connection refused, name
     not resolved, TLS, timed out, dropped (the class name only for the rest)."""
+    if isinstance(exc, aiohttp.ClientHttpProxyError):  # a tunnel (CONNECT) refused
+        return proxy_refusal(exc.status)
+    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+        return f"proxy {_os_failure(exc.os_error)}"
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         error = exc.certificate_error
         detail = getattr(error, "verify_message", None) or getattr(error, "reason", None)

@@ -1,4 +1,5 @@
-"""``konvsync doctor``: can we reach the portal, authenticate, and does its
+"""``konvsync doctor``: which proxy (if any) the requests go through, can
+we reach the portal, authenticate, and does its
 schema accept every operation konvsync sends and every input field in their
 variables? With a config, do the slugs it refers to (LMS modules, DAM
 categories) exist in the portal?"""
@@ -47,6 +48,10 @@ class DoctorReport:
 def run_doctor(target: PortalTarget, desired: DesiredState | None = None) -> DoctorReport:
     report = DoctorReport()
     report.add("endpoint", True, f"{target.endpoint.name} -> {target.endpoint.api_url}")
+    report.add("proxy", True, f"{target.endpoint.api_url} {target.api_route.describe()}")
+    if target.options.auth == "oauth":
+        route = target.token_route.describe()
+        report.add("proxy", True, f"{target.endpoint.token_url} {route}")
     report.add("credentials", True, f"API key {target.credentials.api_key}")
     try:
         asyncio.run(_remote_checks(target, report, desired))

@@ -1,4 +1,4 @@
-"""``konvsync doctor``: credentials, reachability, and every operation
+"""``konvsync doctor``: proxy, credentials, reachability, and every operation
 konvsync sends checked against the portal's live schema."""
 
 from __future__ import annotations
@@ -25,12 +25,15 @@ from konvsync.support.redact import printable, redact
 )
 @click.pass_obj
 def doctor(options: GlobalOptions, config_path: tuple[str, ...]) -> ExitStatus:
-    """Check endpoint, credentials, and every konvsync operation and input
+    """Check endpoint, the proxy it goes through (HTTPS_PROXY, HTTP_PROXY,
+    NO_PROXY), credentials, and every konvsync operation and input
     field against the portal's live schema; with --config, also that every
     LMS module and DAM category slug the config uses exists. Exit 0 when all
     is well, 1 otherwise."""
     desired = load_config(config_path, allow_external_refs=True) if config_path else None
-    with portal_target(options.connection, desired.endpoint if desired else None) as target:
+    endpoint = desired.endpoint if desired else None
+    # Without --config there is no 'endpoint:' to name in the message.
+    with portal_target(options.connection, endpoint, reads_config=bool(config_path)) as target:
         report = run_doctor(target, desired)
     for check in report.checks:
         mark = "ok  " if check.ok else "FAIL"

@@ -239,3 +239,21 @@ def test_a_failed_read_leaves_nothing_in_flight(tmp_path: Path) -> None:
         "ReadGroups: groups.pageInfo is missing\n"
     ), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_doctor_without_an_endpoint_names_what_it_reads(
+    monkeypatch: pytest.MonkeyPatch, write_config: Callable[..., Path]
+) -> None:
+    """Without --config, doctor reads no config: "or 'endpoint:' in the
+    config" sent users to a setting it never looked at."""
+    monkeypatch.delenv("KONVSYNC_ENDPOINT", raising=False)
+    bare = invoke(["doctor"])
+    assert bare.exit_code == 1, bare.output
+    assert bare.stderr.strip() == (
+        "Error: no endpoint: set --endpoint or KONVSYNC_ENDPOINT "
+        "(production, staging, sandbox or a URL)"
+    )
+    config = write_config("konvsync: 1\ngroups: []\n")
+    with_config = invoke(["doctor", "--config", str(config)])
+    assert with_config.exit_code == 1, with_config.output
+    assert "'endpoint:' in the config" in with_config.stderr
