@@ -42,7 +42,7 @@ from konvsync.apply.model import (
     Verify,
 )
 from konvsync.apply.renamed_values import left_behind_warning, values_left_behind
-from konvsync.apply.tightening import tightened_last
+from konvsync.apply.tightening import LOOSENED, tightened_last
 from konvsync.errors import KonvsyncError, StalePlanError
 from konvsync.kinds import kind, references
 from konvsync.kinds.address import Address, RemoteRef
@@ -121,7 +121,7 @@ class PlanExecutor:
                 self.adopted[RemoteRef(change.remote_id)] = change.key
         self.renames = renames_in(plan.changes)
         sent_first: list[Change] = []
-        tightening: list[tuple[Update, Change]] = []  # each last part, and its planned change
+        tightening: list[tuple[Change, Change]] = []  # each last part, and its planned change
         waiting: set[int] = set()  # ids of the planned changes with no first part
         for change in plan.changes:
             first, last = tightened_last(change)
@@ -131,7 +131,10 @@ class PlanExecutor:
                 waiting.add(id(change))
             if last is not None:
                 tightening.append((last, change))
-        await self._check_inputs([*plan.changes, *(last for last, _change in tightening)])
+        loosened = [c for c in sent_first if isinstance(c, Update) and c.note == LOOSENED]
+        await self._check_inputs(
+            [*plan.changes, *loosened, *(last for last, _change in tightening)]
+        )
         for label, changes in apply_steps(sent_first, self.remote):
             if self.stop.is_set:
                 self._finish(changes, Status.SKIPPED, "not started: interrupted")
@@ -243,7 +246,7 @@ class PlanExecutor:
         for update, outcome in zip(updates, outcomes, strict=True):
             self._settle(update, outcome)
 
-    async def _tighten(self, planned: list[tuple[Update, Change]], waiting: set[int]) -> None:
+    async def _tighten(self, planned: list[tuple[Change, Change]], waiting: set[int]) -> None:
         """After every step: tighten the constraints other objects' values
         must fit (``apply.tightening``: each update, and the planned change
         it ends), where the change's first part was done or it had none

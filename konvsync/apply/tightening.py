@@ -17,7 +17,14 @@ Each reading stores the same in the end; the second part costs one mutation
 per such field (batched as a step's are). The planned change counts once,
 done when both parts are; stopped between them, the second part is reported
 not started (``PlanExecutor._tighten``). A change with nothing but
-tightenings has no first part: it waits whole for the end of the run."""
+tightenings has no first part: it waits whole for the end of the run.
+
+The delete of a field that holds a constraint a missing value breaks
+(``required``) is loosened first: an update in the field's own step takes
+the constraint away, and the delete itself goes last. A portal would
+otherwise refuse the accounts this run creates without a value for a
+field the same run deletes (it stands, required, until deletes come); the
+two parts count as the one delete."""
 
 from __future__ import annotations
 
@@ -27,16 +34,19 @@ from typing import Any
 
 from konvsync.kinds import kind
 from konvsync.kinds.base import Field
-from konvsync.plan.changes import Change, Create, FieldChange, Update
+from konvsync.plan.changes import Change, Create, Delete, FieldChange, Update
 
 NOTE = "tightened after the objects holding its values were changed"
+LOOSENED = "loosened before the objects holding its values are created; deleted last"
 
 
-def tightened_last(change: Change) -> tuple[Change | None, Update | None]:
+def tightened_last(change: Change) -> tuple[Change | None, Change | None]:
     """``change`` as its step sends it (None: nothing, it all waits), and
-    the update that tightens its constraints afterwards (None: it tightens
-    none)."""
+    what is sent after every step (None: nothing): the update that tightens
+    its constraints, or a loosened field's delete."""
     held = _held(change.kind)
+    if held and isinstance(change, Delete):
+        return _loosened_first(change, held)
     if not held or not isinstance(change, Create | Update):
         return change, None
     before, after = change.before or {}, change.after or {}
@@ -63,6 +73,30 @@ def tightened_last(change: Change) -> tuple[Change | None, Update | None]:
         parent=change.parent,
     )
     return first, last
+
+
+def _loosened_first(change: Delete, held: tuple[Field, ...]) -> tuple[Change, Change | None]:
+    """The update that takes away what a missing value breaks, and the delete
+    to send last; or the delete alone when it holds no such constraint."""
+    before = change.before or {}
+    loosest = {
+        f.name: f.loosest
+        for f in held
+        if f.binds_missing and before.get(f.name) not in (None, f.loosest)
+    }
+    if not loosest:
+        return change, None
+    first = Update(
+        change.kind,
+        change.key,
+        {name: before.get(name) for name in loosest},
+        dict(loosest),
+        tuple(FieldChange(name, before.get(name), value) for name, value in loosest.items()),
+        change.remote_id,
+        note=LOOSENED,
+        parent=change.parent,
+    )
+    return first, change
 
 
 @cache

@@ -319,17 +319,35 @@ accounts:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="apply/: a required account field the plan deletes is deleted after the accounts "
-    "are created, and the portal refuses a new account without a value for it",
-)
 def test_an_account_is_created_in_the_apply_that_prunes_a_required_field(
     sandbox_factory: SandboxFactory, tmp_path: Path
 ) -> None:
     """The plan passes (a field it deletes needs no value), but deletes come
-    last: the portal still holds the field, required, when the account is
-    created, and refuses it. Found by tests/fuzz/test_fuzz_converge.py."""
+    last: the portal still held the field, required, when the account was
+    created, and refused it. The field is loosened in its own step now, and
+    deleted last (apply.tightening). Found by tests/fuzz/test_fuzz_converge.py."""
     _converges_in_one_apply(
         sandbox_factory(), tmp_path, REQUIRED_FIELD_FIRST, REQUIRED_FIELD_PRUNED
     )
+
+
+def test_a_required_field_pruned_is_loosened_first_and_counted_as_its_delete(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The delete of a required field goes in two parts (``required: false``
+    in the field's own step, the delete after every step), reported as the
+    one delete the plan shows."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(REQUIRED_FIELD_FIRST, encoding="utf-8")
+    _apply(sandbox, config, "setup")
+    config.write_text(REQUIRED_FIELD_PRUNED, encoding="utf-8")
+    applied = _apply(sandbox, config, "the pruned field")
+    assert "Apply complete! Resources: 1 added, 0 changed, 1 destroyed." in applied.stdout
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert report["summary"]["planned"] == report["summary"]["done"] == 2
+    assert sorted((c["address"], c["action"], c["status"]) for c in report["changes"]) == [
+        ("accountFields/flag", "delete", "done"),
+        ("accounts/beta", "create", "done"),
+    ]
+    assert sandbox.store.get("accountFields", key="flag") is None
