@@ -104,6 +104,8 @@ class PlanExecutor:
         """Creates that got no answer, confirmed by reading them back (and
         updated where they differed): no answer shows their values."""
         self.renames: Renames = {}
+        self.deleting: set[str] = set()
+        """The remote IDs of the objects the plan deletes."""
         """The keys the plan renames (kind -> old key -> new key)."""
         self.unanswered: dict[Address, str] = {}
         """Creates sent again after a try without a usable answer -> what that try got."""
@@ -120,6 +122,7 @@ class PlanExecutor:
                 self.ids[change.address] = change.remote_id
                 self.adopted[RemoteRef(change.remote_id)] = change.key
         self.renames = renames_in(plan.changes)
+        self.deleting = {c.remote_id for c in plan.changes if isinstance(c, Delete) and c.remote_id}
         sent_first: list[Change] = []
         tightening: list[tuple[Change, Change]] = []  # each last part, and its planned change
         waiting: set[int] = set()  # ids of the planned changes with no first part
@@ -233,7 +236,7 @@ class PlanExecutor:
         renamed = renames_in(c for c in step if id(c) in done).get(step[0].kind)
         if not renamed:
             return
-        updates = await values_left_behind(self.lookup, step[0].kind, renamed)
+        updates = await values_left_behind(self.lookup, step[0].kind, renamed, self.deleting)
         if not updates:
             return
         self.report.warnings.append(left_behind_warning(updates, step[0].kind, renamed))

@@ -23,11 +23,12 @@ from konvsync.plan.stranded import stranded_update
 
 
 async def values_left_behind(
-    lookup: PortalLookup, kind_name: str, renamed: dict[str, str]
+    lookup: PortalLookup, kind_name: str, renamed: dict[str, str], deleting: set[str]
 ) -> list[Update]:
     """For each object whose values the portal left under an old key of
     ``renamed`` (old key -> new key of kind ``kind_name``), the update that
-    files them under the new key."""
+    files them under the new key; none for an object the plan deletes
+    (``deleting``: remote IDs), whose values go with it."""
     new_keys = set(renamed.values())
     updates: list[Update] = []
     for k, maps in value_holders(kind_name):
@@ -36,7 +37,8 @@ async def values_left_behind(
         same = [
             obj
             for obj in lookup.planned.get(k.name).all()
-            if any(new_keys & set(obj.data.get(name) or {}) for name in maps)
+            if obj.id not in deleting
+            and any(new_keys & set(obj.data.get(name) or {}) for name in maps)
         ]
         if not same:
             continue

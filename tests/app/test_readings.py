@@ -351,3 +351,33 @@ def test_a_required_field_pruned_is_loosened_first_and_counted_as_its_delete(
         ("accounts/beta", "create", "done"),
     ]
     assert sandbox.store.get("accountFields", key="flag") is None
+
+
+RENAMED_WITH_A_DELETED_HOLDER_FIRST = """\
+konvsync: 1
+accountFields: [{key: score, label: Score, type: TEXT}]
+accounts:
+  - {externalId: acme, name: ACME, customFields: {score: "1"}}
+  - {externalId: beta, name: Beta, customFields: {score: "2"}}
+"""
+RENAMED_WITH_A_DELETED_HOLDER_SECOND = """\
+konvsync: 1
+policy: {prune: [accounts]}
+accountFields: [{key: since, renamedFrom: score, label: Score, type: TEXT}]
+accounts:
+  - {externalId: beta, name: Beta, customFields: {since: "2"}}
+"""
+
+
+def test_values_left_under_a_renamed_key_are_not_filed_for_an_account_the_plan_deletes(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """A portal that keeps values under an account field's old key: apply
+    filed them under the new key for every account holding them, the one
+    the same plan deletes too, then reported that update "missing in the
+    portal after the apply" (Apply incomplete). Found by
+    tests/fuzz/test_fuzz_converge.py."""
+    sandbox = sandbox_factory(readings=readings.named(["values-stay"]))
+    _converges_in_one_apply(
+        sandbox, tmp_path, RENAMED_WITH_A_DELETED_HOLDER_FIRST, RENAMED_WITH_A_DELETED_HOLDER_SECOND
+    )

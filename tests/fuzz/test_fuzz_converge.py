@@ -601,22 +601,12 @@ test_a_pruned_account_field_leaves_no_values_behind_in_one_apply), so lives
 on them do not prune account fields until it is fixed."""
 
 
-def _prunes_required(first: dict[str, Any], second: dict[str, Any]) -> bool:
-    """Whether ``second`` drops a required account field of ``first``: the
-    apply that prunes it creates accounts while the field still stands, and
-    the portal refuses them (a strict xfail in tests/app/test_readings.py,
-    test_an_account_is_created_in_the_apply_that_prunes_a_required_field)."""
-    kept = {same(f.get("renamedFrom", f["key"])) for f in second["accountFields"]}
-    kept |= {same(f["key"]) for f in second["accountFields"]}
-    return any(f.get("required") and same(f["key"]) not in kept for f in first["accountFields"])
-
-
 @st.composite
 def lives(draw: st.DrawFn, reading: str) -> Life:
     first = draw(first_configs())
     second = draw(second_configs(first))
     prune = second["policy"].get("prune", [])
-    if "accountFields" in prune and (reading in VALUES_STAY or _prunes_required(first, second)):
+    if "accountFields" in prune and reading in VALUES_STAY:
         prune.remove("accountFields")
     edit = draw(st.sampled_from(EDITS))
     return Life(first, second, edit)
