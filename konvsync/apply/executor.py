@@ -104,9 +104,9 @@ class PlanExecutor:
         """Creates that got no answer, confirmed by reading them back (and
         updated where they differed): no answer shows their values."""
         self.renames: Renames = {}
+        """The keys the plan renames (kind -> old key -> new key)."""
         self.deleting: set[str] = set()
         """The remote IDs of the objects the plan deletes."""
-        """The keys the plan renames (kind -> old key -> new key)."""
         self.unanswered: dict[Address, str] = {}
         """Creates sent again after a try without a usable answer -> what that try got."""
         self.conflicted: dict[str, Address] = {}
