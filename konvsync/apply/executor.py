@@ -107,6 +107,9 @@ class PlanExecutor:
         """The keys the plan renames (kind -> old key -> new key)."""
         self.deleting: set[str] = set()
         """The remote IDs of the objects the plan deletes."""
+        self.loosening: dict[Address, Change] = {}
+        """address -> a planned delete whose first part loosens the object
+        (``apply.tightening``): that part not done is the delete's result."""
         self.unanswered: dict[Address, str] = {}
         """Creates sent again after a try without a usable answer -> what that try got."""
         self.conflicted: dict[str, Address] = {}
@@ -135,6 +138,7 @@ class PlanExecutor:
             if last is not None:
                 tightening.append((last, change))
         loosened = [c for c in sent_first if isinstance(c, Update) and c.note == LOOSENED]
+        self.loosening = {c.address: c for c, _ in tightening if isinstance(c, Delete)}
         await self._check_inputs(
             [*plan.changes, *loosened, *(last for last, _change in tightening)]
         )
@@ -690,6 +694,10 @@ class PlanExecutor:
     def _record(
         self, change: Change, status: Status, message: str | None = None, code: str | None = None
     ) -> None:
+        if status is not Status.DONE and isinstance(change, Update) and change.note == LOOSENED:
+            # The plan showed (and the user approved) a delete: its first
+            # part not done, the delete is not sent and this is its result.
+            change = self.loosening.get(change.address, change)
         if status is not Status.DONE:
             self.unavailable[change.address] = f"{status}: {message}"
             if code is not None:

@@ -1,0 +1,105 @@
+"""The delete of a required account field, loosened first
+(``apply.tightening._loosened_first``): what the report and the summary say
+when the loosening update is refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+from aiohttp import web
+
+from tests.cli.test_ci import schema
+from tests.conftest import SandboxFactory
+from tests.hostile.server import Call, Case
+from tests.hostile.test_tightening import _applied, _apply_through
+
+REQUIRED_FLAG = """\
+konvsync: 1
+accountFields:
+  - {key: flag, label: Flag, type: BOOLEAN, required: true}
+accounts:
+  - {externalId: acme, name: ACME, customFields: {flag: "true"}}
+"""
+FLAG_PRUNED = """\
+konvsync: 1
+policy: {prune: [accountFields]}
+accountFields: []
+accounts:
+  - {externalId: acme, name: ACME, customFields: {}}
+"""
+
+
+class LooseningRefused(Case):
+    """Refuses (BAD_USER_INPUT) every ``updateAccountField``; with
+    ``unanswered``, answers it 500 instead (it may have been applied)."""
+
+    name = "loosening-refused"
+
+    def __init__(self, unanswered: bool = False) -> None:
+        self.unanswered = unanswered
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if not call.operation.startswith("UpdateAccountField"):
+            return None
+        if self.unanswered:
+            return web.Response(status=500, text="upstream went away")
+        error = {
+            "message": "field in use",
+            "path": ["m0"],
+            "extensions": {"code": "BAD_USER_INPUT"},
+        }
+        return web.json_response({"data": {"m0": None}, "errors": [error]})
+
+
+def test_a_refused_loosening_is_reported_as_the_planned_delete(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The portal refuses the update that makes the field optional: the
+    field is not deleted, and the failure is the planned delete's (the
+    action the plan showed and the user approved), not an update the plan
+    never showed; the delete is not sent."""
+    sandbox, config = _applied(sandbox_factory, tmp_path, REQUIRED_FLAG)
+    config.write_text(FLAG_PRUNED, encoding="utf-8")
+    report_file = tmp_path / "report.json"
+    args = ["--auto-approve", "--report", str(report_file)]
+    applied, mutations = _apply_through(sandbox, LooseningRefused(), config, *args)
+    assert applied.exit_code == 1, applied.output
+    assert "failed: accountFields/flag (delete): field in use (BAD_USER_INPUT)" in (
+        applied.stdout
+    ), applied.stdout
+    assert "Apply incomplete: 0 done (0 added, 0 changed, 0 destroyed), 1 failed" in (
+        applied.stdout
+    ), applied.stdout
+    assert [m.operation for m in mutations if "Delete" in m.operation] == [], mutations
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    jsonschema.validate(report, schema("apply-report.schema.json"))
+    assert report["summary"]["planned"] == report["summary"]["failed"] == 1, report
+    assert [(c["address"], c["action"], c["status"]) for c in report["changes"]] == [
+        ("accountFields/flag", "delete", "failed")
+    ], report
+    assert sandbox.store.get("accountFields", key="flag") is not None
+
+
+def test_an_unanswered_loosening_leaves_the_delete_failed_and_unsent(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """No answer to the update that makes the field optional: the delete is
+    not sent, the planned delete is the failure (exit 1, no traceback), and
+    --verify full still runs."""
+    sandbox, config = _applied(sandbox_factory, tmp_path, REQUIRED_FLAG)
+    config.write_text(FLAG_PRUNED, encoding="utf-8")
+    report_file = tmp_path / "report.json"
+    args = ["--auto-approve", "--verify", "full", "--report", str(report_file)]
+    case = LooseningRefused(unanswered=True)
+    applied, mutations = _apply_through(sandbox, case, config, *args)
+    assert applied.exit_code == 1, applied.output
+    assert "failed: accountFields/flag (delete): " in applied.stdout, applied.stdout
+    assert [m.operation for m in mutations if "Delete" in m.operation] == [], mutations
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    jsonschema.validate(report, schema("apply-report.schema.json"))
+    assert [(c["address"], c["action"], c["status"]) for c in report["changes"]] == [
+        ("accountFields/flag", "delete", "failed")
+    ], report
+    assert sandbox.store.get("accountFields", key="flag") is not None
