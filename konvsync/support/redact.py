@@ -37,18 +37,20 @@ _short_words_pattern: re.Pattern[str] | None = None
 _lock = threading.Lock()
 
 _CONTROL = re.compile(
-    "[\x00-\x1f\x7f-\x9f\xad\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069"
-    "\u2028\u2029\ud800-\udfff\ufeff]"
+    "[\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\u2028\u2029\ud800-\udfff\ufeff\ufff9-\ufffb]"
 )
 """C0 and C1 controls, DEL, and the bidirectional and line-separator
-characters that can make a terminal or a review page show other text; the
-invisible ones that have no use in one line of text (a soft hyphen, a
-zero-width space, a word joiner, a BOM: ``groups/sales\u200b`` would show as
-``groups/sales``; the joiners of emoji and scripts stay); and lone
+characters that can make a terminal or a review page show other text (the
+Arabic letter mark among them); the invisible ones that have no use in one
+line of text (a soft hyphen, a zero-width space, a word joiner, the
+invisible operators, the Mongolian vowel separator, the deprecated format
+and the interlinear annotation characters, a BOM: ``groups/sales\u200b``
+would show as ``groups/sales``; the joiners of emoji and scripts stay); and lone
 surrogates, which are not text at all (no encoder writes them)."""
 _CONTROL_BEYOND_C0 = re.compile(
-    "[\x7f-\x9f\xad\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069"
-    "\u2028\u2029\ud800-\udfff\ufeff]"
+    "[\x7f-\x9f\xad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\u2028\u2029\ud800-\udfff\ufeff\ufff9-\ufffb]"
 )
 """The same, less C0: ``json`` escapes those in strings (and indents with newlines)."""
 _C0_NAMES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}

@@ -70,6 +70,34 @@ def test_plan_shows_invisible_characters_in_keys_and_values(
         assert "\U0001f468\u200d\U0001f469" in result.stdout
 
 
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_plan_escapes_the_arabic_letter_mark_and_invisible_operators(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], fmt: str
+) -> None:
+    """The Arabic letter mark (U+061C) is a bidirectional control as LRM and
+    RLM are (the Trojan Source list), and the invisible operators (U+2061 to
+    U+2064), the Mongolian vowel separator, the deprecated format characters
+    and the interlinear annotation characters show as nothing:
+    ``groups/sales\u061c`` read ``groups/sales``. The JSON plan holds the same
+    values, escaped."""
+    config = write_config("""\
+        konvsync: 1
+        groups:
+          - {externalId: "sales\\u061c", name: "Sales\\u2061\\u2062\\u2063\\u2064\\u180e\\ufff9Team\\u206a"}
+        """)  # noqa: E501
+    result = invoke(["--endpoint", sandbox.url, "plan", str(config), "--format", fmt])
+    assert result.exit_code == 0, result.output
+    for char in "\u061c\u2061\u2062\u2063\u2064\u180e\ufff9\u206a":
+        assert char not in result.stdout, repr(char)
+    if fmt == "text":
+        assert "groups/sales\\u061c" in result.stdout
+        assert "Sales\\u2061\\u2062\\u2063\\u2064\\u180e\\ufff9Team\\u206a" in result.stdout
+    else:
+        created = json.loads(result.stdout)["changes"][0]
+        assert created["key"] == "sales\u061c", created
+        assert created["after"]["name"] == "Sales\u2061\u2062\u2063\u2064\u180e\ufff9Team\u206a"
+
+
 class EvilUrl(Case):
     """Invite link creates are answered with a URL holding terminal escapes
     (the URL is the portal's, shown by apply for every link it creates)."""
