@@ -288,16 +288,25 @@ async def moved_objects(
     changes: Sequence[Change],
     adopted: dict[str, str],
     renames: Renames | None = None,
+    written: dict[Address, dict[str, Any]] | None = None,
 ) -> dict[Address, str]:
     """Address -> why, for each change (all of one kind) whose object moved
-    since the plan. ``renames``: the plan's (see ``moved_since_plan``)."""
+    since the plan. ``renames``: the plan's (see ``moved_since_plan``);
+    ``written``: fields this run wrote to an object since the plan (a
+    loosened field before its delete), expected as written."""
     wanted = [wanted_for(change, lookup.id_of) for change in changes]
     current = await lookup.current(changes[0].kind, wanted)
     certain = lookup.asks_by_id(changes[0].kind)
     moved = {}
     for change in changes:
         reason = moved_since_plan(
-            change, current[change.address], lookup.planned, adopted, renames or {}, certain
+            change,
+            current[change.address],
+            lookup.planned,
+            adopted,
+            renames or {},
+            certain,
+            (written or {}).get(change.address),
         )
         if reason:
             moved[change.address] = reason
@@ -429,6 +438,7 @@ def moved_since_plan(
     adopted: dict[str, str],
     renames: Renames | None = None,
     absent_for_certain: bool = False,
+    written: dict[str, Any] | None = None,
 ) -> str | None:
     """Why ``change`` may no longer be sent, or None. ``absent_for_certain``:
     a ``now`` of None is the portal's answer to a question by ID, not an
@@ -439,7 +449,7 @@ def moved_since_plan(
     steps made them (or, for values, once konvsync moved them where the
     portal did not) without another writer having changed anything.
     ``planned`` is the renamed view, so ``now`` is compared as it reads
-    there."""
+    there. ``written``: fields this run wrote to the object since the plan."""
     if isinstance(change, Create):
         if now is not None:
             return f"it exists in the portal (ID {now.id}), {UNSEEN}"
@@ -456,7 +466,12 @@ def moved_since_plan(
         return "it was deleted since the plan"
     before = planned.find(change.kind, change.remote_id)
     now = as_renamed(now, renames or {})
-    if before is None or _rekeyed(before.data, adopted) != now.data:
+    if before is None:
+        return "it changed in the portal since the plan"
+    expected = _rekeyed(before.data, adopted)
+    if written:
+        expected = {**expected, **written}
+    if expected != now.data:
         return "it changed in the portal since the plan"
     return None
 

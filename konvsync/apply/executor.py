@@ -110,6 +110,9 @@ class PlanExecutor:
         self.loosening: dict[Address, Change] = {}
         """address -> a planned delete whose first part loosens the object
         (``apply.tightening``): that part not done is the delete's result."""
+        self.loosened: dict[Address, dict[str, Any]] = {}
+        """address -> what the first part of such a delete writes (the delete
+        is checked against the portal as loosened)."""
         self.unanswered: dict[Address, str] = {}
         """Creates sent again after a try without a usable answer -> what that try got."""
         self.conflicted: dict[str, Address] = {}
@@ -139,6 +142,7 @@ class PlanExecutor:
                 tightening.append((last, change))
         loosened = [c for c in sent_first if isinstance(c, Update) and c.note == LOOSENED]
         self.loosening = {c.address: c for c, _ in tightening if isinstance(c, Delete)}
+        self.loosened = {c.address: c.after or {} for c in loosened}
         await self._check_inputs(
             [*plan.changes, *loosened, *(last for last, _change in tightening)]
         )
@@ -187,14 +191,16 @@ class PlanExecutor:
         if warning:
             self.report.warnings.append(warning)
 
-    async def _recheck(self, changes: list[Change]) -> list[Change]:
+    async def _recheck(
+        self, changes: list[Change], written: dict[Address, dict[str, Any]] | None = None
+    ) -> list[Change]:
         """The step's changes that may still be sent: what they touch is as
         the plan saw it. When anything moved, none of the step is sent and
         the rest of the run is not started; before the first write, that is
         a stale plan (exit 3, nothing written)."""
         if not changes:
             return changes
-        moved = await moved_objects(self.lookup, changes, self.adopted, self.renames)
+        moved = await moved_objects(self.lookup, changes, self.adopted, self.renames, written)
         if not moved:
             return changes
         first, reason = next(iter(moved.items()))
@@ -280,6 +286,14 @@ class PlanExecutor:
             # Checked against the portal as a step's changes are (the
             # first parts were): a stale plan before the first write.
             await self._guarded(waited, self._recheck(waited))
+            settled = {id(r.change) for r in self.report.results}
+            ready = [item for item in ready if id(item[1]) not in settled]
+        deletes = [change for update, change, _first in ready if isinstance(update, Delete)]
+        if deletes and not self.stop.is_set and self.refused is None:
+            # A loosened field's delete, checked right before it is sent as
+            # a delete in a step is (as loosened): another writer may have
+            # changed the field since its first part.
+            await self._guarded(deletes, self._recheck(deletes, self.loosened))
             settled = {id(r.change) for r in self.report.results}
             ready = [item for item in ready if id(item[1]) not in settled]
         if self.stop.is_set or self.refused is not None:

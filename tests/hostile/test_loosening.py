@@ -10,9 +10,10 @@ from pathlib import Path
 import jsonschema
 from aiohttp import web
 
+from konvsync.sandbox.store import Store
 from tests.cli.test_ci import schema
 from tests.conftest import SandboxFactory
-from tests.hostile.server import Call, Case
+from tests.hostile.server import Call, Case, Json
 from tests.hostile.test_tightening import _applied, _apply_through
 
 REQUIRED_FLAG = """\
@@ -103,3 +104,54 @@ def test_an_unanswered_loosening_leaves_the_delete_failed_and_unsent(
         ("accountFields/flag", "delete", "failed")
     ], report
     assert sandbox.store.get("accountFields", key="flag") is not None
+
+
+FLAG_PRUNED_WITH_A_NEW_ACCOUNT = FLAG_PRUNED + "  - {externalId: beta, name: Beta}\n"
+
+
+class FieldEditedDuringTheAccounts(Case):
+    """Another writer relabels the field when the accounts step's create
+    arrives (after the field was loosened, before its delete)."""
+
+    name = "field-edited-during-the-accounts"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.operation.startswith("CreateAccount") and "Field" not in call.operation:
+            field = self.store.get("accountFields", key="flag")
+            assert field is not None
+            self.store.update("accountFields", field["id"], {"label": "Edited by hand"})
+        return answer
+
+
+def test_a_field_edited_after_its_loosening_is_not_deleted_unseen(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The delete goes after every step; another writer changed the field
+    meanwhile: the delete is checked against the portal as a delete in a
+    step is (right before it is sent), and not sent (exit 1, what moved
+    named), instead of deleting what changed since the plan unseen."""
+    sandbox, config = _applied(sandbox_factory, tmp_path, REQUIRED_FLAG)
+    config.write_text(FLAG_PRUNED_WITH_A_NEW_ACCOUNT, encoding="utf-8")
+    case = FieldEditedDuringTheAccounts(sandbox.store)
+    applied, mutations = _apply_through(sandbox, case, config, "--auto-approve")
+    assert [m.operation for m in mutations if "Delete" in m.operation] == [], mutations
+    assert applied.exit_code == 1, applied.output
+    assert "failed: accountFields/flag (delete): not sent: " in applied.stdout, applied.stdout
+    field = sandbox.store.get("accountFields", key="flag")
+    assert field is not None and field["label"] == "Edited by hand", field
+
+
+def test_a_loosened_field_unchanged_since_is_deleted(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The same run with no other writer: loosened, the account created,
+    the field deleted; one delete counted."""
+    sandbox, config = _applied(sandbox_factory, tmp_path, REQUIRED_FLAG)
+    config.write_text(FLAG_PRUNED_WITH_A_NEW_ACCOUNT, encoding="utf-8")
+    applied, _mutations = _apply_through(sandbox, Case(), config, "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert "Apply complete! Resources: 1 added, 0 changed, 1 destroyed." in applied.stdout
+    assert sandbox.store.get("accountFields", key="flag") is None
