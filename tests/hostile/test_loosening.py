@@ -1,10 +1,13 @@
 """The delete of a required account field, loosened first
-(``apply.tightening._loosened_first``): what the report and the summary say
-when the loosening update is refused."""
+(``apply.tightening._loosened_first``) and sent after every step: the
+loosening refused or unanswered, the field changed by another writer
+between the two parts, and a SIGTERM between them."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import jsonschema
@@ -13,7 +16,8 @@ from aiohttp import web
 from konvsync.sandbox.store import Store
 from tests.cli.test_ci import schema
 from tests.conftest import SandboxFactory
-from tests.hostile.server import Call, Case, Json
+from tests.hostile.harness import start_konvsync
+from tests.hostile.server import Call, Case, Json, running_hostile_server
 from tests.hostile.test_tightening import _applied, _apply_through
 
 REQUIRED_FLAG = """\
@@ -155,3 +159,53 @@ def test_a_loosened_field_unchanged_since_is_deleted(
     assert applied.exit_code == 0, applied.output
     assert "Apply complete! Resources: 1 added, 0 changed, 1 destroyed." in applied.stdout
     assert sandbox.store.get("accountFields", key="flag") is None
+
+
+class TermedAtTheAccountCreate(Case):
+    """Sends SIGTERM to konvsync (a CI runner's cancel) when the accounts
+    step's create arrives (after the field was loosened), and answers it."""
+
+    name = "termed-at-the-account-create"
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation.startswith("CreateAccount") and "Field" not in call.operation:
+            assert self.pid is not None
+            os.kill(self.pid, signal.SIGTERM)
+        return None
+
+
+def test_sigterm_between_the_loosening_and_the_delete_reports_the_delete_not_started(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """SIGTERM after the field was loosened: the delete is not sent and is
+    reported not started (exit 1, interrupted) beside the loosening done;
+    the field stands, optional, and the next apply deletes it."""
+    sandbox, config = _applied(sandbox_factory, tmp_path, REQUIRED_FLAG)
+    config.write_text(FLAG_PRUNED_WITH_A_NEW_ACCOUNT, encoding="utf-8")
+    report_file = tmp_path / "report.json"
+    case = TermedAtTheAccountCreate()
+    with running_hostile_server(sandbox.url, case) as portal:
+        args = ["--endpoint", portal.url, "apply", str(config), "--auto-approve"]
+        running = start_konvsync([*args, "--report", str(report_file)], tmp_path)
+        case.pid = running.process.pid
+        result = running.finish()
+        deletes = [c.operation for c in portal.mutations if "Delete" in c.operation]
+    assert result.exit_code == 1, result.describe()
+    assert deletes == [], deletes
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    jsonschema.validate(report, schema("apply-report.schema.json"))
+    assert report["status"] == "interrupted", report
+    statuses = [(c["address"], c["action"], c["status"]) for c in report["changes"]]
+    assert statuses == [
+        ("accountFields/flag", "update", "done"),
+        ("accounts/beta", "create", "done"),
+        ("accountFields/flag", "delete", "skipped"),
+    ], statuses
+    field = sandbox.store.get("accountFields", key="flag")
+    assert field is not None and not field["required"], field
+    again, _mutations = _apply_through(sandbox, Case(), config, "--auto-approve")
+    assert again.exit_code == 0, again.output
+    assert "Apply complete! Resources: 0 added, 0 changed, 1 destroyed." in again.stdout
