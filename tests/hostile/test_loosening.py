@@ -9,6 +9,7 @@ import json
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 from aiohttp import web
@@ -209,3 +210,49 @@ def test_sigterm_between_the_loosening_and_the_delete_reports_the_delete_not_sta
     again, _mutations = _apply_through(sandbox, Case(), config, "--auto-approve")
     assert again.exit_code == 0, again.output
     assert "Apply complete! Resources: 0 added, 0 changed, 1 destroyed." in again.stdout
+
+
+class ReportReadAtTheDelete(Case):
+    """Reads the in-progress ``--report`` file when the field's delete arrives."""
+
+    name = "report-read-at-the-delete"
+
+    def __init__(self, report_file: Path) -> None:
+        self.report_file = report_file
+        self.seen: dict[str, Any] | None = None
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation.startswith("DeleteAccountField"):
+            self.seen = json.loads(self.report_file.read_text(encoding="utf-8"))
+        return None
+
+
+def test_the_delete_after_the_loosening_is_pending_in_the_report_while_sent(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """Right before the delete goes out, the in-progress report lists it
+    ``pending`` (a killed run's report says it may have been applied); the
+    final report counts the one delete, done."""
+    sandbox, config = _applied(sandbox_factory, tmp_path, REQUIRED_FLAG)
+    config.write_text(FLAG_PRUNED_WITH_A_NEW_ACCOUNT, encoding="utf-8")
+    report_file = tmp_path / "report.json"
+    case = ReportReadAtTheDelete(report_file)
+    args = ["--auto-approve", "--report", str(report_file)]
+    applied, _mutations = _apply_through(sandbox, case, config, *args)
+    assert applied.exit_code == 0, applied.output
+    assert case.seen is not None, "the delete never arrived"
+    jsonschema.validate(case.seen, schema("apply-report.schema.json"))
+    assert case.seen["status"] == "in_progress", case.seen
+    pending = [
+        (c["address"], c["action"]) for c in case.seen["changes"] if c["status"] == "pending"
+    ]
+    assert pending == [("accountFields/flag", "delete")], case.seen
+    final = json.loads(report_file.read_text(encoding="utf-8"))
+    jsonschema.validate(final, schema("apply-report.schema.json"))
+    summary = final["summary"]
+    assert (summary["planned"], summary["done"], summary["destroyed"], summary["pending"]) == (
+        2,
+        2,
+        1,
+        0,
+    ), final
