@@ -42,7 +42,7 @@ from konvsync.apply.model import (
     Verify,
 )
 from konvsync.apply.renamed_values import left_behind_warning, values_left_behind
-from konvsync.apply.tightening import LOOSENED, tightened_last
+from konvsync.apply.tightening import tightened_last
 from konvsync.errors import KonvsyncError, StalePlanError
 from konvsync.kinds import kind, references
 from konvsync.kinds.address import Address, RemoteRef
@@ -107,12 +107,11 @@ class PlanExecutor:
         """The keys the plan renames (kind -> old key -> new key)."""
         self.deleting: set[str] = set()
         """The remote IDs of the objects the plan deletes."""
-        self.loosening: dict[Address, Change] = {}
-        """address -> a planned delete whose first part loosens the object
-        (``apply.tightening``): that part not done is the delete's result."""
-        self.loosened: dict[Address, dict[str, Any]] = {}
-        """address -> what the first part of such a delete writes (the delete
-        is checked against the portal as loosened)."""
+        self.loosening: dict[Address, tuple[Update, Delete]] = {}
+        """address -> a planned delete sent in two parts (``apply.tightening``):
+        the update that loosens the object first, and the delete itself. The
+        first not done is the delete's result; the delete is checked against
+        the portal as the first part left the object."""
         self.unanswered: dict[Address, str] = {}
         """Creates sent again after a try without a usable answer -> what that try got."""
         self.conflicted: dict[str, Address] = {}
@@ -140,9 +139,9 @@ class PlanExecutor:
                 waiting.add(id(change))
             if last is not None:
                 tightening.append((last, change))
-        loosened = [c for c in sent_first if isinstance(c, Update) and c.note == LOOSENED]
-        self.loosening = {c.address: c for c, _ in tightening if isinstance(c, Delete)}
-        self.loosened = {c.address: c.after or {} for c in loosened}
+            if isinstance(first, Update) and isinstance(last, Delete):
+                self.loosening[change.address] = (first, last)
+        loosened = [first for first, _delete in self.loosening.values()]
         await self._check_inputs(
             [*plan.changes, *loosened, *(last for last, _change in tightening)]
         )
@@ -293,7 +292,8 @@ class PlanExecutor:
             # A loosened field's delete, checked right before it is sent as
             # a delete in a step is (as loosened): another writer may have
             # changed the field since its first part.
-            await self._guarded(deletes, self._recheck(deletes, self.loosened))
+            written = {a: first.after or {} for a, (first, _d) in self.loosening.items()}
+            await self._guarded(deletes, self._recheck(deletes, written))
             settled = {id(r.change) for r in self.report.results}
             ready = [item for item in ready if id(item[1]) not in settled]
         if self.stop.is_set or self.refused is not None:
@@ -708,10 +708,14 @@ class PlanExecutor:
     def _record(
         self, change: Change, status: Status, message: str | None = None, code: str | None = None
     ) -> None:
-        if status is not Status.DONE and isinstance(change, Update) and change.note == LOOSENED:
+        if (
+            status is not Status.DONE
+            and isinstance(change, Update)
+            and change.address in self.loosening
+        ):
             # The plan showed (and the user approved) a delete: its first
             # part not done, the delete is not sent and this is its result.
-            change = self.loosening.get(change.address, change)
+            change = self.loosening[change.address][1]
         if status is not Status.DONE:
             self.unavailable[change.address] = f"{status}: {message}"
             if code is not None:
