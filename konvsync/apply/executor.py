@@ -280,22 +280,15 @@ class PlanExecutor:
         ]
         if not ready:
             return
+        # Checked against the portal as a step's changes are (the first
+        # parts were): a change that waited whole (a stale plan before the
+        # first write), and a loosened field's delete, as loosened (another
+        # writer may have changed the field since its first part).
         waited = [change for _update, change, first_done in ready if not first_done]
-        if waited and not self.stop.is_set and self.refused is None:
-            # Checked against the portal as a step's changes are (the
-            # first parts were): a stale plan before the first write.
-            await self._guarded(waited, self._recheck(waited))
-            settled = {id(r.change) for r in self.report.results}
-            ready = [item for item in ready if id(item[1]) not in settled]
+        ready = await self._rechecked(ready, waited)
         deletes = [change for update, change, _first in ready if isinstance(update, Delete)]
-        if deletes and not self.stop.is_set and self.refused is None:
-            # A loosened field's delete, checked right before it is sent as
-            # a delete in a step is (as loosened): another writer may have
-            # changed the field since its first part.
-            written = {a: first.after or {} for a, (first, _d) in self.loosening.items()}
-            await self._guarded(deletes, self._recheck(deletes, written))
-            settled = {id(r.change) for r in self.report.results}
-            ready = [item for item in ready if id(item[1]) not in settled]
+        written = {a: first.after or {} for a, (first, _delete) in self.loosening.items()}
+        ready = await self._rechecked(ready, deletes, written)
         if self.stop.is_set or self.refused is not None:
             # Not tightened: say so, beside a first part that was done.
             why = "interrupted" if self.stop.is_set else self.refused
@@ -334,6 +327,20 @@ class PlanExecutor:
                 self.report.done_as(change)
         self.report.pending = []
         self._report_now(False)
+
+    async def _rechecked(
+        self,
+        ready: list[tuple[Change, Change, bool]],
+        changes: list[Change],
+        written: dict[Address, dict[str, Any]] | None = None,
+    ) -> list[tuple[Change, Change, bool]]:
+        """``ready`` (last part, planned change, first part done) without
+        the planned changes that ``changes``' recheck settled."""
+        if not changes or self.stop.is_set or self.refused is not None:
+            return ready
+        await self._guarded(changes, self._recheck(changes, written))
+        settled = {id(r.change) for r in self.report.results}
+        return [item for item in ready if id(item[1]) not in settled]
 
     async def _verify(self, mode: Verify) -> None:
         """Read back what the run changed (``Verify``) and compare it with the plan."""
