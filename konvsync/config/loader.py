@@ -26,7 +26,7 @@ from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.kinds import KINDS_BY_NAME, TOP_LEVEL_KINDS, children_of, kind, references
 from konvsync.kinds.address import ObjectKey
-from konvsync.kinds.base import Field, Kind
+from konvsync.kinds.base import Field, Kind, value_text
 from konvsync.kinds.custom_values import checked_offline, fits_as_sent
 from konvsync.support.gcpause import gc_paused
 from konvsync.support.suggest import did_you_mean
@@ -419,7 +419,7 @@ def _check_retold_values(
             ftype = definition.data.get("type") if definition is not None else None
             if text is None or _taken_as_read(value, text, ftype):
                 continue
-            sent = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            sent = value_text(value)
             read = sent if isinstance(value, bool) else f"the number {value}"
             problems.append(
                 where.problem(
@@ -472,7 +472,7 @@ def _check_values(
             continue
         if value is None:
             continue
-        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        text = value_text(value)
         ftype = definition.data.get("type", "TEXT")
         if not checked_offline(definition.data, ignored):
             continue  # the portal's type or options hold: the plan checks it

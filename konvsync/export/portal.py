@@ -36,7 +36,7 @@ from konvsync.errors import NotFoundError
 from konvsync.export.targets import parse_target
 from konvsync.kinds import KINDS, children_of, kind
 from konvsync.kinds.address import RemoteRef
-from konvsync.kinds.base import Field, Kind, normalize_text
+from konvsync.kinds.base import Field, Kind, normalize_text, value_text
 from konvsync.kinds.custom_values import fits_as_sent
 from konvsync.plan.remote import (
     RemoteObject,
@@ -256,7 +256,7 @@ def _annotated(
     for obj, entry in zip(objects, entries, strict=True):
         for name, value in obj.server.items():
             if value is not None:
-                out.append(f"  # {name}: {_scalar(value)} (set by the portal)")
+                out.append(f"  # {name}: {value_text(value)} (set by the portal)")
         variables = placeholders.by_object.get((k.name, obj.key or ""), {})
         for line in _dump([entry]).splitlines():
             field_name = line.strip().lstrip("- ").split(":", 1)[0]
@@ -264,10 +264,6 @@ def _annotated(
                 line += f"  # sensitive: set {variables[field_name]}; never exported"
             out.append("  " + line)
     return "\n".join(out) + "\n"
-
-
-def _scalar(value: Any) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def _unfit(k: Kind, entry: dict[str, Any], state: RemoteState) -> str | None:
@@ -295,7 +291,7 @@ def _unfit(k: Kind, entry: dict[str, Any], state: RemoteState) -> str | None:
                 continue
             ftype = str(definition.data.get("type") or "TEXT")
             options = [str(o) for o in definition.data.get("options") or []]
-            if not fits_as_sent(_scalar(value), ftype, options):
+            if not fits_as_sent(value_text(value), ftype, options):
                 return f"{f.name} {key!r}: {value!r} does not fit its {ftype} field"
     return None
 

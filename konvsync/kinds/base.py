@@ -326,12 +326,16 @@ class Kind:
         }
 
 
-def _stringify(value: Any) -> str | None:
-    if value is None:
-        return None
+def value_text(value: Any) -> str:
+    """A scalar as konvsync writes it in text (a custom field's value, a
+    map's value sent): booleans as ``true``/``false``, as YAML writes them."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _stringify(value: Any) -> str | None:
+    return None if value is None else value_text(value)
 
 
 def fold_case(text: str) -> str:

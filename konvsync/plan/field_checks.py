@@ -15,7 +15,7 @@ from konvsync.config.rules import map_value_source
 from konvsync.config.substitution import in_a_key
 from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.kinds import KINDS, kind
-from konvsync.kinds.base import Field, Kind, normalize_value
+from konvsync.kinds.base import Field, Kind, normalize_value, value_text
 from konvsync.kinds.custom_values import checked_offline, fits_as_sent
 from konvsync.plan.diff import pruned_keys
 from konvsync.plan.remote import RemoteObject, RemoteState
@@ -84,7 +84,7 @@ def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> 
                 continue
             if value is None:
                 continue
-            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            text = value_text(value)
             ftype = str(definition.get("type") or "TEXT")
             options = list(definition.get("options") or [])
             if not fits_as_sent(text, ftype, options):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from konvsync.kinds import kind, value_holders
+from konvsync.kinds.base import value_text
 from konvsync.kinds.custom_values import value_fits
 from konvsync.plan.changes import Change, Update
 from konvsync.plan.remote import RemoteState
@@ -70,7 +71,7 @@ def _unfit_holders(
                 value: Any = (obj.data.get(name) or {}).get(key)
                 if value is None:
                     continue
-                text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+                text = value_text(value)
                 if not value_fits(text, field_type, options):
                     unfit.append(obj.path)
     return sorted(unfit)
