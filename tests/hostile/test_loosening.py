@@ -15,19 +15,13 @@ import jsonschema
 from aiohttp import web
 
 from konvsync.sandbox.store import Store
+from tests.app.test_readings import REQUIRED_FIELD_FIRST as REQUIRED_FLAG
 from tests.cli.test_ci import schema
 from tests.conftest import SandboxFactory
 from tests.hostile.harness import start_konvsync
 from tests.hostile.server import Call, Case, Json, running_hostile_server
 from tests.hostile.test_tightening import _applied, _apply_through
 
-REQUIRED_FLAG = """\
-konvsync: 1
-accountFields:
-  - {key: flag, label: Flag, type: BOOLEAN, required: true}
-accounts:
-  - {externalId: acme, name: ACME, customFields: {flag: "true"}}
-"""
 FLAG_PRUNED = """\
 konvsync: 1
 policy: {prune: [accountFields]}
