@@ -36,22 +36,26 @@ _short_pattern: re.Pattern[str] | None = None
 _short_words_pattern: re.Pattern[str] | None = None
 _lock = threading.Lock()
 
-_CONTROL = re.compile(
-    "[\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e"
-    "\u2060-\u2064\u2066-\u206f\u2028\u2029\ud800-\udfff\ufeff\ufff9-\ufffb]"
+_INVISIBLE = (
+    "\x7f-\x9f\xad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\u2028\u2029\ud800-\udfff\ufeff\ufff9-\ufffb"
+    "\U000e0000-\U000e007f"
 )
+_FLAG_TAG_SEQUENCE = "(\U0001f3f4[\U000e0020-\U000e007e]{1,32}\U000e007f)"
+"""An emoji tag sequence (a waving black flag, tag letters, a cancel tag:
+the flag of Scotland), which stays as it is; tag characters anywhere else
+are invisible text (``sales`` followed by tag letters shows as ``sales``)."""
+_CONTROL = re.compile(f"{_FLAG_TAG_SEQUENCE}|[\x00-\x1f{_INVISIBLE}]")
 """C0 and C1 controls, DEL, and the bidirectional and line-separator
 characters that can make a terminal or a review page show other text (the
 Arabic letter mark among them); the invisible ones that have no use in one
 line of text (a soft hyphen, a zero-width space, a word joiner, the
 invisible operators, the Mongolian vowel separator, the deprecated format
-and the interlinear annotation characters, a BOM: ``groups/sales\u200b``
-would show as ``groups/sales``; the joiners of emoji and scripts stay); and lone
+and the interlinear annotation characters, a BOM, the tag characters
+outside an emoji flag: ``groups/sales\u200b`` would show as
+``groups/sales``; the joiners of emoji and scripts stay); and lone
 surrogates, which are not text at all (no encoder writes them)."""
-_CONTROL_BEYOND_C0 = re.compile(
-    "[\x7f-\x9f\xad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e"
-    "\u2060-\u2064\u2066-\u206f\u2028\u2029\ud800-\udfff\ufeff\ufff9-\ufffb]"
-)
+_CONTROL_BEYOND_C0 = re.compile(f"{_FLAG_TAG_SEQUENCE}|[{_INVISIBLE}]")
 """The same, less C0: ``json`` escapes those in strings (and indents with newlines)."""
 _C0_NAMES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -137,6 +141,8 @@ def printable(text: str) -> str:
 
 def _escape_control(match: re.Match[str]) -> str:
     char = match.group(0)
+    if match.group(1):
+        return char  # an emoji flag
     return _C0_NAMES.get(char) or escaped(char)
 
 
@@ -146,7 +152,19 @@ def printable_json(text: str) -> str:
     value, safe on a terminal. (They only occur inside strings.)"""
     if not _CONTROL_BEYOND_C0.search(text):
         return text
-    return _CONTROL_BEYOND_C0.sub(lambda match: f"\\u{ord(match.group(0)):04x}", text)
+    return _CONTROL_BEYOND_C0.sub(_json_escape, text)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    """``\\uXXXX``, a surrogate pair beyond the BMP (JSON has no longer form)."""
+    char = match.group(0)
+    if match.group(1):
+        return char  # an emoji flag
+    point = ord(char)
+    if point <= 0xFFFF:
+        return f"\\u{point:04x}"
+    point -= 0x10000
+    return f"\\u{0xD800 + (point >> 10):04x}\\u{0xDC00 + (point & 0x3FF):04x}"
 
 
 def credential_forms(*values: str) -> set[str]:

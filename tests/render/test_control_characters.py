@@ -98,6 +98,38 @@ def test_plan_escapes_the_arabic_letter_mark_and_invisible_operators(
         assert created["after"]["name"] == "Sales\u2061\u2062\u2063\u2064\u180e\ufff9Team\u206a"
 
 
+SCOTLAND = "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"
+"""An emoji tag sequence: a black flag, the tag letters "gbsct", a cancel tag."""
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_plan_escapes_tag_characters_outside_an_emoji_flag(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], fmt: str
+) -> None:
+    """Tag characters (U+E0000 to U+E007F) show as nothing: ``sales``
+    followed by the tag letters "ok" read ``groups/sales``, and text can
+    hide in them. Only inside an emoji flag (a black flag, tag letters, a
+    cancel tag) do they stay. The JSON plan holds the same values (the tags
+    as surrogate-pair escapes, which JSON decoders read as one character)."""
+    config = write_config(f"""\
+        konvsync: 1
+        groups:
+          - {{externalId: "sales\\U000e006f\\U000e006b", name: "Team \\U000e007f{SCOTLAND}"}}
+        """)
+    result = invoke(["--endpoint", sandbox.url, "plan", str(config), "--format", fmt])
+    assert result.exit_code == 0, result.output
+    assert "\U000e006f" not in result.stdout and "\U000e006b" not in result.stdout
+    assert result.stdout.count("\U000e007f") == result.stdout.count(SCOTLAND) == 1
+    if fmt == "text":
+        assert "groups/sales\\U000e006f\\U000e006b" in result.stdout
+        assert f"Team \\U000e007f{SCOTLAND}" in result.stdout
+    else:
+        assert "sales\\udb40\\udc6f\\udb40\\udc6b" in result.stdout
+        created = json.loads(result.stdout)["changes"][0]
+        assert created["key"] == "sales\U000e006f\U000e006b", created
+        assert created["after"]["name"] == f"Team \U000e007f{SCOTLAND}"
+
+
 class EvilUrl(Case):
     """Invite link creates are answered with a URL holding terminal escapes
     (the URL is the portal's, shown by apply for every link it creates)."""
