@@ -1,7 +1,7 @@
 """The files ``drift --write`` edits, read and written only while they hold
 the bytes the config loader read (that read placed the edits): all or none,
 each atomically (a temporary file in its folder renamed over it) with its
-permissions, or in place when it has other hard links (a rename cuts them);
+permissions and owner, or in place when it has other hard links (a rename cuts them);
 a file or folder made read-only is refused."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from konvsync.config.documents import MAX_FILE_BYTES
 from konvsync.config.model import DesiredState
 from konvsync.errors import OutputError, StalePlanError
-from konvsync.support.files import UnreadableFile, read_bounded
+from konvsync.support.files import UnreadableFile, keep_mode_and_owner, read_bounded
 
 
 def read_unchanged(path: str, desired: DesiredState) -> bytes:
@@ -49,7 +49,7 @@ def write_unchanged(changed: dict[str, str], desired: DesiredState) -> None:
             staged.append((Path(temporary), target))
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-            os.chmod(temporary, info.st_mode & 0o7777)
+            keep_mode_and_owner(temporary, info)
         for staged_path, final in staged:
             os.replace(staged_path, final)
             done.append(str(final))

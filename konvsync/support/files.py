@@ -2,9 +2,9 @@
 devices; writing output files all-or-nothing (every file goes to a temporary
 name in its directory first and is renamed into place only when all are
 written, so a failure never leaves a half-written plan or export behind),
-each with the mode of the file it replaces, or the umask's for a new one,
-and where a symlink at its name points (the link stays, as ``drift --write``
-keeps a symlinked config file's)."""
+each with the mode and owner of the file it replaces (``keep_mode_and_owner``),
+or the umask's mode for a new one, and where a symlink at its name points
+(the link stays, as ``drift --write`` keeps a symlinked config file's)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def write_files(files: dict[Path, str]) -> None:
             staged.append((Path(temporary), target))
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
-            os.chmod(temporary, _mode_for(target))
+            _set_mode(temporary, target)
         for temporary_path, target in staged:
             os.replace(temporary_path, target)
     except OSError as exc:
@@ -54,15 +54,35 @@ def _written_at(named: Path) -> Path:
         ) from None
 
 
-def _mode_for(target: Path) -> int:
-    """The mode ``target`` gets: the one it has, or what ``open`` would give
-    a new file under the umask (mkstemp's temporary file is 0600)."""
+def _set_mode(temporary: str, target: Path) -> None:
+    """Give ``temporary`` what ``target`` has, or what ``open`` would give a
+    new file under the umask (mkstemp's temporary file is 0600)."""
     try:
-        return os.stat(target).st_mode & 0o7777
-    except OSError:
+        info = os.stat(target)
+    except FileNotFoundError:
         umask = os.umask(0o022)  # read by setting it: there is no other portable way
         os.umask(umask)
-        return 0o666 & ~umask
+        os.chmod(temporary, 0o666 & ~umask)
+        return
+    keep_mode_and_owner(temporary, info)
+
+
+def keep_mode_and_owner(temporary: str | Path, info: os.stat_result) -> None:
+    """Give ``temporary``, renamed over a file whose status is ``info`` next,
+    that file's mode, and its owner and group where this process may set
+    them (as ``sed -i`` does): root in a container writing a checkout
+    mounted from the host would otherwise leave the file root's. A user
+    who may not keep them writes the file as their own, as any editor
+    would. (The owner goes first: changing it clears set-ID bits.)"""
+    chown = getattr(os, "chown", None)  # not on Windows
+    if chown is not None and (info.st_uid, info.st_gid) != (os.geteuid(), os.getegid()):
+        for uid, gid in ((info.st_uid, info.st_gid), (-1, info.st_gid)):
+            try:
+                chown(temporary, uid, gid)
+                break
+            except PermissionError:
+                continue
+    os.chmod(temporary, info.st_mode & 0o7777)
 
 
 class UnreadableFile(Exception):

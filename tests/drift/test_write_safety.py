@@ -448,6 +448,25 @@ def test_write_refuses_a_read_only_folder(sandbox: RunningSandbox, tmp_path: Pat
     assert path.read_text() == USERS
 
 
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root may give a file away"
+)
+def test_write_keeps_the_file_owner(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """``drift --write`` run as root (a CI container writing a checkout
+    mounted from the host) replaced the file by a new one, root's: the
+    host's user could no longer edit their own config. The file keeps its
+    owner, group and mode, as ``sed -i`` keeps them."""
+    path = one_file(sandbox, tmp_path, USERS)
+    HandEdits(sandbox).update_user("u0@acme.example", lastName="Smith")
+    os.chown(path, 4321, 4322)
+    path.chmod(0o640)
+    result = drift(sandbox, path, "--write")
+    assert result.exit_code == 2, result.output
+    assert "lastName: Smith" in path.read_text()
+    info = path.stat()
+    assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (4321, 4322, 0o640)
+
+
 def test_a_read_only_file_refuses_the_whole_write(sandbox: RunningSandbox, tmp_path: Path) -> None:
     """Of two files to write, the second is read-only: neither is written, and
     the first's new text, staged beside it, does not stay as a temporary file."""

@@ -322,6 +322,35 @@ def test_written_files_get_the_umask_or_keep_their_mode(
     assert (tmp_path / "p.json").stat().st_mode & 0o777 == 0o644
 
 
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root may give a file away"
+)
+def test_replaced_files_keep_their_owner(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    """Run as root (a CI container writing a checkout mounted from the
+    host), ``export --force`` and ``plan --out`` replaced a user's files by
+    root's; they keep their owner and group now. New files are the
+    writer's."""
+    seed_store(sandbox.store, str(write_config(EVERY_KIND, "seed.yaml")))
+    out = tmp_path / "exported"
+    out.mkdir()
+    replaced = [out / "konvsync.yaml", tmp_path / "p.json"]
+    for path in replaced:
+        path.write_text("{}\n")
+        os.chown(path, 4321, 4322)
+    forced = invoke(["--endpoint", sandbox.url, "export", "--out", str(out), "--force"])
+    assert forced.exit_code == 0, forced.output
+    planned = invoke(
+        ["--endpoint", sandbox.url, "plan", str(out), "--out", str(replaced[1])], env=CODE_ENV
+    )
+    assert planned.exit_code == 0, planned.output
+    for path in replaced:
+        assert path.read_text() != "{}\n"
+        assert (path.stat().st_uid, path.stat().st_gid) == (4321, 4322), path
+    assert {p.stat().st_uid for p in out.iterdir() if p.name != "konvsync.yaml"} == {0}
+
+
 @pytest.mark.parametrize(
     "policy",
     [
