@@ -8,6 +8,8 @@ sandbox's reading (which accepts any order)."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -341,6 +343,77 @@ def test_sigterm_before_the_waiting_field_update_reports_it_not_started(
     )
     assert again.exit_code == 0, again.output
     assert "Apply complete! Resources: 0 added, 1 changed, 0 destroyed." in again.stdout
+
+
+THREE_OPTIONAL = """\
+konvsync: 1
+accountFields:
+  - {key: f1, label: F1, type: TEXT}
+  - {key: f2, label: F2, type: TEXT}
+  - {key: f3, label: F3, type: TEXT}
+accounts:
+  - {externalId: acme, name: Acme}
+"""
+THREE_REQUIRED = """\
+konvsync: 1
+accountFields:
+  - {key: f1, label: F1, type: TEXT, required: true}
+  - {key: f2, label: F2, type: TEXT, required: true}
+  - {key: f3, label: F3, type: TEXT, required: true}
+accounts:
+  - {externalId: acme, name: Acme, customFields: {f1: a, f2: b, f3: c}}
+"""
+
+
+class TermedAtTheFirstFieldUpdate(Case):
+    """A strict portal that sends SIGTERM to konvsync when the first of the
+    fields' last updates arrives, and answers it."""
+
+    name = "termed-at-the-first-field-update"
+
+    def __init__(self, strict: Case) -> None:
+        self.strict = strict
+        self.pid: int | None = None
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation.startswith("UpdateAccountField") and self.pid is not None:
+            os.kill(self.pid, signal.SIGTERM)
+            self.pid = None
+        return await self.strict.before(call)
+
+
+def test_sigterm_while_the_last_updates_go_out_sends_no_more_of_them(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """Three fields made required after the accounts get their values, one
+    update a request: SIGTERM when the first arrives. It finishes; the
+    other two are not sent (they were, every one, before) and are reported
+    not started; the next apply sends them."""
+    sandbox, config = _applied(sandbox_factory, tmp_path, THREE_OPTIONAL)
+    config.write_text(THREE_REQUIRED, encoding="utf-8")
+    report_file = tmp_path / "report.json"
+    case = TermedAtTheFirstFieldUpdate(RequiredRefusedWhileMissing(sandbox.store))
+    with running_hostile_server(sandbox.url, case) as portal:
+        args = ["--endpoint", portal.url, "apply", str(config), "--auto-approve"]
+        tuning = ["--batch-size", "1", "--parallelism", "1", "--report", str(report_file)]
+        running = start_konvsync([*args, *tuning], tmp_path)
+        case.pid = running.process.pid
+        result = running.finish()
+        fields = [c for c in portal.mutations if c.operation.startswith("UpdateAccountField")]
+    assert result.exit_code == 1, result.describe()
+    assert len(fields) == 1, [c.operation for c in fields]
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    jsonschema.validate(report, schema("apply-report.schema.json"))
+    assert report["status"] == "interrupted", report
+    statuses = sorted(c["status"] for c in report["changes"] if "accountFields" in c["address"])
+    assert statuses == ["done", "skipped", "skipped"], report["changes"]
+    required = [f["key"] for f in sandbox.store.objects("accountFields") if f["required"]]
+    assert len(required) == 1, required
+    again, _mutations = _apply_through(
+        sandbox, RequiredRefusedWhileMissing(sandbox.store), config, "--auto-approve"
+    )
+    assert again.exit_code == 0, again.output
+    assert "Apply complete! Resources: 0 added, 2 changed, 0 destroyed." in again.stdout
 
 
 def test_the_field_targeted_alone_fails_on_its_own_while_accounts_lack_values(
