@@ -275,7 +275,15 @@ def _moved(change: Change, digest: str | None, remote: RemoteState) -> str | Non
     if change.remote_id is None:
         found = remote.lookup(change.address)
         # Nothing tells a create made since from one the plan's read missed.
-        return None if found is None else f"exists in the portal (ID {found.id}), {UNSEEN}"
+        if found is not None:
+            return f"exists in the portal (ID {found.id}), {UNSEEN}"
+        # A key unique portal-wide taken outside the scope since (another
+        # team's): the create cannot be made, as at plan time (check_owned).
+        # (``referable``: in scope, or outside it with such a key; built once.)
+        there = remote.get(change.kind).referable().get(change.address.key)
+        if there is None or change.address.parent is not None:
+            return None
+        return f"exists in the portal outside policy.scope (ID {there.id}), {UNSEEN}"
     current = remote.find(change.kind, change.remote_id)
     return (
         "changed since the plan was made" if current is None or current.digest != digest else None

@@ -663,6 +663,31 @@ def test_a_saved_plan_is_checked_and_applied_within_its_scope(
     assert store.get("users", key="ann@dealer.example") is not None
 
 
+def test_a_saved_plan_creating_a_key_another_team_took_since_is_stale(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A saved plan creates a user; before it is applied, the e-mail is
+    taken outside the scope (another team's account). As without a scope,
+    that is a stale plan (exit 3, nothing done); before, the check looked
+    within the scope only, so apply made the accounts and then failed on the
+    user (exit 1, half applied)."""
+    store = sandbox.store
+    ids = by_hand(store)
+    team_a = write_config(TEAM_A.replace("al@dealer.example", "new@x.example"), "a.yaml")
+    saved = tmp_path / "a.plan"
+    made = run(sandbox, "plan", str(team_a), "--out", str(saved))
+    assert made.exit_code == 0, made.output
+    user = {"email": "New@X.example", "firstName": "N", "lastName": "W", "accountId": ids["hq"]}
+    store.create("users", user, None, {"sendWelcomeEmail": False})
+    before = snapshot(store, lambda kind, row: True)
+    refused = run(sandbox, "apply", str(saved))
+    assert refused.exit_code == 3, refused.output
+    assert "stale plan: users/new@x.example exists in the portal outside policy.scope" in (
+        refused.stderr
+    )
+    assert snapshot(store, lambda kind, row: True) == before
+
+
 def test_a_scope_sends_the_same_requests(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
