@@ -33,7 +33,7 @@ from konvsync.plan.changes import (
     saved_key,
 )
 from konvsync.plan.planner import PlanOutcome, remote_digests
-from konvsync.plan.remote import RemoteState
+from konvsync.plan.remote import RemoteObject, RemoteState
 from konvsync.plan.sensitive import restored, saved_references
 from konvsync.support.files import write_files
 from konvsync.support.resources import json_schema
@@ -261,8 +261,10 @@ def check_fresh(saved: SavedPlan, endpoint_name: str, remote: RemoteState) -> No
         for change in saved.plan.changes
         if isinstance(change, Create) or (isinstance(change, Update) and change.adopt)
     }
+    outside: dict[str, dict[ObjectKey, RemoteObject]] = {}
     for change in saved.plan.changes:
         moved = _moved(change, saved.remote_digests.get(saved_key(change)), remote)
+        moved = moved or _taken_outside(change, remote, outside)
         moved = moved or _reference_gone(change, created, remote)
         if moved:
             raise SavedPlanStale(
@@ -275,18 +277,34 @@ def _moved(change: Change, digest: str | None, remote: RemoteState) -> str | Non
     if change.remote_id is None:
         found = remote.lookup(change.address)
         # Nothing tells a create made since from one the plan's read missed.
-        if found is not None:
-            return f"exists in the portal (ID {found.id}), {UNSEEN}"
-        # A key unique portal-wide taken outside the scope since (another
-        # team's): the create cannot be made, as at plan time (check_owned).
-        # (``referable``: in scope, or outside it with such a key; built once.)
-        there = remote.get(change.kind).referable().get(change.address.key)
-        if there is None or change.address.parent is not None:
-            return None
-        return f"exists in the portal outside policy.scope (ID {there.id}), {UNSEEN}"
+        return None if found is None else f"exists in the portal (ID {found.id}), {UNSEEN}"
     current = remote.find(change.kind, change.remote_id)
     return (
         "changed since the plan was made" if current is None or current.digest != digest else None
+    )
+
+
+def _taken_outside(
+    change: Change, remote: RemoteState, outside: dict[str, dict[ObjectKey, RemoteObject]]
+) -> str | None:
+    """Whether the key ``change`` brings into the portal (a create's, a
+    rename's new one) is one that portal-wide unique keys of its kind have
+    outside the scope now (another configuration took it since): the portal
+    would refuse it, as ``plan.scope.check_owned`` does at plan time.
+    ``outside``: each kind's objects outside the scope by key, made once."""
+    brings = change.remote_id is None or (
+        isinstance(change, Update) and change.renamed_from is not None
+    )
+    if not brings or change.address.parent is not None or not kind(change.kind).unique_key:
+        return None
+    by_key = outside.get(change.kind)
+    if by_key is None:
+        by_key = outside[change.kind] = remote.get(change.kind).outside_by_key()
+    there = by_key.get(change.address.key)
+    return (
+        None
+        if there is None
+        else f"exists in the portal outside policy.scope (ID {there.id}), {UNSEEN}"
     )
 
 

@@ -688,6 +688,40 @@ def test_a_saved_plan_creating_a_key_another_team_took_since_is_stale(
     assert snapshot(store, lambda kind, row: True) == before
 
 
+def test_a_saved_plan_renaming_to_a_key_another_team_took_since_is_stale(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """As a create: a saved plan renames a user (previousEmails) to an
+    e-mail that was taken outside the scope since. Stale (exit 3), as
+    without a scope; before, the rename was sent and the portal refused it
+    (CONFLICT, exit 1)."""
+    store = sandbox.store
+    ids = by_hand(store)
+    team_a = write_config(TEAM_A, "a.yaml")
+    assert run(sandbox, "apply", str(team_a), "--auto-approve").exit_code == 0
+    renaming = TEAM_A.replace(
+        "{email: al@dealer.example,",
+        "{email: al2@dealer.example, previousEmails: [al@dealer.example],",
+    )
+    saved = tmp_path / "a.plan"
+    made = run(sandbox, "plan", str(write_config(renaming, "a.yaml")), "--out", str(saved))
+    assert made.exit_code == 0, made.output
+    user = {
+        "email": "al2@dealer.example",
+        "firstName": "A",
+        "lastName": "L",
+        "accountId": ids["hq"],
+    }
+    store.create("users", user, None, {"sendWelcomeEmail": False})
+    before = snapshot(store, lambda kind, row: True)
+    refused = run(sandbox, "apply", str(saved))
+    assert refused.exit_code == 3, refused.output
+    assert "stale plan: users/al2@dealer.example exists in the portal outside policy.scope" in (
+        refused.stderr
+    )
+    assert snapshot(store, lambda kind, row: True) == before
+
+
 def test_a_scope_sends_the_same_requests(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
