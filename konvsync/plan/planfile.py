@@ -34,6 +34,7 @@ from konvsync.plan.changes import (
 )
 from konvsync.plan.planner import PlanOutcome, remote_digests
 from konvsync.plan.remote import RemoteObject, RemoteState
+from konvsync.plan.scope import kept_outside, taken_from_outside
 from konvsync.plan.sensitive import restored, saved_references
 from konvsync.support.files import write_files
 from konvsync.support.resources import json_schema
@@ -269,6 +270,24 @@ def check_fresh(saved: SavedPlan, endpoint_name: str, remote: RemoteState) -> No
         if moved:
             raise SavedPlanStale(
                 f"stale plan: {change.address} {moved}; run plan again", saved.plan
+            )
+    _check_outside_unchanged(saved.plan, remote)
+
+
+def _check_outside_unchanged(plan: Plan, remote: RemoteState) -> None:
+    """Refuse (SavedPlanStale) a plan whose deletes or renames now change
+    objects outside its scope in a way the plan did not say (another team
+    put its user in an account the plan deletes since): what was reviewed
+    is what the warnings said, and an object outside the scope is never
+    changed unseen."""
+    if not plan.scope:
+        return
+    said = set(plan.warnings)
+    for warning in taken_from_outside(plan.changes, remote) + kept_outside(plan.changes, remote):
+        if warning not in said:
+            raise SavedPlanStale(
+                f"stale plan: {warning.split('; ')[0]}, which the plan did not say; run plan again",
+                plan,
             )
 
 

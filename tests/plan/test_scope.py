@@ -552,6 +552,51 @@ def test_a_delete_says_what_it_takes_from_objects_outside_the_scope(
     assert "account 'dealer-old' is deleted: the portal also takes it from 2 users" in text.output
 
 
+def test_a_saved_plan_whose_delete_takes_more_from_outside_since_is_stale(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A saved plan deletes an account no one outside the scope was in, so
+    the reviewed plan warned of nothing; before it is applied, another team
+    puts its user in that account. Applied, the delete would detach that
+    user without a word: the plan is stale (exit 3, nothing done). Before,
+    it was applied and the other team's user lost its account."""
+    store = sandbox.store
+    old = store.create("accounts", {"externalId": "dealer-old", "name": "Old"})
+    bob = store.create(
+        "users",
+        {"email": "bob@dist.example", "firstName": "B", "lastName": "R"},
+        None,
+        {"sendWelcomeEmail": False},
+    )
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          prune: [accounts, users]
+          scope: {accounts: ["dealer-*"], users: ["*@dealer.example"]}
+        accounts:
+          - {externalId: dealer-1, name: One}
+        """)
+    saved = tmp_path / "a.plan"
+    made = run(sandbox, "plan", str(config), "--out", str(saved))
+    assert made.exit_code == 0, made.output
+    assert "outside policy.scope" not in made.output
+    store.update("users", bob["id"], {"accountId": old["id"]})  # another team's move
+    before = snapshot(store, lambda kind, row: True)
+    refused = run(sandbox, "apply", str(saved))
+    assert refused.exit_code == 3, refused.output
+    assert (
+        "stale plan: account 'dealer-old' is deleted: the portal also takes it from 1 users "
+        "outside policy.scope (bob@dist.example), which the plan did not say" in refused.stderr
+    )
+    assert snapshot(store, lambda kind, row: True) == before
+    # The plan made now says so, and applies.
+    again = tmp_path / "again.plan"
+    remade = run(sandbox, "plan", str(config), "--out", str(again))
+    assert "the portal also takes it from 1 users outside policy.scope" in remade.output
+    applied = run(sandbox, "apply", str(again))
+    assert applied.exit_code == 0, applied.output
+
+
 def test_a_delete_says_whose_values_outside_the_scope_are_filed_under_it(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
