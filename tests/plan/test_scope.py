@@ -472,6 +472,44 @@ def test_a_rename_moves_the_references_into_the_scope(
     assert again.exit_code == 0 and "No changes." in again.stdout, again.output
 
 
+def test_a_targeted_delete_brings_the_rename_that_puts_it_in_the_scope(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """``gone@x.example`` is a user of ``legacy-7``: in the users' scope
+    (``account: [dealer-*]``) only once the plan renames that account to
+    ``dealer-7``. A targeted plan that deletes the user must make that
+    rename too (as it does the renames a targeted update refers to); before,
+    it deleted the user alone, which the portal still had outside the scope,
+    and showed its account as ``dealer-7``, a key the portal did not have."""
+    store = sandbox.store
+    legacy = store.create("accounts", {"externalId": "legacy-7", "name": "L"})
+    quiet = {"sendWelcomeEmail": False}
+    for email in ("kept@x.example", "gone@x.example"):
+        user = {"email": email, "firstName": "F", "lastName": "L", "accountId": legacy["id"]}
+        store.create("users", user, None, quiet)
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          prune: [accounts, users]
+          scope: {accounts: [dealer-*, legacy-7], users: {account: [dealer-*]}}
+        accounts:
+          - {externalId: dealer-7, renamedFrom: legacy-7, name: L}
+        users:
+          - {email: kept@x.example, firstName: F, lastName: L, account: dealer-7}
+        """)
+    for target in ("users/gone@x.example", "users"):
+        result, data = plan_json(sandbox, config, "--target", target)
+        assert result.exit_code == 0, result.output
+        assert changes(data) == [
+            ("update", "accounts", "dealer-7"),
+            ("delete", "users", "gone@x.example"),
+        ], target
+    applied = run(sandbox, "apply", str(config), "--auto-approve", "--target", "users")
+    assert applied.exit_code == 0, applied.output
+    assert store.get("accounts", key="dealer-7") is not None
+    assert store.get("users", key="gone@x.example") is None
+
+
 def test_a_scoped_kind_never_adopts_a_keyless_object(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
