@@ -9,7 +9,8 @@ child kind (an account's locations) follows its parent's scope. A kind the
 scope does not name is owned whole, as without a scope.
 
 Globs compare as the key they match does: in one Unicode form (NFC),
-case-insensitively for e-mail addresses, exactly otherwise. A glob also
+without surrounding whitespace, case-insensitively for e-mail addresses,
+exactly otherwise. A glob also
 matches its own text (a key holding ``[`` copied into a glob as it is). An object
 without a key (a group whose externalId is null) or without the referenced
 object (a user without an account) matches nothing.
@@ -247,12 +248,19 @@ def parse_scope(value: Any) -> Scope:
 
 def _globs(k: Kind, field_name: str, value: Any) -> tuple[str, ...]:
     """The globs as the keys they match compare: in Unicode form NFC (a
-    decomposed "é" is the composed one), folded as e-mail addresses are
-    (``fold_case``: lowercased, an ``xn--`` domain label in Unicode form)."""
+    decomposed "é" is the composed one), without surrounding whitespace
+    (``"hq "`` copied from a portal that stores it so names the key ``hq``;
+    a glob of spaces alone stays as written and matches no key), folded as
+    e-mail addresses are (``fold_case``: lowercased, an ``xn--`` domain
+    label in Unicode form)."""
     if not isinstance(value, list):
         return ()
     fold = _case_insensitive(k, field_name)
-    written = (unicodedata.normalize("NFC", glob) for glob in value if isinstance(glob, str))
+    written = (
+        unicodedata.normalize("NFC", glob).strip() or glob
+        for glob in value
+        if isinstance(glob, str)
+    )
     return tuple(dict.fromkeys(fold_case(glob) if fold else glob for glob in written if glob))
 
 

@@ -33,7 +33,8 @@ from konvsync.plan.changes import (
     saved_key,
 )
 from konvsync.plan.planner import PlanOutcome, remote_digests
-from konvsync.plan.remote import RemoteState
+from konvsync.plan.remote import RemoteObject, RemoteState
+from konvsync.plan.scope import kept_outside, taken_from_outside
 from konvsync.plan.sensitive import restored, saved_references
 from konvsync.support.files import write_files
 from konvsync.support.resources import json_schema
@@ -261,12 +262,32 @@ def check_fresh(saved: SavedPlan, endpoint_name: str, remote: RemoteState) -> No
         for change in saved.plan.changes
         if isinstance(change, Create) or (isinstance(change, Update) and change.adopt)
     }
+    outside: dict[str, dict[ObjectKey, RemoteObject]] = {}
     for change in saved.plan.changes:
         moved = _moved(change, saved.remote_digests.get(saved_key(change)), remote)
+        moved = moved or _taken_outside(change, remote, outside)
         moved = moved or _reference_gone(change, created, remote)
         if moved:
             raise SavedPlanStale(
                 f"stale plan: {change.address} {moved}; run plan again", saved.plan
+            )
+    _check_outside_unchanged(saved.plan, remote)
+
+
+def _check_outside_unchanged(plan: Plan, remote: RemoteState) -> None:
+    """Refuse (SavedPlanStale) a plan whose deletes or renames now change
+    objects outside its scope in a way the plan did not say (another team
+    put its user in an account the plan deletes since): what was reviewed
+    is what the warnings said, and an object outside the scope is never
+    changed unseen."""
+    if not plan.scope:
+        return
+    said = set(plan.warnings)
+    for warning in taken_from_outside(plan.changes, remote) + kept_outside(plan.changes, remote):
+        if warning not in said:
+            raise SavedPlanStale(
+                f"stale plan: {warning.split('; ')[0]}, which the plan did not say; run plan again",
+                plan,
             )
 
 
@@ -279,6 +300,30 @@ def _moved(change: Change, digest: str | None, remote: RemoteState) -> str | Non
     current = remote.find(change.kind, change.remote_id)
     return (
         "changed since the plan was made" if current is None or current.digest != digest else None
+    )
+
+
+def _taken_outside(
+    change: Change, remote: RemoteState, outside: dict[str, dict[ObjectKey, RemoteObject]]
+) -> str | None:
+    """Whether the key ``change`` brings into the portal (a create's, a
+    rename's new one) is one that portal-wide unique keys of its kind have
+    outside the scope now (another configuration took it since): the portal
+    would refuse it, as ``plan.scope.check_owned`` does at plan time.
+    ``outside``: each kind's objects outside the scope by key, made once."""
+    brings = change.remote_id is None or (
+        isinstance(change, Update) and change.renamed_from is not None
+    )
+    if not brings or change.address.parent is not None or not kind(change.kind).unique_key:
+        return None
+    by_key = outside.get(change.kind)
+    if by_key is None:
+        by_key = outside[change.kind] = remote.get(change.kind).outside_by_key()
+    there = by_key.get(change.address.key)
+    return (
+        None
+        if there is None
+        else f"exists in the portal outside policy.scope (ID {there.id}), {UNSEEN}"
     )
 
 

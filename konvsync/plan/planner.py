@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 from konvsync.config.model import DesiredObject, DesiredState, Policy
 from konvsync.config.rules import ref_only_problem, reference_source
+from konvsync.config.scope import NO_SCOPE, Scope
 from konvsync.errors import ConfigInvalid, ConfigProblem, UnsafePlanError, UsageError
 from konvsync.kinds import (
     KINDS,
@@ -18,7 +19,7 @@ from konvsync.kinds import (
     references,
     value_holders,
 )
-from konvsync.kinds.address import Address, ObjectKey, key_path
+from konvsync.kinds.address import Address, ObjectKey, RemoteRef, key_path
 from konvsync.kinds.datetimes import now_utc, parse_utc, utc_second
 from konvsync.plan.at_most_one import check_at_most_one
 from konvsync.plan.changes import Change, Create, Delete, Plan, Update, saved_key
@@ -192,7 +193,7 @@ def plan_against(
     warnings: list[str] = [str(w) for w in desired.warnings] + expired_objects(desired)
     warnings += unadopted(desired, view)
     if targets:
-        changes = select_targets(changes, targets)
+        changes = select_targets(changes, targets, desired.policy.scope)
         # The view apply works on holds the renames this plan makes, no others.
         view = renamed_view(remote, renames_in(changes))
         warnings.append(
@@ -389,11 +390,15 @@ def _names(
     return any(obj.path == key for obj in objects.values())
 
 
-def select_targets(changes: list[Change], targets: Targets) -> list[Change]:
+def select_targets(
+    changes: list[Change], targets: Targets, scope: Scope = NO_SCOPE
+) -> list[Change]:
     """The targeted changes, plus the creates, renames and adoptions (the
     keys the plan brings) they depend on, the updates that add the items
-    their values hold (a SELECT field's new options) and, for a targeted
-    account, its locations."""
+    their values hold (a SELECT field's new options), for a targeted
+    account, its locations and, for a delete of an object in ``scope`` only
+    through a rename the plan makes (a user of an account renamed into the
+    users' scope), that rename."""
     by_address = {c.address: c for c in changes}
 
     def targeted(change: Change) -> bool:
@@ -412,7 +417,15 @@ def select_targets(changes: list[Change], targets: Targets) -> list[Change]:
     pending = list(selected)
     while pending:
         change = by_address[pending.pop()]
-        if isinstance(change, Delete) or change.after is None:
+        if isinstance(change, Delete):
+            for address in _scope_references(change, scope):
+                dependency = by_address.get(address)
+                renames = isinstance(dependency, Update) and dependency.renamed_from is not None
+                if renames and address not in selected:
+                    selected.add(address)
+                    pending.append(address)
+            continue
+        if change.after is None:
             continue
         for address in _dependencies(change):
             dependency = by_address.get(address)
@@ -440,6 +453,21 @@ def _adds_held_items(update: Update, holder: str) -> bool:
         for f in kind(update.kind).fields
         if f.shape == "list" and f.name in after
     )
+
+
+def _scope_references(change: Change, scope: Scope) -> Iterator[Address]:
+    """Addresses of the objects whose keys put ``change``'s object in
+    ``scope`` (its rule's reference fields, as the plan names them)."""
+    rule = scope.rule(change.kind)
+    if rule is None:
+        return
+    k = kind(change.kind)
+    before = change.before or {}
+    for name, _ in rule.fields:
+        target = k.field_map[name].ref
+        value = before.get(name)
+        if target is not None and isinstance(value, str) and not isinstance(value, RemoteRef):
+            yield Address(target, value)
 
 
 def _dependencies(change: Change) -> Iterator[Address]:

@@ -140,6 +140,35 @@ def test_globs_compare_in_one_unicode_form_as_keys_do(
     assert ("delete", f"{composed}-2") in changes  # in scope: owned, so pruned
 
 
+def test_globs_compare_without_surrounding_whitespace_as_keys_do(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Keys compare without surrounding whitespace (a portal may store
+    ``"hq "`` as sent); a glob must too. ``exclude: ["hq "]``, the key
+    copied as the portal shows it, matched no key, so the plan pruned the
+    very account it keeps out; a glob of only spaces still matches nothing."""
+    for key in ("hq ", "dealer-1", "dealer-2"):
+        sandbox.store.create("accounts", {"externalId": key, "name": key})
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          prune: [accounts]
+          scope: {accounts: {exclude: ["hq ", " dealer-2"]}}
+        accounts:
+          - {externalId: dealer-1, name: dealer-1}
+        """)
+    planned = invoke(["--endpoint", sandbox.url, "plan", str(config), "--format", "json"])
+    assert planned.exit_code == 0, planned.output
+    assert validated(planned.stdout, "plan")["changes"] == []
+    spaces = write_config(
+        'konvsync: 1\npolicy: {prune: [accounts], scope: {accounts: ["  "]}}\naccounts: []\n',
+        "spaces.yaml",
+    )
+    planned = invoke(["--endpoint", sandbox.url, "plan", str(spaces), "--format", "json"])
+    assert planned.exit_code == 0, planned.output
+    assert validated(planned.stdout, "plan")["changes"] == []
+
+
 @pytest.mark.parametrize(
     ("scope", "message"),
     [

@@ -472,6 +472,44 @@ def test_a_rename_moves_the_references_into_the_scope(
     assert again.exit_code == 0 and "No changes." in again.stdout, again.output
 
 
+def test_a_targeted_delete_brings_the_rename_that_puts_it_in_the_scope(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """``gone@x.example`` is a user of ``legacy-7``: in the users' scope
+    (``account: [dealer-*]``) only once the plan renames that account to
+    ``dealer-7``. A targeted plan that deletes the user must make that
+    rename too (as it does the renames a targeted update refers to); before,
+    it deleted the user alone, which the portal still had outside the scope,
+    and showed its account as ``dealer-7``, a key the portal did not have."""
+    store = sandbox.store
+    legacy = store.create("accounts", {"externalId": "legacy-7", "name": "L"})
+    quiet = {"sendWelcomeEmail": False}
+    for email in ("kept@x.example", "gone@x.example"):
+        user = {"email": email, "firstName": "F", "lastName": "L", "accountId": legacy["id"]}
+        store.create("users", user, None, quiet)
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          prune: [accounts, users]
+          scope: {accounts: [dealer-*, legacy-7], users: {account: [dealer-*]}}
+        accounts:
+          - {externalId: dealer-7, renamedFrom: legacy-7, name: L}
+        users:
+          - {email: kept@x.example, firstName: F, lastName: L, account: dealer-7}
+        """)
+    for target in ("users/gone@x.example", "users"):
+        result, data = plan_json(sandbox, config, "--target", target)
+        assert result.exit_code == 0, result.output
+        assert changes(data) == [
+            ("update", "accounts", "dealer-7"),
+            ("delete", "users", "gone@x.example"),
+        ], target
+    applied = run(sandbox, "apply", str(config), "--auto-approve", "--target", "users")
+    assert applied.exit_code == 0, applied.output
+    assert store.get("accounts", key="dealer-7") is not None
+    assert store.get("users", key="gone@x.example") is None
+
+
 def test_a_scoped_kind_never_adopts_a_keyless_object(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
@@ -550,6 +588,51 @@ def test_a_delete_says_what_it_takes_from_objects_outside_the_scope(
     )
     text = run(sandbox, "plan", str(config))
     assert "account 'dealer-old' is deleted: the portal also takes it from 2 users" in text.output
+
+
+def test_a_saved_plan_whose_delete_takes_more_from_outside_since_is_stale(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A saved plan deletes an account no one outside the scope was in, so
+    the reviewed plan warned of nothing; before it is applied, another team
+    puts its user in that account. Applied, the delete would detach that
+    user without a word: the plan is stale (exit 3, nothing done). Before,
+    it was applied and the other team's user lost its account."""
+    store = sandbox.store
+    old = store.create("accounts", {"externalId": "dealer-old", "name": "Old"})
+    bob = store.create(
+        "users",
+        {"email": "bob@dist.example", "firstName": "B", "lastName": "R"},
+        None,
+        {"sendWelcomeEmail": False},
+    )
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          prune: [accounts, users]
+          scope: {accounts: ["dealer-*"], users: ["*@dealer.example"]}
+        accounts:
+          - {externalId: dealer-1, name: One}
+        """)
+    saved = tmp_path / "a.plan"
+    made = run(sandbox, "plan", str(config), "--out", str(saved))
+    assert made.exit_code == 0, made.output
+    assert "outside policy.scope" not in made.output
+    store.update("users", bob["id"], {"accountId": old["id"]})  # another team's move
+    before = snapshot(store, lambda kind, row: True)
+    refused = run(sandbox, "apply", str(saved))
+    assert refused.exit_code == 3, refused.output
+    assert (
+        "stale plan: account 'dealer-old' is deleted: the portal also takes it from 1 users "
+        "outside policy.scope (bob@dist.example), which the plan did not say" in refused.stderr
+    )
+    assert snapshot(store, lambda kind, row: True) == before
+    # The plan made now says so, and applies.
+    again = tmp_path / "again.plan"
+    remade = run(sandbox, "plan", str(config), "--out", str(again))
+    assert "the portal also takes it from 1 users outside policy.scope" in remade.output
+    applied = run(sandbox, "apply", str(again))
+    assert applied.exit_code == 0, applied.output
 
 
 def test_a_delete_says_whose_values_outside_the_scope_are_filed_under_it(
@@ -661,6 +744,65 @@ def test_a_saved_plan_is_checked_and_applied_within_its_scope(
         refused.stderr
     )
     assert store.get("users", key="ann@dealer.example") is not None
+
+
+def test_a_saved_plan_creating_a_key_another_team_took_since_is_stale(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A saved plan creates a user; before it is applied, the e-mail is
+    taken outside the scope (another team's account). As without a scope,
+    that is a stale plan (exit 3, nothing done); before, the check looked
+    within the scope only, so apply made the accounts and then failed on the
+    user (exit 1, half applied)."""
+    store = sandbox.store
+    ids = by_hand(store)
+    team_a = write_config(TEAM_A.replace("al@dealer.example", "new@x.example"), "a.yaml")
+    saved = tmp_path / "a.plan"
+    made = run(sandbox, "plan", str(team_a), "--out", str(saved))
+    assert made.exit_code == 0, made.output
+    user = {"email": "New@X.example", "firstName": "N", "lastName": "W", "accountId": ids["hq"]}
+    store.create("users", user, None, {"sendWelcomeEmail": False})
+    before = snapshot(store, lambda kind, row: True)
+    refused = run(sandbox, "apply", str(saved))
+    assert refused.exit_code == 3, refused.output
+    assert "stale plan: users/new@x.example exists in the portal outside policy.scope" in (
+        refused.stderr
+    )
+    assert snapshot(store, lambda kind, row: True) == before
+
+
+def test_a_saved_plan_renaming_to_a_key_another_team_took_since_is_stale(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """As a create: a saved plan renames a user (previousEmails) to an
+    e-mail that was taken outside the scope since. Stale (exit 3), as
+    without a scope; before, the rename was sent and the portal refused it
+    (CONFLICT, exit 1)."""
+    store = sandbox.store
+    ids = by_hand(store)
+    team_a = write_config(TEAM_A, "a.yaml")
+    assert run(sandbox, "apply", str(team_a), "--auto-approve").exit_code == 0
+    renaming = TEAM_A.replace(
+        "{email: al@dealer.example,",
+        "{email: al2@dealer.example, previousEmails: [al@dealer.example],",
+    )
+    saved = tmp_path / "a.plan"
+    made = run(sandbox, "plan", str(write_config(renaming, "a.yaml")), "--out", str(saved))
+    assert made.exit_code == 0, made.output
+    user = {
+        "email": "al2@dealer.example",
+        "firstName": "A",
+        "lastName": "L",
+        "accountId": ids["hq"],
+    }
+    store.create("users", user, None, {"sendWelcomeEmail": False})
+    before = snapshot(store, lambda kind, row: True)
+    refused = run(sandbox, "apply", str(saved))
+    assert refused.exit_code == 3, refused.output
+    assert "stale plan: users/al2@dealer.example exists in the portal outside policy.scope" in (
+        refused.stderr
+    )
+    assert snapshot(store, lambda kind, row: True) == before
 
 
 def test_a_scope_sends_the_same_requests(
