@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import translate
 from functools import cached_property
@@ -152,6 +152,17 @@ class ScopeRule:
             return True
         key_field = self._key_field
         return any(name == key_field and not matches(key) for name, matches in self._matchers)
+
+    def excludes_matching_none(self, keys: Iterable[str]) -> list[str]:
+        """The ``exclude`` globs that match none of ``keys`` (as keys compare)."""
+        unmatched = dict.fromkeys(self.exclude)
+        matchers = {glob: _matcher((glob,)) for glob in unmatched}
+        for key in keys:
+            for glob in [g for g in unmatched if matchers[g](key)]:
+                del unmatched[glob]
+            if not unmatched:
+                break
+        return list(unmatched)
 
     def describe(self) -> str:
         """As a message shows it: ``['dealer-*']`` for globs on the key alone,

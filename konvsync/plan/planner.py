@@ -36,6 +36,7 @@ from konvsync.plan.safety import (
 )
 from konvsync.plan.scope import (
     check_owned,
+    excludes_matching_nothing,
     kept_outside,
     remote_scope,
     taken_from_outside,
@@ -191,7 +192,7 @@ def plan_against(
     changes = with_stranded_values(diff_state(desired, view), desired, view)
     check_twins(desired, view, changes)
     warnings: list[str] = [str(w) for w in desired.warnings] + expired_objects(desired)
-    warnings += unadopted(desired, view)
+    warnings += unadopted(desired, view) + excludes_matching_nothing(desired, view)
     if targets:
         changes = select_targets(changes, targets, desired.policy.scope)
         # The view apply works on holds the renames this plan makes, no others.

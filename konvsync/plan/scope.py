@@ -138,6 +138,26 @@ def unadopted(desired: DesiredState, view: RemoteState) -> list[str]:
     return out
 
 
+def excludes_matching_nothing(desired: DesiredState, view: RemoteState) -> list[str]:
+    """A warning for each ``exclude`` glob that matches none of the keys the
+    portal has of its kind (read whole, in scope or not): one that keeps
+    nothing out is most often a typo (``dsit-*``), and the objects it was
+    meant to keep out are then in scope, to be updated or pruned."""
+    out: list[str] = []
+    for rule in desired.policy.scope.rules:
+        if not rule.exclude or rule.kind not in view.kinds:
+            continue  # a kind not read says nothing of its keys
+        read = view.get(rule.kind)
+        keys = [obj.key for obj in (*read.all(), *read.outside) if isinstance(obj.key, str)]
+        for glob in rule.excludes_matching_none(keys):
+            out.append(
+                f"policy.scope.{rule.kind}: exclude {glob!r} matches the "
+                f"{kind(rule.kind).key_field} of none of the portal's {len(keys)} {rule.kind}; "
+                "if it is meant to keep some out of the scope, check it for a typo"
+            )
+    return out
+
+
 TAKEN_SHOWN = 5
 """How many of the objects a delete takes something from a warning names."""
 

@@ -174,6 +174,33 @@ def test_a_scope_matching_nothing_plans_creates_only(
     assert changes(data) == [("create", "accounts", "new-1")]
 
 
+def test_an_exclude_that_matches_nothing_is_warned_about(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """``exclude: ["dsit-*"]`` (a typo of ``dist-*``) keeps nothing out: the
+    accounts it meant to keep out are in scope, and pruned. ``plan`` says so
+    before the deletes, in every format; an exclude that matches stays
+    silent."""
+    for key in ("dist-1", "dist-2", "dealer-1"):
+        sandbox.store.create("accounts", {"externalId": key, "name": key})
+    scope = '{accounts: {externalId: ["*"], exclude: ["dsit-*", "dealer-*"]}}'
+    config = write_config(f"""\
+        konvsync: 1
+        policy: {{prune: [accounts], max_delete_percent: 100, scope: {scope}}}
+        accounts: []
+        """)
+    result, data = plan_json(sandbox, config)
+    assert result.exit_code == 0, result.output
+    warning = (
+        "policy.scope.accounts: exclude 'dsit-*' matches the externalId of none of the "
+        "portal's 3 accounts; if it is meant to keep some out of the scope, check it for a typo"
+    )
+    assert data["warnings"] == [warning], data["warnings"]
+    assert changes(data) == [("delete", "accounts", "dist-1"), ("delete", "accounts", "dist-2")]
+    text = run(sandbox, "plan", str(config))
+    assert warning in text.output and "exclude 'dealer-*' matches" not in text.output
+
+
 def test_the_mass_delete_limit_counts_the_objects_in_scope(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
