@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from konvsync.config.model import DesiredObject, DesiredState, Source
-from konvsync.config.scope import reference_keys
+from konvsync.config.scope import reference_keys, scoped_kinds
 from konvsync.config.substitution import literal_parts
 from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.errors import ConfigProblem
@@ -106,8 +106,9 @@ def check_scope(
     if not scope:
         return
     where = prune_at or Source(state.files[0] if state.files else "<config>", 1, 1)
+    scopable = {k.name for k in scoped_kinds()}  # another kind in prune is a schema problem
     for kind_name in sorted(state.policy.prune, key=list(KINDS_BY_NAME).index):
-        if scope.rule(kind_name) is None:
+        if kind_name in scopable and scope.rule(kind_name) is None:
             state.warnings.append(
                 where.problem(
                     f"policy.prune names {kind_name} but policy.scope does not: every one "

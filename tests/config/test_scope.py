@@ -210,6 +210,25 @@ def test_pruning_a_kind_the_scope_leaves_out_warns(write_config: ConfigWriter) -
     )
 
 
+def test_pruning_a_kind_no_scope_may_name_gives_no_scope_advice(
+    write_config: ConfigWriter,
+) -> None:
+    """``prune: [locations]`` is a schema problem; the warning beside it
+    advised ``policy.scope.locations``, itself an error."""
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          prune: [locations, lmsModules]
+          scope: {accounts: ["dealer-*"]}
+        accounts: []
+        """)
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 1, result.output
+    assert "policy.scope.locations" not in result.stderr, result.stderr
+    assert "policy.scope.lmsModules" not in result.stderr, result.stderr
+    assert "'locations' is not one of groups" in result.stderr
+
+
 def test_the_schema_describes_every_form() -> None:
     result = invoke(["schema"])
     scope = json.loads(result.stdout)["properties"]["policy"]["properties"]["scope"]
