@@ -3,11 +3,12 @@ the contract's rules, beyond what the JSON Schema can say: DateTime values,
 sensitive values (their source, and a warning when written literally), a
 kind's at-most-one rule, references restricted to some targets, keys that
 look like other keys (a warning naming the character), and objects inside
-``policy.scope``."""
+``policy.scope``; and what an object's values or references ask of the
+objects they name (``unfit_problem``), for export and ``drift --write``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from konvsync.config.model import DesiredObject, DesiredState, Source
@@ -16,7 +17,8 @@ from konvsync.config.substitution import literal_parts
 from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.errors import ConfigProblem
 from konvsync.kinds import KINDS_BY_NAME, Reference, kind
-from konvsync.kinds.base import Field, Kind
+from konvsync.kinds.base import Field, Kind, value_text
+from konvsync.kinds.custom_values import fits_as_sent
 from konvsync.kinds.datetimes import now_utc, parse_utc
 from konvsync.support import redact
 from konvsync.support.lookalikes import Lookalike, lookalikes
@@ -205,6 +207,44 @@ def ref_only_problem(k: Kind, key: str, f: Field, target: Mapping[str, Any]) -> 
         f"{target.get(kind(f.ref or '').key_field)!r}, whose {attribute} is {value}; "
         f"it must be {', '.join(allowed)}"
     )
+
+
+Named = Callable[[str, str], Mapping[str, Any] | None]
+"""(kind name, key) -> the object of that kind as a check takes it (an
+account field as it stands), or None: not checked."""
+
+
+def unfit_problem(k: Kind, entry: Mapping[str, Any], named: Named) -> str | None:
+    """What konvsync would reject in ``entry`` (config data of kind ``k``)
+    given the objects it names as ``named`` gives them (a field retyped, or
+    its options narrowed, after the entry was written: the portal checks
+    values when they are written, not later): a reference its field allows
+    only to some targets (``Field.ref_only``: an invite link's
+    accountMatchField), or a value of a map field (``customFields``) its
+    definition does not take."""
+    for f in k.references:
+        target = entry.get(f.name)
+        if f.ref_only is None or not isinstance(target, str):
+            continue
+        held = named(f.ref or "", target)
+        problem = (
+            None if held is None else ref_only_problem(k, str(entry.get(k.key_field)), f, held)
+        )
+        if problem:
+            return problem
+    for f in k.fields:
+        values = entry.get(f.name)
+        if f.keys_ref is None or not isinstance(values, Mapping):
+            continue
+        for key, value in values.items():
+            definition = named(f.keys_ref, str(key))
+            if definition is None or value is None:
+                continue
+            ftype = str(definition.get("type") or "TEXT")
+            options = [str(o) for o in definition.get("options") or []]
+            if not fits_as_sent(value_text(value), ftype, options):
+                return f"{f.name} {key!r}: {value!r} does not fit its {ftype} field"
+    return None
 
 
 def reference_source(obj: DesiredObject, ref: Reference) -> Source:

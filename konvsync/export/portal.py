@@ -27,7 +27,7 @@ from konvsync.api.client import PortalClient
 from konvsync.api.operations import has_operation, operation_document, viewer_document
 from konvsync.api.pagination import read_all, read_kinds
 from konvsync.config.documents import item_problem
-from konvsync.config.rules import ref_only_problem
+from konvsync.config.rules import unfit_problem
 from konvsync.config.scope import NO_SCOPE, Scope
 from konvsync.config.yaml_dump import EnvReference
 from konvsync.config.yaml_dump import dump as _dump
@@ -37,7 +37,6 @@ from konvsync.export.targets import parse_target
 from konvsync.kinds import KINDS, children_of, kind
 from konvsync.kinds.address import RemoteRef
 from konvsync.kinds.base import Field, Kind, normalize_text, value_text
-from konvsync.kinds.custom_values import fits_as_sent
 from konvsync.plan.remote import (
     RemoteObject,
     RemoteScope,
@@ -268,32 +267,13 @@ def _annotated(
 
 def _unfit(k: Kind, entry: dict[str, Any], state: RemoteState) -> str | None:
     """What konvsync would reject in ``entry`` given the objects it refers
-    to as the portal holds them (a field retyped, or its options narrowed,
-    after the entry was written): a reference its field allows only to some
-    targets (``Field.ref_only``: an invite link's accountMatchField), or a
-    value of a map field (``customFields``) its definition does not take."""
-    for f in k.references:
-        target = entry.get(f.name)
-        if f.ref_only is None or not isinstance(target, str):
-            continue
-        held = state.get(f.ref or "").objects.get(target)
-        problem = held and ref_only_problem(k, str(entry.get(k.key_field)), f, held.data)
-        if problem:
-            return problem
-    for f in k.fields:
-        values = entry.get(f.name)
-        if f.keys_ref is None or not isinstance(values, dict):
-            continue
-        definitions = state.get(f.keys_ref).objects
-        for key, value in values.items():
-            definition = definitions.get(key)
-            if definition is None or value is None:
-                continue
-            ftype = str(definition.data.get("type") or "TEXT")
-            options = [str(o) for o in definition.data.get("options") or []]
-            if not fits_as_sent(value_text(value), ftype, options):
-                return f"{f.name} {key!r}: {value!r} does not fit its {ftype} field"
-    return None
+    to as the portal holds them (``unfit_problem``)."""
+
+    def named(kind_name: str, key: str) -> dict[str, Any] | None:
+        held = state.get(kind_name).objects.get(key)
+        return None if held is None else held.data
+
+    return unfit_problem(k, entry, named)
 
 
 def _rejected_comment(
