@@ -4,10 +4,13 @@ A changed field gets the portal's value (keys, not IDs) in the file that
 holds it; an object deleted in the portal leaves its list once a look-up by
 key confirmed it and within ``max_delete_percent``; one created there joins
 the list of its kind in the last config path, or is written as a comment
-where the configuration would reject it. Every other byte stays (``yamltext``
-edits spans). What cannot be edited safely (a substitution, a value shared
-through an anchor, a sensitive value) is reported and left (``KeptValue``).
-Nothing is written before ``verify`` checked the edited files."""
+where the configuration would reject it (a value its account field, retyped
+since, no longer takes: the portal checks values when they are written).
+Every other byte stays (``yamltext`` edits spans). What cannot be edited
+safely (a substitution, a value shared through an anchor, a sensitive value,
+an account field's new type that values the configuration holds do not fit)
+is reported and left (``KeptValue``). Nothing is written before ``verify``
+checked the edited files."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from typing import Any
 from konvsync.config.documents import item_problem, schema_problem
 from konvsync.config.model import DesiredObject, DesiredState
 from konvsync.config.overlay import OverlayMap
+from konvsync.config.rules import Named, unfit_problem
 from konvsync.config.yaml_dump import dump
 from konvsync.config.yaml_loader import YamlMap
 from konvsync.drift.files import read_unchanged, write_unchanged
@@ -78,6 +82,8 @@ class _Work:
     kept: list[KeptValue] = field(default_factory=list)
     lists: dict[ListKey, ListEdits] = field(default_factory=dict)
     accepted: Accepted = field(default_factory=Accepted)
+    changed: dict[Address, Update] = field(default_factory=dict)
+    """The objects changed in the portal, by address."""
 
     def text(self, path: str) -> YamlText:
         if path not in self.texts:
@@ -109,9 +115,12 @@ def accept_drift(
     in: drift sits below export); ``found_again``: objects the read missed
     that a look-up by key found."""
     work = _Work(desired, remote, entry_of, accepted=Accepted(strict=refers_within(desired)))
+    work.changed = {c.address: c for c in report.plan.changes if isinstance(c, Update)}
     removals: list[tuple[Create, DesiredObject]] = []
     created = []
-    for item in report.plan.changes:
+    order = {k.name: index for index, k in enumerate(KINDS)}
+    # The objects others' values name (account fields) first: those values are checked against them.
+    for item in sorted(report.plan.changes, key=lambda c: order[c.kind]):
         try:
             if isinstance(item, Update):
                 _accept_changed(work, item)
@@ -131,7 +140,6 @@ def accept_drift(
     for item, obj in removals:
         work.list_edits(ListKey(obj.kind, obj.parent, obj.source.file)).removals.append(obj)
         work.accepted.removed.add(item.address)
-    order = {k.name: index for index, k in enumerate(KINDS)}
     for item in sorted(created, key=lambda c: order[c.kind]):
         try:
             _accept_created(work, item)
@@ -260,6 +268,8 @@ def _accept_group(work: _Work, item: Update, obj: DesiredObject, k: Kind, group:
             "(another may hold it); left as written"
         )
     _rejected_value(k, {name: value for name, value in after.items() if name not in removed})
+    _unfit_value(work, k, item, {name: after[name] for name in group if name in after})
+    _unfit_holders(work, item, k, group)
     before = {path: len(text.edits) for path, text in work.texts.items()}
     try:
         for top in group:
@@ -289,6 +299,86 @@ def _rejected_value(k: Kind, item: dict[str, Any]) -> None:
     problem = item_problem(k.name, item)
     if problem is not None:
         raise EditRefused(f"the configuration would reject the portal's value ({problem})")
+
+
+def _unfit_value(work: _Work, k: Kind, item: Update, values: dict[str, Any]) -> None:
+    """Refuse portal values (of an account's ``customFields``, an invite
+    link's ``accountMatchField``) that the objects they name, as the edited
+    configuration will define them, do not take: a field retyped in the
+    portal after the value was written, whose new type is left as written."""
+    problem = unfit_problem(k, {**values, k.key_field: item.key}, _named(work))
+    if problem is not None:
+        raise EditRefused(f"the configuration would reject the portal's value ({problem})")
+
+
+def _unfit_holders(work: _Work, item: Update, k: Kind, group: list[str]) -> None:
+    """Refuse the portal's values of ``group`` (an account field's type or
+    options) where an object the configuration lists would then hold a value
+    (or a reference) they do not take, that it takes now: the portal checks
+    values when they are written, not when their field is retyped. A holder
+    is taken with the values ``--write`` accepts from the portal for it."""
+    if not set(group) & _checked_attributes(k):
+        return
+    address = item.address
+
+    def only(named: Named) -> Named:
+        return lambda name, key: named(name, key) if (name, key) == (k.name, item.key) else None
+
+    now, then = only(_named(work)), only(_named(work, {address: set(group)}))
+    for holder in (h for h in KINDS if k.name in _named_kinds(h)):
+        for obj in work.desired.objects.get(holder.name, {}).values():
+            held = holder.address(obj.key, obj.parent)
+            data: dict[str, Any] = dict(obj.data)
+            change = work.changed.get(held)
+            if change is not None:  # as --write accepts it
+                data |= {top: (change.before or {}).get(top) for top in change.changed_fields()}
+            problem = unfit_problem(holder, data, then)
+            if problem is not None and unfit_problem(holder, data, now) is None:
+                raise EditRefused(
+                    f"the configuration would then reject {held} ({problem}); left as written "
+                    "(correct that in the portal and run drift --write again, or apply to "
+                    "revert it)"
+                )
+
+
+def _named_kinds(k: Kind) -> set[str]:
+    """The kinds whose objects ``unfit_problem`` checks ``k``'s values against."""
+    return {f.keys_ref for f in k.fields if f.keys_ref} | {
+        f.ref for f in k.references if f.ref and f.ref_only
+    }
+
+
+def _checked_attributes(k: Kind) -> set[str]:
+    """``k``'s fields whose change may leave others' values unfit (an
+    account field's type, options and required, which accounts hold values
+    under; the attribute a reference allows only some targets by)."""
+    held = {f.name for f in k.fields if f.held_by}
+    return held | {
+        f.ref_only[0] for h in KINDS for f in h.references if f.ref == k.name and f.ref_only
+    }
+
+
+def _named(work: _Work, accepting: dict[Address, set[str]] | None = None) -> Named:
+    """The objects values name (account fields) as the edited configuration's
+    checks take them (the loader's, the plan's against the portal): one the
+    configuration lists is its own, with the fields ``--write`` accepted (and
+    ``accepting``) at the portal's values and those it omits or ignores
+    (``policy.ignore_changes``) the portal's; one it does not list (added by
+    this write, or the portal's alone), the portal's."""
+
+    def named(kind_name: str, key: str) -> dict[str, Any] | None:
+        k = kind(kind_name)
+        portal = work.remote.get(kind_name).referable().get(key)
+        obj = work.desired.objects.get(kind_name, {}).get(key)
+        if obj is None:
+            return None if portal is None else portal.data
+        address = k.address(key)
+        taken = work.accepted.fields.get(address, set()) | (accepting or {}).get(address, set())
+        ignored = work.desired.policy.ignore_changes.get(kind_name, frozenset())
+        given = {name: value for name, value in obj.data.items() if name not in ignored | taken}
+        return {**(k.defaults if portal is None else portal.data), **given}
+
+    return named
 
 
 def _patch(work: _Work, obj: DesiredObject, top: str, new: Any) -> None:
@@ -351,6 +441,9 @@ def _accept_created(work: _Work, item: Change) -> None:
         if problem is not None:
             raise EditRefused(problem.replace(where, k.singular, 1))
         _undefined_references(work, k, data)
+        unfit = unfit_problem(k, data, _named(work))
+        if unfit is not None:
+            raise EditRefused(unfit)
     except EditRefused as exc:
         name = printable(repr(item.key))
         lines = [f"# {k.singular} {name} is not valid konvsync YAML as it is ({exc}):"]

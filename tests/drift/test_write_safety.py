@@ -255,11 +255,6 @@ def test_unmanaged_objects_the_config_would_reject_are_written_as_comments(
     assert [u["email"] for u in users] == ["jane@acme.example", "eve@acme.example"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="drift/: an unmanaged account whose custom value no longer fits its field (retyped "
-    "since) is written as it is, the result fails validation, and --write refuses as a whole",
-)
 def test_an_unmanaged_account_with_a_value_its_field_no_longer_takes_is_a_comment(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
@@ -281,11 +276,170 @@ def test_an_unmanaged_account_with_a_value_its_field_no_longer_takes_is_a_commen
         "accounts",
         {"externalId": "beta", "name": "Beta", "customFields": [{"key": "score", "value": "hi"}]},
     )
+    store.create("accounts", {"externalId": "gamma", "name": "Gamma"})
     store.update("accountFields", field["id"], {"type": "BOOLEAN"})
     result = drift(sandbox, path, "--write", "--include-unmanaged")
     assert result.exit_code == 2, result.output
     validates(path)
-    assert "# - externalId: beta" in path.read_text()
+    text = path.read_text()
+    assert "# - externalId: beta" in text
+    assert (
+        "# account 'beta' is not valid konvsync YAML as it is (customFields 'score': 'hi' "
+        "does not fit its BOOLEAN field):"
+    ) in text
+    written = yaml.safe_load(text)
+    assert written["accountFields"][0]["type"] == "BOOLEAN"
+    assert [a["externalId"] for a in written["accounts"]] == ["acme", "gamma"]
+    assert "accounts/beta: the configuration would reject it (customFields 'score'" in (
+        result.stdout
+    )
+    assert plan(sandbox, path).exit_code == 0
+
+
+def test_the_kept_unfit_account_is_listed_in_the_json_report(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    path = one_file(
+        sandbox,
+        tmp_path,
+        "konvsync: 1\naccountFields: [{key: tier, label: Tier, type: SELECT, options: [a, b]}]\n"
+        "accounts:\n  - {externalId: acme, name: ACME}\n",
+    )
+    store = sandbox.store
+    field = store.get("accountFields", key="tier")
+    assert field is not None
+    store.create(
+        "accounts",
+        {"externalId": "beta", "name": "Beta", "customFields": [{"key": "tier", "value": "b"}]},
+    )
+    store.update("accountFields", field["id"], {"options": ["a", "c"]})
+    result = drift(sandbox, path, "--write", "--include-unmanaged", "--format", "json")
+    assert result.exit_code == 2, result.output
+    data = json.loads(result.stdout)
+    jsonschema.validate(data, json.loads((ROOT / "schemas" / "drift.schema.json").read_text()))
+    kept = {(k["address"], k["path"]): k["reason"] for k in data["written"]["kept"]}
+    assert kept == {
+        ("accounts/beta", None): "the configuration would reject it (customFields 'tier': "
+        "'b' does not fit its SELECT field): written as a comment"
+    }
+    validates(path)
+    assert yaml.safe_load(path.read_text())["accountFields"][0]["options"] == ["a", "c"]
+    assert plan(sandbox, path).exit_code == 0
+
+
+def test_a_retype_the_configured_accounts_values_do_not_fit_is_left_as_written(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """The managed variant: an account the configuration lists holds a value
+    the field, retyped in the portal since, does not take. Accepting the
+    type would leave a configuration konvsync rejects (and refuse the whole
+    write); the type is left as written, with the reason, and the rest of
+    the drift is accepted."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        "konvsync: 1\naccountFields: [{key: score, label: Score, type: TEXT}]\n"
+        "accounts:\n  - {externalId: acme, name: ACME, customFields: {score: hi}}\n"
+        "groups: [{externalId: sales, name: Sales}]\n",
+    )
+    store = sandbox.store
+    field = store.get("accountFields", key="score")
+    assert field is not None
+    store.update("accountFields", field["id"], {"type": "BOOLEAN", "label": "Points"})
+    HandEdits(sandbox).update_group("sales", name="Sales Team")
+    result = drift(sandbox, path, "--write", "--format", "json")
+    assert result.exit_code == 2, result.output
+    validates(path)
+    data = json.loads(result.stdout)
+    jsonschema.validate(data, json.loads((ROOT / "schemas" / "drift.schema.json").read_text()))
+    kept = {(k["address"], k["path"]): k["reason"] for k in data["written"]["kept"]}
+    assert kept == {
+        ("accountFields/score", "type"): "the configuration would then reject accounts/acme "
+        "(customFields 'score': 'hi' does not fit its BOOLEAN field); left as written "
+        "(correct that in the portal and run drift --write again, or apply to revert it)"
+    }
+    written = yaml.safe_load(path.read_text())
+    assert written["accountFields"] == [{"key": "score", "label": "Points", "type": "TEXT"}]
+    assert written["groups"] == [{"externalId": "sales", "name": "Sales Team"}]
+    left = json.loads(drift(sandbox, path, "--format", "json").stdout)["drift"]
+    assert [(d["key"], [f["path"] for f in d["fields"]]) for d in left] == [("score", ["type"])]
+    assert plan(sandbox, path).exit_code == 2  # apply would set the type back to TEXT
+
+
+def test_an_account_whose_portal_value_fits_the_retype_takes_both(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """The account's value changed in the portal before the retype: its new
+    value fits the new type, and both are accepted."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        "konvsync: 1\naccountFields: [{key: score, label: Score, type: TEXT}]\n"
+        "accounts:\n  - {externalId: acme, name: ACME, customFields: {score: hi}}\n",
+    )
+    HandEdits(sandbox).update_account("acme", customFields=[{"key": "score", "value": "true"}])
+    store = sandbox.store
+    field = store.get("accountFields", key="score")
+    assert field is not None
+    store.update("accountFields", field["id"], {"type": "BOOLEAN"})
+    result = drift(sandbox, path, "--write")
+    assert result.exit_code == 2, result.output
+    assert "Left as written" not in result.stdout, result.stdout
+    validates(path)
+    written = yaml.safe_load(path.read_text())
+    assert written["accountFields"][0]["type"] == "BOOLEAN"
+    assert written["accounts"][0]["customFields"] == {"score": "true"}
+    again = plan(sandbox, path)
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
+
+
+LINKS = """\
+konvsync: 1
+accountFields:
+  - {key: region, label: Region, type: TEXT}
+  - {key: tier, label: Tier, type: TEXT}
+inviteLinks:
+  - {title: Dealers, access: OPEN, active: false, accountMatchField: region}
+"""
+
+
+def test_invite_links_matching_on_a_field_retyped_since(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """An invite link may match only on a TEXT, NUMBER or SELECT field: a
+    link the configuration lists keeps its field's type as written; one
+    created in the portal is written as a comment, as export writes it."""
+    path = one_file(sandbox, tmp_path, LINKS)
+    store = sandbox.store
+    region = store.get("accountFields", key="region")
+    tier = store.get("accountFields", key="tier")
+    assert region is not None and tier is not None
+    store.create(
+        "inviteLinks",
+        {"title": "Partners", "access": "OPEN", "active": False, "accountMatchFieldId": tier["id"]},
+    )
+    store.update("accountFields", region["id"], {"type": "DATE"})
+    store.update("accountFields", tier["id"], {"type": "BOOLEAN"})
+    result = drift(sandbox, path, "--write", "--include-unmanaged", "--format", "json")
+    assert result.exit_code == 2, result.output
+    validates(path)
+    data = json.loads(result.stdout)
+    kept = {(k["address"], k["path"]): k["reason"] for k in data["written"]["kept"]}
+    assert kept == {
+        ("accountFields/region", "type"): "the configuration would then reject "
+        "inviteLinks/Dealers (invite link 'Dealers': accountMatchField refers to account field "
+        "'region', whose type is DATE; it must be TEXT, NUMBER, SELECT); left as written "
+        "(correct that in the portal and run drift --write again, or apply to revert it)",
+        ("inviteLinks/Partners", None): "the configuration would reject it (invite link "
+        "'Partners': accountMatchField refers to account field 'tier', whose type is BOOLEAN; "
+        "it must be TEXT, NUMBER, SELECT): written as a comment",
+    }
+    text = path.read_text()
+    assert "# - title: Partners" in text
+    written = yaml.safe_load(text)
+    assert [f["type"] for f in written["accountFields"]] == ["TEXT", "BOOLEAN"]
+    assert [link["title"] for link in written["inviteLinks"]] == ["Dealers"]
+    assert plan(sandbox, path).exit_code == 2  # apply would set region's type back
 
 
 # ------------------------------------------------------------ item 10
