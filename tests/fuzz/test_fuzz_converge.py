@@ -820,9 +820,6 @@ KNOWN = [
     # `active` (inactive in the portal; validate takes the omitted field at
     # its default): refused, nothing written.
     "would both be an active, unexpired OPEN invite link",
-    # An unmanaged account holding a value its field, retyped since, no
-    # longer takes (a strict xfail in tests/drift/test_write_safety.py).
-    r"would leave the configuration invalid \(.*custom field '.*' value .* is not ",
 ]
 """drift --write refusals (exit 1, nothing written) the run accepts."""
 
