@@ -393,6 +393,40 @@ def test_an_account_whose_portal_value_fits_the_retype_takes_both(
     assert again.exit_code == 0 and "No changes." in again.stdout, again.output
 
 
+def test_a_changed_value_its_field_as_left_as_written_does_not_take_is_left_too(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """The portal's options were widened, one account given the new option,
+    then narrowed while another kept one it dropped: the options are left as
+    written (the other account's value), so the new option is left too."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        "konvsync: 1\naccountFields: [{key: tier, label: Tier, type: SELECT, options: [a, b]}]\n"
+        "accounts:\n  - {externalId: acme, name: ACME, customFields: {tier: a}}\n"
+        "  - {externalId: beta, name: Beta, customFields: {tier: b}}\n",
+    )
+    store = sandbox.store
+    field = store.get("accountFields", key="tier")
+    assert field is not None
+    store.update("accountFields", field["id"], {"options": ["a", "b", "c"]})
+    HandEdits(sandbox).update_account("acme", customFields=[{"key": "tier", "value": "c"}])
+    store.update("accountFields", field["id"], {"options": ["a", "c"]})
+    result = drift(sandbox, path, "--write", "--format", "json")
+    assert result.exit_code == 2, result.output
+    validates(path)
+    kept = {
+        (k["address"], k["path"]): k["reason"] for k in json.loads(result.stdout)["written"]["kept"]
+    }
+    assert kept == {
+        ("accountFields/tier", "options"): "the configuration would then reject accounts/beta "
+        "(customFields 'tier': 'b' does not fit its SELECT field); left as written (correct "
+        "that in the portal and run drift --write again, or apply to revert it)",
+        ("accounts/acme", "customFields"): "the configuration would reject the portal's value "
+        "(customFields 'tier': 'c' does not fit its SELECT field)",
+    }
+
+
 LINKS = """\
 konvsync: 1
 accountFields:
