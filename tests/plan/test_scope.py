@@ -466,11 +466,10 @@ def test_drift_reports_a_user_moved_out_of_the_scope_by_hand(
     assert "al@dealer.example" in drift.stdout
 
 
-def test_a_rename_moves_the_references_into_the_scope(
-    sandbox: RunningSandbox, write_config: ConfigWriter
-) -> None:
-    """Users are matched on the key the config gives their account: renaming
-    legacy-7 to dealer-7 makes its users dealer-7's (as they will be)."""
+def legacy_renamed_into_the_scope(sandbox: RunningSandbox, write_config: ConfigWriter) -> Path:
+    """Account ``legacy-7`` with users kept@ and gone@ in the portal; a
+    config that renames it to ``dealer-7`` (into the users' scope) and
+    lists kept@ alone."""
     store = sandbox.store
     legacy = store.create("accounts", {"externalId": "legacy-7", "name": "L"})
     quiet = {"sendWelcomeEmail": False}
@@ -487,6 +486,15 @@ def test_a_rename_moves_the_references_into_the_scope(
         users:
           - {email: kept@x.example, firstName: F, lastName: L, account: dealer-7}
         """)
+    return config
+
+
+def test_a_rename_moves_the_references_into_the_scope(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Users are matched on the key the config gives their account: renaming
+    legacy-7 to dealer-7 makes its users dealer-7's (as they will be)."""
+    config = legacy_renamed_into_the_scope(sandbox, write_config)
     result, data = plan_json(sandbox, config)
     assert result.exit_code == 0, result.output
     assert changes(data) == [
@@ -508,22 +516,7 @@ def test_a_targeted_delete_brings_the_rename_that_puts_it_in_the_scope(
     rename too (as it does the renames a targeted update refers to); before,
     it deleted the user alone, which the portal still had outside the scope,
     and showed its account as ``dealer-7``, a key the portal did not have."""
-    store = sandbox.store
-    legacy = store.create("accounts", {"externalId": "legacy-7", "name": "L"})
-    quiet = {"sendWelcomeEmail": False}
-    for email in ("kept@x.example", "gone@x.example"):
-        user = {"email": email, "firstName": "F", "lastName": "L", "accountId": legacy["id"]}
-        store.create("users", user, None, quiet)
-    config = write_config("""\
-        konvsync: 1
-        policy:
-          prune: [accounts, users]
-          scope: {accounts: [dealer-*, legacy-7], users: {account: [dealer-*]}}
-        accounts:
-          - {externalId: dealer-7, renamedFrom: legacy-7, name: L}
-        users:
-          - {email: kept@x.example, firstName: F, lastName: L, account: dealer-7}
-        """)
+    config = legacy_renamed_into_the_scope(sandbox, write_config)
     for target in ("users/gone@x.example", "users"):
         result, data = plan_json(sandbox, config, "--target", target)
         assert result.exit_code == 0, result.output
@@ -533,8 +526,8 @@ def test_a_targeted_delete_brings_the_rename_that_puts_it_in_the_scope(
         ], target
     applied = run(sandbox, "apply", str(config), "--auto-approve", "--target", "users")
     assert applied.exit_code == 0, applied.output
-    assert store.get("accounts", key="dealer-7") is not None
-    assert store.get("users", key="gone@x.example") is None
+    assert sandbox.store.get("accounts", key="dealer-7") is not None
+    assert sandbox.store.get("users", key="gone@x.example") is None
 
 
 def test_a_scoped_kind_never_adopts_a_keyless_object(
