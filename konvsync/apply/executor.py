@@ -165,8 +165,9 @@ class PlanExecutor:
     async def _step_and_carry(self, label: str, changes: list[Change]) -> None:
         await self._step(label, changes)
         await self._carry_renamed_values(changes)
-        done = {id(r.change) for r in self.report.results if r.status is Status.DONE}
-        await self._clear_kept_values([c for c in changes if id(c) in done])
+        if isinstance(changes[0], Delete) and value_holders(changes[0].kind):  # one kind a step
+            done = {id(r.change) for r in self.report.results if r.status is Status.DONE}
+            await self._clear_kept_values([c for c in changes if id(c) in done])
 
     async def _guarded(self, changes: list[Change], work: Awaitable[object]) -> None:
         """Await ``work`` on ``changes``: a failure after this run wrote
@@ -189,6 +190,13 @@ class PlanExecutor:
         sent = dict.fromkeys(
             (c.kind, operation(c)) for c in changes if not (isinstance(c, Delete) and c.cascade)
         )
+        # A delete of a key other objects file values under may be followed
+        # by their updates (``deleted_values``): checked before the first write too.
+        for name, op in list(sent):
+            if op == kind(name).delete_operation:
+                sent.update(
+                    dict.fromkeys((h.name, h.update_operation) for h, _ in value_holders(name))
+                )
         warning = await check_inputs(self.client, [(kind(name), op) for name, op in sent])
         if warning:
             self.report.warnings.append(warning)
