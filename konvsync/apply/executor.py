@@ -28,6 +28,7 @@ from konvsync.apply.checks import (
     moved_objects,
     read_back,
 )
+from konvsync.apply.deleted_values import kept_warning, values_kept
 from konvsync.apply.model import (
     NOT_AS_SENT,
     ApplyOptions,
@@ -44,7 +45,7 @@ from konvsync.apply.model import (
 from konvsync.apply.renamed_values import left_behind_warning, values_left_behind
 from konvsync.apply.tightening import tightened_last
 from konvsync.errors import KonvsyncError, StalePlanError
-from konvsync.kinds import kind, references
+from konvsync.kinds import kind, references, value_holders
 from konvsync.kinds.address import Address, RemoteRef
 from konvsync.plan.changes import Change, Create, Delete, FieldChange, Plan, Update
 from konvsync.plan.order import apply_steps
@@ -164,6 +165,9 @@ class PlanExecutor:
     async def _step_and_carry(self, label: str, changes: list[Change]) -> None:
         await self._step(label, changes)
         await self._carry_renamed_values(changes)
+        if isinstance(changes[0], Delete) and value_holders(changes[0].kind):  # one kind a step
+            done = {id(r.change) for r in self.report.results if r.status is Status.DONE}
+            await self._clear_kept_values([c for c in changes if id(c) in done])
 
     async def _guarded(self, changes: list[Change], work: Awaitable[object]) -> None:
         """Await ``work`` on ``changes``: a failure after this run wrote
@@ -186,6 +190,13 @@ class PlanExecutor:
         sent = dict.fromkeys(
             (c.kind, operation(c)) for c in changes if not (isinstance(c, Delete) and c.cascade)
         )
+        # A delete of a key other objects file values under may be followed
+        # by their updates (``deleted_values``): checked before the first write too.
+        for name, op in list(sent):
+            if op == kind(name).delete_operation:
+                sent.update(
+                    dict.fromkeys((h.name, h.update_operation) for h, _ in value_holders(name))
+                )
         warning = await check_inputs(self.client, [(kind(name), op) for name, op in sent])
         if warning:
             self.report.warnings.append(warning)
@@ -258,6 +269,43 @@ class PlanExecutor:
         for update, outcome in zip(updates, outcomes, strict=True):
             self._settle(update, outcome)
 
+    async def _clear_kept_values(self, done: list[Change]) -> None:
+        """After deletes done of keys other objects file values under
+        (account fields: an account's customFields): clear the values the
+        portal kept under them (``deleted_values``)."""
+        if self.stop.is_set or self.refused is not None:
+            return  # the next plan clears them (``plan.stranded``)
+        deleted: dict[str, set[str]] = {}
+        for change in done:
+            if isinstance(change, Delete) and not change.cascade and value_holders(change.kind):
+                deleted.setdefault(change.kind, set()).add(change.key)
+        updates: list[Update] = []
+        for kind_name, keys in deleted.items():
+            kept = await values_kept(self.lookup, kind_name, keys, self.deleting)
+            if kept:
+                self.report.warnings.append(kept_warning(kept, kind_name, keys))
+                updates += kept
+        if not updates:
+            return
+        self.report.pending = list(updates)
+        self._report_now(True)  # before they are sent, as a step's changes
+        calls = [self._call(update) for update in updates]
+        address_of = {id(call): update.address for call, update in zip(calls, updates, strict=True)}
+        outcomes = await run_mutations(
+            self.client,
+            calls,
+            self.options.batch_size,
+            self.options.parallelism,
+            on_send=lambda batch: self.sent.update(address_of[id(c)] for c in batch),
+        )
+        for update, outcome in zip(updates, outcomes, strict=True):
+            self._settle(update, outcome)
+            result = self.report.results[-1]
+            if result.change is update and result.status is Status.DONE:
+                self.report.results[-1] = replace(result, message=update.note)
+        self.report.pending = []
+        self._report_now(False)
+
     async def _tighten(self, planned: list[tuple[Change, Change]], waiting: set[int]) -> None:
         """After every step: tighten the constraints other objects' values
         must fit (``apply.tightening``: each update, and the planned change
@@ -318,9 +366,12 @@ class PlanExecutor:
             ends = [update if first_done else change for update, change, first_done in ready]
             self._stop_after_writes(ends, exc)
             return
+        deleted: list[Change] = []
         for (update, change, first_done), outcome in zip(ready, outcomes, strict=True):
             self._settle(update, outcome)
             result = self.report.results[-1]
+            if isinstance(update, Delete) and result.status is Status.DONE:
+                deleted.append(update)
             if not first_done:
                 self.report.results[-1] = replace(result, change=change)
             elif result.status is Status.DONE:
@@ -328,6 +379,7 @@ class PlanExecutor:
                 self.report.done_as(change)
         self.report.pending = []
         self._report_now(False)
+        await self._guarded(deleted, self._clear_kept_values(deleted))
 
     async def _rechecked(
         self,

@@ -297,8 +297,30 @@ def _deletes(
         return out
     for key in sorted(pruned_keys(k, desired, state)):
         obj = remote.objects[key]
-        out.append(Delete(k.name, key, obj.data, None, remote_id=obj.id))
+        note = _delete_note(k, key, desired, state)
+        out.append(Delete(k.name, key, obj.data, None, remote_id=obj.id, note=note))
     return out
+
+
+def _delete_note(k: Kind, key: str, desired: DesiredState, state: RemoteState) -> str | None:
+    """What else a key's delete takes: the values objects in scope file under
+    it (accounts' customFields; those of objects the plan deletes go with
+    them), which go with it; where a portal keeps them (the contract is
+    silent), apply clears them (``apply.deleted_values``)."""
+    held = []
+    for holder, names in value_holders(k.name):
+        going = pruned_keys(holder, desired, state) if holder.parent is None else set()
+        holding = [
+            obj
+            for obj in state.get(holder.name).objects.values()
+            if obj.key not in going and any(key in (obj.data.get(name) or {}) for name in names)
+        ]
+        if holding:
+            named = holder.singular if len(holding) == 1 else holder.name
+            held.append(f"the {' and '.join(names)} values of {len(holding)} {named}")
+    if not held:
+        return None
+    return f"{' and '.join(held)} under {key!r} go with it; apply clears any the portal keeps"
 
 
 def pruned_keys(k: Kind, desired: DesiredState, state: RemoteState) -> set[str]:

@@ -90,6 +90,7 @@ def kinds_to_read(desired: DesiredState) -> list[str]:
         | set(desired.policy.prune)
         | referred_reference_kinds(desired)
         | value_holders_of_renames(desired)
+        | value_holders_of_prunes(desired)
     )
 
 
@@ -104,6 +105,21 @@ def value_holders_of_renames(desired: DesiredState) -> set[str]:
         if field is not None and any(obj.data.get(field) for obj in objects.values()):
             renaming.add(kind_name)
     return {holder.name for name in renaming for holder, _maps in value_holders(name)}
+
+
+def value_holders_of_prunes(desired: DesiredState) -> set[str]:
+    """The kinds that file values under the keys of a kind the config
+    prunes (accounts' customFields under account fields' keys): apply
+    clears the values the portal keeps under a deleted key
+    (``apply.deleted_values``), and a plan those an apply stopped before
+    clearing left (``plan.stranded``), so it must know which objects hold
+    them."""
+    return {
+        holder.name
+        for name in desired.policy.prune
+        if name in KINDS_BY_NAME
+        for holder, _maps in value_holders(name)
+    }
 
 
 def referred_reference_kinds(desired: DesiredState) -> set[str]:

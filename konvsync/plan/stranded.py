@@ -2,25 +2,30 @@
 the old key of an account field whose rename is already made (the contract
 does not say that a server moves them; ``apply`` moves them right after its
 rename, see ``apply.renamed_values``, but an apply stopped in between leaves
-them there).
+them there). Likewise values a portal kept under a deleted key: an
+account's customFields under the key of an account field already deleted
+(``apply.deleted_values`` clears them right after the delete).
 
 A plan finds them: when the config renames a key (``renamedFrom``) that the
 portal already has under its new name only, every object still filing values
-under the old key gets an update that files them under the new one (merged
-into that object's own update when it has one that does not set the map).
-So running apply again converges, and no value stays behind under a key no
-field has.
+under the old key gets an update that files them under the new one; when the
+config prunes the kind whose keys the values are filed under, every object
+holding values under a key the portal has no such object for gets an update
+that clears them (merged into that object's own update when it has one; one
+that sets the map gets it without them). So running apply again converges,
+and no value stays behind under a key no field has.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import replace
 from typing import Any
 
 from konvsync.config.model import DesiredState
 from konvsync.config.renames import previous_keys
-from konvsync.kinds import KINDS, value_holders
+from konvsync.kinds import KINDS, KINDS_BY_NAME, value_holders
+from konvsync.kinds.address import Address
 from konvsync.plan.changes import Change, Update
 from konvsync.plan.diff import field_changes
 from konvsync.plan.order import in_apply_order
@@ -45,36 +50,128 @@ def made_renames(desired: DesiredState, remote: RemoteState) -> Renames:
     return out
 
 
+def unheld_keys(desired: DesiredState, remote: RemoteState) -> dict[str, set[str]]:
+    """Kind -> the keys that objects in scope file values under although
+    the portal has no object of that kind with the key (its delete is
+    already made, and the portal kept the values), for each kind the config
+    prunes (it owns them all); the old keys of renames the config declares
+    are left to ``made_renames``."""
+    out: dict[str, set[str]] = {}
+    for key_kind in desired.policy.prune:
+        holders = value_holders(key_kind)
+        if not holders or key_kind not in remote.kinds:
+            continue
+        known = remote.get(key_kind).referable().keys() | previous_keys_of(desired, key_kind)
+        for holder, maps in holders:
+            for obj in remote.get(holder.name).objects.values():
+                for name in maps:
+                    values = obj.data.get(name)
+                    if isinstance(values, dict) and values.keys() - known:
+                        out.setdefault(key_kind, set()).update(values.keys() - known)
+    return out
+
+
+def previous_keys_of(desired: DesiredState, kind_name: str) -> set[str]:
+    """The keys the config's objects of ``kind_name`` are renamed from."""
+    k = KINDS_BY_NAME[kind_name]
+    return {
+        old
+        for obj in desired.objects.get(kind_name, {}).values()
+        for old in previous_keys(k, obj.data)
+    }
+
+
 def with_stranded_values(
     changes: list[Change], desired: DesiredState, remote: RemoteState
 ) -> list[Change]:
-    """``changes`` plus the updates that file stranded values under their new key."""
+    """``changes`` plus the updates that file stranded values under their
+    new key, and those that clear values kept under a deleted key."""
     renames = made_renames(desired, remote)
-    if not renames:
+    unheld = unheld_keys(desired, remote)
+    if not renames and not unheld:
         return changes
     out = list(changes)
     index = {change.address: position for position, change in enumerate(out)}
     for key_kind, renamed in renames.items():
         for holder, maps in value_holders(key_kind):
             for obj in remote.get(holder.name).objects.values():
-                update = stranded_update(obj, maps, renamed)
-                if update is None:
-                    continue
-                position = index.get(obj.address)
-                if position is None:
-                    out.append(update)
-                    continue
-                own = out[position]
-                if isinstance(own, Update) and not set(update.after or {}) & set(
-                    own.changed_fields()
-                ):
-                    out[position] = replace(
-                        own,
-                        before={**(own.before or {}), **(update.before or {})},
-                        after={**(own.after or {}), **(update.after or {})},
-                        fields=own.fields + update.fields,
-                    )
+                _merge(out, index, stranded_update(obj, maps, renamed))
+    for key_kind, gone in unheld.items():
+        for holder, maps in value_holders(key_kind):
+            for obj in remote.get(holder.name).objects.values():
+                _merge(out, index, cleared_update(obj, maps, gone), frozenset(gone))
     return in_apply_order(out, remote)
+
+
+def _merge(
+    out: list[Change],
+    index: dict[Address, int],
+    update: Update | None,
+    gone: frozenset[str] = frozenset(),
+) -> None:
+    """``update`` added to ``out``, or merged into the object's own update
+    there: beside the fields that one changes, or, for the keys ``gone``
+    (values cleared), taken out of the maps it sets."""
+    if update is None:
+        return
+    position = index.get(update.address)
+    if position is None:
+        index[update.address] = len(out)
+        out.append(update)
+        return
+    own = out[position]
+    if not isinstance(own, Update):
+        return  # a delete: the values go with the object
+    changed = set(own.changed_fields())
+    if not set(update.after or {}) & changed:
+        out[position] = replace(
+            own,
+            before={**(own.before or {}), **(update.before or {})},
+            after={**(own.after or {}), **(update.after or {})},
+            fields=own.fields + update.fields,
+            note=own.note or update.note if gone else own.note,
+        )
+        return
+    if not gone:
+        return
+    after = dict(own.after or {})
+    for name in changed & set(update.after or {}):
+        if isinstance(after.get(name), dict):
+            after[name] = {key: value for key, value in after[name].items() if key not in gone}
+    # The map it sets drops the values (the config lists no such key): say why.
+    fields = field_changes(own.before or {}, after) if after != own.after else own.fields
+    out[position] = replace(own, after=after, fields=fields, note=own.note or update.note)
+
+
+def cleared_update(
+    obj: RemoteObject, maps: Sequence[str], gone: Set[str], key: str | None = None
+) -> Update | None:
+    """The update that clears ``obj``'s values under the keys ``gone`` (whose
+    definitions are deleted) in its map fields ``maps`` (the whole map is
+    sent without them, as the contract's update replaces it), or None when
+    it holds none there. ``key``: the one to file the change under, when
+    ``obj`` has none of its own."""
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for name in maps:
+        values = obj.data.get(name)
+        if isinstance(values, dict) and values.keys() & gone:
+            before[name] = values
+            after[name] = {k: v for k, v in values.items() if k not in gone}
+    if not after:
+        return None
+    held = sorted({k for values in before.values() for k in values} & gone)
+    listed = ", ".join(repr(name) for name in held)
+    return Update(
+        obj.kind,
+        key or obj.key or "",
+        before,
+        after,
+        field_changes(before, after),
+        obj.id,
+        note=f"the portal kept its values under the deleted key {listed}; cleared",
+        parent=obj.parent,
+    )
 
 
 def stranded_update(

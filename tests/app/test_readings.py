@@ -274,11 +274,6 @@ accounts:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="apply/: after deleting an account field, values the portal kept under its key "
-    "(the contract allows it) are not cleared in the same apply; the next plan clears them",
-)
 def test_a_pruned_account_field_leaves_no_values_behind_in_one_apply(
     sandbox_factory: SandboxFactory, tmp_path: Path
 ) -> None:
@@ -288,6 +283,191 @@ def test_a_pruned_account_field_leaves_no_values_behind_in_one_apply(
     to the next plan as a change. Found by tests/fuzz/test_fuzz_converge.py."""
     sandbox = sandbox_factory(readings=readings.named(["values-stay"]))
     _converges_in_one_apply(sandbox, tmp_path, PRUNED_FIELD_FIRST, PRUNED_FIELD_SECOND)
+    stored = sandbox.store.get("accounts", key="acme")
+    assert stored is not None and stored["customFields"] == [{"key": "other", "value": "x"}]
+
+
+PRUNED_BESIDE_OTHER_CHANGES_FIRST = """\
+konvsync: 1
+accountFields:
+  - {key: flag, label: Flag, type: BOOLEAN, required: true}
+  - {key: other, label: Other, type: TEXT}
+accounts:
+  - {externalId: acme, name: ACME, customFields: {flag: "true", other: x}}
+  - {externalId: beta, name: Beta, customFields: {flag: "false"}}
+  - {externalId: gamma, name: Gamma, customFields: {flag: "true"}}
+"""
+PRUNED_BESIDE_OTHER_CHANGES_SECOND = """\
+konvsync: 1
+policy: {prune: [accountFields, accounts]}
+accountFields:
+  - {key: other, label: Other, type: TEXT}
+accounts:
+  - {externalId: acme, name: ACME Corp, customFields: {other: y}}
+  - {externalId: gamma, name: Gamma}
+  - {externalId: delta, name: Delta}
+"""
+
+
+@pytest.mark.parametrize("reading", [None, "values-stay"])
+@pytest.mark.parametrize("saved", [False, True], ids=["config", "saved-plan"])
+def test_a_pruned_required_field_leaves_no_values_beside_other_changes(
+    reading: str | None, saved: bool, sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The pruned field is required until it goes (loosened first, deleted
+    last); one account holding a value under it is updated by the same
+    plan, another is deleted by it, a third is listed without customFields.
+    The plan says the values go with the field; where the portal keeps them,
+    apply clears them right after the delete (a warning says so, each clear
+    counts as changed and says why in the report), and sends nothing more
+    where the portal dropped them: one apply either way, from the config or
+    a saved plan."""
+    sandbox = sandbox_factory(readings=readings.named([reading] if reading else []))
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(PRUNED_BESIDE_OTHER_CHANGES_FIRST, encoding="utf-8")
+    _apply(sandbox, config, "setup")
+    config.write_text(PRUNED_BESIDE_OTHER_CHANGES_SECOND, encoding="utf-8")
+    planned = _run(sandbox, "plan", str(config))
+    assert planned.exit_code == 0, planned.output
+    assert (
+        "# accountFields/flag will be destroyed (the customFields values of 2 accounts under "
+        "'flag' go with it; apply clears any the portal keeps)"
+    ) in planned.stdout, planned.stdout
+    assert "Plan: 1 to add, 1 to change, 2 to destroy." in planned.stdout
+    report_file = tmp_path / "report.json"
+    if saved:
+        planfile = tmp_path / "prune.plan"
+        assert _run(sandbox, "plan", str(config), "--out", str(planfile)).exit_code == 0
+        applied = _run(sandbox, "apply", str(planfile), "--report", str(report_file))
+    else:
+        args = ["--auto-approve", "--report", str(report_file)]
+        applied = _run(sandbox, "apply", str(config), *args)
+    assert applied.exit_code == 0, applied.output
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    jsonschema.validate(report, schema("apply-report.schema.json"))
+    statuses = sorted((c["address"], c["action"], c["status"]) for c in report["changes"])
+    planned_statuses = [
+        ("accountFields/flag", "delete", "done"),
+        ("accounts/acme", "update", "done"),
+        ("accounts/beta", "delete", "done"),
+        ("accounts/delta", "create", "done"),
+    ]
+    if reading:
+        assert "Resources: 1 added, 3 changed, 2 destroyed." in applied.stdout, applied.stdout
+        assert (
+            "Warning: the portal kept the values of 2 accounts under the deleted account "
+            "field 'flag'; konvsync cleared them (counted as changed)"
+        ) in applied.stdout
+        assert statuses == sorted(
+            [
+                *planned_statuses,
+                ("accounts/acme", "update", "done"),
+                ("accounts/gamma", "update", "done"),
+            ]
+        ), statuses
+        cleared = [c for c in report["changes"] if c["address"] == "accounts/gamma"]
+        assert cleared[0]["message"] == (
+            "the portal kept its values under the deleted key 'flag'; cleared"
+        )
+        assert (report["summary"]["planned"], report["summary"]["done"]) == (4, 6)
+    else:
+        assert "Resources: 1 added, 1 changed, 2 destroyed." in applied.stdout, applied.stdout
+        assert "konvsync cleared" not in applied.output
+        assert statuses == planned_statuses, statuses
+        assert (report["summary"]["planned"], report["summary"]["done"]) == (4, 4)
+    assert report["status"] == "complete", report
+    values = {
+        account: {
+            e["key"]: e["value"] for e in sandbox.store.get("accounts", key=account)["customFields"]
+        }
+        for account in ("acme", "gamma", "delta")
+    }
+    assert values == {"acme": {"other": "y"}, "gamma": {}, "delta": {}}, values
+    assert sandbox.store.get("accounts", key="beta") is None
+    _converged(sandbox, config, f"{reading}: pruned beside other changes")
+
+
+@pytest.mark.parametrize("reading", [None, "values-stay"])
+def test_a_field_pruned_by_a_config_without_accounts_leaves_no_values_behind(
+    reading: str | None, sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The config prunes account fields and lists no accounts: the plan
+    reads the accounts all the same (they hold the field's values), says
+    the values go with the field, and apply clears those the portal keeps
+    (and nothing where it dropped them)."""
+    sandbox = sandbox_factory(readings=readings.named([reading] if reading else []))
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(PRUNED_FIELD_FIRST, encoding="utf-8")
+    _apply(sandbox, config, "setup")
+    config.write_text(
+        "konvsync: 1\npolicy: {prune: [accountFields]}\n"
+        "accountFields: [{key: other, label: Other, type: TEXT}]\n",
+        encoding="utf-8",
+    )
+    applied = _apply(sandbox, config, "the prune")
+    assert (
+        "(the customFields values of 1 account under 'num' go with it; apply clears any the "
+        "portal keeps)"
+    ) in applied.stdout, applied.stdout
+    changed = 1 if reading else 0
+    assert f"Resources: 0 added, {changed} changed, 1 destroyed." in applied.stdout
+    stored = sandbox.store.get("accounts", key="acme")
+    assert stored is not None and stored["customFields"] == [{"key": "other", "value": "x"}]
+    _converged(sandbox, config, f"{reading}: pruned without accounts")
+
+
+def test_a_targeted_delete_of_a_field_clears_the_values_the_portal_kept(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """``--target accountFields/num``: the plan is the delete alone, and the
+    values the portal kept under its key are cleared all the same (they are
+    the field's, not another change's): the next whole plan has nothing."""
+    sandbox = sandbox_factory(readings=readings.named(["values-stay"]))
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(PRUNED_FIELD_FIRST, encoding="utf-8")
+    _apply(sandbox, config, "setup")
+    config.write_text(PRUNED_FIELD_SECOND, encoding="utf-8")
+    args = ["--target", "accountFields/num", "--auto-approve"]
+    applied = _run(sandbox, "apply", str(config), *args)
+    assert applied.exit_code == 0, applied.output
+    assert "Plan: 0 to add, 0 to change, 1 to destroy." in applied.stdout
+    assert "Resources: 0 added, 1 changed, 1 destroyed." in applied.stdout, applied.stdout
+    _converged(sandbox, config, "after the targeted delete")
+
+
+def test_values_an_interrupted_prune_left_behind_are_cleared_by_the_next_plan(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The field was deleted, but the apply stopped before it cleared the
+    values the portal kept under its key: the next plan clears them, for an
+    account whose customFields the config gives (its own update), one that
+    does not give them and one it does not list (an update of their own),
+    each saying why, and converges."""
+    sandbox = sandbox_factory(readings=readings.named(["values-stay"]))
+    store = sandbox.store
+    store.create("accountFields", {"key": "other", "label": "Other", "type": "TEXT"})
+    field = store.create("accountFields", {"key": "num", "label": "Number", "type": "TEXT"})
+    for key in ("acme", "beta", "gamma"):
+        values = [{"key": "num", "value": f"{key}-1"}, {"key": "other", "value": "x"}]
+        store.create("accounts", {"externalId": key, "name": key, "customFields": values})
+    store.delete("accountFields", field["id"])
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(
+        "konvsync: 1\npolicy: {prune: [accountFields]}\n"
+        "accountFields: [{key: other, label: Other, type: TEXT}]\n"
+        "accounts:\n  - {externalId: acme, name: acme, customFields: {other: x}}\n"
+        "  - {externalId: beta, name: beta}\n",
+        encoding="utf-8",
+    )
+    planned = _run(sandbox, "plan", str(config))
+    assert planned.exit_code == 0, planned.output
+    assert "Plan: 0 to add, 3 to change, 0 to destroy." in planned.stdout, planned.stdout
+    assert planned.stdout.count("(the portal kept its values under the deleted key 'num'; ") == 3
+    _apply(sandbox, config, "clearing what was left behind")
+    for key in ("acme", "beta", "gamma"):
+        stored = store.get("accounts", key=key)
+        assert stored is not None and stored["customFields"] == [{"key": "other", "value": "x"}]
+    _converged(sandbox, config, "after clearing what was left behind")
 
 
 def _converges_in_one_apply(sandbox: RunningSandbox, folder: Path, first: str, second: str) -> None:

@@ -594,20 +594,10 @@ class Life:
     the config holds nothing for the one drawn)."""
 
 
-VALUES_STAY = {"values-stay", readings.ALL}
-"""Readings where a pruned account field's values stay in the portal: the
-apply does not converge in one (a strict xfail in tests/app/test_readings.py,
-test_a_pruned_account_field_leaves_no_values_behind_in_one_apply), so lives
-on them do not prune account fields until it is fixed."""
-
-
 @st.composite
-def lives(draw: st.DrawFn, reading: str) -> Life:
+def lives(draw: st.DrawFn) -> Life:
     first = draw(first_configs())
     second = draw(second_configs(first))
-    prune = second["policy"].get("prune", [])
-    if "accountFields" in prune and reading in VALUES_STAY:
-        prune.remove("accountFields")
     edit = draw(st.sampled_from(EDITS))
     return Life(first, second, edit)
 
@@ -870,7 +860,7 @@ def test_every_generated_config_converges_in_one_apply(reading: str, folders: An
         suppress_health_check=list(HealthCheck),
         phases=SHRINK if RANDOM else NO_SHRINK,
     )
-    @given(lives(reading))
+    @given(lives())
     def run(life: Life) -> None:
         LIVE_LINKS.clear()
         _remember_codes(life.first)

@@ -14,13 +14,14 @@ from typing import Any
 import jsonschema
 from aiohttp import web
 
+from konvsync.sandbox import readings
 from konvsync.sandbox.store import Store
 from tests.app.test_readings import REQUIRED_FIELD_FIRST as REQUIRED_FLAG
 from tests.cli.test_ci import schema
 from tests.conftest import SandboxFactory
 from tests.hostile.harness import start_konvsync
 from tests.hostile.server import Call, Case, Json, running_hostile_server
-from tests.hostile.test_tightening import _applied, _apply_through
+from tests.hostile.test_tightening import _applied, _apply_through, _run
 
 FLAG_PRUNED = """\
 konvsync: 1
@@ -250,3 +251,61 @@ def test_the_delete_after_the_loosening_is_pending_in_the_report_while_sent(
         1,
         0,
     ), final
+
+
+class TermedAtTheDelete(Case):
+    """Sends SIGTERM to konvsync when the field's delete arrives, and answers it."""
+
+    name = "termed-at-the-delete"
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation.startswith("DeleteAccountField"):
+            assert self.pid is not None
+            os.kill(self.pid, signal.SIGTERM)
+        return None
+
+
+def test_sigterm_at_the_delete_leaves_the_values_kept_to_the_next_apply(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """A portal that keeps a deleted field's values (``values-stay``), and
+    SIGTERM as the field's delete goes out: the delete is done, nothing is
+    written after it (the values it kept are not cleared: exit 1,
+    interrupted), and the next apply clears them, for an account the config
+    lists without customFields, and converges."""
+    sandbox = sandbox_factory(readings=readings.named(["values-stay"]))
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(REQUIRED_FLAG, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    config.write_text(FLAG_PRUNED.replace(", customFields: {}", ""), encoding="utf-8")
+    report_file = tmp_path / "report.json"
+    case = TermedAtTheDelete()
+    with running_hostile_server(sandbox.url, case) as portal:
+        args = ["--endpoint", portal.url, "apply", str(config), "--auto-approve"]
+        running = start_konvsync([*args, "--report", str(report_file)], tmp_path)
+        case.pid = running.process.pid
+        result = running.finish()
+        operations = [c.operation for c in portal.mutations]
+    assert result.exit_code == 1, result.describe()
+    assert operations[-1].startswith("DeleteAccountField"), operations
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    jsonschema.validate(report, schema("apply-report.schema.json"))
+    assert report["status"] == "interrupted", report
+    statuses = [(c["address"], c["action"], c["status"]) for c in report["changes"]]
+    assert statuses == [("accountFields/flag", "delete", "done")], statuses
+    stored = sandbox.store.get("accounts", key="acme")
+    assert stored is not None and stored["customFields"] == [{"key": "flag", "value": "true"}]
+    planned = _run(sandbox.url, "plan", str(config))
+    assert "(the portal kept its values under the deleted key 'flag'; cleared)" in (
+        planned.stdout
+    ), planned.stdout
+    again, _mutations = _apply_through(sandbox, Case(), config, "--auto-approve")
+    assert again.exit_code == 0, again.output
+    assert "Apply complete! Resources: 0 added, 1 changed, 0 destroyed." in again.stdout
+    stored = sandbox.store.get("accounts", key="acme")
+    assert stored is not None and stored["customFields"] == [], stored
+    planned = _run(sandbox.url, "plan", str(config), "--detailed-exitcode")
+    assert planned.exit_code == 0, planned.output

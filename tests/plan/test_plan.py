@@ -540,7 +540,9 @@ def test_kinds_a_block_list_prunes_are_read(
     seeded: RunningSandbox, write_config: ConfigWriter
 ) -> None:
     """``prune`` written as a block list: the account fields it prunes are
-    read (what to read follows from the loaded config)."""
+    read (what to read follows from the loaded config), and the accounts
+    that hold values under their keys (apply clears those a portal keeps
+    after the delete)."""
     config = write_config("""\
         konvsync: 1
         policy:
@@ -556,8 +558,8 @@ def test_kinds_a_block_list_prunes_are_read(
     assert "# accountFields/tier will be destroyed" in out
     assert "# accountFields/region will be destroyed" in out
     assert "groups/" not in out
-    # viewer, groups, then account fields: one page each, nothing read twice
-    assert seeded.state.requests["/api"] - before == 3
+    # viewer, groups, account fields, then accounts: one page each, nothing read twice
+    assert seeded.state.requests["/api"] - before == 4
 
 
 def test_a_config_problem_wins_over_an_unreachable_portal(

@@ -1,0 +1,71 @@
+"""Values filed under a deleted key (an account's ``customFields`` under an
+account field's key), after the delete.
+
+The contract does not say what a server does with them when the object
+that defines the key is deleted: one drops them with it, another keeps them
+under a key no object has. konvsync depends on neither: the plan keeps an
+object's values under a key it deletes (the definition, maybe required,
+stands until deletes come, last), and right after the delete is done, apply
+reads back the objects the plan saw holding values under the key and, for
+each one the portal kept them on, sends an update that clears them (the
+whole map without them, as the contract's update replaces it). So the
+delete converges in one apply either way; where the portal dropped them,
+nothing more is sent. An apply stopped in between leaves them to the next
+plan (``plan.stranded``).
+"""
+
+from __future__ import annotations
+
+from konvsync.apply.checks import PortalLookup, Wanted
+from konvsync.kinds import kind, value_holders
+from konvsync.kinds.address import RemoteRef
+from konvsync.plan.changes import Update
+from konvsync.plan.stranded import cleared_update
+
+
+async def values_kept(
+    lookup: PortalLookup, kind_name: str, deleted: set[str], deleting: set[str]
+) -> list[Update]:
+    """For each object that the portal still shows holding values under a
+    key of ``deleted`` (keys of kind ``kind_name`` whose delete is done),
+    the update that clears them; none for an object the plan deletes
+    (``deleting``: remote IDs), whose values go with it."""
+    updates: list[Update] = []
+    for k, maps in value_holders(kind_name):
+        holding = [
+            obj
+            for obj in lookup.planned.get(k.name).all()
+            if obj.id not in deleting
+            and any(deleted & set(obj.data.get(name) or {}) for name in maps)
+        ]
+        if not holding:
+            continue
+        wanted = [
+            Wanted(k.address(obj.key or RemoteRef(obj.id), obj.parent), obj.id, "", obj.parent)
+            for obj in holding
+        ]
+        current = await lookup.current(k.name, wanted)
+        for item in wanted:
+            now = current[item.address]  # None: deleted meanwhile, its values with it
+            update = None if now is None else cleared_update(now, maps, deleted, item.address.key)
+            if update is not None:
+                updates.append(update)
+    return updates
+
+
+def kept_warning(updates: list[Update], kind_name: str, deleted: set[str]) -> str:
+    """What apply says when it clears values the portal kept."""
+    kinds = sorted({update.kind for update in updates})
+    holders = " and ".join(kind(name).singular if len(updates) == 1 else name for name in kinds)
+    held = {
+        key
+        for update in updates
+        for values in (update.before or {}).values()
+        if isinstance(values, dict)
+        for key in values
+    }
+    keys = ", ".join(repr(key) for key in sorted(held & deleted))
+    return (
+        f"the portal kept the values of {len(updates)} {holders} under the deleted "
+        f"{kind(kind_name).singular} {keys}; konvsync cleared them (counted as changed)"
+    )
