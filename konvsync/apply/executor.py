@@ -296,6 +296,7 @@ class PlanExecutor:
             calls,
             self.options.batch_size,
             self.options.parallelism,
+            should_stop=lambda: self.stop.is_set,  # a batch not yet sent: not started
             on_send=lambda batch: self.sent.update(address_of[id(c)] for c in batch),
         )
         for update, outcome in zip(updates, outcomes, strict=True):
