@@ -18,7 +18,7 @@ and no value stays behind under a key no field has.
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
+from collections.abc import Callable, Sequence, Set
 from dataclasses import replace
 from typing import Any
 
@@ -54,21 +54,40 @@ def unheld_keys(desired: DesiredState, remote: RemoteState) -> dict[str, set[str
     """Kind -> the keys that objects in scope file values under although
     the portal has no object of that kind with the key (its delete is
     already made, and the portal kept the values), for each kind the config
-    prunes (it owns them all); the old keys of renames the config declares
-    are left to ``made_renames``."""
+    prunes (it owns them, within its ``policy.scope``: a key outside it is
+    another owner's, whose values are left as they are); the old keys of
+    renames the config declares are left to ``made_renames``."""
     out: dict[str, set[str]] = {}
     for key_kind in desired.policy.prune:
         holders = value_holders(key_kind)
         if not holders or key_kind not in remote.kinds:
             continue
         known = remote.get(key_kind).referable().keys() | previous_keys_of(desired, key_kind)
+        owned = _owned_keys(desired, key_kind)
         for holder, maps in holders:
             for obj in remote.get(holder.name).objects.values():
                 for name in maps:
                     values = obj.data.get(name)
-                    if isinstance(values, dict) and values.keys() - known:
-                        out.setdefault(key_kind, set()).update(values.keys() - known)
+                    if isinstance(values, dict):
+                        gone = {key for key in values.keys() - known if owned(key)}
+                        if gone:
+                            out.setdefault(key_kind, set()).update(gone)
     return out
+
+
+def _owned_keys(desired: DesiredState, kind_name: str) -> Callable[[str], bool]:
+    """Whether a key of ``kind_name`` (as a map holds it) is in the config's
+    ``policy.scope``: one no object with it could be owned is not."""
+    rule = desired.policy.scope.rule(kind_name)
+    if rule is None:
+        return lambda _key: True
+    k = KINDS_BY_NAME[kind_name]
+
+    def owned(key: str) -> bool:
+        compared = k.normalize_key(key)
+        return compared is not None and not rule.outside_by_key(compared)
+
+    return owned
 
 
 def previous_keys_of(desired: DesiredState, kind_name: str) -> set[str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from konvsync.sandbox import readings
 from konvsync.sandbox.server import RunningSandbox
 from konvsync.sandbox.store import Store
 from tests.conftest import CliRun, invoke
@@ -691,6 +692,42 @@ def test_a_delete_says_whose_values_outside_the_scope_are_filed_under_it(
         "under it (dist-1, hq); a portal that drops a field's values with it drops theirs "
         "too: protect it (policy.protect) to leave them as they are" in data["warnings"]
     )
+
+
+def test_values_under_a_deleted_key_outside_the_scope_are_left_alone(
+    sandbox_factory: Callable[..., RunningSandbox], write_config: ConfigWriter
+) -> None:
+    """A portal kept the values of another team's account field, deleted
+    (values-stay): a config pruning the account fields of its own scope
+    does not own that key, so its plan leaves the values under it as they
+    are (the other team's next plan clears them); values under a deleted key
+    of its own scope are still cleared."""
+    sandbox = sandbox_factory(readings=readings.named(["values-stay"]))
+    store = sandbox.store
+    store.create("accountFields", {"key": "dealer_num", "label": "Number", "type": "TEXT"})
+    theirs = store.create("accountFields", {"key": "dist_num", "label": "Dist", "type": "TEXT"})
+    ours = store.create("accountFields", {"key": "dealer_old", "label": "Old", "type": "TEXT"})
+    ours_kept = [{"key": "dealer_num", "value": "1"}, {"key": "dealer_old", "value": "2"}]
+    theirs_kept = [{"key": "dealer_num", "value": "1"}, {"key": "dist_num", "value": "theirs"}]
+    store.create("accounts", {"externalId": "dealer-1", "name": "One", "customFields": ours_kept})
+    store.create("accounts", {"externalId": "dist-1", "name": "Two", "customFields": theirs_kept})
+    store.delete("accountFields", theirs["id"])
+    store.delete("accountFields", ours["id"])
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          prune: [accountFields]
+          scope: {accountFields: ["dealer_*"]}
+        accountFields: [{key: dealer_num, label: Number, type: TEXT}]
+        """)
+    result, data = plan_json(sandbox, config)
+    assert result.exit_code == 0, result.output
+    assert changes(data) == [("update", "accounts", "dealer-1")]
+    applied = run(sandbox, "apply", str(config), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    for key, kept in (("dealer-1", ours_kept[:1]), ("dist-1", theirs_kept)):
+        stored = store.get("accounts", key=key)
+        assert stored is not None and stored["customFields"] == kept, stored
 
 
 def test_a_rename_says_whose_values_outside_the_scope_may_stay_under_the_old_key(
