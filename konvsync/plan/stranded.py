@@ -129,8 +129,9 @@ def _merge(
     gone: frozenset[str] = frozenset(),
 ) -> None:
     """``update`` added to ``out``, or merged into the object's own update
-    there: beside the fields that one changes, or, for the keys ``gone``
-    (values cleared), taken out of the maps it sets."""
+    there: beside the fields that one changes; for the keys ``gone`` (values
+    cleared), a map it sets already drops them (or gives the config's value
+    under a key it creates anew), and its note says why."""
     if update is None:
         return
     position = index.get(update.address)
@@ -153,13 +154,15 @@ def _merge(
         return
     if not gone:
         return
-    after = dict(own.after or {})
-    for name in changed & set(update.after or {}):
-        if isinstance(after.get(name), dict):
-            after[name] = {key: value for key, value in after[name].items() if key not in gone}
-    # The map it sets drops the values (the config lists no such key): say why.
-    fields = field_changes(own.before or {}, after) if after != own.after else own.fields
-    out[position] = replace(own, after=after, fields=fields, note=own.note or update.note)
+    # The map it sets is the config's: it drops the values under a key gone,
+    # unless it gives one (a field it creates anew with that key): say why.
+    after = own.after or {}
+    if any(
+        key not in (after.get(name) or {})
+        for name in changed & set(update.after or {})
+        for key in gone & set((update.before or {}).get(name) or {})
+    ):
+        out[position] = replace(own, note=own.note or update.note)
 
 
 def cleared_update(

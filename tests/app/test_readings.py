@@ -470,6 +470,44 @@ def test_values_an_interrupted_prune_left_behind_are_cleared_by_the_next_plan(
     _converged(sandbox, config, "after clearing what was left behind")
 
 
+def test_a_value_the_config_gives_under_a_key_it_creates_anew_is_set(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The portal kept the values of a deleted field; the config creates a
+    field with its key again and gives one account a value under it: that
+    account is set to the config's value (not cleared, to be set by the
+    next apply), the one it gives no value is cleared, and one apply
+    converges."""
+    sandbox = sandbox_factory(readings=readings.named(["values-stay"]))
+    store = sandbox.store
+    store.create("accountFields", {"key": "other", "label": "Other", "type": "TEXT"})
+    field = store.create("accountFields", {"key": "num", "label": "Number", "type": "TEXT"})
+    for key in ("acme", "beta"):
+        values = [{"key": "num", "value": "old"}, {"key": "other", "value": "x"}]
+        store.create("accounts", {"externalId": key, "name": key, "customFields": values})
+    store.delete("accountFields", field["id"])
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(
+        "konvsync: 1\npolicy: {prune: [accountFields]}\n"
+        "accountFields:\n  - {key: other, label: Other, type: TEXT}\n"
+        "  - {key: num, label: Number, type: TEXT}\n"
+        "accounts:\n  - {externalId: acme, name: acme, customFields: {other: x, num: new}}\n"
+        "  - {externalId: beta, name: beta, customFields: {other: x}}\n",
+        encoding="utf-8",
+    )
+    planned = _run(sandbox, "plan", str(config))
+    assert planned.exit_code == 0, planned.output
+    assert 'customFields.num = "old" -> "new"' in planned.stdout, planned.stdout
+    assert planned.stdout.count("(the portal kept its values under the deleted key 'num'; ") == 1
+    _apply(sandbox, config, "the field created anew")
+    values = {
+        key: {e["key"]: e["value"] for e in store.get("accounts", key=key)["customFields"]}
+        for key in ("acme", "beta")
+    }
+    assert values == {"acme": {"num": "new", "other": "x"}, "beta": {"other": "x"}}, values
+    _converged(sandbox, config, "after the field created anew")
+
+
 def _converges_in_one_apply(sandbox: RunningSandbox, folder: Path, first: str, second: str) -> None:
     """``first`` applied, then ``second``, which converges in one apply."""
     config = folder / "konvsync.yaml"
