@@ -72,15 +72,17 @@ def keep_mode_and_owner(temporary: str | Path, info: os.stat_result) -> None:
     that file's mode, and its owner and group where this process may set
     them (as ``sed -i`` does): root in a container writing a checkout
     mounted from the host would otherwise leave the file root's. A user
-    who may not keep them writes the file as their own, as any editor
-    would. (The owner goes first: changing it clears set-ID bits.)"""
+    who may not keep them (EPERM), or cannot name them (EINVAL: root in a
+    user namespace, a rootless container, and an owner it does not map),
+    writes the file as their own, as any editor would. (The owner goes
+    first: changing it clears set-ID bits.)"""
     chown = getattr(os, "chown", None)  # not on Windows
     if chown is not None and (info.st_uid, info.st_gid) != (os.geteuid(), os.getegid()):
         for uid, gid in ((info.st_uid, info.st_gid), (-1, info.st_gid)):
             try:
                 chown(temporary, uid, gid)
                 break
-            except PermissionError:
+            except OSError:
                 continue
     os.chmod(temporary, info.st_mode & 0o7777)
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import yaml
 from konvsync.app.seeding import seed_store
 from konvsync.kinds import TOP_LEVEL_KINDS
 from konvsync.sandbox.server import RunningSandbox
-from tests.conftest import invoke
+from tests.conftest import KEY, SECRET, invoke
 
 EVERY_KIND = """\
 konvsync: 1
@@ -349,6 +352,37 @@ def test_replaced_files_keep_their_owner(
         assert path.read_text() != "{}\n"
         assert (path.stat().st_uid, path.stat().st_gid) == (4321, 4322), path
     assert {p.stat().st_uid for p in out.iterdir() if p.name != "konvsync.yaml"} == {0}
+
+
+def _user_namespace_works() -> bool:
+    """Whether ``unshare -r`` may run a command here (a rootless container)."""
+    if shutil.which("unshare") is None:
+        return False
+    return subprocess.run(["unshare", "-r", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0 or not _user_namespace_works(),
+    reason="needs root to give a file away, and a user namespace",
+)
+def test_a_replaced_file_whose_owner_cannot_be_named_is_written_all_the_same(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    """Root in a rootless container (a user namespace) sees a mounted
+    checkout's files owned by an ID it does not map: setting that owner
+    fails with EINVAL, not EPERM, and ``plan --out`` refused to replace the
+    file ("Invalid argument; nothing was written"). It is written as the
+    writer's own, as when the owner may not be kept."""
+    config = write_config("konvsync: 1\naccounts: [{externalId: acme, name: ACME}]\n")
+    planfile = tmp_path / "p.json"
+    planfile.write_text("{}\n")
+    os.chown(planfile, 4321, 4322)
+    env = {**os.environ, "KONVERT_API_KEY": KEY, "KONVERT_API_SECRET": SECRET, **CODE_ENV}
+    args = ["--endpoint", sandbox.url, "plan", str(config), "--out", str(planfile)]
+    command = ["unshare", "-r", sys.executable, "-m", "konvsync", *args]
+    planned = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert planned.returncode == 0, planned.stderr
+    assert planfile.read_text() != "{}\n"
 
 
 @pytest.mark.parametrize(
