@@ -53,8 +53,10 @@ async def values_kept(
     return updates
 
 
-def kept_warning(updates: list[Update], kind_name: str, deleted: set[str]) -> str:
-    """What apply says when it clears values the portal kept."""
+def kept_warning(updates: list[Update], kind_name: str, deleted: set[str], cleared: int) -> str:
+    """What apply says when it clears values the portal kept: ``cleared`` of
+    the ``updates`` that clear them are done (the rest were not sent, or
+    failed: the next plan clears them)."""
     kinds = sorted({update.kind for update in updates})
     holders = " and ".join(kind(name).singular if len(updates) == 1 else name for name in kinds)
     held = {
@@ -65,7 +67,13 @@ def kept_warning(updates: list[Update], kind_name: str, deleted: set[str]) -> st
         for key in values
     }
     keys = ", ".join(repr(key) for key in sorted(held & deleted))
+    kept = f"the portal kept the values of {len(updates)} {holders} under the deleted "
+    kept += f"{kind(kind_name).singular} {keys}"
+    if cleared == len(updates):
+        return f"{kept}; konvsync cleared them (counted as changed)"
+    if cleared == 0:
+        return f"{kept}; konvsync did not clear them; the next plan does"
     return (
-        f"the portal kept the values of {len(updates)} {holders} under the deleted "
-        f"{kind(kind_name).singular} {keys}; konvsync cleared them (counted as changed)"
+        f"{kept}; konvsync cleared {cleared} of them (counted as changed); "
+        "the next plan clears the rest"
     )

@@ -280,10 +280,11 @@ class PlanExecutor:
             if isinstance(change, Delete) and not change.cascade and value_holders(change.kind):
                 deleted.setdefault(change.kind, set()).add(change.key)
         updates: list[Update] = []
+        kept_by_kind: list[tuple[str, set[str], list[Update]]] = []
         for kind_name, keys in deleted.items():
             kept = await values_kept(self.lookup, kind_name, keys, self.deleting)
             if kept:
-                self.report.warnings.append(kept_warning(kept, kind_name, keys))
+                kept_by_kind.append((kind_name, keys, kept))
                 updates += kept
         if not updates:
             return
@@ -299,11 +300,16 @@ class PlanExecutor:
             should_stop=lambda: self.stop.is_set,  # a batch not yet sent: not started
             on_send=lambda batch: self.sent.update(address_of[id(c)] for c in batch),
         )
+        cleared: set[int] = set()
         for update, outcome in zip(updates, outcomes, strict=True):
             self._settle(update, outcome)
             result = self.report.results[-1]
             if result.change is update and result.status is Status.DONE:
                 self.report.results[-1] = replace(result, message=update.note)
+                cleared.add(id(update))
+        for kind_name, keys, kept in kept_by_kind:
+            count = sum(id(update) in cleared for update in kept)
+            self.report.warnings.append(kept_warning(kept, kind_name, keys, count))
         self.report.pending = []
         self._report_now(False)
 

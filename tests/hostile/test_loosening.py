@@ -309,3 +309,75 @@ def test_sigterm_at_the_delete_leaves_the_values_kept_to_the_next_apply(
     assert stored is not None and stored["customFields"] == [], stored
     planned = _run(sandbox.url, "plan", str(config), "--detailed-exitcode")
     assert planned.exit_code == 0, planned.output
+
+
+THREE_HOLDING = """\
+konvsync: 1
+accountFields:
+  - {key: num, label: Number, type: TEXT}
+accounts:
+  - {externalId: acme, name: Acme, customFields: {num: "1"}}
+  - {externalId: beta, name: Beta, customFields: {num: "2"}}
+  - {externalId: gamma, name: Gamma, customFields: {num: "3"}}
+"""
+NUM_PRUNED = "konvsync: 1\npolicy: {prune: [accountFields]}\naccountFields: []\n"
+
+
+class TermedAtTheFirstClearing(Case):
+    """Sends SIGTERM to konvsync when the first account update arrives (the
+    clearing of values kept under the deleted field's key), and answers it."""
+
+    name = "termed-at-the-first-clearing"
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation.startswith("UpdateAccountBatch") and self.pid is not None:
+            os.kill(self.pid, signal.SIGTERM)
+            self.pid = None
+        return None
+
+
+def test_sigterm_while_the_kept_values_are_cleared_says_how_many_were(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """Three accounts keep values under the deleted field's key; SIGTERM as
+    the first clearing arrives (one update a request): it is done, the other
+    two are not sent, and the warning says one of the three was cleared
+    (it said "cleared them" of all three)."""
+    sandbox = sandbox_factory(readings=readings.named(["values-stay"]))
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(THREE_HOLDING, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    config.write_text(NUM_PRUNED, encoding="utf-8")
+    report_file = tmp_path / "report.json"
+    case = TermedAtTheFirstClearing()
+    with running_hostile_server(sandbox.url, case) as portal:
+        args = ["--endpoint", portal.url, "apply", str(config), "--auto-approve"]
+        tuning = ["--batch-size", "1", "--parallelism", "1", "--report", str(report_file)]
+        running = start_konvsync([*args, *tuning], tmp_path)
+        case.pid = running.process.pid
+        result = running.finish()
+        updates = [c for c in portal.mutations if c.operation.startswith("UpdateAccountBatch")]
+    assert result.exit_code == 1, result.describe()
+    assert len(updates) == 1, updates
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    jsonschema.validate(report, schema("apply-report.schema.json"))
+    assert report["status"] == "interrupted", report
+    statuses = sorted((c["action"], c["status"]) for c in report["changes"])
+    assert statuses == [
+        ("delete", "done"),
+        ("update", "done"),
+        ("update", "skipped"),
+        ("update", "skipped"),
+    ], statuses
+    warning = (
+        "the portal kept the values of 3 accounts under the deleted account field 'num'; "
+        "konvsync cleared 1 of them (counted as changed); the next plan clears the rest"
+    )
+    assert f"Warning: {warning}" in result.stdout, result.stdout
+    assert "konvsync cleared them" not in result.stdout
+    again, _mutations = _apply_through(sandbox, Case(), config, "--auto-approve")
+    assert again.exit_code == 0, again.output
+    assert "Apply complete! Resources: 0 added, 2 changed, 0 destroyed." in again.stdout
