@@ -312,7 +312,7 @@ def _delete_note(k: Kind, key: str, desired: DesiredState, state: RemoteState) -
         going = pruned_keys(holder, desired, state) if holder.parent is None else set()
         holding = [
             obj
-            for obj in state.get(holder.name).objects.values()
+            for obj in state.get(holder.name).all()  # those without a key too: apply clears them
             if obj.key not in going and any(key in (obj.data.get(name) or {}) for name in names)
         ]
         if holding:

@@ -416,6 +416,35 @@ def test_a_field_pruned_by_a_config_without_accounts_leaves_no_values_behind(
     _converged(sandbox, config, f"{reading}: pruned without accounts")
 
 
+def test_a_field_delete_counts_the_values_of_an_account_without_a_key(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """An account without an externalId holds a value under the pruned
+    field's key, beside one with a key: the plan's note counts both, as
+    apply clears both where the portal keeps them (it said 1 account)."""
+    sandbox = sandbox_factory(readings=readings.named(["values-stay"]))
+    store = sandbox.store
+    store.create("accountFields", {"key": "other", "label": "Other", "type": "TEXT"})
+    store.create("accountFields", {"key": "num", "label": "Number", "type": "TEXT"})
+    for key in ("acme", None):
+        values = [{"key": "num", "value": "1"}]
+        store.create("accounts", {"externalId": key, "name": f"{key}", "customFields": values})
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(
+        "konvsync: 1\npolicy: {prune: [accountFields]}\n"
+        "accountFields: [{key: other, label: Other, type: TEXT}]\n",
+        encoding="utf-8",
+    )
+    applied = _apply(sandbox, config, "the prune")
+    assert (
+        "(the customFields values of 2 accounts under 'num' go with it; apply clears any the "
+        "portal keeps)"
+    ) in applied.stdout, applied.stdout
+    assert "Resources: 0 added, 2 changed, 1 destroyed." in applied.stdout, applied.stdout
+    assert [a["customFields"] for a in store.objects("accounts")] == [[], []]
+    _converged(sandbox, config, "after the prune")
+
+
 def test_a_targeted_delete_of_a_field_clears_the_values_the_portal_kept(
     sandbox_factory: SandboxFactory, tmp_path: Path
 ) -> None:
