@@ -41,10 +41,15 @@ _INVISIBLE = (
     "\u2060-\u2064\u2066-\u206f\u2028\u2029\ud800-\udfff\ufeff\ufff9-\ufffb"
     "\U000e0000-\U000e007f"
 )
-_FLAG_TAG_SEQUENCE = "(\U0001f3f4[\U000e0020-\U000e007e]{1,32}\U000e007f)"
-"""An emoji tag sequence (a waving black flag, tag letters, a cancel tag:
-the flag of Scotland), which stays as it is; tag characters anywhere else
-are invisible text (``sales`` followed by tag letters shows as ``sales``)."""
+_FLAG_TAG_SEQUENCE = (
+    "(\U0001f3f4[\U000e0061-\U000e007a]{2}[\U000e0030-\U000e0039\U000e0061-\U000e007a]{1,4}"
+    "\U000e007f)"
+)
+"""A subdivision flag (a waving black flag, the tag letters of a region and
+a subdivision code, a cancel tag: the flag of Scotland, ``gbsct``), which
+stays as it is; tag characters anywhere else, or more of them than a
+subdivision code has, are invisible text (``sales`` followed by tag letters
+shows as ``sales``)."""
 _CONTROL = re.compile(f"{_FLAG_TAG_SEQUENCE}|[\x00-\x1f{_INVISIBLE}]")
 """C0 and C1 controls, DEL, and the bidirectional and line-separator
 characters that can make a terminal or a review page show other text (the

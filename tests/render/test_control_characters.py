@@ -108,18 +108,22 @@ def test_plan_escapes_tag_characters_outside_an_emoji_flag(
 ) -> None:
     """Tag characters (U+E0000 to U+E007F) show as nothing: ``sales``
     followed by the tag letters "ok" read ``groups/sales``, and text can
-    hide in them. Only inside an emoji flag (a black flag, tag letters, a
-    cancel tag) do they stay. The JSON plan holds the same values (the tags
+    hide in them. Only inside a subdivision flag (a black flag, the tag
+    letters of a region and a subdivision code, a cancel tag) do they stay;
+    a longer sequence behind a black flag is escaped. The JSON plan holds the same values (the tags
     as surrogate-pair escapes, which JSON decoders read as one character)."""
+    hidden = "".join(f"\\U{0xE0000 + ord(c):08x}" for c in "gbsctpassword")
     config = write_config(f"""\
         konvsync: 1
         groups:
           - {{externalId: "sales\\U000e006f\\U000e006b", name: "Team \\U000e007f{SCOTLAND}"}}
+          - {{externalId: flagged, name: "\\U0001f3f4{hidden}\\U000e007f"}}
         """)
     result = invoke(["--endpoint", sandbox.url, "plan", str(config), "--format", fmt])
     assert result.exit_code == 0, result.output
     assert "\U000e006f" not in result.stdout and "\U000e006b" not in result.stdout
     assert result.stdout.count("\U000e007f") == result.stdout.count(SCOTLAND) == 1
+    assert "\U000e0070" not in result.stdout  # the "p" of a longer sequence than a flag has
     if fmt == "text":
         assert "groups/sales\\U000e006f\\U000e006b" in result.stdout
         assert f"Team \\U000e007f{SCOTLAND}" in result.stdout
