@@ -69,6 +69,20 @@ def _lifetime(value: object) -> float:
     return seconds if 0 < seconds < 10**9 else 3600.0
 
 
+class TokenProxyRefused(TransportError):
+    """The proxy refused the token request (407): asking again through it
+    gets the same answer."""
+
+
+class CredentialsRefused(AuthError):
+    """The token endpoint rejected the API key and secret (401,
+    ``invalid_client``): asking again gets the same answer."""
+
+
+_FINAL = (TokenProxyRefused, CredentialsRefused)
+"""Token refusals that stand for the rest of the run."""
+
+
 class TokenSource(Protocol):
     mode: str
 
@@ -132,6 +146,12 @@ class OAuthTokens(_CachedToken):
         current = self._fresh()
         if current:
             return current
+        if isinstance(self._refused, _FINAL):
+            # Refused in a way asking again cannot change (the credentials,
+            # a proxy's 407): it stands for every later request of the run,
+            # which would otherwise ask again (the reads that start when the
+            # config has loaded, after the viewer's token request failed).
+            raise _again(self._refused)
         refusals = self._refusals
         async with self._renewal_lock():
             current = self._fresh()
@@ -181,7 +201,7 @@ class OAuthTokens(_CachedToken):
                 f"cannot reach token endpoint {self._url}{self._proxy.via}: {describe_failure(exc)}"
             ) from None
         if status == 407:
-            raise TransportError(
+            raise TokenProxyRefused(
                 f"token request to {self._url}{self._proxy.via}: {proxy_refusal(status)}"
             )
         if status in _BUSY:
@@ -192,7 +212,7 @@ class OAuthTokens(_CachedToken):
                 self._url,
             )
         if status == 401 or (isinstance(body, dict) and body.get("error") == "invalid_client"):
-            raise AuthError(
+            raise CredentialsRefused(
                 "authentication failed: the portal rejected the API key and secret (invalid_client)"
             )
         if status != 200 or not isinstance(body, dict) or "access_token" not in body:

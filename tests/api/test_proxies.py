@@ -440,3 +440,30 @@ def test_requests_waiting_on_a_refused_token_request_do_not_ask_again(
         answers = asyncio.run(three_at_once(tokens))
     assert all(isinstance(a, TransportError) and "HTTP 407" in str(a) for a in answers)
     assert proxy.log.requests == [f"POST {endpoint}/oauth/token"]
+
+
+def test_a_refused_token_stands_for_the_requests_that_ask_later(
+    sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy's 407 to the token request, then a request that asks after it
+    failed (a plan's reads start when the config has loaded, after the
+    viewer's token request was refused; then, now and then, their token
+    request reached the proxy before the viewer's failure cancelled them).
+    Asking again through that proxy gets the same answer: it is not sent."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    endpoint = f"http://portal.test:{port_of(sandbox.url)}"
+
+    async def one_after_the_other(tokens: OAuthTokens) -> list[object]:
+        async with aiohttp.ClientSession() as session:
+            return [
+                await asyncio.gather(tokens.token(session), return_exceptions=True)
+                for _ in range(2)
+            ]
+
+    with forward_proxy(sandbox.url, credentials=(USER, "the-right-one")) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", with_credentials(proxy.url))
+        tokens = OAuthTokens(Credentials(KEY, SECRET), f"{endpoint}/oauth/token")
+        answers = asyncio.run(one_after_the_other(tokens))
+    assert all(isinstance(a[0], TransportError) and "HTTP 407" in str(a[0]) for a in answers)
+    assert proxy.log.requests == [f"POST {endpoint}/oauth/token"]
