@@ -190,10 +190,12 @@ class PlanExecutor:
         sent = dict.fromkeys(
             (c.kind, operation(c)) for c in changes if not (isinstance(c, Delete) and c.cascade)
         )
-        # A delete of a key other objects file values under may be followed
-        # by their updates (``deleted_values``): checked before the first write too.
+        # A delete or a rename of a key other objects file values under may
+        # be followed by their updates (``deleted_values``,
+        # ``renamed_values``): checked before the first write too.
+        renaming = {c.kind for c in changes if isinstance(c, Update) and c.renamed_from}
         for name, op in list(sent):
-            if op == kind(name).delete_operation:
+            if op == kind(name).delete_operation or name in renaming:
                 sent.update(
                     dict.fromkeys((h.name, h.update_operation) for h, _ in value_holders(name))
                 )
@@ -260,14 +262,30 @@ class PlanExecutor:
         if not updates:
             return
         self.report.warnings.append(left_behind_warning(updates, step[0].kind, renamed))
-        outcomes = await run_mutations(
-            self.client,
-            [self._call(update) for update in updates],
-            self.options.batch_size,
-            self.options.parallelism,
-        )
+        outcomes = await self._send_after_a_step(updates)
         for update, outcome in zip(updates, outcomes, strict=True):
             self._settle(update, outcome)
+        self.report.pending = []
+        self._report_now(False)
+
+    async def _send_after_a_step(self, updates: Sequence[Change]) -> list[MutationOutcome]:
+        """Send ``updates`` that a step's outcome called for, beyond the
+        plan's steps (values moved or cleared, constraints tightened last):
+        pending in the report before they go out, as a step's changes are;
+        a batch not yet sent when the run is stopped is not sent (its
+        outcome says so). The caller settles them and clears ``pending``."""
+        self.report.pending = list(updates)
+        self._report_now(True)
+        calls = [self._call(update) for update in updates]
+        address_of = {id(call): update.address for call, update in zip(calls, updates, strict=True)}
+        return await run_mutations(
+            self.client,
+            calls,
+            self.options.batch_size,
+            self.options.parallelism,
+            should_stop=lambda: self.stop.is_set,
+            on_send=lambda batch: self.sent.update(address_of[id(c)] for c in batch),
+        )
 
     async def _clear_kept_values(self, done: list[Change]) -> None:
         """After deletes done of keys other objects file values under
@@ -288,18 +306,7 @@ class PlanExecutor:
                 updates += kept
         if not updates:
             return
-        self.report.pending = list(updates)
-        self._report_now(True)  # before they are sent, as a step's changes
-        calls = [self._call(update) for update in updates]
-        address_of = {id(call): update.address for call, update in zip(calls, updates, strict=True)}
-        outcomes = await run_mutations(
-            self.client,
-            calls,
-            self.options.batch_size,
-            self.options.parallelism,
-            should_stop=lambda: self.stop.is_set,  # a batch not yet sent: not started
-            on_send=lambda batch: self.sent.update(address_of[id(c)] for c in batch),
-        )
+        outcomes = await self._send_after_a_step(list(updates))
         cleared: set[int] = set()
         for update, outcome in zip(updates, outcomes, strict=True):
             self._settle(update, outcome)
@@ -353,22 +360,8 @@ class PlanExecutor:
                 f"not started: {why}",
             )
             return
-        self.report.pending = [update for update, _change, _first_done in ready]
-        self._report_now(True)  # before they are sent, as a step's changes
-        address_of: dict[int, Address] = {}
-        calls = []
-        for update, _change, _first_done in ready:
-            calls.append(self._call(update))
-            address_of[id(calls[-1])] = update.address
         try:
-            outcomes = await run_mutations(
-                self.client,
-                calls,
-                self.options.batch_size,
-                self.options.parallelism,
-                should_stop=lambda: self.stop.is_set,  # a batch not yet sent: not started
-                on_send=lambda batch: self.sent.update(address_of[id(c)] for c in batch),
-            )
+            outcomes = await self._send_after_a_step([update for update, _c, _first in ready])
         except KonvsyncError as exc:
             ends = [update if first_done else change for update, change, first_done in ready]
             self._stop_after_writes(ends, exc)

@@ -381,3 +381,47 @@ def test_sigterm_while_the_kept_values_are_cleared_says_how_many_were(
     again, _mutations = _apply_through(sandbox, Case(), config, "--auto-approve")
     assert again.exit_code == 0, again.output
     assert "Apply complete! Resources: 0 added, 2 changed, 0 destroyed." in again.stdout
+
+
+NUM_RENAMED = """\
+konvsync: 1
+accountFields:
+  - {key: number, renamedFrom: num, label: Number, type: TEXT}
+accounts:
+  - {externalId: acme, name: Acme, customFields: {number: "1"}}
+  - {externalId: beta, name: Beta, customFields: {number: "2"}}
+  - {externalId: gamma, name: Gamma, customFields: {number: "3"}}
+"""
+
+
+def test_sigterm_while_values_left_under_an_old_key_are_moved_sends_no_more(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The field renamed, on a portal that leaves the values under the old
+    key: apply files them under the new one, one account an update. SIGTERM
+    as the first arrives: the other two were still sent; they are not now,
+    and are reported not sent. The next apply moves them."""
+    sandbox = sandbox_factory(readings=readings.named(["values-stay"]))
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(THREE_HOLDING, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    config.write_text(NUM_RENAMED, encoding="utf-8")
+    report_file = tmp_path / "report.json"
+    case = TermedAtTheFirstClearing()
+    with running_hostile_server(sandbox.url, case) as portal:
+        args = ["--endpoint", portal.url, "apply", str(config), "--auto-approve"]
+        tuning = ["--batch-size", "1", "--parallelism", "1", "--report", str(report_file)]
+        running = start_konvsync([*args, *tuning], tmp_path)
+        case.pid = running.process.pid
+        result = running.finish()
+        updates = [c for c in portal.mutations if c.operation.startswith("UpdateAccountBatch")]
+    assert result.exit_code == 1, result.describe()
+    assert len(updates) == 1, updates
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    jsonschema.validate(report, schema("apply-report.schema.json"))
+    assert report["status"] == "interrupted", report
+    accounts = sorted(c["status"] for c in report["changes"] if c["kind"] == "accounts")
+    assert accounts == ["done", "skipped", "skipped"], report["changes"]
+    again, _mutations = _apply_through(sandbox, Case(), config, "--auto-approve")
+    assert again.exit_code == 0, again.output
+    assert "Apply complete! Resources: 0 added, 2 changed, 0 destroyed." in again.stdout
