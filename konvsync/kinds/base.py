@@ -342,8 +342,10 @@ def fold_case(text: str) -> str:
     """A case-insensitive key (an e-mail address) as it compares: lowercased,
     with the ASCII labels of an internationalized domain (``xn--...``, IDNA)
     in their Unicode form, as a portal may store either form of one domain:
-    ``anna@xn--bcher-kva.example`` is ``anna@bücher.example``."""
-    text = text.lower()
+    ``anna@xn--bcher-kva.example`` is ``anna@bücher.example``. Lowercased
+    as ``lower_letters`` does, so that an e-mail a portal stored lowercased
+    letter by letter compares equal to the one written in capitals."""
+    text = lower_letters(text)
     if "xn--" not in text:
         return text
     local, at, domain = text.rpartition("@")
@@ -365,7 +367,19 @@ def _unicode_label(label: str) -> str:
         return label
     if decoded.isascii() or decoded.encode("punycode").decode("ascii") != encoded:
         return label  # not a valid ASCII label: compared as written
-    return decoded.lower()
+    return lower_letters(decoded)
+
+
+def lower_letters(text: str) -> str:
+    """``text`` lowercased the same whichever way a portal lowercases it:
+    Python's ``lower`` writes a capital sigma at the end of a word as the
+    final sigma (U+03C2) and "İ" as "i" with a combining dot, where
+    lowercasing letter by letter (SQL ``lower()``) writes the small sigma
+    (U+03C3) and "i"; both come out as the latter."""
+    text = text.lower()
+    if text.isascii():
+        return text
+    return text.replace("\u03c2", "\u03c3").replace("i\u0307", "i")
 
 
 def normalize_text(value: str) -> str | None:

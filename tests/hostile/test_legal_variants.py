@@ -15,7 +15,7 @@ import pytest
 from konvsync.sandbox.server import RunningSandbox
 from tests.cli.test_ci import schema
 from tests.conftest import CliRun, SandboxFactory, invoke
-from tests.hostile.cases import OnConnection, nodes_of
+from tests.hostile.cases import OnConnection, connection_of, nodes_of
 from tests.hostile.harness import (
     after_plan,
     apply_args,
@@ -343,3 +343,51 @@ def test_a_location_answered_in_two_accounts_stops_before_any_write(tmp_path: Pa
     case = OnConnection("location-in-two-accounts", "ReadAccounts", _one_location_in_two_accounts)
     line = _accounts_read_stops_apply(tmp_path, case)
     assert "location loc_2 is listed in account acc_1 and in account acc_2" in line, line
+
+
+class EmailsLowercasedPerCharacter(Case):
+    """A portal that stores e-mails lowercased letter by letter (as SQL
+    ``lower()`` does: every capital sigma becomes the small sigma, never the
+    final sigma Python writes at the end of a word, and "İ" becomes "i", not "i"
+    with a combining dot): the contract lets it store an e-mail lowercased,
+    without saying how."""
+
+    name = "emails-lowercased-per-character"
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.operation == "ReadUsers":
+            for user in nodes_of(connection_of(answer) or {}):
+                user["email"] = "".join(
+                    "i" if char == "İ" else char.lower() for char in user["email"]
+                )
+        return answer
+
+
+GREEK_USER = """\
+konvsync: 1
+policy: {prune: [users], max_delete_percent: 100}
+users:
+  - {email: ΟΔΥΣΣΕΑΣ@example.test, firstName: Odysseas, lastName: Laertiou}
+  - {email: İLKAY@example.test, firstName: Ilkay, lastName: Demir}
+"""
+
+
+def test_an_email_the_portal_lowercased_another_way_is_the_same_user(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The users applied are read back as "οδυσσεασ@example.test" and
+    "ilkay@example.test" where Python's lowercasing says "οδυσσεας@..." and
+    "i̇lkay@...": the same users, no change (not a create of a second one
+    and a delete of the one that is there)."""
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(GREEK_USER, encoding="utf-8")
+    sandbox = sandbox_factory()
+    applied = _run(sandbox.url, "apply", str(config), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    case = EmailsLowercasedPerCharacter()
+    with running_hostile_server(sandbox.url, case) as portal:
+        result = run_konvsync(
+            ["--endpoint", portal.endpoint(), "plan", str(config), "--detailed-exitcode"], tmp_path
+        )
+    assert result.exit_code == 0, result.describe()
+    assert "No changes." in result.stdout, result.describe()
