@@ -99,6 +99,38 @@ def test_credentials_are_read_once_when_connecting_while_the_config_loads(
     assert result.stderr.count("readable by group or others") == 1, result.stderr
 
 
+# ------------------------------------------------------- a real terminal
+
+
+def _plan_on_a_terminal(sandbox: RunningSandbox, tmp_path: Path, term: str) -> bytes:
+    """What ``konvsync plan`` writes to a terminal (a pty) of type ``term``,
+    NO_COLOR not set."""
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(CONFIG)
+    main, terminal = pty.openpty()
+    env = {k: v for k, v in subprocess_env(TERM=term).items() if k != "NO_COLOR"}
+    process = subprocess.Popen(
+        [*KONVSYNC, "--endpoint", sandbox.url, "plan", str(config)],
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+    )
+    os.close(terminal)
+    output = _rest(main, process)
+    assert process.returncode == 0, output
+    return output
+
+
+def test_a_dumb_terminal_gets_no_colour(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """TERM=dumb (Emacs' shell, some CI log viewers) shows escape codes as
+    text; every colour-aware tool leaves colour out there, as for NO_COLOR."""
+    assert b"\x1b[" in _plan_on_a_terminal(sandbox, tmp_path, "xterm-256color")
+    output = _plan_on_a_terminal(sandbox, tmp_path, "dumb")
+    assert b"Plan: 3 to add" in output, output
+    assert b"\x1b" not in output, output
+
+
 # ------------------------------------------------------- the real prompt
 
 
