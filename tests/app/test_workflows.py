@@ -212,6 +212,25 @@ def test_ctrl_c_at_the_prompt_cancels_at_once_and_writes_nothing(
     assert sandbox.store.count("groups") == 0
 
 
+@pytest.mark.parametrize("how", ["ctrl-c", "ctrl-d"])
+def test_leaving_the_prompt_says_that_nothing_was_changed(
+    sandbox: RunningSandbox, tmp_path: Path, how: str
+) -> None:
+    """Ctrl-C or Ctrl-D (end of input) at the prompt printed click's bare
+    "Aborted.", which says neither what was aborted nor whether anything
+    was written; 'no' already said "Apply cancelled."."""
+    process, main = _at_the_prompt(sandbox, tmp_path)
+    if how == "ctrl-c":
+        process.send_signal(signal.SIGINT)
+    else:
+        os.write(main, b"\x04")
+    output = _rest(main, process)
+    assert process.returncode == 1, output
+    assert b"Error: Apply cancelled at the prompt; nothing was changed." in output, output
+    assert b"Aborted." not in output, output
+    assert sandbox.store.count("groups") == 0
+
+
 def test_sigterm_at_the_prompt_writes_the_report_and_nothing_else(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
