@@ -34,6 +34,16 @@ class UsageError(KonvsyncError):
     """Wrong flags or arguments."""
 
 
+class SandboxBusy(UsageError):
+    """The sandbox's database file is held by another sandbox process (a
+    running ``konvsync sandbox``, or a command still running in the folder)."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+        """The database file."""
+
+
 class ConfigError(KonvsyncError):
     """The desired-state YAML cannot be used."""
 

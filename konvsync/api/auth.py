@@ -215,6 +215,13 @@ class OAuthTokens(_CachedToken):
             raise CredentialsRefused(
                 "authentication failed: the portal rejected the API key and secret (invalid_client)"
             )
+        if status == 404:
+            # Most often a base URL with a wrong path: say which URL, and what to correct.
+            raise AuthError(
+                f"token endpoint {self._url}{self._proxy.via} answered HTTP 404 (not found): "
+                "check the endpoint's base URL (--endpoint, KONVSYNC_ENDPOINT or the config's "
+                "endpoint); konvsync adds /oauth/token and /api to it"
+            )
         if status != 200 or not isinstance(body, dict) or "access_token" not in body:
             raise AuthError(f"token request failed with HTTP {status}{self._reason(body)}")
         token = body["access_token"]

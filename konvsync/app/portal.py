@@ -8,13 +8,13 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from konvsync.api.connect import PortalTarget
 from konvsync.api.credentials import Credentials, load_credentials
 from konvsync.api.endpoints import Endpoint, resolve_endpoint
 from konvsync.api.options import ConnectionOptions
-from konvsync.errors import KonvsyncError
+from konvsync.errors import KonvsyncError, SandboxBusy, UsageError
 from konvsync.support import redact
 
 SANDBOX_DB = ".konvsync/sandbox.db"
@@ -57,7 +57,17 @@ def portal_target(
     settings = SandboxSettings(
         port=0, db=db, api_key=DEFAULT_API_KEY, api_secret=DEFAULT_API_SECRET
     )
-    with running_sandbox(settings) as sandbox:
+    with ExitStack() as stack:
+        try:
+            sandbox = stack.enter_context(running_sandbox(settings))
+        except SandboxBusy as exc:
+            # The server's advice (--db) is no flag of this command.
+            raise UsageError(
+                f"sandbox database {exc.path} is in use by another sandbox process, such as "
+                "a running `konvsync sandbox`: use that one (--endpoint "
+                "http://127.0.0.1:8765 by default, with the key and secret it printed), stop it, "
+                "or set KONVSYNC_SANDBOX_DB to another file"
+            ) from None
         credentials = Credentials(DEFAULT_API_KEY, DEFAULT_API_SECRET)
         yield PortalTarget(Endpoint("sandbox", sandbox.url), credentials, options)
 

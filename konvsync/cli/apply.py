@@ -207,7 +207,8 @@ class ApplySession:
         except click.Abort:  # the prompt's Ctrl-C, SIGTERM or end of input
             cancelled = ApplyCancelled("Apply cancelled at the prompt; nothing was changed.")
             self.report.stopped(self.planned, cancelled)
-            raise
+            # Said as the error it is, not as click's bare "Aborted.".
+            raise cancelled from None
         except (Exception, KeyboardInterrupt) as exc:
             self.report.stopped(self.planned, exc)
             raise

@@ -165,7 +165,9 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
         "Only results, warnings and errors: no progress, no notes on stderr.",
         {"is_flag": True},
     ),
-    GlobalOption(("--no-color",), "No colour (also: NO_COLOR set).", {"is_flag": True}),
+    GlobalOption(
+        ("--no-color",), "No colour (also: NO_COLOR set, or TERM=dumb).", {"is_flag": True}
+    ),
     GlobalOption(
         ("--traceback", "show_traceback"), "Print the traceback of an error.", {"is_flag": True}
     ),
@@ -208,7 +210,8 @@ def _accepts(command: F, options: tuple[GlobalOption, ...]) -> F:
 
 def global_options_from(values: dict[str, Any]) -> GlobalOptions:
     """The group's ``GlobalOptions`` from its parsed option values."""
-    options = GlobalOptions(color=sys.stdout.isatty())
+    # A dumb terminal (TERM=dumb) shows escape codes as text.
+    options = GlobalOptions(color=sys.stdout.isatty() and os.environ.get("TERM") != "dumb")
     for option in GLOBAL_OPTIONS:
         value = values[option.name]
         if option.name in _CONNECTION_FIELDS or value or option.name in ("verbose", "no_color"):

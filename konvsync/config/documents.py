@@ -382,6 +382,17 @@ def _message(error: ValidationError) -> str:
         if allowed:
             hint = did_you_mean(str(error.instance), [a for a in allowed if isinstance(a, str)])
             return f"{_named(error.instance)} is not one of {', '.join(map(str, allowed))}{hint}"
+    if error.validator == "type" and error.validator_value == "array":
+        # What people new to YAML write: a key with its items commented out,
+        # or one item's fields without the '- ' that makes it an item.
+        key = error.absolute_path[-1] if error.absolute_path else None
+        if error.instance is None and isinstance(key, str):
+            return (
+                f"is empty (nothing after '{key}:'): list its items, write {key}: [] for none, "
+                "or remove the key"
+            )
+        if isinstance(error.instance, dict):
+            return "must be a list, not a mapping: start each item with '- '"
     if error.validator == "type" and isinstance(error.instance, bool):
         return (
             f"{error.message} (YAML reads unquoted yes/no/on/off/true/false as booleans: "

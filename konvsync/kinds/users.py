@@ -13,6 +13,8 @@ KIND = Kind(
             "the user's e-mail address, compared case-insensitively.",
             lowercase=True,
             pattern=r"^[^@\s]+@[^@\s]+$",
+            pattern_message="must be an e-mail address such as jane@acme.example "
+            "(one @, no spaces)",
         ),
         Field("firstName", "First name."),
         Field("lastName", "Last name."),

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from konvsync.errors import UsageError
+from konvsync.errors import SandboxBusy, UsageError
 from konvsync.sandbox import rules
 from konvsync.sandbox.model import Table, tables
 from konvsync.sandbox.rows import (
@@ -88,9 +88,10 @@ class Database:
                 self._db.execute("COMMIT")
             except sqlite3.OperationalError as exc:
                 self._db.close()
-                raise UsageError(
+                raise SandboxBusy(
                     f"sandbox database {path} is in use by another sandbox "
-                    f"process ({exc}); stop it or use another --db"
+                    f"process ({exc}); stop it or use another --db",
+                    path,
                 ) from None
             except sqlite3.DatabaseError as exc:  # a file that is no SQLite database
                 self._db.close()

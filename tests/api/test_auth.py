@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from konvsync.api.auth import renew_margin
+from konvsync.sandbox.server import RunningSandbox
 from tests.conftest import KEY, SECRET, SandboxFactory, invoke
 
 EVERY_KIND = """\
@@ -108,6 +109,23 @@ def test_token_endpoint_error_text_is_shown_without_any_form_of_the_credentials(
         assert form not in result.output
     assert base64.urlsafe_b64encode(KEY.encode()).decode().rstrip("=") not in result.output
     assert "\x1b" not in result.output
+
+
+def test_a_token_url_answering_404_names_it_and_the_endpoint_to_check(
+    sandbox: RunningSandbox, write_config: Callable[..., Path]
+) -> None:
+    """A base URL with a typo in its path (``/konvrt``) reaches a server
+    that has no token endpoint there. "token request failed with HTTP 404"
+    neither named the URL nor said that the endpoint is what to correct."""
+    config = write_config("konvsync: 1\ngroups: []\n")
+    result = invoke(["--endpoint", f"{sandbox.url}/konvrt", "plan", str(config)])
+    assert result.exit_code == 1, result.output
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith(
+        f"Error: token endpoint {sandbox.url}/konvrt/oauth/token answered HTTP 404"
+    ), error
+    assert "--endpoint" in error, error
+    assert "Traceback" not in result.output
 
 
 @pytest.mark.parametrize(

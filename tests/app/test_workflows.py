@@ -99,6 +99,38 @@ def test_credentials_are_read_once_when_connecting_while_the_config_loads(
     assert result.stderr.count("readable by group or others") == 1, result.stderr
 
 
+# ------------------------------------------------------- a real terminal
+
+
+def _plan_on_a_terminal(sandbox: RunningSandbox, tmp_path: Path, term: str) -> bytes:
+    """What ``konvsync plan`` writes to a terminal (a pty) of type ``term``,
+    NO_COLOR not set."""
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(CONFIG)
+    main, terminal = pty.openpty()
+    env = {k: v for k, v in subprocess_env(TERM=term).items() if k != "NO_COLOR"}
+    process = subprocess.Popen(
+        [*KONVSYNC, "--endpoint", sandbox.url, "plan", str(config)],
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+    )
+    os.close(terminal)
+    output = _rest(main, process)
+    assert process.returncode == 0, output
+    return output
+
+
+def test_a_dumb_terminal_gets_no_colour(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """TERM=dumb (Emacs' shell, some CI log viewers) shows escape codes as
+    text; every colour-aware tool leaves colour out there, as for NO_COLOR."""
+    assert b"\x1b[" in _plan_on_a_terminal(sandbox, tmp_path, "xterm-256color")
+    output = _plan_on_a_terminal(sandbox, tmp_path, "dumb")
+    assert b"Plan: 3 to add" in output, output
+    assert b"\x1b" not in output, output
+
+
 # ------------------------------------------------------- the real prompt
 
 
@@ -177,6 +209,25 @@ def test_ctrl_c_at_the_prompt_cancels_at_once_and_writes_nothing(
     output = _rest(main, process)  # no line typed: the prompt must not wait for one
     assert process.returncode == 1, output
     assert b"Traceback" not in output
+    assert sandbox.store.count("groups") == 0
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "ctrl-d"])
+def test_leaving_the_prompt_says_that_nothing_was_changed(
+    sandbox: RunningSandbox, tmp_path: Path, how: str
+) -> None:
+    """Ctrl-C or Ctrl-D (end of input) at the prompt printed click's bare
+    "Aborted.", which says neither what was aborted nor whether anything
+    was written; 'no' already said "Apply cancelled."."""
+    process, main = _at_the_prompt(sandbox, tmp_path)
+    if how == "ctrl-c":
+        process.send_signal(signal.SIGINT)
+    else:
+        os.write(main, b"\x04")
+    output = _rest(main, process)
+    assert process.returncode == 1, output
+    assert b"Error: Apply cancelled at the prompt; nothing was changed." in output, output
+    assert b"Aborted." not in output, output
     assert sandbox.store.count("groups") == 0
 
 

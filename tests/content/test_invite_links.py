@@ -546,5 +546,9 @@ def test_a_code_in_a_misshapen_link_is_in_no_message(
     results.append(run(sandbox, "plan", str(config)))
     for result in results:
         assert result.exit_code == 1, result.output
-        assert "is not of type" in result.output or "is not valid" in result.output
+        assert (
+            "is not of type" in result.output
+            or "is not valid" in result.output
+            or "must be a list, not a mapping" in result.output
+        ), result.output
         assert CODE not in result.output, result.output

@@ -493,3 +493,30 @@ def test_a_second_sandbox_on_one_database_file_is_refused_at_once(
     assert result.exit_code == 1, result.output
     assert f"sandbox database {path} is in use by another sandbox process" in result.stderr
     assert waited < 3, f"refused after {waited:.1f} s"
+
+
+def test_the_embedded_sandbox_on_a_held_file_says_how_to_reach_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_config: Callable[..., Path]
+) -> None:
+    """A new user runs ``konvsync sandbox`` in one terminal and ``konvsync
+    plan`` (endpoint: sandbox) in another: the embedded sandbox cannot open
+    the file the server holds. The refusal said "use another --db", a flag
+    plan does not have; it names what plan can do instead."""
+    from konvsync.sandbox.database import Database
+
+    path = tmp_path / "sandbox.db"
+    held = Database(str(path))
+    try:
+        monkeypatch.setenv("KONVSYNC_SANDBOX_DB", str(path))
+        config = write_config("konvsync: 1\nendpoint: sandbox\ngroups: []\n")
+        result = invoke(["plan", str(config)])
+    finally:
+        held.close()
+    assert result.exit_code == 1, result.output
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"Error: sandbox database {path} is in use by another sandbox"), error
+    assert "konvsync sandbox" in error, error
+    assert "--endpoint http://127.0.0.1:8765" in error, error
+    assert "KONVSYNC_SANDBOX_DB" in error, error
+    assert "--db" not in error, error
+    assert "Traceback" not in result.output
