@@ -69,6 +69,14 @@ def _lifetime(value: object) -> float:
     return seconds if 0 < seconds < 10**9 else 3600.0
 
 
+CHECK_THE_ENDPOINT = (
+    "check the endpoint's base URL (--endpoint, KONVSYNC_ENDPOINT or the config's endpoint); "
+    "konvsync adds /oauth/token and /api to it"
+)
+"""What a 404 from the token URL or the API URL most often means: a base
+URL with a wrong path."""
+
+
 class TokenProxyRefused(TransportError):
     """The proxy refused the token request (407): asking again through it
     gets the same answer."""
@@ -219,8 +227,7 @@ class OAuthTokens(_CachedToken):
             # Most often a base URL with a wrong path: say which URL, and what to correct.
             raise AuthError(
                 f"token endpoint {self._url}{self._proxy.via} answered HTTP 404 (not found): "
-                "check the endpoint's base URL (--endpoint, KONVSYNC_ENDPOINT or the config's "
-                "endpoint); konvsync adds /oauth/token and /api to it"
+                f"{CHECK_THE_ENDPOINT}"
             )
         if status != 200 or not isinstance(body, dict) or "access_token" not in body:
             raise AuthError(f"token request failed with HTTP {status}{self._reason(body)}")

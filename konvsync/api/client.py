@@ -37,7 +37,7 @@ import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from konvsync.api.answers import Misfit, check_data, describe, format_path
-from konvsync.api.auth import TokenEndpointBusy, TokenSource
+from konvsync.api.auth import CHECK_THE_ENDPOINT, TokenEndpointBusy, TokenSource
 from konvsync.api.endpoints import Endpoint
 from konvsync.api.operations import Document
 from konvsync.api.proxies import ProxyRoute, proxy_route
@@ -364,6 +364,13 @@ class PortalClient:
             )
 
 
+def _not_an_answer(label: str, status: int, url: str) -> TransportError:
+    """An HTTP status with no GraphQL answer; a 404 most often means a base
+    URL with a wrong path (konvsync adds /api to it)."""
+    advice = f": {CHECK_THE_ENDPOINT}" if status == 404 else ""
+    return TransportError(f"{label}: HTTP {status} from {url}{advice}")
+
+
 def _parse_answer(label: str, raw: _RawAnswer, url: str) -> Response:
     """The GraphQL-over-HTTP envelope: a JSON object with ``data`` (an object
     or null) and/or ``errors`` (a list of objects with a ``message``)."""
@@ -373,7 +380,7 @@ def _parse_answer(label: str, raw: _RawAnswer, url: str) -> Response:
         raise ContractError(label, "the answer is nested too deeply to read") from None
     except (ValueError, UnicodeDecodeError):
         if raw.status != 200:
-            raise TransportError(f"{label}: HTTP {raw.status} from {url}") from None
+            raise _not_an_answer(label, raw.status, url) from None
         kind = raw.content_type or "no content type"
         raise ContractError(
             label, f"the answer is not JSON ({kind}, {len(raw.body)} bytes)"
@@ -382,7 +389,7 @@ def _parse_answer(label: str, raw: _RawAnswer, url: str) -> Response:
         raise ContractError(label, f"the answer is {describe(answer)}, not a GraphQL response")
     if "data" not in answer and "errors" not in answer:
         if raw.status != 200:
-            raise TransportError(f"{label}: HTTP {raw.status} from {url}")
+            raise _not_an_answer(label, raw.status, url)
         raise ContractError(label, "the answer has neither data nor errors")
     if _may_hold_surrogates(raw.body):
         where = _lone_surrogate(answer)

@@ -128,6 +128,22 @@ def test_a_token_url_answering_404_names_it_and_the_endpoint_to_check(
     assert "Traceback" not in result.output
 
 
+def test_an_api_url_answering_404_names_it_and_the_endpoint_to_check(
+    sandbox: RunningSandbox, write_config: Callable[..., Path]
+) -> None:
+    """The same typo with ``--auth jwt`` (no token request): the first query
+    met the 404, and "Viewer: HTTP 404 from URL" did not say that the
+    endpoint is what to correct."""
+    config = write_config("konvsync: 1\ngroups: []\n")
+    args = ["--auth", "jwt", "--endpoint", f"{sandbox.url}/konvrt", "plan", str(config)]
+    result = invoke(args)
+    assert result.exit_code == 1, result.output
+    error = result.stderr.strip().splitlines()[-1]
+    assert f"HTTP 404 from {sandbox.url}/konvrt/api" in error, error
+    assert "check the endpoint's base URL" in error and "--endpoint" in error, error
+    assert "Traceback" not in result.output
+
+
 @pytest.mark.parametrize(
     ("name", "text", "line"),
     [
