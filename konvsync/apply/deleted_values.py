@@ -16,9 +16,9 @@ plan (``plan.stranded``).
 
 from __future__ import annotations
 
-from konvsync.apply.checks import PortalLookup, Wanted
-from konvsync.kinds import kind, value_holders
-from konvsync.kinds.address import RemoteRef
+from konvsync.apply.checks import PortalLookup
+from konvsync.apply.held_values import holders_now
+from konvsync.kinds import kind
 from konvsync.plan.changes import Update
 from konvsync.plan.stranded import cleared_update
 
@@ -31,25 +31,12 @@ async def values_kept(
     the update that clears them; none for an object the plan deletes
     (``deleting``: remote IDs), whose values go with it."""
     updates: list[Update] = []
-    for k, maps in value_holders(kind_name):
-        holding = [
-            obj
-            for obj in lookup.planned.get(k.name).all()
-            if obj.id not in deleting
-            and any(deleted & set(obj.data.get(name) or {}) for name in maps)
-        ]
-        if not holding:
-            continue
-        wanted = [
-            Wanted(k.address(obj.key or RemoteRef(obj.id), obj.parent), obj.id, "", obj.parent)
-            for obj in holding
-        ]
-        current = await lookup.current(k.name, wanted)
-        for item in wanted:
-            now = current[item.address]  # None: deleted meanwhile, its values with it
-            update = None if now is None else cleared_update(now, maps, deleted, item.address.key)
-            if update is not None:
-                updates.append(update)
+    for held in await holders_now(lookup, kind_name, deleted, deleting):
+        if held.now is None:
+            continue  # deleted meanwhile, its values with it
+        update = cleared_update(held.now, held.maps, deleted, held.key)
+        if update is not None:
+            updates.append(update)
     return updates
 
 

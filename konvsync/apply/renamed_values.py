@@ -15,9 +15,9 @@ plan reads the values as the plan expected them (``renames.as_renamed``).
 
 from __future__ import annotations
 
-from konvsync.apply.checks import PortalLookup, Wanted
-from konvsync.kinds import kind, value_holders
-from konvsync.kinds.address import RemoteRef
+from konvsync.apply.checks import PortalLookup
+from konvsync.apply.held_values import holders_now
+from konvsync.kinds import kind
 from konvsync.plan.changes import Update
 from konvsync.plan.stranded import stranded_update
 
@@ -29,33 +29,15 @@ async def values_left_behind(
     ``renamed`` (old key -> new key of kind ``kind_name``), the update that
     files them under the new key; none for an object the plan deletes
     (``deleting``: remote IDs), whose values go with it."""
-    new_keys = set(renamed.values())
     updates: list[Update] = []
-    for k, maps in value_holders(kind_name):
-        # as planned, holding values under a new key (the renamed view files
-        # them there): those the portal may have left under the old key
-        same = [
-            obj
-            for obj in lookup.planned.get(k.name).all()
-            if obj.id not in deleting
-            and any(new_keys & set(obj.data.get(name) or {}) for name in maps)
-        ]
-        if not same:
-            continue
-        wanted = [
-            Wanted(k.address(obj.key or RemoteRef(obj.id), obj.parent), obj.id, "", obj.parent)
-            for obj in same
-        ]
-        current = await lookup.current(k.name, wanted)
-        for item, planned in zip(wanted, same, strict=True):
-            now = current[item.address]  # None: deleted meanwhile (its own step says so)
-            update = (
-                None
-                if now is None
-                else stranded_update(now, maps, renamed, item.address.key, expected=planned)
-            )
-            if update is not None:
-                updates.append(update)
+    # as planned, holding values under a new key (the renamed view files
+    # them there): those the portal may have left under the old key
+    for held in await holders_now(lookup, kind_name, set(renamed.values()), deleting):
+        if held.now is None:
+            continue  # deleted meanwhile (its own step says so)
+        update = stranded_update(held.now, held.maps, renamed, held.key, expected=held.planned)
+        if update is not None:
+            updates.append(update)
     return updates
 
 
