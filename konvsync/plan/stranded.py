@@ -184,16 +184,8 @@ def cleared_update(
         return None
     held = sorted({k for values in before.values() for k in values} & gone)
     listed = ", ".join(repr(name) for name in held)
-    return Update(
-        obj.kind,
-        key or obj.key or "",
-        before,
-        after,
-        field_changes(before, after),
-        obj.id,
-        note=f"the portal kept its values under the deleted key {listed}; cleared",
-        parent=obj.parent,
-    )
+    note = f"the portal kept its values under the deleted key {listed}; cleared"
+    return _maps_update(obj, key, before, after, note)
 
 
 def stranded_update(
@@ -221,6 +213,14 @@ def stranded_update(
         new = sorted({name for values in after.values() for name in values} & _new(renamed))
         listed = ", ".join(repr(name) for name in new)
         note = f"the portal dropped its values with the rename; filed again under {listed}"
+    return _maps_update(obj, key, before, after, note)
+
+
+def _maps_update(
+    obj: RemoteObject, key: str | None, before: dict[str, Any], after: dict[str, Any], note: str
+) -> Update:
+    """The update of ``obj``'s map fields from ``before`` to ``after``,
+    filed under ``key`` when it has none of its own, saying why."""
     return Update(
         obj.kind,
         key or obj.key or "",
