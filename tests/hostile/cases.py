@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -552,3 +554,29 @@ class RateLimitedAnswer(Case):
         aliases = [f"m{index}" for index in range(call.fields)]
         errors = [{**error, "path": [alias]} for alias in aliases]
         return web.json_response({"data": dict.fromkeys(aliases), "errors": errors})
+
+
+class TermedAt(Case):
+    """Sends SIGTERM to konvsync (a CI runner's cancel) when the first call
+    ``arrives`` picks comes in (set ``pid`` once konvsync is started), and
+    answers it: through ``strict`` (a legal portal's own judgement of the
+    call) when given, else as the sandbox does."""
+
+    name = "termed"
+
+    def __init__(self, arrives: Callable[[Call], bool], strict: Case | None = None) -> None:
+        self.arrives = arrives
+        self.strict = strict
+        self.pid: int | None = None
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if self.pid is not None and self.arrives(call):
+            os.kill(self.pid, signal.SIGTERM)
+            self.pid = None
+        return None if self.strict is None else await self.strict.before(call)
+
+
+def operation_starts(prefix: str, without: str = "\0") -> Callable[[Call], bool]:
+    """Whether a call's operation starts with ``prefix`` (and does not hold
+    ``without``: ``UpdateAccount`` but not ``UpdateAccountField``)."""
+    return lambda call: call.operation.startswith(prefix) and without not in call.operation

@@ -6,8 +6,6 @@ between the two parts, and a SIGTERM between them."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from konvsync.sandbox.store import Store
 from tests.app.test_readings import REQUIRED_FIELD_FIRST as REQUIRED_FLAG
 from tests.cli.test_ci import schema
 from tests.conftest import SandboxFactory
+from tests.hostile.cases import TermedAt, operation_starts
 from tests.hostile.harness import start_konvsync
 from tests.hostile.server import Call, Case, Json, running_hostile_server
 from tests.hostile.test_tightening import _applied, _apply_through, _run
@@ -157,22 +156,6 @@ def test_a_loosened_field_unchanged_since_is_deleted(
     assert sandbox.store.get("accountFields", key="flag") is None
 
 
-class TermedAtTheAccountCreate(Case):
-    """Sends SIGTERM to konvsync (a CI runner's cancel) when the accounts
-    step's create arrives (after the field was loosened), and answers it."""
-
-    name = "termed-at-the-account-create"
-
-    def __init__(self) -> None:
-        self.pid: int | None = None
-
-    async def before(self, call: Call) -> web.StreamResponse | None:
-        if call.operation.startswith("CreateAccount") and "Field" not in call.operation:
-            assert self.pid is not None
-            os.kill(self.pid, signal.SIGTERM)
-        return None
-
-
 def test_sigterm_between_the_loosening_and_the_delete_reports_the_delete_not_started(
     sandbox_factory: SandboxFactory, tmp_path: Path
 ) -> None:
@@ -182,7 +165,7 @@ def test_sigterm_between_the_loosening_and_the_delete_reports_the_delete_not_sta
     sandbox, config = _applied(sandbox_factory, tmp_path, REQUIRED_FLAG)
     config.write_text(FLAG_PRUNED_WITH_A_NEW_ACCOUNT, encoding="utf-8")
     report_file = tmp_path / "report.json"
-    case = TermedAtTheAccountCreate()
+    case = TermedAt(operation_starts("CreateAccount", without="Field"))
     with running_hostile_server(sandbox.url, case) as portal:
         args = ["--endpoint", portal.url, "apply", str(config), "--auto-approve"]
         running = start_konvsync([*args, "--report", str(report_file)], tmp_path)
@@ -253,21 +236,6 @@ def test_the_delete_after_the_loosening_is_pending_in_the_report_while_sent(
     ), final
 
 
-class TermedAtTheDelete(Case):
-    """Sends SIGTERM to konvsync when the field's delete arrives, and answers it."""
-
-    name = "termed-at-the-delete"
-
-    def __init__(self) -> None:
-        self.pid: int | None = None
-
-    async def before(self, call: Call) -> web.StreamResponse | None:
-        if call.operation.startswith("DeleteAccountField"):
-            assert self.pid is not None
-            os.kill(self.pid, signal.SIGTERM)
-        return None
-
-
 def test_sigterm_at_the_delete_leaves_the_values_kept_to_the_next_apply(
     sandbox_factory: SandboxFactory, tmp_path: Path
 ) -> None:
@@ -282,7 +250,7 @@ def test_sigterm_at_the_delete_leaves_the_values_kept_to_the_next_apply(
     assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
     config.write_text(FLAG_PRUNED.replace(", customFields: {}", ""), encoding="utf-8")
     report_file = tmp_path / "report.json"
-    case = TermedAtTheDelete()
+    case = TermedAt(operation_starts("DeleteAccountField"))
     with running_hostile_server(sandbox.url, case) as portal:
         args = ["--endpoint", portal.url, "apply", str(config), "--auto-approve"]
         running = start_konvsync([*args, "--report", str(report_file)], tmp_path)
@@ -323,22 +291,6 @@ accounts:
 NUM_PRUNED = "konvsync: 1\npolicy: {prune: [accountFields]}\naccountFields: []\n"
 
 
-class TermedAtTheFirstClearing(Case):
-    """Sends SIGTERM to konvsync when the first account update arrives (the
-    clearing of values kept under the deleted field's key), and answers it."""
-
-    name = "termed-at-the-first-clearing"
-
-    def __init__(self) -> None:
-        self.pid: int | None = None
-
-    async def before(self, call: Call) -> web.StreamResponse | None:
-        if call.operation.startswith("UpdateAccountBatch") and self.pid is not None:
-            os.kill(self.pid, signal.SIGTERM)
-            self.pid = None
-        return None
-
-
 def test_sigterm_while_the_kept_values_are_cleared_says_how_many_were(
     sandbox_factory: SandboxFactory, tmp_path: Path
 ) -> None:
@@ -352,7 +304,7 @@ def test_sigterm_while_the_kept_values_are_cleared_says_how_many_were(
     assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
     config.write_text(NUM_PRUNED, encoding="utf-8")
     report_file = tmp_path / "report.json"
-    case = TermedAtTheFirstClearing()
+    case = TermedAt(operation_starts("UpdateAccountBatch"))
     with running_hostile_server(sandbox.url, case) as portal:
         args = ["--endpoint", portal.url, "apply", str(config), "--auto-approve"]
         tuning = ["--batch-size", "1", "--parallelism", "1", "--report", str(report_file)]
@@ -407,7 +359,7 @@ def test_sigterm_while_values_left_under_an_old_key_are_moved_sends_no_more(
     assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
     config.write_text(NUM_RENAMED, encoding="utf-8")
     report_file = tmp_path / "report.json"
-    case = TermedAtTheFirstClearing()
+    case = TermedAt(operation_starts("UpdateAccountBatch"))
     with running_hostile_server(sandbox.url, case) as portal:
         args = ["--endpoint", portal.url, "apply", str(config), "--auto-approve"]
         tuning = ["--batch-size", "1", "--parallelism", "1", "--report", str(report_file)]

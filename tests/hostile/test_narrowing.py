@@ -5,8 +5,6 @@ not taken away, and the next apply converges."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from konvsync.sandbox.server import RunningSandbox
 from konvsync.sandbox.store import Store
 from tests.cli.test_ci import schema
 from tests.conftest import SandboxFactory
+from tests.hostile.cases import TermedAt, operation_starts
 from tests.hostile.harness import start_konvsync
 from tests.hostile.legal_cases import OptionsInUseKept
 from tests.hostile.server import Call, Case, Json, running_hostile_server
@@ -180,24 +179,6 @@ def test_options_taken_away_without_an_answer_are_not_held_to_the_widened_list(
     assert "2 done (0 added, 2 changed, 0 destroyed), 1 failed, 0 skipped." in applied.stdout
 
 
-class TermedDuringTheAccounts(Case):
-    """A strict portal (``strict``, which judges the field's updates in
-    ``before``) that sends SIGTERM to konvsync (a CI runner's cancel) when
-    the accounts step's update arrives, and answers it."""
-
-    name = "termed-during-the-accounts"
-
-    def __init__(self, strict: Case) -> None:
-        self.strict = strict
-        self.pid: int | None = None
-
-    async def before(self, call: Call) -> web.StreamResponse | None:
-        if call.operation.startswith("UpdateAccount") and "Field" not in call.operation:
-            assert self.pid is not None
-            os.kill(self.pid, signal.SIGTERM)
-        return await self.strict.before(call)
-
-
 def test_sigterm_between_the_two_parts_reports_the_last_not_started(
     sandbox_factory: SandboxFactory, tmp_path: Path
 ) -> None:
@@ -207,7 +188,9 @@ def test_sigterm_between_the_two_parts_reports_the_last_not_started(
     apply converges."""
     sandbox, config = _applied_then_narrowed(sandbox_factory, tmp_path)
     report_file = tmp_path / "report.json"
-    case = TermedDuringTheAccounts(OptionsInUseKept(sandbox.store))
+    case = TermedAt(
+        operation_starts("UpdateAccount", without="Field"), OptionsInUseKept(sandbox.store)
+    )
     with running_hostile_server(sandbox.url, case) as portal:
         args = ["--endpoint", portal.url, "apply", str(config), "--auto-approve"]
         running = start_konvsync([*args, "--report", str(report_file)], tmp_path)

@@ -8,8 +8,6 @@ sandbox's reading (which accepts any order)."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +19,12 @@ from konvsync.sandbox.server import RunningSandbox
 from konvsync.sandbox.store import Store
 from tests.cli.test_ci import schema
 from tests.conftest import CliRun, SandboxFactory
+from tests.hostile.cases import TermedAt, operation_starts
 from tests.hostile.harness import start_konvsync
 from tests.hostile.legal_cases import RequiredRefusedWhileMissing, TypeRefusedWhileUnfit
 from tests.hostile.server import Call, Case, Json, running_hostile_server
 from tests.hostile.test_legal_variants import _no_changes, _run
-from tests.hostile.test_narrowing import AccountEditedAfterTheField, TermedDuringTheAccounts
+from tests.hostile.test_narrowing import AccountEditedAfterTheField
 
 OPTIONAL = """\
 konvsync: 1
@@ -318,7 +317,10 @@ def test_sigterm_before_the_waiting_field_update_reports_it_not_started(
     sandbox, config = _applied(sandbox_factory, tmp_path, OPTIONAL)
     config.write_text(REQUIRED, encoding="utf-8")
     report_file = tmp_path / "report.json"
-    case = TermedDuringTheAccounts(RequiredRefusedWhileMissing(sandbox.store))
+    case = TermedAt(
+        operation_starts("UpdateAccount", without="Field"),
+        RequiredRefusedWhileMissing(sandbox.store),
+    )
     with running_hostile_server(sandbox.url, case) as portal:
         args = ["--endpoint", portal.url, "apply", str(config), "--auto-approve"]
         running = start_konvsync([*args, "--report", str(report_file)], tmp_path)
@@ -365,23 +367,6 @@ accounts:
 """
 
 
-class TermedAtTheFirstFieldUpdate(Case):
-    """A strict portal that sends SIGTERM to konvsync when the first of the
-    fields' last updates arrives, and answers it."""
-
-    name = "termed-at-the-first-field-update"
-
-    def __init__(self, strict: Case) -> None:
-        self.strict = strict
-        self.pid: int | None = None
-
-    async def before(self, call: Call) -> web.StreamResponse | None:
-        if call.operation.startswith("UpdateAccountField") and self.pid is not None:
-            os.kill(self.pid, signal.SIGTERM)
-            self.pid = None
-        return await self.strict.before(call)
-
-
 def test_sigterm_while_the_last_updates_go_out_sends_no_more_of_them(
     sandbox_factory: SandboxFactory, tmp_path: Path
 ) -> None:
@@ -392,7 +377,9 @@ def test_sigterm_while_the_last_updates_go_out_sends_no_more_of_them(
     sandbox, config = _applied(sandbox_factory, tmp_path, THREE_OPTIONAL)
     config.write_text(THREE_REQUIRED, encoding="utf-8")
     report_file = tmp_path / "report.json"
-    case = TermedAtTheFirstFieldUpdate(RequiredRefusedWhileMissing(sandbox.store))
+    case = TermedAt(
+        operation_starts("UpdateAccountField"), RequiredRefusedWhileMissing(sandbox.store)
+    )
     with running_hostile_server(sandbox.url, case) as portal:
         args = ["--endpoint", portal.url, "apply", str(config), "--auto-approve"]
         tuning = ["--batch-size", "1", "--parallelism", "1", "--report", str(report_file)]
