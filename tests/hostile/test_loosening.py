@@ -13,12 +13,13 @@ import jsonschema
 from aiohttp import web
 
 from konvsync.sandbox import readings
+from konvsync.sandbox.server import RunningSandbox
 from konvsync.sandbox.store import Store
 from tests.app.test_readings import REQUIRED_FIELD_FIRST as REQUIRED_FLAG
 from tests.cli.test_ci import schema
 from tests.conftest import SandboxFactory
 from tests.hostile.cases import TermedAt, operation_starts
-from tests.hostile.harness import start_konvsync
+from tests.hostile.harness import Finished, start_konvsync
 from tests.hostile.server import Call, Case, Json, running_hostile_server
 from tests.hostile.test_tightening import _applied, _apply_through, _run
 
@@ -291,18 +292,25 @@ accounts:
 NUM_PRUNED = "konvsync: 1\npolicy: {prune: [accountFields]}\naccountFields: []\n"
 
 
-def test_sigterm_while_the_kept_values_are_cleared_says_how_many_were(
+def _applied_with_values_kept(
     sandbox_factory: SandboxFactory, tmp_path: Path
-) -> None:
-    """Three accounts keep values under the deleted field's key; SIGTERM as
-    the first clearing arrives (one update a request): it is done, the other
-    two are not sent, and the warning says one of the three was cleared
-    (it said "cleared them" of all three)."""
+) -> tuple[RunningSandbox, Path]:
+    """THREE_HOLDING applied on a portal that keeps values under a key
+    renamed or deleted (``values-stay``)."""
     sandbox = sandbox_factory(readings=readings.named(["values-stay"]))
     config = tmp_path / "konvsync.yaml"
     config.write_text(THREE_HOLDING, encoding="utf-8")
     assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
-    config.write_text(NUM_PRUNED, encoding="utf-8")
+    return sandbox, config
+
+
+def _termed_at_the_first_account_update(
+    sandbox: RunningSandbox, config: Path, second: str, tmp_path: Path
+) -> tuple[Finished, dict[str, Any]]:
+    """``second`` applied, one update a request, with SIGTERM as the first
+    account update arrives: exit 1, that update alone sent, and the
+    interrupted report (checked against its schema)."""
+    config.write_text(second, encoding="utf-8")
     report_file = tmp_path / "report.json"
     case = TermedAt(operation_starts("UpdateAccountBatch"))
     with running_hostile_server(sandbox.url, case) as portal:
@@ -317,6 +325,25 @@ def test_sigterm_while_the_kept_values_are_cleared_says_how_many_were(
     report = json.loads(report_file.read_text(encoding="utf-8"))
     jsonschema.validate(report, schema("apply-report.schema.json"))
     assert report["status"] == "interrupted", report
+    return result, report
+
+
+def _converges_on_the_next_apply(sandbox: RunningSandbox, config: Path) -> None:
+    """The next apply sends the two updates the stopped one did not."""
+    again, _mutations = _apply_through(sandbox, Case(), config, "--auto-approve")
+    assert again.exit_code == 0, again.output
+    assert "Apply complete! Resources: 0 added, 2 changed, 0 destroyed." in again.stdout
+
+
+def test_sigterm_while_the_kept_values_are_cleared_says_how_many_were(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """Three accounts keep values under the deleted field's key; SIGTERM as
+    the first clearing arrives (one update a request): it is done, the other
+    two are not sent, and the warning says one of the three was cleared
+    (it said "cleared them" of all three)."""
+    sandbox, config = _applied_with_values_kept(sandbox_factory, tmp_path)
+    result, report = _termed_at_the_first_account_update(sandbox, config, NUM_PRUNED, tmp_path)
     statuses = sorted((c["action"], c["status"]) for c in report["changes"])
     assert statuses == [
         ("delete", "done"),
@@ -330,9 +357,7 @@ def test_sigterm_while_the_kept_values_are_cleared_says_how_many_were(
     )
     assert f"Warning: {warning}" in result.stdout, result.stdout
     assert "konvsync cleared them" not in result.stdout
-    again, _mutations = _apply_through(sandbox, Case(), config, "--auto-approve")
-    assert again.exit_code == 0, again.output
-    assert "Apply complete! Resources: 0 added, 2 changed, 0 destroyed." in again.stdout
+    _converges_on_the_next_apply(sandbox, config)
 
 
 NUM_RENAMED = """\
@@ -353,27 +378,8 @@ def test_sigterm_while_values_left_under_an_old_key_are_moved_sends_no_more(
     key: apply files them under the new one, one account an update. SIGTERM
     as the first arrives: the other two were still sent; they are not now,
     and are reported not sent. The next apply moves them."""
-    sandbox = sandbox_factory(readings=readings.named(["values-stay"]))
-    config = tmp_path / "konvsync.yaml"
-    config.write_text(THREE_HOLDING, encoding="utf-8")
-    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
-    config.write_text(NUM_RENAMED, encoding="utf-8")
-    report_file = tmp_path / "report.json"
-    case = TermedAt(operation_starts("UpdateAccountBatch"))
-    with running_hostile_server(sandbox.url, case) as portal:
-        args = ["--endpoint", portal.url, "apply", str(config), "--auto-approve"]
-        tuning = ["--batch-size", "1", "--parallelism", "1", "--report", str(report_file)]
-        running = start_konvsync([*args, *tuning], tmp_path)
-        case.pid = running.process.pid
-        result = running.finish()
-        updates = [c for c in portal.mutations if c.operation.startswith("UpdateAccountBatch")]
-    assert result.exit_code == 1, result.describe()
-    assert len(updates) == 1, updates
-    report = json.loads(report_file.read_text(encoding="utf-8"))
-    jsonschema.validate(report, schema("apply-report.schema.json"))
-    assert report["status"] == "interrupted", report
+    sandbox, config = _applied_with_values_kept(sandbox_factory, tmp_path)
+    _result, report = _termed_at_the_first_account_update(sandbox, config, NUM_RENAMED, tmp_path)
     accounts = sorted(c["status"] for c in report["changes"] if c["kind"] == "accounts")
     assert accounts == ["done", "skipped", "skipped"], report["changes"]
-    again, _mutations = _apply_through(sandbox, Case(), config, "--auto-approve")
-    assert again.exit_code == 0, again.output
-    assert "Apply complete! Resources: 0 added, 2 changed, 0 destroyed." in again.stdout
+    _converges_on_the_next_apply(sandbox, config)
