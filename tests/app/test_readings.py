@@ -464,6 +464,24 @@ def test_a_targeted_delete_of_a_field_clears_the_values_the_portal_kept(
     _converged(sandbox, config, "after the targeted delete")
 
 
+def _num_deleted_its_values_kept(
+    sandbox_factory: SandboxFactory, nums: dict[str, str]
+) -> RunningSandbox:
+    """A portal that keeps values under a deleted field's key
+    (``values-stay``): account fields ``other`` and ``num``, an account for
+    each key of ``nums`` with that ``num`` value and ``other: x``, then
+    ``num`` deleted (by an apply stopped before it cleared them, or by hand)."""
+    sandbox = sandbox_factory(readings=readings.named(["values-stay"]))
+    store = sandbox.store
+    store.create("accountFields", {"key": "other", "label": "Other", "type": "TEXT"})
+    field = store.create("accountFields", {"key": "num", "label": "Number", "type": "TEXT"})
+    for key, num in nums.items():
+        values = [{"key": "num", "value": num}, {"key": "other", "value": "x"}]
+        store.create("accounts", {"externalId": key, "name": key, "customFields": values})
+    store.delete("accountFields", field["id"])
+    return sandbox
+
+
 def test_values_an_interrupted_prune_left_behind_are_cleared_by_the_next_plan(
     sandbox_factory: SandboxFactory, tmp_path: Path
 ) -> None:
@@ -472,14 +490,10 @@ def test_values_an_interrupted_prune_left_behind_are_cleared_by_the_next_plan(
     account whose customFields the config gives (its own update), one that
     does not give them and one it does not list (an update of their own),
     each saying why, and converges."""
-    sandbox = sandbox_factory(readings=readings.named(["values-stay"]))
+    sandbox = _num_deleted_its_values_kept(
+        sandbox_factory, {"acme": "acme-1", "beta": "beta-1", "gamma": "gamma-1"}
+    )
     store = sandbox.store
-    store.create("accountFields", {"key": "other", "label": "Other", "type": "TEXT"})
-    field = store.create("accountFields", {"key": "num", "label": "Number", "type": "TEXT"})
-    for key in ("acme", "beta", "gamma"):
-        values = [{"key": "num", "value": f"{key}-1"}, {"key": "other", "value": "x"}]
-        store.create("accounts", {"externalId": key, "name": key, "customFields": values})
-    store.delete("accountFields", field["id"])
     config = tmp_path / "konvsync.yaml"
     config.write_text(
         "konvsync: 1\npolicy: {prune: [accountFields]}\n"
@@ -507,14 +521,8 @@ def test_a_value_the_config_gives_under_a_key_it_creates_anew_is_set(
     account is set to the config's value (not cleared, to be set by the
     next apply), the one it gives no value is cleared, and one apply
     converges."""
-    sandbox = sandbox_factory(readings=readings.named(["values-stay"]))
+    sandbox = _num_deleted_its_values_kept(sandbox_factory, {"acme": "old", "beta": "old"})
     store = sandbox.store
-    store.create("accountFields", {"key": "other", "label": "Other", "type": "TEXT"})
-    field = store.create("accountFields", {"key": "num", "label": "Number", "type": "TEXT"})
-    for key in ("acme", "beta"):
-        values = [{"key": "num", "value": "old"}, {"key": "other", "value": "x"}]
-        store.create("accounts", {"externalId": key, "name": key, "customFields": values})
-    store.delete("accountFields", field["id"])
     config = tmp_path / "konvsync.yaml"
     config.write_text(
         "konvsync: 1\npolicy: {prune: [accountFields]}\n"
