@@ -411,6 +411,22 @@ def test_a_plan_refuses_a_reference_its_own_read_does_not_hold(tmp_path: Path) -
     assert "users/user02@example.test will be updated" in again.stdout, again.describe()
 
 
+def test_drift_write_refuses_a_reference_its_own_read_does_not_hold(tmp_path: Path) -> None:
+    """``drift --write`` reads as ``plan`` does: the same read stops it, and
+    the configuration is left as it was."""
+    config = write_desired(tmp_path)
+    before = config.read_bytes()
+    with seeded_sandbox(tmp_path) as sandbox:
+        case = GroupRenamedBetweenReads(sandbox.store)
+        with running_hostile_server(sandbox.url, case) as portal:
+            args = ["--endpoint", portal.endpoint(), "drift", str(config), "--write"]
+            result = run_konvsync(args, tmp_path)
+    assert case.renamed and case.users_read.is_set(), "the case never happened"
+    line = one_error_line(result)
+    assert "'team-2'" in line and "read of groups did not show" in line, line
+    assert config.read_bytes() == before
+
+
 class RenamedBetweenPages(Case):
     """Pages that follow the e-mail (a cursor on the sort key): someone
     renames user00 to zz-renamed@ after the first page was read, so the
