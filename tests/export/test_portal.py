@@ -490,3 +490,26 @@ def test_emoji_are_written_as_they_are(sandbox: RunningSandbox, tmp_path: Path) 
     assert "name: 🚀 Launched\n" in (out / "groups.yaml").read_text(encoding="utf-8")
     again = invoke(["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"])
     assert again.exit_code == 0, again.output
+
+
+def test_export_force_over_a_folder_named_as_a_file_writes_nothing(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A folder where export writes a file (``users.yaml/``, config split by
+    team below it): the files before it in the export were renamed into
+    place, konvsync.yaml and its policy replaced, and then the run ended
+    "cannot write .users.yaml.x.tmp: Is a directory; nothing was written".
+    Now it is refused, naming the folder, before any file is replaced."""
+    seed_store(sandbox.store, str(write_config(EVERY_KIND, "seed.yaml")))
+    out = tmp_path / "portal"
+    (out / "users.yaml").mkdir(parents=True)
+    (out / "users.yaml" / "team.yaml").write_text("users: []\n")
+    config = "konvsync: 1\npolicy:\n  prune: [groups]\ngroups: []\n"
+    (out / "konvsync.yaml").write_text(config)
+    forced = invoke(["--endpoint", sandbox.url, "export", "--out", str(out), "--force"])
+    assert forced.exit_code == 1, forced.output
+    assert forced.stderr == (
+        f"Error: cannot write {out / 'users.yaml'}: it is a folder; nothing was written\n"
+    )
+    assert (out / "konvsync.yaml").read_text() == config
+    assert sorted(p.name for p in out.iterdir()) == ["konvsync.yaml", "users.yaml"]
