@@ -61,7 +61,7 @@ def _kept_policy(config_file: Path) -> tuple[str, Any] | None:
     if not config_file.is_file():
         return None
     try:
-        text = config_file.read_text(encoding="utf-8")
+        text = config_file.read_text(encoding="utf-8-sig")  # a byte-order mark is no text
     except (OSError, UnicodeDecodeError) as exc:
         raise OutputError(
             f"cannot read {config_file} to keep its policy: {exc}; nothing was written"

@@ -513,3 +513,24 @@ def test_export_force_over_a_folder_named_as_a_file_writes_nothing(
     )
     assert (out / "konvsync.yaml").read_text() == config
     assert sorted(p.name for p in out.iterdir()) == ["konvsync.yaml", "users.yaml"]
+
+
+def test_export_force_keeps_the_policy_of_a_file_saved_with_a_bom(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A konvsync.yaml saved by a Windows editor (a byte-order mark, CRLF)
+    whose first key is ``policy``: plan reads it, and ``export --force``
+    refused it ("write it as a plain 'policy:' block at the start of a
+    line"), the mark standing before ``policy:``."""
+    seed_store(sandbox.store, str(write_config(EVERY_KIND, "seed.yaml")))
+    out = tmp_path / "portal"
+    out.mkdir()
+    (out / "konvsync.yaml").write_bytes(
+        b"\xef\xbb\xbfpolicy:\r\n  prune: [groups]\r\n  protect: {groups: [sales]}\r\n"
+        b"konvsync: 1\r\n"
+    )
+    assert invoke(["validate", str(out)]).exit_code == 0
+    forced = invoke(["--endpoint", sandbox.url, "export", "--out", str(out), "--force"])
+    assert forced.exit_code == 0, forced.output
+    written = yaml.safe_load((out / "konvsync.yaml").read_text(encoding="utf-8"))
+    assert written["policy"] == {"prune": ["groups"], "protect": {"groups": ["sales"]}}
