@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,14 +71,11 @@ def discover(path: str, listed: bool = True, empty_ok: bool = False) -> ConfigFi
         try:
             # The folders below root itself first, so that a link to one of
             # them is the one not read, wherever it sorts.
-            seen = {os.path.realpath(root): root}
-            for directory, subdirectories, _names in os.walk(root, onerror=_raise):
-                subdirectories[:] = [d for d in subdirectories if not d.startswith(".")]
-                for name in subdirectories:
-                    folder = Path(directory) / name
-                    if not folder.is_symlink():
-                        seen[os.path.realpath(folder)] = folder
-            _walk(root, found, seen, (os.path.realpath(root),))
+            real_root = os.path.realpath(root)
+            seen = {real_root: root}
+            for real, folder in _folders(real_root, root):
+                seen[real] = folder
+            _walk(root, real_root, found, seen)
         except OSError as exc:
             raise ConfigError(
                 f"{exc.filename or path}: cannot read directory: {exc.strerror or exc}"
@@ -105,15 +102,43 @@ def discover(path: str, listed: bool = True, empty_ok: bool = False) -> ConfigFi
     raise ConfigError(f"{path}: no such file or directory")
 
 
-def _walk(
-    directory: Path, found: ConfigFiles, seen: dict[str, Path], chain: tuple[str, ...]
-) -> None:
-    """Collect below ``directory``; ``seen``: the real path of every folder
-    -> the one path it is read through; ``chain``: the real paths of
-    ``directory`` and the folders above it in this walk."""
+def _folders(real_root: str, root: Path) -> Iterator[tuple[str, Path]]:
+    """The folders below ``root`` (whose real path is ``real_root``) that
+    are not hidden, links not followed, each with its real path (a folder
+    that cannot be read raises ``OSError``). A loop, not recursion, as
+    every walk here: a tree may be deeper than Python's stack; and the real
+    path of a folder that is no link is its parent's and its name (asked of
+    the file system, each costs a look-up per folder above it)."""
+    pending = [(real_root, root)]
+    while pending:
+        real, directory = pending.pop()
+        with os.scandir(directory) as scan:
+            for entry in scan:
+                if not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False):
+                    below = (os.path.join(real, entry.name), directory / entry.name)
+                    pending.append(below)
+                    yield below
+
+
+def _sorted_entries(directory: Path) -> Iterator[os.DirEntry[str]]:
     with os.scandir(directory) as scan:
-        entries = sorted(scan, key=lambda entry: entry.name)
-    for entry in entries:
+        return iter(sorted(scan, key=lambda entry: entry.name))
+
+
+def _walk(root: Path, real_root: str, found: ConfigFiles, seen: dict[str, Path]) -> None:
+    """Collect below ``root``, depth first in sorted order; ``seen``: the
+    real path of every folder -> the one path it is read through. Each
+    folder being walked is pending with the real paths of it and the
+    folders above it (a link to one of those is a loop)."""
+    pending: list[tuple[Path, tuple[str, ...], Iterator[os.DirEntry[str]]]] = [
+        (root, (real_root,), _sorted_entries(root))
+    ]
+    while pending:
+        directory, chain, entries = pending[-1]
+        entry = next(entries, None)
+        if entry is None:
+            pending.pop()
+            continue
         path = directory / entry.name
         not_text = LONE_SURROGATE.search(entry.name)
         if not_text and (_is_dir(entry) or skip_reason(entry.name) is None):
@@ -136,7 +161,11 @@ def _walk(
                 if _holds_config(path):
                     found.skipped.append(SkippedFile(str(path), "a hidden folder"))
                 continue
-            real = os.path.realpath(path)
+            real = (
+                os.path.realpath(path)
+                if entry.is_symlink()
+                else os.path.join(chain[-1], entry.name)
+            )
             if seen.setdefault(real, path) != path:
                 first = seen[real]
                 why = (
@@ -146,7 +175,7 @@ def _walk(
                 )
                 found.skipped.append(SkippedFile(str(path), why))
                 continue
-            _walk(path, found, seen, (*chain, real))
+            pending.append((path, (*chain, real), _sorted_entries(path)))
             continue
         reason = skip_reason(entry.name)
         if reason is None:
@@ -189,10 +218,6 @@ def _not_text(path: str) -> str:
     )
 
 
-def _raise(error: OSError) -> None:
-    raise error
-
-
 def _is_dir(entry: os.DirEntry[str]) -> bool:
     try:
         return entry.is_dir()  # follows a symlink
@@ -202,10 +227,20 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
 
 def _holds_config(folder: Path) -> bool:
     """Whether a file below ``folder`` (links not followed) would be read or
-    named, were the folder not hidden."""
-    for _directory, _subdirectories, names in os.walk(folder):
-        if any(skip_reason(name.lstrip(".")) != "" for name in names):
-            return True
+    named, were the folder not hidden; what cannot be read holds nothing."""
+    pending = [folder]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as scan:
+                entries = list(scan)
+        except OSError:
+            continue
+        for entry in entries:
+            if not _is_dir(entry):
+                if skip_reason(entry.name.lstrip(".")) != "":
+                    return True
+            elif not entry.is_symlink():
+                pending.append(Path(entry.path))
     return False
 
 

@@ -229,3 +229,32 @@ def test_a_file_name_that_is_not_utf8_is_named_not_an_unexpected_error(tmp_path:
             f"Error: {portal}/\\udcff\\udcfe.yaml: the file name is not UTF-8 text, and "
             "konvsync names the files it reads in its output: rename it\n"
         ), result.output
+
+
+def test_a_very_deep_folder_is_read_not_an_unexpected_error(tmp_path: Path) -> None:
+    """1,100 folders deep (short names keep the path under PATH_MAX): the
+    walk went one Python frame per folder and validate ended in
+    "unexpected RecursionError"; a hidden folder that deep, in the check
+    that names it, too."""
+    portal = tmp_path / "portal"
+    portal.mkdir()
+    (portal / "konvsync.yaml").write_text("konvsync: 1\n")
+    made: list[Path] = []
+    try:
+        for top in ("a", ".h"):
+            deep = portal / top
+            deep.mkdir()
+            made.append(deep)
+            for _level in range(1100):  # os.makedirs recurses too
+                deep /= "a"
+                deep.mkdir()
+                made.append(deep)
+            (deep / "g.yaml").write_text(f"groups: [{{externalId: g{top}, name: G}}]\n")
+            made.append(deep / "g.yaml")
+        result = invoke(["validate", str(portal)])
+    finally:  # deepest first: pytest's clean-up (shutil.rmtree) recurses too
+        for path in reversed(made):
+            path.unlink() if path.suffix else path.rmdir()
+    assert result.exit_code == 0, result.output
+    assert "valid (1 groups); 2 files read." in result.stdout
+    assert f"{portal / '.h'}:1:1: warning: not read: a hidden folder" in result.stderr
