@@ -12,7 +12,8 @@ cannot follow (its target is missing, or it loops) is an error: it may
 lead to config. It does not read, and names:
 
 - hidden files and folders (``.draft.yaml``, ``.old/``; ``.git`` is
-  skipped without a word);
+  skipped without a word, and so is one read through a link to it,
+  ``users.yaml -> .users.yaml``);
 - editor and backup leftovers whose name holds ``.yaml``/``.yml`` without
   ending in it (``users.yaml~``, ``.users.yaml.swp``, ``users.yml.bak``,
   ``#users.yaml#``);
@@ -35,6 +36,8 @@ from konvsync.support.text import LONE_SURROGATE
 log = logging.getLogger("konvsync.config")
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
+HIDDEN_FILE = "a hidden file"
+HIDDEN_FOLDER = "a hidden folder"
 QUIET_FOLDERS = frozenset({".git"})
 """Hidden folders skipped without a warning: they never hold a config."""
 
@@ -83,6 +86,7 @@ def discover(path: str, listed: bool = True, empty_ok: bool = False) -> ConfigFi
         if found.broken:
             raise ConfigError("; ".join(found.broken))
         _read_once(found)
+        _hidden_but_read(found, seen)
         found.files.sort()
         found.skipped.sort(key=lambda skipped: skipped.path)
         if not found.files and not empty_ok:
@@ -159,7 +163,7 @@ def _walk(root: Path, real_root: str, found: ConfigFiles, seen: dict[str, Path])
                 continue
             if entry.name.startswith("."):
                 if _holds_config(path):
-                    found.skipped.append(SkippedFile(str(path), "a hidden folder"))
+                    found.skipped.append(SkippedFile(str(path), HIDDEN_FOLDER))
                 continue
             real = (
                 os.path.realpath(path)
@@ -198,12 +202,24 @@ def _read_once(found: ConfigFiles) -> None:
     found.files = list(by_real.values())
 
 
+def _hidden_but_read(found: ConfigFiles, seen: dict[str, Path]) -> None:
+    """A hidden file or folder read through a link to it (``users.yaml ->
+    .users.yaml``, ``teams -> .teams``) is not named as not read."""
+    read = {os.path.realpath(file) for file in found.files} | seen.keys()
+    found.skipped = [
+        skipped
+        for skipped in found.skipped
+        if skipped.reason not in (HIDDEN_FILE, HIDDEN_FOLDER)
+        or os.path.realpath(skipped.path) not in read
+    ]
+
+
 def skip_reason(name: str) -> str | None:
     """None for a file konvsync reads; why it does not read a file that
     looks like config; "" for any other file."""
     lower = name.lower()
     if lower.endswith(CONFIG_SUFFIXES):
-        return "a hidden file" if name.startswith(".") else None
+        return HIDDEN_FILE if name.startswith(".") else None
     if any(suffix in lower for suffix in CONFIG_SUFFIXES):
         return "its name does not end in .yaml or .yml (an editor's backup or swap file?)"
     if lower.endswith(".json"):

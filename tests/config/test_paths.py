@@ -258,3 +258,28 @@ def test_a_very_deep_folder_is_read_not_an_unexpected_error(tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     assert "valid (1 groups); 2 files read." in result.stdout
     assert f"{portal / '.h'}:1:1: warning: not read: a hidden folder" in result.stderr
+
+
+def test_a_hidden_file_or_folder_read_through_a_link_is_not_named_as_not_read(
+    tmp_path: Path,
+) -> None:
+    """``users.yaml -> .users.yaml`` and ``teams -> .teams`` (a checkout
+    keeping the real files out of sight): both are read, through the links,
+    and the warnings said ".users.yaml: not read: a hidden file" and
+    ".teams: not read: a hidden folder". A hidden folder read only in part
+    (a link to a folder inside it) is still named."""
+    portal = tmp_path / "portal"
+    (portal / ".teams").mkdir(parents=True)
+    (portal / "konvsync.yaml").write_text("konvsync: 1\n")
+    (portal / ".users.yaml").write_text("users:\n" + _user(1))
+    (portal / "users.yaml").symlink_to(".users.yaml")
+    (portal / ".teams" / "groups.yaml").write_text("groups: [{externalId: a, name: A}]\n")
+    (portal / "teams").symlink_to(".teams", target_is_directory=True)
+    (portal / ".more" / "inner").mkdir(parents=True)
+    (portal / ".more" / "inner" / "g.yaml").write_text("groups: [{externalId: b, name: B}]\n")
+    (portal / ".more" / "left.yaml").write_text("groups: [{externalId: c, name: C}]\n")
+    (portal / "inner").symlink_to(".more/inner", target_is_directory=True)
+    result = invoke(["validate", str(portal)])
+    assert result.exit_code == 0, result.output
+    assert "valid (2 groups, 1 users); 4 files read." in result.stdout
+    assert result.stderr == f"{portal / '.more'}:1:1: warning: not read: a hidden folder\n"
