@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from konvsync.sandbox.server import RunningSandbox
 from tests.conftest import invoke
 
@@ -283,3 +285,27 @@ def test_a_hidden_file_or_folder_read_through_a_link_is_not_named_as_not_read(
     assert result.exit_code == 0, result.output
     assert "valid (2 groups, 1 users); 4 files read." in result.stdout
     assert result.stderr == f"{portal / '.more'}:1:1: warning: not read: a hidden folder\n"
+
+
+def test_an_empty_config_path_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``konvsync apply base "$OVERLAY"`` with the variable unset: the empty
+    path was the current folder, read as one more config path (every YAML
+    file below it), and validate said "valid"."""
+    (tmp_path / "konvsync.yaml").write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "konvsync.yaml").write_text("konvsync: 1\n")
+    monkeypatch.chdir(tmp_path)
+    for args in (
+        ["validate", ""],
+        ["--endpoint", "http://127.0.0.1:1", "plan", str(base), ""],
+        ["--endpoint", "http://127.0.0.1:1", "apply", "", "--auto-approve"],
+        ["--endpoint", "http://127.0.0.1:1", "drift", ""],
+        ["--endpoint", "http://127.0.0.1:1", "doctor", "--config", ""],
+    ):
+        result = invoke(args)
+        assert result.exit_code == 1, (args, result.output)
+        assert ": the path is empty" in result.stderr, (args, result.output)
+        assert "cannot reach" not in result.output
