@@ -59,6 +59,9 @@ class ConfigFiles:
     broken: list[str] = field(default_factory=list)
     """Symbolic links that lead nowhere (or loop), each with why: an error,
     since konvsync cannot tell whether they held config."""
+    linked_out: set[Path] = field(default_factory=set)
+    """The files read through a link that leads out of the directory
+    (``teams -> ../shared-teams``): other configurations may share them."""
 
 
 def discover(path: str, listed: bool = True, empty_ok: bool = False) -> ConfigFiles:
@@ -85,7 +88,7 @@ def discover(path: str, listed: bool = True, empty_ok: bool = False) -> ConfigFi
             ) from None
         if found.broken:
             raise ConfigError("; ".join(found.broken))
-        _read_once(found)
+        _read_once(found, real_root)
         _hidden_but_read(found, seen)
         found.files.sort()
         found.skipped.sort(key=lambda skipped: skipped.path)
@@ -188,10 +191,11 @@ def _walk(root: Path, real_root: str, found: ConfigFiles, seen: dict[str, Path])
             found.skipped.append(SkippedFile(str(path), reason))
 
 
-def _read_once(found: ConfigFiles) -> None:
+def _read_once(found: ConfigFiles, real_root: str) -> None:
     """A file reached through several paths (a link to it beside it) is
     read once, as a folder is: through a path that is not itself a link
-    where there is one; the others are named as not read."""
+    where there is one; the others are named as not read. Those whose real
+    path is not below ``real_root`` are ``linked_out``."""
     by_real: dict[str, Path] = {}
     for file in sorted(found.files, key=lambda file: (file.is_symlink(), file)):
         first = by_real.setdefault(os.path.realpath(file), file)
@@ -200,6 +204,8 @@ def _read_once(found: ConfigFiles) -> None:
                 SkippedFile(str(file), f"the same file as {first}, which is read once")
             )
     found.files = list(by_real.values())
+    inside = os.path.join(real_root, "")
+    found.linked_out = {file for real, file in by_real.items() if not real.startswith(inside)}
 
 
 def _hidden_but_read(found: ConfigFiles, seen: dict[str, Path]) -> None:

@@ -670,3 +670,55 @@ def test_a_read_only_file_refuses_the_whole_write(sandbox: RunningSandbox, tmp_p
     assert (config / "a.yaml").read_text() == USERS
     assert (config / "b.yaml").read_text() == groups
     assert sorted(p.name for p in config.iterdir()) == ["a.yaml", "b.yaml"]
+
+
+# ------------------------------------------------------------ files shared through a link
+
+OWN = """\
+konvsync: 1
+policy:
+  prune: [groups]
+groups:
+  - {externalId: own, name: Own}
+"""
+SHARED = """\
+groups:
+  - {externalId: shared1, name: Shared 1}
+  - {externalId: shared2, name: Shared 2}
+"""
+
+
+def test_write_removes_nothing_from_and_adds_nothing_to_a_file_shared_through_a_link(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """``teams -> ../shared-teams``, a folder that staging's and production's
+    configs both link to: a group deleted by hand in one portal was removed
+    from the shared file, and a group created there was added to it, so the
+    other portal's next apply deleted (prune) and created them too. As for a
+    file of an earlier config path: the object is left as written, and the
+    new one goes to a file of the folder's own."""
+    portal, shared = tmp_path / "portal", tmp_path / "shared-teams"
+    portal.mkdir()
+    shared.mkdir()
+    (portal / "konvsync.yaml").write_text(OWN)
+    (shared / "groups.yaml").write_text(SHARED)
+    (portal / "teams").symlink_to("../shared-teams", target_is_directory=True)
+    applied = invoke(["--endpoint", sandbox.url, "apply", str(portal), "--auto-approve"])
+    assert applied.exit_code == 0, applied.output
+    edits = HandEdits(sandbox)
+    edits.delete_group("shared1")
+    edits.create_group(externalId="zeta", name="Zeta")
+    edits.update_group("shared2", name="Shared Two")
+    result = invoke(["--endpoint", sandbox.url, "drift", str(portal), "--write"])
+    assert result.exit_code == 2, result.output
+    assert (
+        f"groups/shared1: written in {portal / 'teams' / 'groups.yaml'}, which a link leads "
+        "to from outside the config folder" in result.stdout
+    ), result.stdout
+    assert changed_lines(SHARED, (shared / "groups.yaml").read_text()) == [
+        "-  - {externalId: shared2, name: Shared 2}",
+        "+  - {externalId: shared2, name: Shared Two}",
+    ]
+    assert changed_lines(OWN, (portal / "konvsync.yaml").read_text()) == [
+        "+  - {externalId: zeta, name: Zeta}",
+    ]
