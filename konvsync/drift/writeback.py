@@ -440,7 +440,7 @@ def _accept_created(work: _Work, item: Change) -> None:
             raise EditRefused(
                 f"its {kind(k.parent).singular} {item.parent!r} is not in the configuration"
             )
-        key = ListKey(item.kind, item.parent, parent.source.file)
+        key = ListKey(item.kind, item.parent, _list_file(work, k, parent))
         probe = {k.parent: [{**parent.data, k.name: [data]}]}  # the schema has it there
         where = f"data.{k.parent}[0].{k.name}[0]"
     else:
@@ -462,6 +462,29 @@ def _accept_created(work: _Work, item: Change) -> None:
         return
     work.list_edits(key).appends[item.address] = data
     work.accepted.added.add(item.address)
+
+
+def _list_file(work: _Work, k: Kind, parent: DesiredObject) -> str:
+    """The file where ``parent`` lists its objects of child kind ``k`` (an
+    account's ``locations``: an overlay may give them), refused
+    (``EditRefused``) where others may share it: a file of an earlier
+    config path, or one a link leads to from outside the folder."""
+    data, path = parent.data, parent.source.file
+    if isinstance(data, YamlMap) and k.name in data:
+        path = data.value_source(k.name).file
+    whose = f"its {kind(k.parent or '').singular}'s {k.name} are written"
+    if len(work.desired.layers) > 1 and path not in work.last_layer:
+        raise EditRefused(
+            f"{whose} in an earlier config path, which other environments may share; left "
+            "out (add it there if all of them should have it)"
+        )
+    if path in work.desired.linked_out:
+        raise EditRefused(
+            f"{whose} in {path}, which a link leads to from outside the config folder and "
+            "other configurations may share; left out (add it there if all of them should "
+            "have it)"
+        )
+    return path
 
 
 def _undefined_references(work: _Work, k: Kind, data: dict[str, Any]) -> None:
