@@ -72,7 +72,11 @@ def discover(path: str, listed: bool = True, empty_ok: bool = False) -> ConfigFi
     root = Path(path)
     if LONE_SURROGATE.search(path):
         raise ConfigError(_not_text(path))
-    if root.is_dir():
+    try:
+        is_dir = root.is_dir()
+    except OSError as exc:  # a name too long, a folder on the way that may not be searched
+        raise ConfigError(f"{path}: {exc.strerror or exc}") from None
+    if is_dir:
         found = ConfigFiles()
         try:
             # The folders below root itself first, so that a link to one of

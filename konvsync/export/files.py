@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ _POLICY = re.compile(r"^policy\s*:")
 def config_files(out_dir: Path) -> list[Path]:
     """The YAML files ``plan out_dir`` would read (none when it does not
     exist), found as plan finds them (``Users.YAML``, symlinked folders)."""
-    if not out_dir.is_dir():
+    if not os.path.isdir(out_dir):  # a name too long is the write's to report
         return []
     try:
         return discover(str(out_dir), listed=False, empty_ok=True).files
@@ -58,7 +59,7 @@ def _kept_policy(config_file: Path) -> tuple[str, Any] | None:
     or None; refused (``OutputError``) when the lines taken do not hold the
     very policy the file does (a key written another way, a file that does
     not load): a policy kept in part would protect less than it did."""
-    if not config_file.is_file():
+    if not os.path.isfile(config_file):
         return None
     try:
         text = config_file.read_text(encoding="utf-8-sig")  # a byte-order mark is no text

@@ -309,3 +309,14 @@ def test_an_empty_config_path_is_a_usage_error(
         assert result.exit_code == 1, (args, result.output)
         assert ": the path is empty" in result.stderr, (args, result.output)
         assert "cannot reach" not in result.output
+
+
+def test_a_config_path_too_long_for_the_file_system_is_one_line(tmp_path: Path) -> None:
+    """A name over the file system's 255 bytes (a variable pasted twice into
+    the path): "unexpected OSError: [Errno 36] File name too long"."""
+    long_name = str(tmp_path / ("a" * 300))
+    (tmp_path / "konvsync.yaml").write_text("konvsync: 1\n")
+    for args in (["validate", long_name], ["validate", str(tmp_path), long_name]):
+        result = invoke(args)
+        assert result.exit_code == 1, result.output
+        assert result.stderr == f"Error: {long_name}: File name too long\n", result.output

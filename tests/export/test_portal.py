@@ -534,3 +534,19 @@ def test_export_force_keeps_the_policy_of_a_file_saved_with_a_bom(
     assert forced.exit_code == 0, forced.output
     written = yaml.safe_load((out / "konvsync.yaml").read_text(encoding="utf-8"))
     assert written["policy"] == {"prune": ["groups"], "protect": {"groups": ["sales"]}}
+
+
+def test_an_output_name_too_long_is_one_line(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """``export --out`` a name over the file system's 255 bytes: "unexpected
+    OSError: [Errno 36] File name too long"; ``plan --out`` says it plainly."""
+    config = tmp_path / "c.yaml"
+    config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    long_name = tmp_path / ("a" * 300)
+    for args in (
+        ["export", "--out", str(long_name)],
+        ["plan", str(config), "--out", str(long_name)],
+    ):
+        result = invoke(["--endpoint", sandbox.url, *args])
+        assert result.exit_code == 1, result.output
+        assert result.stderr.startswith(f"Error: cannot write {long_name}"), result.output
+        assert result.stderr.endswith(": File name too long; nothing was written\n"), result.output
