@@ -550,3 +550,39 @@ def test_an_output_name_too_long_is_one_line(sandbox: RunningSandbox, tmp_path: 
         assert result.exit_code == 1, result.output
         assert result.stderr.startswith(f"Error: cannot write {long_name}"), result.output
         assert result.stderr.endswith(": File name too long; nothing was written\n"), result.output
+
+
+def test_export_force_of_some_kinds_never_drops_another_kind_from_a_file_it_replaces(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    """``export --force --kinds users`` into a folder whose konvsync.yaml
+    lists the groups (with ``prune: [groups]``): the file was replaced by
+    one with the settings and the kept policy only, exit 0 and no word, and
+    the next apply deleted every group. Refused now; the same groups in a
+    file of their own are left as they are, and the export goes ahead."""
+    seed_store(sandbox.store, str(write_config(EVERY_KIND, "seed.yaml")))
+    out = tmp_path / "portal"
+    out.mkdir()
+    settings = "konvsync: 1\npolicy:\n  prune: [groups]\n"
+    groups = (
+        "groups:\n  - {externalId: sales, name: Sales}\n  - {externalId: empty, name: Nobody}\n"
+    )
+    (out / "konvsync.yaml").write_text(settings + groups)
+    args = ["--endpoint", sandbox.url, "export", "--out", str(out), "--force", "--kinds", "users"]
+    refused = invoke(args)
+    assert refused.exit_code == 1, refused.output
+    assert refused.stderr == (
+        f"Error: {out / 'konvsync.yaml'} holds groups, which this export (--kinds users) does "
+        "not write: replacing the file would drop them from the configuration (and a pruned "
+        "kind's objects from the portal at the next apply); nothing was written. Move them "
+        "to a file of their own, or export those kinds too\n"
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["konvsync.yaml"]
+    assert (out / "konvsync.yaml").read_text() == settings + groups
+
+    (out / "konvsync.yaml").write_text(settings)
+    (out / "groups.yaml").write_text(groups)
+    forced = invoke(args)
+    assert forced.exit_code == 0, forced.output
+    assert (out / "groups.yaml").read_text() == groups
+    assert "users:" in (out / "users.yaml").read_text()
