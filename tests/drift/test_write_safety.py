@@ -786,3 +786,26 @@ def test_a_location_created_in_the_portal_goes_where_the_last_path_lists_them(
             "locations/acme/Branch: its account's locations are written in an earlier config "
             "path, which other environments may share; left out" in result.stdout
         ), result.stdout
+
+
+def test_a_new_object_is_left_out_when_every_file_is_shared_through_a_link(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A folder whose only file links out of it (``konvsync.yaml ->
+    ../shared/konvsync.yaml``): a group created by hand has no file of the
+    folder's own to go to, and is left out, saying why."""
+    portal, shared = tmp_path / "portal", tmp_path / "shared"
+    portal.mkdir()
+    shared.mkdir()
+    (shared / "konvsync.yaml").write_text(OWN)
+    (portal / "konvsync.yaml").symlink_to("../shared/konvsync.yaml")
+    applied = invoke(["--endpoint", sandbox.url, "apply", str(portal), "--auto-approve"])
+    assert applied.exit_code == 0, applied.output
+    HandEdits(sandbox).create_group(externalId="zeta", name="Zeta")
+    result = invoke(["--endpoint", sandbox.url, "drift", str(portal), "--write"])
+    assert result.exit_code == 2, result.output
+    assert (shared / "konvsync.yaml").read_text() == OWN
+    assert (
+        "groups/zeta: every file of the config path is reached through a link that leads out "
+        "of its folder" in result.stdout
+    ), result.stdout
