@@ -215,6 +215,8 @@ def _read_once(found: ConfigFiles, real_root: str) -> None:
 def _hidden_but_read(found: ConfigFiles, seen: dict[str, Path]) -> None:
     """A hidden file or folder read through a link to it (``users.yaml ->
     .users.yaml``, ``teams -> .teams``) is not named as not read."""
+    if not any(skipped.reason in (HIDDEN_FILE, HIDDEN_FOLDER) for skipped in found.skipped):
+        return  # the real path of every file read is worth asking only then
     read = {os.path.realpath(file) for file in found.files} | seen.keys()
     found.skipped = [
         skipped
