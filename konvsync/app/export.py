@@ -19,6 +19,7 @@ from konvsync.export.files import (
     kept_policy,
     keys_held,
     leftover_warnings,
+    refuse_dropped_kinds,
 )
 from konvsync.export.portal import ExportResult, export_object, read_portal, render_export
 from konvsync.export.targets import parse_target
@@ -72,6 +73,7 @@ def export_state(
         with gc_paused():
             result = aio.run(run())
     if out_dir:
+        refuse_dropped_kinds(Path(out_dir), found, list(result.files), kind_names)
         result.files = keep_policy(kept, result.files)
         result.warnings += leftover_warnings(Path(out_dir), found, list(result.files))
         write_files({Path(out_dir) / name: text for name, text in result.files.items()})
