@@ -54,6 +54,11 @@ GONE_OR_MISSED = "deleted since the plan, or missed by a read while others edit 
 IdOf = Callable[[Address], str | None]
 """Address -> server ID known to this run, or None."""
 
+Adopted = dict[str, dict[str, str]]
+"""Kind -> the placeholder of each of its objects this run gives a key
+(``<id grp_3>``) -> that key. By kind: an ID may be unique within its type
+only (a portal keyed by one table per type has a group 3 and an account 3)."""
+
 
 def sent_fields(change: Change) -> dict[str, Any]:
     """The config-shaped values a create or update sends."""
@@ -286,7 +291,7 @@ def _dedupe(
 async def moved_objects(
     lookup: PortalLookup,
     changes: Sequence[Change],
-    adopted: dict[str, str],
+    adopted: Adopted,
     renames: Renames | None = None,
     written: dict[Address, dict[str, Any]] | None = None,
 ) -> dict[Address, str]:
@@ -435,7 +440,7 @@ def moved_since_plan(
     change: Change,
     now: RemoteObject | None,
     planned: RemoteState,
-    adopted: dict[str, str],
+    adopted: Adopted,
     renames: Renames | None = None,
     absent_for_certain: bool = False,
     written: dict[str, Any] | None = None,
@@ -443,8 +448,8 @@ def moved_since_plan(
     """Why ``change`` may no longer be sent, or None. ``absent_for_certain``:
     a ``now`` of None is the portal's answer to a question by ID, not an
     object a read by pages may have missed. ``adopted`` maps the
-    placeholders of objects this run gave a key (``<id grp_3>``) to that key,
-    and ``renames`` are the keys this plan renames: references to them,
+    placeholders of objects this run gave a key (``<id grp_3>``) to that key
+    (``Adopted``), and ``renames`` are the keys this plan renames: references to them,
     and values filed under them, read differently once this run's earlier
     steps made them (or, for values, once konvsync moved them where the
     portal did not) without another writer having changed anything.
@@ -468,7 +473,7 @@ def moved_since_plan(
     now = as_renamed(now, renames or {})
     if before is None:
         return "it changed in the portal since the plan"
-    expected = _rekeyed(before.data, adopted)
+    expected = _rekeyed(kind(change.kind), before.data, adopted)
     if written:
         expected = {**expected, **written}
     if expected != now.data:
@@ -476,15 +481,20 @@ def moved_since_plan(
     return None
 
 
-def _rekeyed(data: dict[str, Any], adopted: dict[str, str]) -> dict[str, Any]:
-    if not adopted:
-        return data
+def _rekeyed(k: Kind, data: dict[str, Any], adopted: Adopted) -> dict[str, Any]:
+    """``data`` of kind ``k`` with each reference to an object this run
+    adopted read as the key it gave it (a reference names one kind: only
+    that kind's placeholders are looked up)."""
     out = dict(data)
-    for name, value in data.items():
-        if isinstance(value, str) and value in adopted:
-            out[name] = adopted[value]
-        elif isinstance(value, list) and any(v in adopted for v in value if isinstance(v, str)):
-            out[name] = sorted({adopted.get(v, v) for v in value})
+    for f in k.references:
+        keys = adopted.get(f.ref or "")
+        value = data.get(f.name)
+        if not keys or value is None:
+            continue
+        if isinstance(value, str) and value in keys:
+            out[f.name] = keys[value]
+        elif isinstance(value, list) and any(v in keys for v in value if isinstance(v, str)):
+            out[f.name] = sorted({keys.get(v, v) for v in value})
     return out
 
 

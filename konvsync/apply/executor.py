@@ -17,6 +17,7 @@ from konvsync.api.batching import MutationCall, MutationOutcome, run_mutations
 from konvsync.api.client import PortalClient
 from konvsync.apply.calls import mutation_call, operation
 from konvsync.apply.checks import (
+    Adopted,
     PortalLookup,
     Wanted,
     answer_mismatch,
@@ -74,8 +75,8 @@ class PlanExecutor:
         self.options = options
         self.progress = progress
         self.stop = stop or Interrupted()
-        self.adopted: dict[str, str] = {}
-        """Placeholders of keyless objects this run adopts -> their new keys."""
+        self.adopted: Adopted = {}
+        """Kind -> placeholders of its keyless objects this run adopts -> their new keys."""
         self.refused: str | None = None
         """Why the rest of the run is not sent: the portal moved under it."""
         self.ids: dict[Address, str] = {
@@ -106,8 +107,9 @@ class PlanExecutor:
         updated where they differed): no answer shows their values."""
         self.renames: Renames = {}
         """The keys the plan renames (kind -> old key -> new key)."""
-        self.deleting: set[str] = set()
-        """The remote IDs of the objects the plan deletes."""
+        self.deleting: set[tuple[str, str]] = set()
+        """(kind, remote ID) of each object the plan deletes (an ID may be
+        unique within its type only)."""
         self.loosening: dict[Address, tuple[Update, Delete]] = {}
         """address -> a planned delete sent in two parts (``apply.tightening``):
         the update that loosens the object first, and the delete itself. The
@@ -126,9 +128,12 @@ class PlanExecutor:
                 # An adopted object is known by its desired key from now on,
                 # so what references it in this run resolves to its ID.
                 self.ids[change.address] = change.remote_id
-                self.adopted[RemoteRef(change.remote_id)] = change.key
+                placeholders = self.adopted.setdefault(change.kind, {})
+                placeholders[RemoteRef(change.remote_id)] = change.key
         self.renames = renames_in(plan.changes)
-        self.deleting = {c.remote_id for c in plan.changes if isinstance(c, Delete) and c.remote_id}
+        self.deleting = {
+            (c.kind, c.remote_id) for c in plan.changes if isinstance(c, Delete) and c.remote_id
+        }
         sent_first: list[Change] = []
         tightening: list[tuple[Change, Change]] = []  # each last part, and its planned change
         waiting: set[int] = set()  # ids of the planned changes with no first part

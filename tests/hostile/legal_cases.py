@@ -217,3 +217,81 @@ class TypeRefusedWhileUnfit(_FieldKeptFitting):
         if unfit:
             return f"values of {', '.join(unfit)} do not fit {field['type']}"
         return None
+
+
+class IdsUniquePerType(Case):
+    """IDs unique within their type only, as a portal keyed by one table
+    per type has them: the sandbox's ``grp_1`` and ``acc_1`` are both
+    answered as ``1`` (the contract's ``ID`` is opaque and says nothing of
+    uniqueness across types). The IDs konvsync sends are given their
+    type's prefix again on the way in, by the operation and the input
+    field that carry them."""
+
+    name = "ids-unique-per-type"
+
+    STEMS = (
+        ("AccountField", "fld"),
+        ("InviteLink", "inv"),
+        ("Account", "acc"),
+        ("Location", "loc"),
+        ("Group", "grp"),
+        ("User", "usr"),
+    )
+    """Operation stems (``UpdateAccountFieldBatch``, ``GetAccount``) and
+    their type's prefix, longest first where one holds another."""
+    REFERENCES = {
+        "groupIds": "grp",
+        "userGroupIds": "grp",
+        "accountId": "acc",
+        "accountMatchFieldId": "fld",
+        "lmsModuleIds": "lms",
+        "damCategoryIds": "dam",
+    }
+    """Input fields and arguments that carry another type's IDs."""
+
+    def request(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
+        own = next((p for stem, p in self.STEMS if stem in call.operation), None)
+        variables = dict(body.get("variables") or {})
+        for name, value in variables.items():
+            base = name.rsplit("_", 1)[0] if name[-1:].isdigit() else name
+            if base == "id" and own is not None:
+                variables[name] = _prefixed(own, value)
+            elif base in self.REFERENCES:
+                variables[name] = _prefixed(self.REFERENCES[base], value)
+            elif base == "input" and isinstance(value, dict):
+                variables[name] = {
+                    k: _prefixed(self.REFERENCES[k], v) if k in self.REFERENCES else v
+                    for k, v in value.items()
+                }
+        return {**body, "variables": variables}
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        data = answer.get("data")
+        if isinstance(data, dict) and call.is_mutation:
+            for alias, value in data.items():
+                if isinstance(value, str):  # a delete's answer: the ID
+                    data[alias] = _unprefixed(value)
+        _strip_ids(data)
+        return answer
+
+
+def _prefixed(prefix: str, value: Any) -> Any:
+    if isinstance(value, list):
+        return [_prefixed(prefix, item) for item in value]
+    return None if value is None else f"{prefix}_{value}"
+
+
+def _unprefixed(value: str) -> str:
+    return value.partition("_")[2] or value
+
+
+def _strip_ids(node: Any) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "id" and isinstance(value, str):
+                node[key] = _unprefixed(value)
+            else:
+                _strip_ids(value)
+    elif isinstance(node, list):
+        for item in node:
+            _strip_ids(item)
