@@ -88,6 +88,10 @@ class PlanExecutor:
             client, remote, self.ids.get, options.batch_size, options.parallelism
         )
         self.made: set[tuple[str, str]] = set()  # (kind, ID) created; was a 16 s scan at 12k
+        self.gone: set[tuple[str, str]] = set()
+        """(kind, ID) of each object this run deleted: a portal may give its
+        ID to an object created after it (the contract does not say an ID
+        is never used again)."""
         self.answered: set[Address] = set()
         """Creates whose own answer gave the ID (not found by reading back)."""
         self.sent_again: set[Address] = set()
@@ -425,6 +429,11 @@ class PlanExecutor:
         )
         if mode is Verify.UPDATES:
             done = [c for c in done if isinstance(c, Update) or c.address in self.unproven]
+        # A delete whose ID the portal gave to an object this run created
+        # is proven by that create's answer: the ID names the new object now.
+        done = [
+            c for c in done if not (isinstance(c, Delete) and (c.kind, c.remote_id) in self.made)
+        ]
         self.report.verify = mode
         try:
             found = await read_back(self.lookup, done, whole=mode is Verify.FULL)
@@ -756,10 +765,14 @@ class PlanExecutor:
         self.made.add((change.kind, remote_id))
 
     def _taken(self, kind_name: str) -> Callable[[str], bool]:
-        """Whether an ID belongs to an object of ``kind_name`` read or made before."""
+        """Whether an ID belongs to an object of ``kind_name`` read or made
+        before, and not deleted by this run since."""
         return lambda remote_id: (
-            self.remote.find(kind_name, remote_id) is not None
-            or (kind_name, remote_id) in self.made
+            (kind_name, remote_id) not in self.gone
+            and (
+                self.remote.find(kind_name, remote_id) is not None
+                or (kind_name, remote_id) in self.made
+            )
         )
 
     def _blocker(self, change: Change) -> Address | None:
@@ -787,6 +800,8 @@ class PlanExecutor:
                 self.codes[change.address] = code
             if code == "CONFLICT" and isinstance(change, Create):
                 self.conflicted.setdefault(change.kind, change.address)
+        if status is Status.DONE and isinstance(change, Delete) and change.remote_id:
+            self.gone.add((change.kind, change.remote_id))
         self.report.results.append(ChangeResult(change, status, message, code))
         for child in self.cascades.follow(change, status, code):
             self._record(child.change, child.status, child.message, child.code)

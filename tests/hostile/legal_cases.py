@@ -295,3 +295,49 @@ def _strip_ids(node: Any) -> None:
     elif isinstance(node, list):
         for item in node:
             _strip_ids(item)
+
+
+class IdsReused(Case):
+    """A portal that gives a new object the ID of one deleted before (as
+    SQLite does with a table's highest rowid, without AUTOINCREMENT): the
+    first create of a kind after a delete of it is answered, and from then
+    on shown, with the deleted object's ID. The contract does not say an
+    ID is never used again. (The sandbox's IDs carry their type's prefix,
+    which tells the kind.)"""
+
+    name = "ids-reused"
+
+    def __init__(self) -> None:
+        self.freed: dict[str, list[str]] = {}
+        self.shown: dict[str, str] = {}
+        """The sandbox's ID -> the reused ID the portal shows for it."""
+        self.reused = 0
+
+    def request(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
+        real = {shown: own for own, shown in self.shown.items()}
+        return {**body, "variables": _replaced(body.get("variables") or {}, real)}
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        data = answer.get("data")
+        if call.is_mutation and isinstance(data, dict):
+            for value in data.values():
+                if call.operation.startswith("Delete") and isinstance(value, str):
+                    self.freed.setdefault(value.partition("_")[0], []).append(value)
+                elif call.operation.startswith("Create") and isinstance(value, dict):
+                    freed = self.freed.get(str(value.get("id")).partition("_")[0])
+                    if freed:
+                        self.shown[value["id"]] = freed.pop(0)
+                        self.reused += 1
+        answer["data"] = _replaced(data, self.shown)
+        return answer
+
+
+def _replaced(node: Any, ids: dict[str, str]) -> Any:
+    """``node`` with every string that is a key of ``ids`` replaced."""
+    if isinstance(node, dict):
+        return {key: _replaced(value, ids) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_replaced(item, ids) for item in node]
+    if isinstance(node, str):
+        return ids.get(node, node)
+    return node

@@ -28,6 +28,7 @@ from tests.hostile.harness import (
 )
 from tests.hostile.legal_cases import (
     EmptyPagesBetween,
+    IdsReused,
     IdsUniquePerType,
     NestedInputPatched,
     OptionsInUseKept,
@@ -531,3 +532,39 @@ def test_twins_in_an_account_that_shares_its_id_with_an_adopted_group_stop_nothi
         planned = _run(portal.url, "plan", str(config))
     assert planned.exit_code == 0, planned.output
     assert "Plan: 2 to add, 1 to change, 0 to destroy." in planned.stdout, planned.stdout
+
+
+OPEN_LINK = """\
+konvsync: 1
+policy: {prune: [inviteLinks], max_delete_percent: 100}
+inviteLinks:
+  - {title: Sign-up, access: OPEN, redirectPath: /lms}
+"""
+OPEN_LINK_REPLACED = OPEN_LINK.replace("Sign-up", "Partner sign-up")
+
+
+@pytest.mark.parametrize("verify", ["updates", "full"])
+def test_a_link_created_with_the_id_of_the_link_it_replaces_is_created(
+    sandbox_factory: SandboxFactory, tmp_path: Path, verify: str
+) -> None:
+    """One OPEN link at a time: the old link is deleted before the new one
+    is created, and a portal may give the new one the old one's ID (the
+    contract does not say an ID is never used again). The create did what
+    was asked; apply says so, and the next plan is clean. Before, the
+    answer was taken for the ID of another link ("which another invite
+    link already has", exit 1), and ``--verify full`` found the deleted
+    link "still exists" by that ID."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(OPEN_LINK, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    config.write_text(OPEN_LINK_REPLACED, encoding="utf-8")
+    case = IdsReused()
+    with running_hostile_server(sandbox.url, case) as portal:
+        applied = _run(portal.url, "apply", str(config), "--auto-approve", "--verify", verify)
+        assert case.reused == 1, "the portal was to reuse the deleted link's ID"
+        assert applied.exit_code == 0, applied.output
+        assert "Apply complete! Resources: 1 added, 0 changed, 1 destroyed." in applied.stdout
+        _no_changes(portal.url, config)
+    links = sandbox.store.page("inviteLinks", 100, None)["nodes"]
+    assert [link["title"] for link in links] == ["Partner sign-up"]
