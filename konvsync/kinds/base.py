@@ -455,6 +455,10 @@ def _normalize_remote_value(f: Field, value: Any) -> Any:
         value = {item["key"]: item.get("value") for item in value or []}
     elif f.shape == "list" and value is None:
         value = []
+    elif f.shape == "object" and isinstance(value, Mapping):
+        # Only its parts: fields an answer adds unasked (``__typename``,
+        # the portal's own) pass the answer check and are no part of it.
+        value = {sub.name: value.get(sub.name) for sub in f.subfields}
     return normalize_value(f, value)
 
 

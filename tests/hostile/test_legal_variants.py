@@ -28,6 +28,7 @@ from tests.hostile.harness import (
 )
 from tests.hostile.legal_cases import (
     EmptyPagesBetween,
+    FieldsNotAskedFor,
     IdsReused,
     IdsUniquePerType,
     NestedInputPatched,
@@ -568,3 +569,27 @@ def test_a_link_created_with_the_id_of_the_link_it_replaces_is_created(
         _no_changes(portal.url, config)
     links = sandbox.store.page("inviteLinks", 100, None)["nodes"]
     assert [link["title"] for link in links] == ["Partner sign-up"]
+
+
+def test_fields_an_answer_adds_inside_an_address_are_not_compared(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """Answers whose objects carry fields konvsync did not ask for (an
+    address with ``__typename`` and a part of the portal's own) converge:
+    those fields pass the answer check and are not compared, inside an
+    address as at the top of an object. Before, the address read and
+    answered differed from the config's by the added parts: every create
+    and update of a location failed ("kept address = ..."), and every plan
+    showed ``address.internalNote`` to clear."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(ADDRESSED, encoding="utf-8")
+    with running_hostile_server(sandbox.url, FieldsNotAskedFor()) as portal:
+        applied = _run(portal.url, "apply", str(config), "--auto-approve")
+        assert applied.exit_code == 0, applied.output
+        _no_changes(portal.url, config)
+        config.write_text(READDRESSED, encoding="utf-8")
+        applied = _run(portal.url, "apply", str(config), "--auto-approve", "--verify", "full")
+        assert applied.exit_code == 0, applied.output
+        assert "Resources: 0 added, 2 changed, 0 destroyed." in applied.stdout, applied.stdout
+        _no_changes(portal.url, config)
