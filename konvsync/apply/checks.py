@@ -118,6 +118,11 @@ class Wanted:
     key: str
     parent: str | None = None
     """The parent's key, for a child kind."""
+    spelling: str | None = None
+    """The key as a create sent it, where that differs from ``key`` (an
+    e-mail in the config's case): a portal may store a case-insensitive
+    key as written or lowercased and find it only as stored, so it is
+    asked for both ways."""
 
 
 class PortalLookup:
@@ -219,7 +224,7 @@ class PortalLookup:
     async def _get(
         self, k: Kind, source: Kind, wanted: Sequence[Wanted], selection: Selection | None
     ) -> list[dict[str, Any]]:
-        targets = _dedupe(self._target(k, item) for item in wanted)
+        targets = _dedupe(target for item in wanted for target in self._targets(k, item))
         operation = source.get_operation
 
         async def fetch(batch: Sequence[tuple[str | None, str | None]]) -> list[dict[str, Any]]:
@@ -252,12 +257,15 @@ class PortalLookup:
             unique.setdefault(node["id"], node)
         return list(unique.values())
 
-    def _target(self, k: Kind, item: Wanted) -> tuple[str | None, str | None]:
-        """(ID, key) of what to get: the object itself, or its parent."""
+    def _targets(self, k: Kind, item: Wanted) -> list[tuple[str | None, str | None]]:
+        """(ID, key) of what to get: the object itself (by its key as
+        compared and as sent, when they differ), or its parent."""
         parent = item.address.parent
-        if parent is None:
-            return item.remote_id, item.key
-        return self.id_of(parent), parent.key
+        if parent is not None:
+            return [(self.id_of(parent), parent.key)]
+        if item.remote_id is None and item.spelling is not None:
+            return [(None, item.key), (None, item.spelling)]
+        return [(item.remote_id, item.key)]
 
 
 def _read_with(k: Kind) -> Kind:
@@ -433,7 +441,17 @@ def wanted_for(change: Change, id_of: IdOf) -> Wanted:
     """What to look up for ``change``: its object by ID when one is known
     (planned, or created by this run), else by key."""
     remote_id = change.remote_id or id_of(change.address)
-    return Wanted(change.address, remote_id, change.key, change.parent)
+    return Wanted(change.address, remote_id, change.key, change.parent, spelling_of(change))
+
+
+def spelling_of(change: Change) -> str | None:
+    """The key a create sends, where it differs from the key as keys
+    compare (``Wanted.spelling``)."""
+    k = kind(change.kind)
+    if not isinstance(change, Create) or not k.field_map[k.key_field].lowercase:
+        return None
+    sent = k.normalize_desired(change.after or {}, keep_case=True).get(k.key_field)
+    return sent if isinstance(sent, str) and sent != change.key else None
 
 
 def moved_since_plan(

@@ -28,6 +28,7 @@ from konvsync.apply.checks import (
     last_writes,
     moved_objects,
     read_back,
+    spelling_of,
 )
 from konvsync.apply.deleted_values import kept_warning, values_kept
 from konvsync.apply.model import (
@@ -677,7 +678,10 @@ class PlanExecutor:
         resend: list[Change] = []
         confirmed: list[Change] = []
         follow_ups: dict[Address, Update] = {}
-        lookups = [Wanted(change.address, None, change.key, change.parent) for change in creates]
+        lookups = [
+            Wanted(change.address, None, change.key, change.parent, spelling_of(change))
+            for change in creates
+        ]
         try:
             current = await self.lookup.current(creates[0].kind, lookups)
         except KonvsyncError as exc:

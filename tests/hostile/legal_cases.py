@@ -365,3 +365,30 @@ def _add_fields(node: Any, top: bool = True) -> None:
     elif isinstance(node, list):
         for item in node:
             _add_fields(item, top=False)
+
+
+class EmailsLookedUpAsStored(Case):
+    """A portal that stores e-mails as written, keeps them unique
+    case-insensitively (the contract), and finds ``user(email:)`` only as
+    stored (``WHERE email = ?``: the contract does not say how the lookup
+    compares). The first ``CreateUser`` is executed and then answered with
+    a 502 from its gateway: konvsync must look the user up to learn whether
+    it was made."""
+
+    name = "emails-looked-up-as-stored"
+
+    def __init__(self) -> None:
+        self.lost = 0
+        self.missed = 0
+
+    def answer(self, call: Call, answer: Json) -> Json | web.StreamResponse:
+        if call.operation.startswith("CreateUser") and not self.lost:
+            self.lost += 1
+            return web.Response(status=502, text="bad gateway")
+        data = answer.get("data") if call.operation.startswith("GetUser") else None
+        for alias, node in (data or {}).items():
+            asked = call.variables.get(f"key_{alias[1:]}")
+            if isinstance(node, dict) and asked is not None and node["email"] != asked:
+                data[alias] = None
+                self.missed += 1
+        return answer

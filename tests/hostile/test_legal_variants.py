@@ -27,6 +27,7 @@ from tests.hostile.harness import (
     write_desired,
 )
 from tests.hostile.legal_cases import (
+    EmailsLookedUpAsStored,
     EmptyPagesBetween,
     FieldsNotAskedFor,
     IdsReused,
@@ -593,3 +594,40 @@ def test_fields_an_answer_adds_inside_an_address_are_not_compared(
         assert applied.exit_code == 0, applied.output
         assert "Resources: 0 added, 2 changed, 0 destroyed." in applied.stdout, applied.stdout
         _no_changes(portal.url, config)
+
+
+MIXED_CASE_USER = """\
+konvsync: 1
+policy: {send_welcome_email: false}
+users:
+  - {email: Jane.Doe@Acme.example, firstName: Jane, lastName: Doe}
+"""
+
+
+def test_a_user_whose_create_got_no_answer_is_found_where_the_portal_looks_up_as_stored(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The create of Jane.Doe@Acme.example is executed but answered with a
+    502; konvsync looks her up by e-mail (by ID and key, not by pages: the
+    portal holds over 100 users). The portal finds an e-mail only as stored
+    (as written here; a portal that stores it lowercased finds that), so
+    she is asked for as sent as well as lowercased, found, and not created
+    again. Before, only "jane.doe@acme.example" was asked for, she was not
+    found, the create was sent again and met CONFLICT (exit 1, "correct the
+    configuration or the portal first")."""
+    sandbox = sandbox_factory()
+    for number in range(101):
+        sandbox.store.create(
+            "users", {"email": f"u{number}@example.test", "firstName": "U", "lastName": "X"}
+        )
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(MIXED_CASE_USER, encoding="utf-8")
+    case = EmailsLookedUpAsStored()
+    with running_hostile_server(sandbox.url, case) as portal:
+        applied = _run(portal.url, "apply", str(config), "--auto-approve")
+        creates = [c for c in portal.mutations if c.operation.startswith("CreateUser")]
+        assert case.lost == 1, "the create's answer was to be lost"
+        assert applied.exit_code == 0, applied.output
+        assert len(creates) == 1, f"sent again: {applied.output}"
+        _no_changes(portal.url, config)
+    assert sandbox.store.count("users") == 102
