@@ -445,8 +445,9 @@ def wanted_for(change: Change, id_of: IdOf) -> Wanted:
 
 
 def spelling_of(change: Change) -> str | None:
-    """The key a create sends, where it differs from the key as keys
-    compare (``Wanted.spelling``)."""
+    """The key as a create spells it (as the configuration does, and as it
+    is sent), where that differs from the key as keys compare
+    (``Wanted.spelling``)."""
     k = kind(change.kind)
     if not isinstance(change, Create) or not k.field_map[k.key_field].lowercase:
         return None
