@@ -248,6 +248,9 @@ async def _send_built(
             )
         try:
             check_field(document, alias, data[alias])
+            twice = call.kind.listed_twice(data[alias])
+            if twice is not None:
+                raise Misfit((alias, twice[0]), f"lists {twice[1]!r} twice")
         except Misfit as misfit:
             where = format_path((field, *misfit.path[1:]))
             problem = str(ContractError(first.operation, f"{where} {misfit.problem}"))

@@ -79,11 +79,11 @@ async def _found_again(
     # Imported here: apply's checks take 8 ms to import (python -X importtime,
     # three runs; graphql-core is no longer among them), which a drift
     # without --write, or with nothing to confirm, never needs.
-    from konvsync.apply.checks import PortalLookup, Wanted
+    from konvsync.apply.checks import PortalLookup, Wanted, spelling_of
 
     gone: dict[str, list[Wanted]] = {}
     for change in created:
-        wanted = Wanted(change.address, None, change.key, change.parent)
+        wanted = Wanted(change.address, None, change.key, change.parent, spelling_of(change))
         gone.setdefault(change.kind, []).append(wanted)
 
     def id_of(address: Address) -> str | None:

@@ -81,7 +81,7 @@ def export_state(
 
 
 async def _refuse_missed(
-    client: PortalClient, state: RemoteState, held: dict[str, set[str]]
+    client: PortalClient, state: RemoteState, held: dict[str, dict[str, str]]
 ) -> None:
     """Refuse (``OutputError``) an export that lacks an object the folder's
     files name (``--force``) and the portal has when asked for by its key (a
@@ -91,7 +91,7 @@ async def _refuse_missed(
     missing: dict[str, list[str]] = {}
     for name, keys in held.items():
         seen = state.get(name)
-        gone = sorted(keys - {key for key in seen.shown_keys() if isinstance(key, str)})
+        gone = sorted(keys.keys() - {key for key in seen.shown_keys() if isinstance(key, str)})
         if gone:
             missing[name] = gone
     if not missing:
@@ -107,7 +107,10 @@ async def _refuse_missed(
     defaults = ApplyOptions()
     lookup = PortalLookup(client, state, no_id, defaults.batch_size, defaults.parallelism, True)
     wanted = {
-        name: [Wanted(kind(name).address(key), None, key) for key in keys]
+        name: [
+            Wanted(kind(name).address(key), None, key, spelling=_spelling(held[name][key], key))
+            for key in keys
+        ]
         for name, keys in missing.items()
     }
     found = await asyncio.gather(*(lookup.current(name, items) for name, items in wanted.items()))
@@ -118,6 +121,12 @@ async def _refuse_missed(
             "name and the portal has when asked for by key (read while others edit the "
             "portal?); nothing was written. Run export again"
         )
+
+
+def _spelling(spelled: str, key: str) -> str | None:
+    """A key as the files spell it, where that differs from the key as keys
+    compare (``Wanted.spelling``)."""
+    return spelled if spelled != key else None
 
 
 def _refuse_dangling(state: RemoteState, kind_names: list[str]) -> None:

@@ -54,6 +54,11 @@ GONE_OR_MISSED = "deleted since the plan, or missed by a read while others edit 
 IdOf = Callable[[Address], str | None]
 """Address -> server ID known to this run, or None."""
 
+Adopted = dict[str, dict[str, str]]
+"""Kind -> the placeholder of each of its objects this run gives a key
+(``<id grp_3>``) -> that key. By kind: an ID may be unique within its type
+only (a portal keyed by one table per type has a group 3 and an account 3)."""
+
 
 def sent_fields(change: Change) -> dict[str, Any]:
     """The config-shaped values a create or update sends."""
@@ -113,6 +118,11 @@ class Wanted:
     key: str
     parent: str | None = None
     """The parent's key, for a child kind."""
+    spelling: str | None = None
+    """The key as a create sent it, where that differs from ``key`` (an
+    e-mail in the config's case): a portal may store a case-insensitive
+    key as written or lowercased and find it only as stored, so it is
+    asked for both ways."""
 
 
 class PortalLookup:
@@ -214,7 +224,7 @@ class PortalLookup:
     async def _get(
         self, k: Kind, source: Kind, wanted: Sequence[Wanted], selection: Selection | None
     ) -> list[dict[str, Any]]:
-        targets = _dedupe(self._target(k, item) for item in wanted)
+        targets = _dedupe(target for item in wanted for target in self._targets(k, item))
         operation = source.get_operation
 
         async def fetch(batch: Sequence[tuple[str | None, str | None]]) -> list[dict[str, Any]]:
@@ -247,12 +257,15 @@ class PortalLookup:
             unique.setdefault(node["id"], node)
         return list(unique.values())
 
-    def _target(self, k: Kind, item: Wanted) -> tuple[str | None, str | None]:
-        """(ID, key) of what to get: the object itself, or its parent."""
+    def _targets(self, k: Kind, item: Wanted) -> list[tuple[str | None, str | None]]:
+        """(ID, key) of what to get: the object itself (by its key as
+        compared and as sent, when they differ), or its parent."""
         parent = item.address.parent
-        if parent is None:
-            return item.remote_id, item.key
-        return self.id_of(parent), parent.key
+        if parent is not None:
+            return [(self.id_of(parent), parent.key)]
+        if item.remote_id is None and item.spelling is not None:
+            return [(None, item.key), (None, item.spelling)]
+        return [(item.remote_id, item.key)]
 
 
 def _read_with(k: Kind) -> Kind:
@@ -286,7 +299,7 @@ def _dedupe(
 async def moved_objects(
     lookup: PortalLookup,
     changes: Sequence[Change],
-    adopted: dict[str, str],
+    adopted: Adopted,
     renames: Renames | None = None,
     written: dict[Address, dict[str, Any]] | None = None,
 ) -> dict[Address, str]:
@@ -428,14 +441,25 @@ def wanted_for(change: Change, id_of: IdOf) -> Wanted:
     """What to look up for ``change``: its object by ID when one is known
     (planned, or created by this run), else by key."""
     remote_id = change.remote_id or id_of(change.address)
-    return Wanted(change.address, remote_id, change.key, change.parent)
+    return Wanted(change.address, remote_id, change.key, change.parent, spelling_of(change))
+
+
+def spelling_of(change: Change) -> str | None:
+    """The key as a create spells it (as the configuration does, and as it
+    is sent), where that differs from the key as keys compare
+    (``Wanted.spelling``)."""
+    k = kind(change.kind)
+    if not isinstance(change, Create) or not k.field_map[k.key_field].lowercase:
+        return None
+    sent = k.normalize_desired(change.after or {}, keep_case=True).get(k.key_field)
+    return sent if isinstance(sent, str) and sent != change.key else None
 
 
 def moved_since_plan(
     change: Change,
     now: RemoteObject | None,
     planned: RemoteState,
-    adopted: dict[str, str],
+    adopted: Adopted,
     renames: Renames | None = None,
     absent_for_certain: bool = False,
     written: dict[str, Any] | None = None,
@@ -443,8 +467,8 @@ def moved_since_plan(
     """Why ``change`` may no longer be sent, or None. ``absent_for_certain``:
     a ``now`` of None is the portal's answer to a question by ID, not an
     object a read by pages may have missed. ``adopted`` maps the
-    placeholders of objects this run gave a key (``<id grp_3>``) to that key,
-    and ``renames`` are the keys this plan renames: references to them,
+    placeholders of objects this run gave a key (``<id grp_3>``) to that key
+    (``Adopted``), and ``renames`` are the keys this plan renames: references to them,
     and values filed under them, read differently once this run's earlier
     steps made them (or, for values, once konvsync moved them where the
     portal did not) without another writer having changed anything.
@@ -468,7 +492,7 @@ def moved_since_plan(
     now = as_renamed(now, renames or {})
     if before is None:
         return "it changed in the portal since the plan"
-    expected = _rekeyed(before.data, adopted)
+    expected = _rekeyed(kind(change.kind), before.data, adopted)
     if written:
         expected = {**expected, **written}
     if expected != now.data:
@@ -476,15 +500,20 @@ def moved_since_plan(
     return None
 
 
-def _rekeyed(data: dict[str, Any], adopted: dict[str, str]) -> dict[str, Any]:
-    if not adopted:
-        return data
+def _rekeyed(k: Kind, data: dict[str, Any], adopted: Adopted) -> dict[str, Any]:
+    """``data`` of kind ``k`` with each reference to an object this run
+    adopted read as the key it gave it (a reference names one kind: only
+    that kind's placeholders are looked up)."""
     out = dict(data)
-    for name, value in data.items():
-        if isinstance(value, str) and value in adopted:
-            out[name] = adopted[value]
-        elif isinstance(value, list) and any(v in adopted for v in value if isinstance(v, str)):
-            out[name] = sorted({adopted.get(v, v) for v in value})
+    for f in k.references:
+        keys = adopted.get(f.ref or "")
+        value = data.get(f.name)
+        if not keys or value is None:
+            continue
+        if isinstance(value, str) and value in keys:
+            out[f.name] = keys[value]
+        elif isinstance(value, list) and any(v in keys for v in value if isinstance(v, str)):
+            out[f.name] = sorted({keys.get(v, v) for v in value})
     return out
 
 

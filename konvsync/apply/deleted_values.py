@@ -24,12 +24,12 @@ from konvsync.plan.stranded import cleared_update
 
 
 async def values_kept(
-    lookup: PortalLookup, kind_name: str, deleted: set[str], deleting: set[str]
+    lookup: PortalLookup, kind_name: str, deleted: set[str], deleting: set[tuple[str, str]]
 ) -> list[Update]:
     """For each object that the portal still shows holding values under a
     key of ``deleted`` (keys of kind ``kind_name`` whose delete is done),
     the update that clears them; none for an object the plan deletes
-    (``deleting``: remote IDs), whose values go with it."""
+    (``deleting``: kinds and remote IDs), whose values go with it."""
     updates: list[Update] = []
     for held in await holders_now(lookup, kind_name, deleted, deleting):
         if held.now is None:

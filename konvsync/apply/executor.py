@@ -17,6 +17,7 @@ from konvsync.api.batching import MutationCall, MutationOutcome, run_mutations
 from konvsync.api.client import PortalClient
 from konvsync.apply.calls import mutation_call, operation
 from konvsync.apply.checks import (
+    Adopted,
     PortalLookup,
     Wanted,
     answer_mismatch,
@@ -27,6 +28,7 @@ from konvsync.apply.checks import (
     last_writes,
     moved_objects,
     read_back,
+    spelling_of,
 )
 from konvsync.apply.deleted_values import kept_warning, values_kept
 from konvsync.apply.model import (
@@ -74,8 +76,8 @@ class PlanExecutor:
         self.options = options
         self.progress = progress
         self.stop = stop or Interrupted()
-        self.adopted: dict[str, str] = {}
-        """Placeholders of keyless objects this run adopts -> their new keys."""
+        self.adopted: Adopted = {}
+        """Kind -> placeholders of its keyless objects this run adopts -> their new keys."""
         self.refused: str | None = None
         """Why the rest of the run is not sent: the portal moved under it."""
         self.ids: dict[Address, str] = {
@@ -87,6 +89,10 @@ class PlanExecutor:
             client, remote, self.ids.get, options.batch_size, options.parallelism
         )
         self.made: set[tuple[str, str]] = set()  # (kind, ID) created; was a 16 s scan at 12k
+        self.gone: set[tuple[str, str]] = set()
+        """(kind, ID) of each object this run deleted: a portal may give its
+        ID to an object created after it (the contract does not say an ID
+        is never used again)."""
         self.answered: set[Address] = set()
         """Creates whose own answer gave the ID (not found by reading back)."""
         self.sent_again: set[Address] = set()
@@ -106,8 +112,9 @@ class PlanExecutor:
         updated where they differed): no answer shows their values."""
         self.renames: Renames = {}
         """The keys the plan renames (kind -> old key -> new key)."""
-        self.deleting: set[str] = set()
-        """The remote IDs of the objects the plan deletes."""
+        self.deleting: set[tuple[str, str]] = set()
+        """(kind, remote ID) of each object the plan deletes (an ID may be
+        unique within its type only)."""
         self.loosening: dict[Address, tuple[Update, Delete]] = {}
         """address -> a planned delete sent in two parts (``apply.tightening``):
         the update that loosens the object first, and the delete itself. The
@@ -126,9 +133,12 @@ class PlanExecutor:
                 # An adopted object is known by its desired key from now on,
                 # so what references it in this run resolves to its ID.
                 self.ids[change.address] = change.remote_id
-                self.adopted[RemoteRef(change.remote_id)] = change.key
+                placeholders = self.adopted.setdefault(change.kind, {})
+                placeholders[RemoteRef(change.remote_id)] = change.key
         self.renames = renames_in(plan.changes)
-        self.deleting = {c.remote_id for c in plan.changes if isinstance(c, Delete) and c.remote_id}
+        self.deleting = {
+            (c.kind, c.remote_id) for c in plan.changes if isinstance(c, Delete) and c.remote_id
+        }
         sent_first: list[Change] = []
         tightening: list[tuple[Change, Change]] = []  # each last part, and its planned change
         waiting: set[int] = set()  # ids of the planned changes with no first part
@@ -420,6 +430,11 @@ class PlanExecutor:
         )
         if mode is Verify.UPDATES:
             done = [c for c in done if isinstance(c, Update) or c.address in self.unproven]
+        # A delete whose ID the portal gave to an object this run created
+        # is proven by that create's answer: the ID names the new object now.
+        done = [
+            c for c in done if not (isinstance(c, Delete) and (c.kind, c.remote_id) in self.made)
+        ]
         self.report.verify = mode
         try:
             found = await read_back(self.lookup, done, whole=mode is Verify.FULL)
@@ -663,7 +678,10 @@ class PlanExecutor:
         resend: list[Change] = []
         confirmed: list[Change] = []
         follow_ups: dict[Address, Update] = {}
-        lookups = [Wanted(change.address, None, change.key, change.parent) for change in creates]
+        lookups = [
+            Wanted(change.address, None, change.key, change.parent, spelling_of(change))
+            for change in creates
+        ]
         try:
             current = await self.lookup.current(creates[0].kind, lookups)
         except KonvsyncError as exc:
@@ -751,10 +769,14 @@ class PlanExecutor:
         self.made.add((change.kind, remote_id))
 
     def _taken(self, kind_name: str) -> Callable[[str], bool]:
-        """Whether an ID belongs to an object of ``kind_name`` read or made before."""
+        """Whether an ID belongs to an object of ``kind_name`` read or made
+        before, and not deleted by this run since."""
         return lambda remote_id: (
-            self.remote.find(kind_name, remote_id) is not None
-            or (kind_name, remote_id) in self.made
+            (kind_name, remote_id) not in self.gone
+            and (
+                self.remote.find(kind_name, remote_id) is not None
+                or (kind_name, remote_id) in self.made
+            )
         )
 
     def _blocker(self, change: Change) -> Address | None:
@@ -782,6 +804,8 @@ class PlanExecutor:
                 self.codes[change.address] = code
             if code == "CONFLICT" and isinstance(change, Create):
                 self.conflicted.setdefault(change.kind, change.address)
+        if status is Status.DONE and isinstance(change, Delete) and change.remote_id:
+            self.gone.add((change.kind, change.remote_id))
         self.report.results.append(ChangeResult(change, status, message, code))
         for child in self.cascades.follow(change, status, code):
             self._record(child.change, child.status, child.message, child.code)

@@ -28,17 +28,18 @@ class Holder:
 
 
 async def holders_now(
-    lookup: PortalLookup, kind_name: str, keys: set[str], deleting: set[str]
+    lookup: PortalLookup, kind_name: str, keys: set[str], deleting: set[tuple[str, str]]
 ) -> list[Holder]:
     """The objects that, as planned, hold values under one of ``keys`` (of
     kind ``kind_name``), read again from the portal; not those the plan
-    deletes (``deleting``: remote IDs), whose values go with them."""
+    deletes (``deleting``: kinds and remote IDs), whose values go with them."""
     out: list[Holder] = []
     for k, maps in value_holders(kind_name):
         holding = [
             obj
             for obj in lookup.planned.get(k.name).all()
-            if obj.id not in deleting and any(keys & set(obj.data.get(name) or {}) for name in maps)
+            if (k.name, obj.id) not in deleting
+            and any(keys & set(obj.data.get(name) or {}) for name in maps)
         ]
         if not holding:
             continue

@@ -23,12 +23,12 @@ from konvsync.plan.stranded import stranded_update
 
 
 async def values_left_behind(
-    lookup: PortalLookup, kind_name: str, renamed: dict[str, str], deleting: set[str]
+    lookup: PortalLookup, kind_name: str, renamed: dict[str, str], deleting: set[tuple[str, str]]
 ) -> list[Update]:
     """For each object whose values the portal left under an old key of
     ``renamed`` (old key -> new key of kind ``kind_name``), the update that
     files them under the new key; none for an object the plan deletes
-    (``deleting``: remote IDs), whose values go with it."""
+    (``deleting``: kinds and remote IDs), whose values go with it."""
     updates: list[Update] = []
     # as planned, holding values under a new key (the renamed view files
     # them there): those the portal may have left under the old key

@@ -23,6 +23,7 @@ from konvsync.config.scope import Scope, parse_scope
 from konvsync.config.yaml_loader import YamlLoadError, YamlMap, load_yaml
 from konvsync.errors import ConfigError, OutputError
 from konvsync.kinds import TOP_LEVEL_KINDS, kind
+from konvsync.kinds.base import normalize_text
 from konvsync.support.files import UnreadableFile, read_bounded
 from konvsync.support.text import listed
 
@@ -187,12 +188,14 @@ def _loaded(path: Path) -> dict[Any, Any] | None:
     return loaded if isinstance(loaded, dict) else None
 
 
-def keys_held(found: list[Path], kind_names: list[str]) -> dict[str, set[str]]:
+def keys_held(found: list[Path], kind_names: list[str]) -> dict[str, dict[str, str]]:
     """Kind -> the natural keys of its objects in the configuration files
-    ``found`` (top-level kinds of ``kind_names``; keys as keys compare). As
-    far as the files load: one that does not is left out (``--force``
-    overwrites what it can), and so is a key written with a substitution."""
-    held: dict[str, set[str]] = {}
+    ``found`` (top-level kinds of ``kind_names``; keys as keys compare),
+    each with its spelling there (an e-mail's case: a portal may find one
+    only as stored). As far as the files load: one that does not is left
+    out (``--force`` overwrites what it can), and so is a key written with
+    a substitution."""
+    held: dict[str, dict[str, str]] = {}
     for path in found:
         loaded = _loaded(path)
         if loaded is None:
@@ -205,5 +208,6 @@ def keys_held(found: list[Path], kind_names: list[str]) -> dict[str, set[str]]:
             for entry in entries:
                 key = k.key_of(entry) if isinstance(entry, dict) else None
                 if key is not None and "${" not in key:
-                    held.setdefault(name, set()).add(key)
+                    spelled = normalize_text(str(entry[k.key_field])) or key
+                    held.setdefault(name, {})[key] = spelled
     return held

@@ -267,6 +267,23 @@ class Kind:
         """A remote node in the config's shape, every managed field present."""
         return {name: normalize(node.get(name)) for name, normalize in self._remote_steps}
 
+    def listed_twice(self, node: Any) -> tuple[str, str] | None:
+        """(map field, key) where a map field of remote ``node`` (an
+        account's customFields) lists one key twice, or None: which of the
+        two values the object holds is anyone's guess, so no read or answer
+        of the contract does it."""
+        if not isinstance(node, Mapping):
+            return None
+        for name in self._map_names:
+            keys = [item.get("key") for item in node.get(name) or () if isinstance(item, Mapping)]
+            if len(keys) != len(set(keys)):
+                return name, str(next(key for key in keys if keys.count(key) > 1))
+        return None
+
+    @cached_property
+    def _map_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.shape == "map")
+
     def server_values(self, node: Mapping[str, Any]) -> dict[str, Any]:
         """The server-only fields of a remote node, as read."""
         return {name: node.get(name) for name in self._server_only}
@@ -438,6 +455,10 @@ def _normalize_remote_value(f: Field, value: Any) -> Any:
         value = {item["key"]: item.get("value") for item in value or []}
     elif f.shape == "list" and value is None:
         value = []
+    elif f.shape == "object" and isinstance(value, Mapping):
+        # Only its parts: fields an answer adds unasked (``__typename``,
+        # the portal's own) pass the answer check and are no part of it.
+        value = {sub.name: value.get(sub.name) for sub in f.subfields}
     return normalize_value(f, value)
 
 

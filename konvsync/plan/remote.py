@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cached_property
 from typing import Any
 
 from konvsync.config.scope import Scope
@@ -282,8 +282,12 @@ class RemoteStateBuilder:
                     k.read_operation,
                     f"{k.singular} {node['id']} {broken}, which the contract does not allow",
                 )
-            for name in _map_fields(kind_name):
-                _check_map_keys(k, node, name)
+            twice = k.listed_twice(node)
+            if twice is not None:
+                raise ContractError(
+                    k.read_operation,
+                    f"{k.singular} {node['id']} lists {twice[0]} {twice[1]!r} twice",
+                )
             obj = RemoteObject(
                 kind_name,
                 k.key_of(node),
@@ -336,23 +340,6 @@ class RemoteStateBuilder:
         names = [n for name in kind_names for n in (name, *(c.name for c in _children(name)))]
         return RemoteState(
             {name: self.kinds.get(name, RemoteKind()) for name in names}, scope=self.scope
-        )
-
-
-@cache
-def _map_fields(kind_name: str) -> tuple[str, ...]:
-    return tuple(f.name for f in kind(kind_name).fields if f.shape == "map")
-
-
-def _check_map_keys(k: Kind, node: Mapping[str, Any], name: str) -> None:
-    """A map field's entries (an account's customFields) name each key once:
-    which of two values for one key the object holds is anyone's guess, and
-    taking either plans an update of it on every run."""
-    keys = [item["key"] for item in node.get(name) or ()]
-    if len(keys) != len(set(keys)):
-        twice = next(key for key in keys if keys.count(key) > 1)
-        raise ContractError(
-            k.read_operation, f"{k.singular} {node['id']} lists {name} {twice!r} twice"
         )
 
 

@@ -33,8 +33,9 @@ from konvsync.plan.remote import RemoteObject, RemoteState
 def check_twins(desired: DesiredState, remote: RemoteState, changes: Sequence[Change]) -> None:
     """Refuse (``PlanError``) where the plan would have to tell twins apart."""
     deleted = {change.address for change in changes if isinstance(change, Delete)}
-    adopted: dict[str, str] = {
-        RemoteRef(change.remote_id): change.key
+    # By kind: an ID may be unique within its type only (a group 3 and an account 3).
+    adopted: dict[tuple[str, str], str] = {
+        (change.kind, RemoteRef(change.remote_id)): change.key
         for change in changes
         if isinstance(change, Update) and change.adopt and change.remote_id
     }
@@ -42,8 +43,9 @@ def check_twins(desired: DesiredState, remote: RemoteState, changes: Sequence[Ch
     for k in KINDS:
         for twins in remote.get(k.name).twins.values():
             first = twins[0]
-            if first.parent in adopted:  # a keyless parent the plan gives its key
-                first = replace(first, parent=adopted[first.parent])
+            parent = (k.parent or "", str(first.parent))
+            if parent in adopted:  # a keyless parent the plan gives its key
+                first = replace(first, parent=adopted[parent])
             reason = _why_it_matters(desired, first, deleted)
             if reason is not None:
                 found.append(_described(twins, reason))

@@ -217,3 +217,178 @@ class TypeRefusedWhileUnfit(_FieldKeptFitting):
         if unfit:
             return f"values of {', '.join(unfit)} do not fit {field['type']}"
         return None
+
+
+class IdsUniquePerType(Case):
+    """IDs unique within their type only, as a portal keyed by one table
+    per type has them: the sandbox's ``grp_1`` and ``acc_1`` are both
+    answered as ``1`` (the contract's ``ID`` is opaque and says nothing of
+    uniqueness across types). The IDs konvsync sends are given their
+    type's prefix again on the way in, by the operation and the input
+    field that carry them."""
+
+    name = "ids-unique-per-type"
+
+    STEMS = (
+        ("AccountField", "fld"),
+        ("InviteLink", "inv"),
+        ("Account", "acc"),
+        ("Location", "loc"),
+        ("Group", "grp"),
+        ("User", "usr"),
+    )
+    """Operation stems (``UpdateAccountFieldBatch``, ``GetAccount``) and
+    their type's prefix, longest first where one holds another."""
+    REFERENCES = {
+        "groupIds": "grp",
+        "userGroupIds": "grp",
+        "accountId": "acc",
+        "accountMatchFieldId": "fld",
+        "lmsModuleIds": "lms",
+        "damCategoryIds": "dam",
+    }
+    """Input fields and arguments that carry another type's IDs."""
+
+    def request(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
+        own = next((p for stem, p in self.STEMS if stem in call.operation), None)
+        variables = dict(body.get("variables") or {})
+        for name, value in variables.items():
+            base = name.rsplit("_", 1)[0] if name[-1:].isdigit() else name
+            if base == "id" and own is not None:
+                variables[name] = _prefixed(own, value)
+            elif base in self.REFERENCES:
+                variables[name] = _prefixed(self.REFERENCES[base], value)
+            elif base == "input" and isinstance(value, dict):
+                variables[name] = {
+                    k: _prefixed(self.REFERENCES[k], v) if k in self.REFERENCES else v
+                    for k, v in value.items()
+                }
+        return {**body, "variables": variables}
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        data = answer.get("data")
+        if isinstance(data, dict) and call.is_mutation:
+            for alias, value in data.items():
+                if isinstance(value, str):  # a delete's answer: the ID
+                    data[alias] = _unprefixed(value)
+        _strip_ids(data)
+        return answer
+
+
+def _prefixed(prefix: str, value: Any) -> Any:
+    if isinstance(value, list):
+        return [_prefixed(prefix, item) for item in value]
+    return None if value is None else f"{prefix}_{value}"
+
+
+def _unprefixed(value: str) -> str:
+    return value.partition("_")[2] or value
+
+
+def _strip_ids(node: Any) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "id" and isinstance(value, str):
+                node[key] = _unprefixed(value)
+            else:
+                _strip_ids(value)
+    elif isinstance(node, list):
+        for item in node:
+            _strip_ids(item)
+
+
+class IdsReused(Case):
+    """A portal that gives a new object the ID of one deleted before (as
+    SQLite does with a table's highest rowid, without AUTOINCREMENT): the
+    first create of a kind after a delete of it is answered, and from then
+    on shown, with the deleted object's ID. The contract does not say an
+    ID is never used again. (The sandbox's IDs carry their type's prefix,
+    which tells the kind.)"""
+
+    name = "ids-reused"
+
+    def __init__(self) -> None:
+        self.freed: dict[str, list[str]] = {}
+        self.shown: dict[str, str] = {}
+        """The sandbox's ID -> the reused ID the portal shows for it."""
+        self.reused = 0
+
+    def request(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
+        real = {shown: own for own, shown in self.shown.items()}
+        return {**body, "variables": _replaced(body.get("variables") or {}, real)}
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        data = answer.get("data")
+        if call.is_mutation and isinstance(data, dict):
+            for value in data.values():
+                if call.operation.startswith("Delete") and isinstance(value, str):
+                    self.freed.setdefault(value.partition("_")[0], []).append(value)
+                elif call.operation.startswith("Create") and isinstance(value, dict):
+                    freed = self.freed.get(str(value.get("id")).partition("_")[0])
+                    if freed:
+                        self.shown[value["id"]] = freed.pop(0)
+                        self.reused += 1
+        answer["data"] = _replaced(data, self.shown)
+        return answer
+
+
+def _replaced(node: Any, ids: dict[str, str]) -> Any:
+    """``node`` with every string that is a key of ``ids`` replaced."""
+    if isinstance(node, dict):
+        return {key: _replaced(value, ids) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_replaced(item, ids) for item in node]
+    if isinstance(node, str):
+        return ids.get(node, node)
+    return node
+
+
+class FieldsNotAskedFor(Case):
+    """Every object in every answer (nested ones too: a location's address)
+    carries fields the document did not select, ``__typename`` among them,
+    as a gateway in front of a portal may add. konvsync's answer check lets
+    a field it did not ask for pass; nothing it compares may depend on one."""
+
+    name = "fields-not-asked-for"
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        _add_fields(answer.get("data"))
+        return answer
+
+
+def _add_fields(node: Any, top: bool = True) -> None:
+    if isinstance(node, dict):
+        for value in node.values():
+            _add_fields(value, top=False)
+        if not top:
+            node.update({"__typename": "Node", "internalNote": "added by the gateway"})
+    elif isinstance(node, list):
+        for item in node:
+            _add_fields(item, top=False)
+
+
+class EmailsLookedUpAsStored(Case):
+    """A portal that stores e-mails as written, keeps them unique
+    case-insensitively (the contract), and finds ``user(email:)`` only as
+    stored (``WHERE email = ?``: the contract does not say how the lookup
+    compares). The first ``CreateUser`` is executed and then answered with
+    a 502 from its gateway: konvsync must look the user up to learn whether
+    it was made."""
+
+    name = "emails-looked-up-as-stored"
+
+    def __init__(self) -> None:
+        self.lost = 0
+        self.missed = 0
+
+    def answer(self, call: Call, answer: Json) -> Json | web.StreamResponse:
+        if call.operation.startswith("CreateUser") and not self.lost:
+            self.lost += 1
+            return web.Response(status=502, text="bad gateway")
+        data = answer.get("data") if call.operation.startswith("GetUser") else None
+        for alias, node in (data or {}).items():
+            asked = call.variables.get(f"key_{alias[1:]}")
+            if isinstance(node, dict) and asked is not None and node["email"] != asked:
+                data[alias] = None
+                self.missed += 1
+        return answer

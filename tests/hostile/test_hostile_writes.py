@@ -405,3 +405,44 @@ def test_no_delete_of_a_kind_whose_create_met_conflict(tmp_path: Path) -> None:
     assert kept is not None, result.describe()
     named = [line for line in after_plan(result).splitlines() if "user07@example.test" in line]
     assert any("CONFLICT" in line for line in named), result.describe()
+
+
+TWICE = "{externalId: acct-new, name: New Co, customFields: {account_number: N-1}}"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[None, "N-1"], ["N-1", None], ["N-1", "N-2"]],
+    ids=["null-first", "null-last", "two-values"],
+)
+def test_an_account_answered_with_one_custom_field_twice_fails_the_object(
+    values: list[str | None], tmp_path: Path
+) -> None:
+    """A create answered with a custom field listed twice (a value and no
+    value, or two values) does not show which one the account holds: a
+    read that lists one twice is a contract error, and so is the answer.
+    It fails the account (naming the key), and nothing that needs the
+    account is sent. Before, whichever entry came last was taken: with
+    the value last, apply said "Apply complete!" on an answer that may
+    show the value was not kept."""
+    entries = [{"key": "account_number", "value": value} for value in values]
+    case = MutationAnswerValue(
+        "custom-field-twice",
+        "CreateAccountBatch",
+        ("externalId", "acct-new"),
+        {"customFields": entries},
+    )
+    config = write_desired(tmp_path, more_accounts=[TWICE], more_users=[NEW_CUSTOMER])
+    with hostile_portal(tmp_path, case) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+        sent = portal.sent_values()
+        happened = portal.rewritten
+    assert happened, "the case never happened"
+    assert result.exit_code == 1, result.describe()
+    failed = [line for line in after_plan(result).splitlines() if "acct-new" in line]
+    assert failed, result.describe()
+    assert PREFIX in failed[0], result.describe()
+    assert "CreateAccount: createAccount.customFields lists 'account_number' twice" in failed[0], (
+        result.describe()
+    )
+    assert NEWBIE not in sent, f"the user in acct-new was sent anyway: {result.describe()}"

@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from konvsync.sandbox.readings import named
 from konvsync.sandbox.server import RunningSandbox
 from tests.cli.test_ci import schema
 from tests.conftest import CliRun, SandboxFactory, invoke
@@ -26,7 +27,11 @@ from tests.hostile.harness import (
     write_desired,
 )
 from tests.hostile.legal_cases import (
+    EmailsLookedUpAsStored,
     EmptyPagesBetween,
+    FieldsNotAskedFor,
+    IdsReused,
+    IdsUniquePerType,
     NestedInputPatched,
     OptionsInUseKept,
     ValuesDroppedOnRename,
@@ -391,3 +396,238 @@ def test_an_email_the_portal_lowercased_another_way_is_the_same_user(
         )
     assert result.exit_code == 0, result.describe()
     assert "No changes." in result.stdout, result.describe()
+
+
+def _number(remote_id: str) -> str:
+    return remote_id.partition("_")[2]
+
+
+GROUP_AND_FIELD = """\
+konvsync: 1
+policy: {prune: [groups], max_delete_percent: 100}
+groups:
+  - {externalId: g-a, name: A}
+  - {externalId: g-b, name: B}
+accountFields:
+  - {key: num, label: Number, type: TEXT}
+accounts:
+  - {externalId: acme, name: Acme, customFields: {num: A-1}}
+"""
+FIELD_RENAMED_GROUP_PRUNED = """\
+konvsync: 1
+policy: {prune: [groups], max_delete_percent: 100}
+groups:
+  - {externalId: g-b, name: B}
+accountFields:
+  - {key: number, renamedFrom: num, label: Number, type: TEXT}
+accounts:
+  - {externalId: acme, name: Acme, customFields: {number: A-1}}
+"""
+
+
+def test_values_left_under_a_renamed_key_move_beside_a_delete_of_another_type_with_that_id(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """IDs may be unique within their type only: the group pruned and the
+    account holding values are both "1". The portal leaves the values under
+    the account field's old key; apply files them under the new one, as it
+    does with IDs unique across types. Before, the account was taken for
+    one the plan deletes (its values go with it): "Apply complete!", and
+    the next plan showed customFields {"num": "A-1"} -> {"number": "A-1"}."""
+    sandbox = sandbox_factory(readings=named(["values-stay"]))
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(GROUP_AND_FIELD, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    group, account = (
+        sandbox.store.get("groups", key="g-a"),
+        sandbox.store.get("accounts", key="acme"),
+    )
+    assert group is not None and account is not None
+    assert _number(group["id"]) == _number(account["id"]), "the case needs one ID for both"
+    config.write_text(FIELD_RENAMED_GROUP_PRUNED, encoding="utf-8")
+    with running_hostile_server(sandbox.url, IdsUniquePerType()) as portal:
+        applied = _run(portal.url, "apply", str(config), "--auto-approve")
+        assert applied.exit_code == 0, applied.output
+        assert "under the old key of account field 'num' (now 'number')" in applied.stdout, (
+            applied.stdout
+        )
+        _no_changes(portal.url, config)
+    assert _values(sandbox) == {"acme": {"number": "A-1"}}
+
+
+KEYLESS_ADOPTED = """\
+konvsync: 1
+policy: {send_welcome_email: false}
+groups:
+  - {externalId: sales, name: Sales}
+accounts:
+  - {externalId: acme, name: Acme}
+users:
+  - {email: jane@acme.example, firstName: Jane, lastName: Doe, title: CEO, account: acme,
+     groups: [sales]}
+"""
+
+
+def test_objects_of_two_types_adopted_with_one_id_are_not_taken_for_each_other(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """A keyless group and a keyless account, both "1" (IDs unique within
+    their type), are adopted by name in the apply that also updates a user
+    of both. The check before the users step reads the user's group and
+    account by the keys the adoptions gave them. Before, the account's
+    adoption stood for the group's too (one placeholder "<id 1>"): the user
+    "changed in the portal since the plan", not sent, exit 1."""
+    sandbox = sandbox_factory()
+    group = sandbox.store.create("groups", {"name": "Sales", "permissions": []})
+    account = sandbox.store.create("accounts", {"name": "Acme"})
+    assert _number(group["id"]) == _number(account["id"]), "the case needs one ID for both"
+    sandbox.store.create(
+        "users",
+        {
+            "email": "jane@acme.example",
+            "firstName": "Jane",
+            "lastName": "Doe",
+            "title": "VP",
+            "accountId": account["id"],
+            "groupIds": [group["id"]],
+        },
+    )
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(KEYLESS_ADOPTED, encoding="utf-8")
+    with running_hostile_server(sandbox.url, IdsUniquePerType()) as portal:
+        applied = _run(portal.url, "apply", str(config), "--auto-approve")
+        assert applied.exit_code == 0, applied.output
+        assert "Apply complete! Resources: 0 added, 3 changed, 0 destroyed." in applied.stdout
+        _no_changes(portal.url, config)
+
+
+PARTNER_GROUP = """\
+konvsync: 1
+groups:
+  - {externalId: acme, name: Acme partners}
+accounts:
+  - externalId: acme
+    name: Acme
+    locations:
+      - {name: HQ}
+"""
+
+
+def test_twins_in_an_account_that_shares_its_id_with_an_adopted_group_stop_nothing(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """Two locations named HQ in a keyless account the config leaves alone
+    stop no plan. That account is "1", as is the keyless group the plan
+    adopts under the key "acme" (IDs unique within their type), and the
+    config lists the locations of its own account "acme". Before, the
+    group's adoption gave the other account the key "acme" too, and plan
+    refused: "the configuration lists the locations of account 'acme'"."""
+    sandbox = sandbox_factory()
+    group = sandbox.store.create("groups", {"name": "Acme partners", "permissions": []})
+    other = sandbox.store.create("accounts", {"name": "Other Co"})
+    assert _number(group["id"]) == _number(other["id"]), "the case needs one ID for both"
+    for _ in range(2):
+        sandbox.store.create("locations", {"name": "HQ"}, parent_id=other["id"])
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(PARTNER_GROUP, encoding="utf-8")
+    with running_hostile_server(sandbox.url, IdsUniquePerType()) as portal:
+        planned = _run(portal.url, "plan", str(config))
+    assert planned.exit_code == 0, planned.output
+    assert "Plan: 2 to add, 1 to change, 0 to destroy." in planned.stdout, planned.stdout
+
+
+OPEN_LINK = """\
+konvsync: 1
+policy: {prune: [inviteLinks], max_delete_percent: 100}
+inviteLinks:
+  - {title: Sign-up, access: OPEN, redirectPath: /lms}
+"""
+OPEN_LINK_REPLACED = OPEN_LINK.replace("Sign-up", "Partner sign-up")
+
+
+@pytest.mark.parametrize("verify", ["updates", "full"])
+def test_a_link_created_with_the_id_of_the_link_it_replaces_is_created(
+    sandbox_factory: SandboxFactory, tmp_path: Path, verify: str
+) -> None:
+    """One OPEN link at a time: the old link is deleted before the new one
+    is created, and a portal may give the new one the old one's ID (the
+    contract does not say an ID is never used again). The create did what
+    was asked; apply says so, and the next plan is clean. Before, the
+    answer was taken for the ID of another link ("which another invite
+    link already has", exit 1), and ``--verify full`` found the deleted
+    link "still exists" by that ID."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(OPEN_LINK, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    config.write_text(OPEN_LINK_REPLACED, encoding="utf-8")
+    case = IdsReused()
+    with running_hostile_server(sandbox.url, case) as portal:
+        applied = _run(portal.url, "apply", str(config), "--auto-approve", "--verify", verify)
+        assert case.reused == 1, "the portal was to reuse the deleted link's ID"
+        assert applied.exit_code == 0, applied.output
+        assert "Apply complete! Resources: 1 added, 0 changed, 1 destroyed." in applied.stdout
+        _no_changes(portal.url, config)
+    links = sandbox.store.page("inviteLinks", 100, None)["nodes"]
+    assert [link["title"] for link in links] == ["Partner sign-up"]
+
+
+def test_fields_an_answer_adds_inside_an_address_are_not_compared(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """Answers whose objects carry fields konvsync did not ask for (an
+    address with ``__typename`` and a part of the portal's own) converge:
+    those fields pass the answer check and are not compared, inside an
+    address as at the top of an object. Before, the address read and
+    answered differed from the config's by the added parts: every create
+    and update of a location failed ("kept address = ..."), and every plan
+    showed ``address.internalNote`` to clear."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(ADDRESSED, encoding="utf-8")
+    with running_hostile_server(sandbox.url, FieldsNotAskedFor()) as portal:
+        applied = _run(portal.url, "apply", str(config), "--auto-approve")
+        assert applied.exit_code == 0, applied.output
+        _no_changes(portal.url, config)
+        config.write_text(READDRESSED, encoding="utf-8")
+        applied = _run(portal.url, "apply", str(config), "--auto-approve", "--verify", "full")
+        assert applied.exit_code == 0, applied.output
+        assert "Resources: 0 added, 2 changed, 0 destroyed." in applied.stdout, applied.stdout
+        _no_changes(portal.url, config)
+
+
+MIXED_CASE_USER = """\
+konvsync: 1
+policy: {send_welcome_email: false}
+users:
+  - {email: Jane.Doe@Acme.example, firstName: Jane, lastName: Doe}
+"""
+
+
+def test_a_user_whose_create_got_no_answer_is_found_where_the_portal_looks_up_as_stored(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The create of Jane.Doe@Acme.example is executed but answered with a
+    502; konvsync looks her up by e-mail (by ID and key, not by pages: the
+    portal holds over 100 users). The portal finds an e-mail only as stored
+    (as written here; a portal that stores it lowercased finds that), so
+    she is asked for as sent as well as lowercased, found, and not created
+    again. Before, only "jane.doe@acme.example" was asked for, she was not
+    found, the create was sent again and met CONFLICT (exit 1, "correct the
+    configuration or the portal first")."""
+    sandbox = sandbox_factory()
+    for number in range(101):
+        sandbox.store.create(
+            "users", {"email": f"u{number}@example.test", "firstName": "U", "lastName": "X"}
+        )
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(MIXED_CASE_USER, encoding="utf-8")
+    case = EmailsLookedUpAsStored()
+    with running_hostile_server(sandbox.url, case) as portal:
+        applied = _run(portal.url, "apply", str(config), "--auto-approve")
+        creates = [c for c in portal.mutations if c.operation.startswith("CreateUser")]
+        assert case.lost == 1, "the create's answer was to be lost"
+        assert applied.exit_code == 0, applied.output
+        assert len(creates) == 1, f"sent again: {applied.output}"
+        _no_changes(portal.url, config)
+    assert sandbox.store.count("users") == 102

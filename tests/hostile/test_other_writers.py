@@ -193,6 +193,57 @@ def test_export_force_refuses_to_drop_an_object_its_read_missed(tmp_path: Path) 
     assert "prune: [users]" in (out / "konvsync.yaml").read_text(encoding="utf-8")
 
 
+MIXED = "Mixed.Case@Example.test"
+
+
+class MissedAndLookedUpAsStored(Case):
+    """The list of users misses :data:`MIXED` (:func:`_slip_past`'s way),
+    and ``user(email:)`` finds an e-mail only as stored (as written); the
+    contract does not say how that lookup compares."""
+
+    name = "missed-and-looked-up-as-stored"
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        data = answer.get("data") or {}
+        if call.operation == "ReadUsers":
+            for index, node in enumerate(data["users"]["nodes"]):
+                if node["email"] == MIXED:
+                    data["users"]["nodes"][index] = {**node, "id": "usr_999", "email": "n@x.test"}
+        if call.operation.startswith("GetUser"):
+            for alias, node in list(data.items()):
+                asked = call.variables.get(f"key_{alias[1:]}")
+                if isinstance(node, dict) and asked is not None and node["email"] != asked:
+                    data[alias] = None
+        return answer
+
+
+def test_export_force_keeps_a_user_the_read_missed_on_a_portal_that_looks_up_as_stored(
+    tmp_path: Path,
+) -> None:
+    """The files name Mixed.Case@Example.test as the portal stores it; the
+    list read misses her, and the portal finds an e-mail only as stored. She
+    is asked for as the files spell her as well as lowercased, found, and
+    nothing is written. Before, only "mixed.case@example.test" was asked
+    for: she was taken for deleted and dropped from users.yaml, whose
+    ``prune: [users]`` the next apply would have deleted her by."""
+    out = tmp_path / "portal"
+    with seeded_sandbox(tmp_path) as sandbox:
+        sandbox.store.create("users", {"email": MIXED, "firstName": "Mixed", "lastName": "Case"})
+        first = run_konvsync(["--endpoint", sandbox.url, "export", "--out", str(out)], tmp_path)
+        assert first.exit_code == 0, first.describe()
+        assert MIXED in (out / "users.yaml").read_text(encoding="utf-8")
+        with (out / "konvsync.yaml").open("a", encoding="utf-8") as text:
+            text.write("policy:\n  prune: [users]\n")
+        before = {path.name: path.read_bytes() for path in out.iterdir()}
+        with running_hostile_server(sandbox.url, MissedAndLookedUpAsStored()) as portal:
+            args = ["--endpoint", portal.endpoint(), "export", "--out", str(out), "--force"]
+            result = run_konvsync(args, tmp_path)
+        after = {path.name: path.read_bytes() for path in out.iterdir()}
+    line = one_error_line(result)
+    assert "users/mixed.case@example.test" in line and "nothing was written" in line, line
+    assert after == before
+
+
 class CreatesUserBetweenPages(Case):
     """Another writer creates a user while apply reads the users again
     before its users step (after the groups step wrote): the read's
