@@ -96,7 +96,7 @@ class TokenSource(Protocol):
 
     async def token(self, session: aiohttp.ClientSession) -> str: ...
 
-    def invalidate(self) -> None: ...
+    def invalidate(self, refused: str) -> None: ...
 
 
 class _CachedToken:
@@ -116,8 +116,15 @@ class _CachedToken:
             self._lock, self._lock_loop = asyncio.Lock(), loop
         return self._lock
 
-    def invalidate(self) -> None:
-        self._token = None
+    def invalidate(self, refused: str) -> None:
+        """Forget the token the portal ``refused``, unless it is already
+        renewed: requests refused together (a token that stopped working
+        while they were in flight) then share one new token, rather than
+        each throwing away the one the request before it just fetched (N
+        renewals, where a portal that honours only its latest token then
+        refuses the requests resent with the earlier ones)."""
+        if self._token == refused:
+            self._token = None
 
     def _remember(self, token: str, lifetime: float) -> str:
         """Cache a new token; from now on it is redacted from all output."""

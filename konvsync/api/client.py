@@ -292,7 +292,7 @@ class PortalClient:
                 self._log(label, raw.status, started)
                 response = _parse_answer(label, raw, self.endpoint.api_url)
                 if _has_code(response.errors, "UNAUTHENTICATED") and not renewed[0]:
-                    self.tokens.invalidate()
+                    self.tokens.invalidate(token)
                     renewed[0] = True
                     if not _is_mutation(payload["query"]):
                         continue  # a read: sending it again changes nothing
@@ -324,7 +324,7 @@ class PortalClient:
                             "authentication failed: the portal rejected the token "
                             "(check the API key, secret and --auth mode)"
                         ) from None
-                    self.tokens.invalidate()
+                    self.tokens.invalidate(token)
                     renewed[0] = True
                     continue
                 why = reason_of(exc)

@@ -580,3 +580,46 @@ def operation_starts(prefix: str, without: str = "\0") -> Callable[[Call], bool]
     """Whether a call's operation starts with ``prefix`` (and does not hold
     ``without``: ``UpdateAccount`` but not ``UpdateAccountField``)."""
     return lambda call: call.operation.startswith(prefix) and without not in call.operation
+
+
+class OneTokenAtATime(Case):
+    """A portal whose first OAuth token stops working (sooner than its
+    ``expires_in`` said) as the first ``operation`` call comes in, and that
+    honours only the token it issued last (issuing one revokes the ones
+    before, as RFC 6749 lets a server do). Each mutation is held ``hold``
+    seconds before it is judged, so that several are in flight at once; a
+    refused one is answered ``step`` seconds after the one before it, with
+    HTTP 401 and ``WWW-Authenticate: Bearer error="invalid_token"``
+    (``in_answer``: HTTP 200 and an UNAUTHENTICATED error, no ``data``)."""
+
+    def __init__(
+        self, operation: str, in_answer: bool = False, hold: float = 0.25, step: float = 0.1
+    ) -> None:
+        self.name = f"one-token-at-a-time-{'200' if in_answer else '401'}"
+        self.operation = operation
+        self.in_answer = in_answer
+        self.hold = hold
+        self.step = step
+        self.issued: list[str] = []
+        self.first_expired = False
+        self.refused = 0
+
+    def token_answer(self, answer: Json) -> Json:
+        self.issued.append(answer["access_token"])
+        return answer
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        token = call.authorization.removeprefix("Bearer ")
+        if call.operation.startswith(self.operation):
+            self.first_expired = True
+        if call.is_mutation:
+            await asyncio.sleep(self.hold)
+        if token == self.issued[-1] and not (self.first_expired and token == self.issued[0]):
+            return None
+        self.refused += 1
+        await asyncio.sleep(self.step * self.refused)
+        error = {"message": "invalid token", "extensions": {"code": "UNAUTHENTICATED"}}
+        if self.in_answer:
+            return web.json_response({"data": None, "errors": [error]})
+        header = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        return web.json_response({"errors": [error]}, status=401, headers=header)

@@ -68,6 +68,11 @@ class Case:
         """Answer a request to ``/oauth/token`` without forwarding it; None forwards."""
         return None
 
+    def token_answer(self, answer: Json) -> Json:
+        """The token endpoint's JSON answer (HTTP 200) to send back instead
+        of the sandbox's: a case may note the tokens issued."""
+        return answer
+
     def request(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
         """The request body to forward, e.g. with variables changed."""
         return body
@@ -177,11 +182,12 @@ def _create_app(server: HostileServer) -> web.Application:
         async with session().post(
             f"{server.upstream}/oauth/token", data=await request.read(), headers=headers_of(request)
         ) as upstream:
-            return web.Response(
-                body=await upstream.read(),
-                status=upstream.status,
-                headers={k: v for k, v in upstream.headers.items() if k in _KEPT},
-            )
+            text = await upstream.read()
+            status = upstream.status
+            kept = {k: v for k, v in upstream.headers.items() if k in _KEPT}
+        if status == 200:
+            text = json.dumps(server.case.token_answer(json.loads(text))).encode()
+        return web.Response(body=text, status=status, headers=kept)
 
     async def api(request: web.Request) -> web.StreamResponse:
         client = request.match_info.get("client", "")
