@@ -321,3 +321,27 @@ def test_a_token_answer_that_is_not_a_token_is_refused_with_one_line(
         "Error: the token endpoint's answer has no usable access_token (RFC 6749: a "
         "non-empty string of token characters)\n"
     ), result.output
+
+
+ODD_KEY = "key:with%41 odd+chars é"
+ODD_SECRET = "s3cr:et%41+plus é/ünï~"
+
+
+@pytest.mark.parametrize("auth", ["oauth", "jwt"])
+def test_a_key_and_secret_with_reserved_and_non_ascii_characters_authenticate(
+    sandbox_factory: SandboxFactory, write_config: Callable[..., Path], auth: str
+) -> None:
+    """RFC 6749 §2.3.1: the key and secret are form-URL-encoded before they
+    are joined by ``:`` in the Basic header (a ``:`` in the key, a ``%`` or
+    ``+`` in the secret read back as they were sent). The sandbox answered
+    a non-ASCII one with HTTP 500 (``compare_digest`` takes no such text)."""
+    sandbox = sandbox_factory(api_key=ODD_KEY, api_secret=ODD_SECRET)
+    config = write_config("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    env = {"KONVERT_API_KEY": ODD_KEY, "KONVERT_API_SECRET": ODD_SECRET}
+    args = ["--auth", auth, "--endpoint", sandbox.url, "plan", str(config)]
+    result = invoke(args, env=env)
+    assert result.exit_code == 0, result.output
+    assert "Plan: 1 to add" in result.stdout
+    wrong = invoke(args, env={**env, "KONVERT_API_SECRET": ODD_SECRET + "ß"})
+    assert wrong.exit_code == 1, wrong.output
+    assert "rejected the" in wrong.stderr and ODD_SECRET not in wrong.output, wrong.output
