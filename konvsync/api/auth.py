@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import re
 import time
 import warnings
@@ -243,6 +244,15 @@ class OAuthTokens(_CachedToken):
             raise AuthError(
                 "the token endpoint's answer has no usable access_token (RFC 6749: a "
                 "non-empty string of token characters)"
+            )
+        kind = body.get("token_type")
+        if kind is not None and (not isinstance(kind, str) or kind.lower() != "bearer"):
+            # RFC 6749 §7.1: a token of a type the client does not know is not used.
+            key, secret = self._credentials.api_key, self._credentials.api_secret
+            shown = redact.scrub(json.dumps(kind), key, secret, limit=40)
+            raise AuthError(
+                f"the token endpoint issued a token with token_type {shown}: konvsync "
+                "sends Bearer tokens only (RFC 6750)"
             )
         return token, _lifetime(body.get("expires_in", 3600))
 

@@ -623,3 +623,18 @@ class OneTokenAtATime(Case):
             return web.json_response({"data": None, "errors": [error]})
         header = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
         return web.json_response({"errors": [error]}, status=401, headers=header)
+
+
+class TokenAnswer(Case):
+    """The token endpoint's answer (the sandbox's token) with ``fields``
+    set, or left out where the value is None; ``/api`` is honest."""
+
+    def __init__(self, fields: dict[str, object]) -> None:
+        self.name = f"token-answer-{fields}"
+        self.fields = fields
+        self.answered = 0
+
+    def token_answer(self, answer: Json) -> Json:
+        self.answered += 1
+        changed = {**answer, **self.fields}
+        return {name: value for name, value in changed.items() if value is not None}

@@ -1,0 +1,94 @@
+"""Tokens as the standards let a portal issue them: answers of the token
+endpoint the sandbox never gives (RFC 6749 §5.1 lets them vary), and tokens
+a portal stops honouring in the middle of a run (konvsync gets one new token
+for all the requests refused at once and finishes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.hostile.cases import OneTokenAtATime, TokenAnswer
+from tests.hostile.harness import (
+    apply_args,
+    hostile_portal,
+    one_error_line,
+    run_konvsync,
+    write_desired,
+)
+
+NEW_USERS = [f"{{email: new{i:02}@example.test, firstName: N, lastName: U}}" for i in range(12)]
+
+
+@pytest.mark.parametrize("in_answer", [False, True], ids=["http-401", "unauthenticated-200"])
+def test_creates_refused_together_share_one_new_token(in_answer: bool, tmp_path: Path) -> None:
+    """The token stops working as eight creates are in flight; the portal
+    honours only the token it issued last. Each refused create threw away
+    the token the one before it had just fetched and fetched its own (nine
+    tokens for eight refusals), revoking the one a resent create was
+    carrying: "failed: ... authentication failed: the portal rejected the
+    token", exit 1. One new token serves them all."""
+    case = OneTokenAtATime("CreateUser", in_answer=in_answer)
+    config = write_desired(tmp_path, more_users=NEW_USERS)
+    with hostile_portal(tmp_path, case) as portal:
+        args = [*apply_args(portal.endpoint(), config), "--batch-size", "1", "--parallelism", "8"]
+        result = run_konvsync(args, tmp_path)
+        created = [
+            call.variables["input_0"]["email"]
+            for call in portal.mutations
+            if call.operation.startswith("CreateUser") and call.answered
+        ]
+    assert case.refused >= 4, f"the case never happened: {result.describe()}"
+    assert result.exit_code == 0, result.describe()
+    assert "12 added, 2 changed, 0 destroyed" in result.stdout, result.describe()
+    assert len(case.issued) == 2, f"{len(case.issued)} tokens: {result.describe()}"
+    assert sorted(created) == sorted(f"new{i:02}@example.test" for i in range(12)), created
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"token_type": "bearer"},
+        {"token_type": "BEARER"},
+        {"token_type": None},
+        {"expires_in": None},
+        {"expires_in": "21600"},
+        {"expires_in": 21599.5},
+        {"expires_in": 0},
+        {"expires_in": -1},
+        {"expires_in": 10**12},
+        {"refresh_token": "r-e-f-r-e-s-h", "scope": "portal", "id_token": "x.y.z"},
+    ],
+    ids=repr,
+)
+def test_token_answers_rfc_6749_allows_are_taken(fields: dict[str, object], tmp_path: Path) -> None:
+    """``token_type`` in any case or left out, ``expires_in`` left out,
+    as a string, a fraction or out of range (read as the RFC's implied
+    hour), and fields konvsync has no use for: the apply goes through on
+    one token."""
+    case = TokenAnswer(fields)
+    config = write_desired(tmp_path)
+    with hostile_portal(tmp_path, case) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+    assert case.answered == 1, result.describe()
+    assert result.exit_code == 0, result.describe()
+    assert "0 added, 2 changed, 0 destroyed" in result.stdout, result.describe()
+
+
+@pytest.mark.parametrize("token_type", ["DPoP", "mac", "N_A", 7])
+def test_a_token_that_is_not_a_bearer_token_is_refused_with_one_line(
+    token_type: object, tmp_path: Path
+) -> None:
+    """RFC 6749 §7.1: a client must not use a token whose type it does not
+    understand. A DPoP token was sent as a Bearer token, and the portal's
+    refusal read "the portal rejected the token (check the API key, secret
+    and --auth mode)", none of which was wrong."""
+    case = TokenAnswer({"token_type": token_type})
+    config = write_desired(tmp_path)
+    with hostile_portal(tmp_path, case) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+        sent = portal.operations()
+    line = one_error_line(result)
+    assert "token_type" in line and "Bearer" in line, line
+    assert sent == [], f"the token was used: {sent}"
