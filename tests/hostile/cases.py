@@ -638,3 +638,27 @@ class TokenAnswer(Case):
         self.answered += 1
         changed = {**answer, **self.fields}
         return {name: value for name, value in changed.items() if value is not None}
+
+
+class RefusesEveryToken(Case):
+    """``/api`` refuses every token with words that echo it: 401 with
+    ``WWW-Authenticate: Bearer error="invalid_token"`` and those words as
+    its ``error_description``, with (``body``) or without them as a GraphQL
+    error (UNAUTHENTICATED) too; or (``status`` 200) only that error."""
+
+    def __init__(self, body: bool, status: int = 401) -> None:
+        self.name = f"refuses-every-token-{status}-{'graphql' if body else 'header'}"
+        self.body = body
+        self.status = status
+        self.tokens: set[str] = set()
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        token = call.authorization.removeprefix("Bearer ")
+        self.tokens.add(token)
+        said = f"token {token} is revoked"
+        header = f'Bearer realm="konvert", error="invalid_token", error_description="{said}"'
+        headers = {"WWW-Authenticate": header} if self.status == 401 else {}
+        if not self.body:
+            return web.Response(status=self.status, text="Unauthorized", headers=headers)
+        error = {"message": said, "extensions": {"code": "UNAUTHENTICATED"}}
+        return web.json_response({"errors": [error]}, status=self.status, headers=headers)

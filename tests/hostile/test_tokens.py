@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.cases import OneTokenAtATime, TokenAnswer
+from tests.hostile.cases import ClockBehind, OneTokenAtATime, RefusesEveryToken, TokenAnswer
 from tests.hostile.harness import (
     apply_args,
     hostile_portal,
@@ -92,3 +92,40 @@ def test_a_token_that_is_not_a_bearer_token_is_refused_with_one_line(
     line = one_error_line(result)
     assert "token_type" in line and "Bearer" in line, line
     assert sent == [], f"the token was used: {sent}"
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [(True, 401), (False, 401), (True, 200)],
+    ids=["401-graphql-error", "401-header-only", "200-unauthenticated"],
+)
+def test_a_refused_token_is_reported_with_the_portals_reason(
+    body: bool, status: int, tmp_path: Path
+) -> None:
+    """A 401 said only "the portal rejected the token (check the API key,
+    secret and --auth mode)": the portal's own reason (its GraphQL error,
+    or the ``error_description`` of ``WWW-Authenticate``) was dropped; an
+    UNAUTHENTICATED error in a 200 gave the reason but not what to check.
+    Both say both now, without the token the portal echoes."""
+    case = RefusesEveryToken(body, status)
+    config = write_desired(tmp_path)
+    with hostile_portal(tmp_path, case) as portal:
+        result = run_konvsync(["--endpoint", portal.endpoint(), "plan", str(config)], tmp_path)
+    line = one_error_line(result)
+    assert "the portal rejected the token" in line and "check the API key" in line, line
+    assert "token *** is revoked" in line, line
+    assert case.tokens and not any(token in result.output for token in case.tokens), line
+
+
+def test_a_jwt_refused_for_the_clock_says_so(tmp_path: Path) -> None:
+    """``--auth jwt`` against a portal whose clock is 90 s behind (more than
+    konvsync dates its tokens back): the portal's reason is shown, and the
+    advice names the clock, which a JWT's ``iat`` and ``exp`` depend on."""
+    case = ClockBehind(seconds=90)
+    config = write_desired(tmp_path)
+    with hostile_portal(tmp_path, case) as portal:
+        args = ["--auth", "jwt", "--endpoint", portal.endpoint(), "plan", str(config)]
+        result = run_konvsync(args, tmp_path)
+    line = one_error_line(result)
+    assert "The token is not yet valid (iat)" in line, line
+    assert "clock" in line, line
