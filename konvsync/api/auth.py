@@ -154,6 +154,12 @@ class OAuthTokens(_CachedToken):
         self._credentials = credentials
         self._url = token_url
         self._proxy = proxy if proxy is not None else proxy_route(token_url)
+        key, secret = credentials.api_key, credentials.api_secret
+        encoded = f"{quote(key, safe='')}:{quote(secret, safe='')}"
+        self._pairs = [encoded]
+        """The Basic header's ``key:secret`` forms to try, in order."""
+        if f"{key}:{secret}" != encoded and ":" not in key:  # RFC 7617: no ":" in a user-id
+            self._pairs.append(f"{key}:{secret}")
         self._refusals = 0
         """How many renewals failed so far (busy, refused, unreachable)."""
         self._refused: TransportError | AuthError | None = None
@@ -188,10 +194,23 @@ class OAuthTokens(_CachedToken):
                 raise
 
     async def _request(self, session: aiohttp.ClientSession) -> tuple[str, float]:
-        pair = (
-            f"{quote(self._credentials.api_key, safe='')}:"
-            f"{quote(self._credentials.api_secret, safe='')}"
-        )
+        """A token, asked for with the key and secret form-URL-encoded in the
+        Basic header (RFC 6749 §2.3.1); refused as ``invalid_client``, asked
+        again with them as they are, where that differs (a server reading
+        RFC 7617 alone, or the API's "base64(key:secret)", does not decode
+        them). The form that served is asked first from then on."""
+        for number, pair in enumerate(self._pairs):
+            try:
+                answer = await self._ask(session, pair)
+            except CredentialsRefused:
+                if number + 1 == len(self._pairs):
+                    raise
+                continue
+            self._pairs.insert(0, self._pairs.pop(number))
+            return answer
+        raise AssertionError("unreachable: there is at least one pair")
+
+    async def _ask(self, session: aiohttp.ClientSession, pair: str) -> tuple[str, float]:
         basic = base64.b64encode(pair.encode()).decode()
         redact.register(basic)
         headers = {

@@ -14,6 +14,7 @@ register it with :func:`on_connection` in :data:`READ_CASES` (see the entries).
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import math
 import os
@@ -23,10 +24,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
+from urllib.parse import quote_plus
 
 import jwt
 from aiohttp import web
 
+from konvsync.sandbox.auth import TokenAuthority
 from tests.hostile.server import Call, Case, Json
 
 Connection = dict[str, Any]
@@ -523,7 +526,7 @@ class TokenEndpointBusy(Case):
         self.retry_after = retry_after
         self.refused = 0
 
-    async def before_token(self) -> web.StreamResponse | None:
+    async def before_token(self, authorization: str) -> web.StreamResponse | None:
         if self.refused >= self.times:
             return None
         self.refused += 1
@@ -662,3 +665,30 @@ class RefusesEveryToken(Case):
             return web.Response(status=self.status, text="Unauthorized", headers=headers)
         error = {"message": said, "extensions": {"code": "UNAUTHENTICATED"}}
         return web.json_response({"errors": [error]}, status=self.status, headers=headers)
+
+
+class BasicNotDecoded(Case):
+    """A token endpoint that reads the Basic header's key and secret as they
+    are, without undoing the form-URL-encoding RFC 6749 §2.3.1 asks for (as
+    many servers do, reading RFC 7617 alone); it gets its tokens from the
+    sandbox's ``authority`` (which decodes them). Every header it was sent
+    is in ``tried``."""
+
+    name = "basic-not-decoded"
+
+    def __init__(self, authority: TokenAuthority) -> None:
+        self.authority = authority
+        self.tried: list[str] = []
+
+    async def before_token(self, authorization: str) -> web.StreamResponse | None:
+        self.tried.append(authorization)
+        pair = base64.b64decode(authorization.removeprefix("Basic ")).decode()
+        key, _, secret = pair.partition(":")
+        if (key, secret) != (self.authority.api_key, self.authority.api_secret):
+            error = {"error": "invalid_client"}
+            return web.json_response(error, status=401, headers={"WWW-Authenticate": "Basic"})
+        encoded = f"{quote_plus(key)}:{quote_plus(secret)}".encode()
+        header = "Basic " + base64.b64encode(encoded).decode()
+        form = b"grant_type=client_credentials"
+        issued = self.authority.issue(header, "application/x-www-form-urlencoded", form)
+        return web.json_response(issued)

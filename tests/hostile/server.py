@@ -64,8 +64,9 @@ class Case:
         """Answer ``call`` without forwarding it (or wait first); None forwards."""
         return None
 
-    async def before_token(self) -> web.StreamResponse | None:
-        """Answer a request to ``/oauth/token`` without forwarding it; None forwards."""
+    async def before_token(self, authorization: str) -> web.StreamResponse | None:
+        """Answer a request to ``/oauth/token`` (its ``Authorization`` header
+        given) without forwarding it; None forwards."""
         return None
 
     def token_answer(self, answer: Json) -> Json:
@@ -176,7 +177,7 @@ def _create_app(server: HostileServer) -> web.Application:
         return {name: request.headers[name] for name in PASSED_HEADERS if name in request.headers}
 
     async def token(request: web.Request) -> web.StreamResponse:
-        early = await server.case.before_token()
+        early = await server.case.before_token(request.headers.get("Authorization", ""))
         if early is not None:
             return early
         async with session().post(

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.cases import ClockBehind, OneTokenAtATime, RefusesEveryToken, TokenAnswer
+from konvsync.sandbox.faults import FaultSettings
+from konvsync.sandbox.server import SandboxSettings, running_sandbox
+from tests.hostile.cases import (
+    BasicNotDecoded,
+    ClockBehind,
+    OneTokenAtATime,
+    RefusesEveryToken,
+    TokenAnswer,
+)
 from tests.hostile.harness import (
     apply_args,
     hostile_portal,
@@ -17,6 +25,7 @@ from tests.hostile.harness import (
     run_konvsync,
     write_desired,
 )
+from tests.hostile.server import running_hostile_server
 
 NEW_USERS = [f"{{email: new{i:02}@example.test, firstName: N, lastName: U}}" for i in range(12)]
 
@@ -129,3 +138,38 @@ def test_a_jwt_refused_for_the_clock_says_so(tmp_path: Path) -> None:
     line = one_error_line(result)
     assert "The token is not yet valid (iat)" in line, line
     assert "clock" in line, line
+
+
+@pytest.mark.parametrize(
+    ("secret", "asked"), [("s3cr%41t+pl:us é/~", 2), ("plain-Secret_0.9~", 1)], ids=["odd", "plain"]
+)
+def test_a_token_endpoint_that_does_not_decode_the_basic_header_is_asked_as_it_reads_it(
+    secret: str, asked: int, tmp_path: Path
+) -> None:
+    """RFC 6749 §2.3.1 form-URL-encodes the key and secret in the Basic
+    header; a token endpoint that reads them as they are (RFC 7617 alone,
+    and the API description's "base64(key:secret)") refused a secret holding
+    ``%``, ``+``, ``:`` or non-ASCII as invalid_client: "authentication
+    failed: the portal rejected the API key and secret". Refused so, konvsync
+    asks once more with them as they are (never when encoding changes
+    nothing), and the next renewal asks that way first."""
+    # Tokens of 2 s, renewed after 1 s; 0.4 s a request: the apply renews.
+    faults = FaultSettings(latency_ms=400)
+    settings = SandboxSettings(
+        port=0, db=":memory:", api_key="odd-key", api_secret=secret, token_ttl=2, faults=faults
+    )
+    config = tmp_path / "konvsync.yaml"
+    config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n", encoding="utf-8")
+    env = {"KONVERT_API_KEY": "odd-key", "KONVERT_API_SECRET": secret}
+    with running_sandbox(settings) as sandbox:
+        case = BasicNotDecoded(sandbox.state.authority)
+        with running_hostile_server(sandbox.url, case) as portal:
+            args = ["--endpoint", portal.endpoint(), "apply", str(config), "--auto-approve"]
+            result = run_konvsync(args, tmp_path, env=env)
+    assert result.exit_code == 0, result.describe()
+    assert "1 added, 0 changed, 0 destroyed" in result.stdout, result.describe()
+    renewals = sandbox.state.authority.tokens_issued - 1
+    assert renewals >= 1, "no token was renewed"
+    assert len(case.tried) == asked + renewals, case.tried
+    assert case.tried.count(case.tried[0]) == (1 if asked == 2 else renewals + 1), case.tried
+    assert secret not in result.output
