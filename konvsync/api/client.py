@@ -16,7 +16,9 @@ retries and the safe/ambiguous distinction every caller relies on.
   before executing it. An answer with an ``UNAUTHENTICATED`` error gets a new
   token too, but only a query is sent again whole: a mutation document's
   answer goes to its caller (``batching``), which sends again only the
-  mutations that the answer shows were not executed.
+  mutations that the answer shows were not executed. Requests refused with
+  one token share one new token; refused again, the error gives the
+  portal's reason.
 
 ``classify`` says what a failure calls for (retry, ambiguous, fail);
 ``tenacity`` runs the tries, their waits and the limits.
@@ -139,7 +141,7 @@ async def _post(
                 raise ProxyRefused(407)
             if response.status == 401:
                 raise HttpStatus(401, None, await _refusal(response))
-            if response.status in (401, 429) or response.status >= 500:
+            if response.status == 429 or response.status >= 500:
                 raise HttpStatus(response.status, response.headers.get("Retry-After"))
             if (response.content_length or 0) > max_bytes:
                 raise _AnswerTooLarge()
