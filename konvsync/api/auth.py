@@ -88,7 +88,24 @@ class CredentialsRefused(AuthError):
     ``invalid_client``): asking again gets the same answer."""
 
 
-_FINAL = (TokenProxyRefused, CredentialsRefused)
+class TokenRequestRefused(AuthError):
+    """The token endpoint refused the request with an RFC 6749 §5.2 error
+    (``invalid_grant``, ``unauthorized_client``, ...): asking again gets
+    the same answer."""
+
+
+_REFUSALS = frozenset(
+    (
+        "invalid_request",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+    )
+)
+"""RFC 6749 §5.2's errors but ``invalid_client`` (``CredentialsRefused``)."""
+
+_FINAL = (TokenProxyRefused, CredentialsRefused, TokenRequestRefused)
 """Token refusals that stand for the rest of the run."""
 
 
@@ -257,7 +274,11 @@ class OAuthTokens(_CachedToken):
                 f"{CHECK_THE_ENDPOINT}"
             )
         if status != 200 or not isinstance(body, dict) or "access_token" not in body:
-            raise AuthError(f"token request failed with HTTP {status}{self._reason(body)}")
+            failed = f"token request failed with HTTP {status}{self._reason(body)}"
+            error = body.get("error") if isinstance(body, dict) else None
+            if status < 500 and isinstance(error, str) and error in _REFUSALS:
+                raise TokenRequestRefused(failed)
+            raise AuthError(failed)
         token = body["access_token"]
         if not isinstance(token, str) or not _B64TOKEN.fullmatch(token):
             raise AuthError(

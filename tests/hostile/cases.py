@@ -692,3 +692,32 @@ class BasicNotDecoded(Case):
         form = b"grant_type=client_credentials"
         issued = self.authority.issue(header, "application/x-www-form-urlencoded", form)
         return web.json_response(issued)
+
+
+class ClientRevokedAt(Case):
+    """The service connection is revoked when the first ``operation`` call
+    comes in: from then on ``/api`` answers 401 (``invalid_token``) and the
+    token endpoint answers 400 with the RFC 6749 §5.2 ``error`` given (401
+    for ``invalid_client``). ``asked`` counts the token requests."""
+
+    def __init__(self, operation: str, error: str) -> None:
+        self.name = f"client-revoked-{error}"
+        self.operation = operation
+        self.error = error
+        self.revoked = False
+        self.asked = 0
+
+    async def before_token(self, authorization: str) -> web.StreamResponse | None:
+        self.asked += 1
+        if not self.revoked:
+            return None
+        status = 401 if self.error == "invalid_client" else 400
+        return web.json_response({"error": self.error}, status=status)
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        self.revoked = self.revoked or call.operation.startswith(self.operation)
+        if not self.revoked:
+            return None
+        error = {"message": "revoked", "extensions": {"code": "UNAUTHENTICATED"}}
+        header = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        return web.json_response({"errors": [error]}, status=401, headers=header)

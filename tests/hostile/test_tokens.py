@@ -13,6 +13,7 @@ from konvsync.sandbox.faults import FaultSettings
 from konvsync.sandbox.server import SandboxSettings, running_sandbox
 from tests.hostile.cases import (
     BasicNotDecoded,
+    ClientRevokedAt,
     ClockBehind,
     OneTokenAtATime,
     RefusesEveryToken,
@@ -28,6 +29,7 @@ from tests.hostile.harness import (
 from tests.hostile.server import running_hostile_server
 
 NEW_USERS = [f"{{email: new{i:02}@example.test, firstName: N, lastName: U}}" for i in range(12)]
+MORE_USERS = [f"{{email: more{i:02}@example.test, firstName: M, lastName: U}}" for i in range(28)]
 
 
 @pytest.mark.parametrize("in_answer", [False, True], ids=["http-401", "unauthenticated-200"])
@@ -173,3 +175,24 @@ def test_a_token_endpoint_that_does_not_decode_the_basic_header_is_asked_as_it_r
     assert len(case.tried) == asked + renewals, case.tried
     assert case.tried.count(case.tried[0]) == (1 if asked == 2 else renewals + 1), case.tried
     assert secret not in result.output
+
+
+@pytest.mark.parametrize("error", ["invalid_client", "invalid_grant", "unauthorized_client"])
+def test_a_token_request_refused_for_good_is_not_asked_again_by_every_batch(
+    error: str, tmp_path: Path
+) -> None:
+    """The service connection is revoked in the middle of an apply: the API
+    refuses the token, the token endpoint every new one with an RFC 6749
+    error that asking again cannot change. Only ``invalid_client`` stood for
+    the rest of the run; after the others each batch still to go asked the
+    token endpoint again. Every object left says why, and nothing is sent."""
+    case = ClientRevokedAt("CreateUser", error)
+    config = write_desired(tmp_path, more_users=NEW_USERS + MORE_USERS)
+    with hostile_portal(tmp_path, case) as portal:
+        args = [*apply_args(portal.endpoint(), config), "--batch-size", "1", "--parallelism", "4"]
+        result = run_konvsync(args, tmp_path)
+        creates = [call for call in portal.mutations if call.operation.startswith("CreateUser")]
+    assert result.exit_code == 1, result.describe()
+    assert error in result.stdout, result.describe()
+    assert case.asked == 2, f"{case.asked} token requests: {result.describe()}"
+    assert len(creates) <= 4, f"{len(creates)} creates sent: more than were in flight at once"
