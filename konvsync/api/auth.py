@@ -40,9 +40,10 @@ _B64TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 
 class TokenEndpointBusy(TransportError):
     """The token endpoint gave no token this time: it answered 429 (rate
-    limited) or 502, 503, 504 (a gateway, or the server, busy). Asking for a
+    limited) or 502, 503, 504 (a gateway, or the server, busy), or gave no
+    answer (``status`` 0: timed out, dropped the connection). Asking for a
     token changes nothing in the portal, so the caller may ask again. (One
-    that cannot be reached at all is a ``TransportError``, said at once.)"""
+    that cannot be connected to at all is a ``TransportError``, said at once.)"""
 
     def __init__(self, message: str, status: int, retry_after: str | None, url: str) -> None:
         super().__init__(message)
@@ -52,6 +53,11 @@ class TokenEndpointBusy(TransportError):
 
 
 _BUSY = (429, 502, 503, 504)
+_NOT_CONNECTED = (aiohttp.ClientConnectorError, aiohttp.ClientHttpProxyError, aiohttp.InvalidURL)
+"""Failures of a token request that asking again within seconds does not
+change: no connection (refused, a name not resolved, TLS, a proxy's
+refusal), or no URL to ask. Any other (a timeout, a dropped connection) is
+asked again."""
 
 
 def renew_margin(lifetime: float) -> float:
@@ -249,9 +255,12 @@ class OAuthTokens(_CachedToken):
                 except ValueError:
                     body = None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransportError(
-                f"cannot reach token endpoint {self._url}{self._proxy.via}: {describe_failure(exc)}"
-            ) from None
+            why = describe_failure(exc)
+            if isinstance(exc, _NOT_CONNECTED):
+                raise TransportError(
+                    f"cannot reach token endpoint {self._url}{self._proxy.via}: {why}"
+                ) from None
+            raise TokenEndpointBusy(f"token request failed: {why}", 0, None, self._url) from None
         if status == 407:
             raise TokenProxyRefused(
                 f"token request to {self._url}{self._proxy.via}: {proxy_refusal(status)}"

@@ -721,3 +721,34 @@ class ClientRevokedAt(Case):
         error = {"message": "revoked", "extensions": {"code": "UNAUTHENTICATED"}}
         header = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
         return web.json_response({"errors": [error]}, status=401, headers=header)
+
+
+class RenewalUnanswered(Case):
+    """The first token stops working when the first ``operation`` call comes
+    in (401, ``invalid_token``), and the request for its renewal gets no
+    answer for ``hang`` seconds (then the sandbox's); later ones are
+    answered at once. ``asked`` counts the token requests."""
+
+    def __init__(self, operation: str, hang: float) -> None:
+        self.name = "renewal-unanswered"
+        self.operation = operation
+        self.hang = hang
+        self.first: str | None = None
+        self.expired = False
+        self.asked = 0
+
+    async def before_token(self, authorization: str) -> web.StreamResponse | None:
+        self.asked += 1
+        if self.asked == 2:
+            await asyncio.sleep(self.hang)
+        return None
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        token = call.authorization.removeprefix("Bearer ")
+        self.first = self.first or token
+        self.expired = self.expired or call.operation.startswith(self.operation)
+        if not (self.expired and token == self.first):
+            return None
+        error = {"message": "expired", "extensions": {"code": "UNAUTHENTICATED"}}
+        header = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        return web.json_response({"errors": [error]}, status=401, headers=header)

@@ -17,6 +17,7 @@ from tests.hostile.cases import (
     ClockBehind,
     OneTokenAtATime,
     RefusesEveryToken,
+    RenewalUnanswered,
     TokenAnswer,
 )
 from tests.hostile.harness import (
@@ -196,3 +197,19 @@ def test_a_token_request_refused_for_good_is_not_asked_again_by_every_batch(
     assert error in result.stdout, result.describe()
     assert case.asked == 2, f"{case.asked} token requests: {result.describe()}"
     assert len(creates) <= 4, f"{len(creates)} creates sent: more than were in flight at once"
+
+
+def test_a_token_renewal_that_gets_no_answer_is_asked_again(tmp_path: Path) -> None:
+    """The token stops working in the middle of an apply and the request
+    for a new one times out. Asking for a token changes nothing in the
+    portal, and the API's own timeouts are retried, but every create that
+    waited for that token failed ("cannot reach token endpoint ...: timed
+    out"), exit 1. It is asked again, within the same retries."""
+    case = RenewalUnanswered("CreateUser", hang=2.5)
+    config = write_desired(tmp_path, more_users=NEW_USERS)
+    with hostile_portal(tmp_path, case) as portal:
+        args = [*apply_args(portal.endpoint(), config, "--timeout", "1"), "--batch-size", "1"]
+        result = run_konvsync(args, tmp_path)
+    assert case.asked >= 3, f"the case never happened: {result.describe()}"
+    assert result.exit_code == 0, result.describe()
+    assert "12 added, 2 changed, 0 destroyed" in result.stdout, result.describe()
