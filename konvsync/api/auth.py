@@ -21,6 +21,7 @@ from konvsync.api.proxies import ProxyRoute, proxy_route
 from konvsync.api.retries import describe_failure, proxy_refusal
 from konvsync.errors import AuthError, TransportError, UsageError
 from konvsync.support import redact
+from konvsync.support.redact import printable
 
 MAX_JWT_LIFETIME = 21600
 JWT_DATED_BACK = 30
@@ -250,10 +251,12 @@ class OAuthTokens(_CachedToken):
             ) as response:
                 status = response.status
                 wait = response.headers.get("Retry-After")
-                try:
-                    body = await response.json(content_type=None)
-                except ValueError:
-                    body = None
+                raw = await response.read()
+                content_type = response.content_type
+            try:
+                body = json.loads(raw)
+            except (ValueError, RecursionError):  # RecursionError: nested deeper than json reads
+                body = None
         except (aiohttp.ClientError, TimeoutError) as exc:
             why = describe_failure(exc)
             if isinstance(exc, _NOT_CONNECTED):
@@ -281,6 +284,13 @@ class OAuthTokens(_CachedToken):
             raise AuthError(
                 f"token endpoint {self._url}{self._proxy.via} answered HTTP 404 (not found): "
                 f"{CHECK_THE_ENDPOINT}"
+            )
+        if status == 200 and not isinstance(body, dict):
+            # Most often a web page (a sign-in page, the portal's UI) at the token URL.
+            raise AuthError(
+                f"token endpoint {self._url}{self._proxy.via} answered HTTP 200 with "
+                f"{len(raw)} bytes of {printable(content_type)}, not a JSON object (the form of a "
+                f"token, RFC 6749 §5.1): {CHECK_THE_ENDPOINT}"
             )
         if status != 200 or not isinstance(body, dict) or "access_token" not in body:
             failed = f"token request failed with HTTP {status}{self._reason(body)}"

@@ -345,3 +345,54 @@ def test_a_key_and_secret_with_reserved_and_non_ascii_characters_authenticate(
     wrong = invoke(args, env={**env, "KONVERT_API_SECRET": ODD_SECRET + "ß"})
     assert wrong.exit_code == 1, wrong.output
     assert "rejected the" in wrong.stderr and ODD_SECRET not in wrong.output, wrong.output
+
+
+class _RawTokenEndpoint(BaseHTTPRequestHandler):
+    """A token endpoint answering HTTP 200 with the class's body and type."""
+
+    body = b""
+    content_type = "application/json"
+
+    def do_POST(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", self.content_type)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "said"),
+    [
+        ("text/html", b"<html><body>Sign in to Corp SSO</body></html>", "text/html"),
+        ("application/x-www-form-urlencoded", b"access_token=abc&token_type=bearer", "form"),
+        ("application/json", b"", "application/json"),
+        ("application/json", b"[" * 100_000 + b"]" * 100_000, "application/json"),
+    ],
+    ids=["html", "form-encoded", "empty", "nested-too-deeply"],
+)
+def test_a_token_answer_that_is_no_json_object_is_one_line_naming_the_endpoint(
+    content_type: str, body: bytes, said: str, write_config: Callable[..., Path]
+) -> None:
+    """An SSO login page or a web app's page at the token URL (HTTP 200) said
+    "token request failed with HTTP 200"; JSON nested too deeply for Python
+    ended in "unexpected RecursionError ... please report it". Both say what
+    came back, where from, and what to check."""
+    handler = type("Handler", (_RawTokenEndpoint,), {"body": body, "content_type": content_type})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = invoke(["--endpoint", url, "plan", str(write_config("konvsync: 1\ngroups: []\n"))])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 1, result.output
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"Error: token endpoint {url}/oauth/token answered HTTP 200 ")
+    assert said in result.stderr and "not a JSON object" in result.stderr, result.stderr
+    assert "check the endpoint's base URL" in result.stderr, result.stderr
