@@ -148,11 +148,20 @@ def report(results: dict[int, dict[str, Phase]], options: argparse.Namespace) ->
         checks.append(
             ("no-op plan peak RSS < 600 MB at 100,000", big["no-op plan"].peak_rss_mb < 600)
         )
+        # The latency bound leaves out the server's own work (srv s), which at
+        # 100,000 users is most of a cold apply's time against our sandbox (36
+        # of 52 s on a 2-core machine): no client reaches it. As sync_bench.py,
+        # the check holds the run to latency + server time, and prints both.
         cold = big["cold apply"]
+        chain = cold.seconds_min + cold.server_cpu_seconds
+        print(
+            f"  cold apply at 100,000: {cold.seconds / cold.seconds_min:.2f}x the latency bound, "
+            f"{cold.seconds / chain:.2f}x latency + server time ({chain:.2f} s)"
+        )
         checks.append(
             (
-                "cold apply within 1.5x of its lower bound at 100,000",
-                cold.seconds <= 1.5 * cold.seconds_min,
+                "cold apply within 1.5x of latency + server time at 100,000",
+                cold.seconds <= 1.5 * chain,
             )
         )
     for label, ok in checks:

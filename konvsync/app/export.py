@@ -21,8 +21,7 @@ from konvsync.export.files import (
 )
 from konvsync.export.portal import ExportResult, export_object, read_portal, render_export
 from konvsync.export.targets import parse_target
-from konvsync.kinds import kind, references
-from konvsync.kinds.address import ObjectKey, RemoteRef
+from konvsync.kinds import kind
 from konvsync.plan.planner import ProgressCallback
 from konvsync.plan.remote import RemoteState
 from konvsync.support import aio
@@ -115,26 +114,12 @@ async def _refuse_missed(
 
 def _refuse_dangling(state: RemoteState, kind_names: list[str]) -> None:
     """Refuse (``OutputError``) an export in which an object refers to one
-    of an exported kind that the read of that kind did not show: the kinds
-    are read at the same time, page by page, and another writer made the
-    object and the reference in between. Written so, the configuration would
+    of an exported kind that the read of that kind did not show
+    (``RemoteState.unshown_reference``). Written so, the configuration would
     not validate."""
-    known: dict[str, set[ObjectKey]] = {}
-    for name, bucket in state.kinds.items():
-        k = kind(name)
-        for obj in bucket.all():
-            for ref in references(k, obj.data, include_parent=False):
-                target = ref.target
-                if target.reference or target.name not in kind_names:
-                    continue
-                if isinstance(ref.written, RemoteRef):
-                    continue  # a keyless object: export leaves it out, with a warning
-                if target.name not in known:
-                    known[target.name] = state.get(target.name).shown_keys()
-                if ref.key not in known[target.name]:
-                    raise OutputError(
-                        f"{k.name}/{obj.path} refers to {target.singular} "
-                        f"{ref.written!r}, which the read of {target.name} did not show (the "
-                        "portal changed while it was read?); nothing was written. Run export "
-                        "again"
-                    )
+    unshown = state.unshown_reference(kind_names)
+    if unshown is not None:
+        raise OutputError(
+            f"{unshown} (the portal changed while it was read?); nothing was written. "
+            "Run export again"
+        )

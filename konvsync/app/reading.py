@@ -11,6 +11,7 @@ from konvsync.api.client import PortalClient, Response
 from konvsync.api.operations import viewer_document
 from konvsync.api.pagination import read_kinds
 from konvsync.config.model import DesiredState
+from konvsync.errors import PlanError
 from konvsync.kinds import kind
 from konvsync.plan.planner import (
     PlanOptions,
@@ -67,7 +68,14 @@ async def read_remote(
     scope: RemoteScope | None = None,
     viewer: Awaitable[Response] | None = None,
 ) -> RemoteState:
-    return (await read_nodes(client, kind_names, on_page, scope, viewer)).state(kind_names)
+    """``kind_names`` read whole, and the portal's name; refused (``PlanError``)
+    when an object refers to one that the read of its kind did not show
+    (``RemoteState.unshown_reference``: the portal changed between the reads)."""
+    state = (await read_nodes(client, kind_names, on_page, scope, viewer)).state(kind_names)
+    unshown = state.unshown_reference(kind_names)
+    if unshown is not None:
+        raise PlanError(f"{unshown} (the portal changed while it was read?); run again")
+    return state
 
 
 async def create_plan(

@@ -110,6 +110,13 @@ def apply(
     Ctrl-C or SIGTERM: no new work is sent, requests in flight get 10 s, the
     summary is printed (exit 1); a second signal stops waiting.
     Exit 0 done; 1 error, partial failure or a mismatch; 3 refused.
+
+    Examples:
+
+    \b
+      konvsync apply portal/
+      konvsync apply konvsync.plan
+      konvsync apply portal/ --auto-approve --report apply-report.json
     """
     mode = _verify_mode(verify, no_verify)
     refuse_overwriting_inputs(

@@ -29,7 +29,14 @@ def doctor(options: GlobalOptions, config_path: tuple[str, ...]) -> ExitStatus:
     NO_PROXY), credentials, and every konvsync operation and input
     field against the portal's live schema; with --config, also that every
     LMS module and DAM category slug the config uses exists. Exit 0 when all
-    is well, 1 otherwise."""
+    is well, 1 otherwise.
+
+    Examples:
+
+    \b
+      konvsync doctor --endpoint https://acme.konvert.example
+      konvsync doctor --config portal/
+    """
     desired = load_config(config_path, allow_external_refs=True) if config_path else None
     endpoint = desired.endpoint if desired else None
     # Without --config there is no 'endpoint:' to name in the message.

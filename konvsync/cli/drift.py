@@ -65,6 +65,13 @@ def drift(
     Exit 0 no drift, 2 drift (also after --write), 1 error, 3 refused (the
     portal guard; --write removing more than max_delete_percent, or a file
     changed since it was read).
+
+    Examples:
+
+    \b
+      konvsync drift portal/
+      konvsync drift portal/ --write
+      konvsync drift portal/ --include-unmanaged --format json
     """
     progress = StderrProgress(enabled=not options.quiet)
     color = options.color and fmt == "text"

@@ -83,6 +83,14 @@ def export(
     refused (exit 1, nothing written) unless --force. With --scope, only
     what the scope owns is written, and the scope as policy.scope: one
     team's share of a shared portal. Exit 0 written; 1 error.
+
+    Examples:
+
+    \b
+      konvsync export --out portal/
+      konvsync export --target users/jane@acme.example
+      konvsync export --out team-a/ --scope 'accounts=dealer-*' \
+        --scope 'users.account=dealer-*'
     """
     if target_object is not None and (out_dir or kinds or scope_values):
         raise UsageError(

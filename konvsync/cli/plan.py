@@ -61,6 +61,14 @@ def plan(
     3 refused (mass delete or update, welcome e-mails, portal guard): the plan
     is still shown in full, with the reason at the top, and --out writes no
     file.
+
+    Examples:
+
+    \b
+      konvsync plan portal/
+      konvsync plan portal/ --out konvsync.plan --detailed-exitcode
+      konvsync plan portal/ --target users/jane@acme.example
+      konvsync plan portal/ --format markdown
     """
     refuse_overwriting_inputs("--out", out_file, [*paths, options.connection.credentials_file])
     progress = StderrProgress(enabled=not options.quiet)

@@ -20,6 +20,12 @@ def show(options: GlobalOptions, planfile: str, fmt: str) -> ExitStatus:
 
     Exit 0; 1 when PLANFILE is not a konvsync plan file, or a damaged one; 3
     when another konvsync release made it.
+
+    Examples:
+
+    \b
+      konvsync show konvsync.plan
+      konvsync show konvsync.plan --format markdown
     """
     saved = read_planfile(planfile)
     color = options.color and fmt == "text"

@@ -46,6 +46,12 @@ def validate(paths: tuple[str, ...], allow_external_refs: bool, fmt: str | None)
     It needs no credentials and no secrets: a variable listed under
     variables: that is not set is not an error here (a warning says which
     values were not checked); plan and apply need it.
+
+    Examples:
+
+    \b
+      konvsync validate portal/
+      konvsync validate --format github portal/base portal/overlays/staging
     """
     if fmt is None:
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"

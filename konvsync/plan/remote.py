@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import Any
@@ -205,6 +205,45 @@ class RemoteState:
         """The object in scope at ``address``."""
         parent = address.parent.key if address.parent is not None else None
         return self.get(address.kind).objects.get(object_key(address.key, parent))
+
+    def unshown_reference(self, kind_names: Collection[str]) -> str | None:
+        """Which object in scope refers to one of a kind among ``kind_names``
+        (reference kinds aside) that the read of that kind did not show, or
+        None. The kinds are read at the same time, page by page: another
+        writer made, renamed or deleted the object named between the reads,
+        and what was read together is not what the portal holds (a plan from
+        it deleted a group renamed meanwhile without moving its members).
+        Each value is looked at once (100,000 users name a few hundred
+        accounts and groups), the referring object only for the message."""
+        for name, bucket in self.kinds.items():
+            k = kind(name)
+            for f in k.references:
+                target = KINDS_BY_NAME[f.ref or ""]
+                if f is k.parent_field or target.reference or target.name not in kind_names:
+                    continue
+                written: set[str] = set()
+                for obj in bucket.all():
+                    value = obj.data.get(f.name)
+                    if isinstance(value, list):
+                        written.update(value)
+                    elif value:
+                        written.add(value)
+                shown = self.get(target.name).shown_keys()
+                unshown: set[str] = set()
+                for value in written:
+                    key = target.normalize_key(value)
+                    # A keyless object is named by its ID (RemoteRef).
+                    if not isinstance(value, RemoteRef) and key is not None and key not in shown:
+                        unshown.add(value)
+                for obj in bucket.all() if unshown else ():
+                    value = obj.data.get(f.name)
+                    for one in value if isinstance(value, list) else [value]:
+                        if one in unshown:
+                            return (
+                                f"{k.name}/{obj.path} refers to {target.singular} {one!r}, "
+                                f"which the read of {target.name} did not show"
+                            )
+        return None
 
 
 class RemoteStateBuilder:

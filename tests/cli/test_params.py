@@ -112,6 +112,7 @@ def _option_help(command: str, option: str) -> str:
     result = invoke([command, "--help"])
     assert result.exit_code == 0, result.output
     text = " ".join(result.stdout.split())
+    text = text[text.index(" Options: ") :]  # not an example above them
     rest = text[text.index(f" {option} ") + len(option) + 2 :]
     end = rest.find(" --")  # the next option
     return rest if end < 0 else rest[:end]

@@ -357,6 +357,76 @@ def test_export_refuses_a_reference_its_own_read_does_not_hold(tmp_path: Path) -
     assert valid.exit_code == 0, valid.describe()
 
 
+class GroupRenamedBetweenReads(Case):
+    """Another writer renames group team-2 to team-22 after the plan read
+    the users (who name it team-2) and before it reads the groups (the
+    kinds are read at the same time, each page by page)."""
+
+    name = "group-renamed-between-reads"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.users_read = threading.Event()
+        self.renamed = False
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation == "ReadGroups" and not self.renamed:
+            for _ in range(500):  # at most 5 s: a run that reads otherwise still ends
+                if self.users_read.is_set():
+                    break
+                await asyncio.sleep(0.01)
+            self.renamed = True
+            group = self.store.get("groups", key="team-2")
+            assert group is not None
+            self.store.update("groups", group["id"], {"externalId": "team-22"})
+        return None
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        connection = connection_of(answer) if call.operation == "ReadUsers" else None
+        if connection is not None and not connection["pageInfo"]["hasNextPage"]:
+            self.users_read.set()
+        return answer
+
+
+def test_a_plan_refuses_a_reference_its_own_read_does_not_hold(tmp_path: Path) -> None:
+    """The users name group team-2, which the read of the groups shows as
+    team-22: read so, the plan deleted team-22 and created a new team-2
+    without moving its members (the plan said nothing of them), who lost
+    the group. The read is inconsistent: the plan stops before any write
+    (exit 1, one line naming the reference), and the next run, of a portal
+    at rest, plans the rename back with the members moved."""
+    config = write_desired(tmp_path)
+    with seeded_sandbox(tmp_path) as sandbox:
+        case = GroupRenamedBetweenReads(sandbox.store)
+        with running_hostile_server(sandbox.url, case) as portal:
+            result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+            mutations = portal.mutations
+        again = run_konvsync(["--endpoint", sandbox.url, "plan", str(config)], tmp_path)
+    assert case.renamed and case.users_read.is_set(), "the case never happened"
+    line = one_error_line(result)
+    assert mutations == [], result.describe()
+    assert "'team-2'" in line and "read of groups did not show" in line, line
+    assert line.endswith("run again"), line
+    assert again.exit_code == 0, again.describe()
+    assert "users/user02@example.test will be updated" in again.stdout, again.describe()
+
+
+def test_drift_write_refuses_a_reference_its_own_read_does_not_hold(tmp_path: Path) -> None:
+    """``drift --write`` reads as ``plan`` does: the same read stops it, and
+    the configuration is left as it was."""
+    config = write_desired(tmp_path)
+    before = config.read_bytes()
+    with seeded_sandbox(tmp_path) as sandbox:
+        case = GroupRenamedBetweenReads(sandbox.store)
+        with running_hostile_server(sandbox.url, case) as portal:
+            args = ["--endpoint", portal.endpoint(), "drift", str(config), "--write"]
+            result = run_konvsync(args, tmp_path)
+    assert case.renamed and case.users_read.is_set(), "the case never happened"
+    line = one_error_line(result)
+    assert "'team-2'" in line and "read of groups did not show" in line, line
+    assert config.read_bytes() == before
+
+
 class RenamedBetweenPages(Case):
     """Pages that follow the e-mail (a cursor on the sort key): someone
     renames user00 to zz-renamed@ after the first page was read, so the
