@@ -111,6 +111,22 @@ def test_token_endpoint_error_text_is_shown_without_any_form_of_the_credentials(
     assert "\x1b" not in result.output
 
 
+def test_a_short_secret_the_token_endpoint_echoes_is_masked(
+    echoing_endpoint: str, write_config: Callable[..., Path]
+) -> None:
+    """A secret under 4 characters is masked only where it stands whole in
+    quotes in konvsync's own text; in a token endpoint's echo of what it was
+    sent it showed as it is ("got ***:q7x / ... / q7x"). Text a server sends
+    back is masked as its echo: a short secret as a word too."""
+    config = write_config("konvsync: 1\ngroups: []\n")
+    result = invoke(
+        ["--endpoint", echoing_endpoint, "plan", str(config)], env={"KONVERT_API_SECRET": "q7x"}
+    )
+    assert result.exit_code == 1, result.output
+    assert "token request failed with HTTP 400" in result.stderr, result.stderr
+    assert "q7x" not in result.output, result.output
+
+
 def test_a_token_url_answering_404_names_it_and_the_endpoint_to_check(
     sandbox: RunningSandbox, write_config: Callable[..., Path]
 ) -> None:
