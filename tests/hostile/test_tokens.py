@@ -1,7 +1,9 @@
-"""Tokens as the standards let a portal issue them: answers of the token
-endpoint the sandbox never gives (RFC 6749 §5.1 lets them vary), and tokens
-a portal stops honouring in the middle of a run (konvsync gets one new token
-for all the requests refused at once and finishes)."""
+"""Tokens as the standards let a portal issue and refuse them, where the
+sandbox plays one reading: token answers RFC 6749 §5.1 lets vary, a token
+endpoint that does not decode the Basic credentials, tokens a portal stops
+honouring in the middle of a run (one new token for all the requests refused
+at once), a renewal that gets no answer or is refused for good, and the
+portal's reason when it refuses a token (JWT clock skew included)."""
 
 from __future__ import annotations
 
