@@ -139,6 +139,30 @@ class ContractError(KonvsyncError):
         super().__init__(f"{self.PREFIX}{operation}: {detail}")
 
 
+class ReadChanged(KonvsyncError):
+    """A read of the portal that does not add up in a way another writer,
+    editing the portal while it was read, explains: ``totalCount`` changed
+    between pages, an ID on two pages, the nodes not adding up to
+    ``totalCount``, an object referring to one that the read of its kind did
+    not show. ``detail`` says which. The read is made again
+    (``api.pagination.read_consistently``); konvsync stops (exit 1, before
+    anything is changed or written) when each of ``reads`` reads was so: then
+    it may as well be a portal that does not page, count or refer as the
+    contract says, and the message says both."""
+
+    def __init__(self, detail: str, reads: int = 1) -> None:
+        self.detail = detail
+        if reads == 1:
+            message = f"the portal changed while it was read: {detail}"
+        else:
+            message = (
+                f"{ContractError.PREFIX}{detail} (so in each of {reads} reads: the portal "
+                "changed while it was read each time, or it pages, counts or refers wrongly); "
+                "nothing was changed or written: run again"
+            )
+        super().__init__(message)
+
+
 class PlanError(KonvsyncError):
     """The plan cannot be made (conflicting remote objects, broken references)."""
 

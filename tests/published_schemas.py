@@ -7,6 +7,7 @@ apply, the plan inside plan's ``--out`` file)."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -74,7 +75,7 @@ class OutputCheck:
             value = _option_value(args, option) if command == name else None
             if value is not None:
                 path = Path(value)
-                check.files[path] = (schema, path.read_bytes() if path.is_file() else None)
+                check.files[path] = (schema, path.read_bytes() if os.path.isfile(path) else None)
         return check
 
     def after(self, stdout: str) -> None:
@@ -82,5 +83,5 @@ class OutputCheck:
         if schema is not None and _option_value(self.args, "--format") == "json" and stdout:
             validated(stdout, schema)
         for path, (name, earlier) in self.files.items():
-            if path.is_file() and path.read_bytes() != earlier:
+            if os.path.isfile(path) and path.read_bytes() != earlier:
                 validated(path.read_bytes(), name)

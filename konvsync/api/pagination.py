@@ -5,12 +5,13 @@ page, several kinds at once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from konvsync.api.client import PortalClient, Response
 from konvsync.api.operations import read_document
-from konvsync.errors import ContractError
+from konvsync.errors import ContractError, ReadChanged
 from konvsync.kinds.base import Kind
 from konvsync.support import aio
 
@@ -18,6 +19,17 @@ if TYPE_CHECKING:
     from konvsync.api.operations import Selection
 
 PAGE_SIZE = 100
+READ_ATTEMPTS = 3
+"""Reads of a portal that changed while it was read (``ReadChanged``) before
+konvsync stops. Teams share one portal, and a plan in a pull request's
+pipeline should not fail because someone saved a user while its pages were
+read: most such reads are consistent the next time (a 10,000-user read takes
+100 pages, two seconds at 20 ms). The check that stops a read costs nothing,
+the read made again only its requests; a portal that changes during each of
+three reads is said, as before, and nothing is changed or written."""
+
+log = logging.getLogger("konvsync.api")
+Read = TypeVar("Read")
 
 
 NodesCallback = Callable[[str, list[dict[str, Any]]], None]
@@ -55,9 +67,9 @@ class ReadCheck:
         if self.total is None:
             self.total = total
         elif total != self.total:
-            self._fail(
+            self._changed(
                 f"{self.field}.totalCount changed from {self.total} to {total} between pages "
-                "(the portal changed while it was read, or it counts wrongly); run again"
+                "(or the portal counts wrongly)"
             )
         if len(connection["nodes"]) > PAGE_SIZE:
             self._fail(
@@ -67,26 +79,25 @@ class ReadCheck:
         for index, node in enumerate(connection["nodes"]):
             node_id = node["id"]
             if node_id in self.ids:
-                self._fail(
+                self._changed(
                     f"{self.field}.nodes[{index}].id {node_id!r} on page {self.pages} "
-                    "was read before: an ID appears twice in one read (the portal changed "
-                    "while it was read, such as a key renamed where pages follow the key, "
-                    "or its pages overlap); run again"
+                    "was read before: an ID appears twice in one read (such as a key renamed "
+                    "where pages follow the key, or the portal's pages overlap)"
                 )
             self.ids.add(node_id)
         self.count += len(connection["nodes"])
         self.empty_pages += not connection["nodes"]
         if self.count > self.total:
-            self._fail(
+            self._changed(
                 f"{self.count} nodes read by page {self.pages}, more than "
-                f"{self.field}.totalCount {self.total}"
+                f"{self.field}.totalCount {self.total} (or the portal counts wrongly)"
             )
         info = connection["pageInfo"]
         if not info["hasNextPage"]:
             if self.count != self.total:
-                self._fail(
+                self._changed(
                     f"{self.field}.totalCount is {self.total} but the last page came after "
-                    f"{self.count} nodes (pageInfo.hasNextPage false too early?)"
+                    f"{self.count} nodes (or pageInfo.hasNextPage was false too early)"
                 )
             return None
         cursor = info["endCursor"]
@@ -108,6 +119,31 @@ class ReadCheck:
 
     def _fail(self, detail: str) -> NoReturn:
         raise ContractError(self.operation, detail)
+
+    def _changed(self, detail: str) -> NoReturn:
+        """A read that another writer explains (it may also be a portal that
+        counts or pages wrongly, which every read then shows)."""
+        raise ReadChanged(f"{self.operation}: {detail}")
+
+
+async def read_consistently(read: Callable[[], Awaitable[Read]]) -> Read:
+    """``read()``, made again when the portal changed while it was read
+    (``ReadChanged``), up to ``READ_ATTEMPTS`` reads in all; each new read is
+    said on stderr (a warning). ``read`` starts afresh each time: nothing of
+    a read that did not add up is kept."""
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        try:
+            return await read()
+        except ReadChanged as changed:
+            if attempt == READ_ATTEMPTS:
+                raise ReadChanged(changed.detail, READ_ATTEMPTS) from None
+            log.warning(
+                "the portal changed while it was read (%s); reading it again (%d of %d)",
+                changed.detail,
+                attempt + 1,
+                READ_ATTEMPTS,
+            )
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 async def read_all(

@@ -8,16 +8,18 @@ from pathlib import Path
 
 from konvsync.api.client import PortalClient
 from konvsync.api.options import ConnectionOptions
+from konvsync.api.pagination import read_consistently
 from konvsync.app.portal import portal_target
 from konvsync.apply.model import ApplyOptions
 from konvsync.config.scope import NO_SCOPE, Scope
-from konvsync.errors import OutputError
+from konvsync.errors import OutputError, ReadChanged
 from konvsync.export.files import (
     check_out_dir,
     keep_policy,
     kept_policy,
     keys_held,
     leftover_warnings,
+    refuse_dropped_kinds,
 )
 from konvsync.export.portal import ExportResult, export_object, read_portal, render_export
 from konvsync.export.targets import parse_target
@@ -55,10 +57,15 @@ def export_state(
 
         async def run() -> ExportResult:
             async with target.client() as client:
+
+                async def read() -> RemoteState:
+                    state = await read_portal(client, kind_names, on_page, scope)
+                    _refuse_dangling(state, kind_names)
+                    return state
+
                 if target_object is not None:
                     return await export_object(client, target_object)
-                state = await read_portal(client, kind_names, on_page, scope)
-                _refuse_dangling(state, kind_names)
+                state = await read_consistently(read)
                 await _refuse_missed(client, state, keys_held(found, kind_names))
                 write_scope = scope if kept is None else NO_SCOPE
                 return render_export(state, kind_names, target.endpoint.name, write_scope)
@@ -66,6 +73,7 @@ def export_state(
         with gc_paused():
             result = aio.run(run())
     if out_dir:
+        refuse_dropped_kinds(Path(out_dir), found, list(result.files), kind_names)
         result.files = keep_policy(kept, result.files)
         result.warnings += leftover_warnings(Path(out_dir), found, list(result.files))
         write_files({Path(out_dir) / name: text for name, text in result.files.items()})
@@ -113,13 +121,10 @@ async def _refuse_missed(
 
 
 def _refuse_dangling(state: RemoteState, kind_names: list[str]) -> None:
-    """Refuse (``OutputError``) an export in which an object refers to one
-    of an exported kind that the read of that kind did not show
-    (``RemoteState.unshown_reference``). Written so, the configuration would
-    not validate."""
+    """Refuse (``ReadChanged``: read again) an export in which an object
+    refers to one of an exported kind that the read of that kind did not
+    show (``RemoteState.unshown_reference``). Written so, the configuration
+    would not validate."""
     unshown = state.unshown_reference(kind_names)
     if unshown is not None:
-        raise OutputError(
-            f"{unshown} (the portal changed while it was read?); nothing was written. "
-            "Run export again"
-        )
+        raise ReadChanged(unshown)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from konvsync.api.client import PortalClient, Response
 from konvsync.api.operations import viewer_document
-from konvsync.api.pagination import read_kinds
+from konvsync.api.pagination import read_consistently, read_kinds
 from konvsync.config.model import DesiredState
-from konvsync.errors import PlanError
+from konvsync.errors import ReadChanged
 from konvsync.kinds import kind
 from konvsync.plan.planner import (
     PlanOptions,
@@ -68,14 +68,23 @@ async def read_remote(
     scope: RemoteScope | None = None,
     viewer: Awaitable[Response] | None = None,
 ) -> RemoteState:
-    """``kind_names`` read whole, and the portal's name; refused (``PlanError``)
-    when an object refers to one that the read of its kind did not show
-    (``RemoteState.unshown_reference``: the portal changed between the reads)."""
-    state = (await read_nodes(client, kind_names, on_page, scope, viewer)).state(kind_names)
-    unshown = state.unshown_reference(kind_names)
-    if unshown is not None:
-        raise PlanError(f"{unshown} (the portal changed while it was read?); run again")
-    return state
+    """``kind_names`` read whole, and the portal's name. A read in which an
+    object refers to one that the read of its kind did not show
+    (``RemoteState.unshown_reference``: the portal changed between the
+    reads) or that does not add up (``ReadCheck``) is made again, up to
+    ``READ_ATTEMPTS`` reads (``read_consistently``); ``viewer`` serves the
+    first read only."""
+    unused_viewer = [viewer]
+
+    async def read() -> RemoteState:
+        sent, unused_viewer[0] = unused_viewer[0], None
+        state = (await read_nodes(client, kind_names, on_page, scope, sent)).state(kind_names)
+        unshown = state.unshown_reference(kind_names)
+        if unshown is not None:
+            raise ReadChanged(unshown)
+        return state
+
+    return await read_consistently(read)
 
 
 async def create_plan(

@@ -8,6 +8,7 @@ import click
 from konvsync.app.doctor import run_doctor
 from konvsync.app.portal import portal_target
 from konvsync.cli.options import GlobalOptions, accepts_global_options
+from konvsync.cli.params import GivenPath
 from konvsync.config.loader import load_config
 from konvsync.errors import ExitStatus
 from konvsync.support.redact import printable, redact
@@ -18,7 +19,7 @@ from konvsync.support.redact import printable, redact
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(),
+    type=GivenPath(),
     multiple=True,
     help="Take the endpoint from this config when --endpoint is not given, and "
     "check the slugs it refers to (repeatable: later paths override).",

@@ -24,7 +24,13 @@ from click.shell_completion import CompletionItem
 
 from konvsync.api.endpoints import NAMED_ENDPOINTS
 from konvsync.api.options import ConnectionOptions
-from konvsync.cli.params import PLAN_TARGET, EndpointName, Seconds, plan_target_help
+from konvsync.cli.params import (
+    PLAN_TARGET,
+    EndpointName,
+    GivenPath,
+    Seconds,
+    plan_target_help,
+)
 from konvsync.plan.planner import PlanOptions
 from konvsync.support.logs import configure_logging
 
@@ -222,7 +228,7 @@ def global_options_from(values: dict[str, Any]) -> GlobalOptions:
 # ------------------------------------------- options shared by commands
 
 paths_argument = click.argument(
-    "paths", metavar="PATH...", nargs=-1, required=True, type=click.Path()
+    "paths", metavar="PATH...", nargs=-1, required=True, type=GivenPath()
 )
 
 

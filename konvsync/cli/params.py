@@ -106,14 +106,16 @@ def _config_paths(args: list[str]) -> list[str]:
 
 class GivenPath(click.Path):
     """A file or folder name that may not be empty: ``--out "$PLAN_FILE"``
-    with the variable unset must not read as "no --out". A file konvsync
+    with the variable unset must not read as "no --out", nor a config path
+    ``"$OVERLAY"`` as the current folder. A file konvsync
     writes is replaced whole (a temporary file renamed over it), so an
     existing one must be a regular file: a FIFO or a device (``--report
     /dev/stdout``) would be replaced by a file of that name."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if value == "":
-            self.fail("the file name is empty", param, ctx)
+            what = "path" if self.file_okay and self.dir_okay else "file name"
+            self.fail(f"the {what} is empty", param, ctx)
         if not self.dir_okay and os.path.exists(value) and not os.path.isfile(value):
             self.fail(
                 f"{value} is not a regular file (konvsync replaces the file whole): name a file",

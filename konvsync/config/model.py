@@ -77,6 +77,9 @@ class DesiredState:
     """The files of each config path, in order (later paths override earlier ones)."""
     file_digests: dict[str, str] = field(default_factory=dict)
     """File -> sha256 of the bytes that were read."""
+    linked_out: set[str] = field(default_factory=set)
+    """The files of a config folder read through a link that leads out of
+    it (``teams -> ../shared-teams``), which other configurations may share."""
     owners: dict[str, set[str]] = field(default_factory=dict)
     """Child kind -> keys of the parents that list it (an account that lists
     ``locations`` owns its whole set of locations)."""

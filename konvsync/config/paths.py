@@ -12,7 +12,8 @@ cannot follow (its target is missing, or it loops) is an error: it may
 lead to config. It does not read, and names:
 
 - hidden files and folders (``.draft.yaml``, ``.old/``; ``.git`` is
-  skipped without a word);
+  skipped without a word, and so is one read through a link to it,
+  ``users.yaml -> .users.yaml``);
 - editor and backup leftovers whose name holds ``.yaml``/``.yml`` without
   ending in it (``users.yaml~``, ``.users.yaml.swp``, ``users.yml.bak``,
   ``#users.yaml#``);
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,8 @@ from konvsync.support.text import LONE_SURROGATE
 log = logging.getLogger("konvsync.config")
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
+HIDDEN_FILE = "a hidden file"
+HIDDEN_FOLDER = "a hidden folder"
 QUIET_FOLDERS = frozenset({".git"})
 """Hidden folders skipped without a warning: they never hold a config."""
 
@@ -56,6 +59,9 @@ class ConfigFiles:
     broken: list[str] = field(default_factory=list)
     """Symbolic links that lead nowhere (or loop), each with why: an error,
     since konvsync cannot tell whether they held config."""
+    linked_out: set[Path] = field(default_factory=set)
+    """The files read through a link that leads out of the directory
+    (``teams -> ../shared-teams``): other configurations may share them."""
 
 
 def discover(path: str, listed: bool = True, empty_ok: bool = False) -> ConfigFiles:
@@ -66,26 +72,28 @@ def discover(path: str, listed: bool = True, empty_ok: bool = False) -> ConfigFi
     root = Path(path)
     if LONE_SURROGATE.search(path):
         raise ConfigError(_not_text(path))
-    if root.is_dir():
+    try:
+        is_dir = root.is_dir()
+    except OSError as exc:  # a name too long, a folder on the way that may not be searched
+        raise ConfigError(f"{path}: {exc.strerror or exc}") from None
+    if is_dir:
         found = ConfigFiles()
         try:
             # The folders below root itself first, so that a link to one of
             # them is the one not read, wherever it sorts.
-            seen = {os.path.realpath(root): root}
-            for directory, subdirectories, _names in os.walk(root, onerror=_raise):
-                subdirectories[:] = [d for d in subdirectories if not d.startswith(".")]
-                for name in subdirectories:
-                    folder = Path(directory) / name
-                    if not folder.is_symlink():
-                        seen[os.path.realpath(folder)] = folder
-            _walk(root, found, seen, (os.path.realpath(root),))
+            real_root = os.path.realpath(root)
+            seen = {real_root: root}
+            for real, folder in _folders(real_root, root):
+                seen[real] = folder
+            _walk(root, real_root, found, seen)
         except OSError as exc:
             raise ConfigError(
                 f"{exc.filename or path}: cannot read directory: {exc.strerror or exc}"
             ) from None
         if found.broken:
             raise ConfigError("; ".join(found.broken))
-        _read_once(found)
+        _read_once(found, real_root)
+        _hidden_but_read(found, seen)
         found.files.sort()
         found.skipped.sort(key=lambda skipped: skipped.path)
         if not found.files and not empty_ok:
@@ -105,15 +113,43 @@ def discover(path: str, listed: bool = True, empty_ok: bool = False) -> ConfigFi
     raise ConfigError(f"{path}: no such file or directory")
 
 
-def _walk(
-    directory: Path, found: ConfigFiles, seen: dict[str, Path], chain: tuple[str, ...]
-) -> None:
-    """Collect below ``directory``; ``seen``: the real path of every folder
-    -> the one path it is read through; ``chain``: the real paths of
-    ``directory`` and the folders above it in this walk."""
+def _folders(real_root: str, root: Path) -> Iterator[tuple[str, Path]]:
+    """The folders below ``root`` (whose real path is ``real_root``) that
+    are not hidden, links not followed, each with its real path (a folder
+    that cannot be read raises ``OSError``). A loop, not recursion, as
+    every walk here: a tree may be deeper than Python's stack; and the real
+    path of a folder that is no link is its parent's and its name (asked of
+    the file system, each costs a look-up per folder above it)."""
+    pending = [(real_root, root)]
+    while pending:
+        real, directory = pending.pop()
+        with os.scandir(directory) as scan:
+            for entry in scan:
+                if not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False):
+                    below = (os.path.join(real, entry.name), directory / entry.name)
+                    pending.append(below)
+                    yield below
+
+
+def _sorted_entries(directory: Path) -> Iterator[os.DirEntry[str]]:
     with os.scandir(directory) as scan:
-        entries = sorted(scan, key=lambda entry: entry.name)
-    for entry in entries:
+        return iter(sorted(scan, key=lambda entry: entry.name))
+
+
+def _walk(root: Path, real_root: str, found: ConfigFiles, seen: dict[str, Path]) -> None:
+    """Collect below ``root``, depth first in sorted order; ``seen``: the
+    real path of every folder -> the one path it is read through. Each
+    folder being walked is pending with the real paths of it and the
+    folders above it (a link to one of those is a loop)."""
+    pending: list[tuple[Path, tuple[str, ...], Iterator[os.DirEntry[str]]]] = [
+        (root, (real_root,), _sorted_entries(root))
+    ]
+    while pending:
+        directory, chain, entries = pending[-1]
+        entry = next(entries, None)
+        if entry is None:
+            pending.pop()
+            continue
         path = directory / entry.name
         not_text = LONE_SURROGATE.search(entry.name)
         if not_text and (_is_dir(entry) or skip_reason(entry.name) is None):
@@ -134,9 +170,13 @@ def _walk(
                 continue
             if entry.name.startswith("."):
                 if _holds_config(path):
-                    found.skipped.append(SkippedFile(str(path), "a hidden folder"))
+                    found.skipped.append(SkippedFile(str(path), HIDDEN_FOLDER))
                 continue
-            real = os.path.realpath(path)
+            real = (
+                os.path.realpath(path)
+                if entry.is_symlink()
+                else os.path.join(chain[-1], entry.name)
+            )
             if seen.setdefault(real, path) != path:
                 first = seen[real]
                 why = (
@@ -146,7 +186,7 @@ def _walk(
                 )
                 found.skipped.append(SkippedFile(str(path), why))
                 continue
-            _walk(path, found, seen, (*chain, real))
+            pending.append((path, (*chain, real), _sorted_entries(path)))
             continue
         reason = skip_reason(entry.name)
         if reason is None:
@@ -155,10 +195,11 @@ def _walk(
             found.skipped.append(SkippedFile(str(path), reason))
 
 
-def _read_once(found: ConfigFiles) -> None:
+def _read_once(found: ConfigFiles, real_root: str) -> None:
     """A file reached through several paths (a link to it beside it) is
     read once, as a folder is: through a path that is not itself a link
-    where there is one; the others are named as not read."""
+    where there is one; the others are named as not read. Those whose real
+    path is not below ``real_root`` are ``linked_out``."""
     by_real: dict[str, Path] = {}
     for file in sorted(found.files, key=lambda file: (file.is_symlink(), file)):
         first = by_real.setdefault(os.path.realpath(file), file)
@@ -167,6 +208,22 @@ def _read_once(found: ConfigFiles) -> None:
                 SkippedFile(str(file), f"the same file as {first}, which is read once")
             )
     found.files = list(by_real.values())
+    inside = os.path.join(real_root, "")
+    found.linked_out = {file for real, file in by_real.items() if not real.startswith(inside)}
+
+
+def _hidden_but_read(found: ConfigFiles, seen: dict[str, Path]) -> None:
+    """A hidden file or folder read through a link to it (``users.yaml ->
+    .users.yaml``, ``teams -> .teams``) is not named as not read."""
+    if not any(skipped.reason in (HIDDEN_FILE, HIDDEN_FOLDER) for skipped in found.skipped):
+        return  # the real path of every file read is worth asking only then
+    read = {os.path.realpath(file) for file in found.files} | seen.keys()
+    found.skipped = [
+        skipped
+        for skipped in found.skipped
+        if skipped.reason not in (HIDDEN_FILE, HIDDEN_FOLDER)
+        or os.path.realpath(skipped.path) not in read
+    ]
 
 
 def skip_reason(name: str) -> str | None:
@@ -174,7 +231,7 @@ def skip_reason(name: str) -> str | None:
     looks like config; "" for any other file."""
     lower = name.lower()
     if lower.endswith(CONFIG_SUFFIXES):
-        return "a hidden file" if name.startswith(".") else None
+        return HIDDEN_FILE if name.startswith(".") else None
     if any(suffix in lower for suffix in CONFIG_SUFFIXES):
         return "its name does not end in .yaml or .yml (an editor's backup or swap file?)"
     if lower.endswith(".json"):
@@ -189,10 +246,6 @@ def _not_text(path: str) -> str:
     )
 
 
-def _raise(error: OSError) -> None:
-    raise error
-
-
 def _is_dir(entry: os.DirEntry[str]) -> bool:
     try:
         return entry.is_dir()  # follows a symlink
@@ -202,10 +255,20 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
 
 def _holds_config(folder: Path) -> bool:
     """Whether a file below ``folder`` (links not followed) would be read or
-    named, were the folder not hidden."""
-    for _directory, _subdirectories, names in os.walk(folder):
-        if any(skip_reason(name.lstrip(".")) != "" for name in names):
-            return True
+    named, were the folder not hidden; what cannot be read holds nothing."""
+    pending = [folder]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as scan:
+                entries = list(scan)
+        except OSError:
+            continue
+        for entry in entries:
+            if not _is_dir(entry):
+                if skip_reason(entry.name.lstrip(".")) != "":
+                    return True
+            elif not entry.is_symlink():
+                pending.append(Path(entry.path))
     return False
 
 

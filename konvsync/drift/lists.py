@@ -15,6 +15,7 @@ from typing import Any
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from konvsync.config.model import DesiredObject, DesiredState
+from konvsync.config.overlay import OverlayMap
 from konvsync.config.yaml_dump import flow, item_lines
 from konvsync.drift.model import KeptValue
 from konvsync.drift.verify import Accepted
@@ -216,7 +217,10 @@ def _list_value(
     parent_kind = kind(key.kind).parent
     if parent_kind is not None and key.parent is not None:
         parent = desired.objects[parent_kind][key.parent]
-        tree, node, _block = text.item(parent.source)
+        where = parent.source
+        if where.file != key.file and isinstance(parent.data, OverlayMap):
+            where = parent.data.patched_at  # the list is the later path's: so is the item
+        tree, node, _block = text.item(where)
         found = entry(node, key.kind)
         if found is None or not isinstance(node, MappingNode):
             raise EditRefused(

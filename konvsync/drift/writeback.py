@@ -2,8 +2,10 @@
 
 A changed field gets the portal's value (keys, not IDs) in the file that
 holds it; an object deleted in the portal leaves its list once a look-up by
-key confirmed it and within ``max_delete_percent``; one created there joins
-the list of its kind in the last config path, or is written as a comment
+key confirmed it and within ``max_delete_percent`` (unless an earlier config
+path or a file linked from outside the folder, which others may share, holds
+it); one created there joins the list of its kind in the last config path
+(not in a file linked from outside), or is written as a comment
 where the configuration would reject it (a value its account field, retyped
 since, no longer takes: the portal checks values when they are written).
 Every other byte stays (``yamltext`` edits spans). What cannot be edited
@@ -48,6 +50,11 @@ EntryOf = Callable[[Kind, RemoteObject, RemoteState, list[str]], dict[str, Any]]
 _SHARED_PATH = (
     "written in an earlier config path, which other environments may share; left as "
     "written (remove it there if none of them should have it)"
+)
+_LINKED_OUT = (
+    "written in {file}, which a link leads to from outside the config folder and other "
+    "configurations may share; left as written (remove it there if none of them should "
+    "have it)"
 )
 _SENSITIVE = "sensitive; never written to a file"
 READ_AGAIN = (
@@ -130,6 +137,8 @@ def accept_drift(
                     work.keep(item, None, READ_AGAIN)
                 elif len(desired.layers) > 1 and obj.source.file not in work.last_layer:
                     work.keep(item, None, _SHARED_PATH)
+                elif obj.source.file in desired.linked_out:
+                    work.keep(item, None, _LINKED_OUT.format(file=obj.source.file))
                 else:
                     removals.append((item, obj))
             else:
@@ -431,7 +440,7 @@ def _accept_created(work: _Work, item: Change) -> None:
             raise EditRefused(
                 f"its {kind(k.parent).singular} {item.parent!r} is not in the configuration"
             )
-        key = ListKey(item.kind, item.parent, parent.source.file)
+        key = ListKey(item.kind, item.parent, _list_file(work, k, parent))
         probe = {k.parent: [{**parent.data, k.name: [data]}]}  # the schema has it there
         where = f"data.{k.parent}[0].{k.name}[0]"
     else:
@@ -453,6 +462,29 @@ def _accept_created(work: _Work, item: Change) -> None:
         return
     work.list_edits(key).appends[item.address] = data
     work.accepted.added.add(item.address)
+
+
+def _list_file(work: _Work, k: Kind, parent: DesiredObject) -> str:
+    """The file where ``parent`` lists its objects of child kind ``k`` (an
+    account's ``locations``: an overlay may give them), refused
+    (``EditRefused``) where others may share it: a file of an earlier
+    config path, or one a link leads to from outside the folder."""
+    data, path = parent.data, parent.source.file
+    if isinstance(data, YamlMap) and k.name in data:
+        path = data.value_source(k.name).file
+    whose = f"its {kind(k.parent or '').singular}'s {k.name} are written"
+    if len(work.desired.layers) > 1 and path not in work.last_layer:
+        raise EditRefused(
+            f"{whose} in an earlier config path, which other environments may share; left "
+            "out (add it there if all of them should have it)"
+        )
+    if path in work.desired.linked_out:
+        raise EditRefused(
+            f"{whose} in {path}, which a link leads to from outside the config folder and "
+            "other configurations may share; left out (add it there if all of them should "
+            "have it)"
+        )
+    return path
 
 
 def _undefined_references(work: _Work, k: Kind, data: dict[str, Any]) -> None:
@@ -480,8 +512,15 @@ def _undefined_references(work: _Work, k: Kind, data: dict[str, Any]) -> None:
 def _file_for_kind(work: _Work, kind_name: str) -> str:
     """The file of the last config path that holds the kind: where its last
     object is written, else where its key is, else where the policy is, else
-    that path's first file."""
-    files = work.last_layer
+    that path's first file; a file a link leads to from outside the folder
+    (``linked_out``) is not taken."""
+    files = [path for path in work.last_layer if path not in work.desired.linked_out]
+    if not files:
+        raise EditRefused(
+            "every file of the config path is reached through a link that leads out of its "
+            "folder, and other configurations may share them; left out (add it to one of them "
+            "if all of those should have it)"
+        )
     listed = work.desired.objects.get(kind_name, {}).values()
     objects = [o for o in listed if o.source.file in files]
     if objects:

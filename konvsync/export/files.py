@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from konvsync.config.paths import discover
 from konvsync.config.scope import Scope, parse_scope
 from konvsync.config.yaml_loader import YamlLoadError, YamlMap, load_yaml
 from konvsync.errors import ConfigError, OutputError
-from konvsync.kinds import kind
+from konvsync.kinds import TOP_LEVEL_KINDS, kind
 from konvsync.support.files import UnreadableFile, read_bounded
 from konvsync.support.text import listed
 
@@ -31,7 +32,7 @@ _POLICY = re.compile(r"^policy\s*:")
 def config_files(out_dir: Path) -> list[Path]:
     """The YAML files ``plan out_dir`` would read (none when it does not
     exist), found as plan finds them (``Users.YAML``, symlinked folders)."""
-    if not out_dir.is_dir():
+    if not os.path.isdir(out_dir):  # a name too long is the write's to report
         return []
     try:
         return discover(str(out_dir), listed=False, empty_ok=True).files
@@ -58,10 +59,10 @@ def _kept_policy(config_file: Path) -> tuple[str, Any] | None:
     or None; refused (``OutputError``) when the lines taken do not hold the
     very policy the file does (a key written another way, a file that does
     not load): a policy kept in part would protect less than it did."""
-    if not config_file.is_file():
+    if not os.path.isfile(config_file):
         return None
     try:
-        text = config_file.read_text(encoding="utf-8")
+        text = config_file.read_text(encoding="utf-8-sig")  # a byte-order mark is no text
     except (OSError, UnicodeDecodeError) as exc:
         raise OutputError(
             f"cannot read {config_file} to keep its policy: {exc}; nothing was written"
@@ -147,6 +148,45 @@ def leftover_warnings(out_dir: Path, found: list[Path], written: list[str]) -> l
     ]
 
 
+def refuse_dropped_kinds(
+    out_dir: Path, found: list[Path], written: list[str], kind_names: list[str]
+) -> None:
+    """Refuse (``OutputError``) to replace a configuration file (``found``)
+    that lists objects of a kind this export does not write (``--kinds``):
+    they would be gone from the configuration, and with that kind pruned,
+    from the portal at the next apply. (One that does not load is replaced,
+    as ``keys_held`` leaves it out.)"""
+    replaced = {os.path.realpath(out_dir / name) for name in written}
+    for path in found:
+        if os.path.realpath(path) not in replaced:
+            continue
+        loaded = _loaded(path)
+        if loaded is None:
+            continue
+        dropped = [
+            k.name for k in TOP_LEVEL_KINDS if k.name not in kind_names and loaded.get(k.name)
+        ]
+        if dropped:
+            raise OutputError(
+                f"{path} holds {listed(dropped, 5)}, which this export (--kinds "
+                f"{','.join(kind_names)}) does not write: replacing the file would drop them "
+                "from the configuration (and a pruned kind's objects from the portal at the "
+                "next apply); nothing was written. Move them to a file of their own, or "
+                "export those kinds too"
+            )
+
+
+def _loaded(path: Path) -> dict[Any, Any] | None:
+    """The top-level mapping of a configuration file, or None where it does
+    not load (a regular file only, as plan reads them: a FIFO would block)."""
+    try:
+        text = read_bounded(path, MAX_FILE_BYTES).decode("utf-8")
+        loaded = load_yaml(text, str(path)).data
+    except (OSError, UnreadableFile, UnicodeDecodeError, YamlLoadError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
 def keys_held(found: list[Path], kind_names: list[str]) -> dict[str, set[str]]:
     """Kind -> the natural keys of its objects in the configuration files
     ``found`` (top-level kinds of ``kind_names``; keys as keys compare). As
@@ -154,12 +194,8 @@ def keys_held(found: list[Path], kind_names: list[str]) -> dict[str, set[str]]:
     overwrites what it can), and so is a key written with a substitution."""
     held: dict[str, set[str]] = {}
     for path in found:
-        try:  # a regular file only, as plan reads them: a FIFO would block
-            text = read_bounded(path, MAX_FILE_BYTES).decode("utf-8")
-            loaded = load_yaml(text, str(path)).data
-        except (OSError, UnreadableFile, UnicodeDecodeError, YamlLoadError):
-            continue
-        if not isinstance(loaded, dict):
+        loaded = _loaded(path)
+        if loaded is None:
             continue
         for name in kind_names:
             k = kind(name)

@@ -20,9 +20,14 @@ from konvsync.errors import OutputError
 
 def write_files(files: dict[Path, str]) -> None:
     staged: list[tuple[Path, Path]] = []
+    done: list[str] = []
     try:
+        targets = {named: _written_at(named) for named in files}
+        for named, target in targets.items():
+            if target.is_dir():  # a rename over it fails once the files before it are in place
+                raise OutputError(f"cannot write {named}: it is a folder; nothing was written")
         for named, text in files.items():
-            target = _written_at(named)
+            target = targets[named]
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, temporary = tempfile.mkstemp(
                 dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
@@ -33,13 +38,13 @@ def write_files(files: dict[Path, str]) -> None:
             _set_mode(temporary, target)
         for temporary_path, target in staged:
             os.replace(temporary_path, target)
+            done.append(str(target))
     except OSError as exc:
         for temporary_path, _ in staged:
             temporary_path.unlink(missing_ok=True)
         where = exc.filename or next(iter(files), "")
-        raise OutputError(
-            f"cannot write {where}: {exc.strerror or exc}; nothing was written"
-        ) from None
+        written = f"only {', '.join(done)} was written" if done else "nothing was written"
+        raise OutputError(f"cannot write {where}: {exc.strerror or exc}; {written}") from None
 
 
 def _written_at(named: Path) -> Path:

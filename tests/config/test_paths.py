@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from konvsync.sandbox.server import RunningSandbox
 from tests.conftest import invoke
 
@@ -229,3 +231,92 @@ def test_a_file_name_that_is_not_utf8_is_named_not_an_unexpected_error(tmp_path:
             f"Error: {portal}/\\udcff\\udcfe.yaml: the file name is not UTF-8 text, and "
             "konvsync names the files it reads in its output: rename it\n"
         ), result.output
+
+
+def test_a_very_deep_folder_is_read_not_an_unexpected_error(tmp_path: Path) -> None:
+    """1,100 folders deep (short names keep the path under PATH_MAX): the
+    walk went one Python frame per folder and validate ended in
+    "unexpected RecursionError"; a hidden folder that deep, in the check
+    that names it, too."""
+    portal = tmp_path / "portal"
+    portal.mkdir()
+    (portal / "konvsync.yaml").write_text("konvsync: 1\n")
+    made: list[Path] = []
+    try:
+        for top in ("a", ".h"):
+            deep = portal / top
+            deep.mkdir()
+            made.append(deep)
+            for _level in range(1100):  # os.makedirs recurses too
+                deep /= "a"
+                deep.mkdir()
+                made.append(deep)
+            (deep / "g.yaml").write_text(f"groups: [{{externalId: g{top}, name: G}}]\n")
+            made.append(deep / "g.yaml")
+        result = invoke(["validate", str(portal)])
+    finally:  # deepest first: pytest's clean-up (shutil.rmtree) recurses too
+        for path in reversed(made):
+            path.unlink() if path.suffix else path.rmdir()
+    assert result.exit_code == 0, result.output
+    assert "valid (1 groups); 2 files read." in result.stdout
+    assert f"{portal / '.h'}:1:1: warning: not read: a hidden folder" in result.stderr
+
+
+def test_a_hidden_file_or_folder_read_through_a_link_is_not_named_as_not_read(
+    tmp_path: Path,
+) -> None:
+    """``users.yaml -> .users.yaml`` and ``teams -> .teams`` (a checkout
+    keeping the real files out of sight): both are read, through the links,
+    and the warnings said ".users.yaml: not read: a hidden file" and
+    ".teams: not read: a hidden folder". A hidden folder read only in part
+    (a link to a folder inside it) is still named."""
+    portal = tmp_path / "portal"
+    (portal / ".teams").mkdir(parents=True)
+    (portal / "konvsync.yaml").write_text("konvsync: 1\n")
+    (portal / ".users.yaml").write_text("users:\n" + _user(1))
+    (portal / "users.yaml").symlink_to(".users.yaml")
+    (portal / ".teams" / "groups.yaml").write_text("groups: [{externalId: a, name: A}]\n")
+    (portal / "teams").symlink_to(".teams", target_is_directory=True)
+    (portal / ".more" / "inner").mkdir(parents=True)
+    (portal / ".more" / "inner" / "g.yaml").write_text("groups: [{externalId: b, name: B}]\n")
+    (portal / ".more" / "left.yaml").write_text("groups: [{externalId: c, name: C}]\n")
+    (portal / "inner").symlink_to(".more/inner", target_is_directory=True)
+    result = invoke(["validate", str(portal)])
+    assert result.exit_code == 0, result.output
+    assert "valid (2 groups, 1 users); 4 files read." in result.stdout
+    assert result.stderr == f"{portal / '.more'}:1:1: warning: not read: a hidden folder\n"
+
+
+def test_an_empty_config_path_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``konvsync apply base "$OVERLAY"`` with the variable unset: the empty
+    path was the current folder, read as one more config path (every YAML
+    file below it), and validate said "valid"."""
+    (tmp_path / "konvsync.yaml").write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "konvsync.yaml").write_text("konvsync: 1\n")
+    monkeypatch.chdir(tmp_path)
+    for args in (
+        ["validate", ""],
+        ["--endpoint", "http://127.0.0.1:1", "plan", str(base), ""],
+        ["--endpoint", "http://127.0.0.1:1", "apply", "", "--auto-approve"],
+        ["--endpoint", "http://127.0.0.1:1", "drift", ""],
+        ["--endpoint", "http://127.0.0.1:1", "doctor", "--config", ""],
+    ):
+        result = invoke(args)
+        assert result.exit_code == 1, (args, result.output)
+        assert ": the path is empty" in result.stderr, (args, result.output)
+        assert "cannot reach" not in result.output
+
+
+def test_a_config_path_too_long_for_the_file_system_is_one_line(tmp_path: Path) -> None:
+    """A name over the file system's 255 bytes (a variable pasted twice into
+    the path): "unexpected OSError: [Errno 36] File name too long"."""
+    long_name = str(tmp_path / ("a" * 300))
+    (tmp_path / "konvsync.yaml").write_text("konvsync: 1\n")
+    for args in (["validate", long_name], ["validate", str(tmp_path), long_name]):
+        result = invoke(args)
+        assert result.exit_code == 1, result.output
+        assert result.stderr == f"Error: {long_name}: File name too long\n", result.output

@@ -670,3 +670,142 @@ def test_a_read_only_file_refuses_the_whole_write(sandbox: RunningSandbox, tmp_p
     assert (config / "a.yaml").read_text() == USERS
     assert (config / "b.yaml").read_text() == groups
     assert sorted(p.name for p in config.iterdir()) == ["a.yaml", "b.yaml"]
+
+
+# ------------------------------------------------------------ files shared through a link
+
+OWN = """\
+konvsync: 1
+policy:
+  prune: [groups]
+groups:
+  - {externalId: own, name: Own}
+"""
+SHARED = """\
+groups:
+  - {externalId: shared1, name: Shared 1}
+  - {externalId: shared2, name: Shared 2}
+accounts:
+  - externalId: acme
+    name: ACME
+    locations: [{name: HQ}]
+"""
+
+
+def test_write_removes_nothing_from_and_adds_nothing_to_a_file_shared_through_a_link(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """``teams -> ../shared-teams``, a folder that staging's and production's
+    configs both link to: a group deleted by hand in one portal was removed
+    from the shared file, and a group created there was added to it, so the
+    other portal's next apply deleted (prune) and created them too. As for a
+    file of an earlier config path: the object is left as written, and the
+    new one goes to a file of the folder's own."""
+    portal, shared = tmp_path / "portal", tmp_path / "shared-teams"
+    portal.mkdir()
+    shared.mkdir()
+    (portal / "konvsync.yaml").write_text(OWN)
+    (shared / "groups.yaml").write_text(SHARED)
+    (portal / "teams").symlink_to("../shared-teams", target_is_directory=True)
+    applied = invoke(["--endpoint", sandbox.url, "apply", str(portal), "--auto-approve"])
+    assert applied.exit_code == 0, applied.output
+    edits = HandEdits(sandbox)
+    edits.delete_group("shared1")
+    edits.create_group(externalId="zeta", name="Zeta")
+    edits.update_group("shared2", name="Shared Two")
+    edits.create_location("acme", name="Branch")
+    result = invoke(["--endpoint", sandbox.url, "drift", str(portal), "--write"])
+    assert result.exit_code == 2, result.output
+    assert (
+        f"groups/shared1: written in {portal / 'teams' / 'groups.yaml'}, which a link leads "
+        "to from outside the config folder" in result.stdout
+    ), result.stdout
+    assert (
+        f"locations/acme/Branch: its account's locations are written in "
+        f"{portal / 'teams' / 'groups.yaml'}, which a link leads to" in result.stdout
+    ), result.stdout
+    assert changed_lines(SHARED, (shared / "groups.yaml").read_text()) == [
+        "-  - {externalId: shared2, name: Shared 2}",
+        "+  - {externalId: shared2, name: Shared Two}",
+    ]
+    assert changed_lines(OWN, (portal / "konvsync.yaml").read_text()) == [
+        "+  - {externalId: zeta, name: Zeta}",
+    ]
+
+
+ACCOUNT_BASE = """\
+konvsync: 1
+policy: {prune: [accounts]}
+accounts:
+  - externalId: acme
+    name: ACME
+    locations:
+      - {name: HQ}
+"""
+
+
+@pytest.mark.parametrize(
+    "listed",
+    ["", "    locations:\n      - {name: HQ}\n      - {name: Annex}\n", "    locations: []\n"],
+    ids=["base-lists", "overlay-lists", "overlay-lists-none"],
+)
+def test_a_location_created_in_the_portal_goes_where_the_last_path_lists_them(
+    sandbox: RunningSandbox, tmp_path: Path, listed: str
+) -> None:
+    """A location created by hand in staging's portal, under an account the
+    base defines: it was added to the base's list (shared with production,
+    whose next apply created it there), though new objects go to the last
+    path; and where the staging overlay gives the account's locations, it
+    was left out ("cannot find the object at staging.yaml:6:9 in the file":
+    it was looked for in the base). The overlay's list takes it; the base's
+    is left as written."""
+    staging = "accounts:\n  - externalId: acme\n    name: ACME staging\n" + listed
+    base, overlay = tmp_path / "base", tmp_path / "staging"
+    for folder, text in ((base, ACCOUNT_BASE), (overlay, staging)):
+        folder.mkdir()
+        (folder / "portal.yaml").write_text(text)
+    paths = [str(base), str(overlay)]
+    applied = invoke(["--endpoint", sandbox.url, "apply", *paths, "--auto-approve"])
+    assert applied.exit_code == 0, applied.output
+    HandEdits(sandbox).create_location("acme", name="Branch")
+    result = invoke(["--endpoint", sandbox.url, "drift", *paths, "--write"])
+    assert result.exit_code == 2, result.output
+    assert (base / "portal.yaml").read_text() == ACCOUNT_BASE
+    if listed:
+        written = (overlay / "portal.yaml").read_text()
+        assert yaml.safe_load(written)["accounts"][0]["locations"][-1] == {"name": "Branch"}
+        assert [line for line in changed_lines(staging, written) if line[0] == "-"] in (
+            [],
+            ["-    locations: []"],
+        ), written
+        again = invoke(["--endpoint", sandbox.url, "plan", *paths, "--detailed-exitcode"])
+        assert again.exit_code == 0, again.output
+    else:
+        assert (overlay / "portal.yaml").read_text() == staging
+        assert (
+            "locations/acme/Branch: its account's locations are written in an earlier config "
+            "path, which other environments may share; left out" in result.stdout
+        ), result.stdout
+
+
+def test_a_new_object_is_left_out_when_every_file_is_shared_through_a_link(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A folder whose only file links out of it (``konvsync.yaml ->
+    ../shared/konvsync.yaml``): a group created by hand has no file of the
+    folder's own to go to, and is left out, saying why."""
+    portal, shared = tmp_path / "portal", tmp_path / "shared"
+    portal.mkdir()
+    shared.mkdir()
+    (shared / "konvsync.yaml").write_text(OWN)
+    (portal / "konvsync.yaml").symlink_to("../shared/konvsync.yaml")
+    applied = invoke(["--endpoint", sandbox.url, "apply", str(portal), "--auto-approve"])
+    assert applied.exit_code == 0, applied.output
+    HandEdits(sandbox).create_group(externalId="zeta", name="Zeta")
+    result = invoke(["--endpoint", sandbox.url, "drift", str(portal), "--write"])
+    assert result.exit_code == 2, result.output
+    assert (shared / "konvsync.yaml").read_text() == OWN
+    assert (
+        "groups/zeta: every file of the config path is reached through a link that leads out "
+        "of its folder" in result.stdout
+    ), result.stdout

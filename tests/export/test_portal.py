@@ -490,3 +490,99 @@ def test_emoji_are_written_as_they_are(sandbox: RunningSandbox, tmp_path: Path) 
     assert "name: 🚀 Launched\n" in (out / "groups.yaml").read_text(encoding="utf-8")
     again = invoke(["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"])
     assert again.exit_code == 0, again.output
+
+
+def test_export_force_over_a_folder_named_as_a_file_writes_nothing(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A folder where export writes a file (``users.yaml/``, config split by
+    team below it): the files before it in the export were renamed into
+    place, konvsync.yaml and its policy replaced, and then the run ended
+    "cannot write .users.yaml.x.tmp: Is a directory; nothing was written".
+    Now it is refused, naming the folder, before any file is replaced."""
+    seed_store(sandbox.store, str(write_config(EVERY_KIND, "seed.yaml")))
+    out = tmp_path / "portal"
+    (out / "users.yaml").mkdir(parents=True)
+    (out / "users.yaml" / "team.yaml").write_text("users: []\n")
+    config = "konvsync: 1\npolicy:\n  prune: [groups]\ngroups: []\n"
+    (out / "konvsync.yaml").write_text(config)
+    forced = invoke(["--endpoint", sandbox.url, "export", "--out", str(out), "--force"])
+    assert forced.exit_code == 1, forced.output
+    assert forced.stderr == (
+        f"Error: cannot write {out / 'users.yaml'}: it is a folder; nothing was written\n"
+    )
+    assert (out / "konvsync.yaml").read_text() == config
+    assert sorted(p.name for p in out.iterdir()) == ["konvsync.yaml", "users.yaml"]
+
+
+def test_export_force_keeps_the_policy_of_a_file_saved_with_a_bom(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A konvsync.yaml saved by a Windows editor (a byte-order mark, CRLF)
+    whose first key is ``policy``: plan reads it, and ``export --force``
+    refused it ("write it as a plain 'policy:' block at the start of a
+    line"), the mark standing before ``policy:``."""
+    seed_store(sandbox.store, str(write_config(EVERY_KIND, "seed.yaml")))
+    out = tmp_path / "portal"
+    out.mkdir()
+    (out / "konvsync.yaml").write_bytes(
+        b"\xef\xbb\xbfpolicy:\r\n  prune: [groups]\r\n  protect: {groups: [sales]}\r\n"
+        b"konvsync: 1\r\n"
+    )
+    assert invoke(["validate", str(out)]).exit_code == 0
+    forced = invoke(["--endpoint", sandbox.url, "export", "--out", str(out), "--force"])
+    assert forced.exit_code == 0, forced.output
+    written = yaml.safe_load((out / "konvsync.yaml").read_text(encoding="utf-8"))
+    assert written["policy"] == {"prune": ["groups"], "protect": {"groups": ["sales"]}}
+
+
+def test_an_output_name_too_long_is_one_line(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """``export --out`` a name over the file system's 255 bytes: "unexpected
+    OSError: [Errno 36] File name too long"; ``plan --out`` says it plainly."""
+    config = tmp_path / "c.yaml"
+    config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    long_name = tmp_path / ("a" * 300)
+    for args in (
+        ["export", "--out", str(long_name)],
+        ["plan", str(config), "--out", str(long_name)],
+    ):
+        result = invoke(["--endpoint", sandbox.url, *args])
+        assert result.exit_code == 1, result.output
+        assert result.stderr.startswith(f"Error: cannot write {long_name}"), result.output
+        assert result.stderr.endswith(": File name too long; nothing was written\n"), result.output
+
+
+def test_export_force_of_some_kinds_never_drops_another_kind_from_a_file_it_replaces(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    """``export --force --kinds users`` into a folder whose konvsync.yaml
+    lists the groups (with ``prune: [groups]``): the file was replaced by
+    one with the settings and the kept policy only, exit 0 and no word, and
+    the next apply deleted every group. Refused now; the same groups in a
+    file of their own are left as they are, and the export goes ahead."""
+    seed_store(sandbox.store, str(write_config(EVERY_KIND, "seed.yaml")))
+    out = tmp_path / "portal"
+    out.mkdir()
+    settings = "konvsync: 1\npolicy:\n  prune: [groups]\n"
+    groups = (
+        "groups:\n  - {externalId: sales, name: Sales}\n  - {externalId: empty, name: Nobody}\n"
+    )
+    (out / "konvsync.yaml").write_text(settings + groups)
+    args = ["--endpoint", sandbox.url, "export", "--out", str(out), "--force", "--kinds", "users"]
+    refused = invoke(args)
+    assert refused.exit_code == 1, refused.output
+    assert refused.stderr == (
+        f"Error: {out / 'konvsync.yaml'} holds groups, which this export (--kinds users) does "
+        "not write: replacing the file would drop them from the configuration (and a pruned "
+        "kind's objects from the portal at the next apply); nothing was written. Move them "
+        "to a file of their own, or export those kinds too\n"
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["konvsync.yaml"]
+    assert (out / "konvsync.yaml").read_text() == settings + groups
+
+    (out / "konvsync.yaml").write_text(settings)
+    (out / "groups.yaml").write_text(groups)
+    forced = invoke(args)
+    assert forced.exit_code == 0, forced.output
+    assert (out / "groups.yaml").read_text() == groups
+    assert "users:" in (out / "users.yaml").read_text()

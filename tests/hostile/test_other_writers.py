@@ -15,6 +15,7 @@ from aiohttp import web
 from konvsync.sandbox.store import Store
 from tests.hostile.cases import OnConnection, connection_of
 from tests.hostile.harness import (
+    Finished,
     after_plan,
     apply_args,
     one_error_line,
@@ -335,24 +336,36 @@ class GroupMadeBetweenReads(Case):
         return answer
 
 
-def test_export_refuses_a_reference_its_own_read_does_not_hold(tmp_path: Path) -> None:
+def read_again(result: Finished, *named: str) -> str:
+    """The warning that the portal changed while it was read and is read
+    again (a second read); asserts it names each of ``named``."""
+    warnings = [line for line in result.stderr.splitlines() if "reading it again" in line]
+    assert len(warnings) == 1, result.describe()
+    warning = warnings[0]
+    assert warning.startswith("WARNING: the portal changed while it was read ("), warning
+    assert warning.endswith("reading it again (2 of 3)"), warning
+    for text in named:
+        assert text in warning, warning
+    return warning
+
+
+def test_export_reads_again_a_portal_changed_between_the_reads_of_two_kinds(
+    tmp_path: Path,
+) -> None:
     """The accounts refer to a group the read of the groups did not show:
-    written as it was read, the export fails ``validate`` (exit 0 and an
-    invalid configuration). It writes nothing (exit 1, one line naming the
-    reference); the next export, of a portal at rest, validates."""
+    written as it was read, the export failed ``validate`` (exit 0 and an
+    invalid configuration). The read is made again, and what is written is
+    the portal at rest: the late group and the account in it, valid."""
     out = tmp_path / "portal"
     with seeded_sandbox(tmp_path) as sandbox:
         case = GroupMadeBetweenReads(sandbox.store)
         with running_hostile_server(sandbox.url, case) as portal:
             args = ["--endpoint", portal.endpoint(), "export", "--out", str(out)]
             result = run_konvsync(args, tmp_path)
-        written = out.exists() and any(out.iterdir())
-        again = run_konvsync(["--endpoint", sandbox.url, "export", "--out", str(out)], tmp_path)
     assert case.made and case.groups_read.is_set(), "the case never happened"
-    line = one_error_line(result)
-    assert "accounts/acct-0" in line and "'late'" in line and "nothing was written" in line, line
-    assert not written
-    assert again.exit_code == 0, again.describe()
+    assert result.exit_code == 0, result.describe()
+    read_again(result, "accounts/acct-0", "'late'", "which the read of groups did not show")
+    assert "externalId: late" in (out / "groups.yaml").read_text(encoding="utf-8")
     valid = run_konvsync(["validate", str(out)], tmp_path)
     assert valid.exit_code == 0, valid.describe()
 
@@ -388,43 +401,46 @@ class GroupRenamedBetweenReads(Case):
         return answer
 
 
-def test_a_plan_refuses_a_reference_its_own_read_does_not_hold(tmp_path: Path) -> None:
+def test_a_plan_reads_again_a_portal_changed_between_the_reads_of_two_kinds(
+    tmp_path: Path,
+) -> None:
     """The users name group team-2, which the read of the groups shows as
     team-22: read so, the plan deleted team-22 and created a new team-2
     without moving its members (the plan said nothing of them), who lost
-    the group. The read is inconsistent: the plan stops before any write
-    (exit 1, one line naming the reference), and the next run, of a portal
-    at rest, plans the rename back with the members moved."""
+    the group. The read is inconsistent and made again: the plan is made
+    from the portal at rest (team-2 created, its members moved to it), and
+    the next plan says there is nothing to do."""
     config = write_desired(tmp_path)
     with seeded_sandbox(tmp_path) as sandbox:
         case = GroupRenamedBetweenReads(sandbox.store)
         with running_hostile_server(sandbox.url, case) as portal:
             result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
-            mutations = portal.mutations
         again = run_konvsync(["--endpoint", sandbox.url, "plan", str(config)], tmp_path)
     assert case.renamed and case.users_read.is_set(), "the case never happened"
-    line = one_error_line(result)
-    assert mutations == [], result.describe()
-    assert "'team-2'" in line and "read of groups did not show" in line, line
-    assert line.endswith("run again"), line
-    assert again.exit_code == 0, again.describe()
-    assert "users/user02@example.test will be updated" in again.stdout, again.describe()
+    assert result.exit_code == 0, result.describe()
+    read_again(result, "'team-2'", "which the read of groups did not show")
+    assert "users/user02@example.test will be updated" in result.stdout, result.describe()
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.describe()
 
 
-def test_drift_write_refuses_a_reference_its_own_read_does_not_hold(tmp_path: Path) -> None:
-    """``drift --write`` reads as ``plan`` does: the same read stops it, and
-    the configuration is left as it was."""
+def test_drift_reads_again_a_portal_changed_between_the_reads_of_two_kinds(
+    tmp_path: Path,
+) -> None:
+    """``drift`` reads as ``plan`` does: the read is made again, and what it
+    reports is the portal at rest (team-2 renamed team-22 by hand: gone from
+    the portal, a group it does not manage in its place), not the users'
+    groups read before the rename."""
     config = write_desired(tmp_path)
-    before = config.read_bytes()
     with seeded_sandbox(tmp_path) as sandbox:
         case = GroupRenamedBetweenReads(sandbox.store)
         with running_hostile_server(sandbox.url, case) as portal:
-            args = ["--endpoint", portal.endpoint(), "drift", str(config), "--write"]
+            args = ["--endpoint", portal.endpoint(), "drift", str(config)]
             result = run_konvsync(args, tmp_path)
+        at_rest = run_konvsync(["--endpoint", sandbox.url, "drift", str(config)], tmp_path)
     assert case.renamed and case.users_read.is_set(), "the case never happened"
-    line = one_error_line(result)
-    assert "'team-2'" in line and "read of groups did not show" in line, line
-    assert config.read_bytes() == before
+    assert result.exit_code == 2, result.describe()
+    read_again(result, "'team-2'", "which the read of groups did not show")
+    assert result.stdout == at_rest.stdout, (result.describe(), at_rest.describe())
 
 
 class RenamedBetweenPages(Case):
@@ -448,23 +464,65 @@ class RenamedBetweenPages(Case):
         return answer
 
 
-def test_an_object_renamed_between_pages_is_named_as_a_change_to_read_again(
-    tmp_path: Path,
-) -> None:
-    """The ID read twice stops the plan before any write, as the contract
-    check says; the line also says what a user can do: a portal edited while
-    it was read is read again by the next run."""
+def test_an_object_renamed_between_pages_is_read_again(tmp_path: Path) -> None:
+    """The ID read twice (another writer renamed a user where pages follow
+    the e-mail) makes the read go again, with a warning naming it; nothing
+    of the first read is kept, and the apply is made from the second."""
     config = write_desired(tmp_path)
     with (
         seeded_sandbox(tmp_path) as sandbox,
         running_hostile_server(sandbox.url, RenamedBetweenPages()) as portal,
     ):
         result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
-        mutations = portal.mutations
-    line = one_error_line(result)
+        again = run_konvsync(["--endpoint", sandbox.url, "plan", str(config)], tmp_path)
+    assert result.exit_code == 0, result.describe()
+    read_again(result, "ReadUsers: users.nodes[", "an ID appears twice")
+    assert "Apply complete! Resources: 0 added, 2 changed, 0 destroyed." in result.stdout
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.describe()
+
+
+class ChangedDuringEveryRead(Case):
+    """Another writer creates a user while each read of the users is under
+    way (after its first page), so that ``totalCount`` changes between the
+    pages of every read."""
+
+    name = "changed-during-every-read"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.reads = 0
+        self.made: list[str] = []
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        if call.operation != "ReadUsers":
+            return None
+        if call.variables.get("after") is None:
+            self.reads += 1
+        elif len(self.made) < self.reads:  # once in each read, after its first page
+            self.made.append(f"busy{self.reads}@example.test")
+            self.store.create(
+                "users", {"email": self.made[-1], "firstName": "Busy", "lastName": "Bee"}
+            )
+        return None
+
+
+def test_a_portal_changed_during_every_read_stops_before_any_write(tmp_path: Path) -> None:
+    """Read three times and changed during each read: one line that says so
+    (and that a portal that counts wrongly would read so too), exit 1,
+    before any write; one warning for each read made again."""
+    config = write_desired(tmp_path)
+    with seeded_sandbox(tmp_path) as sandbox:
+        case = ChangedDuringEveryRead(sandbox.store)
+        with running_hostile_server(sandbox.url, case) as portal:
+            result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+            mutations = portal.mutations
+    assert case.reads == 3 and len(case.made) == 3, result.describe()
     assert mutations == [], result.describe()
-    assert "an ID appears twice" in line and "changed while it was read" in line, line
-    assert line.endswith("run again"), line
+    line = one_error_line(result)
+    assert "users.totalCount changed from" in line, line
+    assert "in each of 3 reads" in line and "nothing was changed or written" in line, line
+    warnings = [line for line in result.stderr.splitlines() if "reading it again" in line]
+    assert [w[-len("(2 of 3)") :] for w in warnings] == ["(2 of 3)", "(3 of 3)"], warnings
 
 
 class AnswerLostAndUserEdited(Case):
