@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import re
 import time
 import warnings
@@ -20,6 +21,7 @@ from konvsync.api.proxies import ProxyRoute, proxy_route
 from konvsync.api.retries import describe_failure, proxy_refusal
 from konvsync.errors import AuthError, TransportError, UsageError
 from konvsync.support import redact
+from konvsync.support.redact import printable
 
 MAX_JWT_LIFETIME = 21600
 JWT_DATED_BACK = 30
@@ -39,9 +41,10 @@ _B64TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 
 class TokenEndpointBusy(TransportError):
     """The token endpoint gave no token this time: it answered 429 (rate
-    limited) or 502, 503, 504 (a gateway, or the server, busy). Asking for a
+    limited) or 502, 503, 504 (a gateway, or the server, busy), or gave no
+    answer (``status`` 0: timed out, dropped the connection). Asking for a
     token changes nothing in the portal, so the caller may ask again. (One
-    that cannot be reached at all is a ``TransportError``, said at once.)"""
+    that cannot be connected to at all is a ``TransportError``, said at once.)"""
 
     def __init__(self, message: str, status: int, retry_after: str | None, url: str) -> None:
         super().__init__(message)
@@ -51,6 +54,11 @@ class TokenEndpointBusy(TransportError):
 
 
 _BUSY = (429, 502, 503, 504)
+_NOT_CONNECTED = (aiohttp.ClientConnectorError, aiohttp.ClientHttpProxyError, aiohttp.InvalidURL)
+"""Failures of a token request that asking again within seconds does not
+change: no connection (refused, a name not resolved, TLS, a proxy's
+refusal), or no URL to ask. Any other (a timeout, a dropped connection) is
+asked again."""
 
 
 def renew_margin(lifetime: float) -> float:
@@ -87,7 +95,24 @@ class CredentialsRefused(AuthError):
     ``invalid_client``): asking again gets the same answer."""
 
 
-_FINAL = (TokenProxyRefused, CredentialsRefused)
+class TokenRequestRefused(AuthError):
+    """The token endpoint refused the request with an RFC 6749 §5.2 error
+    (``invalid_grant``, ``unauthorized_client``, ...): asking again gets
+    the same answer."""
+
+
+_REFUSALS = frozenset(
+    (
+        "invalid_request",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+    )
+)
+"""RFC 6749 §5.2's errors but ``invalid_client`` (``CredentialsRefused``)."""
+
+_FINAL = (TokenProxyRefused, CredentialsRefused, TokenRequestRefused)
 """Token refusals that stand for the rest of the run."""
 
 
@@ -96,7 +121,7 @@ class TokenSource(Protocol):
 
     async def token(self, session: aiohttp.ClientSession) -> str: ...
 
-    def invalidate(self) -> None: ...
+    def invalidate(self, refused: str) -> None: ...
 
 
 class _CachedToken:
@@ -116,8 +141,15 @@ class _CachedToken:
             self._lock, self._lock_loop = asyncio.Lock(), loop
         return self._lock
 
-    def invalidate(self) -> None:
-        self._token = None
+    def invalidate(self, refused: str) -> None:
+        """Forget the token the portal ``refused``, unless it is already
+        renewed: requests refused together (a token that stopped working
+        while they were in flight) then share one new token, rather than
+        each throwing away the one the request before it just fetched (N
+        renewals, where a portal that honours only its latest token then
+        refuses the requests resent with the earlier ones)."""
+        if self._token == refused:
+            self._token = None
 
     def _remember(self, token: str, lifetime: float) -> str:
         """Cache a new token; from now on it is redacted from all output."""
@@ -146,6 +178,12 @@ class OAuthTokens(_CachedToken):
         self._credentials = credentials
         self._url = token_url
         self._proxy = proxy if proxy is not None else proxy_route(token_url)
+        key, secret = credentials.api_key, credentials.api_secret
+        encoded = f"{quote(key, safe='')}:{quote(secret, safe='')}"
+        self._pairs = [encoded]
+        """The Basic header's ``key:secret`` forms to try, in order."""
+        if f"{key}:{secret}" != encoded and ":" not in key:  # RFC 7617: no ":" in a user-id
+            self._pairs.append(f"{key}:{secret}")
         self._refusals = 0
         """How many renewals failed so far (busy, refused, unreachable)."""
         self._refused: TransportError | AuthError | None = None
@@ -180,10 +218,23 @@ class OAuthTokens(_CachedToken):
                 raise
 
     async def _request(self, session: aiohttp.ClientSession) -> tuple[str, float]:
-        pair = (
-            f"{quote(self._credentials.api_key, safe='')}:"
-            f"{quote(self._credentials.api_secret, safe='')}"
-        )
+        """A token, asked for with the key and secret form-URL-encoded in the
+        Basic header (RFC 6749 §2.3.1); refused as ``invalid_client``, asked
+        again with them as they are, where that differs (a server reading
+        RFC 7617 alone, or the API's "base64(key:secret)", does not decode
+        them). The form that served is asked first from then on."""
+        for number, pair in enumerate(self._pairs):
+            try:
+                answer = await self._ask(session, pair)
+            except CredentialsRefused:
+                if number + 1 == len(self._pairs):
+                    raise
+                continue
+            self._pairs.insert(0, self._pairs.pop(number))
+            return answer
+        raise AssertionError("unreachable: there is at least one pair")
+
+    async def _ask(self, session: aiohttp.ClientSession, pair: str) -> tuple[str, float]:
         basic = base64.b64encode(pair.encode()).decode()
         redact.register(basic)
         headers = {
@@ -200,14 +251,19 @@ class OAuthTokens(_CachedToken):
             ) as response:
                 status = response.status
                 wait = response.headers.get("Retry-After")
-                try:
-                    body = await response.json(content_type=None)
-                except ValueError:
-                    body = None
+                raw = await response.read()
+                content_type = response.content_type
+            try:
+                body = json.loads(raw)
+            except (ValueError, RecursionError):  # RecursionError: nested deeper than json reads
+                body = None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransportError(
-                f"cannot reach token endpoint {self._url}{self._proxy.via}: {describe_failure(exc)}"
-            ) from None
+            why = describe_failure(exc)
+            if isinstance(exc, _NOT_CONNECTED):
+                raise TransportError(
+                    f"cannot reach token endpoint {self._url}{self._proxy.via}: {why}"
+                ) from None
+            raise TokenEndpointBusy(f"token request failed: {why}", 0, None, self._url) from None
         if status == 407:
             raise TokenProxyRefused(
                 f"token request to {self._url}{self._proxy.via}: {proxy_refusal(status)}"
@@ -229,13 +285,33 @@ class OAuthTokens(_CachedToken):
                 f"token endpoint {self._url}{self._proxy.via} answered HTTP 404 (not found): "
                 f"{CHECK_THE_ENDPOINT}"
             )
+        if status == 200 and not isinstance(body, dict):
+            # Most often a web page (a sign-in page, the portal's UI) at the token URL.
+            raise AuthError(
+                f"token endpoint {self._url}{self._proxy.via} answered HTTP 200 with "
+                f"{len(raw)} bytes of {printable(content_type)}, not a JSON object (the form of a "
+                f"token, RFC 6749 §5.1): {CHECK_THE_ENDPOINT}"
+            )
         if status != 200 or not isinstance(body, dict) or "access_token" not in body:
-            raise AuthError(f"token request failed with HTTP {status}{self._reason(body)}")
+            failed = f"token request failed with HTTP {status}{self._reason(body)}"
+            error = body.get("error") if isinstance(body, dict) else None
+            if status < 500 and isinstance(error, str) and error in _REFUSALS:
+                raise TokenRequestRefused(failed)
+            raise AuthError(failed)
         token = body["access_token"]
         if not isinstance(token, str) or not _B64TOKEN.fullmatch(token):
             raise AuthError(
                 "the token endpoint's answer has no usable access_token (RFC 6749: a "
                 "non-empty string of token characters)"
+            )
+        kind = body.get("token_type")
+        if kind is not None and (not isinstance(kind, str) or kind.lower() != "bearer"):
+            # RFC 6749 §7.1: a token of a type the client does not know is not used.
+            key, secret = self._credentials.api_key, self._credentials.api_secret
+            shown = redact.scrub(json.dumps(kind), key, secret, limit=40)
+            raise AuthError(
+                f"the token endpoint issued a token with token_type {shown}: konvsync "
+                "sends Bearer tokens only (RFC 6750)"
             )
         return token, _lifetime(body.get("expires_in", 3600))
 

@@ -16,7 +16,9 @@ retries and the safe/ambiguous distinction every caller relies on.
   before executing it. An answer with an ``UNAUTHENTICATED`` error gets a new
   token too, but only a query is sent again whole: a mutation document's
   answer goes to its caller (``batching``), which sends again only the
-  mutations that the answer shows were not executed.
+  mutations that the answer shows were not executed. Requests refused with
+  one token share one new token; refused again, the error gives the
+  portal's reason.
 
 ``classify`` says what a failure calls for (retry, ambiguous, fail);
 ``tenacity`` runs the tries, their waits and the limits.
@@ -60,7 +62,7 @@ from konvsync.errors import (
     RemoteError,
     TransportError,
 )
-from konvsync.support.redact import printable, redact, redact_echo
+from konvsync.support.redact import printable, redact, redact_echo, scrub
 from konvsync.support.text import LONE_SURROGATE
 
 log = logging.getLogger("konvsync.api")
@@ -137,7 +139,9 @@ async def _post(
         async with session.post(url, json=payload, headers=headers, proxy=proxy) as response:
             if response.status == 407:
                 raise ProxyRefused(407)
-            if response.status in (401, 429) or response.status >= 500:
+            if response.status == 401:
+                raise HttpStatus(401, None, await _refusal(response))
+            if response.status == 429 or response.status >= 500:
                 raise HttpStatus(response.status, response.headers.get("Retry-After"))
             if (response.content_length or 0) > max_bytes:
                 raise _AnswerTooLarge()
@@ -292,11 +296,16 @@ class PortalClient:
                 self._log(label, raw.status, started)
                 response = _parse_answer(label, raw, self.endpoint.api_url)
                 if _has_code(response.errors, "UNAUTHENTICATED") and not renewed[0]:
-                    self.tokens.invalidate()
+                    self.tokens.invalidate(token)
                     renewed[0] = True
                     if not _is_mutation(payload["query"]):
                         continue  # a read: sending it again changes nothing
                     return response  # the caller sends again what was not executed
+                refused = _first_with_code(response.errors, "UNAUTHENTICATED")
+                if refused is not None and not _is_mutation(payload["query"]):
+                    # A read refused again with a new token: as a second 401.
+                    said = scrub(error_message(refused))
+                    raise AuthError(_token_refused(said, self.tokens.mode))
                 if _has_code(response.errors, "RATE_LIMITED") and (
                     not response.executed or not _is_mutation(payload["query"])
                 ):
@@ -320,11 +329,9 @@ class PortalClient:
                     self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
                 if status == 401:
                     if renewed[0]:
-                        raise AuthError(
-                            "authentication failed: the portal rejected the token "
-                            "(check the API key, secret and --auth mode)"
-                        ) from None
-                    self.tokens.invalidate()
+                        said = exc.said if isinstance(exc, HttpStatus) else ""
+                        raise AuthError(_token_refused(said, self.tokens.mode)) from None
+                    self.tokens.invalidate(token)
                     renewed[0] = True
                     continue
                 why = reason_of(exc)
@@ -362,6 +369,47 @@ class PortalClient:
             log.info(
                 "POST %s %s %s %.0fms", self.endpoint.api_url, label, status or "no-answer", ms
             )
+
+
+_DESCRIPTION = re.compile(r'error_description\s*=\s*"((?:[^"\\]|\\.)*)"', re.IGNORECASE)
+"""The ``error_description`` of a ``WWW-Authenticate: Bearer`` challenge (RFC 6750 §3)."""
+_REFUSAL_BYTES = 16 * 1024
+"""How much of a 401's body is read for its reason."""
+
+
+async def _refusal(response: aiohttp.ClientResponse) -> str:
+    """Why the portal refused a token (401), in its own words, safe to show:
+    its GraphQL error's message, else the challenge's ``error_description``
+    (a token it echoes masked, control characters escaped, cut short)."""
+    body = bytearray()
+    try:
+        while len(body) < _REFUSAL_BYTES:
+            chunk = await response.content.read(_REFUSAL_BYTES - len(body))
+            if not chunk:
+                break
+            body += chunk
+        answer = json.loads(body)
+    except (aiohttp.ClientError, TimeoutError, ValueError, RecursionError):
+        answer = None
+    errors = answer.get("errors") if isinstance(answer, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors else None
+    said = first.get("message") if isinstance(first, dict) else None
+    if not isinstance(said, str) or not said.strip():
+        found = _DESCRIPTION.search(response.headers.get("WWW-Authenticate", ""))
+        said = found.group(1).replace('\\"', '"') if found else ""
+    return scrub(said.strip()) if said.strip() else ""
+
+
+def _token_refused(said: str, mode: str) -> str:
+    """The error for a token refused again after it was renewed."""
+    reason = f" ({said})" if said else ""
+    advice = "the API key, secret and --auth mode"
+    if mode == "jwt":
+        advice = (
+            "the API key, secret, --auth mode and this machine's clock (a self-signed "
+            "JWT's iat and exp follow it)"
+        )
+    return f"authentication failed: the portal rejected the token{reason}; check {advice}"
 
 
 def _not_an_answer(label: str, status: int, url: str) -> TransportError:
@@ -472,4 +520,8 @@ def _is_mutation(query: str) -> bool:
 
 
 def _has_code(errors: list[dict[str, Any]], code: str) -> bool:
-    return any(error_code(e) == code for e in errors)
+    return _first_with_code(errors, code) is not None
+
+
+def _first_with_code(errors: list[dict[str, Any]], code: str) -> dict[str, Any] | None:
+    return next((error for error in errors if error_code(error) == code), None)

@@ -16,10 +16,12 @@ from tenacity import RetryCallState
 
 
 class HttpStatus(Exception):
-    def __init__(self, status: int, retry_after: str | None) -> None:
+    def __init__(self, status: int, retry_after: str | None, said: str = "") -> None:
         super().__init__(f"HTTP {status}")
         self.status = status
         self.retry_after = retry_after
+        self.said = said
+        """What the server said about it, safe to show (a 401's reason)."""
 
 
 class NotSent(Exception):

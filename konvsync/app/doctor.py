@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from graphql import GraphQLError, build_client_schema, parse, validate
 
+from konvsync.api.auth import TokenEndpointBusy
 from konvsync.api.client import PortalClient
 from konvsync.api.connect import PortalTarget
 from konvsync.api.documents import package_operations
@@ -68,7 +69,8 @@ async def _remote_checks(
         try:
             await client.tokens.token(client.session)
         except KonvsyncError as exc:
-            report.add("auth", False, f"{target.options.auth}: {exc}")
+            where = f" ({exc.url})" if isinstance(exc, TokenEndpointBusy) else ""
+            report.add("auth", False, f"{target.options.auth}: {exc}{where}")
             return
         report.add("auth", True, f"{target.options.auth}: token obtained")
         viewer = (await client.execute(viewer_document(), label="Viewer")).raise_for_errors(

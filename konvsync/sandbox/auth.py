@@ -60,9 +60,9 @@ class TokenAuthority:
             raise OAuthError("invalid_request", "grant_type is required")
         if grant != "client_credentials":
             raise OAuthError("unsupported_grant_type", "only client_credentials is supported")
-        if not (
-            secrets.compare_digest(client_id, self.api_key)
-            and secrets.compare_digest(client_secret, self.api_secret)
+        if not (  # as bytes: compare_digest takes no non-ASCII text
+            secrets.compare_digest(client_id.encode(), self.api_key.encode())
+            and secrets.compare_digest(client_secret.encode(), self.api_secret.encode())
         ):
             raise OAuthError("invalid_client", "client authentication failed", 401)
         token = secrets.token_urlsafe(32)

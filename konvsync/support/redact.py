@@ -190,11 +190,12 @@ def credential_forms(*values: str) -> set[str]:
 
 def scrub(text: str, *credentials: str, limit: int = 200) -> str:
     """Text a server sent back, safe to show: every form of ``credentials``
-    and every registered secret replaced by ``***``, control characters
-    escaped, cut to ``limit`` characters."""
+    and every registered secret replaced by ``***`` (a short one as a word
+    too: the server's echo of what it was sent, ``redact_echo``), control
+    characters escaped, cut to ``limit`` characters."""
     for form in sorted(credential_forms(*credentials), key=len, reverse=True):
         text = text.replace(form, "***")
-    text = printable(redact(text))
+    text = printable(redact_echo(text))
     return text if len(text) <= limit else text[:limit] + "..."
 
 

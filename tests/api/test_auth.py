@@ -111,6 +111,22 @@ def test_token_endpoint_error_text_is_shown_without_any_form_of_the_credentials(
     assert "\x1b" not in result.output
 
 
+def test_a_short_secret_the_token_endpoint_echoes_is_masked(
+    echoing_endpoint: str, write_config: Callable[..., Path]
+) -> None:
+    """A secret under 4 characters is masked only where it stands whole in
+    quotes in konvsync's own text; in a token endpoint's echo of what it was
+    sent it showed as it is ("got ***:q7x / ... / q7x"). Text a server sends
+    back is masked as its echo: a short secret as a word too."""
+    config = write_config("konvsync: 1\ngroups: []\n")
+    result = invoke(
+        ["--endpoint", echoing_endpoint, "plan", str(config)], env={"KONVERT_API_SECRET": "q7x"}
+    )
+    assert result.exit_code == 1, result.output
+    assert "token request failed with HTTP 400" in result.stderr, result.stderr
+    assert "q7x" not in result.output, result.output
+
+
 def test_a_token_url_answering_404_names_it_and_the_endpoint_to_check(
     sandbox: RunningSandbox, write_config: Callable[..., Path]
 ) -> None:
@@ -321,3 +337,78 @@ def test_a_token_answer_that_is_not_a_token_is_refused_with_one_line(
         "Error: the token endpoint's answer has no usable access_token (RFC 6749: a "
         "non-empty string of token characters)\n"
     ), result.output
+
+
+ODD_KEY = "key:with%41 odd+chars é"
+ODD_SECRET = "s3cr:et%41+plus é/ünï~"
+
+
+@pytest.mark.parametrize("auth", ["oauth", "jwt"])
+def test_a_key_and_secret_with_reserved_and_non_ascii_characters_authenticate(
+    sandbox_factory: SandboxFactory, write_config: Callable[..., Path], auth: str
+) -> None:
+    """RFC 6749 §2.3.1: the key and secret are form-URL-encoded before they
+    are joined by ``:`` in the Basic header (a ``:`` in the key, a ``%`` or
+    ``+`` in the secret read back as they were sent). The sandbox answered
+    a non-ASCII one with HTTP 500 (``compare_digest`` takes no such text)."""
+    sandbox = sandbox_factory(api_key=ODD_KEY, api_secret=ODD_SECRET)
+    config = write_config("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    env = {"KONVERT_API_KEY": ODD_KEY, "KONVERT_API_SECRET": ODD_SECRET}
+    args = ["--auth", auth, "--endpoint", sandbox.url, "plan", str(config)]
+    result = invoke(args, env=env)
+    assert result.exit_code == 0, result.output
+    assert "Plan: 1 to add" in result.stdout
+    wrong = invoke(args, env={**env, "KONVERT_API_SECRET": ODD_SECRET + "ß"})
+    assert wrong.exit_code == 1, wrong.output
+    assert "rejected the" in wrong.stderr and ODD_SECRET not in wrong.output, wrong.output
+
+
+class _RawTokenEndpoint(BaseHTTPRequestHandler):
+    """A token endpoint answering HTTP 200 with the class's body and type."""
+
+    body = b""
+    content_type = "application/json"
+
+    def do_POST(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", self.content_type)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "said"),
+    [
+        ("text/html", b"<html><body>Sign in to Corp SSO</body></html>", "text/html"),
+        ("application/x-www-form-urlencoded", b"access_token=abc&token_type=bearer", "form"),
+        ("application/json", b"", "application/json"),
+        ("application/json", b"[" * 100_000 + b"]" * 100_000, "application/json"),
+    ],
+    ids=["html", "form-encoded", "empty", "nested-too-deeply"],
+)
+def test_a_token_answer_that_is_no_json_object_is_one_line_naming_the_endpoint(
+    content_type: str, body: bytes, said: str, write_config: Callable[..., Path]
+) -> None:
+    """An SSO login page or a web app's page at the token URL (HTTP 200) said
+    "token request failed with HTTP 200"; JSON nested too deeply for Python
+    ended in "unexpected RecursionError ... please report it". Both say what
+    came back, where from, and what to check."""
+    handler = type("Handler", (_RawTokenEndpoint,), {"body": body, "content_type": content_type})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = invoke(["--endpoint", url, "plan", str(write_config("konvsync: 1\ngroups: []\n"))])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 1, result.output
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"Error: token endpoint {url}/oauth/token answered HTTP 200 ")
+    assert said in result.stderr and "not a JSON object" in result.stderr, result.stderr
+    assert "check the endpoint's base URL" in result.stderr, result.stderr

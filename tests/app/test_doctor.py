@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -257,3 +258,17 @@ def test_doctor_without_an_endpoint_names_what_it_reads(
     with_config = invoke(["doctor", "--config", str(config)])
     assert with_config.exit_code == 1, with_config.output
     assert "'endpoint:' in the config" in with_config.stderr
+
+
+def test_a_token_endpoint_that_never_answers_is_named() -> None:
+    """The token URL is where to look: a token endpoint that timed out, as
+    one that is busy ("token request failed with HTTP 503"), is named."""
+    with socket.socket() as silent:  # accepts connections (the backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        result = invoke(["--timeout", "0.5", "--endpoint", url, "doctor"])
+    assert result.exit_code == 1, result.output
+    assert (
+        f"FAIL auth: oauth: token request failed: timed out ({url}/oauth/token)" in result.stdout
+    ), result.stdout

@@ -14,6 +14,7 @@ register it with :func:`on_connection` in :data:`READ_CASES` (see the entries).
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import math
 import os
@@ -23,10 +24,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
+from urllib.parse import quote_plus
 
 import jwt
 from aiohttp import web
 
+from konvsync.sandbox.auth import TokenAuthority
 from tests.hostile.server import Call, Case, Json
 
 Connection = dict[str, Any]
@@ -535,7 +538,7 @@ class TokenEndpointBusy(Case):
         self.retry_after = retry_after
         self.refused = 0
 
-    async def before_token(self) -> web.StreamResponse | None:
+    async def before_token(self, authorization: str) -> web.StreamResponse | None:
         if self.refused >= self.times:
             return None
         self.refused += 1
@@ -592,3 +595,172 @@ def operation_starts(prefix: str, without: str = "\0") -> Callable[[Call], bool]
     """Whether a call's operation starts with ``prefix`` (and does not hold
     ``without``: ``UpdateAccount`` but not ``UpdateAccountField``)."""
     return lambda call: call.operation.startswith(prefix) and without not in call.operation
+
+
+class OneTokenAtATime(Case):
+    """A portal whose first OAuth token stops working (sooner than its
+    ``expires_in`` said) as the first ``operation`` call comes in, and that
+    honours only the token it issued last (issuing one revokes the ones
+    before, as RFC 6749 lets a server do). Each mutation is held ``hold``
+    seconds before it is judged, so that several are in flight at once; a
+    refused one is answered ``step`` seconds after the one before it, with
+    HTTP 401 and ``WWW-Authenticate: Bearer error="invalid_token"``
+    (``in_answer``: HTTP 200 and an UNAUTHENTICATED error, no ``data``)."""
+
+    def __init__(
+        self, operation: str, in_answer: bool = False, hold: float = 0.25, step: float = 0.1
+    ) -> None:
+        self.name = f"one-token-at-a-time-{'200' if in_answer else '401'}"
+        self.operation = operation
+        self.in_answer = in_answer
+        self.hold = hold
+        self.step = step
+        self.issued: list[str] = []
+        self.first_expired = False
+        self.refused = 0
+
+    def token_answer(self, answer: Json) -> Json:
+        self.issued.append(answer["access_token"])
+        return answer
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        token = call.authorization.removeprefix("Bearer ")
+        if call.operation.startswith(self.operation):
+            self.first_expired = True
+        if call.is_mutation:
+            await asyncio.sleep(self.hold)
+        if token == self.issued[-1] and not (self.first_expired and token == self.issued[0]):
+            return None
+        self.refused += 1
+        await asyncio.sleep(self.step * self.refused)
+        error = {"message": "invalid token", "extensions": {"code": "UNAUTHENTICATED"}}
+        if self.in_answer:
+            return web.json_response({"data": None, "errors": [error]})
+        header = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        return web.json_response({"errors": [error]}, status=401, headers=header)
+
+
+class TokenAnswer(Case):
+    """The token endpoint's answer (the sandbox's token) with ``fields``
+    set, or left out where the value is None; ``/api`` is honest."""
+
+    def __init__(self, fields: dict[str, object]) -> None:
+        self.name = f"token-answer-{fields}"
+        self.fields = fields
+        self.answered = 0
+
+    def token_answer(self, answer: Json) -> Json:
+        self.answered += 1
+        changed = {**answer, **self.fields}
+        return {name: value for name, value in changed.items() if value is not None}
+
+
+class RefusesEveryToken(Case):
+    """``/api`` refuses every token with words that echo it: 401 with
+    ``WWW-Authenticate: Bearer error="invalid_token"`` and those words as
+    its ``error_description``, with (``body``) or without them as a GraphQL
+    error (UNAUTHENTICATED) too; or (``status`` 200) only that error."""
+
+    def __init__(self, body: bool, status: int = 401) -> None:
+        self.name = f"refuses-every-token-{status}-{'graphql' if body else 'header'}"
+        self.body = body
+        self.status = status
+        self.tokens: set[str] = set()
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        token = call.authorization.removeprefix("Bearer ")
+        self.tokens.add(token)
+        said = f"token {token} is revoked"
+        header = f'Bearer realm="konvert", error="invalid_token", error_description="{said}"'
+        headers = {"WWW-Authenticate": header} if self.status == 401 else {}
+        if not self.body:
+            return web.Response(status=self.status, text="Unauthorized", headers=headers)
+        error = {"message": said, "extensions": {"code": "UNAUTHENTICATED"}}
+        return web.json_response({"errors": [error]}, status=self.status, headers=headers)
+
+
+class BasicNotDecoded(Case):
+    """A token endpoint that reads the Basic header's key and secret as they
+    are, without undoing the form-URL-encoding RFC 6749 §2.3.1 asks for (as
+    many servers do, reading RFC 7617 alone); it gets its tokens from the
+    sandbox's ``authority`` (which decodes them). Every header it was sent
+    is in ``tried``."""
+
+    name = "basic-not-decoded"
+
+    def __init__(self, authority: TokenAuthority) -> None:
+        self.authority = authority
+        self.tried: list[str] = []
+
+    async def before_token(self, authorization: str) -> web.StreamResponse | None:
+        self.tried.append(authorization)
+        pair = base64.b64decode(authorization.removeprefix("Basic ")).decode()
+        key, _, secret = pair.partition(":")
+        if (key, secret) != (self.authority.api_key, self.authority.api_secret):
+            error = {"error": "invalid_client"}
+            return web.json_response(error, status=401, headers={"WWW-Authenticate": "Basic"})
+        encoded = f"{quote_plus(key)}:{quote_plus(secret)}".encode()
+        header = "Basic " + base64.b64encode(encoded).decode()
+        form = b"grant_type=client_credentials"
+        issued = self.authority.issue(header, "application/x-www-form-urlencoded", form)
+        return web.json_response(issued)
+
+
+class ClientRevokedAt(Case):
+    """The service connection is revoked when the first ``operation`` call
+    comes in: from then on ``/api`` answers 401 (``invalid_token``) and the
+    token endpoint answers 400 with the RFC 6749 §5.2 ``error`` given (401
+    for ``invalid_client``). ``asked`` counts the token requests."""
+
+    def __init__(self, operation: str, error: str) -> None:
+        self.name = f"client-revoked-{error}"
+        self.operation = operation
+        self.error = error
+        self.revoked = False
+        self.asked = 0
+
+    async def before_token(self, authorization: str) -> web.StreamResponse | None:
+        self.asked += 1
+        if not self.revoked:
+            return None
+        status = 401 if self.error == "invalid_client" else 400
+        return web.json_response({"error": self.error}, status=status)
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        self.revoked = self.revoked or call.operation.startswith(self.operation)
+        if not self.revoked:
+            return None
+        error = {"message": "revoked", "extensions": {"code": "UNAUTHENTICATED"}}
+        header = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        return web.json_response({"errors": [error]}, status=401, headers=header)
+
+
+class RenewalUnanswered(Case):
+    """The first token stops working when the first ``operation`` call comes
+    in (401, ``invalid_token``), and the request for its renewal gets no
+    answer for ``hang`` seconds (then the sandbox's); later ones are
+    answered at once. ``asked`` counts the token requests."""
+
+    def __init__(self, operation: str, hang: float) -> None:
+        self.name = "renewal-unanswered"
+        self.operation = operation
+        self.hang = hang
+        self.first: str | None = None
+        self.expired = False
+        self.asked = 0
+
+    async def before_token(self, authorization: str) -> web.StreamResponse | None:
+        self.asked += 1
+        if self.asked == 2:
+            await asyncio.sleep(self.hang)
+        return None
+
+    async def before(self, call: Call) -> web.StreamResponse | None:
+        token = call.authorization.removeprefix("Bearer ")
+        self.first = self.first or token
+        self.expired = self.expired or call.operation.startswith(self.operation)
+        if not (self.expired and token == self.first):
+            return None
+        error = {"message": "expired", "extensions": {"code": "UNAUTHENTICATED"}}
+        header = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        return web.json_response({"errors": [error]}, status=401, headers=header)

@@ -64,9 +64,15 @@ class Case:
         """Answer ``call`` without forwarding it (or wait first); None forwards."""
         return None
 
-    async def before_token(self) -> web.StreamResponse | None:
-        """Answer a request to ``/oauth/token`` without forwarding it; None forwards."""
+    async def before_token(self, authorization: str) -> web.StreamResponse | None:
+        """Answer a request to ``/oauth/token`` (its ``Authorization`` header
+        given) without forwarding it; None forwards."""
         return None
+
+    def token_answer(self, answer: Json) -> Json:
+        """The token endpoint's JSON answer (HTTP 200) to send back instead
+        of the sandbox's: a case may note the tokens issued."""
+        return answer
 
     def request(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
         """The request body to forward, e.g. with variables changed."""
@@ -171,17 +177,18 @@ def _create_app(server: HostileServer) -> web.Application:
         return {name: request.headers[name] for name in PASSED_HEADERS if name in request.headers}
 
     async def token(request: web.Request) -> web.StreamResponse:
-        early = await server.case.before_token()
+        early = await server.case.before_token(request.headers.get("Authorization", ""))
         if early is not None:
             return early
         async with session().post(
             f"{server.upstream}/oauth/token", data=await request.read(), headers=headers_of(request)
         ) as upstream:
-            return web.Response(
-                body=await upstream.read(),
-                status=upstream.status,
-                headers={k: v for k, v in upstream.headers.items() if k in _KEPT},
-            )
+            text = await upstream.read()
+            status = upstream.status
+            kept = {k: v for k, v in upstream.headers.items() if k in _KEPT}
+        if status == 200:
+            text = json.dumps(server.case.token_answer(json.loads(text))).encode()
+        return web.Response(body=text, status=status, headers=kept)
 
     async def api(request: web.Request) -> web.StreamResponse:
         client = request.match_info.get("client", "")
