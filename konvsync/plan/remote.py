@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from konvsync.config.scope import Scope
-from konvsync.errors import ContractError
+from konvsync.errors import ContractError, ReadChanged
 from konvsync.kinds import KINDS_BY_NAME, kind
 from konvsync.kinds.address import Address, ObjectKey, RemoteRef, key_path, object_key
 from konvsync.kinds.base import Kind
@@ -321,7 +321,8 @@ class RemoteStateBuilder:
     def _check_one_parent(self, k: Kind, child: Kind, child_id: str, parent_id: str) -> None:
         """A child read a second time (in another parent, or twice in one)
         is no state the contract knows: taken as two objects, a change to
-        one would be sent to the other by its ID."""
+        one would be sent to the other by its ID. In two parents, another
+        writer may have moved it while they were read (``ReadChanged``)."""
         first = self.parent_ids.get((child.name, child_id))
         if first is not None:
             where = (
@@ -329,7 +330,10 @@ class RemoteStateBuilder:
                 if first == parent_id
                 else f"in {k.singular} {first} and in {k.singular} {parent_id}"
             )
-            raise ContractError(k.read_operation, f"{child.singular} {child_id} is listed {where}")
+            if first == parent_id:
+                raise ContractError(k.read_operation, f"{child.singular} {child_id} is listed {where}")
+            # Another writer moved it while the parents were read: read again.
+            raise ReadChanged(f"{k.read_operation}: {child.singular} {child_id} is listed {where}")
         self.parent_ids[(child.name, child_id)] = parent_id
 
     def state(self, kind_names: Iterable[str] | None = None) -> RemoteState:
@@ -414,10 +418,12 @@ def _check_unique(obj: RemoteObject, other: RemoteObject) -> None:
     they are twins, the user's to sort out (``plan.twins``)."""
     k = kind(obj.kind)
     if k.unique_key and k.parent is None and not _spelled_apart(k, other, obj):
-        raise ContractError(
-            k.read_operation,
-            f"two {k.name} have the {k.key_field} {obj.key!r} (IDs {other.id} and "
-            f"{obj.id}), which the contract says is unique",
+        # One read: another writer deleted one and made the other with its
+        # key between two pages (offset pages then keep totalCount), so the
+        # read is made again (``ReadChanged``); in every read, the portal's.
+        raise ReadChanged(
+            f"{k.read_operation}: two {k.name} have the {k.key_field} {obj.key!r} (IDs "
+            f"{other.id} and {obj.id}), which the contract says is unique"
         )
 
 

@@ -576,6 +576,60 @@ def test_a_portal_changed_during_every_read_stops_before_any_write(tmp_path: Pat
     assert [w[-len("(2 of 3)") :] for w in warnings] == ["(2 of 3)", "(3 of 3)"], warnings
 
 
+def _recreated_on_a_later_page(connection: dict[str, Any], _call: Call) -> None:
+    """As offset pages show it while someone deletes user03 (read on page 1)
+    and creates her again (a new ID): the pages slip by one, and the new
+    user03 takes the place of a node on the last page (``totalCount``
+    holds)."""
+    nodes = connection["nodes"]
+    nodes[0] = {**nodes[0], "id": "usr_998", "email": "user03@example.test"}
+
+
+def test_a_user_deleted_and_created_again_while_read_is_read_again(tmp_path: Path) -> None:
+    """One e-mail under two IDs in one read (another writer deleted a user
+    and created her again between its pages) is a read another writer
+    explains, as an ID read twice is: it is made again, with a warning, and
+    the apply is made from the portal at rest. Before, it stopped at once:
+    'two users have the email ..., which the contract says is unique'."""
+    config = write_desired(tmp_path)
+    case = OnConnection("recreated-between-pages", "ReadUsers", _recreated_on_a_later_page, page=2)
+    with (
+        seeded_sandbox(tmp_path) as sandbox,
+        running_hostile_server(sandbox.url, case) as portal,
+    ):
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+        again = run_konvsync(["--endpoint", sandbox.url, "plan", str(config)], tmp_path)
+    assert result.exit_code == 0, result.describe()
+    read_again(result, "ReadUsers: two users have the email 'user03@example.test'")
+    assert "Apply complete! Resources: 0 added, 2 changed, 0 destroyed." in result.stdout
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.describe()
+
+
+def _moved_while_read(connection: dict[str, Any], _call: Call) -> None:
+    """As a portal that reads each account's locations apart shows it while
+    someone moves a location from acct-0 to acct-3: the location is listed
+    in both."""
+    nodes = connection["nodes"]
+    nodes[3] = {**nodes[3], "locations": [*nodes[3]["locations"], nodes[0]["locations"][0]]}
+
+
+def test_a_location_moved_while_read_is_read_again(tmp_path: Path) -> None:
+    """A location listed in two accounts in one read (another writer moved
+    it while the accounts were read) is read again, as an ID read twice is;
+    before, 'location ... is listed in account ... and in account ...'
+    stopped the plan at once."""
+    config = write_desired(tmp_path)
+    case = OnConnection("moved-while-read", "ReadAccounts", _moved_while_read, page=0)
+    with (
+        seeded_sandbox(tmp_path) as sandbox,
+        running_hostile_server(sandbox.url, case) as portal,
+    ):
+        result = run_konvsync(["--endpoint", portal.endpoint(), "plan", str(config)], tmp_path)
+    assert result.exit_code == 0, result.describe()
+    read_again(result, "ReadAccounts: location ", "is listed in account ")
+    assert "Plan: 0 to add, 2 to change, 0 to destroy." in result.stdout, result.describe()
+
+
 class AnswerLostAndUserEdited(Case):
     """The portal applies the first mutation (the groups step's rename of
     team-1) but answers it with an internal error, and another writer edits
