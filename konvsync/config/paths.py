@@ -92,8 +92,11 @@ def discover(path: str, listed: bool = True, empty_ok: bool = False) -> ConfigFi
             ) from None
         if found.broken:
             raise ConfigError("; ".join(found.broken))
-        _read_once(found, real_root)
-        _hidden_but_read(found, seen)
+        try:
+            _read_once(found, real_root)
+            _hidden_but_read(found, seen)
+        except OSError as exc:  # a file's path too long to open (over PATH_MAX)
+            raise ConfigError(f"{exc.filename or path}: {exc.strerror or exc}") from None
         found.files.sort()
         found.skipped.sort(key=lambda skipped: skipped.path)
         if not found.files and not empty_ok:

@@ -320,3 +320,32 @@ def test_a_config_path_too_long_for_the_file_system_is_one_line(tmp_path: Path) 
         result = invoke(args)
         assert result.exit_code == 1, result.output
         assert result.stderr == f"Error: {long_name}: File name too long\n", result.output
+
+
+def test_a_file_whose_path_is_too_long_to_open_is_one_line(tmp_path: Path) -> None:
+    """A folder deep enough that it can be listed but the path of a file in
+    it is over PATH_MAX (4,096 bytes on Linux): the file cannot be opened by
+    its path. validate ended in "unexpected OSError: [Errno 36] File name too
+    long ... please report it"; it is one line naming the file."""
+    portal = tmp_path / "portal"
+    portal.mkdir()
+    (portal / "konvsync.yaml").write_text("konvsync: 1\n")
+    deep, fd = portal, os.open(portal, os.O_RDONLY)
+    try:
+        while len(str(deep)) < 3800:  # made relative to a folder: the paths get too long
+            os.mkdir("d" * 200, dir_fd=fd)
+            below = os.open("d" * 200, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            deep, fd = deep / ("d" * 200), below
+        name = "g" * 250 + ".yaml"
+        written = os.open(name, os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd)
+        os.write(written, b"groups: [{externalId: g, name: G}]\n")
+        os.close(written)
+    finally:
+        os.close(fd)
+    assert len(str(deep / name)) > 4096
+    result = invoke(["validate", str(portal)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.count("\n") == 1 and "unexpected" not in result.stderr, result.output
+    assert result.stderr.startswith(f"Error: {deep / name}: "), result.output
+    assert result.stderr.endswith(": File name too long\n"), result.output
