@@ -89,7 +89,7 @@ def export(
     \b
       konvsync export --out portal/
       konvsync export --target users/jane@acme.example
-      konvsync export --out team-a/ --scope 'accounts=dealer-*' \
+      konvsync export --out team-a/ --scope 'accounts=dealer-*' \\
         --scope 'users.account=dealer-*'
     """
     if target_object is not None and (out_dir or kinds or scope_values):

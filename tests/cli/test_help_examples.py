@@ -44,3 +44,14 @@ def test_a_wrong_option_in_an_example_would_fail() -> None:
     result = CliRunner().invoke(cli, ["plan", "portal/", "--no-such-option", "--help"])
     assert result.exit_code == 1  # konvsync's exit for a usage error
     assert "No such option '--no-such-option'" in result.output
+
+
+@pytest.mark.parametrize("name", DOCUMENTED)
+def test_an_example_over_two_lines_shows_as_two_lines(name: str) -> None:
+    """A backslash at the end of a docstring's line joins the lines in
+    Python's source, not in the shell: ``export --help`` showed one line
+    with a gap of nine spaces where the example went on in the next line."""
+    result = CliRunner().invoke(cli, [name, "--help"])
+    _, _, shown = result.output.partition("Examples:")
+    for line in shown.partition("Options:")[0].splitlines():
+        assert "   " not in line.strip(), line
