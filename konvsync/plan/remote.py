@@ -331,7 +331,9 @@ class RemoteStateBuilder:
                 else f"in {k.singular} {first} and in {k.singular} {parent_id}"
             )
             if first == parent_id:
-                raise ContractError(k.read_operation, f"{child.singular} {child_id} is listed {where}")
+                raise ContractError(
+                    k.read_operation, f"{child.singular} {child_id} is listed {where}"
+                )
             # Another writer moved it while the parents were read: read again.
             raise ReadChanged(f"{k.read_operation}: {child.singular} {child_id} is listed {where}")
         self.parent_ids[(child.name, child_id)] = parent_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from konvsync.errors import ContractError
+from konvsync.errors import ReadChanged
 from konvsync.plan.remote import normalize_nodes
 
 
@@ -16,9 +16,11 @@ def test_two_remote_objects_claiming_one_key_name_both_ids() -> None:
             {"id": "grp_7", "externalId": "sales", "name": "Sales again", "permissions": []},
         ]
     }
+    # Read again (ReadChanged): another writer may have deleted one and made
+    # the other between two pages; in every read, it is the portal's.
     with pytest.raises(
-        ContractError,
-        match=r"does not fit the API contract: ReadGroups: two groups have the externalId "
+        ReadChanged,
+        match=r"changed while it was read: ReadGroups: two groups have the externalId "
         r"'sales' \(IDs grp_1 and grp_7\)",
     ):
         normalize_nodes(nodes)
