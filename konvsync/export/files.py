@@ -156,14 +156,23 @@ def refuse_dropped_kinds(
     that lists objects of a kind this export does not write (``--kinds``):
     they would be gone from the configuration, and with that kind pruned,
     from the portal at the next apply. (One that does not load is replaced,
-    as ``keys_held`` leaves it out.)"""
+    as ``keys_held`` leaves it out.) Nor one other than konvsync.yaml that
+    holds the policy: ``--force`` keeps konvsync.yaml's only."""
     replaced = {os.path.realpath(out_dir / name) for name in written}
+    policy_kept = os.path.realpath(out_dir / "konvsync.yaml")
     for path in found:
         if os.path.realpath(path) not in replaced:
             continue
         loaded = _loaded(path)
         if loaded is None:
             continue
+        if "policy" in loaded and os.path.realpath(path) != policy_kept:
+            raise OutputError(
+                f"{path} holds the policy, which export --force keeps only from konvsync.yaml: "
+                "replacing the file would drop it from the configuration (prune, scope, "
+                "max_delete_percent and the rest); nothing was written. Move it to "
+                f"{out_dir / 'konvsync.yaml'}"
+            )
         dropped = [
             k.name for k in TOP_LEVEL_KINDS if k.name not in kind_names and loaded.get(k.name)
         ]

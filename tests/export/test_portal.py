@@ -586,3 +586,34 @@ def test_export_force_of_some_kinds_never_drops_another_kind_from_a_file_it_repl
     assert forced.exit_code == 0, forced.output
     assert (out / "groups.yaml").read_text() == groups
     assert "users:" in (out / "users.yaml").read_text()
+
+
+def test_export_force_never_drops_a_policy_written_outside_konvsync_yaml(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    """``--force`` keeps the policy of konvsync.yaml; one written in another
+    file it replaces (users.yaml, beside the users: a configuration may put
+    it in any file) was dropped, exit 0 and no word: ``max_delete_percent``,
+    ``scope`` and ``prune`` gone from the configuration. Refused now, as a
+    kind the export does not write is; moved to konvsync.yaml, it is kept."""
+    seed_store(sandbox.store, str(write_config(EVERY_KIND, "seed.yaml")))
+    out = tmp_path / "portal"
+    out.mkdir()
+    policy = "policy:\n  prune: [users]\n  max_delete_percent: 5\n"
+    users = "users:\n  - {email: jane@acme.example, firstName: Jane, lastName: Doe}\n"
+    (out / "konvsync.yaml").write_text("konvsync: 1\n")
+    (out / "users.yaml").write_text(policy + users)
+    assert invoke(["validate", str(out)]).exit_code == 0
+    args = ["--endpoint", sandbox.url, "export", "--out", str(out), "--force"]
+    refused = invoke(args)
+    assert refused.exit_code == 1, refused.output
+    assert refused.stderr.startswith(f"Error: {out / 'users.yaml'} holds the policy"), refused.output
+    assert "nothing was written" in refused.stderr, refused.output
+    assert sorted(p.name for p in out.iterdir()) == ["konvsync.yaml", "users.yaml"]
+    assert (out / "users.yaml").read_text() == policy + users
+
+    (out / "konvsync.yaml").write_text("konvsync: 1\n" + policy)
+    (out / "users.yaml").write_text(users)
+    forced = invoke(args)
+    assert forced.exit_code == 0, forced.output
+    assert policy in (out / "konvsync.yaml").read_text()
