@@ -607,7 +607,8 @@ def test_export_force_never_drops_a_policy_written_outside_konvsync_yaml(
     args = ["--endpoint", sandbox.url, "export", "--out", str(out), "--force"]
     refused = invoke(args)
     assert refused.exit_code == 1, refused.output
-    assert refused.stderr.startswith(f"Error: {out / 'users.yaml'} holds the policy"), refused.output
+    said = refused.stderr
+    assert said.startswith(f"Error: {out / 'users.yaml'} holds the policy"), refused.output
     assert "nothing was written" in refused.stderr, refused.output
     assert sorted(p.name for p in out.iterdir()) == ["konvsync.yaml", "users.yaml"]
     assert (out / "users.yaml").read_text() == policy + users
