@@ -27,6 +27,7 @@ from konvsync.api.options import ConnectionOptions
 from konvsync.cli.params import (
     PLAN_TARGET,
     EndpointName,
+    GivenInput,
     GivenPath,
     Seconds,
     plan_target_help,
@@ -141,7 +142,7 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
         ("--credentials-file",),
         "YAML/JSON file with api_key and api_secret (default: env "
         "KONVERT_API_KEY and KONVERT_API_SECRET).",
-        {"type": click.Path(dir_okay=False)},
+        {"type": GivenInput(dir_okay=False)},
     ),
     GlobalOption(
         ("--token-lifetime",),

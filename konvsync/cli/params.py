@@ -104,6 +104,18 @@ def _config_paths(args: list[str]) -> list[str]:
     ]
 
 
+class GivenInput(click.Path):
+    """A file konvsync reads whose name may not be empty:
+    ``--credentials-file "$CREDS"`` with the variable unset must not read as
+    "no file" (the environment's credentials, another service connection's
+    perhaps, were taken instead)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == "":
+            self.fail("the file name is empty", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 class GivenPath(click.Path):
     """A file or folder name that may not be empty: ``--out "$PLAN_FILE"``
     with the variable unset must not read as "no --out", nor a config path

@@ -169,6 +169,23 @@ def test_an_empty_report_name_is_a_usage_error(tmp_path: Path) -> None:
     assert "'--report': the file name is empty" in result.stderr
 
 
+def test_an_empty_credentials_file_name_is_a_usage_error(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """``--credentials-file "$CREDS"`` with the variable unset: the empty name
+    read as no file, and konvsync authenticated with the environment's
+    KONVERT_API_KEY and KONVERT_API_SECRET (another service connection's,
+    perhaps), exit 0 and no word, as an empty config path read the current
+    folder."""
+    config = tmp_path / "konvsync.yaml"
+    config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    args = ["--credentials-file", "", "--endpoint", sandbox.url, "plan", str(config)]
+    result = invoke(args)
+    assert result.exit_code == 1, result.output
+    assert "'--credentials-file': the file name is empty" in result.stderr, result.output
+    assert "Plan:" not in result.stdout, result.output
+
+
 def test_plan_out_never_replaces_an_input(tmp_path: Path, sandbox: RunningSandbox) -> None:
     """``plan portal/users.yaml --out portal/users.yaml`` (a careless
     completion) wrote the plan over the config it had just read, exit 0."""
