@@ -14,6 +14,7 @@ from konvsync.api.operations import read_document
 from konvsync.errors import ContractError, ReadChanged
 from konvsync.kinds.base import Kind
 from konvsync.support import aio
+from konvsync.support.redact import printable
 
 if TYPE_CHECKING:
     from konvsync.api.operations import Selection
@@ -137,9 +138,9 @@ async def read_consistently(read: Callable[[], Awaitable[Read]]) -> Read:
         except ReadChanged as changed:
             if attempt == READ_ATTEMPTS:
                 raise ReadChanged(changed.detail, READ_ATTEMPTS) from None
-            log.warning(
+            log.warning(  # the detail holds the portal's text (keys): escaped, as all output
                 "the portal changed while it was read (%s); reading it again (%d of %d)",
-                changed.detail,
+                printable(changed.detail),
                 attempt + 1,
                 READ_ATTEMPTS,
             )

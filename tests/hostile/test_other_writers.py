@@ -630,6 +630,33 @@ def test_a_location_moved_while_read_is_read_again(tmp_path: Path) -> None:
     assert "Plan: 0 to add, 2 to change, 0 to destroy." in result.stdout, result.describe()
 
 
+def _escape_in_a_dangling_reference(connection: dict[str, Any], _call: Call) -> None:
+    """The first account, keyed with a terminal escape (the contract's
+    ``externalId`` is any string), names a group the read of the groups did
+    not show."""
+    account = connection["nodes"][0]
+    account["externalId"] = "acct-0\x1b[2J\x1b]0;pwned\x07"
+    account["userGroups"] = [{"id": "grp_999", "externalId": "ghost"}]
+
+
+def test_the_warning_of_a_read_made_again_escapes_the_portals_text(tmp_path: Path) -> None:
+    """The warning that the portal is read again names what did not add up,
+    portal text included: a key holding a terminal escape reached stderr as
+    it was (clearing the screen, retitling the window), where every other
+    output escapes it (``\x1b``)."""
+    config = write_desired(tmp_path)
+    case = OnConnection("escape-in-reference", "ReadAccounts", _escape_in_a_dangling_reference, 0)
+    with (
+        seeded_sandbox(tmp_path) as sandbox,
+        running_hostile_server(sandbox.url, case) as portal,
+    ):
+        result = run_konvsync(["--endpoint", portal.endpoint(), "plan", str(config)], tmp_path)
+    assert result.exit_code == 0, result.describe()
+    warning = read_again(result, "which the read of groups did not show")
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr, repr(result.stderr)
+    assert "acct-0\\x1b[2J" in warning, warning
+
+
 class AnswerLostAndUserEdited(Case):
     """The portal applies the first mutation (the groups step's rename of
     team-1) but answers it with an internal error, and another writer edits
