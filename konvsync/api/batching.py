@@ -39,6 +39,7 @@ from konvsync.api.client import PortalClient, error_code, error_message
 from konvsync.api.operations import operation_document
 from konvsync.errors import AmbiguousRequestError, ContractError, KonvsyncError
 from konvsync.kinds.base import Kind
+from konvsync.support.redact import printable
 
 RATE_LIMITED_WAIT = 1.0
 """Seconds before the mutations of a batch refused one by one with
@@ -244,7 +245,7 @@ async def _send_built(
                 "it was done",
                 first.operation,
                 alias,
-                error_message(own or general[0]),
+                printable(error_message(own or general[0])),  # the portal's text: escaped
             )
         try:
             check_field(document, alias, data[alias])

@@ -19,7 +19,7 @@ from tests.hostile.harness import (
     seeded_sandbox,
     write_desired,
 )
-from tests.hostile.server import Case, running_hostile_server
+from tests.hostile.server import Call, Case, running_hostile_server
 from tests.hostile.write_cases import (
     AnswerAnotherId,
     AsciiDomains,
@@ -446,3 +446,27 @@ def test_an_account_answered_with_one_custom_field_twice_fails_the_object(
         result.describe()
     )
     assert NEWBIE not in sent, f"the user in acct-new was sent anyway: {result.describe()}"
+
+
+class DataWithAnEscapingError(Case):
+    """Every mutation answer holds its data and an error whose message
+    carries terminal escapes (a portal's note: GraphQL allows both)."""
+
+    name = "data-with-an-escaping-error"
+
+    def answer(self, call: Call, answer: Any) -> Any:
+        if call.is_mutation and isinstance(answer, dict) and answer.get("data"):
+            answer["errors"] = [{"message": "noted\x1b[2J\x1b]0;pwned\x07"}]
+        return answer
+
+
+def test_the_warning_of_data_with_an_error_escapes_the_portals_message(tmp_path: Path) -> None:
+    """The warning that the portal answered with its data and an error (the
+    data shows the write was done) wrote the portal's message to stderr as
+    it was, terminal escapes included; every other output escapes them."""
+    config = write_desired(tmp_path)
+    with hostile_portal(tmp_path, DataWithAnEscapingError()) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+    assert result.exit_code == 0, result.describe()
+    assert "the portal answered with its data and an error" in result.stderr, result.describe()
+    assert "\x1b" not in result.output and "\x07" not in result.output, repr(result.output)
