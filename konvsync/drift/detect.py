@@ -16,6 +16,7 @@ from konvsync.plan.changes import Change, Create, Delete, Plan, Update
 from konvsync.plan.planner import PlanOutcome
 from konvsync.plan.remote import RemoteObject, RemoteState
 from konvsync.plan.targets import Targets
+from konvsync.plan.value_types import in_portal_types
 
 
 def drift_report(
@@ -25,7 +26,9 @@ def drift_report(
     include_unmanaged: bool,
 ) -> DriftReport:
     plan = outcome.plan
-    remote = outcome.remote
+    # The portal's values as the YAML writes them (true/false, YYYY-MM-DD):
+    # what drift shows and ``--write`` accepts.
+    remote = in_portal_types(outcome.remote)
     created = {c.address for c in plan.changes if isinstance(c, Create)}
     outside = _OutsideByKey(remote)
     changes = [  # not a location that goes or comes with its account (reported)
