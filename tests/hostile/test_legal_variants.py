@@ -654,6 +654,7 @@ TYPED_VALUES_CHANGED = TYPED_VALUES.replace(
     'active: false, since: "2026-12-08", price: 2.5',
 )
 DATE_FORMS = ["{}T00:00:00Z", "{}T00:00:00.000+00:00"]
+PRUNED_ACCOUNTS = "konvsync: 1\npolicy: {prune: [accounts], max_delete_percent: 100}\n"
 
 
 def _stored_values(sandbox: RunningSandbox) -> dict[str, dict[str, str]]:
@@ -739,12 +740,13 @@ def test_a_real_change_of_typed_values_is_still_planned_and_applied(
 def test_drift_write_accepts_typed_values_in_the_configs_form(
     sandbox_factory: SandboxFactory, tmp_path: Path
 ) -> None:
-    """Values changed by hand in the portal, answered in its own form, are
-    written into the YAML as the config writes them (false, a date), so the
-    edited configuration validates and the next plan is clean."""
+    """Values changed by hand in the portal, and an account created there,
+    answered in the portal's own form, are written into the YAML as the
+    config writes them (false, a date), so the edited configuration
+    validates and the next plan is clean."""
     sandbox = sandbox_factory()
     config = tmp_path / "konvsync.yaml"
-    config.write_text(TYPED_VALUES, encoding="utf-8")
+    config.write_text(TYPED_VALUES.replace("konvsync: 1\n", PRUNED_ACCOUNTS), encoding="utf-8")
     assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
     account = sandbox.store.get("accounts", key="acme")
     assert account is not None
@@ -755,12 +757,18 @@ def test_drift_write_accepts_typed_values_in_the_configs_form(
         {"key": "note", "value": "true"},
     ]
     sandbox.store.update("accounts", account["id"], {"customFields": edited})
+    created = [{"key": "active", "value": "true"}, {"key": "since", "value": "2026-12-10"}]
+    sandbox.store.create(
+        "accounts", {"externalId": "gamma", "name": "Gamma", "customFields": created}
+    )
     case = ValuesInOwnForm(sandbox.store, DATE_FORMS[1])
     with running_hostile_server(sandbox.url, case) as portal:
         written = _run(portal.url, "drift", "--write", str(config))
         assert written.exit_code == 2, written.output
         text = config.read_text(encoding="utf-8")
-        assert "False" not in text and "T00:00:00" not in text, text
+        assert "gamma" in text, text
+        assert "True" not in text and "False" not in text and "T00:00:00" not in text, text
+        assert "price: '1.50'" not in text, f"the same number written anew: {text}"
         validated = invoke(["validate", str(config)])
         assert validated.exit_code == 0, validated.output
         _no_changes(portal.url, config)
