@@ -843,3 +843,37 @@ def test_a_value_compares_by_the_type_its_field_has_after_the_plan(
         assert applied.exit_code == 0, applied.output
         _no_changes(portal.url, config)
     assert _stored_values(sandbox)["acme"]["since"] == "2026-12-07"
+
+
+def test_values_left_under_a_renamed_key_are_moved_with_the_others_in_the_configs_form(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The portal renamed a field's key (by hand, or an apply stopped right
+    after) and left the values under the old key: the plan files them under
+    the new one, sending the whole set of an account whose values the
+    config leaves alone. Its other values go as the config writes them,
+    not as this portal answers them (a date-time for a DATE, which a
+    portal that checks a DATE's form refuses)."""
+    sandbox = sandbox_factory(readings=named(["values-stay"]))
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(TYPED_VALUES, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    field = sandbox.store.get("accountFields", key="active")
+    assert field is not None
+    sandbox.store.update("accountFields", field["id"], {"key": "enabled"})
+    assert "active" in _values(sandbox)["acme"], "the case needs the values left behind"
+    beta_left_alone = TYPED_RENAMED.replace(
+        '\n    customFields: {enabled: false, since: "2027-01-31", price: "01"}', ""
+    )
+    assert beta_left_alone != TYPED_RENAMED
+    config.write_text(beta_left_alone, encoding="utf-8")
+    with running_hostile_server(sandbox.url, ValuesInOwnForm(sandbox.store)) as portal:
+        applied = _run(portal.url, "apply", str(config), "--auto-approve")
+        assert applied.exit_code == 0, applied.output
+        assert "Resources: 0 added, 2 changed, 0 destroyed." in applied.stdout, applied.stdout
+        _no_changes(portal.url, config)
+    assert _stored_values(sandbox)["beta"] == {
+        "enabled": "false",
+        "price": "1.00",  # as the portal answered it: the same number
+        "since": "2027-01-31",
+    }
