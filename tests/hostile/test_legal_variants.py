@@ -692,6 +692,9 @@ def test_values_a_portal_answers_in_its_own_form_for_their_type_converge(
         validated = invoke(["validate", str(out)])
         assert validated.exit_code == 0, validated.output
         _no_changes(portal.url, out)
+        one = _run(portal.url, "export", "--target", "accounts/acme")
+        assert one.exit_code == 0, one.output
+        assert "active: 'true'" in one.stdout and "since: '2026-12-07'" in one.stdout, one.stdout
     assert _stored_values(sandbox) == {
         "acme": {"active": "true", "note": "true", "price": "1.5", "since": "2026-12-07"},
         "beta": {"active": "false", "price": "01", "since": "2027-01-31"},
