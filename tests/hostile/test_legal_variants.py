@@ -705,8 +705,9 @@ def test_a_real_change_of_typed_values_is_still_planned_and_applied(
     sandbox_factory: SandboxFactory, tmp_path: Path
 ) -> None:
     """On the same portal, another boolean, date and number are changes:
-    planned (and only those), applied, and then the plan is clean. A TEXT
-    value the portal would answer in another case is a change too."""
+    planned (and only those), applied (and read back whole, ``--verify
+    full``), and then the plan is clean. A TEXT value in another case is a
+    change too."""
     sandbox = sandbox_factory()
     config = tmp_path / "konvsync.yaml"
     config.write_text(TYPED_VALUES, encoding="utf-8")
@@ -724,7 +725,7 @@ def test_a_real_change_of_typed_values_is_still_planned_and_applied(
             "customFields.price": ("1.50", "2.5"),
             "customFields.since": ("2026-12-07", "2026-12-08"),
         }, fields
-        applied = _run(portal.url, "apply", str(config), "--auto-approve")
+        applied = _run(portal.url, "apply", str(config), "--auto-approve", "--verify", "full")
         assert applied.exit_code == 0, applied.output
         assert "Resources: 0 added, 1 changed, 0 destroyed." in applied.stdout, applied.stdout
         _no_changes(portal.url, config)
