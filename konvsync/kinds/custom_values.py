@@ -82,10 +82,10 @@ taken for the date, nor is any other time of day."""
 
 def typed(value: Any, field_type: str | None) -> Any:
     """``value`` as it compares for a field of ``field_type``: a BOOLEAN as
-    a bool (any case), a DATE as a date (a date-time at midnight UTC too),
-    a NUMBER as an exact ``Decimal``; anything else, and a value that does
-    not read as its type, as the text it is (tagged, so that no typed value
-    equals a text)."""
+    a bool (any case), a DATE as a date (a date-time at midnight at one of
+    ``MIDNIGHT_OFFSETS`` too), a NUMBER as an exact ``Decimal``; anything
+    else, and a value that does not read as its type, as the text it is
+    (the typed readings are tagged, so that none equals a text)."""
     if not isinstance(value, str):
         return value
     if field_type == "BOOLEAN":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from functools import cache
 
 from konvsync.kinds import KINDS, kind
 from konvsync.kinds.base import Kind
@@ -27,15 +28,16 @@ ValueTypes = dict[str, str]
 """An account field's key (as the accounts file values under it) -> its type."""
 
 
-def typed_kinds() -> set[str]:
+@cache
+def typed_kinds() -> frozenset[str]:
     """The kinds whose keys other kinds' map fields file values under and
     which give those values a type (account fields)."""
-    return {
+    return frozenset(
         f.keys_ref
         for k in KINDS
         for f in k.fields
         if f.keys_ref is not None and TYPE_FIELD in kind(f.keys_ref).field_map
-    }
+    )
 
 
 def types_now(remote: RemoteState) -> ValueTypes:
