@@ -24,6 +24,7 @@ from konvsync.plan.changes import Create
 from konvsync.plan.planner import PlanOptions, PlanOutcome, ProgressCallback
 from konvsync.plan.remote import RemoteState
 from konvsync.plan.targets import parse_targets
+from konvsync.plan.value_types import in_portal_types
 from konvsync.support import aio
 
 
@@ -56,7 +57,13 @@ def drift_config(
         try:
             report.written = (
                 accept_drift(
-                    paths, report, desired, outcome.remote, object_entry, found, allow_mass_delete
+                    paths,
+                    report,
+                    desired,
+                    in_portal_types(outcome.remote),  # true/false, YYYY-MM-DD
+                    object_entry,
+                    found,
+                    allow_mass_delete,
                 )
                 if report.has_drift
                 else WriteResult()

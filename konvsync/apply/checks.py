@@ -40,10 +40,12 @@ from konvsync.errors import ContractError, KonvsyncError, SchemaMisfitError
 from konvsync.kinds import kind
 from konvsync.kinds.address import Address
 from konvsync.kinds.base import Kind
+from konvsync.kinds.custom_values import with_typed_maps
 from konvsync.plan.changes import Change, Create, Delete, Update
 from konvsync.plan.planfile import UNSEEN
 from konvsync.plan.remote import RemoteObject, RemoteState, RemoteStateBuilder
 from konvsync.plan.renames import Renames, as_renamed
+from konvsync.plan.value_types import ValueTypes
 from konvsync.support.text import brief
 
 log = logging.getLogger("konvsync.apply")
@@ -72,11 +74,16 @@ def sent_fields(change: Change) -> dict[str, Any]:
     }
 
 
-def differences(k: Kind, wanted: dict[str, Any], remote_data: dict[str, Any]) -> list[str]:
+def differences(
+    k: Kind, wanted: dict[str, Any], remote_data: dict[str, Any], types: ValueTypes
+) -> list[str]:
     """``field = portal value (wanted value)`` for every wanted field the
-    portal's normalized data does not equal."""
+    portal's normalized data does not equal; custom field values compared
+    by their types (``types``, ``plan.value_types``)."""
     out = []
-    for name, value in k.normalize_desired(wanted).items():
+    wanted = k.normalize_desired(wanted)
+    remote_data = with_typed_maps(k, remote_data, types, wanted)
+    for name, value in wanted.items():
         have = remote_data.get(name)
         if have != value:
             if name in k.sensitive_names:
@@ -87,11 +94,16 @@ def differences(k: Kind, wanted: dict[str, Any], remote_data: dict[str, Any]) ->
 
 
 def answer_mismatch(
-    change: Change, operation: str, answer: Any, taken: Callable[[str], bool]
+    change: Change,
+    operation: str,
+    answer: Any,
+    taken: Callable[[str], bool],
+    types: ValueTypes,
 ) -> str | None:
     """Why a mutation's (contract-checked) answer does not show what was sent:
     a delete or update must answer with the object's ID, a create with an ID
-    no other object has (``taken``), and both with the values sent."""
+    no other object has (``taken``), and both with the values sent (custom
+    field values by their ``types``)."""
     k = kind(change.kind)
     answered = answer if isinstance(change, Delete) else answer["id"]
     if not isinstance(change, Create) and answered != change.remote_id:
@@ -103,7 +115,7 @@ def answer_mismatch(
             f"the portal answered {operation} with ID {brief(answered)}, which another "
             f"{k.singular} already has"
         )
-    found = differences(k, sent_fields(change), k.normalize_remote(answer))
+    found = differences(k, sent_fields(change), k.normalize_remote(answer), types)
     if found:
         return f"the portal accepted {operation} but kept {'; '.join(found)}"
     return None
@@ -140,6 +152,9 @@ class PortalLookup:
         """Ask for each object by its key where the API can (never trust a
         list read again: ``drift --write`` checks what a list did not show)."""
         self.planned = planned
+        self.types: ValueTypes = {}
+        """The type each custom field value compares by (the run's plan
+        sets them: ``plan.value_types.types_after``)."""
         self.id_of = id_of
         self.batch_size = batch_size
         self.parallelism = parallelism
@@ -394,7 +409,8 @@ async def read_back(
         written = None if whole else frozenset(n for c in same_kind for n in sent_fields(c))
         current = await lookup.current(same_kind[0].kind, wanted, fields=written)
         problems = (
-            (change, applied_mismatch(change, current[change.address])) for change in same_kind
+            (change, applied_mismatch(change, current[change.address], lookup.types))
+            for change in same_kind
         )
         return [(change, problem) for change, problem in problems if problem]
 
@@ -517,13 +533,14 @@ def _rekeyed(k: Kind, data: dict[str, Any], adopted: Adopted) -> dict[str, Any]:
     return out
 
 
-def applied_mismatch(change: Change, now: RemoteObject | None) -> str | None:
-    """Why the portal does not hold what ``change`` planned, or None."""
+def applied_mismatch(change: Change, now: RemoteObject | None, types: ValueTypes) -> str | None:
+    """Why the portal does not hold what ``change`` planned, or None
+    (custom field values compared by their ``types``)."""
     if isinstance(change, Delete):
         return None if now is None else "still exists"
     if now is None:
         return "is missing"
-    found = differences(kind(change.kind), sent_fields(change), now.data)
+    found = differences(kind(change.kind), sent_fields(change), now.data, types)
     return "has " + "; ".join(found) if found else None
 
 

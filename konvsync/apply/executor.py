@@ -49,10 +49,12 @@ from konvsync.apply.tightening import tightened_last
 from konvsync.errors import KonvsyncError, StalePlanError
 from konvsync.kinds import kind, references, value_holders
 from konvsync.kinds.address import Address, RemoteRef
+from konvsync.kinds.custom_values import with_typed_maps
 from konvsync.plan.changes import Change, Create, Delete, FieldChange, Plan, Update
 from konvsync.plan.order import apply_steps
 from konvsync.plan.remote import RemoteState
 from konvsync.plan.renames import Renames, renames_in
+from konvsync.plan.value_types import types_after
 
 MAX_AMBIGUOUS_ROUNDS = 5
 READ_BACK_AGAIN_AFTER = 1.0
@@ -136,6 +138,7 @@ class PlanExecutor:
                 placeholders = self.adopted.setdefault(change.kind, {})
                 placeholders[RemoteRef(change.remote_id)] = change.key
         self.renames = renames_in(plan.changes)
+        self.lookup.types = types_after(self.remote, plan.changes)
         self.deleting = {
             (c.kind, c.remote_id) for c in plan.changes if isinstance(c, Delete) and c.remote_id
         }
@@ -638,7 +641,13 @@ class PlanExecutor:
 
     def _settle(self, change: Change, outcome: MutationOutcome) -> None:
         mismatch = (
-            answer_mismatch(change, outcome.call.operation, outcome.data, self._taken(change.kind))
+            answer_mismatch(
+                change,
+                outcome.call.operation,
+                outcome.data,
+                self._taken(change.kind),
+                self.lookup.types,
+            )
             if outcome.ok
             else None
         )
@@ -720,6 +729,7 @@ class PlanExecutor:
             self._announce(change, found.server)
             self.report.created_ids[change.address] = remote_id
             wanted = kind(change.kind).normalize_desired(change.after or {})
+            data = with_typed_maps(kind(change.kind), data, self.lookup.types, wanted)
             fields = tuple(
                 FieldChange(name, data.get(name), value)
                 for name, value in wanted.items()

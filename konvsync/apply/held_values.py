@@ -5,11 +5,12 @@ or deleted such keys (``renamed_values``, ``deleted_values``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from konvsync.apply.checks import PortalLookup, Wanted
-from konvsync.kinds import value_holders
+from konvsync.kinds import kind, value_holders
 from konvsync.kinds.address import RemoteRef
+from konvsync.kinds.custom_values import with_typed_maps
 from konvsync.plan.remote import RemoteObject
 
 
@@ -28,11 +29,23 @@ class Holder:
 
 
 async def holders_now(
-    lookup: PortalLookup, kind_name: str, keys: set[str], deleting: set[tuple[str, str]]
+    lookup: PortalLookup,
+    kind_name: str,
+    keys: set[str],
+    deleting: set[tuple[str, str]],
+    renamed: dict[str, str] | None = None,
 ) -> list[Holder]:
     """The objects that, as planned, hold values under one of ``keys`` (of
     kind ``kind_name``), read again from the portal; not those the plan
-    deletes (``deleting``: kinds and remote IDs), whose values go with them."""
+    deletes (``deleting``: kinds and remote IDs), whose values go with them.
+    Both with their values in the config's form by their types (what is
+    sent again is what the config would send: "true", not a portal's
+    "True"); ``renamed`` (old key -> new key): a value under an old key
+    has the new key's type."""
+    types = dict(lookup.types)
+    for old, new in (renamed or {}).items():
+        if new in lookup.types:
+            types[old] = lookup.types[new]
     out: list[Holder] = []
     for k, maps in value_holders(kind_name):
         holding = [
@@ -48,8 +61,15 @@ async def holders_now(
             for obj in holding
         ]
         current = await lookup.current(k.name, wanted)
-        out += [
-            Holder(maps, planned, current[item.address], item.address.key)
-            for item, planned in zip(wanted, holding, strict=True)
-        ]
+        for item, planned in zip(wanted, holding, strict=True):
+            now = current[item.address]
+            now = None if now is None else _typed(now, types)
+            out.append(Holder(maps, _typed(planned, types), now, item.address.key))
     return out
+
+
+def _typed(obj: RemoteObject, types: dict[str, str]) -> RemoteObject:
+    """``obj`` with its values in the config's form by their ``types``."""
+    if not types:
+        return obj
+    return replace(obj, data=with_typed_maps(kind(obj.kind), obj.data, types))

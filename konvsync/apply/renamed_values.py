@@ -32,7 +32,7 @@ async def values_left_behind(
     updates: list[Update] = []
     # as planned, holding values under a new key (the renamed view files
     # them there): those the portal may have left under the old key
-    for held in await holders_now(lookup, kind_name, set(renamed.values()), deleting):
+    for held in await holders_now(lookup, kind_name, set(renamed.values()), deleting, renamed):
         if held.now is None:
             continue  # deleted meanwhile (its own step says so)
         update = stranded_update(held.now, held.maps, renamed, held.key, expected=held.planned)

@@ -12,10 +12,12 @@ from konvsync.config.model import DesiredState
 from konvsync.drift.model import DriftReport
 from konvsync.kinds import kind
 from konvsync.kinds.address import ObjectKey
+from konvsync.kinds.custom_values import with_typed_maps
 from konvsync.plan.changes import Change, Create, Delete, Plan, Update
 from konvsync.plan.planner import PlanOutcome
 from konvsync.plan.remote import RemoteObject, RemoteState
 from konvsync.plan.targets import Targets
+from konvsync.plan.value_types import ValueTypes, in_portal_types, types_now
 
 
 def drift_report(
@@ -25,11 +27,14 @@ def drift_report(
     include_unmanaged: bool,
 ) -> DriftReport:
     plan = outcome.plan
-    remote = outcome.remote
+    # The portal's values as the YAML writes them (true/false, YYYY-MM-DD):
+    # what drift shows and ``--write`` accepts.
+    remote = in_portal_types(outcome.remote)
+    types = types_now(outcome.remote)
     created = {c.address for c in plan.changes if isinstance(c, Create)}
     outside = _OutsideByKey(remote)
     changes = [  # not a location that goes or comes with its account (reported)
-        _from_portal(change, remote, outside)
+        _from_portal(change, remote, outside, types)
         for change in plan.changes
         if not (change.cascade if isinstance(change, Delete) else change.address.parent in created)
     ]
@@ -62,10 +67,14 @@ class _OutsideByKey:
         return self.get(change) is not None
 
 
-def _from_portal(change: Change, remote: RemoteState, outside: _OutsideByKey) -> Change:
+def _from_portal(
+    change: Change, remote: RemoteState, outside: _OutsideByKey, types: ValueTypes
+) -> Change:
     """``change`` with the portal's time of the change and, for an update,
-    the portal's whole object as ``before``; a create of an object the
-    portal holds outside the scope (moved out of it by hand) says so."""
+    the portal's whole object as ``before`` (a custom field value the same
+    by its ``types`` as the config's, as the config writes it: "1.5" for the
+    portal's "1.50"); a create of an object the portal holds outside the
+    scope (moved out of it by hand) says so."""
     there = outside.get(change)
     if there is not None and remote.scope is not None:
         why = remote.scope.outside(change.kind, there.key, there.data)
@@ -74,7 +83,11 @@ def _from_portal(change: Change, remote: RemoteState, outside: _OutsideByKey) ->
     current = remote.find(change.kind, change.remote_id) if change.remote_id else None
     if current is None:
         return change
-    before = current.data if isinstance(change, Update) else change.before
+    before = (
+        with_typed_maps(kind(change.kind), current.data, types, change.after)
+        if isinstance(change, Update)
+        else change.before
+    )
     return replace(change, before=before, updated_at=current.updated_at)
 
 

@@ -44,6 +44,7 @@ from konvsync.plan.remote import (
     RemoteStateBuilder,
     normalize_nodes,
 )
+from konvsync.plan.value_types import in_portal_types, typed_kinds
 from konvsync.support.redact import printable
 from konvsync.support.resources import PUBLISHED_SCHEMAS, config_schema
 
@@ -100,7 +101,11 @@ async def export_object(client: PortalClient, target: str) -> ExportResult:
         nodes = [node] if node is not None else []
     else:
         nodes = await read_all(client, k)
-    state = normalize_nodes({k.name: nodes})
+    read = {k.name: nodes}
+    for f in k.fields:  # the types of the values it files under their keys
+        if nodes and f.keys_ref in typed_kinds():
+            read[f.keys_ref] = await read_all(client, kind(f.keys_ref))
+    state = in_portal_types(normalize_nodes(read))
     obj = state.get(k.name).objects.get(key)
     if obj is None:
         raise NotFoundError(f"--target {target!r}: the portal has no {k.singular} {key!r}")
@@ -122,6 +127,7 @@ async def export_object(client: PortalClient, target: str) -> ExportResult:
 def render_export(
     state: RemoteState, kind_names: list[str], endpoint_name: str, scope: Scope = NO_SCOPE
 ) -> ExportResult:
+    state = in_portal_types(state)  # the config's true/false, YYYY-MM-DD
     result = ExportResult(files={})
     header: dict[str, Any] = {
         "konvsync": 1,

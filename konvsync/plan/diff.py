@@ -15,10 +15,12 @@ from konvsync.errors import PlanError
 from konvsync.kinds import KINDS, kind, value_holders
 from konvsync.kinds.address import ObjectKey, RemoteRef
 from konvsync.kinds.base import Kind
+from konvsync.kinds.custom_values import with_typed_maps
 from konvsync.kinds.schema_rules import implied_nulls
 from konvsync.plan.changes import Change, Create, Delete, FieldChange, Update
 from konvsync.plan.order import in_apply_order
 from konvsync.plan.remote import RemoteKind, RemoteObject, RemoteState
+from konvsync.plan.value_types import ValueTypes, typed_kinds, types_after
 
 
 def diff_state(desired: DesiredState, remote: RemoteState) -> list[Change]:
@@ -35,11 +37,18 @@ def diff_state(desired: DesiredState, remote: RemoteState) -> list[Change]:
         if k.parent is not None:
             remote_kind = _rekey_children(k, remote_kind, adopted_by_kind.get(k.parent, {}))
         going = _definitions_going(k, desired, remote)
-        kind_upserts, adopted = _upserts(k, wanted or {}, remote_kind, desired, going)
+        types = types_after(remote, upserts) if _holds_typed_values(k) else {}
+        kind_upserts, adopted = _upserts(k, wanted or {}, remote_kind, desired, going, types)
         adopted_by_kind[k.name] = adopted
         upserts.extend(kind_upserts)
         deletes.append(_deletes(k, wanted or {}, remote_kind, desired, remote, adopted))
     return in_apply_order(upserts + [c for group in reversed(deletes) for c in group], remote)
+
+
+def _holds_typed_values(k: Kind) -> bool:
+    """Whether ``k`` files values under keys that give them a type (an
+    account's customFields): its kinds (account fields) are diffed first."""
+    return any(f.keys_ref in typed_kinds() for f in k.fields)
 
 
 def _definitions_going(k: Kind, desired: DesiredState, remote: RemoteState) -> dict[str, set[str]]:
@@ -77,7 +86,10 @@ def _upserts(
     remote: RemoteKind,
     desired: DesiredState,
     going: dict[str, set[str]],
+    types: ValueTypes,
 ) -> tuple[list[Change], dict[str, str]]:
+    """Creates and updates of ``k``; ``types``: the type each typed value
+    compares by (``plan.value_types``)."""
     ignored = desired.policy.ignore_changes.get(k.name, frozenset())
     changes: list[Change] = []
     adopted: dict[str, str] = {}
@@ -97,6 +109,11 @@ def _upserts(
                 continue
             current = candidate
             adopted[candidate.id] = key
+        if types and current.data != after:
+            # The portal's values as the config writes them where they are
+            # the same values by their type ("True", a date at midnight,
+            # "1.50" for "1.5"): no change, and a changed one shown so.
+            current = replace(current, data=with_typed_maps(k, current.data, types, after))
         if going:
             after = _keeping(after, current, going)
         if not ignored and current.data == after:

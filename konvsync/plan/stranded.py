@@ -24,13 +24,15 @@ from typing import Any
 
 from konvsync.config.model import DesiredState
 from konvsync.config.renames import previous_keys
-from konvsync.kinds import KINDS, KINDS_BY_NAME, value_holders
+from konvsync.kinds import KINDS, KINDS_BY_NAME, kind, value_holders
 from konvsync.kinds.address import Address
+from konvsync.kinds.custom_values import with_typed_maps
 from konvsync.plan.changes import Change, Update
 from konvsync.plan.diff import field_changes
 from konvsync.plan.order import in_apply_order
 from konvsync.plan.remote import RemoteObject, RemoteState
 from konvsync.plan.renames import Renames
+from konvsync.plan.value_types import types_after
 
 
 def made_renames(desired: DesiredState, remote: RemoteState) -> Renames:
@@ -111,14 +113,24 @@ def with_stranded_values(
         return changes
     out = list(changes)
     index = {change.address: position for position, change in enumerate(out)}
+    # The values sent again go as the config writes them ("true", not a
+    # portal's "True"); one under an old key has its new key's type.
+    types = types_after(remote, changes)
+    for renamed in renames.values():
+        types.update({old: types[new] for old, new in renamed.items() if new in types})
+
+    def in_config_form(obj: RemoteObject) -> RemoteObject:
+        return replace(obj, data=with_typed_maps(kind(obj.kind), obj.data, types))
+
     for key_kind, renamed in renames.items():
         for holder, maps in value_holders(key_kind):
             for obj in remote.get(holder.name).objects.values():
-                _merge(out, index, stranded_update(obj, maps, renamed))
+                _merge(out, index, stranded_update(in_config_form(obj), maps, renamed))
     for key_kind, gone in unheld.items():
         for holder, maps in value_holders(key_kind):
             for obj in remote.get(holder.name).objects.values():
-                _merge(out, index, cleared_update(obj, maps, gone), frozenset(gone))
+                update = cleared_update(in_config_form(obj), maps, gone)
+                _merge(out, index, update, frozenset(gone))
     return in_apply_order(out, remote)
 
 

@@ -6,6 +6,7 @@ portal with that habit would."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -392,3 +393,79 @@ class EmailsLookedUpAsStored(Case):
                 data[alias] = None
                 self.missed += 1
         return answer
+
+
+class ValuesInOwnForm(Case):
+    """A portal that stores custom field values typed and answers each in
+    its own form for the field's type (the contract types a value as a
+    String and says nothing of its form): a BOOLEAN as .NET and Python
+    stringify it (``True``), a DATE as a date-time at midnight
+    (``date_form``: ``{}T00:00:00Z``), a NUMBER with two decimals, as a
+    ``decimal(18,2)`` column holds it (``1.5`` as ``1.50``, ``7`` as
+    ``7.00``). Every answer that lists an account's customFields (reads,
+    gets, mutations' answers) shows them so; the store keeps what was sent.
+    A field retyped to TEXT keeps its values as it showed them (its typed
+    values become their text)."""
+
+    name = "values-in-own-form"
+
+    def __init__(self, store: Store, date_form: str = "{}T00:00:00Z") -> None:
+        self.store = store
+        self.date_form = date_form
+        self.shown = 0
+        self.types = self._types()
+        self.kept_as_text = 0
+
+    def _types(self) -> dict[str, str]:
+        return {
+            field["key"]: field["type"]
+            for field in self.store.page("accountFields", 100, None)["nodes"]
+        }
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        types = self._types()
+        if call.operation.startswith("UpdateAccountField"):
+            self._keep_as_text(types)
+        self.types = types
+        self._rewrite(answer.get("data"), types)
+        return answer
+
+    def _keep_as_text(self, types: dict[str, str]) -> None:
+        texts = {k for k, t in types.items() if t == "TEXT" and self.types.get(k, t) != t}
+        for account in self.store.page("accounts", 100, None)["nodes"]:
+            values = [
+                {**e, "value": self.form(self.types[e["key"]], e["value"])}
+                if e["key"] in texts
+                else e
+                for e in account["customFields"]
+            ]
+            if values != account["customFields"]:
+                self.store.update("accounts", account["id"], {"customFields": values})
+                self.kept_as_text += 1
+
+    def _rewrite(self, node: Any, types: dict[str, str]) -> None:
+        if isinstance(node, list):
+            for item in node:
+                self._rewrite(item, types)
+        if not isinstance(node, dict):
+            return
+        for name, value in node.items():
+            if name == "customFields" and isinstance(value, list):
+                for entry in value:
+                    shown = self.form(types.get(entry.get("key")), entry.get("value"))
+                    if shown != entry.get("value"):
+                        entry["value"] = shown
+                        self.shown += 1
+            else:
+                self._rewrite(value, types)
+
+    def form(self, field_type: str | None, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if field_type == "BOOLEAN":
+            return value.capitalize()
+        if field_type == "DATE":
+            return self.date_form.format(value)
+        if field_type == "NUMBER":
+            return f"{Decimal(value):.2f}"
+        return value

@@ -35,6 +35,7 @@ from tests.hostile.legal_cases import (
     NestedInputPatched,
     OptionsInUseKept,
     ValuesDroppedOnRename,
+    ValuesInOwnForm,
 )
 from tests.hostile.server import Call, Case, Json, running_hostile_server
 
@@ -631,3 +632,252 @@ def test_a_user_whose_create_got_no_answer_is_found_where_the_portal_looks_up_as
         assert len(creates) == 1, f"sent again: {applied.output}"
         _no_changes(portal.url, config)
     assert sandbox.store.count("users") == 102
+
+
+TYPED_VALUES = """\
+konvsync: 1
+accountFields:
+  - {key: active, label: Active, type: BOOLEAN}
+  - {key: since, label: Customer since, type: DATE}
+  - {key: price, label: Price, type: NUMBER}
+  - {key: note, label: Note, type: TEXT}
+accounts:
+  - externalId: acme
+    name: Acme
+    customFields: {active: true, since: "2026-12-07", price: 1.5, note: "true"}
+  - externalId: beta
+    name: Beta
+    customFields: {active: false, since: "2027-01-31", price: "01"}
+"""
+TYPED_VALUES_CHANGED = TYPED_VALUES.replace(
+    'active: true, since: "2026-12-07", price: 1.5',
+    'active: false, since: "2026-12-08", price: 2.5',
+)
+DATE_FORMS = ["{}T00:00:00Z", "{}T00:00:00.000+00:00"]
+PRUNED_ACCOUNTS = "konvsync: 1\npolicy: {prune: [accounts], max_delete_percent: 100}\n"
+
+
+def _stored_values(sandbox: RunningSandbox) -> dict[str, dict[str, str]]:
+    return {key: dict(sorted(values.items())) for key, values in _values(sandbox).items()}
+
+
+@pytest.mark.parametrize("date_form", DATE_FORMS)
+def test_values_a_portal_answers_in_its_own_form_for_their_type_converge(
+    sandbox_factory: SandboxFactory, tmp_path: Path, date_form: str
+) -> None:
+    """A portal answers a BOOLEAN value "True", a DATE as a date-time at
+    midnight, a NUMBER "1.50" for "1.5" and "1.00" for "01" (the contract
+    says nothing of their form): they are the values sent. apply says so
+    (exit 0), the next plan and drift find nothing, and export writes them
+    in the config's form, which validates and plans clean. A TEXT value
+    stays exact. Before, apply reported the accounts "not as sent" (exit 1)
+    on every run, and the plan showed the same change again."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(TYPED_VALUES, encoding="utf-8")
+    case = ValuesInOwnForm(sandbox.store, date_form)
+    with running_hostile_server(sandbox.url, case) as portal:
+        applied = _run(portal.url, "apply", str(config), "--auto-approve")
+        assert case.shown, "the portal was to answer values in its own form"
+        assert applied.exit_code == 0, applied.output
+        _no_changes(portal.url, config)
+        drifted = _run(portal.url, "drift", str(config))
+        assert drifted.exit_code == 0, drifted.output
+        assert "No drift." in drifted.stdout, drifted.output
+        out = tmp_path / "exported"
+        exported = _run(portal.url, "export", "--out", str(out))
+        assert exported.exit_code == 0, exported.output
+        text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(out.rglob("*.yaml")))
+        assert "True" not in text and "T00:00:00" not in text, text
+        validated = invoke(["validate", str(out)])
+        assert validated.exit_code == 0, validated.output
+        _no_changes(portal.url, out)
+        one = _run(portal.url, "export", "--target", "accounts/acme")
+        assert one.exit_code == 0, one.output
+        assert "active: 'true'" in one.stdout and "since: '2026-12-07'" in one.stdout, one.stdout
+    assert _stored_values(sandbox) == {
+        "acme": {"active": "true", "note": "true", "price": "1.5", "since": "2026-12-07"},
+        "beta": {"active": "false", "price": "01", "since": "2027-01-31"},
+    }
+
+
+def test_a_real_change_of_typed_values_is_still_planned_and_applied(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """On the same portal, another boolean, date and number are changes:
+    planned (and only those), applied (and read back whole, ``--verify
+    full``), and then the plan is clean. A TEXT value in another case is a
+    change too."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(TYPED_VALUES, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    config.write_text(TYPED_VALUES_CHANGED, encoding="utf-8")
+    case = ValuesInOwnForm(sandbox.store)
+    with running_hostile_server(sandbox.url, case) as portal:
+        planned = _run(portal.url, "plan", str(config), "--format", "json")
+        assert planned.exit_code == 0, planned.output
+        changes = json.loads(planned.stdout)["changes"]
+        assert [c["address"] for c in changes] == ["accounts/acme"], changes
+        fields = {f["path"]: (f["before"], f["after"]) for f in changes[0]["fields"]}
+        assert fields == {
+            "customFields.active": ("true", "false"),
+            "customFields.price": ("1.50", "2.5"),
+            "customFields.since": ("2026-12-07", "2026-12-08"),
+        }, fields
+        applied = _run(portal.url, "apply", str(config), "--auto-approve", "--verify", "full")
+        assert applied.exit_code == 0, applied.output
+        assert "Resources: 0 added, 1 changed, 0 destroyed." in applied.stdout, applied.stdout
+        _no_changes(portal.url, config)
+        config.write_text(TYPED_VALUES_CHANGED.replace('note: "true"', 'note: "True"'))
+        planned = _run(portal.url, "plan", str(config), "--detailed-exitcode")
+        assert planned.exit_code == 2, planned.output
+        assert 'customFields.note = "true" -> "True"' in planned.stdout, planned.stdout
+    assert _stored_values(sandbox)["acme"] == {
+        "active": "false",
+        "note": "true",
+        "price": "2.5",
+        "since": "2026-12-08",
+    }
+
+
+def test_drift_write_accepts_typed_values_in_the_configs_form(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """Values changed by hand in the portal, and an account created there,
+    answered in the portal's own form, are written into the YAML as the
+    config writes them (false, a date), so the edited configuration
+    validates and the next plan is clean."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(TYPED_VALUES.replace("konvsync: 1\n", PRUNED_ACCOUNTS), encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    account = sandbox.store.get("accounts", key="acme")
+    assert account is not None
+    edited = [
+        {"key": "active", "value": "false"},
+        {"key": "since", "value": "2026-12-09"},
+        {"key": "price", "value": "1.5"},
+        {"key": "note", "value": "true"},
+    ]
+    sandbox.store.update("accounts", account["id"], {"customFields": edited})
+    created = [{"key": "active", "value": "true"}, {"key": "since", "value": "2026-12-10"}]
+    sandbox.store.create(
+        "accounts", {"externalId": "gamma", "name": "Gamma", "customFields": created}
+    )
+    case = ValuesInOwnForm(sandbox.store, DATE_FORMS[1])
+    with running_hostile_server(sandbox.url, case) as portal:
+        written = _run(portal.url, "drift", "--write", str(config))
+        assert written.exit_code == 2, written.output
+        text = config.read_text(encoding="utf-8")
+        assert "gamma" in text, text
+        assert "True" not in text and "False" not in text and "T00:00:00" not in text, text
+        assert "price: '1.50'" not in text, f"the same number written anew: {text}"
+        validated = invoke(["validate", str(config)])
+        assert validated.exit_code == 0, validated.output
+        _no_changes(portal.url, config)
+        drifted = _run(portal.url, "drift", str(config))
+        assert drifted.exit_code == 0, drifted.output
+
+
+class _Together(Case):
+    """Several cases played by one portal, each answer through each in turn."""
+
+    def __init__(self, *cases: Case) -> None:
+        self.cases = cases
+        self.name = "+".join(case.name for case in cases)
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        for case in self.cases:
+            answer = case.answer(call, answer)
+        return answer
+
+
+TYPED_RENAMED = TYPED_VALUES.replace(
+    "{key: active, label: Active, type: BOOLEAN}",
+    "{key: enabled, renamedFrom: active, label: Active, type: BOOLEAN}",
+).replace("active: ", "enabled: ")
+
+
+def test_typed_values_a_portal_drops_with_a_rename_are_filed_again_in_the_configs_form(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """A portal that answers values in its own form and drops them when
+    their field's key is renamed: apply files them again under the new key
+    as the config writes them ("true", not the "True" it read, which a
+    portal that checks a BOOLEAN's form refuses), and converges."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(TYPED_VALUES, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    config.write_text(TYPED_RENAMED, encoding="utf-8")
+    dropping = ValuesDroppedOnRename(sandbox.store)
+    case = _Together(dropping, ValuesInOwnForm(sandbox.store))
+    with running_hostile_server(sandbox.url, case) as portal:
+        applied = _run(portal.url, "apply", str(config), "--auto-approve")
+        assert dropping.dropped == 2, "the portal was to drop the values"
+        assert applied.exit_code == 0, applied.output
+        _no_changes(portal.url, config)
+    # Filed again as read: the numbers as the portal wrote them (the same numbers).
+    assert _stored_values(sandbox) == {
+        "acme": {"enabled": "true", "note": "true", "price": "1.50", "since": "2026-12-07"},
+        "beta": {"enabled": "false", "price": "1.00", "since": "2027-01-31"},
+    }
+
+
+def test_a_value_compares_by_the_type_its_field_has_after_the_plan(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The config retypes a DATE field to TEXT and keeps its value: the
+    portal showed it as a date-time, and once the field is TEXT it keeps
+    that text. Compared as TEXT (the field's type after the plan), the
+    value is not the config's: apply sends it again after the retype, and
+    the next plan is clean. Compared as the DATE the portal had, no value
+    was sent, and the next plan showed the date-time text to change."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(TYPED_VALUES, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    retyped = TYPED_VALUES.replace("label: Customer since, type: DATE", "label: Since, type: TEXT")
+    config.write_text(retyped, encoding="utf-8")
+    case = ValuesInOwnForm(sandbox.store)
+    with running_hostile_server(sandbox.url, case) as portal:
+        applied = _run(portal.url, "apply", str(config), "--auto-approve")
+        assert case.kept_as_text == 2, "the portal was to keep the dates as their text"
+        assert applied.exit_code == 0, applied.output
+        _no_changes(portal.url, config)
+    assert _stored_values(sandbox)["acme"]["since"] == "2026-12-07"
+
+
+def test_values_left_under_a_renamed_key_are_moved_with_the_others_in_the_configs_form(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The portal renamed a field's key (by hand, or an apply stopped right
+    after) and left the values under the old key: the plan files them under
+    the new one, sending the whole set of an account whose values the
+    config leaves alone. Its other values go as the config writes them,
+    not as this portal answers them (a date-time for a DATE, which a
+    portal that checks a DATE's form refuses)."""
+    sandbox = sandbox_factory(readings=named(["values-stay"]))
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(TYPED_VALUES, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    field = sandbox.store.get("accountFields", key="active")
+    assert field is not None
+    sandbox.store.update("accountFields", field["id"], {"key": "enabled"})
+    assert "active" in _values(sandbox)["acme"], "the case needs the values left behind"
+    beta_left_alone = TYPED_RENAMED.replace(
+        '\n    customFields: {enabled: false, since: "2027-01-31", price: "01"}', ""
+    )
+    assert beta_left_alone != TYPED_RENAMED
+    config.write_text(beta_left_alone, encoding="utf-8")
+    with running_hostile_server(sandbox.url, ValuesInOwnForm(sandbox.store)) as portal:
+        applied = _run(portal.url, "apply", str(config), "--auto-approve")
+        assert applied.exit_code == 0, applied.output
+        assert "Resources: 0 added, 2 changed, 0 destroyed." in applied.stdout, applied.stdout
+        _no_changes(portal.url, config)
+    assert _stored_values(sandbox)["beta"] == {
+        "enabled": "false",
+        "price": "1.00",  # as the portal answered it: the same number
+        "since": "2027-01-31",
+    }
