@@ -20,6 +20,7 @@ from tests.drift.portal import HandEdits
 from tests.drift.test_drift import ROOT, applied, changed_lines, drift, plan
 from tests.drift.test_writeback import one_file
 from tests.hostile.cases import OnConnection
+from tests.hostile.legal_cases import MissedAndLookedUpAsStored
 from tests.hostile.server import Call, Case, running_hostile_server
 
 USERS = "konvsync: 1\nusers:\n" + "".join(
@@ -66,27 +67,6 @@ def test_write_keeps_an_object_the_list_read_missed(
     assert again.exit_code == 0 and "No changes." in again.stdout, again.output
 
 
-class MissedAndLookedUpAsStored(Case):
-    """The list of users misses U3 (``_hide_u3``), and ``user(email:)``
-    finds an e-mail only as stored (as written: ``U3@Acme.example``); the
-    contract does not say how that lookup compares."""
-
-    name = "missed-and-looked-up-as-stored"
-
-    def answer(self, call: Call, answer: Any) -> Any:
-        data = answer.get("data") or {}
-        if call.operation == "ReadUsers":
-            for node in data["users"]["nodes"]:
-                if node["email"] == "U3@Acme.example":
-                    node.update({"id": "usr_new", "email": "zed@acme.example"})
-        if call.operation.startswith("GetUser"):
-            for alias, node in list(data.items()):
-                asked = call.variables.get(f"key_{alias[1:]}")
-                if isinstance(node, dict) and asked is not None and node["email"] != asked:
-                    data[alias] = None
-        return answer
-
-
 def test_write_keeps_an_object_the_list_missed_on_a_portal_that_looks_up_as_stored(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
@@ -98,7 +78,12 @@ def test_write_keeps_an_object_the_list_missed_on_a_portal_that_looks_up_as_stor
     deleted her with ``prune: [users]``)."""
     path = one_file(sandbox, tmp_path, USERS.replace("u3@acme.example", "U3@Acme.example"))
     before = path.read_text()
-    with running_hostile_server(sandbox.url, MissedAndLookedUpAsStored()) as hostile:
+    with running_hostile_server(
+        sandbox.url,
+        MissedAndLookedUpAsStored(
+            "U3@Acme.example", {"id": "usr_new", "email": "zed@acme.example"}
+        ),
+    ) as hostile:
         result = invoke(["--endpoint", hostile.url, "drift", str(path), "--write"])
     assert result.exit_code == 2, result.output
     assert path.read_text() == before

@@ -386,12 +386,44 @@ class EmailsLookedUpAsStored(Case):
         if call.operation.startswith("CreateUser") and not self.lost:
             self.lost += 1
             return web.Response(status=502, text="bad gateway")
-        data = answer.get("data") if call.operation.startswith("GetUser") else None
-        for alias, node in (data or {}).items():
-            asked = call.variables.get(f"key_{alias[1:]}")
-            if isinstance(node, dict) and asked is not None and node["email"] != asked:
-                data[alias] = None
-                self.missed += 1
+        if call.operation.startswith("GetUser"):
+            self.missed += found_only_as_stored(call, answer.get("data") or {})
+        return answer
+
+
+def found_only_as_stored(call: Call, data: Json) -> int:
+    """A ``user(email:)`` look-up that finds an e-mail only as stored
+    (``WHERE email = ?``): each answer of ``data`` whose e-mail is not the
+    key asked for, as written, becomes null; how many did."""
+    missed = 0
+    for alias, node in list(data.items()):
+        asked = call.variables.get(f"key_{alias[1:]}")
+        if isinstance(node, dict) and asked is not None and node["email"] != asked:
+            data[alias] = None
+            missed += 1
+    return missed
+
+
+class MissedAndLookedUpAsStored(Case):
+    """The list of users shows another user (``instead``) where the one with
+    ``email`` stands (she slipped between two pages), and ``user(email:)``
+    finds an e-mail only as stored (``found_only_as_stored``)."""
+
+    name = "missed-and-looked-up-as-stored"
+
+    def __init__(self, email: str, instead: dict[str, str]) -> None:
+        self.email = email
+        self.instead = instead
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        data = answer.get("data") or {}
+        if call.operation == "ReadUsers":
+            nodes = data["users"]["nodes"]
+            for index, node in enumerate(nodes):
+                if node["email"] == self.email:
+                    nodes[index] = {**node, **self.instead}
+        if call.operation.startswith("GetUser"):
+            found_only_as_stored(call, data)
         return answer
 
 

@@ -24,6 +24,7 @@ from tests.hostile.harness import (
     seeded_sandbox,
     write_desired,
 )
+from tests.hostile.legal_cases import MissedAndLookedUpAsStored
 from tests.hostile.server import Call, Case, Json, running_hostile_server
 from tests.published_schemas import validated
 
@@ -196,27 +197,6 @@ def test_export_force_refuses_to_drop_an_object_its_read_missed(tmp_path: Path) 
 MIXED = "Mixed.Case@Example.test"
 
 
-class MissedAndLookedUpAsStored(Case):
-    """The list of users misses :data:`MIXED` (:func:`_slip_past`'s way),
-    and ``user(email:)`` finds an e-mail only as stored (as written); the
-    contract does not say how that lookup compares."""
-
-    name = "missed-and-looked-up-as-stored"
-
-    def answer(self, call: Call, answer: Json) -> Json:
-        data = answer.get("data") or {}
-        if call.operation == "ReadUsers":
-            for index, node in enumerate(data["users"]["nodes"]):
-                if node["email"] == MIXED:
-                    data["users"]["nodes"][index] = {**node, "id": "usr_999", "email": "n@x.test"}
-        if call.operation.startswith("GetUser"):
-            for alias, node in list(data.items()):
-                asked = call.variables.get(f"key_{alias[1:]}")
-                if isinstance(node, dict) and asked is not None and node["email"] != asked:
-                    data[alias] = None
-        return answer
-
-
 def test_export_force_keeps_a_user_the_read_missed_on_a_portal_that_looks_up_as_stored(
     tmp_path: Path,
 ) -> None:
@@ -235,7 +215,9 @@ def test_export_force_keeps_a_user_the_read_missed_on_a_portal_that_looks_up_as_
         with (out / "konvsync.yaml").open("a", encoding="utf-8") as text:
             text.write("policy:\n  prune: [users]\n")
         before = {path.name: path.read_bytes() for path in out.iterdir()}
-        with running_hostile_server(sandbox.url, MissedAndLookedUpAsStored()) as portal:
+        with running_hostile_server(
+            sandbox.url, MissedAndLookedUpAsStored(MIXED, {"id": "usr_999", "email": "n@x.test"})
+        ) as portal:
             args = ["--endpoint", portal.endpoint(), "export", "--out", str(out), "--force"]
             result = run_konvsync(args, tmp_path)
         after = {path.name: path.read_bytes() for path in out.iterdir()}
@@ -356,35 +338,55 @@ def test_a_saved_plan_applied_in_part_advises_a_new_plan(tmp_path: Path) -> None
     assert again.exit_code == 3 and "stale" in again.stderr, again.describe()
 
 
-class GroupMadeBetweenReads(Case):
-    """Another writer creates group ``late`` and puts account acct-0 in it
-    after export read the groups and before it reads the accounts (the
-    kinds are read at the same time, each page by page)."""
+class EditedBetweenReads(Case):
+    """Another writer edits the portal once (``edit``) after the read of one
+    kind ended (``first``: its last page answered) and before the read of
+    another (``then``) begins: the kinds are read at the same time, each
+    page by page."""
 
-    name = "group-made-between-reads"
+    first = ""
+    then = ""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.groups_read = threading.Event()
-        self.made = False
+        self.first_read = threading.Event()
+        self.edited = False
+
+    def edit(self) -> None:
+        raise NotImplementedError
 
     async def before(self, call: Call) -> web.StreamResponse | None:
-        if call.operation == "ReadAccounts" and not self.made:
+        if call.operation == self.then and not self.edited:
             for _ in range(500):  # at most 5 s: a run that reads otherwise still ends
-                if self.groups_read.is_set():
+                if self.first_read.is_set():
                     break
                 await asyncio.sleep(0.01)
-            self.made = True
-            group = self.store.create("groups", {"externalId": "late", "name": "Late"})
-            account = self.store.get("accounts", key="acct-0")
-            assert account is not None
-            self.store.update("accounts", account["id"], {"userGroupIds": [group["id"]]})
+            self.edited = True
+            self.edit()
         return None
 
     def answer(self, call: Call, answer: Json) -> Json:
-        if call.operation == "ReadGroups":
-            self.groups_read.set()
+        connection = connection_of(answer) if call.operation == self.first else None
+        if connection is not None and not connection["pageInfo"]["hasNextPage"]:
+            self.first_read.set()
         return answer
+
+    def happened(self) -> bool:
+        return self.edited and self.first_read.is_set()
+
+
+class GroupMadeBetweenReads(EditedBetweenReads):
+    """Group ``late`` is created and account acct-0 put in it after the
+    groups were read and before the accounts are."""
+
+    name = "group-made-between-reads"
+    first, then = "ReadGroups", "ReadAccounts"
+
+    def edit(self) -> None:
+        group = self.store.create("groups", {"externalId": "late", "name": "Late"})
+        account = self.store.get("accounts", key="acct-0")
+        assert account is not None
+        self.store.update("accounts", account["id"], {"userGroupIds": [group["id"]]})
 
 
 def read_again(result: Finished, *named: str) -> str:
@@ -413,7 +415,7 @@ def test_export_reads_again_a_portal_changed_between_the_reads_of_two_kinds(
         with running_hostile_server(sandbox.url, case) as portal:
             args = ["--endpoint", portal.endpoint(), "export", "--out", str(out)]
             result = run_konvsync(args, tmp_path)
-    assert case.made and case.groups_read.is_set(), "the case never happened"
+    assert case.happened(), "the case never happened"
     assert result.exit_code == 0, result.describe()
     read_again(result, "accounts/acct-0", "'late'", "which the read of groups did not show")
     assert "externalId: late" in (out / "groups.yaml").read_text(encoding="utf-8")
@@ -421,35 +423,17 @@ def test_export_reads_again_a_portal_changed_between_the_reads_of_two_kinds(
     assert valid.exit_code == 0, valid.describe()
 
 
-class GroupRenamedBetweenReads(Case):
-    """Another writer renames group team-2 to team-22 after the plan read
-    the users (who name it team-2) and before it reads the groups (the
-    kinds are read at the same time, each page by page)."""
+class GroupRenamedBetweenReads(EditedBetweenReads):
+    """Group team-2 is renamed team-22 after the users (who name it team-2)
+    were read and before the groups are."""
 
     name = "group-renamed-between-reads"
+    first, then = "ReadUsers", "ReadGroups"
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.users_read = threading.Event()
-        self.renamed = False
-
-    async def before(self, call: Call) -> web.StreamResponse | None:
-        if call.operation == "ReadGroups" and not self.renamed:
-            for _ in range(500):  # at most 5 s: a run that reads otherwise still ends
-                if self.users_read.is_set():
-                    break
-                await asyncio.sleep(0.01)
-            self.renamed = True
-            group = self.store.get("groups", key="team-2")
-            assert group is not None
-            self.store.update("groups", group["id"], {"externalId": "team-22"})
-        return None
-
-    def answer(self, call: Call, answer: Json) -> Json:
-        connection = connection_of(answer) if call.operation == "ReadUsers" else None
-        if connection is not None and not connection["pageInfo"]["hasNextPage"]:
-            self.users_read.set()
-        return answer
+    def edit(self) -> None:
+        group = self.store.get("groups", key="team-2")
+        assert group is not None
+        self.store.update("groups", group["id"], {"externalId": "team-22"})
 
 
 def test_a_plan_reads_again_a_portal_changed_between_the_reads_of_two_kinds(
@@ -467,7 +451,7 @@ def test_a_plan_reads_again_a_portal_changed_between_the_reads_of_two_kinds(
         with running_hostile_server(sandbox.url, case) as portal:
             result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
         again = run_konvsync(["--endpoint", sandbox.url, "plan", str(config)], tmp_path)
-    assert case.renamed and case.users_read.is_set(), "the case never happened"
+    assert case.happened(), "the case never happened"
     assert result.exit_code == 0, result.describe()
     read_again(result, "'team-2'", "which the read of groups did not show")
     assert "users/user02@example.test will be updated" in result.stdout, result.describe()
@@ -488,7 +472,7 @@ def test_drift_reads_again_a_portal_changed_between_the_reads_of_two_kinds(
             args = ["--endpoint", portal.endpoint(), "drift", str(config)]
             result = run_konvsync(args, tmp_path)
         at_rest = run_konvsync(["--endpoint", sandbox.url, "drift", str(config)], tmp_path)
-    assert case.renamed and case.users_read.is_set(), "the case never happened"
+    assert case.happened(), "the case never happened"
     assert result.exit_code == 2, result.describe()
     read_again(result, "'team-2'", "which the read of groups did not show")
     assert result.stdout == at_rest.stdout, (result.describe(), at_rest.describe())
