@@ -17,7 +17,7 @@ plan (``plan.stranded``).
 from __future__ import annotations
 
 from konvsync.apply.checks import PortalLookup
-from konvsync.apply.held_values import holders_now
+from konvsync.apply.held_values import holders_named, holders_now
 from konvsync.kinds import kind
 from konvsync.plan.changes import Update
 from konvsync.plan.stranded import cleared_update
@@ -44,8 +44,7 @@ def kept_warning(updates: list[Update], kind_name: str, deleted: set[str], clear
     """What apply says when it clears values the portal kept: ``cleared`` of
     the ``updates`` that clear them are done (the rest were not sent, or
     failed: the next plan clears them)."""
-    kinds = sorted({update.kind for update in updates})
-    holders = " and ".join(kind(name).singular if len(updates) == 1 else name for name in kinds)
+    holders = holders_named(len(updates), sorted({update.kind for update in updates}))
     held = {
         key
         for update in updates

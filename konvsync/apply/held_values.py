@@ -14,6 +14,12 @@ from konvsync.kinds.custom_values import with_typed_maps
 from konvsync.plan.remote import RemoteObject
 
 
+def holders_named(count: int, kind_names: list[str]) -> str:
+    """The kinds of ``count`` objects holding values, as a warning counts
+    them: "1 account", "2 accounts"."""
+    return " and ".join(kind(name).singular if count == 1 else name for name in kind_names)
+
+
 @dataclass(frozen=True)
 class Holder:
     """One object holding values under one of the keys."""

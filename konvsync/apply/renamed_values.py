@@ -16,7 +16,7 @@ plan reads the values as the plan expected them (``renames.as_renamed``).
 from __future__ import annotations
 
 from konvsync.apply.checks import PortalLookup
-from konvsync.apply.held_values import holders_now
+from konvsync.apply.held_values import holders_named, holders_now
 from konvsync.kinds import kind
 from konvsync.plan.changes import Update
 from konvsync.plan.stranded import stranded_update
@@ -44,12 +44,13 @@ async def values_left_behind(
 def left_behind_warning(updates: list[Update], kind_name: str, renamed: dict[str, str]) -> str:
     """What apply says when it moves values the portal left behind (or
     files again those it dropped with the rename)."""
-    holders = " and ".join(sorted({update.kind for update in updates}))
+    kinds = sorted({update.kind for update in updates})
     moved = ", ".join(f"{old!r} (now {new!r})" for old, new in sorted(renamed.items()))
     kept = sum(1 for update in updates if _held_old_key(update, renamed))
+    dropped = len(updates) - kept
     did = [
-        f"kept the values of {kept} {holders} under the old key" if kept else "",
-        f"dropped the values of {len(updates) - kept} {holders}" if kept < len(updates) else "",
+        f"kept the values of {kept} {holders_named(kept, kinds)} under the old key" if kept else "",
+        f"dropped the values of {dropped} {holders_named(dropped, kinds)}" if dropped else "",
     ]
     return (
         f"the portal {' and '.join(filter(None, did))} of {kind(kind_name).singular} {moved}; "
