@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -140,7 +140,7 @@ def check_document(
         substitution.apply(data)
         document.substitution_problems = problems[before:]
     _register_sensitive(data)
-    _schema_problems(data, document.path, problems, document.patch)
+    _schema_problems(data, document.path, problems, document.patch, document.retold)
     # A document with schema problems still takes part in the duplicate and
     # reference checks, so that one run reports everything; those checks skip
     # what they cannot read.
@@ -257,10 +257,16 @@ def _parts(patch: bool) -> tuple[Validate, dict[str, Validate]]:
 
 
 def _schema_problems(
-    data: YamlMap, file: str, problems: list[ConfigProblem], patch: bool = False
+    data: YamlMap,
+    file: str,
+    problems: list[ConfigProblem],
+    patch: bool = False,
+    retold: Mapping[Source, str] | None = None,
 ) -> None:
     """Schema problems, best match per location. fastjsonschema clears valid
-    documents quickly; jsonschema explains invalid ones in full."""
+    documents quickly; jsonschema explains invalid ones in full. ``retold``:
+    where YAML read a plain scalar as another value, the text written there
+    (``ConfigDocument.retold``), which a message about a key names."""
     try:
         _fast_validator(patch)(data)
         return
@@ -268,7 +274,7 @@ def _schema_problems(
         fast_message = str(exc)
     found = _explained(_validator(patch).iter_errors(data))
     for path, error in found:
-        unknown = _unknown_keys(data, path, error)
+        unknown = _unknown_keys(data, path, error, retold or {})
         if unknown:  # each at its own line, with its own suggestion
             problems.extend(
                 ConfigProblem(file, where.line, where.column, message) for where, message in unknown
@@ -411,12 +417,13 @@ def _named(instance: Any) -> str:
 
 
 def _unknown_keys(
-    data: YamlMap, path: tuple[Any, ...], error: ValidationError
+    data: YamlMap, path: tuple[Any, ...], error: ValidationError, retold: Mapping[Source, str]
 ) -> list[tuple[Source, str]]:
     """For keys the schema does not know (``nmae``), one problem per key at
     that key's own place, each with its closest known key; none for other
     errors (and for a reference kind named in policy, which has its own
-    message)."""
+    message). A key YAML read as another value is named as written: a CI
+    workflow's ``on:`` is the key ``True`` to YAML 1.1."""
     if error.validator != "additionalProperties" or _reference_kind(error) is not None:
         return []
     node: Any = data
@@ -430,15 +437,22 @@ def _unknown_keys(
     schema: Any = error.schema
     known = [str(key) for key in schema.get("properties", {})]
     words = list(_path_words(path))
-    return [
-        (
-            node.key_source(key),
-            f"{'.'.join([*words, str(key)])}: unknown key ({str(key)!r} was unexpected)"
-            + (in_a_key(str(key)) or did_you_mean(str(key), known, limit=1)),
+    found = []
+    for key in node:
+        if str(key) in known:
+            continue
+        where = node.key_source(key)
+        written = retold.get(where)
+        name = str(key) if written is None else written
+        read = "" if written is None else f", which YAML reads as {key!r}"
+        found.append(
+            (
+                where,
+                f"{'.'.join([*words, name])}: unknown key ({name!r} was unexpected{read})"
+                + (in_a_key(name) or did_you_mean(name, known, limit=1)),
+            )
         )
-        for key in node
-        if str(key) not in known
-    ]
+    return found
 
 
 def _holds(node: YamlMap | YamlList, part: Any) -> bool:

@@ -431,3 +431,21 @@ def test_a_reference_in_a_key_is_told_it_is_not_substituted(
     lines = [line for line in result.stderr.splitlines() if "${env:REGION}" in line]
     assert len(lines) == 2, result.stderr
     assert all("substituted in values, not in keys" in line for line in lines), result.stderr
+
+
+def test_a_key_yaml_reads_as_another_value_is_named_as_written(tmp_path: Path) -> None:
+    """A CI workflow left in the config folder: YAML 1.1 reads its ``on:``
+    as the key True, and the message named "True", a key the file does not
+    have. It names ``on``, and what YAML made of it."""
+    (tmp_path / "konvsync.yaml").write_text(
+        "konvsync: 1\ngroups:\n  - {externalId: a, name: A}\n", encoding="utf-8"
+    )
+    workflow = tmp_path / "ci.yml"
+    workflow.write_text("name: ci\non:\n  push:\n", encoding="utf-8")
+    result = invoke(["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert (
+        f"{workflow}:2:1: on: unknown key ('on' was unexpected, which YAML reads as True)"
+        in result.stderr
+    ), result.stderr
+    assert "True: unknown key" not in result.stderr
