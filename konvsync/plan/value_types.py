@@ -42,6 +42,17 @@ def typed_kinds() -> frozenset[str]:
     )
 
 
+def typing_kinds(kind_names: Iterable[str]) -> list[str]:
+    """The kinds that give a type to the values ``kind_names`` file under
+    their keys (account fields, for accounts): read with them wherever
+    their values are written into YAML, which holds the config's form."""
+    typed = typed_kinds()
+    return sorted(
+        {f.keys_ref for n in kind_names for f in kind(n).fields if f.keys_ref in typed}
+        - set(kind_names)
+    )
+
+
 def types_now(remote: RemoteState) -> ValueTypes:
     """The type of each account field the portal has, by key (in scope or
     not; a twin's or keyless field's neither)."""

@@ -881,3 +881,33 @@ def test_values_left_under_a_renamed_key_are_moved_with_the_others_in_the_config
         "price": "1.00",  # as the portal answered it: the same number
         "since": "2027-01-31",
     }
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [["--kinds", "accounts"], ["--scope", "accounts=acme"]],
+    ids=["kinds", "scope"],
+)
+def test_accounts_exported_without_their_fields_write_typed_values_in_the_configs_form(
+    sandbox_factory: SandboxFactory, tmp_path: Path, selection: list[str]
+) -> None:
+    """``export --kinds accounts`` (or a scope of accounts only) writes the
+    accounts as the whole export does: their values in the config's form
+    for their fields' types, though the fields are not written. Before, the
+    types were unknown without the fields' read: "True" and a date-time
+    were written, which `validate` rejects beside the fields' file."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(TYPED_VALUES, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    with running_hostile_server(sandbox.url, ValuesInOwnForm(sandbox.store)) as portal:
+        whole = tmp_path / "whole"
+        assert _run(portal.url, "export", "--out", str(whole)).exit_code == 0
+        part = tmp_path / "part"
+        exported = _run(portal.url, "export", "--out", str(part), *selection)
+        assert exported.exit_code == 0, exported.output
+    text = (part / "accounts.yaml").read_text(encoding="utf-8")
+    assert "True" not in text and "T00:00:00" not in text, text
+    (part / "accountFields.yaml").write_bytes((whole / "accountFields.yaml").read_bytes())
+    validated = invoke(["validate", str(part)])
+    assert validated.exit_code == 0, validated.output
