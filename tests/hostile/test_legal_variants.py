@@ -911,3 +911,31 @@ def test_accounts_exported_without_their_fields_write_typed_values_in_the_config
     (part / "accountFields.yaml").write_bytes((whole / "accountFields.yaml").read_bytes())
     validated = invoke(["validate", str(part)])
     assert validated.exit_code == 0, validated.output
+
+
+def test_drift_write_of_a_field_retyped_by_hand_takes_its_values_as_text(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """A BOOLEAN field made TEXT by hand, its value "True" now: drift shows
+    the type and the value, and ``--write`` takes both, so the next plan is
+    clean. Before, the value was compared as the BOOLEAN the config still
+    said ("True" is true): only the type was written, and the next plan
+    changed "True" back to "true"."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(TYPED_VALUES, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    field = sandbox.store.get("accountFields", key="active")
+    account = sandbox.store.get("accounts", key="acme")
+    assert field is not None and account is not None
+    sandbox.store.update("accountFields", field["id"], {"type": "TEXT"})
+    values = [
+        {**e, "value": "True"} if e["key"] == "active" else e for e in account["customFields"]
+    ]
+    sandbox.store.update("accounts", account["id"], {"customFields": values})
+    drifted = _run(sandbox.url, "drift", str(config))
+    assert drifted.exit_code == 2, drifted.output
+    assert "accounts/acme" in drifted.stdout, drifted.output
+    written = _run(sandbox.url, "drift", "--write", str(config))
+    assert written.exit_code == 2, written.output
+    _no_changes(sandbox.url, config)
