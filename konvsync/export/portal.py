@@ -44,7 +44,7 @@ from konvsync.plan.remote import (
     RemoteStateBuilder,
     normalize_nodes,
 )
-from konvsync.plan.value_types import in_portal_types, typed_kinds
+from konvsync.plan.value_types import in_portal_types, typed_kinds, typing_kinds
 from konvsync.support.redact import printable
 from konvsync.support.resources import PUBLISHED_SCHEMAS, config_schema
 
@@ -81,7 +81,9 @@ async def read_portal(
     # kinds are read whole with a scope too (the contract has no filter);
     # what is outside it is set apart as the pages arrive.
     builder = RemoteStateBuilder(scope=RemoteScope(scope) if scope else None)
-    await read_kinds(client, [kind(n) for n in kind_names], on_page, builder.add)
+    # With the kinds that type the values they hold (accounts' fields), not written.
+    read = [*kind_names, *typing_kinds(kind_names)]
+    await read_kinds(client, [kind(n) for n in read], on_page, builder.add)
     state = builder.state()
     state.portal_name = viewer["viewer"]["portalName"]
     return state

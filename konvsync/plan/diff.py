@@ -20,7 +20,7 @@ from konvsync.kinds.schema_rules import implied_nulls
 from konvsync.plan.changes import Change, Create, Delete, FieldChange, Update
 from konvsync.plan.order import in_apply_order
 from konvsync.plan.remote import RemoteKind, RemoteObject, RemoteState
-from konvsync.plan.value_types import ValueTypes, typed_kinds, types_after
+from konvsync.plan.value_types import ValueTypes, typed_kinds, types_compared
 
 
 def diff_state(desired: DesiredState, remote: RemoteState) -> list[Change]:
@@ -37,7 +37,7 @@ def diff_state(desired: DesiredState, remote: RemoteState) -> list[Change]:
         if k.parent is not None:
             remote_kind = _rekey_children(k, remote_kind, adopted_by_kind.get(k.parent, {}))
         going = _definitions_going(k, desired, remote)
-        types = types_after(remote, upserts) if _holds_typed_values(k) else {}
+        types = types_compared(remote, upserts) if _holds_typed_values(k) else {}
         kind_upserts, adopted = _upserts(k, wanted or {}, remote_kind, desired, going, types)
         adopted_by_kind[k.name] = adopted
         upserts.extend(kind_upserts)

@@ -4,7 +4,9 @@ the type of the account field it is filed under, by the field's key.
 What the portal answers is compared as the field's type after the plan:
 the type a create or update of the plan gives the field, else the type the
 portal has (in scope or not). The plan compares the portal's values with
-the config's as they will be once it is applied; apply holds the portal's
+the config's by the type the field keeps, and as written where it changes
+the type (``types_compared``: the portal's text must become the config's
+before a stricter type comes); apply holds the portal's
 answers to the values sent by the same types, so that an answer it takes
 for the value sent is one the next plan finds no change in. (A type a plan
 tightens from TEXT is set after the accounts are written, while the portal
@@ -40,6 +42,17 @@ def typed_kinds() -> frozenset[str]:
     )
 
 
+def typing_kinds(kind_names: Iterable[str]) -> list[str]:
+    """The kinds that give a type to the values ``kind_names`` file under
+    their keys (account fields, for accounts): read with them wherever
+    their values are written into YAML, which holds the config's form."""
+    typed = typed_kinds()
+    return sorted(
+        {f.keys_ref for n in kind_names for f in kind(n).fields if f.keys_ref in typed}
+        - set(kind_names)
+    )
+
+
 def types_now(remote: RemoteState) -> ValueTypes:
     """The type of each account field the portal has, by key (in scope or
     not; a twin's or keyless field's neither)."""
@@ -64,6 +77,17 @@ def types_after(remote: RemoteState, changes: Iterable[Change]) -> ValueTypes:
             if isinstance(field_type, str):
                 types[change.key] = field_type
     return types
+
+
+def types_compared(remote: RemoteState, changes: Iterable[Change]) -> ValueTypes:
+    """The type the plan compares each account field's values by: its type
+    after ``changes`` where they leave the type the portal has; none (the
+    values compare as written) where they change it. A TEXT "True" the
+    config makes a BOOLEAN "true" is still written, as the config writes
+    it, before the type changes: a portal that keeps values fitting their
+    field refuses the BOOLEAN while an account holds "True" as its text."""
+    now = types_now(remote)
+    return {key: t for key, t in types_after(remote, changes).items() if now.get(key, t) == t}
 
 
 def in_portal_types(remote: RemoteState) -> RemoteState:

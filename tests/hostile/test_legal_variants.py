@@ -881,3 +881,61 @@ def test_values_left_under_a_renamed_key_are_moved_with_the_others_in_the_config
         "price": "1.00",  # as the portal answered it: the same number
         "since": "2027-01-31",
     }
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [["--kinds", "accounts"], ["--scope", "accounts=acme"]],
+    ids=["kinds", "scope"],
+)
+def test_accounts_exported_without_their_fields_write_typed_values_in_the_configs_form(
+    sandbox_factory: SandboxFactory, tmp_path: Path, selection: list[str]
+) -> None:
+    """``export --kinds accounts`` (or a scope of accounts only) writes the
+    accounts as the whole export does: their values in the config's form
+    for their fields' types, though the fields are not written. Before, the
+    types were unknown without the fields' read: "True" and a date-time
+    were written, which `validate` rejects beside the fields' file."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(TYPED_VALUES, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    with running_hostile_server(sandbox.url, ValuesInOwnForm(sandbox.store)) as portal:
+        whole = tmp_path / "whole"
+        assert _run(portal.url, "export", "--out", str(whole)).exit_code == 0
+        part = tmp_path / "part"
+        exported = _run(portal.url, "export", "--out", str(part), *selection)
+        assert exported.exit_code == 0, exported.output
+    text = (part / "accounts.yaml").read_text(encoding="utf-8")
+    assert "True" not in text and "T00:00:00" not in text, text
+    (part / "accountFields.yaml").write_bytes((whole / "accountFields.yaml").read_bytes())
+    validated = invoke(["validate", str(part)])
+    assert validated.exit_code == 0, validated.output
+
+
+def test_drift_write_of_a_field_retyped_by_hand_takes_its_values_as_text(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """A BOOLEAN field made TEXT by hand, its value "True" now: drift shows
+    the type and the value, and ``--write`` takes both, so the next plan is
+    clean. Before, the value was compared as the BOOLEAN the config still
+    said ("True" is true): only the type was written, and the next plan
+    changed "True" back to "true"."""
+    sandbox = sandbox_factory()
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(TYPED_VALUES, encoding="utf-8")
+    assert _run(sandbox.url, "apply", str(config), "--auto-approve").exit_code == 0
+    field = sandbox.store.get("accountFields", key="active")
+    account = sandbox.store.get("accounts", key="acme")
+    assert field is not None and account is not None
+    sandbox.store.update("accountFields", field["id"], {"type": "TEXT"})
+    values = [
+        {**e, "value": "True"} if e["key"] == "active" else e for e in account["customFields"]
+    ]
+    sandbox.store.update("accounts", account["id"], {"customFields": values})
+    drifted = _run(sandbox.url, "drift", str(config))
+    assert drifted.exit_code == 2, drifted.output
+    assert "accounts/acme" in drifted.stdout, drifted.output
+    written = _run(sandbox.url, "drift", "--write", str(config))
+    assert written.exit_code == 2, written.output
+    _no_changes(sandbox.url, config)

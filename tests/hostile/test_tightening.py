@@ -237,6 +237,50 @@ def test_a_type_changed_away_from_text_is_changed_after_the_accounts(
         _no_changes(p.url, config)
 
 
+TEXT_FLAG = """\
+konvsync: 1
+accountFields:
+  - {key: flag, label: Flag, type: TEXT}
+accounts:
+  - {externalId: acme, name: Acme, customFields: {flag: "%s"}}
+"""
+TYPED_FLAG = TEXT_FLAG.replace("type: TEXT", "type: %s")
+
+
+@pytest.mark.parametrize("portal", ["strict", "sandbox"])
+@pytest.mark.parametrize(
+    ("text", "field_type", "value"),
+    [("True", "BOOLEAN", "true"), ("2026-12-07T00:00:00Z", "DATE", "2026-12-07")],
+)
+def test_text_values_the_new_type_reads_alike_are_written_before_the_type_is_tightened(
+    portal: str,
+    text: str,
+    field_type: str,
+    value: str,
+    sandbox_factory: SandboxFactory,
+    tmp_path: Path,
+) -> None:
+    """TEXT "True" (a date-time at midnight), retyped to BOOLEAN (DATE) with
+    "true" (the date) for its value: read as the new type they are the same
+    value, but the portal holds the text, which a strict portal's BOOLEAN
+    (DATE) does not take. The account is written first, as the config
+    writes it, and the type after: one apply, then no changes. Before, the
+    text was taken for the config's value, the account was not written, and
+    the strict portal refused the type on every apply (exit 1)."""
+    sandbox, config = _applied(sandbox_factory, tmp_path, TEXT_FLAG % text)
+    config.write_text(TYPED_FLAG % (field_type, value), encoding="utf-8")
+    case = TypeRefusedWhileUnfit(sandbox.store) if portal == "strict" else Case()
+    applied, _mutations = _apply_through(sandbox, case, config, "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert "Apply complete! Resources: 0 added, 2 changed, 0 destroyed." in applied.stdout
+    assert getattr(case, "refused", 0) == 0
+    with running_hostile_server(sandbox.url, TypeRefusedWhileUnfit(sandbox.store)) as p:
+        _no_changes(p.url, config)
+    account = sandbox.store.get("accounts", key="acme")
+    assert account is not None
+    assert account["customFields"] == [{"key": "flag", "value": value}], account
+
+
 NUMBER_TO_DATE = (
     NUMBER_SCORES.replace("type: NUMBER", "type: DATE")
     .replace('score: "3"', "score: 2026-01-03")
