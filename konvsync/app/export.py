@@ -63,8 +63,8 @@ def export_state(
                     _refuse_dangling(state, kind_names)
                     return state
 
-                if target_object is not None:
-                    return await export_object(client, target_object)
+                if target_object is not None:  # read whole where its kind has no look-up
+                    return await read_consistently(lambda: export_object(client, target_object))
                 state = await read_consistently(read)
                 await _refuse_missed(client, state, keys_held(found, kind_names))
                 write_scope = scope if kept is None else NO_SCOPE

@@ -18,6 +18,7 @@ from tests.hostile.harness import (
     Finished,
     after_plan,
     apply_args,
+    hostile_portal,
     one_error_line,
     portal_yaml,
     run_konvsync,
@@ -687,3 +688,35 @@ def test_a_stale_step_after_a_write_of_unknown_outcome_does_not_say_nothing_chan
     assert "groups/team-1" in summary and "users/user05@example.test" in summary, summary
     report = validated(report_file.read_text(encoding="utf-8"), "apply-report")
     assert report["status"] == "incomplete", report
+
+
+class AccountFieldMadeWhileRead(Case):
+    """The first read of the account fields counts one more than it lists
+    (another writer made one as it was read); the reads after it add up."""
+
+    name = "account-field-made-while-read"
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        connection = connection_of(answer) if call.operation == "ReadAccountFields" else None
+        if connection is not None:
+            self.reads += 1
+            if self.reads == 1:
+                connection["totalCount"] += 1
+        return answer
+
+
+def test_export_target_of_a_kind_read_whole_reads_again(tmp_path: Path) -> None:
+    """``export --target`` of an account field (no look-up by key: its kind
+    is read whole) reads again a read that does not add up, as ``export``
+    does, instead of stopping at the first."""
+    case = AccountFieldMadeWhileRead()
+    with hostile_portal(tmp_path, case) as portal:
+        args = ["--endpoint", portal.endpoint(), "export", "--target", "accountFields/tier"]
+        result = run_konvsync(args, tmp_path)
+    assert case.reads == 2, result.describe()
+    assert result.exit_code == 0, result.describe()
+    read_again(result, "ReadAccountFields", "accountFields.totalCount is")
+    assert "key: tier" in result.stdout, result.stdout
