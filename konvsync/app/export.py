@@ -19,6 +19,7 @@ from konvsync.export.files import (
     kept_policy,
     keys_held,
     leftover_warnings,
+    read_found,
     refuse_dropped_kinds,
 )
 from konvsync.export.portal import ExportResult, export_object, read_portal, render_export
@@ -50,6 +51,7 @@ def export_state(
     if target_object is not None:
         parse_target(target_object)  # a usage error before connecting
     found = check_out_dir(Path(out_dir), force) if out_dir else []
+    found_files = read_found(found, kind_names)
     # A kept policy (--force) is written as it was: its scope must be this one
     # (also without --scope: every object under a kept scope would not validate).
     kept = kept_policy(Path(out_dir), scope) if out_dir else None
@@ -66,14 +68,14 @@ def export_state(
                 if target_object is not None:  # read whole where its kind has no look-up
                     return await read_consistently(lambda: export_object(client, target_object))
                 state = await read_consistently(read)
-                await _refuse_missed(client, state, keys_held(found, kind_names))
+                await _refuse_missed(client, state, keys_held(found_files))
                 write_scope = scope if kept is None else NO_SCOPE
                 return render_export(state, kind_names, target.endpoint.name, write_scope)
 
         with gc_paused():
             result = aio.run(run())
     if out_dir:
-        refuse_dropped_kinds(Path(out_dir), found, list(result.files), kind_names)
+        refuse_dropped_kinds(Path(out_dir), found_files, list(result.files), kind_names)
         result.files = keep_policy(kept, result.files)
         result.warnings += leftover_warnings(Path(out_dir), found, list(result.files))
         write_files({Path(out_dir) / name: text for name, text in result.files.items()})
