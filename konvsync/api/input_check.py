@@ -3,7 +3,14 @@ argument konvsync sends, generated from the kinds, against a live schema.
 
 Validating konvsync's documents checks their arguments and variable types,
 but not what goes inside the variables: a portal whose ``GroupInput`` calls
-the key ``customId`` accepts every document and refuses the first create.
+the key ``customId``, types ``name`` as ``Int``, requires it (an update that
+leaves it out is refused) or has no ``MANAGE_NEWS`` in ``Permission``
+accepts every document and refuses the first write. Each input field
+konvsync sends must be in the portal's input type with a type that takes
+every value the contract's does (GraphQL's rule for a safe change of an
+input field: the same named type, a list where the contract has a list,
+non-null only where the contract has it) and, for an enum, every value the
+contract lists; whatever the portal adds is not compared.
 ``doctor`` checks every kind's mutations this way; ``apply`` checks the
 operations it is about to send before its first write.
 """
@@ -12,13 +19,19 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from functools import cache
 
 from graphql import (
+    GraphQLEnumType,
     GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLList,
+    GraphQLNamedType,
     GraphQLNonNull,
     GraphQLSchema,
     NamedTypeNode,
     TypeNode,
+    build_schema,
     get_named_type,
     parse,
     validate,
@@ -28,6 +41,12 @@ from konvsync.api.documents import operation_text
 from konvsync.api.operations import mutation_operations
 from konvsync.kinds import WRITABLE_KINDS
 from konvsync.kinds.base import MAP_ENTRY_FIELDS, Kind
+from konvsync.support.resources import konvert_sdl
+
+
+@cache
+def _contract() -> GraphQLSchema:
+    return build_schema(konvert_sdl())
 
 
 def misfits(
@@ -61,30 +80,55 @@ def get_named_type_name(node: TypeNode) -> str:
 
 def _object_misfits(k: Kind, type_: GraphQLInputObjectType) -> list[str]:
     sent = k.input_fields
-    out = _names_misfits(type_, {name: f"{k.name}.{f.name}" for name, f in sent.items()})
+    contract = _input_type(type_.name)
+    out = _names_misfits(type_, contract, {name: f"{k.name}.{f.name}" for name, f in sent.items()})
     for name, f in sent.items():
         live = type_.fields.get(name)
-        if live is None:
+        if live is None or contract is None or name not in contract.fields:
             continue
         nested = get_named_type(live.type)
+        expected = get_named_type(contract.fields[name].type)
+        if not isinstance(expected, GraphQLInputObjectType):
+            continue
         if f.shape == "map" and isinstance(nested, GraphQLInputObjectType):
             out += _names_misfits(
-                nested, {name: f"{k.name}.{f.name} entries" for name in MAP_ENTRY_FIELDS}
+                nested, expected, {name: f"{k.name}.{f.name} entries" for name in MAP_ENTRY_FIELDS}
             )
         elif f.shape == "object" and isinstance(nested, GraphQLInputObjectType):
             out += _names_misfits(
-                nested, {sub.name: f"{k.name}.{f.name}.{sub.name}" for sub in f.subfields}
+                nested,
+                expected,
+                {sub.name: f"{k.name}.{f.name}.{sub.name}" for sub in f.subfields},
             )
     return out
 
 
-def _names_misfits(type_: GraphQLInputObjectType, names: dict[str, str]) -> list[str]:
-    """``names``: input field -> what konvsync sends in it."""
+def _input_type(name: str) -> GraphQLInputObjectType | None:
+    """The contract's input type ``name`` (None: not in the contract)."""
+    found = _contract().get_type(name)
+    return found if isinstance(found, GraphQLInputObjectType) else None
+
+
+def _names_misfits(
+    type_: GraphQLInputObjectType,
+    contract: GraphQLInputObjectType | None,
+    names: dict[str, str],
+) -> list[str]:
+    """``names``: input field -> what konvsync sends in it; ``contract``:
+    the contract's type of the same place, whose fields' types the
+    portal's must take."""
     live = list(type_.fields)
     unused = [name for name in live if name not in names]
     out = []
     for name in names:
         if name in type_.fields:
+            if contract is not None and name in contract.fields:
+                out += _type_misfits(
+                    f"{type_.name}.{name}",
+                    contract.fields[name].type,
+                    type_.fields[name].type,
+                    names[name],
+                )
             continue
         close = difflib.get_close_matches(name, unused, n=1, cutoff=0.6)
         if close:
@@ -98,3 +142,35 @@ def _names_misfits(type_: GraphQLInputObjectType, names: dict[str, str]) -> list
         if isinstance(type_.fields[name].type, GraphQLNonNull):
             out.append(f"{type_.name} requires {name}, which konvsync never sends")
     return out
+
+
+def _type_misfits(
+    where: str, expected: GraphQLInputType, live: GraphQLInputType, sent: str
+) -> list[str]:
+    """Whether the portal's type ``live`` of the input field ``where``
+    takes every value the contract's ``expected`` does: GraphQL's safe
+    change of an input field, and every value of an enum."""
+    if not _takes(expected, live):
+        return [
+            f"the portal's {where} is {live}, the contract's {expected} "
+            f"(konvsync sends {sent} in it)"
+        ]
+    have, want = get_named_type(live), get_named_type(expected)
+    if isinstance(have, GraphQLEnumType) and isinstance(want, GraphQLEnumType):
+        return [
+            f"the portal's {have.name} has no value {value} (konvsync may send it in {sent})"
+            for value in want.values
+            if value not in have.values
+        ]
+    return []
+
+
+def _takes(expected: GraphQLInputType, live: GraphQLInputType) -> bool:
+    """GraphQL's rule (graphql-js ``findBreakingChanges``) for an input
+    field or argument whose type changed from ``expected`` to ``live``."""
+    if isinstance(expected, GraphQLList):
+        return isinstance(live, GraphQLList) and _takes(expected.of_type, live.of_type)
+    if isinstance(expected, GraphQLNonNull):
+        inner = live.of_type if isinstance(live, GraphQLNonNull) else live
+        return _takes(expected.of_type, inner)
+    return isinstance(live, GraphQLNamedType) and live.name == expected.name

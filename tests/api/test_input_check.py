@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from konvsync.support.resources import konvert_sdl
 from tests.conftest import SandboxFactory, invoke
 
@@ -160,3 +162,120 @@ def test_an_input_field_the_portal_deprecated_but_takes_is_not_a_misfit(
     assert sandbox.store.count("groups") == 1
     doctor = invoke(["--endpoint", sandbox.url, "doctor"])
     assert "ok   inputs: every input field konvsync sends" in doctor.stdout, doctor.output
+
+
+def _edited(old: str, new: str) -> str:
+    sdl = konvert_sdl()
+    assert old in sdl, old
+    return sdl.replace(old, new, 1)
+
+
+GROUP_NAME = "input GroupInput {\n  externalId: String\n  name: String\n"
+CHANGED_INPUTS = {
+    "name: Int": (
+        _edited(GROUP_NAME, "input GroupInput {\n  externalId: String\n  name: Int\n"),
+        "the portal's GroupInput.name is Int, the contract's String (konvsync sends "
+        "groups.name in it)",
+        "Sales team",
+    ),
+    "name: String!": (
+        _edited(GROUP_NAME, "input GroupInput {\n  externalId: String\n  name: String!\n"),
+        "the portal's GroupInput.name is String!, the contract's String",
+        "Sales",
+    ),
+    "permissions: Permission": (
+        _edited(
+            "  permissions: [Permission!]\n  lmsModuleIds",
+            "  permissions: Permission\n  lmsModuleIds",
+        ),
+        "the portal's GroupInput.permissions is Permission, the contract's [Permission!]",
+        "Sales",
+    ),
+    "MANAGE_NEWS gone": (
+        _edited("  MANAGE_NEWS\n", ""),
+        "the portal's Permission has no value MANAGE_NEWS (konvsync may send it in "
+        "groups.permissions)",
+        "Sales",
+    ),
+}
+"""Portals whose input types take every field name konvsync sends but not
+its values: a type changed, made required (an update leaves it out), an
+enum value konvsync may send gone. Each document is still valid. Each with
+the message and the group's name in the config (a rename sends the name)."""
+
+
+@pytest.mark.parametrize("change", sorted(CHANGED_INPUTS))
+def test_an_input_field_whose_type_or_values_changed_is_refused_before_the_first_write(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter, change: str
+) -> None:
+    """Before: the full check compared names only; apply wrote the account
+    field, then the portal refused the group's update (exit 1, half
+    written), and doctor passed."""
+    sdl, message, name = CHANGED_INPUTS[change]
+    sandbox = sandbox_factory(sdl=sdl)
+    sandbox.store.create("groups", {"externalId": "sales", "name": "Sales", "permissions": []})
+    config = write_config(
+        """\
+        konvsync: 1
+        accountFields: [{key: tier, label: Tier, type: TEXT}]
+        groups: [{externalId: sales, name: NAME, permissions: [MANAGE_NEWS]}]
+        """.replace("NAME", name)
+    )
+    result = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 3, result.output
+    assert "nothing was changed" in result.stderr
+    assert message in result.stderr
+    assert sandbox.store.count("accountFields") == 0
+    assert [g["permissions"] for g in sandbox.store.objects("groups")] == [[]]
+    doctor = invoke(["--endpoint", sandbox.url, "doctor"])
+    assert doctor.exit_code == 1, doctor.output
+    assert f"FAIL inputs: CreateGroup: {message}" in doctor.stdout
+
+
+SUPERSET = (
+    konvert_sdl()
+    .replace("  VIEW_ACCOUNT_USERS\n", "  VIEW_ACCOUNT_USERS\n  MANAGE_EVENTS\n", 1)
+    .replace("  SELECT\n", "  SELECT\n  MULTI_SELECT\n", 1)
+    .replace(
+        GROUP_NAME, 'input GroupInput {\n  "The key"\n  externalId: String\n  name: String\n', 1
+    )
+    .replace(
+        "  permissions: [Permission!]\n  lmsModuleIds",
+        "  permissions: [Permission]\n  tags: [String!]\n  lmsModuleIds",
+        1,
+    )
+    .replace(
+        "updateGroup(id: ID!, input: GroupInput!)",
+        "updateGroup(id: ID, input: GroupInput!, dryRun: Boolean = false)",
+        1,
+    )
+    .replace("sendWelcomeEmail: Boolean = true", "sendWelcomeEmail: Boolean! = true", 1)
+    .replace(
+        "type Group {\n  id: ID!\n  externalId: String\n",
+        "type Group {\n  id: ID!\n  externalId: String!\n",
+        1,
+    )
+)
+"""A portal with more than the contract where konvsync writes: enum values,
+optional input fields and arguments, input types that take more (a list
+of nullable permissions), an output narrowed."""
+
+
+def test_a_portal_with_more_than_the_contract_where_konvsync_writes_takes_every_apply(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter
+) -> None:
+    assert all(part in SUPERSET for part in ("MANAGE_EVENTS", "dryRun", "[Permission]"))
+    sandbox = sandbox_factory(sdl=SUPERSET)
+    config = write_config("""\
+        konvsync: 1
+        accountFields: [{key: tier, label: Tier, type: SELECT, options: [a]}]
+        groups: [{externalId: sales, name: Sales, permissions: [MANAGE_NEWS]}]
+        users: [{email: a@example.com, firstName: A, lastName: B, groups: [sales]}]
+        """)
+    result = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 0, result.output
+    assert sandbox.store.count("groups") == 1
+    plan = invoke(["--endpoint", sandbox.url, "plan", str(config), "--detailed-exitcode"])
+    assert plan.exit_code == 0, plan.output
+    doctor = invoke(["--endpoint", sandbox.url, "doctor"])
+    assert doctor.exit_code == 0, doctor.output

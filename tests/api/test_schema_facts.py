@@ -270,3 +270,24 @@ def test_a_type_reference_nested_past_the_recursion_limit_disagrees() -> None:
         ref = {"kind": "LIST", "name": None, "ofType": ref}
     group_id["type"] = ref
     assert not agrees(data, OPERATIONS)
+
+
+@pytest.mark.parametrize(
+    ("enum", "value"), [("Permission", "MANAGE_NEWS"), ("InviteLinkAccess", "CODE")]
+)
+def test_an_enum_value_konvsync_may_send_gone_disagrees_and_one_added_agrees(
+    enum: str, value: str
+) -> None:
+    """A value konvsync may send in an input field that the portal's enum
+    lacks: the full check refuses it (before, the fast path agreed, and the
+    portal refused the first write that sent it). One the portal adds is no
+    reason for the full check."""
+    gone = copy.deepcopy(CONTRACT)
+    values = _type(gone, enum)["enumValues"]
+    values.remove(next(v for v in values if v["name"] == value))
+    assert full_check_passes(gone) is False
+    assert not agrees(gone, OPERATIONS)
+    added = copy.deepcopy(CONTRACT)
+    _type(added, enum)["enumValues"].append({**values[0], "name": "ADDED_LATER"})
+    assert agrees(added, OPERATIONS)
+    assert full_check_passes(added)
