@@ -251,7 +251,8 @@ def generated_text(kinds: Sequence[Kind], contract: str) -> str:
     wanted = [
         (k, op)
         for k in operations.documented_kinds(kinds)
-        for op in operations.mutation_operations(k)
+        for op in [*operations.mutation_operations(k), k.get_operation]
+        if operations.has_operation(k, op)
     ]
     problems = misfits(schema, wanted)
     if problems:  # the contract itself must take what konvsync sends

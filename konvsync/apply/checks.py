@@ -548,10 +548,15 @@ async def check_inputs(client: PortalClient, operations: Sequence[tuple[Kind, st
     """Before the first write: do the portal's schema and input types take
     every operation and input field of ``operations``? One introspection
     request. Refuses (``SchemaMisfitError``) with the misfits; returns a
-    warning where introspection is refused."""
+    warning where introspection is refused. The lookups ``PortalLookup``
+    makes before each step (by ID or key, a kind's get operation) are
+    checked too: one the portal refuses would stop the run between writes."""
     wanted = list(dict.fromkeys(operations))
     if not wanted:
         return None
+    for k in dict.fromkeys(_read_with(k) for k, _ in list(wanted)):
+        if _asks_by_id(k) and (k, k.get_operation) not in wanted:
+            wanted.append((k, k.get_operation))
     unread = (
         "the portal's schema could not be read ({}); the input fields were not checked "
         "before writing"

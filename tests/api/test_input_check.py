@@ -279,3 +279,36 @@ def test_a_portal_with_more_than_the_contract_where_konvsync_writes_takes_every_
     assert plan.exit_code == 0, plan.output
     doctor = invoke(["--endpoint", sandbox.url, "doctor"])
     assert doctor.exit_code == 0, doctor.output
+
+
+ACCOUNT_BY_ID_ONLY = _edited(
+    "account(id: ID, externalId: String): Account", "account(id: ID!, externalId: String): Account"
+)
+"""A portal whose ``account`` lookup requires the ID konvsync may leave out
+(it looks an object up by its key too): every mutation still fits."""
+
+
+def test_a_lookup_apply_makes_between_writes_is_checked_before_the_first(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter
+) -> None:
+    """Before each step apply looks up what the step touches; with more
+    objects than a page, by ID or key (GetAccount). Before: only the
+    mutations were checked, so apply renamed the group, then the portal
+    refused GetAccount (exit 1, "Run apply again to finish", which met the
+    same refusal)."""
+    sandbox = sandbox_factory(sdl=ACCOUNT_BY_ID_ONLY)
+    sandbox.store.create("groups", {"externalId": "sales", "name": "Sales", "permissions": []})
+    for i in range(101):
+        sandbox.store.create("accounts", {"externalId": f"acct-{i}", "name": f"Account {i}"})
+    config = write_config("""\
+        konvsync: 1
+        groups: [{externalId: sales, name: Sales team}]
+        accounts: [{externalId: acct-0, name: Acme}]
+        """)
+    result = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 3, result.output
+    assert "nothing was changed" in result.stderr
+    assert (
+        "GetAccount: Variable '$id' of type 'ID' used in position expecting type 'ID!'"
+    ) in result.stderr
+    assert [g["name"] for g in sandbox.store.objects("groups")] == ["Sales"]

@@ -19,7 +19,7 @@ from graphql import build_client_schema, build_schema, get_introspection_query, 
 
 from konvsync.api import schema_facts
 from konvsync.api.input_check import misfits
-from konvsync.api.operations import mutation_operations
+from konvsync.api.operations import has_operation, mutation_operations
 from konvsync.api.schema_facts import agrees
 from konvsync.kinds import WRITABLE_KINDS
 from konvsync.support.resources import konvert_sdl
@@ -291,3 +291,20 @@ def test_an_enum_value_konvsync_may_send_gone_disagrees_and_one_added_agrees(
     _type(added, enum)["enumValues"].append({**values[0], "name": "ADDED_LATER"})
     assert agrees(added, OPERATIONS)
     assert full_check_passes(added)
+
+
+def test_the_lookups_apply_makes_keep_the_fast_path_until_one_changes() -> None:
+    """Apply checks the get operations of the kinds it writes too: the
+    contract agrees on them (else every apply took the full check), and a
+    lookup argument the portal made required disagrees."""
+    lookups = [(k, k.get_operation) for k in WRITABLE_KINDS if has_operation(k, k.get_operation)]
+    assert {op for _, op in lookups} >= {"GetGroup", "GetAccount", "GetUser"}
+    assert agrees(CONTRACT, lookups)
+    data = copy.deepcopy(CONTRACT)
+    group = next(f for f in _type(data, "Query")["fields"] if f["name"] == "group")
+    group["args"][0]["type"] = {
+        "kind": "NON_NULL",
+        "name": None,
+        "ofType": group["args"][0]["type"],
+    }
+    assert not agrees(data, lookups)
