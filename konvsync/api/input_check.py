@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from functools import cache
 
 from graphql import (
+    GraphQLDefaultInput,
     GraphQLEnumType,
     GraphQLInputObjectType,
     GraphQLInputType,
@@ -31,9 +32,11 @@ from graphql import (
     GraphQLSchema,
     NamedTypeNode,
     TypeNode,
+    ast_from_value,
     build_schema,
     get_named_type,
     parse,
+    print_ast,
     validate,
 )
 
@@ -57,18 +60,19 @@ def misfits(
     if operations is None:
         operations = [(k, op) for k in WRITABLE_KINDS for op in mutation_operations(k)]
     out: list[str] = []
-    checked: set[str] = set()
+    checked: set[tuple[str, bool]] = set()
     for k, operation in operations:
         text = operation_text(k, operation)
         errors = validate(schema, parse(text))
         out.extend(f"{operation}: {error.message}" for error in errors)
         if errors:
             continue
+        patch = operation == k.update_operation
         for definition in k.operation(operation).variable_definitions or ():
             type_ = schema.get_type(get_named_type_name(definition.type))
-            if isinstance(type_, GraphQLInputObjectType) and type_.name not in checked:
-                checked.add(type_.name)
-                out.extend(f"{operation}: {m}" for m in _object_misfits(k, type_))
+            if isinstance(type_, GraphQLInputObjectType) and (type_.name, patch) not in checked:
+                checked.add((type_.name, patch))
+                out.extend(f"{operation}: {m}" for m in _object_misfits(k, type_, patch))
     return out
 
 
@@ -78,10 +82,14 @@ def get_named_type_name(node: TypeNode) -> str:
     return node.name.value
 
 
-def _object_misfits(k: Kind, type_: GraphQLInputObjectType) -> list[str]:
+def _object_misfits(k: Kind, type_: GraphQLInputObjectType, patch: bool) -> list[str]:
+    """``patch``: ``type_`` is an update's input, which sends only the
+    fields that change."""
     sent = k.input_fields
     contract = _input_type(type_.name)
-    out = _names_misfits(type_, contract, {name: f"{k.name}.{f.name}" for name, f in sent.items()})
+    out = _names_misfits(
+        type_, contract, {name: f"{k.name}.{f.name}" for name, f in sent.items()}, patch
+    )
     for name, f in sent.items():
         live = type_.fields.get(name)
         if live is None or contract is None or name not in contract.fields:
@@ -113,10 +121,13 @@ def _names_misfits(
     type_: GraphQLInputObjectType,
     contract: GraphQLInputObjectType | None,
     names: dict[str, str],
+    patch: bool = False,
 ) -> list[str]:
     """``names``: input field -> what konvsync sends in it; ``contract``:
     the contract's type of the same place, whose fields' types the
-    portal's must take."""
+    portal's must take. ``patch``: konvsync leaves out the fields that do
+    not change, so a default the portal gives one (GraphQL fills it in
+    where a field is left out) would overwrite what the object holds."""
     live = list(type_.fields)
     unused = [name for name in live if name not in names]
     out = []
@@ -128,6 +139,13 @@ def _names_misfits(
                     contract.fields[name].type,
                     type_.fields[name].type,
                     names[name],
+                )
+            field = type_.fields[name]
+            if patch and field.default is not None:
+                out.append(
+                    f"the portal's {type_.name}.{name} has a default "
+                    f"({_shown(field.default, field.type)}), which an update that leaves it "
+                    "out sets (konvsync sends only what changes)"
                 )
             continue
         close = difflib.get_close_matches(name, unused, n=1, cutoff=0.6)
@@ -142,6 +160,12 @@ def _names_misfits(
         if isinstance(type_.fields[name].type, GraphQLNonNull):
             out.append(f"{type_.name} requires {name}, which konvsync never sends")
     return out
+
+
+def _shown(default: GraphQLDefaultInput, type_: GraphQLInputType) -> str:
+    """A default as GraphQL writes it (``[]``)."""
+    literal = default.literal or ast_from_value(default.value, type_)
+    return print_ast(literal) if literal else "null"
 
 
 def _type_misfits(

@@ -312,3 +312,40 @@ def test_a_lookup_apply_makes_between_writes_is_checked_before_the_first(
         "GetAccount: Variable '$id' of type 'ID' used in position expecting type 'ID!'"
     ) in result.stderr
     assert [g["name"] for g in sandbox.store.objects("groups")] == ["Sales"]
+
+
+PERMISSIONS_DEFAULT = _edited(
+    "  permissions: [Permission!]\n  lmsModuleIds",
+    "  permissions: [Permission!] = []\n  lmsModuleIds",
+)
+"""A portal whose GroupInput gives ``permissions`` a default: GraphQL fills
+it into every input that leaves it out, so an update that renames a group
+(and leaves its permissions out, as a patch does) clears them."""
+
+
+def test_an_input_field_with_a_default_an_update_leaves_out_is_refused(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter
+) -> None:
+    """Before: apply renamed the group and the portal cleared its
+    permissions (exit 0, "Apply complete!"); the next plan put them back."""
+    sandbox = sandbox_factory(sdl=PERMISSIONS_DEFAULT)
+    sandbox.store.create(
+        "groups", {"externalId": "sales", "name": "Sales", "permissions": ["MANAGE_NEWS"]}
+    )
+    config = write_config(
+        "konvsync: 1\ngroups: [{externalId: sales, name: Sales team, permissions: [MANAGE_NEWS]}]\n"
+    )
+    result = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 3, result.output
+    message = (
+        "UpdateGroup: the portal's GroupInput.permissions has a default ([]), which an update "
+        "that leaves it out sets (konvsync sends only what changes)"
+    )
+    assert message in result.stderr
+    assert [g["permissions"] for g in sandbox.store.objects("groups")] == [["MANAGE_NEWS"]]
+    doctor = invoke(["--endpoint", sandbox.url, "doctor"])
+    assert doctor.exit_code == 1, doctor.output
+    assert f"FAIL inputs: {message}" in doctor.stdout
+    creating = sandbox_factory(sdl=PERMISSIONS_DEFAULT)
+    result = invoke(["--endpoint", creating.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 0, result.output  # a create takes the default as the portal does
