@@ -27,7 +27,6 @@ from graphql import (
     GraphQLInputObjectType,
     GraphQLInputType,
     GraphQLList,
-    GraphQLNamedType,
     GraphQLNonNull,
     GraphQLSchema,
     NamedTypeNode,
@@ -191,10 +190,16 @@ def _type_misfits(
 
 def _takes(expected: GraphQLInputType, live: GraphQLInputType) -> bool:
     """GraphQL's rule (graphql-js ``findBreakingChanges``) for an input
-    field or argument whose type changed from ``expected`` to ``live``."""
+    field whose type changed from ``expected`` to ``live``, but for the
+    names of input objects and enums: inside a variable (JSON) they name
+    nothing, and their fields and values are compared on their own."""
     if isinstance(expected, GraphQLList):
         return isinstance(live, GraphQLList) and _takes(expected.of_type, live.of_type)
     if isinstance(expected, GraphQLNonNull):
         inner = live.of_type if isinstance(live, GraphQLNonNull) else live
         return _takes(expected.of_type, inner)
-    return isinstance(live, GraphQLNamedType) and live.name == expected.name
+    if isinstance(live, GraphQLList | GraphQLNonNull):
+        return False
+    if isinstance(expected, GraphQLInputObjectType | GraphQLEnumType):
+        return type(live) is type(expected)
+    return live.name == expected.name

@@ -349,3 +349,35 @@ def test_an_input_field_with_a_default_an_update_leaves_out_is_refused(
     creating = sandbox_factory(sdl=PERMISSIONS_DEFAULT)
     result = invoke(["--endpoint", creating.url, "apply", str(config), "--auto-approve"])
     assert result.exit_code == 0, result.output  # a create takes the default as the portal does
+
+
+RENAMED_NESTED = (
+    konvert_sdl()
+    .replace("CustomFieldValueInput", "CustomFieldEntryInput")
+    .replace("enum Permission {", "enum GroupPermission {", 1)
+    .replace("[Permission!]", "[GroupPermission!]")
+)
+"""A portal that names an input type inside a variable, and an enum,
+otherwise: variables are JSON, so what konvsync sends in them is taken the
+same (the fields and values are compared, not the names)."""
+
+
+def test_input_and_enum_types_renamed_inside_a_variable_take_every_apply(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter
+) -> None:
+    assert (
+        "CustomFieldValueInput" not in RENAMED_NESTED and "enum Permission " not in RENAMED_NESTED
+    )
+    sandbox = sandbox_factory(sdl=RENAMED_NESTED)
+    config = write_config("""\
+        konvsync: 1
+        accountFields: [{key: tier, label: Tier, type: TEXT}]
+        groups: [{externalId: sales, name: Sales, permissions: [MANAGE_NEWS]}]
+        accounts: [{externalId: acme, name: Acme, customFields: {tier: gold}}]
+        """)
+    result = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 0, result.output
+    again = invoke(["--endpoint", sandbox.url, "plan", str(config), "--detailed-exitcode"])
+    assert again.exit_code == 0, again.output
+    doctor = invoke(["--endpoint", sandbox.url, "doctor"])
+    assert doctor.exit_code == 0, doctor.output
