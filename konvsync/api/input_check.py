@@ -60,6 +60,7 @@ def misfits(
         operations = [(k, op) for k in WRITABLE_KINDS for op in mutation_operations(k)]
     out: list[str] = []
     checked: set[tuple[str, bool]] = set()
+    found: set[str] = set()  # a create's and an update's input type: each misfit once
     for k, operation in operations:
         text = operation_text(k, operation)
         errors = validate(schema, parse(text))
@@ -71,7 +72,9 @@ def misfits(
             type_ = schema.get_type(get_named_type_name(definition.type))
             if isinstance(type_, GraphQLInputObjectType) and (type_.name, patch) not in checked:
                 checked.add((type_.name, patch))
-                out.extend(f"{operation}: {m}" for m in _object_misfits(k, type_, patch))
+                problems = [m for m in _object_misfits(k, type_, patch) if m not in found]
+                found.update(problems)
+                out.extend(f"{operation}: {m}" for m in problems)
     return out
 
 

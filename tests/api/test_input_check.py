@@ -230,6 +230,7 @@ def test_an_input_field_whose_type_or_values_changed_is_refused_before_the_first
     doctor = invoke(["--endpoint", sandbox.url, "doctor"])
     assert doctor.exit_code == 1, doctor.output
     assert f"FAIL inputs: CreateGroup: {message}" in doctor.stdout
+    assert doctor.stdout.count(message) == 1  # not again for UpdateGroup, which sends the same
 
 
 SUPERSET = (
