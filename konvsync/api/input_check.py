@@ -18,7 +18,7 @@ operations it is about to send before its first write.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from functools import cache
 
 from graphql import (
@@ -52,10 +52,15 @@ def _contract() -> GraphQLSchema:
 
 
 def misfits(
-    schema: GraphQLSchema, operations: Iterable[tuple[Kind, str]] | None = None
+    schema: GraphQLSchema,
+    operations: Iterable[tuple[Kind, str]] | None = None,
+    values: Mapping[str, Collection[str]] | None = None,
 ) -> list[str]:
     """What ``schema`` does not take of the given (kind, operation) pairs
-    (default: every mutation of every writable kind), one line each."""
+    (default: every mutation of every writable kind), one line each.
+    ``values``: the values an apply sends, by kind and field
+    (``groups.permissions``), of which an enum must have each; by default
+    every value the contract lists (konvsync may send any)."""
     if operations is None:
         operations = [(k, op) for k in WRITABLE_KINDS for op in mutation_operations(k)]
     out: list[str] = []
@@ -72,7 +77,7 @@ def misfits(
             type_ = schema.get_type(get_named_type_name(definition.type))
             if isinstance(type_, GraphQLInputObjectType) and (type_.name, patch) not in checked:
                 checked.add((type_.name, patch))
-                problems = [m for m in _object_misfits(k, type_, patch) if m not in found]
+                problems = [m for m in _object_misfits(k, type_, patch, values) if m not in found]
                 found.update(problems)
                 out.extend(f"{operation}: {m}" for m in problems)
     return out
@@ -84,13 +89,18 @@ def get_named_type_name(node: TypeNode) -> str:
     return node.name.value
 
 
-def _object_misfits(k: Kind, type_: GraphQLInputObjectType, patch: bool) -> list[str]:
+def _object_misfits(
+    k: Kind,
+    type_: GraphQLInputObjectType,
+    patch: bool,
+    values: Mapping[str, Collection[str]] | None,
+) -> list[str]:
     """``patch``: ``type_`` is an update's input, which sends only the
     fields that change."""
     sent = k.input_fields
     contract = _input_type(type_.name)
     out = _names_misfits(
-        type_, contract, {name: f"{k.name}.{f.name}" for name, f in sent.items()}, patch
+        type_, contract, {name: f"{k.name}.{f.name}" for name, f in sent.items()}, patch, values
     )
     for name, f in sent.items():
         live = type_.fields.get(name)
@@ -124,6 +134,7 @@ def _names_misfits(
     contract: GraphQLInputObjectType | None,
     names: dict[str, str],
     patch: bool = False,
+    values: Mapping[str, Collection[str]] | None = None,
 ) -> list[str]:
     """``names``: input field -> what konvsync sends in it; ``contract``:
     the contract's type of the same place, whose fields' types the
@@ -141,6 +152,7 @@ def _names_misfits(
                     contract.fields[name].type,
                     type_.fields[name].type,
                     names[name],
+                    values,
                 )
             field = type_.fields[name]
             if patch and field.default is not None:
@@ -171,11 +183,16 @@ def _shown(default: GraphQLDefaultInput, type_: GraphQLInputType) -> str:
 
 
 def _type_misfits(
-    where: str, expected: GraphQLInputType, live: GraphQLInputType, sent: str
+    where: str,
+    expected: GraphQLInputType,
+    live: GraphQLInputType,
+    sent: str,
+    values: Mapping[str, Collection[str]] | None,
 ) -> list[str]:
     """Whether the portal's type ``live`` of the input field ``where``
     takes every value the contract's ``expected`` does: GraphQL's safe
-    change of an input field, and every value of an enum."""
+    change of an input field, and the enum values sent (``values``, by
+    default every value of the contract's enum)."""
     if not _takes(expected, live):
         return [
             f"the portal's {where} is {live}, the contract's {expected} "
@@ -183,10 +200,12 @@ def _type_misfits(
         ]
     have, want = get_named_type(live), get_named_type(expected)
     if isinstance(have, GraphQLEnumType) and isinstance(want, GraphQLEnumType):
+        given = None if values is None else values.get(sent, ())
+        who = "konvsync may send" if given is None else "this apply sends"
         return [
-            f"the portal's {have.name} has no value {value} (konvsync may send it in {sent})"
+            f"the portal's {have.name} has no value {value} ({who} it in {sent})"
             for value in want.values
-            if value not in have.values
+            if value not in have.values and (given is None or value in given)
         ]
     return []
 

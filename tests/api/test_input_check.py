@@ -193,8 +193,7 @@ CHANGED_INPUTS = {
     ),
     "MANAGE_NEWS gone": (
         _edited("  MANAGE_NEWS\n", ""),
-        "the portal's Permission has no value MANAGE_NEWS (konvsync may send it in "
-        "groups.permissions)",
+        "the portal's Permission has no value MANAGE_NEWS (",
         "Sales",
     ),
 }
@@ -382,3 +381,34 @@ def test_input_and_enum_types_renamed_inside_a_variable_take_every_apply(
     assert again.exit_code == 0, again.output
     doctor = invoke(["--endpoint", sandbox.url, "doctor"])
     assert doctor.exit_code == 0, doctor.output
+
+
+def test_an_enum_value_gone_that_this_apply_does_not_send_refuses_doctor_not_apply(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter
+) -> None:
+    """A portal that dropped a permission this configuration does not use
+    takes its apply; doctor, which checks every value konvsync may send,
+    names it. Before: apply refused it too (exit 3), though it sent none."""
+    sandbox = sandbox_factory(sdl=_edited("  VIEW_PORTAL_METRIC_REPORTS\n", ""))
+    config = write_config(
+        "konvsync: 1\ngroups: [{externalId: sales, name: Sales, permissions: [MANAGE_NEWS]}]\n"
+    )
+    result = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 0, result.output
+    assert [g["permissions"] for g in sandbox.store.objects("groups")] == [["MANAGE_NEWS"]]
+    doctor = invoke(["--endpoint", sandbox.url, "doctor"])
+    assert doctor.exit_code == 1, doctor.output
+    assert (
+        "FAIL inputs: CreateGroup: the portal's Permission has no value VIEW_PORTAL_METRIC_REPORTS "
+        "(konvsync may send it in groups.permissions)"
+    ) in doctor.stdout
+    wanting = write_config(
+        "konvsync: 1\ngroups: [{externalId: sales, name: Sales, "
+        "permissions: [MANAGE_NEWS, VIEW_PORTAL_METRIC_REPORTS]}]\n"
+    )
+    result = invoke(["--endpoint", sandbox.url, "apply", str(wanting), "--auto-approve"])
+    assert result.exit_code == 3, result.output
+    assert (
+        "UpdateGroup: the portal's Permission has no value VIEW_PORTAL_METRIC_REPORTS "
+        "(this apply sends it in groups.permissions)"
+    ) in result.stderr
