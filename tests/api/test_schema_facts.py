@@ -308,3 +308,34 @@ def test_the_lookups_apply_makes_keep_the_fast_path_until_one_changes() -> None:
         "ofType": group["args"][0]["type"],
     }
     assert not agrees(data, lookups)
+
+
+def test_a_superset_answered_in_another_order_keeps_the_fast_path_and_passes() -> None:
+    """Types, fields, arguments and enum values in another order, with
+    types, interfaces, descriptions and enum values the contract does not
+    have: the fast path agrees and the full check passes."""
+    sdl = (
+        konvert_sdl()
+        .replace(
+            "type Group {", 'interface Node { id: ID! }\n"A group"\ntype Group implements Node {'
+        )
+        .replace(
+            "  VIEW_ACCOUNT_USERS\n",
+            '  VIEW_ACCOUNT_USERS\n  MANAGE_EVENTS @deprecated(reason: "x")\n',
+        )
+        .replace(
+            "type Query {", "type Query {\n  node(id: ID!): Node\n  extra(tag: String): [String!]"
+        )
+    )
+    data = introspection(sdl)
+    shuffle = random.Random(7).shuffle
+    shuffle(data["__schema"]["types"])
+    for t in data["__schema"]["types"]:
+        for place in ("fields", "inputFields", "enumValues"):
+            if t.get(place):
+                shuffle(t[place])
+        for f in t.get("fields") or ():
+            shuffle(f["args"])
+    lookups = [(k, k.get_operation) for k in WRITABLE_KINDS if has_operation(k, k.get_operation)]
+    assert agrees(data, [*OPERATIONS, *lookups])
+    assert full_check_passes(data)
