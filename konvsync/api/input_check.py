@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Collection, Iterable, Mapping
-from functools import cache
 
 from graphql import (
     GraphQLDefaultInput,
@@ -32,23 +31,16 @@ from graphql import (
     NamedTypeNode,
     TypeNode,
     ast_from_value,
-    build_schema,
     get_named_type,
     parse,
     print_ast,
     validate,
 )
 
-from konvsync.api.documents import operation_text
+from konvsync.api.documents import contract_schema, operation_text
 from konvsync.api.operations import mutation_operations
 from konvsync.kinds import WRITABLE_KINDS
 from konvsync.kinds.base import MAP_ENTRY_FIELDS, Kind
-from konvsync.support.resources import konvert_sdl
-
-
-@cache
-def _contract() -> GraphQLSchema:
-    return build_schema(konvert_sdl())
 
 
 def misfits(
@@ -125,7 +117,7 @@ def _object_misfits(
 
 def _input_type(name: str) -> GraphQLInputObjectType | None:
     """The contract's input type ``name`` (None: not in the contract)."""
-    found = _contract().get_type(name)
+    found = contract_schema().get_type(name)
     return found if isinstance(found, GraphQLInputObjectType) else None
 
 
