@@ -67,8 +67,9 @@ def test_an_object_holding_a_value_the_contract_does_not_list_stops_every_comman
         where, value, enum = "accountFields.nodes[0].type", "MULTI_SELECT", "AccountFieldType"
     before = {k: sandbox.store.objects(k) for k in ("groups", "accountFields")}
     config = write_config(CONFIG)
-    for command in (["plan"], ["apply", "--auto-approve"], ["drift"]):
-        result = invoke(["--endpoint", sandbox.url, command[0], str(config), *command[1:]])
+    out = str(config.parent / "exported")
+    for command in (["plan", config], ["apply", config, "--auto-approve"], ["drift", config]):
+        result = invoke(["--endpoint", sandbox.url, *map(str, command)])
         assert result.exit_code == 1, result.output
         assert (
             f'{where} is "{value}", a value of enum {enum} the contract does not list (is the '
@@ -76,4 +77,8 @@ def test_an_object_holding_a_value_the_contract_does_not_list_stops_every_comman
             "read whole"
         ) in result.stderr, result.stderr
         assert "Traceback" not in result.output
+    exported = invoke(["--endpoint", sandbox.url, "export", "--out", out])
+    assert exported.exit_code == 1, exported.output
+    assert "the contract does not list" in exported.stderr
+    assert not (config.parent / "exported" / "konvsync.yaml").exists()
     assert {k: sandbox.store.objects(k) for k in before} == before
