@@ -8,9 +8,12 @@ leaves it out is refused) or has no ``MANAGE_NEWS`` in ``Permission``
 accepts every document and refuses the first write. Each input field
 konvsync sends must be in the portal's input type with a type that takes
 every value the contract's does (GraphQL's rule for a safe change of an
-input field: the same named type, a list where the contract has a list,
-non-null only where the contract has it) and, for an enum, every value the
-contract lists; whatever the portal adds is not compared.
+input field: the same scalar, a list where the contract has a list,
+non-null only where the contract has it; an input object's fields and an
+enum's values are compared, not their names), an enum must have every
+value konvsync sends (``doctor``: every value the contract lists), and an
+update's input field no default (GraphQL fills it in where an update
+leaves the field out). Whatever the portal adds is not compared.
 ``doctor`` checks every kind's mutations this way; ``apply`` checks the
 operations it is about to send before its first write.
 """
