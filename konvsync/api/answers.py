@@ -157,9 +157,19 @@ def _compiled(shape: Shape, shown: str | None = None) -> Checker:
     if what == "enum":
         allowed = frozenset(shape[2])
 
+        name = expected.rstrip("!")
+
         def enum(value: Any, path: Path) -> None:
-            if value is not None and (not isinstance(value, str) or value not in allowed):
-                raise Misfit(path, f"is {describe(value)}, not a value of enum {expected}")
+            if value is None or value in allowed:
+                return
+            if isinstance(value, str):  # a value the portal added after the contract, or junk
+                raise Misfit(
+                    path,
+                    f"is {brief(value, 60)}, a value of enum {name} the contract does not list "
+                    "(is the portal newer than this konvsync?): konvsync does not act on an "
+                    "answer it cannot read whole",
+                )
+            raise Misfit(path, f"is {describe(value)}, not a value of enum {expected}")
 
         return enum
     assert what == "scalar", shape

@@ -23,7 +23,9 @@ depends on, with its value in the contract (``schema_facts.json``):
   type condition) exists, and its kind;
 - ``input Name fields``: each input field konvsync sends in that input type
   (its type and whether it has a default), and its required fields that
-  konvsync does not send.
+  konvsync does not send;
+- ``enum Name values``: each value the contract lists of an enum konvsync
+  sends in an input field (a value the portal lacks is refused).
 
 Validation of a document and the input comparison read nothing else of a
 schema, so where every fact of the portal equals the contract's, the full
@@ -168,6 +170,13 @@ def fact_value(types: Types, fact: str) -> str:
         if found is None:
             return "missing"
         return f"{found['kind']} ({_members(_by_name(found.get('inputFields') or ()), named)})"
+    if what == "enum":
+        found = types.get(name)
+        if found is None:
+            return "missing"
+        values = {v["name"] for v in found.get("enumValues") or ()}
+        listed_values = ", ".join(v if v in values else f"{v}: missing" for v in named)
+        return f"{found['kind']} ({listed_values})"
     raise ValueError(f"unknown fact {fact!r}")
 
 
@@ -242,7 +251,8 @@ def generated_text(kinds: Sequence[Kind], contract: str) -> str:
     wanted = [
         (k, op)
         for k in operations.documented_kinds(kinds)
-        for op in operations.mutation_operations(k)
+        for op in [*operations.mutation_operations(k), k.get_operation]
+        if operations.has_operation(k, op)
     ]
     problems = misfits(schema, wanted)
     if problems:  # the contract itself must take what konvsync sends
@@ -269,6 +279,7 @@ def _facts_of(schema: GraphQLSchema, k: Kind, operation: str) -> list[str]:
     from graphql import (
         FieldNode,
         FragmentDefinitionNode,
+        GraphQLEnumType,
         GraphQLInputObjectType,
         InlineFragmentNode,
         OperationDefinitionNode,
@@ -309,15 +320,25 @@ def _facts_of(schema: GraphQLSchema, k: Kind, operation: str) -> list[str]:
                     inputs.append(named)
 
     visit(document, TypeInfoVisitor(type_info, Collect()))
+
+    def enums(type_: GraphQLInputObjectType, names: Sequence[str]) -> None:
+        for name in names:
+            named = get_named_type(type_.fields[name].type) if name in type_.fields else None
+            if isinstance(named, GraphQLEnumType):
+                facts[f"enum {named.name} {','.join(named.values)}"] = None
+
     sent = k.input_fields
     for type_ in inputs:
         facts[f"input {type_.name} {','.join(sent)}".rstrip()] = None
+        enums(type_, list(sent))
         for name, f in sent.items():
             nested = get_named_type(type_.fields[name].type) if name in type_.fields else None
             if not isinstance(nested, GraphQLInputObjectType):
                 continue
             if f.shape == "map":
                 facts[f"input {nested.name} {','.join(MAP_ENTRY_FIELDS)}"] = None
+                enums(nested, MAP_ENTRY_FIELDS)
             elif f.shape == "object":
                 facts[f"input {nested.name} {','.join(s.name for s in f.subfields)}"] = None
+                enums(nested, [s.name for s in f.subfields])
     return list(facts)

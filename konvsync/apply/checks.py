@@ -544,14 +544,22 @@ def applied_mismatch(change: Change, now: RemoteObject | None, types: ValueTypes
     return "has " + "; ".join(found) if found else None
 
 
-async def check_inputs(client: PortalClient, operations: Sequence[tuple[Kind, str]]) -> str | None:
+async def check_inputs(
+    client: PortalClient, operations: Sequence[tuple[Kind, str]], changes: Sequence[Change] = ()
+) -> str | None:
     """Before the first write: do the portal's schema and input types take
-    every operation and input field of ``operations``? One introspection
-    request. Refuses (``SchemaMisfitError``) with the misfits; returns a
-    warning where introspection is refused."""
+    every operation and input field of ``operations``, and its enums each
+    value ``changes`` send? One introspection request. Refuses
+    (``SchemaMisfitError``) with the misfits; returns a warning where
+    introspection is refused. The lookups ``PortalLookup``
+    makes before each step (by ID or key, a kind's get operation) are
+    checked too: one the portal refuses would stop the run between writes."""
     wanted = list(dict.fromkeys(operations))
     if not wanted:
         return None
+    for k in dict.fromkeys(_read_with(k) for k, _ in list(wanted)):
+        if _asks_by_id(k) and (k, k.get_operation) not in wanted:
+            wanted.append((k, k.get_operation))
     unread = (
         "the portal's schema could not be read ({}); the input fields were not checked "
         "before writing"
@@ -579,10 +587,25 @@ async def check_inputs(client: PortalClient, operations: Sequence[tuple[Kind, st
         schema = build_client_schema(introspection, assume_valid=True)  # type: ignore[arg-type]
     except (GraphQLError, TypeError, KeyError) as exc:
         return unread.format(exc)
-    problems = misfits(schema, wanted)
+    problems = misfits(schema, wanted, _sent_values(changes))
     if problems:
         raise SchemaMisfitError(
             "the portal's schema does not take what this apply would send; nothing was "
             "changed: " + "; ".join(problems)
         )
     return None
+
+
+def _sent_values(changes: Sequence[Change]) -> dict[str, set[str]]:
+    """The strings ``changes`` send, by kind and field (``groups.permissions``):
+    what a portal's enum must have (the full check only: a loop over every
+    change, which a portal agreeing with the contract never needs)."""
+    out: dict[str, set[str]] = {}
+    for change in changes:
+        if isinstance(change, Create | Update):
+            for name, value in sent_fields(change).items():
+                given = value if isinstance(value, list) else [value]
+                out.setdefault(f"{change.kind}.{name}", set()).update(
+                    v for v in given if isinstance(v, str)
+                )
+    return out

@@ -212,7 +212,7 @@ class PlanExecutor:
                 sent.update(
                     dict.fromkeys((h.name, h.update_operation) for h, _ in value_holders(name))
                 )
-        warning = await check_inputs(self.client, [(kind(name), op) for name, op in sent])
+        warning = await check_inputs(self.client, [(kind(name), op) for name, op in sent], changes)
         if warning:
             self.report.warnings.append(warning)
 

@@ -19,7 +19,7 @@ from graphql import build_client_schema, build_schema, get_introspection_query, 
 
 from konvsync.api import schema_facts
 from konvsync.api.input_check import misfits
-from konvsync.api.operations import mutation_operations
+from konvsync.api.operations import has_operation, mutation_operations
 from konvsync.api.schema_facts import agrees
 from konvsync.kinds import WRITABLE_KINDS
 from konvsync.support.resources import konvert_sdl
@@ -270,3 +270,72 @@ def test_a_type_reference_nested_past_the_recursion_limit_disagrees() -> None:
         ref = {"kind": "LIST", "name": None, "ofType": ref}
     group_id["type"] = ref
     assert not agrees(data, OPERATIONS)
+
+
+@pytest.mark.parametrize(
+    ("enum", "value"), [("Permission", "MANAGE_NEWS"), ("InviteLinkAccess", "CODE")]
+)
+def test_an_enum_value_konvsync_may_send_gone_disagrees_and_one_added_agrees(
+    enum: str, value: str
+) -> None:
+    """A value konvsync may send in an input field that the portal's enum
+    lacks: the full check refuses it (before, the fast path agreed, and the
+    portal refused the first write that sent it). One the portal adds is no
+    reason for the full check."""
+    gone = copy.deepcopy(CONTRACT)
+    values = _type(gone, enum)["enumValues"]
+    values.remove(next(v for v in values if v["name"] == value))
+    assert full_check_passes(gone) is False
+    assert not agrees(gone, OPERATIONS)
+    added = copy.deepcopy(CONTRACT)
+    _type(added, enum)["enumValues"].append({**values[0], "name": "ADDED_LATER"})
+    assert agrees(added, OPERATIONS)
+    assert full_check_passes(added)
+
+
+def test_the_lookups_apply_makes_keep_the_fast_path_until_one_changes() -> None:
+    """Apply checks the get operations of the kinds it writes too: the
+    contract agrees on them (else every apply took the full check), and a
+    lookup argument the portal made required disagrees."""
+    lookups = [(k, k.get_operation) for k in WRITABLE_KINDS if has_operation(k, k.get_operation)]
+    assert {op for _, op in lookups} >= {"GetGroup", "GetAccount", "GetUser"}
+    assert agrees(CONTRACT, lookups)
+    data = copy.deepcopy(CONTRACT)
+    group = next(f for f in _type(data, "Query")["fields"] if f["name"] == "group")
+    group["args"][0]["type"] = {
+        "kind": "NON_NULL",
+        "name": None,
+        "ofType": group["args"][0]["type"],
+    }
+    assert not agrees(data, lookups)
+
+
+def test_a_superset_answered_in_another_order_keeps_the_fast_path_and_passes() -> None:
+    """Types, fields, arguments and enum values in another order, with
+    types, interfaces, descriptions and enum values the contract does not
+    have: the fast path agrees and the full check passes."""
+    sdl = (
+        konvert_sdl()
+        .replace(
+            "type Group {", 'interface Node { id: ID! }\n"A group"\ntype Group implements Node {'
+        )
+        .replace(
+            "  VIEW_ACCOUNT_USERS\n",
+            '  VIEW_ACCOUNT_USERS\n  MANAGE_EVENTS @deprecated(reason: "x")\n',
+        )
+        .replace(
+            "type Query {", "type Query {\n  node(id: ID!): Node\n  extra(tag: String): [String!]"
+        )
+    )
+    data = introspection(sdl)
+    shuffle = random.Random(7).shuffle
+    shuffle(data["__schema"]["types"])
+    for t in data["__schema"]["types"]:
+        for place in ("fields", "inputFields", "enumValues"):
+            if t.get(place):
+                shuffle(t[place])
+        for f in t.get("fields") or ():
+            shuffle(f["args"])
+    lookups = [(k, k.get_operation) for k in WRITABLE_KINDS if has_operation(k, k.get_operation)]
+    assert agrees(data, [*OPERATIONS, *lookups])
+    assert full_check_passes(data)

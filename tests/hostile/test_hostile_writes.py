@@ -75,7 +75,11 @@ def _new_team_failed(tmp_path: Path, case: Case) -> tuple[Finished, list[str]]:
 @pytest.mark.parametrize(
     ("answer", "misfit"),
     [
-        ({"permissions": ["OWN_EVERYTHING"]}, '.permissions[0] is "OWN_EVERYTHING" (a string), '),
+        (
+            {"permissions": ["OWN_EVERYTHING"]},
+            '.permissions[0] is "OWN_EVERYTHING", a value of enum Permission the contract does '
+            "not list",
+        ),
         ({"lmsModules": [{"id": "lms_1"}]}, ".lmsModules[0].slug is missing"),
         ({"name": None}, ".name is null, the schema says String!"),
     ],
