@@ -160,8 +160,8 @@ def _compiled(shape: Shape, shown: str | None = None) -> Checker:
         name = expected.rstrip("!")
 
         def enum(value: Any, path: Path) -> None:
-            if value is None or value in allowed:
-                return
+            if value is None or (isinstance(value, str) and value in allowed):
+                return  # (a list or an object is not hashable: asked first)
             if isinstance(value, str):  # a value the portal added after the contract, or junk
                 raise Misfit(
                     path,

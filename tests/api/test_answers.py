@@ -106,3 +106,6 @@ def test_enums_and_lists_are_checked_in_mutation_answers() -> None:
         Misfit, match=r"m0.permissions\[0\] is \"NOPE\", a value of enum Permission the contract"
     ):
         check_field(document, "m0", {**good, "permissions": ["NOPE"]})
+    for value, shown in (({"a": 1}, "an object"), ([1], "a list")):  # unhashable, once a TypeError
+        with pytest.raises(Misfit, match=rf"m0.permissions\[0\] is .*{shown}.*not a value of enum"):
+            check_field(document, "m0", {**good, "permissions": [value]})
