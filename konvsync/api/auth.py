@@ -152,8 +152,10 @@ class _CachedToken:
             self._token = None
 
     def _remember(self, token: str, lifetime: float) -> str:
-        """Cache a new token; from now on it is redacted from all output."""
-        redact.register(token)
+        """Cache a new token; from now on it is redacted from all output, as
+        it is and in the forms a server may echo it (URL-encoded, base64)."""
+        for form in redact.credential_forms(token):
+            redact.register(form)
         self._token = token
         self._renew_at = time.monotonic() + lifetime - renew_margin(lifetime)
         self.issued += 1

@@ -661,16 +661,22 @@ class RefusesEveryToken(Case):
     its ``error_description``, with (``body``) or without them as a GraphQL
     error (UNAUTHENTICATED) too; or (``status`` 200) only that error."""
 
-    def __init__(self, body: bool, status: int = 401) -> None:
+    def __init__(
+        self, body: bool, status: int = 401, echo: Callable[[str], str] = lambda token: token
+    ) -> None:
         self.name = f"refuses-every-token-{status}-{'graphql' if body else 'header'}"
         self.body = body
         self.status = status
+        self.echo = echo
+        """How the words spell the token (as it is, or encoded)."""
         self.tokens: set[str] = set()
+        self.echoed: set[str] = set()
 
     async def before(self, call: Call) -> web.StreamResponse | None:
         token = call.authorization.removeprefix("Bearer ")
         self.tokens.add(token)
-        said = f"token {token} is revoked"
+        self.echoed.add(self.echo(token))
+        said = f"token {self.echo(token)} is revoked"
         header = f'Bearer realm="konvert", error="invalid_token", error_description="{said}"'
         headers = {"WWW-Authenticate": header} if self.status == 401 else {}
         if not self.body:

@@ -7,6 +7,7 @@ portal's reason when it refuses a token (JWT clock skew included)."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -129,6 +130,19 @@ def test_a_refused_token_is_reported_with_the_portals_reason(
     assert "the portal rejected the token" in line and "check the API key" in line, line
     assert "token *** is revoked" in line, line
     assert case.tokens and not any(token in result.output for token in case.tokens), line
+
+
+def test_a_token_the_portal_echoes_encoded_is_masked(tmp_path: Path) -> None:
+    """A portal's reason that spells the refused token in base64 (as a
+    Basic-style echo or a log line would) showed it: only the token as it
+    is was masked."""
+    case = RefusesEveryToken(True, echo=lambda token: base64.b64encode(token.encode()).decode())
+    config = write_desired(tmp_path)
+    with hostile_portal(tmp_path, case) as portal:
+        result = run_konvsync(["--endpoint", portal.endpoint(), "plan", str(config)], tmp_path)
+    line = one_error_line(result)
+    assert "token *** is revoked" in line, line
+    assert case.echoed and not any(echo in result.output for echo in case.echoed), line
 
 
 def test_a_jwt_refused_for_the_clock_says_so(tmp_path: Path) -> None:
