@@ -17,7 +17,7 @@ from konvsync.api.connect import PortalTarget
 from konvsync.api.documents import package_operations
 from konvsync.api.input_check import misfits
 from konvsync.api.operations import viewer_document
-from konvsync.api.pagination import read_kinds
+from konvsync.api.pagination import read_consistently, read_kinds
 from konvsync.api.schema_facts import introspected
 from konvsync.config.model import DesiredState
 from konvsync.errors import ConfigInvalid, KonvsyncError
@@ -118,7 +118,8 @@ async def _reference_checks(
     if not names:
         report.add("references", True, "the configuration refers to no LMS module or DAM category")
         return
-    remote = normalize_nodes(await read_kinds(client, [kind(n) for n in names]))
+    kinds = [kind(n) for n in names]
+    remote = normalize_nodes(await read_consistently(lambda: read_kinds(client, kinds)))
     try:
         check_references(desired, remote, only=set(names))
     except ConfigInvalid as exc:

@@ -690,17 +690,18 @@ def test_a_stale_step_after_a_write_of_unknown_outcome_does_not_say_nothing_chan
     assert report["status"] == "incomplete", report
 
 
-class AccountFieldMadeWhileRead(Case):
-    """The first read of the account fields counts one more than it lists
+class MadeWhileRead(Case):
+    """The first read of ``operation`` counts one more than it lists
     (another writer made one as it was read); the reads after it add up."""
 
-    name = "account-field-made-while-read"
+    name = "made-while-read"
 
-    def __init__(self) -> None:
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
         self.reads = 0
 
     def answer(self, call: Call, answer: Json) -> Json:
-        connection = connection_of(answer) if call.operation == "ReadAccountFields" else None
+        connection = connection_of(answer) if call.operation == self.operation else None
         if connection is not None:
             self.reads += 1
             if self.reads == 1:
@@ -712,7 +713,7 @@ def test_export_target_of_a_kind_read_whole_reads_again(tmp_path: Path) -> None:
     """``export --target`` of an account field (no look-up by key: its kind
     is read whole) reads again a read that does not add up, as ``export``
     does, instead of stopping at the first."""
-    case = AccountFieldMadeWhileRead()
+    case = MadeWhileRead("ReadAccountFields")
     with hostile_portal(tmp_path, case) as portal:
         args = ["--endpoint", portal.endpoint(), "export", "--target", "accountFields/tier"]
         result = run_konvsync(args, tmp_path)
@@ -720,3 +721,21 @@ def test_export_target_of_a_kind_read_whole_reads_again(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.describe()
     read_again(result, "ReadAccountFields", "accountFields.totalCount is")
     assert "key: tier" in result.stdout, result.stdout
+
+
+def test_doctor_reads_again_the_slugs_a_portal_changed_while_read(tmp_path: Path) -> None:
+    """``doctor --config`` checks the LMS modules the config names against a
+    read of them, made again as every other read is."""
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(
+        "konvsync: 1\ngroups:\n  - {externalId: g, name: G, lmsModules: [onboarding]}\n",
+        encoding="utf-8",
+    )
+    case = MadeWhileRead("ReadLmsModules")
+    with hostile_portal(tmp_path, case) as portal:
+        args = ["--endpoint", portal.endpoint(), "doctor", "--config", str(config)]
+        result = run_konvsync(args, tmp_path)
+    assert case.reads == 2, result.describe()
+    assert result.exit_code == 0, result.describe()
+    read_again(result, "ReadLmsModules", "lmsModules.totalCount is")
+    assert "ok   references: every slug the configuration uses exists" in result.stdout
