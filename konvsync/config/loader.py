@@ -107,6 +107,7 @@ def _load(
     state.layers = [[d.path for d in layer] for layer in layers]
     state.file_digests = {d.path: d.file_digest for d in documents}
     state.linked_out = {str(file) for files in found for file in files.linked_out}
+    state.unread = [s.path for files in found for s in files.skipped if not s.read_elsewhere]
     _check_references(state, allow_external_refs, problems)
     check_renames(state, problems)
     retold = {where: text for d in documents for where, text in d.retold.items()}

@@ -77,6 +77,10 @@ class DesiredState:
     """The files of each config path, in order (later paths override earlier ones)."""
     file_digests: dict[str, str] = field(default_factory=dict)
     """File -> sha256 of the bytes that were read."""
+    unread: list[str] = field(default_factory=list)
+    """Files below a config folder that were not read, nor read through
+    another path (an editor's backup, a hidden or a .json file): named in
+    ``warnings``; a plan that deletes says so again (``plan.planner``)."""
     linked_out: set[str] = field(default_factory=set)
     """The files of a config folder read through a link that leads out of
     it (``teams -> ../shared-teams``), which other configurations may share."""

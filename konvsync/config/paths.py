@@ -48,6 +48,9 @@ class SkippedFile:
 
     path: str
     reason: str
+    read_elsewhere: bool = False
+    """Its content is read through another path (a link to a file or folder
+    that is read, a loop): nothing it holds is missing from the config."""
 
 
 @dataclass
@@ -187,7 +190,7 @@ def _walk(root: Path, real_root: str, found: ConfigFiles, seen: dict[str, Path])
                     if real in chain
                     else f"the same folder as {first}, which is read once"
                 )
-                found.skipped.append(SkippedFile(str(path), why))
+                found.skipped.append(SkippedFile(str(path), why, read_elsewhere=True))
                 continue
             pending.append((path, (*chain, real), _sorted_entries(path)))
             continue
@@ -208,7 +211,9 @@ def _read_once(found: ConfigFiles, real_root: str) -> None:
         first = by_real.setdefault(os.path.realpath(file), file)
         if first != file:
             found.skipped.append(
-                SkippedFile(str(file), f"the same file as {first}, which is read once")
+                SkippedFile(
+                    str(file), f"the same file as {first}, which is read once", read_elsewhere=True
+                )
             )
     found.files = list(by_real.values())
     inside = os.path.join(real_root, "")

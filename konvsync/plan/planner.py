@@ -223,6 +223,7 @@ def plan_against(
             check_at_most_one(changes, view)
     warnings += taken_from_outside(changes, view) + kept_outside(changes, remote)
     warnings += unfit_type_changes(changes, remote)
+    warnings += deletes_beside_unread(changes, desired)
     emails = welcome_emails(changes, desired)
     if emails:
         warnings.append(
@@ -242,6 +243,24 @@ def plan_against(
     if refused is not None:
         raise PlanRefused(outcome)
     return outcome
+
+
+def deletes_beside_unread(changes: list[Change], desired: DesiredState) -> list[str]:
+    """A warning when the plan deletes while files of the config folder were
+    not read (``DesiredState.unread``): an object listed only there (a file
+    saved as ``users.yml.bak`` or ``users.json``) is not in the config, and
+    is among the deletes. Named beside them, not refused: an editor's backup
+    beside the files is common, and its objects are often meant to go."""
+    deletes = sum(1 for change in changes if isinstance(change, Delete) and not change.cascade)
+    if not deletes or not desired.unread:
+        return []
+    files = len(desired.unread)
+    return [
+        f"this plan deletes {deletes} object{'s' if deletes != 1 else ''} while "
+        f"{files} file{'s' if files != 1 else ''} of the configuration "
+        f"{'were' if files != 1 else 'was'} not read (named above): an object listed only "
+        "there is deleted; name such a file *.yaml to have it read"
+    ]
 
 
 def renamed_targets(targets: Targets, renames: Renames, remote: RemoteState) -> Targets:

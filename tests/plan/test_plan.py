@@ -602,3 +602,42 @@ def test_an_empty_portal_is_read_once(sandbox: RunningSandbox, write_config: Con
     assert code == 2, err
     # viewer + one (empty) page of groups, accountFields, accounts and users
     assert sandbox.state.requests["/api"] - before == 5
+
+
+def test_a_plan_that_deletes_beside_a_file_not_read_says_so_again(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A group listed only in a file konvsync does not read (saved as
+    ``groups.yaml.bak``) is not in the config, and with ``prune`` it is
+    deleted. The file was named in a warning; the plan now also says that
+    it deletes while a file was not read. A file read through a link (its
+    objects are in the config) does not count."""
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(
+        "konvsync: 1\ngroups:\n"
+        + "".join(f"  - {{externalId: {key}, name: {key}}}\n" for key in "abc"),
+        encoding="utf-8",
+    )
+    seed_store(sandbox.store, str(seed))
+    portal = tmp_path / "portal"
+    portal.mkdir()
+    (portal / "konvsync.yaml").write_text(
+        "konvsync: 1\npolicy:\n  prune: [groups]\n  max_delete_percent: 100\n"
+        "groups:\n  - {externalId: a, name: a}\n",
+        encoding="utf-8",
+    )
+    (portal / "groups.yaml.bak").write_text(
+        "groups:\n  - {externalId: b, name: b}\n", encoding="utf-8"
+    )
+    code, out, _ = plan(sandbox, portal)
+    assert code == 0 and "groups/b will be destroyed" in out, out
+    assert (
+        "Warning: this plan deletes 2 objects while 1 file of the configuration was not read "
+        "(named above): an object listed only there is deleted" in out
+    ), out
+    (portal / "groups.yaml.bak").rename(portal / "groups.yaml")
+    (portal / "again.yaml").symlink_to(portal / "groups.yaml")  # read once, through groups.yaml
+    code, out, _ = plan(sandbox, portal)
+    assert code == 0 and "groups/c will be destroyed" in out, out
+    assert "groups/b will be destroyed" not in out, out
+    assert "not read (named above)" not in out, out
