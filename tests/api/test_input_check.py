@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from konvsync.sandbox.server import RunningSandbox
 from konvsync.support.resources import konvert_sdl
 from tests.conftest import SandboxFactory, invoke
 
@@ -20,6 +21,17 @@ RENAMED_POSTCODE = konvert_sdl().replace(
     "input AddressInput {\n  street: String\n  city: String\n  region: String\n  postcode:",
     1,
 )
+
+
+def taken_whole(sandbox: RunningSandbox, config: Path) -> None:
+    """The portal takes the apply of ``config`` (exit 0), the plan after it
+    has nothing to do, and ``doctor`` finds nothing wrong."""
+    result = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert result.exit_code == 0, result.output
+    again = invoke(["--endpoint", sandbox.url, "plan", str(config), "--detailed-exitcode"])
+    assert again.exit_code == 0, again.output
+    doctor = invoke(["--endpoint", sandbox.url, "doctor"])
+    assert doctor.exit_code == 0, doctor.output
 
 
 def test_doctor_checks_every_input_field_with_a_suggestion(
@@ -272,13 +284,8 @@ def test_a_portal_with_more_than_the_contract_where_konvsync_writes_takes_every_
         groups: [{externalId: sales, name: Sales, permissions: [MANAGE_NEWS]}]
         users: [{email: a@example.com, firstName: A, lastName: B, groups: [sales]}]
         """)
-    result = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
-    assert result.exit_code == 0, result.output
+    taken_whole(sandbox, config)
     assert sandbox.store.count("groups") == 1
-    plan = invoke(["--endpoint", sandbox.url, "plan", str(config), "--detailed-exitcode"])
-    assert plan.exit_code == 0, plan.output
-    doctor = invoke(["--endpoint", sandbox.url, "doctor"])
-    assert doctor.exit_code == 0, doctor.output
 
 
 ACCOUNT_BY_ID_ONLY = _edited(
@@ -375,12 +382,7 @@ def test_input_and_enum_types_renamed_inside_a_variable_take_every_apply(
         groups: [{externalId: sales, name: Sales, permissions: [MANAGE_NEWS]}]
         accounts: [{externalId: acme, name: Acme, customFields: {tier: gold}}]
         """)
-    result = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
-    assert result.exit_code == 0, result.output
-    again = invoke(["--endpoint", sandbox.url, "plan", str(config), "--detailed-exitcode"])
-    assert again.exit_code == 0, again.output
-    doctor = invoke(["--endpoint", sandbox.url, "doctor"])
-    assert doctor.exit_code == 0, doctor.output
+    taken_whole(sandbox, config)
 
 
 def test_an_enum_value_gone_that_this_apply_does_not_send_refuses_doctor_not_apply(

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from konvsync.support.resources import konvert_sdl
+from tests.api.test_input_check import taken_whole
 from tests.conftest import SandboxFactory, invoke
 
 ConfigWriter = Callable[..., Path]
@@ -37,12 +38,7 @@ def test_values_in_the_schema_only_change_nothing(
     assert "MANAGE_EVENTS" in NEWER and "MULTI_SELECT" in NEWER
     sandbox = sandbox_factory(sdl=NEWER)
     config = write_config(CONFIG)
-    result = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
-    assert result.exit_code == 0, result.output
-    again = invoke(["--endpoint", sandbox.url, "plan", str(config), "--detailed-exitcode"])
-    assert again.exit_code == 0, again.output
-    doctor = invoke(["--endpoint", sandbox.url, "doctor"])
-    assert doctor.exit_code == 0, doctor.output
+    taken_whole(sandbox, config)
 
 
 @pytest.mark.parametrize("held_by", ["group", "account field"])
