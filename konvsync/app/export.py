@@ -12,7 +12,7 @@ from konvsync.api.pagination import read_consistently
 from konvsync.app.portal import portal_target
 from konvsync.apply.model import ApplyOptions
 from konvsync.config.scope import NO_SCOPE, Scope
-from konvsync.errors import OutputError, ReadChanged
+from konvsync.errors import OutputError
 from konvsync.export.files import (
     check_out_dir,
     keep_policy,
@@ -62,7 +62,8 @@ def export_state(
 
                 async def read() -> RemoteState:
                     state = await read_portal(client, kind_names, on_page, scope)
-                    _refuse_dangling(state, kind_names)
+                    # Written so, the configuration would not validate.
+                    state.check_references_shown(kind_names)
                     return state
 
                 if target_object is not None:  # read whole where its kind has no look-up
@@ -129,13 +130,3 @@ def _spelling(spelled: str, key: str) -> str | None:
     """A key as the files spell it, where that differs from the key as keys
     compare (``Wanted.spelling``)."""
     return spelled if spelled != key else None
-
-
-def _refuse_dangling(state: RemoteState, kind_names: list[str]) -> None:
-    """Refuse (``ReadChanged``: read again) an export in which an object
-    refers to one of an exported kind that the read of that kind did not
-    show (``RemoteState.unshown_reference``). Written so, the configuration
-    would not validate."""
-    unshown = state.unshown_reference(kind_names)
-    if unshown is not None:
-        raise ReadChanged(unshown)

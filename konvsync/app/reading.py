@@ -11,7 +11,6 @@ from konvsync.api.client import PortalClient, Response
 from konvsync.api.operations import viewer_document
 from konvsync.api.pagination import read_consistently, read_kinds
 from konvsync.config.model import DesiredState
-from konvsync.errors import ReadChanged
 from konvsync.kinds import kind
 from konvsync.plan.planner import (
     PlanOptions,
@@ -70,18 +69,16 @@ async def read_remote(
 ) -> RemoteState:
     """``kind_names`` read whole, and the portal's name. A read in which an
     object refers to one that the read of its kind did not show
-    (``RemoteState.unshown_reference``: the portal changed between the
+    (``RemoteState.check_references_shown``: the portal changed between the
     reads) or that does not add up (``ReadCheck``) is made again, up to
     ``READ_ATTEMPTS`` reads (``read_consistently``); ``viewer`` serves the
     first read only."""
-    unused_viewer = [viewer]
 
     async def read() -> RemoteState:
-        sent, unused_viewer[0] = unused_viewer[0], None
+        nonlocal viewer
+        sent, viewer = viewer, None  # the name query already sent serves the first read
         state = (await read_nodes(client, kind_names, on_page, scope, sent)).state(kind_names)
-        unshown = state.unshown_reference(kind_names)
-        if unshown is not None:
-            raise ReadChanged(unshown)
+        state.check_references_shown(kind_names)
         return state
 
     return await read_consistently(read)

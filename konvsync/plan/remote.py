@@ -206,13 +206,14 @@ class RemoteState:
         parent = address.parent.key if address.parent is not None else None
         return self.get(address.kind).objects.get(object_key(address.key, parent))
 
-    def unshown_reference(self, kind_names: Collection[str]) -> str | None:
-        """Which object in scope refers to one of a kind among ``kind_names``
-        (reference kinds aside) that the read of that kind did not show, or
-        None. The kinds are read at the same time, page by page: another
-        writer made, renamed or deleted the object named between the reads,
-        and what was read together is not what the portal holds (a plan from
-        it deleted a group renamed meanwhile without moving its members).
+    def check_references_shown(self, kind_names: Collection[str]) -> None:
+        """Raise ``ReadChanged`` (read again) naming an object in scope that
+        refers to one of a kind among ``kind_names`` (reference kinds aside)
+        that the read of that kind did not show. The kinds are read at the
+        same time, page by page: another writer made, renamed or deleted the
+        object named between the reads, and what was read together is not
+        what the portal holds (a plan from it deleted a group renamed
+        meanwhile without moving its members).
         Each value is looked at once (100,000 users name a few hundred
         accounts and groups), the referring object only for the message."""
         for name, bucket in self.kinds.items():
@@ -239,11 +240,10 @@ class RemoteState:
                     value = obj.data.get(f.name)
                     for one in value if isinstance(value, list) else [value]:
                         if one in unshown:
-                            return (
+                            raise ReadChanged(
                                 f"{k.name}/{obj.path} refers to {target.singular} {one!r}, "
                                 f"which the read of {target.name} did not show"
                             )
-        return None
 
 
 class RemoteStateBuilder:
