@@ -118,13 +118,15 @@ def _edit_list(
         return None
     colon = text.text.find(":", text.end(tree, key_node))
     empty = isinstance(value_node, ScalarNode) and value_node.value == ""
-    end = colon + 1 if empty else text.end(tree, value_node)
+    end, comment = colon + 1 if empty else text.end(tree, value_node), ""
+    if isinstance(value_node, SequenceNode) and not value_node.flow_style:
+        end, comment = text.block_value(colon, end)  # the key's comment stays
     if holder.flow_style or not edits.appends:  # inside {...}: a list in flow style
-        new = " [" + ", ".join(flow(data) for data in edits.appends.values()) + "]"
+        new = " [" + ", ".join(flow(data) for data in edits.appends.values()) + "]" + comment
     else:
         column = text.column_of(text.start(tree, key_node))
         lines = [line for data in edits.appends.values() for line in item_lines(data, column + 2)]
-        new = "".join(text.newline + line for line in lines)
+        new = comment + "".join(text.newline + line for line in lines)
     text.replace(colon + 1, end, new)
     return None
 

@@ -75,7 +75,10 @@ class _Patcher:
             self.text.replace(self.start(node), self.end(node), rendered.lstrip())
             return
         colon = self._colon()
-        self.text.replace(colon + 1, max(self.end(node), colon + 1), " " + rendered)
+        end, comment = max(self.end(node), colon + 1), ""
+        if isinstance(node, CollectionNode):  # in block style: the key's comment stays
+            end, comment = self.text.block_value(colon, end)
+        self.text.replace(colon + 1, end, " " + rendered + comment)
 
     def _colon(self) -> int:
         at = self.text.text.find(":", self.end(self.key_node))

@@ -29,6 +29,7 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 """What YAML 1.1 (and libyaml) counts as a line break."""
 _MERGE = "tag:yaml.org,2002:merge"
+_COMMENT_ONLY = re.compile(r"[ \t]*(#.*)?")
 SHARED = "shared through an anchor, left as written"
 SUBSTITUTION = "written as a ${...} substitution; left as written"
 
@@ -168,6 +169,21 @@ class YamlText:
                 break
             last = number
         return last
+
+    def block_value(self, colon: int, end: int) -> tuple[int, str]:
+        """A block collection written from just after its key's ``:`` (at
+        ``colon``) to ``end``, as a value to be written again on the key's
+        line: where its text ends (with the rest of its last line when that
+        holds only a comment: its last item's), and the comment on the key's
+        line with the spaces before it, which stays (it is the key's)."""
+        key_line, last = self.line_of(colon), self.line_of(end)
+        if last == key_line:
+            return end, ""
+        rest = self.text[colon + 1 : self.line_end(key_line)]
+        comment = rest.rstrip(" \t") if rest.lstrip(" \t").startswith("#") else ""
+        if _COMMENT_ONLY.fullmatch(self.text[end : self.line_end(last)]):
+            end = self.line_end(last)
+        return end, comment
 
     # --------------------------------------------------------------- edits
 

@@ -1,0 +1,82 @@
+"""``drift --write`` on YAML written by hand in styles export never writes:
+comments on a list's or map's key line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from konvsync.sandbox.server import RunningSandbox
+from tests.drift.portal import HandEdits
+from tests.drift.test_writeback import accepted, one_file
+
+
+def test_a_comment_on_the_key_line_of_a_value_written_again_stays_there(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A block list or map written again in flow style (every item dropped),
+    or a list that loses its last object, took the comment on its key's line
+    with it, and the last item's comment took its place
+    (``users: []   # only one``)."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        """\
+konvsync: 1
+accountFields:
+  - {key: tier, label: Tier, type: TEXT}
+  - {key: region, label: Region, type: TEXT}
+accounts:
+  - externalId: acme
+    name: ACME
+    customFields:   # the values
+      tier: gold    # the tier
+groups:
+  - externalId: g1
+    name: G1
+    permissions:   # who may
+      - VIEW_ACCOUNT_USERS   # view
+users:   # the team
+  - {email: a@acme.example, firstName: A, lastName: Ay}   # only one
+""",
+    )
+    portal = HandEdits(sandbox)
+    portal.update_account("acme", customFields=[{"key": "region", "value": "west"}])
+    portal.update_group("g1", permissions=["MANAGE_NEWS"])
+    portal.delete_user("a@acme.example")
+    assert accepted(sandbox, path) == (
+        """\
+konvsync: 1
+accountFields:
+  - {key: tier, label: Tier, type: TEXT}
+  - {key: region, label: Region, type: TEXT}
+accounts:
+  - externalId: acme
+    name: ACME
+    customFields: {region: west}   # the values
+groups:
+  - externalId: g1
+    name: G1
+    permissions: [MANAGE_NEWS]   # who may
+users: []   # the team
+"""
+    )
+
+
+def test_a_list_emptied_and_given_new_objects_keeps_its_key_comment(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    path = one_file(
+        sandbox,
+        tmp_path,
+        "konvsync: 1\r\npolicy: {prune: [groups]}\r\ngroups:   # the teams\r\n"
+        "  - externalId: old   # leaving\r\n    name: Old\r\n",
+    )
+    portal = HandEdits(sandbox)
+    portal.delete_group("old")
+    portal.create_group(externalId="new", name="New")
+    accepted(sandbox, path)
+    assert path.read_bytes().decode() == (
+        "konvsync: 1\r\npolicy: {prune: [groups]}\r\ngroups:   # the teams\r\n"
+        "  - externalId: new\r\n    name: New\r\n"
+    )
+
