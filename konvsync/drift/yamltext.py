@@ -30,6 +30,8 @@ _BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 """What YAML 1.1 (and libyaml) counts as a line break."""
 _MERGE = "tag:yaml.org,2002:merge"
 _COMMENT_ONLY = re.compile(r"[ \t]*(#.*)?")
+_DOCUMENT_END = re.compile(r"\.\.\.([ \t]+#.*|[ \t]*)")
+"""A line that ends the document (``...``), which nothing but comments may follow."""
 SHARED = "shared through an anchor, left as written"
 SUBSTITUTION = "written as a ${...} substitution; left as written"
 
@@ -207,7 +209,16 @@ class YamlText:
             self.replace(len(self.text), len(self.text), "".join(self.newline + t for t in lines))
 
     def append(self, lines: list[str]) -> None:
-        """Lines at the end of the file."""
+        """Lines at the end of the file, or before its document end (``...``)
+        where it has one: only comments may follow that."""
+        for number in range(len(self.starts) - 1, -1, -1):
+            line = self.line(number)
+            if _DOCUMENT_END.fullmatch(line):
+                at = self.starts[number]
+                self.replace(at, at, "".join(text + self.newline for text in lines))
+                return
+            if line.strip(" \t") and not line.lstrip(" \t").startswith("#"):
+                break
         lead = self.newline if self.text and not self.text.endswith(("\n", "\r")) else ""
         end = len(self.text)
         self.replace(end, end, lead + "".join(line + self.newline for line in lines))

@@ -1,5 +1,5 @@
 """``drift --write`` on YAML written by hand in styles export never writes:
-comments on a list's or map's key line."""
+comments on a list's or map's key line, an explicit document end (``...``)."""
 
 from __future__ import annotations
 
@@ -80,3 +80,20 @@ def test_a_list_emptied_and_given_new_objects_keeps_its_key_comment(
         "  - externalId: new\r\n    name: New\r\n"
     )
 
+
+def test_a_kind_added_to_a_file_with_an_explicit_document_end_goes_before_it(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A new kind's list was appended after the file's ``...``, where YAML
+    expects another document: --write refused (exit 1, "did not find
+    expected <document start>")."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        "---\nkonvsync: 1\npolicy: {prune: [groups]}\n...\n# the end\n",
+    )
+    HandEdits(sandbox).create_group(externalId="new", name="New")
+    assert accepted(sandbox, path) == (
+        "---\nkonvsync: 1\npolicy: {prune: [groups]}\ngroups:\n  - externalId: new\n"
+        "    name: New\n...\n# the end\n"
+    )
