@@ -60,7 +60,7 @@ class _Patcher:
     def set_scalar(self, node: ScalarNode, new: Any) -> None:
         if has_reference(str(node.value)):
             raise EditRefused(_SUBSTITUTION)
-        if node.value == "" and node.style is None:  # `key:` with nothing after it
+        if node.value == "" and not node.style:  # `key:` with nothing after it (libyaml: style "")
             colon = self._colon()
             self.text.replace(colon + 1, colon + 1, " " + flow(new))
             return
@@ -171,7 +171,7 @@ class _Patcher:
 
 
 def _is_null(node: Node) -> bool:
-    return isinstance(node, ScalarNode) and node.style is None and node.value in ("", "~", "null")
+    return isinstance(node, ScalarNode) and not node.style and node.value in ("", "~", "null")
 
 
 def _substituted(node: Node) -> bool:

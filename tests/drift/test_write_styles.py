@@ -97,3 +97,40 @@ def test_a_kind_added_to_a_file_with_an_explicit_document_end_goes_before_it(
         "---\nkonvsync: 1\npolicy: {prune: [groups]}\ngroups:\n  - externalId: new\n"
         "    name: New\n...\n# the end\n"
     )
+
+
+def test_a_key_written_with_nothing_after_it_gets_the_portal_value(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """``title:`` with nothing after it (null) was given the portal's value
+    without a space (``title:D``): libyaml marks a plain scalar's style
+    ``''``, not None, and the edited file did not load (exit 1, nothing
+    written). A map's key written so stays where the portal lacks it."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        """\
+konvsync: 1
+accountFields:
+  - {key: tier, label: Tier, type: TEXT}
+  - {key: region, label: Region, type: TEXT}
+accounts:
+  - externalId: acme
+    name: ACME
+    customFields:
+      tier: gold
+      region:
+users:
+  - email: d@acme.example
+    firstName: D
+    lastName: Dee
+    title:
+  - {email: e@acme.example, firstName: E, lastName: Eee}
+""",
+    )
+    portal = HandEdits(sandbox)
+    portal.update_user("d@acme.example", title="Lead")
+    portal.update_account("acme", customFields=[{"key": "tier", "value": "silver"}])
+    written = accepted(sandbox, path)
+    assert "    title: Lead\n" in written, written
+    assert "      tier: silver\n      region:\n" in written, written
