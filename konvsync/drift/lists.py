@@ -124,6 +124,8 @@ def _edit_list(
     if holder.flow_style or not edits.appends:  # inside {...}: a list in flow style
         new = " [" + ", ".join(flow(data) for data in edits.appends.values()) + "]" + comment
     else:
+        if not comment:  # after a flow list ([]) written again in block style
+            end, comment = text.comment_after(end)
         column = text.column_of(text.start(tree, key_node))
         lines = [line for data in edits.appends.values() for line in item_lines(data, column + 2)]
         new = comment + "".join(text.newline + line for line in lines)

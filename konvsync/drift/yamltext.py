@@ -178,14 +178,22 @@ class YamlText:
         line: where its text ends (with the rest of its last line when that
         holds only a comment: its last item's), and the comment on the key's
         line with the spaces before it, which stays (it is the key's)."""
-        key_line, last = self.line_of(colon), self.line_of(end)
-        if last == key_line:
+        key_line = self.line_of(colon)
+        if self.line_of(end) == key_line:
             return end, ""
         rest = self.text[colon + 1 : self.line_end(key_line)]
         comment = rest.rstrip(" \t") if rest.lstrip(" \t").startswith("#") else ""
-        if _COMMENT_ONLY.fullmatch(self.text[end : self.line_end(last)]):
-            end = self.line_end(last)
-        return end, comment
+        return self.comment_after(end)[0], comment
+
+    def comment_after(self, end: int) -> tuple[int, str]:
+        """Where the line of ``end`` ends and the comment (with the spaces
+        before it) that follows ``end`` there, when nothing else does; else
+        ``end`` and no comment."""
+        line_end = self.line_end(self.line_of(end))
+        rest = self.text[end:line_end]
+        if not _COMMENT_ONLY.fullmatch(rest):
+            return end, ""
+        return line_end, rest.rstrip(" \t") if "#" in rest else ""
 
     # --------------------------------------------------------------- edits
 

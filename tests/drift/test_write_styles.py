@@ -134,3 +134,20 @@ users:
     written = accepted(sandbox, path)
     assert "    title: Lead\n" in written, written
     assert "      tier: silver\n      region:\n" in written, written
+
+
+def test_an_empty_list_given_objects_keeps_its_comment_on_the_key_line(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """``groups: []   # none yet`` given a group created in the portal: the
+    comment ended on the new group's last line (``name: NG   # none yet``)."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        "konvsync: 1\npolicy: {prune: [groups]}\ngroups: []   # none yet\nusers: []\n",
+    )
+    HandEdits(sandbox).create_group(externalId="ng", name="NG")
+    assert accepted(sandbox, path) == (
+        "konvsync: 1\npolicy: {prune: [groups]}\ngroups:   # none yet\n"
+        "  - externalId: ng\n    name: NG\nusers: []\n"
+    )
