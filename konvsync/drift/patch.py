@@ -6,6 +6,7 @@ differ (in flow style, it is written again)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNode
@@ -43,6 +44,9 @@ def patch_field(
             raise EditRefused(_SUBSTITUTION)
         patcher.replace_value(flow(new))
 
+_BLOCK_HEADER = re.compile(r"[|>][-+0-9]*")
+"""A block scalar's indicator, with its chomping and indentation."""
+
 
 class _Patcher:
     def __init__(self, text: YamlText, tree: Tree, key_node: Node, value_node: Node) -> None:
@@ -65,7 +69,11 @@ class _Patcher:
             self.text.replace(colon + 1, colon + 1, " " + flow(new))
             return
         style = node.style if node.style in ("'", '"') else None
-        self.text.replace(self.start(node), self.end(node), flow(new, style))
+        comment = ""
+        if node.style in ("|", ">"):  # a comment after the indicator stays
+            header = _BLOCK_HEADER.match(self.text.text, self.start(node))
+            comment = self.text.comment_after(header.end() if header else self.start(node))[1]
+        self.text.replace(self.start(node), self.end(node), flow(new, style) + comment)
 
     def replace_value(self, rendered: str) -> None:
         """The whole value, from just after ``key:`` to its end (a value in

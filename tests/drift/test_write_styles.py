@@ -151,3 +151,34 @@ def test_an_empty_list_given_objects_keeps_its_comment_on_the_key_line(
         "konvsync: 1\npolicy: {prune: [groups]}\ngroups:   # none yet\n"
         "  - externalId: ng\n    name: NG\nusers: []\n"
     )
+
+
+def test_a_block_scalar_written_again_keeps_the_comment_on_its_indicator_line(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """``title: |  # shown on the card`` given a new value lost its comment:
+    it stood between the ``|`` and the text, both replaced."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        """\
+konvsync: 1
+users:
+  - email: c@acme.example
+    firstName: C
+    lastName: Cee
+    title: |-  # shown on the card
+      Head of
+      Sales
+  - email: d@acme.example
+    firstName: D
+    lastName: >   # family name
+      Dee
+""",
+    )
+    portal = HandEdits(sandbox)
+    portal.update_user("c@acme.example", title="CEO")
+    portal.update_user("d@acme.example", lastName="Doe")
+    written = accepted(sandbox, path)
+    assert "    title: CEO  # shown on the card\n  - email" in written, written
+    assert written.endswith("    lastName: Doe   # family name\n"), written
