@@ -1,8 +1,9 @@
 """One field of one object set to the portal's value, as the smallest text
 edit: a scalar keeps its quoting; a set-like list loses the items the portal
 dropped and gains the new ones at its end (the others keep their order and
-spelling); a map or an address in block style changes only the keys that
-differ (in flow style, it is written again)."""
+spelling); a map or an address changes only the values that differ, in
+place (one that gains or loses keys in flow style is written again, in the
+order it had)."""
 
 from __future__ import annotations
 
@@ -159,10 +160,11 @@ class _Patcher:
                 raise EditRefused(_SUBSTITUTION)
         if not drop and not change and not added:
             return
-        if node.flow_style or (not keep and not change):  # written again, in flow style
-            if _substituted(node):
+        if (node.flow_style and (drop or added)) or (not keep and not change):
+            if _substituted(node):  # written again, in flow style, in the order it had
                 raise EditRefused(_SUBSTITUTION)
-            self.replace_value(flow(new))
+            had = [str(key.value) for key, _value in pairs if str(key.value) in new]
+            self.replace_value(flow({name: new[name] for name in [*had, *added]}))
             return
         for _key, value, target in change:
             if not isinstance(value, ScalarNode):

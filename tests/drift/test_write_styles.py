@@ -182,3 +182,47 @@ users:
     written = accepted(sandbox, path)
     assert "    title: CEO  # shown on the card\n  - email" in written, written
     assert written.endswith("    lastName: Doe   # family name\n"), written
+
+
+def test_a_map_in_flow_style_keeps_its_key_order_and_quoting(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A map written in flow style was written again whole in the portal's
+    key order (``{tier: gold, region: east}`` became ``{region: east, tier:
+    silver}``), its quotes lost: a value that changes is now edited in place,
+    and a map that gains or loses keys keeps the order of those it keeps."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        """\
+konvsync: 1
+accountFields:
+  - {key: tier, label: Tier, type: TEXT}
+  - {key: region, label: Region, type: TEXT}
+  - {key: size, label: Size, type: TEXT}
+accounts:
+  - externalId: acme
+    name: ACME
+    customFields: {tier: 'gold', region: east}   # values
+    locations:
+      - name: HQ
+        address: {street: 1 Main St, city: "Springfield", country: US}
+  - {externalId: beta, name: Beta, customFields: {tier: gold, region: east, size: S}}
+""",
+    )
+    portal = HandEdits(sandbox)
+    portal.update_account(
+        "acme",
+        customFields=[{"key": "region", "value": "east"}, {"key": "tier", "value": "silver"}],
+    )
+    portal.update_location(
+        "acme", "HQ", address={"country": "US", "street": "1 Main St", "city": "Shelbyville"}
+    )
+    portal.update_account(
+        "beta",
+        customFields=[{"key": "size", "value": "L"}, {"key": "tier", "value": "gold"}],
+    )
+    written = accepted(sandbox, path)
+    assert "    customFields: {tier: 'silver', region: east}   # values\n" in written, written
+    assert '        address: {street: 1 Main St, city: "Shelbyville", country: US}\n' in written
+    assert "customFields: {tier: gold, size: L}}\n" in written, written
