@@ -45,6 +45,7 @@ def patch_field(
             raise EditRefused(_SUBSTITUTION)
         patcher.replace_value(flow(new))
 
+
 _BLOCK_HEADER = re.compile(r"[|>][-+0-9]*")
 """A block scalar's indicator, with its chomping and indentation."""
 
