@@ -7,7 +7,6 @@ another place uses stays."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,10 +132,6 @@ def _edit_list(
     return None
 
 
-_ALONE = re.compile(r"[ \t]*,?[ \t]*(#.*)?")
-"""What may follow a flow item on its last line for the lines to be its own."""
-
-
 def _remove_item(text: YamlText, obj: DesiredObject, gone: set[int]) -> None:
     """Take ``obj``'s item out of its list; ``gone``: where the items of
     the list that go too start."""
@@ -148,22 +143,9 @@ def _remove_item(text: YamlText, obj: DesiredObject, gone: set[int]) -> None:
             _comments_above(text, first, text.column_of(text.start(tree, node))), last
         )
         return
-    first, last = text.line_of(text.start(tree, node)), text.line_of(text.end(tree, node))
-    start_column = text.column_of(text.start(tree, node))
-    rest = text.line(last)[text.column_of(text.end(tree, node)) :]
-    if not text.line(first)[:start_column].strip(" \t") and _ALONE.fullmatch(rest):
-        text.delete_lines(first, last)  # an item on lines of its own: they go, its comment too
-        return
     items = flow_items(tree, node)
     index = next(i for i, item in enumerate(items) if item is node)
-    if index + 1 < len(items):  # up to the next item, with the comma between them
-        text.replace(text.start(tree, node), text.start(tree, items[index + 1]), "")
-        return
-    kept = [item for item in items[:index] if text.start(tree, item) not in gone]
-    # the last: from the comma after the last item kept (the removed ones
-    # between take themselves out up to here: the deletions overlap and join)
-    start = text.end(tree, kept[-1]) if kept else text.start(tree, node)
-    text.replace(start, text.end(tree, node), "")
+    text.remove_flow_item(tree, items, index, gone)
 
 
 def _comments_above(text: YamlText, first: int, column: int) -> int:

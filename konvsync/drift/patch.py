@@ -1,9 +1,9 @@
 """One field of one object set to the portal's value, as the smallest text
 edit: a scalar keeps its quoting; a set-like list loses the items the portal
-dropped and gains the new ones at its end (the others keep their order and
-spelling); a map or an address changes only the values that differ, in
-place (one that gains or loses keys in flow style is written again, in the
-order it had)."""
+dropped and gains the new ones after its last (the others keep their order,
+spelling and comments, in flow style too); a map or an address changes only
+the values that differ, in place (one that gains or loses keys in flow style
+is written again, in the order it had)."""
 
 from __future__ import annotations
 
@@ -118,10 +118,16 @@ class _Patcher:
                 raise EditRefused(_SUBSTITUTION)
         if not dropped and not added:
             return
-        parts = [self.text.text[self.start(items[i]) : self.end(items[i])] for i in kept]
-        parts += [flow(v) for v in added]
-        if node.flow_style or not kept:
-            self.replace_value("[" + ", ".join(parts) + "]")
+        if not kept:
+            self.replace_value("[" + ", ".join(flow(v) for v in added) + "]")
+            return
+        if node.flow_style:  # in place: the layout and comments inside stay
+            gone = {self.start(items[i]) for i in dropped}
+            for i in dropped:
+                self.text.remove_flow_item(self.tree, items, i, gone)
+            if added:
+                end = self.end(items[kept[-1]])
+                self.text.replace(end, end, "".join(", " + flow(v) for v in added))
             return
         for i in dropped:
             line_of = self.text.line_of

@@ -30,6 +30,8 @@ _BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 """What YAML 1.1 (and libyaml) counts as a line break."""
 _MERGE = "tag:yaml.org,2002:merge"
 _COMMENT_ONLY = re.compile(r"[ \t]*(#.*)?")
+_ALONE = re.compile(r"[ \t]*,?[ \t]*(#.*)?")
+"""What may follow a flow item on its last line for the lines to be its own."""
 _DOCUMENT_END = re.compile(r"\.\.\.([ \t]+#.*|[ \t]*)")
 """A line that ends the document (``...``), which nothing but comments may follow."""
 SHARED = "shared through an anchor, left as written"
@@ -194,6 +196,27 @@ class YamlText:
         if not _COMMENT_ONLY.fullmatch(rest):
             return end, ""
         return line_end, rest.rstrip(" \t") if "#" in rest else ""
+
+    def remove_flow_item(self, tree: Tree, items: list[Node], index: int, gone: set[int]) -> None:
+        """Take item ``index`` out of the flow sequence whose items are
+        ``items``; ``gone``: where the items of it that go too start. An item
+        on lines of its own goes with them (its comment too); another up to
+        the next item (the comma between them), or, the last, from the last
+        item kept (the removed ones between take themselves out up to it:
+        the deletions overlap and join)."""
+        node = items[index]
+        first, last = self.line_of(self.start(tree, node)), self.line_of(self.end(tree, node))
+        start_column = self.column_of(self.start(tree, node))
+        rest = self.line(last)[self.column_of(self.end(tree, node)) :]
+        if not self.line(first)[:start_column].strip(" \t") and _ALONE.fullmatch(rest):
+            self.delete_lines(first, last)
+            return
+        if index + 1 < len(items):
+            self.replace(self.start(tree, node), self.start(tree, items[index + 1]), "")
+            return
+        kept = [item for item in items[:index] if self.start(tree, item) not in gone]
+        start = self.end(tree, kept[-1]) if kept else self.start(tree, node)
+        self.replace(start, self.end(tree, node), "")
 
     # --------------------------------------------------------------- edits
 

@@ -226,3 +226,46 @@ accounts:
     assert "    customFields: {tier: 'silver', region: east}   # values\n" in written, written
     assert '        address: {street: 1 Main St, city: "Shelbyville", country: US}\n' in written
     assert "customFields: {tier: gold, size: L}}\n" in written, written
+
+
+def test_a_list_in_flow_style_loses_and_gains_items_in_place(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A list of values in flow style written one item a line, each with its
+    comment, was written again on one line (``permissions: [MANAGE_NEWS,
+    VIEW_PORTAL_METRIC_REPORTS]``): its layout and comments were lost. Items
+    now leave it and join it in place."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        """\
+konvsync: 1
+groups:
+  - externalId: staff
+    name: Staff
+    permissions: [
+      VIEW_ACCOUNT_USERS,   # everyone
+      MANAGE_NEWS,          # the comms team
+      MANAGE_USERS          # HR
+    ]
+  - {externalId: b, name: B, permissions: [MANAGE_NEWS, MANAGE_USERS, MANAGE_DAMS]}  # b
+""",
+    )
+    portal = HandEdits(sandbox)
+    portal.update_group(
+        "staff", permissions=["MANAGE_NEWS", "VIEW_PORTAL_METRIC_REPORTS", "VIEW_ACCOUNT_USERS"]
+    )
+    portal.update_group("b", permissions=["MANAGE_USERS", "MANAGE_ACCOUNTS"])
+    assert accepted(sandbox, path) == (
+        """\
+konvsync: 1
+groups:
+  - externalId: staff
+    name: Staff
+    permissions: [
+      VIEW_ACCOUNT_USERS,   # everyone
+      MANAGE_NEWS, VIEW_PORTAL_METRIC_REPORTS,          # the comms team
+    ]
+  - {externalId: b, name: B, permissions: [MANAGE_USERS, MANAGE_ACCOUNTS]}  # b
+"""
+    )
