@@ -1,5 +1,7 @@
 """``drift --write`` on YAML written by hand in styles export never writes:
-comments on a list's or map's key line, an explicit document end (``...``)."""
+comments on a key's line or after a block scalar's indicator, a key with
+nothing after it, maps and lists in flow style over several lines, an
+explicit document end (``...``). Only the drifted values change."""
 
 from __future__ import annotations
 
