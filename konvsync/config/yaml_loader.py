@@ -11,6 +11,7 @@ PyYAML's generic constructor on large files.
 from __future__ import annotations
 
 import math
+import re
 from array import array
 from dataclasses import dataclass
 from typing import Any
@@ -439,6 +440,22 @@ def _indenting_tab(text: str, line: int, column: int) -> int | None:
     return tab + 1 if tab >= 0 else None
 
 
+_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+"""What YAML 1.1 (and libyaml) counts as a line break."""
+
+
+def _place_of(text: str, character: str) -> tuple[int, int]:
+    """The line and column (1-based) of the first ``character`` in ``text``:
+    the one the reader stopped at (it stops at the first it does not take;
+    its own offset counts bytes in libyaml, characters in PyYAML)."""
+    index = text.find(character)
+    if index < 0:
+        return 1, 1
+    breaks = list(_BREAK.finditer(text, 0, index))
+    start = breaks[-1].end() if breaks else int(text.startswith("\ufeff"))
+    return len(breaks) + 1, index - start + 1
+
+
 def load_yaml(text: str, file_name: str) -> LoadedYaml:
     """Parse one YAML document; raise ``YamlLoadError`` with its position."""
     loader = _Loader(text)
@@ -465,6 +482,10 @@ def load_yaml(text: str, file_name: str) -> LoadedYaml:
         raise YamlLoadError(
             ConfigProblem(file_name, line, column, f"invalid YAML: {message}")
         ) from exc
+    except yaml.reader.ReaderError as exc:
+        line, column = _place_of(text, chr(exc.character))
+        message = f"invalid YAML: {exc.reason} (U+{exc.character:04X})"
+        raise YamlLoadError(ConfigProblem(file_name, line, column, message)) from exc
     except yaml.YAMLError as exc:
         raise YamlLoadError(ConfigProblem(file_name, 1, 1, f"invalid YAML: {exc}")) from exc
     except RecursionError as exc:

@@ -7,7 +7,6 @@ another place uses stays."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,19 +117,19 @@ def _edit_list(
         return None
     colon = text.text.find(":", text.end(tree, key_node))
     empty = isinstance(value_node, ScalarNode) and value_node.value == ""
-    end = colon + 1 if empty else text.end(tree, value_node)
+    end, comment = colon + 1 if empty else text.end(tree, value_node), ""
+    if isinstance(value_node, SequenceNode) and not value_node.flow_style:
+        end, comment = text.block_value(colon, end)  # the key's comment stays
     if holder.flow_style or not edits.appends:  # inside {...}: a list in flow style
-        new = " [" + ", ".join(flow(data) for data in edits.appends.values()) + "]"
+        new = " [" + ", ".join(flow(data) for data in edits.appends.values()) + "]" + comment
     else:
+        if not comment:  # after a flow list ([]) written again in block style
+            end, comment = text.comment_after(end)
         column = text.column_of(text.start(tree, key_node))
         lines = [line for data in edits.appends.values() for line in item_lines(data, column + 2)]
-        new = "".join(text.newline + line for line in lines)
+        new = comment + "".join(text.newline + line for line in lines)
     text.replace(colon + 1, end, new)
     return None
-
-
-_ALONE = re.compile(r"[ \t]*,?[ \t]*(#.*)?")
-"""What may follow a flow item on its last line for the lines to be its own."""
 
 
 def _remove_item(text: YamlText, obj: DesiredObject, gone: set[int]) -> None:
@@ -144,22 +143,9 @@ def _remove_item(text: YamlText, obj: DesiredObject, gone: set[int]) -> None:
             _comments_above(text, first, text.column_of(text.start(tree, node))), last
         )
         return
-    first, last = text.line_of(text.start(tree, node)), text.line_of(text.end(tree, node))
-    start_column = text.column_of(text.start(tree, node))
-    rest = text.line(last)[text.column_of(text.end(tree, node)) :]
-    if not text.line(first)[:start_column].strip(" \t") and _ALONE.fullmatch(rest):
-        text.delete_lines(first, last)  # an item on lines of its own: they go, its comment too
-        return
     items = flow_items(tree, node)
     index = next(i for i, item in enumerate(items) if item is node)
-    if index + 1 < len(items):  # up to the next item, with the comma between them
-        text.replace(text.start(tree, node), text.start(tree, items[index + 1]), "")
-        return
-    kept = [item for item in items[:index] if text.start(tree, item) not in gone]
-    # the last: from the comma after the last item kept (the removed ones
-    # between take themselves out up to here: the deletions overlap and join)
-    start = text.end(tree, kept[-1]) if kept else text.start(tree, node)
-    text.replace(start, text.end(tree, node), "")
+    text.remove_flow_item(tree, items, index, gone)
 
 
 def _comments_above(text: YamlText, first: int, column: int) -> int:

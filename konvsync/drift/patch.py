@@ -1,11 +1,13 @@
 """One field of one object set to the portal's value, as the smallest text
 edit: a scalar keeps its quoting; a set-like list loses the items the portal
-dropped and gains the new ones at its end (the others keep their order and
-spelling); a map or an address in block style changes only the keys that
-differ (in flow style, it is written again)."""
+dropped and gains the new ones after its last (the others keep their order,
+spelling and comments, in flow style too); a map or an address changes only
+the values that differ, in place (one that gains or loses keys in flow style
+is written again, in the order it had)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNode
@@ -44,6 +46,10 @@ def patch_field(
         patcher.replace_value(flow(new))
 
 
+_BLOCK_HEADER = re.compile(r"[|>][-+0-9]*")
+"""A block scalar's indicator, with its chomping and indentation."""
+
+
 class _Patcher:
     def __init__(self, text: YamlText, tree: Tree, key_node: Node, value_node: Node) -> None:
         self.text = text
@@ -60,12 +66,16 @@ class _Patcher:
     def set_scalar(self, node: ScalarNode, new: Any) -> None:
         if has_reference(str(node.value)):
             raise EditRefused(_SUBSTITUTION)
-        if node.value == "" and node.style is None:  # `key:` with nothing after it
+        if node.value == "" and not node.style:  # `key:` with nothing after it (libyaml: style "")
             colon = self._colon()
             self.text.replace(colon + 1, colon + 1, " " + flow(new))
             return
         style = node.style if node.style in ("'", '"') else None
-        self.text.replace(self.start(node), self.end(node), flow(new, style))
+        comment = ""
+        if node.style in ("|", ">"):  # a comment after the indicator stays
+            header = _BLOCK_HEADER.match(self.text.text, self.start(node))
+            comment = self.text.comment_after(header.end() if header else self.start(node))[1]
+        self.text.replace(self.start(node), self.end(node), flow(new, style) + comment)
 
     def replace_value(self, rendered: str) -> None:
         """The whole value, from just after ``key:`` to its end (a value in
@@ -75,7 +85,10 @@ class _Patcher:
             self.text.replace(self.start(node), self.end(node), rendered.lstrip())
             return
         colon = self._colon()
-        self.text.replace(colon + 1, max(self.end(node), colon + 1), " " + rendered)
+        end, comment = max(self.end(node), colon + 1), ""
+        if isinstance(node, CollectionNode):  # in block style: the key's comment stays
+            end, comment = self.text.block_value(colon, end)
+        self.text.replace(colon + 1, end, " " + rendered + comment)
 
     def _colon(self) -> int:
         at = self.text.text.find(":", self.end(self.key_node))
@@ -105,10 +118,16 @@ class _Patcher:
                 raise EditRefused(_SUBSTITUTION)
         if not dropped and not added:
             return
-        parts = [self.text.text[self.start(items[i]) : self.end(items[i])] for i in kept]
-        parts += [flow(v) for v in added]
-        if node.flow_style or not kept:
-            self.replace_value("[" + ", ".join(parts) + "]")
+        if not kept:
+            self.replace_value("[" + ", ".join(flow(v) for v in added) + "]")
+            return
+        if node.flow_style:  # in place: the layout and comments inside stay
+            gone = {self.start(items[i]) for i in dropped}
+            for i in dropped:
+                self.text.remove_flow_item(self.tree, items, i, gone)
+            if added:
+                end = self.end(items[kept[-1]])
+                self.text.replace(end, end, "".join(", " + flow(v) for v in added))
             return
         for i in dropped:
             line_of = self.text.line_of
@@ -148,10 +167,11 @@ class _Patcher:
                 raise EditRefused(_SUBSTITUTION)
         if not drop and not change and not added:
             return
-        if node.flow_style or (not keep and not change):  # written again, in flow style
-            if _substituted(node):
+        if (node.flow_style and (drop or added)) or (not keep and not change):
+            if _substituted(node):  # written again, in flow style, in the order it had
                 raise EditRefused(_SUBSTITUTION)
-            self.replace_value(flow(new))
+            had = [str(key.value) for key, _value in pairs if str(key.value) in new]
+            self.replace_value(flow({name: new[name] for name in [*had, *added]}))
             return
         for _key, value, target in change:
             if not isinstance(value, ScalarNode):
@@ -168,7 +188,7 @@ class _Patcher:
 
 
 def _is_null(node: Node) -> bool:
-    return isinstance(node, ScalarNode) and node.style is None and node.value in ("", "~", "null")
+    return isinstance(node, ScalarNode) and not node.style and node.value in ("", "~", "null")
 
 
 def _substituted(node: Node) -> bool:

@@ -29,6 +29,11 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 """What YAML 1.1 (and libyaml) counts as a line break."""
 _MERGE = "tag:yaml.org,2002:merge"
+_COMMENT_ONLY = re.compile(r"[ \t]*(#.*)?")
+_ALONE = re.compile(r"[ \t]*,?[ \t]*(#.*)?")
+"""What may follow a flow item on its last line for the lines to be its own."""
+_DOCUMENT_END = re.compile(r"\.\.\.([ \t]+#.*|[ \t]*)")
+"""A line that ends the document (``...``), which nothing but comments may follow."""
 SHARED = "shared through an anchor, left as written"
 SUBSTITUTION = "written as a ${...} substitution; left as written"
 
@@ -169,6 +174,50 @@ class YamlText:
             last = number
         return last
 
+    def block_value(self, colon: int, end: int) -> tuple[int, str]:
+        """A block collection written from just after its key's ``:`` (at
+        ``colon``) to ``end``, as a value to be written again on the key's
+        line: where its text ends (with the rest of its last line when that
+        holds only a comment: its last item's), and the comment on the key's
+        line with the spaces before it, which stays (it is the key's)."""
+        key_line = self.line_of(colon)
+        if self.line_of(end) == key_line:
+            return end, ""
+        rest = self.text[colon + 1 : self.line_end(key_line)]
+        comment = rest.rstrip(" \t") if rest.lstrip(" \t").startswith("#") else ""
+        return self.comment_after(end)[0], comment
+
+    def comment_after(self, end: int) -> tuple[int, str]:
+        """Where the line of ``end`` ends and the comment (with the spaces
+        before it) that follows ``end`` there, when nothing else does; else
+        ``end`` and no comment."""
+        line_end = self.line_end(self.line_of(end))
+        rest = self.text[end:line_end]
+        if not _COMMENT_ONLY.fullmatch(rest):
+            return end, ""
+        return line_end, rest.rstrip(" \t") if "#" in rest else ""
+
+    def remove_flow_item(self, tree: Tree, items: list[Node], index: int, gone: set[int]) -> None:
+        """Take item ``index`` out of the flow sequence whose items are
+        ``items``; ``gone``: where the items of it that go too start. An item
+        on lines of its own goes with them (its comment too); another up to
+        the next item (the comma between them), or, the last, from the last
+        item kept (the removed ones between take themselves out up to it:
+        the deletions overlap and join)."""
+        node = items[index]
+        first, last = self.line_of(self.start(tree, node)), self.line_of(self.end(tree, node))
+        start_column = self.column_of(self.start(tree, node))
+        rest = self.line(last)[self.column_of(self.end(tree, node)) :]
+        if not self.line(first)[:start_column].strip(" \t") and _ALONE.fullmatch(rest):
+            self.delete_lines(first, last)
+            return
+        if index + 1 < len(items):
+            self.replace(self.start(tree, node), self.start(tree, items[index + 1]), "")
+            return
+        kept = [item for item in items[:index] if self.start(tree, item) not in gone]
+        start = self.end(tree, kept[-1]) if kept else self.start(tree, node)
+        self.replace(start, self.end(tree, node), "")
+
     # --------------------------------------------------------------- edits
 
     def replace(self, start: int, end: int, text: str) -> None:
@@ -191,7 +240,16 @@ class YamlText:
             self.replace(len(self.text), len(self.text), "".join(self.newline + t for t in lines))
 
     def append(self, lines: list[str]) -> None:
-        """Lines at the end of the file."""
+        """Lines at the end of the file, or before its document end (``...``)
+        where it has one: only comments may follow that."""
+        for number in range(len(self.starts) - 1, -1, -1):
+            line = self.line(number)
+            if _DOCUMENT_END.fullmatch(line):
+                at = self.starts[number]
+                self.replace(at, at, "".join(text + self.newline for text in lines))
+                return
+            if line.strip(" \t") and not line.lstrip(" \t").startswith("#"):
+                break
         lead = self.newline if self.text and not self.text.endswith(("\n", "\r")) else ""
         end = len(self.text)
         self.replace(end, end, lead + "".join(line + self.newline for line in lines))

@@ -89,3 +89,24 @@ def test_empty_document() -> None:
     assert load_yaml("", "f").data is None
     assert load_yaml("# only a comment\n", "f").data is None
     assert load_yaml("---\n", "f").data is None
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('a: 1\nb: "\u00fc\x01"\n', "f.yaml:2:6:"),
+        ('\ufeffa: 1\r\nb: "\u00fc\u00fc\x7f"\r\n', "f.yaml:2:7:"),
+        ("a: 1\n# caf\u00e9\u2028c: 2\nd: x\x1c\n", "f.yaml:4:5:"),
+    ],
+)
+def test_a_character_yaml_does_not_take_is_placed_on_its_line(text: str, where: str) -> None:
+    """A control character pasted into a value (U+0001, U+007F) stopped the
+    read at ``1:1`` with the reader's two-line text (``\\n  in "<unicode
+    string>", position 51``, a byte offset): the line and column are the
+    character's, the message one line naming it."""
+    with pytest.raises(YamlLoadError) as caught:
+        load_yaml(text, "f.yaml")
+    message = str(caught.value)
+    assert message.startswith(where), message
+    assert "invalid YAML:" in message and "U+00" in message, message
+    assert "\n" not in message and "position" not in message, message
