@@ -694,6 +694,117 @@ def test_a_delete_says_whose_values_outside_the_scope_are_filed_under_it(
     )
 
 
+def narrowed_fields(store: Store) -> None:
+    """Two account fields of the dealer team's (``dealer_*``) and accounts
+    of every team holding values under them: dist-1 holds the option
+    ``silver``, and only dealer-1 has a ``dealer_code``."""
+    store.create(
+        "accountFields",
+        {"key": "dealer_tier", "label": "Tier", "type": "SELECT", "options": ["gold", "silver"]},
+    )
+    store.create("accountFields", {"key": "dealer_code", "label": "Code", "type": "TEXT"})
+    values = {
+        "dealer-1": {"dealer_tier": "gold", "dealer_code": "D-1"},
+        "dist-1": {"dealer_tier": "silver"},
+        "hq": {"dealer_tier": "gold"},
+        "dist-2": {},
+    }
+    for key, held in values.items():
+        fields = [{"key": name, "value": value} for name, value in held.items()]
+        store.create("accounts", {"externalId": key, "name": key, "customFields": fields})
+
+
+NARROWING = """\
+    konvsync: 1
+    policy:
+      scope: {accountFields: ["dealer_*"], accounts: ["dealer-*"]}
+    accountFields:
+      - {key: dealer_tier, label: Tier, type: SELECT, options: [gold]}
+      - {key: dealer_code, label: Code, type: TEXT, required: true}
+    accounts:
+      - {externalId: dealer-1, name: dealer-1, customFields: {dealer_tier: gold, dealer_code: D-1}}
+    """
+
+
+def test_a_field_narrowed_says_whose_values_outside_the_scope_no_longer_fit(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Taking away a SELECT option that accounts outside the scope hold, or
+    making a field required while they have no value for it: a portal that
+    keeps values fitting their field refuses the change (this configuration
+    never converges: it cannot change their values), one that takes it
+    leaves their values unfit (their owner's next plan is refused for a
+    value it did not change). The plan names them, as it does for a delete
+    or a rename of the field. Before, it said nothing."""
+    narrowed_fields(sandbox.store)
+    config = write_config(NARROWING)
+    result, data = plan_json(sandbox, config)
+    assert result.exit_code == 0, result.output
+    assert changes(data) == [
+        ("update", "accountFields", "dealer_tier"),
+        ("update", "accountFields", "dealer_code"),
+    ]
+    assert (
+        "account field 'dealer_tier' is updated: 1 accounts outside policy.scope hold values "
+        "it no longer allows (dist-1); a portal that keeps values fitting their field refuses "
+        "the change, one that takes it leaves theirs unfit: have their owner change them "
+        "first, or leave the field as it is" in data["warnings"]
+    ), data["warnings"]
+    assert (
+        "account field 'dealer_code' is updated: 3 accounts outside policy.scope hold no value "
+        "for it, which it now requires (dist-1, dist-2, hq); a portal that keeps values fitting "
+        "their field refuses the change, one that takes it leaves theirs unfit: have their "
+        "owner change them first, or leave the field as it is" in data["warnings"]
+    ), data["warnings"]
+    created = write_config(
+        NARROWING.replace(
+            "    accounts:",
+            "      - {key: dealer_region, label: Region, type: TEXT, required: true}\n"
+            "    accounts:",
+        ).replace("dealer_code: D-1}", "dealer_code: D-1, dealer_region: north}")
+    )
+    result, data = plan_json(sandbox, created)
+    assert result.exit_code == 0, result.output
+    assert (
+        "account field 'dealer_region' is created: 3 accounts outside policy.scope hold no "
+        "value for it, which it now requires (dist-1, dist-2, hq); a portal that keeps values "
+        "fitting their field refuses the change, one that takes it leaves theirs unfit: have "
+        "their owner change them first, or create it not required" in data["warnings"]
+    ), data["warnings"]
+
+
+def test_a_saved_plan_narrowing_a_field_a_value_outside_took_since_is_stale(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A saved plan takes away an option no account outside the scope held;
+    before it is applied, another team sets that option on its account:
+    applied, the change would leave that value unfit unseen. The plan is
+    stale (exit 3, nothing done), as a delete taking more from outside is."""
+    store = sandbox.store
+    narrowed_fields(store)
+    dist = store.get("accounts", key="dist-1")
+    assert dist is not None
+    gold = [{"key": "dealer_tier", "value": "gold"}]
+    store.update("accounts", dist["id"], {"customFields": gold})
+    config = write_config(NARROWING.replace(", required: true", ""))
+    saved = tmp_path / "a.plan"
+    made = run(sandbox, "plan", str(config), "--out", str(saved))
+    assert made.exit_code == 0, made.output
+    assert "outside policy.scope" not in made.output
+    silver = [{"key": "dealer_tier", "value": "silver"}]
+    store.update("accounts", dist["id"], {"customFields": silver})  # another team's value
+    before = snapshot(store, lambda kind, row: True)
+    fields = {row["id"]: row for row in store.objects("accountFields")}
+    refused = run(sandbox, "apply", str(saved))
+    assert refused.exit_code == 3, refused.output
+    assert (
+        "stale plan: account field 'dealer_tier' is updated: 1 accounts outside policy.scope "
+        "hold values it no longer allows (dist-1), which the plan did not say" in refused.stderr
+    ), refused.stderr
+    assert snapshot(store, lambda kind, row: True) == before
+    assert {row["id"]: row for row in store.objects("accountFields")} == fields
+
+
 def test_values_under_a_deleted_key_outside_the_scope_are_left_alone(
     sandbox_factory: Callable[..., RunningSandbox], write_config: ConfigWriter
 ) -> None:
