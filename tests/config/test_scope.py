@@ -184,6 +184,22 @@ def test_globs_compare_without_surrounding_whitespace_as_keys_do(
         ("{lmsModules: [x]}", "cannot be listed, pruned, protected, ignored or scoped"),
         ("{users: {title: [x]}}", "policy.scope.users.title: unknown key"),
         ("{users: {groups: [x]}}", "policy.scope.users.groups: unknown key"),
+        # An empty entry's advice never asks for what is refused next (``[]``).
+        (
+            "{users: {account: }}",
+            "3:28: policy.scope.users.account: is empty (nothing after 'account:'): list its "
+            "globs, or remove the key\n",
+        ),
+        (
+            "{accounts: {exclude: }}",
+            "3:31: policy.scope.accounts.exclude: is empty (nothing after 'exclude:'): list its "
+            "globs, or remove the key\n",
+        ),
+        (
+            "{accounts: {exclude: []}}",
+            "3:31: policy.scope.accounts.exclude: is empty: an exclude without globs keeps "
+            "nothing out (give one or more globs, or remove the key)\n",
+        ),
     ],
 )
 def test_scopes_that_are_not_allowed(write_config: ConfigWriter, scope: str, message: str) -> None:
@@ -191,6 +207,7 @@ def test_scopes_that_are_not_allowed(write_config: ConfigWriter, scope: str, mes
     result = invoke(["validate", str(config)])
     assert result.exit_code == 1
     assert message in result.stderr, result.stderr
+    assert "[]" not in result.stderr or "[]" in scope, result.stderr
 
 
 def test_pruning_a_kind_the_scope_leaves_out_warns(write_config: ConfigWriter) -> None:
