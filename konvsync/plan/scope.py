@@ -176,22 +176,8 @@ def taken_from_outside(changes: list[Change], view: RemoteState) -> list[str]:
     }
     if not deleted:
         return []
-    targets = {kind_name for kind_name, _ in deleted}
-    referrers: dict[tuple[str, str], dict[str, list[str]]] = {}
-    for holder in KINDS:
-        fields = [f for f in holder.references if f.ref in targets and f is not holder.parent_field]
-        for obj in view.get(holder.name).outside if fields else ():
-            for f in fields:
-                value = obj.data.get(f.name)
-                keys = value if isinstance(value, list) else [value]
-                for key in keys:
-                    if isinstance(key, str) and (f.ref, key) in deleted:
-                        named = referrers.setdefault((f.ref or "", key), {})
-                        paths = named.setdefault(holder.name, [])
-                        if obj.path not in paths:
-                            paths.append(obj.path)
     out = []
-    for (kind_name, key), by_kind in sorted(referrers.items()):
+    for (kind_name, key), by_kind in sorted(_referrers_outside(deleted, view).items()):
         for holder_name, paths in by_kind.items():
             out.append(
                 f"{kind(kind_name).singular} {key!r} is deleted: the portal also takes it from "
@@ -200,6 +186,48 @@ def taken_from_outside(changes: list[Change], view: RemoteState) -> list[str]:
                 "(policy.protect) to leave them as they are"
             )
     return out + _values_outside(deleted, view)
+
+
+def _referrers_outside(
+    named: set[tuple[str, str]], view: RemoteState
+) -> dict[tuple[str, str], dict[str, list[str]]]:
+    """For each (kind, key) of ``named`` that objects outside the scope
+    refer to (as the portal has them), the paths of those objects by kind."""
+    targets = {kind_name for kind_name, _ in named}
+    referrers: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for holder in KINDS:
+        fields = [f for f in holder.references if f.ref in targets and f is not holder.parent_field]
+        for obj in view.get(holder.name).outside if fields else ():
+            for f in fields:
+                value = obj.data.get(f.name)
+                keys = value if isinstance(value, list) else [value]
+                for key in keys:
+                    if isinstance(key, str) and (f.ref, key) in named:
+                        by_kind = referrers.setdefault((f.ref or "", key), {})
+                        paths = by_kind.setdefault(holder.name, [])
+                        if obj.path not in paths:
+                            paths.append(obj.path)
+    return referrers
+
+
+def referred_outside(changes: list[Change], remote: RemoteState) -> list[str]:
+    """A warning for each object the plan renames that objects outside the
+    scope refer to: the portal keeps them with it (references are IDs), but
+    their owner's configuration names it by the old key, and its next plan
+    stops there until it writes the new one."""
+    renamed = renames_in(changes)
+    old_keys = {(kind_name, old) for kind_name, keys in renamed.items() for old in keys}
+    out = []
+    for (kind_name, old), by_kind in sorted(_referrers_outside(old_keys, remote).items()):
+        new = renamed[kind_name][old]
+        for holder_name, paths in by_kind.items():
+            out.append(
+                f"{kind(kind_name).singular} {new!r} is renamed from {old!r}: {len(paths)} "
+                f"{holder_name} outside policy.scope refer to it "
+                f"({listed(sorted(paths), TAKEN_SHOWN)}); the portal keeps them with it, but a "
+                f"configuration that names it {old!r} stops planning until it says {new!r}"
+            )
+    return out
 
 
 def _values_outside(deleted: set[tuple[str, str]], view: RemoteState) -> list[str]:

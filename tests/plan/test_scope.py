@@ -871,6 +871,95 @@ def test_a_rename_says_whose_values_outside_the_scope_may_stay_under_the_old_key
     )
 
 
+def group_of_another_team(store: Store) -> dict[str, Any]:
+    """Group ``dist-g`` of the distributor team's, with its own bob@ and the
+    dealer team's ann@ and cy@ in it."""
+    group = store.create("groups", {"externalId": "dist-g", "name": "Dist"})
+    for email in ("bob@dist.example", "ann@dealer.example", "cy@dealer.example"):
+        store.create(
+            "users",
+            {"email": email, "firstName": "F", "lastName": "L", "groupIds": [group["id"]]},
+            None,
+            {"sendWelcomeEmail": False},
+        )
+    return group
+
+
+RENAMING_THE_GROUP = """\
+    konvsync: 1
+    policy:
+      scope: {groups: ["dist-*"], users: ["*@dist.example"]}
+    groups:
+      - {externalId: dist-team, renamedFrom: dist-g, name: Dist}
+    users:
+      - {email: bob@dist.example, firstName: F, lastName: L, groups: [dist-team]}
+    """
+
+
+def test_a_rename_says_which_objects_outside_the_scope_refer_to_the_old_key(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Renaming a group that users outside the scope are in: the portal
+    keeps them in it (references are IDs), but their owner's configuration
+    names it by the old key, and its next plan stops (exit 1, "refers to
+    group 'dist-g', which neither the configuration nor the portal has").
+    The plan names them, as it does for a delete. Before, it said nothing."""
+    group_of_another_team(sandbox.store)
+    config = write_config(RENAMING_THE_GROUP)
+    result, data = plan_json(sandbox, config)
+    assert result.exit_code == 0, result.output
+    assert changes(data) == [("update", "groups", "dist-team")]
+    assert (
+        "group 'dist-team' is renamed from 'dist-g': 2 users outside policy.scope refer to it "
+        "(ann@dealer.example, cy@dealer.example); the portal keeps them with it, but a "
+        "configuration that names it 'dist-g' stops planning until it says 'dist-team'"
+        in data["warnings"]
+    ), data["warnings"]
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    theirs = write_config(
+        """\
+        konvsync: 1
+        policy: {scope: {users: ["*@dealer.example"]}}
+        users:
+          - {email: ann@dealer.example, firstName: F, lastName: L, groups: [dist-g]}
+        """,
+        "theirs.yaml",
+    )
+    stopped = run(sandbox, "plan", str(theirs))
+    assert stopped.exit_code == 1, stopped.output
+    assert "refers to group 'dist-g', which neither" in stopped.stderr
+
+
+def test_a_saved_plan_renaming_what_outside_objects_joined_since_is_stale(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A saved plan renames a group no user outside the scope was in; before
+    it is applied, another team puts its user in it: the plan is stale
+    (exit 3, nothing done), as a delete taking more from outside is."""
+    store = sandbox.store
+    group = store.create("groups", {"externalId": "dist-g", "name": "Dist"})
+    ann = store.create(
+        "users",
+        {"email": "ann@dealer.example", "firstName": "F", "lastName": "L"},
+        None,
+        {"sendWelcomeEmail": False},
+    )
+    config = write_config(RENAMING_THE_GROUP.replace(", groups: [dist-team]", ""))
+    saved = tmp_path / "a.plan"
+    made = run(sandbox, "plan", str(config), "--out", str(saved))
+    assert made.exit_code == 0, made.output
+    assert "outside policy.scope" not in made.output
+    store.update("users", ann["id"], {"groupIds": [group["id"]]})  # another team's
+    before = snapshot(store, lambda kind, row: True)
+    refused = run(sandbox, "apply", str(saved))
+    assert refused.exit_code == 3, refused.output
+    assert (
+        "stale plan: group 'dist-team' is renamed from 'dist-g': 1 users outside policy.scope "
+        "refer to it (ann@dealer.example), which the plan did not say" in refused.stderr
+    ), refused.stderr
+    assert snapshot(store, lambda kind, row: True) == before
+
+
 def test_a_saved_plan_is_checked_and_applied_within_its_scope(
     sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
