@@ -960,6 +960,37 @@ def test_a_saved_plan_renaming_what_outside_objects_joined_since_is_stale(
     assert snapshot(store, lambda kind, row: True) == before
 
 
+def test_a_second_open_link_beside_another_teams_says_whose_it_is(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """The portal allows one active OPEN invite link at a time, across
+    teams: a plan making a second one beside another team's stops (exit 1)
+    and says that link is outside the scope, with what can be done from
+    here. Before, it said to add that link to this configuration, which
+    validate then refuses (it is outside the scope)."""
+    store = sandbox.store
+    dist = store.create("accounts", {"externalId": "dist-1", "name": "Dist"})
+    store.create("accounts", {"externalId": "dealer-1", "name": "Dealer"})
+    theirs = store.create(
+        "inviteLinks", {"title": "Join dist", "access": "OPEN", "accountId": dist["id"]}
+    )
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          scope: {inviteLinks: {account: ["dealer-*"]}}
+        inviteLinks:
+          - {title: Join dealers, access: OPEN, account: dealer-1}
+        """)
+    result = run(sandbox, "plan", str(config))
+    assert result.exit_code == 1, result.output
+    assert (
+        f"{config}:5:5: invite link 'Join dealers' would be a second active, unexpired OPEN "
+        f"invite link next to the portal's 'Join dist' ({theirs['id']}), which is outside "
+        "policy.scope; the portal allows one at a time (have its owner deactivate or delete "
+        "it, or make this one active: false)\n" in result.stderr
+    ), result.stderr
+
+
 def test_a_saved_plan_is_checked_and_applied_within_its_scope(
     sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
