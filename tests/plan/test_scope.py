@@ -1161,6 +1161,40 @@ def test_drift_sees_only_the_scope(sandbox: RunningSandbox, write_config: Config
     assert after.exit_code == 0 and "No changes." in after.stdout, after.output
 
 
+def test_drift_of_unmanaged_objects_of_a_kind_the_scope_leaves_out_says_so(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """A kind the scope does not name is owned whole: ``drift
+    --include-unmanaged`` reports (and ``--write`` adds to this team's
+    files) every object of it, other teams' included, as a prune of it
+    would delete them. It now says so, as validate does for a prune;
+    before, the shared ``staff`` group was written into the team's YAML
+    without a word."""
+    by_hand(sandbox.store)
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          scope: {accounts: ["dealer-*"]}
+        groups:
+          - {externalId: dealer-sales, name: Sales}
+        accounts:
+          - {externalId: dealer-1, name: One}
+        """)
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    warning = (
+        "--include-unmanaged: policy.scope does not name groups, so every one of the portal's "
+        "groups is this configuration's; the 1 reported here may be other configurations' "
+        'too (add policy.scope.groups; ["*"] owns them all)'
+    )
+    drift = run(sandbox, "drift", str(config), "--include-unmanaged", "--format", "json")
+    assert drift.exit_code == 2, drift.output
+    assert validated(drift.stdout, "drift")["warnings"] == [warning]
+    text = run(sandbox, "drift", str(config), "--include-unmanaged")
+    assert warning in text.output
+    plain = run(sandbox, "drift", str(config), "--format", "json")
+    assert validated(plain.stdout, "drift")["warnings"] == []
+
+
 def test_references_may_name_objects_outside_the_scope(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
