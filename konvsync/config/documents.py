@@ -17,6 +17,7 @@ from konvsync.config import fast_schema
 from konvsync.config.fast_schema import Validate
 from konvsync.config.model import Source
 from konvsync.config.overlay import OverlayMap, object_definition, overlay_schema
+from konvsync.config.scope import EXCLUDE
 from konvsync.config.substitution import Substitution, in_a_key, literal_parts
 from konvsync.config.yaml_loader import YamlList, YamlLoadError, YamlMap, empty_map, load_yaml
 from konvsync.errors import ConfigProblem
@@ -371,10 +372,13 @@ def _message(error: ValidationError) -> str:
             f"{_named(error.instance)} is blank: give a value (an empty or blank string is "
             "no value)"
         )
-    if error.validator in ("minItems", "minProperties") and tuple(error.absolute_path)[:2] == (
-        "policy",
-        "scope",
-    ):
+    in_scope = tuple(error.absolute_path)[:2] == ("policy", "scope")
+    if error.validator in ("minItems", "minProperties") and in_scope:
+        if error.absolute_path[-1] == EXCLUDE:
+            return (
+                "is empty: an exclude without globs keeps nothing out (give one or more "
+                "globs, or remove the key)"
+            )
         return (
             "is empty: a scope owns what its globs match, so an empty one would own nothing "
             "(give one or more globs, or leave the kind out of policy.scope to own all of it)"
@@ -392,6 +396,9 @@ def _message(error: ValidationError) -> str:
         # What people new to YAML write: a key with its items commented out,
         # or one item's fields without the '- ' that makes it an item.
         key = error.absolute_path[-1] if error.absolute_path else None
+        if error.instance is None and isinstance(key, str) and in_scope:
+            # Not "write []": an empty list of globs is refused in a scope.
+            return f"is empty (nothing after '{key}:'): list its globs, or remove the key"
         if error.instance is None and isinstance(key, str):
             return (
                 f"is empty (nothing after '{key}:'): list its items, write {key}: [] for none, "

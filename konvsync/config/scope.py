@@ -277,7 +277,9 @@ def _globs(k: Kind, field_name: str, value: Any) -> tuple[str, ...]:
 
 def reference_keys(k: Kind, rule: ScopeRule, data: Mapping[str, Any]) -> dict[str, Any]:
     """For each reference field of ``rule``, the key ``data`` (config-shaped)
-    names, normalized as the target kind compares keys."""
+    names, normalized as the target kind compares keys (NFC, without
+    surrounding whitespace, folded for e-mail addresses), as the portal's
+    side and the object's own key are."""
     out: dict[str, Any] = {}
     for name, _ in rule.fields:
         f = k.field_map[name]
@@ -287,5 +289,5 @@ def reference_keys(k: Kind, rule: ScopeRule, data: Mapping[str, Any]) -> dict[st
         if value is None or isinstance(value, RemoteRef):
             out[name] = value
             continue
-        out[name] = fold_case(str(value)) if _case_insensitive(k, name) else str(value)
+        out[name] = kind(f.ref).normalize_key(value)
     return out

@@ -40,11 +40,32 @@ def drift_report(
     ]
     unmanaged = _unmanaged(desired, remote, targets) if include_unmanaged else []
     warnings = [w for w in plan.warnings if w.startswith("--target")]
+    warnings += _owned_whole(desired, unmanaged)
     view = Plan([*changes, *unmanaged], plan.endpoint, plan.portal, warnings, scope=plan.scope)
     moved_out = frozenset(c.address for c in changes if outside.holds(c))
     return DriftReport(
         view, frozenset(c.address for c in unmanaged), include_unmanaged, moved_out=moved_out
     )
+
+
+def _owned_whole(desired: DesiredState, unmanaged: list[Change]) -> list[str]:
+    """A warning for each kind the scope leaves out while it names others,
+    of which ``--include-unmanaged`` reports objects: such a kind is owned
+    whole, so what it reports (and ``--write`` adds to the files) may be
+    other configurations' objects, as validate warns of a prune of it."""
+    scope = desired.policy.scope
+    if not scope:
+        return []
+    counts: dict[str, int] = {}
+    for change in unmanaged:
+        if not scope.governs(change.kind):
+            counts[change.kind] = counts.get(change.kind, 0) + 1
+    return [
+        f"--include-unmanaged: policy.scope does not name {kind_name}, so every one of the "
+        f"portal's {kind_name} is this configuration's; the {count} reported here may be "
+        f'other configurations\' too (add policy.scope.{kind_name}; ["*"] owns them all)'
+        for kind_name, count in counts.items()
+    ]
 
 
 class _OutsideByKey:

@@ -44,6 +44,14 @@ def _problems(k: Kind, changes: list[Change], remote: RemoteState) -> list[Confi
     if not left_alone:
         return []
     other = left_alone[0]
+    outside = any(obj is other for obj in held.outside)
+    whose = (
+        "which is outside policy.scope; the portal allows one at a time (have its owner "
+        "deactivate or delete it, or make this one active: false)"
+        if outside
+        else "which this configuration leaves alone; the portal allows one at a time "
+        "(deactivate or delete that one, or add it to the configuration with active: false)"
+    )
     problems: list[ConfigProblem] = []
     for change in changes:
         after: dict[str, Any]
@@ -61,9 +69,7 @@ def _problems(k: Kind, changes: list[Change], remote: RemoteState) -> list[Confi
         problems.append(
             change.source.problem(
                 f"{k.singular} {change.key!r} would be a second {rule.what} next to the "
-                f"portal's {other.key!r} ({other.id}), which this configuration leaves alone; "
-                "the portal allows one at a time (deactivate or delete that one, or add it "
-                "to the configuration with active: false)"
+                f"portal's {other.key!r} ({other.id}), {whose}"
             )
         )
     return problems

@@ -34,7 +34,12 @@ from konvsync.plan.changes import (
 )
 from konvsync.plan.planner import PlanOutcome, remote_digests
 from konvsync.plan.remote import RemoteObject, RemoteState
-from konvsync.plan.scope import kept_outside, taken_from_outside
+from konvsync.plan.scope import (
+    kept_outside,
+    narrowed_outside,
+    referred_outside,
+    taken_from_outside,
+)
 from konvsync.plan.sensitive import restored, saved_references
 from konvsync.support.files import write_files
 from konvsync.support.resources import json_schema
@@ -283,7 +288,12 @@ def _check_outside_unchanged(plan: Plan, remote: RemoteState) -> None:
     if not plan.scope:
         return
     said = set(plan.warnings)
-    for warning in taken_from_outside(plan.changes, remote) + kept_outside(plan.changes, remote):
+    for warning in (
+        taken_from_outside(plan.changes, remote)
+        + kept_outside(plan.changes, remote)
+        + narrowed_outside(plan.changes, remote)
+        + referred_outside(plan.changes, remote)
+    ):
         if warning not in said:
             raise SavedPlanStale(
                 f"stale plan: {warning.split('; ')[0]}, which the plan did not say; run plan again",

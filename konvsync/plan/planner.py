@@ -38,6 +38,8 @@ from konvsync.plan.scope import (
     check_owned,
     excludes_matching_nothing,
     kept_outside,
+    narrowed_outside,
+    referred_outside,
     remote_scope,
     taken_from_outside,
     unadopted,
@@ -222,6 +224,7 @@ def plan_against(
         if not options.owned_elsewhere_is_drift:  # drift reports what the portal holds
             check_at_most_one(changes, view)
     warnings += taken_from_outside(changes, view) + kept_outside(changes, remote)
+    warnings += narrowed_outside(changes, remote) + referred_outside(changes, remote)
     warnings += unfit_type_changes(changes, remote)
     warnings += deletes_beside_unread(changes, desired)
     emails = welcome_emails(changes, desired)

@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING, Any
 from konvsync.config.renames import previous_keys
 from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.kinds import KINDS, kind, value_holders
-from konvsync.plan.changes import Delete
+from konvsync.kinds.base import value_text
+from konvsync.kinds.custom_values import value_fits
+from konvsync.plan.changes import Create, Delete, Update
 from konvsync.plan.remote import RemoteObject, RemoteScope, RemoteState
 from konvsync.plan.renames import renames_in
 from konvsync.support.text import listed
@@ -174,22 +176,8 @@ def taken_from_outside(changes: list[Change], view: RemoteState) -> list[str]:
     }
     if not deleted:
         return []
-    targets = {kind_name for kind_name, _ in deleted}
-    referrers: dict[tuple[str, str], dict[str, list[str]]] = {}
-    for holder in KINDS:
-        fields = [f for f in holder.references if f.ref in targets and f is not holder.parent_field]
-        for obj in view.get(holder.name).outside if fields else ():
-            for f in fields:
-                value = obj.data.get(f.name)
-                keys = value if isinstance(value, list) else [value]
-                for key in keys:
-                    if isinstance(key, str) and (f.ref, key) in deleted:
-                        named = referrers.setdefault((f.ref or "", key), {})
-                        paths = named.setdefault(holder.name, [])
-                        if obj.path not in paths:
-                            paths.append(obj.path)
     out = []
-    for (kind_name, key), by_kind in sorted(referrers.items()):
+    for (kind_name, key), by_kind in sorted(_referrers_outside(deleted, view).items()):
         for holder_name, paths in by_kind.items():
             out.append(
                 f"{kind(kind_name).singular} {key!r} is deleted: the portal also takes it from "
@@ -198,6 +186,48 @@ def taken_from_outside(changes: list[Change], view: RemoteState) -> list[str]:
                 "(policy.protect) to leave them as they are"
             )
     return out + _values_outside(deleted, view)
+
+
+def _referrers_outside(
+    named: set[tuple[str, str]], view: RemoteState
+) -> dict[tuple[str, str], dict[str, list[str]]]:
+    """For each (kind, key) of ``named`` that objects outside the scope
+    refer to (as the portal has them), the paths of those objects by kind."""
+    targets = {kind_name for kind_name, _ in named}
+    referrers: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for holder in KINDS:
+        fields = [f for f in holder.references if f.ref in targets and f is not holder.parent_field]
+        for obj in view.get(holder.name).outside if fields else ():
+            for f in fields:
+                value = obj.data.get(f.name)
+                keys = value if isinstance(value, list) else [value]
+                for key in keys:
+                    if isinstance(key, str) and (f.ref, key) in named:
+                        by_kind = referrers.setdefault((f.ref or "", key), {})
+                        paths = by_kind.setdefault(holder.name, [])
+                        if obj.path not in paths:
+                            paths.append(obj.path)
+    return referrers
+
+
+def referred_outside(changes: list[Change], remote: RemoteState) -> list[str]:
+    """A warning for each object the plan renames that objects outside the
+    scope refer to: the portal keeps them with it (references are IDs), but
+    their owner's configuration names it by the old key, and its next plan
+    stops there until it writes the new one."""
+    renamed = renames_in(changes)
+    old_keys = {(kind_name, old) for kind_name, keys in renamed.items() for old in keys}
+    out = []
+    for (kind_name, old), by_kind in sorted(_referrers_outside(old_keys, remote).items()):
+        new = renamed[kind_name][old]
+        for holder_name, paths in by_kind.items():
+            out.append(
+                f"{kind(kind_name).singular} {new!r} is renamed from {old!r}: {len(paths)} "
+                f"{holder_name} outside policy.scope refer to it "
+                f"({listed(sorted(paths), TAKEN_SHOWN)}); the portal keeps them with it, but a "
+                f"configuration that names it {old!r} stops planning until it says {new!r}"
+            )
+    return out
 
 
 def _values_outside(deleted: set[tuple[str, str]], view: RemoteState) -> list[str]:
@@ -246,3 +276,68 @@ def kept_outside(changes: list[Change], remote: RemoteState) -> list[str]:
                     f"theirs there (konvsync moves only those of the {holder.name} in scope)"
                 )
     return out
+
+
+def narrowed_outside(changes: list[Change], remote: RemoteState) -> list[str]:
+    """A warning for each account field the plan creates or updates that
+    accounts outside the scope no longer fit: it takes away an option they
+    hold (or changes its type from TEXT to one their values do not fit),
+    or it now requires a value they do not have. A portal that keeps values
+    fitting their field refuses the change, and this configuration cannot
+    change their values, so it never converges; one that takes it leaves
+    them unfit, and their owner's next plan is refused for a value it did
+    not change. (A type change from another type than TEXT is named for
+    every account by ``plan.unfit_types``.)"""
+    out = []
+    for change in changes:
+        holders = value_holders(change.kind)
+        if not holders or not isinstance(change, Create | Update):
+            continue
+        k = kind(change.kind)
+        after = change.after or {}
+        before: dict[str, Any] | None = None
+        if isinstance(change, Update):
+            before = change.before or {}
+            now = {**before, **{name: after.get(name) for name in change.changed_fields()}}
+        else:
+            now = {**k.defaults, **after}
+        requires = bool(now.get("required")) and not (before or {}).get("required")
+        retyped = before is not None and before.get("type") not in ("TEXT", now.get("type"))
+        key = (change.renamed_from if isinstance(change, Update) else None) or change.key
+        for holder, maps in holders:
+            unfit: list[str] = []
+            missing: list[str] = []
+            for obj in remote.get(holder.name).outside:
+                for name in maps:
+                    value = (obj.data.get(name) or {}).get(key)
+                    if value in (None, ""):
+                        if requires:
+                            missing.append(obj.path)
+                    elif before is not None and not retyped:
+                        text = value_text(value)
+                        if _fits(text, before) and not _fits(text, now):
+                            unfit.append(obj.path)
+            verb = "created" if before is None else "updated"
+            tail = (
+                "a portal that keeps values fitting their field refuses the change, one that "
+                "takes it leaves theirs unfit: have their owner change them first, or "
+                + ("leave the field as it is" if before is not None else "create it not required")
+            )
+            for paths, what in (
+                (unfit, "hold values it no longer allows"),
+                (missing, "hold no value for it, which it now requires"),
+            ):
+                if paths:
+                    out.append(
+                        f"{k.singular} {change.key!r} is {verb}: {len(paths)} {holder.name} "
+                        f"outside policy.scope {what} ({listed(sorted(paths), TAKEN_SHOWN)}); "
+                        + tail
+                    )
+    return out
+
+
+def _fits(value: str, definition: dict[str, Any]) -> bool:
+    """Whether ``value`` fits the account field ``definition`` (its type and options)."""
+    return value_fits(
+        value, str(definition.get("type") or "TEXT"), list(definition.get("options") or [])
+    )

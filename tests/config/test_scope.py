@@ -169,6 +169,36 @@ def test_globs_compare_without_surrounding_whitespace_as_keys_do(
     assert validated(planned.stdout, "plan")["changes"] == []
 
 
+def test_a_reference_is_matched_as_the_key_it_names_compares(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """A reference written with surrounding spaces or decomposed ("cafe"
+    and a combining accent) names the key it compares as, as the account's
+    own key does: the users are inside ``account: ["dealer-1", "café"]``.
+    Before, validate refused them ("its account 'café' matches none of
+    ['dealer-1', 'café']"), while the portal's side matched them."""
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          scope:
+            accounts: ["dealer-1", "caf\\u00e9"]
+            users: {account: ["dealer-1", "caf\\u00e9"]}
+        accounts:
+          - {externalId: "dealer-1 ", name: D}
+          - {externalId: "cafe\\u0301", name: C}
+        users:
+          - {email: a@x.example, firstName: A, lastName: B, account: "dealer-1 "}
+          - {email: b@x.example, firstName: A, lastName: B, account: "cafe\\u0301"}
+        """)
+    checked = invoke(["validate", str(config)])
+    assert checked.exit_code == 0, checked.output
+    applied = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert applied.exit_code == 0, applied.output
+    planned = invoke(["--endpoint", sandbox.url, "plan", str(config), "--format", "json"])
+    assert planned.exit_code == 0, planned.output
+    assert validated(planned.stdout, "plan")["changes"] == []
+
+
 @pytest.mark.parametrize(
     ("scope", "message"),
     [
@@ -184,6 +214,22 @@ def test_globs_compare_without_surrounding_whitespace_as_keys_do(
         ("{lmsModules: [x]}", "cannot be listed, pruned, protected, ignored or scoped"),
         ("{users: {title: [x]}}", "policy.scope.users.title: unknown key"),
         ("{users: {groups: [x]}}", "policy.scope.users.groups: unknown key"),
+        # An empty entry's advice never asks for what is refused next (``[]``).
+        (
+            "{users: {account: }}",
+            "3:28: policy.scope.users.account: is empty (nothing after 'account:'): list its "
+            "globs, or remove the key\n",
+        ),
+        (
+            "{accounts: {exclude: }}",
+            "3:31: policy.scope.accounts.exclude: is empty (nothing after 'exclude:'): list its "
+            "globs, or remove the key\n",
+        ),
+        (
+            "{accounts: {exclude: []}}",
+            "3:31: policy.scope.accounts.exclude: is empty: an exclude without globs keeps "
+            "nothing out (give one or more globs, or remove the key)\n",
+        ),
     ],
 )
 def test_scopes_that_are_not_allowed(write_config: ConfigWriter, scope: str, message: str) -> None:
@@ -191,6 +237,7 @@ def test_scopes_that_are_not_allowed(write_config: ConfigWriter, scope: str, mes
     result = invoke(["validate", str(config)])
     assert result.exit_code == 1
     assert message in result.stderr, result.stderr
+    assert "[]" not in result.stderr or "[]" in scope, result.stderr
 
 
 def test_pruning_a_kind_the_scope_leaves_out_warns(write_config: ConfigWriter) -> None:

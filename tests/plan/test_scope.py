@@ -694,6 +694,117 @@ def test_a_delete_says_whose_values_outside_the_scope_are_filed_under_it(
     )
 
 
+def narrowed_fields(store: Store) -> None:
+    """Two account fields of the dealer team's (``dealer_*``) and accounts
+    of every team holding values under them: dist-1 holds the option
+    ``silver``, and only dealer-1 has a ``dealer_code``."""
+    store.create(
+        "accountFields",
+        {"key": "dealer_tier", "label": "Tier", "type": "SELECT", "options": ["gold", "silver"]},
+    )
+    store.create("accountFields", {"key": "dealer_code", "label": "Code", "type": "TEXT"})
+    values = {
+        "dealer-1": {"dealer_tier": "gold", "dealer_code": "D-1"},
+        "dist-1": {"dealer_tier": "silver"},
+        "hq": {"dealer_tier": "gold"},
+        "dist-2": {},
+    }
+    for key, held in values.items():
+        fields = [{"key": name, "value": value} for name, value in held.items()]
+        store.create("accounts", {"externalId": key, "name": key, "customFields": fields})
+
+
+NARROWING = """\
+    konvsync: 1
+    policy:
+      scope: {accountFields: ["dealer_*"], accounts: ["dealer-*"]}
+    accountFields:
+      - {key: dealer_tier, label: Tier, type: SELECT, options: [gold]}
+      - {key: dealer_code, label: Code, type: TEXT, required: true}
+    accounts:
+      - {externalId: dealer-1, name: dealer-1, customFields: {dealer_tier: gold, dealer_code: D-1}}
+    """
+
+
+def test_a_field_narrowed_says_whose_values_outside_the_scope_no_longer_fit(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Taking away a SELECT option that accounts outside the scope hold, or
+    making a field required while they have no value for it: a portal that
+    keeps values fitting their field refuses the change (this configuration
+    never converges: it cannot change their values), one that takes it
+    leaves their values unfit (their owner's next plan is refused for a
+    value it did not change). The plan names them, as it does for a delete
+    or a rename of the field. Before, it said nothing."""
+    narrowed_fields(sandbox.store)
+    config = write_config(NARROWING)
+    result, data = plan_json(sandbox, config)
+    assert result.exit_code == 0, result.output
+    assert changes(data) == [
+        ("update", "accountFields", "dealer_tier"),
+        ("update", "accountFields", "dealer_code"),
+    ]
+    assert (
+        "account field 'dealer_tier' is updated: 1 accounts outside policy.scope hold values "
+        "it no longer allows (dist-1); a portal that keeps values fitting their field refuses "
+        "the change, one that takes it leaves theirs unfit: have their owner change them "
+        "first, or leave the field as it is" in data["warnings"]
+    ), data["warnings"]
+    assert (
+        "account field 'dealer_code' is updated: 3 accounts outside policy.scope hold no value "
+        "for it, which it now requires (dist-1, dist-2, hq); a portal that keeps values fitting "
+        "their field refuses the change, one that takes it leaves theirs unfit: have their "
+        "owner change them first, or leave the field as it is" in data["warnings"]
+    ), data["warnings"]
+    created = write_config(
+        NARROWING.replace(
+            "    accounts:",
+            "      - {key: dealer_region, label: Region, type: TEXT, required: true}\n"
+            "    accounts:",
+        ).replace("dealer_code: D-1}", "dealer_code: D-1, dealer_region: north}")
+    )
+    result, data = plan_json(sandbox, created)
+    assert result.exit_code == 0, result.output
+    assert (
+        "account field 'dealer_region' is created: 3 accounts outside policy.scope hold no "
+        "value for it, which it now requires (dist-1, dist-2, hq); a portal that keeps values "
+        "fitting their field refuses the change, one that takes it leaves theirs unfit: have "
+        "their owner change them first, or create it not required" in data["warnings"]
+    ), data["warnings"]
+
+
+def test_a_saved_plan_narrowing_a_field_a_value_outside_took_since_is_stale(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A saved plan takes away an option no account outside the scope held;
+    before it is applied, another team sets that option on its account:
+    applied, the change would leave that value unfit unseen. The plan is
+    stale (exit 3, nothing done), as a delete taking more from outside is."""
+    store = sandbox.store
+    narrowed_fields(store)
+    dist = store.get("accounts", key="dist-1")
+    assert dist is not None
+    gold = [{"key": "dealer_tier", "value": "gold"}]
+    store.update("accounts", dist["id"], {"customFields": gold})
+    config = write_config(NARROWING.replace(", required: true", ""))
+    saved = tmp_path / "a.plan"
+    made = run(sandbox, "plan", str(config), "--out", str(saved))
+    assert made.exit_code == 0, made.output
+    assert "outside policy.scope" not in made.output
+    silver = [{"key": "dealer_tier", "value": "silver"}]
+    store.update("accounts", dist["id"], {"customFields": silver})  # another team's value
+    before = snapshot(store, lambda kind, row: True)
+    fields = {row["id"]: row for row in store.objects("accountFields")}
+    refused = run(sandbox, "apply", str(saved))
+    assert refused.exit_code == 3, refused.output
+    assert (
+        "stale plan: account field 'dealer_tier' is updated: 1 accounts outside policy.scope "
+        "hold values it no longer allows (dist-1), which the plan did not say" in refused.stderr
+    ), refused.stderr
+    assert snapshot(store, lambda kind, row: True) == before
+    assert {row["id"]: row for row in store.objects("accountFields")} == fields
+
+
 def test_values_under_a_deleted_key_outside_the_scope_are_left_alone(
     sandbox_factory: Callable[..., RunningSandbox], write_config: ConfigWriter
 ) -> None:
@@ -758,6 +869,126 @@ def test_a_rename_says_whose_values_outside_the_scope_may_stay_under_the_old_key
         "values under 'num' (dist-1, hq); a portal that keeps values under the old key keeps "
         "theirs there (konvsync moves only those of the accounts in scope)" in data["warnings"]
     )
+
+
+def group_of_another_team(store: Store) -> dict[str, Any]:
+    """Group ``dist-g`` of the distributor team's, with its own bob@ and the
+    dealer team's ann@ and cy@ in it."""
+    group = store.create("groups", {"externalId": "dist-g", "name": "Dist"})
+    for email in ("bob@dist.example", "ann@dealer.example", "cy@dealer.example"):
+        store.create(
+            "users",
+            {"email": email, "firstName": "F", "lastName": "L", "groupIds": [group["id"]]},
+            None,
+            {"sendWelcomeEmail": False},
+        )
+    return group
+
+
+RENAMING_THE_GROUP = """\
+    konvsync: 1
+    policy:
+      scope: {groups: ["dist-*"], users: ["*@dist.example"]}
+    groups:
+      - {externalId: dist-team, renamedFrom: dist-g, name: Dist}
+    users:
+      - {email: bob@dist.example, firstName: F, lastName: L, groups: [dist-team]}
+    """
+
+
+def test_a_rename_says_which_objects_outside_the_scope_refer_to_the_old_key(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Renaming a group that users outside the scope are in: the portal
+    keeps them in it (references are IDs), but their owner's configuration
+    names it by the old key, and its next plan stops (exit 1, "refers to
+    group 'dist-g', which neither the configuration nor the portal has").
+    The plan names them, as it does for a delete. Before, it said nothing."""
+    group_of_another_team(sandbox.store)
+    config = write_config(RENAMING_THE_GROUP)
+    result, data = plan_json(sandbox, config)
+    assert result.exit_code == 0, result.output
+    assert changes(data) == [("update", "groups", "dist-team")]
+    assert (
+        "group 'dist-team' is renamed from 'dist-g': 2 users outside policy.scope refer to it "
+        "(ann@dealer.example, cy@dealer.example); the portal keeps them with it, but a "
+        "configuration that names it 'dist-g' stops planning until it says 'dist-team'"
+        in data["warnings"]
+    ), data["warnings"]
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    theirs = write_config(
+        """\
+        konvsync: 1
+        policy: {scope: {users: ["*@dealer.example"]}}
+        users:
+          - {email: ann@dealer.example, firstName: F, lastName: L, groups: [dist-g]}
+        """,
+        "theirs.yaml",
+    )
+    stopped = run(sandbox, "plan", str(theirs))
+    assert stopped.exit_code == 1, stopped.output
+    assert "refers to group 'dist-g', which neither" in stopped.stderr
+
+
+def test_a_saved_plan_renaming_what_outside_objects_joined_since_is_stale(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A saved plan renames a group no user outside the scope was in; before
+    it is applied, another team puts its user in it: the plan is stale
+    (exit 3, nothing done), as a delete taking more from outside is."""
+    store = sandbox.store
+    group = store.create("groups", {"externalId": "dist-g", "name": "Dist"})
+    ann = store.create(
+        "users",
+        {"email": "ann@dealer.example", "firstName": "F", "lastName": "L"},
+        None,
+        {"sendWelcomeEmail": False},
+    )
+    config = write_config(RENAMING_THE_GROUP.replace(", groups: [dist-team]", ""))
+    saved = tmp_path / "a.plan"
+    made = run(sandbox, "plan", str(config), "--out", str(saved))
+    assert made.exit_code == 0, made.output
+    assert "outside policy.scope" not in made.output
+    store.update("users", ann["id"], {"groupIds": [group["id"]]})  # another team's
+    before = snapshot(store, lambda kind, row: True)
+    refused = run(sandbox, "apply", str(saved))
+    assert refused.exit_code == 3, refused.output
+    assert (
+        "stale plan: group 'dist-team' is renamed from 'dist-g': 1 users outside policy.scope "
+        "refer to it (ann@dealer.example), which the plan did not say" in refused.stderr
+    ), refused.stderr
+    assert snapshot(store, lambda kind, row: True) == before
+
+
+def test_a_second_open_link_beside_another_teams_says_whose_it_is(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """The portal allows one active OPEN invite link at a time, across
+    teams: a plan making a second one beside another team's stops (exit 1)
+    and says that link is outside the scope, with what can be done from
+    here. Before, it said to add that link to this configuration, which
+    validate then refuses (it is outside the scope)."""
+    store = sandbox.store
+    dist = store.create("accounts", {"externalId": "dist-1", "name": "Dist"})
+    store.create("accounts", {"externalId": "dealer-1", "name": "Dealer"})
+    theirs = store.create(
+        "inviteLinks", {"title": "Join dist", "access": "OPEN", "accountId": dist["id"]}
+    )
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          scope: {inviteLinks: {account: ["dealer-*"]}}
+        inviteLinks:
+          - {title: Join dealers, access: OPEN, account: dealer-1}
+        """)
+    result = run(sandbox, "plan", str(config))
+    assert result.exit_code == 1, result.output
+    assert (
+        f"{config}:5:5: invite link 'Join dealers' would be a second active, unexpired OPEN "
+        f"invite link next to the portal's 'Join dist' ({theirs['id']}), which is outside "
+        "policy.scope; the portal allows one at a time (have its owner deactivate or delete "
+        "it, or make this one active: false)\n" in result.stderr
+    ), result.stderr
 
 
 def test_a_saved_plan_is_checked_and_applied_within_its_scope(
@@ -928,6 +1159,40 @@ def test_drift_sees_only_the_scope(sandbox: RunningSandbox, write_config: Config
     assert run(sandbox, "validate", str(team_a), "--allow-external-refs").exit_code == 0
     after = run(sandbox, "plan", str(team_a))
     assert after.exit_code == 0 and "No changes." in after.stdout, after.output
+
+
+def test_drift_of_unmanaged_objects_of_a_kind_the_scope_leaves_out_says_so(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """A kind the scope does not name is owned whole: ``drift
+    --include-unmanaged`` reports (and ``--write`` adds to this team's
+    files) every object of it, other teams' included, as a prune of it
+    would delete them. It now says so, as validate does for a prune;
+    before, the shared ``staff`` group was written into the team's YAML
+    without a word."""
+    by_hand(sandbox.store)
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          scope: {accounts: ["dealer-*"]}
+        groups:
+          - {externalId: dealer-sales, name: Sales}
+        accounts:
+          - {externalId: dealer-1, name: One}
+        """)
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    warning = (
+        "--include-unmanaged: policy.scope does not name groups, so every one of the portal's "
+        "groups is this configuration's; the 1 reported here may be other configurations' "
+        'too (add policy.scope.groups; ["*"] owns them all)'
+    )
+    drift = run(sandbox, "drift", str(config), "--include-unmanaged", "--format", "json")
+    assert drift.exit_code == 2, drift.output
+    assert validated(drift.stdout, "drift")["warnings"] == [warning]
+    text = run(sandbox, "drift", str(config), "--include-unmanaged")
+    assert warning in text.output
+    plain = run(sandbox, "drift", str(config), "--format", "json")
+    assert validated(plain.stdout, "drift")["warnings"] == []
 
 
 def test_references_may_name_objects_outside_the_scope(
