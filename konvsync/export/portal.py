@@ -416,25 +416,35 @@ def _known_refs(
     warnings: list[str],
     rejected: dict[str, set[str]],
 ) -> Any:
+    """``value`` (a reference or a list of them), or None where it names an
+    object export does not write: a scalar is left out, and so is a list
+    whole, since a config that lists only some of its items would have the
+    plan take the others away (a user's keyless group)."""
     target = kind(k.field_map[name].ref or "")
+    left_out = (
+        "its {name} are left out of the export (a config made from it leaves them alone)"
+        if isinstance(value, list)
+        else "left out of the export"
+    ).format(name=name)
 
     def known(ref: str) -> bool:
         if isinstance(ref, RemoteRef):
             warnings.append(
                 f"{k.singular} {obj.key}: {name} refers to {target.singular} "
-                f"{ref.remote_id}, which has no natural key; left out of the export"
+                f"{ref.remote_id}, which has no natural key; {left_out}"
             )
             return False
         if ref in rejected.get(target.name, ()):
             warnings.append(
                 f"{k.singular} {obj.key!r}: {name} refers to {target.singular} {ref!r}, "
-                "which is written as a comment; left out of the export"
+                f"which is written as a comment; {left_out}"
             )
             return False
         return True
 
     if isinstance(value, list):
-        return [ref for ref in value if known(ref)]
+        unknown = [ref for ref in value if not known(ref)]  # a warning for each
+        return None if unknown else value
     return value if known(value) else None
 
 

@@ -618,3 +618,31 @@ def test_export_force_never_drops_a_policy_written_outside_konvsync_yaml(
     forced = invoke(args)
     assert forced.exit_code == 0, forced.output
     assert policy in (out / "konvsync.yaml").read_text()
+
+
+def test_a_list_that_refers_to_a_keyless_object_is_left_out_whole(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A user or an invite link in a keyless group and a keyed one: the
+    export once wrote ``groups: [keyed]``, and the plan of the export then
+    took the keyless group away from them (export, then plan, must say
+    "No changes"). The list is left out whole: the config leaves it alone."""
+    store = sandbox.store
+    legacy = store.create("groups", {"name": "Legacy"})
+    keyed = store.create("groups", {"externalId": "keyed", "name": "Keyed"})
+    both = [legacy["id"], keyed["id"]]
+    store.create(
+        "users", {"email": "u@x.example", "firstName": "U", "lastName": "V", "groupIds": both}
+    )
+    store.create("inviteLinks", {"title": "Walk-in", "access": "OPEN", "groupIds": both})
+    out = tmp_path / "exported"
+    result = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "groups" not in yaml.safe_load((out / "users.yaml").read_text())["users"][0]
+    assert "groups" not in yaml.safe_load((out / "inviteLinks.yaml").read_text())["inviteLinks"][0]
+    assert (
+        "Warning: invite link Walk-in: groups refers to group grp_1, which has no natural "
+        "key; its groups are left out of the export (a config made from it leaves them alone)"
+    ) in result.stderr
+    planned = invoke(["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"])
+    assert planned.exit_code == 0, planned.output
