@@ -552,3 +552,24 @@ def test_a_code_in_a_misshapen_link_is_in_no_message(
             or "must be a list, not a mapping" in result.output
         ), result.output
         assert CODE not in result.output, result.output
+
+
+@pytest.mark.parametrize("written", ["9999-12-31T23:00:00-02:00", "0001-01-01T00:30:00+01:00"])
+def test_an_expiry_out_of_range_in_utc_is_a_validate_error_at_its_place(
+    sandbox: RunningSandbox, write_config: ConfigWriter, written: str
+) -> None:
+    """An ISO date-time whose instant in UTC falls outside the years 1 to
+    9999 once stopped validate and plan with "unexpected OverflowError".
+    Now: the place, the value and why, exit 1."""
+    config = write_config(f"""\
+        konvsync: 1
+        inviteLinks:
+          - {{title: Far, access: OPEN, expiresAt: "{written}"}}
+        """)
+    for result in (invoke(["validate", str(config)]), run(sandbox, "plan", str(config))):
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output and "unexpected" not in result.output
+        assert (
+            f"{config}:3:43: invite link 'Far': expiresAt {written!r} is out of range: in UTC "
+            "it falls outside the years 1 to 9999"
+        ) in result.stderr
