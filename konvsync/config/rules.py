@@ -143,8 +143,10 @@ def _check_timestamp(
     obj: DesiredObject, name: str, where: Source, problems: list[ConfigProblem]
 ) -> None:
     value = obj.data[name]
+    if not isinstance(value, str):
+        return  # the schema says so
     try:
-        parse_utc(str(value))
+        parse_utc(value)
     except OutOfRange:
         problems.append(
             where.problem(

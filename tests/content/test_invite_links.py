@@ -573,3 +573,33 @@ def test_an_expiry_out_of_range_in_utc_is_a_validate_error_at_its_place(
             f"{config}:3:43: invite link 'Far': expiresAt {written!r} is out of range: in UTC "
             "it falls outside the years 1 to 9999"
         ) in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        ("true", "True is not of type 'string', 'null'"),
+        ("20270630", "20270630 is not of type 'string', 'null'"),
+    ],
+)
+def test_an_expiry_that_is_no_string_is_one_problem(
+    write_config: ConfigWriter, written: str, said: str
+) -> None:
+    """The schema says an expiresAt that is no string is not one; the check
+    of its form said so once more ("expiresAt True is not a date ...")."""
+    config = write_config(f"""\
+        konvsync: 1
+        inviteLinks:
+          - {{title: Fair, access: OPEN, expiresAt: {written}}}
+        """)
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines() == [
+        f"{config}:3:44: inviteLinks.[0].expiresAt: {said}"
+        + (
+            " (YAML reads unquoted yes/no/on/off/true/false as booleans: quote the value)"
+            if written == "true"
+            else ""
+        ),
+        "Error: configuration invalid: 1 problem",
+    ]
