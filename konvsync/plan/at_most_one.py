@@ -44,6 +44,14 @@ def _problems(k: Kind, changes: list[Change], remote: RemoteState) -> list[Confi
     if not left_alone:
         return []
     other = left_alone[0]
+    named = (
+        f"{other.key!r} ({other.id}), which"
+        if other.key is not None
+        else f"{k.singular} {other.id}, which has no {k.key_field} and which"
+    )
+    remedy = "deactivate or delete that one" + (
+        ", or add it to the configuration with active: false" if other.key is not None else ""
+    )
     problems: list[ConfigProblem] = []
     for change in changes:
         after: dict[str, Any]
@@ -61,9 +69,8 @@ def _problems(k: Kind, changes: list[Change], remote: RemoteState) -> list[Confi
         problems.append(
             change.source.problem(
                 f"{k.singular} {change.key!r} would be a second {rule.what} next to the "
-                f"portal's {other.key!r} ({other.id}), which this configuration leaves alone; "
-                "the portal allows one at a time (deactivate or delete that one, or add it "
-                "to the configuration with active: false)"
+                f"portal's {named} this configuration leaves alone; the portal allows one at "
+                f"a time ({remedy})"
             )
         )
     return problems

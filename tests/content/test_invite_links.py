@@ -13,6 +13,7 @@ import pytest
 from konvsync.sandbox.server import RunningSandbox
 from konvsync.sandbox.store import Store, StoreError
 from tests.conftest import CliRun, invoke
+from tests.hostile.legal_cases import TitlesBlank
 from tests.hostile.server import Call, Case, running_hostile_server
 from tests.published_schemas import validated
 
@@ -603,3 +604,23 @@ def test_an_expiry_that_is_no_string_is_one_problem(
         ),
         "Error: configuration invalid: 1 problem",
     ]
+
+
+def test_an_open_link_without_a_title_in_the_portal_is_named_by_its_id(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """The live OPEN link a new one would be second to may have no title
+    (the contract's ``String!`` takes a blank one): the plan once called it
+    "the portal's None"."""
+    sandbox.store.create("inviteLinks", {"title": "Blank", "access": "OPEN"})
+    config = write_config("konvsync: 1\ninviteLinks:\n  - {title: New, access: OPEN}\n")
+    with running_hostile_server(sandbox.url, TitlesBlank("Blank")) as portal:
+        result = invoke(["--endpoint", portal.url, "plan", str(config)])
+    assert result.exit_code == 1, result.output
+    assert (
+        f"{config}:3:5: invite link 'New' would be a second active, unexpired OPEN invite link "
+        "next to the portal's invite link inv_1, which has no title and which this "
+        "configuration leaves alone; the portal allows one at a time (deactivate or delete "
+        "that one)"
+    ) in result.stderr
+    assert "None" not in result.output
