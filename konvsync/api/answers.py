@@ -3,8 +3,9 @@
 konvsync knows every document it sends, so it knows the shape of every
 answer: each selected field present, non-null where the schema says ``!``,
 lists as lists without ``null`` in a ``[T!]`` list, enums among their values,
-IDs and strings as strings, integers as 32-bit integers. A checker is
-compiled once per document from that shape, made from the schema
+IDs and strings as strings, a DateTime as a date-time with a UTC offset,
+integers as 32-bit integers. A checker is compiled once per document from
+that shape, made from the schema
 (``schemas/konvert.graphql``) and the document's selections (generated
 beforehand with each operation's model, ``api.operations``); nothing here
 is written per field.
@@ -24,6 +25,7 @@ from functools import cache
 from typing import Any
 
 from konvsync.api.operations import Document, OperationModel
+from konvsync.kinds.datetimes import parse_utc
 from konvsync.support.text import brief
 
 Path = tuple[str | int, ...]
@@ -174,6 +176,17 @@ def _compiled(shape: Shape, shown: str | None = None) -> Checker:
         return enum
     assert what == "scalar", shape
     accepts = _SCALARS.get(shape[2], _is_string)
+    if accepts is _is_datetime:
+
+        def datetime(value: Any, path: Path) -> None:
+            if value is not None and not accepts(value):
+                raise Misfit(
+                    path,
+                    f"is {describe(value)}, not a DateTime (an ISO date-time with Z or another "
+                    "UTC offset)",
+                )
+
+        return datetime
 
     def scalar(value: Any, path: Path) -> None:
         if value is not None and not accepts(value):
@@ -183,7 +196,7 @@ def _compiled(shape: Shape, shown: str | None = None) -> Checker:
 
 
 def _string_field(shape: Shape) -> bool | None:
-    """For a string scalar (ID, String, DateTime), whether it takes null
+    """For a string scalar (ID, String), whether it takes null
     (True; False inside a non-null); None for any other shape. An object's
     checker tests such fields for a ``str`` itself and calls their checker
     only when that fails, for the message: three calls fewer per field, and
@@ -207,6 +220,20 @@ def _is_string(value: Any) -> bool:
     return isinstance(value, str)
 
 
+def _is_datetime(value: Any) -> bool:
+    """A DateTime as the contract answers one: an ISO date-time with "Z" or
+    another UTC offset, with or without fractional seconds (an instant
+    konvsync compares in UTC). One without an offset names no instant, and
+    compared as text it would be planned as a change on every run."""
+    if not isinstance(value, str) or len(value.strip()) <= len("2027-06-30"):
+        return False  # a date alone is no date-time
+    try:
+        parse_utc(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value in _INT_RANGE
 
@@ -225,5 +252,6 @@ _SCALARS: dict[str, Callable[[Any], bool]] = {
     "Int": _is_int,
     "Float": _is_float,
     "Boolean": lambda value: isinstance(value, bool),
+    "DateTime": _is_datetime,
 }
-"""Custom scalars (DateTime) are strings."""
+"""Other custom scalars are strings."""

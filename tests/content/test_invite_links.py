@@ -624,3 +624,46 @@ def test_an_open_link_without_a_title_in_the_portal_is_named_by_its_id(
         "that one)"
     ) in result.stderr
     assert "None" not in result.output
+
+
+class _ExpiryRewritten(Case):
+    """A portal whose ReadInviteLinks answers ``expiresAt`` in a form the
+    contract does not allow (a DateTime is answered with "Z" or another UTC
+    offset)."""
+
+    name = "expiry-rewritten"
+
+    def __init__(self, written: str) -> None:
+        self.written = written
+
+    def answer(self, call: Call, answer: Any) -> Any:
+        if call.operation == "ReadInviteLinks" and isinstance(answer.get("data"), dict):
+            for node in answer["data"]["inviteLinks"]["nodes"]:
+                node["expiresAt"] = self.written
+        return answer
+
+
+@pytest.mark.parametrize("written", ["2027-01-01T00:00:00", "2027-01-01", "next tuesday", ""])
+def test_an_expiry_answered_without_an_offset_stops_konvsync(
+    sandbox: RunningSandbox, write_config: ConfigWriter, written: str
+) -> None:
+    """A DateTime without a UTC offset names no instant; konvsync once
+    compared it as text, planned an update of it on every run and ended each
+    apply "not as planned" (exit 1), the portal answering it so again."""
+    config = write_config("""\
+        konvsync: 1
+        inviteLinks:
+          - {title: Fair, access: OPEN, expiresAt: 2027-01-01}
+        """)
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    with running_hostile_server(sandbox.url, _ExpiryRewritten(written)) as portal:
+        for command in (["plan", str(config)], ["apply", str(config), "--auto-approve"]):
+            result = invoke(["--endpoint", portal.url, *command])
+            assert result.exit_code == 1, result.output
+            assert (
+                "Error: the portal's answer does not fit the API contract: ReadInviteLinks: "
+                f"inviteLinks.nodes[0].expiresAt is {json.dumps(written)} (a string), not a "
+                "DateTime (an ISO date-time with Z or another UTC offset)"
+            ) in result.stderr, result.output
+            assert "Traceback" not in result.output
+        assert not [call for call in portal.calls if call.is_mutation]
