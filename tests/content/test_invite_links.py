@@ -667,3 +667,27 @@ def test_an_expiry_answered_without_an_offset_stops_konvsync(
             ) in result.stderr, result.output
             assert "Traceback" not in result.output
         assert not [call for call in portal.calls if call.is_mutation]
+
+
+def test_null_where_a_link_may_hold_it_is_no_value_of_either_exclusive_field(
+    write_config: ConfigWriter,
+) -> None:
+    """``account: null`` beside an ``accountMatchField`` gives one of the two
+    (null is no account: the plan clears it), not both; validate once said
+    "give account or accountMatchField, not both". A null where none may
+    stand is named so, not in Python's spelling ("None is not of type")."""
+    config = write_config("""\
+        konvsync: 1
+        accountFields: [{key: dealer_no, label: Dealer number, type: TEXT}]
+        groups: [{externalId: g, name: G, damCategories: [null]}]
+        inviteLinks:
+          - {title: Match, access: OPEN, account: null, accountMatchField: dealer_no}
+          - {title: Code, access: CODE, code: null, active: false}
+        """)
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines() == [
+        f"{config}:3:51: groups.[0].damCategories.[0]: null is not of type 'string'",
+        f"{config}:6:39: inviteLinks.[1].code: null is not of type 'string'",
+        "Error: configuration invalid: 2 problems",
+    ]
