@@ -406,6 +406,8 @@ def _message(error: ValidationError) -> str:
             )
         if isinstance(error.instance, dict):
             return "must be a list, not a mapping: start each item with '- '"
+    if error.validator == "type" and error.instance is None:
+        return error.message.replace("None", "null", 1)  # as YAML and JSON write it
     if error.validator == "type" and isinstance(error.instance, bool):
         return (
             f"{error.message} (YAML reads unquoted yes/no/on/off/true/false as booleans: "

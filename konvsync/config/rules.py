@@ -19,7 +19,7 @@ from konvsync.errors import ConfigProblem
 from konvsync.kinds import KINDS_BY_NAME, Reference, kind
 from konvsync.kinds.base import Field, Kind, value_text
 from konvsync.kinds.custom_values import fits_as_sent
-from konvsync.kinds.datetimes import now_utc, parse_utc
+from konvsync.kinds.datetimes import OutOfRange, now_utc, parse_utc
 from konvsync.support import redact
 from konvsync.support.lookalikes import Lookalike, lookalikes
 
@@ -143,8 +143,17 @@ def _check_timestamp(
     obj: DesiredObject, name: str, where: Source, problems: list[ConfigProblem]
 ) -> None:
     value = obj.data[name]
+    if not isinstance(value, str):
+        return  # the schema says so
     try:
-        parse_utc(str(value))
+        parse_utc(value)
+    except OutOfRange:
+        problems.append(
+            where.problem(
+                f"{kind(obj.kind).singular} {obj.path!r}: {name} {value!r} is out of range: "
+                "in UTC it falls outside the years 1 to 9999"
+            )
+        )
     except ValueError:
         problems.append(
             where.problem(

@@ -416,25 +416,35 @@ def _known_refs(
     warnings: list[str],
     rejected: dict[str, set[str]],
 ) -> Any:
+    """``value`` (a reference or a list of them), or None where it names an
+    object export does not write: a scalar is left out, and so is a list
+    whole, since a config that lists only some of its items would have the
+    plan take the others away (a user's keyless group)."""
     target = kind(k.field_map[name].ref or "")
+    left_out = (
+        "its {name} are left out of the export (a config made from it leaves them alone)"
+        if isinstance(value, list)
+        else "left out of the export"
+    ).format(name=name)
 
     def known(ref: str) -> bool:
         if isinstance(ref, RemoteRef):
             warnings.append(
                 f"{k.singular} {obj.key}: {name} refers to {target.singular} "
-                f"{ref.remote_id}, which has no natural key; left out of the export"
+                f"{ref.remote_id}, which has no natural key; {left_out}"
             )
             return False
         if ref in rejected.get(target.name, ()):
             warnings.append(
                 f"{k.singular} {obj.key!r}: {name} refers to {target.singular} {ref!r}, "
-                "which is written as a comment; left out of the export"
+                f"which is written as a comment; {left_out}"
             )
             return False
         return True
 
     if isinstance(value, list):
-        return [ref for ref in value if known(ref)]
+        unknown = [ref for ref in value if not known(ref)]  # a warning for each
+        return None if unknown else value
     return value if known(value) else None
 
 
@@ -461,16 +471,26 @@ def _twins_comment(k: Kind, twins: list[RemoteObject], warnings: list[str]) -> s
 
 
 def _keyless_comment(k: Kind, obj: RemoteObject, warnings: list[str]) -> str:
-    name = obj.data.get("name")
+    adoptable = "name" in k.field_map  # the plan adopts a keyless object by name
+    named = f" ({obj.data.get('name')!r})" if adoptable else ""
+    manage = (
+        f"uncomment it and give it an {k.key_field}; konvsync then adopts it by name instead "
+        "of creating another"
+        if adoptable
+        else f"give it a {k.key_field} in the portal"
+    )
     warnings.append(
-        f"{k.singular} {obj.id} ({name!r}) has no {k.key_field}: written as a "
-        f"comment in {k.name}.yaml. To manage it, uncomment it and give it an "
-        f"{k.key_field}; konvsync then adopts it by name instead of creating another"
+        f"{k.singular} {obj.id}{named} has no {k.key_field}: written as a comment in "
+        f"{k.name}.yaml. To manage it, {manage}"
     )
     body = {
-        name_: value
+        name_: "(sensitive)" if name_ in k.sensitive_names else value
         for name_, value in obj.data.items()
         if value not in _EMPTY and name_ != k.key_field
     }
-    header = f"{k.singular} {obj.id} has no {k.key_field}; to adopt it, add it above with one:"
-    return _commented(header, {k.key_field: "CHOOSE-A-KEY", **body})
+    header = (
+        f"{k.singular} {obj.id} has no {k.key_field}; to adopt it, add it above with one:"
+        if adoptable
+        else f"{k.singular} {obj.id} has no {k.key_field}; give it one in the portal to manage it:"
+    )
+    return _commented(header, {k.key_field: "CHOOSE-A-KEY", **body} if adoptable else body)

@@ -10,9 +10,14 @@ from __future__ import annotations
 import datetime as dt
 
 
+class OutOfRange(ValueError):
+    """An ISO date-time whose instant in UTC falls outside the years 1 to
+    9999 (``9999-12-31T23:00:00-02:00``), which Python cannot hold."""
+
+
 def parse_utc(value: str) -> dt.datetime:
     """The instant ``value`` names, in UTC; ValueError when it is not a date
-    or an ISO date-time with an offset."""
+    or an ISO date-time with an offset (``OutOfRange``: not one in UTC)."""
     text = value.strip()
     if len(text) == 10:
         day = dt.date.fromisoformat(text)
@@ -22,7 +27,10 @@ def parse_utc(value: str) -> dt.datetime:
     moment = dt.datetime.fromisoformat(text)
     if moment.tzinfo is None:
         raise ValueError(f"{value!r} has no UTC offset (add Z or +HH:MM)")
-    return moment.astimezone(dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise OutOfRange(f"{value!r} falls outside the years 1 to 9999 in UTC") from None
 
 
 def utc_second(value: str) -> str:

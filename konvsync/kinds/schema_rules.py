@@ -22,8 +22,10 @@ def forbidden_when(field: str, value: str, forbidden: str, message: str) -> dict
 
 
 def not_both(first: str, second: str, message: str) -> dict[str, Any]:
-    """At most one of two fields may be given."""
-    return {"not": {"required": [first, second]}, "x-message": message}
+    """At most one of two fields may be given (null is none: it clears)."""
+    given = {"not": {"type": "null"}}
+    both = {"required": [first, second], "properties": {first: given, second: given}}
+    return {"not": both, "x-message": message}
 
 
 def _is(field: str, value: str) -> dict[str, Any]:

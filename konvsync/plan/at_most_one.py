@@ -45,13 +45,23 @@ def _problems(k: Kind, changes: list[Change], remote: RemoteState) -> list[Confi
         return []
     other = left_alone[0]
     outside = any(obj is other for obj in held.outside)
-    whose = (
-        "which is outside policy.scope; the portal allows one at a time (have its owner "
-        "deactivate or delete it, or make this one active: false)"
-        if outside
-        else "which this configuration leaves alone; the portal allows one at a time "
-        "(deactivate or delete that one, or add it to the configuration with active: false)"
+    named = (
+        f"{other.key!r} ({other.id}), which"
+        if other.key is not None
+        else f"{k.singular} {other.id}, which has no {k.key_field} and which"
     )
+    if outside:
+        whose = (
+            "is outside policy.scope; the portal allows one at a time (have its owner "
+            "deactivate or delete it, or make this one active: false)"
+        )
+    else:
+        whose = (
+            "this configuration leaves alone; the portal allows one at a time (deactivate or "
+            "delete that one"
+            + (", or add it to the configuration with active: false" if other.key else "")
+            + ")"
+        )
     problems: list[ConfigProblem] = []
     for change in changes:
         after: dict[str, Any]
@@ -69,7 +79,7 @@ def _problems(k: Kind, changes: list[Change], remote: RemoteState) -> list[Confi
         problems.append(
             change.source.problem(
                 f"{k.singular} {change.key!r} would be a second {rule.what} next to the "
-                f"portal's {other.key!r} ({other.id}), {whose}"
+                f"portal's {named} {whose}"
             )
         )
     return problems

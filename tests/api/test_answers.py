@@ -46,6 +46,29 @@ def test_a_page_as_the_contract_says_passes() -> None:
 
 
 @pytest.mark.parametrize(
+    "written",
+    [
+        "2026-11-30T14:00:00.1234567+02:00",
+        "2026-11-30T12:00:00.000000000z",
+        "2026-11-30T07:00-05:00",
+    ],
+)
+def test_a_datetime_in_any_form_the_contract_allows_passes(written: str) -> None:
+    data = copy.deepcopy(PAGE)
+    data["users"]["nodes"][0]["updatedAt"] = written
+    check_data(READ_USERS, data)
+
+
+@pytest.mark.parametrize("written", ["2026-11-30 12:00:00", "2026-11-30T12:00:00", "30.11.2026"])
+def test_a_datetime_konvsync_only_shows_is_taken_in_the_portals_own_form(written: str) -> None:
+    """updatedAt is shown (drift), never compared nor acted on: a portal
+    that writes it without an offset is read, not stopped."""
+    data = copy.deepcopy(PAGE)
+    data["users"]["nodes"][0]["updatedAt"] = written
+    check_data(READ_USERS, data)
+
+
+@pytest.mark.parametrize(
     ("change", "expected"),
     [
         (
@@ -80,6 +103,10 @@ def test_a_page_as_the_contract_says_passes() -> None:
         (
             lambda d: d["users"]["nodes"][0]["groups"][0].update(externalId=["x"]),
             "users.nodes[0].groups[0].externalId is a list, the schema says String",
+        ),
+        (
+            lambda d: d["users"]["nodes"][0].update(updatedAt=1764504000),
+            "users.nodes[0].updatedAt is 1764504000 (a number), the schema says DateTime!",
         ),
     ],
 )

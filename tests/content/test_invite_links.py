@@ -13,6 +13,7 @@ import pytest
 from konvsync.sandbox.server import RunningSandbox
 from konvsync.sandbox.store import Store, StoreError
 from tests.conftest import CliRun, invoke
+from tests.hostile.legal_cases import TitlesBlank
 from tests.hostile.server import Call, Case, running_hostile_server
 from tests.published_schemas import validated
 
@@ -552,3 +553,141 @@ def test_a_code_in_a_misshapen_link_is_in_no_message(
             or "must be a list, not a mapping" in result.output
         ), result.output
         assert CODE not in result.output, result.output
+
+
+@pytest.mark.parametrize("written", ["9999-12-31T23:00:00-02:00", "0001-01-01T00:30:00+01:00"])
+def test_an_expiry_out_of_range_in_utc_is_a_validate_error_at_its_place(
+    sandbox: RunningSandbox, write_config: ConfigWriter, written: str
+) -> None:
+    """An ISO date-time whose instant in UTC falls outside the years 1 to
+    9999 once stopped validate and plan with "unexpected OverflowError".
+    Now: the place, the value and why, exit 1."""
+    config = write_config(f"""\
+        konvsync: 1
+        inviteLinks:
+          - {{title: Far, access: OPEN, expiresAt: "{written}"}}
+        """)
+    for result in (invoke(["validate", str(config)]), run(sandbox, "plan", str(config))):
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output and "unexpected" not in result.output
+        assert (
+            f"{config}:3:43: invite link 'Far': expiresAt {written!r} is out of range: in UTC "
+            "it falls outside the years 1 to 9999"
+        ) in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        ("true", "True is not of type 'string', 'null'"),
+        ("20270630", "20270630 is not of type 'string', 'null'"),
+    ],
+)
+def test_an_expiry_that_is_no_string_is_one_problem(
+    write_config: ConfigWriter, written: str, said: str
+) -> None:
+    """The schema says an expiresAt that is no string is not one; the check
+    of its form said so once more ("expiresAt True is not a date ...")."""
+    config = write_config(f"""\
+        konvsync: 1
+        inviteLinks:
+          - {{title: Fair, access: OPEN, expiresAt: {written}}}
+        """)
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines() == [
+        f"{config}:3:44: inviteLinks.[0].expiresAt: {said}"
+        + (
+            " (YAML reads unquoted yes/no/on/off/true/false as booleans: quote the value)"
+            if written == "true"
+            else ""
+        ),
+        "Error: configuration invalid: 1 problem",
+    ]
+
+
+def test_an_open_link_without_a_title_in_the_portal_is_named_by_its_id(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """The live OPEN link a new one would be second to may have no title
+    (the contract's ``String!`` takes a blank one): the plan once called it
+    "the portal's None"."""
+    sandbox.store.create("inviteLinks", {"title": "Blank", "access": "OPEN"})
+    config = write_config("konvsync: 1\ninviteLinks:\n  - {title: New, access: OPEN}\n")
+    with running_hostile_server(sandbox.url, TitlesBlank("Blank")) as portal:
+        result = invoke(["--endpoint", portal.url, "plan", str(config)])
+    assert result.exit_code == 1, result.output
+    assert (
+        f"{config}:3:5: invite link 'New' would be a second active, unexpired OPEN invite link "
+        "next to the portal's invite link inv_1, which has no title and which this "
+        "configuration leaves alone; the portal allows one at a time (deactivate or delete "
+        "that one)"
+    ) in result.stderr
+    assert "None" not in result.output
+
+
+class _ExpiryRewritten(Case):
+    """A portal whose ReadInviteLinks answers ``expiresAt`` in a form the
+    contract does not allow (a DateTime is answered with "Z" or another UTC
+    offset)."""
+
+    name = "expiry-rewritten"
+
+    def __init__(self, written: str) -> None:
+        self.written = written
+
+    def answer(self, call: Call, answer: Any) -> Any:
+        if call.operation == "ReadInviteLinks" and isinstance(answer.get("data"), dict):
+            for node in answer["data"]["inviteLinks"]["nodes"]:
+                node["expiresAt"] = self.written
+        return answer
+
+
+@pytest.mark.parametrize("written", ["2027-01-01T00:00:00", "2027-01-01", "next tuesday", ""])
+def test_an_expiry_answered_without_an_offset_stops_konvsync(
+    sandbox: RunningSandbox, write_config: ConfigWriter, written: str
+) -> None:
+    """A DateTime without a UTC offset names no instant; konvsync once
+    compared it as text, planned an update of it on every run and ended each
+    apply "not as planned" (exit 1), the portal answering it so again."""
+    config = write_config("""\
+        konvsync: 1
+        inviteLinks:
+          - {title: Fair, access: OPEN, expiresAt: 2027-01-01}
+        """)
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    with running_hostile_server(sandbox.url, _ExpiryRewritten(written)) as portal:
+        for command in (["plan", str(config)], ["apply", str(config), "--auto-approve"]):
+            result = invoke(["--endpoint", portal.url, *command])
+            assert result.exit_code == 1, result.output
+            assert (
+                "Error: the portal's answer does not fit the API contract: ReadInviteLinks: "
+                f"inviteLinks.nodes[0].expiresAt is {json.dumps(written)} (a string), not a "
+                "DateTime (an ISO date-time with Z or another UTC offset)"
+            ) in result.stderr, result.output
+            assert "Traceback" not in result.output
+        assert not [call for call in portal.calls if call.is_mutation]
+
+
+def test_null_where_a_link_may_hold_it_is_no_value_of_either_exclusive_field(
+    write_config: ConfigWriter,
+) -> None:
+    """``account: null`` beside an ``accountMatchField`` gives one of the two
+    (null is no account: the plan clears it), not both; validate once said
+    "give account or accountMatchField, not both". A null where none may
+    stand is named so, not in Python's spelling ("None is not of type")."""
+    config = write_config("""\
+        konvsync: 1
+        accountFields: [{key: dealer_no, label: Dealer number, type: TEXT}]
+        groups: [{externalId: g, name: G, damCategories: [null]}]
+        inviteLinks:
+          - {title: Match, access: OPEN, account: null, accountMatchField: dealer_no}
+          - {title: Code, access: CODE, code: null, active: false}
+        """)
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines() == [
+        f"{config}:3:51: groups.[0].damCategories.[0]: null is not of type 'string'",
+        f"{config}:6:39: inviteLinks.[1].code: null is not of type 'string'",
+        "Error: configuration invalid: 2 problems",
+    ]

@@ -16,6 +16,8 @@ from konvsync.app.seeding import seed_store
 from konvsync.kinds import TOP_LEVEL_KINDS
 from konvsync.sandbox.server import RunningSandbox
 from tests.conftest import KEY, SECRET, invoke
+from tests.hostile.legal_cases import TitlesBlank
+from tests.hostile.server import running_hostile_server
 
 EVERY_KIND = """\
 konvsync: 1
@@ -618,3 +620,55 @@ def test_export_force_never_drops_a_policy_written_outside_konvsync_yaml(
     forced = invoke(args)
     assert forced.exit_code == 0, forced.output
     assert policy in (out / "konvsync.yaml").read_text()
+
+
+def test_a_list_that_refers_to_a_keyless_object_is_left_out_whole(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A user or an invite link in a keyless group and a keyed one: the
+    export once wrote ``groups: [keyed]``, and the plan of the export then
+    took the keyless group away from them (export, then plan, must say
+    "No changes"). The list is left out whole: the config leaves it alone."""
+    store = sandbox.store
+    legacy = store.create("groups", {"name": "Legacy"})
+    keyed = store.create("groups", {"externalId": "keyed", "name": "Keyed"})
+    both = [legacy["id"], keyed["id"]]
+    store.create(
+        "users", {"email": "u@x.example", "firstName": "U", "lastName": "V", "groupIds": both}
+    )
+    store.create("inviteLinks", {"title": "Walk-in", "access": "OPEN", "groupIds": both})
+    out = tmp_path / "exported"
+    result = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "groups" not in yaml.safe_load((out / "users.yaml").read_text())["users"][0]
+    assert "groups" not in yaml.safe_load((out / "inviteLinks.yaml").read_text())["inviteLinks"][0]
+    assert (
+        "Warning: invite link Walk-in: groups refers to group grp_1, which has no natural "
+        "key; its groups are left out of the export (a config made from it leaves them alone)"
+    ) in result.stderr
+    planned = invoke(["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"])
+    assert planned.exit_code == 0, planned.output
+
+
+def test_a_keyless_invite_link_is_written_as_a_comment_without_its_code(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """An invite link whose title is blank (the contract's ``String!`` takes
+    one) has no key and is written as a comment: once with its code in
+    plain text, where a secret must never go, and a warning that said
+    "(None) ... adopts it by name" of a kind without a name."""
+    sandbox.store.create("inviteLinks", {"title": "Blank", "access": "CODE", "code": "Kept-4711"})
+    out = tmp_path / "exported"
+    with running_hostile_server(sandbox.url, TitlesBlank("Blank")) as portal:
+        result = invoke(["--endpoint", portal.url, "export", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = (out / "inviteLinks.yaml").read_text()
+    assert "# invite link inv_1 has no title; give it one in the portal to manage it:" in text
+    assert "#   code: (sensitive)" in text
+    written = "".join(path.read_text() for path in out.iterdir())
+    assert "Kept-4711" not in written + result.output
+    assert (
+        "Warning: invite link inv_1 has no title: written as a comment in inviteLinks.yaml. "
+        "To manage it, give it a title in the portal"
+    ) in result.stderr
+    assert "None" not in result.stderr

@@ -501,3 +501,30 @@ class ValuesInOwnForm(Case):
         if field_type == "NUMBER":
             return f"{Decimal(value):.2f}"
         return value
+
+
+class TitlesBlank(Case):
+    """A portal that keeps an invite link's title as given, blank included
+    (the contract types it ``String!`` and says only that a create gives
+    one): the links titled one of ``titles`` in the sandbox are answered
+    with the title ``"  "``."""
+
+    name = "titles-blank"
+
+    def __init__(self, *titles: str) -> None:
+        self.titles = set(titles)
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        _blank_titles(answer.get("data"), self.titles)
+        return answer
+
+
+def _blank_titles(node: Any, titles: set[str]) -> None:
+    if isinstance(node, dict):
+        if node.get("title") in titles:
+            node["title"] = "  "
+        for value in node.values():
+            _blank_titles(value, titles)
+    elif isinstance(node, list):
+        for item in node:
+            _blank_titles(item, titles)
