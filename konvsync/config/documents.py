@@ -190,12 +190,24 @@ def _expanded_size(value: Any, seen: dict[int, int]) -> int:
 
 
 def schema_problem(data: dict[str, Any]) -> str | None:
-    """The first way ``data`` breaks the config schema, or None if it fits."""
+    """The first way ``data`` breaks the config schema, or None if it fits
+    (in the schema's own words where it has them: ``x-message``)."""
     try:
         _fast_validator()(data)
     except fastjsonschema.JsonSchemaException as exc:
-        return str(exc)
+        return _fast_message(exc)
     return None
+
+
+def _fast_message(exc: fastjsonschema.JsonSchemaException) -> str:
+    """``exc`` as one line: the schema's ``x-message`` for the rule broken
+    where it has one (``access CODE needs a code``), else the validator's."""
+    definition = getattr(exc, "definition", None)
+    message = definition.get("x-message") if isinstance(definition, dict) else None
+    name = getattr(exc, "name", None)
+    if isinstance(message, str) and isinstance(name, str):
+        return f"{name}: {message}"
+    return str(exc)
 
 
 def item_problem(kind_name: str, item: Any) -> str | None:
@@ -207,7 +219,7 @@ def item_problem(kind_name: str, item: Any) -> str | None:
     try:
         _item_validators(False)[kind_name](item, {}, path)
     except fastjsonschema.JsonSchemaException as exc:
-        return str(exc).replace(path, kind(kind_name).singular, 1)
+        return _fast_message(exc).replace(path, kind(kind_name).singular, 1)
     return None
 
 

@@ -57,6 +57,9 @@ _LINKED_OUT = (
     "have it)"
 )
 _SENSITIVE = "sensitive; never written to a file"
+_DELETED_UNLESS_LISTED = "; apply deletes it while the configuration does not list it"
+"""Said of an object created in the portal that is left out of the files
+(its kind is pruned, so the next apply deletes it)."""
 READ_AGAIN = (
     "the portal's list did not show it, but asked for by its key the portal has it "
     "(read inconsistently); left in the configuration"
@@ -150,10 +153,12 @@ def accept_drift(
         work.list_edits(ListKey(obj.kind, obj.parent, obj.source.file)).removals.append(obj)
         work.accepted.removed.add(item.address)
     for item in sorted(created, key=lambda c: order[c.kind]):
+        # One apply would delete (a pruned kind's) is said so where it is left out.
+        deleted = "" if item.address in report.unmanaged else _DELETED_UNLESS_LISTED
         try:
-            _accept_created(work, item)
+            _accept_created(work, item, deleted)
         except EditRefused as exc:
-            work.keep(item, None, str(exc))
+            work.keep(item, None, f"{exc}{deleted}")
     edit_lists(work.lists, work.desired, work.text, work.kept, work.accepted)
     changed: dict[str, str] = {}
     for path in desired.files:
@@ -420,7 +425,10 @@ def _patch(work: _Work, obj: DesiredObject, top: str, new: Any) -> None:
 # ------------------------------------------------------------------ created
 
 
-def _accept_created(work: _Work, item: Change) -> None:
+def _accept_created(work: _Work, item: Change, deleted: str) -> None:
+    """Append ``item``, created in the portal, to its list, or as a comment
+    where the configuration would reject it (``deleted``: what the reason
+    adds when apply deletes it while the configuration does not list it)."""
     remote_obj = work.remote.get(item.kind).objects.get(item.filed_key)
     if remote_obj is None:
         raise EditRefused("the portal's object was not found again; left out")
@@ -458,7 +466,9 @@ def _accept_created(work: _Work, item: Change) -> None:
         lines = [f"# {k.singular} {name} is not valid konvsync YAML as it is ({exc}):"]
         lines += [f"# {line}" for line in dump([data]).splitlines()]
         work.text(key.file).append(lines)
-        work.keep(item, None, f"the configuration would reject it ({exc}): written as a comment")
+        work.keep(
+            item, None, f"the configuration would reject it ({exc}): written as a comment{deleted}"
+        )
         return
     work.list_edits(key).appends[item.address] = data
     work.accepted.added.add(item.address)

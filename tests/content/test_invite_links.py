@@ -691,3 +691,26 @@ def test_null_where_a_link_may_hold_it_is_no_value_of_either_exclusive_field(
         f"{config}:6:39: inviteLinks.[1].code: null is not of type 'string'",
         "Error: configuration invalid: 2 problems",
     ]
+
+
+def test_drift_write_of_a_code_link_made_in_the_portal_says_apply_deletes_it(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Its code is never written to a file, so the link is written as a
+    comment: the report says why in the schema's words, and that the next
+    apply (the kind is pruned) deletes it unless the configuration lists it."""
+    config = write_config(LINKS.format(more=""))
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    sandbox.store.create(
+        "inviteLinks",
+        {"title": "Hand made", "access": "CODE", "code": "Hand-Code-123", "active": True},
+    )
+    written = run(sandbox, "drift", "--write", str(config))
+    assert written.exit_code == 2, written.output
+    assert "Hand-Code-123" not in written.output + config.read_text()
+    assert (
+        "inviteLinks/Hand made: the configuration would reject it (invite link: access CODE "
+        "needs a code (code: ${env:NAME})): written as a comment; apply deletes it while the "
+        "configuration does not list it"
+    ) in written.stdout
+    assert "# - title: Hand made" in config.read_text()
