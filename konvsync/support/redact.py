@@ -34,6 +34,9 @@ _secrets: set[str] = set()
 _short: set[str] = set()
 _short_pattern: re.Pattern[str] | None = None
 _short_words_pattern: re.Pattern[str] | None = None
+_echo_pattern: re.Pattern[str] | None = None
+"""The registered values of ``MASKED_ANYWHERE`` characters or more, in any
+case (``redact_echo``)."""
 _lock = threading.Lock()
 
 _INVISIBLE = (
@@ -69,10 +72,12 @@ def register(value: str | None) -> None:
     """Mask ``value`` (and its JSON-escaped forms) in everything redacted from now on."""
     if not value:
         return
-    global _short_pattern, _short_words_pattern
+    global _short_pattern, _short_words_pattern, _echo_pattern
     forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
     with _lock:
         if len(value) >= MASKED_ANYWHERE:
+            if not forms <= _secrets:
+                _echo_pattern = None
             _secrets.update(forms)
         elif not forms <= _short:
             _short.update(forms)
@@ -96,13 +101,29 @@ def redact(text: str) -> str:
 
 def redact_echo(text: str) -> str:
     """Text a portal sent about what it was sent (an error message): masked
-    as ``redact`` masks, and a short value also where it stands as a word
-    (``code q7 is taken``): the portal's echo of its input, where masking a
-    word that happens to equal a short code costs little."""
+    as ``redact`` masks, every value also in any case (a portal that takes a
+    code in any case may echo it as it stores it), and a short value also
+    where it stands as a word (``code q7 is taken``): the portal's echo of
+    its input, where masking a word that happens to equal a short code costs
+    little."""
     text = redact(text)
     with _lock:
         words = _short_words()
+        echoed = _echoed()
+    if echoed is not None:
+        text = echoed.sub(MASK, text)
     return words.sub(MASK, text) if words is not None else text
+
+
+def _echoed() -> re.Pattern[str] | None:
+    """The pattern of the long values in any case (called with the lock
+    held): a portal that takes a code in any case may echo it as it stores
+    it, lowercased (``zq-7hk2-...``) or upper-cased."""
+    global _echo_pattern
+    if _secrets and _echo_pattern is None:
+        values = "|".join(re.escape(v) for v in sorted(_secrets, key=len, reverse=True))
+        _echo_pattern = re.compile(values, re.IGNORECASE)
+    return _echo_pattern
 
 
 def _short_words() -> re.Pattern[str] | None:
@@ -110,7 +131,7 @@ def _short_words() -> re.Pattern[str] | None:
     global _short_words_pattern
     if _short and _short_words_pattern is None:
         values = _short_alternation()
-        _short_words_pattern = re.compile(f"(?<!\\w)(?:{values})(?!\\w)")
+        _short_words_pattern = re.compile(f"(?<!\\w)(?:{values})(?!\\w)", re.IGNORECASE)
     return _short_words_pattern
 
 

@@ -189,3 +189,21 @@ def test_a_portal_error_naming_a_short_code_without_quotes_is_masked(
     for shown in (result.output, text):
         assert SHORT not in shown and LONG not in shown
         assert "\x1b" not in shown
+
+
+def test_a_portal_error_echoing_a_code_in_another_case_is_masked(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A portal that compares codes case-insensitively may echo one as it
+    stores it: lowercased, or upper-cased. An echo is masked in any case."""
+    config, report_file = _config(tmp_path), tmp_path / "report.json"
+    case = EchoingErrors("CreateInviteLinkBatch", {"Dealers": LONG.lower(), "Fair": SHORT.upper()})
+    with running_hostile_server(sandbox.url, case) as portal:
+        args = ["--endpoint", portal.endpoint(), "apply", str(config), "--auto-approve"]
+        result = run_konvsync([*args, "--report", str(report_file)], tmp_path, env=ENV)
+        happened = portal.rewritten
+    assert happened, "the case never happened"
+    assert result.exit_code == 1, result.describe()
+    for shown in (result.output, report_file.read_text()):
+        assert LONG.lower() not in shown and f'"{SHORT.upper()}"' not in shown, shown
+        assert 'code \\"***\\" is already used' in shown or 'code "***" is already used' in shown
