@@ -9,7 +9,6 @@ batching buys; it prints its requests, seconds, CPU seconds and peak RSS.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import resource
 import sys
@@ -17,6 +16,7 @@ import time
 from typing import Any
 
 import aiohttp
+from _raw_portal import RawPortal
 
 from konvsync.api.documents import operation_text
 from konvsync.api.operations import has_operation
@@ -28,32 +28,12 @@ PARALLELISM = 10
 
 async def run(url: str, config: str, mode: str) -> dict[str, Any]:
     state = load_config(config)
-    requests = 0
-    semaphore = asyncio.Semaphore(PARALLELISM)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=PARALLELISM)) as http:
-        basic = base64.b64encode(b"sandbox-key:sandbox-secret-not-for-production").decode()
-        async with http.post(
-            f"{url}/oauth/token",
-            data="grant_type=client_credentials",
-            headers={
-                "Authorization": f"Basic {basic}",
-                "Content-Type": "application/x-www-form-urlencoded",
-            },
-        ) as response:
-            token = (await response.json())["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
+        portal = RawPortal(http, url, PARALLELISM)
+        await portal.sign_in()
 
         async def call(query: str, variables: dict[str, Any]) -> Any:
-            nonlocal requests
-            async with semaphore:
-                requests += 1
-                async with http.post(
-                    f"{url}/api", json={"query": query, "variables": variables}, headers=headers
-                ) as response:
-                    body = await response.json()
-            if body.get("errors"):
-                raise RuntimeError(body["errors"][0]["message"])
-            return next(iter(body["data"].values()))
+            return next(iter((await portal.call(query, variables)).values()))
 
         ids: dict[tuple[str, str], str] = {}
 
@@ -87,7 +67,7 @@ async def run(url: str, config: str, mode: str) -> dict[str, Any]:
         seconds = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
-        "requests": requests,
+        "requests": portal.requests,
         "request_seconds": seconds,
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
         "peak_rss_mb": usage.ru_maxrss / 1024,

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import resource
 import time
@@ -31,13 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from _raw_portal import RawPortal
 
 from konvsync.api.operations import operation_document, read_document
 from konvsync.api.pagination import PAGE_SIZE
 from konvsync.config.yaml_loader import load_yaml
 from konvsync.kinds import kind
 
-KEY, SECRET = "sandbox-key", "sandbox-secret-not-for-production"
 READ_KINDS = ("users", "accountFields", "groups", "accounts")
 """What konvsync's plan reads for the benchmarks' config (account fields:
 an account's custom fields are checked against them)."""
@@ -59,33 +58,10 @@ def load(folder: str) -> dict[str, list[tuple[str | None, dict[str, Any]]]]:
 
 async def run(url: str, folder: str, mode: str, batch: int, parallelism: int) -> dict[str, Any]:
     objects = load(folder)
-    requests = 0
-    semaphore = asyncio.Semaphore(parallelism)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=parallelism)) as http:
-        basic = base64.b64encode(f"{KEY}:{SECRET}".encode()).decode()
-        async with http.post(
-            f"{url}/oauth/token",
-            data="grant_type=client_credentials",
-            headers={
-                "Authorization": f"Basic {basic}",
-                "Content-Type": "application/x-www-form-urlencoded",
-            },
-        ) as response:
-            token = (await response.json())["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
-
-        async def call(query: str, variables: dict[str, Any]) -> dict[str, Any]:
-            nonlocal requests
-            async with semaphore:
-                requests += 1
-                async with http.post(
-                    f"{url}/api", json={"query": query, "variables": variables}, headers=headers
-                ) as response:
-                    body = await response.json()
-            if body.get("errors"):
-                raise RuntimeError(body["errors"][0]["message"])
-            return dict(body["data"])
-
+        portal = RawPortal(http, url, parallelism)
+        await portal.sign_in()
+        call = portal.call
         started = time.perf_counter()
         if mode == "read":
             differing = sum(await asyncio.gather(*(read(call, objects, n) for n in READ_KINDS)))
@@ -94,7 +70,7 @@ async def run(url: str, folder: str, mode: str, batch: int, parallelism: int) ->
         seconds = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
-        "requests": requests,
+        "requests": portal.requests,
         "request_seconds": seconds,
         "differing": differing,
         "cpu_seconds": usage.ru_utime + usage.ru_stime,

@@ -324,7 +324,7 @@ def median_phase(runs: list[Phase]) -> Phase:
     """Each figure the median of ``runs`` (the same phase); the worst exit code."""
 
     def med(name: str) -> float:
-        return round(statistics.median(getattr(r, name) for r in runs), 3)
+        return round(float(statistics.median(getattr(r, name) for r in runs)), 3)
 
     firsts = [r.first_request_seconds for r in runs if r.first_request_seconds is not None]
     first_cpus = [r.first_request_cpu for r in runs if r.first_request_cpu is not None]
@@ -542,12 +542,14 @@ def report(
         f"{'exit':>4}"
     )
     for p in phases:
-        first = "    -" if p.first_request_seconds is None else f"{p.first_request_seconds:>5.2f}"
-        first_cpu = "    -" if p.first_request_cpu is None else f"{p.first_request_cpu:>5.2f}"
+        first_shown = (
+            "    -" if p.first_request_seconds is None else f"{p.first_request_seconds:>5.2f}"
+        )
+        cpu_shown = "    -" if p.first_request_cpu is None else f"{p.first_request_cpu:>5.2f}"
         print(
             f"{p.phase:<17} {p.requests:>8} {p.requests_min:>5} {p.request_ratio:>5.2f} "
             f"{p.seconds:>7.2f} {p.seconds_min:>7.2f} {p.cpu_seconds:>6.2f} "
-            f"{p.cpu_us_per_object:>6.1f} {p.server_cpu_seconds:>5.1f} {first} {first_cpu} "
+            f"{p.cpu_us_per_object:>6.1f} {p.server_cpu_seconds:>5.1f} {first_shown} {cpu_shown} "
             f"{p.peak_rss_mb:>7.1f} {p.exit_code:>4}"
         )
     print(
