@@ -19,8 +19,8 @@ from konvsync.apply.executor import PlanExecutor
 from konvsync.apply.model import ApplyOptions, ApplyReport, Interrupted, Progress
 from konvsync.errors import UsageError
 from konvsync.plan.changes import Plan
-from konvsync.plan.planfile import check_fresh, is_planfile, read_planfile
-from konvsync.plan.planner import PlanOptions, ProgressCallback
+from konvsync.plan.planfile import as_shown, check_fresh, is_planfile, read_planfile
+from konvsync.plan.planner import PlanOptions, PlanOutcome, ProgressCallback
 from konvsync.plan.remote import RemoteState
 from konvsync.plan.renames import renamed_view, renames_in
 from konvsync.plan.scope import plan_scope
@@ -53,7 +53,7 @@ def apply_path(
     connection: ConnectionOptions,
     plan_options: PlanOptions,
     apply_options: ApplyOptions,
-    confirm: Callable[[Plan], None],
+    confirm: Callable[[Plan], bool],
     on_page: ProgressCallback | None = None,
     progress: Progress | None = None,
     on_interrupt: InterruptCallback | None = None,
@@ -62,6 +62,8 @@ def apply_path(
 ) -> ApplyResult:
     """Apply a config (plan, ``confirm`` raises to stop, apply) or a saved
     plan file (re-read what it touches, refuse if stale, apply unasked).
+    ``confirm`` returns whether it asked someone: the portal is then read
+    again, and the plan refused as stale if it moved while they read it.
     ``--target`` and the ``--allow-...`` rails are refused with a saved
     plan: it is applied as reviewed, its rails checked when it was made."""
     if isinstance(path, str) or len(path) == 1:
@@ -99,7 +101,9 @@ def apply_path(
                 if not outcome.plan.has_changes:
                     return ApplyResult(outcome.plan, None)
                 with prompt_signals():
-                    confirm(outcome.plan)
+                    asked = confirm(outcome.plan)
+                if asked:
+                    await _unchanged_since_shown(client, target.endpoint.name, outcome, on_page)
                 options = replace(apply_options, send_welcome_email=policy.send_welcome_email)
                 report = await _execute(
                     client, outcome.remote, outcome.plan, options, progress, on_interrupt, on_report
@@ -107,6 +111,22 @@ def apply_path(
                 return ApplyResult(outcome.plan, report)
 
         return aio.run(run())
+
+
+async def _unchanged_since_shown(
+    client: PortalClient, endpoint: str, outcome: PlanOutcome, on_page: ProgressCallback | None
+) -> None:
+    """Refuse (SavedPlanStale, exit 3) a plan the portal moved away from
+    while someone read it at the prompt, as a saved plan is refused: a
+    person takes seconds to minutes to answer, and in a shared portal
+    another team may meanwhile put its user in an account the plan deletes
+    (apply's checks before each step look at the objects the step changes,
+    not at what refers to them)."""
+    current = await read_remote(client, outcome.read_kinds, on_page, plan_scope(outcome.plan))
+    remote = renamed_view(current, renames_in(outcome.plan.changes))
+    check_fresh(
+        as_shown(outcome, endpoint), endpoint, remote, again="nothing was changed; run apply again"
+    )
 
 
 def _rails_allowed(options: PlanOptions) -> str | None:

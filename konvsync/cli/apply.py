@@ -172,14 +172,15 @@ class ApplySession:
             err=True,
         )
 
-    def confirm(self, plan: Plan) -> None:
+    def confirm(self, plan: Plan) -> bool:
+        """Show the plan and ask (unless --auto-approve); whether it asked."""
         self.planned = plan
         self.progress.clear()
         if not (self.auto_approve and self.options.quiet):
             click.echo(render_plan(plan, "text", color=self.options.color))
             click.echo("")
         if self.auto_approve:
-            return
+            return False
         if not sys.stdin.isatty():
             raise UsageError(
                 "refusing to apply without confirmation: stdin is not a terminal; "
@@ -192,6 +193,7 @@ class ApplySession:
         )
         if answer.strip() != "yes":
             raise ApplyCancelled("Apply cancelled.")
+        return True
 
     @contextmanager
     def reporting(self) -> Iterator[None]:

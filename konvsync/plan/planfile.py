@@ -90,6 +90,20 @@ def write_planfile(
     write_files({Path(path): text})
 
 
+def as_shown(outcome: PlanOutcome, endpoint: str) -> SavedPlan:
+    """The plan ``apply`` showed before its prompt, kept as a saved plan
+    keeps it (what it read of the objects it changes), for ``check_fresh``
+    once the user has answered."""
+    return SavedPlan(
+        outcome.plan,
+        endpoint,
+        "",
+        outcome.read_kinds,
+        remote_digests(outcome.plan.changes, outcome.remote),
+        send_welcome_email=False,
+    )
+
+
 def is_planfile(path: str) -> bool:
     candidate = Path(path)
     if not candidate.is_file() or candidate.suffix in (".yaml", ".yml"):
@@ -246,18 +260,21 @@ class SavedPlanStale(StalePlanError):
         return replace(self.plan, refused=Refusal(RefusalCheck.STALE_PLAN, str(self), {}))
 
 
-def check_fresh(saved: SavedPlan, endpoint_name: str, remote: RemoteState) -> None:
-    """Refuse (SavedPlanStale) if the portal moved since the plan was made."""
+def check_fresh(
+    saved: SavedPlan, endpoint_name: str, remote: RemoteState, again: str = "run plan again"
+) -> None:
+    """Refuse (SavedPlanStale) if the portal moved since the plan was made;
+    ``again``: what the message tells to do about it."""
     if saved.endpoint != endpoint_name:
         raise SavedPlanStale(
             f"stale plan: it was made for endpoint {saved.endpoint!r}, not "
-            f"{endpoint_name!r}; run plan again",
+            f"{endpoint_name!r}; {again}",
             saved.plan,
         )
     if saved.plan.portal is not None and remote.portal_name != saved.plan.portal:
         raise SavedPlanStale(
             f"stale plan: it was made for portal {saved.plan.portal!r}, the "
-            f"endpoint serves {remote.portal_name!r}; run plan again",
+            f"endpoint serves {remote.portal_name!r}; {again}",
             saved.plan,
         )
     # Keys the plan brings into the portal: of objects it creates or adopts
@@ -273,13 +290,11 @@ def check_fresh(saved: SavedPlan, endpoint_name: str, remote: RemoteState) -> No
         moved = moved or _taken_outside(change, remote, outside)
         moved = moved or _reference_gone(change, created, remote)
         if moved:
-            raise SavedPlanStale(
-                f"stale plan: {change.address} {moved}; run plan again", saved.plan
-            )
-    _check_outside_unchanged(saved.plan, remote)
+            raise SavedPlanStale(f"stale plan: {change.address} {moved}; {again}", saved.plan)
+    _check_outside_unchanged(saved.plan, remote, again)
 
 
-def _check_outside_unchanged(plan: Plan, remote: RemoteState) -> None:
+def _check_outside_unchanged(plan: Plan, remote: RemoteState, again: str) -> None:
     """Refuse (SavedPlanStale) a plan whose deletes or renames now change
     objects outside its scope in a way the plan did not say (another team
     put its user in an account the plan deletes since): what was reviewed
@@ -296,7 +311,7 @@ def _check_outside_unchanged(plan: Plan, remote: RemoteState) -> None:
     ):
         if warning not in said:
             raise SavedPlanStale(
-                f"stale plan: {warning.split('; ')[0]}, which the plan did not say; run plan again",
+                f"stale plan: {warning.split('; ')[0]}, which the plan did not say; {again}",
                 plan,
             )
 

@@ -135,7 +135,7 @@ def test_a_dumb_terminal_gets_no_colour(sandbox: RunningSandbox, tmp_path: Path)
 
 
 def _at_the_prompt(
-    sandbox: RunningSandbox, tmp_path: Path, *extra: str
+    sandbox: RunningSandbox, tmp_path: Path, *extra: str, config_text: str = CONFIG
 ) -> tuple[subprocess.Popen[bytes], int]:
     """``konvsync apply`` with a terminal (a pty) for stdin and stdout, once
     it asks for confirmation: the process and the terminal's other end.
@@ -146,7 +146,7 @@ def _at_the_prompt(
     Python program. No person is that quick; a test sending the signal
     as soon as it sees the question was, about one time in ten."""
     config = tmp_path / "konvsync.yaml"
-    config.write_text(CONFIG)
+    config.write_text(config_text)
     main, terminal = pty.openpty()
     process = subprocess.Popen(
         [*KONVSYNC, "--endpoint", sandbox.url, "apply", str(config), *extra],
@@ -245,3 +245,46 @@ def test_sigterm_at_the_prompt_writes_the_report_and_nothing_else(
     assert data["error"]["code"] == "apply_cancelled", data
     assert data["summary"]["done"] == 0
     assert sandbox.store.count("groups") == 0
+
+
+SHARED = """\
+konvsync: 1
+policy:
+  prune: [accounts]
+  scope: {accounts: ["a-*"], users: ["*@a.example"]}
+accounts: []
+users: []
+"""
+
+
+def test_a_portal_changed_while_the_plan_is_read_at_the_prompt_is_not_applied(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A person reads the plan for seconds or minutes. Another team put its
+    user in the account the plan deletes meanwhile: 'yes' deleted it, and
+    the user lost its account with "Apply complete!" (apply's checks before
+    each step look at the account, not at who refers to it). As with a saved
+    plan, the portal is read again once the person answers: exit 3, nothing
+    changed."""
+    store = sandbox.store
+    old = store.create("accounts", {"externalId": "a-old", "name": "Old"})
+    user = store.create("users", {"email": "bo@b.example", "firstName": "Bo", "lastName": "B"})
+    process, main = _at_the_prompt(sandbox, tmp_path, config_text=SHARED)
+    store.update("users", user["id"], {"accountId": old["id"]})  # another team, meanwhile
+    os.write(main, b"yes\n")
+    output = _rest(main, process)
+    assert process.returncode == 3, output
+    assert b"which the plan did not say; nothing was changed; run apply again" in output, output
+    assert store.get("accounts", key="a-old") is not None
+
+
+def test_a_portal_unchanged_at_the_prompt_is_applied_after_one_more_read(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    sandbox.store.create("accounts", {"externalId": "a-old", "name": "Old"})
+    process, main = _at_the_prompt(sandbox, tmp_path, config_text=SHARED)
+    os.write(main, b"yes\n")
+    output = _rest(main, process)
+    assert process.returncode == 0, output
+    assert b"Apply complete! Resources: 0 added, 0 changed, 1 destroyed." in output, output
+    assert sandbox.store.get("accounts", key="a-old") is None
