@@ -63,11 +63,17 @@ class _Patcher:
     def end(self, node: Node) -> int:
         return self.text.end(self.tree, node)
 
-    def set_scalar(self, node: ScalarNode, new: Any) -> None:
+    def set_scalar(self, node: ScalarNode, new: Any, key: Node | None = None) -> None:
+        """``key``: the key ``node`` is the value of (a map's entry), when
+        not the field's own."""
         if has_reference(str(node.value)):
             raise EditRefused(_SUBSTITUTION)
         if node.value == "" and not node.style:  # `key:` with nothing after it (libyaml: style "")
-            colon = self._colon()
+            key = key or self.key_node
+            if self.start(node) == self.end(key):  # `{tier: gold, region}`: no ':' either
+                self.text.replace(self.end(key), self.end(key), ": " + flow(new))
+                return
+            colon = self._colon(key)
             self.text.replace(colon + 1, colon + 1, " " + flow(new))
             return
         style = node.style if node.style in ("'", '"') else None
@@ -90,8 +96,8 @@ class _Patcher:
             end, comment = self.text.block_value(colon, end)
         self.text.replace(colon + 1, end, " " + rendered + comment)
 
-    def _colon(self) -> int:
-        at = self.text.text.find(":", self.end(self.key_node))
+    def _colon(self, key: Node | None = None) -> int:
+        at = self.text.text.find(":", self.end(key or self.key_node))
         if at < 0:
             raise EditRefused("cannot find the ':' after the key")
         return at
@@ -173,10 +179,10 @@ class _Patcher:
             had = [str(key.value) for key, _value in pairs if str(key.value) in new]
             self.replace_value(flow({name: new[name] for name in [*had, *added]}))
             return
-        for _key, value, target in change:
+        for key, value, target in change:
             if not isinstance(value, ScalarNode):
                 raise EditRefused("a nested value is not a plain value; left as is")
-            self.set_scalar(value, target)
+            self.set_scalar(value, target, key)
         for key, value in drop:
             first = self.text.line_of(self.start(key))
             self.text.delete_lines(first, self.text.line_of(self.end(value)))

@@ -194,7 +194,10 @@ def _referrers_outside(
     """For each (kind, key) of ``named`` that objects outside the scope
     refer to (as the portal has them), the paths of those objects by kind."""
     targets = {kind_name for kind_name, _ in named}
-    referrers: dict[tuple[str, str], dict[str, list[str]]] = {}
+    # Paths as the keys of a dict: an object named once however many of its
+    # fields refer to the key, in one step (a list searched each time made a
+    # rename of a group 20,000 users outside are in take seconds).
+    referrers: dict[tuple[str, str], dict[str, dict[str, None]]] = {}
     for holder in KINDS:
         fields = [f for f in holder.references if f.ref in targets and f is not holder.parent_field]
         for obj in view.get(holder.name).outside if fields else ():
@@ -204,10 +207,11 @@ def _referrers_outside(
                 for key in keys:
                     if isinstance(key, str) and (f.ref, key) in named:
                         by_kind = referrers.setdefault((f.ref or "", key), {})
-                        paths = by_kind.setdefault(holder.name, [])
-                        if obj.path not in paths:
-                            paths.append(obj.path)
-    return referrers
+                        by_kind.setdefault(holder.name, {})[obj.path] = None
+    return {
+        named_key: {holder_name: list(paths) for holder_name, paths in by_kind.items()}
+        for named_key, by_kind in referrers.items()
+    }
 
 
 def referred_outside(changes: list[Change], remote: RemoteState) -> list[str]:

@@ -271,3 +271,40 @@ groups:
   - {externalId: b, name: B, permissions: [MANAGE_USERS, MANAGE_ACCOUNTS]}  # b
 """
     )
+
+
+def test_a_map_value_written_as_nothing_gets_the_portal_value(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A map's key with nothing after it (``region:``, ``{tier: gold,
+    region: }``, ``{tier: gold, region}``) given a value in the portal: the
+    value was put after the field's own key (``customFields: west``), and
+    the edited file did not load (exit 1, "would leave the configuration
+    invalid", nothing written). In flow style this worked before a flow
+    map was edited in place."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        """\
+konvsync: 1
+accountFields:
+  - {key: tier, label: Tier, type: TEXT}
+  - {key: region, label: Region, type: TEXT}
+accounts:
+  - externalId: acme
+    name: ACME
+    customFields:
+      tier: gold
+      region:
+  - {externalId: beta, name: Beta, customFields: {tier: gold, region: }}
+  - {externalId: gamma, name: Gamma, customFields: {tier: gold, region}}
+""",
+    )
+    portal = HandEdits(sandbox)
+    west = [{"key": "tier", "value": "gold"}, {"key": "region", "value": "west"}]
+    for key in ("acme", "beta", "gamma"):
+        portal.update_account(key, customFields=west)
+    written = accepted(sandbox, path)
+    assert "      tier: gold\n      region: west\n" in written, written
+    assert "customFields: {tier: gold, region: west }}\n" in written, written
+    assert "customFields: {tier: gold, region: west}}\n" in written, written
