@@ -307,6 +307,9 @@ def narrowed_outside(changes: list[Change], remote: RemoteState) -> list[str]:
             now = {**k.defaults, **after}
         requires = bool(now.get("required")) and not (before or {}).get("required")
         retyped = before is not None and before.get("type") not in ("TEXT", now.get("type"))
+        refits = before is not None and not retyped and _definition(before) != _definition(now)
+        if not requires and not refits:
+            continue  # what values fit is as before (a label changed): no account to look at
         key = (change.renamed_from if isinstance(change, Update) else None) or change.key
         for holder, maps in holders:
             unfit: list[str] = []
@@ -340,8 +343,11 @@ def narrowed_outside(changes: list[Change], remote: RemoteState) -> list[str]:
     return out
 
 
+def _definition(field: dict[str, Any]) -> tuple[str, list[Any]]:
+    """What decides whether a value fits account field ``field``: its type and options."""
+    return str(field.get("type") or "TEXT"), list(field.get("options") or [])
+
+
 def _fits(value: str, definition: dict[str, Any]) -> bool:
     """Whether ``value`` fits the account field ``definition`` (its type and options)."""
-    return value_fits(
-        value, str(definition.get("type") or "TEXT"), list(definition.get("options") or [])
-    )
+    return value_fits(value, *_definition(definition))
