@@ -23,7 +23,7 @@ from konvsync.config.model import DesiredState
 from konvsync.errors import ConfigInvalid, KonvsyncError
 from konvsync.kinds import kind
 from konvsync.plan.planner import check_references, referred_reference_kinds
-from konvsync.plan.remote import normalize_nodes
+from konvsync.plan.remote import holders_of, normalize_nodes
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,9 @@ async def _reference_checks(
     if not names:
         report.add("references", True, "the configuration refers to no LMS module or DAM category")
         return
-    kinds = [kind(n) for n in names]
+    # With the kinds that hold them: a portal's list may leave out what a
+    # group still holds (an archived module), known by the group's answer.
+    kinds = [kind(n) for n in (*names, *holders_of(names))]
     remote = normalize_nodes(await read_consistently(lambda: read_kinds(client, kinds)))
     try:
         check_references(desired, remote, only=set(names))

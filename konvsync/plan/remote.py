@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass, field, replace
+from functools import cache, cached_property
 from typing import Any
 
 from konvsync.config.scope import Scope
@@ -130,6 +130,11 @@ class RemoteKind:
     outside: list[RemoteObject] = field(default_factory=list)
     """Outside the scope (keyed or not; keys may repeat): for no plan,
     count or check, only for ``referable``, ``outside_by_key`` and ``find``."""
+    held: dict[ObjectKey, RemoteObject] = field(default_factory=dict)
+    """Of a reference kind, by key, the objects its read did not show that
+    another kind's answer holds with their ID and key (a group's archived
+    LMS module: the contract does not say the list shows every one). Only
+    for ``referable``: a reference may name them, nothing else counts them."""
     _referable: dict[ObjectKey, RemoteObject] | None = field(
         default=None, repr=False, compare=False
     )
@@ -164,14 +169,15 @@ class RemoteKind:
         """By key, every object a reference may name, in scope or not
         (references to objects a configuration does not own are allowed);
         outside the scope, only kinds whose keys are unique, top-level."""
-        if not self.outside:
+        if not self.outside and not self.held:
             return self.objects
         if self._referable is None:  # made once: every reference is checked against it
-            self._referable = {
-                key: obj
+            self._referable = dict(self.held)
+            self._referable.update(
+                (key, obj)
                 for key, obj in self.outside_by_key().items()
                 if kind(obj.kind).unique_key and kind(obj.kind).parent is None
-            }
+            )
             self._referable.update(self.objects)
         return self._referable
 
@@ -269,12 +275,18 @@ class RemoteStateBuilder:
         self.parent_ids: dict[tuple[str, str], str] = {}
         """(child kind, child ID) -> the ID of the parent that lists it: a
         child (a location) belongs to one parent, listed once."""
+        self.held: dict[str, dict[ObjectKey, RemoteObject | None]] = {}
+        """Reference kind -> key -> an object of it as the answers of the
+        kinds that refer to it hold it (a group's LMS modules, with ID and
+        slug): known by it where the read of its kind does not show it.
+        None: held with two IDs."""
 
     def add(self, kind_name: str, nodes: list[dict[str, Any]]) -> None:
         k = kind(kind_name)
         bucket = self.kinds.setdefault(kind_name, RemoteKind())
         _register_sensitive(k, nodes)
         parents: list[tuple[str, bool]] = []  # each node's key for its children, and in scope?
+        held_fields = _held_fields(kind_name)
         for node in nodes:
             broken = k.schema_rules and broken_rule(k.schema_rules, node)
             if broken:
@@ -297,6 +309,8 @@ class RemoteStateBuilder:
                 node.get("updatedAt"),
                 k.server_values(node),
             )
+            if held_fields:
+                self._note_held(held_fields, node)
             owned = self.scope is None or self.scope.owns(kind_name, obj.key, obj.data)
             parents.append((obj.key or RemoteRef(str(node["id"])), owned))
             if owned:
@@ -338,15 +352,40 @@ class RemoteStateBuilder:
             raise ReadChanged(f"{k.read_operation}: {child.singular} {child_id} is listed {where}")
         self.parent_ids[(child.name, child_id)] = parent_id
 
+    def _note_held(self, fields: tuple[tuple[str, Kind], ...], node: dict[str, Any]) -> None:
+        """Note the objects of reference kinds that ``node`` holds (in scope
+        or not: they are the portal's either way). A key held with two IDs
+        (the contract keeps it unique; another writer may have made one
+        anew while the pages were read) names neither: it is known only if
+        the read of its kind shows it."""
+        for name, target in fields:
+            for item in node.get(name) or ():
+                key = target.key_of(item)
+                if key is None:  # named by its ID (RemoteRef): no key to know it by
+                    continue
+                held = self.held.setdefault(target.name, {})
+                other = held.get(key, _UNSEEN)
+                if other is _UNSEEN:
+                    held[key] = RemoteObject(
+                        target.name, key, str(item["id"]), target.normalize_remote(item)
+                    )
+                elif other is not None and other.id != str(item["id"]):
+                    held[key] = None
+
     def state(self, kind_names: Iterable[str] | None = None) -> RemoteState:
         """The state of ``kind_names`` (and the kinds read with them), or of
-        every kind added."""
+        every kind added. A reference kind read holds (``RemoteKind.held``)
+        what the kinds that refer to it hold of it and its read did not
+        show."""
         if kind_names is None:
-            return RemoteState(dict(self.kinds), scope=self.scope)
-        names = [n for name in kind_names for n in (name, *(c.name for c in _children(name)))]
-        return RemoteState(
-            {name: self.kinds.get(name, RemoteKind()) for name in names}, scope=self.scope
-        )
+            names = list(self.kinds)
+        else:
+            names = [n for name in kind_names for n in (name, *(c.name for c in _children(name)))]
+        kinds = {name: self.kinds.get(name, RemoteKind()) for name in names}
+        for name, bucket in kinds.items():
+            if name in self.held and name in self.kinds:
+                kinds[name] = _with_held(bucket, self.held[name])
+        return RemoteState(kinds, scope=self.scope)
 
 
 def _register_sensitive(k: Kind, nodes: list[dict[str, Any]]) -> None:
@@ -358,6 +397,48 @@ def _register_sensitive(k: Kind, nodes: list[dict[str, Any]]) -> None:
             value = node.get(name)
             if isinstance(value, str):
                 redact.register(value)
+
+
+_UNSEEN = RemoteObject("", None, "", {})
+"""No object of that key held yet (``RemoteStateBuilder._note_held``)."""
+
+
+@cache
+def _held_fields(kind_name: str) -> tuple[tuple[str, Kind], ...]:
+    """(field, reference kind) of each field of ``kind_name`` that holds
+    objects of a reference kind (a group's ``lmsModules``)."""
+    k = kind(kind_name)
+    return tuple(
+        (f.name, KINDS_BY_NAME[f.ref or ""])
+        for f in k.references
+        if f is not k.parent_field and KINDS_BY_NAME[f.ref or ""].reference
+    )
+
+
+def holders_of(kind_names: Iterable[str]) -> list[str]:
+    """The kinds whose answers hold objects of the reference kinds among
+    ``kind_names`` (groups hold LMS modules): what is known of those kinds
+    beside their own reads (``RemoteKind.held``)."""
+    wanted = set(kind_names)
+    return [
+        k.name
+        for k in KINDS_BY_NAME.values()
+        if any(target.name in wanted for _name, target in _held_fields(k.name))
+    ]
+
+
+def _with_held(bucket: RemoteKind, held: Mapping[ObjectKey, RemoteObject | None]) -> RemoteKind:
+    """``bucket`` (a reference kind's read) with what others hold of it
+    that the read did not show, neither its key nor its ID (one shown under
+    another key is the read's)."""
+    shown_ids = {obj.id for obj in (*bucket.all(), *bucket.outside)}
+    shown = bucket.shown_keys()
+    unlisted = {
+        key: obj
+        for key, obj in held.items()
+        if obj is not None and key not in shown and obj.id not in shown_ids
+    }
+    return replace(bucket, held=unlisted, _referable=None) if unlisted else bucket
 
 
 def _children(kind_name: str) -> list[Kind]:

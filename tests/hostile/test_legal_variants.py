@@ -27,6 +27,7 @@ from tests.hostile.harness import (
     write_desired,
 )
 from tests.hostile.legal_cases import (
+    ContentUnlisted,
     EmailsLookedUpAsStored,
     EmptyPagesBetween,
     FieldsNotAskedFor,
@@ -939,3 +940,156 @@ def test_drift_write_of_a_field_retyped_by_hand_takes_its_values_as_text(
     written = _run(sandbox.url, "drift", "--write", str(config))
     assert written.exit_code == 2, written.output
     _no_changes(sandbox.url, config)
+
+
+HELD_CONTENT = """\
+konvsync: 1
+groups:
+  - externalId: dealers
+    name: Dealers
+    lmsModules: [onboarding, sales-training]
+    damCategories: [brand-assets, price-lists]
+  - {externalId: staff, name: Staff, lmsModules: [onboarding]}
+"""
+UNLISTED = ("sales-training", "price-lists", "service-certification")
+"""Listed by no read of the portal's lmsModules and damCategories; the
+first two are held by the group ``dealers``, the last by no group."""
+
+
+def _content_unlisted(sandbox_factory: SandboxFactory, tmp_path: Path) -> RunningSandbox:
+    """A sandbox (two modules and two categories a page) holding
+    ``HELD_CONTENT``, made through an honest portal."""
+    sandbox = sandbox_factory(page_cap=2)
+    seed = tmp_path / "seed" / "konvsync.yaml"
+    seed.parent.mkdir()
+    seed.write_text(HELD_CONTENT, encoding="utf-8")
+    seeded = _run(sandbox.url, "apply", str(seed), "--auto-approve")
+    assert seeded.exit_code == 0, seeded.output
+    return sandbox
+
+
+def _content_of(sandbox: RunningSandbox, group: str) -> dict[str, list[str]]:
+    """The slugs of the modules and categories ``group`` holds in the store."""
+    stored = sandbox.store.get("groups", key=group)
+    assert stored is not None
+    return {
+        name: sorted(
+            row["slug"]
+            for row in sandbox.store.page(name, 100, None)["nodes"]
+            if row["_pk"] in stored[name]
+        )
+        for name in ("lmsModules", "damCategories")
+    }
+
+
+def test_content_a_portal_lists_only_in_groups_converges(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """The contract does not say that ``lmsModules`` and ``damCategories``
+    list every module and category: a portal may list only published ones
+    while groups hold archived or draft ones (answered there with their ID
+    and slug). A slug a group holds is known by it: export writes it, and
+    the export validates and plans "No changes."; a config that gives
+    another group a slug only a group holds applies with that ID and
+    converges; a saved plan of it applies; drift finds nothing. Before,
+    every plan, apply and drift of such a config stopped with "which the
+    portal's lmsModules do not include", the export's first plan too."""
+    sandbox = _content_unlisted(sandbox_factory, tmp_path)
+    case = ContentUnlisted(sandbox.store, *UNLISTED)
+    exported = tmp_path / "exported"
+    with running_hostile_server(sandbox.url, case) as portal:
+        export = _run(portal.url, "export", "--out", str(exported))
+        assert export.exit_code == 0, export.output
+        groups = (exported / "groups.yaml").read_text(encoding="utf-8")
+        assert "sales-training" in groups and "price-lists" in groups, groups
+        assert invoke(["validate", str(exported)]).exit_code == 0
+        _no_changes(portal.url, exported)
+        drift = _run(portal.url, "drift", str(exported))
+        assert drift.exit_code == 0, drift.output
+        assert case.left_out, "the portal was to leave modules out of its lists"
+
+        config = tmp_path / "konvsync.yaml"
+        config.write_text(
+            HELD_CONTENT.replace(
+                "{externalId: staff, name: Staff, lmsModules: [onboarding]}",
+                "{externalId: staff, name: Staff, lmsModules: [onboarding, sales-training],"
+                " damCategories: [price-lists]}",
+            ),
+            encoding="utf-8",
+        )
+        saved = tmp_path / "plan.json"
+        planned = _run(portal.url, "plan", str(config), "--out", str(saved))
+        assert planned.exit_code == 0, planned.output
+        assert '~ lmsModules    = ["onboarding"] -> ["onboarding", "sales-training"]' in (
+            planned.stdout
+        ), planned.stdout
+        applied = _run(portal.url, "apply", str(saved))
+        assert applied.exit_code == 0, applied.output
+        assert "Resources: 0 added, 1 changed, 0 destroyed." in applied.stdout, applied.stdout
+        _no_changes(portal.url, config)
+        assert _run(portal.url, "drift", str(config)).exit_code == 0
+
+        # A config that names none of them is planned as before.
+        config.write_text(
+            "konvsync: 1\ngroups:\n  - {externalId: dealers, name: Dealer network}\n",
+            encoding="utf-8",
+        )
+        renamed = _run(portal.url, "apply", str(config), "--auto-approve")
+        assert renamed.exit_code == 0, renamed.output
+        _no_changes(portal.url, config)
+    assert _content_of(sandbox, "staff") == {
+        "lmsModules": ["onboarding", "sales-training"],
+        "damCategories": ["price-lists"],
+    }
+    assert _content_of(sandbox, "dealers") == {
+        "lmsModules": ["onboarding", "sales-training"],
+        "damCategories": ["brand-assets", "price-lists"],
+    }
+
+
+def test_a_slug_neither_listed_nor_held_by_a_group_is_still_refused(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """Only what a group holds is known beside the lists: a slug that no
+    list shows and no group holds (``service-certification``, or a typo)
+    is a plan error at its place, the slugs groups hold among the
+    suggestions, and nothing is sent; ``doctor --config`` says the same,
+    and is content with the slugs a group holds."""
+    sandbox = _content_unlisted(sandbox_factory, tmp_path)
+    case = ContentUnlisted(sandbox.store, *UNLISTED)
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(
+        "konvsync: 1\ngroups:\n"
+        "  - {externalId: staff, name: Staff,"
+        " lmsModules: [service-certification, sales-trainig]}\n",
+        encoding="utf-8",
+    )
+    held = tmp_path / "held.yaml"
+    held.write_text(
+        "konvsync: 1\ngroups:\n"
+        "  - {externalId: staff, name: Staff, lmsModules: [sales-training],"
+        " damCategories: [price-lists]}\n",
+        encoding="utf-8",
+    )
+    with running_hostile_server(sandbox.url, case) as portal:
+        planned = _run(portal.url, "plan", str(config))
+        applied = _run(portal.url, "apply", str(config), "--auto-approve")
+        doctor = _run(portal.url, "doctor", "--config", str(config))
+        doctor_held = _run(portal.url, "doctor", "--config", str(held))
+        mutations = portal.mutations
+    assert case.left_out
+    assert planned.exit_code == 1, planned.output
+    assert (
+        f"{config}:3:51: group 'staff': lmsModules refers to LMS module 'service-certification', "
+        "which the portal's lmsModules do not include"
+    ) in planned.stderr, planned.stderr
+    assert (
+        "refers to LMS module 'sales-trainig', which the portal's lmsModules do not include; "
+        "did you mean 'sales-training'?"
+    ) in planned.stderr, planned.stderr
+    assert applied.exit_code == 1, applied.output
+    assert mutations == []
+    assert doctor.exit_code == 1, doctor.output
+    assert "FAIL references:" in doctor.stdout and "'service-certification'" in doctor.stdout
+    assert doctor_held.exit_code == 0, doctor_held.output
+    assert "ok   references: every slug the configuration uses exists" in doctor_held.stdout

@@ -94,3 +94,46 @@ def test_normalized_shape_matches_the_config() -> None:
     }
     assert state.find("locations", "loc_1") is location
     assert state.find("users", "loc_1") is None
+
+
+def _group(number: int, modules: list[tuple[str, str]]) -> dict[str, object]:
+    return {
+        "id": f"grp_{number}",
+        "externalId": f"g{number}",
+        "name": f"G{number}",
+        "permissions": [],
+        "lmsModules": [{"id": i, "slug": slug} for i, slug in modules],
+        "damCategories": [],
+    }
+
+
+def test_a_module_only_a_group_holds_is_known_by_the_id_the_group_answers() -> None:
+    """The contract does not say ``lmsModules`` lists every module: one a
+    group holds (with ID and slug) may be referred to, by that ID. One held
+    with two IDs, and a slug held for an ID the list shows under another
+    slug, are not known; nor is anything held of a kind that is not a
+    reference kind (a group a user holds), nor of a reference kind not read."""
+    listed = [{"id": "lms_1", "slug": "onboarding", "title": "Onboarding"}]
+    groups = [
+        _group(1, [("lms_1", "onboarding"), ("lms_3", "sales-training"), ("lms_5", "twice")]),
+        _group(2, [("lms_3", "sales-training"), ("lms_6", "twice"), ("lms_1", "old-slug")]),
+    ]
+    user = {
+        "id": "usr_1",
+        "email": "a@example.test",
+        "title": None,
+        "firstName": "A",
+        "lastName": "B",
+        "account": None,
+        "groups": [{"id": "grp_9", "externalId": "unlisted"}],
+    }
+    state = normalize_nodes({"lmsModules": listed, "groups": groups, "users": [user]})
+    known = state.get("lmsModules").referable()
+    assert {key: obj.id for key, obj in known.items()} == {
+        "onboarding": "lms_1",
+        "sales-training": "lms_3",
+    }
+    assert set(state.get("lmsModules").objects) == {"onboarding"}  # counted as read
+    assert "unlisted" not in state.get("groups").referable()
+    assert "damCategories" not in state.kinds
+    assert "lmsModules" not in normalize_nodes({"groups": groups}).kinds
