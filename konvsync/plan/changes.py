@@ -14,6 +14,7 @@ from konvsync.config.model import Source
 from konvsync.config.scope import NO_SCOPE, Scope
 from konvsync.kinds import kind
 from konvsync.kinds.address import Address, ObjectKey, object_key
+from konvsync.plan.outside import OutsideConcern
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,9 @@ class Plan:
     scope: Scope = NO_SCOPE
     """``policy.scope``: the part of the portal the plan was made for (a
     saved plan is checked and applied within the same)."""
+    outside: list[OutsideConcern] = field(default_factory=list)
+    """What its warnings about objects outside the scope concern, in full:
+    a saved plan is stale when the portal read again names more."""
 
     FORMAT_VERSION: ClassVar[str] = "2"
     """2: a child object's ``key`` is its own (a location's name), its
@@ -278,6 +282,8 @@ class Plan:
             "warnings": list(self.warnings),
             "welcome_emails": self.welcome_emails,
         }
+        if self.outside:
+            data["outside"] = [concern.to_data() for concern in self.outside]
         if self.scope:
             data["scope"] = self.scope.to_data()
         if self.refused is not None:

@@ -32,21 +32,19 @@ from konvsync.plan.changes import (
     change_from_data,
     saved_key,
 )
+from konvsync.plan.outside import concern_from_data, unnamed
 from konvsync.plan.planner import PlanOutcome, remote_digests
 from konvsync.plan.remote import RemoteObject, RemoteState
-from konvsync.plan.scope import (
-    kept_outside,
-    narrowed_outside,
-    referred_outside,
-    taken_from_outside,
-)
+from konvsync.plan.scope import TAKEN_SHOWN, concerns_outside
 from konvsync.plan.sensitive import restored, saved_references
 from konvsync.support.files import write_files
 from konvsync.support.resources import json_schema
-from konvsync.support.text import shortened
+from konvsync.support.text import listed, shortened
 
-PLANFILE_FORMAT = "konvsync-plan/2"
-"""2: what it keeps per object is filed by ``saved_key``, not the displayed address."""
+PLANFILE_FORMAT = "konvsync-plan/3"
+"""2: what it keeps per object is filed by ``saved_key``, not the displayed address.
+3: the plan keeps what its warnings about objects outside the scope concern
+(``outside``), in full: a plan of 2 would be stale for every one of them."""
 
 
 @dataclass
@@ -154,6 +152,7 @@ def read_planfile(path: str) -> SavedPlan:
             warnings=list(data.get("warnings", [])),
             welcome_emails=data.get("welcome_emails", 0),
             scope=parse_scope(data.get("scope")),
+            outside=[concern_from_data(c) for c in data.get("outside", [])],
         )
         return SavedPlan(
             plan,
@@ -295,25 +294,28 @@ def check_fresh(
 
 
 def _check_outside_unchanged(plan: Plan, remote: RemoteState, again: str) -> None:
-    """Refuse (SavedPlanStale) a plan whose deletes or renames now change
-    objects outside its scope in a way the plan did not say (another team
-    put its user in an account the plan deletes since): what was reviewed
-    is what the warnings said, and an object outside the scope is never
-    changed unseen."""
+    """Refuse (SavedPlanStale) a plan whose changes now concern an object
+    outside its scope that the plan did not name, or in a way it did not
+    say (another team put its user in an account the plan deletes since):
+    what was reviewed is what the warnings concerned, and an object outside
+    the scope is never changed unseen. Fewer objects concerned than the
+    plan named (one fixed its value, as the warning advised) is not stale:
+    each is compared with the plan's, never the warnings' texts (their
+    counts, the few names they show)."""
     if not plan.scope:
         return
-    said = set(plan.warnings)
-    for warning in (
-        taken_from_outside(plan.changes, remote)
-        + kept_outside(plan.changes, remote)
-        + narrowed_outside(plan.changes, remote)
-        + referred_outside(plan.changes, remote)
-    ):
-        if warning not in said:
-            raise SavedPlanStale(
-                f"stale plan: {warning.split('; ')[0]}, which the plan did not say; {again}",
-                plan,
-            )
+    for concern in concerns_outside(plan.changes, remote, remote):
+        new = unnamed(plan.outside, concern)
+        if new == []:
+            continue
+        said = concern.warning.split("; ")[0]
+        raise SavedPlanStale(
+            f"stale plan: {said}, which the plan did not say; {again}"
+            if new is None
+            else f"stale plan: {said}, of which the plan did not name "
+            f"{listed(new, TAKEN_SHOWN)}; {again}",
+            plan,
+        )
 
 
 def _moved(change: Change, digest: str | None, remote: RemoteState) -> str | None:

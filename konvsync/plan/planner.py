@@ -36,12 +36,9 @@ from konvsync.plan.safety import (
 )
 from konvsync.plan.scope import (
     check_owned,
+    concerns_outside,
     excludes_matching_nothing,
-    kept_outside,
-    narrowed_outside,
-    referred_outside,
     remote_scope,
-    taken_from_outside,
     unadopted,
 )
 from konvsync.plan.stranded import with_stranded_values
@@ -223,8 +220,8 @@ def plan_against(
         check_deleted_references(desired, changes)
         if not options.owned_elsewhere_is_drift:  # drift reports what the portal holds
             check_at_most_one(changes, view)
-    warnings += taken_from_outside(changes, view) + kept_outside(changes, remote)
-    warnings += narrowed_outside(changes, remote) + referred_outside(changes, remote)
+    outside = concerns_outside(changes, view, remote)
+    warnings += [concern.warning for concern in outside]
     warnings += unfit_type_changes(changes, remote)
     warnings += deletes_beside_unread(changes, desired)
     emails = welcome_emails(changes, desired)
@@ -240,7 +237,14 @@ def plan_against(
         or check_welcome_emails(emails, desired, options.allow_welcome_emails)
     )
     plan = Plan(
-        changes, endpoint_name, remote.portal_name, warnings, emails, refused, desired.policy.scope
+        changes,
+        endpoint_name,
+        remote.portal_name,
+        warnings,
+        emails,
+        refused,
+        desired.policy.scope,
+        outside,
     )
     outcome = PlanOutcome(plan, view, read_kind_names)
     if refused is not None:

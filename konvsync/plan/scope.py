@@ -30,6 +30,7 @@ from konvsync.kinds import KINDS, kind, value_holders
 from konvsync.kinds.base import value_text
 from konvsync.kinds.custom_values import value_fits
 from konvsync.plan.changes import Create, Delete, Update
+from konvsync.plan.outside import Concern, OutsideConcern
 from konvsync.plan.remote import RemoteObject, RemoteScope, RemoteState
 from konvsync.plan.renames import renames_in
 from konvsync.support.text import listed
@@ -164,7 +165,23 @@ TAKEN_SHOWN = 5
 """How many of the objects a delete takes something from a warning names."""
 
 
-def taken_from_outside(changes: list[Change], view: RemoteState) -> list[str]:
+def concerns_outside(
+    changes: list[Change], view: RemoteState, remote: RemoteState
+) -> list[OutsideConcern]:
+    """Each way ``changes`` concern objects outside the scope, with the
+    plan's warning about it: what deletes take from them (seen in ``view``,
+    the portal as the plan's renames leave it) and what renames leave them
+    referring to and holding, and account field changes they no longer fit
+    (seen in ``remote``)."""
+    return (
+        taken_from_outside(changes, view)
+        + kept_outside(changes, remote)
+        + narrowed_outside(changes, remote)
+        + referred_outside(changes, remote)
+    )
+
+
+def taken_from_outside(changes: list[Change], view: RemoteState) -> list[OutsideConcern]:
     """A warning for each object the plan deletes that objects outside the
     scope refer to: the portal takes it from them (an account's users are
     detached, a group leaves its members' groups), which changes objects
@@ -179,11 +196,15 @@ def taken_from_outside(changes: list[Change], view: RemoteState) -> list[str]:
     out = []
     for (kind_name, key), by_kind in sorted(_referrers_outside(deleted, view).items()):
         for holder_name, paths in by_kind.items():
-            out.append(
+            paths = sorted(paths)
+            warning = (
                 f"{kind(kind_name).singular} {key!r} is deleted: the portal also takes it from "
                 f"{len(paths)} {holder_name} outside policy.scope "
-                f"({listed(sorted(paths), TAKEN_SHOWN)}); protect it "
+                f"({listed(paths, TAKEN_SHOWN)}); protect it "
                 "(policy.protect) to leave them as they are"
+            )
+            out.append(
+                OutsideConcern(Concern.TAKEN_FROM, kind_name, key, holder_name, (*paths,), warning)
             )
     return out + _values_outside(deleted, view)
 
@@ -214,7 +235,7 @@ def _referrers_outside(
     }
 
 
-def referred_outside(changes: list[Change], remote: RemoteState) -> list[str]:
+def referred_outside(changes: list[Change], remote: RemoteState) -> list[OutsideConcern]:
     """A warning for each object the plan renames that objects outside the
     scope refer to: the portal keeps them with it (references are IDs), but
     their owner's configuration names it by the old key, and its next plan
@@ -225,16 +246,22 @@ def referred_outside(changes: list[Change], remote: RemoteState) -> list[str]:
     for (kind_name, old), by_kind in sorted(_referrers_outside(old_keys, remote).items()):
         new = renamed[kind_name][old]
         for holder_name, paths in by_kind.items():
-            out.append(
+            paths = sorted(paths)
+            warning = (
                 f"{kind(kind_name).singular} {new!r} is renamed from {old!r}: {len(paths)} "
                 f"{holder_name} outside policy.scope refer to it "
-                f"({listed(sorted(paths), TAKEN_SHOWN)}); the portal keeps them with it, but a "
+                f"({listed(paths, TAKEN_SHOWN)}); the portal keeps them with it, but a "
                 f"configuration that names it {old!r} stops planning until it says {new!r}"
+            )
+            out.append(
+                OutsideConcern(
+                    Concern.REFERRING_TO_OLD_KEY, kind_name, new, holder_name, (*paths,), warning
+                )
             )
     return out
 
 
-def _values_outside(deleted: set[tuple[str, str]], view: RemoteState) -> list[str]:
+def _values_outside(deleted: set[tuple[str, str]], view: RemoteState) -> list[OutsideConcern]:
     """A warning for each deleted key that objects outside the scope file
     values under (an account field's key, in accounts' customFields): the
     contract does not say what becomes of them, and a portal that drops a
@@ -248,17 +275,19 @@ def _values_outside(deleted: set[tuple[str, str]], view: RemoteState) -> list[st
                 if any(key in (obj.data.get(name) or {}) for name in maps)
             )
             if paths:
-                out.append(
+                warning = (
                     f"{kind(kind_name).singular} {key!r} is deleted: {len(paths)} "
                     f"{holder.name} outside policy.scope hold values under it "
                     f"({listed(paths, TAKEN_SHOWN)}); a portal that drops a field's values "
                     "with it drops theirs too: protect it (policy.protect) to leave them as "
                     "they are"
                 )
+                concern = Concern.VALUES_UNDER_DELETED
+                out.append(OutsideConcern(concern, kind_name, key, holder.name, (*paths,), warning))
     return out
 
 
-def kept_outside(changes: list[Change], remote: RemoteState) -> list[str]:
+def kept_outside(changes: list[Change], remote: RemoteState) -> list[OutsideConcern]:
     """A warning for each key the plan renames that objects outside the
     scope file values under (an account field's key, in accounts'
     customFields): konvsync files anew only the values of objects in scope
@@ -272,17 +301,28 @@ def kept_outside(changes: list[Change], remote: RemoteState) -> list[str]:
                     for old in renamed.keys() & set(obj.data.get(name) or {}):
                         holding.setdefault(old, []).append(obj.path)
             for old, paths in sorted(holding.items()):
-                out.append(
+                paths = sorted(dict.fromkeys(paths))
+                warning = (
                     f"{kind(kind_name).singular} {renamed[old]!r} is renamed from {old!r}: "
                     f"{len(paths)} {holder.name} outside policy.scope hold values under {old!r} "
-                    f"({listed(sorted(paths), TAKEN_SHOWN)}); a portal that keeps values under "
+                    f"({listed(paths, TAKEN_SHOWN)}); a portal that keeps values under "
                     "the old key keeps "
                     f"theirs there (konvsync moves only those of the {holder.name} in scope)"
+                )
+                out.append(
+                    OutsideConcern(
+                        Concern.VALUES_UNDER_OLD_KEY,
+                        kind_name,
+                        renamed[old],
+                        holder.name,
+                        (*paths,),
+                        warning,
+                    )
                 )
     return out
 
 
-def narrowed_outside(changes: list[Change], remote: RemoteState) -> list[str]:
+def narrowed_outside(changes: list[Change], remote: RemoteState) -> list[OutsideConcern]:
     """A warning for each account field the plan creates or updates that
     accounts outside the scope no longer fit: it takes away an option they
     hold (or changes its type from TEXT to one their values do not fit),
@@ -330,15 +370,20 @@ def narrowed_outside(changes: list[Change], remote: RemoteState) -> list[str]:
                 "takes it leaves theirs unfit: have their owner change them first, or "
                 + ("leave the field as it is" if before is not None else "create it not required")
             )
-            for paths, what in (
-                (unfit, "hold values it no longer allows"),
-                (missing, "hold no value for it, which it now requires"),
+            for concern, paths, what in (
+                (Concern.VALUES_UNFIT, unfit, "hold values it no longer allows"),
+                (Concern.VALUES_MISSING, missing, "hold no value for it, which it now requires"),
             ):
                 if paths:
-                    out.append(
+                    paths = sorted(dict.fromkeys(paths))
+                    warning = (
                         f"{k.singular} {change.key!r} is {verb}: {len(paths)} {holder.name} "
-                        f"outside policy.scope {what} ({listed(sorted(paths), TAKEN_SHOWN)}); "
-                        + tail
+                        f"outside policy.scope {what} ({listed(paths, TAKEN_SHOWN)}); " + tail
+                    )
+                    out.append(
+                        OutsideConcern(
+                            concern, change.kind, change.key, holder.name, (*paths,), warning
+                        )
                     )
     return out
 

@@ -1,8 +1,9 @@
 """The parts of the published JSON Schemas (``schemas/*.schema.json``) that
 follow from the kinds, the contract and the refusal checks, generated so
 that they never go stale: the kind enums of the plan, apply report and drift
-schemas, the plan's refusal checks, the config schema's ``policy`` lists
-and each kind's own part of it (``kind_schema``).
+schemas, the plan's refusal checks and concerns outside the scope, the
+config schema's ``policy`` lists and each kind's own part of it
+(``kind_schema``).
 
 A generated part is a node of a schema whose ``$comment`` is
 ``GENERATED + part name``; the generator rewrites every such node, wherever
@@ -27,6 +28,7 @@ from graphql import GraphQLSchema
 from konvsync.config.scope import EXCLUDE, scope_fields
 from konvsync.kinds.base import Kind
 from konvsync.plan.changes import RefusalCheck
+from konvsync.plan.outside import Concern
 from konvsync.render.kind_schema import (
     capitalized,
     kind_definitions,
@@ -54,6 +56,18 @@ def refusal_checks(kinds: Sequence[Kind]) -> dict[str, Any]:
     return {
         "enum": [check.value for check in RefusalCheck],
         "description": "Which check refused it.",
+    }
+
+
+def outside_concerns(kinds: Sequence[Kind]) -> dict[str, Any]:
+    """How a plan's change concerns objects outside the scope (``Concern``)."""
+    return {
+        "enum": [concern.value for concern in Concern],
+        "description": "How the plan's object concerns them: taken_from (a delete the "
+        "portal takes from them), values_under_deleted (a deleted account field they hold "
+        "values under), values_under_old_key (a renamed one), values_unfit (a field change "
+        "their values no longer fit), values_missing (a field now required that they hold no "
+        "value for), referring_to_old_key (a rename of what they refer to).",
     }
 
 
@@ -186,6 +200,7 @@ def _globs(description: str) -> dict[str, Any]:
 PARTS: dict[str, Part] = {
     "writable_kinds": writable_kinds,
     "refusal_checks": refusal_checks,
+    "outside_concerns": outside_concerns,
     "policy_prune": policy_prune,
     "policy_protect": policy_protect,
     "policy_ignore_changes": policy_ignore_changes,

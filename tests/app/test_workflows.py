@@ -288,3 +288,30 @@ def test_a_portal_unchanged_at_the_prompt_is_applied_after_one_more_read(
     assert process.returncode == 0, output
     assert b"Apply complete! Resources: 0 added, 0 changed, 1 destroyed." in output, output
     assert sandbox.store.get("accounts", key="a-old") is None
+
+
+def test_fewer_objects_outside_the_scope_at_the_prompt_than_the_plan_named_is_applied(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """The plan shown warned that its delete takes the account from 2 users
+    of another team (bo@, cy@); cy@'s team moves cy@ out of it while the
+    plan is read: the delete now concerns fewer users than the plan named,
+    and 'yes' applies it. Before, the warning's count differed from the
+    one shown, and apply refused (exit 3) a plan that had named bo@."""
+    store = sandbox.store
+    old = store.create("accounts", {"externalId": "a-old", "name": "Old"})
+    users = [
+        store.create(
+            "users",
+            {"email": email, "firstName": "F", "lastName": "L", "accountId": old["id"]},
+            options={"sendWelcomeEmail": False},
+        )
+        for email in ("bo@b.example", "cy@b.example")
+    ]
+    process, main = _at_the_prompt(sandbox, tmp_path, config_text=SHARED)
+    store.update("users", users[1]["id"], {"accountId": None})  # cy@'s team, meanwhile
+    os.write(main, b"yes\n")
+    output = _rest(main, process)
+    assert process.returncode == 0, output
+    assert b"Apply complete! Resources: 0 added, 0 changed, 1 destroyed." in output, output
+    assert store.get("accounts", key="a-old") is None

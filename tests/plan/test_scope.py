@@ -964,6 +964,173 @@ def test_a_saved_plan_renaming_what_outside_objects_joined_since_is_stale(
     assert snapshot(store, lambda kind, row: True) == before
 
 
+def test_a_saved_plan_whose_delete_takes_from_fewer_outside_since_is_applied(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """The reviewed plan said its delete takes the account from 2 users
+    outside the scope (bob@, cy@); before it is applied, cy@'s owner moves
+    cy@ out of it. The delete now concerns fewer objects than the plan
+    named: it is applied. Before, the warning's text (its count) differed,
+    and the plan was refused as stale (exit 3) although it named bob@."""
+    store = sandbox.store
+    old = store.create("accounts", {"externalId": "dealer-old", "name": "Old"})
+    quiet = {"sendWelcomeEmail": False}
+    users = {
+        email: store.create(
+            "users",
+            {"email": email, "firstName": "B", "lastName": "R", "accountId": old["id"]},
+            options=quiet,
+        )
+        for email in ("bob@dist.example", "cy@dist.example")
+    }
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          prune: [accounts, users]
+          scope: {accounts: ["dealer-*"], users: ["*@dealer.example"]}
+        accounts:
+          - {externalId: dealer-1, name: One}
+        """)
+    saved = tmp_path / "a.plan"
+    made = run(sandbox, "plan", str(config), "--out", str(saved))
+    assert made.exit_code == 0, made.output
+    assert "takes it from 2 users outside policy.scope (bob@dist.example, cy@dist.example)" in (
+        made.output
+    )
+    store.update("users", users["cy@dist.example"]["id"], {"accountId": None})  # its owner's
+    applied = run(sandbox, "apply", str(saved))
+    assert applied.exit_code == 0, applied.output
+    assert store.get("accounts", key="dealer-old") is None
+
+
+def test_a_saved_plan_renaming_what_fewer_outside_objects_refer_to_since_is_applied(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """The reviewed plan named 2 users outside the scope in the group it
+    renames (ann@, cy@); cy@ leaves the group before it is applied: the
+    rename concerns fewer than the plan named, and is applied. One more
+    user outside joining it instead is a user the plan did not name: stale
+    (exit 3, nothing done), saying which."""
+    store = sandbox.store
+    group = group_of_another_team(store)
+    config = write_config(RENAMING_THE_GROUP)
+    saved = tmp_path / "a.plan"
+    made = run(sandbox, "plan", str(config), "--out", str(saved))
+    assert made.exit_code == 0, made.output
+    assert "2 users outside policy.scope refer to it" in made.output
+    dan = store.create(
+        "users",
+        {"email": "dan@dealer.example", "firstName": "F", "lastName": "L"},
+        None,
+        {"sendWelcomeEmail": False},
+    )
+    cy = store.get("users", key="cy@dealer.example")
+    assert cy is not None
+    store.update("users", cy["id"], {"groupIds": []})  # its owner's
+    store.update("users", dan["id"], {"groupIds": [group["id"]]})  # another team's
+    before = snapshot(store, lambda kind, row: True)
+    refused = run(sandbox, "apply", str(saved))
+    assert refused.exit_code == 3, refused.output
+    assert (
+        "stale plan: group 'dist-team' is renamed from 'dist-g': 2 users outside policy.scope "
+        "refer to it (ann@dealer.example, dan@dealer.example), of which the plan did not name "
+        "dan@dealer.example; run plan again" in refused.stderr
+    ), refused.stderr
+    assert snapshot(store, lambda kind, row: True) == before
+    store.update("users", dan["id"], {"groupIds": []})  # dan's team changes its mind
+    applied = run(sandbox, "apply", str(saved))
+    assert applied.exit_code == 0, applied.output
+    assert store.get("groups", key="dist-team") is not None
+
+
+def test_a_saved_plan_narrowing_a_field_fewer_values_outside_hold_since_is_applied(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """The reviewed plan warned that 2 accounts outside the scope hold the
+    option it takes away (dist-1, hq); hq's owner changes its value, as the
+    warning advised, before the plan is applied: it concerns fewer accounts
+    than it named, and is applied. Before: exit 3 "stale plan: ... 1
+    accounts ... (dist-1), which the plan did not say", though it said so
+    of dist-1. Another account taking the option instead is stale."""
+    store = sandbox.store
+    narrowed_fields(store)
+    hq = store.get("accounts", key="hq")
+    dist_2 = store.get("accounts", key="dist-2")
+    assert hq is not None and dist_2 is not None
+    silver = [{"key": "dealer_tier", "value": "silver"}]
+    store.update("accounts", hq["id"], {"customFields": silver})
+    config = write_config(NARROWING.replace(", required: true", ""))
+    saved = tmp_path / "a.plan"
+    made = run(sandbox, "plan", str(config), "--out", str(saved))
+    assert made.exit_code == 0, made.output
+    assert (
+        "2 accounts outside policy.scope hold values it no longer allows (dist-1, hq)"
+        in made.output
+    )
+    store.update("accounts", dist_2["id"], {"customFields": silver})  # another team's value
+    before = snapshot(store, lambda kind, row: True)
+    refused = run(sandbox, "apply", str(saved))
+    assert refused.exit_code == 3, refused.output
+    assert (
+        "stale plan: account field 'dealer_tier' is updated: 3 accounts outside policy.scope "
+        "hold values it no longer allows (dist-1, dist-2, hq), of which the plan did not name "
+        "dist-2; run plan again" in refused.stderr
+    ), refused.stderr
+    assert snapshot(store, lambda kind, row: True) == before
+    store.update("accounts", dist_2["id"], {"customFields": []})
+    gold = [{"key": "dealer_tier", "value": "gold"}]
+    store.update("accounts", hq["id"], {"customFields": gold})  # as the warning advised
+    applied = run(sandbox, "apply", str(saved))
+    assert applied.exit_code == 0, applied.output
+    field = store.get("accountFields", key="dealer_tier")
+    assert field is not None and field["options"] == ["gold"], field
+
+
+def test_a_saved_plan_keeps_in_full_what_its_warnings_outside_the_scope_concern(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A warning names at most 5 of the objects outside the scope it counts;
+    the plan keeps them all (``outside`` in its JSON and in a saved plan),
+    so that applying it compares objects, not the warning's text: a sixth
+    one leaving since is fewer, and applied."""
+    store = sandbox.store
+    old = store.create("accounts", {"externalId": "dealer-old", "name": "Old"})
+    emails = [f"u{i}@dist.example" for i in range(7)]
+    for email in emails:
+        store.create(
+            "users",
+            {"email": email, "firstName": "B", "lastName": "R", "accountId": old["id"]},
+            options={"sendWelcomeEmail": False},
+        )
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          prune: [accounts]
+          scope: {accounts: ["dealer-*"], users: ["*@dealer.example"]}
+        accounts: []
+        users: []
+        """)
+    result, data = plan_json(sandbox, config)
+    assert result.exit_code == 0, result.output
+    assert data["outside"] == [
+        {
+            "concern": "taken_from",
+            "kind": "accounts",
+            "key": "dealer-old",
+            "holders": "users",
+            "objects": emails,
+        }
+    ], data["outside"]
+    saved = tmp_path / "a.plan"
+    assert run(sandbox, "plan", str(config), "--out", str(saved)).exit_code == 0
+    assert json.loads(saved.read_text())["plan"]["outside"] == data["outside"]
+    last = store.get("users", key=emails[-1])
+    assert last is not None
+    store.update("users", last["id"], {"accountId": None})
+    applied = run(sandbox, "apply", str(saved))
+    assert applied.exit_code == 0, applied.output
+
+
 def test_the_objects_outside_a_rename_or_delete_concerns_are_all_counted(
     tmp_path: Path,
 ) -> None:
