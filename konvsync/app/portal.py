@@ -47,12 +47,18 @@ def portal_target(
         running_sandbox,
     )
 
-    db = os.environ.get("KONVSYNC_SANDBOX_DB", SANDBOX_DB)
+    # Empty is unset (a CI variable defined empty): SQLite would take "" for
+    # a private temporary database, gone with the command.
+    named = os.environ.get("KONVSYNC_SANDBOX_DB") or None
+    db = named or SANDBOX_DB
     if db != ":memory:" and not os.path.exists(db):
         log.warning(
-            "the sandbox has no data yet: a new one starts in %s (under the current folder: "
-            "run konvsync from this folder to find it again, or set KONVSYNC_SANDBOX_DB)",
+            "the sandbox has no data yet: a new one starts in %s (%s)",
             os.path.abspath(db),
+            "KONVSYNC_SANDBOX_DB"
+            if named
+            else "under the current folder: run konvsync from this folder to find it "
+            "again, or set KONVSYNC_SANDBOX_DB",
         )
     settings = SandboxSettings(
         port=0, db=db, api_key=DEFAULT_API_KEY, api_secret=DEFAULT_API_SECRET

@@ -12,10 +12,10 @@ from konvsync.cli.options import accepts_output_options, paths_argument
 from konvsync.config.documents import schema_for
 from konvsync.config.loader import load_config
 from konvsync.config.overlay import OVERLAY_SCHEMA_FILE
-from konvsync.errors import ConfigError, ConfigInvalid, ExitStatus
-from konvsync.render.problems import problems_data, render_problems
+from konvsync.errors import ConfigError, ConfigInvalid, ConfigProblem, ExitStatus
+from konvsync.render.problems import github_annotation, problems_data, render_problems
 from konvsync.render.values import files_read
-from konvsync.support.redact import redact
+from konvsync.support.redact import printable, redact
 
 
 @click.command()
@@ -58,6 +58,9 @@ def validate(paths: tuple[str, ...], allow_external_refs: bool, fmt: str | None)
     try:
         state = load_config(paths, allow_external_refs=allow_external_refs, offline=True)
     except ConfigInvalid as exc:
+        if fmt == "github":
+            _annotate_warnings(exc.warnings)
+            exc.warnings = []
         if fmt != "text":
             click.echo(redact(render_problems(exc.problems, fmt, error=str(exc))))
             exc.shown = True
@@ -66,8 +69,11 @@ def validate(paths: tuple[str, ...], allow_external_refs: bool, fmt: str | None)
         if fmt != "text":
             click.echo(redact(render_problems([], fmt, error=str(exc))))
         raise
-    for warning in state.warnings:
-        click.echo(warning.as_warning(), err=True)
+    if fmt == "github":
+        _annotate_warnings(state.warnings)
+    else:
+        for warning in state.warnings:
+            click.echo(warning.as_warning(), err=True)
     counts = {kind_name: len(objects) for kind_name, objects in state.objects.items()}
     if fmt == "json":
         click.echo(
@@ -98,3 +104,11 @@ def schema(overlay: bool) -> ExitStatus:
     document = schema_for(overlay)
     click.echo(json.dumps(document, indent=2))
     return ExitStatus.OK
+
+
+def _annotate_warnings(warnings: list[ConfigProblem]) -> None:
+    """Warnings as annotations on their files' lines, where a pull request
+    shows them (a workflow keeps stdout; the action's log of validate's
+    stderr is replaced by the next command's)."""
+    for warning in warnings:
+        click.echo(printable(redact(github_annotation(warning, "warning"))))

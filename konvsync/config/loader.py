@@ -13,7 +13,7 @@ from konvsync.config.documents import ConfigDocument, check_document, check_merg
 from konvsync.config.model import DesiredObject, DesiredState, Policy, Source
 from konvsync.config.overlay import OverlayMap, overlay_items, overlay_settings
 from konvsync.config.paths import discover
-from konvsync.config.renames import check_renames
+from konvsync.config.renames import check_renames, renamed_away, renamed_reference
 from konvsync.config.rules import (
     check_kind_rules,
     check_scope,
@@ -350,11 +350,25 @@ def _check_references(
     """References to keys this config does not define, and custom field values."""
     state.external_references = []
     scope = state.policy.scope
+    renames: dict[str, dict[str, DesiredObject]] = {}
     for kind_name, objects in state.objects.items():
         k = kind(kind_name)
         for obj in objects.values():
             for ref in references(k, obj.data, include_parent=False):
                 if ref.key in state.objects.get(ref.target.name, {}):
+                    continue
+                if ref.target.name not in renames:
+                    renames[ref.target.name] = renamed_away(state, ref.target.name)
+                renamed = renamed_reference(ref.target, ref.key, renames[ref.target.name])
+                if renamed is not None:
+                    # Never in the portal once the plan renames it: an
+                    # error with --allow-external-refs too.
+                    problems.append(
+                        reference_source(obj, ref).problem(
+                            f"{k.singular} {obj.path!r}: {ref.field.name} refers to "
+                            f"{ref.target.singular} {ref.written!r}, which {renamed}"
+                        )
+                    )
                     continue
                 rule = scope.rule(ref.target.name)
                 if (
@@ -462,13 +476,21 @@ def _check_values(
         where = map_value_source(obj, f.name, key)
         definition = fields.get(str(key))
         if definition is None:
+            renamed = f.keys_ref and renamed_reference(
+                kind(f.keys_ref), str(key), renamed_away(state, f.keys_ref)
+            )
+            if renamed:
+                problems.append(where.problem(f"{what}: custom field {key!r} is a key {renamed}"))
+                continue
             # a field outside the scope can only be in the portal: the plan checks it
             outside = rule is not None and rule.outside_by_key(str(key))
             if not allow_external and not outside:
+                known = [name for name in fields if isinstance(name, str)]
                 problems.append(
                     where.problem(
                         f"{what}: custom field {key!r} is not defined in {f.keys_ref}"
-                        + in_a_key(str(key))
+                        + (in_a_key(str(key)) or did_you_mean(str(key), known))
+                        + " (--allow-external-refs if it exists in the portal)"
                     )
                 )
             continue

@@ -13,7 +13,8 @@ lead to config. It does not read, and names:
 
 - hidden files and folders (``.draft.yaml``, ``.old/``; ``.git`` is
   skipped without a word, and so is one read through a link to it,
-  ``users.yaml -> .users.yaml``);
+  ``users.yaml -> .users.yaml``, and konvsync's own ``.konvsync/`` unless
+  it holds YAML);
 - editor and backup leftovers whose name holds ``.yaml``/``.yml`` without
   ending in it (``users.yaml~``, ``.users.yaml.swp``, ``users.yml.bak``,
   ``#users.yaml#``);
@@ -40,6 +41,9 @@ HIDDEN_FILE = "a hidden file"
 HIDDEN_FOLDER = "a hidden folder"
 QUIET_FOLDERS = frozenset({".git"})
 """Hidden folders skipped without a warning: they never hold a config."""
+OWN_FOLDER = ".konvsync"
+"""konvsync's own folder (the embedded sandbox's data, the editor's
+``schema.json``): named as not read only when it holds YAML."""
 
 
 @dataclass(frozen=True)
@@ -175,7 +179,7 @@ def _walk(root: Path, real_root: str, found: ConfigFiles, seen: dict[str, Path])
             if entry.name in QUIET_FOLDERS:
                 continue
             if entry.name.startswith("."):
-                if _holds_config(path):
+                if _holds_config(path, json=entry.name != OWN_FOLDER):
                     found.skipped.append(SkippedFile(str(path), HIDDEN_FOLDER))
                 continue
             real = (
@@ -261,9 +265,10 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
         return False
 
 
-def _holds_config(folder: Path) -> bool:
+def _holds_config(folder: Path, json: bool = True) -> bool:
     """Whether a file below ``folder`` (links not followed) would be read or
-    named, were the folder not hidden; what cannot be read holds nothing."""
+    named, were the folder not hidden (``json``: a ``*.json`` file counts);
+    what cannot be read holds nothing."""
     pending = [folder]
     while pending:
         try:
@@ -273,7 +278,8 @@ def _holds_config(folder: Path) -> bool:
             continue
         for entry in entries:
             if not _is_dir(entry):
-                if skip_reason(entry.name.lstrip(".")) != "":
+                name = entry.name.lstrip(".")
+                if skip_reason(name) != "" and (json or not name.lower().endswith(".json")):
                     return True
             elif not entry.is_symlink():
                 pending.append(Path(entry.path))

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from konvsync.config.model import DesiredState, Source
+from konvsync.config.model import DesiredObject, DesiredState, Source
 from konvsync.errors import ConfigProblem
-from konvsync.kinds import KINDS
+from konvsync.kinds import KINDS, kind
 from konvsync.kinds.base import Kind
 
 
@@ -55,3 +55,29 @@ def previous_keys(k: Kind, data: Mapping[str, Any]) -> list[str]:
     values = value if isinstance(value, list) else [value]
     keys = (k.normalize_key(v) for v in values)
     return [key for key in keys if key is not None]
+
+
+def renamed_away(state: DesiredState, kind_name: str) -> dict[str, DesiredObject]:
+    """The configured objects of a kind by each previous key they name (the
+    keys this configuration renames away: a reference to one of them never
+    resolves, since the plan renames that object)."""
+    k = kind(kind_name)
+    out: dict[str, DesiredObject] = {}
+    if k.rename_field is None:
+        return out
+    for obj in state.objects.get(kind_name, {}).values():
+        for old in previous_keys(k, obj.data):
+            out.setdefault(old, obj)
+    return out
+
+
+def renamed_reference(k: Kind, key: str, renamed: Mapping[str, DesiredObject]) -> str | None:
+    """Why a reference to ``key`` (of kind ``k``) cannot stand, when it is a
+    key the configuration renames away; None when it is not."""
+    new = renamed.get(k.normalize_key(key) or "")
+    if new is None:
+        return None
+    return (
+        f"the configuration renames to {new.key!r} ({k.rename_field} at {new.source}): "
+        "refer to it by its new key"
+    )

@@ -38,9 +38,10 @@ def problems_data(problems: Sequence[ConfigProblem], error: str | None = None) -
     }
 
 
-def github_annotation(problem: ConfigProblem) -> str:
+def github_annotation(problem: ConfigProblem, level: str = "error") -> str:
     """A workflow command that GitHub shows on the file's line
-    (``::error file=...,line=...,col=...::message``)."""
+    (``::error file=...,line=...,col=...::message``; ``level``: ``error``
+    or ``warning``)."""
     properties = ",".join(
         f"{name}={_escape_property(str(value))}"
         for name, value in (
@@ -50,7 +51,7 @@ def github_annotation(problem: ConfigProblem) -> str:
             ("title", "konvsync validate"),
         )
     )
-    return f"::error {properties}::{_escape_data(problem.message)}"
+    return f"::{level} {properties}::{_escape_data(problem.message)}"
 
 
 def _escape_data(text: str) -> str:

@@ -368,6 +368,41 @@ def test_validate_format_github_prints_annotations(write_config: ConfigWriter) -
     assert "::error" not in text.output and f"{config}:3:45:" in text.stderr
 
 
+def test_validate_format_github_annotates_warnings_too(write_config: ConfigWriter) -> None:
+    """A warning (a literal invite code, a listed variable not set) was a
+    text line on stderr under --format github: the action sends validate's
+    stderr to a log the next command overwrites, so a pull request never
+    showed it. It is a ::warning annotation on its file's line, beside the
+    errors, and is not repeated on stderr."""
+    config = write_config("""\
+        konvsync: 1
+        variables: [REGION]
+        groups: [{externalId: "g-${env:REGION}", name: G}]
+        inviteLinks: [{title: Join, access: CODE, code: s3cret-code}]
+        """)
+    warnings = [
+        f"::warning file={config},line=4,col=49,title=konvsync validate::invite link 'Join': "
+        "code is sensitive but written in the file; use ${env:NAME} (a saved plan cannot "
+        "hold it)",
+        f"::warning file={config},line=3,col=23,title=konvsync validate::environment variable "
+        "REGION is not set, so the value that uses it was not checked (not even its form, "
+        "such as a URL's); plan and apply need it",
+    ]
+    env: dict[str, str | None] = {"REGION": None}
+    valid = invoke(["validate", str(config), "--format", "github"], env=env)
+    assert valid.exit_code == 0, valid.output
+    assert valid.stdout.splitlines()[:-1] == warnings, valid.stdout
+    assert valid.stderr == "", valid.stderr
+    config.write_text(config.read_text() + "users: [{email: x@y.example}]\n")
+    invalid = invoke(["validate", str(config), "--format", "github"], env=env)
+    assert invalid.exit_code == 1, invalid.output
+    assert invalid.stdout.splitlines()[:2] == warnings, invalid.stdout
+    assert invalid.stdout.splitlines()[2].startswith(f"::error file={config},line=5,")
+    assert invalid.stderr == "Error: configuration invalid: 1 problem\n", invalid.stderr
+    text = invoke(["validate", str(config)], env=env)
+    assert f"{config}:4:49: warning: invite link 'Join'" in text.stderr
+
+
 def test_github_annotations_escape_what_would_break_them(write_config: ConfigWriter) -> None:
     config = write_config("konvsync: 1\ngroups: [{externalId: a, name: A}]\n", name="a,b:c.yaml")
     config.write_text('konvsync: 1\ngroups:\n  - {externalId: a, name: A, "x%\\ny": 1}\n')

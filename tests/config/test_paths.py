@@ -349,3 +349,31 @@ def test_a_file_whose_path_is_too_long_to_open_is_one_line(tmp_path: Path) -> No
     assert result.stderr.count("\n") == 1 and "unexpected" not in result.stderr, result.output
     assert result.stderr.startswith(f"Error: {deep / name}: "), result.output
     assert result.stderr.endswith(": File name too long\n"), result.output
+
+
+def test_konvsyncs_own_folder_with_the_editor_schema_is_not_named_as_config(
+    tmp_path: Path,
+) -> None:
+    """The README's editor set-up (``mkdir -p .konvsync && konvsync schema >
+    .konvsync/schema.json``) and the embedded sandbox (``.konvsync/
+    sandbox.db``), run in a config folder, made every validate and plan of
+    it warn ".konvsync: not read: a hidden folder" (for the schema's
+    .json), and a plan that deletes say so again beside its deletes.
+    ``.konvsync`` is konvsync's own folder: what konvsync writes there is
+    not config. A YAML file put there is still named."""
+    portal = tmp_path / "portal"
+    (portal / ".konvsync").mkdir(parents=True)
+    (portal / "konvsync.yaml").write_text("konvsync: 1\nusers:\n" + _user(1))
+    schema = invoke(["schema"])
+    (portal / ".konvsync" / "schema.json").write_text(schema.stdout)
+    (portal / ".konvsync" / "overlay.schema.json").write_text(schema.stdout)
+    (portal / ".konvsync" / "sandbox.db").write_bytes(b"")
+
+    result = invoke(["validate", str(portal)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "", result.stderr
+
+    (portal / ".konvsync" / "users.yaml").write_text("users:\n" + _user(2))
+    result = invoke(["validate", str(portal)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"{portal / '.konvsync'}:1:1: warning: not read: a hidden folder\n"

@@ -159,6 +159,40 @@ def test_old_and_new_key_both_in_the_portal_is_an_error(
     assert old["id"] in result.stderr and new["id"] in result.stderr
 
 
+def test_a_reference_to_the_key_being_renamed_away_says_to_use_the_new_key(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """The README's rename of a group, with the user still naming the old
+    key: the portal has 'sales' (so "neither the configuration nor the
+    portal has" it was untrue), and the plan renames it, so the reference
+    can never resolve: the config problem says which key to write instead,
+    in plan and in validate (with --allow-external-refs too)."""
+    sandbox.store.create("groups", {"externalId": "sales", "name": "Sales"})
+    config = write_config("""\
+        konvsync: 1
+        groups:
+          - {externalId: sales-emea, renamedFrom: sales, name: Sales EMEA}
+        users:
+          - {email: a@x.example, firstName: A, lastName: B, groups: [sales]}
+        """)
+    expected = (
+        f"{config}:5:62: user 'a@x.example': groups refers to group 'sales', which the "
+        f"configuration renames to 'sales-emea' (renamedFrom at {config}:3:5): refer to "
+        "it by its new key"
+    )
+    for args in (
+        ["--endpoint", sandbox.url, "plan", str(config)],
+        ["validate", str(config)],
+        ["validate", "--allow-external-refs", str(config)],
+    ):
+        result = invoke(args)
+        assert result.exit_code == 1, result.output
+        assert expected in result.stderr.splitlines(), result.stderr
+    assert [row["externalId"] for row in sandbox.store.page("groups", 100, None)["nodes"]] == [
+        "sales"
+    ]
+
+
 def test_rename_field_that_stays_does_nothing(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:

@@ -520,3 +520,38 @@ def test_the_embedded_sandbox_on_a_held_file_says_how_to_reach_the_server(
     assert "KONVSYNC_SANDBOX_DB" in error, error
     assert "--db" not in error, error
     assert "Traceback" not in result.output
+
+
+def test_the_embedded_sandbox_names_where_its_file_came_from(
+    tmp_path: Path, write_config: Callable[..., Path]
+) -> None:
+    """KONVSYNC_SANDBOX_DB names one file for every folder (README, "Set
+    up"). A new sandbox started there was announced as one "under the
+    current folder: run konvsync from this folder to find it again, or set
+    KONVSYNC_SANDBOX_DB", which it was not, and the variable was set."""
+    shared = tmp_path / "shared" / "portal.db"
+    config = write_config("konvsync: 1\nendpoint: sandbox\ngroups: [{externalId: g, name: G}]\n")
+    result = invoke(["plan", str(config)], env={"KONVSYNC_SANDBOX_DB": str(shared)})
+    assert result.exit_code == 0, result.output
+    warning = [line for line in result.stderr.splitlines() if "has no data yet" in line]
+    assert warning == [
+        f"WARNING: the sandbox has no data yet: a new one starts in {shared} (KONVSYNC_SANDBOX_DB)"
+    ], result.stderr
+
+
+def test_an_empty_konvsync_sandbox_db_is_as_unset(
+    tmp_path: Path, write_config: Callable[..., Path]
+) -> None:
+    """``KONVSYNC_SANDBOX_DB=`` (a CI variable defined empty) was taken as
+    the file "": SQLite's private temporary database, announced as a new
+    sandbox "in" the current folder and gone when the command ended, so an
+    apply's work vanished and the next plan planned it all again. Empty
+    means unset: the sandbox in ./.konvsync/sandbox.db."""
+    config = write_config("konvsync: 1\nendpoint: sandbox\ngroups: [{externalId: g, name: G}]\n")
+    env: dict[str, str | None] = {"KONVSYNC_SANDBOX_DB": ""}
+    first = invoke(["apply", str(config), "--auto-approve"], env=env)
+    assert first.exit_code == 0, first.output
+    assert f"a new one starts in {tmp_path / '.konvsync' / 'sandbox.db'} (under" in first.stderr
+    again = invoke(["plan", str(config), "--detailed-exitcode"], env=env)
+    assert again.exit_code == 0, again.output
+    assert "No changes." in again.stdout
