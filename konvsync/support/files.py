@@ -26,6 +26,11 @@ def write_files(files: dict[Path, str]) -> None:
         for named, target in targets.items():
             if target.is_dir():  # a rename over it fails once the files before it are in place
                 raise OutputError(f"cannot write {named}: it is a folder; nothing was written")
+            blocking = _file_in_the_way(target)
+            if blocking is not None:  # its folder cannot be made ("File exists")
+                raise OutputError(
+                    f"cannot write {named}: {blocking} is a file, not a folder; nothing was written"
+                )
         for named, text in files.items():
             target = targets[named]
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -45,6 +50,15 @@ def write_files(files: dict[Path, str]) -> None:
         where = exc.filename or next(iter(files), "")
         written = f"only {', '.join(done)} was written" if done else "nothing was written"
         raise OutputError(f"cannot write {where}: {exc.strerror or exc}; {written}") from None
+
+
+def _file_in_the_way(target: Path) -> Path | None:
+    """The nearest of ``target``'s folders that exists, where it is no
+    folder (a file named as one of them), else None."""
+    for parent in target.parents:
+        if parent.exists():
+            return None if parent.is_dir() else parent
+    return None
 
 
 def _written_at(named: Path) -> Path:

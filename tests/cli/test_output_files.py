@@ -67,3 +67,19 @@ def test_plan_out_to_a_symlink_loop_is_one_line(
     assert result.stderr.strip().startswith(f"Error: cannot write {out}: "), result.stderr
     assert result.stderr.strip().endswith("nothing was written"), result.stderr
     assert (tmp_path / "a.json").is_symlink() and (tmp_path / "b.json").is_symlink()
+
+
+def test_an_output_file_below_a_file_says_which_file_is_in_the_way(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    """``--out afile/plan.json`` where ``afile`` is a file said "cannot
+    write afile: File exists", which named neither the file konvsync meant
+    to write nor why a file that exists stops it."""
+    config = write_config(CONFIG)
+    (tmp_path / "afile").write_text("", encoding="utf-8")
+    out = tmp_path / "afile" / "sub" / "plan.json"
+    planned = invoke(["--endpoint", sandbox.url, "plan", str(config), "--out", str(out)])
+    assert planned.exit_code == 1, planned.output
+    assert (
+        f"cannot write {out}: {tmp_path / 'afile'} is a file, not a folder; nothing was written"
+    ) in planned.stderr, planned.stderr
