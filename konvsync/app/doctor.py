@@ -20,7 +20,7 @@ from konvsync.api.operations import viewer_document
 from konvsync.api.pagination import read_consistently, read_kinds
 from konvsync.api.schema_facts import introspected
 from konvsync.config.model import DesiredState
-from konvsync.errors import ConfigInvalid, KonvsyncError
+from konvsync.errors import ConfigInvalid, KonvsyncError, RemoteError
 from konvsync.kinds import kind
 from konvsync.plan.planner import check_references, referred_reference_kinds
 from konvsync.plan.remote import holders_of, normalize_nodes
@@ -31,6 +31,10 @@ class DoctorCheck:
     name: str
     ok: bool
     detail: str
+    unmade: bool = False
+    """It could not be made, and that is no problem of the portal's (one that
+    refuses introspection, as production servers may: apply then warns and
+    goes on); ``ok`` is True."""
 
 
 @dataclass
@@ -41,8 +45,12 @@ class DoctorReport:
     def ok(self) -> bool:
         return all(c.ok for c in self.checks)
 
-    def add(self, name: str, ok: bool, detail: str) -> bool:
-        self.checks.append(DoctorCheck(name, ok, detail))
+    @property
+    def unmade(self) -> int:
+        return sum(1 for c in self.checks if c.unmade)
+
+    def add(self, name: str, ok: bool, detail: str, unmade: bool = False) -> bool:
+        self.checks.append(DoctorCheck(name, ok, detail, unmade))
         return ok
 
 
@@ -77,7 +85,20 @@ async def _remote_checks(
             "viewer"
         )
         report.add("viewer", True, f"portal {viewer['viewer']['portalName']!r}")
-        introspection = await introspected(client)
+        try:
+            introspection = await introspected(client)
+        except RemoteError as exc:  # answered, with an error: refused, not unreachable
+            report.add(
+                "schema",
+                True,
+                f"the portal refuses introspection ({exc}): konvsync's operations and input "
+                "fields could not be checked against its schema (apply warns so and sends them "
+                "as the contract has them)",
+                unmade=True,
+            )
+            if desired is not None:
+                await _reference_checks(client, desired, report)
+            return
         try:
             # assume_valid: what can be checked still is (as apply's check)
             schema = build_client_schema(introspection, assume_valid=True)  # type: ignore[arg-type]

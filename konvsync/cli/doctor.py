@@ -30,7 +30,8 @@ def doctor(options: GlobalOptions, config_path: tuple[str, ...]) -> ExitStatus:
     NO_PROXY), credentials, and every konvsync operation and input
     field against the portal's live schema; with --config, also that every
     LMS module and DAM category slug the config uses exists. Exit 0 when all
-    is well, 1 otherwise.
+    is well, 1 otherwise (a check that could not be made, the schema of a
+    portal that refuses introspection, is a WARN line, not a failure).
 
     Examples:
 
@@ -44,8 +45,15 @@ def doctor(options: GlobalOptions, config_path: tuple[str, ...]) -> ExitStatus:
     with portal_target(options.connection, endpoint, reads_config=bool(config_path)) as target:
         report = run_doctor(target, desired)
     for check in report.checks:
-        mark = "ok  " if check.ok else "FAIL"
+        mark, color = ("WARN", "yellow") if check.unmade else ("ok  ", "green")
+        if not check.ok:
+            mark, color = "FAIL", "red"
         line = f"{mark} {check.name}: {printable(redact(check.detail))}"
-        click.echo(click.style(line, fg="green" if check.ok else "red") if options.color else line)
-    click.echo("All checks passed." if report.ok else "Some checks failed.")
+        click.echo(click.style(line, fg=color) if options.color else line)
+    if not report.ok:
+        click.echo("Some checks failed.")
+    elif report.unmade:
+        click.echo(f"All checks passed ({report.unmade} could not be made: see WARN above).")
+    else:
+        click.echo("All checks passed.")
     return ExitStatus.OK if report.ok else ExitStatus.ERROR

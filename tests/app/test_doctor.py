@@ -24,6 +24,28 @@ def test_doctor_against_the_sandbox_passes(sandbox_factory: SandboxFactory) -> N
     assert result.stdout.strip().endswith("All checks passed.")
 
 
+def test_a_portal_refusing_introspection_is_a_warning_and_the_rest_is_checked(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """Production servers often refuse introspection; apply then warns and
+    sends what the contract says. doctor said "FAIL connection:
+    introspection: ..." (the connection was fine), stopped there (the
+    config's slugs went unchecked) and could never pass on such a portal."""
+    sandbox = sandbox_factory(introspection=False)
+    config = tmp_path / "konvsync.yaml"
+    config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G, lmsModules: [nope]}]\n")
+    result = invoke(["--endpoint", sandbox.url, "doctor", "--config", str(config)])
+    assert "FAIL connection" not in result.stdout, result.stdout
+    assert "WARN schema: the portal refuses introspection" in result.stdout, result.stdout
+    assert "FAIL references" in result.stdout, result.stdout  # still checked
+    assert result.exit_code == 1, result.output
+    clean = invoke(["--endpoint", sandbox.url, "doctor"])
+    assert clean.exit_code == 0, clean.output
+    assert clean.stdout.strip().endswith(
+        "All checks passed (1 could not be made: see WARN above)."
+    ), clean.stdout
+
+
 def test_doctor_with_jwt_auth(sandbox_factory: SandboxFactory) -> None:
     sandbox = sandbox_factory()
     result = invoke(["--endpoint", sandbox.url, "--auth", "jwt", "doctor"])
