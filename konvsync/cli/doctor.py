@@ -29,9 +29,9 @@ def doctor(options: GlobalOptions, config_path: tuple[str, ...]) -> ExitStatus:
     """Check endpoint, the proxy it goes through (HTTPS_PROXY, HTTP_PROXY,
     NO_PROXY), credentials, and every konvsync operation and input
     field against the portal's live schema; with --config, also that every
-    LMS module and DAM category slug the config uses exists. Exit 0 when all
-    is well, 1 otherwise (a check that could not be made, the schema of a
-    portal that refuses introspection, is a WARN line, not a failure).
+    LMS module and DAM category slug the config uses exists. A check that
+    cannot be made (the schema of a portal that refuses introspection) is a
+    WARN line, not a failure. Exit 0 when all is well, 1 otherwise.
 
     Examples:
 
