@@ -17,7 +17,7 @@ from konvsync.app.reading import read_remote
 from konvsync.app.signals import prompt_signals, signals_call
 from konvsync.apply.executor import PlanExecutor
 from konvsync.apply.model import ApplyOptions, ApplyReport, Interrupted, Progress
-from konvsync.errors import UsageError
+from konvsync.errors import ApplyCancelled, UsageError
 from konvsync.plan.changes import Plan
 from konvsync.plan.planfile import as_shown, check_fresh, is_planfile, read_planfile
 from konvsync.plan.planner import PlanOptions, PlanOutcome, ProgressCallback
@@ -88,9 +88,11 @@ def apply_path(
     elif any(is_planfile(one) for one in path):
         raise UsageError("a saved plan file is applied alone, not with config paths")
     config = LoadingConfig(path, connection, on_loaded)
+    reading_again = False
     with config.target() as target:
 
         async def run() -> ApplyResult:
+            nonlocal reading_again
             async with target.client() as client:
                 desired, viewer = await config.take(client)
                 outcome = await plan_with(client, target, desired, plan_options, on_page, viewer)
@@ -103,14 +105,26 @@ def apply_path(
                 with prompt_signals():
                     asked = confirm(outcome.plan)
                 if asked:
+                    reading_again = True
                     await _unchanged_since_shown(client, target.endpoint.name, outcome, on_page)
+                    reading_again = False
                 options = replace(apply_options, send_welcome_email=policy.send_welcome_email)
                 report = await _execute(
                     client, outcome.remote, outcome.plan, options, progress, on_interrupt, on_report
                 )
                 return ApplyResult(outcome.plan, report)
 
-        return aio.run(run())
+        try:
+            return aio.run(run())
+        except KeyboardInterrupt:
+            # Ctrl-C or SIGTERM after 'yes', before anything is sent: said
+            # as the prompt says it, not as a bare interruption.
+            if not reading_again:
+                raise
+            raise ApplyCancelled(
+                "Apply cancelled while the portal was read again after the prompt; "
+                "nothing was changed."
+            ) from None
 
 
 async def _unchanged_since_shown(

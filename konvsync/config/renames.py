@@ -60,14 +60,18 @@ def previous_keys(k: Kind, data: Mapping[str, Any]) -> list[str]:
 def renamed_away(state: DesiredState, kind_name: str) -> dict[str, DesiredObject]:
     """The configured objects of a kind by each previous key they name (the
     keys this configuration renames away: a reference to one of them never
-    resolves, since the plan renames that object)."""
+    resolves, since the plan renames that object). A key outside
+    ``policy.scope`` is not one: a configuration renames only objects it
+    owns, and an object of that key is another's, which a reference may name."""
     k = kind(kind_name)
     out: dict[str, DesiredObject] = {}
     if k.rename_field is None:
         return out
+    rule = state.policy.scope.rule(kind_name)
     for obj in state.objects.get(kind_name, {}).values():
         for old in previous_keys(k, obj.data):
-            out.setdefault(old, obj)
+            if rule is None or not rule.outside_by_key(old):
+                out.setdefault(old, obj)
     return out
 
 

@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -315,3 +316,28 @@ def test_fewer_objects_outside_the_scope_at_the_prompt_than_the_plan_named_is_ap
     assert process.returncode == 0, output
     assert b"Apply complete! Resources: 0 added, 0 changed, 1 destroyed." in output, output
     assert store.get("accounts", key="a-old") is None
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_portal_is_read_again_says_that_nothing_was_changed(
+    sandbox: RunningSandbox, tmp_path: Path, sig: signal.Signals
+) -> None:
+    """After 'yes' the portal is read again (seconds to minutes for a large
+    one). Ctrl-C or SIGTERM then printed click's bare "Aborted.": the person
+    who had just said yes was not told whether anything was deleted."""
+    sandbox.store.create("accounts", {"externalId": "a-old", "name": "Old"})
+    report = tmp_path / "report.json"
+    process, main = _at_the_prompt(sandbox, tmp_path, "--report", str(report), config_text=SHARED)
+    faults = sandbox.state.faults
+    faults.settings = replace(faults.settings, latency_ms=3000)  # the read again is slow
+    os.write(main, b"yes\n")
+    time.sleep(1.0)
+    process.send_signal(sig)
+    output = _rest(main, process)
+    assert process.returncode == 1, output
+    assert b"nothing was changed" in output, output
+    assert b"Aborted." not in output, output
+    assert b"Traceback" not in output, output
+    data = validated(report.read_text(), "apply-report")
+    assert data["error"]["code"] == "apply_cancelled", data
+    assert sandbox.store.get("accounts", key="a-old") is not None

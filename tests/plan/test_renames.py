@@ -193,6 +193,44 @@ def test_a_reference_to_the_key_being_renamed_away_says_to_use_the_new_key(
     ]
 
 
+def test_a_reference_to_an_old_key_outside_the_scope_names_that_object(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """A configuration renames only objects in its scope. Its group was
+    renamed (the renamedFrom stays, doing nothing, as the README allows) and
+    the scope narrowed to the new keys; another team now owns a group of the
+    old key, which this configuration's user is in. The reference names that
+    other group: validate and plan refused it as a key "the configuration
+    renames" away, telling to refer to 'emea-sales' instead (another group).
+    validate cannot see the portal; plan says what is wrong: the renamedFrom
+    names a key the portal has outside the scope."""
+    store = sandbox.store
+    store.create("groups", {"externalId": "emea-sales", "name": "Sales EMEA"})
+    store.create("groups", {"externalId": "sales-east", "name": "Team B's"})
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          scope: {groups: ["emea-*"], users: ["*@x.example"]}
+        groups:
+          - {externalId: emea-sales, renamedFrom: sales-east, name: Sales EMEA}
+        users:
+          - {email: a@x.example, firstName: A, lastName: B, groups: [sales-east]}
+        """)
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 0, result.output
+    result = invoke(["--endpoint", sandbox.url, "plan", str(config)])
+    assert result.exit_code == 1, result.output
+    assert "refer to it by its new key" not in result.stderr, result.stderr
+    assert "(renamedFrom 'sales-east'): the portal has it outside policy.scope" in result.stderr
+    config.write_text(config.read_text().replace(", renamedFrom: sales-east", ""))
+    result = invoke(["--endpoint", sandbox.url, "apply", "--auto-approve", str(config)])
+    assert result.exit_code == 0, result.output
+    user = store.get("users", key="a@x.example")
+    assert user is not None
+    east = store.get("groups", key="sales-east")
+    assert east is not None and list(user["groups"]) == [east["_pk"]]
+
+
 def test_rename_field_that_stays_does_nothing(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
