@@ -270,10 +270,12 @@ def _values_outside(deleted: set[tuple[str, str]], view: RemoteState) -> list[Ou
     for kind_name, key in sorted(deleted):
         for holder, maps in value_holders(kind_name):
             paths = sorted(
-                obj.path
-                for obj in view.get(holder.name).outside
-                if any(key in (obj.data.get(name) or {}) for name in maps)
-            )
+                {
+                    obj.path: None
+                    for obj in view.get(holder.name).outside
+                    if any(key in (obj.data.get(name) or {}) for name in maps)
+                }
+            )  # each named once, as the other concerns name them (a plan lists them unique)
             if paths:
                 warning = (
                     f"{kind(kind_name).singular} {key!r} is deleted: {len(paths)} "
