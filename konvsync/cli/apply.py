@@ -97,7 +97,9 @@ def apply(
     """Make the portal match PATH (a config; several are merged, later ones
     overriding), or apply a saved PLANFILE.
 
-    With a config: plans, shows the plan, asks for 'yes' (or --auto-approve).
+    With a config: plans, shows the plan, asks for 'yes' (or --auto-approve);
+    after 'yes' it reads the portal again and refuses (exit 3, nothing
+    changed) if it moved while the plan was read.
     With a plan file: re-reads what it touches and refuses (exit 3) if the
     portal changed since; applies without asking, as reviewed (--target and
     the --allow-* rails are refused with a plan file: give them to plan).
