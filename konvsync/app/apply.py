@@ -19,8 +19,14 @@ from konvsync.apply.executor import PlanExecutor
 from konvsync.apply.model import ApplyOptions, ApplyReport, Interrupted, Progress
 from konvsync.errors import ApplyCancelled, UsageError
 from konvsync.plan.changes import Plan
-from konvsync.plan.planfile import as_shown, check_fresh, is_planfile, read_planfile
-from konvsync.plan.planner import PlanOptions, PlanOutcome, ProgressCallback
+from konvsync.plan.planfile import (
+    SavedPlan,
+    as_shown,
+    check_fresh,
+    is_planfile,
+    read_planfile,
+)
+from konvsync.plan.planner import PlanOptions, ProgressCallback
 from konvsync.plan.remote import RemoteState
 from konvsync.plan.renames import renamed_view, renames_in
 from konvsync.plan.scope import plan_scope
@@ -105,8 +111,14 @@ def apply_path(
                 with prompt_signals():
                     asked = confirm(outcome.plan)
                 if asked:
+                    # A person takes seconds to minutes to answer, and in a
+                    # shared portal another team may meanwhile put its user
+                    # in an account the plan deletes (apply's checks before
+                    # each step look at the objects the step changes, not at
+                    # what refers to them): refused as a saved plan would be.
                     reading_again = True
-                    await _unchanged_since_shown(client, target.endpoint.name, outcome, on_page)
+                    shown = as_shown(outcome, target.endpoint.name)
+                    await _fresh_remote(client, shown, target.endpoint.name, on_page, _AFTER_PROMPT)
                     reading_again = False
                 options = replace(apply_options, send_welcome_email=policy.send_welcome_email)
                 report = await _execute(
@@ -127,20 +139,25 @@ def apply_path(
             ) from None
 
 
-async def _unchanged_since_shown(
-    client: PortalClient, endpoint: str, outcome: PlanOutcome, on_page: ProgressCallback | None
-) -> None:
-    """Refuse (SavedPlanStale, exit 3) a plan the portal moved away from
-    while someone read it at the prompt, as a saved plan is refused: a
-    person takes seconds to minutes to answer, and in a shared portal
-    another team may meanwhile put its user in an account the plan deletes
-    (apply's checks before each step look at the objects the step changes,
-    not at what refers to them)."""
-    current = await read_remote(client, outcome.read_kinds, on_page, plan_scope(outcome.plan))
-    remote = renamed_view(current, renames_in(outcome.plan.changes))
-    check_fresh(
-        as_shown(outcome, endpoint), endpoint, remote, again="nothing was changed; run apply again"
-    )
+_AFTER_PROMPT = "nothing was changed; run apply again"
+
+
+async def _fresh_remote(
+    client: PortalClient,
+    saved: SavedPlan,
+    endpoint: str,
+    on_page: ProgressCallback | None,
+    again: str = "run plan again",
+) -> RemoteState:
+    """The portal read again for ``saved`` (within the scope it was made
+    for: what moved outside it is another configuration's, not a reason to
+    refuse), as its renames see it; refused (``SavedPlanStale``, exit 3)
+    when it moved away from the plan (``check_fresh``; ``again``: what the
+    message tells to do)."""
+    current = await read_remote(client, saved.read_kinds, on_page, plan_scope(saved.plan))
+    remote = renamed_view(current, renames_in(saved.plan.changes))
+    check_fresh(saved, endpoint, remote, again)
+    return remote
 
 
 def _rails_allowed(options: PlanOptions) -> str | None:
@@ -169,13 +186,7 @@ def _apply_saved(
 
         async def run() -> ApplyResult:
             async with target.client() as client:
-                # Within the scope the plan was made for: what moved outside
-                # it is another configuration's, not a reason to refuse.
-                current = await read_remote(
-                    client, saved.read_kinds, on_page, plan_scope(saved.plan)
-                )
-                remote = renamed_view(current, renames_in(saved.plan.changes))
-                check_fresh(saved, target.endpoint.name, remote)
+                remote = await _fresh_remote(client, saved, target.endpoint.name, on_page)
                 if not plan.has_changes:
                     return ApplyResult(plan, None)
                 report = await _execute(
