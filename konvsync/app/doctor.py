@@ -85,50 +85,55 @@ async def _remote_checks(
             "viewer"
         )
         report.add("viewer", True, f"portal {viewer['viewer']['portalName']!r}")
-        try:
-            introspection = await introspected(client)
-        except RemoteError as exc:  # answered, with an error: refused, not unreachable
-            report.add(
-                "schema",
-                True,
-                f"the portal refuses introspection ({exc}): konvsync's operations and input "
-                "fields could not be checked against its schema (apply warns so and sends them "
-                "as the contract has them)",
-                unmade=True,
-            )
-            if desired is not None:
-                await _reference_checks(client, desired, report)
-            return
-        try:
-            # assume_valid: what can be checked still is (as apply's check)
-            schema = build_client_schema(introspection, assume_valid=True)  # type: ignore[arg-type]
-        except (GraphQLError, TypeError, KeyError, ValueError) as exc:
-            report.add("schema", False, f"the portal's schema could not be read ({exc})")
-            return
-        operations = package_operations()
-        broken = 0
-        for operation in operations:
-            errors = validate(schema, parse(operation.text))
-            for error in errors:
-                broken += 1
-                report.add("schema", False, f"{operation.name} ({operation.file}): {error.message}")
-        if not broken:
-            report.add(
-                "schema",
-                True,
-                f"all {len(operations)} operations valid against the portal's schema",
-            )
-        inputs = misfits(schema)
-        for problem in inputs:
-            report.add("inputs", False, problem)
-        if not inputs:
-            report.add(
-                "inputs",
-                True,
-                "every input field konvsync sends (all kinds) is in the portal's input types",
-            )
-        if desired is not None:
+        if await _schema_checks(client, report) and desired is not None:
             await _reference_checks(client, desired, report)
+
+
+async def _schema_checks(client: PortalClient, report: DoctorReport) -> bool:
+    """Every operation and input field konvsync sends against the portal's
+    schema; False when its schema could not be read (nothing more is
+    checked). A portal that refuses introspection is a check not made."""
+    try:
+        introspection = await introspected(client)
+    except RemoteError as exc:  # answered, with an error: refused, not unreachable
+        report.add(
+            "schema",
+            True,
+            f"the portal refuses introspection ({exc}): konvsync's operations and input "
+            "fields could not be checked against its schema (apply warns so and sends them "
+            "as the contract has them)",
+            unmade=True,
+        )
+        return True
+    try:
+        # assume_valid: what can be checked still is (as apply's check)
+        schema = build_client_schema(introspection, assume_valid=True)  # type: ignore[arg-type]
+    except (GraphQLError, TypeError, KeyError, ValueError) as exc:
+        report.add("schema", False, f"the portal's schema could not be read ({exc})")
+        return False
+    operations = package_operations()
+    broken = 0
+    for operation in operations:
+        errors = validate(schema, parse(operation.text))
+        for error in errors:
+            broken += 1
+            report.add("schema", False, f"{operation.name} ({operation.file}): {error.message}")
+    if not broken:
+        report.add(
+            "schema",
+            True,
+            f"all {len(operations)} operations valid against the portal's schema",
+        )
+    inputs = misfits(schema)
+    for problem in inputs:
+        report.add("inputs", False, problem)
+    if not inputs:
+        report.add(
+            "inputs",
+            True,
+            "every input field konvsync sends (all kinds) is in the portal's input types",
+        )
+    return True
 
 
 async def _reference_checks(
