@@ -196,7 +196,6 @@ def taken_from_outside(changes: list[Change], view: RemoteState) -> list[Outside
     out = []
     for (kind_name, key), by_kind in sorted(_referrers_outside(deleted, view).items()):
         for holder_name, paths in by_kind.items():
-            paths = sorted(paths)
             warning = (
                 f"{kind(kind_name).singular} {key!r} is deleted: the portal also takes it from "
                 f"{len(paths)} {holder_name} outside policy.scope "
@@ -204,16 +203,17 @@ def taken_from_outside(changes: list[Change], view: RemoteState) -> list[Outside
                 "(policy.protect) to leave them as they are"
             )
             out.append(
-                OutsideConcern(Concern.TAKEN_FROM, kind_name, key, holder_name, (*paths,), warning)
+                OutsideConcern(Concern.TAKEN_FROM, kind_name, key, holder_name, paths, warning)
             )
     return out + _values_outside(deleted, view)
 
 
 def _referrers_outside(
     named: set[tuple[str, str]], view: RemoteState
-) -> dict[tuple[str, str], dict[str, list[str]]]:
+) -> dict[tuple[str, str], dict[str, tuple[str, ...]]]:
     """For each (kind, key) of ``named`` that objects outside the scope
-    refer to (as the portal has them), the paths of those objects by kind."""
+    refer to (as the portal has them), the paths of those objects by kind,
+    sorted."""
     targets = {kind_name for kind_name, _ in named}
     # Paths as the keys of a dict: an object named once however many of its
     # fields refer to the key, in one step (a list searched each time made a
@@ -230,7 +230,7 @@ def _referrers_outside(
                         by_kind = referrers.setdefault((f.ref or "", key), {})
                         by_kind.setdefault(holder.name, {})[obj.path] = None
     return {
-        named_key: {holder_name: list(paths) for holder_name, paths in by_kind.items()}
+        named_key: {holder_name: tuple(sorted(paths)) for holder_name, paths in by_kind.items()}
         for named_key, by_kind in referrers.items()
     }
 
@@ -246,7 +246,6 @@ def referred_outside(changes: list[Change], remote: RemoteState) -> list[Outside
     for (kind_name, old), by_kind in sorted(_referrers_outside(old_keys, remote).items()):
         new = renamed[kind_name][old]
         for holder_name, paths in by_kind.items():
-            paths = sorted(paths)
             warning = (
                 f"{kind(kind_name).singular} {new!r} is renamed from {old!r}: {len(paths)} "
                 f"{holder_name} outside policy.scope refer to it "
@@ -255,7 +254,7 @@ def referred_outside(changes: list[Change], remote: RemoteState) -> list[Outside
             )
             out.append(
                 OutsideConcern(
-                    Concern.REFERRING_TO_OLD_KEY, kind_name, new, holder_name, (*paths,), warning
+                    Concern.REFERRING_TO_OLD_KEY, kind_name, new, holder_name, paths, warning
                 )
             )
     return out
