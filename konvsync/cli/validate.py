@@ -60,10 +60,12 @@ def validate(paths: tuple[str, ...], allow_external_refs: bool, fmt: str | None)
     except ConfigInvalid as exc:
         if fmt == "github":
             _annotate_warnings(exc.warnings)
-            exc.warnings = []
         if fmt != "text":
-            click.echo(redact(render_problems(exc.problems, fmt, error=str(exc))))
+            click.echo(
+                redact(render_problems(exc.problems, fmt, error=str(exc), warnings=exc.warnings))
+            )
             exc.shown = True
+            exc.warnings = []  # shown with the problems
         raise
     except ConfigError as exc:
         if fmt != "text":
@@ -71,13 +73,14 @@ def validate(paths: tuple[str, ...], allow_external_refs: bool, fmt: str | None)
         raise
     if fmt == "github":
         _annotate_warnings(state.warnings)
-    else:
+    elif fmt == "text":
         for warning in state.warnings:
-            click.echo(warning.as_warning(), err=True)
+            click.echo(printable(redact(warning.as_warning())), err=True)
     counts = {kind_name: len(objects) for kind_name, objects in state.objects.items()}
     if fmt == "json":
+        document = problems_data([], warnings=state.warnings)
         click.echo(
-            json.dumps({**problems_data([]), "objects": counts, "files": state.files}, indent=2)
+            redact(json.dumps({**document, "objects": counts, "files": state.files}, indent=2))
         )
         return ExitStatus.OK
     listed = ", ".join(f"{n} {k}" for k, n in counts.items()) or "no objects"
