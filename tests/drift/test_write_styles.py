@@ -182,8 +182,36 @@ users:
     portal.update_user("c@acme.example", title="CEO")
     portal.update_user("d@acme.example", lastName="Doe")
     written = accepted(sandbox, path)
-    assert "    title: CEO  # shown on the card\n  - email" in written, written
-    assert written.endswith("    lastName: Doe   # family name\n"), written
+    assert "    title: |-  # shown on the card\n      CEO\n  - email" in written, written
+    assert written.endswith("    lastName: >   # family name\n      Doe\n"), written
+
+
+def test_a_block_scalar_given_a_new_value_stays_a_block(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A ``|`` block given a value of several lines became one quoted line
+    (``title: "Head of\\nMarketing"``): its lines are written again under its
+    indicator, at their indentation, in the file's line breaks. A folded
+    block (``>``) joins lines, so a value of several lines is quoted there."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        "konvsync: 1\r\nusers:\r\n  - email: c@acme.example\r\n    firstName: C\r\n"
+        "    lastName: Cee\r\n    title: |\r\n        Head of\r\n        Sales\r\n\r\n"
+        "  - email: d@acme.example\r\n    firstName: D\r\n    lastName: Dee\r\n"
+        "    title: >-\r\n      Lead\r\n",
+    )
+    portal = HandEdits(sandbox)
+    portal.update_user("c@acme.example", title="Head of\n  Field\n\nMarketing")
+    portal.update_user("d@acme.example", title="Team\nLead")
+    accepted(sandbox, path)
+    assert path.read_bytes().decode() == (
+        "konvsync: 1\r\nusers:\r\n  - email: c@acme.example\r\n    firstName: C\r\n"
+        "    lastName: Cee\r\n    title: |\r\n        Head of\r\n          Field\r\n\r\n"
+        "        Marketing\r\n\r\n"
+        "  - email: d@acme.example\r\n    firstName: D\r\n    lastName: Dee\r\n"
+        '    title: "Team\\nLead"\r\n'
+    )
 
 
 def test_a_map_in_flow_style_keeps_its_key_order_and_quoting(
