@@ -297,3 +297,63 @@ def test_targeting_an_account_by_the_key_it_is_renamed_from(
     location = run(sandbox, "plan", str(config), "--target", "locations/acme/HQ")
     assert location.exit_code == 0, location.output
     assert "# locations/acme-corp/HQ will be updated in-place" in location.stdout
+
+
+def test_an_invite_link_renamed_keeps_its_url(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """An invite link is keyed by its title, and its URL is the portal's:
+    a new title was a delete and a create, a new URL, and every copy of the
+    old one handed out stopped working. ``renamedFrom`` updates the title of
+    that same link (an OPEN one too: it is not a second OPEN link)."""
+    config = write_config("""\
+        konvsync: 1
+        policy: {prune: [inviteLinks]}
+        inviteLinks:
+          - {title: Dealers, access: OPEN}
+          - {title: Partners, access: CODE, code: Sesame-4711}
+        """)
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    before = {row["id"]: row["url"] for row in sandbox.store.page("inviteLinks", 10, None)["nodes"]}
+    write_config("""\
+        konvsync: 1
+        policy: {prune: [inviteLinks]}
+        inviteLinks:
+          - {title: Dealer sign-up, renamedFrom: Dealers, access: OPEN}
+          - {title: Partner sign-up, renamedFrom: Partners, access: CODE, code: Sesame-4711}
+        """)
+    planned = run(sandbox, "plan", str(config))
+    assert planned.exit_code == 0, planned.output
+    assert '~ invite_link "Dealer sign-up" (was "Dealers") {' in planned.stdout
+    assert "Plan: 0 to add, 2 to change, 0 to destroy." in planned.stdout
+    applied = run(sandbox, "apply", str(config), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    after = sandbox.store.page("inviteLinks", 10, None)["nodes"]
+    assert {row["id"]: row["url"] for row in after} == before
+    assert sorted(row["title"] for row in after) == ["Dealer sign-up", "Partner sign-up"]
+    again = run(sandbox, "plan", str(config), "--detailed-exitcode")
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
+
+
+def test_an_invite_link_renamed_from_a_title_two_links_share_stops(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Titles are not unique in the portal: which of two links a rename
+    means is anyone's guess, so the plan stops and changes neither."""
+    for _ in range(2):
+        sandbox.store.create("inviteLinks", {"title": "Dealers", "access": "CODE", "code": "C-1"})
+    config = write_config("""\
+        konvsync: 1
+        inviteLinks:
+          - {title: Dealer sign-up, renamedFrom: Dealers, access: CODE, code: C-1}
+        """)
+    result = run(sandbox, "plan", str(config))
+    assert result.exit_code == 1, result.output
+    assert (
+        "the portal has two inviteLinks with the title 'Dealers' (IDs inv_1, inv_2), and "
+        "invite link 'Dealer sign-up' is renamed from it (renamedFrom)"
+    ) in result.stderr
+    assert [row["title"] for row in sandbox.store.page("inviteLinks", 10, None)["nodes"]] == [
+        "Dealers",
+        "Dealers",
+    ]
