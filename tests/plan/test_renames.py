@@ -357,3 +357,32 @@ def test_an_invite_link_renamed_from_a_title_two_links_share_stops(
         "Dealers",
         "Dealers",
     ]
+
+
+def test_an_invite_link_renamed_from_a_title_only_outside_the_scope_stops(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """A configuration renames only links in its scope. Renaming 'legacy'
+    (outside ``policy.scope``) to 'dealer-join' planned a create, a new
+    URL, without a word, where a group or an account renamed so stops the
+    plan. Titles are not unique, so once the scope holds a link of the new
+    title (the rename is done; renamedFrom may stay) one of the old title
+    outside is another's, and the plan goes on."""
+    store = sandbox.store
+    store.create("inviteLinks", {"title": "legacy", "access": "CODE", "code": "C-1"})
+    config = write_config("""\
+        konvsync: 1
+        policy: {prune: [inviteLinks], scope: {inviteLinks: ["dealer-*"]}}
+        inviteLinks:
+          - {title: dealer-join, renamedFrom: legacy, access: OPEN}
+        """)
+    result = run(sandbox, "plan", str(config))
+    assert result.exit_code == 1, result.output
+    assert (
+        "invite link 'dealer-join' (renamedFrom 'legacy'): the portal has it outside "
+        "policy.scope.inviteLinks ['dealer-*'] (ID inv_1; its key 'legacy' matches none of "
+        "['dealer-*'])"
+    ) in result.stderr, result.stderr
+    store.create("inviteLinks", {"title": "dealer-join", "access": "OPEN"})
+    result = run(sandbox, "plan", str(config), "--detailed-exitcode")
+    assert result.exit_code == 0 and "No changes." in result.stdout, result.output
