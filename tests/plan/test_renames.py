@@ -245,6 +245,30 @@ def test_rename_field_that_stays_does_nothing(
     assert run(sandbox, "plan", str(config), "--detailed-exitcode").exit_code == 0
 
 
+def test_a_blank_previous_key_is_invalid_and_a_lookalike_one_names_its_object(
+    write_config: ConfigWriter,
+) -> None:
+    """A blank ``renamedFrom`` (or ``previousEmails`` item) was taken for no
+    rename at all, without a word; a look-alike one was warned of under its
+    own text, as if it were the object's key (``group '  '``)."""
+    config = write_config("""\
+        konvsync: 1
+        groups:
+          - {externalId: sales, name: Sales, renamedFrom: "  "}
+          - {externalId: apac, name: APAC, renamedFrom: "s\u0430les"}
+        users:
+          - {email: a@b.example, firstName: A, lastName: B, previousEmails: ["", x@y.example]}
+        """)
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 1, result.output
+    assert f"{config}:3:" in result.stderr
+    assert "groups.[0].renamedFrom: '  ' is blank" in result.stderr
+    assert "users.[0].previousEmails.[0]: '' is blank" in result.stderr
+    assert (
+        "warning: group 'apac': its renamedFrom 's\u0430les' holds U+0430 CYRILLIC SMALL LETTER A"
+    ) in result.stderr
+
+
 def test_previous_key_defined_in_the_config_is_invalid(write_config: ConfigWriter) -> None:
     config = write_config("""\
         konvsync: 1
