@@ -379,6 +379,13 @@ def test_a_rename_not_yet_applied_keeps_the_new_key_and_accepts_the_rest(
         "    access: OPEN\n    redirectPath: /lms\n"
     )
     before = path.read_text()
+    # The report says whose change the key is (it read as a hand edit of it).
+    shown = drift(sandbox, path)
+    assert shown.exit_code == 2, shown.output
+    assert (
+        "# groups/new has changed in the portal (the configuration renames it from 'old' "
+        "(renamedFrom), not applied yet, changed "
+    ) in shown.stdout, shown.stdout
     result = drift(sandbox, path, "--write")
     assert result.exit_code == 2, result.output
     assert "inviteLinks/Dealer sign-up title: renamed from 'Dealers' (renamedFrom)" in (
