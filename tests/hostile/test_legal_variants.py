@@ -1093,3 +1093,31 @@ def test_a_slug_neither_listed_nor_held_by_a_group_is_still_refused(
     assert "FAIL references:" in doctor.stdout and "'service-certification'" in doctor.stdout
     assert doctor_held.exit_code == 0, doctor_held.output
     assert "ok   references: every slug the configuration uses exists" in doctor_held.stdout
+
+
+def test_the_portal_guard_compares_the_portals_name_as_every_string_is_compared(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """A portal's name is a String its administrators typed: it may be
+    stored with a decomposed "é" and a trailing space (the contract: strings
+    may be stored as sent). The config's ``portal: Acme Café`` names that
+    portal (konvsync compares strings in NFC without surrounding
+    whitespace): plan and apply go on, where they refused (exit 3) with
+    "the config is for 'Acme Café' but the endpoint serves 'Acme Café'"."""
+    sandbox = sandbox_factory(portal_name="Acme Cafe\u0301 ")
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(
+        "konvsync: 1\nportal: Acme Caf\u00e9\ngroups:\n  - {externalId: staff, name: Staff}\n",
+        encoding="utf-8",
+    )
+    planned = _run(sandbox.url, "plan", str(config), "--detailed-exitcode")
+    assert planned.exit_code == 2, planned.output
+    assert "portal guard" not in planned.output
+    applied = _run(sandbox.url, "apply", str(config), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    _no_changes(sandbox.url, config)
+    other = tmp_path / "other.yaml"
+    other.write_text(config.read_text(encoding="utf-8").replace("Acme", "Acne"), encoding="utf-8")
+    refused = _run(sandbox.url, "plan", str(other))
+    assert refused.exit_code == 3, refused.output
+    assert "portal guard: the config is for 'Acne Café'" in refused.stderr, refused.stderr
