@@ -557,3 +557,37 @@ class ContentUnlisted(Case):
         every = self.store.page(kind_name, 100, None)["nodes"]
         connection["totalCount"] = sum(1 for row in every if row["slug"] not in self.slugs)
         return answer
+
+
+class LookupsByEveryArgument(Case):
+    """A portal whose look-ups (``user(id:, email:)``, ``group(id:,
+    externalId:)``, ``account(id:, externalId:)``) filter by every argument
+    given, as a resolver that hands its arguments to ``find_by(**args)``
+    does: an argument given as null asks for an object whose field is null.
+    GraphQL tells an argument given as null from one not given, and the
+    contract does not say how the two arguments combine. Each answer that
+    does not fit every argument given is null."""
+
+    name = "lookups-by-every-argument"
+    KEYS = {"GetUser": "email", "GetGroup": "externalId", "GetAccount": "externalId"}
+
+    def __init__(self) -> None:
+        self.asked = 0
+        self.missed = 0
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        key = next((k for op, k in self.KEYS.items() if call.operation.startswith(op)), None)
+        data = answer.get("data")
+        if key is None or not isinstance(data, dict):
+            return answer
+        for alias, node in data.items():
+            self.asked += 1
+            given = {
+                field: call.variables[name]
+                for field, name in (("id", f"id_{alias[1:]}"), (key, f"key_{alias[1:]}"))
+                if name in call.variables
+            }
+            if isinstance(node, dict) and any(node.get(f) != v for f, v in given.items()):
+                data[alias] = None
+                self.missed += 1
+        return answer

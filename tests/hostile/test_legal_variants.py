@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from konvsync.app.seeding import seed_store
 from konvsync.sandbox.readings import named
 from konvsync.sandbox.server import RunningSandbox
 from tests.cli.test_ci import schema
@@ -33,6 +34,7 @@ from tests.hostile.legal_cases import (
     FieldsNotAskedFor,
     IdsReused,
     IdsUniquePerType,
+    LookupsByEveryArgument,
     NestedInputPatched,
     OptionsInUseKept,
     ValuesDroppedOnRename,
@@ -1121,3 +1123,44 @@ def test_the_portal_guard_compares_the_portals_name_as_every_string_is_compared(
     refused = _run(sandbox.url, "plan", str(other))
     assert refused.exit_code == 3, refused.output
     assert "portal guard: the config is for 'Acne Café'" in refused.stderr, refused.stderr
+
+
+def _many_users(count: int, changed: bool) -> str:
+    """``count`` users in one group; ``changed``: user 5's title changed and
+    user 7 gone (users pruned)."""
+    lines = ["konvsync: 1", "policy: {prune: [users], max_delete_percent: 100}", "groups:"]
+    lines += ["  - {externalId: staff, name: Staff}", "users:"]
+    for i in range(count):
+        if changed and i == 7:
+            continue
+        title = "Lead" if changed and i == 5 else "Member"
+        lines.append(
+            f"  - {{email: u{i:03}@example.test, firstName: F{i}, lastName: L{i},"
+            f" title: {title}, groups: [staff]}}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def test_look_ups_give_only_the_argument_they_mean(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """Before each step apply asks for the objects it changes, by ID (on a
+    portal of more users than a page holds, one look-up by ID instead of
+    reading every page). A portal whose look-up filters by every argument
+    given (``email: null`` asks for a user without an e-mail) found none of
+    them: apply refused the plan as stale ("it was deleted since the plan",
+    exit 3). The look-up gives the ID alone: apply converges."""
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(_many_users(120, changed=False), encoding="utf-8")
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(_many_users(120, changed=True), encoding="utf-8")
+    sandbox = sandbox_factory(page_cap=100)
+    seed_store(sandbox.store, str(seed))
+    case = LookupsByEveryArgument()
+    with running_hostile_server(sandbox.url, case) as portal:
+        applied = _run(portal.url, "apply", str(config), "--auto-approve")
+        assert case.asked, "no look-up was made"
+        assert applied.exit_code == 0, applied.output
+        assert "1 changed, 1 destroyed" in applied.stdout, applied.stdout
+        _no_changes(portal.url, config)
+    assert case.missed == 0
