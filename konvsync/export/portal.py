@@ -96,7 +96,7 @@ async def export_object(client: PortalClient, target: str) -> ExportResult:
     if has_operation(k, k.get_operation):
         response = await client.execute(
             operation_document(k, k.get_operation, 1),
-            {"id_0": None, "key_0": key},
+            {"key_0": key},  # the key alone: an ID given as null is an argument too
             label=k.get_operation,
         )
         node = response.raise_for_errors(f"reading {k.singular} {key!r}").get("m0")

@@ -1164,3 +1164,18 @@ def test_look_ups_give_only_the_argument_they_mean(
         assert "1 changed, 1 destroyed" in applied.stdout, applied.stdout
         _no_changes(portal.url, config)
     assert case.missed == 0
+
+
+def test_export_target_asks_by_the_key_alone(tmp_path: Path) -> None:
+    """``export --target`` asks for the object by its key alone: with the ID
+    given as null too, a portal that looks up by every argument it is given
+    had no such user ("the portal has no user", exit 1)."""
+    case = LookupsByEveryArgument()
+    with hostile_portal(tmp_path, case) as portal:
+        target = "users/user03@example.test"
+        result = run_konvsync(
+            ["--endpoint", portal.endpoint(), "export", "--target", target], tmp_path
+        )
+    assert case.asked, "no look-up was made"
+    assert result.exit_code == 0, result.describe()
+    assert "email: user03@example.test" in result.stdout, result.describe()
