@@ -257,7 +257,7 @@ class PortalLookup:
                 response = await self.client.execute(
                     document, variables, label=f"{operation} x{len(batch)}", verify=False
                 )
-            data = response.raise_for_errors(f"reading {source.name}")
+            data = response.found(f"reading {source.name}")
             nodes = []
             for index in range(len(batch)):
                 alias = f"m{index}"

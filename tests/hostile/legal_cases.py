@@ -591,3 +591,30 @@ class LookupsByEveryArgument(Case):
                 data[alias] = None
                 self.missed += 1
         return answer
+
+
+class LookupsAnswerNotFound(Case):
+    """A portal whose look-ups (``user(email:)``, ``group(id:)`` ...) answer
+    an object it does not have with null and a ``NOT_FOUND`` error at that
+    field's path, as many GraphQL APIs do: the contract's look-ups return a
+    nullable object, and NOT_FOUND is one of its error codes."""
+
+    name = "lookups-answer-not-found"
+
+    def __init__(self) -> None:
+        self.not_found = 0
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        data = answer.get("data")
+        if not call.operation.startswith("Get") or not isinstance(data, dict):
+            return answer
+        for alias, node in data.items():
+            if node is None:
+                error = {
+                    "message": "not found",
+                    "path": [alias],
+                    "extensions": {"code": "NOT_FOUND"},
+                }
+                answer.setdefault("errors", []).append(error)
+                self.not_found += 1
+        return answer

@@ -24,6 +24,7 @@ from tests.hostile.harness import (
     assert_contract_message,
     hostile_portal,
     one_error_line,
+    portal_yaml,
     run_konvsync,
     write_desired,
 )
@@ -34,6 +35,7 @@ from tests.hostile.legal_cases import (
     FieldsNotAskedFor,
     IdsReused,
     IdsUniquePerType,
+    LookupsAnswerNotFound,
     LookupsByEveryArgument,
     NestedInputPatched,
     OptionsInUseKept,
@@ -1179,3 +1181,31 @@ def test_export_target_asks_by_the_key_alone(tmp_path: Path) -> None:
     assert case.asked, "no look-up was made"
     assert result.exit_code == 0, result.describe()
     assert "email: user03@example.test" in result.stdout, result.describe()
+
+
+def test_an_object_a_look_up_answers_not_found_is_absent(tmp_path: Path) -> None:
+    """``drift --write`` asks the portal for each object it would remove
+    from the YAML. A portal that answers the user it does not have with null
+    and a NOT_FOUND error at its path stopped it ("reading users: not found
+    (NOT_FOUND)", exit 1, nothing written): the user is absent, as a null
+    without an error says, and is removed; ``export --target`` of a user the
+    portal does not have says so as it does on any portal."""
+    config = tmp_path / "konvsync.yaml"
+    gone = "  - {email: gone@example.test, firstName: Gone, lastName: User}\n"
+    config.write_text(
+        portal_yaml(changed=False).replace("users:\n", "users:\n" + gone), encoding="utf-8"
+    )
+    case = LookupsAnswerNotFound()
+    with hostile_portal(tmp_path, case) as portal:
+        written = run_konvsync(
+            ["--endpoint", portal.endpoint(), "drift", str(config), "--write"], tmp_path
+        )
+        target = run_konvsync(
+            ["--endpoint", portal.endpoint(), "export", "--target", "users/gone@example.test"],
+            tmp_path,
+        )
+    assert case.not_found, "no look-up was answered NOT_FOUND"
+    assert written.exit_code == 2, written.describe()
+    assert "gone@example.test" not in config.read_text(encoding="utf-8")
+    assert target.exit_code == 1, target.describe()
+    assert "the portal has no user 'gone@example.test'" in target.stderr, target.describe()
