@@ -37,6 +37,7 @@ from tests.hostile.legal_cases import (
     IdsUniquePerType,
     LookupsAnswerNotFound,
     LookupsByEveryArgument,
+    MutationsPerSecond,
     NestedInputPatched,
     OptionsInUseKept,
     ValuesDroppedOnRename,
@@ -1209,3 +1210,29 @@ def test_an_object_a_look_up_answers_not_found_is_absent(tmp_path: Path) -> None
     assert "gone@example.test" not in config.read_text(encoding="utf-8")
     assert target.exit_code == 1, target.describe()
     assert "the portal has no user 'gone@example.test'" in target.stderr, target.describe()
+
+
+def test_mutations_refused_one_by_one_over_the_rate_are_sent_again_until_done(
+    tmp_path: Path,
+) -> None:
+    """A portal that executes 20 mutations a second and refuses the rest of
+    each batch alias by alias with RATE_LIMITED (nothing of them ran): the
+    refused ones were sent once more, then failed ("too many mutations
+    (RATE_LIMITED)", 22 of 60 creates, exit 1). They are sent again after
+    growing waits, as often as a request over the rate is, and the apply
+    goes through."""
+    new_users = [
+        f"{{email: new{i:02}@example.test, firstName: New, lastName: User{i}}}" for i in range(60)
+    ]
+    config = write_desired(tmp_path, more_users=new_users)
+    case = MutationsPerSecond(20)
+    with hostile_portal(tmp_path, case) as portal:
+        args = [*apply_args(portal.endpoint(), config), "--allow-welcome-emails", "60"]
+        result = run_konvsync(args, tmp_path)
+        planned = run_konvsync(
+            ["--endpoint", portal.endpoint(), "plan", str(config), "--detailed-exitcode"], tmp_path
+        )
+    assert case.refused, "no mutation was refused"
+    assert result.exit_code == 0, result.describe()
+    assert "60 added, 2 changed, 0 destroyed" in result.stdout, result.describe()
+    assert planned.exit_code == 0, planned.describe()
