@@ -8,7 +8,9 @@ gets its own outcome, matched by alias through the error ``path``:
 - an alias without data and with an error of its own (``path`` exactly the
   alias) was not executed: it failed, or, when that error is
   ``UNAUTHENTICATED``, it is sent once more (the client has renewed the
-  token), and when it is ``RATE_LIMITED``, once more after a wait;
+  token), and when it is ``RATE_LIMITED``, again after a wait that grows
+  each time, up to ``max_retries`` times (as a request over the rate is:
+  a portal may execute so many mutations a second and refuse the rest);
 - an alias without data whose error lies below it (``path`` ``[alias,
   "groups"]``) was executed: its object came back and a field of it failed
   (GraphQL nulls the mutation's own field then). A create's outcome is
@@ -43,7 +45,8 @@ from konvsync.support.redact import printable
 
 RATE_LIMITED_WAIT = 1.0
 """Seconds before the mutations of a batch refused one by one with
-RATE_LIMITED (no answer header to say how long) are sent once more."""
+RATE_LIMITED (no answer header to say how long) are sent again the first
+time; each later time waits twice as long (up to the client's backoff cap)."""
 
 log = logging.getLogger("konvsync.api")
 
@@ -166,11 +169,15 @@ async def _send_batch(client: PortalClient, calls: list[MutationCall]) -> list[M
 
 
 async def _send_built(
-    client: PortalClient, batch: list[tuple[MutationCall, dict[str, Any]]], again: bool = False
+    client: PortalClient,
+    batch: list[tuple[MutationCall, dict[str, Any]]],
+    again: bool = False,
+    waited: int = 0,
 ) -> list[MutationOutcome]:
     """Send ``batch`` (calls and their built variables) as one document;
     ``again``: it is the second try of calls an ``UNAUTHENTICATED`` answer
-    left unexecuted (or maybe unexecuted), which is not tried a third time."""
+    left unexecuted (or maybe unexecuted), which is not tried a third time;
+    ``waited``: how many times calls of it were sent again after RATE_LIMITED."""
     first = batch[0][0]
     document = operation_document(first.kind, first.operation, len(batch))
     variables = {
@@ -221,7 +228,11 @@ async def _send_built(
                 ran = _failed(call, below[alias])  # it ran: never sent again
                 outcomes.append(replace(ran, ambiguous=True, resend=False))
                 continue
-            if not again and own is not None and error_code(own) == "RATE_LIMITED":
+            if (
+                waited < client.settings.max_retries
+                and own is not None
+                and error_code(own) == "RATE_LIMITED"
+            ):
                 rate_limited = True  # refused over the request rate: it did not run
                 resend[index] = (call, built)
                 outcomes.append(None)
@@ -260,8 +271,12 @@ async def _send_built(
         outcomes.append(MutationOutcome(call, data=data[alias]))
     if resend:
         if rate_limited:
-            await asyncio.sleep(RATE_LIMITED_WAIT)
-        resent = iter(await _send_built(client, list(resend.values()), again=True))
+            wait = RATE_LIMITED_WAIT * 2**waited
+            await asyncio.sleep(min(wait, max(RATE_LIMITED_WAIT, client.settings.backoff_cap)))
+        again = again or unauthenticated  # a token is renewed once a batch
+        resent = iter(
+            await _send_built(client, list(resend.values()), again, waited + rate_limited)
+        )
         outcomes = [outcome or next(resent) for outcome in outcomes]
     return [outcome for outcome in outcomes if outcome is not None]
 

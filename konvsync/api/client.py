@@ -101,6 +101,18 @@ class Response:
             raise RemoteError(f"{what}: the API returned no data", "INTERNAL")
         return self.data
 
+    def found(self, what: str) -> dict[str, Any]:
+        """The data of a look-up (``user(id:, email:)``, aliased), or a
+        ``RemoteError`` as ``raise_for_errors``: a field answered null with
+        a ``NOT_FOUND`` error of its own (its path the field alone) is an
+        object the portal does not have, as a null without an error is."""
+        data = self.data
+        if isinstance(data, dict):
+            errors = [error for error in self.errors if not _absent(error, data)]
+            if len(errors) < len(self.errors):
+                return Response(data, errors, self.executed).raise_for_errors(what)
+        return self.raise_for_errors(what)
+
 
 @dataclass
 class ClientStats:
@@ -513,6 +525,20 @@ def error_message(error: dict[str, Any]) -> str:
     also as a word: ``redact_echo``)."""
     message = str(error.get("message") or "").strip()
     return redact_echo(message) if message else "the portal gave no message"
+
+
+def _absent(error: dict[str, Any], data: dict[str, Any]) -> bool:
+    """Whether ``error`` says that a field of a look-up's ``data`` found
+    nothing: coded NOT_FOUND, its path that field alone, its value null."""
+    path = error.get("path")
+    return (
+        error_code(error) == "NOT_FOUND"
+        and isinstance(path, list)
+        and len(path) == 1
+        and isinstance(path[0], str)
+        and path[0] in data
+        and data[path[0]] is None
+    )
 
 
 def _is_mutation(query: str) -> bool:

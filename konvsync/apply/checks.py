@@ -246,13 +246,18 @@ class PortalLookup:
             document = operation_document(source, operation, len(batch), selection)
             variables: dict[str, Any] = {}
             for index, (remote_id, key) in enumerate(batch):
-                variables[f"id_{index}"] = remote_id
-                variables[f"key_{index}"] = None if remote_id is not None else key
+                # Only the argument meant is given: one given as null is an
+                # argument all the same (GraphQL tells it from one not given),
+                # and a portal may look up by every argument it is given.
+                if remote_id is not None:
+                    variables[f"id_{index}"] = remote_id
+                else:
+                    variables[f"key_{index}"] = key
             async with self.slots:
                 response = await self.client.execute(
                     document, variables, label=f"{operation} x{len(batch)}", verify=False
                 )
-            data = response.raise_for_errors(f"reading {source.name}")
+            data = response.found(f"reading {source.name}")
             nodes = []
             for index in range(len(batch)):
                 alias = f"m{index}"

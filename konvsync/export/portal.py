@@ -96,10 +96,10 @@ async def export_object(client: PortalClient, target: str) -> ExportResult:
     if has_operation(k, k.get_operation):
         response = await client.execute(
             operation_document(k, k.get_operation, 1),
-            {"id_0": None, "key_0": key},
+            {"key_0": key},  # the key alone: an ID given as null is an argument too
             label=k.get_operation,
         )
-        node = response.raise_for_errors(f"reading {k.singular} {key!r}").get("m0")
+        node = response.found(f"reading {k.singular} {key!r}").get("m0")
         nodes = [node] if node is not None else []
     else:
         nodes = await read_all(client, k)

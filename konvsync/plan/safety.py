@@ -13,6 +13,7 @@ from typing import Any
 
 from konvsync.config.model import DesiredState
 from konvsync.kinds import kind
+from konvsync.kinds.base import normalize_text
 from konvsync.plan.changes import Change, Create, Delete, Refusal, RefusalCheck, Update
 from konvsync.plan.remote import RemoteState
 
@@ -21,10 +22,13 @@ MASS_CHECKS = {"delete": RefusalCheck.MASS_DELETE, "update": RefusalCheck.MASS_U
 
 
 def check_portal(desired: DesiredState, remote: RemoteState) -> Refusal | None:
+    """Refuse a portal whose name is not the config's ``portal``, compared
+    as every string is (NFC, without surrounding whitespace): the portal may
+    store the name its administrators typed as they typed it."""
     if (
         desired.portal is not None
         and remote.portal_name is not None
-        and desired.portal != remote.portal_name
+        and normalize_text(desired.portal) != normalize_text(remote.portal_name)
     ):
         return Refusal(
             RefusalCheck.PORTAL_GUARD,

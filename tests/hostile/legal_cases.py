@@ -6,10 +6,13 @@ portal with that habit would."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
+from graphql import FieldNode, OperationDefinitionNode, parse, print_ast
 
 from konvsync.kinds.custom_values import value_fits
 from konvsync.sandbox.store import Store
@@ -557,3 +560,138 @@ class ContentUnlisted(Case):
         every = self.store.page(kind_name, 100, None)["nodes"]
         connection["totalCount"] = sum(1 for row in every if row["slug"] not in self.slugs)
         return answer
+
+
+class LookupsByEveryArgument(Case):
+    """A portal whose look-ups (``user(id:, email:)``, ``group(id:,
+    externalId:)``, ``account(id:, externalId:)``) filter by every argument
+    given, as a resolver that hands its arguments to ``find_by(**args)``
+    does: an argument given as null asks for an object whose field is null.
+    GraphQL tells an argument given as null from one not given, and the
+    contract does not say how the two arguments combine. Each answer that
+    does not fit every argument given is null."""
+
+    name = "lookups-by-every-argument"
+    KEYS = {"GetUser": "email", "GetGroup": "externalId", "GetAccount": "externalId"}
+
+    def __init__(self) -> None:
+        self.asked = 0
+        self.missed = 0
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        key = next((k for op, k in self.KEYS.items() if call.operation.startswith(op)), None)
+        data = answer.get("data")
+        if key is None or not isinstance(data, dict):
+            return answer
+        for alias, node in data.items():
+            self.asked += 1
+            given = {
+                field: call.variables[name]
+                for field, name in (("id", f"id_{alias[1:]}"), (key, f"key_{alias[1:]}"))
+                if name in call.variables
+            }
+            if isinstance(node, dict) and any(node.get(f) != v for f, v in given.items()):
+                data[alias] = None
+                self.missed += 1
+        return answer
+
+
+class LookupsAnswerNotFound(Case):
+    """A portal whose look-ups (``user(email:)``, ``group(id:)`` ...) answer
+    an object it does not have with null and a ``NOT_FOUND`` error at that
+    field's path, as many GraphQL APIs do: the contract's look-ups return a
+    nullable object, and NOT_FOUND is one of its error codes."""
+
+    name = "lookups-answer-not-found"
+
+    def __init__(self) -> None:
+        self.not_found = 0
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        data = answer.get("data")
+        if not call.operation.startswith("Get") or not isinstance(data, dict):
+            return answer
+        for alias, node in data.items():
+            if node is None:
+                error = {
+                    "message": "not found",
+                    "path": [alias],
+                    "extensions": {"code": "NOT_FOUND"},
+                }
+                answer.setdefault("errors", []).append(error)
+                self.not_found += 1
+        return answer
+
+
+class MutationsPerSecond(Case):
+    """A portal that executes at most ``limit`` mutations a second and
+    refuses the rest of a batch alias by alias: each a null and an error
+    of its own coded RATE_LIMITED (the contract: each mutation of a
+    document succeeds or fails on its own). The refused aliases are taken
+    out of the document before it is forwarded, so that they do not run."""
+
+    name = "mutations-per-second"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.window = -1
+        self.used = 0
+        self.refused = 0
+        self.dropped: dict[int, list[str]] = {}
+
+    def request(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
+        if not call.is_mutation:
+            return body
+        now = int(time.monotonic())
+        if now != self.window:
+            self.window, self.used = now, 0
+        document = parse(body["query"])
+        operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+        fields = list(operation.selection_set.selections)
+        room = max(0, self.limit - self.used)
+        kept, dropped = fields[:room], fields[room:]
+        self.used += len(kept)
+        if not dropped:
+            return body
+        aliases = [f.alias.value for f in dropped if isinstance(f, FieldNode) and f.alias]
+        self.dropped[id(call)] = aliases
+        self.refused += len(aliases)
+        if not kept:
+            return {"query": "query Refused { __typename }", "variables": {}}
+        suffixes = {f.alias.value[1:] for f in kept if isinstance(f, FieldNode) and f.alias}
+
+        def wanted(name: str) -> bool:
+            return name.rsplit("_", 1)[-1] in suffixes
+
+        smaller = replace(
+            operation,
+            selection_set=replace(operation.selection_set, selections=tuple(kept)),
+            variable_definitions=tuple(
+                v for v in operation.variable_definitions if wanted(v.variable.name.value)
+            ),
+        )
+        definitions = tuple(smaller if d is operation else d for d in document.definitions)
+        variables = {name: value for name, value in body["variables"].items() if wanted(name)}
+        return {
+            **body,
+            "query": print_ast(replace(document, definitions=definitions)),
+            "variables": variables,
+        }
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        aliases = self.dropped.pop(id(call), [])
+        if not aliases:
+            return answer
+        data = answer.get("data")
+        data = {} if not isinstance(data, dict) or "__typename" in data else data
+        errors = answer.get("errors") or []
+        for alias in aliases:
+            data[alias] = None
+            errors.append(
+                {
+                    "message": "too many mutations",
+                    "path": [alias],
+                    "extensions": {"code": "RATE_LIMITED"},
+                }
+            )
+        return {**answer, "data": data, "errors": errors}

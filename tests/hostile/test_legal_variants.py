@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from konvsync.app.seeding import seed_store
 from konvsync.sandbox.readings import named
 from konvsync.sandbox.server import RunningSandbox
 from tests.cli.test_ci import schema
@@ -23,6 +24,7 @@ from tests.hostile.harness import (
     assert_contract_message,
     hostile_portal,
     one_error_line,
+    portal_yaml,
     run_konvsync,
     write_desired,
 )
@@ -33,6 +35,9 @@ from tests.hostile.legal_cases import (
     FieldsNotAskedFor,
     IdsReused,
     IdsUniquePerType,
+    LookupsAnswerNotFound,
+    LookupsByEveryArgument,
+    MutationsPerSecond,
     NestedInputPatched,
     OptionsInUseKept,
     ValuesDroppedOnRename,
@@ -1093,3 +1098,141 @@ def test_a_slug_neither_listed_nor_held_by_a_group_is_still_refused(
     assert "FAIL references:" in doctor.stdout and "'service-certification'" in doctor.stdout
     assert doctor_held.exit_code == 0, doctor_held.output
     assert "ok   references: every slug the configuration uses exists" in doctor_held.stdout
+
+
+def test_the_portal_guard_compares_the_portals_name_as_every_string_is_compared(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """A portal's name is a String its administrators typed: it may be
+    stored with a decomposed "é" and a trailing space (the contract: strings
+    may be stored as sent). The config's ``portal: Acme Café`` names that
+    portal (konvsync compares strings in NFC without surrounding
+    whitespace): plan and apply go on, where they refused (exit 3) with
+    "the config is for 'Acme Café' but the endpoint serves 'Acme Café'"."""
+    sandbox = sandbox_factory(portal_name="Acme Cafe\u0301 ")
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(
+        "konvsync: 1\nportal: Acme Caf\u00e9\ngroups:\n  - {externalId: staff, name: Staff}\n",
+        encoding="utf-8",
+    )
+    planned = _run(sandbox.url, "plan", str(config), "--detailed-exitcode")
+    assert planned.exit_code == 2, planned.output
+    assert "portal guard" not in planned.output
+    applied = _run(sandbox.url, "apply", str(config), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    _no_changes(sandbox.url, config)
+    other = tmp_path / "other.yaml"
+    other.write_text(config.read_text(encoding="utf-8").replace("Acme", "Acne"), encoding="utf-8")
+    refused = _run(sandbox.url, "plan", str(other))
+    assert refused.exit_code == 3, refused.output
+    assert "portal guard: the config is for 'Acne Café'" in refused.stderr, refused.stderr
+
+
+def _many_users(count: int, changed: bool) -> str:
+    """``count`` users in one group; ``changed``: user 5's title changed and
+    user 7 gone (users pruned)."""
+    lines = ["konvsync: 1", "policy: {prune: [users], max_delete_percent: 100}", "groups:"]
+    lines += ["  - {externalId: staff, name: Staff}", "users:"]
+    for i in range(count):
+        if changed and i == 7:
+            continue
+        title = "Lead" if changed and i == 5 else "Member"
+        lines.append(
+            f"  - {{email: u{i:03}@example.test, firstName: F{i}, lastName: L{i},"
+            f" title: {title}, groups: [staff]}}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def test_look_ups_give_only_the_argument_they_mean(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """Before each step apply asks for the objects it changes, by ID (on a
+    portal of more users than a page holds, one look-up by ID instead of
+    reading every page). A portal whose look-up filters by every argument
+    given (``email: null`` asks for a user without an e-mail) found none of
+    them: apply refused the plan as stale ("it was deleted since the plan",
+    exit 3). The look-up gives the ID alone: apply converges."""
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(_many_users(120, changed=False), encoding="utf-8")
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(_many_users(120, changed=True), encoding="utf-8")
+    sandbox = sandbox_factory(page_cap=100)
+    seed_store(sandbox.store, str(seed))
+    case = LookupsByEveryArgument()
+    with running_hostile_server(sandbox.url, case) as portal:
+        applied = _run(portal.url, "apply", str(config), "--auto-approve")
+        assert case.asked, "no look-up was made"
+        assert applied.exit_code == 0, applied.output
+        assert "1 changed, 1 destroyed" in applied.stdout, applied.stdout
+        _no_changes(portal.url, config)
+    assert case.missed == 0
+
+
+def test_export_target_asks_by_the_key_alone(tmp_path: Path) -> None:
+    """``export --target`` asks for the object by its key alone: with the ID
+    given as null too, a portal that looks up by every argument it is given
+    had no such user ("the portal has no user", exit 1)."""
+    case = LookupsByEveryArgument()
+    with hostile_portal(tmp_path, case) as portal:
+        target = "users/user03@example.test"
+        result = run_konvsync(
+            ["--endpoint", portal.endpoint(), "export", "--target", target], tmp_path
+        )
+    assert case.asked, "no look-up was made"
+    assert result.exit_code == 0, result.describe()
+    assert "email: user03@example.test" in result.stdout, result.describe()
+
+
+def test_an_object_a_look_up_answers_not_found_is_absent(tmp_path: Path) -> None:
+    """``drift --write`` asks the portal for each object it would remove
+    from the YAML. A portal that answers the user it does not have with null
+    and a NOT_FOUND error at its path stopped it ("reading users: not found
+    (NOT_FOUND)", exit 1, nothing written): the user is absent, as a null
+    without an error says, and is removed; ``export --target`` of a user the
+    portal does not have says so as it does on any portal."""
+    config = tmp_path / "konvsync.yaml"
+    gone = "  - {email: gone@example.test, firstName: Gone, lastName: User}\n"
+    config.write_text(
+        portal_yaml(changed=False).replace("users:\n", "users:\n" + gone), encoding="utf-8"
+    )
+    case = LookupsAnswerNotFound()
+    with hostile_portal(tmp_path, case) as portal:
+        written = run_konvsync(
+            ["--endpoint", portal.endpoint(), "drift", str(config), "--write"], tmp_path
+        )
+        target = run_konvsync(
+            ["--endpoint", portal.endpoint(), "export", "--target", "users/gone@example.test"],
+            tmp_path,
+        )
+    assert case.not_found, "no look-up was answered NOT_FOUND"
+    assert written.exit_code == 2, written.describe()
+    assert "gone@example.test" not in config.read_text(encoding="utf-8")
+    assert target.exit_code == 1, target.describe()
+    assert "the portal has no user 'gone@example.test'" in target.stderr, target.describe()
+
+
+def test_mutations_refused_one_by_one_over_the_rate_are_sent_again_until_done(
+    tmp_path: Path,
+) -> None:
+    """A portal that executes 20 mutations a second and refuses the rest of
+    each batch alias by alias with RATE_LIMITED (nothing of them ran): the
+    refused ones were sent once more, then failed ("too many mutations
+    (RATE_LIMITED)", 22 of 60 creates, exit 1). They are sent again after
+    growing waits, as often as a request over the rate is, and the apply
+    goes through."""
+    new_users = [
+        f"{{email: new{i:02}@example.test, firstName: New, lastName: User{i}}}" for i in range(60)
+    ]
+    config = write_desired(tmp_path, more_users=new_users)
+    case = MutationsPerSecond(20)
+    with hostile_portal(tmp_path, case) as portal:
+        args = [*apply_args(portal.endpoint(), config), "--allow-welcome-emails", "60"]
+        result = run_konvsync(args, tmp_path)
+        planned = run_konvsync(
+            ["--endpoint", portal.endpoint(), "plan", str(config), "--detailed-exitcode"], tmp_path
+        )
+    assert case.refused, "no mutation was refused"
+    assert result.exit_code == 0, result.describe()
+    assert "60 added, 2 changed, 0 destroyed" in result.stdout, result.describe()
+    assert planned.exit_code == 0, planned.describe()
