@@ -9,6 +9,7 @@ import os
 import click
 
 from konvsync.cli.options import accepts_output_options, paths_argument
+from konvsync.cli.streams import show
 from konvsync.config.documents import schema_for
 from konvsync.config.loader import load_config
 from konvsync.config.overlay import OVERLAY_SCHEMA_FILE
@@ -62,12 +63,12 @@ def validate(paths: tuple[str, ...], allow_external_refs: bool, fmt: str | None)
             _annotate_warnings(exc.warnings)
             exc.warnings = []
         if fmt != "text":
-            click.echo(redact(render_problems(exc.problems, fmt, error=str(exc))))
+            show(redact(render_problems(exc.problems, fmt, error=str(exc))), document=fmt == "json")
             exc.shown = True
         raise
     except ConfigError as exc:
         if fmt != "text":
-            click.echo(redact(render_problems([], fmt, error=str(exc))))
+            show(redact(render_problems([], fmt, error=str(exc))), document=fmt == "json")
         raise
     if fmt == "github":
         _annotate_warnings(state.warnings)
@@ -76,12 +77,10 @@ def validate(paths: tuple[str, ...], allow_external_refs: bool, fmt: str | None)
             click.echo(warning.as_warning(), err=True)
     counts = {kind_name: len(objects) for kind_name, objects in state.objects.items()}
     if fmt == "json":
-        click.echo(
-            json.dumps({**problems_data([]), "objects": counts, "files": state.files}, indent=2)
-        )
+        show(json.dumps({**problems_data([]), "objects": counts, "files": state.files}, indent=2))
         return ExitStatus.OK
     listed = ", ".join(f"{n} {k}" for k, n in counts.items()) or "no objects"
-    click.echo(f"{' '.join(paths)}: valid ({listed}); {files_read(state.files)}.")
+    show(f"{' '.join(paths)}: valid ({listed}); {files_read(state.files)}.")
     return ExitStatus.OK
 
 
@@ -102,7 +101,7 @@ def schema(overlay: bool) -> ExitStatus:
     schema published in konvsync's repository instead. Exit 0.
     """
     document = schema_for(overlay)
-    click.echo(json.dumps(document, indent=2))
+    show(json.dumps(document, indent=2))
     return ExitStatus.OK
 
 
@@ -111,4 +110,4 @@ def _annotate_warnings(warnings: list[ConfigProblem]) -> None:
     shows them (a workflow keeps stdout; the action's log of validate's
     stderr is replaced by the next command's)."""
     for warning in warnings:
-        click.echo(printable(redact(github_annotation(warning, "warning"))))
+        show(printable(redact(github_annotation(warning, "warning"))))

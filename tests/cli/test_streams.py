@@ -1,0 +1,229 @@
+"""konvsync's standard output and error as CI pipelines and terminals give
+them: a reader that quits early (``plan | head -1``), a stream closed
+(``>&-``, ``2>&-``), an encoding that cannot show every character (a
+Latin-1 terminal, a Windows pipe). The real CLI in a subprocess, against a real sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from konvsync.sandbox.server import RunningSandbox
+from tests.cli.test_ci import subprocess_env
+from tests.conftest import invoke
+
+ConfigWriter = Callable[..., Path]
+KONVSYNC = [sys.executable, "-m", "konvsync"]
+
+CONFIG = """\
+konvsync: 1
+accounts:
+  - {externalId: acme, name: "ACME ☃ العربية"}
+users:
+  - {email: zoe@acme.example, firstName: "Zoë 🚀", lastName: "שלום", title: Lead, account: acme}
+"""
+
+
+def konvsync(
+    sandbox: RunningSandbox,
+    *args: str,
+    cwd: Path,
+    stdout: int | None = None,
+    stderr: int | None = None,
+    shell_redirect: str = "",
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run konvsync; ``stdout``/``stderr`` a file descriptor to give it (by
+    default captured); ``shell_redirect`` (``>&-``) is applied by sh."""
+    command = [*KONVSYNC, "--endpoint", sandbox.url, *args]
+    if shell_redirect:
+        command = ["sh", "-c", f'exec "$@" {shell_redirect}', "sh", *command]
+    return subprocess.run(
+        command,
+        stdout=subprocess.PIPE if stdout is None else stdout,
+        stderr=subprocess.PIPE if stderr is None else stderr,
+        env=subprocess_env(**(env or {})),
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def into_a_closed_pipe(
+    sandbox: RunningSandbox, *args: str, cwd: Path
+) -> subprocess.CompletedProcess[bytes]:
+    """stdout a pipe whose reader has gone (``| head -0``)."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        return konvsync(sandbox, *args, cwd=cwd, stdout=writer)
+    finally:
+        os.close(writer)
+
+
+def applied(sandbox: RunningSandbox, write_config: ConfigWriter) -> Path:
+    config = write_config(CONFIG)
+    done = invoke(["--endpoint", sandbox.url, "apply", str(config), "--auto-approve"])
+    assert done.exit_code == 0, done.output
+    return config
+
+
+def retitle(sandbox: RunningSandbox, title: str) -> None:
+    """Someone changes the user's title in the portal by hand."""
+    user = next(iter(sandbox.store.objects("users")))
+    sandbox.store.update("users", user["id"], {"title": title})
+
+
+def one_error_line(stderr: bytes) -> str:
+    text = stderr.decode("utf-8")
+    assert "Traceback" not in text and "Exception ignored" not in text, text
+    errors = [line for line in text.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1, text
+    return errors[0]
+
+
+# ------------------------------------------------- a reader that quits early
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown"])
+def test_plan_into_a_closed_pipe_is_one_error_line(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path, fmt: str
+) -> None:
+    config = write_config(CONFIG)
+    done = into_a_closed_pipe(sandbox, "plan", str(config), "--format", fmt, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "standard output" in one_error_line(done.stderr)
+
+
+def test_plan_out_into_a_closed_pipe_says_the_plan_file_was_saved(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    config = write_config(CONFIG)
+    out = tmp_path / "saved.plan"
+    done = into_a_closed_pipe(sandbox, "plan", str(config), "--out", str(out), cwd=tmp_path)
+    assert done.returncode == 1
+    assert out.is_file()
+    line = one_error_line(done.stderr)
+    assert "standard output" in line and f"saved the plan to {out}" in line
+
+
+def test_drift_write_into_a_closed_pipe_says_which_files_it_wrote(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    config = applied(sandbox, write_config)
+    retitle(sandbox, "Chief ☃")
+    done = into_a_closed_pipe(sandbox, "drift", str(config), "--write", cwd=tmp_path)
+    assert "Chief ☃" in config.read_text(encoding="utf-8")  # it was written...
+    assert done.returncode == 1
+    line = one_error_line(done.stderr)  # ...and it says so
+    assert "standard output" in line and f"wrote {config}" in line
+
+
+def test_apply_into_a_closed_pipe_says_how_the_apply_ended(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    config = write_config(CONFIG)
+    done = into_a_closed_pipe(sandbox, "apply", str(config), "--auto-approve", cwd=tmp_path)
+    assert done.returncode == 1
+    line = one_error_line(done.stderr)
+    assert "standard output" in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", "CONFIG"],
+        ["validate", "CONFIG", "--format", "json"],
+        ["drift", "CONFIG", "--format", "json"],
+        ["export"],
+        ["doctor"],
+        ["schema"],
+    ],
+)
+def test_other_commands_into_a_closed_pipe_are_one_error_line(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path, args: list[str]
+) -> None:
+    config = write_config(CONFIG)
+    given = [str(config) if a == "CONFIG" else a for a in args]
+    done = into_a_closed_pipe(sandbox, *given, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "standard output" in one_error_line(done.stderr)
+
+
+# ------------------------------------------------------------ closed streams
+
+
+def test_stdout_closed_is_one_error_line(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    config = write_config(CONFIG)
+    done = konvsync(sandbox, "plan", str(config), cwd=tmp_path, shell_redirect=">&-")
+    assert done.returncode == 1
+    assert "standard output" in one_error_line(done.stderr)
+
+
+def test_stderr_closed_still_prints_the_plan(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    config = write_config(CONFIG)
+    done = konvsync(sandbox, "plan", str(config), cwd=tmp_path, shell_redirect="2>&-")
+    assert done.returncode == 0
+    assert "Plan: 2 to add" in done.stdout.decode("utf-8")
+
+
+def test_apply_with_stdin_closed_asks_for_auto_approve(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    config = write_config(CONFIG)
+    done = konvsync(sandbox, "apply", str(config), cwd=tmp_path, shell_redirect="<&-")
+    assert done.returncode == 1
+    assert "stdin is not a terminal; pass --auto-approve" in one_error_line(done.stderr)
+    assert not sandbox.store.objects("users")
+
+
+# ----------------------------------------------------------------- encodings
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+def test_text_plan_on_a_legacy_encoding_escapes_what_it_cannot_show(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path, encoding: str
+) -> None:
+    config = write_config(CONFIG)
+    done = konvsync(sandbox, "plan", str(config), cwd=tmp_path, env={"PYTHONIOENCODING": encoding})
+    assert done.returncode == 0, done.stderr
+    text = done.stdout.decode(encoding)
+    assert '"Zoë \\U0001f680"' in text and "ACME \\u2603" in text
+
+
+@pytest.mark.parametrize("args", [["plan", "CONFIG", "--format", "json"], ["export"]])
+def test_documents_on_a_legacy_encoding_are_utf8(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path, args: list[str]
+) -> None:
+    config = applied(sandbox, write_config)
+    retitle(sandbox, "Chief ☃")
+    given = [str(config) if a == "CONFIG" else a for a in args]
+    done = konvsync(sandbox, *given, cwd=tmp_path, env={"PYTHONIOENCODING": "latin-1"})
+    assert done.returncode == 0, done.stderr
+    text = done.stdout.decode("utf-8")  # JSON and YAML are UTF-8 by their specifications
+    assert "Chief ☃" in text and "Zoë 🚀" in text
+    if args[0] == "plan":
+        assert json.loads(text)
+
+
+def test_drift_write_on_a_legacy_encoding_writes_and_shows(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    config = applied(sandbox, write_config)
+    retitle(sandbox, "Chief ☃")
+    done = konvsync(
+        sandbox, "drift", str(config), "--write", cwd=tmp_path, env={"PYTHONIOENCODING": "latin-1"}
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Chief \\u2603" in done.stdout.decode("latin-1")
+    assert "Chief ☃" in config.read_text(encoding="utf-8")
