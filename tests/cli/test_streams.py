@@ -1,7 +1,8 @@
 """konvsync's standard output and error as CI pipelines and terminals give
 them: a reader that quits early (``plan | head -1``), a stream closed
 (``>&-``, ``2>&-``), an encoding that cannot show every character (a
-Latin-1 terminal, a Windows pipe). The real CLI in a subprocess, against a real sandbox.
+Latin-1 terminal, a Windows pipe), and an output file that is the
+command's own stdout. The real CLI in a subprocess, against a real sandbox.
 """
 
 from __future__ import annotations
@@ -227,3 +228,35 @@ def test_drift_write_on_a_legacy_encoding_writes_and_shows(
     assert done.returncode == 2, done.stderr
     assert "Chief \\u2603" in done.stdout.decode("latin-1")
     assert "Chief ☃" in config.read_text(encoding="utf-8")
+
+
+# ------------------------------------------------- an output file that is stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["plan", "CONFIG", "--out", "/dev/stdout"],
+        ["apply", "CONFIG", "--auto-approve", "--report", "/dev/stdout"],
+        ["apply", "CONFIG", "--auto-approve", "--report", "OUTPUT"],
+        ["plan", "CONFIG", "--out", "ERRORS"],
+    ],
+)
+def test_an_output_file_that_is_the_commands_own_output_is_refused(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path, args: list[str]
+) -> None:
+    config = write_config(CONFIG)
+    output, errors = tmp_path / "output.log", tmp_path / "errors.log"
+    names = {"CONFIG": str(config), "OUTPUT": str(output), "ERRORS": str(errors)}
+    with output.open("wb") as out, errors.open("wb") as err:
+        done = konvsync(
+            sandbox,
+            *[names.get(a, a) for a in args],
+            cwd=tmp_path,
+            stdout=out.fileno(),
+            stderr=err.fileno(),
+        )
+    assert done.returncode == 1
+    said = errors.read_text(encoding="utf-8")
+    assert "is this command's standard" in said and "name another file" in said, said
+    assert not sandbox.store.objects("users")  # nothing was applied
