@@ -26,7 +26,7 @@ from konvsync.cli.options import (
 from konvsync.cli.params import GivenPath, refuse_overwriting_inputs
 from konvsync.cli.progress import StderrProgress
 from konvsync.cli.report import ReportFile
-from konvsync.cli.streams import is_terminal, show
+from konvsync.cli.streams import is_terminal, say, show
 from konvsync.errors import ApplyCancelled, ExitStatus, OutputError, UsageError
 from konvsync.plan.changes import Plan
 from konvsync.plan.planfile import SavedPlanStale
@@ -216,6 +216,7 @@ class ApplySession:
         except OutputError:  # the report itself could not be written
             raise
         except click.Abort:  # the prompt's Ctrl-C, SIGTERM or end of input
+            say("")  # the prompt's line ends (the terminal shows ^C, or nothing for Ctrl-D)
             cancelled = ApplyCancelled("Apply cancelled at the prompt; nothing was changed.")
             self.report.stopped(self.planned, cancelled)
             # Said as the error it is, not as click's bare "Aborted.".
