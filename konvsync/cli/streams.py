@@ -22,6 +22,7 @@ import errno
 import io
 import os
 import sys
+from typing import TextIO
 
 import click
 
@@ -30,12 +31,51 @@ from konvsync.errors import OutputClosed
 
 def prepare() -> None:
     """Before anything is printed: characters a stream's encoding lacks are
-    escaped, and a closed stderr takes what is said there nowhere."""
-    if sys.stderr is None:
-        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (for the process)
+    escaped, and what is said on a stderr that cannot be written (closed,
+    without a reader, on a full disk) is lost rather than stopping the
+    command."""
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper) and not _is_utf(stream.encoding or "ascii"):
             stream.reconfigure(errors="backslashreplace")
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (for the process)
+    elif not isinstance(sys.stderr, _BestEffort):
+        sys.stderr = _BestEffort(sys.stderr)
+
+
+class _BestEffort(io.TextIOBase):
+    """A text stream whose writes that fail are dropped (stderr: notes,
+    progress, warnings; an error line has nowhere else to go either)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._stream.encoding
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return self._stream.errors
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError:
+            return len(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError):
+            self._stream.flush()
+
+    def isatty(self) -> bool:
+        return is_terminal(self._stream)
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def writable(self) -> bool:
+        return True
 
 
 def is_terminal(stream: object) -> bool:

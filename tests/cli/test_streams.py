@@ -188,6 +188,27 @@ def test_apply_with_stdin_closed_asks_for_auto_approve(
     assert not sandbox.store.objects("users")
 
 
+@pytest.mark.parametrize("stderr", ["closed pipe", "/dev/full"])
+def test_a_stderr_that_cannot_be_written_still_prints_the_plan(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path, stderr: str
+) -> None:
+    """Notes and progress that cannot be written (no reader, a full disk)
+    are lost; the plan is not."""
+    config = write_config(CONFIG)
+    if stderr == "closed pipe":
+        reader, writer = os.pipe()
+        os.close(reader)
+    else:
+        writer = os.open(stderr, os.O_WRONLY)
+    try:
+        # A folder: plan notes on stderr how many files it read.
+        done = konvsync(sandbox, "plan", str(config.parent), cwd=tmp_path, stderr=writer)
+    finally:
+        os.close(writer)
+    assert done.returncode == 0
+    assert "Plan: 2 to add" in done.stdout.decode("utf-8")
+
+
 # ----------------------------------------------------------------- encodings
 
 
