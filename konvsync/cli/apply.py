@@ -26,7 +26,7 @@ from konvsync.cli.options import (
 from konvsync.cli.params import GivenPath, refuse_overwriting_inputs
 from konvsync.cli.progress import StderrProgress
 from konvsync.cli.report import ReportFile
-from konvsync.cli.streams import is_terminal, say, show
+from konvsync.cli.streams import is_terminal, say, show, show_before_error
 from konvsync.errors import ApplyCancelled, ExitStatus, OutputError, UsageError
 from konvsync.plan.changes import Plan
 from konvsync.plan.planfile import SavedPlanStale
@@ -180,7 +180,8 @@ class ApplySession:
         self.planned = plan
         self.progress.clear()
         if not (self.auto_approve and self.options.quiet):
-            show(render_plan(plan, "text", color=self.options.color) + "\n")
+            shown = render_plan(plan, "text", color=self.options.color) + "\n"
+            show(shown, done="nothing was changed")
         if self.auto_approve:
             return False
         if not is_terminal(sys.stdin):
@@ -227,7 +228,7 @@ class ApplySession:
 
     def _show_refused(self, plan: Plan) -> None:
         self.progress.clear()
-        show(render_plan(plan, "text", color=self.options.color))
+        show_before_error(render_plan(plan, "text", color=self.options.color))
 
     def finish(self, result: ApplyResult) -> ExitStatus:
         # The report first: a signal that comes now (a third Ctrl-C) must not

@@ -17,7 +17,7 @@ from konvsync.cli.options import (
     plan_options,
 )
 from konvsync.cli.progress import StderrProgress
-from konvsync.cli.streams import show
+from konvsync.cli.streams import show, show_before_error
 from konvsync.drift.writeback import WriteFailed, WriteRefused
 from konvsync.errors import ExitStatus
 from konvsync.render.drift import render_drift
@@ -90,7 +90,7 @@ def drift(
         )
     except (WriteRefused, WriteFailed) as refused:  # shown, then exit 3 (or 1: not written)
         progress.clear()
-        show(render_drift(refused.report, fmt, color=color), document=fmt == "json")
+        show_before_error(render_drift(refused.report, fmt, color=color), fmt == "json")
         raise
     progress.clear()
     wrote = report.written.files if report.written else []

@@ -17,7 +17,7 @@ from konvsync.cli.options import (
 )
 from konvsync.cli.params import GivenPath, refuse_overwriting_inputs
 from konvsync.cli.progress import StderrProgress
-from konvsync.cli.streams import show
+from konvsync.cli.streams import show, show_before_error
 from konvsync.errors import ExitStatus
 from konvsync.plan.planner import PlanRefused
 from konvsync.render import render_plan
@@ -85,7 +85,7 @@ def plan(
         )
     except PlanRefused as refused:  # shown in full, then exit 3
         progress.clear()
-        show(render_plan(refused.outcome.plan, fmt, color=color), document=fmt == "json")
+        show_before_error(render_plan(refused.outcome.plan, fmt, color=color), fmt == "json")
         if out_file:
             click.echo(f"The plan was refused: {out_file} was not written.", err=True)
         raise

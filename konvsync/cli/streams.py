@@ -104,6 +104,16 @@ def show(text: str, *, document: bool = False, nl: bool = True, done: str = "") 
         raise output_closed(exc, done) from None
 
 
+def show_before_error(text: str, document: bool = False) -> None:
+    """Print ``text`` (a refused plan in full) before the error it comes
+    with is raised: a stdout that cannot be written loses the text, not
+    the error (its exit code and its line on stderr)."""
+    try:
+        show(text, document=document)
+    except OutputClosed:
+        discard_output()
+
+
 def output_closed(exc: OSError, done: str = "") -> OutputClosed:
     """The error of a stdout that cannot be written (``exc``)."""
     reason = exc.strerror or str(exc)

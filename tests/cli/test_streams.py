@@ -136,6 +136,22 @@ def test_apply_into_a_closed_pipe_says_how_the_apply_ended(
     assert "standard output" in line
 
 
+@pytest.mark.parametrize("command", ["plan", "apply", "drift"])
+def test_a_refusal_into_a_closed_pipe_is_still_the_refusal(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path, command: str
+) -> None:
+    """The refused plan is shown in full before the refusal (exit 3): the
+    output lost, the refusal is said, and apply's report says it too."""
+    config = write_config(CONFIG.replace("konvsync: 1\n", "konvsync: 1\nportal: Another Portal\n"))
+    report = tmp_path / "report.json"
+    extra = ["--auto-approve", "--report", str(report)] if command == "apply" else []
+    done = into_a_closed_pipe(sandbox, command, str(config), *extra, cwd=tmp_path)
+    assert done.returncode == 3
+    assert "the config is for 'Another Portal'" in one_error_line(done.stderr)
+    if command == "apply":
+        assert json.loads(report.read_text(encoding="utf-8"))["status"] == "refused"
+
+
 @pytest.mark.parametrize(
     "args",
     [
