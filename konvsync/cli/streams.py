@@ -10,8 +10,9 @@ them.
 - A reader that quits early (``konvsync plan | head -1``) or a closed
   stdout (``>&-``) is one error line on stderr (exit 1) that says what the
   command had already written (``drift --write``'s files, ``plan --out``'s
-  plan), never a traceback; a closed stderr (``2>&-``) silences the notes
-  and progress, not the command.
+  plan), never a traceback; a stderr that cannot be written (``2>&-``, no
+  reader left, a full disk) loses the notes and progress, not the
+  command's result.
 """
 
 from __future__ import annotations

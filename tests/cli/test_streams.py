@@ -267,6 +267,40 @@ def test_drift_write_on_a_legacy_encoding_writes_and_shows(
     assert "Chief ☃" in config.read_text(encoding="utf-8")
 
 
+ASCII_LOCALE = {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+"""A locale without UTF-8: Python reads the environment and file names as
+ASCII, bytes beyond it as lone surrogates."""
+
+
+def test_a_utf8_variable_under_an_ascii_locale_is_its_text(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A UTF-8 value was "not UTF-8 text; set it again" (and under a Latin-1
+    locale, read as Latin-1: "Chief â\x98\x83" sent to the portal)."""
+    config = write_config(
+        CONFIG.replace("konvsync: 1\n", "konvsync: 1\nvariables: [TITLE]\n").replace(
+            "title: Lead", 'title: "${env:TITLE}"'
+        )
+    )
+    env = {**ASCII_LOCALE, "TITLE": "Chief ☃"}
+    done = konvsync(sandbox, "plan", str(config), "--format", "json", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    users = [c for c in json.loads(done.stdout.decode("utf-8"))["changes"] if c["kind"] == "users"]
+    assert users[0]["after"]["title"] == "Chief ☃"
+
+
+def test_a_utf8_file_name_under_an_ascii_locale_says_the_locale_is_the_cause(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    folder = tmp_path / "portál"
+    folder.mkdir()
+    (folder / "konvsync.yaml").write_text(CONFIG, encoding="utf-8")
+    done = konvsync(sandbox, "validate", "portál", cwd=tmp_path, env=ASCII_LOCALE)
+    assert done.returncode == 1
+    line = one_error_line(done.stderr)
+    assert "not UTF-8 text" not in line and "LC_ALL=C.UTF-8" in line, line
+
+
 # ------------------------------------------------- an output file that is stdout
 
 
