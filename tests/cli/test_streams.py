@@ -126,14 +126,30 @@ def test_drift_write_into_a_closed_pipe_says_which_files_it_wrote(
     assert "standard output" in line and f"wrote {config}" in line
 
 
-def test_apply_into_a_closed_pipe_says_how_the_apply_ended(
+def test_apply_whose_plan_is_cut_off_changes_nothing_and_says_so(
     sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
     config = write_config(CONFIG)
-    done = into_a_closed_pipe(sandbox, "apply", str(config), "--auto-approve", cwd=tmp_path)
+    report = tmp_path / "report.json"
+    args = ["apply", str(config), "--auto-approve", "--report", str(report)]
+    done = into_a_closed_pipe(sandbox, *args, cwd=tmp_path)
     assert done.returncode == 1
     line = one_error_line(done.stderr)
-    assert "standard output" in line
+    assert "standard output" in line and line.endswith("; nothing was changed"), line
+    assert not sandbox.store.objects("users")
+    written = json.loads(report.read_text(encoding="utf-8"))
+    assert written["status"] == "error" and written["error"]["code"] == "output_closed"
+
+
+def test_apply_whose_summary_is_cut_off_says_how_the_apply_ended(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    config = write_config(CONFIG)
+    done = into_a_closed_pipe(sandbox, "apply", str(config), "--auto-approve", "-q", cwd=tmp_path)
+    assert done.returncode == 1
+    line = one_error_line(done.stderr)
+    assert "standard output" in line and line.endswith("; the apply ran: complete"), line
+    assert sandbox.store.objects("users")
 
 
 @pytest.mark.parametrize("command", ["plan", "apply", "drift"])
