@@ -105,14 +105,17 @@ def show(text: str, *, document: bool = False, nl: bool = True, done: str = "") 
         raise output_closed(exc, done) from None
 
 
-def show_before_error(text: str, document: bool = False) -> None:
-    """Print ``text`` (a refused plan in full) before the error it comes
-    with is raised: a stdout that cannot be written loses the text, not
-    the error (its exit code and its line on stderr)."""
+def show_before_error(text: str, document: bool = False) -> bool:
+    """Print ``text`` (a refused plan in full, validate's problems) before
+    the error it comes with is raised: a stdout that cannot be written
+    loses the text, not the error (its exit code and its line on stderr).
+    Whether it was shown."""
     try:
         show(text, document=document)
     except OutputClosed:
         discard_output()
+        return False
+    return True
 
 
 def output_closed(exc: OSError, done: str = "") -> OutputClosed:

@@ -9,7 +9,7 @@ import os
 import click
 
 from konvsync.cli.options import accepts_output_options, paths_argument
-from konvsync.cli.streams import show
+from konvsync.cli.streams import show, show_before_error
 from konvsync.config.documents import schema_for
 from konvsync.config.loader import load_config
 from konvsync.config.overlay import OVERLAY_SCHEMA_FILE
@@ -59,16 +59,18 @@ def validate(paths: tuple[str, ...], allow_external_refs: bool, fmt: str | None)
     try:
         state = load_config(paths, allow_external_refs=allow_external_refs, offline=True)
     except ConfigInvalid as exc:
-        if fmt == "github":
-            _annotate_warnings(exc.warnings)
-            exc.warnings = []
-        if fmt != "text":
-            show(redact(render_problems(exc.problems, fmt, error=str(exc))), document=fmt == "json")
-            exc.shown = True
+        if fmt != "text":  # cut off (| head -1), the problems are listed on stderr
+            text = redact(render_problems(exc.problems, fmt, error=str(exc)))
+            if fmt == "github":
+                text = "\n".join([*_warning_annotations(exc.warnings), text])
+            exc.shown = show_before_error(text, document=fmt == "json")
+            if exc.shown and fmt == "github":
+                exc.warnings = []
         raise
     except ConfigError as exc:
         if fmt != "text":
-            show(redact(render_problems([], fmt, error=str(exc))), document=fmt == "json")
+            text = redact(render_problems([], fmt, error=str(exc)))
+            show_before_error(text, document=fmt == "json")
         raise
     if fmt == "github":
         _annotate_warnings(state.warnings)
@@ -109,5 +111,9 @@ def _annotate_warnings(warnings: list[ConfigProblem]) -> None:
     """Warnings as annotations on their files' lines, where a pull request
     shows them (a workflow keeps stdout; the action's log of validate's
     stderr is replaced by the next command's)."""
-    for warning in warnings:
-        show(printable(redact(github_annotation(warning, "warning"))))
+    for annotation in _warning_annotations(warnings):
+        show(annotation)
+
+
+def _warning_annotations(warnings: list[ConfigProblem]) -> list[str]:
+    return [printable(redact(github_annotation(warning, "warning"))) for warning in warnings]

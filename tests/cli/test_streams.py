@@ -189,6 +189,19 @@ def test_other_commands_into_a_closed_pipe_are_one_error_line(
     assert "standard output" in one_error_line(done.stderr)
 
 
+@pytest.mark.parametrize("fmt", ["json", "github"])
+def test_invalid_config_into_a_closed_pipe_lists_its_problems_on_stderr(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path, fmt: str
+) -> None:
+    """validate --format json/github lists the problems on stdout; cut off,
+    they are listed on stderr (as --format text does), not lost."""
+    config = write_config(CONFIG.replace("title: Lead", "titel: Lead"))
+    done = into_a_closed_pipe(sandbox, "validate", str(config), "--format", fmt, cwd=tmp_path)
+    assert done.returncode == 1
+    assert one_error_line(done.stderr) == "Error: configuration invalid: 1 problem"
+    assert f"{config}:5:" in done.stderr.decode("utf-8") and "titel" in done.stderr.decode()
+
+
 # ------------------------------------------------------------ closed streams
 
 
