@@ -39,16 +39,21 @@ class Endpoint:
         return self.name == SANDBOX
 
 
+CONFIG_ENDPOINT = "'endpoint:' in the config"
+"""Where a command that reads a config finds its endpoint (``resolve_endpoint``)."""
+
+
 def resolve_endpoint(
     flag: str | None,
     config_value: str | None,
     insecure_http: bool = False,
     *,
-    reads_config: bool = True,
+    config_source: str | None = CONFIG_ENDPOINT,
 ) -> Endpoint:
     """``--endpoint``/``KONVSYNC_ENDPOINT`` (click merges the two), else the
-    config's ``endpoint`` (``reads_config``: whether the command has one to
-    name it). There is no default: a production portal is never reached by
+    config's ``endpoint`` (``config_source``: how the command's user names
+    one, for the message when there is none; None: the command reads no
+    config). There is no default: a production portal is never reached by
     accident."""
     if flag is None and os.environ.get("KONVSYNC_ENDPOINT") == "":
         # click reads an empty variable as unset; the config's endpoint would
@@ -59,11 +64,9 @@ def resolve_endpoint(
         )
     value = flag or config_value
     if not value:
-        where = "--endpoint, KONVSYNC_ENDPOINT or 'endpoint:' in the config"
-        raise UsageError(
-            f"no endpoint: set {where if reads_config else '--endpoint or KONVSYNC_ENDPOINT'} "
-            "(production, staging, sandbox or a URL)"
-        )
+        where = "--endpoint or KONVSYNC_ENDPOINT"
+        where = f"--endpoint, KONVSYNC_ENDPOINT or {config_source}" if config_source else where
+        raise UsageError(f"no endpoint: set {where} (production, staging, sandbox or a URL)")
     if value in NAMED:
         return Endpoint(value, NAMED[value])
     if value == SANDBOX:

@@ -55,7 +55,7 @@ def export_state(
     # A kept policy (--force) is written as it was: its scope must be this one
     # (also without --scope: every object under a kept scope would not validate).
     kept = kept_policy(Path(out_dir), scope) if out_dir else None
-    with portal_target(connection, None, reads_config=False) as target:
+    with portal_target(connection, None, config_source=None) as target:
 
         async def run() -> ExportResult:
             async with target.client() as client:

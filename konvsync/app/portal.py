@@ -12,7 +12,7 @@ from contextlib import ExitStack, contextmanager
 
 from konvsync.api.connect import PortalTarget
 from konvsync.api.credentials import Credentials, load_credentials
-from konvsync.api.endpoints import Endpoint, resolve_endpoint
+from konvsync.api.endpoints import CONFIG_ENDPOINT, Endpoint, resolve_endpoint
 from konvsync.api.options import ConnectionOptions
 from konvsync.errors import KonvsyncError, SandboxBusy, UsageError
 from konvsync.support import redact
@@ -26,14 +26,17 @@ log = logging.getLogger("konvsync.sandbox")
 
 @contextmanager
 def portal_target(
-    options: ConnectionOptions, config_endpoint: str | None = None, *, reads_config: bool = True
+    options: ConnectionOptions,
+    config_endpoint: str | None = None,
+    *,
+    config_source: str | None = CONFIG_ENDPOINT,
 ) -> Iterator[PortalTarget]:
-    """Resolve where to connect (``reads_config``: whether the command has a
-    config whose ``endpoint`` could say it); for ``sandbox``, serve the
+    """Resolve where to connect (``config_source``: how a config whose
+    ``endpoint`` could say it is named, None: the command reads none); for ``sandbox``, serve the
     sandbox in-process (data in ``.konvsync/sandbox.db``) for as long as the
     block runs."""
     endpoint = resolve_endpoint(
-        options.endpoint, config_endpoint, options.insecure_http, reads_config=reads_config
+        options.endpoint, config_endpoint, options.insecure_http, config_source=config_source
     )
     if not endpoint.is_sandbox:
         yield _portal(endpoint, options)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from konvsync.api.endpoints import CONFIG_ENDPOINT
 from konvsync.app.doctor import run_doctor
 from konvsync.app.portal import portal_target
 from konvsync.cli.options import GlobalOptions, accepts_global_options
@@ -42,8 +43,9 @@ def doctor(options: GlobalOptions, config_path: tuple[str, ...]) -> ExitStatus:
     """
     desired = load_config(config_path, allow_external_refs=True) if config_path else None
     endpoint = desired.endpoint if desired else None
-    # Without --config there is no 'endpoint:' to name in the message.
-    with portal_target(options.connection, endpoint, reads_config=bool(config_path)) as target:
+    # Without --config, the message names the option that reads one.
+    source = CONFIG_ENDPOINT if config_path else "'endpoint:' in a config given with --config"
+    with portal_target(options.connection, endpoint, config_source=source) as target:
         report = run_doctor(target, desired)
     for check in report.checks:
         mark, color = ("WARN", "yellow") if check.unmade else ("ok  ", "green")

@@ -60,12 +60,13 @@ def validate(paths: tuple[str, ...], allow_external_refs: bool, fmt: str | None)
         state = load_config(paths, allow_external_refs=allow_external_refs, offline=True)
     except ConfigInvalid as exc:
         if fmt != "text":  # cut off (| head -1), the problems are listed on stderr
-            text = redact(render_problems(exc.problems, fmt, error=str(exc)))
+            listed = render_problems(exc.problems, fmt, error=str(exc), warnings=exc.warnings)
+            text = redact(listed)
             if fmt == "github":
                 text = "\n".join([*_warning_annotations(exc.warnings), text])
             exc.shown = show_before_error(text, document=fmt == "json")
-            if exc.shown and fmt == "github":
-                exc.warnings = []
+            if exc.shown:
+                exc.warnings = []  # shown with the problems
         raise
     except ConfigError as exc:
         if fmt != "text":
@@ -74,12 +75,14 @@ def validate(paths: tuple[str, ...], allow_external_refs: bool, fmt: str | None)
         raise
     if fmt == "github":
         _annotate_warnings(state.warnings)
-    else:
+    elif fmt == "text":
         for warning in state.warnings:
-            click.echo(warning.as_warning(), err=True)
+            click.echo(printable(redact(warning.as_warning())), err=True)
     counts = {kind_name: len(objects) for kind_name, objects in state.objects.items()}
     if fmt == "json":
-        show(json.dumps({**problems_data([]), "objects": counts, "files": state.files}, indent=2))
+        document = problems_data([], warnings=state.warnings)
+        listing = json.dumps({**document, "objects": counts, "files": state.files}, indent=2)
+        show(redact(listing), document=True)
         return ExitStatus.OK
     listed = ", ".join(f"{n} {k}" for k, n in counts.items()) or "no objects"
     show(f"{' '.join(paths)}: valid ({listed}); {files_read(state.files)}.")

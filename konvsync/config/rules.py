@@ -75,9 +75,15 @@ def _warn_lookalike_keys(state: DesiredState, k: Kind, obj: DesiredObject) -> No
                 where = value.item_source(value.index(written))
             listed = "; ".join(_described(item, len(written)) for item in found)
             stripped = any(item.char == " " for item in found)
+            # The object by its key; a key it had, by that key's own field.
+            holder = (
+                f"{k.singular} {written!r}: its {name}"
+                if name == k.key_field
+                else f"{k.singular} {obj.key!r}: its {name} {written!r}"
+            )
             state.warnings.append(
                 where.problem(
-                    f"{k.singular} {written!r}: its {name} holds {listed}, which looks like "
+                    f"{holder} holds {listed}, which looks like "
                     "another character or like nothing: another key may look the same"
                     + (" (konvsync compares keys without surrounding spaces)" if stripped else "")
                 )

@@ -109,7 +109,15 @@ def _from_portal(
         if isinstance(change, Update)
         else change.before
     )
-    return replace(change, before=before, updated_at=current.updated_at)
+    said = change.note
+    if isinstance(change, Update) and change.renamed_from is not None:
+        # The key differs because the YAML renames it, not by a hand edit.
+        renaming = (
+            f"the configuration renames it from {change.renamed_from!r} "
+            f"({kind(change.kind).rename_field}), not applied yet"
+        )
+        said = f"{said}; {renaming}" if said else renaming
+    return replace(change, before=before, updated_at=current.updated_at, note=said)
 
 
 def _unmanaged(desired: DesiredState, remote: RemoteState, targets: Targets) -> list[Change]:

@@ -81,7 +81,38 @@ class _Patcher:
         if node.style in ("|", ">"):  # a comment after the indicator stays
             header = _BLOCK_HEADER.match(self.text.text, self.start(node))
             comment = self.text.comment_after(header.end() if header else self.start(node))[1]
+            body = self._block_body(node, new, header[0] if header else "", key)
+            if header is not None and body is not None:
+                self.text.replace(self.start(node), self.end(node), header[0] + comment + body)
+                return
         self.text.replace(self.start(node), self.end(node), flow(new, style) + comment)
+
+    def _block_body(self, node: ScalarNode, new: Any, header: str, key: Node | None) -> str | None:
+        """``new`` as the lines of block scalar ``node`` (after its indicator
+        line ``header``), at the indentation of its old lines (with an
+        indentation indicator, that many columns after the mapping's keys:
+        ``key``'s, else the field's); None where a block of its style cannot
+        hold it as it is: a folded one (``>``) joins lines, and neither holds
+        a control character or a first line starting with a space (it would
+        read as more indentation)."""
+        if not isinstance(new, str) or (node.style == ">" and "\n" in new):
+            return None
+        lines = new.split("\n")
+        if lines[0][:1] in (" ", "\t") or not all(
+            char == "\t" or char.isprintable() for line in lines for char in line
+        ):
+            return None
+        text = self.text
+        indicator = re.search("[1-9]", header)
+        if indicator:
+            indent = text.column_of(self.start(key or self.key_node)) + int(indicator[0])
+        else:
+            first = text.line_of(self.start(node)) + 1
+            old = (text.line(number) for number in range(first, text.line_of(self.end(node)) + 1))
+            indent = next((len(line) - len(line.lstrip(" ")) for line in old if line.strip()), 0)
+        if indent == 0:
+            return None
+        return "".join(text.newline + (" " * indent + line if line else "") for line in lines)
 
     def replace_value(self, rendered: str) -> None:
         """The whole value, from just after ``key:`` to its end (a value in

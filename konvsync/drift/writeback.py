@@ -247,6 +247,10 @@ def _acceptable(work: _Work, item: Update, k: Kind, top: str, new: Any) -> None:
         raise EditRefused(_SENSITIVE)
     if top == k.key_field and item.adopt:  # the plan's note says what apply does
         raise EditRefused(f"{item.note}; apply sets the key the YAML gives it")
+    if top == k.key_field and item.renamed_from is not None:  # the YAML's own rename
+        raise EditRefused(
+            f"renamed from {item.renamed_from!r} ({k.rename_field}); apply renames it"
+        )
     _undefined_references(work, k, {top: new})
     if f.ref is not None and holds_remote_ref(new):
         raise EditRefused(

@@ -99,7 +99,9 @@ class YamlText:
         """Where the node's own text ends (a block collection at its last
         value, a block scalar at its last character, not at the next token)."""
         if isinstance(node, ScalarNode):
-            end = tree.offset + node.end_mark.index
+            # A block scalar's mark is past the line break the composer was
+            # given after a file's last line (an item is composed with one).
+            end = min(tree.offset + node.end_mark.index, len(self.text))
             if node.style in ("|", ">"):
                 while end > self.start(tree, node) and self.text[end - 1].isspace():
                     end -= 1

@@ -480,8 +480,8 @@ def _keyless_comment(k: Kind, obj: RemoteObject, warnings: list[str]) -> str:
         else f"give it a {k.key_field} in the portal"
     )
     warnings.append(
-        f"{k.singular} {obj.id}{named} has no {k.key_field}: written as a comment in "
-        f"{k.name}.yaml. To manage it, {manage}"
+        f"{k.singular} {obj.id}{named} has no {k.key_field}: written as a comment under "
+        f"{k.name}; to manage it, {manage}"
     )
     body = {
         name_: "(sensitive)" if name_ in k.sensitive_names else value

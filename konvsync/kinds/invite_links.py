@@ -34,6 +34,7 @@ KIND = Kind(
     singular="invite link",
     description="Invite links: registration links partners join through.",
     key_field="title",
+    rename_field="renamedFrom",
     fields=(
         Field("title", "the link's title. An existing link with this title is adopted."),
         Field("url", "The link people register through.", server_only=True, announce=True),

@@ -76,17 +76,26 @@ def check_owned(desired: DesiredState, view: RemoteState) -> None:
     configured key (or a key it renames from) that the portal has outside
     the scope is a config problem at the object, not a create that the
     portal would refuse nor an update of another configuration's object.
-    Only kinds whose keys are unique portal-wide are concerned (two invite
-    links may share a title, one in scope and one outside)."""
+    Where keys may repeat (two invite links may share a title, one in scope
+    and one outside), only a key it renames from that the portal has outside
+    the scope alone, while the scope holds neither it nor the new key: the
+    rename the configuration asks for cannot be made, and the plan would
+    create instead (a new URL)."""
     problems: list[ConfigProblem] = []
     scope = desired.policy.scope
     for rule in scope.rules:
         k = kind(rule.kind)
-        outside = view.get(rule.kind).outside_by_key()
-        if not outside or not k.unique_key:
+        bucket = view.get(rule.kind)
+        outside = bucket.outside_by_key()
+        if not outside:
             continue
         for obj in desired.objects.get(rule.kind, {}).values():
-            for key in (obj.key, *previous_keys(k, obj.data)):
+            keys = [obj.key, *previous_keys(k, obj.data)]
+            if not k.unique_key:
+                if any(key in bucket.objects or key in bucket.twins for key in keys):
+                    continue
+                keys = keys[1:]
+            for key in keys:
                 there = outside.get(key)
                 if there is not None:
                     problems.append(_taken(obj, key, there, view, rule.describe()))

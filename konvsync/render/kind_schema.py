@@ -266,9 +266,11 @@ def _renamed_from(k: Kind) -> dict[str, Any]:
         f"{key} of that same {one} in place{notice} instead of deleting it and creating "
         "another. May stay after the rename; it then does nothing."
     )
+    # Blank says nothing: it was taken for no rename at all, without a word.
+    key_text = {"type": "string", "pattern": r"\S"}
     if k.rename_many:
-        return {"description": description, "type": "array", "items": {"type": "string"}}
-    return {"description": description, "type": "string"}
+        return {"description": description, "type": "array", "items": key_text}
+    return {"description": description, **key_text}
 
 
 def _object_type(contract: GraphQLSchema, k: Kind) -> GraphQLObjectType:

@@ -11,11 +11,18 @@ from konvsync.errors import ConfigProblem
 PROBLEM_FORMATS = ("text", "github", "json")
 
 
-def render_problems(problems: Sequence[ConfigProblem], fmt: str, error: str | None = None) -> str:
+def render_problems(
+    problems: Sequence[ConfigProblem],
+    fmt: str,
+    error: str | None = None,
+    warnings: Sequence[ConfigProblem] = (),
+) -> str:
     """``problems`` found in a config (``error``: a problem without a place,
-    such as a missing file) in format ``fmt``."""
+    such as a missing file) in format ``fmt``; ``warnings`` are part of the
+    json document (the other formats show them apart, before it)."""
     if fmt == "json":
-        return json.dumps(problems_data(problems, error), indent=2, ensure_ascii=False)
+        document = problems_data(problems, error, warnings)
+        return json.dumps(document, indent=2, ensure_ascii=False)
     if fmt == "github":
         lines = [github_annotation(problem) for problem in problems]
         if error is not None and not problems:
@@ -27,14 +34,25 @@ def render_problems(problems: Sequence[ConfigProblem], fmt: str, error: str | No
     return "\n".join(lines)
 
 
-def problems_data(problems: Sequence[ConfigProblem], error: str | None = None) -> dict[str, object]:
+def problems_data(
+    problems: Sequence[ConfigProblem],
+    error: str | None = None,
+    warnings: Sequence[ConfigProblem] = (),
+) -> dict[str, object]:
     return {
         "valid": not problems and error is None,
         "error": error,
-        "problems": [
-            {"file": p.file, "line": p.line, "column": p.column, "message": p.message}
-            for p in problems
-        ],
+        "problems": [_placed(problem) for problem in problems],
+        "warnings": [_placed(warning) for warning in warnings],
+    }
+
+
+def _placed(problem: ConfigProblem) -> dict[str, object]:
+    return {
+        "file": problem.file,
+        "line": problem.line,
+        "column": problem.column,
+        "message": problem.message,
     }
 
 

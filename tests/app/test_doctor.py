@@ -268,13 +268,14 @@ def test_doctor_without_an_endpoint_names_what_it_reads(
     monkeypatch: pytest.MonkeyPatch, write_config: Callable[..., Path]
 ) -> None:
     """Without --config, doctor reads no config: "or 'endpoint:' in the
-    config" sent users to a setting it never looked at."""
+    config" sent users to a setting it never looked at, and leaving the
+    config out left out the option that makes doctor read one."""
     monkeypatch.delenv("KONVSYNC_ENDPOINT", raising=False)
     bare = invoke(["doctor"])
     assert bare.exit_code == 1, bare.output
     assert bare.stderr.strip() == (
-        "Error: no endpoint: set --endpoint or KONVSYNC_ENDPOINT "
-        "(production, staging, sandbox or a URL)"
+        "Error: no endpoint: set --endpoint, KONVSYNC_ENDPOINT or 'endpoint:' in a config "
+        "given with --config (production, staging, sandbox or a URL)"
     )
     config = write_config("konvsync: 1\ngroups: []\n")
     with_config = invoke(["doctor", "--config", str(config)])

@@ -440,6 +440,7 @@ def test_validate_format_json(write_config: ConfigWriter) -> None:
         "valid": True,
         "error": None,
         "problems": [],
+        "warnings": [],
         "objects": {"groups": 1},
         "files": [str(good)],
     }

@@ -12,6 +12,7 @@ import pytest
 
 from konvsync.sandbox.server import RunningSandbox
 from tests.conftest import SECRET, invoke
+from tests.published_schemas import validated
 from tests.schema_hints import ROOT, check_jsonschema, hinted_schema
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -308,7 +309,11 @@ def test_validate_needs_no_listed_variable_but_says_what_it_did_not_check(
         "and apply need it",
     ]
     as_json = invoke(["validate", str(path), "--format", "json"])
-    assert as_json.exit_code == 0 and '"problems": []' in as_json.stdout
+    assert as_json.exit_code == 0 and as_json.stderr == ""
+    document = validated(as_json.stdout, "validate")
+    assert document["problems"] == []
+    assert [(w["line"], w["column"]) for w in document["warnings"]] == [(2, 11), (5, 49)]
+    assert "TEST_INVITE_CODE is not set, so the 2 values" in document["warnings"][1]["message"]
     monkeypatch.setenv("TEST_ENDPOINT", "sandbox")
     planned = invoke(["plan", str(path)])
     assert planned.exit_code == 1
@@ -386,6 +391,13 @@ def test_warnings_stand_beside_the_errors(
     assert result.exit_code == 1, result.output
     assert "warning:" in result.stderr and "TEAM_NAME" in result.stderr, result.stderr
     assert "NOT_ONE" in result.stderr
+    # --format json: both in its one document, nothing on stderr but the error line
+    as_json = invoke(["validate", "--format", "json", str(config)])
+    assert as_json.exit_code == 1
+    document = validated(as_json.stdout, "validate")
+    assert ["TEAM_NAME" in w["message"] for w in document["warnings"]] == [True]
+    assert ["NOT_ONE" in p["message"] for p in document["problems"]] == [True]
+    assert [line for line in as_json.stderr.splitlines() if "TEAM_NAME" in line] == []
 
 
 def test_an_item_that_is_not_a_mapping_is_told_so_not_a_rule_between_fields(

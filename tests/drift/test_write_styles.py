@@ -182,8 +182,83 @@ users:
     portal.update_user("c@acme.example", title="CEO")
     portal.update_user("d@acme.example", lastName="Doe")
     written = accepted(sandbox, path)
-    assert "    title: CEO  # shown on the card\n  - email" in written, written
-    assert written.endswith("    lastName: Doe   # family name\n"), written
+    assert "    title: |-  # shown on the card\n      CEO\n  - email" in written, written
+    assert written.endswith("    lastName: >   # family name\n      Doe\n"), written
+
+
+def test_a_block_scalar_given_a_new_value_stays_a_block(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A ``|`` block given a value of several lines became one quoted line
+    (``title: "Head of\\nMarketing"``): its lines are written again under its
+    indicator, at their indentation, in the file's line breaks. A folded
+    block (``>``) joins lines, so a value of several lines is quoted there."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        "konvsync: 1\r\nusers:\r\n  - email: c@acme.example\r\n    firstName: C\r\n"
+        "    lastName: Cee\r\n    title: |\r\n        Head of\r\n        Sales\r\n\r\n"
+        "  - email: d@acme.example\r\n    firstName: D\r\n    lastName: Dee\r\n"
+        "    title: >-\r\n      Lead\r\n",
+    )
+    portal = HandEdits(sandbox)
+    portal.update_user("c@acme.example", title="Head of\n  Field\n\nMarketing")
+    portal.update_user("d@acme.example", title="Team\nLead")
+    accepted(sandbox, path)
+    assert path.read_bytes().decode() == (
+        "konvsync: 1\r\nusers:\r\n  - email: c@acme.example\r\n    firstName: C\r\n"
+        "    lastName: Cee\r\n    title: |\r\n        Head of\r\n          Field\r\n\r\n"
+        "        Marketing\r\n\r\n"
+        "  - email: d@acme.example\r\n    firstName: D\r\n    lastName: Dee\r\n"
+        '    title: "Team\\nLead"\r\n'
+    )
+
+
+def test_a_block_scalar_with_an_indentation_indicator_keeps_its_lines_value(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """With an indentation indicator (``|2``) the block's lines start that
+    many columns after its key, not where its first old line did: a first
+    line written with more spaces gave every new line those spaces, and
+    ``drift --write`` stopped (exit 1) on a value it had read right. The
+    same for a custom field's value and an address part."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        "konvsync: 1\naccountFields:\n  - {key: tier, label: Tier, type: TEXT}\n"
+        "accounts:\n  - externalId: acme\n    name: ACME\n    customFields:\n"
+        "      tier: |1\n         gold\n        plus\n    locations:\n      - name: HQ\n"
+        "        address:\n          street: |2-  # two lines\n              Main 1\n"
+        "            Floor 2\n          city: Paris\n"
+        "users:\n  - email: c@acme.example\n    firstName: C\n    lastName: Cee\n"
+        "    title: |2\n        Head\n      of\n",
+    )
+    portal = HandEdits(sandbox)
+    portal.update_account("acme", customFields=[{"key": "tier", "value": "silver\nplus"}])
+    portal.update_location("acme", "HQ", address={"street": "Main 2\nFloor 3", "city": "Paris"})
+    portal.update_user("c@acme.example", title="Team\n  Lead")
+    assert accepted(sandbox, path).endswith(
+        "    customFields:\n      tier: |1\n       silver\n       plus\n    locations:\n"
+        "      - name: HQ\n        address:\n          street: |2-  # two lines\n"
+        "            Main 2\n            Floor 3\n          city: Paris\n"
+        "users:\n  - email: c@acme.example\n    firstName: C\n    lastName: Cee\n"
+        "    title: |2\n      Team\n        Lead\n"
+    )
+
+
+def test_a_block_scalar_on_the_last_line_without_a_line_break_is_edited(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A block scalar ending the file without a final line break stopped
+    ``drift --write`` with an internal error (IndexError)."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        "konvsync: 1\nusers:\n  - email: c@acme.example\n    firstName: C\n"
+        "    lastName: Cee\n    title: |\n      Head\n      of",
+    )
+    HandEdits(sandbox).update_user("c@acme.example", title="Team\nLead")
+    assert accepted(sandbox, path).endswith("    title: |\n      Team\n      Lead")
 
 
 def test_a_map_in_flow_style_keeps_its_key_order_and_quoting(

@@ -358,6 +358,49 @@ def test_adoption_keeps_the_key_and_accepts_the_rest(
     assert [f["path"] for f in left[0]["fields"]] == ["externalId"]
 
 
+def test_a_rename_not_yet_applied_keeps_the_new_key_and_accepts_the_rest(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A renamedFrom not applied yet: drift shows the portal's old title,
+    and ``drift --write`` stopped (exit 1, "would add inviteLinks/Dealers,
+    which it did not mean to; nothing was written"), the rest it could
+    accept included. The key is the configuration's rename, which apply
+    makes: it is left as written, as an adoption's is."""
+    portal = HandEdits(sandbox)
+    portal.run(
+        'mutation { createInviteLink(input: {title: "Dealers", access: OPEN, '
+        'redirectPath: "/news"}) { id } }'
+    )
+    portal.create_group(externalId="old", name="Old")
+    path = tmp_path / "konvsync.yaml"
+    path.write_text(
+        "konvsync: 1\ngroups:\n  - {externalId: new, renamedFrom: old, name: Old}\n"
+        "inviteLinks:\n  - title: Dealer sign-up\n    renamedFrom: Dealers\n"
+        "    access: OPEN\n    redirectPath: /lms\n"
+    )
+    before = path.read_text()
+    # The report says whose change the key is (it read as a hand edit of it).
+    shown = drift(sandbox, path)
+    assert shown.exit_code == 2, shown.output
+    assert (
+        "# groups/new has changed in the portal (the configuration renames it from 'old' "
+        "(renamedFrom), not applied yet, changed "
+    ) in shown.stdout, shown.stdout
+    result = drift(sandbox, path, "--write")
+    assert result.exit_code == 2, result.output
+    assert "inviteLinks/Dealer sign-up title: renamed from 'Dealers' (renamedFrom)" in (
+        result.stdout
+    ), result.stdout
+    assert "groups/new externalId: renamed from 'old' (renamedFrom)" in result.stdout
+    assert changed_lines(before, path.read_text()) == [
+        "-    redirectPath: /lms",
+        "+    redirectPath: /news",
+    ]
+    applied = invoke(["--endpoint", sandbox.url, "apply", str(path), "--auto-approve"])
+    assert applied.exit_code == 0, applied.output
+    assert drift(sandbox, path).exit_code == 0
+
+
 class BlankFirstName(Case):
     """Read answers give one user a blank ``firstName`` (the contract's
     ``String!`` allows "   "), which konvsync reads as no value."""

@@ -142,6 +142,15 @@ def test_objects_without_a_key_become_comments_with_a_warning(
     assert yaml.safe_load(text) == {"groups": []}
     assert "users" not in yaml.safe_load((out / "users.yaml").read_text())["users"][0]
     assert "refers to group grp_1, which has no natural key" in result.stderr
+    # to stdout, where no groups.yaml is written, the warning names none
+    printed = invoke(["--endpoint", sandbox.url, "export"])
+    assert printed.exit_code == 0
+    assert "# group grp_1 has no externalId; to adopt it" in printed.stdout
+    assert (
+        "Warning: group grp_1 ('Legacy') has no externalId: written as a comment under "
+        "groups; to manage it"
+    ) in printed.stderr
+    assert ".yaml" not in printed.stderr
 
 
 def test_kinds_filter_and_errors(sandbox: RunningSandbox) -> None:
@@ -668,7 +677,7 @@ def test_a_keyless_invite_link_is_written_as_a_comment_without_its_code(
     written = "".join(path.read_text() for path in out.iterdir())
     assert "Kept-4711" not in written + result.output
     assert (
-        "Warning: invite link inv_1 has no title: written as a comment in inviteLinks.yaml. "
-        "To manage it, give it a title in the portal"
+        "Warning: invite link inv_1 has no title: written as a comment under inviteLinks; "
+        "to manage it, give it a title in the portal"
     ) in result.stderr
     assert "None" not in result.stderr

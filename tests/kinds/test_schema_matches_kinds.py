@@ -70,6 +70,7 @@ FULL: dict[str, dict[str, Any]] = {
     },
     "inviteLinks": {
         "title": "Partners",
+        "renamedFrom": "Partner sign-up",
         "access": "CODE",
         "code": "${env:PARTNER_CODE}",
         "active": True,

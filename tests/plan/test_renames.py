@@ -245,6 +245,30 @@ def test_rename_field_that_stays_does_nothing(
     assert run(sandbox, "plan", str(config), "--detailed-exitcode").exit_code == 0
 
 
+def test_a_blank_previous_key_is_invalid_and_a_lookalike_one_names_its_object(
+    write_config: ConfigWriter,
+) -> None:
+    """A blank ``renamedFrom`` (or ``previousEmails`` item) was taken for no
+    rename at all, without a word; a look-alike one was warned of under its
+    own text, as if it were the object's key (``group '  '``)."""
+    config = write_config("""\
+        konvsync: 1
+        groups:
+          - {externalId: sales, name: Sales, renamedFrom: "  "}
+          - {externalId: apac, name: APAC, renamedFrom: "s\u0430les"}
+        users:
+          - {email: a@b.example, firstName: A, lastName: B, previousEmails: ["", x@y.example]}
+        """)
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 1, result.output
+    assert f"{config}:3:" in result.stderr
+    assert "groups.[0].renamedFrom: '  ' is blank" in result.stderr
+    assert "users.[0].previousEmails.[0]: '' is blank" in result.stderr
+    assert (
+        "warning: group 'apac': its renamedFrom 's\u0430les' holds U+0430 CYRILLIC SMALL LETTER A"
+    ) in result.stderr
+
+
 def test_previous_key_defined_in_the_config_is_invalid(write_config: ConfigWriter) -> None:
     config = write_config("""\
         konvsync: 1
@@ -297,3 +321,92 @@ def test_targeting_an_account_by_the_key_it_is_renamed_from(
     location = run(sandbox, "plan", str(config), "--target", "locations/acme/HQ")
     assert location.exit_code == 0, location.output
     assert "# locations/acme-corp/HQ will be updated in-place" in location.stdout
+
+
+def test_an_invite_link_renamed_keeps_its_url(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """An invite link is keyed by its title, and its URL is the portal's:
+    a new title was a delete and a create, a new URL, and every copy of the
+    old one handed out stopped working. ``renamedFrom`` updates the title of
+    that same link (an OPEN one too: it is not a second OPEN link)."""
+    config = write_config("""\
+        konvsync: 1
+        policy: {prune: [inviteLinks]}
+        inviteLinks:
+          - {title: Dealers, access: OPEN}
+          - {title: Partners, access: CODE, code: Sesame-4711}
+        """)
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    before = {row["id"]: row["url"] for row in sandbox.store.page("inviteLinks", 10, None)["nodes"]}
+    write_config("""\
+        konvsync: 1
+        policy: {prune: [inviteLinks]}
+        inviteLinks:
+          - {title: Dealer sign-up, renamedFrom: Dealers, access: OPEN}
+          - {title: Partner sign-up, renamedFrom: Partners, access: CODE, code: Sesame-4711}
+        """)
+    planned = run(sandbox, "plan", str(config))
+    assert planned.exit_code == 0, planned.output
+    assert '~ invite_link "Dealer sign-up" (was "Dealers") {' in planned.stdout
+    assert "Plan: 0 to add, 2 to change, 0 to destroy." in planned.stdout
+    applied = run(sandbox, "apply", str(config), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    after = sandbox.store.page("inviteLinks", 10, None)["nodes"]
+    assert {row["id"]: row["url"] for row in after} == before
+    assert sorted(row["title"] for row in after) == ["Dealer sign-up", "Partner sign-up"]
+    again = run(sandbox, "plan", str(config), "--detailed-exitcode")
+    assert again.exit_code == 0 and "No changes." in again.stdout, again.output
+
+
+def test_an_invite_link_renamed_from_a_title_two_links_share_stops(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Titles are not unique in the portal: which of two links a rename
+    means is anyone's guess, so the plan stops and changes neither."""
+    for _ in range(2):
+        sandbox.store.create("inviteLinks", {"title": "Dealers", "access": "CODE", "code": "C-1"})
+    config = write_config("""\
+        konvsync: 1
+        inviteLinks:
+          - {title: Dealer sign-up, renamedFrom: Dealers, access: CODE, code: C-1}
+        """)
+    result = run(sandbox, "plan", str(config))
+    assert result.exit_code == 1, result.output
+    assert (
+        "the portal has two inviteLinks with the title 'Dealers' (IDs inv_1, inv_2), and "
+        "invite link 'Dealer sign-up' is renamed from it (renamedFrom)"
+    ) in result.stderr
+    assert [row["title"] for row in sandbox.store.page("inviteLinks", 10, None)["nodes"]] == [
+        "Dealers",
+        "Dealers",
+    ]
+
+
+def test_an_invite_link_renamed_from_a_title_only_outside_the_scope_stops(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """A configuration renames only links in its scope. Renaming 'legacy'
+    (outside ``policy.scope``) to 'dealer-join' planned a create, a new
+    URL, without a word, where a group or an account renamed so stops the
+    plan. Titles are not unique, so once the scope holds a link of the new
+    title (the rename is done; renamedFrom may stay) one of the old title
+    outside is another's, and the plan goes on."""
+    store = sandbox.store
+    store.create("inviteLinks", {"title": "legacy", "access": "CODE", "code": "C-1"})
+    config = write_config("""\
+        konvsync: 1
+        policy: {prune: [inviteLinks], scope: {inviteLinks: ["dealer-*"]}}
+        inviteLinks:
+          - {title: dealer-join, renamedFrom: legacy, access: OPEN}
+        """)
+    result = run(sandbox, "plan", str(config))
+    assert result.exit_code == 1, result.output
+    assert (
+        "invite link 'dealer-join' (renamedFrom 'legacy'): the portal has it outside "
+        "policy.scope.inviteLinks ['dealer-*'] (ID inv_1; its key 'legacy' matches none of "
+        "['dealer-*'])"
+    ) in result.stderr, result.stderr
+    store.create("inviteLinks", {"title": "dealer-join", "access": "OPEN"})
+    result = run(sandbox, "plan", str(config), "--detailed-exitcode")
+    assert result.exit_code == 0 and "No changes." in result.stdout, result.output
