@@ -86,6 +86,12 @@ class OutputError(KonvsyncError):
     configuration (export into a config folder without --force)."""
 
 
+class OutputClosed(KonvsyncError):
+    """Standard output cannot be written: its reader quit early (``plan |
+    head -1``) or it is closed (``>&-``). The message says what the command
+    had already written or done."""
+
+
 class NotFoundError(KonvsyncError):
     """What was asked for is not in the portal (export --target)."""
 

@@ -26,12 +26,13 @@ from konvsync.cli.options import (
 from konvsync.cli.params import GivenPath, refuse_overwriting_inputs
 from konvsync.cli.progress import StderrProgress
 from konvsync.cli.report import ReportFile
+from konvsync.cli.streams import is_terminal, say, show, show_before_error
 from konvsync.errors import ApplyCancelled, ExitStatus, OutputError, UsageError
 from konvsync.plan.changes import Plan
 from konvsync.plan.planfile import SavedPlanStale
 from konvsync.plan.planner import PlanRefused
 from konvsync.render import render_plan
-from konvsync.render.apply_report import render_apply_report
+from konvsync.render.apply_report import render_apply_report, report_status
 
 
 @click.command()
@@ -179,11 +180,11 @@ class ApplySession:
         self.planned = plan
         self.progress.clear()
         if not (self.auto_approve and self.options.quiet):
-            click.echo(render_plan(plan, "text", color=self.options.color))
-            click.echo("")
+            shown = render_plan(plan, "text", color=self.options.color) + "\n"
+            show(shown, done="nothing was changed")
         if self.auto_approve:
             return False
-        if not sys.stdin.isatty():
+        if not is_terminal(sys.stdin):
             raise UsageError(
                 "refusing to apply without confirmation: stdin is not a terminal; "
                 "pass --auto-approve, or apply a saved plan file"
@@ -216,6 +217,7 @@ class ApplySession:
         except OutputError:  # the report itself could not be written
             raise
         except click.Abort:  # the prompt's Ctrl-C, SIGTERM or end of input
+            say("")  # the prompt's line ends (the terminal shows ^C, or nothing for Ctrl-D)
             cancelled = ApplyCancelled("Apply cancelled at the prompt; nothing was changed.")
             self.report.stopped(self.planned, cancelled)
             # Said as the error it is, not as click's bare "Aborted.".
@@ -226,7 +228,7 @@ class ApplySession:
 
     def _show_refused(self, plan: Plan) -> None:
         self.progress.clear()
-        click.echo(render_plan(plan, "text", color=self.options.color))
+        show_before_error(render_plan(plan, "text", color=self.options.color))
 
     def finish(self, result: ApplyResult) -> ExitStatus:
         # The report first: a signal that comes now (a third Ctrl-C) must not
@@ -236,7 +238,9 @@ class ApplySession:
         finally:
             self.progress.clear()
             if result.report is None:  # the plan's warnings and scope, and "No changes."
-                click.echo(render_plan(result.plan, "text", color=self.options.color))
+                show(render_plan(result.plan, "text", color=self.options.color))
             else:
-                click.echo(render_apply_report(result.report, self.interrupted_by, result.saved))
+                status = report_status(result.report)
+                summary = render_apply_report(result.report, self.interrupted_by, result.saved)
+                show(summary, done=f"the apply ran: {status}")
         return ExitStatus.OK if result.report is None or result.report.ok else ExitStatus.ERROR

@@ -10,6 +10,7 @@ from konvsync.app.doctor import run_doctor
 from konvsync.app.portal import portal_target
 from konvsync.cli.options import GlobalOptions, accepts_global_options
 from konvsync.cli.params import GivenPath
+from konvsync.cli.streams import show
 from konvsync.config.loader import load_config
 from konvsync.errors import ExitStatus
 from konvsync.support.redact import printable, redact
@@ -51,11 +52,11 @@ def doctor(options: GlobalOptions, config_path: tuple[str, ...]) -> ExitStatus:
         if not check.ok:
             mark, color = "FAIL", "red"
         line = f"{mark} {check.name}: {printable(redact(check.detail))}"
-        click.echo(click.style(line, fg=color) if options.color else line)
+        show(click.style(line, fg=color) if options.color else line)
     if not report.ok:
-        click.echo("Some checks failed.")
+        show("Some checks failed.")
     elif report.unmade:
-        click.echo(f"All checks passed ({report.unmade} could not be made: see WARN above).")
+        show(f"All checks passed ({report.unmade} could not be made: see WARN above).")
     else:
-        click.echo("All checks passed.")
+        show("All checks passed.")
     return ExitStatus.OK if report.ok else ExitStatus.ERROR

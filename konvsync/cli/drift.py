@@ -17,6 +17,7 @@ from konvsync.cli.options import (
     plan_options,
 )
 from konvsync.cli.progress import StderrProgress
+from konvsync.cli.streams import show, show_before_error
 from konvsync.drift.writeback import WriteFailed, WriteRefused
 from konvsync.errors import ExitStatus
 from konvsync.render.drift import render_drift
@@ -89,8 +90,10 @@ def drift(
         )
     except (WriteRefused, WriteFailed) as refused:  # shown, then exit 3 (or 1: not written)
         progress.clear()
-        click.echo(render_drift(refused.report, fmt, color=color))
+        show_before_error(render_drift(refused.report, fmt, color=color), fmt == "json")
         raise
     progress.clear()
-    click.echo(render_drift(report, fmt, color=color))
+    wrote = report.written.files if report.written else []
+    done = f"accepted into the configuration: wrote {', '.join(wrote)}" if wrote else ""
+    show(render_drift(report, fmt, color=color), document=fmt == "json", done=done)
     return ExitStatus.CHANGES if report.has_drift else ExitStatus.OK

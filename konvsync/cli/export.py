@@ -16,6 +16,7 @@ from konvsync.cli.params import (
     export_target_help,
 )
 from konvsync.cli.progress import StderrProgress
+from konvsync.cli.streams import show
 from konvsync.errors import ExitStatus, UsageError
 from konvsync.export.targets import parse_kinds, parse_scope_options
 
@@ -118,7 +119,7 @@ def export(
             folder = os.path.join(out_dir, "")  # "portal" and "portal/" both as "portal/"
             click.echo(f"Exported {counts} to {folder} ({len(result.files)} files).", err=True)
     else:
-        click.echo(result.single_document(), nl=False)
+        show(result.single_document(), document=True, nl=False)
         if not options.quiet:
             click.echo(f"Exported {counts}.", err=True)
     return ExitStatus.OK

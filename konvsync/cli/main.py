@@ -19,8 +19,10 @@ import click
 
 from konvsync import __version__
 from konvsync.app.signals import sigterm_interrupts
+from konvsync.cli import streams
 from konvsync.cli.options import global_options_before, global_options_from
-from konvsync.errors import ConfigInvalid, ExitStatus, KonvsyncError
+from konvsync.cli.streams import say
+from konvsync.errors import ConfigInvalid, ExitStatus, KonvsyncError, OutputClosed
 from konvsync.support.logs import configure_logging
 from konvsync.support.redact import printable, redact
 from konvsync.support.suggest import did_you_mean
@@ -64,6 +66,15 @@ class KonvsyncCLI(click.Group):
         assert isinstance(command, click.Command)
         return command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        # A reader of stdout that quit early (``| head -1``), met by any
+        # print of a command: said as the error it is (click would exit 1
+        # without a word).
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise streams.output_closed(exc) from None
+
     def main(
         self,
         args: Any = None,
@@ -73,6 +84,7 @@ class KonvsyncCLI(click.Group):
         **extra: Any,
     ) -> NoReturn:
         show_traceback = "--traceback" in (args if args is not None else sys.argv[1:])
+        streams.prepare()
         try:
             with sigterm_interrupts():
                 code = super().main(
@@ -85,42 +97,43 @@ class KonvsyncCLI(click.Group):
         except click.exceptions.Exit as exc:
             code = exc.exit_code
         except click.exceptions.NoArgsIsHelpError as exc:
-            click.echo(exc.format_message(), err=True)  # the help: no command was given
+            say(exc.format_message())  # the help: no command was given
             code = ExitStatus.ERROR
         except click.UsageError as exc:
             hint = f"\nRun '{exc.ctx.command_path} --help' for usage." if exc.ctx else ""
-            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+            say(f"Error: {exc.format_message()}{hint}")
             code = ExitStatus.ERROR
         except click.Abort:
-            click.echo("Aborted.", err=True)
+            say("Aborted.")
             code = ExitStatus.ERROR
         except ConfigInvalid as exc:
             for warning in exc.warnings:
-                click.echo(printable(redact(warning.as_warning())), err=True)
+                say(printable(redact(warning.as_warning())))
             if not exc.shown:
                 for problem in exc.problems:
-                    click.echo(printable(redact(str(problem))), err=True)
-            click.echo(f"Error: {exc}", err=True)
+                    say(printable(redact(str(problem))))
+            say(f"Error: {exc}")
             code = exc.exit_code
         except KonvsyncError as exc:
+            if isinstance(exc, OutputClosed):
+                streams.discard_output()
             if show_traceback:
-                click.echo(redact(traceback.format_exc()), err=True)
-            click.echo(f"Error: {printable(redact(str(exc)))}", err=True)
+                say(redact(traceback.format_exc()))
+            say(f"Error: {printable(redact(str(exc)))}")
             code = exc.exit_code
         except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
+            say("Interrupted.")
             code = ExitStatus.ERROR
         except click.ClickException as exc:
-            click.echo(f"Error: {exc.format_message()}", err=True)
+            say(f"Error: {exc.format_message()}")
             code = ExitStatus.ERROR
         except Exception as exc:  # a bug, or an answer outside the API contract
             if show_traceback:
-                click.echo(redact(traceback.format_exc()), err=True)
+                say(redact(traceback.format_exc()))
             detail = printable(redact(f"{type(exc).__name__}: {exc}"))
-            click.echo(
+            say(
                 f"Error: unexpected {detail} (run with --traceback for details, and "
-                "please report it)",
-                err=True,
+                "please report it)"
             )
             code = ExitStatus.ERROR
         sys.exit(int(code) if isinstance(code, int) else ExitStatus.OK)

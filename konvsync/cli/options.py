@@ -32,6 +32,7 @@ from konvsync.cli.params import (
     Seconds,
     plan_target_help,
 )
+from konvsync.cli.streams import is_terminal
 from konvsync.plan.planner import PlanOptions
 from konvsync.support.logs import configure_logging
 
@@ -218,7 +219,7 @@ def _accepts(command: F, options: tuple[GlobalOption, ...]) -> F:
 def global_options_from(values: dict[str, Any]) -> GlobalOptions:
     """The group's ``GlobalOptions`` from its parsed option values."""
     # A dumb terminal (TERM=dumb) shows escape codes as text.
-    options = GlobalOptions(color=sys.stdout.isatty() and os.environ.get("TERM") != "dumb")
+    options = GlobalOptions(color=is_terminal(sys.stdout) and os.environ.get("TERM") != "dumb")
     for option in GLOBAL_OPTIONS:
         value = values[option.name]
         if option.name in _CONNECTION_FIELDS or value or option.name in ("verbose", "no_color"):

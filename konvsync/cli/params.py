@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -145,12 +146,36 @@ def refuse_overwriting_inputs(
     the credentials file. No ``output`` (the option not given): nothing."""
     if output is None:
         return
+    stream = _own_stream(output)
+    if stream is not None:  # --out /dev/stdout, or the file stdout is redirected to
+        raise UsageError(
+            f"{option} {output} is this command's {stream}, which writing it would "
+            "replace; name another file"
+        )
     replaced = input_overwritten(output, inputs)
     if replaced is not None:
         raise UsageError(
             f"{option} {output} would replace {replaced}, which this command reads; "
             "name another file"
         )
+
+
+def _own_stream(path: str) -> str | None:
+    """ "standard output" or "standard error" when ``path`` is the file one
+    of them writes to: a file replaced whole (renamed over) would take the
+    command's output with it, and the output would go to a file no longer
+    in the folder."""
+    try:
+        written = os.stat(path)
+    except OSError:
+        return None  # a new file is no stream's
+    for name, stream in (("standard output", sys.stdout), ("standard error", sys.stderr)):
+        try:
+            if os.path.samestat(written, os.fstat(stream.fileno())):
+                return name
+        except (AttributeError, OSError, ValueError):  # closed, or not a file
+            continue
+    return None
 
 
 class EndpointName(click.ParamType[str]):

@@ -17,6 +17,7 @@ from konvsync.cli.options import (
 )
 from konvsync.cli.params import GivenPath, refuse_overwriting_inputs
 from konvsync.cli.progress import StderrProgress
+from konvsync.cli.streams import show, show_before_error
 from konvsync.errors import ExitStatus
 from konvsync.plan.planner import PlanRefused
 from konvsync.render import render_plan
@@ -84,12 +85,13 @@ def plan(
         )
     except PlanRefused as refused:  # shown in full, then exit 3
         progress.clear()
-        click.echo(render_plan(refused.outcome.plan, fmt, color=color))
+        show_before_error(render_plan(refused.outcome.plan, fmt, color=color), fmt == "json")
         if out_file:
             click.echo(f"The plan was refused: {out_file} was not written.", err=True)
         raise
     progress.clear()
-    click.echo(render_plan(outcome.plan, fmt, color=color))
+    saved = f"saved the plan to {out_file}" if out_file else ""
+    show(render_plan(outcome.plan, fmt, color=color), document=fmt == "json", done=saved)
     if out_file and not options.quiet:
         click.echo(
             f"Saved the plan to {out_file}. Apply exactly it with: konvsync apply {out_file}",

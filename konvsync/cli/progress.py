@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import click
 
+from konvsync.cli.streams import is_terminal
 from konvsync.render.values import files_read
 
 DEFAULT_INTERVAL = 5.0
@@ -26,7 +27,7 @@ def _interval() -> float:
 class StderrProgress:
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
-        self.tty = sys.stderr.isatty()
+        self.tty = is_terminal(sys.stderr)
         self.interval = _interval()
         self._last_label: str | None = None
         self._last_draw = 0.0

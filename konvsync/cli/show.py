@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from konvsync.cli import streams
 from konvsync.cli.options import GlobalOptions, accepts_output_options, format_option
 from konvsync.errors import ExitStatus
 from konvsync.plan.planfile import read_planfile
@@ -29,5 +30,5 @@ def show(options: GlobalOptions, planfile: str, fmt: str) -> ExitStatus:
     """
     saved = read_planfile(planfile)
     color = options.color and fmt == "text"
-    click.echo(render_plan(saved.plan, fmt, color=color))
+    streams.show(render_plan(saved.plan, fmt, color=color), document=fmt == "json")
     return ExitStatus.OK

@@ -9,6 +9,7 @@ import os
 import click
 
 from konvsync.cli.options import accepts_output_options, paths_argument
+from konvsync.cli.streams import show, show_before_error
 from konvsync.config.documents import schema_for
 from konvsync.config.loader import load_config
 from konvsync.config.overlay import OVERLAY_SCHEMA_FILE
@@ -58,18 +59,19 @@ def validate(paths: tuple[str, ...], allow_external_refs: bool, fmt: str | None)
     try:
         state = load_config(paths, allow_external_refs=allow_external_refs, offline=True)
     except ConfigInvalid as exc:
-        if fmt == "github":
-            _annotate_warnings(exc.warnings)
-        if fmt != "text":
-            click.echo(
-                redact(render_problems(exc.problems, fmt, error=str(exc), warnings=exc.warnings))
-            )
-            exc.shown = True
-            exc.warnings = []  # shown with the problems
+        if fmt != "text":  # cut off (| head -1), the problems are listed on stderr
+            listed = render_problems(exc.problems, fmt, error=str(exc), warnings=exc.warnings)
+            text = redact(listed)
+            if fmt == "github":
+                text = "\n".join([*_warning_annotations(exc.warnings), text])
+            exc.shown = show_before_error(text, document=fmt == "json")
+            if exc.shown:
+                exc.warnings = []  # shown with the problems
         raise
     except ConfigError as exc:
         if fmt != "text":
-            click.echo(redact(render_problems([], fmt, error=str(exc))))
+            text = redact(render_problems([], fmt, error=str(exc)))
+            show_before_error(text, document=fmt == "json")
         raise
     if fmt == "github":
         _annotate_warnings(state.warnings)
@@ -79,12 +81,11 @@ def validate(paths: tuple[str, ...], allow_external_refs: bool, fmt: str | None)
     counts = {kind_name: len(objects) for kind_name, objects in state.objects.items()}
     if fmt == "json":
         document = problems_data([], warnings=state.warnings)
-        click.echo(
-            redact(json.dumps({**document, "objects": counts, "files": state.files}, indent=2))
-        )
+        listing = json.dumps({**document, "objects": counts, "files": state.files}, indent=2)
+        show(redact(listing), document=True)
         return ExitStatus.OK
     listed = ", ".join(f"{n} {k}" for k, n in counts.items()) or "no objects"
-    click.echo(f"{' '.join(paths)}: valid ({listed}); {files_read(state.files)}.")
+    show(f"{' '.join(paths)}: valid ({listed}); {files_read(state.files)}.")
     return ExitStatus.OK
 
 
@@ -105,7 +106,7 @@ def schema(overlay: bool) -> ExitStatus:
     schema published in konvsync's repository instead. Exit 0.
     """
     document = schema_for(overlay)
-    click.echo(json.dumps(document, indent=2))
+    show(json.dumps(document, indent=2))
     return ExitStatus.OK
 
 
@@ -113,5 +114,9 @@ def _annotate_warnings(warnings: list[ConfigProblem]) -> None:
     """Warnings as annotations on their files' lines, where a pull request
     shows them (a workflow keeps stdout; the action's log of validate's
     stderr is replaced by the next command's)."""
-    for warning in warnings:
-        click.echo(printable(redact(github_annotation(warning, "warning"))))
+    for annotation in _warning_annotations(warnings):
+        show(annotation)
+
+
+def _warning_annotations(warnings: list[ConfigProblem]) -> list[str]:
+    return [printable(redact(github_annotation(warning, "warning"))) for warning in warnings]

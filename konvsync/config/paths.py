@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,9 +253,17 @@ def skip_reason(name: str) -> str | None:
 
 
 def _not_text(path: str) -> str:
+    try:  # UTF-8 read by a locale without it (LC_ALL=C with PYTHONUTF8=0)
+        name = os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        return (
+            f"{printable(path)}: the file name is not UTF-8 text, and konvsync names the "
+            "files it reads in its output: rename it"
+        )
     return (
-        f"{printable(path)}: the file name is not UTF-8 text, and konvsync names the files "
-        "it reads in its output: rename it"
+        f"{printable(name)}: the locale's encoding ({sys.getfilesystemencoding()}) cannot "
+        "hold the file name, and konvsync names the files it reads in its output: run it "
+        "with a UTF-8 locale (LC_ALL=C.UTF-8) or PYTHONUTF8=1"
     )
 
 

@@ -15,7 +15,6 @@ left out and said to be left out. ``plan`` and ``apply`` need every value.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 from konvsync.config.model import Source
 from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.errors import ConfigProblem
+from konvsync.support.environment import environment_text
 from konvsync.support.text import LONE_SURROGATE
 
 RESERVED_PREFIXES = ("KONVERT_", "KONVSYNC_")
@@ -153,7 +153,7 @@ class Substitution:
                 )
             )
             return token
-        value = os.environ.get(name)
+        value = environment_text(name)
         if value is not None and not value.isascii() and LONE_SURROGATE.search(value):
             self.problems.append(
                 where.problem(f"environment variable {name} is not UTF-8 text; set it again")

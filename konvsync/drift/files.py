@@ -14,7 +14,12 @@ from pathlib import Path
 from konvsync.config.documents import MAX_FILE_BYTES
 from konvsync.config.model import DesiredState
 from konvsync.errors import OutputError, StalePlanError
-from konvsync.support.files import UnreadableFile, keep_mode_and_owner, read_bounded
+from konvsync.support.files import (
+    UnreadableFile,
+    keep_mode_and_owner,
+    read_bounded,
+    refuse_read_only,
+)
 
 
 def read_unchanged(path: str, desired: DesiredState) -> bytes:
@@ -41,7 +46,7 @@ def write_unchanged(changed: dict[str, str], desired: DesiredState) -> None:
             target = Path(path).resolve()  # a symlinked file is written where it points
             info = os.stat(target)
             data = text.encode("utf-8")
-            _check_writable(path, target, info)
+            refuse_read_only(path, target, in_place=info.st_nlink > 1, own_file=True)
             if info.st_nlink > 1:
                 in_place.append((target, data))
                 continue
@@ -66,16 +71,3 @@ def write_unchanged(changed: dict[str, str], desired: DesiredState) -> None:
         written = f"only {', '.join(done)} was written" if done else "nothing was written"
         where = exc.filename or next(iter(changed))
         raise OutputError(f"cannot write {where}: {exc.strerror or exc}; {written}") from None
-
-
-def _check_writable(path: str, target: Path, info: os.stat_result) -> None:
-    """Refuse (``OutputError``) a file or folder the user made read-only.
-    The mode bits are asked as well as ``os.access``: root may write
-    anything, and a rename needs no permission on the file it replaces."""
-    if not info.st_mode & 0o222 or not os.access(target, os.W_OK):
-        raise OutputError(f"cannot write {path}: the file is read-only; nothing was written")
-    if info.st_nlink > 1:
-        return  # written in place (a rename would cut its other names): the folder is not touched
-    folder = os.stat(target.parent)
-    if not folder.st_mode & 0o222 or not os.access(target.parent, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write {path}: its folder is read-only; nothing was written")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from dataclasses import replace
 from typing import Any
@@ -16,6 +15,7 @@ from konvsync.kinds import kind
 from konvsync.kinds.address import ObjectKey
 from konvsync.plan.changes import Change, Delete, FieldChange, saved_key
 from konvsync.support import redact
+from konvsync.support.environment import environment_text
 
 
 def digest(salt: str, value: str) -> str:
@@ -67,7 +67,7 @@ def restored(changes: list[Change], saved: dict[str, Any] | None) -> list[Change
         now: dict[str, str] = {}
         for name, entry in fields.items():
             variable = entry["env"]
-            value = os.environ.get(variable)
+            value = environment_text(variable)
             if value is None:
                 raise StalePlanError(
                     f"{change.address}: {name} came from ${{env:{variable}}}, which is not "

@@ -31,6 +31,7 @@ def write_files(files: dict[Path, str]) -> None:
                 raise OutputError(
                     f"cannot write {named}: {blocking} is a file, not a folder; nothing was written"
                 )
+            refuse_read_only(str(named), target)
         for named, text in files.items():
             target = targets[named]
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -50,6 +51,36 @@ def write_files(files: dict[Path, str]) -> None:
         where = exc.filename or next(iter(files), "")
         written = f"only {', '.join(done)} was written" if done else "nothing was written"
         raise OutputError(f"cannot write {where}: {exc.strerror or exc}; {written}") from None
+
+
+def refuse_read_only(
+    named: str, target: Path, in_place: bool = False, own_file: bool = False
+) -> None:
+    """Refuse (``OutputError``) to replace ``target`` (the file ``named``
+    names) when the user made it or its folder read-only. The mode bits
+    are asked as well as ``os.access``: root may write anything, and a
+    rename needs no permission on the file it replaces. ``in_place``: the
+    file is written where it is (a file with other hard links), its folder
+    untouched. ``own_file``: a file this user may not write is refused too
+    (a config file ``drift --write`` edits); a plan, report or export file
+    is replaced as ``sed -i`` would, also when its owner is one the writer
+    cannot name (root in a user namespace). A file or folder that does not
+    exist yet is made."""
+    try:
+        info = os.stat(target)
+    except FileNotFoundError:
+        pass
+    else:
+        if not info.st_mode & 0o222 or (own_file and not os.access(target, os.W_OK)):
+            raise OutputError(f"cannot write {named}: the file is read-only; nothing was written")
+    if in_place:
+        return
+    try:
+        folder = os.stat(target.parent)
+    except FileNotFoundError:
+        return
+    if not folder.st_mode & 0o222 or not os.access(target.parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {named}: its folder is read-only; nothing was written")
 
 
 def _file_in_the_way(target: Path) -> Path | None:

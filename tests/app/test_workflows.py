@@ -228,6 +228,7 @@ def test_leaving_the_prompt_says_that_nothing_was_changed(
     output = _rest(main, process)
     assert process.returncode == 1, output
     assert b"Error: Apply cancelled at the prompt; nothing was changed." in output, output
+    assert output.startswith((b"\r\n", b"\n")), output  # the prompt's line ends first
     assert b"Aborted." not in output, output
     assert sandbox.store.count("groups") == 0
 

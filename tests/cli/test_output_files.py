@@ -83,3 +83,56 @@ def test_an_output_file_below_a_file_says_which_file_is_in_the_way(
     assert (
         f"cannot write {out}: {tmp_path / 'afile'} is a file, not a folder; nothing was written"
     ) in planned.stderr, planned.stderr
+
+
+def test_output_files_made_read_only_are_not_replaced(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A plan or report file made read-only (a reviewed plan kept from
+    change) was replaced: a rename needs no permission on the file it
+    replaces, and root may write anything. It is refused, as ``drift
+    --write`` refuses a read-only config file: exit 1, nothing written,
+    nothing applied."""
+    config = write_config(CONFIG)
+    endpoint = ["--endpoint", sandbox.url]
+    for option, command in (("--out", ["plan"]), ("--report", ["apply", "--auto-approve"])):
+        kept = tmp_path / f"kept{option}.json"
+        kept.write_text("reviewed", encoding="utf-8")
+        kept.chmod(0o444)
+        done = invoke([*endpoint, command[0], str(config), *command[1:], option, str(kept)])
+        assert done.exit_code == 1, done.output
+        assert f"cannot write {kept}: the file is read-only; nothing was written" in done.stderr
+        assert kept.read_text(encoding="utf-8") == "reviewed"
+    assert not sandbox.store.objects("groups")
+
+
+def test_an_output_file_in_a_read_only_folder_is_not_written(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    config = write_config(CONFIG)
+    folder = tmp_path / "reviewed"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        out = folder / "plan.json"
+        done = invoke(["--endpoint", sandbox.url, "plan", str(config), "--out", str(out)])
+        assert done.exit_code == 1, done.output
+        assert f"cannot write {out}: its folder is read-only; nothing was written" in done.stderr
+        assert not out.exists()
+    finally:
+        folder.chmod(0o755)
+
+
+def test_export_force_over_a_read_only_file_writes_nothing(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    sandbox.store.create("groups", {"externalId": "sales", "name": "Sales"})
+    out = tmp_path / "config"
+    out.mkdir()
+    (out / "groups.yaml").write_text("konvsync: 1\ngroups: []\n", encoding="utf-8")
+    (out / "groups.yaml").chmod(0o444)
+    result = invoke(["--endpoint", sandbox.url, "export", "--out", str(out), "--force"])
+    assert result.exit_code == 1, result.output
+    assert "the file is read-only; nothing was written" in result.stderr, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["groups.yaml"]
+    assert (out / "groups.yaml").read_text(encoding="utf-8") == "konvsync: 1\ngroups: []\n"
