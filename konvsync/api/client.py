@@ -268,9 +268,17 @@ class PortalClient:
                         payload, document, label, retry_safe, verify, renewed, number
                     )
         except Retry as failure:
+            # Requests in flight at once are refused together and wait alike:
+            # over a low rate, fewer at once is what gets them through.
+            hint = (
+                "; the portal limits its request rate: let each request retry more "
+                "(--max-retries), or send fewer at once (apply's --parallelism)"
+                if failure.rate_limited
+                else ""
+            )
             raise TransportError(
                 f"{label}: gave up after {failure.gave_up} ({failure.reason}) at "
-                f"{failure.url or self.endpoint.api_url}{self.proxy.via}"
+                f"{failure.url or self.endpoint.api_url}{self.proxy.via}{hint}"
             ) from None
         raise AssertionError("unreachable: the retrying loop returns or raises")
 
@@ -324,7 +332,7 @@ class PortalClient:
                     # The contract's code for "over the request rate", in an
                     # answer: nothing ran (a request error) or it is a read,
                     # so it is asked again after a wait, as a 429 is.
-                    raise Retry("RATE_LIMITED", self._delay(429, None, number))
+                    raise Retry("RATE_LIMITED", self._delay(429, None, number), rate_limited=True)
                 if verify and not response.errors and isinstance(document, Document):
                     _check_query_answer(label, document, response.data)
                 return response
@@ -360,7 +368,9 @@ class PortalClient:
                         raise TransportError(f"{label} to {where}: {why}") from None
                     raise TransportError(f"{label}: {why} from {where}") from None
                 wait = exc.retry_after if isinstance(exc, HttpStatus) else None
-                raise Retry(why, self._delay(status, wait, number)) from None
+                raise Retry(
+                    why, self._delay(status, wait, number), rate_limited=status == 429
+                ) from None
 
     def _delay(self, status: int, wait: str | None, number: int) -> float:
         """How long to wait before try ``number + 1`` after an answer with

@@ -58,12 +58,16 @@ def proxy_refusal(status: int) -> str:
 class Retry(Exception):
     """A try that failed in a way worth another: why, and how long to wait."""
 
-    def __init__(self, reason: str, delay: float, url: str | None = None) -> None:
+    def __init__(
+        self, reason: str, delay: float, url: str | None = None, rate_limited: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.delay = delay
         self.url = url
         """Where it failed, when not the API's URL (the token endpoint)."""
+        self.rate_limited = rate_limited
+        """The portal refused it over its request rate (429, RATE_LIMITED)."""
         self.gave_up: str | None = None
         """Set when no further try is made: after how many retries or seconds."""
 

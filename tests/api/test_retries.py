@@ -21,7 +21,7 @@ from konvsync.api.retries import (
     retry_after,
 )
 from konvsync.sandbox.server import RunningSandbox
-from tests.conftest import invoke
+from tests.conftest import SandboxFactory, invoke
 
 
 @pytest.mark.parametrize(
@@ -125,3 +125,25 @@ def test_an_unknown_host_names_the_host() -> None:
     assert reason_of(NotSent(describe_failure(failure))) == (
         "cannot connect: name not resolved (portal.invalid)"
     )
+
+
+def test_giving_up_over_the_request_rate_says_how_to_get_through(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """Requests in flight at once are refused together over a low rate, and
+    retried together: "gave up after 0 retries (HTTP 429)" named the rate
+    but not what gets a run through it."""
+    sandbox = sandbox_factory(rate_limit=1)
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(
+        "konvsync: 1\ngroups:\n"
+        + "".join(f"  - {{externalId: g{i}, name: G{i}}}\n" for i in range(200))
+    )
+    args = ["apply", str(config), "--auto-approve", "--max-retries", "0", "--batch-size", "5"]
+    result = invoke(["--endpoint", sandbox.url, *args])
+    assert result.exit_code == 1, result.output
+    assert "gave up after 0 retries (HTTP 429)" in result.output, result.output
+    assert (
+        "; the portal limits its request rate: let each request retry more (--max-retries), "
+        "or send fewer at once (apply's --parallelism)"
+    ) in result.output
