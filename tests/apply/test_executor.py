@@ -544,11 +544,17 @@ def test_apply_asks_on_a_terminal(
     while b"Only 'yes' will be accepted" not in seen and time.monotonic() < deadline:
         seen += os.read(controller, 4096)
     os.write(controller, f"{answer}\n".encode())
-    while process.poll() is None and time.monotonic() < deadline:
+    # Read to the terminal's end (EIO once the process has exited and its
+    # output is drained), not only while it runs: what it printed last may
+    # still be in the terminal's buffer when it exits.
+    while time.monotonic() < deadline:
         try:
-            seen += os.read(controller, 4096)
+            chunk = os.read(controller, 4096)
         except OSError:
             break
+        if not chunk:
+            break
+        seen += chunk
     process.wait(timeout=30)
     os.close(controller)
     text = seen.decode()
