@@ -228,12 +228,17 @@ async def _send_built(
                 ran = _failed(call, below[alias])  # it ran: never sent again
                 outcomes.append(replace(ran, ambiguous=True, resend=False))
                 continue
+            # Over the request rate: an alias's own error says it did not run;
+            # one error of the whole answer (``data: null``) may not say as
+            # much, so only a call that may run twice is sent again unasked.
+            limit = own if own is not None else _answer_error(general, alias in below)
+            over_rate = limit is not None and error_code(limit) == "RATE_LIMITED"
             if (
                 waited < client.settings.max_retries
-                and own is not None
-                and error_code(own) == "RATE_LIMITED"
+                and over_rate
+                and (own is not None or call.retry_safe)
             ):
-                rate_limited = True  # refused over the request rate: it did not run
+                rate_limited = True  # refused over the request rate
                 resend[index] = (call, built)
                 outcomes.append(None)
                 continue
@@ -246,7 +251,9 @@ async def _send_built(
                 continue
             failed = _failed(call, own or below.get(alias) or (general[0] if general else None))
             if own is None and executed and not call.retry_safe:
-                failed = replace(failed, ambiguous=True, resend=False)  # it may have run
+                # It may have run: looked up by its key, and (refused over
+                # the rate, which says it did not) sent again when not found.
+                failed = replace(failed, ambiguous=True, resend=over_rate)
             outcomes.append(failed)
             continue
         own = own or below.get(alias)
@@ -279,6 +286,13 @@ async def _send_built(
         )
         outcomes = [outcome or next(resent) for outcome in outcomes]
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _answer_error(general: list[dict[str, Any]], below: bool) -> dict[str, Any] | None:
+    """The one error of a whole answer (no path) that is all it says of an
+    alias without data or an error of its own; None when there are several,
+    or one below the alias (then it ran)."""
+    return general[0] if len(general) == 1 and not below else None
 
 
 def _failed(call: MutationCall, error: dict[str, Any] | None) -> MutationOutcome:

@@ -550,13 +550,16 @@ class RateLimitedAnswer(Case):
     """The first request of ``operation`` is answered HTTP 200 with errors
     coded RATE_LIMITED, as servers that report their rate limit in the
     answer do; then as usual. ``per_alias``: a null and an error of its own
-    for each alias of a mutation batch (none ran); else a request error
-    without ``data`` (nothing ran, GraphQL-over-HTTP)."""
+    for each alias of a mutation batch (none ran); ``data_null``: ``data``
+    null and one error without a path (GraphQL's answer when execution
+    stopped before a field gave data); else a request error without
+    ``data`` (nothing ran, GraphQL-over-HTTP)."""
 
-    def __init__(self, operation: str, per_alias: bool = False) -> None:
+    def __init__(self, operation: str, per_alias: bool = False, data_null: bool = False) -> None:
         self.name = f"rate-limited-answer-{operation}"
         self.operation = operation
         self.per_alias = per_alias
+        self.data_null = data_null
         self.done = False
 
     async def before(self, call: Call) -> web.StreamResponse | None:
@@ -564,6 +567,8 @@ class RateLimitedAnswer(Case):
             return None
         self.done = True
         error = {"message": "rate limited", "extensions": {"code": "RATE_LIMITED"}}
+        if self.data_null:
+            return web.json_response({"data": None, "errors": [error]})
         if not self.per_alias:
             return web.json_response({"errors": [error]})
         aliases = [f"m{index}" for index in range(call.fields)]

@@ -143,17 +143,27 @@ def test_a_token_endpoint_that_stays_busy_is_named_and_not_hammered(tmp_path: Pa
 
 
 @pytest.mark.parametrize(
-    ("operation", "per_alias"),
-    [("ReadUsers", False), ("UpdateGroupBatch", False), ("CreateGroupBatch", True)],
+    ("operation", "per_alias", "data_null"),
+    [
+        ("ReadUsers", False, False),
+        ("UpdateGroupBatch", False, False),
+        ("CreateGroupBatch", True, False),
+        ("ReadUsers", False, True),
+        ("UpdateGroupBatch", False, True),
+        ("CreateGroupBatch", False, True),
+    ],
 )
 def test_a_rate_limit_reported_in_the_answer_is_waited_for(
-    operation: str, per_alias: bool, tmp_path: Path
+    operation: str, per_alias: bool, data_null: bool, tmp_path: Path
 ) -> None:
     """A request answered 200 with only a RATE_LIMITED error (no ``data``:
     nothing ran), or a batch whose every alias is null with a RATE_LIMITED
     error of its own (none ran), is asked again after a wait, as an HTTP 429
-    is, and the apply goes through."""
-    case = RateLimitedAnswer(operation, per_alias)
+    is, and the apply goes through. So is one answered ``data: null`` with a
+    RATE_LIMITED error without a path: a batch of updates failed then,
+    though an update may be sent again whatever ran (a create is looked up
+    by its key first, as after any answer that does not say)."""
+    case = RateLimitedAnswer(operation, per_alias, data_null)
     config = write_desired(tmp_path, more_groups=["{externalId: new-team, name: New Team}"])
     with hostile_portal(tmp_path, case) as portal:
         result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
