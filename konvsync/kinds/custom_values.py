@@ -63,7 +63,7 @@ def value_fits(value: str, field_type: str, options: list[str]) -> bool:
 #
 # The contract types a custom field value as a String and says nothing of
 # its form: a portal that stores values typed answers them in its own form
-# (a BOOLEAN as "True", as .NET and Python stringify it; a DATE as a
+# (a BOOLEAN as "True", as .NET and Python stringify it, or "1"; a DATE as a
 # date-time at midnight; a NUMBER as "1.50" for "1.5"). konvsync compares a
 # value by its field's type, so any of those is the value sent, and writes
 # the config's form (true/false, YYYY-MM-DD) where it writes YAML from the
@@ -80,9 +80,15 @@ local time zone would show as the day before or after in UTC: it is not
 taken for the date, nor is any other time of day."""
 
 
+_TRUE_TEXTS = ("true", "1")
+_BOOLEAN_TEXTS = ("true", "false", "1", "0")
+"""How a portal may answer a BOOLEAN value, in any case: as a language
+stringifies a boolean, or as a number column (MySQL's ``tinyint``) holds one."""
+
+
 def typed(value: Any, field_type: str | None) -> Any:
     """``value`` as it compares for a field of ``field_type``: a BOOLEAN as
-    a bool (any case), a DATE as a date (a date-time at midnight at one of
+    a bool (true or false in any case, 1 or 0), a DATE as a date (a date-time at midnight at one of
     ``MIDNIGHT_OFFSETS`` too), a NUMBER as an exact ``Decimal``; anything
     else, and a value that does not read as its type, as the text it is
     (the typed readings are tagged, so that none equals a text)."""
@@ -90,8 +96,8 @@ def typed(value: Any, field_type: str | None) -> Any:
         return value
     if field_type == "BOOLEAN":
         lowered = value.lower()
-        if lowered in ("true", "false"):
-            return ("BOOLEAN", lowered == "true")
+        if lowered in _BOOLEAN_TEXTS:
+            return ("BOOLEAN", lowered in _TRUE_TEXTS)
     elif field_type == "DATE":
         day = _date(value)
         if day is not None:

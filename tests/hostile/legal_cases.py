@@ -440,13 +440,16 @@ class ValuesInOwnForm(Case):
     ``7.00``). Every answer that lists an account's customFields (reads,
     gets, mutations' answers) shows them so; the store keeps what was sent.
     A field retyped to TEXT keeps its values as it showed them (its typed
-    values become their text)."""
+    values become their text). ``digits``: a BOOLEAN as ``1``/``0`` instead,
+    as a portal keeping it in a number column (MySQL's ``tinyint``, PHP)
+    answers it."""
 
     name = "values-in-own-form"
 
-    def __init__(self, store: Store, date_form: str = "{}T00:00:00Z") -> None:
+    def __init__(self, store: Store, date_form: str = "{}T00:00:00Z", digits: bool = False) -> None:
         self.store = store
         self.date_form = date_form
+        self.digits = digits
         self.shown = 0
         self.types = self._types()
         self.kept_as_text = 0
@@ -498,7 +501,7 @@ class ValuesInOwnForm(Case):
         if not isinstance(value, str):
             return value
         if field_type == "BOOLEAN":
-            return value.capitalize()
+            return ("1" if value.lower() == "true" else "0") if self.digits else value.capitalize()
         if field_type == "DATE":
             return self.date_form.format(value)
         if field_type == "NUMBER":

@@ -667,21 +667,24 @@ def _stored_values(sandbox: RunningSandbox) -> dict[str, dict[str, str]]:
     return {key: dict(sorted(values.items())) for key, values in _values(sandbox).items()}
 
 
-@pytest.mark.parametrize("date_form", DATE_FORMS)
+@pytest.mark.parametrize(
+    ("date_form", "digits"), [(DATE_FORMS[0], False), (DATE_FORMS[1], False), (DATE_FORMS[0], True)]
+)
 def test_values_a_portal_answers_in_its_own_form_for_their_type_converge(
-    sandbox_factory: SandboxFactory, tmp_path: Path, date_form: str
+    sandbox_factory: SandboxFactory, tmp_path: Path, date_form: str, digits: bool
 ) -> None:
-    """A portal answers a BOOLEAN value "True", a DATE as a date-time at
-    midnight, a NUMBER "1.50" for "1.5" and "1.00" for "01" (the contract
-    says nothing of their form): they are the values sent. apply says so
-    (exit 0), the next plan and drift find nothing, and export writes them
-    in the config's form, which validates and plans clean. A TEXT value
-    stays exact. Before, apply reported the accounts "not as sent" (exit 1)
-    on every run, and the plan showed the same change again."""
+    """A portal answers a BOOLEAN value "True" (or "1", from a number
+    column), a DATE as a date-time at midnight, a NUMBER "1.50" for "1.5"
+    and "1.00" for "01" (the contract says nothing of their form): they are
+    the values sent. apply says so (exit 0), the next plan and drift find
+    nothing, and export writes them in the config's form, which validates
+    and plans clean. A TEXT value stays exact. Before, apply reported the
+    accounts "not as sent" (exit 1) on every run, and the plan showed the
+    same change again (a BOOLEAN answered "1" still did)."""
     sandbox = sandbox_factory()
     config = tmp_path / "konvsync.yaml"
     config.write_text(TYPED_VALUES, encoding="utf-8")
-    case = ValuesInOwnForm(sandbox.store, date_form)
+    case = ValuesInOwnForm(sandbox.store, date_form, digits)
     with running_hostile_server(sandbox.url, case) as portal:
         applied = _run(portal.url, "apply", str(config), "--auto-approve")
         assert case.shown, "the portal was to answer values in its own form"

@@ -13,6 +13,8 @@ from konvsync.kinds.custom_values import config_form, same_value, value_fits
 SAME = [
     ("BOOLEAN", "True", "true"),
     ("BOOLEAN", "FALSE", "false"),
+    ("BOOLEAN", "1", "true"),  # as a number column holds it
+    ("BOOLEAN", "0", "false"),
     ("DATE", "2026-12-07T00:00:00Z", "2026-12-07"),
     ("DATE", "2026-12-07T00:00:00.000+00:00", "2026-12-07"),
     ("DATE", "2026-12-07T00:00:00-00:00", "2026-12-07"),
@@ -27,7 +29,8 @@ SAME = [
 OTHER = [
     ("BOOLEAN", "True", "false"),
     ("BOOLEAN", "yes", "true"),  # not a boolean on the portal's side: as written
-    ("BOOLEAN", "1", "true"),
+    ("BOOLEAN", "1", "false"),
+    ("BOOLEAN", "01", "true"),  # a number's other spellings are not a boolean's
     ("DATE", "2026-12-07T00:00:01Z", "2026-12-07"),  # not midnight: another value
     ("DATE", "2026-12-07T00:00:00+02:00", "2026-12-07"),  # midnight elsewhere: another instant
     ("DATE", "2026-12-06T22:00:00Z", "2026-12-07"),
