@@ -154,7 +154,8 @@ async def _post(
             if response.status == 401:
                 raise HttpStatus(401, None, await _refusal(response))
             if response.status == 429 or response.status >= 500:
-                raise HttpStatus(response.status, response.headers.get("Retry-After"))
+                said = await _refusal(response)  # a GraphQL error's message, if it sent one
+                raise HttpStatus(response.status, response.headers.get("Retry-After"), said)
             if (response.content_length or 0) > max_bytes:
                 raise _AnswerTooLarge()
             body = bytearray()
@@ -400,9 +401,10 @@ _REFUSAL_BYTES = 16 * 1024
 
 
 async def _refusal(response: aiohttp.ClientResponse) -> str:
-    """Why the portal refused a token (401), in its own words, safe to show:
-    its GraphQL error's message, else the challenge's ``error_description``
-    (a token it echoes masked, control characters escaped, cut short)."""
+    """Why the portal refused a request (401, 429, 5xx), in its own words,
+    safe to show: its GraphQL error's message, else a 401 challenge's
+    ``error_description`` (a token it echoes masked, control characters
+    escaped, cut short); "" when the body says neither (an HTML page)."""
     body = bytearray()
     try:
         while len(body) < _REFUSAL_BYTES:

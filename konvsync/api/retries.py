@@ -21,7 +21,7 @@ class HttpStatus(Exception):
         self.status = status
         self.retry_after = retry_after
         self.said = said
-        """What the server said about it, safe to show (a 401's reason)."""
+        """What the server said about it, safe to show (its GraphQL error's message)."""
 
 
 class NotSent(Exception):
@@ -111,7 +111,7 @@ def classify(failure: BaseException, retry_safe: bool) -> Verdict:
 
 def reason_of(failure: BaseException) -> str:
     if isinstance(failure, HttpStatus):
-        return f"HTTP {failure.status}"
+        return f"HTTP {failure.status}" + (f' "{failure.said}"' if failure.said else "")
     if isinstance(failure, NotSent):
         return f"cannot connect: {failure}"
     if isinstance(failure, ProxyRefused):

@@ -337,7 +337,8 @@ def test_a_create_answered_http_500_is_looked_up_and_never_sent_again(
     before it failed: the creates are looked up by key. Found, they are
     done (the report said 'failed' for two groups the portal held); not
     found, they failed with the 500 and are not sent again (a second try
-    would meet the same fault)."""
+    would meet the same fault). The portal's own message is part of the
+    error: "HTTP 500" alone said nothing of what the portal said."""
     config = write_desired(tmp_path, more_groups=NEW_GROUPS)
     report_file = tmp_path / "report.json"
     case = ServerErrorOnCreate("CreateGroupBatch", ran)
@@ -357,7 +358,7 @@ def test_a_create_answered_http_500_is_looked_up_and_never_sent_again(
     else:
         assert result.exit_code == 1, result.output
         assert creates == {"new-a": "failed", "new-b": "failed"}, creates
-        assert "HTTP 500 after sending" in result.stdout, result.output
+        assert 'HTTP 500 "internal" after sending' in result.stdout, result.output
         assert "not found by its key afterwards: not created" in result.stdout, result.output
 
 

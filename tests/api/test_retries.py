@@ -142,7 +142,7 @@ def test_giving_up_over_the_request_rate_says_how_to_get_through(
     args = ["apply", str(config), "--auto-approve", "--max-retries", "0", "--batch-size", "5"]
     result = invoke(["--endpoint", sandbox.url, *args])
     assert result.exit_code == 1, result.output
-    assert "gave up after 0 retries (HTTP 429)" in result.output, result.output
+    assert 'gave up after 0 retries (HTTP 429 "rate limit exceeded")' in result.output
     assert (
         "; the portal limits its request rate: let each request retry more (--max-retries), "
         "or send fewer at once (apply's --parallelism)"
