@@ -189,6 +189,27 @@ def test_other_commands_into_a_closed_pipe_are_one_error_line(
     assert "standard output" in one_error_line(done.stderr)
 
 
+@pytest.mark.parametrize("stdout", ["closed pipe", "/dev/full"])
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["plan", "--help"]])
+def test_help_and_version_on_a_stdout_that_cannot_be_written_are_one_error_line(
+    sandbox: RunningSandbox, tmp_path: Path, args: list[str], stdout: str
+) -> None:
+    """--help and --version print as every command's output does: into a
+    reader that quit, ``konvsync --help`` ended with exit 1 without a word,
+    and on a full disk each was "unexpected OSError ... please report it"."""
+    if stdout == "closed pipe":
+        done = into_a_closed_pipe(sandbox, *args, cwd=tmp_path)
+    else:
+        writer = os.open(stdout, os.O_WRONLY)
+        try:
+            done = konvsync(sandbox, *args, cwd=tmp_path, stdout=writer)
+        finally:
+            os.close(writer)
+    assert done.returncode == 1
+    line = one_error_line(done.stderr)
+    assert line.startswith("Error: cannot write to standard output ("), line
+
+
 @pytest.mark.parametrize("fmt", ["json", "github"])
 def test_invalid_config_into_a_closed_pipe_lists_its_problems_on_stderr(
     sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path, fmt: str
