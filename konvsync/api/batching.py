@@ -49,6 +49,9 @@ RATE_LIMITED_WAIT = 1.0
 RATE_LIMITED (no answer header to say how long) are sent again the first
 time; each later time waits twice as long (up to the client's backoff cap)."""
 
+STOP_POLL = 0.1
+"""Seconds between looks at whether the run was interrupted, during that wait."""
+
 log = logging.getLogger("konvsync.api")
 
 
@@ -279,8 +282,8 @@ async def _send_built(
         outcomes.append(MutationOutcome(call, data=data[alias]))
     if limited:
         wait = RATE_LIMITED_WAIT * 2**waited
-        await asyncio.sleep(min(wait, max(RATE_LIMITED_WAIT, client.settings.backoff_cap)))
-        if should_stop is not None and should_stop():  # interrupted before or during the wait
+        cap = max(RATE_LIMITED_WAIT, client.settings.backoff_cap)
+        if await _stopped_within(min(wait, cap), should_stop):  # before or during the wait
             for index in limited:
                 del resend[index]
                 outcomes[index] = MutationOutcome(
@@ -295,6 +298,19 @@ async def _send_built(
         )
         outcomes = [outcome or next(resent) for outcome in outcomes]
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+async def _stopped_within(seconds: float, should_stop: Callable[[], bool] | None) -> bool:
+    """Wait ``seconds``, or less when ``should_stop()`` becomes true (looked
+    at every ``STOP_POLL`` seconds); whether it did."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not (should_stop is not None and should_stop()):
+        left = deadline - loop.time()
+        if left <= 0:
+            return False
+        await asyncio.sleep(min(left, STOP_POLL) if should_stop is not None else left)
+    return True
 
 
 def _failed(call: MutationCall, error: dict[str, Any] | None) -> MutationOutcome:
