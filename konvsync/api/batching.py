@@ -10,7 +10,8 @@ gets its own outcome, matched by alias through the error ``path``:
   ``UNAUTHENTICATED``, it is sent once more (the client has renewed the
   token), and when it is ``RATE_LIMITED``, again after a wait that grows
   each time, up to ``max_retries`` times (as a request over the rate is:
-  a portal may execute so many mutations a second and refuse the rest);
+  a portal may execute so many mutations a second and refuse the rest),
+  and not once the run is interrupted (it did not run: "not sent");
 - an alias without data whose error lies below it (``path`` ``[alias,
   "groups"]``) was executed: its object came back and a field of it failed
   (GraphQL nulls the mutation's own field then). A create's outcome is
@@ -47,6 +48,9 @@ RATE_LIMITED_WAIT = 1.0
 """Seconds before the mutations of a batch refused one by one with
 RATE_LIMITED (no answer header to say how long) are sent again the first
 time; each later time waits twice as long (up to the client's backoff cap)."""
+
+STOP_POLL = 0.1
+"""Seconds between looks at whether the run was interrupted, during that wait."""
 
 log = logging.getLogger("konvsync.api")
 
@@ -140,7 +144,7 @@ async def run_mutations(
             else:
                 if on_send:
                     on_send(batch)
-                outcomes = await _send_batch(client, batch)
+                outcomes = await _send_batch(client, batch, should_stop)
         if on_batch:
             on_batch(outcomes)
         if not keep_answers:
@@ -153,9 +157,13 @@ async def run_mutations(
     return [by_index[i] for i in range(len(calls))]
 
 
-async def _send_batch(client: PortalClient, calls: list[MutationCall]) -> list[MutationOutcome]:
+async def _send_batch(
+    client: PortalClient,
+    calls: list[MutationCall],
+    should_stop: Callable[[], bool] | None = None,
+) -> list[MutationOutcome]:
     """One request for the calls whose variables can be built; an outcome
-    for every call, in order."""
+    for every call, in order. ``should_stop``: as ``run_mutations``'s."""
     unbuilt: dict[int, MutationOutcome] = {}
     batch: list[tuple[MutationCall, dict[str, Any]]] = []
     for position, call in enumerate(calls):
@@ -163,7 +171,7 @@ async def _send_batch(client: PortalClient, calls: list[MutationCall]) -> list[M
             batch.append((call, call.built_variables()))
         except CallNotBuilt as exc:
             unbuilt[position] = MutationOutcome(call, error=str(exc))
-    sent = await _send_built(client, batch) if batch else []
+    sent = await _send_built(client, batch, should_stop=should_stop) if batch else []
     outcomes = iter(sent)
     return [unbuilt.get(position) or next(outcomes) for position in range(len(calls))]
 
@@ -173,11 +181,14 @@ async def _send_built(
     batch: list[tuple[MutationCall, dict[str, Any]]],
     again: bool = False,
     waited: int = 0,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[MutationOutcome]:
     """Send ``batch`` (calls and their built variables) as one document;
     ``again``: it is the second try of calls an ``UNAUTHENTICATED`` answer
     left unexecuted (or maybe unexecuted), which is not tried a third time;
-    ``waited``: how many times calls of it were sent again after RATE_LIMITED."""
+    ``waited``: how many times calls of it were sent again after RATE_LIMITED;
+    ``should_stop``: once true, calls refused with RATE_LIMITED (they did not
+    run) are not sent again: no new work is sent after an interrupt."""
     first = batch[0][0]
     document = operation_document(first.kind, first.operation, len(batch))
     variables = {
@@ -219,7 +230,7 @@ async def _send_built(
     field = document.field
     outcomes: list[MutationOutcome | None] = []
     resend: dict[int, tuple[MutationCall, dict[str, Any]]] = {}
-    rate_limited = False
+    limited: set[int] = set()
     for index, (call, built) in enumerate(batch):
         alias = f"m{index}"
         own = errors.get(alias)
@@ -238,7 +249,7 @@ async def _send_built(
                 and over_rate
                 and (own is not None or call.retry_safe)
             ):
-                rate_limited = True  # refused over the request rate
+                limited.add(index)  # refused over the request rate
                 resend[index] = (call, built)
                 outcomes.append(None)
                 continue
@@ -276,13 +287,21 @@ async def _send_built(
             outcomes.append(MutationOutcome(call, error=problem, code="CONTRACT"))
             continue
         outcomes.append(MutationOutcome(call, data=data[alias]))
+    if limited:
+        wait = RATE_LIMITED_WAIT * 2**waited
+        cap = max(RATE_LIMITED_WAIT, client.settings.backoff_cap)
+        if await _stopped_within(min(wait, cap), should_stop):  # before or during the wait
+            for index in limited:
+                del resend[index]
+                outcomes[index] = MutationOutcome(
+                    batch[index][0], error="not sent: interrupted", code="INTERRUPTED"
+                )
     if resend:
-        if rate_limited:
-            wait = RATE_LIMITED_WAIT * 2**waited
-            await asyncio.sleep(min(wait, max(RATE_LIMITED_WAIT, client.settings.backoff_cap)))
         again = again or unauthenticated  # a token is renewed once a batch
         resent = iter(
-            await _send_built(client, list(resend.values()), again, waited + rate_limited)
+            await _send_built(
+                client, list(resend.values()), again, waited + bool(limited), should_stop
+            )
         )
         outcomes = [outcome or next(resent) for outcome in outcomes]
     return [outcome for outcome in outcomes if outcome is not None]
@@ -293,6 +312,19 @@ def _answer_error(general: list[dict[str, Any]], below: bool) -> dict[str, Any] 
     alias without data or an error of its own; None when there are several,
     or one below the alias (then it ran)."""
     return general[0] if len(general) == 1 and not below else None
+
+
+async def _stopped_within(seconds: float, should_stop: Callable[[], bool] | None) -> bool:
+    """Wait ``seconds``, or less when ``should_stop()`` becomes true (looked
+    at every ``STOP_POLL`` seconds); whether it did."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not (should_stop is not None and should_stop()):
+        left = deadline - loop.time()
+        if left <= 0:
+            return False
+        await asyncio.sleep(min(left, STOP_POLL) if should_stop is not None else left)
+    return True
 
 
 def _failed(call: MutationCall, error: dict[str, Any] | None) -> MutationOutcome:

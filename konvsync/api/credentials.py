@@ -13,7 +13,9 @@ from pathlib import Path
 import yaml
 
 from konvsync.errors import CredentialsError
+from konvsync.support.environment import environment_text
 from konvsync.support.files import UnreadableFile, read_bounded
+from konvsync.support.text import LONE_SURROGATE
 
 log = logging.getLogger("konvsync.credentials")
 
@@ -27,14 +29,23 @@ class Credentials:
 def load_credentials(credentials_file: str | None) -> Credentials:
     if credentials_file:
         return _from_file(Path(credentials_file))
-    key = os.environ.get("KONVERT_API_KEY")
-    secret = os.environ.get("KONVERT_API_SECRET")
+    key = _variable("KONVERT_API_KEY")
+    secret = _variable("KONVERT_API_SECRET")
     if key and secret:
         return Credentials(key, secret)
     missing = [n for n, v in (("KONVERT_API_KEY", key), ("KONVERT_API_SECRET", secret)) if not v]
     raise CredentialsError(
         f"no credentials: set {' and '.join(missing)} (or use --credentials-file FILE)"
     )
+
+
+def _variable(name: str) -> str | None:
+    """A credentials variable read as UTF-8 (as a credentials file is),
+    whatever the locale; one that is not UTF-8 is refused without its text."""
+    value = environment_text(name)
+    if value is not None and LONE_SURROGATE.search(value):
+        raise CredentialsError(f"{name} is not UTF-8 text; set it again")
+    return value
 
 
 MAX_CREDENTIALS_BYTES = 64 * 1024

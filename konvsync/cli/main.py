@@ -64,7 +64,11 @@ class KonvsyncCLI(click.Group):
         module, _, attribute = target.partition(":")
         command = getattr(importlib.import_module(module), attribute)
         assert isinstance(command, click.Command)
+        _printed_by_show(command.get_help_option(ctx))
         return command
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        return _printed_by_show(super().get_help_option(ctx))
 
     def invoke(self, ctx: click.Context) -> Any:
         # A reader of stdout that quit early (``| head -1``), met by any
@@ -139,8 +143,36 @@ class KonvsyncCLI(click.Group):
         sys.exit(int(code) if isinstance(code, int) else ExitStatus.OK)
 
 
+def _show_help(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--help``, printed as every command's output is: a stdout that
+    cannot be written (a reader that quit, a full disk) is said."""
+    if value and not ctx.resilient_parsing:
+        streams.show(ctx.get_help())
+        ctx.exit()
+
+
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        streams.show(f"konvsync, version {__version__}")
+        ctx.exit()
+
+
+def _printed_by_show(option: click.Option | None) -> click.Option | None:
+    """A command's (cached) help option, printing through ``_show_help``."""
+    if option is not None:
+        option.callback = _show_help
+    return option
+
+
 @click.group(cls=KonvsyncCLI, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="konvsync")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version and exit.",
+)
 @global_options_before
 @click.pass_context
 def cli(ctx: click.Context, /, **values: Any) -> None:

@@ -189,6 +189,27 @@ def test_other_commands_into_a_closed_pipe_are_one_error_line(
     assert "standard output" in one_error_line(done.stderr)
 
 
+@pytest.mark.parametrize("stdout", ["closed pipe", "/dev/full"])
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["plan", "--help"]])
+def test_help_and_version_on_a_stdout_that_cannot_be_written_are_one_error_line(
+    sandbox: RunningSandbox, tmp_path: Path, args: list[str], stdout: str
+) -> None:
+    """--help and --version print as every command's output does: into a
+    reader that quit, ``konvsync --help`` ended with exit 1 without a word,
+    and on a full disk each was "unexpected OSError ... please report it"."""
+    if stdout == "closed pipe":
+        done = into_a_closed_pipe(sandbox, *args, cwd=tmp_path)
+    else:
+        writer = os.open(stdout, os.O_WRONLY)
+        try:
+            done = konvsync(sandbox, *args, cwd=tmp_path, stdout=writer)
+        finally:
+            os.close(writer)
+    assert done.returncode == 1
+    line = one_error_line(done.stderr)
+    assert line.startswith("Error: cannot write to standard output ("), line
+
+
 @pytest.mark.parametrize("fmt", ["json", "github"])
 def test_invalid_config_into_a_closed_pipe_lists_its_problems_on_stderr(
     sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path, fmt: str
@@ -316,6 +337,36 @@ def test_a_utf8_variable_under_an_ascii_locale_is_its_text(
     assert done.returncode == 0, done.stderr
     users = [c for c in json.loads(done.stdout.decode("utf-8"))["changes"] if c["kind"] == "users"]
     assert users[0]["after"]["title"] == "Chief ☃"
+
+
+def test_a_utf8_api_secret_under_an_ascii_locale_is_its_text(
+    sandbox_factory: Callable[..., RunningSandbox], write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """KONVERT_API_KEY and KONVERT_API_SECRET are read as UTF-8, as a
+    credentials file is: a secret with a letter beyond ASCII was "unexpected
+    UnicodeEncodeError" naming a character of it (and, under a Latin-1
+    locale, other letters sent: refused as wrong credentials)."""
+    secret = "Schlüssel-für-den-Sandbox-Zugang-☃"
+    sandbox = sandbox_factory(api_key="clé", api_secret=secret)
+    config = write_config(CONFIG)
+    env = {**ASCII_LOCALE, "KONVERT_API_KEY": "clé", "KONVERT_API_SECRET": secret}
+    done = konvsync(sandbox, "plan", str(config), cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "Plan: 2 to add" in done.stdout.decode("utf-8")
+
+
+def test_an_api_secret_that_is_not_utf8_is_one_line_without_it(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    config = write_config(CONFIG)
+    command = [*KONVSYNC, "--endpoint", sandbox.url, "plan", str(config)]
+    env = {os.fsencode(k): os.fsencode(v) for k, v in subprocess_env().items()}
+    env[b"KONVERT_API_SECRET"] = b"secret-\xff\xfe-value"
+    done = subprocess.run(command, capture_output=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 1
+    line = one_error_line(done.stderr)
+    assert "KONVERT_API_SECRET is not UTF-8 text" in line, line
+    assert b"secret-" not in done.stderr and b"value" not in done.stderr
 
 
 def test_a_utf8_file_name_under_an_ascii_locale_says_the_locale_is_the_cause(

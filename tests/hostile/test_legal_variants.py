@@ -6,6 +6,8 @@ with one clear line, never a lost value or a change planned on every run."""
 from __future__ import annotations
 
 import json
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from tests.hostile.harness import (
     one_error_line,
     portal_yaml,
     run_konvsync,
+    start_konvsync,
     write_desired,
 )
 from tests.hostile.legal_cases import (
@@ -1239,3 +1242,47 @@ def test_mutations_refused_one_by_one_over_the_rate_are_sent_again_until_done(
     assert result.exit_code == 0, result.describe()
     assert "60 added, 2 changed, 0 destroyed" in result.stdout, result.describe()
     assert planned.exit_code == 0, planned.describe()
+
+
+class MutationsPerSecondTimed(MutationsPerSecond):
+    """MutationsPerSecond, noting when each mutation request came."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.times: list[float] = []
+
+    def request(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
+        if call.is_mutation:
+            self.times.append(time.monotonic())
+        return super().request(call, body)
+
+
+def test_mutations_refused_over_the_rate_are_not_sent_again_after_ctrl_c(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C during an apply: no new work is sent. Mutations the portal
+    refused with RATE_LIMITED did not run; they were sent again after the
+    wait all the same (up to --max-retries times, within the grace the
+    requests in flight get). They are not sent: skipped, "not sent:
+    interrupted", and a later apply makes them."""
+    new_users = [
+        f"{{email: new{i:02}@example.test, firstName: New, lastName: User{i}}}" for i in range(3)
+    ]
+    config = write_desired(tmp_path, more_users=new_users)
+    case = MutationsPerSecondTimed(1)
+    with hostile_portal(tmp_path, case) as portal:
+        args = [*apply_args(portal.endpoint(), config), "--allow-welcome-emails", "3"]
+        running = start_konvsync([*args, "--parallelism", "1"], tmp_path)
+        deadline = time.monotonic() + 60
+        while not case.refused and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert case.refused, "no mutation was refused"
+        running.process.send_signal(signal.SIGINT)
+        stopped = time.monotonic()
+        result = running.finish()
+        late = [t - stopped for t in case.times if t > stopped + 0.5]
+        again = run_konvsync(args, tmp_path)
+    assert result.exit_code == 1, result.describe()
+    assert not late, f"mutations sent {late} s after Ctrl-C\n{result.describe()}"
+    assert "not sent: interrupted" in result.stdout, result.describe()
+    assert again.exit_code == 0, again.describe()
