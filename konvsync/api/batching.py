@@ -235,7 +235,9 @@ async def _send_built(
         alias = f"m{index}"
         own = errors.get(alias)
         if data.get(alias) is None:
-            if own is None and alias in below and not call.retry_safe:
+            if alias in below and not call.retry_safe:
+                # An error below the alias: its object came back, so it ran,
+                # whatever an error of its own says (RATE_LIMITED included).
                 ran = _failed(call, below[alias])  # it ran: never sent again
                 outcomes.append(replace(ran, ambiguous=True, resend=False))
                 continue

@@ -555,11 +555,16 @@ class RateLimitedAnswer(Case):
     stopped before a field gave data); else a request error without
     ``data`` (nothing ran, GraphQL-over-HTTP)."""
 
-    def __init__(self, operation: str, per_alias: bool = False, data_null: bool = False) -> None:
+    def __init__(
+        self, operation: str, per_alias: bool = False, data_null: bool = False, below: bool = False
+    ) -> None:
         self.name = f"rate-limited-answer-{operation}"
         self.operation = operation
         self.per_alias = per_alias
         self.data_null = data_null
+        self.below = below
+        """With ``per_alias``: each alias also has an error below it (at
+        ``[alias, "id"]``), which says it ran."""
         self.done = False
 
     async def before(self, call: Call) -> web.StreamResponse | None:
@@ -573,6 +578,8 @@ class RateLimitedAnswer(Case):
             return web.json_response({"errors": [error]})
         aliases = [f"m{index}" for index in range(call.fields)]
         errors = [{**error, "path": [alias]} for alias in aliases]
+        if self.below:
+            errors += [{"message": "id failed", "path": [alias, "id"]} for alias in aliases]
         return web.json_response({"data": dict.fromkeys(aliases), "errors": errors})
 
 

@@ -172,3 +172,20 @@ def test_a_rate_limit_reported_in_the_answer_is_waited_for(
     assert "1 added, 2 changed, 0 destroyed" in result.stdout, result.describe()
     assert case.done, "the case never happened"
     assert sent >= 2, f"{operation} was not asked again"
+
+
+def test_a_create_refused_over_the_rate_that_also_ran_is_not_sent_again(tmp_path: Path) -> None:
+    """A create alias answered null with a RATE_LIMITED error of its own and
+    an error below it (``[m0, "id"]``: its object came back, so it ran) was
+    sent again for the rate, and a second object would be made. What ran is
+    never sent again: it is looked up by its key (here the portal had not
+    made it: failed, and the next apply makes it)."""
+    case = RateLimitedAnswer("CreateGroupBatch", per_alias=True, below=True)
+    config = write_desired(tmp_path, more_groups=["{externalId: new-team, name: New Team}"])
+    with hostile_portal(tmp_path, case) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+        sent = portal.operations().count("CreateGroupBatch")
+    assert case.done, "the case never happened"
+    assert sent == 1, f"the create was sent {sent} times"
+    assert result.exit_code == 1, result.describe()
+    assert "not found by its key afterwards: not created" in result.stdout, result.describe()
