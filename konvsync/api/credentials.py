@@ -13,9 +13,8 @@ from pathlib import Path
 import yaml
 
 from konvsync.errors import CredentialsError
-from konvsync.support.environment import environment_text
+from konvsync.support.environment import environment_text, not_utf8
 from konvsync.support.files import UnreadableFile, read_bounded
-from konvsync.support.text import LONE_SURROGATE
 
 log = logging.getLogger("konvsync.credentials")
 
@@ -43,7 +42,7 @@ def _variable(name: str) -> str | None:
     """A credentials variable read as UTF-8 (as a credentials file is),
     whatever the locale; one that is not UTF-8 is refused without its text."""
     value = environment_text(name)
-    if value is not None and LONE_SURROGATE.search(value):
+    if not_utf8(value):
         raise CredentialsError(f"{name} is not UTF-8 text; set it again")
     return value
 

@@ -22,8 +22,7 @@ from typing import Any
 from konvsync.config.model import Source
 from konvsync.config.yaml_loader import YamlList, YamlMap
 from konvsync.errors import ConfigProblem
-from konvsync.support.environment import environment_text
-from konvsync.support.text import LONE_SURROGATE
+from konvsync.support.environment import environment_text, not_utf8
 
 RESERVED_PREFIXES = ("KONVERT_", "KONVSYNC_")
 VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -154,7 +153,7 @@ class Substitution:
             )
             return token
         value = environment_text(name)
-        if value is not None and not value.isascii() and LONE_SURROGATE.search(value):
+        if not_utf8(value):
             self.problems.append(
                 where.problem(f"environment variable {name} is not UTF-8 text; set it again")
             )

@@ -7,13 +7,21 @@ from __future__ import annotations
 
 import os
 
+from konvsync.support.text import LONE_SURROGATE
+
 
 def environment_text(name: str) -> str | None:
     """The value of variable ``name`` read as UTF-8 (None: not set); bytes
-    that are not UTF-8 become lone surrogates (``support.text.LONE_SURROGATE``),
-    as Python's own decoding makes them, for the caller to refuse."""
+    that are not UTF-8 become lone surrogates, as Python's own decoding
+    makes them, for the caller to refuse (``not_utf8``)."""
     environb = getattr(os, "environb", None)
     if environb is None:  # Windows: the environment is text already
         return os.environ.get(name)
     value: bytes | None = environb.get(os.fsencode(name))
     return None if value is None else value.decode("utf-8", "surrogateescape")
+
+
+def not_utf8(value: str | None) -> bool:
+    """Whether ``value`` (from ``environment_text``) held bytes that are not
+    UTF-8: its lone surrogates say so."""
+    return value is not None and not value.isascii() and LONE_SURROGATE.search(value) is not None
