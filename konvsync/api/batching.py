@@ -319,13 +319,16 @@ def _answer_error(general: list[dict[str, Any]], below: bool) -> dict[str, Any] 
 async def _stopped_within(seconds: float, should_stop: Callable[[], bool] | None) -> bool:
     """Wait ``seconds``, or less when ``should_stop()`` becomes true (looked
     at every ``STOP_POLL`` seconds); whether it did."""
+    if should_stop is None:
+        await asyncio.sleep(seconds)
+        return False
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
-    while not (should_stop is not None and should_stop()):
+    while not should_stop():
         left = deadline - loop.time()
         if left <= 0:
             return False
-        await asyncio.sleep(min(left, STOP_POLL) if should_stop is not None else left)
+        await asyncio.sleep(min(left, STOP_POLL))
     return True
 
 

@@ -107,11 +107,10 @@ class Response:
         a ``NOT_FOUND`` error of its own (its path the field alone) is an
         object the portal does not have, as a null without an error is."""
         data = self.data
-        if isinstance(data, dict):
-            errors = [error for error in self.errors if not _absent(error, data)]
-            if len(errors) < len(self.errors):
-                return Response(data, errors, self.executed).raise_for_errors(what)
-        return self.raise_for_errors(what)
+        if not isinstance(data, dict):
+            return self.raise_for_errors(what)
+        errors = [error for error in self.errors if not _absent(error, data)]
+        return Response(data, errors, self.executed).raise_for_errors(what)
 
 
 @dataclass

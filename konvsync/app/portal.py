@@ -32,9 +32,9 @@ def portal_target(
     config_source: str | None = CONFIG_ENDPOINT,
 ) -> Iterator[PortalTarget]:
     """Resolve where to connect (``config_source``: how a config whose
-    ``endpoint`` could say it is named, None: the command reads none); for ``sandbox``, serve the
-    sandbox in-process (data in ``.konvsync/sandbox.db``) for as long as the
-    block runs."""
+    ``endpoint`` could say it is named, None: the command reads none); for
+    ``sandbox``, serve the sandbox in-process (data in
+    ``.konvsync/sandbox.db``) for as long as the block runs."""
     endpoint = resolve_endpoint(
         options.endpoint, config_endpoint, options.insecure_http, config_source=config_source
     )

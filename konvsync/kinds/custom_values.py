@@ -81,7 +81,7 @@ taken for the date, nor is any other time of day."""
 
 
 _TRUE_TEXTS = ("true", "1")
-_BOOLEAN_TEXTS = ("true", "false", "1", "0")
+_BOOLEAN_TEXTS = (*_TRUE_TEXTS, "false", "0")
 """How a portal may answer a BOOLEAN value, in any case: as a language
 stringifies a boolean, or as a number column (MySQL's ``tinyint``) holds one."""
 
