@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from konvsync.render.values import show
@@ -166,15 +166,19 @@ def test_apply_escapes_the_urls_it_announces(
 
 
 @settings(max_examples=300, deadline=None)
+@example("tab\tDEL\x7f")
+@example(["tab\tDEL\x7f"])
 @given(
     st.one_of(
+        st.text(),
         st.lists(st.text(), max_size=4),
         st.lists(st.one_of(st.text(), st.integers(), st.none(), st.booleans()), max_size=3),
         st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2),
     )
 )
-def test_a_list_shows_as_its_json_with_control_characters_escaped(value: object) -> None:
-    """``show`` writes a list of strings itself (a user's groups, 10,000 of
-    them in a cold apply's plan): as the JSON encoder would, then escaped."""
+def test_a_value_shows_as_its_json_with_control_characters_escaped(value: object) -> None:
+    """``show`` writes a string and a list of strings itself (a user's
+    groups, 10,000 of them in a cold apply's plan; an ASCII string without
+    the escaping pass): as the JSON encoder would, then escaped."""
     encoded = json.dumps(value, ensure_ascii=False, sort_keys=True)
     assert show(value) == printable(encoded)
