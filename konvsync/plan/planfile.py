@@ -36,15 +36,17 @@ from konvsync.plan.outside import concern_from_data, unnamed
 from konvsync.plan.planner import PlanOutcome, remote_digests
 from konvsync.plan.remote import RemoteObject, RemoteState
 from konvsync.plan.scope import TAKEN_SHOWN, concerns_outside
-from konvsync.plan.sensitive import restored, saved_references
+from konvsync.plan.sensitive import restored, saved_references, unmatched
 from konvsync.support.files import write_files
 from konvsync.support.resources import json_schema
 from konvsync.support.text import listed, shortened
 
-PLANFILE_FORMAT = "konvsync-plan/3"
+PLANFILE_FORMAT = "konvsync-plan/4"
 """2: what it keeps per object is filed by ``saved_key``, not the displayed address.
 3: the plan keeps what its warnings about objects outside the scope concern
-(``outside``), in full: a plan of 2 would be stale for every one of them."""
+(``outside``), in full: a plan of 2 would be stale for every one of them.
+4: a sensitive value's digest is a costly one (scrypt), not an HMAC: a plan
+of 3 would say that every variable changed since it was made."""
 
 
 @dataclass
@@ -154,7 +156,7 @@ def read_planfile(path: str) -> SavedPlan:
             scope=parse_scope(data.get("scope")),
             outside=[concern_from_data(c) for c in data.get("outside", [])],
         )
-        return SavedPlan(
+        saved = SavedPlan(
             plan,
             data["endpoint"],
             document["config_digest"],
@@ -165,6 +167,10 @@ def read_planfile(path: str) -> SavedPlan:
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"{path}: damaged konvsync plan file (missing {exc})") from None
+    misfit = unmatched(plan.changes, document.get("sensitive"))
+    if misfit is not None:
+        raise ConfigError(f"{path}: damaged konvsync plan file ({misfit}); run plan again")
+    return saved
 
 
 def _check_named(path: str, where: str, version: Any) -> None:

@@ -3,6 +3,8 @@ open link switched in one apply, sensitive codes, expiry, validate rules."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -147,6 +149,72 @@ def test_the_code_is_in_no_output_and_a_saved_plan_rereads_it(
     assert "New-Code-99" not in changed.output and CODE not in changed.output
     markdown = run(sandbox, "plan", str(config), "--format", "markdown", env={"DEALER_CODE": "x1"})
     assert "code: (sensitive) -> (sensitive)" in markdown.stdout
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "left out",  # the sensitive values' part removed
+        "another address",  # filed under a key no change of the plan has
+    ],
+)
+def test_a_saved_plan_that_lost_a_code_s_variable_is_damaged_and_sends_nothing(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path, edit: str
+) -> None:
+    """The plan's data holds ``(sensitive)`` in the code's place; without the
+    variable it came from, apply sent that placeholder as the link's code (a
+    code anyone can guess). A file whose sensitive values do not match its
+    changes is damaged: exit 1, nothing sent."""
+    config = write_config(LINKS.format(more=""))
+    planfile = tmp_path / "links.plan"
+    made = run(sandbox, "plan", str(config), "--out", str(planfile))
+    assert made.exit_code == 0, made.output
+    document = json.loads(planfile.read_text())
+    if edit == "left out":
+        del document["sensitive"]
+    else:
+        values = document["sensitive"]["values"]
+        values['["inviteLinks", "Other link"]'] = values.pop('["inviteLinks", "Dealer sign-up"]')
+    planfile.write_text(json.dumps(document))
+    for args in (["apply", str(planfile)], ["show", str(planfile)]):
+        result = run(sandbox, *args)
+        assert result.exit_code == 1, result.output
+        assert result.stderr.startswith(f"Error: {planfile}: damaged konvsync plan file ("), (
+            result.stderr
+        )
+        assert "inviteLinks/" in result.stderr and "code" in result.stderr
+    assert sandbox.store.count("inviteLinks") == 0 and sandbox.store.count("groups") == 0
+
+
+def test_a_saved_plan_holds_no_quick_check_of_a_code(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A plan file is a CI artifact, readable by more people than the
+    secrets are; a fast digest of a code (a SHA-256, an HMAC keyed with the
+    salt beside it) lets them try guesses offline at billions a second. The
+    digest is a costly one, and the saved plan still refuses a changed code."""
+    config = write_config(LINKS.format(more=""))
+    planfile = tmp_path / "links.plan"
+    assert run(sandbox, "plan", str(config), "--out", str(planfile)).exit_code == 0
+    saved = planfile.read_text()
+    document = json.loads(saved)
+    salt = document["sensitive"]["salt"]
+    quick = [
+        hmac.new(salt.encode(), CODE.encode(), hashlib.sha256).hexdigest(),
+        hmac.new(CODE.encode(), salt.encode(), hashlib.sha256).hexdigest(),
+        hashlib.sha256(CODE.encode()).hexdigest(),
+        hashlib.sha256((salt + CODE).encode()).hexdigest(),
+        hashlib.sha256((CODE + salt).encode()).hexdigest(),
+    ]
+    for digest in quick:
+        assert digest[:16] not in saved
+    entry = document["sensitive"]["values"]['["inviteLinks", "Dealer sign-up"]']["code"]
+    assert entry["digest"].startswith("scrypt:")
+    refused = run(sandbox, "apply", str(planfile), env={"DEALER_CODE": CODE + "x"})
+    assert refused.exit_code == 3 and "changed since the plan" in refused.stderr
+    applied = run(sandbox, "apply", str(planfile))
+    assert applied.exit_code == 0, applied.output
+    assert links(sandbox.store)["Dealer sign-up"]["code"] == CODE
 
 
 def test_a_literal_code_is_a_warning_and_cannot_be_saved(
