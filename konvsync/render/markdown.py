@@ -5,6 +5,8 @@ the same comment read from the portal's side (``render.wording``)."""
 
 from __future__ import annotations
 
+import re
+
 from konvsync.plan.changes import Change, Delete, Plan, Update, masked
 from konvsync.render.values import show
 from konvsync.render.wording import PLAN, Wording, refused_note
@@ -29,7 +31,7 @@ def render_markdown(plan: Plan, limit: int = MAX_COMMENT, wording: Wording = PLA
     if plan.refused is not None:
         head += [
             "> [!CAUTION]",
-            f"> **Refused:** {escape(printable(plan.refused.reason))}",
+            f"> **Refused:** {prose(plan.refused.reason)}",
             ">",
             f"> {refused_note(plan)}",
             "",
@@ -55,7 +57,7 @@ def render_markdown(plan: Plan, limit: int = MAX_COMMENT, wording: Wording = PLA
         head.append(f"| {kind_name} | {' | '.join(cells)} |")
     head.append("")
     for warning in plan.warnings:
-        head.append(f"> [!WARNING]\n> {escape(printable(warning))}")
+        head.append(f"> [!WARNING]\n> {prose(warning)}")
         head.append("")
     if wording.advice:
         head += [wording.advice.replace("'", "`"), ""]
@@ -112,3 +114,21 @@ def _line(change: Change, wording: Wording) -> str:
 def escape(text: str) -> str:
     """``text`` safe inside a fenced block."""
     return text.replace("```", "'''")
+
+
+_MARKUP = re.compile(r"[\\`*\[\]<>&~$]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+"""What Markdown or HTML takes for markup; ``_`` only at a word's edge (one
+inside a word, ``max_delete_percent``, is no emphasis in CommonMark)."""
+_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+
+
+def prose(text: str) -> str:
+    """``text`` (a warning, a reason: they quote the portal) as one line of
+    Markdown outside a code block that shows as written: control characters
+    escaped (``printable``), ``<``, ``>`` and ``&`` as HTML entities (a key
+    holding ``<!--`` opened an HTML comment that hid the rest of the review
+    comment) and the other characters Markdown takes for markup (``*``,
+    ``[x](y)``, a backtick, GitHub's ``$`` math) escaped with a backslash."""
+    return _MARKUP.sub(
+        lambda m: _ENTITIES.get(m.group(0)) or "\\" + m.group(0), printable(text)
+    )
