@@ -63,8 +63,14 @@ class SavedPlan:
 
     def with_sensitive_values(self) -> Plan:
         """The plan with its sensitive values read again from the environment,
-        as ``apply`` needs them; refuses (exit 3) when one is unset or changed."""
-        return replace(self.plan, changes=restored(self.plan.changes, self.sensitive))
+        as ``apply`` needs them; refuses (``SavedPlanStale``, exit 3: shown and
+        reported with the plan, as a plan the portal moved away from) when one
+        is unset or changed."""
+        try:
+            changes = restored(self.plan.changes, self.sensitive)
+        except StalePlanError as stale:
+            raise SavedPlanStale(str(stale), self.plan) from None
+        return replace(self.plan, changes=changes)
 
 
 def write_planfile(
