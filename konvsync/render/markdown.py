@@ -56,9 +56,7 @@ def render_markdown(plan: Plan, limit: int = MAX_COMMENT, wording: Wording = PLA
         ]
         head.append(f"| {kind_name} | {' | '.join(cells)} |")
     head.append("")
-    for warning in plan.warnings:
-        head.append(f"> [!WARNING]\n> {prose(warning)}")
-        head.append("")
+    head += _warnings(plan.warnings, limit // 2 - len("\n".join(head)))
     if wording.advice:
         head += [wording.advice.replace("'", "`"), ""]
     out, omitted = _sections("\n".join(head), by_kind, kinds, wording, limit - _RESERVE)
@@ -66,6 +64,27 @@ def render_markdown(plan: Plan, limit: int = MAX_COMMENT, wording: Wording = PLA
         note = wording.omitted.format(omitted=omitted, total=len(plan.changes))
         out += f"\n_{note}_\n"
     return out
+
+
+def _warnings(warnings: list[str], budget: int) -> list[str]:
+    """The lines of the warnings that fit in ``budget`` characters (half a
+    comment, less what stands above them: hundreds of them, an expired link
+    each, left no room for the changes), and a line counting those left out."""
+    lines: list[str] = []
+    used = 0
+    for index, warning in enumerate(warnings):
+        block = f"> [!WARNING]\n> {prose(warning)}"
+        if used + len(block) + 2 > budget - _RESERVE:
+            left = len(warnings) - index
+            lines += [
+                f"_{left} more warning(s) are not shown: the text (`--format text`) "
+                "and the JSON (`--format json`) have them all._",
+                "",
+            ]
+            break
+        lines += [block, ""]
+        used += len(block) + 2
+    return lines
 
 
 def _sections(

@@ -782,3 +782,29 @@ def test_drift_write_of_a_code_link_made_in_the_portal_says_apply_deletes_it(
         "configuration does not list it"
     ) in written.stdout
     assert "# - title: Hand made" in config.read_text()
+
+
+def test_a_markdown_plan_with_many_warnings_stays_within_a_comment_and_shows_its_changes(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """The warnings were printed whole above the changes: 400 expired links
+    made a Markdown plan of about 90,000 characters, over what a pull-request
+    comment may hold (the comment was refused), and every change was left
+    out for the warnings. Warnings take at most half a comment; those left
+    out are counted, and the changes fill the rest."""
+    links = "".join(
+        f"  - {{title: 'Trade fair {i:03} of the northern dealer network', access: CODE, "
+        f"code: '${{env:DEALER_CODE}}', expiresAt: 2020-04-30}}\n"
+        for i in range(400)
+    )
+    config = write_config(f"konvsync: 1\nvariables: [DEALER_CODE]\ninviteLinks:\n{links}")
+    text = run(sandbox, "plan", str(config))
+    assert text.exit_code == 0, text.output
+    assert text.stdout.count("expired at 2020-04-30T00:00:00Z") == 400
+    markdown = run(sandbox, "plan", str(config), "--format", "markdown")
+    assert markdown.exit_code == 0, markdown.output
+    assert len(markdown.stdout) <= 65_536
+    shown = markdown.stdout.count("expired at 2020-04-30T00:00:00Z")
+    assert 0 < shown < 400
+    assert f"{400 - shown} more warning(s) are not shown" in markdown.stdout
+    assert markdown.stdout.count("\n+ inviteLinks/Trade fair") > 100
