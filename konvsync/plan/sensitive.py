@@ -17,7 +17,6 @@ from konvsync.plan.changes import Change, Delete, FieldChange, saved_key
 from konvsync.support import redact
 from konvsync.support.environment import environment_text
 
-
 SCRYPT_COST = {"n": 2**14, "r": 8, "p": 5}
 """OWASP's cost for scrypt (16 MiB, about a third of a second a value): a
 plan file is a CI artifact that more people can read than the secrets, and

@@ -148,6 +148,4 @@ def prose(text: str) -> str:
     holding ``<!--`` opened an HTML comment that hid the rest of the review
     comment) and the other characters Markdown takes for markup (``*``,
     ``[x](y)``, a backtick, GitHub's ``$`` math) escaped with a backslash."""
-    return _MARKUP.sub(
-        lambda m: _ENTITIES.get(m.group(0)) or "\\" + m.group(0), printable(text)
-    )
+    return _MARKUP.sub(lambda m: _ENTITIES.get(m.group(0)) or "\\" + m.group(0), printable(text))

@@ -300,7 +300,6 @@ def test_apply_report_of_a_stale_plan_says_refused(
     assert "groups/g changed since the plan was made" in report["error"]["message"]
 
 
-
 def test_a_saved_plan_whose_variable_changed_is_shown_and_reported_as_a_stale_one(
     sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
@@ -332,6 +331,7 @@ def test_a_saved_plan_whose_variable_changed_is_shown_and_reported_as_a_stale_on
     assert report["status"] == "refused" and report["error"]["code"] == "stale_plan"
     assert report["endpoint"] == sandbox.url and report["summary"]["planned"] == 2, report
     assert sandbox.store.count("groups") == 0
+
 
 # ---------------------------------------------------------------- --target
 
