@@ -17,11 +17,12 @@ from konvsync.plan.changes import Change, Delete, FieldChange, saved_key
 from konvsync.support import redact
 from konvsync.support.environment import environment_text
 
-SCRYPT_COST = {"n": 2**14, "r": 8, "p": 5}
-"""OWASP's cost for scrypt (16 MiB, about a third of a second a value): a
-plan file is a CI artifact that more people can read than the secrets, and
-a fast digest (a SHA-256, an HMAC keyed with the salt beside it) lets them
-try guesses of a short code offline at billions a second."""
+SCRYPT_COST = {"n": 2**15, "r": 8, "p": 1, "maxmem": 2**26}
+"""scrypt's cost (32 MiB, about a seventh of a second a value, paid by
+``plan --out`` and ``apply PLANFILE`` for each sensitive value the plan
+sends): a plan file is a CI artifact that more people can read than the
+secrets, and a fast digest (a SHA-256, an HMAC keyed with the salt beside
+it) lets them try guesses of a short code offline at billions a second."""
 
 
 def digest(salt: str, value: str) -> str:
