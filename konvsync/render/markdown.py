@@ -36,8 +36,9 @@ def render_markdown(plan: Plan, limit: int = MAX_COMMENT, wording: Wording = PLA
             f"> {refused_note(plan)}",
             "",
         ]
-    if not plan.has_changes:
-        return "\n".join([*head, f"**{wording.nothing}**", ""])
+    if not plan.has_changes:  # its warnings still (an expired link, an exclude matching nothing)
+        head += [f"**{wording.nothing}**", ""]
+        return "\n".join([*head, *_warnings(plan.warnings, limit - len("\n".join(head)))])
     head.append(f"**{wording.summary_line(plan.changes)}**")
     head.append("")
     head.append("| kind | " + " | ".join(c.name for c in wording.shown) + " |")

@@ -808,3 +808,22 @@ def test_a_markdown_plan_with_many_warnings_stays_within_a_comment_and_shows_its
     assert 0 < shown < 400
     assert f"{400 - shown} more warning(s) are not shown" in markdown.stdout
     assert markdown.stdout.count("\n+ inviteLinks/Trade fair") > 100
+
+
+def test_a_markdown_plan_without_changes_shows_its_warnings(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """The review comment of a plan without changes said "No changes." and
+    left out its warnings (an expired link, an ``exclude`` that matches
+    nothing), which the text plan shows."""
+    config = write_config("""\
+        konvsync: 1
+        inviteLinks:
+          - {title: Spring fair, access: OPEN, expiresAt: 2020-04-30}
+        """)
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    markdown = run(sandbox, "plan", str(config), "--format", "markdown")
+    assert markdown.exit_code == 0, markdown.output
+    assert "**No changes. The portal matches the configuration.**" in markdown.stdout
+    assert "> [!WARNING]" in markdown.stdout
+    assert "invite link 'Spring fair' expired at 2020-04-30T00:00:00Z" in markdown.stdout
