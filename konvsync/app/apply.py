@@ -65,13 +65,16 @@ def apply_path(
     on_interrupt: InterruptCallback | None = None,
     on_loaded: LoadedCallback | None = None,
     on_report: ReportCallback | None = None,
+    on_saved: Callable[[Plan], None] | None = None,
 ) -> ApplyResult:
     """Apply a config (plan, ``confirm`` raises to stop, apply) or a saved
     plan file (re-read what it touches, refuse if stale, apply unasked).
     ``confirm`` returns whether it asked someone: the portal is then read
     again, and the plan refused as stale if it moved while they read it.
     ``--target`` and the ``--allow-...`` rails are refused with a saved
-    plan: it is applied as reviewed, its rails checked when it was made."""
+    plan: it is applied as reviewed, its rails checked when it was made.
+    ``on_saved``: given a saved plan as soon as it is read (what a report of
+    an error before it runs counts)."""
     if isinstance(path, str) or len(path) == 1:
         single = path if isinstance(path, str) else path[0]
         if is_planfile(single):
@@ -89,7 +92,14 @@ def apply_path(
                     f"plan PATH {allowed} --out FILE"
                 )
             return _apply_saved(
-                single, connection, apply_options, on_page, progress, on_interrupt, on_report
+                single,
+                connection,
+                apply_options,
+                on_page,
+                progress,
+                on_interrupt,
+                on_report,
+                on_saved,
             )
     elif any(is_planfile(one) for one in path):
         raise UsageError("a saved plan file is applied alone, not with config paths")
@@ -178,8 +188,11 @@ def _apply_saved(
     progress: Progress | None,
     on_interrupt: InterruptCallback | None,
     on_report: ReportCallback | None,
+    on_saved: Callable[[Plan], None] | None,
 ) -> ApplyResult:
     saved = read_planfile(path)
+    if on_saved is not None:
+        on_saved(saved.plan)
     plan = saved.with_sensitive_values()  # before connecting: refused means nothing sent
     options = replace(apply_options, send_welcome_email=saved.send_welcome_email)
     with portal_target(connection, saved.endpoint) as target:

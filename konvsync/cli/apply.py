@@ -142,6 +142,7 @@ def apply(
             on_interrupt=session.interrupted,
             on_loaded=session.progress.loaded_from(paths),
             on_report=session.report.progress,
+            on_saved=session.saved,
         )
         return session.finish(result)
 
@@ -174,6 +175,11 @@ class ApplySession:
             f"{grace:g} s to finish (send it again to stop waiting).",
             err=True,
         )
+
+    def saved(self, plan: Plan) -> None:
+        """The saved plan being applied: what a report of an error before
+        it runs counts (a config's plan is known at ``confirm``)."""
+        self.planned = plan
 
     def confirm(self, plan: Plan) -> bool:
         """Show the plan and ask (unless --auto-approve); whether it asked."""

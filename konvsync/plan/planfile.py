@@ -36,15 +36,17 @@ from konvsync.plan.outside import concern_from_data, unnamed
 from konvsync.plan.planner import PlanOutcome, remote_digests
 from konvsync.plan.remote import RemoteObject, RemoteState
 from konvsync.plan.scope import TAKEN_SHOWN, concerns_outside
-from konvsync.plan.sensitive import restored, saved_references
+from konvsync.plan.sensitive import restored, saved_references, unmatched
 from konvsync.support.files import write_files
 from konvsync.support.resources import json_schema
 from konvsync.support.text import listed, shortened
 
-PLANFILE_FORMAT = "konvsync-plan/3"
+PLANFILE_FORMAT = "konvsync-plan/4"
 """2: what it keeps per object is filed by ``saved_key``, not the displayed address.
 3: the plan keeps what its warnings about objects outside the scope concern
-(``outside``), in full: a plan of 2 would be stale for every one of them."""
+(``outside``), in full: a plan of 2 would be stale for every one of them.
+4: a sensitive value's digest is a costly one (scrypt), not an HMAC: a plan
+of 3 would say that every variable changed since it was made."""
 
 
 @dataclass
@@ -61,8 +63,14 @@ class SavedPlan:
 
     def with_sensitive_values(self) -> Plan:
         """The plan with its sensitive values read again from the environment,
-        as ``apply`` needs them; refuses (exit 3) when one is unset or changed."""
-        return replace(self.plan, changes=restored(self.plan.changes, self.sensitive))
+        as ``apply`` needs them; refuses (``SavedPlanStale``, exit 3: shown and
+        reported with the plan, as a plan the portal moved away from) when one
+        is unset or changed."""
+        try:
+            changes = restored(self.plan.changes, self.sensitive)
+        except StalePlanError as stale:
+            raise SavedPlanStale(str(stale), self.plan) from None
+        return replace(self.plan, changes=changes)
 
 
 def write_planfile(
@@ -154,7 +162,7 @@ def read_planfile(path: str) -> SavedPlan:
             scope=parse_scope(data.get("scope")),
             outside=[concern_from_data(c) for c in data.get("outside", [])],
         )
-        return SavedPlan(
+        saved = SavedPlan(
             plan,
             data["endpoint"],
             document["config_digest"],
@@ -165,6 +173,10 @@ def read_planfile(path: str) -> SavedPlan:
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"{path}: damaged konvsync plan file (missing {exc})") from None
+    misfit = unmatched(plan.changes, document.get("sensitive"))
+    if misfit is not None:
+        raise ConfigError(f"{path}: damaged konvsync plan file ({misfit}); run plan again")
+    return saved
 
 
 def _check_named(path: str, where: str, version: Any) -> None:

@@ -17,9 +17,18 @@ from konvsync.plan.changes import Change, Delete, FieldChange, saved_key
 from konvsync.support import redact
 from konvsync.support.environment import environment_text
 
+SCRYPT_COST = {"n": 2**15, "r": 8, "p": 1, "maxmem": 2**26}
+"""scrypt's cost (32 MiB, about a seventh of a second a value, paid by
+``plan --out`` and ``apply PLANFILE`` for each sensitive value the plan
+sends): a plan file is a CI artifact that more people can read than the
+secrets, and a fast digest (a SHA-256, an HMAC keyed with the salt beside
+it) lets them try guesses of a short code offline at billions a second."""
+
 
 def digest(salt: str, value: str) -> str:
-    return "hmac-sha256:" + hmac.new(salt.encode(), value.encode(), hashlib.sha256).hexdigest()
+    """A salted, costly digest of ``value``: what a saved plan keeps of it."""
+    derived = hashlib.scrypt(value.encode(), salt=salt.encode(), dklen=32, **SCRYPT_COST)
+    return "scrypt:" + derived.hex()
 
 
 def saved_references(
@@ -48,6 +57,33 @@ def saved_references(
                 "digest": digest(salt, str(value)),
             }
     return {"salt": salt, "values": values} if values else {}
+
+
+def unmatched(changes: list[Change], saved: dict[str, Any] | None) -> str | None:
+    """Where a saved plan's sensitive values (``saved``) do not match its
+    changes, or None: a sensitive value a change sends (``(sensitive)`` in
+    the plan's data) whose variable the file does not keep would be sent as
+    that placeholder, and a variable kept for no such value would be sent
+    unreviewed. Both are edits of the file, as ``saved_references`` writes
+    none of them."""
+    kept = {
+        (key, name)
+        for key, fields in ((saved or {}).get("values") or {}).items()
+        for name in fields
+    }
+    sent: dict[tuple[str, str], str] = {}
+    for change in changes:
+        if isinstance(change, Delete):
+            continue
+        for name in kind(change.kind).sensitive_names:
+            if (change.after or {}).get(name) is not None:
+                sent[(saved_key(change), name)] = str(change.address)
+    for (key, name), address in sent.items():
+        if (key, name) not in kept:
+            return f"{address}: {name} is sensitive and the file keeps no variable for it"
+    for key, name in sorted(kept - sent.keys()):
+        return f"sensitive/values: {key} {name} is no sensitive value the plan sends"
+    return None
 
 
 def restored(changes: list[Change], saved: dict[str, Any] | None) -> list[Change]:

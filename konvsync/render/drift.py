@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from konvsync.drift.model import DriftReport
 from konvsync.render.json_format import render_json
-from konvsync.render.markdown import MAX_COMMENT, escape, render_markdown
+from konvsync.render.markdown import MAX_COMMENT, prose, render_markdown
 from konvsync.render.text import render_text
 from konvsync.render.wording import Category, Wording
 from konvsync.support.redact import printable
@@ -69,7 +69,7 @@ def render_drift(report: DriftReport, fmt: str, color: bool = False) -> str:
     if len(written) > _MAX_KEPT_LINES:
         more = len(written) - _MAX_KEPT_LINES
         written = [*written[:_MAX_KEPT_LINES], f"... and {more} more (see --format json)"]
-    footer = "".join(f"- {escape(line.strip())}\n" for line in written)
+    footer = "".join(f"- {prose(line.strip())}\n" for line in written)
     body = render_markdown(report.plan, MAX_COMMENT - len(footer) - 1, wording)
     return f"{body}\n{footer}" if footer else body
 

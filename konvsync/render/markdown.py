@@ -5,6 +5,8 @@ the same comment read from the portal's side (``render.wording``)."""
 
 from __future__ import annotations
 
+import re
+
 from konvsync.plan.changes import Change, Delete, Plan, Update, masked
 from konvsync.render.values import show
 from konvsync.render.wording import PLAN, Wording, refused_note
@@ -29,13 +31,14 @@ def render_markdown(plan: Plan, limit: int = MAX_COMMENT, wording: Wording = PLA
     if plan.refused is not None:
         head += [
             "> [!CAUTION]",
-            f"> **Refused:** {escape(printable(plan.refused.reason))}",
+            f"> **Refused:** {prose(plan.refused.reason)}",
             ">",
             f"> {refused_note(plan)}",
             "",
         ]
-    if not plan.has_changes:
-        return "\n".join([*head, f"**{wording.nothing}**", ""])
+    if not plan.has_changes:  # its warnings still (an expired link, an exclude matching nothing)
+        head += [f"**{wording.nothing}**", ""]
+        return "\n".join([*head, *_warnings(plan.warnings, limit - len("\n".join(head)))])
     head.append(f"**{wording.summary_line(plan.changes)}**")
     head.append("")
     head.append("| kind | " + " | ".join(c.name for c in wording.shown) + " |")
@@ -54,9 +57,7 @@ def render_markdown(plan: Plan, limit: int = MAX_COMMENT, wording: Wording = PLA
         ]
         head.append(f"| {kind_name} | {' | '.join(cells)} |")
     head.append("")
-    for warning in plan.warnings:
-        head.append(f"> [!WARNING]\n> {escape(printable(warning))}")
-        head.append("")
+    head += _warnings(plan.warnings, limit // 2 - len("\n".join(head)))
     if wording.advice:
         head += [wording.advice.replace("'", "`"), ""]
     out, omitted = _sections("\n".join(head), by_kind, kinds, wording, limit - _RESERVE)
@@ -64,6 +65,27 @@ def render_markdown(plan: Plan, limit: int = MAX_COMMENT, wording: Wording = PLA
         note = wording.omitted.format(omitted=omitted, total=len(plan.changes))
         out += f"\n_{note}_\n"
     return out
+
+
+def _warnings(warnings: list[str], budget: int) -> list[str]:
+    """The lines of the warnings that fit in ``budget`` characters (half a
+    comment, less what stands above them: hundreds of them, an expired link
+    each, left no room for the changes), and a line counting those left out."""
+    lines: list[str] = []
+    used = 0
+    for index, warning in enumerate(warnings):
+        block = f"> [!WARNING]\n> {prose(warning)}"
+        if used + len(block) + 2 > budget - _RESERVE:
+            left = len(warnings) - index
+            lines += [
+                f"_{left} more warning(s) are not shown: the text (`--format text`) "
+                "and the JSON (`--format json`) have them all._",
+                "",
+            ]
+            break
+        lines += [block, ""]
+        used += len(block) + 2
+    return lines
 
 
 def _sections(
@@ -112,3 +134,19 @@ def _line(change: Change, wording: Wording) -> str:
 def escape(text: str) -> str:
     """``text`` safe inside a fenced block."""
     return text.replace("```", "'''")
+
+
+_MARKUP = re.compile(r"[\\`*\[\]<>&~$]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+"""What Markdown or HTML takes for markup; ``_`` only at a word's edge (one
+inside a word, ``max_delete_percent``, is no emphasis in CommonMark)."""
+_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+
+
+def prose(text: str) -> str:
+    """``text`` (a warning, a reason: they quote the portal) as one line of
+    Markdown outside a code block that shows as written: control characters
+    escaped (``printable``), ``<``, ``>`` and ``&`` as HTML entities (a key
+    holding ``<!--`` opened an HTML comment that hid the rest of the review
+    comment) and the other characters Markdown takes for markup (``*``,
+    ``[x](y)``, a backtick, GitHub's ``$`` math) escaped with a backslash."""
+    return _MARKUP.sub(lambda m: _ENTITIES.get(m.group(0)) or "\\" + m.group(0), printable(text))

@@ -251,6 +251,8 @@ def test_a_saved_plan_whose_other_parts_are_edited_is_damaged_not_a_crash(
         ({"planfile": "konvsync-plan/99"}, 3, "made by another konvsync release"),
         # The release before kept no objects outside the scope its warnings concern.
         ({"planfile": "konvsync-plan/2"}, 3, "made by another konvsync release"),
+        # The release before kept a quick digest of each sensitive value.
+        ({"planfile": "konvsync-plan/3"}, 3, "made by another konvsync release"),
         ({"planfile": "konvsync-plan/" + "9" * 5000}, 3, "made by another konvsync release"),
         ({"planfile": None}, 1, "damaged konvsync plan file (planfile: None"),
         ({"planfile": ["konvsync-plan/2"]}, 1, "damaged konvsync plan file (planfile:"),

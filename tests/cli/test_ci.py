@@ -20,6 +20,7 @@ import pytest
 from konvsync.sandbox.server import RunningSandbox
 from tests.apply.test_executor import _big_config
 from tests.conftest import KEY, SECRET, CliRun, SandboxFactory, invoke
+from tests.hostile.server import Call, Case, Json, running_hostile_server
 from tests.published_schemas import validated
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -298,6 +299,75 @@ def test_apply_report_of_a_stale_plan_says_refused(
     assert report["status"] == "refused"
     assert report["error"]["code"] == "stale_plan"
     assert "groups/g changed since the plan was made" in report["error"]["message"]
+
+
+def test_a_saved_plan_whose_variable_changed_is_shown_and_reported_as_a_stale_one(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A sensitive variable that changed since the plan is a stale plan (exit
+    3) as an object that moved is: the plan is shown with the reason at the
+    top, and the report names the endpoint and counts what was planned.
+    Before, the report said 0 planned on no endpoint, and no plan was shown."""
+    config = write_config("""\
+        konvsync: 1
+        variables: [LINK_CODE]
+        groups: [{externalId: g, name: G}]
+        inviteLinks: [{title: Join, access: CODE, code: "${env:LINK_CODE}", groups: [g]}]
+        """)
+    planfile, report_file = tmp_path / "p.plan", tmp_path / "report.json"
+    made = run(sandbox, "plan", str(config), "--out", str(planfile), env={"LINK_CODE": "c-1234"})
+    assert made.exit_code == 0, made.output
+    result = run(
+        sandbox, "apply", str(planfile), "--report", str(report_file), env={"LINK_CODE": "c-999"}
+    )
+    assert result.exit_code == 3, result.output
+    reason = (
+        "inviteLinks/Join: code came from ${env:LINK_CODE}, whose value changed since the "
+        "plan was made; nothing was changed; run plan again"
+    )
+    assert result.stdout.startswith(f"Refused: {reason}"), result.stdout
+    assert '+ group "g" {' in result.stdout
+    assert result.stderr.endswith(f"Error: {reason}\n")
+    report = json.loads(report_file.read_text())
+    assert report["status"] == "refused" and report["error"]["code"] == "stale_plan"
+    assert report["endpoint"] == sandbox.url and report["summary"]["planned"] == 2, report
+    assert sandbox.store.count("groups") == 0
+
+
+class _GroupsUnreadableAfterThePlan(Case):
+    """The portal answers the plan's read of the groups, and an error to
+    every read after it."""
+
+    name = "groups-unreadable-after-the-plan"
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        if call.operation != "ReadGroups" or call.index == 0:
+            return answer
+        return {"data": None, "errors": [{"message": "boom", "extensions": {"code": "INTERNAL"}}]}
+
+
+def test_the_report_of_a_saved_plan_that_fails_before_it_runs_counts_what_was_planned(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """An error before a saved plan's first change (its re-read fails) is
+    reported with the plan's endpoint and counts, as the same error in an
+    apply of a config is. Before, a saved plan's report said 0 planned on
+    endpoint null whatever stopped it."""
+    config = write_config(
+        "konvsync: 1\ngroups: [{externalId: g, name: G}, {externalId: h, name: H}]\n"
+    )
+    planfile, report_file = tmp_path / "p.plan", tmp_path / "report.json"
+    with running_hostile_server(sandbox.url, _GroupsUnreadableAfterThePlan()) as portal:
+        made = invoke(["--endpoint", portal.url, "plan", str(config), "--out", str(planfile)])
+        assert made.exit_code == 0, made.output
+        result = invoke(
+            ["--endpoint", portal.url, "apply", str(planfile), "--report", str(report_file)]
+        )
+    assert result.exit_code == 1, result.output
+    report = json.loads(report_file.read_text())
+    assert report["status"] == "error", report
+    assert report["endpoint"] == portal.url and report["summary"]["planned"] == 2, report
+    assert sandbox.store.count("groups") == 0
 
 
 # ---------------------------------------------------------------- --target

@@ -3,6 +3,8 @@ open link switched in one apply, sensitive codes, expiry, validate rules."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -147,6 +149,72 @@ def test_the_code_is_in_no_output_and_a_saved_plan_rereads_it(
     assert "New-Code-99" not in changed.output and CODE not in changed.output
     markdown = run(sandbox, "plan", str(config), "--format", "markdown", env={"DEALER_CODE": "x1"})
     assert "code: (sensitive) -> (sensitive)" in markdown.stdout
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "left out",  # the sensitive values' part removed
+        "another address",  # filed under a key no change of the plan has
+    ],
+)
+def test_a_saved_plan_that_lost_a_code_s_variable_is_damaged_and_sends_nothing(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path, edit: str
+) -> None:
+    """The plan's data holds ``(sensitive)`` in the code's place; without the
+    variable it came from, apply sent that placeholder as the link's code (a
+    code anyone can guess). A file whose sensitive values do not match its
+    changes is damaged: exit 1, nothing sent."""
+    config = write_config(LINKS.format(more=""))
+    planfile = tmp_path / "links.plan"
+    made = run(sandbox, "plan", str(config), "--out", str(planfile))
+    assert made.exit_code == 0, made.output
+    document = json.loads(planfile.read_text())
+    if edit == "left out":
+        del document["sensitive"]
+    else:
+        values = document["sensitive"]["values"]
+        values['["inviteLinks", "Other link"]'] = values.pop('["inviteLinks", "Dealer sign-up"]')
+    planfile.write_text(json.dumps(document))
+    for args in (["apply", str(planfile)], ["show", str(planfile)]):
+        result = run(sandbox, *args)
+        assert result.exit_code == 1, result.output
+        assert result.stderr.startswith(f"Error: {planfile}: damaged konvsync plan file ("), (
+            result.stderr
+        )
+        assert "inviteLinks/" in result.stderr and "code" in result.stderr
+    assert sandbox.store.count("inviteLinks") == 0 and sandbox.store.count("groups") == 0
+
+
+def test_a_saved_plan_holds_no_quick_check_of_a_code(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A plan file is a CI artifact, readable by more people than the
+    secrets are; a fast digest of a code (a SHA-256, an HMAC keyed with the
+    salt beside it) lets them try guesses offline at billions a second. The
+    digest is a costly one, and the saved plan still refuses a changed code."""
+    config = write_config(LINKS.format(more=""))
+    planfile = tmp_path / "links.plan"
+    assert run(sandbox, "plan", str(config), "--out", str(planfile)).exit_code == 0
+    saved = planfile.read_text()
+    document = json.loads(saved)
+    salt = document["sensitive"]["salt"]
+    quick = [
+        hmac.new(salt.encode(), CODE.encode(), hashlib.sha256).hexdigest(),
+        hmac.new(CODE.encode(), salt.encode(), hashlib.sha256).hexdigest(),
+        hashlib.sha256(CODE.encode()).hexdigest(),
+        hashlib.sha256((salt + CODE).encode()).hexdigest(),
+        hashlib.sha256((CODE + salt).encode()).hexdigest(),
+    ]
+    for digest in quick:
+        assert digest[:16] not in saved
+    entry = document["sensitive"]["values"]['["inviteLinks", "Dealer sign-up"]']["code"]
+    assert entry["digest"].startswith("scrypt:")
+    refused = run(sandbox, "apply", str(planfile), env={"DEALER_CODE": CODE + "x"})
+    assert refused.exit_code == 3 and "changed since the plan" in refused.stderr
+    applied = run(sandbox, "apply", str(planfile))
+    assert applied.exit_code == 0, applied.output
+    assert links(sandbox.store)["Dealer sign-up"]["code"] == CODE
 
 
 def test_a_literal_code_is_a_warning_and_cannot_be_saved(
@@ -714,3 +782,48 @@ def test_drift_write_of_a_code_link_made_in_the_portal_says_apply_deletes_it(
         "configuration does not list it"
     ) in written.stdout
     assert "# - title: Hand made" in config.read_text()
+
+
+def test_a_markdown_plan_with_many_warnings_stays_within_a_comment_and_shows_its_changes(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """The warnings were printed whole above the changes: 400 expired links
+    made a Markdown plan of about 90,000 characters, over what a pull-request
+    comment may hold (the comment was refused), and every change was left
+    out for the warnings. Warnings take at most half a comment; those left
+    out are counted, and the changes fill the rest."""
+    links = "".join(
+        f"  - {{title: 'Trade fair {i:03} of the northern dealer network', access: CODE, "
+        f"code: '${{env:DEALER_CODE}}', expiresAt: 2020-04-30}}\n"
+        for i in range(400)
+    )
+    config = write_config(f"konvsync: 1\nvariables: [DEALER_CODE]\ninviteLinks:\n{links}")
+    text = run(sandbox, "plan", str(config))
+    assert text.exit_code == 0, text.output
+    assert text.stdout.count("expired at 2020-04-30T00:00:00Z") == 400
+    markdown = run(sandbox, "plan", str(config), "--format", "markdown")
+    assert markdown.exit_code == 0, markdown.output
+    assert len(markdown.stdout) <= 65_536
+    shown = markdown.stdout.count("expired at 2020-04-30T00:00:00Z")
+    assert 0 < shown < 400
+    assert f"{400 - shown} more warning(s) are not shown" in markdown.stdout
+    assert markdown.stdout.count("\n+ inviteLinks/Trade fair") > 100
+
+
+def test_a_markdown_plan_without_changes_shows_its_warnings(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """The review comment of a plan without changes said "No changes." and
+    left out its warnings (an expired link, an ``exclude`` that matches
+    nothing), which the text plan shows."""
+    config = write_config("""\
+        konvsync: 1
+        inviteLinks:
+          - {title: Spring fair, access: OPEN, expiresAt: 2020-04-30}
+        """)
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    markdown = run(sandbox, "plan", str(config), "--format", "markdown")
+    assert markdown.exit_code == 0, markdown.output
+    assert "**No changes. The portal matches the configuration.**" in markdown.stdout
+    assert "> [!WARNING]" in markdown.stdout
+    assert "invite link 'Spring fair' expired at 2020-04-30T00:00:00Z" in markdown.stdout

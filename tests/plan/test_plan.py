@@ -490,7 +490,7 @@ def test_saved_plan_file_has_digests_and_no_secrets(
     assert f"Saved the plan to {out_file}" in err
     text = out_file.read_text()
     document = json.loads(text)
-    assert document["planfile"] == "konvsync-plan/3"
+    assert document["planfile"] == "konvsync-plan/4"
     assert document["config_digest"].startswith("sha256:")
     assert set(document["remote_digests"]) == {'["accounts", "acme"]'}
     assert SECRET not in text

@@ -182,3 +182,42 @@ def test_a_value_shows_as_its_json_with_control_characters_escaped(value: object
     the escaping pass): as the JSON encoder would, then escaped."""
     encoded = json.dumps(value, ensure_ascii=False, sort_keys=True)
     assert show(value) == printable(encoded)
+
+
+def test_markdown_shows_portal_text_in_warnings_and_reasons_as_text_not_markup(
+    sandbox_factory: Callable[..., RunningSandbox], write_config: Callable[..., Path]
+) -> None:
+    """Warnings and a refusal's reason stand outside the comment's code
+    blocks, and they quote the portal: a key such as ``ann<!--@...`` opened
+    an HTML comment there that hid the rest of the review comment (every
+    change listed below it) from the reviewer on GitHub and GitLab."""
+    sandbox = sandbox_factory(portal_name="Prod <!-- *x*")
+    store = sandbox.store
+    group = store.create("groups", {"externalId": "dist-g", "name": "Dist"})
+    for email in ("bob@dist.example", "ann<!--@dealer.example", "[cy](x)@dealer.example"):
+        store.create(
+            "users",
+            {"email": email, "firstName": "F", "lastName": "L", "groupIds": [group["id"]]},
+            None,
+            {"sendWelcomeEmail": False},
+        )
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          scope: {groups: ["dist-*"], users: ["*@dist.example"]}
+        groups:
+          - {externalId: dist-team, renamedFrom: dist-g, name: Dist}
+        users:
+          - {email: bob@dist.example, firstName: F, lastName: L, groups: [dist-team]}
+        """)
+    result = invoke(["--endpoint", sandbox.url, "plan", str(config), "--format", "markdown"])
+    assert result.exit_code == 0, result.output
+    warning = next(line for line in result.stdout.splitlines() if "outside policy.scope" in line)
+    assert "<" not in warning and "[cy](x)" not in warning, warning
+    assert "ann&lt;!--@dealer.example" in warning and "\\[cy\\](x)@dealer.example" in warning
+    guarded = write_config("konvsync: 1\nportal: Staging\ngroups: [{externalId: g, name: G}]\n")
+    refused = invoke(["--endpoint", sandbox.url, "plan", str(guarded), "--format", "markdown"])
+    assert refused.exit_code == 3, refused.output
+    reason = next(line for line in refused.stdout.splitlines() if "**Refused:**" in line)
+    assert "<" not in reason and "*x*" not in reason, reason
+    assert "Prod &lt;!-- \\*x\\*" in reason
