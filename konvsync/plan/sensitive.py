@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import replace
+from functools import cache
 from typing import Any
 
 from konvsync.errors import ConfigError, StalePlanError
@@ -19,14 +20,18 @@ from konvsync.support.environment import environment_text
 
 SCRYPT_COST = {"n": 2**15, "r": 8, "p": 1, "maxmem": 2**26}
 """scrypt's cost (32 MiB, about a seventh of a second a value, paid by
-``plan --out`` and ``apply PLANFILE`` for each sensitive value the plan
-sends): a plan file is a CI artifact that more people can read than the
-secrets, and a fast digest (a SHA-256, an HMAC keyed with the salt beside
-it) lets them try guesses of a short code offline at billions a second."""
+``plan --out`` and ``apply PLANFILE`` for each distinct sensitive value
+the plan sends): a plan file is a CI artifact that more people can read
+than the secrets, and a fast digest (a SHA-256, an HMAC keyed with the salt
+beside it) lets them try guesses of a short code offline at billions a
+second."""
 
 
+@cache
 def digest(salt: str, value: str) -> str:
-    """A salted, costly digest of ``value``: what a saved plan keeps of it."""
+    """A salted, costly digest of ``value``: what a saved plan keeps of it.
+    Once a run for each value: 40 links sharing one code's variable took
+    4.2 s to ``plan --out`` and 4.8 s to apply, 0.4 and 0.5 s so."""
     derived = hashlib.scrypt(value.encode(), salt=salt.encode(), dklen=32, **SCRYPT_COST)
     return "scrypt:" + derived.hex()
 
