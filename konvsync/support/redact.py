@@ -22,7 +22,7 @@ import json
 import logging
 import re
 import threading
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 from konvsync.support.lookalikes import escaped
 
@@ -66,6 +66,8 @@ surrogates, which are not text at all (no encoder writes them)."""
 _CONTROL_BEYOND_C0 = re.compile(f"{_FLAG_TAG_SEQUENCE}|[{_INVISIBLE}]")
 """The same, less C0: ``json`` escapes those in strings (and indents with newlines)."""
 _C0_NAMES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_LOWER_HEX = re.compile("%[0-9A-F]{2}")
+"""A percent escape, to write in lowercase hex (``%c3%bc``) as some encoders do."""
 
 
 def register(value: str | None) -> None:
@@ -194,11 +196,18 @@ def _json_escape(match: re.Match[str]) -> str:
 
 
 def credential_forms(*values: str) -> set[str]:
-    """The ways a credential can be echoed back: as is, URL-encoded, and in
-    base64 (standard and URL-safe, with and without padding), each value
-    alone and every pair of them joined by ``:`` as in a Basic header."""
+    """The ways a credential can be echoed back: as is, URL-encoded (every
+    reserved character escaped, ``/`` left as it is, or form-encoded with
+    ``+`` for a space; upper- or lowercase hex), and in base64 (standard and
+    URL-safe, with and without padding), each value alone and every pair of
+    them joined by ``:`` as in a Basic header."""
     plain = {value for value in values if value}
-    plain |= {quote(value, safe="") for value in list(plain)}
+    encoded = {
+        form
+        for value in plain
+        for form in (quote(value, safe=""), quote(value), quote_plus(value))
+    }
+    plain |= encoded | {_LOWER_HEX.sub(lambda m: m.group(0).lower(), form) for form in encoded}
     pairs = {f"{a}:{b}" for a in plain for b in plain if a != b}
     forms = set(plain)
     for text in plain | pairs:
