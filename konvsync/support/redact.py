@@ -202,12 +202,10 @@ def credential_forms(*values: str) -> set[str]:
     URL-safe, with and without padding), each value alone and every pair of
     them joined by ``:`` as in a Basic header."""
     plain = {value for value in values if value}
-    encoded = {
-        form
-        for value in plain
-        for form in (quote(value, safe=""), quote(value), quote_plus(value))
+    escaped = {
+        form for value in plain for form in (quote(value, safe=""), quote(value), quote_plus(value))
     }
-    plain |= encoded | {_LOWER_HEX.sub(lambda m: m.group(0).lower(), form) for form in encoded}
+    plain |= escaped | {_LOWER_HEX.sub(lambda m: m.group(0).lower(), form) for form in escaped}
     pairs = {f"{a}:{b}" for a in plain for b in plain if a != b}
     forms = set(plain)
     for text in plain | pairs:
