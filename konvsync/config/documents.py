@@ -403,7 +403,10 @@ def _message(error: ValidationError) -> str:
         allowed = _allowed(error)
         if allowed:
             hint = did_you_mean(str(error.instance), [a for a in allowed if isinstance(a, str)])
-            return f"{_named(error.instance)} is not one of {', '.join(map(str, allowed))}{hint}"
+            named = _named(error.instance)
+            if tuple(error.absolute_path) == ("endpoint",) and isinstance(error.instance, str):
+                named = _named(redact.shown_url(error.instance))  # never a password in it
+            return f"{named} is not one of {', '.join(map(str, allowed))}{hint}"
     if error.validator == "type" and error.validator_value == "array":
         # What people new to YAML write: a key with its items commented out,
         # or one item's fields without the '- ' that makes it an item.

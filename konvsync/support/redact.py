@@ -195,6 +195,20 @@ def _json_escape(match: re.Match[str]) -> str:
     return f"\\u{0xD800 + (point >> 10):04x}\\u{0xDC00 + (point & 0x3FF):04x}"
 
 
+def shown_url(text: str) -> str:
+    """``text``, a URL or what was meant as one, as it may be shown: without
+    what lies between its scheme and its last ``@`` (a user and password,
+    however written: a ``/``, ``?`` or ``#`` in a password ends the host part
+    where a parser reads it), its ?query and #fragment (a query may hold a
+    token); control characters escaped."""
+    scheme, separator, rest = text.partition("://")
+    if not separator:
+        scheme, rest = "", text
+    rest = rest.rpartition("@")[2]
+    rest = re.split("[?#]", rest, maxsplit=1)[0]
+    return printable(f"{scheme}{separator}{rest}")
+
+
 def credential_forms(*values: str) -> set[str]:
     """The ways a credential can be echoed back: as is, URL-encoded (every
     reserved character escaped, ``/`` left as it is, or form-encoded with
