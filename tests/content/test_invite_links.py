@@ -714,3 +714,51 @@ def test_drift_write_of_a_code_link_made_in_the_portal_says_apply_deletes_it(
         "configuration does not list it"
     ) in written.stdout
     assert "# - title: Hand made" in config.read_text()
+
+
+class _CodeInUrl(Case):
+    """A portal whose invite link URLs carry the link's code, filled in for
+    who follows it (``.../join/AbC?code=...``): the contract says only that
+    the server makes the URL."""
+
+    name = "code-in-url"
+
+    def answer(self, call: Call, answer: Any) -> Any:
+        def walk(value: Any) -> None:
+            if isinstance(value, dict):
+                if isinstance(value.get("url"), str) and isinstance(value.get("code"), str):
+                    value["url"] += "?code=" + value["code"]
+                for item in value.values():
+                    walk(item)
+            elif isinstance(value, list):
+                for item in value:
+                    walk(item)
+
+        walk(answer)
+        return answer
+
+
+@pytest.mark.parametrize("code", [CODE, "q7"])
+def test_a_code_the_portal_puts_in_the_url_is_in_no_output_or_export(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path, code: str
+) -> None:
+    """``export`` wrote the portal's URL of a link as it is in a comment of
+    the file it writes, code and all, and ``apply`` printed a short code in
+    the URL of the link it created (``?code=q7``): a value under 4
+    characters was masked only between quotes. The URL is the portal's echo
+    of the code: masked as any text the portal echoes."""
+    config = write_config(LINKS.format(more=""))
+    out = tmp_path / "exported"
+    with running_hostile_server(sandbox.url, _CodeInUrl()) as portal:
+        applied = invoke(
+            ["--endpoint", portal.url, "apply", str(config), "--auto-approve"],
+            env={"DEALER_CODE": code},
+        )
+        assert applied.exit_code == 0, applied.output
+        assert "created inviteLinks/Dealer sign-up: url https://" in applied.stdout
+        exported = invoke(["--endpoint", portal.url, "export", "--out", str(out)])
+        assert exported.exit_code == 0, exported.output
+    written = (out / "inviteLinks.yaml").read_text(encoding="utf-8")
+    assert "?code=***" in written, written
+    for text in (applied.output, exported.output, written):
+        assert f"code={code}" not in text, text
