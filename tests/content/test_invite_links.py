@@ -762,3 +762,24 @@ def test_a_code_the_portal_puts_in_the_url_is_in_no_output_or_export(
     assert "?code=***" in written, written
     for text in (applied.output, exported.output, written):
         assert f"code={code}" not in text, text
+
+
+def test_a_saved_plans_config_digest_holds_nothing_of_the_code(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """The config's digest in a saved plan was a plain SHA-256 over the
+    files and the values of every variable they use, the code's included:
+    with the config at hand (a pull request's files), a short code was
+    found from the plan file in seconds by trying each. The values of the
+    variables a sensitive field takes are left out of it: what the plan
+    sends of them is checked against their salted digests."""
+    config = write_config(LINKS.format(more=""))
+    digests = []
+    for code in ("k7Qz", "Zz99"):
+        planfile = tmp_path / f"{code}.plan"
+        result = run(
+            sandbox, "plan", str(config), "--out", str(planfile), env={"DEALER_CODE": code}
+        )
+        assert result.exit_code == 0, result.output
+        digests.append(json.loads(planfile.read_text())["config_digest"])
+    assert digests[0] == digests[1]
