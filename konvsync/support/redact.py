@@ -22,6 +22,7 @@ import json
 import logging
 import re
 import threading
+import unicodedata
 from urllib.parse import quote, quote_plus
 
 from konvsync.support.lookalikes import escaped
@@ -71,9 +72,24 @@ _LOWER_HEX = re.compile("%[0-9A-F]{2}")
 
 
 def register(value: str | None) -> None:
-    """Mask ``value`` (and its JSON-escaped forms) in everything redacted from now on."""
+    """Mask ``value`` (and its JSON-escaped forms) in everything redacted
+    from now on; also as a portal may store and echo it, as the contract
+    allows: trimmed, in Unicode form NFC, or both."""
     if not value:
         return
+    stored = {value, value.strip(), value.strip(_UP_TO_SPACE)}
+    stored |= {unicodedata.normalize("NFC", text) for text in stored}
+    for text in stored:
+        if text:
+            _register(text)
+
+
+_UP_TO_SPACE = "".join(map(chr, range(0x21)))
+"""What a trim that knows only ASCII removes (Java's ``String.trim``):
+U+0000 to the space."""
+
+
+def _register(value: str) -> None:
     global _short_pattern, _short_words_pattern, _echo_pattern
     forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
     with _lock:
