@@ -444,7 +444,7 @@ class _CodeRewritten(Case):
 
     name = "code-rewritten"
 
-    def __init__(self, code: str | None) -> None:
+    def __init__(self, code: str | int | None) -> None:
         self.code = code
 
     def answer(self, call: Call, answer: Any) -> Any:
@@ -783,3 +783,22 @@ def test_a_saved_plans_config_digest_holds_nothing_of_the_code(
         assert result.exit_code == 0, result.output
         digests.append(json.loads(planfile.read_text())["config_digest"])
     assert digests[0] == digests[1]
+
+
+def test_a_code_answered_as_a_number_is_not_shown_in_the_contract_error(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """A portal that answers a numeric code as a JSON number breaks the
+    contract (``code: String``), and konvsync stops; its message showed the
+    code ("code is 48151623 (a number)"): a value konvsync masks only once
+    it has read it as a string."""
+    config = write_config(LINKS.format(more=""))
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    with running_hostile_server(sandbox.url, _CodeRewritten(48151623)) as portal:
+        for command in ("plan", "drift"):
+            result = invoke(["--endpoint", portal.url, command, str(config)], env=ENV)
+            assert result.exit_code == 1, result.output
+            assert (
+                "ReadInviteLinks: inviteLinks.nodes[0].code is a number, the schema says String"
+            ) in result.stderr, result.output
+            assert "48151623" not in result.output, result.output
