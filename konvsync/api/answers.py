@@ -54,10 +54,13 @@ def format_path(path: Path) -> str:
     return out
 
 
-def describe(value: Any) -> str:
-    """A short, safe rendering of a value from the portal."""
+def describe(value: Any, hidden: bool = False) -> str:
+    """A short, safe rendering of a value from the portal; ``hidden``: of
+    its type alone (a sensitive field's value)."""
     if value is None:
         return "null"
+    if hidden:
+        return _TYPES.get(type(value), "a value")
     if isinstance(value, bool):
         return f"{json.dumps(value)} (a boolean)"
     if isinstance(value, int | float):
@@ -69,6 +72,17 @@ def describe(value: Any) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
+
+
+_TYPES: dict[type, str] = {
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "an object",
+}
+"""What ``describe`` says of a value it does not show."""
 
 
 Shape = list[Any]
@@ -110,16 +124,19 @@ def check_data(document: Document, data: Any) -> None:
         checker(data[key], (key,))
 
 
-def _compiled(shape: Shape, shown: str | None = None, compared: bool = False) -> Checker:
+def _compiled(
+    shape: Shape, shown: str | None = None, compared: bool = False, hidden: bool = False
+) -> Checker:
     """The checker of ``shape``. ``shown``: the type as a message names it
     (``String!`` for the String inside a non-null); ``compared``: it is the
-    shape of a field konvsync compares as an instant (``_TIMESTAMPS``)."""
+    shape of a field konvsync compares as an instant (``_TIMESTAMPS``);
+    ``hidden``: of a sensitive field, whose value a message never shows."""
     what = shape[0]
     if what == "typename":
         return _typename(shape[1])
     if what == "non_null":
         expected = shape[1]
-        inner = _compiled(shape[2], expected, compared)
+        inner = _compiled(shape[2], expected, compared, hidden)
 
         def non_null(value: Any, path: Path) -> None:
             if value is None:
@@ -129,13 +146,13 @@ def _compiled(shape: Shape, shown: str | None = None, compared: bool = False) ->
         return non_null
     expected = shown or shape[1]
     if what == "list":
-        item = _compiled(shape[2])
+        item = _compiled(shape[2], hidden=hidden)
 
         def listed(value: Any, path: Path) -> None:
             if value is None:
                 return
             if not isinstance(value, list):
-                raise Misfit(path, f"is {describe(value)}, the schema says {expected}")
+                raise Misfit(path, f"is {describe(value, hidden)}, the schema says {expected}")
             for index, element in enumerate(value):
                 item(element, (*path, index))
 
@@ -157,7 +174,11 @@ def _compiled(shape: Shape, shown: str | None = None, compared: bool = False) ->
                 checker(item, (*path, key))
 
         plan = [
-            (key, _compiled(field, compared=key in _TIMESTAMPS), _string_field(field, key))
+            (
+                key,
+                _compiled(field, compared=key in _TIMESTAMPS, hidden=key in _SENSITIVE),
+                _string_field(field, key),
+            )
             for key, field in fields.items()
         ]
         return obj
@@ -176,7 +197,7 @@ def _compiled(shape: Shape, shown: str | None = None, compared: bool = False) ->
                     "(is the portal newer than this konvsync?): konvsync does not act on an "
                     "answer it cannot read whole",
                 )
-            raise Misfit(path, f"is {describe(value)}, not a value of enum {expected}")
+            raise Misfit(path, f"is {describe(value, hidden)}, not a value of enum {expected}")
 
         return enum
     assert what == "scalar", shape
@@ -189,15 +210,15 @@ def _compiled(shape: Shape, shown: str | None = None, compared: bool = False) ->
             if value is not None and not accepts(value):
                 raise Misfit(
                     path,
-                    f"is {describe(value)}, not a DateTime (an ISO date-time with Z or another "
-                    "UTC offset)",
+                    f"is {describe(value, hidden)}, not a DateTime (an ISO date-time with Z or "
+                    "another UTC offset)",
                 )
 
         return datetime
 
     def scalar(value: Any, path: Path) -> None:
         if value is not None and not accepts(value):
-            raise Misfit(path, f"is {describe(value)}, the schema says {expected}")
+            raise Misfit(path, f"is {describe(value, hidden)}, the schema says {expected}")
 
     return scalar
 
@@ -230,6 +251,8 @@ def _is_string(value: Any) -> bool:
     return isinstance(value, str)
 
 
+_SENSITIVE = frozenset(f.name for k in KINDS for f in k.fields if f.sensitive)
+"""The fields whose values no message shows (an invite link's ``code``)."""
 _TIMESTAMPS = frozenset(f.name for k in KINDS for f in k.fields if f.timestamp)
 """The DateTime fields konvsync compares as instants (an invite link's
 ``expiresAt``): their answers must be ones (``_is_datetime``). Another

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from konvsync.errors import UsageError
+from konvsync.support.redact import shown_url
 
 NAMED = {
     "production": "https://api.konvertapp.com",
@@ -71,22 +72,25 @@ def resolve_endpoint(
         return Endpoint(value, NAMED[value])
     if value == SANDBOX:
         return Endpoint(SANDBOX, "")
-    try:
-        parts = urlsplit(value)
-        _ = parts.port  # a port out of range raises ValueError
-    except ValueError as exc:
-        raise UsageError(f"endpoint {value!r} is not a URL ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(
-            f"endpoint {value!r} is not production, staging, sandbox or an http(s) URL"
-        )
-    # What is shown of it below: never a password, nor a query that may hold a token.
-    shown = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
-    if parts.username is not None or parts.password is not None:
+    # What is shown of it: never a password, nor a query that may hold a token.
+    shown = shown_url(value)
+    if "@" in value:
+        # Before it is parsed: a password holding a / ? or # ends the host
+        # part there (``https://admin:2024/pw@host`` reads as host admin, port
+        # 2024), and the parser's error quotes the rest.
         raise UsageError(
             f"endpoint {shown!r}: a URL holding a user name or password is refused "
             "(credentials come from KONVERT_API_KEY and KONVERT_API_SECRET or "
             "--credentials-file, never from the endpoint)"
+        )
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # a port out of range raises ValueError
+    except ValueError as exc:
+        raise UsageError(f"endpoint {shown!r} is not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"endpoint {shown!r} is not production, staging, sandbox or an http(s) URL"
         )
     if parts.query or parts.fragment or value.endswith(("?", "#")):
         raise UsageError(

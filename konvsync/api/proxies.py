@@ -98,6 +98,10 @@ def _proxy(value: str, variable: str) -> ProxyRoute:
         parts = urlsplit(written)
     except ValueError:
         raise refused("it does not parse as one") from None
+    if "@" in written.partition("://")[2] and "@" not in parts.netloc:
+        # A / ? or # in the password ends the host part there: the proxy
+        # would be its user name and the password's first part as a port.
+        raise refused("percent-encode a / ? or # in its user or password (%2F, %3F, %23)")
     scheme = parts.scheme.lower()
     if scheme not in PROXY_SCHEMES:
         raise refused(f"konvsync goes through http:// and https:// proxies, not {scheme}://")

@@ -4,7 +4,6 @@ and JSON Schema validation, each problem with its file, line and column."""
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -43,8 +42,8 @@ class ConfigDocument:
     path: str
     data: YamlMap | None
     digest: str = ""
-    """sha256 of the file's bytes and of the environment values it used
-    (final once ``check_document`` has run)."""
+    """sha256 of the file's bytes (the config's digest adds the environment
+    values it used, ``variables``)."""
     substitutes: bool = False
     """Whether the text has a ``${`` at all (else substitution is skipped)."""
     env_values: dict[Source, str] = field(default_factory=dict)
@@ -58,6 +57,9 @@ class ConfigDocument:
     unset: dict[Source, list[str]] = field(default_factory=dict)
     """Offline: places whose value uses listed variables that are not set
     (``Substitution.unset``)."""
+    variables: dict[str, str | None] = field(default_factory=dict)
+    """The environment variables the file used and their values (None: not
+    set), once ``check_document`` has run."""
     retold: dict[Source, str] = field(default_factory=dict)
     """Places of plain scalars YAML read as a number or boolean of another
     text (``yaml_loader.retells``) -> the text written."""
@@ -145,9 +147,7 @@ def check_document(
     # A document with schema problems still takes part in the duplicate and
     # reference checks, so that one run reports everything; those checks skip
     # what they cannot read.
-    digest = hashlib.sha256(document.digest.encode())
-    digest.update(json.dumps(substitution.used, sort_keys=True).encode())
-    document.digest = digest.hexdigest()
+    document.variables = dict(substitution.used)
     document.env_values = substitution.whole
     document.unset = substitution.unset
 
@@ -403,7 +403,10 @@ def _message(error: ValidationError) -> str:
         allowed = _allowed(error)
         if allowed:
             hint = did_you_mean(str(error.instance), [a for a in allowed if isinstance(a, str)])
-            return f"{_named(error.instance)} is not one of {', '.join(map(str, allowed))}{hint}"
+            named = _named(error.instance)
+            if tuple(error.absolute_path) == ("endpoint",) and isinstance(error.instance, str):
+                named = _named(redact.shown_url(error.instance))  # never a password in it
+            return f"{named} is not one of {', '.join(map(str, allowed))}{hint}"
     if error.validator == "type" and error.validator_value == "array":
         # What people new to YAML write: a key with its items commented out,
         # or one item's fields without the '- ' that makes it an item.

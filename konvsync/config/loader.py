@@ -5,7 +5,8 @@ problem at once (``ConfigInvalid``)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+import json
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,6 +116,7 @@ def _load(
         _check_retold_values(state, retold, problems)
     env_values = {where: name for d in documents for where, name in d.env_values.items()}
     check_kind_rules(state, env_values, problems)
+    state.digest = _digest(documents, set(state.sensitive_env.values()))
     check_scope(state, problems, _prune_source(merged))
     unset = {where: names for d in documents for where, names in d.unset.items()}
     if unset:
@@ -217,10 +219,19 @@ def _prune_source(merged: _Merged) -> Source | None:
     return None
 
 
-def _digest(documents: list[ConfigDocument]) -> str:
+def _digest(documents: list[ConfigDocument], sensitive: Collection[str] = ()) -> str:
+    """The config's digest: its files and the values of the variables they
+    use, but those of the ``sensitive`` variables (a sensitive field's
+    ``${env:NAME}``): a plain digest of a short code is reversed by trying
+    each, and a saved plan holds this one (it holds a salted digest of each
+    sensitive value it sends)."""
     digest = hashlib.sha256()
     for document in documents:
-        digest.update(f"{document.path}\0{document.digest}\0".encode())
+        values = {
+            name: None if name in sensitive else value for name, value in document.variables.items()
+        }
+        used = json.dumps(values, sort_keys=True)
+        digest.update(f"{document.path}\0{document.digest}\0{used}\0".encode())
     return "sha256:" + digest.hexdigest()
 
 

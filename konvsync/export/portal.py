@@ -45,7 +45,7 @@ from konvsync.plan.remote import (
     normalize_nodes,
 )
 from konvsync.plan.value_types import in_portal_types, typed_kinds, typing_kinds
-from konvsync.support.redact import printable
+from konvsync.support.redact import printable, redact_echo
 from konvsync.support.resources import PUBLISHED_SCHEMAS, config_schema
 
 _EMPTY: tuple[Any, ...] = (None, [], {})
@@ -263,7 +263,9 @@ def _annotated(
     for obj, entry in zip(objects, entries, strict=True):
         for name, value in obj.server.items():
             if value is not None:
-                out.append(f"  # {name}: {value_text(value)} (set by the portal)")
+                # The portal's text: it may echo a code (a URL that fills it in).
+                shown = printable(redact_echo(value_text(value)))
+                out.append(f"  # {name}: {shown} (set by the portal)")
         variables = placeholders.by_object.get((k.name, obj.key or ""), {})
         for line in _dump([entry]).splitlines():
             field_name = line.strip().lstrip("- ").split(":", 1)[0]

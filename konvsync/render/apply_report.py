@@ -10,7 +10,7 @@ from typing import Any
 from konvsync import __version__
 from konvsync.apply.model import ApplyReport, Status
 from konvsync.plan.changes import Change, Create, Plan
-from konvsync.support.redact import printable, redact
+from konvsync.support.redact import printable, redact, redact_echo
 
 REPORT_FORMAT_VERSION = "2"
 """2: a child object's ``key`` is its own, its parent's key ``parent``."""
@@ -39,9 +39,12 @@ def render_apply_report(
     changed = report.count(Status.DONE, "update")
     destroyed = report.count(Status.DONE, "delete")
     lines = [f"Warning: {printable(redact(warning))}" for warning in report.warnings]
-    lines += [  # the portal's values (an invite link's URL): escaped, masked
+    # The portal's values (an invite link's URL, which may echo its code): escaped, masked.
+    lines += [
         f"  created {printable(str(address))}: "
-        + ", ".join(f"{name} {printable(redact(str(value)))}" for name, value in values.items())
+        + ", ".join(
+            f"{name} {printable(redact_echo(str(value)))}" for name, value in values.items()
+        )
         for address, values in report.announced.items()
     ]
     if report.ok:

@@ -22,7 +22,8 @@ import json
 import logging
 import re
 import threading
-from urllib.parse import quote
+import unicodedata
+from urllib.parse import quote, quote_plus
 
 from konvsync.support.lookalikes import escaped
 
@@ -66,12 +67,29 @@ surrogates, which are not text at all (no encoder writes them)."""
 _CONTROL_BEYOND_C0 = re.compile(f"{_FLAG_TAG_SEQUENCE}|[{_INVISIBLE}]")
 """The same, less C0: ``json`` escapes those in strings (and indents with newlines)."""
 _C0_NAMES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_LOWER_HEX = re.compile("%[0-9A-F]{2}")
+"""A percent escape, to write in lowercase hex (``%c3%bc``) as some encoders do."""
 
 
 def register(value: str | None) -> None:
-    """Mask ``value`` (and its JSON-escaped forms) in everything redacted from now on."""
+    """Mask ``value`` (and its JSON-escaped forms) in everything redacted
+    from now on; also as a portal may store and echo it, as the contract
+    allows: trimmed, in Unicode form NFC, or both."""
     if not value:
         return
+    stored = {value, value.strip(), value.strip(_UP_TO_SPACE)}
+    stored |= {unicodedata.normalize("NFC", text) for text in stored}
+    for text in stored:
+        if text:
+            _register(text)
+
+
+_UP_TO_SPACE = "".join(map(chr, range(0x21)))
+"""What a trim that knows only ASCII removes (Java's ``String.trim``):
+U+0000 to the space."""
+
+
+def _register(value: str) -> None:
     global _short_pattern, _short_words_pattern, _echo_pattern
     forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
     with _lock:
@@ -193,12 +211,31 @@ def _json_escape(match: re.Match[str]) -> str:
     return f"\\u{0xD800 + (point >> 10):04x}\\u{0xDC00 + (point & 0x3FF):04x}"
 
 
+def shown_url(text: str) -> str:
+    """``text``, a URL or what was meant as one, as it may be shown: without
+    what lies between its scheme and its last ``@`` (a user and password,
+    however written: a ``/``, ``?`` or ``#`` in a password ends the host part
+    where a parser reads it), its ?query and #fragment (a query may hold a
+    token); control characters escaped."""
+    scheme, separator, rest = text.partition("://")
+    if not separator:
+        scheme, rest = "", text
+    rest = rest.rpartition("@")[2]
+    rest = re.split("[?#]", rest, maxsplit=1)[0]
+    return printable(f"{scheme}{separator}{rest}")
+
+
 def credential_forms(*values: str) -> set[str]:
-    """The ways a credential can be echoed back: as is, URL-encoded, and in
-    base64 (standard and URL-safe, with and without padding), each value
-    alone and every pair of them joined by ``:`` as in a Basic header."""
+    """The ways a credential can be echoed back: as is, URL-encoded (every
+    reserved character escaped, ``/`` left as it is, or form-encoded with
+    ``+`` for a space; upper- or lowercase hex), and in base64 (standard and
+    URL-safe, with and without padding), each value alone and every pair of
+    them joined by ``:`` as in a Basic header."""
     plain = {value for value in values if value}
-    plain |= {quote(value, safe="") for value in list(plain)}
+    escaped = {
+        form for value in plain for form in (quote(value, safe=""), quote(value), quote_plus(value))
+    }
+    plain |= escaped | {_LOWER_HEX.sub(lambda m: m.group(0).lower(), form) for form in escaped}
     pairs = {f"{a}:{b}" for a in plain for b in plain if a != b}
     forms = set(plain)
     for text in plain | pairs:

@@ -8,6 +8,7 @@ import base64
 import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import quote, quote_plus, unquote, urlencode
 
 import pytest
 
@@ -125,6 +127,53 @@ def test_a_short_secret_the_token_endpoint_echoes_is_masked(
     assert result.exit_code == 1, result.output
     assert "token request failed with HTTP 400" in result.stderr, result.stderr
     assert "q7x" not in result.output, result.output
+
+
+class _FormEchoingTokenEndpoint(_JsonEndpoint):
+    """A broken token endpoint that echoes the key and secret it decoded
+    from the Basic header as a form (``application/x-www-form-urlencoded``,
+    a space as ``+``) and as a URL path would hold them (``/`` as it is),
+    with lowercase hex escapes, as other libraries write them."""
+
+    def do_POST(self) -> None:
+        decoded = base64.b64decode(self.headers.get("Authorization", "")[6:]).decode()
+        key, _, secret = (unquote(part) for part in decoded.partition(":"))
+        lower = lambda text: re.sub("%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)  # noqa: E731
+        said = [
+            urlencode({"client_id": key, "client_secret": secret}),
+            quote(secret),
+            lower(quote_plus(secret)),
+            lower(quote(secret, safe="")),
+            base64.b64encode(f"{quote_plus(key)}:{quote_plus(secret)}".encode()).decode(),
+        ]
+        self.answer(400, {"error": "invalid_request", "error_description": " ".join(said)})
+
+
+def test_a_token_endpoint_echoing_the_secret_form_encoded_is_masked(
+    write_config: Callable[..., Path],
+) -> None:
+    """A token endpoint that echoed the secret form-URL-encoded (``+`` for
+    a space, ``/`` as it is, or lowercase hex) showed it: only its
+    ``quote(safe="")`` form, the one konvsync sends, was masked."""
+    secret = "s3cr/et pass+wörd"
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FormEchoingTokenEndpoint)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+        config = write_config("konvsync: 1\ngroups: []\n")
+        result = invoke(
+            ["--endpoint", endpoint, "plan", str(config)], env={"KONVERT_API_SECRET": secret}
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 1, result.output
+    assert "token request failed with HTTP 400 (invalid_request: " in result.stderr, result.stderr
+    for form in ("s3cr", "wörd", "w%C3%B6rd", "w%c3%b6rd", "pass"):
+        assert form not in result.output, result.output
+    basic = base64.b64encode(f"{quote_plus(KEY)}:{quote_plus(secret)}".encode()).decode()
+    assert basic[-12:] not in result.output, result.output
 
 
 def test_a_token_url_answering_404_names_it_and_the_endpoint_to_check(

@@ -82,3 +82,53 @@ def test_an_empty_endpoint_variable_is_a_usage_error(
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("Error: KONVSYNC_ENDPOINT is set but empty")
     assert invoke(["validate", str(config)]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://admin:hunter2-secret@127.0.0.1:99999",
+        "htps://admin:hunter2-secret@127.0.0.1:1",
+        "admin:hunter2-secret@127.0.0.1:1",
+        "https://admin:hunter2-secret@",
+        "https://admin:hunter2#secret@127.0.0.1:1",
+        "https://admin:hunter2?secret@127.0.0.1:1",
+        "https://admin:2024/hunter2-secret@127.0.0.1:1",
+        "https://127.0.0.1:99999/?token=hunter2-secret",
+    ],
+)
+def test_an_endpoint_holding_a_password_never_shows_it(endpoint: str, tmp_path: Path) -> None:
+    """An endpoint URL holding a password (or a token in its query) that
+    was no URL otherwise (a port out of range, a scheme mistyped, a ``#``
+    or ``?`` in the password) was quoted whole in the error; one whose
+    password starts with digits and holds a ``/`` parsed as host ``admin``
+    and port 2024, and its requests and errors carried the rest."""
+    config = tmp_path / "konvsync.yaml"
+    config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    for args, env in (
+        (["--endpoint", endpoint, "--max-retries", "0", "plan", str(config)], {}),
+        (["--max-retries", "0", "doctor"], {"KONVSYNC_ENDPOINT": endpoint}),
+    ):
+        result = invoke(args, env=env)
+        assert result.exit_code == 1, result.output
+        assert "hunter2" not in result.output, result.output
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: endpoint '"), result.output
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["ftp://admin:hunter2-secret@127.0.0.1:1", "https://admin:hunter2#secret@127.0.0.1:1"],
+)
+def test_a_configs_endpoint_holding_a_password_never_shows_it(
+    endpoint: str, write_config: Callable[..., Path]
+) -> None:
+    """The config's ``endpoint`` too: the schema's message quoted it whole
+    (``endpoint: 'ftp://admin:...@...' is not one of ...``), in validate and
+    at file:line in plan."""
+    config = write_config(f"konvsync: 1\nendpoint: '{endpoint}'\ngroups: []\n")
+    for args in (["validate", str(config)], ["plan", str(config)]):
+        result = invoke(args)
+        schema_error = endpoint.startswith("ftp")  # validate is offline: it resolves none
+        assert result.exit_code == (1 if schema_error or args[0] == "plan" else 0), result.output
+        assert "hunter2" not in result.output, result.output

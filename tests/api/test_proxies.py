@@ -281,6 +281,24 @@ def test_a_proxy_variable_that_is_no_url_is_one_line(
     assert sandbox.state.authority.tokens_issued == 0
 
 
+@pytest.mark.parametrize("mark", ["/", "?", "#"])
+def test_a_proxy_password_holding_a_path_or_query_mark_is_refused_unshown(
+    sandbox: RunningSandbox, config: Path, mark: str
+) -> None:
+    """A password written as it is with a ``/``, ``?`` or ``#`` in it ends
+    the host part there: ``http://localhost:2024/rest@proxy`` read as the
+    proxy ``localhost:2024``, so requests went to a proxy nobody set and its
+    errors showed ``http://localhost:2024``, the password's first part."""
+    value = f"http://localhost:2024{mark}{PASSWORD}@127.0.0.1:{free_port()}"
+    endpoint = f"http://portal.test:{port_of(sandbox.url)}"
+    result = plan(config, endpoint, proxy_env(HTTP_PROXY=value), "--max-retries", "0")
+    line = one_error_line(result)
+    assert "HTTP_PROXY (http://***@127.0.0.1:" in line and "is not a proxy URL" in line, line
+    assert "percent-encode" in line, line
+    assert "2024" not in result.output and PASSWORD not in result.output, result.output
+    assert sandbox.state.authority.tokens_issued == 0
+
+
 def test_a_proxy_variable_that_is_no_url_matters_only_where_it_is_used(
     sandbox: RunningSandbox,
 ) -> None:

@@ -512,7 +512,7 @@ class _CodeRewritten(Case):
 
     name = "code-rewritten"
 
-    def __init__(self, code: str | None) -> None:
+    def __init__(self, code: str | int | None) -> None:
         self.code = code
 
     def answer(self, call: Call, answer: Any) -> Any:
@@ -827,3 +827,91 @@ def test_a_markdown_plan_without_changes_shows_its_warnings(
     assert "**No changes. The portal matches the configuration.**" in markdown.stdout
     assert "> [!WARNING]" in markdown.stdout
     assert "invite link 'Spring fair' expired at 2020-04-30T00:00:00Z" in markdown.stdout
+
+
+class _CodeInUrl(Case):
+    """A portal whose invite link URLs carry the link's code, filled in for
+    who follows it (``.../join/AbC?code=...``): the contract says only that
+    the server makes the URL."""
+
+    name = "code-in-url"
+
+    def answer(self, call: Call, answer: Any) -> Any:
+        def walk(value: Any) -> None:
+            if isinstance(value, dict):
+                if isinstance(value.get("url"), str) and isinstance(value.get("code"), str):
+                    value["url"] += "?code=" + value["code"]
+                for item in value.values():
+                    walk(item)
+            elif isinstance(value, list):
+                for item in value:
+                    walk(item)
+
+        walk(answer)
+        return answer
+
+
+@pytest.mark.parametrize("code", [CODE, "q7"])
+def test_a_code_the_portal_puts_in_the_url_is_in_no_output_or_export(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path, code: str
+) -> None:
+    """``export`` wrote the portal's URL of a link as it is in a comment of
+    the file it writes, code and all, and ``apply`` printed a short code in
+    the URL of the link it created (``?code=q7``): a value under 4
+    characters was masked only between quotes. The URL is the portal's echo
+    of the code: masked as any text the portal echoes."""
+    config = write_config(LINKS.format(more=""))
+    out = tmp_path / "exported"
+    with running_hostile_server(sandbox.url, _CodeInUrl()) as portal:
+        applied = invoke(
+            ["--endpoint", portal.url, "apply", str(config), "--auto-approve"],
+            env={"DEALER_CODE": code},
+        )
+        assert applied.exit_code == 0, applied.output
+        assert "created inviteLinks/Dealer sign-up: url https://" in applied.stdout
+        exported = invoke(["--endpoint", portal.url, "export", "--out", str(out)])
+        assert exported.exit_code == 0, exported.output
+    written = (out / "inviteLinks.yaml").read_text(encoding="utf-8")
+    assert "?code=***" in written, written
+    for text in (applied.output, exported.output, written):
+        assert f"code={code}" not in text, text
+
+
+def test_a_saved_plans_config_digest_holds_nothing_of_the_code(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """The config's digest in a saved plan was a plain SHA-256 over the
+    files and the values of every variable they use, the code's included:
+    with the config at hand (a pull request's files), a short code was
+    found from the plan file in seconds by trying each. The values of the
+    variables a sensitive field takes are left out of it: what the plan
+    sends of them is checked against their salted digests."""
+    config = write_config(LINKS.format(more=""))
+    digests = []
+    for code in ("k7Qz", "Zz99"):
+        planfile = tmp_path / f"{code}.plan"
+        result = run(
+            sandbox, "plan", str(config), "--out", str(planfile), env={"DEALER_CODE": code}
+        )
+        assert result.exit_code == 0, result.output
+        digests.append(json.loads(planfile.read_text())["config_digest"])
+    assert digests[0] == digests[1]
+
+
+def test_a_code_answered_as_a_number_is_not_shown_in_the_contract_error(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """A portal that answers a numeric code as a JSON number breaks the
+    contract (``code: String``), and konvsync stops; its message showed the
+    code ("code is 48151623 (a number)"): a value konvsync masks only once
+    it has read it as a string."""
+    config = write_config(LINKS.format(more=""))
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    with running_hostile_server(sandbox.url, _CodeRewritten(48151623)) as portal:
+        for command in ("plan", "drift"):
+            result = invoke(["--endpoint", portal.url, command, str(config)], env=ENV)
+            assert result.exit_code == 1, result.output
+            assert (
+                "ReadInviteLinks: inviteLinks.nodes[0].code is a number, the schema says String"
+            ) in result.stderr, result.output
+            assert "48151623" not in result.output, result.output

@@ -4,11 +4,13 @@ text: ``${`` is escaped, and values konvsync would reject become comments."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from konvsync.sandbox.server import RunningSandbox
 from tests.conftest import SECRET, invoke
+from tests.hostile.server import Call, Case, running_hostile_server
 
 TRAPS = ["${env:KONVERT_API_SECRET}", "$${env:HOME}", "a ${env:HOME:-x} b", "${x"]
 
@@ -189,3 +191,33 @@ def test_a_link_matching_on_a_field_retyped_since_is_written_as_a_comment(
     assert checked.exit_code == 0, checked.output
     plan = invoke(["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"])
     assert plan.exit_code == 0, plan.output
+
+
+class _UrlWithLines(Case):
+    """A portal whose invite link URL holds a line break and YAML after it."""
+
+    name = "url-with-lines"
+
+    def answer(self, call: Call, answer: Any) -> Any:
+        if call.operation == "ReadInviteLinks":
+            for node in answer["data"]["inviteLinks"]["nodes"]:
+                node["url"] += "\n  - {title: Injected, access: OPEN}\x1b[2J"
+        return answer
+
+
+def test_a_portal_value_written_as_a_comment_cannot_end_the_comment(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """The portal's URL of an invite link is written as a comment above the
+    link; one holding a line break ended the comment there, and what
+    followed was YAML of the export (here a second link, which applying the
+    export would create). Control characters are escaped in it now."""
+    sandbox.store.create("inviteLinks", {"title": "Dealers", "access": "OPEN"})
+    out = tmp_path / "exported"
+    with running_hostile_server(sandbox.url, _UrlWithLines()) as portal:
+        result = invoke(["--endpoint", portal.url, "export", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = (out / "inviteLinks.yaml").read_text(encoding="utf-8")
+    links = yaml.safe_load(text)["inviteLinks"]
+    assert [link["title"] for link in links] == ["Dealers"], text
+    assert "\\n  - {title: Injected, access: OPEN}\\x1b[2J (set by the portal)" in text, text

@@ -8,6 +8,7 @@ the output and the ``--report`` file."""
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +202,27 @@ def test_a_portal_error_naming_a_short_code_without_quotes_is_masked(
     for shown in (result.output, text):
         assert SHORT not in shown and LONG not in shown
         assert "\x1b" not in shown
+
+
+def test_a_code_the_portal_echoes_as_it_stores_it_is_masked(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """The contract lets a portal store a string trimmed or in Unicode form
+    NFC: its error then quotes the code in that form (``zq-7Hk2-long-code``
+    for `` zq-7Hk2-long-code ``, ``é`` as one character for ``e`` and a
+    combining accent), which was not the form masked, and showed it."""
+    trimmed, decomposed = " zq-7Hk2-long-code ", "Cafe\u0301-2027"
+    stored = {"Dealers": trimmed.strip(), "Fair": unicodedata.normalize("NFC", decomposed)}
+    config, report_file = _config(tmp_path), tmp_path / "report.json"
+    case = EchoingErrors("CreateInviteLinkBatch", stored)
+    with running_hostile_server(sandbox.url, case) as portal:
+        args = ["--endpoint", portal.endpoint(), "apply", str(config), "--auto-approve"]
+        env = {"LONG_CODE": trimmed, "SHORT_CODE": decomposed}
+        result = run_konvsync([*args, "--report", str(report_file)], tmp_path, env=env)
+        happened = portal.rewritten
+    assert happened, "the case never happened"
+    assert result.exit_code == 1, result.describe()
+    assert 'code "***" is already used' in result.stdout, result.describe()
+    for shown in (result.output, report_file.read_text(encoding="utf-8")):
+        for code in (*stored.values(), "Caf\\u00e9-2027"):
+            assert code not in shown, shown
