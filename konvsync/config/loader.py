@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,9 +109,10 @@ def _load(
     state.file_digests = {d.path: d.file_digest for d in documents}
     state.linked_out = {str(file) for files in found for file in files.linked_out}
     state.unread = [s.path for files in found for s in files.skipped if not s.read_elsewhere]
-    _check_references(state, allow_external_refs, problems)
-    check_renames(state, problems)
     retold = {where: text for d in documents for where, text in d.retold.items()}
+    unnamed = _check_map_keys(state, retold, problems)
+    _check_references(state, allow_external_refs, problems, unnamed)
+    check_renames(state, problems)
     if retold:
         _check_retold_values(state, retold, problems)
     env_values = {where: name for d in documents for where, name in d.env_values.items()}
@@ -345,9 +347,14 @@ def _number(value: Any, default: Any) -> Any:
 
 
 def _check_references(
-    state: DesiredState, allow_external: bool, problems: list[ConfigProblem]
+    state: DesiredState,
+    allow_external: bool,
+    problems: list[ConfigProblem],
+    unnamed: AbstractSet[Source] = frozenset(),
 ) -> None:
-    """References to keys this config does not define, and custom field values."""
+    """References to keys this config does not define, and custom field
+    values (but for those whose key ``_check_map_keys`` reported: at
+    ``unnamed``)."""
     state.external_references = []
     scope = state.policy.scope
     renames: dict[str, dict[str, DesiredObject]] = {}
@@ -391,16 +398,19 @@ def _check_references(
                         "exists in the portal)",
                     )
                 )
-    _check_custom_fields(state, allow_external, problems)
+    _check_custom_fields(state, allow_external, problems, unnamed)
 
 
 def _check_custom_fields(
-    state: DesiredState, allow_external: bool, problems: list[ConfigProblem]
+    state: DesiredState,
+    allow_external: bool,
+    problems: list[ConfigProblem],
+    unnamed: AbstractSet[Source],
 ) -> None:
     """Custom field values (a map field whose keys name objects of another
     kind, ``Field.keys_ref``) against the definitions the config holds."""
     for k, f, obj in _custom_field_maps(state):
-        _check_values(state, k, f, obj, allow_external, problems)
+        _check_values(state, k, f, obj, allow_external, problems, unnamed)
 
 
 def _custom_field_maps(state: DesiredState) -> Iterator[tuple[Kind, Field, DesiredObject]]:
@@ -411,6 +421,55 @@ def _custom_field_maps(state: DesiredState) -> Iterator[tuple[Kind, Field, Desir
             if f.keys_ref is not None:
                 for obj in state.objects.get(k.name, {}).values():
                     yield k, f, obj
+
+
+def _check_map_keys(
+    state: DesiredState, retold: Mapping[Source, str], problems: list[ConfigProblem]
+) -> set[Source]:
+    """The keys of a custom field map name fields by their text, as it is
+    sent. A key YAML read as a number whose own text is another (``010`` is
+    8, ``0x1F`` 31, ``1_0`` 10), as a boolean (``yes``, ``true``: sent as
+    ``True``) or as null would name another field, or none, without a word:
+    each is refused at its place. So is a key that names the same field as
+    one before it once both are text (``1:`` and ``"1":``), which would
+    silently drop one of the two values. Returns where the refused keys
+    stand, whose values are then not checked against a field."""
+    refused: set[Source] = set()
+    for k, f, obj in _custom_field_maps(state):
+        values = obj.data.get(f.name)
+        if not isinstance(values, YamlMap):
+            continue
+        what = f"{k.singular} {obj.path!r}"
+        seen: dict[str, Source] = {}
+        for key in values:
+            where = values.key_source(key)
+            text = retold.get(where)
+            if key is None or isinstance(key, bool) or text is not None:
+                written = text if text is not None else ("null" if key is None else value_text(key))
+                if key is None:
+                    read = "null"
+                elif isinstance(key, bool):
+                    read = f"the boolean {value_text(key)}"
+                else:
+                    read = f"the number {key}"
+                problems.append(
+                    where.problem(
+                        f"{what}: custom field key is written {written}, which YAML reads as "
+                        f"{read}: quote it ('{written}') to name the field {written}"
+                    )
+                )
+                refused.add(values.value_source(key))
+                continue
+            name = str(key)
+            first = seen.setdefault(name, where)
+            if first != where:
+                problems.append(
+                    where.problem(
+                        f"{what}: custom field {name!r} is given twice (first at {first})"
+                    )
+                )
+                refused.add(values.value_source(key))
+    return refused
 
 
 def _check_retold_values(
@@ -464,6 +523,7 @@ def _check_values(
     obj: DesiredObject,
     allow_external: bool,
     problems: list[ConfigProblem],
+    unnamed: AbstractSet[Source],
 ) -> None:
     values = obj.data.get(f.name)
     if not isinstance(values, dict):
@@ -474,6 +534,8 @@ def _check_values(
     what = f"{k.singular} {obj.path!r}"
     for key, value in values.items():
         where = map_value_source(obj, f.name, key)
+        if where in unnamed:
+            continue
         definition = fields.get(str(key))
         if definition is None:
             renamed = f.keys_ref and renamed_reference(
