@@ -20,6 +20,7 @@ from konvsync.config.rules import (
     check_scope,
     map_value_source,
     reference_source,
+    taken_as_read,
 )
 from konvsync.config.scope import parse_scope
 from konvsync.config.substitution import declared_variables, in_a_key
@@ -110,6 +111,7 @@ def _load(
     state.linked_out = {str(file) for files in found for file in files.linked_out}
     state.unread = [s.path for files in found for s in files.skipped if not s.read_elsewhere]
     retold = {where: text for d in documents for where, text in d.retold.items()}
+    state.retold = retold
     unnamed = _check_map_keys(state, retold, problems)
     _check_references(state, allow_external_refs, problems, unnamed)
     check_renames(state, problems)
@@ -492,7 +494,7 @@ def _check_retold_values(
             text = retold.get(where)
             definition = fields.get(str(key))
             ftype = definition.data.get("type") if definition is not None else None
-            if text is None or _taken_as_read(value, text, ftype):
+            if text is None or taken_as_read(value, text, ftype):
                 continue
             sent = value_text(value)
             read = sent if isinstance(value, bool) else f"the number {value}"
@@ -503,17 +505,6 @@ def _check_retold_values(
                     f"('{text}') to send the text as written, or write {sent}"
                 )
             )
-
-
-def _taken_as_read(value: Any, text: str, ftype: Any) -> bool:
-    if isinstance(value, bool):
-        return bool(ftype == "BOOLEAN")
-    if ftype != "NUMBER":
-        return False
-    try:
-        return bool(float(text) == value)
-    except ValueError:
-        return False
 
 
 def _check_values(

@@ -93,6 +93,10 @@ class DesiredState:
     warnings: list[ConfigProblem] = field(default_factory=list)
     """What is valid but unwise (a sensitive value written in the YAML)."""
     sensitive_env: dict[tuple[str, ObjectKey, str], str] = field(default_factory=dict, repr=False)
+    retold: dict[Source, str] = field(default_factory=dict, repr=False)
+    """Where a plain scalar is written that YAML read as a number or boolean
+    whose own text is another (``1_000``, ``yes``) -> the text written
+    (``yaml_loader.retells``)."""
     """(kind, filed key, field) -> the environment variable a sensitive value came
     from (a saved plan stores that name, not the value)."""
 
