@@ -9,6 +9,7 @@ objects they name (``unfit_problem``), for export and ``drift --write``."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from konvsync.config.model import DesiredObject, DesiredState, Source
@@ -265,14 +266,16 @@ def unfit_problem(k: Kind, entry: Mapping[str, Any], named: Named) -> str | None
 def taken_as_read(value: Any, text: str, ftype: Any) -> bool:
     """Whether a field of type ``ftype`` takes ``value``, a number or boolean
     YAML read from the plain scalar ``text`` whose own text is another
-    (``1_000``, ``yes``): a BOOLEAN any boolean, a NUMBER the same number."""
+    (``1_000``, ``yes``): a BOOLEAN any boolean, a NUMBER the same number,
+    exactly (a float YAML rounded, ``1234567890123456.78``, is another one:
+    konvsync would send the rounded number)."""
     if isinstance(value, bool):
         return bool(ftype == "BOOLEAN")
     if ftype != "NUMBER":
         return False
     try:
-        return bool(float(text) == value)
-    except ValueError:
+        return bool(Decimal(text) == Decimal(value_text(value)))
+    except InvalidOperation:
         return False
 
 
