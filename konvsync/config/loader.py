@@ -551,6 +551,9 @@ def _check_values(
             continue
         text = value_text(value)
         ftype = definition.data.get("type", "TEXT")
+        written = None if isinstance(value, str) else state.retold.get(where)
+        if written is not None and not taken_as_read(value, written, ftype):
+            continue  # _check_retold_values names it as written
         if not checked_offline(definition.data, ignored):
             continue  # the portal's type or options hold: the plan checks it
         listed = definition.data.get("options")
