@@ -294,9 +294,8 @@ def _schema_problems(
             )
             continue
         where, subject = _locate(data, path, error)
-        problems.append(
-            ConfigProblem(file, where.line, where.column, f"{subject}: {_message(error)}")
-        )
+        message = _number_for_text(error, (retold or {}).get(where)) or _message(error)
+        problems.append(ConfigProblem(file, where.line, where.column, f"{subject}: {message}"))
     if not found:
         problems.append(ConfigProblem(file, 1, 1, fast_message))
 
@@ -432,6 +431,26 @@ def _message(error: ValidationError) -> str:
         shown = repr(error.instance)
         return error.message.replace(shown, shortened(shown), 1)
     return error.message
+
+
+def _number_for_text(error: ValidationError, written: str | None) -> str | None:
+    """A number where text is expected (``postalCode: 01234``) named as
+    written: YAML 1.1 reads ``01234`` as octal 668, which the file does not
+    say (``written``: the text where YAML read another number)."""
+    expected = error.validator_value
+    if (
+        error.validator != "type"
+        or not isinstance(error.instance, int | float)
+        or isinstance(error.instance, bool)
+        or "string" not in (expected if isinstance(expected, list) else [expected])
+    ):
+        return None
+    if written is not None:
+        return (
+            f"written {written}, which YAML reads as the number {error.instance}: quote it "
+            f"('{written}') to give the text"
+        )
+    return f"{error.instance} is a number to YAML: quote it to give the text"
 
 
 def _named(instance: Any) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from konvsync.config.rules import (
     check_scope,
     map_value_source,
     reference_source,
+    taken_as_read,
 )
 from konvsync.config.scope import parse_scope
 from konvsync.config.substitution import declared_variables, in_a_key
@@ -109,9 +111,11 @@ def _load(
     state.file_digests = {d.path: d.file_digest for d in documents}
     state.linked_out = {str(file) for files in found for file in files.linked_out}
     state.unread = [s.path for files in found for s in files.skipped if not s.read_elsewhere]
-    _check_references(state, allow_external_refs, problems)
-    check_renames(state, problems)
     retold = {where: text for d in documents for where, text in d.retold.items()}
+    state.retold = retold
+    unnamed = _check_map_keys(state, retold, problems)
+    _check_references(state, allow_external_refs, problems, unnamed)
+    check_renames(state, problems)
     if retold:
         _check_retold_values(state, retold, problems)
     env_values = {where: name for d in documents for where, name in d.env_values.items()}
@@ -356,9 +360,14 @@ def _number(value: Any, default: Any) -> Any:
 
 
 def _check_references(
-    state: DesiredState, allow_external: bool, problems: list[ConfigProblem]
+    state: DesiredState,
+    allow_external: bool,
+    problems: list[ConfigProblem],
+    unnamed: AbstractSet[Source] = frozenset(),
 ) -> None:
-    """References to keys this config does not define, and custom field values."""
+    """References to keys this config does not define, and custom field
+    values (but for those whose key ``_check_map_keys`` reported: at
+    ``unnamed``)."""
     state.external_references = []
     scope = state.policy.scope
     renames: dict[str, dict[str, DesiredObject]] = {}
@@ -402,16 +411,19 @@ def _check_references(
                         "exists in the portal)",
                     )
                 )
-    _check_custom_fields(state, allow_external, problems)
+    _check_custom_fields(state, allow_external, problems, unnamed)
 
 
 def _check_custom_fields(
-    state: DesiredState, allow_external: bool, problems: list[ConfigProblem]
+    state: DesiredState,
+    allow_external: bool,
+    problems: list[ConfigProblem],
+    unnamed: AbstractSet[Source],
 ) -> None:
     """Custom field values (a map field whose keys name objects of another
     kind, ``Field.keys_ref``) against the definitions the config holds."""
     for k, f, obj in _custom_field_maps(state):
-        _check_values(state, k, f, obj, allow_external, problems)
+        _check_values(state, k, f, obj, allow_external, problems, unnamed)
 
 
 def _custom_field_maps(state: DesiredState) -> Iterator[tuple[Kind, Field, DesiredObject]]:
@@ -422,6 +434,55 @@ def _custom_field_maps(state: DesiredState) -> Iterator[tuple[Kind, Field, Desir
             if f.keys_ref is not None:
                 for obj in state.objects.get(k.name, {}).values():
                     yield k, f, obj
+
+
+def _check_map_keys(
+    state: DesiredState, retold: Mapping[Source, str], problems: list[ConfigProblem]
+) -> set[Source]:
+    """The keys of a custom field map name fields by their text, as it is
+    sent. A key YAML read as a number whose own text is another (``010`` is
+    8, ``0x1F`` 31, ``1_0`` 10), as a boolean (``yes``, ``true``: sent as
+    ``True``) or as null would name another field, or none, without a word:
+    each is refused at its place. So is a key that names the same field as
+    one before it once both are text (``1:`` and ``"1":``), which would
+    silently drop one of the two values. Returns where the refused keys
+    stand, whose values are then not checked against a field."""
+    refused: set[Source] = set()
+    for k, f, obj in _custom_field_maps(state):
+        values = obj.data.get(f.name)
+        if not isinstance(values, YamlMap):
+            continue
+        what = f"{k.singular} {obj.path!r}"
+        seen: dict[str, Source] = {}
+        for key in values:
+            where = values.key_source(key)
+            text = retold.get(where)
+            if key is None or isinstance(key, bool) or text is not None:
+                written = text if text is not None else ("null" if key is None else value_text(key))
+                if key is None:
+                    read = "null"
+                elif isinstance(key, bool):
+                    read = f"the boolean {value_text(key)}"
+                else:
+                    read = f"the number {key}"
+                problems.append(
+                    where.problem(
+                        f"{what}: custom field key is written {written}, which YAML reads as "
+                        f"{read}: quote it ('{written}') to name the field {written}"
+                    )
+                )
+                refused.add(values.value_source(key))
+                continue
+            name = str(key)
+            first = seen.setdefault(name, where)
+            if first != where:
+                problems.append(
+                    where.problem(
+                        f"{what}: custom field {name!r} is given twice (first at {first})"
+                    )
+                )
+                refused.add(values.value_source(key))
+    return refused
 
 
 def _check_retold_values(
@@ -444,7 +505,7 @@ def _check_retold_values(
             text = retold.get(where)
             definition = fields.get(str(key))
             ftype = definition.data.get("type") if definition is not None else None
-            if text is None or _taken_as_read(value, text, ftype):
+            if text is None or taken_as_read(value, text, ftype):
                 continue
             sent = value_text(value)
             read = sent if isinstance(value, bool) else f"the number {value}"
@@ -457,17 +518,6 @@ def _check_retold_values(
             )
 
 
-def _taken_as_read(value: Any, text: str, ftype: Any) -> bool:
-    if isinstance(value, bool):
-        return bool(ftype == "BOOLEAN")
-    if ftype != "NUMBER":
-        return False
-    try:
-        return bool(float(text) == value)
-    except ValueError:
-        return False
-
-
 def _check_values(
     state: DesiredState,
     k: Kind,
@@ -475,6 +525,7 @@ def _check_values(
     obj: DesiredObject,
     allow_external: bool,
     problems: list[ConfigProblem],
+    unnamed: AbstractSet[Source],
 ) -> None:
     values = obj.data.get(f.name)
     if not isinstance(values, dict):
@@ -485,6 +536,8 @@ def _check_values(
     what = f"{k.singular} {obj.path!r}"
     for key, value in values.items():
         where = map_value_source(obj, f.name, key)
+        if where in unnamed:
+            continue
         definition = fields.get(str(key))
         if definition is None:
             renamed = f.keys_ref and renamed_reference(
@@ -509,6 +562,9 @@ def _check_values(
             continue
         text = value_text(value)
         ftype = definition.data.get("type", "TEXT")
+        written = None if isinstance(value, str) else state.retold.get(where)
+        if written is not None and not taken_as_read(value, written, ftype):
+            continue  # _check_retold_values names it as written
         if not checked_offline(definition.data, ignored):
             continue  # the portal's type or options hold: the plan checks it
         listed = definition.data.get("options")

@@ -95,6 +95,10 @@ class DesiredState:
     sensitive_env: dict[tuple[str, ObjectKey, str], str] = field(default_factory=dict, repr=False)
     """(kind, filed key, field) -> the environment variable a sensitive value came
     from (a saved plan stores that name, not the value)."""
+    retold: dict[Source, str] = field(default_factory=dict, repr=False)
+    """Where a plain scalar is written that YAML read as a number or boolean
+    whose own text is another (``1_000``, ``yes``) -> the text written
+    (``yaml_loader.retells``)."""
 
     @property
     def kinds(self) -> list[str]:

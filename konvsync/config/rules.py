@@ -9,6 +9,7 @@ objects they name (``unfit_problem``), for export and ``drift --write``."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from konvsync.config.model import DesiredObject, DesiredState, Source
@@ -259,6 +260,51 @@ def unfit_problem(k: Kind, entry: Mapping[str, Any], named: Named) -> str | None
             options = [str(o) for o in definition.get("options") or []]
             if not fits_as_sent(value_text(value), ftype, options):
                 return f"{f.name} {key!r}: {value!r} does not fit its {ftype} field"
+    return None
+
+
+def taken_as_read(value: Any, text: str, ftype: Any) -> bool:
+    """Whether a field of type ``ftype`` takes ``value``, a number or boolean
+    YAML read from the plain scalar ``text`` whose own text is another
+    (``1_000``, ``yes``): a BOOLEAN any boolean, a NUMBER the same number,
+    exactly (a float YAML rounded, ``1234567890123456.78``, is another one:
+    konvsync would send the rounded number)."""
+    if isinstance(value, bool):
+        return bool(ftype == "BOOLEAN")
+    if ftype != "NUMBER":
+        return False
+    try:
+        return bool(Decimal(text) == Decimal(value_text(value)))
+    except InvalidOperation:
+        return False
+
+
+def retold_problem(
+    k: Kind, obj: DesiredObject, named: Named, retold: Mapping[Source, str]
+) -> str | None:
+    """What konvsync would reject in ``obj`` given the objects it names as
+    ``named`` gives them: a map field's value written as a number or
+    boolean of another text (``retold``: ``DesiredState.retold``) that its
+    field then does not take as YAML read it (``taken_as_read``: ``1_000``
+    in a field retyped from NUMBER to TEXT)."""
+    for f in k.fields:
+        values = obj.data.get(f.name)
+        if f.keys_ref is None or not isinstance(values, Mapping):
+            continue
+        for key, value in values.items():
+            if isinstance(value, str) or value is None:
+                continue
+            text = retold.get(map_value_source(obj, f.name, key))
+            definition = named(f.keys_ref, str(key))
+            if text is None or definition is None:
+                continue
+            ftype = str(definition.get("type") or "TEXT")
+            if not taken_as_read(value, text, ftype):
+                read = value_text(value) if isinstance(value, bool) else f"the number {value}"
+                return (
+                    f"{f.name} {key!r}: written {text}, which YAML reads as {read}: a {ftype} "
+                    "field takes it only quoted"
+                )
     return None
 
 

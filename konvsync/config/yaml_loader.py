@@ -408,10 +408,10 @@ class _Builder:
 def retells(value: Any, text: str) -> bool:
     """Whether YAML read the plain scalar ``text`` as a number or boolean
     whose own text is another (``01234`` octal: 668, ``0x1F``: 31, ``12:30``:
-    750, ``1.50``: 1.5, ``yes``: True); ``true``, ``42`` and ``2.5`` are
-    their own text."""
+    750, ``1.50``: 1.5, ``yes`` and ``True``: True, sent as ``true``);
+    ``true``, ``42`` and ``2.5`` are their own text."""
     if isinstance(value, bool):
-        return text.lower() not in ("true", "false")
+        return text not in ("true", "false")
     if isinstance(value, int | float):
         return str(value) != text
     return False

@@ -24,7 +24,7 @@ from typing import Any
 from konvsync.config.documents import item_problem, schema_problem
 from konvsync.config.model import DesiredObject, DesiredState
 from konvsync.config.overlay import OverlayMap
-from konvsync.config.rules import Named, unfit_problem
+from konvsync.config.rules import Named, retold_problem, unfit_problem
 from konvsync.config.yaml_dump import dump
 from konvsync.config.yaml_loader import YamlMap
 from konvsync.drift.files import read_unchanged, write_unchanged
@@ -351,6 +351,15 @@ def _unfit_holders(work: _Work, item: Update, k: Kind, group: list[str]) -> None
             if change is not None:  # as --write accepts it
                 data |= {top: (change.before or {}).get(top) for top in change.changed_fields()}
             problem = unfit_problem(holder, data, then)
+            maps = {f.name for f in holder.fields if f.keys_ref}
+            if problem is None and not (change and maps & set(change.changed_fields())):
+                # The values as written (those --write does not replace): a
+                # number or boolean YAML read from another text is taken by
+                # some types only (``1_000``).
+                retold = work.desired.retold
+                problem = retold_problem(holder, obj, then, retold)
+                if problem is not None and retold_problem(holder, obj, now, retold) is not None:
+                    problem = None
             if problem is not None and unfit_problem(holder, data, now) is None:
                 raise EditRefused(
                     f"the configuration would then reject {held} ({problem}); left as written "

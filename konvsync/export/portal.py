@@ -391,8 +391,11 @@ def _leave_out_rejected_keys(
     rejected: set[str],
     warnings: list[str],
 ) -> None:
-    """Values of a map field (``customFields``) whose keys name objects that
-    are written as comments are left out, with a warning each."""
+    """A map field (``customFields``) holding a value whose key names an
+    object written as a comment is left out whole, with a warning for each
+    such key: the map is the object's whole set, so a config that lists
+    only the other values would have the plan clear that one (as a list
+    holding such a reference is left out whole, ``_known_refs``)."""
     values = out.get(f.name)
     if not isinstance(values, dict):
         return
@@ -401,12 +404,10 @@ def _leave_out_rejected_keys(
     for field_key in left_out:
         warnings.append(
             f"{k.singular} {obj.key!r}: {definition} {field_key!r} is written as a "
-            "comment; its value is left out of the export"
+            f"comment; its {f.name} are left out of the export (a config made from it "
+            "leaves them alone)"
         )
-    kept = {name: value for name, value in values.items() if name not in left_out}
-    if kept:
-        out[f.name] = kept
-    else:
+    if left_out:
         del out[f.name]
 
 

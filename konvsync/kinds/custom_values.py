@@ -38,12 +38,16 @@ def fits_as_sent(value: str, field_type: str, options: list[str]) -> bool:
     return value_fits(sent, field_type, [o for o in map(normalize_text, options) if o])
 
 
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+"""A NUMBER's text: a decimal numeral in ASCII digits, with a sign, a point
+and an exponent, as number parsers everywhere read one. Python's
+``float`` also reads ``1_000`` and the digits of every script (Arabic-Indic,
+fullwidth), which a portal's parser does not."""
+
+
 def value_fits(value: str, field_type: str, options: list[str]) -> bool:
     if field_type == "NUMBER":
-        try:
-            return math.isfinite(float(value))
-        except ValueError:
-            return False
+        return _NUMBER.fullmatch(value) is not None and math.isfinite(float(value))
     if field_type == "DATE":
         if not _DATE.match(value):
             return False

@@ -101,10 +101,13 @@ def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> 
                 )
         if _unchanged(f, values, existing.get(account.filed_key)):
             continue  # not written: the portal holds these values already
+        # As sent: keys as text (``1:`` is the field "1"), a value blank once
+        # trimmed as null, which leaves a required field without a value.
+        sent = normalize_value(f, values)
         for key, definition in definitions.items():
             if key in pruned:
                 continue  # deleted by this plan: values go with it (kept till then, plan.diff)
-            if definition.get("required") and values.get(key) in (None, ""):
+            if definition.get("required") and sent.get(key) is None:
                 problems.append(
                     account.source.problem(
                         f"{what}: custom field {key!r} is required, and "

@@ -648,7 +648,7 @@ def test_an_expiry_out_of_range_in_utc_is_a_validate_error_at_its_place(
     ("written", "said"),
     [
         ("true", "True is not of type 'string', 'null'"),
-        ("20270630", "20270630 is not of type 'string', 'null'"),
+        ("20270630", "20270630 is a number to YAML: quote it to give the text"),
     ],
 )
 def test_an_expiry_that_is_no_string_is_one_problem(

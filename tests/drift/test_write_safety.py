@@ -392,6 +392,51 @@ def test_a_retype_the_configured_accounts_values_do_not_fit_is_left_as_written(
     assert plan(sandbox, path).exit_code == 2  # apply would set the type back to TEXT
 
 
+def test_a_retype_a_value_written_as_a_yaml_number_or_boolean_needs_is_left_as_written(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """``qty: 1_000`` is the number 1000 to YAML, which a NUMBER field takes;
+    ``ok: yes`` is true, which a BOOLEAN field takes. Retyped to TEXT in the
+    portal, the values fit ("1000", "true"), but the configuration spelled
+    so is rejected (quote it to send the text as written): accepting the
+    types refused the whole write (exit 1, nothing written, the group's
+    new name lost too). The types are left as written, with the reason;
+    the rest is accepted."""
+    path = one_file(
+        sandbox,
+        tmp_path,
+        "konvsync: 1\naccountFields:\n  - {key: qty, label: Qty, type: NUMBER}\n"
+        "  - {key: ok, label: OK, type: BOOLEAN}\n"
+        "accounts:\n  - {externalId: acme, name: ACME, customFields: {qty: 1_000, ok: yes}}\n"
+        "  - {externalId: beta, name: Beta, customFields: {qty: 5, ok: true}}\n"
+        "groups: [{externalId: sales, name: Sales}]\n",
+    )
+    store = sandbox.store
+    for key in ("qty", "ok"):
+        field = store.get("accountFields", key=key)
+        assert field is not None
+        store.update("accountFields", field["id"], {"type": "TEXT"})
+    HandEdits(sandbox).update_group("sales", name="Sales Team")
+    result = drift(sandbox, path, "--write", "--format", "json")
+    assert result.exit_code == 2, result.output
+    validates(path)
+    data = json.loads(result.stdout)
+    kept = {(k["address"], k["path"]): k["reason"] for k in data["written"]["kept"]}
+    assert kept == {
+        ("accountFields/qty", "type"): "the configuration would then reject accounts/acme "
+        "(customFields 'qty': written 1_000, which YAML reads as the number 1000: a TEXT "
+        "field takes it only quoted); left as written (correct that in the portal and run "
+        "drift --write again, or apply to revert it)",
+        ("accountFields/ok", "type"): "the configuration would then reject accounts/acme "
+        "(customFields 'ok': written yes, which YAML reads as true: a TEXT field takes it "
+        "only quoted); left as written (correct that in the portal and run drift --write "
+        "again, or apply to revert it)",
+    }
+    written = yaml.safe_load(path.read_text())
+    assert [f["type"] for f in written["accountFields"]] == ["NUMBER", "BOOLEAN"]
+    assert written["groups"] == [{"externalId": "sales", "name": "Sales Team"}]
+
+
 def test_an_account_whose_portal_value_fits_the_retype_takes_both(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:

@@ -83,6 +83,11 @@ def test_values_konvsync_rejects_are_exported_as_comments(
 def test_an_account_field_konvsync_rejects_takes_its_values_along(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
+    """customFields is the account's whole set: written without the value
+    of a field written as a comment, it had the plan of the export clear
+    that value. The account's customFields are left out whole, as a list
+    holding a reference to such an object is, so that the configuration
+    leaves them alone; an account holding no such value keeps its own."""
     store = sandbox.store
     store.create("accountFields", {"key": "bad key", "label": "Bad", "type": "TEXT"})
     store.create("accountFields", {"key": "tier", "label": "Tier", "type": "TEXT"})
@@ -94,14 +99,27 @@ def test_an_account_field_konvsync_rejects_takes_its_values_along(
             "customFields": [{"key": "bad key", "value": "x"}, {"key": "tier", "value": "gold"}],
         },
     )
+    store.create(
+        "accounts",
+        {"externalId": "beta", "name": "Beta", "customFields": [{"key": "tier", "value": "x"}]},
+    )
     out = tmp_path / "exported"
     result = invoke(["--endpoint", sandbox.url, "export", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "account field 'bad key' holds a value konvsync would reject" in result.stderr
-    assert "account 'acme': account field 'bad key' is written as a comment" in result.stderr
+    assert (
+        "account 'acme': account field 'bad key' is written as a comment; its customFields "
+        "are left out of the export (a config made from it leaves them alone)" in result.stderr
+    )
     accounts = yaml.safe_load((out / "accounts.yaml").read_text())["accounts"]
-    assert accounts[0]["customFields"] == {"tier": "gold"}
+    assert accounts[0] == {"externalId": "acme", "name": "ACME"}
+    assert accounts[1]["customFields"] == {"tier": "x"}
     assert invoke(["validate", str(out)]).exit_code == 0
+    plan = invoke(["--endpoint", sandbox.url, "plan", str(out), "--detailed-exitcode"])
+    assert plan.exit_code == 0, plan.output
+    acme = store.get("accounts", key="acme")
+    assert acme is not None
+    assert {v["key"]: v["value"] for v in acme["customFields"]} == {"bad key": "x", "tier": "gold"}
 
 
 def test_a_long_select_option_is_folded_as_libyaml_folds_it(

@@ -441,3 +441,34 @@ def test_values_of_a_field_whose_options_the_config_ignores_fit_the_portals_opti
         f"{config}:7:57: account 'beta': custom field 'tier' value 'bronze' is not one of "
         "gold, silver (as the portal defines it)" in result.stderr
     ), result.stderr
+
+
+def test_a_required_field_is_checked_on_the_values_as_sent(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """A value that is blank once trimmed is sent as null (no value), so it
+    leaves a required field without one: the plan refused ``{vat: ""}``
+    but sent ``{vat: "  "}``, and a portal that requires the field refuses
+    the account halfway through the apply. A key YAML read as a number
+    (``1:``) names the field ``"1"``: its value was not found, and the
+    plan refused an account that gives it one."""
+    store = sandbox.store
+    store.create("accountFields", {"key": "vat", "label": "VAT", "type": "TEXT", "required": True})
+    store.create("accountFields", {"key": "1", "label": "One", "type": "TEXT", "required": True})
+    config = write_config("""\
+        konvsync: 1
+        accounts:
+          - {externalId: blank, name: Blank, customFields: {vat: "  ", 1: x}}
+          - {externalId: nbsp, name: Nbsp, customFields: {vat: "\\u00a0", 1: x}}
+          - {externalId: given, name: Given, customFields: {vat: V1, 1: x}}
+        """)
+    result = run(sandbox, "plan", str(config))
+    assert result.exit_code == 1, result.output
+    for line, key in ((3, "blank"), (4, "nbsp")):
+        assert (
+            f"{config}:{line}:5: account '{key}': custom field 'vat' is required, and "
+            "customFields (the account's whole set) gives it no value" in result.stderr
+        ), result.stderr
+    assert "'given'" not in result.stderr
+    assert "custom field '1'" not in result.stderr
+    assert store.count("accounts") == 0
