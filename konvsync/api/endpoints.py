@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from konvsync.errors import UsageError
-from konvsync.support.redact import shown_url
+from konvsync.support.redact import printable, shown_url
 
 NAMED = {
     "production": "https://api.konvertapp.com",
@@ -78,6 +79,18 @@ def resolve_endpoint(
         # Before it is parsed: a password holding a / ? or # ends the host
         # part there (``https://admin:2024/pw@host`` reads as host admin, port
         # 2024), and the parser's error quotes the rest.
+        authority = re.split("[/?#]", value.split("://", 1)[-1], maxsplit=1)[0]
+        if "@" not in authority:
+            # After the host as written: an @ of a path (legal) reads the
+            # same as a password holding a / ? or #, so both are refused.
+            scheme = value.partition("://")[0] + "://" if "://" in value else ""
+            marked = f"{printable(scheme)}***@{shown.removeprefix(printable(scheme))}"
+            raise UsageError(
+                f"endpoint {marked!r}: an @ after the host is "
+                "refused, as it may end a user name or password that holds a / ? or # "
+                "(credentials come from KONVERT_API_KEY and KONVERT_API_SECRET or "
+                "--credentials-file, never from the endpoint); write an @ of its path as %40"
+            )
         raise UsageError(
             f"endpoint {shown!r}: a URL holding a user name or password is refused "
             "(credentials come from KONVERT_API_KEY and KONVERT_API_SECRET or "

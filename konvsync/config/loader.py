@@ -117,7 +117,7 @@ def _load(
     _check_references(state, allow_external_refs, problems, unnamed)
     check_renames(state, problems)
     if retold:
-        _check_retold_values(state, retold, problems)
+        _check_retold_values(state, retold, problems, unnamed)
     env_values = {where: name for d in documents for where, name in d.env_values.items()}
     check_kind_rules(state, env_values, problems)
     state.digest = _digest(documents, set(state.sensitive_env.values()))
@@ -486,13 +486,18 @@ def _check_map_keys(
 
 
 def _check_retold_values(
-    state: DesiredState, retold: Mapping[Source, str], problems: list[ConfigProblem]
+    state: DesiredState,
+    retold: Mapping[Source, str],
+    problems: list[ConfigProblem],
+    unnamed: AbstractSet[Source] = frozenset(),
 ) -> None:
     """Custom field values are sent as text: one that YAML read as a number
     or boolean of another text (``zip: 01234`` is octal 668, ``code: no`` is
     false, ``price: 1.50`` is 1.5) would reach the portal changed. Refused
     unless the field takes what YAML read: a BOOLEAN any boolean, a NUMBER
-    the same number as the text in decimal (``1_000``, ``+5``, ``1.50``)."""
+    the same number as the text in decimal (``1_000``, ``+5``, ``1.50``).
+    A value whose key ``_check_map_keys`` refused (at ``unnamed``) names no
+    field: it is left to that problem."""
     for k, f, obj in _custom_field_maps(state):
         values = obj.data.get(f.name)
         if not isinstance(values, dict):
@@ -502,6 +507,8 @@ def _check_retold_values(
             if isinstance(value, str) or value is None:
                 continue
             where = map_value_source(obj, f.name, key)
+            if where in unnamed:
+                continue  # its key is refused (_check_map_keys): it names no field
             text = retold.get(where)
             definition = fields.get(str(key))
             ftype = definition.data.get("type") if definition is not None else None

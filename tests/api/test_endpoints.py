@@ -132,3 +132,29 @@ def test_a_configs_endpoint_holding_a_password_never_shows_it(
         schema_error = endpoint.startswith("ftp")  # validate is offline: it resolves none
         assert result.exit_code == (1 if schema_error or args[0] == "plan" else 0), result.output
         assert "hunter2" not in result.output, result.output
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["https://127.0.0.1:1/tenants/@acme", "https://admin:2024/hunter2@127.0.0.1:1"]
+)
+def test_an_at_sign_after_the_host_is_named_for_what_it_may_be(
+    endpoint: str, tmp_path: Path
+) -> None:
+    """An ``@`` that stands after the host as written (in a path, legal in a
+    URL, or ending a password that holds a ``/``) is refused, as the two
+    cannot be told apart; the error said the URL held a user name or
+    password and named the host as what follows the ``@`` ('https://acme'),
+    a URL the user never wrote, with no way out. It marks what it leaves
+    out, and says how to write an ``@`` of a path."""
+    config = tmp_path / "konvsync.yaml"
+    config.write_text("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    result = invoke(["--endpoint", endpoint, "plan", str(config)])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.splitlines()
+    after = endpoint.rpartition("@")[2]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"Error: endpoint 'https://***@{after}': an @ after the host"), (
+        result.stderr
+    )
+    assert "write an @ of its path as %40" in lines[0], result.stderr
+    assert "hunter2" not in result.output and "2024" not in result.output

@@ -461,3 +461,31 @@ def test_a_key_yaml_reads_as_another_value_is_named_as_written(tmp_path: Path) -
         in result.stderr
     ), result.stderr
     assert "True: unknown key" not in result.stderr
+
+
+def test_a_custom_field_key_refused_as_yaml_read_it_is_its_entry_s_only_problem(
+    tmp_path: Path,
+) -> None:
+    """A key YAML reads as another number or a boolean (``010:`` is 8,
+    ``on:`` is true) is refused at its place, and its value is then checked
+    against no field: it was, against the field the key names only as YAML
+    read it, and a second problem named that field as YAML read the key
+    ("custom field 8 is written 0123", "custom field True is written yes")."""
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(
+        "konvsync: 1\n"
+        "accountFields:\n"
+        '  - {key: "8", label: Eight, type: TEXT}\n'
+        "accounts:\n"
+        "  - externalId: acme\n"
+        "    name: ACME\n"
+        "    customFields:\n"
+        "      010: 0123\n"
+        "      on: yes\n"
+    )
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 1, result.output
+    problems = [line for line in result.stderr.splitlines() if line.startswith(str(config))]
+    assert [line.split(":")[1:3] for line in problems] == [["8", "7"], ["9", "7"]], result.stderr
+    assert "custom field key is written 010" in problems[0]
+    assert "custom field key is written on" in problems[1]
