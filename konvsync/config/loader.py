@@ -514,6 +514,10 @@ def _check_retold_values(
             ftype = definition.data.get("type") if definition is not None else None
             if text is None or taken_as_read(value, text, ftype):
                 continue
+            if definition is None and isinstance(value, bool) and text.lower() == value_text(value):
+                # ``True`` for a field the portal defines (its type is known
+                # to plan, not here): the boolean, as a BOOLEAN field takes it.
+                continue
             sent = value_text(value)
             read = sent if isinstance(value, bool) else f"the number {value}"
             problems.append(

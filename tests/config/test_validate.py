@@ -489,3 +489,25 @@ def test_a_custom_field_key_refused_as_yaml_read_it_is_its_entry_s_only_problem(
     assert [line.split(":")[1:3] for line in problems] == [["8", "7"], ["9", "7"]], result.stderr
     assert "custom field key is written 010" in problems[0]
     assert "custom field key is written on" in problems[1]
+
+
+@pytest.mark.parametrize("written", ["True", "FALSE", "true"])
+def test_a_yaml_boolean_for_a_field_the_portal_defines_is_taken_as_before(
+    tmp_path: Path, written: str
+) -> None:
+    """A custom field defined in the portal only (``--allow-external-refs``,
+    or another team's under ``policy.scope``) has a type validate cannot
+    know: ``True`` and ``FALSE`` are the booleans true and false there, as
+    they were before they were named as written for the fields the config
+    defines (where a TEXT field would get "true" in their place)."""
+    config = tmp_path / "konvsync.yaml"
+    config.write_text(
+        "konvsync: 1\n"
+        "accounts:\n"
+        "  - externalId: acme\n"
+        "    name: ACME\n"
+        "    customFields:\n"
+        f"      active: {written}\n"
+    )
+    result = invoke(["validate", "--allow-external-refs", str(config)])
+    assert result.exit_code == 0, result.output
