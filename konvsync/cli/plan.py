@@ -19,6 +19,7 @@ from konvsync.cli.params import GivenPath, refuse_overwriting_inputs
 from konvsync.cli.progress import StderrProgress
 from konvsync.cli.streams import show, show_before_error
 from konvsync.errors import ExitStatus
+from konvsync.plan.planfile import is_planfile
 from konvsync.plan.planner import PlanRefused
 from konvsync.render import render_plan
 
@@ -87,7 +88,9 @@ def plan(
         progress.clear()
         show_before_error(render_plan(refused.outcome.plan, fmt, color=color), fmt == "json")
         if out_file:
-            click.echo(f"The plan was refused: {out_file} was not written.", err=True)
+            # An earlier plan there is what ``apply FILE`` would apply.
+            kept = "; it still holds the plan saved before" if is_planfile(out_file) else ""
+            click.echo(f"The plan was refused: {out_file} was not written{kept}.", err=True)
         raise
     progress.clear()
     saved = f"saved the plan to {out_file}" if out_file else ""

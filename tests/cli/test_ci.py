@@ -716,3 +716,21 @@ def test_shell_completion_script_as_the_readme_says(tmp_path: Path) -> None:
     assert "plain,show" in words.stdout
     readme = (ROOT / "README.md").read_text()
     assert 'eval "$(_KONVSYNC_COMPLETE=bash_source konvsync)"' in readme
+
+
+def test_a_refused_plan_says_its_file_still_holds_the_plan_saved_before(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """``plan --out`` refused leaves the file as it was: one that holds an
+    earlier plan still does, and ``apply FILE`` would apply that one, so
+    the line that says the file was not written says it."""
+    config = twelve_groups_and_a_config_keeping_two(sandbox, write_config)
+    planfile = tmp_path / "p.plan"
+    allowed = run(sandbox, "plan", str(config), "--out", str(planfile), "--allow-mass-delete")
+    assert allowed.exit_code == 0, allowed.output
+    before = planfile.read_bytes()
+
+    refused = run(sandbox, "plan", str(config), "--out", str(planfile))
+    assert refused.exit_code == 3, refused.output
+    assert "p.plan was not written; it still holds the plan saved before" in refused.stderr
+    assert planfile.read_bytes() == before
