@@ -31,6 +31,25 @@ class RemoteScope:
     renames: KeyRenames = field(default_factory=dict)
     """The configuration's renames, so that a reference matches on the key
     the configuration gives the object it names."""
+    settled: frozenset[tuple[str, str]] = field(default=frozenset(), compare=False)
+    """(kind, key in the portal) of the renames that the portal shows made
+    (it has the configured key): an object with the old key is another one
+    (another team's, made since), and a reference to it matches on that key."""
+
+    def settled_by(self, kinds: Mapping[str, RemoteKind]) -> RemoteScope | None:
+        """This scope with the renames that ``kinds`` (the portal as read)
+        show made settled, or None when the read shows none made that is
+        not settled already: the objects read are then sorted as they are."""
+        settled = {
+            (kind_name, old)
+            for kind_name, renamed in self.renames.items()
+            if kind_name in kinds and kind(kind_name).parent is None
+            for old, new in renamed.items()
+            if new in kinds[kind_name].shown_keys()
+        }
+        if settled <= self.settled:
+            return None
+        return replace(self, settled=frozenset(settled | self.settled))
 
     def owns(self, kind_name: str, key: str | None, data: Mapping[str, Any]) -> bool:
         """Whether the remote object of top-level kind ``kind_name`` with
@@ -51,7 +70,11 @@ class RemoteScope:
         values: dict[str, Any] = {}
         for name, target in self._references.get(kind_name, ()):
             value = data.get(name)
-            if isinstance(value, str) and not isinstance(value, RemoteRef):
+            if (
+                isinstance(value, str)
+                and not isinstance(value, RemoteRef)
+                and (target, value) not in self.settled
+            ):
                 value = self.renames.get(target, {}).get(value, value)
             values[name] = value
         return values
