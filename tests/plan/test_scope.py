@@ -573,6 +573,39 @@ def test_drift_after_a_rename_leaves_the_old_key_to_whoever_takes_it(
     assert store.get("users", key="bob@other.example") is not None
 
 
+def test_drift_leaves_values_under_an_old_key_another_team_took_alone(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """An account field renamed from legacy_f to dealer_f (renamedFrom
+    kept); another team then makes a field legacy_f and gives this
+    configuration's account a value under it. That value is under the
+    other team's field, not one the portal kept under the old key: drift
+    reported it as to be filed under dealer_f ("changed", exit 2), and
+    --write, which had nothing to write, left drift reporting it forever."""
+    store = sandbox.store
+    store.create("accountFields", {"key": "legacy_f", "label": "F", "type": "TEXT"})
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          prune: [accountFields]
+          scope: {accountFields: ["dealer_*", legacy_f], accounts: ["dealer-*"]}
+        accountFields:
+          - {key: dealer_f, renamedFrom: legacy_f, label: F, type: TEXT}
+        accounts:
+          - {externalId: dealer-1, name: One}
+        """)
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(", legacy_f]", "]"), encoding="utf-8"
+    )
+    theirs = store.create("accountFields", {"key": "legacy_f", "label": "B", "type": "TEXT"})
+    account = store.get("accounts", key="dealer-1")
+    assert account is not None and theirs is not None
+    store.update("accounts", account["id"], {"customFields": [{"key": "legacy_f", "value": "b"}]})
+    drift = run(sandbox, "drift", str(config))
+    assert drift.exit_code == 0, drift.output
+
+
 def test_a_scoped_kind_never_adopts_a_keyless_object(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
