@@ -123,6 +123,7 @@ def _load(
     state.digest = _digest(documents, set(state.sensitive_env.values()))
     unset = {where: names for d in documents for where, names in d.unset.items()}
     unset_names = {name for names in unset.values() for name in names}
+    unset_names |= {n for d in documents for n, value in d.variables.items() if value is None}
     check_scope(state, problems, _prune_source(merged), unset_names)
     if unset:
         problems[:] = _unchecked(unset, problems, state.warnings)

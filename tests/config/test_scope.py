@@ -315,6 +315,10 @@ def test_a_glob_using_an_unset_variable_is_not_checked_offline(
     assert unset.exit_code == 0, unset.output
     assert f"{config}:5:16: warning: environment variable TEAM is not set" in unset.stderr
     assert "outside policy.scope" not in unset.output
+    planned = invoke(["--endpoint", "http://127.0.0.1:9", "plan", str(config)], env={"TEAM": None})
+    assert planned.exit_code == 1  # plan needs it: said once, at its place
+    assert f"{config}:5:16: environment variable TEAM is not set" in planned.stderr
+    assert "outside policy.scope" not in planned.output
     assert invoke(["validate", str(config)], env={"TEAM": "dealer"}).exit_code == 0
     other = invoke(["validate", str(config)], env={"TEAM": "dist"})
     assert other.exit_code == 1
