@@ -563,7 +563,12 @@ def test_drift_after_a_rename_leaves_the_old_key_to_whoever_takes_it(
     assert "bob@other.example" not in config.read_text(encoding="utf-8")
     planned = run(sandbox, "plan", str(config))
     assert planned.exit_code == 1
-    assert "(renamedFrom 'legacy-7'): the portal has it outside policy.scope" in planned.stderr
+    assert (
+        f"{config}:6:5: account 'dealer-7' (renamedFrom 'legacy-7'): the portal has both, "
+        "'legacy-7' outside policy.scope.accounts ['dealer-*'] (ID "
+    ) in planned.stderr
+    assert "if the rename is made, remove 'legacy-7' from renamedFrom" in planned.stderr
+    assert "Remove it from this configuration" not in planned.stderr  # dealer-7 is ours
     config.write_text(
         config.read_text(encoding="utf-8").replace(", renamedFrom: legacy-7", ""),
         encoding="utf-8",
