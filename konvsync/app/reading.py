@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import Any
 
 from konvsync.api.client import PortalClient, Response
 from konvsync.api.operations import viewer_document
@@ -50,9 +51,24 @@ async def read_nodes(
     arrive, what is outside it (``plan.scope``). ``viewer``: the portal's
     name query, already sent."""
     builder = RemoteStateBuilder(scope=scope)
-    nodes_task = read_kinds(client, [kind(n) for n in kind_names], on_page, builder.add)
+    pages: list[tuple[str, list[dict[str, Any]]]] = []
+
+    def add(kind_name: str, nodes: list[dict[str, Any]]) -> None:
+        if scope is not None and scope.renames:
+            pages.append((kind_name, nodes))  # to sort again (below)
+        builder.add(kind_name, nodes)
+
+    nodes_task = read_kinds(client, [kind(n) for n in kind_names], on_page, add)
     viewer_task = viewer or viewer_request(client)
     _nodes, answer = await aio.gather(nodes_task, viewer_task)
+    settled = scope.settled_by(builder.kinds) if scope is not None else None
+    if settled is not None:
+        # A rename the portal shows made: the old key names another object
+        # now, whose referrers were matched as the renamed one's. The kinds
+        # are read concurrently, so that is known only once all are read.
+        builder = RemoteStateBuilder(scope=settled)
+        for kind_name, nodes in pages:
+            builder.add(kind_name, nodes)
     return RemoteRead(builder, answer.raise_for_errors("viewer")["viewer"]["portalName"])
 
 

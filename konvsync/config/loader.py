@@ -121,8 +121,10 @@ def _load(
     env_values = {where: name for d in documents for where, name in d.env_values.items()}
     check_kind_rules(state, env_values, problems)
     state.digest = _digest(documents, set(state.sensitive_env.values()))
-    check_scope(state, problems, _prune_source(merged))
     unset = {where: names for d in documents for where, names in d.unset.items()}
+    unset_names = {name for names in unset.values() for name in names}
+    unset_names |= {n for d in documents for n, value in d.variables.items() if value is None}
+    check_scope(state, problems, _prune_source(merged), unset_names)
     if unset:
         problems[:] = _unchecked(unset, problems, state.warnings)
     substituted = [p for d in documents for p in d.substitution_problems]

@@ -8,7 +8,7 @@ objects they name (``unfit_problem``), for export and ``drift --write``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -92,15 +92,24 @@ def _warn_lookalike_keys(state: DesiredState, k: Kind, obj: DesiredObject) -> No
 
 
 def check_scope(
-    state: DesiredState, problems: list[ConfigProblem], prune_at: Source | None = None
+    state: DesiredState,
+    problems: list[ConfigProblem],
+    prune_at: Source | None = None,
+    unset: Collection[str] = (),
 ) -> None:
     """A configuration lists only what it owns: each object of a scoped kind
     must be inside its rule (references to objects outside stay allowed);
     and pruning a kind the scope leaves out while it names others deletes
-    what other configurations own, so that is a warning."""
+    what other configurations own, so that is a warning. A rule with a glob
+    that uses a variable of ``unset`` is unknown offline: not checked (the
+    loader warns that the value was not)."""
     scope = state.policy.scope
+    unknown = tuple(f"${{env:{name}}}".lower() for name in unset)  # e-mail globs are folded
     for rule in scope.rules:
         k = kind(rule.kind)
+        globs = [glob.lower() for _name, globs in rule.fields for glob in globs]
+        if any(ref in glob for glob in [*globs, *map(str.lower, rule.exclude)] for ref in unknown):
+            continue
         for obj in state.objects.get(rule.kind, {}).values():
             miss = rule.outside(obj.key, reference_keys(k, rule, obj.data))
             if miss is None:

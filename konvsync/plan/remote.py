@@ -31,6 +31,27 @@ class RemoteScope:
     renames: KeyRenames = field(default_factory=dict)
     """The configuration's renames, so that a reference matches on the key
     the configuration gives the object it names."""
+    settled: frozenset[tuple[str, str]] = field(default=frozenset(), compare=False)
+    """(kind, key in the portal) of the renames that the portal shows made
+    (it has the configured key): an object with the old key is another one
+    (another team's, made since), and a reference to it matches on that key."""
+    matched: set[tuple[str, str]] = field(default_factory=set, compare=False, repr=False)
+    """(kind, key in the portal) of the renames a reference was matched
+    through so far."""
+
+    def settled_by(self, kinds: Mapping[str, RemoteKind]) -> RemoteScope | None:
+        """This scope with the renames that ``kinds`` (the portal as read)
+        show made settled, or None when no object read was sorted through
+        such a rename: the objects read are then sorted as they are (a
+        renamedFrom kept once the rename is made costs nothing)."""
+        settled = {
+            (kind_name, old)
+            for kind_name, old in self.matched - self.settled
+            if kind_name in kinds and self.renames[kind_name][old] in kinds[kind_name].shown_keys()
+        }
+        if not settled:
+            return None
+        return replace(self, settled=frozenset(settled | self.settled), matched=set())
 
     def owns(self, kind_name: str, key: str | None, data: Mapping[str, Any]) -> bool:
         """Whether the remote object of top-level kind ``kind_name`` with
@@ -51,8 +72,15 @@ class RemoteScope:
         values: dict[str, Any] = {}
         for name, target in self._references.get(kind_name, ()):
             value = data.get(name)
-            if isinstance(value, str) and not isinstance(value, RemoteRef):
-                value = self.renames.get(target, {}).get(value, value)
+            renamed = self.renames.get(target, {})
+            if (
+                isinstance(value, str)
+                and not isinstance(value, RemoteRef)
+                and value in renamed
+                and (target, value) not in self.settled
+            ):
+                self.matched.add((target, value))
+                value = renamed[value]
             values[name] = value
         return values
 

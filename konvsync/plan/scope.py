@@ -97,9 +97,13 @@ def check_owned(desired: DesiredState, view: RemoteState) -> None:
                 keys = keys[1:]
             for key in keys:
                 there = outside.get(key)
-                if there is not None:
+                if there is None:
+                    continue
+                if key != obj.key and obj.key in bucket.objects:
+                    problems.append(_taken_since(obj, key, there, rule.describe()))
+                else:
                     problems.append(_taken(obj, key, there, view, rule.describe()))
-                    break
+                break
     if problems:
         raise ConfigInvalid(problems)
 
@@ -120,6 +124,19 @@ def _taken(
         + (f"; {why}" if why else "")
         + "): a configuration changes only what it owns. Remove it from this configuration, "
         "or move it into the scope in the portal (or with the configuration that owns it)"
+    )
+
+
+def _taken_since(obj: DesiredObject, key: str, there: RemoteObject, rule: str) -> ConfigProblem:
+    """The portal has the configured key in scope (the rename is made, or
+    never was one) and the old key outside: another's object, or the old
+    one made again. Which is konvsync's to guess no more than when both are
+    in scope: the ``renamedFrom`` is what to change."""
+    k = kind(obj.kind)
+    return obj.source.problem(
+        f"{k.singular} {obj.key!r} ({k.rename_field} {key!r}): the portal has both, "
+        f"{key!r} outside policy.scope.{obj.kind} {rule} (ID {there.id}); if the rename is "
+        f"made, remove {key!r} from {k.rename_field}: that {k.singular} is another's"
     )
 
 

@@ -37,17 +37,20 @@ from konvsync.plan.value_types import types_after
 
 def made_renames(desired: DesiredState, remote: RemoteState) -> Renames:
     """Renames of keys other objects file values under that the portal has
-    already made: the new key is there, the old one is not."""
+    already made: the new key is there, the old one is not, in scope or
+    outside it (values under an old key another owner's object has since
+    are under that object's key)."""
     out: Renames = {}
     for k in KINDS:
         if k.rename_field is None or not value_holders(k.name):
             continue
         present = remote.get(k.name).objects
+        shown = remote.get(k.name).shown_keys()
         for obj in desired.objects.get(k.name, {}).values():
             if obj.key not in present:
                 continue
             for old in previous_keys(k, obj.data):
-                if old != obj.key and old not in present:
+                if old != obj.key and old not in shown:
                     out.setdefault(k.name, {})[old] = obj.key
     return out
 

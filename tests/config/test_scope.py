@@ -289,3 +289,37 @@ def test_the_schema_describes_every_form() -> None:
         "exclude",
     }
     assert "locations" in scope["properties"] and "lmsModules" not in scope["properties"]
+
+
+def test_a_glob_using_an_unset_variable_is_not_checked_offline(
+    write_config: ConfigWriter,
+) -> None:
+    """A glob written with ``${env:TEAM}`` is unknown while TEAM is unset:
+    validate warns that the value was not checked, as for every other such
+    value. It also failed (exit 1), saying the configuration's own objects
+    were outside the glob as written ('${env:TEAM}-*'), although they are
+    inside it once TEAM is set."""
+    config = write_config("""\
+        konvsync: 1
+        variables: [TEAM]
+        policy:
+          scope:
+            accounts: ["${env:TEAM}-*"]
+            users: {account: ["${env:TEAM}-*"]}
+        accounts:
+          - {externalId: dealer-1, name: One}
+        users:
+          - {email: ann@x.example, firstName: A, lastName: L, account: dealer-1}
+        """)
+    unset = invoke(["validate", str(config)], env={"TEAM": None})
+    assert unset.exit_code == 0, unset.output
+    assert f"{config}:5:16: warning: environment variable TEAM is not set" in unset.stderr
+    assert "outside policy.scope" not in unset.output
+    planned = invoke(["--endpoint", "http://127.0.0.1:9", "plan", str(config)], env={"TEAM": None})
+    assert planned.exit_code == 1  # plan needs it: said once, at its place
+    assert f"{config}:5:16: environment variable TEAM is not set" in planned.stderr
+    assert "outside policy.scope" not in planned.output
+    assert invoke(["validate", str(config)], env={"TEAM": "dealer"}).exit_code == 0
+    other = invoke(["validate", str(config)], env={"TEAM": "dist"})
+    assert other.exit_code == 1
+    assert f"{config}:8:18: accounts 'dealer-1' is outside policy.scope.accounts" in other.stderr

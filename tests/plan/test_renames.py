@@ -221,7 +221,9 @@ def test_a_reference_to_an_old_key_outside_the_scope_names_that_object(
     result = invoke(["--endpoint", sandbox.url, "plan", str(config)])
     assert result.exit_code == 1, result.output
     assert "refer to it by its new key" not in result.stderr, result.stderr
-    assert "(renamedFrom 'sales-east'): the portal has it outside policy.scope" in result.stderr
+    assert "(renamedFrom 'sales-east'): the portal has both, 'sales-east' outside" in (
+        result.stderr
+    )
     config.write_text(config.read_text().replace(", renamedFrom: sales-east", ""))
     result = invoke(["--endpoint", sandbox.url, "apply", "--auto-approve", str(config)])
     assert result.exit_code == 0, result.output

@@ -535,6 +535,82 @@ def test_a_targeted_delete_brings_the_rename_that_puts_it_in_the_scope(
     assert sandbox.store.get("users", key="gone@x.example") is None
 
 
+def test_drift_after_a_rename_leaves_the_old_key_to_whoever_takes_it(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """Once legacy-7 is renamed to dealer-7, ``renamedFrom`` does nothing
+    and may stay (README). An account another team makes later with the
+    old key, and its users, are outside the scope: the users must not be
+    matched as dealer-7's. drift reported another team's user as created
+    in the portal ("apply would delete it", exit 2) and --write added it to
+    this YAML. (plan stops at the renamedFrom, as it does whenever the
+    portal has an old key only outside the scope.)"""
+    config = legacy_renamed_into_the_scope(sandbox, write_config)
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("[dealer-*, legacy-7]", "[dealer-*]"),
+        encoding="utf-8",
+    )
+    store = sandbox.store
+    other = store.create("accounts", {"externalId": "legacy-7", "name": "Another team's"})
+    bob = {"email": "bob@other.example", "firstName": "B", "lastName": "O"}
+    store.create("users", {**bob, "accountId": other["id"]}, None, {"sendWelcomeEmail": False})
+    drift = run(sandbox, "drift", str(config))
+    assert drift.exit_code == 0, drift.output
+    assert "bob@other.example" not in drift.stdout
+    written = run(sandbox, "drift", str(config), "--write", "--include-unmanaged")
+    assert written.exit_code == 0, written.output
+    assert "bob@other.example" not in config.read_text(encoding="utf-8")
+    planned = run(sandbox, "plan", str(config))
+    assert planned.exit_code == 1
+    assert (
+        f"{config}:6:5: account 'dealer-7' (renamedFrom 'legacy-7'): the portal has both, "
+        "'legacy-7' outside policy.scope.accounts ['dealer-*'] (ID "
+    ) in planned.stderr
+    assert "if the rename is made, remove 'legacy-7' from renamedFrom" in planned.stderr
+    assert "Remove it from this configuration" not in planned.stderr  # dealer-7 is ours
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(", renamedFrom: legacy-7", ""),
+        encoding="utf-8",
+    )
+    result, data = plan_json(sandbox, config)
+    assert result.exit_code == 0 and changes(data) == [], result.output
+    assert store.get("users", key="bob@other.example") is not None
+
+
+def test_drift_leaves_values_under_an_old_key_another_team_took_alone(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """An account field renamed from legacy_f to dealer_f (renamedFrom
+    kept); another team then makes a field legacy_f and gives this
+    configuration's account a value under it. That value is under the
+    other team's field, not one the portal kept under the old key: drift
+    reported it as to be filed under dealer_f ("changed", exit 2), and
+    --write, which had nothing to write, left drift reporting it forever."""
+    store = sandbox.store
+    store.create("accountFields", {"key": "legacy_f", "label": "F", "type": "TEXT"})
+    config = write_config("""\
+        konvsync: 1
+        policy:
+          prune: [accountFields]
+          scope: {accountFields: ["dealer_*", legacy_f], accounts: ["dealer-*"]}
+        accountFields:
+          - {key: dealer_f, renamedFrom: legacy_f, label: F, type: TEXT}
+        accounts:
+          - {externalId: dealer-1, name: One}
+        """)
+    assert run(sandbox, "apply", str(config), "--auto-approve").exit_code == 0
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(", legacy_f]", "]"), encoding="utf-8"
+    )
+    theirs = store.create("accountFields", {"key": "legacy_f", "label": "B", "type": "TEXT"})
+    account = store.get("accounts", key="dealer-1")
+    assert account is not None and theirs is not None
+    store.update("accounts", account["id"], {"customFields": [{"key": "legacy_f", "value": "b"}]})
+    drift = run(sandbox, "drift", str(config))
+    assert drift.exit_code == 0, drift.output
+
+
 def test_a_scoped_kind_never_adopts_a_keyless_object(
     sandbox: RunningSandbox, write_config: ConfigWriter
 ) -> None:
