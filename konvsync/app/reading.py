@@ -54,7 +54,7 @@ async def read_nodes(
     pages: list[tuple[str, list[dict[str, Any]]]] = []
 
     def add(kind_name: str, nodes: list[dict[str, Any]]) -> None:
-        if scope is not None and scope.renames:
+        if scope is not None and scope.matches_through_renames:
             pages.append((kind_name, nodes))  # to sort again (below)
         builder.add(kind_name, nodes)
 

@@ -85,6 +85,16 @@ class RemoteScope:
         return values
 
     @cached_property
+    def matches_through_renames(self) -> bool:
+        """Whether a reference a rule matches on may name an object the
+        configuration renames: only then may a read be sorted again
+        (``settled_by``), and so need its pages kept. A user's
+        ``previousEmails`` is never one (no rule matches on a user)."""
+        return any(
+            self.renames.get(target) for refs in self._references.values() for _, target in refs
+        )
+
+    @cached_property
     def _references(self) -> dict[str, tuple[tuple[str, str], ...]]:
         """Kind -> (field, target kind) of each reference field its rule matches on."""
         out: dict[str, tuple[tuple[str, str], ...]] = {}
