@@ -21,6 +21,7 @@ from konvsync.config.rules import (
     check_scope,
     map_value_source,
     reference_source,
+    retold_value_problem,
     taken_as_read,
 )
 from konvsync.config.scope import parse_scope
@@ -514,21 +515,17 @@ def _check_retold_values(
             text = retold.get(where)
             definition = fields.get(str(key))
             ftype = definition.data.get("type") if definition is not None else None
-            if text is None or taken_as_read(value, text, ftype):
+            if text is None:
                 continue
             if definition is None and isinstance(value, bool) and text.lower() == value_text(value):
-                # ``True`` for a field the portal defines (its type is known
-                # to plan, not here): the boolean, as a BOOLEAN field takes it.
+                # ``True`` for a field the portal defines: its type is known
+                # to the plan (``plan.field_checks``), not here.
                 continue
-            sent = value_text(value)
-            read = sent if isinstance(value, bool) else f"the number {value}"
-            problems.append(
-                where.problem(
-                    f"{k.singular} {obj.path!r}: custom field {key!r} is written {text}, "
-                    f"which YAML reads as {read} (sent as {sent!r}): quote it "
-                    f"('{text}') to send the text as written, or write {sent}"
+            problem = retold_value_problem(value, text, ftype)
+            if problem is not None:
+                problems.append(
+                    where.problem(f"{k.singular} {obj.path!r}: custom field {key!r} {problem}")
                 )
-            )
 
 
 def _check_values(

@@ -288,6 +288,20 @@ def taken_as_read(value: Any, text: str, ftype: Any) -> bool:
         return False
 
 
+def retold_value_problem(value: Any, text: str, ftype: Any) -> str | None:
+    """Why a custom field value YAML read as a number or boolean from the
+    plain scalar ``text`` whose own text is another cannot be sent for a
+    field of type ``ftype`` (None: the field takes it, ``taken_as_read``)."""
+    if taken_as_read(value, text, ftype):
+        return None
+    sent = value_text(value)
+    read = sent if isinstance(value, bool) else f"the number {value}"
+    return (
+        f"is written {text}, which YAML reads as {read} (sent as {sent!r}): quote it "
+        f"('{text}') to send the text as written, or write {sent}"
+    )
+
+
 def retold_problem(
     k: Kind, obj: DesiredObject, named: Named, retold: Mapping[Source, str]
 ) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from konvsync.config.model import DesiredState
-from konvsync.config.rules import map_value_source
+from konvsync.config.rules import map_value_source, retold_value_problem
 from konvsync.config.substitution import in_a_key
 from konvsync.errors import ConfigInvalid, ConfigProblem
 from konvsync.kinds import KINDS, kind
@@ -86,6 +86,11 @@ def _problems(desired: DesiredState, remote: RemoteState, k: Kind, f: Field) -> 
                 continue
             text = value_text(value)
             ftype = str(definition.get("type") or "TEXT")
+            written = None if isinstance(value, str) else desired.retold.get(where)
+            retold = written and retold_value_problem(value, written, ftype)
+            if retold:  # ``True`` for a TEXT field: "true" would be sent
+                problems.append(where.problem(f"{what}: custom field {key!r} {retold}"))
+                continue
             options = list(definition.get("options") or [])
             if not fits_as_sent(text, ftype, options):
                 expected = (

@@ -472,3 +472,29 @@ def test_a_required_field_is_checked_on_the_values_as_sent(
     assert "'given'" not in result.stderr
     assert "custom field '1'" not in result.stderr
     assert store.count("accounts") == 0
+
+
+def test_a_yaml_boolean_for_a_text_field_the_portal_defines_is_named_as_written(
+    sandbox: RunningSandbox, write_config: ConfigWriter
+) -> None:
+    """``True`` for a custom field the portal defines: validate cannot know
+    its type and takes it (a BOOLEAN field takes the boolean); the plan
+    knows it, and a TEXT field would get "true" in place of what was
+    written, so the plan names it as written, as validate does for the
+    fields the config defines. A BOOLEAN field takes it."""
+    store = sandbox.store
+    store.create("accountFields", {"key": "code", "label": "Code", "type": "TEXT"})
+    store.create("accountFields", {"key": "active", "label": "Active", "type": "BOOLEAN"})
+    config = write_config("""\
+        konvsync: 1
+        accounts:
+          - {externalId: acme, name: ACME, customFields: {code: True, active: TRUE}}
+        """)
+    result = run(sandbox, "plan", str(config))
+    assert result.exit_code == 1, result.output
+    assert (
+        f"{config}:3:57: account 'acme': custom field 'code' is written True, which YAML reads "
+        "as true (sent as 'true'): quote it ('True') to send the text as written, or write true"
+        in result.stderr
+    ), result.stderr
+    assert "'active'" not in result.stderr
