@@ -11,15 +11,21 @@ from konvsync.kinds import KINDS_BY_NAME, WRITABLE_KINDS
 from konvsync.sandbox.store import Store, StoreError
 
 
-def seed_store(store: Store, path: str, db: str) -> int:
-    """Create every object of the config at ``path`` in the new sandbox kept
-    in ``db``, in one transaction; return how many."""
-    state = load_config(path, allow_external_refs=False)
+def seed_new_store(store: Store, path: str, db: str) -> int:
+    """``seed_store`` into the new sandbox kept in ``db``: one that already
+    holds objects is refused, whatever they are."""
     if any(store.count(k.name) for k in WRITABLE_KINDS):
         raise ConfigError(
             f"{path}: cannot seed the sandbox: {db} already holds data (--seed fills a "
             "new sandbox): delete the file to start over, or give another --db"
         )
+    return seed_store(store, path)
+
+
+def seed_store(store: Store, path: str) -> int:
+    """Create every object of the config at ``path``, in one transaction;
+    return how many."""
+    state = load_config(path, allow_external_refs=False)
     ids: dict[tuple[str, str], str] = {}
 
     def resolve(kind_name: str, key: str) -> str:

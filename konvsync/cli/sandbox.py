@@ -10,7 +10,7 @@ from collections.abc import Callable
 import click
 
 from konvsync.api.endpoints import is_loopback
-from konvsync.app.seeding import seed_store
+from konvsync.app.seeding import seed_new_store
 from konvsync.errors import ExitStatus, UsageError
 from konvsync.sandbox import readings as contract_readings
 from konvsync.sandbox.faults import FaultSettings
@@ -194,6 +194,6 @@ def sandbox(
 
     seeding: Callable[[Store], int] | None = None
     if seed is not None:
-        seeding = functools.partial(seed_store, path=seed, db=db)
+        seeding = functools.partial(seed_new_store, path=seed, db=db)
     serve_forever(settings, seeding, announce)
     return ExitStatus.OK

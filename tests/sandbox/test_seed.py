@@ -3,19 +3,32 @@ all of it or nothing, and only once the server can serve it."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import pytest
 
 from konvsync.sandbox.store import Store
 from tests.conftest import invoke
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _request_logging_restored() -> Iterator[None]:
+    """``konvsync sandbox`` run in-process turns on the sandbox's request log
+    for the process: later tests in this worker would read it on stderr."""
+    sandbox_log = logging.getLogger("konvsync.sandbox")
+    level = sandbox_log.level
+    yield
+    sandbox_log.setLevel(level)
 
 
 def groups_in(path: Path) -> list[str]:
