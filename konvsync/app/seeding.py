@@ -1,5 +1,6 @@
 """``konvsync sandbox --seed FILE``: initial data from a konvsync config,
-turned into mutation inputs exactly as ``apply`` does. It lives outside the
+turned into mutation inputs exactly as ``apply`` does, for a new sandbox
+only, and all of it or nothing. It lives outside the
 sandbox package, which knows nothing of configs or plans."""
 
 from __future__ import annotations
@@ -10,8 +11,20 @@ from konvsync.kinds import KINDS_BY_NAME, WRITABLE_KINDS
 from konvsync.sandbox.store import Store, StoreError
 
 
+def seed_new_store(store: Store, path: str, db: str) -> int:
+    """``seed_store`` into the new sandbox kept in ``db``: one that already
+    holds objects is refused, whatever they are."""
+    if any(store.count(k.name) for k in WRITABLE_KINDS):
+        raise ConfigError(
+            f"{path}: cannot seed the sandbox: {db} already holds data (--seed fills a "
+            "new sandbox): delete the file to start over, or give another --db"
+        )
+    return seed_store(store, path)
+
+
 def seed_store(store: Store, path: str) -> int:
-    """Create every object of the config at ``path``; return how many."""
+    """Create every object of the config at ``path``, in one transaction;
+    return how many."""
     state = load_config(path, allow_external_refs=False)
     ids: dict[tuple[str, str], str] = {}
 
@@ -24,11 +37,12 @@ def seed_store(store: Store, path: str) -> int:
         return ids[kind_name, key]
 
     try:
-        for k in WRITABLE_KINDS:
-            for obj in state.objects.get(k.name, {}).values():
-                data = k.build_input(k.normalize_desired(obj.data, keep_case=True), resolve)
-                parent = resolve(k.parent, obj.parent or "") if k.parent else None
-                ids[k.name, obj.key] = store.create(k.name, data, parent_id=parent)["id"]
+        with store.request():  # one transaction: a failure rolls back the whole seed
+            for k in WRITABLE_KINDS:
+                for obj in state.objects.get(k.name, {}).values():
+                    data = k.build_input(k.normalize_desired(obj.data, keep_case=True), resolve)
+                    parent = resolve(k.parent, obj.parent or "") if k.parent else None
+                    ids[k.name, obj.key] = store.create(k.name, data, parent_id=parent)["id"]
     except StoreError as exc:
-        raise ConfigError(f"{path}: cannot seed the sandbox: {exc}") from exc
+        raise ConfigError(f"{path}: cannot seed the sandbox: {exc}; nothing was seeded") from exc
     return state.count()

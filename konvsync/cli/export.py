@@ -83,12 +83,13 @@ def export(
     there is nothing to do. A DIR that already holds konvsync YAML is
     refused (exit 1, nothing written) unless --force. With --scope, only
     what the scope owns is written, and the scope as policy.scope: one
-    team's share of a shared portal. Exit 0 written; 1 error.
+    team's share of a shared portal. It reads no config: the portal is
+    --endpoint's (or KONVSYNC_ENDPOINT's). Exit 0 written; 1 error.
 
     Examples:
 
     \b
-      konvsync export --out portal/
+      konvsync export --endpoint production --out portal/
       konvsync export --target users/jane@acme.example
       konvsync export --out team-a/ --scope 'accounts=dealer-*' \\
         --scope 'users.account=dealer-*'

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import click
 
 from konvsync.api.endpoints import is_loopback
-from konvsync.app.seeding import seed_store
+from konvsync.app.seeding import seed_new_store
 from konvsync.errors import ExitStatus, UsageError
 from konvsync.sandbox import readings as contract_readings
 from konvsync.sandbox.faults import FaultSettings
@@ -60,7 +60,8 @@ from konvsync.sandbox.store import Store
 @click.option(
     "--seed",
     type=click.Path(exists=True),
-    help="Load initial data from a konvsync config (file or directory).",
+    help="Fill a new sandbox from a konvsync config (file or directory); a --db "
+    "file that already holds data is refused.",
 )
 @click.option(
     "--token-ttl",
@@ -149,7 +150,8 @@ def sandbox(
     sandbox-key / sandbox-secret-not-for-production. Stop it with Ctrl-C.
 
     Exit 0 when stopped (Ctrl-C or SIGTERM); 1 when it cannot start (the
-    port or the --db file in use, a --seed config that is not valid).
+    port or the --db file in use, a --seed config that is not valid, a --db
+    file that already holds data with --seed).
     """
     if (api_secret is None or api_secret == DEFAULT_API_SECRET) and not is_loopback(host):
         raise UsageError(
@@ -192,6 +194,6 @@ def sandbox(
 
     seeding: Callable[[Store], int] | None = None
     if seed is not None:
-        seeding = functools.partial(seed_store, path=seed)
+        seeding = functools.partial(seed_new_store, path=seed, db=db)
     serve_forever(settings, seeding, announce)
     return ExitStatus.OK

@@ -19,10 +19,10 @@ def serve_forever(
     seed: Callable[[Store], int] | None,
     announce: Callable[[str, int], None],
 ) -> None:
-    """Serve until SIGINT or SIGTERM; ``seed`` fills the store first and says
-    how many objects it created."""
+    """Serve until SIGINT or SIGTERM; ``seed`` fills the store once the port
+    is bound (a port in use leaves the file as it was) and says how many
+    objects it created."""
     store = Store(settings.db)
-    seeded = seed(store) if seed is not None else 0
     app = create_app(settings, store)
 
     async def run() -> None:
@@ -30,25 +30,28 @@ def serve_forever(
         await runner.setup()
         site = web.TCPSite(runner, settings.host, settings.port)
         try:
-            await site.start()
-        except OSError as exc:
-            raise UsageError(
-                f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}"
-            ) from None
-        port = bound_port(site, settings.port)
-        announce(f"http://{settings.host}:{port}", seeded)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            # Explicit handlers: a shell starts background jobs with SIGINT
-            # ignored, and SIGTERM should also shut down cleanly.
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(signum, stop.set)
-        try:
+            try:
+                await site.start()
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}"
+                ) from None
+            seeded = seed(store) if seed is not None else 0
+            port = bound_port(site, settings.port)
+            announce(f"http://{settings.host}:{port}", seeded)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                # Explicit handlers: a shell starts background jobs with SIGINT
+                # ignored, and SIGTERM should also shut down cleanly.
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(signum, stop.set)
             await stop.wait()
         finally:
             await runner.cleanup()
-            store.close()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run())
+    finally:
+        store.close()
