@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from konvsync.api.client import PortalClient
+from konvsync.api.endpoints import resolve_endpoint
 from konvsync.api.options import ConnectionOptions
 from konvsync.app.plan import ConfigPaths, LoadedCallback, LoadingConfig, plan_with
 from konvsync.app.portal import portal_target
@@ -22,6 +23,7 @@ from konvsync.plan.changes import Plan
 from konvsync.plan.planfile import (
     SavedPlan,
     as_shown,
+    check_endpoint,
     check_fresh,
     is_planfile,
     read_planfile,
@@ -195,6 +197,10 @@ def _apply_saved(
         on_saved(saved.plan)
     plan = saved.with_sensitive_values()  # before connecting: refused means nothing sent
     options = replace(apply_options, send_welcome_email=saved.send_welcome_email)
+    # Before connecting: another endpoint may be down, or ``sandbox`` (a local file made).
+    check_endpoint(
+        saved, resolve_endpoint(connection.endpoint, saved.endpoint, connection.insecure_http).name
+    )
     with portal_target(connection, saved.endpoint) as target:
 
         async def run() -> ApplyResult:

@@ -271,17 +271,24 @@ class SavedPlanStale(StalePlanError):
         return replace(self.plan, refused=Refusal(RefusalCheck.STALE_PLAN, str(self), {}))
 
 
-def check_fresh(
-    saved: SavedPlan, endpoint_name: str, remote: RemoteState, again: str = "run plan again"
-) -> None:
-    """Refuse (SavedPlanStale) if the portal moved since the plan was made;
-    ``again``: what the message tells to do about it."""
+def check_endpoint(saved: SavedPlan, endpoint_name: str, again: str = "run plan again") -> None:
+    """Refuse (SavedPlanStale) a plan made for another endpoint: before
+    anything connects to this one (it may be down, or ``sandbox``, which
+    makes a local file), and again with what the portal read shows."""
     if saved.endpoint != endpoint_name:
         raise SavedPlanStale(
             f"stale plan: it was made for endpoint {saved.endpoint!r}, not "
             f"{endpoint_name!r}; {again}",
             saved.plan,
         )
+
+
+def check_fresh(
+    saved: SavedPlan, endpoint_name: str, remote: RemoteState, again: str = "run plan again"
+) -> None:
+    """Refuse (SavedPlanStale) if the portal moved since the plan was made;
+    ``again``: what the message tells to do about it."""
+    check_endpoint(saved, endpoint_name, again)
     if saved.plan.portal is not None and remote.portal_name != saved.plan.portal:
         raise SavedPlanStale(
             f"stale plan: it was made for portal {saved.plan.portal!r}, the "

@@ -665,3 +665,22 @@ def test_a_rail_option_with_a_saved_plan_is_refused_not_ignored(
     assert sandbox.store.get("groups", key="sales") is None
     applied = invoke(["--endpoint", sandbox.url, "apply", str(planfile)])
     assert applied.exit_code == 0, applied.output
+
+
+def test_a_saved_plan_for_another_endpoint_is_refused_before_connecting(
+    sandbox: RunningSandbox, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """``apply PLANFILE --endpoint X`` for a plan made for another endpoint
+    is stale (exit 3) before anything connects: X may be down (it is here:
+    nothing listens on port 9), or ``sandbox``, which would make a local
+    sandbox file, and it is never read."""
+    config = write_config("konvsync: 1\ngroups: [{externalId: g, name: G}]\n")
+    planfile = tmp_path / "reviewed.plan"
+    made = invoke(["--endpoint", sandbox.url, "plan", str(config), "--out", str(planfile)])
+    assert made.exit_code == 0, made.output
+    down = invoke(["--endpoint", "http://127.0.0.1:9", "--insecure-http", "apply", str(planfile)])
+    assert down.exit_code == 3, down.output
+    assert down.stderr.strip() == (
+        f"Error: stale plan: it was made for endpoint {sandbox.url!r}, not "
+        "'http://127.0.0.1:9'; run plan again"
+    )
