@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterator
 from dataclasses import replace
 from functools import cache
 from typing import Any
@@ -44,24 +45,29 @@ def saved_references(
     did not come from one variable cannot be saved (ConfigError)."""
     salt = secrets.token_hex(16)
     values: dict[str, dict[str, dict[str, str]]] = {}
+    for change, name, value in _sent(changes):
+        variable = sensitive_env.get((change.kind, change.filed_key, name))
+        if variable is None:
+            raise ConfigError(
+                f"{change.address}: {name} is written in the configuration, and a saved "
+                "plan never holds a sensitive value; write it as ${env:NAME}"
+            )
+        values.setdefault(saved_key(change), {})[name] = {
+            "env": variable,
+            "digest": digest(salt, str(value)),
+        }
+    return {"salt": salt, "values": values} if values else {}
+
+
+def _sent(changes: list[Change]) -> Iterator[tuple[Change, str, Any]]:
+    """Each sensitive value the changes send: its change, field and value."""
     for change in changes:
         if isinstance(change, Delete):
             continue
         for name in kind(change.kind).sensitive_names:
             value = (change.after or {}).get(name)
-            if value is None:
-                continue
-            variable = sensitive_env.get((change.kind, change.filed_key, name))
-            if variable is None:
-                raise ConfigError(
-                    f"{change.address}: {name} is written in the configuration, and a saved "
-                    "plan never holds a sensitive value; write it as ${env:NAME}"
-                )
-            values.setdefault(saved_key(change), {})[name] = {
-                "env": variable,
-                "digest": digest(salt, str(value)),
-            }
-    return {"salt": salt, "values": values} if values else {}
+            if value is not None:
+                yield change, name, value
 
 
 def unmatched(changes: list[Change], saved: dict[str, Any] | None) -> str | None:
@@ -76,13 +82,7 @@ def unmatched(changes: list[Change], saved: dict[str, Any] | None) -> str | None
         for key, fields in ((saved or {}).get("values") or {}).items()
         for name in fields
     }
-    sent: dict[tuple[str, str], str] = {}
-    for change in changes:
-        if isinstance(change, Delete):
-            continue
-        for name in kind(change.kind).sensitive_names:
-            if (change.after or {}).get(name) is not None:
-                sent[(saved_key(change), name)] = str(change.address)
+    sent = {(saved_key(change), name): str(change.address) for change, name, _ in _sent(changes)}
     for (key, name), address in sent.items():
         if (key, name) not in kept:
             return f"{address}: {name} is sensitive and the file keeps no variable for it"
