@@ -112,13 +112,12 @@ def _load(
     state.file_digests = {d.path: d.file_digest for d in documents}
     state.linked_out = {str(file) for files in found for file in files.linked_out}
     state.unread = [s.path for files in found for s in files.skipped if not s.read_elsewhere]
-    retold = {where: text for d in documents for where, text in d.retold.items()}
-    state.retold = retold
-    unnamed = _check_map_keys(state, retold, problems)
+    state.retold = {where: text for d in documents for where, text in d.retold.items()}
+    unnamed = _check_map_keys(state, problems)
     _check_references(state, allow_external_refs, problems, unnamed)
     check_renames(state, problems)
-    if retold:
-        _check_retold_values(state, retold, problems, unnamed)
+    if state.retold:
+        _check_retold_values(state, problems, unnamed)
     env_values = {where: name for d in documents for where, name in d.env_values.items()}
     check_kind_rules(state, env_values, problems)
     state.digest = _digest(documents, set(state.sensitive_env.values()))
@@ -439,9 +438,7 @@ def _custom_field_maps(state: DesiredState) -> Iterator[tuple[Kind, Field, Desir
                     yield k, f, obj
 
 
-def _check_map_keys(
-    state: DesiredState, retold: Mapping[Source, str], problems: list[ConfigProblem]
-) -> set[Source]:
+def _check_map_keys(state: DesiredState, problems: list[ConfigProblem]) -> set[Source]:
     """The keys of a custom field map name fields by their text, as it is
     sent. A key YAML read as a number whose own text is another (``010`` is
     8, ``0x1F`` 31, ``1_0`` 10), as a boolean (``yes``, ``true``: sent as
@@ -459,7 +456,7 @@ def _check_map_keys(
         seen: dict[str, Source] = {}
         for key in values:
             where = values.key_source(key)
-            text = retold.get(where)
+            text = state.retold.get(where)
             if key is None or isinstance(key, bool) or text is not None:
                 written = text if text is not None else ("null" if key is None else value_text(key))
                 if key is None:
@@ -489,10 +486,7 @@ def _check_map_keys(
 
 
 def _check_retold_values(
-    state: DesiredState,
-    retold: Mapping[Source, str],
-    problems: list[ConfigProblem],
-    unnamed: AbstractSet[Source] = frozenset(),
+    state: DesiredState, problems: list[ConfigProblem], unnamed: AbstractSet[Source]
 ) -> None:
     """Custom field values are sent as text: one that YAML read as a number
     or boolean of another text (``zip: 01234`` is octal 668, ``code: no`` is
@@ -512,7 +506,7 @@ def _check_retold_values(
             where = map_value_source(obj, f.name, key)
             if where in unnamed:
                 continue  # its key is refused (_check_map_keys): it names no field
-            text = retold.get(where)
+            text = state.retold.get(where)
             definition = fields.get(str(key))
             ftype = definition.data.get("type") if definition is not None else None
             if text is None:

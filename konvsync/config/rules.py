@@ -295,11 +295,15 @@ def retold_value_problem(value: Any, text: str, ftype: Any) -> str | None:
     if taken_as_read(value, text, ftype):
         return None
     sent = value_text(value)
-    read = sent if isinstance(value, bool) else f"the number {value}"
     return (
-        f"is written {text}, which YAML reads as {read} (sent as {sent!r}): quote it "
-        f"('{text}') to send the text as written, or write {sent}"
+        f"is written {text}, which YAML reads as {_as_read(value)} (sent as {sent!r}): quote "
+        f"it ('{text}') to send the text as written, or write {sent}"
     )
+
+
+def _as_read(value: Any) -> str:
+    """What YAML read a retold scalar as: ``true``, ``the number 668``."""
+    return value_text(value) if isinstance(value, bool) else f"the number {value}"
 
 
 def retold_problem(
@@ -323,10 +327,9 @@ def retold_problem(
                 continue
             ftype = str(definition.get("type") or "TEXT")
             if not taken_as_read(value, text, ftype):
-                read = value_text(value) if isinstance(value, bool) else f"the number {value}"
                 return (
-                    f"{f.name} {key!r}: written {text}, which YAML reads as {read}: a {ftype} "
-                    "field takes it only quoted"
+                    f"{f.name} {key!r}: written {text}, which YAML reads as {_as_read(value)}: "
+                    f"a {ftype} field takes it only quoted"
                 )
     return None
 
