@@ -112,15 +112,13 @@ async def run_mutations(
     on_batch: Callable[[list[MutationOutcome]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_send: Callable[[list[MutationCall]], None] | None = None,
-    keep_answers: bool = True,
 ) -> list[MutationOutcome]:
     """Send ``calls`` (grouped by operation) and return one outcome per call, in
-    order; ``on_send`` gets each batch right before it goes out, ``on_batch``
-    its outcomes as soon as its answer is in. Once ``should_stop()`` is true,
-    batches not yet sent are not sent. ``keep_answers=False``: the outcomes
-    returned carry no answer (``data``), for a caller that takes the answers
-    in ``on_batch``; held until the last batch, a cold apply's answers were
-    130 MB at 100,000 users."""
+    order; ``on_send`` gets each batch right before it goes out. Once
+    ``should_stop()`` is true, batches not yet sent are not sent. With
+    ``on_batch``, each batch's outcomes go to it as soon as its answer is in
+    and none are returned (nor held: until the last batch, a cold apply's
+    answers were 130 MB at 100,000 users)."""
     groups: dict[tuple[str, str], list[int]] = {}
     for index, call in enumerate(calls):
         groups.setdefault((call.kind.name, call.operation), []).append(index)
@@ -147,11 +145,12 @@ async def run_mutations(
                 outcomes = await _send_batch(client, batch, should_stop)
         if on_batch:
             on_batch(outcomes)
-        if not keep_answers:
-            outcomes = [replace(outcome, data=None) for outcome in outcomes]
+            return []  # handed over
         return outcomes
 
     results = await asyncio.gather(*(send(b) for b in batches))
+    if on_batch:
+        return []
     flat = [outcome for batch in results for outcome in batch]
     by_index = dict(zip(order, flat, strict=True))
     return [by_index[i] for i in range(len(calls))]

