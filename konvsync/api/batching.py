@@ -34,8 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from konvsync.api.answers import Misfit, check_field, format_path
 from konvsync.api.client import PortalClient, error_code, error_message
@@ -59,8 +58,9 @@ class CallNotBuilt(Exception):
     """A call's variables cannot be built (e.g. a reference has no ID)."""
 
 
-@dataclass(frozen=True)
-class MutationCall:
+class MutationCall(NamedTuple):
+    """One mutation to send (a tuple: one per change of a run)."""
+
     kind: Kind
     operation: str
     """Operation name in the kind's .graphql file, e.g. ``CreateUser``."""
@@ -77,8 +77,10 @@ class MutationCall:
         return self.variables() if callable(self.variables) else self.variables
 
 
-@dataclass(frozen=True)
-class MutationOutcome:
+class MutationOutcome(NamedTuple):
+    """What became of one call (a tuple: one per mutation sent, made in a
+    third of the time of a frozen dataclass)."""
+
     call: MutationCall
     data: Any = None
     error: str | None = None
@@ -238,7 +240,7 @@ async def _send_built(
                 # An error below the alias: its object came back, so it ran,
                 # whatever an error of its own says (RATE_LIMITED included).
                 ran = _failed(call, below[alias])  # it ran: never sent again
-                outcomes.append(replace(ran, ambiguous=True, resend=False))
+                outcomes.append(ran._replace(ambiguous=True, resend=False))
                 continue
             # Over the request rate: an alias's own error says it did not run;
             # one error of the whole answer (``data: null``) may not say as
@@ -265,7 +267,7 @@ async def _send_built(
             if own is None and executed and not call.retry_safe:
                 # It may have run: looked up by its key, and (refused over
                 # the rate, which says it did not) sent again when not found.
-                failed = replace(failed, ambiguous=True, resend=over_rate)
+                failed = failed._replace(ambiguous=True, resend=over_rate)
             outcomes.append(failed)
             continue
         own = own or below.get(alias)

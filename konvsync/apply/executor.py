@@ -325,7 +325,7 @@ class PlanExecutor:
             self._settle(update, outcome)
             result = self.report.results[-1]
             if result.change is update and result.status is Status.DONE:
-                self.report.results[-1] = replace(result, message=update.note)
+                self.report.results[-1] = result._replace(message=update.note)
                 cleared.add(id(update))
         for kind_name, keys, kept in kept_by_kind:
             count = sum(id(update) in cleared for update in kept)
@@ -386,7 +386,7 @@ class PlanExecutor:
             if isinstance(update, Delete) and result.status is Status.DONE:
                 deleted.append(update)
             if not first_done:
-                self.report.results[-1] = replace(result, change=change)
+                self.report.results[-1] = result._replace(change=change)
             elif result.status is Status.DONE:
                 self.report.results.pop()
                 self.report.done_as(change)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from konvsync.kinds.address import Address
 from konvsync.plan.changes import Change, Delete
@@ -58,8 +58,10 @@ class Status(StrEnum):
     SKIPPED = "skipped"
 
 
-@dataclass(frozen=True)
-class ChangeResult:
+class ChangeResult(NamedTuple):
+    """What became of one change (a tuple: one per change of a run, made in
+    a third of the time of a frozen dataclass)."""
+
     change: Change
     status: Status
     message: str | None = None

@@ -4,15 +4,17 @@ natural key with their source positions, and the policy with its defaults."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from konvsync.config.scope import NO_SCOPE, Scope
 from konvsync.errors import ConfigProblem
 from konvsync.kinds.address import ObjectKey, key_path, object_key
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class Source:
+class Source(NamedTuple):
+    """A place in a config file (a tuple, ordered by file, line and column:
+    a config load makes one per object)."""
+
     file: str
     line: int
     column: int
@@ -25,8 +27,10 @@ class Source:
         return ConfigProblem(self.file, self.line, self.column, message)
 
 
-@dataclass(frozen=True, slots=True)
-class DesiredObject:
+class DesiredObject(NamedTuple):
+    """One object the configuration wants (a tuple: a config load makes one
+    per object)."""
+
     kind: str
     key: str
     data: dict[str, Any]
