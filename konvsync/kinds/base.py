@@ -309,8 +309,8 @@ class Kind:
         account's customFields) lists one key twice, or None: which of the
         two values the object holds is anyone's guess, so no read or answer
         of the contract does it."""
-        if not isinstance(node, Mapping):
-            return None
+        if not self._map_names or not isinstance(node, Mapping):
+            return None  # (a kind without map fields: without the ABC check)
         for name in self._map_names:
             keys = [item.get("key") for item in node.get(name) or () if isinstance(item, Mapping)]
             if len(keys) != len(set(keys)):
