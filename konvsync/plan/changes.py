@@ -162,8 +162,14 @@ CHANGE_TYPES: dict[str, type[Change]] = {c.action: c for c in (Create, Update, D
 
 
 def change_from_data(data: dict[str, Any]) -> Change:
-    """The inverse of ``Change.to_data`` (for saved plans)."""
+    """The inverse of ``Change.to_data`` (for saved plans). A create's values
+    are taken as ``plan.diff`` makes them (``normalize_desired``, its case
+    kept), also where the file was edited: they are sent as a plan's, and
+    its answer is compared with them (``apply.checks.compared_fields``)."""
     cls = CHANGE_TYPES[data["action"]]
+    after = data.get("after")
+    if cls is Create and isinstance(after, dict):
+        after = kind(data["kind"]).normalize_desired(after, keep_case=True)
     extra: dict[str, Any] = {}
     if cls is Update:
         extra["adopt"] = bool(data.get("adopt"))
@@ -174,7 +180,7 @@ def change_from_data(data: dict[str, Any]) -> Change:
         kind=data["kind"],
         key=data["key"],
         before=data.get("before"),
-        after=data.get("after"),
+        after=after,
         fields=tuple(FieldChange(f["path"], f["before"], f["after"]) for f in data["fields"]),
         remote_id=data.get("id"),
         source=_source_from_text(data.get("source")),

@@ -206,6 +206,33 @@ def test_a_saved_plan_is_read_through_its_json_schema(
     assert sandbox.store.count("groups") == 0
 
 
+def test_a_saved_plans_edited_create_is_held_to_its_values_as_the_portal_compares_them(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A create's values in a plan file edited by hand (surrounding spaces, a
+    set in another order) are those of a plan: a portal that stores strings
+    trimmed and answers sets in its own order (the contract leaves it both)
+    kept what was sent, and the run says so."""
+    sandbox = sandbox_factory(readings=readings.named(["trim", "reversed"]))
+    config = write_config(
+        "konvsync: 1\ngroups: [{externalId: g, name: New, permissions: [MANAGE_NEWS]}]\n"
+    )
+    planfile = tmp_path / "edited.plan"
+    made = invoke(["--endpoint", sandbox.url, "plan", str(config), "--out", str(planfile)])
+    assert made.exit_code == 0, made.output
+    document = json.loads(planfile.read_text())
+    after = document["plan"]["changes"][0]["after"]
+    after["name"] = "  Newer  "
+    after["permissions"] = ["MANAGE_USERS", "MANAGE_NEWS"]
+    planfile.write_text(json.dumps(document))
+    applied = invoke(["--endpoint", sandbox.url, "apply", str(planfile)])
+    assert applied.exit_code == 0, applied.output
+    assert "Apply complete! Resources: 1 added, 0 changed, 0 destroyed." in applied.stdout
+    (group,) = sandbox.store.page("groups", 10, None)["nodes"]
+    assert group["name"] == "Newer"
+    assert sorted(group["permissions"]) == ["MANAGE_NEWS", "MANAGE_USERS"]
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
