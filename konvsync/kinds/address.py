@@ -18,7 +18,7 @@ class Address(NamedTuple):
     address), and a tuple's hash and ``==`` run in C. As a frozen dataclass,
     a look-up by a new address took twice as long (1.0 against 0.5 µs) and
     a hash 3.6 times (0.22 against 0.06 µs); a cold apply of 10,000 users
-    made 2.4 % more CPU with it. An address equals no key: it has three
+    ran 2.2 % more instructions with it. An address equals no key: it has three
     parts, an ``ObjectKey`` one or two."""
 
     kind: str

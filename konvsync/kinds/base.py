@@ -289,8 +289,8 @@ class Kind:
         desired data) names. A value the node holds as wanted is taken as it
         is, since a normalized value normalizes to itself: only the others are
         normalized (a reference, a map, a value the portal wrote another way).
-        The answers to a cold apply's 12,100 creates: 4.9 % of its
-        instructions normalizing every field, 1.7 % so."""
+        Normalizing every field of the answers to a cold apply's 12,100
+        creates was 1.2 % more of its instructions."""
         steps = self._remote_step_of
         out: dict[str, Any] = {}
         for name, value in wanted.items():
@@ -339,8 +339,8 @@ class Kind:
         """A create's values (``normalize_desired(·, keep_case=True)``, as
         ``plan.diff`` makes them) as ``normalize_desired`` gives them: only
         case-insensitive scalars differ, so only they are normalized again
-        (answer checks of 12,100 creates: 21 ms of a cold apply's CPU for
-        normalizing every field again, 3 ms so)."""
+        (normalizing every field again for the answer checks of a cold
+        apply's 12,100 creates was 1.7 % of its instructions)."""
         out = dict(created)
         for name, normalize in self._case_steps:
             if name in out:
