@@ -28,7 +28,8 @@ def mutation_call(change: Change, ids: Ids, send_welcome_email: bool) -> Mutatio
     k = kind(change.kind)
     if isinstance(change, Delete):
         return MutationCall(k, k.delete_operation, {"id": change.remote_id})
-    return MutationCall(k, operation(change), lambda: _variables(change, ids, send_welcome_email))
+    name = k.update_operation if isinstance(change, Update) else k.create_operation
+    return MutationCall(k, name, lambda: _variables(change, ids, send_welcome_email))
 
 
 def _variables(change: Change, ids: Ids, send_welcome_email: bool) -> dict[str, Any]:

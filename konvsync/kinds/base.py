@@ -335,13 +335,14 @@ class Kind:
         steps = self._keep_case_steps if keep_case else self._desired_steps
         return {name: normalize(data[name]) for name, normalize in steps if name in data}
 
-    def fold_created(self, created: Mapping[str, Any]) -> dict[str, Any]:
+    def fold_created(self, created: dict[str, Any]) -> dict[str, Any]:
         """A create's values (``normalize_desired(·, keep_case=True)``, as
         ``plan.diff`` makes them) as ``normalize_desired`` gives them: only
         case-insensitive scalars differ, so only they are normalized again
         (normalizing every field again for the answer checks of a cold
-        apply's 12,100 creates was 1.7 % of its instructions)."""
-        out = dict(created)
+        apply's 12,100 creates was 1.7 % of its instructions). ``created``
+        is a dict of the caller's own: it is changed and returned."""
+        out = created
         for name, normalize in self._case_steps:
             if name in out:
                 out[name] = normalize(out[name])
