@@ -4,7 +4,7 @@ does not move.
 CPU seconds on a shared machine move by several per cent from one hour to
 the next, and so does the ratio of two of them; a change of 2 % cannot be
 seen in them. The instructions a process runs (valgrind's callgrind counts
-them) are the same to a few in 10,000 from run to run. For the cold apply and
+them) are the same to within 0.3 % from run to run. For the cold apply and
 the no-op plan of ``sync_bench.py``'s data, each against a fresh sandbox at
 ``--latency-ms``, this counts the instructions of konvsync's process and of
 the efficient client's (``efficient_client.py``: the same requests, no
