@@ -87,7 +87,8 @@ def differences(
     equal; custom field values compared by their types (``types``,
     ``plan.value_types``)."""
     out = []
-    remote_data = with_typed_maps(k, remote_data, types, wanted)
+    if types:  # (without any, the values are compared as they are)
+        remote_data = with_typed_maps(k, remote_data, types, wanted)
     for name, value in wanted.items():
         have = remote_data.get(name)
         if have != value:

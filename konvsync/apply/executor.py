@@ -669,11 +669,12 @@ class PlanExecutor:
             self._record(change, Status.FAILED, mismatch, NOT_AS_SENT)
         elif ok:
             if isinstance(change, Create):
-                self._remember(change, outcome.data["id"])
+                remote_id = outcome.data["id"]
+                self._remember(change, remote_id)
                 self.answered.add(change.address)
                 self._announce(change, outcome.data)
                 self.lookup.created[change.kind] = self.lookup.created.get(change.kind, 0) + 1
-                self.report.created_ids[change.address] = outcome.data["id"]
+                self.report.created_ids[change.address] = remote_id
             self._record(change, Status.DONE)
         elif isinstance(change, Delete) and outcome.code == "NOT_FOUND":
             self._record(change, Status.DONE, "already gone")
