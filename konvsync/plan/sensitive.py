@@ -15,7 +15,7 @@ from typing import Any
 from konvsync.errors import ConfigError, StalePlanError
 from konvsync.kinds import kind
 from konvsync.kinds.address import ObjectKey
-from konvsync.plan.changes import Change, Delete, FieldChange, saved_key
+from konvsync.plan.changes import Change, Delete, FieldChange, Update, saved_key
 from konvsync.support import redact
 from konvsync.support.environment import environment_text
 
@@ -114,15 +114,27 @@ def restored(changes: list[Change], saved: dict[str, Any] | None) -> list[Change
                     f"{change.address}: {name} came from ${{env:{variable}}}, which is not "
                     "set now; set it as when the plan was made, or run plan again"
                 )
-            if not hmac.compare_digest(digest(salt, value), entry["digest"]):
+            redact.register(value)  # masked in every output of this run, whatever its length
+            planned = _as_planned(change, name, value)
+            if not hmac.compare_digest(digest(salt, planned), entry["digest"]):
                 raise StalePlanError(
                     f"{change.address}: {name} came from ${{env:{variable}}}, whose value "
                     "changed since the plan was made; nothing was changed; run plan again"
                 )
-            redact.register(value)  # masked in every output of this run, whatever its length
-            now[name] = value
+            now[name] = planned
         out.append(_with_values(change, now))
     return out
+
+
+def _as_planned(change: Change, name: str, value: str) -> str:
+    """A variable's ``value`` as the plan took it into ``change`` (and made
+    its digest of): normalized as konvsync compares and sends values (NFC,
+    without surrounding spaces). Read as it was, a code written with a space
+    around it never matched its own digest, and the plan was refused as
+    stale."""
+    k = kind(change.kind)
+    planned = k.normalize_desired({name: value}, keep_case=not isinstance(change, Update)).get(name)
+    return planned if isinstance(planned, str) else value
 
 
 def _with_values(change: Change, values: dict[str, str]) -> Change:

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from konvsync.sandbox import readings
 from konvsync.sandbox.server import RunningSandbox
 from konvsync.sandbox.store import Store, StoreError
-from tests.conftest import CliRun, invoke
+from tests.conftest import CliRun, SandboxFactory, invoke
 from tests.hostile.legal_cases import TitlesBlank
 from tests.hostile.server import Call, Case, running_hostile_server
 from tests.published_schemas import validated
@@ -915,3 +916,25 @@ def test_a_code_answered_as_a_number_is_not_shown_in_the_contract_error(
                 "ReadInviteLinks: inviteLinks.nodes[0].code is a number, the schema says String"
             ) in result.stderr, result.output
             assert "48151623" not in result.output, result.output
+
+
+def test_a_saved_plans_code_is_sent_as_plan_sends_it(
+    sandbox_factory: SandboxFactory, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A code whose variable holds surrounding spaces: plan and apply send it
+    trimmed (values are sent as konvsync compares them), and so does apply of
+    the saved plan, whose code is read from the variable again. It sent the
+    variable's text as it was, and, against a portal that stores strings
+    trimmed (the contract lets it), failed the create it had made as
+    NOT_AS_SENT."""
+    sandbox = sandbox_factory(readings=readings.named(["trim"]))
+    config = write_config(LINKS.format(more=""))
+    planfile = tmp_path / "links.plan"
+    spaced = {"DEALER_CODE": f"  {CODE}  "}
+    made = run(sandbox, "plan", str(config), "--out", str(planfile), env=spaced)
+    assert made.exit_code == 0, made.output
+    applied = run(sandbox, "apply", str(planfile), env=spaced)
+    assert applied.exit_code == 0, applied.output
+    assert "Apply complete! Resources: 3 added, 0 changed, 0 destroyed." in applied.stdout
+    assert CODE not in applied.output
+    assert links(sandbox.store)["Dealer sign-up"]["code"] == CODE
