@@ -219,15 +219,6 @@ class Kind:
     def _key_lowercase(self) -> bool:
         return self.field_map[self.key_field].lowercase
 
-    def key_as_sent(self, data: Mapping[str, Any]) -> Any:
-        """The key of desired ``data`` as a create sends it (its case kept):
-        ``normalize_desired(data, keep_case=True)``'s key, without the rest."""
-        return self._key_as_sent(data.get(self.key_field)) if self.key_field in data else None
-
-    @cached_property
-    def _key_as_sent(self) -> Normalizer:
-        return normalizer(self.field_map[self.key_field], keep_case=True)
-
     @cached_property
     def sendable_names(self) -> frozenset[str]:
         """The fields a create or update sends values of (not the parent
