@@ -44,7 +44,7 @@ _COLLECTED = re.compile(r"Collected : (\d+)")
 def counted(command: list[str], workdir: Path, code: Path | None = None) -> int:
     """The instructions ``command`` runs (under callgrind, in ``workdir``),
     with ``code`` first on the module path when given."""
-    env = {**os.environ, "KONVERT_API_KEY": KEY, "KONVERT_API_SECRET": SECRET, "NO_COLOR": "1"}
+    env = sandbox_env()
     if code is not None:
         env["PYTHONPATH"] = str(code)
     completed = subprocess.run(
@@ -66,6 +66,11 @@ def counted(command: list[str], workdir: Path, code: Path | None = None) -> int:
     return int(found.group(1))
 
 
+def sandbox_env() -> dict[str, str]:
+    """The environment of a run against the sandbox: its credentials, no colours."""
+    return {**os.environ, "KONVERT_API_KEY": KEY, "KONVERT_API_SECRET": SECRET, "NO_COLOR": "1"}
+
+
 def konvsync(url: str, *args: str) -> list[str]:
     return [sys.executable, "-m", "konvsync", "--endpoint", url, *args]
 
@@ -76,10 +81,9 @@ def efficient(url: str, config: Path, mode: str) -> list[str]:
 
 def applied(url: str, config: Path, workdir: Path) -> None:
     """``config`` applied (not counted): the no-op plan's portal."""
-    env = {**os.environ, "KONVERT_API_KEY": KEY, "KONVERT_API_SECRET": SECRET}
     subprocess.run(
         konvsync(url, "apply", "--auto-approve", str(config)),
-        env=env,
+        env=sandbox_env(),
         cwd=workdir,
         check=True,
         capture_output=True,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from konvsync.api.batching import CallNotBuilt, MutationCall
-from konvsync.kinds import kind
+from konvsync.kinds import Kind, kind
 from konvsync.kinds.address import Address
 from konvsync.plan.changes import Change, Delete, Update
 
@@ -15,8 +15,10 @@ Ids = dict[Address, str]
 """Address -> server ID."""
 
 
-def operation(change: Change) -> str:
-    k = kind(change.kind)
+def operation(change: Change, k: Kind | None = None) -> str:
+    """The operation ``change`` sends (``k``: its kind, when at hand)."""
+    if k is None:
+        k = kind(change.kind)
     if isinstance(change, Delete):
         return k.delete_operation
     return k.update_operation if isinstance(change, Update) else k.create_operation
@@ -26,9 +28,9 @@ def mutation_call(change: Change, ids: Ids, send_welcome_email: bool) -> Mutatio
     """The mutation for ``change``; its variables are built when its batch
     goes out, from ``ids`` as they are then."""
     k = kind(change.kind)
+    name = operation(change, k)
     if isinstance(change, Delete):
-        return MutationCall(k, k.delete_operation, {"id": change.remote_id})
-    name = k.update_operation if isinstance(change, Update) else k.create_operation
+        return MutationCall(k, name, {"id": change.remote_id})
     return MutationCall(k, name, lambda: _variables(change, ids, send_welcome_email))
 
 
