@@ -10,12 +10,18 @@ when its value is not the planned one.
 
 from __future__ import annotations
 
+import copy
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+import fastjsonschema
 
 from konvsync import __version__
+from konvsync.config import fast_schema
 from konvsync.config.model import Policy
 from konvsync.config.scope import parse_scope
 from konvsync.errors import ConfigError, StalePlanError
@@ -192,18 +198,64 @@ def _check_named(path: str, where: str, version: Any) -> None:
 def _check_plan_shape(path: str, data: dict[str, Any]) -> None:
     """The saved plan as ``schemas/plan.schema.json`` describes it, or a
     ConfigError naming the first place where it is not (an edited file)."""
-    # Only reading a saved plan needs jsonschema (21 ms of imports, python -X
-    # importtime); plan and apply of a config never do.
-    import jsonschema
-
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(json_schema("plan.schema.json")).iter_errors(data)
-    )
+    if _fits(_plan_checker(), data):
+        return
+    error = _first_misfit(json_schema("plan.schema.json"), data)
     if error is not None:
         where = "/".join(str(part) for part in error.absolute_path) or "(top)"
         raise ConfigError(
             f"{path}: damaged konvsync plan file (plan/{where}: {error.message}); run plan again"
         )
+
+
+Check = Callable[[Any], None]
+"""A fastjsonschema check: returns, or raises ``JsonSchemaException``."""
+
+
+def _fits(check: Check, document: Any) -> bool:
+    """Whether ``document`` fits, by fastjsonschema's code: it clears a plan
+    file that fits quickly, and jsonschema (``_first_misfit``) explains one
+    that does not. jsonschema alone took 0.7 s of CPU to walk the plan of a
+    10,000-user cold apply (12,100 changes), this check 24 ms (compiled once
+    per run in 21 ms); where the two differ, fastjsonschema is the stricter
+    (an integral float is no integer to it), and jsonschema decides."""
+    try:
+        check(document)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
+@cache
+def _plan_checker() -> Check:
+    """The plan schema's check, in parts (``fast_schema``): each change on
+    its own, as the config's objects are (the schema compiled whole took
+    70 ms for those 12,100 changes)."""
+    whole, items = fast_schema.compiled(json_schema("plan.schema.json"))
+
+    def check(data: Any) -> None:
+        whole(data)
+        for name, item_check in items.items():
+            for item in data.get(name) or ():
+                item_check(item)
+
+    return check
+
+
+@cache
+def _kept_checker() -> Check:
+    return cast(Check, fastjsonschema.compile(copy.deepcopy(_KEPT_SCHEMA)))
+
+
+def _first_misfit(schema: dict[str, Any], document: Any) -> Any:
+    """jsonschema's best match of where ``document`` does not fit ``schema``
+    (a ``ValidationError``), or None. Only a saved plan that fastjsonschema
+    refused needs jsonschema (21 ms of imports, python -X importtime)."""
+    import jsonschema
+
+    return jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(document)
+    )
 
 
 _KEPT_SCHEMA: dict[str, Any] = {
@@ -242,11 +294,7 @@ def _check_kept_shape(path: str, document: dict[str, Any]) -> None:
     the objects touched, the sensitive values' variables) as ``write_planfile``
     writes it, or a ConfigError naming the first place where it is not: an
     edited file is damaged, not an unexpected error halfway through apply."""
-    import jsonschema  # as in _check_plan_shape
-
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(_KEPT_SCHEMA).iter_errors(document)
-    )
+    error = None if _fits(_kept_checker(), document) else _first_misfit(_KEPT_SCHEMA, document)
     if error is None:
         unknown = [name for name in document["read_kinds"] if name not in KINDS_BY_NAME]
         if not unknown:

@@ -1,0 +1,124 @@
+"""A saved plan's shape is cleared by fastjsonschema's code and explained by
+jsonschema: whatever jsonschema finds wrong in an edited plan file, reading
+it says, in jsonschema's words (the quick check never lets through what the
+full one refuses)."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from konvsync.errors import ConfigError
+from konvsync.plan.planfile import _KEPT_SCHEMA, read_planfile
+from konvsync.sandbox.server import RunningSandbox
+from konvsync.support.resources import json_schema
+from tests.conftest import invoke
+
+CONFIG = """\
+konvsync: 1
+policy: {prune: [users, groups]}
+groups:
+  - {externalId: g1, name: One, permissions: [MANAGE_NEWS]}
+  - {externalId: g2, name: Two}
+accounts:
+  - externalId: a1
+    name: Dealer
+    locations: [{name: HQ, phone: '+47 5555 0000'}]
+users:
+  - {email: ann@example.com, firstName: Ann, lastName: Lee, account: a1, groups: [g1]}
+  - {email: bob@example.com, firstName: Bob, lastName: Ray, groups: [g2]}
+"""
+CHANGED = CONFIG.replace("name: One", "name: Uno").replace(
+    "  - {email: bob@example.com, firstName: Bob, lastName: Ray, groups: [g2]}\n", ""
+)
+VALUES: list[Any] = [None, True, False, 0, -1, 1.0, 2.5, "", "x", "create", [], ["x"], {}, {"a": 1}]
+
+
+def _places(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    yield path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _places(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _places(item, (*path, index))
+
+
+def _edited(document: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """``document`` with one place replaced, removed or given an unknown key
+    (not the format names, whose edits are another release's files)."""
+    copy = json.loads(json.dumps(document))
+    places = [
+        p
+        for p in _places(copy)
+        if p not in [(), ("plan",), ("planfile",)] and p[-1] != "format_version"
+    ]
+    path = rng.choice(places)
+    parent = copy
+    for part in path[:-1]:
+        parent = parent[part]
+    how = rng.random()
+    if how < 0.15 and isinstance(parent, dict):
+        del parent[path[-1]]
+    elif how < 0.25 and isinstance(parent[path[-1]], dict):
+        parent[path[-1]]["unknown"] = rng.choice(VALUES)
+    else:
+        parent[path[-1]] = rng.choice(VALUES)
+    return copy
+
+
+def _misfit(schema: dict[str, Any], document: Any, prefix: str) -> str | None:
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(document)
+    )
+    if error is None:
+        return None
+    where = "/".join(str(part) for part in error.absolute_path) or "(top)"
+    return f"({prefix}{where}: {error.message})"
+
+
+@pytest.fixture
+def saved_plans(
+    sandbox: RunningSandbox, write_config: Callable[..., Path], tmp_path: Path
+) -> list[dict[str, Any]]:
+    """Plan files of every action: a first plan (creates), and after it is
+    applied, one with an update, a delete and their values."""
+    config = write_config(CONFIG)
+    first = tmp_path / "first.plan"
+    made = invoke(["--endpoint", sandbox.url, "plan", str(config), "--out", str(first)])
+    assert made.exit_code == 0, made.output
+    applied = invoke(["--endpoint", sandbox.url, "apply", str(first)])
+    assert applied.exit_code == 0, applied.output
+    write_config(CHANGED)
+    second = tmp_path / "second.plan"
+    made = invoke(["--endpoint", sandbox.url, "plan", str(config), "--out", str(second)])
+    assert made.exit_code == 0 and "1 to change, 1 to destroy" in made.stdout, made.output
+    return [json.loads(path.read_text()) for path in (first, second)]
+
+
+def test_every_edit_jsonschema_refuses_is_named_in_its_words(
+    saved_plans: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    rng = random.Random(25)
+    plan_schema = json_schema("plan.schema.json")
+    refused = 0
+    for trial in range(1500):
+        document = _edited(saved_plans[trial % 2], rng)
+        expected = _misfit(plan_schema, document.get("plan"), "plan/")
+        if expected is None and isinstance(document.get("plan"), dict):
+            expected = _misfit(_KEPT_SCHEMA, document, "")
+        if expected is None:
+            continue
+        refused += 1
+        path = tmp_path / f"edited-{trial}.plan"
+        path.write_text(json.dumps(document))
+        with pytest.raises(ConfigError) as raised:
+            read_planfile(str(path))
+        assert expected in str(raised.value), (trial, document)
+    assert refused > 500  # the edits reach the checks, not only the other ones
