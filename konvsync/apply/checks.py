@@ -88,17 +88,19 @@ def differences(
     (normalized: ``normalize_desired``) the portal's normalized data does not
     equal; custom field values compared by their types (``types``,
     ``plan.value_types``)."""
-    out = []
     if types:  # (without any, the values are compared as they are)
         remote_data = with_typed_maps(k, remote_data, types, wanted)
-    for name, value in wanted.items():
-        have = remote_data.get(name)
-        if have != value:
-            if name in k.sensitive_names:
-                out.append(f"{name} = (sensitive) (wanted another, sensitive value)")
-            else:
-                out.append(f"{name} = {brief(have)} (wanted {brief(value)})")
-    return out
+    return [
+        _difference(k, name, remote_data.get(name), value)
+        for name, value in wanted.items()
+        if remote_data.get(name) != value
+    ]
+
+
+def _difference(k: Kind, name: str, have: Any, wanted: Any) -> str:
+    if name in k.sensitive_names:
+        return f"{name} = (sensitive) (wanted another, sensitive value)"
+    return f"{name} = {brief(have)} (wanted {brief(wanted)})"
 
 
 def answer_mismatch(
@@ -123,8 +125,14 @@ def answer_mismatch(
             f"the portal answered {operation} with ID {brief(answered)}, which another "
             f"{k.singular} already has"
         )
-    wanted = compared_fields(change)
-    found = differences(k, wanted, k.normalize_remote_as(answer, wanted), types)
+    if isinstance(change, Create) and not types:
+        found = [
+            _difference(k, name, have, wanted)
+            for name, have, wanted in k.created_differences(change.after or {}, answer)
+        ]
+    else:
+        wanted = compared_fields(change)
+        found = differences(k, wanted, k.normalize_remote_as(answer, wanted), types)
     if found:
         return f"the portal accepted {operation} but kept {'; '.join(found)}"
     return None
