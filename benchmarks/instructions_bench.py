@@ -9,13 +9,15 @@ the no-op plan of ``sync_bench.py``'s data, each against a fresh sandbox at
 ``--latency-ms``, this counts the instructions of konvsync's process and of
 the efficient client's (``efficient_client.py``: the same requests, no
 checks) and prints both and their ratio (issue 25's title asks for 2x at
-most). With ``--against DIR`` it also counts those of the konvsync in DIR (a
-folder holding another version's ``konvsync/``, for instance
-``git archive REV konvsync schemas | tar -x -C DIR``): a change's own effect,
-before and after.
+most). The phase ``saved`` counts the cold apply of a saved plan (``plan
+--out`` first, not counted, then ``apply PLANFILE``), as a pipeline that
+plans in one job and applies in the next runs it. With ``--against DIR``
+it also counts those of the konvsync in DIR (a folder holding another
+version's ``konvsync/``, for instance ``git archive REV konvsync schemas |
+tar -x -C DIR``): a change's own effect, before and after.
 
     python benchmarks/instructions_bench.py [-n 10000] [--latency-ms 20]
-        [--phases cold,noop] [--against DIR]
+        [--phases cold,noop,saved] [--against DIR]
 
 Instructions are not seconds: an instruction that waits for memory costs
 more. On the project's machine, the ratio of CPU seconds of the cold apply
@@ -37,7 +39,9 @@ from pathlib import Path
 
 from sync_bench import HERE, KEY, SECRET, sandbox, write_config
 
-PHASES = ("cold", "noop")
+PHASES = ("cold", "noop", "saved")
+DEFAULT_PHASES = ("cold", "noop")
+TITLES = {"cold": "cold apply", "noop": "no-op plan", "saved": "cold apply of a saved plan"}
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
@@ -79,15 +83,12 @@ def efficient(url: str, config: Path, mode: str) -> list[str]:
     return [sys.executable, str(HERE / "efficient_client.py"), url, str(config), mode]
 
 
-def applied(url: str, config: Path, workdir: Path) -> None:
-    """``config`` applied (not counted): the no-op plan's portal."""
-    subprocess.run(
-        konvsync(url, "apply", "--auto-approve", str(config)),
-        env=sandbox_env(),
-        cwd=workdir,
-        check=True,
-        capture_output=True,
-    )
+def prepared(command: list[str], workdir: Path, code: Path | None = None) -> None:
+    """Run ``command`` (not counted): the no-op plan's portal, the saved plan."""
+    env = sandbox_env()
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
+    subprocess.run(command, env=env, cwd=workdir, check=True, capture_output=True)
 
 
 def count_phase(
@@ -103,11 +104,15 @@ def count_phase(
     for name, code in runners.items():
         with sandbox(workdir, latency) as url:
             if phase == "noop":
-                applied(url, config, workdir)
+                prepared(konvsync(url, "apply", "--auto-approve", str(config)), workdir)
             if name == "efficient client":
-                command = efficient(url, config, "apply" if phase == "cold" else "read")
+                command = efficient(url, config, "read" if phase == "noop" else "apply")
             elif phase == "cold":
                 command = konvsync(url, "apply", "--auto-approve", str(config))
+            elif phase == "saved":
+                planfile = workdir / "saved.plan"
+                prepared(konvsync(url, "plan", str(config), "--out", str(planfile)), workdir, code)
+                command = konvsync(url, "apply", str(planfile))
             else:
                 command = konvsync(url, "plan", str(config))
             out[name] = counted(command, workdir, code)
@@ -118,12 +123,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=10_000, help="users (default 10,000)")
     parser.add_argument("--latency-ms", type=float, default=20.0)
-    parser.add_argument("--phases", default=",".join(PHASES), help="cold, noop or both")
+    parser.add_argument(
+        "--phases", default=",".join(DEFAULT_PHASES), help=f"of {', '.join(PHASES)}"
+    )
     parser.add_argument("--against", type=Path, help="a folder holding another konvsync/")
     options = parser.parse_args()
     phases = [p for p in options.phases.split(",") if p]
     if any(p not in PHASES for p in phases):
-        parser.error(f"--phases takes {' and '.join(PHASES)}")
+        parser.error(f"--phases takes {', '.join(PHASES)}")
     if options.against is not None and not (options.against / "konvsync").is_dir():
         parser.error(f"--against {options.against}: no konvsync/ folder there")
     if shutil.which("valgrind") is None:
@@ -141,7 +148,7 @@ def main() -> None:
             found = count_phase(phase, workdir, config, options.latency_ms, options.against)
             mine, reference = found["konvsync"], found["efficient client"]
             line = (
-                f"{'cold apply' if phase == 'cold' else 'no-op plan'}: konvsync {mine:,}, "
+                f"{TITLES[phase]}: konvsync {mine:,}, "
                 f"efficient client {reference:,}: {mine / reference:.3f}x"
             )
             before = found.get("against")
