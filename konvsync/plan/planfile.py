@@ -282,7 +282,9 @@ _KEPT_SCHEMA: dict[str, Any] = {
                     },
                 },
             },
-            "dependentRequired": {"values": ["salt"]},
+            # (not ``dependentRequired``: fastjsonschema's drafts do not know it)
+            "if": {"required": ["values"]},
+            "then": {"required": ["salt"]},
         },
     },
 }

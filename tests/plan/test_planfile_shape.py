@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 import pytest
 
@@ -122,3 +123,41 @@ def test_every_edit_jsonschema_refuses_is_named_in_its_words(
             read_planfile(str(path))
         assert expected in str(raised.value), (trial, document)
     assert refused > 500  # the edits reach the checks, not only the other ones
+
+
+def _keywords(schema: Any, found: set[str]) -> set[str]:
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            if key in ("properties", "$defs", "patternProperties"):
+                for part in value.values():
+                    _keywords(part, found)
+            else:
+                found.add(key)
+                _keywords(value, found)
+    elif isinstance(schema, list):
+        for part in schema:
+            _keywords(part, found)
+    return found
+
+
+def test_the_quick_check_knows_every_keyword_of_the_schemas_it_checks() -> None:
+    """fastjsonschema passes over a keyword its drafts do not know
+    (``dependentRequired``, ``unevaluatedProperties``): a plan file that
+    breaks only that rule would pass the quick check unexplained."""
+    known = {
+        *fastjsonschema.draft07.CodeGeneratorDraft07({})._json_keywords_to_function,
+        *("then", "else", "$schema", "$id", "$defs", "$ref", "$comment"),
+        *("title", "description", "default", "examples"),
+    }
+    for schema in (json_schema("plan.schema.json"), _KEPT_SCHEMA):
+        assert _keywords(schema, set()) <= known, _keywords(schema, set()) - known
+
+
+def test_values_kept_without_their_salt_are_a_damaged_plan_file(
+    saved_plans: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    document = {**saved_plans[0], "sensitive": {"values": {}}}
+    path = tmp_path / "unsalted.plan"
+    path.write_text(json.dumps(document))
+    with pytest.raises(ConfigError, match=r"damaged konvsync plan file \(sensitive: 'salt'"):
+        read_planfile(str(path))
