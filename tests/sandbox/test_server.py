@@ -135,7 +135,9 @@ def _unsigned(claims: dict[str, Any]) -> str:
 
 
 NOW = int(time.time())
-GOOD = {"sub": KEY, "iat": NOW, "exp": NOW + 600}
+GOOD = {"sub": KEY, "iat": NOW, "exp": NOW + 5 * 3600}
+"""Made when the tests are collected: valid for hours (within the 6 h a
+token may live), not 10 minutes, which a suite on a loaded machine outlasted."""
 
 
 @pytest.mark.parametrize(
