@@ -161,3 +161,39 @@ def test_values_kept_without_their_salt_are_a_damaged_plan_file(
     path.write_text(json.dumps(document))
     with pytest.raises(ConfigError, match=r"damaged konvsync plan file \(sensitive: 'salt'"):
         read_planfile(str(path))
+
+
+DEEP = "[" * 600 + "]" * 600
+"""A list nested deeper than fastjsonschema's ``uniqueItems`` code recurses
+(two frames a level), though not as deep as Python's json reads."""
+
+
+@pytest.mark.parametrize(
+    ("place", "expected"),
+    [
+        (("read_kinds",), "(read_kinds/0: [[[["),
+        (("plan", "outside"), "(plan/outside/0/objects/0: [[[["),
+    ],
+)
+def test_a_deeply_nested_value_where_items_must_be_unique_is_a_damaged_plan_file(
+    saved_plans: list[dict[str, Any]], tmp_path: Path, place: tuple[str, ...], expected: str
+) -> None:
+    """fastjsonschema's ``uniqueItems`` code recurses into the items before it
+    checks their type: a nested list ran out of stack there ("unexpected
+    RecursionError ... please report it"), where jsonschema names the item."""
+    document = json.loads(json.dumps(saved_plans[1]))
+    marker = "DEEP-VALUE"
+    if place == ("read_kinds",):
+        document["read_kinds"] = [marker]
+    else:
+        document["plan"]["outside"] = [
+            {"concern": "taken_from", "kind": "groups", "key": "g2", "holders": "users"}
+            | {"objects": [marker]}
+        ]
+    path = tmp_path / "deep.plan"
+    path.write_text(json.dumps(document).replace(json.dumps(marker), DEEP))
+    for args in (["show", str(path)], ["apply", "--auto-approve", str(path)]):
+        result = invoke(args)
+        assert result.exit_code == 1, result.output
+        assert "unexpected" not in result.stderr, result.stderr
+        assert "damaged konvsync plan file " + expected in result.stderr, result.stderr[:300]
