@@ -133,7 +133,8 @@ def read_planfile(path: str) -> SavedPlan:
         document: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: valid JSON, nested deeper than Python's json reads
         raise ConfigError(f"{path}: not a readable konvsync plan file") from exc
     if not isinstance(document, dict) or "planfile" not in document:
         raise ConfigError(f"{path}: not a konvsync plan file (made by 'konvsync plan --out')")

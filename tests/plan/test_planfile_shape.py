@@ -197,3 +197,15 @@ def test_a_deeply_nested_value_where_items_must_be_unique_is_a_damaged_plan_file
         assert result.exit_code == 1, result.output
         assert "unexpected" not in result.stderr, result.stderr
         assert "damaged konvsync plan file " + expected in result.stderr, result.stderr[:300]
+
+
+def test_a_plan_file_nested_deeper_than_json_reads_is_not_readable(tmp_path: Path) -> None:
+    """Python's json stops at about 1,000 levels with a RecursionError, not a
+    ValueError: such a file was "unexpected RecursionError ... please report
+    it" instead of a file konvsync cannot read."""
+    path = tmp_path / "deep.plan"
+    path.write_text('{"planfile": ' + "[" * 5000 + "]" * 5000 + "}")
+    for args in (["show", str(path)], ["apply", "--auto-approve", str(path)]):
+        result = invoke(args)
+        assert result.exit_code == 1, result.output
+        assert result.stderr == f"Error: {path}: not a readable konvsync plan file\n", result.stderr
