@@ -143,14 +143,31 @@ def _keywords(schema: Any, found: set[str]) -> set[str]:
 def test_the_quick_check_knows_every_keyword_of_the_schemas_it_checks() -> None:
     """fastjsonschema passes over a keyword its drafts do not know
     (``dependentRequired``, ``unevaluatedProperties``): a plan file that
-    breaks only that rule would pass the quick check unexplained."""
+    breaks only that rule would pass the quick check unexplained. Nor may
+    they hold a ``default`` (fastjsonschema's code writes it into the plan
+    it checks) or a ``$ref`` beside other keywords (its code checks the
+    ``$ref`` alone, where draft 2020-12 applies both)."""
     known = {
         *fastjsonschema.draft07.CodeGeneratorDraft07({})._json_keywords_to_function,
         *("then", "else", "$schema", "$id", "$defs", "$ref", "$comment"),
-        *("title", "description", "default", "examples"),
+        *("title", "description", "examples"),
     }
     for schema in (json_schema("plan.schema.json"), _KEPT_SCHEMA):
         assert _keywords(schema, set()) <= known, _keywords(schema, set()) - known
+        assert not _refs_beside_keywords(schema), _refs_beside_keywords(schema)
+
+
+def _refs_beside_keywords(schema: Any) -> list[Any]:
+    found = []
+    if isinstance(schema, dict):
+        if "$ref" in schema and set(schema) - {"$ref", "$comment", "description", "title"}:
+            found.append(schema)
+        for value in schema.values():
+            found += _refs_beside_keywords(value)
+    elif isinstance(schema, list):
+        for part in schema:
+            found += _refs_beside_keywords(part)
+    return found
 
 
 def test_values_kept_without_their_salt_are_a_damaged_plan_file(
