@@ -255,12 +255,17 @@ def _kept_checker() -> Check:
 def _first_misfit(schema: dict[str, Any], document: Any) -> Any:
     """jsonschema's best match of where ``document`` does not fit ``schema``
     (a ``ValidationError``), or None. Only a saved plan that fastjsonschema
-    refused needs jsonschema (21 ms of imports, python -X importtime)."""
+    refused needs jsonschema (21 ms of imports, python -X importtime).
+    A document nested too deeply for jsonschema's checks (lists where names
+    must differ, compared item by item recursively) misfits at its top."""
     import jsonschema
 
-    return jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(schema).iter_errors(document)
-    )
+    try:
+        return jsonschema.exceptions.best_match(
+            jsonschema.Draft202012Validator(schema).iter_errors(document)
+        )
+    except RecursionError:
+        return jsonschema.ValidationError("a value is nested too deeply to check")
 
 
 _KEPT_SCHEMA: dict[str, Any] = {

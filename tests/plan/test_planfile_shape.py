@@ -226,3 +226,21 @@ def test_a_plan_file_nested_deeper_than_json_reads_is_not_readable(tmp_path: Pat
         result = invoke(args)
         assert result.exit_code == 1, result.output
         assert result.stderr == f"Error: {path}: not a readable konvsync plan file\n", result.stderr
+
+
+def test_deeply_nested_values_jsonschema_cannot_compare_are_a_damaged_plan_file(
+    saved_plans: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """Two nested lists where names must differ: jsonschema's ``uniqueItems``
+    compares them recursively and ran out of stack ("unexpected
+    RecursionError ... please report it")."""
+    document = {**saved_plans[0], "read_kinds": ["DEEP-VALUE", "DEEP-VALUE"]}
+    path = tmp_path / "deep.plan"
+    path.write_text(json.dumps(document).replace('"DEEP-VALUE"', DEEP))
+    for args in (["show", str(path)], ["apply", "--auto-approve", str(path)]):
+        result = invoke(args)
+        assert result.exit_code == 1, result.output
+        assert result.stderr == (
+            f"Error: {path}: damaged konvsync plan file ((top): a value is nested too "
+            "deeply to check); run plan again\n"
+        ), result.stderr
