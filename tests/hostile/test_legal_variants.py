@@ -1317,7 +1317,8 @@ def test_a_create_answered_in_another_form_is_taken_and_another_value_is_not(
     compares them: an e-mail address in another case is the same; a title in
     another case, or a group the answer cannot name, is not what was sent."""
     more = [
-        f"{{email: new-{x}@example.test, firstName: N, lastName: {x}, title: New, groups: [team-1]}}"
+        f"{{email: new-{x}@example.test, firstName: N, lastName: {x}, title: New,"
+        " groups: [team-1]}"
         for x in "abc"
     ]
     config = write_desired(tmp_path, more_users=more)
