@@ -249,7 +249,21 @@ def _plan_checker() -> Check:
 
 @cache
 def _kept_checker() -> Check:
-    return cast(Check, fastjsonschema.compile(copy.deepcopy(_KEPT_SCHEMA)))
+    return cast(Check, fastjsonschema.compile(_kept_quick_schema()))
+
+
+def _kept_quick_schema() -> dict[str, Any]:
+    """``_KEPT_SCHEMA`` as fastjsonschema's drafts (4, 6, 7) read it: they pass
+    over ``dependentRequired``, so its rule is given as the ``if``/``then`` of
+    draft 7 that says the same; jsonschema keeps the rule as written, and
+    its words for it ("'salt' is a dependency of 'values'")."""
+    quick = copy.deepcopy(_KEPT_SCHEMA)  # (fastjsonschema edits what it is given)
+    sensitive = quick["properties"]["sensitive"]
+    for name, needed in sensitive.pop("dependentRequired").items():
+        sensitive.setdefault("allOf", []).append(
+            {"if": {"required": [name]}, "then": {"required": needed}}
+        )
+    return quick
 
 
 def _first_misfit(schema: dict[str, Any], document: Any) -> Any:
@@ -292,9 +306,7 @@ _KEPT_SCHEMA: dict[str, Any] = {
                     },
                 },
             },
-            # (not ``dependentRequired``: fastjsonschema's drafts do not know it)
-            "if": {"required": ["values"]},
-            "then": {"required": ["salt"]},
+            "dependentRequired": {"values": ["salt"]},  # (see _kept_quick_schema)
         },
     },
 }
