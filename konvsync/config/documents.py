@@ -189,6 +189,12 @@ def _expanded_size(value: Any, seen: dict[int, int]) -> int:
     return 1
 
 
+TOO_DEEP = "a value is nested too deeply to check"
+"""A config whose values are nested fewer levels deep than YAML reads, but
+too deeply for the schema's checks (lists whose items must differ,
+compared recursively)."""
+
+
 def schema_problem(data: dict[str, Any]) -> str | None:
     """The first way ``data`` breaks the config schema, or None if it fits
     (in the schema's own words where it has them: ``x-message``)."""
@@ -285,7 +291,13 @@ def _schema_problems(
         return
     except fastjsonschema.JsonSchemaException as exc:
         fast_message = str(exc)
-    found = _explained(_validator(patch).iter_errors(data))
+    except RecursionError:  # its uniqueItems code recurses into the items
+        fast_message = TOO_DEEP
+    try:
+        found = _explained(_validator(patch).iter_errors(data))
+    except RecursionError:  # its uniqueItems compares lists recursively
+        problems.append(ConfigProblem(file, 1, 1, TOO_DEEP))
+        return
     for path, error in found:
         unknown = _unknown_keys(data, path, error, retold or {})
         if unknown:  # each at its own line, with its own suggestion

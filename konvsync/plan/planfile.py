@@ -133,7 +133,8 @@ def read_planfile(path: str) -> SavedPlan:
         document: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: valid JSON, nested deeper than Python's json reads
         raise ConfigError(f"{path}: not a readable konvsync plan file") from exc
     if not isinstance(document, dict) or "planfile" not in document:
         raise ConfigError(f"{path}: not a konvsync plan file (made by 'konvsync plan --out')")
@@ -217,11 +218,15 @@ def _fits(check: Check, document: Any) -> bool:
     file that fits quickly, and jsonschema (``_first_misfit``) explains one
     that does not. jsonschema alone took 0.7 s of CPU to walk the plan of a
     10,000-user cold apply (12,100 changes), this check 24 ms (compiled once
-    per run in 21 ms); where the two differ, fastjsonschema is the stricter
-    (an integral float is no integer to it), and jsonschema decides."""
+    per run in 21 ms); a document it refuses, jsonschema decides on.
+
+    Code of fastjsonschema's that fails otherwise leaves the verdict to
+    jsonschema as well: its ``uniqueItems`` recurses into the items before it
+    checks their type, and ran out of stack on a nested list that jsonschema
+    names as an item that is no string."""
     try:
         check(document)
-    except fastjsonschema.JsonSchemaException:
+    except Exception:  # JsonSchemaException, or its code failing (RecursionError)
         return False
     return True
 
@@ -244,18 +249,37 @@ def _plan_checker() -> Check:
 
 @cache
 def _kept_checker() -> Check:
-    return cast(Check, fastjsonschema.compile(copy.deepcopy(_KEPT_SCHEMA)))
+    return cast(Check, fastjsonschema.compile(_kept_quick_schema()))
+
+
+def _kept_quick_schema() -> dict[str, Any]:
+    """``_KEPT_SCHEMA`` as fastjsonschema's drafts (4, 6, 7) read it: they pass
+    over ``dependentRequired``, so its rule is given as the ``if``/``then`` of
+    draft 7 that says the same; jsonschema keeps the rule as written, and
+    its words for it ("'salt' is a dependency of 'values'")."""
+    quick = copy.deepcopy(_KEPT_SCHEMA)  # (fastjsonschema edits what it is given)
+    sensitive = quick["properties"]["sensitive"]
+    for name, needed in sensitive.pop("dependentRequired").items():
+        sensitive.setdefault("allOf", []).append(
+            {"if": {"required": [name]}, "then": {"required": needed}}
+        )
+    return quick
 
 
 def _first_misfit(schema: dict[str, Any], document: Any) -> Any:
     """jsonschema's best match of where ``document`` does not fit ``schema``
     (a ``ValidationError``), or None. Only a saved plan that fastjsonschema
-    refused needs jsonschema (21 ms of imports, python -X importtime)."""
+    refused needs jsonschema (21 ms of imports, python -X importtime).
+    A document nested too deeply for jsonschema's checks (lists where names
+    must differ, compared item by item recursively) misfits at its top."""
     import jsonschema
 
-    return jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(schema).iter_errors(document)
-    )
+    try:
+        return jsonschema.exceptions.best_match(
+            jsonschema.Draft202012Validator(schema).iter_errors(document)
+        )
+    except RecursionError:
+        return jsonschema.ValidationError("a value is nested too deeply to check")
 
 
 _KEPT_SCHEMA: dict[str, Any] = {
@@ -282,9 +306,7 @@ _KEPT_SCHEMA: dict[str, Any] = {
                     },
                 },
             },
-            # (not ``dependentRequired``: fastjsonschema's drafts do not know it)
-            "if": {"required": ["values"]},
-            "then": {"required": ["salt"]},
+            "dependentRequired": {"values": ["salt"]},  # (see _kept_quick_schema)
         },
     },
 }

@@ -511,3 +511,20 @@ def test_a_yaml_boolean_for_a_field_the_portal_defines_is_taken_as_before(
     )
     result = invoke(["validate", "--allow-external-refs", str(config)])
     assert result.exit_code == 0, result.output
+
+
+def test_lists_nested_too_deeply_to_compare_are_a_problem_not_a_crash(
+    write_config: Callable[..., Path],
+) -> None:
+    """Two lists nested some hundreds of levels deep (fewer than YAML reads)
+    where items must differ: jsonschema's ``uniqueItems`` compares them
+    recursively and ran out of stack ("unexpected RecursionError ... please
+    report it")."""
+    deep = "[" * 400 + "]" * 400
+    config = write_config(
+        f"konvsync: 1\ngroups:\n  - {{externalId: g1, name: One, permissions: [{deep}, {deep}]}}\n"
+    )
+    result = invoke(["validate", str(config)])
+    assert result.exit_code == 1, result.output
+    assert "unexpected" not in result.stderr, result.stderr
+    assert f"{config.name}:1:1: a value is nested too deeply to check" in result.output

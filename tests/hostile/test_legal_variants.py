@@ -1286,3 +1286,50 @@ def test_mutations_refused_over_the_rate_are_not_sent_again_after_ctrl_c(
     assert not late, f"mutations sent {late} s after Ctrl-C\n{result.describe()}"
     assert "not sent: interrupted" in result.stdout, result.describe()
     assert again.exit_code == 0, again.describe()
+
+
+class CreatesAnsweredInOwnForm(Case):
+    """A portal that answers a user's create with the e-mail address in upper
+    case (a form of the same address), ``new-b``'s title in upper case (another
+    value), and ``new-c``'s groups as objects without an externalId (a group
+    konvsync cannot name)."""
+
+    name = "creates-answered-in-own-form"
+
+    def answer(self, call: Call, answer: Json) -> Json:
+        data = answer.get("data") if call.operation.startswith("CreateUser") else None
+        for node in (data or {}).values():
+            if not isinstance(node, dict) or not isinstance(node.get("email"), str):
+                continue
+            email = node["email"]
+            node["email"] = email.upper()
+            if email.startswith("new-b"):
+                node["title"] = node["title"].upper()
+            if email.startswith("new-c"):
+                node["groups"] = [{**group, "externalId": None} for group in node["groups"]]
+        return answer
+
+
+def test_a_create_answered_in_another_form_is_taken_and_another_value_is_not(
+    tmp_path: Path,
+) -> None:
+    """Each create's answer is compared with the values sent as a later plan
+    compares them: an e-mail address in another case is the same; a title in
+    another case, or a group the answer cannot name, is not what was sent."""
+    more = [
+        f"{{email: new-{x}@example.test, firstName: N, lastName: {x}, title: New,"
+        " groups: [team-1]}"
+        for x in "abc"
+    ]
+    config = write_desired(tmp_path, more_users=more)
+    with hostile_portal(tmp_path, CreatesAnsweredInOwnForm()) as portal:
+        result = run_konvsync(apply_args(portal.endpoint(), config), tmp_path)
+    summary = after_plan(result)
+    assert result.exit_code == 1, result.describe()
+    assert "Traceback" not in result.output, result.describe()
+    kept = [line.strip() for line in summary.splitlines() if "the portal accepted" in line]
+    assert len(kept) == 2, summary
+    assert 'the portal accepted CreateUser but kept title = "NEW" (wanted "New")' in kept[0]
+    assert "the portal accepted CreateUser but kept groups = [" in kept[1], kept[1]
+    assert '(wanted ["team-1"])' in kept[1], kept[1]
+    assert "new-a@example.test" not in "\n".join(kept), summary

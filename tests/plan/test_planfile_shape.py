@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 
 from konvsync.errors import ConfigError
-from konvsync.plan.planfile import _KEPT_SCHEMA, read_planfile
+from konvsync.plan.planfile import _KEPT_SCHEMA, _kept_quick_schema, read_planfile
 from konvsync.sandbox.server import RunningSandbox
 from konvsync.support.resources import json_schema
 from tests.conftest import invoke
@@ -143,21 +143,111 @@ def _keywords(schema: Any, found: set[str]) -> set[str]:
 def test_the_quick_check_knows_every_keyword_of_the_schemas_it_checks() -> None:
     """fastjsonschema passes over a keyword its drafts do not know
     (``dependentRequired``, ``unevaluatedProperties``): a plan file that
-    breaks only that rule would pass the quick check unexplained."""
+    breaks only that rule would pass the quick check unexplained. Nor may
+    they hold a ``default`` (fastjsonschema's code writes it into the plan
+    it checks) or a ``$ref`` beside other keywords (its code checks the
+    ``$ref`` alone, where draft 2020-12 applies both)."""
     known = {
         *fastjsonschema.draft07.CodeGeneratorDraft07({})._json_keywords_to_function,
         *("then", "else", "$schema", "$id", "$defs", "$ref", "$comment"),
-        *("title", "description", "default", "examples"),
+        *("title", "description", "examples"),
     }
-    for schema in (json_schema("plan.schema.json"), _KEPT_SCHEMA):
+    for schema in (json_schema("plan.schema.json"), _kept_quick_schema()):
         assert _keywords(schema, set()) <= known, _keywords(schema, set()) - known
+        assert not _refs_beside_keywords(schema), _refs_beside_keywords(schema)
+
+
+def _refs_beside_keywords(schema: Any) -> list[Any]:
+    found = []
+    if isinstance(schema, dict):
+        if "$ref" in schema and set(schema) - {"$ref", "$comment", "description", "title"}:
+            found.append(schema)
+        for value in schema.values():
+            found += _refs_beside_keywords(value)
+    elif isinstance(schema, list):
+        for part in schema:
+            found += _refs_beside_keywords(part)
+    return found
 
 
 def test_values_kept_without_their_salt_are_a_damaged_plan_file(
     saved_plans: list[dict[str, Any]], tmp_path: Path
 ) -> None:
+    """In jsonschema's words for the rule as it was written (``dependentRequired``),
+    though fastjsonschema's code checks it as an ``if``/``then``."""
     document = {**saved_plans[0], "sensitive": {"values": {}}}
     path = tmp_path / "unsalted.plan"
     path.write_text(json.dumps(document))
-    with pytest.raises(ConfigError, match=r"damaged konvsync plan file \(sensitive: 'salt'"):
-        read_planfile(str(path))
+    for args in (["show", str(path)], ["apply", "--auto-approve", str(path)]):
+        result = invoke(args)
+        assert result.exit_code == 1, result.output
+        assert result.stderr == (
+            f"Error: {path}: damaged konvsync plan file (sensitive: 'salt' is a dependency "
+            "of 'values'); run plan again\n"
+        ), result.stderr
+
+
+DEEP = "[" * 600 + "]" * 600
+"""A list nested deeper than fastjsonschema's ``uniqueItems`` code recurses
+(two frames a level), though not as deep as Python's json reads."""
+
+
+@pytest.mark.parametrize(
+    ("place", "expected"),
+    [
+        (("read_kinds",), "(read_kinds/0: [[[["),
+        (("plan", "outside"), "(plan/outside/0/objects/0: [[[["),
+    ],
+)
+def test_a_deeply_nested_value_where_items_must_be_unique_is_a_damaged_plan_file(
+    saved_plans: list[dict[str, Any]], tmp_path: Path, place: tuple[str, ...], expected: str
+) -> None:
+    """fastjsonschema's ``uniqueItems`` code recurses into the items before it
+    checks their type: a nested list ran out of stack there ("unexpected
+    RecursionError ... please report it"), where jsonschema names the item."""
+    document = json.loads(json.dumps(saved_plans[1]))
+    marker = "DEEP-VALUE"
+    if place == ("read_kinds",):
+        document["read_kinds"] = [marker]
+    else:
+        document["plan"]["outside"] = [
+            {"concern": "taken_from", "kind": "groups", "key": "g2", "holders": "users"}
+            | {"objects": [marker]}
+        ]
+    path = tmp_path / "deep.plan"
+    path.write_text(json.dumps(document).replace(json.dumps(marker), DEEP))
+    for args in (["show", str(path)], ["apply", "--auto-approve", str(path)]):
+        result = invoke(args)
+        assert result.exit_code == 1, result.output
+        assert "unexpected" not in result.stderr, result.stderr
+        assert "damaged konvsync plan file " + expected in result.stderr, result.stderr[:300]
+
+
+def test_a_plan_file_nested_deeper_than_json_reads_is_not_readable(tmp_path: Path) -> None:
+    """Python's json stops at about 1,000 levels with a RecursionError, not a
+    ValueError: such a file was "unexpected RecursionError ... please report
+    it" instead of a file konvsync cannot read."""
+    path = tmp_path / "deep.plan"
+    path.write_text('{"planfile": ' + "[" * 5000 + "]" * 5000 + "}")
+    for args in (["show", str(path)], ["apply", "--auto-approve", str(path)]):
+        result = invoke(args)
+        assert result.exit_code == 1, result.output
+        assert result.stderr == f"Error: {path}: not a readable konvsync plan file\n", result.stderr
+
+
+def test_deeply_nested_values_jsonschema_cannot_compare_are_a_damaged_plan_file(
+    saved_plans: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """Two nested lists where names must differ: jsonschema's ``uniqueItems``
+    compares them recursively and ran out of stack ("unexpected
+    RecursionError ... please report it")."""
+    document = {**saved_plans[0], "read_kinds": ["DEEP-VALUE", "DEEP-VALUE"]}
+    path = tmp_path / "deep.plan"
+    path.write_text(json.dumps(document).replace('"DEEP-VALUE"', DEEP))
+    for args in (["show", str(path)], ["apply", "--auto-approve", str(path)]):
+        result = invoke(args)
+        assert result.exit_code == 1, result.output
+        assert result.stderr == (
+            f"Error: {path}: damaged konvsync plan file ((top): a value is nested too "
+            "deeply to check); run plan again\n"
+        ), result.stderr
