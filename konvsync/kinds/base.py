@@ -323,8 +323,20 @@ class Kind:
     def normalize_desired(self, data: Mapping[str, Any], keep_case: bool = False) -> dict[str, Any]:
         """Desired data in the compared shape; only the fields it names.
         ``keep_case`` keeps case-insensitive fields' case (for creates)."""
-        steps = self._keep_case_steps if keep_case else self._desired_steps
-        return {name: normalize(data[name]) for name, normalize in steps if name in data}
+        out: dict[str, Any] = {}
+        for name, normalize, text in self._keep_case_steps if keep_case else self._desired_steps:
+            if name in data:
+                value = data[name]
+                if text and type(value) is str and value.isascii():
+                    # Most values: a text field's ASCII string, normalized
+                    # inline (``normalize_text`` without NFC, which leaves
+                    # ASCII as it is) rather than by two calls (with a set's
+                    # ASCII items, a cold plan of 2,000 users 141 -> 128
+                    # million instructions).
+                    out[name] = value.strip() or None
+                else:
+                    out[name] = normalize(value)
+        return out
 
     def fold_created(self, created: dict[str, Any]) -> dict[str, Any]:
         """A create's values (``normalize_desired(·, keep_case=True)``, as
@@ -390,12 +402,17 @@ class Kind:
         return tuple((f.name, remote_normalizer(f)) for f in self.managed_fields)
 
     @cached_property
-    def _desired_steps(self) -> tuple[tuple[str, Normalizer], ...]:
-        return tuple((f.name, normalizer(f)) for f in self.managed_fields)
+    def _desired_steps(self) -> tuple[tuple[str, Normalizer, bool], ...]:
+        """Each managed field's step, and whether it is a text field (its
+        string normalizes as ``normalize_text`` has it)."""
+        return tuple((f.name, normalizer(f), _text_field(f, False)) for f in self.managed_fields)
 
     @cached_property
-    def _keep_case_steps(self) -> tuple[tuple[str, Normalizer], ...]:
-        return tuple((f.name, normalizer(f, keep_case=True)) for f in self.managed_fields)
+    def _keep_case_steps(self) -> tuple[tuple[str, Normalizer, bool], ...]:
+        return tuple(
+            (f.name, normalizer(f, keep_case=True), _text_field(f, True))
+            for f in self.managed_fields
+        )
 
     def build_input(self, values: Mapping[str, Any], resolve: IdResolver) -> dict[str, Any]:
         """A mutation input from config-shaped ``values`` (refs by key)."""
@@ -570,10 +587,21 @@ def normalizer(f: Field, keep_case: bool = False) -> Normalizer:
     return scalar
 
 
+def _text_field(f: Field, keep_case: bool) -> bool:
+    """Whether ``normalizer(f, keep_case)`` gives a string what
+    ``normalize_text`` gives it (no case folded, no time read)."""
+    return f.shape == "scalar" and not f.timestamp and (keep_case or not f.lowercase)
+
+
 def _normalized_set(value: Any, lowercase: bool, domain: bool = False) -> list[str]:
     """A set-like list's items as they compare (sorted, without empties)."""
     items: set[str] = set()
     for item in value:
+        if type(item) is str and item.isascii():  # ``normalize_text`` and ``ascii_domain`` inline
+            stripped = (item.lower() if lowercase or domain else item).strip()
+            if stripped:
+                items.add(stripped)
+            continue
         text = (
             item
             if isinstance(item, RemoteRef)

@@ -25,7 +25,7 @@ def check_at_most_one(changes: list[Change], remote: RemoteState) -> None:
     problems: list[ConfigProblem] = []
     for k in KINDS:
         if k.at_most_one is not None:
-            problems += _problems(k, [c for c in changes if c.kind == k.name], remote)
+            problems += _problems(k, changes, remote)
     if problems:
         raise ConfigInvalid(problems)
 
@@ -34,13 +34,12 @@ def _problems(k: Kind, changes: list[Change], remote: RemoteState) -> list[Confi
     rule = k.at_most_one
     assert rule is not None
     now = now_utc()
-    touched = {c.remote_id for c in changes if isinstance(c, (Update, Delete))}
     held = remote.get(k.name)
-    left_alone = [
-        obj
-        for obj in [*held.all(), *held.outside]
-        if obj.id not in touched and rule.holds(obj.data, now)
-    ]
+    holding = [obj for obj in [*held.all(), *held.outside] if rule.holds(obj.data, now)]
+    if not holding:
+        return []  # most portals: no pass over the plan's changes (plan.scope.narrowed_outside)
+    touched = {c.remote_id for c in changes if c.kind == k.name and isinstance(c, (Update, Delete))}
+    left_alone = [obj for obj in holding if obj.id not in touched]
     if not left_alone:
         return []
     other = left_alone[0]

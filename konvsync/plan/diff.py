@@ -17,7 +17,7 @@ from konvsync.kinds.address import ObjectKey, RemoteRef
 from konvsync.kinds.base import Kind
 from konvsync.kinds.custom_values import with_typed_maps
 from konvsync.kinds.schema_rules import implied_nulls
-from konvsync.plan.changes import Change, Create, Delete, FieldChange, Update
+from konvsync.plan.changes import Change, Create, Delete, FieldChange, Update, created
 from konvsync.plan.order import in_apply_order
 from konvsync.plan.remote import RemoteKind, RemoteObject, RemoteState
 from konvsync.plan.value_types import ValueTypes, typed_kinds, types_compared
@@ -169,14 +169,7 @@ def _rename_note(k: Kind, old: str | None, new: str) -> str | None:
 
 
 def _create(k: Kind, obj: DesiredObject) -> Create:
-    return Create(
-        k.name,
-        obj.key,
-        None,
-        k.normalize_desired(obj.data, True),
-        source=obj.source,
-        parent=obj.parent,
-    )
+    return created(k.name, obj.key, k.normalize_desired(obj.data, True), obj.source, obj.parent)
 
 
 def _adoptable(remote: RemoteKind) -> dict[Any, list[RemoteObject]]:

@@ -41,6 +41,10 @@ def find_renames(desired: DesiredState, remote: RemoteState) -> Renames:
             continue
         present = remote.get(k.name).objects
         for obj in objects.values():
+            if obj.data.get(k.rename_field) is None:
+                # Names no previous key (most objects): a cold plan of 2,000
+                # users 100 -> 95 million instructions.
+                continue
             key = obj.key
             found = [old for old in previous_keys(k, obj.data) if old != key and old in present]
             if not found:

@@ -360,10 +360,18 @@ def narrowed_outside(changes: list[Change], remote: RemoteState) -> list[Outside
     not change. (A type change from another type than TEXT is named for
     every account by ``plan.unfit_types``.)"""
     out = []
+    # The kinds whose objects' values objects outside the scope hold (none
+    # without a scope): only their changes are looked at. (With the same
+    # skip in plan.twins and plan.at_most_one when the portal holds no
+    # twins and no open link, a cold plan of 2,000 users 95 -> 86 million
+    # instructions.)
+    narrowing = {
+        k.name for k in KINDS if any(remote.get(h.name).outside for h, _ in value_holders(k.name))
+    }
     for change in changes:
-        holders = value_holders(change.kind)
-        if not holders or not isinstance(change, Create | Update):
+        if change.kind not in narrowing or not isinstance(change, Create | Update):
             continue
+        holders = value_holders(change.kind)
         k = kind(change.kind)
         after = change.after or {}
         before: dict[str, Any] | None = None

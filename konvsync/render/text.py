@@ -73,9 +73,10 @@ def _block(change: Change, paint: Callable[[str, str], str] | None, wording: Wor
     else:
         deleting = isinstance(change, Delete)
         values = (change.before if deleting else change.after) or {}
+        starts = _starts(symbol, tuple(values))
         lines += [
-            f"      {symbol} {name} = {show(value)}"
-            for name, value in zip(_padded(tuple(values)), values.values(), strict=True)
+            starts[name] + show(value)
+            for name, value in values.items()
             if value is not None or deleting
         ]
     lines.append("    }")
@@ -91,11 +92,14 @@ def _block(change: Change, paint: Callable[[str, str], str] | None, wording: Wor
 
 
 @cache
-def _padded(names: tuple[str, ...]) -> tuple[str, ...]:
-    """Field names, printable, padded to the longest: the objects of a kind
-    share a few sets of names."""
+def _starts(symbol: str, names: tuple[str, ...]) -> dict[str, str]:
+    """Each field's line up to its value (``      + email     = ``), its
+    name printable and padded to the longest: the objects of a kind share
+    a few sets of names. (A line formatted whole from the padded name, by
+    a ``zip`` of names and values: 2,000 users' cold plan text 132 -> 119
+    million instructions.)"""
     width = max((len(name) for name in names), default=0)
-    return tuple(printable(name).ljust(width) for name in names)
+    return {name: f"      {symbol} {printable(name).ljust(width)} = " for name in names}
 
 
 @cache

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from konvsync.kinds.address import Address
@@ -52,7 +53,15 @@ class Wording:
         return found or self.by_action[change.action]
 
     def counts(self, changes: Iterable[Change]) -> Counter[str]:
-        return Counter(self.category(change).name for change in changes)
+        if self.by_address:
+            return Counter(self.category(change).name for change in changes)
+        # Counted by action, without a call per change (the plan's summary
+        # line; with the notes below, 2,000 users' cold plan text 119 -> 108
+        # million instructions).
+        counts: Counter[str] = Counter()
+        for action, count in Counter(map(_ACTION, changes)).items():
+            counts[self.by_action[action].name] += count
+        return counts
 
     def counted(self, changes: Iterable[Change]) -> str:
         counts = self.counts(changes)
@@ -64,7 +73,9 @@ class Wording:
     def notes(self, change: Change, category: Category) -> list[str]:
         """What follows a change's address: its category's note and its own,
         when the portal changed it, where the YAML defines it."""
-        notes = [text for text in (category.note, change.note) if text]
+        notes = [category.note] if category.note else []
+        if change.note:
+            notes.append(change.note)
         if change.updated_at:
             notes.append(changed_label(change.updated_at))
         if self.portal_side and change.source is not None:
@@ -75,6 +86,8 @@ class Wording:
         """A field change's (from, to) as this reading shows it."""
         return (field.after, field.before) if self.portal_side else (field.before, field.after)
 
+
+_ACTION = attrgetter("action")
 
 _ADD = Category("add", "+", "will be created", "{} to add")
 _CHANGE = Category("change", "~", "will be updated in-place", "{} to change")

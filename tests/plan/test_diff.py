@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from konvsync.config.loader import load_config
-from konvsync.config.model import DesiredState, Policy
+from konvsync.config.model import DesiredState, Policy, Source
 from konvsync.errors import PlanError
 from konvsync.kinds.address import Address
-from konvsync.plan.changes import Create, Delete, Update
+from konvsync.plan.changes import Create, Delete, Update, created
 from konvsync.plan.planner import plan
 from konvsync.plan.remote import RemoteState, normalize_nodes
 from konvsync.plan.safety import MASS_DELETE_MIN_OBJECTS
@@ -157,3 +157,17 @@ def test_targets_select_an_account_and_its_locations_only(tmp_path: Path) -> Non
         "accounts/dealers",
         "locations/dealers/HQ",
     }
+
+
+@pytest.mark.parametrize("parent", [None, "dealers"])
+def test_a_plans_create_holds_what_its_dataclass_would(parent: str | None) -> None:
+    """``created`` (the plan's creates, made without the frozen dataclass's
+    ``__init__``) sets every field as that ``__init__`` does: a field added
+    to ``Change`` must be set there too."""
+    after = {"name": "HQ", "phone": "+1 555 0100"}
+    source = Source("accounts.yaml", 3, 5)
+    made = created("locations", "HQ", after, source, parent)
+    expected = Create("locations", "HQ", None, after, source=source, parent=parent)
+    assert type(made) is Create
+    assert vars(made) == vars(expected)
+    assert made == expected

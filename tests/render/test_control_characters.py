@@ -4,6 +4,7 @@ with their control characters escaped, in every human-readable format."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from konvsync.render.values import show
 from konvsync.sandbox.server import RunningSandbox
-from konvsync.support.redact import printable
+from konvsync.support.redact import _CONTROL, printable
 from tests.conftest import invoke
 from tests.hostile.server import Call, Case, Json, running_hostile_server
 
@@ -182,6 +183,16 @@ def test_a_value_shows_as_its_json_with_control_characters_escaped(value: object
     the escaping pass): as the JSON encoder would, then escaped."""
     encoded = json.dumps(value, ensure_ascii=False, sort_keys=True)
     assert show(value) == printable(encoded)
+
+
+def test_no_character_printable_escapes_is_one_isprintable_accepts() -> None:
+    """``printable`` passes a text that ``str.isprintable`` accepts as it is,
+    without the search of its pattern: that holds only while no character
+    the pattern finds (C0 and C1 controls, DEL, bidirectional and invisible
+    characters, tags, lone surrogates) is printable."""
+    found = [char for char in map(chr, range(sys.maxunicode + 1)) if _CONTROL.search(char)]
+    assert len(found) > 200
+    assert [char for char in found if char.isprintable()] == []
 
 
 def test_markdown_shows_portal_text_in_warnings_and_reasons_as_text_not_markup(
