@@ -178,13 +178,7 @@ def test_values_kept_without_their_salt_are_a_damaged_plan_file(
     document = {**saved_plans[0], "sensitive": {"values": {}}}
     path = tmp_path / "unsalted.plan"
     path.write_text(json.dumps(document))
-    for args in (["show", str(path)], ["apply", "--auto-approve", str(path)]):
-        result = invoke(args)
-        assert result.exit_code == 1, result.output
-        assert result.stderr == (
-            f"Error: {path}: damaged konvsync plan file (sensitive: 'salt' is a dependency "
-            "of 'values'); run plan again\n"
-        ), result.stderr
+    _refused_as_damaged(path, "sensitive: 'salt' is a dependency of 'values'")
 
 
 DEEP = "[" * 600 + "]" * 600
@@ -244,10 +238,15 @@ def test_deeply_nested_values_jsonschema_cannot_compare_are_a_damaged_plan_file(
     document = {**saved_plans[0], "read_kinds": ["DEEP-VALUE", "DEEP-VALUE"]}
     path = tmp_path / "deep.plan"
     path.write_text(json.dumps(document).replace('"DEEP-VALUE"', DEEP))
+    _refused_as_damaged(path, "(top): a value is nested too deeply to check")
+
+
+def _refused_as_damaged(path: Path, reason: str) -> None:
+    """``show`` and ``apply`` of the plan file at ``path`` exit 1 with one
+    line: a damaged plan file, for ``reason``."""
     for args in (["show", str(path)], ["apply", "--auto-approve", str(path)]):
         result = invoke(args)
         assert result.exit_code == 1, result.output
         assert result.stderr == (
-            f"Error: {path}: damaged konvsync plan file ((top): a value is nested too "
-            "deeply to check); run plan again\n"
+            f"Error: {path}: damaged konvsync plan file ({reason}); run plan again\n"
         ), result.stderr
