@@ -25,7 +25,7 @@ from typing import Any
 
 from konvsync.config.model import Source
 from konvsync.config.scope import EXCLUDE, scoped_kinds
-from konvsync.config.yaml_loader import YamlList, YamlMap, _unpack
+from konvsync.config.yaml_loader import POSITIONS, YamlList, YamlMap, _unpack
 from konvsync.errors import ConfigProblem
 from konvsync.kinds import kind
 from konvsync.support.resources import config_schema
@@ -92,7 +92,7 @@ def merge_maps(
     result = OverlayMap()
     result.file, result.position = base.file, base.position
     result.patched_at = patch.source
-    result.positions, result.files = array("Q"), []
+    result.positions, result.files = array(POSITIONS), []
     for key, value, key_at, value_at, file in merged.values():
         result[key] = value
         result.positions.append(key_at)
@@ -159,7 +159,7 @@ def _joined(first: YamlList, then: YamlList) -> YamlList:
     ``then`` stands (each item keeps its own position)."""
     out = YamlList(first)
     out.file, out.position = then.file, then.position
-    out.positions = array("Q", first.positions)
+    out.positions = array(POSITIONS, first.positions)
     for index, item in enumerate(then):
         if item not in out:
             out.append(item)
@@ -172,7 +172,7 @@ def _as_mapping(key_field: str, globs: YamlList) -> YamlMap:
     out = YamlMap({key_field: globs})
     out.file, out.position = globs.file, globs.position
     packed = globs._position
-    out.positions = array("Q", [packed, packed])
+    out.positions = array(POSITIONS, [packed, packed])
     return out
 
 
