@@ -171,3 +171,25 @@ def test_a_plans_create_holds_what_its_dataclass_would(parent: str | None) -> No
     assert type(made) is Create
     assert vars(made) == vars(expected)
     assert made == expected
+
+
+def test_a_plans_creates_take_no_more_memory_than_their_dataclass_makes() -> None:
+    """Filled at once, their dicts shared no keys with the class's other
+    instances: twice the memory, and 46 MB more at the peak of a
+    100,000-user cold apply."""
+    import tracemalloc
+
+    keys = [f"user{i}@example.com" for i in range(2000)]
+    after: dict[str, object] = {}
+    sizes = []
+    for make in (
+        lambda key: Create("users", key, None, after, source=None, parent=None),
+        lambda key: created("users", key, after, None, None),
+    ):
+        tracemalloc.start()
+        made = [make(key) for key in keys]
+        for change in made:
+            assert change.address.key == change.key  # (cached in the dict, as apply asks)
+        sizes.append(tracemalloc.get_traced_memory()[0])
+        tracemalloc.stop()
+    assert sizes[1] <= sizes[0] * 1.05, sizes
