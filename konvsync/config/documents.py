@@ -246,23 +246,8 @@ def _validator(patch: bool = False) -> jsonschema.protocols.Validator:
 
 @cache
 def _fast_validator(patch: bool = False) -> Callable[[Any], None]:
-    """fastjsonschema's validator, run in parts (``fast_schema``): the schema
-    with each top-level list as a plain array, then each item of those lists
-    against the item's own schema. An item that fails is checked again with
-    its path, for the same message as a whole-document check."""
-    outside, items = _parts(patch)
-
-    def validate(data: Any) -> None:
-        outside(data)
-        for name, item_validator in items.items():
-            listed = data.get(name)
-            for index, item in enumerate(listed if isinstance(listed, list) else ()):
-                try:
-                    item_validator(item)
-                except fastjsonschema.JsonSchemaException:
-                    item_validator(item, {}, f"data.{name}[{index}]")
-
-    return validate
+    """fastjsonschema's validator, run in parts (``fast_schema.in_parts``)."""
+    return fast_schema.in_parts(*_parts(patch))
 
 
 def _item_validators(patch: bool) -> dict[str, Validate]:

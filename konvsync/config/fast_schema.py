@@ -73,6 +73,25 @@ def compiled(schema: dict[str, Any]) -> tuple[Validate, dict[str, Validate]]:
     }
 
 
+def in_parts(lists: Validate, items: dict[str, Validate]) -> Callable[[Any], None]:
+    """One check of a document by its parts (``compiled``): the schema with
+    each top-level list as a plain array, then each item of those lists
+    against the item's own schema. An item that fails is checked again with
+    its path, for the same message as a whole-document check."""
+
+    def validate(data: Any) -> None:
+        lists(data)
+        for name, item_validator in items.items():
+            listed = data.get(name)
+            for index, item in enumerate(listed if isinstance(listed, list) else ()):
+                try:
+                    item_validator(item)
+                except fastjsonschema.JsonSchemaException:
+                    item_validator(item, {}, f"data.{name}[{index}]")
+
+    return validate
+
+
 def _generated() -> ModuleType | None:
     try:
         from konvsync.config import schema_validators

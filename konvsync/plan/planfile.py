@@ -233,18 +233,10 @@ def _fits(check: Check, document: Any) -> bool:
 
 @cache
 def _plan_checker() -> Check:
-    """The plan schema's check, in parts (``fast_schema``): each change on
-    its own, as the config's objects are (the schema compiled whole took
-    70 ms for those 12,100 changes)."""
-    whole, items = fast_schema.compiled(json_schema("plan.schema.json"))
-
-    def check(data: Any) -> None:
-        whole(data)
-        for name, item_check in items.items():
-            for item in data.get(name) or ():
-                item_check(item)
-
-    return check
+    """The plan schema's check, in parts (``fast_schema.in_parts``): each
+    change on its own, as the config's objects are (the schema compiled
+    whole took 70 ms for those 12,100 changes)."""
+    return fast_schema.in_parts(*fast_schema.compiled(json_schema("plan.schema.json")))
 
 
 @cache
