@@ -487,7 +487,7 @@ def spelling_of(change: Change) -> str | None:
     is sent), where that differs from the key as keys compare
     (``Wanted.spelling``)."""
     k = kind(change.kind)
-    if not isinstance(change, Create) or not k.field_map[k.key_field].lowercase:
+    if not isinstance(change, Create) or not k.key_lowercase:
         return None
     # As ``plan.diff`` made a create's values (``Kind.fold_created``): its
     # key normalized with its case kept, as sent.

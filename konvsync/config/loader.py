@@ -431,7 +431,7 @@ def _named_keys(state: DesiredState, k: Kind) -> tuple[tuple[str, Collection[Any
     none."""
     fields = [f for f in k.references if f is not k.parent_field]
     targets = [kind(f.ref or "") for f in fields]
-    if any(target.field_map[target.key_field].lowercase for target in targets):
+    if any(target.key_lowercase for target in targets):
         return ()
     return tuple((f.name, state.objects.get(f.ref or "", {})) for f in fields)
 

@@ -58,7 +58,7 @@ def _case_insensitive(k: Kind, field_name: str) -> bool:
     """Whether values of ``field_name`` compare as a case-insensitive key."""
     f = k.field_map[field_name]
     target = kind(f.ref) if f.ref is not None else k
-    return target.field_map[target.key_field].lowercase
+    return target.key_lowercase
 
 
 @dataclass(frozen=True)

@@ -577,7 +577,7 @@ def _spelled_apart(k: Kind, one: RemoteObject, other: RemoteObject) -> bool:
     """Whether two keys that konvsync takes for one differ in a way the
     contract's uniqueness does not cover (surrounding whitespace, Unicode
     form): two such objects are legal, and the user's to sort out."""
-    lowercase = k.field_map[k.key_field].lowercase
+    lowercase = k.key_lowercase
     spelled = [
         (o.written_key or "").lower() if lowercase else (o.written_key or "") for o in (one, other)
     ]

@@ -248,7 +248,7 @@ def _what(k: Kind, kinds: Sequence[Kind]) -> str:
         parent = kind_named(kinds, k.parent).singular
         return f"{a} {k.singular} of {_a(parent)} {parent}, identified by {k.key_field} within it."
     notes = []
-    if k.field_map[k.key_field].lowercase:
+    if k.key_lowercase:
         notes.append("compared case-insensitively")
     if not k.unique_key:
         notes.append("unique in the configuration; the portal does not keep it unique")

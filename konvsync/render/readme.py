@@ -42,7 +42,7 @@ def render_kinds(kinds: Sequence[Kind] = KINDS) -> str:
         refers = [f"`{f.name}` → {f.ref}" for f in k.fields if f.ref and f.ref != k.parent]
         refers += [f"`{f.name}` keys → {f.keys_ref}" for f in k.fields if f.keys_ref]
         notes = []
-        lowercase = k.field_map[k.key_field].lowercase
+        lowercase = k.key_lowercase
         if lowercase:
             notes.append("key compared case-insensitively")
         if not k.unique_key or parent is not None:
