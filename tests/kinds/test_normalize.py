@@ -135,3 +135,20 @@ def test_a_kind_builds_inputs_as_field_by_field(data: st.DataObject) -> None:
         }
 
     assert outcome(k.build_input, values, resolve) == outcome(expected, values)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_a_portal_s_normalized_values_normalize_to_themselves(data: st.DataObject) -> None:
+    """What ``normalize_remote`` gives, ``normalize_desired`` gives back
+    unchanged (the same values of the same types): the plan takes a
+    configured object whose values are the portal's normalized ones as they
+    are written for no change, without normalizing it (``plan.diff``)."""
+    k: Kind = data.draw(st.sampled_from(KINDS))
+    names = [f.name for f in k.managed_fields]
+    node = data.draw(st.dictionaries(st.sampled_from([*names, "id", "other"]), VALUES))
+    try:
+        normalized = k.normalize_remote(node)
+    except Exception:  # a value no answer check lets through
+        return
+    assert typed(k.normalize_desired(normalized)) == typed(normalized)
