@@ -93,6 +93,23 @@ def test_a_datetime_konvsync_only_shows_is_taken_in_the_portals_own_form(written
         ),
         (lambda d: d["users"].pop("pageInfo"), "users.pageInfo is missing"),
         (
+            lambda d: d["users"].update(pageInfo=None),
+            "users.pageInfo is null, the schema says PageInfo!",
+        ),
+        (
+            lambda d: d["users"].update(nodes=None),
+            "users.nodes is null, the schema says [User!]!",
+        ),
+        (
+            lambda d: d["users"]["nodes"][0].update(groups=None),
+            "users.nodes[0].groups is null, the schema says [Group!]!",
+        ),
+        (
+            lambda d: d["users"]["nodes"][0]["groups"].append(None),
+            "users.nodes[0].groups[1] is null, the schema says Group!",
+        ),
+        (lambda d: d.update(users=None), "users is null, the schema says UserConnection!"),
+        (
             lambda d: d["users"].update(totalCount="1"),
             'users.totalCount is "1" (a string), the schema says Int!',
         ),
