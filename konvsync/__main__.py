@@ -1,4 +1,4 @@
-from konvsync.cli.main import main
+from konvsync.cli.start import main
 
 if __name__ == "__main__":
     main()

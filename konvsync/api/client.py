@@ -55,6 +55,7 @@ from konvsync.api.retries import (
     reason_of,
     retry_after,
 )
+from konvsync.api.wire_json import decoded, encoded
 from konvsync.errors import (
     AmbiguousRequestError,
     AuthError,
@@ -147,7 +148,9 @@ async def _post(
     proxy will not open, is ``ProxyRefused`` (nothing reached the portal);
     a tunnel it cannot open (5xx to CONNECT) is ``NotSent``."""
     try:
-        async with session.post(url, json=payload, headers=headers, proxy=proxy) as response:
+        body_sent = encoded(payload)
+        headers = {**headers, "Content-Type": "application/json"}
+        async with session.post(url, data=body_sent, headers=headers, proxy=proxy) as response:
             if response.status == 407:
                 raise ProxyRefused(407)
             if response.status == 401:
@@ -432,7 +435,7 @@ def _parse_answer(label: str, raw: _RawAnswer, url: str) -> Response:
     """The GraphQL-over-HTTP envelope: a JSON object with ``data`` (an object
     or null) and/or ``errors`` (a list of objects with a ``message``)."""
     try:
-        answer = json.loads(raw.body)
+        answer = decoded(raw.body)
     except RecursionError:  # valid JSON, nested deeper than Python's json reads
         raise ContractError(label, "the answer is nested too deeply to read") from None
     except (ValueError, UnicodeDecodeError):

@@ -23,6 +23,7 @@ from konvsync.cli import streams
 from konvsync.cli.options import global_options_before, global_options_from
 from konvsync.cli.streams import say
 from konvsync.errors import ConfigInvalid, ExitStatus, KonvsyncError, OutputClosed
+from konvsync.support.gcpause import start_done
 from konvsync.support.logs import configure_logging
 from konvsync.support.redact import printable, redact
 from konvsync.support.suggest import did_you_mean
@@ -63,6 +64,7 @@ class KonvsyncCLI(click.Group):
             return None
         module, _, attribute = target.partition(":")
         command = getattr(importlib.import_module(module), attribute)
+        start_done()  # the collector, paused while the modules loaded (``cli.start``)
         assert isinstance(command, click.Command)
         _printed_by_show(command.get_help_option(ctx))
         return command

@@ -250,6 +250,14 @@ def _fast_validator(patch: bool = False) -> Callable[[Any], None]:
     return fast_schema.in_parts(*_parts(patch))
 
 
+@cache
+def _quick_check(patch: bool) -> Callable[[Any], bool] | None:
+    """The generated quick check of the schema (``fast_schema.quick``): a
+    document it takes needs no other check; one it refuses is checked again
+    by fastjsonschema's code and explained by jsonschema, as before."""
+    return fast_schema.quick(schema_for(patch))
+
+
 def _item_validators(patch: bool) -> dict[str, Validate]:
     """A validator of the items of each top-level list of the schema."""
     return _parts(patch)[1]
@@ -271,6 +279,12 @@ def _schema_problems(
     documents quickly; jsonschema explains invalid ones in full. ``retold``:
     where YAML read a plain scalar as another value, the text written there
     (``ConfigDocument.retold``), which a message about a key names."""
+    quick = _quick_check(patch)
+    try:
+        if quick is not None and quick(data):
+            return
+    except RecursionError:
+        pass  # fastjsonschema's code and jsonschema say what they make of it
     try:
         _fast_validator(patch)(data)
         return

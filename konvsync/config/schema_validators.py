@@ -1385,3 +1385,948 @@ VALIDATORS = {
     'konvsync_items_users': validate_https___konvsync_dev_schemas_konvsync_schema_json___defs_konvsync_items_users,
     'konvsync_items_inviteLinks': validate_https___konvsync_dev_schemas_konvsync_schema_json___defs_konvsync_items_invitelinks,
 }
+
+
+# The quick check (konvsync's own generator, fast_schema.quick_text).
+import re
+
+_QUICK_MISSING = object()
+_Q0 = frozenset(['accountFields', 'accounts', 'damCategories', 'endpoint', 'groups', 'inviteLinks', 'konvsync', 'lmsModules', 'policy', 'portal', 'users', 'variables'])
+_Q1 = frozenset([1])
+_Q2 = frozenset(['production', 'sandbox', 'staging'])
+_Q3 = re.compile('^https?://[^\\s]+\\Z')
+_Q4 = re.compile('\\S')
+_Q5 = re.compile('^[A-Za-z_][A-Za-z0-9_]*\\Z')
+_Q6 = re.compile('^([Kk][Oo][Nn][Vv][Ee][Rr][Tt]|[Kk][Oo][Nn][Vv][Ss][Yy][Nn][Cc])_')
+_Q7 = frozenset(['ignore_changes', 'max_delete_percent', 'max_update_percent', 'max_welcome_emails', 'protect', 'prune', 'scope', 'send_welcome_email'])
+_Q8 = frozenset(['accountFields', 'accounts', 'groups', 'inviteLinks', 'users'])
+_Q9 = frozenset(['accountFields', 'accounts', 'groups', 'inviteLinks', 'locations', 'users'])
+_Q10 = frozenset(['damCategories', 'externalId', 'lmsModules', 'name', 'permissions'])
+_Q11 = frozenset(['key', 'label', 'options', 'required', 'type'])
+_Q12 = frozenset(['customFields', 'externalId', 'name', 'userGroups', 'website'])
+_Q13 = frozenset(['address', 'name', 'phone'])
+_Q14 = frozenset(['account', 'email', 'firstName', 'groups', 'lastName', 'title'])
+_Q15 = frozenset(['access', 'account', 'accountMatchField', 'active', 'allowedEmailDomains', 'code', 'expiresAt', 'groups', 'redirectPath', 'title'])
+_Q16 = frozenset(['exclude', 'externalId'])
+_Q17 = frozenset(['exclude', 'key'])
+_Q18 = frozenset(['account', 'email', 'exclude'])
+_Q19 = frozenset(['account', 'accountMatchField', 'exclude', 'title'])
+_Q20 = frozenset(['damCategories', 'externalId', 'lmsModules', 'name', 'permissions', 'renamedFrom'])
+_Q21 = frozenset(['MANAGE_ACCOUNTS', 'MANAGE_ACCOUNT_DATA', 'MANAGE_ACCOUNT_USERS', 'MANAGE_DAMS', 'MANAGE_GROUPS', 'MANAGE_LMS_MODULES', 'MANAGE_NEWS', 'MANAGE_PORTAL_CONFIGURATION', 'MANAGE_USERS', 'VIEW_ACCOUNT_USERS', 'VIEW_PORTAL_METRIC_REPORTS'])
+_Q22 = frozenset(['key', 'label', 'options', 'renamedFrom', 'required', 'type'])
+_Q23 = re.compile('^[A-Za-z0-9_.-]+\\Z')
+_Q24 = frozenset(['BOOLEAN', 'DATE', 'NUMBER', 'SELECT', 'TEXT'])
+_Q25 = frozenset(['customFields', 'externalId', 'locations', 'name', 'renamedFrom', 'userGroups', 'website'])
+_Q26 = frozenset([])
+_Q27 = frozenset(['city', 'country', 'postalCode', 'region', 'street'])
+_Q28 = frozenset(['account', 'email', 'firstName', 'groups', 'lastName', 'previousEmails', 'title'])
+_Q29 = re.compile('^[^@\\s]+@[^@\\s]+\\Z')
+_Q30 = frozenset(['access', 'account', 'accountMatchField', 'active', 'allowedEmailDomains', 'code', 'expired', 'expiresAt', 'groups', 'redirectPath', 'renamedFrom', 'title', 'url'])
+_Q31 = frozenset(['CODE', 'OPEN'])
+_Q32 = re.compile('^[a-z0-9.-]+\\Z')
+_Q33 = re.compile('^/')
+_Q34 = frozenset(['CODE'])
+_Q35 = frozenset(['OPEN'])
+def _quick0(v0):
+    if not (isinstance(v0, dict)):
+        return False
+    if not v0.keys() <= _Q0:
+        return False
+    v1 = v0.get('konvsync', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not ((type(v1) is int or type(v1) is float and v1.is_integer())):
+            return False
+        if not ((type(v1) is int or type(v1) is float) and v1 in _Q1):
+            return False
+    v1 = v0.get('endpoint', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (_quick1(v1) or _quick2(v1)):
+            return False
+    v1 = v0.get('portal', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str)):
+            return False
+        if not (v1 and not v1.isspace()):
+            return False
+    v1 = v0.get('variables', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, list)):
+            return False
+        for v3 in v1:
+            if not (isinstance(v3, str)):
+                return False
+            if not _Q5.search(v3):
+                return False
+            if _quick3(v3):
+                return False
+        if len(set(v1)) < len(v1):
+            return False
+    v1 = v0.get('policy', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, dict)):
+            return False
+        if not v1.keys() <= _Q7:
+            return False
+        v3 = v1.get('prune', _QUICK_MISSING)
+        if v3 is not _QUICK_MISSING:
+            if not (isinstance(v3, list)):
+                return False
+            for v5 in v3:
+                if not (isinstance(v5, str) and v5 in _Q8):
+                    return False
+            if len(set(v3)) < len(v3):
+                return False
+        v3 = v1.get('protect', _QUICK_MISSING)
+        if v3 is not _QUICK_MISSING:
+            if not (isinstance(v3, dict)):
+                return False
+            if not v3.keys() <= _Q9:
+                return False
+            v5 = v3.get('groups', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, str)):
+                        return False
+            v5 = v3.get('accountFields', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, str)):
+                        return False
+            v5 = v3.get('accounts', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, str)):
+                        return False
+            v5 = v3.get('locations', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, str)):
+                        return False
+            v5 = v3.get('users', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, str)):
+                        return False
+            v5 = v3.get('inviteLinks', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, str)):
+                        return False
+        v3 = v1.get('ignore_changes', _QUICK_MISSING)
+        if v3 is not _QUICK_MISSING:
+            if not (isinstance(v3, dict)):
+                return False
+            if not v3.keys() <= _Q9:
+                return False
+            v5 = v3.get('groups', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, str) and v7 in _Q10):
+                        return False
+                if len(set(v5)) < len(v5):
+                    return False
+            v5 = v3.get('accountFields', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, str) and v7 in _Q11):
+                        return False
+                if len(set(v5)) < len(v5):
+                    return False
+            v5 = v3.get('accounts', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, str) and v7 in _Q12):
+                        return False
+                if len(set(v5)) < len(v5):
+                    return False
+            v5 = v3.get('locations', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, str) and v7 in _Q13):
+                        return False
+                if len(set(v5)) < len(v5):
+                    return False
+            v5 = v3.get('users', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, str) and v7 in _Q14):
+                        return False
+                if len(set(v5)) < len(v5):
+                    return False
+            v5 = v3.get('inviteLinks', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, str) and v7 in _Q15):
+                        return False
+                if len(set(v5)) < len(v5):
+                    return False
+        v3 = v1.get('scope', _QUICK_MISSING)
+        if v3 is not _QUICK_MISSING:
+            if not (isinstance(v3, dict)):
+                return False
+            if not v3.keys() <= _Q9:
+                return False
+            v5 = v3.get('groups', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list) or isinstance(v5, dict)):
+                    return False
+                if isinstance(v5, list) and len(v5) < 1:
+                    return False
+                if isinstance(v5, dict) and len(v5) < 1:
+                    return False
+                if isinstance(v5, dict):
+                    if not v5.keys() <= _Q16:
+                        return False
+                    v7 = v5.get('externalId', _QUICK_MISSING)
+                    if v7 is not _QUICK_MISSING:
+                        if not (isinstance(v7, list)):
+                            return False
+                        if len(v7) < 1:
+                            return False
+                        for v9 in v7:
+                            if not (isinstance(v9, str)):
+                                return False
+                            if len(v9) < 1:
+                                return False
+                        if len(set(v7)) < len(v7):
+                            return False
+                    v7 = v5.get('exclude', _QUICK_MISSING)
+                    if v7 is not _QUICK_MISSING:
+                        if not (isinstance(v7, list)):
+                            return False
+                        if len(v7) < 1:
+                            return False
+                        for v9 in v7:
+                            if not (isinstance(v9, str)):
+                                return False
+                            if len(v9) < 1:
+                                return False
+                        if len(set(v7)) < len(v7):
+                            return False
+                if isinstance(v5, list):
+                    for v7 in v5:
+                        if not (isinstance(v7, str)):
+                            return False
+                        if len(v7) < 1:
+                            return False
+                if isinstance(v5, list) and len(set(v5)) < len(v5):
+                    return False
+            v5 = v3.get('accountFields', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list) or isinstance(v5, dict)):
+                    return False
+                if isinstance(v5, list) and len(v5) < 1:
+                    return False
+                if isinstance(v5, dict) and len(v5) < 1:
+                    return False
+                if isinstance(v5, dict):
+                    if not v5.keys() <= _Q17:
+                        return False
+                    v7 = v5.get('key', _QUICK_MISSING)
+                    if v7 is not _QUICK_MISSING:
+                        if not (isinstance(v7, list)):
+                            return False
+                        if len(v7) < 1:
+                            return False
+                        for v9 in v7:
+                            if not (isinstance(v9, str)):
+                                return False
+                            if len(v9) < 1:
+                                return False
+                        if len(set(v7)) < len(v7):
+                            return False
+                    v7 = v5.get('exclude', _QUICK_MISSING)
+                    if v7 is not _QUICK_MISSING:
+                        if not (isinstance(v7, list)):
+                            return False
+                        if len(v7) < 1:
+                            return False
+                        for v9 in v7:
+                            if not (isinstance(v9, str)):
+                                return False
+                            if len(v9) < 1:
+                                return False
+                        if len(set(v7)) < len(v7):
+                            return False
+                if isinstance(v5, list):
+                    for v7 in v5:
+                        if not (isinstance(v7, str)):
+                            return False
+                        if len(v7) < 1:
+                            return False
+                if isinstance(v5, list) and len(set(v5)) < len(v5):
+                    return False
+            v5 = v3.get('accounts', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list) or isinstance(v5, dict)):
+                    return False
+                if isinstance(v5, list) and len(v5) < 1:
+                    return False
+                if isinstance(v5, dict) and len(v5) < 1:
+                    return False
+                if isinstance(v5, dict):
+                    if not v5.keys() <= _Q16:
+                        return False
+                    v7 = v5.get('externalId', _QUICK_MISSING)
+                    if v7 is not _QUICK_MISSING:
+                        if not (isinstance(v7, list)):
+                            return False
+                        if len(v7) < 1:
+                            return False
+                        for v9 in v7:
+                            if not (isinstance(v9, str)):
+                                return False
+                            if len(v9) < 1:
+                                return False
+                        if len(set(v7)) < len(v7):
+                            return False
+                    v7 = v5.get('exclude', _QUICK_MISSING)
+                    if v7 is not _QUICK_MISSING:
+                        if not (isinstance(v7, list)):
+                            return False
+                        if len(v7) < 1:
+                            return False
+                        for v9 in v7:
+                            if not (isinstance(v9, str)):
+                                return False
+                            if len(v9) < 1:
+                                return False
+                        if len(set(v7)) < len(v7):
+                            return False
+                if isinstance(v5, list):
+                    for v7 in v5:
+                        if not (isinstance(v7, str)):
+                            return False
+                        if len(v7) < 1:
+                            return False
+                if isinstance(v5, list) and len(set(v5)) < len(v5):
+                    return False
+            v5 = v3.get('locations', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if _quick4(v5):
+                    return False
+            v5 = v3.get('users', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list) or isinstance(v5, dict)):
+                    return False
+                if isinstance(v5, list) and len(v5) < 1:
+                    return False
+                if isinstance(v5, dict) and len(v5) < 1:
+                    return False
+                if isinstance(v5, dict):
+                    if not v5.keys() <= _Q18:
+                        return False
+                    v7 = v5.get('email', _QUICK_MISSING)
+                    if v7 is not _QUICK_MISSING:
+                        if not (isinstance(v7, list)):
+                            return False
+                        if len(v7) < 1:
+                            return False
+                        for v9 in v7:
+                            if not (isinstance(v9, str)):
+                                return False
+                            if len(v9) < 1:
+                                return False
+                        if len(set(v7)) < len(v7):
+                            return False
+                    v7 = v5.get('account', _QUICK_MISSING)
+                    if v7 is not _QUICK_MISSING:
+                        if not (isinstance(v7, list)):
+                            return False
+                        if len(v7) < 1:
+                            return False
+                        for v9 in v7:
+                            if not (isinstance(v9, str)):
+                                return False
+                            if len(v9) < 1:
+                                return False
+                        if len(set(v7)) < len(v7):
+                            return False
+                    v7 = v5.get('exclude', _QUICK_MISSING)
+                    if v7 is not _QUICK_MISSING:
+                        if not (isinstance(v7, list)):
+                            return False
+                        if len(v7) < 1:
+                            return False
+                        for v9 in v7:
+                            if not (isinstance(v9, str)):
+                                return False
+                            if len(v9) < 1:
+                                return False
+                        if len(set(v7)) < len(v7):
+                            return False
+                if isinstance(v5, list):
+                    for v7 in v5:
+                        if not (isinstance(v7, str)):
+                            return False
+                        if len(v7) < 1:
+                            return False
+                if isinstance(v5, list) and len(set(v5)) < len(v5):
+                    return False
+            v5 = v3.get('inviteLinks', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list) or isinstance(v5, dict)):
+                    return False
+                if isinstance(v5, list) and len(v5) < 1:
+                    return False
+                if isinstance(v5, dict) and len(v5) < 1:
+                    return False
+                if isinstance(v5, dict):
+                    if not v5.keys() <= _Q19:
+                        return False
+                    v7 = v5.get('title', _QUICK_MISSING)
+                    if v7 is not _QUICK_MISSING:
+                        if not (isinstance(v7, list)):
+                            return False
+                        if len(v7) < 1:
+                            return False
+                        for v9 in v7:
+                            if not (isinstance(v9, str)):
+                                return False
+                            if len(v9) < 1:
+                                return False
+                        if len(set(v7)) < len(v7):
+                            return False
+                    v7 = v5.get('account', _QUICK_MISSING)
+                    if v7 is not _QUICK_MISSING:
+                        if not (isinstance(v7, list)):
+                            return False
+                        if len(v7) < 1:
+                            return False
+                        for v9 in v7:
+                            if not (isinstance(v9, str)):
+                                return False
+                            if len(v9) < 1:
+                                return False
+                        if len(set(v7)) < len(v7):
+                            return False
+                    v7 = v5.get('accountMatchField', _QUICK_MISSING)
+                    if v7 is not _QUICK_MISSING:
+                        if not (isinstance(v7, list)):
+                            return False
+                        if len(v7) < 1:
+                            return False
+                        for v9 in v7:
+                            if not (isinstance(v9, str)):
+                                return False
+                            if len(v9) < 1:
+                                return False
+                        if len(set(v7)) < len(v7):
+                            return False
+                    v7 = v5.get('exclude', _QUICK_MISSING)
+                    if v7 is not _QUICK_MISSING:
+                        if not (isinstance(v7, list)):
+                            return False
+                        if len(v7) < 1:
+                            return False
+                        for v9 in v7:
+                            if not (isinstance(v9, str)):
+                                return False
+                            if len(v9) < 1:
+                                return False
+                        if len(set(v7)) < len(v7):
+                            return False
+                if isinstance(v5, list):
+                    for v7 in v5:
+                        if not (isinstance(v7, str)):
+                            return False
+                        if len(v7) < 1:
+                            return False
+                if isinstance(v5, list) and len(set(v5)) < len(v5):
+                    return False
+        v3 = v1.get('max_delete_percent', _QUICK_MISSING)
+        if v3 is not _QUICK_MISSING:
+            if not ((type(v3) is int or type(v3) is float)):
+                return False
+            if (type(v3) is int or type(v3) is float) and v3 < 0:
+                return False
+            if (type(v3) is int or type(v3) is float) and v3 > 100:
+                return False
+        v3 = v1.get('send_welcome_email', _QUICK_MISSING)
+        if v3 is not _QUICK_MISSING:
+            if not (isinstance(v3, bool)):
+                return False
+        v3 = v1.get('max_welcome_emails', _QUICK_MISSING)
+        if v3 is not _QUICK_MISSING:
+            if not ((type(v3) is int or type(v3) is float and v3.is_integer())):
+                return False
+            if (type(v3) is int or type(v3) is float) and v3 < 0:
+                return False
+        v3 = v1.get('max_update_percent', _QUICK_MISSING)
+        if v3 is not _QUICK_MISSING:
+            if not ((type(v3) is int or type(v3) is float)):
+                return False
+            if (type(v3) is int or type(v3) is float) and v3 < 0:
+                return False
+            if (type(v3) is int or type(v3) is float) and v3 > 100:
+                return False
+    v1 = v0.get('groups', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, list)):
+            return False
+        for v3 in v1:
+            if not (isinstance(v3, dict)):
+                return False
+            if not ('externalId' in v3 and 'name' in v3):
+                return False
+            if not v3.keys() <= _Q20:
+                return False
+            v5 = v3.get('externalId', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str)):
+                    return False
+                if not (v5 and not v5.isspace()):
+                    return False
+            v5 = v3.get('name', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str)):
+                    return False
+                if not (v5 and not v5.isspace()):
+                    return False
+            v5 = v3.get('permissions', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, str) and v7 in _Q21):
+                        return False
+                if len(set(v5)) < len(v5):
+                    return False
+            v5 = v3.get('lmsModules', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, str)):
+                        return False
+                    if not (v7 and not v7.isspace()):
+                        return False
+                if len(set(v5)) < len(v5):
+                    return False
+            v5 = v3.get('damCategories', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, str)):
+                        return False
+                    if not (v7 and not v7.isspace()):
+                        return False
+                if len(set(v5)) < len(v5):
+                    return False
+            v5 = v3.get('renamedFrom', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str)):
+                    return False
+                if not (v5 and not v5.isspace()):
+                    return False
+    v1 = v0.get('accountFields', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, list)):
+            return False
+        for v3 in v1:
+            if not (isinstance(v3, dict)):
+                return False
+            if not ('key' in v3 and 'label' in v3 and 'type' in v3):
+                return False
+            if not v3.keys() <= _Q22:
+                return False
+            v5 = v3.get('key', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str)):
+                    return False
+                if not _Q23.search(v5):
+                    return False
+            v5 = v3.get('label', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str)):
+                    return False
+                if not (v5 and not v5.isspace()):
+                    return False
+            v5 = v3.get('type', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str) and v5 in _Q24):
+                    return False
+            v5 = v3.get('options', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, str)):
+                        return False
+            v5 = v3.get('required', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, bool)):
+                    return False
+            v5 = v3.get('renamedFrom', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str)):
+                    return False
+                if not (v5 and not v5.isspace()):
+                    return False
+    v1 = v0.get('accounts', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, list)):
+            return False
+        for v3 in v1:
+            if not (isinstance(v3, dict)):
+                return False
+            if not ('externalId' in v3 and 'name' in v3):
+                return False
+            if not v3.keys() <= _Q25:
+                return False
+            v5 = v3.get('externalId', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str)):
+                    return False
+                if not (v5 and not v5.isspace()):
+                    return False
+            v5 = v3.get('name', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str)):
+                    return False
+                if not (v5 and not v5.isspace()):
+                    return False
+            v5 = v3.get('website', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str) or v5 is None):
+                    return False
+            v5 = v3.get('userGroups', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, str)):
+                        return False
+                    if not (v7 and not v7.isspace()):
+                        return False
+                if len(set(v5)) < len(v5):
+                    return False
+            v5 = v3.get('customFields', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, dict)):
+                    return False
+                for k7, v7 in v5.items():
+                    if k7 not in _Q26:
+                        if not (isinstance(v7, str) or (type(v7) is int or type(v7) is float) or isinstance(v7, bool) or v7 is None):
+                            return False
+            v5 = v3.get('locations', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, dict)):
+                        return False
+                    if not ('name' in v7):
+                        return False
+                    if not v7.keys() <= _Q13:
+                        return False
+                    v9 = v7.get('name', _QUICK_MISSING)
+                    if v9 is not _QUICK_MISSING:
+                        if not (isinstance(v9, str)):
+                            return False
+                        if not (v9 and not v9.isspace()):
+                            return False
+                    v9 = v7.get('phone', _QUICK_MISSING)
+                    if v9 is not _QUICK_MISSING:
+                        if not (isinstance(v9, str) or v9 is None):
+                            return False
+                    v9 = v7.get('address', _QUICK_MISSING)
+                    if v9 is not _QUICK_MISSING:
+                        if not (isinstance(v9, dict) or v9 is None):
+                            return False
+                        if isinstance(v9, dict):
+                            if not v9.keys() <= _Q27:
+                                return False
+                            v11 = v9.get('street', _QUICK_MISSING)
+                            if v11 is not _QUICK_MISSING:
+                                if not (isinstance(v11, str) or v11 is None):
+                                    return False
+                            v11 = v9.get('city', _QUICK_MISSING)
+                            if v11 is not _QUICK_MISSING:
+                                if not (isinstance(v11, str) or v11 is None):
+                                    return False
+                            v11 = v9.get('region', _QUICK_MISSING)
+                            if v11 is not _QUICK_MISSING:
+                                if not (isinstance(v11, str) or v11 is None):
+                                    return False
+                            v11 = v9.get('postalCode', _QUICK_MISSING)
+                            if v11 is not _QUICK_MISSING:
+                                if not (isinstance(v11, str) or v11 is None):
+                                    return False
+                            v11 = v9.get('country', _QUICK_MISSING)
+                            if v11 is not _QUICK_MISSING:
+                                if not (isinstance(v11, str) or v11 is None):
+                                    return False
+            v5 = v3.get('renamedFrom', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str)):
+                    return False
+                if not (v5 and not v5.isspace()):
+                    return False
+    v1 = v0.get('users', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, list)):
+            return False
+        for v3 in v1:
+            if not (isinstance(v3, dict)):
+                return False
+            if not ('email' in v3 and 'firstName' in v3 and 'lastName' in v3):
+                return False
+            if not v3.keys() <= _Q28:
+                return False
+            v5 = v3.get('email', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str)):
+                    return False
+                if not _Q29.search(v5):
+                    return False
+            v5 = v3.get('firstName', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str)):
+                    return False
+                if not (v5 and not v5.isspace()):
+                    return False
+            v5 = v3.get('lastName', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str)):
+                    return False
+                if not (v5 and not v5.isspace()):
+                    return False
+            v5 = v3.get('title', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str) or v5 is None):
+                    return False
+            v5 = v3.get('account', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str) or v5 is None):
+                    return False
+            v5 = v3.get('groups', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, str)):
+                        return False
+                    if not (v7 and not v7.isspace()):
+                        return False
+                if len(set(v5)) < len(v5):
+                    return False
+            v5 = v3.get('previousEmails', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, str)):
+                        return False
+                    if not (v7 and not v7.isspace()):
+                        return False
+    v1 = v0.get('inviteLinks', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, list)):
+            return False
+        for v3 in v1:
+            if not (isinstance(v3, dict)):
+                return False
+            if not ('title' in v3 and 'access' in v3):
+                return False
+            if not v3.keys() <= _Q30:
+                return False
+            v5 = v3.get('title', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str)):
+                    return False
+                if not (v5 and not v5.isspace()):
+                    return False
+            v5 = v3.get('access', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str) and v5 in _Q31):
+                    return False
+            v5 = v3.get('code', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str)):
+                    return False
+                if not (v5 and not v5.isspace()):
+                    return False
+            v5 = v3.get('active', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, bool)):
+                    return False
+            v5 = v3.get('expiresAt', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str) or v5 is None):
+                    return False
+            v5 = v3.get('account', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str) or v5 is None):
+                    return False
+            v5 = v3.get('accountMatchField', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str) or v5 is None):
+                    return False
+            v5 = v3.get('allowedEmailDomains', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, str)):
+                        return False
+                    if not _Q32.search(v7):
+                        return False
+                if len(set(v5)) < len(v5):
+                    return False
+            v5 = v3.get('groups', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, list)):
+                    return False
+                for v7 in v5:
+                    if not (isinstance(v7, str)):
+                        return False
+                    if not (v7 and not v7.isspace()):
+                        return False
+                if len(set(v5)) < len(v5):
+                    return False
+            v5 = v3.get('redirectPath', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str) or v5 is None):
+                    return False
+                if isinstance(v5, str) and not _Q33.search(v5):
+                    return False
+            v5 = v3.get('renamedFrom', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if not (isinstance(v5, str)):
+                    return False
+                if not (v5 and not v5.isspace()):
+                    return False
+            v5 = v3.get('url', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if _quick5(v5):
+                    return False
+            v5 = v3.get('expired', _QUICK_MISSING)
+            if v5 is not _QUICK_MISSING:
+                if _quick6(v5):
+                    return False
+            if _quick7(v3):
+                if isinstance(v3, dict) and not ('code' in v3):
+                    return False
+            if _quick8(v3):
+                if _quick9(v3):
+                    return False
+            if _quick10(v3):
+                return False
+    v1 = v0.get('lmsModules', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if _quick13(v1):
+            return False
+    v1 = v0.get('damCategories', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if _quick14(v1):
+            return False
+    return True
+
+def _quick1(v0):
+    if not (isinstance(v0, str) and v0 in _Q2):
+        return False
+    return True
+
+def _quick2(v0):
+    if not (isinstance(v0, str)):
+        return False
+    if not _Q3.search(v0):
+        return False
+    return True
+
+def _quick3(v0):
+    if isinstance(v0, str) and not _Q6.search(v0):
+        return False
+    return True
+
+def _quick4(v0):
+    return True
+
+def _quick5(v0):
+    return True
+
+def _quick6(v0):
+    return True
+
+def _quick7(v0):
+    if isinstance(v0, dict) and not ('access' in v0):
+        return False
+    if isinstance(v0, dict):
+        v1 = v0.get('access', _QUICK_MISSING)
+        if v1 is not _QUICK_MISSING:
+            if not (isinstance(v1, str) and v1 in _Q34):
+                return False
+    return True
+
+def _quick8(v0):
+    if isinstance(v0, dict) and not ('access' in v0):
+        return False
+    if isinstance(v0, dict):
+        v1 = v0.get('access', _QUICK_MISSING)
+        if v1 is not _QUICK_MISSING:
+            if not (isinstance(v1, str) and v1 in _Q35):
+                return False
+    return True
+
+def _quick9(v0):
+    if isinstance(v0, dict) and not ('code' in v0):
+        return False
+    return True
+
+def _quick10(v0):
+    if isinstance(v0, dict) and not ('account' in v0 and 'accountMatchField' in v0):
+        return False
+    if isinstance(v0, dict):
+        v1 = v0.get('account', _QUICK_MISSING)
+        if v1 is not _QUICK_MISSING:
+            if _quick11(v1):
+                return False
+        v1 = v0.get('accountMatchField', _QUICK_MISSING)
+        if v1 is not _QUICK_MISSING:
+            if _quick12(v1):
+                return False
+    return True
+
+def _quick11(v0):
+    if not (v0 is None):
+        return False
+    return True
+
+def _quick12(v0):
+    if not (v0 is None):
+        return False
+    return True
+
+def _quick13(v0):
+    return True
+
+def _quick14(v0):
+    return True
+
+quick_fits = _quick0

@@ -128,9 +128,17 @@ def is_planfile(path: str) -> bool:
     return head.lstrip().startswith(b"{")
 
 
+def _refuse_constant(name: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity``, which Python's json reads and
+    no JSON has: konvsync never writes them (the contract has no Float), and
+    a request would carry them as no portal reads them (``api.wire_json``)."""
+    raise ValueError(f"{name} is not JSON")
+
+
 def read_planfile(path: str) -> SavedPlan:
     try:
-        document: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
+        document: dict[str, Any] = json.loads(text, parse_constant=_refuse_constant)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except (OSError, ValueError, UnicodeDecodeError, RecursionError) as exc:

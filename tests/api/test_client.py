@@ -484,3 +484,34 @@ def test_max_retries_help_names_the_statuses_that_are_retried(
     assert result.exit_code == (0 if retried else 1), result.output
     shown = " ".join(invoke(["plan", "--help"]).stdout.split())
     assert "Retries of a failed request (429, 502, 503, 504, timeouts" in shown
+
+
+class LongInteger(Case):
+    """A read's answer holds an integer past 64 bits where the contract says
+    ``Int!`` (``totalCount``): JSON has no limit on a number's digits."""
+
+    name = "long-integer"
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def answer(self, call: Call, answer: Any) -> Any:
+        if call.operation == "ReadUsers" and not call.is_mutation:
+            self.done = True
+            answer["data"]["users"]["totalCount"] = 2**64
+        return answer
+
+
+def test_an_integer_past_64_bits_in_an_answer_is_refused_as_written(tmp_path: Path) -> None:
+    """The answer's integer is read exactly, as written, and refused as out
+    of the contract's Int range (a reader that made it a float would show
+    1.8446744073709552e+19)."""
+    config = write_desired(tmp_path)
+    case = LongInteger()
+    with hostile_portal(tmp_path, case) as portal:
+        result = invoke(["--endpoint", portal.endpoint(), "plan", str(config)])
+    assert case.done, "the case never happened"
+    assert result.exit_code == 1, result.output
+    last = result.stderr.splitlines()[-1]
+    assert "users.totalCount is 18446744073709551616 (a number)" in last, result.output
+    assert "e+19" not in result.output

@@ -250,3 +250,22 @@ def _refused_as_damaged(path: Path, reason: str) -> None:
         assert result.stderr == (
             f"Error: {path}: damaged konvsync plan file ({reason}); run plan again\n"
         ), result.stderr
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_a_plan_file_with_a_number_json_has_not_is_not_readable(
+    saved_plans: list[dict[str, Any]], sandbox: RunningSandbox, tmp_path: Path, constant: str
+) -> None:
+    """Python's json reads NaN and Infinity, which are no JSON: a plan file
+    holding one is not konvsync's (it never writes them), and a request
+    would carry such a value as no portal reads it. Nothing is sent."""
+    text = json.dumps(saved_plans[0])
+    assert '"name": "One"' in text
+    path = tmp_path / "constant.plan"
+    path.write_text(text.replace('"name": "One"', f'"name": {constant}', 1))
+    requests_before = dict(sandbox.state.requests)
+    for args in (["show", str(path)], ["--endpoint", sandbox.url, "apply", str(path)]):
+        result = invoke(args)
+        assert result.exit_code == 1, result.output
+        assert result.stderr == f"Error: {path}: not a readable konvsync plan file\n", result.stderr
+    assert dict(sandbox.state.requests) == requests_before
