@@ -29,11 +29,12 @@ async def _timed_open(self: Any, *args: Any, **kwargs: Any) -> Any:
 
 asyncio.base_events.BaseEventLoop.create_connection = _timed_open  # type: ignore[method-assign]
 
-from konvsync.cli.main import cli  # noqa: E402  (timed from the process start)
+from konvsync.cli.start import main  # noqa: E402  (timed from the process start)
 
 code: object = 0
+sys.argv[0] = "konvsync"
 try:
-    cli.main(args=sys.argv[1:])
+    main()  # the entry point ``konvsync`` and ``python -m konvsync`` run
 except SystemExit as exc:
     code = exc.code
 with open(os.environ["KONVSYNC_BENCH_RESULT"], "w", encoding="utf-8") as handle:
