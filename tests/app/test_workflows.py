@@ -331,8 +331,13 @@ def test_a_signal_while_the_portal_is_read_again_says_that_nothing_was_changed(
     process, main = _at_the_prompt(sandbox, tmp_path, "--report", str(report), config_text=SHARED)
     faults = sandbox.state.faults
     faults.settings = replace(faults.settings, latency_ms=3000)  # the read again is slow
+    sent = sandbox.state.requests["/api"]
     os.write(main, b"yes\n")
-    time.sleep(1.0)
+    deadline = time.monotonic() + 60
+    while sandbox.state.requests["/api"] == sent:  # until the read again reaches the portal
+        assert time.monotonic() < deadline, "the portal was not read again"
+        time.sleep(0.05)
+    time.sleep(0.2)
     process.send_signal(sig)
     output = _rest(main, process)
     assert process.returncode == 1, output
