@@ -1889,362 +1889,43 @@ def _quick0(v0):
         if not (isinstance(v1, list)):
             return False
         for v3 in v1:
-            if not (isinstance(v3, dict)):
+            if not _quick5(v3):
                 return False
-            if not ('externalId' in v3 and 'name' in v3):
-                return False
-            if not v3.keys() <= _Q20:
-                return False
-            v5 = v3.get('externalId', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str)):
-                    return False
-                if not (v5 and not v5.isspace()):
-                    return False
-            v5 = v3.get('name', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str)):
-                    return False
-                if not (v5 and not v5.isspace()):
-                    return False
-            v5 = v3.get('permissions', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, list)):
-                    return False
-                for v7 in v5:
-                    if not (isinstance(v7, str) and v7 in _Q21):
-                        return False
-                if len(set(v5)) < len(v5):
-                    return False
-            v5 = v3.get('lmsModules', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, list)):
-                    return False
-                for v7 in v5:
-                    if not (isinstance(v7, str)):
-                        return False
-                    if not (v7 and not v7.isspace()):
-                        return False
-                if len(set(v5)) < len(v5):
-                    return False
-            v5 = v3.get('damCategories', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, list)):
-                    return False
-                for v7 in v5:
-                    if not (isinstance(v7, str)):
-                        return False
-                    if not (v7 and not v7.isspace()):
-                        return False
-                if len(set(v5)) < len(v5):
-                    return False
-            v5 = v3.get('renamedFrom', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str)):
-                    return False
-                if not (v5 and not v5.isspace()):
-                    return False
     v1 = v0.get('accountFields', _QUICK_MISSING)
     if v1 is not _QUICK_MISSING:
         if not (isinstance(v1, list)):
             return False
         for v3 in v1:
-            if not (isinstance(v3, dict)):
+            if not _quick6(v3):
                 return False
-            if not ('key' in v3 and 'label' in v3 and 'type' in v3):
-                return False
-            if not v3.keys() <= _Q22:
-                return False
-            v5 = v3.get('key', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str)):
-                    return False
-                if not _Q23.search(v5):
-                    return False
-            v5 = v3.get('label', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str)):
-                    return False
-                if not (v5 and not v5.isspace()):
-                    return False
-            v5 = v3.get('type', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str) and v5 in _Q24):
-                    return False
-            v5 = v3.get('options', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, list)):
-                    return False
-                for v7 in v5:
-                    if not (isinstance(v7, str)):
-                        return False
-            v5 = v3.get('required', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, bool)):
-                    return False
-            v5 = v3.get('renamedFrom', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str)):
-                    return False
-                if not (v5 and not v5.isspace()):
-                    return False
     v1 = v0.get('accounts', _QUICK_MISSING)
     if v1 is not _QUICK_MISSING:
         if not (isinstance(v1, list)):
             return False
         for v3 in v1:
-            if not (isinstance(v3, dict)):
+            if not _quick7(v3):
                 return False
-            if not ('externalId' in v3 and 'name' in v3):
-                return False
-            if not v3.keys() <= _Q25:
-                return False
-            v5 = v3.get('externalId', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str)):
-                    return False
-                if not (v5 and not v5.isspace()):
-                    return False
-            v5 = v3.get('name', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str)):
-                    return False
-                if not (v5 and not v5.isspace()):
-                    return False
-            v5 = v3.get('website', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str) or v5 is None):
-                    return False
-            v5 = v3.get('userGroups', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, list)):
-                    return False
-                for v7 in v5:
-                    if not (isinstance(v7, str)):
-                        return False
-                    if not (v7 and not v7.isspace()):
-                        return False
-                if len(set(v5)) < len(v5):
-                    return False
-            v5 = v3.get('customFields', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, dict)):
-                    return False
-                for k7, v7 in v5.items():
-                    if k7 not in _Q26:
-                        if not (isinstance(v7, str) or (type(v7) is int or type(v7) is float) or isinstance(v7, bool) or v7 is None):
-                            return False
-            v5 = v3.get('locations', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, list)):
-                    return False
-                for v7 in v5:
-                    if not (isinstance(v7, dict)):
-                        return False
-                    if not ('name' in v7):
-                        return False
-                    if not v7.keys() <= _Q13:
-                        return False
-                    v9 = v7.get('name', _QUICK_MISSING)
-                    if v9 is not _QUICK_MISSING:
-                        if not (isinstance(v9, str)):
-                            return False
-                        if not (v9 and not v9.isspace()):
-                            return False
-                    v9 = v7.get('phone', _QUICK_MISSING)
-                    if v9 is not _QUICK_MISSING:
-                        if not (isinstance(v9, str) or v9 is None):
-                            return False
-                    v9 = v7.get('address', _QUICK_MISSING)
-                    if v9 is not _QUICK_MISSING:
-                        if not (isinstance(v9, dict) or v9 is None):
-                            return False
-                        if isinstance(v9, dict):
-                            if not v9.keys() <= _Q27:
-                                return False
-                            v11 = v9.get('street', _QUICK_MISSING)
-                            if v11 is not _QUICK_MISSING:
-                                if not (isinstance(v11, str) or v11 is None):
-                                    return False
-                            v11 = v9.get('city', _QUICK_MISSING)
-                            if v11 is not _QUICK_MISSING:
-                                if not (isinstance(v11, str) or v11 is None):
-                                    return False
-                            v11 = v9.get('region', _QUICK_MISSING)
-                            if v11 is not _QUICK_MISSING:
-                                if not (isinstance(v11, str) or v11 is None):
-                                    return False
-                            v11 = v9.get('postalCode', _QUICK_MISSING)
-                            if v11 is not _QUICK_MISSING:
-                                if not (isinstance(v11, str) or v11 is None):
-                                    return False
-                            v11 = v9.get('country', _QUICK_MISSING)
-                            if v11 is not _QUICK_MISSING:
-                                if not (isinstance(v11, str) or v11 is None):
-                                    return False
-            v5 = v3.get('renamedFrom', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str)):
-                    return False
-                if not (v5 and not v5.isspace()):
-                    return False
     v1 = v0.get('users', _QUICK_MISSING)
     if v1 is not _QUICK_MISSING:
         if not (isinstance(v1, list)):
             return False
         for v3 in v1:
-            if not (isinstance(v3, dict)):
+            if not _quick9(v3):
                 return False
-            if not ('email' in v3 and 'firstName' in v3 and 'lastName' in v3):
-                return False
-            if not v3.keys() <= _Q28:
-                return False
-            v5 = v3.get('email', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str)):
-                    return False
-                if not _Q29.search(v5):
-                    return False
-            v5 = v3.get('firstName', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str)):
-                    return False
-                if not (v5 and not v5.isspace()):
-                    return False
-            v5 = v3.get('lastName', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str)):
-                    return False
-                if not (v5 and not v5.isspace()):
-                    return False
-            v5 = v3.get('title', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str) or v5 is None):
-                    return False
-            v5 = v3.get('account', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str) or v5 is None):
-                    return False
-            v5 = v3.get('groups', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, list)):
-                    return False
-                for v7 in v5:
-                    if not (isinstance(v7, str)):
-                        return False
-                    if not (v7 and not v7.isspace()):
-                        return False
-                if len(set(v5)) < len(v5):
-                    return False
-            v5 = v3.get('previousEmails', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, list)):
-                    return False
-                for v7 in v5:
-                    if not (isinstance(v7, str)):
-                        return False
-                    if not (v7 and not v7.isspace()):
-                        return False
     v1 = v0.get('inviteLinks', _QUICK_MISSING)
     if v1 is not _QUICK_MISSING:
         if not (isinstance(v1, list)):
             return False
         for v3 in v1:
-            if not (isinstance(v3, dict)):
-                return False
-            if not ('title' in v3 and 'access' in v3):
-                return False
-            if not v3.keys() <= _Q30:
-                return False
-            v5 = v3.get('title', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str)):
-                    return False
-                if not (v5 and not v5.isspace()):
-                    return False
-            v5 = v3.get('access', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str) and v5 in _Q31):
-                    return False
-            v5 = v3.get('code', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str)):
-                    return False
-                if not (v5 and not v5.isspace()):
-                    return False
-            v5 = v3.get('active', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, bool)):
-                    return False
-            v5 = v3.get('expiresAt', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str) or v5 is None):
-                    return False
-            v5 = v3.get('account', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str) or v5 is None):
-                    return False
-            v5 = v3.get('accountMatchField', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str) or v5 is None):
-                    return False
-            v5 = v3.get('allowedEmailDomains', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, list)):
-                    return False
-                for v7 in v5:
-                    if not (isinstance(v7, str)):
-                        return False
-                    if not _Q32.search(v7):
-                        return False
-                if len(set(v5)) < len(v5):
-                    return False
-            v5 = v3.get('groups', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, list)):
-                    return False
-                for v7 in v5:
-                    if not (isinstance(v7, str)):
-                        return False
-                    if not (v7 and not v7.isspace()):
-                        return False
-                if len(set(v5)) < len(v5):
-                    return False
-            v5 = v3.get('redirectPath', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str) or v5 is None):
-                    return False
-                if isinstance(v5, str) and not _Q33.search(v5):
-                    return False
-            v5 = v3.get('renamedFrom', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if not (isinstance(v5, str)):
-                    return False
-                if not (v5 and not v5.isspace()):
-                    return False
-            v5 = v3.get('url', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if _quick5(v5):
-                    return False
-            v5 = v3.get('expired', _QUICK_MISSING)
-            if v5 is not _QUICK_MISSING:
-                if _quick6(v5):
-                    return False
-            if _quick7(v3):
-                if isinstance(v3, dict) and not ('code' in v3):
-                    return False
-            if _quick8(v3):
-                if _quick9(v3):
-                    return False
-            if _quick10(v3):
+            if not _quick10(v3):
                 return False
     v1 = v0.get('lmsModules', _QUICK_MISSING)
     if v1 is not _QUICK_MISSING:
-        if _quick13(v1):
+        if _quick19(v1):
             return False
     v1 = v0.get('damCategories', _QUICK_MISSING)
     if v1 is not _QUICK_MISSING:
-        if _quick14(v1):
+        if _quick20(v1):
             return False
     return True
 
@@ -2269,12 +1950,361 @@ def _quick4(v0):
     return True
 
 def _quick5(v0):
+    if not (isinstance(v0, dict)):
+        return False
+    if not ('externalId' in v0 and 'name' in v0):
+        return False
+    if not v0.keys() <= _Q20:
+        return False
+    v1 = v0.get('externalId', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str)):
+            return False
+        if not (v1 and not v1.isspace()):
+            return False
+    v1 = v0.get('name', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str)):
+            return False
+        if not (v1 and not v1.isspace()):
+            return False
+    v1 = v0.get('permissions', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, list)):
+            return False
+        for v3 in v1:
+            if not (isinstance(v3, str) and v3 in _Q21):
+                return False
+        if len(set(v1)) < len(v1):
+            return False
+    v1 = v0.get('lmsModules', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, list)):
+            return False
+        for v3 in v1:
+            if not (isinstance(v3, str)):
+                return False
+            if not (v3 and not v3.isspace()):
+                return False
+        if len(set(v1)) < len(v1):
+            return False
+    v1 = v0.get('damCategories', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, list)):
+            return False
+        for v3 in v1:
+            if not (isinstance(v3, str)):
+                return False
+            if not (v3 and not v3.isspace()):
+                return False
+        if len(set(v1)) < len(v1):
+            return False
+    v1 = v0.get('renamedFrom', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str)):
+            return False
+        if not (v1 and not v1.isspace()):
+            return False
     return True
 
 def _quick6(v0):
+    if not (isinstance(v0, dict)):
+        return False
+    if not ('key' in v0 and 'label' in v0 and 'type' in v0):
+        return False
+    if not v0.keys() <= _Q22:
+        return False
+    v1 = v0.get('key', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str)):
+            return False
+        if not _Q23.search(v1):
+            return False
+    v1 = v0.get('label', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str)):
+            return False
+        if not (v1 and not v1.isspace()):
+            return False
+    v1 = v0.get('type', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str) and v1 in _Q24):
+            return False
+    v1 = v0.get('options', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, list)):
+            return False
+        for v3 in v1:
+            if not (isinstance(v3, str)):
+                return False
+    v1 = v0.get('required', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, bool)):
+            return False
+    v1 = v0.get('renamedFrom', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str)):
+            return False
+        if not (v1 and not v1.isspace()):
+            return False
     return True
 
 def _quick7(v0):
+    if not (isinstance(v0, dict)):
+        return False
+    if not ('externalId' in v0 and 'name' in v0):
+        return False
+    if not v0.keys() <= _Q25:
+        return False
+    v1 = v0.get('externalId', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str)):
+            return False
+        if not (v1 and not v1.isspace()):
+            return False
+    v1 = v0.get('name', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str)):
+            return False
+        if not (v1 and not v1.isspace()):
+            return False
+    v1 = v0.get('website', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str) or v1 is None):
+            return False
+    v1 = v0.get('userGroups', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, list)):
+            return False
+        for v3 in v1:
+            if not (isinstance(v3, str)):
+                return False
+            if not (v3 and not v3.isspace()):
+                return False
+        if len(set(v1)) < len(v1):
+            return False
+    v1 = v0.get('customFields', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, dict)):
+            return False
+        for k3, v3 in v1.items():
+            if k3 not in _Q26:
+                if not (isinstance(v3, str) or (type(v3) is int or type(v3) is float) or isinstance(v3, bool) or v3 is None):
+                    return False
+    v1 = v0.get('locations', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, list)):
+            return False
+        for v3 in v1:
+            if not _quick8(v3):
+                return False
+    v1 = v0.get('renamedFrom', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str)):
+            return False
+        if not (v1 and not v1.isspace()):
+            return False
+    return True
+
+def _quick8(v0):
+    if not (isinstance(v0, dict)):
+        return False
+    if not ('name' in v0):
+        return False
+    if not v0.keys() <= _Q13:
+        return False
+    v1 = v0.get('name', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str)):
+            return False
+        if not (v1 and not v1.isspace()):
+            return False
+    v1 = v0.get('phone', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str) or v1 is None):
+            return False
+    v1 = v0.get('address', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, dict) or v1 is None):
+            return False
+        if isinstance(v1, dict):
+            if not v1.keys() <= _Q27:
+                return False
+            v3 = v1.get('street', _QUICK_MISSING)
+            if v3 is not _QUICK_MISSING:
+                if not (isinstance(v3, str) or v3 is None):
+                    return False
+            v3 = v1.get('city', _QUICK_MISSING)
+            if v3 is not _QUICK_MISSING:
+                if not (isinstance(v3, str) or v3 is None):
+                    return False
+            v3 = v1.get('region', _QUICK_MISSING)
+            if v3 is not _QUICK_MISSING:
+                if not (isinstance(v3, str) or v3 is None):
+                    return False
+            v3 = v1.get('postalCode', _QUICK_MISSING)
+            if v3 is not _QUICK_MISSING:
+                if not (isinstance(v3, str) or v3 is None):
+                    return False
+            v3 = v1.get('country', _QUICK_MISSING)
+            if v3 is not _QUICK_MISSING:
+                if not (isinstance(v3, str) or v3 is None):
+                    return False
+    return True
+
+def _quick9(v0):
+    if not (isinstance(v0, dict)):
+        return False
+    if not ('email' in v0 and 'firstName' in v0 and 'lastName' in v0):
+        return False
+    if not v0.keys() <= _Q28:
+        return False
+    v1 = v0.get('email', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str)):
+            return False
+        if not _Q29.search(v1):
+            return False
+    v1 = v0.get('firstName', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str)):
+            return False
+        if not (v1 and not v1.isspace()):
+            return False
+    v1 = v0.get('lastName', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str)):
+            return False
+        if not (v1 and not v1.isspace()):
+            return False
+    v1 = v0.get('title', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str) or v1 is None):
+            return False
+    v1 = v0.get('account', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str) or v1 is None):
+            return False
+    v1 = v0.get('groups', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, list)):
+            return False
+        for v3 in v1:
+            if not (isinstance(v3, str)):
+                return False
+            if not (v3 and not v3.isspace()):
+                return False
+        if len(set(v1)) < len(v1):
+            return False
+    v1 = v0.get('previousEmails', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, list)):
+            return False
+        for v3 in v1:
+            if not (isinstance(v3, str)):
+                return False
+            if not (v3 and not v3.isspace()):
+                return False
+    return True
+
+def _quick10(v0):
+    if not (isinstance(v0, dict)):
+        return False
+    if not ('title' in v0 and 'access' in v0):
+        return False
+    if not v0.keys() <= _Q30:
+        return False
+    v1 = v0.get('title', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str)):
+            return False
+        if not (v1 and not v1.isspace()):
+            return False
+    v1 = v0.get('access', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str) and v1 in _Q31):
+            return False
+    v1 = v0.get('code', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str)):
+            return False
+        if not (v1 and not v1.isspace()):
+            return False
+    v1 = v0.get('active', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, bool)):
+            return False
+    v1 = v0.get('expiresAt', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str) or v1 is None):
+            return False
+    v1 = v0.get('account', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str) or v1 is None):
+            return False
+    v1 = v0.get('accountMatchField', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str) or v1 is None):
+            return False
+    v1 = v0.get('allowedEmailDomains', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, list)):
+            return False
+        for v3 in v1:
+            if not (isinstance(v3, str)):
+                return False
+            if not _Q32.search(v3):
+                return False
+        if len(set(v1)) < len(v1):
+            return False
+    v1 = v0.get('groups', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, list)):
+            return False
+        for v3 in v1:
+            if not (isinstance(v3, str)):
+                return False
+            if not (v3 and not v3.isspace()):
+                return False
+        if len(set(v1)) < len(v1):
+            return False
+    v1 = v0.get('redirectPath', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str) or v1 is None):
+            return False
+        if isinstance(v1, str) and not _Q33.search(v1):
+            return False
+    v1 = v0.get('renamedFrom', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if not (isinstance(v1, str)):
+            return False
+        if not (v1 and not v1.isspace()):
+            return False
+    v1 = v0.get('url', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if _quick11(v1):
+            return False
+    v1 = v0.get('expired', _QUICK_MISSING)
+    if v1 is not _QUICK_MISSING:
+        if _quick12(v1):
+            return False
+    if _quick13(v0):
+        if isinstance(v0, dict) and not ('code' in v0):
+            return False
+    if _quick14(v0):
+        if _quick15(v0):
+            return False
+    if _quick16(v0):
+        return False
+    return True
+
+def _quick11(v0):
+    return True
+
+def _quick12(v0):
+    return True
+
+def _quick13(v0):
     if isinstance(v0, dict) and not ('access' in v0):
         return False
     if isinstance(v0, dict):
@@ -2284,7 +2314,7 @@ def _quick7(v0):
                 return False
     return True
 
-def _quick8(v0):
+def _quick14(v0):
     if isinstance(v0, dict) and not ('access' in v0):
         return False
     if isinstance(v0, dict):
@@ -2294,39 +2324,39 @@ def _quick8(v0):
                 return False
     return True
 
-def _quick9(v0):
+def _quick15(v0):
     if isinstance(v0, dict) and not ('code' in v0):
         return False
     return True
 
-def _quick10(v0):
+def _quick16(v0):
     if isinstance(v0, dict) and not ('account' in v0 and 'accountMatchField' in v0):
         return False
     if isinstance(v0, dict):
         v1 = v0.get('account', _QUICK_MISSING)
         if v1 is not _QUICK_MISSING:
-            if _quick11(v1):
+            if _quick17(v1):
                 return False
         v1 = v0.get('accountMatchField', _QUICK_MISSING)
         if v1 is not _QUICK_MISSING:
-            if _quick12(v1):
+            if _quick18(v1):
                 return False
     return True
 
-def _quick11(v0):
+def _quick17(v0):
     if not (v0 is None):
         return False
     return True
 
-def _quick12(v0):
+def _quick18(v0):
     if not (v0 is None):
         return False
     return True
 
-def _quick13(v0):
+def _quick19(v0):
     return True
 
-def _quick14(v0):
+def _quick20(v0):
     return True
 
 quick_fits = _quick0
