@@ -58,20 +58,39 @@ def prompt_signals() -> Iterator[None]:
 @contextmanager
 def signals_call(loop: asyncio.AbstractEventLoop, handler: Callable[[str], None]) -> Iterator[None]:
     """SIGINT and SIGTERM call ``handler`` (with the signal's name) inside the
-    block; the handlers from before are restored after it."""
+    block, in the event loop, in the order the signal came among the loop's
+    other work; the handlers from before are restored after it.
+
+    The signal's Python handler queues the call at once (it runs in the
+    loop's thread at its next bytecode; the loop's wake-up pipe, which
+    ``add_signal_handler`` sets, ends a wait for the network at once). With
+    ``add_signal_handler``'s own call, queued only when the loop next read
+    that pipe, a signal that came while an answer was on its way could be
+    handled after the answer had let the next batch go: one more batch sent
+    after Ctrl-C or SIGTERM (seen on a loaded machine)."""
     installed: list[tuple[signal.Signals, Any]] = []
+
+    def queued(signum: int, frame: object) -> None:
+        loop.call_soon_threadsafe(handler, signal.Signals(signum).name)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         previous = signal.getsignal(sig)
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, handler, sig.name)
+            loop.add_signal_handler(sig, _woken)  # the wake-up pipe; the call is below
+            signal.signal(sig, queued)
             installed.append((sig, previous))
     try:
         yield
     finally:
         for sig, previous in installed:
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, TypeError):
                 loop.remove_signal_handler(sig)
                 signal.signal(sig, previous)
+
+
+def _woken() -> None:
+    """What the loop calls when it reads a signal from its wake-up pipe:
+    nothing (``signals_call``'s handler has queued the call already)."""
 
 
 @contextmanager
