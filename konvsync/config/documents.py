@@ -190,9 +190,9 @@ def _expanded_size(value: Any, seen: dict[int, int]) -> int:
 
 
 TOO_DEEP = "a value is nested too deeply to check"
-"""A config whose values are nested fewer levels deep than YAML reads, but
-too deeply for the schema's checks (lists whose items must differ,
-compared recursively)."""
+"""A config (or a saved plan, ``plan.planfile``) whose values are nested
+fewer levels deep than YAML (or JSON) reads, but too deeply for the
+schema's checks (lists whose items must differ, compared recursively)."""
 
 
 def schema_problem(data: dict[str, Any]) -> str | None:

@@ -22,6 +22,7 @@ import fastjsonschema
 
 from konvsync import __version__
 from konvsync.config import fast_schema
+from konvsync.config.documents import TOO_DEEP
 from konvsync.config.model import Policy
 from konvsync.config.scope import parse_scope
 from konvsync.errors import ConfigError, StalePlanError
@@ -279,7 +280,7 @@ def _first_misfit(schema: dict[str, Any], document: Any) -> Any:
             jsonschema.Draft202012Validator(schema).iter_errors(document)
         )
     except RecursionError:
-        return jsonschema.ValidationError("a value is nested too deeply to check")
+        return jsonschema.ValidationError(TOO_DEEP)
 
 
 _KEPT_SCHEMA: dict[str, Any] = {
