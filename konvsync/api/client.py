@@ -37,8 +37,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
-
 from konvsync.api.answers import Misfit, check_data, describe, format_path
 from konvsync.api.auth import CHECK_THE_ENDPOINT, TokenEndpointBusy, TokenSource
 from konvsync.api.endpoints import Endpoint
@@ -55,6 +53,7 @@ from konvsync.api.retries import (
     reason_of,
     retry_after,
 )
+from konvsync.api.tls import aiohttp, tls_context
 from konvsync.api.wire_json import decoded, encoded
 from konvsync.errors import (
     AmbiguousRequestError,
@@ -195,9 +194,12 @@ class PortalClient:
         self._rng = random.Random()
 
     async def __aenter__(self) -> PortalClient:
+        context = tls_context(
+            self.endpoint.api_url, self.endpoint.token_url, self.proxy.proxy or ""
+        )
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
-            connector=aiohttp.TCPConnector(limit=32),
+            connector=aiohttp.TCPConnector(limit=32, ssl=True if context is None else context),
         )
         log.info("requests to %s go %s", self.endpoint.api_url, self.proxy.describe())
         return self

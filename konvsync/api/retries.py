@@ -11,7 +11,7 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Literal
 
-import aiohttp
+from konvsync.api.tls import aiohttp
 
 
 class HttpStatus(Exception):

@@ -1,0 +1,129 @@
+"""konvsync over https: the portal's certificate checked against the
+machine's authorities (``SSL_CERT_FILE`` as the user set it), though
+aiohttp is imported with its own contexts left empty (konvsync/api/tls.py).
+
+Each run is a new process: what is tested is what happens when konvsync
+first imports aiohttp, as a user's run does."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import trustme
+
+from konvsync.sandbox.server import RunningSandbox
+from tests.api.tls_front import TlsFront, tls_front
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = "konvsync: 1\ngroups:\n  - externalId: sales\n    name: Sales\n"
+
+
+def _konvsync(
+    front: TlsFront, folder: Path, ca_file: Path | None, *args: str
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("SSL_CERT_FILE", "SSL_CERT_DIR")
+    }
+    env.update(
+        KONVERT_API_KEY="sandbox-key",
+        KONVERT_API_SECRET="sandbox-secret-not-for-production",
+        NO_COLOR="1",
+    )
+    if ca_file is not None:
+        env["SSL_CERT_FILE"] = str(ca_file)
+    return subprocess.run(
+        [sys.executable, "-m", "konvsync", "--endpoint", front.url, *args, str(folder)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / "konvsync.yaml").write_text(CONFIG, encoding="utf-8")
+    return folder
+
+
+def test_an_https_portal_whose_authority_ssl_cert_file_names_is_planned_and_applied(
+    sandbox: RunningSandbox, tmp_path: Path, config: Path
+) -> None:
+    with tls_front(sandbox.url, tmp_path) as front:
+        plan = _konvsync(front, config, front.ca_file, "plan")
+        assert plan.returncode == 0, plan.stderr
+        assert '+ group "sales"' in plan.stdout
+        applied = _konvsync(front, config, front.ca_file, "apply", "--auto-approve")
+        assert applied.returncode == 0, applied.stderr
+    assert sandbox.store.get("groups", key="sales") is not None
+
+
+def test_a_certificate_from_an_authority_the_machine_does_not_trust_is_refused(
+    sandbox: RunningSandbox, tmp_path: Path, config: Path
+) -> None:
+    other = tmp_path / "other-authority.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    with tls_front(sandbox.url, tmp_path) as front:
+        run = _konvsync(front, config, other, "apply", "--auto-approve")
+    assert run.returncode == 1
+    assert "TLS certificate not accepted (unable to get local issuer certificate)" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert sandbox.store.get("groups", key="sales") is None
+
+
+@pytest.mark.parametrize("set_to", [None, "/etc/corporate-authorities.pem"])
+def test_ssl_cert_file_is_as_the_user_set_it_once_konvsync_has_imported_aiohttp(
+    set_to: str | None,
+) -> None:
+    env = {name: value for name, value in os.environ.items() if name != "SSL_CERT_FILE"}
+    if set_to is not None:
+        env["SSL_CERT_FILE"] = set_to
+    probe = "import os, konvsync.api.client; print(os.environ.get('SSL_CERT_FILE'))"
+    run = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert run.stdout.strip() == str(set_to)
+
+
+def test_aiohttp_s_own_contexts_load_no_certificates_once_konvsync_has_imported_it() -> None:
+    """The 60 ms this saves: the contexts aiohttp makes when imported hold
+    no certificate (made while the default CA file is an empty one)."""
+    probe = (
+        "import konvsync.app.apply, konvsync.app.plan, konvsync.app.drift\n"
+        "import aiohttp.connector as c\n"
+        "print(c._SSL_CONTEXT_VERIFIED.cert_store_stats()['x509'],"
+        " c._SSL_CONTEXT_UNVERIFIED.cert_store_stats()['x509'])"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["0", "0"]
+
+
+def test_no_konvsync_module_but_tls_imports_aiohttp_itself() -> None:
+    """The first import of aiohttp decides what its contexts load: every
+    client module takes it from ``konvsync.api.tls`` (the sandbox, a
+    server, imports aiohttp.web for itself)."""
+    importers = []
+    for path in sorted((ROOT / "konvsync").rglob("*.py")):
+        relative = path.relative_to(ROOT).as_posix()
+        if relative == "konvsync/api/tls.py" or relative.startswith("konvsync/sandbox/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(name == "aiohttp" or name.startswith("aiohttp.") for name in names):
+                importers.append(relative)
+    assert importers == []
