@@ -175,8 +175,9 @@ async def _post(
 
 class PortalClient:
     """One connection pool to one portal (an aiohttp session, TLS verified
-    as aiohttp does by default); use as ``async with``. Requests go through
-    ``proxy`` (default: the environment's proxy for the API's URL)."""
+    against the machine's authorities: ``tls.tls_context``); use as
+    ``async with``. Requests go through ``proxy`` (default: the
+    environment's proxy for the API's URL)."""
 
     def __init__(
         self,
