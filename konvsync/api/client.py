@@ -145,7 +145,8 @@ async def _post(
     and Retry-After of the response that failed; reads the body up to a
     size cap. Through ``proxy`` when there is one: a 407, or a tunnel the
     proxy will not open, is ``ProxyRefused`` (nothing reached the portal);
-    a tunnel it cannot open (5xx to CONNECT) is ``NotSent``."""
+    a tunnel it cannot open (5xx to CONNECT) is ``NotSent``; a certificate
+    not accepted is aiohttp's error as it is."""
     try:
         body_sent = encoded(payload)
         headers = {**headers, "Content-Type": "application/json"}
@@ -169,6 +170,8 @@ async def _post(
         if exc.status >= 500:
             raise NotSent(describe_failure(exc)) from exc
         raise ProxyRefused(exc.status) from exc
+    except aiohttp.ClientConnectorCertificateError:
+        raise  # refused again on every try: not retried (retries.classify)
     except aiohttp.ClientConnectorError as exc:
         raise NotSent(describe_failure(exc)) from exc
 

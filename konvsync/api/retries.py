@@ -84,8 +84,9 @@ def classify(failure: BaseException, retry_safe: bool) -> Verdict:
     a timeout or a dropped connection after sending: retry when the request
     is safe to resend, else ambiguous (it may have been applied). Another
     5xx (500: the server failed, maybe after it wrote): fail, or ambiguous
-    for a request that is not safe to resend. Any other HTTP status, and a
-    proxy's refusal: fail."""
+    for a request that is not safe to resend. Any other HTTP status, a
+    proxy's refusal and a TLS certificate not accepted (refused again on
+    every try; nothing was sent): fail."""
     if isinstance(failure, HttpStatus):
         if failure.status in (429, 503):
             return "retry"
@@ -96,7 +97,7 @@ def classify(failure: BaseException, retry_safe: bool) -> Verdict:
         return "fail"
     if isinstance(failure, NotSent):
         return "retry"
-    if isinstance(failure, ProxyRefused):
+    if isinstance(failure, ProxyRefused | aiohttp.ClientConnectorCertificateError):
         return "fail"
     if isinstance(failure, aiohttp.ClientError | TimeoutError):
         return "retry" if retry_safe else "ambiguous"

@@ -127,3 +127,25 @@ def test_no_konvsync_module_but_tls_imports_aiohttp_itself() -> None:
             if any(name == "aiohttp" or name.startswith("aiohttp.") for name in names):
                 importers.append(relative)
     assert importers == []
+
+
+def test_a_certificate_refused_on_a_request_to_the_api_is_not_retried(
+    sandbox: RunningSandbox, tmp_path: Path, config: Path
+) -> None:
+    """With ``--auth jwt`` (no token request) the first connection is the
+    API's: a certificate no authority vouches for is refused again on every
+    try, so it stops the command at once, as the token request's does."""
+    other = tmp_path / "other-authority.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    with tls_front(sandbox.url, tmp_path) as front:
+        run = _konvsync(front, config, other, "--auth", "jwt", "apply", "--auto-approve")
+    assert run.returncode == 1
+    error = run.stderr.strip().splitlines()[-1]
+    # The request that failed first names it (the viewer, or a read sent with it).
+    label, _, rest = error.removeprefix("Error: ").partition(": ")
+    assert label.isidentifier(), error
+    assert rest == (
+        "TLS certificate not accepted (unable to get local issuer certificate) "
+        f"from {front.url}/api"
+    )
+    assert sandbox.store.get("groups", key="sales") is None
