@@ -9,8 +9,11 @@ made only when a URL it will contact is https, from the machine's CA
 certificates and the variables that name them (``SSL_CERT_FILE``) as they
 are. So aiohttp is imported while OpenSSL's variable for the default CA
 file names an empty file, and the variable is put back at once. Were one
-of aiohttp's own contexts ever used, a server's certificate would be
-refused, never accepted. Every konvsync module imports aiohttp from here.
+of aiohttp's own contexts ever used, a server's certificate would still be
+verified, but only against the authorities of OpenSSL's default directory
+(``SSL_CERT_DIR``, else such as /etc/ssl/certs: looked up there when a
+certificate is checked, not loaded at the import), never the CA file's.
+Every konvsync module imports aiohttp from here.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 
 @contextmanager
@@ -43,7 +47,9 @@ with _default_ca_file(os.devnull):
 
 def tls_context(*urls: str) -> ssl.SSLContext | None:
     """A verifying context with the machine's CA certificates when one of
-    ``urls`` is https (30 ms of CPU: made once per run), else None."""
-    if any(url[:6].lower() == "https:" for url in urls):
+    ``urls`` is https (30 ms of CPU), else None. The scheme is the one a
+    URL parser reads, as aiohttp's does: it drops the spaces and control
+    characters that may lead a URL (``\x01https://...`` is https)."""
+    if any(urlsplit(url).scheme == "https" for url in urls):
         return ssl.create_default_context()
     return None

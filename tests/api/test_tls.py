@@ -149,3 +149,16 @@ def test_a_certificate_refused_on_a_request_to_the_api_is_not_retried(
         f"from {front.url}/api"
     )
     assert sandbox.store.get("groups", key="sales") is None
+
+
+def test_an_endpoint_url_led_by_a_control_character_is_verified_with_ssl_cert_file(
+    sandbox: RunningSandbox, tmp_path: Path, config: Path
+) -> None:
+    """A URL's parser drops control characters before its scheme (WHATWG),
+    so aiohttp speaks https to ``\\x01https://...``: its context is konvsync's
+    (the authority ``SSL_CERT_FILE`` names), not aiohttp's own."""
+    with tls_front(sandbox.url, tmp_path) as front:
+        led = TlsFront("\x01" + front.url, front.ca_file)
+        plan = _konvsync(led, config, front.ca_file, "plan")
+    assert plan.returncode == 0, plan.stderr
+    assert '+ group "sales"' in plan.stdout
