@@ -259,7 +259,7 @@ class OAuthTokens(_CachedToken):
             except (ValueError, RecursionError):  # RecursionError: nested deeper than json reads
                 body = None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            why = describe_failure(exc)
+            why = describe_failure(exc, self._proxy.proxy)
             if isinstance(exc, _NOT_CONNECTED):
                 raise TransportError(
                     f"cannot reach token endpoint {self._url}{self._proxy.via}: {why}"

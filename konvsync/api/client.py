@@ -168,12 +168,12 @@ async def _post(
             return _RawAnswer(response.status, response.content_type, bytes(body))
     except aiohttp.ClientHttpProxyError as exc:
         if exc.status >= 500:
-            raise NotSent(describe_failure(exc)) from exc
+            raise NotSent(describe_failure(exc, proxy)) from exc
         raise ProxyRefused(exc.status) from exc
     except aiohttp.ClientConnectorCertificateError:
         raise  # refused again on every try: not retried (retries.classify)
     except aiohttp.ClientConnectorError as exc:
-        raise NotSent(describe_failure(exc)) from exc
+        raise NotSent(describe_failure(exc, proxy)) from exc
 
 
 class PortalClient:
@@ -349,7 +349,7 @@ class PortalClient:
                     self.tokens.invalidate(token)
                     renewed[0] = True
                     continue
-                why = reason_of(exc)
+                why = reason_of(exc, self.proxy.proxy)
                 verdict = classify(exc, retry_safe)
                 if verdict == "ambiguous":
                     answered = isinstance(exc, HttpStatus) and exc.status not in GATEWAY_FAILURES

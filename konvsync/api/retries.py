@@ -10,6 +10,7 @@ import socket
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Literal
+from urllib.parse import urlsplit
 
 from konvsync.api.tls import aiohttp
 
@@ -104,14 +105,16 @@ def classify(failure: BaseException, retry_safe: bool) -> Verdict:
     return "fail"
 
 
-def reason_of(failure: BaseException) -> str:
+def reason_of(failure: BaseException, proxy: str | None = None) -> str:
+    """What failed, in words a user can act on (``describe_failure``;
+    ``proxy``: the proxy the request went through)."""
     if isinstance(failure, HttpStatus):
         return f"HTTP {failure.status}" + (f' "{failure.said}"' if failure.said else "")
     if isinstance(failure, NotSent):
         return f"cannot connect: {failure}"
     if isinstance(failure, ProxyRefused):
         return str(failure)
-    return describe_failure(failure)
+    return describe_failure(failure, proxy)
 
 
 def retry_after(value: str | None, cap: float, now: dt.datetime | None = None) -> float:
@@ -139,9 +142,11 @@ def _seconds_until(http_date: str, now: dt.datetime) -> float:
     return (when - now).total_seconds()
 
 
-def describe_failure(exc: BaseException) -> str:
+def describe_failure(exc: BaseException, proxy: str | None = None) -> str:
     """What failed, in words a user can act on: connection refused, name
-    not resolved, TLS, timed out, dropped (the class name only for the rest)."""
+    not resolved, TLS, timed out, dropped (the class name only for the rest).
+    TLS with ``proxy`` (the request's ``https://`` proxy, if any) is said to
+    be the proxy's: the error names the portal's URL too."""
     if isinstance(exc, aiohttp.ClientHttpProxyError):  # a tunnel (CONNECT) refused
         return proxy_refusal(exc.status)
     if isinstance(exc, aiohttp.ClientProxyConnectionError):
@@ -149,13 +154,16 @@ def describe_failure(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         error = exc.certificate_error
         detail = getattr(error, "verify_message", None) or getattr(error, "reason", None)
+        whose = _whose(exc, proxy)
         return (
-            f"TLS certificate not accepted ({detail})" if detail else "TLS certificate not accepted"
+            f"{whose}TLS certificate not accepted ({detail})"
+            if detail
+            else f"{whose}TLS certificate not accepted"
         )
     if isinstance(exc, aiohttp.ClientSSLError):
         reason = getattr(exc.os_error, "reason", None)
         detail = f" ({str(reason).lower().replace('_', ' ')})" if reason else ""
-        return f"TLS handshake failed{detail}"
+        return f"{_whose(exc, proxy)}TLS handshake failed{detail}"
     if isinstance(exc, aiohttp.ClientConnectorDNSError) or (
         isinstance(exc, aiohttp.ClientConnectorError) and isinstance(exc.os_error, socket.gaierror)
     ):
@@ -169,6 +177,18 @@ def describe_failure(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientOSError):
         return _os_failure(exc)
     return type(exc).__name__
+
+
+def _whose(exc: aiohttp.ClientConnectorError, proxy: str | None) -> str:
+    """``"the proxy's "`` when the TLS connection that failed is the one to
+    ``proxy`` (an https:// proxy: aiohttp's error names the host and port
+    it connected to), else nothing (the portal's, tunnelled or not)."""
+    if proxy is None:
+        return ""
+    parts = urlsplit(proxy)
+    if parts.scheme != "https" or (parts.hostname, parts.port or 443) != (exc.host, exc.port):
+        return ""
+    return "the proxy's "
 
 
 def _os_failure(error: OSError) -> str:

@@ -24,13 +24,22 @@ CONFIG = "konvsync: 1\ngroups:\n  - externalId: sales\n    name: Sales\n"
 
 
 def _konvsync(
-    front: TlsFront, folder: Path, ca_file: Path | None, *args: str
+    front: TlsFront,
+    folder: Path,
+    ca_file: Path | None,
+    *args: str,
+    endpoint: str | None = None,
+    https_proxy: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
+    """konvsync with ``args`` against ``endpoint`` (default: the front),
+    through ``https_proxy`` when given, else no proxy."""
     env = {
         name: value
         for name, value in os.environ.items()
-        if name not in ("SSL_CERT_FILE", "SSL_CERT_DIR")
+        if name not in ("SSL_CERT_FILE", "SSL_CERT_DIR") and not name.lower().endswith("_proxy")
     }
+    if https_proxy is not None:
+        env["HTTPS_PROXY"] = https_proxy
     env.update(
         KONVERT_API_KEY="sandbox-key",
         KONVERT_API_SECRET="sandbox-secret-not-for-production",
@@ -39,7 +48,7 @@ def _konvsync(
     if ca_file is not None:
         env["SSL_CERT_FILE"] = str(ca_file)
     return subprocess.run(
-        [sys.executable, "-m", "konvsync", "--endpoint", front.url, *args, str(folder)],
+        [sys.executable, "-m", "konvsync", "--endpoint", endpoint or front.url, *args, str(folder)],
         env=env,
         capture_output=True,
         text=True,
@@ -162,3 +171,38 @@ def test_an_endpoint_url_led_by_a_control_character_is_verified_with_ssl_cert_fi
         plan = _konvsync(led, config, front.ca_file, "plan")
     assert plan.returncode == 0, plan.stderr
     assert '+ group "sales"' in plan.stdout
+
+
+@pytest.mark.parametrize(
+    ("auth", "failed"),
+    [
+        ("oauth", "cannot reach token endpoint https://portal.test/oauth/token"),
+        ("jwt", "Viewer"),
+    ],
+)
+def test_a_proxy_s_certificate_not_accepted_is_said_to_be_the_proxy_s(
+    auth: str, failed: str, sandbox: RunningSandbox, tmp_path: Path, config: Path
+) -> None:
+    """An https:// proxy's certificate is checked as the portal's is; when
+    it is refused, the line says whose it was: the portal's URL and the
+    proxy's are both in it, and the user would look at the portal's."""
+    other = tmp_path / "other-authority.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    with tls_front(sandbox.url, tmp_path) as proxy:  # TLS on its port: no tunnel is reached
+        run = _konvsync(
+            proxy,
+            config,
+            other,
+            "--auth",
+            auth,
+            "plan",
+            endpoint="https://portal.test",
+            https_proxy=proxy.url,
+        )
+    assert run.returncode == 1
+    error = run.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"Error: {failed}"), error
+    assert (
+        "the proxy's TLS certificate not accepted (unable to get local issuer certificate)"
+    ) in error
+    assert f"through proxy {proxy.url} (HTTPS_PROXY)" in error
