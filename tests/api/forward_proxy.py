@@ -6,13 +6,16 @@ absolute form) goes to one upstream server, the sandbox, whatever host the
 request names: a name that resolves nowhere reaches the sandbox only
 through this proxy. It counts what it was sent, asks for Basic credentials
 (407) when ``credentials`` is set, and answers every ``CONNECT`` (the tunnel
-of an https request) with ``connect_status``.
+of an https request) with ``connect_status``; with ``tunnel_to`` (an
+``https://host:port``), it opens the tunnel to there instead, whatever
+host the ``CONNECT`` names, and passes its bytes both ways.
 """
 
 from __future__ import annotations
 
 import base64
 import http.client
+import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -20,6 +23,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+from tests.api.tls_front import pipe
 
 
 @dataclass
@@ -46,9 +51,14 @@ class ForwardProxy:
 
 
 def _handler(
-    upstream: str, log: ProxyLog, credentials: tuple[str, str] | None, connect_status: int
+    upstream: str,
+    log: ProxyLog,
+    credentials: tuple[str, str] | None,
+    connect_status: int,
+    tunnel_to: str | None,
 ) -> type[BaseHTTPRequestHandler]:
     target = urlsplit(upstream)
+    tunnel = urlsplit(tunnel_to) if tunnel_to is not None else None
     expected = (
         "Basic " + base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
         if credentials
@@ -82,9 +92,19 @@ def _handler(
             self.wfile.write(body)
 
         def do_CONNECT(self) -> None:
-            if self._record():
-                self._answer(connect_status, b"tunnel refused")
             self.close_connection = True
+            if not self._record():
+                return
+            if tunnel is None:
+                self._answer(connect_status, b"tunnel refused")
+                return
+            with socket.create_connection((tunnel.hostname, tunnel.port), timeout=30) as far:
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                back = threading.Thread(target=pipe, args=(far, self.connection), daemon=True)
+                back.start()
+                pipe(self.connection, far)
+                back.join(timeout=30)
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -135,10 +155,13 @@ def forward_proxy(
     *,
     credentials: tuple[str, str] | None = None,
     connect_status: int = 403,
+    tunnel_to: str | None = None,
 ) -> Iterator[ForwardProxy]:
     """A proxy on 127.0.0.1 and a free port passing every request on to ``upstream``."""
     log = ProxyLog()
-    server = _Server(("127.0.0.1", 0), _handler(upstream, log, credentials, connect_status))
+    server = _Server(
+        ("127.0.0.1", 0), _handler(upstream, log, credentials, connect_status, tunnel_to)
+    )
     server.log = log
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -17,6 +17,7 @@ import pytest
 import trustme
 
 from konvsync.sandbox.server import RunningSandbox
+from tests.api.forward_proxy import forward_proxy
 from tests.api.tls_front import TlsFront, tls_front
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,3 +207,40 @@ def test_a_proxy_s_certificate_not_accepted_is_said_to_be_the_proxy_s(
         "the proxy's TLS certificate not accepted (unable to get local issuer certificate)"
     ) in error
     assert f"through proxy {proxy.url} (HTTPS_PROXY)" in error
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_an_https_portal_through_a_proxy_s_tunnel_is_verified_with_ssl_cert_file(
+    trusted: bool, sandbox: RunningSandbox, tmp_path: Path, config: Path
+) -> None:
+    """Through an http:// proxy, TLS goes inside the tunnel (CONNECT) to the
+    portal: its certificate is checked as a direct one is, against the
+    authority ``SSL_CERT_FILE`` names; another's is refused, as the portal's."""
+    other = tmp_path / "other-authority.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    with (
+        tls_front(sandbox.url, tmp_path, host="portal.test") as front,
+        forward_proxy(sandbox.url, tunnel_to=front.url) as proxy,
+    ):
+        run = _konvsync(
+            front,
+            config,
+            front.ca_file if trusted else other,
+            "apply",
+            "--auto-approve",
+            endpoint="https://portal.test",
+            https_proxy=proxy.url,
+        )
+    assert proxy.log.connects and set(proxy.log.connects) == {"CONNECT portal.test:443"}
+    assert proxy.log.forwarded == 0  # nothing went around the tunnel
+    if trusted:
+        assert run.returncode == 0, run.stderr
+        assert sandbox.store.get("groups", key="sales") is not None
+    else:
+        assert run.returncode == 1
+        assert run.stderr.strip().splitlines()[-1] == (
+            "Error: cannot reach token endpoint https://portal.test/oauth/token through proxy "
+            f"{proxy.url} (HTTPS_PROXY): TLS certificate not accepted (unable to get local "
+            "issuer certificate)"
+        )
+        assert sandbox.store.get("groups", key="sales") is None

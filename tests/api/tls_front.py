@@ -1,7 +1,8 @@
 """A TLS front on loopback for the tests: the https a real portal serves
 (a fake at a true boundary).
 
-It answers TLS on its own port with a certificate for ``127.0.0.1`` issued
+It answers TLS on its own port with a certificate for ``127.0.0.1`` (or
+the ``host`` given: a name only a proxy's tunnel reaches) issued
 by a certificate authority made for the test run (trustme), and passes the
 bytes of each connection on to one upstream server, the sandbox, as they
 come. ``ca_file`` holds the authority's certificate: a konvsync run trusts
@@ -31,7 +32,7 @@ class TlsFront:
     """The certificate of the authority that issued the front's certificate."""
 
 
-def _pipe(source: socket.socket, target: socket.socket) -> None:
+def pipe(source: socket.socket, target: socket.socket) -> None:
     try:
         while chunk := source.recv(65536):
             target.sendall(chunk)
@@ -44,10 +45,10 @@ def _pipe(source: socket.socket, target: socket.socket) -> None:
 
 
 @contextmanager
-def tls_front(upstream: str, folder: Path) -> Iterator[TlsFront]:
+def tls_front(upstream: str, folder: Path, host: str = "127.0.0.1") -> Iterator[TlsFront]:
     authority = trustme.CA()
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1").configure_cert(context)
+    authority.issue_cert(host).configure_cert(context)
     ca_file = folder / "test-authority.pem"
     authority.cert_pem.write_to_path(str(ca_file))
     target = urlsplit(upstream)
@@ -59,9 +60,9 @@ def tls_front(upstream: str, folder: Path) -> Iterator[TlsFront]:
             except (ssl.SSLError, OSError):
                 return  # a client that refused our certificate
             with client, socket.create_connection((target.hostname, target.port)) as server:
-                back = threading.Thread(target=_pipe, args=(server, client), daemon=True)
+                back = threading.Thread(target=pipe, args=(server, client), daemon=True)
                 back.start()
-                _pipe(client, server)
+                pipe(client, server)
                 back.join(timeout=30)
 
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
