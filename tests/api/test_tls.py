@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,9 +32,11 @@ def _konvsync(
     *args: str,
     endpoint: str | None = None,
     https_proxy: str | None = None,
+    cert_dir: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """konvsync with ``args`` against ``endpoint`` (default: the front),
-    through ``https_proxy`` when given, else no proxy."""
+    through ``https_proxy`` when given, else no proxy; ``SSL_CERT_FILE``
+    is ``ca_file`` and ``SSL_CERT_DIR`` is ``cert_dir`` (unset: None)."""
     env = {
         name: value
         for name, value in os.environ.items()
@@ -48,6 +51,8 @@ def _konvsync(
     )
     if ca_file is not None:
         env["SSL_CERT_FILE"] = str(ca_file)
+    if cert_dir is not None:
+        env["SSL_CERT_DIR"] = str(cert_dir)
     return subprocess.run(
         [sys.executable, "-m", "konvsync", "--endpoint", endpoint or front.url, *args, str(folder)],
         env=env,
@@ -75,6 +80,39 @@ def test_an_https_portal_whose_authority_ssl_cert_file_names_is_planned_and_appl
         applied = _konvsync(front, config, front.ca_file, "apply", "--auto-approve")
         assert applied.returncode == 0, applied.stderr
     assert sandbox.store.get("groups", key="sales") is not None
+
+
+def test_ssl_cert_file_at_a_path_that_is_not_ascii_is_taken(
+    sandbox: RunningSandbox, tmp_path: Path, config: Path
+) -> None:
+    with tls_front(sandbox.url, tmp_path) as front:
+        named = tmp_path / "autorité d'entreprise ü.pem"
+        shutil.copyfile(front.ca_file, named)
+        plan = _konvsync(front, config, named, "plan")
+    assert plan.returncode == 0, plan.stderr
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="names a certificate by its hash")
+def test_an_authority_in_the_directory_ssl_cert_dir_names_is_taken(
+    sandbox: RunningSandbox, tmp_path: Path, config: Path
+) -> None:
+    """OpenSSL looks an authority up in ``SSL_CERT_DIR`` by the hash of its
+    name (``<hash>.0``, as c_rehash names them) when a certificate is checked."""
+    with tls_front(sandbox.url, tmp_path) as front:
+        folder = tmp_path / "authorities"
+        folder.mkdir()
+        named = subprocess.run(
+            ["openssl", "x509", "-hash", "-noout", "-in", str(front.ca_file)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        shutil.copyfile(front.ca_file, folder / f"{named}.0")
+        plan = _konvsync(front, config, None, "plan", cert_dir=folder)
+        alone = _konvsync(front, config, None, "plan")  # the machine's own do not vouch for it
+    assert plan.returncode == 0, plan.stderr
+    assert alone.returncode == 1
+    assert "TLS certificate not accepted" in alone.stderr
 
 
 def test_a_certificate_from_an_authority_the_machine_does_not_trust_is_refused(
