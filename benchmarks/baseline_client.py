@@ -15,11 +15,10 @@ import sys
 import time
 from typing import Any
 
-from _raw_portal import RawPortal
+from _raw_portal import RawPortal, aiohttp
 
 from konvsync.api.documents import operation_text
 from konvsync.api.operations import has_operation
-from konvsync.api.tls import aiohttp
 from konvsync.config.loader import load_config
 from konvsync.kinds import WRITABLE_KINDS
 

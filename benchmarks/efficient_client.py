@@ -29,11 +29,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _raw_portal import RawPortal
+from _raw_portal import RawPortal, aiohttp
 
 from konvsync.api.operations import operation_document, read_document
 from konvsync.api.pagination import PAGE_SIZE
-from konvsync.api.tls import aiohttp
 from konvsync.config.yaml_loader import load_yaml
 from konvsync.kinds import kind
 

@@ -14,10 +14,11 @@ from types import ModuleType
 from typing import Protocol
 from urllib.parse import quote
 
+import aiohttp
+
 from konvsync.api.credentials import Credentials
 from konvsync.api.proxies import ProxyRoute, proxy_route
 from konvsync.api.retries import describe_failure, proxy_refusal
-from konvsync.api.tls import aiohttp
 from konvsync.errors import AuthError, TransportError, UsageError
 from konvsync.support import redact
 from konvsync.support.redact import printable

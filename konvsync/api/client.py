@@ -37,6 +37,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
+
 from konvsync.api.answers import Misfit, check_data, describe, format_path
 from konvsync.api.auth import CHECK_THE_ENDPOINT, TokenEndpointBusy, TokenSource
 from konvsync.api.endpoints import Endpoint
@@ -53,7 +55,7 @@ from konvsync.api.retries import (
     reason_of,
     retry_after,
 )
-from konvsync.api.tls import aiohttp, tls_context
+from konvsync.api.tls import tls_context
 from konvsync.api.wire_json import decoded, encoded
 from konvsync.errors import (
     AmbiguousRequestError,

@@ -12,7 +12,7 @@ from http import HTTPStatus
 from typing import Literal
 from urllib.parse import urlsplit
 
-from konvsync.api.tls import aiohttp
+import aiohttp
 
 
 class HttpStatus(Exception):

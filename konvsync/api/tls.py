@@ -1,4 +1,5 @@
-"""aiohttp as konvsync imports it, and the TLS context konvsync gives it.
+"""TLS to the portal: the context konvsync gives aiohttp, and aiohttp's own
+contexts made without the machine's certificates.
 
 aiohttp makes two TLS contexts of its own when it is imported (3.10 and
 later), each loading the machine's CA certificates: 0.47 billion of the
@@ -6,14 +7,14 @@ later), each loading the machine's CA certificates: 0.47 billion of the
 no-op plan of 10,000 users and more of a small portal's. konvsync uses
 neither: its connector is given a context of its own (``tls_context``),
 made only when a URL it will contact is https, from the machine's CA
-certificates and the variables that name them (``SSL_CERT_FILE``) as they
-are. So aiohttp is imported while OpenSSL's variable for the default CA
-file names an empty file, and the variable is put back at once. Were one
-of aiohttp's own contexts ever used, a server's certificate would still be
-verified, but only against the authorities of OpenSSL's default directory
-(``SSL_CERT_DIR``, else such as /etc/ssl/certs: looked up there when a
-certificate is checked, not loaded at the import), never the CA file's.
-Every konvsync module imports aiohttp from here.
+certificates and the variables that name them (``SSL_CERT_FILE``,
+``SSL_CERT_DIR``) as the user set them. So the command line loads a
+command's modules (aiohttp among them) inside ``authorities_unnamed``:
+OpenSSL's two variables name an empty file for the while, then are put
+back as they were. Were one of aiohttp's own contexts ever used, every
+certificate would be refused, none accepted. A program that imports
+konvsync itself gets aiohttp as it comes: only the command line, which
+owns its process, changes its variables.
 """
 
 from __future__ import annotations
@@ -24,25 +25,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
+AUTHORITY_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")
+"""OpenSSL's variables for the default CA file and directory (its
+``X509_get_default_cert_file_env`` and ``..._dir_env``; the names in
+``ssl.get_default_verify_paths()``)."""
+
 
 @contextmanager
-def _default_ca_file(path: str) -> Iterator[None]:
-    """OpenSSL's default CA file variable set to ``path`` for the block, as
-    it was (or unset) after it."""
-    name = ssl.get_default_verify_paths().openssl_cafile_env
-    kept = os.environ.get(name)
-    os.environ[name] = path
+def authorities_unnamed() -> Iterator[None]:
+    """OpenSSL's default CA file and directory set to an empty file for the
+    block (a TLS context made in it loads and finds no certificate), each
+    as it was, or unset, after it."""
+    kept = {name: os.environ.get(name) for name in AUTHORITY_VARIABLES}
+    for name in AUTHORITY_VARIABLES:
+        os.environ[name] = os.devnull
     try:
         yield
     finally:
-        if kept is None:
-            del os.environ[name]
-        else:
-            os.environ[name] = kept
-
-
-with _default_ca_file(os.devnull):
-    import aiohttp as aiohttp
+        for name, value in kept.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
 
 
 def tls_context(*urls: str) -> ssl.SSLContext | None:

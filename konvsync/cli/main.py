@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 import click
 
 from konvsync import __version__
+from konvsync.api.tls import authorities_unnamed
 from konvsync.app.signals import sigterm_interrupts
 from konvsync.cli import streams
 from konvsync.cli.options import global_options_before, global_options_from
@@ -63,7 +64,8 @@ class KonvsyncCLI(click.Group):
         if target is None:
             return None
         module, _, attribute = target.partition(":")
-        command = getattr(importlib.import_module(module), attribute)
+        with authorities_unnamed():  # aiohttp's own TLS contexts load none (``api.tls``)
+            command = getattr(importlib.import_module(module), attribute)
         start_done()  # the collector, paused while the modules loaded (``cli.start``)
         assert isinstance(command, click.Command)
         _printed_by_show(command.get_help_option(ctx))

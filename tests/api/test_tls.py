@@ -1,13 +1,13 @@
 """konvsync over https: the portal's certificate checked against the
 machine's authorities (``SSL_CERT_FILE`` as the user set it), though
-aiohttp is imported with its own contexts left empty (konvsync/api/tls.py).
+the command line loads aiohttp with its own contexts left empty
+(konvsync/api/tls.py).
 
 Each run is a new process: what is tested is what happens when konvsync
 first imports aiohttp, as a user's run does."""
 
 from __future__ import annotations
 
-import ast
 import os
 import shutil
 import subprocess
@@ -128,53 +128,63 @@ def test_a_certificate_from_an_authority_the_machine_does_not_trust_is_refused(
     assert sandbox.store.get("groups", key="sales") is None
 
 
-@pytest.mark.parametrize("set_to", [None, "/etc/corporate-authorities.pem"])
-def test_ssl_cert_file_is_as_the_user_set_it_once_konvsync_has_imported_aiohttp(
+_COMMAND_LOADED = (
+    "import os, click\n"
+    "from konvsync.cli.main import cli\n"
+    "for name in {commands!r}:\n"
+    "    cli.get_command(click.Context(cli), name)\n"
+)
+"""A probe that loads commands' modules as the command line does (``konvsync
+NAME``: ``get_command``), aiohttp among them."""
+_AIOHTTP_S_OWN = (
+    "import aiohttp.connector as c\n"
+    "print(c._SSL_CONTEXT_VERIFIED.cert_store_stats()['x509'],"
+    " c._SSL_CONTEXT_UNVERIFIED.cert_store_stats()['x509'])\n"
+)
+"""A probe that prints how many certificates aiohttp's own two contexts loaded."""
+
+
+def _probe(code: str, **variables: str | None) -> str:
+    env = {name: value for name, value in os.environ.items() if name not in variables}
+    env.update({name: value for name, value in variables.items() if value is not None})
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.mark.parametrize(
+    "set_to", [None, "", "/etc/corporate-authorities.pem", "/srv/autorit\u00e9s"]
+)
+def test_the_authority_variables_are_as_the_user_set_them_once_a_command_is_loaded(
     set_to: str | None,
 ) -> None:
-    env = {name: value for name, value in os.environ.items() if name != "SSL_CERT_FILE"}
-    if set_to is not None:
-        env["SSL_CERT_FILE"] = set_to
-    probe = "import os, konvsync.api.client; print(os.environ.get('SSL_CERT_FILE'))"
-    run = subprocess.run(
-        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
-    )
-    assert run.stdout.strip() == str(set_to)
+    shown = "print(os.environ.get('SSL_CERT_FILE'), os.environ.get('SSL_CERT_DIR'), sep='|')"
+    code = _COMMAND_LOADED.format(commands=("plan", "apply", "drift")) + shown
+    said = _probe(code, SSL_CERT_FILE=set_to, SSL_CERT_DIR=set_to)
+    assert said.rstrip("\n") == f"{set_to}|{set_to}"
 
 
-def test_aiohttp_s_own_contexts_load_no_certificates_once_konvsync_has_imported_it() -> None:
+def test_aiohttp_s_own_contexts_load_no_certificate_when_the_command_line_loads_it(
+    tmp_path: Path,
+) -> None:
     """The 60 ms this saves: the contexts aiohttp makes when imported hold
-    no certificate (made while the default CA file is an empty one)."""
-    probe = (
-        "import konvsync.app.apply, konvsync.app.plan, konvsync.app.drift\n"
-        "import aiohttp.connector as c\n"
-        "print(c._SSL_CONTEXT_VERIFIED.cert_store_stats()['x509'],"
-        " c._SSL_CONTEXT_UNVERIFIED.cert_store_stats()['x509'])"
-    )
-    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert run.stdout.split() == ["0", "0"]
+    no certificate (made while the default CA file is an empty one), though
+    ``SSL_CERT_FILE`` names one (which konvsync's own context loads)."""
+    authority = tmp_path / "authority.pem"
+    trustme.CA().cert_pem.write_to_path(str(authority))
+    for command in ("plan", "apply", "drift", "export", "doctor"):
+        code = _COMMAND_LOADED.format(commands=(command,)) + _AIOHTTP_S_OWN
+        assert _probe(code, SSL_CERT_FILE=str(authority)).split() == ["0", "0"], command
 
 
-def test_no_konvsync_module_but_tls_imports_aiohttp_itself() -> None:
-    """The first import of aiohttp decides what its contexts load: every
-    client module takes it from ``konvsync.api.tls`` (the sandbox, a
-    server, imports aiohttp.web for itself)."""
-    importers = []
-    for path in sorted((ROOT / "konvsync").rglob("*.py")):
-        relative = path.relative_to(ROOT).as_posix()
-        if relative == "konvsync/api/tls.py" or relative.startswith("konvsync/sandbox/"):
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = (
-                [alias.name for alias in node.names]
-                if isinstance(node, ast.Import)
-                else [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
-                else []
-            )
-            if any(name == "aiohttp" or name.startswith("aiohttp.") for name in names):
-                importers.append(relative)
-    assert importers == []
+def test_a_program_that_imports_konvsync_itself_gets_aiohttp_as_it_comes(tmp_path: Path) -> None:
+    """Only the command line, which owns its process, leaves aiohttp's own
+    contexts empty: a program importing konvsync's client keeps the
+    authority its SSL_CERT_FILE names for its own aiohttp requests."""
+    authority = tmp_path / "authority.pem"
+    trustme.CA().cert_pem.write_to_path(str(authority))
+    code = "import konvsync.api.client, konvsync.app.apply\n" + _AIOHTTP_S_OWN
+    assert _probe(code, SSL_CERT_FILE=str(authority)).split() == ["1", "1"]
 
 
 def test_a_certificate_refused_on_a_request_to_the_api_is_not_retried(
