@@ -137,6 +137,41 @@ class Update(Change):
         return data
 
 
+def updated(
+    kind_name: str,
+    key: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    fields: tuple[FieldChange, ...],
+    remote_id: str | None,
+    source: Source | None,
+    note: str | None,
+    parent: str | None,
+    adopt: bool,
+    renamed_from: str | None,
+) -> Update:
+    """``Update(kind_name, key, before, after, fields, remote_id, source,
+    note=note, parent=parent, adopt=adopt, renamed_from=renamed_from)``,
+    made as ``created`` makes a create: the frozen dataclass's ``__init__``
+    took 23,000 instructions per update, 25 million for the 1,100 of the
+    10,000-user drift."""
+    change = object.__new__(Update)
+    values = vars(change)  # one key at a time, in the fields' order (see ``created``)
+    values["kind"] = kind_name
+    values["key"] = key
+    values["before"] = before
+    values["after"] = after
+    values["fields"] = fields
+    values["remote_id"] = remote_id
+    values["source"] = source
+    values["note"] = note
+    values["parent"] = parent
+    values["updated_at"] = None
+    values["adopt"] = adopt
+    values["renamed_from"] = renamed_from
+    return change
+
+
 @dataclass(frozen=True)
 class Delete(Change):
     action: ClassVar[str] = "delete"
