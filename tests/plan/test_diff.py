@@ -15,11 +15,13 @@ from konvsync.config.model import DesiredState, Policy, Source
 from konvsync.errors import PlanError
 from konvsync.kinds.address import Address
 from konvsync.plan.changes import (
+    Change,
     Create,
     Delete,
     FieldChange,
     Update,
     created,
+    replaced,
     updated,
 )
 from konvsync.plan.diff import field_changes
@@ -204,6 +206,29 @@ def test_a_plans_update_holds_what_its_dataclass_would(
     assert type(made) is Update
     assert list(vars(made).items()) == list(vars(expected).items())
     assert made == expected
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        Create("users", "a@example.com", None, {"email": "a@example.com"}, source=None),
+        Update("accounts", "a1", {"name": "A"}, {"name": "B"}, remote_id="acc_1", adopt=True),
+        Delete("locations", "HQ", {"name": "HQ"}, None, remote_id="loc_1", parent="a1"),
+    ],
+)
+def test_a_replaced_change_is_what_replace_makes(change: Change) -> None:
+    """``replaced`` (drift's copies of the plan's changes) makes what
+    ``dataclasses.replace`` makes, field by field and in the same order,
+    and refuses a name that is no field, as it does."""
+    from dataclasses import replace
+
+    values: dict[str, Any] = {"before": {"name": "C"}, "updated_at": "2026-12-01T00:00:00Z"}
+    made, expected = replaced(change, **values, note="n"), replace(change, **values, note="n")
+    assert type(made) is type(expected)
+    assert list(vars(made).items()) == list(vars(expected).items())
+    assert made == expected and made.address == change.address
+    with pytest.raises(TypeError):
+        replaced(change, nothing=1)
 
 
 @pytest.mark.parametrize(
