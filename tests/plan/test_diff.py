@@ -14,7 +14,17 @@ from konvsync.config.loader import load_config
 from konvsync.config.model import DesiredState, Policy, Source
 from konvsync.errors import PlanError
 from konvsync.kinds.address import Address
-from konvsync.plan.changes import Create, Delete, Update, created
+from konvsync.plan.changes import (
+    Change,
+    Create,
+    Delete,
+    FieldChange,
+    Update,
+    created,
+    replaced,
+    updated,
+)
+from konvsync.plan.diff import field_changes
 from konvsync.plan.planner import plan
 from konvsync.plan.remote import RemoteState, normalize_nodes
 from konvsync.plan.safety import MASS_DELETE_MIN_OBJECTS
@@ -171,6 +181,85 @@ def test_a_plans_create_holds_what_its_dataclass_would(parent: str | None) -> No
     assert type(made) is Create
     assert vars(made) == vars(expected)
     assert made == expected
+
+
+@pytest.mark.parametrize(
+    ("parent", "adopt", "renamed_from"), [(None, False, None), ("d", True, "x")]
+)
+def test_a_plans_update_holds_what_its_dataclass_would(
+    parent: str | None, adopt: bool, renamed_from: str | None
+) -> None:
+    """``updated`` (the plan's updates, made as ``created`` makes creates)
+    sets every field as ``Update.__init__`` does: a field added to
+    ``Update`` must be set there too."""
+    before, after = {"name": "HQ", "phone": None}, {"name": "HQ", "phone": "+1 555 0100"}
+    fields = (FieldChange("phone", None, "+1 555 0100"),)
+    source = Source("accounts.yaml", 3, 5)
+    made = updated(
+        "locations", "HQ", before, after, fields, "loc_1", source, "a note", parent, adopt,
+        renamed_from,
+    )  # fmt: skip
+    expected = Update(
+        "locations", "HQ", before, after, fields, "loc_1", source, note="a note",
+        parent=parent, adopt=adopt, renamed_from=renamed_from,
+    )  # fmt: skip
+    assert type(made) is Update
+    assert list(vars(made).items()) == list(vars(expected).items())
+    assert made == expected
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        Create("users", "a@example.com", None, {"email": "a@example.com"}, source=None),
+        Update("accounts", "a1", {"name": "A"}, {"name": "B"}, remote_id="acc_1", adopt=True),
+        Delete("locations", "HQ", {"name": "HQ"}, None, remote_id="loc_1", parent="a1"),
+    ],
+)
+def test_a_replaced_change_is_what_replace_makes(change: Change) -> None:
+    """``replaced`` (drift's copies of the plan's changes) makes what
+    ``dataclasses.replace`` makes, field by field and in the same order,
+    and refuses a name that is no field, as it does."""
+    from dataclasses import replace
+
+    values: dict[str, Any] = {"before": {"name": "C"}, "updated_at": "2026-12-01T00:00:00Z"}
+    made, expected = replaced(change, **values, note="n"), replace(change, **values, note="n")
+    assert type(made) is type(expected)
+    assert list(vars(made).items()) == list(vars(expected).items())
+    assert made == expected and made.address == change.address
+    with pytest.raises(TypeError):
+        replaced(change, nothing=1)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        # whole fields only, the same names on both sides (most updates)
+        (
+            {"title": "A", "name": "x", "groups": ["g"]},
+            {"title": "B", "name": "y", "groups": ["g"]},
+            [("name", "x", "y"), ("title", "A", "B")],
+        ),
+        # the same names in another order, and a field on one side only
+        ({"b": 2, "a": 1}, {"a": 3, "b": 2}, [("a", 1, 3)]),
+        ({"a": 1}, {"a": 1, "c": None, "b": 2}, [("b", None, 2), ("c", None, None)]),
+        # a mapping that differs on both sides is explained by its parts
+        (
+            {"title": "x", "address": {"city": "A", "zip": "1"}},
+            {"title": "y", "address": {"city": "B", "zip": "1"}},
+            [("address.city", "A", "B"), ("title", "x", "y")],
+        ),
+        (
+            {"address": None, "z": 1},
+            {"address": {"city": "B"}, "z": 2},
+            [("address", None, {"city": "B"}), ("z", 1, 2)],
+        ),
+    ],
+)
+def test_field_changes_name_each_changed_field_in_order(
+    before: dict[str, Any], after: dict[str, Any], expected: list[tuple[str, Any, Any]]
+) -> None:
+    assert field_changes(before, after) == tuple(FieldChange(*item) for item in expected)
 
 
 def test_a_plans_creates_take_no_more_memory_than_their_dataclass_makes() -> None:
