@@ -11,13 +11,15 @@ the efficient client's (``efficient_client.py``: the same requests, no
 checks) and prints both and their ratio (issue 25's title asks for 2x at
 most). The phase ``saved`` counts the cold apply of a saved plan (``plan
 --out`` first, not counted, then ``apply PLANFILE``), as a pipeline that
-plans in one job and applies in the next runs it. With ``--against DIR``
+plans in one job and applies in the next runs it; ``drift`` counts drift of
+the config against a portal 10 % away from it (``sync_bench.py``'s fourth
+phase; the efficient client reads that portal). With ``--against DIR``
 it also counts those of the konvsync in DIR (a folder holding another
 version's ``konvsync/``, for instance ``git archive REV konvsync schemas |
 tar -x -C DIR``): a change's own effect, before and after.
 
     python benchmarks/instructions_bench.py [-n 10000] [--latency-ms 20]
-        [--phases cold,noop,saved] [--against DIR]
+        [--phases cold,noop,saved,drift] [--against DIR]
 
 Instructions are not seconds: an instruction that waits for memory costs
 more. On the project's machine, the ratio of CPU seconds of the cold apply
@@ -39,15 +41,22 @@ from pathlib import Path
 
 from sync_bench import HERE, KEY, SECRET, sandbox, write_config
 
-PHASES = ("cold", "noop", "saved")
+PHASES = ("cold", "noop", "saved", "drift")
 DEFAULT_PHASES = ("cold", "noop")
-TITLES = {"cold": "cold apply", "noop": "no-op plan", "saved": "cold apply of a saved plan"}
+TITLES = {
+    "cold": "cold apply",
+    "noop": "no-op plan",
+    "saved": "cold apply of a saved plan",
+    "drift": "drift",
+}
+EXITS = {"drift": 2}
+"""Phases whose konvsync exits otherwise than 0 when all is well (drift found: 2)."""
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
-def counted(command: list[str], workdir: Path, code: Path | None = None) -> int:
+def counted(command: list[str], workdir: Path, code: Path | None = None, exit_code: int = 0) -> int:
     """The instructions ``command`` runs (under callgrind, in ``workdir``),
-    with ``code`` first on the module path when given."""
+    with ``code`` first on the module path when given; it must exit ``exit_code``."""
     env = sandbox_env()
     if code is not None:
         env["PYTHONPATH"] = str(code)
@@ -64,7 +73,7 @@ def counted(command: list[str], workdir: Path, code: Path | None = None) -> int:
         text=True,
     )
     found = _COLLECTED.search(completed.stderr)
-    if completed.returncode != 0 or found is None:
+    if completed.returncode != exit_code or found is None:
         tail = completed.stderr.strip().splitlines()[-3:]
         sys.exit(f"{' '.join(command[:4])}... exited {completed.returncode}: {' | '.join(tail)}")
     return int(found.group(1))
@@ -92,7 +101,7 @@ def prepared(command: list[str], workdir: Path, code: Path | None = None) -> Non
 
 
 def count_phase(
-    phase: str, workdir: Path, config: Path, latency: float, against: Path | None
+    phase: str, workdir: Path, config: Path, changed: Path, latency: float, against: Path | None
 ) -> dict[str, int]:
     """Instructions of each runner of ``phase``, each against a fresh sandbox:
     konvsync, the one in ``against`` when given, the efficient client."""
@@ -103,19 +112,24 @@ def count_phase(
     out: dict[str, int] = {}
     for name, code in runners.items():
         with sandbox(workdir, latency) as url:
-            if phase == "noop":
+            if phase in ("noop", "drift"):
                 prepared(konvsync(url, "apply", "--auto-approve", str(config)), workdir)
+            if phase == "drift":  # the portal 10 % away from the config, as sync_bench's drift
+                prepared(konvsync(url, "apply", "--auto-approve", str(changed)), workdir)
             if name == "efficient client":
-                command = efficient(url, config, "read" if phase == "noop" else "apply")
+                command = efficient(url, config, "apply" if phase in ("cold", "saved") else "read")
             elif phase == "cold":
                 command = konvsync(url, "apply", "--auto-approve", str(config))
             elif phase == "saved":
                 planfile = workdir / "saved.plan"
                 prepared(konvsync(url, "plan", str(config), "--out", str(planfile)), workdir, code)
                 command = konvsync(url, "apply", str(planfile))
+            elif phase == "drift":
+                command = konvsync(url, "drift", str(config))
             else:
                 command = konvsync(url, "plan", str(config))
-            out[name] = counted(command, workdir, code)
+            exit_code = EXITS.get(phase, 0) if name != "efficient client" else 0
+            out[name] = counted(command, workdir, code, exit_code)
     return out
 
 
@@ -143,9 +157,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="konvsync-instructions-") as temp:
         workdir = Path(temp)
         config = write_config(workdir / "full", options.n, changed=False)
+        changed = write_config(workdir / "changed", options.n, changed=True)
         print(f"instructions (callgrind), {options.n:,} users, latency {options.latency_ms} ms")
         for phase in phases:
-            found = count_phase(phase, workdir, config, options.latency_ms, options.against)
+            found = count_phase(
+                phase, workdir, config, changed, options.latency_ms, options.against
+            )
             mine, reference = found["konvsync"], found["efficient client"]
             line = (
                 f"{TITLES[phase]}: konvsync {mine:,}, "
