@@ -621,7 +621,8 @@ class PlanExecutor:
         not found on read-back). Each batch's outcomes are settled as soon as
         its answer is in: what konvsync received counts, however the run ends;
         the answers are not kept after that (``on_batch``)."""
-        calls = [self._call(change) for change in changes]
+        welcome = self.options.send_welcome_email
+        calls = [mutation_call(change, self.ids, welcome) for change in changes]  # (``_call``)
         change_of = {id(call): change for call, change in zip(calls, changes, strict=True)}
         ambiguous: list[tuple[Change, MutationOutcome]] = []
 
