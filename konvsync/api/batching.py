@@ -229,6 +229,12 @@ async def _send_built(
     executed = response.executed
     data = response.data or {}
     field = document.field
+    # One kind a batch: only a kind with map fields can list a key twice.
+    # With ``mutation_call`` choosing the operation itself and ``_send``
+    # calling it directly, a call less each: building, sending and reading
+    # the 12,100 mutations of a 10,000-user cold apply (the client aside)
+    # 807 -> 779 million instructions.
+    maps = any(f.shape == "map" for f in first.kind.fields)
     outcomes: list[MutationOutcome | None] = []
     resend: dict[int, tuple[MutationCall, dict[str, Any]]] = {}
     limited: set[int] = set()
@@ -281,7 +287,7 @@ async def _send_built(
             )
         try:
             check_field(document, alias, data[alias])
-            twice = call.kind.listed_twice(data[alias])
+            twice = call.kind.listed_twice(data[alias]) if maps else None
             if twice is not None:
                 raise Misfit((alias, twice[0]), f"lists {twice[1]!r} twice")
         except Misfit as misfit:

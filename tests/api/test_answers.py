@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from konvsync.api import answers
 from konvsync.api.answers import Misfit, check_data, check_field
-from konvsync.api.operations import operation_document, read_document
-from konvsync.kinds import kind
+from konvsync.api.operations import _kind_models, operation_document, read_document
+from konvsync.kinds import KINDS, kind
 
 READ_USERS = read_document(kind("users"))
 USER = {
@@ -153,3 +154,89 @@ def test_enums_and_lists_are_checked_in_mutation_answers() -> None:
     for value, shown in (({"a": 1}, "an object"), ([1], "a list")):  # unhashable, once a TypeError
         with pytest.raises(Misfit, match=rf"m0.permissions\[0\] is .*{shown}.*not a value of enum"):
             check_field(document, "m0", {**good, "permissions": [value]})
+
+
+def _fitting(shape: Any) -> Any:
+    """A value that fits ``shape`` (answers' ``Shape``), lists of two."""
+    what = shape[0]
+    if what == "typename":
+        return shape[1]
+    if what == "non_null":
+        return _fitting(shape[2])
+    if what == "list":
+        return [_fitting(shape[2]), _fitting(shape[2])]
+    if what == "object":
+        return {key: _fitting(field) for key, field in shape[2]}
+    if what == "enum":
+        return shape[2][0]
+    return {"Int": 7, "Float": 1.5, "Boolean": True, "DateTime": "2026-11-30T12:00:00Z"}.get(
+        shape[2], "text"
+    )
+
+
+SPOILERS: list[Any] = [
+    None,
+    "text",
+    "VIEW_ACCOUNT_USERS",
+    "2026-11-30",
+    7,
+    2**31,
+    True,
+    1.5,
+    float("nan"),
+    [],
+    [None],
+    {},
+    {"id": None},
+]
+
+
+def _spoiled(value: Any) -> list[Any]:
+    """``value`` with each one of its parts replaced by each spoiler, or
+    left out, or (a list) emptied or given a null item."""
+    out: list[Any] = [spoiler for spoiler in SPOILERS]
+    if isinstance(value, dict):
+        for key, part in value.items():
+            out.append({k: v for k, v in value.items() if k != key})
+            out += [{**value, key: bad} for bad in _spoiled(part)]
+    elif isinstance(value, list) and value:
+        out += [[bad, *value[1:]] for bad in _spoiled(value[0])]
+        out += [[*value, None], value[:1]]
+    return out
+
+
+def _fits_by_the_checker(document: Any, value: Any) -> bool:
+    try:
+        answers._field_checker(document.model)(value, ("m0",))
+    except Misfit:
+        return False
+    return True
+
+
+def _all_documents() -> list[Any]:
+    documents = []
+    for k in KINDS:
+        for name in _kind_models(k):
+            documents.append(operation_document(k, name, 2))
+    return documents
+
+
+@pytest.mark.parametrize("document", _all_documents(), ids=lambda d: d.model.name)
+def test_the_quick_check_takes_what_the_checker_takes(document: Any) -> None:
+    """The generated quick check (``answers._quick``) clears an answer
+    without the checker: it must never clear one the checker refuses, and
+    it should clear every one the checker takes (else that is slow)."""
+    fits = answers._field_fits(document.model)
+    fitting = _fitting(document.model.shape)
+    assert fits(fitting) and _fits_by_the_checker(document, fitting)
+    for value in _spoiled(fitting):
+        assert fits(value) == _fits_by_the_checker(document, value), value
+        check_data_value = {"m0": value, "m1": fitting}
+        if fits(value):
+            check_data(document, check_data_value)
+            check_field(document, "m0", value)
+        else:
+            with pytest.raises(Misfit):
+                check_data(document, check_data_value)
+            with pytest.raises(Misfit):
+                check_field(document, "m0", value)
