@@ -89,16 +89,36 @@ class Create(Change):
     symbol: ClassVar[str] = "+"
 
 
+ChangeT = TypeVar("ChangeT", bound=Change)
+
+
 def created(
     kind_name: str, key: str, after: dict[str, Any], source: Source | None, parent: str | None
 ) -> Create:
-    """``Create(kind_name, key, None, after, source=source, parent=parent)``:
-    every field set as its ``__init__`` sets it, without the
-    ``object.__setattr__`` call per field (ten) that a frozen dataclass's
-    ``__init__`` makes. A cold plan makes one per object, and their
-    ``__init__`` was a fifth of its instructions (2,000 users: 128 -> 100
-    million)."""
-    change = object.__new__(Create)
+    """``Create(kind_name, key, None, after, source=source, parent=parent)``,
+    made by ``_made``: a cold plan makes one per object, and their frozen
+    dataclass's ``__init__`` was a fifth of its instructions (2,000 users:
+    128 -> 100 million)."""
+    return _made(Create, kind_name, key, None, after, (), None, source, None, parent)
+
+
+def _made(
+    cls: type[ChangeT],
+    kind_name: str,
+    key: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    fields: tuple[FieldChange, ...],
+    remote_id: str | None,
+    source: Source | None,
+    note: str | None,
+    parent: str | None,
+) -> ChangeT:
+    """A ``cls`` with ``Change``'s fields set as its ``__init__`` sets them,
+    without the ``object.__setattr__`` call per field (ten) that a frozen
+    dataclass's ``__init__`` makes; a subclass's own fields are the
+    caller's to set, after these."""
+    change = object.__new__(cls)
     # One key at a time, in the order of the fields, as ``__init__`` sets
     # them: the dict then shares its keys with the class's other instances.
     # Filled at once (``update``), it took twice the memory, and the peak
@@ -106,12 +126,12 @@ def created(
     values = vars(change)
     values["kind"] = kind_name
     values["key"] = key
-    values["before"] = None
+    values["before"] = before
     values["after"] = after
-    values["fields"] = ()
-    values["remote_id"] = None
+    values["fields"] = fields
+    values["remote_id"] = remote_id
     values["source"] = source
-    values["note"] = None
+    values["note"] = note
     values["parent"] = parent
     values["updated_at"] = None
     return change
@@ -152,21 +172,11 @@ def updated(
 ) -> Update:
     """``Update(kind_name, key, before, after, fields, remote_id, source,
     note=note, parent=parent, adopt=adopt, renamed_from=renamed_from)``,
-    made as ``created`` makes a create: the frozen dataclass's ``__init__``
+    made by ``_made`` as a create is: the frozen dataclass's ``__init__``
     took 23,000 instructions per update, 25 million for the 1,100 of the
     10,000-user drift."""
-    change = object.__new__(Update)
-    values = vars(change)  # one key at a time, in the fields' order (see ``created``)
-    values["kind"] = kind_name
-    values["key"] = key
-    values["before"] = before
-    values["after"] = after
-    values["fields"] = fields
-    values["remote_id"] = remote_id
-    values["source"] = source
-    values["note"] = note
-    values["parent"] = parent
-    values["updated_at"] = None
+    change = _made(Update, kind_name, key, before, after, fields, remote_id, source, note, parent)
+    values = vars(change)
     values["adopt"] = adopt
     values["renamed_from"] = renamed_from
     return change
@@ -181,9 +191,6 @@ class Delete(Change):
 
     def to_data(self) -> dict[str, Any]:
         return {**super().to_data(), "cascade": self.cascade}
-
-
-ChangeT = TypeVar("ChangeT", bound=Change)
 
 
 def replaced(change: ChangeT, **values: Any) -> ChangeT:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from tests.api.tls_front import pipe
+from tests.api.tls_front import pipe, served
 
 
 @dataclass
@@ -163,11 +163,5 @@ def forward_proxy(
         ("127.0.0.1", 0), _handler(upstream, log, credentials, connect_status, tunnel_to)
     )
     server.log = log
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with served(server):
         yield ForwardProxy(f"http://127.0.0.1:{server.server_address[1]}", log)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

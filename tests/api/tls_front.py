@@ -67,10 +67,18 @@ def tls_front(upstream: str, folder: Path, host: str = "127.0.0.1") -> Iterator[
 
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    with served(server):
+        yield TlsFront(f"https://127.0.0.1:{server.server_address[1]}", ca_file)
+
+
+@contextmanager
+def served(server: socketserver.BaseServer) -> Iterator[None]:
+    """``server`` serving in a thread of its own for the block, then closed."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield TlsFront(f"https://127.0.0.1:{server.server_address[1]}", ca_file)
+        yield
     finally:
         server.shutdown()
         server.server_close()
+        thread.join()
