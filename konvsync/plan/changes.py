@@ -12,7 +12,7 @@ from typing import Any, ClassVar, TypeVar
 from konvsync import __version__
 from konvsync.config.model import Source
 from konvsync.config.scope import NO_SCOPE, Scope
-from konvsync.kinds import KINDS_BY_NAME, kind
+from konvsync.kinds import kind
 from konvsync.kinds.address import Address, ObjectKey, object_key
 from konvsync.plan.outside import OutsideConcern
 
@@ -223,7 +223,7 @@ SENSITIVE: Any = _Sensitive()
 
 def masked(change: Change) -> Change:
     """``change`` with every sensitive value replaced by ``SENSITIVE``."""
-    names = KINDS_BY_NAME[change.kind].sensitive_names
+    names = kind(change.kind).sensitive_names
     if not names:
         return change
     return replace(

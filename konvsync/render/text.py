@@ -49,17 +49,13 @@ def render_text(plan: Plan, color: bool = False, wording: Wording = PLAN) -> str
 
 def _block(change: Change, paint: Callable[[str, str], str] | None, wording: Wording) -> list[str]:
     """The lines of one change (``paint`` colours them; None: plain text,
-    built without a call per line, as a 10,000-object plan has 100,000).
-    Its address's path is made once for the header and the opening line
-    (the text of a 10,000-user cold plan, 12,100 blocks: 577 -> 547
-    million instructions, with ``masked`` looking its kind up without a
-    call)."""
+    built without a call per line, as a 10,000-object plan has 100,000)."""
     change = masked(change)
     category = wording.category(change)
     symbol = category.symbol
     address = change.address
     path = address.path
-    header = f"  # {printable(f'{address.kind}/{path}')} {category.label}"
+    header = f"  # {printable(str(address))} {category.label}"
     notes = wording.notes(change, category)
     if notes:
         header += f" ({printable(', '.join(notes))})"
