@@ -234,7 +234,7 @@ async def _send_built(
     # calling it directly, a call less each: building, sending and reading
     # the 12,100 mutations of a 10,000-user cold apply (the client aside)
     # 807 -> 779 million instructions.
-    maps = any(f.shape == "map" for f in first.kind.fields)
+    maps = bool(first.kind.map_names)
     outcomes: list[MutationOutcome | None] = []
     resend: dict[int, tuple[MutationCall, dict[str, Any]]] = {}
     limited: set[int] = set()

@@ -301,16 +301,17 @@ class Kind:
         account's customFields) lists one key twice, or None: which of the
         two values the object holds is anyone's guess, so no read or answer
         of the contract does it."""
-        if not self._map_names or not isinstance(node, Mapping):
+        if not self.map_names or not isinstance(node, Mapping):
             return None  # (a kind without map fields: without the ABC check)
-        for name in self._map_names:
+        for name in self.map_names:
             keys = [item.get("key") for item in node.get(name) or () if isinstance(item, Mapping)]
             if len(keys) != len(set(keys)):
                 return name, str(next(key for key in keys if keys.count(key) > 1))
         return None
 
     @cached_property
-    def _map_names(self) -> tuple[str, ...]:
+    def map_names(self) -> tuple[str, ...]:
+        """Its map fields (an account's customFields), by name."""
         return tuple(f.name for f in self.fields if f.shape == "map")
 
     def server_values(self, node: Mapping[str, Any]) -> dict[str, Any]:
