@@ -70,6 +70,14 @@ def config(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.fixture
+def other(tmp_path: Path) -> Path:
+    """The certificate of an authority that issued none of the tests' certificates."""
+    path = tmp_path / "other-authority.pem"
+    trustme.CA().cert_pem.write_to_path(str(path))
+    return path
+
+
 def test_an_https_portal_whose_authority_ssl_cert_file_names_is_planned_and_applied(
     sandbox: RunningSandbox, tmp_path: Path, config: Path
 ) -> None:
@@ -116,10 +124,8 @@ def test_an_authority_in_the_directory_ssl_cert_dir_names_is_taken(
 
 
 def test_a_certificate_from_an_authority_the_machine_does_not_trust_is_refused(
-    sandbox: RunningSandbox, tmp_path: Path, config: Path
+    sandbox: RunningSandbox, tmp_path: Path, config: Path, other: Path
 ) -> None:
-    other = tmp_path / "other-authority.pem"
-    trustme.CA().cert_pem.write_to_path(str(other))
     with tls_front(sandbox.url, tmp_path) as front:
         run = _konvsync(front, config, other, "apply", "--auto-approve")
     assert run.returncode == 1
@@ -165,36 +171,30 @@ def test_the_authority_variables_are_as_the_user_set_them_once_a_command_is_load
 
 
 def test_aiohttp_s_own_contexts_load_no_certificate_when_the_command_line_loads_it(
-    tmp_path: Path,
+    other: Path,
 ) -> None:
     """The 60 ms this saves: the contexts aiohttp makes when imported hold
     no certificate (made while the default CA file is an empty one), though
     ``SSL_CERT_FILE`` names one (which konvsync's own context loads)."""
-    authority = tmp_path / "authority.pem"
-    trustme.CA().cert_pem.write_to_path(str(authority))
     for command in ("plan", "apply", "drift", "export", "doctor"):
         code = _COMMAND_LOADED.format(commands=(command,)) + _AIOHTTP_S_OWN
-        assert _probe(code, SSL_CERT_FILE=str(authority)).split() == ["0", "0"], command
+        assert _probe(code, SSL_CERT_FILE=str(other)).split() == ["0", "0"], command
 
 
-def test_a_program_that_imports_konvsync_itself_gets_aiohttp_as_it_comes(tmp_path: Path) -> None:
+def test_a_program_that_imports_konvsync_itself_gets_aiohttp_as_it_comes(other: Path) -> None:
     """Only the command line, which owns its process, leaves aiohttp's own
     contexts empty: a program importing konvsync's client keeps the
     authority its SSL_CERT_FILE names for its own aiohttp requests."""
-    authority = tmp_path / "authority.pem"
-    trustme.CA().cert_pem.write_to_path(str(authority))
     code = "import konvsync.api.client, konvsync.app.apply\n" + _AIOHTTP_S_OWN
-    assert _probe(code, SSL_CERT_FILE=str(authority)).split() == ["1", "1"]
+    assert _probe(code, SSL_CERT_FILE=str(other)).split() == ["1", "1"]
 
 
 def test_a_certificate_refused_on_a_request_to_the_api_is_not_retried(
-    sandbox: RunningSandbox, tmp_path: Path, config: Path
+    sandbox: RunningSandbox, tmp_path: Path, config: Path, other: Path
 ) -> None:
     """With ``--auth jwt`` (no token request) the first connection is the
     API's: a certificate no authority vouches for is refused again on every
     try, so it stops the command at once, as the token request's does."""
-    other = tmp_path / "other-authority.pem"
-    trustme.CA().cert_pem.write_to_path(str(other))
     with tls_front(sandbox.url, tmp_path) as front:
         run = _konvsync(front, config, other, "--auth", "jwt", "apply", "--auto-approve")
     assert run.returncode == 1
@@ -230,13 +230,11 @@ def test_an_endpoint_url_led_by_a_control_character_is_verified_with_ssl_cert_fi
     ],
 )
 def test_a_proxy_s_certificate_not_accepted_is_said_to_be_the_proxy_s(
-    auth: str, failed: str, sandbox: RunningSandbox, tmp_path: Path, config: Path
+    auth: str, failed: str, sandbox: RunningSandbox, tmp_path: Path, config: Path, other: Path
 ) -> None:
     """An https:// proxy's certificate is checked as the portal's is; when
     it is refused, the line says whose it was: the portal's URL and the
     proxy's are both in it, and the user would look at the portal's."""
-    other = tmp_path / "other-authority.pem"
-    trustme.CA().cert_pem.write_to_path(str(other))
     with tls_front(sandbox.url, tmp_path) as proxy:  # TLS on its port: no tunnel is reached
         run = _konvsync(
             proxy,
@@ -259,13 +257,11 @@ def test_a_proxy_s_certificate_not_accepted_is_said_to_be_the_proxy_s(
 
 @pytest.mark.parametrize("trusted", [True, False])
 def test_an_https_portal_through_a_proxy_s_tunnel_is_verified_with_ssl_cert_file(
-    trusted: bool, sandbox: RunningSandbox, tmp_path: Path, config: Path
+    trusted: bool, sandbox: RunningSandbox, tmp_path: Path, config: Path, other: Path
 ) -> None:
     """Through an http:// proxy, TLS goes inside the tunnel (CONNECT) to the
     portal: its certificate is checked as a direct one is, against the
     authority ``SSL_CERT_FILE`` names; another's is refused, as the portal's."""
-    other = tmp_path / "other-authority.pem"
-    trustme.CA().cert_pem.write_to_path(str(other))
     with (
         tls_front(sandbox.url, tmp_path, host="portal.test") as front,
         forward_proxy(sandbox.url, tunnel_to=front.url) as proxy,
