@@ -154,12 +154,8 @@ def describe_failure(exc: BaseException, proxy: str | None = None) -> str:
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         error = exc.certificate_error
         detail = getattr(error, "verify_message", None) or getattr(error, "reason", None)
-        whose = _whose(exc, proxy)
-        return (
-            f"{whose}TLS certificate not accepted ({detail})"
-            if detail
-            else f"{whose}TLS certificate not accepted"
-        )
+        shown = f" ({detail})" if detail else ""
+        return f"{_whose(exc, proxy)}TLS certificate not accepted{shown}"
     if isinstance(exc, aiohttp.ClientSSLError):
         reason = getattr(exc.os_error, "reason", None)
         detail = f" ({str(reason).lower().replace('_', ' ')})" if reason else ""
